@@ -1,0 +1,294 @@
+"""The compute engine: metrics -> measures -> one SQL query per entity -> results (DESIGN 7, 8).
+
+Every measure of every requested metric is evaluated for every period window (the period, the one
+before it and, with ``trend``, the last N) by conditional aggregation in a single query per entity,
+so a table is scanned once however many metrics and periods read it. Only the aggregates come back.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from .errors import MappingError
+from .metric import Measure, Metric, Values, as_sql
+from .periods import Period
+from .results import MetricResult, Segment, TrendPoint, Warning_
+from .source import EntityUnavailable, Source
+
+NONE_SEGMENT = "(none)"
+
+
+@dataclass
+class Plan:
+    """What one compute call will ask the source for."""
+
+    metrics: list[Metric]
+    windows: list[Period]
+    unavailable: dict[str, str]
+    measures: dict[str, list[Measure]]  # entity -> distinct measures, in first-seen order
+
+
+def select_metrics(names: Iterable[str], registry) -> list[Metric]:
+    """The metrics named, in order, without repeats; ``all`` means every registered metric."""
+    chosen: dict[str, Metric] = {}
+    for name in names:
+        if name == "all":
+            for registration in registry.metrics.values():
+                chosen.setdefault(registration.name, registration.item)
+        else:
+            chosen.setdefault(name, registry.metric(name))
+    return list(chosen.values())
+
+
+def plan(metrics: Sequence[Metric], source: Source, windows: list[Period], config=None) -> Plan:
+    unavailable: dict[str, str] = {}
+    measures: dict[str, list[Measure]] = defaultdict(list)
+    for metric in metrics:
+        resolved = metric.resolved_measures(config)
+        missing = None
+        for entity in {m.entity for m in resolved.values()}:
+            try:
+                source.relation(entity)
+            except EntityUnavailable as error:
+                missing = str(error)
+                break
+        if missing:
+            unavailable[metric.name] = missing
+            continue
+        for measure in resolved.values():
+            if measure not in measures[measure.entity]:
+                measures[measure.entity].append(measure)
+    return Plan(list(metrics), windows, unavailable, dict(measures))
+
+
+def measure_query(source: Source, entity: str, measures: list[Measure], windows: list[Period], by: str | None = None):
+    """One SELECT computing every measure for every window (columns m{window}_{measure})."""
+    relation = source.relation(entity)
+    t = source.row(entity)
+    columns = []
+    for w, window in enumerate(windows):
+        for i, measure in enumerate(measures):
+            columns.append(_aggregate(measure, t, window).label(f"m{w}_{i}"))
+    statement = sa.select(*columns).select_from(relation.from_)
+    prefilter = _prefilter(source, t, measures, windows)
+    if prefilter is not None:
+        statement = statement.where(prefilter)
+    if by is not None:
+        segment, joined = segment_expression(source, entity, by)
+        if joined is not None:
+            statement = statement.select_from(joined)
+        statement = statement.add_columns(segment.label("segment")).group_by(segment)
+    return statement
+
+
+def _aggregate(measure: Measure, t, window: Period):
+    conditions = measure.condition(t, window)
+    condition = sa.and_(*conditions) if conditions else None
+    value = measure.expression(t, window)
+    if measure.aggregate == "count":
+        if condition is None:
+            return sa.func.count()
+        return sa.func.count(sa.case((condition, 1)))
+    expression = value if condition is None else sa.case((condition, value))
+    if measure.aggregate == "count_distinct":
+        return sa.func.count(sa.distinct(expression))
+    if measure.aggregate == "sum":
+        return sa.func.sum(expression)
+    return getattr(sa.func, measure.aggregate)(expression)
+
+
+def _prefilter(source: Source, t, measures: list[Measure], windows: list[Period]):
+    """A WHERE range on the time column when every measure is bounded by the same one."""
+    times = {(m.time, m.window) for m in measures}
+    if len({time for time, _ in times}) != 1:
+        return None
+    time = next(iter(times))[0]
+    if time is None or any(window == "all" for _, window in times):
+        return None
+    column = getattr(t, time)
+    end = max(w.end for w in windows)
+    start = min(w.start for w in windows) if all(window == "in" for _, window in times) else None
+    return source.prefilter(column, start, end)
+
+
+def segment_expression(source: Source, entity: str, by: str):
+    """The SQL of dimension ``by`` for records of ``entity``, and the join it needs (or None).
+
+    Raises EntityUnavailable when the records cannot reach the dimension.
+    """
+    relation = source.relation(entity)
+    if by in relation.columns and not isinstance(relation.columns[by], sa.sql.elements.Null):
+        return relation.columns[by], None
+    customers = source.relation("customers")
+    if by not in customers.columns or isinstance(customers.columns[by], sa.sql.elements.Null):
+        raise MappingError(
+            f"unknown dimension {by!r}: customers have {', '.join(customers.dimensions) or 'no dimensions'}"
+        )
+    key = relation.entity.customer_key
+    if not key or key not in relation.columns:
+        raise EntityUnavailable(f"{entity} records have no customer, so they cannot be broken down by {by}")
+    lookup = (
+        sa.select(customers.columns["customer_id"].label("key"), customers.columns[by].label("segment"))
+        .select_from(customers.from_)
+        .subquery("dimension")
+    )
+    joined = relation.from_.outerjoin(lookup, relation.columns[key] == lookup.c.key)
+    return lookup.c.segment, joined
+
+
+def _number(value):
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    return float(value)
+
+
+def _values(measures: list[Measure], row, w: int) -> dict[Measure, float | None]:
+    values = {}
+    for i, measure in enumerate(measures):
+        value = _number(row._mapping[f"m{w}_{i}"]) if row is not None else None
+        if value is None and measure.aggregate in ("count", "sum", "count_distinct"):
+            value = 0
+        values[measure] = value
+    return values
+
+
+def _metric_values(metric: Metric, config, by_measure: dict[Measure, float | None], window: Period) -> Values:
+    resolved = metric.resolved_measures(config)
+    return Values({name: by_measure.get(measure) for name, measure in resolved.items()}, config, window)
+
+
+def _n(metric: Metric, values: Values) -> int | None:
+    name = metric.n
+    if name is None:
+        counts = [k for k, m in metric.resolved_measures(values.config).items() if m.aggregate == "count" and not m.warn]
+        name = counts[0] if counts else None
+    value = values.get(name) if name else None
+    return None if value is None else int(value)
+
+
+def compute(
+    metrics: Sequence[Metric],
+    period: Period,
+    source: Source,
+    *,
+    config=None,
+    by: str | None = None,
+    trend: int | None = None,
+) -> list[MetricResult]:
+    """Compute ``metrics`` for ``period`` (and the one before) in the source database."""
+    previous = period.previous()
+    windows = [period, previous]
+    trend_periods = period.trend(trend) if trend else []
+    for window in trend_periods:
+        if all((window.start, window.end) != (w.start, w.end) for w in windows):
+            windows.append(window)
+    the_plan = plan(metrics, source, windows, config)
+
+    totals: dict[Measure, list[dict]] = {}
+    window_values: list[dict[Measure, float | None]] = [dict() for _ in windows]
+    for entity, measures in the_plan.measures.items():
+        rows = source.execute(measure_query(source, entity, measures, windows))
+        row = rows[0] if rows else None
+        for w in range(len(windows)):
+            window_values[w].update(_values(measures, row, w))
+    del totals
+
+    segment_values, segment_problems = ({}, {})
+    if by is not None:
+        segment_values, segment_problems = _segments(source, the_plan, period, by)
+
+    def index_of(target: Period) -> int:
+        return next(i for i, w in enumerate(windows) if (w.start, w.end) == (target.start, target.end))
+
+    results = []
+    for metric in the_plan.metrics:
+        result = MetricResult(
+            metric=metric.name, title=metric.title, unit=metric.unit, better=metric.better, status="ok",
+            period=period.label, start=period.start_iso(), end=period.end_iso(), dimension=by,
+        )
+        results.append(result)
+        if metric.name in the_plan.unavailable:
+            result.status = "unavailable"
+            result.reason = the_plan.unavailable[metric.name]
+            continue
+        current = _metric_values(metric, config, window_values[0], period)
+        result.value = metric.value(current)
+        result.previous = metric.value(_metric_values(metric, config, window_values[1], previous))
+        result.n = _n(metric, current)
+        result.warnings = _warnings(metric, config, window_values[0])
+        if trend:
+            result.trend = [
+                TrendPoint(
+                    w.label, w.start_iso(), w.end_iso(),
+                    metric.value(_metric_values(metric, config, window_values[index_of(w)], w)),
+                )
+                for w in trend_periods
+            ]
+        if by is not None:
+            problem = next((segment_problems[e] for e in metric.entities(config) if e in segment_problems), None)
+            if problem:
+                result.warnings.append(Warning_(problem, 0))
+            else:
+                result.segments = _metric_segments(metric, config, segment_values, period)
+    return results
+
+
+def _warnings(metric: Metric, config, by_measure) -> list[Warning_]:
+    warnings = []
+    for measure in metric.resolved_measures(config).values():
+        count = by_measure.get(measure) or 0
+        if measure.warn and count:
+            warnings.append(Warning_(measure.warn, int(count)))
+    return warnings
+
+
+def _segments(source: Source, the_plan: Plan, period: Period, by: str):
+    """Measure values per segment for the period: {segment: {measure: value}}, and entities that can't."""
+    values: dict[str, dict[Measure, float | None]] = defaultdict(dict)
+    problems: dict[str, str] = {}
+    for entity, measures in the_plan.measures.items():
+        try:
+            statement = measure_query(source, entity, measures, [period], by=by)
+        except EntityUnavailable as error:
+            problems[entity] = str(error)
+            continue
+        for row in source.execute(statement):
+            segment = row._mapping["segment"]
+            key = NONE_SEGMENT if segment is None else str(segment)
+            for measure, value in _values(measures, row, 0).items():
+                previous = values[key].get(measure)
+                values[key][measure] = value if previous is None else previous + (value or 0)
+    return values, problems
+
+
+def _metric_segments(metric: Metric, config, segment_values, period: Period) -> list[Segment]:
+    segments = []
+    entities = set(metric.entities(config))
+    for key in sorted(segment_values, key=lambda s: (s == NONE_SEGMENT, s)):
+        by_measure = segment_values[key]
+        if not any(m.entity in entities for m in by_measure):
+            continue
+        filled = {
+            m: (0 if m.aggregate in ("count", "sum", "count_distinct") else None)
+            for m in metric.resolved_measures(config).values()
+        }
+        filled.update({m: v for m, v in by_measure.items() if m in filled})
+        values = _metric_values(metric, config, filled, period)
+        segments.append(Segment(key, metric.value(values), _n(metric, values) or 0))
+    return segments
+
+
+def preview_sql(metric: Metric, source: Source, period: Period, config=None) -> list[str]:
+    """The SQL the engine would run for ``metric`` alone over ``period`` and the one before."""
+    windows = [period, period.previous()]
+    the_plan = plan([metric], source, windows, config)
+    return [source.compile(measure_query(source, e, m, windows)) for e, m in the_plan.measures.items()]
+
+
+__all__ = ["compute", "select_metrics", "preview_sql", "as_sql"]

@@ -1,0 +1,216 @@
+"""kpi.toml: loading, validation and defaults (DESIGN section 12)."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+CONFIG_FILE = "kpi.toml"
+TOP_LEVEL_KEYS = (
+    "timezone", "currency", "locale", "gross_margin", "state_url", "templates_dir", "source",
+    "entities", "targets", "email", "digests", "alerts", "packs", "chat",
+)
+SOURCE_KEYS = ("url", "timezone", "timeout", "schema")
+ENTITY_KEYS = ("table", "query", "columns", "dimensions", "scale")
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass
+class EntityMapping:
+    """How one entity maps onto the source: a table or a query, with column renames."""
+
+    table: str | None = None
+    query: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    dimensions: list[str] | None = None
+    scale: dict[str, float] = field(default_factory=dict)
+
+    def source_column(self, canonical: str) -> str:
+        return self.columns.get(canonical, canonical)
+
+
+@dataclass
+class SourceConfig:
+    """The ``[source]`` table plus the ``[entities.*]`` mappings."""
+
+    url: str | None = None
+    timezone: str = "UTC"
+    timeout: float = 60.0
+    schema: str | None = None
+    entities: dict[str, EntityMapping] = field(default_factory=dict)
+    base_dir: Path = field(default_factory=Path.cwd)
+
+
+@dataclass
+class Config:
+    """A loaded kpi.toml. Sections that belong to later features are kept as plain dicts."""
+
+    path: Path | None = None
+    timezone: str = "UTC"
+    currency: str = "USD"
+    locale: str = "en"
+    gross_margin: float = 1.0
+    state_url: str | None = None
+    templates_dir: Path | None = None
+    source: SourceConfig = field(default_factory=SourceConfig)
+    targets: dict[str, dict[str, float]] = field(default_factory=dict)
+    email: dict[str, Any] = field(default_factory=dict)
+    digests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    packs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    chat: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def resolved_state_url(self) -> str:
+        """The state database URL; a relative SQLite path resolves against the config's folder."""
+        if not self.state_url:
+            return f"sqlite:///{self.base_dir / 'kpi-state.db'}"
+        prefix = "sqlite:///"
+        if self.state_url.startswith(prefix) and not self.state_url.startswith(prefix + "/"):
+            relative = self.state_url[len(prefix):]
+            if relative and relative != ":memory:":
+                return prefix + str(self.base_dir / relative)
+        return self.state_url
+
+    def pack(self, name: str) -> dict[str, Any]:
+        """The ``[packs.NAME]`` settings of an industry pack (empty when absent)."""
+        return self.packs.get(name, {})
+
+
+def expand_environment(value: str, where: str) -> str:
+    """Replace ``${VAR}`` with the environment variable; a missing one is an error naming it."""
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise ConfigError(f"{where} references ${{{name}}}, but the environment variable {name} is not set")
+        return os.environ[name]
+
+    return _ENV_REFERENCE.sub(replace, value)
+
+
+def _unknown_key(key: str, allowed: tuple[str, ...], where: str) -> ConfigError:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(allowed)})"
+    return ConfigError(f"{where}: unknown key {key!r}{hint}")
+
+
+def _expect(value: Any, types: type | tuple[type, ...], where: str, what: str) -> Any:
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise ConfigError(f"{where}: expected {what}, got {value!r}")
+    if not isinstance(value, types):
+        raise ConfigError(f"{where}: expected {what}, got {value!r}")
+    return value
+
+
+def _entity_mapping(name: str, raw: Any, where: str) -> EntityMapping:
+    _expect(raw, dict, where, "a table of settings")
+    for key in raw:
+        if key not in ENTITY_KEYS:
+            raise _unknown_key(key, ENTITY_KEYS, where)
+    if "table" in raw and "query" in raw:
+        raise ConfigError(f"{where}: give either 'table' or 'query', not both")
+    columns = _expect(raw.get("columns", {}), dict, f"{where}.columns", "a table of canonical = source column")
+    for canonical, source_name in columns.items():
+        _expect(source_name, str, f"{where}.columns.{canonical}", "a column name")
+    dimensions = raw.get("dimensions")
+    if dimensions is not None:
+        _expect(dimensions, list, f"{where}.dimensions", "a list of column names")
+    scale = _expect(raw.get("scale", {}), dict, f"{where}.scale", "a table of column = factor")
+    for column_name, factor in scale.items():
+        _expect(factor, (int, float), f"{where}.scale.{column_name}", "a number")
+    return EntityMapping(
+        table=_expect(raw["table"], str, f"{where}.table", "a table name") if "table" in raw else None,
+        query=_expect(raw["query"], str, f"{where}.query", "an SQL query") if "query" in raw else None,
+        columns=dict(columns),
+        dimensions=list(dimensions) if dimensions is not None else None,
+        scale={k: float(v) for k, v in scale.items()},
+    )
+
+
+def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
+    """Validate a parsed kpi.toml; errors name the file and key."""
+    from .periods import get_timezone
+
+    where = str(path) if path else CONFIG_FILE
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            raise _unknown_key(key, TOP_LEVEL_KEYS, where)
+    config = Config(path=path)
+    if "timezone" in raw:
+        config.timezone = _expect(raw["timezone"], str, f"{where}: timezone", "an IANA timezone name")
+        get_timezone(config.timezone)
+    for key in ("currency", "locale", "state_url"):
+        if key in raw:
+            setattr(config, key, _expect(raw[key], str, f"{where}: {key}", "a string"))
+    if "gross_margin" in raw:
+        margin = _expect(raw["gross_margin"], (int, float), f"{where}: gross_margin", "a number")
+        if not 0 < margin <= 1:
+            raise ConfigError(f"{where}: gross_margin must be in (0, 1], got {margin}")
+        config.gross_margin = float(margin)
+    if "templates_dir" in raw:
+        templates = _expect(raw["templates_dir"], str, f"{where}: templates_dir", "a folder")
+        config.templates_dir = (config.base_dir / templates).resolve()
+
+    source_raw = _expect(raw.get("source", {}), dict, f"{where}: [source]", "a table")
+    for key in source_raw:
+        if key not in SOURCE_KEYS:
+            raise _unknown_key(key, SOURCE_KEYS, f"{where}: [source]")
+    source = SourceConfig(base_dir=config.base_dir)
+    if "url" in source_raw:
+        source.url = _expect(source_raw["url"], str, f"{where}: source.url", "a URL or path")
+    if "timezone" in source_raw:
+        source.timezone = _expect(source_raw["timezone"], str, f"{where}: source.timezone", "a timezone")
+        get_timezone(source.timezone)
+    if "timeout" in source_raw:
+        timeout = _expect(source_raw["timeout"], (int, float), f"{where}: source.timeout", "seconds")
+        if timeout <= 0:
+            raise ConfigError(f"{where}: source.timeout must be positive, got {timeout}")
+        source.timeout = float(timeout)
+    if "schema" in source_raw:
+        source.schema = _expect(source_raw["schema"], str, f"{where}: source.schema", "a schema name")
+    entities_raw = _expect(raw.get("entities", {}), dict, f"{where}: [entities]", "a table")
+    source.entities = {
+        name: _entity_mapping(name, mapping, f"{where}: [entities.{name}]") for name, mapping in entities_raw.items()
+    }
+    config.source = source
+
+    for section in ("targets", "email", "digests", "alerts", "packs", "chat"):
+        if section in raw:
+            setattr(config, section, _expect(raw[section], dict, f"{where}: [{section}]", "a table"))
+    return config
+
+
+def find_config(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The config file to use: ``--config`` if given (must exist), else ./kpi.toml if present."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found")
+        return path.resolve()
+    default = Path.cwd() / CONFIG_FILE
+    return default if default.is_file() else None
+
+
+def load_config(explicit: str | os.PathLike | None = None) -> Config:
+    """Load and validate kpi.toml (or return the defaults when there is none)."""
+    path = find_config(explicit)
+    if path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    return parse_config(raw, path)

@@ -1,0 +1,102 @@
+"""Default plugin: a folder of ``<entity>.csv`` / ``<entity>.parquet`` files, queried in place by DuckDB.
+
+Each file becomes a view that casts the canonical columns to their kinds (``TRY_CAST``: a cell that
+does not parse becomes NULL and is counted as invalid by the metrics, never guessed). Naive
+timestamps are read in the source's timezone.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import ConfigError, SourceError
+from ..hookspecs import hookimpl
+from . import Connector
+
+FILE_SUFFIXES = (".csv", ".parquet")
+_CASTS = {
+    "number": "DOUBLE",
+    "integer": "DOUBLE",  # kept as DOUBLE so 1.5 contacts is seen, and reported, as invalid
+    "boolean": "BOOLEAN",
+    "timestamp": "TIMESTAMPTZ",
+    "date": "DATE",
+}
+
+
+class FilesConnector(Connector):
+    name = "files"
+    description = "A folder of <entity>.csv or <entity>.parquet files (read in place with DuckDB)"
+
+    def handles(self, url: str) -> bool:
+        return "://" not in url and Path(url).is_dir()
+
+    def open(self, url, config, entities):
+        import sqlalchemy as sa
+        from sqlalchemy import event
+
+        from ..periods import get_timezone
+        from .files_source import FilesSource
+
+        folder = Path(url)
+        files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in FILE_SUFFIXES}
+        if not files:
+            raise ConfigError(f"folder {folder} has no .csv or .parquet files (expected e.g. orders.csv)")
+        kinds = _column_kinds(files, config, entities)
+        timezone = get_timezone(config.timezone)
+        engine = sa.create_engine("duckdb:///:memory:", poolclass=sa.pool.StaticPool)
+
+        @event.listens_for(engine, "connect")
+        def create_views(dbapi_connection, record):
+            dbapi_connection.execute(f"SET TimeZone = '{timezone.key}'")
+            for stem, path in files.items():
+                reader = _reader(path)
+                try:
+                    names = [row[0] for row in dbapi_connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+                except Exception as error:
+                    raise SourceError(f"cannot read {path}: {_clean(error)}") from None
+                select_list = ", ".join(_cast(name, kinds.get(stem, {}).get(name)) for name in names)
+                dbapi_connection.execute(f'CREATE OR REPLACE VIEW "{stem}" AS SELECT {select_list} FROM {reader}')
+
+        return FilesSource(engine, config, entities, display=str(folder), timezone=timezone, files=files)
+
+
+def _column_kinds(files, config, entities) -> dict[str, dict[str, str]]:
+    """For each file stem, the canonical kind of each of its (source-named) columns."""
+    kinds: dict[str, dict[str, str]] = {}
+    for entity in entities.values():
+        mapping = config.entities.get(entity.name)
+        stem = (mapping.table if mapping and mapping.table else entity.name)
+        if stem not in files:
+            continue
+        for column in entity.columns:
+            source_name = mapping.source_column(column.name) if mapping else column.name
+            if column.kind in _CASTS:
+                kinds.setdefault(stem, {})[source_name] = column.kind
+    return kinds
+
+
+def _reader(path: Path) -> str:
+    quoted = str(path).replace("'", "''")
+    if path.suffix.lower() == ".parquet":
+        return f"read_parquet('{quoted}')"
+    return f"read_csv('{quoted}', header = true, all_varchar = true)"
+
+
+def _cast(name: str, kind: str | None) -> str:
+    quoted = '"' + name.replace('"', '""') + '"'
+    if kind is None:
+        return quoted
+    return f"TRY_CAST(NULLIF(TRIM(CAST({quoted} AS VARCHAR)), '') AS {_CASTS[kind]}) AS {quoted}"
+
+
+def _clean(error: Exception) -> str:
+    text = str(error)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return f"line {line.group(1)}: {first}" if line else first
+
+
+@hookimpl(trylast=True)
+def register_connectors(register):
+    register(FilesConnector())

@@ -1,0 +1,43 @@
+"""The hooks a kpicore plugin can implement. Each is documented with an example in docs/plugins.md."""
+
+from __future__ import annotations
+
+from pluggy import HookimplMarker, HookspecMarker
+
+hookspec = HookspecMarker("kpicore")
+hookimpl = HookimplMarker("kpicore")
+
+
+@hookspec
+def register_metrics(register):
+    """Register metrics: call ``register(metric)`` once per Metric instance."""
+
+
+@hookspec
+def register_entities(register):
+    """Register entities (canonical tables) that metrics read: ``register(entity)``."""
+
+
+@hookspec
+def register_connectors(register):
+    """Register data-source connectors: ``register(connector)``; the first whose ``handles(url)`` is true wins."""
+
+
+@hookspec
+def register_channels(register):
+    """Register delivery channels for digests: ``register(channel)``, one per destination scheme."""
+
+
+@hookspec
+def register_commands(cli):
+    """Add commands to the ``kpi`` click group."""
+
+
+@hookspec
+def register_demo_data(register):
+    """Register a demo data pack: ``register(name, generate)`` where ``generate(path, today)`` fills a SQLite file."""
+
+
+@hookspec
+def prepare_jinja2_environment(env, config):
+    """Modify the Jinja2 environment used to render digests (add filters, globals)."""

@@ -1,0 +1,214 @@
+"""The metric API for plugin authors: a metric is a small formula over named measures.
+
+A measure is one aggregate (count, sum, distinct count) of one entity's records, with a filter.
+The engine gathers the measures of every requested metric and evaluates them for several periods
+in one SQL query per entity, in the source database (DESIGN section 7).
+
+    class LateOrders(Metric):
+        name = "late_order_rate"
+        title = "Late orders"
+        description = "Share of orders shipped after the promised date."
+        unit = "percent"
+        better = "lower"
+        entity = "orders"
+        time = "ordered_at"
+        measures = {
+            "late": Measure.count(where=lambda t: t.shipped_at > t.promised_at),
+            "orders": Measure.count(),
+        }
+        n = "orders"
+
+        def value(self, m):
+            return percent(m.late, m.orders)
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .results import UNITS
+
+BETTER = ("higher", "lower")
+AGGREGATES = ("count", "sum", "count_distinct", "min", "max")
+#: How a measure's time column meets the period: "in" = start <= t < end, "before_end" = t < end.
+WINDOWS = ("in", "before_end", "all")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One aggregate of one entity, filtered, evaluated per period.
+
+    ``where`` is ``lambda t: <condition>`` or ``lambda t, p: <condition>`` over the entity's columns
+    (``t.score``, ``t.churned_at``) and, for the second form, the period's bounds (``p.start``,
+    ``p.end``). ``of`` is a column name or ``lambda t: <expression>``. ``warn`` marks a measure that
+    counts invalid records: its count in the period is reported as a warning with that message.
+    """
+
+    aggregate: str
+    of: str | Callable | None = None
+    where: Callable | None = None
+    entity: str | None = None
+    time: str | None = None
+    window: str = "in"
+    warn: str | None = None
+
+    @classmethod
+    def count(cls, where=None, **options) -> Measure:
+        """Count the records that pass ``where``."""
+        return cls("count", None, where, **options)
+
+    @classmethod
+    def sum(cls, of, where=None, **options) -> Measure:
+        """Sum a column or expression over the records that pass ``where`` (0 when there are none)."""
+        return cls("sum", of, where, **options)
+
+    @classmethod
+    def count_distinct(cls, of, where=None, **options) -> Measure:
+        """Count the distinct non-NULL values of a column or expression."""
+        return cls("count_distinct", of, where, **options)
+
+    @classmethod
+    def min(cls, of, where=None, **options) -> Measure:
+        """Smallest value of a column or expression (None when there are no records)."""
+        return cls("min", of, where, **options)
+
+    @classmethod
+    def max(cls, of, where=None, **options) -> Measure:
+        """Largest value of a column or expression (None when there are no records)."""
+        return cls("max", of, where, **options)
+
+    def bound_to(self, entity: str | None, time: str | None) -> Measure:
+        """This measure with the metric's default entity and time column filled in."""
+        return replace(self, entity=self.entity or entity, time=self.time if self.time else time)
+
+    def condition(self, t, p):
+        """The filter for period window ``p``: the time window and ``where``, as SQL."""
+        parts = []
+        if self.time and self.window != "all":
+            column = getattr(t, self.time)
+            parts.append(column.in_window(p.start, p.end) if self.window == "in" else column < p.end)
+        if self.where is not None:
+            parts.append(call_with_period(self.where, t, p))
+        return parts
+
+    def expression(self, t, p):
+        if self.of is None:
+            return None
+        if isinstance(self.of, str):
+            return getattr(t, self.of).sql
+        return as_sql(call_with_period(self.of, t, p))
+
+
+def call_with_period(function: Callable, t, p):
+    """Call ``lambda t: ...`` or ``lambda t, p: ...``."""
+    if len(inspect.signature(function).parameters) >= 2:
+        return function(t, p)
+    return function(t)
+
+
+def as_sql(value):
+    """Unwrap the column helpers of the engine into SQLAlchemy expressions."""
+    return getattr(value, "sql", value)
+
+
+class Values(Mapping):
+    """Measure values for one period, by name: ``m.promoters`` or ``m["promoters"]``."""
+
+    def __init__(self, values: dict[str, float | None], config: Any = None, period: Any = None):
+        self._values = values
+        self.config = config
+        self.period = period
+
+    def __getattr__(self, name: str):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no measure named {name!r}") from None
+
+    def __getitem__(self, name):
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self):
+        return len(self._values)
+
+
+class Metric:
+    """Base class of every metric. Subclass it, set the attributes, write ``value``.
+
+    Attributes: ``name`` (lower_snake_case, unique), ``title``, ``description`` (the definition in one
+    sentence), ``unit`` (one of count, currency, percent, points, minutes, ratio), ``better``
+    ("higher" or "lower"), ``entity`` and ``time`` (defaults for the measures), ``measures`` (a dict
+    of name -> Measure, or a method ``measures(self, config)`` returning one), ``n`` (the measure
+    counting the records behind the value; for a ratio, its denominator).
+    """
+
+    name: str = ""
+    title: str = ""
+    description: str = ""
+    unit: str = "count"
+    better: str = "higher"
+    entity: str | None = None
+    time: str | None = None
+    n: str | None = None
+    measures: Any = None
+    #: Notes on edge cases, shown by ``kpi metrics --details``.
+    rules: tuple[str, ...] = ()
+
+    def value(self, m: Values) -> float | None:
+        """Compute the metric from its measure values for one period."""
+        raise NotImplementedError(f"metric {self.name!r} does not define value()")
+
+    def resolved_measures(self, config: Any = None) -> dict[str, Measure]:
+        """The measures with the metric's default entity and time column filled in."""
+        measures = self.measures(config) if callable(self.measures) else (self.measures or {})
+        return {name: measure.bound_to(self.entity, self.time) for name, measure in measures.items()}
+
+    def entities(self, config: Any = None) -> tuple[str, ...]:
+        """The entities this metric reads."""
+        return tuple(sorted({m.entity for m in self.resolved_measures(config).values() if m.entity}))
+
+    def validate(self) -> None:
+        """Raise ValueError describing what is wrong with this metric's declaration."""
+        if not self.name or not isinstance(self.name, str) or not self.name.replace("_", "").isalnum():
+            raise ValueError(f"metric name {self.name!r} must be lower_snake_case letters and digits")
+        if self.name != self.name.lower():
+            raise ValueError(f"metric name {self.name!r} must be lower case")
+        if self.unit not in UNITS:
+            raise ValueError(f"metric {self.name!r} has unknown unit {self.unit!r} (use one of {', '.join(UNITS)})")
+        if self.better not in BETTER:
+            raise ValueError(f"metric {self.name!r}: better must be 'higher' or 'lower', not {self.better!r}")
+        if not callable(self.measures):
+            measures = self.resolved_measures()
+            if not measures:
+                raise ValueError(f"metric {self.name!r} declares no measures")
+            for name, measure in measures.items():
+                if not measure.entity:
+                    raise ValueError(f"metric {self.name!r}: measure {name!r} names no entity")
+                if measure.aggregate not in AGGREGATES:
+                    raise ValueError(f"metric {self.name!r}: measure {name!r} has unknown aggregate")
+                if measure.window not in WINDOWS:
+                    raise ValueError(f"metric {self.name!r}: measure {name!r} has unknown window")
+            if self.n is not None and self.n not in measures:
+                raise ValueError(f"metric {self.name!r}: n names unknown measure {self.n!r}")
+
+    def __repr__(self) -> str:
+        return f"<Metric {self.name}>"
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """numerator / denominator, or None when the denominator is 0 or missing."""
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def percent(numerator: float | None, denominator: float | None) -> float | None:
+    """100 x numerator / denominator, or None when the denominator is 0 or missing."""
+    share = ratio(numerator, denominator)
+    return None if share is None else 100.0 * share

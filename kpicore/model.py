@@ -1,0 +1,102 @@
+"""Entities: the canonical tables metrics read, and their columns (DESIGN section 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+#: Column kinds. "timestamp" is an instant (UTC unless the source says otherwise); "date" is a
+#: calendar day in the business timezone.
+COLUMN_KINDS = ("id", "text", "number", "integer", "boolean", "timestamp", "date")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column of an entity."""
+
+    name: str
+    kind: str
+    description: str = ""
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A canonical table. A connector maps the business's own table or query to it.
+
+    ``customer_key`` names the column that reaches ``customers`` (for ``--by`` breakdowns).
+    ``has_dimensions`` marks the entity whose extra columns are dimensions (``customers``).
+    ``derive`` builds a derived relation from other entities instead of a source table: a callable
+    ``derive(source) -> (from_clause, {column: expression})`` (used for shared per-customer aggregates).
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    description: str = ""
+    customer_key: str | None = "customer_id"
+    has_dimensions: bool = False
+    derive: Callable | None = field(default=None, compare=False)
+
+    def column(self, name: str) -> Column | None:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        return None
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    @property
+    def time_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.kind in ("timestamp", "date"))
+
+
+def _cols(*specs: str) -> tuple[Column, ...]:
+    """Columns from 'name:kind' strings; a trailing '?' marks an optional column."""
+    columns = []
+    for spec in specs:
+        name, kind = spec.split(":")
+        required = not kind.endswith("?")
+        columns.append(Column(name, kind.rstrip("?"), required=required))
+    return tuple(columns)
+
+
+CUSTOMERS = Entity(
+    "customers",
+    _cols("customer_id:id", "signup_at:timestamp", "churned_at:timestamp", "channel:text?"),
+    "One row per customer; extra columns are dimensions (region, plan, ...).",
+    has_dimensions=True,
+)
+ORDERS = Entity(
+    "orders",
+    _cols("order_id:id", "customer_id:id", "ordered_at:timestamp", "amount:number"),
+    "One row per order; a negative amount is a refund.",
+)
+MARKETING_SPEND = Entity(
+    "marketing_spend",
+    _cols("spent_on:date", "channel:text", "amount:number"),
+    "Marketing spend per day and channel.",
+    customer_key=None,
+)
+LEADS = Entity(
+    "leads",
+    _cols("lead_id:id", "created_at:timestamp", "converted_at:timestamp", "channel:text?"),
+    "Sales leads; converted_at is NULL until the lead converts.",
+    customer_key=None,
+)
+SURVEY_RESPONSES = Entity(
+    "survey_responses",
+    _cols("response_id:id", "customer_id:id", "survey:text", "score:number", "responded_at:timestamp"),
+    "Survey answers: survey is 'nps' (score 0..10) or 'csat' (score 1..5).",
+)
+TICKETS = Entity(
+    "tickets",
+    _cols(
+        "ticket_id:id", "customer_id:id", "opened_at:timestamp", "resolved_at:timestamp",
+        "contacts:integer", "escalated:boolean",
+    ),
+    "Support tickets; resolved_at is NULL while open.",
+)
+
+STOCK_ENTITIES = (CUSTOMERS, ORDERS, MARKETING_SPEND, LEADS, SURVEY_RESPONSES, TICKETS)

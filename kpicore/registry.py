@@ -1,0 +1,120 @@
+"""The registry: metrics, entities, connectors and channels collected from the plugins' hooks."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import MetricError, PluginError
+from .plugins import LoadedPlugins, load_plugins
+
+
+@dataclass
+class Registration:
+    """One thing a plugin registered."""
+
+    kind: str
+    name: str
+    item: Any
+    plugin: str
+
+
+@dataclass
+class Registry:
+    """Everything the plugins provide, by kind and name, with who provided it.
+
+    A registration that is invalid or a duplicate is rejected and kept in ``problems`` (naming the
+    plugin and the reason); the others keep working. ``strict`` registries raise instead.
+    """
+
+    metrics: dict[str, Registration] = field(default_factory=dict)
+    entities: dict[str, Registration] = field(default_factory=dict)
+    connectors: dict[str, Registration] = field(default_factory=dict)
+    channels: dict[str, Registration] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    plugins: LoadedPlugins | None = None
+
+    def metric(self, name: str):
+        """The metric called ``name``; an unknown name is an error suggesting the closest ones."""
+        try:
+            return self.metrics[name].item
+        except KeyError:
+            close = difflib.get_close_matches(name, list(self.metrics), n=3, cutoff=0.5)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise MetricError(f"unknown metric {name!r}{hint}; `kpi metrics` lists them") from None
+
+    def entity(self, name: str):
+        return self.entities[name].item if name in self.entities else None
+
+    def provider(self, kind: str, name: str) -> str:
+        return getattr(self, kind)[name].plugin
+
+
+def _collector(registry: Registry, kind: str, plugin_name: str, key, validate, strict: bool):
+    table: dict[str, Registration] = getattr(registry, kind)
+
+    def register(item):
+        try:
+            if validate is not None:
+                validate(item)
+            name = key(item)
+        except Exception as error:
+            problem = f"plugin {plugin_name}: invalid {kind[:-1]}: {error}"
+        else:
+            if name in table:
+                problem = (
+                    f"{kind[:-1]} {name!r} is registered twice: by {table[name].plugin} and by {plugin_name}"
+                )
+            else:
+                table[name] = Registration(kind, name, item, plugin_name)
+                return
+        if strict:
+            raise PluginError(problem)
+        registry.problems.append(problem)
+
+    return register
+
+
+def _validate_metric(metric) -> None:
+    from .metric import Metric
+
+    if not isinstance(metric, Metric):
+        raise ValueError(f"{metric!r} is not a kpicore.Metric instance")
+    metric.validate()
+
+
+def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False) -> Registry:
+    """Call every collector hook of every plugin and gather what they register."""
+    plugins = plugins or load_plugins()
+    manager = plugins.manager
+    registry = Registry(plugins=plugins)
+    registry.problems.extend(f"plugin {f.name} failed to load: {f.reason}" for f in plugins.failures)
+    if strict and registry.problems:
+        raise PluginError(registry.problems[0])
+    hooks = [
+        ("entities", "register_entities", lambda e: e.name, None),
+        ("connectors", "register_connectors", lambda c: c.name, None),
+        ("channels", "register_channels", lambda c: c.scheme, None),
+        ("metrics", "register_metrics", lambda m: m.name, _validate_metric),
+    ]
+    for kind, hook_name, key, validate in hooks:
+        hook = getattr(manager.hook, hook_name)
+        # Call implementations one by one so each registration is attributed to its plugin; pluggy
+        # orders them last-registered-first, built-ins (tryfirst/trylast aside) last.
+        for implementation in reversed(hook.get_hookimpls()):
+            plugin_name = manager.get_name(implementation.plugin) or repr(implementation.plugin)
+            register = _collector(registry, kind, plugin_name, key, validate, strict)
+            implementation.function(register=register)
+    return registry
+
+
+_registry: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, built once from the process-wide plugin manager."""
+    global _registry
+    if _registry is None:
+        _registry = build_registry()
+    return _registry

@@ -1,0 +1,392 @@
+"""A data source opened by a connector: entity relations as SQL, and the dialect's time arithmetic.
+
+Every comparison with a period boundary goes through here, because sources store time in many
+forms: SQLite keeps text in several formats, PostgreSQL has ``timestamp`` and ``timestamptz``, files
+are read through DuckDB as ``TIMESTAMPTZ``. Each time column gets a *storage* kind and each kind its
+own exact predicate, plus an index-friendly raw range for the WHERE clause.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from .config import EntityMapping, SourceConfig
+from .errors import MappingError, SourceError
+from .model import Entity
+
+UTC = dt.timezone.utc
+#: Storage kinds of a time column.
+TEXT, NAIVE, AWARE, DATE, DATE_TEXT = "text", "naive", "aware", "date", "date_text"
+
+
+class EntityUnavailable(Exception):
+    """The source has no table for an entity (its metrics become "unavailable")."""
+
+
+@dataclass
+class Relation:
+    """An entity as SQL: a FROM clause and its canonical columns."""
+
+    entity: Entity
+    from_: sa.FromClause
+    columns: dict[str, sa.ColumnElement]
+    storage: dict[str, str] = field(default_factory=dict)
+    dimensions: tuple[str, ...] = ()
+    origin: str = ""
+
+
+class TimeColumn:
+    """A time column that compares correctly with period bounds (aware datetimes) and other time columns."""
+
+    def __init__(self, source: Source, sql: sa.ColumnElement, storage: str):
+        self.source = source
+        self.sql = sql
+        self.storage = storage
+
+    def _compare(self, op: str, other):
+        if isinstance(other, TimeColumn):
+            left, right = self.source.normalized(self), self.source.normalized(other)
+            return sa.sql.operators.custom_op(op)(left, right) if op not in _OPS else _OPS[op](left, right)
+        if isinstance(other, dt.datetime):
+            return self.source.compare(self, op, other)
+        return NotImplemented
+
+    def __lt__(self, other):
+        return self._compare("<", other)
+
+    def __le__(self, other):
+        return self._compare("<=", other)
+
+    def __gt__(self, other):
+        return self._compare(">", other)
+
+    def __ge__(self, other):
+        return self._compare(">=", other)
+
+    def in_window(self, start: dt.datetime, end: dt.datetime):
+        """start <= column < end."""
+        return sa.and_(self >= start, self < end)
+
+    def is_(self, value):
+        return self.sql.is_(value)
+
+    def is_not(self, value):
+        return self.sql.is_not(value)
+
+    def valid(self):
+        """The value is present and parses as a time."""
+        return self.source.parses(self)
+
+
+_OPS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+class Row:
+    """The ``t`` a measure's lambdas receive: columns by name, plus dialect-aware helpers."""
+
+    def __init__(self, source: Source, relation: Relation):
+        self._source = source
+        self._relation = relation
+
+    def __getattr__(self, name: str):
+        relation = self._relation
+        if name not in relation.columns:
+            known = ", ".join(relation.columns)
+            raise AttributeError(f"entity {relation.entity.name} has no column {name!r} (columns: {known})")
+        if name in relation.storage:
+            return TimeColumn(self._source, relation.columns[name], relation.storage[name])
+        return relation.columns[name]
+
+    def is_integer(self, expression) -> sa.ColumnElement:
+        """The value is a whole number (7.5 is not)."""
+        expression = getattr(expression, "sql", expression)
+        return sa.cast(expression, sa.Integer) == expression
+
+    def truthy(self, expression) -> sa.ColumnElement:
+        """A boolean column, whether stored as boolean, 0/1 or 'true'/'false'."""
+        return self._source.truthy(getattr(expression, "sql", expression))
+
+    def minutes_between(self, start: TimeColumn, end: TimeColumn) -> sa.ColumnElement:
+        """Minutes from ``start`` to ``end`` (negative when end is before start)."""
+        return self._source.minutes_between(start, end)
+
+
+class Source:
+    """An opened data source: a SQLAlchemy engine plus entity mappings."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        config: SourceConfig,
+        entities: dict[str, Entity],
+        *,
+        display: str,
+        timezone: ZoneInfo,
+    ):
+        self.engine = engine
+        self.config = config
+        self.entities = entities
+        self.display = display
+        self.timezone = timezone
+        self.dialect = engine.dialect.name
+        self._relations: dict[str, Relation | EntityUnavailable] = {}
+        self._tables: set[str] | None = None
+
+    # -- relations ------------------------------------------------------------------------------
+    def relation(self, name: str) -> Relation:
+        """The entity as SQL; raises EntityUnavailable or MappingError."""
+        cached = self._relations.get(name)
+        if cached is None:
+            try:
+                cached = self._build_relation(name)
+            except EntityUnavailable as missing:
+                cached = missing
+            self._relations[name] = cached
+        if isinstance(cached, EntityUnavailable):
+            raise cached
+        return cached
+
+    def row(self, name: str) -> Row:
+        return Row(self, self.relation(name))
+
+    def table_names(self) -> set[str]:
+        if self._tables is None:
+            self._tables = set(self._run(lambda conn: sa.inspect(conn).get_table_names(schema=self.config.schema)))
+            try:
+                views = self._run(lambda conn: sa.inspect(conn).get_view_names(schema=self.config.schema))
+                self._tables |= set(views)
+            except NotImplementedError:
+                pass
+        return self._tables
+
+    def _build_relation(self, name: str) -> Relation:
+        entity = self.entities.get(name)
+        if entity is None:
+            raise MappingError(f"unknown entity {name!r}")
+        if entity.derive is not None:
+            from_, columns, storage = entity.derive(self)
+            return Relation(entity, from_, columns, storage, origin="derived")
+        mapping = self.config.entities.get(name)
+        if mapping is None:
+            if name not in self.table_names():
+                raise EntityUnavailable(f"source {self.display} has no table {name!r}")
+            mapping = EntityMapping(table=name)
+        from_, origin = self._from_clause(entity, mapping)
+        available = list(from_.c.keys())
+        columns: dict[str, sa.ColumnElement] = {}
+        for column in entity.columns:
+            source_name = mapping.source_column(column.name)
+            if source_name in available:
+                expression = from_.c[source_name]
+                if column.name in mapping.scale:
+                    expression = expression * mapping.scale[column.name]
+                columns[column.name] = expression
+            elif column.required or column.name in mapping.columns:
+                renamed = f" (mapped to {source_name!r})" if source_name != column.name else ""
+                raise MappingError(
+                    f"entity {name}: column {column.name!r}{renamed} not found in {origin} of source "
+                    f"{self.display}; it has: {', '.join(sorted(available)) or 'no columns'}"
+                )
+            else:
+                columns[column.name] = sa.null()
+        dimensions: tuple[str, ...] = ()
+        if entity.has_dimensions:
+            used = {mapping.source_column(c.name) for c in entity.columns}
+            if mapping.dimensions is not None:
+                for dimension in mapping.dimensions:
+                    if dimension not in available:
+                        raise MappingError(
+                            f"entity {name}: dimension {dimension!r} not found in {origin} of source {self.display}"
+                        )
+                dimensions = tuple(mapping.dimensions)
+            else:
+                dimensions = tuple(c for c in available if c not in used)
+            for dimension in dimensions:
+                columns.setdefault(dimension, from_.c[dimension])
+            if "channel" in columns and not isinstance(columns["channel"], sa.sql.elements.Null):
+                dimensions = ("channel",) + tuple(d for d in dimensions if d != "channel")
+        storage = self._storage(entity, from_, columns, available, mapping)
+        return Relation(entity, from_, columns, storage, dimensions, origin)
+
+    def _from_clause(self, entity: Entity, mapping: EntityMapping) -> tuple[sa.FromClause, str]:
+        if mapping.query:
+            keys = self._run(
+                lambda conn: list(conn.execute(sa.text(f"SELECT * FROM ({mapping.query}) AS q WHERE 1 = 0")).keys())
+            )
+            query = sa.text(mapping.query).columns(*[sa.column(k) for k in keys])
+            return query.subquery(f"{entity.name}_q"), f"the query of [entities.{entity.name}]"
+        table_name = mapping.table or entity.name
+        schema = self.config.schema
+        if "." in table_name:
+            schema, table_name = table_name.split(".", 1)
+        if table_name not in self.table_names() and schema == self.config.schema:
+            raise MappingError(
+                f"entity {entity.name}: table {table_name!r} not found in source {self.display}"
+            )
+        try:
+            reflected = self._run(lambda conn: sa.inspect(conn).get_columns(table_name, schema=schema))
+        except sa.exc.NoSuchTableError:
+            raise MappingError(f"entity {entity.name}: table {table_name!r} not found in source {self.display}") from None
+        table = sa.table(table_name, *[sa.column(c["name"]) for c in reflected], schema=schema)
+        return table, f"table {table_name!r}"
+
+    def _storage(self, entity, from_, columns, available, mapping) -> dict[str, str]:
+        """Storage kind of each time column, from the driver's column types."""
+        time_columns = [c for c in entity.time_columns if not isinstance(columns[c], sa.sql.elements.Null)]
+        if not time_columns:
+            return {}
+        if self.dialect == "sqlite":
+            return {c: DATE_TEXT if entity.column(c).kind == "date" else TEXT for c in time_columns}
+        probe = sa.select(*[columns[c].label(c) for c in time_columns]).select_from(from_).where(sa.false())
+
+        def describe(conn):
+            result = conn.execute(probe)
+            description = result.cursor.description
+            result.close()
+            return description
+
+        description = self._run(describe)
+        storage = {}
+        for column_name, described in zip(time_columns, description):
+            storage[column_name] = self._storage_kind(described[1], entity.column(column_name).kind)
+        return storage
+
+    def _storage_kind(self, type_code, kind: str) -> str:
+        text = str(type_code).upper()
+        if self.dialect == "postgresql":
+            text = {1114: "TIMESTAMP", 1184: "TIMESTAMP WITH TIME ZONE", 1082: "DATE"}.get(type_code, "TEXT")
+        if "WITH TIME ZONE" in text or text == "TIMESTAMPTZ":
+            return AWARE
+        if text.startswith("TIMESTAMP") or text.startswith("DATETIME"):
+            return NAIVE
+        if text == "DATE":
+            return DATE
+        return DATE_TEXT if kind == "date" else TEXT
+
+    # -- time arithmetic ------------------------------------------------------------------------
+    def compare(self, column: TimeColumn, op: str, bound: dt.datetime):
+        """``column op bound`` for an aware bound, exact for the column's storage kind."""
+        compare = _OPS[op]
+        storage = column.storage
+        if storage in (DATE, DATE_TEXT):
+            day = _date_bound(bound)
+            value = day if storage == DATE else day.isoformat()
+            return compare(column.sql, value)
+        if storage == AWARE:
+            return compare(column.sql, bound.astimezone(UTC))
+        local = bound.astimezone(self.timezone).replace(tzinfo=None)
+        if storage == NAIVE:
+            return compare(column.sql, local)
+        # Text: compare parsed, normalised values; naive text is in the source's timezone.
+        if self.dialect == "sqlite":
+            parsed = sa.func.datetime(column.sql)
+            utc_text = _text(bound.astimezone(UTC))
+            if self.timezone.key == "UTC":
+                exact = compare(parsed, utc_text)
+            else:
+                offset = _has_offset(column.sql)
+                exact = sa.or_(
+                    sa.and_(offset, compare(parsed, utc_text)),
+                    sa.and_(sa.not_(offset), compare(parsed, _text(local))),
+                )
+            return sa.and_(self.raw_range(column, op, bound), exact)
+        return compare(sa.cast(column.sql, sa.DateTime(timezone=True)), bound.astimezone(UTC))
+
+    def raw_range(self, column: TimeColumn, op: str, bound: dt.datetime):
+        """An index-friendly comparison on the raw text, a day wider than the exact one."""
+        day = bound.astimezone(UTC).date()
+        if op in (">=", ">"):
+            return column.sql >= (day - dt.timedelta(days=1)).isoformat()
+        return column.sql < (day + dt.timedelta(days=2)).isoformat()
+
+    def prefilter(self, column: TimeColumn, start: dt.datetime | None, end: dt.datetime):
+        """A WHERE-clause range that lets the database use an index on the time column."""
+        parts = []
+        if column.storage == TEXT:
+            if start is not None:
+                parts.append(self.raw_range(column, ">=", start))
+            parts.append(self.raw_range(column, "<", end))
+        else:
+            if start is not None:
+                parts.append(self.compare(column, ">=", start))
+            parts.append(self.compare(column, "<", end))
+        return sa.and_(*parts)
+
+    def normalized(self, column: TimeColumn):
+        """The column as a value comparable across rows (UTC text on SQLite)."""
+        if column.storage == TEXT and self.dialect == "sqlite":
+            return sa.func.datetime(column.sql)
+        if column.storage == TEXT:
+            return sa.cast(column.sql, sa.DateTime(timezone=True))
+        return column.sql
+
+    def parses(self, column: TimeColumn):
+        return self.normalized(column).is_not(None)
+
+    def minutes_between(self, start: TimeColumn, end: TimeColumn):
+        if self.dialect == "sqlite":
+            seconds = sa.func.strftime("%s", end.sql) - sa.func.strftime("%s", start.sql)
+            return sa.cast(seconds, sa.Float) / 60.0
+        if self.dialect == "duckdb":
+            return (sa.func.epoch(self.normalized(end)) - sa.func.epoch(self.normalized(start))) / 60.0
+        return sa.extract("epoch", self.normalized(end) - self.normalized(start)) / 60.0
+
+    def truthy(self, expression):
+        if self.dialect == "sqlite":
+            return expression.in_([1, "1", "true", "TRUE", "True", "t", "yes"])
+        return sa.cast(expression, sa.Boolean).is_(True)
+
+    # -- execution ------------------------------------------------------------------------------
+    def _run(self, work):
+        try:
+            with self.engine.connect() as conn:
+                return work(conn)
+        except sa.exc.OperationalError as error:
+            raise SourceError(f"source {self.display}: {_first_line(error.orig)}") from None
+        except sa.exc.DBAPIError as error:
+            raise SourceError(f"source {self.display}: {_first_line(error.orig)}") from None
+
+    def execute(self, statement) -> list[sa.Row]:
+        """Run one query and return its (few) rows; database failures become SourceError."""
+        return self._run(lambda conn: conn.execute(statement).all())
+
+    def compile(self, statement) -> str:
+        """The SQL text of a statement, with bound values inlined, for ``kpi metrics --details``."""
+        return str(statement.compile(self.engine, compile_kwargs={"literal_binds": True}))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _first_line(error) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _text(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _date_bound(bound: dt.datetime) -> dt.date:
+    """The first calendar day whose local midnight is at or after ``bound`` (business timezone)."""
+    day = bound.date()
+    if bound.timetz().replace(tzinfo=None) != dt.time(0):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def _has_offset(text_column) -> sa.ColumnElement:
+    """True for SQLite text timestamps that carry 'Z' or '+HH:MM' / '-HH:MM' after the time."""
+    tail = sa.func.substr(text_column, 20)
+    return sa.or_(
+        sa.func.instr(tail, "Z") > 0, sa.func.instr(tail, "+") > 0, sa.func.instr(tail, "-") > 0
+    )
