@@ -127,7 +127,7 @@ def get_timezone(name: str) -> ZoneInfo:
         for lower in difflib.get_close_matches(name.lower(), names_by_lower, n=3, cutoff=0.85)
     ]
     if close:
-        alternatives = " or ".join(filter(None, (", ".join(close[:-1]), close[-1])))
+        alternatives = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
         hint = f"(did you mean {alternatives}?)"
     else:
         hint = "(use an IANA name such as UTC, Europe/Berlin or America/New_York)"
