@@ -28,7 +28,7 @@ ACCEPTED_FORMS: tuple[str, ...] = (
 )
 
 # Years whose periods, and their neighbours, stay inside what datetime can represent in any zone.
-SUPPORTED_YEARS = range(1000, 9999)
+_SUPPORTED_YEARS = range(1000, 9999)
 
 _WEEK = re.compile(r"(\d{4})-W(\d{2})", re.IGNORECASE)
 _QUARTER = re.compile(r"(\d{4})-Q(\d)", re.IGNORECASE)
@@ -93,7 +93,7 @@ class Period:
                 new_first = first_day - timedelta(days=n * range_days)
             else:
                 new_first = _add_units(self.kind, first_day, -n)
-        except (OverflowError, ValueError):
+        except (OverflowError, ValueError):  # beyond what date can hold; reported just below
             new_first = date.min
         _check_year(new_first.year, f"{self.label} shifted back by {n}")
         if self.kind == "range":
@@ -253,9 +253,9 @@ def _localize(wall_clock: datetime, zone: ZoneInfo) -> datetime:
 
 
 def _check_year(year: int, what: str) -> None:
-    if year not in SUPPORTED_YEARS:
+    if year not in _SUPPORTED_YEARS:
         raise PeriodError(
-            f"{what} is out of range: use a year from {SUPPORTED_YEARS.start} to {SUPPORTED_YEARS.stop - 1}"
+            f"{what} is out of range: use a year from {_SUPPORTED_YEARS.start} to {_SUPPORTED_YEARS.stop - 1}"
         )
 
 
