@@ -15,7 +15,7 @@ import os
 import random
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 from kpicore.errors import KpiError
@@ -114,7 +114,7 @@ def generate_demo_database(
         raise KpiError(
             f"{target} already exists and is not a kpicore demo database; move it or choose another path"
         )
-    timeline = _Timeline.ending_before(today or datetime.now(timezone.utc).date())
+    timeline = _Timeline.ending_before(today or datetime.now(UTC).date())
     tables = _generate_tables(random.Random(seed), timeline, customers)
     partial = target + ".tmp"
     _remove_if_present(partial)
@@ -301,7 +301,9 @@ def _orders(rng: random.Random, timeline: _Timeline, customers: list[_Customer])
                 refund = amount if rng.random() < 0.7 else round(amount / 2, 2)
                 orders.append((refunded, customer.customer_id, -refund))
     guest_count = round(len(orders) * _GUEST_ORDER_SHARE)
-    orders.extend((ordered, None, _amount(rng, _GUEST_BASKET)) for ordered in timeline.random_instants(rng, guest_count))
+    orders.extend(
+        (ordered, None, _amount(rng, _GUEST_BASKET)) for ordered in timeline.random_instants(rng, guest_count)
+    )
     orders.sort(key=lambda order: order[0])
     return [
         (order_id, customer_id, _order_timestamp_text(rng, timeline, ordered), amount)
@@ -344,7 +346,9 @@ def _marketing_spend(rng: random.Random, timeline: _Timeline) -> list[tuple]:
 def _leads(rng: random.Random, timeline: _Timeline, customer_count: int) -> list[tuple]:
     """Leads with a quarter converting days later; conversions not yet due by the end stay NULL."""
     leads = []
-    for lead_id, created in enumerate(sorted(timeline.random_instants(rng, _LEADS_PER_CUSTOMER * customer_count)), 1):
+    for lead_id, created in enumerate(
+        sorted(timeline.random_instants(rng, _LEADS_PER_CUSTOMER * customer_count)), 1
+    ):
         converted = None
         if rng.random() < _LEAD_CONVERSION_SHARE:
             candidate = created + 3600 + int(rng.expovariate(1 / 6) * _SECONDS_PER_DAY)
@@ -376,7 +380,9 @@ def _tickets(rng: random.Random, timeline: _Timeline, customers: list[_Customer]
         escalated = int(rng.random() < 0.05 + 0.06 * max(0, (contacts or 1) - 1))
         hours_to_resolve = rng.lognormvariate(math.log(18), 1.0) * (3 if escalated else 1)
         resolved = opened + 600 + int(hours_to_resolve * 3600)
-        tickets.append((opened, customer_id, resolved if resolved < timeline.end else None, contacts, escalated))
+        tickets.append(
+            (opened, customer_id, resolved if resolved < timeline.end else None, contacts, escalated)
+        )
     return tickets
 
 
@@ -399,7 +405,9 @@ def _survey_responses(
         responded = resolved + 300 + int(rng.expovariate(1 / 8) * 3600)
         if responded < timeline.end:
             mean = 4.3 - 0.8 * escalated - 0.35 * max(0, (contacts or 1) - 1)
-            responses.append([responded, customer_id, "csat", float(min(5, max(1, round(rng.gauss(mean, 0.9)))))])
+            responses.append(
+                [responded, customer_id, "csat", float(min(5, max(1, round(rng.gauss(mean, 0.9)))))]
+            )
     responses.sort(key=lambda response: response[0])
     _plant_invalid_scores(rng, timeline, responses)
     return [
@@ -435,7 +443,7 @@ def _write_database(path: str, tables: dict[str, list[tuple]], seed: int) -> Non
             if rows:
                 placeholders = ", ".join("?" * len(rows[0]))
                 connection.executemany(f"INSERT INTO {table} VALUES ({placeholders})", rows)
-        created_at = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
+        created_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
         connection.execute(f"INSERT INTO {DEMO_MARKER_TABLE} VALUES (?, ?, ?)", (created_at, seed, GENERATOR))
         for table, column in _INDEXED_COLUMNS:
             connection.execute(f"CREATE INDEX ix_{table}_{column} ON {table} ({column})")
