@@ -296,10 +296,11 @@ def _orders(rng: random.Random, timeline: _Timeline, customers: list[_Customer])
         for ordered in timeline.arrivals(rng, customer.signed_up, until, mean_rate * propensity):
             amount = _amount(rng, _BASKET_BY_PLAN[customer.plan])
             orders.append((ordered, customer.customer_id, amount))
-            refunded = ordered + 3600 + int(rng.expovariate(1 / 4) * _SECONDS_PER_DAY)
-            if rng.random() < _REFUND_SHARE and refunded < until:
+            if rng.random() < _REFUND_SHARE:
+                refunded = ordered + 3600 + int(rng.expovariate(1 / 4) * _SECONDS_PER_DAY)
                 refund = amount if rng.random() < 0.7 else round(amount / 2, 2)
-                orders.append((refunded, customer.customer_id, -refund))
+                if refunded < until:
+                    orders.append((refunded, customer.customer_id, -refund))
     guest_count = round(len(orders) * _GUEST_ORDER_SHARE)
     orders.extend(
         (ordered, None, _amount(rng, _GUEST_BASKET)) for ordered in timeline.random_instants(rng, guest_count)
