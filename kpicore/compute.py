@@ -190,14 +190,12 @@ def compute(
             windows.append(window)
     the_plan = plan(metrics, source, windows, config)
 
-    totals: dict[Measure, list[dict]] = {}
     window_values: list[dict[Measure, float | None]] = [dict() for _ in windows]
     for entity, measures in the_plan.measures.items():
         rows = source.execute(measure_query(source, entity, measures, windows))
         row = rows[0] if rows else None
         for w in range(len(windows)):
             window_values[w].update(_values(measures, row, w))
-    del totals
 
     segment_values, segment_problems = ({}, {})
     if by is not None:
@@ -269,15 +267,12 @@ def _segments(source: Source, the_plan: Plan, period: Period, by: str):
 
 def _metric_segments(metric: Metric, config, segment_values, period: Period) -> list[Segment]:
     segments = []
-    entities = set(metric.entities(config))
+    own = set(metric.resolved_measures(config).values())
     for key in sorted(segment_values, key=lambda s: (s == NONE_SEGMENT, s)):
         by_measure = segment_values[key]
-        if not any(m.entity in entities for m in by_measure):
+        if not own.intersection(by_measure):
             continue
-        filled = {
-            m: (0 if m.aggregate in ("count", "sum", "count_distinct") else None)
-            for m in metric.resolved_measures(config).values()
-        }
+        filled = {m: (0 if m.aggregate in ("count", "sum", "count_distinct") else None) for m in own}
         filled.update({m: v for m, v in by_measure.items() if m in filled})
         values = _metric_values(metric, config, filled, period)
         segments.append(Segment(key, metric.value(values), _n(metric, values) or 0))

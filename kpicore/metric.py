@@ -98,7 +98,7 @@ class Measure:
         if self.of is None:
             return None
         if isinstance(self.of, str):
-            return getattr(t, self.of).sql
+            return as_sql(getattr(t, self.of))
         return as_sql(call_with_period(self.of, t, p))
 
 
@@ -166,8 +166,14 @@ class Metric:
 
     def resolved_measures(self, config: Any = None) -> dict[str, Measure]:
         """The measures with the metric's default entity and time column filled in."""
-        measures = self.measures(config) if callable(self.measures) else (self.measures or {})
-        return {name: measure.bound_to(self.entity, self.time) for name, measure in measures.items()}
+        # Cached per config so that measures built by a method stay the same objects, which is how
+        # the engine recognises a measure shared by several metrics and finds its value again.
+        cache = self.__dict__.setdefault("_resolved_measures", {})
+        key = id(config)
+        if key not in cache:
+            measures = self.measures(config) if callable(self.measures) else (self.measures or {})
+            cache[key] = (config, {name: m.bound_to(self.entity, self.time) for name, m in measures.items()})
+        return cache[key][1]
 
     def entities(self, config: Any = None) -> tuple[str, ...]:
         """The entities this metric reads."""

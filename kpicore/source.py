@@ -232,11 +232,9 @@ class Source:
             raise MappingError(
                 f"entity {entity.name}: table {table_name!r} not found in source {self.display}"
             )
-        try:
-            reflected = self._run(lambda conn: sa.inspect(conn).get_columns(table_name, schema=schema))
-        except sa.exc.NoSuchTableError:
-            raise MappingError(f"entity {entity.name}: table {table_name!r} not found in source {self.display}") from None
-        table = sa.table(table_name, *[sa.column(c["name"]) for c in reflected], schema=schema)
+        probe = sa.select(sa.text("*")).select_from(sa.table(table_name, schema=schema)).where(sa.false())
+        names = self._run(lambda conn: list(conn.execute(probe).keys()))
+        table = sa.table(table_name, *[sa.column(name) for name in names], schema=schema)
         return table, f"table {table_name!r}"
 
     def _storage(self, entity, from_, columns, available, mapping) -> dict[str, str]:

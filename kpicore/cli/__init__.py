@@ -1,0 +1,59 @@
+"""The ``kpi`` command line. Each topic lives in its own module; heavy imports stay inside commands."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import KpiError
+
+
+class KpiGroup(click.Group):
+    """Turns kpicore errors into one clear line and an exit code (2 usage/config, 1 runtime)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KpiError as error:
+            if os.environ.get("KPI_DEBUG") == "1":
+                raise
+            click.echo(f"Error: {error}", err=True)
+            sys.exit(error.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=KpiGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="kpicore", message="%(prog)s %(version)s")
+def cli():
+    """kpicore: KPIs computed where your data lives, delivered to Slack and email.
+
+    Start with `kpi demo`, then `kpi compute nps --period last-week`.
+    """
+
+
+def _register_builtin_commands() -> None:
+    from . import catalog, compute, setup
+
+    for module in (compute, catalog, setup):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+def _register_plugin_commands() -> None:
+    from ..plugins import load_plugins
+
+    load_plugins().manager.hook.register_commands(cli=cli)
+
+
+_register_builtin_commands()
+
+
+def main(argv=None) -> None:
+    """Console-script entry point."""
+    _register_plugin_commands()
+    cli.main(args=argv, prog_name="kpi")

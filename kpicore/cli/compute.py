@@ -1,0 +1,75 @@
+"""``kpi compute``."""
+
+from __future__ import annotations
+
+import click
+
+from . import context
+
+
+@click.command("compute")
+@click.argument("metrics", nargs=-1, required=True)
+@click.option("--period", "-p", default="last-week", show_default=True,
+              help="2026-W47, 2026-11, 2026-Q4, 2026, 2026-11-23, 2026-11-01..2026-11-15, last-week, ...")
+@context.source_option
+@context.tz_option
+@click.option("--by", "dimension", help="Break down by a customer dimension (region, channel, plan, ...).")
+@click.option("--trend", type=click.IntRange(2, 120), help="Also compute the last N periods, oldest first.")
+@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@context.config_option
+def compute_command(metrics, period, source, tz, dimension, trend, output, config_path):
+    """Compute METRICS (or `all`) for a period, in the source database.
+
+    \b
+    Examples:
+      kpi compute nps csat churn_rate --period last-week
+      kpi compute all --period 2026-W47 --by region --format json
+    """
+    from ..compute import compute, select_metrics
+    from ..state import store_results
+    from . import output as out
+
+    config = context.load(config_path)
+    reg = context.registry()
+    context.warn_problems(reg)
+    chosen = select_metrics(metrics, reg)
+    the_period = context.resolve_period(period, context.timezone(config, tz))
+    the_source = context.open_source(config, source, reg)
+    try:
+        with _progress(f"Computing {len(chosen)} metric(s) for {the_period.label}"):
+            results = compute(chosen, the_period, the_source, config=config, by=dimension, trend=trend)
+        if metrics == ("all",):
+            results = [r for r in results if r.ok] or results
+    finally:
+        the_source.close()
+    store_results(config, results, the_source.display, dimension)
+    if output == "json":
+        click.echo(out.to_json(results))
+    elif output == "csv":
+        click.echo(out.to_csv(results), nl=False)
+    else:
+        out.print_table(results, config.currency)
+
+
+class _progress:
+    """A spinner on stderr while the database works, when stderr is a terminal."""
+
+    def __init__(self, message: str):
+        self.message = message
+        self.status = None
+
+    def __enter__(self):
+        if context.is_terminal():
+            from rich.console import Console
+
+            self.status = Console(stderr=True).status(self.message)
+            self.status.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.status is not None:
+            self.status.__exit__(*exc)
+        return False
+
+
+COMMANDS = [compute_command]

@@ -1,0 +1,119 @@
+"""Printing results: a rich table, JSON (DESIGN 8) or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from ..results import MetricResult
+
+
+def format_value(value, unit: str, currency: str = "") -> str:
+    """A value for a terminal table, by unit."""
+    if value is None:
+        return "—"
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "currency":
+        return f"{value:,.2f}" + (f" {currency}" if currency else "")
+    if unit == "percent":
+        return f"{value:.1f} %"
+    if unit == "points":
+        return f"{value:+.1f}"
+    if unit == "minutes":
+        return f"{value:,.1f} min"
+    return f"{value:,.3f}"
+
+
+def format_delta(result: MetricResult) -> str:
+    delta = result.delta
+    if delta is None:
+        return "—"
+    if result.unit in ("percent", "points"):
+        text = f"{delta:+.1f} pts"
+    elif result.unit == "count":
+        text = f"{delta:+,.0f}"
+    else:
+        text = f"{delta:+,.2f}"
+    if result.delta_pct is not None:
+        text += f" ({result.delta_pct:+.1f} %)"
+    if delta != 0:
+        good = (delta > 0) == (result.better == "higher")
+        text += " ✓" if good else " ✗"
+    return text
+
+
+def print_table(results: list[MetricResult], currency: str = "") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    period = results[0].period if results else ""
+    table = Table(title=f"KPIs for {period}" if period else None, title_justify="left")
+    table.add_column("Metric")
+    table.add_column("Value", justify="right")
+    table.add_column("Previous", justify="right")
+    table.add_column("Change", justify="right")
+    table.add_column("n", justify="right")
+    table.add_column("Notes")
+    for result in results:
+        if not result.ok:
+            table.add_row(result.title, "—", "—", "—", "", f"unavailable: {result.reason}")
+            continue
+        notes = "; ".join(f"{w.count} left out: {w.message}" if w.count else w.message for w in result.warnings)
+        table.add_row(
+            result.title,
+            format_value(result.value, result.unit, currency),
+            format_value(result.previous, result.unit, currency),
+            format_delta(result),
+            "" if result.n is None else f"{result.n:,}",
+            notes,
+        )
+        for segment in result.segments or []:
+            table.add_row(
+                f"  {result.dimension} = {segment.segment}",
+                format_value(segment.value, result.unit, currency), "", "", f"{segment.n:,}", "",
+                style="dim",
+            )
+        if result.trend:
+            table.add_row("  trend", sparkline([p.value for p in result.trend]), "", "", "", "", style="dim")
+    Console().print(table)
+
+
+def sparkline(values) -> str:
+    """A unicode sparkline; gaps (None) shown as spaces."""
+    bars = "▁▂▃▄▅▆▇█"
+    present = [v for v in values if v is not None]
+    if not present:
+        return ""
+    low, high = min(present), max(present)
+    span = (high - low) or 1
+    return "".join(" " if v is None else bars[int((v - low) / span * (len(bars) - 1))] for v in values)
+
+
+def to_json(results: list[MetricResult]) -> str:
+    return json.dumps([r.to_json() for r in results], indent=2)
+
+
+def to_csv(results: list[MetricResult]) -> str:
+    """One row per metric (and per segment with --by); numbers unformatted."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        ["metric", "segment", "status", "period", "start", "end", "value", "previous", "delta", "delta_pct", "n",
+         "warnings"]
+    )
+    for r in results:
+        warnings = sum(w.count for w in r.warnings)
+        writer.writerow(
+            [r.metric, "", r.status, r.period, r.start, r.end, _cell(r.value), _cell(r.previous), _cell(r.delta),
+             _cell(r.delta_pct), _cell(r.n), warnings]
+        )
+        for s in r.segments or []:
+            writer.writerow([r.metric, s.segment, r.status, r.period, r.start, r.end, _cell(s.value), "", "", "",
+                             s.n, ""])
+    return buffer.getvalue()
+
+
+def _cell(value) -> str:
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)

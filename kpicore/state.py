@@ -1,0 +1,106 @@
+"""kpicore's own state database: stored metric values (and, later, the delivery ledger).
+
+Separate from the business's source. SQLite by default (``kpi-state.db`` beside kpi.toml),
+PostgreSQL when several processes share it. The schema is versioned with Alembic migrations,
+applied on first use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from .errors import ConfigError, SourceError
+
+metadata = sa.MetaData()
+metric_values = sa.Table(
+    "metric_values",
+    metadata,
+    sa.Column("metric", sa.String(100), nullable=False),
+    sa.Column("start_utc", sa.String(32), nullable=False),
+    sa.Column("end_utc", sa.String(32), nullable=False),
+    sa.Column("segment", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("period", sa.String(40), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("n", sa.Integer),
+    sa.Column("computed_at", sa.String(32), nullable=False),
+)
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the state database's schema up to date."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    alembic_config = AlembicConfig()
+    alembic_config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        alembic_config.attributes["connection"] = connection
+        command.upgrade(alembic_config, "head")
+
+
+@lru_cache(maxsize=8)
+def open_state(url: str) -> sa.Engine:
+    """The state database engine, migrated; created on first use."""
+    try:
+        engine = sa.create_engine(url)
+    except sa.exc.ArgumentError:
+        raise ConfigError(f"state_url {url!r} is not a valid SQLAlchemy URL") from None
+    try:
+        migrate(engine)
+    except sa.exc.OperationalError as error:
+        raise SourceError(f"state database {engine.url.render_as_string(hide_password=True)}: {error.orig}") from None
+    return engine
+
+
+def _utc(iso: str) -> str:
+    return dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc).isoformat()
+
+
+def store_results(config, results, source: str, dimension: str | None = None) -> int:
+    """Upsert computed values (totals and segments); returns the number of rows written."""
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    rows = []
+    for result in results:
+        if not result.ok:
+            continue
+        base = {
+            "metric": result.metric, "start_utc": _utc(result.start), "end_utc": _utc(result.end),
+            "source": source, "period": result.period, "computed_at": now,
+        }
+        rows.append({**base, "segment": "", "value": result.value, "n": result.n})
+        for segment in result.segments or []:
+            rows.append({**base, "segment": f"{dimension}={segment.segment}", "value": segment.value, "n": segment.n})
+    if not rows:
+        return 0
+    engine = open_state(config.resolved_state_url())
+    insert = _insert(engine)(metric_values).values(rows)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["metric", "start_utc", "end_utc", "segment", "source"],
+        set_={k: insert.excluded[k] for k in ("value", "n", "computed_at", "period")},
+    )
+    with engine.begin() as connection:
+        connection.execute(upsert)
+    return len(rows)
+
+
+def _insert(engine: sa.Engine):
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def stored_values(config, metric: str | None = None) -> list[dict]:
+    """Stored values, newest period first."""
+    engine = open_state(config.resolved_state_url())
+    query = sa.select(metric_values).order_by(metric_values.c.start_utc.desc())
+    if metric:
+        query = query.where(metric_values.c.metric == metric)
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]

@@ -1,0 +1,221 @@
+"""A pytest plugin for testing metrics against rows declared inline (entry point ``pytest11``).
+
+    def test_late_orders(kpi):
+        result = kpi.compute("late_order_rate", "2026-W47", orders=[
+            {"order_id": 1, "customer_id": 1, "ordered_at": "2026-11-16 09:00:00", "amount": 10,
+             "shipped_at": "2026-11-20 00:00:00", "promised_at": "2026-11-18 00:00:00"},
+        ])
+        assert result.value == 100.0
+
+``kpi`` writes the rows to a fresh SQLite file (or, with ``kpi.backend = "postgresql"`` /
+``"csv"``, to a throw-away PostgreSQL schema or a CSV folder) and computes through the real
+engine. Extra keys become extra columns. Register your plugin for the test with ``kpi.register(plugin)``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+POSTGRES_URL = os.environ.get("KPI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _sql_type(kind: str, dialect: str, timestamps: str):
+    import sqlalchemy as sa
+
+    if kind == "timestamp":
+        if dialect == "sqlite":
+            return sa.Text()
+        return sa.DateTime(timezone=timestamps == "timestamptz")
+    if kind == "date":
+        return sa.Text() if dialect == "sqlite" else sa.Date()
+    if kind in ("number",):
+        return sa.Float()
+    if kind == "integer":
+        return sa.Float()  # so that invalid non-integer values can be written and seen
+    if kind == "boolean":
+        return sa.Integer() if dialect == "sqlite" else sa.Boolean()
+    if kind == "id":
+        return sa.Integer()
+    return sa.Text()
+
+
+def _value(value, kind: str, dialect: str):
+    if value is None:
+        return None
+    if kind == "timestamp" and dialect != "sqlite" and isinstance(value, str):
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    if kind == "date" and dialect != "sqlite" and isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    if kind == "timestamp" and dialect == "sqlite" and isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    return value
+
+
+def write_tables(engine, rows: dict[str, list[dict]], entities: dict, *, schema: str | None = None,
+                 timestamps: str = "timestamptz") -> None:
+    """Create one table per entity from rows (entity columns typed by kind, extra columns as text)."""
+    import sqlalchemy as sa
+
+    metadata = sa.MetaData(schema=schema)
+    dialect = engine.dialect.name
+    tables = {}
+    for name, records in rows.items():
+        entity = entities.get(name)
+        kinds = {c.name: c.kind for c in entity.columns} if entity else {}
+        names = list(kinds)
+        for record in records:
+            names.extend(k for k in record if k not in names)
+        columns = []
+        for column_name in names:
+            kind = kinds.get(column_name)
+            if kind is None:
+                sample = next((r[column_name] for r in records if r.get(column_name) is not None), None)
+                kind = "number" if isinstance(sample, (int, float)) and not isinstance(sample, bool) else "text"
+            columns.append(sa.Column(column_name, _sql_type(kind, dialect, timestamps)))
+            kinds[column_name] = kind
+        tables[name] = (sa.Table(name, metadata, *columns), kinds)
+    metadata.create_all(engine)
+    with engine.begin() as connection:
+        for name, records in rows.items():
+            table, kinds = tables[name]
+            if records:
+                connection.execute(
+                    table.insert(),
+                    [{k: _value(r.get(k), kinds[k], dialect) for k in table.c.keys()} for r in records],
+                )
+
+
+def write_csv_folder(folder: Path, rows: dict[str, list[dict]], entities: dict) -> None:
+    """One ``<entity>.csv`` per entity; None becomes an empty cell."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, records in rows.items():
+        entity = entities.get(name)
+        names = list(entity.column_names) if entity else []
+        for record in records:
+            names.extend(k for k in record if k not in names)
+        with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(names)
+            for record in records:
+                writer.writerow(["" if record.get(k) is None else _csv_cell(record.get(k)) for k in names])
+
+
+def _csv_cell(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+class KpiHarness:
+    """Declare rows, compute metrics over them through the real engine and connectors."""
+
+    def __init__(self, tmp_path: Path, backend: str = "sqlite"):
+        self.tmp_path = tmp_path
+        self.backend = backend
+        self.timestamps = "timestamptz"
+        self._plugins = []
+        self._sources = []
+        self._schemas = []
+
+    def register(self, plugin) -> None:
+        """Register a plugin (module or object with hookimpls) for this test only."""
+        self._plugins.append(plugin)
+
+    def registry(self):
+        from .plugins import new_plugin_manager
+        from .registry import build_registry
+
+        loaded = new_plugin_manager(load_entry_points=False)
+        for plugin in self._plugins:
+            loaded.manager.register(plugin)
+        return build_registry(loaded, strict=True)
+
+    def source(self, rows: dict[str, list[dict]], *, source_config=None, registry=None):
+        """Write rows to the backend and open them as a Source."""
+        import sqlalchemy as sa
+
+        from .config import SourceConfig
+        from .connectors import open_source
+
+        registry = registry or self.registry()
+        entities = {name: r.item for name, r in registry.entities.items()}
+        config = source_config or SourceConfig(base_dir=self.tmp_path)
+        folder = self.tmp_path / f"source-{uuid.uuid4().hex[:8]}"
+        if self.backend == "sqlite":
+            path = folder.with_suffix(".db")
+            engine = sa.create_engine(f"sqlite:///{path}")
+            write_tables(engine, rows, entities)
+            engine.dispose()
+            url = str(path)
+        elif self.backend == "csv":
+            write_csv_folder(folder, rows, entities)
+            url = str(folder)
+        elif self.backend == "postgresql":
+            schema = f"kpi_test_{uuid.uuid4().hex[:10]}"
+            engine = sa.create_engine(POSTGRES_URL)
+            with engine.begin() as connection:
+                connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+            self._schemas.append(schema)
+            write_tables(engine, rows, entities, schema=schema, timestamps=self.timestamps)
+            engine.dispose()
+            config.schema = schema
+            url = POSTGRES_URL
+        else:
+            raise ValueError(f"unknown backend {self.backend!r}")
+        source = open_source(url, config, registry)
+        self._sources.append(source)
+        return source
+
+    def compute(self, metrics, period: str, *, tz: str = "UTC", now=None, by=None, trend=None, config=None,
+                source_config=None, **rows):
+        """Compute one metric (returns its MetricResult) or a list of metrics (returns a dict by name)."""
+        from .compute import compute, select_metrics
+        from .config import Config
+        from .periods import parse_period
+
+        registry = self.registry()
+        names = [metrics] if isinstance(metrics, str) else list(metrics)
+        source = self.source(rows, source_config=source_config, registry=registry)
+        results = compute(
+            select_metrics(names, registry), parse_period(period, tz, now=now), source,
+            config=config or Config(), by=by, trend=trend,
+        )
+        by_name = {r.metric: r for r in results}
+        return by_name[names[0]] if isinstance(metrics, str) else by_name
+
+    def close(self) -> None:
+        import sqlalchemy as sa
+
+        for source in self._sources:
+            source.close()
+        if self._schemas:
+            engine = sa.create_engine(POSTGRES_URL)
+            with engine.begin() as connection:
+                for schema in self._schemas:
+                    connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            engine.dispose()
+
+
+@pytest.fixture
+def kpi(tmp_path):
+    """A KpiHarness on SQLite; set ``kpi.backend`` to "postgresql" or "csv" to switch."""
+    harness = KpiHarness(tmp_path)
+    yield harness
+    harness.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "csv"])
+def kpi_all_backends(request, tmp_path):
+    """A KpiHarness run once per backend: SQLite, PostgreSQL and a CSV folder."""
+    harness = KpiHarness(tmp_path, request.param)
+    yield harness
+    harness.close()
