@@ -45,39 +45,51 @@ def format_delta(result: MetricResult) -> str:
 
 
 def print_table(results: list[MetricResult], currency: str = "") -> None:
+    """A table for people: one row per metric (and segment), warnings listed under it."""
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(width=None if Console().is_terminal else 120)
     period = results[0].period if results else ""
     table = Table(title=f"KPIs for {period}" if period else None, title_justify="left")
-    table.add_column("Metric")
-    table.add_column("Value", justify="right")
-    table.add_column("Previous", justify="right")
-    table.add_column("Change", justify="right")
-    table.add_column("n", justify="right")
-    table.add_column("Notes")
+    table.add_column("Metric", no_wrap=True)
+    table.add_column("Value", justify="right", no_wrap=True)
+    table.add_column("Previous", justify="right", no_wrap=True)
+    table.add_column("Change", justify="right", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    with_trend = any(r.trend for r in results)
+    if with_trend:
+        table.add_column("Trend", no_wrap=True)
+    notes = []
     for result in results:
+        trend = [sparkline([p.value for p in result.trend or []])] if with_trend else []
         if not result.ok:
-            table.add_row(result.title, "—", "—", "—", "", f"unavailable: {result.reason}")
+            table.add_row(result.title, "—", "—", "—", "", *([""] if with_trend else []))
+            notes.append(f"{result.metric}: unavailable: {result.reason}")
             continue
-        notes = "; ".join(f"{w.count} left out: {w.message}" if w.count else w.message for w in result.warnings)
+        marker = " ⚠" if result.warnings else ""
         table.add_row(
-            result.title,
+            result.title + marker,
             format_value(result.value, result.unit, currency),
             format_value(result.previous, result.unit, currency),
             format_delta(result),
             "" if result.n is None else f"{result.n:,}",
-            notes,
+            *trend,
         )
         for segment in result.segments or []:
             table.add_row(
                 f"  {result.dimension} = {segment.segment}",
-                format_value(segment.value, result.unit, currency), "", "", f"{segment.n:,}", "",
+                format_value(segment.value, result.unit, currency), "", "", f"{segment.n:,}",
+                *([""] if with_trend else []),
                 style="dim",
             )
-        if result.trend:
-            table.add_row("  trend", sparkline([p.value for p in result.trend]), "", "", "", "", style="dim")
-    Console().print(table)
+        notes.extend(
+            f"{result.metric}: {w.count} left out: {w.message}" if w.count else f"{result.metric}: {w.message}"
+            for w in result.warnings
+        )
+    console.print(table)
+    for note in notes:
+        console.print(f"⚠ {note}", highlight=False, markup=False)
 
 
 def sparkline(values) -> str:

@@ -23,7 +23,7 @@ gross_margin = 1.0          # used by clv and clv_predictive
 
 [source]
 # Any SQLAlchemy URL, a .db/.sqlite file, or a folder of <entity>.csv / .parquet files.
-# A URL may reference environment variables: "postgresql://kpi:${DB_PASSWORD}@db/shop".
+# A URL may reference environment variables: "postgresql://kpi:${{DB_PASSWORD}}@db/shop".
 url = "{url}"
 timezone = "UTC"            # timezone of naive timestamps in the source
 timeout = 60                # seconds before a query is cancelled

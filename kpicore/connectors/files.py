@@ -77,10 +77,30 @@ def _column_kinds(files, config, entities) -> dict[str, dict[str, str]]:
 
 
 def _reader(path: Path) -> str:
+    """The DuckDB table function reading one file; CSV is read strictly, every cell as text."""
     quoted = str(path).replace("'", "''")
     if path.suffix.lower() == ".parquet":
         return f"read_parquet('{quoted}')"
-    return f"read_csv('{quoted}', header = true, all_varchar = true)"
+    header = _csv_header(path)
+    columns = ", ".join("'" + name.replace("'", "''") + "': 'VARCHAR'" for name in header)
+    return (
+        f"read_csv('{quoted}', auto_detect = false, header = true, delim = ',', quote = '\"', "
+        f"escape = '\"', columns = {{{columns}}})"
+    )
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The header row, read with the csv module (one line, not the data)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), None)
+    except (OSError, UnicodeDecodeError) as error:
+        raise SourceError(f"cannot read {path}: {error}") from None
+    if not header:
+        raise SourceError(f"cannot read {path}: the file is empty (expected a header row)")
+    return [name.strip() for name in header]
 
 
 def _cast(name: str, kind: str | None) -> str:

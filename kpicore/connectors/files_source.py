@@ -33,6 +33,7 @@ class FilesSource(Source):
             for candidate in self.files.values():
                 if str(candidate) in text:
                     name = str(candidate)
-        first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+        lines = text.strip().splitlines() or [type(error).__name__]
+        detail = next((x for x in lines if x.startswith("Expected Number of Columns")), lines[0])
         where = f"{name or 'a file'}" + (f", line {line.group(1)}" if line else "")
-        return f"cannot read {where}: {first}"
+        return f"cannot read {where}: {detail}"

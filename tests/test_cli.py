@@ -1,0 +1,278 @@
+"""Every `kpi` command, its happy path and its error paths (one line, the right exit code)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from kpicore import __version__
+
+DESIGN_8_KEYS = [
+    "metric", "title", "unit", "status", "period", "start", "end", "value", "previous", "delta",
+    "delta_pct", "n", "warnings", "segments", "trend",
+]
+
+
+def test_version(run_kpi):
+    code, out, _ = run_kpi("--version")
+    assert code == 0
+    assert out.strip() == f"kpicore {__version__}"
+
+
+def test_every_command_has_help(run_kpi):
+    from kpicore.cli import cli
+
+    for name, command in cli.commands.items():
+        assert command.help, f"kpi {name} has no help text"
+        code, out, _ = run_kpi(name, "--help")
+        assert code == 0 and "Usage:" in out
+
+
+def test_compute_json_is_design_8_shape(run_kpi, demo_database):
+    code, out, err = run_kpi(
+        "compute", "nps", "csat", "churn_rate", "--period", "2026-W47", "--source", str(demo_database),
+        "--format", "json",
+    )
+    assert code == 0, err
+    results = json.loads(out)
+    assert [r["metric"] for r in results] == ["nps", "csat", "churn_rate"]
+    for result in results:
+        assert list(result) == DESIGN_8_KEYS
+        assert result["status"] == "ok"
+        assert result["period"] == "2026-W47"
+        assert result["start"] == "2026-11-16T00:00:00+00:00"
+        assert result["end"] == "2026-11-23T00:00:00+00:00"
+        assert isinstance(result["value"], float)
+        assert result["delta"] == pytest.approx(result["value"] - result["previous"])
+        assert isinstance(result["n"], int) and result["n"] > 0
+    nps = results[0]
+    assert nps["unit"] == "points" and results[1]["unit"] == "percent"
+    assert nps["warnings"] and all(set(w) == {"message", "count"} for w in nps["warnings"])
+
+
+def test_compute_last_week_on_demo_data_defaults_to_demo_database(run_kpi, demo_database, tmp_path):
+    shutil.copy(demo_database, tmp_path / "kpi-demo.db")
+    code, out, err = run_kpi("compute", "nps", "--period", "2026-W47", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)[0]["n"] > 0
+
+
+def test_compute_by_region_and_trend(run_kpi, demo_database):
+    code, out, err = run_kpi(
+        "compute", "nps", "--period", "2026-W47", "--source", str(demo_database), "--by", "region",
+        "--trend", "4", "--format", "json",
+    )
+    assert code == 0, err
+    (nps,) = json.loads(out)
+    segments = {s["segment"]: s for s in nps["segments"]}
+    assert {"North", "South", "East", "West"} <= set(segments)
+    assert sum(s["n"] for s in nps["segments"]) == nps["n"]
+    assert [p["period"] for p in nps["trend"]] == ["2026-W44", "2026-W45", "2026-W46", "2026-W47"]
+    assert nps["trend"][-1]["value"] == nps["value"]
+
+
+def test_compute_csv_and_table(run_kpi, demo_database):
+    code, out, _ = run_kpi("compute", "revenue", "--period", "2026-11", "--source", str(demo_database), "--format", "csv")
+    assert code == 0
+    header, row = out.strip().splitlines()
+    assert header.startswith("metric,segment,status,period")
+    assert row.startswith("revenue,,ok,2026-11,")
+    code, out, _ = run_kpi("compute", "revenue", "new_customers", "--period", "2026-11", "--source", str(demo_database))
+    assert code == 0
+    assert "Revenue" in out and "New customers" in out
+
+
+def test_compute_stores_values_in_state_database(run_kpi, demo_database, tmp_path):
+    import sqlite3
+
+    code, _, err = run_kpi("compute", "nps", "--period", "2026-W47", "--source", str(demo_database), "--by", "region")
+    assert code == 0, err
+    rows = sqlite3.connect(tmp_path / "kpi-state.db").execute(
+        "SELECT metric, segment, start_utc, end_utc FROM metric_values ORDER BY segment"
+    ).fetchall()
+    assert rows[0] == ("nps", "", "2026-11-16T00:00:00+00:00", "2026-11-23T00:00:00+00:00")
+    assert {r[1] for r in rows[1:]} >= {"region=North", "region=South"}
+    # Recomputing upserts instead of duplicating.
+    run_kpi("compute", "nps", "--period", "2026-W47", "--source", str(demo_database), "--by", "region")
+    again = sqlite3.connect(tmp_path / "kpi-state.db").execute("SELECT count(*) FROM metric_values").fetchone()[0]
+    assert again == len(rows)
+
+
+def test_unknown_metric_suggests_closest(run_kpi, demo_database):
+    code, out, err = run_kpi("compute", "csta", "--source", str(demo_database))
+    assert code == 2
+    assert err.strip() == "Error: unknown metric 'csta' (did you mean csat?); `kpi metrics` lists them"
+    assert "Traceback" not in err
+
+
+def test_bad_period_lists_accepted_forms(run_kpi, demo_database):
+    code, _, err = run_kpi("compute", "nps", "--period", "last-fortnight", "--source", str(demo_database))
+    assert code == 2
+    assert "unknown period 'last-fortnight'" in err and "2026-W47" in err and "last-7-days" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unknown_timezone(run_kpi, demo_database):
+    code, _, err = run_kpi("compute", "nps", "--tz", "Europe/Berln", "--source", str(demo_database))
+    assert code == 2
+    assert "unknown timezone 'Europe/Berln'" in err and "Europe/Berlin" in err
+
+
+def test_unknown_dimension_lists_dimensions(run_kpi, demo_database):
+    code, _, err = run_kpi("compute", "nps", "--by", "planet", "--source", str(demo_database))
+    assert code == 2
+    assert "unknown dimension 'planet'" in err and "region" in err and "plan" in err
+
+
+def test_unreachable_database_is_runtime_error_without_password(run_kpi):
+    code, _, err = run_kpi("compute", "nps", "--source", "postgresql://kpi:hunter2@127.0.0.1:1/shop")
+    assert code == 1
+    assert "hunter2" not in err
+    assert "127.0.0.1" in err and err.startswith("Error: source postgresql")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_debug_shows_traceback(run_kpi, demo_database):
+    from kpicore.errors import MetricError
+
+    with pytest.raises(MetricError):
+        run_kpi("compute", "nope", "--source", str(demo_database), env={"KPI_DEBUG": "1"})
+
+
+def test_missing_mapped_table_and_column(run_kpi, demo_database, tmp_path):
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[entities.orders]\ntable = "shop_orders"\n', encoding="utf-8"
+    )
+    code, _, err = run_kpi("compute", "revenue")
+    assert code == 2
+    assert "entity orders: table 'shop_orders' not found" in err
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[entities.orders]\ncolumns = {{ amount = "total" }}\n', encoding="utf-8"
+    )
+    code, _, err = run_kpi("compute", "revenue")
+    assert code == 2
+    assert "entity orders: column 'amount' (mapped to 'total') not found in table 'orders'" in err
+
+
+def test_entity_missing_from_source_makes_metric_unavailable(run_kpi, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "survey_responses.csv").write_text(
+        "response_id,customer_id,survey,score,responded_at\n1,1,nps,10,2026-11-16 10:00:00\n", encoding="utf-8"
+    )
+    code, out, err = run_kpi("compute", "nps", "revenue", "--period", "2026-W47", "--source", str(folder),
+                             "--format", "json")
+    assert code == 0, err
+    nps, revenue = json.loads(out)
+    assert nps["status"] == "ok" and nps["value"] == 100.0
+    assert revenue["status"] == "unavailable" and "orders" in revenue["reason"]
+    code, out, _ = run_kpi("compute", "all", "--period", "2026-W47", "--source", str(folder), "--format", "json")
+    assert [r["metric"] for r in json.loads(out)] == ["nps", "csat"]
+
+
+def test_malformed_csv_names_file_and_line(run_kpi, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "survey_responses.csv").write_text(
+        "response_id,customer_id,survey,score,responded_at\n1,1,nps,10,2026-11-16\n2,1,nps,9,2026-11-17,extra,cells\n",
+        encoding="utf-8",
+    )
+    code, _, err = run_kpi("compute", "nps", "--period", "2026-W47", "--source", str(folder))
+    assert code == 1
+    assert "survey_responses.csv" in err and "line 3" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_no_source_says_what_to_do(run_kpi):
+    code, _, err = run_kpi("compute", "nps")
+    assert code == 2
+    assert "kpi demo" in err and "--source" in err
+
+
+def test_metrics_lists_every_metric_with_plugin(run_kpi):
+    code, out, _ = run_kpi("metrics", "--json")
+    assert code == 0
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert {"nps", "csat", "churn_rate", "new_customers", "revenue"} <= set(rows)
+    assert rows["nps"]["entities"] == ["survey_responses"]
+    assert rows["nps"]["plugin"] == "kpicore.metrics.surveys"
+    code, out, _ = run_kpi("metrics")
+    assert code == 0 and "nps" in out
+
+
+def test_metrics_details_shows_sql(run_kpi, demo_database):
+    code, out, _ = run_kpi("metrics", "--details", "nps", "--period", "2026-W47", "--source", str(demo_database))
+    assert code == 0
+    assert "Net Promoter Score" in out and "SELECT" in out and "survey_responses" in out
+    assert "2026-11-16 00:00:00" in out
+
+
+def test_plugins_lists_builtins(run_kpi):
+    code, out, _ = run_kpi("plugins", "--json")
+    assert code == 0
+    data = json.loads(out)
+    names = {p["name"]: p for p in data["plugins"]}
+    assert names["kpicore.metrics.surveys"]["metrics"] == ["nps", "csat"]
+    assert names["kpicore.connectors.sql"]["connectors"] == ["sql"]
+    assert data["problems"] == []
+
+
+def test_init_writes_commented_config_once(run_kpi, tmp_path):
+    code, out, _ = run_kpi("init")
+    assert code == 0
+    text = (tmp_path / "kpi.toml").read_text()
+    assert text.startswith("# kpi.toml") and "[source]" in text
+    from kpicore.config import load_config
+
+    assert load_config(tmp_path / "kpi.toml").source.url == "kpi-demo.db"
+    code, _, err = run_kpi("init")
+    assert code == 2 and "already exists" in err
+
+
+def test_check_reports_ok_and_missing(run_kpi, demo_database, tmp_path):
+    code, out, err = run_kpi("check", "--source", str(demo_database))
+    assert code == 0, err
+    assert "customers: ok" in out and "dimensions: channel, region, plan" in out and out.strip().endswith("OK")
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[entities.tickets]\ncolumns = {{ contacts = "touches" }}\n',
+        encoding="utf-8",
+    )
+    code, out, err = run_kpi("check")
+    assert code == 2
+    assert "column 'contacts' (mapped to 'touches') not found" in err
+
+
+def test_check_bad_config_names_key_and_line(run_kpi, tmp_path):
+    (tmp_path / "kpi.toml").write_text('timezone = "UTC"\ncurency = "EUR"\n', encoding="utf-8")
+    code, _, err = run_kpi("check")
+    assert code == 2
+    assert "unknown key 'curency' (did you mean 'currency'?)" in err
+    (tmp_path / "kpi.toml").write_text('timezone = "UTC\n', encoding="utf-8")
+    code, _, err = run_kpi("check")
+    assert code == 2
+    assert "kpi.toml" in err and "line 1" in err
+
+
+def test_demo_writes_files_and_shows_last_week(run_kpi, tmp_path):
+    code, out, err = run_kpi("demo")
+    assert code == 0, err
+    assert (tmp_path / "kpi-demo.db").is_file()
+    assert (tmp_path / "kpi.toml").is_file()
+    assert (tmp_path / "kpi-state.db").is_file()
+    assert "Revenue" in out and "Net Promoter" in out
+    # Running it again regenerates its own database and keeps the user's kpi.toml.
+    (tmp_path / "kpi.toml").write_text('currency = "EUR"\n[source]\nurl = "kpi-demo.db"\n')
+    code, out, _ = run_kpi("demo")
+    assert code == 0 and "EUR" in out
+
+
+def test_demo_never_overwrites_a_foreign_database(run_kpi, tmp_path):
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "kpi-demo.db").execute("CREATE TABLE mine (x)").connection.commit()
+    code, _, err = run_kpi("demo")
+    assert code != 0
+    assert "kpi-demo.db" in err
+    assert sqlite3.connect(tmp_path / "kpi-demo.db").execute("SELECT name FROM sqlite_master").fetchall() == [("mine",)]
