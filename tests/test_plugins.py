@@ -65,7 +65,35 @@ def test_builtins_are_plugins_registered_through_the_hooks(manager):
     registry = build_registry(manager, strict=True)
     assert registry.provider("metrics", "nps") == "kpicore.metrics.surveys"
     assert registry.provider("entities", "orders") == "kpicore.model_plugin"
-    assert list(registry.connectors) == ["files", "sql"]
+    assert set(registry.connectors) == {"files", "sql"}
+
+
+def test_third_party_connector_takes_over_a_scheme(manager, tmp_path):
+    from kpicore.config import SourceConfig
+    from kpicore.connectors import Connector, open_source
+
+    class Taken(Exception):
+        pass
+
+    class MySQLite(Connector):
+        name = "my-sqlite"
+
+        def handles(self, url):
+            return url.startswith("sqlite://")
+
+        def open(self, url, config, entities):
+            raise Taken(url)
+
+    class Plugin:
+        @hookimpl
+        def register_connectors(self, register):
+            register(MySQLite())
+
+    manager.manager.register(Plugin(), name="my-connector")
+    registry = build_registry(manager, strict=True)
+    assert list(registry.connectors)[0] == "my-sqlite"
+    with pytest.raises(Taken):
+        open_source("sqlite:///shop.db", SourceConfig(base_dir=tmp_path), registry)
 
 
 def test_in_process_plugin_metric_is_registered_and_computes(manager, kpi):
