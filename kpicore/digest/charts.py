@@ -1,0 +1,69 @@
+"""Small PNG line charts of a metric's trend, for the HTML email and Slack uploads."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from kpicore.results import MetricResult
+
+#: Chart size in inches at ``DPI``: 480 x 160 pixels, sharp enough for a mail client at 2x.
+FIGSIZE = (4.8, 1.6)
+DPI = 100
+LINE_COLOUR = "#2563eb"
+
+
+def chart_content_id(metric: str) -> str:
+    """The Content-ID (without angle brackets) of a metric's chart: ``chart-revenue@kpicore``."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", metric)
+    return f"chart-{safe}@kpicore"
+
+
+def trend_chart(result: MetricResult, *, value_formatter=None) -> bytes | None:
+    """A PNG line chart of ``result.trend`` (oldest first), or None when it has fewer than two values.
+
+    ``value_formatter(value) -> str`` labels the last point (e.g. a Babel-formatted value).
+    Matplotlib is imported here, with the non-interactive Agg backend, because it is slow to import.
+    """
+    points = [p for p in (result.trend or []) if p.value is not None]
+    if len(points) < 2:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    labels = [p.period for p in points]
+    values = [float(p.value) for p in points]  # type: ignore[arg-type]
+    positions = list(range(len(values)))
+
+    # A Figure not attached to pyplot: no global state, safe in threads, freed when dropped.
+    figure = Figure(figsize=FIGSIZE, dpi=DPI)
+    axes = figure.add_subplot(1, 1, 1)
+    axes.plot(positions, values, color=LINE_COLOUR, linewidth=2)
+    axes.fill_between(positions, values, min(values), color=LINE_COLOUR, alpha=0.08)
+    axes.scatter([positions[-1]], [values[-1]], color=LINE_COLOUR, s=18, zorder=3)
+    if value_formatter is not None:
+        axes.annotate(
+            value_formatter(values[-1]),
+            (positions[-1], values[-1]),
+            textcoords="offset points",
+            xytext=(-4, 6),
+            ha="right",
+            fontsize=8,
+            color="#111827",
+        )
+    axes.set_xticks([positions[0], positions[-1]], [labels[0], labels[-1]], fontsize=7, color="#6b7280")
+    axes.tick_params(axis="y", labelsize=7, colors="#6b7280", length=0)
+    axes.tick_params(axis="x", length=0)
+    for side in ("top", "right", "left"):
+        axes.spines[side].set_visible(False)
+    axes.spines["bottom"].set_color("#d1d5db")
+    axes.grid(axis="y", color="#f3f4f6", linewidth=0.8)
+    axes.margins(x=0.02, y=0.25)
+    figure.tight_layout(pad=0.4)
+
+    buffer = io.BytesIO()
+    # No timestamps or software tags in the PNG, so the same trend gives the same bytes.
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
