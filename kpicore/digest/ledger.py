@@ -32,7 +32,7 @@ PENDING, SENT, FAILED, UNKNOWN = "pending", "sent", "failed", "unknown"
 STALE_AFTER = dt.timedelta(minutes=15)
 MAX_ERROR_LENGTH = 2000
 
-_tables: dict[int, Any] = {}
+_METADATA: MetaData | None = None
 
 
 def deliveries_table(metadata: MetaData) -> Table:
@@ -58,17 +58,20 @@ def deliveries_table(metadata: MetaData) -> Table:
     )
 
 
-def _table(engine: Engine) -> Table:
-    """The deliveries table for ``engine``, created if it does not exist yet."""
+def _table() -> Table:
+    """The table definition used by the functions below (one shared MetaData)."""
+    global _METADATA
     from sqlalchemy import MetaData
 
-    key = id(engine)
-    if key not in _tables:
-        metadata = MetaData()
-        table = deliveries_table(metadata)
-        metadata.create_all(engine, tables=[table], checkfirst=True)
-        _tables[key] = table
-    return _tables[key]
+    if _METADATA is None:
+        _METADATA = MetaData()
+    return deliveries_table(_METADATA)
+
+
+def create_deliveries_table(engine: Engine) -> None:
+    """Create the table if it is missing (tests, and databases not managed by the migrations)."""
+    table = _table()
+    table.metadata.create_all(engine, tables=[table], checkfirst=True)
 
 
 def _now() -> dt.datetime:
@@ -112,7 +115,7 @@ def claim(engine: Engine, digest: str, period: str, destination: str, *, force: 
     from sqlalchemy import insert, select, update
     from sqlalchemy.exc import IntegrityError
 
-    table = _table(engine)
+    table = _table()
     now = _now()
     try:
         with engine.begin() as connection:
@@ -155,7 +158,7 @@ def mark_failed(engine: Engine, digest: str, period: str, destination: str, erro
 def _finish(engine, digest, period, destination, *, status, message_ids, error) -> None:
     from sqlalchemy import update
 
-    table = _table(engine)
+    table = _table()
     values: dict[str, Any] = {"status": status, "updated_at": _now(), "last_error": error}
     if error is not None:
         values["last_error"] = error[:MAX_ERROR_LENGTH]
@@ -183,7 +186,7 @@ def list_deliveries(
     """Ledger rows, newest first, optionally for one digest and period."""
     from sqlalchemy import select
 
-    table = _table(engine)
+    table = _table()
     query = select(table).order_by(table.c.updated_at.desc(), table.c.id.desc())
     if digest is not None:
         query = query.where(table.c.digest == digest)
@@ -201,10 +204,6 @@ def list_deliveries(
         )
         for row in rows
     ]
-
-
-#: ``list`` as named in the design; ``list_deliveries`` avoids shadowing the builtin in this module.
-list = list_deliveries  # noqa: A001
 
 
 @dataclass
