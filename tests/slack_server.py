@@ -193,7 +193,9 @@ class SlackServer:
         self.root = f"http://{host}:{port}/"
         self.base_url = self.root + "api/"
         self.fake.base_url = self.root
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="fake-slack", daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack", daemon=True
+        )
 
     def __enter__(self) -> SlackServer:
         self.thread.start()
