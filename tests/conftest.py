@@ -143,7 +143,7 @@ def starttls_server(tmp_path):
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = auth_data.login == b"reports" and auth_data.password == b"s3cret"
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
 
     handler = RecordingHandler()
     port = free_port()

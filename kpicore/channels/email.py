@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+import uuid
 from email.message import EmailMessage
-from email.utils import formatdate, getaddresses, make_msgid
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, getaddresses
 from typing import Any
 
 from kpicore.channels.base import Channel, Delivery, OutgoingDigest
@@ -49,8 +51,8 @@ def build_message(message: OutgoingDigest, sender: str, recipients: list[str]) -
     email["From"] = sender
     email["To"] = ", ".join(recipients)
     email["Date"] = formatdate(localtime=False, usegmt=True)
-    domain = _domain_of(sender)
-    email["Message-ID"] = make_msgid(idstring=f"kpicore.{message.spec.name}", domain=domain)
+    # Short enough not to be folded (make_msgid's ids are, and some parsers then keep a space).
+    email["Message-ID"] = f"<{uuid.uuid4().hex}.kpicore@{_domain_of(sender) or 'kpicore.invalid'}>"
     email.set_content(text.body)
     email.add_alternative(html.body, subtype="html")
     html_part = email.get_payload()[1]
@@ -148,7 +150,8 @@ class EmailChannel(Channel):
             raise DeliveryError(
                 f"SMTP server refused recipient(s) of {destination} ({details}); nothing was sent to this destination"
             )
-        code, response = smtp.data(email.as_bytes())
+        # smtplib does not fix line endings of bytes: render with CRLF as SMTP requires.
+        code, response = smtp.data(email.as_bytes(policy=SMTP_POLICY))
         if code != 250:
             raise DeliveryError(f"SMTP server refused the digest for {destination}: {code} {_text(response)}")
 
