@@ -12,7 +12,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlparse
 
 from kpicore.digest.blockkit import check_message
@@ -92,11 +92,15 @@ class FakeSlack:
         limit = min(int(params.get("limit") or 100), self.page_size)
         page = names[start : start + limit]
         next_cursor = str(start + limit) if start + limit < len(names) else ""
-        return 200, {}, {
-            "ok": True,
-            "channels": [{"id": self.channels[n], "name": n, "is_archived": False} for n in page],
-            "response_metadata": {"next_cursor": next_cursor},
-        }
+        return (
+            200,
+            {},
+            {
+                "ok": True,
+                "channels": [{"id": self.channels[n], "name": n, "is_archived": False} for n in page],
+                "response_metadata": {"next_cursor": next_cursor},
+            },
+        )
 
     def api_chat_postMessage(self, params):
         channel = params.get("channel")
@@ -108,8 +112,11 @@ class FakeSlack:
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
         if blocks is not None and check_message({"blocks": blocks}):
-            return 200, {}, {"ok": False, "error": "invalid_blocks",
-                             "errors": check_message({"blocks": blocks})}
+            return (
+                200,
+                {},
+                {"ok": False, "error": "invalid_blocks", "errors": check_message({"blocks": blocks})},
+            )
         if not params.get("text") and not blocks:
             return 200, {}, {"ok": False, "error": "no_text"}
         ts = f"1764000000.{next(self._ts):06d}"
@@ -120,10 +127,13 @@ class FakeSlack:
         if not params.get("filename") or not params.get("length"):
             return 200, {}, {"ok": False, "error": "invalid_arguments"}
         file_id = f"F{next(self._file_ids):08d}"
-        self.files[file_id] = {"filename": params["filename"], "length": int(params["length"]),
-                               "data": None, "completed": False}
-        return 200, {}, {"ok": True, "file_id": file_id,
-                         "upload_url": f"{self.base_url}upload/{file_id}"}
+        self.files[file_id] = {
+            "filename": params["filename"],
+            "length": int(params["length"]),
+            "data": None,
+            "completed": False,
+        }
+        return 200, {}, {"ok": True, "file_id": file_id, "upload_url": f"{self.base_url}upload/{file_id}"}
 
     def api_files_completeUploadExternal(self, params):
         files = params.get("files")
@@ -137,8 +147,9 @@ class FakeSlack:
             stored = self.files.get(item["id"])
             if stored is None or stored["data"] is None:
                 return 200, {}, {"ok": False, "error": "file_not_found"}
-            stored.update(completed=True, title=item.get("title"), channel=channel,
-                          thread_ts=params.get("thread_ts"))
+            stored.update(
+                completed=True, title=item.get("title"), channel=channel, thread_ts=params.get("thread_ts")
+            )
             out.append({"id": item["id"], "title": item.get("title")})
         return 200, {}, {"ok": True, "files": out}
 
@@ -197,7 +208,7 @@ class SlackServer:
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack", daemon=True
         )
 
-    def __enter__(self) -> SlackServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -21,7 +21,8 @@ def outgoing(results=None, spec=None) -> OutgoingDigest:
     results = sample_results() if results is None else results
     spec = spec or sample_spec()
     return OutgoingDigest(
-        spec=spec, period_label=PERIOD,
+        spec=spec,
+        period_label=PERIOD,
         renderings=lambda fmt: render(spec, results, fmt, period_label=PERIOD, currency="EUR"),
     )
 
@@ -79,7 +80,9 @@ def test_refused_recipient_is_recorded_and_others_delivered(smtp_server, engine)
     destinations = ["email:gone@example.com", "email:owner@example.com"]
     spec = sample_spec(destinations=destinations)
     channels = {c.scheme: c for c in default_channels()}
-    outcomes = deliver(spec, outgoing(spec=spec), destinations, engine, channels, {"email": smtp_server.settings()})
+    outcomes = deliver(
+        spec, outgoing(spec=spec), destinations, engine, channels, {"email": smtp_server.settings()}
+    )
     assert [o.status for o in outcomes] == ["failed", "sent"]
     rows = {r.destination: r for r in list_deliveries(engine)}
     assert "550" in rows["email:gone@example.com"].last_error
@@ -88,7 +91,9 @@ def test_refused_recipient_is_recorded_and_others_delivered(smtp_server, engine)
 
 def test_starttls_with_login(starttls_server, monkeypatch):
     monkeypatch.setenv("KPI_SMTP_PASSWORD", "s3cret")
-    settings = starttls_server.settings(security="starttls", username="reports", ca_file=str(starttls_server.cert))
+    settings = starttls_server.settings(
+        security="starttls", username="reports", ca_file=str(starttls_server.cert)
+    )
     EmailChannel().send(outgoing(), "owner@example.com", settings)
     [received] = starttls_server.messages
     check_structure(received.content)
@@ -96,7 +101,9 @@ def test_starttls_with_login(starttls_server, monkeypatch):
 
 def test_starttls_wrong_password(starttls_server, monkeypatch):
     monkeypatch.setenv("KPI_SMTP_PASSWORD", "wrong-password-value")
-    settings = starttls_server.settings(security="starttls", username="reports", ca_file=str(starttls_server.cert))
+    settings = starttls_server.settings(
+        security="starttls", username="reports", ca_file=str(starttls_server.cert)
+    )
     with pytest.raises(DeliveryError) as caught:
         EmailChannel().send(outgoing(), "owner@example.com", settings)
     assert "KPI_SMTP_PASSWORD" in str(caught.value) and "wrong-password-value" not in str(caught.value)

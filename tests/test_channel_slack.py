@@ -20,7 +20,8 @@ def outgoing(results=None, spec=None, charts=None) -> OutgoingDigest:
     results = sample_results() if results is None else results
     spec = spec or sample_spec()
     return OutgoingDigest(
-        spec=spec, period_label=PERIOD,
+        spec=spec,
+        period_label=PERIOD,
         renderings=lambda fmt: render(spec, results, fmt, period_label=PERIOD, currency="EUR", charts=charts),
     )
 
@@ -36,7 +37,12 @@ def test_posts_blocks_and_uploads_charts_in_a_thread(slack):
     assert len(slack.calls("conversations.list")) >= 2
     # One chart per metric with a trend, uploaded through the v2 flow into the thread.
     completed = [f for f in slack.files.values() if f["completed"]]
-    assert sorted(f["filename"] for f in completed) == ["churn_rate.png", "new_customers.png", "nps.png", "revenue.png"]
+    assert sorted(f["filename"] for f in completed) == [
+        "churn_rate.png",
+        "new_customers.png",
+        "nps.png",
+        "revenue.png",
+    ]
     assert all(f["data"].startswith(PNG_SIGNATURE) and len(f["data"]) == f["length"] for f in completed)
     assert {(f["channel"], f["thread_ts"]) for f in completed} == {("C0KPIS0001", message["ts"])}
     assert len(slack.calls("upload")) == 4
@@ -56,8 +62,11 @@ def test_channel_id_is_used_as_is_and_names_are_cached(slack):
 
 def test_sixty_metrics_are_accepted_by_slack(slack):
     results = many_results(60)
-    SlackChannel().send(outgoing(results, sample_spec(metrics=[r.metric for r in results]), charts=False), "#kpis",
-                        {**FAST, "charts": "off"})
+    SlackChannel().send(
+        outgoing(results, sample_spec(metrics=[r.metric for r in results]), charts=False),
+        "#kpis",
+        {**FAST, "charts": "off"},
+    )
     posts = slack.calls("chat.postMessage")
     assert len(posts) == 2 and all(p.response["ok"] for p in posts)
     assert sum(len(m["blocks"]) for m in slack.messages) == 60 + 2 + 1  # header, context, continuation note
@@ -101,7 +110,10 @@ def test_server_error_on_one_destination_others_still_sent(slack, engine):
     channels = {c.scheme: c for c in default_channels()}
     spec = sample_spec(destinations=destinations)
     outcomes = deliver(spec, outgoing(spec=spec), destinations, engine, channels, {"slack": FAST})
-    assert [(o.destination, o.status) for o in outcomes] == [("slack:#ops", "failed"), ("slack:#kpis", "sent")]
+    assert [(o.destination, o.status) for o in outcomes] == [
+        ("slack:#ops", "failed"),
+        ("slack:#kpis", "sent"),
+    ]
     assert "internal_error" in outcomes[0].error and "HTTP 500" in outcomes[0].error
     # ServerErrorRetryHandler retried before giving up.
     assert len([r for r in slack.calls("chat.postMessage") if r.params["channel"] == "C0OPS00002"]) == 4

@@ -10,7 +10,14 @@ import pytest
 from sqlalchemy import update
 
 from kpicore.channels import (
-    CHANNELS, Channel, Delivery, FileChannel, OutgoingDigest, StdoutChannel, default_channels, parse_destination,
+    CHANNELS,
+    Channel,
+    Delivery,
+    FileChannel,
+    OutgoingDigest,
+    StdoutChannel,
+    default_channels,
+    parse_destination,
 )
 from kpicore.digest import ledger, render
 from kpicore.errors import ConfigError
@@ -19,8 +26,11 @@ from tests.digest_data import PERIOD, sample_results, sample_spec
 
 def outgoing(spec=None) -> OutgoingDigest:
     spec = spec or sample_spec()
-    return OutgoingDigest(spec=spec, period_label=PERIOD,
-                          renderings=lambda fmt: render(spec, sample_results(), fmt, period_label=PERIOD))
+    return OutgoingDigest(
+        spec=spec,
+        period_label=PERIOD,
+        renderings=lambda fmt: render(spec, sample_results(), fmt, period_label=PERIOD),
+    )
 
 
 class Recorder(Channel):
@@ -40,14 +50,17 @@ class Recorder(Channel):
         return Delivery(message_ids=[f"id-{target}-{len(self.sent)}"])
 
 
-@pytest.mark.parametrize("uri, expected", [
-    ("slack:#kpis", ("slack", "#kpis")),
-    ("slack:C0123ABC", ("slack", "C0123ABC")),
-    ("email:a@x.com,b@y.com", ("email", "a@x.com,b@y.com")),
-    ("file:./digests", ("file", "./digests")),
-    ("file:///tmp/digests", ("file", "/tmp/digests")),
-    ("stdout:", ("stdout", "")),
-])
+@pytest.mark.parametrize(
+    "uri, expected",
+    [
+        ("slack:#kpis", ("slack", "#kpis")),
+        ("slack:C0123ABC", ("slack", "C0123ABC")),
+        ("email:a@x.com,b@y.com", ("email", "a@x.com,b@y.com")),
+        ("file:./digests", ("file", "./digests")),
+        ("file:///tmp/digests", ("file", "/tmp/digests")),
+        ("stdout:", ("stdout", "")),
+    ],
+)
 def test_parse_destination(uri, expected):
     assert parse_destination(uri) == expected
 
@@ -101,7 +114,7 @@ def test_interrupted_send_is_unknown_and_never_resent_without_force(engine):
     ledger.claim(engine, "weekly", PERIOD, "rec:x")  # a process claimed it, then died
     table = ledger.deliveries_table(ledger._table().metadata)
     with engine.begin() as connection:
-        connection.execute(update(table).values(updated_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)))
+        connection.execute(update(table).values(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
     [row] = ledger.list_deliveries(engine)
     assert row.status == "unknown"
     [outcome] = ledger.deliver(spec, outgoing(spec), ["rec:x"], engine, {"rec": recorder})
@@ -113,7 +126,11 @@ def test_interrupted_send_is_unknown_and_never_resent_without_force(engine):
 
 def test_deliver_isolates_failures(engine):
     good = Recorder()
-    channels = {"rec": good, "bad": Recorder(RuntimeError("plugin bug")), "cfg": Recorder(ConfigError("no host"))}
+    channels = {
+        "rec": good,
+        "bad": Recorder(RuntimeError("plugin bug")),
+        "cfg": Recorder(ConfigError("no host")),
+    }
     destinations = ["bad:1", "nope:1", "not a uri", "cfg:1", "rec:1"]
     outcomes = ledger.deliver(sample_spec(), outgoing(), destinations, engine, channels)
     assert [o.status for o in outcomes] == ["failed", "failed", "failed", "failed", "sent"]
@@ -132,7 +149,8 @@ def test_file_channel_writes_every_format(tmp_path):
     names = sorted(p.name for p in target.iterdir())
     stem = f"weekly-{PERIOD}"
     assert [n for n in names if not n.endswith(".png")] == sorted(
-        [f"{stem}.html", f"{stem}.slack.json", f"{stem}.txt", f"{stem}.md"])
+        [f"{stem}.html", f"{stem}.slack.json", f"{stem}.txt", f"{stem}.md"]
+    )
     html = (target / f"{stem}.html").read_text()
     assert "cid:" not in html and f'src="{stem}-chart-revenue.png"' in html
     assert (target / f"{stem}-chart-revenue.png").read_bytes().startswith(b"\x89PNG")
@@ -142,7 +160,9 @@ def test_file_channel_writes_every_format(tmp_path):
 
 def test_stdout_channel_prints_text(capsys, engine):
     spec = sample_spec(destinations=["stdout:"])
-    [outcome] = ledger.deliver(spec, outgoing(spec), ["stdout:"], engine, {c.scheme: c for c in default_channels()})
+    [outcome] = ledger.deliver(
+        spec, outgoing(spec), ["stdout:"], engine, {c.scheme: c for c in default_channels()}
+    )
     assert outcome.status == "sent"
     assert capsys.readouterr().out.startswith("Weekly KPIs — 2026-W47")
     assert StdoutChannel.formats == ("text",)

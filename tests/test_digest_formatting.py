@@ -49,7 +49,12 @@ def test_format_delta(delta, delta_pct, unit, locale, expected):
 
 
 def test_arrow_and_marker_follow_better():
-    assert (f.change_arrow(1), f.change_arrow(-1), f.change_arrow(0), f.change_arrow(None)) == ("▲", "▼", "▶", "")
+    assert (f.change_arrow(1), f.change_arrow(-1), f.change_arrow(0), f.change_arrow(None)) == (
+        "▲",
+        "▼",
+        "▶",
+        "",
+    )
     assert f.change_marker(1, "higher") == "✓ better"
     assert f.change_marker(1, "lower") == "✗ worse"
     assert f.change_marker(-1, "lower") == "✓ better"
@@ -66,5 +71,8 @@ def test_sparkline():
 def test_dates():
     assert f.format_date("2026-11-16T00:00:00+01:00", "en") == "Nov 16, 2026"
     assert f.format_date("2026-11-16", "de_DE") == "16.11.2026"
-    assert f.format_date_range("2026-11-16T00:00:00+01:00", "2026-11-23T00:00:00+01:00", "en") == "Nov 16\u2009–\u200922, 2026"
+    assert (
+        f.format_date_range("2026-11-16T00:00:00+01:00", "2026-11-23T00:00:00+01:00", "en")
+        == "Nov 16\u2009–\u200922, 2026"
+    )
     assert f.format_date_range("2026-11-16", "2026-11-17", "en") == "Nov 16, 2026"

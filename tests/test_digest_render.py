@@ -41,8 +41,15 @@ def assert_golden(name: str, text: str) -> None:
     ],
 )
 def test_golden(fmt, locale, golden):
-    rendered = render(sample_spec(), sample_results(), fmt, period_label=PERIOD, locale=locale,
-                      currency="EUR", charts=fmt == "html")
+    rendered = render(
+        sample_spec(),
+        sample_results(),
+        fmt,
+        period_label=PERIOD,
+        locale=locale,
+        currency="EUR",
+        charts=fmt == "html",
+    )
     assert_golden(golden, rendered.body)
 
 
@@ -60,7 +67,9 @@ def test_html_has_a_chart_per_metric_with_trend():
 
 
 def test_slack_message_is_text_first_and_valid():
-    rendered = render(sample_spec(), sample_results(), "slack", period_label=PERIOD, currency="EUR", charts=False)
+    rendered = render(
+        sample_spec(), sample_results(), "slack", period_label=PERIOD, currency="EUR", charts=False
+    )
     [message] = rendered.messages
     assert message["text"] == "Weekly KPIs — 2026-W47"
     assert check_message(message) == []
@@ -77,18 +86,27 @@ def test_slack_message_is_text_first_and_valid():
 
 def many_results(count: int, segments: int = 0) -> list[MetricResult]:
     return [
-        result(f"metric_{i:02d}", f"Metric number {i:02d}", "count", "higher", 100 + i, 90 + i, 50,
-               trend=weekly_trend([1, 2, 3, 4]),
-               segments=[Segment(f"segment {j} " + "x" * 40, j, j) for j in range(segments)] or None,
-               dimension="region" if segments else None)
+        result(
+            f"metric_{i:02d}",
+            f"Metric number {i:02d}",
+            "count",
+            "higher",
+            100 + i,
+            90 + i,
+            50,
+            trend=weekly_trend([1, 2, 3, 4]),
+            segments=[Segment(f"segment {j} " + "x" * 40, j, j) for j in range(segments)] or None,
+            dimension="region" if segments else None,
+        )
         for i in range(count)
     ]
 
 
 def test_sixty_metrics_split_into_valid_messages(slack):
     results = many_results(60)
-    rendered = render(sample_spec(metrics=[r.metric for r in results]), results, "slack",
-                      period_label=PERIOD, charts=False)
+    rendered = render(
+        sample_spec(metrics=[r.metric for r in results]), results, "slack", period_label=PERIOD, charts=False
+    )
     assert len(rendered.messages) == 2
     seen = []
     for number, message in enumerate(rendered.messages, start=1):
@@ -114,32 +132,60 @@ def test_long_sections_and_header_fit_the_limits():
 
 
 def test_split_messages_splits_fields():
-    payload = {"text": "t", "blocks": [{"type": "section", "fields": [
-        {"type": "mrkdwn", "text": str(i)} for i in range(25)]}]}
+    payload = {
+        "text": "t",
+        "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": str(i)} for i in range(25)]}],
+    }
     [message] = split_messages(payload, title="t")
     assert [len(b["fields"]) for b in message["blocks"]] == [10, 10, 5]
     assert check_message(message) == []
 
 
-HOSTILE = ["<!channel>", "<@U123>", "<script>alert(1)</script>", "Fish & Chips", "<https://evil.example|click>",
-           "<!here> *bold* _x_ | pipe"]
+HOSTILE = [
+    "<!channel>",
+    "<@U123>",
+    "<script>alert(1)</script>",
+    "Fish & Chips",
+    "<https://evil.example|click>",
+    "<!here> *bold* _x_ | pipe",
+]
 
 
 def hostile_results() -> list[MetricResult]:
     return [
-        result("nps", "NPS <!channel> & <@U123>", "points", "higher", 10, 5, 20,
-               segments=[Segment(name, 1.0, 1) for name in HOSTILE], dimension="<!everyone>"),
-        MetricResult(metric="fcr", title="<script>x</script>", unit="percent", better="higher",
-                     status="unavailable", period=PERIOD, start=START, end=END, reason="<!channel> broke"),
+        result(
+            "nps",
+            "NPS <!channel> & <@U123>",
+            "points",
+            "higher",
+            10,
+            5,
+            20,
+            segments=[Segment(name, 1.0, 1) for name in HOSTILE],
+            dimension="<!everyone>",
+        ),
+        MetricResult(
+            metric="fcr",
+            title="<script>x</script>",
+            unit="percent",
+            better="higher",
+            status="unavailable",
+            period=PERIOD,
+            start=START,
+            end=END,
+            reason="<!channel> broke",
+        ),
     ]
 
 
 def test_slack_escapes_data():
-    rendered = render(sample_spec(title="KPIs <!channel>"), hostile_results(), "slack", period_label="<@U9>",
-                      charts=False)
+    rendered = render(
+        sample_spec(title="KPIs <!channel>"), hostile_results(), "slack", period_label="<@U9>", charts=False
+    )
     for message in rendered.messages:
         texts = [message["text"]] + [
-            element["text"] for block in message["blocks"]
+            element["text"]
+            for block in message["blocks"]
             for element in ([block["text"]] if "text" in block else block.get("elements", []))
             if element.get("type") == "mrkdwn"
         ]
@@ -167,18 +213,28 @@ def test_markdown_escapes_data():
 
 
 def test_user_template_overrides_builtin_and_hook_runs(tmp_path):
-    (tmp_path / "weekly.txt.j2").write_text("{{ title|shout }}: {% for m in metrics %}{{ m.value }} {% endfor %}")
+    (tmp_path / "weekly.txt.j2").write_text(
+        "{{ title|shout }}: {% for m in metrics %}{{ m.value }} {% endfor %}"
+    )
 
     def hook(env):
         env.filters["shout"] = str.upper
 
-    rendered = render(sample_spec(template="weekly"), sample_results()[:2], "text", period_label=PERIOD,
-                      templates_dir=tmp_path, jinja_hook=hook)
+    rendered = render(
+        sample_spec(template="weekly"),
+        sample_results()[:2],
+        "text",
+        period_label=PERIOD,
+        templates_dir=tmp_path,
+        jinja_hook=hook,
+    )
     assert rendered.body == "WEEKLY KPIS: $48,210.50 126 "
     # Formats the user did not override still come from the built-in templates... under their own name.
     (tmp_path / "digest.md.j2").write_text("mine")
     assert render(sample_spec(), [], "md", period_label=PERIOD, templates_dir=tmp_path).body == "mine"
-    assert render(sample_spec(), [], "text", period_label=PERIOD, templates_dir=tmp_path).body.startswith("Weekly")
+    assert render(sample_spec(), [], "text", period_label=PERIOD, templates_dir=tmp_path).body.startswith(
+        "Weekly"
+    )
 
 
 def test_missing_template_and_bad_format_are_config_errors(tmp_path):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from kpicore.errors import ConfigError
 
@@ -32,8 +33,7 @@ def parse_destination(uri: str) -> tuple[str, str]:
             "e.g. 'slack:#kpis', 'email:owner@example.com', 'file:./digests' or 'stdout:'"
         )
     scheme, target = match.group(1), match.group(2).strip()
-    if target.startswith("//"):
-        target = target[2:]
+    target = target.removeprefix("//")
     return scheme, target
 
 
@@ -60,9 +60,7 @@ class OutgoingDigest:
                 try:
                     self._cache[fmt] = self.renderings[fmt]
                 except KeyError:
-                    raise ConfigError(
-                        f"Digest {self.spec.name!r} was not rendered as {fmt!r}"
-                    ) from None
+                    raise ConfigError(f"Digest {self.spec.name!r} was not rendered as {fmt!r}") from None
         return self._cache[fmt]
 
     @property

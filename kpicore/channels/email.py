@@ -38,7 +38,9 @@ def parse_recipients(target: str) -> list[str]:
             raise ConfigError(f"Destination 'email:{target}': {part!r} is not an email address")
         recipients.append(address)
     if not recipients:
-        raise ConfigError("Destination 'email:' names no recipients: write email:owner@example.com,ops@example.com")
+        raise ConfigError(
+            "Destination 'email:' names no recipients: write email:owner@example.com,ops@example.com"
+        )
     return recipients
 
 
@@ -57,8 +59,14 @@ def build_message(message: OutgoingDigest, sender: str, recipients: list[str]) -
     email.add_alternative(html.body, subtype="html")
     html_part = email.get_payload()[1]
     for content_id, png in html.images.items():
-        html_part.add_related(png, maintype="image", subtype="png", cid=f"<{content_id}>",
-                              filename=f"{content_id.split('@')[0]}.png", disposition="inline")
+        html_part.add_related(
+            png,
+            maintype="image",
+            subtype="png",
+            cid=f"<{content_id}>",
+            filename=f"{content_id.split('@')[0]}.png",
+            disposition="inline",
+        )
     return email
 
 
@@ -92,10 +100,14 @@ class EmailChannel(Channel):
         username = settings.get("username")
         sender = settings.get("sender") or username
         if not sender:
-            raise ConfigError(f"Destination {destination!r} needs [email] sender (e.g. 'KPI bot <reports@example.com>')")
+            raise ConfigError(
+                f"Destination {destination!r} needs [email] sender (e.g. 'KPI bot <reports@example.com>')"
+            )
         password = os.environ.get(PASSWORD_ENV)
         if username and not password:
-            raise DeliveryError(f"[email] username is set but {PASSWORD_ENV} is not: set it to the SMTP password")
+            raise DeliveryError(
+                f"[email] username is set but {PASSWORD_ENV} is not: set it to the SMTP password"
+            )
 
         email = build_message(message, sender, recipients)
         envelope_from = getaddresses([sender])[0][1] or str(sender)
@@ -123,7 +135,9 @@ class EmailChannel(Channel):
                 f"{error.smtp_code} {_text(error.smtp_error)}; check [email] username and {PASSWORD_ENV}"
             ) from None
         except smtplib.SMTPNotSupportedError as error:
-            raise DeliveryError(f"SMTP server {where} for {destination}: {error}; check [email] security") from None
+            raise DeliveryError(
+                f"SMTP server {where} for {destination}: {error}; check [email] security"
+            ) from None
         except smtplib.SMTPResponseException as error:
             raise DeliveryError(
                 f"SMTP server {where} refused the digest for {destination}: {error.smtp_code} {_text(error.smtp_error)}"
@@ -133,12 +147,16 @@ class EmailChannel(Channel):
         return Delivery(message_ids=[email["Message-ID"]], detail=f"email to {len(recipients)} recipient(s)")
 
     @staticmethod
-    def _transact(smtp: smtplib.SMTP, email: EmailMessage, sender: str, recipients: list[str], destination: str) -> None:
+    def _transact(
+        smtp: smtplib.SMTP, email: EmailMessage, sender: str, recipients: list[str], destination: str
+    ) -> None:
         """MAIL, every RCPT, then DATA only if all recipients were accepted."""
         code, response = smtp.mail(sender)
         if code != 250:
             smtp.rset()
-            raise DeliveryError(f"SMTP server refused the sender {sender!r} for {destination}: {code} {_text(response)}")
+            raise DeliveryError(
+                f"SMTP server refused the sender {sender!r} for {destination}: {code} {_text(response)}"
+            )
         refused = {}
         for recipient in recipients:
             code, response = smtp.rcpt(recipient)

@@ -38,9 +38,7 @@ def make_client(settings: dict[str, Any] | None = None):
     settings = settings or {}
     token = os.environ.get(TOKEN_ENV)
     if not token:
-        raise DeliveryError(
-            f"Slack needs a bot token: set the environment variable {TOKEN_ENV} (xoxb-...)"
-        )
+        raise DeliveryError(f"Slack needs a bot token: set the environment variable {TOKEN_ENV} (xoxb-...)")
     base_url = os.environ.get(API_URL_ENV) or DEFAULT_API_URL
     if not base_url.endswith("/"):
         base_url += "/"
@@ -75,7 +73,9 @@ class SlackChannel(Channel):
 
         destination = f"slack:{target}"
         if not target:
-            raise DeliveryError(f"Destination {destination!r} names no channel: use slack:#name or slack:C0123ABC")
+            raise DeliveryError(
+                f"Destination {destination!r} names no channel: use slack:#name or slack:C0123ABC"
+            )
         rendered = message.rendered("slack")
         client = make_client(settings)
         try:
@@ -133,7 +133,7 @@ class SlackChannel(Channel):
         """A channel id for ``#name`` (conversations.list, paginated, cached) or the id itself."""
         from slack_sdk.errors import SlackApiError
 
-        name = target[1:] if target.startswith("#") else target
+        name = target.removeprefix("#")
         if not target.startswith("#") and _CHANNEL_ID.match(target):
             return target
         key = (client.base_url, hash(client.token))

@@ -72,9 +72,7 @@ def format_value(value: float | None, unit: str, locale: str = "en", currency: s
     return format_number(value, locale)
 
 
-def format_delta(
-    delta: float | None, delta_pct: float | None, unit: str, locale: str = "en"
-) -> str | None:
+def format_delta(delta: float | None, delta_pct: float | None, unit: str, locale: str = "en") -> str | None:
     """The change against the previous period: ``+2.5 pts`` for percent and points metrics,
     ``+12.5%`` (relative change) for every other unit; None when it cannot be computed."""
     from babel.numbers import format_decimal
@@ -135,7 +133,11 @@ def parse_date(value: str | dt.date | dt.datetime) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    return dt.datetime.fromisoformat(value).date() if "T" in value or " " in value else dt.date.fromisoformat(value)
+    return (
+        dt.datetime.fromisoformat(value).date()
+        if "T" in value or " " in value
+        else dt.date.fromisoformat(value)
+    )
 
 
 def format_date(value: str | dt.date | dt.datetime, locale: str = "en", fmt: str = "medium") -> str:
@@ -151,8 +153,7 @@ def format_date_range(start: str, end: str, locale: str = "en") -> str:
 
     first = parse_date(start)
     last = parse_date(end) - dt.timedelta(days=1)
-    if last < first:
-        last = first
+    last = max(last, first)
     if first == last:
         return format_date(first, locale)
     return format_interval(first, last, skeleton="yMMMd", locale=locale)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kpicore.errors import ConfigError, KpiError
 
@@ -75,7 +76,7 @@ def create_deliveries_table(engine: Engine) -> None:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -121,8 +122,12 @@ def claim(engine: Engine, digest: str, period: str, destination: str, *, force: 
         with engine.begin() as connection:
             connection.execute(
                 insert(table).values(
-                    digest=digest, period=period, destination=destination,
-                    status=PENDING, attempts=1, updated_at=now,
+                    digest=digest,
+                    period=period,
+                    destination=destination,
+                    status=PENDING,
+                    attempts=1,
+                    updated_at=now,
                 )
             )
         return Claim(claimed=True, status=PENDING, attempts=1)
@@ -170,7 +175,7 @@ def _finish(engine, digest, period, destination, *, status, message_ids, error) 
 
 def _aware(value: dt.datetime) -> dt.datetime:
     # SQLite gives naive datetimes back; they were written in UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def _shown_status(status: str, updated_at: dt.datetime, stale_after: dt.timedelta = STALE_AFTER) -> str:
@@ -180,7 +185,10 @@ def _shown_status(status: str, updated_at: dt.datetime, stale_after: dt.timedelt
 
 
 def list_deliveries(
-    engine: Engine, *, digest: str | None = None, period: str | None = None,
+    engine: Engine,
+    *,
+    digest: str | None = None,
+    period: str | None = None,
     stale_after: dt.timedelta = STALE_AFTER,
 ) -> list[LedgerRow]:
     """Ledger rows, newest first, optionally for one digest and period."""
@@ -196,9 +204,12 @@ def list_deliveries(
         rows = connection.execute(query).all()
     return [
         LedgerRow(
-            digest=row.digest, period=row.period, destination=row.destination,
+            digest=row.digest,
+            period=row.period,
+            destination=row.destination,
             status=_shown_status(row.status, row.updated_at, stale_after),
-            attempts=row.attempts, last_error=row.last_error,
+            attempts=row.attempts,
+            last_error=row.last_error,
             message_ids=json.loads(row.message_ids) if row.message_ids else [],
             updated_at=_aware(row.updated_at),
         )
@@ -212,7 +223,7 @@ class DeliveryOutcome:
 
     destination: str
     status: Literal["sent", "failed", "skipped"]
-    message_ids: list[str] = field(default_factory=lambda: [])
+    message_ids: list[str] = field(default_factory=list)
     error: str | None = None
     #: For ``skipped``: the ledger status that made us skip (sent, pending, unknown).
     previous_status: str | None = None
@@ -262,10 +273,13 @@ def deliver(
         channel = channels.get(scheme)
         if channel is None:
             known = ", ".join(sorted(channels)) or "none"
-            outcomes.append(DeliveryOutcome(
-                destination, "failed",
-                error=f"Digest {spec.name!r}: no channel plugin handles {scheme!r} (known: {known})",
-            ))
+            outcomes.append(
+                DeliveryOutcome(
+                    destination,
+                    "failed",
+                    error=f"Digest {spec.name!r}: no channel plugin handles {scheme!r} (known: {known})",
+                )
+            )
             continue
         ticket = claim(engine, spec.name, period, destination, force=force)
         if not ticket.claimed:
@@ -275,7 +289,7 @@ def deliver(
             delivery = channel.send(outgoing, target, dict(settings.get(scheme) or {}))
         except KpiError as error:
             message = str(error)
-        except Exception as error:  # a plugin's bug must not stop the other destinations
+        except Exception as error:  # noqa: BLE001 - a plugin bug must not stop the other destinations
             message = f"{type(error).__name__}: {error}"
         else:
             mark_sent(engine, spec.name, period, destination, delivery.message_ids)

@@ -10,9 +10,10 @@ for its format (HTML autoescape; ``slack_escape`` and ``md_escape`` filters).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from kpicore.digest import formatting
 from kpicore.digest.blockkit import slack_escape, split_messages
@@ -115,7 +116,9 @@ def metric_view(result: MetricResult, *, locale: str = "en", currency: str = "US
     def fmt(value: float | None) -> str:
         return formatting.format_value(value, result.unit, locale, currency)
 
-    delta = formatting.format_delta(result.delta, result.delta_pct, result.unit, locale) if result.ok else None
+    delta = (
+        formatting.format_delta(result.delta, result.delta_pct, result.unit, locale) if result.ok else None
+    )
     trend_values = [point.value for point in (result.trend or [])]
     segments = None
     if result.segments is not None:
@@ -235,7 +238,7 @@ def render(
         where = f"{templates_dir} or the built-in templates" if templates_dir else "the built-in templates"
         raise ConfigError(
             f"Digest {spec.name!r}: template {template_name!r} not found in {where}; "
-            f"set template = \"digest\" or add the file"
+            f'set template = "digest" or add the file'
         ) from None
     try:
         body = template.render(
