@@ -242,3 +242,19 @@ def test_missing_template_and_bad_format_are_config_errors(tmp_path):
         render(sample_spec(template="monthly"), [], "html", period_label=PERIOD, templates_dir=tmp_path)
     with pytest.raises(ConfigError, match="Unknown digest format 'pdf'"):
         render(sample_spec(), [], "pdf", period_label=PERIOD)  # type: ignore[arg-type]
+
+
+def test_renderer_draws_charts_once_for_html_and_slack(monkeypatch):
+    import importlib
+
+    render_module = importlib.import_module("kpicore.digest.render")
+    from kpicore.digest.render import renderer
+
+    calls = []
+    real = render_module.draw_charts
+    monkeypatch.setattr(render_module, "draw_charts", lambda *a, **k: calls.append(1) or real(*a, **k))
+    render_format = renderer(sample_spec(), sample_results(), period_label=PERIOD, currency="EUR")
+    html, slack_rendering = render_format("html"), render_format("slack")
+    assert len(calls) == 1
+    assert html.images == slack_rendering.images and len(html.images) == 4
+    assert render_format("text").images == {}

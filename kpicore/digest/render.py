@@ -189,6 +189,48 @@ def _period_range(results: list[MetricResult], locale: str) -> str:
     return ""
 
 
+def draw_charts(
+    results: list[MetricResult], *, locale: str = "en", currency: str = "USD"
+) -> dict[str, bytes]:
+    """A trend chart PNG for each available metric with at least two trend values: metric -> PNG."""
+    from kpicore.digest.charts import trend_chart
+
+    drawn = {}
+    for result in results:
+        if not result.ok or not result.trend:
+            continue
+        png = trend_chart(
+            result, value_formatter=lambda v, r=result: formatting.format_value(v, r.unit, locale, currency)
+        )
+        if png is not None:
+            drawn[result.metric] = png
+    return drawn
+
+
+def renderer(
+    spec: DigestSpec,
+    results: list[MetricResult],
+    *,
+    period_label: str,
+    **options: Any,
+) -> Callable[[str], Rendered]:
+    """A ``render(fmt)`` callable for OutgoingDigest that draws the charts at most once for all formats.
+
+    ``options`` are render()'s keyword arguments (locale, currency, templates_dir, jinja_hook).
+    """
+    drawn: dict[str, bytes] | None = None
+
+    def render_format(fmt: str) -> Rendered:
+        nonlocal drawn
+        if fmt in ("html", "slack") and options.get("charts") is not False and drawn is None:
+            drawn = draw_charts(
+                results, locale=options.get("locale", "en"), currency=options.get("currency", "USD")
+            )
+        return render(spec, results, fmt, period_label=period_label, chart_images=drawn, **options)  # type: ignore[arg-type]
+
+    return render_format
+
+
 def render(
     spec: DigestSpec,
     results: list[MetricResult],
@@ -200,11 +242,13 @@ def render(
     templates_dir: Path | str | None = None,
     jinja_hook: Callable[[Any], Any] | None = None,
     charts: bool | None = None,
+    chart_images: dict[str, bytes] | None = None,
 ) -> Rendered:
     """Render ``results`` (in digest order) as one format.
 
     ``charts`` (default: on for ``html`` and ``slack``) draws a PNG trend chart per metric that
     has a trend; the HTML references them as ``cid:`` images, the Slack channel uploads them.
+    ``chart_images`` (metric -> PNG, from draw_charts) reuses charts drawn for another format.
     Raises ConfigError for an unknown format or a template that is missing or not valid.
     """
     import jinja2
@@ -215,19 +259,16 @@ def render(
     images: dict[str, bytes] = {}
     chart_ids: dict[str, str] = {}
     if charts if charts is not None else fmt in ("html", "slack"):
-        from kpicore.digest.charts import chart_content_id, trend_chart
+        from kpicore.digest.charts import chart_content_id
 
-        for result, view in zip(results, views):
-            if not result.ok or not result.trend:
-                continue
-            png = trend_chart(
-                result,
-                value_formatter=lambda v, r=result: formatting.format_value(v, r.unit, locale, currency),
-            )
+        if chart_images is None:
+            chart_images = draw_charts(results, locale=locale, currency=currency)
+        for view in views:
+            png = chart_images.get(view.metric)
             if png is not None:
-                content_id = chart_content_id(result.metric)
+                content_id = chart_content_id(view.metric)
                 images[content_id] = png
-                chart_ids[result.metric] = content_id
+                chart_ids[view.metric] = content_id
                 view.chart_cid = content_id
 
     template_name = f"{spec.template}.{TEMPLATE_SUFFIXES[fmt]}"
