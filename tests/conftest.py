@@ -209,3 +209,23 @@ def engine(tmp_path):
     create_deliveries_table(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def smtps_server(tmp_path):
+    """An SMTP server speaking TLS from the first byte (security = "ssl")."""
+    from aiosmtpd.controller import Controller
+
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=context)
+    controller.start()
+    try:
+        server = SmtpServer("127.0.0.1", port, handler)
+        server.cert = cert  # type: ignore[attr-defined]
+        yield server
+    finally:
+        controller.stop()

@@ -129,3 +129,16 @@ def test_recipients_parsing():
         parse_recipients("a@x.com,nobody")
     with pytest.raises(ConfigError, match="no recipients"):
         parse_recipients(" , ")
+
+
+def test_implicit_tls(smtps_server):
+    settings = smtps_server.settings(security="ssl", ca_file=str(smtps_server.cert))
+    EmailChannel().send(outgoing(), "owner@example.com", settings)
+    [received] = smtps_server.messages
+    check_structure(received.content)
+
+
+def test_untrusted_certificate_is_refused(smtps_server):
+    with pytest.raises(DeliveryError, match="email:owner@example.com"):
+        EmailChannel().send(outgoing(), "owner@example.com", smtps_server.settings(security="ssl"))
+    assert smtps_server.messages == []

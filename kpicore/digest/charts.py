@@ -23,22 +23,21 @@ def trend_chart(result: MetricResult, *, value_formatter=None) -> bytes | None:
     """A PNG line chart of ``result.trend`` (oldest first), or None when it has fewer than two values.
 
     ``value_formatter(value) -> str`` labels the last point (e.g. a Babel-formatted value).
-    Matplotlib is imported here, with the non-interactive Agg backend, because it is slow to import.
+    Matplotlib (Agg) is imported here because it is slow to import.
     """
     points = [p for p in (result.trend or []) if p.value is not None]
     if len(points) < 2:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
+    # The Agg canvas directly, not pyplot: no global backend switch, no figure registry, thread-safe.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     labels = [p.period for p in points]
     values = [float(p.value) for p in points]  # type: ignore[arg-type]
     positions = list(range(len(values)))
 
-    # A Figure not attached to pyplot: no global state, safe in threads, freed when dropped.
     figure = Figure(figsize=FIGSIZE, dpi=DPI)
+    FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     axes.plot(positions, values, color=LINE_COLOUR, linewidth=2)
     axes.fill_between(positions, values, min(values), color=LINE_COLOUR, alpha=0.08)
