@@ -25,16 +25,17 @@ def trend_chart(result: MetricResult, *, value_formatter=None) -> bytes | None:
     ``value_formatter(value) -> str`` labels the last point (e.g. a Babel-formatted value).
     Matplotlib (Agg) is imported here because it is slow to import.
     """
-    points = [p for p in (result.trend or []) if p.value is not None]
-    if len(points) < 2:
+    trend = result.trend or []
+    # Positions in the full trend, so a period without a value shows as a wider gap, not as none.
+    present = [(index, point) for index, point in enumerate(trend) if point.value is not None]
+    if len(present) < 2:
         return None
     # The Agg canvas directly, not pyplot: no global backend switch, no figure registry, thread-safe.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    labels = [p.period for p in points]
-    values = [float(p.value) for p in points]  # type: ignore[arg-type]
-    positions = list(range(len(values)))
+    positions = [index for index, _ in present]
+    values = [float(point.value) for _, point in present]  # type: ignore[arg-type]
 
     figure = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(figure)
@@ -52,7 +53,7 @@ def trend_chart(result: MetricResult, *, value_formatter=None) -> bytes | None:
             fontsize=8,
             color="#111827",
         )
-    axes.set_xticks([positions[0], positions[-1]], [labels[0], labels[-1]], fontsize=7, color="#6b7280")
+    axes.set_xticks([0, len(trend) - 1], [trend[0].period, trend[-1].period], fontsize=7, color="#6b7280")
     axes.tick_params(axis="y", labelsize=7, colors="#6b7280", length=0)
     axes.tick_params(axis="x", length=0)
     for side in ("top", "right", "left"):
