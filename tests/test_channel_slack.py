@@ -131,3 +131,20 @@ def test_server_error_on_one_destination_others_still_sent(slack, engine):
     assert len(slack.posted_to("C0KPIS0001")) == 1 and len(slack.posted_to("C0OPS00002")) == 1
     rows = {r.destination: r for r in list_deliveries(engine, digest="weekly")}
     assert rows["slack:#ops"].attempts == 2 and rows["slack:#ops"].status == "sent"
+
+
+def test_failure_after_the_first_part_says_what_was_posted(slack):
+    results = many_results(60)
+    message = outgoing(results, sample_spec(metrics=[r.metric for r in results]), charts=False)
+    original = slack.api_chat_postMessage
+
+    def second_call_fails(params):
+        if slack.messages:
+            return 200, {}, {"ok": False, "error": "msg_too_long"}
+        return original(params)
+
+    slack.api_chat_postMessage = second_call_fails
+    with pytest.raises(
+        DeliveryError, match=r"msg_too_long; 1 of 2 messages were posted before the failure \(C0KPIS0001:"
+    ):
+        SlackChannel().send(message, "C0KPIS0001", FAST)

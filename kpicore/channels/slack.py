@@ -78,9 +78,9 @@ class SlackChannel(Channel):
             )
         rendered = message.rendered("slack")
         client = make_client(settings)
+        message_ids: list[str] = []
         try:
             channel_id = self.resolve_channel(client, target)
-            message_ids = []
             first_ts = None
             for payload in rendered.messages:
                 response = client.chat_postMessage(
@@ -117,7 +117,7 @@ class SlackChannel(Channel):
             raise DeliveryError(
                 f"Slack refused the digest {message.spec.name!r} for {destination}: "
                 f"{code or 'unknown error'}{f' (HTTP {status})' if status and status != 200 else ''}"
-                f"{_advice(code, target)}"
+                f"{_advice(code, target)}{_partial(message_ids, len(rendered.messages))}"
             ) from None
         except SlackClientError as error:
             raise DeliveryError(
@@ -154,6 +154,14 @@ class SlackChannel(Channel):
                 break
         # Same shape as Slack's own error, so the caller reports it the same way.
         raise SlackApiError("channel not found", {"ok": False, "error": "channel_not_found"})
+
+
+def _partial(message_ids: list[str], total: int) -> str:
+    """Say which parts of a split digest were posted before a failure: a resend repeats them."""
+    posted = [i for i in message_ids if not i.startswith("file:")]
+    if not posted:
+        return ""
+    return f"; {len(posted)} of {total} messages were posted before the failure ({', '.join(posted)})"
 
 
 def _advice(code: str | None, target: str) -> str:
