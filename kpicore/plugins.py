@@ -21,6 +21,7 @@ DEFAULT_PLUGINS = (
     "kpicore.metrics.customers",
     "kpicore.metrics.orders",
     "kpicore.metrics.surveys",
+    "kpicore.channels",
 )
 
 

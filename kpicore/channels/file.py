@@ -1,0 +1,51 @@
+"""The file channel: writes every rendered format of the digest into a folder.
+
+``file:./digests`` writes ``<digest>-<period>.html``, ``.slack.json``, ``.txt`` and ``.md``
+(a relative folder resolves against the working directory; the core may resolve it against
+the config's folder before calling). Chart PNGs are written next to the HTML, which refers to
+them by ``cid:`` in email; in the file copy the references are rewritten to the PNG files.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from kpicore.channels.base import Channel, Delivery, OutgoingDigest
+from kpicore.digest.render import FILE_EXTENSIONS
+from kpicore.errors import DeliveryError
+
+
+def _safe(part: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", part).strip("._") or "digest"
+
+
+class FileChannel(Channel):
+    """Writes the digest in every format to a folder."""
+
+    scheme = "file"
+    description = "write digest files (html, slack.json, txt, md) into a folder"
+    formats = ("html", "slack", "text", "md")
+
+    def send(self, message: OutgoingDigest, target: str, settings: dict[str, Any]) -> Delivery:
+        """Write ``<digest>-<period>.<ext>`` for each format into the folder ``target``."""
+        folder = Path(target or ".").expanduser()
+        stem = f"{_safe(message.spec.name)}-{_safe(message.period_label)}"
+        written = []
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for fmt in self.formats:
+                rendered = message.rendered(fmt)
+                body = rendered.body
+                if fmt == "html":
+                    for content_id, png in rendered.images.items():
+                        image = folder / f"{stem}-{_safe(content_id.split('@')[0])}.png"
+                        image.write_bytes(png)
+                        body = body.replace(f"cid:{content_id}", image.name)
+                path = folder / f"{stem}.{FILE_EXTENSIONS[fmt]}"
+                path.write_text(body, encoding="utf-8")
+                written.append(str(path))
+        except OSError as error:
+            raise DeliveryError(f"Could not write the digest to file:{target}: {error}") from None
+        return Delivery(message_ids=written, detail=f"{len(written)} files in {folder}")

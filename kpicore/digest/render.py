@@ -1,0 +1,307 @@
+"""Render a digest (a list of MetricResults) as Slack Block Kit, HTML email, plain text or Markdown.
+
+Templates are Jinja2 files named ``<template>.<format file>.j2`` (``digest.html.j2``,
+``digest.slack.json.j2``, ``digest.txt.j2``, ``digest.md.j2``). A user's templates folder is
+searched first, then the built-in ``kpicore/templates/``, so a user overrides a template by name.
+Values reach the templates already formatted for the locale; everything data-derived is escaped
+for its format (HTML autoescape; ``slack_escape`` and ``md_escape`` filters).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from kpicore.digest import formatting
+from kpicore.digest.blockkit import slack_escape, split_messages
+from kpicore.errors import ConfigError
+from kpicore.results import MetricResult
+
+Format = Literal["slack", "html", "text", "md"]
+#: Template file suffix for each format.
+TEMPLATE_SUFFIXES: dict[str, str] = {
+    "slack": "slack.json.j2",
+    "html": "html.j2",
+    "text": "txt.j2",
+    "md": "md.j2",
+}
+#: File extension of each rendered format (``file:`` destinations, ``kpi digest render --out``).
+FILE_EXTENSIONS: dict[str, str] = {"slack": "slack.json", "html": "html", "text": "txt", "md": "md"}
+BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass
+class DigestSpec:
+    """One ``[digests.NAME]`` table of kpi.toml (DESIGN 12)."""
+
+    name: str
+    title: str
+    metrics: list[str]
+    period: str = "last-week"
+    trend: int = 12
+    breakdowns: dict[str, str] = field(default_factory=dict)
+    destinations: list[str] = field(default_factory=list)
+    template: str = "digest"
+    timezone: str | None = None
+    schedule: str | None = None
+
+
+@dataclass
+class Rendered:
+    """A digest rendered in one format.
+
+    ``body`` is the text to show or store (for Slack, the JSON list of messages); ``images``
+    maps Content-IDs to chart PNGs (HTML and Slack); ``messages`` are chat.postMessage payloads
+    (Slack only), each within Block Kit limits.
+    """
+
+    fmt: str
+    body: str
+    images: dict[str, bytes] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    #: metric name -> Content-ID of its chart, in digest order.
+    charts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class MetricView:
+    """What a template sees of one metric: every value already formatted, nothing escaped."""
+
+    metric: str
+    title: str
+    unit: str
+    ok: bool
+    reason: str | None
+    value: str
+    previous: str | None
+    delta: str | None
+    arrow: str
+    marker: str
+    sparkline: str
+    trend_periods: int
+    n: str | None
+    warnings: int
+    warning_messages: list[str]
+    dimension: str | None
+    segments: list[dict[str, str]] | None
+    chart_cid: str | None = None
+
+    @property
+    def change(self) -> str:
+        """``▲ +12.3% ✓ better`` or an empty string when there is nothing to compare."""
+        if not self.delta:
+            return ""
+        return " ".join(part for part in (self.arrow, self.delta, self.marker) if part)
+
+
+def md_escape(value: Any) -> str:
+    """Escape Markdown punctuation and HTML in data, so a segment name stays literal text."""
+    text = "" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    out = []
+    for char in text:
+        if char in "\\`*_[]|~#":
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    return "".join(out).replace("\n", " ")
+
+
+def metric_view(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> MetricView:
+    """Format one result for the templates."""
+
+    def fmt(value: float | None) -> str:
+        return formatting.format_value(value, result.unit, locale, currency)
+
+    delta = (
+        formatting.format_delta(result.delta, result.delta_pct, result.unit, locale) if result.ok else None
+    )
+    trend_values = [point.value for point in (result.trend or [])]
+    segments = None
+    if result.segments is not None:
+        segments = [
+            {
+                "segment": segment.segment,
+                "value": fmt(segment.value),
+                "n": formatting.format_number(segment.n, locale),
+            }
+            for segment in result.segments
+        ]
+    return MetricView(
+        metric=result.metric,
+        title=result.title,
+        unit=result.unit,
+        ok=result.ok,
+        reason=result.reason,
+        value=fmt(result.value) if result.ok else "unavailable",
+        previous=fmt(result.previous) if result.ok and result.previous is not None else None,
+        delta=delta,
+        arrow=formatting.change_arrow(result.delta) if delta else "",
+        marker=formatting.change_marker(result.delta, result.better) if delta else "",
+        sparkline=formatting.sparkline(trend_values),
+        trend_periods=len(trend_values),
+        n=formatting.format_number(result.n, locale) if result.n is not None else None,
+        warnings=sum(w.count for w in result.warnings),
+        warning_messages=[f"{w.message} ({w.count})" for w in result.warnings],
+        dimension=result.dimension,
+        segments=segments,
+    )
+
+
+def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[Any], Any] | None = None):
+    """The Jinja2 environment: the user's templates first, then the built-in ones.
+
+    HTML templates are autoescaped. ``jinja_hook(env)`` lets plugins add filters and globals
+    (the core passes the ``prepare_jinja2_environment`` hook here).
+    """
+    import jinja2
+
+    loaders: list[jinja2.BaseLoader] = []
+    if templates_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
+    loaders.append(jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES)))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "html.j2"), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        extensions=["jinja2.ext.do"],
+    )
+    env.filters["slack_escape"] = slack_escape
+    env.filters["md_escape"] = md_escape
+    if jinja_hook is not None:
+        jinja_hook(env)
+    return env
+
+
+def _period_range(results: list[MetricResult], locale: str) -> str:
+    for result in results:
+        if result.start and result.end:
+            try:
+                return formatting.format_date_range(result.start, result.end, locale)
+            except ValueError:
+                continue
+    return ""
+
+
+def draw_charts(
+    results: list[MetricResult], *, locale: str = "en", currency: str = "USD"
+) -> dict[str, bytes]:
+    """A trend chart PNG for each available metric with at least two trend values: metric -> PNG."""
+    from kpicore.digest.charts import trend_chart
+
+    drawn = {}
+    for result in results:
+        if not result.ok or not result.trend:
+            continue
+        png = trend_chart(
+            result, value_formatter=lambda v, r=result: formatting.format_value(v, r.unit, locale, currency)
+        )
+        if png is not None:
+            drawn[result.metric] = png
+    return drawn
+
+
+def renderer(
+    spec: DigestSpec,
+    results: list[MetricResult],
+    *,
+    period_label: str,
+    **options: Any,
+) -> Callable[[str], Rendered]:
+    """A ``render(fmt)`` callable for OutgoingDigest that draws the charts at most once for all formats.
+
+    ``options`` are render()'s keyword arguments (locale, currency, templates_dir, jinja_hook).
+    """
+    drawn: dict[str, bytes] | None = None
+
+    def render_format(fmt: str) -> Rendered:
+        nonlocal drawn
+        if fmt in ("html", "slack") and options.get("charts") is not False and drawn is None:
+            drawn = draw_charts(
+                results, locale=options.get("locale", "en"), currency=options.get("currency", "USD")
+            )
+        return render(spec, results, fmt, period_label=period_label, chart_images=drawn, **options)  # type: ignore[arg-type]
+
+    return render_format
+
+
+def render(
+    spec: DigestSpec,
+    results: list[MetricResult],
+    fmt: Format,
+    *,
+    period_label: str,
+    locale: str = "en",
+    currency: str = "USD",
+    templates_dir: Path | str | None = None,
+    jinja_hook: Callable[[Any], Any] | None = None,
+    charts: bool | None = None,
+    chart_images: dict[str, bytes] | None = None,
+) -> Rendered:
+    """Render ``results`` (in digest order) as one format.
+
+    ``charts`` (default: on for ``html`` and ``slack``) draws a PNG trend chart per metric that
+    has a trend; the HTML references them as ``cid:`` images, the Slack channel uploads them.
+    ``chart_images`` (metric -> PNG, from draw_charts) reuses charts drawn for another format.
+    Raises ConfigError for an unknown format or a template that is missing or not valid.
+    """
+    import jinja2
+
+    if fmt not in TEMPLATE_SUFFIXES:
+        raise ConfigError(f"Unknown digest format {fmt!r}: use one of {', '.join(TEMPLATE_SUFFIXES)}")
+    views = [metric_view(result, locale=locale, currency=currency) for result in results]
+    images: dict[str, bytes] = {}
+    chart_ids: dict[str, str] = {}
+    if charts if charts is not None else fmt in ("html", "slack"):
+        from kpicore.digest.charts import chart_content_id
+
+        if chart_images is None:
+            chart_images = draw_charts(results, locale=locale, currency=currency)
+        for view in views:
+            png = chart_images.get(view.metric)
+            if png is not None:
+                content_id = chart_content_id(view.metric)
+                images[content_id] = png
+                chart_ids[view.metric] = content_id
+                view.chart_cid = content_id
+
+    template_name = f"{spec.template}.{TEMPLATE_SUFFIXES[fmt]}"
+    env = environment(templates_dir, jinja_hook)
+    try:
+        template = env.get_template(template_name)
+    except jinja2.TemplateNotFound:
+        where = f"{templates_dir} or the built-in templates" if templates_dir else "the built-in templates"
+        raise ConfigError(
+            f"Digest {spec.name!r}: template {template_name!r} not found in {where}; "
+            f'set template = "digest" or add the file'
+        ) from None
+    try:
+        body = template.render(
+            spec=spec,
+            title=spec.title,
+            metrics=views,
+            period_label=period_label,
+            period_range=_period_range(results, locale),
+            locale=locale,
+            currency=currency,
+        )
+    except jinja2.TemplateError as error:
+        raise ConfigError(f"Digest {spec.name!r}: template {template_name!r} failed: {error}") from error
+
+    rendered = Rendered(fmt=fmt, body=body, images=images, charts=chart_ids)
+    if fmt == "slack":
+        try:
+            payload = json.loads(body)
+        except json.JSONDecodeError as error:
+            raise ConfigError(
+                f"Digest {spec.name!r}: template {template_name!r} did not produce valid JSON: {error}"
+            ) from error
+        rendered.messages = split_messages(payload, title=spec.title)
+        rendered.body = json.dumps(rendered.messages, indent=2, ensure_ascii=False) + "\n"
+    return rendered

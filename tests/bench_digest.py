@@ -1,0 +1,77 @@
+"""Render+send time of a 20-metric digest to the loopback Slack and SMTP servers.
+
+Run: ``python -m tests.bench_digest`` from the repository root. Prints one line per step.
+Charts (matplotlib) dominate: one PNG per metric with a trend, drawn once and shared by the
+HTML email and the Slack upload.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine
+
+from kpicore.channels import OutgoingDigest, default_channels
+from kpicore.digest.ledger import create_deliveries_table, deliver
+from kpicore.digest.render import renderer
+from tests.conftest import RecordingHandler, free_port
+from tests.digest_data import PERIOD, result, sample_spec, weekly_trend
+from tests.slack_server import SlackServer
+
+METRICS = 20
+
+
+def main() -> None:
+    from aiosmtpd.controller import Controller
+
+    results = [
+        result(
+            f"metric_{i:02d}",
+            f"Metric {i:02d}",
+            "currency",
+            "higher",
+            1000 + 17 * i,
+            950 + 13 * i,
+            40 + i,
+            trend=weekly_trend([900 + (j * 37 + i * 11) % 200 for j in range(12)]),
+        )
+        for i in range(METRICS)
+    ]
+    destinations = ["slack:#kpis", "email:owner@example.com,ops@example.com"]
+    spec = sample_spec(metrics=[r.metric for r in results], destinations=destinations)
+    handler = RecordingHandler()
+    port = free_port()
+    smtp = Controller(handler, hostname="127.0.0.1", port=port)
+    smtp.start()
+    with SlackServer() as slack, tempfile.TemporaryDirectory() as folder:
+        os.environ["KPI_SLACK_API_URL"] = slack.base_url
+        os.environ["SLACK_BOT_TOKEN"] = slack.fake.token
+        engine = create_engine(f"sqlite:///{Path(folder) / 'state.db'}")
+        create_deliveries_table(engine)
+        settings = {
+            "email": {"host": "127.0.0.1", "port": port, "security": "none", "sender": "r@example.com"}
+        }
+
+        started = time.perf_counter()
+        render_format = renderer(spec, results, period_label=PERIOD)
+        rendered = {fmt: render_format(fmt) for fmt in ("text", "md", "html", "slack")}
+        html = rendered["html"]
+        rendered_at = time.perf_counter()
+        outgoing = OutgoingDigest(spec=spec, period_label=PERIOD, renderings=rendered)
+        outcomes = deliver(
+            spec, outgoing, destinations, engine, {c.scheme: c for c in default_channels()}, settings
+        )
+        sent_at = time.perf_counter()
+    smtp.stop()
+    assert [o.status for o in outcomes] == ["sent", "sent"], outcomes
+    print(f"{METRICS} metrics, {len(html.images)} charts")
+    print(f"render (text, md, html + charts, slack): {rendered_at - started:.2f} s")
+    print(f"send (Slack with chart upload, email, ledger): {sent_at - rendered_at:.2f} s")
+    print(f"total: {sent_at - started:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""A fixed list of MetricResults for digest tests: every unit, a breakdown, an unavailable metric."""
+
+from __future__ import annotations
+
+from kpicore.digest.render import DigestSpec
+from kpicore.results import MetricResult, Segment, TrendPoint, Warning_
+
+PERIOD = "2026-W47"
+START = "2026-11-16T00:00:00+01:00"
+END = "2026-11-23T00:00:00+01:00"
+
+
+def weekly_trend(values: list[float | None]) -> list[TrendPoint]:
+    """Trend points for the weeks ending with 2026-W47, oldest first."""
+    first_week = 47 - len(values) + 1
+    return [
+        TrendPoint(period=f"2026-W{week:02d}", start="", end="", value=value)
+        for week, value in zip(range(first_week, 48), values)
+    ]
+
+
+def result(metric: str, title: str, unit: str, better: str, value, previous, n, **extra) -> MetricResult:
+    return MetricResult(
+        metric=metric,
+        title=title,
+        unit=unit,
+        better=better,
+        status="ok",
+        period=PERIOD,
+        start=START,
+        end=END,
+        value=value,
+        previous=previous,
+        n=n,
+        **extra,
+    )
+
+
+def sample_results() -> list[MetricResult]:
+    """Seven metrics covering currency, count, points, percent (up, down, flat), an unavailable one."""
+    return [
+        result(
+            "revenue",
+            "Revenue",
+            "currency",
+            "higher",
+            48210.5,
+            45120.0,
+            812,
+            trend=weekly_trend([39000, 41000.5, 40500, 43800, 45120, 48210.5]),
+        ),
+        result(
+            "new_customers",
+            "New customers",
+            "count",
+            "higher",
+            126,
+            131,
+            126,
+            trend=weekly_trend([110, 118, 125, 140, 131, 126]),
+        ),
+        result(
+            "nps",
+            "Net Promoter Score",
+            "points",
+            "higher",
+            42.0,
+            38.5,
+            214,
+            warnings=[Warning_("score out of range 0..10", 3)],
+            segments=[Segment("North", 51.2, 120), Segment("South", 30.9, 81), Segment("(none)", 23.1, 13)],
+            dimension="region",
+            trend=weekly_trend([35, 37, None, 40, 38.5, 42]),
+        ),
+        result("csat", "Customer satisfaction", "percent", "higher", 87.5, 87.5, 96),
+        result(
+            "churn_rate",
+            "Churn rate",
+            "percent",
+            "lower",
+            2.1,
+            2.6,
+            4120,
+            trend=weekly_trend([2.8, 2.7, 2.9, 2.6, 2.6, 2.1]),
+        ),
+        result("cac", "Customer acquisition cost", "currency", "lower", 58.4, 51.0, 126),
+        MetricResult(
+            metric="fcr",
+            title="First-contact resolution",
+            unit="percent",
+            better="higher",
+            status="unavailable",
+            period=PERIOD,
+            start=START,
+            end=END,
+            reason="the source has no table for entity 'tickets'",
+        ),
+    ]
+
+
+def sample_spec(**overrides) -> DigestSpec:
+    values = {
+        "name": "weekly",
+        "title": "Weekly KPIs",
+        "metrics": [r.metric for r in sample_results()],
+        "breakdowns": {"nps": "region"},
+        "destinations": ["slack:#kpis"],
+    }
+    values.update(overrides)
+    return DigestSpec(**values)

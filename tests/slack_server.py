@@ -1,0 +1,218 @@
+"""A local HTTP server that speaks the part of the Slack Web API kpicore uses.
+
+The real slack_sdk WebClient talks to it (``KPI_SLACK_API_URL``). It checks the bearer token,
+Slack's Block Kit limits, the channel, records every request, and can be told to answer 429
+(with Retry-After) or 500 on demand.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, urlparse
+
+from kpicore.digest.blockkit import check_message
+
+
+@dataclass
+class Recorded:
+    """One request the server received."""
+
+    method: str  # Web API method ("chat.postMessage") or "upload"
+    params: dict[str, Any]
+    headers: dict[str, str]
+    body: bytes = b""
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeSlack:
+    """State and behaviour of the fake Slack workspace."""
+
+    def __init__(self, token: str = "xoxb-test-token") -> None:
+        self.token = token
+        #: name -> id; more than one page so conversations.list pagination is exercised.
+        self.channels = {"kpis": "C0KPIS0001", "ops": "C0OPS00002", "general": "C0GENERAL3"}
+        self.channels.update({f"filler-{i}": f"C0FILL{i:04d}" for i in range(5)})
+        self.page_size = 3
+        self.requests: list[Recorded] = []
+        self.messages: list[dict[str, Any]] = []  # accepted chat.postMessage payloads
+        self.files: dict[str, dict[str, Any]] = {}  # file id -> {"filename", "data", "completed", ...}
+        self.rate_limit_next = 0  # answer 429 to this many next API calls
+        self.fail_channels: set[str] = set()  # channel ids whose chat.postMessage answers 500
+        self.lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self.base_url = ""
+
+    # -- helpers for tests -------------------------------------------------------------------
+    def calls(self, method: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method]
+
+    def posted_to(self, channel_id: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["channel"] == channel_id]
+
+    # -- API -------------------------------------------------------------------------------------
+    def handle(self, method: str, params: dict[str, Any], headers: dict[str, str], body: bytes):
+        """(status, extra headers, JSON response) for one request."""
+        with self.lock:
+            record = Recorded(method=method, params=params, headers=headers, body=body)
+            self.requests.append(record)
+            status, extra, response = self._answer(method, params, headers, body)
+            record.status, record.response = status, response
+            return status, extra, response
+
+    def _answer(self, method, params, headers, body):
+        if method == "upload":
+            file_id = params["file_id"]
+            if file_id not in self.files:
+                return 404, {}, {"ok": False, "error": "unknown upload"}
+            self.files[file_id]["data"] = body
+            return 200, {}, {"ok": True}
+        if self.rate_limit_next > 0:
+            self.rate_limit_next -= 1
+            return 429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"}
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return 200, {}, {"ok": False, "error": "invalid_auth"}
+        handler = getattr(self, "api_" + method.replace(".", "_"), None)
+        if handler is None:
+            return 404, {}, {"ok": False, "error": "unknown_method"}
+        return handler(params)
+
+    def api_auth_test(self, params):
+        return 200, {}, {"ok": True, "team": "Test", "user": "kpibot", "user_id": "U0BOT"}
+
+    def api_conversations_list(self, params):
+        names = sorted(self.channels)
+        start = int(params.get("cursor") or 0)
+        limit = min(int(params.get("limit") or 100), self.page_size)
+        page = names[start : start + limit]
+        next_cursor = str(start + limit) if start + limit < len(names) else ""
+        return (
+            200,
+            {},
+            {
+                "ok": True,
+                "channels": [{"id": self.channels[n], "name": n, "is_archived": False} for n in page],
+                "response_metadata": {"next_cursor": next_cursor},
+            },
+        )
+
+    def api_chat_postMessage(self, params):
+        channel = params.get("channel")
+        if channel not in self.channels.values():
+            return 200, {}, {"ok": False, "error": "channel_not_found"}
+        if channel in self.fail_channels:
+            return 500, {}, {"ok": False, "error": "internal_error"}
+        blocks = params.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if blocks is not None and check_message({"blocks": blocks}):
+            return (
+                200,
+                {},
+                {"ok": False, "error": "invalid_blocks", "errors": check_message({"blocks": blocks})},
+            )
+        if not params.get("text") and not blocks:
+            return 200, {}, {"ok": False, "error": "no_text"}
+        ts = f"1764000000.{next(self._ts):06d}"
+        self.messages.append({"channel": channel, "ts": ts, "text": params.get("text"), "blocks": blocks})
+        return 200, {}, {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}
+
+    def api_files_getUploadURLExternal(self, params):
+        if not params.get("filename") or not params.get("length"):
+            return 200, {}, {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._file_ids):08d}"
+        self.files[file_id] = {
+            "filename": params["filename"],
+            "length": int(params["length"]),
+            "data": None,
+            "completed": False,
+        }
+        return 200, {}, {"ok": True, "file_id": file_id, "upload_url": f"{self.base_url}upload/{file_id}"}
+
+    def api_files_completeUploadExternal(self, params):
+        files = params.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        channel = params.get("channel_id")
+        if channel and channel not in self.channels.values():
+            return 200, {}, {"ok": False, "error": "channel_not_found"}
+        out = []
+        for item in files or []:
+            stored = self.files.get(item["id"])
+            if stored is None or stored["data"] is None:
+                return 200, {}, {"ok": False, "error": "file_not_found"}
+            stored.update(
+                completed=True, title=item.get("title"), channel=channel, thread_ts=params.get("thread_ts")
+            )
+            out.append({"id": item["id"], "title": item.get("title")})
+        return 200, {}, {"ok": True, "files": out}
+
+
+def _handler_class(fake: FakeSlack):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):  # keep test output quiet
+            pass
+
+        def _serve(self):
+            url = urlparse(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            if url.path.startswith("/upload/"):
+                method = "upload"
+                params["file_id"] = url.path.rsplit("/", 1)[1]
+            else:
+                method = url.path.rsplit("/", 1)[-1]
+                content_type = headers.get("content-type", "")
+                if body and "application/json" in content_type:
+                    params.update(json.loads(body))
+                elif body and "x-www-form-urlencoded" in content_type:
+                    params.update({k: v[-1] for k, v in parse_qs(body.decode()).items()})
+            status, extra, response = fake.handle(method, params, headers, body)
+            payload = json.dumps(response).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_POST = _serve
+        do_GET = _serve
+
+    return Handler
+
+
+class SlackServer:
+    """Runs a FakeSlack on 127.0.0.1 (random port) in a thread; ``base_url`` ends with ``/api/``."""
+
+    def __init__(self, fake: FakeSlack | None = None) -> None:
+        self.fake = fake or FakeSlack()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self.fake))
+        self.httpd.daemon_threads = True
+        host, port = self.httpd.server_address[:2]
+        self.root = f"http://{host}:{port}/"
+        self.base_url = self.root + "api/"
+        self.fake.base_url = self.root
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-slack", daemon=True
+        )
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)

@@ -1,0 +1,150 @@
+"""The Slack channel end to end: the real slack_sdk client against the local fake Slack."""
+
+from __future__ import annotations
+
+import pytest
+
+from kpicore.channels import OutgoingDigest, SlackChannel, default_channels
+from kpicore.digest import render
+from kpicore.digest.blockkit import check_message
+from kpicore.digest.ledger import deliver, list_deliveries
+from kpicore.errors import DeliveryError
+from tests.conftest import SLACK_TOKEN
+from tests.digest_data import PERIOD, sample_results, sample_spec
+from tests.test_digest_render import PNG_SIGNATURE, many_results
+
+FAST = {"retry_backoff": 0.01}
+
+
+def outgoing(results=None, spec=None, charts=None) -> OutgoingDigest:
+    results = sample_results() if results is None else results
+    spec = spec or sample_spec()
+    return OutgoingDigest(
+        spec=spec,
+        period_label=PERIOD,
+        renderings=lambda fmt: render(spec, results, fmt, period_label=PERIOD, currency="EUR", charts=charts),
+    )
+
+
+def test_posts_blocks_and_uploads_charts_in_a_thread(slack):
+    delivery = SlackChannel().send(outgoing(), "#kpis", FAST)
+    [message] = slack.posted_to("C0KPIS0001")
+    assert message["text"] == "Weekly KPIs — 2026-W47"
+    assert message["blocks"][0]["type"] == "header" and check_message(message) == []
+    assert delivery.message_ids[0] == f"C0KPIS0001:{message['ts']}"
+    # Token travelled as a bearer header; the channel name was resolved across pages.
+    assert all(r.headers["authorization"] == f"Bearer {SLACK_TOKEN}" for r in slack.calls("chat.postMessage"))
+    assert len(slack.calls("conversations.list")) >= 2
+    # One chart per metric with a trend, uploaded through the v2 flow into the thread.
+    completed = [f for f in slack.files.values() if f["completed"]]
+    assert sorted(f["filename"] for f in completed) == [
+        "churn_rate.png",
+        "new_customers.png",
+        "nps.png",
+        "revenue.png",
+    ]
+    assert all(f["data"].startswith(PNG_SIGNATURE) and len(f["data"]) == f["length"] for f in completed)
+    assert {(f["channel"], f["thread_ts"]) for f in completed} == {("C0KPIS0001", message["ts"])}
+    assert len(slack.calls("upload")) == 4
+    assert [i for i in delivery.message_ids if i.startswith("file:")] == [f"file:{f}" for f in slack.files]
+
+
+def test_channel_id_is_used_as_is_and_names_are_cached(slack):
+    channel = SlackChannel()
+    channel.send(outgoing(), "C0OPS00002", {**FAST, "charts": "off"})
+    assert slack.calls("conversations.list") == []
+    channel.send(outgoing(), "#kpis", {**FAST, "charts": "off"})
+    lookups = len(slack.calls("conversations.list"))
+    channel.send(outgoing(), "#kpis", {**FAST, "charts": "off"})
+    assert len(slack.calls("conversations.list")) == lookups
+    assert len(slack.messages) == 3 and slack.files == {}
+
+
+def test_sixty_metrics_are_accepted_by_slack(slack):
+    results = many_results(60)
+    SlackChannel().send(
+        outgoing(results, sample_spec(metrics=[r.metric for r in results]), charts=False),
+        "#kpis",
+        {**FAST, "charts": "off"},
+    )
+    posts = slack.calls("chat.postMessage")
+    assert len(posts) == 2 and all(p.response["ok"] for p in posts)
+    assert sum(len(m["blocks"]) for m in slack.messages) == 60 + 2 + 1  # header, context, continuation note
+
+
+def test_rate_limit_then_success(slack):
+    slack.rate_limit_next = 1
+    SlackChannel().send(outgoing(), "C0KPIS0001", {**FAST, "charts": "off"})
+    statuses = [r.status for r in slack.calls("chat.postMessage")]
+    assert statuses == [429, 200]
+    assert len(slack.messages) == 1
+
+
+def test_invalid_token(slack, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-wrong-secret-value")
+    with pytest.raises(DeliveryError) as caught:
+        SlackChannel().send(outgoing(), "#kpis", FAST)
+    message = str(caught.value)
+    assert "invalid_auth" in message and "slack:#kpis" in message and "SLACK_BOT_TOKEN" in message
+    assert "xoxb-wrong-secret-value" not in message
+
+
+def test_missing_token(slack, monkeypatch):
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    with pytest.raises(DeliveryError, match="SLACK_BOT_TOKEN"):
+        SlackChannel().send(outgoing(), "#kpis", FAST)
+
+
+@pytest.mark.parametrize("target", ["#no-such-channel", "C0NOPE0000"])
+def test_channel_not_found(slack, target):
+    with pytest.raises(DeliveryError) as caught:
+        SlackChannel().send(outgoing(), target, FAST)
+    message = str(caught.value)
+    assert "channel_not_found" in message and f"slack:{target}" in message and "'weekly'" in message
+    assert SLACK_TOKEN not in message
+
+
+def test_server_error_on_one_destination_others_still_sent(slack, engine):
+    slack.fail_channels.add("C0OPS00002")
+    destinations = ["slack:#ops", "slack:#kpis"]
+    channels = {c.scheme: c for c in default_channels()}
+    spec = sample_spec(destinations=destinations)
+    outcomes = deliver(spec, outgoing(spec=spec), destinations, engine, channels, {"slack": FAST})
+    assert [(o.destination, o.status) for o in outcomes] == [
+        ("slack:#ops", "failed"),
+        ("slack:#kpis", "sent"),
+    ]
+    assert "internal_error" in outcomes[0].error and "HTTP 500" in outcomes[0].error
+    # ServerErrorRetryHandler retried before giving up.
+    assert len([r for r in slack.calls("chat.postMessage") if r.params["channel"] == "C0OPS00002"]) == 4
+    rows = {r.destination: r for r in list_deliveries(engine, digest="weekly")}
+    assert rows["slack:#ops"].status == "failed" and "internal_error" in rows["slack:#ops"].last_error
+    assert rows["slack:#kpis"].status == "sent" and rows["slack:#kpis"].message_ids
+
+    # The next run retries only the failed destination, and never duplicates the sent one.
+    slack.fail_channels.clear()
+    again = deliver(spec, outgoing(spec=spec), destinations, engine, channels, {"slack": FAST})
+    assert [(o.destination, o.status) for o in again] == [("slack:#ops", "sent"), ("slack:#kpis", "skipped")]
+    assert "already sent" in again[1].message
+    third = deliver(spec, outgoing(spec=spec), destinations, engine, channels, {"slack": FAST})
+    assert {o.status for o in third} == {"skipped"}
+    assert len(slack.posted_to("C0KPIS0001")) == 1 and len(slack.posted_to("C0OPS00002")) == 1
+    rows = {r.destination: r for r in list_deliveries(engine, digest="weekly")}
+    assert rows["slack:#ops"].attempts == 2 and rows["slack:#ops"].status == "sent"
+
+
+def test_failure_after_the_first_part_says_what_was_posted(slack):
+    results = many_results(60)
+    message = outgoing(results, sample_spec(metrics=[r.metric for r in results]), charts=False)
+    original = slack.api_chat_postMessage
+
+    def second_call_fails(params):
+        if slack.messages:
+            return 200, {}, {"ok": False, "error": "msg_too_long"}
+        return original(params)
+
+    slack.api_chat_postMessage = second_call_fails
+    with pytest.raises(
+        DeliveryError, match=r"msg_too_long; 1 of 2 messages were posted before the failure \(C0KPIS0001:"
+    ):
+        SlackChannel().send(message, "C0KPIS0001", FAST)

@@ -1,0 +1,78 @@
+"""Babel formatting of values, changes, dates; arrows, markers and sparklines."""
+
+import pytest
+
+from kpicore.digest import formatting as f
+
+
+@pytest.mark.parametrize(
+    "value, unit, locale, expected",
+    [
+        (12345.5, "currency", "en", "€12,345.50"),
+        (12345.5, "currency", "de_DE", "12.345,50\xa0€"),
+        (42.5, "percent", "en", "42.5%"),
+        (42.5, "percent", "de_DE", "42,5\xa0%"),
+        (42, "points", "en", "+42.0"),
+        (-12.25, "points", "de_DE", "-12,2"),
+        (0, "points", "en", "0.0"),
+        (1234, "count", "en", "1,234"),
+        (1234, "count", "de_DE", "1.234"),
+        (1234.5, "count", "en", "1,234.5"),
+        (38.25, "minutes", "en", "38.2 min"),
+        (1.456, "ratio", "de_DE", "1,46"),
+        (None, "currency", "en", "–"),
+    ],
+)
+def test_format_value(value, unit, locale, expected):
+    assert f.format_value(value, unit, locale, "EUR") == expected
+
+
+def test_format_value_uses_the_currency_code():
+    assert f.format_value(10, "currency", "en", "USD") == "$10.00"
+    assert f.format_value(10, "currency", "en_IN", "INR") == "₹10.00"
+
+
+@pytest.mark.parametrize(
+    "delta, delta_pct, unit, locale, expected",
+    [
+        (2.5, 5.0, "percent", "en", "+2.5 pts"),
+        (-2.5, -5.0, "points", "de_DE", "-2,5 pts"),
+        (0.0, 0.0, "percent", "en", "0.0 pts"),
+        (100, 12.345, "currency", "en", "+12.3%"),
+        (-100, -3.2, "count", "de_DE", "-3,2\xa0%"),
+        (5, None, "currency", "en", None),
+        (None, None, "percent", "en", None),
+    ],
+)
+def test_format_delta(delta, delta_pct, unit, locale, expected):
+    assert f.format_delta(delta, delta_pct, unit, locale) == expected
+
+
+def test_arrow_and_marker_follow_better():
+    assert (f.change_arrow(1), f.change_arrow(-1), f.change_arrow(0), f.change_arrow(None)) == (
+        "▲",
+        "▼",
+        "▶",
+        "",
+    )
+    assert f.change_marker(1, "higher") == "✓ better"
+    assert f.change_marker(1, "lower") == "✗ worse"
+    assert f.change_marker(-1, "lower") == "✓ better"
+    assert f.change_marker(0, "lower") == "= unchanged"
+
+
+def test_sparkline():
+    assert f.sparkline([1, 2, 3, 4, 5, 6, 7, 8]) == "▁▂▃▄▅▆▇█"
+    assert f.sparkline([5, None, 1]) == "█ ▁"
+    assert f.sparkline([3, 3]) == "▄▄"
+    assert f.sparkline([None]) == ""
+
+
+def test_dates():
+    assert f.format_date("2026-11-16T00:00:00+01:00", "en") == "Nov 16, 2026"
+    assert f.format_date("2026-11-16", "de_DE") == "16.11.2026"
+    assert (
+        f.format_date_range("2026-11-16T00:00:00+01:00", "2026-11-23T00:00:00+01:00", "en")
+        == "Nov 16\u2009–\u200922, 2026"
+    )
+    assert f.format_date_range("2026-11-16", "2026-11-17", "en") == "Nov 16, 2026"
