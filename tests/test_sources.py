@@ -203,3 +203,22 @@ def test_bad_urls(registry, tmp_path, monkeypatch):
         open_source("postgresql://kpi:${SHOP_DB_PASSWORD}@db/shop", SourceConfig(), registry)
     monkeypatch.setenv("SHOP_DB_PASSWORD", "pw")
     assert redact("postgresql://kpi:pw@db/shop") == "postgresql://kpi:***@db/shop"
+
+
+def test_postgres_text_timestamps_read_in_source_timezone(pg_schema, registry):
+    engine, schema = pg_schema
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            f'CREATE TABLE "{schema}".survey_responses (response_id int, customer_id int, survey text, '
+            "score float, responded_at text)"
+        ))
+        connection.execute(sa.text(
+            f'INSERT INTO "{schema}".survey_responses VALUES '
+            "(1, 1, 'nps', 10, '2026-11-16 00:30:00'), "      # Berlin: 2026-11-15 23:30 UTC, out
+            "(2, 1, 'nps', 10, '2026-11-16T01:00:00'), "      # 00:00 UTC, in
+            "(3, 1, 'nps', 0, '2026-11-22T23:30:00Z')"        # offset given: 23:30 UTC, in
+        ))
+    source = open_source(POSTGRES_URL, SourceConfig(timezone="Europe/Berlin", schema=schema), registry)
+    assert source.relation("survey_responses").storage["responded_at"] == "text"
+    (nps,) = compute(select_metrics(["nps"], registry), parse_period("2026-W47"), source)
+    assert (nps.n, nps.value) == (2, 0.0)

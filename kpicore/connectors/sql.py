@@ -52,8 +52,9 @@ class SQLConnector(Connector):
             raise ConfigError(f"source {display}: driver not installed ({error.name}); pip install kpicore[postgres]") from None
         except sa.exc.ArgumentError as error:
             raise ConfigError(f"source {display}: {error}") from None
-        _install_guards(engine, config.timeout)
-        return Source(engine, config, entities, display=display, timezone=get_timezone(config.timezone))
+        timezone = get_timezone(config.timezone)
+        _install_guards(engine, config.timeout, timezone.key)
+        return Source(engine, config, entities, display=display, timezone=timezone)
 
 
 def _engine_options(url) -> dict:
@@ -62,8 +63,12 @@ def _engine_options(url) -> dict:
     return {}
 
 
-def _install_guards(engine, timeout: float) -> None:
-    """Read-only sessions and a statement timeout, where the dialect allows."""
+def _install_guards(engine, timeout: float, timezone: str) -> None:
+    """Read-only sessions, a statement timeout and the source's timezone, where the dialect allows.
+
+    The session timezone is the source's, so that text cast to a timestamp, and comparisons between
+    ``timestamp`` and ``timestamptz`` columns, read naive values in the source's timezone.
+    """
     from sqlalchemy import event
 
     backend = engine.dialect.name
@@ -76,7 +81,7 @@ def _install_guards(engine, timeout: float) -> None:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SET default_transaction_read_only = on")
                 cursor.execute(f"SET statement_timeout = {int(timeout * 1000)}")
-                cursor.execute("SET TimeZone = 'UTC'")
+                cursor.execute("SELECT set_config('TimeZone', %s, false)", (timezone,))
             dbapi_connection.autocommit = autocommit
 
     elif backend == "sqlite":
