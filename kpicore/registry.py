@@ -96,9 +96,9 @@ def _collector(registry: Registry, kind: str, plugin_name: str, key, validate, s
 def _demo_pack(name, generate=None, config: str = "") -> DemoPack:
     """``register(name, generate, config="")`` of the register_demo_data hook, as a DemoPack."""
     if not isinstance(name, str) or not name:
-        raise ValueError(f"demo data name must be a non-empty string, not {name!r}")
+        raise TypeError(f"demo data name must be a non-empty string, not {name!r}")
     if not callable(generate):
-        raise ValueError(f"demo data {name!r}: generate must be callable as generate(path, today)")
+        raise TypeError(f"demo data {name!r}: generate must be callable as generate(path, today)")
     return DemoPack(name, generate, config or "")
 
 
@@ -106,7 +106,7 @@ def _validate_metric(metric) -> None:
     from .metric import Metric
 
     if not isinstance(metric, Metric):
-        raise ValueError(f"{metric!r} is not a kpicore.Metric instance")
+        raise TypeError(f"{metric!r} is not a kpicore.Metric instance")
     metric.validate()
 
 
@@ -150,7 +150,7 @@ def _demo_register(collect, registry: Registry, plugin_name: str, strict: bool):
     def register(name, generate=None, config: str = ""):
         try:
             pack = _demo_pack(name, generate, config)
-        except ValueError as error:
+        except TypeError as error:
             problem = f"plugin {plugin_name}: invalid demo data: {error}"
             if strict:
                 raise PluginError(problem) from None

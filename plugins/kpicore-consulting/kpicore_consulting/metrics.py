@@ -45,11 +45,11 @@ class Utilization(Metric):
     time = "worked_on"
     n = "consultants"
     rules = (
-        "Capacity counts only the weekdays (Monday to Friday) a consultant is employed in the period: "
-        "from started_on to left_on, both included; empty means open-ended.",
+        ("Capacity counts only the weekdays (Monday to Friday) a consultant is employed in the period: "
+        "from started_on to left_on, both included; empty means open-ended."),
         "Non-billable hours count in neither part.",
-        "Entries with hours missing or negative, or billable missing, are left out and warned; so are "
-        "consultants with no or negative capacity, or who left before they started.",
+        ("Entries with hours missing or negative, or billable missing, are left out and warned; so are "
+        "consultants with no or negative capacity, or who left before they started."),
     )
 
     def measures(self, config=None):
@@ -125,8 +125,8 @@ class Realization(Metric):
     n = "entries"
     rules = (
         "Only billable entries count.",
-        "Billable entries with hours, standard_rate or billed_amount missing (or negative hours or rate) "
-        "are left out and warned.",
+        ("Billable entries with hours, standard_rate or billed_amount missing (or negative hours or rate) "
+        "are left out and warned."),
     )
     measures = {
         "billed": Measure.sum("billed_amount", where=priced),

@@ -1,8 +1,7 @@
 """Hand-computed cases for the consultancy metrics (period 2026-W47: weekdays Monday 16 to Friday 20 November)."""
 
-import pytest
-
 import kpicore_consulting
+import pytest
 
 
 def consultant(consultant_id, capacity, started_on=None, left_on=None, practice="Strategy", level="manager"):

@@ -178,12 +178,12 @@ class SeatOccupancy(Metric):
     entity = "table_sessions"
     n = "sessions"
     rules = (
-        "Opening hours come from [packs.restaurant.opening_hours] in kpi.toml, per weekday, in the business "
-        "timezone; a day not listed is closed. Without opening hours the value is empty and warned.",
-        "Only the minutes of a session inside opening hours and inside the period count: sessions crossing "
-        "the period's start or end, or a closing time, are cut there.",
-        "Sessions still open, leaving before they are seated, or with an invalid party_size are left out "
-        "and warned; tables with seats missing or below 1 likewise.",
+        ("Opening hours come from [packs.restaurant.opening_hours] in kpi.toml, per weekday, in the business "
+        "timezone; a day not listed is closed. Without opening hours the value is empty and warned."),
+        ("Only the minutes of a session inside opening hours and inside the period count: sessions crossing "
+        "the period's start or end, or a closing time, are cut there."),
+        ("Sessions still open, leaving before they are seated, or with an invalid party_size are left out "
+        "and warned; tables with seats missing or below 1 likewise."),
     )
 
     def measures(self, config=None):

@@ -75,7 +75,7 @@ def opening_intervals(
     Wall-clock times are read in ``zone``, so an evening across a DST change is an hour longer or shorter.
     """
     intervals = []
-    start, end = start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
+    start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
     day = start.astimezone(zone).date() - dt.timedelta(days=1)  # yesterday's late opening may reach in
     last_day = end.astimezone(zone).date()
     while day <= last_day:
@@ -107,4 +107,4 @@ def _instant(wall_clock: dt.datetime, zone: ZoneInfo) -> dt.datetime:
 
     UTC, because subtracting two datetimes of the same zone ignores a DST change between them.
     """
-    return wall_clock.replace(tzinfo=zone).astimezone(dt.timezone.utc)
+    return wall_clock.replace(tzinfo=zone).astimezone(dt.UTC)

@@ -3,9 +3,9 @@
 2026-W47 is Monday 2026-11-16 00:00 to Monday 2026-11-23 00:00.
 """
 
+import kpicore_restaurant
 import pytest
 
-import kpicore_restaurant
 from kpicore.config import Config
 
 TABLES = [{"table_id": 1, "seats": 4}, {"table_id": 2, "seats": 4}]
@@ -159,3 +159,11 @@ def test_bad_opening_hours_name_the_key(kpi):
     with pytest.raises(ConfigError, match=r"opening_hours\] mon\[0\]"):
         kpi.compute("seat_occupancy", "2026-W47", tables=TABLES, table_sessions=OCCUPANCY_SESSIONS,
                     config=occupancy_config({"mon": ["25:00-26:00"]}))
+
+
+def test_a_source_without_the_pack_tables_makes_its_metrics_unavailable(kpi):
+    results = kpi.compute(["covers", "seat_occupancy", "revenue"], "2026-W47", orders=[], table_sessions=SESSIONS)
+    assert results["covers"].status == "ok"
+    assert results["seat_occupancy"].status == "unavailable"
+    assert "no table 'tables'" in results["seat_occupancy"].reason
+    assert results["revenue"].status == "ok"
