@@ -118,26 +118,35 @@ def _prefilter(source: Source, t, measures: list[Measure], windows: list[Period]
 def segment_expression(source: Source, entity: str, by: str):
     """The SQL of dimension ``by`` for records of ``entity``, and the join it needs (or None).
 
-    Raises EntityUnavailable when the records cannot reach the dimension.
+    A dimension is a column of the entity itself, or of the entity holding its dimensions
+    (``Entity.dimension_lookup``: ``customers`` through ``customer_key`` unless ``dimensions_from`` says
+    otherwise). Raises EntityUnavailable when the records cannot reach the dimension.
     """
     relation = source.relation(entity)
-    if by in relation.columns and not isinstance(relation.columns[by], sa.sql.elements.Null):
+    if _has_column(relation, by):
         return relation.columns[by], None
-    customers = source.relation("customers")
-    if by not in customers.columns or isinstance(customers.columns[by], sa.sql.elements.Null):
-        raise MappingError(
-            f"unknown dimension {by!r}: customers have {', '.join(customers.dimensions) or 'no dimensions'}"
-        )
-    key = relation.entity.customer_key
-    if not key or key not in relation.columns:
+    lookup_path = relation.entity.dimension_lookup
+    if lookup_path is None:
         raise EntityUnavailable(f"{entity} records have no customer, so they cannot be broken down by {by}")
+    owner_name, own_key, owner_key = lookup_path
+    owner = source.relation(owner_name)
+    if not _has_column(owner, by):
+        raise MappingError(
+            f"unknown dimension {by!r}: {owner_name} have {', '.join(owner.dimensions) or 'no dimensions'}"
+        )
+    if not _has_column(relation, own_key):
+        raise EntityUnavailable(f"{entity} records have no {own_key}, so they cannot be broken down by {by}")
     lookup = (
-        sa.select(customers.columns["customer_id"].label("key"), customers.columns[by].label("segment"))
-        .select_from(customers.from_)
+        sa.select(owner.columns[owner_key].label("key"), owner.columns[by].label("segment"))
+        .select_from(owner.from_)
         .subquery("dimension")
     )
-    joined = relation.from_.outerjoin(lookup, relation.columns[key] == lookup.c.key)
+    joined = relation.from_.outerjoin(lookup, relation.columns[own_key] == lookup.c.key)
     return lookup.c.segment, joined
+
+
+def _has_column(relation, name: str) -> bool:
+    return name in relation.columns and not isinstance(relation.columns[name], sa.sql.elements.Null)
 
 
 def _number(value):

@@ -35,7 +35,11 @@ def register_commands(cli):
 
 @hookspec
 def register_demo_data(register):
-    """Register a demo data pack: ``register(name, generate)`` where ``generate(path, today)`` fills a SQLite file."""
+    """Register sample data for ``kpi demo --pack NAME``: ``register(name, generate, config="")``.
+
+    ``generate(path, today)`` adds the plugin's tables to the demo SQLite file; ``config`` is an optional
+    kpi.toml fragment the data needs.
+    """
 
 
 @hookspec

@@ -25,7 +25,10 @@ class Entity:
     """A canonical table. A connector maps the business's own table or query to it.
 
     ``customer_key`` names the column that reaches ``customers`` (for ``--by`` breakdowns).
-    ``has_dimensions`` marks the entity whose extra columns are dimensions (``customers``).
+    ``has_dimensions`` marks an entity whose extra columns are dimensions (``customers``, ``consultants``).
+    ``dimensions_from`` names another entity holding this one's dimensions and the key column both share,
+    e.g. ``("consultants", "consultant_id")``; without it, dimensions come from ``customers`` through
+    ``customer_key``.
     ``derive`` builds a derived relation from other entities instead of a source table: a callable
     ``derive(source) -> (from_clause, {column: expression})`` (used for shared per-customer aggregates).
     """
@@ -35,12 +38,23 @@ class Entity:
     description: str = ""
     customer_key: str | None = "customer_id"
     has_dimensions: bool = False
+    dimensions_from: tuple[str, str] | None = None
     derive: Callable | None = field(default=None, compare=False)
 
     def column(self, name: str) -> Column | None:
         for column in self.columns:
             if column.name == name:
                 return column
+        return None
+
+    @property
+    def dimension_lookup(self) -> tuple[str, str, str] | None:
+        """(entity holding the dimensions, this entity's key column, that entity's key column), or None."""
+        if self.dimensions_from is not None:
+            owner, key = self.dimensions_from
+            return owner, key, key
+        if self.customer_key:
+            return "customers", self.customer_key, "customer_id"
         return None
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,21 @@ class Registration:
     plugin: str
 
 
+@dataclass(frozen=True)
+class DemoPack:
+    """Sample data a plugin adds to `kpi demo --pack NAME`.
+
+    ``generate(path, today)`` adds the pack's tables to the demo SQLite file at ``path`` (a
+    ``pathlib.Path``; the stock tables are already there), with data up to the day before ``today``
+    (a ``datetime.date``), and returns ``{table: row count}``. ``config`` is an optional kpi.toml
+    fragment (e.g. a ``[packs.NAME]`` section) the pack's metrics need on that data.
+    """
+
+    name: str
+    generate: Callable
+    config: str = ""
+
+
 @dataclass
 class Registry:
     """Everything the plugins provide, by kind and name, with who provided it.
@@ -32,6 +48,7 @@ class Registry:
     entities: dict[str, Registration] = field(default_factory=dict)
     connectors: dict[str, Registration] = field(default_factory=dict)
     channels: dict[str, Registration] = field(default_factory=dict)
+    demo_data: dict[str, Registration] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     plugins: LoadedPlugins | None = None
 
@@ -76,11 +93,20 @@ def _collector(registry: Registry, kind: str, plugin_name: str, key, validate, s
     return register
 
 
+def _demo_pack(name, generate=None, config: str = "") -> DemoPack:
+    """``register(name, generate, config="")`` of the register_demo_data hook, as a DemoPack."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"demo data name must be a non-empty string, not {name!r}")
+    if not callable(generate):
+        raise TypeError(f"demo data {name!r}: generate must be callable as generate(path, today)")
+    return DemoPack(name, generate, config or "")
+
+
 def _validate_metric(metric) -> None:
     from .metric import Metric
 
     if not isinstance(metric, Metric):
-        raise ValueError(f"{metric!r} is not a kpicore.Metric instance")
+        raise TypeError(f"{metric!r} is not a kpicore.Metric instance")
     metric.validate()
 
 
@@ -97,6 +123,7 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
         ("connectors", "register_connectors", lambda c: c.name, None),
         ("channels", "register_channels", lambda c: c.scheme, None),
         ("metrics", "register_metrics", lambda m: m.name, _validate_metric),
+        ("demo_data", "register_demo_data", lambda d: d.name, None),
     ]
     for kind, hook_name, key, validate in hooks:
         hook = getattr(manager.hook, hook_name)
@@ -105,8 +132,33 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
         for implementation in reversed(hook.get_hookimpls()):
             plugin_name = manager.get_name(implementation.plugin) or repr(implementation.plugin)
             register = _collector(registry, kind, plugin_name, key, validate, strict)
-            implementation.function(register=register)
+            if kind == "demo_data":
+                register = _demo_register(register, registry, plugin_name, strict)
+            try:
+                implementation.function(register=register)
+            except Exception as error:  # a hook that raises must not take the other plugins down
+                problem = f"plugin {plugin_name}: {hook_name} failed: {type(error).__name__}: {error}"
+                if strict:
+                    raise PluginError(problem) from error
+                registry.problems.append(problem)
     return registry
+
+
+def _demo_register(collect, registry: Registry, plugin_name: str, strict: bool):
+    """Adapt ``register(name, generate, config="")`` to the one-item collector."""
+
+    def register(name, generate=None, config: str = ""):
+        try:
+            pack = _demo_pack(name, generate, config)
+        except TypeError as error:
+            problem = f"plugin {plugin_name}: invalid demo data: {error}"
+            if strict:
+                raise PluginError(problem) from None
+            registry.problems.append(problem)
+            return
+        collect(pack)
+
+    return register
 
 
 _registry: Registry | None = None

@@ -119,6 +119,14 @@ class Row:
         """Minutes from ``start`` to ``end`` (negative when end is before start)."""
         return self._source.minutes_between(start, end)
 
+    def epoch_seconds(self, column: TimeColumn, near: dt.datetime) -> sa.ColumnElement:
+        """Seconds since 1970-01-01 UTC of a time column, as a number comparable with ``near.timestamp()``.
+
+        Values without an offset are read in the source timezone, at its UTC offset at ``near``: exact for
+        values within hours of ``near`` unless a DST change of the source timezone lies between them.
+        """
+        return self._source.epoch_seconds(column, near)
+
 
 class Source:
     """An opened data source: a SQLAlchemy engine plus entity mappings."""
@@ -337,6 +345,21 @@ class Source:
         if self.dialect == "duckdb":
             return (sa.func.epoch(self.normalized(end)) - sa.func.epoch(self.normalized(start))) / 60.0
         return sa.extract("epoch", self.normalized(end) - self.normalized(start)) / 60.0
+
+    def epoch_seconds(self, column: TimeColumn, near: dt.datetime):
+        """See :meth:`Row.epoch_seconds`."""
+        if column.storage in (DATE, DATE_TEXT):
+            raise ValueError("epoch_seconds needs a timestamp column, not a date")
+        naive_offset = self.timezone.utcoffset(near.astimezone(self.timezone).replace(tzinfo=None))
+        offset = sa.literal_column(repr(float(naive_offset.total_seconds())))
+        if self.dialect == "sqlite":
+            seconds = (sa.func.julianday(column.sql) - sa.literal_column("2440587.5")) * sa.literal_column("86400.0")
+            if column.storage != TEXT or not naive_offset:
+                return seconds
+            return sa.case((_has_offset(column.sql), seconds), else_=seconds - offset)
+        value = self.normalized(column)
+        seconds = sa.func.epoch(value) if self.dialect == "duckdb" else sa.extract("epoch", value)
+        return seconds - offset if column.storage == NAIVE and naive_offset else seconds
 
     def truthy(self, expression):
         if self.dialect == "sqlite":

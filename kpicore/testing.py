@@ -9,7 +9,9 @@
 
 ``kpi`` writes the rows to a fresh SQLite file (or, with ``kpi.backend = "postgresql"`` /
 ``"csv"``, to a throw-away PostgreSQL schema or a CSV folder) and computes through the real
-engine. Extra keys become extra columns. Register your plugin for the test with ``kpi.register(plugin)``.
+engine. Extra keys become extra columns. Register your plugin for the test with ``kpi.register(plugin)``
+(a module or object with hookimpls), or the installed one with ``kpi.register_entry_point("name")``.
+Installed entry-point plugins are never loaded on their own, so tests do not depend on what is installed.
 """
 
 from __future__ import annotations
@@ -129,6 +131,24 @@ class KpiHarness:
     def register(self, plugin) -> None:
         """Register a plugin (module or object with hookimpls) for this test only."""
         self._plugins.append(plugin)
+
+    def register_entry_point(self, name: str) -> None:
+        """Register the installed plugin behind entry point ``name`` of the ``kpicore`` group.
+
+        Proves the plugin's packaging: the test fails when the distribution is not installed or its
+        pyproject names the wrong module.
+        """
+        from importlib import metadata
+
+        from .plugins import ENTRY_POINT_GROUP
+
+        for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if entry_point.name == name:
+                self.register(entry_point.load())
+                return
+        raise LookupError(
+            f"no installed plugin with entry point {name!r} in group {ENTRY_POINT_GROUP!r}: `pip install -e .` first"
+        )
 
     def registry(self):
         from .plugins import new_plugin_manager

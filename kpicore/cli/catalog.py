@@ -76,6 +76,10 @@ def _details(reg, config, name, period, source):
         the_source.close()
 
 
+#: What a plugin can provide, as `kpi plugins` lists it.
+KINDS = ("metrics", "entities", "connectors", "channels", "demo_data")
+
+
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(as_json):
@@ -85,7 +89,7 @@ def plugins_command(as_json):
     reg = context.registry()
     manager = reg.plugins.manager
     provided: dict[str, dict[str, list[str]]] = {}
-    for kind in ("metrics", "entities", "connectors", "channels"):
+    for kind in KINDS:
         for registration in getattr(reg, kind).values():
             provided.setdefault(registration.plugin, {}).setdefault(kind, []).append(registration.name)
     rows = []
@@ -96,8 +100,7 @@ def plugins_command(as_json):
         click.echo(json.dumps({"plugins": rows, "problems": reg.problems}, indent=2))
         return
     for row in rows:
-        parts = [f"{kind}: {', '.join(row[kind])}" for kind in ("metrics", "entities", "connectors", "channels")
-                 if row.get(kind)]
+        parts = [f"{kind.replace('_', ' ')}: {', '.join(row[kind])}" for kind in KINDS if row.get(kind)]
         click.echo(f"{row['name']} ({row['version']})" + ("".join(f"\n    {p}" for p in parts)))
     for problem in reg.problems:
         click.echo(f"PROBLEM: {problem}")

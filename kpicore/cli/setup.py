@@ -114,8 +114,12 @@ def check_command(source, config_path):
 
 @click.command("demo")
 @click.option("--period", "-p", default="last-week", show_default=True, help="Period to show.")
-def demo_command(period):
+@click.option("--pack", "packs", multiple=True, metavar="NAME",
+              help="Also add a plugin's sample data (e.g. restaurant, consulting) and show its metrics; repeatable.")
+def demo_command(period, packs):
     """Create sample data (kpi-demo.db), a kpi.toml if there is none, and show last week's KPIs."""
+    import datetime as dt
+
     from ..compute import compute, select_metrics
     from ..config import load_config
     from ..demo_data import generate_demo_database
@@ -124,19 +128,26 @@ def demo_command(period):
 
     folder = Path.cwd()
     database = folder / context.DEMO_DATABASE
-    counts = generate_demo_database(database)
-    click.echo(f"Wrote {database.name}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()), err=True)
-    config_path = folder / "kpi.toml"
-    if not config_path.exists():
-        config_path.write_text(DEMO_CONFIG, encoding="utf-8")
-        click.echo("Wrote kpi.toml pointing at it.", err=True)
-    config = load_config(config_path)
     reg = context.registry()
     context.warn_problems(reg)
+    demo_packs = [_demo_pack(reg, name) for name in packs]
+    today = dt.datetime.now(dt.UTC).date()
+    counts = generate_demo_database(database, today=today)
+    for registration in demo_packs:
+        counts.update(registration.item.generate(database, today) or {})
+    click.echo(f"Wrote {database.name}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()), err=True)
+    config_path = folder / "kpi.toml"
+    _write_demo_config(config_path, [registration.item for registration in demo_packs])
+    config = load_config(config_path)
     the_period = context.resolve_period(period, config.timezone)
+    if demo_packs:
+        providers = {registration.plugin for registration in demo_packs}
+        names = [name for name, metric in reg.metrics.items() if metric.plugin in providers]
+    else:
+        names = list(DEMO_METRICS)
     the_source = context.open_source(config, str(database), reg)
     try:
-        results = compute(select_metrics(DEMO_METRICS, reg), the_period, the_source, config=config, trend=12)
+        results = compute(select_metrics(names, reg), the_period, the_source, config=config, trend=12)
     finally:
         the_source.close()
     store_results(config, results, the_source.display)
@@ -145,6 +156,33 @@ def demo_command(period):
         "Next: kpi compute nps --period last-week --by region | kpi metrics | kpi compute all --format json",
         err=True,
     )
+
+
+def _demo_pack(reg, name: str):
+    """The demo data a plugin registered as ``name``; an unknown name lists the known ones."""
+    if name not in reg.demo_data:
+        known = ", ".join(sorted(reg.demo_data)) or "none (install a pack, e.g. kpicore-restaurant)"
+        raise ConfigError(f"no demo data pack {name!r}; installed packs: {known}")
+    return reg.demo_data[name]
+
+
+def _write_demo_config(config_path: Path, demo_packs) -> None:
+    """Write the demo kpi.toml, or add the packs' settings to one `kpi demo` wrote; never touch the user's."""
+    fragments = [pack.config for pack in demo_packs if pack.config]
+    if not config_path.exists():
+        config_path.write_text("\n".join([DEMO_CONFIG, *fragments]), encoding="utf-8")
+        click.echo("Wrote kpi.toml pointing at it.", err=True)
+        return
+    text = config_path.read_text(encoding="utf-8")
+    missing = [(pack, pack.config) for pack in demo_packs if pack.config and f"[packs.{pack.name}" not in text]
+    if not missing:
+        return
+    if text.startswith(DEMO_CONFIG.splitlines()[0]):
+        config_path.write_text(text.rstrip("\n") + "\n\n" + "\n".join(f for _, f in missing), encoding="utf-8")
+        click.echo(f"Added settings for {', '.join(p.name for p, _ in missing)} to kpi.toml.", err=True)
+        return
+    for pack, fragment in missing:
+        click.echo(f"Note: the {pack.name} sample data expects this in kpi.toml:\n{fragment}", err=True)
 
 
 COMMANDS = [init_command, check_command, demo_command]

@@ -1,0 +1,61 @@
+"""Meta-tests that keep the docs honest: every hook documented and tested, every command with help text."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from kpicore import hookspecs
+from kpicore.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+PLUGINS_DOC = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
+HOOKS = sorted(
+    name for name, function in vars(hookspecs).items()
+    if inspect.isfunction(function) and hasattr(function, "kpicore_spec")
+)
+TEST_FILES = [*REPO.glob("tests/**/*.py"), *REPO.glob("plugins/*/tests/**/*.py")]
+
+
+def test_the_hooks_are_found():
+    assert "register_metrics" in HOOKS and len(HOOKS) >= 7
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_documented_with_its_signature(hook):
+    parameters = ", ".join(inspect.signature(getattr(hookspecs, hook)).parameters)
+    heading = f"### {hook}({parameters})"
+    assert heading in PLUGINS_DOC, f"docs/plugins.md needs a section '{heading}'"
+    section = PLUGINS_DOC.split(heading, 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    assert "@hookimpl" in section and f"def {hook}(" in section, f"{hook}: the section needs an example"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_test(hook):
+    implementing = re.compile(rf"def {hook}\(")
+    this_file = Path(__file__).resolve()
+    tests = [path for path in TEST_FILES if path.resolve() != this_file and implementing.search(path.read_text())]
+    assert tests, f"no test implements the {hook} hook"
+
+
+def all_commands(group: click.Group, prefix: str = "kpi"):
+    for name, command in sorted(group.commands.items()):
+        yield f"{prefix} {name}", command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, f"{prefix} {name}")
+
+
+@pytest.mark.parametrize(("path", "command"), list(all_commands(cli)), ids=lambda value: str(value))
+def test_every_command_and_option_has_help(path, command):
+    assert (command.help or "").strip(), f"{path} has no help text"
+    for parameter in command.params:
+        if isinstance(parameter, click.Option) and not parameter.hidden:
+            assert (parameter.help or "").strip(), f"{path} {parameter.opts[0]} has no help text"
+
+
+def test_the_new_plugin_command_is_builtin():
+    assert "new-plugin" in cli.commands
