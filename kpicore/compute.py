@@ -111,8 +111,13 @@ def _prefilter(source: Source, t, measures: list[Measure], windows: list[Period]
         return None
     column = getattr(t, time)
     end = max(w.end for w in windows)
-    start = min(w.start for w in windows) if all(window == "in" for _, window in times) else None
-    return source.prefilter(column, start, end)
+    bounded = [window for _, window in times if window != "missing"]
+    start = min(w.start for w in windows) if all(window == "in" for window in bounded) else None
+    condition = source.prefilter(column, start, end)
+    if len(bounded) < len(times):
+        # Measures counting records with no time (warnings) must see them: IS NULL can use the index too.
+        condition = sa.or_(condition, column.is_(None))
+    return condition
 
 
 def segment_expression(source: Source, entity: str, by: str):
