@@ -320,9 +320,10 @@ class Source:
         return sa.and_(*parts)
 
     def normalized(self, column: TimeColumn):
-        """The column as a value comparable across rows (UTC text on SQLite)."""
+        """The column as a value comparable across rows (UTC text with milliseconds on SQLite)."""
         if column.storage == TEXT and self.dialect == "sqlite":
-            return sa.func.datetime(column.sql)
+            # Not datetime(): it drops fractional seconds, so 09:00:00 would not be before 09:00:00.250.
+            return sa.func.strftime("%Y-%m-%d %H:%M:%f", column.sql)
         if column.storage == TEXT:
             return sa.cast(column.sql, sa.DateTime(timezone=True))
         return column.sql
