@@ -22,6 +22,13 @@ class Expected:
     warnings: list[int] = field(default_factory=list)  # counts of the non-empty warning kinds, sorted
 
 
+def close(actual: float | None, wanted: float | None) -> bool:
+    """Equal to 1e-9 (relative and absolute), or both None."""
+    if actual is None or wanted is None:
+        return actual is wanted
+    return abs(actual - wanted) <= 1e-9 * max(1.0, abs(wanted))
+
+
 def instant(value) -> dt.datetime | None:
     """A timestamp cell as an aware UTC datetime (naive text is UTC), or None."""
     if value is None:

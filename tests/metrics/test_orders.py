@@ -118,6 +118,6 @@ def test_order_segments_by_region(kpi):
     assert segments(results["clv"])[:2] == [("North", 92.5, 2), ("South", 0.0, 1)]
     assert segments(results["repeat_purchase_rate"])[:2] == [("North", 50.0, 2), ("South", 0.0, 1)]
     # clv_predictive per region: North revenue 125, S = 1 (customer 1), no churn -> None; South churns.
-    predictive = dict((s, v) for s, v, _ in segments(results["clv_predictive"]))
+    predictive = {s: v for s, v, _ in segments(results["clv_predictive"])}
     assert predictive["North"] is None
     assert predictive["South"] == 0.0

@@ -19,7 +19,7 @@ from kpicore.config import Config
 from kpicore.periods import parse_period
 from kpicore.testing import POSTGRES_URL, KpiHarness, write_tables
 
-from .reference import READS, REFERENCE, expected
+from .reference import READS, REFERENCE, close, expected
 
 PERIOD = parse_period("2026-W47", "UTC")
 PREVIOUS = PERIOD.previous()
@@ -103,19 +103,13 @@ def datasets(draw, entities):
     return rows
 
 
-def _close(actual, wanted) -> bool:
-    if actual is None or wanted is None:
-        return actual is wanted
-    return actual == pytest.approx(wanted, rel=1e-9, abs=1e-9)
-
-
 def _assert_matches(result, rows, backend):
     want = expected(result.metric, rows, PERIOD, GROSS_MARGIN)
     before = expected(result.metric, rows, PREVIOUS, GROSS_MARGIN)
     context = f"{backend}: {rows}"
     assert result.status == "ok", context
-    assert _close(result.value, want.value), context
-    assert _close(result.previous, before.value), context
+    assert close(result.value, want.value), context
+    assert close(result.previous, before.value), context
     assert result.n == want.n, context
     assert sorted(w.count for w in result.warnings) == want.warnings, context
 
