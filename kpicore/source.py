@@ -341,7 +341,9 @@ class Source:
 
     def truthy(self, expression):
         if self.dialect == "sqlite":
-            return expression.in_([1, "1", "true", "TRUE", "True", "t", "yes"])
+            # Typed literals, so the SQL shown by `kpi metrics --details` renders on an INTEGER column too.
+            words = [sa.literal(word, sa.Text()) for word in ("1", "true", "TRUE", "True", "t", "yes")]
+            return expression.in_([sa.literal(1, sa.Integer()), *words])
         return sa.cast(expression, sa.Boolean).is_(True)
 
     # -- execution ------------------------------------------------------------------------------

@@ -110,3 +110,10 @@ def test_trend_matches_each_period(kpi):
     result = kpi.compute("churn_rate", WEEK, trend=3, customers=CUSTOMERS)
     assert [p.period for p in result.trend] == ["2026-W45", "2026-W46", "2026-W47"]
     assert [p.value for p in result.trend] == [0.0, 25.0, 25.0]
+
+
+def test_churn_a_quarter_second_before_signup_is_invalid(kpi):
+    # SQLite text: comparing two time columns must keep fractional seconds (datetime() would drop them).
+    customers = [customer(1, "2026-11-01 10:00:00.250", "2026-11-01 10:00:00"), customer(2, "2026-11-01 10:00:00")]
+    result = kpi.compute("active_customers", WEEK, customers=customers)
+    assert (result.value, counts(result)) == (1, [1])
