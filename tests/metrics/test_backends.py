@@ -71,3 +71,20 @@ def test_trends_for_every_metric_match_each_period_and_take_one_query_per_entity
         for point in result.trend:
             want = expected(result.metric, ALL, parse_period(point.period, "UTC"), 0.5).value
             assert close(point.value, want), (result.metric, point.period, point.value, want)
+
+
+def test_postgresql_naive_timestamps_match_sqlite(tmp_path):
+    """PostgreSQL ``timestamp`` (without time zone) columns give the same results as SQLite text."""
+    names = sorted(REFERENCE)
+    naive = KpiHarness(tmp_path, "postgresql")
+    naive.timestamps = "timestamp"
+    sqlite = KpiHarness(tmp_path)
+    try:
+        for tz in ("UTC", "Asia/Tokyo"):
+            got = naive.compute(names, WEEK, tz=tz, by="region", config=MARGIN, **ALL)
+            want = sqlite.compute(names, WEEK, tz=tz, by="region", config=MARGIN, **ALL)
+            for name in names:
+                assert _same(_comparable(want[name]), _comparable(got[name])), (tz, name)
+    finally:
+        naive.close()
+        sqlite.close()

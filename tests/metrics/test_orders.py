@@ -115,9 +115,11 @@ def test_order_segments_by_region(kpi):
     # Customers 1 and 4 are North, 2 South, 3 has no region; order 5 has no customer.
     assert segments(results["revenue"]) == [("North", 125.0, 2), ("South", 0.0, 2), ("(none)", 30.0, 1)]
     assert segments(results["aov"]) == [("North", 62.5, 2), ("South", 40.0, 1), ("(none)", 30.0, 1)]
-    assert segments(results["clv"])[:2] == [("North", 92.5, 2), ("South", 0.0, 1)]
-    assert segments(results["repeat_purchase_rate"])[:2] == [("North", 50.0, 2), ("South", 0.0, 1)]
-    # clv_predictive per region: North revenue 125, S = 1 (customer 1), no churn -> None; South churns.
-    predictive = {s: v for s, v, _ in segments(results["clv_predictive"])}
-    assert predictive["North"] is None
-    assert predictive["South"] == 0.0
+    # Customer 3 (no region) has only invalid orders and the guest order reaches no customer: no one
+    # in (none) has a valid order, so the per-customer metrics give None there.
+    assert segments(results["clv"]) == [("North", 92.5, 2), ("South", 0.0, 1), ("(none)", None, 0)]
+    assert segments(results["repeat_purchase_rate"]) == [("North", 50.0, 2), ("South", 0.0, 1), ("(none)", None, 0)]
+    # clv_predictive: only South (customer 2) churns; revenue 40 - 40 = 0 there. Elsewhere no churn: None.
+    assert segments(results["clv_predictive"]) == [
+        ("North", None, 1), ("South", 0.0, 1), ("West", None, 1), ("(none)", None, 1),
+    ]
