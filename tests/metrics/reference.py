@@ -256,6 +256,28 @@ READS = {
 }
 
 
+#: Entities whose records carry the dimension themselves (else they reach it through customer_id).
+OWN_DIMENSIONS = {"marketing_spend": ("channel",), "leads": ("channel",)}
+NONE_SEGMENT = "(none)"
+
+
+def segment_rows(rows: dict, dimension: str) -> dict[str, dict]:
+    """The rows split by segment: each record goes to its own or its customer's value of ``dimension``."""
+    by_customer = {c["customer_id"]: c.get(dimension) for c in rows.get("customers", [])}
+    split: dict[str, dict] = {}
+    for entity, records in rows.items():
+        for record in records:
+            if entity == "customers" or dimension in OWN_DIMENSIONS.get(entity, ()):
+                value = record.get(dimension)
+            elif entity in OWN_DIMENSIONS:
+                continue  # cannot reach the dimension
+            else:
+                value = by_customer.get(record.get("customer_id"))
+            segment = NONE_SEGMENT if value is None else str(value)
+            split.setdefault(segment, {name: [] for name in rows})[entity].append(record)
+    return split
+
+
 def expected(metric: str, rows: dict, period, gross_margin: float = 1.0) -> Expected:
     """The reference result of ``metric`` over ``period`` (anything with aware ``start`` and ``end``)."""
     return REFERENCE[metric](rows, period.start, period.end, gross_margin)

@@ -2,8 +2,9 @@
 
 One test per metric (parametrized). Each example writes small random tables (timestamps within a few
 weeks of the period, in SQLite's text forms, on the boundaries more often than chance would; invalid
-scores, refunds, NULLs) to a fresh SQLite file and a fresh PostgreSQL schema, computes the metric for
-2026-W47 and compares value, previous, n and warnings with ``reference.expected``.
+scores, refunds, NULLs) to a SQLite file and a PostgreSQL schema (both created once per test and
+refilled per example), computes the metric for 2026-W47 in a random business timezone, broken down by
+a dimension, and compares value, previous, n, warnings and every segment with ``reference``.
 """
 
 from __future__ import annotations
@@ -19,17 +20,21 @@ from kpicore.config import Config
 from kpicore.periods import parse_period
 from kpicore.testing import POSTGRES_URL, KpiHarness, write_tables
 
-from .reference import READS, REFERENCE, close, expected
+from .reference import READS, REFERENCE, close, expected, segment_rows
 
-PERIOD = parse_period("2026-W47", "UTC")
-PREVIOUS = PERIOD.previous()
-EARLIEST = PREVIOUS.start - dt.timedelta(days=7)
+TIMEZONES = ("UTC", "Asia/Tokyo", "America/New_York")
+PERIODS = {tz: parse_period("2026-W47", tz) for tz in TIMEZONES}
+PERIOD = PERIODS["UTC"]
+EARLIEST = PERIOD.previous().start - dt.timedelta(days=7)
 LATEST = PERIOD.end + dt.timedelta(days=7)
 BOUNDARIES = [
-    moment + dt.timedelta(seconds=delta)
-    for moment in (PREVIOUS.start, PERIOD.start, PERIOD.end)
+    (moment + dt.timedelta(seconds=delta)).astimezone(dt.UTC)
+    for period in PERIODS.values()
+    for moment in (period.previous().start, period.start, period.end)
     for delta in (-1, 0, 1)
 ]
+#: The dimension each metric is broken down by (spend and leads reach no customer: their own channel).
+DIMENSION = {"cac": "channel", "conversion_rate": "channel"}
 GROSS_MARGIN = 0.6
 
 moments = st.one_of(
@@ -66,12 +71,13 @@ def _table(draw, make, max_size=7):
 @st.composite
 def datasets(draw, entities):
     rows = {}
-    if "customers" in entities:
-        rows["customers"] = _table(draw, lambda d, i: {
-            "customer_id": i, "signup_at": d(timestamps()),
-            "churned_at": d(st.one_of(st.none(), timestamps(nullable=False))),
-            "channel": d(st.sampled_from(["ads", "seo", None])),
-        })
+    # Customers always: every metric is also broken down by a dimension.
+    rows["customers"] = _table(draw, lambda d, i: {
+        "customer_id": i, "signup_at": d(timestamps()),
+        "churned_at": d(st.one_of(st.none(), timestamps(nullable=False))),
+        "channel": d(st.sampled_from(["ads", "seo", None])),
+        "region": d(st.sampled_from(["North", "South", None])),
+    }, max_size=4 if "customers" not in entities else 7)
     if "orders" in entities:
         rows["orders"] = _table(draw, lambda d, i: {
             "order_id": i, "customer_id": d(customer_ids), "ordered_at": d(timestamps()), "amount": d(amounts),
@@ -103,15 +109,23 @@ def datasets(draw, entities):
     return rows
 
 
-def _assert_matches(result, rows, backend):
-    want = expected(result.metric, rows, PERIOD, GROSS_MARGIN)
-    before = expected(result.metric, rows, PREVIOUS, GROSS_MARGIN)
-    context = f"{backend}: {rows}"
+def _assert_matches(result, rows, period, backend):
+    want = expected(result.metric, rows, period, GROSS_MARGIN)
+    before = expected(result.metric, rows, period.previous(), GROSS_MARGIN)
+    context = f"{backend} {period.tz}: {rows}"
     assert result.status == "ok", context
     assert close(result.value, want.value), context
     assert close(result.previous, before.value), context
     assert result.n == want.n, context
-    assert sorted(w.count for w in result.warnings) == want.warnings, context
+    assert sorted(w.count for w in result.warnings if w.count) == want.warnings, context
+    split = segment_rows(rows, result.dimension)
+    for segment in result.segments:
+        part = expected(result.metric, split.get(segment.segment, {}), period, GROSS_MARGIN)
+        assert close(segment.value, part.value), (segment, context)
+        assert segment.n == part.n, (segment, context)
+    shown = {segment.segment for segment in result.segments}
+    for name, part in split.items():
+        assert name in shown or not expected(result.metric, part, period, GROSS_MARGIN).n, (name, context)
 
 
 class Backend:
@@ -128,7 +142,8 @@ class Backend:
         self.name = name
         self.entities = {n: r.item for n, r in registry.entities.items()}
         config = SourceConfig(base_dir=tmp_path)
-        empty = {entity: [] for entities in READS.values() for entity in entities}
+        empty = {entity: [{"region": "North"}] if entity == "customers" else []
+                 for entities in READS.values() for entity in entities}
         if name == "sqlite":
             path = tmp_path / "property.db"
             self.engine = sa.create_engine(f"sqlite:///{path}")
@@ -180,12 +195,15 @@ def test_metric_agrees_with_reference(metric, backends):
     metrics = select_metrics([metric], registry)
     config = Config(gross_margin=GROSS_MARGIN)
 
+    dimension = DIMENSION.get(metric, "region")
+
     @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(rows=datasets(READS[metric]))
-    def check(rows):
+    @given(rows=datasets(READS[metric]), timezone=st.sampled_from(TIMEZONES))
+    def check(rows, timezone):
+        period = PERIODS[timezone]
         for backend in opened:
             backend.fill(rows)
-            (result,) = compute(metrics, PERIOD, backend.source, config=config)
-            _assert_matches(result, rows, backend.name)
+            (result,) = compute(metrics, period, backend.source, config=config, by=dimension)
+            _assert_matches(result, rows, period, backend.name)
 
     check()
