@@ -27,7 +27,8 @@ class Entity:
     ``customer_key`` names the column that reaches ``customers`` (for ``--by`` breakdowns).
     ``has_dimensions`` marks the entity whose extra columns are dimensions (``customers``).
     ``derive`` builds a derived relation from other entities instead of a source table: a callable
-    ``derive(source) -> (from_clause, {column: expression})`` (used for shared per-customer aggregates).
+    ``derive(source) -> (from_clause, {column: expression}, {time_column: storage})`` (used for shared
+    per-customer aggregates such as ``customer_orders``; storage kinds as in ``kpicore.source``).
     """
 
     name: str
