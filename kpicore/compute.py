@@ -17,7 +17,7 @@ from .errors import MappingError
 from .metric import Measure, Metric, Values, as_sql
 from .periods import Period
 from .results import MetricResult, Segment, TrendPoint, Warning_
-from .source import EntityUnavailable, Source
+from .source import EntityUnavailable, Row, Source
 
 NONE_SEGMENT = "(none)"
 
@@ -111,8 +111,13 @@ def _prefilter(source: Source, t, measures: list[Measure], windows: list[Period]
         return None
     column = getattr(t, time)
     end = max(w.end for w in windows)
-    start = min(w.start for w in windows) if all(window == "in" for _, window in times) else None
-    return source.prefilter(column, start, end)
+    bounded = [window for _, window in times if window != "missing"]
+    start = min(w.start for w in windows) if all(window == "in" for window in bounded) else None
+    condition = source.prefilter(column, start, end)
+    if len(bounded) < len(times):
+        # Measures counting records with no time (warnings) must see them: IS NULL can use the index too.
+        condition = sa.or_(condition, column.is_(None))
+    return condition
 
 
 def segment_expression(source: Source, entity: str, by: str):
@@ -295,4 +300,27 @@ def preview_sql(metric: Metric, source: Source, period: Period, config=None) -> 
     return [source.compile(measure_query(source, e, m, windows)) for e, m in the_plan.measures.items()]
 
 
-__all__ = ["compute", "select_metrics", "preview_sql", "as_sql"]
+def columns_read(metric: Metric, source: Source, period: Period, config=None) -> dict[str, list[str]]:
+    """The columns of each entity that ``metric``'s measures read (filters, values and time columns)."""
+    read: dict[str, set[str]] = defaultdict(set)
+    for measure in metric.resolved_measures(config).values():
+        row = _RecordingRow(source, source.relation(measure.entity), read[measure.entity])
+        measure.condition(row, period)
+        measure.expression(row, period)
+    return {entity: sorted(columns) for entity, columns in sorted(read.items())}
+
+
+class _RecordingRow(Row):
+    """A Row that notes the name of every column a measure's lambdas touch."""
+
+    def __init__(self, source: Source, relation, seen: set[str]):
+        super().__init__(source, relation)
+        self._seen = seen
+
+    def __getattr__(self, name: str):
+        value = super().__getattr__(name)
+        self._seen.add(name)
+        return value
+
+
+__all__ = ["as_sql", "columns_read", "compute", "preview_sql", "select_metrics"]

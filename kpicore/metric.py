@@ -33,8 +33,9 @@ from .results import UNITS
 
 BETTER = ("higher", "lower")
 AGGREGATES = ("count", "sum", "count_distinct", "min", "max")
-#: How a measure's time column meets the period: "in" = start <= t < end, "before_end" = t < end.
-WINDOWS = ("in", "before_end", "all")
+#: How a measure's time column meets the period: "in" = start <= t < end, "before_end" = t < end,
+#: "all" = any time, "missing" = the time column is NULL (records no period can hold; counted as warnings).
+WINDOWS = ("in", "before_end", "all", "missing")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,11 @@ class Measure:
         return cls("count_distinct", of, where, **options)
 
     @classmethod
+    def missing_time(cls, warn: str, where=None, **options) -> Measure:
+        """Count the records whose time column is NULL, reported as a warning with message ``warn``."""
+        return cls("count", None, where, window="missing", warn=warn, **options)
+
+    @classmethod
     def min(cls, of, where=None, **options) -> Measure:
         """Smallest value of a column or expression (None when there are no records)."""
         return cls("min", of, where, **options)
@@ -89,7 +95,12 @@ class Measure:
         parts = []
         if self.time and self.window != "all":
             column = getattr(t, self.time)
-            parts.append(column.in_window(p.start, p.end) if self.window == "in" else column < p.end)
+            if self.window == "in":
+                parts.append(column.in_window(p.start, p.end))
+            elif self.window == "before_end":
+                parts.append(column < p.end)
+            else:
+                parts.append(column.is_(None))
         if self.where is not None:
             parts.append(call_with_period(self.where, t, p))
         return parts

@@ -30,7 +30,8 @@ class Entity:
     e.g. ``("consultants", "consultant_id")``; without it, dimensions come from ``customers`` through
     ``customer_key``.
     ``derive`` builds a derived relation from other entities instead of a source table: a callable
-    ``derive(source) -> (from_clause, {column: expression})`` (used for shared per-customer aggregates).
+    ``derive(source) -> (from_clause, {column: expression}, {time_column: storage})`` (used for shared
+    per-customer aggregates such as ``customer_orders``; storage kinds as in ``kpicore.source``).
     """
 
     name: str

@@ -21,6 +21,9 @@ DEFAULT_PLUGINS = (
     "kpicore.metrics.customers",
     "kpicore.metrics.orders",
     "kpicore.metrics.surveys",
+    "kpicore.metrics.marketing",
+    "kpicore.metrics.leads",
+    "kpicore.metrics.support",
     "kpicore.channels",
 )
 

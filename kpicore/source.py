@@ -328,9 +328,10 @@ class Source:
         return sa.and_(*parts)
 
     def normalized(self, column: TimeColumn):
-        """The column as a value comparable across rows (UTC text on SQLite)."""
+        """The column as a value comparable across rows (UTC text with milliseconds on SQLite)."""
         if column.storage == TEXT and self.dialect == "sqlite":
-            return sa.func.datetime(column.sql)
+            # Not datetime(): it drops fractional seconds, so 09:00:00 would not be before 09:00:00.250.
+            return sa.func.strftime("%Y-%m-%d %H:%M:%f", column.sql)
         if column.storage == TEXT:
             return sa.cast(column.sql, sa.DateTime(timezone=True))
         return column.sql
@@ -363,7 +364,9 @@ class Source:
 
     def truthy(self, expression):
         if self.dialect == "sqlite":
-            return expression.in_([1, "1", "true", "TRUE", "True", "t", "yes"])
+            # Typed literals, so the SQL shown by `kpi metrics --details` renders on an INTEGER column too.
+            words = [sa.literal(word, sa.Text()) for word in ("1", "true", "TRUE", "True", "t", "yes")]
+            return expression.in_([sa.literal(1, sa.Integer()), *words])
         return sa.cast(expression, sa.Boolean).is_(True)
 
     # -- execution ------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def test_compute_stores_values_in_state_database(run_kpi, demo_database, tmp_pat
 def test_unknown_metric_suggests_closest(run_kpi, demo_database):
     code, out, err = run_kpi("compute", "csta", "--source", str(demo_database))
     assert code == 2
-    assert err.strip() == "Error: unknown metric 'csta' (did you mean csat?); `kpi metrics` lists them"
+    assert err.strip() == "Error: unknown metric 'csta' (did you mean csat, cac?); `kpi metrics` lists them"
     assert "Traceback" not in err
 
 

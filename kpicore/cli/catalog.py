@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..errors import KpiError
 from . import context
 
 
@@ -46,29 +47,41 @@ def metrics_command(detail_name, period, source, as_json, config_path):
     Console().print(table)
 
 
+#: How a measure's time column meets the period, in words.
+_WINDOW_WORDS = {
+    "in": "in the period",
+    "before_end": "before the period's end",
+    "all": "at any time",
+    "missing": "is NULL",
+}
+
+
 def _details(reg, config, name, period, source):
-    from ..compute import preview_sql
+    from ..compute import columns_read, preview_sql
 
     metric = reg.metric(name)
     measures = metric.resolved_measures(config)
     click.echo(f"{metric.name}: {metric.title}")
-    click.echo(f"  {metric.description}")
+    click.echo(f"  definition: {metric.description}")
     click.echo(f"  unit: {metric.unit}; better: {metric.better}; plugin: {reg.provider('metrics', name)}")
-    click.echo(f"  reads: {', '.join(metric.entities(config))}")
+    click.echo(f"  entities: {', '.join(metric.entities(config))}")
     for measure_name, measure in measures.items():
-        time = f", {measure.time} {'in the period' if measure.window == 'in' else 'before its end'}" if measure.time else ""
+        time = f", {measure.time} {_WINDOW_WORDS[measure.window]}" if measure.time else ""
         warn = f" (invalid records: {measure.warn})" if measure.warn else ""
         click.echo(f"  measure {measure_name}: {measure.aggregate} of {measure.entity}{time}{warn}")
     for rule in metric.rules:
         click.echo(f"  rule: {rule}")
     try:
         url = context.source_url(config, source)
-    except Exception:
-        click.echo("  (no source configured: pass --source to see the generated SQL)")
+    except KpiError:
+        click.echo("  (no source configured: pass --source to see the columns read and the generated SQL)")
         return
     the_period = context.resolve_period(period, config.timezone)
     the_source = context.open_source(config, url, reg)
     try:
+        for entity, columns in columns_read(metric, the_source, the_period, config).items():
+            derived = " (derived)" if reg.entity(entity).derive is not None else ""
+            click.echo(f"  reads {entity}{derived}: {', '.join(columns)}")
         click.echo(f"\nSQL for {the_period.label} and the period before, on {the_source.display}:")
         for sql in preview_sql(metric, the_source, the_period, config):
             click.echo(sql + ";\n")

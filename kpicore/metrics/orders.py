@@ -1,9 +1,98 @@
-"""Default plugin: order metrics (revenue)."""
+"""Default plugin: order metrics (revenue, AOV, historical and predictive CLV, repeat purchase rate).
+
+CLV and repeat purchase rate are lifetime metrics: they read every order before the period's end.
+They share the derived entity ``customer_orders`` (one row per customer: the time of their first
+order, first purchase and second purchase), built once in SQL with a window function, so the
+engine evaluates both from one scan of orders (DESIGN section 7).
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..hookspecs import hookimpl
-from ..metric import Measure, Metric
+from ..metric import Measure, Metric, percent, ratio
+from ..model import Column, Entity
+from .customers import CHURNED_CUSTOMERS, INVALID_CUSTOMERS, STARTING_CUSTOMERS
+
+#: Time columns of ``customer_orders``: when each customer's first order, first purchase (amount > 0)
+#: and second purchase happened.
+CUSTOMER_ORDER_TIMES = ("first_order_at", "first_purchase_at", "second_purchase_at")
+
+
+def derive_customer_orders(source):
+    """``customer_orders`` as SQL: one row per customer with a valid order (known customer, amount, time).
+
+    Orders are ranked per customer by their normalised time (so SQLite's text forms order correctly),
+    once among all of the customer's orders and once among purchases (amount > 0) apart from refunds.
+    The time columns keep the raw ``ordered_at`` values, so period bounds compare exactly as on orders.
+    """
+    import sqlalchemy as sa
+
+    orders = source.relation("orders")
+    ordered_at = source.row("orders").ordered_at
+    customer_id, amount = orders.columns["customer_id"], orders.columns["amount"]
+    order_by = (source.normalized(ordered_at), orders.columns["order_id"])
+    is_purchase = sa.case((amount > 0, 1), else_=0)
+    ranked = (
+        sa.select(
+            customer_id.label("customer_id"),
+            ordered_at.sql.label("ordered_at"),
+            amount.label("amount"),
+            sa.func.row_number().over(partition_by=customer_id, order_by=order_by).label("order_rank"),
+            sa.func.row_number().over(partition_by=(customer_id, is_purchase), order_by=order_by).label("kind_rank"),
+        )
+        .select_from(orders.from_)
+        .where(customer_id.is_not(None), amount.is_not(None), ordered_at.valid())
+        .subquery("ranked_orders")
+    )
+    r = ranked.c
+
+    def time_of(condition):
+        return sa.func.max(sa.case((condition, r.ordered_at)))
+
+    per_customer = (
+        sa.select(
+            r.customer_id,
+            time_of(r.order_rank == 1).label("first_order_at"),
+            time_of(sa.and_(r.amount > 0, r.kind_rank == 1)).label("first_purchase_at"),
+            time_of(sa.and_(r.amount > 0, r.kind_rank == 2)).label("second_purchase_at"),
+        )
+        .group_by(r.customer_id)
+        .subquery("customer_orders")
+    )
+    columns = {name: per_customer.c[name] for name in ("customer_id", *CUSTOMER_ORDER_TIMES)}
+    storage = {name: orders.storage["ordered_at"] for name in CUSTOMER_ORDER_TIMES}
+    return per_customer, columns, storage
+
+
+CUSTOMER_ORDERS = Entity(
+    "customer_orders",
+    (Column("customer_id", "id"), *(Column(name, "timestamp") for name in CUSTOMER_ORDER_TIMES)),
+    "Derived from orders: per customer, when their first order, first and second purchase happened.",
+    derive=derive_customer_orders,
+)
+
+# Measures shared by several metrics: the engine computes each once.
+REVENUE = Measure.sum("amount", entity="orders", time="ordered_at")
+ORDERS_WITH_AMOUNT = Measure.count(where=lambda t: t.amount.is_not(None), entity="orders", time="ordered_at")
+NO_AMOUNT = Measure.count(
+    where=lambda t: t.amount.is_(None), entity="orders", time="ordered_at", warn="orders with no amount"
+)
+NO_ORDER_TIME = Measure.missing_time("orders with no ordered_at", entity="orders", time="ordered_at")
+LIFETIME = {"entity": "orders", "time": "ordered_at", "window": "before_end"}
+LIFETIME_NO_AMOUNT = Measure.count(where=lambda t: t.amount.is_(None), warn="orders with no amount", **LIFETIME)
+LIFETIME_NO_CUSTOMER = Measure.count(
+    where=lambda t: t.amount.is_not(None) & t.customer_id.is_(None),
+    warn="orders with no customer (not attributable to a customer)",
+    **LIFETIME,
+)
+
+
+def gross_margin(config) -> float:
+    """``gross_margin`` of kpi.toml; 1.0 without a config."""
+    margin = getattr(config, "gross_margin", None)
+    return 1.0 if margin is None else float(margin)
 
 
 class Revenue(Metric):
@@ -15,17 +104,141 @@ class Revenue(Metric):
     entity = "orders"
     time = "ordered_at"
     n = "orders"
-    rules = ("Refunds count in the period they happen; guest orders (no customer) count.",)
-    measures = {
-        "revenue": Measure.sum("amount"),
-        "orders": Measure.count(where=lambda t: t.amount.is_not(None)),
-        "invalid": Measure.count(where=lambda t: t.amount.is_(None), warn="orders with no amount"),
-    }
+    rules = (
+        "Refunds count in the period they happen; guest orders (no customer) count.",
+        "An order with no amount or no ordered_at is left out and warned.",
+    )
+    measures: ClassVar[dict[str, Measure]] = {"revenue": REVENUE, "orders": ORDERS_WITH_AMOUNT, "invalid": NO_AMOUNT, "no_time": NO_ORDER_TIME}
 
     def value(self, m):
         return m.revenue
 
 
+class AverageOrderValue(Metric):
+    name = "aov"
+    title = "Average order value"
+    description = "Sum of order amounts > 0 with ordered_at in the period / the number of those orders."
+    unit = "currency"
+    better = "higher"
+    entity = "orders"
+    time = "ordered_at"
+    n = "purchases"
+    rules = (
+        "Refunds (negative amounts) and zero amounts are not orders here: in neither sum nor count.",
+        "An order with no amount or no ordered_at is left out and warned.",
+    )
+    measures: ClassVar[dict[str, Measure]] = {
+        "sales": Measure.sum("amount", where=lambda t: t.amount > 0),
+        "purchases": Measure.count(where=lambda t: t.amount > 0),
+        "invalid": NO_AMOUNT,
+        "no_time": NO_ORDER_TIME,
+    }
+
+    def value(self, m):
+        return ratio(m.sales, m.purchases)
+
+
+class CustomerLifetimeValue(Metric):
+    name = "clv"
+    title = "Customer lifetime value (historical)"
+    description = (
+        "Sum of all order amounts before the period's end / customers with at least one order before it, "
+        "times gross_margin."
+    )
+    unit = "currency"
+    better = "higher"
+    n = "customers"
+    rules = (
+        "Lifetime: every order with ordered_at < end counts, refunds included, whatever the period's start.",
+        "gross_margin comes from kpi.toml (default 1.0).",
+        "An order with no amount, no customer or no ordered_at is left out and warned.",
+        "A customer whose orders are all refunds still counts (with a negative total).",
+    )
+    measures: ClassVar[dict[str, Measure]] = {
+        "lifetime_revenue": Measure.sum("amount", where=lambda t: t.customer_id.is_not(None), **LIFETIME),
+        "customers": Measure.count(entity="customer_orders", time="first_order_at", window="before_end"),
+        "no_amount": LIFETIME_NO_AMOUNT,
+        "no_customer": LIFETIME_NO_CUSTOMER,
+        "no_time": NO_ORDER_TIME,
+    }
+
+    def value(self, m):
+        average = ratio(m.lifetime_revenue, m.customers)
+        return None if average is None else average * gross_margin(m.config)
+
+
+class PredictiveCustomerLifetimeValue(Metric):
+    name = "clv_predictive"
+    title = "Customer lifetime value (predictive)"
+    description = (
+        "(Revenue in the period / customers active at its start) x gross_margin / (churn rate / 100); "
+        "NULL when churn is 0."
+    )
+    unit = "currency"
+    better = "higher"
+    n = "starting"
+    rules = (
+        (
+            "Revenue per starting customer over the period, divided by the period's churn rate: "
+            "a customer stays 1/churn periods on average."
+        ),
+        "Revenue is the revenue metric's (all orders in the period, refunds and guest orders included).",
+        "No churn in the period (or no customers at its start) gives NULL, never infinity.",
+        "Invalid customers and orders are left out and warned, as for churn_rate and revenue.",
+    )
+    measures: ClassVar[dict[str, Measure]] = {
+        "revenue": REVENUE,
+        "starting": STARTING_CUSTOMERS,
+        "churned": CHURNED_CUSTOMERS,
+        "invalid_customers": INVALID_CUSTOMERS,
+        "no_amount": NO_AMOUNT,
+        "no_time": NO_ORDER_TIME,
+    }
+
+    def value(self, m):
+        revenue_per_customer = ratio(m.revenue, m.starting)
+        churn = ratio(m.churned, m.starting)
+        if revenue_per_customer is None or not churn:
+            return None
+        return revenue_per_customer * gross_margin(m.config) / churn
+
+
+class RepeatPurchaseRate(Metric):
+    name = "repeat_purchase_rate"
+    title = "Repeat purchase rate"
+    description = (
+        "100 x customers with 2 or more orders of amount > 0 before the period's end / customers with 1 or more."
+    )
+    unit = "percent"
+    better = "higher"
+    entity = "customer_orders"
+    n = "purchasers"
+    rules = (
+        "Lifetime: every order with ordered_at < end counts, whatever the period's start.",
+        "Refunds and zero amounts are not purchases (a refunded purchase still counts as one).",
+        "An order with no amount, no customer or no ordered_at is left out and warned.",
+    )
+    measures: ClassVar[dict[str, Measure]] = {
+        "repeaters": Measure.count(time="second_purchase_at", window="before_end"),
+        "purchasers": Measure.count(time="first_purchase_at", window="before_end"),
+        "no_amount": LIFETIME_NO_AMOUNT,
+        "no_customer": LIFETIME_NO_CUSTOMER,
+        "no_time": NO_ORDER_TIME,
+    }
+
+    def value(self, m):
+        return percent(m.repeaters, m.purchasers)
+
+
+@hookimpl
+def register_entities(register):
+    register(CUSTOMER_ORDERS)
+
+
 @hookimpl(trylast=True)
 def register_metrics(register):
     register(Revenue())
+    register(AverageOrderValue())
+    register(CustomerLifetimeValue())
+    register(PredictiveCustomerLifetimeValue())
+    register(RepeatPurchaseRate())

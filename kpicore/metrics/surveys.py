@@ -32,6 +32,7 @@ class NPS(Metric):
         "Only survey = 'nps' rows count.",
         "A score that is NULL, not a whole number or outside 0..10 is left out and warned.",
         "Passives (7-8) count in the denominator only.",
+        "A response with no responded_at is left out and warned.",
     )
 
     def measures(self, config=None):
@@ -45,6 +46,7 @@ class NPS(Metric):
                 where=lambda t: survey(t) & ~valid(t),
                 warn="nps responses with a score that is missing, not a whole number or outside 0..10",
             ),
+            "no_time": Measure.missing_time("nps responses with no responded_at", where=survey),
         }
 
     def value(self, m):
@@ -63,6 +65,7 @@ class CSAT(Metric):
     rules = (
         "Only survey = 'csat' rows count.",
         "A score that is NULL, not a whole number or outside 1..5 is left out and warned.",
+        "A response with no responded_at is left out and warned.",
     )
 
     def measures(self, config=None):
@@ -75,6 +78,7 @@ class CSAT(Metric):
                 where=lambda t: survey(t) & ~valid(t),
                 warn="csat responses with a score that is missing, not a whole number or outside 1..5",
             ),
+            "no_time": Measure.missing_time("csat responses with no responded_at", where=survey),
         }
 
     def value(self, m):

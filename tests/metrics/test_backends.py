@@ -1,0 +1,90 @@
+"""Every metric on one shared dataset: SQLite, PostgreSQL and a CSV folder give identical results,
+which equal the plain-Python reference; trends come from one query per entity."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from kpicore.compute import compute, select_metrics
+from kpicore.config import Config
+from kpicore.periods import parse_period
+from kpicore.testing import KpiHarness
+
+from .data import ALL
+from .reference import REFERENCE, close, expected
+
+WEEK = "2026-W47"
+MARGIN = Config(gross_margin=0.5)
+
+
+def _comparable(result) -> dict:
+    data = result.to_json()
+    data["warnings"] = sorted((w["message"], w["count"]) for w in data["warnings"])
+    return data
+
+
+def _same(left, right):
+    if isinstance(left, float) or isinstance(right, float):
+        return right == pytest.approx(left, rel=1e-12, abs=1e-12)
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right))
+    return left == right
+
+
+@pytest.mark.parametrize("by", [None, "region"])
+def test_every_backend_gives_identical_results(kpi_all_backends, tmp_path, by):
+    names = sorted(REFERENCE)
+    results = kpi_all_backends.compute(names, WEEK, by=by, trend=3, config=MARGIN, **ALL)
+    sqlite = KpiHarness(tmp_path / "sqlite")
+    (tmp_path / "sqlite").mkdir()
+    try:
+        baseline = sqlite.compute(names, WEEK, by=by, trend=3, config=MARGIN, **ALL)
+    finally:
+        sqlite.close()
+    period = parse_period(WEEK, "UTC")
+    for name in names:
+        got, want = _comparable(results[name]), _comparable(baseline[name])
+        assert _same(want, got), f"{kpi_all_backends.backend} differs from SQLite on {name}: {got} != {want}"
+        reference = expected(name, ALL, period, 0.5)
+        assert close(got["value"], reference.value), name
+        assert got["n"] == reference.n, name
+        assert sorted(w[1] for w in got["warnings"] if w[1]) == reference.warnings, name
+
+
+def test_trends_for_every_metric_match_each_period_and_take_one_query_per_entity(kpi):
+    registry = kpi.registry()
+    source = kpi.source(ALL, registry=registry)
+    metrics = select_metrics(["all"], registry)
+    entities = {e for m in metrics for e in m.entities(MARGIN)}
+    for entity in entities:
+        source.relation(entity)  # the mapping probes run once per source, before any metric
+    statements = []
+    sa.event.listen(source.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    period = parse_period(WEEK, "UTC")
+    results = compute(metrics, period, source, config=MARGIN, trend=4)
+    assert len(statements) == len(entities)
+    for result in results:
+        assert [p.period for p in result.trend] == ["2026-W44", "2026-W45", "2026-W46", "2026-W47"]
+        for point in result.trend:
+            want = expected(result.metric, ALL, parse_period(point.period, "UTC"), 0.5).value
+            assert close(point.value, want), (result.metric, point.period, point.value, want)
+
+
+def test_postgresql_naive_timestamps_match_sqlite(tmp_path):
+    """PostgreSQL ``timestamp`` (without time zone) columns give the same results as SQLite text."""
+    names = sorted(REFERENCE)
+    naive = KpiHarness(tmp_path, "postgresql")
+    naive.timestamps = "timestamp"
+    sqlite = KpiHarness(tmp_path)
+    try:
+        for tz in ("UTC", "Asia/Tokyo"):
+            got = naive.compute(names, WEEK, tz=tz, by="region", config=MARGIN, **ALL)
+            want = sqlite.compute(names, WEEK, tz=tz, by="region", config=MARGIN, **ALL)
+            for name in names:
+                assert _same(_comparable(want[name]), _comparable(got[name])), (tz, name)
+    finally:
+        naive.close()
+        sqlite.close()

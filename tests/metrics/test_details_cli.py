@@ -1,0 +1,75 @@
+"""``kpi metrics --details METRIC`` on the demo database, for every stock metric; ``kpi compute all --by``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from kpicore.cli import cli
+from kpicore.demo_data import generate_demo_database
+
+from .reference import REFERENCE
+
+
+@pytest.fixture(scope="module")
+def demo_database(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    path = folder / "kpi-demo.db"
+    generate_demo_database(path, today=dt.date(2026, 11, 25), customers=300)
+    return path
+
+
+@pytest.fixture
+def run(demo_database, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no kpi.toml here: defaults, and the state database lands in tmp_path
+    monkeypatch.setenv("KPI_LOAD_PLUGINS", "")
+
+    def invoke(*args):
+        result = CliRunner().invoke(cli, [*args, "--source", str(demo_database)], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return invoke
+
+
+def test_every_stock_metric_is_listed(run):
+    listed = {row["name"] for row in json.loads(run("metrics", "--json"))}
+    assert set(REFERENCE) <= listed
+
+
+@pytest.mark.parametrize("metric", sorted(REFERENCE))
+def test_details_show_definition_columns_rules_and_sql(run, metric):
+    output = run("metrics", "--details", metric, "--period", "2026-W47")
+    assert output.startswith(f"{metric}: ")
+    assert "  definition: " in output
+    assert "  entities: " in output
+    assert "  reads " in output
+    assert "  rule: " in output
+    assert "SQL for 2026-W47 and the period before" in output
+    assert "SELECT " in output and "FROM " in output
+
+
+def test_details_name_the_columns_read(run):
+    output = run("metrics", "--details", "fcr", "--period", "2026-W47")
+    assert "  reads tickets: contacts, resolved_at\n" in output
+    output = run("metrics", "--details", "repeat_purchase_rate", "--period", "2026-W47")
+    assert "  reads customer_orders (derived): first_purchase_at, second_purchase_at\n" in output
+    assert "row_number() OVER" in output
+
+
+def test_compute_all_by_region_on_the_demo_data(run):
+    results = json.loads(run("compute", "all", "--period", "2026-W47", "--by", "region", "--format", "json"))
+    by_name = {r["metric"]: r for r in results}
+    assert set(REFERENCE) <= set(by_name)
+    for name in REFERENCE:
+        result = by_name[name]
+        assert result["status"] == "ok", result
+        if name in ("cac", "conversion_rate"):  # spend and leads reach no customer
+            assert result["segments"] is None
+            assert any("cannot be broken down by region" in w["message"] for w in result["warnings"])
+        else:
+            names = {s["segment"] for s in result["segments"]}
+            assert len(names) >= 3 and names <= {"North", "South", "East", "West", "(none)"}, (name, names)
