@@ -204,7 +204,7 @@ def compute(
             windows.append(window)
     the_plan = plan(metrics, source, windows, config)
 
-    window_values: list[dict[Measure, float | None]] = [dict() for _ in windows]
+    window_values: list[dict[Measure, float | None]] = [{} for _ in windows]
     for entity, measures in the_plan.measures.items():
         rows = source.execute(measure_query(source, entity, measures, windows))
         row = rows[0] if rows else None

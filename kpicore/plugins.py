@@ -79,7 +79,7 @@ def _load_entry_points(manager: pluggy.PluginManager) -> list[PluginFailure]:
         try:
             plugin = entry_point.load()
             manager.register(plugin, name=entry_point.name)
-        except Exception as error:  # a broken plugin must not take the others down
+        except Exception as error:  # noqa: BLE001 - a broken plugin must not take the others down
             failures.append(PluginFailure(entry_point.name, f"{type(error).__name__}: {error}"))
             continue
         distribution = getattr(entry_point, "dist", None)

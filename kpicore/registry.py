@@ -76,7 +76,7 @@ def _collector(registry: Registry, kind: str, plugin_name: str, key, validate, s
             if validate is not None:
                 validate(item)
             name = key(item)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - any invalid registration is reported, not raised
             problem = f"plugin {plugin_name}: invalid {kind[:-1]}: {error}"
         else:
             if name in table:

@@ -58,12 +58,12 @@ def open_state(url: str) -> sa.Engine:
 
 
 def _utc(iso: str) -> str:
-    return dt.datetime.fromisoformat(iso).astimezone(dt.timezone.utc).isoformat()
+    return dt.datetime.fromisoformat(iso).astimezone(dt.UTC).isoformat()
 
 
 def store_results(config, results, source: str, dimension: str | None = None) -> int:
     """Upsert computed values (totals and segments); returns the number of rows written."""
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     rows = []
     for result in results:
         if not result.ok:

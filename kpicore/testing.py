@@ -51,8 +51,8 @@ def _value(value, kind: str, dialect: str):
     if value is None:
         return None
     if kind == "timestamp" and dialect != "sqlite" and isinstance(value, str):
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = dt.datetime.fromisoformat(value)  # Python 3.11 reads "Z" and offsets
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
     if kind == "date" and dialect != "sqlite" and isinstance(value, str):
         return dt.date.fromisoformat(value)
     if kind == "timestamp" and dialect == "sqlite" and isinstance(value, dt.datetime):
@@ -90,7 +90,7 @@ def write_tables(engine, rows: dict[str, list[dict]], entities: dict, *, schema:
             if records:
                 connection.execute(
                     table.insert(),
-                    [{k: _value(r.get(k), kinds[k], dialect) for k in table.c.keys()} for r in records],
+                    [{name: _value(r.get(name), kinds[name], dialect) for name in table.columns.keys()} for r in records],  # noqa: SIM118
                 )
 
 

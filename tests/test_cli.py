@@ -101,7 +101,7 @@ def test_compute_stores_values_in_state_database(run_kpi, demo_database, tmp_pat
 
 
 def test_unknown_metric_suggests_closest(run_kpi, demo_database):
-    code, out, err = run_kpi("compute", "csta", "--source", str(demo_database))
+    code, _, err = run_kpi("compute", "csta", "--source", str(demo_database))
     assert code == 2
     assert err.strip() == "Error: unknown metric 'csta' (did you mean csat, cac?); `kpi metrics` lists them"
     assert "Traceback" not in err
@@ -220,7 +220,7 @@ def test_plugins_lists_builtins(run_kpi):
 
 
 def test_init_writes_commented_config_once(run_kpi, tmp_path):
-    code, out, _ = run_kpi("init")
+    code, _, _ = run_kpi("init")
     assert code == 0
     text = (tmp_path / "kpi.toml").read_text()
     assert text.startswith("# kpi.toml") and "[source]" in text

@@ -91,7 +91,7 @@ def test_third_party_connector_takes_over_a_scheme(manager, tmp_path):
 
     manager.manager.register(Plugin(), name="my-connector")
     registry = build_registry(manager, strict=True)
-    assert list(registry.connectors)[0] == "my-sqlite"
+    assert next(iter(registry.connectors)) == "my-sqlite"
     with pytest.raises(Taken):
         open_source("sqlite:///shop.db", SourceConfig(base_dir=tmp_path), registry)
 
@@ -128,8 +128,10 @@ def test_invalid_metric_is_rejected_and_others_keep_working(manager):
     assert "bad_unit" not in registry.metrics
     assert "nps" in registry.metrics
     assert registry.problems == [
-        "plugin bad-plugin: invalid metric: metric 'bad_unit' has unknown unit 'furlongs' "
-        "(use one of count, currency, percent, points, minutes, ratio)"
+        (
+            "plugin bad-plugin: invalid metric: metric 'bad_unit' has unknown unit 'furlongs' "
+            "(use one of count, currency, percent, points, minutes, ratio)"
+        )
     ]
 
 

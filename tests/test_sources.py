@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
 from kpicore.compute import compute, select_metrics
 from kpicore.config import EntityMapping, SourceConfig
@@ -155,9 +155,8 @@ def test_sqlite_source_is_read_only(tmp_path, registry):
     write_tables(engine, {"survey_responses": nps_rows(["2026-11-16 10:00:00"])}, registry_entities(registry))
     engine.dispose()
     source = open_source(str(tmp_path / "shop.db"), SourceConfig(), registry)
-    with pytest.raises(sa.exc.OperationalError, match="readonly|read-only|query_only"):
-        with source.engine.connect() as connection:
-            connection.execute(sa.text("DELETE FROM survey_responses"))
+    with pytest.raises(sa.exc.OperationalError, match="readonly|read-only|query_only"), source.engine.connect() as c:
+        c.execute(sa.text("DELETE FROM survey_responses"))
 
 
 def test_postgres_source_is_read_only(pg_schema, registry):
@@ -165,9 +164,8 @@ def test_postgres_source_is_read_only(pg_schema, registry):
     write_tables(engine, {"survey_responses": nps_rows(["2026-11-16 10:00:00"])}, registry_entities(registry),
                  schema=schema)
     source = open_source(POSTGRES_URL, SourceConfig(schema=schema), registry)
-    with pytest.raises(sa.exc.InternalError, match="read-only"):
-        with source.engine.connect() as connection:
-            connection.execute(sa.text(f'DELETE FROM "{schema}".survey_responses'))
+    with pytest.raises(sa.exc.InternalError, match="read-only"), source.engine.connect() as connection:
+        connection.execute(sa.text(f'DELETE FROM "{schema}".survey_responses'))
 
 
 def test_sqlite_statement_timeout(tmp_path, registry):

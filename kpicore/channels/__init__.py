@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-from kpicore.hookspecs import hookimpl  # noqa: E402
+from kpicore.hookspecs import hookimpl
 
 
 @hookimpl(trylast=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError, KpiError, MappingError
+from ..errors import ConfigError, MappingError
+from ..source import EntityUnavailable
 from . import context
 
 INIT_TEMPLATE = '''\
@@ -90,9 +91,7 @@ def check_command(source, config_path):
                 problems.append(str(error))
                 click.echo(f"  {name}: ERROR {error}")
                 continue
-            except KpiError:
-                raise
-            except Exception as error:  # EntityUnavailable
+            except EntityUnavailable as error:
                 unavailable[name] = str(error)
                 click.echo(f"  {name}: not in this source ({error})")
                 continue

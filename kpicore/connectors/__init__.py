@@ -52,7 +52,7 @@ def redact(url: str) -> str:
         from sqlalchemy.engine import make_url
 
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except Exception:  # noqa: BLE001 - an unparseable URL is still redacted by hand
         scheme, rest = url.split("://", 1)
         if "@" in rest:
             credentials, host = rest.rsplit("@", 1)

@@ -53,7 +53,7 @@ class FilesConnector(Connector):
                 reader = _reader(path)
                 try:
                     names = [row[0] for row in dbapi_connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - duckdb raises many kinds; all mean unreadable
                     raise SourceError(f"cannot read {path}: {_clean(error)}") from None
                 select_list = ", ".join(_cast(name, kinds.get(stem, {}).get(name)) for name in names)
                 dbapi_connection.execute(f'CREATE OR REPLACE VIEW "{stem}" AS SELECT {select_list} FROM {reader}')
