@@ -1,4 +1,4 @@
-"""kpicore's own state database: stored metric values (and, later, the delivery ledger).
+"""kpicore's own state database: stored metric values and the digest delivery ledger.
 
 Separate from the business's source. SQLite by default (``kpi-state.db`` beside kpi.toml),
 PostgreSQL when several processes share it. The schema is versioned with Alembic migrations,
