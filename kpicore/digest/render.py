@@ -305,3 +305,15 @@ def render(
         rendered.messages = split_messages(payload, title=spec.title)
         rendered.body = json.dumps(rendered.messages, indent=2, ensure_ascii=False) + "\n"
     return rendered
+
+
+def standalone_html(rendered: Rendered) -> str:
+    """The HTML body with its ``cid:`` chart references replaced by ``data:`` URIs: one file that
+    opens in any browser and can be moved or attached without its images getting lost."""
+    import base64
+
+    body = rendered.body
+    for content_id, png in rendered.images.items():
+        data_uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        body = body.replace(f"cid:{content_id}", data_uri)
+    return body
