@@ -37,9 +37,9 @@ def cli():
 
 
 def _register_builtin_commands() -> None:
-    from . import catalog, compute, setup
+    from . import catalog, compute, digest, setup
 
-    for module in (compute, catalog, setup):
+    for module in (compute, catalog, digest, setup):
         for command in module.COMMANDS:
             cli.add_command(command)
 
