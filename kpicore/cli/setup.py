@@ -9,6 +9,7 @@ import click
 
 from ..errors import ConfigError, KpiError, MappingError
 from . import context
+from .demo_digest import DEMO_DIGEST_TOML
 
 INIT_TEMPLATE = '''\
 # kpi.toml: kpicore's configuration. Every setting is optional; the defaults are shown.
@@ -52,7 +53,7 @@ currency = "USD"
 
 [source]
 url = "kpi-demo.db"
-'''
+''' + DEMO_DIGEST_TOML  # digest (issue 5)
 
 DEMO_METRICS = ("revenue", "new_customers", "churn_rate", "nps", "csat")
 
@@ -141,6 +142,12 @@ def demo_command(period):
         the_source.close()
     store_results(config, results, the_source.display)
     print_table(results, config.currency)
+    # --- digest (issue 5): digest.html, digest.slack.json, digest.txt; print the text version ---
+    from .demo_digest import write_demo_digest
+
+    click.echo()
+    click.echo(write_demo_digest(config, period, results, reg, str(database), folder), nl=False)
+    # --- end digest ---
     click.echo(
         "Next: kpi compute nps --period last-week --by region | kpi metrics | kpi compute all --format json",
         err=True,

@@ -129,6 +129,8 @@ def metric_view(result: MetricResult, *, locale: str = "en", currency: str = "US
                 "n": formatting.format_number(segment.n, locale),
             }
             for segment in result.segments
+            # A segment without records (no customer lacks a region this week) is noise in a digest.
+            if segment.n or segment.value is not None
         ]
     return MetricView(
         metric=result.metric,
