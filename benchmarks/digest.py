@@ -1,6 +1,8 @@
 """Render+send time of a 20-metric digest to the loopback Slack and SMTP servers.
 
-Run: ``python -m tests.bench_digest`` from the repository root. Prints one line per step.
+Run: ``python benchmarks/digest.py`` from the repository root. Prints one line per step.
+The loopback servers are the test suite's (tests/slack_server.py, the aiosmtpd handler in
+tests/conftest.py), so the benchmark exercises exactly what the tests check.
 Charts (matplotlib) dominate: one PNG per metric with a trend, drawn once and shared by the
 HTML email and the Slack upload.
 """
@@ -8,18 +10,22 @@ HTML email and the Slack upload.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine
+# Run as a script: make the repository root (kpicore, tests) importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kpicore.channels import OutgoingDigest, default_channels
-from kpicore.digest.ledger import create_deliveries_table, deliver
-from kpicore.digest.render import renderer
-from tests.conftest import RecordingHandler, free_port
-from tests.digest_data import PERIOD, result, sample_spec, weekly_trend
-from tests.slack_server import SlackServer
+from sqlalchemy import create_engine  # noqa: E402
+
+from kpicore.channels import OutgoingDigest, default_channels  # noqa: E402
+from kpicore.digest.ledger import create_deliveries_table, deliver  # noqa: E402
+from kpicore.digest.render import renderer  # noqa: E402
+from tests.conftest import RecordingHandler, free_port  # noqa: E402
+from tests.digest_data import PERIOD, result, sample_spec, weekly_trend  # noqa: E402
+from tests.slack_server import SlackServer  # noqa: E402
 
 METRICS = 20
 
