@@ -18,14 +18,14 @@ from pathlib import Path
 # Run as a script: make the repository root (kpicore, tests) importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine  # noqa: E402
+from sqlalchemy import create_engine
 
-from kpicore.channels import OutgoingDigest, default_channels  # noqa: E402
-from kpicore.digest.ledger import create_deliveries_table, deliver  # noqa: E402
-from kpicore.digest.render import renderer  # noqa: E402
-from tests.conftest import RecordingHandler, free_port  # noqa: E402
-from tests.digest_data import PERIOD, result, sample_spec, weekly_trend  # noqa: E402
-from tests.slack_server import SlackServer  # noqa: E402
+from kpicore.channels import OutgoingDigest, default_channels
+from kpicore.digest.ledger import create_deliveries_table, deliver
+from kpicore.digest.render import renderer
+from tests.conftest import RecordingHandler, free_port
+from tests.digest_data import PERIOD, result, sample_spec, weekly_trend
+from tests.slack_server import SlackServer
 
 METRICS = 20
 

@@ -187,7 +187,7 @@ def test_list_shows_definitions(run_kpi, configured):
 
 def test_unknown_digest_lists_the_defined_ones(run_kpi, configured):
     for command in ("send", "render"):
-        code, out, err = run_kpi("digest", command, "wekly")
+        code, _, err = run_kpi("digest", command, "wekly")
         assert code == 2
         assert "unknown digest 'wekly' (did you mean weekly?)" in err and "defines weekly" in err
         assert "Traceback" not in err
