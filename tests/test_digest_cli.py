@@ -228,3 +228,8 @@ def test_demo_writes_the_digest_and_respects_foreign_files(run_kpi, tmp_path):
     assert code == 0 and "written by `kpi demo`" in (tmp_path / "digest.txt").read_text(encoding="utf-8")
     code, out, _ = run_kpi("digest", "list")
     assert code == 0 and "weekly: Weekly KPIs" in out and "file:./digests" in out
+
+
+def test_deliveries_of_an_unknown_digest(run_kpi, configured):
+    code, _, err = run_kpi("digest", "deliveries", "monthly")
+    assert code == 2 and "unknown digest 'monthly'" in err and "defines weekly" in err

@@ -188,10 +188,12 @@ def deliveries_command(name, period, config_path):
     from ..digest.run import ledger_engine
 
     config = context.load(config_path)
-    if name is not None:
-        _spec(config, name)  # an unknown name is an error listing the digests
     engine = ledger_engine(config, create=False)
     rows = list_deliveries(engine, digest=name, period=period) if engine is not None else []
+    if name is not None and name not in config.digests and not rows:
+        from ..digest.config import digest_spec
+
+        digest_spec(config, name, None)  # an error listing the defined digests
     if not rows:
         click.echo("No deliveries recorded" + (f" for {name}" if name else "") + ".")
         return
