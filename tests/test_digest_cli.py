@@ -233,3 +233,48 @@ def test_demo_writes_the_digest_and_respects_foreign_files(run_kpi, tmp_path):
 def test_deliveries_of_an_unknown_digest(run_kpi, configured):
     code, _, err = run_kpi("digest", "deliveries", "monthly")
     assert code == 2 and "unknown digest 'monthly'" in err and "defines weekly" in err
+
+
+def test_template_override_and_jinja_hook(run_kpi, tmp_path, demo_database):
+    """A user template (by name, from templates_dir) using a filter a plugin adds through
+    prepare_jinja2_environment."""
+    from kpicore import hookimpl
+    from kpicore.plugins import load_plugins
+
+    class ShoutPlugin:
+        @hookimpl
+        def prepare_jinja2_environment(self, env, config):
+            env.filters["shout"] = lambda text: f"{text.upper()}! ({config.currency})"
+
+    loaded = load_plugins()
+    plugin = ShoutPlugin()
+    loaded.manager.register(plugin, name="shout")
+    try:
+        write_config(tmp_path, demo_database, digest_extra='template = "loud"')
+        text = (tmp_path / "kpi.toml").read_text(encoding="utf-8")
+        (tmp_path / "kpi.toml").write_text('templates_dir = "tpl"\n' + text, encoding="utf-8")
+        (tmp_path / "tpl").mkdir()
+        (tmp_path / "tpl" / "loud.txt.j2").write_text(
+            "{{ title|shout }}\n{% for m in metrics %}{{ m.metric }}={{ m.value }}\n{% endfor %}", encoding="utf-8"
+        )
+        code, out, err = run_kpi("digest", "render", "weekly")
+        assert code == 0, err
+        assert out.splitlines()[0] == "WEEKLY KPIS! (USD)"
+        assert out.splitlines()[1].startswith("revenue=$")
+        code, _, err = run_kpi("digest", "render", "weekly", "--format", "md")
+        assert code == 2 and "template 'loud.md.j2' not found" in err
+    finally:
+        loaded.manager.unregister(plugin)
+
+
+def test_every_digest_command_has_help_and_docs(run_kpi):
+    from pathlib import Path
+
+    from kpicore.cli.digest import digest_group
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "digests.md").read_text(encoding="utf-8")
+    for name, command in digest_group.commands.items():
+        assert command.help, f"kpi digest {name} has no help text"
+        code, out, _ = run_kpi("digest", name, "--help")
+        assert code == 0 and "Usage:" in out
+        assert f"kpi digest {name}" in docs, f"docs/digests.md does not show kpi digest {name}"
