@@ -109,26 +109,40 @@ def test_racing_threads_send_once(state_url):
     assert row.status == "sent" and row.attempts == 1
 
 
-def _claim_in_process(url: str, start, results) -> None:
-    engine = sa.create_engine(url)
+def race(target, url: str, processes: int = 3) -> list:
+    """Run ``target(url, start, results)`` in fresh processes released together; their results."""
+    context = multiprocessing.get_context("spawn")
+    ready, start, results = context.Queue(), context.Event(), context.Queue()
+    running = [context.Process(target=target, args=(url, (ready, start), results)) for _ in range(processes)]
+    for process in running:
+        process.start()
+    for _ in running:
+        ready.get(timeout=60)
+    start.set()
+    outcomes = [results.get(timeout=60) for _ in running]
+    for process in running:
+        process.join(timeout=60)
+    return outcomes
+
+
+def _wait_for_start(gate) -> None:
+    ready, start = gate
+    ready.put(True)
     start.wait()
-    results.put(ledger.claim(engine, "weekly", "2026-W47", "slack:#kpis").claimed)
+
+
+def _claim_in_process(url: str, gate, results) -> None:
+    engine = sa.create_engine(url)
+    from kpicore.digest import ledger as ledger_module  # imported before the start, not during the race
+
+    _wait_for_start(gate)
+    results.put(ledger_module.claim(engine, "weekly", "2026-W47", "slack:#kpis").claimed)
     engine.dispose()
 
 
 def test_racing_processes_claim_once(state_url):
     open_state(state_url)  # migrated once, before the race
-    context = multiprocessing.get_context("spawn")
-    start, results = context.Event(), context.Queue()
-    processes = [context.Process(target=_claim_in_process, args=(state_url, start, results)) for _ in range(3)]
-    for process in processes:
-        process.start()
-    time.sleep(0.5)
-    start.set()
-    claimed = sorted(results.get(timeout=30) for _ in processes)
-    for process in processes:
-        process.join(timeout=30)
-    assert claimed == [False, False, True]
+    assert sorted(race(_claim_in_process, state_url)) == [False, False, True]
 
 
 def test_send_digest_records_in_the_configured_state_database(state_url, demo_database, tmp_path, monkeypatch):
@@ -170,3 +184,16 @@ def test_prepare_digest_without_store_leaves_no_values(tmp_path, demo_database):
     prepared = prepare_digest(config, digest_spec(config, "weekly", registry), registry=registry, store=False)
     assert prepared.results[0].trend is None and prepared.outgoing.rendered("text").body
     assert not state.exists()
+
+
+def _open_state_in_process(url: str, gate, results) -> None:
+    _wait_for_start(gate)
+    try:
+        open_state(url)
+        results.put("ok")
+    except Exception as error:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def test_processes_migrating_a_new_database_together(state_url):
+    assert race(_open_state_in_process, state_url) == ["ok"] * 3

@@ -144,8 +144,10 @@ def prepare_digest(
     finally:
         source.close()
     if store:
+        already = {id(result) for result in known}
         for dimension, results in groups:
-            store_results(config, results, source.display, dimension)
+            if not all(id(result) in already for result in results):
+                store_results(config, results, source.display, dimension)
     results = in_digest_order(spec, groups)
     render = renderer(spec, results, period_label=the_period.label, **render_options(config))
     outgoing = OutgoingDigest(spec=spec, period_label=the_period.label, renderings=render)
