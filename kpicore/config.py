@@ -15,7 +15,7 @@ from .errors import ConfigError
 CONFIG_FILE = "kpi.toml"
 TOP_LEVEL_KEYS = (
     "timezone", "currency", "locale", "gross_margin", "state_url", "templates_dir", "source",
-    "entities", "targets", "email", "digests", "alerts", "packs", "chat",
+    "entities", "targets", "email", "slack", "digests", "alerts", "packs", "chat",
 )
 SOURCE_KEYS = ("url", "timezone", "timeout", "schema")
 ENTITY_KEYS = ("table", "query", "columns", "dimensions", "scale")
@@ -62,6 +62,7 @@ class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     targets: dict[str, dict[str, float]] = field(default_factory=dict)
     email: dict[str, Any] = field(default_factory=dict)
+    slack: dict[str, Any] = field(default_factory=dict)
     digests: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     packs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -185,7 +186,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     }
     config.source = source
 
-    for section in ("targets", "email", "digests", "alerts", "packs", "chat"):
+    for section in ("targets", "email", "slack", "digests", "alerts", "packs", "chat"):
         if section in raw:
             setattr(config, section, _expect(raw[section], dict, f"{where}: [{section}]", "a table"))
     return config

@@ -1,4 +1,4 @@
-"""kpicore's own state database: stored metric values (and, later, the delivery ledger).
+"""kpicore's own state database: stored metric values and the digest delivery ledger.
 
 Separate from the business's source. SQLite by default (``kpi-state.db`` beside kpi.toml),
 PostgreSQL when several processes share it. The schema is versioned with Alembic migrations,
@@ -38,9 +38,38 @@ def migrate(engine: sa.Engine) -> None:
 
     alembic_config = AlembicConfig()
     alembic_config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    # Processes starting together (several `kpi serve`, a cron job and a CLI) must migrate one
+    # after the other: each takes a lock first, then finds the schema already up to date.
+    if engine.dialect.name == "sqlite":
+        _migrate_sqlite(engine, alembic_config)
+        return
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(4215061807)"))  # ends with the transaction
         alembic_config.attributes["connection"] = connection
         command.upgrade(alembic_config, "head")
+
+
+def _migrate_sqlite(engine: sa.Engine, alembic_config) -> None:
+    # pysqlite begins transactions lazily and runs DDL outside them; BEGIN IMMEDIATE takes the
+    # database's write lock before alembic reads its version.
+    from alembic import command
+
+    with engine.connect() as connection:
+        driver_connection = connection.connection.dbapi_connection
+        previous = driver_connection.isolation_level
+        driver_connection.isolation_level = None  # the driver leaves BEGIN and COMMIT to us
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                alembic_config.attributes["connection"] = connection
+                command.upgrade(alembic_config, "head")
+            except BaseException:
+                connection.exec_driver_sql("ROLLBACK")
+                raise
+            connection.exec_driver_sql("COMMIT")
+        finally:
+            driver_connection.isolation_level = previous
 
 
 @lru_cache(maxsize=8)

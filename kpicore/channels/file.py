@@ -1,8 +1,8 @@
 """The file channel: writes every rendered format of the digest into a folder.
 
 ``file:./digests`` writes ``<digest>-<period>.html``, ``.slack.json``, ``.txt`` and ``.md``
-(a relative folder resolves against the working directory; the core may resolve it against
-the config's folder before calling). Chart PNGs are written next to the HTML, which refers to
+(a relative folder resolves against the ``base_dir`` setting — the core passes kpi.toml's
+folder — else the working directory). Chart PNGs are written next to the HTML, which refers to
 them by ``cid:`` in email; in the file copy the references are rewritten to the PNG files.
 """
 
@@ -31,6 +31,8 @@ class FileChannel(Channel):
     def send(self, message: OutgoingDigest, target: str, settings: dict[str, Any]) -> Delivery:
         """Write ``<digest>-<period>.<ext>`` for each format into the folder ``target``."""
         folder = Path(target or ".").expanduser()
+        if not folder.is_absolute() and settings.get("base_dir"):
+            folder = Path(settings["base_dir"]) / folder
         stem = f"{_safe(message.spec.name)}-{_safe(message.period_label)}"
         written = []
         try:

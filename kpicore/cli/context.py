@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import ConfigError
-
-DEMO_DATABASE = "kpi-demo.db"
+from ..connectors import DEMO_DATABASE
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), help="kpi.toml to use (default: ./kpi.toml)."
@@ -37,22 +35,15 @@ def warn_problems(reg) -> None:
 
 
 def source_url(config, source: str | None) -> str:
-    if source:
-        return source
-    if config.source.url:
-        return config.source.url
-    demo = config.base_dir / DEMO_DATABASE
-    if demo.is_file():
-        return str(demo)
-    raise ConfigError(
-        "no data source: pass --source URL, set [source] url in kpi.toml, or run `kpi demo` for sample data"
-    )
+    from ..connectors import configured_source_url
+
+    return configured_source_url(config, source)
 
 
 def open_source(config, source: str | None, reg):
-    from ..connectors import open_source as open_url
+    from ..connectors import open_configured_source
 
-    return open_url(source_url(config, source), config.source, reg)
+    return open_configured_source(config, reg, source)
 
 
 def timezone(config, tz: str | None) -> str:
@@ -75,4 +66,4 @@ def is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-__all__ = ["Path"]
+__all__ = ["DEMO_DATABASE", "Path"]

@@ -49,6 +49,8 @@ def print_table(results: list[MetricResult], currency: str = "") -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from ..digest.formatting import sparkline
+
     console = Console(width=None if Console().is_terminal else 120)
     period = results[0].period if results else ""
     table = Table(title=f"KPIs for {period}" if period else None, title_justify="left")
@@ -90,17 +92,6 @@ def print_table(results: list[MetricResult], currency: str = "") -> None:
     console.print(table)
     for note in notes:
         console.print(f"⚠ {note}", highlight=False, markup=False)
-
-
-def sparkline(values) -> str:
-    """A unicode sparkline; gaps (None) shown as spaces."""
-    bars = "▁▂▃▄▅▆▇█"
-    present = [v for v in values if v is not None]
-    if not present:
-        return ""
-    low, high = min(present), max(present)
-    span = (high - low) or 1
-    return "".join(" " if v is None else bars[int((v - low) / span * (len(bars) - 1))] for v in values)
 
 
 def to_json(results: list[MetricResult]) -> str:

@@ -10,6 +10,7 @@ import click
 from ..errors import ConfigError, MappingError
 from ..source import EntityUnavailable
 from . import context
+from .demo_digest import DEMO_DIGEST_TOML
 
 INIT_TEMPLATE = '''\
 # kpi.toml: kpicore's configuration. Every setting is optional; the defaults are shown.
@@ -53,7 +54,7 @@ currency = "USD"
 
 [source]
 url = "kpi-demo.db"
-'''
+''' + DEMO_DIGEST_TOML  # digest (issue 5)
 
 DEMO_METRICS = ("revenue", "new_customers", "churn_rate", "nps", "csat")
 
@@ -151,6 +152,13 @@ def demo_command(period, packs):
         the_source.close()
     store_results(config, results, the_source.display)
     print_table(results, config.currency)
+    # --- digest (issue 5): digest.html, digest.slack.json, digest.txt; print the text version ---
+    from .demo_digest import write_demo_digest
+
+    click.echo()
+    pack_metrics = names if demo_packs else None
+    click.echo(write_demo_digest(config, period, results, reg, str(database), folder, pack_metrics), nl=False)
+    # --- end digest ---
     click.echo(
         "Next: kpi compute nps --period last-week --by region | kpi metrics | kpi compute all --format json",
         err=True,

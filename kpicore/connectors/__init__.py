@@ -44,6 +44,30 @@ def open_source(url: str, config: SourceConfig, registry):
     )
 
 
+#: The sample database `kpi demo` writes; the source of last resort beside kpi.toml.
+DEMO_DATABASE = "kpi-demo.db"
+
+
+def configured_source_url(config, explicit: str | None = None) -> str:
+    """The source to read: ``explicit`` (``--source``), else ``[source] url``, else the demo database
+    beside kpi.toml. Raises ConfigError when there is none."""
+    if explicit:
+        return explicit
+    if config.source.url:
+        return config.source.url
+    demo = config.base_dir / DEMO_DATABASE
+    if demo.is_file():
+        return str(demo)
+    raise ConfigError(
+        "no data source: pass --source URL, set [source] url in kpi.toml, or run `kpi demo` for sample data"
+    )
+
+
+def open_configured_source(config, registry, explicit: str | None = None):
+    """Open the source configured in ``config`` (see configured_source_url); close it when done."""
+    return open_source(configured_source_url(config, explicit), config.source, registry)
+
+
 def redact(url: str) -> str:
     """The URL with any password replaced by ***."""
     if "://" not in url:

@@ -48,8 +48,10 @@ def trend_chart(result: MetricResult, *, value_formatter=None) -> bytes | None:
             value_formatter(values[-1]),
             (positions[-1], values[-1]),
             textcoords="offset points",
-            xytext=(-4, 6),
-            ha="right",
+            # Right of the last point, where the line has ended: the label never hides it.
+            xytext=(6, 0),
+            ha="left",
+            va="center",
             fontsize=8,
             color="#111827",
         )
@@ -61,6 +63,8 @@ def trend_chart(result: MetricResult, *, value_formatter=None) -> bytes | None:
     axes.spines["bottom"].set_color("#d1d5db")
     axes.grid(axis="y", color="#f3f4f6", linewidth=0.8)
     axes.margins(x=0.02, y=0.25)
+    if value_formatter is not None:
+        axes.set_xlim(right=(len(trend) - 1) * 1.25)  # room for the label right of the last point
     figure.tight_layout(pad=0.4)
 
     buffer = io.BytesIO()

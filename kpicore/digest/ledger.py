@@ -36,16 +36,17 @@ MAX_ERROR_LENGTH = 2000
 _METADATA: MetaData | None = None
 
 
-def deliveries_table(metadata: MetaData) -> Table:
-    """The ``deliveries`` table on ``metadata`` (defined once per MetaData; the core's Alembic
-    migration creates it)."""
-    from sqlalchemy import Column, DateTime, Integer, String, Table, Text, UniqueConstraint
+def deliveries_columns() -> list:
+    """Fresh Column and constraint objects of the ``deliveries`` table.
 
-    if "deliveries" in metadata.tables:
-        return metadata.tables["deliveries"]
-    return Table(
-        "deliveries",
-        metadata,
+    The single definition of the table: deliveries_table() and the Alembic migration
+    ``0002_deliveries`` both build from it (tests compare the migrated schema with it). A later
+    change to the table needs a new migration, and this list then describes the newest schema:
+    copy the old list into 0002 first so that history stays what it was.
+    """
+    from sqlalchemy import Column, DateTime, Integer, String, Text, UniqueConstraint
+
+    return [
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("digest", String(200), nullable=False),
         Column("period", String(100), nullable=False),
@@ -56,7 +57,17 @@ def deliveries_table(metadata: MetaData) -> Table:
         Column("message_ids", Text, nullable=True),
         Column("updated_at", DateTime(timezone=True), nullable=False),
         UniqueConstraint("digest", "period", "destination", name="uq_deliveries_digest_period_destination"),
-    )
+    ]
+
+
+def deliveries_table(metadata: MetaData) -> Table:
+    """The ``deliveries`` table on ``metadata`` (defined once per MetaData; the state database's
+    Alembic migration 0002 creates it)."""
+    from sqlalchemy import Table
+
+    if "deliveries" in metadata.tables:
+        return metadata.tables["deliveries"]
+    return Table("deliveries", metadata, *deliveries_columns())
 
 
 def _table() -> Table:

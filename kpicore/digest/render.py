@@ -129,6 +129,8 @@ def metric_view(result: MetricResult, *, locale: str = "en", currency: str = "US
                 "n": formatting.format_number(segment.n, locale),
             }
             for segment in result.segments
+            # A segment without records (no customer lacks a region this week) is noise in a digest.
+            if segment.n or segment.value is not None
         ]
     return MetricView(
         metric=result.metric,
@@ -305,3 +307,15 @@ def render(
         rendered.messages = split_messages(payload, title=spec.title)
         rendered.body = json.dumps(rendered.messages, indent=2, ensure_ascii=False) + "\n"
     return rendered
+
+
+def standalone_html(rendered: Rendered) -> str:
+    """The HTML body with its ``cid:`` chart references replaced by ``data:`` URIs: one file that
+    opens in any browser and can be moved or attached without its images getting lost."""
+    import base64
+
+    body = rendered.body
+    for content_id, png in rendered.images.items():
+        data_uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        body = body.replace(f"cid:{content_id}", data_uri)
+    return body

@@ -1,6 +1,8 @@
 """Render+send time of a 20-metric digest to the loopback Slack and SMTP servers.
 
-Run: ``python -m tests.bench_digest`` from the repository root. Prints one line per step.
+Run: ``python benchmarks/digest.py`` from the repository root. Prints one line per step.
+The loopback servers are the test suite's (tests/slack_server.py, the aiosmtpd handler in
+tests/conftest.py), so the benchmark exercises exactly what the tests check.
 Charts (matplotlib) dominate: one PNG per metric with a trend, drawn once and shared by the
 HTML email and the Slack upload.
 """
@@ -8,9 +10,13 @@ HTML email and the Slack upload.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+# Run as a script: make the repository root (kpicore, tests) importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine
 

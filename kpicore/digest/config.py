@@ -1,0 +1,263 @@
+"""Digest definitions: the ``[digests.NAME]`` tables of kpi.toml turned into DigestSpecs (DESIGN 12).
+
+Every error names the file and the key, and says what to write instead::
+
+    kpi.toml: [digests.weekly].metrics: unknown metric 'csta' (did you mean csat?)
+
+The schedule is only checked for its shape here (a 5-field cron, or ``every = "30s"``); the
+scheduler interprets it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+from kpicore.digest.render import DigestSpec
+from kpicore.errors import ConfigError
+
+DIGEST_KEYS = (
+    "title", "metrics", "breakdowns", "period", "trend", "schedule", "every", "timezone",
+    "destinations", "template",
+)
+DEFAULT_PERIOD = "last-week"
+DEFAULT_TREND = 12
+DEFAULT_TEMPLATE = "digest"
+MAX_TREND = 120
+
+_EVERY = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+#: (field name, lowest, highest, names) for the five cron fields, in order.
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day of week", 0, 7, _DAYS),
+)
+
+
+def config_file_name(config) -> str:
+    """How messages name the config file: relative to the working directory when it is inside it."""
+    if config.path is None:
+        return "kpi.toml"
+    try:
+        return str(Path(config.path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(config.path)
+
+
+def digest_names(config) -> list[str]:
+    """The digests kpi.toml defines, in file order."""
+    return list(config.digests)
+
+
+def digest_spec(config, name: str, registry) -> DigestSpec:
+    """The validated DigestSpec of ``[digests.NAME]``.
+
+    An unknown name is a ConfigError listing the defined digests. ``registry`` provides the
+    metric names and channel schemes that are valid.
+    """
+    if name not in config.digests:
+        defined = ", ".join(digest_names(config))
+        where = config_file_name(config)
+        close = difflib.get_close_matches(name, digest_names(config), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        if defined:
+            raise ConfigError(f"unknown digest {name!r}{hint}: {where} defines {defined}")
+        raise ConfigError(f"unknown digest {name!r}: {where} defines no digests; add a [digests.{name}] table")
+    return parse_digest(name, config.digests[name], config, registry)
+
+
+def digest_specs(config, registry) -> dict[str, DigestSpec]:
+    """Every digest of kpi.toml, validated (the first error raises)."""
+    return {name: digest_spec(config, name, registry) for name in digest_names(config)}
+
+
+def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
+    """Validate one ``[digests.NAME]`` table and fill in the defaults.
+
+    Defaults: period ``last-week``, trend 12, template ``digest``, title from the name
+    (``weekly_ops`` -> ``Weekly Ops``), timezone the top-level one.
+    """
+    from kpicore.periods import get_timezone, parse_period
+
+    where = f"{config_file_name(config)}: [digests.{name}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table of settings, got {raw!r}")
+    for key in raw:
+        if key not in DIGEST_KEYS:
+            close = difflib.get_close_matches(key, DIGEST_KEYS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f" (known keys: {', '.join(DIGEST_KEYS)})"
+            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+
+    title = _string(raw.get("title", _default_title(name)), f"{where}.title", "a title")
+
+    metrics = raw.get("metrics")
+    if metrics is None:
+        raise ConfigError(f'{where}: metrics is missing: list the metrics, e.g. metrics = ["revenue", "nps"]')
+    if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
+        raise ConfigError(f'{where}.metrics: expected a non-empty list of metric names, e.g. ["revenue", "nps"]')
+    for metric in metrics:
+        _check_metric(metric, registry, f"{where}.metrics")
+    if len(set(metrics)) != len(metrics):
+        repeated = sorted({m for m in metrics if metrics.count(m) > 1})
+        raise ConfigError(f"{where}.metrics: {', '.join(repeated)} listed more than once")
+
+    breakdowns = raw.get("breakdowns", {})
+    if not isinstance(breakdowns, dict):
+        raise ConfigError(f'{where}.breakdowns: expected a table of metric = dimension, e.g. {{ nps = "region" }}')
+    for metric, dimension in breakdowns.items():
+        _check_metric(metric, registry, f"{where}.breakdowns")
+        if metric not in metrics:
+            raise ConfigError(
+                f"{where}.breakdowns: {metric!r} is not one of this digest's metrics; add it to metrics"
+            )
+        if not isinstance(dimension, str) or not dimension.strip():
+            raise ConfigError(f"{where}.breakdowns.{metric}: expected a dimension name such as \"region\"")
+
+    zone = _string(raw.get("timezone", config.timezone), f"{where}.timezone", "an IANA timezone name")
+    try:
+        get_timezone(zone)
+    except ConfigError as error:
+        raise ConfigError(f"{where}.timezone: {error}") from None
+
+    period = _string(raw.get("period", DEFAULT_PERIOD), f"{where}.period", "a period such as last-week")
+    try:
+        parse_period(period, zone)
+    except ConfigError as error:
+        raise ConfigError(f"{where}.period: {error}") from None
+
+    trend = raw.get("trend", DEFAULT_TREND)
+    if isinstance(trend, bool) or not isinstance(trend, int) or not (trend == 0 or 2 <= trend <= MAX_TREND):
+        raise ConfigError(
+            f"{where}.trend: expected a number of periods from 2 to {MAX_TREND} (or 0 for no trend), got {trend!r}"
+        )
+
+    if "schedule" in raw and "every" in raw:
+        raise ConfigError(f"{where}: give either schedule (cron) or every (an interval), not both")
+    schedule = None
+    if "schedule" in raw:
+        schedule = _string(raw["schedule"], f"{where}.schedule", 'a 5-field cron such as "0 9 * * MON"')
+        check_cron(schedule, f"{where}.schedule")
+    elif "every" in raw:
+        every = _string(raw["every"], f"{where}.every", 'an interval such as "30s", "15m", "1h" or "1d"')
+        check_interval(every, f"{where}.every")
+        schedule = f"every {every.strip()}"
+
+    destinations = raw.get("destinations", [])
+    if not isinstance(destinations, list) or not all(isinstance(d, str) for d in destinations):
+        raise ConfigError(
+            f'{where}.destinations: expected a list of URIs, e.g. ["slack:#kpis", "email:owner@example.com"]'
+        )
+    for destination in destinations:
+        check_destination(destination, registry, f"{where}.destinations")
+
+    template = _string(raw.get("template", DEFAULT_TEMPLATE), f"{where}.template", "a template name")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", template):
+        raise ConfigError(f"{where}.template: {template!r} is not a template name such as \"weekly\"")
+
+    return DigestSpec(
+        name=name,
+        title=title,
+        metrics=list(metrics),
+        period=period,
+        trend=trend,
+        breakdowns={metric: dimension.strip() for metric, dimension in breakdowns.items()},
+        destinations=list(destinations),
+        template=template,
+        timezone=zone,
+        schedule=schedule,
+    )
+
+
+def _default_title(name: str) -> str:
+    return re.sub(r"[_-]+", " ", name).strip().title() or name
+
+
+def _string(value: Any, where: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected {what}, got {value!r}")
+    return value
+
+
+def _check_metric(metric: str, registry, where: str) -> None:
+    if metric in registry.metrics:
+        return
+    close = difflib.get_close_matches(metric, list(registry.metrics), n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else "; `kpi metrics` lists them"
+    raise ConfigError(f"{where}: unknown metric {metric!r}{hint}")
+
+
+def check_destination(destination: str, registry, where: str) -> None:
+    """A destination URI whose scheme names a registered channel, with a target it can use."""
+    from kpicore.channels.base import parse_destination
+
+    try:
+        scheme, target = parse_destination(destination)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
+    if scheme not in registry.channels:
+        known = ", ".join(f"{s}:" for s in sorted(registry.channels)) or "none"
+        close = difflib.get_close_matches(scheme, list(registry.channels), n=1)
+        hint = f" (did you mean {close[0]}:?)" if close else ""
+        raise ConfigError(f"{where}: {destination!r}: no channel handles {scheme + ':'!r}{hint}; known: {known}")
+    if scheme == "email":
+        from kpicore.channels.email import parse_recipients
+
+        try:
+            parse_recipients(target)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+    elif scheme in ("slack", "file") and not target:
+        example = "slack:#kpis or slack:C0123ABC" if scheme == "slack" else "file:./digests"
+        raise ConfigError(f"{where}: {destination!r} names no {'channel' if scheme == 'slack' else 'folder'}: write {example}")
+
+
+def check_interval(every: str, where: str) -> int:
+    """Seconds in ``"30s"``, ``"15m"``, ``"2h"`` or ``"1d"``; ConfigError for anything else."""
+    match = _EVERY.fullmatch(every)
+    if match is None or int(match[1]) == 0:
+        raise ConfigError(f'{where}: {every!r} is not an interval: write a positive number and a unit, e.g. "30s", "15m", "1h", "1d"')
+    return int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+
+
+def check_cron(schedule: str, where: str) -> None:
+    """Check the shape of a standard 5-field crontab expression (numbers, names, ``*``, ``-``, ``/``, ``,``)."""
+    fields = schedule.split()
+    if len(fields) != 5:
+        raise ConfigError(
+            f'{where}: {schedule!r} has {len(fields)} field(s): a cron schedule has 5 (minute hour '
+            f'day-of-month month day-of-week), e.g. "0 9 * * MON"; or use every = "30s"'
+        )
+    for text, (field_name, low, high, names) in zip(fields, _CRON_FIELDS):
+        for item in text.split(","):
+            if not _cron_item_ok(item, low, high, names):
+                allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
+                raise ConfigError(
+                    f"{where}: {schedule!r}: {field_name} field {text!r} is not valid ({allowed}, *, ranges a-b, "
+                    "steps */n, lists a,b)"
+                )
+
+
+def _cron_item_ok(item: str, low: int, high: int, names: tuple[str, ...]) -> bool:
+    base, _, step = item.partition("/")
+    if step and (not step.isdigit() or int(step) == 0):
+        return False
+    if base == "*":
+        return True
+    bounds = base.split("-")
+    if len(bounds) > 2 or not all(bounds):
+        return False
+    values = []
+    for bound in bounds:
+        if bound.isdigit():
+            values.append(int(bound))
+        elif bound.upper() in names:
+            values.append(names.index(bound.upper()) + (1 if names is _MONTHS else 0))
+        else:
+            return False
+    return all(low <= value <= high for value in values) and values == sorted(values)

@@ -1,0 +1,215 @@
+"""Run a digest: resolve its period, compute its metrics in the source, store them, render, deliver.
+
+What ``kpi digest send`` calls, and what the scheduler will call at each fire time: the period is
+resolved relative to ``now`` (the fire time) in the digest's timezone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from kpicore.channels.base import Channel, OutgoingDigest
+    from kpicore.digest.ledger import DeliveryOutcome
+    from kpicore.digest.render import DigestSpec
+    from kpicore.periods import Period
+    from kpicore.results import MetricResult
+
+
+@dataclass
+class PreparedDigest:
+    """A digest computed for one period and ready to render or send."""
+
+    spec: DigestSpec
+    period: Period
+    results: list[MetricResult]
+    outgoing: OutgoingDigest
+    source: str
+
+
+@dataclass
+class DigestRun:
+    """A prepared digest and what happened to each destination."""
+
+    prepared: PreparedDigest
+    outcomes: list[DeliveryOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[DeliveryOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.status == "failed"]
+
+
+def resolve_period(spec: DigestSpec, override: str | None = None, now: dt.datetime | None = None) -> Period:
+    """The digest's period (or ``override``) as seen at ``now`` (default: the current time) in the
+    digest's timezone: a digest firing Monday 09:00 in Asia/Kolkata with ``last-week`` covers the
+    Kolkata week before."""
+    from kpicore.periods import parse_period
+
+    return parse_period(override or spec.period, spec.timezone or "UTC", now=now)
+
+
+def compute_digest(
+    spec: DigestSpec,
+    period: Period,
+    source,
+    config,
+    registry,
+    known: Sequence[MetricResult] = (),
+) -> list[tuple[str | None, list[MetricResult]]]:
+    """Compute the digest's metrics, one compute() call per breakdown dimension.
+
+    Returns ``[(dimension, results), ...]``; ``known`` results (totals for the same period and
+    trend, e.g. what `kpi demo` already computed) are reused instead of recomputed.
+    """
+    from kpicore.compute import compute, select_metrics
+
+    reusable = {
+        result.metric: result
+        for result in known
+        if result.dimension is None and result.period == period.label
+        and len(result.trend or []) == spec.trend
+    }
+    groups: dict[str | None, list[str]] = {}
+    for metric in spec.metrics:
+        groups.setdefault(spec.breakdowns.get(metric), []).append(metric)
+    computed: list[tuple[str | None, list[MetricResult]]] = []
+    for dimension, names in groups.items():
+        if dimension is None and all(name in reusable for name in names):
+            computed.append((None, [reusable[name] for name in names]))
+            continue
+        metrics = select_metrics(names, registry)
+        results = compute(metrics, period, source, config=config, by=dimension, trend=spec.trend or None)
+        computed.append((dimension, results))
+    return computed
+
+
+def in_digest_order(spec: DigestSpec, groups: list[tuple[str | None, list[MetricResult]]]) -> list[MetricResult]:
+    """The results of every group, in the order the digest lists its metrics."""
+    by_name = {result.metric: result for _, results in groups for result in results}
+    return [by_name[name] for name in spec.metrics if name in by_name]
+
+
+def jinja_hook(config) -> Callable[[Any], Any]:
+    """Calls the plugins' ``prepare_jinja2_environment(env, config)`` on the digest environment."""
+    from kpicore.plugins import load_plugins
+
+    def prepare(env) -> None:
+        load_plugins().manager.hook.prepare_jinja2_environment(env=env, config=config)
+
+    return prepare
+
+
+def render_options(config) -> dict[str, Any]:
+    """renderer()'s keyword arguments from kpi.toml: locale, currency, templates folder, plugin hook."""
+    return {
+        "locale": config.locale,
+        "currency": config.currency,
+        "templates_dir": config.templates_dir,
+        "jinja_hook": jinja_hook(config),
+    }
+
+
+def prepare_digest(
+    config,
+    spec: DigestSpec,
+    *,
+    period: str | None = None,
+    now: dt.datetime | None = None,
+    registry=None,
+    source_url: str | None = None,
+    store: bool = True,
+    known: Sequence[MetricResult] = (),
+) -> PreparedDigest:
+    """Compute ``spec`` for its period (``period`` overrides it) and set up its renderings.
+
+    Values are recomputed from the source every time (late refunds are picked up) and, with
+    ``store``, saved in the state database. Rendering happens lazily, once per format needed.
+    """
+    from kpicore.channels.base import OutgoingDigest
+    from kpicore.connectors import open_configured_source
+    from kpicore.digest.render import renderer
+    from kpicore.registry import get_registry
+    from kpicore.state import store_results
+
+    registry = registry or get_registry()
+    the_period = resolve_period(spec, period, now)
+    source = open_configured_source(config, registry, source_url)
+    try:
+        groups = compute_digest(spec, the_period, source, config, registry, known)
+    finally:
+        source.close()
+    if store:
+        already = {id(result) for result in known}
+        for dimension, results in groups:
+            if not all(id(result) in already for result in results):
+                store_results(config, results, source.display, dimension)
+    results = in_digest_order(spec, groups)
+    render = renderer(spec, results, period_label=the_period.label, **render_options(config))
+    outgoing = OutgoingDigest(spec=spec, period_label=the_period.label, renderings=render)
+    return PreparedDigest(spec, the_period, results, outgoing, source.display)
+
+
+def ledger_engine(config, *, create: bool = True) -> Engine | None:
+    """The state database holding the delivery ledger (migrated). With ``create=False``, None when
+    the SQLite file does not exist yet, so read-only commands do not create it."""
+    from pathlib import Path
+
+    from kpicore.state import open_state
+
+    url = config.resolved_state_url()
+    if not create and url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:" and not Path(path).exists():
+            return None
+    return open_state(url)
+
+
+def channels(registry) -> dict[str, Channel]:
+    """Scheme -> channel, from the registered channel plugins."""
+    return {scheme: registration.item for scheme, registration in registry.channels.items()}
+
+
+def channel_settings(config) -> dict[str, dict[str, Any]]:
+    """Each built-in channel's settings from kpi.toml; ``file:`` folders resolve against its folder."""
+    return {
+        "email": dict(config.email),
+        "slack": dict(config.slack),
+        "file": {"base_dir": str(config.base_dir)},
+    }
+
+
+def send_digest(
+    config,
+    spec: DigestSpec,
+    *,
+    period: str | None = None,
+    now: dt.datetime | None = None,
+    force: bool = False,
+    registry=None,
+    source_url: str | None = None,
+) -> DigestRun:
+    """Compute, store, render and deliver ``spec`` to each of its destinations once per period.
+
+    A failing destination is recorded in the ledger and does not stop the others; destinations
+    already delivered for the period are skipped unless ``force``.
+    """
+    from kpicore.digest.ledger import deliver
+    from kpicore.registry import get_registry
+
+    registry = registry or get_registry()
+    prepared = prepare_digest(config, spec, period=period, now=now, registry=registry, source_url=source_url)
+    outcomes = deliver(
+        spec,
+        prepared.outgoing,
+        spec.destinations,
+        ledger_engine(config),
+        channels(registry),
+        channel_settings(config),
+        force=force,
+    )
+    return DigestRun(prepared, outcomes)
