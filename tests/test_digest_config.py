@@ -61,7 +61,7 @@ def test_every_interval():
 @pytest.mark.parametrize(
     "digest, message",
     [
-        ({"metrics": ["revenue", "csta"]}, "kpi.toml: [digests.weekly].metrics: unknown metric 'csta' (did you mean csat?)"),
+        ({"metrics": ["revenue", "csta"]}, "kpi.toml: [digests.weekly].metrics: unknown metric 'csta' (did you mean csat, cac?)"),
         ({}, "kpi.toml: [digests.weekly]: metrics is missing"),
         ({"metrics": []}, "kpi.toml: [digests.weekly].metrics: expected a non-empty list"),
         ({"metrics": ["nps", "nps"]}, "[digests.weekly].metrics: nps listed more than once"),
