@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: The first instant after the data (a Monday, 00:00 UTC); the data covers the two years before it.
 DATA_END = datetime(2026, 11, 23, tzinfo=UTC)
@@ -38,17 +38,18 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "data"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TARGETS = ("sqlite", "postgresql", "parquet", "csv")
 
-CHANNELS = np.array(["organic", "paid_search", "social", "referral", "email"], dtype=object)
-CHANNEL_WEIGHTS = np.array([30, 25, 20, 15, 10]) / 100
+# numpy and pyarrow are imported inside the functions, so that run.py's workers don't carry them.
+CHANNELS = ("organic", "paid_search", "social", "referral", "email")
+CHANNEL_WEIGHTS = (0.30, 0.25, 0.20, 0.15, 0.10)
 PAID_CHANNELS = {"paid_search": 220.0, "social": 140.0, "email": 35.0}
-REGIONS = np.array(["North", "South", "East", "West", None], dtype=object)
-REGION_WEIGHTS = np.array([30, 25, 20, 24.5, 0.5]) / 100
-PLANS = np.array(["basic", "pro", "business"], dtype=object)
-PLAN_WEIGHTS = np.array([55, 32, 13]) / 100
-MONTHLY_CHURN_BY_PLAN = np.array([0.032, 0.022, 0.014])
-BASKET_BY_PLAN = np.array([38.0, 72.0, 160.0])
-CONTACTS = np.array([1, 2, 3, 4, 0, -1])  # -1 stands for NULL
-CONTACT_WEIGHTS = np.array([72, 17, 6, 3, 1, 1]) / 100
+REGIONS = ("North", "South", "East", "West", None)
+REGION_WEIGHTS = (0.30, 0.25, 0.20, 0.245, 0.005)
+PLANS = ("basic", "pro", "business")
+PLAN_WEIGHTS = (0.55, 0.32, 0.13)
+MONTHLY_CHURN_BY_PLAN = (0.032, 0.022, 0.014)
+BASKET_BY_PLAN = (38.0, 72.0, 160.0)
+CONTACTS = (1, 2, 3, 4, 0, -1)  # -1 stands for NULL
+CONTACT_WEIGHTS = (0.72, 0.17, 0.06, 0.03, 0.01, 0.01)
 #: The business grows by this factor over the two years (density of every kind of event).
 GROWTH = 2.5
 SECONDS_PER_DAY = 86_400
@@ -141,8 +142,13 @@ def folder_path(out: Path, scale: int, kind: str) -> Path:
 # -- generation ---------------------------------------------------------------------------------------
 def generate(scale: int, seed: int = DEFAULT_SEED) -> Dataset:
     """All the tables for ``scale`` customers, deterministically from ``seed``."""
+    import numpy as np
+    import pyarrow as pa
+
     if scale < 10:
         raise ValueError(f"scale must be at least 10, got {scale}")
+    channels, regions = np.array(CHANNELS, dtype=object), np.array(REGIONS, dtype=object)
+    plans, contact_values = np.array(PLANS, dtype=object), np.array(CONTACTS)
     rng = np.random.default_rng(seed)
     start = int(DATA_START.timestamp())
     span = int(DATA_END.timestamp()) - start
@@ -159,17 +165,17 @@ def generate(scale: int, seed: int = DEFAULT_SEED) -> Dataset:
 
     # customers: signup order = id order; churn after an exponential lifetime by plan.
     signup = np.sort(instants(scale))
-    plan_index = rng.choice(len(PLANS), size=scale, p=PLAN_WEIGHTS)
-    daily_hazard = -np.log(1 - MONTHLY_CHURN_BY_PLAN[plan_index]) / 30.4375
+    plan_index = rng.choice(len(plans), size=scale, p=PLAN_WEIGHTS)
+    daily_hazard = -np.log(1 - np.array(MONTHLY_CHURN_BY_PLAN)[plan_index]) / 30.4375
     churned = signup + 3600 + (rng.exponential(1 / daily_hazard) * SECONDS_PER_DAY).astype(np.int64)
     churn_mask = churned >= end  # still active: NULL
     tables["customers"] = pa.table({
         "customer_id": np.arange(1, scale + 1, dtype=np.int64),
         "signup_at": _timestamps(signup),
         "churned_at": _timestamps(churned, churn_mask),
-        "channel": pa.array(rng.choice(CHANNELS, size=scale, p=CHANNEL_WEIGHTS), pa.string()),
-        "region": pa.array(rng.choice(REGIONS, size=scale, p=REGION_WEIGHTS), pa.string()),
-        "plan": pa.array(PLANS[plan_index], pa.string()),
+        "channel": pa.array(rng.choice(channels, size=scale, p=CHANNEL_WEIGHTS), pa.string()),
+        "region": pa.array(rng.choice(regions, size=scale, p=REGION_WEIGHTS), pa.string()),
+        "plan": pa.array(plans[plan_index], pa.string()),
     })
     active_until = np.where(churn_mask, end, churned)
 
@@ -180,7 +186,7 @@ def generate(scale: int, seed: int = DEFAULT_SEED) -> Dataset:
     owner = np.searchsorted(np.cumsum(weights), rng.random(order_count) * weights.sum(), side="right")
     owner = np.minimum(owner, scale - 1)
     ordered = signup[owner] + (rng.random(order_count) * (active_until[owner] - signup[owner])).astype(np.int64)
-    amount = np.maximum(1.0, np.round(BASKET_BY_PLAN[plan_index[owner]] * rng.lognormal(-0.1, 0.45, order_count), 2))
+    amount = np.maximum(1.0, np.round(np.array(BASKET_BY_PLAN)[plan_index[owner]] * rng.lognormal(-0.1, 0.45, order_count), 2))
     refund = rng.random(order_count) < 0.032
     amount = np.where(refund, -np.round(amount * np.where(rng.random(order_count) < 0.7, 1.0, 0.5), 2), amount)
     guest = rng.random(order_count) < 0.01
@@ -218,7 +224,7 @@ def generate(scale: int, seed: int = DEFAULT_SEED) -> Dataset:
     # tickets: resolved within hours or days (escalated ones later), open when past the end.
     ticket_count = max(1, scale // 2)
     opened = np.sort(instants(ticket_count))
-    contacts = rng.choice(CONTACTS, size=ticket_count, p=CONTACT_WEIGHTS)
+    contacts = rng.choice(contact_values, size=ticket_count, p=CONTACT_WEIGHTS)
     escalated = rng.random(ticket_count) < 0.05 + 0.06 * np.maximum(0, contacts - 1)
     hours = rng.lognormal(np.log(18), 1.0, ticket_count) * np.where(escalated, 3, 1)
     resolved = opened + 600 + (hours * 3600).astype(np.int64)
@@ -241,7 +247,7 @@ def generate(scale: int, seed: int = DEFAULT_SEED) -> Dataset:
         "lead_id": np.arange(1, lead_count + 1, dtype=np.int64),
         "created_at": _timestamps(created),
         "converted_at": _timestamps(converted, not_converted),
-        "channel": pa.array(rng.choice(CHANNELS, size=lead_count, p=CHANNEL_WEIGHTS), pa.string()),
+        "channel": pa.array(rng.choice(channels, size=lead_count, p=CHANNEL_WEIGHTS), pa.string()),
     })
 
     # marketing spend: one row per day and paid channel, growing with the business.
@@ -259,12 +265,18 @@ def generate(scale: int, seed: int = DEFAULT_SEED) -> Dataset:
     return Dataset(scale, seed, tables)
 
 
-def _timestamps(seconds: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+def _timestamps(seconds, null=None) -> pa.Array:
+    """Seconds since the epoch as ``timestamp[s, UTC]``, NULL where ``null`` is true."""
+    import pyarrow as pa
+
     return pa.array(seconds, pa.int64(), mask=null).cast(pa.timestamp("s", tz="UTC"))
 
 
 def as_text_columns(table: pa.Table) -> pa.Table:
     """Timestamps as 'YYYY-MM-DD HH:MM:SS' text, dates as 'YYYY-MM-DD', booleans as 0/1 (SQLite, CSV)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     columns = []
     for field, column in zip(table.schema, table.columns):
         if pa.types.is_timestamp(field.type):
@@ -321,12 +333,12 @@ def write_postgresql(dataset: Dataset, url: str, schema: str) -> None:
                 connection.execute(statement)
         for name, table in dataset.tables.items():
             columns = ", ".join(table.column_names)
-            with connection.cursor() as cursor:
-                with cursor.copy(f"COPY {schema}.{name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
-                    for batch in table.to_batches(max_chunksize=500_000):
-                        buffer = io.BytesIO()
-                        pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
-                        copy.write(buffer.getvalue())
+            statement = f"COPY {schema}.{name} ({columns}) FROM STDIN (FORMAT csv)"
+            with connection.cursor() as cursor, cursor.copy(statement) as copy:
+                for batch in table.to_batches(max_chunksize=500_000):
+                    buffer = io.BytesIO()
+                    pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
+                    copy.write(buffer.getvalue())
         for name, key in PRIMARY_KEYS.items():
             connection.execute(f"ALTER TABLE {schema}.{name} ADD PRIMARY KEY ({key})")
         for table, column in INDEXED_COLUMNS:
