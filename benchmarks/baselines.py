@@ -9,7 +9,10 @@ rows they moved from the database into Python.
   repeat purchase, churn's starting set S) are sums of buckets, added up over a handful of rows in Python.
   The per-customer part of clv and repeat purchase is one GROUP BY (customer, bucket) with window
   functions over it, in the same scan of orders.
-* ``pandas_baseline``: what a small team writes by hand: load every table, one boolean mask per window.
+* ``pandas_baseline``: what a small team writes by hand: load the tables, one boolean mask per window.
+
+Both compute only the metrics asked for (by default all fifteen), reading only the tables those need,
+so that they do the same work as kpicore with whatever metrics it has registered.
 """
 
 from __future__ import annotations
@@ -23,6 +26,25 @@ STOCK_METRICS = (
     "nps", "csat", "cac", "churn_rate", "retention_rate", "new_customers", "active_customers", "revenue",
     "aov", "clv", "clv_predictive", "repeat_purchase_rate", "conversion_rate", "fcr", "escalation_rate",
 )
+
+
+#: The tables each metric reads (the baselines only read what the compared metrics need).
+TABLES = {
+    "nps": ("survey_responses",), "csat": ("survey_responses",),
+    "cac": ("marketing_spend", "customers"), "churn_rate": ("customers",), "retention_rate": ("customers",),
+    "new_customers": ("customers",), "active_customers": ("customers",), "revenue": ("orders",),
+    "aov": ("orders",), "clv": ("orders",), "clv_predictive": ("orders", "customers"),
+    "repeat_purchase_rate": ("orders",), "conversion_rate": ("leads",), "fcr": ("tickets",),
+    "escalation_rate": ("tickets",),
+}
+#: Metrics that need the per-customer aggregation of orders.
+PER_CUSTOMER = ("clv", "repeat_purchase_rate")
+TABLES_READ = ("customers", "orders", "survey_responses", "tickets", "leads", "marketing_spend")
+
+
+def tables_for(metrics) -> set[str]:
+    """The tables the given stock metrics read."""
+    return {table for metric in metrics for table in TABLES[metric]}
 
 
 def ratio(numerator, denominator):
@@ -62,8 +84,10 @@ def _bucket(column: str, bounds: Sequence[str]) -> str:
     return f"CASE WHEN {column} IS NULL THEN -1 {whens} ELSE {len(bounds)} END"
 
 
-def floor_queries(windows: Sequence[tuple[datetime, datetime]], dialect: Dialect) -> dict[str, str]:
-    """The hand-written SQL, one statement per table (windows must be consecutive)."""
+def floor_queries(
+    windows: Sequence[tuple[datetime, datetime]], dialect: Dialect, metrics: Sequence[str] = STOCK_METRICS
+) -> dict[str, str]:
+    """The hand-written SQL for ``metrics``, one statement per table (windows must be consecutive)."""
     starts = [start for start, _ in windows]
     bounds = [dialect.instant(starts[0])] + [dialect.instant(end) for _, end in windows]
     day_bounds = [dialect.day(starts[0])] + [dialect.day(end) for _, end in windows]
@@ -73,7 +97,14 @@ def floor_queries(windows: Sequence[tuple[datetime, datetime]], dialect: Dialect
         return f"score IS NOT NULL AND score = CAST(score AS INTEGER) AND score BETWEEN {low} AND {high}"
 
     nps, csat = valid_score(0, 10), valid_score(1, 5)
-    return {
+    orders_in_windows = f"""
+            SELECT {_bucket('ordered_at', bounds)} AS bucket, SUM(amount) AS amount, COUNT(amount) AS orders,
+                   SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS positive_amount,
+                   COUNT(CASE WHEN amount > 0 THEN 1 END) AS positive_orders,
+                   0 AS customer_amount, 0 AS first_buyers, 0 AS first_positive, 0 AS second_positive
+            FROM orders WHERE ordered_at >= {first} AND ordered_at < {last}
+            GROUP BY 1"""
+    queries = {
         "customers": f"""
             SELECT {_bucket('signup_at', bounds)} AS signup_bucket, {_bucket('churned_at', bounds)} AS churn_bucket,
                    COUNT(*) AS customers
@@ -132,6 +163,10 @@ def floor_queries(windows: Sequence[tuple[datetime, datetime]], dialect: Dialect
             FROM marketing_spend WHERE spent_on >= {day_bounds[0]} AND spent_on < {day_bounds[-1]}
             GROUP BY 1""",
     }
+    if not set(PER_CUSTOMER) & set(metrics):
+        queries["orders"] = orders_in_windows
+    needed = tables_for(metrics)
+    return {table: sql for table, sql in queries.items() if table in needed}
 
 
 def sql_floor(
@@ -139,9 +174,11 @@ def sql_floor(
     windows: Sequence[tuple[datetime, datetime]],
     dialect: Dialect,
     gross_margin: float = 1.0,
+    metrics: Sequence[str] = STOCK_METRICS,
 ) -> tuple[dict[str, list], int]:
-    """Every stock metric per window from the floor queries; ``run(sql)`` returns rows as dicts."""
-    rows = {table: run(sql) for table, sql in floor_queries(windows, dialect).items()}
+    """``metrics`` per window from the floor queries; ``run(sql)`` returns rows as dicts."""
+    queries = floor_queries(windows, dialect, metrics)
+    rows = {table: run(queries[table]) if table in queries else [] for table in TABLES_READ}
     fetched = sum(len(r) for r in rows.values())
     count = len(windows)
     # bucket k + 1 is window k; "before the end of window k" is buckets 0 .. k + 1.
@@ -201,7 +238,7 @@ def sql_floor(
         values["conversion_rate"].append(percent(in_window("leads", "converted", k), in_window("leads", "leads", k)))
         values["fcr"].append(percent(*tickets_resolved[here]))
         values["escalation_rate"].append(percent(*tickets_opened[here]))
-    return values, fetched
+    return {metric: values[metric] for metric in metrics}, fetched
 
 
 def _times(value, factor):
@@ -217,73 +254,91 @@ def _clv_predictive(revenue, starting, churn_rate, gross_margin):
 
 
 # -- pandas -------------------------------------------------------------------------------------------
-def pandas_baseline(tables: dict, windows: Sequence[tuple[datetime, datetime]], gross_margin: float = 1.0):
-    """Every stock metric per window from DataFrames whose time columns are naive UTC datetime64."""
+def pandas_baseline(
+    tables: dict,
+    windows: Sequence[tuple[datetime, datetime]],
+    gross_margin: float = 1.0,
+    metrics: Sequence[str] = STOCK_METRICS,
+) -> dict[str, list]:
+    """``metrics`` per window from DataFrames (only the tables they need; time columns naive UTC)."""
     import numpy as np
     import pandas as pd
 
-    customers, orders = tables["customers"], tables["orders"]
-    surveys, tickets = tables["survey_responses"], tables["tickets"]
-    leads, spend = tables["leads"], tables["marketing_spend"]
-
-    valid_customers = customers[customers["signup_at"].notna()
-                                & (customers["churned_at"].isna() | (customers["churned_at"] >= customers["signup_at"]))]
-    signup, churned = valid_customers["signup_at"], valid_customers["churned_at"]
-
-    known = orders[orders["customer_id"].notna()]
-    first_order = known.groupby("customer_id")["ordered_at"].min()
-    positive = known[known["amount"] > 0].sort_values(["customer_id", "ordered_at"], kind="stable")
-    first_positive = positive.groupby("customer_id")["ordered_at"].nth(0)
-    second_positive = positive.groupby("customer_id")["ordered_at"].nth(1)
-
-    def valid_score(low, high):
-        score = surveys["score"]
-        return score.notna() & (score == np.floor(score)) & score.between(low, high)
-
-    nps = surveys[(surveys["survey"] == "nps") & valid_score(0, 10)]
-    csat = surveys[(surveys["survey"] == "csat") & valid_score(1, 5)]
-    escalated = tickets["escalated"].astype(bool)
-    spent_on = pd.to_datetime(spend["spent_on"])
-
+    wanted = set(metrics)
     values: dict[str, list] = {name: [] for name in STOCK_METRICS}
-    for start_aware, end_aware in windows:
-        start, end = _naive(start_aware), _naive(end_aware)
+    naive_windows = [(_naive(start), _naive(end)) for start, end in windows]
 
-        def inside(series, start=start, end=end):
-            return (series >= start) & (series < end)
+    def inside(series, start, end):
+        return (series >= start) & (series < end)
 
-        alive_at_start = churned.isna() | (churned >= start)
-        starting_mask = (signup < start) & alive_at_start
-        starting = int(starting_mask.sum())
-        churn_rate = percent(int((starting_mask & (churned < end)).sum()), starting)
-        new = int(inside(signup).sum())
-        in_period = orders[inside(orders["ordered_at"])]
-        revenue = float(in_period["amount"].sum())
-        positives = in_period[in_period["amount"] > 0]["amount"]
-        values["new_customers"].append(new)
-        values["churn_rate"].append(churn_rate)
-        values["retention_rate"].append(percent(int((starting_mask & (churned.isna() | (churned >= end))).sum()), starting))
-        values["active_customers"].append(int(((signup < end) & (churned.isna() | (churned >= end))).sum()))
-        values["revenue"].append(revenue)
-        values["aov"].append(ratio(float(positives.sum()), len(positives)))
-        buyers = int((first_order < end).sum())
-        values["clv"].append(_times(ratio(float(known.loc[known["ordered_at"] < end, "amount"].sum()), buyers),
-                                    gross_margin))
-        values["repeat_purchase_rate"].append(percent(int((second_positive < end).sum()),
-                                                      int((first_positive < end).sum())))
-        values["clv_predictive"].append(_clv_predictive(revenue, starting, churn_rate, gross_margin))
-        values["cac"].append(ratio(float(spend.loc[inside(spent_on), "amount"].sum()), new))
-        nps_here = nps[inside(nps["responded_at"])]["score"]
-        values["nps"].append(percent(int((nps_here >= 9).sum()) - int((nps_here <= 6).sum()), len(nps_here)))
-        csat_here = csat[inside(csat["responded_at"])]["score"]
-        values["csat"].append(percent(int((csat_here >= 4).sum()), len(csat_here)))
-        leads_here = leads[inside(leads["created_at"])]
-        values["conversion_rate"].append(percent(int(leads_here["converted_at"].notna().sum()), len(leads_here)))
-        resolved = tickets.loc[inside(tickets["resolved_at"]), "contacts"]
-        values["fcr"].append(percent(int((resolved == 1).sum()), int((resolved >= 1).sum())))
-        opened = inside(tickets["opened_at"])
-        values["escalation_rate"].append(percent(int((escalated & opened).sum()), int(opened.sum())))
-    return values
+    if "customers" in tables:
+        customers = tables["customers"]
+        valid = customers["signup_at"].notna() & (
+            customers["churned_at"].isna() | (customers["churned_at"] >= customers["signup_at"]))
+        signup, churned = customers.loc[valid, "signup_at"], customers.loc[valid, "churned_at"]
+        for start, end in naive_windows:
+            starting_mask = (signup < start) & (churned.isna() | (churned >= start))
+            starting = int(starting_mask.sum())
+            values["starting"] = [*values.get("starting", []), starting]
+            values["churn_rate"].append(percent(int((starting_mask & (churned < end)).sum()), starting))
+            values["retention_rate"].append(
+                percent(int((starting_mask & (churned.isna() | (churned >= end))).sum()), starting))
+            values["new_customers"].append(int(inside(signup, start, end).sum()))
+            values["active_customers"].append(int(((signup < end) & (churned.isna() | (churned >= end))).sum()))
+    if "orders" in tables:
+        orders = tables["orders"]
+        for start, end in naive_windows:
+            in_period = orders.loc[inside(orders["ordered_at"], start, end), "amount"]
+            positives = in_period[in_period > 0]
+            values["revenue"].append(float(in_period.sum()))
+            values["aov"].append(ratio(float(positives.sum()), len(positives)))
+        if wanted & set(PER_CUSTOMER):
+            known = orders[orders["customer_id"].notna()]
+            first_order = known.groupby("customer_id")["ordered_at"].min()
+            positive = known[known["amount"] > 0].sort_values(["customer_id", "ordered_at"], kind="stable")
+            first_positive = positive.groupby("customer_id")["ordered_at"].nth(0)
+            second_positive = positive.groupby("customer_id")["ordered_at"].nth(1)
+            for _, end in naive_windows:
+                buyers = int((first_order < end).sum())
+                spent = float(known.loc[known["ordered_at"] < end, "amount"].sum())
+                values["clv"].append(_times(ratio(spent, buyers), gross_margin))
+                values["repeat_purchase_rate"].append(
+                    percent(int((second_positive < end).sum()), int((first_positive < end).sum())))
+    if "customers" in tables and "orders" in tables:
+        for k in range(len(windows)):
+            values["clv_predictive"].append(_clv_predictive(
+                values["revenue"][k], values["starting"][k], values["churn_rate"][k], gross_margin))
+    if "marketing_spend" in tables and "customers" in tables:
+        spend = tables["marketing_spend"]
+        spent_on = pd.to_datetime(spend["spent_on"])
+        for k, (start, end) in enumerate(naive_windows):
+            spent = float(spend.loc[inside(spent_on, start, end), "amount"].sum())
+            values["cac"].append(ratio(spent, values["new_customers"][k]))
+    if "survey_responses" in tables:
+        surveys = tables["survey_responses"]
+        score = surveys["score"]
+        valid_score = score.notna() & (score == np.floor(score))
+        nps = surveys[(surveys["survey"] == "nps") & valid_score & score.between(0, 10)]
+        csat = surveys[(surveys["survey"] == "csat") & valid_score & score.between(1, 5)]
+        for start, end in naive_windows:
+            nps_here = nps.loc[inside(nps["responded_at"], start, end), "score"]
+            values["nps"].append(percent(int((nps_here >= 9).sum()) - int((nps_here <= 6).sum()), len(nps_here)))
+            csat_here = csat.loc[inside(csat["responded_at"], start, end), "score"]
+            values["csat"].append(percent(int((csat_here >= 4).sum()), len(csat_here)))
+    if "leads" in tables:
+        leads = tables["leads"]
+        for start, end in naive_windows:
+            converted = leads.loc[inside(leads["created_at"], start, end), "converted_at"]
+            values["conversion_rate"].append(percent(int(converted.notna().sum()), len(converted)))
+    if "tickets" in tables:
+        tickets = tables["tickets"]
+        escalated = tickets["escalated"].astype(bool)
+        for start, end in naive_windows:
+            contacts = tickets.loc[inside(tickets["resolved_at"], start, end), "contacts"]
+            values["fcr"].append(percent(int((contacts == 1).sum()), int((contacts >= 1).sum())))
+            opened = inside(tickets["opened_at"], start, end)
+            values["escalation_rate"].append(percent(int((escalated & opened).sum()), int(opened.sum())))
+    return {metric: values[metric] for metric in metrics}
 
 
 def _naive(moment: datetime):

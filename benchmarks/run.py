@@ -119,7 +119,7 @@ def run_sql(args) -> dict:
         began = time.perf_counter()
         connection, run = _sql_connection(args)
         try:
-            values, fetched = baselines.sql_floor(run, windows, dialect)
+            values, fetched = baselines.sql_floor(run, windows, dialect, metrics=args.metrics)
         finally:
             connection.close()
         seconds.append(time.perf_counter() - began)
@@ -166,19 +166,18 @@ def run_pandas(args) -> dict:
     seconds, values, fetched = [], {}, 0
     for _ in range(args.repeat):
         began = time.perf_counter()
-        tables = load_tables(args)
+        tables = load_tables(args, baselines.tables_for(args.metrics))
         fetched = sum(len(frame) for frame in tables.values())
-        values = baselines.pandas_baseline(tables, windows)
+        values = baselines.pandas_baseline(tables, windows, metrics=args.metrics)
         del tables
         seconds.append(time.perf_counter() - began)
     return {"seconds": seconds, "rows": fetched, "values": values}
 
 
-def load_tables(args) -> dict:
-    """Every table as a DataFrame, time columns as naive UTC datetime64."""
+def load_tables(args, names: set[str]) -> dict:
+    """The tables ``names`` as DataFrames (every row and column), time columns as naive UTC datetime64."""
     import pandas as pd
 
-    names = list(TIME_COLUMNS) + ["marketing_spend"]
     if args.source == "parquet":
         folder = generate.folder_path(args.out, args.scale, "parquet")
         tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in names}
@@ -197,8 +196,8 @@ def load_tables(args) -> dict:
         with engine.connect() as connection:
             tables = {name: pd.read_sql(f"SELECT * FROM {schema}.{name}", connection) for name in names}
         engine.dispose()
-    for name, columns in TIME_COLUMNS.items():
-        frame = tables[name]
+    for name, frame in tables.items():
+        columns = TIME_COLUMNS.get(name, ())
         for column in columns:
             if not pd.api.types.is_datetime64_any_dtype(frame[column]):
                 frame[column] = pd.to_datetime(frame[column], format="%Y-%m-%d %H:%M:%S", utc=True)
@@ -219,10 +218,12 @@ def worker_main(args) -> int:
 
 
 # -- orchestration ------------------------------------------------------------------------------------
-def spawn_worker(approach: str, args) -> dict:
+def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
+    """Run one approach in a fresh process and return its report."""
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", approach, "--scale", str(args.scale),
         "--source", args.source, "--repeat", str(args.repeat), "--out", str(args.out), "--pg-url", args.pg_url,
+        "--metrics", ",".join(metrics),
     ]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
     if completed.returncode != 0:
@@ -269,8 +270,8 @@ def compare(reports: dict[str, dict]) -> list[str]:
     problems = []
     kpicore_values = reports["kpicore"]["values"]
     floor, pandas = reports["sql"]["values"], reports["pandas"]["values"]
-    for metric in baselines.STOCK_METRICS:
-        for k, (a, b) in enumerate(zip(floor[metric], pandas[metric])):
+    for metric in floor:
+        for k, (a, b) in enumerate(zip(floor[metric], pandas[metric], strict=True)):
             if not baselines.agree(a, b):
                 problems.append(f"{metric} window {k}: sql {a!r} != pandas {b!r}")
     for metric, result in sorted(kpicore_values.items()):
@@ -368,8 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT, help="folder of the generated files")
     parser.add_argument("--pg-url", default=generate.PG_URL)
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON-lines file to append to")
+    parser.add_argument("--baseline-metrics", choices=("kpicore", "all"), default="kpicore",
+                        help="baselines compute the stock metrics kpicore has (default), or all 15")
     parser.add_argument("--worker", choices=APPROACHES, help=argparse.SUPPRESS)
+    parser.add_argument("--metrics", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.metrics = [m for m in args.metrics.split(",") if m]
     if args.worker:
         return worker_main(args)
     if args.scale is None and not args.cli:
@@ -381,10 +386,16 @@ def main(argv: list[str] | None = None) -> int:
         if generated:
             print("generated in " + ", ".join(f"{t} {s:.1f} s" for t, s in generated.items()))
         reports = {}
+        metrics: list[str] = []
         for approach in APPROACHES:
             print(f"running {approach} ...", file=sys.stderr, flush=True)
-            reports[approach] = spawn_worker(approach, args)
+            reports[approach] = spawn_worker(approach, args, metrics)
             reports[approach]["median_s"] = statistics.median(reports[approach]["seconds"])
+            if approach == "kpicore":
+                # The baselines compute what kpicore computed (stock metrics it has), or all of them.
+                stock = baselines.STOCK_METRICS
+                metrics = list(stock) if args.baseline_metrics == "all" else [
+                    m for m in stock if m in reports["kpicore"]["values"]]
         orders = 10 * args.scale
         ratios = print_table(args, reports, orders)
         problems = compare(reports)
@@ -398,13 +409,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"agreement: all three agree on value, previous and {TREND}-week trend of "
                   f"{len(checked)} kpicore metrics ({', '.join(checked)}); the SQL floor and pandas agree "
-                  f"on all {len(baselines.STOCK_METRICS)} stock metrics")
+                  f"on the {len(metrics)} metrics they computed")
         record.update({
             "scale": args.scale, "orders": orders, "source": args.source, "repeat": args.repeat,
             "period": generate.BENCHMARK_PERIOD, "trend": TREND, "generated_s": generated,
             "results": {a: {k: reports[a][k] for k in ("median_s", "seconds", "peak_rss_mb", "rows")}
                         for a in APPROACHES},
-            "ratios": ratios, "agree": not problems, "kpicore_metrics": checked,
+            "ratios": ratios, "agree": not problems, "kpicore_metrics": checked, "baseline_metrics": metrics,
         })
     if args.cli:
         record["kpi_help"] = measure_cli()
