@@ -1,0 +1,81 @@
+"""Where kpicore's compute time goes: each entity query timed on its own, with the database's plan.
+
+    python benchmarks/explain.py --scale 100000 --source sqlite [--analyze]
+
+Builds exactly the queries ``kpicore.compute`` runs for every registered metric over the benchmark
+period and its 12-week trend (``measure_query`` per entity), prints their size (aggregate columns,
+CASE expressions, characters of SQL), runs each one alone and prints its time and the plan
+(SQLite ``EXPLAIN QUERY PLAN``; PostgreSQL ``EXPLAIN`` or, with ``--analyze``, ``EXPLAIN ANALYZE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCHMARKS))
+
+import generate  # noqa: E402  (after the path tweak above)
+import run  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sqlalchemy as sa
+
+    from kpicore.compute import measure_query, plan, select_metrics
+    from kpicore.config import SourceConfig
+    from kpicore.connectors import open_source
+    from kpicore.periods import parse_period
+    from kpicore.plugins import new_plugin_manager
+    from kpicore.registry import build_registry
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, required=True)
+    parser.add_argument("--source", choices=run.SOURCES, default="sqlite")
+    parser.add_argument("--analyze", action="store_true", help="PostgreSQL: EXPLAIN ANALYZE")
+    parser.add_argument("--sql", action="store_true", help="print each query's SQL")
+    parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT)
+    parser.add_argument("--pg-url", default=generate.PG_URL)
+    args = parser.parse_args(argv)
+
+    registry = build_registry(new_plugin_manager(load_entry_points=False))
+    metrics = select_metrics(["all"], registry)
+    period = parse_period(generate.BENCHMARK_PERIOD, "UTC")
+    windows = [period, period.previous()]
+    windows += [w for w in period.trend(run.TREND) if all((w.start, w.end) != (x.start, x.end) for x in windows)]
+    url, schema = run.kpicore_source(args)
+    source = open_source(url, SourceConfig(schema=schema, timeout=3600), registry)
+    the_plan = plan(metrics, source, windows)
+    print(f"{len(metrics)} metrics, {len(windows)} windows, source {source.display}")
+    total = 0.0
+    for entity, measures in the_plan.measures.items():
+        statement = measure_query(source, entity, measures, windows)
+        sql = source.compile(statement)
+        began = time.perf_counter()
+        source.execute(statement)
+        seconds = time.perf_counter() - began
+        total += seconds
+        print(f"\n== {entity}: {len(measures)} measures x {len(windows)} windows = "
+              f"{len(measures) * len(windows)} aggregates, {sql.count('CASE')} CASE, {len(sql):,} chars of SQL; "
+              f"{seconds:.3f} s")
+        if args.sql:
+            print(sql)
+        if source.dialect == "sqlite":
+            explain = f"EXPLAIN QUERY PLAN {sql}"
+        elif source.dialect == "postgresql":
+            explain = f"EXPLAIN {'(ANALYZE, BUFFERS) ' if args.analyze else ''}{sql}"
+        else:
+            explain = f"EXPLAIN {sql}"
+        with source.engine.connect() as connection:
+            for row in connection.execute(sa.text(explain.replace(":", "\\:"))):
+                print("   ", " | ".join(str(value) for value in row if value is not None))
+    print(f"\nentity queries: {total:.3f} s in all")
+    source.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
