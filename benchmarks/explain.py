@@ -18,8 +18,8 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
 
-import generate  # noqa: E402  (after the path tweak above)
-import run  # noqa: E402
+import generate
+import run
 
 
 def main(argv: list[str] | None = None) -> int:
