@@ -318,6 +318,19 @@ def machine_info(args) -> dict:
     return info
 
 
+def _commit() -> str | None:
+    """The checkout's commit, with "+dirty" when kpicore has uncommitted changes."""
+    root = BENCHMARKS.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "kpicore"], cwd=root, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -379,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         return worker_main(args)
     if args.scale is None and not args.cli:
         parser.error("--scale is required (or --cli alone)")
-    record: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds")}
+    record: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "kpicore_commit": _commit()}
     status = 0
     if args.scale is not None:
         generated = ensure_data(args)
