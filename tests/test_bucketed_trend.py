@@ -1,0 +1,88 @@
+"""Bucketed measures (one GROUP BY per time column) give exactly what one CASE per window gives."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+
+import pytest
+
+from kpicore import compute as engine
+from kpicore.compute import compute, select_metrics
+from kpicore.config import SourceConfig
+from kpicore.connectors import open_source
+from kpicore.demo_data import generate_demo_database
+from kpicore.periods import parse_period
+from kpicore.plugins import new_plugin_manager
+from kpicore.registry import build_registry
+
+#: Rows on and around window boundaries, in the text forms SQLite sources hold, plus unusable ones.
+EDGE_ORDERS = [
+    ("2026-11-16 00:00:00", 1.0), ("2026-11-15 23:59:59", 2.0), ("2026-11-16T00:00:00Z", 4.0),
+    ("2026-11-16 00:30:00+01:00", 8.0), ("2026-11-15 23:30:00-01:00", 16.0), ("2026-11-09 00:00:00.500", 32.0),
+    ("2026-11-22 23:59:59.999", 64.0), ("2026-11-23 00:00:00", 128.0), ("not a time", 256.0), (None, 512.0),
+    ("2026-08-31 00:00:00", 1024.0), ("2026-08-30 23:59:59", 2048.0),
+]
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bucketed") / "demo.db"
+    generate_demo_database(path, today=date(2026, 11, 25), customers=300)
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE orders_copy AS SELECT * FROM orders")  # keep NOT NULL off for the edges
+    connection.execute("DROP TABLE orders")
+    connection.execute("CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER, ordered_at TEXT, "
+                       "amount REAL)")
+    connection.execute("INSERT INTO orders SELECT * FROM orders_copy")
+    connection.execute("DROP TABLE orders_copy")
+    connection.executemany("INSERT INTO orders (customer_id, ordered_at, amount) VALUES (1, ?, ?)", EDGE_ORDERS)
+    connection.commit()
+    connection.close()
+    return path
+
+
+def results_as_numbers(results):
+    """{(metric, what): number} for value, previous, n, each trend point and each warning count."""
+    numbers = {}
+    for r in results:
+        numbers.update({(r.metric, "value"): r.value, (r.metric, "previous"): r.previous, (r.metric, "n"): r.n})
+        numbers.update({(r.metric, f"trend {p.period}"): p.value for p in r.trend or []})
+        numbers.update({(r.metric, w.message): w.count for w in r.warnings})
+    return numbers
+
+
+@pytest.mark.parametrize("period, now", [
+    ("2026-W47", None),
+    ("this-week", datetime(2026, 11, 25, 13, 30, tzinfo=UTC)),  # to-date: windows with gaps between them
+    ("2026-11", None),
+])
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+def test_bucketed_equals_per_window(demo_db, monkeypatch, period, now, tz):
+    registry = build_registry(new_plugin_manager(load_entry_points=False))
+    metrics = select_metrics(["all"], registry)
+    the_period = parse_period(period, tz, now=now)
+
+    def run():
+        source = open_source(str(demo_db), SourceConfig(timezone=tz), registry)
+        try:
+            return results_as_numbers(compute(metrics, the_period, source, trend=6))
+        finally:
+            source.close()
+
+    bucket_queries, built = engine.bucket_queries, []
+
+    def spying_bucket_queries(*args):
+        queries = bucket_queries(*args)
+        built.extend(queries)
+        return queries
+
+    monkeypatch.setattr(engine, "bucket_queries", spying_bucket_queries)
+    bucketed = run()
+    assert built, "no measure was bucketed"
+    monkeypatch.setattr(engine, "bucketable", lambda measure: False)
+    per_window = run()
+    assert bucketed.keys() == per_window.keys()
+    for key, value in per_window.items():
+        assert bucketed[key] == (None if value is None else pytest.approx(value, rel=1e-9)), key
+    assert sum(value is not None for value in bucketed.values()) > 20
