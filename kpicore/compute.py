@@ -20,7 +20,7 @@ from .errors import MappingError
 from .metric import Measure, Metric, Values, as_sql, takes_period
 from .periods import Period
 from .results import MetricResult, Segment, TrendPoint, Warning_
-from .source import EntityUnavailable, Source
+from .source import EntityUnavailable, Row, Source
 
 NONE_SEGMENT = "(none)"
 
@@ -72,12 +72,15 @@ def measure_query(source: Source, entity: str, measures: list[Measure], windows:
     """One SELECT computing every measure for every window (columns m{window}_{measure})."""
     relation = source.relation(entity)
     t = source.row(entity)
+    prefilter = _prefilter(source, t, measures, windows)
+    parsed = source.parsed_relation(entity, prefilter) if by is None and len(windows) > 1 else None
+    if parsed is not None:  # the prefilter is inside: it still reads through the time index
+        relation, t, prefilter = parsed, Row(source, parsed), None
     columns = []
     for w, window in enumerate(windows):
         for i, measure in enumerate(measures):
             columns.append(_aggregate(measure, t, window).label(f"m{w}_{i}"))
     statement = sa.select(*columns).select_from(relation.from_)
-    prefilter = _prefilter(source, t, measures, windows)
     if prefilter is not None:
         statement = statement.where(prefilter)
     if by is not None:
