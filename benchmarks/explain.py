@@ -40,10 +40,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sql", action="store_true", help="print each query's SQL")
     parser.add_argument("--per-window", action="store_true",
                         help="show the one-CASE-per-window query for every measure (the engine before bucketing)")
+    parser.add_argument("--parse-each-time", action="store_true",
+                        help="SQLite: no MATERIALIZED CTE, datetime() in every comparison (the engine before it)")
+    parser.add_argument("--floor", action="store_true", help="also time each query of the hand-written SQL floor")
     parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT)
     parser.add_argument("--pg-url", default=generate.PG_URL)
     args = parser.parse_args(argv)
 
+    if args.parse_each_time:
+        from kpicore.source import Source
+
+        Source.parsed_relation = lambda self, name, where=None: None
     registry = build_registry(new_plugin_manager(load_entry_points=False))
     metrics = select_metrics(["all"], registry)
     period = parse_period(generate.BENCHMARK_PERIOD, "UTC")
@@ -90,7 +97,27 @@ def main(argv: list[str] | None = None) -> int:
                 print("   ", " | ".join(str(value) for value in row if value is not None))
     print(f"\nentity queries: {total:.3f} s in all")
     source.close()
+    if args.floor:
+        time_floor(args, [m.name for m in metrics])
     return 0
+
+
+def time_floor(args, metric_names: list[str]) -> None:
+    """Time each query of the hand-written floor for the same metrics."""
+    import baselines
+
+    names = [name for name in baselines.STOCK_METRICS if name in metric_names]
+    dialect = baselines.Dialect("duckdb" if args.source == "parquet" else args.source)
+    connection, execute = run._sql_connection(args)
+    total = 0.0
+    for table, sql in baselines.floor_queries(run.benchmark_windows(), dialect, names).items():
+        began = time.perf_counter()
+        rows = execute(sql)
+        seconds = time.perf_counter() - began
+        total += seconds
+        print(f"floor {table}: {len(rows)} rows, {seconds:.3f} s")
+    connection.close()
+    print(f"floor queries: {total:.3f} s in all")
 
 
 if __name__ == "__main__":
