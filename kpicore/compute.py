@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
+from .buckets import state_measures, state_query
 from .errors import MappingError
 from .metric import Measure, Metric, Values, as_sql, takes_period
 from .periods import Period
@@ -278,6 +279,12 @@ def compute(
                 window_values[w].update(query.window_values(rows, window))
         if len(windows) > 1:
             measures = [m for m in measures if m not in bucketed]
+            in_bucket_space = state_measures(measures, list(source.relation(entity).storage), windows)
+            if in_bucket_space:
+                rows = source.execute(state_query(source, entity, in_bucket_space, windows))
+                for w in range(len(windows)):
+                    window_values[w].update(_values(in_bucket_space, rows[0] if rows else None, w))
+                measures = [m for m in measures if m not in in_bucket_space]
         if not measures:
             continue
         rows = source.execute(measure_query(source, entity, measures, windows))

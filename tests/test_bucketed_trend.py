@@ -1,7 +1,8 @@
 """The engine's shortcuts give exactly what one CASE per measure and window gives.
 
-Bucketed measures (one GROUP BY per time column) and SQLite text times parsed once per row (a
-MATERIALIZED CTE) are checked against the plain conditional aggregation, on demo data plus rows on
+Bucketed measures (one GROUP BY per time column), counting measures evaluated in bucket space
+(``kpicore.buckets``) and SQLite text times parsed once per row (a MATERIALIZED CTE) are checked
+against the plain conditional aggregation, on demo data plus rows on
 and around the window boundaries in every text form SQLite sources hold.
 """
 
@@ -30,6 +31,15 @@ EDGE_ORDERS = [
     ("2026-08-31 00:00:00", 1024.0), ("2026-08-30 23:59:59", 2048.0),
 ]
 
+#: (signup_at, churned_at): churn on boundaries, before signup, equal to it, unparseable or missing.
+EDGE_CUSTOMERS = [
+    ("2026-10-01 00:00:00", "2026-11-16 00:00:00"), ("2026-10-01 00:00:00", "2026-11-15T23:59:59Z"),
+    ("2026-10-01 00:00:00", "2026-11-16 00:30:00+01:00"), ("2026-11-16 00:00:00", "2026-11-16 00:00:00"),
+    ("2026-11-10 00:00:00", "2026-11-09 00:00:00"), ("2026-11-16T00:00:00Z", None), ("garbage", None),
+    (None, None), (None, "2026-11-17 00:00:00"), ("2026-10-01 00:00:00", "garbage"),
+    ("2026-11-22 23:59:59.999", "2026-11-23 00:00:00"), ("2026-11-09 00:00:00.000", "2026-11-20 12:00:00-05:00"),
+]
+
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory):
@@ -43,6 +53,13 @@ def demo_db(tmp_path_factory):
     connection.execute("INSERT INTO orders SELECT * FROM orders_copy")
     connection.execute("DROP TABLE orders_copy")
     connection.executemany("INSERT INTO orders (customer_id, ordered_at, amount) VALUES (1, ?, ?)", EDGE_ORDERS)
+    connection.execute("ALTER TABLE customers RENAME TO customers_copy")
+    connection.execute("CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, signup_at TEXT, churned_at TEXT, "
+                       "channel TEXT, region TEXT, plan TEXT)")
+    connection.execute("INSERT INTO customers SELECT * FROM customers_copy")
+    connection.execute("DROP TABLE customers_copy")
+    connection.executemany("INSERT INTO customers (signup_at, churned_at, channel) VALUES (?, ?, 'organic')",
+                           EDGE_CUSTOMERS)
     connection.commit()
     connection.close()
     return path
@@ -84,9 +101,18 @@ def test_bucketed_equals_per_window(demo_db, monkeypatch, period, now, tz):
         return queries
 
     monkeypatch.setattr(engine, "bucket_queries", spying_bucket_queries)
+    state_query, state_built = engine.state_query, []
+
+    def spying_state_query(*args):
+        state_built.append(args[1])
+        return state_query(*args)
+
+    monkeypatch.setattr(engine, "state_query", spying_state_query)
     bucketed = run()
     assert built, "no measure was bucketed"
+    assert len(state_built) == 1, "churn's measures were not evaluated in bucket space"
     monkeypatch.setattr(engine, "bucketable", lambda measure: False)
+    monkeypatch.setattr(engine, "state_measures", lambda *args: [])
     per_window_parsed_once = run()
     monkeypatch.setattr(Source, "parsed_relation", lambda self, name, where=None: None)
     per_window = run()  # the engine before both optimisations
