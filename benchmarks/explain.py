@@ -72,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         for query in engine.bucket_queries(source, entity, bucketed, windows):
             queries.append((f"{entity}: {len(query.measures)} measures bucketed on {query.time}", query.statement))
         rest = [m for m in measures if m not in bucketed]
+        state_measures = getattr(engine, "state_measures", None)
+        in_bucket_space = state_measures(rest, list(source.relation(entity).storage), windows) if state_measures else []
+        if in_bucket_space:
+            queries.append((f"{entity}: {len(in_bucket_space)} measures in bucket space (period-dependent filters)",
+                            engine.state_query(source, entity, in_bucket_space, windows)))
+            rest = [m for m in rest if m not in in_bucket_space]
         if rest:
             queries.append((f"{entity}: {len(rest)} measures x {len(windows)} windows, per-window CASE",
                             measure_query(source, entity, rest, windows)))
