@@ -52,10 +52,12 @@ class FilesConnector(Connector):
             for stem, path in files.items():
                 reader = _reader(path)
                 try:
-                    names = [row[0] for row in dbapi_connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+                    described = dbapi_connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
                 except Exception as error:
                     raise SourceError(f"cannot read {path}: {_clean(error)}") from None
-                select_list = ", ".join(_cast(name, kinds.get(stem, {}).get(name)) for name in names)
+                select_list = ", ".join(
+                    _cast(name, kinds.get(stem, {}).get(name), type_name) for name, type_name, *_ in described
+                )
                 dbapi_connection.execute(f'CREATE OR REPLACE VIEW "{stem}" AS SELECT {select_list} FROM {reader}')
 
         return FilesSource(engine, config, entities, display=str(folder), timezone=timezone, files=files)
@@ -76,6 +78,10 @@ def _column_kinds(files, config, entities) -> dict[str, dict[str, str]]:
     return kinds
 
 
+#: DuckDB's DESCRIBE name of each cast target.
+_TYPE_NAMES = {"DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN", "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "DATE": "DATE"}
+
+
 def _reader(path: Path) -> str:
     quoted = str(path).replace("'", "''")
     if path.suffix.lower() == ".parquet":
@@ -83,9 +89,12 @@ def _reader(path: Path) -> str:
     return f"read_csv('{quoted}', header = true, all_varchar = true)"
 
 
-def _cast(name: str, kind: str | None) -> str:
+def _cast(name: str, kind: str | None, type_name: str = "VARCHAR") -> str:
     quoted = '"' + name.replace('"', '""') + '"'
     if kind is None:
+        return quoted
+    if _TYPE_NAMES[_CASTS[kind]] == type_name.upper():
+        # Already typed (Parquet): no cast, so DuckDB can push period filters into the scan.
         return quoted
     return f"TRY_CAST(NULLIF(TRIM(CAST({quoted} AS VARCHAR)), '') AS {_CASTS[kind]}) AS {quoted}"
 
