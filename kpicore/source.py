@@ -18,7 +18,7 @@ from .config import EntityMapping, SourceConfig
 from .errors import MappingError, SourceError
 from .model import Entity
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 #: Storage kinds of a time column.
 TEXT, NAIVE, AWARE, DATE, DATE_TEXT = "text", "naive", "aware", "date", "date_text"
 
@@ -269,7 +269,7 @@ class Source:
             text = {1114: "TIMESTAMP", 1184: "TIMESTAMP WITH TIME ZONE", 1082: "DATE"}.get(type_code, "TEXT")
         if "WITH TIME ZONE" in text or text == "TIMESTAMPTZ":
             return AWARE
-        if text.startswith("TIMESTAMP") or text.startswith("DATETIME"):
+        if text.startswith(("TIMESTAMP", "DATETIME")):
             return NAIVE
         if text == "DATE":
             return DATE
