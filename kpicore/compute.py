@@ -1,20 +1,24 @@
-"""The compute engine: metrics -> measures -> one SQL query per entity -> results (DESIGN 7, 8).
+"""The compute engine: metrics -> measures -> a few SQL queries per entity -> results (DESIGN 7, 8).
 
 Every measure of every requested metric is evaluated for every period window (the period, the one
-before it and, with ``trend``, the last N) by conditional aggregation in a single query per entity,
-so a table is scanned once however many metrics and periods read it. Only the aggregates come back.
+before it and, with ``trend``, the last N). Measures whose filter does not depend on the period are
+*bucketed*: one GROUP BY on a CASE that maps their time column to the slice between consecutive
+window boundaries, so the cost per row is one CASE chain whatever the number of windows, and each
+window's value is the sum of its buckets (a handful of rows). The others are evaluated by conditional
+aggregation, one CASE per measure and window, in a single query per entity. Only aggregates come back.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
+from .buckets import state_measures, state_query
 from .errors import MappingError
-from .metric import Measure, Metric, Values, as_sql
+from .metric import Measure, Metric, Values, as_sql, takes_period
 from .periods import Period
 from .results import MetricResult, Segment, TrendPoint, Warning_
 from .source import EntityUnavailable, Row, Source
@@ -69,12 +73,15 @@ def measure_query(source: Source, entity: str, measures: list[Measure], windows:
     """One SELECT computing every measure for every window (columns m{window}_{measure})."""
     relation = source.relation(entity)
     t = source.row(entity)
+    prefilter = _prefilter(source, t, measures, windows)
+    parsed = source.parsed_relation(entity, prefilter) if by is None and len(windows) > 1 else None
+    if parsed is not None:  # the prefilter is inside: it still reads through the time index
+        relation, t, prefilter = parsed, Row(source, parsed), None
     columns = []
     for w, window in enumerate(windows):
         for i, measure in enumerate(measures):
             columns.append(_aggregate(measure, t, window).label(f"m{w}_{i}"))
     statement = sa.select(*columns).select_from(relation.from_)
-    prefilter = _prefilter(source, t, measures, windows)
     if prefilter is not None:
         statement = statement.where(prefilter)
     if by is not None:
@@ -83,6 +90,79 @@ def measure_query(source: Source, entity: str, measures: list[Measure], windows:
             statement = statement.select_from(joined)
         statement = statement.add_columns(segment.label("segment")).group_by(segment)
     return statement
+
+
+#: Aggregates whose value over a window is the combination of their values over its buckets.
+BUCKETED_AGGREGATES = ("count", "sum", "min", "max")
+
+
+def bucketable(measure: Measure) -> bool:
+    """True when one GROUP BY on a bucket of the measure's time column gives it for every window.
+
+    That holds when the period only bounds the time column (window "in" or "before_end") and the
+    filter and value are the same for every period (``lambda t: ...``), for aggregates that add up.
+    """
+    return (
+        measure.time is not None
+        and measure.window in ("in", "before_end")
+        and measure.aggregate in BUCKETED_AGGREGATES
+        and not takes_period(measure.where)
+        and not takes_period(measure.of)
+    )
+
+
+@dataclass
+class BucketQuery:
+    """One GROUP BY over the buckets of one time column, for measures that share it."""
+
+    time: str
+    measures: list[Measure]
+    boundaries: list  # sorted distinct window starts and ends (aware datetimes)
+    statement: sa.Select
+
+    def window_values(self, rows, window: Period) -> dict[Measure, float | None]:
+        """Each measure over ``window``: its buckets combined (bucket i is [boundary i-1, boundary i))."""
+        by_bucket = {int(row._mapping["bucket"]): row._mapping for row in rows}
+        last = _boundary_index(self.boundaries, window.end)
+        values: dict[Measure, float | None] = {}
+        for i, measure in enumerate(self.measures):
+            first = _boundary_index(self.boundaries, window.start) + 1 if measure.window == "in" else 0
+            parts = [_number(by_bucket[b][f"b_{i}"]) for b in range(first, last + 1) if b in by_bucket]
+            parts = [part for part in parts if part is not None]
+            if measure.aggregate in ("count", "sum"):
+                values[measure] = sum(parts) if parts else 0
+            else:
+                values[measure] = (min if measure.aggregate == "min" else max)(parts) if parts else None
+        return values
+
+
+def _boundary_index(boundaries: list, moment) -> int:
+    return next(i for i, boundary in enumerate(boundaries) if boundary == moment)
+
+
+def bucket_queries(source: Source, entity: str, measures: list[Measure], windows: list[Period]) -> list[BucketQuery]:
+    """One bucketed GROUP BY per time column of the entity's bucketable measures."""
+    relation = source.relation(entity)
+    t = source.row(entity)
+    boundaries = sorted({w.start for w in windows} | {w.end for w in windows})
+    by_time: dict[str, list[Measure]] = defaultdict(list)
+    for measure in measures:
+        by_time[measure.time].append(measure)
+    queries = []
+    for time, group in by_time.items():
+        column = getattr(t, time)
+        # NULL or unparseable times match no WHEN and land past the last boundary, in no window.
+        bucket = sa.case(*[(column < boundary, i) for i, boundary in enumerate(boundaries)], else_=len(boundaries))
+        columns = [_aggregate(replace(m, window="all"), t, None).label(f"b_{i}") for i, m in enumerate(group)]
+        start = boundaries[0] if all(m.window == "in" for m in group) else None
+        statement = (
+            sa.select(bucket.label("bucket"), *columns)
+            .select_from(relation.from_)
+            .where(source.prefilter(column, start, boundaries[-1]))
+            .group_by(bucket)
+        )
+        queries.append(BucketQuery(time, group, boundaries, statement))
+    return queries
 
 
 def _aggregate(measure: Measure, t, window: Period):
@@ -206,6 +286,21 @@ def compute(
 
     window_values: list[dict[Measure, float | None]] = [{} for _ in windows]
     for entity, measures in the_plan.measures.items():
+        bucketed = [m for m in measures if bucketable(m)]
+        for query in bucket_queries(source, entity, bucketed, windows) if len(windows) > 1 else []:
+            rows = source.execute(query.statement)
+            for w, window in enumerate(windows):
+                window_values[w].update(query.window_values(rows, window))
+        if len(windows) > 1:
+            measures = [m for m in measures if m not in bucketed]
+            in_bucket_space = state_measures(measures, list(source.relation(entity).storage), windows)
+            if in_bucket_space:
+                rows = source.execute(state_query(source, entity, in_bucket_space, windows))
+                for w in range(len(windows)):
+                    window_values[w].update(_values(in_bucket_space, rows[0] if rows else None, w))
+                measures = [m for m in measures if m not in in_bucket_space]
+        if not measures:
+            continue
         rows = source.execute(measure_query(source, entity, measures, windows))
         row = rows[0] if rows else None
         for w in range(len(windows)):
@@ -297,7 +392,14 @@ def preview_sql(metric: Metric, source: Source, period: Period, config=None) -> 
     """The SQL the engine would run for ``metric`` alone over ``period`` and the one before."""
     windows = [period, period.previous()]
     the_plan = plan([metric], source, windows, config)
-    return [source.compile(measure_query(source, e, m, windows)) for e, m in the_plan.measures.items()]
+    statements = []
+    for entity, measures in the_plan.measures.items():
+        bucketed = [m for m in measures if bucketable(m)]
+        statements += [query.statement for query in bucket_queries(source, entity, bucketed, windows)]
+        rest = [m for m in measures if m not in bucketed]
+        if rest:
+            statements.append(measure_query(source, entity, rest, windows))
+    return [source.compile(statement) for statement in statements]
 
 
 def columns_read(metric: Metric, source: Source, period: Period, config=None) -> dict[str, list[str]]:

@@ -115,9 +115,14 @@ class Measure:
 
 def call_with_period(function: Callable, t, p):
     """Call ``lambda t: ...`` or ``lambda t, p: ...``."""
-    if len(inspect.signature(function).parameters) >= 2:
+    if takes_period(function):
         return function(t, p)
     return function(t)
+
+
+def takes_period(function) -> bool:
+    """True for ``lambda t, p: ...``: a filter or value that depends on the period's bounds."""
+    return callable(function) and len(inspect.signature(function).parameters) >= 2
 
 
 def as_sql(value):

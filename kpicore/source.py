@@ -37,15 +37,18 @@ class Relation:
     storage: dict[str, str] = field(default_factory=dict)
     dimensions: tuple[str, ...] = ()
     origin: str = ""
+    #: Text time columns already parsed once per row (SQLite, see ``Source.parsed_relation``).
+    parsed: dict[str, sa.ColumnElement] = field(default_factory=dict)
 
 
 class TimeColumn:
     """A time column that compares correctly with period bounds (aware datetimes) and other time columns."""
 
-    def __init__(self, source: Source, sql: sa.ColumnElement, storage: str):
+    def __init__(self, source: Source, sql: sa.ColumnElement, storage: str, parsed: sa.ColumnElement | None = None):
         self.source = source
         self.sql = sql
         self.storage = storage
+        self.parsed = parsed
 
     def _compare(self, op: str, other):
         if isinstance(other, TimeColumn):
@@ -103,7 +106,9 @@ class Row:
             known = ", ".join(relation.columns)
             raise AttributeError(f"entity {relation.entity.name} has no column {name!r} (columns: {known})")
         if name in relation.storage:
-            return TimeColumn(self._source, relation.columns[name], relation.storage[name])
+            return TimeColumn(
+                self._source, relation.columns[name], relation.storage[name], relation.parsed.get(name)
+            )
         return relation.columns[name]
 
     def is_integer(self, expression) -> sa.ColumnElement:
@@ -294,7 +299,7 @@ class Source:
             return compare(column.sql, local)
         # Text: compare parsed, normalised values; naive text is in the source's timezone.
         if self.dialect == "sqlite":
-            parsed = sa.func.datetime(column.sql)
+            parsed = self.normalized(column)
             utc_text = _text(bound.astimezone(UTC))
             if self.timezone.key == "UTC":
                 exact = compare(parsed, utc_text)
@@ -327,11 +332,37 @@ class Source:
             parts.append(self.compare(column, "<", end))
         return sa.and_(*parts)
 
+    def parsed_relation(self, name: str, where=None) -> Relation | None:
+        """SQLite: the entity's rows passing ``where`` with each text time column parsed once per row.
+
+        SQLite does not share common subexpressions, so a query with one CASE per measure and window
+        would call ``datetime()`` on the same value dozens of times per row; a MATERIALIZED CTE
+        (SQLite 3.35+) parses each value once. None where that does not apply.
+        """
+        import sqlite3
+
+        relation = self.relation(name)
+        text_columns = [c for c, kind in relation.storage.items() if kind == TEXT]
+        if self.dialect != "sqlite" or not text_columns or sqlite3.sqlite_version_info < (3, 35):
+            return None
+        present = {c: e for c, e in relation.columns.items() if not isinstance(e, sa.sql.elements.Null)}
+        parsed_names = {c: f"{c}__parsed" for c in text_columns}
+        rows = sa.select(
+            *[expression.label(c) for c, expression in present.items()],
+            *[_sqlite_instant(relation.columns[c]).label(parsed_names[c]) for c in text_columns],
+        ).select_from(relation.from_)
+        if where is not None:
+            rows = rows.where(where)
+        cte = rows.cte(f"{name}_rows").prefix_with("MATERIALIZED")
+        columns = {c: (cte.c[c] if c in present else expression) for c, expression in relation.columns.items()}
+        parsed = {c: cte.c[parsed_names[c]] for c in text_columns}
+        return Relation(relation.entity, cte, columns, relation.storage, relation.dimensions, relation.origin, parsed)
+
     def normalized(self, column: TimeColumn):
         """The column as a value comparable across rows (UTC text with milliseconds on SQLite)."""
         if column.storage == TEXT and self.dialect == "sqlite":
             # Not datetime(): it drops fractional seconds, so 09:00:00 would not be before 09:00:00.250.
-            return sa.func.strftime("%Y-%m-%d %H:%M:%f", column.sql)
+            return column.parsed if column.parsed is not None else _sqlite_instant(column.sql)
         if column.storage == TEXT:
             return sa.cast(column.sql, sa.DateTime(timezone=True))
         return column.sql
@@ -394,6 +425,14 @@ class Source:
 def _first_line(error) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def _sqlite_instant(text_column) -> sa.ColumnElement:
+    """SQLite text time as UTC 'YYYY-MM-DD HH:MM:SS.SSS' (offsets applied), NULL when unparseable.
+
+    It sorts and compares correctly with other such values and with whole-second bounds.
+    """
+    return sa.func.strftime("%Y-%m-%d %H:%M:%f", text_column)
 
 
 def _text(moment: dt.datetime) -> str:

@@ -74,13 +74,20 @@ def init_command(url, force):
 @click.command("check")
 @context.source_option
 @context.config_option
-def check_command(source, config_path):
+@click.option(
+    "--indexes", is_flag=True,
+    help="Also tell, for every mapped time column, whether the source has an index on it, "
+    "and print the CREATE INDEX statement to add when it has not.",
+)
+def check_command(source, config_path, indexes):
     """Validate kpi.toml, the plugins, and that every mapped entity and column resolves in the source."""
     config = context.load(config_path)
     click.echo(f"config: {config.path or 'no kpi.toml (defaults)'}: ok")
     reg = context.registry()
     problems = list(reg.problems)
     the_source = context.open_source(config, source, reg)
+    from ..source import EntityUnavailable  # after opening: the source has imported SQLAlchemy already
+
     click.echo(f"source: {the_source.display}")
     unavailable = {}
     try:
@@ -99,6 +106,8 @@ def check_command(source, config_path):
             extra = f"; dimensions: {', '.join(relation.dimensions)}" if relation.dimensions else ""
             kind = "derived" if entity.derive else relation.origin
             click.echo(f"  {name}: ok ({kind}{extra})")
+        if indexes:
+            _echo_index_advice(the_source, [n for n in sorted(reg.entities) if n not in unavailable])
     finally:
         the_source.close()
     for metric_name, registration in sorted(reg.metrics.items()):
@@ -110,6 +119,26 @@ def check_command(source, config_path):
     if problems:
         sys.exit(2)
     click.echo("OK")
+
+
+def _echo_index_advice(the_source, entity_names) -> None:
+    """Print, for each mapped time column, its index or the statement that would add one."""
+    from ..indexes import index_advice
+
+    advice = index_advice(the_source, entity_names)
+    click.echo("indexes on time columns:")
+    for item in advice:
+        where = f"{item.table}.{item.source_column}" if item.table and item.source_column else item.entity
+        label = f"  {item.entity}.{item.column}"
+        if item.index:
+            click.echo(f"{label}: indexed ({item.index} on {where})")
+        elif item.missing:
+            click.echo(f"{label}: NO INDEX on {where}; add one with:\n    {item.create}")
+        else:
+            click.echo(f"{label}: {item.note}")
+    missing = [item for item in advice if item.missing]
+    if missing:
+        click.echo(f"{len(missing)} time column(s) without an index: period filters on them scan the whole table.")
 
 
 @click.command("demo")

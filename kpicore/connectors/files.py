@@ -52,10 +52,12 @@ class FilesConnector(Connector):
             for stem, path in files.items():
                 reader = _reader(path)
                 try:
-                    names = [row[0] for row in dbapi_connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+                    described = dbapi_connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
                 except Exception as error:  # noqa: BLE001 - duckdb raises many kinds; all mean unreadable
                     raise SourceError(f"cannot read {path}: {_clean(error)}") from None
-                select_list = ", ".join(_cast(name, kinds.get(stem, {}).get(name)) for name in names)
+                select_list = ", ".join(
+                    _cast(name, kinds.get(stem, {}).get(name), type_name) for name, type_name, *_ in described
+                )
                 dbapi_connection.execute(f'CREATE OR REPLACE VIEW "{stem}" AS SELECT {select_list} FROM {reader}')
 
         return FilesSource(engine, config, entities, display=str(folder), timezone=timezone, files=files)
@@ -74,6 +76,10 @@ def _column_kinds(files, config, entities) -> dict[str, dict[str, str]]:
             if column.kind in _CASTS:
                 kinds.setdefault(stem, {})[source_name] = column.kind
     return kinds
+
+
+#: DuckDB's DESCRIBE name of each cast target.
+_TYPE_NAMES = {"DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN", "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "DATE": "DATE"}
 
 
 def _reader(path: Path) -> str:
@@ -103,9 +109,12 @@ def _csv_header(path: Path) -> list[str]:
     return [name.strip() for name in header]
 
 
-def _cast(name: str, kind: str | None) -> str:
+def _cast(name: str, kind: str | None, type_name: str = "VARCHAR") -> str:
     quoted = '"' + name.replace('"', '""') + '"'
     if kind is None:
+        return quoted
+    if _TYPE_NAMES[_CASTS[kind]] == type_name.upper():
+        # Already typed (Parquet): no cast, so DuckDB can push period filters into the scan.
         return quoted
     return f"TRY_CAST(NULLIF(TRIM(CAST({quoted} AS VARCHAR)), '') AS {_CASTS[kind]}) AS {quoted}"
 

@@ -1,0 +1,132 @@
+"""Where kpicore's compute time goes: each entity query timed on its own, with the database's plan.
+
+    python benchmarks/explain.py --scale 100000 --source sqlite [--analyze]
+
+Builds exactly the queries ``kpicore.compute`` runs for every registered metric over the benchmark
+period and its 12-week trend (``measure_query`` per entity), prints their size (aggregate columns,
+CASE expressions, characters of SQL), runs each one alone and prints its time and the plan
+(SQLite ``EXPLAIN QUERY PLAN``; PostgreSQL ``EXPLAIN`` or, with ``--analyze``, ``EXPLAIN ANALYZE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCHMARKS))
+
+import generate
+import run
+
+
+def main(argv: list[str] | None = None) -> int:
+    import sqlalchemy as sa
+
+    from kpicore import compute as engine
+    from kpicore.compute import measure_query, plan, select_metrics
+    from kpicore.config import SourceConfig
+    from kpicore.connectors import open_source
+    from kpicore.periods import parse_period
+    from kpicore.plugins import new_plugin_manager
+    from kpicore.registry import build_registry
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, required=True)
+    parser.add_argument("--source", choices=run.SOURCES, default="sqlite")
+    parser.add_argument("--analyze", action="store_true", help="PostgreSQL: EXPLAIN ANALYZE")
+    parser.add_argument("--sql", action="store_true", help="print each query's SQL")
+    parser.add_argument("--per-window", action="store_true",
+                        help="show the one-CASE-per-window query for every measure (the engine before bucketing)")
+    parser.add_argument("--parse-each-time", action="store_true",
+                        help="SQLite: no MATERIALIZED CTE, datetime() in every comparison (the engine before it)")
+    parser.add_argument("--floor", action="store_true", help="also time each query of the hand-written SQL floor")
+    parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT)
+    parser.add_argument("--pg-url", default=generate.PG_URL)
+    args = parser.parse_args(argv)
+
+    if args.parse_each_time:
+        from kpicore.source import Source
+
+        Source.parsed_relation = lambda self, name, where=None: None
+    registry = build_registry(new_plugin_manager(load_entry_points=False))
+    metrics = select_metrics(["all"], registry)
+    period = parse_period(generate.BENCHMARK_PERIOD, "UTC")
+    windows = [period, period.previous()]
+    windows += [w for w in period.trend(run.TREND) if all((w.start, w.end) != (x.start, x.end) for x in windows)]
+    url, schema = run.kpicore_source(args)
+    began = time.perf_counter()
+    source = open_source(url, SourceConfig(schema=schema, timeout=3600), registry)
+    the_plan = plan(metrics, source, windows)  # reflects the tables the metrics read
+    print(f"opening the source and reflecting its tables: {time.perf_counter() - began:.3f} s")
+    print(f"{len(metrics)} metrics, {len(windows)} windows, source {source.display}")
+    queries = []
+    for entity, measures in the_plan.measures.items():
+        # The same split as kpicore.compute.compute, for an engine with or without bucketed measures.
+        bucketable = getattr(engine, "bucketable", None)
+        if args.per_window or bucketable is None:
+            queries.append((f"{entity}: {len(measures)} measures x {len(windows)} windows, per-window CASE",
+                            measure_query(source, entity, measures, windows)))
+            continue
+        bucketed = [m for m in measures if bucketable(m)]
+        for query in engine.bucket_queries(source, entity, bucketed, windows):
+            queries.append((f"{entity}: {len(query.measures)} measures bucketed on {query.time}", query.statement))
+        rest = [m for m in measures if m not in bucketed]
+        state_measures = getattr(engine, "state_measures", None)
+        in_bucket_space = state_measures(rest, list(source.relation(entity).storage), windows) if state_measures else []
+        if in_bucket_space:
+            queries.append((f"{entity}: {len(in_bucket_space)} measures in bucket space (period-dependent filters)",
+                            engine.state_query(source, entity, in_bucket_space, windows)))
+            rest = [m for m in rest if m not in in_bucket_space]
+        if rest:
+            queries.append((f"{entity}: {len(rest)} measures x {len(windows)} windows, per-window CASE",
+                            measure_query(source, entity, rest, windows)))
+    total = 0.0
+    for title, statement in queries:
+        sql = source.compile(statement)
+        began = time.perf_counter()
+        source.execute(statement)
+        seconds = time.perf_counter() - began
+        total += seconds
+        print(f"\n== {title}: {sql.count('CASE')} CASE, {sql.count('datetime(')} datetime(), "
+              f"{len(sql):,} chars of SQL; {seconds:.3f} s")
+        if args.sql:
+            print(sql)
+        if source.dialect == "sqlite":
+            explain = f"EXPLAIN QUERY PLAN {sql}"
+        elif source.dialect == "postgresql":
+            explain = f"EXPLAIN {'(ANALYZE, BUFFERS) ' if args.analyze else ''}{sql}"
+        else:
+            explain = f"EXPLAIN {sql}"
+        with source.engine.connect() as connection:
+            for row in connection.execute(sa.text(explain.replace(":", "\\:"))):
+                print("   ", " | ".join(str(value) for value in row if value is not None))
+    print(f"\nentity queries: {total:.3f} s in all")
+    source.close()
+    if args.floor:
+        time_floor(args, [m.name for m in metrics])
+    return 0
+
+
+def time_floor(args, metric_names: list[str]) -> None:
+    """Time each query of the hand-written floor for the same metrics."""
+    import baselines
+
+    names = [name for name in baselines.STOCK_METRICS if name in metric_names]
+    dialect = baselines.Dialect("duckdb" if args.source == "parquet" else args.source)
+    connection, execute = run._sql_connection(args)
+    total = 0.0
+    for table, sql in baselines.floor_queries(run.benchmark_windows(), dialect, names).items():
+        began = time.perf_counter()
+        rows = execute(sql)
+        seconds = time.perf_counter() - began
+        total += seconds
+        print(f"floor {table}: {len(rows)} rows, {seconds:.3f} s")
+    connection.close()
+    print(f"floor queries: {total:.3f} s in all")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

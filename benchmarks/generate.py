@@ -1,0 +1,409 @@
+"""Seeded synthetic data at benchmark scale, written to SQLite, PostgreSQL, Parquet and CSV.
+
+    python benchmarks/generate.py --scale 1000000 --targets sqlite,postgresql,parquet,csv
+
+``--scale N`` gives N customers, 10 N orders, N survey responses, N/2 tickets, 2 N leads and one
+marketing_spend row per day and paid channel, with the demo schema (DESIGN section 4; customers carry
+the region, plan and channel dimensions). The data spans the two years before ``DATA_END`` (a fixed
+Monday), so the benchmark period, ``BENCHMARK_PERIOD``, is the last complete ISO week. The same seed
+and scale always give the same rows; everything is generated with numpy, column by column.
+
+Unlike ``kpi demo`` the data is tidy (one timestamp format) apart from a few planted invalid survey
+scores and ticket contact counts, so that the three computations of ``run.py`` can be compared exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: The first instant after the data (a Monday, 00:00 UTC); the data covers the two years before it.
+DATA_END = datetime(2026, 11, 23, tzinfo=UTC)
+DATA_START = datetime(2024, 11, 23, tzinfo=UTC)
+#: The ISO week the benchmark computes: the last complete week of the data.
+BENCHMARK_PERIOD = "2026-W47"
+DEFAULT_SEED = 20261123
+DEFAULT_OUT = Path(__file__).resolve().parent / "data"
+PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+TARGETS = ("sqlite", "postgresql", "parquet", "csv")
+
+# numpy and pyarrow are imported inside the functions, so that run.py's workers don't carry them.
+CHANNELS = ("organic", "paid_search", "social", "referral", "email")
+CHANNEL_WEIGHTS = (0.30, 0.25, 0.20, 0.15, 0.10)
+PAID_CHANNELS = {"paid_search": 220.0, "social": 140.0, "email": 35.0}
+REGIONS = ("North", "South", "East", "West", None)
+REGION_WEIGHTS = (0.30, 0.25, 0.20, 0.245, 0.005)
+PLANS = ("basic", "pro", "business")
+PLAN_WEIGHTS = (0.55, 0.32, 0.13)
+MONTHLY_CHURN_BY_PLAN = (0.032, 0.022, 0.014)
+BASKET_BY_PLAN = (38.0, 72.0, 160.0)
+CONTACTS = (1, 2, 3, 4, 0, -1)  # -1 stands for NULL
+CONTACT_WEIGHTS = (0.72, 0.17, 0.06, 0.03, 0.01, 0.01)
+#: The business grows by this factor over the two years (density of every kind of event).
+GROWTH = 2.5
+SECONDS_PER_DAY = 86_400
+
+#: Index on each time column (what `kpi check --indexes` recommends) plus orders.customer_id.
+INDEXED_COLUMNS = (
+    ("customers", "signup_at"),
+    ("customers", "churned_at"),
+    ("orders", "ordered_at"),
+    ("orders", "customer_id"),
+    ("marketing_spend", "spent_on"),
+    ("leads", "created_at"),
+    ("leads", "converted_at"),
+    ("survey_responses", "responded_at"),
+    ("tickets", "opened_at"),
+    ("tickets", "resolved_at"),
+)
+
+SQLITE_SCHEMA = """
+CREATE TABLE customers (
+    customer_id INTEGER PRIMARY KEY, signup_at TEXT NOT NULL, churned_at TEXT,
+    channel TEXT NOT NULL, region TEXT, plan TEXT NOT NULL);
+CREATE TABLE orders (
+    order_id INTEGER PRIMARY KEY, customer_id INTEGER, ordered_at TEXT NOT NULL, amount REAL NOT NULL);
+CREATE TABLE marketing_spend (spent_on TEXT NOT NULL, channel TEXT NOT NULL, amount REAL NOT NULL);
+CREATE TABLE leads (
+    lead_id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, converted_at TEXT, channel TEXT NOT NULL);
+CREATE TABLE survey_responses (
+    response_id INTEGER PRIMARY KEY, customer_id INTEGER, survey TEXT NOT NULL, score REAL,
+    responded_at TEXT NOT NULL);
+CREATE TABLE tickets (
+    ticket_id INTEGER PRIMARY KEY, customer_id INTEGER, opened_at TEXT NOT NULL, resolved_at TEXT,
+    contacts INTEGER, escalated INTEGER NOT NULL);
+"""
+
+POSTGRES_SCHEMA = """
+CREATE TABLE {schema}.customers (
+    customer_id bigint NOT NULL, signup_at timestamptz NOT NULL, churned_at timestamptz,
+    channel text NOT NULL, region text, plan text NOT NULL);
+CREATE TABLE {schema}.orders (
+    order_id bigint NOT NULL, customer_id bigint, ordered_at timestamptz NOT NULL, amount double precision NOT NULL);
+CREATE TABLE {schema}.marketing_spend (spent_on date NOT NULL, channel text NOT NULL, amount double precision NOT NULL);
+CREATE TABLE {schema}.leads (
+    lead_id bigint NOT NULL, created_at timestamptz NOT NULL, converted_at timestamptz, channel text NOT NULL);
+CREATE TABLE {schema}.survey_responses (
+    response_id bigint NOT NULL, customer_id bigint, survey text NOT NULL, score double precision,
+    responded_at timestamptz NOT NULL);
+CREATE TABLE {schema}.tickets (
+    ticket_id bigint NOT NULL, customer_id bigint, opened_at timestamptz NOT NULL, resolved_at timestamptz,
+    contacts integer, escalated boolean NOT NULL);
+"""
+PRIMARY_KEYS = {
+    "customers": "customer_id", "orders": "order_id", "leads": "lead_id",
+    "survey_responses": "response_id", "tickets": "ticket_id",
+}
+TIME_COLUMNS = {
+    "customers": ("signup_at", "churned_at"),
+    "orders": ("ordered_at",),
+    "leads": ("created_at", "converted_at"),
+    "survey_responses": ("responded_at",),
+    "tickets": ("opened_at", "resolved_at"),
+}
+
+
+@dataclass
+class Dataset:
+    """Every entity as a pyarrow table (timestamps as ``timestamp[s, UTC]``, spent_on as ``date32``)."""
+
+    scale: int
+    seed: int
+    tables: dict[str, pa.Table]
+
+    def row_counts(self) -> dict[str, int]:
+        return {name: table.num_rows for name, table in self.tables.items()}
+
+
+def postgres_schema(scale: int) -> str:
+    """The PostgreSQL schema holding the data of one scale."""
+    return f"bench_{scale}"
+
+
+def sqlite_path(out: Path, scale: int) -> Path:
+    return out / f"bench_{scale}.db"
+
+
+def folder_path(out: Path, scale: int, kind: str) -> Path:
+    return out / f"bench_{scale}_{kind}"
+
+
+# -- generation ---------------------------------------------------------------------------------------
+def generate(scale: int, seed: int = DEFAULT_SEED) -> Dataset:
+    """All the tables for ``scale`` customers, deterministically from ``seed``."""
+    import numpy as np
+    import pyarrow as pa
+
+    if scale < 10:
+        raise ValueError(f"scale must be at least 10, got {scale}")
+    channels, regions = np.array(CHANNELS, dtype=object), np.array(REGIONS, dtype=object)
+    plans, contact_values = np.array(PLANS, dtype=object), np.array(CONTACTS)
+    rng = np.random.default_rng(seed)
+    start = int(DATA_START.timestamp())
+    span = int(DATA_END.timestamp()) - start
+
+    def instants(count: int) -> np.ndarray:
+        """Seconds since the epoch, denser as the business grows (linear density, x GROWTH overall)."""
+        slope = GROWTH - 1
+        uniform = rng.random(count)
+        fraction = (np.sqrt(1 + slope * (slope + 2) * uniform) - 1) / slope
+        return start + (fraction * span).astype(np.int64)
+
+    end = start + span
+    tables = {}
+
+    # customers: signup order = id order; churn after an exponential lifetime by plan.
+    signup = np.sort(instants(scale))
+    plan_index = rng.choice(len(plans), size=scale, p=PLAN_WEIGHTS)
+    daily_hazard = -np.log(1 - np.array(MONTHLY_CHURN_BY_PLAN)[plan_index]) / 30.4375
+    churned = signup + 3600 + (rng.exponential(1 / daily_hazard) * SECONDS_PER_DAY).astype(np.int64)
+    churn_mask = churned >= end  # still active: NULL
+    tables["customers"] = pa.table({
+        "customer_id": np.arange(1, scale + 1, dtype=np.int64),
+        "signup_at": _timestamps(signup),
+        "churned_at": _timestamps(churned, churn_mask),
+        "channel": pa.array(rng.choice(channels, size=scale, p=CHANNEL_WEIGHTS), pa.string()),
+        "region": pa.array(rng.choice(regions, size=scale, p=REGION_WEIGHTS), pa.string()),
+        "plan": pa.array(plans[plan_index], pa.string()),
+    })
+    active_until = np.where(churn_mask, end, churned)
+
+    # orders: 10 per customer on average, while the customer is active; 1 % guests, 3 % refunds.
+    order_count = 10 * scale
+    propensity = rng.lognormal(-0.245, 0.7, size=scale)
+    weights = propensity * (active_until - signup)
+    owner = np.searchsorted(np.cumsum(weights), rng.random(order_count) * weights.sum(), side="right")
+    owner = np.minimum(owner, scale - 1)
+    ordered = signup[owner] + (rng.random(order_count) * (active_until[owner] - signup[owner])).astype(np.int64)
+    amount = np.maximum(1.0, np.round(np.array(BASKET_BY_PLAN)[plan_index[owner]] * rng.lognormal(-0.1, 0.45, order_count), 2))
+    refund = rng.random(order_count) < 0.032
+    amount = np.where(refund, -np.round(amount * np.where(rng.random(order_count) < 0.7, 1.0, 0.5), 2), amount)
+    guest = rng.random(order_count) < 0.01
+    ordered = np.where(guest, instants(order_count), ordered)
+    customer_id = owner + 1
+    order = np.argsort(ordered, kind="stable")
+    tables["orders"] = pa.table({
+        "order_id": np.arange(1, order_count + 1, dtype=np.int64),
+        "customer_id": pa.array(customer_id[order], pa.int64(), mask=guest[order]),
+        "ordered_at": _timestamps(ordered[order]),
+        "amount": amount[order],
+    })
+    del owner, ordered, amount, refund, guest, customer_id, order
+
+    # survey responses: 60 % nps (scores 0..10), 40 % csat (1..5), 3 % anonymous, a few invalid.
+    response_count = scale
+    responded = np.sort(instants(response_count))
+    is_nps = rng.random(response_count) < 0.6
+    nps_score = np.clip(np.round(rng.normal(8.0, 2.0, response_count)), 0, 10)
+    csat_score = np.clip(np.round(rng.normal(4.1, 0.9, response_count)), 1, 5)
+    score = np.where(is_nps, nps_score, csat_score)
+    invalid = rng.random(response_count) < 0.0005
+    planted = np.where(is_nps, rng.choice([11.0, -1.0, 7.5, np.nan], response_count),
+                       rng.choice([0.0, 6.0, 4.5, np.nan], response_count))
+    score = np.where(invalid, planted, score)
+    tables["survey_responses"] = pa.table({
+        "response_id": np.arange(1, response_count + 1, dtype=np.int64),
+        "customer_id": pa.array(rng.integers(1, scale + 1, response_count), pa.int64(),
+                                mask=rng.random(response_count) < 0.03),
+        "survey": pa.array(np.where(is_nps, "nps", "csat"), pa.string()),
+        "score": pa.array(score, pa.float64(), mask=np.isnan(score)),
+        "responded_at": _timestamps(responded),
+    })
+
+    # tickets: resolved within hours or days (escalated ones later), open when past the end.
+    ticket_count = max(1, scale // 2)
+    opened = np.sort(instants(ticket_count))
+    contacts = rng.choice(contact_values, size=ticket_count, p=CONTACT_WEIGHTS)
+    escalated = rng.random(ticket_count) < 0.05 + 0.06 * np.maximum(0, contacts - 1)
+    hours = rng.lognormal(np.log(18), 1.0, ticket_count) * np.where(escalated, 3, 1)
+    resolved = opened + 600 + (hours * 3600).astype(np.int64)
+    tables["tickets"] = pa.table({
+        "ticket_id": np.arange(1, ticket_count + 1, dtype=np.int64),
+        "customer_id": pa.array(rng.integers(1, scale + 1, ticket_count), pa.int64(),
+                                mask=rng.random(ticket_count) < 0.02),
+        "opened_at": _timestamps(opened),
+        "resolved_at": _timestamps(resolved, resolved >= end),
+        "contacts": pa.array(contacts, pa.int32(), mask=contacts < 0),
+        "escalated": pa.array(escalated, pa.bool_()),
+    })
+
+    # leads: a quarter convert days later; conversions not yet due stay NULL.
+    lead_count = 2 * scale
+    created = np.sort(instants(lead_count))
+    converted = created + 3600 + (rng.exponential(6, lead_count) * SECONDS_PER_DAY).astype(np.int64)
+    not_converted = (rng.random(lead_count) >= 0.25) | (converted >= end)
+    tables["leads"] = pa.table({
+        "lead_id": np.arange(1, lead_count + 1, dtype=np.int64),
+        "created_at": _timestamps(created),
+        "converted_at": _timestamps(converted, not_converted),
+        "channel": pa.array(rng.choice(channels, size=lead_count, p=CHANNEL_WEIGHTS), pa.string()),
+    })
+
+    # marketing spend: one row per day and paid channel, growing with the business.
+    days = span // SECONDS_PER_DAY
+    day_index = np.repeat(np.arange(days), len(PAID_CHANNELS))
+    base = np.tile(np.array(list(PAID_CHANNELS.values())), days)
+    growth = GROWTH ** (day_index / days) * scale / 2400
+    spend = np.round(base * growth * np.maximum(0.3, rng.normal(1, 0.12, len(base))), 2)
+    first_day = (start // SECONDS_PER_DAY)
+    tables["marketing_spend"] = pa.table({
+        "spent_on": pa.array((first_day + day_index).astype(np.int32), pa.date32()),
+        "channel": pa.array(np.tile(np.array(list(PAID_CHANNELS), dtype=object), days), pa.string()),
+        "amount": spend,
+    })
+    return Dataset(scale, seed, tables)
+
+
+def _timestamps(seconds, null=None) -> pa.Array:
+    """Seconds since the epoch as ``timestamp[s, UTC]``, NULL where ``null`` is true."""
+    import pyarrow as pa
+
+    return pa.array(seconds, pa.int64(), mask=null).cast(pa.timestamp("s", tz="UTC"))
+
+
+def as_text_columns(table: pa.Table) -> pa.Table:
+    """Timestamps as 'YYYY-MM-DD HH:MM:SS' text, dates as 'YYYY-MM-DD', booleans as 0/1 (SQLite, CSV)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for field, column in zip(table.schema, table.columns):
+        if pa.types.is_timestamp(field.type):
+            column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
+        elif pa.types.is_date(field.type):
+            column = pc.strftime(column, format="%Y-%m-%d")
+        elif pa.types.is_boolean(field.type):
+            column = column.cast(pa.int8())
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+# -- targets ------------------------------------------------------------------------------------------
+def write_sqlite(dataset: Dataset, path: Path, batch_rows: int = 200_000) -> None:
+    """One transaction of batched executemany, journal and fsync off, indexes after the load."""
+    partial = path.with_suffix(".tmp")
+    partial.unlink(missing_ok=True)
+    connection = sqlite3.connect(partial, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
+        connection.execute("PRAGMA cache_size = -200000")
+        connection.execute("BEGIN")
+        for statement in SQLITE_SCHEMA.split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        for name, table in dataset.tables.items():
+            text = as_text_columns(table)
+            placeholders = ", ".join("?" * text.num_columns)
+            statement = f"INSERT INTO {name} VALUES ({placeholders})"
+            for batch in text.to_batches(max_chunksize=batch_rows):
+                connection.executemany(statement, zip(*(column.to_pylist() for column in batch.columns)))
+        for table, column in INDEXED_COLUMNS:
+            connection.execute(f"CREATE INDEX ix_{table}_{column} ON {table} ({column})")
+        connection.execute("COMMIT")
+        connection.execute("ANALYZE")
+    finally:
+        connection.close()
+    os.replace(partial, path)
+
+
+def write_postgresql(dataset: Dataset, url: str, schema: str) -> None:
+    """COPY (CSV) into a fresh schema, then primary keys, indexes and ANALYZE."""
+    import psycopg
+    import pyarrow.csv as pacsv
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        connection.execute(f"CREATE SCHEMA {schema}")
+        connection.execute("SET TimeZone = 'UTC'")
+        connection.execute("SET maintenance_work_mem = '256MB'")
+        for statement in POSTGRES_SCHEMA.format(schema=schema).split(";"):
+            if statement.strip():
+                connection.execute(statement)
+        for name, table in dataset.tables.items():
+            columns = ", ".join(table.column_names)
+            statement = f"COPY {schema}.{name} ({columns}) FROM STDIN (FORMAT csv)"
+            with connection.cursor() as cursor, cursor.copy(statement) as copy:
+                for batch in table.to_batches(max_chunksize=500_000):
+                    buffer = io.BytesIO()
+                    pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
+                    copy.write(buffer.getvalue())
+        for name, key in PRIMARY_KEYS.items():
+            connection.execute(f"ALTER TABLE {schema}.{name} ADD PRIMARY KEY ({key})")
+        for table, column in INDEXED_COLUMNS:
+            connection.execute(f"CREATE INDEX ix_{table}_{column} ON {schema}.{table} ({column})")
+        for name in dataset.tables:
+            connection.execute(f"ANALYZE {schema}.{name}")
+
+
+def write_parquet(dataset: Dataset, folder: Path) -> None:
+    """One <entity>.parquet per entity, with typed timestamps."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in dataset.tables.items():
+        pq.write_table(table, folder / f"{name}.parquet", row_group_size=1_000_000)
+
+
+def write_csv(dataset: Dataset, folder: Path) -> None:
+    """One <entity>.csv per entity, timestamps as 'YYYY-MM-DD HH:MM:SS' (UTC)."""
+    import pyarrow.csv as pacsv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in dataset.tables.items():
+        pacsv.write_csv(as_text_columns(table), folder / f"{name}.csv")
+
+
+def write_targets(dataset: Dataset, targets: list[str], out: Path, pg_url: str = PG_URL) -> dict[str, float]:
+    """Write ``dataset`` to each target; return the seconds each took."""
+    out.mkdir(parents=True, exist_ok=True)
+    seconds = {}
+    for target in targets:
+        began = time.perf_counter()
+        if target == "sqlite":
+            write_sqlite(dataset, sqlite_path(out, dataset.scale))
+        elif target == "postgresql":
+            write_postgresql(dataset, pg_url, postgres_schema(dataset.scale))
+        elif target == "parquet":
+            write_parquet(dataset, folder_path(out, dataset.scale, "parquet"))
+        elif target == "csv":
+            write_csv(dataset, folder_path(out, dataset.scale, "csv"))
+        else:
+            raise ValueError(f"unknown target {target!r}: use {', '.join(TARGETS)}")
+        seconds[target] = time.perf_counter() - began
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, required=True, help="number of customers (orders = 10 x)")
+    parser.add_argument("--targets", default="sqlite,postgresql,parquet,csv",
+                        help=f"comma list of {', '.join(TARGETS)}")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for SQLite, Parquet and CSV")
+    parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL URL (data goes to schema bench_<scale>)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    args = parser.parse_args(argv)
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    began = time.perf_counter()
+    dataset = generate(args.scale, args.seed)
+    print(f"generate: {time.perf_counter() - began:.1f} s "
+          + ", ".join(f"{n:,} {name}" for name, n in dataset.row_counts().items()), flush=True)
+    for target in targets:
+        seconds = write_targets(dataset, [target], args.out, args.pg_url)[target]
+        print(f"{target}: {seconds:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,444 @@
+"""Benchmark kpicore's compute against a hand-written SQL floor and a pandas script, on the same data.
+
+    python benchmarks/run.py --scale 100000 --source sqlite --repeat 3
+    python benchmarks/run.py --cli                     # time of `kpi --help` only
+
+For one ISO week (``generate.BENCHMARK_PERIOD``) with the week before and a 12-week trend, three
+computations run, each in its own process so that their peak memory is their own:
+
+* kpicore: ``compute(select_metrics(["all"]), period, source, trend=12)`` through the public engine;
+* sql: the hand-written floor of ``baselines.sql_floor`` (each table read once);
+* pandas: ``baselines.pandas_baseline`` after loading every table into DataFrames.
+
+Each reports wall time (median of ``--repeat`` runs, connection and loading included), peak RSS
+(``getrusage``) and the rows it moved from the database into Python. The script checks that the
+three agree on every value (value, previous and trend, relative tolerance 1e-6) for every metric
+kpicore has registered, and exits 1 with a loud message when they do not. Missing data is generated
+first. Each run appends one JSON line to ``benchmarks/results.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCHMARKS))
+
+import baselines
+import generate
+
+APPROACHES = ("kpicore", "sql", "pandas")
+SOURCES = ("sqlite", "postgresql", "parquet")
+TREND = 12
+RESULTS = BENCHMARKS / "results.jsonl"
+TIME_COLUMNS = generate.TIME_COLUMNS
+
+
+def benchmark_windows(period: str = generate.BENCHMARK_PERIOD, count: int = TREND) -> list[tuple[datetime, datetime]]:
+    """The ``count`` ISO weeks ending with ``period`` (UTC), oldest first, as (start, end)."""
+    year, week = period.split("-W")
+    monday = datetime.fromisocalendar(int(year), int(week), 1).replace(tzinfo=UTC)
+    return [(monday - timedelta(weeks=back), monday - timedelta(weeks=back - 1)) for back in range(count - 1, -1, -1)]
+
+
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+# -- the three workers --------------------------------------------------------------------------------
+def run_kpicore(args) -> dict:
+    """Time the public engine; values as {metric: [trend values...]} plus value and previous."""
+    from kpicore.compute import compute, select_metrics
+    from kpicore.config import SourceConfig
+    from kpicore.connectors import open_source
+    from kpicore.periods import parse_period
+    from kpicore.plugins import new_plugin_manager
+    from kpicore.registry import build_registry
+
+    registry = build_registry(new_plugin_manager(load_entry_points=False))
+    metrics = select_metrics(["all"], registry)
+    period = parse_period(generate.BENCHMARK_PERIOD, "UTC")
+    url, schema = kpicore_source(args)
+    seconds, fetched, results = [], 0, []
+    for _ in range(args.repeat):
+        began = time.perf_counter()
+        source = open_source(url, SourceConfig(schema=schema, timeout=3600), registry)
+        fetched = 0
+        execute = source.execute
+
+        def counting_execute(statement, execute=execute):
+            nonlocal fetched
+            rows = execute(statement)
+            fetched += len(rows)
+            return rows
+
+        source.execute = counting_execute
+        try:
+            results = compute(metrics, period, source, trend=TREND)
+        finally:
+            source.close()
+        seconds.append(time.perf_counter() - began)
+    values = {
+        result.metric: {
+            "status": result.status,
+            "value": result.value,
+            "previous": result.previous,
+            "trend": [point.value for point in result.trend or []],
+        }
+        for result in results
+    }
+    return {"seconds": seconds, "rows": fetched, "values": values}
+
+
+def kpicore_source(args) -> tuple[str, str | None]:
+    if args.source == "sqlite":
+        return str(generate.sqlite_path(args.out, args.scale)), None
+    if args.source == "postgresql":
+        return args.pg_url, generate.postgres_schema(args.scale)
+    return str(generate.folder_path(args.out, args.scale, "parquet")), None
+
+
+def run_sql(args) -> dict:
+    """Time the hand-written floor queries (a new connection per run)."""
+    windows = benchmark_windows()
+    dialect = baselines.Dialect("duckdb" if args.source == "parquet" else args.source)
+    seconds, values, fetched = [], {}, 0
+    for _ in range(args.repeat):
+        began = time.perf_counter()
+        connection, run = _sql_connection(args)
+        try:
+            values, fetched = baselines.sql_floor(run, windows, dialect, metrics=args.metrics)
+        finally:
+            connection.close()
+        seconds.append(time.perf_counter() - began)
+    return {"seconds": seconds, "rows": fetched, "values": values}
+
+
+def _sql_connection(args):
+    if args.source == "sqlite":
+        path = generate.sqlite_path(args.out, args.scale).resolve()
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+
+        def run(sql):
+            cursor = connection.execute(sql)
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+        return connection, run
+    if args.source == "postgresql":
+        import psycopg
+        from psycopg.rows import dict_row
+
+        connection = psycopg.connect(args.pg_url, autocommit=True, row_factory=dict_row)
+        connection.execute(f"SET search_path TO {generate.postgres_schema(args.scale)}")
+        connection.execute("SET TimeZone = 'UTC'")
+        return connection, lambda sql: connection.execute(sql).fetchall()
+    import duckdb
+
+    connection = duckdb.connect()
+    folder = generate.folder_path(args.out, args.scale, "parquet")
+    for name in TIME_COLUMNS | {"marketing_spend": ()}:
+        connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{folder / (name + '.parquet')}')")
+
+    def run(sql):
+        cursor = connection.execute(sql)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    return connection, run
+
+
+def run_pandas(args) -> dict:
+    """Time loading every table into pandas and computing the metrics there."""
+    windows = benchmark_windows()
+    seconds, values, fetched = [], {}, 0
+    for _ in range(args.repeat):
+        began = time.perf_counter()
+        tables = load_tables(args, baselines.tables_for(args.metrics))
+        fetched = sum(len(frame) for frame in tables.values())
+        values = baselines.pandas_baseline(tables, windows, metrics=args.metrics)
+        del tables
+        seconds.append(time.perf_counter() - began)
+    return {"seconds": seconds, "rows": fetched, "values": values}
+
+
+def load_tables(args, names: set[str]) -> dict:
+    """The tables ``names`` as DataFrames (every row and column), time columns as naive UTC datetime64."""
+    import pandas as pd
+
+    if args.source == "parquet":
+        folder = generate.folder_path(args.out, args.scale, "parquet")
+        tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in names}
+    elif args.source == "sqlite":
+        path = generate.sqlite_path(args.out, args.scale).resolve()
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {name: pd.read_sql(f"SELECT * FROM {name}", connection) for name in names}
+        finally:
+            connection.close()
+    else:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(args.pg_url.replace("postgresql://", "postgresql+psycopg://"))
+        schema = generate.postgres_schema(args.scale)
+        with engine.connect() as connection:
+            tables = {name: pd.read_sql(f"SELECT * FROM {schema}.{name}", connection) for name in names}
+        engine.dispose()
+    for name, frame in tables.items():
+        columns = TIME_COLUMNS.get(name, ())
+        for column in columns:
+            if not pd.api.types.is_datetime64_any_dtype(frame[column]):
+                frame[column] = pd.to_datetime(frame[column], format="%Y-%m-%d %H:%M:%S", utc=True)
+            if getattr(frame[column].dtype, "tz", None) is not None:
+                frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return tables
+
+
+WORKERS = {"kpicore": run_kpicore, "sql": run_sql, "pandas": run_pandas}
+
+
+def worker_main(args) -> int:
+    """Run one approach and print its measurements as the last line of stdout (JSON)."""
+    report = WORKERS[args.worker](args)
+    report["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(report, default=float))
+    return 0
+
+
+# -- orchestration ------------------------------------------------------------------------------------
+def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
+    """Run one approach in a fresh process and return its report."""
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--worker", approach, "--scale", str(args.scale),
+        "--source", args.source, "--repeat", str(args.repeat), "--out", str(args.out), "--pg-url", args.pg_url,
+        "--metrics", ",".join(metrics),
+    ]
+    completed = subprocess.run(command, check=False, capture_output=True, text=True)
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stderr)
+        raise SystemExit(f"the {approach} worker failed (exit {completed.returncode})")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def ensure_data(args) -> dict[str, float]:
+    """Generate the data for ``--source`` when it is not there yet; return the seconds it took."""
+    target = args.source
+    if target == "sqlite" and generate.sqlite_path(args.out, args.scale).exists():
+        return {}
+    if target == "parquet" and (generate.folder_path(args.out, args.scale, "parquet") / "orders.parquet").exists():
+        return {}
+    if target == "postgresql" and _postgres_has_schema(args):
+        return {}
+    print(f"generating scale {args.scale:,} for {target} ...", file=sys.stderr, flush=True)
+    # In a child process: getrusage's peak RSS survives exec on Linux, so the workers must be forked
+    # from a parent that never held the data.
+    command = [sys.executable, str(BENCHMARKS / "generate.py"), "--scale", str(args.scale), "--targets", target,
+               "--out", str(args.out), "--pg-url", args.pg_url]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    seconds = {}
+    for line in output.splitlines():
+        name, _, rest = line.partition(": ")
+        seconds[name] = float(rest.split()[0])
+    return seconds
+
+
+def _postgres_has_schema(args) -> bool:
+    import psycopg
+
+    with psycopg.connect(args.pg_url) as connection:
+        found = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
+            (generate.postgres_schema(args.scale),),
+        ).fetchone()[0]
+    return found >= 6
+
+
+def compare(reports: dict[str, dict]) -> list[str]:
+    """Every disagreement between the three computations, as readable lines (empty when they agree)."""
+    problems = []
+    kpicore_values = reports["kpicore"]["values"]
+    floor, pandas = reports["sql"]["values"], reports["pandas"]["values"]
+    for metric in floor:
+        for k, (a, b) in enumerate(zip(floor[metric], pandas[metric], strict=True)):
+            if not baselines.agree(a, b):
+                problems.append(f"{metric} window {k}: sql {a!r} != pandas {b!r}")
+    for metric, result in sorted(kpicore_values.items()):
+        if metric not in floor:
+            problems.append(f"{metric}: kpicore computes it but the baselines have no definition for it")
+            continue
+        expected = floor[metric]
+        got = {"value": result["value"], "previous": result["previous"]}
+        got.update({f"trend[{k}]": v for k, v in enumerate(result["trend"])})
+        if len(result["trend"]) != len(expected):
+            problems.append(f"{metric}: kpicore trend has {len(result['trend'])} points, expected {len(expected)}")
+        wanted = {"value": expected[-1], "previous": expected[-2]}
+        wanted.update({f"trend[{k}]": v for k, v in enumerate(expected)})
+        for key, value in got.items():
+            if key in wanted and not baselines.agree(value, wanted[key]):
+                problems.append(f"{metric} {key}: kpicore {value!r} != sql/pandas {wanted[key]!r} ({result['status']})")
+    return problems
+
+
+def machine_info(args) -> dict:
+    import duckdb
+    import numpy
+    import pandas
+
+    info = {
+        "nproc": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "duckdb": duckdb.__version__,
+        "pandas": pandas.__version__,
+        "numpy": numpy.__version__,
+        "postgresql": None,
+    }
+    import psycopg
+
+    try:
+        with psycopg.connect(args.pg_url, connect_timeout=3) as connection:
+            info["postgresql"] = connection.execute("SHOW server_version").fetchone()[0]
+    except (ImportError, OSError, psycopg.Error) as error:  # optional for SQLite and Parquet runs
+        info["postgresql"] = f"unavailable: {error}"
+    return info
+
+
+def _commit() -> str | None:
+    """The checkout's commit, with "+dirty" when kpicore has uncommitted changes."""
+    root = BENCHMARKS.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "kpicore"], cwd=root, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def measure_cli(runs: int = 10) -> dict:
+    """Median wall time of `kpi --help` in a fresh process, ``runs`` times."""
+    script = Path(sys.executable).with_name("kpi")
+    command = [str(script), "--help"] if script.exists() else [
+        sys.executable, "-c", "import sys; from kpicore.cli import main; sys.argv[0] = 'kpi'; main()", "--help"]
+    seconds = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        seconds.append(time.perf_counter() - began)
+    return {"median_ms": statistics.median(seconds) * 1000, "min_ms": min(seconds) * 1000, "runs": runs}
+
+
+def print_table(args, reports: dict[str, dict], orders: int) -> dict:
+    labels = {"kpicore": "kpicore", "sql": "SQL floor", "pandas": "pandas"}
+    print(f"\nscale {args.scale:,} customers / {orders:,} orders, source {args.source}, "
+          f"period {generate.BENCHMARK_PERIOD} + previous + {TREND}-week trend, median of {args.repeat}")
+    print(f"{'approach':<10} {'median s':>9} {'runs s':>24} {'peak RSS MB':>12} {'rows to Python':>15}")
+    for approach in APPROACHES:
+        report = reports[approach]
+        runs = ", ".join(f"{s:.2f}" for s in report["seconds"])
+        print(f"{labels[approach]:<10} {report['median_s']:>9.3f} {runs:>24} {report['peak_rss_mb']:>12.0f} "
+              f"{report['rows']:>15,}")
+    ratios = {
+        "kpicore_over_floor": reports["kpicore"]["median_s"] / reports["sql"]["median_s"],
+        "pandas_over_kpicore": reports["pandas"]["median_s"] / reports["kpicore"]["median_s"],
+    }
+    print(f"kpicore / SQL floor = {ratios['kpicore_over_floor']:.2f}x; "
+          f"pandas / kpicore = {ratios['pandas_over_kpicore']:.2f}x")
+    return ratios
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, help="customers (orders = 10 x)")
+    parser.add_argument("--source", choices=SOURCES, default="sqlite")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per approach (the median is reported)")
+    parser.add_argument("--cli", action="store_true", help="also time `kpi --help` (median of 10 runs)")
+    parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT, help="folder of the generated files")
+    parser.add_argument("--pg-url", default=generate.PG_URL)
+    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON-lines file to append to")
+    parser.add_argument("--baseline-metrics", choices=("kpicore", "all"), default="kpicore",
+                        help="baselines compute the stock metrics kpicore has (default), or all 15")
+    parser.add_argument("--worker", choices=APPROACHES, help=argparse.SUPPRESS)
+    parser.add_argument("--metrics", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.metrics = [m for m in args.metrics.split(",") if m]
+    if args.worker:
+        return worker_main(args)
+    if args.scale is None and not args.cli:
+        parser.error("--scale is required (or --cli alone)")
+    record: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "kpicore_commit": _commit()}
+    status = 0
+    if args.scale is not None:
+        generated = ensure_data(args)
+        if generated:
+            print("generated in " + ", ".join(f"{t} {s:.1f} s" for t, s in generated.items()))
+        reports = {}
+        metrics: list[str] = []
+        for approach in APPROACHES:
+            print(f"running {approach} ...", file=sys.stderr, flush=True)
+            reports[approach] = spawn_worker(approach, args, metrics)
+            reports[approach]["median_s"] = statistics.median(reports[approach]["seconds"])
+            if approach == "kpicore":
+                # The baselines compute what kpicore computed (stock metrics it has), or all of them.
+                stock = baselines.STOCK_METRICS
+                metrics = list(stock) if args.baseline_metrics == "all" else [
+                    m for m in stock if m in reports["kpicore"]["values"]]
+        orders = 10 * args.scale
+        ratios = print_table(args, reports, orders)
+        problems = compare(reports)
+        checked = sorted(reports["kpicore"]["values"])
+        if problems:
+            print("\n" + "!" * 72 + "\nMISMATCH: the three computations disagree:", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+            print("!" * 72, file=sys.stderr)
+            status = 1
+        else:
+            print(f"agreement: all three agree on value, previous and {TREND}-week trend of "
+                  f"{len(checked)} kpicore metrics ({', '.join(checked)}); the SQL floor and pandas agree "
+                  f"on the {len(metrics)} metrics they computed")
+        record.update({
+            "scale": args.scale, "orders": orders, "source": args.source, "repeat": args.repeat,
+            "period": generate.BENCHMARK_PERIOD, "trend": TREND, "generated_s": generated,
+            "results": {a: {k: reports[a][k] for k in ("median_s", "seconds", "peak_rss_mb", "rows")}
+                        for a in APPROACHES},
+            "ratios": ratios, "agree": not problems, "kpicore_metrics": checked, "baseline_metrics": metrics,
+        })
+    if args.cli:
+        record["kpi_help"] = measure_cli()
+        print(f"kpi --help: median {record['kpi_help']['median_ms']:.0f} ms of 10 runs "
+              f"(min {record['kpi_help']['min_ms']:.0f} ms)")
+    record["machine"] = machine_info(args)  # last: it imports pandas, which would inflate the workers' RSS
+    with args.results.open("a", encoding="utf-8") as results:
+        results.write(json.dumps(record) + "\n")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The benchmark runs end to end at a tiny scale and its three computations agree."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytest.importorskip("numpy")
+pytest.importorskip("pandas")
+
+
+def test_run_sqlite_agrees(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    results = tmp_path / "results.jsonl"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--scale", "2000", "--source", "sqlite",
+         "--repeat", "1", "--baseline-metrics", "all", "--out", str(tmp_path), "--results", str(results)],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "agreement: all three agree" in completed.stdout
+    assert "MISMATCH" not in completed.stderr
+    record = json.loads(results.read_text().splitlines()[-1])
+    assert record["agree"] is True
+    assert set(record["results"]) == {"kpicore", "sql", "pandas"}
+    assert record["results"]["kpicore"]["rows"] * 10 < record["results"]["pandas"]["rows"]
+    assert len(record["baseline_metrics"]) == 15

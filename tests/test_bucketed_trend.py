@@ -1,0 +1,123 @@
+"""The engine's shortcuts give exactly what one CASE per measure and window gives.
+
+Bucketed measures (one GROUP BY per time column), counting measures evaluated in bucket space
+(``kpicore.buckets``) and SQLite text times parsed once per row (a MATERIALIZED CTE) are checked
+against the plain conditional aggregation, on demo data plus rows on
+and around the window boundaries in every text form SQLite sources hold.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, date, datetime
+
+import pytest
+
+from kpicore import compute as engine
+from kpicore.compute import compute, select_metrics
+from kpicore.config import SourceConfig
+from kpicore.connectors import open_source
+from kpicore.demo_data import generate_demo_database
+from kpicore.periods import parse_period
+from kpicore.plugins import new_plugin_manager
+from kpicore.registry import build_registry
+from kpicore.source import Source
+
+#: Rows on and around window boundaries, in the text forms SQLite sources hold, plus unusable ones.
+EDGE_ORDERS = [
+    ("2026-11-16 00:00:00", 1.0), ("2026-11-15 23:59:59", 2.0), ("2026-11-16T00:00:00Z", 4.0),
+    ("2026-11-16 00:30:00+01:00", 8.0), ("2026-11-15 23:30:00-01:00", 16.0), ("2026-11-09 00:00:00.500", 32.0),
+    ("2026-11-22 23:59:59.999", 64.0), ("2026-11-23 00:00:00", 128.0), ("not a time", 256.0), (None, 512.0),
+    ("2026-08-31 00:00:00", 1024.0), ("2026-08-30 23:59:59", 2048.0),
+]
+
+#: (signup_at, churned_at): churn on boundaries, before signup, equal to it, unparseable or missing.
+EDGE_CUSTOMERS = [
+    ("2026-10-01 00:00:00", "2026-11-16 00:00:00"), ("2026-10-01 00:00:00", "2026-11-15T23:59:59Z"),
+    ("2026-10-01 00:00:00", "2026-11-16 00:30:00+01:00"), ("2026-11-16 00:00:00", "2026-11-16 00:00:00"),
+    ("2026-11-10 00:00:00", "2026-11-09 00:00:00"), ("2026-11-16T00:00:00Z", None), ("garbage", None),
+    (None, None), (None, "2026-11-17 00:00:00"), ("2026-10-01 00:00:00", "garbage"),
+    ("2026-11-22 23:59:59.999", "2026-11-23 00:00:00"), ("2026-11-09 00:00:00.000", "2026-11-20 12:00:00-05:00"),
+]
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bucketed") / "demo.db"
+    generate_demo_database(path, today=date(2026, 11, 25), customers=300)
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE orders_copy AS SELECT * FROM orders")  # keep NOT NULL off for the edges
+    connection.execute("DROP TABLE orders")
+    connection.execute("CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER, ordered_at TEXT, "
+                       "amount REAL)")
+    connection.execute("INSERT INTO orders SELECT * FROM orders_copy")
+    connection.execute("DROP TABLE orders_copy")
+    connection.executemany("INSERT INTO orders (customer_id, ordered_at, amount) VALUES (1, ?, ?)", EDGE_ORDERS)
+    connection.execute("ALTER TABLE customers RENAME TO customers_copy")
+    connection.execute("CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, signup_at TEXT, churned_at TEXT, "
+                       "channel TEXT, region TEXT, plan TEXT)")
+    connection.execute("INSERT INTO customers SELECT * FROM customers_copy")
+    connection.execute("DROP TABLE customers_copy")
+    connection.executemany("INSERT INTO customers (signup_at, churned_at, channel) VALUES (?, ?, 'organic')",
+                           EDGE_CUSTOMERS)
+    connection.commit()
+    connection.close()
+    return path
+
+
+def results_as_numbers(results):
+    """{(metric, what): number} for value, previous, n, each trend point and each warning count."""
+    numbers = {}
+    for r in results:
+        numbers.update({(r.metric, "value"): r.value, (r.metric, "previous"): r.previous, (r.metric, "n"): r.n})
+        numbers.update({(r.metric, f"trend {p.period}"): p.value for p in r.trend or []})
+        numbers.update({(r.metric, w.message): w.count for w in r.warnings})
+    return numbers
+
+
+@pytest.mark.parametrize("period, now", [
+    ("2026-W47", None),
+    ("this-week", datetime(2026, 11, 25, 13, 30, tzinfo=UTC)),  # to-date: windows with gaps between them
+    ("2026-11", None),
+])
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
+def test_bucketed_equals_per_window(demo_db, monkeypatch, period, now, tz):
+    registry = build_registry(new_plugin_manager(load_entry_points=False))
+    metrics = select_metrics(["all"], registry)
+    the_period = parse_period(period, tz, now=now)
+
+    def run():
+        source = open_source(str(demo_db), SourceConfig(timezone=tz), registry)
+        try:
+            return results_as_numbers(compute(metrics, the_period, source, trend=6))
+        finally:
+            source.close()
+
+    bucket_queries, built = engine.bucket_queries, []
+
+    def spying_bucket_queries(*args):
+        queries = bucket_queries(*args)
+        built.extend(queries)
+        return queries
+
+    monkeypatch.setattr(engine, "bucket_queries", spying_bucket_queries)
+    state_query, state_built = engine.state_query, []
+
+    def spying_state_query(*args):
+        state_built.append(args[1])
+        return state_query(*args)
+
+    monkeypatch.setattr(engine, "state_query", spying_state_query)
+    bucketed = run()
+    assert built, "no measure was bucketed"
+    assert "customers" in state_built, "churn's measures were not evaluated in bucket space"
+    monkeypatch.setattr(engine, "bucketable", lambda measure: False)
+    monkeypatch.setattr(engine, "state_measures", lambda *args: [])
+    per_window_parsed_once = run()
+    monkeypatch.setattr(Source, "parsed_relation", lambda self, name, where=None: None)
+    per_window = run()  # the engine before both optimisations
+    for faster in (bucketed, per_window_parsed_once):
+        assert faster.keys() == per_window.keys()
+        for key, value in per_window.items():
+            assert faster[key] == (None if value is None else pytest.approx(value, rel=1e-9)), key
+    assert sum(value is not None for value in bucketed.values()) > 20
