@@ -86,7 +86,6 @@ def check_command(source, config_path, indexes):
     reg = context.registry()
     problems = list(reg.problems)
     the_source = context.open_source(config, source, reg)
-    from ..source import EntityUnavailable  # after opening: the source has imported SQLAlchemy already
 
     click.echo(f"source: {the_source.display}")
     unavailable = {}
