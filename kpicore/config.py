@@ -88,16 +88,33 @@ class Config:
         return self.packs.get(name, {})
 
 
-def expand_environment(value: str, where: str) -> str:
-    """Replace ``${VAR}`` with the environment variable; a missing one is an error naming it."""
+def expand_environment(value: str, where: str, *, quote: bool = False) -> str:
+    """Replace ``${VAR}`` with the environment variable; a missing one is an error naming it.
+
+    ``quote`` percent-encodes the values (for the user:password part of a URL).
+    """
+    from urllib.parse import quote as percent_encode
 
     def replace(match: re.Match) -> str:
         name = match.group(1)
         if name not in os.environ:
             raise ConfigError(f"{where} references ${{{name}}}, but the environment variable {name} is not set")
-        return os.environ[name]
+        return percent_encode(os.environ[name], safe="") if quote else os.environ[name]
 
     return _ENV_REFERENCE.sub(replace, value)
+
+
+def expand_url(url: str, where: str) -> str:
+    """Expand ``${VAR}`` in a URL; values in its user:password part are percent-encoded, so a password
+    with '@', ':' or '/' works as written."""
+    if "://" not in url:
+        return expand_environment(url, where)
+    scheme, rest = url.split("://", 1)
+    at = rest.rfind("@", 0, rest.find("/") if "/" in rest else len(rest))
+    if at < 0:
+        return f"{scheme}://" + expand_environment(rest, where)
+    userinfo = expand_environment(rest[:at], where, quote=True)
+    return f"{scheme}://{userinfo}@" + expand_environment(rest[at + 1:], where)
 
 
 def _unknown_key(key: str, allowed: tuple[str, ...], where: str) -> ConfigError:

@@ -71,7 +71,12 @@ def _allowed_names() -> set[str] | None:
 def _load_entry_points(manager: pluggy.PluginManager) -> list[PluginFailure]:
     allowed = _allowed_names()
     failures = []
-    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    for unknown in sorted((allowed or set()) - {entry_point.name for entry_point in entry_points}):
+        installed = ", ".join(sorted(entry_point.name for entry_point in entry_points)) or "none"
+        failures.append(PluginFailure(unknown, f"KPI_LOAD_PLUGINS names it, but no such plugin is installed "
+                                               f"(installed: {installed})"))
+    for entry_point in entry_points:
         if allowed is not None and entry_point.name not in allowed:
             continue
         if manager.get_plugin(entry_point.name) is not None:

@@ -226,9 +226,27 @@ def test_init_writes_commented_config_once(run_kpi, tmp_path):
     assert text.startswith("# kpi.toml") and "[source]" in text
     from kpicore.config import load_config
 
-    assert load_config(tmp_path / "kpi.toml").source.url == "kpi-demo.db"
+    # No demo database here: the url is left for the user to set, and `check` says what to do.
+    assert load_config(tmp_path / "kpi.toml").source.url is None
+    code, _, err = run_kpi("check")
+    assert code == 2 and "kpi demo" in err and "--source" in err
     code, _, err = run_kpi("init")
     assert code == 2 and "already exists" in err
+    code, _, _ = run_kpi("init", "--force", "--source", "postgresql://kpi@db/shop")
+    assert load_config(tmp_path / "kpi.toml").source.url == "postgresql://kpi@db/shop"
+
+
+def test_init_points_at_an_existing_demo_database(run_kpi, tmp_path, demo_database):
+    import shutil
+
+    from kpicore.config import load_config
+
+    shutil.copy(demo_database, tmp_path / "kpi-demo.db")
+    code, _, _ = run_kpi("init")
+    assert code == 0
+    assert load_config(tmp_path / "kpi.toml").source.url == "kpi-demo.db"
+    code, out, _ = run_kpi("check")
+    assert code == 0 and out.strip().endswith("OK")
 
 
 def test_check_reports_ok_and_missing(run_kpi, demo_database, tmp_path):
@@ -276,3 +294,48 @@ def test_demo_never_overwrites_a_foreign_database(run_kpi, tmp_path):
     assert code != 0
     assert "kpi-demo.db" in err
     assert sqlite3.connect(tmp_path / "kpi-demo.db").execute("SELECT name FROM sqlite_master").fetchall() == [("mine",)]
+
+
+def test_query_string_password_never_printed(run_kpi):
+    code, _, err = run_kpi("compute", "nps", "--source",
+                           "postgresql://127.0.0.1:1/shop?user=kpi&password=hunter2secret")
+    assert code == 1
+    assert "hunter2secret" not in err and "password=***" in err
+
+
+def test_environment_password_with_url_characters(run_kpi, tmp_path, monkeypatch):
+    monkeypatch.setenv("SHOP_DB_PASSWORD", "p@ss:w/rd")
+    (tmp_path / "kpi.toml").write_text('[source]\nurl = "postgresql://kpi:${SHOP_DB_PASSWORD}@127.0.0.1:1/shop"\n')
+    code, _, err = run_kpi("compute", "nps")
+    assert code == 1, err  # the URL parses; the database on port 1 does not answer
+    assert "p@ss" not in err and "Traceback" not in err and "kpi:***@127.0.0.1:1" in err
+
+
+def test_malformed_url_is_a_config_error(run_kpi):
+    code, _, err = run_kpi("compute", "nps", "--source", "postgresql://host:abc/db")
+    assert code == 2
+    assert "not a valid SQLAlchemy URL" in err and "Traceback" not in err
+
+
+def test_missing_driver_names_the_dialect(run_kpi):
+    code, _, err = run_kpi("compute", "nps", "--source", "mysql://kpi:pw@127.0.0.1/shop")
+    assert code == 2
+    assert "driver" in err and "mysql" in err and "kpicore[postgres]" not in err and ":pw@" not in err
+
+
+def test_misspelled_entity_mapping_is_an_error(run_kpi, tmp_path, demo_database):
+    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n[entities.order]\ntable = "orders"\n')
+    code, _, err = run_kpi("compute", "revenue")
+    assert code == 2
+    assert "[entities.order]: unknown entity 'order' (did you mean 'orders'?)" in err
+
+
+def test_cli_start_up_imports_no_heavy_libraries():
+    import subprocess
+    import sys
+
+    code = ("import sys, kpicore.cli; from kpicore.plugins import load_plugins; load_plugins(); "
+            "heavy = [m for m in ('sqlalchemy', 'matplotlib', 'slack_sdk', 'babel', 'rich', 'duckdb', 'jinja2') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.strip() == ""

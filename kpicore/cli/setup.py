@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError, MappingError
-from ..source import EntityUnavailable
 from . import context
 from .demo_digest import DEMO_DIGEST_TOML
 
@@ -26,7 +25,7 @@ gross_margin = 1.0          # used by clv and clv_predictive
 [source]
 # Any SQLAlchemy URL, a .db/.sqlite file, or a folder of <entity>.csv / .parquet files.
 # A URL may reference environment variables: "postgresql://kpi:${{DB_PASSWORD}}@db/shop".
-url = "{url}"
+{url_line}
 timezone = "UTC"            # timezone of naive timestamps in the source
 timeout = 60                # seconds before a query is cancelled
 
@@ -60,15 +59,23 @@ DEMO_METRICS = ("revenue", "new_customers", "churn_rate", "nps", "csat")
 
 
 @click.command("init")
-@click.option("--source", "url", default="kpi-demo.db", show_default=True, help="Source URL to write.")
+@click.option("--source", "url", help="Source URL to write (default: kpi-demo.db when it exists, else a placeholder).")
 @click.option("--force", is_flag=True, help="Overwrite an existing kpi.toml.")
 def init_command(url, force):
     """Write a commented kpi.toml in the current folder."""
     path = Path.cwd() / "kpi.toml"
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists: edit it, or pass --force to overwrite it")
-    path.write_text(INIT_TEMPLATE.format(url=url.replace('"', '\\"')), encoding="utf-8")
-    click.echo(f"Wrote {path}. Next: `kpi check`, then `kpi compute all --period last-week`.")
+    if url is None and (Path.cwd() / context.DEMO_DATABASE).is_file():
+        url = context.DEMO_DATABASE
+    if url is None:
+        url_line = '# url = "postgresql://kpi_reader:${{DB_PASSWORD}}@db.internal/shop"   # set this, or run `kpi demo`'
+        next_step = "Set [source] url, then `kpi check`."
+    else:
+        url_line = 'url = "' + url.replace('"', '\\"') + '"'
+        next_step = "Next: `kpi check`, then `kpi compute all --period last-week`."
+    path.write_text(INIT_TEMPLATE.format(url_line=url_line), encoding="utf-8")
+    click.echo(f"Wrote {path}. {next_step}")
 
 
 @click.command("check")
@@ -81,6 +88,8 @@ def init_command(url, force):
 )
 def check_command(source, config_path, indexes):
     """Validate kpi.toml, the plugins, and that every mapped entity and column resolves in the source."""
+    from ..source import EntityUnavailable
+
     config = context.load(config_path)
     click.echo(f"config: {config.path or 'no kpi.toml (defaults)'}: ok")
     reg = context.registry()

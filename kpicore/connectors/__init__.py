@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import SourceConfig, expand_environment
+from ..config import SourceConfig, expand_url
 from ..errors import ConfigError
 
 
@@ -27,7 +27,8 @@ class Connector:
 
 def open_source(url: str, config: SourceConfig, registry):
     """Open ``url`` with the first registered connector that handles it (third-party plugins first)."""
-    url = expand_environment(url, "source url")
+    url = expand_url(url, "[source] url")
+    _check_mapped_entities(config, registry)
     if "://" not in url:
         path = Path(url)
         if not path.is_absolute():
@@ -42,6 +43,17 @@ def open_source(url: str, config: SourceConfig, registry):
         f"no connector handles source {redact(url)!r}: use a SQLAlchemy URL (sqlite:///shop.db, "
         "postgresql://user@host/db), a .db/.sqlite file or a folder of CSV/Parquet files"
     )
+
+
+def _check_mapped_entities(config: SourceConfig, registry) -> None:
+    """A mapping for an entity no plugin declares is a typo: say so instead of ignoring it."""
+    import difflib
+
+    for name in config.entities:
+        if name not in registry.entities:
+            close = difflib.get_close_matches(name, list(registry.entities), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (entities: {', '.join(sorted(registry.entities))})"
+            raise ConfigError(f"kpi.toml: [entities.{name}]: unknown entity {name!r}{hint}")
 
 
 #: The sample database `kpi demo` writes; the source of last resort beside kpi.toml.
@@ -68,18 +80,27 @@ def open_configured_source(config, registry, explicit: str | None = None):
     return open_source(configured_source_url(config, explicit), config.source, registry)
 
 
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***."""
+#: Query-string parameters of a database URL that carry secrets.
+SECRET_PARAMETERS = ("password", "passwd", "pwd", "sslpassword", "passfile", "token", "secret", "api_key", "apikey")
+
+
+def redact(url) -> str:
+    """A database URL (string or SQLAlchemy URL) with its password and secret parameters shown as ***."""
+    if not isinstance(url, str):
+        url = url.render_as_string(hide_password=False)
     if "://" not in url:
         return url
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - an unparseable URL is still redacted by hand
-        scheme, rest = url.split("://", 1)
-        if "@" in rest:
-            credentials, host = rest.rsplit("@", 1)
-            user = credentials.split(":", 1)[0]
-            return f"{scheme}://{user}:***@{host}"
-        return url
+    scheme, rest = url.split("://", 1)
+    location, _, query = rest.partition("?")
+    if "@" in location:
+        credentials, host = location.rsplit("@", 1)
+        user, has_password, _ = credentials.partition(":")
+        location = f"{user}:***@{host}" if has_password else f"{user}@{host}"
+    if query:
+        parameters = []
+        for parameter in query.split("&"):
+            name, has_value, _ = parameter.partition("=")
+            secret = has_value and name.lower() in SECRET_PARAMETERS
+            parameters.append(f"{name}=***" if secret else parameter)
+        query = "&".join(parameters)
+    return f"{scheme}://{location}" + (f"?{query}" if query else "")

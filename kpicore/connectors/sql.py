@@ -29,15 +29,22 @@ class SQLConnector(Connector):
             from pathlib import Path
 
             if not Path(url).is_file():
-                raise ConfigError(f"SQLite database {url} not found")
+                raise ConfigError(
+                    f"SQLite database {url} not found: check [source] url in kpi.toml or --source, "
+                    "or run `kpi demo` for sample data"
+                )
             url = f"sqlite:///{url}"
         try:
             parsed = make_url(url)
-        except sa.exc.ArgumentError:
-            raise ConfigError(f"source URL {redact(url)!r} is not a valid SQLAlchemy URL") from None
+            parsed.port  # noqa: B018 - a bad port ("host:abc") only fails when read
+        except (sa.exc.ArgumentError, ValueError):
+            raise ConfigError(
+                f"source URL {redact(url)!r} is not a valid SQLAlchemy URL (dialect://user:password@host:port/db; "
+                "quote special characters in the password)"
+            ) from None
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        display = parsed.render_as_string(hide_password=True)
+        display = redact(parsed)
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""
             if database and database != ":memory:":
@@ -48,8 +55,11 @@ class SQLConnector(Connector):
                 parsed = parsed.set(database=f"file:{database}?mode=ro", query={"uri": "true"})
         try:
             engine = sa.create_engine(parsed, **_engine_options(parsed))
-        except (ImportError, ModuleNotFoundError) as error:
-            raise ConfigError(f"source {display}: driver not installed ({error.name}); pip install kpicore[postgres]") from None
+        except ImportError as error:
+            hint = "pip install 'kpicore[postgres]'" if parsed.get_backend_name() == "postgresql" else (
+                f"install the Python driver for {parsed.get_backend_name()}"
+            )
+            raise ConfigError(f"source {display}: database driver {error.name!r} is not installed: {hint}") from None
         except sa.exc.ArgumentError as error:
             raise ConfigError(f"source {display}: {error}") from None
         timezone = get_timezone(config.timezone)
