@@ -183,8 +183,10 @@ def test_kpi_load_plugins_allow_list_skips_others(monkeypatch):
     monkeypatch.setenv("KPI_LOAD_PLUGINS", "something_else")
     # The broken plugin is skipped (no import error); the unknown name is reported, not ignored.
     assert registry_with(load_entry_points=True).problems == [
-        "plugin something_else failed to load: KPI_LOAD_PLUGINS names it, but no such plugin is installed "
-        "(installed: broken)"
+        (
+            "plugin something_else failed to load: KPI_LOAD_PLUGINS names it, but no such plugin is installed "
+            "(installed: broken)"
+        )
     ]
 
 
