@@ -143,12 +143,12 @@ def state_query(source, entity: str, measures: list[Measure], windows):
     keys = []
     for name in time_columns:
         column = getattr(t, name)
-        whens = [(column.sql.is_(None), sa.null())]
+        whens = [(column.is_(None), sa.null())]
         whens += [(column < boundary, index) for index, boundary in enumerate(boundaries)]
         # past the last boundary, or text that does not parse (NULL bucket: invalid, like the exact test)
         bucket = sa.case(*whens, else_=sa.case((column.valid(), len(boundaries)), else_=sa.null()))
         keys.append(bucket.label(f"{name}__bucket"))
-        keys.append(sa.case((column.sql.is_(None), 1), else_=0).label(f"{name}__null"))
+        keys.append(sa.case((column.is_(None), 1), else_=0).label(f"{name}__null"))
     for first, second in combinations(time_columns, 2):
         a, b = getattr(t, first), getattr(t, second)
         sign = sa.case((a < b, -1), (a > b, 1), (a >= b, 0), else_=sa.null())

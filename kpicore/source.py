@@ -75,9 +75,14 @@ class TimeColumn:
         return sa.and_(self >= start, self < end)
 
     def is_(self, value):
+        """``is_(None)``: no value (NULL, or empty text: DESIGN 4's empty cell)."""
+        if value is None and self.storage in (TEXT, DATE_TEXT):
+            return sa.or_(self.sql.is_(None), self.sql == "")
         return self.sql.is_(value)
 
     def is_not(self, value):
+        if value is None and self.storage in (TEXT, DATE_TEXT):
+            return sa.and_(self.sql.is_not(None), self.sql != "")
         return self.sql.is_not(value)
 
     def valid(self):
@@ -199,7 +204,7 @@ class Source:
         for column in entity.columns:
             source_name = mapping.source_column(column.name)
             if source_name in available:
-                expression = from_.c[source_name]
+                expression = self._cleaned(from_.c[source_name], column.kind)
                 if column.name in mapping.scale:
                     expression = expression * mapping.scale[column.name]
                 columns[column.name] = expression
@@ -224,11 +229,30 @@ class Source:
             else:
                 dimensions = tuple(c for c in available if c not in used)
             for dimension in dimensions:
-                columns.setdefault(dimension, from_.c[dimension])
+                columns.setdefault(dimension, self._cleaned(from_.c[dimension], "text"))
             if "channel" in columns and not isinstance(columns["channel"], sa.sql.elements.Null):
                 dimensions = ("channel",) + tuple(d for d in dimensions if d != "channel")
         storage = self._storage(entity, from_, columns, available, mapping)
         return Relation(entity, from_, columns, storage, dimensions, origin)
+
+    def _cleaned(self, column: sa.ColumnElement, kind: str) -> sa.ColumnElement:
+        """SQLite keeps whatever was written: read a number column's non-numbers ('abc', '12,50') and
+        empty text as NULL, so metrics leave them out and warn instead of summing them as 0 or 12.
+        Time columns stay raw, so their indexes keep working (see TimeColumn.is_)."""
+        if self.dialect != "sqlite":
+            return column
+        if kind in ("number", "integer"):
+            text = sa.func.trim(column)
+            numeric_text = sa.and_(
+                text.op("GLOB")("*[0-9]*"), sa.not_(text.op("GLOB")("*[^0-9.eE+-]*")),
+            )
+            return sa.case(
+                (sa.func.typeof(column).in_(["integer", "real"]), column),
+                (sa.and_(sa.func.typeof(column) == "text", numeric_text), sa.cast(text, sa.Float)),
+            )
+        if kind == "text":
+            return sa.func.nullif(sa.func.trim(column), "")
+        return column
 
     def _from_clause(self, entity: Entity, mapping: EntityMapping) -> tuple[sa.FromClause, str]:
         if mapping.query:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import os
 import uuid
 from pathlib import Path
@@ -29,6 +30,9 @@ POSTGRES_URL = os.environ.get("KPI_TEST_POSTGRES_URL", "postgresql+psycopg://pos
 
 def _sql_type(kind: str, dialect: str, timestamps: str):
     import sqlalchemy as sa
+
+    if dialect == "sqlite" and kind in ("number", "integer"):
+        return _sqlite_real()()  # REAL affinity, but any value may be written: sources are untidy
 
     if kind == "timestamp":
         if dialect == "sqlite":
@@ -58,6 +62,21 @@ def _value(value, kind: str, dialect: str):
     if kind == "timestamp" and dialect == "sqlite" and isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     return value
+
+
+@functools.cache
+def _sqlite_real():
+    import sqlalchemy as sa
+
+    class SqliteReal(sa.types.UserDefinedType):
+        """A REAL column that passes values through unconverted (no float() on bind)."""
+
+        cache_ok = True
+
+        def get_col_spec(self, **kw):
+            return "REAL"
+
+    return SqliteReal
 
 
 def write_tables(engine, rows: dict[str, list[dict]], entities: dict, *, schema: str | None = None,

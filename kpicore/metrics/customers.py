@@ -10,7 +10,7 @@ from ..metric import Measure, Metric, percent
 
 def valid_customer(t):
     """A customer with a signup time, and no churn before it."""
-    return t.signup_at.valid() & (t.churned_at.is_(None) | (t.churned_at >= t.signup_at))
+    return t.signup_at.valid() & (t.churned_at.is_(None) | (t.churned_at.valid() & (t.churned_at >= t.signup_at)))
 
 
 def invalid_customer(t, p):

@@ -1,0 +1,42 @@
+"""Untidy sources: text in number columns, empty cells, unparseable times. Left out and warned, never
+summed as 0, never counted as valid (DESIGN 4 and 6)."""
+
+from __future__ import annotations
+
+import pytest
+
+ORDERS = [
+    {"order_id": 1, "customer_id": 1, "ordered_at": "2026-11-16 10:00:00", "amount": 10.0},
+    {"order_id": 2, "customer_id": 1, "ordered_at": "2026-11-16 11:00:00", "amount": "abc"},
+    {"order_id": 3, "customer_id": 1, "ordered_at": "2026-11-16 12:00:00", "amount": None},
+    {"order_id": 4, "customer_id": 1, "ordered_at": "2026-11-16 13:00:00", "amount": "12,50"},
+    {"order_id": 5, "customer_id": 1, "ordered_at": "2026-11-16 14:00:00", "amount": " 7.5 "},
+]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "csv"])
+def test_text_amounts_are_left_out_and_warned(kpi, backend):
+    kpi.backend = backend
+    results = kpi.compute(["revenue", "aov"], "2026-W47", orders=ORDERS)
+    revenue, aov = results["revenue"], results["aov"]
+    assert (revenue.value, revenue.n) == (17.5, 2)
+    assert [(w.message, w.count) for w in revenue.warnings] == [("orders with no amount", 3)]
+    assert (aov.value, aov.n) == (8.75, 2)
+
+
+CUSTOMERS = [
+    {"customer_id": 1, "signup_at": "2026-01-01 00:00:00", "churned_at": "", "region": "North"},
+    {"customer_id": 2, "signup_at": "2026-01-01 00:00:00", "churned_at": "garbage", "region": ""},
+    {"customer_id": 3, "signup_at": "2026-01-01 00:00:00", "churned_at": None, "region": None},
+    {"customer_id": 4, "signup_at": "2026-01-01 00:00:00", "churned_at": "2026-11-17 09:00:00", "region": "North"},
+]
+
+
+def test_empty_and_unparseable_times_on_sqlite(kpi):
+    results = kpi.compute(["churn_rate", "active_customers"], "2026-W47", by="region", customers=CUSTOMERS)
+    churn = results["churn_rate"]
+    # '' is an empty cell (NULL: active); 'garbage' is invalid, left out and warned.
+    assert (churn.value, churn.n) == (pytest.approx(100 / 3), 3)
+    assert sum(w.count for w in churn.warnings) == 1
+    assert {s.segment: s.n for s in churn.segments} == {"North": 2, "(none)": 1}
+    assert results["active_customers"].value == 2
