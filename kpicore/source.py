@@ -256,9 +256,16 @@ class Source:
 
     def _from_clause(self, entity: Entity, mapping: EntityMapping) -> tuple[sa.FromClause, str]:
         if mapping.query:
-            keys = self._run(
-                lambda conn: list(conn.execute(sa.text(f"SELECT * FROM ({mapping.query}) AS q WHERE 1 = 0")).keys())
-            )
+            self.table_names()  # the source answers: a failure below is the query's fault
+            probe = sa.text(f"SELECT * FROM ({mapping.query}) AS q WHERE 1 = 0")
+            try:
+                keys = self._run(lambda conn: list(conn.execute(probe).keys()))
+            except SourceError as error:
+                detail = str(error).removeprefix(f"source {self.display}: ")
+                raise MappingError(
+                    f"kpi.toml [entities.{entity.name}] query fails on source {self.display}: {detail} "
+                    "(run it in your database client to fix it)"
+                ) from None
             query = sa.text(mapping.query).columns(*[sa.column(k) for k in keys])
             return query.subquery(f"{entity.name}_q"), f"the query of [entities.{entity.name}]"
         table_name = mapping.table or entity.name

@@ -339,3 +339,12 @@ def test_cli_start_up_imports_no_heavy_libraries():
             "if m in sys.modules]; print(','.join(heavy))")
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == ""
+
+
+def test_broken_mapped_query_is_a_mapping_error(run_kpi, tmp_path, demo_database):
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[entities.orders]\nquery = "SELEC * FROM orders"\n'
+    )
+    code, _, err = run_kpi("compute", "revenue")
+    assert code == 2
+    assert "kpi.toml [entities.orders] query fails" in err and "syntax error" in err
