@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
                             measure_query(source, entity, measures, windows)))
             continue
         bucketed = [m for m in measures if bucketable(m)]
-        for query in engine.bucket_queries(source, entity, bucketed, windows):  # noqa: B007
+        for query in engine.bucket_queries(source, entity, bucketed, windows):
             queries.append((f"{entity}: {len(query.measures)} measures bucketed on {query.time}", query.statement))
         rest = [m for m in measures if m not in bucketed]
         state_measures = getattr(engine, "state_measures", None)
