@@ -32,6 +32,12 @@ class Entity:
     ``derive`` builds a derived relation from other entities instead of a source table: a callable
     ``derive(source) -> (from_clause, {column: expression}, {time_column: storage})`` (used for shared
     per-customer aggregates such as ``customer_orders``; storage kinds as in ``kpicore.source``).
+    ``derive_buckets``, optional, builds the same relation in *bucket space* for a trend's window
+    boundaries: ``derive_buckets(source, boundaries) -> (from_clause, {column: expression})`` where each
+    time column holds the index of the slice between boundaries its time falls in (i for
+    [boundary i-1, boundary i), NULL for no time; ``Source.bucket_of``). The engine uses it for counts
+    and sums with no filter bounded by a window (``in``, ``before_end``); it can be far cheaper than
+    ordering every record, because it only needs aggregates per (key, bucket).
     """
 
     name: str
@@ -41,6 +47,7 @@ class Entity:
     has_dimensions: bool = False
     dimensions_from: tuple[str, str] | None = None
     derive: Callable | None = field(default=None, compare=False)
+    derive_buckets: Callable | None = field(default=None, compare=False)
 
     def column(self, name: str) -> Column | None:
         for column in self.columns:

@@ -21,6 +21,9 @@ from .model import Entity
 UTC = dt.UTC
 #: Storage kinds of a time column.
 TEXT, NAIVE, AWARE, DATE, DATE_TEXT = "text", "naive", "aware", "date", "date_text"
+#: A time column of a relation derived in bucket space (``Entity.derive_buckets``): the index of the
+#: slice between window boundaries its time falls in (bucket i is [boundary i-1, boundary i)), NULL for none.
+BUCKET = "bucket"
 
 
 class EntityUnavailable(Exception):
@@ -51,6 +54,8 @@ class TimeColumn:
         self.parsed = parsed
 
     def _compare(self, op: str, other):
+        if self.storage == BUCKET:
+            raise TypeError("a bucket-space time column only groups, it does not compare")
         if isinstance(other, TimeColumn):
             left, right = self.source.normalized(self), self.source.normalized(other)
             return sa.sql.operators.custom_op(op)(left, right) if op not in _OPS else _OPS[op](left, right)
@@ -157,6 +162,7 @@ class Source:
         self.timezone = timezone
         self.dialect = engine.dialect.name
         self._relations: dict[str, Relation | EntityUnavailable] = {}
+        self._bucketed: dict[tuple, Relation] = {}
         self._tables: set[str] | None = None
 
     # -- relations ------------------------------------------------------------------------------
@@ -175,6 +181,26 @@ class Source:
 
     def row(self, name: str) -> Row:
         return Row(self, self.relation(name))
+
+    def bucketed_relation(self, name: str, boundaries: list[dt.datetime]) -> Relation:
+        """A derived entity built in bucket space for these window boundaries (``Entity.derive_buckets``).
+
+        Its time columns hold bucket indexes (storage ``BUCKET``), which only the bucketed GROUP BY reads.
+        """
+        key = (name, tuple(boundaries))
+        if key not in self._bucketed:
+            entity = self.entities[name]
+            from_, columns = entity.derive_buckets(self, list(boundaries))
+            storage = {c: BUCKET for c in entity.time_columns if c in columns}
+            self._bucketed[key] = Relation(entity, from_, columns, storage, origin="derived")
+        return self._bucketed[key]
+
+    def bucket_of(self, column: TimeColumn, boundaries: list[dt.datetime]) -> sa.ColumnElement:
+        """The bucket of a time column: i for [boundary i-1, boundary i), len(boundaries) past the last,
+        NULL when the value is NULL or does not parse. Exact, like every comparison with a bound."""
+        whens = [(column.sql.is_(None), sa.null())]
+        whens += [(column < boundary, index) for index, boundary in enumerate(boundaries)]
+        return sa.case(*whens, else_=sa.case((column.valid(), len(boundaries)), else_=sa.null()))
 
     def table_names(self) -> set[str]:
         if self._tables is None:
@@ -372,9 +398,25 @@ class Source:
         """
         import sqlite3
 
+        if sqlite3.sqlite_version_info < (3, 35):
+            return None
+        return self._parsed(name, where, materialized=True)
+
+    def parsed_rows(self, name: str, where=None) -> Relation:
+        """The entity's rows passing ``where``, each text time column parsed once per row on SQLite.
+
+        A subquery SQLite does not flatten (``LIMIT -1``): it is run as a co-routine that parses each
+        value once per row, where a flattened one would parse it again at every use (a bucket's CASE
+        chain tests the same column against every boundary), and nothing is materialized. Elsewhere,
+        or without text time columns, the entity itself (the caller applies ``where``): see
+        ``Relation.parsed`` to tell.
+        """
+        return self._parsed(name, where, materialized=False) or self.relation(name)
+
+    def _parsed(self, name: str, where, materialized: bool) -> Relation | None:
         relation = self.relation(name)
         text_columns = [c for c, kind in relation.storage.items() if kind == TEXT]
-        if self.dialect != "sqlite" or not text_columns or sqlite3.sqlite_version_info < (3, 35):
+        if self.dialect != "sqlite" or not text_columns:
             return None
         present = {c: e for c, e in relation.columns.items() if not isinstance(e, sa.sql.elements.Null)}
         parsed_names = {c: f"{c}__parsed" for c in text_columns}
@@ -384,10 +426,13 @@ class Source:
         ).select_from(relation.from_)
         if where is not None:
             rows = rows.where(where)
-        cte = rows.cte(f"{name}_rows").prefix_with("MATERIALIZED")
-        columns = {c: (cte.c[c] if c in present else expression) for c, expression in relation.columns.items()}
-        parsed = {c: cte.c[parsed_names[c]] for c in text_columns}
-        return Relation(relation.entity, cte, columns, relation.storage, relation.dimensions, relation.origin, parsed)
+        if materialized:
+            from_ = rows.cte(f"{name}_rows").prefix_with("MATERIALIZED")
+        else:
+            from_ = rows.limit(sa.literal_column("-1")).subquery(f"{name}_rows")
+        columns = {c: (from_.c[c] if c in present else expression) for c, expression in relation.columns.items()}
+        parsed = {c: from_.c[parsed_names[c]] for c in text_columns}
+        return Relation(relation.entity, from_, columns, relation.storage, relation.dimensions, relation.origin, parsed)
 
     def normalized(self, column: TimeColumn):
         """The column as a value comparable across rows (UTC text with milliseconds on SQLite)."""

@@ -40,3 +40,15 @@ def test_empty_and_unparseable_times_on_sqlite(kpi):
     assert sum(w.count for w in churn.warnings) == 1
     assert {s.segment: s.n for s in churn.segments} == {"North": 2, "(none)": 1}
     assert results["active_customers"].value == 2
+
+
+def test_empty_time_cells_are_missing_times_in_a_trend(kpi):
+    rows = [
+        {"response_id": 1, "customer_id": 1, "survey": "nps", "score": 10, "responded_at": "2026-11-16 10:00:00"},
+        {"response_id": 2, "customer_id": 1, "survey": "nps", "score": 0, "responded_at": ""},
+        {"response_id": 3, "customer_id": 1, "survey": "nps", "score": 0, "responded_at": None},
+    ]
+    result = kpi.compute("nps", "2026-W47", trend=4, survey_responses=rows)
+    assert (result.value, result.n) == (100.0, 1)
+    assert [p.value for p in result.trend] == [None, None, None, 100.0]
+    assert sum(w.count for w in result.warnings) == 2

@@ -66,11 +66,71 @@ def derive_customer_orders(source):
     return per_customer, columns, storage
 
 
+def derive_customer_orders_in_buckets(source, boundaries):
+    """``customer_orders`` in bucket space: per customer, the *bucket* of each of its three times.
+
+    The same rows as ``derive_customer_orders`` (valid orders of known customers), without ordering
+    them: one GROUP BY (customer, bucket of ordered_at) counting purchases (amount > 0), then a running
+    sum of purchases over each customer's buckets. The first order falls in the customer's first
+    bucket, the first purchase in the first bucket where the running count reaches 1, the second in the
+    first where it reaches 2. Orders past the last boundary are left out: no window holds them.
+    """
+    import sqlalchemy as sa
+
+    from ..source import Row
+
+    raw = source.relation("orders")
+    where = sa.and_(
+        raw.columns["customer_id"].is_not(None),
+        raw.columns["amount"].is_not(None),
+        source.prefilter(source.row("orders").ordered_at, None, boundaries[-1]),
+    )
+    orders = source.parsed_rows("orders", where)  # SQLite: each text time parsed once
+    ordered_at = Row(source, orders).ordered_at
+    customer_id, amount = orders.columns["customer_id"], orders.columns["amount"]
+    bucket = source.bucket_of(ordered_at, boundaries)
+    per_bucket = (
+        sa.select(
+            customer_id.label("customer_id"),
+            bucket.label("bucket"),
+            sa.func.count(sa.case((amount > 0, 1))).label("purchases"),
+        )
+        .select_from(orders.from_)
+        .where(sa.true() if orders.parsed else where)
+        .group_by(customer_id, bucket)
+        .subquery("customer_order_buckets")
+    )
+    b = per_bucket.c
+    running = (
+        sa.select(
+            b.customer_id,
+            b.bucket,
+            sa.func.sum(b.purchases).over(partition_by=b.customer_id, order_by=b.bucket, rows=(None, 0))
+            .label("purchases_so_far"),
+        )
+        .where(b.bucket.is_not(None), b.bucket < len(boundaries))
+        .subquery("customer_order_running")
+    )
+    r = running.c
+    per_customer = (
+        sa.select(
+            r.customer_id,
+            sa.func.min(r.bucket).label("first_order_at"),
+            sa.func.min(sa.case((r.purchases_so_far >= 1, r.bucket))).label("first_purchase_at"),
+            sa.func.min(sa.case((r.purchases_so_far >= 2, r.bucket))).label("second_purchase_at"),
+        )
+        .group_by(r.customer_id)
+        .subquery("customer_orders")
+    )
+    return per_customer, {name: per_customer.c[name] for name in ("customer_id", *CUSTOMER_ORDER_TIMES)}
+
+
 CUSTOMER_ORDERS = Entity(
     "customer_orders",
     (Column("customer_id", "id"), *(Column(name, "timestamp") for name in CUSTOMER_ORDER_TIMES)),
     "Derived from orders: per customer, when their first order, first and second purchase happened.",
     derive=derive_customer_orders,
+    derive_buckets=derive_customer_orders_in_buckets,
 )
 
 # Measures shared by several metrics: the engine computes each once.
