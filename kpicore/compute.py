@@ -326,6 +326,34 @@ def _n(metric: Metric, values: Values) -> int | None:
     return None if value is None else int(value)
 
 
+def entity_queries(source: Source, entity: str, measures: list[Measure], windows: list[Period]):
+    """The queries that evaluate ``measures`` of one entity for every window, each with the function
+    reading its rows back: ``[(statement, read(rows, w, window) -> {measure: value})]``.
+
+    With several windows: bucketable measures in one GROUP BY over bucket tuples, period-dependent
+    counts in bucket space, and what is left as conditional aggregation; with one window, the last.
+    """
+    queries = []
+    if len(windows) > 1:
+        bucketed = [m for m in measures if bucketable(m)]
+        for query in bucket_queries(source, entity, bucketed, windows):
+            queries.append((query.statement, lambda rows, w, window, query=query: query.window_values(rows, window)))
+        measures = [m for m in measures if m not in bucketed]
+        in_bucket_space = state_measures(measures, list(source.relation(entity).storage), windows)
+        if in_bucket_space:
+            queries.append((
+                state_query(source, entity, in_bucket_space, windows),
+                lambda rows, w, window, chosen=in_bucket_space: _values(chosen, rows[0] if rows else None, w),
+            ))
+            measures = [m for m in measures if m not in in_bucket_space]
+    if measures:
+        queries.append((
+            measure_query(source, entity, measures, windows),
+            lambda rows, w, window, rest=measures: _values(rest, rows[0] if rows else None, w),
+        ))
+    return queries
+
+
 def compute(
     metrics: Sequence[Metric],
     period: Period,
@@ -346,25 +374,10 @@ def compute(
 
     window_values: list[dict[Measure, float | None]] = [{} for _ in windows]
     for entity, measures in the_plan.measures.items():
-        bucketed = [m for m in measures if bucketable(m)]
-        for query in bucket_queries(source, entity, bucketed, windows) if len(windows) > 1 else []:
-            rows = source.execute(query.statement)
+        for statement, read in entity_queries(source, entity, measures, windows):
+            rows = source.execute(statement)
             for w, window in enumerate(windows):
-                window_values[w].update(query.window_values(rows, window))
-        if len(windows) > 1:
-            measures = [m for m in measures if m not in bucketed]
-            in_bucket_space = state_measures(measures, list(source.relation(entity).storage), windows)
-            if in_bucket_space:
-                rows = source.execute(state_query(source, entity, in_bucket_space, windows))
-                for w in range(len(windows)):
-                    window_values[w].update(_values(in_bucket_space, rows[0] if rows else None, w))
-                measures = [m for m in measures if m not in in_bucket_space]
-        if not measures:
-            continue
-        rows = source.execute(measure_query(source, entity, measures, windows))
-        row = rows[0] if rows else None
-        for w in range(len(windows)):
-            window_values[w].update(_values(measures, row, w))
+                window_values[w].update(read(rows, w, window))
 
     segment_values, segment_problems = ({}, {})
     if by is not None:
@@ -452,14 +465,11 @@ def preview_sql(metric: Metric, source: Source, period: Period, config=None) -> 
     """The SQL the engine would run for ``metric`` alone over ``period`` and the one before."""
     windows = [period, period.previous()]
     the_plan = plan([metric], source, windows, config)
-    statements = []
-    for entity, measures in the_plan.measures.items():
-        bucketed = [m for m in measures if bucketable(m)]
-        statements += [query.statement for query in bucket_queries(source, entity, bucketed, windows)]
-        rest = [m for m in measures if m not in bucketed]
-        if rest:
-            statements.append(measure_query(source, entity, rest, windows))
-    return [source.compile(statement) for statement in statements]
+    return [
+        source.compile(statement)
+        for entity, measures in the_plan.measures.items()
+        for statement, _ in entity_queries(source, entity, measures, windows)
+    ]
 
 
 def columns_read(metric: Metric, source: Source, period: Period, config=None) -> dict[str, list[str]]:

@@ -220,3 +220,25 @@ def test_postgres_text_timestamps_read_in_source_timezone(pg_schema, registry):
     assert source.relation("survey_responses").storage["responded_at"] == "text"
     (nps,) = compute(select_metrics(["nps"], registry), parse_period("2026-W47"), source)
     assert (nps.n, nps.value) == (2, 0.0)
+
+
+@pytest.mark.parametrize("metric", ["churn_rate", "clv", "nps", "cac"])
+def test_details_sql_is_what_compute_runs(metric, tmp_path, registry):
+    import datetime as dt
+
+    from kpicore.compute import preview_sql
+    from kpicore.demo_data import generate_demo_database
+
+    generate_demo_database(tmp_path / "demo.db", today=dt.date(2026, 11, 25), customers=200)
+    source = open_source(str(tmp_path / "demo.db"), SourceConfig(), registry)
+    chosen = select_metrics([metric], registry)
+    period = parse_period("2026-W47")
+    for entity in chosen[0].entities():
+        source.relation(entity)
+    executed = []
+    sa.event.listen(source.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+    compute(chosen, period, source)
+    shown = preview_sql(chosen[0], source, period)
+    assert len(shown) == len(executed)
+    for sql, ran in zip(shown, executed):
+        assert sql.split("FROM")[0].count("CASE") == ran.split("FROM")[0].count("CASE")
