@@ -413,7 +413,7 @@ def compute(
         if by is not None:
             problem = next((segment_problems[e] for e in metric.entities(config) if e in segment_problems), None)
             if problem:
-                result.warnings.append(Warning_(problem, 0))
+                result.warnings.append(Warning_(problem, result.n or 0))
             else:
                 result.segments = _metric_segments(metric, config, segment_values, period)
     return results
