@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+#: Suffix of the flag column a connector may add beside a time column: present but unparseable.
+UNPARSED_SUFFIX = "__unparsed"
+
 #: Column kinds. "timestamp" is an instant (UTC unless the source says otherwise); "date" is a
 #: calendar day in the business timezone.
 COLUMN_KINDS = ("id", "text", "number", "integer", "boolean", "timestamp", "date")

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from .config import EntityMapping, SourceConfig
 from .errors import MappingError, SourceError
-from .model import Entity
+from .model import UNPARSED_SUFFIX, Entity
 
 UTC = dt.UTC
 #: Storage kinds of a time column.
@@ -42,16 +42,21 @@ class Relation:
     origin: str = ""
     #: Text time columns already parsed once per row (SQLite, see ``Source.parsed_relation``).
     parsed: dict[str, sa.ColumnElement] = field(default_factory=dict)
+    #: Flags of time values present in the source but unparseable (files, read with TRY_CAST): such a
+    #: value is invalid, not an empty cell.
+    unparsed: dict[str, sa.ColumnElement] = field(default_factory=dict)
 
 
 class TimeColumn:
     """A time column that compares correctly with period bounds (aware datetimes) and other time columns."""
 
-    def __init__(self, source: Source, sql: sa.ColumnElement, storage: str, parsed: sa.ColumnElement | None = None):
+    def __init__(self, source: Source, sql: sa.ColumnElement, storage: str, parsed: sa.ColumnElement | None = None,
+                 unparsed: sa.ColumnElement | None = None):
         self.source = source
         self.sql = sql
         self.storage = storage
         self.parsed = parsed
+        self.unparsed = unparsed
 
     def _compare(self, op: str, other):
         if self.storage == BUCKET:
@@ -83,11 +88,15 @@ class TimeColumn:
         """``is_(None)``: no value (NULL, or empty text: DESIGN 4's empty cell)."""
         if value is None and self.storage in (TEXT, DATE_TEXT):
             return sa.or_(self.sql.is_(None), self.sql == "")
+        if value is None and self.unparsed is not None:
+            return sa.and_(self.sql.is_(None), sa.not_(self.unparsed))
         return self.sql.is_(value)
 
     def is_not(self, value):
         if value is None and self.storage in (TEXT, DATE_TEXT):
             return sa.and_(self.sql.is_not(None), self.sql != "")
+        if value is None and self.unparsed is not None:
+            return sa.or_(self.sql.is_not(None), self.unparsed)
         return self.sql.is_not(value)
 
     def valid(self):
@@ -117,7 +126,8 @@ class Row:
             raise AttributeError(f"entity {relation.entity.name} has no column {name!r} (columns: {known})")
         if name in relation.storage:
             return TimeColumn(
-                self._source, relation.columns[name], relation.storage[name], relation.parsed.get(name)
+                self._source, relation.columns[name], relation.storage[name], relation.parsed.get(name),
+                relation.unparsed.get(name),
             )
         return relation.columns[name]
 
@@ -253,13 +263,18 @@ class Source:
                         )
                 dimensions = tuple(mapping.dimensions)
             else:
-                dimensions = tuple(c for c in available if c not in used)
+                dimensions = tuple(c for c in available if c not in used and not c.endswith(UNPARSED_SUFFIX))
             for dimension in dimensions:
                 columns.setdefault(dimension, self._cleaned(from_.c[dimension], "text"))
             if "channel" in columns and not isinstance(columns["channel"], sa.sql.elements.Null):
                 dimensions = ("channel",) + tuple(d for d in dimensions if d != "channel")
         storage = self._storage(entity, from_, columns, available, mapping)
-        return Relation(entity, from_, columns, storage, dimensions, origin)
+        unparsed = {
+            name: from_.c[mapping.source_column(name) + UNPARSED_SUFFIX]
+            for name in storage
+            if mapping.source_column(name) + UNPARSED_SUFFIX in available
+        }
+        return Relation(entity, from_, columns, storage, dimensions, origin, unparsed=unparsed)
 
     def _cleaned(self, column: sa.ColumnElement, kind: str) -> sa.ColumnElement:
         """SQLite keeps whatever was written: read a number column's non-numbers ('abc', '12,50') and

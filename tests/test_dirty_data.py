@@ -32,7 +32,9 @@ CUSTOMERS = [
 ]
 
 
-def test_empty_and_unparseable_times_on_sqlite(kpi):
+@pytest.mark.parametrize("backend", ["sqlite", "csv"])
+def test_empty_and_unparseable_times(kpi, backend):
+    kpi.backend = backend
     results = kpi.compute(["churn_rate", "active_customers"], "2026-W47", by="region", customers=CUSTOMERS)
     churn = results["churn_rate"]
     # '' is an empty cell (NULL: active); 'garbage' is invalid, left out and warned.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, SourceError
 from ..hookspecs import hookimpl
+from ..model import UNPARSED_SUFFIX
 from . import Connector
 
 FILE_SUFFIXES = (".csv", ".parquet")
@@ -116,7 +117,13 @@ def _cast(name: str, kind: str | None, type_name: str = "VARCHAR") -> str:
     if _TYPE_NAMES[_CASTS[kind]] == type_name.upper():
         # Already typed (Parquet): no cast, so DuckDB can push period filters into the scan.
         return quoted
-    return f"TRY_CAST(NULLIF(TRIM(CAST({quoted} AS VARCHAR)), '') AS {_CASTS[kind]}) AS {quoted}"
+    present = f"NULLIF(TRIM(CAST({quoted} AS VARCHAR)), '')"
+    cast = f"TRY_CAST({present} AS {_CASTS[kind]})"
+    if kind not in ("timestamp", "date"):
+        return f"{cast} AS {quoted}"
+    # A time that is there but does not parse is invalid, not an empty cell: flag it for the metrics.
+    flag = '"' + (name + UNPARSED_SUFFIX).replace('"', '""') + '"'
+    return f"{cast} AS {quoted}, ({present} IS NOT NULL AND {cast} IS NULL) AS {flag}"
 
 
 def _clean(error: Exception) -> str:
