@@ -496,10 +496,12 @@ class Source:
         try:
             with self.engine.connect() as conn:
                 return work(conn)
-        except sa.exc.OperationalError as error:
-            raise SourceError(f"source {self.display}: {_first_line(error.orig)}") from None
         except sa.exc.DBAPIError as error:
-            raise SourceError(f"source {self.display}: {_first_line(error.orig)}") from None
+            raise SourceError(f"source {self.display}: {self.describe_error(error.orig)}") from None
+
+    def describe_error(self, error: Exception) -> str:
+        """One line about a driver error (connectors override it to say more, e.g. which file)."""
+        return _first_line(error)
 
     def execute(self, statement) -> list[sa.Row]:
         """Run one query and return its (few) rows; database failures become SourceError."""

@@ -7,7 +7,6 @@ timestamps are read in the source's timezone.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ..errors import ConfigError, SourceError
@@ -37,7 +36,7 @@ class FilesConnector(Connector):
         from sqlalchemy import event
 
         from ..periods import get_timezone
-        from .files_source import FilesSource
+        from .files_source import FilesSource, describe_csv_error
 
         folder = Path(url)
         files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in FILE_SUFFIXES}
@@ -55,7 +54,7 @@ class FilesConnector(Connector):
                 try:
                     described = dbapi_connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
                 except Exception as error:  # noqa: BLE001 - duckdb raises many kinds; all mean unreadable
-                    raise SourceError(f"cannot read {path}: {_clean(error)}") from None
+                    raise SourceError(f"cannot read {path}{describe_csv_error(error)}") from None
                 select_list = ", ".join(
                     _cast(name, kinds.get(stem, {}).get(name), type_name) for name, type_name, *_ in described
                 )
@@ -124,13 +123,6 @@ def _cast(name: str, kind: str | None, type_name: str = "VARCHAR") -> str:
     # A time that is there but does not parse is invalid, not an empty cell: flag it for the metrics.
     flag = '"' + (name + UNPARSED_SUFFIX).replace('"', '""') + '"'
     return f"{cast} AS {quoted}, ({present} IS NOT NULL AND {cast} IS NULL) AS {flag}"
-
-
-def _clean(error: Exception) -> str:
-    text = str(error)
-    line = re.search(r"CSV Error on Line: (\d+)", text)
-    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-    return f"line {line.group(1)}: {first}" if line else first
 
 
 @hookimpl(trylast=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-import sqlalchemy as sa
-
-from ..errors import SourceError
 from ..source import Source
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 
 class FilesSource(Source):
@@ -15,25 +14,19 @@ class FilesSource(Source):
         super().__init__(*args, **kwargs)
         self.files = files
 
-    def _run(self, work):
-        try:
-            with self.engine.connect() as conn:
-                return work(conn)
-        except SourceError:
-            raise
-        except sa.exc.DBAPIError as error:
-            raise SourceError(f"source {self.display}: {self._describe(error.orig)}") from None
-
-    def _describe(self, error) -> str:
+    def describe_error(self, error: Exception) -> str:
         text = str(error)
-        line = re.search(r"CSV Error on Line: (\d+)", text)
-        path = re.search(r"file[= ]'?([^'\s]+\.(?:csv|parquet))", text, re.IGNORECASE)
-        name = path.group(1) if path else None
+        name = next((str(path) for path in self.files.values() if str(path) in text), None)
         if name is None:
-            for candidate in self.files.values():
-                if str(candidate) in text:
-                    name = str(candidate)
-        lines = text.strip().splitlines() or [type(error).__name__]
-        detail = next((x for x in lines if x.startswith("Expected Number of Columns")), lines[0])
-        where = f"{name or 'a file'}" + (f", line {line.group(1)}" if line else "")
-        return f"cannot read {where}: {detail}"
+            path = re.search(r"file[= ]'?([^'\s]+\.(?:csv|parquet))", text, re.IGNORECASE)
+            name = path.group(1) if path else "a file"
+        return f"cannot read {name}" + describe_csv_error(error)
+
+
+def describe_csv_error(error: Exception) -> str:
+    """', line N: what is wrong' from a DuckDB error (the line when it gives one)."""
+    text = str(error)
+    lines = text.strip().splitlines() or [type(error).__name__]
+    detail = next((x for x in lines if x.startswith("Expected Number of Columns")), lines[0])
+    line = _CSV_LINE.search(text)
+    return (f", line {line.group(1)}" if line else "") + f": {detail}"
