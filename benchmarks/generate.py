@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kpicore.demo_data import INDEXED_COLUMNS, SQLITE_SCHEMA
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -53,37 +55,6 @@ CONTACT_WEIGHTS = (0.72, 0.17, 0.06, 0.03, 0.01, 0.01)
 #: The business grows by this factor over the two years (density of every kind of event).
 GROWTH = 2.5
 SECONDS_PER_DAY = 86_400
-
-#: Index on each time column (what `kpi check --indexes` recommends) plus orders.customer_id.
-INDEXED_COLUMNS = (
-    ("customers", "signup_at"),
-    ("customers", "churned_at"),
-    ("orders", "ordered_at"),
-    ("orders", "customer_id"),
-    ("marketing_spend", "spent_on"),
-    ("leads", "created_at"),
-    ("leads", "converted_at"),
-    ("survey_responses", "responded_at"),
-    ("tickets", "opened_at"),
-    ("tickets", "resolved_at"),
-)
-
-SQLITE_SCHEMA = """
-CREATE TABLE customers (
-    customer_id INTEGER PRIMARY KEY, signup_at TEXT NOT NULL, churned_at TEXT,
-    channel TEXT NOT NULL, region TEXT, plan TEXT NOT NULL);
-CREATE TABLE orders (
-    order_id INTEGER PRIMARY KEY, customer_id INTEGER, ordered_at TEXT NOT NULL, amount REAL NOT NULL);
-CREATE TABLE marketing_spend (spent_on TEXT NOT NULL, channel TEXT NOT NULL, amount REAL NOT NULL);
-CREATE TABLE leads (
-    lead_id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, converted_at TEXT, channel TEXT NOT NULL);
-CREATE TABLE survey_responses (
-    response_id INTEGER PRIMARY KEY, customer_id INTEGER, survey TEXT NOT NULL, score REAL,
-    responded_at TEXT NOT NULL);
-CREATE TABLE tickets (
-    ticket_id INTEGER PRIMARY KEY, customer_id INTEGER, opened_at TEXT NOT NULL, resolved_at TEXT,
-    contacts INTEGER, escalated INTEGER NOT NULL);
-"""
 
 POSTGRES_SCHEMA = """
 CREATE TABLE {schema}.customers (

@@ -62,7 +62,8 @@ _CONTACT_WEIGHTS = (72, 17, 6, 3, 1, 1)
 #: (survey, invalid score) pairs planted in the responses, each a couple of times.
 _INVALID_SCORES = (("nps", 11), ("nps", -1), ("nps", 7.5), ("nps", None), ("csat", 0), ("csat", None))
 
-_SCHEMA = f"""
+#: The stock entities as SQLite tables (timestamps as text): shared with benchmarks/generate.py.
+SQLITE_SCHEMA = """
 CREATE TABLE customers (
     customer_id INTEGER PRIMARY KEY, signup_at TEXT NOT NULL, churned_at TEXT,
     channel TEXT NOT NULL, region TEXT, plan TEXT NOT NULL);
@@ -77,9 +78,12 @@ CREATE TABLE survey_responses (
 CREATE TABLE tickets (
     ticket_id INTEGER PRIMARY KEY, customer_id INTEGER, opened_at TEXT NOT NULL, resolved_at TEXT,
     contacts INTEGER, escalated INTEGER NOT NULL);
+"""
+_SCHEMA = SQLITE_SCHEMA + f"""
 CREATE TABLE {DEMO_MARKER_TABLE} (created_at TEXT NOT NULL, seed INTEGER NOT NULL, generator TEXT NOT NULL);
 """
-_INDEXED_COLUMNS = (
+#: Indexed columns: every time column, plus orders.customer_id.
+INDEXED_COLUMNS = (
     ("customers", "signup_at"),
     ("customers", "churned_at"),
     ("orders", "ordered_at"),
@@ -446,7 +450,7 @@ def _write_database(path: str, tables: dict[str, list[tuple]], seed: int) -> Non
                 connection.executemany(f"INSERT INTO {table} VALUES ({placeholders})", rows)
         created_at = datetime.now(UTC).replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
         connection.execute(f"INSERT INTO {DEMO_MARKER_TABLE} VALUES (?, ?, ?)", (created_at, seed, GENERATOR))
-        for table, column in _INDEXED_COLUMNS:
+        for table, column in INDEXED_COLUMNS:
             connection.execute(f"CREATE INDEX ix_{table}_{column} ON {table} ({column})")
         connection.execute("COMMIT")
     finally:
