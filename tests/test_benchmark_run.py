@@ -8,12 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 
-pytest.importorskip("numpy")
-pytest.importorskip("pandas")
 
 
 def test_run_sqlite_agrees(tmp_path):

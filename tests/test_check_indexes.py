@@ -77,13 +77,11 @@ def test_cli_prints_create_index(shop_db, monkeypatch, tmp_path):
 
 @pytest.fixture
 def pg_schema():
-    psycopg = pytest.importorskip("psycopg")
+    import psycopg
+
     url = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
     schema = f"kpi_idx_{uuid.uuid4().hex[:8]}"
-    try:
-        connection = psycopg.connect(url, autocommit=True)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL not available: {error}")
+    connection = psycopg.connect(url, autocommit=True)
     connection.execute(f"CREATE SCHEMA {schema}")
     connection.execute(f"""
         CREATE TABLE {schema}.shop_orders (id bigint PRIMARY KEY, customer_id bigint, paid_at timestamptz,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from kpicore.compute import compute, select_metrics
@@ -13,9 +15,6 @@ from kpicore.connectors import open_source
 from kpicore.periods import parse_period
 from kpicore.plugins import new_plugin_manager
 from kpicore.registry import build_registry
-
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
 
 ORDERS = [  # (order_id, customer_id, ordered_at, amount)
     (1, 1, datetime(2026, 11, 16, 0, 0, tzinfo=UTC), 10.0),

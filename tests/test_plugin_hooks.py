@@ -274,7 +274,7 @@ def test_register_commands_adds_a_command():
 
 # -- prepare_jinja2_environment -----------------------------------------------------------------------
 def test_prepare_jinja2_environment_adds_filters():
-    jinja2 = pytest.importorskip("jinja2")
+    import jinja2
 
     class Plugin:
         @hookimpl
