@@ -77,27 +77,28 @@ def derive_customer_orders_in_buckets(source, boundaries):
     """
     import sqlalchemy as sa
 
-    from ..source import Row
-
     raw = source.relation("orders")
     where = sa.and_(
         raw.columns["customer_id"].is_not(None),
         raw.columns["amount"].is_not(None),
         source.prefilter(source.row("orders").ordered_at, None, boundaries[-1]),
     )
-    orders = source.parsed_rows("orders", where)  # SQLite: each text time parsed once
-    ordered_at = Row(source, orders).ordered_at
-    customer_id, amount = orders.columns["customer_id"], orders.columns["amount"]
-    bucket = source.bucket_of(ordered_at, boundaries)
-    per_bucket = (
+    t = source.row("orders")
+    customer_id, amount = t.customer_id, t.amount
+    # Each order's bucket computed once per row, grouped as a plain value (Source.once_per_row).
+    rows = source.once_per_row(
         sa.select(
             customer_id.label("customer_id"),
-            bucket.label("bucket"),
-            sa.func.count(sa.case((amount > 0, 1))).label("purchases"),
+            source.bucket_of(t.ordered_at, boundaries).label("bucket"),
+            sa.case((amount > 0, 1)).label("purchase"),
         )
-        .select_from(orders.from_)
-        .where(sa.true() if orders.parsed else where)
-        .group_by(customer_id, bucket)
+        .select_from(raw.from_)
+        .where(where),
+        "customer_order_rows",
+    )
+    per_bucket = (
+        sa.select(rows.c.customer_id, rows.c.bucket, sa.func.count(rows.c.purchase).label("purchases"))
+        .group_by(rows.c.customer_id, rows.c.bucket)
         .subquery("customer_order_buckets")
     )
     b = per_bucket.c
