@@ -76,3 +76,13 @@ def test_dates():
         == "Nov 16\u2009–\u200922, 2026"
     )
     assert f.format_date_range("2026-11-16", "2026-11-17", "en") == "Nov 16, 2026"
+
+
+def test_small_percentages_and_point_changes_get_two_decimals():
+    # One decimal would print a churn of 0.38 % against 0.44 % as "0.4% vs 0.4%".
+    assert f.format_value(0.38147, "percent") == "0.38%"
+    assert f.format_value(2.6, "percent") == "2.6%"
+    assert f.format_value(0.0, "percent") == "0.0%"
+    assert f.format_delta(-0.0615, None, "percent") == "-0.06 pts"
+    assert f.format_delta(-15.48, None, "points") == "-15.5 pts"
+    assert f.format_value(0.38147, "percent", "de_DE") == "0,38\xa0%"

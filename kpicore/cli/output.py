@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from ..digest.formatting import small_value_decimals
 from ..results import MetricResult
 
 
@@ -18,7 +19,7 @@ def format_value(value, unit: str, currency: str = "") -> str:
     if unit == "currency":
         return f"{value:,.2f}" + (f" {currency}" if currency else "")
     if unit == "percent":
-        return f"{value:.1f} %"
+        return f"{value:.{small_value_decimals(value)}f} %"
     if unit == "points":
         return f"{value:+.1f}"
     if unit == "minutes":
@@ -31,7 +32,7 @@ def format_delta(result: MetricResult) -> str:
     if delta is None:
         return "—"
     if result.unit in ("percent", "points"):
-        text = f"{delta:+.1f} pts"
+        text = f"{delta:+.{small_value_decimals(delta)}f} pts"
     elif result.unit == "count":
         text = f"{delta:+,.0f}"
     else:

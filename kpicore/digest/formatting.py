@@ -16,6 +16,7 @@ MARK_BETTER, MARK_WORSE, MARK_SAME = "✓ better", "✗ worse", "= unchanged"
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 _SIGNED_ONE_DECIMAL = "+#,##0.0;-#,##0.0"
+_SIGNED_TWO_DECIMALS = "+#,##0.00;-#,##0.00"
 
 
 def _is_whole(value: float) -> bool:
@@ -35,13 +36,20 @@ def format_number(value: float | None, locale: str = "en", *, decimals: int | No
     return format_decimal(value, format=pattern, locale=locale)
 
 
+def small_value_decimals(value: float) -> int:
+    """Decimals for a percentage or a change in points: two below 1 (0.38 %, -0.06 pts), where one
+    decimal would show 0.4 % against 0.4 %; one otherwise."""
+    return 2 if 0 < abs(value) < 1 else 1
+
+
 def _format_percent(fraction: float, locale: str, *, signed: bool = False) -> str:
-    """A fraction (0.425) as the locale's percent pattern with one decimal: ``42.5%`` / ``42,5 %``."""
+    """A fraction (0.425) as the locale's percent pattern: ``42.5%`` / ``42,5 %``, ``0.38%``."""
     from babel import Locale
     from babel.numbers import parse_pattern
 
     pattern = parse_pattern(Locale.parse(locale).percent_formats[None].pattern)
-    pattern.frac_prec = (1, 1)
+    decimals = small_value_decimals(fraction * 100)
+    pattern.frac_prec = (decimals, decimals)
     if signed and fraction != 0:
         pattern.prefix = ("+" + pattern.prefix[0], pattern.prefix[1])
     return pattern.apply(fraction, locale)
@@ -82,7 +90,8 @@ def format_delta(delta: float | None, delta_pct: float | None, unit: str, locale
             return None
         if delta == 0:
             return f"{format_decimal(0, format='0.0', locale=locale)} pts"
-        return f"{format_decimal(delta, format=_SIGNED_ONE_DECIMAL, locale=locale)} pts"
+        signed = _SIGNED_TWO_DECIMALS if small_value_decimals(delta) == 2 else _SIGNED_ONE_DECIMAL
+        return f"{format_decimal(delta, format=signed, locale=locale)} pts"
     if delta_pct is None:
         return None
     return _format_percent(delta_pct / 100.0, locale, signed=True)
