@@ -123,13 +123,3 @@ def _insert(engine: sa.Engine):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
-
-
-def stored_values(config, metric: str | None = None) -> list[dict]:
-    """Stored values, newest period first."""
-    engine = open_state(config.resolved_state_url())
-    query = sa.select(metric_values).order_by(metric_values.c.start_utc.desc())
-    if metric:
-        query = query.where(metric_values.c.metric == metric)
-    with engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query)]

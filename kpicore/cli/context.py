@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from ..connectors import DEMO_DATABASE
@@ -66,4 +64,4 @@ def is_terminal() -> bool:
     return sys.stderr.isatty()
 
 
-__all__ = ["DEMO_DATABASE", "Path"]
+__all__ = ["DEMO_DATABASE"]
