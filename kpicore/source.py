@@ -9,6 +9,8 @@ own exact predicate, plus an index-friendly raw range for the WHERE clause.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -24,6 +26,8 @@ TEXT, NAIVE, AWARE, DATE, DATE_TEXT = "text", "naive", "aware", "date", "date_te
 #: A time column of a relation derived in bucket space (``Entity.derive_buckets``): the index of the
 #: slice between window boundaries its time falls in (bucket i is [boundary i-1, boundary i)), NULL for none.
 BUCKET = "bucket"
+#: The most queries one compute runs at the same time, each on its own pooled connection.
+MAX_CONCURRENT_QUERIES = 4
 
 
 class EntityUnavailable(Exception):
@@ -509,6 +513,33 @@ class Source:
     def execute(self, statement) -> list[sa.Row]:
         """Run one query and return its (few) rows; database failures become SourceError."""
         return self._run(lambda conn: conn.execute(statement).all())
+
+    @property
+    def concurrency(self) -> int:
+        """How many queries may run at once, each on its own pooled connection: one where the pool
+        has a single connection (an in-memory SQLite database, DuckDB); for an embedded database, which
+        works in this process, one per core; for a database server ``MAX_CONCURRENT_QUERIES``."""
+        if not isinstance(self.engine.pool, sa.pool.QueuePool | sa.pool.NullPool):
+            return 1
+        if self.dialect == "sqlite":
+            return max(1, min(os.cpu_count() or 1, MAX_CONCURRENT_QUERIES))
+        return MAX_CONCURRENT_QUERIES
+
+    def execute_all(self, statements: list) -> list[list[sa.Row]]:
+        """Run independent queries, up to ``concurrency`` at a time on pooled connections (the
+        database does the work; the driver releases the GIL while it waits), and return their rows in
+        order. The first failure is raised once the queries already running have finished."""
+        workers = min(self.concurrency, len(statements))
+        if workers <= 1:
+            return [self.execute(statement) for statement in statements]
+        with ThreadPoolExecutor(workers, thread_name_prefix="kpicore-query") as pool:
+            futures = [pool.submit(self.execute, statement) for statement in statements]
+            try:
+                return [future.result() for future in futures]
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
 
     def compile(self, statement) -> str:
         """The SQL text of a statement, with bound values inlined, for ``kpi metrics --details``."""

@@ -1,0 +1,99 @@
+"""Independent queries of one compute run at the same time on pooled connections (``Source.execute_all``)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from kpicore.config import SourceConfig
+from kpicore.connectors import open_source
+from kpicore.errors import SourceError
+from kpicore.source import MAX_CONCURRENT_QUERIES
+from kpicore.testing import POSTGRES_URL, write_tables
+
+
+@pytest.fixture
+def registry():
+    from kpicore.plugins import new_plugin_manager
+    from kpicore.registry import build_registry
+
+    return build_registry(new_plugin_manager(load_entry_points=False), strict=True)
+
+
+@pytest.fixture
+def sqlite_file(tmp_path, registry):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    entities = {name: registered.item for name, registered in registry.entities.items()}
+    write_tables(engine, {"survey_responses": [
+        {"response_id": 1, "customer_id": 1, "survey": "nps", "score": 9, "responded_at": "2026-11-16 10:00:00"},
+    ]}, entities)
+    engine.dispose()
+    return tmp_path / "shop.db"
+
+
+def test_postgres_queries_overlap(registry):
+    # Each statement waits (up to 30 s) until another statement carrying the same marker is active in
+    # another session: both return true only if execute_all ran them at the same time.
+    schema = f"kpi_conc_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        connection.execute(sa.text(f"""
+            CREATE FUNCTION "{schema}".met_peer(marker text, wanted int, seconds int) RETURNS boolean AS $$
+            BEGIN
+              FOR i IN 1 .. seconds * 20 LOOP
+                IF (SELECT count(*) FROM pg_stat_activity WHERE state = 'active'
+                    AND query LIKE '%' || marker || '%' AND pid <> pg_backend_pid()) >= wanted - 1 THEN
+                  PERFORM pg_sleep(1);  -- stay active while the peer, polling every 50 ms, sees this one
+                  RETURN true;
+                END IF;
+                PERFORM pg_sleep(0.05);
+              END LOOP;
+              RETURN false;
+            END $$ LANGUAGE plpgsql"""))
+    try:
+        source = open_source(POSTGRES_URL, SourceConfig(schema=schema), registry)
+        assert source.concurrency == MAX_CONCURRENT_QUERIES
+        marker = f"overlap-{uuid.uuid4().hex}"
+        statement = sa.text(f"SELECT \"{schema}\".met_peer('{marker}', 2, 30) AS met")
+        rows = source.execute_all([statement, statement])
+        assert [row.met for (row,) in rows] == [True, True]
+        source.close()
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_sqlite_file_results_come_back_in_order(sqlite_file, registry):
+    source = open_source(str(sqlite_file), SourceConfig(), registry)
+    assert source.concurrency == max(1, min(os.cpu_count() or 1, MAX_CONCURRENT_QUERIES))
+    statements = [sa.text(f"SELECT {i} AS i, count(*) AS n FROM survey_responses") for i in range(12)]
+    assert [[tuple(row) for row in rows] for rows in source.execute_all(statements)] == [
+        [(i, 1)] for i in range(12)]
+    source.close()
+
+
+def test_a_failing_query_raises_source_error(sqlite_file, registry):
+    source = open_source(str(sqlite_file), SourceConfig(), registry)
+    statements = [sa.text("SELECT count(*) FROM survey_responses"), sa.text("SELECT count(*) FROM no_such_table"),
+                  sa.text("SELECT 1")]
+    with pytest.raises(SourceError, match="no such table: no_such_table"):
+        source.execute_all(statements)
+    # The pool is intact afterwards.
+    assert source.execute_all(statements[:1]) == [[(1,)]]
+    source.close()
+
+
+def test_single_connection_pools_run_one_query_at_a_time(tmp_path, registry):
+    memory = open_source("sqlite://", SourceConfig(), registry)
+    assert memory.concurrency == 1
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "survey_responses.csv").write_text(
+        "response_id,customer_id,survey,score,responded_at\n1,1,nps,9,2026-11-16 10:00:00\n")
+    files = open_source(str(tmp_path / "files"), SourceConfig(), registry)
+    assert files.concurrency == 1
+    assert files.execute_all([sa.text("SELECT 1"), sa.text("SELECT 2")]) == [[(1,)], [(2,)]]
