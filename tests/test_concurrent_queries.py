@@ -45,6 +45,7 @@ def test_postgres_queries_overlap(registry):
             CREATE FUNCTION "{schema}".met_peer(marker text, wanted int, seconds int) RETURNS boolean AS $$
             BEGIN
               FOR i IN 1 .. seconds * 20 LOOP
+                PERFORM pg_stat_clear_snapshot();  -- pg_stat_activity is otherwise read once per transaction
                 IF (SELECT count(*) FROM pg_stat_activity WHERE state = 'active'
                     AND query LIKE '%' || marker || '%' AND pid <> pg_backend_pid()) >= wanted - 1 THEN
                   PERFORM pg_sleep(1);  -- stay active while the peer, polling every 50 ms, sees this one
