@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test bench clean
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,12 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# kpicore against a hand-written SQL floor and pandas (docs/performance.md); SCALE customers = 10 x orders.
+SCALE ?= 100000
+SOURCE ?= sqlite
+bench: setup
+	$(BIN)/python benchmarks/run.py --scale $(SCALE) --source $(SOURCE) --repeat 3 --cli
 
 clean:
 	rm -rf $(VENV) kpi-demo.db kpi-state.db digest.html digest.slack.json digest.txt
