@@ -30,6 +30,13 @@ BUCKET = "bucket"
 MAX_CONCURRENT_QUERIES = 4
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 class EntityUnavailable(Exception):
     """The source has no table for an entity (its metrics become "unavailable")."""
 
@@ -522,7 +529,7 @@ class Source:
         if not isinstance(self.engine.pool, sa.pool.QueuePool | sa.pool.NullPool):
             return 1
         if self.dialect == "sqlite":
-            return max(1, min(os.cpu_count() or 1, MAX_CONCURRENT_QUERIES))
+            return max(1, min(usable_cores(), MAX_CONCURRENT_QUERIES))
         return MAX_CONCURRENT_QUERIES
 
     def execute_all(self, statements: list) -> list[list[sa.Row]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from kpicore.config import SourceConfig
 from kpicore.connectors import open_source
 from kpicore.errors import SourceError
-from kpicore.source import MAX_CONCURRENT_QUERIES
+from kpicore.source import MAX_CONCURRENT_QUERIES, usable_cores
 from kpicore.testing import POSTGRES_URL, write_tables
 
 
@@ -71,7 +70,7 @@ def test_postgres_queries_overlap(registry):
 
 def test_sqlite_file_results_come_back_in_order(sqlite_file, registry):
     source = open_source(str(sqlite_file), SourceConfig(), registry)
-    assert source.concurrency == max(1, min(os.cpu_count() or 1, MAX_CONCURRENT_QUERIES))
+    assert source.concurrency == min(usable_cores(), MAX_CONCURRENT_QUERIES)
     statements = [sa.text(f"SELECT {i} AS i, count(*) AS n FROM survey_responses") for i in range(12)]
     assert [[tuple(row) for row in rows] for rows in source.execute_all(statements)] == [
         [(i, 1)] for i in range(12)]
