@@ -245,7 +245,11 @@ def ensure_data(args) -> dict[str, float]:
     # from a parent that never held the data.
     command = [sys.executable, str(BENCHMARKS / "generate.py"), "--scale", str(args.scale), "--targets", target,
                "--out", str(args.out), "--pg-url", args.pg_url]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    completed = subprocess.run(command, check=False, capture_output=True, text=True)
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stderr)
+        raise SystemExit(f"benchmark: generating the {target} data failed (exit {completed.returncode})")
+    output = completed.stdout
     seconds = {}
     for line in output.splitlines():
         name, _, rest = line.partition(": ")
@@ -256,7 +260,14 @@ def ensure_data(args) -> dict[str, float]:
 def _postgres_has_schema(args) -> bool:
     import psycopg
 
-    with psycopg.connect(args.pg_url) as connection:
+    from kpicore.connectors import redact
+
+    try:
+        connection = psycopg.connect(args.pg_url, connect_timeout=10)
+    except psycopg.OperationalError as error:
+        reason = str(error).strip().splitlines()[0]
+        raise SystemExit(f"benchmark: cannot connect to PostgreSQL at {redact(args.pg_url)}: {reason}") from None
+    with connection:
         found = connection.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
             (generate.postgres_schema(args.scale),),
