@@ -86,7 +86,11 @@ def init_command(url, force):
     help="Also tell, for every mapped time column, whether the source has an index on it, "
     "and print the CREATE INDEX statement to add when it has not.",
 )
-def check_command(source, config_path, indexes):
+@click.option(
+    "--data", is_flag=True,
+    help="Also scan every mapped time column for values that are not times (records every metric leaves out).",
+)
+def check_command(source, config_path, indexes, data):
     """Validate kpi.toml, the plugins, and that every mapped entity and column resolves in the source."""
     from ..source import EntityUnavailable
 
@@ -116,6 +120,8 @@ def check_command(source, config_path, indexes):
             click.echo(f"  {name}: ok ({kind}{extra})")
         if indexes:
             _echo_index_advice(the_source, [n for n in sorted(reg.entities) if n not in unavailable])
+        if data:
+            _echo_time_checks(the_source, [n for n in sorted(reg.entities) if n not in unavailable])
     finally:
         the_source.close()
     for metric_name, registration in sorted(reg.metrics.items()):
@@ -147,6 +153,28 @@ def _echo_index_advice(the_source, entity_names) -> None:
     missing = [item for item in advice if item.missing]
     if missing:
         click.echo(f"{len(missing)} time column(s) without an index: period filters on them scan the whole table.")
+
+
+def _echo_time_checks(the_source, entity_names) -> None:
+    """Print, for each mapped time column, how many of its values are not times."""
+    from ..data_check import check_times
+
+    checks = check_times(the_source, entity_names)
+    click.echo("time values:")
+    for check in checks:
+        label = f"  {check.entity}.{check.column}"
+        if check.error:
+            click.echo(f"{label}: CANNOT CHECK: {check.error}")
+        elif check.unreadable:
+            examples = ", ".join(repr(example) for example in check.examples)
+            click.echo(f"{label}: {check.unreadable:,} value(s) are not times; every metric leaves those "
+                       f"records out" + (f" (e.g. {examples})" if examples else ""))
+        else:
+            click.echo(f"{label}: all values are times or empty")
+    flagged = [check for check in checks if check.unreadable or check.error]
+    if flagged:
+        click.echo(f"{len(flagged)} time column(s) hold values that are not times: fix them in the source, "
+                   "or map the entity to a query that converts them.")
 
 
 @click.command("demo")

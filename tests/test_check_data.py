@@ -1,0 +1,111 @@
+"""`kpi check --data`: time values that are not times, which every metric leaves out, counted per column."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from kpicore.cli import cli
+from kpicore.config import SourceConfig
+from kpicore.connectors import open_source
+from kpicore.data_check import check_times
+from kpicore.plugins import new_plugin_manager
+from kpicore.registry import build_registry
+from kpicore.testing import POSTGRES_URL
+
+ORDERS = [
+    (1, 1, "2026-11-17 10:00:00", 10.0),
+    (2, 1, "2026-11-17T10:00:00+01:00", 10.0),  # offset form: a time
+    (3, 1, "soon", 20.0),
+    (4, 2, "2026-13-45 10:00:00", 30.0),         # month 13: not a time
+    (5, 2, "", 40.0),                            # empty: no time (warned by the metrics), not unreadable
+    (6, 3, None, 50.0),
+    (7, 3, "17/11/2026", 60.0),
+    (8, 3, "soon", 70.0),                        # the same bad text twice: one example
+]
+
+
+@pytest.fixture
+def registry():
+    return build_registry(new_plugin_manager(load_entry_points=False))
+
+
+def checks_by_column(source, entities):
+    try:
+        return {f"{c.entity}.{c.column}": c for c in check_times(source, entities)}
+    finally:
+        source.close()
+
+
+@pytest.fixture
+def shop_db(tmp_path):
+    path = tmp_path / "shop.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE orders (order_id INTEGER, customer_id INTEGER, ordered_at TEXT, amount REAL)")
+    connection.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", ORDERS)
+    connection.execute("CREATE TABLE leads (lead_id INTEGER, created_at TEXT, converted_at TEXT, channel TEXT)")
+    connection.execute("INSERT INTO leads VALUES (1, '2026-11-17', NULL, 'ads')")
+    connection.commit()
+    connection.close()
+    return path
+
+
+def test_sqlite_counts_and_examples(shop_db, registry):
+    checks = checks_by_column(open_source(str(shop_db), SourceConfig(), registry),
+                              ["orders", "leads", "customer_orders", "tickets"])
+    assert set(checks) == {"orders.ordered_at", "leads.created_at", "leads.converted_at"}
+    orders = checks["orders.ordered_at"]
+    assert (orders.unreadable, orders.error) == (4, None)
+    assert orders.examples == ["17/11/2026", "2026-13-45 10:00:00", "soon"]
+    assert (checks["leads.created_at"].unreadable, checks["leads.converted_at"].unreadable) == (0, 0)
+
+
+def test_csv_counts_without_examples(tmp_path, registry):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    lines = ["order_id,customer_id,ordered_at,amount"] + [
+        f"{i},{c},{'' if at is None else at},{amount}" for i, c, at, amount in ORDERS]
+    (folder / "orders.csv").write_text("\n".join(lines) + "\n")
+    orders = checks_by_column(open_source(str(folder), SourceConfig(), registry), ["orders"])["orders.ordered_at"]
+    assert (orders.unreadable, orders.examples, orders.error) == (4, [], None)
+
+
+def test_postgres_typed_and_text_columns(registry):
+    schema = f"kpi_data_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        connection.execute(sa.text(
+            f'CREATE TABLE "{schema}".orders (order_id int, customer_id int, ordered_at text, amount numeric)'))
+        connection.execute(sa.text(f"INSERT INTO \"{schema}\".orders VALUES (1, 1, '2026-11-17 10:00', 10), "
+                                   "(2, 1, 'soon', 20), (3, 1, NULL, 5)"))
+        connection.execute(sa.text(
+            f'CREATE TABLE "{schema}".leads (lead_id int, created_at timestamptz, converted_at timestamptz, '
+            "channel text)"))
+        connection.execute(sa.text(f"INSERT INTO \"{schema}\".leads VALUES (1, now(), NULL, 'ads')"))
+    try:
+        checks = checks_by_column(open_source(POSTGRES_URL, SourceConfig(schema=schema), registry),
+                                  ["orders", "leads"])
+        assert checks["leads.created_at"].unreadable == 0 and checks["leads.created_at"].error is None
+        # PostgreSQL cannot cast the text: the check says so, naming the value, instead of a count.
+        assert 'invalid input syntax for type timestamp with time zone: "soon"' in checks["orders.ordered_at"].error
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def test_cli(shop_db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check", "--source", str(shop_db), "--data"])
+    assert result.exit_code == 0, result.output
+    assert ("  orders.ordered_at: 4 value(s) are not times; every metric leaves those records out "
+            "(e.g. '17/11/2026', '2026-13-45 10:00:00', 'soon')") in result.output
+    assert "  leads.created_at: all values are times or empty" in result.output
+    assert "1 time column(s) hold values that are not times" in result.output
+    plain = CliRunner().invoke(cli, ["check", "--source", str(shop_db)])
+    assert "time values" not in plain.output
