@@ -8,9 +8,11 @@ own exact predicate, plus an index-friendly raw range for the WHERE clause.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -185,6 +187,8 @@ class Source:
         self._relations: dict[str, Relation | EntityUnavailable] = {}
         self._bucketed: dict[tuple, Relation] = {}
         self._tables: set[str] | None = None
+        self._running: set = set()  # driver connections with a query in progress (execute_all stops them)
+        self._running_lock = threading.Lock()
 
     # -- relations ------------------------------------------------------------------------------
     def relation(self, name: str) -> Relation:
@@ -509,9 +513,26 @@ class Source:
     def _run(self, work):
         try:
             with self.engine.connect() as conn:
-                return work(conn)
+                driver = conn.connection.dbapi_connection
+                with self._running_lock:
+                    self._running.add(driver)
+                try:
+                    return work(conn)
+                finally:
+                    with self._running_lock:
+                        self._running.discard(driver)
         except sa.exc.DBAPIError as error:
             raise SourceError(f"source {self.display}: {self.describe_error(error.orig)}") from None
+
+    def _interrupt_running(self) -> None:
+        """Stop the queries running on other threads (sqlite3 ``interrupt``, psycopg ``cancel``)."""
+        with self._running_lock:
+            running = list(self._running)
+        for driver in running:
+            stop = getattr(driver, "interrupt", None) or getattr(driver, "cancel", None)
+            if stop is not None:
+                with contextlib.suppress(Exception):  # the query may have ended meanwhile
+                    stop()
 
     def describe_error(self, error: Exception) -> str:
         """One line about a driver error (connectors override it to say more, e.g. which file)."""
@@ -535,17 +556,25 @@ class Source:
     def execute_all(self, statements: list) -> list[list[sa.Row]]:
         """Run independent queries, up to ``concurrency`` at a time on pooled connections (the
         database does the work; the driver releases the GIL while it waits), and return their rows in
-        order. The first failure is raised once the queries already running have finished."""
+        order. On the first failure (or an interrupt) the queries still running are stopped and the
+        failure is raised."""
         workers = min(self.concurrency, len(statements))
         if workers <= 1:
             return [self.execute(statement) for statement in statements]
         with ThreadPoolExecutor(workers, thread_name_prefix="kpicore-query") as pool:
             futures = [pool.submit(self.execute, statement) for statement in statements]
             try:
+                wait(futures, return_when=FIRST_EXCEPTION)  # a failure is seen as soon as it happens
+                for future in futures:
+                    if future.done() and future.exception() is not None:
+                        future.result()  # raises it
                 return [future.result() for future in futures]
             except BaseException:
+                # A failure or Ctrl-C: the other queries' results are not needed, so stop them now
+                # rather than wait for them (each thread ends with its query).
                 for future in futures:
                     future.cancel()
+                self._interrupt_running()
                 raise
 
     def compile(self, statement) -> str:

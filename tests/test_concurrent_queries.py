@@ -97,3 +97,41 @@ def test_single_connection_pools_run_one_query_at_a_time(tmp_path, registry):
     files = open_source(str(tmp_path / "files"), SourceConfig(), registry)
     assert files.concurrency == 1
     assert files.execute_all([sa.text("SELECT 1"), sa.text("SELECT 2")]) == [[(1,)], [(2,)]]
+
+
+def test_a_failure_stops_the_queries_still_running_on_postgres(registry):
+    # One statement sleeps 60 s, the other fails at once: execute_all raises the failure and cancels
+    # the sleeper instead of waiting for it, so no statement with the marker is left running.
+    marker = f"sleeper-{uuid.uuid4().hex}"
+    source = open_source(POSTGRES_URL, SourceConfig(), registry)
+    sleeper = sa.text(f"SELECT pg_sleep(60), '{marker}' AS marker")
+    failing = sa.text("SELECT pg_sleep(0.5), 1 / 0")
+    with pytest.raises(SourceError, match="division by zero"):
+        source.execute_all([sleeper, failing])
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.connect() as connection:
+        active = connection.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE :marker "
+            "AND pid <> pg_backend_pid()"), {"marker": f"%{marker}%"}).scalar()
+    admin.dispose()
+    source.close()
+    assert active == 0
+
+
+def test_a_failure_interrupts_a_long_sqlite_query(sqlite_file, registry):
+    # A query counting to 10^10 would run for minutes (the 600 s timeout would stop it at last);
+    # the failure beside it interrupts it instead. The elapsed time is checked against that timeout,
+    # a check that the interrupt happened, not a speed figure.
+    import time
+
+    if min(usable_cores(), MAX_CONCURRENT_QUERIES) < 2:
+        pytest.skip("one usable core: the queries run one at a time")
+    source = open_source(str(sqlite_file), SourceConfig(timeout=600), registry)
+    endless = sa.text("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 10000000000) "
+                      "SELECT count(*) FROM n")
+    began = time.monotonic()
+    with pytest.raises(SourceError, match="no such table"):
+        source.execute_all([endless, sa.text("SELECT * FROM no_such_table")])
+    assert time.monotonic() - began < 60
+    assert source.execute_all([sa.text("SELECT 1"), sa.text("SELECT 2")]) == [[(1,)], [(2,)]]
+    source.close()
