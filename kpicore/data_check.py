@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import SourceError
+from .errors import MappingError, SourceError
 from .source import BUCKET, EntityUnavailable, Source
 
 EXAMPLES = 3
@@ -36,7 +36,7 @@ def check_times(source: Source, entity_names) -> list[TimeCheck]:
     for name in entity_names:
         try:
             relation = source.relation(name)
-        except EntityUnavailable:
+        except (EntityUnavailable, MappingError):  # `kpi check` reports a mapping error itself
             continue
         if relation.entity.derive is not None:
             continue  # derived from other entities, whose own columns are checked

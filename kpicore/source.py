@@ -187,8 +187,6 @@ class Source:
         self._relations: dict[str, Relation | EntityUnavailable] = {}
         self._bucketed: dict[tuple, Relation] = {}
         self._tables: set[str] | None = None
-        self._running: set = set()  # driver connections with a query in progress (execute_all stops them)
-        self._running_lock = threading.Lock()
 
     # -- relations ------------------------------------------------------------------------------
     def relation(self, name: str) -> Relation:
@@ -377,8 +375,11 @@ class Source:
         storage = column.storage
         if storage in (DATE, DATE_TEXT):
             day = _date_bound(bound)
-            value = day if storage == DATE else day.isoformat()
-            return compare(column.sql, value)
+            if storage == DATE:
+                return compare(column.sql, day)
+            if self.dialect == "sqlite":  # text that is not a date ('2026-13-45') is in no period
+                return sa.and_(compare(column.sql, day.isoformat()), self.parses(column))
+            return compare(column.sql, day.isoformat())
         if storage == AWARE:
             return compare(column.sql, bound.astimezone(UTC))
         local = bound.astimezone(self.timezone).replace(tzinfo=None)
@@ -477,6 +478,14 @@ class Source:
         return column.sql
 
     def parses(self, column: TimeColumn):
+        """The value is a time (a date, for a date column) that can fall in a period."""
+        if self.dialect == "sqlite" and column.storage == DATE_TEXT:
+            # With a modifier, date() carries '2026-02-30' over to March 2nd: a valid date is its own date().
+            day = sa.func.date(column.sql, sa.literal("+0 days", sa.Text()))
+            return sa.and_(day.is_not(None), day == sa.func.substr(column.sql, 1, 10))
+        if self.dialect == "sqlite" and column.storage == TEXT:
+            # julianday() also reads 'now' and bare Julian day numbers, which no period holds.
+            return sa.and_(self.normalized(column).is_not(None), column.sql.op("GLOB")("[0-9][0-9][0-9][0-9]-*"))
         return self.normalized(column).is_not(None)
 
     def minutes_between(self, start: TimeColumn, end: TimeColumn):
@@ -513,26 +522,12 @@ class Source:
     def _run(self, work):
         try:
             with self.engine.connect() as conn:
-                driver = conn.connection.dbapi_connection
-                with self._running_lock:
-                    self._running.add(driver)
-                try:
+                group = getattr(_in_group, "group", None)
+                if group is None:
                     return work(conn)
-                finally:
-                    with self._running_lock:
-                        self._running.discard(driver)
+                return group.run(conn, work)
         except sa.exc.DBAPIError as error:
             raise SourceError(f"source {self.display}: {self.describe_error(error.orig)}") from None
-
-    def _interrupt_running(self) -> None:
-        """Stop the queries running on other threads (sqlite3 ``interrupt``, psycopg ``cancel``)."""
-        with self._running_lock:
-            running = list(self._running)
-        for driver in running:
-            stop = getattr(driver, "interrupt", None) or getattr(driver, "cancel", None)
-            if stop is not None:
-                with contextlib.suppress(Exception):  # the query may have ended meanwhile
-                    stop()
 
     def describe_error(self, error: Exception) -> str:
         """One line about a driver error (connectors override it to say more, e.g. which file)."""
@@ -545,9 +540,10 @@ class Source:
     @property
     def concurrency(self) -> int:
         """How many queries may run at once, each on its own pooled connection: one where the pool
-        has a single connection (an in-memory SQLite database, DuckDB); for an embedded database, which
-        works in this process, one per core; for a database server ``MAX_CONCURRENT_QUERIES``."""
-        if not isinstance(self.engine.pool, sa.pool.QueuePool | sa.pool.NullPool):
+        has a single connection (an in-memory SQLite database) and on DuckDB, which spreads each query
+        over every core itself; one per core on a SQLite file, which works in this process; and
+        ``MAX_CONCURRENT_QUERIES`` on a database server."""
+        if self.dialect == "duckdb" or not isinstance(self.engine.pool, sa.pool.QueuePool | sa.pool.NullPool):
             return 1
         if self.dialect == "sqlite":
             return max(1, min(usable_cores(), MAX_CONCURRENT_QUERIES))
@@ -556,13 +552,22 @@ class Source:
     def execute_all(self, statements: list) -> list[list[sa.Row]]:
         """Run independent queries, up to ``concurrency`` at a time on pooled connections (the
         database does the work; the driver releases the GIL while it waits), and return their rows in
-        order. On the first failure (or an interrupt) the queries still running are stopped and the
-        failure is raised."""
+        order. On the first failure, or an interrupt, the queries still running are stopped, those
+        not started never start, and the failure is raised."""
         workers = min(self.concurrency, len(statements))
         if workers <= 1:
             return [self.execute(statement) for statement in statements]
+        group = _QueryGroup()
+
+        def run_in_group(statement):
+            _in_group.group = group
+            try:
+                return self.execute(statement)
+            finally:
+                _in_group.group = None
+
         with ThreadPoolExecutor(workers, thread_name_prefix="kpicore-query") as pool:
-            futures = [pool.submit(self.execute, statement) for statement in statements]
+            futures = [pool.submit(run_in_group, statement) for statement in statements]
             try:
                 wait(futures, return_when=FIRST_EXCEPTION)  # a failure is seen as soon as it happens
                 for future in futures:
@@ -570,11 +575,9 @@ class Source:
                         future.result()  # raises it
                 return [future.result() for future in futures]
             except BaseException:
-                # A failure or Ctrl-C: the other queries' results are not needed, so stop them now
-                # rather than wait for them (each thread ends with its query).
                 for future in futures:
                     future.cancel()
-                self._interrupt_running()
+                group.stop()  # the other results are not needed: stop them rather than wait for them
                 raise
 
     def compile(self, statement) -> str:
@@ -583,6 +586,51 @@ class Source:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+#: The query group (``Source.execute_all``) the current worker thread runs for, if any.
+_in_group = threading.local()
+
+
+class _Stopped(Exception):
+    """A query of a stopped group that had not started: it never runs."""
+
+
+class _QueryGroup:
+    """The queries of one ``execute_all`` call: which connections are running one, and stopping them."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._running: set = set()  # driver connections with a query of this group in progress
+        self._told: set = set()  # those told to stop: discarded, not pooled, when their query ends
+
+    def run(self, conn, work):
+        driver = conn.connection.dbapi_connection
+        with self._lock:
+            if self._stopping:
+                raise _Stopped
+            self._running.add(driver)
+        try:
+            return work(conn)
+        finally:
+            with self._lock:
+                self._running.discard(driver)
+                told = driver in self._told
+            if told:
+                conn.invalidate()  # a stop request may still be in flight: never reuse the connection
+
+    def stop(self) -> None:
+        """Stop the running queries (sqlite3 ``interrupt``, DB-API ``cancel``); none starts after this."""
+        with self._lock:
+            self._stopping = True
+            running = list(self._running)
+            self._told.update(running)
+        for driver in running:
+            stop = getattr(driver, "interrupt", None) or getattr(driver, "cancel", None)
+            if stop is not None:
+                with contextlib.suppress(Exception):  # the query may have ended meanwhile
+                    stop()
 
 
 def _first_line(error) -> str:

@@ -109,3 +109,44 @@ def test_cli(shop_db, tmp_path, monkeypatch):
     assert "1 time column(s) hold values that are not times" in result.output
     plain = CliRunner().invoke(cli, ["check", "--source", str(shop_db)])
     assert "time values" not in plain.output
+
+
+def test_sqlite_dates_and_odd_time_text(tmp_path, registry):
+    # A date column: '2026-13-45' (month 13), '2026-02-30' (which SQLite's date() moves to March 2nd),
+    # '2026-12-3' (not zero-padded) and 'soon' are not dates; a date with a time of day is.
+    # A time column: 'now' and a bare Julian day number parse in julianday(), but no period holds them.
+    path = tmp_path / "shop.db"
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE marketing_spend (spent_on TEXT, channel TEXT, amount REAL)")
+    connection.executemany("INSERT INTO marketing_spend VALUES (?, 'ads', ?)", [
+        ("2026-12-05", 100), ("2026-12-06 00:00:00", 10), ("2026-13-45", 1000), ("2026-02-30", 1000),
+        ("2026-12-3", 1000), ("soon", 1000), (None, 1)])
+    connection.execute("CREATE TABLE customers (customer_id INTEGER, signup_at TEXT, churned_at TEXT, channel TEXT)")
+    connection.executemany("INSERT INTO customers VALUES (?, ?, NULL, 'ads')", [
+        (1, "2026-12-10 09:00:00"), (2, "now"), (3, "2461362.5")])
+    connection.commit()
+    connection.close()
+    checks = checks_by_column(open_source(str(path), SourceConfig(), registry), ["marketing_spend", "customers"])
+    spend = checks["marketing_spend.spent_on"]
+    assert (spend.unreadable, spend.examples) == (4, ["2026-02-30", "2026-12-3", "2026-13-45"])
+    signup = checks["customers.signup_at"]
+    assert (signup.unreadable, signup.examples) == (2, ["2461362.5", "now"])
+    # The metrics agree: December's spend is 110 (the two valid December days), over 1 new customer.
+    from kpicore.compute import compute, select_metrics
+    from kpicore.periods import parse_period
+
+    source = open_source(str(path), SourceConfig(), registry)
+    (cac,) = compute(select_metrics(["cac"], registry), parse_period("2026-12"), source)
+    source.close()
+    assert (cac.value, cac.n) == (110.0, 1)
+
+
+def test_a_mapping_error_does_not_stop_the_data_check(shop_db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{shop_db}"\n[entities.orders]\ncolumns = {{ amount = "total" }}\n')
+    result = CliRunner().invoke(cli, ["check", "--data"])
+    assert result.exit_code == 2
+    assert "  leads.created_at: all values are times or empty" in result.output
+    assert "orders.ordered_at" not in result.output.split("time values:")[1]
+    assert "PROBLEM: " in result.output and "total" in result.output

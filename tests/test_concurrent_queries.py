@@ -83,8 +83,8 @@ def test_a_failing_query_raises_source_error(sqlite_file, registry):
                   sa.text("SELECT 1")]
     with pytest.raises(SourceError, match="no such table: no_such_table"):
         source.execute_all(statements)
-    # The pool is intact afterwards.
-    assert source.execute_all(statements[:1]) == [[(1,)]]
+    # The pool is intact afterwards (two statements: the concurrent path, where one was).
+    assert source.execute_all([statements[0], statements[2]]) == [[(1,)], [(1,)]]
     source.close()
 
 
@@ -99,23 +99,32 @@ def test_single_connection_pools_run_one_query_at_a_time(tmp_path, registry):
     assert files.execute_all([sa.text("SELECT 1"), sa.text("SELECT 2")]) == [[(1,)], [(2,)]]
 
 
-def test_a_failure_stops_the_queries_still_running_on_postgres(registry):
-    # One statement sleeps 60 s, the other fails at once: execute_all raises the failure and cancels
-    # the sleeper instead of waiting for it, so no statement with the marker is left running.
+@pytest.mark.parametrize("failing_first", [False, True])
+def test_a_failure_stops_the_other_queries_on_postgres(registry, failing_first):
+    # One statement would sleep 60 s, the other fails (at run time, after 0.3 s, or at once while
+    # planning): execute_all raises the failure and cancels the sleeper, or never starts it, instead
+    # of waiting for it. Then no statement with the marker is left running. The elapsed time is
+    # compared with the 60 s sleep: a check that the sleeper was stopped, not a speed figure.
+    import time
+
     marker = f"sleeper-{uuid.uuid4().hex}"
     source = open_source(POSTGRES_URL, SourceConfig(), registry)
+    source.execute_all([sa.text("SELECT 1"), sa.text("SELECT 2")])  # warm pooled connections
     sleeper = sa.text(f"SELECT pg_sleep(60), '{marker}' AS marker")
-    failing = sa.text("SELECT pg_sleep(0.5), 1 / 0")
+    failing = sa.text("SELECT 1 / 0" if failing_first else "SELECT pg_sleep(0.3), 1 / (random() * 0)::int")
+    began = time.monotonic()
     with pytest.raises(SourceError, match="division by zero"):
-        source.execute_all([sleeper, failing])
+        source.execute_all([failing, sleeper] if failing_first else [sleeper, failing])
+    assert time.monotonic() - began < 30
     admin = sa.create_engine(POSTGRES_URL)
     with admin.connect() as connection:
         active = connection.execute(sa.text(
             "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE :marker "
             "AND pid <> pg_backend_pid()"), {"marker": f"%{marker}%"}).scalar()
     admin.dispose()
-    source.close()
     assert active == 0
+    assert source.execute_all([sa.text("SELECT 1"), sa.text("SELECT 2")]) == [[(1,)], [(2,)]]
+    source.close()
 
 
 def test_a_failure_interrupts_a_long_sqlite_query(sqlite_file, registry):
