@@ -399,7 +399,7 @@ class Source:
                     sa.and_(sa.not_(offset), compare(parsed, local_instant)),
                 )
             return sa.and_(self.raw_range(column, op, bound), exact)
-        return compare(sa.cast(column.sql, sa.DateTime(timezone=True)), bound.astimezone(UTC))
+        return compare(self.normalized(column), bound.astimezone(UTC))
 
     def raw_range(self, column: TimeColumn, op: str, bound: dt.datetime):
         """An index-friendly comparison on the raw text, a day wider than the exact one."""
@@ -473,6 +473,8 @@ class Source:
         if column.storage == TEXT and self.dialect == "sqlite":
             # Not datetime(): it drops fractional seconds, so 09:00:00 would not be before 09:00:00.250.
             return column.parsed if column.parsed is not None else _sqlite_instant(column.sql)
+        if column.storage == TEXT and self.dialect == "postgresql":
+            return _postgres_instant(column.sql)
         if column.storage == TEXT:
             return sa.cast(column.sql, sa.DateTime(timezone=True))
         return column.sql
@@ -631,6 +633,28 @@ class _QueryGroup:
             if stop is not None:
                 with contextlib.suppress(Exception):  # the query may have ended meanwhile
                     stop()
+
+
+#: The ISO 8601 text forms a PostgreSQL text column may hold (those SQLite sources hold), checked
+#: before the cast, which would fail the whole query on one bad value.
+_POSTGRES_ISO_TIME = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?)?"
+    r"\s*([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?$"
+)
+
+
+def _postgres_instant(text_column) -> sa.ColumnElement:
+    """PostgreSQL text time as ``timestamptz`` (naive text in the session timezone, the source's), NULL
+    for text that is not a time, such as 'soon' or '2026-02-30', instead of an error. Nested CASEs:
+    PostgreSQL evaluates a CASE's branches in order, but not the operands of an AND."""
+    year, month, day = (sa.cast(sa.func.substr(text_column, start, length), sa.Integer)
+                        for start, length in ((1, 4), (6, 2), (9, 2)))
+    leap = sa.or_(sa.and_(year % 4 == 0, year % 100 != 0), year % 400 == 0)
+    last_day = sa.case((month.in_([4, 6, 9, 11]), 30), (month == 2, sa.case((leap, 29), else_=28)), else_=31)
+    exists = sa.and_(year >= 1, day <= last_day)
+    cast = sa.cast(text_column, sa.DateTime(timezone=True))
+    return sa.case((text_column.op("~")(_POSTGRES_ISO_TIME), sa.case((exists, cast))))
 
 
 def _first_line(error) -> str:

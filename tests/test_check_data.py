@@ -81,8 +81,11 @@ def test_postgres_typed_and_text_columns(registry):
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         connection.execute(sa.text(
             f'CREATE TABLE "{schema}".orders (order_id int, customer_id int, ordered_at text, amount numeric)'))
-        connection.execute(sa.text(f"INSERT INTO \"{schema}\".orders VALUES (1, 1, '2026-11-17 10:00', 10), "
-                                   "(2, 1, 'soon', 20), (3, 1, NULL, 5)"))
+        connection.execute(sa.text(
+            f"INSERT INTO \"{schema}\".orders VALUES (1, 1, '2026-11-17 10:00', 10), "
+            "(2, 1, '2026-11-18T10:00:00+01:00', 1), (3, 1, '2026-11-19 10:00:00.123456Z', 2), "
+            "(4, 1, 'soon', 20), (5, 1, '2026-02-30 10:00', 40), (6, 1, '2026-13-01', 80), "
+            "(7, 1, '17/11/2026', 160), (8, 1, NULL, 5), (9, 1, '', 5)"))
         connection.execute(sa.text(
             f'CREATE TABLE "{schema}".leads (lead_id int, created_at timestamptz, converted_at timestamptz, '
             "channel text)"))
@@ -91,8 +94,19 @@ def test_postgres_typed_and_text_columns(registry):
         checks = checks_by_column(open_source(POSTGRES_URL, SourceConfig(schema=schema), registry),
                                   ["orders", "leads"])
         assert checks["leads.created_at"].unreadable == 0 and checks["leads.created_at"].error is None
-        # PostgreSQL cannot cast the text: the check says so, naming the value, instead of a count.
-        assert 'invalid input syntax for type timestamp with time zone: "soon"' in checks["orders.ordered_at"].error
+        # Text that is not a time is counted, not cast (a cast would fail the whole query).
+        orders = checks["orders.ordered_at"]
+        assert (orders.unreadable, orders.examples, orders.error) == (
+            4, ["17/11/2026", "2026-02-30 10:00", "2026-13-01"], None)
+        # ... and the metrics leave it out: the three valid orders of the week, 10 + 1 + 2.
+        from kpicore.compute import compute, select_metrics
+        from kpicore.periods import parse_period
+
+        source = open_source(POSTGRES_URL, SourceConfig(schema=schema), registry)
+        (revenue,) = compute(select_metrics(["revenue"], registry), parse_period("2026-W47"), source)
+        source.close()
+        assert (revenue.value, revenue.n) == (13.0, 3)
+        assert [(w.message, w.count) for w in revenue.warnings] == [("orders with no ordered_at", 2)]
     finally:
         with engine.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
