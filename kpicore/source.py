@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import os
 import threading
+import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -473,8 +474,6 @@ class Source:
         if column.storage == TEXT and self.dialect == "sqlite":
             # Not datetime(): it drops fractional seconds, so 09:00:00 would not be before 09:00:00.250.
             return column.parsed if column.parsed is not None else _sqlite_instant(column.sql)
-        if column.storage == TEXT and self.dialect == "postgresql":
-            return _postgres_instant(column.sql)
         if column.storage == TEXT:
             return sa.cast(column.sql, sa.DateTime(timezone=True))
         return column.sql
@@ -483,8 +482,9 @@ class Source:
         """The value is a time (a date, for a date column) that can fall in a period."""
         if self.dialect == "sqlite" and column.storage == DATE_TEXT:
             # With a modifier, date() carries '2026-02-30' over to March 2nd: a valid date is its own date().
-            day = sa.func.date(column.sql, sa.literal("+0 days", sa.Text()))
-            return sa.and_(day.is_not(None), day == sa.func.substr(column.sql, 1, 10))
+            written = sa.func.substr(column.sql, 1, 10)  # the date as written, before any time or offset
+            day = sa.func.date(written, sa.literal("+0 days", sa.Text()))
+            return sa.and_(day.is_not(None), day == written)
         if self.dialect == "sqlite" and column.storage == TEXT:
             # julianday() also reads 'now' and bare Julian day numbers, which no period holds.
             return sa.and_(self.normalized(column).is_not(None), column.sql.op("GLOB")("[0-9][0-9][0-9][0-9]-*"))
@@ -623,38 +623,23 @@ class _QueryGroup:
                 conn.invalidate()  # a stop request may still be in flight: never reuse the connection
 
     def stop(self) -> None:
-        """Stop the running queries (sqlite3 ``interrupt``, DB-API ``cancel``); none starts after this."""
+        """Stop the running queries (sqlite3 ``interrupt``, DB-API ``cancel``) and return when they have
+        ended; none starts after this. A query registered but not yet sent to the database would miss
+        a single stop (an idle connection ignores it), so the stop is repeated until each one ends."""
         with self._lock:
             self._stopping = True
-            running = list(self._running)
-            self._told.update(running)
-        for driver in running:
-            stop = getattr(driver, "interrupt", None) or getattr(driver, "cancel", None)
-            if stop is not None:
-                with contextlib.suppress(Exception):  # the query may have ended meanwhile
-                    stop()
-
-
-#: The ISO 8601 text forms a PostgreSQL text column may hold (those SQLite sources hold), checked
-#: before the cast, which would fail the whole query on one bad value.
-_POSTGRES_ISO_TIME = (
-    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-    r"([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?)?"
-    r"\s*([Zz]|[+-]([01]\d|2[0-3])(:?[0-5]\d)?)?$"
-)
-
-
-def _postgres_instant(text_column) -> sa.ColumnElement:
-    """PostgreSQL text time as ``timestamptz`` (naive text in the session timezone, the source's), NULL
-    for text that is not a time, such as 'soon' or '2026-02-30', instead of an error. Nested CASEs:
-    PostgreSQL evaluates a CASE's branches in order, but not the operands of an AND."""
-    year, month, day = (sa.cast(sa.func.substr(text_column, start, length), sa.Integer)
-                        for start, length in ((1, 4), (6, 2), (9, 2)))
-    leap = sa.or_(sa.and_(year % 4 == 0, year % 100 != 0), year % 400 == 0)
-    last_day = sa.case((month.in_([4, 6, 9, 11]), 30), (month == 2, sa.case((leap, 29), else_=28)), else_=31)
-    exists = sa.and_(year >= 1, day <= last_day)
-    cast = sa.cast(text_column, sa.DateTime(timezone=True))
-    return sa.case((text_column.op("~")(_POSTGRES_ISO_TIME), sa.case((exists, cast))))
+        while True:
+            with self._lock:
+                running = list(self._running)
+                self._told.update(running)
+            if not running:
+                return
+            for driver in running:
+                stop = getattr(driver, "interrupt", None) or getattr(driver, "cancel", None)
+                if stop is not None:
+                    with contextlib.suppress(Exception):  # the query may have ended meanwhile
+                        stop()
+            time.sleep(0.05)
 
 
 def _first_line(error) -> str:

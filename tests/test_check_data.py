@@ -13,6 +13,7 @@ from kpicore.cli import cli
 from kpicore.config import SourceConfig
 from kpicore.connectors import open_source
 from kpicore.data_check import check_times
+from kpicore.errors import SourceError
 from kpicore.plugins import new_plugin_manager
 from kpicore.registry import build_registry
 from kpicore.testing import POSTGRES_URL
@@ -85,7 +86,8 @@ def test_postgres_typed_and_text_columns(registry):
             f"INSERT INTO \"{schema}\".orders VALUES (1, 1, '2026-11-17 10:00', 10), "
             "(2, 1, '2026-11-18T10:00:00+01:00', 1), (3, 1, '2026-11-19 10:00:00.123456Z', 2), "
             "(4, 1, 'soon', 20), (5, 1, '2026-02-30 10:00', 40), (6, 1, '2026-13-01', 80), "
-            "(7, 1, '17/11/2026', 160), (8, 1, NULL, 5), (9, 1, '', 5)"))
+            "(7, 1, '17/11/2026', 160), (8, 1, NULL, 5), (9, 1, '', 5), (10, 1, '2026-11-17-05', 1), "
+            "(11, 1, '2026-11-17 10:00+16', 1)"))
         connection.execute(sa.text(
             f'CREATE TABLE "{schema}".leads (lead_id int, created_at timestamptz, converted_at timestamptz, '
             "channel text)"))
@@ -94,19 +96,18 @@ def test_postgres_typed_and_text_columns(registry):
         checks = checks_by_column(open_source(POSTGRES_URL, SourceConfig(schema=schema), registry),
                                   ["orders", "leads"])
         assert checks["leads.created_at"].unreadable == 0 and checks["leads.created_at"].error is None
-        # Text that is not a time is counted, not cast (a cast would fail the whole query).
+        # Text that is not a time is counted, where a cast would stop the query at the first one.
         orders = checks["orders.ordered_at"]
         assert (orders.unreadable, orders.examples, orders.error) == (
-            4, ["17/11/2026", "2026-02-30 10:00", "2026-13-01"], None)
-        # ... and the metrics leave it out: the three valid orders of the week, 10 + 1 + 2.
+            6, ["17/11/2026", "2026-02-30 10:00", "2026-11-17 10:00+16"], None)
+        # The computation casts, and stops with one line naming a value it cannot read.
         from kpicore.compute import compute, select_metrics
         from kpicore.periods import parse_period
 
         source = open_source(POSTGRES_URL, SourceConfig(schema=schema), registry)
-        (revenue,) = compute(select_metrics(["revenue"], registry), parse_period("2026-W47"), source)
+        with pytest.raises(SourceError, match="invalid input syntax|out of range|displacement"):
+            compute(select_metrics(["revenue"], registry), parse_period("2026-W47"), source)
         source.close()
-        assert (revenue.value, revenue.n) == (13.0, 3)
-        assert [(w.message, w.count) for w in revenue.warnings] == [("orders with no ordered_at", 2)]
     finally:
         with engine.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
@@ -133,7 +134,8 @@ def test_sqlite_dates_and_odd_time_text(tmp_path, registry):
     connection = sqlite3.connect(path)
     connection.execute("CREATE TABLE marketing_spend (spent_on TEXT, channel TEXT, amount REAL)")
     connection.executemany("INSERT INTO marketing_spend VALUES (?, 'ads', ?)", [
-        ("2026-12-05", 100), ("2026-12-06 00:00:00", 10), ("2026-13-45", 1000), ("2026-02-30", 1000),
+        ("2026-12-05", 100), ("2026-12-06 00:00:00", 10), ("2026-12-07T00:00:00+01:00", 1), ("2026-12-08t10:00", 1),
+        ("2026-13-45", 1000), ("2026-02-30", 1000),
         ("2026-12-3", 1000), ("soon", 1000), (None, 1)])
     connection.execute("CREATE TABLE customers (customer_id INTEGER, signup_at TEXT, churned_at TEXT, channel TEXT)")
     connection.executemany("INSERT INTO customers VALUES (?, ?, NULL, 'ads')", [
@@ -145,14 +147,14 @@ def test_sqlite_dates_and_odd_time_text(tmp_path, registry):
     assert (spend.unreadable, spend.examples) == (4, ["2026-02-30", "2026-12-3", "2026-13-45"])
     signup = checks["customers.signup_at"]
     assert (signup.unreadable, signup.examples) == (2, ["2461362.5", "now"])
-    # The metrics agree: December's spend is 110 (the two valid December days), over 1 new customer.
+    # The metrics agree: December's spend is 112 (the four valid December days), over 1 new customer.
     from kpicore.compute import compute, select_metrics
     from kpicore.periods import parse_period
 
     source = open_source(str(path), SourceConfig(), registry)
     (cac,) = compute(select_metrics(["cac"], registry), parse_period("2026-12"), source)
     source.close()
-    assert (cac.value, cac.n) == (110.0, 1)
+    assert (cac.value, cac.n) == (112.0, 1)
 
 
 def test_a_mapping_error_does_not_stop_the_data_check(shop_db, tmp_path, monkeypatch):
@@ -163,4 +165,4 @@ def test_a_mapping_error_does_not_stop_the_data_check(shop_db, tmp_path, monkeyp
     assert result.exit_code == 2
     assert "  leads.created_at: all values are times or empty" in result.output
     assert "orders.ordered_at" not in result.output.split("time values:")[1]
-    assert "PROBLEM: " in result.output and "total" in result.output
+    assert "PROBLEM: " in result.output and "(mapped to 'total') not found" in result.output
