@@ -131,6 +131,43 @@ def _expect(value: Any, types: type | tuple[type, ...], where: str, what: str) -
     return value
 
 
+def _check_timezone(name: str, where: str) -> None:
+    from .periods import get_timezone
+
+    try:
+        get_timezone(name)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def check_locale(name: str, where: str) -> None:
+    """A locale Babel knows (``en``, ``en_GB``, ``de_DE``); a ConfigError naming ``where`` otherwise."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(name.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        from babel.localedata import locale_identifiers
+
+        close = difflib.get_close_matches(name.replace("-", "_"), locale_identifiers(), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"{where}: unknown locale {name!r}{hint}; use a language and region such as \"en\", \"en_GB\" or \"de_DE\""
+        ) from None
+
+
+def check_currency(code: str, where: str) -> str:
+    """An ISO 4217 currency code Babel knows (``EUR``, ``USD``), upper-cased; a ConfigError otherwise."""
+    from babel.numbers import is_currency, list_currencies
+
+    upper = code.strip().upper()
+    if len(upper) == 3 and is_currency(upper):
+        return upper
+    close = difflib.get_close_matches(upper, sorted(list_currencies()), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(f"{where}: unknown currency {code!r}{hint}; use an ISO 4217 code such as \"EUR\" or \"USD\"")
+
+
 def _entity_mapping(name: str, raw: Any, where: str) -> EntityMapping:
     _expect(raw, dict, where, "a table of settings")
     for key in raw:
@@ -158,8 +195,6 @@ def _entity_mapping(name: str, raw: Any, where: str) -> EntityMapping:
 
 def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     """Validate a parsed kpi.toml; errors name the file and key."""
-    from .periods import get_timezone
-
     where = str(path) if path else CONFIG_FILE
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
@@ -167,10 +202,14 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     config = Config(path=path)
     if "timezone" in raw:
         config.timezone = _expect(raw["timezone"], str, f"{where}: timezone", "an IANA timezone name")
-        get_timezone(config.timezone)
+        _check_timezone(config.timezone, f"{where}: timezone")
     for key in ("currency", "locale", "state_url"):
         if key in raw:
             setattr(config, key, _expect(raw[key], str, f"{where}: {key}", "a string"))
+    if "locale" in raw:
+        check_locale(config.locale, f"{where}: locale")
+    if "currency" in raw:
+        config.currency = check_currency(config.currency, f"{where}: currency")
     if "gross_margin" in raw:
         margin = _expect(raw["gross_margin"], (int, float), f"{where}: gross_margin", "a number")
         if not 0 < margin <= 1:
@@ -189,7 +228,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         source.url = _expect(source_raw["url"], str, f"{where}: source.url", "a URL or path")
     if "timezone" in source_raw:
         source.timezone = _expect(source_raw["timezone"], str, f"{where}: source.timezone", "a timezone")
-        get_timezone(source.timezone)
+        _check_timezone(source.timezone, f"{where}: source.timezone")
     if "timeout" in source_raw:
         timeout = _expect(source_raw["timeout"], (int, float), f"{where}: source.timeout", "seconds")
         if timeout <= 0:

@@ -236,6 +236,35 @@ def test_init_writes_commented_config_once(run_kpi, tmp_path):
     assert load_config(tmp_path / "kpi.toml").source.url == "postgresql://kpi@db/shop"
 
 
+def test_init_example_lines_uncommented_parse_and_mean_what_they_say(run_kpi, tmp_path, monkeypatch):
+    """Uncomment every example line `kpi init` writes: the file parses and holds what the comments say."""
+    import re
+
+    from kpicore.config import expand_url, load_config
+
+    code, _, _ = run_kpi("init")
+    assert code == 0
+    lines = (tmp_path / "kpi.toml").read_text().splitlines()
+    example = re.compile(r"^# (\[[a-z_.]+\]|[a-z_]+ = )")
+    uncommented = [line[2:] if example.match(line) else line for line in lines]
+    assert sum(1 for line in lines if example.match(line)) >= 12
+    (tmp_path / "kpi.toml").write_text("\n".join(uncommented) + "\n")
+    config = load_config(tmp_path / "kpi.toml")
+    # The source URL substitutes ${DB_PASSWORD} from the environment, percent-encoded.
+    monkeypatch.setenv("DB_PASSWORD", "p@ss")
+    assert expand_url(config.source.url, "url") == "postgresql://kpi_reader:p%40ss@db.internal/shop"
+    assert config.state_url == "sqlite:///kpi-state.db"
+    assert config.resolved_state_url() == f"sqlite:///{tmp_path / 'kpi-state.db'}"
+    assert config.templates_dir == (tmp_path / "templates").resolve()
+    customers = config.source.entities["customers"]
+    assert customers.table == "crm_customers" and customers.dimensions == ["region", "plan"]
+    assert customers.source_column("signup_at") == "created_at"
+    orders = config.source.entities["orders"]
+    assert orders.query.startswith("SELECT id AS order_id") and orders.scale == {"amount": 0.01}
+    assert orders.source_column("amount") == "total_cents"
+    assert config.targets == {"nps": {"min": 40}, "churn_rate": {"max": 2.5}}
+
+
 def test_init_points_at_an_existing_demo_database(run_kpi, tmp_path, demo_database):
     import shutil
 

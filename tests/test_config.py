@@ -69,7 +69,10 @@ allow = { "#leadership" = ["*"] }
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('timezone = "Mars/Olympus"', "unknown timezone 'Mars/Olympus'"),
+        ('timezone = "Mars/Olympus"', "timezone: unknown timezone 'Mars/Olympus'"),
+        ('[source]\ntimezone = "Europe/Berln"', "source.timezone: unknown timezone 'Europe/Berln'"),
+        ('locale = "xx_YY"', "locale: unknown locale 'xx_YY'"),
+        ('currency = "EURO"', "currency: unknown currency 'EURO' (did you mean 'EUR'?)"),
         ("gross_margin = 1.5", "gross_margin must be in (0, 1], got 1.5"),
         ('gross_margin = "high"', "gross_margin: expected a number, got 'high'"),
         ('[source]\nurl = 5', "source.url: expected a URL or path, got 5"),
@@ -86,7 +89,12 @@ def test_errors_name_the_key(tmp_path, text, message):
     with pytest.raises(ConfigError) as error:
         load_config(path)
     assert message in str(error.value)
-    assert str(path) in str(error.value) or "timezone" in message
+    assert str(path) in str(error.value)
+
+
+def test_locale_and_currency_are_accepted_as_babel_knows_them(tmp_path):
+    config = load_config(write(tmp_path, 'locale = "de_DE"\ncurrency = "eur"'))
+    assert config.locale == "de_DE" and config.currency == "EUR"
 
 
 def test_syntax_error_gives_line(tmp_path):

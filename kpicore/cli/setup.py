@@ -69,7 +69,7 @@ def init_command(url, force):
     if url is None and (Path.cwd() / context.DEMO_DATABASE).is_file():
         url = context.DEMO_DATABASE
     if url is None:
-        url_line = '# url = "postgresql://kpi_reader:${{DB_PASSWORD}}@db.internal/shop"   # set this, or run `kpi demo`'
+        url_line = '# url = "postgresql://kpi_reader:${DB_PASSWORD}@db.internal/shop"   # set this, or run `kpi demo`'
         next_step = "Set [source] url, then `kpi check`."
     else:
         url_line = 'url = "' + url.replace('"', '\\"') + '"'
