@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 
 from .buckets import state_measures, state_query
-from .errors import MappingError
+from .errors import MappingError, SourceError
 from .metric import Measure, Metric, Values, as_sql, takes_period
 from .periods import Period
 from .results import MetricResult, Segment, TrendPoint, Warning_
@@ -403,7 +403,8 @@ def compute(
 
     queries = plan_queries(source, the_plan, windows)
     window_values: list[dict[Measure, float | None]] = [{} for _ in windows]
-    for rows, (_, read) in zip(source.execute_all([statement for statement, _ in queries]), queries, strict=True):
+    answers, queries = _execute_isolating_entities(source, the_plan, windows, queries, config)
+    for rows, (_, read) in zip(answers, queries, strict=True):
         for w, window in enumerate(windows):
             window_values[w].update(read(rows, w, window))
 
@@ -445,6 +446,66 @@ def compute(
             else:
                 result.segments = _metric_segments(metric, config, segment_values, period)
     return results
+
+
+def _execute_isolating_entities(source: Source, the_plan: Plan, windows: list[Period], queries, config):
+    """Run the planned queries; when the source refuses one, run each entity's queries on their own, so
+    an entity whose data the database cannot read (PostgreSQL text such as 'soon' in a time column)
+    makes only its own metrics unavailable, with a reason in ``the_plan.unavailable``.
+
+    Returns the rows and the queries they answer. A connection or timeout failure is raised as it is;
+    when every entity fails, a SourceError gives the reason of the first.
+    """
+    try:
+        return source.execute_all([statement for statement, _ in queries]), queries
+    except SourceError as error:
+        if isinstance(error.__context__, sa.exc.OperationalError):
+            raise  # the database is unreachable or timed out: not one entity's fault
+        first_error = error
+    answers, answered, failures = [], [], {}
+    for entity, measures in the_plan.measures.items():
+        entity_queries_ = entity_queries(source, entity, measures, windows)
+        try:
+            answers.extend(source.execute_all([statement for statement, _ in entity_queries_]))
+        except SourceError as entity_error:
+            failures[entity] = entity_error
+            continue
+        answered.extend(entity_queries_)
+    if not failures:
+        raise first_error  # it failed together but not apart: nothing to pin on one entity
+    reasons = _failure_reasons(source, failures)
+    if not answered:  # nothing could be computed: the command fails, saying why
+        raise SourceError(reasons[next(iter(failures))])
+    for metric in the_plan.metrics:
+        failed = sorted({m.entity for m in metric.resolved_measures(config).values()} & set(failures))
+        if failed and metric.name not in the_plan.unavailable:
+            the_plan.unavailable[metric.name] = reasons[failed[0]]
+    return answers, answered
+
+
+def _failure_reasons(source: Source, failures: dict[str, SourceError]) -> dict[str, str]:
+    """Why each failed entity failed: the time column holding values that are not times, when
+    ``kpi check --data``'s scan finds one, else the source's own error."""
+    from .data_check import check_times
+
+    found: dict[str, str] = {}
+    for check in check_times(source, sorted(failures)):
+        if check.unreadable and check.entity not in found:
+            examples = f" (e.g. {', '.join(repr(e) for e in check.examples)})" if check.examples else ""
+            found[check.entity] = (
+                f"entity {check.entity}: column {check.column} holds {check.unreadable:,} value(s) that are not "
+                f"times{examples}, which the source cannot compute over; `kpi check --data` lists them"
+            )
+    reasons = {}
+    for entity, error in failures.items():
+        entity_type = source.entities.get(entity)
+        if entity in found:
+            reasons[entity] = found[entity]
+        elif found and entity_type is not None and entity_type.derive is not None:
+            reasons[entity] = f"entity {entity} is derived from one that failed: {next(iter(found.values()))}"
+        else:
+            reasons[entity] = f"entity {entity}: {error}; `kpi check --data` looks for values the source cannot read"
+    return reasons
 
 
 def _warnings(metric: Metric, config, by_measure) -> list[Warning_]:

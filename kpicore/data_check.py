@@ -1,7 +1,8 @@
 """Time values that are not times, for ``kpi check --data``.
 
 A record whose time column holds text that does not parse as a time ('soon', '2026-13-45',
-'17/11/2026') falls in no period, so every metric leaves it out. Computations only read the period's
+'17/11/2026') falls in no period, so every metric leaves it out; on PostgreSQL, which casts a text time
+column, such a value makes the computation of its entity fail, and that entity's metrics are unavailable. Computations only read the period's
 slice of a table (through the time column's index) and so cannot count such values; this check scans
 each mapped time column once, in the database, and says how many there are, with examples.
 """
@@ -24,7 +25,10 @@ class TimeCheck:
     column: str
     unreadable: int = 0  # values present that are not times
     examples: list[str] = field(default_factory=list)  # a few of them, where the source keeps the text
-    error: str | None = None  # the database refused the check (e.g. PostgreSQL text it cannot cast)
+    error: str | None = None  # the database refused the check, or could not read the data
+    #: True where such values stop the computation of the entity (PostgreSQL casts text time columns, and
+    #: refuses text that is not a time), False where the metrics leave those records out.
+    stops_compute: bool = False
 
 
 def check_times(source: Source, entity_names) -> list[TimeCheck]:
@@ -46,7 +50,7 @@ def check_times(source: Source, entity_names) -> list[TimeCheck]:
                 continue
             time = getattr(t, column)
             unreadable = sa.and_(time.is_not(None), sa.not_(_valid(source, time)))
-            check = TimeCheck(name, column)
+            check = TimeCheck(name, column, stops_compute=source.dialect == "postgresql" and storage == TEXT)
             checks.append(check)
             try:
                 ((count,),) = source.execute(sa.select(sa.func.count()).select_from(relation.from_).where(unreadable))

@@ -29,6 +29,15 @@ def register_channels(register):
 
 
 @hookspec
+def register_settings(register):
+    """Declare the kpi.toml keys the plugin reads: ``register(section, keys)``, e.g. ``register("packs.bakery", ["opens"])``.
+
+    ``section`` is a dotted table name (``packs.NAME``, ``channels.NAME``); ``keys`` the names allowed in
+    it (a dict maps each to a one-line description). ``kpi check`` rejects every other key there.
+    """
+
+
+@hookspec
 def register_commands(cli):
     """Add commands to the ``kpi`` click group."""
 

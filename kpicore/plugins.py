@@ -104,6 +104,15 @@ def load_plugins() -> LoadedPlugins:
     return _loaded
 
 
+def plugin_distribution(manager: pluggy.PluginManager, plugin) -> tuple[str, str] | None:
+    """(distribution name, version) of a plugin loaded from an entry point, e.g.
+    ``("kpicore-restaurant", "0.1.0")``; None for a built-in or in-process plugin."""
+    for loaded_plugin, distribution in manager.list_plugin_distinfo():
+        if loaded_plugin is plugin:
+            return distribution.metadata["Name"], distribution.version
+    return None
+
+
 def plugin_version(manager: pluggy.PluginManager, plugin) -> str | None:
     """The distribution version of a plugin loaded from an entry point, else None."""
     for loaded_plugin, distribution in manager.list_plugin_distinfo():

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import MetricError, PluginError
-from .plugins import LoadedPlugins, load_plugins
+from .plugins import DEFAULT_PLUGINS, LoadedPlugins, load_plugins
 
 
 @dataclass
@@ -19,6 +20,20 @@ class Registration:
     name: str
     item: Any
     plugin: str
+    override: bool = False  # registered with override=True: it replaces another plugin's
+    replaces: str | None = None  # the plugin whose registration it replaced
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The keys a plugin reads from one kpi.toml table (``register_settings``).
+
+    ``section`` is the dotted table name (``packs.restaurant``, ``channels.pigeon``); ``keys`` maps each
+    allowed key to a one-line description (empty when the plugin gave none).
+    """
+
+    section: str
+    keys: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,10 @@ class Registry:
     connectors: dict[str, Registration] = field(default_factory=dict)
     channels: dict[str, Registration] = field(default_factory=dict)
     demo_data: dict[str, Registration] = field(default_factory=dict)
+    settings: dict[str, Registration] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    #: Duplicates (a name two plugins register, neither with override=True): errors at start-up.
+    conflicts: list[str] = field(default_factory=list)
     plugins: LoadedPlugins | None = None
 
     def metric(self, name: str):
@@ -67,28 +85,78 @@ class Registry:
     def provider(self, kind: str, name: str) -> str:
         return getattr(self, kind)[name].plugin
 
+    def raise_conflicts(self) -> None:
+        """Stop with a PluginError when two plugins registered the same name (see ``conflicts``)."""
+        if self.conflicts:
+            more = f" (and {len(self.conflicts) - 1} more; `kpi plugins` lists them)" if len(self.conflicts) > 1 else ""
+            raise PluginError(f"{self.conflicts[0]}{more}")
+
+
+OVERRIDE_HINT = (
+    "uninstall one (or leave it out of KPI_LOAD_PLUGINS), or, to replace the other on purpose, register "
+    "with register(item, override=True)"
+)
+
 
 def _collector(registry: Registry, kind: str, plugin_name: str, key, validate, strict: bool):
     table: dict[str, Registration] = getattr(registry, kind)
 
-    def register(item):
+    def register(item, *, override: bool = False):
         try:
             if validate is not None:
                 validate(item)
             name = key(item)
         except Exception as error:  # noqa: BLE001 - any invalid registration is reported, not raised
-            problem = f"plugin {plugin_name}: invalid {kind[:-1]}: {error}"
+            problem = f"plugin {plugin_name}: invalid {kind[:-1] if kind != 'settings' else 'settings'}: {error}"
         else:
-            if name in table:
-                problem = (
-                    f"{kind[:-1]} {name!r} is registered twice: by {table[name].plugin} and by {plugin_name}"
-                )
-            else:
-                table[name] = Registration(kind, name, item, plugin_name)
+            existing = table.get(name)
+            if existing is None:
+                table[name] = Registration(kind, name, item, plugin_name, override=bool(override))
                 return
+            if bool(override) != existing.override:
+                # A deliberate override wins whichever plugin loaded first.
+                if override:
+                    table[name] = Registration(kind, name, item, plugin_name, override=True, replaces=existing.plugin)
+                else:
+                    table[name] = replace(existing, replaces=plugin_name)
+                return
+            what = kind[:-1] if kind != "settings" else "settings for"
+            problem = (
+                f"{what} {name!r} is registered twice: by {existing.plugin} and by {plugin_name}; {OVERRIDE_HINT}"
+            )
+            if plugin_name in DEFAULT_PLUGINS and existing.plugin not in DEFAULT_PLUGINS:
+                table[name] = Registration(kind, name, item, plugin_name)  # never silently a third party's
+            registry.conflicts.append(problem)
         if strict:
             raise PluginError(problem)
         registry.problems.append(problem)
+
+    return register
+
+
+def _settings(section, keys=()) -> Settings:
+    """``register(section, keys)`` of the register_settings hook, as Settings."""
+    if not isinstance(section, str) or not re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_-]+)+", section):
+        raise TypeError(f"settings section must be a dotted table name such as 'packs.bakery', not {section!r}")
+    if isinstance(keys, str) or not all(isinstance(k, str) and k for k in keys):
+        raise TypeError(f"settings {section!r}: keys must be a list of names or a dict of name = description")
+    described = dict(keys) if isinstance(keys, dict) else dict.fromkeys(keys, "")
+    return Settings(section, {name: str(text or "") for name, text in described.items()})
+
+
+def _settings_register(collect, registry: Registry, plugin_name: str, strict: bool):
+    """Adapt ``register(section, keys)`` to the one-item collector."""
+
+    def register(section, keys=(), *, override: bool = False):
+        try:
+            settings = _settings(section, keys)
+        except TypeError as error:
+            problem = f"plugin {plugin_name}: invalid settings: {error}"
+            if strict:
+                raise PluginError(problem) from None
+            registry.problems.append(problem)
+            return
+        collect(settings, override=override)
 
     return register
 
@@ -124,6 +192,7 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
         ("channels", "register_channels", lambda c: c.scheme, None),
         ("metrics", "register_metrics", lambda m: m.name, _validate_metric),
         ("demo_data", "register_demo_data", lambda d: d.name, None),
+        ("settings", "register_settings", lambda s: s.section, None),
     ]
     for kind, hook_name, key, validate in hooks:
         hook = getattr(manager.hook, hook_name)
@@ -134,6 +203,8 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
             register = _collector(registry, kind, plugin_name, key, validate, strict)
             if kind == "demo_data":
                 register = _demo_register(register, registry, plugin_name, strict)
+            elif kind == "settings":
+                register = _settings_register(register, registry, plugin_name, strict)
             try:
                 implementation.function(register=register)
             except Exception as error:  # a hook that raises must not take the other plugins down
@@ -147,7 +218,7 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
 def _demo_register(collect, registry: Registry, plugin_name: str, strict: bool):
     """Adapt ``register(name, generate, config="")`` to the one-item collector."""
 
-    def register(name, generate=None, config: str = ""):
+    def register(name, generate=None, config: str = "", *, override: bool = False):
         try:
             pack = _demo_pack(name, generate, config)
         except TypeError as error:
@@ -156,7 +227,7 @@ def _demo_register(collect, registry: Registry, plugin_name: str, strict: bool):
                 raise PluginError(problem) from None
             registry.problems.append(problem)
             return
-        collect(pack)
+        collect(pack, override=override)
 
     return register
 
@@ -164,9 +235,16 @@ def _demo_register(collect, registry: Registry, plugin_name: str, strict: bool):
 _registry: Registry | None = None
 
 
-def get_registry() -> Registry:
-    """The process-wide registry, built once from the process-wide plugin manager."""
+def get_registry(*, allow_conflicts: bool = False) -> Registry:
+    """The process-wide registry, built once from the process-wide plugin manager.
+
+    Two plugins registering the same name is an error here, at start-up (a PluginError naming both);
+    ``allow_conflicts`` returns the registry anyway, for the commands that report problems
+    (``kpi plugins``, ``kpi check``).
+    """
     global _registry
     if _registry is None:
         _registry = build_registry()
+    if not allow_conflicts:
+        _registry.raise_conflicts()
     return _registry

@@ -75,7 +75,7 @@ def test_csv_counts_without_examples(tmp_path, registry):
     assert (orders.unreadable, orders.examples, orders.error) == (4, [], None)
 
 
-def test_postgres_typed_and_text_columns(registry):
+def test_postgres_typed_and_text_columns(registry, tmp_path, monkeypatch):
     schema = f"kpi_data_{uuid.uuid4().hex[:8]}"
     engine = sa.create_engine(POSTGRES_URL)
     with engine.begin() as connection:
@@ -91,7 +91,7 @@ def test_postgres_typed_and_text_columns(registry):
         connection.execute(sa.text(
             f'CREATE TABLE "{schema}".leads (lead_id int, created_at timestamptz, converted_at timestamptz, '
             "channel text)"))
-        connection.execute(sa.text(f"INSERT INTO \"{schema}\".leads VALUES (1, now(), NULL, 'ads')"))
+        connection.execute(sa.text(f"INSERT INTO \"{schema}\".leads VALUES (1, '2026-11-17 10:00:00+00', NULL, 'ads')"))
     try:
         checks = checks_by_column(open_source(POSTGRES_URL, SourceConfig(schema=schema), registry),
                                   ["orders", "leads"])
@@ -100,12 +100,31 @@ def test_postgres_typed_and_text_columns(registry):
         orders = checks["orders.ordered_at"]
         assert (orders.unreadable, orders.examples, orders.error) == (
             6, ["17/11/2026", "2026-02-30 10:00", "2026-11-17 10:00+16"], None)
-        # The computation casts, and stops with one line naming a value it cannot read.
+        assert orders.stops_compute and not checks["leads.created_at"].stops_compute
+        (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{POSTGRES_URL}"\nschema = "{schema}"\n')
+        monkeypatch.chdir(tmp_path)
+        result = CliRunner().invoke(cli, ["check", "--data"])
+        assert result.exit_code == 1, result.output
+        assert ("  orders.ordered_at: 6 value(s) are not times; this source cannot compute over them, so the "
+                "metrics of orders are unavailable (e.g. ") in result.output
+        # The computation casts, which PostgreSQL refuses for such text: the metrics of orders (and of
+        # customer_orders, derived from it) are unavailable, naming entity, column and `kpi check --data`;
+        # the other metrics are computed.
         from kpicore.compute import compute, select_metrics
         from kpicore.periods import parse_period
 
         source = open_source(POSTGRES_URL, SourceConfig(schema=schema), registry)
-        with pytest.raises(SourceError, match="invalid input syntax|out of range|displacement"):
+        revenue, clv, conversion = compute(
+            select_metrics(["revenue", "clv", "conversion_rate"], registry), parse_period("2026-W47"), source)
+        source.close()
+        assert (revenue.status, clv.status, conversion.status) == ("unavailable", "unavailable", "ok")
+        assert revenue.reason.startswith("entity orders: column ordered_at holds 6 value(s) that are not times")
+        assert "`kpi check --data`" in revenue.reason
+        assert clv.reason.startswith("entity customer_orders is derived from one that failed: entity orders: ")
+        assert conversion.n == 1
+        # When nothing else is asked for, the computation fails with that reason.
+        source = open_source(POSTGRES_URL, SourceConfig(schema=schema), registry)
+        with pytest.raises(SourceError, match=r"^entity orders: column ordered_at holds 6 value\(s\) that are not"):
             compute(select_metrics(["revenue"], registry), parse_period("2026-W47"), source)
         source.close()
     finally:
@@ -117,13 +136,32 @@ def test_postgres_typed_and_text_columns(registry):
 def test_cli(shop_db, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["check", "--source", str(shop_db), "--data"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # values that change results
+    assert "DATA: 1 time column(s) hold values that change results" in result.output
+    # Each line under its heading: the unavailable metrics are not under "time values:".
+    entities, rest = result.output.split("\nmetrics:\n")
+    metrics, times = rest.split("\ntime values:\n")
+    assert "  orders: ok (table 'orders')" in entities and "unavailable" not in entities
+    assert "  nps: unavailable (needs survey_responses)" in metrics.splitlines()
+    assert "unavailable" not in times
     assert ("  orders.ordered_at: 4 value(s) are not times; every metric leaves those records out "
             "(e.g. '17/11/2026', '2026-13-45 10:00:00', 'soon')") in result.output
     assert "  leads.created_at: all values are times or empty" in result.output
     assert "1 time column(s) hold values that are not times" in result.output
     plain = CliRunner().invoke(cli, ["check", "--source", str(shop_db)])
-    assert "time values" not in plain.output
+    assert "time values" not in plain.output and plain.exit_code == 0
+
+
+def test_a_csv_it_cannot_read_is_a_failure(tmp_path, monkeypatch):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "orders.csv").write_text(
+        "order_id,customer_id,ordered_at,amount\n1,1,2026-11-17 10:00:00,5\n2,1,2026-11-18 10:00:00,5,extra,cells\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check", "--source", str(folder), "--data"])
+    assert result.exit_code == 1, result.output
+    assert "  orders.ordered_at: FAILED: cannot read the data: " in result.output
+    assert "orders.csv" in result.output and "CANNOT CHECK" not in result.output
 
 
 def test_sqlite_dates_and_odd_time_text(tmp_path, registry):

@@ -377,3 +377,86 @@ def test_broken_mapped_query_is_a_mapping_error(run_kpi, tmp_path, demo_database
     code, _, err = run_kpi("compute", "revenue")
     assert code == 2
     assert "kpi.toml [entities.orders] query fails" in err and "syntax error" in err
+
+
+DIGEST = '[digests.weekly]\nmetrics = ["revenue"]\n'
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[digests.weekly]\nmetrics = ["revenu"]\n',
+         "kpi.toml: [digests.weekly].metrics: unknown metric 'revenu' (did you mean revenue"),
+        (DIGEST + 'destinations = ["slak:#kpis"]\n', "no channel handles 'slak:' (did you mean slack:?)"),
+        (DIGEST + 'schedule = "0 9 * MON"\n', "[digests.weekly].schedule: '0 9 * MON' has 4 field(s)"),
+        (DIGEST + 'trend = "twelve"\n', "[digests.weekly].trend: expected a number of periods"),
+        ('[entities.customers]\ncolumns = { customer_idd = "id" }\n',
+         "kpi.toml: [entities.customers].columns: unknown column 'customer_idd' (did you mean 'customer_id'?)"),
+        ('[entities.custmers]\ntable = "crm"\n',
+         "kpi.toml: [entities.custmers]: unknown entity 'custmers' (did you mean 'customers'?)"),
+        ('[targets]\nnsp = { min = 40 }\n', "kpi.toml: [targets]: unknown metric 'nsp' (did you mean 'nps'?)"),
+        ('[packs.restaurant.opening_hours]\nmonday = ["11:00-15:00"]\n',
+         "kpi.toml: [packs.restaurant.opening_hours]: unknown key 'monday' (did you mean 'mon'?)"),
+        ('[packs.consulting]\nrate = 1\n', "kpi.toml: [packs.consulting]: unknown key 'rate' (packs.consulting takes no keys)"),
+        ('locale = "xx_YY"\n', "locale: unknown locale 'xx_YY'"),
+        ('currency = "EURO"\n', "currency: unknown currency 'EURO' (did you mean 'EUR'?)"),
+    ],
+)
+def test_check_rejects_each_broken_config(run_kpi, tmp_path, demo_database, monkeypatch, toml, message):
+    monkeypatch.setenv("KPI_LOAD_PLUGINS", "restaurant,consulting")
+    top, sep, rest = toml.partition("[")  # top-level keys before the first table
+    (tmp_path / "kpi.toml").write_text(f'{top}[source]\nurl = "{demo_database}"\n{sep}{rest}', encoding="utf-8")
+    code, out, err = run_kpi("check")
+    assert code == 2, out + err
+    assert message in err
+    assert "OK" not in out.splitlines()[-1:]
+
+
+def test_check_accepts_the_same_config_written_right(run_kpi, tmp_path, demo_database, monkeypatch):
+    monkeypatch.setenv("KPI_LOAD_PLUGINS", "restaurant,consulting")
+    (tmp_path / "kpi.toml").write_text(
+        f'locale = "en_GB"\ncurrency = "EUR"\n[source]\nurl = "{demo_database}"\n'
+        '[entities.customers]\ncolumns = { customer_id = "customer_id" }\n[targets]\nnps = { min = 40 }\n'
+        '[packs.restaurant.opening_hours]\nmon = ["11:00-15:00"]\n'
+        + DIGEST + 'destinations = ["slack:#kpis"]\nschedule = "0 9 * * MON"\ntrend = 12\n',
+        encoding="utf-8",
+    )
+    code, out, err = run_kpi("check")
+    assert code == 0, out + err
+    assert out.strip().endswith("OK")
+
+
+def test_metrics_on_a_pipe_prints_plain_lines_with_whole_names(run_kpi):
+    from kpicore.registry import get_registry
+
+    code, out, _ = run_kpi("metrics")
+    assert code == 0
+    rows = [line.split("\t") for line in out.splitlines()]
+    registry = get_registry()
+    assert [row[0] for row in rows] == sorted(registry.metrics)
+    for row in rows:
+        assert len(row) == 6 and row[4] == registry.provider("metrics", row[0])
+        assert row[5] == registry.metric(row[0]).description and "…" not in "".join(row)
+
+
+@pytest.mark.parametrize("width", [60, 100, 120])
+def test_metrics_table_on_a_terminal_never_cuts_names(width):
+    import io
+
+    from rich.console import Console
+
+    from kpicore.cli.catalog import print_metrics
+
+    rows = [
+        {"name": "active_customers", "unit": "count", "better": "higher", "entities": ["customers"],
+         "plugin": "kpicore.metrics.customers", "description": "Customers signed up before the end " * 4},
+        {"name": "revenue_per_consultant", "unit": "currency", "better": "higher",
+         "entities": ["timesheets", "consultants"], "plugin": "kpicore_consulting_with_a_long_name",
+         "description": "Billed amount per consultant with hours."},
+    ]
+    buffer = io.StringIO()
+    print_metrics(rows, Console(file=buffer, width=width, force_terminal=True, color_system=None))
+    text = buffer.getvalue()
+    for row in rows:
+        assert row["name"] in text and row["plugin"] in text
+    assert "…" not in text

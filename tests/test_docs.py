@@ -24,7 +24,7 @@ TEST_FILES = [*REPO.glob("tests/**/*.py"), *REPO.glob("plugins/*/tests/**/*.py")
 def test_the_hooks_are_found():
     assert sorted(HOOKS) == [
         "prepare_jinja2_environment", "register_channels", "register_commands", "register_connectors",
-        "register_demo_data", "register_entities", "register_metrics",
+        "register_demo_data", "register_entities", "register_metrics", "register_settings",
     ]
 
 
@@ -39,10 +39,15 @@ def test_every_hook_is_documented_with_its_signature(hook):
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_has_a_test(hook):
+    """A test implements the hook and leaves calling it to kpicore: a test that calls the hook through
+    pluggy itself (``manager.hook.NAME(...)``) would stay green with kpicore's own call deleted."""
     implementing = re.compile(rf"def {hook}\(")
+    calling_directly = re.compile(rf"\.hook\.{hook}\(")
     this_file = Path(__file__).resolve()
     tests = [path for path in TEST_FILES if path.resolve() != this_file and implementing.search(path.read_text())]
     assert tests, f"no test implements the {hook} hook"
+    through_kpicore = [path for path in tests if not calling_directly.search(path.read_text())]
+    assert through_kpicore, f"every test of the {hook} hook calls it through pluggy, not through kpicore"
 
 
 def all_commands(group: click.Group, prefix: str = "kpi"):

@@ -157,7 +157,7 @@ def test_bad_metrics_are_problems_naming_the_plugin_and_the_rest_works():
     problems = "\n".join(registry.problems)
     assert "plugin bad-metrics: invalid metric: metric name '' must be lower_snake_case" in problems
     assert "unknown unit 'furlongs'" in problems
-    # built-in metrics are trylast, so the plugin's registration comes first and the built-in is the duplicate
+    # built-in metrics are trylast, so the plugin's registration comes first; the built-in keeps the name
     assert "metric 'revenue' is registered twice: by bad-metrics and by kpicore.metrics.orders" in problems
     assert "plugin crashing: register_metrics failed: RuntimeError: boom" in problems
     assert "fine_metric" in registry.metrics and "nps" in registry.metrics
@@ -197,7 +197,11 @@ def test_kpi_plugins_reports_problems_with_plugin_and_reason(monkeypatch, use_re
     assert result.exit_code == 0
     assert "PROBLEM: plugin broken failed to load: ModuleNotFoundError" in result.output
     assert "PROBLEM: plugin bad-metrics: invalid metric: metric 'odd_unit' has unknown unit 'furlongs'" in result.output
-    assert "bad-metrics (built-in)" not in result.output or "fine_metric" in result.output
+    # The plugin is listed with what it kept: the duplicate 'revenue' stays the built-in's.
+    assert "bad-metrics (registered in process)\n    metrics: fine_metric\n" in result.output
+    assert "PROBLEM: metric 'revenue' is registered twice: by bad-metrics and by kpicore.metrics.orders" in result.output
+    orders_metrics = result.output.split("kpicore.metrics.orders (built-in)\n    metrics: ")[1].split("\n")[0]
+    assert "revenue" in orders_metrics.split(", ")
 
 
 def test_kpi_check_reports_problems_and_unavailable_pack_metrics(monkeypatch, use_registry, tmp_path):
@@ -210,7 +214,8 @@ def test_kpi_check_reports_problems_and_unavailable_pack_metrics(monkeypatch, us
     assert result.exit_code == 2
     assert "plugin broken failed to load" in result.output
     assert "plugin bad-metrics: invalid metric" in result.output
-    assert "metric visits: unavailable (needs visits)" in result.output
+    assert "\nmetrics:\n" in result.output and "  visits: unavailable (needs visits)" in result.output
+    assert "PROBLEM: metric 'revenue' is registered twice: by bad-metrics and by kpicore.metrics.orders" in result.output
 
 
 # -- register_connectors / register_channels ----------------------------------------------------------
@@ -256,36 +261,146 @@ def test_register_channels_collects_by_scheme():
 
 
 # -- register_commands ------------------------------------------------------------------------------
-def test_register_commands_adds_a_command():
-    class Plugin:
-        @hookimpl
-        def register_commands(self, cli):
-            @cli.command("hello")
-            def hello():
-                """Say hello."""
-                click.echo("hello from a plugin")
+COMMAND_PLUGIN = '''
+import click
+from kpicore import hookimpl
 
-    group = click.Group("kpi")
-    loaded = new_plugin_manager(load_entry_points=False)
-    loaded.manager.register(Plugin())
-    loaded.manager.hook.register_commands(cli=group)
-    assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"
+
+@hookimpl
+def register_commands(cli):
+    @cli.command("hello")
+    def hello():
+        """Say hello."""
+        click.echo("hello from a plugin")
+
+    @cli.command("boom")
+    def boom():
+        """Fail the way a plugin bug would."""
+        raise RuntimeError("the oven is on fire")
+'''
+
+
+@pytest.fixture
+def command_plugin(tmp_path):
+    """An installed entry-point plugin (a throw-away distribution on PYTHONPATH) adding two commands."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "hello_kpis.py").write_text(COMMAND_PLUGIN)
+    info = site / "hello_kpis-0.3.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: hello-kpis\nVersion: 0.3.0\n")
+    (info / "entry_points.txt").write_text("[kpicore]\nhello = hello_kpis\n")
+    return site
+
+
+def run_kpi_process(*args, site, cwd, debug=False):
+    """`kpi` as a real process, with the plugin's site folder on its path."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(site), "KPI_LOAD_PLUGINS": "hello"}
+    env.pop("KPI_DEBUG", None)
+    if debug:
+        env["KPI_DEBUG"] = "1"
+    kpi = Path(sys.executable).with_name("kpi")
+    return subprocess.run([str(kpi), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+
+
+def test_register_commands_adds_a_command(command_plugin, tmp_path):
+    done = run_kpi_process("hello", site=command_plugin, cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "hello from a plugin\n", "")
+    listing = run_kpi_process("--help", site=command_plugin, cwd=tmp_path).stdout
+    assert "hello" in listing and "Say hello." in listing
+    plugins = run_kpi_process("plugins", site=command_plugin, cwd=tmp_path).stdout
+    assert "hello-kpis 0.3.0 (entry point hello)" in plugins
+
+
+def test_an_unexpected_error_is_one_line_naming_the_command(command_plugin, tmp_path):
+    done = run_kpi_process("boom", site=command_plugin, cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == (
+        "Error: kpi boom failed unexpectedly: RuntimeError: the oven is on fire "
+        "(run again with KPI_DEBUG=1 for the traceback)\n"
+    )
+    debug = run_kpi_process("boom", site=command_plugin, cwd=tmp_path, debug=True)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "the oven is on fire" in debug.stderr
+
+
+# -- register_settings ------------------------------------------------------------------------------
+class BakerySettings:
+    plugin_name = "bakery"
+
+    @hookimpl
+    def register_settings(self, register):
+        register("packs.bakery", {"opens": "Opening time", "ovens": "Number of ovens", "menu": "Menu"})
+        register("packs.bakery.menu", ["bread", "cake"])
+
+
+def test_register_settings_lets_kpi_check_reject_unknown_keys(use_registry, tmp_path, monkeypatch, demo_database):
+    registry = use_registry(BakerySettings())
+    assert registry.provider("settings", "packs.bakery") == "bakery"
+    assert registry.settings["packs.bakery"].item.keys["ovens"] == "Number of ovens"
+    monkeypatch.chdir(tmp_path)
+    good = f'[source]\nurl = "{demo_database}"\n[packs.bakery]\nopens = "06:00"\n[packs.bakery.menu]\nbread = 3\n'
+    (tmp_path / "kpi.toml").write_text(good)
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 0, result.output
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[packs.bakery]\noven = 2\n[packs.bakery.menu]\ncakes = 1\n'
+        '[packs.bakey]\nx = 1\n'
+    )
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 2
+    problems = [line for line in result.output.splitlines() if line.startswith("PROBLEM: ")]
+    assert problems == [
+        "PROBLEM: kpi.toml: [packs.bakery]: unknown key 'oven' (did you mean 'ovens'?)",
+        "PROBLEM: kpi.toml: [packs.bakery.menu]: unknown key 'cakes' (did you mean 'cake'?)",
+        "PROBLEM: kpi.toml: [packs.bakey]: no installed plugin reads this table (did you mean 'bakery'?); "
+        "`kpi plugins` lists what is installed",
+    ]
+
+
+def test_bad_and_duplicate_settings_are_problems():
+    class Bad:
+        plugin_name = "bad-settings"
+
+        @hookimpl
+        def register_settings(self, register):
+            register("Bakery", ["x"])
+
+    class OtherBakery(BakerySettings):
+        plugin_name = "other-bakery"
+
+    registry = registry_with(BakerySettings(), OtherBakery(), Bad())
+    assert any(p.startswith("settings for 'packs.bakery' is registered twice: by other-bakery and by bakery")
+               for p in registry.conflicts)
+    assert ("plugin bad-settings: invalid settings: settings section must be a dotted table name such as "
+            "'packs.bakery', not 'Bakery'") in registry.problems
 
 
 # -- prepare_jinja2_environment -----------------------------------------------------------------------
 def test_prepare_jinja2_environment_adds_filters():
-    import jinja2
+    """Through kpicore's own call (the digest environment), not pluggy's."""
+    from kpicore.config import Config
+    from kpicore.digest.render import environment
+    from kpicore.digest.run import render_options
+    from kpicore.plugins import load_plugins
 
     class Plugin:
         @hookimpl
         def prepare_jinja2_environment(self, env, config):
-            env.filters["shout"] = lambda text: f"{text.upper()}!"
+            env.filters["shout"] = lambda text: f"{text.upper()}! ({config.currency})"
 
-    environment = jinja2.Environment()
-    loaded = new_plugin_manager(load_entry_points=False)
-    loaded.manager.register(Plugin())
-    loaded.manager.hook.prepare_jinja2_environment(env=environment, config=None)
-    assert environment.from_string("{{ 'nps' | shout }}").render() == "NPS!"
+    loaded = load_plugins()
+    plugin = Plugin()
+    loaded.manager.register(plugin, name="shout")
+    try:
+        env = environment(jinja_hook=render_options(Config(currency="EUR"))["jinja_hook"])
+        assert env.from_string("{{ 'nps' | shout }}").render() == "NPS! (EUR)"
+    finally:
+        loaded.manager.unregister(plugin)
 
 
 # -- register_demo_data -------------------------------------------------------------------------------

@@ -109,17 +109,65 @@ def test_in_process_plugin_metric_is_registered_and_computes(manager, kpi):
     assert result.value == 20.0
 
 
-def test_duplicate_metric_name_is_an_error_naming_both_plugins(manager):
+def test_duplicate_metric_name_is_an_error_naming_both_plugins(manager, monkeypatch, run_kpi, demo_database):
     manager.manager.register(DuplicateNpsPlugin(), name="acme-kpis")
     with pytest.raises(PluginError) as error:
         build_registry(manager, strict=True)
     message = str(error.value)
-    assert "metric 'nps' is registered twice" in message
-    assert "kpicore.metrics.surveys" in message and "acme-kpis" in message
-    # Non-strict: reported as a problem, the built-in stays, nothing is silently overwritten.
+    assert "metric 'nps' is registered twice: by acme-kpis and by kpicore.metrics.surveys" in message
+    assert "override=True" in message
+    # Non-strict (what `kpi plugins` and `kpi check` show): the built-in stays, the duplicate is a conflict,
+    # and the registry refuses to start with it.
     registry = build_registry(manager)
-    assert registry.provider("metrics", "nps") in ("kpicore.metrics.surveys", "acme-kpis")
-    assert any("registered twice" in p for p in registry.problems)
+    assert registry.provider("metrics", "nps") == "kpicore.metrics.surveys"
+    assert registry.conflicts == [p for p in registry.problems if "registered twice" in p] and registry.conflicts
+    with pytest.raises(PluginError, match="metric 'nps' is registered twice"):
+        registry.raise_conflicts()
+    # Every command stops at start-up, naming both plugins (exit 2).
+    from kpicore import registry as registry_module
+
+    monkeypatch.setattr(registry_module, "_registry", registry)
+    code, _, err = run_kpi("compute", "nps", "--source", str(demo_database))
+    assert code == 2
+    assert err.startswith("Error: metric 'nps' is registered twice: by acme-kpis and by kpicore.metrics.surveys")
+
+
+def test_duplicate_of_any_kind_is_a_conflict(manager):
+    from kpicore import Entity
+    from kpicore.model import ORDERS
+
+    class Twice:
+        @hookimpl
+        def register_entities(self, register):
+            register(Entity("orders", ORDERS.columns))
+
+        @hookimpl
+        def register_channels(self, register):
+            register(type("Mail", (), {"scheme": "email"})())
+
+    manager.manager.register(Twice(), name="twice")
+    registry = build_registry(manager)
+    assert len(registry.conflicts) == 2
+    assert registry.provider("entities", "orders") == "kpicore.model_plugin"
+    assert any("channel 'email' is registered twice: by twice and by kpicore.channels" in c
+               for c in registry.conflicts)
+
+
+def test_a_deliberate_override_replaces_the_builtin_whatever_the_load_order(manager):
+    class OverridingNps:
+        @hookimpl(trylast=True)  # called after the built-in: the override still wins
+        def register_metrics(self, register):
+            class AcmeNps(Refunds):
+                name = "nps"
+
+            register(AcmeNps(), override=True)
+
+    manager.manager.register(OverridingNps(), name="acme-kpis")
+    registry = build_registry(manager, strict=True)
+    assert registry.provider("metrics", "nps") == "acme-kpis"
+    assert registry.metrics["nps"].replaces == "kpicore.metrics.surveys"
+    assert registry.problems == [] and registry.conflicts == []
+    assert type(registry.metric("nps")).__name__ == "AcmeNps"
 
 
 def test_invalid_metric_is_rejected_and_others_keep_working(manager):
@@ -202,7 +250,7 @@ def test_kpi_plugins_and_check_report_broken_plugin(installed_plugins, monkeypat
     monkeypatch.setenv("KPI_LOAD_PLUGINS", "good,broken")
     code, out, _ = run_kpi("plugins")
     assert code == 0
-    assert "good (1.2.3)" in out and "metrics: order_count" in out
+    assert "kpi-test-plugins 1.2.3 (entry point good)\n    metrics: order_count" in out
     assert "PROBLEM: plugin broken failed to load: ImportError: missing dependency frobnicate" in out
     code, out, err = run_kpi("check", "--source", str(demo_database))
     assert code == 2

@@ -25,6 +25,26 @@ class KpiGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+            if os.environ.get("KPI_DEBUG") == "1":
+                raise
+            command = f"kpi {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "kpi"
+            click.echo(
+                f"Error: {command} failed unexpectedly: {type(error).__name__}: {_without_secrets(str(error))} "
+                "(run again with KPI_DEBUG=1 for the traceback)",
+                err=True,
+            )
+            sys.exit(1)
+
+
+def _without_secrets(text: str) -> str:
+    """The text on one line, with the password of any URL in it masked."""
+    import re
+
+    one_line = " ".join(text.split())
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", one_line)
 
 
 @click.group(cls=KpiGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -36,15 +36,54 @@ def metrics_command(detail_name, period, source, as_json, config_path):
         click.echo(json.dumps(rows, indent=2))
         return
     from rich.console import Console
+
+    print_metrics(rows, Console())
+
+
+#: Columns a definition needs at least beside the identifiers, on a terminal.
+_DEFINITION_MIN = 24
+
+
+def print_metrics(rows, console) -> None:
+    """`kpi metrics` as people read it: identifiers are never cut.
+
+    On a pipe or a file, one plain tab-separated line per metric. On a terminal, a table whose
+    definitions wrap; on a terminal too narrow for the names, one block per metric.
+    """
+    if not console.is_terminal:
+        for row in rows:
+            console.file.write("\t".join([row["name"], row["unit"], row["better"], ", ".join(row["entities"]),
+                                          row["plugin"], row["description"]]) + "\n")
+        return
+    table = metrics_table(rows)
+    needed = sum(column.min_width or 0 for column in table.columns[:-1]) + 3 * len(table.columns) + _DEFINITION_MIN
+    if console.width >= needed:
+        console.print(table)
+        return
+    import textwrap
+
+    for row in rows:
+        console.print(f"{row['name']}  ({row['unit']}, {row['better']} is better; {', '.join(row['entities'])}; "
+                      f"{row['plugin']})", overflow="ignore", crop=False, soft_wrap=True, markup=False, highlight=False)
+        console.print(textwrap.fill(row["description"], width=max(console.width - 4, 20), initial_indent="    ",
+                                    subsequent_indent="    "), markup=False, highlight=False)
+
+
+def metrics_table(rows):
+    """The rich table of `kpi metrics` on a terminal: names are never cut, long definitions wrap."""
     from rich.table import Table
 
     table = Table()
-    for column in ("Metric", "Unit", "Better", "Entities", "Plugin", "Definition"):
-        table.add_column(column)
+    for column, key in (("Metric", "name"), ("Unit", "unit"), ("Better", "better"), ("Entities", None),
+                        ("Plugin", "plugin")):
+        longest = max((len(row[key]) if key else max(map(len, row["entities"]), default=0) for row in rows),
+                      default=0)
+        table.add_column(column, no_wrap=key is not None, min_width=max(longest, len(column)))
+    table.add_column("Definition", ratio=1, overflow="fold")
     for row in rows:
         table.add_row(row["name"], row["unit"], row["better"], ", ".join(row["entities"]), row["plugin"],
                       row["description"])
-    Console().print(table)
+    return table
 
 
 #: How a measure's time column meets the period, in words.
@@ -84,22 +123,29 @@ def _details(reg, config, name, period, source):
             click.echo(f"  reads {entity}{derived}: {', '.join(columns)}")
         click.echo(f"\nSQL for {the_period.label} and the period before, on {the_source.display}:")
         for sql in preview_sql(metric, the_source, the_period, config):
-            click.echo(sql + ";\n")
+            click.echo(format_sql(sql) + ";\n")
     finally:
         the_source.close()
 
 
+def format_sql(sql: str) -> str:
+    """SQL laid out for people: one clause per line, nested parts indented (sqlparse)."""
+    import sqlparse
+
+    return sqlparse.format(sql, reindent=True, indent_width=2, wrap_after=100).strip()
+
+
 #: What a plugin can provide, as `kpi plugins` lists it.
-KINDS = ("metrics", "entities", "connectors", "channels", "demo_data")
+KINDS = ("metrics", "entities", "connectors", "channels", "demo_data", "settings")
 
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_command(as_json):
     """List plugins, their versions and what each provides."""
-    from ..plugins import plugin_version
+    from ..plugins import DEFAULT_PLUGINS, plugin_distribution
 
-    reg = context.registry()
+    reg = context.registry(allow_conflicts=True)
     manager = reg.plugins.manager
     provided: dict[str, dict[str, list[str]]] = {}
     for kind in KINDS:
@@ -107,14 +153,24 @@ def plugins_command(as_json):
             provided.setdefault(registration.plugin, {}).setdefault(kind, []).append(registration.name)
     rows = []
     for name, plugin in manager.list_name_plugin():
-        version = plugin_version(manager, plugin)
-        rows.append({"name": name, "version": version or "built-in", **provided.get(name, {})})
+        distribution = plugin_distribution(manager, plugin)
+        rows.append({
+            "name": name,
+            "distribution": distribution[0] if distribution else None,
+            "version": distribution[1] if distribution else ("built-in" if name in DEFAULT_PLUGINS else None),
+            "entry_point": name if distribution else None,
+            **provided.get(name, {}),
+        })
     if as_json:
         click.echo(json.dumps({"plugins": rows, "problems": reg.problems}, indent=2))
         return
     for row in rows:
         parts = [f"{kind.replace('_', ' ')}: {', '.join(row[kind])}" for kind in KINDS if row.get(kind)]
-        click.echo(f"{row['name']} ({row['version']})" + ("".join(f"\n    {p}" for p in parts)))
+        if row["distribution"]:
+            heading = f"{row['distribution']} {row['version']} (entry point {row['entry_point']})"
+        else:
+            heading = f"{row['name']} ({'built-in' if row['version'] else 'registered in process'})"
+        click.echo(heading + "".join(f"\n    {p}" for p in parts))
     for problem in reg.problems:
         click.echo(f"PROBLEM: {problem}")
 

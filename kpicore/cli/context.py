@@ -21,10 +21,12 @@ def load(config_path):
     return load_config(config_path)
 
 
-def registry():
+def registry(*, allow_conflicts: bool = False):
+    """The plugins' registry; two plugins registering one name stops the command (PluginError), except
+    with ``allow_conflicts`` (``kpi plugins`` and ``kpi check`` report it instead)."""
     from ..registry import get_registry
 
-    return get_registry()
+    return get_registry(allow_conflicts=allow_conflicts)
 
 
 def warn_problems(reg) -> None:

@@ -88,21 +88,31 @@ def init_command(url, force):
 )
 @click.option(
     "--data", is_flag=True,
-    help="Also scan every mapped time column for values that are not times (records every metric leaves out).",
+    help="Also scan every mapped time column for values that are not times (exit 1 when some are found).",
 )
 def check_command(source, config_path, indexes, data):
-    """Validate kpi.toml, the plugins, and that every mapped entity and column resolves in the source."""
+    """Validate kpi.toml, the plugins, and that every mapped entity and column resolves in the source.
+
+    Exits 2 when the configuration, a plugin or a mapping is wrong; 1 when --data finds values that change
+    results, or data it cannot read.
+    """
+    from ..config_check import config_problems
     from ..source import EntityUnavailable
 
     config = context.load(config_path)
-    click.echo(f"config: {config.path or 'no kpi.toml (defaults)'}: ok")
-    reg = context.registry()
+    reg = context.registry(allow_conflicts=True)
     problems = list(reg.problems)
+    settings_problems = config_problems(config, reg)
+    problems.extend(settings_problems)
+    status = "ok" if not settings_problems else f"{len(settings_problems)} problem(s), listed below"
+    click.echo(f"config: {config.path or 'no kpi.toml (defaults)'}: {status}")
     the_source = context.open_source(config, source, reg)
 
     click.echo(f"source: {the_source.display}")
     unavailable = {}
+    data_failures = 0
     try:
+        click.echo("entities:")
         for name, registration in sorted(reg.entities.items()):
             entity = registration.item
             try:
@@ -118,20 +128,32 @@ def check_command(source, config_path, indexes, data):
             extra = f"; dimensions: {', '.join(relation.dimensions)}" if relation.dimensions else ""
             kind = "derived" if entity.derive else relation.origin
             click.echo(f"  {name}: ok ({kind}{extra})")
+        lacking = {}
+        for metric_name, registration in sorted(reg.metrics.items()):
+            try:
+                needed = registration.item.entities(config)
+            except ConfigError as error:  # a metric that reads settings of kpi.toml and finds them wrong
+                problems.append(str(error))
+                continue
+            if missing := [e for e in needed if e in unavailable]:
+                lacking[metric_name] = missing
+        if lacking:
+            click.echo("metrics:")
+            for metric_name, missing in lacking.items():
+                click.echo(f"  {metric_name}: unavailable (needs {', '.join(missing)})")
         if indexes:
             _echo_index_advice(the_source, [n for n in sorted(reg.entities) if n not in unavailable])
         if data:
-            _echo_time_checks(the_source, [n for n in sorted(reg.entities) if n not in unavailable])
+            data_failures = _echo_time_checks(the_source, [n for n in sorted(reg.entities) if n not in unavailable])
     finally:
         the_source.close()
-    for metric_name, registration in sorted(reg.metrics.items()):
-        missing = [e for e in registration.item.entities(config) if e in unavailable]
-        if missing:
-            click.echo(f"  metric {metric_name}: unavailable (needs {', '.join(missing)})")
     for problem in problems:
         click.echo(f"PROBLEM: {problem}", err=True)
     if problems:
         sys.exit(2)
+    if data_failures:
+        click.echo(f"DATA: {data_failures} time column(s) hold values that change results (see above).", err=True)
+        sys.exit(1)
     click.echo("OK")
 
 
@@ -155,8 +177,9 @@ def _echo_index_advice(the_source, entity_names) -> None:
         click.echo(f"{len(missing)} time column(s) without an index: period filters on them scan the whole table.")
 
 
-def _echo_time_checks(the_source, entity_names) -> None:
-    """Print, for each mapped time column, how many of its values are not times."""
+def _echo_time_checks(the_source, entity_names) -> int:
+    """Print, for each mapped time column, how many of its values are not times; return how many columns
+    hold such values or could not be read."""
     from ..data_check import check_times
 
     checks = check_times(the_source, entity_names)
@@ -164,17 +187,20 @@ def _echo_time_checks(the_source, entity_names) -> None:
     for check in checks:
         label = f"  {check.entity}.{check.column}"
         if check.error:
-            click.echo(f"{label}: CANNOT CHECK: {check.error}")
+            click.echo(f"{label}: FAILED: cannot read the data: {check.error}")
         elif check.unreadable:
             examples = ", ".join(repr(example) for example in check.examples)
-            click.echo(f"{label}: {check.unreadable:,} value(s) are not times; every metric leaves those "
-                       f"records out" + (f" (e.g. {examples})" if examples else ""))
+            effect = (f"this source cannot compute over them, so the metrics of {check.entity} are unavailable"
+                      if check.stops_compute else "every metric leaves those records out")
+            click.echo(f"{label}: {check.unreadable:,} value(s) are not times; {effect}"
+                       + (f" (e.g. {examples})" if examples else ""))
         else:
             click.echo(f"{label}: all values are times or empty")
     flagged = [check for check in checks if check.unreadable or check.error]
     if flagged:
-        click.echo(f"{len(flagged)} time column(s) hold values that are not times: fix them in the source, "
-                   "or map the entity to a query that converts them.")
+        click.echo(f"{len(flagged)} time column(s) hold values that are not times or cannot be read: fix them in "
+                   "the source, or map the entity to a query that converts them.")
+    return len(flagged)
 
 
 @click.command("demo")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -40,16 +41,42 @@ def test_every_stock_metric_is_listed(run):
     assert set(REFERENCE) <= listed
 
 
+def one_line(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
 @pytest.mark.parametrize("metric", sorted(REFERENCE))
-def test_details_show_definition_columns_rules_and_sql(run, metric):
+def test_details_show_definition_columns_rules_and_sql(run, metric, demo_database):
+    from kpicore.compute import columns_read, preview_sql
+    from kpicore.config import SourceConfig
+    from kpicore.connectors import open_source
+    from kpicore.periods import parse_period
+    from kpicore.plugins import new_plugin_manager
+    from kpicore.registry import build_registry
+
+    registry = build_registry(new_plugin_manager(load_entry_points=False))
+    chosen = registry.metric(metric)
     output = run("metrics", "--details", metric, "--period", "2026-W47")
-    assert output.startswith(f"{metric}: ")
-    assert "  definition: " in output
-    assert "  entities: " in output
-    assert "  reads " in output
-    assert "  rule: " in output
-    assert "SQL for 2026-W47 and the period before" in output
-    assert "SELECT " in output and "FROM " in output
+    lines = output.splitlines()
+    assert lines[0] == f"{metric}: {chosen.title}"
+    assert f"  definition: {chosen.description}" in lines
+    assert f"  entities: {', '.join(chosen.entities())}" in lines
+    assert [line for line in lines if line.startswith("  rule: ")] == [f"  rule: {rule}" for rule in chosen.rules]
+    source = open_source(str(demo_database), SourceConfig(), registry)
+    try:
+        period = parse_period("2026-W47")
+        reads = columns_read(chosen, source, period)
+        expected_sql = preview_sql(chosen, source, period)
+    finally:
+        source.close()
+    shown_reads = [line.split(": ", 1) for line in lines if line.startswith("  reads ")]
+    assert [(name.split()[1], columns.split(", ")) for name, columns in shown_reads] == list(reads.items())
+    # The SQL is the engine's, laid out on several lines (no 4 KB line), token for token the same.
+    sql_part = output.split("SQL for 2026-W47 and the period before, on ", 1)[1].split(":\n", 1)[1]
+    statements = [part for part in sql_part.split(";\n") if part.strip()]
+    assert [one_line(s) for s in statements] == [one_line(s) for s in expected_sql]
+    assert max(len(line) for line in sql_part.splitlines()) <= 400
+    assert all(statement.count("\n") >= 3 for statement in statements)
 
 
 def test_details_name_the_columns_read(run):
@@ -58,7 +85,8 @@ def test_details_name_the_columns_read(run):
     output = run("metrics", "--details", "repeat_purchase_rate", "--period", "2026-W47")
     assert "  reads customer_orders (derived): first_purchase_at, second_purchase_at\n" in output
     # the derived relation, built in bucket space: a running count per customer over its buckets
-    assert "OVER (PARTITION BY customer_order_buckets.customer_id ORDER BY customer_order_buckets.bucket" in output
+    assert one_line("OVER (PARTITION BY customer_order_buckets.customer_id ORDER BY customer_order_buckets.bucket") \
+        in one_line(output)
 
 
 def test_compute_all_by_region_on_the_demo_data(run):

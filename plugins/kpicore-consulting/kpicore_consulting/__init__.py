@@ -55,6 +55,11 @@ def register_metrics(register):
 
 
 @hookimpl
+def register_settings(register):
+    register("packs.consulting", [])  # the pack reads no settings: any key under [packs.consulting] is a typo
+
+
+@hookimpl
 def register_demo_data(register):
     from .demo import generate
 

@@ -47,6 +47,17 @@ def register_metrics(register):
 
 
 @hookimpl
+def register_settings(register):
+    from .opening_hours import WEEKDAYS
+
+    register("packs.restaurant", {"opening_hours": "Opening hours per weekday, for seat_occupancy."})
+    register(
+        "packs.restaurant.opening_hours",
+        {day: f'Openings on {day}, e.g. ["11:30-15:00", "18:00-23:00"]; missing = closed.' for day in WEEKDAYS},
+    )
+
+
+@hookimpl
 def register_demo_data(register):
     from .demo import DEMO_CONFIG, generate
 

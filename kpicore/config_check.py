@@ -1,0 +1,92 @@
+"""What `kpi check` finds wrong in kpi.toml once the plugins are known.
+
+``kpicore.config`` checks the shape of the file on its own; the keys that depend on what is installed
+are checked here, against the registry: entity names and their column keys, the tables plugins declare
+through ``register_settings`` (``[packs.NAME]``, ``[channels.NAME]``), digests, targets. Every message
+names the file and the key, and suggests the closest name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from .errors import ConfigError
+
+#: kpi.toml tables whose sub-tables belong to plugins, which declare their keys with register_settings.
+PLUGIN_SECTIONS = ("packs", "channels")
+
+
+def _hint(name: str, known) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (known: {', '.join(sorted(known))})" if known else ""
+
+
+def config_problems(config, registry) -> list[str]:
+    """Every problem of ``config`` that the installed plugins make visible, one line each."""
+    from .digest.config import config_file_name, digest_spec
+
+    where = config_file_name(config)
+    problems: list[str] = []
+    problems.extend(_entity_problems(config, registry, where))
+    for section in PLUGIN_SECTIONS:
+        tables = getattr(config, section, None) or {}
+        problems.extend(_settings_problems(section, tables, registry, where))
+    for metric in config.targets:
+        if metric not in registry.metrics:
+            problems.append(f"{where}: [targets]: unknown metric {metric!r}{_hint(metric, registry.metrics)}")
+    for name in config.digests:
+        try:
+            digest_spec(config, name, registry)
+        except ConfigError as error:
+            problems.append(str(error))
+    return problems
+
+
+def _entity_problems(config, registry, where: str) -> list[str]:
+    problems = []
+    for name, mapping in config.source.entities.items():
+        entity = registry.entity(name)
+        if entity is None:
+            problems.append(f"{where}: [entities.{name}]: unknown entity {name!r}{_hint(name, registry.entities)}")
+            continue
+        for key in ("columns", "scale"):
+            for column in getattr(mapping, key):
+                if entity.column(column) is None:
+                    problems.append(
+                        f"{where}: [entities.{name}].{key}: unknown column {column!r}"
+                        f"{_hint(column, entity.column_names)}; {name} has {', '.join(entity.column_names)}"
+                    )
+    return problems
+
+
+def _settings_problems(section: str, tables: dict[str, Any], registry, where: str) -> list[str]:
+    """``[packs.NAME]`` / ``[channels.NAME]`` tables against the keys plugins declared for them."""
+    declared = {key.split(".", 2)[1] for key in registry.settings if key.startswith(section + ".")}
+    problems = []
+    for name, table in tables.items():
+        path = f"{section}.{name}"
+        if path not in registry.settings:
+            problems.append(
+                f"{where}: [{path}]: no installed plugin reads this table{_hint(name, declared)}; "
+                "`kpi plugins` lists what is installed"
+            )
+            continue
+        problems.extend(_table_problems(path, table, registry, where))
+    return problems
+
+
+def _table_problems(path: str, table: Any, registry, where: str) -> list[str]:
+    settings = registry.settings[path].item
+    if not isinstance(table, dict):
+        return [f"{where}: [{path}]: expected a table of settings, got {table!r}"]
+    problems = []
+    for key, value in table.items():
+        if key not in settings.keys:
+            allowed = f" ({path} takes no keys)" if not settings.keys else _hint(key, settings.keys)
+            problems.append(f"{where}: [{path}]: unknown key {key!r}{allowed}")
+        elif isinstance(value, dict) and f"{path}.{key}" in registry.settings:
+            problems.extend(_table_problems(f"{path}.{key}", value, registry, where))
+    return problems
