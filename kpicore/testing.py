@@ -79,8 +79,18 @@ def _sqlite_real():
     return SqliteReal
 
 
+def _columns_written(entity, records, only_given_columns: bool = False):
+    """The entity's columns a table gets: all of them; with ``only_given_columns``, an optional one
+    (``required=False``) only when some record has it, so a test can leave it out as a real source may."""
+    if entity is None:
+        return []
+    if not only_given_columns:
+        return list(entity.columns)
+    return [c for c in entity.columns if c.required or any(c.name in r for r in records)]
+
+
 def write_tables(engine, rows: dict[str, list[dict]], entities: dict, *, schema: str | None = None,
-                 timestamps: str = "timestamptz") -> None:
+                 timestamps: str = "timestamptz", only_given_columns: bool = False) -> None:
     """Create one table per entity from rows (entity columns typed by kind, extra columns as text)."""
     import sqlalchemy as sa
 
@@ -89,7 +99,7 @@ def write_tables(engine, rows: dict[str, list[dict]], entities: dict, *, schema:
     tables = {}
     for name, records in rows.items():
         entity = entities.get(name)
-        kinds = {c.name: c.kind for c in entity.columns} if entity else {}
+        kinds = {c.name: c.kind for c in _columns_written(entity, records, only_given_columns)}
         names = list(kinds)
         for record in records:
             names.extend(k for k in record if k not in names)
@@ -113,12 +123,13 @@ def write_tables(engine, rows: dict[str, list[dict]], entities: dict, *, schema:
                 )
 
 
-def write_csv_folder(folder: Path, rows: dict[str, list[dict]], entities: dict) -> None:
+def write_csv_folder(folder: Path, rows: dict[str, list[dict]], entities: dict, *,
+                     only_given_columns: bool = False) -> None:
     """One ``<entity>.csv`` per entity; None becomes an empty cell."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, records in rows.items():
         entity = entities.get(name)
-        names = list(entity.column_names) if entity else []
+        names = [column.name for column in _columns_written(entity, records, only_given_columns)]
         for record in records:
             names.extend(k for k in record if k not in names)
         with open(folder / f"{name}.csv", "w", newline="", encoding="utf-8") as handle:
@@ -178,7 +189,8 @@ class KpiHarness:
             loaded.manager.register(plugin)
         return build_registry(loaded, strict=True)
 
-    def source(self, rows: dict[str, list[dict]], *, source_config=None, registry=None):
+    def source(self, rows: dict[str, list[dict]], *, source_config=None, registry=None,
+               only_given_columns: bool = False):
         """Write rows to the backend and open them as a Source."""
         import sqlalchemy as sa
 
@@ -192,11 +204,11 @@ class KpiHarness:
         if self.backend == "sqlite":
             path = folder.with_suffix(".db")
             engine = sa.create_engine(f"sqlite:///{path}")
-            write_tables(engine, rows, entities)
+            write_tables(engine, rows, entities, only_given_columns=only_given_columns)
             engine.dispose()
             url = str(path)
         elif self.backend == "csv":
-            write_csv_folder(folder, rows, entities)
+            write_csv_folder(folder, rows, entities, only_given_columns=only_given_columns)
             url = str(folder)
         elif self.backend == "postgresql":
             schema = f"kpi_test_{uuid.uuid4().hex[:10]}"
@@ -204,7 +216,8 @@ class KpiHarness:
             with engine.begin() as connection:
                 connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
             self._schemas.append(schema)
-            write_tables(engine, rows, entities, schema=schema, timestamps=self.timestamps)
+            write_tables(engine, rows, entities, schema=schema, timestamps=self.timestamps,
+                         only_given_columns=only_given_columns)
             engine.dispose()
             config.schema = schema
             url = POSTGRES_URL
@@ -215,15 +228,20 @@ class KpiHarness:
         return source
 
     def compute(self, metrics, period: str, *, tz: str = "UTC", now=None, by=None, trend=None, config=None,
-                source_config=None, **rows):
-        """Compute one metric (returns its MetricResult) or a list of metrics (returns a dict by name)."""
+                source_config=None, only_given_columns: bool = False, **rows):
+        """Compute one metric (returns its MetricResult) or a list of metrics (returns a dict by name).
+
+        Tables get every column of their entity; with ``only_given_columns``, optional columns no row
+        has are left out, as a source without them would be.
+        """
         from .compute import compute, select_metrics
         from .config import Config
         from .periods import parse_period
 
         registry = self.registry()
         names = [metrics] if isinstance(metrics, str) else list(metrics)
-        source = self.source(rows, source_config=source_config, registry=registry)
+        source = self.source(rows, source_config=source_config, registry=registry,
+                             only_given_columns=only_given_columns)
         results = compute(
             select_metrics(names, registry), parse_period(period, tz, now=now), source,
             config=config or Config(), by=by, trend=trend,

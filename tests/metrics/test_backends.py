@@ -95,3 +95,19 @@ def test_postgresql_naive_timestamps_match_sqlite(tmp_path):
     finally:
         naive.close()
         sqlite.close()
+
+
+def test_every_metric_works_without_the_optional_columns(kpi_all_backends):
+    """customers.channel and leads.channel are optional: without them every metric still computes
+    (cac pairs no channel), on every backend."""
+    without_channel = {
+        name: [{k: v for k, v in row.items() if not (k == "channel" and name in ("customers", "leads"))}
+               for row in rows]
+        for name, rows in ALL.items()
+    }
+    names = sorted(REFERENCE)
+    results = kpi_all_backends.compute(names, WEEK, config=MARGIN, only_given_columns=True, **without_channel)
+    full = kpi_all_backends.compute(names, WEEK, config=MARGIN, **ALL)
+    for name in names:
+        assert results[name].status == "ok", (name, results[name].reason)
+        assert _same(results[name].value, full[name].value), name

@@ -75,30 +75,49 @@ class Utilization(Metric):
         return percent(m.billable_hours, m.capacity)
 
 
+def _optional(t, name: str):
+    """The optional date column ``name``, or None when the source has no such column (it reads as NULL,
+    and an untyped NULL cannot be compared in SQL)."""
+    column = getattr(t, name)
+    return None if isinstance(getattr(column, "sql", column), sa.sql.elements.Null) else column
+
+
 def valid_consultant(t):
-    return (
-        t.capacity_hours_per_week.is_not(None) & (t.capacity_hours_per_week >= 0)
-        & (t.started_on.is_(None) | t.left_on.is_(None) | (t.left_on >= t.started_on))
-    )
+    valid = t.capacity_hours_per_week.is_not(None) & (t.capacity_hours_per_week >= 0)
+    started_on, left_on = _optional(t, "started_on"), _optional(t, "left_on")
+    if started_on is None or left_on is None:
+        return valid
+    return valid & (started_on.is_(None) | left_on.is_(None) | (left_on >= started_on))
 
 
 def employed_in(t, p):
     """Employed on some day of the period (started before its end, not left before its start)."""
-    return (t.started_on.is_(None) | (t.started_on < p.end)) & (t.left_on.is_(None) | (t.left_on >= p.start))
+    started_on, left_on = _optional(t, "started_on"), _optional(t, "left_on")
+    started = sa.true() if started_on is None else (started_on.is_(None) | (started_on < p.end))
+    not_left = sa.true() if left_on is None else (left_on.is_(None) | (left_on >= p.start))
+    return sa.and_(started, not_left)
 
 
 def weekdays_employed(t, p):
     """SQL: the weekdays of period ``p`` from started_on to left_on (both included).
 
     Weekdays on or after started_on, minus weekdays after left_on: two flat CASEs with a branch per
-    weekday of the period, comparing the date columns with constant day boundaries.
+    weekday of the period, comparing the date columns with constant day boundaries. A column the source
+    lacks means open-ended.
     """
     days = weekdays_in(p)
     total = len(days)
-    from_start = [(t.started_on < _midnight(day + dt.timedelta(days=1), p.tz), total - i) for i, day in enumerate(days)]
-    after_leaving = [(t.left_on < _midnight(day, p.tz), total - i) for i, day in enumerate(days)]
-    on_or_after_start = sa.case((t.started_on.is_(None), total), *from_start, else_=0) if days else sa.literal(0)
-    after_left = sa.case((t.left_on.is_(None), 0), *after_leaving, else_=0) if days else sa.literal(0)
+    started_on, left_on = _optional(t, "started_on"), _optional(t, "left_on")
+    if started_on is None or not days:
+        on_or_after_start = sa.literal(total)
+    else:
+        from_start = [(started_on < _midnight(day + dt.timedelta(days=1), p.tz), total - i) for i, day in enumerate(days)]
+        on_or_after_start = sa.case((started_on.is_(None), total), *from_start, else_=0)
+    if left_on is None or not days:
+        after_left = sa.literal(0)
+    else:
+        after_leaving = [(left_on < _midnight(day, p.tz), total - i) for i, day in enumerate(days)]
+        after_left = sa.case((left_on.is_(None), 0), *after_leaving, else_=0)
     return on_or_after_start - after_left
 
 

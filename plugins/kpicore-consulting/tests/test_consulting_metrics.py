@@ -96,3 +96,26 @@ def test_consulting_on_every_backend(kpi_all_backends):
 def test_no_consultants_employed_gives_null(kpi):
     result = kpi.compute("utilization", "2026-W47", consultants=CONSULTANTS[3:4], timesheets=[])
     assert result.value is None
+
+
+def required_only(row, *optional):
+    return {key: value for key, value in row.items() if key not in optional}
+
+
+@pytest.mark.parametrize("absent", [("started_on", "left_on"), ("started_on",), ("left_on",)])
+def test_every_metric_works_with_only_the_required_columns_on_every_backend(kpi_all_backends, absent):
+    """started_on and left_on are optional: without them a consultant is employed throughout."""
+    kpi_all_backends.register(kpicore_consulting)
+    consultants = [required_only(consultant(1, 40), *absent), required_only(consultant(2, 20), *absent)]
+    consultants = [{k: v for k, v in c.items() if k != "level"} for c in consultants]
+    sheets = [entry(1, 1, "2026-11-16", 8, True, 1600.0, 220.0), entry(2, 2, "2026-11-17", 4, True, 400.0, 100.0)]
+    results = kpi_all_backends.compute(
+        ["utilization", "realization", "revenue_per_consultant"], "2026-W47", consultants=consultants,
+        timesheets=sheets, only_given_columns=True,
+    )
+    assert results["utilization"].value == pytest.approx(100 * 12 / 60)
+    assert results["realization"].value == pytest.approx(100 * 2000 / (8 * 220 + 4 * 100))
+    assert results["revenue_per_consultant"].value == pytest.approx(2000 / 2)
+    by_practice = kpi_all_backends.compute(["utilization"], "2026-W47", by="practice", consultants=consultants,
+                                           timesheets=sheets, only_given_columns=True)
+    assert {s.segment: s.value for s in by_practice["utilization"].segments} == {"Strategy": pytest.approx(20.0)}
