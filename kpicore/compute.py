@@ -504,7 +504,7 @@ def _failure_reasons(source: Source, failures: dict[str, SourceError]) -> dict[s
         elif found and entity_type is not None and entity_type.derive is not None:
             reasons[entity] = f"entity {entity} is derived from one that failed: {next(iter(found.values()))}"
         else:
-            reasons[entity] = f"entity {entity}: {error}; `kpi check --data` looks for values the source cannot read"
+            reasons[entity] = f"entity {entity}: {error}"
     return reasons
 
 

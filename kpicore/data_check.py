@@ -65,6 +65,62 @@ def check_times(source: Source, entity_names) -> list[TimeCheck]:
     return checks
 
 
+@dataclass
+class NumberCheck:
+    """What ``kpi check --data`` found in one number column: values present that are not numbers
+    ('1,234.50', '12 EUR'), which every metric reads as missing."""
+
+    entity: str
+    column: str
+    unreadable: int = 0
+    examples: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def check_numbers(source: Source, entity_names) -> list[NumberCheck]:
+    """Count, for every number column of the given entities, the values present that are not numbers
+    (where the source reads them as NULL: a folder of files, SQLite), with a few examples."""
+    import sqlalchemy as sa
+
+    from .config import EntityMapping
+    from .model import UNPARSED_SUFFIX
+
+    checks: list[NumberCheck] = []
+    for name in entity_names:
+        try:
+            relation = source.relation(name)
+        except (EntityUnavailable, MappingError):
+            continue
+        if relation.entity.derive is not None:
+            continue
+        mapping = source.config.entities.get(name) or EntityMapping()
+        available = relation.from_.c
+        for column in relation.entity.columns:
+            source_name = mapping.source_column(column.name)
+            if column.kind not in ("number", "integer") or source_name not in available:
+                continue
+            if source_name + UNPARSED_SUFFIX in available:  # files: the text that did not parse
+                text = available[source_name + UNPARSED_SUFFIX]
+                unreadable = text.is_not(None)
+            elif source.dialect == "sqlite":  # SQLite reads non-numbers as NULL (Source._cleaned)
+                text = sa.func.trim(sa.cast(available[source_name], sa.Text))
+                unreadable = sa.and_(text.is_not(None), text != "", relation.columns[column.name].is_(None))
+            else:
+                continue  # a typed column of a database holds numbers only
+            check = NumberCheck(name, column.name)
+            checks.append(check)
+            try:
+                ((count,),) = source.execute(sa.select(sa.func.count()).select_from(relation.from_).where(unreadable))
+                check.unreadable = int(count)
+                if count:
+                    examples = sa.select(text).select_from(relation.from_).where(unreadable).distinct().order_by(
+                        text).limit(EXAMPLES)
+                    check.examples = [value for (value,) in source.execute(examples)]
+            except SourceError as error:
+                check.error = str(error)
+    return checks
+
+
 def _valid(source: Source, time):
     """The value is a time. A PostgreSQL text column is cast by the computations, which fail on the first
     value that does not cast; here its values are checked first, so that they can be counted."""

@@ -137,7 +137,7 @@ def test_cli(shop_db, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["check", "--source", str(shop_db), "--data"])
     assert result.exit_code == 1, result.output  # values that change results
-    assert "DATA: 1 time column(s) hold values that change results" in result.output
+    assert "DATA: 1 column(s) hold values that change results" in result.output
     # Each line under its heading: the unavailable metrics are not under "time values:".
     entities, rest = result.output.split("\nmetrics:\n")
     metrics, times = rest.split("\ntime values:\n")

@@ -460,3 +460,53 @@ def test_metrics_table_on_a_terminal_never_cuts_names(width):
     for row in rows:
         assert row["name"] in text and row["plugin"] in text
     assert "…" not in text
+
+
+def test_csv_with_mixed_line_ends_names_the_file_and_lines(run_kpi, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "survey_responses.csv").write_bytes(
+        b"response_id,customer_id,survey,score,responded_at\n1,1,nps,10,2026-11-16\n"
+        b"2,1,nps,9,2026-11-17\r\n3,1,nps,3,2026-11-18\n"
+    )
+    code, _, err = run_kpi("compute", "nps", "--period", "2026-W47", "--source", str(folder))
+    assert code == 1
+    assert err.strip() == (
+        f"Error: entity survey_responses: source {folder}: cannot read {folder / 'survey_responses.csv'}: its lines "
+        "end in two ways (line 3 ends with CRLF (Windows), line 1 with LF): save it with one kind of line end"
+    )
+
+
+def test_semicolon_delimited_csv_is_read(run_kpi, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "survey_responses.csv").write_text(
+        "response_id;customer_id;survey;score;responded_at\n1;1;nps;10;2026-11-16\n2;1;nps;3;2026-11-17\n"
+    )
+    code, out, err = run_kpi("compute", "nps", "--period", "2026-W47", "--source", str(folder), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)[0]["value"] == 0.0 and json.loads(out)[0]["n"] == 2
+
+
+def test_check_data_says_an_amount_is_not_a_number_with_an_example(run_kpi, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "orders.csv").write_text(
+        'order_id,customer_id,ordered_at,amount\n1,1,2026-11-16,"1,234.50"\n2,1,2026-11-17,10\n3,1,2026-11-17,\n'
+    )
+    code, out, err = run_kpi("check", "--data", "--source", str(folder))
+    assert code == 1, out + err
+    assert ("  orders.amount: 1 value(s) are not numbers (e.g. '1,234.50'); every metric reads them as missing: "
+            "write plain numbers such as 1234.50") in out
+    # SQLite keeps the text too: the same check.
+    import sqlite3
+
+    database = tmp_path / "shop.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE orders (order_id, customer_id, ordered_at, amount)")
+        connection.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", [
+            (1, 1, "2026-11-16", "1,234.50"), (2, 1, "2026-11-17", 10), (3, 1, "2026-11-17", "12 EUR"),
+            (4, 1, "2026-11-17", None)])
+    code, out, err = run_kpi("check", "--data", "--source", str(database))
+    assert code == 1, out + err
+    assert "  orders.amount: 2 value(s) are not numbers (e.g. '1,234.50', '12 EUR')" in out

@@ -144,7 +144,8 @@ def check_command(source, config_path, indexes, data):
         if indexes:
             _echo_index_advice(the_source, [n for n in sorted(reg.entities) if n not in unavailable])
         if data:
-            data_failures = _echo_time_checks(the_source, [n for n in sorted(reg.entities) if n not in unavailable])
+            checked = [n for n in sorted(reg.entities) if n not in unavailable]
+            data_failures = _echo_time_checks(the_source, checked) + _echo_number_checks(the_source, checked)
     finally:
         the_source.close()
     for problem in problems:
@@ -152,7 +153,7 @@ def check_command(source, config_path, indexes, data):
     if problems:
         sys.exit(2)
     if data_failures:
-        click.echo(f"DATA: {data_failures} time column(s) hold values that change results (see above).", err=True)
+        click.echo(f"DATA: {data_failures} column(s) hold values that change results (see above).", err=True)
         sys.exit(1)
     click.echo("OK")
 
@@ -201,6 +202,29 @@ def _echo_time_checks(the_source, entity_names) -> int:
         click.echo(f"{len(flagged)} time column(s) hold values that are not times or cannot be read: fix them in "
                    "the source, or map the entity to a query that converts them.")
     return len(flagged)
+
+
+def _echo_number_checks(the_source, entity_names) -> int:
+    """Print, for each number column the source reads leniently, how many of its values are not numbers;
+    return how many columns hold such values or could not be read."""
+    from ..data_check import check_numbers
+
+    checks = check_numbers(the_source, entity_names)
+    if not checks:
+        return 0
+    click.echo("number values:")
+    for check in checks:
+        label = f"  {check.entity}.{check.column}"
+        if check.error:
+            click.echo(f"{label}: FAILED: cannot read the data: {check.error}")
+        elif check.unreadable:
+            examples = ", ".join(repr(example) for example in check.examples)
+            click.echo(f"{label}: {check.unreadable:,} value(s) are not numbers (e.g. {examples}); every metric "
+                       "reads them as missing: write plain numbers such as 1234.50, without thousands separators "
+                       "or currency signs")
+        else:
+            click.echo(f"{label}: all values are numbers or empty")
+    return sum(1 for check in checks if check.unreadable or check.error)
 
 
 @click.command("demo")

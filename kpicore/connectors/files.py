@@ -54,7 +54,7 @@ class FilesConnector(Connector):
                 try:
                     described = dbapi_connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
                 except Exception as error:  # noqa: BLE001 - duckdb raises many kinds; all mean unreadable
-                    raise SourceError(f"cannot read {path}{describe_csv_error(error)}") from None
+                    raise SourceError(f"cannot read {path}{describe_csv_error(error, path)}") from None
                 select_list = ", ".join(
                     _cast(name, kinds.get(stem, {}).get(name), type_name) for name, type_name, *_ in described
                 )
@@ -87,26 +87,37 @@ def _reader(path: Path) -> str:
     quoted = str(path).replace("'", "''")
     if path.suffix.lower() == ".parquet":
         return f"read_parquet('{quoted}')"
-    header = _csv_header(path)
+    header, delimiter = _csv_header(path)
     columns = ", ".join("'" + name.replace("'", "''") + "': 'VARCHAR'" for name in header)
     return (
-        f"read_csv('{quoted}', auto_detect = false, header = true, delim = ',', quote = '\"', "
+        f"read_csv('{quoted}', auto_detect = false, header = true, delim = '{delimiter}', quote = '\"', "
         f"escape = '\"', columns = {{{columns}}})"
     )
 
 
-def _csv_header(path: Path) -> list[str]:
-    """The header row, read with the csv module (one line, not the data)."""
+#: Delimiters besides ',' that a header row may show (spreadsheets in many locales write ';').
+_OTHER_DELIMITERS = (";", "\t", "|")
+
+
+def _csv_header(path: Path) -> tuple[list[str], str]:
+    """The header row and the delimiter, read with the csv module (one line, not the data).
+
+    The delimiter is ',' unless the header is one name holding ';', a tab or '|' (and no ','): then that.
+    """
     import csv
 
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), None)
+            first_line = handle.readline()
     except (OSError, UnicodeDecodeError) as error:
         raise SourceError(f"cannot read {path}: {error}") from None
-    if not header:
+    delimiter = ","
+    if "," not in first_line:
+        delimiter = next((d for d in _OTHER_DELIMITERS if d in first_line), ",")
+    header = next(csv.reader([first_line], delimiter=delimiter), None)
+    if not header or not first_line.strip():
         raise SourceError(f"cannot read {path}: the file is empty (expected a header row)")
-    return [name.strip() for name in header]
+    return [name.strip() for name in header], delimiter
 
 
 def _cast(name: str, kind: str | None, type_name: str = "VARCHAR") -> str:
@@ -118,10 +129,14 @@ def _cast(name: str, kind: str | None, type_name: str = "VARCHAR") -> str:
         return quoted
     present = f"NULLIF(TRIM(CAST({quoted} AS VARCHAR)), '')"
     cast = f"TRY_CAST({present} AS {_CASTS[kind]})"
+    flag = '"' + (name + UNPARSED_SUFFIX).replace('"', '""') + '"'
+    if kind in ("number", "integer"):
+        # A number that is there but does not parse ('1,234.50') reads as missing; keep its text beside it,
+        # so `kpi check --data` can say which values they are.
+        return f"{cast} AS {quoted}, CASE WHEN {present} IS NOT NULL AND {cast} IS NULL THEN {present} END AS {flag}"
     if kind not in ("timestamp", "date"):
         return f"{cast} AS {quoted}"
     # A time that is there but does not parse is invalid, not an empty cell: flag it for the metrics.
-    flag = '"' + (name + UNPARSED_SUFFIX).replace('"', '""') + '"'
     return f"{cast} AS {quoted}, ({present} IS NOT NULL AND {cast} IS NULL) AS {flag}"
 
 
