@@ -23,14 +23,17 @@ if TYPE_CHECKING:
 #: Chart size in inches at ``DPI``: 800 x 340 pixels, shown at most 480 px wide (sharp at 2x).
 FIGSIZE = (4.0, 1.7)
 DPI = 200
-#: Font sizes in points: at a 330 px wide display a point is about 1.15 px, so ticks stay >= 10 px.
-TICK_FONT = 9
-LABEL_FONT = 10
+#: Font sizes in points: shown 330 px wide (a 390 px phone) a point is about 1.15 px, so tick
+#: labels are about 11.5 px there and 17 px at the full 480 px.
+TICK_FONT = 10
+LABEL_FONT = 11
 LINE_COLOUR = "#2563eb"
 PREVIOUS_COLOUR = "#6b7280"
 TEXT_COLOUR = "#374151"
 #: Units drawn from zero: their values are amounts, and a bar or area from zero is their true size.
 ZERO_BASELINE_UNITS = ("count", "currency")
+#: The y axis label of a chart whose axis does not start at zero.
+NOT_FROM_ZERO = "axis not from 0"
 #: At most this many period labels on the x axis (first and last always): more would collide.
 MAX_PERIOD_TICKS = 4
 
@@ -51,6 +54,15 @@ def period_tick_positions(count: int, most: int = MAX_PERIOD_TICKS) -> list[int]
         return list(range(count))
     step = (count - 1) / (most - 1)
     return sorted({round(i * step) for i in range(most)})
+
+
+def tick_decimals(ticks: list[float]) -> int | None:
+    """Decimals that tell every tick apart, the same for all of them (``0.40%, 0.80%, 1.20%``, not
+    ``0.40%, 0.80%, 1.2%``); None when the ticks are whole numbers."""
+    if len(ticks) < 2 or all(float(t).is_integer() for t in ticks):
+        return None
+    step = min(abs(b - a) for a, b in zip(ticks[:-1], ticks[1:]))
+    return next((d for d in range(4) if abs(round(step, d) - step) <= step * 1e-6), 4)
 
 
 def value_range(values: list[float], unit: str) -> tuple[float, float]:
@@ -86,7 +98,7 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import MaxNLocator
 
     positions = [index for index, _ in present]
     values = [value for _, value in present]
@@ -114,14 +126,18 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     axes.axvspan(last - 0.5, last + 0.5, color=LINE_COLOUR, alpha=0.06, linewidth=0)
 
     axes.set_ylim(low, high)
-    axes.yaxis.set_major_locator(MaxNLocator(nbins=3, min_n_ticks=2))
-    axes.yaxis.set_major_formatter(
-        FuncFormatter(lambda value, _: formatting.format_axis_value(value, result.unit, locale, currency))
+    y_ticks = [t for t in MaxNLocator(nbins=3, min_n_ticks=2).tick_values(low, high) if low <= t <= high]
+    decimals = tick_decimals(y_ticks)
+    axes.set_yticks(
+        y_ticks, [formatting.format_axis_value(t, result.unit, locale, currency, decimals=decimals) for t in y_ticks]
     )
     if result.unit == "points" and low < 0 < high:
         axes.axhline(0, color="#9ca3af", linewidth=0.8, zorder=1)
     ticks = period_tick_positions(len(trend))
     axes.set_xticks(ticks, [formatting.period_tick(trend[i].period, locale) for i in ticks])
+    # The first label starts at its period instead of centring on it, so it never runs into the
+    # y axis' lowest label (the "0" / "Sep 7" collision).
+    axes.get_xticklabels()[0].set_horizontalalignment("left")
     axes.set_xlim(-0.4, last + 1.6)  # room for the value label right of the last point
     axes.tick_params(axis="both", labelsize=TICK_FONT, colors=TEXT_COLOUR, length=0, pad=3)
     for side in ("top", "right", "left"):
@@ -129,9 +145,10 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     if from_zero:
         axes.spines["bottom"].set_color("#9ca3af")
     else:
-        # Not from zero: no baseline that could be read as one, and the axis says it is a range.
+        # Not from zero: no baseline that could be read as one, and the axis says so.
         axes.spines["bottom"].set_visible(False)
-        axes.set_ylabel("range", fontsize=TICK_FONT - 1, color=PREVIOUS_COLOUR, labelpad=2)
+        if low > 0:
+            axes.set_ylabel(NOT_FROM_ZERO, fontsize=TICK_FONT - 1, color=PREVIOUS_COLOUR, labelpad=2)
     axes.grid(axis="y", color="#e5e7eb", linewidth=0.7)
     axes.set_axisbelow(True)
     figure.tight_layout(pad=0.3)

@@ -156,8 +156,13 @@ def segment_label(segment: str, dimension: str | None) -> str:
     return segment
 
 
-def format_axis_value(value: float, unit: str, locale: str = "en", currency: str = "USD") -> str:
-    """A short tick label in the metric's unit: ``$40K``, ``€1.2M``, ``45%``, ``0.5%``, ``+10``, ``30 min``."""
+def format_axis_value(
+    value: float, unit: str, locale: str = "en", currency: str = "USD", *, decimals: int | None = None
+) -> str:
+    """A short tick label in the metric's unit: ``$40K``, ``€1.2M``, ``45%``, ``0.5%``, ``+10``, ``30 min``.
+
+    ``decimals`` fixes the decimals of percent, points, minutes and plain numbers, so the ticks of
+    one axis all look alike."""
     from babel.numbers import format_compact_currency, format_compact_decimal, format_decimal, get_currency_symbol
 
     if unit == "currency":
@@ -167,19 +172,22 @@ def format_axis_value(value: float, unit: str, locale: str = "en", currency: str
                 return compact
         # Below a thousand (or where the locale abbreviates only millions): whole units, grouped.
         return _currency_whole(value, currency, locale)
+    fraction = "#,##0" + ("." + "0" * decimals if decimals else "") if decimals is not None else "#,##0.#"
     if unit == "percent":
-        return _format_percent(value / 100.0, locale) if not float(value).is_integer() else _whole_percent(value, locale)
+        if decimals is not None:
+            return _percent_with(value, locale, decimals)
+        return _format_percent(value / 100.0, locale) if not float(value).is_integer() else _percent_with(value, locale, 0)
     if unit == "points":
         if value == 0:
-            return "0"
-        return format_decimal(value, format="+#,##0.#;-#,##0.#", locale=locale)
+            return format_decimal(0, format=fraction, locale=locale)
+        return format_decimal(value, format=f"+{fraction};-{fraction}", locale=locale)
     if unit == "minutes":
-        return f"{format_decimal(value, format='#,##0.#', locale=locale)} min"
+        return f"{format_decimal(value, format=fraction, locale=locale)} min"
     if abs(value) >= 10_000:
         compact = format_compact_decimal(value, locale=locale, fraction_digits=1)
         if any(char.isalpha() for char in compact):
             return compact
-    return format_decimal(value, format="#,##0.##", locale=locale)
+    return format_decimal(value, format=fraction if decimals is not None else "#,##0.##", locale=locale)
 
 
 def _currency_whole(value: float, currency: str, locale: str) -> str:
@@ -191,12 +199,12 @@ def _currency_whole(value: float, currency: str, locale: str) -> str:
     return pattern.apply(value, locale, currency=currency, currency_digits=False)
 
 
-def _whole_percent(value: float, locale: str) -> str:
+def _percent_with(value: float, locale: str, decimals: int) -> str:
     from babel import Locale
     from babel.numbers import parse_pattern
 
     pattern = parse_pattern(Locale.parse(locale).percent_formats[None].pattern)
-    pattern.frac_prec = (0, 0)
+    pattern.frac_prec = (decimals, decimals)
     return pattern.apply(value / 100.0, locale)
 
 
