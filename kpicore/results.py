@@ -15,10 +15,10 @@ POINT_UNITS = ("percent", "points")
 JSON_DIGITS = 12
 
 
-def clean_number(value: float | int | None) -> float | int | None:
+def clean_number(value: float | None) -> float | int | None:
     """``value`` without binary floating-point noise: rounded to ``JSON_DIGITS`` significant digits
     (``33038.82000000004`` -> ``33038.82``, ``0.49 - 0.44`` -> ``0.05``); ints and None unchanged."""
-    if value is None or isinstance(value, bool) or isinstance(value, int):
+    if value is None or isinstance(value, (bool, int)):
         return value
     if not math.isfinite(value):
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from kpicore.digest.charts import (
     DPI,
     FIGSIZE,
@@ -93,7 +95,7 @@ def test_labels_do_not_overlap_and_stay_legible_on_a_phone():
     y_boxes = [label.get_window_extent(renderer) for label in axes.get_yticklabels() if label.get_text()]
     for x_box in x_boxes:
         assert not any(x_box.overlaps(y_box) for y_box in y_boxes)
-    for a, b in zip(x_boxes, x_boxes[1:]):
+    for a, b in pairwise(x_boxes):
         assert not a.overlaps(b)
     # Shown 330 px wide (a 390 px phone, less the margins) the tick text is at least 10 px tall.
     shown_scale = 330 / (FIGSIZE[0] * DPI)

@@ -11,7 +11,7 @@ from tests.test_digest_cli import lines, write_config
 
 
 def test_demo_with_two_packs_writes_one_digest_with_every_metric(run_kpi, tmp_path):
-    code, out, err = run_kpi("demo", "--pack", "restaurant", "--pack", "consulting",
+    code, _, err = run_kpi("demo", "--pack", "restaurant", "--pack", "consulting",
                              env={"KPI_LOAD_PLUGINS": "restaurant,consulting"})
     assert code == 0, err
     text = (tmp_path / "digest.txt").read_text(encoding="utf-8")
@@ -33,8 +33,10 @@ def test_dry_run_warns_about_missing_token_and_email_settings(run_kpi, tmp_path,
         "slack:#kpis: warning: SLACK_BOT_TOKEN is not set: the send will fail until it holds the bot token (xoxb-...)",
         "email:owner@example.com,ops@example.com: would send (text, html)",
         "email:owner@example.com,ops@example.com: warning: [email] host is not set in kpi.toml",
-        "email:owner@example.com,ops@example.com: warning: [email] sender is not set in kpi.toml "
-        "(e.g. 'KPI bot <reports@example.com>')",
+        (
+            "email:owner@example.com,ops@example.com: warning: [email] sender is not set in kpi.toml "
+            "(e.g. 'KPI bot <reports@example.com>')"
+        ),
         "file:./digests: would send (html, slack, text, md)",
     ]
 

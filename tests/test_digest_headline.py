@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from kpicore.digest.headline import Attention, by_impact, change_score, headline, main_segment, since, usual_variation
+from kpicore.digest.headline import (
+    Attention,
+    by_impact,
+    change_score,
+    headline,
+    main_segment,
+    since,
+    usual_variation,
+)
 from kpicore.results import Segment
 from tests.digest_data import result, weekly_trend
 

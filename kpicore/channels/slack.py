@@ -108,6 +108,7 @@ class SlackChannel(Channel):
                         "file": png,
                         "filename": f"{metric}.png",
                         "title": f"{message.spec.title}: {metric} ({message.period_label})",
+                        "alt_txt": rendered.chart_alts.get(metric) or None,
                     }
                     for metric, content_id in rendered.charts.items()
                     if (png := rendered.images.get(content_id))

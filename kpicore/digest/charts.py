@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import re
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from kpicore.digest import formatting
@@ -61,7 +62,7 @@ def tick_decimals(ticks: list[float]) -> int | None:
     ``0.40%, 0.80%, 1.2%``); None when the ticks are whole numbers."""
     if len(ticks) < 2 or all(float(t).is_integer() for t in ticks):
         return None
-    step = min(abs(b - a) for a, b in zip(ticks[:-1], ticks[1:]))
+    step = min(abs(b - a) for a, b in pairwise(ticks))
     return next((d for d in range(4) if abs(round(step, d) - step) <= step * 1e-6), 4)
 
 

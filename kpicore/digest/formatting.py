@@ -163,7 +163,12 @@ def format_axis_value(
 
     ``decimals`` fixes the decimals of percent, points, minutes and plain numbers, so the ticks of
     one axis all look alike."""
-    from babel.numbers import format_compact_currency, format_compact_decimal, format_decimal, get_currency_symbol
+    from babel.numbers import (
+        format_compact_currency,
+        format_compact_decimal,
+        format_decimal,
+        get_currency_symbol,
+    )
 
     if unit == "currency":
         if abs(value) >= 1000:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from kpicore.digest import formatting
 from kpicore.results import POINT_UNITS, MetricResult, Segment
@@ -81,7 +82,7 @@ def usual_variation(result: MetricResult) -> float | None:
     """The standard deviation of the period-to-period changes over the trend, before the current
     period (None with fewer than three changes, or when they never varied)."""
     values = [point.value for point in (result.trend or [])]
-    changes = [b - a for a, b in zip(values[:-1], values[1:]) if a is not None and b is not None]
+    changes = [b - a for a, b in pairwise(values) if a is not None and b is not None]
     changes = changes[:-1]  # the latest change is what is being judged, not part of "usual"
     if len(changes) < 3:
         return None

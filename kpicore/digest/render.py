@@ -68,6 +68,8 @@ class Rendered:
     charts: dict[str, str] = field(default_factory=dict)
     #: The headline in one line (what a notification or an email preview shows).
     headline: str = ""
+    #: metric name -> the alt text of its chart (the chart in words).
+    chart_alts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -355,7 +357,10 @@ def render(
     except jinja2.TemplateError as error:
         raise ConfigError(f"Digest {spec.name!r}: template {template_name!r} failed: {error}") from error
 
-    rendered = Rendered(fmt=fmt, body=body, images=images, charts=chart_ids, headline=top.text)
+    rendered = Rendered(
+        fmt=fmt, body=body, images=images, charts=chart_ids, headline=top.text,
+        chart_alts={view.metric: view.chart_alt for view in views if view.metric in chart_ids},
+    )
     if fmt == "slack":
         try:
             payload = json.loads(body)
