@@ -420,6 +420,7 @@ def compute(
         result = MetricResult(
             metric=metric.name, title=metric.title, unit=metric.unit, better=metric.better, status="ok",
             period=period.label, start=period.start_iso(), end=period.end_iso(), dimension=by,
+            n_noun=metric.count_noun(config),
         )
         results.append(result)
         if metric.name in the_plan.unavailable:
@@ -442,7 +443,8 @@ def compute(
         if by is not None:
             problem = next((segment_problems[e] for e in metric.entities(config) if e in segment_problems), None)
             if problem:
-                result.warnings.append(Warning_(problem, result.n or 0))
+                # Not invalid records: the metric as a whole is fine, it has no breakdown (count 0).
+                result.warnings.append(Warning_(problem, 0))
             else:
                 result.segments = _metric_segments(metric, config, segment_values, period)
     return results
@@ -518,36 +520,43 @@ def _warnings(metric: Metric, config, by_measure) -> list[Warning_]:
 
 
 def _segments(source: Source, the_plan: Plan, period: Period, by: str):
-    """Measure values per segment for the period: {segment: {measure: value}}, and entities that can't."""
-    values: dict[str, dict[Measure, float | None]] = defaultdict(dict)
+    """Measure values per segment for the period and the one before:
+    {segment: [{measure: value} this period, {measure: value} the period before]}, and the entities that can't."""
+    windows = [period, period.previous()]
+    values: dict[str, list[dict[Measure, float | None]]] = defaultdict(lambda: [{} for _ in windows])
     problems: dict[str, str] = {}
     queries = []
     for entity, measures in the_plan.measures.items():
         try:
-            queries.append((measure_query(source, entity, measures, [period], by=by), measures))
+            queries.append((measure_query(source, entity, measures, windows, by=by), measures))
         except EntityUnavailable as error:
             problems[entity] = str(error)
     for rows, (_, measures) in zip(source.execute_all([q for q, _ in queries]), queries, strict=True):
         for row in rows:
             segment = row._mapping["segment"]
             key = NONE_SEGMENT if segment is None else str(segment)
-            for measure, value in _values(measures, row, 0).items():
-                previous = values[key].get(measure)
-                values[key][measure] = value if previous is None else previous + (value or 0)
+            for w in range(len(windows)):
+                for measure, value in _values(measures, row, w).items():
+                    previous = values[key][w].get(measure)
+                    values[key][w][measure] = value if previous is None else previous + (value or 0)
     return values, problems
 
 
 def _metric_segments(metric: Metric, config, segment_values, period: Period) -> list[Segment]:
     segments = []
     own = set(metric.resolved_measures(config).values())
+    windows = [period, period.previous()]
     for key in sorted(segment_values, key=lambda s: (s == NONE_SEGMENT, s)):
-        by_measure = segment_values[key]
-        if not own.intersection(by_measure):
+        per_window = segment_values[key]
+        if not own.intersection(per_window[0]):
             continue
-        filled = {m: (0 if m.aggregate in ("count", "sum", "count_distinct") else None) for m in own}
-        filled.update({m: v for m, v in by_measure.items() if m in filled})
-        values = _metric_values(metric, config, filled, period)
-        segments.append(Segment(key, metric.value(values), _n(metric, values) or 0))
+        evaluated = []
+        for by_measure, window in zip(per_window, windows, strict=True):
+            filled = {m: (0 if m.aggregate in ("count", "sum", "count_distinct") else None) for m in own}
+            filled.update({m: v for m, v in by_measure.items() if m in filled})
+            evaluated.append(_metric_values(metric, config, filled, window))
+        current, before = evaluated
+        segments.append(Segment(key, metric.value(current), _n(metric, current) or 0, previous=metric.value(before)))
     return segments
 
 

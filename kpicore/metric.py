@@ -161,7 +161,8 @@ class Metric:
     sentence), ``unit`` (one of count, currency, percent, points, minutes, ratio), ``better``
     ("higher" or "lower"), ``entity`` and ``time`` (defaults for the measures), ``measures`` (a dict
     of name -> Measure, or a method ``measures(self, config)`` returning one), ``n`` (the measure
-    counting the records behind the value; for a ratio, its denominator).
+    counting the records behind the value; for a ratio, its denominator), ``n_noun`` (what ``n``
+    counts, plural: ``"orders"``, ``"responses"``; see ``count_noun``).
     """
 
     name: str = ""
@@ -172,6 +173,8 @@ class Metric:
     entity: str | None = None
     time: str | None = None
     n: str | None = None
+    #: What ``n`` counts, as a plural noun people read next to the number ("571 orders").
+    n_noun: str | None = None
     measures: Any = None
     #: Notes on edge cases, shown by ``kpi metrics --details``.
     rules: tuple[str, ...] = ()
@@ -190,6 +193,19 @@ class Metric:
             measures = self.measures(config) if callable(self.measures) else (self.measures or {})
             cache[key] = (config, {name: m.bound_to(self.entity, self.time) for name, m in measures.items()})
         return cache[key][1]
+
+    def count_noun(self, config: Any = None) -> str:
+        """What ``n`` counts: ``n_noun`` when set, else the ``n`` measure's name when it is a plural
+        (``"sessions"``, ``"consultants"``), else the last word of its entity (``survey_responses`` ->
+        ``"responses"``), else ``"records"``."""
+        if self.n_noun:
+            return self.n_noun
+        measures = self.resolved_measures(config)
+        if self.n and self.n.endswith("s") and self.n.isalpha():
+            return self.n
+        measure = measures.get(self.n) if self.n else None
+        entity = measure.entity if measure is not None else self.entity
+        return entity.rsplit("_", 1)[-1] if entity else "records"
 
     def entities(self, config: Any = None) -> tuple[str, ...]:
         """The entities this metric reads."""

@@ -2,17 +2,48 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 UNITS = ("count", "currency", "percent", "points", "minutes", "ratio")
-#: Units whose period-over-period delta is in points (percentage points, NPS points), not relative.
+#: Units whose period-over-period change is in points (percentage points, NPS points), not relative:
+#: a relative change of a rate or of a score that can cross zero is noise (-22 pts of NPS is not -318 %).
 POINT_UNITS = ("percent", "points")
+#: Significant digits a JSON number keeps: enough for every digit a source stores (ten digits
+#: before the cents), few enough to drop the binary noise of float sums (33038.82000000004).
+JSON_DIGITS = 12
+
+
+def clean_number(value: float | None) -> float | int | None:
+    """``value`` without binary floating-point noise: rounded to ``JSON_DIGITS`` significant digits
+    (``33038.82000000004`` -> ``33038.82``, ``0.49 - 0.44`` -> ``0.05``); ints and None unchanged."""
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if not math.isfinite(value):
+        return None
+    return float(f"{value:.{JSON_DIGITS}g}")
+
+
+def change(value: float | None, previous: float | None) -> float | None:
+    """value - previous, or None when either is missing."""
+    if value is None or previous is None:
+        return None
+    return clean_number(value - previous)
+
+
+def relative_change(value: float | None, previous: float | None, unit: str) -> float | None:
+    """The change in percent of ``previous`` (12.5 means +12.5 %); None for point units, when
+    ``previous`` is 0 or either value is missing."""
+    if unit in POINT_UNITS or value is None or previous is None or previous == 0:
+        return None
+    return 100.0 * (value - previous) / abs(previous)
 
 
 @dataclass
 class Warning_:
-    """One kind of invalid record left out of a metric, and how many."""
+    """One kind of invalid record left out of a metric, and how many (0: a note about the whole
+    metric, such as a breakdown it cannot have)."""
 
     message: str
     count: int
@@ -23,14 +54,26 @@ class Warning_:
 
 @dataclass
 class Segment:
-    """The metric's value for one value of a dimension (``--by``)."""
+    """The metric's value for one value of a dimension (``--by``), and for the period before."""
 
     segment: str
     value: float | None
     n: int
+    previous: float | None = None
+
+    @property
+    def delta(self) -> float | None:
+        """value - previous, in the metric's unit (points for percent and points metrics)."""
+        return change(self.value, self.previous)
 
     def to_json(self) -> dict[str, Any]:
-        return {"segment": self.segment, "value": self.value, "n": self.n}
+        return {
+            "segment": self.segment,
+            "value": clean_number(self.value),
+            "previous": clean_number(self.previous),
+            "delta": self.delta,
+            "n": self.n,
+        }
 
 
 @dataclass
@@ -43,15 +86,15 @@ class TrendPoint:
     value: float | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"period": self.period, "start": self.start, "end": self.end, "value": self.value}
+        return {"period": self.period, "start": self.start, "end": self.end, "value": clean_number(self.value)}
 
 
 @dataclass
 class MetricResult:
     """One metric over one period, with its comparison to the period before.
 
-    ``better`` ("higher" or "lower") is not part of the JSON contract but lets
-    renderers mark a change as good or bad.
+    ``better`` ("higher" or "lower") and ``n_noun`` (what ``n`` counts: "orders") are not part of
+    the JSON contract but let renderers mark a change as good or bad and say "571 orders".
     """
 
     metric: str
@@ -70,27 +113,25 @@ class MetricResult:
     trend: list[TrendPoint] | None = None
     reason: str | None = None
     dimension: str | None = None
+    n_noun: str = "records"
 
     @property
     def delta(self) -> float | None:
         """value - previous; in points for percent and NPS metrics."""
-        if self.value is None or self.previous is None:
-            return None
-        return self.value - self.previous
+        return change(self.value, self.previous)
 
     @property
     def delta_pct(self) -> float | None:
-        """Relative change in percent (12.5 means +12.5 %); None when previous is 0 or None."""
-        if self.value is None or self.previous is None or self.previous == 0:
-            return None
-        return 100.0 * (self.value - self.previous) / abs(self.previous)
+        """Relative change in percent (12.5 means +12.5 %); None for percent and points units
+        (their change is ``delta``, in points), when previous is 0 or either value is missing."""
+        return relative_change(self.value, self.previous, self.unit)
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
     def to_json(self) -> dict[str, Any]:
-        """The DESIGN 8 object: plain JSON types, numbers as numbers or None."""
+        """The DESIGN 8 object: plain JSON types, numbers as numbers (without float noise) or None."""
         data: dict[str, Any] = {
             "metric": self.metric,
             "title": self.title,
@@ -99,12 +140,13 @@ class MetricResult:
             "period": self.period,
             "start": self.start,
             "end": self.end,
-            "value": self.value,
-            "previous": self.previous,
+            "value": clean_number(self.value),
+            "previous": clean_number(self.previous),
             "delta": self.delta,
-            "delta_pct": self.delta_pct,
+            "delta_pct": clean_number(self.delta_pct),
             "n": self.n,
             "warnings": [w.to_json() for w in self.warnings],
+            "dimension": self.dimension,
             "segments": None if self.segments is None else [s.to_json() for s in self.segments],
             "trend": None if self.trend is None else [t.to_json() for t in self.trend],
         }

@@ -47,6 +47,7 @@ def sample_results() -> list[MetricResult]:
             48210.5,
             45120.0,
             812,
+            n_noun="orders",
             trend=weekly_trend([39000, 41000.5, 40500, 43800, 45120, 48210.5]),
         ),
         result(
@@ -57,6 +58,7 @@ def sample_results() -> list[MetricResult]:
             126,
             131,
             126,
+            n_noun="customers",
             trend=weekly_trend([110, 118, 125, 140, 131, 126]),
         ),
         result(
@@ -67,12 +69,17 @@ def sample_results() -> list[MetricResult]:
             42.0,
             38.5,
             214,
+            n_noun="responses",
             warnings=[Warning_("score out of range 0..10", 3)],
-            segments=[Segment("North", 51.2, 120), Segment("South", 30.9, 81), Segment("(none)", 23.1, 13)],
+            segments=[
+                Segment("North", 51.2, 120, previous=44.0),
+                Segment("South", 30.9, 81, previous=31.5),
+                Segment("(none)", 23.1, 13, previous=30.0),
+            ],
             dimension="region",
             trend=weekly_trend([35, 37, None, 40, 38.5, 42]),
         ),
-        result("csat", "Customer satisfaction", "percent", "higher", 87.5, 87.5, 96),
+        result("csat", "Customer satisfaction", "percent", "higher", 87.5, 87.5, 96, n_noun="responses"),
         result(
             "churn_rate",
             "Churn rate",
@@ -81,9 +88,10 @@ def sample_results() -> list[MetricResult]:
             2.1,
             2.6,
             4120,
+            n_noun="customers",
             trend=weekly_trend([2.8, 2.7, 2.9, 2.6, 2.6, 2.1]),
         ),
-        result("cac", "Customer acquisition cost", "currency", "lower", 58.4, 51.0, 126),
+        result("cac", "Customer acquisition cost", "currency", "lower", 58.4, 51.0, 126, n_noun="customers"),
         MetricResult(
             metric="fcr",
             title="First-contact resolution",

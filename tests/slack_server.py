@@ -130,6 +130,7 @@ class FakeSlack:
         self.files[file_id] = {
             "filename": params["filename"],
             "length": int(params["length"]),
+            "alt_txt": params.get("alt_txt"),
             "data": None,
             "completed": False,
         }

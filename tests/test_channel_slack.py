@@ -29,7 +29,7 @@ def outgoing(results=None, spec=None, charts=None) -> OutgoingDigest:
 def test_posts_blocks_and_uploads_charts_in_a_thread(slack):
     delivery = SlackChannel().send(outgoing(), "#kpis", FAST)
     [message] = slack.posted_to("C0KPIS0001")
-    assert message["text"] == "Weekly KPIs — 2026-W47"
+    assert message["text"].endswith(" — Weekly KPIs, 2026-W47")  # the headline first (the notification)
     assert message["blocks"][0]["type"] == "header" and check_message(message) == []
     assert delivery.message_ids[0] == f"C0KPIS0001:{message['ts']}"
     # Token travelled as a bearer header; the channel name was resolved across pages.
@@ -45,6 +45,9 @@ def test_posts_blocks_and_uploads_charts_in_a_thread(slack):
     ]
     assert all(f["data"].startswith(PNG_SIGNATURE) and len(f["data"]) == f["length"] for f in completed)
     assert {(f["channel"], f["thread_ts"]) for f in completed} == {("C0KPIS0001", message["ts"])}
+    # Every chart carries its alt text (what a screen reader says instead of the image).
+    alt = {f["filename"]: f["alt_txt"] for f in completed}
+    assert alt["revenue.png"].startswith("Revenue over 6 weeks, Oct 12 to Nov 16: from €39,000.00 to €48,210.50")
     assert len(slack.calls("upload")) == 4
     assert [i for i in delivery.message_ids if i.startswith("file:")] == [f"file:{f}" for f in slack.files]
 
@@ -68,8 +71,10 @@ def test_sixty_metrics_are_accepted_by_slack(slack):
         {**FAST, "charts": "off"},
     )
     posts = slack.calls("chat.postMessage")
-    assert len(posts) == 2 and all(p.response["ok"] for p in posts)
-    assert sum(len(m["blocks"]) for m in slack.messages) == 60 + 2 + 1  # header, context, continuation note
+    assert len(posts) == 4 and all(p.response["ok"] for p in posts)
+    # header, period, headline, then divider + section + context per metric; the 3 continuation notes
+    # stand where the dividers that would have opened parts 2 to 4 were.
+    assert sum(len(m["blocks"]) for m in slack.messages) == 3 + 60 * 3
 
 
 def test_rate_limit_then_success(slack):
@@ -145,6 +150,6 @@ def test_failure_after_the_first_part_says_what_was_posted(slack):
 
     slack.api_chat_postMessage = second_call_fails
     with pytest.raises(
-        DeliveryError, match=r"msg_too_long; 1 of 2 messages were posted before the failure \(C0KPIS0001:"
+        DeliveryError, match=r"msg_too_long; 1 of 4 messages were posted before the failure \(C0KPIS0001:"
     ):
         SlackChannel().send(message, "C0KPIS0001", FAST)

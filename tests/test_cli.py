@@ -11,7 +11,7 @@ from kpicore import __version__
 
 DESIGN_8_KEYS = [
     "metric", "title", "unit", "status", "period", "start", "end", "value", "previous", "delta",
-    "delta_pct", "n", "warnings", "segments", "trend",
+    "delta_pct", "n", "warnings", "dimension", "segments", "trend",
 ]
 
 
@@ -77,8 +77,8 @@ def test_compute_csv_and_table(run_kpi, demo_database):
     code, out, _ = run_kpi("compute", "revenue", "--period", "2026-11", "--source", str(demo_database), "--format", "csv")
     assert code == 0
     header, row = out.strip().splitlines()
-    assert header.startswith("metric,segment,status,period")
-    assert row.startswith("revenue,,ok,2026-11,")
+    assert header.startswith("metric,row,dimension,segment,status,period")
+    assert row.startswith("revenue,total,,,ok,2026-11,")
     code, out, _ = run_kpi("compute", "revenue", "new_customers", "--period", "2026-11", "--source", str(demo_database))
     assert code == 0
     assert "Revenue" in out and "New customers" in out
@@ -312,7 +312,7 @@ def test_demo_writes_files_and_shows_last_week(run_kpi, tmp_path):
     # Running it again regenerates its own database and keeps the user's kpi.toml.
     (tmp_path / "kpi.toml").write_text('currency = "EUR"\n[source]\nurl = "kpi-demo.db"\n')
     code, out, _ = run_kpi("demo")
-    assert code == 0 and "EUR" in out
+    assert code == 0 and "€" in out
 
 
 def test_demo_never_overwrites_a_foreign_database(run_kpi, tmp_path):

@@ -154,7 +154,9 @@ def test_file_channel_writes_every_format(tmp_path):
     html = (target / f"{stem}.html").read_text()
     assert "cid:" not in html and f'src="{stem}-chart-revenue.png"' in html
     assert (target / f"{stem}-chart-revenue.png").read_bytes().startswith(b"\x89PNG")
-    assert json.loads((target / f"{stem}.slack.json").read_text())[0]["blocks"][0]["type"] == "header"
+    document = json.loads((target / f"{stem}.slack.json").read_text())
+    assert (document["generator"], document["digest"], document["period"]) == ("kpicore", "weekly", PERIOD)
+    assert document["messages"][0]["blocks"][0]["type"] == "header"
     assert len(delivery.message_ids) == 4
 
 

@@ -162,8 +162,11 @@ def test_render_formats(run_kpi, configured, fmt):
     assert code == 0, err
     assert "Net Promoter Score" in out
     if fmt == "slack":
-        messages = json.loads(out)
-        assert messages[0]["blocks"][0]["type"] == "header"
+        # One shape for every Slack document: render, the file: channel and kpi demo.
+        document = json.loads(out)
+        assert sorted(document) == ["digest", "generator", "messages", "period"]
+        assert document["digest"] == "weekly" and document["period"] == "2026-W47"
+        assert document["messages"][0]["blocks"][0]["type"] == "header"
     if fmt == "html":
         assert "cid:" not in out and "data:image/png;base64," in out  # self-contained
 
@@ -221,6 +224,8 @@ def test_demo_writes_the_digest_and_respects_foreign_files(run_kpi, tmp_path):
     assert html.startswith("<!DOCTYPE html>") and "written by `kpi demo`" in html
     assert "data:image/png;base64," in html
     slack_json = json.loads((tmp_path / "digest.slack.json").read_text(encoding="utf-8"))
+    assert sorted(slack_json) == ["digest", "generator", "messages", "period"]
+    assert "written by `kpi demo`" in slack_json["generator"]
     assert slack_json["messages"][0]["blocks"][0]["type"] == "header"
     # Ours are overwritten on the next run; the kpi.toml it wrote defines a valid digest.
     (tmp_path / "digest.txt").unlink()

@@ -62,7 +62,7 @@ def test_html_has_a_chart_per_metric_with_trend():
     for png in rendered.images.values():
         assert png.startswith(PNG_SIGNATURE)
         width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-        assert (width, height) == (480, 160)
+        assert (width, height) == (800, 340)
         assert 1000 < len(png) < 100_000
 
 
@@ -71,17 +71,35 @@ def test_slack_message_is_text_first_and_valid():
         sample_spec(), sample_results(), "slack", period_label=PERIOD, currency="EUR", charts=False
     )
     [message] = rendered.messages
-    assert message["text"] == "Weekly KPIs — 2026-W47"
+    # The notification (a phone's lock screen) leads with the headline and its numbers.
+    assert message["text"] == (
+        "2 of 6 KPIs worse than last week. Customer acquisition cost rose 14.5% to €58.40. — Weekly KPIs, 2026-W47"
+    )
+    assert rendered.headline == message["text"].split(" — ")[0]
     assert check_message(message) == []
+    kinds = [b["type"] for b in message["blocks"]]
+    # header, period context, headline section, then per metric: divider, section, context (n, trend,
+    # warnings), and for the breakdown a section plus the small-sample context.
+    assert kinds[:3] == ["header", "context", "section"]
+    assert kinds.count("divider") == len(sample_results())
+    assert kinds[3:11] == ["divider", "section", "context", "divider", "section", "context", "divider", "section"]
     texts = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
-    assert len(texts) == len(sample_results())
-    assert texts[0].startswith("*Revenue*   €48,210.50\n▲ +6.8% vs €45,120.00  ·  ✓ better")
-    assert "`▁▃▂▅▆█`" in texts[0] and "n = 812" in texts[0]
-    assert "⚠ 3 invalid records left out" in texts[2]
-    assert "• North: +51.2 (n = 120)" in texts[2]
-    assert "✓ better" in texts[4]  # churn fell: lower is better
-    assert "✗ worse" in texts[5]  # cac rose
-    assert "unavailable" in texts[6] and "tickets" in texts[6]
+    contexts = [b["elements"][0]["text"] for b in message["blocks"] if b["type"] == "context"]
+    assert texts[0] == "*2 of 6 KPIs worse than last week.* Customer acquisition cost rose 14.5% to €58.40."
+    assert texts[1] == "*Revenue*\n*€48,210.50*   ▲ +6.8% vs €45,120.00  ·  ✓ better"
+    assert contexts[1] == "▁▃▂▅▆█ last 6 weeks  ·  based on 812 orders"
+    assert "`" not in json.dumps(message)  # no inline code: the trend is a plain line in a context block
+    assert contexts[3] == "▁▃ ▆▅█ last 6 weeks  ·  based on 214 responses  ·  ⚠ 3 invalid records left out"
+    assert texts[4].splitlines() == [
+        "*By region*",
+        "• North  *+51.2*  +7.2 pts  ·  120 responses",
+        "• no region  *+23.1*  -6.9 pts  ·  13 responses  _small sample_",
+        "• South  *+30.9*  -0.60 pts  ·  81 responses",
+    ]
+    assert contexts[4] == "_small sample_: fewer than 30 responses, read with care"
+    assert "✓ better" in texts[6]  # churn fell: lower is better
+    assert "✗ worse" in texts[7]  # cac rose
+    assert "unavailable" in texts[8] and "tickets" in texts[8]
 
 
 def many_results(count: int, segments: int = 0) -> list[MetricResult]:
@@ -107,15 +125,23 @@ def test_sixty_metrics_split_into_valid_messages(slack):
     rendered = render(
         sample_spec(metrics=[r.metric for r in results]), results, "slack", period_label=PERIOD, charts=False
     )
-    assert len(rendered.messages) == 2
+    # 3 opening blocks and 3 per metric (divider, section, context) = 183 blocks: 4 messages.
+    total = len(rendered.messages)
+    assert total == 4
     seen = []
     for number, message in enumerate(rendered.messages, start=1):
         assert check_message(message) == []
         assert len(message["blocks"]) <= MAX_BLOCKS
-        assert message["text"].endswith(f"({number}/2)")
-        seen += re.findall(r"\*Metric number (\d\d)\*", json.dumps(message["blocks"], ensure_ascii=False))
+        assert message["text"].endswith(f"({number}/{total})")
+        if number > 1:
+            assert f"continued, part {number} of {total}" in message["blocks"][0]["elements"][0]["text"]
+            assert message["blocks"][1]["type"] == "section"  # a metric starts the part, not a divider
+        # A metric's section and its context block are never split across two messages.
+        sections = re.findall(r"\*Metric number (\d\d)\*", json.dumps(message["blocks"], ensure_ascii=False))
+        contexts = [b for b in message["blocks"] if b["type"] == "context" and "last 4 weeks" in str(b)]
+        assert len(contexts) == len(sections)
+        seen += sections
     assert seen == [f"{i:02d}" for i in range(60)]
-    assert "continued, part 2 of 2" in rendered.messages[1]["blocks"][0]["elements"][0]["text"]
 
 
 def test_long_sections_and_header_fit_the_limits():

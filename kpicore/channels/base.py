@@ -98,5 +98,10 @@ class Channel:
         """
         raise NotImplementedError
 
+    def preflight(self, target: str, settings: dict[str, Any]) -> list[str]:
+        """What a send to ``target`` would fail on, found without sending (a missing token or
+        setting), one line each; ``kpi digest send --dry-run`` prints them. Never include secrets."""
+        return []
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.scheme}:>"

@@ -82,6 +82,19 @@ class EmailChannel(Channel):
     description = "email to comma-separated recipients over SMTP ([email] settings, KPI_SMTP_PASSWORD)"
     formats = ("text", "html")
 
+    def preflight(self, target: str, settings: dict[str, Any]) -> list[str]:
+        """Missing [email] host or sender, an unknown security mode, a username without its password."""
+        problems = []
+        if not settings.get("host"):
+            problems.append("[email] host is not set in kpi.toml")
+        if not (settings.get("sender") or settings.get("username")):
+            problems.append("[email] sender is not set in kpi.toml (e.g. 'KPI bot <reports@example.com>')")
+        if str(settings.get("security", "starttls")).lower() not in SECURITY_MODES:
+            problems.append(f"[email] security must be one of {', '.join(SECURITY_MODES)}")
+        if settings.get("username") and not os.environ.get(PASSWORD_ENV):
+            problems.append(f"[email] username is set but {PASSWORD_ENV} is not: set it to the SMTP password")
+        return problems
+
     def send(self, message: OutgoingDigest, target: str, settings: dict[str, Any]) -> Delivery:
         """Send one email to every recipient in ``target``; all or nothing.
 

@@ -67,6 +67,15 @@ class SlackChannel(Channel):
         # (base URL, token fingerprint) -> {channel name: channel id}; names rarely change.
         self._channel_ids: dict[tuple[str, int], dict[str, str]] = {}
 
+    def preflight(self, target: str, settings: dict[str, Any]) -> list[str]:
+        """A missing channel name or SLACK_BOT_TOKEN (the token's value is never shown)."""
+        problems = []
+        if not target:
+            problems.append("names no channel: use slack:#name or slack:C0123ABC")
+        if not os.environ.get(TOKEN_ENV):
+            problems.append(f"{TOKEN_ENV} is not set: the send will fail until it holds the bot token (xoxb-...)")
+        return problems
+
     def send(self, message: OutgoingDigest, target: str, settings: dict[str, Any]) -> Delivery:
         """Post every message of the Slack rendering to ``target``, then upload the charts."""
         from slack_sdk.errors import SlackApiError, SlackClientError
@@ -99,6 +108,7 @@ class SlackChannel(Channel):
                         "file": png,
                         "filename": f"{metric}.png",
                         "title": f"{message.spec.title}: {metric} ({message.period_label})",
+                        "alt_txt": rendered.chart_alts.get(metric) or None,
                     }
                     for metric, content_id in rendered.charts.items()
                     if (png := rendered.images.get(content_id))

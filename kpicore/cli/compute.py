@@ -49,7 +49,7 @@ def compute_command(metrics, period, source, tz, dimension, trend, output, confi
     elif output == "csv":
         click.echo(out.to_csv(results), nl=False)
     else:
-        out.print_table(results, config.currency)
+        out.print_table(results, config.currency, config.locale)
 
 
 class _progress:

@@ -46,11 +46,11 @@ def _marked(fmt: str, body: str) -> str:
         doctype, _, rest = body.partition("\n")
         return f"{doctype}\n<!-- {MARKER}: kpi demo overwrites this file; rename it to keep it -->\n{rest}"
     if fmt == "slack":
-        return json.dumps(
-            {"generator": f"{MARKER}; chat.postMessage payloads", "messages": json.loads(body)},
-            indent=2,
-            ensure_ascii=False,
-        ) + "\n"
+        # The same shape as every Slack rendering; the marker (what protects files kpicore did not
+        # write) is its generator.
+        document = json.loads(body)
+        document["generator"] = f"{document.get('generator', 'kpicore')}; {MARKER}"
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     return f"{body.rstrip()}\n\n-- {MARKER}\n"
 
 
@@ -59,14 +59,14 @@ def write_demo_digest(config, period: str, results, registry, source_url: str, f
     """Render the demo digest for ``period`` from ``source_url`` (reusing ``results`` already
     computed), write the files that are ours to write, and return the text version.
 
-    ``metrics`` replaces the digest's metric list (``kpi demo --pack`` shows the pack's metrics)."""
+    ``metrics`` are added to the digest's own (``kpi demo --pack`` adds the pack's metrics after the
+    stock ones): one digest holds them all."""
     from ..digest.render import standalone_html
     from ..digest.run import prepare_digest
 
     spec = demo_spec(config, registry)
     if metrics is not None:
-        spec.metrics = list(metrics)
-        spec.breakdowns = {m: d for m, d in spec.breakdowns.items() if m in spec.metrics}
+        spec.metrics = [*spec.metrics, *(m for m in metrics if m not in spec.metrics)]
     prepared = prepare_digest(
         config, spec, period=period, registry=registry, known=results, source_url=source_url
     )

@@ -153,7 +153,7 @@ def send_command(name, period, dry_run, force, source, config_path):
 def _dry_run(config, spec, reg, period, source, force) -> None:
     from ..channels.base import parse_destination
     from ..digest.ledger import SENT, list_deliveries
-    from ..digest.run import channels, ledger_engine, prepare_digest
+    from ..digest.run import channel_settings, channels, ledger_engine, prepare_digest
 
     prepared = prepare_digest(config, spec, period=period, registry=reg, source_url=source, store=False)
     label = prepared.period.label
@@ -162,9 +162,11 @@ def _dry_run(config, spec, reg, period, source, force) -> None:
     if engine is not None:
         previous = {row.destination: row.status for row in list_deliveries(engine, digest=spec.name, period=label)}
     by_scheme = channels(reg)
+    settings = channel_settings(config)
     click.echo(f"Digest {spec.name} for {label} (dry run, nothing sent):", err=True)
     for destination in spec.destinations:
-        channel = by_scheme[parse_destination(destination)[0]]
+        scheme, target = parse_destination(destination)
+        channel = by_scheme[scheme]
         for fmt in channel.formats:
             prepared.outgoing.rendered(fmt)  # a template error shows now, not at send time
         status = previous.get(destination)
@@ -173,6 +175,8 @@ def _dry_run(config, spec, reg, period, source, force) -> None:
         else:
             formats = ", ".join(channel.formats) or "none"
             click.echo(f"{destination}: would send ({formats})" + (f", ledger says {status}" if status else ""))
+        for problem in channel.preflight(target, settings.get(scheme, {})):
+            click.echo(f"{destination}: warning: {problem}")
 
 
 @digest_group.command("deliveries")

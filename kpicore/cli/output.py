@@ -1,4 +1,8 @@
-"""Printing results: a rich table, JSON (DESIGN 8) or CSV."""
+"""Printing results: a rich table for people, JSON (DESIGN 8) or CSV for machines.
+
+The table formats every value, change and count through ``kpicore.digest.formatting``, the one
+formatting path digests (and chat answers) use, so a number reads the same everywhere.
+"""
 
 from __future__ import annotations
 
@@ -6,51 +10,26 @@ import csv
 import io
 import json
 
-from ..digest.formatting import small_value_decimals
-from ..results import MetricResult
+from ..digest import formatting
+from ..results import MetricResult, clean_number, relative_change
 
 
-def format_value(value, unit: str, currency: str = "") -> str:
-    """A value for a terminal table, by unit."""
-    if value is None:
+def change_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:
+    """The change column: ``▲ +6.8% ✓ better``, ``▼ -0.50 pts ✓ better``, ``—`` when there is none."""
+    change = formatting.format_change(result.delta, result.delta_pct, result.unit, locale, currency)
+    if not change:
         return "—"
-    if unit == "count":
-        return f"{value:,.0f}"
-    if unit == "currency":
-        return f"{value:,.2f}" + (f" {currency}" if currency else "")
-    if unit == "percent":
-        return f"{value:.{small_value_decimals(value)}f} %"
-    if unit == "points":
-        return f"{value:+.1f}"
-    if unit == "minutes":
-        return f"{value:,.1f} min"
-    return f"{value:,.3f}"
+    arrow = formatting.change_arrow(result.delta)
+    marker = formatting.change_marker(result.delta, result.better)
+    return " ".join(part for part in (arrow, change, marker) if part)
 
 
-def format_delta(result: MetricResult) -> str:
-    delta = result.delta
-    if delta is None:
-        return "—"
-    if result.unit in ("percent", "points"):
-        text = f"{delta:+.{small_value_decimals(delta)}f} pts"
-    elif result.unit == "count":
-        text = f"{delta:+,.0f}"
-    else:
-        text = f"{delta:+,.2f}"
-    if result.delta_pct is not None:
-        text += f" ({result.delta_pct:+.1f} %)"
-    if delta != 0:
-        good = (delta > 0) == (result.better == "higher")
-        text += " ✓" if good else " ✗"
-    return text
-
-
-def print_table(results: list[MetricResult], currency: str = "") -> None:
+def print_table(results: list[MetricResult], currency: str = "USD", locale: str = "en") -> None:
     """A table for people: one row per metric (and segment), warnings listed under it."""
     from rich.console import Console
     from rich.table import Table
 
-    from ..digest.formatting import sparkline
+    from ..digest.headline import by_impact
 
     console = Console(width=None if Console().is_terminal else 120)
     period = results[0].period if results else ""
@@ -59,13 +38,17 @@ def print_table(results: list[MetricResult], currency: str = "") -> None:
     table.add_column("Value", justify="right", no_wrap=True)
     table.add_column("Previous", justify="right", no_wrap=True)
     table.add_column("Change", justify="right", no_wrap=True)
-    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("Based on", justify="right", no_wrap=True)
     with_trend = any(r.trend for r in results)
     if with_trend:
         table.add_column("Trend", no_wrap=True)
     notes = []
+
+    def fmt(value, unit):
+        return formatting.format_value(value, unit, locale, currency)
+
     for result in results:
-        trend = [sparkline([p.value for p in result.trend or []])] if with_trend else []
+        trend = [formatting.sparkline([p.value for p in result.trend or []])] if with_trend else []
         if not result.ok:
             table.add_row(result.title, "—", "—", "—", "", *([""] if with_trend else []))
             notes.append(f"{result.metric}: unavailable: {result.reason}")
@@ -73,16 +56,21 @@ def print_table(results: list[MetricResult], currency: str = "") -> None:
         marker = " ⚠" if result.warnings else ""
         table.add_row(
             result.title + marker,
-            format_value(result.value, result.unit, currency),
-            format_value(result.previous, result.unit, currency),
-            format_delta(result),
-            "" if result.n is None else f"{result.n:,}",
+            fmt(result.value, result.unit),
+            fmt(result.previous, result.unit),
+            change_text(result, locale, currency),
+            "" if result.n is None else formatting.format_count(result.n, result.n_noun, locale),
             *trend,
         )
-        for segment in result.segments or []:
+        for segment in by_impact(result.segments or [], result.unit):
+            change = formatting.format_change(
+                segment.delta, relative_change(segment.value, segment.previous, result.unit),
+                result.unit, locale, currency,
+            )
             table.add_row(
-                f"  {result.dimension} = {segment.segment}",
-                format_value(segment.value, result.unit, currency), "", "", f"{segment.n:,}",
+                f"  {formatting.segment_label(segment.segment, result.dimension)}",
+                fmt(segment.value, result.unit), fmt(segment.previous, result.unit), change or "—",
+                formatting.format_count(segment.n, result.n_noun, locale),
                 *([""] if with_trend else []),
                 style="dim",
             )
@@ -96,28 +84,42 @@ def print_table(results: list[MetricResult], currency: str = "") -> None:
 
 
 def to_json(results: list[MetricResult]) -> str:
+    """The DESIGN 8 array: numbers without binary float noise (12 significant digits)."""
     return json.dumps([r.to_json() for r in results], indent=2)
 
 
+CSV_COLUMNS = [
+    "metric", "row", "dimension", "segment", "status", "period", "start", "end", "value", "previous", "delta",
+    "delta_pct", "n", "warnings",
+]
+
+
 def to_csv(results: list[MetricResult]) -> str:
-    """One row per metric (and per segment with --by); numbers unformatted."""
+    """One row per metric (``row`` = total), per segment with --by (``segment``) and per trend
+    period with --trend (``trend``, oldest first); numbers unformatted, without float noise."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        ["metric", "segment", "status", "period", "start", "end", "value", "previous", "delta", "delta_pct", "n",
-         "warnings"]
-    )
+    writer.writerow(CSV_COLUMNS)
     for r in results:
         warnings = sum(w.count for w in r.warnings)
+        dimension = r.dimension or ""
         writer.writerow(
-            [r.metric, "", r.status, r.period, r.start, r.end, _cell(r.value), _cell(r.previous), _cell(r.delta),
-             _cell(r.delta_pct), _cell(r.n), warnings]
+            [r.metric, "total", dimension, "", r.status, r.period, r.start, r.end, _cell(r.value),
+             _cell(r.previous), _cell(r.delta), _cell(r.delta_pct), _cell(r.n), warnings]
         )
         for s in r.segments or []:
-            writer.writerow([r.metric, s.segment, r.status, r.period, r.start, r.end, _cell(s.value), "", "", "",
-                             s.n, ""])
+            writer.writerow(
+                [r.metric, "segment", dimension, s.segment, r.status, r.period, r.start, r.end, _cell(s.value),
+                 _cell(s.previous), _cell(s.delta), _cell(relative_change(s.value, s.previous, r.unit)), s.n, ""]
+            )
+        for point in r.trend or []:
+            writer.writerow(
+                [r.metric, "trend", "", "", r.status, point.period, point.start, point.end, _cell(point.value),
+                 "", "", "", "", ""]
+            )
     return buffer.getvalue()
 
 
 def _cell(value) -> str:
+    value = clean_number(value)
     return "" if value is None else repr(value) if isinstance(value, float) else str(value)

@@ -1,8 +1,9 @@
 """Slack Block Kit limits, and splitting a digest's blocks into messages that respect them.
 
 Slack rejects a message with more than 50 blocks, a section text over 3,000 characters, a
-section with more than 10 fields or a header over 150 characters (``invalid_blocks``). A long
-digest is therefore split across several messages, each valid on its own; nothing is dropped.
+section with more than 10 fields or a header over 150 characters (``invalid_blocks``), and
+truncates a notification ``text`` over 4,000 characters. A long digest is therefore split across
+several messages, each valid on its own; nothing is dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ MAX_SECTION_TEXT = 3000
 MAX_FIELDS = 10
 MAX_HEADER_TEXT = 150
 MAX_FIELD_TEXT = 2000
+MAX_CONTEXT_ELEMENTS = 10
+#: Slack truncates a message's top-level ``text`` (the notification) beyond this.
+MAX_MESSAGE_TEXT = 4000
 ELLIPSIS = "…"
 
 
@@ -87,11 +91,24 @@ def fit_block(block: dict[str, Any]) -> list[dict[str, Any]]:
     return pieces
 
 
+def _units(blocks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The blocks in units that belong together: a divider starts a new unit (one metric's
+    section, context and breakdown), so a split never leaves a metric's lines in two messages."""
+    units: list[list[dict[str, Any]]] = []
+    for block in blocks:
+        if block.get("type") == "divider" or not units:
+            units.append([])
+        units[-1].append(block)
+    return units
+
+
 def split_messages(payload: dict[str, Any], *, title: str) -> list[dict[str, Any]]:
     """Turn one ``{"text", "blocks"}`` payload into chat.postMessage payloads within the limits.
 
     Every message gets a ``text`` fallback (used by notifications and screen readers);
     continuation messages start with a context block naming the digest and the part number.
+    A metric (the blocks from one divider to the next) stays in one message when it fits in one;
+    no message starts or ends with a divider.
     """
     blocks: list[dict[str, Any]] = []
     for block in payload.get("blocks", []):
@@ -99,15 +116,26 @@ def split_messages(payload: dict[str, Any], *, title: str) -> list[dict[str, Any
     fallback = payload.get("text") or title
     groups: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
-    for block in blocks:
+    for unit in _units(blocks):
         # Room for the continuation context block on every message after the first.
         room = MAX_BLOCKS if not groups else MAX_BLOCKS - 1
-        if len(current) >= room:
+        if current and len(current) + len(unit) > room:
             groups.append(current)
             current = []
-        current.append(block)
+            room = MAX_BLOCKS - 1
+        if not current and unit and unit[0].get("type") == "divider":
+            unit = unit[1:]  # a message never opens with a divider
+        for block in unit:
+            if len(current) >= room:
+                groups.append(current)
+                current = []
+                room = MAX_BLOCKS - 1
+            current.append(block)
     if current or not groups:
         groups.append(current)
+    for group in groups:
+        while group and group[-1].get("type") == "divider":
+            group.pop()
     total = len(groups)
     messages = []
     for number, group in enumerate(groups, start=1):
@@ -140,4 +168,14 @@ def check_message(message: dict[str, Any]) -> list[str]:
                 problems.append(f"block {index}: field text > {MAX_FIELD_TEXT}")
             if not text and not fields:
                 problems.append(f"block {index}: section without text or fields")
+        if kind == "context":
+            elements = block.get("elements") or []
+            if not elements or len(elements) > MAX_CONTEXT_ELEMENTS:
+                problems.append(f"block {index}: context with {len(elements)} elements (1..{MAX_CONTEXT_ELEMENTS})")
+            if any(len(e.get("text", "")) > MAX_SECTION_TEXT for e in elements):
+                problems.append(f"block {index}: context text > {MAX_SECTION_TEXT}")
+    if blocks and blocks[0].get("type") == "divider" or blocks and blocks[-1].get("type") == "divider":
+        problems.append("message starts or ends with a divider")
+    if len(message.get("text") or "") > MAX_MESSAGE_TEXT:
+        problems.append(f"text longer than {MAX_MESSAGE_TEXT}")
     return problems

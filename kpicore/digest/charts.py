@@ -1,16 +1,42 @@
-"""Small PNG line charts of a metric's trend, for the HTML email and Slack uploads."""
+"""Trend charts people read: PNG line charts of a metric's trend for the HTML email and Slack.
+
+What a reader gets: the y axis in the metric's unit and locale (``$40K``, ``45%``, ``+10``), an
+honest baseline (zero for counts and currency; for rates, scores and durations a range that is
+said to be one, never a fill that turns 0.44 -> 0.49 into a cliff), period labels a person knows
+(``Nov 16``, ``Oct``, ``Q3``), the current period highlighted and the previous one marked, and
+text sized to stay legible when a phone shows the image 330 px wide. ``chart_alt`` says the same
+in words for the image's alt text.
+"""
 
 from __future__ import annotations
 
 import io
 import re
+from itertools import pairwise
+from typing import TYPE_CHECKING
 
+from kpicore.digest import formatting
 from kpicore.results import MetricResult
 
-#: Chart size in inches at ``DPI``: 480 x 160 pixels, sharp enough for a mail client at 2x.
-FIGSIZE = (4.8, 1.6)
-DPI = 100
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Chart size in inches at ``DPI``: 800 x 340 pixels, shown at most 480 px wide (sharp at 2x).
+FIGSIZE = (4.0, 1.7)
+DPI = 200
+#: Font sizes in points: shown 330 px wide (a 390 px phone) a point is about 1.15 px, so tick
+#: labels are about 11.5 px there and 17 px at the full 480 px.
+TICK_FONT = 10
+LABEL_FONT = 11
 LINE_COLOUR = "#2563eb"
+PREVIOUS_COLOUR = "#6b7280"
+TEXT_COLOUR = "#374151"
+#: Units drawn from zero: their values are amounts, and a bar or area from zero is their true size.
+ZERO_BASELINE_UNITS = ("count", "currency")
+#: The y axis label of a chart whose axis does not start at zero.
+NOT_FROM_ZERO = "axis not from 0"
+#: At most this many period labels on the x axis (first and last always): more would collide.
+MAX_PERIOD_TICKS = 4
 
 
 def chart_content_id(metric: str) -> str:
@@ -19,55 +45,147 @@ def chart_content_id(metric: str) -> str:
     return f"chart-{safe}@kpicore"
 
 
-def trend_chart(result: MetricResult, *, value_formatter=None) -> bytes | None:
-    """A PNG line chart of ``result.trend`` (oldest first), or None when it has fewer than two values.
+def _present(result: MetricResult) -> list[tuple[int, float]]:
+    return [(index, float(point.value)) for index, point in enumerate(result.trend or []) if point.value is not None]
 
-    ``value_formatter(value) -> str`` labels the last point (e.g. a Babel-formatted value).
-    Matplotlib (Agg) is imported here because it is slow to import.
+
+def period_tick_positions(count: int, most: int = MAX_PERIOD_TICKS) -> list[int]:
+    """Evenly spaced indexes of the periods to label, always the first and the last."""
+    if count <= most:
+        return list(range(count))
+    step = (count - 1) / (most - 1)
+    return sorted({round(i * step) for i in range(most)})
+
+
+def tick_decimals(ticks: list[float]) -> int | None:
+    """Decimals that tell every tick apart, the same for all of them (``0.40%, 0.80%, 1.20%``, not
+    ``0.40%, 0.80%, 1.2%``); None when the ticks are whole numbers."""
+    if len(ticks) < 2 or all(float(t).is_integer() for t in ticks):
+        return None
+    step = min(abs(b - a) for a, b in pairwise(ticks))
+    return next((d for d in range(4) if abs(round(step, d) - step) <= step * 1e-6), 4)
+
+
+def value_range(values: list[float], unit: str) -> tuple[float, float]:
+    """The y range shown: from zero for counts and currency (to zero from below for negative
+    amounts); for other units the data's range, widened to at least a span that keeps small
+    wiggles small (20 % of the typical value, 10 NPS points, 1 percentage point)."""
+    low, high = min(values), max(values)
+    if unit in ZERO_BASELINE_UNITS:
+        low, high = min(low, 0.0), max(high, 0.0)
+        span = (high - low) or 1.0
+        return (low - 0.05 * span if low < 0 else 0.0, high + 0.15 * span)
+    typical = max(abs(low), abs(high))
+    floor = {"points": 10.0, "percent": 1.0}.get(unit, 0.0)
+    span = max(high - low, 0.2 * typical, floor) or 1.0
+    middle = (low + high) / 2
+    low, high = middle - 0.6 * span, middle + 0.6 * span
+    if unit in ("percent", "minutes", "ratio") and min(values) >= 0:
+        low = max(low, 0.0)  # never below zero for what cannot be negative
+    if unit == "percent":
+        high = min(high, 100.0) if max(values) <= 100 else high
+    return low, high
+
+
+def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> Figure | None:
+    """The matplotlib Figure of ``result.trend`` (oldest first), or None with fewer than two values.
+
+    Matplotlib (Agg canvas, no pyplot: no global state, thread-safe) is imported here because it
+    is slow to import.
     """
     trend = result.trend or []
-    # Positions in the full trend, so a period without a value shows as a wider gap, not as none.
-    present = [(index, point) for index, point in enumerate(trend) if point.value is not None]
+    present = _present(result)
     if len(present) < 2:
         return None
-    # The Agg canvas directly, not pyplot: no global backend switch, no figure registry, thread-safe.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     positions = [index for index, _ in present]
-    values = [float(point.value) for _, point in present]  # type: ignore[arg-type]
+    values = [value for _, value in present]
+    last = len(trend) - 1
 
     figure = Figure(figsize=FIGSIZE, dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
-    axes.plot(positions, values, color=LINE_COLOUR, linewidth=2)
-    axes.fill_between(positions, values, min(values), color=LINE_COLOUR, alpha=0.08)
-    axes.scatter([positions[-1]], [values[-1]], color=LINE_COLOUR, s=18, zorder=3)
-    if value_formatter is not None:
+    low, high = value_range(values, result.unit)
+    from_zero = result.unit in ZERO_BASELINE_UNITS
+    axes.plot(positions, values, color=LINE_COLOUR, linewidth=1.8, solid_capstyle="round")
+    if from_zero:
+        axes.fill_between(positions, values, 0, color=LINE_COLOUR, alpha=0.08, linewidth=0)
+    # The current period: a filled dot and its value; the previous period: an open ring.
+    if positions[-1] == last:
+        axes.scatter([last], [values[-1]], color=LINE_COLOUR, s=28, zorder=4)
         axes.annotate(
-            value_formatter(values[-1]),
-            (positions[-1], values[-1]),
-            textcoords="offset points",
-            # Right of the last point, where the line has ended: the label never hides it.
-            xytext=(6, 0),
-            ha="left",
-            va="center",
-            fontsize=8,
-            color="#111827",
+            formatting.format_axis_value(values[-1], result.unit, locale, currency),
+            (last, values[-1]), textcoords="offset points", xytext=(6, 0), ha="left", va="center",
+            fontsize=LABEL_FONT, fontweight="bold", color="#111827",
         )
-    axes.set_xticks([0, len(trend) - 1], [trend[0].period, trend[-1].period], fontsize=7, color="#6b7280")
-    axes.tick_params(axis="y", labelsize=7, colors="#6b7280", length=0)
-    axes.tick_params(axis="x", length=0)
+    if len(positions) >= 2 and positions[-2] == last - 1 and positions[-1] == last:
+        axes.scatter([last - 1], [values[-2]], s=28, zorder=4, facecolors="white", edgecolors=PREVIOUS_COLOUR,
+                     linewidths=1.4)
+    axes.axvspan(last - 0.5, last + 0.5, color=LINE_COLOUR, alpha=0.06, linewidth=0)
+
+    axes.set_ylim(low, high)
+    y_ticks = [t for t in MaxNLocator(nbins=3, min_n_ticks=2).tick_values(low, high) if low <= t <= high]
+    decimals = tick_decimals(y_ticks)
+    axes.set_yticks(
+        y_ticks, [formatting.format_axis_value(t, result.unit, locale, currency, decimals=decimals) for t in y_ticks]
+    )
+    if result.unit == "points" and low < 0 < high:
+        axes.axhline(0, color="#9ca3af", linewidth=0.8, zorder=1)
+    ticks = period_tick_positions(len(trend))
+    axes.set_xticks(ticks, [formatting.period_tick(trend[i].period, locale) for i in ticks])
+    # The first label starts at its period instead of centring on it, so it never runs into the
+    # y axis' lowest label (the "0" / "Sep 7" collision).
+    axes.get_xticklabels()[0].set_horizontalalignment("left")
+    axes.set_xlim(-0.4, last + 1.6)  # room for the value label right of the last point
+    axes.tick_params(axis="both", labelsize=TICK_FONT, colors=TEXT_COLOUR, length=0, pad=3)
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
-    axes.spines["bottom"].set_color("#d1d5db")
-    axes.grid(axis="y", color="#f3f4f6", linewidth=0.8)
-    axes.margins(x=0.02, y=0.25)
-    if value_formatter is not None:
-        axes.set_xlim(right=(len(trend) - 1) * 1.25)  # room for the label right of the last point
-    figure.tight_layout(pad=0.4)
+    if from_zero:
+        axes.spines["bottom"].set_color("#9ca3af")
+    else:
+        # Not from zero: no baseline that could be read as one, and the axis says so.
+        axes.spines["bottom"].set_visible(False)
+        if low > 0:
+            axes.set_ylabel(NOT_FROM_ZERO, fontsize=TICK_FONT - 1, color=PREVIOUS_COLOUR, labelpad=2)
+    axes.grid(axis="y", color="#e5e7eb", linewidth=0.7)
+    axes.set_axisbelow(True)
+    figure.tight_layout(pad=0.3)
+    return figure
 
+
+def trend_chart(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> bytes | None:
+    """The PNG of ``trend_figure``, or None when there is nothing to draw."""
+    figure = trend_figure(result, locale=locale, currency=currency)
+    if figure is None:
+        return None
     buffer = io.BytesIO()
     # No timestamps or software tags in the PNG, so the same trend gives the same bytes.
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def chart_alt(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> str:
+    """The chart in words, for alt text: ``Revenue over 6 weeks, Oct 5 to Nov 16: from €39,000.00 to
+    €48,210.50 (this week); lowest €39,000.00, highest €48,210.50.``"""
+    trend = result.trend or []
+    present = [(trend[i], value) for i, value in _present(result)]
+    if not present:
+        return f"{result.title}: no trend values"
+
+    def fmt(value: float) -> str:
+        return formatting.format_value(value, result.unit, locale, currency)
+
+    first, last = present[0][1], present[-1][1]
+    values = [value for _, value in present]
+    span = (
+        f"{formatting.period_tick(trend[0].period, locale)} to {formatting.period_tick(trend[-1].period, locale)}"
+    )
+    kind = formatting.period_kind(trend[-1].period)
+    periods = f"{len(trend)} {kind}s" if kind else f"{len(trend)} periods"
+    return (
+        f"{result.title} over {periods}, {span}: from {fmt(first)} to {fmt(last)}; "
+        f"lowest {fmt(min(values))}, highest {fmt(max(values))}."
+    )

@@ -20,11 +20,13 @@ from kpicore.errors import ConfigError
 
 DIGEST_KEYS = (
     "title", "metrics", "breakdowns", "period", "trend", "schedule", "every", "timezone",
-    "destinations", "template",
+    "destinations", "template", "min_sample",
 )
 DEFAULT_PERIOD = "last-week"
 DEFAULT_TREND = 12
 DEFAULT_TEMPLATE = "digest"
+#: Segments with fewer records than this are marked as small samples in digests.
+DEFAULT_MIN_SAMPLE = 30
 MAX_TREND = 120
 
 _EVERY = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
@@ -160,6 +162,13 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", template):
         raise ConfigError(f"{where}.template: {template!r} is not a template name such as \"weekly\"")
 
+    min_sample = raw.get("min_sample", DEFAULT_MIN_SAMPLE)
+    if isinstance(min_sample, bool) or not isinstance(min_sample, int) or min_sample < 0:
+        raise ConfigError(
+            f"{where}.min_sample: expected a whole number of records (segments with fewer are marked as "
+            f"small samples; 0 marks none), got {min_sample!r}"
+        )
+
     return DigestSpec(
         name=name,
         title=title,
@@ -171,6 +180,7 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
         template=template,
         timezone=zone,
         schedule=schedule,
+        min_sample=min_sample,
     )
 
 

@@ -1,4 +1,15 @@
-"""Locale-aware formatting of metric values, changes and dates for digests (Babel).
+"""The one formatting path: metric values, changes, counts, segment names, chart axes and dates,
+for every surface a person reads (``kpi compute`` tables, digests, chat answers).
+
+The API to call:
+
+- ``format_value(value, unit, locale, currency)``: ``€48,210.50``, ``42.5%``, ``+42.0``, ``38.2 min``
+- ``format_change(delta, delta_pct, unit, locale, currency)``: ``+6.8%``, ``-2.5 pts``
+- ``change_arrow(delta)``, ``change_marker(delta, better)``: ``▲`` / ``✓ better``
+- ``format_count(n, noun, locale)``: ``571 orders``, ``1 response``
+- ``segment_label(segment, dimension)``: ``no region`` for the group with no value
+- ``format_axis_value(value, unit, locale, currency)``: ``$40K``, ``45%`` (chart ticks)
+- ``period_tick(label, locale)``: ``Nov 16``, ``Oct``, ``Q3`` (a period as a chart label)
 
 Every function takes the locale as a string (``"en"``, ``"de_DE"``); Babel is imported
 inside the functions so importing this module stays cheap.
@@ -14,6 +25,8 @@ ARROW_UP, ARROW_DOWN, ARROW_FLAT = "▲", "▼", "▶"
 #: Colour-free markers saying whether a change is good or bad for the business.
 MARK_BETTER, MARK_WORSE, MARK_SAME = "✓ better", "✗ worse", "= unchanged"
 SPARK_BARS = "▁▂▃▄▅▆▇█"
+#: Units whose change is shown in points only (no relative change).
+POINT_UNITS = ("percent", "points")
 
 _SIGNED_ONE_DECIMAL = "+#,##0.0;-#,##0.0"
 _SIGNED_TWO_DECIMALS = "+#,##0.00;-#,##0.00"
@@ -80,12 +93,21 @@ def format_value(value: float | None, unit: str, locale: str = "en", currency: s
     return format_number(value, locale)
 
 
-def format_delta(delta: float | None, delta_pct: float | None, unit: str, locale: str = "en") -> str | None:
-    """The change against the previous period: ``+2.5 pts`` for percent and points metrics,
-    ``+12.5%`` (relative change) for every other unit; None when it cannot be computed."""
+def format_change(
+    delta: float | None, delta_pct: float | None, unit: str, locale: str = "en", currency: str = "USD"
+) -> str | None:
+    """The change against the previous period: ``+2.5 pts`` for percent and points metrics (a point
+    change only: a relative change of a rate or score is noise), ``+12.5%`` (relative change) for
+    every other unit, the change in the unit (``+€120.00``) when the previous value was 0; None
+    when there is nothing to compare."""
     from babel.numbers import format_decimal
 
-    if unit in ("percent", "points"):
+    if delta_pct is None and delta is not None and unit not in POINT_UNITS:
+        if delta == 0:
+            return _format_percent(0.0, locale)
+        text = format_value(abs(delta), unit, locale, currency)
+        return ("+" if delta > 0 else "-") + text
+    if unit in POINT_UNITS:
         if delta is None:
             return None
         if delta == 0:
@@ -95,6 +117,142 @@ def format_delta(delta: float | None, delta_pct: float | None, unit: str, locale
     if delta_pct is None:
         return None
     return _format_percent(delta_pct / 100.0, locale, signed=True)
+
+
+def format_delta(delta: float | None, delta_pct: float | None, unit: str, locale: str = "en") -> str | None:
+    """``format_change`` without a previous-was-zero fallback: None when there is no relative change."""
+    if unit not in POINT_UNITS and delta_pct is None:
+        return None
+    return format_change(delta, delta_pct, unit, locale)
+
+
+def singular(noun: str) -> str:
+    """The singular of a plural English noun kpicore uses for counts: responses -> response,
+    entries -> entry, customers -> customer."""
+    if noun.endswith("ies"):
+        return noun[:-3] + "y"
+    if noun.endswith(("sses", "shes", "ches")):
+        return noun[:-2]
+    if noun.endswith("s") and not noun.endswith("ss"):
+        return noun[:-1]
+    return noun
+
+
+def format_count(n: int | None, noun: str = "records", locale: str = "en") -> str:
+    """A count with what it counts: ``571 orders``, ``1 response``, ``–`` when unknown."""
+    if n is None:
+        return "–"
+    return f"{format_number(n, locale)} {singular(noun) if n == 1 else noun}"
+
+
+#: The segment holding records with no customer or no value for the dimension.
+NONE_SEGMENT = "(none)"
+
+
+def segment_label(segment: str, dimension: str | None) -> str:
+    """How people read a segment's name: ``no region`` for the group with no value, else the name."""
+    if segment == NONE_SEGMENT:
+        return f"no {(dimension or 'value').replace('_', ' ')}"
+    return segment
+
+
+def format_axis_value(
+    value: float, unit: str, locale: str = "en", currency: str = "USD", *, decimals: int | None = None
+) -> str:
+    """A short tick label in the metric's unit: ``$40K``, ``€1.2M``, ``45%``, ``0.5%``, ``+10``, ``30 min``.
+
+    ``decimals`` fixes the decimals of percent, points, minutes and plain numbers, so the ticks of
+    one axis all look alike."""
+    from babel.numbers import (
+        format_compact_currency,
+        format_compact_decimal,
+        format_decimal,
+        get_currency_symbol,
+    )
+
+    if unit == "currency":
+        if abs(value) >= 1000:
+            compact = format_compact_currency(value, currency, locale=locale, fraction_digits=1)
+            if any(char.isalpha() for char in compact.replace(get_currency_symbol(currency, locale), "")):
+                return compact
+        # Below a thousand (or where the locale abbreviates only millions): whole units, grouped.
+        return _currency_whole(value, currency, locale)
+    fraction = "#,##0" + ("." + "0" * decimals if decimals else "") if decimals is not None else "#,##0.#"
+    if unit == "percent":
+        if decimals is not None:
+            return _percent_with(value, locale, decimals)
+        return _format_percent(value / 100.0, locale) if not float(value).is_integer() else _percent_with(value, locale, 0)
+    if unit == "points":
+        if value == 0:
+            return format_decimal(0, format=fraction, locale=locale)
+        return format_decimal(value, format=f"+{fraction};-{fraction}", locale=locale)
+    if unit == "minutes":
+        return f"{format_decimal(value, format=fraction, locale=locale)} min"
+    if abs(value) >= 10_000:
+        compact = format_compact_decimal(value, locale=locale, fraction_digits=1)
+        if any(char.isalpha() for char in compact):
+            return compact
+    return format_decimal(value, format=fraction if decimals is not None else "#,##0.##", locale=locale)
+
+
+def _currency_whole(value: float, currency: str, locale: str) -> str:
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
+    pattern = parse_pattern(Locale.parse(locale).currency_formats["standard"].pattern)
+    pattern.frac_prec = (0, 0)
+    return pattern.apply(value, locale, currency=currency, currency_digits=False)
+
+
+def _percent_with(value: float, locale: str, decimals: int) -> str:
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
+    pattern = parse_pattern(Locale.parse(locale).percent_formats[None].pattern)
+    pattern.frac_prec = (decimals, decimals)
+    return pattern.apply(value / 100.0, locale)
+
+
+def period_tick(label: str, locale: str = "en") -> str:
+    """A period label as a person reads it on a chart: ``2026-W47`` -> ``Nov 16`` (the week's first
+    day), ``2026-11`` -> ``Nov``, ``2026-Q3`` -> ``Q3``, ``2026-11-23`` -> ``Nov 23``, ``2026`` -> ``2026``.
+    Anything else is returned as it is."""
+    import re
+
+    from babel.dates import format_skeleton
+
+    week = re.fullmatch(r"(\d{4})-W(\d{2})", label)
+    if week:
+        day = dt.date.fromisocalendar(int(week[1]), int(week[2]), 1)
+        return format_skeleton("MMMd", day, locale=locale)
+    month = re.fullmatch(r"(\d{4})-(\d{2})", label)
+    if month:
+        return format_skeleton("MMM", dt.date(int(month[1]), int(month[2]), 1), locale=locale)
+    quarter = re.fullmatch(r"(\d{4})-Q([1-4])", label)
+    if quarter:
+        return f"Q{quarter[2]}"
+    day_match = re.fullmatch(r"\d{4}-\d{2}-\d{2}", label)
+    if day_match:
+        return format_skeleton("MMMd", dt.date.fromisoformat(label), locale=locale)
+    return label
+
+
+def period_kind(label: str) -> str | None:
+    """``week``, ``month``, ``quarter``, ``year`` or ``day`` for a period label, None for a custom range."""
+    import re
+
+    for kind, pattern in (
+        ("week", r"\d{4}-W\d{2}"), ("month", r"\d{4}-\d{2}"), ("quarter", r"\d{4}-Q[1-4]"),
+        ("year", r"\d{4}"), ("day", r"\d{4}-\d{2}-\d{2}"),
+    ):
+        if re.fullmatch(pattern, label):
+            return kind
+    return None
+
+
+def period_year(label: str) -> str | None:
+    """The year of a period label (``2026-W47`` -> ``2026``), None when it has none."""
+    return label[:4] if len(label) >= 4 and label[:4].isdigit() else None
 
 
 def change_arrow(delta: float | None) -> str:

@@ -47,13 +47,15 @@ class DigestSpec:
     template: str = "digest"
     timezone: str | None = None
     schedule: str | None = None
+    #: Segments with fewer records are marked as small samples (and never named in the headline).
+    min_sample: int = 30
 
 
 @dataclass
 class Rendered:
     """A digest rendered in one format.
 
-    ``body`` is the text to show or store (for Slack, the JSON list of messages); ``images``
+    ``body`` is the text to show or store (for Slack, the JSON document of ``slack_document``); ``images``
     maps Content-IDs to chart PNGs (HTML and Slack); ``messages`` are chat.postMessage payloads
     (Slack only), each within Block Kit limits.
     """
@@ -64,6 +66,21 @@ class Rendered:
     messages: list[dict[str, Any]] = field(default_factory=list)
     #: metric name -> Content-ID of its chart, in digest order.
     charts: dict[str, str] = field(default_factory=dict)
+    #: The headline in one line (what a notification or an email preview shows).
+    headline: str = ""
+    #: metric name -> the alt text of its chart (the chart in words).
+    chart_alts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SegmentView:
+    """What a template sees of one segment: formatted, nothing escaped."""
+
+    segment: str
+    value: str
+    change: str
+    n: str
+    small: bool
 
 
 @dataclass
@@ -82,12 +99,25 @@ class MetricView:
     marker: str
     sparkline: str
     trend_periods: int
+    #: ``12 weeks`` (or ``12 periods`` for custom ranges).
+    trend_span: str
     n: str | None
     warnings: int
     warning_messages: list[str]
     dimension: str | None
-    segments: list[dict[str, str]] | None
+    segments: list[SegmentView] | None
+    #: Notes about the whole metric (count 0), such as a breakdown it cannot have.
+    notes: list[str] = field(default_factory=list)
     chart_cid: str | None = None
+    chart_alt: str = ""
+    worse: bool = False
+    #: What n counts ("responses"), for notes such as "fewer than 30 responses".
+    n_noun: str = "records"
+
+    @property
+    def small_samples(self) -> bool:
+        """True when a segment shown is marked as a small sample."""
+        return any(segment.small for segment in self.segments or [])
 
     @property
     def change(self) -> str:
@@ -95,6 +125,11 @@ class MetricView:
         if not self.delta:
             return ""
         return " ".join(part for part in (self.arrow, self.delta, self.marker) if part)
+
+    @property
+    def dimension_label(self) -> str:
+        """The dimension as people read it: ``region``, ``sales channel`` for ``sales_channel``."""
+        return (self.dimension or "segment").replace("_", " ")
 
 
 def md_escape(value: Any) -> str:
@@ -110,25 +145,36 @@ def md_escape(value: Any) -> str:
     return "".join(out).replace("\n", " ")
 
 
-def metric_view(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> MetricView:
-    """Format one result for the templates."""
+def metric_view(
+    result: MetricResult, *, locale: str = "en", currency: str = "USD", min_sample: int = 30
+) -> MetricView:
+    """Format one result for the templates (through kpicore.digest.formatting, as every surface does)."""
+    from kpicore.digest.charts import chart_alt
+    from kpicore.digest.headline import by_impact, is_worse
+    from kpicore.results import relative_change
 
     def fmt(value: float | None) -> str:
         return formatting.format_value(value, result.unit, locale, currency)
 
     delta = (
-        formatting.format_delta(result.delta, result.delta_pct, result.unit, locale) if result.ok else None
+        formatting.format_change(result.delta, result.delta_pct, result.unit, locale, currency)
+        if result.ok else None
     )
     trend_values = [point.value for point in (result.trend or [])]
     segments = None
     if result.segments is not None:
         segments = [
-            {
-                "segment": segment.segment,
-                "value": fmt(segment.value),
-                "n": formatting.format_number(segment.n, locale),
-            }
-            for segment in result.segments
+            SegmentView(
+                segment=formatting.segment_label(segment.segment, result.dimension),
+                value=fmt(segment.value),
+                change=formatting.format_change(
+                    segment.delta, relative_change(segment.value, segment.previous, result.unit),
+                    result.unit, locale, currency,
+                ) or "",
+                n=formatting.format_count(segment.n, result.n_noun, locale),
+                small=0 < min_sample and segment.n < min_sample,
+            )
+            for segment in by_impact(result.segments, result.unit)
             # A segment without records (no customer lacks a region this week) is noise in a digest.
             if segment.n or segment.value is not None
         ]
@@ -145,12 +191,22 @@ def metric_view(result: MetricResult, *, locale: str = "en", currency: str = "US
         marker=formatting.change_marker(result.delta, result.better) if delta else "",
         sparkline=formatting.sparkline(trend_values),
         trend_periods=len(trend_values),
-        n=formatting.format_number(result.n, locale) if result.n is not None else None,
+        trend_span=_span(len(trend_values), result.period),
+        n=formatting.format_count(result.n, result.n_noun, locale) if result.n is not None else None,
         warnings=sum(w.count for w in result.warnings),
-        warning_messages=[f"{w.message} ({w.count})" for w in result.warnings],
+        warning_messages=[f"{w.message} ({w.count})" for w in result.warnings if w.count],
+        notes=[w.message for w in result.warnings if not w.count],
         dimension=result.dimension,
         segments=segments,
+        chart_alt=chart_alt(result, locale=locale, currency=currency) if result.trend else "",
+        worse=bool(is_worse(result)),
+        n_noun=result.n_noun,
     )
+
+
+def _span(count: int, period: str) -> str:
+    kind = formatting.period_kind(period) or "period"
+    return f"{count} {kind}{'' if count == 1 else 's'}"
 
 
 def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[Any], Any] | None = None):
@@ -201,9 +257,7 @@ def draw_charts(
     for result in results:
         if not result.ok or not result.trend:
             continue
-        png = trend_chart(
-            result, value_formatter=lambda v, r=result: formatting.format_value(v, r.unit, locale, currency)
-        )
+        png = trend_chart(result, locale=locale, currency=currency)
         if png is not None:
             drawn[result.metric] = png
     return drawn
@@ -257,7 +311,12 @@ def render(
 
     if fmt not in TEMPLATE_SUFFIXES:
         raise ConfigError(f"Unknown digest format {fmt!r}: use one of {', '.join(TEMPLATE_SUFFIXES)}")
-    views = [metric_view(result, locale=locale, currency=currency) for result in results]
+    from kpicore.digest.headline import headline
+
+    views = [
+        metric_view(result, locale=locale, currency=currency, min_sample=spec.min_sample) for result in results
+    ]
+    top = headline(results, locale=locale, currency=currency, min_sample=spec.min_sample)
     images: dict[str, bytes] = {}
     chart_ids: dict[str, str] = {}
     if charts if charts is not None else fmt in ("html", "slack"):
@@ -288,6 +347,8 @@ def render(
             spec=spec,
             title=spec.title,
             metrics=views,
+            headline=top,
+            min_sample=spec.min_sample,
             period_label=period_label,
             period_range=_period_range(results, locale),
             locale=locale,
@@ -296,7 +357,10 @@ def render(
     except jinja2.TemplateError as error:
         raise ConfigError(f"Digest {spec.name!r}: template {template_name!r} failed: {error}") from error
 
-    rendered = Rendered(fmt=fmt, body=body, images=images, charts=chart_ids)
+    rendered = Rendered(
+        fmt=fmt, body=body, images=images, charts=chart_ids, headline=top.text,
+        chart_alts={view.metric: view.chart_alt for view in views if view.metric in chart_ids},
+    )
     if fmt == "slack":
         try:
             payload = json.loads(body)
@@ -305,8 +369,22 @@ def render(
                 f"Digest {spec.name!r}: template {template_name!r} did not produce valid JSON: {error}"
             ) from error
         rendered.messages = split_messages(payload, title=spec.title)
-        rendered.body = json.dumps(rendered.messages, indent=2, ensure_ascii=False) + "\n"
+        rendered.body = slack_document(rendered.messages, digest=spec.name, period=period_label)
     return rendered
+
+
+#: What ``generator`` says in a Slack document kpicore wrote.
+GENERATOR = "kpicore"
+
+
+def slack_document(
+    messages: list[dict[str, Any]], *, digest: str, period: str, generator: str = GENERATOR
+) -> str:
+    """The one JSON shape of a rendered Slack digest, wherever it is written (``kpi digest render
+    --format slack``, the ``file:`` channel, ``kpi demo``'s digest.slack.json):
+    ``{"generator", "digest", "period", "messages": [chat.postMessage payloads]}``."""
+    document = {"generator": generator, "digest": digest, "period": period, "messages": messages}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def standalone_html(rendered: Rendered) -> str:

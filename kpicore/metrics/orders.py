@@ -184,6 +184,7 @@ class AverageOrderValue(Metric):
     entity = "orders"
     time = "ordered_at"
     n = "purchases"
+    n_noun = "orders"
     rules = (
         "Refunds (negative amounts) and zero amounts are not orders here: in neither sum nor count.",
         "An order with no amount or no ordered_at is left out and warned.",
@@ -274,6 +275,7 @@ class RepeatPurchaseRate(Metric):
     better = "higher"
     entity = "customer_orders"
     n = "purchasers"
+    n_noun = "customers"
     rules = (
         "Lifetime: every order with ordered_at < end counts, whatever the period's start.",
         "Refunds and zero amounts are not purchases (a refunded purchase still counts as one).",

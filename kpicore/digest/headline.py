@@ -1,0 +1,211 @@
+"""The headline a digest opens with: what needs attention this period, in one or two sentences.
+
+A pure function of the results (no I/O, no Babel beyond formatting): ``headline(results)`` counts
+how many metrics got worse, then names the one thing most worth a look, e.g.
+
+    4 of 5 KPIs worse than last week. Net Promoter Score fell 22.0 points to -15.0, most of it in East.
+
+What gets named is the candidate with the highest ``score``. Each metric whose value changed is a
+candidate of kind ``"change"``: its score is the size of the change relative to the metric's usual
+variation (the standard deviation of its period-to-period changes over the trend, when the trend has
+at least three changes), else relative to a fixed scale (10 % for amounts, 10 points for scores, a
+tenth of the previous value for rates). What needs attention (a worse change) always outranks what
+does not (a better change is named only when nothing got worse). More kinds come from elsewhere
+through ``extra``: an insight, an alert or a target passes ``Attention(metric, score, sentence, kind)``
+and is named when it ranks first.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+from kpicore.digest import formatting
+from kpicore.results import POINT_UNITS, MetricResult, Segment
+
+#: Below this many records a segment is not named as the place a change came from.
+DEFAULT_MIN_SAMPLE = 30
+#: A segment "holds most of" a change when its contribution is at least this share of the total.
+MOST_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Attention:
+    """One thing the headline could name: the metric, how much it matters, the sentence to show."""
+
+    metric: str
+    score: float
+    sentence: str
+    kind: str = "change"
+    #: False for good news (a better change): ranked after everything that needs attention.
+    needs_attention: bool = True
+
+    def rank(self) -> tuple[bool, float]:
+        """The sort key, highest first: needs attention, then score."""
+        return (self.needs_attention, self.score)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The headline: ``summary`` (how many metrics got worse) and ``focus`` (the one to look at)."""
+
+    summary: str
+    focus: str | None = None
+    #: The candidate named in ``focus`` (None when nothing changed).
+    named: Attention | None = None
+
+    @property
+    def text(self) -> str:
+        """Both sentences, as one line (a Slack notification, an email preview)."""
+        return f"{self.summary} {self.focus}" if self.focus else self.summary
+
+
+def since(period: str) -> str:
+    """``last week`` / ``last month`` / ... for the period before ``period``; ``the period before``
+    for a custom range."""
+    kind = formatting.period_kind(period)
+    return f"last {kind}" if kind and kind != "day" else ("yesterday" if kind == "day" else "the period before")
+
+
+def is_worse(result: MetricResult) -> bool | None:
+    """True when the metric moved in its bad direction, False when it improved, None when unchanged
+    or not comparable."""
+    delta = result.delta
+    if not result.ok or delta is None or delta == 0:
+        return None
+    return (delta < 0) if result.better == "higher" else (delta > 0)
+
+
+def usual_variation(result: MetricResult) -> float | None:
+    """The standard deviation of the period-to-period changes over the trend, before the current
+    period (None with fewer than three changes, or when they never varied)."""
+    values = [point.value for point in (result.trend or [])]
+    changes = [b - a for a, b in pairwise(values) if a is not None and b is not None]
+    changes = changes[:-1]  # the latest change is what is being judged, not part of "usual"
+    if len(changes) < 3:
+        return None
+    spread = statistics.pstdev(changes)
+    return spread or None
+
+
+def change_score(result: MetricResult) -> float:
+    """How large the change is, in multiples of its usual variation (see the module docstring)."""
+    delta = result.delta
+    if delta is None:
+        return 0.0
+    spread = usual_variation(result)
+    if spread:
+        return abs(delta) / spread
+    if result.unit == "points":
+        return abs(delta) / 10.0
+    if result.unit in POINT_UNITS:
+        return abs(delta) / max(abs(result.previous or 0) * 0.1, 0.1)
+    return abs(result.delta_pct or 0) / 10.0
+
+
+def contribution(segment: Segment, unit: str) -> float | None:
+    """A segment's share of the change in the total: its own change for amounts (they add up),
+    its change weighted by its records for rates and scores (an n-weighted mean)."""
+    delta = segment.delta
+    if delta is None:
+        return None
+    if unit in ("count", "currency"):
+        return delta
+    return delta * segment.n
+
+
+def by_impact(segments: Sequence[Segment], unit: str) -> list[Segment]:
+    """Segments ordered by how much they moved the total (largest contribution to the change first);
+    without a previous period, by value, largest first. Segments without records go last."""
+
+    def key(segment: Segment) -> tuple[int, float]:
+        moved = contribution(segment, unit)
+        if moved is not None:
+            return (0 if segment.n else 1, -abs(moved))
+        return (0 if segment.n else 1, -(segment.value if segment.value is not None else float("-inf")))
+
+    return sorted(segments, key=key)
+
+
+def main_segment(result: MetricResult, min_sample: int = DEFAULT_MIN_SAMPLE) -> tuple[Segment, float] | None:
+    """The segment that moved the total most in the direction it moved, with its share of that
+    movement; segments below ``min_sample`` records are never named."""
+    delta = result.delta
+    if not result.segments or not delta:
+        return None
+    contributions = [(s, contribution(s, result.unit)) for s in result.segments]
+    same_way = [(s, c) for s, c in contributions if c is not None and c * delta > 0]
+    total = sum(abs(c) for _, c in contributions if c is not None)
+    big = [(s, c) for s, c in same_way if s.n >= min_sample]
+    if not big or not total:
+        return None
+    segment, amount = max(big, key=lambda pair: abs(pair[1]))
+    return segment, abs(amount) / total
+
+
+def describe_change(result: MetricResult, *, locale: str = "en", currency: str = "USD",
+                    min_sample: int = DEFAULT_MIN_SAMPLE) -> str:
+    """``Net Promoter Score fell 22.0 points to -15.0, most of it in East.``"""
+    delta = result.delta or 0
+    verb = "rose" if delta > 0 else "fell"
+    if result.unit in POINT_UNITS:
+        size = formatting.format_number(abs(delta), locale, decimals=formatting.small_value_decimals(delta))
+        amount = f"{size} point{'' if abs(delta) == 1 else 's'}"
+    elif result.delta_pct is not None:
+        amount = formatting.format_change(abs(delta), abs(result.delta_pct), result.unit, locale, currency).lstrip("+")
+    else:
+        amount = formatting.format_value(abs(delta), result.unit, locale, currency)
+    sentence = f"{result.title} {verb} {amount} to {formatting.format_value(result.value, result.unit, locale, currency)}"
+    main = main_segment(result, min_sample)
+    if main is not None:
+        segment, share = main
+        where = formatting.segment_label(segment.segment, result.dimension)
+        sentence += f", most of it in {where}" if share >= MOST_SHARE else f", the most in {where}"
+    return sentence + "."
+
+
+def candidates(results: Iterable[MetricResult], *, locale: str = "en", currency: str = "USD",
+               min_sample: int = DEFAULT_MIN_SAMPLE) -> list[Attention]:
+    """An ``Attention`` of kind ``change`` for every metric that changed, best first."""
+    found = []
+    for result in results:
+        worse = is_worse(result)
+        if worse is None:
+            continue
+        sentence = describe_change(result, locale=locale, currency=currency, min_sample=min_sample)
+        found.append(Attention(result.metric, change_score(result), sentence, "change", needs_attention=worse))
+    return sorted(found, key=Attention.rank, reverse=True)
+
+
+def headline(
+    results: Sequence[MetricResult],
+    *,
+    locale: str = "en",
+    currency: str = "USD",
+    min_sample: int = DEFAULT_MIN_SAMPLE,
+    extra: Sequence[Attention] = (),
+) -> Headline:
+    """The headline for ``results`` (one period); ``extra`` adds candidates from insights, alerts, targets."""
+    comparable = [r for r in results if r.ok and r.delta is not None]
+    worse = sum(1 for r in comparable if is_worse(r))
+    period = next((r.period for r in results if r.period), "")
+    when = since(period)
+    if not results:
+        return Headline("No KPIs in this digest.")
+    if not comparable:
+        summary = f"No KPI can be compared with {when}."
+    elif worse == 0:
+        better = sum(1 for r in comparable if is_worse(r) is False)
+        summary = (
+            f"No KPI worse than {when}." if not better
+            else f"No KPI worse than {when}; {better} of {len(comparable)} better."
+        )
+    else:
+        noun = "KPI" if len(comparable) == 1 else "KPIs"
+        summary = f"{worse} of {len(comparable)} {noun} worse than {when}."
+    ranked = sorted([*extra, *candidates(results, locale=locale, currency=currency, min_sample=min_sample)],
+                    key=Attention.rank, reverse=True)
+    named = ranked[0] if ranked else None
+    return Headline(summary, named.sentence if named else None, named)
