@@ -143,7 +143,7 @@ def send_command(name, period, dry_run, force, source, config_path):
     from ..digest.run import send_digest
 
     run = send_digest(config, spec, period=period, force=force, registry=reg, source_url=source)
-    click.echo(f"Digest {spec.name} for {run.prepared.period.label}:", err=True)
+    click.echo(f"Digest {spec.name} for {run.period.label}:", err=True)
     for outcome in run.outcomes:
         click.echo(outcome.message)
     if run.failed:
@@ -198,11 +198,12 @@ def deliveries_command(name, period, config_path):
     if not rows:
         click.echo("No deliveries recorded" + (f" for {name}" if name else "") + ".")
         return
-    table = [("DIGEST", "PERIOD", "DESTINATION", "STATUS", "ATTEMPTS", "UPDATED (UTC)", "LAST ERROR")]
+    table = [("KIND", "NAME", "PERIOD", "SEGMENT", "DESTINATION", "STATUS", "ATTEMPTS", "UPDATED (UTC)",
+              "LAST ERROR")]
     for row in rows:
         error = (row.last_error or "").replace("\n", " ")
         table.append(
-            (row.digest, row.period, row.destination, row.status, str(row.attempts),
+            (row.kind, row.name, row.period, row.segment or "-", row.destination, row.status, str(row.attempts),
              f"{row.updated_at:%Y-%m-%d %H:%M}", error[:120] + ("…" if len(error) > 120 else ""))
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]

@@ -98,6 +98,7 @@ def check_command(source, config_path, indexes, data):
     click.echo(f"config: {config.path or 'no kpi.toml (defaults)'}: ok")
     reg = context.registry()
     problems = list(reg.problems)
+    problems.extend(_delivery_problems(config, reg))
     the_source = context.open_source(config, source, reg)
 
     click.echo(f"source: {the_source.display}")
@@ -133,6 +134,18 @@ def check_command(source, config_path, indexes, data):
     if problems:
         sys.exit(2)
     click.echo("OK")
+
+
+def _delivery_problems(config, reg) -> list[str]:
+    """Digests (metrics, schedules, destinations), channel settings and [serve], one line each."""
+    from ..delivery.check import channel_setting_problems, serve_problems
+    from ..digest.config import digest_names, digest_problems
+
+    problems = channel_setting_problems(config, reg) + serve_problems(config, reg)
+    digest_errors = digest_problems(config, reg)
+    if digest_names(config):
+        click.echo(f"digests: {len(digest_names(config)) - len(digest_errors)} ok, {len(digest_errors)} with errors")
+    return problems + digest_errors
 
 
 def _echo_index_advice(the_source, entity_names) -> None:

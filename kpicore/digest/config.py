@@ -193,28 +193,21 @@ def _check_metric(metric: str, registry, where: str) -> None:
 
 
 def check_destination(destination: str, registry, where: str) -> None:
-    """A destination URI whose scheme names a registered channel, with a target it can use."""
-    from kpicore.channels.base import parse_destination
+    """A destination URI whose scheme names a registered channel, with a target that channel accepts."""
+    from kpicore.delivery.check import check_destinations
 
-    try:
-        scheme, target = parse_destination(destination)
-    except ConfigError as error:
-        raise ConfigError(f"{where}: {error}") from None
-    if scheme not in registry.channels:
-        known = ", ".join(f"{s}:" for s in sorted(registry.channels)) or "none"
-        close = difflib.get_close_matches(scheme, list(registry.channels), n=1)
-        hint = f" (did you mean {close[0]}:?)" if close else ""
-        raise ConfigError(f"{where}: {destination!r}: no channel handles {scheme + ':'!r}{hint}; known: {known}")
-    if scheme == "email":
-        from kpicore.channels.email import parse_recipients
+    check_destinations([destination], registry, where)
 
+
+def digest_problems(config, registry) -> list[str]:
+    """One line per digest that does not validate (for `kpi check`)."""
+    problems = []
+    for name in digest_names(config):
         try:
-            parse_recipients(target)
+            digest_spec(config, name, registry)
         except ConfigError as error:
-            raise ConfigError(f"{where}: {error}") from None
-    elif scheme in ("slack", "file") and not target:
-        example = "slack:#kpis or slack:C0123ABC" if scheme == "slack" else "file:./digests"
-        raise ConfigError(f"{where}: {destination!r} names no {'channel' if scheme == 'slack' else 'folder'}: write {example}")
+            problems.append(str(error))
+    return problems
 
 
 def check_interval(every: str, where: str) -> int:
