@@ -22,8 +22,8 @@ from sqlalchemy import create_engine
 
 from kpicore.channels import OutgoingDigest, default_channels
 from kpicore.delivery import deliver
-from kpicore.state import migrate
 from kpicore.digest.render import renderer
+from kpicore.state import migrate
 from tests.conftest import RecordingHandler, free_port
 from tests.digest_data import PERIOD, result, sample_spec, weekly_trend
 from tests.slack_server import SlackServer

@@ -20,8 +20,10 @@ from kpicore.errors import ConfigError
 
 DIGEST_KEYS = (
     "title", "metrics", "breakdowns", "period", "trend", "schedule", "every", "timezone",
-    "destinations", "template",
+    "destinations", "template", "catch_up", "max_delay",
 )
+DEFAULT_CATCH_UP = "24h"
+DEFAULT_MAX_DELAY = "6h"
 DEFAULT_PERIOD = "last-week"
 DEFAULT_TREND = 12
 DEFAULT_TEMPLATE = "digest"
@@ -139,14 +141,19 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
 
     if "schedule" in raw and "every" in raw:
         raise ConfigError(f"{where}: give either schedule (cron) or every (an interval), not both")
-    schedule = None
+    from kpicore.scheduler import CronSchedule, IntervalSchedule, check_can_fire, parse_duration
+
+    schedule: CronSchedule | IntervalSchedule | None = None
     if "schedule" in raw:
-        schedule = _string(raw["schedule"], f"{where}.schedule", 'a 5-field cron such as "0 9 * * MON"')
-        check_cron(schedule, f"{where}.schedule")
+        expression = _string(raw["schedule"], f"{where}.schedule", 'a 5-field cron such as "0 9 * * MON"')
+        check_cron(expression, f"{where}.schedule")
+        check_can_fire(expression, f"{where}.schedule")
+        schedule = CronSchedule(" ".join(expression.split()), zone)
     elif "every" in raw:
         every = _string(raw["every"], f"{where}.every", 'an interval such as "30s", "15m", "1h" or "1d"')
-        check_interval(every, f"{where}.every")
-        schedule = f"every {every.strip()}"
+        schedule = IntervalSchedule(check_interval(every, f"{where}.every"), every.strip())
+    catch_up = parse_duration(raw.get("catch_up", DEFAULT_CATCH_UP), f"{where}.catch_up")
+    max_delay = parse_duration(raw.get("max_delay", DEFAULT_MAX_DELAY), f"{where}.max_delay")
 
     destinations = raw.get("destinations", [])
     if not isinstance(destinations, list) or not all(isinstance(d, str) for d in destinations):
@@ -171,6 +178,8 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
         template=template,
         timezone=zone,
         schedule=schedule,
+        catch_up=catch_up,
+        max_delay=max_delay,
     )
 
 
