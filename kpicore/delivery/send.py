@@ -114,13 +114,14 @@ def deliver(
     force: bool = False,
     owner: str | None = None,
     lease: dt.timedelta = ledger.LEASE,
-    on_compute_error: Callable[[BaseException], None] | None = None,
+    reraise: bool = True,
 ) -> list[DeliveryOutcome]:
     """Send the message ``key`` to each destination at most once (exactly once on Slack), recording each.
 
     ``message`` is the Message or a callable that computes it: it is called only when at least
     one destination was claimed. If it raises, the error (secrets redacted) is recorded as
-    ``failed`` against every claimed destination, then re-raised. ``channels`` maps a scheme to
+    ``failed`` against every claimed destination, then re-raised (with ``reraise=False``, only
+    recorded and returned as failed outcomes). ``channels`` maps a scheme to
     its channel; ``settings`` maps a scheme to that channel's settings. A failing destination
     does not stop the others; destinations already sent (or in doubt) are skipped unless ``force``.
     """
@@ -148,15 +149,15 @@ def deliver(
         if callable(message):
             try:
                 message = message()
-            except BaseException as error:
+            except Exception as error:
                 text = redact(str(error) or type(error).__name__)
                 for destination, _, _, ticket in claimed:
                     ledger.mark_failed(engine, key, destination, f"compute failed: {text}")
                     outcomes[destination] = DeliveryOutcome(destination, "failed", error=f"compute failed: {text}",
                                                             attempts=ticket.attempts)
-                if on_compute_error is not None:
-                    on_compute_error(error)
-                raise
+                if reraise:
+                    raise
+                return [outcomes[d] for d in order]
         for destination, channel, target, ticket in claimed:
             outcomes[destination] = _send_one(engine, key, message, destination, channel, target, ticket,
                                               dict(settings.get(channel.scheme) or {}))

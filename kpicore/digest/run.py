@@ -195,6 +195,8 @@ def send_digest(
     source_url: str | None = None,
     engine: Engine | None = None,
     prepare=None,
+    destinations: Sequence[str] | None = None,
+    reraise: bool = True,
 ) -> DigestRun:
     """Deliver ``spec`` to each of its destinations once per period, computing it only when one is due.
 
@@ -202,7 +204,9 @@ def send_digest(
     computed, stored and rendered. A compute failure is recorded against the claimed
     destinations and raised. A failing destination is recorded and does not stop the others;
     destinations already delivered for the period are skipped unless ``force``. ``prepare``
-    replaces :func:`prepare_digest` (the service passes one that holds for a source that is down).
+    replaces :func:`prepare_digest` (the service passes one that holds for a source that is down);
+    ``destinations`` limits the send to some of the digest's (the service's retries); with
+    ``reraise=False`` a compute failure is only recorded and returned as failed outcomes.
     """
     from kpicore.delivery import MessageKey, deliver
     from kpicore.registry import get_registry
@@ -219,11 +223,35 @@ def send_digest(
 
     run.outcomes = deliver(
         MessageKey("digest", spec.name, the_period.label),
-        spec.destinations,
+        spec.destinations if destinations is None else destinations,
         compute,
         engine if engine is not None else ledger_engine(config),
         channels(registry),
         channel_settings(config, registry),
         force=force,
+        reraise=reraise,
     )
     return run
+
+
+def prepare_unavailable(config, spec: DigestSpec, cause: str, *, period: str | None = None,
+                        now: dt.datetime | None = None, registry=None, **_ignored) -> PreparedDigest:
+    """The digest for its period with every metric marked unavailable because of ``cause``
+    (a source that stayed unreachable past ``max_delay``)."""
+    from kpicore.channels.base import OutgoingDigest
+    from kpicore.digest.render import renderer
+    from kpicore.registry import get_registry
+    from kpicore.results import MetricResult
+
+    registry = registry or get_registry()
+    the_period = resolve_period(spec, period, now)
+    results = []
+    for name in spec.metrics:
+        metric = registry.metrics[name].item
+        results.append(MetricResult(
+            metric=name, title=metric.title, unit=metric.unit, better=metric.better, status="unavailable",
+            period=the_period.label, start=the_period.start_iso(), end=the_period.end_iso(), reason=cause,
+        ))
+    render = renderer(spec, results, period_label=the_period.label, **render_options(config))
+    outgoing = OutgoingDigest(spec=spec, period_label=the_period.label, renderings=render)
+    return PreparedDigest(spec, the_period, results, outgoing, "unavailable")
