@@ -21,8 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine
 
 from kpicore.channels import OutgoingDigest, default_channels
-from kpicore.digest.ledger import create_deliveries_table, deliver
+from kpicore.delivery import deliver
 from kpicore.digest.render import renderer
+from kpicore.state import migrate
 from tests.conftest import RecordingHandler, free_port
 from tests.digest_data import PERIOD, result, sample_spec, weekly_trend
 from tests.slack_server import SlackServer
@@ -56,7 +57,7 @@ def main() -> None:
         os.environ["KPI_SLACK_API_URL"] = slack.base_url
         os.environ["SLACK_BOT_TOKEN"] = slack.fake.token
         engine = create_engine(f"sqlite:///{Path(folder) / 'state.db'}")
-        create_deliveries_table(engine)
+        migrate(engine)
         settings = {
             "email": {"host": "127.0.0.1", "port": port, "security": "none", "sender": "r@example.com"}
         }
@@ -68,7 +69,7 @@ def main() -> None:
         rendered_at = time.perf_counter()
         outgoing = OutgoingDigest(spec=spec, period_label=PERIOD, renderings=rendered)
         outcomes = deliver(
-            spec, outgoing, destinations, engine, {c.scheme: c for c in default_channels()}, settings
+            outgoing.key, destinations, outgoing, engine, {c.scheme: c for c in default_channels()}, settings
         )
         sent_at = time.perf_counter()
     smtp.stop()

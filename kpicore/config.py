@@ -15,7 +15,7 @@ from .errors import ConfigError
 CONFIG_FILE = "kpi.toml"
 TOP_LEVEL_KEYS = (
     "timezone", "currency", "locale", "gross_margin", "state_url", "templates_dir", "source",
-    "entities", "targets", "email", "slack", "digests", "alerts", "packs", "chat",
+    "entities", "targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat",
 )
 SOURCE_KEYS = ("url", "timezone", "timeout", "schema")
 ENTITY_KEYS = ("table", "query", "columns", "dimensions", "scale")
@@ -63,6 +63,10 @@ class Config:
     targets: dict[str, dict[str, float]] = field(default_factory=dict)
     email: dict[str, Any] = field(default_factory=dict)
     slack: dict[str, Any] = field(default_factory=dict)
+    #: ``[channels.NAME]``: settings of third-party channel plugins, by scheme.
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ``[serve]``: settings of `kpi serve` (notify).
+    serve: dict[str, Any] = field(default_factory=dict)
     digests: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     packs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -242,7 +246,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     }
     config.source = source
 
-    for section in ("targets", "email", "slack", "digests", "alerts", "packs", "chat"):
+    for section in ("targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat"):
         if section in raw:
             setattr(config, section, _expect(raw[section], dict, f"{where}: [{section}]", "a table"))
     return config

@@ -203,13 +203,13 @@ def starttls_server(tmp_path):
 
 @pytest.fixture
 def engine(tmp_path):
-    """A SQLite state database with the deliveries table."""
+    """A SQLite state database built by the migrations (as `kpi` builds it)."""
     from sqlalchemy import create_engine
 
-    from kpicore.digest.ledger import create_deliveries_table
+    from kpicore.state import migrate
 
     engine = create_engine(f"sqlite:///{tmp_path / 'state.db'}")
-    create_deliveries_table(engine)
+    migrate(engine)
     yield engine
     engine.dispose()
 

@@ -10,11 +10,14 @@ import pytest
 
 from kpicore.channels import EmailChannel, OutgoingDigest, default_channels
 from kpicore.channels.email import parse_recipients
+from kpicore.delivery import MessageKey, deliver
+from kpicore.delivery.ledger import list_deliveries
 from kpicore.digest import render
-from kpicore.digest.ledger import deliver, list_deliveries
 from kpicore.errors import ConfigError, DeliveryError
 from tests.digest_data import PERIOD, sample_results, sample_spec
 from tests.test_digest_render import PNG_SIGNATURE, hostile_results
+
+KEY = MessageKey("digest", "weekly", PERIOD)
 
 
 def outgoing(results=None, spec=None) -> OutgoingDigest:
@@ -80,8 +83,7 @@ def test_refused_recipient_is_recorded_and_others_delivered(smtp_server, engine)
     destinations = ["email:gone@example.com", "email:owner@example.com"]
     spec = sample_spec(destinations=destinations)
     channels = {c.scheme: c for c in default_channels()}
-    outcomes = deliver(
-        spec, outgoing(spec=spec), destinations, engine, channels, {"email": smtp_server.settings()}
+    outcomes = deliver(KEY, destinations, outgoing(spec=spec), engine, channels, {"email": smtp_server.settings()}
     )
     assert [o.status for o in outcomes] == ["failed", "sent"]
     rows = {r.destination: r for r in list_deliveries(engine)}

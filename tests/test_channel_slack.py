@@ -5,15 +5,19 @@ from __future__ import annotations
 import pytest
 
 from kpicore.channels import OutgoingDigest, SlackChannel, default_channels
+from kpicore.delivery import MessageKey, deliver
+from kpicore.delivery.ledger import list_deliveries
 from kpicore.digest import render
 from kpicore.digest.blockkit import check_message
-from kpicore.digest.ledger import deliver, list_deliveries
 from kpicore.errors import DeliveryError
 from tests.conftest import SLACK_TOKEN
 from tests.digest_data import PERIOD, sample_results, sample_spec
 from tests.test_digest_render import PNG_SIGNATURE, many_results
 
 FAST = {"retry_backoff": 0.01}
+
+
+KEY = MessageKey("digest", "weekly", PERIOD)
 
 
 def outgoing(results=None, spec=None, charts=None) -> OutgoingDigest:
@@ -114,7 +118,7 @@ def test_server_error_on_one_destination_others_still_sent(slack, engine):
     destinations = ["slack:#ops", "slack:#kpis"]
     channels = {c.scheme: c for c in default_channels()}
     spec = sample_spec(destinations=destinations)
-    outcomes = deliver(spec, outgoing(spec=spec), destinations, engine, channels, {"slack": FAST})
+    outcomes = deliver(KEY, destinations, outgoing(spec=spec), engine, channels, {"slack": FAST})
     assert [(o.destination, o.status) for o in outcomes] == [
         ("slack:#ops", "failed"),
         ("slack:#kpis", "sent"),
@@ -128,10 +132,10 @@ def test_server_error_on_one_destination_others_still_sent(slack, engine):
 
     # The next run retries only the failed destination, and never duplicates the sent one.
     slack.fail_channels.clear()
-    again = deliver(spec, outgoing(spec=spec), destinations, engine, channels, {"slack": FAST})
+    again = deliver(KEY, destinations, outgoing(spec=spec), engine, channels, {"slack": FAST})
     assert [(o.destination, o.status) for o in again] == [("slack:#ops", "sent"), ("slack:#kpis", "skipped")]
     assert "already sent" in again[1].message
-    third = deliver(spec, outgoing(spec=spec), destinations, engine, channels, {"slack": FAST})
+    third = deliver(KEY, destinations, outgoing(spec=spec), engine, channels, {"slack": FAST})
     assert {o.status for o in third} == {"skipped"}
     assert len(slack.posted_to("C0KPIS0001")) == 1 and len(slack.posted_to("C0OPS00002")) == 1
     rows = {r.destination: r for r in list_deliveries(engine, digest="weekly")}

@@ -19,9 +19,12 @@ from kpicore.channels import (
     default_channels,
     parse_destination,
 )
-from kpicore.digest import ledger, render
+from kpicore.delivery import MessageKey, deliver, ledger
+from kpicore.digest import render
 from kpicore.errors import ConfigError
 from tests.digest_data import PERIOD, sample_results, sample_spec
+
+KEY = MessageKey("digest", "weekly", PERIOD)
 
 
 def outgoing(spec=None) -> OutgoingDigest:
@@ -77,7 +80,7 @@ def test_builtin_channels():
 
 
 def test_claim_lifecycle(engine):
-    key = ("weekly", PERIOD, "slack:#kpis")
+    key = (KEY, "slack:#kpis")
     assert ledger.claim(engine, *key).claimed
     second = ledger.claim(engine, *key)
     assert not second.claimed and second.status == "pending"
@@ -98,7 +101,7 @@ def test_only_one_of_many_concurrent_claims_wins(engine):
 
     def contender():
         barrier.wait()
-        results.append(ledger.claim(engine, "weekly", PERIOD, "email:a@x.com").claimed)
+        results.append(ledger.claim(engine, KEY, "email:a@x.com").claimed)
 
     threads = [threading.Thread(target=contender) for _ in range(8)]
     for thread in threads:
@@ -111,16 +114,16 @@ def test_only_one_of_many_concurrent_claims_wins(engine):
 def test_interrupted_send_is_unknown_and_never_resent_without_force(engine):
     recorder = Recorder()
     spec = sample_spec(destinations=["rec:x"])
-    ledger.claim(engine, "weekly", PERIOD, "rec:x")  # a process claimed it, then died
+    ledger.claim(engine, KEY, "rec:x")  # a process claimed it, then died
     table = ledger.deliveries_table(ledger._table().metadata)
     with engine.begin() as connection:
-        connection.execute(update(table).values(updated_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))
+        connection.execute(update(table).values(lease_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
     [row] = ledger.list_deliveries(engine)
     assert row.status == "unknown"
-    [outcome] = ledger.deliver(spec, outgoing(spec), ["rec:x"], engine, {"rec": recorder})
+    [outcome] = deliver(KEY, ["rec:x"], outgoing(spec), engine, {"rec": recorder})
     assert outcome.status == "skipped" and outcome.previous_status == "unknown"
     assert "--force" in outcome.message and recorder.sent == []
-    [forced] = ledger.deliver(spec, outgoing(spec), ["rec:x"], engine, {"rec": recorder}, force=True)
+    [forced] = deliver(KEY, ["rec:x"], outgoing(spec), engine, {"rec": recorder}, force=True)
     assert forced.status == "sent" and recorder.sent == ["x"]
 
 
@@ -132,7 +135,7 @@ def test_deliver_isolates_failures(engine):
         "cfg": Recorder(ConfigError("no host")),
     }
     destinations = ["bad:1", "nope:1", "not a uri", "cfg:1", "rec:1"]
-    outcomes = ledger.deliver(sample_spec(), outgoing(), destinations, engine, channels)
+    outcomes = deliver(KEY, destinations, outgoing(), engine, channels)
     assert [o.status for o in outcomes] == ["failed", "failed", "failed", "failed", "sent"]
     assert "RuntimeError: plugin bug" in outcomes[0].error
     assert "no channel plugin handles 'nope'" in outcomes[1].error and "'weekly'" in outcomes[1].error
@@ -162,8 +165,7 @@ def test_file_channel_writes_every_format(tmp_path):
 
 def test_stdout_channel_prints_text(capsys, engine):
     spec = sample_spec(destinations=["stdout:"])
-    [outcome] = ledger.deliver(
-        spec, outgoing(spec), ["stdout:"], engine, {c.scheme: c for c in default_channels()}
+    [outcome] = deliver(KEY, ["stdout:"], outgoing(spec), engine, {c.scheme: c for c in default_channels()}
     )
     assert outcome.status == "sent"
     assert capsys.readouterr().out.startswith("Weekly KPIs — 2026-W47")

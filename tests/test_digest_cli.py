@@ -115,9 +115,11 @@ def test_failed_destination_does_not_stop_others_and_is_retried_alone(
 
     code, out, _ = run_kpi("digest", "deliveries", "weekly")
     assert code == 0
-    rows = {line.split()[2]: line for line in lines(out)[1:]}
-    assert rows["slack:#ops"].split()[3:5] == ["failed", "1"] and "internal_error" in rows["slack:#ops"]
-    assert rows["slack:#kpis"].split()[3:5] == ["sent", "1"]
+    assert lines(out)[0].split()[:5] == ["KIND", "NAME", "PERIOD", "SEGMENT", "DESTINATION"]
+    rows = {line.split()[4]: line for line in lines(out)[1:]}
+    assert rows["slack:#ops"].split()[:4] == ["digest", "weekly", "2026-W47", "-"]
+    assert rows["slack:#ops"].split()[5:7] == ["failed", "1"] and "internal_error" in rows["slack:#ops"]
+    assert rows["slack:#kpis"].split()[5:7] == ["sent", "1"]
 
     slack.fail_channels.clear()
     smtp_server.handler.refuse.clear()

@@ -12,6 +12,7 @@ from kpicore.digest.config import check_cron, digest_spec, digest_specs
 from kpicore.digest.run import compute_digest, in_digest_order, resolve_period
 from kpicore.errors import ConfigError
 from kpicore.registry import get_registry
+from kpicore.scheduler import CronSchedule, IntervalSchedule
 
 
 def config_with(digest: dict, **top) -> object:
@@ -52,10 +53,14 @@ def test_full_definition():
     )
     assert spec.title == "Weekly KPIs" and spec.breakdowns == {"nps": "region"}
     assert spec.timezone == "Asia/Kolkata" and spec.trend == 6 and spec.template == "weekly"
+    assert spec.schedule == CronSchedule("0 9 * * MON", "Asia/Kolkata") and str(spec.schedule) == "0 9 * * MON"
+    assert (spec.catch_up, spec.max_delay) == (86400, 6 * 3600)
 
 
 def test_every_interval():
-    assert spec_of({"metrics": ["nps"], "every": "30s"}).schedule == "every 30s"
+    spec = spec_of({"metrics": ["nps"], "every": "30s", "catch_up": "2h", "max_delay": "15m"})
+    assert spec.schedule == IntervalSchedule(30, "30s") and str(spec.schedule) == "every 30s"
+    assert (spec.catch_up, spec.max_delay) == (7200, 900)
 
 
 @pytest.mark.parametrize(
@@ -85,6 +90,11 @@ def test_every_interval():
         ({"metrics": ["nps"], "schedule": "0 9 * * FUNDAY"}, "day of week field 'FUNDAY' is not valid"),
         ({"metrics": ["nps"], "every": "30 seconds"}, "[digests.weekly].every: '30 seconds' is not an interval"),
         ({"metrics": ["nps"], "every": "0s"}, "is not an interval"),
+        ({"metrics": ["nps"], "every": "0.5s"}, "[digests.weekly].every: '0.5s' is not an interval"),
+        ({"metrics": ["nps"], "schedule": "0 9 30 2 *"}, "[digests.weekly].schedule: '0 9 30 2 *' can never fire"),
+        ({"metrics": ["nps"], "schedule": "0 9 * * *", "timezone": "Mars/Base"}, "[digests.weekly].timezone"),
+        ({"metrics": ["nps"], "catch_up": "a day"}, "[digests.weekly].catch_up: 'a day' is not a duration"),
+        ({"metrics": ["nps"], "destinations": ["slak:#kpis", "emial:a@b.c"]}, "did you mean slack:?"),
         ({"metrics": ["nps"], "every": "1h", "schedule": "* * * * *"}, "either schedule (cron) or every"),
         ({"metrics": ["nps"], "template": "../etc/passwd"}, "[digests.weekly].template"),
         ({"metrics": ["nps"], "title": ""}, "[digests.weekly].title"),

@@ -1,8 +1,9 @@
-"""The delivery ledger in the state database (migration 0002), on SQLite and on PostgreSQL: schema,
+"""The delivery ledger in the state database (migrations 0002-0003), on SQLite and on PostgreSQL: schema,
 racing senders (threads and processes), and send_digest end to end."""
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import threading
 import time
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 
 from kpicore.channels import Channel, Delivery
 from kpicore.config import parse_config
-from kpicore.digest import ledger
+from kpicore.delivery import MessageKey, deliver, ledger
 from kpicore.digest.config import digest_spec
 from kpicore.digest.run import prepare_digest, send_digest
 from kpicore.registry import get_registry
@@ -62,21 +63,61 @@ class SlowRecorder(Channel):
         return Delivery(message_ids=[f"rec-{len(self.sent)}"])
 
 
-def test_migration_creates_the_ledgers_table(state_url):
+def _alembic(connection):
+    from pathlib import Path as _Path
+
+    from alembic.config import Config as AlembicConfig
+
+    import kpicore.state
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(_Path(kpicore.state.__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    return config
+
+
+def test_every_migration_from_0001_ends_at_the_live_table_and_keeps_rows(state_url):
+    """A database made at 0001, filled at 0002, upgraded to head: the live definition, the old rows kept."""
+    from alembic import command
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    engine = open_state(state_url)
+    engine = sa.create_engine(state_url)
+    with engine.begin() as connection:
+        command.upgrade(_alembic(connection), "0001")
+    with engine.begin() as connection:
+        command.upgrade(_alembic(connection), "0002")
+        connection.execute(sa.text(
+            "INSERT INTO deliveries (digest, period, destination, status, attempts, message_ids, updated_at) "
+            "VALUES ('weekly', '2026-W47', 'slack:#kpis', 'sent', 1, '[\"C1:1.2\"]', :now)"
+        ), {"now": dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)})
+    with engine.begin() as connection:
+        command.upgrade(_alembic(connection), "head")
     metadata = sa.MetaData()
     ledger.deliveries_table(metadata)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0002"
-    about_deliveries = [d for d in differences if "deliveries" in repr(d)]
-    assert about_deliveries == []
+    assert version == "0003"
+    assert [d for d in differences if "deliveries" in repr(d)] == []
     unique = sa.inspect(engine).get_unique_constraints("deliveries")
-    assert [sorted(u["column_names"]) for u in unique] == [["destination", "digest", "period"]]
+    assert [sorted(u["column_names"]) for u in unique] == [["destination", "kind", "name", "period", "segment"]]
+    (row,) = ledger.list_deliveries(engine)
+    assert (row.kind, row.name, row.period, row.segment, row.status, row.message_ids) == (
+        "digest", "weekly", "2026-W47", "", "sent", ["C1:1.2"]
+    )
+    # The new key: an alert named like the digest no longer collides with it.
+    assert ledger.claim(engine, MessageKey("alert", "weekly", "2026-W47"), "slack:#kpis").claimed
+    assert not ledger.claim(engine, MessageKey("digest", "weekly", "2026-W47"), "slack:#kpis").claimed
+    engine.dispose()
+
+
+def test_migrations_import_no_live_code():
+    """Each migration carries its own table definitions, so history never changes with the code."""
+    folder = Path(__file__).parent.parent / "kpicore" / "migrations" / "versions"
+    for path in sorted(folder.glob("0*.py")):
+        imports = [line for line in path.read_text().splitlines() if line.startswith(("import ", "from "))]
+        assert all("kpicore" not in line for line in imports), (path.name, imports)
 
 
 def test_racing_threads_send_once(state_url):
@@ -92,7 +133,7 @@ def test_racing_threads_send_once(state_url):
 
     def sender():
         barrier.wait()
-        outcomes.extend(ledger.deliver(spec, outgoing, ["rec:team"], engine, {"rec": recorder}))
+        outcomes.extend(deliver(outgoing.key, ["rec:team"], outgoing, engine, {"rec": recorder}))
 
     threads = [threading.Thread(target=sender) for _ in range(6)]
     for thread in threads:
@@ -129,10 +170,12 @@ def _wait_for_start(gate) -> None:
 
 def _claim_in_process(url: str, gate, results) -> None:
     engine = sa.create_engine(url)
-    from kpicore.digest import ledger as ledger_module  # imported before the start, not during the race
+    from kpicore.delivery import MessageKey as Key  # imported before the start, not during the race
+    from kpicore.delivery import ledger as ledger_module
 
+    key = Key("digest", "weekly", "2026-W47")
     _wait_for_start(gate)
-    results.put(ledger_module.claim(engine, "weekly", "2026-W47", "slack:#kpis").claimed)
+    results.put(ledger_module.claim(engine, key, "slack:#kpis").claimed)
     engine.dispose()
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kpicore.delivery.message import Message, MessageKey
 from kpicore.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -37,36 +39,17 @@ def parse_destination(uri: str) -> tuple[str, str]:
     return scheme, target
 
 
-@dataclass
-class OutgoingDigest:
-    """A digest ready to go out: its spec, the period label, and its renderings.
+class OutgoingDigest(Message):
+    """A digest ready to go out: a Message of kind ``digest`` built from its spec and period label."""
 
-    ``renderings`` is either a mapping fmt -> Rendered or a callable ``render(fmt) -> Rendered``;
-    a callable is called at most once per format, so a run that only sends to Slack never draws
-    the HTML email.
-    """
-
-    spec: DigestSpec
-    period_label: str
-    renderings: Mapping[str, Rendered] | Callable[[str], Rendered]
-    _cache: dict[str, Rendered] = field(default_factory=dict, repr=False)
-
-    def rendered(self, fmt: str) -> Rendered:
-        """The digest rendered as ``fmt`` ("slack", "html", "text", "md")."""
-        if fmt not in self._cache:
-            if callable(self.renderings):
-                self._cache[fmt] = self.renderings(fmt)
-            else:
-                try:
-                    self._cache[fmt] = self.renderings[fmt]
-                except KeyError:
-                    raise ConfigError(f"Digest {self.spec.name!r} was not rendered as {fmt!r}") from None
-        return self._cache[fmt]
-
-    @property
-    def subject(self) -> str:
-        """A one-line title: ``Weekly KPIs — 2026-W47``."""
-        return f"{self.spec.title} — {self.period_label}"
+    def __init__(self, spec: DigestSpec, period_label: str, renderings: Mapping[str, Rendered] | Callable[[str], Rendered]):
+        super().__init__(
+            key=MessageKey("digest", spec.name, period_label),
+            title=spec.title,
+            renderings=renderings,
+            destinations=list(spec.destinations),
+        )
+        self.spec = spec
 
 
 @dataclass
@@ -82,19 +65,54 @@ class Channel:
     """Base class of channel plugins. Subclasses set ``scheme`` and ``description`` and implement send.
 
     A channel is registered through the ``register_channels(register)`` hook; the scheme is the
-    part before the colon of a destination URI (``slack:#kpis``).
+    part before the colon of a destination URI (``slack:#kpis``). The core knows no scheme: each
+    channel checks its own targets (:meth:`check_target`) and reads its own settings
+    (:meth:`settings`, by default the ``[channels.SCHEME]`` table of kpi.toml).
     """
 
     scheme: str = ""
     description: str = ""
     #: The rendered formats the channel needs, in order of use.
     formats: tuple[str, ...] = ()
+    #: The keys its settings table may hold; None: not checked.
+    setting_keys: tuple[str, ...] | None = None
+    #: True when the channel can find an earlier send of a message in the destination (see resume).
+    can_look_up: bool = False
 
-    def send(self, message: OutgoingDigest, target: str, settings: dict[str, Any]) -> Delivery:
+    def settings_section(self) -> str:
+        """How kpi.toml names the channel's settings table (for messages): ``[channels.SCHEME]``."""
+        return f"[channels.{self.scheme}]"
+
+    def settings(self, config) -> dict[str, Any]:
+        """The channel's settings from kpi.toml: the ``[channels.SCHEME]`` table (empty when absent)."""
+        return dict((getattr(config, "channels", None) or {}).get(self.scheme) or {})
+
+    def check_settings(self, settings: dict[str, Any], where: str) -> None:
+        """ConfigError for a key the channel does not know (with the closest known one)."""
+        if self.setting_keys is None:
+            return
+        for key in settings:
+            if key not in self.setting_keys:
+                close = difflib.get_close_matches(key, self.setting_keys, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(self.setting_keys)})"
+                raise ConfigError(f"{where}: {self.settings_section()}: unknown key {key!r}{hint}")
+
+    def check_target(self, target: str) -> None:
+        """ConfigError when ``target`` (the destination without its scheme) cannot be sent to."""
+
+    def send(self, message: Message, target: str, settings: dict[str, Any]) -> Delivery:
         """Deliver ``message`` to ``target`` (the URI without its scheme).
 
-        ``settings`` is the channel's table of kpi.toml (``[email]`` for email), possibly empty.
-        Raise DeliveryError naming the destination on failure; never put secrets in messages.
+        ``settings`` is what :meth:`settings` read from kpi.toml, possibly empty. Raise
+        DeliveryError naming the destination on failure; never put secrets in messages.
+        """
+        raise NotImplementedError
+
+    def resume(self, message: Message, target: str, settings: dict[str, Any], previous: list[str]) -> Delivery:
+        """Finish a send that a process started and died in (only when ``can_look_up``).
+
+        Look for the parts of ``message`` already in the destination, send only the missing ones,
+        and report every part. ``previous`` holds the ids that process had recorded.
         """
         raise NotImplementedError
 

@@ -18,7 +18,7 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, getaddresses
 from typing import Any
 
-from kpicore.channels.base import Channel, Delivery, OutgoingDigest
+from kpicore.channels.base import Channel, Delivery, Message
 from kpicore.errors import ConfigError, DeliveryError
 
 PASSWORD_ENV = "KPI_SMTP_PASSWORD"
@@ -44,7 +44,7 @@ def parse_recipients(target: str) -> list[str]:
     return recipients
 
 
-def build_message(message: OutgoingDigest, sender: str, recipients: list[str]) -> EmailMessage:
+def build_message(message: Message, sender: str, recipients: list[str]) -> EmailMessage:
     """The email for ``message``: text/plain + multipart/related(HTML + chart images)."""
     text = message.rendered("text")
     html = message.rendered("html")
@@ -81,6 +81,7 @@ class EmailChannel(Channel):
     scheme = "email"
     description = "email to comma-separated recipients over SMTP ([email] settings, KPI_SMTP_PASSWORD)"
     formats = ("text", "html")
+    setting_keys = ("host", "port", "security", "username", "sender", "ca_file", "timeout")
 
     def preflight(self, target: str, settings: dict[str, Any]) -> list[str]:
         """Missing [email] host or sender, an unknown security mode, a username without its password."""
@@ -95,7 +96,25 @@ class EmailChannel(Channel):
             problems.append(f"[email] username is set but {PASSWORD_ENV} is not: set it to the SMTP password")
         return problems
 
-    def send(self, message: OutgoingDigest, target: str, settings: dict[str, Any]) -> Delivery:
+    def settings_section(self) -> str:
+        return "[email]"
+
+    def settings(self, config) -> dict[str, Any]:
+        """The ``[email]`` table of kpi.toml."""
+        return dict(config.email)
+
+    def check_settings(self, settings: dict[str, Any], where: str) -> None:
+        """Unknown keys, and a ``security`` that is not one of the modes."""
+        super().check_settings(settings, where)
+        security = settings.get("security")
+        if security is not None and str(security).lower() not in SECURITY_MODES:
+            raise ConfigError(f"{where}: [email] security = {security!r}: use one of {', '.join(SECURITY_MODES)}")
+
+    def check_target(self, target: str) -> None:
+        """Every recipient must be an email address."""
+        parse_recipients(target)
+
+    def send(self, message: Message, target: str, settings: dict[str, Any]) -> Delivery:
         """Send one email to every recipient in ``target``; all or nothing.
 
         Every recipient is offered to the server before the message is: if one is refused, the

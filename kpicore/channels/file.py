@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from kpicore.channels.base import Channel, Delivery, OutgoingDigest
+from kpicore.channels.base import Channel, Delivery, Message
 from kpicore.digest.render import FILE_EXTENSIONS
-from kpicore.errors import DeliveryError
+from kpicore.errors import ConfigError, DeliveryError
 
 
 def _safe(part: str) -> str:
@@ -27,13 +27,23 @@ class FileChannel(Channel):
     scheme = "file"
     description = "write digest files (html, slack.json, txt, md) into a folder"
     formats = ("html", "slack", "text", "md")
+    setting_keys = ("base_dir",)
 
-    def send(self, message: OutgoingDigest, target: str, settings: dict[str, Any]) -> Delivery:
+    def settings(self, config) -> dict[str, Any]:
+        """Relative folders resolve against kpi.toml's folder."""
+        return {"base_dir": str(config.base_dir)}
+
+    def check_target(self, target: str) -> None:
+        """A folder must be named."""
+        if not target:
+            raise ConfigError("destination 'file:' names no folder: write file:./digests")
+
+    def send(self, message: Message, target: str, settings: dict[str, Any]) -> Delivery:
         """Write ``<digest>-<period>.<ext>`` for each format into the folder ``target``."""
         folder = Path(target or ".").expanduser()
         if not folder.is_absolute() and settings.get("base_dir"):
             folder = Path(settings["base_dir"]) / folder
-        stem = f"{_safe(message.spec.name)}-{_safe(message.period_label)}"
+        stem = f"{_safe(message.name)}-{_safe(message.period_label)}"
         written = []
         try:
             folder.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,8 @@ import os
 import re
 from typing import Any
 
-from kpicore.channels.base import Channel, Delivery, OutgoingDigest
-from kpicore.errors import DeliveryError
+from kpicore.channels.base import Channel, Delivery, Message
+from kpicore.errors import ConfigError, DeliveryError
 
 TOKEN_ENV = "SLACK_BOT_TOKEN"
 API_URL_ENV = "KPI_SLACK_API_URL"
@@ -62,6 +62,19 @@ class SlackChannel(Channel):
     scheme = "slack"
     description = "Slack channel by #name or id (SLACK_BOT_TOKEN); charts uploaded in a thread"
     formats = ("slack",)
+    setting_keys = ("charts", "max_retries", "retry_backoff", "timeout")
+
+    def settings_section(self) -> str:
+        return "[slack]"
+
+    def settings(self, config) -> dict[str, Any]:
+        """The ``[slack]`` table of kpi.toml."""
+        return dict(config.slack)
+
+    def check_target(self, target: str) -> None:
+        """A channel must be named."""
+        if not target or target == "#":
+            raise ConfigError(f"destination 'slack:{target}' names no channel: write slack:#kpis or slack:C0123ABC")
 
     def __init__(self) -> None:
         # (base URL, token fingerprint) -> {channel name: channel id}; names rarely change.
@@ -76,7 +89,7 @@ class SlackChannel(Channel):
             problems.append(f"{TOKEN_ENV} is not set: the send will fail until it holds the bot token (xoxb-...)")
         return problems
 
-    def send(self, message: OutgoingDigest, target: str, settings: dict[str, Any]) -> Delivery:
+    def send(self, message: Message, target: str, settings: dict[str, Any]) -> Delivery:
         """Post every message of the Slack rendering to ``target``, then upload the charts."""
         from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -107,7 +120,7 @@ class SlackChannel(Channel):
                     {
                         "file": png,
                         "filename": f"{metric}.png",
-                        "title": f"{message.spec.title}: {metric} ({message.period_label})",
+                        "title": f"{message.title}: {metric} ({message.period_label})",
                         "alt_txt": rendered.chart_alts.get(metric) or None,
                     }
                     for metric, content_id in rendered.charts.items()
@@ -125,17 +138,17 @@ class SlackChannel(Channel):
             code = error.response.get("error") if error.response is not None else None
             status = getattr(error.response, "status_code", None)
             raise DeliveryError(
-                f"Slack refused the digest {message.spec.name!r} for {destination}: "
+                f"Slack refused the digest {message.name!r} for {destination}: "
                 f"{code or 'unknown error'}{f' (HTTP {status})' if status and status != 200 else ''}"
                 f"{_advice(code, target)}{_partial(message_ids, len(rendered.messages))}"
             ) from None
         except SlackClientError as error:
             raise DeliveryError(
-                f"Could not reach Slack for {destination} (digest {message.spec.name!r}): {type(error).__name__}"
+                f"Could not reach Slack for {destination} (digest {message.name!r}): {type(error).__name__}"
             ) from None
         except OSError as error:
             raise DeliveryError(
-                f"Could not reach Slack for {destination} (digest {message.spec.name!r}): {error.strerror or error}"
+                f"Could not reach Slack for {destination} (digest {message.name!r}): {error.strerror or error}"
             ) from None
         return Delivery(message_ids=message_ids, detail=f"{len(rendered.messages)} message(s) to {target}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from kpicore.channels.base import Channel, Delivery, OutgoingDigest
+from kpicore.channels.base import Channel, Delivery, Message
 
 
 class StdoutChannel(Channel):
@@ -15,7 +15,7 @@ class StdoutChannel(Channel):
     description = "print the plain-text digest"
     formats = ("text",)
 
-    def send(self, message: OutgoingDigest, target: str, settings: dict[str, Any]) -> Delivery:
+    def send(self, message: Message, target: str, settings: dict[str, Any]) -> Delivery:
         """Write the text rendering to stdout (the target is ignored)."""
         body = message.rendered("text").body
         sys.stdout.write(body if body.endswith("\n") else body + "\n")

@@ -143,7 +143,7 @@ def send_command(name, period, dry_run, force, source, config_path):
     from ..digest.run import send_digest
 
     run = send_digest(config, spec, period=period, force=force, registry=reg, source_url=source)
-    click.echo(f"Digest {spec.name} for {run.prepared.period.label}:", err=True)
+    click.echo(f"Digest {spec.name} for {run.period.label}:", err=True)
     for outcome in run.outcomes:
         click.echo(outcome.message)
     if run.failed:
@@ -162,7 +162,7 @@ def _dry_run(config, spec, reg, period, source, force) -> None:
     if engine is not None:
         previous = {row.destination: row.status for row in list_deliveries(engine, digest=spec.name, period=label)}
     by_scheme = channels(reg)
-    settings = channel_settings(config)
+    settings = channel_settings(config, reg)
     click.echo(f"Digest {spec.name} for {label} (dry run, nothing sent):", err=True)
     for destination in spec.destinations:
         scheme, target = parse_destination(destination)
@@ -202,11 +202,12 @@ def deliveries_command(name, period, config_path):
     if not rows:
         click.echo("No deliveries recorded" + (f" for {name}" if name else "") + ".")
         return
-    table = [("DIGEST", "PERIOD", "DESTINATION", "STATUS", "ATTEMPTS", "UPDATED (UTC)", "LAST ERROR")]
+    table = [("KIND", "NAME", "PERIOD", "SEGMENT", "DESTINATION", "STATUS", "ATTEMPTS", "UPDATED (UTC)",
+              "LAST ERROR")]
     for row in rows:
         error = (row.last_error or "").replace("\n", " ")
         table.append(
-            (row.digest, row.period, row.destination, row.status, str(row.attempts),
+            (row.kind, row.name, row.period, row.segment or "-", row.destination, row.status, str(row.attempts),
              f"{row.updated_at:%Y-%m-%d %H:%M}", error[:120] + ("…" if len(error) > 120 else ""))
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]

@@ -102,10 +102,11 @@ def check_command(source, config_path, indexes, data):
     config = context.load(config_path)
     reg = context.registry(allow_conflicts=True)
     problems = list(reg.problems)
-    settings_problems = config_problems(config, reg)
+    settings_problems = config_problems(config, reg) + _delivery_problems(config, reg)
     problems.extend(settings_problems)
     status = "ok" if not settings_problems else f"{len(settings_problems)} problem(s), listed below"
     click.echo(f"config: {config.path or 'no kpi.toml (defaults)'}: {status}")
+    _echo_digest_count(config, reg)
     the_source = context.open_source(config, source, reg)
 
     click.echo(f"source: {the_source.display}")
@@ -156,6 +157,22 @@ def check_command(source, config_path, indexes, data):
         click.echo(f"DATA: {data_failures} column(s) hold values that change results (see above).", err=True)
         sys.exit(1)
     click.echo("OK")
+
+
+def _delivery_problems(config, reg) -> list[str]:
+    """Channel settings and [serve], one line each (digests are checked with the rest of kpi.toml)."""
+    from ..delivery.check import channel_setting_problems, serve_problems
+
+    return channel_setting_problems(config, reg) + serve_problems(config, reg)
+
+
+def _echo_digest_count(config, reg) -> None:
+    from ..digest.config import digest_names, digest_problems
+
+    names = digest_names(config)
+    if names:
+        errors = digest_problems(config, reg)
+        click.echo(f"digests: {len(names) - len(errors)} ok, {len(errors)} with errors")
 
 
 def _echo_index_advice(the_source, entity_names) -> None:

@@ -20,8 +20,10 @@ from kpicore.errors import ConfigError
 
 DIGEST_KEYS = (
     "title", "metrics", "breakdowns", "period", "trend", "schedule", "every", "timezone",
-    "destinations", "template", "min_sample",
+    "destinations", "template", "min_sample", "catch_up", "max_delay",
 )
+DEFAULT_CATCH_UP = "24h"
+DEFAULT_MAX_DELAY = "6h"
 DEFAULT_PERIOD = "last-week"
 DEFAULT_TREND = 12
 DEFAULT_TEMPLATE = "digest"
@@ -141,14 +143,19 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
 
     if "schedule" in raw and "every" in raw:
         raise ConfigError(f"{where}: give either schedule (cron) or every (an interval), not both")
-    schedule = None
+    from kpicore.scheduler import CronSchedule, IntervalSchedule, check_can_fire, parse_duration
+
+    schedule: CronSchedule | IntervalSchedule | None = None
     if "schedule" in raw:
-        schedule = _string(raw["schedule"], f"{where}.schedule", 'a 5-field cron such as "0 9 * * MON"')
-        check_cron(schedule, f"{where}.schedule")
+        expression = _string(raw["schedule"], f"{where}.schedule", 'a 5-field cron such as "0 9 * * MON"')
+        check_cron(expression, f"{where}.schedule")
+        check_can_fire(expression, f"{where}.schedule")
+        schedule = CronSchedule(" ".join(expression.split()), zone)
     elif "every" in raw:
         every = _string(raw["every"], f"{where}.every", 'an interval such as "30s", "15m", "1h" or "1d"')
-        check_interval(every, f"{where}.every")
-        schedule = f"every {every.strip()}"
+        schedule = IntervalSchedule(check_interval(every, f"{where}.every"), every.strip())
+    catch_up = parse_duration(raw.get("catch_up", DEFAULT_CATCH_UP), f"{where}.catch_up")
+    max_delay = parse_duration(raw.get("max_delay", DEFAULT_MAX_DELAY), f"{where}.max_delay")
 
     destinations = raw.get("destinations", [])
     if not isinstance(destinations, list) or not all(isinstance(d, str) for d in destinations):
@@ -181,6 +188,8 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
         timezone=zone,
         schedule=schedule,
         min_sample=min_sample,
+        catch_up=catch_up,
+        max_delay=max_delay,
     )
 
 
@@ -203,28 +212,21 @@ def _check_metric(metric: str, registry, where: str) -> None:
 
 
 def check_destination(destination: str, registry, where: str) -> None:
-    """A destination URI whose scheme names a registered channel, with a target it can use."""
-    from kpicore.channels.base import parse_destination
+    """A destination URI whose scheme names a registered channel, with a target that channel accepts."""
+    from kpicore.delivery.check import check_destinations
 
-    try:
-        scheme, target = parse_destination(destination)
-    except ConfigError as error:
-        raise ConfigError(f"{where}: {error}") from None
-    if scheme not in registry.channels:
-        known = ", ".join(f"{s}:" for s in sorted(registry.channels)) or "none"
-        close = difflib.get_close_matches(scheme, list(registry.channels), n=1)
-        hint = f" (did you mean {close[0]}:?)" if close else ""
-        raise ConfigError(f"{where}: {destination!r}: no channel handles {scheme + ':'!r}{hint}; known: {known}")
-    if scheme == "email":
-        from kpicore.channels.email import parse_recipients
+    check_destinations([destination], registry, where)
 
+
+def digest_problems(config, registry) -> list[str]:
+    """One line per digest that does not validate (for `kpi check`)."""
+    problems = []
+    for name in digest_names(config):
         try:
-            parse_recipients(target)
+            digest_spec(config, name, registry)
         except ConfigError as error:
-            raise ConfigError(f"{where}: {error}") from None
-    elif scheme in ("slack", "file") and not target:
-        example = "slack:#kpis or slack:C0123ABC" if scheme == "slack" else "file:./digests"
-        raise ConfigError(f"{where}: {destination!r} names no {'channel' if scheme == 'slack' else 'folder'}: write {example}")
+            problems.append(str(error))
+    return problems
 
 
 def check_interval(every: str, where: str) -> int:

@@ -46,7 +46,12 @@ class DigestSpec:
     destinations: list[str] = field(default_factory=list)
     template: str = "digest"
     timezone: str | None = None
-    schedule: str | None = None
+    #: A kpicore.scheduler.CronSchedule or IntervalSchedule (None: sent with `kpi digest send` only).
+    schedule: Any = None
+    #: Seconds: a missed fire this recent is sent once when `kpi serve` starts.
+    catch_up: int = 86400
+    #: Seconds a fire waits for a source that cannot be reached before sending without it.
+    max_delay: int = 21600
     #: Segments with fewer records are marked as small samples (and never named in the headline).
     min_sample: int = 30
 

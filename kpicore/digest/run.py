@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from kpicore.channels.base import Channel, OutgoingDigest
-    from kpicore.digest.ledger import DeliveryOutcome
+    from kpicore.delivery.send import DeliveryOutcome
     from kpicore.digest.render import DigestSpec
     from kpicore.periods import Period
     from kpicore.results import MetricResult
@@ -34,9 +34,14 @@ class PreparedDigest:
 
 @dataclass
 class DigestRun:
-    """A prepared digest and what happened to each destination."""
+    """What happened to each destination of a digest for one period.
 
-    prepared: PreparedDigest
+    ``prepared`` is None when nothing was due (every destination already sent, or being sent by
+    another process): the digest was not computed.
+    """
+
+    period: Period
+    prepared: PreparedDigest | None = None
     outcomes: list[DeliveryOutcome] = field(default_factory=list)
 
     @property
@@ -174,13 +179,9 @@ def channels(registry) -> dict[str, Channel]:
     return {scheme: registration.item for scheme, registration in registry.channels.items()}
 
 
-def channel_settings(config) -> dict[str, dict[str, Any]]:
-    """Each built-in channel's settings from kpi.toml; ``file:`` folders resolve against its folder."""
-    return {
-        "email": dict(config.email),
-        "slack": dict(config.slack),
-        "file": {"base_dir": str(config.base_dir)},
-    }
+def channel_settings(config, registry) -> dict[str, dict[str, Any]]:
+    """Scheme -> settings, each channel reading its own table of kpi.toml."""
+    return {scheme: channel.settings(config) for scheme, channel in channels(registry).items()}
 
 
 def send_digest(
@@ -192,24 +193,65 @@ def send_digest(
     force: bool = False,
     registry=None,
     source_url: str | None = None,
+    engine: Engine | None = None,
+    prepare=None,
+    destinations: Sequence[str] | None = None,
+    reraise: bool = True,
 ) -> DigestRun:
-    """Compute, store, render and deliver ``spec`` to each of its destinations once per period.
+    """Deliver ``spec`` to each of its destinations once per period, computing it only when one is due.
 
-    A failing destination is recorded in the ledger and does not stop the others; destinations
-    already delivered for the period are skipped unless ``force``.
+    The destinations still due are claimed in the ledger first; only then is the digest
+    computed, stored and rendered. A compute failure is recorded against the claimed
+    destinations and raised. A failing destination is recorded and does not stop the others;
+    destinations already delivered for the period are skipped unless ``force``. ``prepare``
+    replaces :func:`prepare_digest` (the service passes one that holds for a source that is down);
+    ``destinations`` limits the send to some of the digest's (the service's retries); with
+    ``reraise=False`` a compute failure is only recorded and returned as failed outcomes.
     """
-    from kpicore.digest.ledger import deliver
+    from kpicore.delivery import MessageKey, deliver
     from kpicore.registry import get_registry
 
     registry = registry or get_registry()
-    prepared = prepare_digest(config, spec, period=period, now=now, registry=registry, source_url=source_url)
-    outcomes = deliver(
-        spec,
-        prepared.outgoing,
-        spec.destinations,
-        ledger_engine(config),
+    the_period = resolve_period(spec, period, now)
+    run = DigestRun(the_period)
+
+    def compute():
+        run.prepared = (prepare or prepare_digest)(
+            config, spec, period=period, now=now, registry=registry, source_url=source_url
+        )
+        return run.prepared.outgoing
+
+    run.outcomes = deliver(
+        MessageKey("digest", spec.name, the_period.label),
+        spec.destinations if destinations is None else destinations,
+        compute,
+        engine if engine is not None else ledger_engine(config),
         channels(registry),
-        channel_settings(config),
+        channel_settings(config, registry),
         force=force,
+        reraise=reraise,
     )
-    return DigestRun(prepared, outcomes)
+    return run
+
+
+def prepare_unavailable(config, spec: DigestSpec, cause: str, *, period: str | None = None,
+                        now: dt.datetime | None = None, registry=None, **_ignored) -> PreparedDigest:
+    """The digest for its period with every metric marked unavailable because of ``cause``
+    (a source that stayed unreachable past ``max_delay``)."""
+    from kpicore.channels.base import OutgoingDigest
+    from kpicore.digest.render import renderer
+    from kpicore.registry import get_registry
+    from kpicore.results import MetricResult
+
+    registry = registry or get_registry()
+    the_period = resolve_period(spec, period, now)
+    results = []
+    for name in spec.metrics:
+        metric = registry.metrics[name].item
+        results.append(MetricResult(
+            metric=name, title=metric.title, unit=metric.unit, better=metric.better, status="unavailable",
+            period=the_period.label, start=the_period.start_iso(), end=the_period.end_iso(), reason=cause,
+        ))
+    render = renderer(spec, results, period_label=the_period.label, **render_options(config))
+    outgoing = OutgoingDigest(spec=spec, period_label=the_period.label, renderings=render)
+    return PreparedDigest(spec, the_period, results, outgoing, "unavailable")

@@ -1,0 +1,73 @@
+"""Checks of the delivery settings in kpi.toml, for `kpi check` and `kpi serve` at start."""
+
+from __future__ import annotations
+
+from kpicore.errors import ConfigError
+
+SERVE_KEYS = ("notify", "retries", "backoff")
+
+
+def channel_setting_problems(config, registry) -> list[str]:
+    """One line per channel whose settings table has a key it does not know (``[email] smtp_host``)."""
+    problems = []
+    where = _file_name(config)
+    for scheme, registration in sorted(registry.channels.items()):
+        channel = registration.item
+        try:
+            channel.check_settings(channel.settings(config), where)
+        except ConfigError as error:
+            problems.append(str(error))
+    for scheme in sorted(config.channels):
+        if scheme not in registry.channels:
+            problems.append(f"{where}: [channels.{scheme}]: no channel plugin handles {scheme + ':'!r}")
+    return problems
+
+
+def check_destinations(destinations, registry, where: str) -> None:
+    """ConfigError for a destination whose scheme no channel handles or whose target it rejects."""
+    import difflib
+
+    from kpicore.channels.base import parse_destination
+
+    for destination in destinations:
+        try:
+            scheme, target = parse_destination(destination)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        if scheme not in registry.channels:
+            known = ", ".join(f"{s}:" for s in sorted(registry.channels)) or "none"
+            close = difflib.get_close_matches(scheme, list(registry.channels), n=1)
+            hint = f" (did you mean {close[0]}:?)" if close else ""
+            raise ConfigError(f"{where}: {destination!r}: no channel handles {scheme + ':'!r}{hint}; known: {known}")
+        try:
+            registry.channels[scheme].item.check_target(target)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+
+
+def serve_problems(config, registry) -> list[str]:
+    """Problems in ``[serve]``: unknown keys, notify destinations."""
+    import difflib
+
+    where = f"{_file_name(config)}: [serve]"
+    problems = []
+    for key in config.serve:
+        if key not in SERVE_KEYS:
+            close = difflib.get_close_matches(key, SERVE_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(SERVE_KEYS)})"
+            problems.append(f"{where}: unknown key {key!r}{hint}")
+    notify = config.serve.get("notify", [])
+    if not isinstance(notify, list) or not all(isinstance(d, str) for d in notify):
+        problems.append(f'{where}.notify: expected a list of destinations, e.g. ["slack:#ops"]')
+    else:
+        try:
+            check_destinations(notify, registry, f"{where}.notify")
+        except ConfigError as error:
+            problems.append(str(error))
+    return problems
+
+
+def _file_name(config) -> str:
+    from kpicore.digest.config import config_file_name
+
+    return config_file_name(config)

@@ -1,0 +1,306 @@
+"""The delivery ledger: one row per (kind, name, period, segment, destination), so each message is sent once.
+
+Sending is claimed before it happens (and before the message is computed): a process turns the
+row into ``pending`` with an atomic INSERT (the unique key makes a second INSERT fail) or an
+atomic UPDATE that only matches a ``failed`` row. Two processes sharing a database can therefore
+never both send the same message to the same destination.
+
+A pending row carries a **lease** (``lease_until``) that the living sender renews every
+``LEASE / 3``. A pending row whose lease ran out belongs to a process that died. For a channel
+that can look a message up in its destination (Slack: message metadata), another sender takes
+the row over and resolves it: exactly once. For the others (email) the row is shown as
+``unknown`` and never resent automatically (a duplicate Monday digest is worse than a missing
+one that someone can check); ``force=True`` (``kpi digest send --force``) resends it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine, MetaData, Table
+
+    from kpicore.delivery.message import MessageKey
+
+PENDING, SENT, FAILED, UNKNOWN = "pending", "sent", "failed", "unknown"
+#: How long a claim stays valid without renewal: a dead sender's claim is recognised this late.
+LEASE = dt.timedelta(seconds=60)
+#: Rows written before leases existed (migration 0003): pending this long means unknown.
+STALE_AFTER = dt.timedelta(minutes=15)
+MAX_ERROR_LENGTH = 2000
+
+_METADATA: MetaData | None = None
+
+
+def process_owner() -> str:
+    """An id for this sender (host, pid and a random part), stored with its claims."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+#: The owner recorded by this process's claims unless a caller passes its own.
+OWNER = process_owner()
+
+
+def deliveries_table(metadata: MetaData) -> Table:
+    """The live definition of the ``deliveries`` table on ``metadata``.
+
+    The migrations do not import this (each one carries its own frozen definitions); a test
+    upgrades a database from 0001 through every migration and compares the result with this.
+    """
+    from sqlalchemy import Column, DateTime, Integer, String, Table, Text, UniqueConstraint
+
+    if "deliveries" in metadata.tables:
+        return metadata.tables["deliveries"]
+    return Table(
+        "deliveries",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("kind", String(20), nullable=False, server_default="digest"),
+        Column("name", String(200), nullable=False),
+        Column("period", String(100), nullable=False),
+        Column("segment", String(200), nullable=False, server_default=""),
+        Column("destination", String(1000), nullable=False),
+        Column("status", String(20), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text, nullable=True),
+        Column("message_ids", Text, nullable=True),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("lease_until", DateTime(timezone=True), nullable=True),
+        Column("owner", String(100), nullable=True),
+        UniqueConstraint("kind", "name", "period", "segment", "destination", name="uq_deliveries_key"),
+    )
+
+
+def _table() -> Table:
+    global _METADATA
+    from sqlalchemy import MetaData
+
+    if _METADATA is None:
+        _METADATA = MetaData()
+    return deliveries_table(_METADATA)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite gives naive datetimes back; they were written in UTC.
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class LedgerRow:
+    """One row of the ledger, with ``status`` as shown to users (``unknown`` for a dead pending claim)."""
+
+    kind: str
+    name: str
+    period: str
+    segment: str
+    destination: str
+    status: str
+    attempts: int
+    last_error: str | None
+    message_ids: list[str]
+    updated_at: dt.datetime
+
+    @property
+    def digest(self) -> str:
+        """The message's name (for digests, the digest's name)."""
+        return self.name
+
+
+@dataclass
+class Claim:
+    """The result of claim(): ``claimed`` True when this process may send now; else the row's status.
+
+    ``resumed`` is True when the claim took over a dead sender's row: the channel must look for
+    what that sender already delivered before sending anything.
+    """
+
+    claimed: bool
+    status: str
+    attempts: int = 0
+    resumed: bool = False
+    message_ids: list[str] | None = None
+
+
+def _key(table: Table, key: MessageKey, destination: str):
+    return (
+        (table.c.kind == key.kind)
+        & (table.c.name == key.name)
+        & (table.c.period == key.period)
+        & (table.c.segment == key.segment)
+        & (table.c.destination == destination)
+    )
+
+
+def _dead(status: str, updated_at: dt.datetime, lease_until: dt.datetime | None, now: dt.datetime) -> bool:
+    if status != PENDING:
+        return False
+    if lease_until is not None:
+        return _aware(lease_until) < now
+    return now - _aware(updated_at) > STALE_AFTER
+
+
+def claim(
+    engine: Engine,
+    key: MessageKey,
+    destination: str,
+    *,
+    force: bool = False,
+    take_over_dead: bool = False,
+    owner: str | None = None,
+    lease: dt.timedelta = LEASE,
+) -> Claim:
+    """Mark (key, destination) ``pending`` for this process, atomically.
+
+    A new key is claimed by INSERT; a ``failed`` one by UPDATE ... WHERE status = 'failed' (with
+    ``force``, any status). With ``take_over_dead``, a pending row whose lease has run out is
+    taken over too (``Claim.resumed``). Returns ``Claim(claimed=False, status=...)`` when another
+    process holds it, it was sent already, or its outcome is unknown.
+    """
+    from sqlalchemy import and_, insert, or_, select, update
+    from sqlalchemy.exc import IntegrityError
+
+    table = _table()
+    now = _now()
+    owner = owner or OWNER
+    claimed_values = {"status": PENDING, "updated_at": now, "lease_until": now + lease, "owner": owner}
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(table).values(
+                    kind=key.kind, name=key.name, period=key.period, segment=key.segment,
+                    destination=destination, attempts=1, **claimed_values,
+                )
+            )
+        return Claim(claimed=True, status=PENDING, attempts=1)
+    except IntegrityError:
+        pass  # the row exists: try to take it over below, in a fresh transaction
+    with engine.begin() as connection:
+        row = connection.execute(
+            select(table.c.status, table.c.updated_at, table.c.lease_until, table.c.message_ids).where(
+                _key(table, key, destination)
+            )
+        ).one()
+        dead = _dead(row.status, row.updated_at, row.lease_until, now)
+        if force:
+            condition = table.c.status.in_([FAILED, SENT, PENDING])
+        elif take_over_dead and dead:
+            # The same state we read: a concurrent taker-over changes lease_until, so only one wins.
+            same_lease = (
+                table.c.lease_until == row.lease_until if row.lease_until is not None
+                else table.c.lease_until.is_(None)
+            )
+            condition = or_(table.c.status == FAILED, and_(table.c.status == PENDING, same_lease))
+        else:
+            condition = table.c.status == FAILED
+        result = connection.execute(
+            update(table)
+            .where(_key(table, key, destination) & condition)
+            .values(attempts=table.c.attempts + 1, last_error=None, **claimed_values)
+        )
+        attempts = connection.execute(select(table.c.attempts).where(_key(table, key, destination))).scalar_one()
+    previous_ids = json.loads(row.message_ids) if row.message_ids else []
+    if result.rowcount == 1:
+        resumed = row.status == PENDING and not force
+        return Claim(claimed=True, status=PENDING, attempts=attempts, resumed=resumed, message_ids=previous_ids)
+    shown = UNKNOWN if dead else row.status
+    return Claim(claimed=False, status=shown, attempts=attempts, message_ids=previous_ids)
+
+
+def renew(engine: Engine, keys: Iterable[tuple[MessageKey, str]], *, owner: str | None = None,
+          lease: dt.timedelta = LEASE) -> int:
+    """Extend the lease of this owner's pending claims; returns how many rows were renewed."""
+    from sqlalchemy import update
+
+    table = _table()
+    owner = owner or OWNER
+    renewed = 0
+    with engine.begin() as connection:
+        for key, destination in keys:
+            result = connection.execute(
+                update(table)
+                .where(_key(table, key, destination) & (table.c.status == PENDING) & (table.c.owner == owner))
+                .values(lease_until=_now() + lease)
+            )
+            renewed += result.rowcount
+    return renewed
+
+
+def record_progress(engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str]) -> None:
+    """Store what a pending send has created so far (a resumed send starts from it)."""
+    _finish(engine, key, destination, status=PENDING, message_ids=list(message_ids), error=None)
+
+
+def mark_sent(engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str]) -> None:
+    """Record a successful send with the ids of what was created."""
+    _finish(engine, key, destination, status=SENT, message_ids=list(message_ids), error=None)
+
+
+def mark_failed(engine: Engine, key: MessageKey, destination: str, error: str) -> None:
+    """Record a failed send; the next delivery retries it."""
+    _finish(engine, key, destination, status=FAILED, message_ids=None, error=error)
+
+
+def _finish(engine, key, destination, *, status, message_ids, error) -> None:
+    from sqlalchemy import update
+
+    table = _table()
+    values: dict[str, Any] = {"status": status, "updated_at": _now()}
+    if status != PENDING:
+        values.update(lease_until=None, last_error=error[:MAX_ERROR_LENGTH] if error else None)
+    if message_ids is not None:
+        values["message_ids"] = json.dumps(message_ids)
+    with engine.begin() as connection:
+        connection.execute(update(table).where(_key(table, key, destination)).values(**values))
+
+
+def list_deliveries(
+    engine: Engine,
+    *,
+    name: str | None = None,
+    period: str | None = None,
+    kind: str | None = None,
+    digest: str | None = None,
+) -> list[LedgerRow]:
+    """Ledger rows, newest first, optionally for one name (``digest`` is the same), kind and period."""
+    from sqlalchemy import select
+
+    table = _table()
+    name = name if name is not None else digest
+    query = select(table).order_by(table.c.updated_at.desc(), table.c.id.desc())
+    if name is not None:
+        query = query.where(table.c.name == name)
+    if period is not None:
+        query = query.where(table.c.period == period)
+    if kind is not None:
+        query = query.where(table.c.kind == kind)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    now = _now()
+    return [
+        LedgerRow(
+            kind=row.kind,
+            name=row.name,
+            period=row.period,
+            segment=row.segment,
+            destination=row.destination,
+            status=UNKNOWN if _dead(row.status, row.updated_at, row.lease_until, now) else row.status,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            message_ids=json.loads(row.message_ids) if row.message_ids else [],
+            updated_at=_aware(row.updated_at),
+        )
+        for row in rows
+    ]

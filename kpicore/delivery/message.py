@@ -1,0 +1,88 @@
+"""What the delivery core sends: a message with a key, renderings per format, and destinations.
+
+Digests, alerts and personal digests all become a :class:`Message`; the ledger, the channels and
+the retries only ever see this, never what a digest is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kpicore.errors import ConfigError
+
+#: The kinds of message the ledger knows (the first part of its unique key).
+KINDS = ("digest", "alert", "alert_clear", "personal")
+
+
+@dataclass(frozen=True)
+class MessageKey:
+    """What makes a message unique per destination: (kind, name, period, segment).
+
+    ``segment`` is empty except for alerts that fire per segment (``by = "region"``).
+    """
+
+    kind: str
+    name: str
+    period: str
+    segment: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown message kind {self.kind!r} (known: {', '.join(KINDS)})")
+
+    def describe(self) -> str:
+        """``digest weekly 2026-W47`` (with ``[region=EU]`` for a segment), for messages and logs."""
+        return f"{self.kind} {self.name} {self.period}" + (f" [{self.segment}]" if self.segment else "")
+
+
+@dataclass
+class Message:
+    """A message ready to go out: its key, a title, and its renderings.
+
+    ``renderings`` is either a mapping fmt -> rendered object (with ``body``, and for Slack
+    ``messages``, ``images``, ``charts``) or a callable ``render(fmt)``; a callable is called at
+    most once per format, so a run that only sends to Slack never draws the HTML email.
+    """
+
+    key: MessageKey
+    title: str
+    renderings: Mapping[str, Any] | Callable[[str], Any]
+    destinations: list[str] = field(default_factory=list)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return self.key.kind
+
+    @property
+    def name(self) -> str:
+        return self.key.name
+
+    @property
+    def period_label(self) -> str:
+        return self.key.period
+
+    @property
+    def segment(self) -> str:
+        return self.key.segment
+
+    def rendered(self, fmt: str) -> Any:
+        """The message rendered as ``fmt`` ("slack", "html", "text", "md")."""
+        if fmt not in self._cache:
+            if callable(self.renderings):
+                self._cache[fmt] = self.renderings(fmt)
+            else:
+                try:
+                    self._cache[fmt] = self.renderings[fmt]
+                except KeyError:
+                    raise ConfigError(
+                        f"{self.kind.capitalize()} {self.name!r} was not rendered as {fmt!r}"
+                    ) from None
+        return self._cache[fmt]
+
+    @property
+    def subject(self) -> str:
+        """A one-line title: ``Weekly KPIs — 2026-W47``."""
+        return f"{self.title} — {self.period_label}" + (f" ({self.segment})" if self.segment else "")

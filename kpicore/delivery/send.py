@@ -1,0 +1,182 @@
+"""Deliver a message to its destinations, once each: claim what is due, compute, send, record.
+
+The order matters when several processes share the ledger: the destinations still due are
+claimed **before** the message is computed, so only the process that won a claim queries the
+source; a compute failure is recorded against the claimed destinations. While a send is in
+flight a background thread renews the claims' lease, so a peer can tell a live sender from a
+dead one within about a minute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+from kpicore.delivery import ledger
+from kpicore.delivery.redact import redact
+from kpicore.errors import ConfigError, KpiError
+
+log = logging.getLogger("kpicore.delivery")
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from kpicore.channels.base import Channel
+    from kpicore.delivery.message import Message, MessageKey
+
+
+@dataclass
+class DeliveryOutcome:
+    """What happened to one destination in one ``deliver`` call."""
+
+    destination: str
+    status: Literal["sent", "failed", "skipped"]
+    message_ids: list[str] = field(default_factory=list)
+    error: str | None = None
+    #: For ``skipped``: the ledger status that made us skip (sent, pending, unknown).
+    previous_status: str | None = None
+    #: The attempt number of this send (1 for the first), from the ledger.
+    attempts: int = 0
+    #: True when a dead sender's claim was taken over and resolved by looking the message up.
+    resumed: bool = False
+
+    @property
+    def message(self) -> str:
+        """One line for the CLI."""
+        if self.status == "sent":
+            return f"{self.destination}: sent" + (" (resumed an interrupted send)" if self.resumed else "")
+        if self.status == "failed":
+            return f"{self.destination}: failed: {self.error}"
+        reasons = {
+            ledger.SENT: "already sent for this period (use --force to resend)",
+            ledger.PENDING: "being sent by another process",
+            ledger.UNKNOWN: "outcome unknown (a previous send was interrupted; check the destination, "
+            "then use --force to resend)",
+        }
+        return f"{self.destination}: skipped, {reasons.get(self.previous_status or '', self.previous_status)}"
+
+
+class LeaseKeeper:
+    """Renews the lease of a set of claims every ``lease / 3`` until stopped (a context manager)."""
+
+    def __init__(self, engine: Engine, claims: list[tuple[MessageKey, str]], *, owner: str | None = None,
+                 lease: dt.timedelta = ledger.LEASE) -> None:
+        self.engine, self.claims, self.owner, self.lease = engine, claims, owner, lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kpicore-lease", daemon=True)
+
+    def _run(self) -> None:
+        interval = max(self.lease.total_seconds() / 3, 0.05)
+        while not self._stop.wait(interval):
+            try:
+                ledger.renew(self.engine, self.claims, owner=self.owner, lease=self.lease)
+            except Exception as error:  # noqa: BLE001 - a state database hiccup must not kill the send
+                log.warning("lease renewal failed: %s", redact(str(error)))
+
+    def __enter__(self) -> Self:
+        if self.claims:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
+def _channel_for(destination: str, channels: dict[str, Channel], key: MessageKey):
+    """(channel, target) or a failure text for a destination nobody can send to."""
+    from kpicore.channels.base import parse_destination
+
+    try:
+        scheme, target = parse_destination(destination)
+    except ConfigError as error:
+        return None, None, str(error)
+    channel = channels.get(scheme)
+    if channel is None:
+        known = ", ".join(sorted(channels)) or "none"
+        return None, None, f"{key.kind.capitalize()} {key.name!r}: no channel plugin handles {scheme!r} (known: {known})"
+    return channel, target, None
+
+
+def deliver(
+    key: MessageKey,
+    destinations: Iterable[str],
+    message: Message | Callable[[], Message],
+    engine: Engine,
+    channels: dict[str, Channel],
+    settings: dict[str, dict[str, Any]] | None = None,
+    *,
+    force: bool = False,
+    owner: str | None = None,
+    lease: dt.timedelta = ledger.LEASE,
+    reraise: bool = True,
+) -> list[DeliveryOutcome]:
+    """Send the message ``key`` to each destination at most once (exactly once on Slack), recording each.
+
+    ``message`` is the Message or a callable that computes it: it is called only when at least
+    one destination was claimed. If it raises, the error (secrets redacted) is recorded as
+    ``failed`` against every claimed destination, then re-raised (with ``reraise=False``, only
+    recorded and returned as failed outcomes). ``channels`` maps a scheme to
+    its channel; ``settings`` maps a scheme to that channel's settings. A failing destination
+    does not stop the others; destinations already sent (or in doubt) are skipped unless ``force``.
+    """
+    settings = settings or {}
+    outcomes: dict[str, DeliveryOutcome] = {}
+    claimed: list[tuple[str, Channel, str, ledger.Claim]] = []
+    order = list(destinations)
+    for destination in order:
+        channel, target, problem = _channel_for(destination, channels, key)
+        if problem is not None:
+            outcomes[destination] = DeliveryOutcome(destination, "failed", error=problem)
+            continue
+        ticket = ledger.claim(
+            engine, key, destination, force=force, take_over_dead=channel.can_look_up, owner=owner, lease=lease
+        )
+        if not ticket.claimed:
+            outcomes[destination] = DeliveryOutcome(destination, "skipped", previous_status=ticket.status,
+                                                    attempts=ticket.attempts)
+            continue
+        claimed.append((destination, channel, target, ticket))
+    if not claimed:
+        return [outcomes[d] for d in order]
+
+    with LeaseKeeper(engine, [(key, d) for d, *_ in claimed], owner=owner, lease=lease):
+        if callable(message):
+            try:
+                message = message()
+            except Exception as error:
+                text = redact(str(error) or type(error).__name__)
+                for destination, _, _, ticket in claimed:
+                    ledger.mark_failed(engine, key, destination, f"compute failed: {text}")
+                    outcomes[destination] = DeliveryOutcome(destination, "failed", error=f"compute failed: {text}",
+                                                            attempts=ticket.attempts)
+                if reraise:
+                    raise
+                return [outcomes[d] for d in order]
+        for destination, channel, target, ticket in claimed:
+            outcomes[destination] = _send_one(engine, key, message, destination, channel, target, ticket,
+                                              dict(settings.get(channel.scheme) or {}))
+    return [outcomes[d] for d in order]
+
+
+def _send_one(engine, key, message, destination, channel, target, ticket, channel_settings) -> DeliveryOutcome:
+    try:
+        if ticket.resumed:
+            delivery = channel.resume(message, target, channel_settings, previous=ticket.message_ids or [])
+        else:
+            delivery = channel.send(message, target, channel_settings)
+    except KpiError as error:
+        text = redact(str(error))
+    except Exception as error:  # noqa: BLE001 - a plugin bug must not stop the other destinations
+        text = redact(f"{type(error).__name__}: {error}")
+    else:
+        ledger.mark_sent(engine, key, destination, delivery.message_ids)
+        return DeliveryOutcome(destination, "sent", message_ids=delivery.message_ids, attempts=ticket.attempts,
+                               resumed=ticket.resumed)
+    ledger.mark_failed(engine, key, destination, text)
+    return DeliveryOutcome(destination, "failed", error=text, attempts=ticket.attempts)

@@ -1,0 +1,1 @@
+"""`kpi serve`: the scheduler, the HTTP app (health, metrics), structured logs and a clean shutdown."""

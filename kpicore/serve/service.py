@@ -1,0 +1,357 @@
+"""The scheduling service: one APScheduler trigger per digest, catch-up, retries with backoff, notices.
+
+Each process keeps its own in-memory job store (APScheduler 3 job stores are never shared
+between schedulers); several processes may share one state database, and the delivery ledger
+makes each (digest, period, destination) go out once. Every decision here is made from the
+ledger, so any process can retry or finish what another one started:
+
+- a fire resolves its period from the **scheduled** fire time, not the moment the job ran;
+- on start, the most recent fire within ``catch_up`` is sent if the ledger says it was not;
+- a ``tick`` job (every ``[serve] tick``, default 15 s) retries failed destinations once their
+  backoff has passed, resolves dead Slack claims, and holds digests whose source is down for
+  up to ``max_delay``; a destination that failed ``retries`` times more is reported once to
+  ``[serve] notify``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from kpicore.errors import ConfigError, KpiError, SourceError
+from kpicore.serve.logs import event
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from kpicore.digest.render import DigestSpec
+
+DEFAULT_BACKOFF = ("1m", "5m", "15m", "60m")
+DEFAULT_TICK = "15s"
+#: The text that marks a compute failure because the source could not be reached (held, not counted).
+SOURCE_DOWN = "source unavailable: "
+
+
+@dataclass
+class ServeSettings:
+    """``[serve]`` of kpi.toml."""
+
+    notify: list[str] = field(default_factory=list)
+    backoff: list[int] = field(default_factory=lambda: [60, 300, 900, 3600])
+    retries: int = 4
+    tick: int = 15
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retries + 1
+
+    def wait_after(self, attempts: int) -> dt.timedelta:
+        """How long after the ``attempts``-th failed attempt the next one is due."""
+        return dt.timedelta(seconds=self.backoff[min(max(attempts, 1), len(self.backoff)) - 1])
+
+
+def serve_settings(config) -> ServeSettings:
+    """``[serve]`` validated; ConfigError names the key."""
+    from kpicore.digest.config import config_file_name
+    from kpicore.scheduler import parse_duration
+
+    raw = config.serve
+    where = f"{config_file_name(config)}: [serve]"
+    backoff_raw = raw.get("backoff", list(DEFAULT_BACKOFF))
+    if not isinstance(backoff_raw, list) or not backoff_raw:
+        raise ConfigError(f'{where}.backoff: expected a list of durations, e.g. ["1m", "5m", "15m", "60m"]')
+    backoff = [parse_duration(item, f"{where}.backoff") for item in backoff_raw]
+    retries = raw.get("retries", len(backoff))
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ConfigError(f"{where}.retries: expected a number of retries (0 or more), got {retries!r}")
+    return ServeSettings(
+        notify=list(raw.get("notify", [])),
+        backoff=backoff,
+        retries=retries,
+        tick=parse_duration(raw.get("tick", DEFAULT_TICK), f"{where}.tick"),
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Service:
+    """The digests of one kpi.toml on their schedules, in this process."""
+
+    def __init__(self, config, registry, specs: dict[str, DigestSpec], engine: Engine,
+                 settings: ServeSettings | None = None) -> None:
+        from kpicore.serve.metrics import ServiceMetrics
+
+        self.config, self.registry, self.engine = config, registry, engine
+        self.specs = {name: spec for name, spec in specs.items() if spec.schedule is not None}
+        self.settings = settings or ServeSettings()
+        self.metrics = ServiceMetrics()
+        self.scheduler = None
+        self.state_error: str | None = None
+        self._in_flight = 0
+        self._idle = threading.Condition()
+        self._stopping = False
+        self._busy: set[str] = set()  # digests being fired in this process (one at a time each)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the scheduler: one job per digest, the tick, and the catch-up of missed fires."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from kpicore.scheduler import build_trigger, most_recent_fire
+
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(4)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=dt.UTC,
+        )
+        for name, spec in self.specs.items():
+            scheduler.add_job(self._on_trigger, build_trigger(spec.schedule), args=[name], id=f"digest:{name}",
+                              name=name)
+        scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick, timezone=dt.UTC), id="tick",
+                          name="tick")
+        self.scheduler = scheduler
+        scheduler.start()
+        now = _now()
+        for name, spec in self.specs.items():
+            missed = most_recent_fire(spec.schedule, now, dt.timedelta(seconds=spec.catch_up))
+            if missed is not None:
+                scheduler.add_job(self.fire, args=[name, missed, "caught_up"], id=f"catch-up:{name}",
+                                  name=f"catch-up {name}")
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """No new fires; wait up to ``timeout`` seconds for deliveries in flight. True if none was cut off."""
+        self._stopping = True
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._in_flight and time.monotonic() < deadline:
+                self._idle.wait(timeout=max(deadline - time.monotonic(), 0.01))
+            clean = self._in_flight == 0
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=clean)
+        return clean
+
+    # -- fires -----------------------------------------------------------------------------------
+    def _on_trigger(self, name: str) -> None:
+        from kpicore.scheduler import most_recent_fire
+
+        spec = self.specs[name]
+        now = _now()
+        scheduled = most_recent_fire(spec.schedule, now, dt.timedelta(seconds=spec.catch_up))
+        if scheduled is None:
+            event("skipped", logging.WARNING, digest=name, reason="ran later than catch_up after its fire time")
+            return
+        self.fire(name, scheduled, "fired")
+
+    def fire(self, name: str, scheduled: dt.datetime, reason: str = "fired",
+             destinations: list[str] | None = None) -> list:
+        """Deliver digest ``name`` for the period of its ``scheduled`` fire time; returns the outcomes."""
+        from kpicore.digest.run import resolve_period
+
+        spec = self.specs[name]
+        with self._idle:
+            if self._stopping or name in self._busy:
+                return []
+            self._busy.add(name)
+            self._in_flight += 1
+        try:
+            period = resolve_period(spec, now=scheduled).label
+            self.metrics.fires.labels("digest", name).inc()
+            event(reason, digest=name, period=period, scheduled=scheduled.isoformat())
+            return self._deliver(spec, scheduled, period, destinations)
+        finally:
+            with self._idle:
+                self._busy.discard(name)
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _deliver(self, spec: DigestSpec, scheduled: dt.datetime, period: str, destinations) -> list:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from kpicore.delivery.redact import redact
+        from kpicore.digest.run import send_digest
+
+        started = time.monotonic()
+        timing: dict[str, float] = {}
+        prepare = self._preparer(spec, scheduled, timing)
+        try:
+            run = send_digest(self.config, spec, now=scheduled, registry=self.registry, engine=self.engine,
+                              prepare=prepare, destinations=destinations, reraise=False)
+        except SQLAlchemyError as error:
+            self.state_error = redact(f"{type(error).__name__}: {getattr(error, 'orig', None) or error}")
+            event("failed", logging.ERROR, digest=spec.name, period=period, error=f"state database: {self.state_error}",
+                  duration=time.monotonic() - started)
+            return []
+        except KpiError as error:
+            event("failed", logging.ERROR, digest=spec.name, period=period, error=str(error),
+                  duration=time.monotonic() - started)
+            return []
+        self.state_error = None
+        total = time.monotonic() - started
+        if "compute" in timing:
+            self.metrics.compute_seconds.observe(timing["compute"])
+            event("computed", digest=spec.name, period=period, duration=timing["compute"],
+                  source=timing.get("source"))
+            self.metrics.send_seconds.observe(max(total - timing["compute"], 0.0))
+        for outcome in run.outcomes:
+            self.metrics.deliveries.labels("digest", outcome.status).inc()
+            if outcome.status == "sent":
+                event("delivered", digest=spec.name, period=period, destination=outcome.destination,
+                      attempt=outcome.attempts, resumed=outcome.resumed or None, duration=total)
+            elif outcome.status == "failed":
+                event("failed", logging.WARNING, digest=spec.name, period=period, destination=outcome.destination,
+                      attempt=outcome.attempts, error=outcome.error, duration=total)
+                self._maybe_give_up(spec, period, outcome)
+        return run.outcomes
+
+    def _preparer(self, spec: DigestSpec, scheduled: dt.datetime, timing: dict[str, float]):
+        """prepare_digest that holds for a source that cannot be reached, until ``max_delay`` has passed."""
+        from kpicore.digest.run import prepare_digest, prepare_unavailable
+
+        def prepare(config, spec_, **options):
+            started = time.monotonic()
+            try:
+                prepared = prepare_digest(config, spec_, **options)
+            except SourceError as error:
+                if _now() - scheduled < dt.timedelta(seconds=spec.max_delay):
+                    raise SourceError(f"{SOURCE_DOWN}{error}") from None
+                cause = f"the source could not be reached for {spec.max_delay // 60} min: {error}"
+                prepared = prepare_unavailable(config, spec_, cause, **options)
+            finally:
+                timing["compute"] = time.monotonic() - started
+            timing["source"] = prepared.source
+            return prepared
+
+        return prepare
+
+    def _maybe_give_up(self, spec: DigestSpec, period: str, outcome) -> None:
+        """After the last retry, report once: a log line and a message to ``[serve] notify``."""
+        if outcome.attempts < self.settings.max_attempts or (outcome.error or "").startswith(
+            f"compute failed: {SOURCE_DOWN}"
+        ):
+            return
+        text = (f"kpicore could not deliver digest {spec.name!r} for {period} to {outcome.destination} "
+                f"after {outcome.attempts} attempts: {outcome.error}")
+        event("gave_up", logging.ERROR, digest=spec.name, period=period, destination=outcome.destination,
+              attempt=outcome.attempts, error=outcome.error)
+        if self.settings.notify:
+            self._notify(spec, period, outcome, text)
+
+    def _notify(self, spec: DigestSpec, period: str, outcome, text: str) -> None:
+        from kpicore.delivery import Message, MessageKey, deliver
+        from kpicore.digest.render import Rendered
+        from kpicore.digest.run import channel_settings, channels
+
+        key = MessageKey("alert", f"delivery-failed:{spec.name}:{outcome.destination}"[:200], period)
+        rendered_text = Rendered(fmt="text", body=text)
+
+        def render(fmt: str):
+            if fmt == "slack":
+                return Rendered(fmt="slack", body=text, messages=[{"text": text, "blocks": [
+                    {"type": "section", "text": {"type": "plain_text", "text": text[:2900]}}]}])
+            if fmt == "html":
+                from html import escape
+
+                return Rendered(fmt="html", body=f"<p>{escape(text)}</p>")
+            return rendered_text
+
+        notice = Message(key=key, title=f"kpicore: delivery of {spec.name} failed", renderings=render)
+        targets = [d for d in self.settings.notify if d != outcome.destination]
+        for result in deliver(key, targets, notice, self.engine, channels(self.registry),
+                              channel_settings(self.config, self.registry)):
+            event("notified" if result.status == "sent" else "notify_" + result.status, digest=spec.name,
+                  period=period, destination=result.destination, error=result.error)
+
+    # -- the tick: retries, dead claims, held digests -----------------------------------------------
+    def tick(self) -> None:
+        """Retry what is due for each digest's most recent fire (any process may do it)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from kpicore.scheduler import most_recent_fire
+
+        now = _now()
+        for name, spec in self.specs.items():
+            within = dt.timedelta(seconds=max(spec.catch_up, spec.max_delay))
+            scheduled = most_recent_fire(spec.schedule, now, within)
+            if scheduled is None:
+                continue
+            try:
+                due = self.due_destinations(spec, scheduled, now)
+            except SQLAlchemyError as error:
+                self.state_error = f"{type(error).__name__}"
+                event("failed", logging.ERROR, digest=name, error="state database unreachable; retrying")
+                return
+            if due:
+                self.fire(name, scheduled, "retried", destinations=due)
+
+    def due_destinations(self, spec: DigestSpec, scheduled: dt.datetime, now: dt.datetime) -> list[str]:
+        """Destinations of ``spec`` whose ledger row for the fire's period is due again now.
+
+        Failed rows are due once the backoff after their attempt has passed, up to ``retries``
+        (a source that was down does not count: it is held until ``max_delay``). Dead claims are
+        due for channels that can look the message up (Slack); email's stay ``unknown``.
+        """
+        from kpicore.channels.base import parse_destination
+        from kpicore.delivery.ledger import FAILED, UNKNOWN, list_deliveries
+        from kpicore.digest.run import resolve_period
+
+        period = resolve_period(spec, now=scheduled).label
+        rows = {row.destination: row for row in list_deliveries(self.engine, name=spec.name, period=period,
+                                                                 kind="digest")}
+        due = []
+        for destination in spec.destinations:
+            row = rows.get(destination)
+            if row is None:
+                continue  # never attempted: the fire itself (or its catch-up) sends it
+            if row.status == FAILED:
+                held = (row.last_error or "").startswith(f"compute failed: {SOURCE_DOWN}")
+                if not held and row.attempts >= self.settings.max_attempts:
+                    continue
+                if now >= row.updated_at + self.settings.wait_after(row.attempts):
+                    due.append(destination)
+            elif row.status == UNKNOWN:
+                channel = self.registry.channels.get(parse_destination(destination)[0])
+                if channel is not None and channel.item.can_look_up:
+                    due.append(destination)
+        return due
+
+    # -- health ------------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """What ``/healthz`` answers."""
+        from sqlalchemy import text
+
+        from kpicore.delivery.ledger import list_deliveries
+
+        state = "ok"
+        last: dict[str, Any] = {}
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            for name in self.specs:
+                rows = list_deliveries(self.engine, name=name, kind="digest")
+                if rows:
+                    last[name] = {"period": rows[0].period, "destination": rows[0].destination,
+                                  "status": rows[0].status, "at": rows[0].updated_at.isoformat()}
+        except Exception:  # noqa: BLE001 - any failure of the state database is "error" here
+            state = "error"
+        if self.scheduler is None:
+            scheduler = "stopped"
+        else:
+            scheduler = {0: "stopped", 1: "running", 2: "paused"}.get(self.scheduler.state, "unknown")
+        digests = []
+        for name in self.specs:
+            job = self.scheduler.get_job(f"digest:{name}") if self.scheduler is not None else None
+            next_fire = job.next_run_time.isoformat() if job is not None and job.next_run_time else None
+            digests.append({"name": name, "next_fire": next_fire, "last_delivery": last.get(name)})
+        ok = state == "ok" and scheduler == "running" and self.state_error is None
+        return {"status": "ok" if ok else "degraded", "scheduler": scheduler, "state_db": state,
+                "digests": digests}
