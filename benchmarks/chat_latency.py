@@ -26,14 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kpicore.chat.answers import Answerer  # noqa: E402
-from kpicore.chat.app import build_app  # noqa: E402
-from kpicore.chat.http import starlette_app  # noqa: E402
-from kpicore.config import load_config  # noqa: E402
-from kpicore.demo_data import generate_demo_database  # noqa: E402
-from tests.chat_support import UvicornThread, blocks_text, command_body, send  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.slack_server import SlackServer  # noqa: E402
+from kpicore.chat.answers import Answerer
+from kpicore.chat.app import build_app
+from kpicore.chat.http import starlette_app
+from kpicore.config import load_config
+from kpicore.demo_data import generate_demo_database
+from tests.chat_support import UvicornThread, blocks_text, command_body, send
+from tests.conftest import free_port
+from tests.slack_server import SlackServer
 
 METRICS = ("nps", "csat", "churn_rate", "revenue", "aov", "fcr")
 WEEKS = [f"2026-W{week:02d}" for week in range(20, 48)]

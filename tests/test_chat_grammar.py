@@ -247,8 +247,8 @@ def test_aliases_only_for_registered_metrics():
 
 
 def test_the_stock_registry_has_these_titles():
-    from kpicore.metrics import customers, leads, marketing, orders, support, surveys
     from kpicore.metric import Metric
+    from kpicore.metrics import customers, leads, marketing, orders, support, surveys
 
     registered = {}
     for module in (customers, leads, marketing, orders, support, surveys):

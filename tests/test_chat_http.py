@@ -180,6 +180,7 @@ def test_slow_answer_acknowledges_then_posts_to_response_url(start_chat, slack):
     assert answer.elapsed < 3
     [later] = wait_for(lambda: slack.responses)
     assert later["response_type"] == "ephemeral" and "By region:" in blocks_text(later["blocks"])
+    assert answerer.computes == 1
 
 
 def test_source_down_is_an_answer(start_chat):

@@ -377,7 +377,7 @@ class Answerer:
             def finish(done: Future) -> None:
                 try:
                     reply = self._finish(done, request, dimension, asker, started)
-                except Exception:  # noqa: BLE001 - the later answer must always resolve
+                except Exception:
                     log.exception("/kpi failed")
                     reply = problem("Something went wrong answering that; it has been logged.")
                 later.set_result(reply)
