@@ -8,6 +8,7 @@ applied on first use.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -123,3 +124,85 @@ def _insert(engine: sa.Engine):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+def store_trend(config, results, source: str) -> int:
+    """Upsert the trend points of computed results (value only: a point's n, if stored, is kept).
+
+    A trend's points are the values of earlier periods computed with the same definition, so an
+    answer about one of those periods (or its comparison with the period before) can be read back.
+    """
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    rows = [
+        {
+            "metric": result.metric, "start_utc": _utc(point.start), "end_utc": _utc(point.end), "segment": "",
+            "source": source, "period": point.period, "value": point.value, "n": None, "computed_at": now,
+        }
+        for result in results if result.ok
+        for point in result.trend or []
+    ]
+    if not rows:
+        return 0
+    engine = open_state(config.resolved_state_url())
+    insert = _insert(engine)(metric_values).values(rows)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["metric", "start_utc", "end_utc", "segment", "source"],
+        set_={
+            "value": insert.excluded.value, "computed_at": insert.excluded.computed_at,
+            "period": insert.excluded.period, "n": sa.func.coalesce(insert.excluded.n, metric_values.c.n),
+        },
+    )
+    with engine.begin() as connection:
+        connection.execute(upsert)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class StoredValue:
+    """A value read back from the state database."""
+
+    value: float | None
+    n: int | None
+    computed_at: dt.datetime
+
+
+def read_values(
+    config,
+    source: str,
+    metrics: list[str],
+    spans: list[tuple[str, str]],
+    *,
+    fresh_since: dt.datetime,
+    dimension: str | None = None,
+) -> dict[tuple[str, str, str, str], StoredValue]:
+    """Stored values computed at or after ``fresh_since`` for these metrics and spans of ``source``.
+
+    ``spans`` are ``(start, end)`` ISO 8601 pairs (any offset). Returns
+    ``{(metric, start_utc, end_utc, segment): StoredValue}``: totals have segment ``""``; with
+    ``dimension``, its segments (``region=EU``) are read too.
+    """
+    if not metrics or not spans:
+        return {}
+    engine = open_state(config.resolved_state_url())
+    table = metric_values.c
+    utc_spans = [(_utc(start), _utc(end)) for start, end in spans]
+    segments = table.segment == ""
+    if dimension is not None:
+        segments = sa.or_(segments, table.segment.startswith(f"{dimension}=", autoescape=True))
+    statement = sa.select(
+        table.metric, table.start_utc, table.end_utc, table.segment, table.value, table.n, table.computed_at
+    ).where(
+        table.source == source,
+        table.metric.in_(metrics),
+        sa.tuple_(table.start_utc, table.end_utc).in_(utc_spans),
+        segments,
+        table.computed_at >= fresh_since.astimezone(dt.UTC).isoformat(timespec="seconds"),
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(statement).all()
+    return {
+        (row.metric, row.start_utc, row.end_utc, row.segment): StoredValue(
+            row.value, row.n, dt.datetime.fromisoformat(row.computed_at)
+        )
+        for row in rows
+    }

@@ -44,6 +44,10 @@ class FakeSlack:
         self.files: dict[str, dict[str, Any]] = {}  # file id -> {"filename", "data", "completed", ...}
         self.rate_limit_next = 0  # answer 429 to this many next API calls
         self.fail_channels: set[str] = set()  # channel ids whose chat.postMessage answers 500
+        self.not_in_channels: set[str] = set()  # channel ids the bot is not a member of
+        self.responses: list[dict[str, Any]] = []  # messages POSTed to response_url (/response/ID)
+        self.app_token = "xapp-test-app-token"
+        self.socket_url = ""  # what apps.connections.open answers (a local Socket Mode server)
         self.lock = threading.Lock()
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
@@ -66,7 +70,18 @@ class FakeSlack:
             record.status, record.response = status, response
             return status, extra, response
 
+    def response_url(self, name: str = "r1") -> str:
+        """A response_url on this server; what is POSTed to it lands in ``responses``."""
+        return f"{self.base_url}api/response/{name}"
+
     def _answer(self, method, params, headers, body):
+        if method == "response":
+            self.responses.append({"id": params["response_id"], **json.loads(body or b"{}")})
+            return 200, {}, {"ok": True}
+        if method == "apps.connections.open":
+            if headers.get("authorization") != f"Bearer {self.app_token}":
+                return 200, {}, {"ok": False, "error": "invalid_auth"}
+            return 200, {}, {"ok": True, "url": self.socket_url}
         if method == "upload":
             file_id = params["file_id"]
             if file_id not in self.files:
@@ -108,6 +123,8 @@ class FakeSlack:
             return 200, {}, {"ok": False, "error": "channel_not_found"}
         if channel in self.fail_channels:
             return 500, {}, {"ok": False, "error": "internal_error"}
+        if channel in self.not_in_channels:
+            return 200, {}, {"ok": False, "error": "not_in_channel"}
         blocks = params.get("blocks")
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
@@ -171,6 +188,9 @@ def _handler_class(fake: FakeSlack):
             if url.path.startswith("/upload/"):
                 method = "upload"
                 params["file_id"] = url.path.rsplit("/", 1)[1]
+            elif url.path.startswith("/api/response/"):
+                method = "response"
+                params["response_id"] = url.path.rsplit("/", 1)[1]
             else:
                 method = url.path.rsplit("/", 1)[-1]
                 content_type = headers.get("content-type", "")

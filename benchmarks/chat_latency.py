@@ -1,0 +1,126 @@
+"""Answer latency of ``/kpi`` over signed HTTP: stored answers, live answers on the demo data, and
+live answers on a PostgreSQL benchmark schema (benchmarks/generate.py).
+
+Run: ``python benchmarks/chat_latency.py [--requests 200] [--pg-schema bench_100000]`` from the
+repository root. It serves the Bolt app (kpicore/chat) under uvicorn on a free loopback port, sends
+real Slack-signed slash commands with urllib, and prints p50/p95/p99 per case. Client and server share
+this process (and its GIL), so the figures include both sides.
+
+- stored: the same command again and again after one live answer (a fresh stored value answers);
+- live-demo: ``[chat] max_age`` of 1 ms, so every command is computed from the demo SQLite database,
+  cycling through metrics and weeks;
+- live-pg: the same on PostgreSQL (skipped when the schema is absent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import itertools
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kpicore.chat.answers import Answerer
+from kpicore.chat.app import build_app
+from kpicore.chat.http import starlette_app
+from kpicore.config import load_config
+from kpicore.demo_data import generate_demo_database
+from tests.chat_support import UvicornThread, blocks_text, command_body, send
+from tests.conftest import free_port
+from tests.slack_server import SlackServer
+
+METRICS = ("nps", "csat", "churn_rate", "revenue", "aov", "fcr")
+WEEKS = [f"2026-W{week:02d}" for week in range(20, 48)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def run_case(folder: Path, texts, count: int, secret: str, expect: str) -> list[float]:
+    os.chdir(folder)
+    answerer = Answerer(load_config(folder / "kpi.toml"))
+    try:
+        with UvicornThread(starlette_app(build_app(answerer.config, answerer)), free_port()) as server:
+            url = f"{server.url}/slack/events"
+            send(url, command_body("help"), sign_with=secret)  # warm the server
+            if expect == "From stored values":  # one live answer stores the values
+                send(url, command_body(texts[0], channel_name="leadership"), sign_with=secret)
+            times = []
+            for text in itertools.islice(itertools.cycle(texts), count):
+                answer = send(url, command_body(text, channel_name="leadership"), sign_with=secret)
+                first = blocks_text(answer.body.get("blocks", [])[:1]) if isinstance(answer.body, dict) else ""
+                if answer.status != 200 or first.startswith((":warning:", ":hourglass")) or expect not in str(answer.body):
+                    raise SystemExit(f"{text!r}: unexpected answer {answer.status} {str(answer.body)[:300]}")
+                times.append(answer.elapsed)
+            return times
+    finally:
+        answerer.close()
+
+
+def folder_with(root: Path, name: str, toml: str, demo: Path | None) -> Path:
+    folder = root / name
+    folder.mkdir()
+    if demo is not None:
+        (folder / "kpi-demo.db").write_bytes(demo.read_bytes())
+    (folder / "kpi.toml").write_text(toml, encoding="utf-8")
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=200, help="requests per case")
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--pg-schema", default="bench_100000", help="schema made by benchmarks/generate.py")
+    args = parser.parse_args()
+    secret = secrets.token_hex(16)
+    slack = SlackServer()  # Bolt checks the bot token once (auth.test) on the first request
+    os.environ.update(SLACK_SIGNING_SECRET=secret, SLACK_BOT_TOKEN=slack.fake.token, KPI_SLACK_API_URL=slack.base_url)
+    with tempfile.TemporaryDirectory() as temporary, slack:
+        root = Path(temporary)
+        demo = root / "kpi-demo.db"
+        generate_demo_database(demo, today=dt.date(2026, 11, 25))
+        cases = {
+            "stored": (folder_with(root, "stored", "[chat]\nrate_limit = 1000\n", demo), ["nps 2026-W47"]),
+            "live-demo": (folder_with(root, "live", '[chat]\nmax_age = "1ms"\nrate_limit = 1000\n', demo),
+                          [f"{m} {w}" for w, m in zip(WEEKS, itertools.cycle(METRICS))]),
+        }
+        if _has_schema(args.pg_url, args.pg_schema):
+            toml = f'[source]\nurl = "{args.pg_url}"\nschema = "{args.pg_schema}"\n[chat]\nmax_age = "1ms"\nbudget = "30s"\nrate_limit = 1000\n'
+            cases["live-pg"] = (folder_with(root, "pg", toml, None),
+                                [f"{m} {w}" for w, m in zip(WEEKS, itertools.cycle(METRICS))])
+        else:
+            print(f"live-pg: skipped, schema {args.pg_schema} not found (python benchmarks/generate.py)")
+        for name, (folder, texts) in cases.items():
+            count = args.requests if name == "stored" else max(20, args.requests // 4)
+            times = run_case(folder, texts, count, secret, "From stored values" if name == "stored" else "Computed live")
+            print(f"{name:10s} n={len(times):4d}  p50={percentile(times, 50) * 1000:7.1f} ms  "
+                  f"p95={percentile(times, 95) * 1000:7.1f} ms  p99={percentile(times, 99) * 1000:7.1f} ms  "
+                  f"max={max(times) * 1000:7.1f} ms  mean={statistics.mean(times) * 1000:7.1f} ms")
+
+
+def _has_schema(url: str, schema: str) -> bool:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect() as connection:
+            found = connection.execute(
+                sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :schema"),
+                {"schema": schema},
+            ).scalar()
+        engine.dispose()
+        return bool(found)
+    except sa.exc.SQLAlchemyError:
+        return False
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The slack_bolt App behind ``/kpi``: the slash command and the answer buttons.
+
+Bolt verifies every HTTP request's signature (``SLACK_SIGNING_SECRET``, v0 HMAC, 5-minute window)
+before a listener runs; the WebClient uses ``SLACK_BOT_TOKEN`` and, in tests, ``KPI_SLACK_API_URL``.
+The listener acknowledges with the answer itself when it is ready within the budget (the HTTP
+response, or the Socket Mode acknowledgement), else with "computing …"; Bolt keeps running the
+listener after ``ack`` (``process_before_response`` is off), which then posts the answer through
+``response_url``. Shared answers go to the channel with chat.postMessage, charts with files_upload_v2.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from kpicore.chat.answers import (
+    ACTION_BREAKDOWN,
+    ACTION_PREVIOUS,
+    ACTION_SHARE,
+    Answerer,
+    Asker,
+    Reply,
+    ephemeral,
+)
+
+SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
+COMMAND = "/kpi"
+log = logging.getLogger("kpicore.chat")
+
+_NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
+
+
+def build_app(config, answerer: Answerer | None = None, *, client=None):
+    """A slack_bolt App answering ``/kpi`` and its buttons for ``config``.
+
+    ``answerer`` defaults to a new :class:`Answerer`; ``client`` to the WebClient from the
+    environment. Without ``SLACK_SIGNING_SECRET`` every HTTP request is refused (Socket Mode, which
+    has no signatures, still works).
+    """
+    from slack_bolt import App
+
+    from kpicore.channels.slack import make_client
+
+    answerer = answerer or Answerer(config)
+    app = App(
+        client=client or make_client(),
+        signing_secret=os.environ.get(SIGNING_SECRET_ENV) or "",
+        token_verification_enabled=False,
+        process_before_response=False,
+        logger=logging.getLogger("kpicore.chat.bolt"),
+    )
+    app.kpi_answerer = answerer  # type: ignore[attr-defined]  # what the service closes on shutdown
+
+    @app.command(COMMAND)
+    def slash_command(ack, command, respond, client):
+        asker = Asker(command.get("user_id", ""), command.get("channel_id", ""), command.get("channel_name", ""))
+        reply = answerer.reply(command.get("text") or "", asker)
+        ack(**_ack_arguments(reply.message))
+        deliver(reply, asker, respond, client)
+
+    def on_action(ack, body, action, respond, client):
+        ack()
+        channel = body.get("channel") or {}
+        asker = Asker((body.get("user") or {}).get("id", ""), channel.get("id", ""), channel.get("name", ""))
+        text = action.get("value") or (action.get("selected_option") or {}).get("value") or ""
+        # The button's command is read and permission-checked again, exactly like typed text.
+        reply = answerer.reply(text, asker)
+        respond(**_respond_arguments(reply.message))
+        deliver(reply, asker, respond, client)
+
+    for action_id in (ACTION_PREVIOUS, ACTION_BREAKDOWN, ACTION_SHARE):
+        app.action(action_id)(on_action)
+    return app
+
+
+def deliver(reply: Reply, asker: Asker, respond, client) -> None:
+    """After the acknowledgement: post a shared answer, upload charts, and post a late answer."""
+    if reply.later is not None:
+        reply = reply.later.result()
+        respond(**_respond_arguments(reply.message))
+    if reply.share is not None:
+        error = _post(client, asker.channel_id, reply.share)
+        if error:
+            respond(**_respond_arguments(ephemeral(error)))
+            return
+    if reply.charts:
+        _upload(client, asker.channel_id, reply.charts, respond)
+
+
+def _post(client, channel_id: str, message: dict[str, Any]) -> str | None:
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        client.chat_postMessage(channel=channel_id, text=message["text"], blocks=message["blocks"])
+    except SlackApiError as error:
+        code = error.response.get("error")
+        if code in _NOT_IN_CHANNEL:
+            return ("I can't post in this channel: I'm not a member. Invite me with `/invite @kpicore`, "
+                    "then ask again with `share`.")
+        log.warning("/kpi share failed: %s", code)
+        return f"Slack refused to post the answer ({code}); please try again."
+    return None
+
+
+def _upload(client, channel_id: str, charts, respond) -> None:
+    from slack_sdk.errors import SlackApiError
+
+    try:
+        client.files_upload_v2(
+            channel=channel_id,
+            file_uploads=[{"content": png, "filename": filename, "title": title} for filename, title, png in charts],
+        )
+    except SlackApiError as error:
+        code = error.response.get("error")
+        log.warning("/kpi chart upload failed: %s", code)
+        if code in _NOT_IN_CHANNEL:
+            respond(**_respond_arguments(ephemeral(
+                "I can't attach the chart here: I'm not a member of this channel. Invite me with `/invite @kpicore`."
+            )))
+
+
+def _ack_arguments(message: dict[str, Any]) -> dict[str, Any]:
+    return {"text": message.get("text", ""), "blocks": message.get("blocks"),
+            "response_type": message.get("response_type", "ephemeral")}
+
+
+def _respond_arguments(message: dict[str, Any]) -> dict[str, Any]:
+    return {"text": message.get("text", ""), "blocks": message.get("blocks"),
+            "response_type": message.get("response_type", "ephemeral"), "replace_original": False}

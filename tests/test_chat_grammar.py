@@ -1,0 +1,278 @@
+"""The /kpi grammar: a table of phrasings, the errors, and that no input raises anything else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kpicore.chat.grammar import (
+    ALIASES,
+    CommandError,
+    DigestRequest,
+    HelpRequest,
+    ListRequest,
+    MetricRequest,
+    Vocabulary,
+    parse_command,
+)
+
+#: The stock metrics' names and titles (as kpicore.metrics registers them).
+STOCK = {
+    "new_customers": "New customers", "churn_rate": "Churn rate", "retention_rate": "Retention rate",
+    "active_customers": "Active customers", "revenue": "Revenue", "aov": "Average order value",
+    "clv": "Customer lifetime value (historical)", "clv_predictive": "Customer lifetime value (predictive)",
+    "repeat_purchase_rate": "Repeat purchase rate", "nps": "Net Promoter Score",
+    "csat": "Customer satisfaction (CSAT)", "cac": "Customer acquisition cost",
+    "conversion_rate": "Lead conversion rate", "fcr": "First-contact resolution", "escalation_rate": "Escalation rate",
+}
+VOCABULARY = Vocabulary(STOCK, digests=("weekly", "Monthly-Board"))
+NOW = datetime(2026, 12, 1, 10, 30, tzinfo=UTC)  # a Tuesday in ISO week 2026-W49
+
+
+def parse(text: str, tz: str = "UTC"):
+    return parse_command(text, VOCABULARY, tz, NOW)
+
+
+# text -> (metrics, period label, by, vs label, chart, share)
+TABLE = [
+    ("nps", ("nps",), "2026-W48", None, None, False, False),
+    ("nps last week", ("nps",), "2026-W48", None, None, False, False),
+    ("NPS Last Week", ("nps",), "2026-W48", None, None, False, False),
+    ("nps last-week", ("nps",), "2026-W48", None, None, False, False),
+    ("nps this week", ("nps",), "2026-W49", None, None, False, False),
+    ("nps this-week", ("nps",), "2026-W49", None, None, False, False),
+    ("nps past week", ("nps",), "2026-W48", None, None, False, False),
+    ("nps previous week", ("nps",), "2026-W48", None, None, False, False),
+    ("nps this month", ("nps",), "2026-12", None, None, False, False),
+    ("nps last month", ("nps",), "2026-11", None, None, False, False),
+    ("nps previous month", ("nps",), "2026-11", None, None, False, False),
+    ("nps yesterday", ("nps",), "2026-11-30", None, None, False, False),
+    ("nps today", ("nps",), "2026-12-01", None, None, False, False),
+    ("nps last 7 days", ("nps",), "2026-11-24..2026-11-30", None, None, False, False),
+    ("nps last-7-days", ("nps",), "2026-11-24..2026-11-30", None, None, False, False),
+    ("nps past 30 days", ("nps",), "2026-11-01..2026-11-30", None, None, False, False),
+    ("nps last 2 weeks", ("nps",), "2026-11-17..2026-11-30", None, None, False, False),
+    ("nps q3", ("nps",), "2026-Q3", None, None, False, False),
+    ("nps Q3", ("nps",), "2026-Q3", None, None, False, False),
+    ("nps q1", ("nps",), "2026-Q1", None, None, False, False),
+    ("nps q4", ("nps",), "2026-Q4", None, None, False, False),
+    ("nps Q3 2025", ("nps",), "2025-Q3", None, None, False, False),
+    ("nps 2025 q2", ("nps",), "2025-Q2", None, None, False, False),
+    ("nps quarter 2 2025", ("nps",), "2025-Q2", None, None, False, False),
+    ("nps this quarter", ("nps",), "2026-Q4", None, None, False, False),
+    ("nps last quarter", ("nps",), "2026-Q3", None, None, False, False),
+    ("nps this year", ("nps",), "2026", None, None, False, False),
+    ("nps last year", ("nps",), "2025", None, None, False, False),
+    ("nps november", ("nps",), "2026-11", None, None, False, False),
+    ("nps November", ("nps",), "2026-11", None, None, False, False),
+    ("nps nov", ("nps",), "2026-11", None, None, False, False),
+    ("nps december", ("nps",), "2026-12", None, None, False, False),
+    ("nps january", ("nps",), "2026-01", None, None, False, False),
+    ("nps march 2025", ("nps",), "2025-03", None, None, False, False),
+    ("nps sept 2025", ("nps",), "2025-09", None, None, False, False),
+    ("nps 2026-W47", ("nps",), "2026-W47", None, None, False, False),
+    ("nps 2026-w47", ("nps",), "2026-W47", None, None, False, False),
+    ("nps w47", ("nps",), "2026-W47", None, None, False, False),
+    ("nps week 47", ("nps",), "2026-W47", None, None, False, False),
+    ("nps week 50", ("nps",), "2025-W50", None, None, False, False),
+    ("nps week 3 2026", ("nps",), "2026-W03", None, None, False, False),
+    ("nps 2026-11", ("nps",), "2026-11", None, None, False, False),
+    ("nps 2026-Q4", ("nps",), "2026-Q4", None, None, False, False),
+    ("nps 2026", ("nps",), "2026", None, None, False, False),
+    ("nps 2026-11-23", ("nps",), "2026-11-23", None, None, False, False),
+    ("nps 2026-11-01..2026-11-15", ("nps",), "2026-11-01..2026-11-15", None, None, False, False),
+    ("nps 2026-11-01 to 2026-11-15", ("nps",), "2026-11-01..2026-11-15", None, None, False, False),
+    ("nps from 2026-11-01 to 2026-11-15", ("nps",), "2026-11-01..2026-11-15", None, None, False, False),
+    ("nps for last week", ("nps",), "2026-W48", None, None, False, False),
+    ("nps in november", ("nps",), "2026-11", None, None, False, False),
+    ("show me nps for last month", ("nps",), "2026-11", None, None, False, False),
+    ("what was nps last week?", ("nps",), "2026-W48", None, None, False, False),
+    # metrics by title and alias
+    ("churn last month by region", ("churn_rate",), "2026-11", "region", None, False, False),
+    ("churn_rate", ("churn_rate",), "2026-W48", None, None, False, False),
+    ("churn rate", ("churn_rate",), "2026-W48", None, None, False, False),
+    ("Churn Rate last week", ("churn_rate",), "2026-W48", None, None, False, False),
+    ("ltv", ("clv",), "2026-W48", None, None, False, False),
+    ("LTV q3", ("clv",), "2026-Q3", None, None, False, False),
+    ("lifetime value", ("clv",), "2026-W48", None, None, False, False),
+    ("customer lifetime value last month", ("clv",), "2026-11", None, None, False, False),
+    ("customer lifetime value (predictive)", ("clv_predictive",), "2026-W48", None, None, False, False),
+    ("predictive ltv", ("clv_predictive",), "2026-W48", None, None, False, False),
+    ("satisfaction", ("csat",), "2026-W48", None, None, False, False),
+    ("customer satisfaction yesterday", ("csat",), "2026-11-30", None, None, False, False),
+    ("CSAT", ("csat",), "2026-W48", None, None, False, False),
+    ("net promoter score", ("nps",), "2026-W48", None, None, False, False),
+    ("aov", ("aov",), "2026-W48", None, None, False, False),
+    ("average order value this month", ("aov",), "2026-12", None, None, False, False),
+    ("conversion", ("conversion_rate",), "2026-W48", None, None, False, False),
+    ("lead conversion rate", ("conversion_rate",), "2026-W48", None, None, False, False),
+    ("first-contact resolution", ("fcr",), "2026-W48", None, None, False, False),
+    ("first contact resolution last 7 days", ("fcr",), "2026-11-24..2026-11-30", None, None, False, False),
+    ("retention", ("retention_rate",), "2026-W48", None, None, False, False),
+    ("revenue", ("revenue",), "2026-W48", None, None, False, False),
+    ("sales last month", ("revenue",), "2026-11", None, None, False, False),
+    ("new customers", ("new_customers",), "2026-W48", None, None, False, False),
+    ("signups this week", ("new_customers",), "2026-W49", None, None, False, False),
+    # several metrics
+    ("nps csat", ("nps", "csat"), "2026-W48", None, None, False, False),
+    ("nps, csat, fcr last week", ("nps", "csat", "fcr"), "2026-W48", None, None, False, False),
+    ("nps and csat and churn", ("nps", "csat", "churn_rate"), "2026-W48", None, None, False, False),
+    ("nps & csat", ("nps", "csat"), "2026-W48", None, None, False, False),
+    ("nps nps", ("nps",), "2026-W48", None, None, False, False),
+    ("revenue aov last month by channel", ("revenue", "aov"), "2026-11", "channel", None, False, False),
+    # by, vs, chart, share in any order
+    ("nps by region", ("nps",), "2026-W48", "region", None, False, False),
+    ("nps by Region last week", ("nps",), "2026-W48", "Region", None, False, False),
+    ("nps last week by plan", ("nps",), "2026-W48", "plan", None, False, False),
+    ("nps by region last week", ("nps",), "2026-W48", "region", None, False, False),
+    ("nps last week vs 2026-W40", ("nps",), "2026-W48", None, "2026-W40", False, False),
+    ("nps vs 2026-W40", ("nps",), "2026-W48", None, "2026-W40", False, False),
+    ("nps last week versus last month", ("nps",), "2026-W48", None, "2026-11", False, False),
+    ("nps q3 vs q2", ("nps",), "2026-Q3", None, "2026-Q2", False, False),
+    ("nps november vs october", ("nps",), "2026-11", None, "2026-10", False, False),
+    ("nps last month vs last year", ("nps",), "2026-11", None, "2025-11", False, False),
+    ("nps last week vs a year ago", ("nps",), "2026-W48", None, "2025-W48", False, False),
+    ("nps q3 compared to q3 2025", ("nps",), "2026-Q3", None, "2025-Q3", False, False),
+    ("nps 2026-11-01..2026-11-15 vs last year", ("nps",), "2026-11-01..2026-11-15", None,
+     "2025-11-01..2025-11-15", False, False),
+    ("nps last week vs previous", ("nps",), "2026-W48", None, None, False, False),
+    ("nps last week chart", ("nps",), "2026-W48", None, None, True, False),
+    ("nps chart", ("nps",), "2026-W48", None, None, True, False),
+    ("nps last week share", ("nps",), "2026-W48", None, None, False, True),
+    ("share nps", ("nps",), "2026-W48", None, None, False, True),
+    ("nps last week by region vs 2026-W40 chart share", ("nps",), "2026-W48", "region", "2026-W40", True, True),
+    ("nps share chart by region last week", ("nps",), "2026-W48", "region", None, True, True),
+]
+
+
+@pytest.mark.parametrize(("text", "metrics", "period", "by", "vs", "chart", "share"), TABLE, ids=[t[0] for t in TABLE])
+def test_phrasing(text, metrics, period, by, vs, chart, share):
+    request = parse(text)
+    assert isinstance(request, MetricRequest)
+    assert request.metrics == metrics
+    assert request.period.label == period
+    assert request.by == by
+    assert (request.vs.label if request.vs else None) == vs
+    assert (request.chart, request.share) == (chart, share)
+
+
+def test_table_is_large():
+    assert len(TABLE) >= 80
+
+
+@pytest.mark.parametrize("text", [t[0] for t in TABLE])
+def test_command_text_reads_back_to_the_same_request(text):
+    request = parse(text)
+    again = parse(request.command_text())
+    assert again == request
+
+
+def test_periods_are_instants_in_the_business_timezone():
+    request = parse("nps last week", tz="Europe/Berlin")
+    assert request.period.start_iso() == "2026-11-23T00:00:00+01:00"
+    assert request.period.end_iso() == "2026-11-30T00:00:00+01:00"
+
+
+def test_to_date_periods_run_to_now():
+    request = parse("nps this month")
+    assert request.period.end == NOW.replace(second=0, microsecond=0) or request.period.end == NOW
+    assert request.period.previous().end.day == 1 and request.period.previous().end.hour == 10
+    quarter = parse("nps this quarter").period
+    assert quarter.end == NOW and quarter.previous().label == "2026-Q3"
+    assert quarter.previous().end < quarter.previous().start.replace(month=10)
+
+
+@pytest.mark.parametrize(
+    ("text", "request_type"),
+    [("", HelpRequest), ("help", HelpRequest), ("HELP me", HelpRequest), ("?", HelpRequest),
+     ("list", ListRequest), ("metrics", ListRequest)],
+)
+def test_help_and_list(text, request_type):
+    assert isinstance(parse(text), request_type)
+
+
+def test_digest():
+    assert parse("digest weekly") == DigestRequest("weekly")
+    assert parse("digest WEEKLY") == DigestRequest("weekly")
+    assert parse("digest monthly-board") == DigestRequest("Monthly-Board")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "says"),
+    [
+        ("chrun last week", "metric", "did you mean churn_rate"),
+        ("nsp", "metric", "did you mean nps"),
+        ("revenu by region", "metric", "did you mean revenue"),
+        ("nps flurb", "metric", "unknown metric 'flurb'"),
+        ("last week", "metric", "which metric?"),
+        ("nps last fortnight", "period", "last 7 days"),
+        ("nps 2026-W60", "period", "2026-W47"),
+        ("nps 2026-13", "period", "can't read the period"),
+        ("nps q5", "period", "can't read"),
+        ("nps last 9999 days", "period", "can't read"),
+        ("nps last week last month", "period", "two periods"),
+        ("nps by", "dimension", "by what?"),
+        ("nps by region by plan", "dimension", "one `by`"),
+        ("nps by reg$ion", "dimension", "not a dimension name"),
+        ("nps vs", "period", "vs what?"),
+        ("nps vs flurb", "period", "after vs"),
+        ("digest", "digest", "weekly"),
+        ("digest wekly", "digest", "did you mean weekly"),
+        ("digest nothing-like-it", "digest", "the digests are"),
+        (" ".join(["nps"] * 61), "syntax", "under 60"),
+        (" ".join(sorted(STOCK)), "metric", "at most 10"),
+    ],
+)
+def test_errors(text, kind, says):
+    with pytest.raises(CommandError) as caught:
+        parse(text)
+    assert caught.value.kind == kind
+    assert says in str(caught.value)
+
+
+def test_suggestions_are_names():
+    with pytest.raises(CommandError) as caught:
+        parse("satisfacton")
+    assert caught.value.suggestions[0] == "csat"
+
+
+def test_aliases_only_for_registered_metrics():
+    vocabulary = Vocabulary({"nps": "Net Promoter Score"})
+    with pytest.raises(CommandError):
+        parse_command("churn", vocabulary, "UTC", NOW)
+    assert set(ALIASES.values()) <= set(STOCK)
+
+
+def test_the_stock_registry_has_these_titles():
+    from kpicore.metric import Metric
+    from kpicore.metrics import customers, leads, marketing, orders, support, surveys
+
+    registered = {}
+    for module in (customers, leads, marketing, orders, support, surveys):
+        module.register_metrics(lambda metric: registered.__setitem__(metric.name, metric.title))
+    assert all(isinstance(name, str) for name in registered)
+    assert registered == STOCK
+    assert Metric
+
+
+WORDS = st.sampled_from(
+    ["nps", "csat", "by", "vs", "last", "this", "week", "month", "q3", "2026", "2026-W47", "chart", "share",
+     "region", "days", "7", "0", "99", "digest", "weekly", "help", "list", "november", "to", "from", "year",
+     "ago", "a", "quarter", "9999-W53", "0001-01-01", "..", "-", "w0", "w99", "previous", "ltv", "'", "\u00a0"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.lists(WORDS, max_size=12).map(" ".join)))
+def test_no_input_raises_anything_but_command_error(text):
+    try:
+        request = parse(text)
+    except CommandError:
+        return
+    assert isinstance(request, HelpRequest | ListRequest | DigestRequest | MetricRequest)
+    if isinstance(request, MetricRequest):
+        assert set(request.metrics) <= set(STOCK)
+        assert request.by is None or request.by.replace("_", "").isalnum()

@@ -1,0 +1,229 @@
+"""/kpi over HTTP: real signed requests to the Bolt app under uvicorn, answers checked end to end."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kpicore.chat.answers import Answerer
+from kpicore.chat.app import build_app
+from kpicore.chat.http import starlette_app
+from kpicore.config import load_config
+from tests.chat_support import (
+    SIGNING_SECRET,
+    UvicornThread,
+    action_body,
+    blocks_text,
+    command_body,
+    kpi_folder,
+    send,
+    signature,
+    wait_for,
+)
+from tests.conftest import free_port
+
+
+@pytest.fixture
+def start_chat(tmp_path, demo_database, slack_server, monkeypatch):
+    """start_chat(chat="", source=None) -> (events URL, answerer, fake Slack), served until the test ends."""
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    stack = contextlib.ExitStack()
+
+    def start(chat: str = "", source: str | None = None):
+        folder = kpi_folder(tmp_path, demo_database, chat, source)
+        monkeypatch.chdir(folder)
+        answerer = Answerer(load_config(folder / "kpi.toml"))
+        stack.callback(answerer.close)
+        server = stack.enter_context(UvicornThread(starlette_app(build_app(answerer.config, answerer)), free_port()))
+        return f"{server.url}/slack/events", answerer, slack_server.fake
+
+    with stack:
+        yield start
+
+
+def ask(url, text, **options):
+    return send(url, command_body(text, **options))
+
+
+def test_signed_nps_command_is_answered_in_the_http_response(start_chat):
+    url, answerer, _ = start_chat()
+    answer = ask(url, "nps 2026-W47")
+    assert answer.status == 200
+    assert answer.body["response_type"] == "ephemeral"
+    text = answer.text
+    assert "Net Promoter Score" in text and "2026-W47" in text and "vs 2026-W46" in text
+    assert "n = " in text and "trend " in text and "target ≥ +40.0" in text
+    actions = next(b for b in answer.body["blocks"] if b["type"] == "actions")
+    assert {e["action_id"] for e in actions["elements"]} == {"kpi_previous", "kpi_breakdown", "kpi_share"}
+    assert answerer.computes == 1
+    again = ask(url, "NPS 2026-w47")
+    assert "From stored values" in again.text and answerer.computes == 1
+    assert again.elapsed < 1.0
+
+
+def test_answer_numbers_equal_kpi_compute_json(start_chat):
+    from kpicore.digest.formatting import format_number, format_value
+
+    url, _, _ = start_chat()
+    answer = ask(url, "churn 2026-11")
+    computed = subprocess.run(
+        [str(Path(sys.executable).parent / "kpi"), "compute", "churn_rate", "--period", "2026-11", "--format", "json"],
+        capture_output=True, text=True, check=True,
+    )
+    [expected] = json.loads(computed.stdout)
+    assert format_value(expected["value"], "percent") in answer.text
+    assert f"({format_value(expected['previous'], 'percent')})" in answer.text
+    assert f"n = {format_number(expected['n'])}" in answer.text
+
+
+def test_breakdown_lists_segments_and_unknown_dimension_lists_the_real_ones(start_chat):
+    url, _, _ = start_chat()
+    answer = ask(url, "nps 2026-W47 by REGION")
+    assert "By region:" in answer.text
+    assert "*North*" in answer.text
+    wrong = ask(url, "nps 2026-W47 by regn")
+    assert "unknown dimension 'regn'" in wrong.text and "`region`" in wrong.text and "`plan`" in wrong.text
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "asks kpicore for a KPI"),
+        ("help", "/kpi digest NAME"),
+        ("list", "`nps` — Net Promoter Score"),
+        ("chrun 2026-W47", "did you mean churn_rate?"),
+        ("nps last fortnight", "can't read the period"),
+        ("nps 2026-W47 vs 2026-W40 chart", "vs 2026-W40"),
+        ("nps csat 2026-W47", "Customer satisfaction"),
+        ("nps 2026-11-01..2026-11-15", "2026-11-01..2026-11-15"),
+        ("digest weekly", "Preview of the weekly digest for 2026-W47"),
+        ("digest wekly", "did you mean weekly"),
+    ],
+)
+def test_every_form_answers(start_chat, text, says):
+    url, _, _ = start_chat()
+    answer = ask(url, text, channel_name="leadership", channel_id="C0LEAD")
+    assert answer.status == 200, answer.body
+    assert says in answer.text, answer.text
+
+
+def test_metric_the_source_lacks_is_unavailable(start_chat):
+    import sqlite3
+
+    url, _, _ = start_chat()
+    with sqlite3.connect("kpi-demo.db") as connection:
+        connection.execute("DROP TABLE tickets")
+    answer = ask(url, "fcr nps 2026-W47")
+    assert "*First-contact resolution* · 2026-W47" in answer.text and "unavailable: " in answer.text
+    assert "tickets" in answer.text and "Net Promoter Score" in answer.text
+
+
+def test_list_shows_only_allowed_metrics(start_chat):
+    url, _, _ = start_chat()
+    listed = ask(url, "list").text
+    assert "`nps`" in listed and "`revenue`" not in listed
+    assert "`revenue`" in ask(url, "list", channel_name="leadership", channel_id="C0LEAD").text
+
+
+def test_allow_list_refuses_without_revealing_a_value(start_chat):
+    url, answerer, _ = start_chat()
+    refused = ask(url, "revenue 2026-W47")
+    assert "can't be asked for in #general" in refused.text
+    assert "$" not in refused.text and answerer.computes == 0
+    assert "Revenue" in ask(url, "revenue 2026-W47", channel_name="leadership", channel_id="C0LEAD").text
+    assert "Revenue" in ask(url, "revenue 2026-W47", user="U0BOSS").text  # a user's own entry
+    refused_digest = ask(url, "digest weekly", channel_name="random", channel_id="C0RANDOM")
+    assert "Preview" in refused_digest.text  # nps and csat are allowed everywhere
+
+
+def test_buttons_recheck_permission(start_chat, slack):
+    url, answerer, _ = start_chat()
+    response_url = slack.response_url("button1")
+    send(url, action_body("kpi_previous", "revenue 2026-W46", response_url=response_url))
+    [response] = wait_for(lambda: slack.responses)
+    assert "can't be asked for" in blocks_text(response["blocks"]) and answerer.computes == 0
+    send(url, action_body("kpi_breakdown", "nps 2026-W47 by plan", response_url=response_url, select=True))
+    wait_for(lambda: len(slack.responses) == 2)
+    assert "By plan:" in blocks_text(slack.responses[1]["blocks"])
+
+
+def test_share_posts_to_the_channel_and_says_when_the_bot_is_not_in_it(start_chat, slack):
+    url, _, _ = start_chat()
+    answer = ask(url, "nps 2026-W47 share", response_url=slack.response_url("share"))
+    assert "Posting it to the channel" in answer.text
+    [posted] = wait_for(lambda: slack.posted_to("C0GENERAL3"))
+    assert "Net Promoter Score" in blocks_text(posted["blocks"])
+    slack.not_in_channels.add("C0KPIS0001")
+    ask(url, "nps 2026-W47 share", channel_id="C0KPIS0001", channel_name="kpis",
+        response_url=slack.response_url("share2"))
+    [note] = wait_for(lambda: slack.responses)
+    assert "/invite @kpicore" in note["text"]
+
+
+def test_chart_uploads_the_png_to_the_channel(start_chat, slack):
+    url, _, _ = start_chat()
+    ask(url, "nps 2026-W47 chart")
+    uploaded = wait_for(lambda: [f for f in slack.files.values() if f["completed"]])
+    assert uploaded[0]["channel"] == "C0GENERAL3" and uploaded[0]["data"].startswith(b"\x89PNG")
+
+
+def test_slow_answer_acknowledges_then_posts_to_response_url(start_chat, slack):
+    url, answerer, _ = start_chat(chat='budget = "1ms"')
+    answer = ask(url, "nps 2026-W47 by region", response_url=slack.response_url("slow"))
+    assert answer.status == 200 and "Computing nps for 2026-W47" in answer.text
+    assert answer.elapsed < 3
+    [later] = wait_for(lambda: slack.responses)
+    assert later["response_type"] == "ephemeral" and "By region:" in blocks_text(later["blocks"])
+    assert answerer.computes == 1
+
+
+def test_source_down_is_an_answer(start_chat):
+    url, _, _ = start_chat(source="postgresql+psycopg://postgres@127.0.0.1:9/none")
+    answer = ask(url, "nps 2026-W47")
+    assert answer.status == 200
+    assert "isn't answering right now" in answer.text and "try again" in answer.text
+
+
+def test_rate_limit_is_friendly(start_chat):
+    url, _, _ = start_chat(chat="rate_limit = 3")
+    for _ in range(3):
+        assert "asks kpicore" in ask(url, "help").text
+    assert "try again in" in ask(url, "help").text
+    assert "asks kpicore" in ask(url, "help", user="U0BOB").text
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["missing", "tampered", "wrong secret", "stale", "future"],
+)
+def test_bad_signatures_get_401_and_compute_nothing(start_chat, how):
+    url, answerer, slack = start_chat()
+    body = command_body("nps 2026-W47")
+    now = int(time.time())
+    if how == "missing":
+        answer = send(url, body, sign_with=None)
+    elif how == "tampered":
+        answer = send(url, body.replace("2026-W47", "2026-W46"), signature_header=signature(body, now), timestamp=now)
+    elif how == "wrong secret":
+        answer = send(url, body, sign_with="not-the-secret")
+    elif how == "stale":
+        answer = send(url, body, timestamp=now - 6 * 60)
+    else:
+        answer = send(url, body, timestamp=now + 6 * 60)
+    assert answer.status == 401
+    assert answerer.computes == 0 and answerer.rate._seen == {}
+    assert slack.requests == []
+
+
+def test_replayed_request_is_rejected(start_chat):
+    url, answerer, _ = start_chat()
+    body, now = command_body("help"), int(time.time())  # one request: one trigger_id
+    assert send(url, body, timestamp=now).status == 200
+    assert send(url, body, timestamp=now).status == 401
+    assert len(answerer.rate._seen["U0ALICE"]) == 1
