@@ -37,9 +37,9 @@ def cli():
 
 
 def _register_builtin_commands() -> None:
-    from . import catalog, compute, digest, scaffold, setup
+    from . import catalog, compute, digest, scaffold, setup, sync
 
-    for module in (compute, catalog, digest, setup, scaffold):
+    for module in (compute, catalog, digest, setup, scaffold, sync):
         for command in module.COMMANDS:
             cli.add_command(command)
 
