@@ -114,6 +114,7 @@ class JsonClient:
     def request(self, method: str, url: str, *, what: str, params: dict | None = None, form: dict | None = None,
                 json_body: Any = None) -> Any:
         """The decoded JSON answer (None for 204); raises SourceError/ConfigError naming ``what``."""
+        import http.client
         import urllib.error
         import urllib.parse
         import urllib.request
@@ -163,7 +164,7 @@ class JsonClient:
                     raise SourceError(f"{self.display}: {what}: the server answered {status}{detail}") from None
             except json.JSONDecodeError:
                 raise SourceError(f"{self.display}: {what}: the answer is not JSON (ask for application/json)") from None
-            except (TimeoutError, OSError, urllib.error.URLError, ConnectionError) as error:
+            except (TimeoutError, OSError, urllib.error.URLError, http.client.HTTPException) as error:
                 # Includes a server that dies mid-answer (IncompleteRead, connection reset).
                 reason = getattr(error, "reason", None) or error
                 problem = "timed out" if "timed out" in str(reason) else f"cannot be reached ({_first_line(reason)})"
@@ -224,6 +225,7 @@ class Stream:
     key: Callable[[dict], str]
     watermark: Callable[[dict], float | None]
     incremental: bool = True
+    client: JsonClient | None = None  # the HTTP client behind ``fetch``, if any (tests shorten its waits)
 
 
 class SyncConnector(Connector):
@@ -421,9 +423,8 @@ def run_sync(config, registry, url: str | None = None, *, full: bool = False,
     streams = connector.streams(url, config, settings)
     if sleep is not None:
         for stream in streams:
-            client = getattr(stream.fetch, "client", None)
-            if client is not None:
-                client.sleep = sleep
+            if stream.client is not None:
+                stream.client.sleep = sleep
     staging = Staging(settings.url)
     try:
         run, resumed = _start_run(staging, url, streams, full)
