@@ -291,3 +291,11 @@ def test_kpi_sync_then_compute_last_week_equals_the_csv_copy(server, state, regi
 
     assert numbers(from_crm.stdout) == numbers(from_csv.stdout)
     assert len(numbers(from_crm.stdout)) >= 10
+
+
+def test_the_throughput_benchmark_runs(tmp_path):
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "benchmarks", "sync_agilecrm.py")
+    done = subprocess.run([sys.executable, script, "--people", "40", "--repeat", "1"], capture_output=True, text=True,
+                          timeout=300, check=False, env={k: v for k, v in os.environ.items() if not k.startswith("KPI_")})
+    assert done.returncode == 0, done.stderr
+    assert "full sync of 80 objects" in done.stdout and "objects/s" in done.stdout
