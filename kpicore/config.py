@@ -15,9 +15,9 @@ from .errors import ConfigError
 CONFIG_FILE = "kpi.toml"
 TOP_LEVEL_KEYS = (
     "timezone", "currency", "locale", "gross_margin", "state_url", "templates_dir", "source",
-    "entities", "targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat",
+    "entities", "targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat", "sync",
 )
-SOURCE_KEYS = ("url", "timezone", "timeout", "schema")
+SOURCE_KEYS = ("url", "timezone", "timeout", "schema", "email")
 ENTITY_KEYS = ("table", "query", "columns", "dimensions", "scale")
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -46,6 +46,8 @@ class SourceConfig:
     schema: str | None = None
     entities: dict[str, EntityMapping] = field(default_factory=dict)
     base_dir: Path = field(default_factory=Path.cwd)
+    email: str | None = None  # the account of a REST source (Agile CRM); its key comes from the environment
+    sync: dict[str, Any] = field(default_factory=dict)  # [sync]: staging database of REST sources (kpicore.sync)
 
 
 @dataclass
@@ -240,6 +242,8 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         source.timeout = float(timeout)
     if "schema" in source_raw:
         source.schema = _expect(source_raw["schema"], str, f"{where}: source.schema", "a schema name")
+    source.email = _expect(source_raw.get("email"), (str, type(None)), f"{where}: source.email", "an email address")
+    source.sync = _expect(raw.get("sync", {}), dict, f"{where}: [sync]", "a table")
     entities_raw = _expect(raw.get("entities", {}), dict, f"{where}: [entities]", "a table")
     source.entities = {
         name: _entity_mapping(name, mapping, f"{where}: [entities.{name}]") for name, mapping in entities_raw.items()

@@ -43,7 +43,15 @@ def source_url(config, source: str | None) -> str:
 def open_source(config, source: str | None, reg):
     from ..connectors import open_configured_source
 
+    sync_first(config, source, reg)
     return open_configured_source(config, reg, source)
+
+
+def sync_first(config, source: str | None, reg) -> None:
+    """A REST source (agilecrm://, ...) whose staging data is older than [sync] max_age is synced first."""
+    from ..sync import sync_if_stale
+
+    sync_if_stale(config, reg, source, echo=lambda line: click.echo(line, err=True))
 
 
 def timezone(config, tz: str | None) -> str:

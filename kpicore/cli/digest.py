@@ -107,6 +107,7 @@ def render_command(name, period, fmt, out, source, config_path):
 
     config = context.load(config_path)
     spec, reg = _spec(config, name)
+    context.sync_first(config, source, reg)
     prepared = prepare_digest(config, spec, period=period, registry=reg, source_url=source, store=False)
     rendered = prepared.outgoing.rendered(fmt)
     body = standalone_html(rendered) if fmt == "html" else rendered.body
@@ -135,6 +136,7 @@ def send_command(name, period, dry_run, force, source, config_path):
 
     config = context.load(config_path)
     spec, reg = _spec(config, name)
+    context.sync_first(config, source, reg)
     if not spec.destinations:
         raise ConfigError(f"digest {name!r} has no destinations: add destinations = [\"slack:#kpis\", ...]")
     if dry_run:
