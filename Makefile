@@ -8,14 +8,17 @@ PACKS := $(wildcard plugins/*/pyproject.toml)
 
 setup: $(VENV)/.installed
 
+# pip's and setuptools' chatter goes to $(VENV)/setup.log (shown only when the install fails).
 $(VENV)/.installed: pyproject.toml $(PACKS)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,postgres]' $(foreach pack,$(PACKS),-e $(dir $(pack)))
-	touch $@
+	@echo "Installing kpicore and the packs into $(VENV) (about a minute; log in $(VENV)/setup.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --upgrade pip > $(VENV)/setup.log 2>&1 || { cat $(VENV)/setup.log; exit 1; }
+	@$(BIN)/pip install --quiet -e '.[test,postgres]' $(foreach pack,$(PACKS),-e $(dir $(pack))) \
+		>> $(VENV)/setup.log 2>&1 || { tail -n 40 $(VENV)/setup.log; exit 1; }
+	@touch $@
 
 demo: setup
-	$(BIN)/kpi demo
+	@$(BIN)/kpi demo
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -11,6 +11,8 @@ aggregation, one CASE per measure and window, in a single query per entity. Only
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
@@ -69,12 +71,30 @@ def plan(metrics: Sequence[Metric], source: Source, windows: list[Period], confi
     return Plan(list(metrics), windows, unavailable, dict(measures))
 
 
+#: Inside ``plain_queries()``: (buckets and bucket space allowed, parse-once relation allowed).
+_SHORTCUTS: ContextVar[tuple[bool, bool]] = ContextVar("kpicore_engine_shortcuts", default=(True, True))
+
+
+@contextmanager
+def plain_queries(*, parse_once: bool = False):
+    """Within this block, compute() builds the plain queries: one conditional aggregate per measure and
+    window, over the relation as mapped. Slower; the reference the engine's shortcuts (bucketed GROUP BYs,
+    counts in bucket space and, unless ``parse_once``, SQLite text times parsed once per row) are tested
+    against."""
+    token = _SHORTCUTS.set((False, parse_once))
+    try:
+        yield
+    finally:
+        _SHORTCUTS.reset(token)
+
+
 def measure_query(source: Source, entity: str, measures: list[Measure], windows: list[Period], by: str | None = None):
     """One SELECT computing every measure for every window (columns m{window}_{measure})."""
     relation = source.relation(entity)
     t = source.row(entity)
     prefilter = _prefilter(source, t, measures, windows)
-    parsed = source.parsed_relation(entity, prefilter) if by is None and len(windows) > 1 else None
+    shortcut = by is None and len(windows) > 1 and _SHORTCUTS.get()[1]
+    parsed = source.parsed_relation(entity, prefilter) if shortcut else None
     if parsed is not None:  # the prefilter is inside: it still reads through the time index
         relation, t, prefilter = parsed, Row(source, parsed), None
     columns = []
@@ -353,7 +373,7 @@ def entity_queries(source: Source, entity: str, measures: list[Measure], windows
     counts in bucket space, and what is left as conditional aggregation; with one window, the last.
     """
     queries = []
-    if len(windows) > 1:
+    if len(windows) > 1 and _SHORTCUTS.get()[0]:
         bucketed = [m for m in measures if bucketable(m)]
         for query in bucket_queries(source, entity, bucketed, windows):
             queries.append((query.statement, lambda rows, w, window, query=query: query.window_values(rows, window)))
@@ -590,4 +610,4 @@ class _RecordingRow(Row):
         return value
 
 
-__all__ = ["as_sql", "columns_read", "compute", "preview_sql", "select_metrics"]
+__all__ = ["as_sql", "columns_read", "compute", "plain_queries", "preview_sql", "select_metrics"]

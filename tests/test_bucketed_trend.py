@@ -13,15 +13,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from kpicore import compute as engine
-from kpicore.compute import compute, select_metrics
+import sqlalchemy as sa
+
+from kpicore.compute import compute, plain_queries, select_metrics
 from kpicore.config import SourceConfig
 from kpicore.connectors import open_source
 from kpicore.demo_data import generate_demo_database
 from kpicore.periods import parse_period
 from kpicore.plugins import new_plugin_manager
 from kpicore.registry import build_registry
-from kpicore.source import Source
 
 #: Rows on and around window boundaries, in the text forms SQLite sources hold, plus unusable ones.
 EDGE_ORDERS = [
@@ -81,41 +81,30 @@ def results_as_numbers(results):
     ("2026-11", None),
 ])
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
-def test_bucketed_equals_per_window(demo_db, monkeypatch, period, now, tz):
+def test_bucketed_equals_per_window(demo_db, period, now, tz):
     registry = build_registry(new_plugin_manager(load_entry_points=False))
     metrics = select_metrics(["all"], registry)
     the_period = parse_period(period, tz, now=now)
 
     def run():
+        """The results, and the SQL the engine ran for them."""
         source = open_source(str(demo_db), SourceConfig(timezone=tz), registry)
+        executed = []
+        sa.event.listen(source.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
         try:
-            return results_as_numbers(compute(metrics, the_period, source, trend=6))
+            return results_as_numbers(compute(metrics, the_period, source, trend=6)), executed
         finally:
             source.close()
 
-    bucket_queries, built = engine.bucket_queries, []
-
-    def spying_bucket_queries(*args):
-        queries = bucket_queries(*args)
-        built.extend(queries)
-        return queries
-
-    monkeypatch.setattr(engine, "bucket_queries", spying_bucket_queries)
-    state_query, state_built = engine.state_query, []
-
-    def spying_state_query(*args):
-        state_built.append(args[1])
-        return state_query(*args)
-
-    monkeypatch.setattr(engine, "state_query", spying_state_query)
-    bucketed = run()
-    assert built, "no measure was bucketed"
-    assert "customers" in state_built, "churn's measures were not evaluated in bucket space"
-    monkeypatch.setattr(engine, "bucketable", lambda measure: False)
-    monkeypatch.setattr(engine, "state_measures", lambda *args: [])
-    per_window_parsed_once = run()
-    monkeypatch.setattr(Source, "parsed_relation", lambda self, name, where=None: None)
-    per_window = run()  # the engine before both optimisations
+    bucketed, shortcut_sql = run()
+    assert any("bucket_rows" in sql for sql in shortcut_sql), "no measure was bucketed"
+    assert any("_buckets" in sql for sql in shortcut_sql), "no measure was evaluated in bucket space"
+    with plain_queries(parse_once=True):
+        per_window_parsed_once, parsed_sql = run()
+    assert any("__parsed" in sql for sql in parsed_sql), "no text time was parsed once"
+    with plain_queries():
+        per_window, plain_sql = run()  # the engine without its shortcuts
+    assert not any("bucket_rows" in sql or "__parsed" in sql or "_buckets" in sql for sql in plain_sql)
     for faster in (bucketed, per_window_parsed_once):
         assert faster.keys() == per_window.keys()
         for key, value in per_window.items():

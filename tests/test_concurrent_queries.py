@@ -69,12 +69,36 @@ def test_postgres_queries_overlap(registry):
 
 
 def test_sqlite_file_results_come_back_in_order(sqlite_file, registry):
+    """Queries on a SQLite file run side by side (when there are cores for it), and each result comes
+    back in the place of its statement even when the first one finishes last."""
+    import threading
+    import time
+
     source = open_source(str(sqlite_file), SourceConfig(), registry)
-    assert source.concurrency == min(usable_cores(), MAX_CONCURRENT_QUERIES)
-    statements = [sa.text(f"SELECT {i} AS i, count(*) AS n FROM survey_responses") for i in range(12)]
+    source.engine.dispose()
+    lock, running, most = threading.Lock(), [0], [0]
+
+    def pause(seconds):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(seconds)
+        with lock:
+            running[0] -= 1
+        return 0
+
+    sa.event.listen(source.engine, "connect", lambda connection, record: connection.create_function("pause", 1, pause))
+    # The first statement is the slowest: done in submission order, the others would wait for it.
+    statements = [
+        sa.text(f"SELECT {i} AS i, count(*) + pause({0.3 if i == 0 else 0.02}) AS n FROM survey_responses")
+        for i in range(12)
+    ]
     assert [[tuple(row) for row in rows] for rows in source.execute_all(statements)] == [
         [(i, 1)] for i in range(12)]
     source.close()
+    if usable_cores() > 1:
+        assert most[0] > 1, "no two queries ran at the same time"
+    assert most[0] <= MAX_CONCURRENT_QUERIES
 
 
 def test_a_failing_query_raises_source_error(sqlite_file, registry):

@@ -67,3 +67,13 @@ def test_every_command_and_option_has_help(path, command):
 
 def test_the_new_plugin_command_is_builtin():
     assert "new-plugin" in cli.commands
+
+
+def test_docs_and_help_stand_alone():
+    """The docs, READMEs and every command's help never cite a design document the repository lacks."""
+    texts = {str(path.relative_to(REPO)): path.read_text(encoding="utf-8")
+             for path in [*REPO.glob("docs/*.md"), REPO / "README.md", *REPO.glob("plugins/*/README.md")]}
+    for path, command in all_commands(cli):
+        texts[path] = " ".join([command.help or "", *(getattr(p, "help", "") or "" for p in command.params)])
+    citing = [name for name, text in texts.items() if re.search(r"\bDESIGN\b|DESIGN\.md|section \d+\b", text)]
+    assert citing == []

@@ -16,7 +16,7 @@ from . import context
 @click.option("--by", "dimension", help="Break down by a customer dimension (region, channel, plan, ...).")
 @click.option("--trend", type=click.IntRange(2, 120), help="Also compute the last N periods, oldest first.")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
-              help="table for people, json (DESIGN 8) or csv for machines.")
+              help="table for people, json or csv for machines.")
 @context.config_option
 def compute_command(metrics, period, source, tz, dimension, trend, output, config_path):
     """Compute METRICS (or `all`) for a period, in the source database.
