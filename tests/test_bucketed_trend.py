@@ -12,7 +12,6 @@ import sqlite3
 from datetime import UTC, date, datetime
 
 import pytest
-
 import sqlalchemy as sa
 
 from kpicore.compute import compute, plain_queries, select_metrics

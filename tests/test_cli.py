@@ -510,3 +510,29 @@ def test_check_data_says_an_amount_is_not_a_number_with_an_example(run_kpi, tmp_
     code, out, err = run_kpi("check", "--data", "--source", str(database))
     assert code == 1, out + err
     assert "  orders.amount: 2 value(s) are not numbers (e.g. '1,234.50', '12 EUR')" in out
+
+
+def test_a_newcomers_first_command_fits_one_screen(tmp_path):
+    """`make demo`: the setup prints one line (pip's output goes to a log) and `kpi demo`, run as a real
+    process, fits a 50-line screen."""
+    import os
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    recipe = makefile.split("$(VENV)/.installed:", 1)[1].split("\n\n", 1)[0].replace("\\\n\t\t", "")
+    commands = [line[1:] for line in recipe.splitlines()[1:] if line.startswith("\t") and not line.startswith("\t\t")]
+    assert commands and all(command.startswith("@") for command in commands), "make echoes a setup command"
+    assert sum(command.startswith("@echo") for command in commands) == 1
+    for command in (c for c in recipe.split("\n\t") if "pip install" in c):
+        assert re.search(r">>? \$\(VENV\)/setup\.log 2>&1", command), f"pip prints to the terminal: {command}"
+    assert "\t@$(BIN)/kpi demo" in makefile
+    env = {**os.environ, "KPI_LOAD_PLUGINS": ""}
+    done = subprocess.run([str(Path(sys.executable).with_name("kpi")), "demo"], check=False, cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = (done.stdout + done.stderr).splitlines()
+    assert len(lines) + 1 <= 50, len(lines)  # + the one setup line
+    assert not any("Traceback" in line or "Warning" in line for line in lines)

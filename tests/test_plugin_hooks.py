@@ -6,7 +6,6 @@ import sqlite3
 from importlib import metadata
 from types import SimpleNamespace
 
-import click
 import pytest
 from click.testing import CliRunner
 
@@ -305,7 +304,8 @@ def run_kpi_process(*args, site, cwd, debug=False):
     if debug:
         env["KPI_DEBUG"] = "1"
     kpi = Path(sys.executable).with_name("kpi")
-    return subprocess.run([str(kpi), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    return subprocess.run([str(kpi), *args], check=False, capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=120)
 
 
 def test_register_commands_adds_a_command(command_plugin, tmp_path):
@@ -357,8 +357,8 @@ def test_register_settings_lets_kpi_check_reject_unknown_keys(use_registry, tmp_
     assert problems == [
         "PROBLEM: kpi.toml: [packs.bakery]: unknown key 'oven' (did you mean 'ovens'?)",
         "PROBLEM: kpi.toml: [packs.bakery.menu]: unknown key 'cakes' (did you mean 'cake'?)",
-        "PROBLEM: kpi.toml: [packs.bakey]: no installed plugin reads this table (did you mean 'bakery'?); "
-        "`kpi plugins` lists what is installed",
+        ("PROBLEM: kpi.toml: [packs.bakey]: no installed plugin reads this table (did you mean 'bakery'?); "
+         "`kpi plugins` lists what is installed"),
     ]
 
 

@@ -27,7 +27,7 @@ class KpiGroup(click.Group):
             sys.exit(130)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        except Exception as error:  # the last line of defence: one line, not a traceback
             if os.environ.get("KPI_DEBUG") == "1":
                 raise
             command = f"kpi {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "kpi"
