@@ -65,7 +65,8 @@ def test_a_small_rate_change_is_not_drawn_as_a_cliff():
     _, axes = drawn(churn([0.45, 0.41, 0.47, 0.43, 0.44, 0.49]))
     ticks = labels(axes.get_yticklabels())
     assert ticks and all(tick.endswith("%") for tick in ticks)
-    assert len({len(tick.split(".")[-1]) for tick in ticks if "." in tick}) == 1  # the same decimals on every tick
+    # The same decimals on every tick: 0.0%, 0.4%, 0.8% (not 0%, 0.40%, 0.80%).
+    assert all("." in tick for tick in ticks) and len({len(tick.split(".")[-1]) for tick in ticks}) == 1, ticks
     low, high = axes.get_ylim()
     # 0.44 -> 0.49 moves the line a few percent of the height, not from the bottom to the top.
     assert (0.49 - 0.44) / (high - low) < 0.1

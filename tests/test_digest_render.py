@@ -38,6 +38,8 @@ def assert_golden(name: str, text: str) -> None:
         ("slack", "en", "weekly.en.slack.json"),
         ("text", "de_DE", "weekly.de_DE.txt"),
         ("slack", "de_DE", "weekly.de_DE.slack.json"),
+        ("md", "de_DE", "weekly.de_DE.md"),
+        ("html", "de_DE", "weekly.de_DE.html"),
     ],
 )
 def test_golden(fmt, locale, golden):
