@@ -213,15 +213,15 @@ def test_a_port_in_use_and_an_unreachable_state_database_are_runtime_errors(tmp_
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        result = subprocess.run([KPI, "serve", "--port", str(port)], cwd=tmp_path, env=env,
+        result = subprocess.run(check=False, args=[KPI, "serve", "--port", str(port)], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; "
-        "choose another port with --port N (or --port 0 for any free one)"
+        (f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; "
+         "choose another port with --port N (or --port 0 for any free one)")
     ]
     write_config(tmp_path, demo_database, state_url=f"postgresql+psycopg://kpi:s3cret@127.0.0.1:{free_port()}/x")
-    result = subprocess.run([KPI, "serve", "--port", "0"], cwd=tmp_path, env=env, capture_output=True, text=True,
+    result = subprocess.run(check=False, args=[KPI, "serve", "--port", "0"], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 1 and result.stderr.startswith("Error: state database ")
     assert "s3cret" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -246,18 +246,18 @@ def test_bad_schedules_are_refused_at_start(run_kpi, tmp_path, demo_database, sl
 
 def test_unknown_destination_scheme_and_serve_key_are_refused(tmp_path, demo_database, slack_server):
     write_config(tmp_path, demo_database, destinations=["slak:#kpis"])
-    result = subprocess.run([KPI, "serve"], cwd=tmp_path, env=environment(slack_server), capture_output=True,
+    result = subprocess.run(check=False, args=[KPI, "serve"], cwd=tmp_path, env=environment(slack_server), capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and "no channel handles 'slak:' (did you mean slack:?)" in result.stderr
     write_config(tmp_path, demo_database, serve='notfy = ["slack:#ops"]')
-    result = subprocess.run([KPI, "serve"], cwd=tmp_path, env=environment(slack_server), capture_output=True,
+    result = subprocess.run(check=False, args=[KPI, "serve"], cwd=tmp_path, env=environment(slack_server), capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 2 and "[serve]: unknown key 'notfy' (did you mean 'notify'?)" in result.stderr
 
 
 def test_kpi_schedule_prints_local_time_and_utc(tmp_path, demo_database, slack_server):
     write_config(tmp_path, demo_database, schedule='schedule = "0 9 * * 1"\ntimezone = "Asia/Kolkata"')
-    result = subprocess.run([KPI, "schedule", "--next", "2"], cwd=tmp_path, env=environment(slack_server),
+    result = subprocess.run(check=False, args=[KPI, "schedule", "--next", "2"], cwd=tmp_path, env=environment(slack_server),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -328,9 +328,9 @@ def test_a_crash_between_slacks_answer_and_the_ledger_is_resolved_by_the_message
     (row,) = deliveries(state_url)
     assert row[4] == "pending"  # its lease is still running
     time.sleep(1.2)  # the dead sender's lease runs out
-    listing = subprocess.run([KPI, "digest", "deliveries"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    listing = subprocess.run(check=False, args=[KPI, "digest", "deliveries"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert " unknown " in listing.stdout
-    again = subprocess.run([KPI, "digest", "send", "weekly"], cwd=tmp_path, env=env, capture_output=True,
+    again = subprocess.run(check=False, args=[KPI, "digest", "send", "weekly"], cwd=tmp_path, env=env, capture_output=True,
                            text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == "slack:#kpis: sent (resumed an interrupted send)"
@@ -343,6 +343,6 @@ def test_a_crash_between_slacks_answer_and_the_ledger_is_resolved_by_the_message
     (row,) = deliveries(state_url)
     assert row[4] == "sent" and row[5] == 2
     # And the third send finds it sent: nothing more is posted.
-    third = subprocess.run([KPI, "digest", "send", "weekly"], cwd=tmp_path, env=env, capture_output=True,
+    third = subprocess.run(check=False, args=[KPI, "digest", "send", "weekly"], cwd=tmp_path, env=env, capture_output=True,
                            text=True, timeout=60)
     assert "already sent" in third.stdout and len(slack.posted_to(SLACK_KPIS)) == 1

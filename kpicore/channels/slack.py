@@ -198,7 +198,7 @@ class SlackChannel(Channel):
 def delivery_key(message: Message, destination: str) -> str:
     """The ledger key of a message to a destination, as carried in its Slack metadata."""
     key = message.key
-    return "|".join((key.kind, key.name, key.period, key.segment, destination))
+    return f"{key.kind}|{key.name}|{key.period}|{key.segment}|{destination}"
 
 
 def find_parts(client, channel_id: str, key: str, *, max_pages: int = HISTORY_PAGES) -> dict[int, str]:
