@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kpicore.demo_data import generate_demo_database  # noqa: E402
-from tests.conftest import RecordingHandler, free_port  # noqa: E402
-from tests.slack_server import SlackServer  # noqa: E402
+from kpicore.demo_data import generate_demo_database
+from tests.conftest import RecordingHandler, free_port
+from tests.slack_server import SlackServer
 
 KPI = str(Path(sys.executable).with_name("kpi"))
 DEMO_METRICS = ["revenue", "new_customers", "churn_rate", "nps", "csat"]
