@@ -109,7 +109,9 @@ class Serve:
         raise AssertionError(f"no {pattern!r} in the log after {timeout} s:\n{self.text()}")
 
     def started(self) -> Serve:
-        self.port = int(self.wait_for(r"listening host=\S+ port=(\d+)").group(1))
+        """Wait for the ``listening`` line (text or JSON logs) and read the port from it."""
+        match = self.wait_for(r'listening host=\S+ port=(\d+)|"event": "listening".*?"port": (\d+)')
+        self.port = int(match.group(1) or match.group(2))
         return self
 
     def get(self, path: str) -> tuple[int, bytes]:
@@ -199,7 +201,7 @@ def test_healthz_metrics_and_a_clean_stop_with_a_delivery_in_flight(tmp_path, de
 def test_healthz_says_degraded_when_the_state_database_drops_out(tmp_path, demo_database, slack_server, servers,
                                                                  pg_state_url):
     write_config(tmp_path, demo_database, state_url=pg_state_url, schedule='schedule = "0 9 * * MON"')
-    serve = Serve(tmp_path, environment(slack_server))
+    serve = Serve(tmp_path, environment(slack_server), "--log-format", "json")
     servers.append(serve)
     serve.started()
     assert serve.get("/healthz")[0] == 200
@@ -210,7 +212,9 @@ def test_healthz_says_degraded_when_the_state_database_drops_out(tmp_path, demo_
     status, body = serve.get("/healthz")
     assert status == 503 and json.loads(body)["state_db"] == "error" and json.loads(body)["status"] == "degraded"
     assert serve.process.poll() is None  # still running
-    assert serve.stop() == 0
+    assert serve.stop(signal.SIGINT) == 0
+    logged = [json.loads(line) for line in serve.text().splitlines()]  # every line is one JSON object
+    assert [e["event"] for e in logged][-2:] == ["stopping", "stopped"] and logged[-2]["signal"] == "SIGINT"
 
 
 def test_a_port_in_use_and_an_unreachable_state_database_are_runtime_errors(tmp_path, demo_database, slack_server):
@@ -251,6 +255,13 @@ def test_bad_schedules_are_refused_at_start(run_kpi, tmp_path, demo_database, sl
         code, _, err = run_kpi(*command)
         assert code == 2, (command, err)
         assert message in err
+
+
+def test_two_digests_with_one_name_are_refused(run_kpi, tmp_path, demo_database, slack_server):
+    path = write_config(tmp_path, demo_database)
+    path.write_text(path.read_text() + '\n[digests.weekly]\nmetrics = ["nps"]\n', encoding="utf-8")
+    code, _, err = run_kpi("serve", "--port", "0")
+    assert code == 2 and "kpi.toml" in err and "weekly" in err and "line" in err
 
 
 def test_unknown_destination_scheme_and_serve_key_are_refused(tmp_path, demo_database, slack_server):
