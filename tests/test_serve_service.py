@@ -174,3 +174,37 @@ def test_a_source_down_past_max_delay_sends_with_the_metrics_unavailable(
     assert "could not be reached" in shown and "does not exist" in shown
     (row,) = list_deliveries(service.engine)
     assert row.status == "sent"
+
+
+def test_a_restarted_service_resolves_a_dead_slack_claim_and_leaves_email_unknown(
+    tmp_path, demo_database, slack, smtp_server, running
+):
+    """A peer claimed both destinations, posted to Slack and died: Slack is found, email stays unknown."""
+    from kpicore.channels.slack import METADATA_EVENT, make_client
+    from kpicore.delivery import MessageKey, ledger
+
+    service = make_service(
+        tmp_path, demo_database,
+        digest={"schedule": "* * * * *", "catch_up": "1h", "period": "2026-W47",
+                "destinations": ["slack:#kpis", "email:owner@example.com"]},
+        serve={"lease": "1s"},
+    )
+    service.config.email = smtp_server.settings()
+    key = MessageKey("digest", "weekly", "2026-W47")
+    for destination in ("slack:#kpis", "email:owner@example.com"):
+        assert ledger.claim(service.engine, key, destination, owner="dead-peer", lease=dt.timedelta(seconds=0.5))
+    make_client().chat_postMessage(
+        channel=SLACK_KPIS, text="Weekly — 2026-W47",
+        metadata={"event_type": METADATA_EVENT,
+                  "event_payload": {"key": "digest|weekly|2026-W47||slack:#kpis", "part": 1, "parts": 1}},
+    )
+    time.sleep(0.6)
+    running(service)
+    service.start()
+    rows = wait_until(lambda: {r.destination: r for r in list_deliveries(service.engine)
+                               if r.status == "sent"}.get("slack:#kpis") and list_deliveries(service.engine))
+    statuses = {r.destination: r.status for r in rows}
+    assert statuses == {"slack:#kpis": "sent", "email:owner@example.com": "unknown"}
+    assert len(slack.posted_to(SLACK_KPIS)) == 1  # found by its metadata, not posted again
+    time.sleep(1.5)
+    assert smtp_server.messages == [] and len(slack.posted_to(SLACK_KPIS)) == 1
