@@ -22,6 +22,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
+
 # About 40 ms: this module is imported only by code that reads schedules, never by `kpi --help`.
 from apscheduler.triggers.base import BaseTrigger
 
