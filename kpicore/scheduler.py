@@ -22,12 +22,11 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+# About 40 ms: this module is imported only by code that reads schedules, never by `kpi --help`.
+from apscheduler.triggers.base import BaseTrigger
 
 from kpicore.errors import ConfigError
-
-if TYPE_CHECKING:
-    from apscheduler.triggers.base import BaseTrigger
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -165,13 +164,7 @@ def _instant(wall: dt.datetime, zone) -> dt.datetime:
     return high.astimezone(zone)
 
 
-def _base_trigger_class():
-    from apscheduler.triggers.base import BaseTrigger
-
-    return BaseTrigger
-
-
-class LocalCronTrigger(_base_trigger_class()):  # type: ignore[misc]
+class LocalCronTrigger(BaseTrigger):
     """An APScheduler trigger for a standard crontab in a timezone, with kpicore's DST rule."""
 
     def __init__(self, expression: str, timezone: str) -> None:
@@ -190,8 +183,10 @@ class LocalCronTrigger(_base_trigger_class()):  # type: ignore[misc]
     def next_after(self, moment: dt.datetime, *, inclusive: bool = False) -> dt.datetime | None:
         """The first fire instant after ``moment`` (or at it, with ``inclusive``)."""
         wall = moment.astimezone(self.timezone).replace(tzinfo=None)
-        # Start an hour early: near a DST change a wall time before ``moment``'s can be an instant after it.
-        wall = self._next_wall(wall - dt.timedelta(hours=2, seconds=1))
+        offsets = {(moment + dt.timedelta(hours=h)).astimezone(self.timezone).utcoffset() for h in (-3, 3)}
+        # Near a DST change a wall time before ``moment``'s can be an instant after it: start earlier.
+        back = dt.timedelta(hours=3) if len(offsets) > 1 else dt.timedelta(0)
+        wall = self._next_wall(wall - back - dt.timedelta(seconds=1))
         for _ in range(100_000):
             if wall is None:
                 return None
@@ -245,9 +240,15 @@ def most_recent_fire(schedule: Schedule, now: dt.datetime, within: dt.timedelta)
         last = dt.datetime.fromtimestamp(seconds, dt.UTC)
         return last if now - last <= within else None
     trigger = build_trigger(schedule)
-    moment = trigger.next_after(now - within, inclusive=True)
-    last = None
-    while moment is not None and moment <= now:
-        last = moment
-        moment = trigger.next_after(moment)
-    return last
+    # Look back over growing windows, so a frequent cron does not walk a whole day of fire times.
+    spans = [dt.timedelta(minutes=2), dt.timedelta(hours=2), dt.timedelta(days=2), dt.timedelta(days=40),
+             dt.timedelta(days=800), within]
+    for span in sorted({min(span, within) for span in spans}):
+        moment = trigger.next_after(now - span, inclusive=True)
+        last = None
+        while moment is not None and moment <= now:
+            last = moment
+            moment = trigger.next_after(moment)
+        if last is not None:
+            return last
+    return None

@@ -83,7 +83,10 @@ def open_state(url: str) -> sa.Engine:
     try:
         migrate(engine)
     except sa.exc.OperationalError as error:
-        raise SourceError(f"state database {engine.url.render_as_string(hide_password=True)}: {error.orig}") from None
+        reason = " ".join(str(error.orig).split())  # the driver's message spans lines
+        raise SourceError(
+            f"state database {engine.url.render_as_string(hide_password=True)}: {reason}; check state_url in kpi.toml"
+        ) from None
     return engine
 
 

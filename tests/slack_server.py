@@ -2,7 +2,12 @@
 
 The real slack_sdk WebClient talks to it (``KPI_SLACK_API_URL``). It checks the bearer token,
 Slack's Block Kit limits, the channel, records every request, and can be told to answer 429
-(with Retry-After) or 500 on demand.
+(with Retry-After) or 500 on demand, to answer slowly, or to kill the sending process the moment
+a message is stored (before the answer reaches it: the crash window the ledger cannot see).
+
+As Slack does: chat.postMessage keeps ``metadata``; conversations.history lists a channel's
+top-level messages newest first, with their metadata only when ``include_all_metadata`` is set;
+a file completed into a thread is a reply in that thread (conversations.replies), not in history.
 """
 
 from __future__ import annotations
@@ -48,6 +53,12 @@ class FakeSlack:
         self.responses: list[dict[str, Any]] = []  # messages POSTed to response_url (/response/ID)
         self.app_token = "xapp-test-app-token"
         self.socket_url = ""  # what apps.connections.open answers (a local Socket Mode server)
+        self.post_delay = 0.0  # seconds chat.postMessage waits before answering
+        #: pid to SIGKILL right after storing the next chat.postMessage (before answering), then None.
+        self.kill_on_post: int | None = None
+        self.kill_before_store = False  # kill_on_post kills before the message is stored instead
+        #: every posted message and file share, in order (history and replies read this)
+        self.history: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
@@ -68,7 +79,12 @@ class FakeSlack:
             self.requests.append(record)
             status, extra, response = self._answer(method, params, headers, body)
             record.status, record.response = status, response
-            return status, extra, response
+            delay = self.post_delay if method == "chat.postMessage" else 0
+        if delay:
+            import time
+
+            time.sleep(delay)
+        return status, extra, response
 
     def response_url(self, name: str = "r1") -> str:
         """A response_url on this server; what is POSTed to it lands in ``responses``."""
@@ -136,9 +152,56 @@ class FakeSlack:
             )
         if not params.get("text") and not blocks:
             return 200, {}, {"ok": False, "error": "no_text"}
+        if self.kill_on_post is not None and self.kill_before_store:
+            import os
+            import signal
+
+            pid, self.kill_on_post = self.kill_on_post, None
+            os.kill(pid, signal.SIGKILL)
+            return 500, {}, {"ok": False, "error": "internal_error"}
         ts = f"1764000000.{next(self._ts):06d}"
-        self.messages.append({"channel": channel, "ts": ts, "text": params.get("text"), "blocks": blocks})
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        stored = {"channel": channel, "ts": ts, "text": params.get("text"), "blocks": blocks, "metadata": metadata}
+        self.messages.append(stored)
+        self.history.append({**stored, "type": "message"})
+        if self.kill_on_post is not None:
+            import os
+            import signal
+
+            pid, self.kill_on_post = self.kill_on_post, None
+            os.kill(pid, signal.SIGKILL)
         return 200, {}, {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}
+
+    def api_conversations_history(self, params):
+        channel = params.get("channel")
+        if channel not in self.channels.values():
+            return 200, {}, {"ok": False, "error": "channel_not_found"}
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        top_level = [m for m in reversed(self.history)
+                     if m["channel"] == channel and m.get("thread_ts") in (None, m["ts"])]
+        start = int(params.get("cursor") or 0)
+        limit = min(int(params.get("limit") or 100), 200)
+        page = top_level[start : start + limit]
+        messages = []
+        for item in page:
+            shown = {k: v for k, v in item.items() if k not in ("channel", "metadata")}
+            if with_metadata and item.get("metadata"):
+                shown["metadata"] = item["metadata"]
+            messages.append(shown)
+        more = start + limit < len(top_level)
+        return 200, {}, {"ok": True, "messages": messages, "has_more": more,
+                         "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
+    def api_conversations_replies(self, params):
+        channel, ts = params.get("channel"), params.get("ts")
+        thread = [m for m in self.history if m["channel"] == channel and (m["ts"] == ts or m.get("thread_ts") == ts)]
+        if not thread:
+            return 200, {}, {"ok": False, "error": "thread_not_found"}
+        messages = [{k: v for k, v in m.items() if k not in ("channel", "metadata")} for m in thread]
+        return 200, {}, {"ok": True, "messages": messages, "has_more": False,
+                         "response_metadata": {"next_cursor": ""}}
 
     def api_files_getUploadURLExternal(self, params):
         if not params.get("filename") or not params.get("length"):
@@ -169,6 +232,11 @@ class FakeSlack:
                 completed=True, title=item.get("title"), channel=channel, thread_ts=params.get("thread_ts")
             )
             out.append({"id": item["id"], "title": item.get("title")})
+        if channel and out:
+            ts = f"1764000000.{next(self._ts):06d}"
+            self.history.append({"type": "message", "channel": channel, "ts": ts,
+                                 "thread_ts": params.get("thread_ts") or ts,
+                                 "files": [{"id": f["id"], "title": f["title"]} for f in out]})
         return 200, {}, {"ok": True, "files": out}
 
 

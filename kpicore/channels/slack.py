@@ -22,6 +22,10 @@ TOKEN_ENV = "SLACK_BOT_TOKEN"
 API_URL_ENV = "KPI_SLACK_API_URL"
 DEFAULT_API_URL = "https://slack.com/api/"
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+#: The metadata event type of kpicore's messages; its payload names the ledger key and the part.
+METADATA_EVENT = "kpicore_delivery"
+#: How many pages (200 messages each) of a channel's history a resumed send looks through.
+HISTORY_PAGES = 5
 
 
 def make_client(settings: dict[str, Any] | None = None):
@@ -62,6 +66,7 @@ class SlackChannel(Channel):
     scheme = "slack"
     description = "Slack channel by #name or id (SLACK_BOT_TOKEN); charts uploaded in a thread"
     formats = ("slack",)
+    can_look_up = True
     setting_keys = ("charts", "max_retries", "retry_backoff", "timeout")
 
     def settings_section(self) -> str:
@@ -91,6 +96,14 @@ class SlackChannel(Channel):
 
     def send(self, message: Message, target: str, settings: dict[str, Any]) -> Delivery:
         """Post every message of the Slack rendering to ``target``, then upload the charts."""
+        return self._deliver(message, target, settings, resume=False)
+
+    def resume(self, message: Message, target: str, settings: dict[str, Any], previous: list[str]) -> Delivery:
+        """Finish a send interrupted by a crash: find the parts already posted (by their metadata)
+        and the charts already in the first part's thread, then post only what is missing."""
+        return self._deliver(message, target, settings, resume=True)
+
+    def _deliver(self, message: Message, target: str, settings: dict[str, Any], *, resume: bool) -> Delivery:
         from slack_sdk.errors import SlackApiError, SlackClientError
 
         destination = f"slack:{target}"
@@ -101,20 +114,27 @@ class SlackChannel(Channel):
         rendered = message.rendered("slack")
         client = make_client(settings)
         message_ids: list[str] = []
+        parts = len(rendered.messages)
+        key = delivery_key(message, destination)
         try:
             channel_id = self.resolve_channel(client, target)
+            found = find_parts(client, channel_id, key) if resume else {}
             first_ts = None
-            for payload in rendered.messages:
-                response = client.chat_postMessage(
-                    channel=channel_id,
-                    text=payload["text"],
-                    blocks=payload["blocks"],
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-                ts = response.get("ts")
+            for number, payload in enumerate(rendered.messages, start=1):
+                ts = found.get(number)
+                if ts is None:
+                    response = client.chat_postMessage(
+                        channel=channel_id,
+                        text=payload["text"],
+                        blocks=payload["blocks"],
+                        unfurl_links=False,
+                        unfurl_media=False,
+                        metadata={"event_type": METADATA_EVENT,
+                                  "event_payload": {"key": key, "part": number, "parts": parts}},
+                    )
+                    ts = response.get("ts")
                 first_ts = first_ts or ts
-                message_ids.append(f"{response.get('channel', channel_id)}:{ts}")
+                message_ids.append(f"{channel_id}:{ts}")
             if rendered.images and settings.get("charts", "thread") != "off":
                 uploads = [
                     {
@@ -126,6 +146,10 @@ class SlackChannel(Channel):
                     for metric, content_id in rendered.charts.items()
                     if (png := rendered.images.get(content_id))
                 ]
+                if resume and uploads and first_ts in found.values():
+                    present = charts_in_thread(client, channel_id, first_ts)
+                    message_ids.extend(f"file:{present[u['title']]}" for u in uploads if u["title"] in present)
+                    uploads = [u for u in uploads if u["title"] not in present]
                 if uploads:
                     response = client.files_upload_v2(
                         channel=channel_id,
@@ -138,19 +162,21 @@ class SlackChannel(Channel):
             code = error.response.get("error") if error.response is not None else None
             status = getattr(error.response, "status_code", None)
             raise DeliveryError(
-                f"Slack refused the digest {message.name!r} for {destination}: "
+                f"Slack refused the {message.kind} {message.name!r} for {destination}: "
                 f"{code or 'unknown error'}{f' (HTTP {status})' if status and status != 200 else ''}"
-                f"{_advice(code, target)}{_partial(message_ids, len(rendered.messages))}"
+                f"{_advice(code, target)}{_partial(message_ids, parts)}"
             ) from None
         except SlackClientError as error:
             raise DeliveryError(
-                f"Could not reach Slack for {destination} (digest {message.name!r}): {type(error).__name__}"
+                f"Could not reach Slack for {destination} ({message.kind} {message.name!r}): {type(error).__name__}"
             ) from None
         except OSError as error:
             raise DeliveryError(
-                f"Could not reach Slack for {destination} (digest {message.name!r}): {error.strerror or error}"
+                f"Could not reach Slack for {destination} ({message.kind} {message.name!r}): {error.strerror or error}"
             ) from None
-        return Delivery(message_ids=message_ids, detail=f"{len(rendered.messages)} message(s) to {target}")
+        reused = sum(1 for n in found if n <= parts)
+        detail = f"{parts} message(s) to {target}" + (f", {reused} found already posted" if resume else "")
+        return Delivery(message_ids=message_ids, detail=detail)
 
     def resolve_channel(self, client, target: str) -> str:
         """A channel id for ``#name`` (conversations.list, paginated, cached) or the id itself."""
@@ -177,6 +203,45 @@ class SlackChannel(Channel):
                 break
         # Same shape as Slack's own error, so the caller reports it the same way.
         raise SlackApiError("channel not found", {"ok": False, "error": "channel_not_found"})
+
+
+def delivery_key(message: Message, destination: str) -> str:
+    """The ledger key of a message to a destination, as carried in its Slack metadata."""
+    key = message.key
+    return f"{key.kind}|{key.name}|{key.period}|{key.segment}|{destination}"
+
+
+def find_parts(client, channel_id: str, key: str, *, max_pages: int = HISTORY_PAGES) -> dict[int, str]:
+    """Part number -> ts of the messages carrying ``key`` in the channel's recent history."""
+    found: dict[int, str] = {}
+    cursor = None
+    for _ in range(max_pages):
+        response = client.conversations_history(
+            channel=channel_id, include_all_metadata=True, limit=200, cursor=cursor
+        )
+        for item in response.get("messages") or []:
+            metadata = item.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == METADATA_EVENT and payload.get("key") == key:
+                found.setdefault(int(payload.get("part", 0)), item["ts"])
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    return found
+
+
+def charts_in_thread(client, channel_id: str, thread_ts: str) -> dict[str, str]:
+    """Title -> file id of the files already shared in a thread (the charts of an interrupted send)."""
+    present: dict[str, str] = {}
+    cursor = None
+    while True:
+        response = client.conversations_replies(channel=channel_id, ts=thread_ts, limit=200, cursor=cursor)
+        for item in response.get("messages") or []:
+            for shared in item.get("files") or []:
+                present.setdefault(shared.get("title") or "", shared.get("id"))
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return present
 
 
 def _partial(message_ids: list[str], total: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kpicore.errors import ConfigError
 
-SERVE_KEYS = ("notify", "retries", "backoff")
+SERVE_KEYS = ("notify", "retries", "backoff", "tick", "lease")
 
 
 def channel_setting_problems(config, registry) -> list[str]:

@@ -230,8 +230,21 @@ def send_digest(
         channel_settings(config, registry),
         force=force,
         reraise=reraise,
+        lease=claim_lease(config),
     )
     return run
+
+
+def claim_lease(config) -> dt.timedelta:
+    """How long a claim in the ledger lives without renewal: ``[serve] lease`` (default 60 s).
+
+    Every process sharing a state database should use the same value.
+    """
+    from kpicore.delivery.ledger import LEASE
+    from kpicore.scheduler import parse_duration
+
+    raw = (getattr(config, "serve", None) or {}).get("lease")
+    return LEASE if raw is None else dt.timedelta(seconds=parse_duration(raw, "kpi.toml: [serve].lease"))
 
 
 def prepare_unavailable(config, spec: DigestSpec, cause: str, *, period: str | None = None,

@@ -167,6 +167,18 @@ class Service:
             period = resolve_period(spec, now=scheduled).label
             self.metrics.fires.labels("digest", name).inc()
             event(reason, digest=name, period=period, scheduled=scheduled.isoformat())
+            if destinations is None:
+                try:
+                    destinations = self.due_destinations(spec, scheduled, _now(), include_new=True)
+                except Exception as error:  # noqa: BLE001 - the state database dropped out: log, retry later
+                    from kpicore.delivery.redact import redact
+
+                    self.state_error = redact(type(error).__name__)
+                    event("failed", logging.ERROR, digest=name, period=period,
+                          error="state database unreachable; the next fire or tick retries")
+                    return []
+            if not destinations:
+                return []  # every destination sent, in flight, in doubt, or waiting for its backoff
             return self._deliver(spec, scheduled, period, destinations)
         finally:
             with self._idle:
@@ -293,8 +305,10 @@ class Service:
             if due:
                 self.fire(name, scheduled, "retried", destinations=due)
 
-    def due_destinations(self, spec: DigestSpec, scheduled: dt.datetime, now: dt.datetime) -> list[str]:
-        """Destinations of ``spec`` whose ledger row for the fire's period is due again now.
+    def due_destinations(self, spec: DigestSpec, scheduled: dt.datetime, now: dt.datetime, *,
+                         include_new: bool = False) -> list[str]:
+        """Destinations of ``spec`` whose ledger row for the fire's period is due again now
+        (with ``include_new``, also those never attempted).
 
         Failed rows are due once the backoff after their attempt has passed, up to ``retries``
         (a source that was down does not count: it is held until ``max_delay``). Dead claims are
@@ -311,7 +325,9 @@ class Service:
         for destination in spec.destinations:
             row = rows.get(destination)
             if row is None:
-                continue  # never attempted: the fire itself (or its catch-up) sends it
+                if include_new:  # else the fire itself (or its catch-up) sends it
+                    due.append(destination)
+                continue
             if row.status == FAILED:
                 held = (row.last_error or "").startswith(f"compute failed: {SOURCE_DOWN}")
                 if not held and row.attempts >= self.settings.max_attempts:

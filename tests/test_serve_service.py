@@ -1,0 +1,210 @@
+"""The service in-process, with APScheduler's real scheduler and real channels (the loopback Slack):
+catch-up within and beyond the grace, retries with backoff then one ops notice, a source that is
+down at fire time then back, and a source down past max_delay."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from kpicore.config import parse_config
+from kpicore.delivery.ledger import list_deliveries
+from kpicore.digest.config import digest_specs
+from kpicore.digest.run import resolve_period
+from kpicore.registry import get_registry
+from kpicore.scheduler import most_recent_fire
+from kpicore.serve.service import Service, serve_settings
+from kpicore.state import open_state
+
+SLACK_KPIS, SLACK_OPS = "C0KPIS0001", "C0OPS00002"
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def make_service(tmp_path, source_url, *, digest, serve=None):
+    from kpicore.serve.logs import configure
+
+    configure("text")
+    config = parse_config(
+        {
+            "state_url": f"sqlite:///{tmp_path / 'state.db'}",
+            "source": {"url": str(source_url)},
+            "slack": {"retry_backoff": 0.01, "max_retries": 0},
+            "serve": {"tick": "1s", **(serve or {})},
+            "digests": {"weekly": {"metrics": ["revenue"], "trend": 0, "destinations": ["slack:#kpis"], **digest}},
+        },
+        tmp_path / "kpi.toml",
+    )
+    registry = get_registry()
+    service = Service(config, registry, digest_specs(config, registry), open_state(config.resolved_state_url()),
+                      serve_settings(config))
+    return service
+
+
+def wait_until(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def running():
+    started = []
+    yield started.append
+    for service in started:
+        service.stop(timeout=10)
+
+
+def test_a_missed_fire_within_the_grace_is_caught_up_once(tmp_path, demo_database, slack, running):
+    digest = {"schedule": "0 9 * * MON", "timezone": "Europe/Berlin", "catch_up": "8d", "period": "last-week"}
+    service = make_service(tmp_path, demo_database, digest=digest)
+    running(service)
+    service.start()
+    (row,) = wait_until(lambda: [r for r in list_deliveries(service.engine) if r.status == "sent"])
+    spec = service.specs["weekly"]
+    missed = most_recent_fire(spec.schedule, dt.datetime.now(dt.UTC), dt.timedelta(days=8))
+    assert row.period == resolve_period(spec, now=missed).label  # the period of the missed fire time
+    time.sleep(1.5)  # ticks: nothing more
+    assert len(slack.posted_to(SLACK_KPIS)) == 1
+    # A second process starting later catches up the same fire: the ledger says it was sent.
+    second = make_service(tmp_path, demo_database, digest=digest)
+    running(second)
+    second.start()
+    time.sleep(2.0)
+    assert len(slack.posted_to(SLACK_KPIS)) == 1 and second.metrics.fires.labels("digest", "weekly")._value.get() == 1
+
+
+def test_a_missed_fire_beyond_the_grace_is_not_sent(tmp_path, demo_database, slack, running):
+    # Fires only on 29 February: the last one is years ago, far beyond a day's grace.
+    service = make_service(tmp_path, demo_database, digest={"schedule": "0 9 29 2 *", "catch_up": "24h"})
+    running(service)
+    service.start()
+    time.sleep(2.0)
+    assert list_deliveries(service.engine) == [] and slack.posted_to(SLACK_KPIS) == []
+    assert service.health()["digests"][0]["next_fire"].startswith("2028-02-29")
+
+
+def test_retries_with_backoff_then_one_notice_to_ops(tmp_path, demo_database, slack, running):
+    slack.fail_channels.add(SLACK_KPIS)
+    service = make_service(
+        tmp_path, demo_database,
+        digest={"schedule": "* * * * *", "catch_up": "1h", "period": "2026-W47"},
+        serve={"notify": ["slack:#ops"], "backoff": ["1s", "2s"], "retries": 2},
+    )
+    running(service)
+    started = time.monotonic()
+    service.start()
+    wait_until(lambda: slack.posted_to(SLACK_OPS), timeout=30)
+    elapsed = time.monotonic() - started
+    attempts = [r for r in slack.calls("chat.postMessage") if r.params["channel"] == SLACK_KPIS]
+    assert len(attempts) == 3  # the fire, then 2 retries
+    assert elapsed >= 3.0  # 1 s after the first failure, 2 s after the second
+    (row,) = list_deliveries(service.engine, kind="digest")
+    assert (row.status, row.attempts) == ("failed", 3)
+    (notice,) = slack.posted_to(SLACK_OPS)
+    assert "could not deliver digest 'weekly' for 2026-W47 to slack:#kpis after 3 attempts" in notice["text"]
+    time.sleep(2.5)  # no fourth attempt, no second notice
+    assert len([r for r in slack.calls("chat.postMessage") if r.params["channel"] == SLACK_KPIS]) == 3
+    assert len(slack.posted_to(SLACK_OPS)) == 1
+
+
+@pytest.fixture
+def missing_postgres_source():
+    """The URL of a PostgreSQL database that does not exist yet, and a function that creates it with orders."""
+    name = f"kpi_src_test_{uuid.uuid4().hex[:10]}"
+    server = sa.create_engine(f"{POSTGRES_SERVER}/test", isolation_level="AUTOCOMMIT")
+
+    def bring_up():
+        with server.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        source = sa.create_engine(f"{POSTGRES_SERVER}/{name}")
+        with source.begin() as connection:
+            connection.execute(sa.text(
+                "CREATE TABLE orders (order_id int, customer_id int, ordered_at timestamp, amount numeric)"))
+            connection.execute(sa.text(
+                "INSERT INTO orders VALUES (1, 1, '2026-11-17 10:00', 40.5), (2, 2, '2026-11-18 11:00', 59.5)"))
+        source.dispose()
+
+    yield f"{POSTGRES_SERVER}/{name}", bring_up
+    with server.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    server.dispose()
+
+
+def test_a_source_down_at_fire_time_is_held_then_sent_when_it_is_back(
+    tmp_path, slack, running, missing_postgres_source
+):
+    url, bring_up = missing_postgres_source
+    service = make_service(
+        tmp_path, url,
+        digest={"schedule": "* * * * *", "catch_up": "1h", "period": "2026-W47", "max_delay": "6h"},
+        serve={"backoff": ["1s"], "retries": 1},
+    )
+    running(service)
+    service.start()
+    wait_until(lambda: any(r.attempts >= 3 for r in list_deliveries(service.engine)), timeout=30)
+    (row,) = list_deliveries(service.engine)
+    assert row.status in ("failed", "pending") and slack.posted_to(SLACK_KPIS) == []
+    assert row.attempts >= 3  # held past retries = 1: a source that is down does not count
+    bring_up()
+    wait_until(lambda: [r for r in list_deliveries(service.engine) if r.status == "sent"], timeout=30)
+    (posted,) = slack.posted_to(SLACK_KPIS)
+    assert "100" in posted["text"] or "100" in str(posted["blocks"])  # 40.5 + 59.5
+
+
+def test_a_source_down_past_max_delay_sends_with_the_metrics_unavailable(
+    tmp_path, slack, running, missing_postgres_source
+):
+    url, _ = missing_postgres_source
+    service = make_service(
+        tmp_path, url, digest={"schedule": "0 9 * * MON", "catch_up": "8d", "period": "2026-W47", "max_delay": "1s"}
+    )
+    running(service)
+    service.start()
+    wait_until(lambda: slack.posted_to(SLACK_KPIS))
+    (posted,) = slack.posted_to(SLACK_KPIS)
+    shown = str(posted["blocks"])
+    assert "could not be reached" in shown and "does not exist" in shown
+    (row,) = list_deliveries(service.engine)
+    assert row.status == "sent"
+
+
+def test_a_restarted_service_resolves_a_dead_slack_claim_and_leaves_email_unknown(
+    tmp_path, demo_database, slack, smtp_server, running
+):
+    """A peer claimed both destinations, posted to Slack and died: Slack is found, email stays unknown."""
+    from kpicore.channels.slack import METADATA_EVENT, make_client
+    from kpicore.delivery import MessageKey, ledger
+
+    service = make_service(
+        tmp_path, demo_database,
+        digest={"schedule": "* * * * *", "catch_up": "1h", "period": "2026-W47",
+                "destinations": ["slack:#kpis", "email:owner@example.com"]},
+        serve={"lease": "1s"},
+    )
+    service.config.email = smtp_server.settings()
+    key = MessageKey("digest", "weekly", "2026-W47")
+    for destination in ("slack:#kpis", "email:owner@example.com"):
+        assert ledger.claim(service.engine, key, destination, owner="dead-peer", lease=dt.timedelta(seconds=0.5))
+    make_client().chat_postMessage(
+        channel=SLACK_KPIS, text="Weekly — 2026-W47",
+        metadata={"event_type": METADATA_EVENT,
+                  "event_payload": {"key": "digest|weekly|2026-W47||slack:#kpis", "part": 1, "parts": 1}},
+    )
+    time.sleep(0.6)
+    running(service)
+    service.start()
+    rows = wait_until(lambda: {r.destination: r for r in list_deliveries(service.engine)
+                               if r.status == "sent"}.get("slack:#kpis") and list_deliveries(service.engine))
+    statuses = {r.destination: r.status for r in rows}
+    assert statuses == {"slack:#kpis": "sent", "email:owner@example.com": "unknown"}
+    assert len(slack.posted_to(SLACK_KPIS)) == 1  # found by its metadata, not posted again
+    time.sleep(1.5)
+    assert smtp_server.messages == [] and len(slack.posted_to(SLACK_KPIS)) == 1
