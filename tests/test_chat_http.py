@@ -227,3 +227,22 @@ def test_replayed_request_is_rejected(start_chat):
     assert send(url, body, timestamp=now).status == 200
     assert send(url, body, timestamp=now).status == 401
     assert len(answerer.rate._seen["U0ALICE"]) == 1
+
+
+def test_vs_compares_with_the_named_period(start_chat):
+    url, _, _ = start_chat()
+    week40 = ask(url, "nps 2026-W40").body["text"]  # "Net Promoter Score: +12.3 (2026-W40)"
+    value = week40.split(": ", 1)[1].rsplit(" (", 1)[0]
+    compared = ask(url, "nps 2026-W47 vs 2026-W40")
+    assert f"vs 2026-W40 ({value})" in compared.text
+    year = ask(url, "nps 2026-W47 vs last year")
+    assert "vs 2025-W47 (" in year.text
+
+
+def test_a_trend_point_alone_is_not_a_stored_answer(start_chat):
+    url, answerer, _ = start_chat()
+    ask(url, "nps 2026-W47")  # stores W40..W47 as trend points; only W47 with its n
+    assert answerer.computes == 1
+    earlier = ask(url, "nps 2026-W46")
+    assert "Computed live" in earlier.text and "n = " in earlier.text and answerer.computes == 2
+    assert "From stored values" in ask(url, "nps 2026-W46").text

@@ -439,7 +439,8 @@ class Answerer:
             metric = self.registry.metric(name)
             current, previous = values.get(key(name, request.period)), values.get(key(name, comparison))
             points = [values.get(key(name, p)) for p in trend]
-            if current is None or previous is None or any(p is None for p in points):
+            # A value stored only as a trend point has no n: the answer needs one, so it is computed.
+            if current is None or current.n is None or previous is None or any(p is None for p in points):
                 return None
             segments = None
             if dimension is not None:

@@ -1,0 +1,72 @@
+"""The pure parts of the answers: [chat] settings, the allow list, the rate limiter."""
+
+from __future__ import annotations
+
+import pytest
+
+from kpicore.chat.answers import Asker, ChatSettings, RateLimiter, parse_duration
+from kpicore.config import Config
+from kpicore.errors import ConfigError
+
+ALLOW = {"#leadership": ["*"], "C0SALES": ["revenue"], "*": ["nps", "csat"], "U0BOSS": ["revenue"]}
+
+
+def settings(**chat) -> ChatSettings:
+    return ChatSettings.from_config(Config(chat=chat))
+
+
+def test_defaults():
+    default = settings()
+    assert (default.allow, default.max_age, default.budget, default.rate_limit, default.period) == (
+        None, 3600.0, 2.0, 20, "last-week")
+    assert default.allowed("revenue", Asker("U1", "C1", "general"))
+
+
+@pytest.mark.parametrize(
+    ("metric", "asker", "allowed"),
+    [
+        ("revenue", Asker("U1", "C0LEAD", "leadership"), True),
+        ("nps", Asker("U1", "C0LEAD", "leadership"), True),
+        ("revenue", Asker("U1", "C0SALES", "sales"), True),
+        ("nps", Asker("U1", "C0SALES", "sales"), False),  # a channel's own entry replaces "*"
+        ("nps", Asker("U1", "C0GEN", "general"), True),
+        ("revenue", Asker("U1", "C0GEN", "general"), False),
+        ("revenue", Asker("U0BOSS", "C0GEN", "general"), True),  # a user's entry adds
+        ("churn_rate", Asker("U0BOSS", "C0GEN", "general"), False),
+    ],
+)
+def test_allow_list(metric, asker, allowed):
+    assert settings(allow=ALLOW).allowed(metric, asker) is allowed
+
+
+@pytest.mark.parametrize(
+    ("chat", "says"),
+    [
+        ({"max_ag": "1h"}, "unknown key 'max_ag' (did you mean 'max_age'?)"),
+        ({"max_age": "soon"}, "[chat] max_age: expected a duration"),
+        ({"budget": 0}, "[chat] budget: expected a duration"),
+        ({"allow": ["nps"]}, "[chat] allow: expected a table"),
+        ({"allow": {"*": "nps"}}, "allow.*: expected a list"),
+        ({"rate_limit": 0}, "rate_limit: expected a whole number"),
+    ],
+)
+def test_bad_settings_name_the_key(chat, says):
+    with pytest.raises(ConfigError) as caught:
+        settings(**chat)
+    assert says in str(caught.value)
+
+
+def test_durations():
+    assert [parse_duration(v, "x") for v in ("1h", "30m", "2s", "500ms", 3)] == [3600, 1800, 2, 0.5, 3]
+
+
+def test_rate_limiter_slides():
+    now = [0.0]
+    limiter = RateLimiter(2, 60.0, clock=lambda: now[0])
+    assert limiter.wait("U1") == 0 and limiter.wait("U1") == 0
+    assert limiter.wait("U1") == pytest.approx(60.0)
+    assert limiter.wait("U2") == 0
+    now[0] = 30.0
+    assert limiter.wait("U1") == pytest.approx(30.0)
+    now[0] = 60.5
+    assert limiter.wait("U1") == 0
