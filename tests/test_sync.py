@@ -239,3 +239,30 @@ def test_one_staging_database_holds_one_source(setup, api):
     run_sync(config, registry)
     with pytest.raises(ConfigError, match=r"holds the sync of memory://shop: set \[sync\] url"):
         run_sync(config, registry, "memory://other")
+
+
+def test_postgresql_staging(setup, api):
+    """`[sync] url` on PostgreSQL: a throw-away schema, reached through the URL's search_path."""
+    import uuid
+
+    from kpicore.testing import POSTGRES_URL
+
+    config, registry = setup
+    schema = f"kpi_sync_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        config.source.sync["url"] = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        summary = run_sync(config, registry)
+        assert summary.entity_rows == {"customers": 4, "orders": 3}
+        assert compute_week(config, registry) == {"new_customers": 3, "revenue": 150.0}
+        with admin.connect() as connection:
+            tables = set(connection.execute(sa.text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"), {"schema": schema}
+            ).scalars())
+        assert {"customers", "orders", "_kpi_sync_runs", "_kpi_sync_pending"} <= tables
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
