@@ -100,7 +100,7 @@ def check_command(source, config_path, indexes, data):
     problems = list(reg.problems)
     the_source = context.open_source(config, source, reg)
 
-    click.echo(f"source: {the_source.display}")
+    click.echo(f"source: {the_source.display} (dialect {the_source.dialect.name})")
     unavailable = {}
     try:
         for name, registration in sorted(reg.entities.items()):
