@@ -11,7 +11,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml $(PACKS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,postgres]' $(foreach pack,$(PACKS),-e $(dir $(pack)))
+	$(BIN)/pip install --quiet -e '.[test,postgres,mysql]' $(foreach pack,$(PACKS),-e $(dir $(pack)))
 	touch $@
 
 demo: setup
