@@ -25,7 +25,7 @@ KPI = str(Path(sys.executable).with_name("kpi"))
 def kpi(*args, cwd, env=None):
     environment = {**os.environ, "KPI_LOAD_PLUGINS": "", **(env or {})}
     environment.pop("KPI_DEBUG", None)
-    done = subprocess.run([KPI, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([KPI, *args], check=False, cwd=cwd, env=environment, capture_output=True, text=True, timeout=120)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -60,6 +60,7 @@ def test_kpi_check_data_counts_zero_dates_on_mariadb(tmp_path):
                 "INSERT INTO orders VALUES (1, 1, '2026-11-17 10:00:00', 5), (2, 1, '0000-00-00 00:00:00', 9)"))
         engine.dispose()
         code, out, err = kpi("check", "--data", "--source", mysql_url(database), cwd=tmp_path)
+        assert code in (0, 1), err  # (whether values that are not times fail the check is another issue's)
         assert "orders.ordered_at: 1 value(s) are not times" in out, out + err
     finally:
         drop_mysql_database(database)

@@ -76,6 +76,29 @@ class Dialect:
         """Keyword arguments for ``sqlalchemy.create_engine`` (pooling, connect timeout)."""
         return {}
 
+    @classmethod
+    def writer_options(cls) -> dict[str, Any]:
+        """``create_engine`` arguments for writing sample data (``kpi demo --into``)."""
+        return {}
+
+    @classmethod
+    def demo_type(cls, kind: str):
+        """The column type ``kpi demo --into`` gives a column: kind "time", "day", or a SQLite type name."""
+        if kind == "time":
+            return sa.DateTime(timezone=True)
+        if kind == "day":
+            return sa.Date()
+        if kind in ("INTEGER", "BIGINT"):
+            return sa.Integer()
+        if kind in ("REAL", "FLOAT", "DOUBLE", "NUMERIC"):
+            return sa.Double()
+        return sa.Text()
+
+    @classmethod
+    def demo_instant(cls, moment: dt.datetime):
+        """An aware instant as the value ``kpi demo --into`` writes into a "time" column."""
+        return moment.astimezone(UTC)
+
     def install_guards(self, engine: sa.Engine, timeout: float) -> None:
         """Make every session of ``engine`` read-only, with a statement timeout of ``timeout`` seconds and
         the source's timezone, where the database allows."""

@@ -42,6 +42,24 @@ class MySQLDialect(Dialect):
     def engine_options(cls, url):
         return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
 
+    @classmethod
+    def writer_options(cls):
+        return {"connect_args": {"init_command": "SET time_zone = '+00:00'"}}  # TIMESTAMP values are UTC
+
+    @classmethod
+    def demo_type(cls, kind):
+        from sqlalchemy.dialects import mysql
+
+        if kind == "time":
+            return mysql.TIMESTAMP(fsp=6)
+        if kind not in ("INTEGER", "BIGINT", "REAL", "FLOAT", "DOUBLE", "NUMERIC", "day"):
+            return sa.String(255)
+        return super().demo_type(kind)
+
+    @classmethod
+    def demo_instant(cls, moment):
+        return moment.astimezone(UTC).replace(tzinfo=None)
+
     def install_guards(self, engine, timeout):
         """Read-only transactions, UTC session time (see the module docstring) and a statement timeout:
         ``max_statement_time`` (seconds) on MariaDB, ``max_execution_time`` (milliseconds) on MySQL."""
