@@ -127,3 +127,25 @@ def test_unknown_named_timezone_names_the_key(shop, tmp_path):
     code, out, err = kpi("compute", "revenue", cwd=tmp_path)
     assert code == 2, out + err
     assert "Mars/Olympus_Mons" in err and "Traceback" not in err
+
+
+def test_a_failing_query_stops_the_others_on_mariadb(shop, tmp_path):
+    """PyMySQL cannot cancel a query: the dialect stops it with KILL QUERY from another connection, so a
+    failure does not wait for a 30-second query running beside it."""
+    import time
+
+    from kpicore.config import SourceConfig
+    from kpicore.connectors import open_source
+    from kpicore.errors import SourceError
+
+    registry = KpiHarness(tmp_path).registry()
+    source = open_source(shop, SourceConfig(base_dir=tmp_path), registry)
+    try:
+        assert source.concurrency >= 2
+        began = time.monotonic()
+        with pytest.raises(SourceError, match="no_such_table"):
+            source.execute_all([sa.text("SELECT SLEEP(30)"), sa.text("SELECT 1 FROM no_such_table")])
+        assert time.monotonic() - began < 10
+        assert source.execute_all([sa.text("SELECT 1"), sa.text("SELECT 2")]) == [[(1,)], [(2,)]]
+    finally:
+        source.close()
