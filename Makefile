@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml $(PACKS)
 	@echo "Installing kpicore and the packs into $(VENV) (about a minute; log in $(VENV)/setup.log)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip > $(VENV)/setup.log 2>&1 || { cat $(VENV)/setup.log; exit 1; }
-	@$(BIN)/pip install --quiet -e '.[test,postgres]' $(foreach pack,$(PACKS),-e $(dir $(pack))) \
+	@$(BIN)/pip install --quiet -e '.[test,postgres,mysql]' $(foreach pack,$(PACKS),-e $(dir $(pack))) \
 		>> $(VENV)/setup.log 2>&1 || { tail -n 40 $(VENV)/setup.log; exit 1; }
 	@touch $@
 

@@ -68,14 +68,19 @@ class Dialect:
 
     def instant(self, moment: datetime) -> str:
         text = moment.strftime("%Y-%m-%d %H:%M:%S")
-        return f"'{text}'" if self.name == "sqlite" else f"TIMESTAMPTZ '{text}+00'"
+        if self.name in ("sqlite", "mysql"):  # MySQL: TIMESTAMP columns read in a UTC session
+            return f"'{text}'"
+        return f"TIMESTAMPTZ '{text}+00'"
 
     def day(self, moment: datetime) -> str:
         text = moment.strftime("%Y-%m-%d")
         return f"'{text}'" if self.name == "sqlite" else f"DATE '{text}'"
 
     def truthy(self, column: str) -> str:
-        return f"{column} = 1" if self.name == "sqlite" else column
+        return f"{column} = 1" if self.name in ("sqlite", "mysql") else column
+
+    def integer(self, column: str) -> str:
+        return f"CAST({column} AS SIGNED)" if self.name == "mysql" else f"CAST({column} AS INTEGER)"
 
 
 def _bucket(column: str, bounds: Sequence[str]) -> str:
@@ -94,7 +99,7 @@ def floor_queries(
     first, last = bounds[0], bounds[-1]
 
     def valid_score(low: int, high: int) -> str:
-        return f"score IS NOT NULL AND score = CAST(score AS INTEGER) AND score BETWEEN {low} AND {high}"
+        return f"score IS NOT NULL AND score = {dialect.integer('score')} AND score BETWEEN {low} AND {high}"
 
     nps, csat = valid_score(0, 10), valid_score(1, 5)
     orders_in_windows = f"""

@@ -94,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(sql):,} chars of SQL; {seconds:.3f} s")
         if args.sql:
             print(sql)
-        if source.dialect == "sqlite":
+        if source.dialect.name == "sqlite":
             explain = f"EXPLAIN QUERY PLAN {sql}"
-        elif source.dialect == "postgresql":
+        elif source.dialect.name == "postgresql":
             explain = f"EXPLAIN {'(ANALYZE, BUFFERS) ' if args.analyze else ''}{sql}"
         else:
             explain = f"EXPLAIN {sql}"

@@ -38,7 +38,9 @@ BENCHMARK_PERIOD = "2026-W47"
 DEFAULT_SEED = 20261123
 DEFAULT_OUT = Path(__file__).resolve().parent / "data"
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
-TARGETS = ("sqlite", "postgresql", "parquet", "csv")
+#: The MySQL/MariaDB server; the data of one scale goes to its database bench_<scale>.
+MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/"
+TARGETS = ("sqlite", "postgresql", "mysql", "parquet", "csv")
 
 # numpy and pyarrow are imported inside the functions, so that run.py's workers don't carry them.
 CHANNELS = ("organic", "paid_search", "social", "referral", "email")
@@ -98,7 +100,7 @@ class Dataset:
 
 
 def postgres_schema(scale: int) -> str:
-    """The PostgreSQL schema holding the data of one scale."""
+    """The PostgreSQL schema (MySQL database) holding the data of one scale."""
     return f"bench_{scale}"
 
 
@@ -318,6 +320,62 @@ def write_postgresql(dataset: Dataset, url: str, schema: str) -> None:
             connection.execute(f"ANALYZE {schema}.{name}")
 
 
+MYSQL_SCHEMA = """
+CREATE TABLE customers (
+    customer_id BIGINT NOT NULL, signup_at TIMESTAMP(6) NOT NULL, churned_at TIMESTAMP(6) NULL,
+    channel VARCHAR(32) NOT NULL, region VARCHAR(32), plan VARCHAR(32) NOT NULL);
+CREATE TABLE orders (
+    order_id BIGINT NOT NULL, customer_id BIGINT, ordered_at TIMESTAMP(6) NOT NULL, amount DOUBLE NOT NULL);
+CREATE TABLE marketing_spend (spent_on DATE NOT NULL, channel VARCHAR(32) NOT NULL, amount DOUBLE NOT NULL);
+CREATE TABLE leads (
+    lead_id BIGINT NOT NULL, created_at TIMESTAMP(6) NOT NULL, converted_at TIMESTAMP(6) NULL,
+    channel VARCHAR(32) NOT NULL);
+CREATE TABLE survey_responses (
+    response_id BIGINT NOT NULL, customer_id BIGINT, survey VARCHAR(8) NOT NULL, score DOUBLE,
+    responded_at TIMESTAMP(6) NOT NULL);
+CREATE TABLE tickets (
+    ticket_id BIGINT NOT NULL, customer_id BIGINT, opened_at TIMESTAMP(6) NOT NULL, resolved_at TIMESTAMP(6) NULL,
+    contacts INT, escalated BOOLEAN NOT NULL)
+"""
+
+
+def write_mysql(dataset: Dataset, url: str, database: str) -> None:
+    """Batched multi-row INSERTs into a fresh database (TIMESTAMP columns, UTC session), then primary
+    keys, indexes and ANALYZE TABLE."""
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    connection = pymysql.connect(host=parsed.host, port=parsed.port or 3306, user=parsed.username,
+                                 password=parsed.password or "", autocommit=False,
+                                 init_command="SET time_zone = '+00:00'")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {database}")
+            cursor.execute(f"CREATE DATABASE {database}")
+            cursor.execute(f"USE {database}")
+            for statement in MYSQL_SCHEMA.split(";"):
+                if statement.strip():
+                    cursor.execute(statement)
+            for name, table in dataset.tables.items():
+                text = as_text_columns(table)
+                placeholders = ", ".join(["%s"] * len(text.column_names))
+                statement = f"INSERT INTO {name} ({', '.join(text.column_names)}) VALUES ({placeholders})"
+                for batch in text.to_batches(max_chunksize=20_000):
+                    cursor.executemany(statement, list(zip(*(column.to_pylist() for column in batch.columns))))
+                connection.commit()
+            for name, key in PRIMARY_KEYS.items():
+                cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({key})")
+            for table, column in INDEXED_COLUMNS:
+                cursor.execute(f"CREATE INDEX ix_{table}_{column} ON {table} ({column})")
+            for name in dataset.tables:
+                cursor.execute(f"ANALYZE TABLE {name}")
+                cursor.fetchall()
+        connection.commit()
+    finally:
+        connection.close()
+
+
 def write_parquet(dataset: Dataset, folder: Path) -> None:
     """One <entity>.parquet per entity, with typed timestamps."""
     import pyarrow.parquet as pq
@@ -336,7 +394,8 @@ def write_csv(dataset: Dataset, folder: Path) -> None:
         pacsv.write_csv(as_text_columns(table), folder / f"{name}.csv")
 
 
-def write_targets(dataset: Dataset, targets: list[str], out: Path, pg_url: str = PG_URL) -> dict[str, float]:
+def write_targets(dataset: Dataset, targets: list[str], out: Path, pg_url: str = PG_URL,
+                  mysql_url: str = MYSQL_URL) -> dict[str, float]:
     """Write ``dataset`` to each target; return the seconds each took."""
     out.mkdir(parents=True, exist_ok=True)
     seconds = {}
@@ -346,6 +405,8 @@ def write_targets(dataset: Dataset, targets: list[str], out: Path, pg_url: str =
             write_sqlite(dataset, sqlite_path(out, dataset.scale))
         elif target == "postgresql":
             write_postgresql(dataset, pg_url, postgres_schema(dataset.scale))
+        elif target == "mysql":
+            write_mysql(dataset, mysql_url, postgres_schema(dataset.scale))
         elif target == "parquet":
             write_parquet(dataset, folder_path(out, dataset.scale, "parquet"))
         elif target == "csv":
@@ -363,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma list of {', '.join(TARGETS)}")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for SQLite, Parquet and CSV")
     parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL URL (data goes to schema bench_<scale>)")
+    parser.add_argument("--mysql-url", default=MYSQL_URL, help="MySQL/MariaDB server (data goes to database bench_<scale>)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args(argv)
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -371,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"generate: {time.perf_counter() - began:.1f} s "
           + ", ".join(f"{n:,} {name}" for name, n in dataset.row_counts().items()), flush=True)
     for target in targets:
-        seconds = write_targets(dataset, [target], args.out, args.pg_url)[target]
+        seconds = write_targets(dataset, [target], args.out, args.pg_url, args.mysql_url)[target]
         print(f"{target}: {seconds:.1f} s", flush=True)
     return 0
 

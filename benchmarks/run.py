@@ -38,7 +38,7 @@ import baselines
 import generate
 
 APPROACHES = ("kpicore", "sql", "pandas")
-SOURCES = ("sqlite", "postgresql", "parquet")
+SOURCES = ("sqlite", "postgresql", "mysql", "parquet")
 TREND = 12
 RESULTS = BENCHMARKS / "results.jsonl"
 TIME_COLUMNS = generate.TIME_COLUMNS
@@ -106,7 +106,16 @@ def kpicore_source(args) -> tuple[str, str | None]:
         return str(generate.sqlite_path(args.out, args.scale)), None
     if args.source == "postgresql":
         return args.pg_url, generate.postgres_schema(args.scale)
+    if args.source == "mysql":
+        return _mysql_database_url(args), None
     return str(generate.folder_path(args.out, args.scale, "parquet")), None
+
+
+def _mysql_database_url(args) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(args.mysql_url).set(database=generate.postgres_schema(args.scale))
+    return url.render_as_string(hide_password=False)
 
 
 def run_sql(args) -> dict:
@@ -144,6 +153,23 @@ def _sql_connection(args):
         connection.execute(f"SET search_path TO {generate.postgres_schema(args.scale)}")
         connection.execute("SET TimeZone = 'UTC'")
         return connection, lambda sql: connection.execute(sql).fetchall()
+    if args.source == "mysql":
+        import pymysql
+        import pymysql.cursors
+        from sqlalchemy.engine import make_url
+
+        url = make_url(args.mysql_url)
+        connection = pymysql.connect(host=url.host, port=url.port or 3306, user=url.username,
+                                     password=url.password or "", database=generate.postgres_schema(args.scale),
+                                     init_command="SET time_zone = '+00:00'",
+                                     cursorclass=pymysql.cursors.DictCursor)
+
+        def run(sql):
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                return list(cursor.fetchall())
+
+        return connection, run
     import duckdb
 
     connection = duckdb.connect()
@@ -187,6 +213,13 @@ def load_tables(args, names: set[str]) -> dict:
             tables = {name: pd.read_sql(f"SELECT * FROM {name}", connection) for name in names}
         finally:
             connection.close()
+    elif args.source == "mysql":
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(_mysql_database_url(args), connect_args={"init_command": "SET time_zone = '+00:00'"})
+        with engine.connect() as connection:
+            tables = {name: pd.read_sql(f"SELECT * FROM {name}", connection) for name in names}
+        engine.dispose()
     else:
         import sqlalchemy as sa
 
@@ -222,7 +255,7 @@ def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", approach, "--scale", str(args.scale),
         "--source", args.source, "--repeat", str(args.repeat), "--out", str(args.out), "--pg-url", args.pg_url,
-        "--metrics", ",".join(metrics),
+        "--mysql-url", args.mysql_url, "--metrics", ",".join(metrics),
     ]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
     if completed.returncode != 0:
@@ -240,11 +273,13 @@ def ensure_data(args) -> dict[str, float]:
         return {}
     if target == "postgresql" and _postgres_has_schema(args):
         return {}
+    if target == "mysql" and _mysql_has_database(args):
+        return {}
     print(f"generating scale {args.scale:,} for {target} ...", file=sys.stderr, flush=True)
     # In a child process: getrusage's peak RSS survives exec on Linux, so the workers must be forked
     # from a parent that never held the data.
     command = [sys.executable, str(BENCHMARKS / "generate.py"), "--scale", str(args.scale), "--targets", target,
-               "--out", str(args.out), "--pg-url", args.pg_url]
+               "--out", str(args.out), "--pg-url", args.pg_url, "--mysql-url", args.mysql_url]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
     if completed.returncode != 0:
         sys.stderr.write(completed.stderr)
@@ -272,6 +307,26 @@ def _postgres_has_schema(args) -> bool:
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
             (generate.postgres_schema(args.scale),),
         ).fetchone()[0]
+    return found >= 6
+
+
+def _mysql_has_database(args) -> bool:
+    import sqlalchemy as sa
+
+    from kpicore.connectors import redact
+
+    engine = sa.create_engine(args.mysql_url)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :name"),
+                {"name": generate.postgres_schema(args.scale)},
+            ).scalar()
+    except sa.exc.DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0]
+        raise SystemExit(f"benchmark: cannot connect to MySQL at {redact(args.mysql_url)}: {reason}") from None
+    finally:
+        engine.dispose()
     return found >= 6
 
 
@@ -391,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cli", action="store_true", help="also time `kpi --help` (median of 10 runs)")
     parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT, help="folder of the generated files")
     parser.add_argument("--pg-url", default=generate.PG_URL)
+    parser.add_argument("--mysql-url", default=generate.MYSQL_URL)
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON-lines file to append to")
     parser.add_argument("--baseline-metrics", choices=("kpicore", "all"), default="kpicore",
                         help="baselines compute the stock metrics kpicore has (default), or all 15")

@@ -25,6 +25,21 @@ import sqlalchemy as sa
 from .metric import Measure
 
 
+def window_boundaries(windows) -> list[dt.datetime]:
+    """The sorted distinct starts and ends of the windows: bucket i is [boundary i-1, boundary i)."""
+    return sorted({w.start for w in windows} | {w.end for w in windows})
+
+
+def bucket_of(column, boundaries: list[dt.datetime], null=None) -> sa.ColumnElement:
+    """The bucket of a time column (a ``TimeColumn``): i for [boundary i-1, boundary i), len(boundaries)
+    past the last, ``null`` (default NULL) when it has no value, NULL when it is not a time. Exact, like
+    every comparison with a bound. The one definition of a bucket: the bucketed GROUP BY, the
+    bucket-space counts below and derived entities (``Entity.derive_buckets``) all use it."""
+    whens = [(column.is_(None), sa.null() if null is None else null)]
+    whens += [(column < boundary, index) for index, boundary in enumerate(boundaries)]
+    return sa.case(*whens, else_=sa.case((column.valid(), len(boundaries)), else_=sa.null()))
+
+
 class Unsupported(Exception):
     """The measure's filter cannot be evaluated on buckets."""
 
@@ -108,7 +123,7 @@ class BucketRow:
 
 def state_measures(measures: list[Measure], time_columns, windows) -> list[Measure]:
     """The counting measures whose filter, for every window, can be written in bucket space."""
-    boundaries = sorted({w.start for w in windows} | {w.end for w in windows})
+    boundaries = window_boundaries(windows)
     probe = _inner_columns_probe(time_columns)
     row = BucketRow(probe, time_columns, boundaries)
     chosen = []
@@ -139,15 +154,11 @@ def state_query(source, entity: str, measures: list[Measure], windows):
     relation = source.relation(entity)
     t = source.row(entity)
     time_columns = list(relation.storage)
-    boundaries = sorted({w.start for w in windows} | {w.end for w in windows})
+    boundaries = window_boundaries(windows)
     keys = []
     for name in time_columns:
         column = getattr(t, name)
-        whens = [(column.is_(None), sa.null())]
-        whens += [(column < boundary, index) for index, boundary in enumerate(boundaries)]
-        # past the last boundary, or text that does not parse (NULL bucket: invalid, like the exact test)
-        bucket = sa.case(*whens, else_=sa.case((column.valid(), len(boundaries)), else_=sa.null()))
-        keys.append(bucket.label(f"{name}__bucket"))
+        keys.append(bucket_of(column, boundaries).label(f"{name}__bucket"))
         keys.append(sa.case((column.is_(None), 1), else_=0).label(f"{name}__null"))
     for first, second in combinations(time_columns, 2):
         a, b = getattr(t, first), getattr(t, second)

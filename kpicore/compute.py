@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
-from .buckets import state_measures, state_query
+from .buckets import bucket_of, state_measures, state_query, window_boundaries
 from .errors import MappingError, SourceError
 from .metric import Measure, Metric, Values, as_sql, takes_period
 from .periods import Period
@@ -178,11 +178,6 @@ def _boundary_index(boundaries: list, moment) -> int:
     return next(i for i, boundary in enumerate(boundaries) if boundary == moment)
 
 
-def window_boundaries(windows: list[Period]) -> list:
-    """The sorted distinct starts and ends of the windows: bucket i is [boundary i-1, boundary i)."""
-    return sorted({w.start for w in windows} | {w.end for w in windows})
-
-
 def bucket_queries(source: Source, entity: str, measures: list[Measure], windows: list[Period]) -> list[BucketQuery]:
     """The entity's bucketable measures in one GROUP BY over the buckets of all their time columns.
 
@@ -212,10 +207,8 @@ def _bucket_query(source: Source, relation, measures: list[Measure], boundaries:
         if column.storage == BUCKET:
             bucket = sa.case((column.sql.is_(None), NULL_BUCKET), else_=column.sql)
         else:
-            # NULL times go to the NULL bucket; past the last boundary or unparseable: in no window.
-            whens = [(column.is_(None), NULL_BUCKET)]
-            whens += [(column < boundary, i) for i, boundary in enumerate(boundaries)]
-            bucket = sa.case(*whens, else_=len(boundaries))
+            # NULL times go to the NULL bucket; past the last boundary or not a time: in no window.
+            bucket = bucket_of(column, boundaries, null=NULL_BUCKET)
         keys.append(bucket.label(f"k_{k}"))
     # The columns the measures read, each cleaned once per row, beside the keys; the measures'
     # filters and values are then evaluated over those plain values.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import MappingError, SourceError
-from .source import BUCKET, TEXT, EntityUnavailable, Source
+from .source import BUCKET, EntityUnavailable, Source
 
 EXAMPLES = 3
 
@@ -50,7 +50,7 @@ def check_times(source: Source, entity_names) -> list[TimeCheck]:
                 continue
             time = getattr(t, column)
             unreadable = sa.and_(time.is_not(None), sa.not_(_valid(source, time)))
-            check = TimeCheck(name, column, stops_compute=source.dialect == "postgresql" and storage == TEXT)
+            check = TimeCheck(name, column, stops_compute=source.dialect.text_time_stops_query and storage == TEXT)
             checks.append(check)
             try:
                 ((count,),) = source.execute(sa.select(sa.func.count()).select_from(relation.from_).where(unreadable))
@@ -102,7 +102,7 @@ def check_numbers(source: Source, entity_names) -> list[NumberCheck]:
             if source_name + UNPARSED_SUFFIX in available:  # files: the text that did not parse
                 text = available[source_name + UNPARSED_SUFFIX]
                 unreadable = text.is_not(None)
-            elif source.dialect == "sqlite":  # SQLite reads non-numbers as NULL (Source._cleaned)
+            elif source.dialect.loose_number_columns:  # e.g. SQLite reads non-numbers as NULL (Source._cleaned)
                 text = sa.func.trim(sa.cast(available[source_name], sa.Text))
                 unreadable = sa.and_(text.is_not(None), text != "", relation.columns[column.name].is_(None))
             else:
@@ -122,30 +122,6 @@ def check_numbers(source: Source, entity_names) -> list[NumberCheck]:
 
 
 def _valid(source: Source, time):
-    """The value is a time. A PostgreSQL text column is cast by the computations, which fail on the first
-    value that does not cast; here its values are checked first, so that they can be counted."""
-    if source.dialect == "postgresql" and time.storage == TEXT:
-        return _postgres_instant(time.sql).is_not(None)
-    return time.valid()
-
-
-#: The ISO 8601 text forms PostgreSQL casts to ``timestamptz`` (those SQLite sources hold).
-_POSTGRES_ISO_TIME = (
-    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
-    r"([ Tt]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?\s*([Zz]|[+-](0\d|1[0-5])(:?[0-5]\d)?)?)?$"
-)
-
-
-def _postgres_instant(text_column):
-    """PostgreSQL text as ``timestamptz``, NULL (not an error) for text that is not a time, such as
-    'soon' or '2026-02-30'. Nested CASEs: PostgreSQL evaluates a CASE's branches in order, but not the
-    operands of an AND, and the substrings may only be cast once the pattern matched."""
-    import sqlalchemy as sa
-
-    year, month, day = (sa.cast(sa.func.substr(text_column, start, length), sa.Integer)
-                        for start, length in ((1, 4), (6, 2), (9, 2)))
-    leap = sa.or_(sa.and_(year % 4 == 0, year % 100 != 0), year % 400 == 0)
-    last_day = sa.case((month.in_([4, 6, 9, 11]), 30), (month == 2, sa.case((leap, 29), else_=28)), else_=31)
-    exists = sa.and_(year >= 1, day <= last_day)
-    cast = sa.cast(text_column, sa.DateTime(timezone=True))
-    return sa.case((text_column.op("~")(_POSTGRES_ISO_TIME), sa.case((exists, cast))))
+    """The value is a time, tested so that a bad value is counted rather than failing the query (a
+    PostgreSQL text column is cast by the computations, which fail on the first value that does not cast)."""
+    return source.dialect.checked_parses(time)

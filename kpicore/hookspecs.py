@@ -24,6 +24,11 @@ def register_connectors(register):
 
 
 @hookspec
+def register_dialects(register):
+    """Register SQL dialects: ``register(DialectSubclass)``, one per SQLAlchemy dialect name it serves."""
+
+
+@hookspec
 def register_channels(register):
     """Register delivery channels for digests: ``register(channel)``, one per destination scheme."""
 

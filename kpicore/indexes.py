@@ -59,9 +59,9 @@ def _advise(source: Source, inspector, relation, entity: str, column: str) -> In
     source_column = getattr(expression, "name", None)
     if source_column is None:
         return IndexAdvice(entity, column, table, None, note="computed column: cannot be indexed as is")
-    if source.dialect not in ("sqlite", "postgresql"):
+    if not source.dialect.index_advice:
         return IndexAdvice(entity, column, table, source_column,
-                           note=f"{source.dialect}: no index advice (files are read in place)")
+                           note=f"{source.dialect.name}: no index advice for this database")
     leading = _leading_columns(inspector, table, schema)
     if source_column in leading:
         return IndexAdvice(entity, column, table, source_column, index=leading[source_column])

@@ -34,11 +34,11 @@ class Entity:
     ``customer_key``.
     ``derive`` builds a derived relation from other entities instead of a source table: a callable
     ``derive(source) -> (from_clause, {column: expression}, {time_column: storage})`` (used for shared
-    per-customer aggregates such as ``customer_orders``; storage kinds as in ``kpicore.source``).
+    per-customer aggregates such as ``customer_orders``; storage kinds as in ``kpicore.dialects.base``).
     ``derive_buckets``, optional, builds the same relation in *bucket space* for a trend's window
     boundaries: ``derive_buckets(source, boundaries) -> (from_clause, {column: expression})`` where each
     time column holds the index of the slice between boundaries its time falls in (i for
-    [boundary i-1, boundary i), NULL for no time; ``Source.bucket_of``). The engine uses it for counts
+    [boundary i-1, boundary i), NULL for no time; ``TimeColumn.bucket``). The engine uses it for counts
     and sums with no filter bounded by a window (``in``, ``before_end``); it can be far cheaper than
     ordering every record, because it only needs aggregates per (key, bucket).
     """

@@ -16,6 +16,7 @@ ENTRY_POINT_GROUP = "kpicore"
 #: Built-in plugins, registered through the same hooks as anyone's.
 DEFAULT_PLUGINS = (
     "kpicore.model_plugin",
+    "kpicore.dialects",
     "kpicore.connectors.sql",
     "kpicore.connectors.files",
     "kpicore.metrics.customers",

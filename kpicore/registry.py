@@ -1,4 +1,4 @@
-"""The registry: metrics, entities, connectors and channels collected from the plugins' hooks."""
+"""The registry: metrics, entities, connectors, dialects and channels collected from the plugins' hooks."""
 
 from __future__ import annotations
 
@@ -62,6 +62,7 @@ class Registry:
     metrics: dict[str, Registration] = field(default_factory=dict)
     entities: dict[str, Registration] = field(default_factory=dict)
     connectors: dict[str, Registration] = field(default_factory=dict)
+    dialects: dict[str, Registration] = field(default_factory=dict)
     channels: dict[str, Registration] = field(default_factory=dict)
     demo_data: dict[str, Registration] = field(default_factory=dict)
     settings: dict[str, Registration] = field(default_factory=dict)
@@ -178,6 +179,12 @@ def _validate_metric(metric) -> None:
     metric.validate()
 
 
+def _validate_dialect(dialect) -> None:
+    from .dialects import validate
+
+    validate(dialect)
+
+
 def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False) -> Registry:
     """Call every collector hook of every plugin and gather what they register."""
     plugins = plugins or load_plugins()
@@ -189,6 +196,7 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
     hooks = [
         ("entities", "register_entities", lambda e: e.name, None),
         ("connectors", "register_connectors", lambda c: c.name, None),
+        ("dialects", "register_dialects", lambda d: d.name, _validate_dialect),
         ("channels", "register_channels", lambda c: c.scheme, None),
         ("metrics", "register_metrics", lambda m: m.name, _validate_metric),
         ("demo_data", "register_demo_data", lambda d: d.name, None),

@@ -7,8 +7,8 @@
         ])
         assert result.value == 100.0
 
-``kpi`` writes the rows to a fresh SQLite file (or, with ``kpi.backend = "postgresql"`` /
-``"csv"``, to a throw-away PostgreSQL schema or a CSV folder) and computes through the real
+``kpi`` writes the rows to a fresh SQLite file (or, with ``kpi.backend = "postgresql"``, ``"mysql"`` or
+``"csv"``, to a throw-away PostgreSQL schema, MySQL/MariaDB database or a CSV folder) and computes through the real
 engine. Extra keys become extra columns. Register your plugin for the test with ``kpi.register(plugin)``
 (a module or object with hookimpls), or the installed one with ``kpi.register_entry_point("name")``.
 Installed entry-point plugins are never loaded on their own, so tests do not depend on what is installed.
@@ -26,6 +26,45 @@ from pathlib import Path
 import pytest
 
 POSTGRES_URL = os.environ.get("KPI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+#: The MySQL/MariaDB server tests create their throw-away databases on (the database part is replaced).
+MYSQL_URL = os.environ.get("KPI_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+def mysql_url(database: str) -> str:
+    """``MYSQL_URL`` on another database."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(MYSQL_URL).set(database=database).render_as_string(hide_password=False)
+
+
+def create_mysql_database(prefix: str = "kpi_test") -> str:
+    """Create a MySQL database with a random name and return its name (drop it with ``drop_mysql_database``)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(MYSQL_URL)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    engine.dispose()
+    return name
+
+
+def drop_mysql_database(name: str) -> None:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(MYSQL_URL)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+    engine.dispose()
+
+
+def mysql_writer(url: str):
+    """An engine that writes to MySQL in UTC (TIMESTAMP values are UTC instants)."""
+    import sqlalchemy as sa
+
+    return sa.create_engine(url, connect_args={"init_command": "SET time_zone = '+00:00'"})
 
 
 def _sql_type(kind: str, dialect: str, timestamps: str):
@@ -34,6 +73,13 @@ def _sql_type(kind: str, dialect: str, timestamps: str):
     if dialect == "sqlite" and kind in ("number", "integer"):
         return _sqlite_real()()  # REAL affinity, but any value may be written: sources are untidy
 
+    if dialect == "mysql":
+        from sqlalchemy.dialects import mysql
+
+        if kind == "timestamp":  # TIMESTAMP: an instant (UTC); DATETIME: a naive time
+            return mysql.TIMESTAMP(fsp=6) if timestamps == "timestamptz" else mysql.DATETIME(fsp=6)
+        if kind in ("number", "integer"):
+            return mysql.DOUBLE()  # FLOAT would round 19.99
     if kind == "timestamp":
         if dialect == "sqlite":
             return sa.Text()
@@ -56,7 +102,10 @@ def _value(value, kind: str, dialect: str):
         return None
     if kind == "timestamp" and dialect != "sqlite" and isinstance(value, str):
         parsed = dt.datetime.fromisoformat(value)  # Python 3.11 reads "Z" and offsets
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        return parsed.astimezone(dt.UTC).replace(tzinfo=None) if dialect == "mysql" else parsed
+    if kind == "timestamp" and dialect == "mysql" and isinstance(value, dt.datetime) and value.tzinfo:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
     if kind == "date" and dialect != "sqlite" and isinstance(value, str):
         return dt.date.fromisoformat(value)
     if kind == "timestamp" and dialect == "sqlite" and isinstance(value, dt.datetime):
@@ -157,6 +206,7 @@ class KpiHarness:
         self._plugins = []
         self._sources = []
         self._schemas = []
+        self._databases = []
 
     def register(self, plugin) -> None:
         """Register a plugin (module or object with hookimpls) for this test only."""
@@ -221,6 +271,13 @@ class KpiHarness:
             engine.dispose()
             config.schema = schema
             url = POSTGRES_URL
+        elif self.backend == "mysql":
+            database = create_mysql_database()
+            self._databases.append(database)
+            url = mysql_url(database)
+            engine = mysql_writer(url)
+            write_tables(engine, rows, entities, timestamps=self.timestamps)
+            engine.dispose()
         else:
             raise ValueError(f"unknown backend {self.backend!r}")
         source = open_source(url, config, registry)
@@ -260,19 +317,21 @@ class KpiHarness:
                 for schema in self._schemas:
                     connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             engine.dispose()
+        for database in self._databases:
+            drop_mysql_database(database)
 
 
 @pytest.fixture
 def kpi(tmp_path):
-    """A KpiHarness on SQLite; set ``kpi.backend`` to "postgresql" or "csv" to switch."""
+    """A KpiHarness on SQLite; set ``kpi.backend`` to "postgresql", "mysql" or "csv" to switch."""
     harness = KpiHarness(tmp_path)
     yield harness
     harness.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "csv"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql", "csv"])
 def kpi_all_backends(request, tmp_path):
-    """A KpiHarness run once per backend: SQLite, PostgreSQL and a CSV folder."""
+    """A KpiHarness run once per backend: SQLite, PostgreSQL, MySQL/MariaDB and a CSV folder."""
     harness = KpiHarness(tmp_path, request.param)
     yield harness
     harness.close()

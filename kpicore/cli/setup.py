@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def check_command(source, config_path, indexes, data):
     _echo_digest_count(config, reg)
     the_source = context.open_source(config, source, reg)
 
-    click.echo(f"source: {the_source.display}")
+    click.echo(f"source: {the_source.display} (dialect {the_source.dialect.name})")
     unavailable = {}
     data_failures = 0
     try:
@@ -248,7 +249,10 @@ def _echo_number_checks(the_source, entity_names) -> int:
 @click.option("--period", "-p", default="last-week", show_default=True, help="Period to show.")
 @click.option("--pack", "packs", multiple=True, metavar="NAME",
               help="Also add a plugin's sample data (e.g. restaurant, consulting) and show its metrics; repeatable.")
-def demo_command(period, packs):
+@click.option("--into", "into", metavar="URL",
+              help="Write the sample data into this empty database (PostgreSQL, MySQL/MariaDB, ...) "
+              "instead of kpi-demo.db, and show the KPIs computed there.")
+def demo_command(period, packs, into):
     """Create sample data (kpi-demo.db), a kpi.toml if there is none, and show last week's KPIs."""
     import datetime as dt
 
@@ -264,12 +268,32 @@ def demo_command(period, packs):
     context.warn_problems(reg)
     demo_packs = [_demo_pack(reg, name) for name in packs]
     today = dt.datetime.now(dt.UTC).date()
+    if into:
+        import tempfile
+
+        from ..config import expand_url
+        from ..demo_data import copy_into
+
+        into = expand_url(into, "--into")
+        scratch = tempfile.TemporaryDirectory()
+        database = Path(scratch.name) / context.DEMO_DATABASE
     counts = generate_demo_database(database, today=today)
     for registration in demo_packs:
         counts.update(registration.item.generate(database, today) or {})
-    click.echo(f"Wrote {database.name}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()), err=True)
+    if into:
+        from ..connectors import redact
+
+        try:
+            counts = copy_into(database, into)
+        finally:
+            scratch.cleanup()
+        click.echo(f"Wrote {redact(into)}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()), err=True)
+    else:
+        click.echo(f"Wrote {database.name}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()),
+                   err=True)
+    source_url = into or str(database)
     config_path = folder / "kpi.toml"
-    _write_demo_config(config_path, [registration.item for registration in demo_packs])
+    _write_demo_config(config_path, [registration.item for registration in demo_packs], into)
     config = load_config(config_path)
     the_period = context.resolve_period(period, config.timezone)
     if demo_packs:
@@ -277,7 +301,7 @@ def demo_command(period, packs):
         names = [name for name, metric in reg.metrics.items() if metric.plugin in providers]
     else:
         names = list(DEMO_METRICS)
-    the_source = context.open_source(config, str(database), reg)
+    the_source = context.open_source(config, source_url, reg)
     try:
         results = compute(select_metrics(names, reg), the_period, the_source, config=config, trend=12)
     finally:
@@ -289,7 +313,7 @@ def demo_command(period, packs):
 
     click.echo()
     pack_metrics = names if demo_packs else None
-    click.echo(write_demo_digest(config, period, results, reg, str(database), folder, pack_metrics), nl=False)
+    click.echo(write_demo_digest(config, period, results, reg, source_url, folder, pack_metrics), nl=False)
     # --- end digest ---
     click.echo(
         "Next: kpi compute nps --period last-week --by region | kpi metrics | kpi compute all --format json",
@@ -305,11 +329,13 @@ def _demo_pack(reg, name: str):
     return reg.demo_data[name]
 
 
-def _write_demo_config(config_path: Path, demo_packs) -> None:
-    """Write the demo kpi.toml, or add the packs' settings to one `kpi demo` wrote; never touch the user's."""
+def _write_demo_config(config_path: Path, demo_packs, into: str | None = None) -> None:
+    """Write the demo kpi.toml, or add the packs' settings to one `kpi demo` wrote; never touch the user's.
+    With ``into`` (``kpi demo --into URL``) the new kpi.toml points at that database."""
     fragments = [pack.config for pack in demo_packs if pack.config]
     if not config_path.exists():
-        config_path.write_text("\n".join([DEMO_CONFIG, *fragments]), encoding="utf-8")
+        text = DEMO_CONFIG if not into else DEMO_CONFIG.replace('url = "kpi-demo.db"', f"url = {json.dumps(into)}")
+        config_path.write_text("\n".join([text, *fragments]), encoding="utf-8")
         click.echo("Wrote kpi.toml pointing at it.", err=True)
         return
     text = config_path.read_text(encoding="utf-8")

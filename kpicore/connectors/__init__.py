@@ -35,10 +35,14 @@ def open_source(url: str, config: SourceConfig, registry):
             path = config.base_dir / path
         url = str(path)
     entities = {name: registration.item for name, registration in registry.entities.items()}
+    from ..dialects import using
+
+    dialects = {name: registration.item for name, registration in getattr(registry, "dialects", {}).items()}
     for registration in registry.connectors.values():
         connector = registration.item
         if connector.handles(url):
-            return connector.open(url, config, entities)
+            with using(dialects or None):  # the connector picks the source's dialect among the registered ones
+                return connector.open(url, config, entities)
     raise ConfigError(
         f"no connector handles source {redact(url)!r}: use a SQLAlchemy URL (sqlite:///shop.db, "
         "postgresql://user@host/db), a .db/.sqlite file or a folder of CSV/Parquet files"

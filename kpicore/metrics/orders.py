@@ -32,7 +32,7 @@ def derive_customer_orders(source):
     orders = source.relation("orders")
     ordered_at = source.row("orders").ordered_at
     customer_id, amount = orders.columns["customer_id"], orders.columns["amount"]
-    order_by = (source.normalized(ordered_at), orders.columns["order_id"])
+    order_by = (ordered_at.sortable(), orders.columns["order_id"])
     is_purchase = sa.case((amount > 0, 1), else_=0)
     ranked = (
         sa.select(
@@ -78,18 +78,18 @@ def derive_customer_orders_in_buckets(source, boundaries):
     import sqlalchemy as sa
 
     raw = source.relation("orders")
+    t = source.row("orders")
     where = sa.and_(
         raw.columns["customer_id"].is_not(None),
         raw.columns["amount"].is_not(None),
-        source.prefilter(source.row("orders").ordered_at, None, boundaries[-1]),
+        t.ordered_at.range(None, boundaries[-1]),
     )
-    t = source.row("orders")
     customer_id, amount = t.customer_id, t.amount
     # Each order's bucket computed once per row, grouped as a plain value (Source.once_per_row).
     rows = source.once_per_row(
         sa.select(
             customer_id.label("customer_id"),
-            source.bucket_of(t.ordered_at, boundaries).label("bucket"),
+            t.ordered_at.bucket(boundaries).label("bucket"),
             sa.case((amount > 0, 1)).label("purchase"),
         )
         .select_from(raw.from_)

@@ -111,3 +111,27 @@ def test_every_metric_works_without_the_optional_columns(kpi_all_backends):
     for name in names:
         assert results[name].status == "ok", (name, results[name].reason)
         assert _same(results[name].value, full[name].value), name
+
+
+@pytest.mark.parametrize("timestamps", ["timestamptz", "timestamp"])
+def test_mysql_matches_postgresql_in_a_business_timezone_with_dst_inside_the_trend(tmp_path, timestamps):
+    """America/New_York leaves daylight saving time on 2026-11-01, inside the trend's week 2026-W44:
+    MySQL's TIMESTAMP (an instant) and DATETIME (a naive time) give PostgreSQL's timestamptz and
+    timestamp numbers, for every metric, with and without a breakdown. The MySQL server has no zone
+    tables: kpicore converts the bounds itself."""
+    names = sorted(REFERENCE)
+    harnesses = {name: KpiHarness(tmp_path, name) for name in ("mysql", "postgresql")}
+    for harness in harnesses.values():
+        harness.timestamps = timestamps
+    try:
+        for by in (None, "region"):
+            got, want = (
+                harnesses[name].compute(names, WEEK, tz="America/New_York", by=by, trend=5, config=MARGIN, **ALL)
+                for name in ("mysql", "postgresql")
+            )
+            for name in names:
+                assert [p.period for p in got[name].trend][1] == "2026-W44"
+                assert _same(_comparable(want[name]), _comparable(got[name])), (timestamps, by, name)
+    finally:
+        for harness in harnesses.values():
+            harness.close()

@@ -1,8 +1,8 @@
-"""Property tests: random rows through SQLite and PostgreSQL agree with the plain-Python reference.
+"""Property tests: random rows through SQLite, PostgreSQL and MariaDB agree with the plain-Python reference.
 
 One test per metric (parametrized). Each example writes small random tables (timestamps within a few
 weeks of the period, in SQLite's text forms, on the boundaries more often than chance would; invalid
-scores, refunds, NULLs) to a SQLite file and a PostgreSQL schema (both created once per test and
+scores, refunds, NULLs) to a SQLite file, a PostgreSQL schema and a MariaDB database (created once per test and
 refilled per example), computes the metric for 2026-W47 in a random business timezone, broken down by
 a dimension, and compares value, previous, n, warnings and every segment with ``reference``.
 """
@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 from kpicore.compute import compute, select_metrics
 from kpicore.config import Config
 from kpicore.periods import parse_period
-from kpicore.testing import POSTGRES_URL, KpiHarness, write_tables
+from kpicore.testing import (
+    POSTGRES_URL,
+    KpiHarness,
+    create_mysql_database,
+    drop_mysql_database,
+    mysql_url,
+    mysql_writer,
+    write_tables,
+)
 
 from .reference import READS, REFERENCE, close, expected, segment_rows
 
@@ -144,11 +152,17 @@ class Backend:
         config = SourceConfig(base_dir=tmp_path)
         empty = {entity: [{"region": "North"}] if entity == "customers" else []
                  for entities in READS.values() for entity in entities}
+        self.database = None
         if name == "sqlite":
             path = tmp_path / "property.db"
             self.engine = sa.create_engine(f"sqlite:///{path}")
             self.schema = None
             url = str(path)
+        elif name == "mysql":
+            self.database = create_mysql_database("kpi_prop")
+            url = mysql_url(self.database)
+            self.engine = mysql_writer(url)
+            self.schema = None
         else:
             self.engine = sa.create_engine(POSTGRES_URL)
             self.schema = f"kpi_prop_{uuid.uuid4().hex[:10]}"
@@ -177,13 +191,15 @@ class Backend:
             with self.engine.begin() as connection:
                 connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
         self.engine.dispose()
+        if self.database:
+            drop_mysql_database(self.database)
 
 
 @pytest.fixture
 def backends(tmp_path):
-    """SQLite and PostgreSQL sources, created once per test."""
+    """SQLite, PostgreSQL and MariaDB sources, created once per test."""
     registry = KpiHarness(tmp_path).registry()
-    opened = [Backend("sqlite", tmp_path, registry), Backend("postgresql", tmp_path, registry)]
+    opened = [Backend(name, tmp_path, registry) for name in ("sqlite", "postgresql", "mysql")]
     yield registry, opened
     for backend in opened:
         backend.close()

@@ -1,0 +1,176 @@
+"""SQLite: every time is text (in several ISO forms), numbers may be any text, one writer per file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import sqlalchemy as sa
+
+from .base import (
+    DATE_TEXT,
+    MAX_CONCURRENT_QUERIES,
+    OPS,
+    TEXT,
+    UTC,
+    Dialect,
+    bound_text,
+    date_bound,
+    usable_cores,
+)
+
+
+class SQLiteDialect(Dialect):
+    """SQLite files and in-memory databases (the embedded default)."""
+
+    name = "sqlite"
+    index_advice = True
+    loose_number_columns = True
+    reads_column_types = False  # SQLite keeps whatever was written: times are text
+
+    def install_guards(self, engine, timeout):
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "connect")
+        def sqlite_session(dbapi_connection, record):
+            dbapi_connection.execute("PRAGMA query_only = ON")
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def sqlite_deadline(conn, cursor, statement, parameters, context, executemany):
+            deadline = time.monotonic() + timeout
+            conn.connection.dbapi_connection.set_progress_handler(
+                lambda: 1 if time.monotonic() > deadline else 0, 10_000
+            )
+
+    def concurrency(self, engine):
+        """One per core on a SQLite file, which works in this process; one for a single-connection pool."""
+        if not isinstance(engine.pool, sa.pool.QueuePool | sa.pool.NullPool):
+            return 1
+        return max(1, min(usable_cores(), MAX_CONCURRENT_QUERIES))
+
+    def storage_kind(self, type_code, kind):
+        return DATE_TEXT if kind == "date" else TEXT
+
+    def cleaned(self, column, kind):
+        """Read a number column's non-numbers ('abc', '12,50') and empty text as NULL, so metrics leave
+        them out and warn instead of summing them as 0 or 12. Time columns stay raw, so their indexes
+        keep working."""
+        if kind in ("number", "integer"):
+            text = sa.func.trim(column)
+            numeric_text = sa.and_(
+                text.op("GLOB")("*[0-9]*"), sa.not_(text.op("GLOB")("*[^0-9.eE+-]*")),
+            )
+            return sa.case(
+                (sa.func.typeof(column).in_(["integer", "real"]), column),
+                (sa.and_(sa.func.typeof(column) == "text", numeric_text), sa.cast(text, sa.Float)),
+            )
+        if kind == "text":
+            return sa.func.nullif(sa.func.trim(column), "")
+        return column
+
+    def truthy(self, expression):
+        # Typed literals, so the SQL shown by `kpi metrics --details` renders on an INTEGER column too.
+        words = [sa.literal(word, sa.Text()) for word in ("1", "true", "TRUE", "True", "t", "yes")]
+        return expression.in_([sa.literal(1, sa.Integer()), *words])
+
+    def compare(self, column, op, bound):
+        compare = OPS[op]
+        if column.storage == DATE_TEXT:  # text that is not a date ('2026-13-45') is in no period
+            return sa.and_(compare(column.sql, date_bound(bound).isoformat()), self.parses(column))
+        if column.storage != TEXT:
+            return super().compare(column, op, bound)
+        # Compare parsed, normalised values; naive text is in the source's timezone.
+        parsed = self.normalized(column)
+        utc_instant = instant(sa.literal(bound_text(bound.astimezone(UTC)), sa.Text()))
+        if self.timezone.key == "UTC":
+            exact = compare(parsed, utc_instant)
+        else:
+            offset = has_offset(column.sql)
+            local_instant = instant(sa.literal(bound_text(self.local(bound)), sa.Text()))
+            exact = sa.or_(
+                sa.and_(offset, compare(parsed, utc_instant)),
+                sa.and_(sa.not_(offset), compare(parsed, local_instant)),
+            )
+        return sa.and_(self.raw_range(column, op, bound), exact)
+
+    def normalized(self, column):
+        """The Julian day number, to the millisecond (not datetime(): it drops fractional seconds, so
+        09:00:00 would not be before 09:00:00.250)."""
+        if column.storage == TEXT:
+            return column.parsed if column.parsed is not None else instant(column.sql)
+        return column.sql
+
+    def parses(self, column):
+        if column.storage == DATE_TEXT:
+            # With a modifier, date() carries '2026-02-30' over to March 2nd: a valid date is its own date().
+            written = sa.func.substr(column.sql, 1, 10)  # the date as written, before any time or offset
+            day = sa.func.date(written, sa.literal("+0 days", sa.Text()))
+            return sa.and_(day.is_not(None), day == written)
+        if column.storage == TEXT:
+            # julianday() also reads 'now' and bare Julian day numbers, which no period holds.
+            return sa.and_(self.normalized(column).is_not(None), column.sql.op("GLOB")("[0-9][0-9][0-9][0-9]-*"))
+        return super().parses(column)
+
+    def minutes_between(self, start, end):
+        seconds = sa.func.strftime("%s", end.sql) - sa.func.strftime("%s", start.sql)
+        return sa.cast(seconds, sa.Float) / 60.0
+
+    def epoch_seconds(self, column, near: dt.datetime):
+        if column.storage == DATE_TEXT:
+            raise ValueError("epoch_seconds needs a timestamp column, not a date")
+        offset = self.naive_offset(near)
+        seconds = (sa.func.julianday(column.sql) - sa.literal_column("2440587.5")) * sa.literal_column("86400.0")
+        if column.storage != TEXT or not offset:
+            return seconds
+        return sa.case((has_offset(column.sql), seconds), else_=seconds - sa.literal_column(repr(float(offset))))
+
+    def once_per_row(self, rows, name):
+        """SQLite flattens a plain subquery into the query around it, and then evaluates a GROUP BY key
+        (a bucket's CASE chain) both to sort and again for the result, and an aggregate's cleaned input
+        once per use: ``LIMIT -1`` keeps it a co-routine that computes each expression once and hands
+        the sorter plain values (1 M orders: GROUP BY (customer, bucket) 0.8 s instead of 2.1 s, the
+        orders buckets 0.66 s instead of 1.02 s)."""
+        return rows.limit(sa.literal_column("-1")).subquery(name)
+
+    def parse_once(self, relation, name, where):
+        """SQLite does not share common subexpressions, so a query with one CASE per measure and window
+        would call ``julianday()`` on the same value dozens of times per row; a MATERIALIZED CTE
+        (SQLite 3.35+) parses each value once."""
+        import sqlite3
+
+        from ..source import Relation
+
+        text_columns = [c for c, kind in relation.storage.items() if kind == TEXT]
+        if sqlite3.sqlite_version_info < (3, 35) or not text_columns:
+            return None
+        present = {c: e for c, e in relation.columns.items() if not isinstance(e, sa.sql.elements.Null)}
+        parsed_names = {c: f"{c}__parsed" for c in text_columns}
+        rows = sa.select(
+            *[expression.label(c) for c, expression in present.items()],
+            *[instant(relation.columns[c]).label(parsed_names[c]) for c in text_columns],
+        ).select_from(relation.from_)
+        if where is not None:
+            rows = rows.where(where)
+        from_ = rows.cte(f"{name}_rows").prefix_with("MATERIALIZED")
+        columns = {c: (from_.c[c] if c in present else expression) for c, expression in relation.columns.items()}
+        parsed = {c: from_.c[parsed_names[c]] for c in text_columns}
+        return Relation(relation.entity, from_, columns, relation.storage, relation.dimensions, relation.origin, parsed)
+
+
+def instant(text_column) -> sa.ColumnElement:
+    """SQLite text time as its Julian day number (a REAL; offsets applied), NULL when unparseable.
+
+    SQLite parses a time to whole milliseconds (an integer) and ``julianday`` returns them divided by
+    86 400 000, so two values compare exactly as their millisecond instants do, as the text of
+    ``strftime('%Y-%m-%d %H:%M:%f')`` would, at a fifth of its cost per row (no text is built).
+    A bound is compared as ``julianday('<bound text>')``: a constant SQLite evaluates once.
+    """
+    return sa.func.julianday(text_column, type_=sa.Float)
+
+
+def has_offset(text_column) -> sa.ColumnElement:
+    """True for text timestamps that carry 'Z' or '+HH:MM' / '-HH:MM' after the time."""
+    tail = sa.func.substr(text_column, 20)
+    return sa.or_(
+        sa.func.instr(tail, "Z") > 0, sa.func.instr(tail, "+") > 0, sa.func.instr(tail, "-") > 0
+    )
