@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import MappingError, SourceError
+from .dialects.base import TEXT
 from .source import BUCKET, EntityUnavailable, Source
 
 EXAMPLES = 3

@@ -39,6 +39,8 @@ from kpicore.errors import ConfigError, KpiError, SourceError
 from kpicore.results import MetricResult, Segment, TrendPoint
 
 log = logging.getLogger("kpicore.chat")
+#: Slack's limit on the fields of one section block.
+SLACK_MAX_FIELDS = 10
 
 CHAT_KEYS = ("allow", "max_age", "budget", "rate_limit", "trend", "period")
 ACTION_PREVIOUS, ACTION_BREAKDOWN, ACTION_SHARE = "kpi_previous", "kpi_breakdown", "kpi_share"
@@ -651,13 +653,16 @@ def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *
             blocks.append(_context(" · ".join(facts)))
         if view.segments:
             fields = []
-            for segment in view.segments:
-                name = segment["segment"]
-                label = f"no {view.dimension}" if name == "(none)" else name
+            for segment in view.segments:  # labels ("no region"), order and counts as in the digest
+                small = " · small sample" if segment.small else ""
                 fields.append({"type": "mrkdwn",
-                               "text": f"*{slack_escape(label)}*\n{slack_escape(segment['value'])} (n {segment['n']})"})
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"By {slack_escape(view.dimension)}:"},
-                           "fields": fields})
+                               "text": f"*{slack_escape(segment.segment)}*\n{slack_escape(segment.value)}"
+                                       f" ({slack_escape(segment.n)}{small})"})
+            heading = f"By {slack_escape(view.dimension)}:"
+            if len(fields) > SLACK_MAX_FIELDS:  # Slack refuses a section with more than 10 fields
+                heading += f" (the {SLACK_MAX_FIELDS} that moved most of {len(fields)})"
+                fields = fields[:SLACK_MAX_FIELDS]
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": heading}, "fields": fields})
     if note:
         blocks.append(_context(slack_escape(note)))
     return blocks

@@ -31,6 +31,14 @@ log = logging.getLogger("kpicore.chat")
 _NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found", "is_archived")
 
 
+class _UnusedTokenNotice(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused when it is given a client: the client carries that
+    token (and the Web API address), so the warning is noise in the service's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def build_app(config, answerer: Answerer | None = None, *, client=None):
     """A slack_bolt App answering ``/kpi`` and its buttons for ``config``.
 
@@ -43,12 +51,15 @@ def build_app(config, answerer: Answerer | None = None, *, client=None):
     from kpicore.channels.slack import make_client
 
     answerer = answerer or Answerer(config)
+    bolt_logger = logging.getLogger("kpicore.chat.bolt")
+    if not any(isinstance(f, _UnusedTokenNotice) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_UnusedTokenNotice())
     app = App(
         client=client or make_client(),
         signing_secret=os.environ.get(SIGNING_SECRET_ENV) or "",
         token_verification_enabled=False,
         process_before_response=False,
-        logger=logging.getLogger("kpicore.chat.bolt"),
+        logger=bolt_logger,
     )
     app.kpi_answerer = answerer  # type: ignore[attr-defined]  # what the service closes on shutdown
 

@@ -21,18 +21,20 @@ def _service_specs(config, reg):
 
 @click.command("serve")
 @click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True,
-              help="Port for /healthz and /metrics (0: any free port, logged at start).")
+              help="Port for /healthz, /metrics and /slack/events (0: any free port, logged at start).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="One line per event: text for people, json for machines.")
 @context.config_option
 def serve_command(port, host, log_format, config_path):
-    """Run the digests on their schedules and serve /healthz and /metrics until SIGTERM or Ctrl-C.
+    """Run the digests on their schedules; serve /healthz, /metrics and /kpi (/slack/events) until SIGTERM or Ctrl-C.
 
     Each digest with a `schedule` (5-field cron in its timezone) or `every` ("30s") fires on
     time; missed fires within `catch_up` (default 24h) are sent once on start; failed
     destinations are retried with backoff, then reported to [serve] notify. Several processes
-    may share one PostgreSQL state_url: each digest still goes out once per period.
+    may share one PostgreSQL state_url: each digest still goes out once per period. /kpi slash
+    commands are answered at POST /slack/events (SLACK_SIGNING_SECRET) and, with SLACK_APP_TOKEN, over
+    Socket Mode.
     """
     from ..digest.run import ledger_engine
     from ..serve.logs import configure, event
@@ -49,7 +51,20 @@ def serve_command(port, host, log_format, config_path):
     service = Service(config, reg, specs, engine, settings)
     if not service.specs:
         event("idle", reason="no digest has a schedule or every; nothing will be sent")
-    run(service, host, port)
+    from ..chat.service import chat_endpoints
+
+    chats = []
+
+    def chat_routes():
+        chats.append(chat_endpoints(config))
+        event("chat", http="/slack/events", socket_mode="on" if chats[0].socket_mode is not None else "off")
+        return chats[0].routes
+
+    try:
+        run(service, host, port, extra_routes=chat_routes)
+    finally:
+        for chat in chats:
+            chat.close()
 
 
 @click.command("schedule")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kpicore.errors import KpiError
@@ -59,14 +59,19 @@ def _uvicorn_server(config):
 
 
 def run(service: Service, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
-        extra_routes: Sequence[Any] = (), shutdown_timeout: float = 30.0) -> bool:
-    """Serve until SIGTERM or SIGINT; returns True when no delivery was cut off by the shutdown timeout."""
+        extra_routes: Sequence[Any] | Callable[[], Sequence[Any]] = (), shutdown_timeout: float = 30.0) -> bool:
+    """Serve until SIGTERM or SIGINT; returns True when no delivery was cut off by the shutdown timeout.
+
+    ``extra_routes`` may be a callable, called once the port is bound (so a port in use fails first).
+    """
     import uvicorn
 
     from kpicore.serve.app import build_app
 
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
+    if callable(extra_routes):
+        extra_routes = extra_routes()
     config = uvicorn.Config(build_app(service, extra_routes), log_level="warning", access_log=False,
                             lifespan="off", timeout_graceful_shutdown=5)
     server = _uvicorn_server(config)

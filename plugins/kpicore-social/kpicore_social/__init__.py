@@ -26,7 +26,7 @@ def derive_follower_changes(source):
     followers = source.relation("social_followers")
     t = source.row("social_followers")
     platform, count = followers.columns["platform"], followers.columns["followers"]
-    previous = sa.func.lag(count).over(partition_by=platform, order_by=source.normalized(t.day))
+    previous = sa.func.lag(count).over(partition_by=platform, order_by=t.day.sortable())
     changes = (
         sa.select(platform.label("platform"), t.day.sql.label("day"), (count - previous).label("change"))
         .select_from(followers.from_)

@@ -1,0 +1,46 @@
+"""``/kpi`` inside ``kpi serve``: the Bolt app's HTTP routes on the service's port, and Socket Mode
+beside them when ``SLACK_APP_TOKEN`` is set."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("kpicore.chat")
+
+
+@dataclass
+class ChatEndpoints:
+    """What the service mounts (``routes``) and what it must close on shutdown."""
+
+    routes: list[Any]
+    socket_mode: Any = None
+    _closers: list[Any] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Disconnect Socket Mode and stop the answerer's worker threads; safe to call twice."""
+        while self._closers:
+            closer = self._closers.pop()
+            try:
+                closer()
+            except Exception as error:  # shutting down: report, never raise
+                log.warning("closing /kpi: %s", error)
+
+
+def chat_endpoints(config) -> ChatEndpoints:
+    """The Bolt app for ``config`` at ``POST /slack/events``, and over Socket Mode with an app token.
+
+    Requests are verified with ``SLACK_SIGNING_SECRET`` (without it every HTTP request is refused).
+    """
+    from kpicore.chat.app import build_app
+    from kpicore.chat.http import slack_routes
+    from kpicore.chat.socket_mode import start_socket_mode
+
+    bolt_app = build_app(config)
+    endpoints = ChatEndpoints(routes=slack_routes(bolt_app))
+    endpoints._closers.append(bolt_app.kpi_answerer.close)
+    endpoints.socket_mode = start_socket_mode(bolt_app)
+    if endpoints.socket_mode is not None:
+        endpoints._closers.append(endpoints.socket_mode.close)
+    return endpoints

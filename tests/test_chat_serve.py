@@ -1,0 +1,32 @@
+"""/kpi inside a real `kpi serve` process: the same port as /healthz, signatures verified."""
+
+from __future__ import annotations
+
+from tests.chat_support import SIGNING_SECRET, command_body, send
+from tests.test_serve import Serve, environment, servers, write_config  # noqa: F401  (servers: fixture)
+
+
+def test_kpi_serve_answers_signed_slash_commands_beside_healthz(tmp_path, demo_database, slack_server, servers):
+    write_config(tmp_path, demo_database, state_url=f"sqlite:///{tmp_path / 'state.db'}", schedule="")
+    env = environment(slack_server)
+    env["SLACK_SIGNING_SECRET"] = SIGNING_SECRET
+    serve = Serve(tmp_path, env)
+    servers.append(serve)
+    serve.started()
+    url = f"http://127.0.0.1:{serve.port}/slack/events"
+
+    answer = send(url, command_body("nps 2026-W47"))
+    assert answer.status == 200, answer.body
+    assert "Net Promoter Score" in answer.text and "2026-W47" in answer.text
+    assert answer.elapsed < 3.0  # Slack's limit for the HTTP answer
+
+    forged = send(url, command_body("nps 2026-W47"), sign_with="not-the-secret")
+    assert forged.status == 401
+    assert "Net Promoter Score" not in str(forged.body)
+
+    status, _ = serve.get("/healthz")
+    assert status == 200
+    assert serve.stop() == 0
+    log = serve.text()
+    assert "chat http=/slack/events socket_mode=off" in log
+    assert SIGNING_SECRET not in log
