@@ -20,7 +20,7 @@ def test_text_amounts_are_left_out_and_warned(kpi, backend):
     results = kpi.compute(["revenue", "aov"], "2026-W47", orders=ORDERS)
     revenue, aov = results["revenue"], results["aov"]
     assert (revenue.value, revenue.n) == (17.5, 2)
-    assert [(w.message, w.count) for w in revenue.warnings] == [("orders with no amount", 3)]
+    assert [(w.message, w.count) for w in revenue.warnings] == [("orders with no amount or an amount that is not a number (kpi check --data shows examples)", 3)]
     assert (aov.value, aov.n) == (8.75, 2)
 
 

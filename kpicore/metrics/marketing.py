@@ -30,7 +30,7 @@ class CustomerAcquisitionCost(Metric):
         "new": Measure.count(entity="customers", time="signup_at"),
         "no_amount": Measure.count(
             where=lambda t: t.amount.is_(None), entity="marketing_spend", time="spent_on",
-            warn="marketing spend rows with no amount",
+            warn="marketing spend rows with no amount or an amount that is not a number (kpi check --data shows examples)",
         ),
         "no_date": Measure.missing_time(
             "marketing spend rows with no spent_on date", entity="marketing_spend", time="spent_on"

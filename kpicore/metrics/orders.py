@@ -138,11 +138,11 @@ CUSTOMER_ORDERS = Entity(
 REVENUE = Measure.sum("amount", entity="orders", time="ordered_at")
 ORDERS_WITH_AMOUNT = Measure.count(where=lambda t: t.amount.is_not(None), entity="orders", time="ordered_at")
 NO_AMOUNT = Measure.count(
-    where=lambda t: t.amount.is_(None), entity="orders", time="ordered_at", warn="orders with no amount"
+    where=lambda t: t.amount.is_(None), entity="orders", time="ordered_at", warn="orders with no amount or an amount that is not a number (kpi check --data shows examples)"
 )
 NO_ORDER_TIME = Measure.missing_time("orders with no ordered_at", entity="orders", time="ordered_at")
 LIFETIME = {"entity": "orders", "time": "ordered_at", "window": "before_end"}
-LIFETIME_NO_AMOUNT = Measure.count(where=lambda t: t.amount.is_(None), warn="orders with no amount", **LIFETIME)
+LIFETIME_NO_AMOUNT = Measure.count(where=lambda t: t.amount.is_(None), warn="orders with no amount or an amount that is not a number (kpi check --data shows examples)", **LIFETIME)
 LIFETIME_NO_CUSTOMER = Measure.count(
     where=lambda t: t.amount.is_not(None) & t.customer_id.is_(None),
     warn="orders with no customer (not attributable to a customer)",

@@ -20,7 +20,7 @@ def test_cac(kpi):
     assert result.previous == 70.0  # W46: 70 spent on Nov 15, customer 10
     assert counts(result) == [1, 1, 1]  # spend with no amount, spend with no date, customer with no signup
     assert {w.message for w in result.warnings} == {
-        "marketing spend rows with no amount", "marketing spend rows with no spent_on date",
+        "marketing spend rows with no amount or an amount that is not a number (kpi check --data shows examples)", "marketing spend rows with no spent_on date",
         "customers with no signup time",
     }
 
