@@ -30,3 +30,16 @@ def test_kpi_serve_answers_signed_slash_commands_beside_healthz(tmp_path, demo_d
     log = serve.text()
     assert "chat http=/slack/events socket_mode=off" in log
     assert SIGNING_SECRET not in log
+
+
+def test_kpi_serve_without_a_bot_token_runs_its_schedules_with_kpi_off(tmp_path, demo_database, slack_server, servers):
+    write_config(tmp_path, demo_database, state_url=f"sqlite:///{tmp_path / 'state.db'}", schedule="")
+    env = environment(slack_server)
+    env.pop("SLACK_BOT_TOKEN")
+    serve = Serve(tmp_path, env)
+    servers.append(serve)
+    serve.started()
+    assert "chat http=off reason=\"SLACK_BOT_TOKEN is not set\"" in serve.text()
+    status, _ = serve.get("/healthz")
+    assert status == 200
+    assert serve.stop() == 0

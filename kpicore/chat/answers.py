@@ -467,9 +467,25 @@ class Answerer:
             ))
         return results, oldest
 
+    def _sync_note(self) -> str:
+        """How old the data is when the source is a synced one (a hosted CRM): /kpi never syncs inline."""
+        from kpicore.sync import last_sync
+
+        try:
+            finished = last_sync(self.config, self.registry)
+        except KpiError:
+            return ""
+        if finished is None:
+            return ""
+        finished = finished if finished.tzinfo else finished.replace(tzinfo=dt.UTC)
+        return f"Data as of the last sync, {_age(finished)}."
+
     def _answer(self, request: MetricRequest, results, dimension, asker: Asker, *, how: str, note: str) -> Reply:
         if how == "stored":
             results = results[0]
+        synced = self._sync_note()
+        if synced:
+            note = f"{note} {synced}"
         blocks = answer_blocks(request, results, self.config, note=note)
         actions = self._actions(request, asker)
         title = ", ".join(f"{r.title}: {_value(r, self.config)}" for r in results)
@@ -587,10 +603,15 @@ def _fit(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return fitted
 
 
+def _age(moment: dt.datetime) -> str:
+    minutes = max(0, int((dt.datetime.now(dt.UTC) - moment).total_seconds() // 60))
+    if minutes == 0:
+        return "just now"
+    return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"
+
+
 def _stored_note(computed_at: dt.datetime) -> str:
-    minutes = max(0, int((dt.datetime.now(dt.UTC) - computed_at).total_seconds() // 60))
-    age = "just now" if minutes == 0 else f"{minutes} min ago"
-    return f"From stored values computed {age}."
+    return f"From stored values computed {_age(computed_at)}."
 
 
 def _value(result: MetricResult, config) -> str:

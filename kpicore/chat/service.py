@@ -16,6 +16,8 @@ class ChatEndpoints:
 
     routes: list[Any]
     socket_mode: Any = None
+    #: Why /kpi is off (no bot token), or None when it is served.
+    off_reason: str | None = None
     _closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
@@ -32,7 +34,14 @@ def chat_endpoints(config) -> ChatEndpoints:
     """The Bolt app for ``config`` at ``POST /slack/events``, and over Socket Mode with an app token.
 
     Requests are verified with ``SLACK_SIGNING_SECRET`` (without it every HTTP request is refused).
+    Without ``SLACK_BOT_TOKEN`` /kpi is off and the service runs its schedules alone.
     """
+    import os
+
+    from kpicore.channels.slack import TOKEN_ENV
+
+    if not os.environ.get(TOKEN_ENV):
+        return ChatEndpoints(routes=[], off_reason=f"{TOKEN_ENV} is not set")
     from kpicore.chat.app import build_app
     from kpicore.chat.http import slack_routes
     from kpicore.chat.socket_mode import start_socket_mode

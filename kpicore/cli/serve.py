@@ -57,7 +57,10 @@ def serve_command(port, host, log_format, config_path):
 
     def chat_routes():
         chats.append(chat_endpoints(config))
-        event("chat", http="/slack/events", socket_mode="on" if chats[0].socket_mode is not None else "off")
+        if chats[0].off_reason:
+            event("chat", http="off", reason=chats[0].off_reason)
+        else:
+            event("chat", http="/slack/events", socket_mode="on" if chats[0].socket_mode is not None else "off")
         return chats[0].routes
 
     try:

@@ -117,6 +117,10 @@ class Service:
                               name=name)
         scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick, timezone=dt.UTC), id="tick",
                           name="tick")
+        sync_every = self._sync_interval()
+        if sync_every is not None:
+            scheduler.add_job(self.sync, IntervalTrigger(seconds=sync_every, timezone=dt.UTC), id="sync", name="sync",
+                              next_run_time=_now())
         self.scheduler = scheduler
         scheduler.start()
         now = _now()
@@ -284,6 +288,33 @@ class Service:
                   period=period, destination=result.destination, error=result.error)
 
     # -- the tick: retries, dead claims, held digests -----------------------------------------------
+    def _sync_interval(self) -> float | None:
+        """``[sync] max_age`` seconds when the source is a hosted one copied by a sync connector, else None."""
+        from kpicore.connectors import configured_source_url
+        from kpicore.sync import SyncSettings, sync_connector_for
+
+        try:
+            url = configured_source_url(self.config, None)
+        except ConfigError:
+            return None
+        if sync_connector_for(url, self.registry) is None:
+            return None
+        return max(1.0, SyncSettings.from_source(self.config.source).max_age)
+
+    def sync(self) -> None:
+        """Bring the staging copy of a hosted source up to date (on its own schedule: ``/kpi`` never syncs,
+        digests read the last complete sync). A failure is logged; the last complete sync stays readable."""
+        from kpicore.sync import sync_if_stale
+
+        started = time.monotonic()
+        try:
+            summary = sync_if_stale(self.config, self.registry)
+        except KpiError as error:
+            event("sync_failed", logging.WARNING, error=str(error), duration=time.monotonic() - started)
+            return
+        if summary is not None:
+            event("synced", summary=summary.line(), duration=time.monotonic() - started)
+
     def tick(self) -> None:
         """Retry what is due for each digest's most recent fire (any process may do it)."""
         from sqlalchemy.exc import SQLAlchemyError

@@ -299,3 +299,4 @@ def test_the_throughput_benchmark_runs(tmp_path):
                           timeout=300, check=False, env={k: v for k, v in os.environ.items() if not k.startswith("KPI_")})
     assert done.returncode == 0, done.stderr
     assert "full sync of 80 objects" in done.stdout and "objects/s" in done.stdout
+
