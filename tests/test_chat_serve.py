@@ -43,3 +43,29 @@ def test_kpi_serve_without_a_bot_token_runs_its_schedules_with_kpi_off(tmp_path,
     status, _ = serve.get("/healthz")
     assert status == 200
     assert serve.stop() == 0
+
+
+def test_kpi_serve_answers_over_socket_mode_with_an_app_token(tmp_path, demo_database, slack_server, servers):
+    """The 'done when' over Socket Mode: a running `kpi serve` connects with SLACK_APP_TOKEN and answers
+    the slash_commands envelope in its acknowledgement."""
+    from urllib.parse import parse_qsl
+
+    from tests.chat_support import blocks_text
+    from tests.socket_mode_server import SocketModeServer
+
+    slack = slack_server.fake
+    write_config(tmp_path, demo_database, state_url=f"sqlite:///{tmp_path / 'state.db'}", schedule="")
+    env = environment(slack_server)
+    env["SLACK_APP_TOKEN"] = slack.app_token
+    with SocketModeServer() as server:
+        slack.socket_url = server.url
+        serve = Serve(tmp_path, env)
+        servers.append(serve)
+        serve.started()
+        assert "chat http=/slack/events socket_mode=on" in serve.text()
+        envelope = server.send("slash_commands", dict(parse_qsl(command_body("nps 2026-W47"))))
+        ack = server.ack(envelope)
+        assert ack["payload"]["response_type"] == "ephemeral"
+        assert "Net Promoter Score" in blocks_text(ack["payload"]["blocks"])
+        assert serve.stop() == 0
+    assert slack.app_token not in serve.text()
