@@ -2,9 +2,9 @@
 live answers on a PostgreSQL benchmark schema (benchmarks/generate.py).
 
 Run: ``python benchmarks/chat_latency.py [--requests 200] [--pg-schema bench_100000]`` from the
-repository root. It serves the Bolt app (kpicore/chat) under uvicorn on a free loopback port, sends
-real Slack-signed slash commands with urllib, and prints p50/p95/p99 per case. Client and server share
-this process (and its GIL), so the figures include both sides.
+repository root. For each case it starts a real ``kpi serve --port 0`` process in a folder of its own
+(the loopback Slack Web API stands in for Slack), sends real Slack-signed slash commands to its
+``/slack/events`` with urllib from this process, and prints p50/p95/p99 per case.
 
 - stored: the same command again and again after one live answer (a fresh stored value answers);
 - live-demo: ``[chat] max_age`` of 1 ms, so every command is computed from the demo SQLite database,
@@ -18,21 +18,19 @@ import argparse
 import datetime as dt
 import itertools
 import os
+import re
 import secrets
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kpicore.chat.answers import Answerer
-from kpicore.chat.app import build_app
-from kpicore.chat.http import starlette_app
-from kpicore.config import load_config
 from kpicore.demo_data import generate_demo_database
-from tests.chat_support import UvicornThread, blocks_text, command_body, send
-from tests.conftest import free_port
+from tests.chat_support import blocks_text, command_body, send
 from tests.slack_server import SlackServer
 
 METRICS = ("nps", "csat", "churn_rate", "revenue", "aov", "fcr")
@@ -45,24 +43,39 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_case(folder: Path, texts, count: int, secret: str, expect: str) -> list[float]:
-    os.chdir(folder)
-    answerer = Answerer(load_config(folder / "kpi.toml"))
+    kpi = Path(sys.executable).parent / "kpi"
+    log = folder / "serve.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen([str(kpi), "serve", "--port", "0"], cwd=folder, stdout=handle,
+                                   stderr=subprocess.STDOUT, env=os.environ.copy())
     try:
-        with UvicornThread(starlette_app(build_app(answerer.config, answerer)), free_port()) as server:
-            url = f"{server.url}/slack/events"
-            send(url, command_body("help"), sign_with=secret)  # warm the server
-            if expect == "From stored values":  # one live answer stores the values
-                send(url, command_body(texts[0], channel_name="leadership"), sign_with=secret)
-            times = []
-            for text in itertools.islice(itertools.cycle(texts), count):
-                answer = send(url, command_body(text, channel_name="leadership"), sign_with=secret)
-                first = blocks_text(answer.body.get("blocks", [])[:1]) if isinstance(answer.body, dict) else ""
-                if answer.status != 200 or first.startswith((":warning:", ":hourglass")) or expect not in str(answer.body):
-                    raise SystemExit(f"{text!r}: unexpected answer {answer.status} {str(answer.body)[:300]}")
-                times.append(answer.elapsed)
-            return times
+        url = f"http://127.0.0.1:{_wait_for_port(process, log)}/slack/events"
+        send(url, command_body("help"), sign_with=secret)  # warm the server
+        if expect == "From stored values":  # one live answer stores the values
+            send(url, command_body(texts[0], channel_name="leadership"), sign_with=secret)
+        times = []
+        for text in itertools.islice(itertools.cycle(texts), count):
+            answer = send(url, command_body(text, channel_name="leadership"), sign_with=secret)
+            first = blocks_text(answer.body.get("blocks", [])[:1]) if isinstance(answer.body, dict) else ""
+            if answer.status != 200 or first.startswith((":warning:", ":hourglass")) or expect not in str(answer.body):
+                raise SystemExit(f"{text!r}: unexpected answer {answer.status} {str(answer.body)[:300]}")
+            times.append(answer.elapsed)
+        return times
     finally:
-        answerer.close()
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def _wait_for_port(process, log: Path, timeout: float = 60.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(r"listening host=\S+ port=(\d+)", log.read_text())
+        if match:
+            return int(match.group(1))
+        if process.poll() is not None:
+            raise SystemExit(f"kpi serve exited {process.returncode}:\n{log.read_text()}")
+        time.sleep(0.05)
+    raise SystemExit(f"kpi serve did not start within {timeout} s:\n{log.read_text()}")
 
 
 def folder_with(root: Path, name: str, toml: str, demo: Path | None) -> Path:
@@ -82,7 +95,9 @@ def main() -> None:
     args = parser.parse_args()
     secret = secrets.token_hex(16)
     slack = SlackServer()  # Bolt checks the bot token once (auth.test) on the first request
-    os.environ.update(SLACK_SIGNING_SECRET=secret, SLACK_BOT_TOKEN=slack.fake.token, KPI_SLACK_API_URL=slack.base_url)
+    os.environ.update(SLACK_SIGNING_SECRET=secret, SLACK_BOT_TOKEN=slack.fake.token, KPI_SLACK_API_URL=slack.base_url,
+                      KPI_LOAD_PLUGINS="")
+    os.environ.pop("SLACK_APP_TOKEN", None)
     with tempfile.TemporaryDirectory() as temporary, slack:
         root = Path(temporary)
         demo = root / "kpi-demo.db"
