@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import MappingError, SourceError
 from .dialects.base import TEXT
+from .errors import MappingError, SourceError
 from .source import BUCKET, EntityUnavailable, Source
 
 EXAMPLES = 3

@@ -265,3 +265,15 @@ def run_kpi(monkeypatch, tmp_path):
         return result.exit_code, result.stdout, result.stderr
 
     return run
+
+
+@pytest.fixture
+def servers():
+    """Every `kpi serve` process (tests.test_serve.Serve) started by a test, killed at its end if still running."""
+    started: list = []
+    yield started
+    for serve in started:
+        if serve.process.poll() is None:
+            serve.process.kill()
+            serve.process.wait(timeout=10)
+        serve.handle.close()

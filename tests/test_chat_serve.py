@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.chat_support import SIGNING_SECRET, command_body, send
-from tests.test_serve import Serve, environment, servers, write_config  # noqa: F401  (servers: fixture)
+from tests.test_serve import Serve, environment, write_config
 
 
 def test_kpi_serve_answers_signed_slash_commands_beside_healthz(tmp_path, demo_database, slack_server, servers):

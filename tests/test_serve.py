@@ -130,18 +130,6 @@ class Serve:
             self.handle.close()
 
 
-@pytest.fixture
-def servers():
-    """Every Serve started by a test, killed at its end if still running."""
-    started: list[Serve] = []
-    yield started
-    for serve in started:
-        if serve.process.poll() is None:
-            serve.process.kill()
-            serve.process.wait(timeout=10)
-        serve.handle.close()
-
-
 def deliveries(state_url: str) -> list[tuple]:
     """(kind, name, period, destination, status as shown, attempts) of every ledger row, oldest first."""
     from kpicore.delivery.ledger import list_deliveries

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "kpicore-agilecrm" / "tests"))
-from agile_data import load, make_facts  # noqa: E402
-from agile_server import AgileServer, AgileState  # noqa: E402
+from agile_data import load, make_facts
+from agile_server import AgileServer, AgileState
 
 EMAIL, KEY = "owner@acme.example", "k3y-s3cret-value"
 
@@ -38,7 +38,6 @@ def test_kpi_serve_syncs_on_its_own_schedule_and_kpi_says_how_old_the_data_is(se
     import hashlib
     import hmac
     import re
-
     import time
     import urllib.parse
     import urllib.request
