@@ -172,20 +172,20 @@ def chart_alt(result: MetricResult, *, locale: str = "en", currency: str = "USD"
     €48,210.50 (this week); lowest €39,000.00, highest €48,210.50.``"""
     trend = result.trend or []
     present = [(trend[i], value) for i, value in _present(result)]
+    from kpicore.i18n import _
+
     if not present:
-        return f"{result.title}: no trend values"
+        return _("%(metric)s: no trend values") % {"metric": _(result.title)}
 
     def fmt(value: float) -> str:
         return formatting.format_value(value, result.unit, locale, currency)
 
     first, last = present[0][1], present[-1][1]
     values = [value for _, value in present]
-    span = (
-        f"{formatting.period_tick(trend[0].period, locale)} to {formatting.period_tick(trend[-1].period, locale)}"
-    )
-    kind = formatting.period_kind(trend[-1].period)
-    periods = f"{len(trend)} {kind}s" if kind else f"{len(trend)} periods"
-    return (
-        f"{result.title} over {periods}, {span}: from {fmt(first)} to {fmt(last)}; "
-        f"lowest {fmt(min(values))}, highest {fmt(max(values))}."
-    )
+    return _("%(metric)s over %(span)s, %(first_period)s to %(last_period)s: from %(first)s to "
+             "%(last)s; lowest %(lowest)s, highest %(highest)s.") % {
+        "metric": _(result.title), "span": formatting.format_span(len(trend), trend[-1].period, locale),
+        "first_period": formatting.period_tick(trend[0].period, locale),
+        "last_period": formatting.period_tick(trend[-1].period, locale),
+        "first": fmt(first), "last": fmt(last), "lowest": fmt(min(values)), "highest": fmt(max(values)),
+    }

@@ -20,6 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from kpicore.i18n import _, ngettext
+
 #: Arrows for the direction of a change: up, down, flat.
 ARROW_UP, ARROW_DOWN, ARROW_FLAT = "▲", "▼", "▶"
 #: Colour-free markers saying whether a change is good or bad for the business.
@@ -87,7 +89,7 @@ def format_value(value: float | None, unit: str, locale: str = "en", currency: s
             return format_decimal(0, format="0.0", locale=locale)
         return format_decimal(value, format=_SIGNED_ONE_DECIMAL, locale=locale)
     if unit == "minutes":
-        return f"{format_number(value, locale, decimals=1)} min"
+        return _("%(number)s min") % {"number": format_number(value, locale, decimals=1)}
     if unit == "ratio":
         return format_number(value, locale, decimals=2)
     return format_number(value, locale)
@@ -111,9 +113,9 @@ def format_change(
         if delta is None:
             return None
         if delta == 0:
-            return f"{format_decimal(0, format='0.0', locale=locale)} pts"
+            return _("%(number)s pts") % {"number": format_decimal(0, format="0.0", locale=locale)}
         signed = _SIGNED_TWO_DECIMALS if small_value_decimals(delta) == 2 else _SIGNED_ONE_DECIMAL
-        return f"{format_decimal(delta, format=signed, locale=locale)} pts"
+        return _("%(number)s pts") % {"number": format_decimal(delta, format=signed, locale=locale)}
     if delta_pct is None:
         return None
     return _format_percent(delta_pct / 100.0, locale, signed=True)
@@ -138,11 +140,20 @@ def singular(noun: str) -> str:
     return noun
 
 
+def noun_text(noun: str, n: int) -> str:
+    """The noun a count counts, in the current language: ``orders`` / ``order`` (English msgids are the
+    plural nouns metrics declare, ``n_noun``; the singular form is derived for English only)."""
+    translated = _(noun)
+    if translated != noun:
+        return translated
+    return singular(noun) if n == 1 else noun
+
+
 def format_count(n: int | None, noun: str = "records", locale: str = "en") -> str:
     """A count with what it counts: ``571 orders``, ``1 response``, ``–`` when unknown."""
     if n is None:
         return "–"
-    return f"{format_number(n, locale)} {singular(noun) if n == 1 else noun}"
+    return _("%(count)s %(noun)s") % {"count": format_number(n, locale), "noun": noun_text(noun, n)}
 
 
 #: The segment holding records with no customer or no value for the dimension.
@@ -152,7 +163,7 @@ NONE_SEGMENT = "(none)"
 def segment_label(segment: str, dimension: str | None) -> str:
     """How people read a segment's name: ``no region`` for the group with no value, else the name."""
     if segment == NONE_SEGMENT:
-        return f"no {(dimension or 'value').replace('_', ' ')}"
+        return _("no %(dimension)s") % {"dimension": _((dimension or "value").replace("_", " "))}
     return segment
 
 
@@ -187,7 +198,7 @@ def format_axis_value(
             return format_decimal(0, format=fraction, locale=locale)
         return format_decimal(value, format=f"+{fraction};-{fraction}", locale=locale)
     if unit == "minutes":
-        return f"{format_decimal(value, format=fraction, locale=locale)} min"
+        return _("%(number)s min") % {"number": format_decimal(value, format=fraction, locale=locale)}
     if abs(value) >= 10_000:
         compact = format_compact_decimal(value, locale=locale, fraction_digits=1)
         if any(char.isalpha() for char in compact):
@@ -237,6 +248,19 @@ def period_tick(label: str, locale: str = "en") -> str:
     return label
 
 
+def format_span(count: int, period: str, locale: str = "en") -> str:
+    """``6 weeks``, ``1 month``, ``3 periods`` (a custom range): ``count`` periods like ``period``."""
+    spans = {
+        "week": ngettext("%(count)s week", "%(count)s weeks", count),
+        "month": ngettext("%(count)s month", "%(count)s months", count),
+        "quarter": ngettext("%(count)s quarter", "%(count)s quarters", count),
+        "year": ngettext("%(count)s year", "%(count)s years", count),
+        "day": ngettext("%(count)s day", "%(count)s days", count),
+    }
+    text = spans.get(period_kind(period) or "", ngettext("%(count)s period", "%(count)s periods", count))
+    return text % {"count": format_number(count, locale)}
+
+
 def period_kind(label: str) -> str | None:
     """``week``, ``month``, ``quarter``, ``year`` or ``day`` for a period label, None for a custom range."""
     import re
@@ -271,9 +295,9 @@ def change_marker(delta: float | None, better: str) -> str:
     if delta is None:
         return ""
     if delta == 0:
-        return MARK_SAME
+        return _("= unchanged")
     improved = delta > 0 if better != "lower" else delta < 0
-    return MARK_BETTER if improved else MARK_WORSE
+    return _("✓ better") if improved else _("✗ worse")
 
 
 def sparkline(values: list[float | None]) -> str:
