@@ -159,7 +159,7 @@ def describe_change(result: MetricResult, *, locale: str = "en", currency: str =
         amount = formatting.format_change(abs(delta), abs(result.delta_pct), result.unit, locale, currency).lstrip("+")
     else:
         amount = formatting.format_value(abs(delta), result.unit, locale, currency)
-    words = {"metric": result.title, "amount": amount,
+    words = {"metric": _(result.title), "amount": amount,
              "value": formatting.format_value(result.value, result.unit, locale, currency)}
     sentence = (_("%(metric)s rose %(amount)s to %(value)s") if delta > 0
                 else _("%(metric)s fell %(amount)s to %(value)s")) % words

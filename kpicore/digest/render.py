@@ -368,7 +368,7 @@ def render(
     try:
         body = template.render(
             spec=spec,
-            title=spec.title,
+            title=_(spec.title),
             metrics=views,
             headline=top,
             min_sample=spec.min_sample,

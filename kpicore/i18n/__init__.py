@@ -95,6 +95,8 @@ WORDS = (
     N_("orders"), N_("customers"), N_("records"), N_("responses"), N_("tickets"), N_("leads"),
     N_("segment"), N_("value"), N_("region"), N_("plan"), N_("channel"), N_("country"), N_("city"),
     N_("source"), N_("sales channel"), N_("acquisition channel"),
+    # The default digest titles (a title set in kpi.toml is shown as written).
+    N_("Weekly KPIs"), N_("Monthly KPIs"), N_("Daily KPIs"),
 )
 
 __all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "_", "current_locale", "direction", "gettext", "language",
