@@ -34,6 +34,18 @@ _SIGNED_ONE_DECIMAL = "+#,##0.0;-#,##0.0"
 _SIGNED_TWO_DECIMALS = "+#,##0.00;-#,##0.00"
 
 
+def _grouped(pattern: str, locale: str) -> str:
+    """``pattern`` with the locale's digit grouping: Indian grouping (``12,34,567``) where the locale
+    groups by two above the thousands (ml_IN, bn_BD, hi_IN), the pattern unchanged elsewhere."""
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
+    grouping = parse_pattern(Locale.parse(locale).decimal_formats[None].pattern).grouping
+    if grouping == (3, 2) and "#,##,##0" not in pattern:
+        return pattern.replace("#,##0", "#,##,##0")
+    return pattern
+
+
 def _is_whole(value: float) -> bool:
     return float(value).is_integer()
 
@@ -48,7 +60,7 @@ def format_number(value: float | None, locale: str = "en", *, decimals: int | No
         pattern = "#,##0" if _is_whole(value) else "#,##0.##"
     else:
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=pattern, locale=locale)
+    return format_decimal(value, format=_grouped(pattern, locale), locale=locale)
 
 
 def small_value_decimals(value: float) -> int:
@@ -81,13 +93,17 @@ def format_value(value: float | None, unit: str, locale: str = "en", currency: s
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if unit == "currency":
-        return format_currency(value, currency, locale=locale)
+        from babel import Locale
+
+        standard = Locale.parse(locale).currency_formats["standard"].pattern
+        return format_currency(value, currency, format=_grouped(standard, locale), locale=locale,
+                               currency_digits=True)
     if unit == "percent":
         return _format_percent(value / 100.0, locale)
     if unit == "points":
         if value == 0:
             return format_decimal(0, format="0.0", locale=locale)
-        return format_decimal(value, format=_SIGNED_ONE_DECIMAL, locale=locale)
+        return format_decimal(value, format=_grouped(_SIGNED_ONE_DECIMAL, locale), locale=locale)
     if unit == "minutes":
         return _("%(number)s min") % {"number": format_number(value, locale, decimals=1)}
     if unit == "ratio":
