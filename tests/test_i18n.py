@@ -183,3 +183,11 @@ def test_an_unknown_locale_is_one_line_and_exit_2(demo_folder):
     assert completed.returncode == 2
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and "--locale" in lines[0] and "unknown locale 'xx_QQ'" in lines[0]
+
+
+def test_bengali_and_malayalam_charts_draw_only_what_their_font_can():
+    """Matplotlib cannot shape these scripts: chart labels are numbers (16/11) and Latin-only amounts."""
+    assert formatting.period_tick("2026-W47", "bn_BD", numeric=True) == "16/11"
+    assert formatting.format_axis_value(30000, "currency", "bn_BD", "BDT", latin=True) == "30,000৳"
+    assert formatting.format_axis_value(30000, "currency", "ml_IN", "INR", latin=True) == "₹30K"
+    assert formatting.format_axis_value(30000, "currency", "bn_BD", "BDT") != "30,000৳"  # CLDR's হাজার

@@ -184,12 +184,14 @@ def segment_label(segment: str, dimension: str | None) -> str:
 
 
 def format_axis_value(
-    value: float, unit: str, locale: str = "en", currency: str = "USD", *, decimals: int | None = None
+    value: float, unit: str, locale: str = "en", currency: str = "USD", *, decimals: int | None = None,
+    latin: bool = False,
 ) -> str:
     """A short tick label in the metric's unit: ``$40K``, ``€1.2M``, ``45%``, ``0.5%``, ``+10``, ``30 min``.
 
     ``decimals`` fixes the decimals of percent, points, minutes and plain numbers, so the ticks of
-    one axis all look alike."""
+    one axis all look alike. ``latin`` never abbreviates with letters outside Latin script (a chart
+    font cannot draw Bengali ``হা``): the whole number instead."""
     from babel.numbers import (
         format_compact_currency,
         format_compact_decimal,
@@ -200,7 +202,8 @@ def format_axis_value(
     if unit == "currency":
         if abs(value) >= 1000:
             compact = format_compact_currency(value, currency, locale=locale, fraction_digits=1)
-            if any(char.isalpha() for char in compact.replace(get_currency_symbol(currency, locale), "")):
+            letters = [c for c in compact.replace(get_currency_symbol(currency, locale), "") if c.isalpha()]
+            if letters and not (latin and any(not c.isascii() for c in letters)):
                 return compact
         # Below a thousand (or where the locale abbreviates only millions): whole units, grouped.
         return _currency_whole(value, currency, locale)
@@ -217,7 +220,8 @@ def format_axis_value(
         return _("%(number)s min") % {"number": format_decimal(value, format=fraction, locale=locale)}
     if abs(value) >= 10_000:
         compact = format_compact_decimal(value, locale=locale, fraction_digits=1)
-        if any(char.isalpha() for char in compact):
+        letters = [c for c in compact if c.isalpha()]
+        if letters and not (latin and any(not c.isascii() for c in letters)):
             return compact
     return format_decimal(value, format=fraction if decimals is not None else "#,##0.##", locale=locale)
 
@@ -240,13 +244,19 @@ def _percent_with(value: float, locale: str, decimals: int) -> str:
     return pattern.apply(value / 100.0, locale)
 
 
-def period_tick(label: str, locale: str = "en") -> str:
+def period_tick(label: str, locale: str = "en", *, numeric: bool = False) -> str:
     """A period label as a person reads it on a chart: ``2026-W47`` -> ``Nov 16`` (the week's first
     day), ``2026-11`` -> ``Nov``, ``2026-Q3`` -> ``Q3``, ``2026-11-23`` -> ``Nov 23``, ``2026`` -> ``2026``.
-    Anything else is returned as it is."""
+    Anything else is returned as it is. ``numeric`` gives days as ``16/11`` (charts in scripts the chart
+    fonts cannot draw: month names in Malayalam or Bengali)."""
     import re
 
-    from babel.dates import format_skeleton
+    from babel.dates import format_skeleton as babel_skeleton
+
+    def format_skeleton(skeleton: str, day: dt.date, locale: str) -> str:
+        if numeric:
+            skeleton = {"MMMd": "Md", "MMM": "M"}.get(skeleton, skeleton)
+        return babel_skeleton(skeleton, day, locale=locale)
 
     week = re.fullmatch(r"(\d{4})-W(\d{2})", label)
     if week:

@@ -215,6 +215,23 @@ def _span(count: int, period: str) -> str:
     return formatting.format_span(count, period, current_locale())
 
 
+def bdi(value: Any):
+    """HTML for a number or id inside right-to-left text: ``<bdi dir="ltr">+6.8%</bdi>`` keeps its sign,
+    digits and Latin letters in reading order (plain text, escaped, outside right-to-left locales)."""
+    from markupsafe import Markup, escape
+
+    if i18n.direction(i18n.current_locale()) != "rtl":
+        return escape(value)
+    return Markup('<bdi dir="ltr">') + escape(value) + Markup("</bdi>")
+
+
+def ltr(value: Any) -> str:
+    """A number or id inside right-to-left plain text (text, Markdown, Slack): wrapped in Unicode's
+    left-to-right isolate (U+2066 ... U+2069) so its sign and digits stay in order; unchanged elsewhere."""
+    text = "" if value is None else str(value)
+    return f"\u2066{text}\u2069" if text and i18n.direction(i18n.current_locale()) == "rtl" else text
+
+
 def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[Any], Any] | None = None):
     """The Jinja2 environment: the user's templates first, then the built-in ones.
 
@@ -239,6 +256,8 @@ def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[A
     # Every string in the templates goes through the one _() (kpicore.i18n), in the locale in effect.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals["text_direction"] = lambda: i18n.direction(i18n.current_locale())
+    env.globals["bdi"] = bdi
+    env.filters["ltr"] = ltr
     env.globals["format_count"] = lambda n, noun: formatting.format_count(n, noun, i18n.current_locale())
     env.filters["slack_escape"] = slack_escape
     env.filters["md_escape"] = md_escape
