@@ -191,3 +191,16 @@ def test_bengali_and_malayalam_charts_draw_only_what_their_font_can():
     assert formatting.format_axis_value(30000, "currency", "bn_BD", "BDT", latin=True) == "30,000৳"
     assert formatting.format_axis_value(30000, "currency", "ml_IN", "INR", latin=True) == "₹30K"
     assert formatting.format_axis_value(30000, "currency", "bn_BD", "BDT") != "30,000৳"  # CLDR's হাজার
+
+
+def test_glossary_matches_the_catalogs():
+    """docs/i18n.md's glossary lists every stock metric with the catalogs' own translations."""
+    page = (Path(__file__).parent.parent / "docs" / "i18n.md").read_text(encoding="utf-8")
+    rows = {cells[0].strip("`"): cells[1:] for cells in (
+        [c.strip() for c in line.strip("|").split("|")] for line in page.splitlines() if line.startswith("| `")
+    )}
+    titles = build.stock_metric_titles()
+    assert sorted(row[0] for row in rows.values()) == sorted(titles)
+    catalogs = {lang: {m.id: m.string for m in catalog(lang)} for lang in LANGUAGES}
+    for english, *translated in rows.values():
+        assert translated == [catalogs[lang][english] for lang in ("ml", "bn", "fa", "ig")], english
