@@ -204,3 +204,30 @@ def test_glossary_matches_the_catalogs():
     catalogs = {lang: {m.id: m.string for m in catalog(lang)} for lang in LANGUAGES}
     for english, *translated in rows.values():
         assert translated == [catalogs[lang][english] for lang in ("ml", "bn", "fa", "ig")], english
+
+
+@pytest.mark.parametrize(
+    "locale, expected",
+    [("bn_BD", "১২,৩৪,৫৬৭.০০৳"), ("fa_IR", "\u200eریال\xa0۱,۲۳۴,۵۶۷"), ("ml_IN", "₹൧൨,൩൪,൫൬൭.൦൦"),
+     ("ig_NG", "₦1,234,567.00")],
+)
+def test_native_digits(locale, expected):
+    currency = {"bn_BD": "BDT", "fa_IR": "IRR", "ml_IN": "INR", "ig_NG": "NGN"}[locale]
+    with i18n.using(locale, "native"):
+        assert formatting.format_value(1234567, "currency", locale, currency) == expected
+    default = formatting.format_value(1234567, "currency", locale, currency)
+    assert [c for c in default if c.isdigit()] == list("123456700" if locale != "fa_IR" else "1234567")
+
+
+def test_digits_native_in_kpi_toml_reaches_the_digest(tmp_path):
+    from kpicore.config import load_config
+    from kpicore.digest.run import render_options
+    from kpicore.errors import ConfigError
+
+    (tmp_path / "kpi.toml").write_text('locale = "bn_BD"\ndigits = "native"\n', encoding="utf-8")
+    options = render_options(load_config(tmp_path / "kpi.toml"))
+    body = render(sample_spec(), sample_results(), "text", period_label=PERIOD, charts=False, **options).body
+    assert "৮১২" in body and "812" not in body  # "based on 812 orders", in Bengali digits
+    (tmp_path / "kpi.toml").write_text('digits = "arabic"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match='digits must be "default" or "native"'):
+        load_config(tmp_path / "kpi.toml")

@@ -50,7 +50,7 @@ def compute_command(metrics, period, source, tz, dimension, trend, output, local
     elif output == "csv":
         click.echo(out.to_csv(results), nl=False)
     else:
-        out.print_table(results, config.currency, config.locale)
+        out.print_table(results, config.currency, config.locale, config.digits)
 
 
 class _progress:

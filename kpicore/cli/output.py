@@ -25,9 +25,10 @@ def change_text(result: MetricResult, locale: str = "en", currency: str = "USD")
     return " ".join(part for part in (arrow, change, marker) if part)
 
 
-def print_table(results: list[MetricResult], currency: str = "USD", locale: str = "en") -> None:
+def print_table(results: list[MetricResult], currency: str = "USD", locale: str = "en",
+                digits: str = "default") -> None:
     """A table for people: one row per metric (and segment), warnings listed under it, in ``locale``."""
-    with using(locale):
+    with using(locale, digits):
         _print_table(results, currency, locale)
 
 

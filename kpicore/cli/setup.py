@@ -312,7 +312,7 @@ def demo_command(period, packs, locale, into):
     finally:
         the_source.close()
     store_results(config, results, the_source.display)
-    print_table(results, config.currency, config.locale)
+    print_table(results, config.currency, config.locale, config.digits)
     # --- digest (issue 5): digest.html, digest.slack.json, digest.txt; print the text version ---
     from .demo_digest import write_demo_digest
 

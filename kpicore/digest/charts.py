@@ -162,8 +162,12 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
 
 
 def trend_chart(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> bytes | None:
-    """The PNG of ``trend_figure``, or None when there is nothing to draw."""
-    figure = trend_figure(result, locale=locale, currency=currency)
+    """The PNG of ``trend_figure``, or None when there is nothing to draw (Latin digits: the chart fonts
+    may not have the language's own)."""
+    from kpicore.i18n import using
+
+    with using(locale, "default"):
+        figure = trend_figure(result, locale=locale, currency=currency)
     if figure is None:
         return None
     buffer = io.BytesIO()

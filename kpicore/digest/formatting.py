@@ -20,7 +20,24 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from kpicore.i18n import _, ngettext
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from kpicore.i18n import _, localize_digits, ngettext
+
+_Formatter = TypeVar("_Formatter", bound=Callable[..., Any])
+
+
+def _digits(function: _Formatter) -> _Formatter:
+    """Write the text ``function`` returns in the digits in effect (``digits = "native"``)."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        text = function(*args, **kwargs)
+        return localize_digits(text) if isinstance(text, str) else text
+
+    return wrapper  # type: ignore[return-value]
 
 #: Arrows for the direction of a change: up, down, flat.
 ARROW_UP, ARROW_DOWN, ARROW_FLAT = "▲", "▼", "▶"
@@ -50,6 +67,7 @@ def _is_whole(value: float) -> bool:
     return float(value).is_integer()
 
 
+@_digits
 def format_number(value: float | None, locale: str = "en", *, decimals: int | None = None) -> str:
     """A plain number with grouping: ``12,345`` or ``12.5`` (``12.345`` / ``12,5`` in de_DE)."""
     from babel.numbers import format_decimal
@@ -82,6 +100,7 @@ def _format_percent(fraction: float, locale: str, *, signed: bool = False) -> st
     return pattern.apply(fraction, locale)
 
 
+@_digits
 def format_value(value: float | None, unit: str, locale: str = "en", currency: str = "USD") -> str:
     """A metric value in its unit for ``locale``.
 
@@ -111,6 +130,7 @@ def format_value(value: float | None, unit: str, locale: str = "en", currency: s
     return format_number(value, locale)
 
 
+@_digits
 def format_change(
     delta: float | None, delta_pct: float | None, unit: str, locale: str = "en", currency: str = "USD"
 ) -> str | None:
@@ -165,6 +185,7 @@ def noun_text(noun: str, n: int) -> str:
     return singular(noun) if n == 1 else noun
 
 
+@_digits
 def format_count(n: int | None, noun: str = "records", locale: str = "en") -> str:
     """A count with what it counts: ``571 orders``, ``1 response``, ``–`` when unknown."""
     if n is None:
@@ -183,6 +204,7 @@ def segment_label(segment: str, dimension: str | None) -> str:
     return segment
 
 
+@_digits
 def format_axis_value(
     value: float, unit: str, locale: str = "en", currency: str = "USD", *, decimals: int | None = None,
     latin: bool = False,
@@ -244,6 +266,7 @@ def _percent_with(value: float, locale: str, decimals: int) -> str:
     return pattern.apply(value / 100.0, locale)
 
 
+@_digits
 def period_tick(label: str, locale: str = "en", *, numeric: bool = False) -> str:
     """A period label as a person reads it on a chart: ``2026-W47`` -> ``Nov 16`` (the week's first
     day), ``2026-11`` -> ``Nov``, ``2026-Q3`` -> ``Q3``, ``2026-11-23`` -> ``Nov 23``, ``2026`` -> ``2026``.
@@ -274,6 +297,7 @@ def period_tick(label: str, locale: str = "en", *, numeric: bool = False) -> str
     return label
 
 
+@_digits
 def format_span(count: int, period: str, locale: str = "en") -> str:
     """``6 weeks``, ``1 month``, ``3 periods`` (a custom range): ``count`` periods like ``period``."""
     spans = {
@@ -357,6 +381,7 @@ def parse_date(value: str | dt.date | dt.datetime) -> dt.date:
     )
 
 
+@_digits
 def format_date(value: str | dt.date | dt.datetime, locale: str = "en", fmt: str = "medium") -> str:
     """A date for ``locale``: ``Nov 16, 2026`` (en, medium), ``16.11.2026`` (de_DE, medium)."""
     from babel.dates import format_date as babel_format_date
@@ -364,6 +389,7 @@ def format_date(value: str | dt.date | dt.datetime, locale: str = "en", fmt: str
     return babel_format_date(parse_date(value), format=fmt, locale=locale)
 
 
+@_digits
 def format_date_range(start: str, end: str, locale: str = "en") -> str:
     """The inclusive date range of a half-open period ``[start, end)``: ``Nov 16 – 22, 2026``."""
     from babel.dates import format_interval

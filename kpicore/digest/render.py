@@ -322,7 +322,7 @@ def _in_locale(function: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with i18n.using(kwargs.get("locale")):
+        with i18n.using(kwargs.get("locale"), kwargs.get("digits")):
             return function(*args, **kwargs)
 
     return wrapper
@@ -337,6 +337,7 @@ def render(
     period_label: str,
     locale: str = "en",
     currency: str = "USD",
+    digits: str = "default",
     templates_dir: Path | str | None = None,
     jinja_hook: Callable[[Any], Any] | None = None,
     charts: bool | None = None,

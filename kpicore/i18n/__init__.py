@@ -30,6 +30,11 @@ LANGUAGES = ("en", "ml", "bn", "fa", "ig")
 RTL_LANGUAGES = frozenset({"fa", "ar", "he", "ur", "ps"})
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("kpicore_locale", default="en")
+_digits: contextvars.ContextVar[str] = contextvars.ContextVar("kpicore_digits", default="default")
+#: ``digits = "native"``: the zero of each language's own digits (Babel's default is Latin digits).
+NATIVE_ZERO = {"ml": "\u0d66", "bn": "\u09e6", "fa": "\u06f0"}
+#: The values ``digits`` takes in kpi.toml.
+DIGITS = ("default", "native")
 _log = logging.getLogger("kpicore.i18n")
 
 
@@ -63,13 +68,25 @@ def current_locale() -> str:
 
 
 @contextlib.contextmanager
-def using(locale: str | None) -> Iterator[str]:
-    """Translate every ``_()`` inside the block into ``locale`` (None keeps the current one)."""
+def using(locale: str | None, digits: str | None = None) -> Iterator[str]:
+    """Translate every ``_()`` inside the block into ``locale`` (None keeps the current one); ``digits``
+    ("default" or "native") chooses the digits numbers are written with."""
     token = _current.set(locale or _current.get())
+    digits_token = _digits.set(digits or _digits.get())
     try:
         yield _current.get()
     finally:
+        _digits.reset(digits_token)
         _current.reset(token)
+
+
+def localize_digits(text: str) -> str:
+    """``text`` with its digits in the language's own script when ``digits = "native"`` is in effect
+    (Malayalam ൧൨൩, Bengali ১২৩, Persian ۱۲۳); unchanged otherwise or for a language without them."""
+    zero = NATIVE_ZERO.get(language(_current.get())) if _digits.get() == "native" else None
+    if zero is None or not text:
+        return text
+    return text.translate({ord("0") + i: chr(ord(zero) + i) for i in range(10)})
 
 
 def gettext(message: str) -> str:
@@ -99,5 +116,5 @@ WORDS = (
     N_("Weekly KPIs"), N_("Monthly KPIs"), N_("Daily KPIs"),
 )
 
-__all__ = ["DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "_", "current_locale", "direction", "gettext", "language",
-           "ngettext", "translations", "using"]
+__all__ = ["DIGITS", "DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "_", "current_locale", "direction", "gettext", "language",
+           "localize_digits", "ngettext", "translations", "using"]
