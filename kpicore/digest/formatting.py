@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kpicore import i18n
 from kpicore.digest import formatting
 from kpicore.digest.blockkit import slack_escape, split_messages
-from kpicore import i18n
 from kpicore.errors import ConfigError
 from kpicore.i18n import _, current_locale
 from kpicore.results import MetricResult
