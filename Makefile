@@ -31,3 +31,8 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) kpi-demo.db kpi-state.db digest.html digest.slack.json digest.txt
+
+# Translations: extract the messages, update kpicore/locale/*/LC_MESSAGES/kpicore.po, compile the .mo files.
+.PHONY: i18n
+i18n: setup
+	$(BIN)/python -m kpicore.i18n.build

@@ -14,7 +14,7 @@ from .errors import ConfigError
 
 CONFIG_FILE = "kpi.toml"
 TOP_LEVEL_KEYS = (
-    "timezone", "currency", "locale", "gross_margin", "state_url", "templates_dir", "source",
+    "timezone", "currency", "locale", "digits", "gross_margin", "state_url", "templates_dir", "source",
     "entities", "targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat", "sync",
 )
 SOURCE_KEYS = ("url", "timezone", "timeout", "schema", "email")
@@ -58,6 +58,8 @@ class Config:
     timezone: str = "UTC"
     currency: str = "USD"
     locale: str = "en"
+    #: "native": Malayalam, Bengali or Persian digits where the locale has them; "default": Babel's.
+    digits: str = "default"
     gross_margin: float = 1.0
     state_url: str | None = None
     templates_dir: Path | None = None
@@ -214,6 +216,10 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
             setattr(config, key, _expect(raw[key], str, f"{where}: {key}", "a string"))
     if "locale" in raw:
         check_locale(config.locale, f"{where}: locale")
+    if "digits" in raw:
+        config.digits = _expect(raw["digits"], str, f"{where}: digits", '"default" or "native"')
+        if config.digits not in ("default", "native"):
+            raise ConfigError(f'{where}: digits must be "default" or "native", got {config.digits!r}')
     if "currency" in raw:
         config.currency = check_currency(config.currency, f"{where}: currency")
     if "gross_margin" in raw:

@@ -16,6 +16,8 @@ from kpicore.results import MetricResult, Segment
 from tests.digest_data import END, PERIOD, START, result, sample_results, sample_spec, weekly_trend
 
 GOLDEN = Path(__file__).parent / "golden"
+#: The currency of each language's golden digest (the business's own).
+GOLDEN_CURRENCY = {"ml_IN": "INR", "bn_BD": "BDT", "fa_IR": "IRR", "ig_NG": "NGN"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -40,6 +42,22 @@ def assert_golden(name: str, text: str) -> None:
         ("slack", "de_DE", "weekly.de_DE.slack.json"),
         ("md", "de_DE", "weekly.de_DE.md"),
         ("html", "de_DE", "weekly.de_DE.html"),
+        ("text", "ml_IN", "weekly.ml_IN.txt"),
+        ("md", "ml_IN", "weekly.ml_IN.md"),
+        ("html", "ml_IN", "weekly.ml_IN.html"),
+        ("slack", "ml_IN", "weekly.ml_IN.slack.json"),
+        ("text", "bn_BD", "weekly.bn_BD.txt"),
+        ("md", "bn_BD", "weekly.bn_BD.md"),
+        ("html", "bn_BD", "weekly.bn_BD.html"),
+        ("slack", "bn_BD", "weekly.bn_BD.slack.json"),
+        ("text", "fa_IR", "weekly.fa_IR.txt"),
+        ("md", "fa_IR", "weekly.fa_IR.md"),
+        ("html", "fa_IR", "weekly.fa_IR.html"),
+        ("slack", "fa_IR", "weekly.fa_IR.slack.json"),
+        ("text", "ig_NG", "weekly.ig_NG.txt"),
+        ("md", "ig_NG", "weekly.ig_NG.md"),
+        ("html", "ig_NG", "weekly.ig_NG.html"),
+        ("slack", "ig_NG", "weekly.ig_NG.slack.json"),
     ],
 )
 def test_golden(fmt, locale, golden):
@@ -49,7 +67,7 @@ def test_golden(fmt, locale, golden):
         fmt,
         period_label=PERIOD,
         locale=locale,
-        currency="EUR",
+        currency=GOLDEN_CURRENCY.get(locale, "EUR"),
         charts=fmt == "html",
     )
     assert_golden(golden, rendered.body)

@@ -17,8 +17,9 @@ from . import context
 @click.option("--trend", type=click.IntRange(2, 120), help="Also compute the last N periods, oldest first.")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="table for people, json or csv for machines.")
+@context.locale_option
 @context.config_option
-def compute_command(metrics, period, source, tz, dimension, trend, output, config_path):
+def compute_command(metrics, period, source, tz, dimension, trend, output, locale, config_path):
     """Compute METRICS (or `all`) for a period, in the source database.
 
     \b
@@ -30,7 +31,7 @@ def compute_command(metrics, period, source, tz, dimension, trend, output, confi
     from ..state import store_results
     from . import output as out
 
-    config = context.load(config_path)
+    config = context.apply_locale(context.load(config_path), locale)
     reg = context.registry()
     context.warn_problems(reg)
     chosen = select_metrics(metrics, reg)
@@ -49,7 +50,7 @@ def compute_command(metrics, period, source, tz, dimension, trend, output, confi
     elif output == "csv":
         click.echo(out.to_csv(results), nl=False)
     else:
-        out.print_table(results, config.currency, config.locale)
+        out.print_table(results, config.currency, config.locale, config.digits)
 
 
 class _progress:

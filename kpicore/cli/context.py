@@ -12,6 +12,23 @@ config_option = click.option(
 source_option = click.option(
     "--source", help="SQLAlchemy URL, SQLite file or folder of CSV/Parquet files (default: [source] url, else the demo database)."
 )
+locale_option = click.option(
+    "--locale", metavar="LOCALE",
+    help="Language and number formats of what people read: en, ml_IN, bn_BD, fa_IR, ig_NG "
+    "(default: kpi.toml locale). JSON is never translated.",
+)
+
+
+def apply_locale(config, locale: str | None):
+    """``config`` with ``--locale`` in effect (checked: an unknown locale is a ConfigError)."""
+    if locale:
+        from ..config import check_locale
+
+        check_locale(locale, "--locale")
+        config.locale = locale
+    return config
+
+
 tz_option = click.option("--tz", help="Business timezone for periods (default: kpi.toml timezone, else UTC).")
 
 

@@ -94,8 +94,9 @@ def list_command(config_path):
               help="slack (Block Kit JSON), html (self-contained, charts inlined), text or md.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
 @context.source_option
+@context.locale_option
 @context.config_option
-def render_command(name, period, fmt, out, source, config_path):
+def render_command(name, period, fmt, out, source, locale, config_path):
     """Render digest NAME for its period without sending it.
 
     HTML is self-contained: charts are inlined as data: URIs, so the file opens in any browser
@@ -105,7 +106,7 @@ def render_command(name, period, fmt, out, source, config_path):
     from ..digest.render import standalone_html
     from ..digest.run import prepare_digest
 
-    config = context.load(config_path)
+    config = context.apply_locale(context.load(config_path), locale)
     spec, reg = _spec(config, name)
     context.sync_first(config, source, reg)
     prepared = prepare_digest(config, spec, period=period, registry=reg, source_url=source, store=False)

@@ -11,6 +11,7 @@ import io
 import json
 
 from ..digest import formatting
+from ..i18n import _, using
 from ..results import MetricResult, clean_number, relative_change
 
 
@@ -24,8 +25,14 @@ def change_text(result: MetricResult, locale: str = "en", currency: str = "USD")
     return " ".join(part for part in (arrow, change, marker) if part)
 
 
-def print_table(results: list[MetricResult], currency: str = "USD", locale: str = "en") -> None:
-    """A table for people: one row per metric (and segment), warnings listed under it."""
+def print_table(results: list[MetricResult], currency: str = "USD", locale: str = "en",
+                digits: str = "default") -> None:
+    """A table for people: one row per metric (and segment), warnings listed under it, in ``locale``."""
+    with using(locale, digits):
+        _print_table(results, currency, locale)
+
+
+def _print_table(results: list[MetricResult], currency: str, locale: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -33,15 +40,15 @@ def print_table(results: list[MetricResult], currency: str = "USD", locale: str 
 
     console = Console(width=None if Console().is_terminal else 120)
     period = results[0].period if results else ""
-    table = Table(title=f"KPIs for {period}" if period else None, title_justify="left")
-    table.add_column("Metric", no_wrap=True)
-    table.add_column("Value", justify="right", no_wrap=True)
-    table.add_column("Previous", justify="right", no_wrap=True)
-    table.add_column("Change", justify="right", no_wrap=True)
-    table.add_column("Based on", justify="right", no_wrap=True)
+    table = Table(title=_("KPIs for %(period)s") % {"period": period} if period else None, title_justify="left")
+    table.add_column(_("Metric"), no_wrap=True)
+    table.add_column(_("Value"), justify="right", no_wrap=True)
+    table.add_column(_("Previous"), justify="right", no_wrap=True)
+    table.add_column(_("Change"), justify="right", no_wrap=True)
+    table.add_column(_("Based on"), justify="right", no_wrap=True)
     with_trend = any(r.trend for r in results)
     if with_trend:
-        table.add_column("Trend", no_wrap=True)
+        table.add_column(_("Trend"), no_wrap=True)
     notes = []
 
     def fmt(value, unit):
@@ -50,12 +57,12 @@ def print_table(results: list[MetricResult], currency: str = "USD", locale: str 
     for result in results:
         trend = [formatting.sparkline([p.value for p in result.trend or []])] if with_trend else []
         if not result.ok:
-            table.add_row(result.title, "—", "—", "—", "", *([""] if with_trend else []))
-            notes.append(f"{result.metric}: unavailable: {result.reason}")
+            table.add_row(_(result.title), "—", "—", "—", "", *([""] if with_trend else []))
+            notes.append(_("%(metric)s: unavailable: %(reason)s") % {"metric": result.metric, "reason": result.reason})
             continue
         marker = " ⚠" if result.warnings else ""
         table.add_row(
-            result.title + marker,
+            _(result.title) + marker,
             fmt(result.value, result.unit),
             fmt(result.previous, result.unit),
             change_text(result, locale, currency),
@@ -75,7 +82,9 @@ def print_table(results: list[MetricResult], currency: str = "USD", locale: str 
                 style="dim",
             )
         notes.extend(
-            f"{result.metric}: {w.count} left out: {w.message}" if w.count else f"{result.metric}: {w.message}"
+            _("%(metric)s: %(count)s left out: %(message)s") % {"metric": result.metric, "count": w.count,
+                                                                 "message": w.message}
+            if w.count else f"{result.metric}: {w.message}"
             for w in result.warnings
         )
     console.print(table)

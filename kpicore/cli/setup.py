@@ -249,10 +249,11 @@ def _echo_number_checks(the_source, entity_names) -> int:
 @click.option("--period", "-p", default="last-week", show_default=True, help="Period to show.")
 @click.option("--pack", "packs", multiple=True, metavar="NAME",
               help="Also add a plugin's sample data (e.g. restaurant, consulting) and show its metrics; repeatable.")
+@context.locale_option
 @click.option("--into", "into", metavar="URL",
               help="Write the sample data into this empty database (PostgreSQL, MySQL/MariaDB, ...) "
               "instead of kpi-demo.db, and show the KPIs computed there.")
-def demo_command(period, packs, into):
+def demo_command(period, packs, locale, into):
     """Create sample data (kpi-demo.db), a kpi.toml if there is none, and show last week's KPIs."""
     import datetime as dt
 
@@ -293,8 +294,12 @@ def demo_command(period, packs, into):
                    err=True)
     source_url = into or str(database)
     config_path = folder / "kpi.toml"
-    _write_demo_config(config_path, [registration.item for registration in demo_packs], into)
-    config = load_config(config_path)
+    if locale:
+        from ..config import check_locale
+
+        check_locale(locale, "--locale")
+    _write_demo_config(config_path, [registration.item for registration in demo_packs], into, locale)
+    config = context.apply_locale(load_config(config_path), locale)
     the_period = context.resolve_period(period, config.timezone)
     if demo_packs:
         providers = {registration.plugin for registration in demo_packs}
@@ -307,7 +312,7 @@ def demo_command(period, packs, into):
     finally:
         the_source.close()
     store_results(config, results, the_source.display)
-    print_table(results, config.currency)
+    print_table(results, config.currency, config.locale, config.digits)
     # --- digest (issue 5): digest.html, digest.slack.json, digest.txt; print the text version ---
     from .demo_digest import write_demo_digest
 
@@ -329,12 +334,27 @@ def _demo_pack(reg, name: str):
     return reg.demo_data[name]
 
 
-def _write_demo_config(config_path: Path, demo_packs, into: str | None = None) -> None:
+def _demo_locale_settings(locale: str) -> str:
+    """The top-level kpi.toml lines for a business in ``locale``: the locale and its region's currency."""
+    import datetime as dt
+
+    from babel import Locale
+    from babel.numbers import get_territory_currencies
+
+    territory = Locale.parse(locale.replace("-", "_")).territory
+    currencies = get_territory_currencies(territory, dt.date.today()) if territory else []
+    currency = currencies[0] if currencies else "USD"
+    return f'currency = "{currency}"\nlocale = "{locale}"\n'
+
+
+def _write_demo_config(config_path: Path, demo_packs, into: str | None = None, locale: str | None = None) -> None:
     """Write the demo kpi.toml, or add the packs' settings to one `kpi demo` wrote; never touch the user's.
     With ``into`` (``kpi demo --into URL``) the new kpi.toml points at that database."""
     fragments = [pack.config for pack in demo_packs if pack.config]
     if not config_path.exists():
         text = DEMO_CONFIG if not into else DEMO_CONFIG.replace('url = "kpi-demo.db"', f"url = {json.dumps(into)}")
+        if locale:
+            text = text.replace('currency = "USD"\n', _demo_locale_settings(locale), 1)
         config_path.write_text("\n".join([text, *fragments]), encoding="utf-8")
         click.echo("Wrote kpi.toml pointing at it.", err=True)
         return

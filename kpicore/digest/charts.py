@@ -35,6 +35,8 @@ TEXT_COLOUR = "#374151"
 ZERO_BASELINE_UNITS = ("count", "currency")
 #: The y axis label of a chart whose axis does not start at zero.
 NOT_FROM_ZERO = "axis not from 0"
+#: Languages whose month names the chart fonts cannot draw (complex scripts): numeric period labels.
+NUMERIC_TICK_LANGUAGES = frozenset({"ml", "bn"})
 #: At most this many period labels on the x axis (first and last always): more would collide.
 MAX_PERIOD_TICKS = 4
 
@@ -109,6 +111,8 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     low, high = value_range(values, result.unit)
+    # Matplotlib cannot shape Malayalam or Bengali script: their charts use numbers and Latin only.
+    latin = locale.split("_")[0] in NUMERIC_TICK_LANGUAGES
     from_zero = result.unit in ZERO_BASELINE_UNITS
     axes.plot(positions, values, color=LINE_COLOUR, linewidth=1.8, solid_capstyle="round")
     if from_zero:
@@ -117,7 +121,7 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     if positions[-1] == last:
         axes.scatter([last], [values[-1]], color=LINE_COLOUR, s=28, zorder=4)
         axes.annotate(
-            formatting.format_axis_value(values[-1], result.unit, locale, currency),
+            formatting.format_axis_value(values[-1], result.unit, locale, currency, latin=latin),
             (last, values[-1]), textcoords="offset points", xytext=(6, 0), ha="left", va="center",
             fontsize=LABEL_FONT, fontweight="bold", color="#111827",
         )
@@ -130,12 +134,13 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     y_ticks = [t for t in MaxNLocator(nbins=3, min_n_ticks=2).tick_values(low, high) if low <= t <= high]
     decimals = tick_decimals(y_ticks)
     axes.set_yticks(
-        y_ticks, [formatting.format_axis_value(t, result.unit, locale, currency, decimals=decimals) for t in y_ticks]
+        y_ticks, [formatting.format_axis_value(t, result.unit, locale, currency, decimals=decimals, latin=latin)
+                  for t in y_ticks]
     )
     if result.unit == "points" and low < 0 < high:
         axes.axhline(0, color="#9ca3af", linewidth=0.8, zorder=1)
     ticks = period_tick_positions(len(trend))
-    axes.set_xticks(ticks, [formatting.period_tick(trend[i].period, locale) for i in ticks])
+    axes.set_xticks(ticks, [formatting.period_tick(trend[i].period, locale, numeric=latin) for i in ticks])
     # The first label starts at its period instead of centring on it, so it never runs into the
     # y axis' lowest label (the "0" / "Sep 7" collision).
     axes.get_xticklabels()[0].set_horizontalalignment("left")
@@ -157,8 +162,12 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
 
 
 def trend_chart(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> bytes | None:
-    """The PNG of ``trend_figure``, or None when there is nothing to draw."""
-    figure = trend_figure(result, locale=locale, currency=currency)
+    """The PNG of ``trend_figure``, or None when there is nothing to draw (Latin digits: the chart fonts
+    may not have the language's own)."""
+    from kpicore.i18n import using
+
+    with using(locale, "default"):
+        figure = trend_figure(result, locale=locale, currency=currency)
     if figure is None:
         return None
     buffer = io.BytesIO()
@@ -172,20 +181,20 @@ def chart_alt(result: MetricResult, *, locale: str = "en", currency: str = "USD"
     €48,210.50 (this week); lowest €39,000.00, highest €48,210.50.``"""
     trend = result.trend or []
     present = [(trend[i], value) for i, value in _present(result)]
+    from kpicore.i18n import _
+
     if not present:
-        return f"{result.title}: no trend values"
+        return _("%(metric)s: no trend values") % {"metric": _(result.title)}
 
     def fmt(value: float) -> str:
         return formatting.format_value(value, result.unit, locale, currency)
 
     first, last = present[0][1], present[-1][1]
     values = [value for _, value in present]
-    span = (
-        f"{formatting.period_tick(trend[0].period, locale)} to {formatting.period_tick(trend[-1].period, locale)}"
-    )
-    kind = formatting.period_kind(trend[-1].period)
-    periods = f"{len(trend)} {kind}s" if kind else f"{len(trend)} periods"
-    return (
-        f"{result.title} over {periods}, {span}: from {fmt(first)} to {fmt(last)}; "
-        f"lowest {fmt(min(values))}, highest {fmt(max(values))}."
-    )
+    return _("%(metric)s over %(span)s, %(first_period)s to %(last_period)s: from %(first)s to "
+             "%(last)s; lowest %(lowest)s, highest %(highest)s.") % {
+        "metric": _(result.title), "span": formatting.format_span(len(trend), trend[-1].period, locale),
+        "first_period": formatting.period_tick(trend[0].period, locale),
+        "last_period": formatting.period_tick(trend[-1].period, locale),
+        "first": fmt(first), "last": fmt(last), "lowest": fmt(min(values)), "highest": fmt(max(values)),
+    }

@@ -19,6 +19,24 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from kpicore.i18n import _, localize_digits, ngettext
+
+_Formatter = TypeVar("_Formatter", bound=Callable[..., Any])
+
+
+def _digits(function: _Formatter) -> _Formatter:
+    """Write the text ``function`` returns in the digits in effect (``digits = "native"``)."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        text = function(*args, **kwargs)
+        return localize_digits(text) if isinstance(text, str) else text
+
+    return wrapper  # type: ignore[return-value]
 
 #: Arrows for the direction of a change: up, down, flat.
 ARROW_UP, ARROW_DOWN, ARROW_FLAT = "▲", "▼", "▶"
@@ -32,10 +50,23 @@ _SIGNED_ONE_DECIMAL = "+#,##0.0;-#,##0.0"
 _SIGNED_TWO_DECIMALS = "+#,##0.00;-#,##0.00"
 
 
+def _grouped(pattern: str, locale: str) -> str:
+    """``pattern`` with the locale's digit grouping: Indian grouping (``12,34,567``) where the locale
+    groups by two above the thousands (ml_IN, bn_BD, hi_IN), the pattern unchanged elsewhere."""
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
+    grouping = parse_pattern(Locale.parse(locale).decimal_formats[None].pattern).grouping
+    if grouping == (3, 2) and "#,##,##0" not in pattern:
+        return pattern.replace("#,##0", "#,##,##0")
+    return pattern
+
+
 def _is_whole(value: float) -> bool:
     return float(value).is_integer()
 
 
+@_digits
 def format_number(value: float | None, locale: str = "en", *, decimals: int | None = None) -> str:
     """A plain number with grouping: ``12,345`` or ``12.5`` (``12.345`` / ``12,5`` in de_DE)."""
     from babel.numbers import format_decimal
@@ -46,7 +77,7 @@ def format_number(value: float | None, locale: str = "en", *, decimals: int | No
         pattern = "#,##0" if _is_whole(value) else "#,##0.##"
     else:
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=pattern, locale=locale)
+    return format_decimal(value, format=_grouped(pattern, locale), locale=locale)
 
 
 def small_value_decimals(value: float) -> int:
@@ -68,6 +99,7 @@ def _format_percent(fraction: float, locale: str, *, signed: bool = False) -> st
     return pattern.apply(fraction, locale)
 
 
+@_digits
 def format_value(value: float | None, unit: str, locale: str = "en", currency: str = "USD") -> str:
     """A metric value in its unit for ``locale``.
 
@@ -79,20 +111,25 @@ def format_value(value: float | None, unit: str, locale: str = "en", currency: s
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if unit == "currency":
-        return format_currency(value, currency, locale=locale)
+        from babel import Locale
+
+        standard = Locale.parse(locale).currency_formats["standard"].pattern
+        return format_currency(value, currency, format=_grouped(standard, locale), locale=locale,
+                               currency_digits=True)
     if unit == "percent":
         return _format_percent(value / 100.0, locale)
     if unit == "points":
         if value == 0:
             return format_decimal(0, format="0.0", locale=locale)
-        return format_decimal(value, format=_SIGNED_ONE_DECIMAL, locale=locale)
+        return format_decimal(value, format=_grouped(_SIGNED_ONE_DECIMAL, locale), locale=locale)
     if unit == "minutes":
-        return f"{format_number(value, locale, decimals=1)} min"
+        return _("%(number)s min") % {"number": format_number(value, locale, decimals=1)}
     if unit == "ratio":
         return format_number(value, locale, decimals=2)
     return format_number(value, locale)
 
 
+@_digits
 def format_change(
     delta: float | None, delta_pct: float | None, unit: str, locale: str = "en", currency: str = "USD"
 ) -> str | None:
@@ -111,9 +148,9 @@ def format_change(
         if delta is None:
             return None
         if delta == 0:
-            return f"{format_decimal(0, format='0.0', locale=locale)} pts"
+            return _("%(number)s pts") % {"number": format_decimal(0, format="0.0", locale=locale)}
         signed = _SIGNED_TWO_DECIMALS if small_value_decimals(delta) == 2 else _SIGNED_ONE_DECIMAL
-        return f"{format_decimal(delta, format=signed, locale=locale)} pts"
+        return _("%(number)s pts") % {"number": format_decimal(delta, format=signed, locale=locale)}
     if delta_pct is None:
         return None
     return _format_percent(delta_pct / 100.0, locale, signed=True)
@@ -138,11 +175,21 @@ def singular(noun: str) -> str:
     return noun
 
 
+def noun_text(noun: str, n: int) -> str:
+    """The noun a count counts, in the current language: ``orders`` / ``order`` (English msgids are the
+    plural nouns metrics declare, ``n_noun``; the singular form is derived for English only)."""
+    translated = _(noun)
+    if translated != noun:
+        return translated
+    return singular(noun) if n == 1 else noun
+
+
+@_digits
 def format_count(n: int | None, noun: str = "records", locale: str = "en") -> str:
     """A count with what it counts: ``571 orders``, ``1 response``, ``–`` when unknown."""
     if n is None:
         return "–"
-    return f"{format_number(n, locale)} {singular(noun) if n == 1 else noun}"
+    return _("%(count)s %(noun)s") % {"count": format_number(n, locale), "noun": noun_text(noun, n)}
 
 
 #: The segment holding records with no customer or no value for the dimension.
@@ -152,17 +199,20 @@ NONE_SEGMENT = "(none)"
 def segment_label(segment: str, dimension: str | None) -> str:
     """How people read a segment's name: ``no region`` for the group with no value, else the name."""
     if segment == NONE_SEGMENT:
-        return f"no {(dimension or 'value').replace('_', ' ')}"
+        return _("no %(dimension)s") % {"dimension": _((dimension or "value").replace("_", " "))}
     return segment
 
 
+@_digits
 def format_axis_value(
-    value: float, unit: str, locale: str = "en", currency: str = "USD", *, decimals: int | None = None
+    value: float, unit: str, locale: str = "en", currency: str = "USD", *, decimals: int | None = None,
+    latin: bool = False,
 ) -> str:
     """A short tick label in the metric's unit: ``$40K``, ``€1.2M``, ``45%``, ``0.5%``, ``+10``, ``30 min``.
 
     ``decimals`` fixes the decimals of percent, points, minutes and plain numbers, so the ticks of
-    one axis all look alike."""
+    one axis all look alike. ``latin`` never abbreviates with letters outside Latin script (a chart
+    font cannot draw Bengali ``হা``): the whole number instead."""
     from babel.numbers import (
         format_compact_currency,
         format_compact_decimal,
@@ -173,7 +223,8 @@ def format_axis_value(
     if unit == "currency":
         if abs(value) >= 1000:
             compact = format_compact_currency(value, currency, locale=locale, fraction_digits=1)
-            if any(char.isalpha() for char in compact.replace(get_currency_symbol(currency, locale), "")):
+            letters = [c for c in compact.replace(get_currency_symbol(currency, locale), "") if c.isalpha()]
+            if letters and not (latin and any(not c.isascii() for c in letters)):
                 return compact
         # Below a thousand (or where the locale abbreviates only millions): whole units, grouped.
         return _currency_whole(value, currency, locale)
@@ -187,10 +238,11 @@ def format_axis_value(
             return format_decimal(0, format=fraction, locale=locale)
         return format_decimal(value, format=f"+{fraction};-{fraction}", locale=locale)
     if unit == "minutes":
-        return f"{format_decimal(value, format=fraction, locale=locale)} min"
+        return _("%(number)s min") % {"number": format_decimal(value, format=fraction, locale=locale)}
     if abs(value) >= 10_000:
         compact = format_compact_decimal(value, locale=locale, fraction_digits=1)
-        if any(char.isalpha() for char in compact):
+        letters = [c for c in compact if c.isalpha()]
+        if letters and not (latin and any(not c.isascii() for c in letters)):
             return compact
     return format_decimal(value, format=fraction if decimals is not None else "#,##0.##", locale=locale)
 
@@ -213,13 +265,20 @@ def _percent_with(value: float, locale: str, decimals: int) -> str:
     return pattern.apply(value / 100.0, locale)
 
 
-def period_tick(label: str, locale: str = "en") -> str:
+@_digits
+def period_tick(label: str, locale: str = "en", *, numeric: bool = False) -> str:
     """A period label as a person reads it on a chart: ``2026-W47`` -> ``Nov 16`` (the week's first
     day), ``2026-11`` -> ``Nov``, ``2026-Q3`` -> ``Q3``, ``2026-11-23`` -> ``Nov 23``, ``2026`` -> ``2026``.
-    Anything else is returned as it is."""
+    Anything else is returned as it is. ``numeric`` gives days as ``16/11`` (charts in scripts the chart
+    fonts cannot draw: month names in Malayalam or Bengali)."""
     import re
 
-    from babel.dates import format_skeleton
+    from babel.dates import format_skeleton as babel_skeleton
+
+    def format_skeleton(skeleton: str, day: dt.date, locale: str) -> str:
+        if numeric:
+            skeleton = {"MMMd": "Md", "MMM": "M"}.get(skeleton, skeleton)
+        return babel_skeleton(skeleton, day, locale=locale)
 
     week = re.fullmatch(r"(\d{4})-W(\d{2})", label)
     if week:
@@ -235,6 +294,20 @@ def period_tick(label: str, locale: str = "en") -> str:
     if day_match:
         return format_skeleton("MMMd", dt.date.fromisoformat(label), locale=locale)
     return label
+
+
+@_digits
+def format_span(count: int, period: str, locale: str = "en") -> str:
+    """``6 weeks``, ``1 month``, ``3 periods`` (a custom range): ``count`` periods like ``period``."""
+    spans = {
+        "week": ngettext("%(count)s week", "%(count)s weeks", count),
+        "month": ngettext("%(count)s month", "%(count)s months", count),
+        "quarter": ngettext("%(count)s quarter", "%(count)s quarters", count),
+        "year": ngettext("%(count)s year", "%(count)s years", count),
+        "day": ngettext("%(count)s day", "%(count)s days", count),
+    }
+    text = spans.get(period_kind(period) or "", ngettext("%(count)s period", "%(count)s periods", count))
+    return text % {"count": format_number(count, locale)}
 
 
 def period_kind(label: str) -> str | None:
@@ -271,9 +344,9 @@ def change_marker(delta: float | None, better: str) -> str:
     if delta is None:
         return ""
     if delta == 0:
-        return MARK_SAME
+        return _("= unchanged")
     improved = delta > 0 if better != "lower" else delta < 0
-    return MARK_BETTER if improved else MARK_WORSE
+    return _("✓ better") if improved else _("✗ worse")
 
 
 def sparkline(values: list[float | None]) -> str:
@@ -307,6 +380,7 @@ def parse_date(value: str | dt.date | dt.datetime) -> dt.date:
     )
 
 
+@_digits
 def format_date(value: str | dt.date | dt.datetime, locale: str = "en", fmt: str = "medium") -> str:
     """A date for ``locale``: ``Nov 16, 2026`` (en, medium), ``16.11.2026`` (de_DE, medium)."""
     from babel.dates import format_date as babel_format_date
@@ -314,6 +388,7 @@ def format_date(value: str | dt.date | dt.datetime, locale: str = "en", fmt: str
     return babel_format_date(parse_date(value), format=fmt, locale=locale)
 
 
+@_digits
 def format_date_range(start: str, end: str, locale: str = "en") -> str:
     """The inclusive date range of a half-open period ``[start, end)``: ``Nov 16 – 22, 2026``."""
     from babel.dates import format_interval

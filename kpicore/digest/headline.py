@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from kpicore.digest import formatting
+from kpicore.i18n import _, ngettext
 from kpicore.results import POINT_UNITS, MetricResult, Segment
 
 #: Below this many records a segment is not named as the place a change came from.
@@ -66,7 +67,9 @@ def since(period: str) -> str:
     """``last week`` / ``last month`` / ... for the period before ``period``; ``the period before``
     for a custom range."""
     kind = formatting.period_kind(period)
-    return f"last {kind}" if kind and kind != "day" else ("yesterday" if kind == "day" else "the period before")
+    words = {"week": _("last week"), "month": _("last month"), "quarter": _("last quarter"),
+             "year": _("last year"), "day": _("yesterday")}
+    return words.get(kind or "", _("the period before"))
 
 
 def is_worse(result: MetricResult) -> bool | None:
@@ -149,21 +152,24 @@ def describe_change(result: MetricResult, *, locale: str = "en", currency: str =
                     min_sample: int = DEFAULT_MIN_SAMPLE) -> str:
     """``Net Promoter Score fell 22.0 points to -15.0, most of it in East.``"""
     delta = result.delta or 0
-    verb = "rose" if delta > 0 else "fell"
     if result.unit in POINT_UNITS:
         size = formatting.format_number(abs(delta), locale, decimals=formatting.small_value_decimals(delta))
-        amount = f"{size} point{'' if abs(delta) == 1 else 's'}"
+        amount = ngettext("%(number)s point", "%(number)s points", 1 if abs(delta) == 1 else 2) % {"number": size}
     elif result.delta_pct is not None:
         amount = formatting.format_change(abs(delta), abs(result.delta_pct), result.unit, locale, currency).lstrip("+")
     else:
         amount = formatting.format_value(abs(delta), result.unit, locale, currency)
-    sentence = f"{result.title} {verb} {amount} to {formatting.format_value(result.value, result.unit, locale, currency)}"
+    words = {"metric": _(result.title), "amount": amount,
+             "value": formatting.format_value(result.value, result.unit, locale, currency)}
+    sentence = (_("%(metric)s rose %(amount)s to %(value)s") if delta > 0
+                else _("%(metric)s fell %(amount)s to %(value)s")) % words
     main = main_segment(result, min_sample)
     if main is not None:
         segment, share = main
         where = formatting.segment_label(segment.segment, result.dimension)
-        sentence += f", most of it in {where}" if share >= MOST_SHARE else f", the most in {where}"
-    return sentence + "."
+        sentence += (_(", most of it in %(where)s") if share >= MOST_SHARE
+                     else _(", the most in %(where)s")) % {"where": where}
+    return sentence + _(".")
 
 
 def candidates(results: Iterable[MetricResult], *, locale: str = "en", currency: str = "USD",
@@ -193,18 +199,22 @@ def headline(
     period = next((r.period for r in results if r.period), "")
     when = since(period)
     if not results:
-        return Headline("No KPIs in this digest.")
+        return Headline(_("No KPIs in this digest."))
     if not comparable:
-        summary = f"No KPI can be compared with {when}."
+        summary = _("No KPI can be compared with %(when)s.") % {"when": when}
     elif worse == 0:
         better = sum(1 for r in comparable if is_worse(r) is False)
         summary = (
-            f"No KPI worse than {when}." if not better
-            else f"No KPI worse than {when}; {better} of {len(comparable)} better."
+            _("No KPI worse than %(when)s.") % {"when": when} if not better
+            else _("No KPI worse than %(when)s; %(better)s of %(total)s better.")
+            % {"when": when, "better": formatting.format_number(better, locale),
+               "total": formatting.format_number(len(comparable), locale)}
         )
     else:
-        noun = "KPI" if len(comparable) == 1 else "KPIs"
-        summary = f"{worse} of {len(comparable)} {noun} worse than {when}."
+        summary = ngettext("%(worse)s of %(total)s KPI worse than %(when)s.",
+                           "%(worse)s of %(total)s KPIs worse than %(when)s.", len(comparable)) % {
+            "worse": formatting.format_number(worse, locale),
+            "total": formatting.format_number(len(comparable), locale), "when": when}
     ranked = sorted([*extra, *candidates(results, locale=locale, currency=currency, min_sample=min_sample)],
                     key=Attention.rank, reverse=True)
     named = ranked[0] if ranked else None

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kpicore import i18n
 from kpicore.digest import formatting
 from kpicore.digest.blockkit import slack_escape, split_messages
 from kpicore.errors import ConfigError
+from kpicore.i18n import _, current_locale
 from kpicore.results import MetricResult
 
 Format = Literal["slack", "html", "text", "md"]
@@ -134,7 +136,7 @@ class MetricView:
     @property
     def dimension_label(self) -> str:
         """The dimension as people read it: ``region``, ``sales channel`` for ``sales_channel``."""
-        return (self.dimension or "segment").replace("_", " ")
+        return _((self.dimension or "segment").replace("_", " "))
 
 
 def md_escape(value: Any) -> str:
@@ -185,11 +187,11 @@ def metric_view(
         ]
     return MetricView(
         metric=result.metric,
-        title=result.title,
+        title=_(result.title),
         unit=result.unit,
         ok=result.ok,
         reason=result.reason,
-        value=fmt(result.value) if result.ok else "unavailable",
+        value=fmt(result.value) if result.ok else _("unavailable"),
         previous=fmt(result.previous) if result.ok and result.previous is not None else None,
         delta=delta,
         arrow=formatting.change_arrow(result.delta) if delta else "",
@@ -210,8 +212,24 @@ def metric_view(
 
 
 def _span(count: int, period: str) -> str:
-    kind = formatting.period_kind(period) or "period"
-    return f"{count} {kind}{'' if count == 1 else 's'}"
+    return formatting.format_span(count, period, current_locale())
+
+
+def bdi(value: Any):
+    """HTML for a number or id inside right-to-left text: ``<bdi dir="ltr">+6.8%</bdi>`` keeps its sign,
+    digits and Latin letters in reading order (plain text, escaped, outside right-to-left locales)."""
+    from markupsafe import Markup, escape
+
+    if i18n.direction(i18n.current_locale()) != "rtl":
+        return escape(value)
+    return Markup('<bdi dir="ltr">') + escape(value) + Markup("</bdi>")
+
+
+def ltr(value: Any) -> str:
+    """A number or id inside right-to-left plain text (text, Markdown, Slack): wrapped in Unicode's
+    left-to-right isolate (U+2066 ... U+2069) so its sign and digits stay in order; unchanged elsewhere."""
+    text = "" if value is None else str(value)
+    return f"\u2066{text}\u2069" if text and i18n.direction(i18n.current_locale()) == "rtl" else text
 
 
 def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[Any], Any] | None = None):
@@ -233,8 +251,14 @@ def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[A
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        extensions=["jinja2.ext.do"],
+        extensions=["jinja2.ext.do", "jinja2.ext.i18n"],
     )
+    # Every string in the templates goes through the one _() (kpicore.i18n), in the locale in effect.
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.globals["text_direction"] = lambda: i18n.direction(i18n.current_locale())
+    env.globals["bdi"] = bdi
+    env.filters["ltr"] = ltr
+    env.globals["format_count"] = lambda n, noun: formatting.format_count(n, noun, i18n.current_locale())
     env.filters["slack_escape"] = slack_escape
     env.filters["md_escape"] = md_escape
     if jinja_hook is not None:
@@ -292,6 +316,19 @@ def renderer(
     return render_format
 
 
+def _in_locale(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run ``function`` with its ``locale`` keyword argument as the language of every ``_()``."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with i18n.using(kwargs.get("locale"), kwargs.get("digits")):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+@_in_locale
 def render(
     spec: DigestSpec,
     results: list[MetricResult],
@@ -300,6 +337,7 @@ def render(
     period_label: str,
     locale: str = "en",
     currency: str = "USD",
+    digits: str = "default",
     templates_dir: Path | str | None = None,
     jinja_hook: Callable[[Any], Any] | None = None,
     charts: bool | None = None,
@@ -350,7 +388,7 @@ def render(
     try:
         body = template.render(
             spec=spec,
-            title=spec.title,
+            title=_(spec.title),
             metrics=views,
             headline=top,
             min_sample=spec.min_sample,

@@ -114,6 +114,7 @@ def render_options(config) -> dict[str, Any]:
     return {
         "locale": config.locale,
         "currency": config.currency,
+        "digits": config.digits,
         "templates_dir": config.templates_dir,
         "jinja_hook": jinja_hook(config),
     }

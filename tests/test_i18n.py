@@ -1,0 +1,233 @@
+"""Languages: complete catalogs, every surface translated, right to left, locale number formats, --locale."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from kpicore import i18n
+from kpicore.digest import formatting, render
+from kpicore.i18n import build
+from tests.digest_data import PERIOD, sample_results, sample_spec
+
+LANGUAGES = [language for language in i18n.LANGUAGES if language != "en"]
+PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+KPI = Path(sys.executable).parent / "kpi"
+
+
+def catalog(language: str):
+    with open(build.po_path(language), "rb") as source:
+        return read_po(source, locale=language)
+
+
+def placeholders(text: str) -> set[str]:
+    return set(PLACEHOLDER.findall(text))
+
+
+@pytest.mark.parametrize("language", i18n.LANGUAGES)
+def test_catalog_is_complete_and_matches_the_code(language):
+    """Every message the code and templates use is in the catalog, translated, not fuzzy, with the
+    msgid's placeholders; the compiled .mo is the .po's."""
+    messages = catalog(language)
+    expected = {m.id if not m.pluralizable else m.id[0] for m in build.extract() if m.id}
+    present = {m.id if not m.pluralizable else m.id[0] for m in messages if m.id}
+    assert expected - present == set(), f"{language}: messages missing from the catalog (run make i18n)"
+    for message in messages:
+        if not message.id:
+            continue
+        assert not message.fuzzy, f"{language}: fuzzy entry {message.id!r}"
+        ids = message.id if message.pluralizable else (message.id,)
+        strings = message.string if message.pluralizable else (message.string,)
+        assert all(strings), f"{language}: untranslated {message.id!r}"
+        for string in strings:
+            assert placeholders(string) == placeholders(ids[0]), (
+                f"{language}: placeholders of {string!r} differ from {ids[0]!r}"
+            )
+    assert build.stale() == [], "a compiled catalog is out of date: run make i18n"
+
+
+def english_fragments() -> set[str]:
+    """The English words of every msgid (placeholders cut out) whose translation differs."""
+    fragments = set()
+    for message in catalog("ml"):
+        if not message.id:
+            continue
+        ids = message.id if message.pluralizable else (message.id,)
+        for text in ids:
+            for part in PLACEHOLDER.split(text)[::2]:
+                part = part.strip(" .,:;()<>/“”")
+                part = re.sub(r"</?strong>", "", part).strip()
+                if len(re.findall(r"[A-Za-z]", part)) >= 3 and part not in ("KPI", "KPIs", "CSAT", "kpicore"):
+                    fragments.add(part)
+    return fragments
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html", "slack"])
+def test_no_english_left_in_the_malayalam_digest(fmt):
+    results = [r for r in sample_results() if r.ok]  # a failure's reason is the source's own words
+    body = render(sample_spec(), results, fmt, period_label=PERIOD, locale="ml_IN", currency="INR",
+                  charts=False).body
+    if fmt == "html":
+        body = re.sub(r"<[^>]+>", " ", body)
+    if fmt == "slack":  # what Slack shows: the texts, not the Block Kit keys
+        body = "\n".join(re.findall(r'"text": ("(?:[^"\\]|\\.)*")', body))
+    left = sorted(f for f in english_fragments() if re.search(rf"(?<![A-Za-z]){re.escape(f)}(?![A-Za-z])", body))
+    assert left == [], f"English left in the ml {fmt} digest: {left}"
+
+
+def test_persian_html_is_right_to_left():
+    body = render(sample_spec(), sample_results(), "html", period_label=PERIOD, locale="fa_IR",
+                  currency="IRR", charts=False).body
+    assert '<html lang="fa" dir="rtl">' in body
+    english = render(sample_spec(), sample_results(), "html", period_label=PERIOD, locale="en",
+                     currency="EUR", charts=False).body
+    assert '<html lang="en" dir="ltr">' in english
+
+
+@pytest.mark.parametrize(
+    "locale, currency, value, expected",
+    [
+        ("ml_IN", "INR", 1234567, "₹12,34,567.00"),
+        ("bn_BD", "BDT", 1234567, "12,34,567.00৳"),
+        ("ig_NG", "NGN", 1234567, "₦1,234,567.00"),
+        ("en", "USD", 1234567, "$1,234,567.00"),
+    ],
+)
+def test_currency_and_indian_grouping(locale, currency, value, expected):
+    assert formatting.format_value(value, "currency", locale, currency) == expected
+
+
+def test_counts_group_the_indian_way_and_speak_the_language():
+    with i18n.using("ml_IN"):
+        assert formatting.format_count(1234567, "customers", "ml_IN") == "12,34,567 ഉപഭോക്താക്കൾ"
+    assert formatting.format_count(1234567, "customers", "en") == "1,234,567 customers"
+    assert formatting.format_count(1, "customers", "en") == "1 customer"
+
+
+def test_a_locale_without_a_catalog_falls_back_to_english_once(caplog):
+    i18n.translations.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="kpicore.i18n"), i18n.using("de_DE"):
+        assert i18n.gettext("✓ better") == "✓ better"
+        assert i18n.gettext("✗ worse") == "✗ worse"
+    assert [r.getMessage() for r in caplog.records] == [
+        "no kpicore catalog for locale 'de_DE': digests and messages are in English"
+    ]
+
+
+def test_a_broken_catalog_is_english_and_said(tmp_path, monkeypatch, caplog):
+    broken = tmp_path / "xx" / "LC_MESSAGES"
+    broken.mkdir(parents=True)
+    (broken / "kpicore.mo").write_bytes(b"not a catalog")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    i18n.translations.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="kpicore.i18n"), i18n.using("xx"):
+            assert i18n.gettext("unavailable") == "unavailable"
+        assert "catalog for locale 'xx' is broken" in caplog.text
+    finally:
+        i18n.translations.cache_clear()
+
+
+def kpi(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(KPI), *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={"PATH": str(KPI.parent), "COLUMNS": "200", "HOME": str(cwd)})
+
+
+@pytest.fixture(scope="module")
+def demo_folder(tmp_path_factory, ):
+    folder = tmp_path_factory.mktemp("demo-fa")
+    completed = kpi("demo", "--locale", "fa_IR", "--period", "2026-W47", cwd=folder)
+    assert completed.returncode == 0, completed.stderr
+    return folder, completed
+
+
+def test_kpi_demo_in_persian(demo_folder):
+    folder, completed = demo_folder
+    config = (folder / "kpi.toml").read_text(encoding="utf-8")
+    assert 'currency = "IRR"' in config and 'locale = "fa_IR"' in config
+    assert "شاخص‌های هفتگی" in completed.stdout  # the digest's title
+    assert "درآمد" in completed.stdout  # revenue
+    assert "Revenue" not in completed.stdout
+    assert 'dir="rtl"' in (folder / "digest.html").read_text(encoding="utf-8")
+
+
+def test_kpi_compute_translates_the_table_never_the_json(demo_folder):
+    folder, _ = demo_folder
+    table = kpi("compute", "revenue", "--period", "2026-W47", "--locale", "ml_IN", cwd=folder)
+    assert table.returncode == 0, table.stderr
+    assert "വരുമാനം" in table.stdout and "മൂല്യം" in table.stdout
+    as_json = kpi("compute", "revenue", "--period", "2026-W47", "--format", "json", "--locale", "ml_IN", cwd=folder)
+    plain = kpi("compute", "revenue", "--period", "2026-W47", "--format", "json", cwd=folder)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout) == json.loads(plain.stdout)
+    assert json.loads(as_json.stdout)[0]["title"] == "Revenue"
+
+
+def test_kpi_digest_render_in_bengali(demo_folder):
+    folder, _ = demo_folder
+    completed = kpi("digest", "render", "weekly", "--period", "2026-W47", "--locale", "bn_BD", cwd=folder)
+    assert completed.returncode == 0, completed.stderr
+    assert "রাজস্ব" in completed.stdout and "সাপ্তাহিক KPI" in completed.stdout
+
+
+def test_an_unknown_locale_is_one_line_and_exit_2(demo_folder):
+    folder, _ = demo_folder
+    completed = kpi("compute", "revenue", "--locale", "xx_QQ", cwd=folder)
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--locale" in lines[0] and "unknown locale 'xx_QQ'" in lines[0]
+
+
+def test_bengali_and_malayalam_charts_draw_only_what_their_font_can():
+    """Matplotlib cannot shape these scripts: chart labels are numbers (16/11) and Latin-only amounts."""
+    assert formatting.period_tick("2026-W47", "bn_BD", numeric=True) == "16/11"
+    assert formatting.format_axis_value(30000, "currency", "bn_BD", "BDT", latin=True) == "30,000৳"
+    assert formatting.format_axis_value(30000, "currency", "ml_IN", "INR", latin=True) == "₹30K"
+    assert formatting.format_axis_value(30000, "currency", "bn_BD", "BDT") != "30,000৳"  # CLDR's হাজার
+
+
+def test_glossary_matches_the_catalogs():
+    """docs/i18n.md's glossary lists every stock metric with the catalogs' own translations."""
+    page = (Path(__file__).parent.parent / "docs" / "i18n.md").read_text(encoding="utf-8")
+    rows = {cells[0].strip("`"): cells[1:] for cells in (
+        [c.strip() for c in line.strip("|").split("|")] for line in page.splitlines() if line.startswith("| `")
+    )}
+    titles = build.stock_metric_titles()
+    assert sorted(row[0] for row in rows.values()) == sorted(titles)
+    catalogs = {lang: {m.id: m.string for m in catalog(lang)} for lang in LANGUAGES}
+    for english, *translated in rows.values():
+        assert translated == [catalogs[lang][english] for lang in ("ml", "bn", "fa", "ig")], english
+
+
+@pytest.mark.parametrize(
+    "locale, expected",
+    [("bn_BD", "১২,৩৪,৫৬৭.০০৳"), ("fa_IR", "\u200eریال\xa0۱,۲۳۴,۵۶۷"), ("ml_IN", "₹൧൨,൩൪,൫൬൭.൦൦"),
+     ("ig_NG", "₦1,234,567.00")],
+)
+def test_native_digits(locale, expected):
+    currency = {"bn_BD": "BDT", "fa_IR": "IRR", "ml_IN": "INR", "ig_NG": "NGN"}[locale]
+    with i18n.using(locale, "native"):
+        assert formatting.format_value(1234567, "currency", locale, currency) == expected
+    default = formatting.format_value(1234567, "currency", locale, currency)
+    assert [c for c in default if c.isdigit()] == list("123456700" if locale != "fa_IR" else "1234567")
+
+
+def test_digits_native_in_kpi_toml_reaches_the_digest(tmp_path):
+    from kpicore.config import load_config
+    from kpicore.digest.run import render_options
+    from kpicore.errors import ConfigError
+
+    (tmp_path / "kpi.toml").write_text('locale = "bn_BD"\ndigits = "native"\n', encoding="utf-8")
+    options = render_options(load_config(tmp_path / "kpi.toml"))
+    body = render(sample_spec(), sample_results(), "text", period_label=PERIOD, charts=False, **options).body
+    assert "৮১২" in body and "812" not in body  # "based on 812 orders", in Bengali digits
+    (tmp_path / "kpi.toml").write_text('digits = "arabic"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match='digits must be "default" or "native"'):
+        load_config(tmp_path / "kpi.toml")
