@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from .alerts.rules import alert_problems
 from .errors import ConfigError
 from .targets import target_problems
 
@@ -39,6 +40,7 @@ def config_problems(config, registry) -> list[str]:
         if metric not in registry.metrics:
             problems.append(f"{where}: [targets]: unknown metric {metric!r}{_hint(metric, registry.metrics)}")
     problems.extend(target_problems(config.targets, where))
+    problems.extend(alert_problems(config, registry))
     for name in config.digests:
         try:
             digest_spec(config, name, registry)
