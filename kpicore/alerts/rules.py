@@ -132,6 +132,12 @@ def alert_problems(config, registry) -> list[str]:
         except ConfigError as error:
             problems.append(str(error))
             continue
+        try:
+            from .send import alert_schedule
+
+            alert_schedule(spec, config, registry, where)
+        except ConfigError as error:
+            problems.append(str(error))
         rule, key = spec.rule, f"{where}: [alerts.{name}].when"
         if rule.metric not in registry.metrics:
             close = difflib.get_close_matches(rule.metric, sorted(registry.metrics), n=1, cutoff=0.6)
