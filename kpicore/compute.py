@@ -24,6 +24,7 @@ from .metric import Measure, Metric, Values, as_sql, takes_period
 from .periods import Period
 from .results import MetricResult, Segment, TrendPoint, Warning_
 from .source import BUCKET, EntityUnavailable, Row, Source
+from .targets import apply_targets
 
 NONE_SEGMENT = "(none)"
 
@@ -460,6 +461,7 @@ def compute(
                 result.warnings.append(Warning_(problem, 0))
             else:
                 result.segments = _metric_segments(metric, config, segment_values, period)
+    apply_targets(results, config)
     return results
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from .alerts.rules import alert_problems
 from .errors import ConfigError
+from .targets import target_problems
 
 #: kpi.toml tables whose sub-tables belong to plugins, which declare their keys with register_settings.
 PLUGIN_SECTIONS = ("packs", "channels")
@@ -37,6 +39,8 @@ def config_problems(config, registry) -> list[str]:
     for metric in config.targets:
         if metric not in registry.metrics:
             problems.append(f"{where}: [targets]: unknown metric {metric!r}{_hint(metric, registry.metrics)}")
+    problems.extend(target_problems(config.targets, where))
+    problems.extend(alert_problems(config, registry))
     for name in config.digests:
         try:
             digest_spec(config, name, registry)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .targets import TargetStatus
 
 UNITS = ("count", "currency", "percent", "points", "minutes", "ratio")
 #: Units whose period-over-period change is in points (percentage points, NPS points), not relative:
@@ -114,6 +117,8 @@ class MetricResult:
     reason: str | None = None
     dimension: str | None = None
     n_noun: str = "records"
+    #: Set by ``kpicore.targets.apply_targets`` when kpi.toml has a target for the metric.
+    target_status: TargetStatus | None = None
 
     @property
     def delta(self) -> float | None:
@@ -129,6 +134,16 @@ class MetricResult:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def on_track(self) -> bool | None:
+        """True or False against the metric's target; None without a target or a value."""
+        return None if self.target_status is None else self.target_status.on_track
+
+    @property
+    def gap(self) -> float | None:
+        """value - target in the metric's unit (see ``kpicore.targets``); None without a target or a value."""
+        return None if self.target_status is None else self.target_status.gap
 
     def to_json(self) -> dict[str, Any]:
         """The DESIGN 8 object: plain JSON types, numbers as numbers (without float noise) or None."""
@@ -149,6 +164,9 @@ class MetricResult:
             "dimension": self.dimension,
             "segments": None if self.segments is None else [s.to_json() for s in self.segments],
             "trend": None if self.trend is None else [t.to_json() for t in self.trend],
+            "target": None if self.target_status is None else self.target_status.target.to_json(),
+            "on_track": self.on_track,
+            "gap": self.gap,
         }
         if self.status != "ok":
             data["reason"] = self.reason

@@ -11,7 +11,7 @@ from kpicore import __version__
 
 DESIGN_8_KEYS = [
     "metric", "title", "unit", "status", "period", "start", "end", "value", "previous", "delta",
-    "delta_pct", "n", "warnings", "dimension", "segments", "trend",
+    "delta_pct", "n", "warnings", "dimension", "segments", "trend", "target", "on_track", "gap",
 ]
 
 

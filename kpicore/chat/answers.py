@@ -621,20 +621,13 @@ def _value(result: MetricResult, config) -> str:
 
 
 def _target(result: MetricResult, config) -> str | None:
-    """``target ≥ 40: on track`` when kpi.toml sets a target for the metric."""
-    target = (config.targets or {}).get(result.metric)
-    if not isinstance(target, dict) or result.value is None:
-        return None
-    parts, on_track = [], True
-    if isinstance(target.get("min"), (int, float)):
-        parts.append(f"≥ {formatting.format_value(target['min'], result.unit, config.locale, config.currency)}")
-        on_track &= result.value >= target["min"]
-    if isinstance(target.get("max"), (int, float)):
-        parts.append(f"≤ {formatting.format_value(target['max'], result.unit, config.locale, config.currency)}")
-        on_track &= result.value <= target["max"]
-    if not parts:
-        return None
-    return f"target {' and '.join(parts)}: {'✓ on track' if on_track else '✗ off track'}"
+    """``target ≥ 40: ✓ on track`` when kpi.toml sets a target for the metric (kpicore.targets, the
+    one implementation the digest and `kpi compute` use; stored values get their status here)."""
+    from kpicore.targets import apply_targets, status_text
+
+    if result.target_status is None:
+        apply_targets([result], config)
+    return status_text(result, config.locale, config.currency)
 
 
 def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *, note: str = "") -> list[dict]:

@@ -25,6 +25,22 @@ def change_text(result: MetricResult, locale: str = "en", currency: str = "USD")
     return " ".join(part for part in (arrow, change, marker) if part)
 
 
+def target_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:
+    """The target column: ``≥ 40 ✓``, ``≤ 2.5% ✗ 0.80 pts over``, ``""`` without a target."""
+    from ..targets import describe, gap_text
+
+    the_status = result.target_status
+    if the_status is None:
+        return ""
+    wanted = describe(the_status.target, result.unit, locale, currency)
+    if the_status.on_track is None:
+        return wanted
+    if the_status.on_track:
+        return f"{wanted} ✓"
+    side = "over" if (the_status.gap or 0) > 0 else "short"
+    return f"{wanted} ✗ {gap_text(the_status.gap, result.unit, locale, currency)} {side}"
+
+
 def print_table(results: list[MetricResult], currency: str = "USD", locale: str = "en",
                 digits: str = "default") -> None:
     """A table for people: one row per metric (and segment), warnings listed under it, in ``locale``."""
@@ -49,6 +65,9 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
     with_trend = any(r.trend for r in results)
     if with_trend:
         table.add_column(_("Trend"), no_wrap=True)
+    with_target = any(r.target_status is not None for r in results)
+    if with_target:
+        table.add_column(_("Target"), no_wrap=True)
     notes = []
 
     def fmt(value, unit):
@@ -56,8 +75,11 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
 
     for result in results:
         trend = [formatting.sparkline([p.value for p in result.trend or []])] if with_trend else []
+        if with_target:
+            trend.append(target_text(result, locale, currency))
+        blank = [""] * ((1 if with_trend else 0) + (1 if with_target else 0))
         if not result.ok:
-            table.add_row(_(result.title), "—", "—", "—", "", *([""] if with_trend else []))
+            table.add_row(_(result.title), "—", "—", "—", "", *blank)
             notes.append(_("%(metric)s: unavailable: %(reason)s") % {"metric": result.metric, "reason": result.reason})
             continue
         marker = " ⚠" if result.warnings else ""
@@ -78,7 +100,7 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
                 f"  {formatting.segment_label(segment.segment, result.dimension)}",
                 fmt(segment.value, result.unit), fmt(segment.previous, result.unit), change or "—",
                 formatting.format_count(segment.n, result.n_noun, locale),
-                *([""] if with_trend else []),
+                *blank,
                 style="dim",
             )
         notes.extend(
@@ -99,7 +121,7 @@ def to_json(results: list[MetricResult]) -> str:
 
 CSV_COLUMNS = [
     "metric", "row", "dimension", "segment", "status", "period", "start", "end", "value", "previous", "delta",
-    "delta_pct", "n", "warnings",
+    "delta_pct", "n", "warnings", "target_min", "target_max", "target_goal", "on_track", "gap",
 ]
 
 
@@ -114,19 +136,33 @@ def to_csv(results: list[MetricResult]) -> str:
         dimension = r.dimension or ""
         writer.writerow(
             [r.metric, "total", dimension, "", r.status, r.period, r.start, r.end, _cell(r.value),
-             _cell(r.previous), _cell(r.delta), _cell(r.delta_pct), _cell(r.n), warnings]
+             _cell(r.previous), _cell(r.delta), _cell(r.delta_pct), _cell(r.n), warnings, *_target_cells(r)]
         )
         for s in r.segments or []:
             writer.writerow(
                 [r.metric, "segment", dimension, s.segment, r.status, r.period, r.start, r.end, _cell(s.value),
-                 _cell(s.previous), _cell(s.delta), _cell(relative_change(s.value, s.previous, r.unit)), s.n, ""]
+                 _cell(s.previous), _cell(s.delta), _cell(relative_change(s.value, s.previous, r.unit)), s.n, "",
+                 *_NO_TARGET]
             )
         for point in r.trend or []:
             writer.writerow(
                 [r.metric, "trend", "", "", r.status, point.period, point.start, point.end, _cell(point.value),
-                 "", "", "", "", ""]
+                 "", "", "", "", "", *_NO_TARGET]
             )
     return buffer.getvalue()
+
+
+_NO_TARGET = ("", "", "", "", "")
+
+
+def _target_cells(result: MetricResult) -> list[str]:
+    """target_min, target_max, target_goal, on_track (true/false), gap: blank without a target."""
+    the_status = result.target_status
+    if the_status is None:
+        return list(_NO_TARGET)
+    target = the_status.target
+    on_track = "" if the_status.on_track is None else str(the_status.on_track).lower()
+    return [_cell(target.min), _cell(target.max), _cell(target.goal), on_track, _cell(the_status.gap)]
 
 
 def _cell(value) -> str:

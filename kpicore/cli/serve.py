@@ -19,6 +19,20 @@ def _service_specs(config, reg):
     return digest_specs(config, reg)
 
 
+def _alert_schedules(config, reg) -> dict:
+    """Alert name -> (AlertSpec, schedule or None), every rule checked; the first problem is a ConfigError."""
+    from ..alerts.rules import alert_problems, alert_specs
+    from ..alerts.send import alert_schedule
+    from ..digest.config import config_file_name
+    from ..errors import ConfigError
+
+    problems = alert_problems(config, reg)
+    if problems:
+        raise ConfigError(problems[0])
+    where = config_file_name(config)
+    return {name: (spec, alert_schedule(spec, config, reg, where)) for name, spec in alert_specs(config).items()}
+
+
 @click.command("serve")
 @click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True,
               help="Port for /healthz, /metrics and /slack/events (0: any free port, logged at start).")
@@ -47,10 +61,11 @@ def serve_command(port, host, log_format, config_path):
     specs = _service_specs(config, reg)
     settings = serve_settings(config)
     configure(log_format)
+    alerts = _alert_schedules(config, reg)
     engine = ledger_engine(config)
-    service = Service(config, reg, specs, engine, settings)
-    if not service.specs:
-        event("idle", reason="no digest has a schedule or every; nothing will be sent")
+    service = Service(config, reg, specs, engine, settings, alerts=alerts)
+    if not service.specs and not service.alerts:
+        event("idle", reason="no digest or alert has a schedule or every; nothing will be sent")
     from ..chat.service import chat_endpoints
 
     chats = []
@@ -98,8 +113,21 @@ def schedule_command(count, config_path):
         for moment in fire_times(spec.schedule, now, count):
             local = moment.astimezone(tz)
             click.echo(f"  {local:%Y-%m-%d %a %H:%M:%S %Z}  =  {moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
+    for name, (spec, schedule) in _alert_schedules(config, reg).items():
+        if schedule is None:
+            continue
+        shown += 1
+        zone = schedule.timezone if isinstance(schedule, CronSchedule) else config.timezone
+        click.echo(f"alert {name}: {schedule} ({zone}), period {spec.period}, when {spec.when}")
+        from ..periods import get_timezone
+
+        tz = get_timezone(zone)
+        for moment in fire_times(schedule, now, count):
+            local = moment.astimezone(tz)
+            click.echo(f"  {local:%Y-%m-%d %a %H:%M:%S %Z}  =  {moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
     if not shown:
-        click.echo("No digest has a schedule: add schedule = \"0 9 * * MON\" or every = \"1h\" to a [digests.NAME].")
+        click.echo("No digest or alert has a schedule: add schedule = \"0 9 * * MON\" or every = \"1h\" "
+                   "to a [digests.NAME] or [alerts.NAME].")
 
 
 COMMANDS = [serve_command, schedule_command]

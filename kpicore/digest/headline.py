@@ -11,8 +11,10 @@ variation (the standard deviation of its period-to-period changes over the trend
 at least three changes), else relative to a fixed scale (10 % for amounts, 10 points for scores, a
 tenth of the previous value for rates). What needs attention (a worse change) always outranks what
 does not (a better change is named only when nothing got worse). More kinds come from elsewhere
-through ``extra``: an insight, an alert or a target passes ``Attention(metric, score, sentence, kind)``
-and is named when it ranks first.
+through ``extra``: an insight or an alert passes ``Attention(metric, score, sentence, kind)``
+and is named when it ranks first. A metric off its kpi.toml target is a candidate of kind ``"target"``
+(``Churn rate is 3.3%, 0.80 points above its target of ≤ 2.5%.``), scored like a change of the size of
+its gap.
 """
 
 from __future__ import annotations
@@ -185,6 +187,47 @@ def candidates(results: Iterable[MetricResult], *, locale: str = "en", currency:
     return sorted(found, key=Attention.rank, reverse=True)
 
 
+def target_score(result: MetricResult) -> float:
+    """How far off its target a result is, on the fixed scale of :func:`change_score` (a gap of 10 %
+    of the target for amounts, 10 points for scores, a tenth of the target for rates)."""
+    gap = result.gap
+    if gap is None:
+        return 0.0
+    bound = (result.value or 0) - gap
+    if result.unit == "points":
+        return abs(gap) / 10.0
+    if result.unit in POINT_UNITS:
+        return abs(gap) / max(abs(bound) * 0.1, 0.1)
+    return abs(gap) / max(abs(bound) * 0.1, 1e-9) if bound else abs(gap)
+
+
+def describe_target(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> str:
+    """``Churn rate is 3.3%, 0.80 points above its target of ≤ 2.5%.``"""
+    from kpicore.targets import describe, gap_text
+
+    the_status = result.target_status
+    gap = result.gap or 0
+    if result.unit in POINT_UNITS:
+        size = gap_text(gap, result.unit, locale, currency).replace(" pts", " points").replace(" pt", " point")
+    else:
+        size = gap_text(gap, result.unit, locale, currency)
+    side = "above" if gap > 0 else "below"
+    value = formatting.format_value(result.value, result.unit, locale, currency)
+    wanted = describe(the_status.target, result.unit, locale, currency)
+    return f"{result.title} is {value}, {size} {side} its target of {wanted}."
+
+
+def target_candidates(results: Iterable[MetricResult], *, locale: str = "en",
+                      currency: str = "USD") -> list[Attention]:
+    """An ``Attention`` of kind ``target`` for every metric off its target, furthest off first."""
+    found = [
+        Attention(r.metric, target_score(r), describe_target(r, locale=locale, currency=currency), "target")
+        for r in results
+        if r.ok and r.on_track is False
+    ]
+    return sorted(found, key=Attention.rank, reverse=True)
+
+
 def headline(
     results: Sequence[MetricResult],
     *,
@@ -215,7 +258,8 @@ def headline(
                            "%(worse)s of %(total)s KPIs worse than %(when)s.", len(comparable)) % {
             "worse": formatting.format_number(worse, locale),
             "total": formatting.format_number(len(comparable), locale), "when": when}
-    ranked = sorted([*extra, *candidates(results, locale=locale, currency=currency, min_sample=min_sample)],
+    ranked = sorted([*extra, *candidates(results, locale=locale, currency=currency, min_sample=min_sample),
+                     *target_candidates(results, locale=locale, currency=currency)],
                     key=Attention.rank, reverse=True)
     named = ranked[0] if ranked else None
     return Headline(summary, named.sentence if named else None, named)

@@ -84,7 +84,7 @@ class Service:
     """The digests of one kpi.toml on their schedules, in this process."""
 
     def __init__(self, config, registry, specs: dict[str, DigestSpec], engine: Engine,
-                 settings: ServeSettings | None = None) -> None:
+                 settings: ServeSettings | None = None, alerts: dict[str, tuple] | None = None) -> None:
         from kpicore.serve.metrics import ServiceMetrics
 
         self.config, self.registry, self.engine = config, registry, engine
@@ -97,6 +97,8 @@ class Service:
         self._idle = threading.Condition()
         self._stopping = False
         self._busy: set[str] = set()  # digests being fired in this process (one at a time each)
+        #: alert name -> (AlertSpec, schedule), for the alerts that have a schedule.
+        self.alerts = {name: pair for name, pair in (alerts or {}).items() if pair[1] is not None}
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -115,6 +117,9 @@ class Service:
         for name, spec in self.specs.items():
             scheduler.add_job(self._on_trigger, build_trigger(spec.schedule), args=[name], id=f"digest:{name}",
                               name=name)
+        for name, (_, schedule) in self.alerts.items():
+            scheduler.add_job(self.fire_alert, build_trigger(schedule), args=[name], id=f"alert:{name}",
+                              name=f"alert {name}")
         scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick, timezone=dt.UTC), id="tick",
                           name="tick")
         sync_every = self._sync_interval()
@@ -155,6 +160,47 @@ class Service:
             event("skipped", logging.WARNING, digest=name, reason="ran later than catch_up after its fire time")
             return
         self.fire(name, scheduled, "fired")
+
+    def fire_alert(self, name: str, scheduled: dt.datetime | None = None) -> list:
+        """Judge alert ``name`` for the period of its most recent fire time and send what is due
+        (kind ``alert`` or ``alert_clear``, once per rule, period, segment and destination)."""
+        from kpicore.alerts.send import run_alert
+        from kpicore.scheduler import most_recent_fire
+
+        spec, schedule = self.alerts[name]
+        busy = f"alert:{name}"
+        if scheduled is None:
+            scheduled = most_recent_fire(schedule, _now(), dt.timedelta(days=1)) or _now()
+        with self._idle:
+            if self._stopping or busy in self._busy:
+                return []
+            self._busy.add(busy)
+            self._in_flight += 1
+        try:
+            self.metrics.fires.labels("alert", name).inc()
+            try:
+                outcomes = run_alert(spec, scheduled, self.config, self.registry, self.engine)
+            except Exception as error:  # noqa: BLE001 - a source or state failure: logged, the next fire retries
+                from kpicore.delivery.redact import redact
+
+                text = str(error) if isinstance(error, KpiError) else redact(type(error).__name__)
+                event("failed", logging.ERROR, alert=name, error=text)
+                return []
+            for key, outcome in outcomes:
+                self.metrics.deliveries.labels(key.kind, outcome.status).inc()
+                if outcome.status == "skipped":
+                    continue
+                event("alerted" if key.kind == "alert" and outcome.status == "sent"
+                      else "cleared" if outcome.status == "sent" else "failed",
+                      logging.INFO if outcome.status == "sent" else logging.WARNING, alert=name, kind=key.kind,
+                      period=key.period, segment=key.segment or None, destination=outcome.destination,
+                      error=outcome.error)
+            return outcomes
+        finally:
+            with self._idle:
+                self._busy.discard(busy)
+                self._in_flight -= 1
+                self._idle.notify_all()
 
     def fire(self, name: str, scheduled: dt.datetime, reason: str = "fired",
              destinations: list[str] | None = None) -> list:

@@ -1,0 +1,1 @@
+"""Alerts: ``[alerts.NAME]`` rules (``rules.py``, pure parsing) and their evaluation (``evaluate.py``)."""

@@ -1,0 +1,110 @@
+"""Whether an alert rule fires, for a period (and per segment with ``by``).
+
+:func:`judge` is pure: one rule against one value (with its previous value and target status).
+:func:`evaluate` computes the rules' metrics in the source, through ``kpicore.compute``, and judges
+each total or segment. Nothing here sends anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..results import POINT_UNITS, change, clean_number, relative_change
+from .rules import AlertSpec, Rule
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """One rule for one period and segment (None: the total): firing or not, and its numbers."""
+
+    alert: str
+    metric: str
+    when: str
+    period: str
+    segment: str | None
+    firing: bool
+    value: float | None
+    previous: float | None = None
+    target: dict[str, float] | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON types, numbers without float noise."""
+        return {
+            "alert": self.alert, "metric": self.metric, "when": self.when, "period": self.period,
+            "segment": self.segment, "firing": self.firing, "value": clean_number(self.value),
+            "previous": clean_number(self.previous), "delta": change(self.value, self.previous),
+            "target": self.target, "reason": self.reason,
+        }
+
+
+def judge(rule: Rule, value: float | None, previous: float | None, unit: str, on_track: bool | None = None,
+          gap: float | None = None) -> bool:
+    """True when ``rule`` fires for ``value``; never for a missing value (no made-up alert)."""
+    if value is None:
+        return False
+    if rule.kind == "threshold":
+        return {">": value > rule.number, ">=": value >= rule.number,
+                "<": value < rule.number, "<=": value <= rule.number}[rule.op]
+    if rule.kind == "change":
+        if previous is None:
+            return False
+        if rule.relative:
+            moved = relative_change(value, previous, unit)
+            if moved is None:
+                return False
+        else:
+            moved = value - previous
+        moved = clean_number(moved)
+        return moved <= -rule.number if rule.direction == "down" else moved >= rule.number
+    if rule.kind == "target":
+        if on_track is None:
+            return False
+        if rule.op == "off":
+            return not on_track
+        return (not on_track) and ((gap or 0) < 0 if rule.op == "<" else (gap or 0) > 0)
+    raise ValueError(f"unknown rule kind {rule.kind!r}")
+
+
+def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> list[AlertState]:
+    """Every rule of ``specs`` for ``period``: one state per rule, or per segment of its ``by``."""
+    from ..compute import compute
+    from ..targets import parse_targets, status
+
+    targets = parse_targets(getattr(config, "targets", None) or {})
+    states: list[AlertState] = []
+    for spec in specs:
+        metric = registry.metrics[spec.rule.metric].item
+        (result,) = compute([metric], period, source, config=config, by=spec.by)
+        target = targets.get(metric.name)
+        target_json = target.to_json() if target else None
+        if not result.ok:
+            states.append(AlertState(spec.name, metric.name, spec.when, result.period, None, False, None,
+                                     target=target_json, reason=result.reason))
+            continue
+        rows = [(None, result.value, result.previous)]
+        if spec.by is not None:
+            rows = [(s.segment, s.value, s.previous) for s in result.segments or []]
+        for segment, value, previous in rows:
+            the_status = status(target, value, metric.better) if target else None
+            firing = judge(spec.rule, value, previous, metric.unit,
+                           the_status.on_track if the_status else None, the_status.gap if the_status else None)
+            states.append(AlertState(spec.name, metric.name, spec.when, result.period, segment, firing, value,
+                                     previous, target_json))
+    return states
+
+
+def describe(state: AlertState, unit: str, locale: str = "en", currency: str = "USD") -> str:
+    """The numbers of a state for people: ``3.3% (was 2.1%)``."""
+    from ..digest import formatting
+
+    if state.reason:
+        return f"unavailable: {state.reason}"
+    text = formatting.format_value(state.value, unit, locale, currency)
+    if state.previous is not None:
+        text += f" (was {formatting.format_value(state.previous, unit, locale, currency)})"
+    if unit in POINT_UNITS and state.value is not None and state.previous is not None:
+        text += f", {formatting.format_change(state.value - state.previous, None, unit, locale, currency)}"
+    return text

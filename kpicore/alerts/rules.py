@@ -1,0 +1,168 @@
+"""Alert rules: ``[alerts.NAME]`` tables and the ``when`` text, read into plain values.
+
+``parse_when(name, text)`` is a pure function (no registry, no I/O); :func:`alert_specs` reads the
+whole ``[alerts]`` section and :func:`alert_problems` checks the rules against the installed metrics
+and the targets (for `kpi check`). Every error names the alert and shows the accepted forms.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+
+ACCEPTED_FORMS = (
+    "'METRIC > NUMBER' (or >=, <, <=: churn_rate > 5), "
+    "'METRIC drops|falls|rises NUMBER vs previous' (nps drops 10 vs previous), "
+    "'METRIC falls|rises NUMBER% vs previous' (revenue falls 20% vs previous), "
+    "'METRIC < target', 'METRIC > target' or 'METRIC off target' (revenue < target)"
+)
+#: Verbs of a change rule and the direction they watch.
+DOWN = ("drops", "falls", "decreases")
+UP = ("rises", "grows", "increases")
+COMPARISONS = ("previous",)
+KEYS = ("when", "by", "period", "schedule", "every", "destinations", "timezone")
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
+_THRESHOLD = re.compile(rf"^({_NAME})\s*(>=|<=|>|<)\s*({_NUMBER})$")
+_CHANGE = re.compile(rf"^({_NAME})\s+({'|'.join(DOWN + UP)})\s+({_NUMBER})\s*(%?)\s+vs\s+(\S+)$")
+_TARGET = re.compile(rf"^({_NAME})\s*(?:(<|>)\s*target|\s+off\s+target)$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parsed ``when``: ``kind`` is ``threshold``, ``change`` or ``target``.
+
+    threshold: ``op`` and ``number``; change: ``direction`` ("down"/"up"), ``number`` (in the metric's
+    unit, or percent when ``relative``) and ``vs``; target: ``op`` ``<`` (below), ``>`` (above) or
+    ``off`` (not on track).
+    """
+
+    kind: str
+    metric: str
+    op: str | None = None
+    number: float | None = None
+    direction: str | None = None
+    relative: bool = False
+    vs: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """One ``[alerts.NAME]`` table: the rule, the optional dimension, when and where it is checked."""
+
+    name: str
+    when: str
+    rule: Rule
+    by: str | None = None
+    period: str = "last-week"
+    schedule: str | None = None
+    every: str | None = None
+    destinations: tuple[str, ...] = field(default_factory=tuple)
+
+
+def parse_when(name: str, text: Any, where: str = "kpi.toml") -> Rule:
+    """The :class:`Rule` that ``text`` (``[alerts.NAME].when``) says; ConfigError naming the alert and
+    listing the accepted forms when it says none of them."""
+    key = f"{where}: [alerts.{name}].when"
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"{key}: expected a rule as text; accepted forms: {ACCEPTED_FORMS}")
+    words = " ".join(text.split())
+    lowered = words.lower()
+    if match := _THRESHOLD.match(words):
+        metric, op, number = match.groups()
+        return Rule("threshold", metric, op=op, number=float(number))
+    if match := _CHANGE.match(lowered):
+        metric, verb, number, percent, vs = match.groups()
+        if vs not in COMPARISONS:
+            raise ConfigError(f"{key}: cannot compare with {vs!r} (write 'vs previous'); accepted forms: {ACCEPTED_FORMS}")
+        size = float(number)
+        if size <= 0:
+            raise ConfigError(f"{key}: the change must be a positive number, not {number} (the verb gives the "
+                              f"direction); accepted forms: {ACCEPTED_FORMS}")
+        return Rule("change", metric, number=size, direction="down" if verb in DOWN else "up",
+                    relative=bool(percent), vs=vs)
+    if match := _TARGET.match(lowered):
+        metric, op = match.groups()
+        return Rule("target", metric, op=op or "off")
+    raise ConfigError(f"{key}: cannot read {text!r}; accepted forms: {ACCEPTED_FORMS}")
+
+
+def alert_spec(name: str, table: Any, where: str = "kpi.toml") -> AlertSpec:
+    """The :class:`AlertSpec` of ``[alerts.NAME]`` (ConfigError naming the key for anything wrong)."""
+    key = f"{where}: [alerts.{name}]"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{key}: expected a table with when = \"...\"; accepted forms: {ACCEPTED_FORMS}")
+    unknown = sorted(set(table) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"{key}: unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
+    if "when" not in table:
+        raise ConfigError(f"{key}: missing when = \"...\"; accepted forms: {ACCEPTED_FORMS}")
+    rule = parse_when(name, table["when"], where)
+    for text_key in ("by", "period", "schedule", "every"):
+        if text_key in table and not (isinstance(table[text_key], str) and table[text_key].strip()):
+            raise ConfigError(f"{key}.{text_key}: expected text, not {table[text_key]!r}")
+    destinations = table.get("destinations", [])
+    if not isinstance(destinations, list) or not all(isinstance(d, str) for d in destinations):
+        raise ConfigError(f"{key}.destinations: expected a list of destinations such as [\"slack:#ops\"]")
+    return AlertSpec(name, table["when"], rule, by=table.get("by"), period=table.get("period", "last-week"),
+                     schedule=table.get("schedule"), every=table.get("every"), destinations=tuple(destinations))
+
+
+def alert_specs(config) -> dict[str, AlertSpec]:
+    """Every ``[alerts.NAME]`` of ``config``, by name."""
+    where = _where(config)
+    return {name: alert_spec(name, table, where) for name, table in (getattr(config, "alerts", None) or {}).items()}
+
+
+def alert_problems(config, registry) -> list[str]:
+    """One line per alert that does not parse or names a metric, unit or target that does not fit."""
+    from ..targets import parse_target
+
+    where = _where(config)
+    problems = []
+    for name, table in (getattr(config, "alerts", None) or {}).items():
+        try:
+            spec = alert_spec(name, table, where)
+        except ConfigError as error:
+            problems.append(str(error))
+            continue
+        try:
+            from .send import alert_schedule
+
+            alert_schedule(spec, config, registry, where)
+        except ConfigError as error:
+            problems.append(str(error))
+        rule, key = spec.rule, f"{where}: [alerts.{name}].when"
+        if rule.metric not in registry.metrics:
+            close = difflib.get_close_matches(rule.metric, sorted(registry.metrics), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else "; `kpi metrics` lists them"
+            problems.append(f"{key}: unknown metric {rule.metric!r}{hint}")
+            continue
+        metric = registry.metrics[rule.metric].item
+        if rule.kind == "change" and rule.relative and metric.unit in ("percent", "points"):
+            problems.append(
+                f"{key}: {rule.metric} is in {metric.unit}, whose change is in points: "
+                f"write '{rule.metric} {'drops' if rule.direction == 'down' else 'rises'} {rule.number:g} vs previous'"
+            )
+        if rule.kind == "target":
+            raw = (getattr(config, "targets", None) or {}).get(rule.metric)
+            if raw is None:
+                problems.append(f"{key}: {rule.metric} has no target: add it under [targets], "
+                                f"e.g. {rule.metric} = {{ min = 40 }}")
+            else:
+                try:
+                    parse_target(rule.metric, raw, where)
+                except ConfigError:
+                    pass  # reported by the targets check
+    return problems
+
+
+def _where(config) -> str:
+    path = getattr(config, "path", None)
+    return path.name if path is not None else "kpi.toml"

@@ -1,0 +1,115 @@
+"""Sending alerts through the delivery core: kind ``alert`` when a rule fires, ``alert_clear`` when it
+clears, each once per (rule, period, segment, destination).
+
+The state is the delivery ledger itself, so it survives restarts and is shared by every process on
+one state database: a rule that fires is sent unless the ledger already has it for the period and
+segment; a rule that does not fire sends "back to normal" only when the ledger shows its alert was
+sent for that period and segment. A rule that flaps inside a period therefore notifies at most once
+each way per period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+from .rules import AlertSpec
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from .evaluate import AlertState
+
+
+def alert_schedule(spec: AlertSpec, config, registry=None, where: str = "kpi.toml"):
+    """The typed schedule of ``spec`` (None when it has neither ``schedule`` nor ``every``), its
+    destinations checked; ConfigError naming the key."""
+    from ..digest.config import check_cron, check_destination, check_interval
+    from ..scheduler import CronSchedule, IntervalSchedule, check_can_fire
+
+    key = f"{where}: [alerts.{spec.name}]"
+    if spec.schedule and spec.every:
+        raise ConfigError(f"{key}: give either schedule (cron) or every (an interval), not both")
+    if registry is not None:
+        for destination in spec.destinations:
+            check_destination(destination, registry, f"{key}.destinations")
+    if spec.schedule:
+        check_cron(spec.schedule, f"{key}.schedule")
+        check_can_fire(spec.schedule, f"{key}.schedule")
+        return CronSchedule(" ".join(spec.schedule.split()), config.timezone)
+    if spec.every:
+        return IntervalSchedule(check_interval(spec.every, f"{key}.every"), spec.every.strip())
+    return None
+
+
+def alert_period(spec: AlertSpec, config, scheduled: dt.datetime):
+    """The period a fire at ``scheduled`` judges: the rule's ``period`` relative to the fire time."""
+    from ..periods import parse_period
+
+    return parse_period(spec.period, config.timezone, now=scheduled)
+
+
+def alert_text(state: AlertState, unit: str, config, *, cleared: bool = False, by: str | None = None) -> str:
+    """``Alert churn_spike (region = East), 2026-W47: churn_rate > 5 — 5.3% (was 2.1%)`` or its
+    ``Back to normal: ...``."""
+    from .evaluate import describe
+
+    where = f" ({by} = {state.segment})" if state.segment is not None else ""
+    head = "Back to normal" if cleared else "Alert"
+    return (f"{head}: {state.alert}{where}, {state.period}: {state.when} — "
+            f"{describe(state, unit, config.locale, config.currency)}")
+
+
+def _message(key, title: str, text: str):
+    from html import escape
+
+    from ..delivery import Message
+    from ..digest.render import Rendered
+
+    def render(fmt: str):
+        if fmt == "slack":
+            return Rendered(fmt="slack", body=text, messages=[{"text": text, "blocks": [
+                {"type": "section", "text": {"type": "plain_text", "text": text[:2900]}}]}])
+        if fmt == "html":
+            return Rendered(fmt="html", body=f"<p>{escape(text)}</p>")
+        return Rendered(fmt=fmt, body=text)
+
+    return Message(key=key, title=title, renderings=render)
+
+
+def run_alert(spec: AlertSpec, scheduled: dt.datetime, config, registry, engine: Engine) -> list:
+    """Judge ``spec`` for the period of ``scheduled`` and send what is due; returns the outcomes."""
+    from ..connectors import open_configured_source
+    from ..delivery import MessageKey, deliver
+    from ..delivery.ledger import SENT, list_deliveries
+    from ..digest.run import channel_settings, channels
+    from ..sync import sync_if_stale
+    from .evaluate import evaluate
+
+    period = alert_period(spec, config, scheduled)
+    sync_if_stale(config, registry, None, echo=lambda line: None)
+    source = open_configured_source(config, registry, None)
+    try:
+        states = evaluate([spec], period, source, config, registry)
+    finally:
+        source.close()
+    unit = registry.metrics[spec.rule.metric].item.unit
+    sent = {row.segment for row in list_deliveries(engine, name=spec.name, period=period.label, kind="alert")
+            if row.status == SENT}
+    outcomes = []
+    all_channels, settings = channels(registry), channel_settings(config, registry)
+    for state in states:
+        segment = state.segment or ""
+        if state.firing:
+            key = MessageKey("alert", spec.name, state.period, segment)
+            message = _message(key, f"Alert {spec.name}", alert_text(state, unit, config, by=spec.by))
+        elif segment in sent:
+            key = MessageKey("alert_clear", spec.name, state.period, segment)
+            message = _message(key, f"Back to normal: {spec.name}",
+                               alert_text(state, unit, config, cleared=True, by=spec.by))
+        else:
+            continue
+        outcomes.extend((key, outcome) for outcome in deliver(key, list(spec.destinations), message, engine,
+                                                              all_channels, settings, reraise=False))
+    return outcomes
