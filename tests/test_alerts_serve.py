@@ -10,7 +10,7 @@ import time
 
 import sqlalchemy as sa
 
-from tests.test_serve import KPI, SLACK_OPS, Serve, environment, servers  # noqa: F401 - servers is a fixture
+from tests.test_serve import KPI, SLACK_OPS, Serve, environment
 
 
 def _config(folder, demo_database, threshold: float) -> None:
