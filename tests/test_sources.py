@@ -177,7 +177,7 @@ def test_sqlite_statement_timeout(tmp_path, registry):
             "'2026-11-16 10:00:00' AS responded_at FROM n")
     config = SourceConfig(timeout=0.2, entities={"survey_responses": EntityMapping(query=slow)})
     source = open_source(str(tmp_path / "shop.db"), config, registry)
-    with pytest.raises(SourceError, match="interrupted"):
+    with pytest.raises(SourceError, match="ran past the statement timeout of 0.2 s"):
         count_nps(source, registry=registry)
 
 

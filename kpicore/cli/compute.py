@@ -17,8 +17,10 @@ from . import context
 @click.option("--trend", type=click.IntRange(2, 120), help="Also compute the last N periods, oldest first.")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="table for people, json or csv for machines.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop a query after this many seconds, for this run ([source] timeout, default 60).")
 @context.config_option
-def compute_command(metrics, period, source, tz, dimension, trend, output, config_path):
+def compute_command(metrics, period, source, tz, dimension, trend, output, timeout, config_path):
     """Compute METRICS (or `all`) for a period, in the source database.
 
     \b
@@ -31,6 +33,8 @@ def compute_command(metrics, period, source, tz, dimension, trend, output, confi
     from . import output as out
 
     config = context.load(config_path)
+    if timeout is not None:
+        config.source.timeout = timeout
     reg = context.registry()
     context.warn_problems(reg)
     chosen = select_metrics(metrics, reg)

@@ -20,6 +20,10 @@ from .base import (
 )
 
 
+#: Set in a connection's ``info`` when its progress handler stopped a query past the timeout.
+TIMED_OUT = "kpicore.timed_out"
+
+
 class SQLiteDialect(Dialect):
     """SQLite files and in-memory databases (the embedded default)."""
 
@@ -38,9 +42,21 @@ class SQLiteDialect(Dialect):
         @event.listens_for(engine, "before_cursor_execute")
         def sqlite_deadline(conn, cursor, statement, parameters, context, executemany):
             deadline = time.monotonic() + timeout
-            conn.connection.dbapi_connection.set_progress_handler(
-                lambda: 1 if time.monotonic() > deadline else 0, 10_000
-            )
+            info = conn.info  # the driver connection's: says whether the deadline (not a stop) interrupted it
+            info.pop(TIMED_OUT, None)
+
+            def past_deadline():
+                if time.monotonic() > deadline:
+                    info[TIMED_OUT] = True
+                    return 1
+                return 0
+
+            conn.connection.dbapi_connection.set_progress_handler(past_deadline, 10_000)
+
+    def timed_out(self, conn, error):
+        """The progress handler marks the connection when it interrupts a query for its deadline; an
+        interrupt from ``stop_query`` leaves no mark."""
+        return bool(conn.info.get(TIMED_OUT))
 
     def concurrency(self, engine):
         """One per core on a SQLite file, which works in this process; one for a single-connection pool."""
