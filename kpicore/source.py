@@ -394,11 +394,12 @@ class Source:
         """How many queries may run at once, each on its own pooled connection (the dialect says)."""
         return self.dialect.concurrency(self.engine)
 
-    def execute_all(self, statements: list) -> list[list[sa.Row]]:
-        """Run independent queries side by side and return their rows in order (``kpicore.execution``)."""
+    def execute_all(self, statements: list, labels: list[str] | None = None, progress=None) -> list[list[sa.Row]]:
+        """Run independent queries side by side and return their rows in order (``kpicore.execution``;
+        ``progress`` is told the ``labels`` of the queries running)."""
         from .execution import execute_all
 
-        return execute_all(self, statements)
+        return execute_all(self, statements, labels, progress)
 
     def compile(self, statement) -> str:
         """The SQL text of a statement, with bound values inlined, for ``kpi metrics --details``."""

@@ -125,3 +125,43 @@ def test_postgres_timeout_option_is_named_in_the_message(tmp_path, pg_schema):
     code, stdout, stderr, _ = kpi("compute", "nps", "--period", "2026-W47", cwd=tmp_path)
     assert code == 1, (stdout, stderr)
     assert_timeout_message(stderr, "0.4")
+
+
+#: Survey responses that take a second or two to count (SQLite), so that progress has something to show.
+SQLITE_WHILE = SQLITE_QUICK.replace("x < 300000", "x < 3000000")
+
+
+def test_progress_on_a_terminal_names_the_running_entity_and_the_time(tmp_path, sqlite_db):
+    import pty
+
+    write_config(tmp_path, f"sqlite:///{sqlite_db}", SQLITE_WHILE)
+    environment = {**os.environ, "KPI_LOAD_PLUGINS": "", "COLUMNS": "160", "TERM": "xterm"}
+    environment.pop("KPI_DEBUG", None)
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([KPI, "compute", "nps", "--period", "2026-W47", "--format", "csv"], cwd=tmp_path,
+                               env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=secondary)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout = process.communicate(timeout=60)[0].decode()
+    os.close(primary)
+    assert process.returncode == 0, seen.decode(errors="replace")
+    screen = seen.decode(errors="replace")
+    assert "Computing 1 metric(s) for 2026-W47: survey_responses running" in screen, screen
+    assert "0:00:0" in screen, screen  # the time elapsed
+    assert "3000000" in stdout and "Computing" not in stdout
+
+
+def test_no_progress_on_a_pipe(tmp_path, sqlite_db):
+    write_config(tmp_path, f"sqlite:///{sqlite_db}", SQLITE_WHILE)
+    code, stdout, stderr, _ = kpi("compute", "nps", "--period", "2026-W47", "--format", "csv", cwd=tmp_path)
+    assert code == 0, stderr
+    assert stderr == "" and "3000000" in stdout
