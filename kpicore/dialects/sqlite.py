@@ -58,6 +58,21 @@ class SQLiteDialect(Dialect):
         interrupt from ``stop_query`` leaves no mark."""
         return bool(conn.info.get(TIMED_OUT))
 
+    def prefilter(self, column, start, end):
+        """A range with a start reads through the column's index; one without (a lifetime read:
+        everything before ``end``) is most of the table, which a scan reads in storage order, while the
+        index would visit the rows in time order, one random table lookup each when the rows are not
+        stored in time order (1 M shuffled orders: the per-customer pass 6.0 s through the index, 2.2 s
+        scanning). ``+column`` keeps SQLite from using the index."""
+        if start is not None:
+            return super().prefilter(column, start, end)
+        from sqlalchemy.sql import operators
+
+        from ..source import TimeColumn
+
+        unindexed = sa.sql.elements.UnaryExpression(column.sql, operator=operators.custom_op("+"), type_=column.sql.type)
+        return super().prefilter(TimeColumn(column.source, unindexed, column.storage, None, column.unparsed), None, end)
+
     def concurrency(self, engine):
         """One per core on a SQLite file, which works in this process; one for a single-connection pool."""
         if not isinstance(engine.pool, sa.pool.QueuePool | sa.pool.NullPool):
