@@ -19,7 +19,6 @@ from .base import (
     usable_cores,
 )
 
-
 #: Set in a connection's ``info`` when its progress handler stopped a query past the timeout.
 TIMED_OUT = "kpicore.timed_out"
 
