@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--floor", action="store_true", help="also time each query of the hand-written SQL floor")
     parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT)
     parser.add_argument("--pg-url", default=generate.PG_URL)
+    parser.add_argument("--layout", choices=generate.LAYOUTS, default="tidy", help="the data layout (generate.py)")
     args = parser.parse_args(argv)
 
     if args.parse_each_time:

@@ -8,6 +8,12 @@ the region, plan and channel dimensions). The data spans the two years before ``
 Monday), so the benchmark period, ``BENCHMARK_PERIOD``, is the last complete ISO week. The same seed
 and scale always give the same rows; everything is generated with numpy, column by column.
 
+``--layout shuffled`` writes the same rows shaped as a new user's database might be, untuned: orders in
+random order (order 1 belongs to any customer, at any time), ``amount numeric(12,2)``, indexes on the
+time columns only (none on ``orders.customer_id``); SQLite keeps text times 'YYYY-MM-DD HH:MM:SS',
+PostgreSQL gets ``timestamp`` (without time zone, UTC) columns. It goes to ``bench_<N>_shuffled.db`` and
+schema ``bench_<N>_shuffled`` (SQLite and PostgreSQL only). The default layout is ``tidy``.
+
 Unlike ``kpi demo`` the data is tidy (one timestamp format) apart from a few planted invalid survey
 scores and ticket contact counts, so that the three computations of ``run.py`` can be compared exactly.
 """
@@ -41,6 +47,10 @@ PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 #: The MySQL/MariaDB server; the data of one scale goes to its database bench_<scale>.
 MYSQL_URL = "mysql+pymysql://root@127.0.0.1:3306/"
 TARGETS = ("sqlite", "postgresql", "mysql", "parquet", "csv")
+#: Data layouts: the generator's own (time order, typed, every index) and a new user's untuned one.
+LAYOUTS = ("tidy", "shuffled")
+#: The targets the shuffled layout is written to.
+SHUFFLED_TARGETS = ("sqlite", "postgresql")
 
 # numpy and pyarrow are imported inside the functions, so that run.py's workers don't carry them.
 CHANNELS = ("organic", "paid_search", "social", "referral", "email")
@@ -94,18 +104,25 @@ class Dataset:
     scale: int
     seed: int
     tables: dict[str, pa.Table]
+    layout: str = "tidy"
 
     def row_counts(self) -> dict[str, int]:
         return {name: table.num_rows for name, table in self.tables.items()}
 
 
-def postgres_schema(scale: int) -> str:
-    """The PostgreSQL schema (MySQL database) holding the data of one scale."""
-    return f"bench_{scale}"
+def _suffix(layout: str) -> str:
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}: use {', '.join(LAYOUTS)}")
+    return "" if layout == "tidy" else f"_{layout}"
 
 
-def sqlite_path(out: Path, scale: int) -> Path:
-    return out / f"bench_{scale}.db"
+def postgres_schema(scale: int, layout: str = "tidy") -> str:
+    """The PostgreSQL schema (MySQL database) holding the data of one scale and layout."""
+    return f"bench_{scale}{_suffix(layout)}"
+
+
+def sqlite_path(out: Path, scale: int, layout: str = "tidy") -> Path:
+    return out / f"bench_{scale}{_suffix(layout)}.db"
 
 
 def folder_path(out: Path, scale: int, kind: str) -> Path:
@@ -113,8 +130,9 @@ def folder_path(out: Path, scale: int, kind: str) -> Path:
 
 
 # -- generation ---------------------------------------------------------------------------------------
-def generate(scale: int, seed: int = DEFAULT_SEED) -> Dataset:
-    """All the tables for ``scale`` customers, deterministically from ``seed``."""
+def generate(scale: int, seed: int = DEFAULT_SEED, layout: str = "tidy") -> Dataset:
+    """All the tables for ``scale`` customers, deterministically from ``seed``; ``layout="shuffled"``
+    stores the same orders in a random order (the same seed gives the same rows in both layouts)."""
     import numpy as np
     import pyarrow as pa
 
@@ -166,6 +184,8 @@ def generate(scale: int, seed: int = DEFAULT_SEED) -> Dataset:
     ordered = np.where(guest, instants(order_count), ordered)
     customer_id = owner + 1
     order = np.argsort(ordered, kind="stable")
+    if _suffix(layout):  # the same rows, in an order unrelated to customer or time (its own generator)
+        order = order[np.random.default_rng(seed + 1).permutation(order_count)]
     tables["orders"] = pa.table({
         "order_id": np.arange(1, order_count + 1, dtype=np.int64),
         "customer_id": pa.array(customer_id[order], pa.int64(), mask=guest[order]),
@@ -235,7 +255,7 @@ def generate(scale: int, seed: int = DEFAULT_SEED) -> Dataset:
         "channel": pa.array(np.tile(np.array(list(PAID_CHANNELS), dtype=object), days), pa.string()),
         "amount": spend,
     })
-    return Dataset(scale, seed, tables)
+    return Dataset(scale, seed, tables, layout)
 
 
 def _timestamps(seconds, null=None) -> pa.Array:
@@ -264,7 +284,9 @@ def as_text_columns(table: pa.Table) -> pa.Table:
 
 # -- targets ------------------------------------------------------------------------------------------
 def write_sqlite(dataset: Dataset, path: Path, batch_rows: int = 200_000) -> None:
-    """One transaction of batched executemany, journal and fsync off, indexes after the load."""
+    """One transaction of batched executemany, journal and fsync off, indexes after the load (the
+    shuffled layout: ``amount numeric(12,2)``, time indexes only)."""
+    shuffled = dataset.layout == "shuffled"
     partial = path.with_suffix(".tmp")
     partial.unlink(missing_ok=True)
     connection = sqlite3.connect(partial, isolation_level=None)
@@ -273,7 +295,8 @@ def write_sqlite(dataset: Dataset, path: Path, batch_rows: int = 200_000) -> Non
         connection.execute("PRAGMA synchronous = OFF")
         connection.execute("PRAGMA cache_size = -200000")
         connection.execute("BEGIN")
-        for statement in SQLITE_SCHEMA.split(";"):
+        schema = SQLITE_SCHEMA.replace("amount REAL", "amount numeric(12,2)") if shuffled else SQLITE_SCHEMA
+        for statement in schema.split(";"):
             if statement.strip():
                 connection.execute(statement)
         for name, table in dataset.tables.items():
@@ -282,7 +305,7 @@ def write_sqlite(dataset: Dataset, path: Path, batch_rows: int = 200_000) -> Non
             statement = f"INSERT INTO {name} VALUES ({placeholders})"
             for batch in text.to_batches(max_chunksize=batch_rows):
                 connection.executemany(statement, zip(*(column.to_pylist() for column in batch.columns)))
-        for table, column in INDEXED_COLUMNS:
+        for table, column in indexed_columns(dataset.layout):
             connection.execute(f"CREATE INDEX ix_{table}_{column} ON {table} ({column})")
         connection.execute("COMMIT")
         connection.execute("ANALYZE")
@@ -291,8 +314,25 @@ def write_sqlite(dataset: Dataset, path: Path, batch_rows: int = 200_000) -> Non
     os.replace(partial, path)
 
 
+def indexed_columns(layout: str) -> tuple[tuple[str, str], ...]:
+    """The (table, column) indexes of a layout: every time column, plus orders.customer_id when tidy."""
+    if layout == "shuffled":
+        return tuple(pair for pair in INDEXED_COLUMNS if pair in TIME_INDEXES)
+    return INDEXED_COLUMNS
+
+
+TIME_INDEXES = {(table, column) for table, columns in TIME_COLUMNS.items() for column in columns} | {
+    ("marketing_spend", "spent_on")}
+
+
 def write_postgresql(dataset: Dataset, url: str, schema: str) -> None:
-    """COPY (CSV) into a fresh schema, then primary keys, indexes and ANALYZE."""
+    """COPY (CSV) into a fresh schema, then primary keys, indexes and ANALYZE (the shuffled layout:
+    ``timestamp`` columns holding UTC, ``amount numeric(12,2)``, time indexes only)."""
+    shuffled = dataset.layout == "shuffled"
+    tables_sql = POSTGRES_SCHEMA.format(schema=schema)
+    if shuffled:
+        tables_sql = tables_sql.replace("timestamptz", "timestamp").replace(
+            "ordered_at timestamp NOT NULL, amount double precision", "ordered_at timestamp NOT NULL, amount numeric(12,2)")
     import psycopg
     import pyarrow.csv as pacsv
 
@@ -301,7 +341,7 @@ def write_postgresql(dataset: Dataset, url: str, schema: str) -> None:
         connection.execute(f"CREATE SCHEMA {schema}")
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute("SET maintenance_work_mem = '256MB'")
-        for statement in POSTGRES_SCHEMA.format(schema=schema).split(";"):
+        for statement in tables_sql.split(";"):
             if statement.strip():
                 connection.execute(statement)
         for name, table in dataset.tables.items():
@@ -314,7 +354,7 @@ def write_postgresql(dataset: Dataset, url: str, schema: str) -> None:
                     copy.write(buffer.getvalue())
         for name, key in PRIMARY_KEYS.items():
             connection.execute(f"ALTER TABLE {schema}.{name} ADD PRIMARY KEY ({key})")
-        for table, column in INDEXED_COLUMNS:
+        for table, column in indexed_columns(dataset.layout):
             connection.execute(f"CREATE INDEX ix_{table}_{column} ON {schema}.{table} ({column})")
         for name in dataset.tables:
             connection.execute(f"ANALYZE {schema}.{name}")
@@ -401,10 +441,12 @@ def write_targets(dataset: Dataset, targets: list[str], out: Path, pg_url: str =
     seconds = {}
     for target in targets:
         began = time.perf_counter()
+        if dataset.layout != "tidy" and target not in SHUFFLED_TARGETS:
+            raise ValueError(f"the {dataset.layout} layout is written to {', '.join(SHUFFLED_TARGETS)} only, not {target}")
         if target == "sqlite":
-            write_sqlite(dataset, sqlite_path(out, dataset.scale))
+            write_sqlite(dataset, sqlite_path(out, dataset.scale, dataset.layout))
         elif target == "postgresql":
-            write_postgresql(dataset, pg_url, postgres_schema(dataset.scale))
+            write_postgresql(dataset, pg_url, postgres_schema(dataset.scale, dataset.layout))
         elif target == "mysql":
             write_mysql(dataset, mysql_url, postgres_schema(dataset.scale))
         elif target == "parquet":
@@ -426,10 +468,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL URL (data goes to schema bench_<scale>)")
     parser.add_argument("--mysql-url", default=MYSQL_URL, help="MySQL/MariaDB server (data goes to database bench_<scale>)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--layout", choices=LAYOUTS, default="tidy",
+                        help="tidy (time order, typed, every index) or shuffled (random order, numeric "
+                             "amounts, time indexes only; sqlite and postgresql)")
     args = parser.parse_args(argv)
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if args.layout != "tidy" and set(targets) - set(SHUFFLED_TARGETS):
+        parser.error(f"--layout {args.layout} is written to {', '.join(SHUFFLED_TARGETS)} only")
     began = time.perf_counter()
-    dataset = generate(args.scale, args.seed)
+    dataset = generate(args.scale, args.seed, args.layout)
     print(f"generate: {time.perf_counter() - began:.1f} s "
           + ", ".join(f"{n:,} {name}" for name, n in dataset.row_counts().items()), flush=True)
     for target in targets:

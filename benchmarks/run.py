@@ -103,9 +103,9 @@ def run_kpicore(args) -> dict:
 
 def kpicore_source(args) -> tuple[str, str | None]:
     if args.source == "sqlite":
-        return str(generate.sqlite_path(args.out, args.scale)), None
+        return str(generate.sqlite_path(args.out, args.scale, args.layout)), None
     if args.source == "postgresql":
-        return args.pg_url, generate.postgres_schema(args.scale)
+        return args.pg_url, generate.postgres_schema(args.scale, args.layout)
     if args.source == "mysql":
         return _mysql_database_url(args), None
     return str(generate.folder_path(args.out, args.scale, "parquet")), None
@@ -114,7 +114,7 @@ def kpicore_source(args) -> tuple[str, str | None]:
 def _mysql_database_url(args) -> str:
     from sqlalchemy.engine import make_url
 
-    url = make_url(args.mysql_url).set(database=generate.postgres_schema(args.scale))
+    url = make_url(args.mysql_url).set(database=generate.postgres_schema(args.scale, args.layout))
     return url.render_as_string(hide_password=False)
 
 
@@ -136,7 +136,7 @@ def run_sql(args) -> dict:
 
 def _sql_connection(args):
     if args.source == "sqlite":
-        path = generate.sqlite_path(args.out, args.scale).resolve()
+        path = generate.sqlite_path(args.out, args.scale, args.layout).resolve()
         connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
 
         def run(sql):
@@ -150,7 +150,7 @@ def _sql_connection(args):
         from psycopg.rows import dict_row
 
         connection = psycopg.connect(args.pg_url, autocommit=True, row_factory=dict_row)
-        connection.execute(f"SET search_path TO {generate.postgres_schema(args.scale)}")
+        connection.execute(f"SET search_path TO {generate.postgres_schema(args.scale, args.layout)}")
         connection.execute("SET TimeZone = 'UTC'")
         return connection, lambda sql: connection.execute(sql).fetchall()
     if args.source == "mysql":
@@ -160,7 +160,7 @@ def _sql_connection(args):
 
         url = make_url(args.mysql_url)
         connection = pymysql.connect(host=url.host, port=url.port or 3306, user=url.username,
-                                     password=url.password or "", database=generate.postgres_schema(args.scale),
+                                     password=url.password or "", database=generate.postgres_schema(args.scale, args.layout),
                                      init_command="SET time_zone = '+00:00'",
                                      cursorclass=pymysql.cursors.DictCursor)
 
@@ -207,7 +207,7 @@ def load_tables(args, names: set[str]) -> dict:
         folder = generate.folder_path(args.out, args.scale, "parquet")
         tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in names}
     elif args.source == "sqlite":
-        path = generate.sqlite_path(args.out, args.scale).resolve()
+        path = generate.sqlite_path(args.out, args.scale, args.layout).resolve()
         connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
         try:
             tables = {name: pd.read_sql(f"SELECT * FROM {name}", connection) for name in names}
@@ -224,7 +224,7 @@ def load_tables(args, names: set[str]) -> dict:
         import sqlalchemy as sa
 
         engine = sa.create_engine(args.pg_url.replace("postgresql://", "postgresql+psycopg://"))
-        schema = generate.postgres_schema(args.scale)
+        schema = generate.postgres_schema(args.scale, args.layout)
         with engine.connect() as connection:
             tables = {name: pd.read_sql(f"SELECT * FROM {schema}.{name}", connection) for name in names}
         engine.dispose()
@@ -255,7 +255,7 @@ def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", approach, "--scale", str(args.scale),
         "--source", args.source, "--repeat", str(args.repeat), "--out", str(args.out), "--pg-url", args.pg_url,
-        "--mysql-url", args.mysql_url, "--metrics", ",".join(metrics),
+        "--mysql-url", args.mysql_url, "--metrics", ",".join(metrics), "--layout", args.layout,
     ]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
     if completed.returncode != 0:
@@ -267,7 +267,7 @@ def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
 def ensure_data(args) -> dict[str, float]:
     """Generate the data for ``--source`` when it is not there yet; return the seconds it took."""
     target = args.source
-    if target == "sqlite" and generate.sqlite_path(args.out, args.scale).exists():
+    if target == "sqlite" and generate.sqlite_path(args.out, args.scale, args.layout).exists():
         return {}
     if target == "parquet" and (generate.folder_path(args.out, args.scale, "parquet") / "orders.parquet").exists():
         return {}
@@ -279,7 +279,8 @@ def ensure_data(args) -> dict[str, float]:
     # In a child process: getrusage's peak RSS survives exec on Linux, so the workers must be forked
     # from a parent that never held the data.
     command = [sys.executable, str(BENCHMARKS / "generate.py"), "--scale", str(args.scale), "--targets", target,
-               "--out", str(args.out), "--pg-url", args.pg_url, "--mysql-url", args.mysql_url]
+               "--out", str(args.out), "--pg-url", args.pg_url, "--mysql-url", args.mysql_url,
+               "--layout", args.layout]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
     if completed.returncode != 0:
         sys.stderr.write(completed.stderr)
@@ -305,7 +306,7 @@ def _postgres_has_schema(args) -> bool:
     with connection:
         found = connection.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
-            (generate.postgres_schema(args.scale),),
+            (generate.postgres_schema(args.scale, args.layout),),
         ).fetchone()[0]
     return found >= 6
 
@@ -320,7 +321,7 @@ def _mysql_has_database(args) -> bool:
         with engine.connect() as connection:
             found = connection.execute(
                 sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :name"),
-                {"name": generate.postgres_schema(args.scale)},
+                {"name": generate.postgres_schema(args.scale, args.layout)},
             ).scalar()
     except sa.exc.DBAPIError as error:
         reason = str(error.orig).strip().splitlines()[0]
@@ -421,7 +422,7 @@ def measure_cli(runs: int = 10) -> dict:
 
 def print_table(args, reports: dict[str, dict], orders: int) -> dict:
     labels = {"kpicore": "kpicore", "sql": "SQL floor", "pandas": "pandas"}
-    print(f"\nscale {args.scale:,} customers / {orders:,} orders, source {args.source}, "
+    print(f"\nscale {args.scale:,} customers / {orders:,} orders, source {args.source}, layout {args.layout}, "
           f"period {generate.BENCHMARK_PERIOD} + previous + {TREND}-week trend, median of {args.repeat}")
     print(f"{'approach':<10} {'median s':>9} {'runs s':>24} {'peak RSS MB':>12} {'rows to Python':>15}")
     for approach in APPROACHES:
@@ -450,6 +451,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON-lines file to append to")
     parser.add_argument("--baseline-metrics", choices=("kpicore", "all"), default="kpicore",
                         help="baselines compute the stock metrics kpicore has (default), or all 15")
+    parser.add_argument("--layout", choices=(*generate.LAYOUTS, "both"), default="both",
+                        help="the data layout(s) to run: tidy, shuffled (sqlite and postgresql) or both (default; "
+                             "tidy alone on mysql and parquet)")
     parser.add_argument("--worker", choices=APPROACHES, help=argparse.SUPPRESS)
     parser.add_argument("--metrics", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -458,6 +462,27 @@ def main(argv: list[str] | None = None) -> int:
         return worker_main(args)
     if args.scale is None and not args.cli:
         parser.error("--scale is required (or --cli alone)")
+    if args.layout == "both":
+        layouts = ["tidy", "shuffled"] if args.source in generate.SHUFFLED_TARGETS else ["tidy"]
+    elif args.layout != "tidy" and args.source not in generate.SHUFFLED_TARGETS:
+        parser.error(f"--layout {args.layout} needs --source {' or '.join(generate.SHUFFLED_TARGETS)}")
+    else:
+        layouts = [args.layout]
+    status, records = 0, []
+    for index, layout in enumerate(layouts):
+        args.layout = layout
+        layout_status, record = run_layout(args, cli=args.cli and index == len(layouts) - 1)
+        status = max(status, layout_status)
+        records.append(record)
+    machine = machine_info(args)  # last: it imports pandas, which would inflate the workers' RSS
+    with args.results.open("a", encoding="utf-8") as results:
+        for record in records:
+            results.write(json.dumps({**record, "machine": machine}) + "\n")
+    return status
+
+
+def run_layout(args, cli: bool) -> tuple[int, dict]:
+    """Benchmark one layout (and ``kpi --help`` when ``cli``): the exit status and the record."""
     record: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "kpicore_commit": _commit()}
     status = 0
     if args.scale is not None:
@@ -490,20 +515,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"{len(checked)} kpicore metrics ({', '.join(checked)}); the SQL floor and pandas agree "
                   f"on the {len(metrics)} metrics they computed")
         record.update({
-            "scale": args.scale, "orders": orders, "source": args.source, "repeat": args.repeat,
+            "scale": args.scale, "orders": orders, "source": args.source, "layout": args.layout, "repeat": args.repeat,
             "period": generate.BENCHMARK_PERIOD, "trend": TREND, "generated_s": generated,
             "results": {a: {k: reports[a][k] for k in ("median_s", "seconds", "peak_rss_mb", "rows")}
                         for a in APPROACHES},
             "ratios": ratios, "agree": not problems, "kpicore_metrics": checked, "baseline_metrics": metrics,
         })
-    if args.cli:
+    if cli:
         record["kpi_help"] = measure_cli()
         print(f"kpi --help: median {record['kpi_help']['median_ms']:.0f} ms of 10 runs "
               f"(min {record['kpi_help']['min_ms']:.0f} ms)")
-    record["machine"] = machine_info(args)  # last: it imports pandas, which would inflate the workers' RSS
-    with args.results.open("a", encoding="utf-8") as results:
-        results.write(json.dumps(record) + "\n")
-    return status
+    return status, record
 
 
 if __name__ == "__main__":

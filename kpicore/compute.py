@@ -11,7 +11,7 @@ aggregation, one CASE per measure and window, in a single query per entity. Only
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -393,8 +393,14 @@ def plan_queries(source: Source, the_plan: Plan, windows: list[Period]):
     Derived entities (per-customer lifetimes) cost the most, so their queries start first: with
     queries running side by side, the longest one sets the pace.
     """
+    return [query for _, query in _labelled_queries(source, the_plan, windows)]
+
+
+def _labelled_queries(source: Source, the_plan: Plan, windows: list[Period]):
+    """``plan_queries`` as ``[(entity, (statement, read))]``."""
     entities = sorted(the_plan.measures, key=lambda e: getattr(source.entities.get(e), "derive", None) is None)
-    return [query for entity in entities for query in entity_queries(source, entity, the_plan.measures[entity], windows)]
+    return [(entity, query) for entity in entities
+            for query in entity_queries(source, entity, the_plan.measures[entity], windows)]
 
 
 def compute(
@@ -405,8 +411,13 @@ def compute(
     config=None,
     by: str | None = None,
     trend: int | None = None,
+    progress: Callable[[list[str]], None] | None = None,
 ) -> list[MetricResult]:
-    """Compute ``metrics`` for ``period`` (and the one before) in the source database."""
+    """Compute ``metrics`` for ``period`` (and the one before) in the source database.
+
+    ``progress``, when given, is called with the entities whose queries are running whenever that
+    changes (from the threads running them), for a terminal to show.
+    """
     previous = period.previous()
     windows = [period, previous]
     trend_periods = period.trend(trend) if trend else []
@@ -415,9 +426,12 @@ def compute(
             windows.append(window)
     the_plan = plan(metrics, source, windows, config)
 
-    queries = plan_queries(source, the_plan, windows)
+    labelled = _labelled_queries(source, the_plan, windows)
+    queries = [query for _, query in labelled]
     window_values: list[dict[Measure, float | None]] = [{} for _ in windows]
-    answers, queries = _execute_isolating_entities(source, the_plan, windows, queries, config)
+    answers, queries = _execute_isolating_entities(
+        source, the_plan, windows, queries, config, [entity for entity, _ in labelled], progress
+    )
     for rows, (_, read) in zip(answers, queries, strict=True):
         for w, window in enumerate(windows):
             window_values[w].update(read(rows, w, window))
@@ -465,7 +479,8 @@ def compute(
     return results
 
 
-def _execute_isolating_entities(source: Source, the_plan: Plan, windows: list[Period], queries, config):
+def _execute_isolating_entities(source: Source, the_plan: Plan, windows: list[Period], queries, config,
+                                labels=None, progress=None):
     """Run the planned queries; when the source refuses one, run each entity's queries on their own, so
     an entity whose data the database cannot read (PostgreSQL text such as 'soon' in a time column)
     makes only its own metrics unavailable, with a reason in ``the_plan.unavailable``.
@@ -474,7 +489,7 @@ def _execute_isolating_entities(source: Source, the_plan: Plan, windows: list[Pe
     when every entity fails, a SourceError gives the reason of the first.
     """
     try:
-        return source.execute_all([statement for statement, _ in queries]), queries
+        return source.execute_all([statement for statement, _ in queries], labels, progress), queries
     except SourceError as error:
         if isinstance(error.__context__, sa.exc.OperationalError):
             raise  # the database is unreachable or timed out: not one entity's fault
@@ -483,7 +498,8 @@ def _execute_isolating_entities(source: Source, the_plan: Plan, windows: list[Pe
     for entity, measures in the_plan.measures.items():
         entity_queries_ = entity_queries(source, entity, measures, windows)
         try:
-            answers.extend(source.execute_all([statement for statement, _ in entity_queries_]))
+            answers.extend(source.execute_all([statement for statement, _ in entity_queries_],
+                                              [entity] * len(entity_queries_), progress))
         except SourceError as entity_error:
             failures[entity] = entity_error
             continue

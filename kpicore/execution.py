@@ -15,6 +15,8 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .source import Source
 
 #: The query group the current worker thread runs for, if any.
@@ -25,22 +27,44 @@ class Stopped(Exception):
     """A query of a stopped group that had not started: it never runs."""
 
 
-def execute_all(source: Source, statements: list) -> list[list]:
-    """Run independent queries on ``source`` side by side and return their rows in order."""
-    workers = min(source.concurrency, len(statements))
-    if workers <= 1:
-        return [source.execute(statement) for statement in statements]
-    group = QueryGroup(source)
+def execute_all(source: Source, statements: list, labels: list[str] | None = None,
+                progress: Callable[[list[str]], None] | None = None) -> list[list]:
+    """Run independent queries on ``source`` side by side and return their rows in order.
 
-    def run_in_group(statement):
-        _in_group.group = group
+    With ``progress``, it is called with the labels (``labels[i]`` names statement i, e.g. its entity)
+    of the queries running whenever that set changes, from the threads running them.
+    """
+    running: list[str] = []
+    lock = threading.Lock()
+
+    def watched(index, statement):
+        if progress is None:
+            return source.execute(statement)
+        label = labels[index] if labels else f"query {index + 1}"
+        with lock:
+            running.append(label)
+            progress(sorted(set(running)))
         try:
             return source.execute(statement)
+        finally:
+            with lock:
+                running.remove(label)
+                progress(sorted(set(running)))
+
+    workers = min(source.concurrency, len(statements))
+    if workers <= 1:
+        return [watched(index, statement) for index, statement in enumerate(statements)]
+    group = QueryGroup(source)
+
+    def run_in_group(index, statement):
+        _in_group.group = group
+        try:
+            return watched(index, statement)
         finally:
             _in_group.group = None
 
     with ThreadPoolExecutor(workers, thread_name_prefix="kpicore-query") as pool:
-        futures = [pool.submit(run_in_group, statement) for statement in statements]
+        futures = [pool.submit(run_in_group, index, statement) for index, statement in enumerate(statements)]
         try:
             wait(futures, return_when=FIRST_EXCEPTION)  # a failure is seen as soon as it happens
             for future in futures:

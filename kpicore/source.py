@@ -364,9 +364,22 @@ class Source:
 
         try:
             with self.engine.connect() as conn:
-                return execution.run(conn, work)
+                try:
+                    return execution.run(conn, work)
+                except sa.exc.DBAPIError as error:
+                    if self.dialect.timed_out(conn, error.orig):
+                        raise SourceError(self.timeout_message()) from None
+                    raise
         except sa.exc.DBAPIError as error:
             raise SourceError(f"source {self.display}: {self.describe_error(error.orig)}") from None
+
+    def timeout_message(self) -> str:
+        """What to say when a query ran past the source's statement timeout."""
+        return (
+            f"source {self.display}: a query ran past the statement timeout of {self.config.timeout:g} s "
+            "and was stopped: raise [source] timeout in kpi.toml, or pass `kpi compute --timeout SECONDS` "
+            "for one run"
+        )
 
     def describe_error(self, error: Exception) -> str:
         """One line about a driver error (connectors override it to say more, e.g. which file)."""
@@ -381,11 +394,12 @@ class Source:
         """How many queries may run at once, each on its own pooled connection (the dialect says)."""
         return self.dialect.concurrency(self.engine)
 
-    def execute_all(self, statements: list) -> list[list[sa.Row]]:
-        """Run independent queries side by side and return their rows in order (``kpicore.execution``)."""
+    def execute_all(self, statements: list, labels: list[str] | None = None, progress=None) -> list[list[sa.Row]]:
+        """Run independent queries side by side and return their rows in order (``kpicore.execution``;
+        ``progress`` is told the ``labels`` of the queries running)."""
         from .execution import execute_all
 
-        return execute_all(self, statements)
+        return execute_all(self, statements, labels, progress)
 
     def compile(self, statement) -> str:
         """The SQL text of a statement, with bound values inlined, for ``kpi metrics --details``."""

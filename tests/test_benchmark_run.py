@@ -23,11 +23,34 @@ def test_run_sqlite_agrees(tmp_path):
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "agreement: all three agree" in completed.stdout
     assert "MISMATCH" not in completed.stderr
-    record = json.loads(results.read_text().splitlines()[-1])
-    assert record["agree"] is True
-    assert set(record["results"]) == {"kpicore", "sql", "pandas"}
-    assert record["results"]["kpicore"]["rows"] * 10 < record["results"]["pandas"]["rows"]
-    assert len(record["baseline_metrics"]) == 15
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [record["layout"] for record in records] == ["tidy", "shuffled"]  # both layouts by default
+    for record in records:
+        assert record["agree"] is True
+        assert set(record["results"]) == {"kpicore", "sql", "pandas"}
+        assert record["results"]["kpicore"]["rows"] * 10 < record["results"]["pandas"]["rows"]
+        assert len(record["baseline_metrics"]) == 15
+    assert completed.stdout.count("agreement: all three agree") == 2
+    # The shuffled layout is a new user's untuned file: the same rows in random order, numeric amounts,
+    # text times in the space form, indexes on the time columns only.
+    import sqlite3
+
+    tidy, shuffled = (sqlite3.connect(tmp_path / name) for name in ("bench_2000.db", "bench_2000_shuffled.db"))
+    try:
+        query = "SELECT customer_id, ordered_at, amount FROM orders ORDER BY customer_id, ordered_at, amount"
+        assert tidy.execute(query).fetchall() == shuffled.execute(query).fetchall()
+        times = [row[0] for row in shuffled.execute("SELECT ordered_at FROM orders ORDER BY order_id LIMIT 200")]
+        assert times != sorted(times) and all(len(t) == 19 and t[10] == " " for t in times)
+        owners = [row[0] for row in shuffled.execute("SELECT customer_id FROM orders ORDER BY order_id LIMIT 200")]
+        assert owners != sorted(owners, key=lambda c: (c is None, c))
+        indexes = {row[0] for row in shuffled.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "ix_orders_ordered_at" in indexes and "ix_orders_customer_id" not in indexes
+        (amount_type,) = [row[2] for row in shuffled.execute("PRAGMA table_info(orders)") if row[1] == "amount"]
+        assert amount_type.lower() == "numeric(12,2)"
+        assert "ix_orders_customer_id" in {row[0] for row in tidy.execute("SELECT name FROM sqlite_master")}
+    finally:
+        tidy.close()
+        shuffled.close()
 
 
 def test_unreachable_postgres_is_one_line_without_the_password(tmp_path):

@@ -177,7 +177,7 @@ def test_sqlite_statement_timeout(tmp_path, registry):
             "'2026-11-16 10:00:00' AS responded_at FROM n")
     config = SourceConfig(timeout=0.2, entities={"survey_responses": EntityMapping(query=slow)})
     source = open_source(str(tmp_path / "shop.db"), config, registry)
-    with pytest.raises(SourceError, match="interrupted"):
+    with pytest.raises(SourceError, match="ran past the statement timeout of 0.2 s"):
         count_nps(source, registry=registry)
 
 
@@ -255,3 +255,39 @@ def test_details_sql_is_what_compute_runs(metric, tmp_path, registry):
     source.close()
     # The queries run side by side, so they are compared in any order; text for text.
     assert executed and sorted(shown) == sorted(executed)
+
+
+def test_sqlite_lifetime_reads_scan_and_bounded_reads_use_the_time_index(tmp_path, registry):
+    """A range with no start (everything before the end: lifetime metrics) is most of the table: read
+    through the time index it costs one random table lookup per row when orders are not stored in time
+    order, so SQLite scans; a range with a start still uses the index."""
+    import datetime as dt
+
+    from kpicore.metrics.orders import derive_customer_orders_in_buckets
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    orders = [{"order_id": i, "customer_id": i % 7, "ordered_at": f"2026-11-{1 + i % 20:02d} 10:00:00",
+               "amount": 10.0} for i in range(50)]
+    write_tables(engine, {"orders": orders}, registry_entities(registry))
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE INDEX ix_orders_ordered_at ON orders (ordered_at)"))
+        connection.execute(sa.text("ANALYZE"))
+    engine.dispose()
+    source = open_source(str(tmp_path / "shop.db"), SourceConfig(), registry)
+    try:
+        utc = dt.UTC
+        boundaries = [dt.datetime(2026, 11, day, tzinfo=utc) for day in (9, 16, 23)]
+        per_customer, _ = derive_customer_orders_in_buckets(source, boundaries)
+
+        def plan(statement):
+            sql = source.compile(statement)
+            return " / ".join(row[-1] for row in source.execute(sa.text("EXPLAIN QUERY PLAN " + sql.replace(":", "\\:"))))
+
+        lifetime = plan(sa.select(per_customer))
+        assert "SCAN orders" in lifetime and "ix_orders_ordered_at" not in lifetime, lifetime
+        t = source.row("orders")
+        table = source.relation("orders").from_
+        bounded = plan(sa.select(sa.func.count()).select_from(table).where(t.ordered_at.range(boundaries[0], boundaries[-1])))
+        assert "INDEX ix_orders_ordered_at" in bounded, bounded
+    finally:
+        source.close()

@@ -17,9 +17,11 @@ from . import context
 @click.option("--trend", type=click.IntRange(2, 120), help="Also compute the last N periods, oldest first.")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="table for people, json or csv for machines.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop a query after this many seconds, for this run ([source] timeout, default 60).")
 @context.locale_option
 @context.config_option
-def compute_command(metrics, period, source, tz, dimension, trend, output, locale, config_path):
+def compute_command(metrics, period, source, tz, dimension, trend, output, timeout, locale, config_path):
     """Compute METRICS (or `all`) for a period, in the source database.
 
     \b
@@ -32,14 +34,17 @@ def compute_command(metrics, period, source, tz, dimension, trend, output, local
     from . import output as out
 
     config = context.apply_locale(context.load(config_path), locale)
+    if timeout is not None:
+        config.source.timeout = timeout
     reg = context.registry()
     context.warn_problems(reg)
     chosen = select_metrics(metrics, reg)
     the_period = context.resolve_period(period, context.timezone(config, tz))
     the_source = context.open_source(config, source, reg)
     try:
-        with _progress(f"Computing {len(chosen)} metric(s) for {the_period.label}"):
-            results = compute(chosen, the_period, the_source, config=config, by=dimension, trend=trend)
+        with _progress(f"Computing {len(chosen)} metric(s) for {the_period.label}") as progress:
+            results = compute(chosen, the_period, the_source, config=config, by=dimension, trend=trend,
+                              progress=progress.running)
         if metrics == ("all",):
             results = [r for r in results if r.ok] or results
     finally:
@@ -54,23 +59,34 @@ def compute_command(metrics, period, source, tz, dimension, trend, output, local
 
 
 class _progress:
-    """A spinner on stderr while the database works, when stderr is a terminal."""
+    """On a terminal (stderr), a live line while the database works: which entities' queries are running
+    and the time elapsed. Nothing on a pipe."""
 
     def __init__(self, message: str):
         self.message = message
-        self.status = None
+        self.live = None
+        self.task = None
 
     def __enter__(self):
         if context.is_terminal():
             from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-            self.status = Console(stderr=True).status(self.message)
-            self.status.__enter__()
+            self.live = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                 console=Console(stderr=True), transient=True)
+            self.live.__enter__()
+            self.task = self.live.add_task(self.message, total=None)
         return self
 
+    def running(self, entities: list[str]) -> None:
+        """``compute``'s progress callback: the entities whose queries are running now."""
+        if self.live is not None:
+            doing = f": {', '.join(entities)} running" if entities else ""
+            self.live.update(self.task, description=self.message + doing)
+
     def __exit__(self, *exc):
-        if self.status is not None:
-            self.status.__exit__(*exc)
+        if self.live is not None:
+            self.live.__exit__(*exc)
         return False
 
 

@@ -122,6 +122,11 @@ class Dialect:
         if stop is not None:
             stop()
 
+    def timed_out(self, conn, error: Exception) -> bool:
+        """Whether ``error``, raised by a query on ``conn`` (a SQLAlchemy connection), means the query ran
+        past the statement timeout (rather than failing or being stopped for another reason)."""
+        return False
+
     def describe_error(self, error: Exception) -> str:
         """One line about a driver error."""
         text = str(error).strip()

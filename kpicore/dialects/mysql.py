@@ -89,6 +89,12 @@ class MySQLDialect(Dialect):
         finally:
             killer.close()
 
+    def timed_out(self, conn, error):
+        """MariaDB's ``max_statement_time`` stops a query with error 1969, MySQL's ``max_execution_time``
+        with 3024."""
+        args = getattr(error, "args", ())
+        return bool(args) and args[0] in (1969, 3024)
+
     def describe_error(self, error):
         """PyMySQL errors are ``(code, message)``: the message, with the code MySQL documents."""
         args = getattr(error, "args", ())

@@ -42,9 +42,14 @@ class PostgreSQLDialect(Dialect):
             dbapi_connection.autocommit = True
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SET default_transaction_read_only = on")
-                cursor.execute(f"SET statement_timeout = {int(timeout * 1000)}")
+                cursor.execute(f"SET statement_timeout = {max(1, round(timeout * 1000))}")  # 0 would be none
                 cursor.execute("SELECT set_config('TimeZone', %s, false)", (timezone,))
             dbapi_connection.autocommit = autocommit
+
+    def timed_out(self, conn, error):
+        """``statement_timeout`` cancels with SQLSTATE 57014 and says so (a cancel from ``stop_query``
+        has the same code but says "user request")."""
+        return getattr(error, "sqlstate", None) == "57014" and "statement timeout" in str(error)
 
     def storage_kind(self, type_code, kind):
         found = _TYPES.get(type_code)
