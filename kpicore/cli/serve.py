@@ -29,6 +29,8 @@ def _service_specs(config, reg):
 def serve_command(port, host, log_format, config_path):
     """Run the digests on their schedules and serve /healthz and /metrics until SIGTERM or Ctrl-C.
 
+    With SLACK_SIGNING_SECRET set, /kpi is answered at POST /slack/events on the same port.
+
     Each digest with a `schedule` (5-field cron in its timezone) or `every` ("30s") fires on
     time; missed fires within `catch_up` (default 24h) are sent once on start; failed
     destinations are retried with backoff, then reported to [serve] notify. Several processes
@@ -49,7 +51,29 @@ def serve_command(port, host, log_format, config_path):
     service = Service(config, reg, specs, engine, settings)
     if not service.specs:
         event("idle", reason="no digest has a schedule or every; nothing will be sent")
-    run(service, host, port)
+    routes, answerer = _slack_routes(config)
+    try:
+        run(service, host, port, extra_routes=routes)
+    finally:
+        if answerer is not None:
+            answerer.close()
+
+
+def _slack_routes(config):
+    """``POST /slack/events`` (/kpi, signatures verified by Bolt) when SLACK_SIGNING_SECRET is set."""
+    import os
+
+    from ..chat.app import SIGNING_SECRET_ENV
+
+    if not os.environ.get(SIGNING_SECRET_ENV):
+        return [], None
+    from ..chat.app import build_app
+    from ..chat.http import EVENTS_PATH, slack_routes
+    from ..serve.logs import event
+
+    bolt_app = build_app(config)
+    event("slack_events", path=EVENTS_PATH)
+    return slack_routes(bolt_app), bolt_app.kpi_answerer
 
 
 @click.command("schedule")
