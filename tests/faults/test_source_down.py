@@ -52,7 +52,7 @@ class Cluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def remove(self) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", postgres_bin("pg_ctl"), "-D", str(self.data), "-m",
+        subprocess.run(check=False, args=["runuser", "-u", "postgres", "--", postgres_bin("pg_ctl"), "-D", str(self.data), "-m",
                         "immediate", "stop"], capture_output=True, timeout=60)
         shutil.rmtree(self.folder, ignore_errors=True)
 
