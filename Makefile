@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test faults bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,13 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The fault suite (tests/faults, not part of `make test`): real `kpi serve` processes against failing
+# Slack, SMTP, disks and databases; prints the table of expected / delivered / duplicated / lost / unknown.
+faults: setup
+	@rm -f tests/faults/results.json
+	$(BIN)/python -m pytest tests/faults -q -p no:randomly -p no:cacheprovider
+	@$(BIN)/python -m tests.faults.report
 
 # kpicore against a hand-written SQL floor and pandas (docs/performance.md); SCALE customers = 10 x orders.
 SCALE ?= 100000

@@ -285,3 +285,43 @@ def load_config(explicit: str | os.PathLike | None = None) -> Config:
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror}") from None
     return parse_config(raw, path)
+
+
+#: Keys whose literal value is a secret, and a URL with a password in it (``scheme://user:password@host``).
+_SECRET_KEYS = re.compile(r"(password|passwd|secret|token|api_key|apikey)$", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@", re.IGNORECASE)
+
+
+def exposed_secrets(path: Path) -> list[str]:
+    """Warnings for literal secrets in a config file that other users can read (never the values).
+
+    A password inside a database URL or a ``password``/``token``/``api_key`` key holding a value
+    (not an ``${ENV}`` reference) in a file with group or other read permission is one warning each.
+    """
+    try:
+        mode = path.stat().st_mode
+        if not mode & 0o044:
+            return []
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    found: list[str] = []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, f"{where}.{key}" if where else str(key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{where}[{index}]")
+        elif isinstance(value, str) and value and "${" not in value:
+            key = where.rsplit(".", 1)[-1]
+            if _URL_PASSWORD.match(value) or _SECRET_KEYS.search(key):
+                found.append(where)
+
+    walk(raw, "")
+    return [
+        f"{path} is readable by other users (mode {mode & 0o777:o}) and holds a literal secret at {where}: "
+        f"run chmod 600 {path.name}, or put the secret in an environment variable (${{NAME}})"
+        for where in found
+    ]

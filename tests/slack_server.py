@@ -57,6 +57,16 @@ class FakeSlack:
         #: pid to SIGKILL right after storing the next chat.postMessage (before answering), then None.
         self.kill_on_post: int | None = None
         self.kill_before_store = False  # kill_on_post kills before the message is stored instead
+        #: the next this many chat.postMessage calls answer 500 without storing the message
+        self.fail_next_posts = 0
+        #: the next this many chat.postMessage calls store the message, then answer only after
+        #: ``slow_delay`` seconds (past a short client timeout: the sender cannot tell it arrived)
+        self.slow_next_posts = 0
+        self.slow_delay = 0.0
+        #: the next this many API calls get their connection closed without an answer; with
+        #: ``drop_after_store`` a chat.postMessage is stored first (the answer is what is lost)
+        self.drop_next = 0
+        self.drop_after_store = False
         #: every posted message and file share, in order (history and replies read this)
         self.history: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -77,9 +87,22 @@ class FakeSlack:
         with self.lock:
             record = Recorded(method=method, params=params, headers=headers, body=body)
             self.requests.append(record)
+            if self.drop_next > 0 and method not in ("upload", "response"):
+                self.drop_next -= 1
+                if self.drop_after_store and method == "chat.postMessage":
+                    self._answer(method, params, headers, body)
+                record.status = 0
+                return 0, {}, {}  # the handler closes the connection without answering
+            delay = self.post_delay if method == "chat.postMessage" else 0
+            if method == "chat.postMessage" and self.fail_next_posts > 0:
+                self.fail_next_posts -= 1
+                record.status, record.response = 500, {"ok": False, "error": "internal_error"}
+                return 500, {}, record.response
+            if method == "chat.postMessage" and self.slow_next_posts > 0:
+                self.slow_next_posts -= 1
+                delay = max(delay, self.slow_delay)
             status, extra, response = self._answer(method, params, headers, body)
             record.status, record.response = status, response
-            delay = self.post_delay if method == "chat.postMessage" else 0
         if delay:
             import time
 
@@ -267,6 +290,12 @@ def _handler_class(fake: FakeSlack):
                 elif body and "x-www-form-urlencoded" in content_type:
                     params.update({k: v[-1] for k, v in parse_qs(body.decode()).items()})
             status, extra, response = fake.handle(method, params, headers, body)
+            if status == 0:  # a dropped connection: no status line, no body
+                self.close_connection = True
+                import socket
+
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             payload = json.dumps(response).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=utf-8")

@@ -221,7 +221,9 @@ def test_a_port_in_use_and_an_unreachable_state_database_are_runtime_errors(tmp_
         (f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; "
          "choose another port with --port N (or --port 0 for any free one)")
     ]
-    write_config(tmp_path, demo_database, state_url=f"postgresql+psycopg://kpi:s3cret@127.0.0.1:{free_port()}/x")
+    config = write_config(tmp_path, demo_database,
+                          state_url=f"postgresql+psycopg://kpi:s3cret@127.0.0.1:{free_port()}/x")
+    config.chmod(0o600)  # readable by others, the literal password would add a warning line
     result = subprocess.run(check=False, args=[KPI, "serve", "--port", "0"], cwd=tmp_path, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 1 and result.stderr.startswith("Error: state database ")

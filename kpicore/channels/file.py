@@ -8,6 +8,7 @@ them by ``cid:`` in email; in the file copy the references are rewritten to the 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,28 @@ class FileChannel(Channel):
                 if fmt == "html":
                     for content_id, png in rendered.images.items():
                         image = folder / f"{stem}-{_safe(content_id.split('@')[0])}.png"
-                        image.write_bytes(png)
+                        _write_whole(image, png)
                         body = body.replace(f"cid:{content_id}", image.name)
                 path = folder / f"{stem}.{FILE_EXTENSIONS[fmt]}"
-                path.write_text(body, encoding="utf-8")
+                _write_whole(path, body.encode("utf-8"))
                 written.append(str(path))
         except OSError as error:
             raise DeliveryError(f"Could not write the digest to file:{target}: {error}") from None
         return Delivery(message_ids=written, detail=f"{len(written)} files in {folder}")
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: into ``<name>.part``, then renamed over it.
+
+    A full disk (or any write error) leaves the previous file, never a truncated digest.
+    """
+    part = path.with_name(path.name + ".part")
+    try:
+        with part.open("wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(part, path)
+    except OSError:
+        part.unlink(missing_ok=True)
+        raise

@@ -28,9 +28,13 @@ METADATA_EVENT = "kpicore_delivery"
 HISTORY_PAGES = 5
 
 
-def make_client(settings: dict[str, Any] | None = None):
+def make_client(settings: dict[str, Any] | None = None, *, retry_ambiguous: bool = True):
     """A WebClient from the environment, with retries on 429 (honouring Retry-After), 5xx and
-    connection errors. Raises DeliveryError when the token is missing."""
+    connection errors. Raises DeliveryError when the token is missing.
+
+    With ``retry_ambiguous=False`` only 429 is retried: a post whose answer was lost (timeout,
+    dropped connection, 5xx) may have arrived, so the caller looks it up before posting again.
+    """
     from slack_sdk import WebClient
     from slack_sdk.http_retry.builtin_handlers import (
         ConnectionErrorRetryHandler,
@@ -53,9 +57,10 @@ def make_client(settings: dict[str, Any] | None = None):
         base_url=base_url,
         timeout=int(settings.get("timeout", 30)),
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
             RateLimitErrorRetryHandler(max_retry_count=retries),
-            ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
+            *([ConnectionErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
+               ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff)]
+              if retry_ambiguous else []),
         ],
     )
 
@@ -113,6 +118,7 @@ class SlackChannel(Channel):
             )
         rendered = message.rendered("slack")
         client = make_client(settings)
+        poster = make_client(settings, retry_ambiguous=False)
         message_ids: list[str] = []
         parts = len(rendered.messages)
         key = delivery_key(message, destination)
@@ -123,16 +129,7 @@ class SlackChannel(Channel):
             for number, payload in enumerate(rendered.messages, start=1):
                 ts = found.get(number)
                 if ts is None:
-                    response = client.chat_postMessage(
-                        channel=channel_id,
-                        text=payload["text"],
-                        blocks=payload["blocks"],
-                        unfurl_links=False,
-                        unfurl_media=False,
-                        metadata={"event_type": METADATA_EVENT,
-                                  "event_payload": {"key": key, "part": number, "parts": parts}},
-                    )
-                    ts = response.get("ts")
+                    ts = post_part(client, poster, channel_id, payload, key, number, parts, settings)
                 first_ts = first_ts or ts
                 message_ids.append(f"{channel_id}:{ts}")
             if rendered.images and settings.get("charts", "thread") != "off":
@@ -209,6 +206,46 @@ def delivery_key(message: Message, destination: str) -> str:
     """The ledger key of a message to a destination, as carried in its Slack metadata."""
     key = message.key
     return f"{key.kind}|{key.name}|{key.period}|{key.segment}|{destination}"
+
+
+def post_part(client, poster, channel_id: str, payload: dict[str, Any], key: str, number: int, parts: int,
+              settings: dict[str, Any]) -> str | None:
+    """Post part ``number`` of a message once; the ts of the message in the channel.
+
+    When the answer does not say whether the post arrived (a timeout, a dropped connection, a 5xx),
+    the channel's history is searched for the part's metadata before posting again: a retry never
+    duplicates a message Slack already has. ``poster`` is a client that retries 429 only.
+    """
+    import time
+
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    attempts = int(settings.get("max_retries", 3)) + 1
+    backoff = float(settings.get("retry_backoff", 0.5))
+    for attempt in range(1, attempts + 1):
+        try:
+            response = poster.chat_postMessage(
+                channel=channel_id,
+                text=payload["text"],
+                blocks=payload["blocks"],
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata={"event_type": METADATA_EVENT,
+                          "event_payload": {"key": key, "part": number, "parts": parts}},
+            )
+            return response.get("ts")
+        except SlackApiError as error:
+            status = getattr(error.response, "status_code", 200) or 200
+            if status < 500 or attempt == attempts:
+                raise
+        except (SlackClientError, OSError):
+            if attempt == attempts:
+                raise
+        time.sleep(backoff * 2 ** (attempt - 1))
+        found = find_parts(client, channel_id, key)
+        if number in found:
+            return found[number]
+    return None  # not reached: the last attempt returns or raises
 
 
 def find_parts(client, channel_id: str, key: str, *, max_pages: int = HISTORY_PAGES) -> dict[int, str]:

@@ -33,9 +33,15 @@ tz_option = click.option("--tz", help="Business timezone for periods (default: k
 
 
 def load(config_path):
-    from ..config import load_config
+    """The configuration; a warning on stderr for each literal secret in a file others can read."""
+    from ..config import exposed_secrets, find_config, load_config
 
-    return load_config(config_path)
+    config = load_config(config_path)
+    path = find_config(config_path)
+    if path is not None:
+        for warning in exposed_secrets(path):
+            click.echo(f"Warning: {warning}", err=True)
+    return config
 
 
 def registry(*, allow_conflicts: bool = False):

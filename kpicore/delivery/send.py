@@ -160,13 +160,17 @@ def deliver(
                 return [outcomes[d] for d in order]
         for destination, channel, target, ticket in claimed:
             outcomes[destination] = _send_one(engine, key, message, destination, channel, target, ticket,
-                                              dict(settings.get(channel.scheme) or {}))
+                                              dict(settings.get(channel.scheme) or {}), force=force)
     return [outcomes[d] for d in order]
 
 
-def _send_one(engine, key, message, destination, channel, target, ticket, channel_settings) -> DeliveryOutcome:
+def _send_one(engine, key, message, destination, channel, target, ticket, channel_settings, *,
+              force: bool = False) -> DeliveryOutcome:
+    # A failed attempt may have delivered part of the message (its answer lost): a channel that
+    # can look messages up resumes every retry, so nothing already there is sent twice.
+    retry = channel.can_look_up and ticket.attempts > 1 and not force
     try:
-        if ticket.resumed:
+        if ticket.resumed or retry:
             delivery = channel.resume(message, target, channel_settings, previous=ticket.message_ids or [])
         else:
             delivery = channel.send(message, target, channel_settings)
