@@ -52,7 +52,7 @@ def test_signatures_and_injection_against_a_real_kpi_serve(tmp_path, demo_databa
     assert orders_after == orders_before
     assert serve.stop() == 0
     log = serve.text()
-    assert "slack_events path=/slack/events" in log
+    assert "chat http=/slack/events" in log
     for secret in (SIGNING_SECRET, SLACK_TOKEN):
         assert secret not in log
     assert "Traceback" not in log
