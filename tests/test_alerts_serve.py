@@ -49,10 +49,13 @@ def _ledger(folder) -> list[tuple]:
 
 
 def _texts(slack) -> list[str]:
-    return [m["text"] for m in slack.posted_to(SLACK_OPS)]
+    """The notification texts as Slack shows them (the sender escapes &, < and >)."""
+    from html import unescape
+
+    return [unescape(m["text"]) for m in slack.posted_to(SLACK_OPS)]
 
 
-def _run_for(folder, env, servers, seconds: float, wait_for: str | None = None) -> Serve:  # noqa: F811
+def _run_for(folder, env, servers, seconds: float, wait_for: str | None = None) -> Serve:
     serve = Serve(folder, env)
     servers.append(serve)
     serve.started()
@@ -63,7 +66,7 @@ def _run_for(folder, env, servers, seconds: float, wait_for: str | None = None) 
     return serve
 
 
-def test_an_alert_fires_once_clears_once_across_restarts(tmp_path, demo_database, slack_server, servers,  # noqa: F811
+def test_an_alert_fires_once_clears_once_across_restarts(tmp_path, demo_database, slack_server, servers,
                                                           run_kpi):
     slack, env = slack_server.fake, environment(slack_server)
     code, out, err = run_kpi("compute", "new_customers", "--period", "2026-W47", "--source", str(demo_database),

@@ -62,20 +62,9 @@ def alert_text(state: AlertState, unit: str, config, *, cleared: bool = False, b
 
 
 def _message(key, title: str, text: str):
-    from html import escape
-
     from ..delivery import Message
-    from ..digest.render import Rendered
 
-    def render(fmt: str):
-        if fmt == "slack":
-            return Rendered(fmt="slack", body=text, messages=[{"text": text, "blocks": [
-                {"type": "section", "text": {"type": "plain_text", "text": text[:2900]}}]}])
-        if fmt == "html":
-            return Rendered(fmt="html", body=f"<p>{escape(text)}</p>")
-        return Rendered(fmt=fmt, body=text)
-
-    return Message(key=key, title=title, renderings=render)
+    return Message.plain(key, title, text)
 
 
 def run_alert(spec: AlertSpec, scheduled: dt.datetime, config, registry, engine: Engine) -> list:

@@ -68,6 +68,26 @@ class Message:
     def segment(self) -> str:
         return self.key.segment
 
+    @classmethod
+    def plain(cls, key: MessageKey, title: str, text: str) -> Message:
+        """A message of one line of text (alerts, notices): a plain-text Slack section, an escaped HTML
+        paragraph, the text itself elsewhere. Nothing in ``text`` can ping or inject markup."""
+
+        def render(fmt: str):
+            from html import escape
+
+            from kpicore.digest.blockkit import slack_escape
+            from kpicore.digest.render import Rendered
+
+            if fmt == "slack":
+                return Rendered(fmt="slack", body=text, messages=[{"text": slack_escape(text), "blocks": [
+                    {"type": "section", "text": {"type": "plain_text", "text": text[:2900]}}]}])
+            if fmt == "html":
+                return Rendered(fmt="html", body=f"<p>{escape(text)}</p>")
+            return Rendered(fmt=fmt, body=text)
+
+        return cls(key=key, title=title, renderings=render)
+
     def rendered(self, fmt: str) -> Any:
         """The message rendered as ``fmt`` ("slack", "html", "text", "md")."""
         if fmt not in self._cache:

@@ -310,23 +310,10 @@ class Service:
 
     def _notify(self, spec: DigestSpec, period: str, outcome, text: str) -> None:
         from kpicore.delivery import Message, MessageKey, deliver
-        from kpicore.digest.render import Rendered
         from kpicore.digest.run import channel_settings, channels
 
         key = MessageKey("alert", f"delivery-failed:{spec.name}:{outcome.destination}"[:200], period)
-        rendered_text = Rendered(fmt="text", body=text)
-
-        def render(fmt: str):
-            if fmt == "slack":
-                return Rendered(fmt="slack", body=text, messages=[{"text": text, "blocks": [
-                    {"type": "section", "text": {"type": "plain_text", "text": text[:2900]}}]}])
-            if fmt == "html":
-                from html import escape
-
-                return Rendered(fmt="html", body=f"<p>{escape(text)}</p>")
-            return rendered_text
-
-        notice = Message(key=key, title=f"kpicore: delivery of {spec.name} failed", renderings=render)
+        notice = Message.plain(key, f"kpicore: delivery of {spec.name} failed", text)
         targets = [d for d in self.settings.notify if d != outcome.destination]
         for result in deliver(key, targets, notice, self.engine, channels(self.registry),
                               channel_settings(self.config, self.registry)):
