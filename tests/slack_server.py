@@ -51,6 +51,10 @@ class FakeSlack:
         self.fail_channels: set[str] = set()  # channel ids whose chat.postMessage answers 500
         self.not_in_channels: set[str] = set()  # channel ids the bot is not a member of
         self.responses: list[dict[str, Any]] = []  # messages POSTed to response_url (/response/ID)
+        #: user id -> the id of the bot's direct message with them (conversations.open creates it)
+        self.dms: dict[str, str] = {}
+        #: user ids that exist in the workspace (conversations.open refuses the others)
+        self.users = {"U0ALICE", "U0BOB", "U0BOSS", "U0CAROL"}
         self.app_token = "xapp-test-app-token"
         self.socket_url = ""  # what apps.connections.open answers (a local Socket Mode server)
         self.post_delay = 0.0  # seconds chat.postMessage waits before answering
@@ -80,6 +84,14 @@ class FakeSlack:
 
     def posted_to(self, channel_id: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["channel"] == channel_id]
+
+    def dm_messages(self, user_id: str) -> list[dict[str, Any]]:
+        """What was posted in the bot's direct message with ``user_id``."""
+        channel = self.dms.get(user_id)
+        return self.posted_to(channel) if channel else []
+
+    def _known(self, channel: str | None) -> bool:
+        return channel in self.channels.values() or channel in self.dms.values()
 
     # -- API -------------------------------------------------------------------------------------
     def handle(self, method: str, params: dict[str, Any], headers: dict[str, str], body: bytes):
@@ -156,9 +168,31 @@ class FakeSlack:
             },
         )
 
+    def api_conversations_open(self, params):
+        """As Slack: ``users`` is 1 to 8 comma-separated user ids (one: a direct message, the same
+        id every time); ``channel`` reopens a known conversation; neither is ``users_list_not_supplied``."""
+        if params.get("channel"):
+            if not self._known(params["channel"]):
+                return 200, {}, {"ok": False, "error": "channel_not_found"}
+            return 200, {}, {"ok": True, "channel": {"id": params["channel"]}}
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if not users:
+            return 200, {}, {"ok": False, "error": "users_list_not_supplied"}
+        if len(users) > 8:
+            return 200, {}, {"ok": False, "error": "too_many_users"}
+        if "U0BOT" in users:
+            return 200, {}, {"ok": False, "error": "cannot_dm_bot"}
+        if any(u not in self.users for u in users):
+            return 200, {}, {"ok": False, "error": "user_not_found"}
+        if len(users) > 1:
+            return 200, {}, {"ok": False, "error": "method_not_supported_for_channel_type"}  # no group DMs here
+        already = users[0] in self.dms
+        channel = self.dms.setdefault(users[0], f"D0{users[0][2:]:0>8}"[:11])
+        return 200, {}, {"ok": True, "no_op": already, "already_open": already, "channel": {"id": channel}}
+
     def api_chat_postMessage(self, params):
         channel = params.get("channel")
-        if channel not in self.channels.values():
+        if not self._known(channel):
             return 200, {}, {"ok": False, "error": "channel_not_found"}
         if channel in self.fail_channels:
             return 500, {}, {"ok": False, "error": "internal_error"}
@@ -199,7 +233,7 @@ class FakeSlack:
 
     def api_conversations_history(self, params):
         channel = params.get("channel")
-        if channel not in self.channels.values():
+        if not self._known(channel):
             return 200, {}, {"ok": False, "error": "channel_not_found"}
         with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
         top_level = [m for m in reversed(self.history)
@@ -244,7 +278,7 @@ class FakeSlack:
         if isinstance(files, str):
             files = json.loads(files)
         channel = params.get("channel_id")
-        if channel and channel not in self.channels.values():
+        if channel and not self._known(channel):
             return 200, {}, {"ok": False, "error": "channel_not_found"}
         out = []
         for item in files or []:

@@ -12,9 +12,12 @@ from kpicore.chat.grammar import (
     ALIASES,
     CommandError,
     DigestRequest,
+    FollowingRequest,
+    FollowRequest,
     HelpRequest,
     ListRequest,
     MetricRequest,
+    UnfollowRequest,
     Vocabulary,
     parse_command,
 )
@@ -160,7 +163,7 @@ def test_phrasing(text, metrics, period, by, vs, chart, share):
 
 
 def test_table_is_large():
-    assert len(TABLE) >= 80
+    assert len(TABLE) + len(FOLLOW_TABLE) >= 80
 
 
 @pytest.mark.parametrize("text", [t[0] for t in TABLE])
@@ -194,6 +197,28 @@ def test_help_and_list(text, request_type):
     assert isinstance(parse(text), request_type)
 
 
+FOLLOW_TABLE = [
+    ("follow nps", FollowRequest("nps")),
+    ("FOLLOW NPS", FollowRequest("nps")),
+    ("follow churn by region", FollowRequest("churn_rate", "region")),
+    ("follow churn rate by Region", FollowRequest("churn_rate", "Region")),
+    ("follow customer lifetime value", FollowRequest("clv")),
+    ("follow the ltv", FollowRequest("clv")),
+    ("subscribe csat", FollowRequest("csat")),
+    ("follow first-contact resolution by channel", FollowRequest("fcr", "channel")),
+    ("unfollow nps", UnfollowRequest("nps")),
+    ("unfollow churn rate", UnfollowRequest("churn_rate")),
+    ("unsubscribe satisfaction", UnfollowRequest("csat")),
+    ("following", FollowingRequest()),
+    ("Following", FollowingRequest()),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), FOLLOW_TABLE, ids=[t[0] for t in FOLLOW_TABLE])
+def test_follow_phrasing(text, expected):
+    assert parse(text) == expected
+
+
 def test_digest():
     assert parse("digest weekly") == DigestRequest("weekly")
     assert parse("digest WEEKLY") == DigestRequest("weekly")
@@ -223,6 +248,15 @@ def test_digest():
         ("digest wekly", "digest", "did you mean weekly"),
         ("digest nothing-like-it", "digest", "the digests are"),
         (" ".join(["nps"] * 61), "syntax", "under 60"),
+        ("follow", "metric", "follow which metric?"),
+        ("follow chrun", "metric", "did you mean churn_rate"),
+        ("follow nps csat", "follow", "one metric at a time"),
+        ("follow nps last week", "follow", "can't read 'last week' after nps"),
+        ("follow nps by", "dimension", "by what?"),
+        ("follow nps by reg$ion", "dimension", "not a dimension name"),
+        ("unfollow nps by region", "follow", "no `by` needed"),
+        ("unfollow", "metric", "unfollow which metric?"),
+        ("following nps", "follow", "takes nothing after it"),
         (" ".join(sorted(STOCK)), "metric", "at most 10"),
     ],
 )

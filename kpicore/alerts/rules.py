@@ -25,7 +25,9 @@ ACCEPTED_FORMS = (
 DOWN = ("drops", "falls", "decreases")
 UP = ("rises", "grows", "increases")
 COMPARISONS = ("previous",)
-KEYS = ("when", "by", "period", "schedule", "every", "destinations", "timezone")
+KEYS = ("when", "by", "period", "schedule", "every", "destinations", "timezone", "catch_up")
+#: A fire missed while `kpi serve` was down this recently is evaluated once on start.
+DEFAULT_CATCH_UP = "24h"
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
@@ -64,6 +66,7 @@ class AlertSpec:
     schedule: str | None = None
     every: str | None = None
     destinations: tuple[str, ...] = field(default_factory=tuple)
+    catch_up: str = DEFAULT_CATCH_UP
 
 
 def parse_when(name: str, text: Any, where: str = "kpi.toml") -> Rule:
@@ -104,14 +107,15 @@ def alert_spec(name: str, table: Any, where: str = "kpi.toml") -> AlertSpec:
     if "when" not in table:
         raise ConfigError(f"{key}: missing when = \"...\"; accepted forms: {ACCEPTED_FORMS}")
     rule = parse_when(name, table["when"], where)
-    for text_key in ("by", "period", "schedule", "every"):
+    for text_key in ("by", "period", "schedule", "every", "catch_up"):
         if text_key in table and not (isinstance(table[text_key], str) and table[text_key].strip()):
             raise ConfigError(f"{key}.{text_key}: expected text, not {table[text_key]!r}")
     destinations = table.get("destinations", [])
     if not isinstance(destinations, list) or not all(isinstance(d, str) for d in destinations):
         raise ConfigError(f"{key}.destinations: expected a list of destinations such as [\"slack:#ops\"]")
     return AlertSpec(name, table["when"], rule, by=table.get("by"), period=table.get("period", "last-week"),
-                     schedule=table.get("schedule"), every=table.get("every"), destinations=tuple(destinations))
+                     schedule=table.get("schedule"), every=table.get("every"), destinations=tuple(destinations),
+                     catch_up=table.get("catch_up", DEFAULT_CATCH_UP))
 
 
 def alert_specs(config) -> dict[str, AlertSpec]:

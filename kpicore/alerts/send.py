@@ -11,6 +11,7 @@ each way per period.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
@@ -19,6 +20,7 @@ from .rules import AlertSpec
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from ..delivery import MessageKey
     from .evaluate import AlertState
 
 
@@ -34,6 +36,7 @@ def alert_schedule(spec: AlertSpec, config, registry=None, where: str = "kpi.tom
     if registry is not None:
         for destination in spec.destinations:
             check_destination(destination, registry, f"{key}.destinations")
+    alert_catch_up(spec, where)
     if spec.schedule:
         check_cron(spec.schedule, f"{key}.schedule")
         check_can_fire(spec.schedule, f"{key}.schedule")
@@ -41,6 +44,13 @@ def alert_schedule(spec: AlertSpec, config, registry=None, where: str = "kpi.tom
     if spec.every:
         return IntervalSchedule(check_interval(spec.every, f"{key}.every"), spec.every.strip())
     return None
+
+
+def alert_catch_up(spec: AlertSpec, where: str = "kpi.toml") -> int:
+    """Seconds of ``catch_up``: a fire missed this recently (the service was down) is evaluated on start."""
+    from ..scheduler import parse_duration
+
+    return parse_duration(spec.catch_up, f"{where}: [alerts.{spec.name}].catch_up")
 
 
 def alert_period(spec: AlertSpec, config, scheduled: dt.datetime):
@@ -67,8 +77,15 @@ def _message(key, title: str, text: str):
     return Message.plain(key, title, text)
 
 
-def run_alert(spec: AlertSpec, scheduled: dt.datetime, config, registry, engine: Engine) -> list:
-    """Judge ``spec`` for the period of ``scheduled`` and send what is due; returns the outcomes."""
+def run_alert(spec: AlertSpec, scheduled: dt.datetime, config, registry, engine: Engine, *,
+              due: Callable[[MessageKey, list[str]], list[str]] | None = None,
+              on_states: Callable[[list[AlertState]], None] | None = None) -> list:
+    """Judge ``spec`` for the period of ``scheduled`` and send what is due; returns the outcomes.
+
+    ``due(key, destinations)`` narrows each message's destinations to those due now (the service
+    passes one that waits out the retry backoff and stops after ``[serve] retries``); ``on_states``
+    sees the evaluation (the service keeps the last one for ``/healthz``).
+    """
     from ..connectors import open_configured_source
     from ..delivery import MessageKey, deliver
     from ..delivery.ledger import SENT, list_deliveries
@@ -83,6 +100,8 @@ def run_alert(spec: AlertSpec, scheduled: dt.datetime, config, registry, engine:
         states = evaluate([spec], period, source, config, registry)
     finally:
         source.close()
+    if on_states is not None:
+        on_states(states)
     unit = registry.metrics[spec.rule.metric].item.unit
     sent = {row.segment for row in list_deliveries(engine, name=spec.name, period=period.label, kind="alert")
             if row.status == SENT}
@@ -99,6 +118,9 @@ def run_alert(spec: AlertSpec, scheduled: dt.datetime, config, registry, engine:
                                alert_text(state, unit, config, cleared=True, by=spec.by))
         else:
             continue
-        outcomes.extend((key, outcome) for outcome in deliver(key, list(spec.destinations), message, engine,
+        destinations = list(spec.destinations) if due is None else due(key, list(spec.destinations))
+        if not destinations:
+            continue
+        outcomes.extend((key, outcome) for outcome in deliver(key, destinations, message, engine,
                                                               all_channels, settings, reraise=False))
     return outcomes

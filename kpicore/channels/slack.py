@@ -1,7 +1,8 @@
 """The Slack channel: posts the Block Kit messages with slack_sdk and uploads the trend charts.
 
-Destinations: ``slack:#channel-name`` (resolved to an id with conversations.list) or
-``slack:C0123ABC``. The bot token comes from ``SLACK_BOT_TOKEN`` only; ``KPI_SLACK_API_URL``
+Destinations: ``slack:#channel-name`` (resolved to an id with conversations.list),
+``slack:C0123ABC``, or ``slack:@U0123ABC``: a direct message to that user (opened with
+conversations.open; the bot needs the ``im:write`` scope, and ``im:history`` to resume a send). The bot token comes from ``SLACK_BOT_TOKEN`` only; ``KPI_SLACK_API_URL``
 overrides the Web API base URL (tests point it at a local server).
 
 Settings (``[slack]`` in kpi.toml, all optional): ``charts`` ("thread" — the default: upload the
@@ -22,6 +23,7 @@ TOKEN_ENV = "SLACK_BOT_TOKEN"
 API_URL_ENV = "KPI_SLACK_API_URL"
 DEFAULT_API_URL = "https://slack.com/api/"
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
 #: The metadata event type of kpicore's messages; its payload names the ledger key and the part.
 METADATA_EVENT = "kpicore_delivery"
 #: How many pages (200 messages each) of a channel's history a resumed send looks through.
@@ -85,6 +87,9 @@ class SlackChannel(Channel):
         """A channel must be named."""
         if not target or target == "#":
             raise ConfigError(f"destination 'slack:{target}' names no channel: write slack:#kpis or slack:C0123ABC")
+        if target.startswith("@") and not _USER_ID.match(target[1:]):
+            raise ConfigError(f"destination 'slack:{target}': a direct message names a Slack user id, "
+                              "e.g. slack:@U0123ABC")
 
     def __init__(self) -> None:
         # (base URL, token fingerprint) -> {channel name: channel id}; names rarely change.
@@ -176,9 +181,16 @@ class SlackChannel(Channel):
         return Delivery(message_ids=message_ids, detail=detail)
 
     def resolve_channel(self, client, target: str) -> str:
-        """A channel id for ``#name`` (conversations.list, paginated, cached) or the id itself."""
+        """A channel id for ``#name`` (conversations.list, paginated, cached), for ``@USER`` (the direct
+        message, conversations.open, cached) or the id itself."""
         from slack_sdk.errors import SlackApiError
 
+        if target.startswith("@"):
+            cache = self._channel_ids.setdefault((client.base_url, hash(client.token)), {})
+            if target not in cache:
+                response = client.conversations_open(users=target[1:], return_im=False)
+                cache[target] = response["channel"]["id"]
+            return cache[target]
         name = target.removeprefix("#")
         if not target.startswith("#") and _CHANNEL_ID.match(target):
             return target

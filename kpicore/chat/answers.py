@@ -27,9 +27,12 @@ from kpicore.chat.grammar import (
     PERIOD_EXAMPLES,
     CommandError,
     DigestRequest,
+    FollowingRequest,
+    FollowRequest,
     HelpRequest,
     ListRequest,
     MetricRequest,
+    UnfollowRequest,
     Vocabulary,
     parse_command,
 )
@@ -42,7 +45,9 @@ log = logging.getLogger("kpicore.chat")
 #: Slack's limit on the fields of one section block.
 SLACK_MAX_FIELDS = 10
 
-CHAT_KEYS = ("allow", "max_age", "budget", "rate_limit", "trend", "period")
+CHAT_KEYS = ("allow", "max_age", "budget", "rate_limit", "trend", "period", "follow_schedule", "follow_period")
+#: When followers get their personal message: Mondays at 08:00 in the business timezone.
+DEFAULT_FOLLOW_SCHEDULE = "0 8 * * 1"
 ACTION_PREVIOUS, ACTION_BREAKDOWN, ACTION_SHARE = "kpi_previous", "kpi_breakdown", "kpi_share"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
 _SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -67,6 +72,10 @@ class ChatSettings:
     rate_limit: int = 20  # commands per user per minute
     trend: int = 8
     period: str = "last-week"
+    #: A 5-field cron in the business timezone, or an interval ("30s", "1h"; for tests and trials).
+    follow_schedule: str = DEFAULT_FOLLOW_SCHEDULE
+    #: The period each personal message covers, relative to its fire time.
+    follow_period: str = "last-week"
 
     @classmethod
     def from_config(cls, config) -> ChatSettings:
@@ -103,7 +112,28 @@ class ChatSettings:
             if not isinstance(raw["period"], str):
                 raise ConfigError(f"{where} period: expected a period such as \"last-week\"")
             settings = replace(settings, period=raw["period"])
+        for key in ("follow_schedule", "follow_period"):
+            if key in raw:
+                if not isinstance(raw[key], str) or not raw[key].strip():
+                    example = '"0 8 * * MON"' if key == "follow_schedule" else '"last-week"'
+                    raise ConfigError(f"{where} {key}: expected text such as {example}, got {raw[key]!r}")
+                settings = replace(settings, **{key: raw[key].strip()})
+        settings.schedule_for(getattr(config, "timezone", "UTC") or "UTC")  # refuse a bad schedule at start
         return settings
+
+    def schedule_for(self, timezone: str):
+        """``follow_schedule`` as a typed schedule (a cron in ``timezone``, or an interval);
+        ConfigError naming the key."""
+        from kpicore.digest.config import check_cron, check_interval
+        from kpicore.scheduler import CronSchedule, IntervalSchedule, check_can_fire
+
+        where = "kpi.toml: [chat] follow_schedule"
+        text = " ".join(self.follow_schedule.split())
+        if " " not in text:
+            return IntervalSchedule(check_interval(text, where), text)
+        check_cron(text, where)
+        check_can_fire(text, where)
+        return CronSchedule(text, timezone)
 
     def allowed(self, metric: str, asker: Asker) -> bool:
         """Whether ``asker`` (its user, its channel) may ask for ``metric``.
@@ -204,6 +234,7 @@ HELP_TEXT = """*`/kpi` asks kpicore for a KPI.* Only you see the answer unless y
 • `/kpi revenue q3 vs last year` — compared with another period (default: the period before)
 • `/kpi revenue last 12 weeks chart` — with a trend chart · `share` posts the answer to the channel
 • `/kpi list` — the metrics you can ask for here · `/kpi digest NAME` — preview a digest
+• `/kpi follow churn by region` — get it in a weekly direct message · `/kpi unfollow churn` · `/kpi following`
 *Periods:* {periods}, `2026-11`, `2026-Q4`, `2026`, `2026-11-23`."""
 
 
@@ -257,6 +288,8 @@ class Answerer:
             return self._list(asker)
         if isinstance(request, DigestRequest):
             return self._digest(request, asker)
+        if isinstance(request, (FollowRequest, UnfollowRequest, FollowingRequest)):
+            return self._follows(request, asker)
         return self._metrics(request, asker)
 
     def close(self) -> None:
@@ -536,6 +569,60 @@ class Answerer:
             return [{"type": "actions", "block_id": "kpi_actions", "elements": elements}]
 
         return build
+
+    # -- follow, unfollow, following -------------------------------------------------------------
+    def _follows(self, request, asker: Asker) -> Reply:
+        from kpicore.follows import MAX_FOLLOWS, follow, following, unfollow
+        from kpicore.state import open_state
+
+        engine = open_state(self.config.resolved_state_url())
+        if isinstance(request, FollowingRequest):
+            mine = following(engine, asker.user_id)
+            if not mine:
+                return Reply(ephemeral("You follow no metric yet.", [_mrkdwn(
+                    "You follow no metric yet. `/kpi follow nps` (or `/kpi follow churn by region`) adds one to "
+                    f"your personal message, sent {self.follow_when()}."
+                )]), how="following")
+            lines = [f"• `{item.metric}` — {slack_escape(self._title(item.metric))}"
+                     + (f" by {slack_escape(item.dimension)}" if item.dimension else "") for item in mine]
+            blocks = [_mrkdwn(f"*You follow {len(mine)} metric{'s' if len(mine) != 1 else ''}*"),
+                      *(_mrkdwn(chunk) for chunk in _chunks(lines)),
+                      _context(f"Your personal message goes out {slack_escape(self.follow_when())}. "
+                               "`/kpi unfollow METRIC` stops one.")]
+            return Reply(ephemeral(f"You follow {', '.join(i.metric for i in mine)}", blocks), how="following")
+        title = slack_escape(self._title(request.metric))
+        if isinstance(request, UnfollowRequest):
+            if unfollow(engine, asker.user_id, request.metric):
+                text = f"You no longer follow *{title}*."
+            else:
+                text = f"You weren't following *{title}*; `/kpi following` lists what you follow."
+            return Reply(ephemeral(_plain(text), [_mrkdwn(text)]), how="unfollow")
+        if not self.settings.allowed(request.metric, asker):
+            return self._refused([request.metric], asker)
+        dimension = self._resolve_dimension(request.by, [request.metric]) if request.by else None
+        mine = following(engine, asker.user_id)
+        if request.metric not in {item.metric for item in mine} and len(mine) >= MAX_FOLLOWS:
+            return problem(f"You already follow {MAX_FOLLOWS} metrics, the most one personal message holds.",
+                           "`/kpi following` lists them; `/kpi unfollow METRIC` makes room.")
+        follow(engine, asker.user_id, request.metric, dimension, channel_id=asker.channel_id,
+               channel_name=asker.channel_name)
+        by = f" by {slack_escape(dimension)}" if dimension else ""
+        text = (f"You now follow *{title}*{by}. It comes in your personal direct message, "
+                f"sent {slack_escape(self.follow_when())}.")
+        return Reply(ephemeral(_plain(text), [_mrkdwn(text), _context("`/kpi following` lists what you follow; "
+                                                                      "`/kpi unfollow METRIC` stops one.")]),
+                     how="follow")
+
+    def _title(self, metric: str) -> str:
+        return self.registry.metric(metric).title
+
+    def follow_when(self) -> str:
+        """When personal messages go out, for people: ``Mondays at 08:00 (Europe/Berlin)``."""
+        schedule = self.settings.schedule_for(self.config.timezone)
+        text = str(schedule)
+        if text == DEFAULT_FOLLOW_SCHEDULE:
+            return f"on Mondays at 08:00 ({self.config.timezone})"
+        return f"on the schedule {text}" + ("" if text.startswith("every") else f" ({self.config.timezone})")
 
     # -- digest previews -----------------------------------------------------------------------
     def _digest(self, request: DigestRequest, asker: Asker) -> Reply:

@@ -10,6 +10,7 @@ periods and a dimension word that the answer resolves against the source's own d
 Forms::
 
     help | list | digest NAME
+    follow METRIC [by DIMENSION] | unfollow METRIC | following
     METRIC [METRIC...] [PERIOD] [by DIMENSION] [vs PERIOD] [chart] [share]
 """
 
@@ -167,7 +168,28 @@ class MetricRequest:
         return " ".join(parts)
 
 
-Request = HelpRequest | ListRequest | DigestRequest | MetricRequest
+@dataclass(frozen=True)
+class FollowRequest:
+    """``/kpi follow METRIC [by DIM]``: the metric in the asker's personal weekly message."""
+
+    metric: str
+    by: str | None = None
+
+
+@dataclass(frozen=True)
+class UnfollowRequest:
+    """``/kpi unfollow METRIC``."""
+
+    metric: str
+
+
+@dataclass(frozen=True)
+class FollowingRequest:
+    """``/kpi following``: the metrics the asker follows."""
+
+
+Request = (HelpRequest | ListRequest | DigestRequest | MetricRequest | FollowRequest | UnfollowRequest
+           | FollowingRequest)
 
 
 def parse_command(
@@ -191,6 +213,12 @@ def parse_command(
         return HelpRequest()
     if words[0] in ("list", "metrics", "ls"):
         return ListRequest()
+    if words[0] in ("following", "follows", "subscriptions"):
+        if len(words) > 1:
+            raise CommandError("`/kpi following` takes nothing after it", kind="follow")
+        return FollowingRequest()
+    if words[0] in ("follow", "subscribe", "unfollow", "unsubscribe"):
+        return _follow(original[1:], words[1:], vocabulary, unfollow=words[0] in ("unfollow", "unsubscribe"))
     if words[0] in ("digest", "digests"):
         return _digest(text.split(None, 1)[1].split() if len(text.split(None, 1)) > 1 else [], vocabulary)
     return _metric_request(original, words, vocabulary, zone, now, default_period)
@@ -241,6 +269,41 @@ def _digest(names: list[str], vocabulary: Vocabulary) -> DigestRequest:
     suggestions = tuple(by_lower[c] for c in close)
     hint = f" (did you mean {_either(suggestions)}?)" if suggestions else f"; the digests are: {known}"
     raise CommandError(f"no digest called {wanted!r}{hint}", kind="digest", suggestions=suggestions)
+
+
+def _follow(original: list[str], words: list[str], vocabulary: Vocabulary, *, unfollow: bool):
+    """``follow METRIC [by DIM]`` / ``unfollow METRIC``: one metric (name, title or alias)."""
+    verb = "unfollow" if unfollow else "follow"
+    example = "`/kpi unfollow nps`" if unfollow else "`/kpi follow nps` or `/kpi follow churn by region`"
+    by: str | None = None
+    if "by" in words:
+        at = words.index("by")
+        if unfollow:
+            raise CommandError("`/kpi unfollow METRIC` stops the whole metric; no `by` needed", kind="follow")
+        rest = original[at + 1:]
+        if len(rest) != 1:
+            raise CommandError("by what? write `by` and one dimension, e.g. `/kpi follow churn by region`",
+                               kind="dimension")
+        if not _DIMENSION.fullmatch(rest[0]):
+            raise CommandError(
+                f"{rest[0]!r} is not a dimension name: use a column name such as region, channel or plan",
+                kind="dimension",
+            )
+        by = rest[0]
+        words = words[:at]
+    words = [w for w in words if w not in _FILLER]
+    if not words:
+        raise CommandError(f"{verb} which metric? e.g. {example}", kind="metric")
+    phrases = vocabulary.phrases()
+    matched = _match_metric(words, 0, phrases, max((len(p) for p in phrases), default=1))
+    if matched is None:
+        raise _unknown_metric(words, 0, phrases)
+    name, length = matched
+    if length < len(words):
+        if _match_metric(words, length, phrases, max((len(p) for p in phrases), default=1)) is not None:
+            raise CommandError(f"{verb} one metric at a time, e.g. {example}", kind="follow")
+        raise CommandError(f"can't read {' '.join(words[length:])!r} after {name}: write {example}", kind="follow")
+    return UnfollowRequest(name) if unfollow else FollowRequest(name, by)
 
 
 def _either(names: Iterable[str]) -> str:

@@ -9,9 +9,12 @@ from kpicore.chat.http import EVENTS_PATH
 from kpicore.errors import ConfigError
 
 #: Bot scopes: the slash command, posting answers and digests, charts, finding channels by name,
-#: and reading a channel's history (how a digest send that crashed is found again).
-BOT_SCOPES = ("commands", "chat:write", "files:write", "channels:read", "groups:read", "channels:history")
-USAGE_HINT = "nps last week [by region] [vs last year] [chart] [share] | list | help | digest NAME"
+#: reading a channel's history (how a digest send that crashed is found again), and the direct
+#: messages of personal digests (/kpi follow: opening them, and their history for the same reason).
+BOT_SCOPES = ("commands", "chat:write", "files:write", "channels:read", "groups:read", "channels:history",
+              "im:write", "im:history")
+USAGE_HINT = ("nps last week [by region] [vs last year] [chart] [share] | list | help | digest NAME"
+              " | follow nps [by region] | unfollow nps | following")
 
 
 def request_url(url: str) -> str:

@@ -33,6 +33,20 @@ def _alert_schedules(config, reg) -> dict:
     return {name: (spec, alert_schedule(spec, config, reg, where)) for name, spec in alert_specs(config).items()}
 
 
+def _follow_schedule(config):
+    """(ChatSettings, schedule) for the personal messages of /kpi followers; None without a bot token
+    (no /kpi, so nobody can follow)."""
+    import os
+
+    from ..channels.slack import TOKEN_ENV
+    from ..chat.answers import ChatSettings
+
+    settings = ChatSettings.from_config(config)
+    if not os.environ.get(TOKEN_ENV):
+        return None
+    return settings, settings.schedule_for(config.timezone)
+
+
 @click.command("serve")
 @click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True,
               help="Port for /healthz, /metrics and /slack/events (0: any free port, logged at start).")
@@ -63,7 +77,7 @@ def serve_command(port, host, log_format, config_path):
     configure(log_format)
     alerts = _alert_schedules(config, reg)
     engine = ledger_engine(config)
-    service = Service(config, reg, specs, engine, settings, alerts=alerts)
+    service = Service(config, reg, specs, engine, settings, alerts=alerts, follow=_follow_schedule(config))
     if not service.specs and not service.alerts:
         event("idle", reason="no digest or alert has a schedule or every; nothing will be sent")
     from ..chat.service import chat_endpoints

@@ -80,11 +80,16 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: A personal-message fire missed this recently (the service was down) is sent once on start.
+FOLLOW_CATCH_UP = dt.timedelta(hours=24)
+
+
 class Service:
     """The digests of one kpi.toml on their schedules, in this process."""
 
     def __init__(self, config, registry, specs: dict[str, DigestSpec], engine: Engine,
-                 settings: ServeSettings | None = None, alerts: dict[str, tuple] | None = None) -> None:
+                 settings: ServeSettings | None = None, alerts: dict[str, tuple] | None = None,
+                 follow: tuple | None = None) -> None:
         from kpicore.serve.metrics import ServiceMetrics
 
         self.config, self.registry, self.engine = config, registry, engine
@@ -99,6 +104,10 @@ class Service:
         self._busy: set[str] = set()  # digests being fired in this process (one at a time each)
         #: alert name -> (AlertSpec, schedule), for the alerts that have a schedule.
         self.alerts = {name: pair for name, pair in (alerts or {}).items() if pair[1] is not None}
+        #: (ChatSettings, schedule) of the personal messages of /kpi followers, or None (no /kpi).
+        self.follow = follow
+        #: alert name -> its last evaluation in this process (for /healthz; no numbers, no secrets).
+        self.evaluations: dict[str, dict[str, Any]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -120,6 +129,8 @@ class Service:
         for name, (_, schedule) in self.alerts.items():
             scheduler.add_job(self.fire_alert, build_trigger(schedule), args=[name], id=f"alert:{name}",
                               name=f"alert {name}")
+        if self.follow is not None:
+            scheduler.add_job(self.fire_personal, build_trigger(self.follow[1]), id="follow", name="personal messages")
         scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick, timezone=dt.UTC), id="tick",
                           name="tick")
         sync_every = self._sync_interval()
@@ -134,6 +145,18 @@ class Service:
             if missed is not None:
                 scheduler.add_job(self.fire, args=[name, missed, "caught_up"], id=f"catch-up:{name}",
                                   name=f"catch-up {name}")
+        # Alerts and personal messages catch up the same way: the most recent fire within catch_up is
+        # run once now (the ledger skips whatever was already sent for its period).
+        for name, (spec, schedule) in self.alerts.items():
+            missed = most_recent_fire(schedule, now, dt.timedelta(seconds=self._alert_catch_up(spec)))
+            if missed is not None:
+                scheduler.add_job(self.fire_alert, args=[name, missed, "caught_up"], id=f"catch-up-alert:{name}",
+                                  name=f"catch-up alert {name}")
+        if self.follow is not None:
+            missed = most_recent_fire(self.follow[1], now, FOLLOW_CATCH_UP)
+            if missed is not None:
+                scheduler.add_job(self.fire_personal, args=[missed, "caught_up"], id="catch-up-follow",
+                                  name="catch-up personal messages")
 
     def stop(self, timeout: float = 30.0) -> bool:
         """No new fires; wait up to ``timeout`` seconds for deliveries in flight. True if none was cut off."""
@@ -161,9 +184,15 @@ class Service:
             return
         self.fire(name, scheduled, "fired")
 
-    def fire_alert(self, name: str, scheduled: dt.datetime | None = None) -> list:
+    def _alert_catch_up(self, spec) -> int:
+        from kpicore.alerts.send import alert_catch_up
+
+        return alert_catch_up(spec)
+
+    def fire_alert(self, name: str, scheduled: dt.datetime | None = None, reason: str = "fired") -> list:
         """Judge alert ``name`` for the period of its most recent fire time and send what is due
-        (kind ``alert`` or ``alert_clear``, once per rule, period, segment and destination)."""
+        (kind ``alert`` or ``alert_clear``, once per rule, period, segment and destination; a failed
+        send is retried on a later fire or tick once its backoff has passed, up to ``retries``)."""
         from kpicore.alerts.send import run_alert
         from kpicore.scheduler import most_recent_fire
 
@@ -178,14 +207,29 @@ class Service:
             self._in_flight += 1
         try:
             self.metrics.fires.labels("alert", name).inc()
+            if reason != "fired":
+                event(reason, alert=name, scheduled=scheduled.isoformat())
+            evaluation: dict[str, Any] = {"at": _now().isoformat(timespec="seconds"),
+                                          "scheduled": scheduled.isoformat(), "failing": False}
+
+            def seen(states) -> None:
+                evaluation["period"] = states[0].period if states else None
+                evaluation["firing"] = sum(1 for state in states if state.firing)
+                evaluation["unavailable"] = sum(1 for state in states if state.reason)
+
             try:
-                outcomes = run_alert(spec, scheduled, self.config, self.registry, self.engine)
+                outcomes = run_alert(spec, scheduled, self.config, self.registry, self.engine,
+                                     due=lambda key, destinations: self.due_for(key, destinations, _now()),
+                                     on_states=seen)
             except Exception as error:  # noqa: BLE001 - a source or state failure: logged, the next fire retries
                 from kpicore.delivery.redact import redact
 
                 text = str(error) if isinstance(error, KpiError) else redact(type(error).__name__)
+                evaluation.update(failing=True, error=redact(text))
+                self.evaluations[name] = evaluation
                 event("failed", logging.ERROR, alert=name, error=text)
                 return []
+            self.evaluations[name] = evaluation
             for key, outcome in outcomes:
                 self.metrics.deliveries.labels(key.kind, outcome.status).inc()
                 if outcome.status == "skipped":
@@ -194,13 +238,91 @@ class Service:
                       else "cleared" if outcome.status == "sent" else "failed",
                       logging.INFO if outcome.status == "sent" else logging.WARNING, alert=name, kind=key.kind,
                       period=key.period, segment=key.segment or None, destination=outcome.destination,
-                      error=outcome.error)
+                      attempt=outcome.attempts, error=outcome.error)
+                self._gave_up(key, outcome, alert=name)
             return outcomes
         finally:
             with self._idle:
                 self._busy.discard(busy)
                 self._in_flight -= 1
                 self._idle.notify_all()
+
+    def fire_personal(self, scheduled: dt.datetime | None = None, reason: str = "fired",
+                      users: list[str] | None = None) -> list:
+        """Send each /kpi follower their personal message for the period of ``scheduled`` (default:
+        the most recent fire), once per (user, period); failed sends are retried like alerts'."""
+        from kpicore.chat.personal import send_personal
+        from kpicore.digest.run import claim_lease
+        from kpicore.scheduler import most_recent_fire
+
+        if self.follow is None:
+            return []
+        settings, schedule = self.follow
+        if scheduled is None:
+            scheduled = most_recent_fire(schedule, _now(), FOLLOW_CATCH_UP) or _now()
+        with self._idle:
+            if self._stopping or "follow" in self._busy:
+                return []
+            self._busy.add("follow")
+            self._in_flight += 1
+        try:
+            self.metrics.fires.labels("personal", "follow").inc()
+            if reason != "fired":
+                event(reason, personal="follow", scheduled=scheduled.isoformat())
+            try:
+                outcomes = send_personal(self.config, self.registry, self.engine, scheduled, settings, users=users,
+                                         due=lambda key, destinations: self.due_for(key, destinations, _now()),
+                                         lease=claim_lease(self.config))
+            except Exception as error:  # noqa: BLE001 - the state database or the source: the next fire retries
+                from kpicore.delivery.redact import redact
+
+                text = str(error) if isinstance(error, KpiError) else redact(type(error).__name__)
+                event("failed", logging.ERROR, personal="follow", error=text)
+                return []
+            for key, outcome in outcomes:
+                self.metrics.deliveries.labels(key.kind, outcome.status).inc()
+                if outcome.status == "skipped":
+                    continue
+                event("delivered" if outcome.status == "sent" else "failed",
+                      logging.INFO if outcome.status == "sent" else logging.WARNING, personal=key.name,
+                      period=key.period, destination=outcome.destination, attempt=outcome.attempts,
+                      error=outcome.error)
+                self._gave_up(key, outcome, personal=key.name)
+            return outcomes
+        finally:
+            with self._idle:
+                self._busy.discard("follow")
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def _gave_up(self, key, outcome, **fields) -> None:
+        """A failed alert or personal message after its last retry: said once in the log."""
+        if outcome.status == "failed" and outcome.attempts >= self.settings.max_attempts:
+            event("gave_up", logging.ERROR, kind=key.kind, period=key.period, segment=key.segment or None,
+                  destination=outcome.destination, attempt=outcome.attempts, error=outcome.error, **fields)
+
+    def due_for(self, key, destinations: list[str], now: dt.datetime) -> list[str]:
+        """The destinations of message ``key`` to send now: never attempted, or failed with its backoff
+        passed and fewer than ``retries`` retries, or in doubt on a channel that can look it up."""
+        from kpicore.channels.base import parse_destination
+        from kpicore.delivery.ledger import FAILED, UNKNOWN, list_deliveries
+
+        rows = {row.destination: row for row in list_deliveries(self.engine, name=key.name, period=key.period,
+                                                                 kind=key.kind) if row.segment == key.segment}
+        due = []
+        for destination in destinations:
+            row = rows.get(destination)
+            if row is None:
+                due.append(destination)
+            elif row.status == FAILED:
+                if row.attempts < self.settings.max_attempts and now >= row.updated_at + self.settings.wait_after(
+                        row.attempts):
+                    due.append(destination)
+            elif row.status == UNKNOWN:
+                channel = self.registry.channels.get(parse_destination(destination)[0])
+                if channel is not None and channel.item.can_look_up:
+                    due.append(destination)
+        return due
 
     def fire(self, name: str, scheduled: dt.datetime, reason: str = "fired",
              destinations: list[str] | None = None) -> list:
@@ -349,7 +471,8 @@ class Service:
             event("synced", summary=summary.line(), duration=time.monotonic() - started)
 
     def tick(self) -> None:
-        """Retry what is due for each digest's most recent fire (any process may do it)."""
+        """Retry what is due for each digest's, alert's and personal message's most recent fire (any
+        process may do it)."""
         from sqlalchemy.exc import SQLAlchemyError
 
         from kpicore.scheduler import most_recent_fire
@@ -368,6 +491,52 @@ class Service:
                 return
             if due:
                 self.fire(name, scheduled, "retried", destinations=due)
+        try:
+            self._retry_alerts(now)
+            self._retry_personal(now)
+        except SQLAlchemyError as error:
+            self.state_error = f"{type(error).__name__}"
+            event("failed", logging.ERROR, error="state database unreachable; retrying")
+
+    def _failed_due(self, kinds: tuple[str, ...], period: str, now: dt.datetime, name: str | None = None) -> list:
+        """Failed ledger rows of these kinds for ``period`` whose backoff has passed (retries left)."""
+        from kpicore.delivery.ledger import FAILED, list_deliveries
+
+        rows = [row for kind in kinds for row in list_deliveries(self.engine, name=name, period=period, kind=kind)]
+        return [row for row in rows if row.status == FAILED and row.attempts < self.settings.max_attempts
+                and now >= row.updated_at + self.settings.wait_after(row.attempts)]
+
+    def _retry_alerts(self, now: dt.datetime) -> None:
+        """Judge again an alert whose last send failed, once its backoff has passed (the same rule,
+        period and segment: the ledger claims only the failed destinations)."""
+        from kpicore.alerts.send import alert_period
+        from kpicore.scheduler import most_recent_fire
+
+        for name, (spec, schedule) in self.alerts.items():
+            scheduled = most_recent_fire(schedule, now, dt.timedelta(seconds=self._alert_catch_up(spec)))
+            if scheduled is None:
+                continue
+            period = alert_period(spec, self.config, scheduled).label
+            if self._failed_due(("alert", "alert_clear"), period, now, name):
+                self.fire_alert(name, scheduled, "retried")
+
+    def _retry_personal(self, now: dt.datetime) -> None:
+        from kpicore.digest.run import resolve_period
+        from kpicore.scheduler import most_recent_fire
+
+        if self.follow is None:
+            return
+        settings, schedule = self.follow
+        scheduled = most_recent_fire(schedule, now, FOLLOW_CATCH_UP)
+        if scheduled is None:
+            return
+        from kpicore.digest.render import DigestSpec
+
+        period = resolve_period(DigestSpec("personal", "", [], period=settings.follow_period,
+                                           timezone=self.config.timezone), now=scheduled).label
+        users = sorted({row.name for row in self._failed_due(("personal",), period, now)})
+        if users:
+            self.fire_personal(scheduled, "retried", users=users)
 
     def due_destinations(self, spec: DigestSpec, scheduled: dt.datetime, now: dt.datetime, *,
                          include_new: bool = False) -> list[str]:
@@ -432,6 +601,16 @@ class Service:
             job = self.scheduler.get_job(f"digest:{name}") if self.scheduler is not None else None
             next_fire = job.next_run_time.isoformat() if job is not None and job.next_run_time else None
             digests.append({"name": name, "next_fire": next_fire, "last_delivery": last.get(name)})
+        alerts = []
+        for name in self.alerts:
+            job = self.scheduler.get_job(f"alert:{name}") if self.scheduler is not None else None
+            next_fire = job.next_run_time.isoformat() if job is not None and job.next_run_time else None
+            alerts.append({"name": name, "next_fire": next_fire, "last_evaluation": self.evaluations.get(name)})
         ok = state == "ok" and scheduler == "running" and self.state_error is None
-        return {"status": "ok" if ok else "degraded", "scheduler": scheduler, "state_db": state,
-                "digests": digests}
+        answer = {"status": "ok" if ok else "degraded", "scheduler": scheduler, "state_db": state,
+                  "digests": digests, "alerts": alerts}
+        if self.follow is not None:
+            job = self.scheduler.get_job("follow") if self.scheduler is not None else None
+            answer["personal"] = {"next_fire": job.next_run_time.isoformat()
+                                  if job is not None and job.next_run_time else None}
+        return answer

@@ -1,0 +1,155 @@
+"""Personal messages: each follower's metrics (``/kpi follow``) in a weekly Slack direct message.
+
+One message per (user, period) through the delivery core (kind ``personal``, name the Slack user
+id, destination ``slack:@USER``: the Slack channel opens the direct message with
+conversations.open), so it goes out once however many processes or restarts there are. The message
+is a digest of the followed metrics, rendered by the digest renderer (same headline, values,
+changes, sparklines, targets and segments), and ``[chat] allow`` is checked again at send time with
+the channel each follow was typed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from kpicore.digest.render import DigestSpec
+    from kpicore.follows import Follow
+
+#: The title of every personal message (translated like a digest title).
+PERSONAL_TITLE = "Your KPIs"
+#: The ledger's message kind.
+KIND = "personal"
+#: How many insights a personal message shows.
+TOP_INSIGHTS = 3
+
+
+def destination(user_id: str) -> str:
+    """Where a user's personal message goes: their direct message with the bot."""
+    return f"slack:@{user_id}"
+
+
+def personal_spec(user_id: str, follows: list[Follow], settings, config) -> DigestSpec:
+    """A digest of the metrics ``user_id`` follows (each with its ``by`` dimension), for the follow period."""
+    from kpicore.digest.render import DigestSpec
+
+    return DigestSpec(
+        name=user_id,
+        title=PERSONAL_TITLE,
+        metrics=[item.metric for item in follows],
+        period=settings.follow_period,
+        trend=settings.trend,
+        breakdowns={item.metric: item.dimension for item in follows if item.dimension},
+        destinations=[destination(user_id)],
+        timezone=config.timezone,
+    )
+
+
+def top_insights(spec: DigestSpec, results: list, config, registry) -> list[str]:
+    """The insights a personal message shows under its headline, best first (at most TOP_INSIGHTS).
+
+    The one place personal messages get insights: kpicore.insights plugs in here (its top
+    insights for ``results``, as one line of text each). Until then a personal message has none.
+    """
+    return []
+
+
+def allowed_follows(follows: list[Follow], settings) -> list[Follow]:
+    """The follows ``[chat] allow`` still permits, checked with the channel each was typed in."""
+    from kpicore.chat.answers import Asker
+
+    return [item for item in follows
+            if settings.allowed(item.metric, Asker(item.user_id, item.channel_id, item.channel_name))]
+
+
+def _with_insights(render, insights: list[str]):
+    """``render(fmt)`` with the insights as a section under the Slack message's headline."""
+    if not insights:
+        return render
+
+    def rendered(fmt: str):
+        from kpicore.digest.blockkit import MAX_BLOCKS, slack_escape
+
+        out = render(fmt)
+        if fmt == "slack" and out.messages and len(out.messages[0]["blocks"]) < MAX_BLOCKS:
+            text = "\n".join(f"• {slack_escape(line)}" for line in insights)
+            # After the header, the period line and the headline: the insights explain the headline.
+            blocks = out.messages[0]["blocks"]
+            blocks.insert(min(3, len(blocks)), {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}})
+        return out
+
+    return rendered
+
+
+def send_personal(config, registry, engine: Engine, scheduled: dt.datetime, settings, *,
+                  users: list[str] | None = None, due: Callable[[Any, list[str]], list[str]] | None = None,
+                  lease: dt.timedelta | None = None) -> list[tuple[Any, Any]]:
+    """Send each follower (or each of ``users``) their personal message for the period of ``scheduled``.
+
+    Returns ``[(MessageKey, DeliveryOutcome), ...]``. A user already sent for the period is
+    skipped by the ledger before anything is computed; the source is opened once, and only when
+    some message is due. ``due(key, destinations)`` narrows the destinations to those due now
+    (the service's retry backoff).
+    """
+    from kpicore.channels.base import Message
+    from kpicore.connectors import open_configured_source
+    from kpicore.delivery import MessageKey, deliver
+    from kpicore.delivery.ledger import LEASE
+    from kpicore.digest.render import renderer
+    from kpicore.digest.run import (
+        channel_settings,
+        channels,
+        compute_digest,
+        in_digest_order,
+        render_options,
+        resolve_period,
+    )
+    from kpicore.follows import by_user, following
+    from kpicore.state import store_results
+
+    followers = by_user(following(engine))
+    outcomes: list[tuple[Any, Any]] = []
+    opened: list[Any] = []
+
+    def source():
+        if not opened:
+            opened.append(open_configured_source(config, registry))
+        return opened[0]
+
+    all_channels, all_settings = channels(registry), channel_settings(config, registry)
+    try:
+        for user_id, follows in followers.items():
+            if users is not None and user_id not in users:
+                continue
+            follows = allowed_follows(follows, settings)
+            if not follows:
+                continue
+            spec = personal_spec(user_id, follows, settings, config)
+            period = resolve_period(spec, now=scheduled)
+            key = MessageKey(KIND, user_id, period.label)
+
+            def compute(spec=spec, period=period, key=key) -> Message:
+                the_source = source()
+                groups = compute_digest(spec, period, the_source, config, registry)
+                for dimension, results in groups:
+                    store_results(config, results, the_source.display, dimension)
+                results = in_digest_order(spec, groups)
+                render = renderer(spec, results, period_label=period.label, charts=False, **render_options(config))
+                insights = top_insights(spec, results, config, registry)[:TOP_INSIGHTS]
+                return Message(key=key, title=spec.title, renderings=_with_insights(render, insights),
+                               destinations=list(spec.destinations))
+
+            targets = list(spec.destinations) if due is None else due(key, list(spec.destinations))
+            if not targets:
+                continue
+            for outcome in deliver(key, targets, compute, engine, all_channels, all_settings,
+                                   reraise=False, lease=lease or LEASE):
+                outcomes.append((key, outcome))
+    finally:
+        for opened_source in opened:
+            opened_source.close()
+    return outcomes
