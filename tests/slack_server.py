@@ -51,6 +51,8 @@ class FakeSlack:
         self.fail_channels: set[str] = set()  # channel ids whose chat.postMessage answers 500
         self.not_in_channels: set[str] = set()  # channel ids the bot is not a member of
         self.responses: list[dict[str, Any]] = []  # messages POSTed to response_url (/response/ID)
+        #: response id -> what the asker sees from that command, oldest first (see ``screen``)
+        self.screens: dict[str, list[dict[str, Any]]] = {}
         #: user id -> the id of the bot's direct message with them (conversations.open creates it)
         self.dms: dict[str, str] = {}
         #: user ids that exist in the workspace (conversations.open refuses the others)
@@ -121,13 +123,37 @@ class FakeSlack:
             time.sleep(delay)
         return status, extra, response
 
+    def acknowledged(self, name: str, message: dict[str, Any]) -> None:
+        """Record the command's acknowledgement (the HTTP answer Slack showed) as the first thing on
+        the screen of response id ``name``."""
+        with self.lock:
+            self.screens.setdefault(name, []).insert(0, message)
+
+    def screen(self, name: str) -> list[dict[str, Any]]:
+        """What the asker sees from the command of response id ``name``: its acknowledgement, then
+        each response_url message, a ``replace_original`` one taking the place of the last shown."""
+        with self.lock:
+            return list(self.screens.get(name, []))
+
     def response_url(self, name: str = "r1") -> str:
         """A response_url on this server; what is POSTed to it lands in ``responses``."""
         return f"{self.base_url}api/response/{name}"
 
     def _answer(self, method, params, headers, body):
         if method == "response":
-            self.responses.append({"id": params["response_id"], **json.loads(body or b"{}")})
+            # As Slack: a response_url takes at most 5 messages (within 30 minutes); replace_original
+            # replaces the message the command produced, delete_original removes it.
+            name, message = params["response_id"], json.loads(body or b"{}")
+            if sum(1 for r in self.responses if r["id"] == name) >= 5:
+                return 404, {}, {"ok": False, "error": "used_url"}
+            self.responses.append({"id": name, **message})
+            screen = self.screens.setdefault(name, [])
+            if message.get("delete_original") and screen:
+                screen.pop()
+            elif message.get("replace_original") and screen:
+                screen[-1] = message
+            elif not message.get("delete_original"):
+                screen.append(message)
             return 200, {}, {"ok": True}
         if method == "apps.connections.open":
             if headers.get("authorization") != f"Bearer {self.app_token}":

@@ -173,13 +173,18 @@ def test_chart_uploads_the_png_to_the_channel(start_chat, slack):
     assert uploaded[0]["channel"] == "C0GENERAL3" and uploaded[0]["data"].startswith(b"\x89PNG")
 
 
-def test_slow_answer_acknowledges_then_posts_to_response_url(start_chat, slack):
+def test_slow_answer_acknowledges_then_replaces_it_through_response_url(start_chat, slack):
     url, answerer, _ = start_chat(chat='budget = "1ms"')
     answer = ask(url, "nps 2026-W47 by region", response_url=slack.response_url("slow"))
     assert answer.status == 200 and "Computing nps for 2026-W47" in answer.text
     assert answer.elapsed < 3
+    slack.acknowledged("slow", answer.body)
     [later] = wait_for(lambda: slack.responses)
     assert later["response_type"] == "ephemeral" and "By region:" in blocks_text(later["blocks"])
+    # The answer takes the place of "Computing …": one message on the asker's screen, not two.
+    assert later["replace_original"] is True
+    [shown] = slack.screen("slow")
+    assert "By region:" in blocks_text(shown["blocks"]) and "Computing" not in blocks_text(shown["blocks"])
     assert answerer.computes == 1
 
 

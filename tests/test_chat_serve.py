@@ -69,3 +69,26 @@ def test_kpi_serve_answers_over_socket_mode_with_an_app_token(tmp_path, demo_dat
         assert "Net Promoter Score" in blocks_text(ack["payload"]["blocks"])
         assert serve.stop() == 0
     assert slack.app_token not in serve.text()
+
+
+def test_kpi_serve_replaces_computing_with_the_late_answer(tmp_path, demo_database, slack_server, servers):
+    """The slow path in a real process: past the budget Slack gets "Computing …" at once, then the
+    answer replaces it through the command's response_url."""
+    from tests.chat_support import blocks_text, kpi_folder, wait_for
+
+    slack = slack_server.fake
+    folder = kpi_folder(tmp_path, demo_database, chat='budget = "1ms"')
+    env = environment(slack_server)
+    env["SLACK_SIGNING_SECRET"] = SIGNING_SECRET
+    serve = Serve(folder, env)
+    servers.append(serve)
+    serve.started()
+    answer = send(f"http://127.0.0.1:{serve.port}/slack/events",
+                  command_body("csat 2026-W47 by region", response_url=slack.response_url("late")))
+    assert answer.status == 200 and "Computing csat for 2026-W47" in answer.text and answer.elapsed < 3.0
+    slack.acknowledged("late", answer.body)
+    [late] = wait_for(lambda: slack.responses)
+    assert late["replace_original"] is True and late["response_type"] == "ephemeral"
+    [shown] = slack.screen("late")
+    assert "Customer satisfaction" in blocks_text(shown["blocks"]) and "By region:" in blocks_text(shown["blocks"])
+    assert serve.stop() == 0

@@ -5,7 +5,8 @@ before a listener runs; the WebClient uses ``SLACK_BOT_TOKEN`` and, in tests, ``
 The listener acknowledges with the answer itself when it is ready within the budget (the HTTP
 response, or the Socket Mode acknowledgement), else with "computing …"; Bolt keeps running the
 listener after ``ack`` (``process_before_response`` is off), which then posts the answer through
-``response_url``. Shared answers go to the channel with chat.postMessage, charts with files_upload_v2.
+``response_url`` in place of "computing …" (``replace_original``). Shared answers go to the channel
+with chat.postMessage, charts with files_upload_v2.
 """
 
 from __future__ import annotations
@@ -88,8 +89,10 @@ def build_app(config, answerer: Answerer | None = None, *, client=None):
 def deliver(reply: Reply, asker: Asker, respond, client) -> None:
     """After the acknowledgement: post a shared answer, upload charts, and post a late answer."""
     if reply.later is not None:
+        # The late answer takes the place of the "computing …" acknowledgement (Slack lets a
+        # command's response_url replace the message that command produced, 5 times in 30 minutes).
         reply = reply.later.result()
-        respond(**_respond_arguments(reply.message))
+        respond(**_respond_arguments(reply.message, replace=True))
     if reply.share is not None:
         error = _post(client, asker.channel_id, reply.share)
         if error:
@@ -136,6 +139,6 @@ def _ack_arguments(message: dict[str, Any]) -> dict[str, Any]:
             "response_type": message.get("response_type", "ephemeral")}
 
 
-def _respond_arguments(message: dict[str, Any]) -> dict[str, Any]:
+def _respond_arguments(message: dict[str, Any], *, replace: bool = False) -> dict[str, Any]:
     return {"text": message.get("text", ""), "blocks": message.get("blocks"),
-            "response_type": message.get("response_type", "ephemeral"), "replace_original": False}
+            "response_type": message.get("response_type", "ephemeral"), "replace_original": replace}
