@@ -127,14 +127,20 @@ def _clean(number: float) -> float:
 
 
 def describe(target: Target, unit: str, locale: str = "en", currency: str = "USD") -> str:
-    """The target for people: ``≥ 40``, ``≤ 2.5%``, ``30–50``, ``goal $50,000``."""
+    """The target for people, in the language in effect: ``≥ 40``, ``≤ 2.5%``, ``30–50``, ``goal $50,000``."""
     from .digest import formatting
+    from .i18n import _
 
     def fmt(number: float) -> str:
         return formatting.format_value(number, unit, locale, currency)
 
     if target.goal is not None:
-        return f"goal {fmt(target.goal)}"
+        from .i18n import current_locale, direction
+
+        value = fmt(target.goal)
+        if direction(current_locale()) == "rtl":
+            value = f"\u2066{value}\u2069"  # the amount keeps its reading order inside right-to-left text
+        return _("goal %(value)s") % {"value": value}
     if target.min is not None and target.max is not None:
         return f"{fmt(target.min)}–{fmt(target.max)}"
     if target.min is not None:
@@ -152,6 +158,39 @@ def status_text(result, locale: str = "en", currency: str = "USD") -> str | None
     if the_status.on_track:
         return text + "✓ on track"
     return text + f"✗ off track by {gap_text(the_status.gap, result.unit, locale, currency)}"
+
+
+def standing(the_status: TargetStatus | None, unit: str, locale: str = "en", currency: str = "USD") -> str | None:
+    """Where a value stands, in the language in effect: ``✓ on track``, ``✗ 0.80 pts over``,
+    ``✗ $2,000.00 short``; None without a target or a value. ("over": above the target's upper end
+    or the goal; "short": below its lower end or the goal.)"""
+    from .i18n import _
+
+    if the_status is None or the_status.on_track is None:
+        return None
+    if the_status.on_track:
+        return "✓ " + _("on track")
+    gap = gap_text(the_status.gap, unit, locale, currency)
+    from .i18n import current_locale, direction
+
+    if direction(current_locale()) == "rtl":
+        gap = f"\u2066{gap}\u2069"  # the amount keeps its reading order inside right-to-left text
+    words = _("%(gap)s over") if (the_status.gap or 0) > 0 else _("%(gap)s short")
+    return "✗ " + words % {"gap": gap}
+
+
+def label(target: Target, unit: str, locale: str = "en", currency: str = "USD") -> str:
+    """The target as a digest row names it: ``target ≥ 40``, ``target 30–50``, ``goal $50,000.00``."""
+    from .i18n import _
+
+    from .i18n import current_locale, direction
+
+    wanted = describe(target, unit, locale, currency)
+    if target.goal is not None:
+        return wanted
+    if direction(current_locale()) == "rtl":
+        wanted = f"\u2066{wanted}\u2069"  # "≤ 2.5%" keeps its reading order inside right-to-left text
+    return _("target %(target)s") % {"target": wanted}
 
 
 def gap_text(gap: float | None, unit: str, locale: str = "en", currency: str = "USD") -> str:

@@ -14,6 +14,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from kpicore.i18n import N_
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     from kpicore.follows import Follow
 
 #: The title of every personal message (translated like a digest title).
-PERSONAL_TITLE = "Your KPIs"
+PERSONAL_TITLE = N_("Your KPIs")
 #: The ledger's message kind.
 KIND = "personal"
 #: How many insights a personal message shows.

@@ -27,7 +27,7 @@ def change_text(result: MetricResult, locale: str = "en", currency: str = "USD")
 
 def target_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:
     """The target column: ``≥ 40 ✓``, ``≤ 2.5% ✗ 0.80 pts over``, ``""`` without a target."""
-    from ..targets import describe, gap_text
+    from ..targets import describe, standing
 
     the_status = result.target_status
     if the_status is None:
@@ -37,8 +37,7 @@ def target_text(result: MetricResult, locale: str = "en", currency: str = "USD")
         return wanted
     if the_status.on_track:
         return f"{wanted} ✓"
-    side = "over" if (the_status.gap or 0) > 0 else "short"
-    return f"{wanted} ✗ {gap_text(the_status.gap, result.unit, locale, currency)} {side}"
+    return f"{wanted} {standing(the_status, result.unit, locale, currency)}"
 
 
 def print_table(results: list[MetricResult], currency: str = "USD", locale: str = "en",

@@ -202,19 +202,21 @@ def target_score(result: MetricResult) -> float:
 
 
 def describe_target(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> str:
-    """``Churn rate is 3.3%, 0.80 points above its target of ≤ 2.5%.``"""
+    """``Churn rate is 3.3%, 0.80 points above its target of ≤ 2.5%.`` (in the language in effect)"""
     from kpicore.targets import describe, gap_text
 
     the_status = result.target_status
     gap = result.gap or 0
     if result.unit in POINT_UNITS:
-        size = gap_text(gap, result.unit, locale, currency).replace(" pts", " points").replace(" pt", " point")
+        number = formatting.format_number(abs(gap), locale, decimals=formatting.small_value_decimals(gap))
+        size = ngettext("%(number)s point", "%(number)s points", 1 if abs(gap) == 1 else 2) % {"number": number}
     else:
         size = gap_text(gap, result.unit, locale, currency)
-    side = "above" if gap > 0 else "below"
-    value = formatting.format_value(result.value, result.unit, locale, currency)
-    wanted = describe(the_status.target, result.unit, locale, currency)
-    return f"{result.title} is {value}, {size} {side} its target of {wanted}."
+    words = {"metric": _(result.title), "value": formatting.format_value(result.value, result.unit, locale, currency),
+             "gap": size, "target": describe(the_status.target, result.unit, locale, currency)}
+    if gap > 0:
+        return _("%(metric)s is %(value)s, %(gap)s above its target of %(target)s.") % words
+    return _("%(metric)s is %(value)s, %(gap)s below its target of %(target)s.") % words
 
 
 def target_candidates(results: Iterable[MetricResult], *, locale: str = "en",

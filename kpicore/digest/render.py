@@ -120,6 +120,14 @@ class MetricView:
     worse: bool = False
     #: What n counts ("responses"), for notes such as "fewer than 30 responses".
     n_noun: str = "records"
+    #: The metric's target from kpi.toml (``≥ 40``, ``goal $50,000.00``), None without one.
+    target: str | None = None
+    #: The same as a row names it: ``target ≥ 40``, ``goal $50,000.00``.
+    target_label: str | None = None
+    #: Where the value stands against it: ``✓ on track``, ``✗ 0.80 pts over``, ``✗ $2,000.00 short``.
+    target_standing: str | None = None
+    #: True, False, or None (no target, or no value).
+    on_track: bool | None = None
 
     @property
     def small_samples(self) -> bool:
@@ -208,7 +216,20 @@ def metric_view(
         chart_alt=chart_alt(result, locale=locale, currency=currency) if result.trend else "",
         worse=bool(is_worse(result)),
         n_noun=result.n_noun,
+        **_target_fields(result, locale, currency),
     )
+
+
+def _target_fields(result: MetricResult, locale: str, currency: str) -> dict[str, Any]:
+    from kpicore.targets import describe, label, standing
+
+    the_status = result.target_status
+    if the_status is None:
+        return {}
+    return {"target": describe(the_status.target, result.unit, locale, currency),
+            "target_label": label(the_status.target, result.unit, locale, currency),
+            "target_standing": standing(the_status, result.unit, locale, currency),
+            "on_track": the_status.on_track}
 
 
 def _span(count: int, period: str) -> str:
