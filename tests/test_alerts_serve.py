@@ -5,6 +5,7 @@ the state), a rule that flaps inside a period notified at most once, and per seg
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 
@@ -113,3 +114,98 @@ def test_kpi_schedule_lists_alerts(tmp_path, demo_database):
     assert result.returncode == 0, result.stderr
     assert "alert signups: every 1s (UTC), period 2026-W47, when new_customers > 10" in result.stdout
     assert "alert churn_by_region: every 1s (UTC), period 2026-W47, when churn_rate > 0.5" in result.stdout
+
+
+def _daily_config(folder, demo_database, threshold: float, *, source: str | None = None,
+                  serve: str = 'tick = "1s"') -> None:
+    """One alert on a daily cron (00:00 UTC): between fires, only catch-up and retries can send."""
+    (folder / "kpi.toml").write_text(
+        f"""timezone = "UTC"
+state_url = "sqlite:///{folder / 'state.db'}"
+[source]
+url = "{source or demo_database}"
+[slack]
+retry_backoff = 0.01
+max_retries = 0
+[serve]
+{serve}
+[alerts.signups]
+when = "new_customers > {threshold}"
+period = "2026-W47"
+schedule = "0 0 * * *"
+destinations = ["slack:#ops"]
+""",
+        encoding="utf-8",
+    )
+
+
+def _signups(run_kpi, demo_database) -> float:
+    code, out, err = run_kpi("compute", "new_customers", "--period", "2026-W47", "--source", str(demo_database),
+                             "--format", "json")
+    assert code == 0, err
+    return json.loads(out)[0]["value"]
+
+
+def test_a_fire_missed_while_down_is_evaluated_once_on_start_and_healthz_shows_it(
+        tmp_path, demo_database, slack_server, servers, run_kpi):
+    slack, env = slack_server.fake, environment(slack_server)
+    _daily_config(tmp_path, demo_database, _signups(run_kpi, demo_database) - 1)
+    serve = Serve(tmp_path, env)
+    servers.append(serve)
+    serve.started()
+    serve.wait_for(r"caught_up alert=signups scheduled=\S+T00:00:00\+00:00")
+    serve.wait_for(r"alerted .*alert=signups")
+    status, body = serve.get("/healthz")
+    assert status == 200
+    (entry,) = json.loads(body)["alerts"]
+    assert entry["name"] == "signups" and entry["next_fire"].endswith("T00:00:00+00:00")
+    evaluation = entry["last_evaluation"]
+    assert (evaluation["period"], evaluation["firing"], evaluation["failing"]) == ("2026-W47", 1, False)
+    assert evaluation["scheduled"].endswith("T00:00:00+00:00")
+    assert slack.token not in body.decode()
+    assert serve.stop() == 0, serve.text()
+    assert len(_texts(slack)) == 1
+
+    # Started again the same day: the catch-up judges the rule again, and the ledger sends nothing new.
+    again = _run_for(tmp_path, env, servers, 1.0, wait_for=r"caught_up alert=signups")
+    assert "alerted" not in again.text()
+    assert len(_texts(slack)) == 1
+
+
+def test_healthz_says_an_alert_evaluation_failed_without_the_source_password(tmp_path, demo_database,
+                                                                             slack_server, servers):
+    env = environment(slack_server)
+    _daily_config(tmp_path, demo_database, 1, source="postgresql+psycopg://kpi:s3cret-pw@127.0.0.1:9/none")
+    serve = Serve(tmp_path, env)
+    servers.append(serve)
+    serve.started()
+    serve.wait_for(r"failed .*alert=signups")
+    status, body = serve.get("/healthz")
+    evaluation = json.loads(body)["alerts"][0]["last_evaluation"]
+    assert evaluation["failing"] is True and evaluation["error"]
+    assert "s3cret-pw" not in body.decode() and "s3cret-pw" not in serve.text()
+    assert serve.stop() == 0
+
+
+def test_a_failed_alert_send_is_retried_after_its_backoff_then_given_up(tmp_path, demo_database, slack_server,
+                                                                         servers, run_kpi):
+    slack, env = slack_server.fake, environment(slack_server)
+    threshold = _signups(run_kpi, demo_database) - 1
+
+    # Slack answers 500 once: the tick retries after the 1 s backoff, and the alert goes out once.
+    slack.fail_next_posts = 1
+    _daily_config(tmp_path, demo_database, threshold, serve='tick = "1s"\nbackoff = ["1s"]\nretries = 2')
+    serve = _run_for(tmp_path, env, servers, 2.0, wait_for=r"alerted .*alert=signups .*attempt=2")
+    assert re.search(r"retried alert=signups", serve.text())
+    assert len(_texts(slack)) == 1
+    assert [(r[0], r[5]) for r in _ledger(tmp_path)] == [("alert", "sent")]
+
+    # Slack keeps failing: one retry ([serve] retries = 1), then `gave_up`, and no further attempt.
+    (tmp_path / "state.db").unlink()
+    slack.history.clear()  # a fresh channel: nothing for a retry to find there
+    slack.fail_next_posts = 100
+    posts = len(slack.calls("chat.postMessage"))
+    _daily_config(tmp_path, demo_database, threshold, serve='tick = "1s"\nbackoff = ["1s"]\nretries = 1')
+    _run_for(tmp_path, env, servers, 3.0, wait_for=r"gave_up .*alert=signups")
+    assert len(slack.calls("chat.postMessage")) - posts == 2
+    assert [(r[0], r[5]) for r in _ledger(tmp_path)] == [("alert", "failed")]
