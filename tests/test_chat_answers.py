@@ -48,12 +48,29 @@ def test_allow_list(metric, asker, allowed):
         ({"allow": ["nps"]}, "[chat] allow: expected a table"),
         ({"allow": {"*": "nps"}}, "allow.*: expected a list"),
         ({"rate_limit": 0}, "rate_limit: expected a whole number"),
+        ({"follow_schedule": "0 8 * *"}, "[chat] follow_schedule: '0 8 * *' has 4 field(s)"),
+        ({"follow_schedule": "0 25 * * 1"}, "[chat] follow_schedule: '0 25 * * 1': hour field"),
+        ({"follow_schedule": "soon"}, "[chat] follow_schedule: 'soon' is not an interval"),
+        ({"follow_schedule": 8}, "[chat] follow_schedule: expected text"),
+        ({"follow_period": ""}, "[chat] follow_period: expected text"),
     ],
 )
 def test_bad_settings_name_the_key(chat, says):
     with pytest.raises(ConfigError) as caught:
         settings(**chat)
     assert says in str(caught.value)
+
+
+def test_follow_schedule_defaults_to_monday_8_in_the_business_timezone():
+    from kpicore.scheduler import CronSchedule, IntervalSchedule, fire_times
+
+    schedule = ChatSettings.from_config(Config(timezone="Asia/Kolkata")).schedule_for("Asia/Kolkata")
+    assert schedule == CronSchedule("0 8 * * 1", "Asia/Kolkata")
+    import datetime as dt
+
+    (first,) = fire_times(schedule, dt.datetime(2026, 12, 2, tzinfo=dt.UTC), 1)
+    assert first.isoformat() == "2026-12-07T08:00:00+05:30"  # the next Monday, 08:00 in Kolkata
+    assert settings(follow_schedule="2s").schedule_for("UTC") == IntervalSchedule(2, "2s")
 
 
 def test_durations():
