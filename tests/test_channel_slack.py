@@ -157,3 +157,20 @@ def test_failure_after_the_first_part_says_what_was_posted(slack):
         DeliveryError, match=r"msg_too_long; 1 of 4 messages were posted before the failure \(C0KPIS0001:"
     ):
         SlackChannel().send(message, "C0KPIS0001", FAST)
+
+
+def test_a_user_destination_is_a_direct_message_opened_once(slack):
+    """slack:@USER opens the bot's direct message with conversations.open (cached), then posts there."""
+    channel = SlackChannel()
+    first = channel.send(outgoing(charts=False), "@U0BOB", FAST)
+    second = channel.send(outgoing(charts=False), "@U0BOB", FAST)
+    dm = slack.dms["U0BOB"]
+    assert len(slack.dm_messages("U0BOB")) == 2 and first.message_ids[0].startswith(f"{dm}:")
+    assert second.message_ids[0].startswith(f"{dm}:")
+    assert [c.params["users"] for c in slack.calls("conversations.open")] == ["U0BOB"]
+    with pytest.raises(DeliveryError, match=r"user_not_found; '@U0NOBODY0' must be the id of an active person"):
+        channel.send(outgoing(charts=False), "@U0NOBODY0", FAST)
+    from kpicore.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="a direct message names a Slack user id"):
+        channel.check_target("@bob")

@@ -84,3 +84,22 @@ def test_follow_unfollow_following_and_one_personal_message_across_a_restart(tmp
     assert len(slack.dm_messages("U0ALICE")) == 1
     assert _ledger(folder) == [("personal", "U0ALICE", "2026-W47", "slack:@U0ALICE", "sent")]
     assert SIGNING_SECRET not in serve.text() + again.text()
+
+
+def test_the_allow_list_is_checked_again_when_the_message_is_made():
+    """A follow typed in #general keeps only what [chat] allow lets #general ask for today."""
+    import datetime as dt
+
+    from kpicore.chat.answers import ChatSettings
+    from kpicore.chat.personal import allowed_follows
+    from kpicore.config import Config
+    from kpicore.follows import Follow
+
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    follows = [Follow("U0ALICE", "nps", "region", "C0GENERAL3", "general", now),
+               Follow("U0ALICE", "revenue", None, "C0GENERAL3", "general", now),
+               Follow("U0ALICE", "revenue", None, "C0LEAD", "leadership", now)]
+    settings = ChatSettings.from_config(Config(chat={"allow": {"#leadership": ["*"], "*": ["nps"]}}))
+    assert [(f.metric, f.channel_name) for f in allowed_follows(follows, settings)] == [
+        ("nps", "general"), ("revenue", "leadership")]
+    assert allowed_follows(follows, ChatSettings.from_config(Config())) == follows

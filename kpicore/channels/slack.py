@@ -308,6 +308,10 @@ def _advice(code: str | None, target: str) -> str:
         return f"; check {TOKEN_ENV} holds a valid bot token"
     if code == "not_in_channel":
         return "; invite the bot to the channel (/invite @bot)"
+    if code in ("user_not_found", "user_disabled", "cannot_dm_bot"):
+        return f"; {target!r} must be the id of an active person in the workspace (U0123ABC)"
+    if code == "missing_scope" and target.startswith("@"):
+        return "; direct messages need the bot scopes im:write and im:history (reinstall the app)"
     if code == "ratelimited":
         return "; Slack kept rate limiting after retries, try again later"
     return ""

@@ -127,7 +127,8 @@ def send_personal(config, registry, engine: Engine, scheduled: dt.datetime, sett
         for user_id, follows in followers.items():
             if users is not None and user_id not in users:
                 continue
-            follows = allowed_follows(follows, settings)
+            # A metric whose plugin was removed since the follow is left out, not a failed message.
+            follows = allowed_follows([f for f in follows if f.metric in registry.metrics], settings)
             if not follows:
                 continue
             spec = personal_spec(user_id, follows, settings, config)
