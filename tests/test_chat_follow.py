@@ -28,7 +28,8 @@ def _ledger(folder) -> list[tuple]:
 
     engine = sa.create_engine(f"sqlite:///{folder / 'kpi-state.db'}")
     try:
-        return sorted((r.kind, r.name, r.period, r.destination, r.status) for r in list_deliveries(engine, kind="personal"))
+        rows = list_deliveries(engine, kind="personal")
+        return sorted((r.kind, r.name, r.period, r.destination, r.status) for r in rows)
     finally:
         engine.dispose()
 

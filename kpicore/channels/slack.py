@@ -2,8 +2,9 @@
 
 Destinations: ``slack:#channel-name`` (resolved to an id with conversations.list),
 ``slack:C0123ABC``, or ``slack:@U0123ABC``: a direct message to that user (opened with
-conversations.open; the bot needs the ``im:write`` scope, and ``im:history`` to resume a send). The bot token comes from ``SLACK_BOT_TOKEN`` only; ``KPI_SLACK_API_URL``
-overrides the Web API base URL (tests point it at a local server).
+conversations.open; the bot needs the ``im:write`` scope, and ``im:history`` to resume a send).
+The bot token comes from ``SLACK_BOT_TOKEN`` only; ``KPI_SLACK_API_URL`` overrides the Web API
+base URL (tests point it at a local server).
 
 Settings (``[slack]`` in kpi.toml, all optional): ``charts`` ("thread" — the default: upload the
 charts in a thread under the first message — or "off"), ``max_retries`` (per kind of failure,

@@ -45,7 +45,8 @@ log = logging.getLogger("kpicore.chat")
 #: Slack's limit on the fields of one section block.
 SLACK_MAX_FIELDS = 10
 
-CHAT_KEYS = ("allow", "max_age", "budget", "rate_limit", "trend", "period", "follow_schedule", "follow_period")
+CHAT_KEYS = ("allow", "max_age", "budget", "rate_limit", "trend", "period", "follow_schedule",
+             "follow_period")
 #: When followers get their personal message: Mondays at 08:00 in the business timezone.
 DEFAULT_FOLLOW_SCHEDULE = "0 8 * * 1"
 ACTION_PREVIOUS, ACTION_BREAKDOWN, ACTION_SHARE = "kpi_previous", "kpi_breakdown", "kpi_share"

@@ -130,7 +130,8 @@ class Service:
             scheduler.add_job(self.fire_alert, build_trigger(schedule), args=[name], id=f"alert:{name}",
                               name=f"alert {name}")
         if self.follow is not None:
-            scheduler.add_job(self.fire_personal, build_trigger(self.follow[1]), id="follow", name="personal messages")
+            scheduler.add_job(self.fire_personal, build_trigger(self.follow[1]), id="follow",
+                              name="personal messages")
         scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick, timezone=dt.UTC), id="tick",
                           name="tick")
         sync_every = self._sync_interval()
@@ -315,8 +316,8 @@ class Service:
             if row is None:
                 due.append(destination)
             elif row.status == FAILED:
-                if row.attempts < self.settings.max_attempts and now >= row.updated_at + self.settings.wait_after(
-                        row.attempts):
+                retry_at = row.updated_at + self.settings.wait_after(row.attempts)
+                if row.attempts < self.settings.max_attempts and now >= retry_at:
                     due.append(destination)
             elif row.status == UNKNOWN:
                 channel = self.registry.channels.get(parse_destination(destination)[0])
