@@ -12,7 +12,7 @@ import json
 
 from ..digest import formatting
 from ..i18n import _, using
-from ..results import MetricResult, clean_number, relative_change
+from ..results import MetricResult, change, clean_number, relative_change
 
 
 def change_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:
@@ -68,6 +68,10 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
     with_target = any(r.target_status is not None for r in results)
     if with_target:
         table.add_column(_("Target"), no_wrap=True)
+    compared = next((r.compare for r in results if r.compare is not None), None)
+    if compared is not None:
+        table.add_column(_("Year before (%(period)s)") % {"period": compared.period}, justify="right", no_wrap=True)
+        table.add_column(_("vs year before"), justify="right", no_wrap=True)
     notes = []
 
     def fmt(value, unit):
@@ -77,7 +81,12 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
         trend = [formatting.sparkline([p.value for p in result.trend or []])] if with_trend else []
         if with_target:
             trend.append(target_text(result, locale, currency))
-        blank = [""] * ((1 if with_trend else 0) + (1 if with_target else 0))
+        if compared is not None:
+            trend.extend(_year_before_cells(result, locale, currency))
+            if result.compare is not None and result.compare.value is None:
+                notes.append(_("%(metric)s: no data a year back (%(period)s) to compare with")
+                             % {"metric": result.metric, "period": result.compare.period})
+        blank = [""] * ((1 if with_trend else 0) + (1 if with_target else 0) + (2 if compared is not None else 0))
         if not result.ok:
             table.add_row(_(result.title), "—", "—", "—", "", *blank)
             notes.append(_("%(metric)s: unavailable: %(reason)s") % {"metric": result.metric, "reason": result.reason})
@@ -114,6 +123,18 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
         console.print(f"⚠ {note}", highlight=False, markup=False)
 
 
+def _year_before_cells(result: MetricResult, locale: str, currency: str) -> list[str]:
+    """The year-before value and the change since then (``—`` when there is no data a year back)."""
+    comparison = result.compare
+    if comparison is None or comparison.value is None:
+        return ["—", "—"]
+    change = formatting.format_change(comparison.delta, comparison.delta_pct, result.unit, locale, currency)
+    arrow = formatting.change_arrow(comparison.delta)
+    marker = formatting.change_marker(comparison.delta, result.better)
+    return [formatting.format_value(comparison.value, result.unit, locale, currency),
+            " ".join(part for part in (arrow, change, marker) if part) if change else "—"]
+
+
 def to_json(results: list[MetricResult]) -> str:
     """The DESIGN 8 array: numbers without binary float noise (12 significant digits)."""
     return json.dumps([r.to_json() for r in results], indent=2)
@@ -130,29 +151,47 @@ def to_csv(results: list[MetricResult]) -> str:
     period with --trend (``trend``, oldest first); numbers unformatted, without float noise."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    # With --compare last-year: the year-before period, value and change after the usual columns.
+    compared = any(r.compare is not None for r in results)
+    writer.writerow(CSV_COLUMNS + (COMPARE_COLUMNS if compared else []))
+
+    def compare_cells(r: MetricResult) -> list[str]:
+        if not compared:
+            return []
+        if r.compare is None:
+            return ["", "", "", ""]
+        return [r.compare.period, _cell(r.compare.value), _cell(r.compare.delta), _cell(r.compare.delta_pct)]
+
     for r in results:
         warnings = sum(w.count for w in r.warnings)
         dimension = r.dimension or ""
         writer.writerow(
             [r.metric, "total", dimension, "", r.status, r.period, r.start, r.end, _cell(r.value),
-             _cell(r.previous), _cell(r.delta), _cell(r.delta_pct), _cell(r.n), warnings, *_target_cells(r)]
+             _cell(r.previous), _cell(r.delta), _cell(r.delta_pct), _cell(r.n), warnings, *_target_cells(r),
+             *compare_cells(r)]
         )
         for s in r.segments or []:
+            segment_compare = []
+            if compared:
+                segment_compare = ["", "", "", ""] if r.compare is None else [
+                    r.compare.period, _cell(s.compare), _cell(change(s.value, s.compare)),
+                    _cell(relative_change(s.value, s.compare, r.unit))]
             writer.writerow(
                 [r.metric, "segment", dimension, s.segment, r.status, r.period, r.start, r.end, _cell(s.value),
                  _cell(s.previous), _cell(s.delta), _cell(relative_change(s.value, s.previous, r.unit)), s.n, "",
-                 *_NO_TARGET]
+                 *_NO_TARGET, *segment_compare]
             )
         for point in r.trend or []:
             writer.writerow(
                 [r.metric, "trend", "", "", r.status, point.period, point.start, point.end, _cell(point.value),
-                 "", "", "", "", "", *_NO_TARGET]
+                 "", "", "", "", "", *_NO_TARGET, *(["", "", "", ""] if compared else [])]
             )
     return buffer.getvalue()
 
 
 _NO_TARGET = ("", "", "", "", "")
+#: Added after CSV_COLUMNS with --compare last-year.
+COMPARE_COLUMNS = ["compare_period", "compare_value", "compare_delta", "compare_delta_pct"]
 
 
 def _target_cells(result: MetricResult) -> list[str]:
