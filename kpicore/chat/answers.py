@@ -411,10 +411,18 @@ class Answerer:
         metrics = select_metrics(request.metrics, self.registry)
         source = self.source()
         results = compute(metrics, request.period, source, config=self.config, by=dimension,
-                          trend=self.settings.trend)
+                          trend=self.settings.trend, compare="last-year" if request.year_over_year else None)
         store_results(self.config, results, source.display, dimension)
         store_trend(self.config, results, source.display)
-        if request.vs is not None:
+        if request.year_over_year:
+            # The same period a year before, computed with the period: None where there is no data then,
+            # which the answer says rather than comparing with a made-up 0.
+            for result in results:
+                if result.compare is not None:
+                    result.previous = result.compare.value
+                    for segment in result.segments or []:
+                        segment.previous = segment.compare
+        elif request.vs is not None:
             compared = compute(metrics, request.vs, source, config=self.config)
             store_results(self.config, compared, source.display)
             for result, other in zip(results, compared, strict=True):
@@ -425,6 +433,8 @@ class Answerer:
         """``(results, oldest computed_at)`` from stored values younger than max_age, or None."""
         from kpicore.state import _utc, read_values
 
+        if request.year_over_year:
+            return None  # computed live: whether there is data a year back is part of the answer
         source = self.source()
         trend = request.period.trend(self.settings.trend)
         comparison = request.vs or request.period.previous()
@@ -510,9 +520,14 @@ class Answerer:
             dimensions = []
 
         def build(share: bool) -> list[dict[str, Any]]:
+            from kpicore.chat.grammar import year_ago
+
             vs = request.vs.previous() if request.vs is not None else None
+            vs_text = vs.label if vs else None
+            if request.year_over_year:  # the period before, still against the same one a year earlier
+                vs, vs_text = year_ago(request.period.previous()), "last year"
             previous = replace(request, period=request.period.previous(), period_text=request.period.previous().label,
-                               vs=vs, vs_text=vs.label if vs else None, share=False, chart=False)
+                               vs=vs, vs_text=vs_text, share=False, chart=False)
             elements: list[dict[str, Any]] = [{
                 "type": "button", "action_id": ACTION_PREVIOUS, "value": previous.command_text(),
                 "text": {"type": "plain_text", "text": f"◀ {request.period.previous().label}"},
@@ -651,6 +666,8 @@ def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *
         line = f"*{slack_escape(view.value)}*"
         if view.change:
             line += f"   {view.change} vs {comparison} ({slack_escape(view.previous)})"
+        elif view.previous is None and request.year_over_year:
+            line += f"   (no data a year back, for {comparison}, to compare with)"
         elif view.previous is None:
             line += f"   (no value for {comparison} to compare with)"
         blocks.append(_mrkdwn(f"{heading}\n{line}"))
