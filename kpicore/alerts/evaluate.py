@@ -29,6 +29,8 @@ class AlertState:
     previous: float | None = None
     target: dict[str, float] | None = None
     reason: str | None = None
+    #: The period ``previous`` is the value of, for a ``vs last-year`` rule (None: the period before).
+    compared_with: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types, numbers without float noise."""
@@ -36,7 +38,7 @@ class AlertState:
             "alert": self.alert, "metric": self.metric, "when": self.when, "period": self.period,
             "segment": self.segment, "firing": self.firing, "value": clean_number(self.value),
             "previous": clean_number(self.previous), "delta": change(self.value, self.previous),
-            "target": self.target, "reason": self.reason,
+            "target": self.target, "reason": self.reason, "compared_with": self.compared_with,
         }
 
 
@@ -77,22 +79,31 @@ def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> li
     states: list[AlertState] = []
     for spec in specs:
         metric = registry.metrics[spec.rule.metric].item
-        (result,) = compute([metric], period, source, config=config, by=spec.by)
+        year_over_year = spec.rule.kind == "change" and spec.rule.vs == "last-year"
+        (result,) = compute([metric], period, source, config=config, by=spec.by,
+                            compare="last-year" if year_over_year else None)
         target = targets.get(metric.name)
         target_json = target.to_json() if target else None
         if not result.ok:
             states.append(AlertState(spec.name, metric.name, spec.when, result.period, None, False, None,
                                      target=target_json, reason=result.reason))
             continue
+        compared_with, reason = None, None
         rows = [(None, result.value, result.previous)]
         if spec.by is not None:
             rows = [(s.segment, s.value, s.previous) for s in result.segments or []]
+        if year_over_year and result.compare is not None:
+            # Judged against the same period a year before; with no data then, it cannot fire (and says so).
+            compared_with, reason = result.compare.period, result.compare.reason
+            rows = [(None, result.value, result.compare.value)]
+            if spec.by is not None:
+                rows = [(s.segment, s.value, s.compare) for s in result.segments or []]
         for segment, value, previous in rows:
             the_status = status(target, value, metric.better) if target else None
             firing = judge(spec.rule, value, previous, metric.unit,
                            the_status.on_track if the_status else None, the_status.gap if the_status else None)
             states.append(AlertState(spec.name, metric.name, spec.when, result.period, segment, firing, value,
-                                     previous, target_json))
+                                     previous, target_json, reason=reason, compared_with=compared_with))
     return states
 
 
@@ -100,11 +111,14 @@ def describe(state: AlertState, unit: str, locale: str = "en", currency: str = "
     """The numbers of a state for people: ``3.3% (was 2.1%)``."""
     from ..digest import formatting
 
-    if state.reason:
+    if state.reason and state.value is None:
         return f"unavailable: {state.reason}"
     text = formatting.format_value(state.value, unit, locale, currency)
+    when = f" in {state.compared_with}" if state.compared_with else ""
     if state.previous is not None:
-        text += f" (was {formatting.format_value(state.previous, unit, locale, currency)})"
+        text += f" (was {formatting.format_value(state.previous, unit, locale, currency)}{when})"
+    elif state.reason:
+        text += f" ({state.reason})"
     if unit in POINT_UNITS and state.value is not None and state.previous is not None:
         text += f", {formatting.format_change(state.value - state.previous, None, unit, locale, currency)}"
     return text
