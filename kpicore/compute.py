@@ -587,7 +587,8 @@ def _metric_segments(metric: Metric, config, segment_values, period: Period) -> 
             filled.update({m: v for m, v in by_measure.items() if m in filled})
             evaluated.append(_metric_values(metric, config, filled, window))
         current, before = evaluated
-        segments.append(Segment(key, metric.value(current), _n(metric, current) or 0, previous=metric.value(before)))
+        segments.append(Segment(key, metric.value(current), _n(metric, current) or 0, previous=metric.value(before),
+                                previous_n=_n(metric, before) or 0))
     return segments
 
 
