@@ -619,7 +619,8 @@ def _metric_segments(metric: Metric, config, segment_values, windows: list[Perio
             filled.update({m: v for m, v in by_measure.items() if m in filled})
             evaluated.append(_metric_values(metric, config, filled, window))
         current, before = evaluated[:2]
-        segment = Segment(key, metric.value(current), _n(metric, current) or 0, previous=metric.value(before))
+        segment = Segment(key, metric.value(current), _n(metric, current) or 0, previous=metric.value(before),
+                          previous_n=_n(metric, before) or 0)
         if len(evaluated) > 2:  # a year before: None where the segment had no records then
             segment.compare = metric.value(evaluated[2]) if _n(metric, evaluated[2]) != 0 else None
         segments.append(segment)

@@ -63,6 +63,8 @@ class Segment:
     value: float | None
     n: int
     previous: float | None = None
+    #: The records behind ``previous`` (not in the JSON contract; for insights that weigh segments).
+    previous_n: int | None = None
     #: With ``--compare last-year``: the segment's value a year before (None without data then).
     compare: float | None = None
     compared: bool = False
