@@ -8,5 +8,7 @@ from ..hookspecs import hookimpl
 @hookimpl
 def register_insights(register):
     from .concentration import Concentration
+    from .drivers import Drivers
 
     register(Concentration())
+    register(Drivers())
