@@ -200,3 +200,43 @@ def test_kpi_insights_lists_drivers_computed_from_segment_aggregates(run_kpi, tm
             assert numbers["contributions"] == {s["segment"]: pytest.approx(s["delta"]) for s in result["segments"]}
         else:
             assert numbers["method"] == "ratio"
+
+
+@pytest.mark.parametrize("locale", ["ml", "bn", "fa", "ig"])
+def test_the_sentences_are_translated(locale):
+    churn = _Metric("churn_rate", "Churn rate", "percent", "lower")
+    total, previous = churn_totals(CHURN)
+    evidence = _evidence(churn, _result(churn, total, previous), {
+        "region": _result(churn, total, previous, _as_segments(churn_segments(CHURN)), "region")})
+    revenue = _Metric("revenue", "Revenue", "currency", "higher")
+    segments = [agg("ads", 6000.0, 60, 10000.0, 100), agg("seo", 12000.0, 90, 10000.0, 95)]
+    revenue_evidence = _evidence(revenue, _result(revenue, 18000.0, 20000.0), {
+        "channel": _result(revenue, 18000.0, 20000.0, _as_segments(segments), "channel")})
+    insights = [*Drivers().detect(evidence), *Drivers().detect(revenue_evidence)]
+    assert len({i.message for i in insights}) == 3  # ratio driver, additive driver, detractor
+    for insight in insights:
+        sentence = insight.sentence(locale)
+        assert sentence != insight.text and "moved" not in sentence
+        assert insight.numbers["segment"] in sentence
+
+
+def test_the_driver_evaluation_ranks_the_injected_segment_first(tmp_path):
+    """benchmarks/insights_drivers_eval.py on a small seed: real SQLite databases, the real compute path."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "insights_drivers_eval.py"), "--trials", "20", "--seed", "11",
+         "--customers", "2000", "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["trials"] == 20 and result["customers"] == 2000
+    assert result["ranked_first"] >= 0.9, result["misses"]
+    assert result["churn_surge"] >= 0.8 and result["revenue_drop"] >= 0.8, result
+    print(f"driver evaluation: {result['ranked_first']:.0%} in {time.perf_counter() - started:.1f} s")

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from ..i18n import N_
 from .base import Detector, Evidence, Insight, Number, Word
 
 NONE_SEGMENT = "(none)"
@@ -164,10 +165,12 @@ def segment_aggregates(broken_down) -> list[SegmentAggregate]:
             for s in broken_down.segments or []]
 
 
-ADDITIVE_DRIVER = "%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
-RATIO_DRIVER = ("%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s: "
-                "%(rate)s from its own rate, %(mix)s from its share of the total.")
-DETRACTOR = "%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of %(change)s."
+ADDITIVE_DRIVER = N_("%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s "
+                     "(%(segment_change)s).")
+RATIO_DRIVER = N_("%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s: "
+                  "%(rate)s from its own rate, %(mix)s from its share of the total.")
+DETRACTOR = N_("%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of "
+               "%(change)s.")
 
 
 class Drivers(Detector):
