@@ -152,7 +152,7 @@ def test_the_detector_names_the_segment_and_the_rate_and_mix_effects():
     (insight,) = Drivers().detect(evidence)
     assert insight.segment == "region = South" and insight.kind == "drivers"
     assert insight.text == ("Churn rate moved +1.3 pts; 100.0% of that came from region South: "
-                            "+1.3 pts from its own rate, 0.0 pts from its share of the total.")
+                            "rate effect +1.3 pts, mix effect 0.0 pts.")
     assert insight.needs_attention is True  # churn up is bad news
     numbers = insight.to_json()["numbers"]
     assert numbers["method"] == "ratio" and numbers["segment"] == "South"
@@ -181,7 +181,7 @@ def test_the_detector_reports_a_detractor_and_says_nothing_without_a_clear_drive
 
 def test_kpi_insights_lists_drivers_computed_from_segment_aggregates(run_kpi, tmp_path, demo_database):
     (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n[insights]\ndimensions = ["region"]\n'
-                                       '[insights.drivers]\nmin_share = 0.0\nmin_excess = -1.0\n', encoding="utf-8")
+                                       '[insights.drivers]\nmin_share = 0.0\nmin_excess = -1.0\nmin_net = 0.0\n', encoding="utf-8")
     code, out, err = run_kpi("insights", "revenue", "churn_rate", "--period", "2026-W47", "--format", "json")
     assert code == 0, err
     drivers = [i for i in json.loads(out) if i["kind"] == "drivers" and i["numbers"]["role"] == "driver"]
@@ -240,3 +240,16 @@ def test_the_driver_evaluation_ranks_the_injected_segment_first(tmp_path):
     assert result["ranked_first"] >= 0.9, result["misses"]
     assert result["churn_surge"] >= 0.8 and result["revenue_drop"] >= 0.8, result
     print(f"driver evaluation: {result['ranked_first']:.0%} in {time.perf_counter() - started:.1f} s")
+
+
+def test_no_driver_when_the_segments_moves_cancel_out():
+    revenue = _Metric("revenue", "Revenue", "currency", "higher")
+    # North +2400 and East -2200: a net +200 is a wash, not a change that North drove (share 1,200 %)
+    segments = [agg("North", 12400.0, 100, 10000.0, 100), agg("East", 7800.0, 90, 10000.0, 90)]
+    found = decompose(segments, 20200.0, 20000.0)
+    assert found.net_share == Fraction(200, 4600)
+    evidence = _evidence(revenue, _result(revenue, 20200.0, 20000.0), {
+        "region": _result(revenue, 20200.0, 20000.0, _as_segments(segments), "region")})
+    assert Drivers().detect(evidence) == []
+    evidence.settings["min_net"] = 0.0
+    assert [i.segment for i in Drivers().detect(evidence)] == ["region = North", "region = East"]

@@ -12,7 +12,8 @@ import json
 
 from ..digest import formatting
 from ..i18n import _, using
-from ..results import MetricResult, change, clean_number, relative_change
+from ..results import MetricResult, clean_number, relative_change
+from ..results import change as change_of
 
 
 def change_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:
@@ -105,11 +106,14 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
                 segment.delta, relative_change(segment.value, segment.previous, result.unit),
                 result.unit, locale, currency,
             )
+            segment_cells = list(blank)
+            if compared is not None:  # the year-before value and change of the segment in the last two
+                segment_cells[-2:] = _segment_year_before_cells(segment, result, locale, currency)
             table.add_row(
                 f"  {formatting.segment_label(segment.segment, result.dimension)}",
                 fmt(segment.value, result.unit), fmt(segment.previous, result.unit), change or "—",
                 formatting.format_count(segment.n, result.n_noun, locale),
-                *blank,
+                *segment_cells,
                 style="dim",
             )
         notes.extend(
@@ -133,6 +137,16 @@ def _year_before_cells(result: MetricResult, locale: str, currency: str) -> list
     marker = formatting.change_marker(comparison.delta, result.better)
     return [formatting.format_value(comparison.value, result.unit, locale, currency),
             " ".join(part for part in (arrow, change, marker) if part) if change else "—"]
+
+
+def _segment_year_before_cells(segment, result: MetricResult, locale: str, currency: str) -> list[str]:
+    """A segment's value a year before and its change since (``—`` without data then)."""
+    if result.compare is None or segment.compare is None:
+        return ["—", "—"]
+    change = formatting.format_change(change_of(segment.value, segment.compare),
+                                      relative_change(segment.value, segment.compare, result.unit),
+                                      result.unit, locale, currency)
+    return [formatting.format_value(segment.compare, result.unit, locale, currency), change or "—"]
 
 
 def to_json(results: list[MetricResult]) -> str:
@@ -174,7 +188,7 @@ def to_csv(results: list[MetricResult]) -> str:
             segment_compare = []
             if compared:
                 segment_compare = ["", "", "", ""] if r.compare is None else [
-                    r.compare.period, _cell(s.compare), _cell(change(s.value, s.compare)),
+                    r.compare.period, _cell(s.compare), _cell(change_of(s.value, s.compare)),
                     _cell(relative_change(s.value, s.compare, r.unit))]
             writer.writerow(
                 [r.metric, "segment", dimension, s.segment, r.status, r.period, r.start, r.end, _cell(s.value),

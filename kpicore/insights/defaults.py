@@ -9,6 +9,8 @@ from ..hookspecs import hookimpl
 def register_insights(register):
     from .concentration import Concentration
     from .drivers import Drivers
+    from .year_over_year import YearOverYear
 
     register(Concentration())
     register(Drivers())
+    register(YearOverYear())

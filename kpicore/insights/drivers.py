@@ -77,6 +77,13 @@ class Decomposition:
     total_change: Fraction
     contributions: tuple[Contribution, ...]
 
+    @property
+    def net_share(self) -> Fraction:
+        """|total change| / the sum of |contributions|: 1 when every segment moved the same way, near 0
+        when the segments' moves cancel out (then no segment "drove" the small net change)."""
+        gross = sum(abs(c.change) for c in self.contributions)
+        return abs(self.total_change) / gross if gross else Fraction(0)
+
     def drivers(self) -> list[Contribution]:
         """Named segments that moved the total its way, the most surprising first (excess, then share)."""
         named = [c for c in self.contributions if c.segment != NONE_SEGMENT and c.share > 0]
@@ -168,7 +175,7 @@ def segment_aggregates(broken_down) -> list[SegmentAggregate]:
 ADDITIVE_DRIVER = N_("%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s "
                      "(%(segment_change)s).")
 RATIO_DRIVER = N_("%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s: "
-                  "%(rate)s from its own rate, %(mix)s from its share of the total.")
+                  "rate effect %(rate)s, mix effect %(mix)s.")
 DETRACTOR = N_("%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of "
                "%(change)s.")
 
@@ -179,8 +186,9 @@ class Drivers(Detector):
     kind = "drivers"
     description = "the segments that drove the change vs the period before (rate vs mix for ratios)"
     #: min_share: a driver holds at least this share of the change; min_excess: that much more than its
-    #: share of the base (its size); top: drivers listed in numbers per dimension.
-    settings = {"min_share": 0.3, "min_excess": 0.1, "top": 3}
+    #: share of the base (its size); min_net: the net change is at least this share of the segments'
+    #: gross movement (else their moves cancel out and nothing drove it); top: listed in numbers.
+    settings = {"min_share": 0.3, "min_excess": 0.1, "min_net": 0.25, "top": 3}
 
     def dimensions(self, metric, settings, options):
         return list(options.get("dimensions") or [])
@@ -199,6 +207,8 @@ class Drivers(Detector):
                               additive_allowed=evidence.metric.unit in ("count", "currency"))
             if found is None or (found.total_change > 0) != (result.delta > 0):
                 continue
+            if found.net_share < settings["min_net"]:
+                continue  # the segments' moves cancel out: a wash, not a change with a driver
             drivers = found.drivers()
             if drivers and (best is None or drivers[0].excess > best[2].excess):
                 best = (dimension, found, drivers[0])
@@ -219,6 +229,7 @@ class Drivers(Detector):
         listed = [*found.drivers()[:top], *found.detractors()[:top]]
         return {
             "dimension": dimension, "method": found.kind, "change": float(found.total_change),
+            "net_share": float(found.net_share),
             "value": evidence.result.value, "previous": evidence.result.previous,
             "segments": [
                 {"segment": c.segment, "change": float(c.change), "share": float(c.share), "base": float(c.base),
