@@ -253,3 +253,29 @@ def test_no_driver_when_the_segments_moves_cancel_out():
     assert Drivers().detect(evidence) == []
     evidence.settings["min_net"] = 0.0
     assert [i.segment for i in Drivers().detect(evidence)] == ["region = North", "region = East"]
+
+
+def test_the_mix_effect_is_counted_against_the_overall_rate():
+    # Rates stay at 2 % (North) and 10 % (South); South grows from 20 % to 50 % of the customers. North's
+    # shrinking helps the rise (it had the low rate), South's growth makes the rest of it.
+    table = {"North": (16, 800, 16, 800), "South": (80, 800, 20, 200)}
+    total, previous = churn_totals(table)
+    by = {c.segment: c for c in decompose(churn_segments(table), total, previous).contributions}
+    mean_rate = (Fraction(6) + Fraction(36, 10)) / 2
+    assert by["North"].mix == (Fraction(1, 2) - Fraction(4, 5)) * (2 - mean_rate)  # +0.84 pts
+    assert by["South"].mix == (Fraction(1, 2) - Fraction(1, 5)) * (10 - mean_rate)  # +1.56 pts
+    assert by["North"].mix > 0
+
+
+def test_the_driver_is_the_segment_that_moved_more_than_its_size_not_the_largest():
+    revenue = _Metric("revenue", "Revenue", "currency", "higher")
+    # region: South is 20 % of revenue and holds 60 % of the fall; plan: basic is 90 % of revenue and
+    # holds 90 % of it (every plan fell alike)
+    region = [agg("South", 1400.0, 14, 2000.0, 20), agg("North", 7600.0, 76, 8000.0, 80)]
+    plan = [agg("basic", 8100.0, 81, 9000.0, 90), agg("pro", 900.0, 9, 1000.0, 10)]
+    evidence = _evidence(revenue, _result(revenue, 9000.0, 10000.0), {
+        "plan": _result(revenue, 9000.0, 10000.0, _as_segments(plan), "plan"),
+        "region": _result(revenue, 9000.0, 10000.0, _as_segments(region), "region")})
+    (driver,) = Drivers().detect(evidence)
+    assert driver.segment == "region = South"
+    assert driver.numbers["share"] == pytest.approx(0.6) and driver.numbers["excess"] == pytest.approx(0.4)
