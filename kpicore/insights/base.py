@@ -103,12 +103,24 @@ def _format(number: Number, locale: str, currency: str, formatting) -> str:
     if number.value is None:
         return "—"
     if number.unit == "share":
-        return formatting._format_percent(number.value, locale)
+        return _share(number.value, locale)
     if number.unit == "number":
         return formatting.format_number(number.value, locale)
     if number.unit == "change":
         return formatting.format_change(number.value, None, number.of or "count", locale, currency)
     return formatting.format_value(number.value, number.unit, locale, currency)
+
+
+def _share(fraction: float, locale: str) -> str:
+    """A fraction as a whole percentage in the locale's pattern and digits: 0.583 -> ``58%``."""
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
+    from ..i18n import localize_digits
+
+    pattern = parse_pattern(Locale.parse(locale).percent_formats[None].pattern)
+    pattern.frac_prec = (0, 0)
+    return localize_digits(pattern.apply(fraction, locale))
 
 
 def _json(value):

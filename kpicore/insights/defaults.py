@@ -8,5 +8,11 @@ from ..hookspecs import hookimpl
 @hookimpl
 def register_insights(register):
     from .concentration import Concentration
+    from .forecast import Forecast
+    from .trend import Trend
+    from .unusual import UnusualChange
 
+    register(UnusualChange())
+    register(Trend())
+    register(Forecast())
     register(Concentration())

@@ -137,7 +137,7 @@ def find_insights(
     for metric, result in zip(metrics, results, strict=True):
         if not result.ok or result.value is None:
             continue
-        history_points = list(result.trend or [])
+        history_points = _from_first_value(list(result.trend or []))
         for kind, detector in chosen.items():
             asked = detector.dimensions(metric, settings[kind], options)
             evidence = Evidence(
@@ -151,12 +151,21 @@ def find_insights(
                 found = detector.detect(evidence) or []
             except Exception as error:  # noqa: BLE001 - one broken detector must not hide the others
                 problem = f"insight {kind} failed for {metric.name}: {type(error).__name__}: {error}"
-                _log.warning(problem)
+                _log.info(problem)
                 findings.problems.append(problem)
                 continue
             findings.insights.extend(found)
     findings.insights.sort(key=lambda insight: (insight.needs_attention, insight.score), reverse=True)
     return findings
+
+
+def _from_first_value(points: list) -> list:
+    """The trend from its first non-zero value on: periods before the data begins (counts of 0, rates of
+    None) are no history."""
+    for index, point in enumerate(points):
+        if point.value not in (None, 0):
+            return points[index:]
+    return []
 
 
 def _source_dimensions(source) -> list[str]:
