@@ -19,7 +19,8 @@ ACCEPTED_FORMS = (
     "'METRIC > NUMBER' (or >=, <, <=: churn_rate > 5), "
     "'METRIC drops|falls|rises NUMBER vs previous' (nps drops 10 vs previous), "
     "'METRIC falls|rises NUMBER% vs previous' (revenue falls 20% vs previous), "
-    "'METRIC < target', 'METRIC > target' or 'METRIC off target' (revenue < target)"
+    "'METRIC < target', 'METRIC > target' or 'METRIC off target' (revenue < target), "
+    "'METRIC is unusual' (revenue is unusual: outside the band its own history predicts)"
 )
 #: Verbs of a change rule and the direction they watch.
 DOWN = ("drops", "falls", "decreases")
@@ -32,15 +33,16 @@ _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _THRESHOLD = re.compile(rf"^({_NAME})\s*(>=|<=|>|<)\s*({_NUMBER})$")
 _CHANGE = re.compile(rf"^({_NAME})\s+({'|'.join(DOWN + UP)})\s+({_NUMBER})\s*(%?)\s+vs\s+(\S+)$")
 _TARGET = re.compile(rf"^({_NAME})\s*(?:(<|>)\s*target|\s+off\s+target)$")
+_UNUSUAL = re.compile(rf"^({_NAME})\s+is\s+unusual$")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A parsed ``when``: ``kind`` is ``threshold``, ``change`` or ``target``.
+    """A parsed ``when``: ``kind`` is ``threshold``, ``change``, ``target`` or ``unusual``.
 
     threshold: ``op`` and ``number``; change: ``direction`` ("down"/"up"), ``number`` (in the metric's
     unit, or percent when ``relative``) and ``vs``; target: ``op`` ``<`` (below), ``>`` (above) or
-    ``off`` (not on track).
+    ``off`` (not on track); unusual: outside the band of the unusual-change insight (kpicore.insights.unusual).
     """
 
     kind: str
@@ -90,6 +92,8 @@ def parse_when(name: str, text: Any, where: str = "kpi.toml") -> Rule:
     if match := _TARGET.match(lowered):
         metric, op = match.groups()
         return Rule("target", metric, op=op or "off")
+    if match := _UNUSUAL.match(lowered):
+        return Rule("unusual", match.group(1))
     raise ConfigError(f"{key}: cannot read {text!r}; accepted forms: {ACCEPTED_FORMS}")
 
 

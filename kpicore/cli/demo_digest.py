@@ -18,7 +18,7 @@ DEMO_DIGEST_TOML = '''
 [digests.weekly]
 title = "Weekly KPIs"
 metrics = ["revenue", "new_customers", "churn_rate", "nps", "csat"]
-breakdowns = { nps = "region" }
+breakdowns = { nps = "region", churn_rate = "region" }
 period = "last-week"
 trend = 12
 schedule = "0 9 * * MON"

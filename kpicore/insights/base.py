@@ -43,6 +43,15 @@ class Word:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A placeholder for a number of periods like the one given, said in the reader's language:
+    ``Span(8, "2026-W47")`` -> ``8 weeks``."""
+
+    count: int
+    period: str
+
+
+@dataclass(frozen=True)
 class Insight:
     """One insight about one metric for one period (the JSON object of ``kpi insights``).
 
@@ -78,6 +87,8 @@ class Insight:
             for key, value in self.values.items():
                 if isinstance(value, Number):
                     rendered[key] = _format(value, locale, currency, formatting)
+                elif isinstance(value, Span):
+                    rendered[key] = formatting.format_span(value.count, value.period, locale)
                 elif isinstance(value, Word):
                     rendered[key] = _(value.text)
                 elif isinstance(value, str):

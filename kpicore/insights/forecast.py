@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from ..i18n import N_
 from .base import Detector, Evidence, Insight, Number, Word
 
 DEFAULTS = {"history": 26, "min_history": 10, "level": 0.8}
@@ -69,15 +70,16 @@ class Forecast(Detector):
             mean, low, high = round(mean), math.floor(low), math.ceil(high)  # whole records
         next_label = evidence.period.shifted(-1).label
         unit = evidence.metric.unit
-        score, worse, message = 0.2, False, "Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s)."
+        score, worse = 0.2, False
+        message = N_("Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s).")
         target = evidence.result.target_status.target if evidence.result.target_status else None
         if target is not None:
             from ..targets import status
 
             if status(target, mean, evidence.metric.better).on_track is False:
                 score, worse = 0.55, True
-                message = ("Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s), "
-                           "off its target.")
+                message = N_("Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s), "
+                             "off its target.")
         return [Insight(
             metric=evidence.metric.name, kind=self.kind, score=score, period=evidence.result.period,
             message=message,

@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .base import Detector, Evidence, Insight, Number, Word
+from ..i18n import N_
+from .base import Detector, Evidence, Insight, Number, Span, Word
 from .unusual import theil_sen
 
 DEFAULTS = {"periods": 8, "confidence": 0.95, "min_change": 0.05}
@@ -51,10 +52,10 @@ def direction(values: Sequence[float | None], *, confidence: float, min_change: 
 
 
 MESSAGES = {
-    (1, False): "%(metric)s has risen for %(periods)s periods, by %(change)s in all.",
-    (-1, False): "%(metric)s has fallen for %(periods)s periods, by %(change)s in all.",
-    (1, True): "%(metric)s has turned up: it has risen for %(periods)s periods after falling before, by %(change)s in all.",
-    (-1, True): "%(metric)s has turned down: it has fallen for %(periods)s periods after rising before, by %(change)s in all.",
+    (1, False): N_("%(metric)s has risen over the last %(span)s, by %(change)s in all."),
+    (-1, False): N_("%(metric)s has fallen over the last %(span)s, by %(change)s in all."),
+    (1, True): N_("%(metric)s has turned up: it rose over the last %(span)s (%(change)s) after falling before."),
+    (-1, True): N_("%(metric)s has turned down: it fell over the last %(span)s (%(change)s) after rising before."),
 }
 
 
@@ -90,7 +91,7 @@ class Trend(Detector):
             # A new trend is news; a running one less so. Stronger evidence scores higher.
             score=(0.45 if new else 0.3) + 0.2 * min(1.0, abs(z) / 4),
             period=evidence.result.period, message=MESSAGES[(sign, new)],
-            values={"metric": Word(evidence.metric.title), "periods": Number(periods),
+            values={"metric": Word(evidence.metric.title), "span": Span(periods, evidence.result.period),
                     "change": Number(change, "change", of=evidence.metric.unit)},
             numbers={"direction": "up" if sign > 0 else "down", "periods": periods, "slope": slope,
                      "change": change, "z": z, "new": new,

@@ -29,6 +29,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..i18n import N_
 from .base import Detector, Evidence, Insight, Number, Word
 
 #: The season, in periods, of each period kind that has one.
@@ -166,20 +167,29 @@ def score(z: float, threshold: float) -> float:
 
 
 MESSAGES = {
-    ("high", "plain"): "%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s).",
-    ("low", "plain"): "%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s).",
-    ("high", "fallback"): "%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s; "
-                          "plain band, too little history for a seasonal one).",
-    ("low", "fallback"): "%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s; "
-                         "plain band, too little history for a seasonal one).",
-    ("high", 52): "%(metric)s is unusually high at %(value)s for the time of year (expected %(low)s to %(high)s).",
-    ("low", 52): "%(metric)s is unusually low at %(value)s for the time of year (expected %(low)s to %(high)s).",
-    ("high", 12): "%(metric)s is unusually high at %(value)s for the time of year (expected %(low)s to %(high)s).",
-    ("low", 12): "%(metric)s is unusually low at %(value)s for the time of year (expected %(low)s to %(high)s).",
-    ("high", 7): "%(metric)s is unusually high at %(value)s for the day of the week "
-                 "(expected %(low)s to %(high)s).",
-    ("low", 7): "%(metric)s is unusually low at %(value)s for the day of the week (expected %(low)s to %(high)s).",
+    ("high", "plain"): N_("%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s)."),
+    ("low", "plain"): N_("%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s)."),
+    ("high", "fallback"): N_("%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s; "
+                          "plain band, too little history for a seasonal one)."),
+    ("low", "fallback"): N_("%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s; "
+                         "plain band, too little history for a seasonal one)."),
+    ("high", 52): N_("%(metric)s is unusually high at %(value)s for the time of year (expected %(low)s to %(high)s)."),
+    ("low", 52): N_("%(metric)s is unusually low at %(value)s for the time of year (expected %(low)s to %(high)s)."),
+    ("high", 12): N_("%(metric)s is unusually high at %(value)s for the time of year (expected %(low)s to %(high)s)."),
+    ("low", 12): N_("%(metric)s is unusually low at %(value)s for the time of year (expected %(low)s to %(high)s)."),
+    ("high", 7): N_("%(metric)s is unusually high at %(value)s for the day of the week "
+                 "(expected %(low)s to %(high)s)."),
+    ("low", 7): N_("%(metric)s is unusually low at %(value)s for the day of the week (expected %(low)s to %(high)s)."),
 }
+
+
+#: Units that cannot go below zero: a band's lower edge is shown as 0 at the lowest.
+NON_NEGATIVE_UNITS = ("count", "currency", "percent", "minutes", "ratio")
+
+
+def shown_low(found: Band, unit: str) -> float:
+    """The band's lower edge as people read it: never below zero for a unit that cannot be."""
+    return max(0.0, found.low) if unit in NON_NEGATIVE_UNITS else found.low
 
 
 def unusual_insight(metric, period_label: str, value: float, found: Band, *, segment: str | None = None,
@@ -193,9 +203,9 @@ def unusual_insight(metric, period_label: str, value: float, found: Band, *, seg
         metric=metric.name, kind="unusual", score=score(z, found.threshold), period=period_label,
         message=MESSAGES[(direction, variant)],
         values={"metric": Word(title or metric.title), "value": Number(value, metric.unit),
-                "low": Number(found.low, metric.unit), "high": Number(found.high, metric.unit)},
+                "low": Number(shown_low(found, metric.unit), metric.unit), "high": Number(found.high, metric.unit)},
         segment=segment,
-        numbers={"value": value, "expected": found.expected, "low": found.low, "high": found.high,
+        numbers={"value": value, "expected": found.expected, "low": shown_low(found, metric.unit), "high": found.high,
                  "robust_sd": found.scale, "z": None if math.isinf(z) else z, "threshold": found.threshold,
                  "method": found.method, "season": found.season, "history": found.history,
                  "fallback": found.fallback},
