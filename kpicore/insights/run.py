@@ -127,11 +127,8 @@ def find_insights(
     results = compute(list(metrics), period, source, config=config, trend=history if history >= 2 else None)
     by_dimension: dict[str, dict[str, Any]] = {}
     for dimension, some in wanted.items():
-        try:
-            broken_down = compute(some, period, source, config=config, by=dimension)
-        except MappingError as error:
-            raise ConfigError(f"{_where(config)}: [insights].dimensions: {error}") from None
-        by_dimension[dimension] = {r.metric: (r if r.ok and r.segments is not None else None) for r in broken_down}
+        by_dimension[dimension] = _broken_down(some, period, source, config, dimension,
+                                               named=options_named_dimensions(config))
 
     findings = Findings(results=results)
     for metric, result in zip(metrics, results, strict=True):
@@ -157,6 +154,38 @@ def find_insights(
             findings.insights.extend(found)
     findings.insights.sort(key=lambda insight: (insight.needs_attention, insight.score), reverse=True)
     return findings
+
+
+def options_named_dimensions(config) -> bool:
+    """True when kpi.toml names the dimensions (a wrong one is then the user's error to fix)."""
+    return (getattr(config, "insights", None) or {}).get("dimensions") is not None
+
+
+def _broken_down(metrics: list, period, source, config, dimension: str, *, named: bool) -> dict[str, Any]:
+    """Each metric's result by ``dimension`` (None where it cannot be broken down). Metrics whose
+    records cannot reach the dimension (a pack's entity with dimensions of its own) are computed apart
+    so they do not take the others down; a dimension no metric has is a ConfigError when kpi.toml
+    names it."""
+    from ..compute import compute
+
+    try:
+        results = compute(metrics, period, source, config=config, by=dimension)
+    except MappingError as error:
+        if len(metrics) == 1:
+            if named:
+                raise ConfigError(f"{_where(config)}: [insights].dimensions: {error}") from None
+            return {metrics[0].name: None}
+        found: dict[str, Any] = {}
+        first_error = error
+        for metric in metrics:
+            try:
+                found.update(_broken_down([metric], period, source, config, dimension, named=False))
+            except ConfigError:
+                found[metric.name] = None
+        if named and all(value is None for value in found.values()):
+            raise ConfigError(f"{_where(config)}: [insights].dimensions: {first_error}") from None
+        return found
+    return {r.metric: (r if r.ok and r.segments is not None else None) for r in results}
 
 
 def _from_first_value(points: list) -> list:
