@@ -449,7 +449,7 @@ def compute(
     segment_windows = [period, previous, *([year_ago] if year_ago is not None else [])]
     segment_values, segment_problems = ({}, {})
     if by is not None:
-        segment_values, segment_problems = _segments(source, the_plan, segment_windows, by)
+        segment_values, segment_problems = _segments(source, the_plan, period, by, windows=segment_windows)
 
     def index_of(target: Period) -> int:
         return next(i for i, w in enumerate(windows) if (w.start, w.end) == (target.start, target.end))
@@ -584,9 +584,40 @@ def _warnings(metric: Metric, config, by_measure) -> list[Warning_]:
     return warnings
 
 
-def _segments(source: Source, the_plan: Plan, windows: list[Period], by: str):
-    """Measure values per segment for each of ``windows`` (the period, the one before, and the year-ago one):
+def segment_history(metrics: Sequence[Metric], period: Period, source: Source, *, config=None, by: str,
+                    periods: int) -> dict[str, dict[str, list[float | None]]]:
+    """Each metric's value per segment of ``by`` over the last ``periods`` periods (oldest first, the
+    period last): ``{metric: {segment: [value, ...]}}``. One GROUP BY per entity, with a conditional
+    aggregate per measure and period: aggregates only. A metric that cannot be broken down by ``by`` is
+    left out."""
+    windows = period.trend(periods)
+    the_plan = plan(metrics, source, windows, config)
+    values, problems = _segments(source, the_plan, period, by, windows=windows)
+    history: dict[str, dict[str, list[float | None]]] = {}
+    for metric in the_plan.metrics:
+        if metric.name in the_plan.unavailable:
+            continue
+        if any(entity in problems for entity in metric.entities(config)):
+            continue
+        own = set(metric.resolved_measures(config).values())
+        per_segment = {}
+        for key in sorted(values, key=lambda s: (s == NONE_SEGMENT, s)):
+            if not any(own.intersection(window_values) for window_values in values[key]):
+                continue
+            points = []
+            for by_measure, window in zip(values[key], windows, strict=True):
+                filled = {m: (0 if m.aggregate in ("count", "sum", "count_distinct") else None) for m in own}
+                filled.update({m: v for m, v in by_measure.items() if m in filled})
+                points.append(metric.value(_metric_values(metric, config, filled, window)))
+            per_segment[key] = points
+        history[metric.name] = per_segment
+    return history
+
+
+def _segments(source: Source, the_plan: Plan, period: Period, by: str, windows: list[Period] | None = None):
+    """Measure values per segment for the period and the one before (or for ``windows``):
     {segment: [{measure: value} per window]}, and the entities that can't."""
+    windows = windows or [period, period.previous()]
     values: dict[str, list[dict[Measure, float | None]]] = defaultdict(lambda: [{} for _ in windows])
     problems: dict[str, str] = {}
     queries = []
@@ -657,4 +688,4 @@ class _RecordingRow(Row):
         return value
 
 
-__all__ = ["as_sql", "columns_read", "compute", "plain_queries", "preview_sql", "select_metrics"]
+__all__ = ["as_sql", "columns_read", "compute", "plain_queries", "preview_sql", "segment_history", "select_metrics"]

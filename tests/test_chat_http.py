@@ -264,3 +264,16 @@ def test_a_trend_point_alone_is_not_a_stored_answer(start_chat):
     earlier = ask(url, "nps 2026-W46")
     assert "Computed live" in earlier.text and "n = " in earlier.text and answerer.computes == 2
     assert "From stored values" in ask(url, "nps 2026-W46").text
+
+
+def test_the_answer_carries_the_metrics_top_insight(start_chat):
+    url, answerer, _ = start_chat()
+    first = ask(url, "churn 2026-W47")
+    assert first.status == 200 and "Churn rate" in first.text
+    deadline = time.monotonic() + 60
+    while answerer._insight_jobs and time.monotonic() < deadline:  # computed after the numbers
+        time.sleep(0.1)
+    again = ask(url, "churn 2026-W47")
+    insight = next(b["text"]["text"] for b in again.body["blocks"] if b.get("text", {}).get("text", "").startswith(":bulb:"))
+    # The demo's planted churn surge (South, in its last week) is outside the band of its own history.
+    assert "Churn rate is unusually high at" in insight and "expected" in insight

@@ -151,7 +151,7 @@ def test_the_detector_names_the_segment_and_the_rate_and_mix_effects():
     })
     (insight,) = Drivers().detect(evidence)
     assert insight.segment == "region = South" and insight.kind == "drivers"
-    assert insight.text == ("Churn rate moved +1.3 pts; 100.0% of that came from region South: "
+    assert insight.text == ("Churn rate moved +1.3 pts; 100% of that came from region South: "
                             "rate effect +1.3 pts, mix effect 0.0 pts.")
     assert insight.needs_attention is True  # churn up is bad news
     numbers = insight.to_json()["numbers"]
@@ -167,7 +167,7 @@ def test_the_detector_reports_a_detractor_and_says_nothing_without_a_clear_drive
         "channel": _result(revenue, 18000.0, 20000.0, _as_segments(segments), "channel")})
     driver, detractor = Drivers().detect(evidence)
     assert driver.segment == "channel = ads" and driver.numbers["share"] == 2.0
-    assert driver.text == "Revenue moved -$2,000.00; 200.0% of that came from channel ads (-$4,000.00)."
+    assert driver.text == "Revenue moved -$2,000.00; 200% of that came from channel ads (-$4,000.00)."
     assert detractor.segment == "channel = seo" and detractor.numbers["role"] == "detractor"
     assert detractor.needs_attention is False  # seo rose: good news
     # every segment moved alike: no driver, and no detractor

@@ -39,7 +39,7 @@ def test_a_week_is_compared_with_the_same_iso_week_a_year_before():
     (insight,) = _detect("2026-W47", values)
     assert insight.numbers["year_period"] == "2025-W47" and insight.numbers["year_value"] == 110.0
     assert insight.numbers["delta"] == 20.0 and insight.numbers["delta_pct"] == pytest.approx(100 * 20 / 110)
-    assert insight.score == pytest.approx(0.5)  # 20 usual moves: the top of the range
+    assert insight.score == pytest.approx(0.4)  # 20 usual moves: the top of the range
     assert insight.needs_attention is False  # revenue up
     assert insight.text == "Revenue: $130.00 vs $110.00 in 2025-W47, a year before (+$20.00)."
 

@@ -20,7 +20,8 @@ ACCEPTED_FORMS = (
     "'METRIC drops|falls|rises NUMBER vs previous' (nps drops 10 vs previous), "
     "'METRIC falls|rises NUMBER% vs previous' (revenue falls 20% vs previous), "
     "the same against the same period a year before with 'vs last-year' (revenue falls 15% vs last-year), "
-    "'METRIC < target', 'METRIC > target' or 'METRIC off target' (revenue < target)"
+    "'METRIC < target', 'METRIC > target' or 'METRIC off target' (revenue < target), "
+    "'METRIC is unusual' (revenue is unusual: outside the band its own history predicts)"
 )
 #: Verbs of a change rule and the direction they watch.
 DOWN = ("drops", "falls", "decreases")
@@ -37,15 +38,17 @@ _CHANGE = re.compile(rf"^({_NAME})\s+({'|'.join(DOWN + UP)})\s+({_NUMBER})\s*(%?
 _COMPARISON_SPELLINGS = {"last year": "last-year", "a year ago": "last-year", "year ago": "last-year",
                          "the previous period": "previous", "previous period": "previous"}
 _TARGET = re.compile(rf"^({_NAME})\s*(?:(<|>)\s*target|\s+off\s+target)$")
+_UNUSUAL = re.compile(rf"^({_NAME})\s+is\s+unusual$")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A parsed ``when``: ``kind`` is ``threshold``, ``change`` or ``target``.
+    """A parsed ``when``: ``kind`` is ``threshold``, ``change``, ``target`` or ``unusual``.
 
     threshold: ``op`` and ``number``; change: ``direction`` ("down"/"up"), ``number`` (in the metric's
-    unit, or percent when ``relative``) and ``vs`` (``previous`` or ``last-year``); target: ``op`` ``<`` (below), ``>`` (above) or
-    ``off`` (not on track).
+    unit, or percent when ``relative``) and ``vs`` (``previous`` or ``last-year``); target: ``op`` ``<``
+    (below), ``>`` (above) or ``off`` (not on track); unusual: outside the band of the unusual-change insight
+    (kpicore.insights.unusual).
     """
 
     kind: str
@@ -97,6 +100,8 @@ def parse_when(name: str, text: Any, where: str = "kpi.toml") -> Rule:
     if match := _TARGET.match(lowered):
         metric, op = match.groups()
         return Rule("target", metric, op=op or "off")
+    if match := _UNUSUAL.match(lowered):
+        return Rule("unusual", match.group(1))
     raise ConfigError(f"{key}: cannot read {text!r}; accepted forms: {ACCEPTED_FORMS}")
 
 

@@ -4,9 +4,9 @@ Plugin authors subclass :class:`Detector` and register an instance with ``regist
 :func:`find_insights` runs them all. See docs/insights.md.
 """
 
-from .base import Detector, Evidence, Insight, Number, Word
+from .base import Detector, Evidence, Insight, Number, Span, Word
 
-__all__ = ["Detector", "Evidence", "Insight", "Number", "Word", "find_insights"]
+__all__ = ["Detector", "Evidence", "Insight", "Number", "Span", "Word", "find_insights"]
 
 
 def find_insights(*args, **kwargs):

@@ -43,6 +43,15 @@ class Word:
 
 
 @dataclass(frozen=True)
+class Span:
+    """A placeholder for a number of periods like the one given, said in the reader's language:
+    ``Span(8, "2026-W47")`` -> ``8 weeks``."""
+
+    count: int
+    period: str
+
+
+@dataclass(frozen=True)
 class Insight:
     """One insight about one metric for one period (the JSON object of ``kpi insights``).
 
@@ -78,6 +87,8 @@ class Insight:
             for key, value in self.values.items():
                 if isinstance(value, Number):
                     rendered[key] = _format(value, locale, currency, formatting)
+                elif isinstance(value, Span):
+                    rendered[key] = formatting.format_span(value.count, value.period, locale)
                 elif isinstance(value, Word):
                     rendered[key] = _(value.text)
                 elif isinstance(value, str):
@@ -103,12 +114,24 @@ def _format(number: Number, locale: str, currency: str, formatting) -> str:
     if number.value is None:
         return "—"
     if number.unit == "share":
-        return formatting._format_percent(number.value, locale)
+        return _share(number.value, locale)
     if number.unit == "number":
         return formatting.format_number(number.value, locale)
     if number.unit == "change":
         return formatting.format_change(number.value, None, number.of or "count", locale, currency)
     return formatting.format_value(number.value, number.unit, locale, currency)
+
+
+def _share(fraction: float, locale: str) -> str:
+    """A fraction as a whole percentage in the locale's pattern and digits: 0.583 -> ``58%``."""
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
+    from ..i18n import localize_digits
+
+    pattern = parse_pattern(Locale.parse(locale).percent_formats[None].pattern)
+    pattern.frac_prec = (0, 0)
+    return localize_digits(pattern.apply(fraction, locale))
 
 
 def _json(value):

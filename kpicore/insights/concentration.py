@@ -8,6 +8,7 @@ region") is never named.
 
 from __future__ import annotations
 
+from ..i18n import N_
 from .base import Detector, Evidence, Insight, Number, Word
 
 NONE_SEGMENT = "(none)"
@@ -65,7 +66,7 @@ class Concentration(Detector):
                 # A standing fact rather than news: between 0.3 and 0.7, higher the more concentrated.
                 score=0.3 + 0.4 * (fraction - threshold) / max(1e-9, 1 - threshold),
                 period=evidence.result.period,
-                message="%(share)s of %(metric)s comes from %(dimension)s %(segment)s (%(value)s of %(total)s).",
+                message=N_("%(metric)s: %(share)s from %(dimension)s %(segment)s alone (%(value)s of %(total)s)."),
                 values={"share": Number(fraction, "share"), "metric": Word(evidence.metric.title),
                         "dimension": Word(dimension.replace("_", " ")), "segment": segment,
                         "value": Number(value, unit), "total": Number(total, unit)},

@@ -258,8 +258,9 @@ class Drivers(Detector):
             numbers.update({"rate": float(top.rate), "mix": float(top.mix)})
         return Insight(
             metric=metric.name, kind=self.kind,
-            # An explanation of a change: 0.4 for a plain one, up to 0.8 when one segment holds it all.
-            score=0.4 + 0.4 * min(1.0, float(top.excess)), period=result.period,
+            # An explanation of a change, not the news itself: 0.3 for a plain one, up to 0.5 when one segment
+            # holds it all, so an unusual-change flag (0.5 and up) of the same change ranks first.
+            score=0.3 + 0.2 * min(1.0, float(top.excess)), period=result.period,
             message=RATIO_DRIVER if found.kind == "ratio" else ADDITIVE_DRIVER, values=values,
             segment=f"{dimension} = {top.segment}", numbers=numbers, needs_attention=not good,
         )
@@ -275,7 +276,7 @@ class Drivers(Detector):
         numbers.update({"role": "detractor", "segment": against.segment, "share": float(against.share)})
         good = (float(against.change) > 0) == (metric.better == "higher")
         return Insight(
-            metric=metric.name, kind=self.kind, score=0.3 + 0.2 * min(1.0, -float(against.share)),
+            metric=metric.name, kind=self.kind, score=0.25 + 0.1 * min(1.0, -float(against.share)),
             period=result.period, message=DETRACTOR, values=values, segment=f"{dimension} = {against.segment}",
             numbers=numbers, needs_attention=not good,
         )

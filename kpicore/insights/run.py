@@ -127,17 +127,14 @@ def find_insights(
     results = compute(list(metrics), period, source, config=config, trend=history if history >= 2 else None)
     by_dimension: dict[str, dict[str, Any]] = {}
     for dimension, some in wanted.items():
-        try:
-            broken_down = compute(some, period, source, config=config, by=dimension)
-        except MappingError as error:
-            raise ConfigError(f"{_where(config)}: [insights].dimensions: {error}") from None
-        by_dimension[dimension] = {r.metric: (r if r.ok and r.segments is not None else None) for r in broken_down}
+        by_dimension[dimension] = _broken_down(some, period, source, config, dimension,
+                                               named=options_named_dimensions(config))
 
     findings = Findings(results=results)
     for metric, result in zip(metrics, results, strict=True):
         if not result.ok or result.value is None:
             continue
-        history_points = list(result.trend or [])
+        history_points = _from_first_value(list(result.trend or []))
         for kind, detector in chosen.items():
             asked = detector.dimensions(metric, settings[kind], options)
             evidence = Evidence(
@@ -151,12 +148,53 @@ def find_insights(
                 found = detector.detect(evidence) or []
             except Exception as error:  # noqa: BLE001 - one broken detector must not hide the others
                 problem = f"insight {kind} failed for {metric.name}: {type(error).__name__}: {error}"
-                _log.warning(problem)
+                _log.info(problem)
                 findings.problems.append(problem)
                 continue
             findings.insights.extend(found)
     findings.insights.sort(key=lambda insight: (insight.needs_attention, insight.score), reverse=True)
     return findings
+
+
+def options_named_dimensions(config) -> bool:
+    """True when kpi.toml names the dimensions (a wrong one is then the user's error to fix)."""
+    return (getattr(config, "insights", None) or {}).get("dimensions") is not None
+
+
+def _broken_down(metrics: list, period, source, config, dimension: str, *, named: bool) -> dict[str, Any]:
+    """Each metric's result by ``dimension`` (None where it cannot be broken down). Metrics whose
+    records cannot reach the dimension (a pack's entity with dimensions of its own) are computed apart
+    so they do not take the others down; a dimension no metric has is a ConfigError when kpi.toml
+    names it."""
+    from ..compute import compute
+
+    try:
+        results = compute(metrics, period, source, config=config, by=dimension)
+    except MappingError as error:
+        if len(metrics) == 1:
+            if named:
+                raise ConfigError(f"{_where(config)}: [insights].dimensions: {error}") from None
+            return {metrics[0].name: None}
+        found: dict[str, Any] = {}
+        first_error = error
+        for metric in metrics:
+            try:
+                found.update(_broken_down([metric], period, source, config, dimension, named=False))
+            except ConfigError:
+                found[metric.name] = None
+        if named and all(value is None for value in found.values()):
+            raise ConfigError(f"{_where(config)}: [insights].dimensions: {first_error}") from None
+        return found
+    return {r.metric: (r if r.ok and r.segments is not None else None) for r in results}
+
+
+def _from_first_value(points: list) -> list:
+    """The trend from its first non-zero value on: periods before the data begins (counts of 0, rates of
+    None) are no history."""
+    for index, point in enumerate(points):
+        if point.value not in (None, 0):
+            return points[index:]
+    return []
 
 
 def _source_dimensions(source) -> list[str]:

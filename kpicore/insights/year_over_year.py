@@ -6,7 +6,8 @@ the period, no extra query). There is no insight rather than a wrong one when th
 that period and the one before it with values: a count or an amount of 0 there is taken as "no data
 yet" (a source whose history starts later), as is a missing value. The score grows with the change
 measured against the metric's usual period-to-period movement (the median absolute change over its
-history): a year-over-year change of six usual moves or more scores 0.5, none 0.2.
+history): a year-over-year change of six usual moves or more scores 0.4, none 0.2 (a comparison,
+ranked below an unusual change).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class YearOverYear(Detector):
             strength = 0.0
         good = change == 0 or (change > 0) == (metric.better == "higher")
         return [Insight(
-            metric=metric.name, kind=self.kind, score=0.2 + 0.3 * strength, period=result.period, message=MESSAGE,
+            metric=metric.name, kind=self.kind, score=0.2 + 0.2 * strength, period=result.period, message=MESSAGE,
             values={"metric": Word(metric.title), "value": Number(result.value, metric.unit),
                     "year_value": Number(year_value, metric.unit), "year_period": label,
                     "change": Number(change, "change", of=metric.unit)},
