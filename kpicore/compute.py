@@ -19,14 +19,16 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 
 from .buckets import bucket_of, state_measures, state_query, window_boundaries
-from .errors import MappingError, SourceError
+from .errors import MappingError, PeriodError, SourceError
 from .metric import Measure, Metric, Values, as_sql, takes_period
-from .periods import Period
-from .results import MetricResult, Segment, TrendPoint, Warning_
+from .periods import Period, year_before
+from .results import Comparison, MetricResult, Segment, TrendPoint, Warning_
 from .source import BUCKET, EntityUnavailable, Row, Source
 from .targets import apply_targets
 
 NONE_SEGMENT = "(none)"
+#: What ``compute(..., compare=...)`` accepts: the same period a year before.
+COMPARISONS = ("last-year",)
 
 
 @dataclass
@@ -412,16 +414,24 @@ def compute(
     by: str | None = None,
     trend: int | None = None,
     progress: Callable[[list[str]], None] | None = None,
+    compare: str | None = None,
 ) -> list[MetricResult]:
     """Compute ``metrics`` for ``period`` (and the one before) in the source database.
 
-    ``progress``, when given, is called with the entities whose queries are running whenever that
-    changes (from the threads running them), for a terminal to show.
+    ``compare="last-year"`` also computes the same period a year before (:func:`~kpicore.periods.year_before`)
+    into each result's ``compare``, in the same queries; its value is None, with a reason, when the source
+    holds no records of the metric in that period or in the one just before it (history starting inside it
+    would give a partial number). ``progress``, when given, is called with the entities whose queries are
+    running whenever that changes (from the threads running them), for a terminal to show.
     """
+    if compare is not None and compare not in COMPARISONS:
+        raise PeriodError(f"cannot compare with {compare!r}: use {', '.join(COMPARISONS)}")
     previous = period.previous()
     windows = [period, previous]
     trend_periods = period.trend(trend) if trend else []
-    for window in trend_periods:
+    year_ago = year_before(period) if compare else None
+    extra = [year_ago, year_ago.previous()] if year_ago is not None else []
+    for window in [*trend_periods, *extra]:
         if all((window.start, window.end) != (w.start, w.end) for w in windows):
             windows.append(window)
     the_plan = plan(metrics, source, windows, config)
@@ -436,9 +446,10 @@ def compute(
         for w, window in enumerate(windows):
             window_values[w].update(read(rows, w, window))
 
+    segment_windows = [period, previous, *([year_ago] if year_ago is not None else [])]
     segment_values, segment_problems = ({}, {})
     if by is not None:
-        segment_values, segment_problems = _segments(source, the_plan, period, by)
+        segment_values, segment_problems = _segments(source, the_plan, period, by, windows=segment_windows)
 
     def index_of(target: Period) -> int:
         return next(i for i, w in enumerate(windows) if (w.start, w.end) == (target.start, target.end))
@@ -468,15 +479,38 @@ def compute(
                 )
                 for w in trend_periods
             ]
+        if year_ago is not None:
+            result.compare = _comparison(metric, config, year_ago, window_values[index_of(year_ago)],
+                                         window_values[index_of(year_ago.previous())], result.value)
         if by is not None:
             problem = next((segment_problems[e] for e in metric.entities(config) if e in segment_problems), None)
             if problem:
                 # Not invalid records: the metric as a whole is fine, it has no breakdown (count 0).
                 result.warnings.append(Warning_(problem, 0))
             else:
-                result.segments = _metric_segments(metric, config, segment_values, period)
+                result.segments = _metric_segments(metric, config, segment_values, segment_windows)
+                if result.compare is not None:
+                    for segment in result.segments:
+                        segment.compared = True
+                        if result.compare.value is None:
+                            segment.compare = None  # no data a year back for the total: none for a segment
     apply_targets(results, config)
     return results
+
+
+def _comparison(metric: Metric, config, year_ago: Period, values, before_values, current) -> Comparison:
+    """The metric over ``year_ago``, or None with the reason when the source has no data that far back."""
+    at = _metric_values(metric, config, values, year_ago)
+    before = _metric_values(metric, config, before_values, year_ago.previous())
+    value, n, n_before = metric.value(at), _n(metric, at), _n(metric, before)
+    reason = None
+    if value is None or n == 0:
+        reason = f"no data for {year_ago.label}, a year before"
+    elif n_before == 0:
+        # Records in the period but none before it: the history starts inside it, a partial value.
+        reason = f"the data starts inside {year_ago.label}, a year before, so it has no whole value"
+    return Comparison(year_ago.label, year_ago.start_iso(), year_ago.end_iso(), None if reason else value,
+                      metric.unit, current, reason)
 
 
 def _execute_isolating_entities(source: Source, the_plan: Plan, windows: list[Period], queries, config,
@@ -550,10 +584,40 @@ def _warnings(metric: Metric, config, by_measure) -> list[Warning_]:
     return warnings
 
 
-def _segments(source: Source, the_plan: Plan, period: Period, by: str):
-    """Measure values per segment for the period and the one before:
-    {segment: [{measure: value} this period, {measure: value} the period before]}, and the entities that can't."""
-    windows = [period, period.previous()]
+def segment_history(metrics: Sequence[Metric], period: Period, source: Source, *, config=None, by: str,
+                    periods: int) -> dict[str, dict[str, list[float | None]]]:
+    """Each metric's value per segment of ``by`` over the last ``periods`` periods (oldest first, the
+    period last): ``{metric: {segment: [value, ...]}}``. One GROUP BY per entity, with a conditional
+    aggregate per measure and period: aggregates only. A metric that cannot be broken down by ``by`` is
+    left out."""
+    windows = period.trend(periods)
+    the_plan = plan(metrics, source, windows, config)
+    values, problems = _segments(source, the_plan, period, by, windows=windows)
+    history: dict[str, dict[str, list[float | None]]] = {}
+    for metric in the_plan.metrics:
+        if metric.name in the_plan.unavailable:
+            continue
+        if any(entity in problems for entity in metric.entities(config)):
+            continue
+        own = set(metric.resolved_measures(config).values())
+        per_segment = {}
+        for key in sorted(values, key=lambda s: (s == NONE_SEGMENT, s)):
+            if not any(own.intersection(window_values) for window_values in values[key]):
+                continue
+            points = []
+            for by_measure, window in zip(values[key], windows, strict=True):
+                filled = {m: (0 if m.aggregate in ("count", "sum", "count_distinct") else None) for m in own}
+                filled.update({m: v for m, v in by_measure.items() if m in filled})
+                points.append(metric.value(_metric_values(metric, config, filled, window)))
+            per_segment[key] = points
+        history[metric.name] = per_segment
+    return history
+
+
+def _segments(source: Source, the_plan: Plan, period: Period, by: str, windows: list[Period] | None = None):
+    """Measure values per segment for the period and the one before (or for ``windows``):
+    {segment: [{measure: value} per window]}, and the entities that can't."""
+    windows = windows or [period, period.previous()]
     values: dict[str, list[dict[Measure, float | None]]] = defaultdict(lambda: [{} for _ in windows])
     problems: dict[str, str] = {}
     queries = []
@@ -573,10 +637,9 @@ def _segments(source: Source, the_plan: Plan, period: Period, by: str):
     return values, problems
 
 
-def _metric_segments(metric: Metric, config, segment_values, period: Period) -> list[Segment]:
+def _metric_segments(metric: Metric, config, segment_values, windows: list[Period]) -> list[Segment]:
     segments = []
     own = set(metric.resolved_measures(config).values())
-    windows = [period, period.previous()]
     for key in sorted(segment_values, key=lambda s: (s == NONE_SEGMENT, s)):
         per_window = segment_values[key]
         if not own.intersection(per_window[0]):
@@ -586,8 +649,12 @@ def _metric_segments(metric: Metric, config, segment_values, period: Period) -> 
             filled = {m: (0 if m.aggregate in ("count", "sum", "count_distinct") else None) for m in own}
             filled.update({m: v for m, v in by_measure.items() if m in filled})
             evaluated.append(_metric_values(metric, config, filled, window))
-        current, before = evaluated
-        segments.append(Segment(key, metric.value(current), _n(metric, current) or 0, previous=metric.value(before)))
+        current, before = evaluated[:2]
+        segment = Segment(key, metric.value(current), _n(metric, current) or 0, previous=metric.value(before),
+                          previous_n=_n(metric, before) or 0)
+        if len(evaluated) > 2:  # a year before: None where the segment had no records then
+            segment.compare = metric.value(evaluated[2]) if _n(metric, evaluated[2]) != 0 else None
+        segments.append(segment)
     return segments
 
 
@@ -621,4 +688,4 @@ class _RecordingRow(Row):
         return value
 
 
-__all__ = ["as_sql", "columns_read", "compute", "plain_queries", "preview_sql", "select_metrics"]
+__all__ = ["as_sql", "columns_read", "compute", "plain_queries", "preview_sql", "segment_history", "select_metrics"]

@@ -16,6 +16,7 @@ CONFIG_FILE = "kpi.toml"
 TOP_LEVEL_KEYS = (
     "timezone", "currency", "locale", "digits", "gross_margin", "state_url", "templates_dir", "source",
     "entities", "targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat", "sync",
+    "insights",
 )
 SOURCE_KEYS = ("url", "timezone", "timeout", "schema", "email")
 ENTITY_KEYS = ("table", "query", "columns", "dimensions", "scale")
@@ -75,6 +76,8 @@ class Config:
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
     packs: dict[str, dict[str, Any]] = field(default_factory=dict)
     chat: dict[str, Any] = field(default_factory=dict)
+    #: ``[insights]``: options and ``[insights.KIND]`` tables of the insight detectors (kpicore.insights).
+    insights: dict[str, Any] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -256,7 +259,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     }
     config.source = source
 
-    for section in ("targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat"):
+    for section in ("targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat", "insights"):
         if section in raw:
             setattr(config, section, _expect(raw[section], dict, f"{where}: [{section}]", "a table"))
     return config

@@ -5,7 +5,8 @@ follow weekly and yearly rhythms, churn of a few percent a month, orders only wh
 refunds and guest orders, paid marketing spend, leads with late conversions, NPS and CSAT surveys and
 support tickets. It is deliberately untidy in the ways real sources are: a few percent of order
 timestamps use other text forms SQLite accepts, and a handful of survey scores and ticket contact counts are
-invalid so that metrics have something to warn about.
+invalid so that metrics have something to warn about. And its last week holds one planted event for the
+insights to find: a churn surge in the South region.
 """
 
 from __future__ import annotations
@@ -249,7 +250,7 @@ def _generate_tables(rng: random.Random, timeline: _Timeline, customer_count: in
     """Every entity's rows, in insertion order, with ids in time order."""
     customers = _customers(rng, timeline, customer_count)
     tickets = _tickets(rng, timeline, customers)
-    return {
+    tables = {
         "customers": [
             (c.customer_id, timeline.text(c.signed_up), timeline.text(c.churned), c.channel, c.region, c.plan)
             for c in customers
@@ -263,6 +264,37 @@ def _generate_tables(rng: random.Random, timeline: _Timeline, customer_count: in
             for ticket_id, (opened, customer_id, resolved, contacts, escalated) in enumerate(tickets, 1)
         ],
     }
+    # Its own random stream, drawn after everything else, so the rest of the data is as it was.
+    _plant_churn_surge(random.Random(rng.getrandbits(32)), timeline, tables)
+    return tables
+
+
+#: The event planted in the last week, for insights and alerts to find: this share of the customers of
+#: this region who are active when the week starts cancel during it (about five times the usual rate).
+_SURGE_REGION = "South"
+_SURGE_SHARE = 0.03
+
+
+def _plant_churn_surge(rng: random.Random, timeline: _Timeline, tables: dict[str, list[tuple]]) -> None:
+    """A churn surge in one region during the last complete week: some of its active customers cancel
+    then, and their later orders go with them."""
+    week_start, week_end = timeline.last_week_start, timeline.last_week_start + 7 * _SECONDS_PER_DAY
+    start_text = timeline.text(week_start)
+    churned_at: dict[int, str] = {}
+    customers = []
+    for row in tables["customers"]:
+        customer_id, signed_up, churned, _channel, region, _plan = row
+        active = signed_up < start_text and (churned is None or churned >= timeline.text(week_end))
+        if region == _SURGE_REGION and active and rng.random() < _SURGE_SHARE:
+            churned = timeline.text(week_start + rng.randrange(7 * _SECONDS_PER_DAY))
+            churned_at[customer_id] = churned
+            row = (customer_id, signed_up, churned, *row[3:])
+        customers.append(row)
+    tables["customers"] = customers
+    tables["orders"] = [
+        order for order in tables["orders"]
+        if order[1] not in churned_at or order[2].replace("T", " ")[:19] < churned_at[order[1]]
+    ]
 
 
 def _customers(rng: random.Random, timeline: _Timeline, count: int) -> list[_Customer]:

@@ -34,6 +34,11 @@ def register_channels(register):
 
 
 @hookspec
+def register_insights(register):
+    """Register insight detectors: ``register(detector)``, one ``kpicore.insights.Detector`` per insight kind."""
+
+
+@hookspec
 def register_settings(register):
     """Declare the kpi.toml keys the plugin reads: ``register(section, keys)``, e.g. ``register("packs.bakery", ["opens"])``.
 

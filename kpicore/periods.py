@@ -115,6 +115,51 @@ class Period:
         return [self.shifted(back) for back in range(n - 1, -1, -1)]
 
 
+def year_before(period: Period) -> Period:
+    """The same period one year earlier, for year-over-year comparisons (``--compare last-year``).
+
+    - a week: the same ISO week number of the ISO year before; W53 (which that year never has) maps to W52;
+    - a month, quarter or year: the same one of the calendar year before;
+    - a day: the same date a year before, 29 February mapping to 28 February;
+    - a range: each end moved back one calendar year (29 February to 28 February), so a range keeps
+      its dates rather than its weekdays: ``2028-02-01..2028-02-29`` maps to ``2027-02-01..2027-02-28``.
+
+    A to-date period (``this-week``, ``this-month``, ``today``) keeps its elapsed wall-clock span,
+    cut at the end of the unit, as :meth:`Period.shifted` does. PeriodError when the year before is
+    outside the supported years.
+    """
+    first_day = period.start.date()
+    zone = period.tz
+    if period.kind == "week":
+        iso = first_day.isocalendar()
+        _check_year(iso.year - 1, f"the year before {period.label}")
+        week = min(iso.week, date(iso.year - 1, 12, 28).isocalendar().week)
+        earlier = _whole("week", date.fromisocalendar(iso.year - 1, week, 1), zone)
+    elif period.kind in ("month", "quarter", "year"):
+        _check_year(first_day.year - 1, f"the year before {period.label}")
+        earlier = _whole(period.kind, first_day.replace(year=first_day.year - 1), zone)
+    elif period.kind == "day":
+        _check_year(first_day.year - 1, f"the year before {period.label}")
+        earlier = _whole("day", _same_day_year_before(first_day), zone)
+    else:
+        last_day = period.end.date() - timedelta(days=1)
+        _check_year(first_day.year - 1, f"the year before {period.label}")
+        return _range(_same_day_year_before(first_day), _same_day_year_before(last_day), zone)
+    if period.elapsed is None:
+        return earlier
+    unit_end = datetime.combine(earlier.end.date(), time())
+    wall_end = min(datetime.combine(earlier.start.date(), time()) + period.elapsed, unit_end)
+    return replace(earlier, end=_localize(wall_end, zone), elapsed=period.elapsed)
+
+
+def _same_day_year_before(day: date) -> date:
+    """``day`` one calendar year earlier; 29 February becomes 28 February."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
 def get_timezone(name: str) -> ZoneInfo:
     """The IANA timezone called ``name``; a ConfigError suggesting close names if there is none."""
     try:

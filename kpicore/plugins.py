@@ -26,6 +26,7 @@ DEFAULT_PLUGINS = (
     "kpicore.metrics.leads",
     "kpicore.metrics.support",
     "kpicore.channels",
+    "kpicore.insights.defaults",
 )
 
 

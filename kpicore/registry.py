@@ -66,6 +66,8 @@ class Registry:
     channels: dict[str, Registration] = field(default_factory=dict)
     demo_data: dict[str, Registration] = field(default_factory=dict)
     settings: dict[str, Registration] = field(default_factory=dict)
+    #: Insight detectors by kind (``register_insights``).
+    insights: dict[str, Registration] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     #: Duplicates (a name two plugins register, neither with override=True): errors at start-up.
     conflicts: list[str] = field(default_factory=list)
@@ -185,6 +187,12 @@ def _validate_dialect(dialect) -> None:
     validate(dialect)
 
 
+def _validate_detector(detector) -> None:
+    from .insights.base import validate_detector
+
+    validate_detector(detector)
+
+
 def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False) -> Registry:
     """Call every collector hook of every plugin and gather what they register."""
     plugins = plugins or load_plugins()
@@ -201,6 +209,7 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
         ("metrics", "register_metrics", lambda m: m.name, _validate_metric),
         ("demo_data", "register_demo_data", lambda d: d.name, None),
         ("settings", "register_settings", lambda s: s.section, None),
+        ("insights", "register_insights", lambda d: d.kind, _validate_detector),
     ]
     for kind, hook_name, key, validate in hooks:
         hook = getattr(manager.hook, hook_name)

@@ -63,6 +63,11 @@ class Segment:
     value: float | None
     n: int
     previous: float | None = None
+    #: The records behind ``previous`` (not in the JSON contract; for insights that weigh segments).
+    previous_n: int | None = None
+    #: With ``--compare last-year``: the segment's value a year before (None without data then).
+    compare: float | None = None
+    compared: bool = False
 
     @property
     def delta(self) -> float | None:
@@ -70,13 +75,52 @@ class Segment:
         return change(self.value, self.previous)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "segment": self.segment,
             "value": clean_number(self.value),
             "previous": clean_number(self.previous),
             "delta": self.delta,
             "n": self.n,
         }
+        if self.compared:
+            data["compare"] = clean_number(self.compare)
+        return data
+
+
+@dataclass
+class Comparison:
+    """The metric over the same period a year before (``--compare last-year``).
+
+    ``value`` is None with a ``reason`` when the source holds no data a year back (no records in that
+    period, or none before it: history that starts inside it would make a partial, wrong number).
+    """
+
+    period: str
+    start: str
+    end: str
+    value: float | None
+    unit: str
+    current: float | None
+    reason: str | None = None
+
+    @property
+    def delta(self) -> float | None:
+        """current - value a year before; in points for percent and NPS metrics."""
+        return change(self.current, self.value)
+
+    @property
+    def delta_pct(self) -> float | None:
+        """Relative change in percent; None for point units or without both values."""
+        return relative_change(self.current, self.value, self.unit)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "period": self.period, "start": self.start, "end": self.end, "value": clean_number(self.value),
+            "delta": self.delta, "delta_pct": clean_number(self.delta_pct),
+        }
+        if self.reason:
+            data["reason"] = self.reason
+        return data
 
 
 @dataclass
@@ -119,6 +163,8 @@ class MetricResult:
     n_noun: str = "records"
     #: Set by ``kpicore.targets.apply_targets`` when kpi.toml has a target for the metric.
     target_status: TargetStatus | None = None
+    #: With ``--compare last-year``: the same period a year before.
+    compare: Comparison | None = None
 
     @property
     def delta(self) -> float | None:
@@ -168,6 +214,8 @@ class MetricResult:
             "on_track": self.on_track,
             "gap": self.gap,
         }
+        if self.compare is not None:
+            data["compare"] = self.compare.to_json()
         if self.status != "ok":
             data["reason"] = self.reason
         return data

@@ -28,6 +28,11 @@ from kpicore.errors import ConfigError
         ("churn_rate rises 1.5 vs previous", Rule("change", "churn_rate", number=1.5, direction="up", vs="previous")),
         ("new_customers grows 50% vs previous",
          Rule("change", "new_customers", number=50.0, direction="up", relative=True, vs="previous")),
+        ("revenue falls 15% vs last-year",
+         Rule("change", "revenue", number=15.0, direction="down", relative=True, vs="last-year")),
+        ("revenue falls 15% vs last year",
+         Rule("change", "revenue", number=15.0, direction="down", relative=True, vs="last-year")),
+        ("nps drops 10 vs a year ago", Rule("change", "nps", number=10.0, direction="down", vs="last-year")),
         ("revenue < target", Rule("target", "revenue", op="<")),
         ("churn_rate > target", Rule("target", "churn_rate", op=">")),
         ("nps off target", Rule("target", "nps", op="off")),
@@ -43,7 +48,8 @@ def test_parse_when_reads_each_accepted_form(text, rule):
         ("churn_rate is high", "kpi.toml: [alerts.churn_spike].when: cannot read 'churn_rate is high'; accepted forms:"),
         ("churn_rate > five", "cannot read 'churn_rate > five'"),
         ("nps drops 10", "cannot read 'nps drops 10'"),
-        ("nps drops 10 vs yesterday", "cannot compare with 'yesterday' (write 'vs previous')"),
+        ("nps drops 10 vs yesterday", "cannot compare with 'yesterday' (write 'vs previous' or 'vs last-year')"),
+        ("nps drops 10 vs last decade", "cannot compare with 'last decade' (write 'vs previous' or 'vs last-year')"),
         ("nps drops 0 vs previous", "the change must be a positive number, not 0"),
         ("", "expected a rule as text"),
         (5, "expected a rule as text"),
@@ -192,3 +198,65 @@ def test_check_and_alerts_refuse_a_bad_rule(run_kpi, tmp_path, demo_database, al
     code, out, err = run_kpi("alerts", "check")
     assert code == 2, out + err
     assert message in err
+
+
+YEAR_OVER_YEAR = """[source]
+url = "{db}"
+[alerts.revenue_yoy]
+when = "revenue {verb} {size}% vs last-year"
+period = "{period}"
+[alerts.nps_yoy_by_region]
+when = "nps drops 1 vs last-year"
+by = "region"
+period = "{period}"
+"""
+
+
+def _yoy_states(run_kpi, tmp_path, demo_database, period, verb="rises", size=1):
+    (tmp_path / "kpi.toml").write_text(YEAR_OVER_YEAR.format(db=demo_database, verb=verb, size=size, period=period),
+                                       encoding="utf-8")
+    code, out, err = run_kpi("alerts", "check", "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_vs_last_year_judges_against_the_same_period_a_year_before(run_kpi, tmp_path, demo_database):
+    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n', encoding="utf-8")
+    (revenue,) = _values(run_kpi, "revenue")
+    code, out, err = run_kpi("compute", "revenue", "nps", "--period", "2025-W47", "--by", "region", "--format", "json")
+    assert code == 0, err
+    then, nps_then = json.loads(out)
+    (nps_now,) = _values(run_kpi, "nps", "--by", "region")
+    moved = 100 * (revenue["value"] - then["value"]) / then["value"]
+    assert abs(moved) > 2 and abs(moved - (revenue["value"] - revenue["previous"]) / revenue["previous"] * 100) > 1
+    verb = "rises" if moved > 0 else "falls"
+    # just under the year-over-year change fires, just over it does not
+    for size, fires in ((abs(moved) - 0.5, True), (abs(moved) + 0.5, False)):
+        states = _yoy_states(run_kpi, tmp_path, demo_database, "2026-W47", verb, round(size, 2))
+        (state,) = [s for s in states if s["alert"] == "revenue_yoy"]
+        assert state["firing"] is fires
+        assert (state["value"], state["previous"], state["compared_with"]) == (revenue["value"], then["value"],
+                                                                                "2025-W47")
+    then_by_region = {s["segment"]: s["value"] for s in nps_then["segments"]}
+    by_region = {s["segment"]: s for s in states if s["alert"] == "nps_yoy_by_region"}
+    assert set(by_region) == {s["segment"] for s in nps_now["segments"]}
+    for segment in nps_now["segments"]:
+        state = by_region[segment["segment"]]
+        assert state["previous"] == then_by_region.get(segment["segment"])
+        before = then_by_region.get(segment["segment"])
+        moved = None if segment["value"] is None or before is None else segment["value"] - before
+        assert state["firing"] is (moved is not None and moved <= -1)
+    assert any(s["firing"] for s in by_region.values()) and not all(s["firing"] for s in by_region.values())
+
+
+def test_vs_last_year_without_data_a_year_back_does_not_fire_and_says_so(run_kpi, tmp_path, demo_database):
+    # The demo data starts in 2024-W48: a year before 2025-W47 there is nothing (a 0 would be a 100 % rise)
+    states = _yoy_states(run_kpi, tmp_path, demo_database, "2025-W47", "rises", 1)
+    assert len(states) > 2
+    for state in states:
+        assert state["firing"] is False and state["previous"] is None
+        assert state["reason"] == "no data for 2024-W47, a year before"
+    assert next(s for s in states if s["alert"] == "revenue_yoy")["value"] > 0
+    code, out, err = run_kpi("alerts", "check", "revenue_yoy")
+    assert code == 0, err
+    assert "(no data for 2024-W47, a year before)" in out and "ok" in out

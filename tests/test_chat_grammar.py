@@ -141,6 +141,16 @@ TABLE = [
     ("nps q3 compared to q3 2025", ("nps",), "2026-Q3", None, "2025-Q3", False, False),
     ("nps 2026-11-01..2026-11-15 vs last year", ("nps",), "2026-11-01..2026-11-15", None,
      "2025-11-01..2025-11-15", False, False),
+    # vs last year: the same ISO week number (W53 with W52), month, quarter, year or dates a year before
+    ("nps 2026-W53 vs last year", ("nps",), "2026-W53", None, "2025-W52", False, False),
+    ("nps 2021-W52 vs last year", ("nps",), "2021-W52", None, "2020-W52", False, False),  # not 52 weeks back: W53
+    ("revenue q3 vs last year", ("revenue",), "2026-Q3", None, "2025-Q3", False, False),
+    ("nps this week vs last year", ("nps",), "2026-W49", None, "2025-W49", False, False),
+    ("nps 2024-02-29 vs last year", ("nps",), "2024-02-29", None, "2023-02-28", False, False),
+    ("nps 2026 vs a year ago", ("nps",), "2026", None, "2025", False, False),
+    ("nps vs year ago", ("nps",), "2026-W48", None, "2025-W48", False, False),
+    ("churn last month by region vs same period last year chart", ("churn_rate",), "2026-11", "region", "2025-11",
+     True, False),
     ("nps last week vs previous", ("nps",), "2026-W48", None, None, False, False),
     ("nps last week chart", ("nps",), "2026-W48", None, None, True, False),
     ("nps chart", ("nps",), "2026-W48", None, None, True, False),
@@ -160,6 +170,22 @@ def test_phrasing(text, metrics, period, by, vs, chart, share):
     assert request.by == by
     assert (request.vs.label if request.vs else None) == vs
     assert (request.chart, request.share) == (chart, share)
+
+
+@pytest.mark.parametrize(("text", "year_over_year"), [
+    ("nps last week vs last year", True), ("nps q3 vs a year ago", True), ("nps vs same period last year", True),
+    ("nps last week vs 2025-W48", False), ("nps last week", False), ("nps last year", False),
+])
+def test_vs_last_year_asks_for_a_year_over_year_comparison(text, year_over_year):
+    request = parse(text)
+    assert request.year_over_year is year_over_year
+    assert (request.vs_text == "last year") is year_over_year
+
+
+def test_this_week_vs_last_year_covers_the_same_elapsed_span():
+    request = parse("nps this week vs last year")
+    assert request.vs.start.isoformat() == "2025-12-01T00:00:00+00:00"
+    assert request.vs.end.isoformat() == "2025-12-02T10:30:00+00:00"
 
 
 def test_table_is_large():

@@ -244,6 +244,24 @@ def test_vs_compares_with_the_named_period(start_chat):
     assert "vs 2025-W47 (" in year.text
 
 
+def test_vs_last_year_is_the_year_over_year_value_or_says_there_is_no_data(start_chat, run_kpi):
+    from kpicore.digest.formatting import format_value
+
+    url, _, _ = start_chat()
+    code, out, err = run_kpi("compute", "nps", "--period", "2025-W47", "--format", "json")
+    assert code == 0, err
+    year_before = format_value(json.loads(out)[0]["value"], "points", "en", "USD")
+    year = ask(url, "nps 2026-W47 vs last year")
+    assert f"vs 2025-W47 ({year_before})" in year.text
+    previous = next(e for b in year.body["blocks"] if b["type"] == "actions" for e in b["elements"]
+                    if e["action_id"] == "kpi_previous")
+    assert previous["value"] == "nps 2026-W46 vs last year"
+    # the demo data starts in 2024-W48: a year before 2025-W47 there is none, and a 0 would be made up
+    nothing = ask(url, "nps 2025-W47 vs a year ago")
+    assert "(no data a year back, for 2024-W47, to compare with)" in nothing.text
+    assert "vs 2024-W47 (" not in nothing.text
+
+
 def test_a_trend_point_alone_is_not_a_stored_answer(start_chat):
     url, answerer, _ = start_chat()
     ask(url, "nps 2026-W47")  # stores W40..W47 as trend points; only W47 with its n
@@ -251,3 +269,16 @@ def test_a_trend_point_alone_is_not_a_stored_answer(start_chat):
     earlier = ask(url, "nps 2026-W46")
     assert "Computed live" in earlier.text and "n = " in earlier.text and answerer.computes == 2
     assert "From stored values" in ask(url, "nps 2026-W46").text
+
+
+def test_the_answer_carries_the_metrics_top_insight(start_chat):
+    url, answerer, _ = start_chat()
+    first = ask(url, "churn 2026-W47")
+    assert first.status == 200 and "Churn rate" in first.text
+    deadline = time.monotonic() + 60
+    while answerer._insight_jobs and time.monotonic() < deadline:  # computed after the numbers
+        time.sleep(0.1)
+    again = ask(url, "churn 2026-W47")
+    insight = next(b["text"]["text"] for b in again.body["blocks"] if b.get("text", {}).get("text", "").startswith(":bulb:"))
+    # The demo's planted churn surge (South, in its last week) is outside the band of its own history.
+    assert "Churn rate is unusually high at" in insight and "expected" in insight

@@ -29,6 +29,10 @@ class AlertState:
     previous: float | None = None
     target: dict[str, float] | None = None
     reason: str | None = None
+    #: The period ``previous`` is the value of, for a ``vs last-year`` rule (None: the period before).
+    compared_with: str | None = None
+    #: For an ``is unusual`` rule: the band the value was judged against (None: too little history).
+    band: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types, numbers without float noise."""
@@ -36,15 +40,19 @@ class AlertState:
             "alert": self.alert, "metric": self.metric, "when": self.when, "period": self.period,
             "segment": self.segment, "firing": self.firing, "value": clean_number(self.value),
             "previous": clean_number(self.previous), "delta": change(self.value, self.previous),
-            "target": self.target, "reason": self.reason,
+            "target": self.target, "reason": self.reason, "compared_with": self.compared_with,
+            "band": self.band,
         }
 
 
 def judge(rule: Rule, value: float | None, previous: float | None, unit: str, on_track: bool | None = None,
-          gap: float | None = None) -> bool:
-    """True when ``rule`` fires for ``value``; never for a missing value (no made-up alert)."""
+          gap: float | None = None, band=None) -> bool:
+    """True when ``rule`` fires for ``value``; never for a missing value (no made-up alert). ``band`` is
+    the ``kpicore.insights.unusual.Band`` of an ``is unusual`` rule (None: too little history, no alert)."""
     if value is None:
         return False
+    if rule.kind == "unusual":
+        return band is not None and band.outside(value)
     if rule.kind == "threshold":
         return {">": value > rule.number, ">=": value >= rule.number,
                 "<": value < rule.number, "<=": value <= rule.number}[rule.op]
@@ -77,34 +85,99 @@ def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> li
     states: list[AlertState] = []
     for spec in specs:
         metric = registry.metrics[spec.rule.metric].item
-        (result,) = compute([metric], period, source, config=config, by=spec.by)
+        if spec.rule.kind == "unusual":
+            states.extend(_unusual_states(spec, metric, period, source, config, registry))
+            continue
+        year_over_year = spec.rule.kind == "change" and spec.rule.vs == "last-year"
+        (result,) = compute([metric], period, source, config=config, by=spec.by,
+                            compare="last-year" if year_over_year else None)
         target = targets.get(metric.name)
         target_json = target.to_json() if target else None
         if not result.ok:
             states.append(AlertState(spec.name, metric.name, spec.when, result.period, None, False, None,
                                      target=target_json, reason=result.reason))
             continue
+        compared_with, reason = None, None
         rows = [(None, result.value, result.previous)]
         if spec.by is not None:
             rows = [(s.segment, s.value, s.previous) for s in result.segments or []]
+        if year_over_year and result.compare is not None:
+            # Judged against the same period a year before; with no data then, it cannot fire (and says so).
+            compared_with, reason = result.compare.period, result.compare.reason
+            rows = [(None, result.value, result.compare.value)]
+            if spec.by is not None:
+                rows = [(s.segment, s.value, s.compare) for s in result.segments or []]
         for segment, value, previous in rows:
             the_status = status(target, value, metric.better) if target else None
             firing = judge(spec.rule, value, previous, metric.unit,
                            the_status.on_track if the_status else None, the_status.gap if the_status else None)
             states.append(AlertState(spec.name, metric.name, spec.when, result.period, segment, firing, value,
-                                     previous, target_json))
+                                     previous, target_json, reason=reason, compared_with=compared_with))
     return states
+
+
+def _unusual_states(spec: AlertSpec, metric, period, source, config, registry) -> list[AlertState]:
+    """``METRIC is unusual``: the value (or each segment's) against the same band as the unusual-change
+    insight, with its ``[insights.unusual]`` settings; its history computed in the source."""
+    from ..compute import compute, segment_history
+    from ..insights.run import _from_first_value, detector_settings
+    from ..insights.unusual import UnusualChange, band_from_settings, history_needed
+
+    detector = registry.insights["unusual"].item if "unusual" in getattr(registry, "insights", {}) else UnusualChange()
+    settings = detector_settings(detector, config)
+    periods = history_needed(period.kind, settings)
+    (result,) = compute([metric], period, source, config=config, trend=periods)
+    if not result.ok:
+        return [AlertState(spec.name, metric.name, spec.when, result.period, None, False, None, reason=result.reason)]
+    if spec.by is None:
+        values = [point.value for point in _from_first_value(list(result.trend or []))]
+        rows = [(None, result.value, result.previous, values)]
+    else:
+        history = segment_history([metric], period, source, config=config, by=spec.by, periods=periods)
+        rows = [(segment, values[-1], values[-2] if len(values) > 1 else None, _trimmed(values))
+                for segment, values in history.get(metric.name, {}).items()]
+    states = []
+    for segment, value, previous, values in rows:
+        found = band_from_settings(values, period.kind, settings) if values else None
+        firing = judge(spec.rule, value, previous, metric.unit, band=found)
+        states.append(AlertState(spec.name, metric.name, spec.when, result.period, segment, firing, value, previous,
+                                 band=_band_json(found, metric.unit)))
+    return states
+
+
+def _trimmed(values: list) -> list:
+    """A segment's history from its first non-zero value (before it, the segment had no records)."""
+    for index, value in enumerate(values):
+        if value not in (None, 0):
+            return values[index:]
+    return []
+
+
+def _band_json(found, unit: str) -> dict[str, Any] | None:
+    from ..insights.unusual import shown_low
+
+    if found is None:
+        return None
+    return {"expected": clean_number(found.expected), "low": clean_number(shown_low(found, unit)),
+            "high": clean_number(found.high),
+            "robust_sd": clean_number(found.scale), "method": found.method, "fallback": found.fallback}
 
 
 def describe(state: AlertState, unit: str, locale: str = "en", currency: str = "USD") -> str:
     """The numbers of a state for people: ``3.3% (was 2.1%)``."""
     from ..digest import formatting
 
-    if state.reason:
+    if state.reason and state.value is None:
         return f"unavailable: {state.reason}"
     text = formatting.format_value(state.value, unit, locale, currency)
+    if state.band is not None:
+        low, high = (formatting.format_value(state.band[k], unit, locale, currency) for k in ("low", "high"))
+        return f"{text} (expected {low} to {high})"
+    when = f" in {state.compared_with}" if state.compared_with else ""
     if state.previous is not None:
-        text += f" (was {formatting.format_value(state.previous, unit, locale, currency)})"
+        text += f" (was {formatting.format_value(state.previous, unit, locale, currency)}{when})"
+    elif state.reason:
+        text += f" ({state.reason})"
     if unit in POINT_UNITS and state.value is not None and state.previous is not None:
         text += f", {formatting.format_change(state.value - state.previous, None, unit, locale, currency)}"
     return text

@@ -19,12 +19,15 @@ ACCEPTED_FORMS = (
     "'METRIC > NUMBER' (or >=, <, <=: churn_rate > 5), "
     "'METRIC drops|falls|rises NUMBER vs previous' (nps drops 10 vs previous), "
     "'METRIC falls|rises NUMBER% vs previous' (revenue falls 20% vs previous), "
-    "'METRIC < target', 'METRIC > target' or 'METRIC off target' (revenue < target)"
+    "the same against the same period a year before with 'vs last-year' (revenue falls 15% vs last-year), "
+    "'METRIC < target', 'METRIC > target' or 'METRIC off target' (revenue < target), "
+    "'METRIC is unusual' (revenue is unusual: outside the band its own history predicts)"
 )
 #: Verbs of a change rule and the direction they watch.
 DOWN = ("drops", "falls", "decreases")
 UP = ("rises", "grows", "increases")
-COMPARISONS = ("previous",)
+#: What a change rule compares with: the period before, or the same period a year before.
+COMPARISONS = ("previous", "last-year")
 KEYS = ("when", "by", "period", "schedule", "every", "destinations", "timezone", "catch_up")
 #: A fire missed while `kpi serve` was down this recently is evaluated once on start.
 DEFAULT_CATCH_UP = "24h"
@@ -32,17 +35,22 @@ DEFAULT_CATCH_UP = "24h"
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _THRESHOLD = re.compile(rf"^({_NAME})\s*(>=|<=|>|<)\s*({_NUMBER})$")
-_CHANGE = re.compile(rf"^({_NAME})\s+({'|'.join(DOWN + UP)})\s+({_NUMBER})\s*(%?)\s+vs\s+(\S+)$")
+_CHANGE = re.compile(rf"^({_NAME})\s+({'|'.join(DOWN + UP)})\s+({_NUMBER})\s*(%?)\s+vs\s+(.+)$")
+#: Other spellings of a comparison, read as the one in COMPARISONS.
+_COMPARISON_SPELLINGS = {"last year": "last-year", "a year ago": "last-year", "year ago": "last-year",
+                         "the previous period": "previous", "previous period": "previous"}
 _TARGET = re.compile(rf"^({_NAME})\s*(?:(<|>)\s*target|\s+off\s+target)$")
+_UNUSUAL = re.compile(rf"^({_NAME})\s+is\s+unusual$")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A parsed ``when``: ``kind`` is ``threshold``, ``change`` or ``target``.
+    """A parsed ``when``: ``kind`` is ``threshold``, ``change``, ``target`` or ``unusual``.
 
     threshold: ``op`` and ``number``; change: ``direction`` ("down"/"up"), ``number`` (in the metric's
-    unit, or percent when ``relative``) and ``vs``; target: ``op`` ``<`` (below), ``>`` (above) or
-    ``off`` (not on track).
+    unit, or percent when ``relative``) and ``vs`` (``previous`` or ``last-year``); target: ``op`` ``<``
+    (below), ``>`` (above) or ``off`` (not on track); unusual: outside the band of the unusual-change insight
+    (kpicore.insights.unusual).
     """
 
     kind: str
@@ -82,8 +90,10 @@ def parse_when(name: str, text: Any, where: str = "kpi.toml") -> Rule:
         return Rule("threshold", metric, op=op, number=float(number))
     if match := _CHANGE.match(lowered):
         metric, verb, number, percent, vs = match.groups()
+        vs = _COMPARISON_SPELLINGS.get(vs, vs)
         if vs not in COMPARISONS:
-            raise ConfigError(f"{key}: cannot compare with {vs!r} (write 'vs previous'); accepted forms: {ACCEPTED_FORMS}")
+            raise ConfigError(f"{key}: cannot compare with {vs!r} (write 'vs previous' or 'vs last-year'); "
+                              f"accepted forms: {ACCEPTED_FORMS}")
         size = float(number)
         if size <= 0:
             raise ConfigError(f"{key}: the change must be a positive number, not {number} (the verb gives the "
@@ -93,6 +103,8 @@ def parse_when(name: str, text: Any, where: str = "kpi.toml") -> Rule:
     if match := _TARGET.match(lowered):
         metric, op = match.groups()
         return Rule("target", metric, op=op or "off")
+    if match := _UNUSUAL.match(lowered):
+        return Rule("unusual", match.group(1))
     raise ConfigError(f"{key}: cannot read {text!r}; accepted forms: {ACCEPTED_FORMS}")
 
 
@@ -152,7 +164,7 @@ def alert_problems(config, registry) -> list[str]:
         if rule.kind == "change" and rule.relative and metric.unit in ("percent", "points"):
             problems.append(
                 f"{key}: {rule.metric} is in {metric.unit}, whose change is in points: "
-                f"write '{rule.metric} {'drops' if rule.direction == 'down' else 'rises'} {rule.number:g} vs previous'"
+                f"write '{rule.metric} {'drops' if rule.direction == 'down' else 'rises'} {rule.number:g} vs {rule.vs}'"
             )
         if rule.kind == "target":
             raw = (getattr(config, "targets", None) or {}).get(rule.metric)

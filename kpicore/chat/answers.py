@@ -258,6 +258,10 @@ class Answerer:
         self._source_lock = threading.Lock()
         #: How many live computes ran (tests check that a refused request computed nothing).
         self.computes = 0
+        #: (metric, period start, period end) -> (monotonic time, its insights, best first), for max_age.
+        self._insights: dict[tuple[str, str, str], tuple[float, list]] = {}
+        self._insights_lock = threading.Lock()
+        self._insight_jobs: dict[tuple, Future] = {}
 
     # -- entry point ---------------------------------------------------------------------------
     def reply(self, text: str, asker: Asker) -> Reply:
@@ -403,7 +407,8 @@ class Answerer:
         started = self.clock()
         stored = self.stored_results(request, dimension)
         if stored is not None:
-            return self._answer(request, stored, dimension, asker, how="stored", note=_stored_note(stored[1]))
+            return self._answer(request, stored, dimension, asker, how="stored", note=_stored_note(stored[1]),
+                                started=started)
         future = self._executor.submit(self.compute_live, request, dimension)
         try:
             results = future.result(timeout=self.settings.budget)
@@ -423,7 +428,7 @@ class Answerer:
             return Reply(ephemeral(text, [_context(f":hourglass_flowing_sand: {slack_escape(text)}")]),
                          later=later, how="pending")
         return self._answer(request, results, dimension, asker, how="live",
-                            note=f"Computed live in {self.clock() - started:.2f} s.")
+                            note=f"Computed live in {self.clock() - started:.2f} s.", started=started)
 
     def _finish(self, done: Future, request, dimension, asker, started) -> Reply:
         error = done.exception()
@@ -445,20 +450,59 @@ class Answerer:
         metrics = select_metrics(request.metrics, self.registry)
         source = self.source()
         results = compute(metrics, request.period, source, config=self.config, by=dimension,
-                          trend=self.settings.trend)
+                          trend=self.settings.trend, compare="last-year" if request.year_over_year else None)
         store_results(self.config, results, source.display, dimension)
         store_trend(self.config, results, source.display)
-        if request.vs is not None:
+        if request.year_over_year:
+            # The same period a year before, computed with the period: None where there is no data then,
+            # which the answer says rather than comparing with a made-up 0.
+            for result in results:
+                if result.compare is not None:
+                    result.previous = result.compare.value
+                    for segment in result.segments or []:
+                        segment.previous = segment.compare
+        elif request.vs is not None:
             compared = compute(metrics, request.vs, source, config=self.config)
             store_results(self.config, compared, source.display)
             for result, other in zip(results, compared, strict=True):
                 result.previous = other.value if other.ok else None
         return results
 
+    def find_insights(self, request: MetricRequest) -> None:
+        """Compute the insights about the request's metrics for its period (in the source, like the
+        digest's) and keep them for ``max_age``; a failure is logged, never the answer's."""
+        from kpicore.compute import select_metrics
+        from kpicore.insights.run import find_insights
+
+        try:
+            findings = find_insights(select_metrics(request.metrics, self.registry), request.period, self.source(),
+                                     self.config, self.registry)
+        except Exception:  # noqa: BLE001 - an answer without its insight beats no answer
+            log.exception("/kpi: insights for %s failed", ", ".join(request.metrics))
+            return
+        now = self.clock()
+        with self._insights_lock:
+            for name in request.metrics:
+                key = (name, request.period.start_iso(), request.period.end_iso())
+                self._insights[key] = (now, findings.for_metric(name))
+
+    def known_insights(self, request: MetricRequest) -> dict[str, list] | None:
+        """The kept insights of every metric of the request, or None when one has none younger than max_age."""
+        found = {}
+        with self._insights_lock:
+            for name in request.metrics:
+                kept = self._insights.get((name, request.period.start_iso(), request.period.end_iso()))
+                if kept is None or self.clock() - kept[0] > self.settings.max_age:
+                    return None
+                found[name] = kept[1]
+        return found
+
     def stored_results(self, request: MetricRequest, dimension: str | None):
         """``(results, oldest computed_at)`` from stored values younger than max_age, or None."""
         from kpicore.state import _utc, read_values
 
+        if request.year_over_year:
+            return None  # computed live: whether there is data a year back is part of the answer
         source = self.source()
         trend = request.period.trend(self.settings.trend)
         comparison = request.vs or request.period.previous()
@@ -514,13 +558,36 @@ class Answerer:
         finished = finished if finished.tzinfo else finished.replace(tzinfo=dt.UTC)
         return f"Data as of the last sync, {_age(finished)}."
 
-    def _answer(self, request: MetricRequest, results, dimension, asker: Asker, *, how: str, note: str) -> Reply:
+    def _wait_for_insights(self, request: MetricRequest, started: float | None) -> dict[str, list] | None:
+        """Start computing the request's insights (once per request at a time) after its numbers, and
+        wait for them what is left of the answer's budget: the answer never waits longer for an insight
+        than for its numbers; one not ready in time is kept for the next question."""
+        key = (tuple(request.metrics), request.period.start_iso(), request.period.end_iso())
+        with self._insights_lock:
+            job = self._insight_jobs.get(key)
+            if job is None:
+                job = self._executor.submit(self.find_insights, request)
+                self._insight_jobs[key] = job
+                job.add_done_callback(lambda _done: self._insight_jobs.pop(key, None))
+        remaining = self.settings.budget - (self.clock() - started) if started is not None else 0.0
+        if remaining > 0:
+            try:
+                job.result(timeout=remaining)
+            except FutureTimeout:
+                return None
+        return self.known_insights(request)
+
+    def _answer(self, request: MetricRequest, results, dimension, asker: Asker, *, how: str, note: str,
+                started: float | None = None) -> Reply:
         if how == "stored":
             results = results[0]
         synced = self._sync_note()
         if synced:
             note = f"{note} {synced}"
-        blocks = answer_blocks(request, results, self.config, note=note)
+        insights = self.known_insights(request)
+        if insights is None:
+            insights = self._wait_for_insights(request, started)
+        blocks = answer_blocks(request, results, self.config, note=note, insights=insights)
         actions = self._actions(request, asker)
         title = ", ".join(f"{r.title}: {_value(r, self.config)}" for r in results)
         text = f"{title} ({request.period.label})"
@@ -544,9 +611,14 @@ class Answerer:
             dimensions = []
 
         def build(share: bool) -> list[dict[str, Any]]:
+            from kpicore.chat.grammar import year_ago
+
             vs = request.vs.previous() if request.vs is not None else None
+            vs_text = vs.label if vs else None
+            if request.year_over_year:  # the period before, still against the same one a year earlier
+                vs, vs_text = year_ago(request.period.previous()), "last year"
             previous = replace(request, period=request.period.previous(), period_text=request.period.previous().label,
-                               vs=vs, vs_text=vs.label if vs else None, share=False, chart=False)
+                               vs=vs, vs_text=vs_text, share=False, chart=False)
             elements: list[dict[str, Any]] = [{
                 "type": "button", "action_id": ACTION_PREVIOUS, "value": previous.command_text(),
                 "text": {"type": "plain_text", "text": f"◀ {request.period.previous().label}"},
@@ -718,9 +790,10 @@ def _target(result: MetricResult, config) -> str | None:
     return status_text(result, config.locale, config.currency)
 
 
-def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *, note: str = "") -> list[dict]:
+def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *, note: str = "",
+                  insights: dict[str, list] | None = None) -> list[dict]:
     """The Block Kit blocks of a metric answer, in the digest's visual language (every data-derived
-    text escaped)."""
+    text escaped); with ``insights`` (metric -> its insights, best first), each metric's top one."""
     from kpicore.digest.render import metric_view
 
     locale, currency = config.locale, config.currency
@@ -739,6 +812,8 @@ def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *
         line = f"*{slack_escape(view.value)}*"
         if view.change:
             line += f"   {view.change} vs {comparison} ({slack_escape(view.previous)})"
+        elif view.previous is None and request.year_over_year:
+            line += f"   (no data a year back, for {comparison}, to compare with)"
         elif view.previous is None:
             line += f"   (no value for {comparison} to compare with)"
         blocks.append(_mrkdwn(f"{heading}\n{line}"))
@@ -753,6 +828,9 @@ def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *
             facts.append(target)
         if facts:
             blocks.append(_context(" · ".join(facts)))
+        top = (insights or {}).get(result.metric)
+        if top:
+            blocks.append(_mrkdwn(f":bulb: {slack_escape(top[0].sentence(locale, currency))}"))
         if view.segments:
             fields = []
             for segment in view.segments:  # labels ("no region"), order and counts as in the digest

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from kpicore.errors import ConfigError, PeriodError
-from kpicore.periods import Period, parse_period
+from kpicore.periods import Period, parse_period, year_before
 
 #: Common names people use for the stock metrics (applied only when the metric is registered).
 ALIASES: dict[str, str] = {
@@ -142,7 +142,9 @@ class MetricRequest:
     """``/kpi METRIC... [PERIOD] [by DIM] [vs PERIOD] [chart] [share]``.
 
     ``period_text`` is the period as the grammar reads it again (a DESIGN 5 form); ``vs`` is None
-    to compare with the period just before.
+    to compare with the period just before. ``year_over_year`` is set by ``vs last year`` (``vs a year
+    ago``): ``vs`` is then the same period a year before (:func:`kpicore.periods.year_before`) and the
+    answer compares with it as ``kpi compute --compare last-year`` does, saying so when there is no data.
     """
 
     metrics: tuple[str, ...]
@@ -153,6 +155,7 @@ class MetricRequest:
     vs_text: str | None = None
     chart: bool = False
     share: bool = False
+    year_over_year: bool = False
 
     def command_text(self) -> str:
         """The request as command text the grammar reads back to the same request (for buttons)."""
@@ -373,8 +376,9 @@ def _metric_request(original, words, vocabulary, zone, now, default_period) -> M
         raise CommandError(f"{len(metrics)} metrics: ask for at most {MAX_METRICS} at a time", kind="metric")
     if period is None:
         period = (_parse_form(default_period, zone, now), default_period)
-    if vs is not None and vs[1] == "__year_ago__":
-        vs = (year_ago(period[0]), year_ago(period[0]).label)
+    year_over_year = vs is not None and vs[1] == "__year_ago__"
+    if year_over_year:
+        vs = (year_ago(period[0]), "last year")
     return MetricRequest(
         metrics=tuple(metrics),
         period=period[0],
@@ -384,6 +388,7 @@ def _metric_request(original, words, vocabulary, zone, now, default_period) -> M
         vs_text=vs[1] if vs else None,
         chart=chart,
         share=share,
+        year_over_year=year_over_year,
     )
 
 
@@ -573,24 +578,9 @@ def _latest(kind: str, number: int, year: int | None, zone: ZoneInfo, now: datet
 
 
 def year_ago(period: Period) -> Period:
-    """The same period one year earlier: 52 weeks, 12 months, 4 quarters, or the same days."""
-    steps = {"week": 52, "month": 12, "quarter": 4, "year": 1}
-    if period.kind in steps:
-        try:
-            return period.shifted(steps[period.kind])
-        except PeriodError as error:
-            raise CommandError(f"no year before {period.label}: {error}", kind="period") from None
-    first = period.start.date()
-    last = (period.end - timedelta(microseconds=1)).date()
+    """The same period one year earlier (:func:`kpicore.periods.year_before`: the same ISO week number,
+    W53 with W52; the same month, quarter, year or dates); CommandError past the supported years."""
     try:
-        form = f"{_minus_year(first).isoformat()}..{_minus_year(last).isoformat()}"
-        return parse_period(form, period.tz)
+        return year_before(period)
     except (PeriodError, ValueError, OverflowError) as error:
         raise CommandError(f"no year before {period.label}: {error}", kind="period") from None
-
-
-def _minus_year(day: date) -> date:
-    try:
-        return day.replace(year=day.year - 1)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - 1, day=28)

@@ -57,9 +57,9 @@ def cli():
 
 
 def _register_builtin_commands() -> None:
-    from . import alerts, catalog, chat, compute, digest, scaffold, serve, setup, sync
+    from . import alerts, catalog, chat, compute, digest, insights, scaffold, serve, setup, sync
 
-    for module in (compute, catalog, digest, alerts, serve, setup, scaffold, chat, sync):
+    for module in (compute, catalog, insights, digest, alerts, serve, setup, scaffold, chat, sync):
         for command in module.COMMANDS:
             cli.add_command(command)
 

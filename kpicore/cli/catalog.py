@@ -136,7 +136,7 @@ def format_sql(sql: str) -> str:
 
 
 #: What a plugin can provide, as `kpi plugins` lists it.
-KINDS = ("metrics", "entities", "connectors", "channels", "demo_data", "settings")
+KINDS = ("metrics", "entities", "connectors", "channels", "demo_data", "settings", "insights")
 
 
 @click.command("plugins")

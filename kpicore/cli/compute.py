@@ -15,19 +15,22 @@ from . import context
 @context.tz_option
 @click.option("--by", "dimension", help="Break down by a customer dimension (region, channel, plan, ...).")
 @click.option("--trend", type=click.IntRange(2, 120), help="Also compute the last N periods, oldest first.")
+@click.option("--compare", type=click.Choice(["last-year"]),
+              help="Also compare with the same period a year before (ISO week number, month, quarter or year).")
 @click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="table for people, json or csv for machines.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop a query after this many seconds, for this run ([source] timeout, default 60).")
 @context.locale_option
 @context.config_option
-def compute_command(metrics, period, source, tz, dimension, trend, output, timeout, locale, config_path):
+def compute_command(metrics, period, source, tz, dimension, trend, compare, output, timeout, locale, config_path):
     """Compute METRICS (or `all`) for a period, in the source database.
 
     \b
     Examples:
       kpi compute nps csat churn_rate --period last-week
       kpi compute all --period 2026-W47 --by region --format json
+      kpi compute revenue --period 2026-W47 --compare last-year
     """
     from ..compute import compute, select_metrics
     from ..state import store_results
@@ -44,7 +47,7 @@ def compute_command(metrics, period, source, tz, dimension, trend, output, timeo
     try:
         with _progress(f"Computing {len(chosen)} metric(s) for {the_period.label}") as progress:
             results = compute(chosen, the_period, the_source, config=config, by=dimension, trend=trend,
-                              progress=progress.running)
+                              progress=progress.running, compare=compare)
         if metrics == ("all",):
             results = [r for r in results if r.ok] or results
     finally:

@@ -18,9 +18,10 @@ DEMO_DIGEST_TOML = '''
 [digests.weekly]
 title = "Weekly KPIs"
 metrics = ["revenue", "new_customers", "churn_rate", "nps", "csat"]
-breakdowns = { nps = "region" }
+breakdowns = { churn_rate = "region" }
 period = "last-week"
 trend = 12
+insights = 2                           # the top insights shown (unusual values, trends, forecasts, ...)
 schedule = "0 9 * * MON"
 destinations = ["file:./digests"]
 '''

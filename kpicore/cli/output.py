@@ -13,6 +13,7 @@ import json
 from ..digest import formatting
 from ..i18n import _, using
 from ..results import MetricResult, clean_number, relative_change
+from ..results import change as change_of
 
 
 def change_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:
@@ -67,6 +68,10 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
     with_target = any(r.target_status is not None for r in results)
     if with_target:
         table.add_column(_("Target"), no_wrap=True)
+    compared = next((r.compare for r in results if r.compare is not None), None)
+    if compared is not None:
+        table.add_column(_("Year before (%(period)s)") % {"period": compared.period}, justify="right", no_wrap=True)
+        table.add_column(_("vs year before"), justify="right", no_wrap=True)
     notes = []
 
     def fmt(value, unit):
@@ -76,7 +81,12 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
         trend = [formatting.sparkline([p.value for p in result.trend or []])] if with_trend else []
         if with_target:
             trend.append(target_text(result, locale, currency))
-        blank = [""] * ((1 if with_trend else 0) + (1 if with_target else 0))
+        if compared is not None:
+            trend.extend(_year_before_cells(result, locale, currency))
+            if result.compare is not None and result.compare.value is None:
+                notes.append(_("%(metric)s: no data a year back (%(period)s) to compare with")
+                             % {"metric": result.metric, "period": result.compare.period})
+        blank = [""] * ((1 if with_trend else 0) + (1 if with_target else 0) + (2 if compared is not None else 0))
         if not result.ok:
             table.add_row(_(result.title), "—", "—", "—", "", *blank)
             notes.append(_("%(metric)s: unavailable: %(reason)s") % {"metric": result.metric, "reason": result.reason})
@@ -95,11 +105,14 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
                 segment.delta, relative_change(segment.value, segment.previous, result.unit),
                 result.unit, locale, currency,
             )
+            segment_cells = list(blank)
+            if compared is not None:  # the year-before value and change of the segment in the last two
+                segment_cells[-2:] = _segment_year_before_cells(segment, result, locale, currency)
             table.add_row(
                 f"  {formatting.segment_label(segment.segment, result.dimension)}",
                 fmt(segment.value, result.unit), fmt(segment.previous, result.unit), change or "—",
                 formatting.format_count(segment.n, result.n_noun, locale),
-                *blank,
+                *segment_cells,
                 style="dim",
             )
         notes.extend(
@@ -111,6 +124,28 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
     console.print(table)
     for note in notes:
         console.print(f"⚠ {note}", highlight=False, markup=False)
+
+
+def _year_before_cells(result: MetricResult, locale: str, currency: str) -> list[str]:
+    """The year-before value and the change since then (``—`` when there is no data a year back)."""
+    comparison = result.compare
+    if comparison is None or comparison.value is None:
+        return ["—", "—"]
+    change = formatting.format_change(comparison.delta, comparison.delta_pct, result.unit, locale, currency)
+    arrow = formatting.change_arrow(comparison.delta)
+    marker = formatting.change_marker(comparison.delta, result.better)
+    return [formatting.format_value(comparison.value, result.unit, locale, currency),
+            " ".join(part for part in (arrow, change, marker) if part) if change else "—"]
+
+
+def _segment_year_before_cells(segment, result: MetricResult, locale: str, currency: str) -> list[str]:
+    """A segment's value a year before and its change since (``—`` without data then)."""
+    if result.compare is None or segment.compare is None:
+        return ["—", "—"]
+    change = formatting.format_change(change_of(segment.value, segment.compare),
+                                      relative_change(segment.value, segment.compare, result.unit),
+                                      result.unit, locale, currency)
+    return [formatting.format_value(segment.compare, result.unit, locale, currency), change or "—"]
 
 
 def to_json(results: list[MetricResult]) -> str:
@@ -129,29 +164,47 @@ def to_csv(results: list[MetricResult]) -> str:
     period with --trend (``trend``, oldest first); numbers unformatted, without float noise."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    # With --compare last-year: the year-before period, value and change after the usual columns.
+    compared = any(r.compare is not None for r in results)
+    writer.writerow(CSV_COLUMNS + (COMPARE_COLUMNS if compared else []))
+
+    def compare_cells(r: MetricResult) -> list[str]:
+        if not compared:
+            return []
+        if r.compare is None:
+            return ["", "", "", ""]
+        return [r.compare.period, _cell(r.compare.value), _cell(r.compare.delta), _cell(r.compare.delta_pct)]
+
     for r in results:
         warnings = sum(w.count for w in r.warnings)
         dimension = r.dimension or ""
         writer.writerow(
             [r.metric, "total", dimension, "", r.status, r.period, r.start, r.end, _cell(r.value),
-             _cell(r.previous), _cell(r.delta), _cell(r.delta_pct), _cell(r.n), warnings, *_target_cells(r)]
+             _cell(r.previous), _cell(r.delta), _cell(r.delta_pct), _cell(r.n), warnings, *_target_cells(r),
+             *compare_cells(r)]
         )
         for s in r.segments or []:
+            segment_compare = []
+            if compared:
+                segment_compare = ["", "", "", ""] if r.compare is None else [
+                    r.compare.period, _cell(s.compare), _cell(change_of(s.value, s.compare)),
+                    _cell(relative_change(s.value, s.compare, r.unit))]
             writer.writerow(
                 [r.metric, "segment", dimension, s.segment, r.status, r.period, r.start, r.end, _cell(s.value),
                  _cell(s.previous), _cell(s.delta), _cell(relative_change(s.value, s.previous, r.unit)), s.n, "",
-                 *_NO_TARGET]
+                 *_NO_TARGET, *segment_compare]
             )
         for point in r.trend or []:
             writer.writerow(
                 [r.metric, "trend", "", "", r.status, point.period, point.start, point.end, _cell(point.value),
-                 "", "", "", "", "", *_NO_TARGET]
+                 "", "", "", "", "", *_NO_TARGET, *(["", "", "", ""] if compared else [])]
             )
     return buffer.getvalue()
 
 
 _NO_TARGET = ("", "", "", "", "")
+#: Added after CSV_COLUMNS with --compare last-year.
+COMPARE_COLUMNS = ["compare_period", "compare_value", "compare_delta", "compare_delta_pct"]
 
 
 def _target_cells(result: MetricResult) -> list[str]:

@@ -20,7 +20,7 @@ from kpicore.errors import ConfigError
 
 DIGEST_KEYS = (
     "title", "metrics", "breakdowns", "period", "trend", "schedule", "every", "timezone",
-    "destinations", "template", "min_sample", "catch_up", "max_delay",
+    "destinations", "template", "min_sample", "catch_up", "max_delay", "insights",
 )
 DEFAULT_CATCH_UP = "24h"
 DEFAULT_MAX_DELAY = "6h"
@@ -176,6 +176,10 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
             f"small samples; 0 marks none), got {min_sample!r}"
         )
 
+    insights = raw.get("insights")
+    if insights is not None and (isinstance(insights, bool) or not isinstance(insights, int) or insights < 0):
+        raise ConfigError(f"{where}.insights: expected how many insights to show (0 for none), got {insights!r}")
+
     return DigestSpec(
         name=name,
         title=title,
@@ -190,6 +194,7 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
         min_sample=min_sample,
         catch_up=catch_up,
         max_delay=max_delay,
+        insights=insights,
     )
 
 

@@ -10,7 +10,7 @@ for its format (HTML autoescape; ``slack_escape`` and ``md_escape`` filters).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -56,6 +56,8 @@ class DigestSpec:
     max_delay: int = 21600
     #: Segments with fewer records are marked as small samples (and never named in the headline).
     min_sample: int = 30
+    #: How many insights the digest shows (None: ``[insights] top``; 0: none).
+    insights: int | None = None
 
 
 @dataclass
@@ -77,6 +79,29 @@ class Rendered:
     headline: str = ""
     #: metric name -> the alt text of its chart (the chart in words).
     chart_alts: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class InsightView:
+    """What a template sees of one insight: its sentence in the digest's language."""
+
+    metric: str
+    kind: str
+    text: str
+    segment: str | None = None
+
+
+def headline_candidates(insights: Sequence[Any], views: Sequence[InsightView]) -> list:
+    """Unusual values as headline candidates, scored like the headline's changes (in robust standard
+    deviations), so the headline names one when it stands out more than any change."""
+    from kpicore.digest.headline import Attention
+
+    found = []
+    for insight, view in zip(insights, views, strict=True):
+        z = insight.numbers.get("z") if insight.kind == "unusual" else None
+        if z is not None:
+            found.append(Attention(insight.metric, abs(z), view.text, "unusual", insight.needs_attention))
+    return found
 
 
 @dataclass
@@ -363,12 +388,15 @@ def render(
     jinja_hook: Callable[[Any], Any] | None = None,
     charts: bool | None = None,
     chart_images: dict[str, bytes] | None = None,
+    insights: Sequence[Any] = (),
 ) -> Rendered:
     """Render ``results`` (in digest order) as one format.
 
     ``charts`` (default: on for ``html`` and ``slack``) draws a PNG trend chart per metric that
     has a trend; the HTML references them as ``cid:`` images, the Slack channel uploads them.
     ``chart_images`` (metric -> PNG, from draw_charts) reuses charts drawn for another format.
+    ``insights`` (``kpicore.insights.Insight``, highest score first) are shown as written, in the
+    locale, and can be named by the headline.
     Raises ConfigError for an unknown format or a template that is missing or not valid.
     """
     import jinja2
@@ -380,7 +408,11 @@ def render(
     views = [
         metric_view(result, locale=locale, currency=currency, min_sample=spec.min_sample) for result in results
     ]
-    top = headline(results, locale=locale, currency=currency, min_sample=spec.min_sample)
+    insight_views = [InsightView(i.metric, i.kind, i.sentence(locale, currency), i.segment) for i in insights]
+    top = headline(results, locale=locale, currency=currency, min_sample=spec.min_sample,
+                   extra=headline_candidates(insights, insight_views))
+    if top.named is not None and top.named.kind == "unusual":  # said once, in the headline
+        insight_views = [view for view in insight_views if view.text != top.named.sentence]
     images: dict[str, bytes] = {}
     chart_ids: dict[str, str] = {}
     if charts if charts is not None else fmt in ("html", "slack"):
@@ -412,6 +444,7 @@ def render(
             title=_(spec.title),
             metrics=views,
             headline=top,
+            insights=insight_views,
             min_sample=spec.min_sample,
             period_label=period_label,
             period_range=_period_range(results, locale),

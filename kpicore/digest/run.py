@@ -7,6 +7,7 @@ resolved relative to ``now`` (the fire time) in the digest's timezone.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from kpicore.periods import Period
     from kpicore.results import MetricResult
 
+_log = logging.getLogger("kpicore.digest")
 
 @dataclass
 class PreparedDigest:
@@ -147,6 +149,7 @@ def prepare_digest(
     source = open_configured_source(config, registry, source_url)
     try:
         groups = compute_digest(spec, the_period, source, config, registry, known)
+        insights = digest_insights(spec, the_period, source, config, registry)
     finally:
         source.close()
     if store:
@@ -155,9 +158,24 @@ def prepare_digest(
             if not all(id(result) in already for result in results):
                 store_results(config, results, source.display, dimension)
     results = in_digest_order(spec, groups)
-    render = renderer(spec, results, period_label=the_period.label, **render_options(config))
+    render = renderer(spec, results, period_label=the_period.label, insights=insights, **render_options(config))
     outgoing = OutgoingDigest(spec=spec, period_label=the_period.label, renderings=render)
     return PreparedDigest(spec, the_period, results, outgoing, source.display)
+
+
+def digest_insights(spec: DigestSpec, period: Period, source, config, registry) -> list:
+    """The top insights about the digest's metrics (``[digests.NAME] insights``, else ``[insights] top``),
+    highest score first; none when that number is 0."""
+    from kpicore.compute import select_metrics
+    from kpicore.insights.run import find_insights, insight_options
+
+    top = spec.insights if spec.insights is not None else insight_options(config, registry)["top"]
+    if not top:
+        return []
+    findings = find_insights(select_metrics(spec.metrics, registry), period, source, config, registry)
+    for problem in findings.problems:
+        _log.warning("digest %s: %s", spec.name, problem)
+    return findings.insights[:top]
 
 
 def ledger_engine(config, *, create: bool = True) -> Engine | None:

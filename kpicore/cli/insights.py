@@ -1,0 +1,60 @@
+"""``kpi insights``: every insight about the metrics for a period, with its numbers."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import context
+
+
+@click.command("insights")
+@click.argument("metrics", nargs=-1)
+@click.option("--period", "-p", default="last-week", show_default=True,
+              help="2026-W47, 2026-11, 2026-Q4, last-week, last-month, ...")
+@context.source_option
+@context.tz_option
+@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table for people, json for machines.")
+@context.locale_option
+@context.config_option
+def insights_command(metrics, period, source, tz, output, locale, config_path):
+    """List the insights about METRICS (default: every metric) for a period, highest score first.
+
+    Unusual changes, trends, forecasts, concentration in one segment and what the installed insight
+    plugins add, each with a score and the numbers behind it.
+
+    \b
+    Examples:
+      kpi insights --period last-week
+      kpi insights revenue churn_rate --period 2026-W47 --format json
+    """
+    from ..compute import select_metrics
+    from ..insights.run import find_insights
+
+    config = context.apply_locale(context.load(config_path), locale)
+    reg = context.registry()
+    context.warn_problems(reg)
+    chosen = select_metrics(metrics or ("all",), reg)
+    the_period = context.resolve_period(period, context.timezone(config, tz))
+    the_source = context.open_source(config, source, reg)
+    try:
+        findings = find_insights(chosen, the_period, the_source, config, reg)
+    finally:
+        the_source.close()
+    for problem in findings.problems:
+        click.echo(f"Warning: {problem}", err=True)
+    if output == "json":
+        click.echo(json.dumps([insight.to_json() for insight in findings.insights], indent=2, ensure_ascii=False))
+        return
+    if not findings.insights:
+        click.echo(f"No insights for {the_period.label}.")
+        return
+    for insight in findings.insights:
+        segment = f" [{insight.segment}]" if insight.segment else ""
+        click.echo(f"{insight.score:.2f}  {insight.metric} · {insight.kind}{segment}: "
+                   f"{insight.sentence(config.locale, config.currency)}")
+
+
+COMMANDS = [insights_command]

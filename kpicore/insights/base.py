@@ -1,0 +1,215 @@
+"""What an insight is, and what a detector (an insight plugin) implements.
+
+An :class:`Insight` is a plain value: the metric, the kind of insight, a score that ranks it against
+every other insight, the period, a sentence for people and the numbers behind it. The sentence is a
+gettext template with named placeholders (``message``, ``values``), so it is translated and its
+numbers formatted for the reader's locale when it is shown; ``text`` is the English one (JSON).
+
+A :class:`Detector` receives a :class:`Evidence` per metric: the metric's current result, its trend
+history and, for the dimensions it asks for, the segment aggregates of the period and the one before;
+all computed in the source database by ``kpicore.compute`` (aggregates, never raw rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..results import clean_number
+
+if TYPE_CHECKING:
+    from ..metric import Metric
+    from ..periods import Period
+    from ..results import MetricResult, TrendPoint
+
+
+@dataclass(frozen=True)
+class Number:
+    """A placeholder's number and how to write it: ``unit`` is a metric unit (``currency``, ``percent``,
+    ...), ``share`` (a fraction written as a percentage: 0.62 -> 62 %), ``number`` or ``change`` (a signed
+    change in the metric's unit given by ``of``)."""
+
+    value: float | None
+    unit: str = "number"
+    of: str | None = None
+
+
+@dataclass(frozen=True)
+class Word:
+    """A placeholder's text that is itself translated when shown (a metric's title, a dimension's name)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """A placeholder for a number of periods like the one given, said in the reader's language:
+    ``Span(8, "2026-W47")`` -> ``8 weeks``."""
+
+    count: int
+    period: str
+
+
+@dataclass(frozen=True)
+class Insight:
+    """One insight about one metric for one period (the JSON object of ``kpi insights``).
+
+    ``score`` ranks insights of every kind against each other (higher first; about 0 to 1, where
+    above 0.5 deserves a reader's attention). ``segment`` is ``"DIM = VALUE"`` when the insight is about
+    one segment, else None. ``numbers`` are the figures behind it, plain JSON numbers, so anyone can
+    check it. ``message`` is the sentence's gettext template and ``values`` its placeholders.
+    """
+
+    metric: str
+    kind: str
+    score: float
+    period: str
+    message: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    segment: str | None = None
+    numbers: Mapping[str, Any] = field(default_factory=dict)
+    #: Good news (a rise of a higher-is-better metric): ranked after what needs attention.
+    needs_attention: bool = True
+
+    @property
+    def text(self) -> str:
+        """The sentence in English with numbers written plainly (the JSON ``text``)."""
+        return self.sentence("en")
+
+    def sentence(self, locale: str = "en", currency: str = "USD") -> str:
+        """The sentence for people in ``locale``: the template translated, each number formatted."""
+        from ..digest import formatting
+        from ..i18n import _, using
+
+        with using(locale):
+            rendered = {}
+            for key, value in self.values.items():
+                if isinstance(value, Number):
+                    rendered[key] = _format(value, locale, currency, formatting)
+                elif isinstance(value, Span):
+                    rendered[key] = formatting.format_span(value.count, value.period, locale)
+                elif isinstance(value, Word):
+                    rendered[key] = _(value.text)
+                elif isinstance(value, str):
+                    rendered[key] = value
+                else:
+                    rendered[key] = formatting.format_number(value, locale) if isinstance(value, (int, float)) else str(value)
+            return _(self.message) % rendered
+
+    def to_json(self) -> dict[str, Any]:
+        """``{metric, kind, score, period, text, segment, numbers}`` with plain JSON types."""
+        return {
+            "metric": self.metric,
+            "kind": self.kind,
+            "score": round(float(self.score), 4),
+            "period": self.period,
+            "text": self.text,
+            "segment": self.segment,
+            "numbers": {key: _json(value) for key, value in self.numbers.items()},
+        }
+
+
+def _format(number: Number, locale: str, currency: str, formatting) -> str:
+    if number.value is None:
+        return "—"
+    if number.unit == "share":
+        return _share(number.value, locale)
+    if number.unit == "number":
+        return formatting.format_number(number.value, locale)
+    if number.unit == "change":
+        return formatting.format_change(number.value, None, number.of or "count", locale, currency)
+    return formatting.format_value(number.value, number.unit, locale, currency)
+
+
+def _share(fraction: float, locale: str) -> str:
+    """A fraction as a whole percentage in the locale's pattern and digits: 0.583 -> ``58%``."""
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
+    from ..i18n import localize_digits
+
+    pattern = parse_pattern(Locale.parse(locale).percent_formats[None].pattern)
+    pattern.frac_prec = (0, 0)
+    return localize_digits(pattern.apply(fraction, locale))
+
+
+def _json(value):
+    if isinstance(value, float):
+        return clean_number(value)
+    if isinstance(value, (list, tuple)):
+        return [_json(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json(item) for key, item in value.items()}
+    return value
+
+
+@dataclass
+class Evidence:
+    """What a detector gets for one metric, all computed in SQL as aggregates.
+
+    ``result``: the metric's result for the period (value, previous, target; ``result.value`` is never
+    None here: the framework runs no detector on a missing value). ``history``: the trend, oldest first,
+    ending with the period itself (``len(history) <= Detector.history(...)``; points whose value is
+    None stay in, so positions keep their meaning). ``segments``: for each dimension the detector asked
+    for, the metric's result broken down by it (``result.segments``: ``Segment(segment, value, n,
+    previous, previous_n)``), or None when the metric cannot be broken down by that dimension.
+    ``settings`` are the detector's own ``[insights.KIND]`` keys, ``options`` the ``[insights]`` ones.
+    """
+
+    metric: Metric
+    period: Period
+    result: MetricResult
+    history: Sequence[TrendPoint]
+    segments: Mapping[str, MetricResult | None]
+    config: Any
+    settings: Mapping[str, Any]
+    options: Mapping[str, Any]
+
+    @property
+    def values(self) -> list[float | None]:
+        """The history's values, oldest first, the period's own last."""
+        return [point.value for point in self.history]
+
+
+class Detector:
+    """An insight plugin: subclass, set ``kind``, implement :meth:`detect`, and register an instance
+    through the ``register_insights(register)`` hook.
+
+    The framework asks each detector what it needs before computing anything: :meth:`history` (how
+    many periods of trend, the period included) and :meth:`dimensions` (which dimensions' segment
+    aggregates); one compute per dimension serves every detector and metric that asked for it.
+    """
+
+    #: Unique name, lower_snake_case: the ``kind`` of the insights it produces.
+    kind: str = ""
+    #: One line for `kpi plugins` and docs.
+    description: str = ""
+    #: Keys its ``[insights.KIND]`` table may hold, with defaults (``kpi check`` rejects others).
+    settings: Mapping[str, Any] = {}
+
+    def history(self, metric: Metric, period: Period, settings: Mapping[str, Any], options: Mapping[str, Any]) -> int:
+        """How many periods of history (the period included) it needs; 0 for none."""
+        return 0
+
+    def dimensions(self, metric: Metric, settings: Mapping[str, Any], options: Mapping[str, Any]) -> Sequence[str]:
+        """The dimensions whose segment aggregates it needs for ``metric`` (``options["dimensions"]`` are
+        the ones kpi.toml names, else the source's customer dimensions)."""
+        return ()
+
+    def detect(self, evidence: Evidence) -> list[Insight]:
+        """The insights about ``evidence.metric``; an empty list when there is nothing to say (never a
+        made-up insight: too little history or a missing number means none)."""
+        raise NotImplementedError
+
+
+def validate_detector(detector: Any) -> None:
+    """Raise TypeError when ``detector`` is not a usable Detector instance."""
+    import re
+
+    if not isinstance(detector, Detector):
+        raise TypeError(f"{detector!r} is not a kpicore.insights.Detector instance")
+    if not isinstance(detector.kind, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", detector.kind):
+        raise TypeError(f"{type(detector).__name__}: kind must be a lower_snake_case name, not {detector.kind!r}")
+    if type(detector).detect is Detector.detect:
+        raise TypeError(f"insight {detector.kind!r}: {type(detector).__name__} must implement detect(evidence)")

@@ -1,0 +1,282 @@
+"""Drivers and detractors: which segments of which dimension made the change vs the period before.
+
+The arithmetic is a pure function over segment aggregates (:func:`decompose`): per segment its value
+and the records behind it (``n``: for a ratio metric the denominator's count) for the period and the one
+before, as ``kpi compute --by`` computes them in SQL. Two kinds of metric decompose exactly:
+
+- **additive** (revenue, orders, new customers): the segments' values add up to the total, and a
+  segment's contribution is its own change, ``v1 - v0``;
+- **ratio** (churn rate, conversion, AOV, CSAT, NPS): the total is the ``n``-weighted mean of the
+  segments' values (``R = sum(w_i r_i)`` with ``w_i = n_i / N``). The change of each segment's term
+  ``w1 r1 - w0 r0`` splits into a **rate** effect ``mean(w) * (r1 - r0)`` (its own rate moved) and a
+  **mix** effect ``(w1 - w0) * (mean(r) - mean(R))`` (its share of the denominator moved, counted
+  against the overall rate, so a segment that grows only moves the total when its rate differs from
+  it). The midpoint weights make the two effects add up to the segment's term with nothing left over,
+  and the mix effects add up to zero over the segments only because the weights sum to one in both
+  periods: subtracting ``mean(R)`` moves no total.
+
+Both sum to the total change exactly: the arithmetic is done in :class:`fractions.Fraction` from the
+aggregates' own numbers. Which kind a metric is, is decided on the numbers (the segments must add up to
+the total, or average to it), so a third-party metric declares nothing; a metric that is neither (a
+median) gets no drivers insight.
+
+Ranking: a segment's *share* of the change (its contribution / the total change) against its share of
+the base (its share of the previous total, or its mean weight): a segment that is 25 % of customers and
+holds 80 % of the rise in churn stands out (excess 0.55); a dimension whose every segment moved alike
+explains nothing (excess about 0), however few segments it has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..i18n import N_
+from .base import Detector, Evidence, Insight, Number, Word
+
+NONE_SEGMENT = "(none)"
+#: Relative tolerance for "the segments add up to (or average to) the total": float sums from SQL.
+TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class SegmentAggregate:
+    """One segment's value and records for the period (``value``, ``n``) and the one before."""
+
+    segment: str
+    value: float | None
+    n: int | None
+    previous: float | None
+    previous_n: int | None
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """A segment's part of the total change; ``rate`` + ``mix`` == ``change`` for a ratio metric
+    (both None for an additive one). ``share`` = change / total change; ``base`` is its share of the
+    base (previous total, or mean weight) and ``excess`` = share - base."""
+
+    segment: str
+    change: Fraction
+    share: Fraction
+    base: Fraction
+    rate: Fraction | None = None
+    mix: Fraction | None = None
+
+    @property
+    def excess(self) -> Fraction:
+        return self.share - self.base
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """The total change (as the segments give it) and every segment's contribution, which sum to it."""
+
+    kind: str  # "additive" | "ratio"
+    total_change: Fraction
+    contributions: tuple[Contribution, ...]
+
+    @property
+    def net_share(self) -> Fraction:
+        """|total change| / the sum of |contributions|: 1 when every segment moved the same way, near 0
+        when the segments' moves cancel out (then no segment "drove" the small net change)."""
+        gross = sum(abs(c.change) for c in self.contributions)
+        return abs(self.total_change) / gross if gross else Fraction(0)
+
+    def drivers(self) -> list[Contribution]:
+        """Named segments that moved the total its way, the most surprising first (excess, then share)."""
+        named = [c for c in self.contributions if c.segment != NONE_SEGMENT and c.share > 0]
+        return sorted(named, key=lambda c: (c.excess, c.share), reverse=True)
+
+    def detractors(self) -> list[Contribution]:
+        """Named segments that moved against the total change, the largest first."""
+        named = [c for c in self.contributions if c.segment != NONE_SEGMENT and c.share < 0]
+        return sorted(named, key=lambda c: c.share)
+
+
+def _close(a: Fraction, b: float) -> bool:
+    return abs(float(a) - b) <= TOLERANCE * max(1.0, abs(b))
+
+
+def decompose(segments: Sequence[SegmentAggregate], total: float, previous_total: float,
+              additive_allowed: bool = True) -> Decomposition | None:
+    """The exact decomposition of ``total - previous_total`` over ``segments``, or None.
+
+    Additive when the segments' values add up to both totals (and ``additive_allowed``), a ratio when
+    their ``n``-weighted means equal them; None when neither holds, a needed number is missing, or
+    nothing changed.
+    """
+    if total is None or previous_total is None or not segments:
+        return None
+    rows = []
+    for s in segments:
+        if s.n is None or s.previous_n is None:
+            return None
+        if (s.value is None and s.n) or (s.previous is None and s.previous_n):
+            return None  # records without a value: not a sum or a mean of anything
+        rows.append((s.segment, Fraction(s.value or 0), Fraction(s.n), Fraction(s.previous or 0),
+                     Fraction(s.previous_n)))
+    sum_now = sum(v for _, v, _, _, _ in rows)
+    sum_before = sum(p for _, _, _, p, _ in rows)
+    if additive_allowed and _close(sum_now, total) and _close(sum_before, previous_total):
+        return _additive(rows, sum_now, sum_before)
+    return _ratio(rows, total, previous_total)
+
+
+def _additive(rows, sum_now: Fraction, sum_before: Fraction) -> Decomposition | None:
+    change = sum_now - sum_before
+    if change == 0:
+        return None
+    base_total = sum_before if sum_before > 0 else sum_now
+    contributions = tuple(
+        Contribution(segment, value - previous, (value - previous) / change,
+                     (previous if sum_before > 0 else value) / base_total if base_total > 0 else Fraction(0))
+        for segment, value, _, previous, _ in rows
+    )
+    return Decomposition("additive", change, contributions)
+
+
+def _ratio(rows, total: float, previous_total: float) -> Decomposition | None:
+    n_now = sum(n for _, _, n, _, _ in rows)
+    n_before = sum(pn for _, _, _, _, pn in rows)
+    if n_now <= 0 or n_before <= 0:
+        return None
+    rate_now = sum(v * n for _, v, n, _, _ in rows) / n_now
+    rate_before = sum(p * pn for _, _, _, p, pn in rows) / n_before
+    if not (_close(rate_now, total) and _close(rate_before, previous_total)):
+        return None  # not an n-weighted mean of its segments (a median, a ratio of other counts)
+    change = rate_now - rate_before
+    if change == 0:
+        return None
+    mean_total = (rate_now + rate_before) / 2
+    contributions = []
+    for segment, value, n, previous, previous_n in rows:
+        w1, w0 = n / n_now, previous_n / n_before
+        if n == 0 and previous_n == 0:
+            r1 = r0 = Fraction(0)
+        else:
+            # A segment absent from one period has weight 0 there: its rate is taken as the other one's
+            # (it then changes nothing but the mix), which keeps every term exact.
+            r1 = value if n else previous
+            r0 = previous if previous_n else value
+        rate = (w0 + w1) / 2 * (r1 - r0)
+        mix = (w1 - w0) * ((r0 + r1) / 2 - mean_total)
+        contributions.append(Contribution(segment, rate + mix, (rate + mix) / change, (w0 + w1) / 2, rate, mix))
+    return Decomposition("ratio", change, tuple(contributions))
+
+
+def segment_aggregates(broken_down) -> list[SegmentAggregate]:
+    """The aggregates of a ``--by`` result (``MetricResult.segments``)."""
+    return [SegmentAggregate(s.segment, s.value, s.n, s.previous, getattr(s, "previous_n", None))
+            for s in broken_down.segments or []]
+
+
+ADDITIVE_DRIVER = N_("%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s "
+                     "(%(segment_change)s).")
+RATIO_DRIVER = N_("%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s: "
+                  "rate effect %(rate)s, mix effect %(mix)s.")
+DETRACTOR = N_("%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of "
+               "%(change)s.")
+
+
+class Drivers(Detector):
+    """The segment of the dimension that explains the change best, and the one that most went against it."""
+
+    kind = "drivers"
+    description = "the segments that drove the change vs the period before (rate vs mix for ratios)"
+    #: min_share: a driver holds at least this share of the change; min_excess: that much more than its
+    #: share of the base (its size); min_net: the net change is at least this share of the segments'
+    #: gross movement (else their moves cancel out and nothing drove it); top: listed in numbers.
+    settings = {"min_share": 0.3, "min_excess": 0.1, "min_net": 0.25, "top": 3}
+
+    def dimensions(self, metric, settings, options):
+        return list(options.get("dimensions") or [])
+
+    def detect(self, evidence: Evidence) -> list[Insight]:
+        result = evidence.result
+        if result.previous is None or result.value is None or result.delta in (None, 0):
+            return []
+        settings = evidence.settings
+        best: tuple | None = None
+        worst: tuple | None = None
+        for dimension, broken_down in evidence.segments.items():
+            if broken_down is None or not broken_down.segments:
+                continue
+            found = decompose(segment_aggregates(broken_down), result.value, result.previous,
+                              additive_allowed=evidence.metric.unit in ("count", "currency"))
+            if found is None or (found.total_change > 0) != (result.delta > 0):
+                continue
+            if found.net_share < settings["min_net"]:
+                continue  # the segments' moves cancel out: a wash, not a change with a driver
+            drivers = found.drivers()
+            if drivers and (best is None or drivers[0].excess > best[2].excess):
+                best = (dimension, found, drivers[0])
+            detractors = found.detractors()
+            if detractors and (worst is None or detractors[0].share < worst[2].share):
+                worst = (dimension, found, detractors[0])
+        insights = []
+        if best is not None:
+            dimension, found, top = best
+            if top.share >= settings["min_share"] and top.excess >= settings["min_excess"]:
+                insights.append(self._driver(evidence, dimension, found, top))
+        if worst is not None and -worst[2].share >= settings["min_share"]:
+            insights.append(self._detractor(evidence, *worst))
+        return insights
+
+    def _numbers(self, evidence: Evidence, dimension: str, found: Decomposition) -> dict:
+        top = int(evidence.settings["top"])
+        listed = [*found.drivers()[:top], *found.detractors()[:top]]
+        return {
+            "dimension": dimension, "method": found.kind, "change": float(found.total_change),
+            "net_share": float(found.net_share),
+            "value": evidence.result.value, "previous": evidence.result.previous,
+            "segments": [
+                {"segment": c.segment, "change": float(c.change), "share": float(c.share), "base": float(c.base),
+                 **({"rate": float(c.rate), "mix": float(c.mix)} if c.rate is not None else {})}
+                for c in listed
+            ],
+            # every segment's contribution: they add up to `change` (exactly, before rounding to floats)
+            "contributions": {c.segment: float(c.change) for c in found.contributions},
+        }
+
+    def _driver(self, evidence: Evidence, dimension: str, found: Decomposition, top: Contribution) -> Insight:
+        metric, result = evidence.metric, evidence.result
+        good = (result.delta > 0) == (metric.better == "higher")
+        values = {
+            "metric": Word(metric.title), "change": Number(float(found.total_change), "change", of=metric.unit),
+            "share": Number(float(top.share), "share"), "dimension": Word(dimension.replace("_", " ")),
+            "segment": top.segment, "segment_change": Number(float(top.change), "change", of=metric.unit),
+        }
+        if found.kind == "ratio":
+            values["rate"] = Number(float(top.rate), "change", of=metric.unit)
+            values["mix"] = Number(float(top.mix), "change", of=metric.unit)
+        numbers = self._numbers(evidence, dimension, found)
+        numbers.update({"role": "driver", "segment": top.segment, "share": float(top.share),
+                        "excess": float(top.excess)})
+        if top.rate is not None:
+            numbers.update({"rate": float(top.rate), "mix": float(top.mix)})
+        return Insight(
+            metric=metric.name, kind=self.kind,
+            # An explanation of a change, not the news itself: 0.3 for a plain one, up to 0.5 when one segment
+            # holds it all, so an unusual-change flag (0.5 and up) of the same change ranks first.
+            score=0.3 + 0.2 * min(1.0, float(top.excess)), period=result.period,
+            message=RATIO_DRIVER if found.kind == "ratio" else ADDITIVE_DRIVER, values=values,
+            segment=f"{dimension} = {top.segment}", numbers=numbers, needs_attention=not good,
+        )
+
+    def _detractor(self, evidence: Evidence, dimension: str, found: Decomposition, against: Contribution) -> Insight:
+        metric, result = evidence.metric, evidence.result
+        values = {
+            "metric": Word(metric.title), "change": Number(float(found.total_change), "change", of=metric.unit),
+            "dimension": Word(dimension.replace("_", " ")), "segment": against.segment,
+            "segment_change": Number(float(against.change), "change", of=metric.unit),
+        }
+        numbers = self._numbers(evidence, dimension, found)
+        numbers.update({"role": "detractor", "segment": against.segment, "share": float(against.share)})
+        good = (float(against.change) > 0) == (metric.better == "higher")
+        return Insight(
+            metric=metric.name, kind=self.kind, score=0.25 + 0.1 * min(1.0, -float(against.share)),
+            period=result.period, message=DETRACTOR, values=values, segment=f"{dimension} = {against.segment}",
+            numbers=numbers, needs_attention=not good,
+        )

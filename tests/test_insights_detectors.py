@@ -1,0 +1,144 @@
+"""Each insight's arithmetic on hand-built values where the right answer is known (pure functions)."""
+
+from __future__ import annotations
+
+import math
+import random
+from types import SimpleNamespace
+
+import pytest
+
+from kpicore.insights.concentration import additive, concentrated
+from kpicore.insights.forecast import forecast
+from kpicore.insights.trend import direction, mann_kendall
+from kpicore.insights.unusual import band, plain_band, seasonal_effects, theil_sen
+
+
+def test_theil_sen_ignores_an_outlier():
+    points = [(i, 2.0 * i + 1) for i in range(10)]
+    points[4] = (4, 500.0)
+    slope, intercept = theil_sen(points)
+    assert slope == pytest.approx(2.0) and intercept == pytest.approx(1.0)
+
+
+def test_plain_band_is_median_and_mad_on_a_flat_history():
+    # Residuals around 10: -1, +1 alternating -> MAD 1 -> robust SD 1.4826.
+    history = [9.0, 11.0] * 6
+    found = plain_band([*history, 10.0], threshold=3, window=26, min_history=8)
+    assert found.expected == pytest.approx(10.0)
+    assert found.scale == pytest.approx(1.4826)
+    assert found.low == pytest.approx(10 - 3 * 1.4826) and found.high == pytest.approx(10 + 3 * 1.4826)
+    assert not found.outside(14.4) and found.outside(14.5) and found.outside(5.5)
+    assert found.method == "plain" and found.history == 12
+
+
+def test_plain_band_follows_a_growing_business_and_a_past_spike_does_not_widen_it():
+    history = [100.0 + 5 * i + (1 if i % 2 else -1) for i in range(20)]
+    history[7] = 900.0  # a past outlier
+    found = plain_band([*history, 200.0])
+    assert found.expected == pytest.approx(200.0, abs=1.5)
+    assert found.scale < 3
+    assert found.outside(220.0) and not found.outside(202.0)
+
+
+def test_too_little_history_gives_no_band_and_a_missing_value_is_never_outside():
+    assert plain_band([1.0, 2.0, 3.0, 4.0], min_history=8) is None
+    assert band([None, None, 5.0, 6.0, 7.0], "week") is None
+    found = plain_band([9.0, 11.0] * 6 + [10.0])
+    assert not found.outside(None)
+
+
+def weekly_with_season(years: float, peak: float = 50.0, seed: int = 3):
+    """Weekly values: level 100 with noise SD 2 and a peak of ``peak`` in week 47 of every year."""
+    rng = random.Random(seed)
+    return [100.0 + rng.gauss(0, 2) + (peak if i % 52 == 46 else 0.0) for i in range(int(years * 52))]
+
+
+def test_a_seasonal_peak_seen_in_two_earlier_years_is_not_unusual():
+    values = weekly_with_season(3.1)
+    last_peak = max(i for i in range(len(values)) if i % 52 == 46)
+    history = values[: last_peak + 1]
+    assert len(history) - 1 >= 2 * 52 + 26 + 3
+    found = band(history, "week")
+    assert found.method == "seasonal" and found.season == 52
+    assert not found.outside(history[-1])
+    assert found.expected == pytest.approx(150.0, abs=6)
+    # The plain band (what a shorter history gives) flags it, and says it fell back.
+    short = band(history[-40:], "week")
+    assert short.method == "plain" and short.fallback and short.outside(history[-1])
+
+
+def test_a_spike_in_one_earlier_year_is_not_taken_for_a_season():
+    values = weekly_with_season(3.1, peak=0.0)
+    week = 2 * 52 + 40
+    values[week - 52] += 60  # a one-off spike a year before
+    effects = seasonal_effects(values[: week + 1], 52)
+    assert abs(effects[-1]) < 8  # the two earlier years disagree: no seasonal effect
+    found = band(values[: week + 1], "week")
+    assert found.method == "seasonal" and not found.outside(values[week])
+
+
+def test_daily_data_uses_the_day_of_the_week():
+    rng = random.Random(5)
+    weekday = [20.0, 20, 20, 20, 20, 60, 60]  # weekends are busy
+    values = [weekday[i % 7] + rng.gauss(0, 1) for i in range(7 * 2 + 30 + 5 + 5)]
+    while len(values) % 7 != 6:  # end on a weekend day
+        values.append(weekday[len(values) % 7] + rng.gauss(0, 1))
+    found = band(values, "day")
+    assert found.method == "seasonal" and found.season == 7
+    assert not found.outside(values[-1]) and found.expected == pytest.approx(60, abs=3)
+    assert found.outside(25.0)
+
+
+def test_mann_kendall_on_a_known_sequence():
+    # 1..6 strictly rising: S = 15, var = 6*5*17/18 = 28.333, z = 14/sqrt(28.333).
+    z, p = mann_kendall([1, 2, 3, 4, 5, 6])
+    assert z == pytest.approx(14 / math.sqrt(28.333333), rel=1e-6)
+    assert p == pytest.approx(math.erfc(z / math.sqrt(2)))
+    assert mann_kendall([3, 3, 3, 3]) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ([10, 11, 12, 13, 14, 15, 16, 17], 1),
+    ([17, 16, 15, 14, 13, 12, 11, 10], -1),
+    ([10, 12, 9, 11, 10, 12, 9, 11], 0),
+    ([100, 100.1, 100.2, 100.3, 100.4, 100.5, 100.6, 100.7], 0),  # rising, but by less than 5 %
+])
+def test_direction_of_a_trend(values, expected):
+    sign, _, _ = direction(values, confidence=0.95, min_change=0.05)
+    assert sign == expected
+
+
+def test_a_trend_with_a_gap_is_no_trend():
+    assert direction([1, 2, None, 4, 5, 6], confidence=0.95, min_change=0.05) is None
+
+
+def test_the_forecast_continues_a_line_and_its_interval_holds_the_truth():
+    rng = random.Random(1)
+    values = [50 + 2 * i + rng.gauss(0, 1) for i in range(30)]
+    mean, low, high = forecast(values, 0.8)
+    assert low < 50 + 2 * 30 < high
+    assert mean == pytest.approx(110, abs=3)
+    assert high - low < 10
+    assert forecast([5.0] * 12) is None
+
+
+@pytest.mark.parametrize(("segments", "total", "share", "expected"), [
+    ([("email", 60.0), ("social", 40.0)], 100.0, 0.5, ("email", 0.6)),
+    ([("email", 50.0), ("social", 50.0)], 100.0, 0.5, None),  # exactly half is not more than half
+    ([("(none)", 80.0), ("social", 20.0)], 100.0, 0.5, None),  # "no channel" is never named
+    ([("a", 30.0), ("b", 30.0), ("c", 40.0)], 100.0, 0.35, ("c", 0.4)),
+    ([("a", -10.0), ("b", 110.0)], 100.0, 0.5, None),
+    ([], 0.0, 0.5, None),
+])
+def test_concentration(segments, total, share, expected):
+    found = concentrated(segments, total, share)
+    if expected is None:
+        assert found is None
+    else:
+        assert found[0] == expected[0] and found[1] == pytest.approx(expected[1])
+
+
+def test_only_additive_metrics_have_shares():
+    assert additive([60.0, 40.0], 100.0)
+    assert not additive([3.0, 5.0], 4.1)  # rates of segments do not add up to the total rate

@@ -1,0 +1,123 @@
+"""Insights where people meet them: `kpi insights` on the demo (its planted churn surge), bad input,
+digests (top N), and the `is unusual` alert rule using the same band."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kpicore.alerts.rules import ACCEPTED_FORMS, Rule, parse_when
+from kpicore.insights.unusual import band, history_needed
+
+KINDS = {"unusual", "trend", "new_trend", "forecast", "concentration"}
+
+
+def insights(run_kpi, source, *args):
+    code, out, err = run_kpi("insights", *args, "--format", "json", "--source", str(source))
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_the_planted_churn_surge_is_unusual_and_its_numbers_can_be_checked(run_kpi, demo_database):
+    found = insights(run_kpi, demo_database, "churn_rate", "revenue", "nps", "--period", "2026-W47")
+    assert found[0]["kind"] == "unusual"  # what needs attention first, highest score first
+    assert {i["kind"] for i in found} <= KINDS and {i["period"] for i in found} == {"2026-W47"}
+    unusual = found[0]
+    assert unusual["metric"] == "churn_rate" and unusual["segment"] is None
+    numbers = unusual["numbers"]
+    assert numbers["value"] > numbers["high"] and numbers["z"] > numbers["threshold"] == 3.0
+    # Two years of demo data: less than two full seasons before the week, so a plain band, said so.
+    assert numbers["method"] == "plain" and numbers["fallback"] is True
+    assert "plain band, too little history for a seasonal one" in unusual["text"]
+    # Reproducible from `kpi compute`: the same value, and the band from the same trend.
+    assert history_needed("week", {}) > 120  # the seasonal band's reach; the demo's data starts within 120 weeks
+    code, out, err = run_kpi("compute", "churn_rate", "--period", "2026-W47", "--trend", "120",
+                             "--format", "json", "--source", str(demo_database))
+    assert code == 0, err
+    (computed,) = json.loads(out)
+    assert computed["value"] == pytest.approx(numbers["value"])
+    values = [point["value"] for point in computed["trend"]]
+    while values and values[0] in (None, 0):
+        values.pop(0)
+    again = band(values, "week")
+    assert again.expected == pytest.approx(numbers["expected"]) and again.high == pytest.approx(numbers["high"])
+
+
+def test_no_value_and_too_little_history_make_no_insight(run_kpi, demo_database):
+    before_the_data = insights(run_kpi, demo_database, "nps", "csat", "churn_rate", "--period", "2020-W01")
+    assert before_the_data == []
+    code, out, _ = run_kpi("insights", "nps", "--period", "2020-W01", "--source", str(demo_database))
+    assert code == 0 and out.strip() == "No insights for 2020-W01."
+    # Three weeks into the data: no band, no trend, no forecast (a share needs no history).
+    early = insights(run_kpi, demo_database, "revenue", "churn_rate", "--period", "2024-W50")
+    assert {i["kind"] for i in early} <= {"concentration"}
+
+
+DIGEST = """
+timezone = "UTC"
+[source]
+url = "{db}"
+[digests.weekly]
+metrics = ["revenue", "churn_rate", "nps"]
+period = "2026-W47"
+trend = 6
+{extra}
+"""
+
+
+def render(run_kpi, tmp_path, demo_database, extra=""):
+    (tmp_path / "kpi.toml").write_text(DIGEST.format(db=demo_database, extra=extra), encoding="utf-8")
+    code, out, err = run_kpi("digest", "render", "weekly", "--format", "text")
+    assert code == 0, err
+    return out
+
+
+def test_a_digest_shows_its_top_insights_and_none_when_told(run_kpi, tmp_path, demo_database):
+    text = render(run_kpi, tmp_path, demo_database)
+    assert "unusually high" in text  # in the headline or the list
+    listed = text.split("Insights:\n", 1)[1].split("\n\n", 1)[0]
+    assert 1 <= listed.count("\n- ") + listed.startswith("- ") <= 3
+    one = render(run_kpi, tmp_path, demo_database, "insights = 1")
+    assert one.count("unusually high") == 1
+    none = render(run_kpi, tmp_path, demo_database, "insights = 0")
+    assert "Insights:" not in none and "unusually" not in none
+    (tmp_path / "kpi.toml").write_text(DIGEST.format(db=demo_database, extra='insights = "all"'), encoding="utf-8")
+    code, _, err = run_kpi("digest", "render", "weekly", "--format", "text")
+    assert code == 2 and "[digests.weekly].insights: expected how many insights" in err
+
+
+def test_is_unusual_parses_and_is_an_accepted_form():
+    assert parse_when("a", "revenue is unusual") == Rule("unusual", "revenue")
+    assert parse_when("a", "Churn_rate  IS  unusual") == Rule("unusual", "churn_rate")
+    assert "is unusual" in ACCEPTED_FORMS
+
+
+def test_is_unusual_fires_for_the_region_with_the_surge_only(run_kpi, tmp_path, demo_database):
+    (tmp_path / "kpi.toml").write_text(f"""
+[source]
+url = "{demo_database}"
+[alerts.churn_odd]
+when = "churn_rate is unusual"
+by = "region"
+period = "2026-W47"
+[alerts.churn_total]
+when = "churn_rate is unusual"
+period = "2026-W47"
+[alerts.nps_odd]
+when = "nps is unusual"
+period = "2026-W47"
+""", encoding="utf-8")
+    code, out, err = run_kpi("alerts", "check", "--format", "json")
+    assert code == 0, err
+    states = json.loads(out)
+    by_region = {s["segment"]: s for s in states if s["alert"] == "churn_odd"}
+    assert {name for name, s in by_region.items() if s["firing"]} == {"South"}
+    south = by_region["South"]
+    assert south["value"] > south["band"]["high"] and south["band"]["method"] == "plain"
+    total = next(s for s in states if s["alert"] == "churn_total")
+    assert total["firing"] and total["segment"] is None
+    nps = next(s for s in states if s["alert"] == "nps_odd")
+    assert nps["firing"] is False and nps["band"]["low"] <= nps["value"] <= nps["band"]["high"]
+    code, out, _ = run_kpi("alerts", "check", "churn_odd")
+    assert "churn_odd [South]: FIRING · churn_rate is unusual · 2026-W47 · " in out and "(expected " in out
