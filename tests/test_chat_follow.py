@@ -71,6 +71,10 @@ def test_follow_unfollow_following_and_one_personal_message_across_a_restart(tmp
     text = blocks_text(message["blocks"])
     assert "Your KPIs" in text and "Net Promoter Score" in text and "By region" in text
     assert "Customer satisfaction" not in text  # unfollowed before the fire
+    # The top insights about the followed metrics, as in a digest of them: here a forecast, the drivers of the
+    # change and the same week a year before.
+    assert "*Insights*" in text and "Forecast for 2026-W48: Net Promoter Score" in text
+    assert "a year before" in text
     assert message["metadata"]["event_payload"]["key"].startswith("personal")
     status, body = serve.get("/healthz")
     assert status == 200 and "next_fire" in json.loads(body)["personal"]

@@ -48,16 +48,8 @@ def personal_spec(user_id: str, follows: list[Follow], settings, config) -> Dige
         breakdowns={item.metric: item.dimension for item in follows if item.dimension},
         destinations=[destination(user_id)],
         timezone=config.timezone,
+        insights=TOP_INSIGHTS,
     )
-
-
-def top_insights(spec: DigestSpec, results: list, config, registry) -> list[str]:
-    """The insights a personal message shows under its headline, best first (at most TOP_INSIGHTS).
-
-    The one place personal messages get insights: kpicore.insights plugs in here (its top
-    insights for ``results``, as one line of text each). Until then a personal message has none.
-    """
-    return []
 
 
 def allowed_follows(follows: list[Follow], settings) -> list[Follow]:
@@ -66,25 +58,6 @@ def allowed_follows(follows: list[Follow], settings) -> list[Follow]:
 
     return [item for item in follows
             if settings.allowed(item.metric, Asker(item.user_id, item.channel_id, item.channel_name))]
-
-
-def _with_insights(render, insights: list[str]):
-    """``render(fmt)`` with the insights as a section under the Slack message's headline."""
-    if not insights:
-        return render
-
-    def rendered(fmt: str):
-        from kpicore.digest.blockkit import MAX_BLOCKS, slack_escape
-
-        out = render(fmt)
-        if fmt == "slack" and out.messages and len(out.messages[0]["blocks"]) < MAX_BLOCKS:
-            text = "\n".join(f"• {slack_escape(line)}" for line in insights)
-            # After the header, the period line and the headline: the insights explain the headline.
-            blocks = out.messages[0]["blocks"]
-            blocks.insert(min(3, len(blocks)), {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}})
-        return out
-
-    return rendered
 
 
 def send_personal(config, registry, engine: Engine, scheduled: dt.datetime, settings, *,
@@ -106,6 +79,7 @@ def send_personal(config, registry, engine: Engine, scheduled: dt.datetime, sett
         channel_settings,
         channels,
         compute_digest,
+        digest_insights,
         in_digest_order,
         render_options,
         resolve_period,
@@ -141,9 +115,11 @@ def send_personal(config, registry, engine: Engine, scheduled: dt.datetime, sett
                 for dimension, results in groups:
                     store_results(config, results, the_source.display, dimension)
                 results = in_digest_order(spec, groups)
-                render = renderer(spec, results, period_label=period.label, charts=False, **render_options(config))
-                insights = top_insights(spec, results, config, registry)[:TOP_INSIGHTS]
-                return Message(key=key, title=spec.title, renderings=_with_insights(render, insights),
+                # The same top insights as a digest of these metrics, rendered by the digest's own templates.
+                insights = digest_insights(spec, period, the_source, config, registry)
+                render = renderer(spec, results, period_label=period.label, charts=False, insights=insights,
+                                  **render_options(config))
+                return Message(key=key, title=spec.title, renderings=render,
                                destinations=list(spec.destinations))
 
             targets = list(spec.destinations) if due is None else due(key, list(spec.destinations))
