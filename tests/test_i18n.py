@@ -22,21 +22,52 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 KPI = Path(sys.executable).parent / "kpi"
 
 
-def catalog(language: str):
-    with open(build.po_path(language), "rb") as source:
+def catalog(language: str, domain=None):
+    with open(build.po_path(language, domain), "rb") as source:
         return read_po(source, locale=language)
+
+
+PACKS = {"consulting": "kpicore_consulting", "restaurant": "kpicore_restaurant", "social": "kpicore_social"}
+PACK_DOMAINS = tuple(sorted(PACKS.values()))
+
+
+def pack_registry():
+    """kpicore's plugins and the three packs of this repository, registered in-process (not entry points)."""
+    import importlib
+
+    from kpicore.plugins import new_plugin_manager
+    from kpicore.registry import build_registry
+
+    loaded = new_plugin_manager(load_entry_points=False)
+    for name, module in PACKS.items():
+        loaded.manager.register(importlib.import_module(module), name=name)
+    return build_registry(loaded)
+
+
+REGISTRY = pack_registry()
+#: kpicore's catalog and the packs' (restaurant, consulting, social), each checked in every language.
+DOMAINS = {domain.name: domain for domain in build.domains(REGISTRY)}
+
+
+def test_the_packs_ship_catalogs():
+    assert set(PACK_DOMAINS) <= set(DOMAINS), "a pack's register_catalogs is missing"
+    for name in PACK_DOMAINS:
+        for language in i18n.LANGUAGES:
+            assert DOMAINS[name].po_path(language).with_suffix(".mo").is_file()
 
 
 def placeholders(text: str) -> set[str]:
     return set(PLACEHOLDER.findall(text))
 
 
+@pytest.mark.parametrize("domain_name", sorted(DOMAINS))
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
-def test_catalog_is_complete_and_matches_the_code(language):
-    """Every message the code and templates use is in the catalog, translated, not fuzzy, with the
-    msgid's placeholders; the compiled .mo is the .po's."""
-    messages = catalog(language)
-    expected = {m.id if not m.pluralizable else m.id[0] for m in build.extract() if m.id}
+def test_catalog_is_complete_and_matches_the_code(language, domain_name):
+    """Every message the code, templates and metrics (titles, definitions, warnings) use is in the
+    catalog, translated, not fuzzy, with the msgid's placeholders; the compiled .mo is the .po's."""
+    domain = DOMAINS[domain_name]
+    messages = catalog(language, domain)
+    expected = {m.id if not m.pluralizable else m.id[0] for m in build.extract(domain, REGISTRY) if m.id}
     present = {m.id if not m.pluralizable else m.id[0] for m in messages if m.id}
     assert expected - present == set(), f"{language}: messages missing from the catalog (run make i18n)"
     for message in messages:
@@ -50,7 +81,7 @@ def test_catalog_is_complete_and_matches_the_code(language):
             assert placeholders(string) == placeholders(ids[0]), (
                 f"{language}: placeholders of {string!r} differ from {ids[0]!r}"
             )
-    assert build.stale() == [], "a compiled catalog is out of date: run make i18n"
+    assert build.stale(domain) == [], "a compiled catalog is out of date: run make i18n"
 
 
 def english_fragments() -> set[str]:
@@ -194,16 +225,54 @@ def test_bengali_and_malayalam_charts_draw_only_what_their_font_can():
 
 
 def test_glossary_matches_the_catalogs():
-    """docs/i18n.md's glossary lists every stock metric with the catalogs' own translations."""
+    """docs/i18n.md's glossary lists every stock and pack metric with the catalogs' own translations."""
     page = (Path(__file__).parent.parent / "docs" / "i18n.md").read_text(encoding="utf-8")
     rows = {cells[0].strip("`"): cells[1:] for cells in (
         [c.strip() for c in line.strip("|").split("|")] for line in page.splitlines() if line.startswith("| `")
     )}
-    titles = build.stock_metric_titles()
-    assert sorted(row[0] for row in rows.values()) == sorted(titles)
-    catalogs = {lang: {m.id: m.string for m in catalog(lang)} for lang in LANGUAGES}
+    plugins = {plugin for domain in DOMAINS.values() for plugin in domain.plugins}
+    titles = {name: r.item.title for name, r in REGISTRY.metrics.items() if r.plugin in plugins}
+    assert {name: row[0] for name, row in rows.items()} == titles
+    catalogs = {lang: {m.id: m.string for d in DOMAINS.values() for m in catalog(lang, d)} for lang in LANGUAGES}
     for english, *translated in rows.values():
         assert translated == [catalogs[lang][english] for lang in ("ml", "bn", "fa", "ig")], english
+
+
+def test_plugin_titles_definitions_and_warnings_are_translated():
+    """A pack's metric speaks the reader's language through its own catalog (register_catalogs)."""
+    i18n.add_catalogs((r.item.domain, r.item.locale_dir) for r in REGISTRY.catalogs.values())
+    with i18n.using("ml_IN"):
+        assert i18n.gettext("Covers") == "അതിഥികളുടെ എണ്ണം"
+        assert i18n.gettext("sessions still open (no left_at yet)").startswith("ഇപ്പോഴും")
+    with i18n.using("fa_IR"):
+        assert i18n.gettext("Engagement rate") == "نرخ تعامل"
+        assert i18n.gettext("Revenue") == "درآمد"  # kpicore's own catalog still comes first
+    with i18n.using("de_DE"):
+        assert i18n.gettext("Covers") == "Covers"
+
+
+def test_a_broken_plugin_catalog_is_one_line_and_english(tmp_path, caplog):
+    """A plugin whose .mo cannot be read: its texts in English, one warning line, kpicore's own text
+    still translated."""
+    broken = tmp_path / "fa" / "LC_MESSAGES"
+    broken.mkdir(parents=True)
+    (broken / "kpicore_brokenpack.mo").write_bytes(b"\x00 not a catalog at all")
+    saved = i18n.plugin_catalogs()
+    i18n.add_catalogs([("kpicore_brokenpack", tmp_path)])
+    try:
+        with caplog.at_level(logging.WARNING, logger="kpicore.i18n"), i18n.using("fa_IR"):
+            assert i18n.gettext("Pizzas sold") == "Pizzas sold"
+            assert i18n.gettext("Revenue") == "درآمد"
+            body = render(sample_spec(), sample_results(), "text", period_label=PERIOD, locale="fa_IR",
+                          currency="IRR", charts=False).body
+        assert "درآمد" in body
+        lines = [r.getMessage() for r in caplog.records]
+        assert len(lines) == 1 and lines[0].startswith("the kpicore_brokenpack catalog for locale 'fa_IR' is broken (")
+        assert lines[0].endswith("): using English")
+    finally:
+        i18n._plugin_catalogs.clear()
+        i18n.add_catalogs(saved.items())
+        i18n.translations.cache_clear()
 
 
 @pytest.mark.parametrize(

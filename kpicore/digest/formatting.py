@@ -10,6 +10,7 @@ The API to call:
 - ``segment_label(segment, dimension)``: ``no region`` for the group with no value
 - ``format_axis_value(value, unit, locale, currency)``: ``$40K``, ``45%`` (chart ticks)
 - ``period_tick(label, locale)``: ``Nov 16``, ``Oct``, ``Q3`` (a period as a chart label)
+- ``format_list(items)``: ``nps, csat`` / Persian ``nps، csat`` (items joined in the current language)
 
 Every function takes the locale as a string (``"en"``, ``"de_DE"``); Babel is imported
 inside the functions so importing this module stays cheap.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -48,6 +49,22 @@ POINT_UNITS = ("percent", "points")
 
 _SIGNED_ONE_DECIMAL = "+#,##0.0;-#,##0.0"
 _SIGNED_TWO_DECIMALS = "+#,##0.00;-#,##0.00"
+
+
+#: The comma that joins a list, by language (Persian writes the Arabic comma, U+060C).
+LIST_COMMAS = {"fa": "\u060c ", "ar": "\u060c ", "ur": "\u060c "}
+
+
+def format_list(items: Iterable[str], locale: str | None = None, *, sep: str = ", ") -> str:
+    """``items`` joined with the comma of ``locale`` (default: the language in effect): ``a, b`` or,
+    in Persian, ``a، b``. ``sep`` is the separator in languages without one of their own (``"; "``
+    joins sentences: Persian has ``؛``)."""
+    from kpicore.i18n import current_locale, language
+
+    lang = language(locale or current_locale())
+    if lang in LIST_COMMAS:
+        sep = LIST_COMMAS[lang] if sep.strip() == "," else sep.replace(";", "\u061b")
+    return sep.join(items)
 
 
 def _grouped(pattern: str, locale: str) -> str:

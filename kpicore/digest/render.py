@@ -201,8 +201,9 @@ def metric_view(
         trend_span=_span(len(trend_values), result.period),
         n=formatting.format_count(result.n, result.n_noun, locale) if result.n is not None else None,
         warnings=sum(w.count for w in result.warnings),
-        warning_messages=[f"{w.message} ({w.count})" for w in result.warnings if w.count],
-        notes=[w.message for w in result.warnings if not w.count],
+        warning_messages=[f"{_(w.message)} ({formatting.format_number(w.count, locale)})"
+                          for w in result.warnings if w.count],
+        notes=[_(w.message) for w in result.warnings if not w.count],
         dimension=result.dimension,
         segments=segments,
         chart_alt=chart_alt(result, locale=locale, currency=currency) if result.trend else "",
