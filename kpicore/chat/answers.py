@@ -11,6 +11,7 @@ that resolves to the answer, for the app to post through ``response_url``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -249,9 +250,9 @@ class Answerer:
 
     # -- entry point ---------------------------------------------------------------------------
     def speaking(self):
-        """The context in which answers are written: kpi.toml's ``locale`` and ``digits`` (worker
+        """The context in which answers are written: kpi.toml's ``locale``, ``digits`` and ``week_start`` (worker
         threads do not inherit the caller's context, so each thread enters it itself)."""
-        return i18n.using(self.config.locale, self.config.digits)
+        return _speaking(self.config)
 
     def reply(self, text: str, asker: Asker) -> Reply:
         """The reply to ``/kpi text`` from ``asker``, in kpi.toml's ``locale``; never raises."""
@@ -627,6 +628,14 @@ class Answerer:
             note += " " + _("(part 1 of %(count)s)") % {"count": len(rendered.messages)}
         blocks = _fit([_context(note), *first["blocks"]])
         return Reply(ephemeral(first["text"], blocks), how="digest")
+
+
+@contextlib.contextmanager
+def _speaking(config):
+    from kpicore.periods import weeks_starting
+
+    with i18n.using(config.locale, config.digits), weeks_starting(config.week_start):
+        yield
 
 
 def _chunks(lines: list[str], limit: int = 2900) -> list[str]:

@@ -120,7 +120,7 @@ def _details(reg, config, name, period, source):
     except KpiError:
         click.echo("  (no source configured: pass --source to see the columns read and the generated SQL)")
         return
-    the_period = context.resolve_period(period, config.timezone)
+    the_period = context.resolve_period(period, config.timezone, config.week_start)
     the_source = context.open_source(config, url, reg)
     try:
         for entity, columns in columns_read(metric, the_source, the_period, config).items():

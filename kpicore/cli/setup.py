@@ -300,7 +300,7 @@ def demo_command(period, packs, locale, into):
         check_locale(locale, "--locale")
     _write_demo_config(config_path, [registration.item for registration in demo_packs], into, locale)
     config = context.apply_locale(load_config(config_path), locale)
-    the_period = context.resolve_period(period, config.timezone)
+    the_period = context.resolve_period(period, config.timezone, config.week_start)
     if demo_packs:
         providers = {registration.plugin for registration in demo_packs}
         names = [name for name, metric in reg.metrics.items() if metric.plugin in providers]

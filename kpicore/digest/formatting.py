@@ -310,6 +310,8 @@ def period_tick(label: str, locale: str = "en", *, numeric: bool = False) -> str
     day_match = re.fullmatch(r"\d{4}-\d{2}-\d{2}", label)
     if day_match:
         return format_skeleton("MMMd", dt.date.fromisoformat(label), locale=locale)
+    if period_kind(label) == "week":  # a week starting on Saturday or Sunday (week_start): its first day
+        return format_skeleton("MMMd", dt.date.fromisoformat(label[:10]), locale=locale)
     return label
 
 
@@ -337,6 +339,11 @@ def period_kind(label: str) -> str | None:
     ):
         if re.fullmatch(pattern, label):
             return kind
+    # A week that does not start on Monday (week_start = "saturday") is labelled by its seven days.
+    days = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", label)
+    if days and (dt.date.fromisoformat(days[2]) - dt.date.fromisoformat(days[1])).days == 6 \
+            and dt.date.fromisoformat(days[1]).weekday() != 0:
+        return "week"
     return None
 
 

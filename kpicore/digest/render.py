@@ -48,6 +48,8 @@ class DigestSpec:
     destinations: list[str] = field(default_factory=list)
     template: str = "digest"
     timezone: str | None = None
+    #: The first day of the week for ``this-week`` / ``last-week`` (kpi.toml's ``week_start``).
+    week_start: str = "monday"
     #: A kpicore.scheduler.CronSchedule or IntervalSchedule (None: sent with `kpi digest send` only).
     schedule: Any = None
     #: Seconds: a missed fire this recent is sent once when `kpi serve` starts.

@@ -55,7 +55,7 @@ def resolve_period(spec: DigestSpec, override: str | None = None, now: dt.dateti
     Kolkata week before."""
     from kpicore.periods import parse_period
 
-    return parse_period(override or spec.period, spec.timezone or "UTC", now=now)
+    return parse_period(override or spec.period, spec.timezone or "UTC", now=now, week_start=spec.week_start)
 
 
 def compute_digest(
