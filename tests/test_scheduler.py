@@ -7,6 +7,7 @@ work-around is known to be needed."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
 from dataclasses import replace
 from zoneinfo import ZoneInfo
@@ -176,7 +177,7 @@ def test_a_saturday_week_digest_fired_each_saturday_reports_the_week_before():
     assert [p.label for p in periods] == ["2026-11-07..2026-11-13", "2026-11-14..2026-11-20",
                                           "2026-11-21..2026-11-27"]
     assert [p.start.isoformat() for p in periods][1] == "2026-11-14T00:00:00+03:30"
-    assert all(a.end == b.start for a, b in zip(periods, periods[1:], strict=False))  # no gap, no overlap
+    assert all(a.end == b.start for a, b in itertools.pairwise(periods))  # no gap, no overlap
     late = fires[1] + dt.timedelta(days=2)  # the service was down until Monday: it catches the fire up
     caught_up = most_recent_fire(weekly.schedule, late, dt.timedelta(days=3))
     assert caught_up == fires[1] and resolve_period(weekly, now=caught_up) == periods[1]
