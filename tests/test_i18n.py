@@ -300,3 +300,51 @@ def test_digits_native_in_kpi_toml_reaches_the_digest(tmp_path):
     (tmp_path / "kpi.toml").write_text('digits = "arabic"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match='digits must be "default" or "native"'):
         load_config(tmp_path / "kpi.toml")
+
+
+@pytest.mark.parametrize(
+    "day, short, medium",
+    [
+        ("2026-03-21", "1405/01/01", "1 فروردین 1405"),  # Nowruz 1405
+        ("2026-03-20", "1404/12/29", "29 اسفند 1404"),  # the last day of 1404 (not a leap year)
+        ("2025-03-21", "1404/01/01", "1 فروردین 1404"),
+        ("2024-03-20", "1403/01/01", "1 فروردین 1403"),
+        ("2026-11-16", "1405/08/25", "25 آبان 1405"),  # the Monday of 2026-W47
+    ],
+)
+def test_solar_hijri_dates(day, short, medium):
+    with i18n.using("fa_IR", None, "persian"):
+        assert formatting.format_date(day, "fa_IR", "short") == short
+        assert formatting.format_date(day, "fa_IR") == medium
+    with i18n.using("fa_IR", "native", "persian"):
+        assert formatting.format_date(day, "fa_IR", "short") == short.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    with i18n.using("fa_IR"):  # the default calendar is Gregorian
+        assert "1405" not in formatting.format_date(day, "fa_IR")
+    with i18n.using("en", None, "persian"):  # Solar Hijri dates only where the language is Persian
+        assert formatting.format_date(day, "en") == formatting.format_date(day, "en", "medium")
+        assert "1405" not in formatting.format_date(day, "en") and "فروردین" not in formatting.format_date(day, "en")
+
+
+def test_solar_hijri_ranges_and_ticks():
+    with i18n.using("fa_IR", None, "persian"):
+        assert formatting.format_date_range("2026-11-16", "2026-11-23", "fa_IR") == "25 آبان تا 1 آذر 1405"
+        assert formatting.format_date_range("2026-03-21", "2026-03-28", "fa_IR") == "1 تا 7 فروردین 1405"
+        assert formatting.format_date_range("2026-03-14", "2026-03-23", "fa_IR") == "23 اسفند 1404 تا 2 فروردین 1405"
+        assert formatting.period_tick("2026-W47", "fa_IR") == "25 آبان"
+        assert formatting.period_tick("2026-W47", "fa_IR", numeric=True) == "8/25"
+
+
+def test_calendar_persian_in_kpi_toml_reaches_the_persian_digest(tmp_path):
+    from kpicore.config import load_config
+    from kpicore.digest.run import render_options
+    from kpicore.errors import ConfigError
+
+    (tmp_path / "kpi.toml").write_text('locale = "fa_IR"\ncurrency = "IRR"\ncalendar = "persian"\n', encoding="utf-8")
+    options = render_options(load_config(tmp_path / "kpi.toml"))
+    for fmt in ("text", "html", "md", "slack"):
+        body = render(sample_spec(), sample_results(), fmt, period_label=PERIOD, charts=False, **options).body
+        assert "25 آبان تا 1 آذر 1405" in body, fmt
+        assert "نوامبر" not in body, fmt  # no Gregorian month name left
+    (tmp_path / "kpi.toml").write_text('calendar = "jalali"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match='calendar must be "gregorian" or "persian", got \'jalali\''):
+        load_config(tmp_path / "kpi.toml")

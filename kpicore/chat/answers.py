@@ -634,7 +634,7 @@ class Answerer:
 def _speaking(config):
     from kpicore.periods import weeks_starting
 
-    with i18n.using(config.locale, config.digits), weeks_starting(config.week_start):
+    with i18n.using(config.locale, config.digits, config.calendar), weeks_starting(config.week_start):
         yield
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
-from kpicore.i18n import _, localize_digits, ngettext
+from kpicore.i18n import _, localize_digits, ngettext, solar_hijri
 
 _Formatter = TypeVar("_Formatter", bound=Callable[..., Any])
 
@@ -293,6 +293,9 @@ def period_tick(label: str, locale: str = "en", *, numeric: bool = False) -> str
     from babel.dates import format_skeleton as babel_skeleton
 
     def format_skeleton(skeleton: str, day: dt.date, locale: str) -> str:
+        if skeleton == "MMMd" and solar_hijri(locale):  # a day: its Solar Hijri day and month
+            jalali = _jalali(day)
+            return f"{jalali.month}/{jalali.day}" if numeric else f"{jalali.day} {PERSIAN_MONTHS[jalali.month - 1]}"
         if numeric:
             skeleton = {"MMMd": "Md", "MMM": "M"}.get(skeleton, skeleton)
         return babel_skeleton(skeleton, day, locale=locale)
@@ -409,7 +412,40 @@ def format_date(value: str | dt.date | dt.datetime, locale: str = "en", fmt: str
     """A date for ``locale``: ``Nov 16, 2026`` (en, medium), ``16.11.2026`` (de_DE, medium)."""
     from babel.dates import format_date as babel_format_date
 
+    if solar_hijri(locale):
+        return _solar_hijri_date(parse_date(value), fmt)
     return babel_format_date(parse_date(value), format=fmt, locale=locale)
+
+
+def _jalali(day: dt.date):
+    import jdatetime  # only for calendar = "persian"
+
+    return jdatetime.date.fromgregorian(date=day)
+
+
+#: The Solar Hijri months as Persian writes them (Farvardin ... Esfand).
+PERSIAN_MONTHS = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر", "دی",
+                  "بهمن", "اسفند")
+
+
+def _solar_hijri_date(day: dt.date, fmt: str = "medium") -> str:
+    """``1 فروردین 1405`` (medium, long) or ``1405/01/01`` (short) for the Gregorian ``day``."""
+    jalali = _jalali(day)
+    if fmt == "short":
+        return f"{jalali.year}/{jalali.month:02d}/{jalali.day:02d}"
+    return f"{jalali.day} {PERSIAN_MONTHS[jalali.month - 1]} {jalali.year}"
+
+
+def _solar_hijri_range(first: dt.date, last: dt.date) -> str:
+    """``25 تا 30 آبان 1405``, ``25 آبان تا 1 آذر 1405``, ``24 اسفند 1404 تا 1 فروردین 1405``: as Babel
+    writes Persian Gregorian ranges, with the Solar Hijri day, month and year."""
+    start, end = _jalali(first), _jalali(last)
+    to = " تا "  # "to"
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day}{to}{end.day} {PERSIAN_MONTHS[end.month - 1]} {end.year}"
+    if start.year == end.year:
+        return f"{start.day} {PERSIAN_MONTHS[start.month - 1]}{to}{end.day} {PERSIAN_MONTHS[end.month - 1]} {end.year}"
+    return f"{_solar_hijri_date(first)}{to}{_solar_hijri_date(last)}"
 
 
 @_digits
@@ -422,4 +458,6 @@ def format_date_range(start: str, end: str, locale: str = "en") -> str:
     last = max(last, first)
     if first == last:
         return format_date(first, locale)
+    if solar_hijri(locale):
+        return _solar_hijri_range(first, last)
     return format_interval(first, last, skeleton="yMMMd", locale=locale)

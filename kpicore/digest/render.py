@@ -325,7 +325,7 @@ def _in_locale(function: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with i18n.using(kwargs.get("locale"), kwargs.get("digits")):
+        with i18n.using(kwargs.get("locale"), kwargs.get("digits"), kwargs.get("calendar")):
             return function(*args, **kwargs)
 
     return wrapper
@@ -341,6 +341,7 @@ def render(
     locale: str = "en",
     currency: str = "USD",
     digits: str = "default",
+    calendar: str = "gregorian",
     templates_dir: Path | str | None = None,
     jinja_hook: Callable[[Any], Any] | None = None,
     charts: bool | None = None,

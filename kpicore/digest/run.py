@@ -115,6 +115,7 @@ def render_options(config) -> dict[str, Any]:
         "locale": config.locale,
         "currency": config.currency,
         "digits": config.digits,
+        "calendar": config.calendar,
         "templates_dir": config.templates_dir,
         "jinja_hook": jinja_hook(config),
     }

@@ -31,6 +31,7 @@ RTL_LANGUAGES = frozenset({"fa", "ar", "he", "ur", "ps"})
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("kpicore_locale", default="en")
 _digits: contextvars.ContextVar[str] = contextvars.ContextVar("kpicore_digits", default="default")
+_calendar: contextvars.ContextVar[str] = contextvars.ContextVar("kpicore_calendar", default="gregorian")
 #: ``digits = "native"``: the zero of each language's own digits (Babel's default is Latin digits).
 NATIVE_ZERO = {"ml": "\u0d66", "bn": "\u09e6", "fa": "\u06f0"}
 #: The values ``digits`` takes in kpi.toml.
@@ -99,16 +100,25 @@ def current_locale() -> str:
 
 
 @contextlib.contextmanager
-def using(locale: str | None, digits: str | None = None) -> Iterator[str]:
+def using(locale: str | None, digits: str | None = None, calendar: str | None = None) -> Iterator[str]:
     """Translate every ``_()`` inside the block into ``locale`` (None keeps the current one); ``digits``
-    ("default" or "native") chooses the digits numbers are written with."""
+    ("default" or "native") chooses the digits numbers are written with, ``calendar`` ("gregorian" or
+    "persian") the calendar of dates."""
     token = _current.set(locale or _current.get())
     digits_token = _digits.set(digits or _digits.get())
+    calendar_token = _calendar.set(calendar or _calendar.get())
     try:
         yield _current.get()
     finally:
+        _calendar.reset(calendar_token)
         _digits.reset(digits_token)
         _current.reset(token)
+
+
+def solar_hijri(locale: str | None = None) -> bool:
+    """Whether dates are written in the Solar Hijri calendar: ``calendar = "persian"`` in a Persian locale
+    (elsewhere the Gregorian dates of Babel, so an English reader of a Persian business reads dates)."""
+    return _calendar.get() == "persian" and language(locale or _current.get()) == "fa"
 
 
 def localize_digits(text: str) -> str:
@@ -162,6 +172,7 @@ __all__ = [
     "localize_digits",
     "ngettext",
     "plugin_catalogs",
+    "solar_hijri",
     "translations",
     "using",
 ]
