@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -187,6 +188,39 @@ def test_kpi_demo_in_persian(demo_folder):
     assert "درآمد" in completed.stdout  # revenue
     assert "Revenue" not in completed.stdout
     assert 'dir="rtl"' in (folder / "digest.html").read_text(encoding="utf-8")
+    # A business in Iran: its timezone, its Saturday week, Solar Hijri dates, amounts in rials.
+    assert 'timezone = "Asia/Tehran"' in config and 'week_start = "saturday"' in config
+    assert 'calendar = "persian"' in config and 'schedule = "0 9 * * SAT"' in config
+    assert "25 آبان تا 1 آذر 1405" in completed.stdout  # 2026-W47 in the Solar Hijri calendar
+    revenue = kpi("compute", "revenue", "--period", "2026-W47", "--format", "json", cwd=folder)
+    assert json.loads(revenue.stdout)[0]["value"] > 1e9  # a week's takings in rials, not dollars
+    last_week = kpi("compute", "revenue", "--period", "last-week", "--format", "json", cwd=folder)
+    start = json.loads(last_week.stdout)[0]["start"]
+    assert dt.date.fromisoformat(start[:10]).weekday() == 5 and start.endswith("+03:30")  # a Tehran Saturday
+
+
+@pytest.fixture(scope="module")
+def english_demo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo-en")
+    assert kpi("demo", "--period", "2026-W47", cwd=folder).returncode == 0
+    return folder
+
+
+@pytest.mark.parametrize(
+    "locale, currency, timezone, title, per_dollar",
+    [("ml_IN", "INR", "Asia/Kolkata", "പ്രതിവാര KPI-കൾ", 85), ("bn_BD", "BDT", "Asia/Dhaka", "সাপ্তাহিক KPI", 120),
+     ("ig_NG", "NGN", "Africa/Lagos", "KPI nke izu", 1500)],
+)
+def test_kpi_demo_in_each_language(tmp_path, english_demo, locale, currency, timezone, title, per_dollar):
+    completed = kpi("demo", "--locale", locale, "--period", "2026-W47", cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    config = (tmp_path / "kpi.toml").read_text(encoding="utf-8")
+    assert f'currency = "{currency}"' in config and f'locale = "{locale}"' in config
+    assert f'timezone = "{timezone}"' in config and "week_start" not in config and "calendar" not in config
+    assert title in completed.stdout and "Revenue" not in completed.stdout
+    values = [json.loads(kpi("compute", "aov", "--period", "2026-W47", "--tz", "UTC", "--format", "json",
+                             cwd=folder).stdout)[0]["value"] for folder in (tmp_path, english_demo)]
+    assert values[0] == pytest.approx(values[1] * per_dollar, rel=0.01)  # the same orders, in that currency
 
 
 def test_kpi_compute_translates_the_table_never_the_json(demo_folder):
@@ -348,3 +382,16 @@ def test_calendar_persian_in_kpi_toml_reaches_the_persian_digest(tmp_path):
     (tmp_path / "kpi.toml").write_text('calendar = "jalali"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match='calendar must be "gregorian" or "persian", got \'jalali\''):
         load_config(tmp_path / "kpi.toml")
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "slack"])
+def test_persian_lists_are_joined_with_the_arabic_comma(fmt):
+    body = render(sample_spec(), sample_results(), fmt, period_label=PERIOD, locale="fa_IR", currency="IRR",
+                  charts=False).body
+    if fmt == "slack":  # the notification text: "... — Weekly KPIs، 2026-W47"
+        assert "شاخص‌های هفتگی، 2026-W47" in body
+    else:
+        assert re.search(r"پاسخ، \*?نمونهٔ کوچک", body) and "پاسخ, " not in body  # "13 responses، small sample"
+    assert formatting.format_list(["nps", "csat"], "fa_IR") == "nps، csat"
+    assert formatting.format_list(["a", "b"], "fa_IR", sep="; ") == "a؛ b"
+    assert formatting.format_list(["nps", "csat"], "ml_IN") == "nps, csat"

@@ -260,6 +260,8 @@ def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[A
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals["text_direction"] = lambda: i18n.direction(i18n.current_locale())
     env.globals["bdi"] = bdi
+    # The comma that joins a list in the language in effect (Persian ، U+060C).
+    env.globals["comma"] = lambda: formatting.format_list(["", ""]).strip() + " "
     env.filters["ltr"] = ltr
     env.globals["format_count"] = lambda n, noun: formatting.format_count(n, noun, i18n.current_locale())
     env.filters["slack_escape"] = slack_escape
