@@ -533,7 +533,8 @@ class Answerer:
         if request.chart:
             from kpicore.digest.render import draw_charts
 
-            for metric, png in draw_charts(results, locale=self.config.locale, currency=self.config.currency).items():
+            for metric, png in draw_charts(results, locale=self.config.locale, currency=self.config.currency,
+                                                  calendar=self.config.calendar).items():
                 charts.append((f"{metric}-{request.period.label}.png", f"{metric} {request.period.label}", png))
         if request.share:
             shared = {"text": text, "blocks": _fit([*blocks, *actions(share=False)])}

@@ -16,6 +16,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from kpicore.digest import formatting
+from kpicore.i18n import N_, _
 from kpicore.results import MetricResult
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ TEXT_COLOUR = "#374151"
 #: Units drawn from zero: their values are amounts, and a bar or area from zero is their true size.
 ZERO_BASELINE_UNITS = ("count", "currency")
 #: The y axis label of a chart whose axis does not start at zero.
-NOT_FROM_ZERO = "axis not from 0"
+NOT_FROM_ZERO = N_("axis not from 0")
 #: Languages whose month names the chart fonts cannot draw (complex scripts matplotlib does not shape,
 #: Persian's right-to-left joined letters included): numeric period labels.
 NUMERIC_TICK_LANGUAGES = frozenset({"ml", "bn", "fa"})
@@ -178,19 +179,21 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
         # Not from zero: no baseline that could be read as one, and the axis says so.
         axes.spines["bottom"].set_visible(False)
         if low > 0:
-            axes.set_ylabel(NOT_FROM_ZERO, fontsize=TICK_FONT - 1, color=PREVIOUS_COLOUR, labelpad=2)
+            # In a script matplotlib cannot shape (Malayalam, Bengali, Persian) the words stay English.
+            axes.set_ylabel(NOT_FROM_ZERO if latin else _(NOT_FROM_ZERO), fontsize=TICK_FONT - 1, color=PREVIOUS_COLOUR, labelpad=2)
     axes.grid(axis="y", color="#e5e7eb", linewidth=0.7)
     axes.set_axisbelow(True)
     figure.tight_layout(pad=0.3)
     return figure
 
 
-def trend_chart(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> bytes | None:
+def trend_chart(result: MetricResult, *, locale: str = "en", currency: str = "USD",
+                calendar: str = "gregorian") -> bytes | None:
     """The PNG of ``trend_figure``, or None when there is nothing to draw (Latin digits: the chart fonts
     may not have the language's own)."""
     from kpicore.i18n import using
 
-    with using(locale, "default"):
+    with using(locale, "default", calendar):
         figure = trend_figure(result, locale=locale, currency=currency)
     if figure is None:
         return None
@@ -205,7 +208,7 @@ def chart_alt(result: MetricResult, *, locale: str = "en", currency: str = "USD"
     €48,210.50 (this week); lowest €39,000.00, highest €48,210.50.``"""
     trend = result.trend or []
     present = [(trend[i], value) for i, value in _present(result)]
-    from kpicore.i18n import _
+
 
     if not present:
         return _("%(metric)s: no trend values") % {"metric": _(result.title)}

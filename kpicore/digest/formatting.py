@@ -243,6 +243,8 @@ def format_axis_value(
             letters = [c for c in compact.replace(get_currency_symbol(currency, locale), "") if c.isalpha()]
             if letters and not (latin and any(not c.isascii() for c in letters)):
                 return compact
+            if latin and abs(value) >= 1_000_000:  # billions of rials: Latin abbreviations, not 12 digits
+                return f"{format_compact_decimal(value, locale='en', fraction_digits=1)} {currency}"
         # Below a thousand (or where the locale abbreviates only millions): whole units, grouped.
         return _currency_whole(value, currency, locale)
     fraction = "#,##0" + ("." + "0" * decimals if decimals else "") if decimals is not None else "#,##0.#"
