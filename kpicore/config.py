@@ -14,10 +14,12 @@ from .errors import ConfigError
 
 CONFIG_FILE = "kpi.toml"
 TOP_LEVEL_KEYS = (
-    "timezone", "currency", "locale", "digits", "gross_margin", "state_url", "templates_dir", "source",
+    "timezone", "currency", "locale", "digits", "week_start", "calendar", "gross_margin", "state_url", "templates_dir", "source",
     "entities", "targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat", "sync",
     "insights",
 )
+#: The calendars dates are shown in (``calendar``); periods are Gregorian underneath in every one.
+CALENDARS = ("gregorian", "persian")
 SOURCE_KEYS = ("url", "timezone", "timeout", "schema", "email")
 ENTITY_KEYS = ("table", "query", "columns", "dimensions", "scale")
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -61,6 +63,10 @@ class Config:
     locale: str = "en"
     #: "native": Malayalam, Bengali or Persian digits where the locale has them; "default": Babel's.
     digits: str = "default"
+    #: The first day of the business's week for ``this-week`` / ``last-week``: "monday" (ISO), "saturday"...
+    week_start: str = "monday"
+    #: "persian": Solar Hijri dates in Persian digests (periods stay Gregorian underneath).
+    calendar: str = "gregorian"
     gross_margin: float = 1.0
     state_url: str | None = None
     templates_dir: Path | None = None
@@ -223,6 +229,14 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         config.digits = _expect(raw["digits"], str, f"{where}: digits", '"default" or "native"')
         if config.digits not in ("default", "native"):
             raise ConfigError(f'{where}: digits must be "default" or "native", got {config.digits!r}')
+    if "week_start" in raw:
+        from .periods import check_week_start
+
+        config.week_start = check_week_start(raw["week_start"], f"{where}: week_start")
+    if "calendar" in raw:
+        config.calendar = _expect(raw["calendar"], str, f"{where}: calendar", '"gregorian" or "persian"')
+        if config.calendar not in CALENDARS:
+            raise ConfigError(f'{where}: calendar must be "gregorian" or "persian", got {config.calendar!r}')
     if "currency" in raw:
         config.currency = check_currency(config.currency, f"{where}: currency")
     if "gross_margin" in raw:

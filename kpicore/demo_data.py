@@ -11,6 +11,7 @@ insights to find: a churn surge in the South region.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -574,3 +575,18 @@ def copy_into(demo_path: str | os.PathLike[str], url: str, timezone: str = "UTC"
         source.dispose()
         target.dispose()
     return counts
+
+
+#: The demo's money columns (stock tables), written for a dollar-sized currency.
+MONEY_COLUMNS = (("orders", "amount"), ("marketing_spend", "amount"))
+
+
+def scale_demo_amounts(path: str | os.PathLike[str], factor: float, decimals: int = 2) -> None:
+    """Multiply the demo database's amounts by ``factor`` (rounded to the currency's ``decimals``), so a
+    demo in rials, rupees, taka or naira has the amounts a business there sees."""
+    if factor == 1:
+        return
+    with contextlib.closing(sqlite3.connect(os.fspath(path))) as connection, connection:
+        for table, column in MONEY_COLUMNS:
+            connection.execute(f"UPDATE {table} SET {column} = ROUND({column} * ?, ?)", (factor, decimals))
+

@@ -48,6 +48,12 @@ def register_settings(register):
 
 
 @hookspec
+def register_catalogs(register):
+    """Register the plugin's translations: ``register(domain, locale_dir)``, a gettext domain and the folder
+    holding ``<lang>/LC_MESSAGES/<domain>.mo`` (titles, definitions and warnings of its metrics)."""
+
+
+@hookspec
 def register_commands(cli):
     """Add commands to the ``kpi`` click group."""
 

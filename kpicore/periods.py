@@ -1,5 +1,10 @@
 """Reporting periods: half-open ``[start, end)`` intervals of local time in the business timezone.
 
+Weeks are ISO weeks (Monday to Sunday) unless the business's week starts on another day: ``week_start =
+"saturday"`` (Iran) or ``"sunday"`` moves ``this-week``, ``last-week`` and the weeks before them; such a
+week is labelled by its days (``2026-11-14..2026-11-20``), so that ``2026-W47`` always keeps its ISO
+meaning and every label reads back to the same period.
+
 Every boundary is a local midnight computed on the calendar (wall-clock) and only then localized, so a week
 that contains a daylight-saving change is 167 or 169 hours long. Where a zone skips midnight itself, the
 boundary is the first instant after the gap.
@@ -7,9 +12,12 @@ boundary is the first instant after the gap.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import re
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -36,6 +44,10 @@ _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _YEAR = re.compile(r"(\d{4})")
 _DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _RANGE = re.compile(r"(\S+)\.\.(\S+)")
+
+#: The values ``week_start`` takes (kpi.toml), each with its ``date.weekday()`` number.
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_week_start_day: contextvars.ContextVar[str] = contextvars.ContextVar("kpicore_week_start", default="monday")
 
 _MONTHS_PER_UNIT = {"month": 1, "quarter": 3, "year": 12}
 _DAYS_PER_UNIT = {"day": 1, "week": 7}
@@ -160,6 +172,31 @@ def _same_day_year_before(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
+def check_week_start(value: object, where: str = "week_start") -> str:
+    """``value`` as a weekday name (``"saturday"``); a ConfigError naming ``where`` otherwise."""
+    if isinstance(value, str) and value.strip().lower() in WEEKDAYS:
+        return value.strip().lower()
+    close = difflib.get_close_matches(str(value).lower(), WEEKDAYS, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ConfigError(f"{where}: {value!r} is not a weekday name{hint}; use \"monday\" (ISO, the default), "
+                      f"\"saturday\" or \"sunday\"")
+
+
+@contextlib.contextmanager
+def weeks_starting(day: str | None) -> Iterator[str]:
+    """Inside the block, ``this-week`` and ``last-week`` start on ``day`` (None keeps the current one)."""
+    token = _week_start_day.set(check_week_start(day) if day else _week_start_day.get())
+    try:
+        yield _week_start_day.get()
+    finally:
+        _week_start_day.reset(token)
+
+
+def week_start_of(day: date, week_start: str = "monday") -> date:
+    """The first day of the week holding ``day``, for weeks starting on ``week_start``."""
+    return day - timedelta(days=(day.weekday() - WEEKDAYS.index(week_start)) % 7)
+
+
 def get_timezone(name: str) -> ZoneInfo:
     """The IANA timezone called ``name``; a ConfigError suggesting close names if there is none."""
     try:
@@ -179,17 +216,21 @@ def get_timezone(name: str) -> ZoneInfo:
     raise ConfigError(f"unknown timezone {name!r} {hint}")
 
 
-def parse_period(text: str, tz: str | ZoneInfo = "UTC", now: datetime | None = None) -> Period:
+def parse_period(text: str, tz: str | ZoneInfo = "UTC", now: datetime | None = None, *,
+                 week_start: str | None = None) -> Period:
     """The period ``text`` names, in the business timezone ``tz``.
 
     ``text`` is one of :data:`ACCEPTED_FORMS`. Relative forms are computed from ``now`` (default: the
     current time); an aware ``now`` is converted to ``tz``, a naive one is taken to be in ``tz`` already.
-    Raises PeriodError with a one-line message for anything else.
+    ``this-week`` and ``last-week`` start on ``week_start`` (default: the one :func:`weeks_starting` set,
+    else Monday); ``2026-W47`` is always the ISO week. Raises PeriodError with a one-line message for
+    anything else.
     """
     zone = tz if isinstance(tz, ZoneInfo) else get_timezone(tz)
     form = text.strip()
     if form.lower() in _RELATIVE_FORMS:
-        return _relative_period(form.lower(), _business_now(now, zone), zone)
+        first_weekday = check_week_start(week_start) if week_start else _week_start_day.get()
+        return _relative_period(form.lower(), _business_now(now, zone), zone, first_weekday)
     if match := _WEEK.fullmatch(form):
         return _whole("week", _week_start(int(match[1]), int(match[2])), zone)
     if match := _QUARTER.fullmatch(form):
@@ -210,10 +251,10 @@ def parse_period(text: str, tz: str | ZoneInfo = "UTC", now: datetime | None = N
     raise PeriodError(f"unknown period {text!r}: use one of {', '.join(ACCEPTED_FORMS)}")
 
 
-def _relative_period(name: str, now: datetime, zone: ZoneInfo) -> Period:
+def _relative_period(name: str, now: datetime, zone: ZoneInfo, week_start: str = "monday") -> Period:
     """The relative period ``name`` (``this-week``, ``yesterday``...) as seen at ``now`` in ``zone``."""
     today = now.date()
-    monday = today - timedelta(days=today.weekday())
+    monday = week_start_of(today, week_start)  # the week's first day (a Monday unless week_start says)
     first_of_month = today.replace(day=1)
     match name:
         case "today":
@@ -272,6 +313,8 @@ def _add_units(kind: str, first_day: date, n: int) -> date:
 def _label(kind: str, first_day: date) -> str:
     """The label of the unit starting on ``first_day``: ``2026-W47``, ``2026-11``, ``2026-Q4``..."""
     if kind == "week":
+        if first_day.weekday() != 0:  # not an ISO week: its days, so 2026-W47 keeps its ISO meaning
+            return f"{first_day.isoformat()}..{(first_day + timedelta(days=6)).isoformat()}"
         iso = first_day.isocalendar()
         return f"{iso.year:04d}-W{iso.week:02d}"
     if kind == "month":

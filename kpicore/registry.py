@@ -51,6 +51,15 @@ class DemoPack:
     config: str = ""
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """A plugin's translations (``register_catalogs``): the gettext ``domain`` and the ``locale_dir``
+    holding ``<lang>/LC_MESSAGES/<domain>.mo``."""
+
+    domain: str
+    locale_dir: str
+
+
 @dataclass
 class Registry:
     """Everything the plugins provide, by kind and name, with who provided it.
@@ -68,6 +77,8 @@ class Registry:
     settings: dict[str, Registration] = field(default_factory=dict)
     #: Insight detectors by kind (``register_insights``).
     insights: dict[str, Registration] = field(default_factory=dict)
+    #: Plugins' gettext catalogs by domain (``register_catalogs``).
+    catalogs: dict[str, Registration] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     #: Duplicates (a name two plugins register, neither with override=True): errors at start-up.
     conflicts: list[str] = field(default_factory=list)
@@ -210,6 +221,7 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
         ("demo_data", "register_demo_data", lambda d: d.name, None),
         ("settings", "register_settings", lambda s: s.section, None),
         ("insights", "register_insights", lambda d: d.kind, _validate_detector),
+        ("catalogs", "register_catalogs", lambda c: c.domain, None),
     ]
     for kind, hook_name, key, validate in hooks:
         hook = getattr(manager.hook, hook_name)
@@ -222,6 +234,8 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
                 register = _demo_register(register, registry, plugin_name, strict)
             elif kind == "settings":
                 register = _settings_register(register, registry, plugin_name, strict)
+            elif kind == "catalogs":
+                register = _catalog_register(register, registry, plugin_name, strict)
             try:
                 implementation.function(register=register)
             except Exception as error:  # a hook that raises must not take the other plugins down
@@ -229,7 +243,26 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
                 if strict:
                     raise PluginError(problem) from error
                 registry.problems.append(problem)
+    # Every _() now also looks in the plugins' catalogs (after kpicore's own).
+    from . import i18n
+
+    i18n.add_catalogs((r.item.domain, r.item.locale_dir) for r in registry.catalogs.values())
     return registry
+
+
+def _catalog_register(collect, registry: Registry, plugin_name: str, strict: bool):
+    """Adapt ``register(domain, locale_dir)`` to the one-item collector."""
+
+    def register(domain, locale_dir, *, override: bool = False):
+        if not isinstance(domain, str) or not domain.isidentifier() or domain == "kpicore":
+            problem = f"plugin {plugin_name}: register_catalogs: domain {domain!r} must be a name such as \"kpicore_bakery\""
+            if strict:
+                raise PluginError(problem)
+            registry.problems.append(problem)
+            return
+        collect(Catalog(domain, str(locale_dir)), override=override)
+
+    return register
 
 
 def _demo_register(collect, registry: Registry, plugin_name: str, strict: bool):

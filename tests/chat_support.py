@@ -38,12 +38,14 @@ allow = {{ "#leadership" = ["*"], "*" = ["nps", "csat", "fcr", "churn_rate"], "U
 """
 
 
-def kpi_folder(tmp_path: Path, demo_database: Path, chat: str = "", source: str | None = None) -> Path:
-    """A folder with the demo database and a kpi.toml; ``chat`` adds lines to ``[chat]``."""
+def kpi_folder(tmp_path: Path, demo_database: Path, chat: str = "", source: str | None = None,
+               top: str = "") -> Path:
+    """A folder with the demo database and a kpi.toml; ``chat`` adds lines to ``[chat]``, ``top`` top-level
+    keys (``locale = "fa_IR"``)."""
     folder = tmp_path / "shop"
     folder.mkdir()
     shutil.copy(demo_database, folder / "kpi-demo.db")
-    text = KPI_TOML.format(chat=chat)
+    text = top + KPI_TOML.format(chat=chat)
     if source:
         text += f'\n[source]\nurl = "{source}"\n'
     (folder / "kpi.toml").write_text(text, encoding="utf-8")

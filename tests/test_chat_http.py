@@ -7,11 +7,12 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from kpicore.chat.answers import Answerer
+from kpicore.chat.answers import Answerer, Asker
 from kpicore.chat.app import build_app
 from kpicore.chat.http import starlette_app
 from kpicore.config import load_config
@@ -35,8 +36,8 @@ def start_chat(tmp_path, demo_database, slack_server, monkeypatch):
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
     stack = contextlib.ExitStack()
 
-    def start(chat: str = "", source: str | None = None):
-        folder = kpi_folder(tmp_path, demo_database, chat, source)
+    def start(chat: str = "", source: str | None = None, top: str = ""):
+        folder = kpi_folder(tmp_path, demo_database, chat, source, top)
         monkeypatch.chdir(folder)
         answerer = Answerer(load_config(folder / "kpi.toml"))
         stack.callback(answerer.close)
@@ -49,6 +50,32 @@ def start_chat(tmp_path, demo_database, slack_server, monkeypatch):
 
 def ask(url, text, **options):
     return send(url, command_body(text, **options))
+
+
+def test_answers_and_help_speak_the_locale_of_kpi_toml(start_chat):
+    """locale = "fa_IR": the help, an answer, a list and a refusal are Persian (commands stay as typed),
+    numbers through the one formatting path, lists joined with the Persian comma."""
+    url, answerer, _ = start_chat(top='locale = "fa_IR"\ncurrency = "IRR"\n')
+    helped = ask(url, "help")
+    assert helped.status == 200
+    assert "راهنمای /kpi" == helped.body["text"]
+    assert "*دوره‌ها:*" in helped.text and "`/kpi nps last week`" in helped.text
+    assert "را به انگلیسی بنویسید" in helped.text  # the grammar's words are English: the help says so
+    assert "asks kpicore" not in helped.text and "Periods" not in helped.text
+    answer = ask(url, "nps csat 2026-W47")
+    assert "امتیاز خالص مروجان" in answer.text and "رضایت مشتری (CSAT)" in answer.text
+    assert "نسبت به 2026-W46" in answer.text and " vs " not in answer.text
+    assert "امتیاز خالص مروجان: " in answer.body["text"] and "، رضایت مشتری" in answer.body["text"]
+    assert "همین حالا محاسبه شد" in answer.text
+    buttons = next(b for b in answer.body["blocks"] if b["type"] == "actions")["elements"]
+    assert "اشتراک در کانال" in [e["text"]["text"] for e in buttons if e["type"] == "button"]
+    refused = ask(url, "revenue 2026-W47", channel_name="general")
+    assert "را نمی‌توان در #general پرسید" in refused.text
+    english = Answerer(replace(answerer.config, locale="en"))
+    try:
+        assert "*Periods:*" in blocks_text(english.reply("help", Asker("U1", "C1")).message["blocks"])
+    finally:
+        english.close()
 
 
 def test_signed_nps_command_is_answered_in_the_http_response(start_chat):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from itertools import pairwise
 
+import pytest
 from matplotlib.collections import PolyCollection
 
 from kpicore.digest.charts import (
@@ -131,3 +133,26 @@ def test_png_is_deterministic_and_sized():
 def test_fewer_than_two_values_draw_nothing():
     one = result("revenue", "Revenue", "currency", "higher", 5.0, None, 1, trend=weekly_trend([None, None, 5.0]))
     assert trend_figure(one) is None and trend_chart(one) is None
+
+
+@pytest.mark.parametrize("locale, currency", [("bn_BD", "BDT"), ("fa_IR", "IRR"), ("ml_IN", "INR"), ("ig_NG", "NGN")])
+def test_charts_in_every_language_draw_no_missing_glyph(locale, currency, caplog):
+    """The DejaVu fonts have no Bengali taka sign (৳): a Bengali chart writes BDT instead of drawing a box,
+    and Persian's ریال (letters matplotlib cannot join) becomes IRR."""
+    import warnings
+
+    from kpicore.digest.charts import drawable, trend_chart
+    from tests.digest_data import sample_results
+
+    drawn = 0
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        for result in sample_results():
+            if result.ok and result.trend and trend_chart(result, locale=locale, currency=currency):
+                drawn += 1
+    assert drawn >= 3
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert missing == [] and "missing from font" not in caplog.text
+    assert drawable("30,000৳", "BDT", "bn_BD") == "30,000 BDT"
+    assert drawable("\u200eریال\xa030,000", "IRR", "fa_IR") == "30,000 IRR"
+    assert drawable("₹30K", "INR", "ml_IN") == "₹30K" and drawable("$30K", "USD", "en") == "$30K"

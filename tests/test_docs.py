@@ -23,9 +23,9 @@ TEST_FILES = [*REPO.glob("tests/**/*.py"), *REPO.glob("plugins/*/tests/**/*.py")
 
 def test_the_hooks_are_found():
     assert sorted(HOOKS) == [
-        "prepare_jinja2_environment", "register_channels", "register_commands", "register_connectors",
-        "register_demo_data", "register_dialects", "register_entities", "register_insights", "register_metrics",
-        "register_settings",
+        "prepare_jinja2_environment", "register_catalogs", "register_channels", "register_commands",
+        "register_connectors", "register_demo_data", "register_dialects", "register_entities", "register_insights",
+        "register_metrics", "register_settings",
     ]
 
 

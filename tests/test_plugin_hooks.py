@@ -457,3 +457,84 @@ def test_bad_demo_data_registration_is_a_problem():
     assert registry_with(Plugin()).problems == [
         "plugin bad-demo: invalid demo data: demo data 'x': generate must be callable as generate(path, today)"
     ]
+
+
+# -- register_catalogs ------------------------------------------------------------------------------
+class Loaves(Metric):
+    name = "loaves"
+    title = "Loaves sold"
+    description = "Orders with ordered_at in the period."
+    entity = "orders"
+    time = "ordered_at"
+    measures = {"orders": Measure.count(warn="loaves with no price")}
+
+    def value(self, m):
+        return m.orders
+
+
+def bakery_catalog(folder, language: str, texts: dict[str, str]):
+    """A compiled gettext catalog of the domain kpicore_bakery in ``folder`` (what a pack ships)."""
+    import io
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    catalog = Catalog(locale=language, domain="kpicore_bakery")
+    for english, translated in texts.items():
+        catalog.add(english, translated)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    (folder / language / "LC_MESSAGES").mkdir(parents=True)
+    (folder / language / "LC_MESSAGES" / "kpicore_bakery.mo").write_bytes(buffer.getvalue())
+
+
+def test_register_catalogs_translates_a_plugins_metric_title_and_definition(use_registry, tmp_path, monkeypatch,
+                                                                            demo_database):
+    from kpicore import i18n
+
+    locale_dir = tmp_path / "locale"
+    bakery_catalog(locale_dir, "ml", {"Loaves sold": "വിറ്റ റൊട്ടികൾ",
+                                      "Orders with ordered_at in the period.": "കാലയളവിലെ ഓർഡറുകൾ."})
+
+    class Bakery:
+        plugin_name = "bakery"
+
+        @hookimpl
+        def register_metrics(self, register):
+            register(Loaves())
+
+        @hookimpl
+        def register_catalogs(self, register):
+            register("kpicore_bakery", locale_dir)
+
+    saved = i18n.plugin_catalogs()
+    try:
+        registry = use_registry(Bakery())
+        assert registry.provider("catalogs", "kpicore_bakery") == "bakery"
+        monkeypatch.chdir(tmp_path)
+        (tmp_path / "kpi.toml").write_text(f'locale = "ml_IN"\n[source]\nurl = "{demo_database}"\n')
+        table = CliRunner().invoke(cli, ["compute", "loaves", "--period", "2026-W47"])
+        assert table.exit_code == 0, table.output
+        assert "വിറ്റ റൊട്ടികൾ" in table.output and "Loaves sold" not in table.output
+        details = CliRunner().invoke(cli, ["metrics", "--details", "loaves"])
+        assert "കാലയളവിലെ ഓർഡറുകൾ." in details.output, details.output
+        as_json = CliRunner().invoke(cli, ["metrics", "--json"])
+        assert '"title": "Loaves sold"' in as_json.output  # JSON is never translated
+    finally:
+        i18n._plugin_catalogs.clear()
+        i18n.add_catalogs(saved.items())
+
+
+def test_a_bad_catalog_registration_is_a_problem_naming_the_plugin():
+    class Bad:
+        plugin_name = "bad-catalog"
+
+        @hookimpl
+        def register_catalogs(self, register):
+            register("not a domain", "/nowhere")
+
+    registry = registry_with(Bad())
+    assert registry.catalogs == {}
+    assert registry.problems == [
+        "plugin bad-catalog: register_catalogs: domain 'not a domain' must be a name such as \"kpicore_bakery\""
+    ]

@@ -7,7 +7,9 @@ work-around is known to be needed."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -163,3 +165,41 @@ def test_most_recent_fire_within_the_grace_only():
     wednesday = dt.datetime(2026, 11, 25, 12, tzinfo=UTC)
     assert most_recent_fire(weekly, wednesday, dt.timedelta(days=3)) == dt.datetime(2026, 11, 23, 8, tzinfo=UTC)
     assert most_recent_fire(weekly, wednesday, dt.timedelta(hours=24)) is None
+
+
+# -- week_start ---------------------------------------------------------------------------------------
+def test_a_saturday_week_digest_fired_each_saturday_reports_the_week_before():
+    """week_start = "saturday" (Iran): a digest fired Saturday 09:00 in Tehran covers Saturday to Friday
+    before it, fire after fire, and a late run (caught up) keeps its scheduled week."""
+    weekly = replace(spec(CronSchedule("0 9 * * 6", "Asia/Tehran"), zone="Asia/Tehran"), week_start="saturday")
+    fires = fire_times(weekly.schedule, dt.datetime(2026, 11, 10, tzinfo=UTC), 3)
+    periods = [resolve_period(weekly, now=fire) for fire in fires]
+    assert [p.label for p in periods] == ["2026-11-07..2026-11-13", "2026-11-14..2026-11-20",
+                                          "2026-11-21..2026-11-27"]
+    assert [p.start.isoformat() for p in periods][1] == "2026-11-14T00:00:00+03:30"
+    assert all(a.end == b.start for a, b in itertools.pairwise(periods))  # no gap, no overlap
+    late = fires[1] + dt.timedelta(days=2)  # the service was down until Monday: it catches the fire up
+    caught_up = most_recent_fire(weekly.schedule, late, dt.timedelta(days=3))
+    assert caught_up == fires[1] and resolve_period(weekly, now=caught_up) == periods[1]
+
+
+@pytest.mark.parametrize(
+    "zone, week_start, expression, fire_day, first_day, hours",
+    [
+        # New York leaves daylight time on Sunday 2026-11-01: the Sunday week holding it has 169 hours.
+        ("America/New_York", "sunday", "0 9 * * 0", dt.date(2026, 11, 8), "2026-11-01T00:00:00-04:00", 169),
+        ("America/New_York", "sunday", "0 9 * * 0", dt.date(2026, 11, 1), "2026-10-25T00:00:00-04:00", 168),
+        # Berlin leaves summer time on Sunday 2026-10-25, inside the Saturday week 10-24..10-30.
+        ("Europe/Berlin", "saturday", "30 8 * * 6", dt.date(2026, 10, 31), "2026-10-24T00:00:00+02:00", 169),
+        # ... and enters it on Sunday 2026-03-29, inside the Saturday week 03-28..04-03.
+        ("Europe/Berlin", "saturday", "30 8 * * 6", dt.date(2026, 4, 4), "2026-03-28T00:00:00+01:00", 167),
+    ],
+)
+def test_week_start_schedules_across_a_dst_change(zone, week_start, expression, fire_day, first_day, hours):
+    weekly = replace(spec(CronSchedule(expression, zone), zone=zone), week_start=week_start)
+    [fire] = fire_times(weekly.schedule, dt.datetime.combine(fire_day, dt.time(), ZoneInfo(zone)), 1)
+    assert fire.astimezone(ZoneInfo(zone)).date() == fire_day
+    period = resolve_period(weekly, now=fire)
+    assert period.start.isoformat() == first_day
+    assert period.end.astimezone(UTC) - period.start.astimezone(UTC) == dt.timedelta(hours=hours)  # its real length
+    assert period.end.astimezone(ZoneInfo(zone)) == dt.datetime.combine(fire_day, dt.time(), ZoneInfo(zone))

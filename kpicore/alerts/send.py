@@ -57,7 +57,7 @@ def alert_period(spec: AlertSpec, config, scheduled: dt.datetime):
     """The period a fire at ``scheduled`` judges: the rule's ``period`` relative to the fire time."""
     from ..periods import parse_period
 
-    return parse_period(spec.period, config.timezone, now=scheduled)
+    return parse_period(spec.period, config.timezone, now=scheduled, week_start=config.week_start)
 
 
 def alert_text(state: AlertState, unit: str, config, *, cleared: bool = False, by: str | None = None) -> str:

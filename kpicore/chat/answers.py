@@ -11,6 +11,7 @@ that resolves to the answer, for the app to post through ``response_url``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import re
@@ -23,6 +24,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from kpicore import i18n
 from kpicore.chat.grammar import (
     PERIOD_EXAMPLES,
     CommandError,
@@ -39,6 +41,7 @@ from kpicore.chat.grammar import (
 from kpicore.digest import formatting
 from kpicore.digest.blockkit import MAX_BLOCKS, fit_block, slack_escape
 from kpicore.errors import ConfigError, KpiError, SourceError
+from kpicore.i18n import _
 from kpicore.results import MetricResult, Segment, TrendPoint
 
 log = logging.getLogger("kpicore.chat")
@@ -228,15 +231,36 @@ def _plain(mrkdwn: str) -> str:
     return mrkdwn.replace("*", "").replace("`", "")
 
 
-HELP_TEXT = """*`/kpi` asks kpicore for a KPI.* Only you see the answer unless you add `share`.
-• `/kpi nps last week` — a metric (name, title or alias: `ltv`, `churn`, `satisfaction`…) for a period
-• `/kpi nps csat churn this month` — several at once
-• `/kpi churn last month by region` — broken down by a dimension
-• `/kpi revenue q3 vs last year` — compared with another period (default: the period before)
-• `/kpi revenue last 12 weeks chart` — with a trend chart · `share` posts the answer to the channel
-• `/kpi list` — the metrics you can ask for here · `/kpi digest NAME` — preview a digest
-• `/kpi follow churn by region` — get it in a weekly direct message · `/kpi unfollow churn` · `/kpi following`
-*Periods:* {periods}, `2026-11`, `2026-Q4`, `2026`, `2026-11-23`."""
+#: The words of the ``/kpi`` grammar, typed in English in every language (the help says so).
+GRAMMAR_WORDS = ("last week", "this month", "by", "vs", "chart", "share", "list", "digest", "help",
+                 "follow", "unfollow", "following")
+
+
+def help_text() -> str:
+    """The ``/kpi help`` text in the current language; commands and examples stay as typed."""
+    lines = [
+        _("*%(kpi)s asks kpicore for a KPI.* Only you see the answer unless you add %(share)s.")
+        % {"kpi": "`/kpi`", "share": "`share`"},
+        "• " + _("%(command)s — a metric (name, title or alias: %(aliases)s) for a period")
+        % {"command": "`/kpi nps last week`", "aliases": "`ltv`, `churn`, `satisfaction`…"},
+        "• " + _("%(command)s — several at once") % {"command": "`/kpi nps csat churn this month`"},
+        "• " + _("%(command)s — broken down by a dimension") % {"command": "`/kpi churn last month by region`"},
+        "• " + _("%(command)s — compared with another period (default: the period before)")
+        % {"command": "`/kpi revenue q3 vs last year`"},
+        "• " + _("%(command)s — with a trend chart · %(share)s posts the answer to the channel")
+        % {"command": "`/kpi revenue last 12 weeks chart`", "share": "`share`"},
+        "• " + _("%(list)s — the metrics you can ask for here · %(digest)s — preview a digest")
+        % {"list": "`/kpi list`", "digest": "`/kpi digest NAME`"},
+        "• " + _("%(follow)s — get it in a weekly direct message · %(unfollow)s · %(following)s")
+        % {"follow": "`/kpi follow churn by region`", "unfollow": "`/kpi unfollow churn`",
+           "following": "`/kpi following`"},
+        _("*Periods:* %(periods)s.") % {"periods": formatting.format_list(
+            [*(f"`{p}`" for p in PERIOD_EXAMPLES), "`2026-11`", "`2026-Q4`", "`2026`", "`2026-11-23`"])},
+    ]
+    if i18n.language(i18n.current_locale()) != "en":
+        lines.append(_("Type the command words (%(words)s) in English.")
+                     % {"words": formatting.format_list(f"`{w}`" for w in GRAMMAR_WORDS)})
+    return "\n".join(lines)
 
 
 class Answerer:
@@ -264,13 +288,24 @@ class Answerer:
         self._insight_jobs: dict[tuple, Future] = {}
 
     # -- entry point ---------------------------------------------------------------------------
+    def speaking(self):
+        """The context in which answers are written: kpi.toml's ``locale``, ``digits`` and ``week_start`` (worker
+        threads do not inherit the caller's context, so each thread enters it itself)."""
+        return _speaking(self.config)
+
     def reply(self, text: str, asker: Asker) -> Reply:
-        """The reply to ``/kpi text`` from ``asker``; never raises."""
+        """The reply to ``/kpi text`` from ``asker``, in kpi.toml's ``locale``; never raises."""
+        with self.speaking():
+            return self._reply(text, asker)
+
+    def _reply(self, text: str, asker: Asker) -> Reply:
         wait = self.rate.wait(asker.user_id)
         if wait:
             return problem(
-                f"That's a lot of questions in a minute — try again in {int(wait) + 1} s.",
-                f"`/kpi` answers up to {self.settings.rate_limit} commands per person per minute.",
+                _("That's a lot of questions in a minute — try again in %(seconds)s s.")
+                % {"seconds": formatting.format_number(int(wait) + 1, self.config.locale)},
+                _("%(kpi)s answers up to %(count)s commands per person per minute.")
+                % {"kpi": "`/kpi`", "count": formatting.format_number(self.settings.rate_limit, self.config.locale)},
             )
         try:
             request = parse_command(text, self.vocabulary, self.config.timezone, default_period=self.settings.period)
@@ -283,12 +318,12 @@ class Answerer:
             return problem(slack_escape(str(error)))
         except Exception:  # an answer, never Slack's dispatch_failed
             log.exception("/kpi failed")
-            return problem("Something went wrong answering that; it has been logged. Please try again.")
+            return problem(_("Something went wrong answering that; it has been logged. Please try again."))
 
     def answer(self, request, asker: Asker) -> Reply:
         """The reply to a parsed request (errors raise; :meth:`reply` turns them into answers)."""
         if isinstance(request, HelpRequest):
-            return Reply(ephemeral("How to use /kpi", self.help_blocks()), how="help")
+            return Reply(ephemeral(_("How to use %(kpi)s") % {"kpi": "/kpi"}, self.help_blocks()), how="help")
         if isinstance(request, ListRequest):
             return self._list(asker)
         if isinstance(request, DigestRequest):
@@ -306,47 +341,51 @@ class Answerer:
 
     # -- help, list, errors --------------------------------------------------------------------
     def help_blocks(self) -> list[dict[str, Any]]:
-        periods = ", ".join(f"`{p}`" for p in PERIOD_EXAMPLES)
-        return [_mrkdwn(HELP_TEXT.format(periods=periods))]
+        return [_mrkdwn(help_text())]
 
     def _list(self, asker: Asker) -> Reply:
         lines = []
         for name, registration in sorted(self.registry.metrics.items()):
             if self.settings.allowed(name, asker):
-                lines.append(f"• `{name}` — {slack_escape(registration.item.title)}")
+                lines.append(f"• `{name}` — {slack_escape(_(registration.item.title))}")
         if not lines:
-            return problem("No metric may be asked for in this channel.", "`[chat] allow` in kpi.toml decides which.")
-        blocks = [_mrkdwn("*Metrics you can ask for here*")]
+            return problem(_("No metric may be asked for in this channel."),
+                           _("%(allow)s in kpi.toml decides which.") % {"allow": "`[chat] allow`"})
+        heading = _("Metrics you can ask for here")
+        blocks = [_mrkdwn(f"*{heading}*")]
         blocks.extend(_mrkdwn(chunk) for chunk in _chunks(lines))
         if self.config.digests:
-            names = ", ".join(f"`{slack_escape(name)}`" for name in self.config.digests)
-            blocks.append(_context(f"Digests: {names} — `/kpi digest NAME` previews one."))
-        return Reply(ephemeral("Metrics you can ask for here", blocks), how="list")
+            names = formatting.format_list(f"`{slack_escape(name)}`" for name in self.config.digests)
+            blocks.append(_context(_("Digests: %(names)s — %(command)s previews one.")
+                                   % {"names": names, "command": "`/kpi digest NAME`"}))
+        return Reply(ephemeral(heading, blocks), how="list")
 
     def _command_error(self, error: CommandError) -> Reply:
         text = slack_escape(str(error))
         if error.kind in ("period", "period-range"):
-            hint = "Periods: " + ", ".join(f"`{p}`" for p in PERIOD_EXAMPLES)
+            hint = _("Periods: %(periods)s") % {"periods": formatting.format_list(f"`{p}`" for p in PERIOD_EXAMPLES)}
         elif error.kind == "metric":
-            hint = "`/kpi list` shows every metric; `/kpi help` shows how to ask."
+            hint = _("%(list)s shows every metric; %(help)s shows how to ask.") % {"list": "`/kpi list`",
+                                                                                    "help": "`/kpi help`"}
         else:
-            hint = "`/kpi help` shows how to ask."
+            hint = _("%(help)s shows how to ask.") % {"help": "`/kpi help`"}
         return problem(text, hint)
 
     def _source_down(self, error: SourceError) -> Reply:
         log.warning("/kpi: the source did not answer: %s", error)
         self._drop_source()
         return problem(
-            "The data source isn't answering right now, so I can't compute that. Please try again in a minute.",
+            _("The data source isn't answering right now, so I can't compute that. Please try again in a minute."),
             slack_escape(str(error)),
         )
 
     def _refused(self, names: list[str], asker: Asker) -> Reply:
-        where = f"#{asker.channel_name}" if asker.channel_name else "this channel"
-        listed = ", ".join(f"`{n}`" for n in names)
+        where = f"#{asker.channel_name}" if asker.channel_name else _("this channel")
+        listed = formatting.format_list(f"`{n}`" for n in names)
         return problem(
-            f"{listed} can't be asked for in {slack_escape(where)}.",
-            "`[chat] allow` in kpi.toml decides which metrics each channel may ask for; `/kpi list` shows yours.",
+            _("%(metrics)s can't be asked for in %(where)s.") % {"metrics": listed, "where": slack_escape(where)},
+            _("%(allow)s in kpi.toml decides which metrics each channel may ask for; %(list)s shows yours.")
+            % {"allow": "`[chat] allow`", "list": "`/kpi list`"},
         )
 
     # -- the source ------------------------------------------------------------------------------
@@ -394,9 +433,10 @@ class Answerer:
         for dimension in known:
             if dimension.lower() == word.lower():
                 return dimension
-        listed = ", ".join(f"`{slack_escape(d)}`" for d in known) or "no dimension"
-        metrics = ", ".join(metric_names)
-        raise CommandError(f"unknown dimension {word!r}: {metrics} can be broken down by {listed}", kind="dimension")
+        listed = formatting.format_list(f"`{slack_escape(d)}`" for d in known) or _("no dimension")
+        raise CommandError(_("unknown dimension %(word)s: %(metrics)s can be broken down by %(dimensions)s")
+                           % {"word": repr(word), "metrics": formatting.format_list(metric_names), "dimensions": listed},
+                           kind="dimension")
 
     # -- metric answers --------------------------------------------------------------------------
     def _metrics(self, request: MetricRequest, asker: Asker) -> Reply:
@@ -409,26 +449,28 @@ class Answerer:
         if stored is not None:
             return self._answer(request, stored, dimension, asker, how="stored", note=_stored_note(stored[1]),
                                 started=started)
-        future = self._executor.submit(self.compute_live, request, dimension)
+        future = self._executor.submit(self._speaking_in_worker, self.compute_live, request, dimension)
         try:
             results = future.result(timeout=self.settings.budget)
         except FutureTimeout:
             later: Future = Future()
 
             def finish(done: Future) -> None:
-                try:
-                    reply = self._finish(done, request, dimension, asker, started)
-                except Exception:
-                    log.exception("/kpi failed")
-                    reply = problem("Something went wrong answering that; it has been logged.")
+                with self.speaking():
+                    try:
+                        reply = self._finish(done, request, dimension, asker, started)
+                    except Exception:
+                        log.exception("/kpi failed")
+                        reply = problem(_("Something went wrong answering that; it has been logged. Please try again."))
                 later.set_result(reply)
 
             future.add_done_callback(finish)
-            text = f"Computing {', '.join(request.metrics)} for {request.period.label} … I'll post it here when it's ready."
+            text = _("Computing %(metrics)s for %(period)s … I'll post it here when it's ready.") % {
+                "metrics": formatting.format_list(request.metrics), "period": request.period.label}
             return Reply(ephemeral(text, [_context(f":hourglass_flowing_sand: {slack_escape(text)}")]),
                          later=later, how="pending")
         return self._answer(request, results, dimension, asker, how="live",
-                            note=f"Computed live in {self.clock() - started:.2f} s.", started=started)
+                            note=_computed_note(self.clock() - started, 2, self.config.locale), started=started)
 
     def _finish(self, done: Future, request, dimension, asker, started) -> Reply:
         error = done.exception()
@@ -439,7 +481,7 @@ class Answerer:
         if error is not None:
             raise error
         return self._answer(request, done.result(), dimension, asker, how="live",
-                            note=f"Computed live in {self.clock() - started:.1f} s.")
+                            note=_computed_note(self.clock() - started, 1, self.config.locale))
 
     def compute_live(self, request: MetricRequest, dimension: str | None) -> list[MetricResult]:
         """Compute the request in the source, store the values, and return the results."""
@@ -556,7 +598,7 @@ class Answerer:
         if finished is None:
             return ""
         finished = finished if finished.tzinfo else finished.replace(tzinfo=dt.UTC)
-        return f"Data as of the last sync, {_age(finished)}."
+        return _("Data as of the last sync, %(age)s.") % {"age": _age(finished)}
 
     def _wait_for_insights(self, request: MetricRequest, started: float | None) -> dict[str, list] | None:
         """Start computing the request's insights (once per request at a time) after its numbers, and
@@ -589,17 +631,19 @@ class Answerer:
             insights = self._wait_for_insights(request, started)
         blocks = answer_blocks(request, results, self.config, note=note, insights=insights)
         actions = self._actions(request, asker)
-        title = ", ".join(f"{r.title}: {_value(r, self.config)}" for r in results)
+        title = formatting.format_list(f"{_(r.title)}: {_value(r, self.config)}" for r in results)
         text = f"{title} ({request.period.label})"
         charts = []
         if request.chart:
             from kpicore.digest.render import draw_charts
 
-            for metric, png in draw_charts(results, locale=self.config.locale, currency=self.config.currency).items():
+            for metric, png in draw_charts(results, locale=self.config.locale, currency=self.config.currency,
+                                                  calendar=self.config.calendar).items():
                 charts.append((f"{metric}-{request.period.label}.png", f"{metric} {request.period.label}", png))
         if request.share:
             shared = {"text": text, "blocks": _fit([*blocks, *actions(share=False)])}
-            message = ephemeral("Posting it to the channel.", [_context(":outbox_tray: Posting it to the channel.")])
+            posting = _("Posting it to the channel.")
+            message = ephemeral(posting, [_context(f":outbox_tray: {posting}")])
             return Reply(message, share=shared, charts=charts, how=how)
         return Reply(ephemeral(text, _fit([*blocks, *actions(share=True)])), charts=charts, how=how)
 
@@ -631,13 +675,13 @@ class Answerer:
             if options:
                 elements.append({
                     "type": "static_select", "action_id": ACTION_BREAKDOWN, "options": options,
-                    "placeholder": {"type": "plain_text", "text": "Break down by…"},
+                    "placeholder": {"type": "plain_text", "text": _("Break down by…")},
                 })
             if share:
                 elements.append({
                     "type": "button", "action_id": ACTION_SHARE, "value": replace(request, share=True,
                                                                                   chart=False).command_text(),
-                    "text": {"type": "plain_text", "text": "Share to channel"},
+                    "text": {"type": "plain_text", "text": _("Share to channel")},
                 })
             return [{"type": "actions", "block_id": "kpi_actions", "elements": elements}]
 
@@ -705,7 +749,7 @@ class Answerer:
         refused = [name for name in spec.metrics if not self.settings.allowed(name, asker)]
         if refused:
             return self._refused(refused, asker)
-        future = self._executor.submit(self._digest_preview, spec)
+        future = self._executor.submit(self._speaking_in_worker, self._digest_preview, spec)
         try:
             return future.result(timeout=self.settings.budget)
         except FutureTimeout:
@@ -713,17 +757,23 @@ class Answerer:
 
             def finish(done: Future) -> None:
                 error = done.exception()
-                if isinstance(error, SourceError):
-                    later.set_result(self._source_down(error))
-                elif error is not None:
-                    later.set_result(problem(slack_escape(str(error))))
-                else:
-                    later.set_result(done.result())
+                with self.speaking():
+                    if isinstance(error, SourceError):
+                        later.set_result(self._source_down(error))
+                    elif error is not None:
+                        later.set_result(problem(slack_escape(str(error))))
+                    else:
+                        later.set_result(done.result())
 
             future.add_done_callback(finish)
-            text = f"Computing the {request.name} digest … I'll post the preview here when it's ready."
+            text = _("Computing the %(name)s digest … I'll post the preview here when it's ready.") % {
+                "name": request.name}
             return Reply(ephemeral(text, [_context(f":hourglass_flowing_sand: {slack_escape(text)}")]),
                          later=later, how="pending")
+
+    def _speaking_in_worker(self, function, *args):
+        with self.speaking():
+            return function(*args)
 
     def _digest_preview(self, spec) -> Reply:
         from kpicore.digest.render import render
@@ -736,11 +786,20 @@ class Answerer:
         rendered = render(spec, results, "slack", period_label=period.label, charts=False,
                           **render_options(self.config))
         first = rendered.messages[0]
-        note = f"Preview of the {slack_escape(spec.name)} digest for {period.label} — only you can see this."
+        note = _("Preview of the %(name)s digest for %(period)s — only you can see this.") % {
+            "name": slack_escape(spec.name), "period": period.label}
         if len(rendered.messages) > 1:
-            note += f" (part 1 of {len(rendered.messages)})"
+            note += " " + _("(part 1 of %(count)s)") % {"count": len(rendered.messages)}
         blocks = _fit([_context(note), *first["blocks"]])
         return Reply(ephemeral(first["text"], blocks), how="digest")
+
+
+@contextlib.contextmanager
+def _speaking(config):
+    from kpicore.periods import weeks_starting
+
+    with i18n.using(config.locale, config.digits, config.calendar), weeks_starting(config.week_start):
+        yield
 
 
 def _chunks(lines: list[str], limit: int = 2900) -> list[str]:
@@ -759,24 +818,31 @@ def _fit(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if len(fitted) > MAX_BLOCKS:
         actions = [b for b in fitted if b["type"] == "actions"]
         fitted = [b for b in fitted if b["type"] != "actions"][: MAX_BLOCKS - 1 - len(actions)]
-        fitted += [_context("… more than fits in one message: ask for fewer metrics."), *actions]
+        fitted += [_context(_("… more than fits in one message: ask for fewer metrics.")), *actions]
     return fitted
 
 
 def _age(moment: dt.datetime) -> str:
     minutes = max(0, int((dt.datetime.now(dt.UTC) - moment).total_seconds() // 60))
     if minutes == 0:
-        return "just now"
-    return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"
+        return _("just now")
+    if minutes < 120:
+        return _("%(minutes)s min ago") % {"minutes": formatting.format_number(minutes, i18n.current_locale())}
+    return _("%(hours)s h ago") % {"hours": formatting.format_number(minutes // 60, i18n.current_locale())}
 
 
 def _stored_note(computed_at: dt.datetime) -> str:
-    return f"From stored values computed {_age(computed_at)}."
+    return _("From stored values computed %(age)s.") % {"age": _age(computed_at)}
+
+
+def _computed_note(seconds: float, decimals: int, locale: str) -> str:
+    return _("Computed live in %(seconds)s s.") % {"seconds": formatting.format_number(seconds, locale,
+                                                                                       decimals=decimals)}
 
 
 def _value(result: MetricResult, config) -> str:
     if not result.ok:
-        return "unavailable"
+        return _("unavailable")
     return formatting.format_value(result.value, result.unit, config.locale, config.currency)
 
 
@@ -807,23 +873,27 @@ def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *
         view = metric_view(result, locale=locale, currency=currency)
         heading = f"*{slack_escape(view.title)}* · {request.period.label}" + (f" ({dates})" if dates else "")
         if not view.ok:
-            blocks.append(_mrkdwn(f"{heading}\nunavailable: {slack_escape(view.reason or 'no data')}"))
+            reason = slack_escape(view.reason or _("no reason given"))
+            blocks.append(_mrkdwn(f"{heading}\n{_('unavailable')}: {reason}"))
             continue
         line = f"*{slack_escape(view.value)}*"
         if view.change:
-            line += f"   {view.change} vs {comparison} ({slack_escape(view.previous)})"
+            line += "   " + _("%(change)s vs %(period)s (%(previous)s)") % {
+                "change": view.change, "period": comparison, "previous": slack_escape(view.previous)}
         elif view.previous is None and request.year_over_year:
-            line += f"   (no data a year back, for {comparison}, to compare with)"
+            line += "   " + _("(no data a year back, for %(period)s, to compare with)") % {"period": comparison}
         elif view.previous is None:
-            line += f"   (no value for {comparison} to compare with)"
+            line += "   " + _("(no value for %(period)s to compare with)") % {"period": comparison}
         blocks.append(_mrkdwn(f"{heading}\n{line}"))
         facts = []
         if view.n is not None:
             facts.append(f"n = {view.n}")
         if view.sparkline:
-            facts.append(f"trend {view.sparkline} ({view.trend_periods} periods)")
+            facts.append(_("trend %(sparkline)s (%(span)s)") % {
+                "sparkline": view.sparkline,
+                "span": formatting.format_span(view.trend_periods, request.period.label, locale)})
         if view.warnings:
-            facts.append(f":warning: {slack_escape('; '.join(view.warning_messages))}")
+            facts.append(f":warning: {slack_escape(formatting.format_list(view.warning_messages, sep='; '))}")
         if (target := _target(result, config)) is not None:
             facts.append(target)
         if facts:
@@ -834,13 +904,14 @@ def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *
         if view.segments:
             fields = []
             for segment in view.segments:  # labels ("no region"), order and counts as in the digest
-                small = " · small sample" if segment.small else ""
+                small = f" · {_('small sample')}" if segment.small else ""
                 fields.append({"type": "mrkdwn",
                                "text": f"*{slack_escape(segment.segment)}*\n{slack_escape(segment.value)}"
                                        f" ({slack_escape(segment.n)}{small})"})
-            heading = f"By {slack_escape(view.dimension)}:"
+            heading = _("By %(dimension)s") % {"dimension": slack_escape(view.dimension_label)} + ":"
             if len(fields) > SLACK_MAX_FIELDS:  # Slack refuses a section with more than 10 fields
-                heading += f" (the {SLACK_MAX_FIELDS} that moved most of {len(fields)})"
+                heading += " " + _("(the %(shown)s that moved most of %(count)s)") % {
+                    "shown": SLACK_MAX_FIELDS, "count": len(fields)}
                 fields = fields[:SLACK_MAX_FIELDS]
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": heading}, "fields": fields})
     if note:

@@ -76,7 +76,7 @@ def check_command(name, period, source, tz, output, config_path):
     states = []
     try:
         for spec in specs.values():
-            the_period = context.resolve_period(period or spec.period, zone)
+            the_period = context.resolve_period(period or spec.period, zone, config.week_start)
             states.extend(evaluate([spec], the_period, the_source, config, reg))
     finally:
         the_source.close()

@@ -32,12 +32,15 @@ def metrics_command(detail_name, period, source, as_json, config_path):
             "entities": list(metric.entities(config)), "plugin": registration.plugin,
             "description": metric.description,
         })
-    if as_json:
+    if as_json:  # never translated
         click.echo(json.dumps(rows, indent=2))
         return
     from rich.console import Console
 
-    print_metrics(rows, Console())
+    from ..i18n import _, using
+
+    with using(config.locale):
+        print_metrics([{**row, "description": _(row["description"])} for row in rows], Console())
 
 
 #: Columns a definition needs at least beside the identifiers, on a terminal.
@@ -97,11 +100,13 @@ _WINDOW_WORDS = {
 
 def _details(reg, config, name, period, source):
     from ..compute import columns_read, preview_sql
+    from ..i18n import _, using
 
     metric = reg.metric(name)
     measures = metric.resolved_measures(config)
-    click.echo(f"{metric.name}: {metric.title}")
-    click.echo(f"  definition: {metric.description}")
+    with using(config.locale):  # the title and definition in kpi.toml's language; the rest is technical
+        click.echo(f"{metric.name}: {_(metric.title)}")
+        click.echo(f"  definition: {_(metric.description)}")
     click.echo(f"  unit: {metric.unit}; better: {metric.better}; plugin: {reg.provider('metrics', name)}")
     click.echo(f"  entities: {', '.join(metric.entities(config))}")
     for measure_name, measure in measures.items():
@@ -115,7 +120,7 @@ def _details(reg, config, name, period, source):
     except KpiError:
         click.echo("  (no source configured: pass --source to see the columns read and the generated SQL)")
         return
-    the_period = context.resolve_period(period, config.timezone)
+    the_period = context.resolve_period(period, config.timezone, config.week_start)
     the_source = context.open_source(config, url, reg)
     try:
         for entity, columns in columns_read(metric, the_source, the_period, config).items():

@@ -42,7 +42,7 @@ def compute_command(metrics, period, source, tz, dimension, trend, compare, outp
     reg = context.registry()
     context.warn_problems(reg)
     chosen = select_metrics(metrics, reg)
-    the_period = context.resolve_period(period, context.timezone(config, tz))
+    the_period = context.resolve_period(period, context.timezone(config, tz), config.week_start)
     the_source = context.open_source(config, source, reg)
     try:
         with _progress(f"Computing {len(chosen)} metric(s) for {the_period.label}") as progress:

@@ -85,10 +85,10 @@ def timezone(config, tz: str | None) -> str:
     return name
 
 
-def resolve_period(text: str, tz: str):
+def resolve_period(text: str, tz: str, week_start: str | None = None):
     from ..periods import parse_period
 
-    return parse_period(text, tz)
+    return parse_period(text, tz, week_start=week_start)
 
 
 def is_terminal() -> bool:

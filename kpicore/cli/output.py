@@ -116,9 +116,9 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
                 style="dim",
             )
         notes.extend(
-            _("%(metric)s: %(count)s left out: %(message)s") % {"metric": result.metric, "count": w.count,
-                                                                 "message": w.message}
-            if w.count else f"{result.metric}: {w.message}"
+            _("%(metric)s: %(count)s left out: %(message)s") % {
+                "metric": result.metric, "count": formatting.format_number(w.count, locale), "message": _(w.message)}
+            if w.count else f"{result.metric}: {_(w.message)}"
             for w in result.warnings
         )
     console.print(table)

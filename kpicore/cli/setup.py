@@ -278,7 +278,12 @@ def demo_command(period, packs, locale, into):
         into = expand_url(into, "--into")
         scratch = tempfile.TemporaryDirectory()
         database = Path(scratch.name) / context.DEMO_DATABASE
+    if locale:
+        from ..config import check_locale
+
+        check_locale(locale, "--locale")
     counts = generate_demo_database(database, today=today)
+    _scale_to_currency(database, locale, folder / "kpi.toml")
     for registration in demo_packs:
         counts.update(registration.item.generate(database, today) or {})
     if into:
@@ -294,13 +299,9 @@ def demo_command(period, packs, locale, into):
                    err=True)
     source_url = into or str(database)
     config_path = folder / "kpi.toml"
-    if locale:
-        from ..config import check_locale
-
-        check_locale(locale, "--locale")
     _write_demo_config(config_path, [registration.item for registration in demo_packs], into, locale)
     config = context.apply_locale(load_config(config_path), locale)
-    the_period = context.resolve_period(period, config.timezone)
+    the_period = context.resolve_period(period, config.timezone, config.week_start)
     if demo_packs:
         providers = {registration.plugin for registration in demo_packs}
         names = [name for name, metric in reg.metrics.items() if metric.plugin in providers]
@@ -334,8 +335,19 @@ def _demo_pack(reg, name: str):
     return reg.demo_data[name]
 
 
-def _demo_locale_settings(locale: str) -> str:
-    """The top-level kpi.toml lines for a business in ``locale``: the locale and its region's currency."""
+#: A business's usual settings where a demo language is spoken, by region: its timezone, the first day of
+#: its week and its calendar, and roughly how many units of its currency a US dollar is (the demo's
+#: amounts are written for a dollar-sized currency: an order of 48 becomes 4,080 rupees).
+DEMO_REGIONS = {
+    "IN": {"timezone": "Asia/Kolkata", "per_dollar": 85},
+    "BD": {"timezone": "Asia/Dhaka", "per_dollar": 120},
+    "IR": {"timezone": "Asia/Tehran", "per_dollar": 1_000_000, "week_start": "saturday", "calendar": "persian"},
+    "NG": {"timezone": "Africa/Lagos", "per_dollar": 1500},
+}
+
+
+def _demo_region(locale: str) -> tuple[str, dict]:
+    """``(currency, settings)`` of the region of ``locale``: its currency and :data:`DEMO_REGIONS` entry."""
     import datetime as dt
 
     from babel import Locale
@@ -343,8 +355,36 @@ def _demo_locale_settings(locale: str) -> str:
 
     territory = Locale.parse(locale.replace("-", "_")).territory
     currencies = get_territory_currencies(territory, dt.date.today()) if territory else []
-    currency = currencies[0] if currencies else "USD"
-    return f'currency = "{currency}"\nlocale = "{locale}"\n'
+    return (currencies[0] if currencies else "USD"), DEMO_REGIONS.get(territory or "", {})
+
+
+def _demo_locale_settings(locale: str) -> str:
+    """The top-level kpi.toml lines for a business in ``locale``: the locale, its region's currency,
+    timezone, week and calendar."""
+    currency, region = _demo_region(locale)
+    lines = [f'currency = "{currency}"', f'locale = "{locale}"']
+    if "week_start" in region:
+        lines.append(f'week_start = "{region["week_start"]}"   # the week runs Saturday to Friday')
+    if "calendar" in region:
+        lines.append(f'calendar = "{region["calendar"]}"    # Solar Hijri dates in the digest')
+    return "\n".join(lines) + "\n"
+
+
+def _scale_to_currency(database: Path, locale: str | None, config_path: Path) -> None:
+    """The demo's amounts in the currency of ``locale``'s region (rials, taka...), at that currency's scale,
+    when kpi.toml is the one this demo writes or already says that currency (else the amounts would not
+    be in the currency kpi.toml shows)."""
+    if not locale:
+        return
+    from babel.numbers import get_currency_precision
+
+    from ..config import load_config
+    from ..demo_data import scale_demo_amounts
+
+    currency, region = _demo_region(locale)
+    if config_path.exists() and load_config(config_path).currency != currency:
+        return
+    scale_demo_amounts(database, region.get("per_dollar", 1), get_currency_precision(currency))
 
 
 def _write_demo_config(config_path: Path, demo_packs, into: str | None = None, locale: str | None = None) -> None:
@@ -355,6 +395,11 @@ def _write_demo_config(config_path: Path, demo_packs, into: str | None = None, l
         text = DEMO_CONFIG if not into else DEMO_CONFIG.replace('url = "kpi-demo.db"', f"url = {json.dumps(into)}")
         if locale:
             text = text.replace('currency = "USD"\n', _demo_locale_settings(locale), 1)
+            region = _demo_region(locale)[1]
+            if "timezone" in region:
+                text = text.replace('timezone = "UTC"\n', f'timezone = "{region["timezone"]}"\n', 1)
+            if region.get("week_start") == "saturday":  # the weekly digest goes out as the week begins
+                text = text.replace('schedule = "0 9 * * MON"', 'schedule = "0 9 * * SAT"', 1)
         config_path.write_text("\n".join([text, *fragments]), encoding="utf-8")
         click.echo("Wrote kpi.toml pointing at it.", err=True)
         return

@@ -16,6 +16,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 from kpicore.digest import formatting
+from kpicore.i18n import N_, _
 from kpicore.results import MetricResult
 
 if TYPE_CHECKING:
@@ -34,9 +35,10 @@ TEXT_COLOUR = "#374151"
 #: Units drawn from zero: their values are amounts, and a bar or area from zero is their true size.
 ZERO_BASELINE_UNITS = ("count", "currency")
 #: The y axis label of a chart whose axis does not start at zero.
-NOT_FROM_ZERO = "axis not from 0"
-#: Languages whose month names the chart fonts cannot draw (complex scripts): numeric period labels.
-NUMERIC_TICK_LANGUAGES = frozenset({"ml", "bn"})
+NOT_FROM_ZERO = N_("axis not from 0")
+#: Languages whose month names the chart fonts cannot draw (complex scripts matplotlib does not shape,
+#: Persian's right-to-left joined letters included): numeric period labels.
+NUMERIC_TICK_LANGUAGES = frozenset({"ml", "bn", "fa"})
 #: At most this many period labels on the x axis (first and last always): more would collide.
 MAX_PERIOD_TICKS = 4
 
@@ -49,6 +51,28 @@ def chart_content_id(metric: str) -> str:
 
 def _present(result: MetricResult) -> list[tuple[int, float]]:
     return [(index, float(point.value)) for index, point in enumerate(result.trend or []) if point.value is not None]
+
+
+def _font_lacks(text: str, bold: bool = False) -> bool:
+    """Whether matplotlib's font for chart text has no glyph for some character of ``text`` (the DejaVu
+    fonts have no Bengali taka sign, ৳), which it would draw as a box with a "missing from font" warning."""
+    from matplotlib import font_manager
+
+    font = font_manager.get_font(font_manager.findfont(font_manager.FontProperties(weight="bold" if bold else "normal")))
+    return any(font.get_char_index(ord(c)) == 0 for c in text if c.isprintable() and not c.isspace())
+
+
+def drawable(label: str, currency: str, locale: str, *, bold: bool = False) -> str:
+    """``label`` as a chart can draw it: a currency symbol the font lacks (Bengali ৳) or written in letters
+    matplotlib cannot join (Persian ریال) becomes the ISO code after the number (``30,000 BDT``)."""
+    from babel.numbers import get_currency_symbol
+
+    symbol = get_currency_symbol(currency, locale)
+    unshaped = any(c.isalpha() and not c.isascii() for c in symbol)
+    if symbol not in label or not (unshaped or _font_lacks(symbol, bold)):
+        return label
+    number = label.replace(symbol, "").replace("\u200e", "").replace("\u200f", "").replace("\xa0", " ").strip()
+    return f"{number} {currency}"
 
 
 def period_tick_positions(count: int, most: int = MAX_PERIOD_TICKS) -> list[int]:
@@ -111,7 +135,7 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     low, high = value_range(values, result.unit)
-    # Matplotlib cannot shape Malayalam or Bengali script: their charts use numbers and Latin only.
+    # Matplotlib cannot shape Malayalam, Bengali or Persian script: their charts use numbers and Latin only.
     latin = locale.split("_")[0] in NUMERIC_TICK_LANGUAGES
     from_zero = result.unit in ZERO_BASELINE_UNITS
     axes.plot(positions, values, color=LINE_COLOUR, linewidth=1.8, solid_capstyle="round")
@@ -121,7 +145,8 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     if positions[-1] == last:
         axes.scatter([last], [values[-1]], color=LINE_COLOUR, s=28, zorder=4)
         axes.annotate(
-            formatting.format_axis_value(values[-1], result.unit, locale, currency, latin=latin),
+            drawable(formatting.format_axis_value(values[-1], result.unit, locale, currency, latin=latin), currency,
+                     locale, bold=True),
             (last, values[-1]), textcoords="offset points", xytext=(6, 0), ha="left", va="center",
             fontsize=LABEL_FONT, fontweight="bold", color="#111827",
         )
@@ -134,8 +159,8 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     y_ticks = [t for t in MaxNLocator(nbins=3, min_n_ticks=2).tick_values(low, high) if low <= t <= high]
     decimals = tick_decimals(y_ticks)
     axes.set_yticks(
-        y_ticks, [formatting.format_axis_value(t, result.unit, locale, currency, decimals=decimals, latin=latin)
-                  for t in y_ticks]
+        y_ticks, [drawable(formatting.format_axis_value(t, result.unit, locale, currency, decimals=decimals,
+                                                        latin=latin), currency, locale) for t in y_ticks]
     )
     if result.unit == "points" and low < 0 < high:
         axes.axhline(0, color="#9ca3af", linewidth=0.8, zorder=1)
@@ -154,19 +179,21 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
         # Not from zero: no baseline that could be read as one, and the axis says so.
         axes.spines["bottom"].set_visible(False)
         if low > 0:
-            axes.set_ylabel(NOT_FROM_ZERO, fontsize=TICK_FONT - 1, color=PREVIOUS_COLOUR, labelpad=2)
+            # In a script matplotlib cannot shape (Malayalam, Bengali, Persian) the words stay English.
+            axes.set_ylabel(NOT_FROM_ZERO if latin else _(NOT_FROM_ZERO), fontsize=TICK_FONT - 1, color=PREVIOUS_COLOUR, labelpad=2)
     axes.grid(axis="y", color="#e5e7eb", linewidth=0.7)
     axes.set_axisbelow(True)
     figure.tight_layout(pad=0.3)
     return figure
 
 
-def trend_chart(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> bytes | None:
+def trend_chart(result: MetricResult, *, locale: str = "en", currency: str = "USD",
+                calendar: str = "gregorian") -> bytes | None:
     """The PNG of ``trend_figure``, or None when there is nothing to draw (Latin digits: the chart fonts
     may not have the language's own)."""
     from kpicore.i18n import using
 
-    with using(locale, "default"):
+    with using(locale, "default", calendar):
         figure = trend_figure(result, locale=locale, currency=currency)
     if figure is None:
         return None
@@ -181,7 +208,7 @@ def chart_alt(result: MetricResult, *, locale: str = "en", currency: str = "USD"
     €48,210.50 (this week); lowest €39,000.00, highest €48,210.50.``"""
     trend = result.trend or []
     present = [(trend[i], value) for i, value in _present(result)]
-    from kpicore.i18n import _
+
 
     if not present:
         return _("%(metric)s: no trend values") % {"metric": _(result.title)}

@@ -190,6 +190,7 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
         destinations=list(destinations),
         template=template,
         timezone=zone,
+        week_start=config.week_start,
         schedule=schedule,
         min_sample=min_sample,
         catch_up=catch_up,

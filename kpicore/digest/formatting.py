@@ -10,6 +10,7 @@ The API to call:
 - ``segment_label(segment, dimension)``: ``no region`` for the group with no value
 - ``format_axis_value(value, unit, locale, currency)``: ``$40K``, ``45%`` (chart ticks)
 - ``period_tick(label, locale)``: ``Nov 16``, ``Oct``, ``Q3`` (a period as a chart label)
+- ``format_list(items)``: ``nps, csat`` / Persian ``nps، csat`` (items joined in the current language)
 
 Every function takes the locale as a string (``"en"``, ``"de_DE"``); Babel is imported
 inside the functions so importing this module stays cheap.
@@ -19,11 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
-from kpicore.i18n import _, localize_digits, ngettext
+from kpicore.i18n import _, localize_digits, ngettext, solar_hijri
 
 _Formatter = TypeVar("_Formatter", bound=Callable[..., Any])
 
@@ -48,6 +49,22 @@ POINT_UNITS = ("percent", "points")
 
 _SIGNED_ONE_DECIMAL = "+#,##0.0;-#,##0.0"
 _SIGNED_TWO_DECIMALS = "+#,##0.00;-#,##0.00"
+
+
+#: The comma that joins a list, by language (Persian writes the Arabic comma, U+060C).
+LIST_COMMAS = {"fa": "\u060c ", "ar": "\u060c ", "ur": "\u060c "}
+
+
+def format_list(items: Iterable[str], locale: str | None = None, *, sep: str = ", ") -> str:
+    """``items`` joined with the comma of ``locale`` (default: the language in effect): ``a, b`` or,
+    in Persian, ``a، b``. ``sep`` is the separator in languages without one of their own (``"; "``
+    joins sentences: Persian has ``؛``)."""
+    from kpicore.i18n import current_locale, language
+
+    lang = language(locale or current_locale())
+    if lang in LIST_COMMAS:
+        sep = LIST_COMMAS[lang] if sep.strip() == "," else sep.replace(";", "\u061b")
+    return sep.join(items)
 
 
 def _grouped(pattern: str, locale: str) -> str:
@@ -226,6 +243,8 @@ def format_axis_value(
             letters = [c for c in compact.replace(get_currency_symbol(currency, locale), "") if c.isalpha()]
             if letters and not (latin and any(not c.isascii() for c in letters)):
                 return compact
+            if latin and abs(value) >= 1_000_000:  # billions of rials: Latin abbreviations, not 12 digits
+                return f"{format_compact_decimal(value, locale='en', fraction_digits=1)} {currency}"
         # Below a thousand (or where the locale abbreviates only millions): whole units, grouped.
         return _currency_whole(value, currency, locale)
     fraction = "#,##0" + ("." + "0" * decimals if decimals else "") if decimals is not None else "#,##0.#"
@@ -276,6 +295,9 @@ def period_tick(label: str, locale: str = "en", *, numeric: bool = False) -> str
     from babel.dates import format_skeleton as babel_skeleton
 
     def format_skeleton(skeleton: str, day: dt.date, locale: str) -> str:
+        if skeleton == "MMMd" and solar_hijri(locale):  # a day: its Solar Hijri day and month
+            jalali = _jalali(day)
+            return f"{jalali.month}/{jalali.day}" if numeric else f"{jalali.day} {PERSIAN_MONTHS[jalali.month - 1]}"
         if numeric:
             skeleton = {"MMMd": "Md", "MMM": "M"}.get(skeleton, skeleton)
         return babel_skeleton(skeleton, day, locale=locale)
@@ -293,6 +315,8 @@ def period_tick(label: str, locale: str = "en", *, numeric: bool = False) -> str
     day_match = re.fullmatch(r"\d{4}-\d{2}-\d{2}", label)
     if day_match:
         return format_skeleton("MMMd", dt.date.fromisoformat(label), locale=locale)
+    if period_kind(label) == "week":  # a week starting on Saturday or Sunday (week_start): its first day
+        return format_skeleton("MMMd", dt.date.fromisoformat(label[:10]), locale=locale)
     return label
 
 
@@ -320,6 +344,11 @@ def period_kind(label: str) -> str | None:
     ):
         if re.fullmatch(pattern, label):
             return kind
+    # A week that does not start on Monday (week_start = "saturday") is labelled by its seven days.
+    days = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", label)
+    if days and (dt.date.fromisoformat(days[2]) - dt.date.fromisoformat(days[1])).days == 6 \
+            and dt.date.fromisoformat(days[1]).weekday() != 0:
+        return "week"
     return None
 
 
@@ -385,7 +414,40 @@ def format_date(value: str | dt.date | dt.datetime, locale: str = "en", fmt: str
     """A date for ``locale``: ``Nov 16, 2026`` (en, medium), ``16.11.2026`` (de_DE, medium)."""
     from babel.dates import format_date as babel_format_date
 
+    if solar_hijri(locale):
+        return _solar_hijri_date(parse_date(value), fmt)
     return babel_format_date(parse_date(value), format=fmt, locale=locale)
+
+
+def _jalali(day: dt.date):
+    import jdatetime  # only for calendar = "persian"
+
+    return jdatetime.date.fromgregorian(date=day)
+
+
+#: The Solar Hijri months as Persian writes them (Farvardin ... Esfand).
+PERSIAN_MONTHS = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر", "دی",
+                  "بهمن", "اسفند")
+
+
+def _solar_hijri_date(day: dt.date, fmt: str = "medium") -> str:
+    """``1 فروردین 1405`` (medium, long) or ``1405/01/01`` (short) for the Gregorian ``day``."""
+    jalali = _jalali(day)
+    if fmt == "short":
+        return f"{jalali.year}/{jalali.month:02d}/{jalali.day:02d}"
+    return f"{jalali.day} {PERSIAN_MONTHS[jalali.month - 1]} {jalali.year}"
+
+
+def _solar_hijri_range(first: dt.date, last: dt.date) -> str:
+    """``25 تا 30 آبان 1405``, ``25 آبان تا 1 آذر 1405``, ``24 اسفند 1404 تا 1 فروردین 1405``: as Babel
+    writes Persian Gregorian ranges, with the Solar Hijri day, month and year."""
+    start, end = _jalali(first), _jalali(last)
+    to = " تا "  # "to"
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day}{to}{end.day} {PERSIAN_MONTHS[end.month - 1]} {end.year}"
+    if start.year == end.year:
+        return f"{start.day} {PERSIAN_MONTHS[start.month - 1]}{to}{end.day} {PERSIAN_MONTHS[end.month - 1]} {end.year}"
+    return f"{_solar_hijri_date(first)}{to}{_solar_hijri_date(last)}"
 
 
 @_digits
@@ -398,4 +460,6 @@ def format_date_range(start: str, end: str, locale: str = "en") -> str:
     last = max(last, first)
     if first == last:
         return format_date(first, locale)
+    if solar_hijri(locale):
+        return _solar_hijri_range(first, last)
     return format_interval(first, last, skeleton="yMMMd", locale=locale)

@@ -10,6 +10,7 @@ for its format (HTML autoescape; ``slack_escape`` and ``md_escape`` filters).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,8 @@ class DigestSpec:
     destinations: list[str] = field(default_factory=list)
     template: str = "digest"
     timezone: str | None = None
+    #: The first day of the week for ``this-week`` / ``last-week`` (kpi.toml's ``week_start``).
+    week_start: str = "monday"
     #: A kpicore.scheduler.CronSchedule or IntervalSchedule (None: sent with `kpi digest send` only).
     schedule: Any = None
     #: Seconds: a missed fire this recent is sent once when `kpi serve` starts.
@@ -234,8 +237,9 @@ def metric_view(
         trend_span=_span(len(trend_values), result.period),
         n=formatting.format_count(result.n, result.n_noun, locale) if result.n is not None else None,
         warnings=sum(w.count for w in result.warnings),
-        warning_messages=[f"{w.message} ({w.count})" for w in result.warnings if w.count],
-        notes=[w.message for w in result.warnings if not w.count],
+        warning_messages=[f"{_(w.message)} ({formatting.format_number(w.count, locale)})"
+                          for w in result.warnings if w.count],
+        notes=[_(w.message) for w in result.warnings if not w.count],
         dimension=result.dimension,
         segments=segments,
         chart_alt=chart_alt(result, locale=locale, currency=currency) if result.trend else "",
@@ -261,21 +265,71 @@ def _span(count: int, period: str) -> str:
     return formatting.format_span(count, period, current_locale())
 
 
-def bdi(value: Any):
+#: A run of right-to-left letters (Persian, Arabic, Hebrew) with the spaces and joiners inside it.
+_RTL_WORDS = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff][\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\u200c\s]*")
+_MARKS = str.maketrans("", "", "\u200e\u200f")
+
+
+def bidi_parts(text: str) -> tuple[str, list[tuple[bool, str]]]:
+    """How a value with words in it reads inside right-to-left text, so that the word sits left of the
+    number as a Persian reader expects: ``("ltr", parts)`` for Babel's ``‎ریال 48,210`` (the LRM says: the
+    sign before the number, left to right), ``("rtl", parts)`` for ``+2.5 واحد`` (number, then its unit,
+    right to left). ``parts`` are ``(is_words, text)``; the caller isolates the other parts left to right."""
+    direction = "ltr" if text.startswith("\u200e") else "rtl"
+    parts, last = [], 0
+    clean = text.translate(_MARKS)
+    for match in _RTL_WORDS.finditer(clean):
+        words = match.group().rstrip()
+        if match.start() > last:
+            parts.append((False, clean[last:match.start()]))
+        parts.append((True, words))
+        last = match.start() + len(words)
+    if last < len(clean):
+        parts.append((False, clean[last:]))
+    spaced = []  # the spaces around a number stay outside its isolate
+    for words, part in parts:
+        if words or not part.strip():
+            spaced.append((words, part))
+            continue
+        core = part.strip()
+        head, tail = part[: len(part) - len(part.lstrip())], part[len(part.rstrip()):]
+        spaced.extend(piece for piece in ((False, head), (False, core), (False, tail)) if piece[1])
+    return direction, spaced
+
+
+def bdi(value: Any, direction: str = "ltr"):
     """HTML for a number or id inside right-to-left text: ``<bdi dir="ltr">+6.8%</bdi>`` keeps its sign,
-    digits and Latin letters in reading order (plain text, escaped, outside right-to-left locales)."""
+    digits and Latin letters in reading order (plain text, escaped, outside right-to-left locales).
+    ``direction="auto"`` isolates text that may be in either script (a date range: ``25 آبان تا 1 آذر``
+    reads right to left, ``16–22 Nov`` left to right)."""
     from markupsafe import Markup, escape
 
     if i18n.direction(i18n.current_locale()) != "rtl":
         return escape(value)
-    return Markup('<bdi dir="ltr">') + escape(value) + Markup("</bdi>")
+    text = "" if value is None else str(value)
+    if direction == "ltr" and _RTL_WORDS.search(text):
+        outer, parts = bidi_parts(text)
+        inner = Markup("").join(
+            escape(part) + (Markup("&lrm;") if outer == "ltr" else Markup("")) if words
+            else (Markup('<bdi dir="ltr">') + escape(part) + Markup("</bdi>") if part.strip() else escape(part))
+            for words, part in parts
+        )
+        return Markup(f'<bdi dir="{outer}">') + inner + Markup("</bdi>")
+    return Markup(f'<bdi dir="{escape(direction)}">') + escape(text) + Markup("</bdi>")
 
 
 def ltr(value: Any) -> str:
     """A number or id inside right-to-left plain text (text, Markdown, Slack): wrapped in Unicode's
     left-to-right isolate (U+2066 ... U+2069) so its sign and digits stay in order; unchanged elsewhere."""
     text = "" if value is None else str(value)
-    return f"\u2066{text}\u2069" if text and i18n.direction(i18n.current_locale()) == "rtl" else text
+    if not text or i18n.direction(i18n.current_locale()) != "rtl":
+        return text
+    if _RTL_WORDS.search(text):  # words and numbers: as bdi() arranges them, with Unicode's isolates
+        outer, parts = bidi_parts(text)
+        inner = "".join(part + ("\u200e" if outer == "ltr" else "") if words
+                        else (f"\u2066{part}\u2069" if part.strip() else part) for words, part in parts)
+        return ("\u2066" if outer == "ltr" else "\u2067") + inner + "\u2069"
+    return f"\u2066{text}\u2069"
 
 
 def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[Any], Any] | None = None):
@@ -303,6 +357,8 @@ def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[A
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals["text_direction"] = lambda: i18n.direction(i18n.current_locale())
     env.globals["bdi"] = bdi
+    # The comma that joins a list in the language in effect (Persian ، U+060C).
+    env.globals["comma"] = lambda: formatting.format_list(["", ""]).strip() + " "
     env.filters["ltr"] = ltr
     env.globals["format_count"] = lambda n, noun: formatting.format_count(n, noun, i18n.current_locale())
     env.filters["slack_escape"] = slack_escape
@@ -323,7 +379,7 @@ def _period_range(results: list[MetricResult], locale: str) -> str:
 
 
 def draw_charts(
-    results: list[MetricResult], *, locale: str = "en", currency: str = "USD"
+    results: list[MetricResult], *, locale: str = "en", currency: str = "USD", calendar: str = "gregorian"
 ) -> dict[str, bytes]:
     """A trend chart PNG for each available metric with at least two trend values: metric -> PNG."""
     from kpicore.digest.charts import trend_chart
@@ -332,7 +388,7 @@ def draw_charts(
     for result in results:
         if not result.ok or not result.trend:
             continue
-        png = trend_chart(result, locale=locale, currency=currency)
+        png = trend_chart(result, locale=locale, currency=currency, calendar=calendar)
         if png is not None:
             drawn[result.metric] = png
     return drawn
@@ -355,7 +411,8 @@ def renderer(
         nonlocal drawn
         if fmt in ("html", "slack") and options.get("charts") is not False and drawn is None:
             drawn = draw_charts(
-                results, locale=options.get("locale", "en"), currency=options.get("currency", "USD")
+                results, locale=options.get("locale", "en"), currency=options.get("currency", "USD"),
+                calendar=options.get("calendar") or "gregorian",
             )
         return render(spec, results, fmt, period_label=period_label, chart_images=drawn, **options)  # type: ignore[arg-type]
 
@@ -368,7 +425,7 @@ def _in_locale(function: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with i18n.using(kwargs.get("locale"), kwargs.get("digits")):
+        with i18n.using(kwargs.get("locale"), kwargs.get("digits"), kwargs.get("calendar")):
             return function(*args, **kwargs)
 
     return wrapper
@@ -384,6 +441,7 @@ def render(
     locale: str = "en",
     currency: str = "USD",
     digits: str = "default",
+    calendar: str = "gregorian",
     templates_dir: Path | str | None = None,
     jinja_hook: Callable[[Any], Any] | None = None,
     charts: bool | None = None,
@@ -419,7 +477,7 @@ def render(
         from kpicore.digest.charts import chart_content_id
 
         if chart_images is None:
-            chart_images = draw_charts(results, locale=locale, currency=currency)
+            chart_images = draw_charts(results, locale=locale, currency=currency, calendar=calendar)
         for view in views:
             png = chart_images.get(view.metric)
             if png is not None:

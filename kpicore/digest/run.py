@@ -57,7 +57,7 @@ def resolve_period(spec: DigestSpec, override: str | None = None, now: dt.dateti
     Kolkata week before."""
     from kpicore.periods import parse_period
 
-    return parse_period(override or spec.period, spec.timezone or "UTC", now=now)
+    return parse_period(override or spec.period, spec.timezone or "UTC", now=now, week_start=spec.week_start)
 
 
 def compute_digest(
@@ -117,6 +117,7 @@ def render_options(config) -> dict[str, Any]:
         "locale": config.locale,
         "currency": config.currency,
         "digits": config.digits,
+        "calendar": config.calendar,
         "templates_dir": config.templates_dir,
         "jinja_hook": jinja_hook(config),
     }

@@ -17,7 +17,7 @@ import contextvars
 import functools
 import gettext as _gettext
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 #: The gettext domain of kpicore's own messages.
@@ -31,6 +31,7 @@ RTL_LANGUAGES = frozenset({"fa", "ar", "he", "ur", "ps"})
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("kpicore_locale", default="en")
 _digits: contextvars.ContextVar[str] = contextvars.ContextVar("kpicore_digits", default="default")
+_calendar: contextvars.ContextVar[str] = contextvars.ContextVar("kpicore_calendar", default="gregorian")
 #: ``digits = "native"``: the zero of each language's own digits (Babel's default is Latin digits).
 NATIVE_ZERO = {"ml": "\u0d66", "bn": "\u09e6", "fa": "\u06f0"}
 #: The values ``digits`` takes in kpi.toml.
@@ -48,17 +49,48 @@ def direction(locale: str) -> str:
     return "rtl" if language(locale) in RTL_LANGUAGES else "ltr"
 
 
+#: Plugins' catalogs (``register_catalogs``): gettext domain -> locale folder, searched after kpicore's.
+_plugin_catalogs: dict[str, str] = {}
+
+
+def add_catalogs(catalogs: Iterable[tuple[str, str | Path]]) -> None:
+    """Add plugins' catalogs (domain, locale folder) to the ones every ``_()`` looks in."""
+    changed = False
+    for domain, locale_dir in catalogs:
+        if _plugin_catalogs.get(domain) != str(locale_dir):
+            _plugin_catalogs[domain] = str(locale_dir)
+            changed = True
+    if changed:
+        translations.cache_clear()
+
+
+def plugin_catalogs() -> dict[str, str]:
+    """The plugins' catalogs in use: gettext domain -> locale folder."""
+    return dict(_plugin_catalogs)
+
+
 @functools.lru_cache(maxsize=32)
 def translations(locale: str) -> _gettext.NullTranslations:
-    """The catalog for ``locale`` (``ml_IN`` then ``ml``); English (the msgids) when there is none."""
+    """The catalog for ``locale`` (``ml_IN`` then ``ml``), then the plugins' for it; English (the msgids)
+    where there is none. A missing or broken catalog is said once on the log, never raised."""
     names = [locale.replace("-", "_"), language(locale)]
+    catalog = _load(DOMAIN, str(LOCALE_DIR), names, locale, missing_said=language(locale) != "en")
+    for domain, locale_dir in sorted(_plugin_catalogs.items()):
+        # A plugin without this language is simply English, like any untranslated text.
+        plugin = _load(domain, locale_dir, names, locale, missing_said=False)
+        if not type(plugin) is _gettext.NullTranslations:
+            catalog.add_fallback(plugin)
+    return catalog
+
+
+def _load(domain: str, locale_dir: str, names: list[str], locale: str, *, missing_said: bool):
     try:
-        return _gettext.translation(DOMAIN, str(LOCALE_DIR), languages=names)
+        return _gettext.translation(domain, locale_dir, languages=names)
     except FileNotFoundError:
-        if language(locale) != "en":
-            _log.warning("no %s catalog for locale %r: digests and messages are in English", DOMAIN, locale)
-    except (OSError, ValueError) as error:  # a broken .mo: English, said once, never a crash
-        _log.warning("the %s catalog for locale %r is broken (%s): using English", DOMAIN, locale, error)
+        if missing_said:
+            _log.warning("no %s catalog for locale %r: digests and messages are in English", domain, locale)
+    except (OSError, ValueError, LookupError, UnicodeError) as error:  # a broken .mo: English, never a crash
+        _log.warning("the %s catalog for locale %r is broken (%s): using English", domain, locale, error)
     return _gettext.NullTranslations()
 
 
@@ -68,16 +100,25 @@ def current_locale() -> str:
 
 
 @contextlib.contextmanager
-def using(locale: str | None, digits: str | None = None) -> Iterator[str]:
+def using(locale: str | None, digits: str | None = None, calendar: str | None = None) -> Iterator[str]:
     """Translate every ``_()`` inside the block into ``locale`` (None keeps the current one); ``digits``
-    ("default" or "native") chooses the digits numbers are written with."""
+    ("default" or "native") chooses the digits numbers are written with, ``calendar`` ("gregorian" or
+    "persian") the calendar of dates."""
     token = _current.set(locale or _current.get())
     digits_token = _digits.set(digits or _digits.get())
+    calendar_token = _calendar.set(calendar or _calendar.get())
     try:
         yield _current.get()
     finally:
+        _calendar.reset(calendar_token)
         _digits.reset(digits_token)
         _current.reset(token)
+
+
+def solar_hijri(locale: str | None = None) -> bool:
+    """Whether dates are written in the Solar Hijri calendar: ``calendar = "persian"`` in a Persian locale
+    (elsewhere the Gregorian dates of Babel, so an English reader of a Persian business reads dates)."""
+    return _calendar.get() == "persian" and language(locale or _current.get()) == "fa"
 
 
 def localize_digits(text: str) -> str:
@@ -116,5 +157,22 @@ WORDS = (
     N_("Weekly KPIs"), N_("Monthly KPIs"), N_("Daily KPIs"),
 )
 
-__all__ = ["DIGITS", "DOMAIN", "LANGUAGES", "LOCALE_DIR", "N_", "_", "current_locale", "direction", "gettext", "language",
-           "localize_digits", "ngettext", "translations", "using"]
+__all__ = [
+    "DIGITS",
+    "DOMAIN",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "N_",
+    "_",
+    "add_catalogs",
+    "current_locale",
+    "direction",
+    "gettext",
+    "language",
+    "localize_digits",
+    "ngettext",
+    "plugin_catalogs",
+    "solar_hijri",
+    "translations",
+    "using",
+]

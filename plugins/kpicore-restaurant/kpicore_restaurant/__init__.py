@@ -62,3 +62,11 @@ def register_demo_data(register):
     from .demo import DEMO_CONFIG, generate
 
     register("restaurant", generate, DEMO_CONFIG)
+
+
+@hookimpl
+def register_catalogs(register):
+    # The titles, definitions and warnings of the pack's metrics in ml, bn, fa and ig (make i18n builds them).
+    from pathlib import Path
+
+    register("kpicore_restaurant", Path(__file__).parent / "locale")

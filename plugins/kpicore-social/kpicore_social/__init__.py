@@ -112,3 +112,11 @@ def register_demo_data(register):
     from .demo import generate
 
     register("social", generate)
+
+
+@hookimpl
+def register_catalogs(register):
+    # The titles, definitions and warnings of the pack's metrics in ml, bn, fa and ig (make i18n builds them).
+    from pathlib import Path
+
+    register("kpicore_social", Path(__file__).parent / "locale")
