@@ -170,14 +170,15 @@ class Reply:
     """What the app sends back.
 
     ``message`` is the immediate answer (the HTTP response or the Socket Mode acknowledgement);
-    ``share`` a message for chat.postMessage in the asker's channel; ``charts`` PNGs to upload there
-    (filename, title, bytes); ``later`` a future of the reply to post through ``response_url``;
+    ``share`` a message for chat.postMessage in the asker's channel; ``charts`` draws the PNGs to upload
+    there (filename, title, bytes), called only after the acknowledgement, since drawing can take longer
+    than Slack's 3 seconds on a busy machine; ``later`` a future of the reply to post through ``response_url``;
     ``how`` says where the answer came from: ``stored``, ``live``, ``pending``, ``error``, ``help``...
     """
 
     message: dict[str, Any]
     share: dict[str, Any] | None = None
-    charts: list[tuple[str, str, bytes]] = field(default_factory=list)
+    charts: Callable[[], list[tuple[str, str, bytes]]] | None = None
     later: Future | None = None
     how: str = "answer"
 
@@ -633,13 +634,17 @@ class Answerer:
         actions = self._actions(request, asker)
         title = formatting.format_list(f"{_(r.title)}: {_value(r, self.config)}" for r in results)
         text = f"{title} ({request.period.label})"
-        charts = []
+        charts = None
         if request.chart:
-            from kpicore.digest.render import draw_charts
+            config, label, speaking = self.config, request.period.label, self.speaking
 
-            for metric, png in draw_charts(results, locale=self.config.locale, currency=self.config.currency,
-                                                  calendar=self.config.calendar).items():
-                charts.append((f"{metric}-{request.period.label}.png", f"{metric} {request.period.label}", png))
+            def charts() -> list[tuple[str, str, bytes]]:
+                from kpicore.digest.render import draw_charts
+
+                with speaking():
+                    drawn = draw_charts(results, locale=config.locale, currency=config.currency,
+                                        calendar=config.calendar)
+                return [(f"{metric}-{label}.png", f"{metric} {label}", png) for metric, png in drawn.items()]
         if request.share:
             shared = {"text": text, "blocks": _fit([*blocks, *actions(share=False)])}
             posting = _("Posting it to the channel.")

@@ -98,8 +98,9 @@ def deliver(reply: Reply, asker: Asker, respond, client) -> None:
         if error:
             respond(**_respond_arguments(ephemeral(error)))
             return
-    if reply.charts:
-        _upload(client, asker.channel_id, reply.charts, respond)
+    charts = reply.charts() if reply.charts is not None else []
+    if charts:
+        _upload(client, asker.channel_id, charts, respond)
 
 
 def _post(client, channel_id: str, message: dict[str, Any]) -> str | None:
