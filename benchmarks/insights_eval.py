@@ -56,11 +56,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kpicore.insights.concentration import concentrated  # noqa: E402
-from kpicore.insights.trend import DEFAULTS as TREND_DEFAULTS  # noqa: E402
-from kpicore.insights.trend import direction  # noqa: E402
-from kpicore.insights.unusual import DEFAULTS as UNUSUAL_DEFAULTS  # noqa: E402
-from kpicore.insights.unusual import band, history_needed  # noqa: E402
+from kpicore.insights.concentration import concentrated
+from kpicore.insights.trend import DEFAULTS as TREND_DEFAULTS
+from kpicore.insights.trend import direction
+from kpicore.insights.unusual import DEFAULTS as UNUSUAL_DEFAULTS
+from kpicore.insights.unusual import band, history_needed
 
 WEEKS_PER_YEAR = 52
 REGIONS = {"North": 560, "South": 500, "East": 350, "West": 430}
@@ -286,6 +286,7 @@ def evaluate_unusual(seeds: list[int], weeks: int) -> dict:
     clean_weeks = 0
     peaks = {"seasonal": [0, 0], "plain": [0, 0]}  # [flagged, peak weeks]
     surge = Tally()
+    in_total = 0  # surges also flagged on the total churn rate
     outside = Tally()  # the same, leaving out seasonal peaks the plain band judged
     clean_outside: dict[str, int] = {name: 0 for name in GENERATORS}
     for seed in seeds:
@@ -324,6 +325,7 @@ def evaluate_unusual(seeds: list[int], weeks: int) -> dict:
         total, regions = churn(random.Random(seed), weeks, surge=(week, size * unit))
         south = unusual_flags(regions["South"].values)
         surge.add_event(size, week in south)
+        in_total += week in unusual_flags(total.values)
         surge.flags += sum(1 for w in south if w >= weeks - 52)
         surge.flags_in_spans += week in south
     years = clean_weeks / WEEKS_PER_YEAR
@@ -342,7 +344,8 @@ def evaluate_unusual(seeds: list[int], weeks: int) -> dict:
         "seasonal_peak_flagged": {kind: {"flagged": f, "peaks": n, "share": f / n if n else None}
                                   for kind, (f, n) in peaks.items()},
         "churn_surge_south": {"recall": surge.recall, "events": surge.events,
-                              "flags_in_its_last_year": surge.flags},
+                              "flags_in_its_last_year": surge.flags,
+                              "recall_on_the_total": in_total / surge.events if surge.events else None},
     }
 
 
