@@ -207,6 +207,10 @@ HELP_TEXT = """*`/kpi` asks kpicore for a KPI.* Only you see the answer unless y
 *Periods:* {periods}, `2026-11`, `2026-Q4`, `2026`, `2026-11-23`."""
 
 
+#: Seconds at most a live answer waits for its insight after its numbers are ready.
+INSIGHT_WAIT = 0.5
+
+
 class Answerer:
     """Answers ``/kpi`` commands for one configuration (thread-safe; one per service)."""
 
@@ -516,8 +520,8 @@ class Answerer:
 
     def _wait_for_insights(self, request: MetricRequest, started: float | None) -> dict[str, list] | None:
         """Start computing the request's insights (once per request at a time) after its numbers, and
-        wait for them what is left of the answer's budget: the answer never waits longer for an insight
-        than for its numbers; one not ready in time is kept for the next question."""
+        wait for them up to ``INSIGHT_WAIT`` seconds within what is left of the answer's budget; one not
+        ready in time is kept for the next question."""
         key = (tuple(request.metrics), request.period.start_iso(), request.period.end_iso())
         with self._insights_lock:
             job = self._insight_jobs.get(key)
@@ -525,7 +529,7 @@ class Answerer:
                 job = self._executor.submit(self.find_insights, request)
                 self._insight_jobs[key] = job
                 job.add_done_callback(lambda _done: self._insight_jobs.pop(key, None))
-        remaining = self.settings.budget - (self.clock() - started) if started is not None else 0.0
+        remaining = min(INSIGHT_WAIT, self.settings.budget - (self.clock() - started)) if started is not None else 0.0
         if remaining > 0:
             try:
                 job.result(timeout=remaining)
@@ -541,8 +545,10 @@ class Answerer:
         if synced:
             note = f"{note} {synced}"
         insights = self.known_insights(request)
-        if insights is None:
-            insights = self._wait_for_insights(request, started)
+        if insights is None and not request.chart:  # a chart to draw leaves no time to share
+            # A live answer may wait a little of what is left of its budget; a stored one answers at
+            # once. Either way the insight is kept for the next question.
+            insights = self._wait_for_insights(request, started if how == "live" else None)
         blocks = answer_blocks(request, results, self.config, note=note, insights=insights)
         actions = self._actions(request, asker)
         title = ", ".join(f"{r.title}: {_value(r, self.config)}" for r in results)

@@ -90,6 +90,21 @@ def detector_settings(detector: Detector, config) -> dict[str, Any]:
     return settings
 
 
+def insight_problems(config, registry) -> list[str]:
+    """One line per problem of ``[insights]`` and its ``[insights.KIND]`` tables (for `kpi check`)."""
+    problems = []
+    try:
+        insight_options(config, registry)
+    except ConfigError as error:
+        problems.append(str(error))
+    for detector in detectors(registry).values():
+        try:
+            detector_settings(detector, config)
+        except ConfigError as error:
+            problems.append(str(error))
+    return problems
+
+
 def find_insights(
     metrics: Sequence,
     period,
