@@ -2,7 +2,7 @@
 
 ``kpicore.config`` checks the shape of the file on its own; the keys that depend on what is installed
 are checked here, against the registry: entity names and their column keys, the tables plugins declare
-through ``register_settings`` (``[packs.NAME]``, ``[channels.NAME]``), digests, targets. Every message
+through ``register_settings`` (``[packs.NAME]``, ``[channels.NAME]``), digests, targets, alerts, insights. Every message
 names the file and the key, and suggests the closest name.
 """
 
@@ -41,6 +41,9 @@ def config_problems(config, registry) -> list[str]:
             problems.append(f"{where}: [targets]: unknown metric {metric!r}{_hint(metric, registry.metrics)}")
     problems.extend(target_problems(config.targets, where))
     problems.extend(alert_problems(config, registry))
+    from .insights.run import insight_problems
+
+    problems.extend(insight_problems(config, registry))
     for name in config.digests:
         try:
             digest_spec(config, name, registry)

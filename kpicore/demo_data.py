@@ -271,9 +271,9 @@ def _generate_tables(rng: random.Random, timeline: _Timeline, customer_count: in
 
 
 #: The event planted in the last week, for insights and alerts to find: this share of the customers of
-#: this region who are active when the week starts cancel during it (about five times the usual rate).
+#: this region who are active when the week starts cancel during it (about ten times the usual rate).
 _SURGE_REGION = "South"
-_SURGE_SHARE = 0.03
+_SURGE_SHARE = 0.06
 
 
 def _plant_churn_surge(rng: random.Random, timeline: _Timeline, tables: dict[str, list[tuple]]) -> None:

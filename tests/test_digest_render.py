@@ -13,7 +13,16 @@ from kpicore.digest import render
 from kpicore.digest.blockkit import MAX_BLOCKS, check_message, split_messages
 from kpicore.errors import ConfigError
 from kpicore.results import MetricResult, Segment
-from tests.digest_data import END, PERIOD, START, result, sample_insights, sample_results, sample_spec, weekly_trend
+from tests.digest_data import (
+    END,
+    PERIOD,
+    START,
+    result,
+    sample_insights,
+    sample_results,
+    sample_spec,
+    weekly_trend,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 #: The currency of each language's golden digest (the business's own).

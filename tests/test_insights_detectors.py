@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 import random
-from types import SimpleNamespace
 
 import pytest
 
 from kpicore.insights.concentration import additive, concentrated
 from kpicore.insights.forecast import forecast
 from kpicore.insights.trend import direction, mann_kendall
-from kpicore.insights.unusual import band, plain_band, seasonal_effects, theil_sen
+from kpicore.insights.unusual import band, history_needed, plain_band, seasonal_effects, theil_sen
 
 
 def test_theil_sen_ignores_an_outlier():
@@ -21,15 +20,22 @@ def test_theil_sen_ignores_an_outlier():
     assert slope == pytest.approx(2.0) and intercept == pytest.approx(1.0)
 
 
-def test_plain_band_is_median_and_mad_on_a_flat_history():
-    # Residuals around 10: -1, +1 alternating -> MAD 1 -> robust SD 1.4826.
-    history = [9.0, 11.0] * 6
-    found = plain_band([*history, 10.0], threshold=3, window=26, min_history=8)
-    assert found.expected == pytest.approx(10.0)
-    assert found.scale == pytest.approx(1.4826)
-    assert found.low == pytest.approx(10 - 3 * 1.4826) and found.high == pytest.approx(10 + 3 * 1.4826)
-    assert not found.outside(14.4) and found.outside(14.5) and found.outside(5.5)
-    assert found.method == "plain" and found.history == 12
+def test_plain_band_on_an_exact_line_expects_its_next_point_and_nothing_else():
+    history = [5.0 + 2 * i for i in range(40)]
+    found = plain_band([*history, 85.0])
+    assert found.expected == pytest.approx(85.0) and found.scale == 0
+    assert not found.outside(85.0) and found.outside(85.5) and found.outside(84.0)
+    assert found.method == "plain" and found.history == 40
+
+
+def test_plain_band_is_as_wide_as_its_own_misses():
+    # Alternating 9, 11: every one-step prediction misses by about 1, so the band is a few units wide.
+    history = [9.0, 11.0] * 15
+    found = plain_band([*history, 10.0], threshold=3)
+    assert 9.0 <= found.expected <= 11.0
+    assert 1.4826 <= found.scale <= 3.0
+    assert not found.outside(9.0) and not found.outside(11.0)
+    assert found.outside(found.high + 0.01) and found.outside(found.low - 0.01)
 
 
 def test_plain_band_follows_a_growing_business_and_a_past_spike_does_not_widen_it():
@@ -58,7 +64,7 @@ def test_a_seasonal_peak_seen_in_two_earlier_years_is_not_unusual():
     values = weekly_with_season(3.1)
     last_peak = max(i for i in range(len(values)) if i % 52 == 46)
     history = values[: last_peak + 1]
-    assert len(history) - 1 >= 2 * 52 + 26 + 3
+    assert len(history) >= history_needed("week", {})
     found = band(history, "week")
     assert found.method == "seasonal" and found.season == 52
     assert not found.outside(history[-1])
@@ -70,7 +76,7 @@ def test_a_seasonal_peak_seen_in_two_earlier_years_is_not_unusual():
 
 def test_a_spike_in_one_earlier_year_is_not_taken_for_a_season():
     values = weekly_with_season(3.1, peak=0.0)
-    week = 2 * 52 + 40
+    week = 2 * 52 + 46
     values[week - 52] += 60  # a one-off spike a year before
     effects = seasonal_effects(values[: week + 1], 52)
     assert abs(effects[-1]) < 8  # the two earlier years disagree: no seasonal effect
@@ -81,7 +87,7 @@ def test_a_spike_in_one_earlier_year_is_not_taken_for_a_season():
 def test_daily_data_uses_the_day_of_the_week():
     rng = random.Random(5)
     weekday = [20.0, 20, 20, 20, 20, 60, 60]  # weekends are busy
-    values = [weekday[i % 7] + rng.gauss(0, 1) for i in range(7 * 2 + 30 + 5 + 5)]
+    values = [weekday[i % 7] + rng.gauss(0, 1) for i in range(7 * 2 + 26 + 13 + 10)]
     while len(values) % 7 != 6:  # end on a weekend day
         values.append(weekday[len(values) % 7] + rng.gauss(0, 1))
     found = band(values, "day")

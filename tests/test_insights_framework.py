@@ -157,3 +157,14 @@ def test_unknown_insight_settings_are_config_errors(run_kpi, tmp_path, demo_data
 def test_an_unknown_metric_is_an_error(run_kpi, demo_database):
     code, _, err = run_kpi("insights", "revenu", "--source", str(demo_database))
     assert code != 0 and "unknown metric 'revenu'" in err and "revenue" in err
+
+
+def test_kpi_check_names_a_wrong_insights_key(run_kpi, tmp_path, demo_database):
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[insights]\ntop = -1\n[insights.unusual]\nthreshold = "high"\n'
+        '[insights.unusal]\nwindow = 4\n', encoding="utf-8")
+    code, out, err = run_kpi("check", "--config", str(tmp_path / "kpi.toml"))
+    assert code != 0
+    said = out + err
+    assert "[insights].top: expected a whole number" in said or "[insights] unknown key 'unusal'" in said
+    assert "[insights.unusual].threshold: expected a number, not 'high'" in said

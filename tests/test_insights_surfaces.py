@@ -26,7 +26,7 @@ def test_the_planted_churn_surge_is_unusual_and_its_numbers_can_be_checked(run_k
     unusual = found[0]
     assert unusual["metric"] == "churn_rate" and unusual["segment"] is None
     numbers = unusual["numbers"]
-    assert numbers["value"] > numbers["high"] and numbers["z"] > numbers["threshold"] == 3.0
+    assert numbers["value"] > numbers["high"] and numbers["z"] > numbers["threshold"] == 3.5
     # Two years of demo data: less than two full seasons before the week, so a plain band, said so.
     assert numbers["method"] == "plain" and numbers["fallback"] is True
     assert "plain band, too little history for a seasonal one" in unusual["text"]

@@ -264,6 +264,10 @@ def help_text() -> str:
     return "\n".join(lines)
 
 
+#: Seconds at most a live answer waits for its insight after its numbers are ready.
+INSIGHT_WAIT = 0.5
+
+
 class Answerer:
     """Answers ``/kpi`` commands for one configuration (thread-safe; one per service)."""
 
@@ -520,7 +524,7 @@ class Answerer:
         try:
             findings = find_insights(select_metrics(request.metrics, self.registry), request.period, self.source(),
                                      self.config, self.registry)
-        except Exception:  # noqa: BLE001 - an answer without its insight beats no answer
+        except Exception:
             log.exception("/kpi: insights for %s failed", ", ".join(request.metrics))
             return
         now = self.clock()
@@ -603,8 +607,8 @@ class Answerer:
 
     def _wait_for_insights(self, request: MetricRequest, started: float | None) -> dict[str, list] | None:
         """Start computing the request's insights (once per request at a time) after its numbers, and
-        wait for them what is left of the answer's budget: the answer never waits longer for an insight
-        than for its numbers; one not ready in time is kept for the next question."""
+        wait for them up to ``INSIGHT_WAIT`` seconds within what is left of the answer's budget; one not
+        ready in time is kept for the next question."""
         key = (tuple(request.metrics), request.period.start_iso(), request.period.end_iso())
         with self._insights_lock:
             job = self._insight_jobs.get(key)
@@ -612,7 +616,7 @@ class Answerer:
                 job = self._executor.submit(self.find_insights, request)
                 self._insight_jobs[key] = job
                 job.add_done_callback(lambda _done: self._insight_jobs.pop(key, None))
-        remaining = self.settings.budget - (self.clock() - started) if started is not None else 0.0
+        remaining = min(INSIGHT_WAIT, self.settings.budget - (self.clock() - started)) if started is not None else 0.0
         if remaining > 0:
             try:
                 job.result(timeout=remaining)
@@ -628,8 +632,10 @@ class Answerer:
         if synced:
             note = f"{note} {synced}"
         insights = self.known_insights(request)
-        if insights is None:
-            insights = self._wait_for_insights(request, started)
+        if insights is None and not request.chart:  # a chart to draw leaves no time to share
+            # A live answer may wait a little of what is left of its budget; a stored one answers at
+            # once. Either way the insight is kept for the next question.
+            insights = self._wait_for_insights(request, started if how == "live" else None)
         blocks = answer_blocks(request, results, self.config, note=note, insights=insights)
         actions = self._actions(request, asker)
         title = formatting.format_list(f"{_(r.title)}: {_value(r, self.config)}" for r in results)

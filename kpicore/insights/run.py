@@ -83,11 +83,26 @@ def detector_settings(detector: Detector, config) -> dict[str, Any]:
             known = ", ".join(settings) or "none"
             raise ConfigError(f"{where}: [insights.{detector.kind}] unknown key {key!r} (known: {known})")
         default = settings[key]
-        if isinstance(default, (int, float)) and not isinstance(default, bool):
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ConfigError(f"{where}: [insights.{detector.kind}].{key}: expected a number, not {value!r}")
+        number_expected = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if number_expected and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            raise ConfigError(f"{where}: [insights.{detector.kind}].{key}: expected a number, not {value!r}")
         settings[key] = value
     return settings
+
+
+def insight_problems(config, registry) -> list[str]:
+    """One line per problem of ``[insights]`` and its ``[insights.KIND]`` tables (for `kpi check`)."""
+    problems = []
+    try:
+        insight_options(config, registry)
+    except ConfigError as error:
+        problems.append(str(error))
+    for detector in detectors(registry).values():
+        try:
+            detector_settings(detector, config)
+        except ConfigError as error:
+            problems.append(str(error))
+    return problems
 
 
 def find_insights(

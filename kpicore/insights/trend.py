@@ -19,7 +19,7 @@ from ..i18n import N_
 from .base import Detector, Evidence, Insight, Number, Span, Word
 from .unusual import theil_sen
 
-DEFAULTS = {"periods": 8, "confidence": 0.95, "min_change": 0.05}
+DEFAULTS = {"periods": 8, "confidence": 0.99, "min_change": 0.05}
 
 
 def mann_kendall(values: Sequence[float]) -> tuple[float, float]:

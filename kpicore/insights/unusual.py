@@ -1,25 +1,29 @@
 """Unusual change: the period's value lies outside the band its own history predicts.
 
-The band (``band()``, a pure function over the history's values) is robust, and seasonal where the
-history allows:
+The band (``band()``, a pure function over the history's values) is robust, calibrated on the metric's
+own history, and seasonal where the history allows:
 
-- *Plain band*: over the last ``window`` periods before this one, a Theil-Sen line (the median of the
-  slopes between every pair of points: a few outliers or a growing business do not move it) gives the
-  expected value for this period, and 1.4826 x the median absolute deviation of the points from that
-  line (the robust standard deviation, ``scale``) gives the width: the band is expected ± ``threshold``
-  x scale. Fewer than ``min_history`` earlier values: no band, no insight.
+- *Expected value*: a Theil-Sen line (the median of the slopes between every pair of points, so a few
+  outliers or a growing business do not move it) through the last ``level_window`` values before the
+  period, extended one period.
+- *Width*: the same prediction made for each of the ``window`` periods before this one, from the values
+  before each; the robust standard deviation (1.4826 x the median absolute deviation) of those errors is
+  the band's ``scale``. So the band is as wide as the method's own recent misses: noise, a curving trend
+  and what the line cannot follow are all in it, and an old outlier is one large error among many. The
+  band is expected ± ``threshold`` x scale; fewer than ``min_history`` earlier values: no band.
 - *Seasonal band*: daily data with weekly seasonality (season 7) and weekly data with yearly seasonality
-  (season 52; monthly: 12), when at least two full seasons of history lie before every point used. Each
-  point's seasonal effect is its value ``season`` and ``2 x season`` periods earlier minus the median of
-  the neighbours around it then; the effect counts only when every earlier season agrees in sign, and
-  then the smaller one (the median with three seasons or more), so one past outlier is not taken for a
-  season. The plain band then runs on the values minus their seasonal effects.
+  (season 52; monthly: 12), when two full seasons of history lie before every point the band uses. A
+  point's seasonal effect is how far its value ``season`` and ``2 x season`` periods before stood from
+  the median of its neighbours then, as a ratio for a metric whose values are all positive (a business
+  that grows has peaks that grow with it), else as a difference. It counts only when every earlier
+  season agrees in sign, and then the smaller one (the median of three or more), so one past outlier is
+  not taken for a season. The band above then runs on the values with their seasonal effects taken out.
 - With too little history for the seasonal band where one applies (a day or a week), the plain band is
   used and the insight says so.
 
-Limits: the band assumes the recent past is a fair guide; right after a level shift the first periods
-at the new level are flagged until ``window`` periods have passed. Holidays that move (Easter) are not
-a season it knows. A seasonal pattern must have repeated at least twice.
+Limits: the recent past must be a fair guide; after a level shift, the periods at the new level are
+flagged until the window has seen them. Holidays that move (Easter) are not a season it knows. A
+seasonal pattern must have repeated at least twice.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ MAD_TO_SD = 1.4826
 #: Neighbours on each side used for the local level when estimating a seasonal effect.
 NEIGHBOURS = 3
 
-DEFAULTS = {"threshold": 3.0, "window": 26, "min_history": 8, "seasons": 2}
+DEFAULTS = {"threshold": 3.5, "window": 26, "level_window": 13, "min_history": 12, "seasons": 2}
 
 
 @dataclass(frozen=True)
@@ -83,27 +87,48 @@ def theil_sen(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
     return slope, intercept
 
 
-def plain_band(values: Sequence[float | None], *, threshold: float = DEFAULTS["threshold"],
-               window: int = DEFAULTS["window"], min_history: int = DEFAULTS["min_history"]) -> Band | None:
-    """The plain band for the LAST value of ``values`` (oldest first) from the ``window`` before it;
-    None with fewer than ``min_history`` earlier values."""
-    position = len(values) - 1
-    earlier = [(i, v) for i, v in enumerate(values[:-1]) if v is not None][-window:]
-    if len(earlier) < max(2, min_history):
+def predict(values: Sequence[float | None], level_window: int = DEFAULTS["level_window"]) -> float | None:
+    """The value expected after ``values`` (oldest first): the Theil-Sen line through the last
+    ``level_window`` of them, one period on; None with fewer than 4."""
+    points = [(i, v) for i, v in enumerate(values) if v is not None][-level_window:]
+    if len(points) < 4:
         return None
-    slope, intercept = theil_sen(earlier)
-    residuals = [v - (intercept + slope * i) for i, v in earlier]
-    center = statistics.median(residuals)
-    scale = MAD_TO_SD * statistics.median(abs(r - center) for r in residuals)
+    slope, intercept = theil_sen(points)
+    return intercept + slope * len(values)
+
+
+def plain_band(values: Sequence[float | None], *, threshold: float = DEFAULTS["threshold"],
+               window: int = DEFAULTS["window"], level_window: int = DEFAULTS["level_window"],
+               min_history: int = DEFAULTS["min_history"]) -> Band | None:
+    """The plain band for the LAST value of ``values`` (oldest first); None with fewer than
+    ``min_history`` earlier values."""
+    earlier = values[:-1]
+    known = sum(v is not None for v in earlier)
+    if known < max(min_history, 8):
+        return None
+    expected = predict(earlier, level_window)
+    errors = []
+    for position in range(max(0, len(earlier) - window), len(earlier)):
+        if earlier[position] is None:
+            continue
+        guess = predict(earlier[:position], level_window)
+        if guess is not None:
+            errors.append(earlier[position] - guess)
+    if expected is None or len(errors) < 8:
+        return None
+    center = statistics.median(errors)
+    scale = MAD_TO_SD * statistics.median(abs(e - center) for e in errors)
     if scale == 0:
-        # A flat history: the mean absolute deviation, so one odd point does not make every change infinite.
-        scale = 1.2533 * statistics.fmean(abs(r - center) for r in residuals)
-    return Band(intercept + slope * position, scale, threshold, "plain", None, len(earlier))
+        # A flat history: the mean absolute error, so one odd point does not make every change infinite.
+        scale = 1.2533 * statistics.fmean(abs(e - center) for e in errors)
+    return Band(expected, scale, threshold, "plain", None, known)
 
 
-def seasonal_effects(values: Sequence[float | None], season: int, seasons: int = 2) -> list[float | None]:
+def seasonal_effects(values: Sequence[float | None], season: int, seasons: int = 2, *,
+                     ratio: bool = False) -> list[float | None]:
     """Each point's seasonal effect (None where fewer than ``seasons`` earlier seasons exist or their
-    values are missing): see the module docstring."""
+    values are missing): a difference, or with ``ratio`` a relative one (0.35 for +35 %). See the
+    module docstring."""
     effects: list[float | None] = []
     for position in range(len(values)):
         earlier = []
@@ -115,7 +140,8 @@ def seasonal_effects(values: Sequence[float | None], season: int, seasons: int =
             if values[then] is None or len(around) < NEIGHBOURS:
                 earlier = []
                 break
-            earlier.append(values[then] - statistics.median(around))
+            level = statistics.median(around)
+            earlier.append(values[then] / level - 1 if ratio else values[then] - level)
             k += 1
         if len(earlier) < seasons:
             effects.append(None)
@@ -129,25 +155,31 @@ def seasonal_effects(values: Sequence[float | None], season: int, seasons: int =
 
 
 def band(values: Sequence[float | None], kind: str, *, threshold: float = DEFAULTS["threshold"],
-         window: int = DEFAULTS["window"], min_history: int = DEFAULTS["min_history"],
-         seasons: int = DEFAULTS["seasons"]) -> Band | None:
+         window: int = DEFAULTS["window"], level_window: int = DEFAULTS["level_window"],
+         min_history: int = DEFAULTS["min_history"], seasons: int = DEFAULTS["seasons"]) -> Band | None:
     """The band for the LAST of ``values`` (oldest first), periods of ``kind``: seasonal when the
     history allows, else plain (``fallback`` set when a season applies but the history is short)."""
     season = SEASONS.get(kind)
     if season is not None:
-        effects = seasonal_effects(values, season, seasons)
-        recent = range(max(0, len(values) - 1 - window), len(values))
-        usable = [i for i in recent if values[i] is not None]
-        if effects[-1] is not None and sum(effects[i] is not None for i in usable) >= max(min_history, len(usable) - 1):
-            adjusted = [None if v is None or effects[i] is None else v - effects[i] for i, v in enumerate(values)]
-            found = plain_band(adjusted, threshold=threshold, window=window, min_history=min_history)
+        ratio = all(v > 0 for v in values if v is not None)
+        effects = seasonal_effects(values, season, seasons, ratio=ratio)
+        used = [i for i in range(max(0, len(values) - 1 - window - level_window), len(values))
+                if values[i] is not None]
+        if effects[-1] is not None and all(effects[i] is not None for i in used):
+            adjusted = [None if v is None or effects[i] is None else (v / (1 + effects[i]) if ratio else v - effects[i])
+                        for i, v in enumerate(values)]
+            found = plain_band(adjusted, threshold=threshold, window=window, level_window=level_window,
+                               min_history=min_history)
             if found is not None:
-                return Band(found.expected + effects[-1], found.scale, threshold, "seasonal", season, found.history)
-    found = plain_band(values, threshold=threshold, window=window, min_history=min_history)
+                effect = effects[-1]
+                if ratio:
+                    return Band(found.expected * (1 + effect), found.scale * (1 + effect), threshold, "seasonal",
+                                season, found.history)
+                return Band(found.expected + effect, found.scale, threshold, "seasonal", season, found.history)
+    found = plain_band(values, threshold=threshold, window=window, level_window=level_window, min_history=min_history)
     if found is None:
         return None
-    fallback = kind in ("day", "week")
-    return Band(found.expected, found.scale, threshold, "plain", None, found.history, fallback=fallback)
+    return Band(found.expected, found.scale, threshold, "plain", None, found.history, fallback=kind in ("day", "week"))
 
 
 def history_needed(kind: str, settings) -> int:
@@ -155,8 +187,9 @@ def history_needed(kind: str, settings) -> int:
     window = int(settings.get("window", DEFAULTS["window"]))
     season = SEASONS.get(kind)
     if season is None:
-        return window + 1
-    return int(settings.get("seasons", DEFAULTS["seasons"])) * season + window + NEIGHBOURS + 1
+        return window + int(settings.get("level_window", DEFAULTS["level_window"])) + 1
+    level_window = int(settings.get("level_window", DEFAULTS["level_window"]))
+    return int(settings.get("seasons", DEFAULTS["seasons"])) * season + window + level_window + NEIGHBOURS + 1
 
 
 def score(z: float, threshold: float) -> float:
@@ -233,5 +266,6 @@ def band_from_settings(values, kind: str, settings) -> Band | None:
     """``band()`` with the ``[insights.unusual]`` settings."""
     return band(values, kind, threshold=float(settings.get("threshold", DEFAULTS["threshold"])),
                 window=int(settings.get("window", DEFAULTS["window"])),
+                level_window=int(settings.get("level_window", DEFAULTS["level_window"])),
                 min_history=int(settings.get("min_history", DEFAULTS["min_history"])),
                 seasons=int(settings.get("seasons", DEFAULTS["seasons"])))
