@@ -10,7 +10,7 @@ import pytest
 from kpicore.alerts.rules import ACCEPTED_FORMS, Rule, parse_when
 from kpicore.insights.unusual import band, history_needed
 
-KINDS = {"unusual", "trend", "new_trend", "forecast", "concentration"}
+KINDS = {"unusual", "trend", "new_trend", "forecast", "concentration", "drivers", "year_over_year"}
 
 
 def insights(run_kpi, source, *args):
@@ -49,9 +49,10 @@ def test_no_value_and_too_little_history_make_no_insight(run_kpi, demo_database)
     assert before_the_data == []
     code, out, _ = run_kpi("insights", "nps", "--period", "2020-W01", "--source", str(demo_database))
     assert code == 0 and out.strip() == "No insights for 2020-W01."
-    # Three weeks into the data: no band, no trend, no forecast (a share needs no history).
+    # Three weeks into the data: no band, no trend, no forecast, no year over year (a share and the drivers
+    # of the change since the week before need no history).
     early = insights(run_kpi, demo_database, "revenue", "churn_rate", "--period", "2024-W50")
-    assert {i["kind"] for i in early} <= {"concentration"}
+    assert {i["kind"] for i in early} <= {"concentration", "drivers"}
 
 
 DIGEST = """
