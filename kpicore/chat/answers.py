@@ -632,7 +632,7 @@ class Answerer:
         if synced:
             note = f"{note} {synced}"
         insights = self.known_insights(request)
-        if insights is None and not request.chart:  # a chart to draw leaves no time to share
+        if insights is None:
             # A live answer may wait a little of what is left of its budget; a stored one answers at
             # once. Either way the insight is kept for the next question.
             insights = self._wait_for_insights(request, started if how == "live" else None)
