@@ -77,7 +77,9 @@ def serve_settings(config) -> ServeSettings:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    from kpicore import clock
+
+    return clock.now()
 
 
 class Service:
@@ -93,6 +95,7 @@ class Service:
         self.metrics = ServiceMetrics()
         self.scheduler = None
         self.state_error: str | None = None
+        self._tick_state_error: str | None = None  # the outage the tick has logged, if any
         self._in_flight = 0
         self._idle = threading.Condition()
         self._stopping = False
@@ -107,8 +110,10 @@ class Service:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
+        from kpicore import clock
         from kpicore.scheduler import build_trigger, most_recent_fire
 
+        clock.install_in_apscheduler()  # a no-op unless the test clock is set
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -120,11 +125,15 @@ class Service:
         for name, (_, schedule) in self.alerts.items():
             scheduler.add_job(self.fire_alert, build_trigger(schedule), args=[name], id=f"alert:{name}",
                               name=f"alert {name}")
-        scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick, timezone=dt.UTC), id="tick",
+        # start_date from this service's clock (APScheduler would read the machine's, unlike the rest).
+        ticks_from = _now() + dt.timedelta(seconds=self.settings.tick)
+        scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick, start_date=ticks_from, timezone=dt.UTC),
+                          id="tick",
                           name="tick")
         sync_every = self._sync_interval()
         if sync_every is not None:
-            scheduler.add_job(self.sync, IntervalTrigger(seconds=sync_every, timezone=dt.UTC), id="sync", name="sync",
+            scheduler.add_job(self.sync, IntervalTrigger(seconds=sync_every, start_date=_now(), timezone=dt.UTC),
+                              id="sync", name="sync",
                               next_run_time=_now())
         self.scheduler = scheduler
         scheduler.start()
@@ -360,12 +369,20 @@ class Service:
             scheduled = most_recent_fire(spec.schedule, now, within)
             if scheduled is None:
                 continue
+            # A fire whose own look-up or claim failed (the state database was locked or down at that
+            # moment) left no row: within catch_up the tick sends it, as the catch-up on start would.
+            new_too = now - scheduled <= dt.timedelta(seconds=spec.catch_up)
             try:
-                due = self.due_destinations(spec, scheduled, now)
+                due = self.due_destinations(spec, scheduled, now, include_new=new_too)
             except SQLAlchemyError as error:
-                self.state_error = f"{type(error).__name__}"
-                event("failed", logging.ERROR, digest=name, error="state database unreachable; retrying")
+                if self._tick_state_error is None:  # one line per outage, not one per tick
+                    event("failed", logging.ERROR, digest=name,
+                          error=f"state database unreachable ({type(error).__name__}); retrying every tick")
+                self.state_error = self._tick_state_error = f"{type(error).__name__}"
                 return
+            if self._tick_state_error is not None:
+                event("state_db_back", digest=name)
+                self.state_error = self._tick_state_error = None
             if due:
                 self.fire(name, scheduled, "retried", destinations=due)
 

@@ -13,8 +13,9 @@ PERIOD = "2026-W47"
 
 def write_config(folder: Path, source_url, *, state_url: str, destinations, smtp=None, slack_timeout: int = 5,
                  serve: str = 'tick = "1s"\nlease = "2s"\nbackoff = ["1s"]\nretries = 6',
-                 extra: str = "") -> Path:
-    """A kpi.toml firing the digest ``weekly`` for 2026-W47 every 2 s (every fire after the first is a no-op)."""
+                 extra: str = "", period: str = PERIOD, when: str = 'every = "2s"', timezone: str = "UTC") -> Path:
+    """A kpi.toml firing the digest ``weekly`` for 2026-W47 every 2 s (every fire after the first is a no-op);
+    ``period``, ``when`` (its ``every`` or ``schedule`` line) and ``timezone`` change that."""
     email = ""
     if smtp is not None:
         email = (f'[email]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\ntimeout = 5\n'
@@ -22,7 +23,7 @@ def write_config(folder: Path, source_url, *, state_url: str, destinations, smtp
     path = folder / "kpi.toml"
     path.write_text(
         f"""state_url = "{state_url}"
-timezone = "UTC"
+timezone = "{timezone}"
 [source]
 url = "{source_url}"
 {email}
@@ -37,9 +38,9 @@ timeout = {slack_timeout}
 [digests.weekly]
 title = "Weekly KPIs"
 metrics = ["revenue", "nps"]
-period = "{PERIOD}"
+period = "{period}"
 trend = 2
-every = "2s"
+{when}
 destinations = {json.dumps(list(destinations))}
 {extra}""",
         encoding="utf-8",
