@@ -2,10 +2,10 @@
 
 FOR TESTS ONLY: with ``KPI_TEST_CLOCK`` set to the path of a file holding a number of seconds,
 this clock runs that far ahead of (or, negative, behind) the machine's clock, re-read on every
-call (replace the file atomically: write another one, then rename it over). The fault suite writes the file while a `kpi serve` runs to make its clock jump (an NTP
-step, a suspended laptop) or to cross a DST change without waiting for one. A missing or
-unreadable file means no offset. Without the variable (always, in production) this is
-``datetime.now(UTC)`` and nothing else.
+call. The fault suite rewrites the file while a `kpi serve` runs (atomically: another file, then a
+rename) to make its clock jump (an NTP step, a resumed laptop) or to cross a DST change without
+waiting for one. A file that was never readable means no offset. Without the variable (always, in
+production) this is ``datetime.now(UTC)`` and nothing else.
 """
 
 from __future__ import annotations
