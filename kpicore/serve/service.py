@@ -95,7 +95,7 @@ class Service:
         self.metrics = ServiceMetrics()
         self.scheduler = None
         self.state_error: str | None = None
-        self._tick_state_error: str | None = None  # the outage the tick has logged, if any
+        self._outage_logged = False  # the state database's current outage has had its log line
         self._in_flight = 0
         self._idle = threading.Condition()
         self._stopping = False
@@ -230,11 +230,7 @@ class Service:
                 try:
                     destinations = self.due_destinations(spec, scheduled, _now(), include_new=True)
                 except Exception as error:  # noqa: BLE001 - the state database dropped out: log, retry later
-                    from kpicore.delivery.redact import redact
-
-                    self.state_error = redact(type(error).__name__)
-                    event("failed", logging.ERROR, digest=name, period=period,
-                          error="state database unreachable; the next fire or tick retries")
+                    self._state_down(error, digest=name, period=period)
                     return []
             if not destinations:
                 return []  # every destination sent, in flight, in doubt, or waiting for its backoff
@@ -248,7 +244,6 @@ class Service:
     def _deliver(self, spec: DigestSpec, scheduled: dt.datetime, period: str, destinations) -> list:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from kpicore.delivery.redact import redact
         from kpicore.digest.run import send_digest
 
         started = time.monotonic()
@@ -258,15 +253,13 @@ class Service:
             run = send_digest(self.config, spec, now=scheduled, registry=self.registry, engine=self.engine,
                               prepare=prepare, destinations=destinations, reraise=False)
         except SQLAlchemyError as error:
-            self.state_error = redact(f"{type(error).__name__}: {getattr(error, 'orig', None) or error}")
-            event("failed", logging.ERROR, digest=spec.name, period=period, error=f"state database: {self.state_error}",
-                  duration=time.monotonic() - started)
+            self._state_down(error, digest=spec.name, period=period, duration=time.monotonic() - started)
             return []
         except KpiError as error:
             event("failed", logging.ERROR, digest=spec.name, period=period, error=str(error),
                   duration=time.monotonic() - started)
             return []
-        self.state_error = None
+        self._state_up(spec.name)
         total = time.monotonic() - started
         if "compute" in timing:
             self.metrics.compute_seconds.observe(timing["compute"])
@@ -375,16 +368,30 @@ class Service:
             try:
                 due = self.due_destinations(spec, scheduled, now, include_new=new_too)
             except SQLAlchemyError as error:
-                if self._tick_state_error is None:  # one line per outage, not one per tick
-                    event("failed", logging.ERROR, digest=name,
-                          error=f"state database unreachable ({type(error).__name__}); retrying every tick")
-                self.state_error = self._tick_state_error = f"{type(error).__name__}"
+                self._state_down(error, digest=name)
                 return
-            if self._tick_state_error is not None:
-                event("state_db_back", digest=name)
-                self.state_error = self._tick_state_error = None
+            self._state_up(name)
             if due:
                 self.fire(name, scheduled, "retried", destinations=due)
+
+    def _state_down(self, error: BaseException, **fields: Any) -> None:
+        """The state database failed (locked, unreachable): one ``state_db_down`` line per outage, not one
+        per fire and tick; /healthz says degraded until it answers again."""
+        from kpicore.delivery.redact import redact
+
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()
+        self.state_error = redact(f"{type(error).__name__}: {cause[0] if cause else ''}")
+        if not self._outage_logged:
+            self._outage_logged = True
+            event("state_db_down", logging.ERROR, **fields, error=f"state database: {self.state_error}; "
+                  "nothing is lost, the tick retries until it answers")
+
+    def _state_up(self, name: str) -> None:
+        """The state database answered again: one ``state_db_back`` line after an outage."""
+        if self._outage_logged:
+            self._outage_logged = False
+            event("state_db_back", digest=name)
+        self.state_error = None
 
     def due_destinations(self, spec: DigestSpec, scheduled: dt.datetime, now: dt.datetime, *,
                          include_new: bool = False) -> list[str]:

@@ -52,13 +52,21 @@ def expected_keys(destinations) -> list[tuple[str, str, str, str]]:
     return [("digest", "weekly", PERIOD, d) for d in destinations]
 
 
-def settle(state_url: str, destinations, timeout: float = 40.0, done=("sent",)) -> dict[tuple, str]:
-    """Wait until every destination's ledger row is in ``done`` (or timeout); the statuses."""
+def settle(state_url: str, destinations, timeout: float = 40.0, done=("sent",), keys=None) -> dict[tuple, str]:
+    """Wait until every destination's ledger row (or every one of ``keys``) is in ``done`` (or timeout);
+    the statuses."""
+    from sqlalchemy.exc import OperationalError
+
+    keys = keys or expected_keys(destinations)
     deadline = time.monotonic() + timeout
     statuses: dict[tuple, str] = {}
     while time.monotonic() < deadline:
-        statuses = ledger_statuses(state_url)
-        if all(statuses.get(key) in done for key in expected_keys(destinations)):
+        try:
+            statuses = ledger_statuses(state_url)
+        except OperationalError:  # the state database is locked or down: that is the scenario, wait
+            time.sleep(0.2)
+            continue
+        if all(statuses.get(key) in done for key in keys):
             return statuses
         time.sleep(0.2)
     return statuses
