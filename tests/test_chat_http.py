@@ -246,3 +246,15 @@ def test_a_trend_point_alone_is_not_a_stored_answer(start_chat):
     earlier = ask(url, "nps 2026-W46")
     assert "Computed live" in earlier.text and "n = " in earlier.text and answerer.computes == 2
     assert "From stored values" in ask(url, "nps 2026-W46").text
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_a_malformed_body_is_400_not_a_server_error(start_chat, caplog, signed):
+    """Bolt parses the body before it checks the signature; a payload that is not a JSON object made it
+    raise, so anyone who could reach the port got a 500 and put a traceback in the log."""
+    url, _, _ = start_chat()
+    for body in ("payload=null", "payload=%5B1%5D", "payload=not-json"):
+        answer = send(url, body, sign_with=SIGNING_SECRET if signed else None)
+        assert answer.status == 400, (body, answer)
+    assert "refused a malformed request to /slack/events" in caplog.text
+    assert "Traceback" not in caplog.text
