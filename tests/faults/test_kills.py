@@ -4,6 +4,7 @@ digest exactly once; email at most once, an interrupted email send shown as `unk
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import time
@@ -73,7 +74,12 @@ def test_sigkill_at_a_random_point_then_restart(tmp_path, demo_database, slack_s
     finish("SIGKILL mid-delivery, restart", f"seed{seed}-{where}", state_url, fake, smtp_server, [restarted])
 
 
-@pytest.mark.parametrize("processes, seed", [(n, s) for n in (2, 3) for s in range(3)])
+#: Seeded runs per process count: 20 take longer than CI's bound for the whole suite on a shared 2-core
+#: machine (docs/reliability.md has the figures); KPI_FAULTS_MULTI_RUNS=20 runs them all.
+MULTI_RUNS = int(os.environ.get("KPI_FAULTS_MULTI_RUNS", "10"))
+
+
+@pytest.mark.parametrize("processes, seed", [(n, s) for n in (2, 3) for s in range(MULTI_RUNS)])
 def test_several_processes_on_postgres_with_a_kill(tmp_path, demo_database, slack_server, smtp_server, servers,
                                                    pg_state_url, processes, seed):
     rng = random.Random(1000 * processes + seed)
