@@ -309,3 +309,15 @@ def test_the_answer_carries_the_metrics_top_insight(start_chat):
     insight = next(b["text"]["text"] for b in again.body["blocks"] if b.get("text", {}).get("text", "").startswith(":bulb:"))
     # The demo's planted churn surge (South, in its last week) is outside the band of its own history.
     assert "Churn rate is unusually high at" in insight and "expected" in insight
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_a_malformed_body_is_400_not_a_server_error(start_chat, caplog, signed):
+    """Bolt parses the body before it checks the signature; a payload that is not a JSON object made it
+    raise, so anyone who could reach the port got a 500 and put a traceback in the log."""
+    url, _, _ = start_chat()
+    for body in ("payload=null", "payload=%5B1%5D", "payload=not-json"):
+        answer = send(url, body, sign_with=SIGNING_SECRET if signed else None)
+        assert answer.status == 400, (body, answer)
+    assert "refused a malformed request to /slack/events" in caplog.text
+    assert "Traceback" not in caplog.text

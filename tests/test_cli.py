@@ -538,3 +538,15 @@ def test_a_newcomers_first_command_fits_one_screen(tmp_path):
     # + the one setup line; the digest's two insights (an unusual value, ...) take five of these lines
     assert len(lines) + 1 <= 55, len(lines)
     assert not any("Traceback" in line or "Warning" in line for line in lines)
+
+
+def test_a_csv_wider_than_the_limit_is_one_clear_error_at_once(run_kpi, tmp_path):
+    """100,000 columns kept DuckDB planning for minutes: a header over the limit is refused before it."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    header = "order_id,customer_id,ordered_at,amount," + ",".join(f"c{i}" for i in range(20_000))
+    (folder / "orders.csv").write_text(header + "\n1,1,2026-11-17 10:00,40.5\n", encoding="utf-8")
+    code, _, err = run_kpi("compute", "revenue", "--period", "2026-W47", "--source", str(folder))
+    assert code == 1
+    assert f"cannot read {folder / 'orders.csv'}: its header has 20,004 columns, more than the 16,384" in err
+    assert len(err.strip().splitlines()) == 1

@@ -174,6 +174,13 @@ class EmailChannel(Channel):
             raise DeliveryError(
                 f"SMTP server {where} refused the digest for {destination}: {error.smtp_code} {_text(error.smtp_error)}"
             ) from None
+        except ssl.SSLError as error:  # before OSError, its base: say it was TLS, and what to check
+            verify = getattr(error, "verify_message", None)
+            reason = f"certificate verify failed: {verify}" if verify else (error.reason or str(error))
+            raise DeliveryError(
+                f"TLS handshake with SMTP server {where} failed for {destination}: {reason}; "
+                "check [email] security, port and ca_file"
+            ) from None
         except (smtplib.SMTPException, OSError) as error:
             raise DeliveryError(f"Could not send the digest to {destination} via {where}: {error}") from None
         return Delivery(message_ids=[email["Message-ID"]], detail=f"email to {len(recipients)} recipient(s)")

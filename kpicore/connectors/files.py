@@ -95,6 +95,12 @@ def _reader(path: Path) -> str:
     )
 
 
+#: The widest CSV read (Excel's limit, so any spreadsheet export fits). DuckDB plans a file's columns one
+#: by one: 10,000 take seconds, 100,000 took more than two minutes, so a wider header is refused at once.
+MAX_COLUMNS = 16_384
+#: The longest header row read (a row of MAX_COLUMNS long names fits).
+MAX_HEADER_CHARS = 4 * 1024 * 1024
+
 #: Delimiters besides ',' that a header row may show (spreadsheets in many locales write ';').
 _OTHER_DELIMITERS = (";", "\t", "|")
 
@@ -108,15 +114,21 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
 
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            first_line = handle.readline()
+            first_line = handle.readline(MAX_HEADER_CHARS + 1)  # bounded: a file may be one endless line
     except (OSError, UnicodeDecodeError) as error:
         raise SourceError(f"cannot read {path}: {error}") from None
+    if len(first_line) > MAX_HEADER_CHARS:
+        raise SourceError(f"cannot read {path}: its header row is longer than {MAX_HEADER_CHARS:,} characters "
+                          "(expected a row of column names, then the data)")
     delimiter = ","
     if "," not in first_line:
         delimiter = next((d for d in _OTHER_DELIMITERS if d in first_line), ",")
     header = next(csv.reader([first_line], delimiter=delimiter), None)
     if not header or not first_line.strip():
         raise SourceError(f"cannot read {path}: the file is empty (expected a header row)")
+    if len(header) > MAX_COLUMNS:
+        raise SourceError(f"cannot read {path}: its header has {len(header):,} columns, more than the "
+                          f"{MAX_COLUMNS:,} kpicore reads: keep the columns the metrics need")
     return [name.strip() for name in header], delimiter
 
 

@@ -88,7 +88,9 @@ def _table() -> Table:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    from kpicore import clock  # the machine's clock (a test clock only under KPI_TEST_CLOCK)
+
+    return clock.now()
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:

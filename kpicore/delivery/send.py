@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Self
@@ -21,6 +22,11 @@ from kpicore.delivery.redact import redact
 from kpicore.errors import ConfigError, KpiError
 
 log = logging.getLogger("kpicore.delivery")
+
+#: How long a send that went out keeps trying to record itself while the state database is locked or
+#: unreachable. Giving up leaves the claim pending: Slack's is resolved later by looking the message
+#: up, email's shows ``unknown``. Recording late is better than either.
+RECORD_RETRY = dt.timedelta(seconds=60)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -71,11 +77,17 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         interval = max(self.lease.total_seconds() / 3, 0.05)
+        failing = False
         while not self._stop.wait(interval):
             try:
                 ledger.renew(self.engine, self.claims, owner=self.owner, lease=self.lease)
             except Exception as error:  # noqa: BLE001 - a state database hiccup must not kill the send
-                log.warning("lease renewal failed: %s", redact(str(error)))
+                if not failing:  # one line per outage, not one per renewal
+                    log.warning("lease renewal failed: %s", redact(str(error).splitlines()[0] if str(error) else
+                                                                   type(error).__name__))
+                failing = True
+            else:
+                failing = False
 
     def __enter__(self) -> Self:
         if self.claims:
@@ -179,8 +191,38 @@ def _send_one(engine, key, message, destination, channel, target, ticket, channe
     except Exception as error:  # noqa: BLE001 - a plugin bug must not stop the other destinations
         text = redact(f"{type(error).__name__}: {error}")
     else:
-        ledger.mark_sent(engine, key, destination, delivery.message_ids)
+        _record_sent(engine, key, destination, delivery.message_ids)
         return DeliveryOutcome(destination, "sent", message_ids=delivery.message_ids, attempts=ticket.attempts,
                                resumed=ticket.resumed)
     ledger.mark_failed(engine, key, destination, text)
     return DeliveryOutcome(destination, "failed", error=text, attempts=ticket.attempts)
+
+
+def _record_sent(engine: Engine, key: MessageKey, destination: str, message_ids: list[str],
+                 within: dt.timedelta = RECORD_RETRY) -> None:
+    """``ledger.mark_sent``, retried for up to ``within`` while the state database is locked or
+    unreachable: the message is out, so its record must not be lost to a hiccup. One log line when
+    the first write fails, one when it is recorded; the last error is raised after ``within``."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    deadline = time.monotonic() + within.total_seconds()
+    pause, failed_at = 0.25, None
+    while True:
+        try:
+            ledger.mark_sent(engine, key, destination, message_ids)
+        except SQLAlchemyError as error:
+            if failed_at is None:
+                failed_at = time.monotonic()
+                reason = redact(str(getattr(error, "orig", None) or error).splitlines()[0])
+                log.warning("state database: could not record that %s went to %s (%s); retrying for up to %d s",
+                            key.describe(), destination, reason,
+                            within.total_seconds())
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 4.0)
+            continue
+        if failed_at is not None:
+            log.warning("state database: recorded that %s went to %s, %.1f s late",
+                        key.describe(), destination, time.monotonic() - failed_at)
+        return

@@ -77,7 +77,9 @@ def serve_settings(config) -> ServeSettings:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    from kpicore import clock
+
+    return clock.now()
 
 
 #: A personal-message fire missed this recently (the service was down) is sent once on start.
@@ -98,6 +100,7 @@ class Service:
         self.metrics = ServiceMetrics()
         self.scheduler = None
         self.state_error: str | None = None
+        self._outage_logged = False  # the state database's current outage has had its log line
         self._in_flight = 0
         self._idle = threading.Condition()
         self._stopping = False
@@ -116,8 +119,10 @@ class Service:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
+        from kpicore import clock
         from kpicore.scheduler import build_trigger, most_recent_fire
 
+        clock.install_in_apscheduler()  # a no-op unless the test clock is set
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -132,11 +137,15 @@ class Service:
         if self.follow is not None:
             scheduler.add_job(self.fire_personal, build_trigger(self.follow[1]), id="follow",
                               name="personal messages")
-        scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick, timezone=dt.UTC), id="tick",
+        # start_date from this service's clock (APScheduler would read the machine's, unlike the rest).
+        ticks_from = _now() + dt.timedelta(seconds=self.settings.tick)
+        scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick, start_date=ticks_from, timezone=dt.UTC),
+                          id="tick",
                           name="tick")
         sync_every = self._sync_interval()
         if sync_every is not None:
-            scheduler.add_job(self.sync, IntervalTrigger(seconds=sync_every, timezone=dt.UTC), id="sync", name="sync",
+            scheduler.add_job(self.sync, IntervalTrigger(seconds=sync_every, start_date=_now(), timezone=dt.UTC),
+                              id="sync", name="sync",
                               next_run_time=_now())
         self.scheduler = scheduler
         scheduler.start()
@@ -344,11 +353,7 @@ class Service:
                 try:
                     destinations = self.due_destinations(spec, scheduled, _now(), include_new=True)
                 except Exception as error:  # noqa: BLE001 - the state database dropped out: log, retry later
-                    from kpicore.delivery.redact import redact
-
-                    self.state_error = redact(type(error).__name__)
-                    event("failed", logging.ERROR, digest=name, period=period,
-                          error="state database unreachable; the next fire or tick retries")
+                    self._state_down(error, digest=name, period=period)
                     return []
             if not destinations:
                 return []  # every destination sent, in flight, in doubt, or waiting for its backoff
@@ -362,7 +367,6 @@ class Service:
     def _deliver(self, spec: DigestSpec, scheduled: dt.datetime, period: str, destinations) -> list:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from kpicore.delivery.redact import redact
         from kpicore.digest.run import send_digest
 
         started = time.monotonic()
@@ -372,15 +376,13 @@ class Service:
             run = send_digest(self.config, spec, now=scheduled, registry=self.registry, engine=self.engine,
                               prepare=prepare, destinations=destinations, reraise=False)
         except SQLAlchemyError as error:
-            self.state_error = redact(f"{type(error).__name__}: {getattr(error, 'orig', None) or error}")
-            event("failed", logging.ERROR, digest=spec.name, period=period, error=f"state database: {self.state_error}",
-                  duration=time.monotonic() - started)
+            self._state_down(error, digest=spec.name, period=period, duration=time.monotonic() - started)
             return []
         except KpiError as error:
             event("failed", logging.ERROR, digest=spec.name, period=period, error=str(error),
                   duration=time.monotonic() - started)
             return []
-        self.state_error = None
+        self._state_up(spec.name)
         total = time.monotonic() - started
         if "compute" in timing:
             self.metrics.compute_seconds.observe(timing["compute"])
@@ -484,12 +486,15 @@ class Service:
             scheduled = most_recent_fire(spec.schedule, now, within)
             if scheduled is None:
                 continue
+            # A fire whose own look-up or claim failed (the state database was locked or down at that
+            # moment) left no row: within catch_up the tick sends it, as the catch-up on start would.
+            new_too = now - scheduled <= dt.timedelta(seconds=spec.catch_up)
             try:
-                due = self.due_destinations(spec, scheduled, now)
+                due = self.due_destinations(spec, scheduled, now, include_new=new_too)
             except SQLAlchemyError as error:
-                self.state_error = f"{type(error).__name__}"
-                event("failed", logging.ERROR, digest=name, error="state database unreachable; retrying")
+                self._state_down(error, digest=name)
                 return
+            self._state_up(name)
             if due:
                 self.fire(name, scheduled, "retried", destinations=due)
         try:
@@ -538,6 +543,25 @@ class Service:
         users = sorted({row.name for row in self._failed_due(("personal",), period, now)})
         if users:
             self.fire_personal(scheduled, "retried", users=users)
+
+    def _state_down(self, error: BaseException, **fields: Any) -> None:
+        """The state database failed (locked, unreachable): one ``state_db_down`` line per outage, not one
+        per fire and tick; /healthz says degraded until it answers again."""
+        from kpicore.delivery.redact import redact
+
+        cause = str(getattr(error, "orig", None) or error).strip().splitlines()
+        self.state_error = redact(f"{type(error).__name__}: {cause[0] if cause else ''}")
+        if not self._outage_logged:
+            self._outage_logged = True
+            event("state_db_down", logging.ERROR, **fields, error=f"state database: {self.state_error}; "
+                  "nothing is lost, the tick retries until it answers")
+
+    def _state_up(self, name: str) -> None:
+        """The state database answered again: one ``state_db_back`` line after an outage."""
+        if self._outage_logged:
+            self._outage_logged = False
+            event("state_db_back", digest=name)
+        self.state_error = None
 
     def due_destinations(self, spec: DigestSpec, scheduled: dt.datetime, now: dt.datetime, *,
                          include_new: bool = False) -> list[str]:

@@ -13,8 +13,9 @@ PERIOD = "2026-W47"
 
 def write_config(folder: Path, source_url, *, state_url: str, destinations, smtp=None, slack_timeout: int = 5,
                  serve: str = 'tick = "1s"\nlease = "2s"\nbackoff = ["1s"]\nretries = 6',
-                 extra: str = "") -> Path:
-    """A kpi.toml firing the digest ``weekly`` for 2026-W47 every 2 s (every fire after the first is a no-op)."""
+                 extra: str = "", period: str = PERIOD, when: str = 'every = "2s"', timezone: str = "UTC") -> Path:
+    """A kpi.toml firing the digest ``weekly`` for 2026-W47 every 2 s (every fire after the first is a no-op);
+    ``period``, ``when`` (its ``every`` or ``schedule`` line) and ``timezone`` change that."""
     email = ""
     if smtp is not None:
         email = (f'[email]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\ntimeout = 5\n'
@@ -22,7 +23,7 @@ def write_config(folder: Path, source_url, *, state_url: str, destinations, smtp
     path = folder / "kpi.toml"
     path.write_text(
         f"""state_url = "{state_url}"
-timezone = "UTC"
+timezone = "{timezone}"
 [source]
 url = "{source_url}"
 {email}
@@ -37,9 +38,9 @@ timeout = {slack_timeout}
 [digests.weekly]
 title = "Weekly KPIs"
 metrics = ["revenue", "nps"]
-period = "{PERIOD}"
+period = "{period}"
 trend = 2
-every = "2s"
+{when}
 destinations = {json.dumps(list(destinations))}
 {extra}""",
         encoding="utf-8",
@@ -51,13 +52,21 @@ def expected_keys(destinations) -> list[tuple[str, str, str, str]]:
     return [("digest", "weekly", PERIOD, d) for d in destinations]
 
 
-def settle(state_url: str, destinations, timeout: float = 40.0, done=("sent",)) -> dict[tuple, str]:
-    """Wait until every destination's ledger row is in ``done`` (or timeout); the statuses."""
+def settle(state_url: str, destinations, timeout: float = 40.0, done=("sent",), keys=None) -> dict[tuple, str]:
+    """Wait until every destination's ledger row (or every one of ``keys``) is in ``done`` (or timeout);
+    the statuses."""
+    from sqlalchemy.exc import OperationalError
+
+    keys = keys or expected_keys(destinations)
     deadline = time.monotonic() + timeout
     statuses: dict[tuple, str] = {}
     while time.monotonic() < deadline:
-        statuses = ledger_statuses(state_url)
-        if all(statuses.get(key) in done for key in expected_keys(destinations)):
+        try:
+            statuses = ledger_statuses(state_url)
+        except OperationalError:  # the state database is locked or down: that is the scenario, wait
+            time.sleep(0.2)
+            continue
+        if all(statuses.get(key) in done for key in keys):
             return statuses
         time.sleep(0.2)
     return statuses

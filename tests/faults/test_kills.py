@@ -4,6 +4,7 @@ digest exactly once; email at most once, an interrupted email send shown as `unk
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import time
@@ -73,7 +74,12 @@ def test_sigkill_at_a_random_point_then_restart(tmp_path, demo_database, slack_s
     finish("SIGKILL mid-delivery, restart", f"seed{seed}-{where}", state_url, fake, smtp_server, [restarted])
 
 
-@pytest.mark.parametrize("processes, seed", [(n, s) for n in (2, 3) for s in range(3)])
+#: Seeded runs per process count. Each takes 15-20 s on a shared 2-core machine: more than 3 each would push
+#: the suite past CI's 12-minute bound (docs/reliability.md has the figures); KPI_FAULTS_MULTI_RUNS=20 runs 20.
+MULTI_RUNS = int(os.environ.get("KPI_FAULTS_MULTI_RUNS", "3"))
+
+
+@pytest.mark.parametrize("processes, seed", [(n, s) for n in (2, 3) for s in range(MULTI_RUNS)])
 def test_several_processes_on_postgres_with_a_kill(tmp_path, demo_database, slack_server, smtp_server, servers,
                                                    pg_state_url, processes, seed):
     rng = random.Random(1000 * processes + seed)
@@ -88,6 +94,7 @@ def test_several_processes_on_postgres_with_a_kill(tmp_path, demo_database, slac
     fake.post_delay = 0.0
     restarted = Serve(tmp_path, env, name="restarted")
     servers.append(restarted)
+    restarted.started()  # a SIGTERM before its handlers are installed would kill it with -15, as any process
     alive = [s for s in running if s is not victim] + [restarted]
     finish(f"{processes} processes on one PostgreSQL, one killed", f"{processes}p-seed{seed}-{where}", pg_state_url,
            fake, smtp_server, alive)
