@@ -348,6 +348,11 @@ class Source:
         """A WHERE-clause range [start, end) that lets the database use an index on the time column."""
         return self.dialect.prefilter(column, start, end)
 
+    def scan_range(self, column: TimeColumn, start: dt.datetime | None, end: dt.datetime):
+        """``prefilter``'s range, read by scanning the table rather than through an index where the
+        dialect can say so (``Dialect.scan_range``)."""
+        return self.dialect.scan_range(column, start, end)
+
     def once_per_row(self, rows: sa.Select, name: str) -> sa.Subquery:
         """``rows`` as a subquery whose expressions are evaluated once per row, for a GROUP BY above it
         (where the database would otherwise evaluate a grouping key or an aggregate's input twice)."""

@@ -28,6 +28,9 @@ EDGE_ORDERS = [
     ("2026-11-16 00:30:00+01:00", 8.0), ("2026-11-15 23:30:00-01:00", 16.0), ("2026-11-09 00:00:00.500", 32.0),
     ("2026-11-22 23:59:59.999", 64.0), ("2026-11-23 00:00:00", 128.0), ("not a time", 256.0), (None, 512.0),
     ("2026-08-31 00:00:00", 1024.0), ("2026-08-30 23:59:59", 2048.0),
+    # Around the first boundary of a 6-week trend of 2026-W47 (2026-10-12): history on SQLite is
+    # aggregated apart from the buckets, and its text range is a day wider than exact.
+    ("2026-10-12 00:30:00+01:00", 4096.0), ("2026-10-11 23:59:59", 8192.0), ("2026-10-12 00:00:00", 16384.0),
 ]
 
 #: (signup_at, churned_at): churn on boundaries, before signup, equal to it, unparseable or missing.
@@ -98,6 +101,7 @@ def test_bucketed_equals_per_window(demo_db, period, now, tz):
     bucketed, shortcut_sql = run()
     assert any("bucket_rows" in sql for sql in shortcut_sql), "no measure was bucketed"
     assert any("_buckets" in sql for sql in shortcut_sql), "no measure was evaluated in bucket space"
+    assert any("history_rows" in sql for sql in shortcut_sql), "no lifetime history was aggregated apart"
     with plain_queries(parse_once=True):
         per_window_parsed_once, parsed_sql = run()
     assert any("__parsed" in sql for sql in parsed_sql), "no text time was parsed once"
