@@ -231,7 +231,7 @@ def _bucket_query(source: Source, relation, measures: list[Measure], boundaries:
         ).select_from(relation.from_)
         if where is not None:
             rows = rows.where(where)
-        per_row = source.once_per_row(rows, name)
+        per_row = source.bucket_rows(rows, name)
         columns_of_rows = {c: (per_row.c[c] if c in present else e) for c, e in relation.columns.items()}
         unparsed = {c: per_row.c[f"{c}__unparsed_flag"] for c in flags}
         return per_row, Row(source, replace(relation, from_=per_row, columns=columns_of_rows, parsed={}, unparsed=unparsed))

@@ -358,6 +358,11 @@ class Source:
         (where the database would otherwise evaluate a grouping key or an aggregate's input twice)."""
         return self.dialect.once_per_row(rows, name)
 
+    def bucket_rows(self, rows: sa.Select, name: str) -> sa.Subquery:
+        """``once_per_row`` for the rows of a GROUP BY on buckets (a handful of groups), as the dialect
+        plans that best (``Dialect.bucket_rows``)."""
+        return self.dialect.bucket_rows(rows, name)
+
     def parsed_relation(self, name: str, where=None) -> Relation | None:
         """The entity's rows passing ``where`` with each text time column parsed once per row, where the
         dialect does that (SQLite); None elsewhere."""

@@ -113,3 +113,30 @@ def test_bucketed_equals_per_window(demo_db, period, now, tz):
         for key, value in per_window.items():
             assert faster[key] == (None if value is None else pytest.approx(value, rel=1e-9)), key
     assert sum(value is not None for value in bucketed.values()) > 20
+
+
+def test_lifetime_buckets_past_an_integers_bits(demo_db):
+    """A trend longer than the per-customer pass records as bits (kpicore.metrics.orders) takes the
+    running count instead, with the same numbers."""
+    registry = build_registry(new_plugin_manager(load_entry_points=False))
+    metrics = select_metrics(["clv", "repeat_purchase_rate"], registry)
+    the_period = parse_period("2026-W47", "UTC")
+
+    def run():
+        source = open_source(str(demo_db), SourceConfig(), registry)
+        executed = []
+        sa.event.listen(source.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+        try:
+            return results_as_numbers(compute(metrics, the_period, source, trend=70)), executed
+        finally:
+            source.close()
+
+    bucketed, sql = run()
+    assert any("customer_order_running" in statement for statement in sql)
+    assert not any("customer_order_masks" in statement for statement in sql)
+    with plain_queries():
+        per_window, _ = run()
+    assert bucketed.keys() == per_window.keys()
+    for key, value in per_window.items():
+        assert bucketed[key] == (None if value is None else pytest.approx(value, rel=1e-9)), key
+    assert sum(value is not None for value in bucketed.values()) > 100

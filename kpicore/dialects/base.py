@@ -254,6 +254,11 @@ class Dialect:
         """``rows`` as a subquery whose expressions are evaluated once per row, for a GROUP BY above it."""
         return rows.subquery(name)
 
+    def bucket_rows(self, rows: sa.Select, name: str) -> sa.Subquery:
+        """``once_per_row`` for the rows of a GROUP BY on buckets, which has a handful of groups
+        whatever the number of rows."""
+        return self.once_per_row(rows, name)
+
     def parse_once(self, relation: Relation, name: str, where) -> Relation | None:
         """The relation's rows passing ``where`` with each text time parsed once per row, where the
         database would otherwise parse the same value once per use; None where that does not apply."""
