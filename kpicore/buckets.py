@@ -164,10 +164,14 @@ def state_query(source, entity: str, measures: list[Measure], windows):
         a, b = getattr(t, first), getattr(t, second)
         sign = sa.case((a < b, -1), (a > b, 1), (a >= b, 0), else_=sa.null())
         keys.append(sign.label(f"{first}__vs__{second}"))
+    # The keys computed once per row in a subquery and grouped as plain values (``Source.bucket_rows``):
+    # SQLite would evaluate each CASE twice, and PostgreSQL plan the grouping for the distinct values
+    # of the time columns rather than for a few hundred groups.
+    rows = source.bucket_rows(sa.select(*keys).select_from(relation.from_), f"{entity}_bucket_rows")
+    plain_keys = [rows.c[key.name] for key in keys]
     grouped = (
-        sa.select(*keys, sa.func.count().label("records"))
-        .select_from(relation.from_)
-        .group_by(*[key.element for key in keys])
+        sa.select(*plain_keys, sa.func.count().label("records"))
+        .group_by(*plain_keys)
         .subquery(f"{entity}_buckets")
     )
     row = BucketRow(grouped.c, time_columns, boundaries)

@@ -348,10 +348,20 @@ class Source:
         """A WHERE-clause range [start, end) that lets the database use an index on the time column."""
         return self.dialect.prefilter(column, start, end)
 
+    def scan_range(self, column: TimeColumn, start: dt.datetime | None, end: dt.datetime):
+        """``prefilter``'s range, read by scanning the table rather than through an index where the
+        dialect can say so (``Dialect.scan_range``)."""
+        return self.dialect.scan_range(column, start, end)
+
     def once_per_row(self, rows: sa.Select, name: str) -> sa.Subquery:
         """``rows`` as a subquery whose expressions are evaluated once per row, for a GROUP BY above it
         (where the database would otherwise evaluate a grouping key or an aggregate's input twice)."""
         return self.dialect.once_per_row(rows, name)
+
+    def bucket_rows(self, rows: sa.Select, name: str) -> sa.Subquery:
+        """``once_per_row`` for the rows of a GROUP BY on buckets (a handful of groups), as the dialect
+        plans that best (``Dialect.bucket_rows``)."""
+        return self.dialect.bucket_rows(rows, name)
 
     def parsed_relation(self, name: str, where=None) -> Relation | None:
         """The entity's rows passing ``where`` with each text time column parsed once per row, where the

@@ -28,6 +28,9 @@ EDGE_ORDERS = [
     ("2026-11-16 00:30:00+01:00", 8.0), ("2026-11-15 23:30:00-01:00", 16.0), ("2026-11-09 00:00:00.500", 32.0),
     ("2026-11-22 23:59:59.999", 64.0), ("2026-11-23 00:00:00", 128.0), ("not a time", 256.0), (None, 512.0),
     ("2026-08-31 00:00:00", 1024.0), ("2026-08-30 23:59:59", 2048.0),
+    # Around the first boundary of a 6-week trend of 2026-W47 (2026-10-12): history on SQLite is
+    # aggregated apart from the buckets, and its text range is a day wider than exact.
+    ("2026-10-12 00:30:00+01:00", 4096.0), ("2026-10-11 23:59:59", 8192.0), ("2026-10-12 00:00:00", 16384.0),
 ]
 
 #: (signup_at, churned_at): churn on boundaries, before signup, equal to it, unparseable or missing.
@@ -98,6 +101,7 @@ def test_bucketed_equals_per_window(demo_db, period, now, tz):
     bucketed, shortcut_sql = run()
     assert any("bucket_rows" in sql for sql in shortcut_sql), "no measure was bucketed"
     assert any("_buckets" in sql for sql in shortcut_sql), "no measure was evaluated in bucket space"
+    assert any("history_rows" in sql for sql in shortcut_sql), "no lifetime history was aggregated apart"
     with plain_queries(parse_once=True):
         per_window_parsed_once, parsed_sql = run()
     assert any("__parsed" in sql for sql in parsed_sql), "no text time was parsed once"
@@ -109,3 +113,30 @@ def test_bucketed_equals_per_window(demo_db, period, now, tz):
         for key, value in per_window.items():
             assert faster[key] == (None if value is None else pytest.approx(value, rel=1e-9)), key
     assert sum(value is not None for value in bucketed.values()) > 20
+
+
+def test_lifetime_buckets_past_an_integers_bits(demo_db):
+    """A trend longer than the per-customer pass records as bits (kpicore.metrics.orders) takes the
+    running count instead, with the same numbers."""
+    registry = build_registry(new_plugin_manager(load_entry_points=False))
+    metrics = select_metrics(["clv", "repeat_purchase_rate"], registry)
+    the_period = parse_period("2026-W47", "UTC")
+
+    def run():
+        source = open_source(str(demo_db), SourceConfig(), registry)
+        executed = []
+        sa.event.listen(source.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+        try:
+            return results_as_numbers(compute(metrics, the_period, source, trend=70)), executed
+        finally:
+            source.close()
+
+    bucketed, sql = run()
+    assert any("customer_order_running" in statement for statement in sql)
+    assert not any("customer_order_masks" in statement for statement in sql)
+    with plain_queries():
+        per_window, _ = run()
+    assert bucketed.keys() == per_window.keys()
+    for key, value in per_window.items():
+        assert bucketed[key] == (None if value is None else pytest.approx(value, rel=1e-9)), key
+    assert sum(value is not None for value in bucketed.values()) > 100

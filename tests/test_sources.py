@@ -245,7 +245,7 @@ def test_details_sql_is_what_compute_runs(metric, tmp_path, registry):
     executed = []
 
     def record(conn, statement, multiparams, params, execution_options):
-        if isinstance(statement, sa.sql.Select):
+        if isinstance(statement, sa.sql.Select | sa.sql.CompoundSelect):  # SQLite's history: a UNION ALL
             executed.append(source.compile(statement))  # as `kpi metrics --details` shows it
 
     sa.event.listen(source.engine, "before_execute", record)

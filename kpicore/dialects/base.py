@@ -72,6 +72,10 @@ class Dialect:
     #: Whether a number column may hold text that reads as NULL (SQLite's loose typing): ``kpi check --data``
     #: then counts such cells.
     loose_number_columns: ClassVar[bool] = False
+    #: Whether GROUP BY sorts every row it groups (no hash aggregation: SQLite). Grouping a lifetime
+    #: read by bucket then sorts the whole history before the first window, which the engine instead
+    #: aggregates on its own, without grouping (``kpicore.compute``).
+    groups_by_sorting: ClassVar[bool] = False
 
     def __init__(self, timezone: ZoneInfo):
         self.timezone = timezone
@@ -194,6 +198,13 @@ class Dialect:
             parts.append(self.compare(column, "<", end))
         return sa.and_(*parts)
 
+    def scan_range(self, column: TimeColumn, start: dt.datetime | None, end: dt.datetime) -> sa.ColumnElement:
+        """``prefilter``'s range, for a read the database should do by scanning the table rather than
+        through the column's index (most of the rows, which an index would visit one random table
+        lookup each when they are not stored in time order); the same as ``prefilter`` where the
+        planner weighs that itself."""
+        return self.prefilter(column, start, end)
+
     def normalized(self, column: TimeColumn) -> sa.ColumnElement:
         """The column as a value comparable across rows and with other time columns."""
         if column.storage == TEXT:
@@ -242,6 +253,11 @@ class Dialect:
     def once_per_row(self, rows: sa.Select, name: str) -> sa.Subquery:
         """``rows`` as a subquery whose expressions are evaluated once per row, for a GROUP BY above it."""
         return rows.subquery(name)
+
+    def bucket_rows(self, rows: sa.Select, name: str) -> sa.Subquery:
+        """``once_per_row`` for the rows of a GROUP BY on buckets, which has a handful of groups
+        whatever the number of rows."""
+        return self.once_per_row(rows, name)
 
     def parse_once(self, relation: Relation, name: str, where) -> Relation | None:
         """The relation's rows passing ``where`` with each text time parsed once per row, where the

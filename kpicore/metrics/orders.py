@@ -66,14 +66,22 @@ def derive_customer_orders(source):
     return per_customer, columns, storage
 
 
+#: The most buckets the per-customer pass records as the bits of one integer (a 64-bit sum); a longer
+#: trend falls back to a running count over each customer's buckets.
+MAX_MASK_BUCKETS = 62
+
+
 def derive_customer_orders_in_buckets(source, boundaries):
     """``customer_orders`` in bucket space: per customer, the *bucket* of each of its three times.
 
     The same rows as ``derive_customer_orders`` (valid orders of known customers), without ordering
-    them: one GROUP BY (customer, bucket of ordered_at) counting purchases (amount > 0), then a running
-    sum of purchases over each customer's buckets. The first order falls in the customer's first
-    bucket, the first purchase in the first bucket where the running count reaches 1, the second in the
-    first where it reaches 2. Orders past the last boundary are left out: no window holds them.
+    them: one GROUP BY (customer, bucket of ordered_at) counting purchases (amount > 0), then one GROUP
+    BY customer over those groups. The first order falls in the customer's first bucket and the first
+    purchase in the first bucket holding one. The second purchase falls in the first bucket where two
+    purchases have happened: the first bucket holding two, or the second bucket holding one, whichever
+    comes first; the buckets holding one are the bits of an integer (a sum of distinct powers of two),
+    so no running count, and no second sort, is needed. Orders past the last boundary are left out:
+    no window holds them.
     """
     import sqlalchemy as sa
 
@@ -101,6 +109,46 @@ def derive_customer_orders_in_buckets(source, boundaries):
         .group_by(rows.c.customer_id, rows.c.bucket)
         .subquery("customer_order_buckets")
     )
+    count = len(boundaries)  # buckets 0 .. count - 1 fall before the last boundary
+    if count > MAX_MASK_BUCKETS:
+        return _customer_buckets_by_running_count(source, per_bucket, count)
+    b = per_bucket.c
+
+    def power_of_two(bucket):
+        return sa.case(*((bucket == j, sa.literal(2**j, sa.BigInteger)) for j in range(count)))
+
+    per_customer = (
+        sa.select(
+            b.customer_id,
+            sa.func.min(b.bucket).label("first_order_at"),
+            sa.func.min(sa.case((b.purchases >= 1, b.bucket))).label("first_purchase_at"),
+            sa.func.min(sa.case((b.purchases >= 2, b.bucket))).label("twice_at"),
+            sa.func.sum(sa.case((b.purchases >= 1, power_of_two(b.bucket)))).label("purchase_buckets"),
+        )
+        .where(b.bucket.is_not(None), b.bucket < count)
+        .group_by(b.customer_id)
+        .subquery("customer_order_masks")
+    )
+    c = per_customer.c
+    # The buckets holding a purchase after the first one: bucket j is among them when the remaining
+    # sum has a bit at or below j, that is when it is not a multiple of 2^(j + 1).
+    later = c.purchase_buckets - power_of_two(c.first_purchase_at)
+    second = sa.case(*(
+        (sa.or_(later % sa.literal(2 ** (j + 1), sa.BigInteger) != 0, c.twice_at <= j), j) for j in range(count)
+    ))
+    derived = source.once_per_row(
+        sa.select(c.customer_id, c.first_order_at, c.first_purchase_at, second.label("second_purchase_at"))
+        .select_from(per_customer),
+        "customer_orders",
+    )
+    return derived, {name: derived.c[name] for name in ("customer_id", *CUSTOMER_ORDER_TIMES)}
+
+
+def _customer_buckets_by_running_count(source, per_bucket, count: int):
+    """``customer_orders`` in bucket space through a running sum of purchases over each customer's
+    buckets (a second sort): for trends longer than an integer's bits."""
+    import sqlalchemy as sa
+
     b = per_bucket.c
     running = (
         sa.select(
@@ -109,7 +157,7 @@ def derive_customer_orders_in_buckets(source, boundaries):
             sa.func.sum(b.purchases).over(partition_by=b.customer_id, order_by=b.bucket, rows=(None, 0))
             .label("purchases_so_far"),
         )
-        .where(b.bucket.is_not(None), b.bucket < len(boundaries))
+        .where(b.bucket.is_not(None), b.bucket < count)
         .subquery("customer_order_running")
     )
     r = running.c
