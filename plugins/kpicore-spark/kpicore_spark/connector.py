@@ -55,10 +55,13 @@ def _quiet_pyspark() -> None:
     """PySpark's client logs every failed query's JVM stack at ERROR level and warns about pandas: kpicore
     reports the failure itself, in one line."""
     import logging
+    import os
 
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")  # gRPC's C core logs TLS handshake failures to stderr
     for name in ("SQLQueryContextLogger", "pyspark", "py4j"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
     warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
+    warnings.filterwarnings("ignore", message=".*RETRIES_EXCEEDED.*")
 
 
 class SparkConnector(Connector):
@@ -165,6 +168,8 @@ def _stop(session) -> None:
 class SparkSource(Source):
     """A Spark source: its engine's connections share one session; path-mapped entities are views of it."""
 
+    entity_options = tuple(ENTITY_OPTIONS)
+
     @classmethod
     def create(cls, session, url, config, entities, *, display, timezone):
         import sqlalchemy as sa
@@ -246,6 +251,9 @@ class SparkSource(Source):
         return storage
 
     def describe_error(self, error):
+        if getattr(error, "error_class", None) == "SCHEMA_NOT_FOUND" and self.config.schema:
+            return (f"the Spark catalog has no database {self.config.schema!r}: check [source] schema in kpi.toml "
+                    "(SHOW DATABASES lists them)")
         return scrub(super().describe_error(error), self.url)
 
     def close(self) -> None:

@@ -140,7 +140,9 @@ def _type_name(arrow_type) -> str:
 
 def translate(error: Exception, timed_out: bool = False) -> Error:
     """A PySpark or gRPC error as the adapter's DB-API error: its first line, without the JVM stack."""
-    text = str(getattr(error, "getMessage", lambda: None)() or error).strip()
+    details = getattr(error, "details", None)  # a gRPC error: its details, not its repr
+    text = details() if callable(details) else None
+    text = str(text or getattr(error, "getMessage", lambda: None)() or error).strip()
     lines = [line for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else type(error).__name__
     first = first.split(" SQLSTATE:")[0].strip()

@@ -8,6 +8,7 @@ stopped when the session ends.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 
 import pytest
@@ -20,7 +21,11 @@ SERVER_START_TIMEOUT = 180.0
 
 @pytest.fixture(scope="session")
 def spark_server(tmp_path_factory):
-    """The ``sc://127.0.0.1:PORT`` URL of a running Spark Connect server."""
+    """The ``sc://127.0.0.1:PORT`` URL of a running Spark Connect server (``KPI_TEST_SPARK_URL`` names one
+    already running instead, to save its start-up while working on the plugin)."""
+    if os.environ.get("KPI_TEST_SPARK_URL"):
+        yield os.environ["KPI_TEST_SPARK_URL"]
+        return
     workdir = tmp_path_factory.mktemp("spark-connect")
     port = local_server.free_port()
     process = local_server.start(port, workdir, cores=2, memory="1g")
