@@ -140,8 +140,12 @@ def _type_name(arrow_type) -> str:
 
 def translate(error: Exception, timed_out: bool = False) -> Error:
     """A PySpark or gRPC error as the adapter's DB-API error: its first line, without the JVM stack."""
-    details = getattr(error, "details", None)  # a gRPC error: its details, not its repr
-    text = details() if callable(details) else None
+    text = None
+    cause, seen = error, 0
+    while cause is not None and seen < 5 and text is None:  # a gRPC error, perhaps behind PySpark's retries
+        details = getattr(cause, "details", None)
+        text = details() if callable(details) else None
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
     text = str(text or getattr(error, "getMessage", lambda: None)() or error).strip()
     lines = [line for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else type(error).__name__

@@ -66,7 +66,7 @@ def test_a_token_sent_to_a_server_without_tls(spark_server, tmp_path):
     """A token makes the client speak TLS; a plain-text server refuses the handshake: one line, no token."""
     line = one_line(*kpi("compute", "revenue", "--period", "2026-W47", "--source", f"{spark_server}/;token={TOKEN}",
                          cwd=tmp_path))
-    assert line.startswith(f"Error: source {spark_server}/;token=***: "), line
+    assert line.startswith(f"Error: source {spark_server}/;token=***: ") and "handshake" in line.lower(), line
 
 
 def test_a_mapped_table_that_is_missing(spark_server, shop, tmp_path):
