@@ -35,8 +35,8 @@ def parquet(folder: Path, database: Path, timezone: str):
 
 
 @spark.command("server")
-@click.option("--port", type=int, default=15002, show_default=True)
-@click.option("--cores", type=int, default=2, show_default=True)
+@click.option("--port", type=int, default=15002, show_default=True, help="The port to listen on (127.0.0.1).")
+@click.option("--cores", type=int, default=2, show_default=True, help="Worker threads: local[CORES].")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Logs, warehouse and scratch space (default: a temporary folder).")
 def server(port: int, cores: int, workdir: Path | None):
