@@ -111,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="logs, warehouse, scratch (default: a temp folder)")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="kpicore-spark-"))
+
+    def terminated(signum, frame):
+        raise KeyboardInterrupt  # SIGTERM (systemd, kill) stops the JVM too, as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, terminated)
     process = start(args.port, workdir, args.cores, args.memory)
     try:
         took = wait_until_up(process, args.port)
