@@ -498,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
                              "tidy alone on mysql and parquet)")
     parser.add_argument("--spark-url", default=None,
                         help="Spark Connect server for --source spark (default: start one with local[2] for the run)")
+    parser.add_argument("--values-out", type=Path, default=None,
+                        help="write kpicore's values (value, previous, trend per metric) as JSON, to compare sources")
     parser.add_argument("--worker", choices=APPROACHES, help=argparse.SUPPRESS)
     parser.add_argument("--metrics", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -568,6 +570,8 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
                 stock = baselines.STOCK_METRICS
                 metrics = list(stock) if args.baseline_metrics == "all" else [
                     m for m in stock if m in reports["kpicore"]["values"]]
+        if args.values_out:
+            args.values_out.write_text(json.dumps(reports["kpicore"]["values"], default=float))
         orders = 10 * args.scale
         ratios = print_table(args, reports, orders)
         problems = compare(reports)
