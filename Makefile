@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PACKS := $(wildcard plugins/*/pyproject.toml)
+# Extras a pack is installed with: kpicore-spark with the full PySpark (its wheel is built from source: about
+# 1.5 min) and the Spark Connect client libraries, so `make test` can start a local Spark Connect server.
+PACK_EXTRAS_kpicore-spark := [connect]
 
 .PHONY: setup demo test faults bench clean
 
@@ -13,7 +16,7 @@ $(VENV)/.installed: pyproject.toml $(PACKS)
 	@echo "Installing kpicore and the packs into $(VENV) (about a minute; log in $(VENV)/setup.log)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip > $(VENV)/setup.log 2>&1 || { cat $(VENV)/setup.log; exit 1; }
-	@$(BIN)/pip install --quiet -e '.[test,postgres,mysql]' $(foreach pack,$(PACKS),-e $(dir $(pack))) \
+	@$(BIN)/pip install --quiet -e '.[test,postgres,mysql]' $(foreach pack,$(PACKS),-e '$(dir $(pack))$(PACK_EXTRAS_$(notdir $(patsubst %/,%,$(dir $(pack)))))') \
 		>> $(VENV)/setup.log 2>&1 || { tail -n 40 $(VENV)/setup.log; exit 1; }
 	@touch $@
 

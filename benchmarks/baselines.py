@@ -70,6 +70,8 @@ class Dialect:
         text = moment.strftime("%Y-%m-%d %H:%M:%S")
         if self.name in ("sqlite", "mysql"):  # MySQL: TIMESTAMP columns read in a UTC session
             return f"'{text}'"
+        if self.name == "spark":
+            return f"TIMESTAMP '{text}+00:00'"
         return f"TIMESTAMPTZ '{text}+00'"
 
     def day(self, moment: datetime) -> str:

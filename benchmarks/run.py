@@ -20,6 +20,7 @@ first. Each run appends one JSON line to ``benchmarks/results.jsonl``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -38,7 +39,9 @@ import baselines
 import generate
 
 APPROACHES = ("kpicore", "sql", "pandas")
-SOURCES = ("sqlite", "postgresql", "mysql", "parquet")
+SOURCES = ("sqlite", "postgresql", "mysql", "parquet", "spark")
+#: Sources that read the generated Parquet folder (spark: through a Spark Connect server, entities mapped by path).
+PARQUET_SOURCES = ("parquet", "spark")
 TREND = 12
 RESULTS = BENCHMARKS / "results.jsonl"
 TIME_COLUMNS = generate.TIME_COLUMNS
@@ -67,14 +70,25 @@ def run_kpicore(args) -> dict:
     from kpicore.plugins import new_plugin_manager
     from kpicore.registry import build_registry
 
-    registry = build_registry(new_plugin_manager(load_entry_points=False))
+    loaded = new_plugin_manager(load_entry_points=False)
+    entities = {}
+    if args.source == "spark":
+        import kpicore_spark
+
+        from kpicore.config import EntityMapping
+
+        loaded.manager.register(kpicore_spark)
+        folder = generate.folder_path(args.out, args.scale, "parquet")
+        entities = {name: EntityMapping(options={"path": str(folder / f"{name}.parquet")})
+                    for name in (*TIME_COLUMNS, "marketing_spend")}
+    registry = build_registry(loaded)
     metrics = select_metrics(["all"], registry)
     period = parse_period(generate.BENCHMARK_PERIOD, "UTC")
     url, schema = kpicore_source(args)
     seconds, fetched, results = [], [], []
     for _ in range(args.repeat):
         began = time.perf_counter()
-        source = open_source(url, SourceConfig(schema=schema, timeout=3600), registry)
+        source = open_source(url, SourceConfig(schema=schema, timeout=3600, entities=entities), registry)
         fetched = []  # rows per query; list.append is atomic, and compute runs queries on several threads
         execute = source.execute
 
@@ -108,6 +122,8 @@ def kpicore_source(args) -> tuple[str, str | None]:
         return args.pg_url, generate.postgres_schema(args.scale, args.layout)
     if args.source == "mysql":
         return _mysql_database_url(args), None
+    if args.source == "spark":
+        return args.spark_url, None
     return str(generate.folder_path(args.out, args.scale, "parquet")), None
 
 
@@ -121,7 +137,7 @@ def _mysql_database_url(args) -> str:
 def run_sql(args) -> dict:
     """Time the hand-written floor queries (a new connection per run)."""
     windows = benchmark_windows()
-    dialect = baselines.Dialect("duckdb" if args.source == "parquet" else args.source)
+    dialect = baselines.Dialect("duckdb" if args.source == "parquet" else args.source)  # spark: Spark SQL
     seconds, values, fetched = [], {}, 0
     for _ in range(args.repeat):
         began = time.perf_counter()
@@ -170,6 +186,8 @@ def _sql_connection(args):
                 return list(cursor.fetchall())
 
         return connection, run
+    if args.source == "spark":
+        return _spark_connection(args)
     import duckdb
 
     connection = duckdb.connect()
@@ -183,6 +201,29 @@ def _sql_connection(args):
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     return connection, run
+
+
+def _spark_connection(args):
+    """A Spark Connect session with one temporary view per Parquet file, in UTC."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*PySpark does not yet fully support pandas.*")
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.remote(args.spark_url).create()
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    folder = generate.folder_path(args.out, args.scale, "parquet")
+    for name in TIME_COLUMNS | {"marketing_spend": ()}:
+        session.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} USING parquet "
+                    f"OPTIONS (path '{folder / (name + '.parquet')}')").collect()
+
+    class Closing:
+        def close(self):
+            session.stop()
+
+    return Closing(), lambda sql: session.sql(sql).toArrow().to_pylist()
 
 
 def run_pandas(args) -> dict:
@@ -203,7 +244,7 @@ def load_tables(args, names: set[str]) -> dict:
     """The tables ``names`` as DataFrames (every row and column), time columns as naive UTC datetime64."""
     import pandas as pd
 
-    if args.source == "parquet":
+    if args.source in PARQUET_SOURCES:
         folder = generate.folder_path(args.out, args.scale, "parquet")
         tables = {name: pd.read_parquet(folder / f"{name}.parquet") for name in names}
     elif args.source == "sqlite":
@@ -256,6 +297,7 @@ def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
         sys.executable, str(Path(__file__).resolve()), "--worker", approach, "--scale", str(args.scale),
         "--source", args.source, "--repeat", str(args.repeat), "--out", str(args.out), "--pg-url", args.pg_url,
         "--mysql-url", args.mysql_url, "--metrics", ",".join(metrics), "--layout", args.layout,
+        *(["--spark-url", args.spark_url] if args.spark_url else []),
     ]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
     if completed.returncode != 0:
@@ -266,7 +308,7 @@ def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
 
 def ensure_data(args) -> dict[str, float]:
     """Generate the data for ``--source`` when it is not there yet; return the seconds it took."""
-    target = args.source
+    target = "parquet" if args.source == "spark" else args.source
     if target == "sqlite" and generate.sqlite_path(args.out, args.scale, args.layout).exists():
         return {}
     if target == "parquet" and (generate.folder_path(args.out, args.scale, "parquet") / "orders.parquet").exists():
@@ -454,6 +496,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", choices=(*generate.LAYOUTS, "both"), default="both",
                         help="the data layout(s) to run: tidy, shuffled (sqlite and postgresql) or both (default; "
                              "tidy alone on mysql and parquet)")
+    parser.add_argument("--spark-url", default=None,
+                        help="Spark Connect server for --source spark (default: start one with local[2] for the run)")
+    parser.add_argument("--values-out", type=Path, default=None,
+                        help="write kpicore's values (value, previous, trend per metric) as JSON, to compare sources")
     parser.add_argument("--worker", choices=APPROACHES, help=argparse.SUPPRESS)
     parser.add_argument("--metrics", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -469,16 +515,40 @@ def main(argv: list[str] | None = None) -> int:
     else:
         layouts = [args.layout]
     status, records = 0, []
-    for index, layout in enumerate(layouts):
-        args.layout = layout
-        layout_status, record = run_layout(args, cli=args.cli and index == len(layouts) - 1)
-        status = max(status, layout_status)
-        records.append(record)
+    with _spark_server(args):
+        for index, layout in enumerate(layouts):
+            args.layout = layout
+            layout_status, record = run_layout(args, cli=args.cli and index == len(layouts) - 1)
+            status = max(status, layout_status)
+            records.append(record)
     machine = machine_info(args)  # last: it imports pandas, which would inflate the workers' RSS
     with args.results.open("a", encoding="utf-8") as results:
         for record in records:
             results.write(json.dumps({**record, "machine": machine}) + "\n")
     return status
+
+
+@contextlib.contextmanager
+def _spark_server(args):
+    """For --source spark without --spark-url: a local Spark Connect server (local[2]) for the run."""
+    if args.source != "spark" or args.spark_url or args.scale is None:
+        yield
+        return
+    import tempfile
+
+    from kpicore_spark import server
+
+    workdir = Path(tempfile.mkdtemp(prefix="kpicore-bench-spark-"))
+    port = server.free_port()
+    process = server.start(port, workdir, cores=2, memory="6g")
+    try:
+        took = server.wait_until_up(process, port)
+        print(f"Spark Connect server (local[2]) up in {took:.0f} s on port {port}; logs in {workdir}",
+              file=sys.stderr, flush=True)
+        args.spark_url = f"sc://127.0.0.1:{port}"
+        yield
+    finally:
+        server.stop(process)
 
 
 def run_layout(args, cli: bool) -> tuple[int, dict]:
@@ -500,6 +570,8 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
                 stock = baselines.STOCK_METRICS
                 metrics = list(stock) if args.baseline_metrics == "all" else [
                     m for m in stock if m in reports["kpicore"]["values"]]
+        if args.values_out:
+            args.values_out.write_text(json.dumps(reports["kpicore"]["values"], default=float))
         orders = 10 * args.scale
         ratios = print_table(args, reports, orders)
         problems = compare(reports)

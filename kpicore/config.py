@@ -34,6 +34,9 @@ class EntityMapping:
     columns: dict[str, str] = field(default_factory=dict)
     dimensions: list[str] | None = None
     scale: dict[str, float] = field(default_factory=dict)
+    #: Keys a connector plugin adds to an entity's mapping (declared with ``register_settings("entities.NAME",
+    #: keys)``, e.g. the Spark plugin's ``path``), checked against the installed plugins when a source opens.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def source_column(self, canonical: str) -> str:
         return self.columns.get(canonical, canonical)
@@ -187,9 +190,12 @@ def check_currency(code: str, where: str) -> str:
 
 def _entity_mapping(name: str, raw: Any, where: str) -> EntityMapping:
     _expect(raw, dict, where, "a table of settings")
+    options = {}
     for key in raw:
         if key not in ENTITY_KEYS:
-            raise _unknown_key(key, ENTITY_KEYS, where)
+            if difflib.get_close_matches(key, ENTITY_KEYS, n=1):
+                raise _unknown_key(key, ENTITY_KEYS, where)  # a typo of a built-in key
+            options[key] = raw[key]  # perhaps a connector plugin's key: checked once the plugins are known
     if "table" in raw and "query" in raw:
         raise ConfigError(f"{where}: give either 'table' or 'query', not both")
     columns = _expect(raw.get("columns", {}), dict, f"{where}.columns", "a table of canonical = source column")
@@ -207,6 +213,7 @@ def _entity_mapping(name: str, raw: Any, where: str) -> EntityMapping:
         columns=dict(columns),
         dimensions=list(dimensions) if dimensions is not None else None,
         scale={k: float(v) for k, v in scale.items()},
+        options=options,
     )
 
 

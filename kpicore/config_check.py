@@ -33,6 +33,9 @@ def config_problems(config, registry) -> list[str]:
     where = config_file_name(config)
     problems: list[str] = []
     problems.extend(_entity_problems(config, registry, where))
+    from .connectors import entity_option_problems
+
+    problems.extend(entity_option_problems(config.source, registry, where))
     for section in PLUGIN_SECTIONS:
         tables = getattr(config, section, None) or {}
         problems.extend(_settings_problems(section, tables, registry, where))

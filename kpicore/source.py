@@ -176,6 +176,10 @@ class Row:
 class Source:
     """An opened data source: a SQLAlchemy engine plus entity mappings."""
 
+    #: Entity mapping keys beyond table/query/columns/dimensions/scale that this kind of source reads
+    #: (a connector plugin's, such as the Spark plugin's ``path``).
+    entity_options: tuple[str, ...] = ()
+
     def __init__(
         self,
         engine: sa.Engine,
@@ -249,6 +253,12 @@ class Source:
             from_, columns, storage = entity.derive(self)
             return Relation(entity, from_, columns, storage, origin="derived")
         mapping = self.config.entities.get(name)
+        unread = sorted(set(mapping.options) - set(self.entity_options)) if mapping is not None else []
+        if unread:
+            raise MappingError(
+                f"kpi.toml [entities.{name}]: source {self.display} does not read {', '.join(map(repr, unread))} "
+                "(a key of another kind of source): remove it, or map the entity with 'table' or 'query'"
+            )
         if mapping is None:
             if name not in self.table_names():
                 raise EntityUnavailable(f"source {self.display} has no table {name!r}")

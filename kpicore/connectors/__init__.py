@@ -58,6 +58,31 @@ def _check_mapped_entities(config: SourceConfig, registry) -> None:
             close = difflib.get_close_matches(name, list(registry.entities), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else f" (entities: {', '.join(sorted(registry.entities))})"
             raise ConfigError(f"kpi.toml: [entities.{name}]: unknown entity {name!r}{hint}")
+    problem = next(iter(entity_option_problems(config, registry, "kpi.toml")), None)
+    if problem:
+        raise ConfigError(problem)
+
+
+#: The prefix of ``register_settings`` sections that declare entity mapping keys (``entities.spark``).
+ENTITY_OPTIONS_SECTION = "entities."
+
+
+def entity_option_problems(config: SourceConfig, registry, where: str) -> list[str]:
+    """Mapping keys beyond the built-in ones that no installed plugin declares."""
+    from ..config import ENTITY_KEYS
+
+    declared: dict[str, str] = {}
+    for section, registration in getattr(registry, "settings", {}).items():
+        if section.startswith(ENTITY_OPTIONS_SECTION):
+            declared.update(dict.fromkeys(registration.item.keys, section.removeprefix(ENTITY_OPTIONS_SECTION)))
+    problems = []
+    for name, mapping in config.entities.items():
+        for key in mapping.options:
+            if key not in declared:
+                known = sorted(set(ENTITY_KEYS) | set(declared))
+                problems.append(f"{where}: [entities.{name}]: unknown key {key!r} (known keys: {', '.join(known)}; "
+                                "a connector plugin may add others)")
+    return problems
 
 
 #: The sample database `kpi demo` writes; the source of last resort beside kpi.toml.
@@ -100,6 +125,12 @@ def redact(url) -> str:
         credentials, host = location.rsplit("@", 1)
         user, has_password, _ = credentials.partition(":")
         location = f"{user}:***@{host}" if has_password else f"{user}@{host}"
+    if ";" in location:  # Spark Connect: sc://host:15002/;token=...;user_id=...
+        location, *settings = location.split(";")
+        for setting in settings:
+            name, has_value, _ = setting.partition("=")
+            secret = has_value and name.strip().lower() in SECRET_PARAMETERS
+            location += ";" + (f"{name}=***" if secret else setting)
     if query:
         parameters = []
         for parameter in query.split("&"):
