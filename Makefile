@@ -3,9 +3,6 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PACKS := $(wildcard plugins/*/pyproject.toml)
-# Extras a pack is installed with: kpicore-spark with the full PySpark (its wheel is built from source: about
-# 1.5 min) and the Spark Connect client libraries, so `make test` can start a local Spark Connect server.
-PACK_EXTRAS_kpicore-spark := [connect]
 
 .PHONY: setup demo test faults bench clean
 
@@ -16,14 +13,22 @@ $(VENV)/.installed: pyproject.toml $(PACKS)
 	@echo "Installing kpicore and the packs into $(VENV) (about a minute; log in $(VENV)/setup.log)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip > $(VENV)/setup.log 2>&1 || { cat $(VENV)/setup.log; exit 1; }
-	@$(BIN)/pip install --quiet -e '.[test,postgres,mysql]' $(foreach pack,$(PACKS),-e '$(dir $(pack))$(PACK_EXTRAS_$(notdir $(patsubst %/,%,$(dir $(pack)))))') \
+	@$(BIN)/pip install --quiet -e '.[test,postgres,mysql]' $(foreach pack,$(PACKS),-e $(dir $(pack))) \
 		>> $(VENV)/setup.log 2>&1 || { tail -n 40 $(VENV)/setup.log; exit 1; }
 	@touch $@
 
 demo: setup
 	@$(BIN)/kpi demo
 
-test: setup
+# The full PySpark for kpicore-spark (its wheel is built from source: about 1.5 min, 450 MB), so that the
+# tests can start a local Spark Connect server; `make demo` does without it.
+$(VENV)/.spark: $(VENV)/.installed plugins/kpicore-spark/pyproject.toml
+	@echo "Installing PySpark for the Spark tests (about 2 minutes; log in $(VENV)/setup.log)"
+	@$(BIN)/pip install --quiet -e 'plugins/kpicore-spark[connect]' >> $(VENV)/setup.log 2>&1 \
+		|| { tail -n 40 $(VENV)/setup.log; exit 1; }
+	@touch $@
+
+test: setup $(VENV)/.spark
 	$(BIN)/python -m pytest -q
 
 # The fault suite (tests/faults, not part of `make test`): real `kpi serve` processes against failing
@@ -36,7 +41,7 @@ faults: setup
 # kpicore against a hand-written SQL floor and pandas (docs/performance.md); SCALE customers = 10 x orders.
 SCALE ?= 100000
 SOURCE ?= sqlite
-bench: setup
+bench: setup $(if $(filter spark,$(SOURCE)),$(VENV)/.spark)
 	$(BIN)/python benchmarks/run.py --scale $(SCALE) --source $(SOURCE) --repeat 3 --cli
 
 clean:
