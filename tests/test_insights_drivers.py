@@ -279,3 +279,19 @@ def test_the_driver_is_the_segment_that_moved_more_than_its_size_not_the_largest
     (driver,) = Drivers().detect(evidence)
     assert driver.segment == "region = South"
     assert driver.numbers["share"] == pytest.approx(0.6) and driver.numbers["excess"] == pytest.approx(0.4)
+
+
+def test_a_count_that_moved_within_counting_noise_has_no_driver():
+    """38 -> 36 new customers is within two standard deviations of counting noise (sqrt(38 + 36) = 8.6):
+    no segment 'drove' it; 380 -> 300 is not (sqrt(680) = 26, the change 80), and gets its driver."""
+    new_customers = _Metric("new_customers", "New customers", "count", "higher")
+
+    def evidence(basic, pro):
+        value, previous = basic[0] + pro[0], basic[1] + pro[1]
+        segments = [agg("basic", basic[0], basic[0], basic[1], basic[1]), agg("pro", pro[0], pro[0], pro[1], pro[1])]
+        return _evidence(new_customers, _result(new_customers, value, previous), {
+            "plan": _result(new_customers, value, previous, _as_segments(segments), "plan")})
+
+    assert Drivers().detect(evidence((17, 21), (19, 17))) == []
+    (driver, *_) = Drivers().detect(evidence((140, 210), (160, 170)))
+    assert driver.segment == "plan = basic" and driver.numbers["change"] == -80

@@ -21,7 +21,7 @@ metrics = ["revenue", "new_customers", "churn_rate", "nps", "csat"]
 breakdowns = { churn_rate = "region" }
 period = "last-week"
 trend = 12
-insights = 2                           # the top insights shown (unusual values, trends, forecasts, ...)
+insights = 3                           # the top insights shown (unusual values, trends, forecasts, ...)
 schedule = "0 9 * * MON"
 destinations = ["file:./digests"]
 '''

@@ -54,7 +54,9 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
 
     from ..digest.headline import by_impact
 
-    console = Console(width=None if Console().is_terminal else 120)
+    # A terminal gets the table at its width; a pipe or a file at the table's own width (rich draws a table
+    # no wider than its content), so that no number is cut to "$34,86…".
+    console = Console(width=None if Console().is_terminal else 400)
     period = results[0].period if results else ""
     table = Table(title=_("KPIs for %(period)s") % {"period": period} if period else None, title_justify="left")
     table.add_column(_("Metric"), no_wrap=True)

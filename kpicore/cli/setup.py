@@ -54,7 +54,12 @@ currency = "USD"
 
 [source]
 url = "kpi-demo.db"
-''' + DEMO_DIGEST_TOML  # digest (issue 5)
+''' + DEMO_DIGEST_TOML + '''
+# Targets: each result says whether it is on track and by how much (docs/configuration.md).
+[targets]
+nps = { min = 30 }
+churn_rate = { max = 1.5 }
+'''
 
 DEMO_METRICS = ("revenue", "new_customers", "churn_rate", "nps", "csat")
 

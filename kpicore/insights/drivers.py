@@ -28,6 +28,8 @@ explains nothing (excess about 0), however few segments it has.
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -180,6 +182,12 @@ DETRACTOR = N_("%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, a
                "%(change)s.")
 
 
+def within_counting_noise(value: float, previous: float, sds: float) -> bool:
+    """Whether the change of a count from ``previous`` to ``value`` is within ``sds`` standard deviations
+    of counting noise (independent Poisson counts: the difference has variance ``value + previous``)."""
+    return abs(value - previous) <= sds * math.sqrt(max(value, 0) + max(previous, 0))
+
+
 class Drivers(Detector):
     """The segment of the dimension that explains the change best, and the one that most went against it."""
 
@@ -187,8 +195,10 @@ class Drivers(Detector):
     description = "the segments that drove the change vs the period before (rate vs mix for ratios)"
     #: min_share: a driver holds at least this share of the change; min_excess: that much more than its
     #: share of the base (its size); min_net: the net change is at least this share of the segments'
-    #: gross movement (else their moves cancel out and nothing drove it); top: listed in numbers.
-    settings = {"min_share": 0.3, "min_excess": 0.1, "min_net": 0.25, "top": 3}
+    #: gross movement (else their moves cancel out and nothing drove it); top: listed in numbers;
+    #: noise_sd: a count's change within this many standard deviations of counting noise (a Poisson count
+    #: x has variance x, so the change from a to b has variance a + b) is noise with no driver to name.
+    settings = {"min_share": 0.3, "min_excess": 0.1, "min_net": 0.25, "top": 3, "noise_sd": 2.0}
 
     def dimensions(self, metric, settings, options):
         return list(options.get("dimensions") or [])
@@ -198,6 +208,9 @@ class Drivers(Detector):
         if result.previous is None or result.value is None or result.delta in (None, 0):
             return []
         settings = evidence.settings
+        if evidence.metric.unit == "count" and within_counting_noise(result.value, result.previous,
+                                                                      settings["noise_sd"]):
+            return []  # 36 new customers after 38 is not a change to explain
         best: tuple | None = None
         worst: tuple | None = None
         for dimension, broken_down in evidence.segments.items():
