@@ -18,7 +18,7 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
 
-import generate  # noqa: E402
+import generate
 
 
 def main(argv=None) -> int:
@@ -31,6 +31,7 @@ def main(argv=None) -> int:
 
     import kpicore_spark
     import sqlalchemy as sa
+    from kpicore_spark import dbapi
 
     from kpicore.compute import compute, select_metrics
     from kpicore.config import EntityMapping, SourceConfig
@@ -38,7 +39,6 @@ def main(argv=None) -> int:
     from kpicore.periods import parse_period
     from kpicore.plugins import new_plugin_manager
     from kpicore.registry import build_registry
-    from kpicore_spark import dbapi
 
     loaded = new_plugin_manager(load_entry_points=False)
     loaded.manager.register(kpicore_spark)

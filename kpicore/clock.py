@@ -53,7 +53,7 @@ def install_in_apscheduler() -> None:
     """
     if not os.environ.get(TEST_CLOCK_ENV):
         return
-    import apscheduler.schedulers.base as base
+    from apscheduler.schedulers import base
 
     class _TestClockDatetime(dt.datetime):
         @classmethod

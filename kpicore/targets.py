@@ -181,9 +181,7 @@ def standing(the_status: TargetStatus | None, unit: str, locale: str = "en", cur
 
 def label(target: Target, unit: str, locale: str = "en", currency: str = "USD") -> str:
     """The target as a digest row names it: ``target ≥ 40``, ``target 30–50``, ``goal $50,000.00``."""
-    from .i18n import _
-
-    from .i18n import current_locale, direction
+    from .i18n import _, current_locale, direction
 
     wanted = describe(target, unit, locale, currency)
     if target.goal is not None:

@@ -321,6 +321,25 @@ class KpiHarness:
             drop_mysql_database(database)
 
 
+def comparable(result) -> dict:
+    """``result.to_json()`` with its warnings in a fixed order, for comparing two sources' results."""
+    data = result.to_json()
+    data["warnings"] = sorted((w["message"], w["count"]) for w in data["warnings"])
+    return data
+
+
+def same_values(left, right) -> bool:
+    """Whether two results' JSON (or parts of it) are equal, floats to 1e-12: the same metric computed on two
+    sources, where one database sums in another order than the other."""
+    if isinstance(left, float) or isinstance(right, float):
+        return right == pytest.approx(left, rel=1e-12, abs=1e-12)
+    if isinstance(left, dict):
+        return left.keys() == right.keys() and all(same_values(left[k], right[k]) for k in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(same_values(a, b) for a, b in zip(left, right, strict=False))
+    return left == right
+
+
 @pytest.fixture
 def kpi(tmp_path):
     """A KpiHarness on SQLite; set ``kpi.backend`` to "postgresql", "mysql" or "csv" to switch."""

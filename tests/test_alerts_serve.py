@@ -184,6 +184,7 @@ def test_healthz_says_an_alert_evaluation_failed_without_the_source_password(tmp
     serve.started()
     serve.wait_for(r"failed .*alert=signups")
     status, body = serve.get("/healthz")
+    assert status == 200
     evaluation = json.loads(body)["alerts"][0]["last_evaluation"]
     assert evaluation["failing"] is True and evaluation["error"]
     assert "s3cret-pw" not in body.decode() and "s3cret-pw" not in serve.text()

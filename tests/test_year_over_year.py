@@ -77,9 +77,9 @@ def test_the_year_before_the_first_supported_year_is_a_period_error() -> None:
 
 # -- kpi compute --compare last-year, on the demo database (two years ending 2026-11-24) -------------------
 
-import csv  # noqa: E402
-import io  # noqa: E402
-import json  # noqa: E402
+import csv
+import io
+import json
 
 
 @pytest.fixture
@@ -162,5 +162,5 @@ def test_compare_in_the_table_and_csv(run_kpi, demo_config):
 
 
 def test_compare_refuses_an_unknown_comparison(run_kpi, demo_config):
-    code, out, err = run_kpi("compute", "revenue", "--compare", "last-decade")
+    code, _out, err = run_kpi("compute", "revenue", "--compare", "last-decade")
     assert code == 2 and "last-decade" in err

@@ -29,7 +29,6 @@ explains nothing (excess about 0), however few segments it has.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction

@@ -13,10 +13,11 @@ ranked below an unusual change).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from statistics import median
 
-from ..i18n import N_
 from ..errors import PeriodError
+from ..i18n import N_
 from ..periods import year_before
 from .base import Detector, Evidence, Insight, Number, Word
 
@@ -45,7 +46,7 @@ def year_ago_value(history: Sequence, period, unit: str) -> tuple[str, float] | 
 
 def usual_move(values: Sequence[float | None]) -> float | None:
     """The median absolute change between consecutive values (None when there are fewer than two)."""
-    moves = [abs(b - a) for a, b in zip(values, values[1:]) if a is not None and b is not None]
+    moves = [abs(b - a) for a, b in pairwise(values) if a is not None and b is not None]
     return median(moves) if moves else None
 
 

@@ -23,7 +23,7 @@ CONFIGS = [
     f'[entities.orders]\ntable = "orders{DROP}"\n',
     f'[entities.orders]\ntable = "main.orders\\"{DROP}"\n',
     f'[entities.orders]\ncolumns = {{ amount = "amount\\"{DROP}" }}\n',
-    f'[entities.orders]\ncolumns = {{ ordered_at = "ordered_at) OR (1=1" }}\n',
+    '[entities.orders]\ncolumns = { ordered_at = "ordered_at) OR (1=1" }\n',
     f'[entities.customers]\ndimensions = ["region\\"{DROP}"]\n',
     f'[entities.orders]\nscale = {{ amount = "0.01{DROP}" }}\n',
     f'timezone = "UTC\'{DROP}"\n',

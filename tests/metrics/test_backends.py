@@ -9,29 +9,13 @@ import sqlalchemy as sa
 from kpicore.compute import compute, select_metrics
 from kpicore.config import Config
 from kpicore.periods import parse_period
-from kpicore.testing import KpiHarness
+from kpicore.testing import KpiHarness, comparable, same_values
 
 from .data import ALL
 from .reference import REFERENCE, close, expected
 
 WEEK = "2026-W47"
 MARGIN = Config(gross_margin=0.5)
-
-
-def _comparable(result) -> dict:
-    data = result.to_json()
-    data["warnings"] = sorted((w["message"], w["count"]) for w in data["warnings"])
-    return data
-
-
-def _same(left, right):
-    if isinstance(left, float) or isinstance(right, float):
-        return right == pytest.approx(left, rel=1e-12, abs=1e-12)
-    if isinstance(left, dict):
-        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
-    if isinstance(left, list):
-        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right))
-    return left == right
 
 
 @pytest.mark.parametrize("by", [None, "region"])
@@ -46,8 +30,8 @@ def test_every_backend_gives_identical_results(kpi_all_backends, tmp_path, by):
         sqlite.close()
     period = parse_period(WEEK, "UTC")
     for name in names:
-        got, want = _comparable(results[name]), _comparable(baseline[name])
-        assert _same(want, got), f"{kpi_all_backends.backend} differs from SQLite on {name}: {got} != {want}"
+        got, want = comparable(results[name]), comparable(baseline[name])
+        assert same_values(want, got), f"{kpi_all_backends.backend} differs from SQLite on {name}: {got} != {want}"
         reference = expected(name, ALL, period, 0.5)
         assert close(got["value"], reference.value), name
         assert got["n"] == reference.n, name
@@ -91,7 +75,7 @@ def test_postgresql_naive_timestamps_match_sqlite(tmp_path):
             got = naive.compute(names, WEEK, tz=tz, by="region", config=MARGIN, **ALL)
             want = sqlite.compute(names, WEEK, tz=tz, by="region", config=MARGIN, **ALL)
             for name in names:
-                assert _same(_comparable(want[name]), _comparable(got[name])), (tz, name)
+                assert same_values(comparable(want[name]), comparable(got[name])), (tz, name)
     finally:
         naive.close()
         sqlite.close()
@@ -110,7 +94,7 @@ def test_every_metric_works_without_the_optional_columns(kpi_all_backends):
     full = kpi_all_backends.compute(names, WEEK, config=MARGIN, **ALL)
     for name in names:
         assert results[name].status == "ok", (name, results[name].reason)
-        assert _same(results[name].value, full[name].value), name
+        assert same_values(results[name].value, full[name].value), name
 
 
 @pytest.mark.parametrize("timestamps", ["timestamptz", "timestamp"])
@@ -131,7 +115,7 @@ def test_mysql_matches_postgresql_in_a_business_timezone_with_dst_inside_the_tre
             )
             for name in names:
                 assert [p.period for p in got[name].trend][1] == "2026-W44"
-                assert _same(_comparable(want[name]), _comparable(got[name])), (timestamps, by, name)
+                assert same_values(comparable(want[name]), comparable(got[name])), (timestamps, by, name)
     finally:
         for harness in harnesses.values():
             harness.close()

@@ -78,8 +78,8 @@ class SparkConnector(Connector):
         scheme = url.split("://", 1)[0].lower()
         _quiet_pyspark()
         try:
-            import pyspark  # noqa: F401
             import pyarrow  # noqa: F401
+            import pyspark  # noqa: F401
         except ImportError as error:
             raise ConfigError(
                 f"source {display}: {error.name} is not installed: pip install 'kpicore-spark[connect]' "

@@ -33,7 +33,7 @@ class Error(Exception):
     error_class: str | None = None
 
 
-class Warning(Exception):  # noqa: A001 - the DB-API name
+class Warning(Exception):
     pass
 
 
@@ -207,7 +207,7 @@ class Connection:
             if timer is not None:
                 timer.start()
             return self.session.sql(sql).toArrow()
-        except Exception as error:  # noqa: BLE001 - PySpark raises many kinds; all become DB-API errors
+        except Exception as error:
             raise translate(error, self._timed_out) from error
         finally:
             if timer is not None:

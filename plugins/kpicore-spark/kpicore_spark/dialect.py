@@ -13,7 +13,17 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from kpicore.dialects.base import AWARE, DATE, DATE_TEXT, MAX_CONCURRENT_QUERIES, NAIVE, OPS, TEXT, Dialect, date_bound
+from kpicore.dialects.base import (
+    AWARE,
+    DATE,
+    DATE_TEXT,
+    MAX_CONCURRENT_QUERIES,
+    NAIVE,
+    OPS,
+    TEXT,
+    Dialect,
+    date_bound,
+)
 
 #: Spark type names (``kpicore_spark.dbapi``) of the time types.
 _TYPES = {"TIMESTAMP": AWARE, "TIMESTAMP_NTZ": NAIVE, "DATE": DATE}

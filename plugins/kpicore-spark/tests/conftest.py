@@ -12,7 +12,6 @@ import os
 import uuid
 
 import pytest
-
 from kpicore_spark import server as local_server
 
 #: How long the server may take to come up on a loaded 2-core machine before the tests fail.

@@ -5,15 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import kpicore_spark
 import pytest
+from kpicore_spark import connector, dbapi
 
 from kpicore.config import parse_config
 from kpicore.connectors import open_source, redact
 from kpicore.errors import ConfigError
 from kpicore.testing import KpiHarness
-from kpicore_spark import connector, dbapi
-
-import kpicore_spark
 
 
 def test_bounds_are_literals_with_their_offset():

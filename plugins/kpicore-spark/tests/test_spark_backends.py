@@ -6,17 +6,16 @@ queries per entity), not a query per metric."""
 
 from __future__ import annotations
 
+import kpicore_spark
 import pytest
 
 from kpicore.compute import compute, select_metrics
 from kpicore.config import Config, EntityMapping, SourceConfig
 from kpicore.connectors import open_source
 from kpicore.periods import parse_period
-from kpicore.testing import KpiHarness
+from kpicore.testing import KpiHarness, comparable, same_values
 from tests.metrics.data import ALL
 from tests.metrics.reference import REFERENCE, close, expected
-
-import kpicore_spark
 
 WEEK = "2026-W47"
 MARGIN = Config(gross_margin=0.5)
@@ -54,27 +53,11 @@ def baseline(tmp_path, backend="sqlite", timestamps="timestamptz", tz="UTC", **o
         harness.close()
 
 
-def _comparable(result) -> dict:
-    data = result.to_json()
-    data["warnings"] = sorted((w["message"], w["count"]) for w in data["warnings"])
-    return data
-
-
-def _same(left, right):
-    if isinstance(left, float) or isinstance(right, float):
-        return right == pytest.approx(left, rel=1e-12, abs=1e-12)
-    if isinstance(left, dict):
-        return left.keys() == right.keys() and all(_same(left[k], right[k]) for k in left)
-    if isinstance(left, list):
-        return len(left) == len(right) and all(_same(a, b) for a, b in zip(left, right))
-    return left == right
-
-
-def assert_same(got, want, case):
+def assertsame_values(got, want, case):
     for name in NAMES:
         assert got[name].status == "ok", (case, name, got[name].reason)
-        assert _same(_comparable(want[name]), _comparable(got[name])), (
-            f"{case}: Spark differs on {name}: {_comparable(got[name])} != {_comparable(want[name])}")
+        assert same_values(comparable(want[name]), comparable(got[name])), (
+            f"{case}: Spark differs on {name}: {comparable(got[name])} != {comparable(want[name])}")
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +79,7 @@ def text_tables(spark_data, registry_entities):
 
 def test_timestamp_tables_give_sqlite_and_the_reference_values_in_utc(spark_server, timestamp_tables, tmp_path):
     got = spark_compute(spark_server, schema=timestamp_tables)
-    assert_same(got, baseline(tmp_path), "TIMESTAMP, UTC")
+    assertsame_values(got, baseline(tmp_path), "TIMESTAMP, UTC")
     period = parse_period(WEEK, "UTC")
     for name in NAMES:  # the golden values, worked out by hand in tests/metrics/reference.py
         reference = expected(name, ALL, period, 0.5)
@@ -110,7 +93,7 @@ def test_timestamp_tables_with_a_trend_across_dst_give_postgresql(spark_server, 
     got = spark_compute(spark_server, schema=timestamp_tables, tz=NEW_YORK, by=by, trend=5)
     want = baseline(tmp_path, "postgresql", tz=NEW_YORK, by=by, trend=5)
     assert [p.period for p in got["revenue"].trend][1] == "2026-W44"
-    assert_same(got, want, f"TIMESTAMP, {NEW_YORK}, by={by}, trend=5")
+    assertsame_values(got, want, f"TIMESTAMP, {NEW_YORK}, by={by}, trend=5")
 
 
 def test_timestamp_ntz_parquet_paths_give_postgresql_timestamp(spark_server, spark_data, registry_entities,
@@ -120,10 +103,10 @@ def test_timestamp_ntz_parquet_paths_give_postgresql_timestamp(spark_server, spa
     paths = spark_data.parquet(ALL, registry_entities, "timestamp_ntz")
     got = spark_compute(spark_server, paths=paths, tz=NEW_YORK, by="region", trend=5)
     want = baseline(tmp_path, "postgresql", "timestamp", tz=NEW_YORK, by="region", trend=5)
-    assert_same(got, want, f"TIMESTAMP_NTZ paths, {NEW_YORK}, by=region, trend=5")
+    assertsame_values(got, want, f"TIMESTAMP_NTZ paths, {NEW_YORK}, by=region, trend=5")
 
 
 @pytest.mark.parametrize(("tz", "by", "trend"), [(NEW_YORK, None, 5), ("UTC", "region", None)])
 def test_iso_text_tables_give_sqlite(spark_server, text_tables, tmp_path, tz, by, trend):
     got = spark_compute(spark_server, schema=text_tables, tz=tz, by=by, trend=trend)
-    assert_same(got, baseline(tmp_path, tz=tz, by=by, trend=trend), f"text, {tz}, by={by}, trend={trend}")
+    assertsame_values(got, baseline(tmp_path, tz=tz, by=by, trend=trend), f"text, {tz}, by={by}, trend={trend}")

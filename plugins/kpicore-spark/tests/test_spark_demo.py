@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from kpicore.demo_data import generate_demo_database
-
 from test_spark_errors import kpi
+
+from kpicore.demo_data import generate_demo_database
 
 
 def test_kpi_compute_all_on_the_demo_parquet_gives_the_sqlite_numbers(spark_server, tmp_path):

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from kpicore_spark import server as local_server
 
 KPI = str(Path(sys.executable).with_name("kpi"))
@@ -44,8 +43,8 @@ def test_no_server_running(tmp_path):
 @pytest.fixture(scope="module")
 def shop(spark_data):
     """A catalog database whose orders table has a BIGINT ordered_at (the wrong type for a time)."""
-    from kpicore.registry import build_registry
     from kpicore.plugins import new_plugin_manager
+    from kpicore.registry import build_registry
 
     entities = {name: r.item for name, r in build_registry(new_plugin_manager(load_entry_points=False)).entities.items()}
     rows = {"orders": [{"order_id": 1, "customer_id": 1, "ordered_at": "2026-11-17 10:00:00", "amount": 5.0}]}
@@ -77,7 +76,7 @@ def test_a_mapped_table_that_is_missing(spark_server, shop, tmp_path):
 
 
 def test_a_time_column_of_the_wrong_type(spark_server, shop, tmp_path):
-    code, out, err = kpi("compute", "escalation_rate", "--period", "2026-W47", "--format", "json", "--source",
+    _code, out, err = kpi("compute", "escalation_rate", "--period", "2026-W47", "--format", "json", "--source",
                          spark_server, cwd=tmp_path, toml=f'[source]\nschema = "{shop}"\n')
     assert TOKEN not in out + err
     text = out + err
