@@ -23,18 +23,40 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 STOCK_METRICS = (
-    "nps", "csat", "cac", "churn_rate", "retention_rate", "new_customers", "active_customers", "revenue",
-    "aov", "clv", "clv_predictive", "repeat_purchase_rate", "conversion_rate", "fcr", "escalation_rate",
+    "nps",
+    "csat",
+    "cac",
+    "churn_rate",
+    "retention_rate",
+    "new_customers",
+    "active_customers",
+    "revenue",
+    "aov",
+    "clv",
+    "clv_predictive",
+    "repeat_purchase_rate",
+    "conversion_rate",
+    "fcr",
+    "escalation_rate",
 )
 
 
 #: The tables each metric reads (the baselines only read what the compared metrics need).
 TABLES = {
-    "nps": ("survey_responses",), "csat": ("survey_responses",),
-    "cac": ("marketing_spend", "customers"), "churn_rate": ("customers",), "retention_rate": ("customers",),
-    "new_customers": ("customers",), "active_customers": ("customers",), "revenue": ("orders",),
-    "aov": ("orders",), "clv": ("orders",), "clv_predictive": ("orders", "customers"),
-    "repeat_purchase_rate": ("orders",), "conversion_rate": ("leads",), "fcr": ("tickets",),
+    "nps": ("survey_responses",),
+    "csat": ("survey_responses",),
+    "cac": ("marketing_spend", "customers"),
+    "churn_rate": ("customers",),
+    "retention_rate": ("customers",),
+    "new_customers": ("customers",),
+    "active_customers": ("customers",),
+    "revenue": ("orders",),
+    "aov": ("orders",),
+    "clv": ("orders",),
+    "clv_predictive": ("orders", "customers"),
+    "repeat_purchase_rate": ("orders",),
+    "conversion_rate": ("leads",),
+    "fcr": ("tickets",),
     "escalation_rate": ("tickets",),
 }
 #: Metrics that need the per-customer aggregation of orders.
@@ -112,7 +134,7 @@ def floor_queries(
 
     nps, csat = valid_score(0, 10), valid_score(1, 5)
     orders_in_windows = f"""
-            SELECT {_bucket('ordered_at', bounds)} AS bucket, SUM(amount) AS amount, COUNT(amount) AS orders,
+            SELECT {_bucket("ordered_at", bounds)} AS bucket, SUM(amount) AS amount, COUNT(amount) AS orders,
                    SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS positive_amount,
                    COUNT(CASE WHEN amount > 0 THEN 1 END) AS positive_orders,
                    0 AS customer_amount, 0 AS first_buyers, 0 AS first_positive, 0 AS second_positive
@@ -120,7 +142,7 @@ def floor_queries(
             GROUP BY 1"""
     queries = {
         "customers": f"""
-            SELECT {_bucket('signup_at', bounds)} AS signup_bucket, {_bucket('churned_at', bounds)} AS churn_bucket,
+            SELECT {_bucket("signup_at", bounds)} AS signup_bucket, {_bucket("churned_at", bounds)} AS churn_bucket,
                    COUNT(*) AS customers
             FROM customers
             WHERE signup_at IS NOT NULL AND (churned_at IS NULL OR churned_at >= signup_at)
@@ -130,11 +152,11 @@ def floor_queries(
                 -- "+customer_id": grouping by the bare column, both planners read orders through the
                 -- customer_id index (pre-sorted groups) and fetch all 10 M rows in random order, 4x
                 -- slower than a sequential scan and a sort; the unary plus is the usual hint against it.
-                SELECT +customer_id AS customer_id, {_bucket('ordered_at', bounds)} AS bucket,
+                SELECT +customer_id AS customer_id, {_bucket("ordered_at", bounds)} AS bucket,
                        SUM(amount) AS amount, COUNT(amount) AS orders,
                        SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS positive_amount,
                        COUNT(CASE WHEN amount > 0 THEN 1 END) AS positive_orders
-                FROM orders WHERE {dialect.unindexed('ordered_at')} < {last}
+                FROM orders WHERE {dialect.unindexed("ordered_at")} < {last}
                 GROUP BY 1, 2
             ), running AS (
                 SELECT *,
@@ -153,7 +175,7 @@ def floor_queries(
                               AND positive_so_far - positive_orders < 2 THEN 1 END) AS second_positive
             FROM running GROUP BY bucket""",
         "survey_responses": f"""
-            SELECT {_bucket('responded_at', bounds)} AS bucket,
+            SELECT {_bucket("responded_at", bounds)} AS bucket,
                    COUNT(CASE WHEN survey = 'nps' AND {nps} AND score >= 9 THEN 1 END) AS promoters,
                    COUNT(CASE WHEN survey = 'nps' AND {nps} AND score <= 6 THEN 1 END) AS detractors,
                    COUNT(CASE WHEN survey = 'nps' AND {nps} THEN 1 END) AS nps_responses,
@@ -163,20 +185,20 @@ def floor_queries(
             WHERE responded_at >= {first} AND responded_at < {last}
             GROUP BY 1""",
         "tickets": f"""
-            SELECT {_bucket('resolved_at', bounds)} AS resolved_bucket, {_bucket('opened_at', bounds)} AS opened_bucket,
+            SELECT {_bucket("resolved_at", bounds)} AS resolved_bucket, {_bucket("opened_at", bounds)} AS opened_bucket,
                    COUNT(CASE WHEN contacts = 1 THEN 1 END) AS first_contact,
                    COUNT(CASE WHEN contacts >= 1 THEN 1 END) AS valid_contacts,
                    COUNT(*) AS tickets,
-                   COUNT(CASE WHEN {dialect.truthy('escalated')} THEN 1 END) AS escalated
+                   COUNT(CASE WHEN {dialect.truthy("escalated")} THEN 1 END) AS escalated
             FROM tickets
             WHERE (resolved_at >= {first} AND resolved_at < {last}) OR (opened_at >= {first} AND opened_at < {last})
             GROUP BY 1, 2""",
         "leads": f"""
-            SELECT {_bucket('created_at', bounds)} AS bucket, COUNT(*) AS leads, COUNT(converted_at) AS converted
+            SELECT {_bucket("created_at", bounds)} AS bucket, COUNT(*) AS leads, COUNT(converted_at) AS converted
             FROM leads WHERE created_at >= {first} AND created_at < {last}
             GROUP BY 1""",
         "marketing_spend": f"""
-            SELECT {_bucket('spent_on', day_bounds)} AS bucket, SUM(amount) AS spend
+            SELECT {_bucket("spent_on", day_bounds)} AS bucket, SUM(amount) AS spend
             FROM marketing_spend WHERE spent_on >= {day_bounds[0]} AND spent_on < {day_bounds[-1]}
             GROUP BY 1""",
     }
@@ -210,7 +232,9 @@ def sql_floor(
     def before_end(table: str, column: str, k: int) -> float:
         return sum(float(row[column] or 0) for b, row in by_bucket[table].items() if 0 <= b <= k + 1)
 
-    customer_pairs = [(int(r["signup_bucket"]), int(r["churn_bucket"]), int(r["customers"])) for r in rows["customers"]]
+    customer_pairs = [
+        (int(r["signup_bucket"]), int(r["churn_bucket"]), int(r["customers"])) for r in rows["customers"]
+    ]
     tickets_resolved: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
     tickets_opened: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for row in rows["tickets"]:
@@ -240,19 +264,36 @@ def sql_floor(
         values["retention_rate"].append(percent(retained, starting))
         values["active_customers"].append(active)
         values["revenue"].append(revenue)
-        values["aov"].append(ratio(in_window("orders", "positive_amount", k), in_window("orders", "positive_orders", k)))
-        values["clv"].append(_times(ratio(before_end("orders", "customer_amount", k),
-                                          before_end("orders", "first_buyers", k)), gross_margin))
-        values["repeat_purchase_rate"].append(percent(before_end("orders", "second_positive", k),
-                                                      before_end("orders", "first_positive", k)))
+        values["aov"].append(
+            ratio(in_window("orders", "positive_amount", k), in_window("orders", "positive_orders", k))
+        )
+        values["clv"].append(
+            _times(
+                ratio(before_end("orders", "customer_amount", k), before_end("orders", "first_buyers", k)),
+                gross_margin,
+            )
+        )
+        values["repeat_purchase_rate"].append(
+            percent(before_end("orders", "second_positive", k), before_end("orders", "first_positive", k))
+        )
         values["clv_predictive"].append(_clv_predictive(revenue, starting, churn_rate, gross_margin))
         values["cac"].append(ratio(in_window("marketing_spend", "spend", k), new))
-        values["nps"].append(percent(in_window("survey_responses", "promoters", k)
-                                     - in_window("survey_responses", "detractors", k),
-                                     in_window("survey_responses", "nps_responses", k)))
-        values["csat"].append(percent(in_window("survey_responses", "satisfied", k),
-                                      in_window("survey_responses", "csat_responses", k)))
-        values["conversion_rate"].append(percent(in_window("leads", "converted", k), in_window("leads", "leads", k)))
+        values["nps"].append(
+            percent(
+                in_window("survey_responses", "promoters", k)
+                - in_window("survey_responses", "detractors", k),
+                in_window("survey_responses", "nps_responses", k),
+            )
+        )
+        values["csat"].append(
+            percent(
+                in_window("survey_responses", "satisfied", k),
+                in_window("survey_responses", "csat_responses", k),
+            )
+        )
+        values["conversion_rate"].append(
+            percent(in_window("leads", "converted", k), in_window("leads", "leads", k))
+        )
         values["fcr"].append(percent(*tickets_resolved[here]))
         values["escalation_rate"].append(percent(*tickets_opened[here]))
     return {metric: values[metric] for metric in metrics}, fetched
@@ -291,7 +332,8 @@ def pandas_baseline(
     if "customers" in tables:
         customers = tables["customers"]
         valid = customers["signup_at"].notna() & (
-            customers["churned_at"].isna() | (customers["churned_at"] >= customers["signup_at"]))
+            customers["churned_at"].isna() | (customers["churned_at"] >= customers["signup_at"])
+        )
         signup, churned = customers.loc[valid, "signup_at"], customers.loc[valid, "churned_at"]
         for start, end in naive_windows:
             starting_mask = (signup < start) & (churned.isna() | (churned >= start))
@@ -299,9 +341,12 @@ def pandas_baseline(
             values["starting"] = [*values.get("starting", []), starting]
             values["churn_rate"].append(percent(int((starting_mask & (churned < end)).sum()), starting))
             values["retention_rate"].append(
-                percent(int((starting_mask & (churned.isna() | (churned >= end))).sum()), starting))
+                percent(int((starting_mask & (churned.isna() | (churned >= end))).sum()), starting)
+            )
             values["new_customers"].append(int(inside(signup, start, end).sum()))
-            values["active_customers"].append(int(((signup < end) & (churned.isna() | (churned >= end))).sum()))
+            values["active_customers"].append(
+                int(((signup < end) & (churned.isna() | (churned >= end))).sum())
+            )
     if "orders" in tables:
         orders = tables["orders"]
         for start, end in naive_windows:
@@ -320,11 +365,15 @@ def pandas_baseline(
                 spent = float(known.loc[known["ordered_at"] < end, "amount"].sum())
                 values["clv"].append(_times(ratio(spent, buyers), gross_margin))
                 values["repeat_purchase_rate"].append(
-                    percent(int((second_positive < end).sum()), int((first_positive < end).sum())))
+                    percent(int((second_positive < end).sum()), int((first_positive < end).sum()))
+                )
     if "customers" in tables and "orders" in tables:
         for k in range(len(windows)):
-            values["clv_predictive"].append(_clv_predictive(
-                values["revenue"][k], values["starting"][k], values["churn_rate"][k], gross_margin))
+            values["clv_predictive"].append(
+                _clv_predictive(
+                    values["revenue"][k], values["starting"][k], values["churn_rate"][k], gross_margin
+                )
+            )
     if "marketing_spend" in tables and "customers" in tables:
         spend = tables["marketing_spend"]
         spent_on = pd.to_datetime(spend["spent_on"])
@@ -339,7 +388,9 @@ def pandas_baseline(
         csat = surveys[(surveys["survey"] == "csat") & valid_score & score.between(1, 5)]
         for start, end in naive_windows:
             nps_here = nps.loc[inside(nps["responded_at"], start, end), "score"]
-            values["nps"].append(percent(int((nps_here >= 9).sum()) - int((nps_here <= 6).sum()), len(nps_here)))
+            values["nps"].append(
+                percent(int((nps_here >= 9).sum()) - int((nps_here <= 6).sum()), len(nps_here))
+            )
             csat_here = csat.loc[inside(csat["responded_at"], start, end), "score"]
             values["csat"].append(percent(int((csat_here >= 4).sum()), len(csat_here)))
     if "leads" in tables:

@@ -48,14 +48,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def run_case(folder: Path, texts, count: int, secret: str, expect: str, slack=None) -> tuple[list[float], list[float]]:
+def run_case(
+    folder: Path, texts, count: int, secret: str, expect: str, slack=None
+) -> tuple[list[float], list[float]]:
     """Acknowledgement times of ``count`` commands, and, when ``slack`` is given (answers may take the
     "computing …" path), the seconds until each deferred answer reached its ``response_url``."""
     kpi = Path(sys.executable).parent / "kpi"
     log = folder / "serve.log"
     with log.open("w") as handle:
-        process = subprocess.Popen([str(kpi), "serve", "--port", "0"], cwd=folder, stdout=handle,
-                                   stderr=subprocess.STDOUT, env=os.environ.copy())
+        process = subprocess.Popen(
+            [str(kpi), "serve", "--port", "0"],
+            cwd=folder,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
     try:
         url = f"http://127.0.0.1:{_wait_for_port(process, log)}/slack/events"
         send(url, command_body("help"), sign_with=secret)  # warm the server
@@ -66,8 +73,11 @@ def run_case(folder: Path, texts, count: int, secret: str, expect: str, slack=No
             name = f"{folder.name}-{index}"
             response_url = slack.fake.response_url(name) if slack is not None else "http://127.0.0.1:9/none"
             began = time.perf_counter()
-            answer = send(url, command_body(text, channel_name="leadership", response_url=response_url),
-                          sign_with=secret)
+            answer = send(
+                url,
+                command_body(text, channel_name="leadership", response_url=response_url),
+                sign_with=secret,
+            )
             first = blocks_text(answer.body.get("blocks", [])[:1]) if isinstance(answer.body, dict) else ""
             if slack is not None and answer.status == 200 and first.startswith(":hourglass"):
                 times.append(answer.elapsed)
@@ -76,7 +86,11 @@ def run_case(folder: Path, texts, count: int, secret: str, expect: str, slack=No
                     raise SystemExit(f"{text!r}: unexpected deferred answer {str(delivered[1])[:300]}")
                 deferred.append(delivered[0])
                 continue
-            if answer.status != 200 or first.startswith((":warning:", ":hourglass")) or expect not in str(answer.body):
+            if (
+                answer.status != 200
+                or first.startswith((":warning:", ":hourglass"))
+                or expect not in str(answer.body)
+            ):
                 raise SystemExit(f"{text!r}: unexpected answer {answer.status} {str(answer.body)[:300]}")
             times.append(answer.elapsed)
         return times, deferred
@@ -122,13 +136,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per case")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--pg-schema", default="bench_100000", help="schema made by benchmarks/generate.py")
-    parser.add_argument("--pg-budget", default=None,
-                        help='[chat] budget for the live-pg case (e.g. "30s"; default: kpicore\'s own)')
+    parser.add_argument(
+        "--pg-budget",
+        default=None,
+        help='[chat] budget for the live-pg case (e.g. "30s"; default: kpicore\'s own)',
+    )
     args = parser.parse_args()
     secret = secrets.token_hex(16)
     slack = SlackServer()  # Bolt checks the bot token once (auth.test) on the first request
-    os.environ.update(SLACK_SIGNING_SECRET=secret, SLACK_BOT_TOKEN=slack.fake.token, KPI_SLACK_API_URL=slack.base_url,
-                      KPI_LOAD_PLUGINS="")
+    os.environ.update(
+        SLACK_SIGNING_SECRET=secret,
+        SLACK_BOT_TOKEN=slack.fake.token,
+        KPI_SLACK_API_URL=slack.base_url,
+        KPI_LOAD_PLUGINS="",
+    )
     os.environ.pop("SLACK_APP_TOKEN", None)
     with tempfile.TemporaryDirectory() as temporary, slack:
         root = Path(temporary)
@@ -136,32 +157,46 @@ def main() -> None:
         generate_demo_database(demo, today=dt.date(2026, 11, 25))
         cases = {
             "stored": (folder_with(root, "stored", "[chat]\nrate_limit = 1000\n", demo), ["nps 2026-W47"]),
-            "live-demo": (folder_with(root, "live", '[chat]\nmax_age = "1ms"\nrate_limit = 1000\n', demo),
-                          [f"{m} {w}" for w, m in zip(WEEKS, itertools.cycle(METRICS))]),
+            "live-demo": (
+                folder_with(root, "live", '[chat]\nmax_age = "1ms"\nrate_limit = 1000\n', demo),
+                [f"{m} {w}" for w, m in zip(WEEKS, itertools.cycle(METRICS))],
+            ),
         }
         if _has_schema(args.pg_url, args.pg_schema):
             toml = f'[source]\nurl = "{args.pg_url}"\nschema = "{args.pg_schema}"\n[chat]\nmax_age = "1ms"\nrate_limit = 1000\n'
             if args.pg_budget:
                 toml += f'budget = "{args.pg_budget}"\n'
-            cases["live-pg"] = (folder_with(root, "pg", toml, None),
-                                [f"{m} {w}" for w, m in zip(WEEKS, itertools.cycle(METRICS))])
+            cases["live-pg"] = (
+                folder_with(root, "pg", toml, None),
+                [f"{m} {w}" for w, m in zip(WEEKS, itertools.cycle(METRICS))],
+            )
         else:
             print(f"live-pg: skipped, schema {args.pg_schema} not found (python benchmarks/generate.py)")
         worst = 0.0
         for name, (folder, texts) in cases.items():
             count = args.requests if name == "stored" else max(20, args.requests // 4)
-            times, deferred = run_case(folder, texts, count, secret,
-                                       "From stored values" if name == "stored" else "Computed live",
-                                       slack if name == "live-pg" else None)
+            times, deferred = run_case(
+                folder,
+                texts,
+                count,
+                secret,
+                "From stored values" if name == "stored" else "Computed live",
+                slack if name == "live-pg" else None,
+            )
             worst = max(worst, max(times))
-            print(f"{name:10s} n={len(times):4d}  p50={percentile(times, 50) * 1000:7.1f} ms  "
-                  f"p95={percentile(times, 95) * 1000:7.1f} ms  p99={percentile(times, 99) * 1000:7.1f} ms  "
-                  f"max={max(times) * 1000:7.1f} ms  mean={statistics.mean(times) * 1000:7.1f} ms", flush=True)
+            print(
+                f"{name:10s} n={len(times):4d}  p50={percentile(times, 50) * 1000:7.1f} ms  "
+                f"p95={percentile(times, 95) * 1000:7.1f} ms  p99={percentile(times, 99) * 1000:7.1f} ms  "
+                f"max={max(times) * 1000:7.1f} ms  mean={statistics.mean(times) * 1000:7.1f} ms",
+                flush=True,
+            )
             if name == "live-pg":
                 line = f"{'':10s} computing path: {len(deferred)} of {len(times)} commands"
                 if deferred:
-                    line += (f"; answer delivered to response_url after p50={percentile(deferred, 50):.2f} s "
-                             f"p95={percentile(deferred, 95):.2f} s max={max(deferred):.2f} s")
+                    line += (
+                        f"; answer delivered to response_url after p50={percentile(deferred, 50):.2f} s "
+                        f"p95={percentile(deferred, 95):.2f} s max={max(deferred):.2f} s"
+                    )
                 print(line, flush=True)
         print(f"slowest acknowledgement of all cases: {worst * 1000:.1f} ms (Slack's limit: 3000 ms)")
 

@@ -38,14 +38,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", choices=run.SOURCES, default="sqlite")
     parser.add_argument("--analyze", action="store_true", help="PostgreSQL: EXPLAIN ANALYZE")
     parser.add_argument("--sql", action="store_true", help="print each query's SQL")
-    parser.add_argument("--per-window", action="store_true",
-                        help="show the one-CASE-per-window query for every measure (the engine before bucketing)")
-    parser.add_argument("--parse-each-time", action="store_true",
-                        help="SQLite: no MATERIALIZED CTE, datetime() in every comparison (the engine before it)")
-    parser.add_argument("--floor", action="store_true", help="also time each query of the hand-written SQL floor")
+    parser.add_argument(
+        "--per-window",
+        action="store_true",
+        help="show the one-CASE-per-window query for every measure (the engine before bucketing)",
+    )
+    parser.add_argument(
+        "--parse-each-time",
+        action="store_true",
+        help="SQLite: no MATERIALIZED CTE, datetime() in every comparison (the engine before it)",
+    )
+    parser.add_argument(
+        "--floor", action="store_true", help="also time each query of the hand-written SQL floor"
+    )
     parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT)
     parser.add_argument("--pg-url", default=generate.PG_URL)
-    parser.add_argument("--layout", choices=generate.LAYOUTS, default="tidy", help="the data layout (generate.py)")
+    parser.add_argument(
+        "--layout", choices=generate.LAYOUTS, default="tidy", help="the data layout (generate.py)"
+    )
     args = parser.parse_args(argv)
 
     if args.parse_each_time:
@@ -56,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     metrics = select_metrics(["all"], registry)
     period = parse_period(generate.BENCHMARK_PERIOD, "UTC")
     windows = [period, period.previous()]
-    windows += [w for w in period.trend(run.TREND) if all((w.start, w.end) != (x.start, x.end) for x in windows)]
+    windows += [
+        w for w in period.trend(run.TREND) if all((w.start, w.end) != (x.start, x.end) for x in windows)
+    ]
     url, schema = run.kpicore_source(args)
     began = time.perf_counter()
     source = open_source(url, SourceConfig(schema=schema, timeout=3600), registry)
@@ -68,22 +80,38 @@ def main(argv: list[str] | None = None) -> int:
         # The same split as kpicore.compute.compute, for an engine with or without bucketed measures.
         bucketable = getattr(engine, "bucketable", None)
         if args.per_window or bucketable is None:
-            queries.append((f"{entity}: {len(measures)} measures x {len(windows)} windows, per-window CASE",
-                            measure_query(source, entity, measures, windows)))
+            queries.append(
+                (
+                    f"{entity}: {len(measures)} measures x {len(windows)} windows, per-window CASE",
+                    measure_query(source, entity, measures, windows),
+                )
+            )
             continue
         bucketed = [m for m in measures if bucketable(m)]
         for query in engine.bucket_queries(source, entity, bucketed, windows):
-            queries.append((f"{entity}: {len(query.measures)} measures bucketed on {query.time}", query.statement))
+            queries.append(
+                (f"{entity}: {len(query.measures)} measures bucketed on {query.time}", query.statement)
+            )
         rest = [m for m in measures if m not in bucketed]
         state_measures = getattr(engine, "state_measures", None)
-        in_bucket_space = state_measures(rest, list(source.relation(entity).storage), windows) if state_measures else []
+        in_bucket_space = (
+            state_measures(rest, list(source.relation(entity).storage), windows) if state_measures else []
+        )
         if in_bucket_space:
-            queries.append((f"{entity}: {len(in_bucket_space)} measures in bucket space (period-dependent filters)",
-                            engine.state_query(source, entity, in_bucket_space, windows)))
+            queries.append(
+                (
+                    f"{entity}: {len(in_bucket_space)} measures in bucket space (period-dependent filters)",
+                    engine.state_query(source, entity, in_bucket_space, windows),
+                )
+            )
             rest = [m for m in rest if m not in in_bucket_space]
         if rest:
-            queries.append((f"{entity}: {len(rest)} measures x {len(windows)} windows, per-window CASE",
-                            measure_query(source, entity, rest, windows)))
+            queries.append(
+                (
+                    f"{entity}: {len(rest)} measures x {len(windows)} windows, per-window CASE",
+                    measure_query(source, entity, rest, windows),
+                )
+            )
     total = 0.0
     for title, statement in queries:
         sql = source.compile(statement)
@@ -91,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         source.execute(statement)
         seconds = time.perf_counter() - began
         total += seconds
-        print(f"\n== {title}: {sql.count('CASE')} CASE, {sql.count('datetime(')} datetime(), "
-              f"{len(sql):,} chars of SQL; {seconds:.3f} s")
+        print(
+            f"\n== {title}: {sql.count('CASE')} CASE, {sql.count('datetime(')} datetime(), "
+            f"{len(sql):,} chars of SQL; {seconds:.3f} s"
+        )
         if args.sql:
             print(sql)
         if source.dialect.name == "sqlite":

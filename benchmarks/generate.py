@@ -85,8 +85,11 @@ CREATE TABLE {schema}.tickets (
     contacts integer, escalated boolean NOT NULL);
 """
 PRIMARY_KEYS = {
-    "customers": "customer_id", "orders": "order_id", "leads": "lead_id",
-    "survey_responses": "response_id", "tickets": "ticket_id",
+    "customers": "customer_id",
+    "orders": "order_id",
+    "leads": "lead_id",
+    "survey_responses": "response_id",
+    "tickets": "ticket_id",
 }
 TIME_COLUMNS = {
     "customers": ("signup_at", "churned_at"),
@@ -160,14 +163,16 @@ def generate(scale: int, seed: int = DEFAULT_SEED, layout: str = "tidy") -> Data
     daily_hazard = -np.log(1 - np.array(MONTHLY_CHURN_BY_PLAN)[plan_index]) / 30.4375
     churned = signup + 3600 + (rng.exponential(1 / daily_hazard) * SECONDS_PER_DAY).astype(np.int64)
     churn_mask = churned >= end  # still active: NULL
-    tables["customers"] = pa.table({
-        "customer_id": np.arange(1, scale + 1, dtype=np.int64),
-        "signup_at": _timestamps(signup),
-        "churned_at": _timestamps(churned, churn_mask),
-        "channel": pa.array(rng.choice(channels, size=scale, p=CHANNEL_WEIGHTS), pa.string()),
-        "region": pa.array(rng.choice(regions, size=scale, p=REGION_WEIGHTS), pa.string()),
-        "plan": pa.array(plans[plan_index], pa.string()),
-    })
+    tables["customers"] = pa.table(
+        {
+            "customer_id": np.arange(1, scale + 1, dtype=np.int64),
+            "signup_at": _timestamps(signup),
+            "churned_at": _timestamps(churned, churn_mask),
+            "channel": pa.array(rng.choice(channels, size=scale, p=CHANNEL_WEIGHTS), pa.string()),
+            "region": pa.array(rng.choice(regions, size=scale, p=REGION_WEIGHTS), pa.string()),
+            "plan": pa.array(plans[plan_index], pa.string()),
+        }
+    )
     active_until = np.where(churn_mask, end, churned)
 
     # orders: 10 per customer on average, while the customer is active; 1 % guests, 3 % refunds.
@@ -176,22 +181,30 @@ def generate(scale: int, seed: int = DEFAULT_SEED, layout: str = "tidy") -> Data
     weights = propensity * (active_until - signup)
     owner = np.searchsorted(np.cumsum(weights), rng.random(order_count) * weights.sum(), side="right")
     owner = np.minimum(owner, scale - 1)
-    ordered = signup[owner] + (rng.random(order_count) * (active_until[owner] - signup[owner])).astype(np.int64)
-    amount = np.maximum(1.0, np.round(np.array(BASKET_BY_PLAN)[plan_index[owner]] * rng.lognormal(-0.1, 0.45, order_count), 2))
+    ordered = signup[owner] + (rng.random(order_count) * (active_until[owner] - signup[owner])).astype(
+        np.int64
+    )
+    amount = np.maximum(
+        1.0, np.round(np.array(BASKET_BY_PLAN)[plan_index[owner]] * rng.lognormal(-0.1, 0.45, order_count), 2)
+    )
     refund = rng.random(order_count) < 0.032
-    amount = np.where(refund, -np.round(amount * np.where(rng.random(order_count) < 0.7, 1.0, 0.5), 2), amount)
+    amount = np.where(
+        refund, -np.round(amount * np.where(rng.random(order_count) < 0.7, 1.0, 0.5), 2), amount
+    )
     guest = rng.random(order_count) < 0.01
     ordered = np.where(guest, instants(order_count), ordered)
     customer_id = owner + 1
     order = np.argsort(ordered, kind="stable")
     if _suffix(layout):  # the same rows, in an order unrelated to customer or time (its own generator)
         order = order[np.random.default_rng(seed + 1).permutation(order_count)]
-    tables["orders"] = pa.table({
-        "order_id": np.arange(1, order_count + 1, dtype=np.int64),
-        "customer_id": pa.array(customer_id[order], pa.int64(), mask=guest[order]),
-        "ordered_at": _timestamps(ordered[order]),
-        "amount": amount[order],
-    })
+    tables["orders"] = pa.table(
+        {
+            "order_id": np.arange(1, order_count + 1, dtype=np.int64),
+            "customer_id": pa.array(customer_id[order], pa.int64(), mask=guest[order]),
+            "ordered_at": _timestamps(ordered[order]),
+            "amount": amount[order],
+        }
+    )
     del owner, ordered, amount, refund, guest, customer_id, order
 
     # survey responses: 60 % nps (scores 0..10), 40 % csat (1..5), 3 % anonymous, a few invalid.
@@ -202,17 +215,23 @@ def generate(scale: int, seed: int = DEFAULT_SEED, layout: str = "tidy") -> Data
     csat_score = np.clip(np.round(rng.normal(4.1, 0.9, response_count)), 1, 5)
     score = np.where(is_nps, nps_score, csat_score)
     invalid = rng.random(response_count) < 0.0005
-    planted = np.where(is_nps, rng.choice([11.0, -1.0, 7.5, np.nan], response_count),
-                       rng.choice([0.0, 6.0, 4.5, np.nan], response_count))
+    planted = np.where(
+        is_nps,
+        rng.choice([11.0, -1.0, 7.5, np.nan], response_count),
+        rng.choice([0.0, 6.0, 4.5, np.nan], response_count),
+    )
     score = np.where(invalid, planted, score)
-    tables["survey_responses"] = pa.table({
-        "response_id": np.arange(1, response_count + 1, dtype=np.int64),
-        "customer_id": pa.array(rng.integers(1, scale + 1, response_count), pa.int64(),
-                                mask=rng.random(response_count) < 0.03),
-        "survey": pa.array(np.where(is_nps, "nps", "csat"), pa.string()),
-        "score": pa.array(score, pa.float64(), mask=np.isnan(score)),
-        "responded_at": _timestamps(responded),
-    })
+    tables["survey_responses"] = pa.table(
+        {
+            "response_id": np.arange(1, response_count + 1, dtype=np.int64),
+            "customer_id": pa.array(
+                rng.integers(1, scale + 1, response_count), pa.int64(), mask=rng.random(response_count) < 0.03
+            ),
+            "survey": pa.array(np.where(is_nps, "nps", "csat"), pa.string()),
+            "score": pa.array(score, pa.float64(), mask=np.isnan(score)),
+            "responded_at": _timestamps(responded),
+        }
+    )
 
     # tickets: resolved within hours or days (escalated ones later), open when past the end.
     ticket_count = max(1, scale // 2)
@@ -221,27 +240,32 @@ def generate(scale: int, seed: int = DEFAULT_SEED, layout: str = "tidy") -> Data
     escalated = rng.random(ticket_count) < 0.05 + 0.06 * np.maximum(0, contacts - 1)
     hours = rng.lognormal(np.log(18), 1.0, ticket_count) * np.where(escalated, 3, 1)
     resolved = opened + 600 + (hours * 3600).astype(np.int64)
-    tables["tickets"] = pa.table({
-        "ticket_id": np.arange(1, ticket_count + 1, dtype=np.int64),
-        "customer_id": pa.array(rng.integers(1, scale + 1, ticket_count), pa.int64(),
-                                mask=rng.random(ticket_count) < 0.02),
-        "opened_at": _timestamps(opened),
-        "resolved_at": _timestamps(resolved, resolved >= end),
-        "contacts": pa.array(contacts, pa.int32(), mask=contacts < 0),
-        "escalated": pa.array(escalated, pa.bool_()),
-    })
+    tables["tickets"] = pa.table(
+        {
+            "ticket_id": np.arange(1, ticket_count + 1, dtype=np.int64),
+            "customer_id": pa.array(
+                rng.integers(1, scale + 1, ticket_count), pa.int64(), mask=rng.random(ticket_count) < 0.02
+            ),
+            "opened_at": _timestamps(opened),
+            "resolved_at": _timestamps(resolved, resolved >= end),
+            "contacts": pa.array(contacts, pa.int32(), mask=contacts < 0),
+            "escalated": pa.array(escalated, pa.bool_()),
+        }
+    )
 
     # leads: a quarter convert days later; conversions not yet due stay NULL.
     lead_count = 2 * scale
     created = np.sort(instants(lead_count))
     converted = created + 3600 + (rng.exponential(6, lead_count) * SECONDS_PER_DAY).astype(np.int64)
     not_converted = (rng.random(lead_count) >= 0.25) | (converted >= end)
-    tables["leads"] = pa.table({
-        "lead_id": np.arange(1, lead_count + 1, dtype=np.int64),
-        "created_at": _timestamps(created),
-        "converted_at": _timestamps(converted, not_converted),
-        "channel": pa.array(rng.choice(channels, size=lead_count, p=CHANNEL_WEIGHTS), pa.string()),
-    })
+    tables["leads"] = pa.table(
+        {
+            "lead_id": np.arange(1, lead_count + 1, dtype=np.int64),
+            "created_at": _timestamps(created),
+            "converted_at": _timestamps(converted, not_converted),
+            "channel": pa.array(rng.choice(channels, size=lead_count, p=CHANNEL_WEIGHTS), pa.string()),
+        }
+    )
 
     # marketing spend: one row per day and paid channel, growing with the business.
     days = span // SECONDS_PER_DAY
@@ -249,12 +273,14 @@ def generate(scale: int, seed: int = DEFAULT_SEED, layout: str = "tidy") -> Data
     base = np.tile(np.array(list(PAID_CHANNELS.values())), days)
     growth = GROWTH ** (day_index / days) * scale / 2400
     spend = np.round(base * growth * np.maximum(0.3, rng.normal(1, 0.12, len(base))), 2)
-    first_day = (start // SECONDS_PER_DAY)
-    tables["marketing_spend"] = pa.table({
-        "spent_on": pa.array((first_day + day_index).astype(np.int32), pa.date32()),
-        "channel": pa.array(np.tile(np.array(list(PAID_CHANNELS), dtype=object), days), pa.string()),
-        "amount": spend,
-    })
+    first_day = start // SECONDS_PER_DAY
+    tables["marketing_spend"] = pa.table(
+        {
+            "spent_on": pa.array((first_day + day_index).astype(np.int32), pa.date32()),
+            "channel": pa.array(np.tile(np.array(list(PAID_CHANNELS), dtype=object), days), pa.string()),
+            "amount": spend,
+        }
+    )
     return Dataset(scale, seed, tables, layout)
 
 
@@ -322,7 +348,8 @@ def indexed_columns(layout: str) -> tuple[tuple[str, str], ...]:
 
 
 TIME_INDEXES = {(table, column) for table, columns in TIME_COLUMNS.items() for column in columns} | {
-    ("marketing_spend", "spent_on")}
+    ("marketing_spend", "spent_on")
+}
 
 
 def write_postgresql(dataset: Dataset, url: str, schema: str) -> None:
@@ -332,11 +359,15 @@ def write_postgresql(dataset: Dataset, url: str, schema: str) -> None:
     tables_sql = POSTGRES_SCHEMA.format(schema=schema)
     if shuffled:
         tables_sql = tables_sql.replace("timestamptz", "timestamp").replace(
-            "ordered_at timestamp NOT NULL, amount double precision", "ordered_at timestamp NOT NULL, amount numeric(12,2)")
+            "ordered_at timestamp NOT NULL, amount double precision",
+            "ordered_at timestamp NOT NULL, amount numeric(12,2)",
+        )
     import psycopg
     import pyarrow.csv as pacsv
 
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as connection:
+    with psycopg.connect(
+        url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as connection:
         connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         connection.execute(f"CREATE SCHEMA {schema}")
         connection.execute("SET TimeZone = 'UTC'")
@@ -386,9 +417,14 @@ def write_mysql(dataset: Dataset, url: str, database: str) -> None:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    connection = pymysql.connect(host=parsed.host, port=parsed.port or 3306, user=parsed.username,
-                                 password=parsed.password or "", autocommit=False,
-                                 init_command="SET time_zone = '+00:00'")
+    connection = pymysql.connect(
+        host=parsed.host,
+        port=parsed.port or 3306,
+        user=parsed.username,
+        password=parsed.password or "",
+        autocommit=False,
+        init_command="SET time_zone = '+00:00'",
+    )
     try:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {database}")
@@ -402,7 +438,9 @@ def write_mysql(dataset: Dataset, url: str, database: str) -> None:
                 placeholders = ", ".join(["%s"] * len(text.column_names))
                 statement = f"INSERT INTO {name} ({', '.join(text.column_names)}) VALUES ({placeholders})"
                 for batch in text.to_batches(max_chunksize=20_000):
-                    cursor.executemany(statement, list(zip(*(column.to_pylist() for column in batch.columns))))
+                    cursor.executemany(
+                        statement, list(zip(*(column.to_pylist() for column in batch.columns)))
+                    )
                 connection.commit()
             for name, key in PRIMARY_KEYS.items():
                 cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({key})")
@@ -434,15 +472,18 @@ def write_csv(dataset: Dataset, folder: Path) -> None:
         pacsv.write_csv(as_text_columns(table), folder / f"{name}.csv")
 
 
-def write_targets(dataset: Dataset, targets: list[str], out: Path, pg_url: str = PG_URL,
-                  mysql_url: str = MYSQL_URL) -> dict[str, float]:
+def write_targets(
+    dataset: Dataset, targets: list[str], out: Path, pg_url: str = PG_URL, mysql_url: str = MYSQL_URL
+) -> dict[str, float]:
     """Write ``dataset`` to each target; return the seconds each took."""
     out.mkdir(parents=True, exist_ok=True)
     seconds = {}
     for target in targets:
         began = time.perf_counter()
         if dataset.layout != "tidy" and target not in SHUFFLED_TARGETS:
-            raise ValueError(f"the {dataset.layout} layout is written to {', '.join(SHUFFLED_TARGETS)} only, not {target}")
+            raise ValueError(
+                f"the {dataset.layout} layout is written to {', '.join(SHUFFLED_TARGETS)} only, not {target}"
+            )
         if target == "sqlite":
             write_sqlite(dataset, sqlite_path(out, dataset.scale, dataset.layout))
         elif target == "postgresql":
@@ -462,23 +503,33 @@ def write_targets(dataset: Dataset, targets: list[str], out: Path, pg_url: str =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, required=True, help="number of customers (orders = 10 x)")
-    parser.add_argument("--targets", default="sqlite,postgresql,parquet,csv",
-                        help=f"comma list of {', '.join(TARGETS)}")
+    parser.add_argument(
+        "--targets", default="sqlite,postgresql,parquet,csv", help=f"comma list of {', '.join(TARGETS)}"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for SQLite, Parquet and CSV")
     parser.add_argument("--pg-url", default=PG_URL, help="PostgreSQL URL (data goes to schema bench_<scale>)")
-    parser.add_argument("--mysql-url", default=MYSQL_URL, help="MySQL/MariaDB server (data goes to database bench_<scale>)")
+    parser.add_argument(
+        "--mysql-url", default=MYSQL_URL, help="MySQL/MariaDB server (data goes to database bench_<scale>)"
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument("--layout", choices=LAYOUTS, default="tidy",
-                        help="tidy (time order, typed, every index) or shuffled (random order, numeric "
-                             "amounts, time indexes only; sqlite and postgresql)")
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="tidy",
+        help="tidy (time order, typed, every index) or shuffled (random order, numeric "
+        "amounts, time indexes only; sqlite and postgresql)",
+    )
     args = parser.parse_args(argv)
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if args.layout != "tidy" and set(targets) - set(SHUFFLED_TARGETS):
         parser.error(f"--layout {args.layout} is written to {', '.join(SHUFFLED_TARGETS)} only")
     began = time.perf_counter()
     dataset = generate(args.scale, args.seed, args.layout)
-    print(f"generate: {time.perf_counter() - began:.1f} s "
-          + ", ".join(f"{n:,} {name}" for name, n in dataset.row_counts().items()), flush=True)
+    print(
+        f"generate: {time.perf_counter() - began:.1f} s "
+        + ", ".join(f"{n:,} {name}" for name, n in dataset.row_counts().items()),
+        flush=True,
+    )
     for target in targets:
         seconds = write_targets(dataset, [target], args.out, args.pg_url, args.mysql_url)[target]
         print(f"{target}: {seconds:.1f} s", flush=True)

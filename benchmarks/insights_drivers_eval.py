@@ -43,8 +43,9 @@ def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
-def write_trial(path: Path, rng: random.Random, scenario: str, customers: int,
-                sizes: tuple[float, float] = (3.0, 5.0)) -> str:
+def write_trial(
+    path: Path, rng: random.Random, scenario: str, customers: int, sizes: tuple[float, float] = (3.0, 5.0)
+) -> str:
     """Write one trial's database; returns the injected region."""
     regions = REGIONS[: rng.randint(3, 5)]
     region_size = {r: rng.uniform(0.5, 2.0) for r in regions}
@@ -61,17 +62,23 @@ def write_trial(path: Path, rng: random.Random, scenario: str, customers: int,
     mean_churned = sum(customers * region_share[r] * base_hazard[r] for r in regions)
     surge = min(0.5, size * (2 * mean_churned) ** 0.5 / (customers * region_share[injected]))
     # revenue: per customer and week N orders (mean 0.8, variance 0.56) of amount spend x LogNormal(0, 0.5)
-    mean_amount = {r: spend[r] * 2.718281828 ** 0.125 for r in regions}
-    var_amount = {r: spend[r] ** 2 * (2.718281828 ** 0.5 - 2.718281828 ** 0.25) for r in regions}
-    var_revenue = sum(customers * region_share[r] * (0.8 * var_amount[r] + 0.56 * mean_amount[r] ** 2) for r in regions)
+    mean_amount = {r: spend[r] * 2.718281828**0.125 for r in regions}
+    var_amount = {r: spend[r] ** 2 * (2.718281828**0.5 - 2.718281828**0.25) for r in regions}
+    var_revenue = sum(
+        customers * region_share[r] * (0.8 * var_amount[r] + 0.56 * mean_amount[r] ** 2) for r in regions
+    )
     region_revenue = customers * region_share[injected] * 0.8 * mean_amount[injected]
     drop = min(0.9, size * (2 * var_revenue) ** 0.5 / region_revenue)
 
     connection = sqlite3.connect(path)
-    connection.execute("CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, signup_at TEXT, churned_at TEXT, "
-                       "region TEXT, plan TEXT, channel TEXT)")
-    connection.execute("CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER, ordered_at TEXT, "
-                       "amount REAL)")
+    connection.execute(
+        "CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, signup_at TEXT, churned_at TEXT, "
+        "region TEXT, plan TEXT, channel TEXT)"
+    )
+    connection.execute(
+        "CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER, ordered_at TEXT, "
+        "amount REAL)"
+    )
     customer_rows, order_rows = [], []
     for customer_id in range(1, customers + 1):
         region, plan, channel = _pick(rng, region_size), _pick(rng, plan_size), _pick(rng, channel_size)
@@ -87,8 +94,16 @@ def write_trial(path: Path, rng: random.Random, scenario: str, customers: int,
             if rng.random() < hazard:
                 churned = week_start + timedelta(seconds=rng.uniform(0, WEEK.total_seconds() - 1))
                 break
-        customer_rows.append((customer_id, f"{signup:%Y-%m-%d %H:%M:%S}",
-                              f"{churned:%Y-%m-%d %H:%M:%S}" if churned else None, region, plan, channel))
+        customer_rows.append(
+            (
+                customer_id,
+                f"{signup:%Y-%m-%d %H:%M:%S}",
+                f"{churned:%Y-%m-%d %H:%M:%S}" if churned else None,
+                region,
+                plan,
+                channel,
+            )
+        )
         for week in (0, 1):
             week_start = START - WEEK + week * WEEK
             if churned is not None and churned < week_start:
@@ -100,7 +115,9 @@ def write_trial(path: Path, rng: random.Random, scenario: str, customers: int,
                     if scenario == "revenue" and region == injected:
                         amount *= 1 - drop
                 moment = week_start + timedelta(seconds=rng.uniform(0, WEEK.total_seconds() - 1))
-                order_rows.append((len(order_rows) + 1, customer_id, f"{moment:%Y-%m-%d %H:%M:%S}", round(amount, 2)))
+                order_rows.append(
+                    (len(order_rows) + 1, customer_id, f"{moment:%Y-%m-%d %H:%M:%S}", round(amount, 2))
+                )
     connection.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)", customer_rows)
     connection.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", order_rows)
     connection.commit()
@@ -122,8 +139,14 @@ def top_driver(folder: Path, database: Path, metric_name: str) -> str | None:
     registry = get_registry()
     source = open_configured_source(config, registry)
     try:
-        findings = find_insights(select_metrics([metric_name], registry), parse_period(PERIOD), source, config,
-                                 registry, kinds=["drivers"])
+        findings = find_insights(
+            select_metrics([metric_name], registry),
+            parse_period(PERIOD),
+            source,
+            config,
+            registry,
+            kinds=["drivers"],
+        )
     finally:
         source.close()
     drivers = [i for i in findings.insights if i.kind == "drivers" and i.numbers.get("role") == "driver"]
@@ -151,11 +174,15 @@ def evaluate(trials: int, seed: int, customers: int = 3000, sizes: tuple[float, 
             database.unlink()
     hits = sum(h for h, _ in outcome.values())
     return {
-        "trials": trials, "seed": seed, "customers": customers, "sizes": list(sizes),
+        "trials": trials,
+        "seed": seed,
+        "customers": customers,
+        "sizes": list(sizes),
         "ranked_first": hits / trials if trials else None,
         "churn_surge": outcome["churn"][0] / max(1, outcome["churn"][1]),
         "revenue_drop": outcome["revenue"][0] / max(1, outcome["revenue"][1]),
-        "misses": misses, "seconds": round(time.perf_counter() - started, 1),
+        "misses": misses,
+        "seconds": round(time.perf_counter() - started, 1),
     }
 
 
@@ -164,20 +191,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--customers", type=int, default=3000)
-    parser.add_argument("--size", type=float, nargs=2, default=(3.0, 5.0), metavar=("MIN", "MAX"),
-                        help="the event's size, in standard deviations of the total's weekly change")
+    parser.add_argument(
+        "--size",
+        type=float,
+        nargs=2,
+        default=(3.0, 5.0),
+        metavar=("MIN", "MAX"),
+        help="the event's size, in standard deviations of the total's weekly change",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     result = evaluate(args.trials, args.seed, args.customers, tuple(args.size))
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"drivers: injected region ranked first in {result['ranked_first']:.1%} of {result['trials']} trials "
-              f"(churn surge {result['churn_surge']:.1%}, revenue drop {result['revenue_drop']:.1%}; "
-              f"events of {result['sizes'][0]:g} to {result['sizes'][1]:g} sd; seed {result['seed']}, "
-              f"{result['customers']} customers, {result['seconds']} s)")
+        print(
+            f"drivers: injected region ranked first in {result['ranked_first']:.1%} of {result['trials']} trials "
+            f"(churn surge {result['churn_surge']:.1%}, revenue drop {result['revenue_drop']:.1%}; "
+            f"events of {result['sizes'][0]:g} to {result['sizes'][1]:g} sd; seed {result['seed']}, "
+            f"{result['customers']} customers, {result['seconds']} s)"
+        )
         for miss in result["misses"]:
-            print(f"  miss: trial {miss['trial']} {miss['scenario']} in {miss['injected']}, top: {miss['found']}")
+            print(
+                f"  miss: trial {miss['trial']} {miss['scenario']} in {miss['injected']}, top: {miss['found']}"
+            )
     return 0
 
 

@@ -172,7 +172,9 @@ def churn(rng: random.Random, weeks: int, surge: tuple[int, float] | None = None
 
 
 GENERATORS: dict[str, Callable[[random.Random, int], Series]] = {
-    "revenue": revenue, "new_customers": new_customers, "nps": nps,
+    "revenue": revenue,
+    "new_customers": new_customers,
+    "nps": nps,
     "churn_rate": lambda rng, weeks: churn(rng, weeks)[0],
 }
 
@@ -181,7 +183,7 @@ def robust_sd(values: list[float], week: int) -> float | None:
     """The robust SD of the series at ``week`` as the unusual-change band measures it on clean data
     (its ``scale``: the robust SD of its own one-week-ahead misses), the unit events are sized in."""
     reach = history_needed("week", UNUSUAL_DEFAULTS)
-    found = band(values[max(0, week - reach + 1): week + 1], "week")
+    found = band(values[max(0, week - reach + 1) : week + 1], "week")
     return None if found is None else found.scale
 
 
@@ -220,7 +222,7 @@ def unusual_flags(values: list[float]) -> dict[int, object]:
     reach = history_needed("week", UNUSUAL_DEFAULTS)
     flags = {}
     for week in range(FIRST_EVALUATED, len(values)):
-        found = band(values[max(0, week - reach + 1): week + 1], "week")
+        found = band(values[max(0, week - reach + 1) : week + 1], "week")
         if found is not None and found.outside(values[week]):
             flags[week] = found
     return flags
@@ -228,7 +230,7 @@ def unusual_flags(values: list[float]) -> dict[int, object]:
 
 def seasonal_available(values: list[float], week: int) -> bool:
     reach = history_needed("week", UNUSUAL_DEFAULTS)
-    found = band(values[max(0, week - reach + 1): week + 1], "week")
+    found = band(values[max(0, week - reach + 1) : week + 1], "week")
     return found is not None and found.method == "seasonal"
 
 
@@ -330,22 +332,35 @@ def evaluate_unusual(seeds: list[int], weeks: int) -> dict:
         surge.flags_in_spans += week in south
     years = clean_weeks / WEEKS_PER_YEAR
     return {
-        "precision": overall.precision, "recall": overall.recall, "events": overall.events,
-        "recall_by_size": {bucket: hits / events for bucket, (hits, events) in sorted(overall.by_size.items())},
-        "per_metric": {name: {**counts, "recall": counts["hits"] / counts["events"] if counts["events"] else None,
-                              "precision": counts["flags_in_spans"] / counts["flags"] if counts["flags"] else None}
-                       for name, counts in per_metric.items()},
+        "precision": overall.precision,
+        "recall": overall.recall,
+        "events": overall.events,
+        "recall_by_size": {
+            bucket: hits / events for bucket, (hits, events) in sorted(overall.by_size.items())
+        },
+        "per_metric": {
+            name: {
+                **counts,
+                "recall": counts["hits"] / counts["events"] if counts["events"] else None,
+                "precision": counts["flags_in_spans"] / counts["flags"] if counts["flags"] else None,
+            }
+            for name, counts in per_metric.items()
+        },
         "false_flags_per_metric_year": {name: flags / years for name, flags in clean_flags.items()},
         "without_plain_band_seasonal_peaks": {
             "precision": outside.precision,
             "false_flags_per_metric_year": {name: flags / years for name, flags in clean_outside.items()},
         },
         "clean_years_per_metric": years,
-        "seasonal_peak_flagged": {kind: {"flagged": f, "peaks": n, "share": f / n if n else None}
-                                  for kind, (f, n) in peaks.items()},
-        "churn_surge_south": {"recall": surge.recall, "events": surge.events,
-                              "flags_in_its_last_year": surge.flags,
-                              "recall_on_the_total": in_total / surge.events if surge.events else None},
+        "seasonal_peak_flagged": {
+            kind: {"flagged": f, "peaks": n, "share": f / n if n else None} for kind, (f, n) in peaks.items()
+        },
+        "churn_surge_south": {
+            "recall": surge.recall,
+            "events": surge.events,
+            "flags_in_its_last_year": surge.flags,
+            "recall_on_the_total": in_total / surge.events if surge.events else None,
+        },
     }
 
 
@@ -357,14 +372,20 @@ def evaluate_trend(seeds: list[int], weeks: int) -> dict:
     clean_weeks = 0
 
     def flagged(values, week):
-        window = values[week - periods + 1: week + 1]
-        found = direction(window, confidence=TREND_DEFAULTS["confidence"], min_change=TREND_DEFAULTS["min_change"])
+        window = values[week - periods + 1 : week + 1]
+        found = direction(
+            window, confidence=TREND_DEFAULTS["confidence"], min_change=TREND_DEFAULTS["min_change"]
+        )
         return found[0] if found else 0
 
     for seed in seeds:
         for name in ("nps", "revenue"):
             rng = random.Random(seed + 3000)
-            base = [100.0 + rng.gauss(0, 5) for _ in range(weeks)] if name == "revenue" else nps(rng, weeks).values
+            base = (
+                [100.0 + rng.gauss(0, 5) for _ in range(weeks)]
+                if name == "revenue"
+                else nps(rng, weeks).values
+            )
             sd = 5.0 if name == "revenue" else 13.0
             series = list(base)
             ramps = []
@@ -390,8 +411,12 @@ def evaluate_trend(seeds: list[int], weeks: int) -> dict:
                     judged.add(w)
             clean += sum(1 for w in range(periods, weeks) if flagged(base, w))
             clean_weeks += weeks - periods
-    return {"recall": hits / events if events else None, "precision": in_spans / flags if flags else None,
-            "events": events, "false_flags_per_metric_year": clean / (clean_weeks / WEEKS_PER_YEAR)}
+    return {
+        "recall": hits / events if events else None,
+        "precision": in_spans / flags if flags else None,
+        "events": events,
+        "false_flags_per_metric_year": clean / (clean_weeks / WEEKS_PER_YEAR),
+    }
 
 
 def evaluate_forecast(seeds: list[int], weeks: int, *, every: int = 13) -> dict:
@@ -403,7 +428,7 @@ def evaluate_forecast(seeds: list[int], weeks: int, *, every: int = 13) -> dict:
         for name in ("revenue", "new_customers", "nps"):
             series = GENERATORS[name](random.Random(seed + 4000), weeks)
             for week in range(30, weeks - 1, every):
-                found = forecast(series.values[week - DEFAULTS["history"] + 1: week + 1], 0.8)
+                found = forecast(series.values[week - DEFAULTS["history"] + 1 : week + 1], 0.8)
                 if found is None:
                     continue
                 total += 1
@@ -427,8 +452,11 @@ def evaluate_concentration(seeds: list[int], weeks: int) -> dict:
             hits += pushed and found is not None
             flags += found is not None
             right += found is not None and pushed
-    return {"recall": hits / events if events else None, "precision": right / flags if flags else None,
-            "events": events}
+    return {
+        "recall": hits / events if events else None,
+        "precision": right / flags if flags else None,
+        "events": events,
+    }
 
 
 #: Every evaluation: name -> function(seeds, weeks) -> figures. A detector added later (drivers and

@@ -47,11 +47,16 @@ RESULTS = BENCHMARKS / "results.jsonl"
 TIME_COLUMNS = generate.TIME_COLUMNS
 
 
-def benchmark_windows(period: str = generate.BENCHMARK_PERIOD, count: int = TREND) -> list[tuple[datetime, datetime]]:
+def benchmark_windows(
+    period: str = generate.BENCHMARK_PERIOD, count: int = TREND
+) -> list[tuple[datetime, datetime]]:
     """The ``count`` ISO weeks ending with ``period`` (UTC), oldest first, as (start, end)."""
     year, week = period.split("-W")
     monday = datetime.fromisocalendar(int(year), int(week), 1).replace(tzinfo=UTC)
-    return [(monday - timedelta(weeks=back), monday - timedelta(weeks=back - 1)) for back in range(count - 1, -1, -1)]
+    return [
+        (monday - timedelta(weeks=back), monday - timedelta(weeks=back - 1))
+        for back in range(count - 1, -1, -1)
+    ]
 
 
 def peak_rss_mb() -> float:
@@ -79,8 +84,10 @@ def run_kpicore(args) -> dict:
 
         loaded.manager.register(kpicore_spark)
         folder = generate.folder_path(args.out, args.scale, "parquet")
-        entities = {name: EntityMapping(options={"path": str(folder / f"{name}.parquet")})
-                    for name in (*TIME_COLUMNS, "marketing_spend")}
+        entities = {
+            name: EntityMapping(options={"path": str(folder / f"{name}.parquet")})
+            for name in (*TIME_COLUMNS, "marketing_spend")
+        }
     registry = build_registry(loaded)
     metrics = select_metrics(["all"], registry)
     period = parse_period(generate.BENCHMARK_PERIOD, "UTC")
@@ -175,10 +182,15 @@ def _sql_connection(args):
         from sqlalchemy.engine import make_url
 
         url = make_url(args.mysql_url)
-        connection = pymysql.connect(host=url.host, port=url.port or 3306, user=url.username,
-                                     password=url.password or "", database=generate.postgres_schema(args.scale, args.layout),
-                                     init_command="SET time_zone = '+00:00'",
-                                     cursorclass=pymysql.cursors.DictCursor)
+        connection = pymysql.connect(
+            host=url.host,
+            port=url.port or 3306,
+            user=url.username,
+            password=url.password or "",
+            database=generate.postgres_schema(args.scale, args.layout),
+            init_command="SET time_zone = '+00:00'",
+            cursorclass=pymysql.cursors.DictCursor,
+        )
 
         def run(sql):
             with connection.cursor() as cursor:
@@ -193,7 +205,9 @@ def _sql_connection(args):
     connection = duckdb.connect()
     folder = generate.folder_path(args.out, args.scale, "parquet")
     for name in TIME_COLUMNS | {"marketing_spend": ()}:
-        connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{folder / (name + '.parquet')}')")
+        connection.execute(
+            f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{folder / (name + '.parquet')}')"
+        )
 
     def run(sql):
         cursor = connection.execute(sql)
@@ -216,8 +230,10 @@ def _spark_connection(args):
     session.conf.set("spark.sql.session.timeZone", "UTC")
     folder = generate.folder_path(args.out, args.scale, "parquet")
     for name in TIME_COLUMNS | {"marketing_spend": ()}:
-        session.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} USING parquet "
-                    f"OPTIONS (path '{folder / (name + '.parquet')}')").collect()
+        session.sql(
+            f"CREATE OR REPLACE TEMPORARY VIEW {name} USING parquet "
+            f"OPTIONS (path '{folder / (name + '.parquet')}')"
+        ).collect()
 
     class Closing:
         def close(self):
@@ -257,7 +273,9 @@ def load_tables(args, names: set[str]) -> dict:
     elif args.source == "mysql":
         import sqlalchemy as sa
 
-        engine = sa.create_engine(_mysql_database_url(args), connect_args={"init_command": "SET time_zone = '+00:00'"})
+        engine = sa.create_engine(
+            _mysql_database_url(args), connect_args={"init_command": "SET time_zone = '+00:00'"}
+        )
         with engine.connect() as connection:
             tables = {name: pd.read_sql(f"SELECT * FROM {name}", connection) for name in names}
         engine.dispose()
@@ -294,9 +312,26 @@ def worker_main(args) -> int:
 def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
     """Run one approach in a fresh process and return its report."""
     command = [
-        sys.executable, str(Path(__file__).resolve()), "--worker", approach, "--scale", str(args.scale),
-        "--source", args.source, "--repeat", str(args.repeat), "--out", str(args.out), "--pg-url", args.pg_url,
-        "--mysql-url", args.mysql_url, "--metrics", ",".join(metrics), "--layout", args.layout,
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        approach,
+        "--scale",
+        str(args.scale),
+        "--source",
+        args.source,
+        "--repeat",
+        str(args.repeat),
+        "--out",
+        str(args.out),
+        "--pg-url",
+        args.pg_url,
+        "--mysql-url",
+        args.mysql_url,
+        "--metrics",
+        ",".join(metrics),
+        "--layout",
+        args.layout,
         *(["--spark-url", args.spark_url] if args.spark_url else []),
     ]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
@@ -311,7 +346,10 @@ def ensure_data(args) -> dict[str, float]:
     target = "parquet" if args.source == "spark" else args.source
     if target == "sqlite" and generate.sqlite_path(args.out, args.scale, args.layout).exists():
         return {}
-    if target == "parquet" and (generate.folder_path(args.out, args.scale, "parquet") / "orders.parquet").exists():
+    if (
+        target == "parquet"
+        and (generate.folder_path(args.out, args.scale, "parquet") / "orders.parquet").exists()
+    ):
         return {}
     if target == "postgresql" and _postgres_has_schema(args):
         return {}
@@ -320,9 +358,22 @@ def ensure_data(args) -> dict[str, float]:
     print(f"generating scale {args.scale:,} for {target} ...", file=sys.stderr, flush=True)
     # In a child process: getrusage's peak RSS survives exec on Linux, so the workers must be forked
     # from a parent that never held the data.
-    command = [sys.executable, str(BENCHMARKS / "generate.py"), "--scale", str(args.scale), "--targets", target,
-               "--out", str(args.out), "--pg-url", args.pg_url, "--mysql-url", args.mysql_url,
-               "--layout", args.layout]
+    command = [
+        sys.executable,
+        str(BENCHMARKS / "generate.py"),
+        "--scale",
+        str(args.scale),
+        "--targets",
+        target,
+        "--out",
+        str(args.out),
+        "--pg-url",
+        args.pg_url,
+        "--mysql-url",
+        args.mysql_url,
+        "--layout",
+        args.layout,
+    ]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
     if completed.returncode != 0:
         sys.stderr.write(completed.stderr)
@@ -344,7 +395,9 @@ def _postgres_has_schema(args) -> bool:
         connection = psycopg.connect(args.pg_url, connect_timeout=10)
     except psycopg.OperationalError as error:
         reason = str(error).strip().splitlines()[0]
-        raise SystemExit(f"benchmark: cannot connect to PostgreSQL at {redact(args.pg_url)}: {reason}") from None
+        raise SystemExit(
+            f"benchmark: cannot connect to PostgreSQL at {redact(args.pg_url)}: {reason}"
+        ) from None
     with connection:
         found = connection.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
@@ -367,7 +420,9 @@ def _mysql_has_database(args) -> bool:
             ).scalar()
     except sa.exc.DBAPIError as error:
         reason = str(error.orig).strip().splitlines()[0]
-        raise SystemExit(f"benchmark: cannot connect to MySQL at {redact(args.mysql_url)}: {reason}") from None
+        raise SystemExit(
+            f"benchmark: cannot connect to MySQL at {redact(args.mysql_url)}: {reason}"
+        ) from None
     finally:
         engine.dispose()
     return found >= 6
@@ -390,12 +445,16 @@ def compare(reports: dict[str, dict]) -> list[str]:
         got = {"value": result["value"], "previous": result["previous"]}
         got.update({f"trend[{k}]": v for k, v in enumerate(result["trend"])})
         if len(result["trend"]) != len(expected):
-            problems.append(f"{metric}: kpicore trend has {len(result['trend'])} points, expected {len(expected)}")
+            problems.append(
+                f"{metric}: kpicore trend has {len(result['trend'])} points, expected {len(expected)}"
+            )
         wanted = {"value": expected[-1], "previous": expected[-2]}
         wanted.update({f"trend[{k}]": v for k, v in enumerate(expected)})
         for key, value in got.items():
             if key in wanted and not baselines.agree(value, wanted[key]):
-                problems.append(f"{metric} {key}: kpicore {value!r} != sql/pandas {wanted[key]!r} ({result['status']})")
+                problems.append(
+                    f"{metric} {key}: kpicore {value!r} != sql/pandas {wanted[key]!r} ({result['status']})"
+                )
     return problems
 
 
@@ -430,10 +489,12 @@ def _commit() -> str | None:
     """The checkout's commit, with "+dirty" when kpicore has uncommitted changes."""
     root = BENCHMARKS.parent
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "kpicore"], cwd=root, capture_output=True,
-                               text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "kpicore"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return commit + ("+dirty" if dirty else "")
@@ -452,8 +513,16 @@ def _cpu_model() -> str:
 def measure_cli(runs: int = 10) -> dict:
     """Median wall time of `kpi --help` in a fresh process, ``runs`` times."""
     script = Path(sys.executable).with_name("kpi")
-    command = [str(script), "--help"] if script.exists() else [
-        sys.executable, "-c", "import sys; from kpicore.cli import main; sys.argv[0] = 'kpi'; main()", "--help"]
+    command = (
+        [str(script), "--help"]
+        if script.exists()
+        else [
+            sys.executable,
+            "-c",
+            "import sys; from kpicore.cli import main; sys.argv[0] = 'kpi'; main()",
+            "--help",
+        ]
+    )
     seconds = []
     for _ in range(runs):
         began = time.perf_counter()
@@ -464,20 +533,26 @@ def measure_cli(runs: int = 10) -> dict:
 
 def print_table(args, reports: dict[str, dict], orders: int) -> dict:
     labels = {"kpicore": "kpicore", "sql": "SQL floor", "pandas": "pandas"}
-    print(f"\nscale {args.scale:,} customers / {orders:,} orders, source {args.source}, layout {args.layout}, "
-          f"period {generate.BENCHMARK_PERIOD} + previous + {TREND}-week trend, median of {args.repeat}")
+    print(
+        f"\nscale {args.scale:,} customers / {orders:,} orders, source {args.source}, layout {args.layout}, "
+        f"period {generate.BENCHMARK_PERIOD} + previous + {TREND}-week trend, median of {args.repeat}"
+    )
     print(f"{'approach':<10} {'median s':>9} {'runs s':>24} {'peak RSS MB':>12} {'rows to Python':>15}")
     for approach in APPROACHES:
         report = reports[approach]
         runs = ", ".join(f"{s:.2f}" for s in report["seconds"])
-        print(f"{labels[approach]:<10} {report['median_s']:>9.3f} {runs:>24} {report['peak_rss_mb']:>12.0f} "
-              f"{report['rows']:>15,}")
+        print(
+            f"{labels[approach]:<10} {report['median_s']:>9.3f} {runs:>24} {report['peak_rss_mb']:>12.0f} "
+            f"{report['rows']:>15,}"
+        )
     ratios = {
         "kpicore_over_floor": reports["kpicore"]["median_s"] / reports["sql"]["median_s"],
         "pandas_over_kpicore": reports["pandas"]["median_s"] / reports["kpicore"]["median_s"],
     }
-    print(f"kpicore / SQL floor = {ratios['kpicore_over_floor']:.2f}x; "
-          f"pandas / kpicore = {ratios['pandas_over_kpicore']:.2f}x")
+    print(
+        f"kpicore / SQL floor = {ratios['kpicore_over_floor']:.2f}x; "
+        f"pandas / kpicore = {ratios['pandas_over_kpicore']:.2f}x"
+    )
     return ratios
 
 
@@ -487,19 +562,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", choices=SOURCES, default="sqlite")
     parser.add_argument("--repeat", type=int, default=3, help="runs per approach (the median is reported)")
     parser.add_argument("--cli", action="store_true", help="also time `kpi --help` (median of 10 runs)")
-    parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT, help="folder of the generated files")
+    parser.add_argument(
+        "--out", type=Path, default=generate.DEFAULT_OUT, help="folder of the generated files"
+    )
     parser.add_argument("--pg-url", default=generate.PG_URL)
     parser.add_argument("--mysql-url", default=generate.MYSQL_URL)
     parser.add_argument("--results", type=Path, default=RESULTS, help="JSON-lines file to append to")
-    parser.add_argument("--baseline-metrics", choices=("kpicore", "all"), default="kpicore",
-                        help="baselines compute the stock metrics kpicore has (default), or all 15")
-    parser.add_argument("--layout", choices=(*generate.LAYOUTS, "both"), default="both",
-                        help="the data layout(s) to run: tidy, shuffled (sqlite and postgresql) or both (default; "
-                             "tidy alone on mysql and parquet)")
-    parser.add_argument("--spark-url", default=None,
-                        help="Spark Connect server for --source spark (default: start one with local[2] for the run)")
-    parser.add_argument("--values-out", type=Path, default=None,
-                        help="write kpicore's values (value, previous, trend per metric) as JSON, to compare sources")
+    parser.add_argument(
+        "--baseline-metrics",
+        choices=("kpicore", "all"),
+        default="kpicore",
+        help="baselines compute the stock metrics kpicore has (default), or all 15",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=(*generate.LAYOUTS, "both"),
+        default="both",
+        help="the data layout(s) to run: tidy, shuffled (sqlite and postgresql) or both (default; "
+        "tidy alone on mysql and parquet)",
+    )
+    parser.add_argument(
+        "--spark-url",
+        default=None,
+        help="Spark Connect server for --source spark (default: start one with local[2] for the run)",
+    )
+    parser.add_argument(
+        "--values-out",
+        type=Path,
+        default=None,
+        help="write kpicore's values (value, previous, trend per metric) as JSON, to compare sources",
+    )
     parser.add_argument("--worker", choices=APPROACHES, help=argparse.SUPPRESS)
     parser.add_argument("--metrics", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -543,8 +635,11 @@ def _spark_server(args):
     process = server.start(port, workdir, cores=2, memory="6g")
     try:
         took = server.wait_until_up(process, port)
-        print(f"Spark Connect server (local[2]) up in {took:.0f} s on port {port}; logs in {workdir}",
-              file=sys.stderr, flush=True)
+        print(
+            f"Spark Connect server (local[2]) up in {took:.0f} s on port {port}; logs in {workdir}",
+            file=sys.stderr,
+            flush=True,
+        )
         args.spark_url = f"sc://127.0.0.1:{port}"
         yield
     finally:
@@ -568,8 +663,11 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
             if approach == "kpicore":
                 # The baselines compute what kpicore computed (stock metrics it has), or all of them.
                 stock = baselines.STOCK_METRICS
-                metrics = list(stock) if args.baseline_metrics == "all" else [
-                    m for m in stock if m in reports["kpicore"]["values"]]
+                metrics = (
+                    list(stock)
+                    if args.baseline_metrics == "all"
+                    else [m for m in stock if m in reports["kpicore"]["values"]]
+                )
         if args.values_out:
             args.values_out.write_text(json.dumps(reports["kpicore"]["values"], default=float))
         orders = 10 * args.scale
@@ -583,20 +681,37 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
             print("!" * 72, file=sys.stderr)
             status = 1
         else:
-            print(f"agreement: all three agree on value, previous and {TREND}-week trend of "
-                  f"{len(checked)} kpicore metrics ({', '.join(checked)}); the SQL floor and pandas agree "
-                  f"on the {len(metrics)} metrics they computed")
-        record.update({
-            "scale": args.scale, "orders": orders, "source": args.source, "layout": args.layout, "repeat": args.repeat,
-            "period": generate.BENCHMARK_PERIOD, "trend": TREND, "generated_s": generated,
-            "results": {a: {k: reports[a][k] for k in ("median_s", "seconds", "peak_rss_mb", "rows")}
-                        for a in APPROACHES},
-            "ratios": ratios, "agree": not problems, "kpicore_metrics": checked, "baseline_metrics": metrics,
-        })
+            print(
+                f"agreement: all three agree on value, previous and {TREND}-week trend of "
+                f"{len(checked)} kpicore metrics ({', '.join(checked)}); the SQL floor and pandas agree "
+                f"on the {len(metrics)} metrics they computed"
+            )
+        record.update(
+            {
+                "scale": args.scale,
+                "orders": orders,
+                "source": args.source,
+                "layout": args.layout,
+                "repeat": args.repeat,
+                "period": generate.BENCHMARK_PERIOD,
+                "trend": TREND,
+                "generated_s": generated,
+                "results": {
+                    a: {k: reports[a][k] for k in ("median_s", "seconds", "peak_rss_mb", "rows")}
+                    for a in APPROACHES
+                },
+                "ratios": ratios,
+                "agree": not problems,
+                "kpicore_metrics": checked,
+                "baseline_metrics": metrics,
+            }
+        )
     if cli:
         record["kpi_help"] = measure_cli()
-        print(f"kpi --help: median {record['kpi_help']['median_ms']:.0f} ms of 10 runs "
-              f"(min {record['kpi_help']['min_ms']:.0f} ms)")
+        print(
+            f"kpi --help: median {record['kpi_help']['median_ms']:.0f} ms of 10 runs "
+            f"(min {record['kpi_help']['min_ms']:.0f} ms)"
+        )
     return status, record
 
 

@@ -33,7 +33,7 @@ DEMO_METRICS = ["revenue", "new_customers", "churn_rate", "nps", "csat"]
 def write_config(folder: Path, smtp_port: int, schedule: str) -> None:
     (folder / "kpi.toml").write_text(
         f"""[source]
-url = "{folder / 'kpi-demo.db'}"
+url = "{folder / "kpi-demo.db"}"
 [email]
 host = "127.0.0.1"
 port = {smtp_port}
@@ -54,8 +54,13 @@ destinations = ["slack:#kpis", "email:owner@example.com"]
 
 def start(folder: Path, env: dict[str, str], log: Path) -> subprocess.Popen:
     handle = log.open("w")
-    return subprocess.Popen([KPI, "serve", "--port", "0", "--log-format", "json"], cwd=folder, env=env,
-                            stdout=handle, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [KPI, "serve", "--port", "0", "--log-format", "json"],
+        cwd=folder,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def events(log: Path) -> list[dict]:
@@ -86,8 +91,10 @@ def latency_once(folder: Path, env: dict[str, str], smtp_port: int) -> dict[str,
         if first["event"] != "fired":
             return None
         scheduled = dt.datetime.fromisoformat(first["scheduled"])
-        return {e["destination"]: (dt.datetime.fromisoformat(e["ts"]) - scheduled).total_seconds()
-                for e in delivered}
+        return {
+            e["destination"]: (dt.datetime.fromisoformat(e["ts"]) - scheduled).total_seconds()
+            for e in delivered
+        }
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -134,8 +141,12 @@ def main() -> None:
         with SlackServer() as slack, tempfile.TemporaryDirectory() as name:
             folder = Path(name)
             generate_demo_database(folder / "kpi-demo.db")
-            env = dict(os.environ, KPI_SLACK_API_URL=slack.base_url, SLACK_BOT_TOKEN=slack.fake.token,
-                       KPI_LOAD_PLUGINS="")
+            env = dict(
+                os.environ,
+                KPI_SLACK_API_URL=slack.base_url,
+                SLACK_BOT_TOKEN=slack.fake.token,
+                KPI_LOAD_PLUGINS="",
+            )
             runs = []
             while len(runs) < args.repeat:
                 measured = latency_once(folder, env, port)
@@ -143,8 +154,10 @@ def main() -> None:
                     runs.append(measured)
             for destination in runs[0]:
                 values = sorted(run[destination] for run in runs)
-                print(f"fire-to-delivered {destination}: median {values[len(values) // 2]:.2f} s "
-                      f"(min {values[0]:.2f}, max {values[-1]:.2f}, {len(values)} runs)")
+                print(
+                    f"fire-to-delivered {destination}: median {values[len(values) // 2]:.2f} s "
+                    f"(min {values[0]:.2f}, max {values[-1]:.2f}, {len(values)} runs)"
+                )
             rss, cpu = idle(folder, env, port, args.idle)
             print(f"idle kpi serve: RSS {rss:.0f} MiB, CPU {cpu:.2f} % over {args.idle:.0f} s")
     finally:

@@ -25,8 +25,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="the Spark Connect server (sc://host:port)")
     parser.add_argument("--folder", type=Path, required=True, help="the benchmark's Parquet folder")
-    parser.add_argument("--capture", type=Path, default=None,
-                        help="a smaller folder of the same tables to run the compute on (only the SQL is kept)")
+    parser.add_argument(
+        "--capture",
+        type=Path,
+        default=None,
+        help="a smaller folder of the same tables to run the compute on (only the SQL is kept)",
+    )
     args = parser.parse_args(argv)
 
     import kpicore_spark
@@ -58,20 +62,28 @@ def main(argv=None) -> int:
         return original(statement)
 
     source.execute = explained
-    compute(select_metrics(["all"], registry), parse_period(generate.BENCHMARK_PERIOD, "UTC"), source, trend=12)
+    compute(
+        select_metrics(["all"], registry), parse_period(generate.BENCHMARK_PERIOD, "UTC"), source, trend=12
+    )
     for name in names:  # the plans are of the big folder's files
-        source.session.sql(f"CREATE OR REPLACE TEMPORARY VIEW kpicore_{name} USING parquet "
-                           f"OPTIONS (path '{args.folder / (name + '.parquet')}')").collect()
-    print(f"{len(statements)} queries; input splits per file (maxPartitionBytes {split >> 20} MB): "
-          + ", ".join(f"{k.removeprefix('kpicore_')} {v}" for k, v in splits.items()))
+        source.session.sql(
+            f"CREATE OR REPLACE TEMPORARY VIEW kpicore_{name} USING parquet "
+            f"OPTIONS (path '{args.folder / (name + '.parquet')}')"
+        ).collect()
+    print(
+        f"{len(statements)} queries; input splits per file (maxPartitionBytes {split >> 20} MB): "
+        + ", ".join(f"{k.removeprefix('kpicore_')} {v}" for k, v in splits.items())
+    )
     for index, sql in enumerate(statements, 1):
         plan = source.session.sql("EXPLAIN FORMATTED " + sql).toArrow().column(0)[0].as_py()
         scans = [Path(p).stem for p in re.findall(r"Location: \w+ \[([^\]]+)\]", plan)]
         exchanges = len(re.findall(r"^\(\d+\) Exchange", plan, re.MULTILINE))
         pushed = sorted(set(re.findall(r"PushedFilters: \[([^\]]*)\]", plan)))
         read = ", ".join(f"{t} ({splits.get('kpicore_' + t, '?')} splits)" for t in scans)
-        print(f"query {index}: scans {read}; shuffles {exchanges}; pushed filters: "
-              + ("; ".join(p[:160] for p in pushed if p) or "none"))
+        print(
+            f"query {index}: scans {read}; shuffles {exchanges}; pushed filters: "
+            + ("; ".join(p[:160] for p in pushed if p) or "none")
+        )
     source.close()
     del dbapi, sa
     return 0

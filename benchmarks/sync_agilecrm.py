@@ -43,25 +43,33 @@ def main() -> None:
     load(state, *make_facts(dt.date.today(), people=args.people))
     objects = len(state.contacts) + len(state.deals) + len(state.tickets)
     server = AgileServer(state).start()
-    os.environ.update(KPI_AGILECRM_API_BASE=server.base, KPI_AGILECRM_EMAIL=state.email, KPI_AGILECRM_API_KEY=state.api_key)
+    os.environ.update(
+        KPI_AGILECRM_API_BASE=server.base, KPI_AGILECRM_EMAIL=state.email, KPI_AGILECRM_API_KEY=state.api_key
+    )
     loaded = new_plugin_manager(load_entry_points=False)
     loaded.manager.register(kpicore_agilecrm, name="agilecrm")
     registry = build_registry(loaded, strict=True)
     try:
         for run in range(1, args.repeat + 1):
             with tempfile.TemporaryDirectory() as folder:
-                config = parse_config({"source": {"url": "agilecrm://bench"},
-                                       "sync": {"url": "staging.db", "page_size": args.page_size}},
-                                      Path(folder) / "kpi.toml")
+                config = parse_config(
+                    {
+                        "source": {"url": "agilecrm://bench"},
+                        "sync": {"url": "staging.db", "page_size": args.page_size},
+                    },
+                    Path(folder) / "kpi.toml",
+                )
                 started = time.perf_counter()
                 full = run_sync(config, registry)
                 full_seconds = time.perf_counter() - started
                 started = time.perf_counter()
                 again = run_sync(config, registry)
                 again_seconds = time.perf_counter() - started
-            print(f"run {run}: full sync of {objects} objects (page size {args.page_size}) in {full_seconds:.2f} s = "
-                  f"{full.total('fetched') / full_seconds:.0f} objects/s; incremental with no changes "
-                  f"{again_seconds:.2f} s ({again.total('fetched')} fetched)")
+            print(
+                f"run {run}: full sync of {objects} objects (page size {args.page_size}) in {full_seconds:.2f} s = "
+                f"{full.total('fetched') / full_seconds:.0f} objects/s; incremental with no changes "
+                f"{again_seconds:.2f} s ({again.total('fetched')} fetched)"
+            )
     finally:
         server.stop()
 

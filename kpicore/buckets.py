@@ -179,7 +179,10 @@ def state_query(source, entity: str, measures: list[Measure], windows):
     for w, window in enumerate(windows):
         for i, measure in enumerate(measures):
             conditions = measure.condition(row, window)
-            total = sa.func.sum(sa.case((sa.and_(*conditions), grouped.c.records), else_=0)) if conditions else (
-                sa.func.sum(grouped.c.records))
+            total = (
+                sa.func.sum(sa.case((sa.and_(*conditions), grouped.c.records), else_=0))
+                if conditions
+                else (sa.func.sum(grouped.c.records))
+            )
             columns.append(total.label(f"m{w}_{i}"))
     return sa.select(*columns).select_from(grouped)

@@ -91,7 +91,9 @@ def plain_queries(*, parse_once: bool = False):
         _SHORTCUTS.reset(token)
 
 
-def measure_query(source: Source, entity: str, measures: list[Measure], windows: list[Period], by: str | None = None):
+def measure_query(
+    source: Source, entity: str, measures: list[Measure], windows: list[Period], by: str | None = None
+):
     """One SELECT computing every measure for every window (columns m{window}_{measure})."""
     relation = source.relation(entity)
     t = source.row(entity)
@@ -140,8 +142,12 @@ def bucketable(measure: Measure) -> bool:
 def _in_derived_buckets(source: Source, entity: str, measure: Measure) -> bool:
     """A measure of a derived entity that its bucket-space derivation (``Entity.derive_buckets``) gives."""
     derive = getattr(source.entities.get(entity), "derive_buckets", None)
-    return derive is not None and measure.window in ("in", "before_end") and measure.where is None and (
-        measure.of is None)
+    return (
+        derive is not None
+        and measure.window in ("in", "before_end")
+        and measure.where is None
+        and (measure.of is None)
+    )
 
 
 @dataclass
@@ -181,7 +187,9 @@ def _boundary_index(boundaries: list, moment) -> int:
     return next(i for i, boundary in enumerate(boundaries) if boundary == moment)
 
 
-def bucket_queries(source: Source, entity: str, measures: list[Measure], windows: list[Period]) -> list[BucketQuery]:
+def bucket_queries(
+    source: Source, entity: str, measures: list[Measure], windows: list[Period]
+) -> list[BucketQuery]:
     """The entity's bucketable measures in one GROUP BY over the buckets of all their time columns.
 
     Measures of a derived entity that can derive itself in bucket space get their own query over that
@@ -199,7 +207,9 @@ def bucket_queries(source: Source, entity: str, measures: list[Measure], windows
     return queries
 
 
-def _bucket_query(source: Source, relation, measures: list[Measure], boundaries: list, prefilter: bool) -> BucketQuery:
+def _bucket_query(
+    source: Source, relation, measures: list[Measure], boundaries: list, prefilter: bool
+) -> BucketQuery:
     # Each row's bucket keys and the columns the measures read are computed once, in a subquery
     # (``Source.once_per_row``), and grouped by plain values.
     t = Row(source, relation)
@@ -221,7 +231,9 @@ def _bucket_query(source: Source, relation, measures: list[Measure], boundaries:
         plain = replace(measure, window="all")
         plain.condition(recorder, None)
         plain.expression(recorder, None)
-    present = [c for c in relation.columns if c in read and not isinstance(relation.columns[c], sa.sql.elements.Null)]
+    present = [
+        c for c in relation.columns if c in read and not isinstance(relation.columns[c], sa.sql.elements.Null)
+    ]
     flags = [c for c in relation.unparsed if c in present]  # files: time present but unparseable
 
     def rows_where(where, name: str):
@@ -236,11 +248,15 @@ def _bucket_query(source: Source, relation, measures: list[Measure], boundaries:
         per_row = source.bucket_rows(rows, name)
         columns_of_rows = {c: (per_row.c[c] if c in present else e) for c, e in relation.columns.items()}
         unparsed = {c: per_row.c[f"{c}__unparsed_flag"] for c in flags}
-        return per_row, Row(source, replace(relation, from_=per_row, columns=columns_of_rows, parsed={}, unparsed=unparsed))
+        return per_row, Row(
+            source, replace(relation, from_=per_row, columns=columns_of_rows, parsed={}, unparsed=unparsed)
+        )
 
     if prefilter and _aggregates_history_apart(source, t, times, measures):
         return _history_apart(source, getattr(t, times[0]), measures, boundaries, rows_where)
-    per_row, t = rows_where(_bucket_ranges(source, t, measures, boundaries) if prefilter else None, "bucket_rows")
+    per_row, t = rows_where(
+        _bucket_ranges(source, t, measures, boundaries) if prefilter else None, "bucket_rows"
+    )
     key_columns = [per_row.c[f"k_{k}"] for k in range(len(times))]
     columns = [_aggregate(replace(m, window="all"), t, None).label(f"b_{i}") for i, m in enumerate(measures)]
     statement = sa.select(*key_columns, *columns).select_from(per_row).group_by(*key_columns)
@@ -259,7 +275,9 @@ def _aggregates_history_apart(source: Source, t, times: list[str], measures: lis
     )
 
 
-def _history_apart(source: Source, column, measures: list[Measure], boundaries: list, rows_where) -> BucketQuery:
+def _history_apart(
+    source: Source, column, measures: list[Measure], boundaries: list, rows_where
+) -> BucketQuery:
     """The bucket query as two parts in one statement: the rows from the first boundary on (and NULL
     times) grouped by bucket, and, UNION ALL, the rows before it (bucket 0) aggregated without a GROUP
     BY: only the lifetime ("before_end") measures read them. Both parts scan the table (``scan_range``):
@@ -277,11 +295,19 @@ def _history_apart(source: Source, column, measures: list[Measure], boundaries: 
     # The range is a little wider than exact for text: rows just before the first boundary are history.
     recent = sa.select(key, *columns).select_from(per_row).where(key != 0).group_by(key)
     per_row, t = rows_where(source.scan_range(column, None, start), "history_rows")
-    history = sa.select(
-        sa.literal(0, sa.Integer).label("k_0"),
-        *[(_aggregate(replace(m, window="all"), t, None) if m.window == "before_end" else sa.null()).label(f"b_{i}")
-          for i, m in enumerate(measures)],
-    ).select_from(per_row).where(per_row.c["k_0"] == 0)
+    history = (
+        sa.select(
+            sa.literal(0, sa.Integer).label("k_0"),
+            *[
+                (
+                    _aggregate(replace(m, window="all"), t, None) if m.window == "before_end" else sa.null()
+                ).label(f"b_{i}")
+                for i, m in enumerate(measures)
+            ],
+        )
+        .select_from(per_row)
+        .where(per_row.c["k_0"] == 0)
+    )
     return BucketQuery([measures[0].time], measures, boundaries, sa.union_all(recent, history))
 
 
@@ -400,7 +426,11 @@ def _metric_values(metric: Metric, config, by_measure: dict[Measure, float | Non
 def _n(metric: Metric, values: Values) -> int | None:
     name = metric.n
     if name is None:
-        counts = [k for k, m in metric.resolved_measures(values.config).items() if m.aggregate == "count" and not m.warn]
+        counts = [
+            k
+            for k, m in metric.resolved_measures(values.config).items()
+            if m.aggregate == "count" and not m.warn
+        ]
         name = counts[0] if counts else None
     value = values.get(name) if name else None
     return None if value is None else int(value)
@@ -417,20 +447,28 @@ def entity_queries(source: Source, entity: str, measures: list[Measure], windows
     if len(windows) > 1 and _SHORTCUTS.get()[0]:
         bucketed = [m for m in measures if bucketable(m)]
         for query in bucket_queries(source, entity, bucketed, windows):
-            queries.append((query.statement, lambda rows, w, window, query=query: query.window_values(rows, window)))
+            queries.append(
+                (query.statement, lambda rows, w, window, query=query: query.window_values(rows, window))
+            )
         measures = [m for m in measures if m not in bucketed]
         in_bucket_space = state_measures(measures, list(source.relation(entity).storage), windows)
         if in_bucket_space:
-            queries.append((
-                state_query(source, entity, in_bucket_space, windows),
-                lambda rows, w, window, chosen=in_bucket_space: _values(chosen, rows[0] if rows else None, w),
-            ))
+            queries.append(
+                (
+                    state_query(source, entity, in_bucket_space, windows),
+                    lambda rows, w, window, chosen=in_bucket_space: _values(
+                        chosen, rows[0] if rows else None, w
+                    ),
+                )
+            )
             measures = [m for m in measures if m not in in_bucket_space]
     if measures:
-        queries.append((
-            measure_query(source, entity, measures, windows),
-            lambda rows, w, window, rest=measures: _values(rest, rows[0] if rows else None, w),
-        ))
+        queries.append(
+            (
+                measure_query(source, entity, measures, windows),
+                lambda rows, w, window, rest=measures: _values(rest, rows[0] if rows else None, w),
+            )
+        )
     return queries
 
 
@@ -445,9 +483,14 @@ def plan_queries(source: Source, the_plan: Plan, windows: list[Period]):
 
 def _labelled_queries(source: Source, the_plan: Plan, windows: list[Period]):
     """``plan_queries`` as ``[(entity, (statement, read))]``."""
-    entities = sorted(the_plan.measures, key=lambda e: getattr(source.entities.get(e), "derive", None) is None)
-    return [(entity, query) for entity in entities
-            for query in entity_queries(source, entity, the_plan.measures[entity], windows)]
+    entities = sorted(
+        the_plan.measures, key=lambda e: getattr(source.entities.get(e), "derive", None) is None
+    )
+    return [
+        (entity, query)
+        for entity in entities
+        for query in entity_queries(source, entity, the_plan.measures[entity], windows)
+    ]
 
 
 def compute(
@@ -502,8 +545,15 @@ def compute(
     results = []
     for metric in the_plan.metrics:
         result = MetricResult(
-            metric=metric.name, title=metric.title, unit=metric.unit, better=metric.better, status="ok",
-            period=period.label, start=period.start_iso(), end=period.end_iso(), dimension=by,
+            metric=metric.name,
+            title=metric.title,
+            unit=metric.unit,
+            better=metric.better,
+            status="ok",
+            period=period.label,
+            start=period.start_iso(),
+            end=period.end_iso(),
+            dimension=by,
             n_noun=metric.count_noun(config),
         )
         results.append(result)
@@ -519,16 +569,26 @@ def compute(
         if trend:
             result.trend = [
                 TrendPoint(
-                    w.label, w.start_iso(), w.end_iso(),
+                    w.label,
+                    w.start_iso(),
+                    w.end_iso(),
                     metric.value(_metric_values(metric, config, window_values[index_of(w)], w)),
                 )
                 for w in trend_periods
             ]
         if year_ago is not None:
-            result.compare = _comparison(metric, config, year_ago, window_values[index_of(year_ago)],
-                                         window_values[index_of(year_ago.previous())], result.value)
+            result.compare = _comparison(
+                metric,
+                config,
+                year_ago,
+                window_values[index_of(year_ago)],
+                window_values[index_of(year_ago.previous())],
+                result.value,
+            )
         if by is not None:
-            problem = next((segment_problems[e] for e in metric.entities(config) if e in segment_problems), None)
+            problem = next(
+                (segment_problems[e] for e in metric.entities(config) if e in segment_problems), None
+            )
             if problem:
                 # Not invalid records: the metric as a whole is fine, it has no breakdown (count 0).
                 result.warnings.append(Warning_(problem, 0))
@@ -554,12 +614,20 @@ def _comparison(metric: Metric, config, year_ago: Period, values, before_values,
     elif n_before == 0:
         # Records in the period but none before it: the history starts inside it, a partial value.
         reason = f"the data starts inside {year_ago.label}, a year before, so it has no whole value"
-    return Comparison(year_ago.label, year_ago.start_iso(), year_ago.end_iso(), None if reason else value,
-                      metric.unit, current, reason)
+    return Comparison(
+        year_ago.label,
+        year_ago.start_iso(),
+        year_ago.end_iso(),
+        None if reason else value,
+        metric.unit,
+        current,
+        reason,
+    )
 
 
-def _execute_isolating_entities(source: Source, the_plan: Plan, windows: list[Period], queries, config,
-                                labels=None, progress=None):
+def _execute_isolating_entities(
+    source: Source, the_plan: Plan, windows: list[Period], queries, config, labels=None, progress=None
+):
     """Run the planned queries; when the source refuses one, run each entity's queries on their own, so
     an entity whose data the database cannot read (PostgreSQL text such as 'soon' in a time column)
     makes only its own metrics unavailable, with a reason in ``the_plan.unavailable``.
@@ -577,8 +645,11 @@ def _execute_isolating_entities(source: Source, the_plan: Plan, windows: list[Pe
     for entity, measures in the_plan.measures.items():
         entity_queries_ = entity_queries(source, entity, measures, windows)
         try:
-            answers.extend(source.execute_all([statement for statement, _ in entity_queries_],
-                                              [entity] * len(entity_queries_), progress))
+            answers.extend(
+                source.execute_all(
+                    [statement for statement, _ in entity_queries_], [entity] * len(entity_queries_), progress
+                )
+            )
         except SourceError as entity_error:
             failures[entity] = entity_error
             continue
@@ -629,8 +700,9 @@ def _warnings(metric: Metric, config, by_measure) -> list[Warning_]:
     return warnings
 
 
-def segment_history(metrics: Sequence[Metric], period: Period, source: Source, *, config=None, by: str,
-                    periods: int) -> dict[str, dict[str, list[float | None]]]:
+def segment_history(
+    metrics: Sequence[Metric], period: Period, source: Source, *, config=None, by: str, periods: int
+) -> dict[str, dict[str, list[float | None]]]:
     """Each metric's value per segment of ``by`` over the last ``periods`` periods (oldest first, the
     period last): ``{metric: {segment: [value, ...]}}``. One GROUP BY per entity, with a conditional
     aggregate per measure and period: aggregates only. A metric that cannot be broken down by ``by`` is
@@ -695,8 +767,13 @@ def _metric_segments(metric: Metric, config, segment_values, windows: list[Perio
             filled.update({m: v for m, v in by_measure.items() if m in filled})
             evaluated.append(_metric_values(metric, config, filled, window))
         current, before = evaluated[:2]
-        segment = Segment(key, metric.value(current), _n(metric, current) or 0, previous=metric.value(before),
-                          previous_n=_n(metric, before) or 0)
+        segment = Segment(
+            key,
+            metric.value(current),
+            _n(metric, current) or 0,
+            previous=metric.value(before),
+            previous_n=_n(metric, before) or 0,
+        )
         if len(evaluated) > 2:  # a year before: None where the segment had no records then
             segment.compare = metric.value(evaluated[2]) if _n(metric, evaluated[2]) != 0 else None
         segments.append(segment)
@@ -733,4 +810,12 @@ class _RecordingRow(Row):
         return value
 
 
-__all__ = ["as_sql", "columns_read", "compute", "plain_queries", "preview_sql", "segment_history", "select_metrics"]
+__all__ = [
+    "as_sql",
+    "columns_read",
+    "compute",
+    "plain_queries",
+    "preview_sql",
+    "segment_history",
+    "select_metrics",
+]

@@ -14,8 +14,27 @@ from .errors import ConfigError
 
 CONFIG_FILE = "kpi.toml"
 TOP_LEVEL_KEYS = (
-    "timezone", "currency", "locale", "digits", "week_start", "calendar", "gross_margin", "state_url", "templates_dir", "source",
-    "entities", "targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat", "sync",
+    "timezone",
+    "currency",
+    "locale",
+    "digits",
+    "week_start",
+    "calendar",
+    "gross_margin",
+    "state_url",
+    "templates_dir",
+    "source",
+    "entities",
+    "targets",
+    "email",
+    "slack",
+    "channels",
+    "serve",
+    "digests",
+    "alerts",
+    "packs",
+    "chat",
+    "sync",
     "insights",
 )
 #: The calendars dates are shown in (``calendar``); periods are Gregorian underneath in every one.
@@ -53,7 +72,9 @@ class SourceConfig:
     entities: dict[str, EntityMapping] = field(default_factory=dict)
     base_dir: Path = field(default_factory=Path.cwd)
     email: str | None = None  # the account of a REST source (Agile CRM); its key comes from the environment
-    sync: dict[str, Any] = field(default_factory=dict)  # [sync]: staging database of REST sources (kpicore.sync)
+    sync: dict[str, Any] = field(
+        default_factory=dict
+    )  # [sync]: staging database of REST sources (kpicore.sync)
 
 
 @dataclass
@@ -98,7 +119,7 @@ class Config:
             return f"sqlite:///{self.base_dir / 'kpi-state.db'}"
         prefix = "sqlite:///"
         if self.state_url.startswith(prefix) and not self.state_url.startswith(prefix + "/"):
-            relative = self.state_url[len(prefix):]
+            relative = self.state_url[len(prefix) :]
             if relative and relative != ":memory:":
                 return prefix + str(self.base_dir / relative)
         return self.state_url
@@ -118,7 +139,9 @@ def expand_environment(value: str, where: str, *, quote: bool = False) -> str:
     def replace(match: re.Match) -> str:
         name = match.group(1)
         if name not in os.environ:
-            raise ConfigError(f"{where} references ${{{name}}}, but the environment variable {name} is not set")
+            raise ConfigError(
+                f"{where} references ${{{name}}}, but the environment variable {name} is not set"
+            )
         return percent_encode(os.environ[name], safe="") if quote else os.environ[name]
 
     return _ENV_REFERENCE.sub(replace, value)
@@ -134,7 +157,7 @@ def expand_url(url: str, where: str) -> str:
     if at < 0:
         return f"{scheme}://" + expand_environment(rest, where)
     userinfo = expand_environment(rest[:at], where, quote=True)
-    return f"{scheme}://{userinfo}@" + expand_environment(rest[at + 1:], where)
+    return f"{scheme}://{userinfo}@" + expand_environment(rest[at + 1 :], where)
 
 
 def _unknown_key(key: str, allowed: tuple[str, ...], where: str) -> ConfigError:
@@ -172,7 +195,7 @@ def check_locale(name: str, where: str) -> None:
         close = difflib.get_close_matches(name.replace("-", "_"), locale_identifiers(), n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(
-            f"{where}: unknown locale {name!r}{hint}; use a language and region such as \"en\", \"en_GB\" or \"de_DE\""
+            f'{where}: unknown locale {name!r}{hint}; use a language and region such as "en", "en_GB" or "de_DE"'
         ) from None
 
 
@@ -185,7 +208,9 @@ def check_currency(code: str, where: str) -> str:
         return upper
     close = difflib.get_close_matches(upper, sorted(list_currencies()), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ConfigError(f"{where}: unknown currency {code!r}{hint}; use an ISO 4217 code such as \"EUR\" or \"USD\"")
+    raise ConfigError(
+        f'{where}: unknown currency {code!r}{hint}; use an ISO 4217 code such as "EUR" or "USD"'
+    )
 
 
 def _entity_mapping(name: str, raw: Any, where: str) -> EntityMapping:
@@ -198,7 +223,9 @@ def _entity_mapping(name: str, raw: Any, where: str) -> EntityMapping:
             options[key] = raw[key]  # perhaps a connector plugin's key: checked once the plugins are known
     if "table" in raw and "query" in raw:
         raise ConfigError(f"{where}: give either 'table' or 'query', not both")
-    columns = _expect(raw.get("columns", {}), dict, f"{where}.columns", "a table of canonical = source column")
+    columns = _expect(
+        raw.get("columns", {}), dict, f"{where}.columns", "a table of canonical = source column"
+    )
     for canonical, source_name in columns.items():
         _expect(source_name, str, f"{where}.columns.{canonical}", "a column name")
     dimensions = raw.get("dimensions")
@@ -272,15 +299,29 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         source.timeout = float(timeout)
     if "schema" in source_raw:
         source.schema = _expect(source_raw["schema"], str, f"{where}: source.schema", "a schema name")
-    source.email = _expect(source_raw.get("email"), (str, type(None)), f"{where}: source.email", "an email address")
+    source.email = _expect(
+        source_raw.get("email"), (str, type(None)), f"{where}: source.email", "an email address"
+    )
     source.sync = _expect(raw.get("sync", {}), dict, f"{where}: [sync]", "a table")
     entities_raw = _expect(raw.get("entities", {}), dict, f"{where}: [entities]", "a table")
     source.entities = {
-        name: _entity_mapping(name, mapping, f"{where}: [entities.{name}]") for name, mapping in entities_raw.items()
+        name: _entity_mapping(name, mapping, f"{where}: [entities.{name}]")
+        for name, mapping in entities_raw.items()
     }
     config.source = source
 
-    for section in ("targets", "email", "slack", "channels", "serve", "digests", "alerts", "packs", "chat", "insights"):
+    for section in (
+        "targets",
+        "email",
+        "slack",
+        "channels",
+        "serve",
+        "digests",
+        "alerts",
+        "packs",
+        "chat",
+        "insights",
+    ):
         if section in raw:
             setattr(config, section, _expect(raw[section], dict, f"{where}: [{section}]", "a table"))
     return config

@@ -60,7 +60,9 @@ def _entity_problems(config, registry, where: str) -> list[str]:
     for name, mapping in config.source.entities.items():
         entity = registry.entity(name)
         if entity is None:
-            problems.append(f"{where}: [entities.{name}]: unknown entity {name!r}{_hint(name, registry.entities)}")
+            problems.append(
+                f"{where}: [entities.{name}]: unknown entity {name!r}{_hint(name, registry.entities)}"
+            )
             continue
         for key in ("columns", "scale"):
             for column in getattr(mapping, key):

@@ -51,15 +51,25 @@ def check_times(source: Source, entity_names) -> list[TimeCheck]:
                 continue
             time = getattr(t, column)
             unreadable = sa.and_(time.is_not(None), sa.not_(_valid(source, time)))
-            check = TimeCheck(name, column, stops_compute=source.dialect.text_time_stops_query and storage == TEXT)
+            check = TimeCheck(
+                name, column, stops_compute=source.dialect.text_time_stops_query and storage == TEXT
+            )
             checks.append(check)
             try:
-                ((count,),) = source.execute(sa.select(sa.func.count()).select_from(relation.from_).where(unreadable))
+                ((count,),) = source.execute(
+                    sa.select(sa.func.count()).select_from(relation.from_).where(unreadable)
+                )
                 check.unreadable = int(count)
                 if count and time.unparsed is None:  # files keep no text once it failed to parse
                     text = sa.cast(time.sql, sa.Text)
-                    examples = sa.select(text).select_from(relation.from_).where(unreadable).distinct().order_by(
-                        text).limit(EXAMPLES)
+                    examples = (
+                        sa.select(text)
+                        .select_from(relation.from_)
+                        .where(unreadable)
+                        .distinct()
+                        .order_by(text)
+                        .limit(EXAMPLES)
+                    )
                     check.examples = [value for (value,) in source.execute(examples)]
             except SourceError as error:
                 check.error = str(error)
@@ -103,7 +113,9 @@ def check_numbers(source: Source, entity_names) -> list[NumberCheck]:
             if source_name + UNPARSED_SUFFIX in available:  # files: the text that did not parse
                 text = available[source_name + UNPARSED_SUFFIX]
                 unreadable = text.is_not(None)
-            elif source.dialect.loose_number_columns:  # e.g. SQLite reads non-numbers as NULL (Source._cleaned)
+            elif (
+                source.dialect.loose_number_columns
+            ):  # e.g. SQLite reads non-numbers as NULL (Source._cleaned)
                 text = sa.func.trim(sa.cast(available[source_name], sa.Text))
                 unreadable = sa.and_(text.is_not(None), text != "", relation.columns[column.name].is_(None))
             else:
@@ -111,11 +123,19 @@ def check_numbers(source: Source, entity_names) -> list[NumberCheck]:
             check = NumberCheck(name, column.name)
             checks.append(check)
             try:
-                ((count,),) = source.execute(sa.select(sa.func.count()).select_from(relation.from_).where(unreadable))
+                ((count,),) = source.execute(
+                    sa.select(sa.func.count()).select_from(relation.from_).where(unreadable)
+                )
                 check.unreadable = int(count)
                 if count:
-                    examples = sa.select(text).select_from(relation.from_).where(unreadable).distinct().order_by(
-                        text).limit(EXAMPLES)
+                    examples = (
+                        sa.select(text)
+                        .select_from(relation.from_)
+                        .where(unreadable)
+                        .distinct()
+                        .order_by(text)
+                        .limit(EXAMPLES)
+                    )
                     check.examples = [value for (value,) in source.execute(examples)]
             except SourceError as error:
                 check.error = str(error)

@@ -81,9 +81,12 @@ CREATE TABLE tickets (
     ticket_id INTEGER PRIMARY KEY, customer_id INTEGER, opened_at TEXT NOT NULL, resolved_at TEXT,
     contacts INTEGER, escalated INTEGER NOT NULL);
 """
-_SCHEMA = SQLITE_SCHEMA + f"""
+_SCHEMA = (
+    SQLITE_SCHEMA
+    + f"""
 CREATE TABLE {DEMO_MARKER_TABLE} (created_at TEXT NOT NULL, seed INTEGER NOT NULL, generator TEXT NOT NULL);
 """
+)
 #: Indexed columns: every time column, plus orders.customer_id.
 INDEXED_COLUMNS = (
     ("customers", "signup_at"),
@@ -293,7 +296,8 @@ def _plant_churn_surge(rng: random.Random, timeline: _Timeline, tables: dict[str
         customers.append(row)
     tables["customers"] = customers
     tables["orders"] = [
-        order for order in tables["orders"]
+        order
+        for order in tables["orders"]
         if order[1] not in churned_at or order[2].replace("T", " ")[:19] < churned_at[order[1]]
     ]
 
@@ -534,7 +538,9 @@ def copy_into(demo_path: str | os.PathLike[str], url: str, timezone: str = "UTC"
         try:
             existing = set(sa.inspect(target).get_table_names())
         except sa.exc.DBAPIError as error:
-            raise SourceError(f"kpi demo --into {display}: {dialect(zone).describe_error(error.orig)}") from None
+            raise SourceError(
+                f"kpi demo --into {display}: {dialect(zone).describe_error(error.orig)}"
+            ) from None
         tables = [name for name in sa.inspect(source).get_table_names() if name != DEMO_MARKER_TABLE]
         clash = sorted(existing & set(tables))
         if clash:
@@ -548,8 +554,13 @@ def copy_into(demo_path: str | os.PathLike[str], url: str, timezone: str = "UTC"
                 described = sa.inspect(source).get_columns(name)
                 columns, kinds = [], {}
                 for column in described:
-                    kind = ("time" if column["name"].endswith("_at") else "day" if column["name"].endswith("_on")
-                            else type(column["type"]).__name__.upper())
+                    kind = (
+                        "time"
+                        if column["name"].endswith("_at")
+                        else "day"
+                        if column["name"].endswith("_on")
+                        else type(column["type"]).__name__.upper()
+                    )
                     kinds[column["name"]] = kind
                     columns.append(sa.Column(column["name"], dialect.demo_type(kind)))
                 table = sa.Table(name, metadata, *columns)
@@ -566,10 +577,12 @@ def copy_into(demo_path: str | os.PathLike[str], url: str, timezone: str = "UTC"
                             row[column] = date.fromisoformat(value)
                 with target.begin() as writing:
                     for start in range(0, len(rows), 5000):
-                        writing.execute(table.insert(), rows[start:start + 5000])
+                        writing.execute(table.insert(), rows[start : start + 5000])
                     for column, kind in kinds.items():
                         if kind in ("time", "day") or column == "customer_id":
-                            writing.execute(sa.schema.CreateIndex(sa.Index(f"ix_{name}_{column}", table.c[column])))
+                            writing.execute(
+                                sa.schema.CreateIndex(sa.Index(f"ix_{name}_{column}", table.c[column]))
+                            )
                 counts[name] = len(rows)
     finally:
         source.dispose()
@@ -589,4 +602,3 @@ def scale_demo_amounts(path: str | os.PathLike[str], factor: float, decimals: in
     with contextlib.closing(sqlite3.connect(os.fspath(path))) as connection, connection:
         for table, column in MONEY_COLUMNS:
             connection.execute(f"UPDATE {table} SET {column} = ROUND({column} * ?, ?)", (factor, decimals))
-

@@ -27,8 +27,12 @@ class Stopped(Exception):
     """A query of a stopped group that had not started: it never runs."""
 
 
-def execute_all(source: Source, statements: list, labels: list[str] | None = None,
-                progress: Callable[[list[str]], None] | None = None) -> list[list]:
+def execute_all(
+    source: Source,
+    statements: list,
+    labels: list[str] | None = None,
+    progress: Callable[[list[str]], None] | None = None,
+) -> list[list]:
     """Run independent queries on ``source`` side by side and return their rows in order.
 
     With ``progress``, it is called with the labels (``labels[i]`` names statement i, e.g. its entity)

@@ -61,8 +61,15 @@ class Follow:
     created_at: dt.datetime
 
 
-def follow(engine: Engine, user_id: str, metric: str, dimension: str | None, *, channel_id: str = "",
-           channel_name: str = "") -> bool:
+def follow(
+    engine: Engine,
+    user_id: str,
+    metric: str,
+    dimension: str | None,
+    *,
+    channel_id: str = "",
+    channel_name: str = "",
+) -> bool:
     """Subscribe ``user_id`` to ``metric`` (updating its dimension if already followed).
 
     Returns True for a new subscription, False when it replaced the dimension of an existing one.
@@ -74,13 +81,19 @@ def follow(engine: Engine, user_id: str, metric: str, dimension: str | None, *, 
     values = {"dimension": dimension or "", "channel_id": channel_id, "channel_name": channel_name}
     try:
         with engine.begin() as connection:
-            connection.execute(insert(table).values(user_id=user_id, metric=metric,
-                                                    created_at=dt.datetime.now(dt.UTC), **values))
+            connection.execute(
+                insert(table).values(
+                    user_id=user_id, metric=metric, created_at=dt.datetime.now(dt.UTC), **values
+                )
+            )
         return True
     except IntegrityError:
         with engine.begin() as connection:
-            connection.execute(update(table).where((table.c.user_id == user_id) & (table.c.metric == metric))
-                               .values(**values))
+            connection.execute(
+                update(table)
+                .where((table.c.user_id == user_id) & (table.c.metric == metric))
+                .values(**values)
+            )
         return False
 
 
@@ -90,7 +103,9 @@ def unfollow(engine: Engine, user_id: str, metric: str) -> bool:
 
     table = _table()
     with engine.begin() as connection:
-        result = connection.execute(delete(table).where((table.c.user_id == user_id) & (table.c.metric == metric)))
+        result = connection.execute(
+            delete(table).where((table.c.user_id == user_id) & (table.c.metric == metric))
+        )
     return result.rowcount > 0
 
 
@@ -105,8 +120,14 @@ def following(engine: Engine, user_id: str | None = None) -> list[Follow]:
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [
-        Follow(row.user_id, row.metric, row.dimension or None, row.channel_id, row.channel_name,
-               row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC))
+        Follow(
+            row.user_id,
+            row.metric,
+            row.dimension or None,
+            row.channel_id,
+            row.channel_name,
+            row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC),
+        )
         for row in rows
     ]
 

@@ -51,22 +51,38 @@ def _advise(source: Source, inspector, relation, entity: str, column: str) -> In
     from_ = relation.from_
     expression = relation.columns[column]
     if relation.origin == "derived":
-        return IndexAdvice(entity, column, None, None, note="derived from other entities: nothing to index here")
+        return IndexAdvice(
+            entity, column, None, None, note="derived from other entities: nothing to index here"
+        )
     if not isinstance(from_, sa.TableClause):
-        return IndexAdvice(entity, column, None, None,
-                           note=f"mapped to {relation.origin}: index the underlying table's column yourself")
+        return IndexAdvice(
+            entity,
+            column,
+            None,
+            None,
+            note=f"mapped to {relation.origin}: index the underlying table's column yourself",
+        )
     table, schema = from_.name, from_.schema
     source_column = getattr(expression, "name", None)
     if source_column is None:
         return IndexAdvice(entity, column, table, None, note="computed column: cannot be indexed as is")
     if not source.dialect.index_advice:
-        return IndexAdvice(entity, column, table, source_column,
-                           note=f"{source.dialect.name}: no index advice for this database")
+        return IndexAdvice(
+            entity,
+            column,
+            table,
+            source_column,
+            note=f"{source.dialect.name}: no index advice for this database",
+        )
     leading = _leading_columns(inspector, table, schema)
     if source_column in leading:
         return IndexAdvice(entity, column, table, source_column, index=leading[source_column])
     preparer = source.engine.dialect.identifier_preparer
-    qualified = preparer.quote(table) if schema is None else f"{preparer.quote_schema(schema)}.{preparer.quote(table)}"
+    qualified = (
+        preparer.quote(table)
+        if schema is None
+        else f"{preparer.quote_schema(schema)}.{preparer.quote(table)}"
+    )
     index_name = preparer.quote(f"ix_{table}_{source_column}")
     create = f"CREATE INDEX {index_name} ON {qualified} ({preparer.quote(source_column)});"
     return IndexAdvice(entity, column, table, source_column, create=create)

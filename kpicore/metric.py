@@ -218,7 +218,9 @@ class Metric:
         if self.name != self.name.lower():
             raise ValueError(f"metric name {self.name!r} must be lower case")
         if self.unit not in UNITS:
-            raise ValueError(f"metric {self.name!r} has unknown unit {self.unit!r} (use one of {', '.join(UNITS)})")
+            raise ValueError(
+                f"metric {self.name!r} has unknown unit {self.unit!r} (use one of {', '.join(UNITS)})"
+            )
         if self.better not in BETTER:
             raise ValueError(f"metric {self.name!r}: better must be 'higher' or 'lower', not {self.better!r}")
         if not callable(self.measures):

@@ -118,8 +118,12 @@ SURVEY_RESPONSES = Entity(
 TICKETS = Entity(
     "tickets",
     _cols(
-        "ticket_id:id", "customer_id:id", "opened_at:timestamp", "resolved_at:timestamp",
-        "contacts:integer", "escalated:boolean",
+        "ticket_id:id",
+        "customer_id:id",
+        "opened_at:timestamp",
+        "resolved_at:timestamp",
+        "contacts:integer",
+        "escalated:boolean",
     ),
     "Support tickets; resolved_at is NULL while open.",
 )

@@ -178,8 +178,10 @@ def check_week_start(value: object, where: str = "week_start") -> str:
         return value.strip().lower()
     close = difflib.get_close_matches(str(value).lower(), WEEKDAYS, n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ConfigError(f"{where}: {value!r} is not a weekday name{hint}; use \"monday\" (ISO, the default), "
-                      f"\"saturday\" or \"sunday\"")
+    raise ConfigError(
+        f'{where}: {value!r} is not a weekday name{hint}; use "monday" (ISO, the default), '
+        f'"saturday" or "sunday"'
+    )
 
 
 @contextlib.contextmanager
@@ -216,8 +218,9 @@ def get_timezone(name: str) -> ZoneInfo:
     raise ConfigError(f"unknown timezone {name!r} {hint}")
 
 
-def parse_period(text: str, tz: str | ZoneInfo = "UTC", now: datetime | None = None, *,
-                 week_start: str | None = None) -> Period:
+def parse_period(
+    text: str, tz: str | ZoneInfo = "UTC", now: datetime | None = None, *, week_start: str | None = None
+) -> Period:
     """The period ``text`` names, in the business timezone ``tz``.
 
     ``text`` is one of :data:`ACCEPTED_FORMS`. Relative forms are computed from ``now`` (default: the

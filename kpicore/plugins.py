@@ -76,8 +76,12 @@ def _load_entry_points(manager: pluggy.PluginManager) -> list[PluginFailure]:
     entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
     for unknown in sorted((allowed or set()) - {entry_point.name for entry_point in entry_points}):
         installed = ", ".join(sorted(entry_point.name for entry_point in entry_points)) or "none"
-        failures.append(PluginFailure(unknown, f"KPI_LOAD_PLUGINS names it, but no such plugin is installed "
-                                               f"(installed: {installed})"))
+        failures.append(
+            PluginFailure(
+                unknown,
+                f"KPI_LOAD_PLUGINS names it, but no such plugin is installed (installed: {installed})",
+            )
+        )
     for entry_point in entry_points:
         if allowed is not None and entry_point.name not in allowed:
             continue
@@ -86,12 +90,14 @@ def _load_entry_points(manager: pluggy.PluginManager) -> list[PluginFailure]:
         try:
             plugin = entry_point.load()
             manager.register(plugin, name=entry_point.name)
-        except Exception as error:  # noqa: BLE001 - a broken plugin must not take the others down
+        except Exception as error:
             failures.append(PluginFailure(entry_point.name, f"{type(error).__name__}: {error}"))
             continue
         distribution = getattr(entry_point, "dist", None)
         if distribution is not None:
-            manager._plugin_distinfo.append((plugin, distribution))  # so list_plugin_distinfo() shows versions
+            manager._plugin_distinfo.append(
+                (plugin, distribution)
+            )  # so list_plugin_distinfo() shows versions
     return failures
 
 

@@ -102,7 +102,11 @@ class Registry:
     def raise_conflicts(self) -> None:
         """Stop with a PluginError when two plugins registered the same name (see ``conflicts``)."""
         if self.conflicts:
-            more = f" (and {len(self.conflicts) - 1} more; `kpi plugins` lists them)" if len(self.conflicts) > 1 else ""
+            more = (
+                f" (and {len(self.conflicts) - 1} more; `kpi plugins` lists them)"
+                if len(self.conflicts) > 1
+                else ""
+            )
             raise PluginError(f"{self.conflicts[0]}{more}")
 
 
@@ -120,8 +124,10 @@ def _collector(registry: Registry, kind: str, plugin_name: str, key, validate, s
             if validate is not None:
                 validate(item)
             name = key(item)
-        except Exception as error:  # noqa: BLE001 - any invalid registration is reported, not raised
-            problem = f"plugin {plugin_name}: invalid {kind[:-1] if kind != 'settings' else 'settings'}: {error}"
+        except Exception as error:
+            problem = (
+                f"plugin {plugin_name}: invalid {kind[:-1] if kind != 'settings' else 'settings'}: {error}"
+            )
         else:
             existing = table.get(name)
             if existing is None:
@@ -130,14 +136,14 @@ def _collector(registry: Registry, kind: str, plugin_name: str, key, validate, s
             if bool(override) != existing.override:
                 # A deliberate override wins whichever plugin loaded first.
                 if override:
-                    table[name] = Registration(kind, name, item, plugin_name, override=True, replaces=existing.plugin)
+                    table[name] = Registration(
+                        kind, name, item, plugin_name, override=True, replaces=existing.plugin
+                    )
                 else:
                     table[name] = replace(existing, replaces=plugin_name)
                 return
             what = kind[:-1] if kind != "settings" else "settings for"
-            problem = (
-                f"{what} {name!r} is registered twice: by {existing.plugin} and by {plugin_name}; {OVERRIDE_HINT}"
-            )
+            problem = f"{what} {name!r} is registered twice: by {existing.plugin} and by {plugin_name}; {OVERRIDE_HINT}"
             if plugin_name in DEFAULT_PLUGINS and existing.plugin not in DEFAULT_PLUGINS:
                 table[name] = Registration(kind, name, item, plugin_name)  # never silently a third party's
             registry.conflicts.append(problem)
@@ -151,7 +157,9 @@ def _collector(registry: Registry, kind: str, plugin_name: str, key, validate, s
 def _settings(section, keys=()) -> Settings:
     """``register(section, keys)`` of the register_settings hook, as Settings."""
     if not isinstance(section, str) or not re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z0-9_-]+)+", section):
-        raise TypeError(f"settings section must be a dotted table name such as 'packs.bakery', not {section!r}")
+        raise TypeError(
+            f"settings section must be a dotted table name such as 'packs.bakery', not {section!r}"
+        )
     if isinstance(keys, str) or not all(isinstance(k, str) and k for k in keys):
         raise TypeError(f"settings {section!r}: keys must be a list of names or a dict of name = description")
     described = dict(keys) if isinstance(keys, dict) else dict.fromkeys(keys, "")
@@ -255,7 +263,7 @@ def _catalog_register(collect, registry: Registry, plugin_name: str, strict: boo
 
     def register(domain, locale_dir, *, override: bool = False):
         if not isinstance(domain, str) or not domain.isidentifier() or domain == "kpicore":
-            problem = f"plugin {plugin_name}: register_catalogs: domain {domain!r} must be a name such as \"kpicore_bakery\""
+            problem = f'plugin {plugin_name}: register_catalogs: domain {domain!r} must be a name such as "kpicore_bakery"'
             if strict:
                 raise PluginError(problem)
             registry.problems.append(problem)

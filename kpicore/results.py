@@ -115,8 +115,12 @@ class Comparison:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "period": self.period, "start": self.start, "end": self.end, "value": clean_number(self.value),
-            "delta": self.delta, "delta_pct": clean_number(self.delta_pct),
+            "period": self.period,
+            "start": self.start,
+            "end": self.end,
+            "value": clean_number(self.value),
+            "delta": self.delta,
+            "delta_pct": clean_number(self.delta_pct),
         }
         if self.reason:
             data["reason"] = self.reason
@@ -133,7 +137,12 @@ class TrendPoint:
     value: float | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"period": self.period, "start": self.start, "end": self.end, "value": clean_number(self.value)}
+        return {
+            "period": self.period,
+            "start": self.start,
+            "end": self.end,
+            "value": clean_number(self.value),
+        }
 
 
 @dataclass

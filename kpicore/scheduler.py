@@ -81,9 +81,7 @@ def _expand(text: str, low: int, high: int, names: tuple[str, ...], offset: int)
                 return None
             start, end = low, high
         else:
-            bounds = [
-                int(b) if b.isdigit() else names.index(b.lower()) + offset for b in base.split("-")
-            ]
+            bounds = [int(b) if b.isdigit() else names.index(b.lower()) + offset for b in base.split("-")]
             start, end = bounds[0], bounds[-1]
             if step_text and len(bounds) == 1:
                 end = high
@@ -101,7 +99,9 @@ def crontab_fields(expression: str) -> dict[str, str]:
     if days is None:
         weekday = "*"
     else:
-        weekday = ",".join(_DAY_NAMES[d % 7] for d in sorted({d % 7 for d in days}, key=lambda d: (d - 1) % 7))
+        weekday = ",".join(
+            _DAY_NAMES[d % 7] for d in sorted({d % 7 for d in days}, key=lambda d: (d - 1) % 7)
+        )
     return {"minute": minute, "hour": hour, "day": day, "month": month.lower(), "day_of_week": weekday}
 
 
@@ -241,8 +241,14 @@ def most_recent_fire(schedule: Schedule, now: dt.datetime, within: dt.timedelta)
         return last if now - last <= within else None
     trigger = build_trigger(schedule)
     # Look back over growing windows, so a frequent cron does not walk a whole day of fire times.
-    spans = [dt.timedelta(minutes=2), dt.timedelta(hours=2), dt.timedelta(days=2), dt.timedelta(days=40),
-             dt.timedelta(days=800), within]
+    spans = [
+        dt.timedelta(minutes=2),
+        dt.timedelta(hours=2),
+        dt.timedelta(days=2),
+        dt.timedelta(days=40),
+        dt.timedelta(days=800),
+        within,
+    ]
     for span in sorted({min(span, within) for span in spans}):
         moment = trigger.next_after(now - span, inclusive=True)
         last = None

@@ -66,8 +66,14 @@ class TimeColumn:
     time columns are exact for the column's storage kind; ``sql`` is the raw column.
     """
 
-    def __init__(self, source: Source, sql: sa.ColumnElement, storage: str, parsed: sa.ColumnElement | None = None,
-                 unparsed: sa.ColumnElement | None = None):
+    def __init__(
+        self,
+        source: Source,
+        sql: sa.ColumnElement,
+        storage: str,
+        parsed: sa.ColumnElement | None = None,
+        unparsed: sa.ColumnElement | None = None,
+    ):
         self.source = source
         self.sql = sql
         self.storage = storage
@@ -146,7 +152,10 @@ class Row:
             raise AttributeError(f"entity {relation.entity.name} has no column {name!r} (columns: {known})")
         if name in relation.storage:
             return TimeColumn(
-                self._source, relation.columns[name], relation.storage[name], relation.parsed.get(name),
+                self._source,
+                relation.columns[name],
+                relation.storage[name],
+                relation.parsed.get(name),
                 relation.unparsed.get(name),
             )
         return relation.columns[name]
@@ -237,7 +246,9 @@ class Source:
 
     def table_names(self) -> set[str]:
         if self._tables is None:
-            self._tables = set(self._run(lambda conn: sa.inspect(conn).get_table_names(schema=self.config.schema)))
+            self._tables = set(
+                self._run(lambda conn: sa.inspect(conn).get_table_names(schema=self.config.schema))
+            )
             try:
                 views = self._run(lambda conn: sa.inspect(conn).get_view_names(schema=self.config.schema))
                 self._tables |= set(views)
@@ -414,7 +425,9 @@ class Source:
         """How many queries may run at once, each on its own pooled connection (the dialect says)."""
         return self.dialect.concurrency(self.engine)
 
-    def execute_all(self, statements: list, labels: list[str] | None = None, progress=None) -> list[list[sa.Row]]:
+    def execute_all(
+        self, statements: list, labels: list[str] | None = None, progress=None
+    ) -> list[list[sa.Row]]:
         """Run independent queries side by side and return their rows in order (``kpicore.execution``;
         ``progress`` is told the ``labels`` of the queries running)."""
         from .execution import execute_all

@@ -46,7 +46,9 @@ def migrate(engine: sa.Engine) -> None:
         return
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(4215061807)"))  # ends with the transaction
+            connection.execute(
+                sa.text("SELECT pg_advisory_xact_lock(4215061807)")
+            )  # ends with the transaction
         alembic_config.attributes["connection"] = connection
         command.upgrade(alembic_config, "head")
 
@@ -102,12 +104,18 @@ def store_results(config, results, source: str, dimension: str | None = None) ->
         if not result.ok:
             continue
         base = {
-            "metric": result.metric, "start_utc": _utc(result.start), "end_utc": _utc(result.end),
-            "source": source, "period": result.period, "computed_at": now,
+            "metric": result.metric,
+            "start_utc": _utc(result.start),
+            "end_utc": _utc(result.end),
+            "source": source,
+            "period": result.period,
+            "computed_at": now,
         }
         rows.append({**base, "segment": "", "value": result.value, "n": result.n})
         for segment in result.segments or []:
-            rows.append({**base, "segment": f"{dimension}={segment.segment}", "value": segment.value, "n": segment.n})
+            rows.append(
+                {**base, "segment": f"{dimension}={segment.segment}", "value": segment.value, "n": segment.n}
+            )
     if not rows:
         return 0
     engine = open_state(config.resolved_state_url())
@@ -138,10 +146,18 @@ def store_trend(config, results, source: str) -> int:
     now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     rows = [
         {
-            "metric": result.metric, "start_utc": _utc(point.start), "end_utc": _utc(point.end), "segment": "",
-            "source": source, "period": point.period, "value": point.value, "n": None, "computed_at": now,
+            "metric": result.metric,
+            "start_utc": _utc(point.start),
+            "end_utc": _utc(point.end),
+            "segment": "",
+            "source": source,
+            "period": point.period,
+            "value": point.value,
+            "n": None,
+            "computed_at": now,
         }
-        for result in results if result.ok
+        for result in results
+        if result.ok
         for point in result.trend or []
     ]
     if not rows:
@@ -151,8 +167,10 @@ def store_trend(config, results, source: str) -> int:
     upsert = insert.on_conflict_do_update(
         index_elements=["metric", "start_utc", "end_utc", "segment", "source"],
         set_={
-            "value": insert.excluded.value, "computed_at": insert.excluded.computed_at,
-            "period": insert.excluded.period, "n": sa.func.coalesce(insert.excluded.n, metric_values.c.n),
+            "value": insert.excluded.value,
+            "computed_at": insert.excluded.computed_at,
+            "period": insert.excluded.period,
+            "n": sa.func.coalesce(insert.excluded.n, metric_values.c.n),
         },
     )
     with engine.begin() as connection:

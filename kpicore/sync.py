@@ -70,10 +70,19 @@ class SyncSettings:
         settings = cls(url=url)
         if "max_age" in raw:
             settings.max_age = parse_duration(raw["max_age"], f"{where}: max_age")
-        for key, kind in (("page_size", int), ("timeout", (int, float)), ("retries", int), ("max_retry_wait", (int, float))):
+        for key, kind in (
+            ("page_size", int),
+            ("timeout", (int, float)),
+            ("retries", int),
+            ("max_retry_wait", (int, float)),
+        ):
             if key in raw:
                 value = raw[key]
-                if isinstance(value, bool) or not isinstance(value, kind) or value < (0 if key == "retries" else 1):
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, kind)
+                    or value < (0 if key == "retries" else 1)
+                ):
                     raise ConfigError(f"{where}: {key} must be a positive number, got {value!r}")
                 setattr(settings, key, value)
         return settings
@@ -111,8 +120,16 @@ class JsonClient:
     sleep: Callable[[float], None] = time.sleep
     requests: int = 0
 
-    def request(self, method: str, url: str, *, what: str, params: dict | None = None, form: dict | None = None,
-                json_body: Any = None) -> Any:
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        params: dict | None = None,
+        form: dict | None = None,
+        json_body: Any = None,
+    ) -> Any:
         """The decoded JSON answer (None for 204); raises SourceError/ConfigError naming ``what``."""
         import http.client
         import urllib.error
@@ -149,7 +166,7 @@ class JsonClient:
                         f"{self.credentials_hint}"
                     ) from None
                 if status == 429:
-                    wait = _retry_after(error.headers.get("Retry-After"), default=min(2.0 ** attempt, 30.0))
+                    wait = _retry_after(error.headers.get("Retry-After"), default=min(2.0**attempt, 30.0))
                     if wait > self.max_retry_wait:
                         raise SourceError(
                             f"{self.display}: {what}: rate limited (429) with Retry-After {wait:.0f} s, more than "
@@ -159,17 +176,29 @@ class JsonClient:
                 elif status >= 500:
                     problem = f"server error {status}{detail}"
                 elif status == 400 and "cursor" in url:
-                    raise CursorExpired(f"{self.display}: {what}: the server no longer accepts the paging cursor") from None
+                    raise CursorExpired(
+                        f"{self.display}: {what}: the server no longer accepts the paging cursor"
+                    ) from None
                 else:
-                    raise SourceError(f"{self.display}: {what}: the server answered {status}{detail}") from None
+                    raise SourceError(
+                        f"{self.display}: {what}: the server answered {status}{detail}"
+                    ) from None
             except json.JSONDecodeError:
-                raise SourceError(f"{self.display}: {what}: the answer is not JSON (ask for application/json)") from None
+                raise SourceError(
+                    f"{self.display}: {what}: the answer is not JSON (ask for application/json)"
+                ) from None
             except (TimeoutError, OSError, urllib.error.URLError, http.client.HTTPException) as error:
                 # Includes a server that dies mid-answer (IncompleteRead, connection reset).
                 reason = getattr(error, "reason", None) or error
-                problem = "timed out" if "timed out" in str(reason) else f"cannot be reached ({_first_line(reason)})"
+                problem = (
+                    "timed out"
+                    if "timed out" in str(reason)
+                    else f"cannot be reached ({_first_line(reason)})"
+                )
             if attempt > self.retries:
-                raise SourceError(f"{self.display}: {what}: {problem}, {attempt} attempts: run `kpi sync` again later")
+                raise SourceError(
+                    f"{self.display}: {what}: {problem}, {attempt} attempts: run `kpi sync` again later"
+                )
             self.sleep(wait if wait is not None else min(0.5 * 2 ** (attempt - 1), 8.0))
 
 
@@ -191,7 +220,7 @@ def _retry_after(value: str | None, default: float) -> float:
 def _error_detail(error) -> str:
     try:
         text = error.read(300).decode("utf-8", "replace").strip()
-    except Exception:  # noqa: BLE001 - a body we cannot read adds nothing
+    except Exception:
         return ""
     return f": {_first_line(text)[:120]}" if text else ""
 
@@ -257,7 +286,9 @@ class SyncConnector(Connector):
         finally:
             staging.close()
         if finished is None:
-            raise SourceError(f"{url} has not been synced yet: run `kpi sync` first (staging database {staging.display})")
+            raise SourceError(
+                f"{url} has not been synced yet: run `kpi sync` first (staging database {staging.display})"
+            )
         from .connectors.sql import SQLConnector
 
         source = SQLConnector().open(staging_url, source_config, entities)
@@ -271,7 +302,8 @@ def _tables(metadata):
     import sqlalchemy as sa
 
     runs = sa.Table(
-        "_kpi_sync_runs", metadata,
+        "_kpi_sync_runs",
+        metadata,
         sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("source", sa.Text, nullable=False),
         sa.Column("mode", sa.Text, nullable=False),  # "full" or "incremental"
@@ -285,7 +317,8 @@ def _tables(metadata):
         sa.Column("error", sa.Text),
     )
     progress = sa.Table(
-        "_kpi_sync_progress", metadata,
+        "_kpi_sync_progress",
+        metadata,
         sa.Column("run_id", sa.Integer, primary_key=True),
         sa.Column("stream", sa.Text, primary_key=True),
         sa.Column("since", sa.Float),  # the watermark this run fetches after (None: everything)
@@ -294,20 +327,23 @@ def _tables(metadata):
         sa.Column("fetched", sa.Integer, nullable=False, default=0),
     )
     watermarks = sa.Table(
-        "_kpi_sync_watermarks", metadata,
+        "_kpi_sync_watermarks",
+        metadata,
         sa.Column("source", sa.Text, primary_key=True),
         sa.Column("stream", sa.Text, primary_key=True),
         sa.Column("watermark", sa.Float),
     )
     pending = sa.Table(
-        "_kpi_sync_pending", metadata,
+        "_kpi_sync_pending",
+        metadata,
         sa.Column("stream", sa.Text, primary_key=True),
         sa.Column("object_id", sa.Text, primary_key=True),
         sa.Column("payload", sa.Text, nullable=False),
         sa.Column("watermark", sa.Float),
     )
     objects = sa.Table(
-        "_kpi_sync_objects", metadata,
+        "_kpi_sync_objects",
+        metadata,
         sa.Column("stream", sa.Text, primary_key=True),
         sa.Column("object_id", sa.Text, primary_key=True),
         sa.Column("payload", sa.Text, nullable=False),
@@ -326,7 +362,7 @@ class Staging:
 
         self.display = redact(url)
         if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
         except (sa.exc.ArgumentError, ImportError) as error:
@@ -336,7 +372,9 @@ class Staging:
         try:
             self.metadata.create_all(self.engine)
         except sa.exc.SQLAlchemyError as error:
-            raise SourceError(f"staging database {self.display}: {_first_line(error.orig or error)}") from None
+            raise SourceError(
+                f"staging database {self.display}: {_first_line(error.orig or error)}"
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -358,8 +396,10 @@ class Staging:
 
         with self.engine.connect() as connection:
             return connection.execute(
-                sa.select(self.runs).where(self.runs.c.source == source, self.runs.c.status != "complete")
-                .order_by(self.runs.c.run_id.desc()).limit(1)
+                sa.select(self.runs)
+                .where(self.runs.c.source == source, self.runs.c.status != "complete")
+                .order_by(self.runs.c.run_id.desc())
+                .limit(1)
             ).first()
 
 
@@ -409,15 +449,24 @@ def sync_connector_for(url: str, registry) -> SyncConnector | None:
     return None
 
 
-def run_sync(config, registry, url: str | None = None, *, full: bool = False,
-             progress: ProgressCallback | None = None, sleep: Callable[[float], None] | None = None) -> SyncSummary:
+def run_sync(
+    config,
+    registry,
+    url: str | None = None,
+    *,
+    full: bool = False,
+    progress: ProgressCallback | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> SyncSummary:
     """Sync the configured (or given) REST source into the staging database; see the module docstring."""
     from .connectors import configured_source_url
 
     url = configured_source_url(config, url)
     connector = sync_connector_for(url, registry)
     if connector is None:
-        raise ConfigError(f"source {url!r} is not a synced (REST) source: `kpi sync` is for agilecrm://, hubspot:// ...")
+        raise ConfigError(
+            f"source {url!r} is not a synced (REST) source: `kpi sync` is for agilecrm://, hubspot:// ..."
+        )
     settings = SyncSettings.from_source(config.source)
     started = time.monotonic()
     streams = connector.streams(url, config, settings)
@@ -450,7 +499,9 @@ def _start_run(staging: Staging, url: str, streams: list[Stream], full: bool):
 
     with staging.engine.connect() as connection:
         other = connection.execute(
-            sa.select(staging.runs.c.source).where(staging.runs.c.source != url, staging.runs.c.status == "complete")
+            sa.select(staging.runs.c.source).where(
+                staging.runs.c.source != url, staging.runs.c.status == "complete"
+            )
         ).first()
     if other is not None:
         raise ConfigError(
@@ -460,22 +511,32 @@ def _start_run(staging: Staging, url: str, streams: list[Stream], full: bool):
     unfinished = staging.unfinished_run(url)
     if unfinished is not None and not full:
         with staging.engine.begin() as connection:
-            connection.execute(staging.runs.update().where(staging.runs.c.run_id == unfinished.run_id)
-                               .values(status="running", error=None))
+            connection.execute(
+                staging.runs.update()
+                .where(staging.runs.c.run_id == unfinished.run_id)
+                .values(status="running", error=None)
+            )
         return unfinished, True
     with staging.engine.begin() as connection:
         if unfinished is not None:  # --full discards what the unfinished run staged
             connection.execute(staging.pending.delete())
-            connection.execute(staging.runs.update().where(staging.runs.c.run_id == unfinished.run_id)
-                               .values(status="abandoned"))
+            connection.execute(
+                staging.runs.update()
+                .where(staging.runs.c.run_id == unfinished.run_id)
+                .values(status="abandoned")
+            )
         previous = connection.execute(
-            sa.select(sa.func.count()).select_from(staging.runs)
+            sa.select(sa.func.count())
+            .select_from(staging.runs)
             .where(staging.runs.c.source == url, staging.runs.c.status == "complete")
         ).scalar()
-        marks = dict(connection.execute(
-            sa.select(staging.watermarks.c.stream, staging.watermarks.c.watermark)
-            .where(staging.watermarks.c.source == url)
-        ).all())
+        marks = dict(
+            connection.execute(
+                sa.select(staging.watermarks.c.stream, staging.watermarks.c.watermark).where(
+                    staging.watermarks.c.source == url
+                )
+            ).all()
+        )
         mode = "full" if full or not previous else "incremental"
         run_id = connection.execute(
             staging.runs.insert().values(source=url, mode=mode, status="running", started_at=_now())
@@ -484,9 +545,11 @@ def _start_run(staging: Staging, url: str, streams: list[Stream], full: bool):
             since = None
             if mode == "incremental" and stream.incremental and marks.get(stream.name) is not None:
                 since = marks[stream.name] - WATERMARK_OVERLAP * _watermark_unit(marks[stream.name])
-            connection.execute(staging.progress.insert().values(
-                run_id=run_id, stream=stream.name, since=since, cursor=None, done=False, fetched=0
-            ))
+            connection.execute(
+                staging.progress.insert().values(
+                    run_id=run_id, stream=stream.name, since=since, cursor=None, done=False, fetched=0
+                )
+            )
         run = connection.execute(sa.select(staging.runs).where(staging.runs.c.run_id == run_id)).first()
     return run, False
 
@@ -516,18 +579,30 @@ def _fetch_stream(staging: Staging, run, stream: Stream, count: StreamCount, pro
                 records = {stream.key(record): record for record in page.records}
                 with staging.engine.begin() as connection:
                     if records:
-                        connection.execute(staging.pending.delete().where(
-                            staging.pending.c.stream == stream.name, staging.pending.c.object_id.in_(list(records))
-                        ))
-                        connection.execute(staging.pending.insert(), [
-                            {"stream": stream.name, "object_id": key, "payload": json.dumps(record, sort_keys=True),
-                             "watermark": stream.watermark(record)}
-                            for key, record in records.items()
-                        ])
+                        connection.execute(
+                            staging.pending.delete().where(
+                                staging.pending.c.stream == stream.name,
+                                staging.pending.c.object_id.in_(list(records)),
+                            )
+                        )
+                        connection.execute(
+                            staging.pending.insert(),
+                            [
+                                {
+                                    "stream": stream.name,
+                                    "object_id": key,
+                                    "payload": json.dumps(record, sort_keys=True),
+                                    "watermark": stream.watermark(record),
+                                }
+                                for key, record in records.items()
+                            ],
+                        )
                     count.fetched += len(page.records)
-                    connection.execute(staging.progress.update().where(where).values(
-                        cursor=page.cursor, fetched=count.fetched, done=page.cursor is None
-                    ))
+                    connection.execute(
+                        staging.progress.update()
+                        .where(where)
+                        .values(cursor=page.cursor, fetched=count.fetched, done=page.cursor is None)
+                    )
                 cursor = page.cursor
                 if progress is not None:
                     progress(stream.name, count.fetched, page.total)
@@ -544,7 +619,9 @@ def _fetch_stream(staging: Staging, run, stream: Stream, count: StreamCount, pro
             cursor, restarted = None, True
 
 
-def _publish(staging: Staging, run, url, streams, counts, connector: SyncConnector, config, registry) -> dict[str, int]:
+def _publish(
+    staging: Staging, run, url, streams, counts, connector: SyncConnector, config, registry
+) -> dict[str, int]:
     """Merge the pending area into the published objects and rebuild the entity tables: one transaction."""
     import sqlalchemy as sa
 
@@ -552,11 +629,20 @@ def _publish(staging: Staging, run, url, streams, counts, connector: SyncConnect
     with staging.engine.begin() as connection:
         for stream in streams:
             count = counts[stream.name]
-            pending = {r.object_id: r for r in connection.execute(
-                sa.select(staging.pending).where(staging.pending.c.stream == stream.name))}
-            published = {r.object_id: r.payload for r in connection.execute(
-                sa.select(staging.objects.c.object_id, staging.objects.c.payload)
-                .where(staging.objects.c.stream == stream.name))}
+            pending = {
+                r.object_id: r
+                for r in connection.execute(
+                    sa.select(staging.pending).where(staging.pending.c.stream == stream.name)
+                )
+            }
+            published = {
+                r.object_id: r.payload
+                for r in connection.execute(
+                    sa.select(staging.objects.c.object_id, staging.objects.c.payload).where(
+                        staging.objects.c.stream == stream.name
+                    )
+                )
+            }
             full = run.mode == "full" or not stream.incremental
             gone = [key for key in published if key not in pending] if full else []
             changed = [key for key, row in pending.items() if published.get(key) != row.payload]
@@ -565,48 +651,83 @@ def _publish(staging: Staging, run, url, streams, counts, connector: SyncConnect
             count.deleted = len(gone)
             removed = gone + [key for key in changed if key in published]
             for chunk in _chunks(removed, 500):
-                connection.execute(staging.objects.delete().where(
-                    staging.objects.c.stream == stream.name, staging.objects.c.object_id.in_(chunk)))
+                connection.execute(
+                    staging.objects.delete().where(
+                        staging.objects.c.stream == stream.name, staging.objects.c.object_id.in_(chunk)
+                    )
+                )
             if changed:
-                connection.execute(staging.objects.insert(), [
-                    {"stream": stream.name, "object_id": key, "payload": pending[key].payload,
-                     "watermark": pending[key].watermark} for key in changed
-                ])
+                connection.execute(
+                    staging.objects.insert(),
+                    [
+                        {
+                            "stream": stream.name,
+                            "object_id": key,
+                            "payload": pending[key].payload,
+                            "watermark": pending[key].watermark,
+                        }
+                        for key in changed
+                    ],
+                )
             marks = [row.watermark for row in pending.values() if row.watermark is not None]
             if marks:
-                old = connection.execute(sa.select(staging.watermarks.c.watermark).where(
-                    staging.watermarks.c.source == url, staging.watermarks.c.stream == stream.name)).scalar()
-                connection.execute(staging.watermarks.delete().where(
-                    staging.watermarks.c.source == url, staging.watermarks.c.stream == stream.name))
-                connection.execute(staging.watermarks.insert().values(
-                    source=url, stream=stream.name, watermark=max(marks + ([old] if old is not None else []))))
+                old = connection.execute(
+                    sa.select(staging.watermarks.c.watermark).where(
+                        staging.watermarks.c.source == url, staging.watermarks.c.stream == stream.name
+                    )
+                ).scalar()
+                connection.execute(
+                    staging.watermarks.delete().where(
+                        staging.watermarks.c.source == url, staging.watermarks.c.stream == stream.name
+                    )
+                )
+                connection.execute(
+                    staging.watermarks.insert().values(
+                        source=url,
+                        stream=stream.name,
+                        watermark=max(marks + ([old] if old is not None else [])),
+                    )
+                )
             for (payload,) in connection.execute(
-                sa.select(staging.objects.c.payload).where(staging.objects.c.stream == stream.name)
+                sa.select(staging.objects.c.payload)
+                .where(staging.objects.c.stream == stream.name)
                 .order_by(staging.objects.c.object_id)
             ):
                 for entity, rows in connector.rows(stream.name, json.loads(payload), config).items():
                     entity_rows.setdefault(entity, []).extend(rows)
         connection.execute(staging.pending.delete())
         _write_entities(connection, entity_rows, registry)
-        connection.execute(staging.runs.update().where(staging.runs.c.run_id == run.run_id).values(
-            status="complete", finished_at=_now(), fetched=sum(c.fetched for c in counts.values()),
-            inserted=sum(c.inserted for c in counts.values()), updated=sum(c.updated for c in counts.values()),
-            deleted=sum(c.deleted for c in counts.values()),
-        ))
+        connection.execute(
+            staging.runs.update()
+            .where(staging.runs.c.run_id == run.run_id)
+            .values(
+                status="complete",
+                finished_at=_now(),
+                fetched=sum(c.fetched for c in counts.values()),
+                inserted=sum(c.inserted for c in counts.values()),
+                updated=sum(c.updated for c in counts.values()),
+                deleted=sum(c.deleted for c in counts.values()),
+            )
+        )
     return {name: len(rows) for name, rows in entity_rows.items()}
 
 
 def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _column_type(kind: str | None):
     import sqlalchemy as sa
 
     return {
-        "timestamp": sa.DateTime(timezone=True), "date": sa.Date(), "number": sa.Float(), "integer": sa.Integer(),
-        "boolean": sa.Boolean(), "id": sa.Text(), "text": sa.Text(),
+        "timestamp": sa.DateTime(timezone=True),
+        "date": sa.Date(),
+        "number": sa.Float(),
+        "integer": sa.Integer(),
+        "boolean": sa.Boolean(),
+        "id": sa.Text(),
+        "text": sa.Text(),
     }.get(kind or "text", sa.Text())
 
 
@@ -619,7 +740,9 @@ def _write_entities(connection, entity_rows: dict[str, list[dict]], registry) ->
         kinds = {c.name: c.kind for c in entity.columns} if entity else {}
         names = list(kinds)
         extra = sorted({key for row in rows for key in row if key not in kinds})
-        table = sa.Table(name, sa.MetaData(), *[sa.Column(c, _column_type(kinds.get(c))) for c in names + extra])
+        table = sa.Table(
+            name, sa.MetaData(), *[sa.Column(c, _column_type(kinds.get(c))) for c in names + extra]
+        )
         table.drop(connection, checkfirst=True)
         table.create(connection)
         if rows:
@@ -629,10 +752,12 @@ def _write_entities(connection, entity_rows: dict[str, list[dict]], registry) ->
 def _mark_failed(staging: Staging, url: str, message: str) -> None:
     try:
         with staging.engine.begin() as connection:
-            connection.execute(staging.runs.update().where(
-                staging.runs.c.source == url, staging.runs.c.status == "running"
-            ).values(status="failed", error=message[:500]))
-    except Exception:  # noqa: BLE001, S110 - the original error is the one to report
+            connection.execute(
+                staging.runs.update()
+                .where(staging.runs.c.source == url, staging.runs.c.status == "running")
+                .values(status="failed", error=message[:500])
+            )
+    except Exception:
         pass
 
 
@@ -651,7 +776,9 @@ def last_sync(config, registry, url: str | None = None) -> dt.datetime | None:
         staging.close()
 
 
-def sync_if_stale(config, registry, url: str | None = None, *, echo: Callable[[str], None] | None = None) -> SyncSummary | None:
+def sync_if_stale(
+    config, registry, url: str | None = None, *, echo: Callable[[str], None] | None = None
+) -> SyncSummary | None:
     """Sync first when the source is a synced one and its staging data is older than ``[sync] max_age``.
 
     The hook ``kpi compute`` and the digest commands call before opening the source. Never call it
@@ -684,6 +811,15 @@ def environment(name: str) -> str | None:
 
 
 __all__ = [
-    "CursorExpired", "JsonClient", "Page", "Stream", "SyncConnector", "SyncSettings", "SyncSummary",
-    "environment", "last_sync", "run_sync", "sync_if_stale",
+    "CursorExpired",
+    "JsonClient",
+    "Page",
+    "Stream",
+    "SyncConnector",
+    "SyncSettings",
+    "SyncSummary",
+    "environment",
+    "last_sync",
+    "run_sync",
+    "sync_if_stale",
 ]

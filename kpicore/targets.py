@@ -74,9 +74,13 @@ def parse_target(metric: str, raw: Any, where: str = "kpi.toml") -> Target:
         raise ConfigError(f"{key}: the table is empty; write the target as {ACCEPTED_FORMS}")
     for name, value in raw.items():
         if not _is_number(value):
-            raise ConfigError(f"{key}: {name} must be a number, not {value!r}; write the target as {ACCEPTED_FORMS}")
+            raise ConfigError(
+                f"{key}: {name} must be a number, not {value!r}; write the target as {ACCEPTED_FORMS}"
+            )
     if "goal" in raw and len(raw) > 1:
-        raise ConfigError(f"{key}: goal cannot be combined with min or max; write the target as {ACCEPTED_FORMS}")
+        raise ConfigError(
+            f"{key}: goal cannot be combined with min or max; write the target as {ACCEPTED_FORMS}"
+        )
     low, high = raw.get("min"), raw.get("max")
     if low is not None and high is not None and low > high:
         raise ConfigError(f"{key}: min ({low}) is greater than max ({high}); swap them")
@@ -160,7 +164,9 @@ def status_text(result, locale: str = "en", currency: str = "USD") -> str | None
     return text + f"✗ off track by {gap_text(the_status.gap, result.unit, locale, currency)}"
 
 
-def standing(the_status: TargetStatus | None, unit: str, locale: str = "en", currency: str = "USD") -> str | None:
+def standing(
+    the_status: TargetStatus | None, unit: str, locale: str = "en", currency: str = "USD"
+) -> str | None:
     """Where a value stands, in the language in effect: ``✓ on track``, ``✗ 0.80 pts over``,
     ``✗ $2,000.00 short``; None without a target or a value. ("over": above the target's upper end
     or the goal; "short": below its lower end or the goal.)"""

@@ -138,8 +138,15 @@ def _columns_written(entity, records, only_given_columns: bool = False):
     return [c for c in entity.columns if c.required or any(c.name in r for r in records)]
 
 
-def write_tables(engine, rows: dict[str, list[dict]], entities: dict, *, schema: str | None = None,
-                 timestamps: str = "timestamptz", only_given_columns: bool = False) -> None:
+def write_tables(
+    engine,
+    rows: dict[str, list[dict]],
+    entities: dict,
+    *,
+    schema: str | None = None,
+    timestamps: str = "timestamptz",
+    only_given_columns: bool = False,
+) -> None:
     """Create one table per entity from rows (entity columns typed by kind, extra columns as text)."""
     import sqlalchemy as sa
 
@@ -157,7 +164,9 @@ def write_tables(engine, rows: dict[str, list[dict]], entities: dict, *, schema:
             kind = kinds.get(column_name)
             if kind is None:
                 sample = next((r[column_name] for r in records if r.get(column_name) is not None), None)
-                kind = "number" if isinstance(sample, (int, float)) and not isinstance(sample, bool) else "text"
+                kind = (
+                    "number" if isinstance(sample, (int, float)) and not isinstance(sample, bool) else "text"
+                )
             columns.append(sa.Column(column_name, _sql_type(kind, dialect, timestamps)))
             kinds[column_name] = kind
         tables[name] = (sa.Table(name, metadata, *columns), kinds)
@@ -168,12 +177,16 @@ def write_tables(engine, rows: dict[str, list[dict]], entities: dict, *, schema:
             if records:
                 connection.execute(
                     table.insert(),
-                    [{name: _value(r.get(name), kinds[name], dialect) for name in table.columns.keys()} for r in records],  # noqa: SIM118
+                    [
+                        {name: _value(r.get(name), kinds[name], dialect) for name in table.columns.keys()}
+                        for r in records
+                    ],
                 )
 
 
-def write_csv_folder(folder: Path, rows: dict[str, list[dict]], entities: dict, *,
-                     only_given_columns: bool = False) -> None:
+def write_csv_folder(
+    folder: Path, rows: dict[str, list[dict]], entities: dict, *, only_given_columns: bool = False
+) -> None:
     """One ``<entity>.csv`` per entity; None becomes an empty cell."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, records in rows.items():
@@ -239,8 +252,14 @@ class KpiHarness:
             loaded.manager.register(plugin)
         return build_registry(loaded, strict=True)
 
-    def source(self, rows: dict[str, list[dict]], *, source_config=None, registry=None,
-               only_given_columns: bool = False):
+    def source(
+        self,
+        rows: dict[str, list[dict]],
+        *,
+        source_config=None,
+        registry=None,
+        only_given_columns: bool = False,
+    ):
         """Write rows to the backend and open them as a Source."""
         import sqlalchemy as sa
 
@@ -266,8 +285,14 @@ class KpiHarness:
             with engine.begin() as connection:
                 connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
             self._schemas.append(schema)
-            write_tables(engine, rows, entities, schema=schema, timestamps=self.timestamps,
-                         only_given_columns=only_given_columns)
+            write_tables(
+                engine,
+                rows,
+                entities,
+                schema=schema,
+                timestamps=self.timestamps,
+                only_given_columns=only_given_columns,
+            )
             engine.dispose()
             config.schema = schema
             url = POSTGRES_URL
@@ -284,8 +309,20 @@ class KpiHarness:
         self._sources.append(source)
         return source
 
-    def compute(self, metrics, period: str, *, tz: str = "UTC", now=None, by=None, trend=None, config=None,
-                source_config=None, only_given_columns: bool = False, **rows):
+    def compute(
+        self,
+        metrics,
+        period: str,
+        *,
+        tz: str = "UTC",
+        now=None,
+        by=None,
+        trend=None,
+        config=None,
+        source_config=None,
+        only_given_columns: bool = False,
+        **rows,
+    ):
         """Compute one metric (returns its MetricResult) or a list of metrics (returns a dict by name).
 
         Tables get every column of their entity; with ``only_given_columns``, optional columns no row
@@ -297,11 +334,16 @@ class KpiHarness:
 
         registry = self.registry()
         names = [metrics] if isinstance(metrics, str) else list(metrics)
-        source = self.source(rows, source_config=source_config, registry=registry,
-                             only_given_columns=only_given_columns)
+        source = self.source(
+            rows, source_config=source_config, registry=registry, only_given_columns=only_given_columns
+        )
         results = compute(
-            select_metrics(names, registry), parse_period(period, tz, now=now), source,
-            config=config or Config(), by=by, trend=trend,
+            select_metrics(names, registry),
+            parse_period(period, tz, now=now),
+            source,
+            config=config or Config(),
+            by=by,
+            trend=trend,
         )
         by_name = {r.metric: r for r in results}
         return by_name[names[0]] if isinstance(metrics, str) else by_name

@@ -38,8 +38,9 @@ allow = {{ "#leadership" = ["*"], "*" = ["nps", "csat", "fcr", "churn_rate"], "U
 """
 
 
-def kpi_folder(tmp_path: Path, demo_database: Path, chat: str = "", source: str | None = None,
-               top: str = "") -> Path:
+def kpi_folder(
+    tmp_path: Path, demo_database: Path, chat: str = "", source: str | None = None, top: str = ""
+) -> Path:
     """A folder with the demo database and a kpi.toml; ``chat`` adds lines to ``[chat]``, ``top`` top-level
     keys (``locale = "fa_IR"``)."""
     folder = tmp_path / "shop"
@@ -90,8 +91,15 @@ def blocks_text(blocks) -> str:
     return "\n".join(out)
 
 
-def send(url: str, body: str, *, timestamp: int | None = None, sign_with: str | None = SIGNING_SECRET,
-         signature_header: str | None = None, content_type: str = "application/x-www-form-urlencoded") -> Answer:
+def send(
+    url: str,
+    body: str,
+    *,
+    timestamp: int | None = None,
+    sign_with: str | None = SIGNING_SECRET,
+    signature_header: str | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> Answer:
     """POST ``body`` to ``url`` with Slack's headers; returns the status and the decoded answer."""
     timestamp = int(time.time()) if timestamp is None else timestamp
     headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": str(timestamp)}
@@ -114,26 +122,60 @@ def send(url: str, body: str, *, timestamp: int | None = None, sign_with: str | 
     return Answer(status, decoded, elapsed)
 
 
-def command_body(text: str, *, user: str = "U0ALICE", channel_id: str = "C0GENERAL3", channel_name: str = "general",
-                 response_url: str = "http://127.0.0.1:9/none") -> str:
-    return urlencode({
-        "token": "legacy", "team_id": "T0TEAM", "team_domain": "shop", "channel_id": channel_id,
-        "channel_name": channel_name, "user_id": user, "user_name": "alice", "command": "/kpi", "text": text,
-        "api_app_id": "A0KPI", "response_url": response_url, "trigger_id": f"1.2.{next(_TRIGGERS)}",
-    })
+def command_body(
+    text: str,
+    *,
+    user: str = "U0ALICE",
+    channel_id: str = "C0GENERAL3",
+    channel_name: str = "general",
+    response_url: str = "http://127.0.0.1:9/none",
+) -> str:
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": "T0TEAM",
+            "team_domain": "shop",
+            "channel_id": channel_id,
+            "channel_name": channel_name,
+            "user_id": user,
+            "user_name": "alice",
+            "command": "/kpi",
+            "text": text,
+            "api_app_id": "A0KPI",
+            "response_url": response_url,
+            "trigger_id": f"1.2.{next(_TRIGGERS)}",
+        }
+    )
 
 
-def action_body(action_id: str, value: str, *, user: str = "U0ALICE", channel_id: str = "C0GENERAL3",
-                channel_name: str = "general", response_url: str = "http://127.0.0.1:9/none",
-                select: bool = False) -> str:
+def action_body(
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U0ALICE",
+    channel_id: str = "C0GENERAL3",
+    channel_name: str = "general",
+    response_url: str = "http://127.0.0.1:9/none",
+    select: bool = False,
+) -> str:
     action = {"action_id": action_id, "block_id": "kpi_actions", "type": "button", "value": value}
     if select:
-        action = {"action_id": action_id, "block_id": "kpi_actions", "type": "static_select",
-                  "selected_option": {"value": value, "text": {"type": "plain_text", "text": "x"}}}
+        action = {
+            "action_id": action_id,
+            "block_id": "kpi_actions",
+            "type": "static_select",
+            "selected_option": {"value": value, "text": {"type": "plain_text", "text": "x"}},
+        }
     payload = {
-        "type": "block_actions", "team": {"id": "T0TEAM"}, "user": {"id": user}, "api_app_id": "A0KPI",
-        "token": "legacy", "trigger_id": f"1.2.{next(_TRIGGERS)}", "response_url": response_url,
-        "channel": {"id": channel_id, "name": channel_name}, "container": {"type": "message"},
+        "type": "block_actions",
+        "team": {"id": "T0TEAM"},
+        "user": {"id": user},
+        "api_app_id": "A0KPI",
+        "token": "legacy",
+        "trigger_id": f"1.2.{next(_TRIGGERS)}",
+        "response_url": response_url,
+        "channel": {"id": channel_id, "name": channel_name},
+        "container": {"type": "message"},
         "actions": [action],
     }
     return urlencode({"payload": json.dumps(payload)})
@@ -145,8 +187,9 @@ class UvicornThread:
     def __init__(self, asgi_app, port: int) -> None:
         import uvicorn
 
-        self.server = uvicorn.Server(uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning",
-                                                    lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
         self.url = f"http://127.0.0.1:{port}"
         self.thread = threading.Thread(target=self.server.run, name="uvicorn-chat", daemon=True)
 

@@ -233,6 +233,7 @@ def smtps_server(tmp_path):
     finally:
         controller.stop()
 
+
 @pytest.fixture(autouse=True)
 def isolated_plugins(monkeypatch):
     """A fresh process-wide plugin manager and registry per test, without installed entry points."""

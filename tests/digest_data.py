@@ -129,16 +129,37 @@ def sample_insights() -> list:
     cac = SimpleNamespace(name="cac", title="Customer acquisition cost", unit="currency", better="lower")
     unusual = unusual_insight(cac, PERIOD, 58.4, Band(50.2, 1.9, 3.0, "plain", None, 26))
     concentration = Insight(
-        metric="revenue", kind="concentration", score=0.41, period=PERIOD,
+        metric="revenue",
+        kind="concentration",
+        score=0.41,
+        period=PERIOD,
         message="%(metric)s: %(share)s from %(dimension)s %(segment)s alone (%(value)s of %(total)s).",
-        values={"metric": Word("Revenue"), "share": Number(0.62, "share"), "dimension": Word("channel"),
-                "segment": "online", "value": Number(29890.51, "currency"), "total": Number(48210.5, "currency")},
-        segment="channel = online", numbers={"share": 0.62})
+        values={
+            "metric": Word("Revenue"),
+            "share": Number(0.62, "share"),
+            "dimension": Word("channel"),
+            "segment": "online",
+            "value": Number(29890.51, "currency"),
+            "total": Number(48210.5, "currency"),
+        },
+        segment="channel = online",
+        numbers={"share": 0.62},
+    )
     forecast = Insight(
-        metric="revenue", kind="forecast", score=0.2, period=PERIOD,
+        metric="revenue",
+        kind="forecast",
+        score=0.2,
+        period=PERIOD,
         message="Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s).",
-        values={"next": "2026-W48", "metric": Word("Revenue"), "value": Number(49020.0, "currency"),
-                "low": Number(46100.0, "currency"), "high": Number(51940.0, "currency"),
-                "level": Number(0.8, "share")},
-        numbers={"forecast": 49020.0}, needs_attention=False)
+        values={
+            "next": "2026-W48",
+            "metric": Word("Revenue"),
+            "value": Number(49020.0, "currency"),
+            "low": Number(46100.0, "currency"),
+            "high": Number(51940.0, "currency"),
+            "level": Number(0.8, "share"),
+        },
+        numbers={"forecast": 49020.0},
+        needs_attention=False,
+    )
     return [unusual, concentration, forecast]

@@ -211,7 +211,11 @@ class FakeSlack:
         if any(u not in self.users for u in users):
             return 200, {}, {"ok": False, "error": "user_not_found"}
         if len(users) > 1:
-            return 200, {}, {"ok": False, "error": "method_not_supported_for_channel_type"}  # no group DMs here
+            return (
+                200,
+                {},
+                {"ok": False, "error": "method_not_supported_for_channel_type"},
+            )  # no group DMs here
         already = users[0] in self.dms
         channel = self.dms.setdefault(users[0], f"D0{users[0][2:]:0>8}"[:11])
         return 200, {}, {"ok": True, "no_op": already, "already_open": already, "channel": {"id": channel}}
@@ -246,7 +250,13 @@ class FakeSlack:
         metadata = params.get("metadata")
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
-        stored = {"channel": channel, "ts": ts, "text": params.get("text"), "blocks": blocks, "metadata": metadata}
+        stored = {
+            "channel": channel,
+            "ts": ts,
+            "text": params.get("text"),
+            "blocks": blocks,
+            "metadata": metadata,
+        }
         self.messages.append(stored)
         self.history.append({**stored, "type": "message"})
         if self.kill_on_post is not None:
@@ -262,8 +272,11 @@ class FakeSlack:
         if not self._known(channel):
             return 200, {}, {"ok": False, "error": "channel_not_found"}
         with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
-        top_level = [m for m in reversed(self.history)
-                     if m["channel"] == channel and m.get("thread_ts") in (None, m["ts"])]
+        top_level = [
+            m
+            for m in reversed(self.history)
+            if m["channel"] == channel and m.get("thread_ts") in (None, m["ts"])
+        ]
         start = int(params.get("cursor") or 0)
         limit = min(int(params.get("limit") or 100), 200)
         page = top_level[start : start + limit]
@@ -274,17 +287,30 @@ class FakeSlack:
                 shown["metadata"] = item["metadata"]
             messages.append(shown)
         more = start + limit < len(top_level)
-        return 200, {}, {"ok": True, "messages": messages, "has_more": more,
-                         "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+        return (
+            200,
+            {},
+            {
+                "ok": True,
+                "messages": messages,
+                "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+            },
+        )
 
     def api_conversations_replies(self, params):
         channel, ts = params.get("channel"), params.get("ts")
-        thread = [m for m in self.history if m["channel"] == channel and (m["ts"] == ts or m.get("thread_ts") == ts)]
+        thread = [
+            m for m in self.history if m["channel"] == channel and (m["ts"] == ts or m.get("thread_ts") == ts)
+        ]
         if not thread:
             return 200, {}, {"ok": False, "error": "thread_not_found"}
         messages = [{k: v for k, v in m.items() if k not in ("channel", "metadata")} for m in thread]
-        return 200, {}, {"ok": True, "messages": messages, "has_more": False,
-                         "response_metadata": {"next_cursor": ""}}
+        return (
+            200,
+            {},
+            {"ok": True, "messages": messages, "has_more": False, "response_metadata": {"next_cursor": ""}},
+        )
 
     def api_files_getUploadURLExternal(self, params):
         if not params.get("filename") or not params.get("length"):
@@ -317,9 +343,15 @@ class FakeSlack:
             out.append({"id": item["id"], "title": item.get("title")})
         if channel and out:
             ts = f"1764000000.{next(self._ts):06d}"
-            self.history.append({"type": "message", "channel": channel, "ts": ts,
-                                 "thread_ts": params.get("thread_ts") or ts,
-                                 "files": [{"id": f["id"], "title": f["title"]} for f in out]})
+            self.history.append(
+                {
+                    "type": "message",
+                    "channel": channel,
+                    "ts": ts,
+                    "thread_ts": params.get("thread_ts") or ts,
+                    "files": [{"id": f["id"], "title": f["title"]} for f in out],
+                }
+            )
         return 200, {}, {"ok": True, "files": out}
 
 

@@ -32,8 +32,16 @@ class SocketModeServer:
     def _handle(self, connection) -> None:
         with self._lock:
             self.connections.append(connection)
-        connection.send(json.dumps({"type": "hello", "num_connections": 1,
-                                    "connection_info": {"app_id": "A0KPI"}, "debug_info": {"host": "local"}}))
+        connection.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "connection_info": {"app_id": "A0KPI"},
+                    "debug_info": {"host": "local"},
+                }
+            )
+        )
         for message in connection:
             data = json.loads(message)
             if "envelope_id" in data:
@@ -43,8 +51,14 @@ class SocketModeServer:
     def send(self, kind: str, payload: dict[str, Any]) -> str:
         """Send an envelope of ``kind`` to the connected app; returns its envelope id."""
         envelope_id = f"env-{next(self._ids)}"
-        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload,
-                    "accepts_response_payload": kind == "slash_commands", "retry_attempt": 0, "retry_reason": ""}
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind == "slash_commands",
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
         self.wait_connected().send(json.dumps(envelope))
         return envelope_id
 

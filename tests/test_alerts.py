@@ -21,17 +21,30 @@ from kpicore.errors import ConfigError
         ("csat >= 80.5", Rule("threshold", "csat", op=">=", number=80.5)),
         ("revenue < 1000", Rule("threshold", "revenue", op="<", number=1000.0)),
         ("nps drops 10 vs previous", Rule("change", "nps", number=10.0, direction="down", vs="previous")),
-        ("revenue falls 20% vs previous",
-         Rule("change", "revenue", number=20.0, direction="down", relative=True, vs="previous")),
-        ("revenue  Falls 20 %  vs  previous",
-         Rule("change", "revenue", number=20.0, direction="down", relative=True, vs="previous")),
-        ("churn_rate rises 1.5 vs previous", Rule("change", "churn_rate", number=1.5, direction="up", vs="previous")),
-        ("new_customers grows 50% vs previous",
-         Rule("change", "new_customers", number=50.0, direction="up", relative=True, vs="previous")),
-        ("revenue falls 15% vs last-year",
-         Rule("change", "revenue", number=15.0, direction="down", relative=True, vs="last-year")),
-        ("revenue falls 15% vs last year",
-         Rule("change", "revenue", number=15.0, direction="down", relative=True, vs="last-year")),
+        (
+            "revenue falls 20% vs previous",
+            Rule("change", "revenue", number=20.0, direction="down", relative=True, vs="previous"),
+        ),
+        (
+            "revenue  Falls 20 %  vs  previous",
+            Rule("change", "revenue", number=20.0, direction="down", relative=True, vs="previous"),
+        ),
+        (
+            "churn_rate rises 1.5 vs previous",
+            Rule("change", "churn_rate", number=1.5, direction="up", vs="previous"),
+        ),
+        (
+            "new_customers grows 50% vs previous",
+            Rule("change", "new_customers", number=50.0, direction="up", relative=True, vs="previous"),
+        ),
+        (
+            "revenue falls 15% vs last-year",
+            Rule("change", "revenue", number=15.0, direction="down", relative=True, vs="last-year"),
+        ),
+        (
+            "revenue falls 15% vs last year",
+            Rule("change", "revenue", number=15.0, direction="down", relative=True, vs="last-year"),
+        ),
         ("nps drops 10 vs a year ago", Rule("change", "nps", number=10.0, direction="down", vs="last-year")),
         ("revenue < target", Rule("target", "revenue", op="<")),
         ("churn_rate > target", Rule("target", "churn_rate", op=">")),
@@ -45,11 +58,20 @@ def test_parse_when_reads_each_accepted_form(text, rule):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("churn_rate is high", "kpi.toml: [alerts.churn_spike].when: cannot read 'churn_rate is high'; accepted forms:"),
+        (
+            "churn_rate is high",
+            "kpi.toml: [alerts.churn_spike].when: cannot read 'churn_rate is high'; accepted forms:",
+        ),
         ("churn_rate > five", "cannot read 'churn_rate > five'"),
         ("nps drops 10", "cannot read 'nps drops 10'"),
-        ("nps drops 10 vs yesterday", "cannot compare with 'yesterday' (write 'vs previous' or 'vs last-year')"),
-        ("nps drops 10 vs last decade", "cannot compare with 'last decade' (write 'vs previous' or 'vs last-year')"),
+        (
+            "nps drops 10 vs yesterday",
+            "cannot compare with 'yesterday' (write 'vs previous' or 'vs last-year')",
+        ),
+        (
+            "nps drops 10 vs last decade",
+            "cannot compare with 'last decade' (write 'vs previous' or 'vs last-year')",
+        ),
         ("nps drops 0 vs previous", "the change must be a positive number, not 0"),
         ("", "expected a rule as text"),
         (5, "expected a rule as text"),
@@ -87,7 +109,7 @@ def test_alert_table_errors_name_the_key(table, message):
         ("nps < 0", -0.5, None, "points", None, None, True),
         ("nps <= 0", 0.1, None, "points", None, None, False),
         ("churn_rate > 5", None, None, "percent", None, None, False),  # no value: no alert
-        ("nps drops 10 vs previous", 20, 30, "points", None, None, True),   # -10 exactly
+        ("nps drops 10 vs previous", 20, 30, "points", None, None, True),  # -10 exactly
         ("nps drops 10 vs previous", 20.5, 30, "points", None, None, False),
         ("nps drops 10 vs previous", 40, 30, "points", None, None, False),  # rose
         ("nps drops 10 vs previous", 20, None, "points", None, None, False),  # nothing to compare
@@ -158,7 +180,9 @@ def test_alerts_check_json_matches_the_computed_values(run_kpi, alert_config):
     assert nps_state["value"] == nps["value"] and nps_state["previous"] == nps["previous"]
     assert nps_state["firing"] is (nps["value"] - nps["previous"] <= -10)
     (revenue_state,) = [s for s in states if s["alert"] == "revenue_short"]
-    assert revenue_state["firing"] is (revenue["value"] < 50000) and revenue_state["target"] == {"goal": 50000}
+    assert revenue_state["firing"] is (revenue["value"] < 50000) and revenue_state["target"] == {
+        "goal": 50000
+    }
     (churn,) = _values(run_kpi, "churn_rate", "--by", "region")
     by_region = {s["segment"]: s for s in states if s["alert"] == "churn_by_region"}
     assert set(by_region) == {s["segment"] for s in churn["segments"]}
@@ -183,15 +207,25 @@ def test_alerts_check_one_rule_as_a_table(run_kpi, alert_config):
 @pytest.mark.parametrize(
     ("alert", "message"),
     [
-        ('when = "churn_rate is high"', "kpi.toml: [alerts.bad].when: cannot read 'churn_rate is high'; accepted forms:"),
-        ('when = "churn_rat > 5"', "kpi.toml: [alerts.bad].when: unknown metric 'churn_rat' (did you mean 'churn_rate'?)"),
-        ('when = "churn_rate rises 20% vs previous"',
-         "churn_rate is in percent, whose change is in points: write 'churn_rate rises 20 vs previous'"),
+        (
+            'when = "churn_rate is high"',
+            "kpi.toml: [alerts.bad].when: cannot read 'churn_rate is high'; accepted forms:",
+        ),
+        (
+            'when = "churn_rat > 5"',
+            "kpi.toml: [alerts.bad].when: unknown metric 'churn_rat' (did you mean 'churn_rate'?)",
+        ),
+        (
+            'when = "churn_rate rises 20% vs previous"',
+            "churn_rate is in percent, whose change is in points: write 'churn_rate rises 20 vs previous'",
+        ),
         ('when = "nps < target"', "kpi.toml: [alerts.bad].when: nps has no target: add it under [targets]"),
     ],
 )
 def test_check_and_alerts_refuse_a_bad_rule(run_kpi, tmp_path, demo_database, alert, message):
-    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n[alerts.bad]\n{alert}\n', encoding="utf-8")
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[alerts.bad]\n{alert}\n', encoding="utf-8"
+    )
     code, out, err = run_kpi("check")
     assert code == 2, out + err
     assert message in err
@@ -213,8 +247,9 @@ period = "{period}"
 
 
 def _yoy_states(run_kpi, tmp_path, demo_database, period, verb="rises", size=1):
-    (tmp_path / "kpi.toml").write_text(YEAR_OVER_YEAR.format(db=demo_database, verb=verb, size=size, period=period),
-                                       encoding="utf-8")
+    (tmp_path / "kpi.toml").write_text(
+        YEAR_OVER_YEAR.format(db=demo_database, verb=verb, size=size, period=period), encoding="utf-8"
+    )
     code, out, err = run_kpi("alerts", "check", "--format", "json")
     assert code == 0, err
     return json.loads(out)
@@ -223,20 +258,28 @@ def _yoy_states(run_kpi, tmp_path, demo_database, period, verb="rises", size=1):
 def test_vs_last_year_judges_against_the_same_period_a_year_before(run_kpi, tmp_path, demo_database):
     (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n', encoding="utf-8")
     (revenue,) = _values(run_kpi, "revenue")
-    code, out, err = run_kpi("compute", "revenue", "nps", "--period", "2025-W47", "--by", "region", "--format", "json")
+    code, out, err = run_kpi(
+        "compute", "revenue", "nps", "--period", "2025-W47", "--by", "region", "--format", "json"
+    )
     assert code == 0, err
     then, nps_then = json.loads(out)
     (nps_now,) = _values(run_kpi, "nps", "--by", "region")
     moved = 100 * (revenue["value"] - then["value"]) / then["value"]
-    assert abs(moved) > 2 and abs(moved - (revenue["value"] - revenue["previous"]) / revenue["previous"] * 100) > 1
+    assert (
+        abs(moved) > 2
+        and abs(moved - (revenue["value"] - revenue["previous"]) / revenue["previous"] * 100) > 1
+    )
     verb = "rises" if moved > 0 else "falls"
     # just under the year-over-year change fires, just over it does not
     for size, fires in ((abs(moved) - 0.5, True), (abs(moved) + 0.5, False)):
         states = _yoy_states(run_kpi, tmp_path, demo_database, "2026-W47", verb, round(size, 2))
         (state,) = [s for s in states if s["alert"] == "revenue_yoy"]
         assert state["firing"] is fires
-        assert (state["value"], state["previous"], state["compared_with"]) == (revenue["value"], then["value"],
-                                                                                "2025-W47")
+        assert (state["value"], state["previous"], state["compared_with"]) == (
+            revenue["value"],
+            then["value"],
+            "2025-W47",
+        )
     then_by_region = {s["segment"]: s["value"] for s in nps_then["segments"]}
     by_region = {s["segment"]: s for s in states if s["alert"] == "nps_yoy_by_region"}
     assert set(by_region) == {s["segment"] for s in nps_now["segments"]}

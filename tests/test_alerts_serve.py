@@ -17,7 +17,7 @@ from tests.test_serve import KPI, SLACK_OPS, Serve, environment
 def _config(folder, demo_database, threshold: float) -> None:
     (folder / "kpi.toml").write_text(
         f"""timezone = "UTC"
-state_url = "sqlite:///{folder / 'state.db'}"
+state_url = "sqlite:///{folder / "state.db"}"
 [source]
 url = "{demo_database}"
 [slack]
@@ -44,7 +44,9 @@ def _ledger(folder) -> list[tuple]:
 
     engine = sa.create_engine(f"sqlite:///{folder / 'state.db'}")
     try:
-        return sorted((r.kind, r.name, r.period, r.segment, r.destination, r.status) for r in list_deliveries(engine))
+        return sorted(
+            (r.kind, r.name, r.period, r.segment, r.destination, r.status) for r in list_deliveries(engine)
+        )
     finally:
         engine.dispose()
 
@@ -67,11 +69,13 @@ def _run_for(folder, env, servers, seconds: float, wait_for: str | None = None) 
     return serve
 
 
-def test_an_alert_fires_once_clears_once_across_restarts(tmp_path, demo_database, slack_server, servers,
-                                                          run_kpi):
+def test_an_alert_fires_once_clears_once_across_restarts(
+    tmp_path, demo_database, slack_server, servers, run_kpi
+):
     slack, env = slack_server.fake, environment(slack_server)
-    code, out, err = run_kpi("compute", "new_customers", "--period", "2026-W47", "--source", str(demo_database),
-                             "--format", "json")
+    code, out, err = run_kpi(
+        "compute", "new_customers", "--period", "2026-W47", "--source", str(demo_database), "--format", "json"
+    )
     assert code == 0, err
     signups = json.loads(out)[0]["value"]
 
@@ -112,19 +116,21 @@ def test_an_alert_fires_once_clears_once_across_restarts(tmp_path, demo_database
 
 def test_kpi_schedule_lists_alerts(tmp_path, demo_database):
     _config(tmp_path, demo_database, 10)
-    result = subprocess.run([KPI, "schedule", "--next", "1"], cwd=tmp_path, capture_output=True, text=True,
-                            check=False)
+    result = subprocess.run(
+        [KPI, "schedule", "--next", "1"], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert "alert signups: every 1s (UTC), period 2026-W47, when new_customers > 10" in result.stdout
     assert "alert churn_by_region: every 1s (UTC), period 2026-W47, when churn_rate > 0.5" in result.stdout
 
 
-def _daily_config(folder, demo_database, threshold: float, *, source: str | None = None,
-                  serve: str = 'tick = "1s"') -> None:
+def _daily_config(
+    folder, demo_database, threshold: float, *, source: str | None = None, serve: str = 'tick = "1s"'
+) -> None:
     """One alert on a daily cron (00:00 UTC): between fires, only catch-up and retries can send."""
     (folder / "kpi.toml").write_text(
         f"""timezone = "UTC"
-state_url = "sqlite:///{folder / 'state.db'}"
+state_url = "sqlite:///{folder / "state.db"}"
 [source]
 url = "{source or demo_database}"
 [slack]
@@ -143,14 +149,16 @@ destinations = ["slack:#ops"]
 
 
 def _signups(run_kpi, demo_database) -> float:
-    code, out, err = run_kpi("compute", "new_customers", "--period", "2026-W47", "--source", str(demo_database),
-                             "--format", "json")
+    code, out, err = run_kpi(
+        "compute", "new_customers", "--period", "2026-W47", "--source", str(demo_database), "--format", "json"
+    )
     assert code == 0, err
     return json.loads(out)[0]["value"]
 
 
 def test_a_fire_missed_while_down_is_evaluated_once_on_start_and_healthz_shows_it(
-        tmp_path, demo_database, slack_server, servers, run_kpi):
+    tmp_path, demo_database, slack_server, servers, run_kpi
+):
     slack, env = slack_server.fake, environment(slack_server)
     _daily_config(tmp_path, demo_database, _signups(run_kpi, demo_database) - 1)
     serve = Serve(tmp_path, env)
@@ -175,8 +183,9 @@ def test_a_fire_missed_while_down_is_evaluated_once_on_start_and_healthz_shows_i
     assert len(_texts(slack)) == 1
 
 
-def test_healthz_says_an_alert_evaluation_failed_without_the_source_password(tmp_path, demo_database,
-                                                                             slack_server, servers):
+def test_healthz_says_an_alert_evaluation_failed_without_the_source_password(
+    tmp_path, demo_database, slack_server, servers
+):
     env = environment(slack_server)
     _daily_config(tmp_path, demo_database, 1, source="postgresql+psycopg://kpi:s3cret-pw@127.0.0.1:9/none")
     serve = Serve(tmp_path, env)
@@ -191,8 +200,9 @@ def test_healthz_says_an_alert_evaluation_failed_without_the_source_password(tmp
     assert serve.stop() == 0
 
 
-def test_a_failed_alert_send_is_retried_after_its_backoff_then_given_up(tmp_path, demo_database, slack_server,
-                                                                         servers, run_kpi):
+def test_a_failed_alert_send_is_retried_after_its_backoff_then_given_up(
+    tmp_path, demo_database, slack_server, servers, run_kpi
+):
     slack, env = slack_server.fake, environment(slack_server)
     threshold = _signups(run_kpi, demo_database) - 1
 

@@ -11,14 +11,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 def test_run_sqlite_agrees(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     results = tmp_path / "results.jsonl"
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--scale", "2000", "--source", "sqlite",
-         "--repeat", "1", "--baseline-metrics", "all", "--out", str(tmp_path), "--results", str(results)],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--scale",
+            "2000",
+            "--source",
+            "sqlite",
+            "--repeat",
+            "1",
+            "--baseline-metrics",
+            "all",
+            "--out",
+            str(tmp_path),
+            "--results",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "agreement: all three agree" in completed.stdout
@@ -35,17 +52,25 @@ def test_run_sqlite_agrees(tmp_path):
     # text times in the space form, indexes on the time columns only.
     import sqlite3
 
-    tidy, shuffled = (sqlite3.connect(tmp_path / name) for name in ("bench_2000.db", "bench_2000_shuffled.db"))
+    tidy, shuffled = (
+        sqlite3.connect(tmp_path / name) for name in ("bench_2000.db", "bench_2000_shuffled.db")
+    )
     try:
         query = "SELECT customer_id, ordered_at, amount FROM orders ORDER BY customer_id, ordered_at, amount"
         assert tidy.execute(query).fetchall() == shuffled.execute(query).fetchall()
-        times = [row[0] for row in shuffled.execute("SELECT ordered_at FROM orders ORDER BY order_id LIMIT 200")]
+        times = [
+            row[0] for row in shuffled.execute("SELECT ordered_at FROM orders ORDER BY order_id LIMIT 200")
+        ]
         assert times != sorted(times) and all(len(t) == 19 and t[10] == " " for t in times)
-        owners = [row[0] for row in shuffled.execute("SELECT customer_id FROM orders ORDER BY order_id LIMIT 200")]
+        owners = [
+            row[0] for row in shuffled.execute("SELECT customer_id FROM orders ORDER BY order_id LIMIT 200")
+        ]
         assert owners != sorted(owners, key=lambda c: (c is None, c))
         indexes = {row[0] for row in shuffled.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "ix_orders_ordered_at" in indexes and "ix_orders_customer_id" not in indexes
-        (amount_type,) = [row[2] for row in shuffled.execute("PRAGMA table_info(orders)") if row[1] == "amount"]
+        (amount_type,) = [
+            row[2] for row in shuffled.execute("PRAGMA table_info(orders)") if row[1] == "amount"
+        ]
         assert amount_type.lower() == "numeric(12,2)"
         assert "ix_orders_customer_id" in {row[0] for row in tidy.execute("SELECT name FROM sqlite_master")}
     finally:
@@ -56,13 +81,32 @@ def test_run_sqlite_agrees(tmp_path):
 def test_unreachable_postgres_is_one_line_without_the_password(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--scale", "2000", "--source", "postgresql",
-         "--pg-url", "postgresql://postgres:s3cret@127.0.0.1:1/test", "--repeat", "1",
-         "--out", str(tmp_path), "--results", str(tmp_path / "results.jsonl")],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--scale",
+            "2000",
+            "--source",
+            "postgresql",
+            "--pg-url",
+            "postgresql://postgres:s3cret@127.0.0.1:1/test",
+            "--repeat",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--results",
+            str(tmp_path / "results.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert completed.returncode == 1
     (line,) = completed.stderr.strip().splitlines()
-    assert line.startswith("benchmark: cannot connect to PostgreSQL at postgresql://postgres:***@127.0.0.1:1/test: ")
+    assert line.startswith(
+        "benchmark: cannot connect to PostgreSQL at postgresql://postgres:***@127.0.0.1:1/test: "
+    )
     assert "s3cret" not in completed.stderr
     assert not (tmp_path / "results.jsonl").exists()

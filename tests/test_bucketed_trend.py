@@ -24,22 +24,39 @@ from kpicore.registry import build_registry
 
 #: Rows on and around window boundaries, in the text forms SQLite sources hold, plus unusable ones.
 EDGE_ORDERS = [
-    ("2026-11-16 00:00:00", 1.0), ("2026-11-15 23:59:59", 2.0), ("2026-11-16T00:00:00Z", 4.0),
-    ("2026-11-16 00:30:00+01:00", 8.0), ("2026-11-15 23:30:00-01:00", 16.0), ("2026-11-09 00:00:00.500", 32.0),
-    ("2026-11-22 23:59:59.999", 64.0), ("2026-11-23 00:00:00", 128.0), ("not a time", 256.0), (None, 512.0),
-    ("2026-08-31 00:00:00", 1024.0), ("2026-08-30 23:59:59", 2048.0),
+    ("2026-11-16 00:00:00", 1.0),
+    ("2026-11-15 23:59:59", 2.0),
+    ("2026-11-16T00:00:00Z", 4.0),
+    ("2026-11-16 00:30:00+01:00", 8.0),
+    ("2026-11-15 23:30:00-01:00", 16.0),
+    ("2026-11-09 00:00:00.500", 32.0),
+    ("2026-11-22 23:59:59.999", 64.0),
+    ("2026-11-23 00:00:00", 128.0),
+    ("not a time", 256.0),
+    (None, 512.0),
+    ("2026-08-31 00:00:00", 1024.0),
+    ("2026-08-30 23:59:59", 2048.0),
     # Around the first boundary of a 6-week trend of 2026-W47 (2026-10-12): history on SQLite is
     # aggregated apart from the buckets, and its text range is a day wider than exact.
-    ("2026-10-12 00:30:00+01:00", 4096.0), ("2026-10-11 23:59:59", 8192.0), ("2026-10-12 00:00:00", 16384.0),
+    ("2026-10-12 00:30:00+01:00", 4096.0),
+    ("2026-10-11 23:59:59", 8192.0),
+    ("2026-10-12 00:00:00", 16384.0),
 ]
 
 #: (signup_at, churned_at): churn on boundaries, before signup, equal to it, unparseable or missing.
 EDGE_CUSTOMERS = [
-    ("2026-10-01 00:00:00", "2026-11-16 00:00:00"), ("2026-10-01 00:00:00", "2026-11-15T23:59:59Z"),
-    ("2026-10-01 00:00:00", "2026-11-16 00:30:00+01:00"), ("2026-11-16 00:00:00", "2026-11-16 00:00:00"),
-    ("2026-11-10 00:00:00", "2026-11-09 00:00:00"), ("2026-11-16T00:00:00Z", None), ("garbage", None),
-    (None, None), (None, "2026-11-17 00:00:00"), ("2026-10-01 00:00:00", "garbage"),
-    ("2026-11-22 23:59:59.999", "2026-11-23 00:00:00"), ("2026-11-09 00:00:00.000", "2026-11-20 12:00:00-05:00"),
+    ("2026-10-01 00:00:00", "2026-11-16 00:00:00"),
+    ("2026-10-01 00:00:00", "2026-11-15T23:59:59Z"),
+    ("2026-10-01 00:00:00", "2026-11-16 00:30:00+01:00"),
+    ("2026-11-16 00:00:00", "2026-11-16 00:00:00"),
+    ("2026-11-10 00:00:00", "2026-11-09 00:00:00"),
+    ("2026-11-16T00:00:00Z", None),
+    ("garbage", None),
+    (None, None),
+    (None, "2026-11-17 00:00:00"),
+    ("2026-10-01 00:00:00", "garbage"),
+    ("2026-11-22 23:59:59.999", "2026-11-23 00:00:00"),
+    ("2026-11-09 00:00:00.000", "2026-11-20 12:00:00-05:00"),
 ]
 
 
@@ -50,18 +67,25 @@ def demo_db(tmp_path_factory):
     connection = sqlite3.connect(path)
     connection.execute("CREATE TABLE orders_copy AS SELECT * FROM orders")  # keep NOT NULL off for the edges
     connection.execute("DROP TABLE orders")
-    connection.execute("CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER, ordered_at TEXT, "
-                       "amount REAL)")
+    connection.execute(
+        "CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER, ordered_at TEXT, "
+        "amount REAL)"
+    )
     connection.execute("INSERT INTO orders SELECT * FROM orders_copy")
     connection.execute("DROP TABLE orders_copy")
-    connection.executemany("INSERT INTO orders (customer_id, ordered_at, amount) VALUES (1, ?, ?)", EDGE_ORDERS)
+    connection.executemany(
+        "INSERT INTO orders (customer_id, ordered_at, amount) VALUES (1, ?, ?)", EDGE_ORDERS
+    )
     connection.execute("ALTER TABLE customers RENAME TO customers_copy")
-    connection.execute("CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, signup_at TEXT, churned_at TEXT, "
-                       "channel TEXT, region TEXT, plan TEXT)")
+    connection.execute(
+        "CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, signup_at TEXT, churned_at TEXT, "
+        "channel TEXT, region TEXT, plan TEXT)"
+    )
     connection.execute("INSERT INTO customers SELECT * FROM customers_copy")
     connection.execute("DROP TABLE customers_copy")
-    connection.executemany("INSERT INTO customers (signup_at, churned_at, channel) VALUES (?, ?, 'organic')",
-                           EDGE_CUSTOMERS)
+    connection.executemany(
+        "INSERT INTO customers (signup_at, churned_at, channel) VALUES (?, ?, 'organic')", EDGE_CUSTOMERS
+    )
     connection.commit()
     connection.close()
     return path
@@ -71,17 +95,22 @@ def results_as_numbers(results):
     """{(metric, what): number} for value, previous, n, each trend point and each warning count."""
     numbers = {}
     for r in results:
-        numbers.update({(r.metric, "value"): r.value, (r.metric, "previous"): r.previous, (r.metric, "n"): r.n})
+        numbers.update(
+            {(r.metric, "value"): r.value, (r.metric, "previous"): r.previous, (r.metric, "n"): r.n}
+        )
         numbers.update({(r.metric, f"trend {p.period}"): p.value for p in r.trend or []})
         numbers.update({(r.metric, w.message): w.count for w in r.warnings})
     return numbers
 
 
-@pytest.mark.parametrize("period, now", [
-    ("2026-W47", None),
-    ("this-week", datetime(2026, 11, 25, 13, 30, tzinfo=UTC)),  # to-date: windows with gaps between them
-    ("2026-11", None),
-])
+@pytest.mark.parametrize(
+    "period, now",
+    [
+        ("2026-W47", None),
+        ("this-week", datetime(2026, 11, 25, 13, 30, tzinfo=UTC)),  # to-date: windows with gaps between them
+        ("2026-11", None),
+    ],
+)
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin"])
 def test_bucketed_equals_per_window(demo_db, period, now, tz):
     registry = build_registry(new_plugin_manager(load_entry_points=False))

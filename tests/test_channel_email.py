@@ -83,7 +83,8 @@ def test_refused_recipient_is_recorded_and_others_delivered(smtp_server, engine)
     destinations = ["email:gone@example.com", "email:owner@example.com"]
     spec = sample_spec(destinations=destinations)
     channels = {c.scheme: c for c in default_channels()}
-    outcomes = deliver(KEY, destinations, outgoing(spec=spec), engine, channels, {"email": smtp_server.settings()}
+    outcomes = deliver(
+        KEY, destinations, outgoing(spec=spec), engine, channels, {"email": smtp_server.settings()}
     )
     assert [o.status for o in outcomes] == ["failed", "sent"]
     rows = {r.destination: r for r in list_deliveries(engine)}

@@ -51,7 +51,9 @@ def test_posts_blocks_and_uploads_charts_in_a_thread(slack):
     assert {(f["channel"], f["thread_ts"]) for f in completed} == {("C0KPIS0001", message["ts"])}
     # Every chart carries its alt text (what a screen reader says instead of the image).
     alt = {f["filename"]: f["alt_txt"] for f in completed}
-    assert alt["revenue.png"].startswith("Revenue over 6 weeks, Oct 12 to Nov 16: from €39,000.00 to €48,210.50")
+    assert alt["revenue.png"].startswith(
+        "Revenue over 6 weeks, Oct 12 to Nov 16: from €39,000.00 to €48,210.50"
+    )
     assert len(slack.calls("upload")) == 4
     assert [i for i in delivery.message_ids if i.startswith("file:")] == [f"file:{f}" for f in slack.files]
 
@@ -168,7 +170,9 @@ def test_a_user_destination_is_a_direct_message_opened_once(slack):
     assert len(slack.dm_messages("U0BOB")) == 2 and first.message_ids[0].startswith(f"{dm}:")
     assert second.message_ids[0].startswith(f"{dm}:")
     assert [c.params["users"] for c in slack.calls("conversations.open")] == ["U0BOB"]
-    with pytest.raises(DeliveryError, match=r"user_not_found; '@U0NOBODY0' must be the id of an active person"):
+    with pytest.raises(
+        DeliveryError, match=r"user_not_found; '@U0NOBODY0' must be the id of an active person"
+    ):
         channel.send(outgoing(charts=False), "@U0NOBODY0", FAST)
     from kpicore.errors import ConfigError
 

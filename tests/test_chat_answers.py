@@ -18,7 +18,12 @@ def settings(**chat) -> ChatSettings:
 def test_defaults():
     default = settings()
     assert (default.allow, default.max_age, default.budget, default.rate_limit, default.period) == (
-        None, 3600.0, 2.0, 20, "last-week")
+        None,
+        3600.0,
+        2.0,
+        20,
+        "last-week",
+    )
     assert default.allowed("revenue", Asker("U1", "C1", "general"))
 
 

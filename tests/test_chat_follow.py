@@ -34,8 +34,9 @@ def _ledger(folder) -> list[tuple]:
         engine.dispose()
 
 
-def test_follow_unfollow_following_and_one_personal_message_across_a_restart(tmp_path, demo_database, slack_server,
-                                                                              servers):
+def test_follow_unfollow_following_and_one_personal_message_across_a_restart(
+    tmp_path, demo_database, slack_server, servers
+):
     slack = slack_server.fake
     folder = kpi_folder(tmp_path, demo_database, chat=FOLLOW)
     serve = _serve(folder, slack_server, servers)
@@ -101,10 +102,14 @@ def test_the_allow_list_is_checked_again_when_the_message_is_made():
     from kpicore.follows import Follow
 
     now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-    follows = [Follow("U0ALICE", "nps", "region", "C0GENERAL3", "general", now),
-               Follow("U0ALICE", "revenue", None, "C0GENERAL3", "general", now),
-               Follow("U0ALICE", "revenue", None, "C0LEAD", "leadership", now)]
+    follows = [
+        Follow("U0ALICE", "nps", "region", "C0GENERAL3", "general", now),
+        Follow("U0ALICE", "revenue", None, "C0GENERAL3", "general", now),
+        Follow("U0ALICE", "revenue", None, "C0LEAD", "leadership", now),
+    ]
     settings = ChatSettings.from_config(Config(chat={"allow": {"#leadership": ["*"], "*": ["nps"]}}))
     assert [(f.metric, f.channel_name) for f in allowed_follows(follows, settings)] == [
-        ("nps", "general"), ("revenue", "leadership")]
+        ("nps", "general"),
+        ("revenue", "leadership"),
+    ]
     assert allowed_follows(follows, ChatSettings.from_config(Config())) == follows

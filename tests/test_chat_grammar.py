@@ -24,12 +24,21 @@ from kpicore.chat.grammar import (
 
 #: The stock metrics' names and titles (as kpicore.metrics registers them).
 STOCK = {
-    "new_customers": "New customers", "churn_rate": "Churn rate", "retention_rate": "Retention rate",
-    "active_customers": "Active customers", "revenue": "Revenue", "aov": "Average order value",
-    "clv": "Customer lifetime value (historical)", "clv_predictive": "Customer lifetime value (predictive)",
-    "repeat_purchase_rate": "Repeat purchase rate", "nps": "Net Promoter Score",
-    "csat": "Customer satisfaction (CSAT)", "cac": "Customer acquisition cost",
-    "conversion_rate": "Lead conversion rate", "fcr": "First-contact resolution", "escalation_rate": "Escalation rate",
+    "new_customers": "New customers",
+    "churn_rate": "Churn rate",
+    "retention_rate": "Retention rate",
+    "active_customers": "Active customers",
+    "revenue": "Revenue",
+    "aov": "Average order value",
+    "clv": "Customer lifetime value (historical)",
+    "clv_predictive": "Customer lifetime value (predictive)",
+    "repeat_purchase_rate": "Repeat purchase rate",
+    "nps": "Net Promoter Score",
+    "csat": "Customer satisfaction (CSAT)",
+    "cac": "Customer acquisition cost",
+    "conversion_rate": "Lead conversion rate",
+    "fcr": "First-contact resolution",
+    "escalation_rate": "Escalation rate",
 }
 VOCABULARY = Vocabulary(STOCK, digests=("weekly", "Monthly-Board"))
 NOW = datetime(2026, 12, 1, 10, 30, tzinfo=UTC)  # a Tuesday in ISO week 2026-W49
@@ -139,29 +148,61 @@ TABLE = [
     ("nps last month vs last year", ("nps",), "2026-11", None, "2025-11", False, False),
     ("nps last week vs a year ago", ("nps",), "2026-W48", None, "2025-W48", False, False),
     ("nps q3 compared to q3 2025", ("nps",), "2026-Q3", None, "2025-Q3", False, False),
-    ("nps 2026-11-01..2026-11-15 vs last year", ("nps",), "2026-11-01..2026-11-15", None,
-     "2025-11-01..2025-11-15", False, False),
+    (
+        "nps 2026-11-01..2026-11-15 vs last year",
+        ("nps",),
+        "2026-11-01..2026-11-15",
+        None,
+        "2025-11-01..2025-11-15",
+        False,
+        False,
+    ),
     # vs last year: the same ISO week number (W53 with W52), month, quarter, year or dates a year before
     ("nps 2026-W53 vs last year", ("nps",), "2026-W53", None, "2025-W52", False, False),
-    ("nps 2021-W52 vs last year", ("nps",), "2021-W52", None, "2020-W52", False, False),  # not 52 weeks back: W53
+    (
+        "nps 2021-W52 vs last year",
+        ("nps",),
+        "2021-W52",
+        None,
+        "2020-W52",
+        False,
+        False,
+    ),  # not 52 weeks back: W53
     ("revenue q3 vs last year", ("revenue",), "2026-Q3", None, "2025-Q3", False, False),
     ("nps this week vs last year", ("nps",), "2026-W49", None, "2025-W49", False, False),
     ("nps 2024-02-29 vs last year", ("nps",), "2024-02-29", None, "2023-02-28", False, False),
     ("nps 2026 vs a year ago", ("nps",), "2026", None, "2025", False, False),
     ("nps vs year ago", ("nps",), "2026-W48", None, "2025-W48", False, False),
-    ("churn last month by region vs same period last year chart", ("churn_rate",), "2026-11", "region", "2025-11",
-     True, False),
+    (
+        "churn last month by region vs same period last year chart",
+        ("churn_rate",),
+        "2026-11",
+        "region",
+        "2025-11",
+        True,
+        False,
+    ),
     ("nps last week vs previous", ("nps",), "2026-W48", None, None, False, False),
     ("nps last week chart", ("nps",), "2026-W48", None, None, True, False),
     ("nps chart", ("nps",), "2026-W48", None, None, True, False),
     ("nps last week share", ("nps",), "2026-W48", None, None, False, True),
     ("share nps", ("nps",), "2026-W48", None, None, False, True),
-    ("nps last week by region vs 2026-W40 chart share", ("nps",), "2026-W48", "region", "2026-W40", True, True),
+    (
+        "nps last week by region vs 2026-W40 chart share",
+        ("nps",),
+        "2026-W48",
+        "region",
+        "2026-W40",
+        True,
+        True,
+    ),
     ("nps share chart by region last week", ("nps",), "2026-W48", "region", None, True, True),
 ]
 
 
-@pytest.mark.parametrize(("text", "metrics", "period", "by", "vs", "chart", "share"), TABLE, ids=[t[0] for t in TABLE])
+@pytest.mark.parametrize(
+    ("text", "metrics", "period", "by", "vs", "chart", "share"), TABLE, ids=[t[0] for t in TABLE]
+)
 def test_phrasing(text, metrics, period, by, vs, chart, share):
     request = parse(text)
     assert isinstance(request, MetricRequest)
@@ -172,10 +213,17 @@ def test_phrasing(text, metrics, period, by, vs, chart, share):
     assert (request.chart, request.share) == (chart, share)
 
 
-@pytest.mark.parametrize(("text", "year_over_year"), [
-    ("nps last week vs last year", True), ("nps q3 vs a year ago", True), ("nps vs same period last year", True),
-    ("nps last week vs 2025-W48", False), ("nps last week", False), ("nps last year", False),
-])
+@pytest.mark.parametrize(
+    ("text", "year_over_year"),
+    [
+        ("nps last week vs last year", True),
+        ("nps q3 vs a year ago", True),
+        ("nps vs same period last year", True),
+        ("nps last week vs 2025-W48", False),
+        ("nps last week", False),
+        ("nps last year", False),
+    ],
+)
 def test_vs_last_year_asks_for_a_year_over_year_comparison(text, year_over_year):
     request = parse(text)
     assert request.year_over_year is year_over_year
@@ -216,8 +264,14 @@ def test_to_date_periods_run_to_now():
 
 @pytest.mark.parametrize(
     ("text", "request_type"),
-    [("", HelpRequest), ("help", HelpRequest), ("HELP me", HelpRequest), ("?", HelpRequest),
-     ("list", ListRequest), ("metrics", ListRequest)],
+    [
+        ("", HelpRequest),
+        ("help", HelpRequest),
+        ("HELP me", HelpRequest),
+        ("?", HelpRequest),
+        ("list", ListRequest),
+        ("metrics", ListRequest),
+    ],
 )
 def test_help_and_list(text, request_type):
     assert isinstance(parse(text), request_type)
@@ -319,9 +373,47 @@ def test_the_stock_registry_has_these_titles():
 
 
 WORDS = st.sampled_from(
-    ["nps", "csat", "by", "vs", "last", "this", "week", "month", "q3", "2026", "2026-W47", "chart", "share",
-     "region", "days", "7", "0", "99", "digest", "weekly", "help", "list", "november", "to", "from", "year",
-     "ago", "a", "quarter", "9999-W53", "0001-01-01", "..", "-", "w0", "w99", "previous", "ltv", "'", "\u00a0"]
+    [
+        "nps",
+        "csat",
+        "by",
+        "vs",
+        "last",
+        "this",
+        "week",
+        "month",
+        "q3",
+        "2026",
+        "2026-W47",
+        "chart",
+        "share",
+        "region",
+        "days",
+        "7",
+        "0",
+        "99",
+        "digest",
+        "weekly",
+        "help",
+        "list",
+        "november",
+        "to",
+        "from",
+        "year",
+        "ago",
+        "a",
+        "quarter",
+        "9999-W53",
+        "0001-01-01",
+        "..",
+        "-",
+        "w0",
+        "w99",
+        "previous",
+        "ltv",
+        "'",
+        "\u00a0",
+    ]
 )
 
 

@@ -41,7 +41,9 @@ def start_chat(tmp_path, demo_database, slack_server, monkeypatch):
         monkeypatch.chdir(folder)
         answerer = Answerer(load_config(folder / "kpi.toml"))
         stack.callback(answerer.close)
-        server = stack.enter_context(UvicornThread(starlette_app(build_app(answerer.config, answerer)), free_port()))
+        server = stack.enter_context(
+            UvicornThread(starlette_app(build_app(answerer.config, answerer)), free_port())
+        )
         return f"{server.url}/slack/events", answerer, slack_server.fake
 
     with stack:
@@ -100,8 +102,18 @@ def test_answer_numbers_equal_kpi_compute_json(start_chat):
     url, _, _ = start_chat()
     answer = ask(url, "churn 2026-11")
     computed = subprocess.run(
-        [str(Path(sys.executable).parent / "kpi"), "compute", "churn_rate", "--period", "2026-11", "--format", "json"],
-        capture_output=True, text=True, check=True,
+        [
+            str(Path(sys.executable).parent / "kpi"),
+            "compute",
+            "churn_rate",
+            "--period",
+            "2026-11",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     [expected] = json.loads(computed.stdout)
     assert format_value(expected["value"], "percent") in answer.text
@@ -187,8 +199,13 @@ def test_share_posts_to_the_channel_and_says_when_the_bot_is_not_in_it(start_cha
     [posted] = wait_for(lambda: slack.posted_to("C0GENERAL3"))
     assert "Net Promoter Score" in blocks_text(posted["blocks"])
     slack.not_in_channels.add("C0KPIS0001")
-    ask(url, "nps 2026-W47 share", channel_id="C0KPIS0001", channel_name="kpis",
-        response_url=slack.response_url("share2"))
+    ask(
+        url,
+        "nps 2026-W47 share",
+        channel_id="C0KPIS0001",
+        channel_name="kpis",
+        response_url=slack.response_url("share2"),
+    )
     [note] = wait_for(lambda: slack.responses)
     assert "/invite @kpicore" in note["text"]
 
@@ -241,7 +258,9 @@ def test_bad_signatures_get_401_and_compute_nothing(start_chat, how):
     if how == "missing":
         answer = send(url, body, sign_with=None)
     elif how == "tampered":
-        answer = send(url, body.replace("2026-W47", "2026-W46"), signature_header=signature(body, now), timestamp=now)
+        answer = send(
+            url, body.replace("2026-W47", "2026-W46"), signature_header=signature(body, now), timestamp=now
+        )
     elif how == "wrong secret":
         answer = send(url, body, sign_with="not-the-secret")
     elif how == "stale":
@@ -280,8 +299,13 @@ def test_vs_last_year_is_the_year_over_year_value_or_says_there_is_no_data(start
     year_before = format_value(json.loads(out)[0]["value"], "points", "en", "USD")
     year = ask(url, "nps 2026-W47 vs last year")
     assert f"vs 2025-W47 ({year_before})" in year.text
-    previous = next(e for b in year.body["blocks"] if b["type"] == "actions" for e in b["elements"]
-                    if e["action_id"] == "kpi_previous")
+    previous = next(
+        e
+        for b in year.body["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "kpi_previous"
+    )
     assert previous["value"] == "nps 2026-W46 vs last year"
     # the demo data starts in 2024-W48: a year before 2025-W47 there is none, and a 0 would be made up
     nothing = ask(url, "nps 2025-W47 vs a year ago")
@@ -306,7 +330,11 @@ def test_the_answer_carries_the_metrics_top_insight(start_chat):
     while answerer._insight_jobs and time.monotonic() < deadline:  # computed after the numbers
         time.sleep(0.1)
     again = ask(url, "churn 2026-W47")
-    insight = next(b["text"]["text"] for b in again.body["blocks"] if b.get("text", {}).get("text", "").startswith(":bulb:"))
+    insight = next(
+        b["text"]["text"]
+        for b in again.body["blocks"]
+        if b.get("text", {}).get("text", "").startswith(":bulb:")
+    )
     # The demo's planted churn surge (South, in its last week) is outside the band of its own history.
     assert "Churn rate is unusually high at" in insight and "expected" in insight
 

@@ -11,7 +11,9 @@ KPI = str(Path(sys.executable).parent / "kpi")
 
 
 def run(*args: str):
-    return subprocess.run([KPI, "chat", "manifest", *args], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [KPI, "chat", "manifest", *args], capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_http_manifest_names_the_request_url():
@@ -20,8 +22,10 @@ def test_http_manifest_names_the_request_url():
     manifest = json.loads(done.stdout)
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == "/kpi" and command["url"] == "https://kpi.example.com/slack/events"
-    assert manifest["settings"]["interactivity"] == {"is_enabled": True,
-                                                     "request_url": "https://kpi.example.com/slack/events"}
+    assert manifest["settings"]["interactivity"] == {
+        "is_enabled": True,
+        "request_url": "https://kpi.example.com/slack/events",
+    }
     assert manifest["settings"]["socket_mode_enabled"] is False
     assert {"commands", "chat:write", "files:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
 
@@ -39,6 +43,9 @@ def test_neither_or_both_is_a_usage_error():
     for args in ((), ("--socket-mode", "--url", "https://kpi.example.com")):
         done = run(*args)
         assert done.returncode == 2
-        assert done.stderr.strip() == "Error: give either --url https://... (where kpi serve is reachable) or --socket-mode"
+        assert (
+            done.stderr.strip()
+            == "Error: give either --url https://... (where kpi serve is reachable) or --socket-mode"
+        )
     bad = run("--url", "kpi.example.com")
     assert bad.returncode == 2 and "give the public https:// address" in bad.stderr

@@ -6,7 +6,9 @@ from tests.chat_support import SIGNING_SECRET, command_body, send
 from tests.test_serve import Serve, environment, write_config
 
 
-def test_kpi_serve_answers_signed_slash_commands_beside_healthz(tmp_path, demo_database, slack_server, servers):
+def test_kpi_serve_answers_signed_slash_commands_beside_healthz(
+    tmp_path, demo_database, slack_server, servers
+):
     write_config(tmp_path, demo_database, state_url=f"sqlite:///{tmp_path / 'state.db'}", schedule="")
     env = environment(slack_server)
     env["SLACK_SIGNING_SECRET"] = SIGNING_SECRET
@@ -32,14 +34,16 @@ def test_kpi_serve_answers_signed_slash_commands_beside_healthz(tmp_path, demo_d
     assert SIGNING_SECRET not in log
 
 
-def test_kpi_serve_without_a_bot_token_runs_its_schedules_with_kpi_off(tmp_path, demo_database, slack_server, servers):
+def test_kpi_serve_without_a_bot_token_runs_its_schedules_with_kpi_off(
+    tmp_path, demo_database, slack_server, servers
+):
     write_config(tmp_path, demo_database, state_url=f"sqlite:///{tmp_path / 'state.db'}", schedule="")
     env = environment(slack_server)
     env.pop("SLACK_BOT_TOKEN")
     serve = Serve(tmp_path, env)
     servers.append(serve)
     serve.started()
-    assert "chat http=off reason=\"SLACK_BOT_TOKEN is not set\"" in serve.text()
+    assert 'chat http=off reason="SLACK_BOT_TOKEN is not set"' in serve.text()
     status, _ = serve.get("/healthz")
     assert status == 200
     assert serve.stop() == 0
@@ -83,12 +87,16 @@ def test_kpi_serve_replaces_computing_with_the_late_answer(tmp_path, demo_databa
     serve = Serve(folder, env)
     servers.append(serve)
     serve.started()
-    answer = send(f"http://127.0.0.1:{serve.port}/slack/events",
-                  command_body("csat 2026-W47 by region", response_url=slack.response_url("late")))
+    answer = send(
+        f"http://127.0.0.1:{serve.port}/slack/events",
+        command_body("csat 2026-W47 by region", response_url=slack.response_url("late")),
+    )
     assert answer.status == 200 and "Computing csat for 2026-W47" in answer.text and answer.elapsed < 3.0
     slack.acknowledged("late", answer.body)
     [late] = wait_for(lambda: slack.responses)
     assert late["replace_original"] is True and late["response_type"] == "ephemeral"
     [shown] = slack.screen("late")
-    assert "Customer satisfaction" in blocks_text(shown["blocks"]) and "By region:" in blocks_text(shown["blocks"])
+    assert "Customer satisfaction" in blocks_text(shown["blocks"]) and "By region:" in blocks_text(
+        shown["blocks"]
+    )
     assert serve.stop() == 0

@@ -31,7 +31,9 @@ def test_slash_command_over_socket_mode(tmp_path, demo_database, slack_server, m
             assert ack["payload"]["response_type"] == "ephemeral"
             text = blocks_text(ack["payload"]["blocks"])
             assert "Net Promoter Score" in text and "vs 2026-W46" in text
-            refused = server.ack(server.send("slash_commands", dict(parse_qsl(command_body("revenue 2026-W47")))))
+            refused = server.ack(
+                server.send("slash_commands", dict(parse_qsl(command_body("revenue 2026-W47"))))
+            )
             assert "can't be asked for" in blocks_text(refused["payload"]["blocks"])
         finally:
             handler.close()

@@ -53,7 +53,7 @@ def test_sqlite_advice(shop_db, registry):
     assert advice["customers.signup_at"].index == "ix_signup_then_plan"
     churn = advice["customers.churned_at"]
     assert churn.missing  # only as the second column of an index, which a range on it cannot use
-    assert churn.create == 'CREATE INDEX ix_customers_churned_at ON customers (churned_at);'
+    assert churn.create == "CREATE INDEX ix_customers_churned_at ON customers (churned_at);"
     statement = churn.create
     connection = sqlite3.connect(shop_db)
     connection.execute(statement)
@@ -96,9 +96,12 @@ def pg_schema():
 
 
 def test_postgresql_advice_uses_the_mapped_column(pg_schema, registry):
-    config = SourceConfig(schema=pg_schema, entities={
-        "orders": EntityMapping(table="shop_orders", columns={"order_id": "id", "ordered_at": "paid_at"}),
-    })
+    config = SourceConfig(
+        schema=pg_schema,
+        entities={
+            "orders": EntityMapping(table="shop_orders", columns={"order_id": "id", "ordered_at": "paid_at"}),
+        },
+    )
     source = open_source(POSTGRES_URL, config, registry)
     try:
         advice = by_column(index_advice(source, ["orders", "tickets"]))

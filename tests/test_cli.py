@@ -10,8 +10,25 @@ import pytest
 from kpicore import __version__
 
 DESIGN_8_KEYS = [
-    "metric", "title", "unit", "status", "period", "start", "end", "value", "previous", "delta",
-    "delta_pct", "n", "warnings", "dimension", "segments", "trend", "target", "on_track", "gap",
+    "metric",
+    "title",
+    "unit",
+    "status",
+    "period",
+    "start",
+    "end",
+    "value",
+    "previous",
+    "delta",
+    "delta_pct",
+    "n",
+    "warnings",
+    "dimension",
+    "segments",
+    "trend",
+    "target",
+    "on_track",
+    "gap",
 ]
 
 
@@ -32,8 +49,16 @@ def test_every_command_has_help(run_kpi):
 
 def test_compute_json_is_design_8_shape(run_kpi, demo_database):
     code, out, err = run_kpi(
-        "compute", "nps", "csat", "churn_rate", "--period", "2026-W47", "--source", str(demo_database),
-        "--format", "json",
+        "compute",
+        "nps",
+        "csat",
+        "churn_rate",
+        "--period",
+        "2026-W47",
+        "--source",
+        str(demo_database),
+        "--format",
+        "json",
     )
     assert code == 0, err
     results = json.loads(out)
@@ -61,8 +86,18 @@ def test_compute_last_week_on_demo_data_defaults_to_demo_database(run_kpi, demo_
 
 def test_compute_by_region_and_trend(run_kpi, demo_database):
     code, out, err = run_kpi(
-        "compute", "nps", "--period", "2026-W47", "--source", str(demo_database), "--by", "region",
-        "--trend", "4", "--format", "json",
+        "compute",
+        "nps",
+        "--period",
+        "2026-W47",
+        "--source",
+        str(demo_database),
+        "--by",
+        "region",
+        "--trend",
+        "4",
+        "--format",
+        "json",
     )
     assert code == 0, err
     (nps,) = json.loads(out)
@@ -74,12 +109,16 @@ def test_compute_by_region_and_trend(run_kpi, demo_database):
 
 
 def test_compute_csv_and_table(run_kpi, demo_database):
-    code, out, _ = run_kpi("compute", "revenue", "--period", "2026-11", "--source", str(demo_database), "--format", "csv")
+    code, out, _ = run_kpi(
+        "compute", "revenue", "--period", "2026-11", "--source", str(demo_database), "--format", "csv"
+    )
     assert code == 0
     header, row = out.strip().splitlines()
     assert header.startswith("metric,row,dimension,segment,status,period")
     assert row.startswith("revenue,total,,,ok,2026-11,")
-    code, out, _ = run_kpi("compute", "revenue", "new_customers", "--period", "2026-11", "--source", str(demo_database))
+    code, out, _ = run_kpi(
+        "compute", "revenue", "new_customers", "--period", "2026-11", "--source", str(demo_database)
+    )
     assert code == 0
     assert "Revenue" in out and "New customers" in out
 
@@ -87,16 +126,22 @@ def test_compute_csv_and_table(run_kpi, demo_database):
 def test_compute_stores_values_in_state_database(run_kpi, demo_database, tmp_path):
     import sqlite3
 
-    code, _, err = run_kpi("compute", "nps", "--period", "2026-W47", "--source", str(demo_database), "--by", "region")
+    code, _, err = run_kpi(
+        "compute", "nps", "--period", "2026-W47", "--source", str(demo_database), "--by", "region"
+    )
     assert code == 0, err
-    rows = sqlite3.connect(tmp_path / "kpi-state.db").execute(
-        "SELECT metric, segment, start_utc, end_utc FROM metric_values ORDER BY segment"
-    ).fetchall()
+    rows = (
+        sqlite3.connect(tmp_path / "kpi-state.db")
+        .execute("SELECT metric, segment, start_utc, end_utc FROM metric_values ORDER BY segment")
+        .fetchall()
+    )
     assert rows[0] == ("nps", "", "2026-11-16T00:00:00+00:00", "2026-11-23T00:00:00+00:00")
     assert {r[1] for r in rows[1:]} >= {"region=North", "region=South"}
     # Recomputing upserts instead of duplicating.
     run_kpi("compute", "nps", "--period", "2026-W47", "--source", str(demo_database), "--by", "region")
-    again = sqlite3.connect(tmp_path / "kpi-state.db").execute("SELECT count(*) FROM metric_values").fetchone()[0]
+    again = (
+        sqlite3.connect(tmp_path / "kpi-state.db").execute("SELECT count(*) FROM metric_values").fetchone()[0]
+    )
     assert again == len(rows)
 
 
@@ -149,7 +194,8 @@ def test_missing_mapped_table_and_column(run_kpi, demo_database, tmp_path):
     assert code == 2
     assert "entity orders: table 'shop_orders' not found" in err
     (tmp_path / "kpi.toml").write_text(
-        f'[source]\nurl = "{demo_database}"\n[entities.orders]\ncolumns = {{ amount = "total" }}\n', encoding="utf-8"
+        f'[source]\nurl = "{demo_database}"\n[entities.orders]\ncolumns = {{ amount = "total" }}\n',
+        encoding="utf-8",
     )
     code, _, err = run_kpi("compute", "revenue")
     assert code == 2
@@ -160,15 +206,19 @@ def test_entity_missing_from_source_makes_metric_unavailable(run_kpi, tmp_path):
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / "survey_responses.csv").write_text(
-        "response_id,customer_id,survey,score,responded_at\n1,1,nps,10,2026-11-16 10:00:00\n", encoding="utf-8"
+        "response_id,customer_id,survey,score,responded_at\n1,1,nps,10,2026-11-16 10:00:00\n",
+        encoding="utf-8",
     )
-    code, out, err = run_kpi("compute", "nps", "revenue", "--period", "2026-W47", "--source", str(folder),
-                             "--format", "json")
+    code, out, err = run_kpi(
+        "compute", "nps", "revenue", "--period", "2026-W47", "--source", str(folder), "--format", "json"
+    )
     assert code == 0, err
     nps, revenue = json.loads(out)
     assert nps["status"] == "ok" and nps["value"] == 100.0
     assert revenue["status"] == "unavailable" and "orders" in revenue["reason"]
-    code, out, _ = run_kpi("compute", "all", "--period", "2026-W47", "--source", str(folder), "--format", "json")
+    code, out, _ = run_kpi(
+        "compute", "all", "--period", "2026-W47", "--source", str(folder), "--format", "json"
+    )
     assert [r["metric"] for r in json.loads(out)] == ["nps", "csat"]
 
 
@@ -203,7 +253,9 @@ def test_metrics_lists_every_metric_with_plugin(run_kpi):
 
 
 def test_metrics_details_shows_sql(run_kpi, demo_database):
-    code, out, _ = run_kpi("metrics", "--details", "nps", "--period", "2026-W47", "--source", str(demo_database))
+    code, out, _ = run_kpi(
+        "metrics", "--details", "nps", "--period", "2026-W47", "--source", str(demo_database)
+    )
     assert code == 0
     assert "Net Promoter Score" in out and "SELECT" in out and "survey_responses" in out
     assert "2026-11-16 00:00:00" in out
@@ -281,7 +333,9 @@ def test_init_points_at_an_existing_demo_database(run_kpi, tmp_path, demo_databa
 def test_check_reports_ok_and_missing(run_kpi, demo_database, tmp_path):
     code, out, err = run_kpi("check", "--source", str(demo_database))
     assert code == 0, err
-    assert "customers: ok" in out and "dimensions: channel, region, plan" in out and out.strip().endswith("OK")
+    assert (
+        "customers: ok" in out and "dimensions: channel, region, plan" in out and out.strip().endswith("OK")
+    )
     (tmp_path / "kpi.toml").write_text(
         f'[source]\nurl = "{demo_database}"\n[entities.tickets]\ncolumns = {{ contacts = "touches" }}\n',
         encoding="utf-8",
@@ -322,19 +376,24 @@ def test_demo_never_overwrites_a_foreign_database(run_kpi, tmp_path):
     code, _, err = run_kpi("demo")
     assert code != 0
     assert "kpi-demo.db" in err
-    assert sqlite3.connect(tmp_path / "kpi-demo.db").execute("SELECT name FROM sqlite_master").fetchall() == [("mine",)]
+    assert sqlite3.connect(tmp_path / "kpi-demo.db").execute("SELECT name FROM sqlite_master").fetchall() == [
+        ("mine",)
+    ]
 
 
 def test_query_string_password_never_printed(run_kpi):
-    code, _, err = run_kpi("compute", "nps", "--source",
-                           "postgresql://127.0.0.1:1/shop?user=kpi&password=hunter2secret")
+    code, _, err = run_kpi(
+        "compute", "nps", "--source", "postgresql://127.0.0.1:1/shop?user=kpi&password=hunter2secret"
+    )
     assert code == 1
     assert "hunter2secret" not in err and "password=***" in err
 
 
 def test_environment_password_with_url_characters(run_kpi, tmp_path, monkeypatch):
     monkeypatch.setenv("SHOP_DB_PASSWORD", "p@ss:w/rd")
-    (tmp_path / "kpi.toml").write_text('[source]\nurl = "postgresql://kpi:${SHOP_DB_PASSWORD}@127.0.0.1:1/shop"\n')
+    (tmp_path / "kpi.toml").write_text(
+        '[source]\nurl = "postgresql://kpi:${SHOP_DB_PASSWORD}@127.0.0.1:1/shop"\n'
+    )
     code, _, err = run_kpi("compute", "nps")
     assert code == 1, err  # the URL parses; the database on port 1 does not answer
     assert "p@ss" not in err and "Traceback" not in err and "kpi:***@127.0.0.1:1" in err
@@ -354,7 +413,9 @@ def test_missing_driver_names_the_dialect(run_kpi):
 
 
 def test_misspelled_entity_mapping_is_an_error(run_kpi, tmp_path, demo_database):
-    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n[entities.order]\ntable = "orders"\n')
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[entities.order]\ntable = "orders"\n'
+    )
     code, _, err = run_kpi("compute", "revenue")
     assert code == 2
     assert "[entities.order]: unknown entity 'order' (did you mean 'orders'?)" in err
@@ -364,9 +425,11 @@ def test_cli_start_up_imports_no_heavy_libraries():
     import subprocess
     import sys
 
-    code = ("import sys, kpicore.cli; from kpicore.plugins import load_plugins; load_plugins(); "
-            "heavy = [m for m in ('sqlalchemy', 'matplotlib', 'slack_sdk', 'babel', 'rich', 'duckdb', 'jinja2') "
-            "if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys, kpicore.cli; from kpicore.plugins import load_plugins; load_plugins(); "
+        "heavy = [m for m in ('sqlalchemy', 'matplotlib', 'slack_sdk', 'babel', 'rich', 'duckdb', 'jinja2') "
+        "if m in sys.modules]; print(','.join(heavy))"
+    )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == ""
 
@@ -386,19 +449,33 @@ DIGEST = '[digests.weekly]\nmetrics = ["revenue"]\n'
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('[digests.weekly]\nmetrics = ["revenu"]\n',
-         "kpi.toml: [digests.weekly].metrics: unknown metric 'revenu' (did you mean revenue"),
+        (
+            '[digests.weekly]\nmetrics = ["revenu"]\n',
+            "kpi.toml: [digests.weekly].metrics: unknown metric 'revenu' (did you mean revenue",
+        ),
         (DIGEST + 'destinations = ["slak:#kpis"]\n', "no channel handles 'slak:' (did you mean slack:?)"),
         (DIGEST + 'schedule = "0 9 * MON"\n', "[digests.weekly].schedule: '0 9 * MON' has 4 field(s)"),
         (DIGEST + 'trend = "twelve"\n', "[digests.weekly].trend: expected a number of periods"),
-        ('[entities.customers]\ncolumns = { customer_idd = "id" }\n',
-         "kpi.toml: [entities.customers].columns: unknown column 'customer_idd' (did you mean 'customer_id'?)"),
-        ('[entities.custmers]\ntable = "crm"\n',
-         "kpi.toml: [entities.custmers]: unknown entity 'custmers' (did you mean 'customers'?)"),
-        ('[targets]\nnsp = { min = 40 }\n', "kpi.toml: [targets]: unknown metric 'nsp' (did you mean 'nps'?)"),
-        ('[packs.restaurant.opening_hours]\nmonday = ["11:00-15:00"]\n',
-         "kpi.toml: [packs.restaurant.opening_hours]: unknown key 'monday' (did you mean 'mon'?)"),
-        ('[packs.consulting]\nrate = 1\n', "kpi.toml: [packs.consulting]: unknown key 'rate' (packs.consulting takes no keys)"),
+        (
+            '[entities.customers]\ncolumns = { customer_idd = "id" }\n',
+            "kpi.toml: [entities.customers].columns: unknown column 'customer_idd' (did you mean 'customer_id'?)",
+        ),
+        (
+            '[entities.custmers]\ntable = "crm"\n',
+            "kpi.toml: [entities.custmers]: unknown entity 'custmers' (did you mean 'customers'?)",
+        ),
+        (
+            "[targets]\nnsp = { min = 40 }\n",
+            "kpi.toml: [targets]: unknown metric 'nsp' (did you mean 'nps'?)",
+        ),
+        (
+            '[packs.restaurant.opening_hours]\nmonday = ["11:00-15:00"]\n',
+            "kpi.toml: [packs.restaurant.opening_hours]: unknown key 'monday' (did you mean 'mon'?)",
+        ),
+        (
+            "[packs.consulting]\nrate = 1\n",
+            "kpi.toml: [packs.consulting]: unknown key 'rate' (packs.consulting takes no keys)",
+        ),
         ('locale = "xx_YY"\n', "locale: unknown locale 'xx_YY'"),
         ('currency = "EURO"\n', "currency: unknown currency 'EURO' (did you mean 'EUR'?)"),
     ],
@@ -406,7 +483,9 @@ DIGEST = '[digests.weekly]\nmetrics = ["revenue"]\n'
 def test_check_rejects_each_broken_config(run_kpi, tmp_path, demo_database, monkeypatch, toml, message):
     monkeypatch.setenv("KPI_LOAD_PLUGINS", "restaurant,consulting")
     top, sep, rest = toml.partition("[")  # top-level keys before the first table
-    (tmp_path / "kpi.toml").write_text(f'{top}[source]\nurl = "{demo_database}"\n{sep}{rest}', encoding="utf-8")
+    (tmp_path / "kpi.toml").write_text(
+        f'{top}[source]\nurl = "{demo_database}"\n{sep}{rest}', encoding="utf-8"
+    )
     code, out, err = run_kpi("check")
     assert code == 2, out + err
     assert message in err
@@ -419,7 +498,8 @@ def test_check_accepts_the_same_config_written_right(run_kpi, tmp_path, demo_dat
         f'locale = "en_GB"\ncurrency = "EUR"\n[source]\nurl = "{demo_database}"\n'
         '[entities.customers]\ncolumns = { customer_id = "customer_id" }\n[targets]\nnps = { min = 40 }\n'
         '[packs.restaurant.opening_hours]\nmon = ["11:00-15:00"]\n'
-        + DIGEST + 'destinations = ["slack:#kpis"]\nschedule = "0 9 * * MON"\ntrend = 12\n',
+        + DIGEST
+        + 'destinations = ["slack:#kpis"]\nschedule = "0 9 * * MON"\ntrend = 12\n',
         encoding="utf-8",
     )
     code, out, err = run_kpi("check")
@@ -449,11 +529,22 @@ def test_metrics_table_on_a_terminal_never_cuts_names(width):
     from kpicore.cli.catalog import print_metrics
 
     rows = [
-        {"name": "active_customers", "unit": "count", "better": "higher", "entities": ["customers"],
-         "plugin": "kpicore.metrics.customers", "description": "Customers signed up before the end " * 4},
-        {"name": "revenue_per_consultant", "unit": "currency", "better": "higher",
-         "entities": ["timesheets", "consultants"], "plugin": "kpicore_consulting_with_a_long_name",
-         "description": "Billed amount per consultant with hours."},
+        {
+            "name": "active_customers",
+            "unit": "count",
+            "better": "higher",
+            "entities": ["customers"],
+            "plugin": "kpicore.metrics.customers",
+            "description": "Customers signed up before the end " * 4,
+        },
+        {
+            "name": "revenue_per_consultant",
+            "unit": "currency",
+            "better": "higher",
+            "entities": ["timesheets", "consultants"],
+            "plugin": "kpicore_consulting_with_a_long_name",
+            "description": "Billed amount per consultant with hours.",
+        },
     ]
     buffer = io.StringIO()
     print_metrics(rows, Console(file=buffer, width=width, force_terminal=True, color_system=None))
@@ -484,7 +575,9 @@ def test_semicolon_delimited_csv_is_read(run_kpi, tmp_path):
     (folder / "survey_responses.csv").write_text(
         "response_id;customer_id;survey;score;responded_at\n1;1;nps;10;2026-11-16\n2;1;nps;3;2026-11-17\n"
     )
-    code, out, err = run_kpi("compute", "nps", "--period", "2026-W47", "--source", str(folder), "--format", "json")
+    code, out, err = run_kpi(
+        "compute", "nps", "--period", "2026-W47", "--source", str(folder), "--format", "json"
+    )
     assert code == 0, err
     assert json.loads(out)[0]["value"] == 0.0 and json.loads(out)[0]["n"] == 2
 
@@ -497,17 +590,25 @@ def test_check_data_says_an_amount_is_not_a_number_with_an_example(run_kpi, tmp_
     )
     code, out, err = run_kpi("check", "--data", "--source", str(folder))
     assert code == 1, out + err
-    assert ("  orders.amount: 1 value(s) are not numbers (e.g. '1,234.50'); every metric reads them as missing: "
-            "write plain numbers such as 1234.50") in out
+    assert (
+        "  orders.amount: 1 value(s) are not numbers (e.g. '1,234.50'); every metric reads them as missing: "
+        "write plain numbers such as 1234.50"
+    ) in out
     # SQLite keeps the text too: the same check.
     import sqlite3
 
     database = tmp_path / "shop.db"
     with sqlite3.connect(database) as connection:
         connection.execute("CREATE TABLE orders (order_id, customer_id, ordered_at, amount)")
-        connection.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)", [
-            (1, 1, "2026-11-16", "1,234.50"), (2, 1, "2026-11-17", 10), (3, 1, "2026-11-17", "12 EUR"),
-            (4, 1, "2026-11-17", None)])
+        connection.executemany(
+            "INSERT INTO orders VALUES (?, ?, ?, ?)",
+            [
+                (1, 1, "2026-11-16", "1,234.50"),
+                (2, 1, "2026-11-17", 10),
+                (3, 1, "2026-11-17", "12 EUR"),
+                (4, 1, "2026-11-17", None),
+            ],
+        )
     code, out, err = run_kpi("check", "--data", "--source", str(database))
     assert code == 1, out + err
     assert "  orders.amount: 2 value(s) are not numbers (e.g. '1,234.50', '12 EUR')" in out
@@ -524,15 +625,24 @@ def test_a_newcomers_first_command_fits_one_screen(tmp_path):
 
     makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
     recipe = makefile.split("$(VENV)/.installed:", 1)[1].split("\n\n", 1)[0].replace("\\\n\t\t", "")
-    commands = [line[1:] for line in recipe.splitlines()[1:] if line.startswith("\t") and not line.startswith("\t\t")]
+    commands = [
+        line[1:] for line in recipe.splitlines()[1:] if line.startswith("\t") and not line.startswith("\t\t")
+    ]
     assert commands and all(command.startswith("@") for command in commands), "make echoes a setup command"
     assert sum(command.startswith("@echo") for command in commands) == 1
     for command in (c for c in recipe.split("\n\t") if "pip install" in c):
         assert re.search(r">>? \$\(VENV\)/setup\.log 2>&1", command), f"pip prints to the terminal: {command}"
     assert "\t@$(BIN)/kpi demo" in makefile
     env = {**os.environ, "KPI_LOAD_PLUGINS": ""}
-    done = subprocess.run([str(Path(sys.executable).with_name("kpi")), "demo"], check=False, cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("kpi")), "demo"],
+        check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     lines = (done.stdout + done.stderr).splitlines()
     # + the one setup line; the digest's three insights (an unusual value, a forecast, its driver) take

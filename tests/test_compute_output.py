@@ -36,14 +36,35 @@ def test_clean_number_drops_binary_noise_and_keeps_real_digits():
     assert clean_number(1234567890.12) == 1234567890.12  # ten digits before the cents survive
     assert clean_number(2 / 3) == 0.666666666667
     assert clean_number(7) == 7 and clean_number(None) is None and clean_number(float("nan")) is None
-    result = MetricResult("revenue", "Revenue", "currency", "higher", "ok", "2026-W47", "", "",
-                          value=33038.82000000004, previous=30000.1)
+    result = MetricResult(
+        "revenue",
+        "Revenue",
+        "currency",
+        "higher",
+        "ok",
+        "2026-W47",
+        "",
+        "",
+        value=33038.82000000004,
+        previous=30000.1,
+    )
     assert result.to_json()["value"] == 33038.82 and result.to_json()["delta"] == 3038.72
 
 
 def test_json_numbers_carry_no_float_noise(run_kpi, demo_database):
-    out = compute(run_kpi, demo_database, "all", "--period", "2026-11", "--by", "region", "--trend", "3",
-                  "--format", "json")
+    out = compute(
+        run_kpi,
+        demo_database,
+        "all",
+        "--period",
+        "2026-11",
+        "--by",
+        "region",
+        "--trend",
+        "3",
+        "--format",
+        "json",
+    )
     found = list(numbers(json.loads(out)))
     assert len(found) > 50
     for number in found:
@@ -53,10 +74,34 @@ def test_json_numbers_carry_no_float_noise(run_kpi, demo_database):
 
 
 def test_segments_name_their_dimension_and_carry_previous_and_delta(run_kpi, demo_database):
-    this_week = json.loads(compute(run_kpi, demo_database, "nps", "revenue", "--period", "2026-W47", "--by",
-                                   "region", "--format", "json"))
-    week_before = json.loads(compute(run_kpi, demo_database, "nps", "revenue", "--period", "2026-W46", "--by",
-                                     "region", "--format", "json"))
+    this_week = json.loads(
+        compute(
+            run_kpi,
+            demo_database,
+            "nps",
+            "revenue",
+            "--period",
+            "2026-W47",
+            "--by",
+            "region",
+            "--format",
+            "json",
+        )
+    )
+    week_before = json.loads(
+        compute(
+            run_kpi,
+            demo_database,
+            "nps",
+            "revenue",
+            "--period",
+            "2026-W46",
+            "--by",
+            "region",
+            "--format",
+            "json",
+        )
+    )
     for now, before in zip(this_week, week_before, strict=True):
         assert now["dimension"] == "region"
         earlier = {s["segment"]: s["value"] for s in before["segments"]}
@@ -70,8 +115,20 @@ def test_segments_name_their_dimension_and_carry_previous_and_delta(run_kpi, dem
 
 
 def test_point_units_have_no_relative_change(run_kpi, demo_database):
-    results = json.loads(compute(run_kpi, demo_database, "nps", "churn_rate", "csat", "revenue",
-                                 "--period", "2026-W47", "--format", "json"))
+    results = json.loads(
+        compute(
+            run_kpi,
+            demo_database,
+            "nps",
+            "churn_rate",
+            "csat",
+            "revenue",
+            "--period",
+            "2026-W47",
+            "--format",
+            "json",
+        )
+    )
     by_name = {r["metric"]: r for r in results}
     for name in ("nps", "churn_rate", "csat"):
         assert by_name[name]["delta"] is not None and by_name[name]["delta_pct"] is None
@@ -82,8 +139,19 @@ def test_point_units_have_no_relative_change(run_kpi, demo_database):
 
 
 def test_csv_keeps_the_trend_and_the_segments(run_kpi, demo_database):
-    out = compute(run_kpi, demo_database, "nps", "--period", "2026-W47", "--by", "region", "--trend", "4",
-                  "--format", "csv")
+    out = compute(
+        run_kpi,
+        demo_database,
+        "nps",
+        "--period",
+        "2026-W47",
+        "--by",
+        "region",
+        "--trend",
+        "4",
+        "--format",
+        "csv",
+    )
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["row"] for r in rows if r["row"] != "segment"] == ["total", "trend", "trend", "trend", "trend"]
     trend = [r for r in rows if r["row"] == "trend"]
@@ -100,11 +168,15 @@ def test_a_metric_that_cannot_be_broken_down_says_so(run_kpi, demo_database):
     table = compute(run_kpi, demo_database, "cac", "--period", "2026-W47", "--by", "plan")
     assert "left out" not in table  # not invalid records: the spend has no plan
     assert "⚠ cac: marketing_spend records have no customer, so they cannot be broken down by plan" in table
-    (cac,) = json.loads(compute(run_kpi, demo_database, "cac", "--period", "2026-W47", "--by", "plan",
-                                "--format", "json"))
+    (cac,) = json.loads(
+        compute(run_kpi, demo_database, "cac", "--period", "2026-W47", "--by", "plan", "--format", "json")
+    )
     assert cac["segments"] is None and cac["value"] is not None
     assert cac["warnings"] == [
-        {"message": "marketing_spend records have no customer, so they cannot be broken down by plan", "count": 0}
+        {
+            "message": "marketing_spend records have no customer, so they cannot be broken down by plan",
+            "count": 0,
+        }
     ]
 
 

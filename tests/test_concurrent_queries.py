@@ -26,9 +26,21 @@ def registry():
 def sqlite_file(tmp_path, registry):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'shop.db'}")
     entities = {name: registered.item for name, registered in registry.entities.items()}
-    write_tables(engine, {"survey_responses": [
-        {"response_id": 1, "customer_id": 1, "survey": "nps", "score": 9, "responded_at": "2026-11-16 10:00:00"},
-    ]}, entities)
+    write_tables(
+        engine,
+        {
+            "survey_responses": [
+                {
+                    "response_id": 1,
+                    "customer_id": 1,
+                    "survey": "nps",
+                    "score": 9,
+                    "responded_at": "2026-11-16 10:00:00",
+                },
+            ]
+        },
+        entities,
+    )
     engine.dispose()
     return tmp_path / "shop.db"
 
@@ -40,7 +52,8 @@ def test_postgres_queries_overlap(registry):
     admin = sa.create_engine(POSTGRES_URL)
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        connection.execute(sa.text(f"""
+        connection.execute(
+            sa.text(f"""
             CREATE FUNCTION "{schema}".met_peer(marker text, wanted int, seconds int) RETURNS boolean AS $$
             BEGIN
               FOR i IN 1 .. seconds * 20 LOOP
@@ -53,7 +66,8 @@ def test_postgres_queries_overlap(registry):
                 PERFORM pg_sleep(0.05);
               END LOOP;
               RETURN false;
-            END $$ LANGUAGE plpgsql"""))
+            END $$ LANGUAGE plpgsql""")
+        )
     try:
         source = open_source(POSTGRES_URL, SourceConfig(schema=schema), registry)
         assert source.concurrency == MAX_CONCURRENT_QUERIES
@@ -87,14 +101,17 @@ def test_sqlite_file_results_come_back_in_order(sqlite_file, registry):
             running[0] -= 1
         return 0
 
-    sa.event.listen(source.engine, "connect", lambda connection, record: connection.create_function("pause", 1, pause))
+    sa.event.listen(
+        source.engine, "connect", lambda connection, record: connection.create_function("pause", 1, pause)
+    )
     # The first statement is the slowest: done in submission order, the others would wait for it.
     statements = [
         sa.text(f"SELECT {i} AS i, count(*) + pause({0.3 if i == 0 else 0.02}) AS n FROM survey_responses")
         for i in range(12)
     ]
     assert [[tuple(row) for row in rows] for rows in source.execute_all(statements)] == [
-        [(i, 1)] for i in range(12)]
+        [(i, 1)] for i in range(12)
+    ]
     source.close()
     if usable_cores() > 1:
         assert most[0] > 1, "no two queries ran at the same time"
@@ -103,8 +120,11 @@ def test_sqlite_file_results_come_back_in_order(sqlite_file, registry):
 
 def test_a_failing_query_raises_source_error(sqlite_file, registry):
     source = open_source(str(sqlite_file), SourceConfig(), registry)
-    statements = [sa.text("SELECT count(*) FROM survey_responses"), sa.text("SELECT count(*) FROM no_such_table"),
-                  sa.text("SELECT 1")]
+    statements = [
+        sa.text("SELECT count(*) FROM survey_responses"),
+        sa.text("SELECT count(*) FROM no_such_table"),
+        sa.text("SELECT 1"),
+    ]
     with pytest.raises(SourceError, match="no such table: no_such_table"):
         source.execute_all(statements)
     # The pool is intact afterwards (two statements: the concurrent path, where one was).
@@ -117,7 +137,8 @@ def test_single_connection_pools_run_one_query_at_a_time(tmp_path, registry):
     assert memory.concurrency == 1
     (tmp_path / "files").mkdir()
     (tmp_path / "files" / "survey_responses.csv").write_text(
-        "response_id,customer_id,survey,score,responded_at\n1,1,nps,9,2026-11-16 10:00:00\n")
+        "response_id,customer_id,survey,score,responded_at\n1,1,nps,9,2026-11-16 10:00:00\n"
+    )
     files = open_source(str(tmp_path / "files"), SourceConfig(), registry)
     assert files.concurrency == 1
     assert files.execute_all([sa.text("SELECT 1"), sa.text("SELECT 2")]) == [[(1,)], [(2,)]]
@@ -142,9 +163,13 @@ def test_a_failure_stops_the_other_queries_on_postgres(registry, failing_first):
     assert time.monotonic() - began < 30
     admin = sa.create_engine(POSTGRES_URL)
     with admin.connect() as connection:
-        active = connection.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE :marker "
-            "AND pid <> pg_backend_pid()"), {"marker": f"%{marker}%"}).scalar()
+        active = connection.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE :marker "
+                "AND pid <> pg_backend_pid()"
+            ),
+            {"marker": f"%{marker}%"},
+        ).scalar()
     admin.dispose()
     assert active == 0
     assert source.execute_all([sa.text("SELECT 1"), sa.text("SELECT 2")]) == [[(1,)], [(2,)]]
@@ -160,8 +185,10 @@ def test_a_failure_interrupts_a_long_sqlite_query(sqlite_file, registry):
     if min(usable_cores(), MAX_CONCURRENT_QUERIES) < 2:
         pytest.skip("one usable core: the queries run one at a time")
     source = open_source(str(sqlite_file), SourceConfig(timeout=600), registry)
-    endless = sa.text("WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 10000000000) "
-                      "SELECT count(*) FROM n")
+    endless = sa.text(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 10000000000) "
+        "SELECT count(*) FROM n"
+    )
     began = time.monotonic()
     with pytest.raises(SourceError, match="no such table"):
         source.execute_all([endless, sa.text("SELECT * FROM no_such_table")])

@@ -22,7 +22,9 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
 
 
 def test_full_design_12_example_parses(tmp_path):
-    path = write(tmp_path, '''
+    path = write(
+        tmp_path,
+        """
 timezone = "Europe/Berlin"
 currency = "EUR"
 locale = "en_GB"
@@ -54,7 +56,8 @@ mon = ["11:30-15:00", "18:00-23:00"]
 
 [chat]
 allow = { "#leadership" = ["*"] }
-''')
+""",
+    )
     config = load_config(path)
     assert config.timezone == "Europe/Berlin" and config.gross_margin == 0.6
     assert config.resolved_state_url() == f"sqlite:///{tmp_path / 'state/kpi-state.db'}"
@@ -75,11 +78,17 @@ allow = { "#leadership" = ["*"] }
         ('currency = "EURO"', "currency: unknown currency 'EURO' (did you mean 'EUR'?)"),
         ("gross_margin = 1.5", "gross_margin must be in (0, 1], got 1.5"),
         ('gross_margin = "high"', "gross_margin: expected a number, got 'high'"),
-        ('[source]\nurl = 5', "source.url: expected a URL or path, got 5"),
+        ("[source]\nurl = 5", "source.url: expected a URL or path, got 5"),
         ('[source]\nurll = "x"', "[source]: unknown key 'urll' (did you mean 'url'?)"),
         ("[source]\ntimeout = -1", "source.timeout must be positive"),
-        ('[entities.orders]\ntable = "a"\nquery = "b"', "[entities.orders]: give either 'table' or 'query', not both"),
-        ('[entities.orders]\ncolums = {}', "[entities.orders]: unknown key 'colums' (did you mean 'columns'?)"),
+        (
+            '[entities.orders]\ntable = "a"\nquery = "b"',
+            "[entities.orders]: give either 'table' or 'query', not both",
+        ),
+        (
+            "[entities.orders]\ncolums = {}",
+            "[entities.orders]: unknown key 'colums' (did you mean 'columns'?)",
+        ),
         ('[entities.orders]\nscale = { amount = "x" }', "[entities.orders].scale.amount: expected a number"),
         ("currency = 3", "currency: expected a string, got 3"),
     ],

@@ -117,7 +117,9 @@ def test_interrupted_send_is_unknown_and_never_resent_without_force(engine):
     ledger.claim(engine, KEY, "rec:x")  # a process claimed it, then died
     table = ledger.deliveries_table(ledger._table().metadata)
     with engine.begin() as connection:
-        connection.execute(update(table).values(lease_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        connection.execute(
+            update(table).values(lease_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
     [row] = ledger.list_deliveries(engine)
     assert row.status == "unknown"
     [outcome] = deliver(KEY, ["rec:x"], outgoing(spec), engine, {"rec": recorder})
@@ -165,8 +167,7 @@ def test_file_channel_writes_every_format(tmp_path):
 
 def test_stdout_channel_prints_text(capsys, engine):
     spec = sample_spec(destinations=["stdout:"])
-    [outcome] = deliver(KEY, ["stdout:"], outgoing(spec), engine, {c.scheme: c for c in default_channels()}
-    )
+    [outcome] = deliver(KEY, ["stdout:"], outgoing(spec), engine, {c.scheme: c for c in default_channels()})
     assert outcome.status == "sent"
     assert capsys.readouterr().out.startswith("Weekly KPIs — 2026-W47")
     assert StdoutChannel.formats == ("text",)

@@ -51,7 +51,9 @@ def test_compute_runs_once_for_the_due_destinations(engine):
     computed = []
     recorder = Recorder()
     deliver(KEY, ["rec:a"], message(), engine, {"rec": recorder})
-    outcomes = deliver(KEY, ["rec:a", "rec:b"], lambda: computed.append(1) or message(), engine, {"rec": recorder})
+    outcomes = deliver(
+        KEY, ["rec:a", "rec:b"], lambda: computed.append(1) or message(), engine, {"rec": recorder}
+    )
     assert [o.status for o in outcomes] == ["skipped", "sent"] and computed == [1]
     assert recorder.sent == ["a", "b"]
 
@@ -73,7 +75,8 @@ def test_compute_failure_is_recorded_against_the_due_destinations_with_secrets_r
     assert "postgresql://kpi:***@db/shop" in rows["rec:a"].last_error
     # The failed destination is due again: the next run computes and sends it.
     assert [o.status for o in deliver(KEY, ["rec:done", "rec:a"], message(), engine, {"rec": recorder})] == [
-        "skipped", "sent"
+        "skipped",
+        "sent",
     ]
 
 
@@ -135,7 +138,11 @@ def pigeon_registry():
 
 def test_channels_read_their_own_settings_tables(tmp_path):
     config = parse_config(
-        {"email": {"host": "smtp.example.com"}, "slack": {"charts": "off"}, "channels": {"pigeon": {"loft": "roof"}}},
+        {
+            "email": {"host": "smtp.example.com"},
+            "slack": {"charts": "off"},
+            "channels": {"pigeon": {"loft": "roof"}},
+        },
         tmp_path / "kpi.toml",
     )
     settings = channel_settings(config, pigeon_registry())
@@ -145,8 +152,11 @@ def test_channels_read_their_own_settings_tables(tmp_path):
 
 def test_unknown_channel_setting_keys_are_named_with_the_closest_one(tmp_path):
     config = parse_config(
-        {"email": {"smtp_host": "x", "securty": "ssl"}, "slack": {"chart": "off"},
-         "channels": {"pigeon": {"lofts": 1}, "owl": {}}},
+        {
+            "email": {"smtp_host": "x", "securty": "ssl"},
+            "slack": {"chart": "off"},
+            "channels": {"pigeon": {"lofts": 1}, "owl": {}},
+        },
         tmp_path / "kpi.toml",
     )
     problems = channel_setting_problems(config, pigeon_registry())
@@ -168,7 +178,9 @@ def test_unknown_channel_setting_keys_are_named_with_the_closest_one(tmp_path):
 def test_kpi_check_rejects_bad_delivery_settings(run_kpi, demo_database, tmp_path, digest, expected):
     import tomllib  # noqa: F401 - the file below must be valid TOML
 
-    lines = [f'[source]\nurl = "{demo_database}"\n[email]\nsmtp_host = "x"\n[digests.weekly]\nmetrics = ["revenue"]']
+    lines = [
+        f'[source]\nurl = "{demo_database}"\n[email]\nsmtp_host = "x"\n[digests.weekly]\nmetrics = ["revenue"]'
+    ]
     for key, value in digest.items():
         lines.append(f"{key} = {value!r}".replace("'", '"'))
     (tmp_path / "kpi.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")

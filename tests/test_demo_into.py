@@ -28,8 +28,12 @@ def empty_database(request):
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     # postgres:// as hosting services write it
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False).replace(
-        "postgresql+psycopg://", "postgres://")
+    yield (
+        make_url(POSTGRES_URL)
+        .set(database=name)
+        .render_as_string(hide_password=False)
+        .replace("postgresql+psycopg://", "postgres://")
+    )
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -47,8 +51,19 @@ def test_demo_into_a_server_database_gives_the_sqlite_demos_numbers(empty_databa
     assert code == 0, err
     results = []
     for folder, url in ((server, empty_database), (local, str(local / "kpi-demo.db"))):
-        code, out, err = kpi("compute", "all", "--period", "last-week", "--trend", "4", "--format", "json",
-                             "--source", url, cwd=folder)
+        code, out, err = kpi(
+            "compute",
+            "all",
+            "--period",
+            "last-week",
+            "--trend",
+            "4",
+            "--format",
+            "json",
+            "--source",
+            url,
+            cwd=folder,
+        )
         assert code == 0, err
         results.append(json.loads(out))
     assert results[0] == results[1]

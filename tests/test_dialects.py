@@ -42,7 +42,12 @@ TZ = "America/New_York"
 PERIOD = parse_period("2026-W44", TZ)
 START, END = PERIOD.start, PERIOD.end
 MOMENTS = [(START - dt.timedelta(seconds=1), 1), (START, 2), (END - dt.timedelta(seconds=1), 4), (END, 8)]
-DAYS = [(dt.date(2026, 10, 25), 1), (dt.date(2026, 10, 26), 2), (dt.date(2026, 11, 1), 4), (dt.date(2026, 11, 2), 8)]
+DAYS = [
+    (dt.date(2026, 10, 25), 1),
+    (dt.date(2026, 10, 26), 2),
+    (dt.date(2026, 11, 1), 4),
+    (dt.date(2026, 11, 2), 8),
+]
 PLUS_ONE = dt.timezone(dt.timedelta(hours=1))
 
 
@@ -111,7 +116,9 @@ class Database:
         if self.engine is None:
             write_csv_folder(self.tmp_path / self.url, {name: rows}, {})
             return
-        table = sa.Table(name, sa.MetaData(schema=self.schema), *[sa.Column(c, t) for c, t in columns.items()])
+        table = sa.Table(
+            name, sa.MetaData(schema=self.schema), *[sa.Column(c, t) for c, t in columns.items()]
+        )
         table.create(self.engine)
         with self.engine.begin() as connection:
             connection.execute(table.insert(), rows)
@@ -153,10 +160,20 @@ def _sums(source, statement):
 def test_time_kinds_at_the_bounds_start_is_in_end_is_out(database, backend, kind):
     column_type, form, storage = TIME_KINDS[(backend, kind)]
     db = database(backend)
-    rows = [{"order_id": i, "customer_id": 1, "ordered_at": FORMS[form](moment), "amount": float(amount)}
-            for i, (moment, amount) in enumerate(MOMENTS)]
-    db.write("orders", {"order_id": sa.Integer(), "customer_id": sa.Integer(), "ordered_at": column_type,
-                        "amount": sa.Float()}, rows)
+    rows = [
+        {"order_id": i, "customer_id": 1, "ordered_at": FORMS[form](moment), "amount": float(amount)}
+        for i, (moment, amount) in enumerate(MOMENTS)
+    ]
+    db.write(
+        "orders",
+        {
+            "order_id": sa.Integer(),
+            "customer_id": sa.Integer(),
+            "ordered_at": column_type,
+            "amount": sa.Float(),
+        },
+        rows,
+    )
     source = db.open()
     try:
         relation = source.relation("orders")
@@ -164,7 +181,9 @@ def test_time_kinds_at_the_bounds_start_is_in_end_is_out(database, backend, kind
         t = source.row("orders")
         amount = relation.columns["amount"]
         # The exact comparison (conditional aggregation) ...
-        statement = sa.select(sa.literal(0), sa.func.sum(sa.case((t.ordered_at.in_window(START, END), amount))))
+        statement = sa.select(
+            sa.literal(0), sa.func.sum(sa.case((t.ordered_at.in_window(START, END), amount)))
+        )
         assert _sums(source, statement.select_from(relation.from_)) == {0: 6}
         # ... the one bucket definition ...
         bucket = t.ordered_at.bucket([START, END]).label("bucket")
@@ -182,9 +201,17 @@ def test_time_kinds_at_the_bounds_start_is_in_end_is_out(database, backend, kind
 def test_date_kinds_at_the_bounds(database, backend, kind):
     column_type, storage = DATE_KINDS[(backend, kind)]
     db = database(backend)
-    rows = [{"spent_on": day if isinstance(column_type, sa.Date) else day.isoformat(), "channel": "ads",
-             "amount": float(amount)} for day, amount in DAYS]
-    db.write("marketing_spend", {"spent_on": column_type, "channel": sa.String(10), "amount": sa.Float()}, rows)
+    rows = [
+        {
+            "spent_on": day if isinstance(column_type, sa.Date) else day.isoformat(),
+            "channel": "ads",
+            "amount": float(amount),
+        }
+        for day, amount in DAYS
+    ]
+    db.write(
+        "marketing_spend", {"spent_on": column_type, "channel": sa.String(10), "amount": sa.Float()}, rows
+    )
     source = db.open()
     try:
         relation = source.relation("marketing_spend")
@@ -208,31 +235,55 @@ def test_mysql_zero_dates_and_text_that_is_not_a_time_fall_in_no_period(database
     db = database("mysql")
     with db.engine.begin() as connection:
         connection.execute(sa.text("SET SESSION sql_mode = ''"))
-        connection.execute(sa.text(
-            "CREATE TABLE orders (order_id INT, customer_id INT, ordered_at DATETIME NOT NULL, amount DOUBLE)"))
-        connection.execute(sa.text(
-            "INSERT INTO orders VALUES (1, 1, '2026-10-27 10:00:00', 2), (2, 1, '0000-00-00 00:00:00', 100),"
-            " (3, 1, '2026-00-10 00:00:00', 1000)"))
-        connection.execute(sa.text("CREATE TABLE leads (lead_id INT, created_at VARCHAR(40), converted_at"
-                                   " VARCHAR(40), channel VARCHAR(10))"))
-        connection.execute(sa.text(
-            "INSERT INTO leads VALUES (1, '2026-10-27 10:00:00', NULL, 'ads'), (2, 'soon', NULL, 'ads'),"
-            " (3, '2026-02-30 10:00:00', NULL, 'ads'), (4, '0000-00-00 00:00:00', NULL, 'ads'), (5, NULL, NULL, 'ads')"))
-        connection.execute(sa.text("CREATE TABLE marketing_spend (spent_on DATE NOT NULL, channel VARCHAR(10),"
-                                   " amount DOUBLE)"))
-        connection.execute(sa.text(
-            "INSERT INTO marketing_spend VALUES ('2026-10-27', 'ads', 5), ('0000-00-00', 'ads', 50)"))
+        connection.execute(
+            sa.text(
+                "CREATE TABLE orders (order_id INT, customer_id INT, ordered_at DATETIME NOT NULL, amount DOUBLE)"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO orders VALUES (1, 1, '2026-10-27 10:00:00', 2), (2, 1, '0000-00-00 00:00:00', 100),"
+                " (3, 1, '2026-00-10 00:00:00', 1000)"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "CREATE TABLE leads (lead_id INT, created_at VARCHAR(40), converted_at"
+                " VARCHAR(40), channel VARCHAR(10))"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO leads VALUES (1, '2026-10-27 10:00:00', NULL, 'ads'), (2, 'soon', NULL, 'ads'),"
+                " (3, '2026-02-30 10:00:00', NULL, 'ads'), (4, '0000-00-00 00:00:00', NULL, 'ads'), (5, NULL, NULL, 'ads')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "CREATE TABLE marketing_spend (spent_on DATE NOT NULL, channel VARCHAR(10), amount DOUBLE)"
+            )
+        )
+        connection.execute(
+            sa.text("INSERT INTO marketing_spend VALUES ('2026-10-27', 'ads', 5), ('0000-00-00', 'ads', 50)")
+        )
     source = db.open()
     try:
-        results = {r.metric: r for r in compute(
-            select_metrics(["revenue", "clv", "conversion_rate"], db.registry), PERIOD, source, trend=2)}
+        results = {
+            r.metric: r
+            for r in compute(
+                select_metrics(["revenue", "clv", "conversion_rate"], db.registry), PERIOD, source, trend=2
+            )
+        }
         assert results["revenue"].value == 2 and results["revenue"].trend[-1].value == 2
         assert results["clv"].value == 2  # lifetime (before the end): the zero date is not "before"
         assert results["revenue"].warnings == []  # not an empty time either
         assert results["conversion_rate"].n == 1  # one lead created in the week; 'soon' and the rest in none
         leads_warnings = {w.message: w.count for w in results["conversion_rate"].warnings}
         assert leads_warnings.get("leads with no created_at", 1) == 1  # only the NULL is missing
-        found = {(c.entity, c.column): c.unreadable for c in check_times(source, ["orders", "leads", "marketing_spend"])}
+        found = {
+            (c.entity, c.column): c.unreadable
+            for c in check_times(source, ["orders", "leads", "marketing_spend"])
+        }
         assert found[("orders", "ordered_at")] == 2
         assert found[("leads", "created_at")] == 3
         assert found[("marketing_spend", "spent_on")] == 1
@@ -275,7 +326,9 @@ def _made_up_source(tmp_path):
     path = tmp_path / "shop.db"
     engine = sa.create_engine(f"sqlite:///{path}")
     with engine.begin() as connection:
-        connection.execute(sa.text("CREATE TABLE orders (order_id INT, customer_id INT, ordered_at TEXT, amount REAL)"))
+        connection.execute(
+            sa.text("CREATE TABLE orders (order_id INT, customer_id INT, ordered_at TEXT, amount REAL)")
+        )
         connection.execute(sa.text("INSERT INTO orders VALUES (1, 1, '2026-10-27 10:00:00', 7.5)"))
     engine.dispose()
     return f"madeupdb:///{path}"
@@ -310,7 +363,9 @@ def test_a_dialect_registered_twice_is_an_error_naming_both_plugins():
         def register_dialects(self, register):
             register(type("Other", (SQLiteDialect,), {"name": "sqlite"}))
 
-    with pytest.raises(PluginError, match="'sqlite' is registered twice: by again-plugin and by kpicore.dialects"):
+    with pytest.raises(
+        PluginError, match="'sqlite' is registered twice: by again-plugin and by kpicore.dialects"
+    ):
         _registry(Again())
     problems = _registry(Again(), strict=False).problems
     assert any("again-plugin" in p and "kpicore.dialects" in p for p in problems)

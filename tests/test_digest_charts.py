@@ -32,27 +32,46 @@ def labels(ticklabels) -> list[str]:
 
 
 def revenue(values):
-    return result("revenue", "Revenue", "currency", "higher", values[-1], values[-2], 571,
-                  trend=weekly_trend(values))
+    return result(
+        "revenue", "Revenue", "currency", "higher", values[-1], values[-2], 571, trend=weekly_trend(values)
+    )
 
 
 def churn(values):
-    return result("churn_rate", "Churn rate", "percent", "lower", values[-1], values[-2], 1845,
-                  trend=weekly_trend(values))
+    return result(
+        "churn_rate",
+        "Churn rate",
+        "percent",
+        "lower",
+        values[-1],
+        values[-2],
+        1845,
+        trend=weekly_trend(values),
+    )
 
 
 def test_currency_axis_is_abbreviated_in_the_currency_and_starts_at_zero():
     _, axes = drawn(revenue([31000, 33500, 35000, 36200, 37555.94, 38084.69]), currency="USD")
     assert labels(axes.get_yticklabels()) == ["$0", "$15K", "$30K"]
     assert axes.get_ylim()[0] == 0
-    assert any(isinstance(c, PolyCollection) for c in axes.collections), "an area fill under amounts from zero"
+    assert any(isinstance(c, PolyCollection) for c in axes.collections), (
+        "an area fill under amounts from zero"
+    )
     _, axes = drawn(revenue([31000, 33500, 35000, 36200, 37555.94, 38084.69]), locale="de_DE", currency="EUR")
     assert labels(axes.get_yticklabels()) == ["0\xa0€", "15.000\xa0€", "30.000\xa0€"]
 
 
 def test_rate_axis_has_percent_signs_one_decimal_count_and_says_it_is_not_from_zero():
-    csat = result("csat", "CSAT", "percent", "higher", 71.4, 79.2, 49,
-                  trend=weekly_trend([79.0, 75.0, 80.0, 78.0, 79.2, 71.4]))
+    csat = result(
+        "csat",
+        "CSAT",
+        "percent",
+        "higher",
+        71.4,
+        79.2,
+        49,
+        trend=weekly_trend([79.0, 75.0, 80.0, 78.0, 79.2, 71.4]),
+    )
     _, axes = drawn(csat)
     ticks = labels(axes.get_yticklabels())
     assert ticks and all(tick.endswith("%") for tick in ticks)
@@ -68,7 +87,9 @@ def test_a_small_rate_change_is_not_drawn_as_a_cliff():
     ticks = labels(axes.get_yticklabels())
     assert ticks and all(tick.endswith("%") for tick in ticks)
     # The same decimals on every tick: 0.0%, 0.4%, 0.8% (not 0%, 0.40%, 0.80%).
-    assert all("." in tick for tick in ticks) and len({len(tick.split(".")[-1]) for tick in ticks}) == 1, ticks
+    assert all("." in tick for tick in ticks) and len({len(tick.split(".")[-1]) for tick in ticks}) == 1, (
+        ticks
+    )
     low, high = axes.get_ylim()
     # 0.44 -> 0.49 moves the line a few percent of the height, not from the bottom to the top.
     assert (0.49 - 0.44) / (high - low) < 0.1
@@ -76,8 +97,16 @@ def test_a_small_rate_change_is_not_drawn_as_a_cliff():
 
 
 def test_scores_show_signed_points_and_a_zero_line():
-    nps = result("nps", "NPS", "points", "higher", -15.2, 7.0, 46,
-                 trend=weekly_trend([12.0, 5.0, 30.0, 9.0, 7.0, -15.2]))
+    nps = result(
+        "nps",
+        "NPS",
+        "points",
+        "higher",
+        -15.2,
+        7.0,
+        46,
+        trend=weekly_trend([12.0, 5.0, 30.0, 9.0, 7.0, -15.2]),
+    )
     _, axes = drawn(nps)
     ticks = labels(axes.get_yticklabels())
     assert "0" in ticks and any(tick.startswith("+") for tick in ticks)
@@ -113,7 +142,11 @@ def test_current_period_highlighted_and_previous_marked():
     annotations = [child for child in axes.texts]
     assert [a.get_text() for a in annotations] == ["$38.1K"]
     assert annotations[0].get_fontweight() == "bold"
-    offsets = [tuple(c.get_offsets()[0]) for c in axes.collections if hasattr(c, "get_offsets") and len(c.get_offsets())]
+    offsets = [
+        tuple(c.get_offsets()[0])
+        for c in axes.collections
+        if hasattr(c, "get_offsets") and len(c.get_offsets())
+    ]
     assert (5.0, 38084.69) in offsets and (4.0, 37555.94) in offsets  # filled current dot, ring on previous
 
 
@@ -131,11 +164,15 @@ def test_png_is_deterministic_and_sized():
 
 
 def test_fewer_than_two_values_draw_nothing():
-    one = result("revenue", "Revenue", "currency", "higher", 5.0, None, 1, trend=weekly_trend([None, None, 5.0]))
+    one = result(
+        "revenue", "Revenue", "currency", "higher", 5.0, None, 1, trend=weekly_trend([None, None, 5.0])
+    )
     assert trend_figure(one) is None and trend_chart(one) is None
 
 
-@pytest.mark.parametrize("locale, currency", [("bn_BD", "BDT"), ("fa_IR", "IRR"), ("ml_IN", "INR"), ("ig_NG", "NGN")])
+@pytest.mark.parametrize(
+    "locale, currency", [("bn_BD", "BDT"), ("fa_IR", "IRR"), ("ml_IN", "INR"), ("ig_NG", "NGN")]
+)
 def test_charts_in_every_language_draw_no_missing_glyph(locale, currency, caplog):
     """The DejaVu fonts have no Bengali taka sign (৳): a Bengali chart writes BDT instead of drawing a box,
     and Persian's ریال (letters matplotlib cannot join) becomes IRR."""

@@ -13,8 +13,14 @@ SLACK_KPIS = "C0KPIS0001"
 SLACK_OPS = "C0OPS00002"
 
 
-def write_config(tmp_path, demo_database, smtp_server=None, *, digest_extra="", destinations=None, metrics=None):
-    destinations = destinations or ["slack:#kpis", "email:owner@example.com,ops@example.com", "file:./digests"]
+def write_config(
+    tmp_path, demo_database, smtp_server=None, *, digest_extra="", destinations=None, metrics=None
+):
+    destinations = destinations or [
+        "slack:#kpis",
+        "email:owner@example.com,ops@example.com",
+        "file:./digests",
+    ]
     metrics = metrics or ["revenue", "new_customers", "nps", "csat"]
     email_table = ""
     if smtp_server is not None:
@@ -174,7 +180,9 @@ def test_render_formats(run_kpi, configured, fmt):
 
 
 def test_render_out_file_and_period_override(run_kpi, configured):
-    code, _, err = run_kpi("digest", "render", "weekly", "--format", "html", "--period", "2026-W46", "--out", "w.html")
+    code, _, err = run_kpi(
+        "digest", "render", "weekly", "--format", "html", "--period", "2026-W46", "--out", "w.html"
+    )
     assert code == 0, err
     html = (configured / "w.html").read_text(encoding="utf-8")
     assert "2026-W46" in html and "data:image/png;base64," in html
@@ -202,7 +210,10 @@ def test_unknown_metric_in_a_digest(run_kpi, tmp_path, demo_database):
     write_config(tmp_path, demo_database, metrics=["revenue", "csta"])
     code, _, err = run_kpi("digest", "send", "weekly")
     assert code == 2
-    assert err.strip() == "Error: kpi.toml: [digests.weekly].metrics: unknown metric 'csta' (did you mean csat, cac?)"
+    assert (
+        err.strip()
+        == "Error: kpi.toml: [digests.weekly].metrics: unknown metric 'csta' (did you mean csat, cac?)"
+    )
     code, out, _ = run_kpi("digest", "list")
     assert code == 2 and "weekly: ERROR" in out and "csta" in out
 
@@ -262,7 +273,8 @@ def test_template_override_and_jinja_hook(run_kpi, tmp_path, demo_database):
         (tmp_path / "kpi.toml").write_text('templates_dir = "tpl"\n' + text, encoding="utf-8")
         (tmp_path / "tpl").mkdir()
         (tmp_path / "tpl" / "loud.txt.j2").write_text(
-            "{{ title|shout }}\n{% for m in metrics %}{{ m.metric }}={{ m.value }}\n{% endfor %}", encoding="utf-8"
+            "{{ title|shout }}\n{% for m in metrics %}{{ m.metric }}={{ m.value }}\n{% endfor %}",
+            encoding="utf-8",
         )
         code, out, err = run_kpi("digest", "render", "weekly")
         assert code == 0, err

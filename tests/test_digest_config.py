@@ -53,7 +53,9 @@ def test_full_definition():
     )
     assert spec.title == "Weekly KPIs" and spec.breakdowns == {"nps": "region"}
     assert spec.timezone == "Asia/Kolkata" and spec.trend == 6 and spec.template == "weekly"
-    assert spec.schedule == CronSchedule("0 9 * * MON", "Asia/Kolkata") and str(spec.schedule) == "0 9 * * MON"
+    assert (
+        spec.schedule == CronSchedule("0 9 * * MON", "Asia/Kolkata") and str(spec.schedule) == "0 9 * * MON"
+    )
     assert (spec.catch_up, spec.max_delay) == (86400, 6 * 3600)
 
 
@@ -66,32 +68,77 @@ def test_every_interval():
 @pytest.mark.parametrize(
     "digest, message",
     [
-        ({"metrics": ["revenue", "csta"]}, "kpi.toml: [digests.weekly].metrics: unknown metric 'csta' (did you mean csat, cac?)"),
+        (
+            {"metrics": ["revenue", "csta"]},
+            "kpi.toml: [digests.weekly].metrics: unknown metric 'csta' (did you mean csat, cac?)",
+        ),
         ({}, "kpi.toml: [digests.weekly]: metrics is missing"),
         ({"metrics": []}, "kpi.toml: [digests.weekly].metrics: expected a non-empty list"),
         ({"metrics": ["nps", "nps"]}, "[digests.weekly].metrics: nps listed more than once"),
-        ({"metrics": ["nps"], "metric": ["x"]}, "kpi.toml: [digests.weekly]: unknown key 'metric' (did you mean metrics?)"),
-        ({"metrics": ["nps"], "destination": ["x"]}, "unknown key 'destination' (did you mean destinations?)"),
-        ({"metrics": ["nps"], "period": "last-weak"}, "kpi.toml: [digests.weekly].period: unknown period 'last-weak'"),
-        ({"metrics": ["nps"], "trend": 500}, "kpi.toml: [digests.weekly].trend: expected a number of periods from 2 to 120"),
+        (
+            {"metrics": ["nps"], "metric": ["x"]},
+            "kpi.toml: [digests.weekly]: unknown key 'metric' (did you mean metrics?)",
+        ),
+        (
+            {"metrics": ["nps"], "destination": ["x"]},
+            "unknown key 'destination' (did you mean destinations?)",
+        ),
+        (
+            {"metrics": ["nps"], "period": "last-weak"},
+            "kpi.toml: [digests.weekly].period: unknown period 'last-weak'",
+        ),
+        (
+            {"metrics": ["nps"], "trend": 500},
+            "kpi.toml: [digests.weekly].trend: expected a number of periods from 2 to 120",
+        ),
         ({"metrics": ["nps"], "trend": 1}, "[digests.weekly].trend"),
         ({"metrics": ["nps"], "trend": "12"}, "[digests.weekly].trend"),
-        ({"metrics": ["nps"], "timezone": "Europe/Berln"}, "[digests.weekly].timezone: unknown timezone 'Europe/Berln'"),
-        ({"metrics": ["nps"], "breakdowns": {"npz": "region"}}, "[digests.weekly].breakdowns: unknown metric 'npz' (did you mean nps?)"),
-        ({"metrics": ["nps"], "breakdowns": {"csat": "region"}}, "'csat' is not one of this digest's metrics"),
-        ({"metrics": ["nps"], "breakdowns": {"nps": ""}}, "[digests.weekly].breakdowns.nps: expected a dimension"),
-        ({"metrics": ["nps"], "destinations": ["#kpis"]}, "[digests.weekly].destinations: Destination '#kpis' has no scheme"),
-        ({"metrics": ["nps"], "destinations": ["slak:#kpis"]}, "no channel handles 'slak:' (did you mean slack:?)"),
-        ({"metrics": ["nps"], "destinations": ["email:nobody"]}, "[digests.weekly].destinations: Destination 'email:nobody'"),
+        (
+            {"metrics": ["nps"], "timezone": "Europe/Berln"},
+            "[digests.weekly].timezone: unknown timezone 'Europe/Berln'",
+        ),
+        (
+            {"metrics": ["nps"], "breakdowns": {"npz": "region"}},
+            "[digests.weekly].breakdowns: unknown metric 'npz' (did you mean nps?)",
+        ),
+        (
+            {"metrics": ["nps"], "breakdowns": {"csat": "region"}},
+            "'csat' is not one of this digest's metrics",
+        ),
+        (
+            {"metrics": ["nps"], "breakdowns": {"nps": ""}},
+            "[digests.weekly].breakdowns.nps: expected a dimension",
+        ),
+        (
+            {"metrics": ["nps"], "destinations": ["#kpis"]},
+            "[digests.weekly].destinations: Destination '#kpis' has no scheme",
+        ),
+        (
+            {"metrics": ["nps"], "destinations": ["slak:#kpis"]},
+            "no channel handles 'slak:' (did you mean slack:?)",
+        ),
+        (
+            {"metrics": ["nps"], "destinations": ["email:nobody"]},
+            "[digests.weekly].destinations: Destination 'email:nobody'",
+        ),
         ({"metrics": ["nps"], "destinations": ["slack:"]}, "'slack:' names no channel"),
-        ({"metrics": ["nps"], "destinations": "slack:#kpis"}, "[digests.weekly].destinations: expected a list of URIs"),
+        (
+            {"metrics": ["nps"], "destinations": "slack:#kpis"},
+            "[digests.weekly].destinations: expected a list of URIs",
+        ),
         ({"metrics": ["nps"], "schedule": "0 9 * *"}, "[digests.weekly].schedule: '0 9 * *' has 4 field(s)"),
         ({"metrics": ["nps"], "schedule": "61 9 * * MON"}, "minute field '61' is not valid"),
         ({"metrics": ["nps"], "schedule": "0 9 * * FUNDAY"}, "day of week field 'FUNDAY' is not valid"),
-        ({"metrics": ["nps"], "every": "30 seconds"}, "[digests.weekly].every: '30 seconds' is not an interval"),
+        (
+            {"metrics": ["nps"], "every": "30 seconds"},
+            "[digests.weekly].every: '30 seconds' is not an interval",
+        ),
         ({"metrics": ["nps"], "every": "0s"}, "is not an interval"),
         ({"metrics": ["nps"], "every": "0.5s"}, "[digests.weekly].every: '0.5s' is not an interval"),
-        ({"metrics": ["nps"], "schedule": "0 9 30 2 *"}, "[digests.weekly].schedule: '0 9 30 2 *' can never fire"),
+        (
+            {"metrics": ["nps"], "schedule": "0 9 30 2 *"},
+            "[digests.weekly].schedule: '0 9 30 2 *' can never fire",
+        ),
         ({"metrics": ["nps"], "schedule": "0 9 * * *", "timezone": "Mars/Base"}, "[digests.weekly].timezone"),
         ({"metrics": ["nps"], "catch_up": "a day"}, "[digests.weekly].catch_up: 'a day' is not a duration"),
         ({"metrics": ["nps"], "destinations": ["slak:#kpis", "emial:a@b.c"]}, "did you mean slack:?"),
@@ -105,7 +152,16 @@ def test_errors_name_the_key(digest, message):
 
 
 @pytest.mark.parametrize(
-    "cron", ["0 9 * * MON", "*/15 * * * *", "0 0 1 JAN-DEC *", "30 8 * * 1-5", "0 9,17 * * 0", "0 0 * * 7", "5 4 * * sun"]
+    "cron",
+    [
+        "0 9 * * MON",
+        "*/15 * * * *",
+        "0 0 1 JAN-DEC *",
+        "30 8 * * 1-5",
+        "0 9,17 * * 0",
+        "0 0 * * 7",
+        "5 4 * * sun",
+    ],
 )
 def test_valid_crons(cron):
     check_cron(cron, "x")
@@ -142,7 +198,11 @@ def test_one_compute_per_breakdown_dimension(demo_database):
     from kpicore.connectors import open_source
 
     spec = spec_of(
-        {"metrics": ["revenue", "nps", "csat", "new_customers"], "breakdowns": {"nps": "region", "csat": "region"}, "trend": 4}
+        {
+            "metrics": ["revenue", "nps", "csat", "new_customers"],
+            "breakdowns": {"nps": "region", "csat": "region"},
+            "trend": 4,
+        }
     )
     config = config_with({"metrics": ["nps"]})
     period = resolve_period(spec, "2026-W47")

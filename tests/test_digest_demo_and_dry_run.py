@@ -11,8 +11,14 @@ from tests.test_digest_cli import lines, write_config
 
 
 def test_demo_with_two_packs_writes_one_digest_with_every_metric(run_kpi, tmp_path):
-    code, _, err = run_kpi("demo", "--pack", "restaurant", "--pack", "consulting",
-                             env={"KPI_LOAD_PLUGINS": "restaurant,consulting"})
+    code, _, err = run_kpi(
+        "demo",
+        "--pack",
+        "restaurant",
+        "--pack",
+        "consulting",
+        env={"KPI_LOAD_PLUGINS": "restaurant,consulting"},
+    )
     assert code == 0, err
     text = (tmp_path / "digest.txt").read_text(encoding="utf-8")
     html = (tmp_path / "digest.html").read_text(encoding="utf-8")
@@ -50,7 +56,9 @@ def test_dry_run_is_quiet_when_everything_is_set(run_kpi, tmp_path, demo_databas
 
 
 def test_min_sample_marks_small_segments(run_kpi, tmp_path, demo_database):
-    write_config(tmp_path, demo_database, None, destinations=["file:./digests"], digest_extra="min_sample = 12")
+    write_config(
+        tmp_path, demo_database, None, destinations=["file:./digests"], digest_extra="min_sample = 12"
+    )
     code, out, err = run_kpi("digest", "render", "weekly")
     assert code == 0, err
     regions = [line for line in out.splitlines() if re.match(r"^    \S.*, \d+ responses?\b", line)]
@@ -59,6 +67,8 @@ def test_min_sample_marks_small_segments(run_kpi, tmp_path, demo_database):
     for line, n in zip(regions, sizes):
         assert line.endswith(", small sample") == (n < 12), line
     assert "(small sample: fewer than 12 responses, read with care)" in out
-    write_config(tmp_path, demo_database, None, destinations=["file:./digests"], digest_extra="min_sample = -1")
+    write_config(
+        tmp_path, demo_database, None, destinations=["file:./digests"], digest_extra="min_sample = -1"
+    )
     code, _, err = run_kpi("digest", "render", "weekly")
     assert code == 2 and "[digests.weekly].min_sample: expected a whole number of records" in err

@@ -82,8 +82,12 @@ def test_names_the_segment_that_moved_most_but_never_a_small_one():
     assert headline([result_]).focus == "NPS fell 22.2 points to -15.2, the most in South."
     assert main_segment(result_, min_sample=50) is None
     # With South the only large one moving this way and most of the movement, "most of it".
-    mostly = nps(-15.2, 7.0, segments=[Segment("South", -27.8, 40, previous=0.0), Segment("(none)", 0, 40, previous=1)],
-                 dimension="region")
+    mostly = nps(
+        -15.2,
+        7.0,
+        segments=[Segment("South", -27.8, 40, previous=0.0), Segment("(none)", 0, 40, previous=1)],
+        dimension="region",
+    )
     assert headline([mostly]).focus == "NPS fell 22.2 points to -15.2, most of it in South."
 
 
@@ -103,8 +107,18 @@ def test_nothing_to_compare_and_other_periods():
     assert headline([lonely]).summary == "No KPI can be compared with last week."
     assert headline([lonely]).focus is None
     assert headline([]).text == "No KPIs in this digest."
-    assert (since("2026-11"), since("2026-Q3"), since("2026"), since("2026-11-23"), since("2026-11-01..2026-11-15")) == (
-        "last month", "last quarter", "last year", "yesterday", "the period before",
+    assert (
+        since("2026-11"),
+        since("2026-Q3"),
+        since("2026"),
+        since("2026-11-23"),
+        since("2026-11-01..2026-11-15"),
+    ) == (
+        "last month",
+        "last quarter",
+        "last year",
+        "yesterday",
+        "the period before",
     )
 
 

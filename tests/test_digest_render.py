@@ -112,7 +112,16 @@ def test_slack_message_is_text_first_and_valid():
     # warnings), and for the breakdown a section plus the small-sample context.
     assert kinds[:3] == ["header", "context", "section"]
     assert kinds.count("divider") == len(sample_results())
-    assert kinds[3:11] == ["divider", "section", "context", "divider", "section", "context", "divider", "section"]
+    assert kinds[3:11] == [
+        "divider",
+        "section",
+        "context",
+        "divider",
+        "section",
+        "context",
+        "divider",
+        "section",
+    ]
     texts = [b["text"]["text"] for b in message["blocks"] if b["type"] == "section"]
     contexts = [b["elements"][0]["text"] for b in message["blocks"] if b["type"] == "context"]
     assert texts[0] == "*2 of 6 KPIs worse than last week.* Customer acquisition cost rose 14.5% to €58.40."

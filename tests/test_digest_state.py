@@ -87,10 +87,13 @@ def test_every_migration_from_0001_ends_at_the_live_table_and_keeps_rows(state_u
         command.upgrade(_alembic(connection), "0001")
     with engine.begin() as connection:
         command.upgrade(_alembic(connection), "0002")
-        connection.execute(sa.text(
-            "INSERT INTO deliveries (digest, period, destination, status, attempts, message_ids, updated_at) "
-            "VALUES ('weekly', '2026-W47', 'slack:#kpis', 'sent', 1, '[\"C1:1.2\"]', :now)"
-        ), {"now": dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)})
+        connection.execute(
+            sa.text(
+                "INSERT INTO deliveries (digest, period, destination, status, attempts, message_ids, updated_at) "
+                "VALUES ('weekly', '2026-W47', 'slack:#kpis', 'sent', 1, '[\"C1:1.2\"]', :now)"
+            ),
+            {"now": dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)},
+        )
     with engine.begin() as connection:
         command.upgrade(_alembic(connection), "head")
     from kpicore.follows import follows_table
@@ -104,10 +107,17 @@ def test_every_migration_from_0001_ends_at_the_live_table_and_keeps_rows(state_u
     assert version == "0004"
     assert [d for d in differences if "deliveries" in repr(d) or "follows" in repr(d)] == []
     unique = sa.inspect(engine).get_unique_constraints("deliveries")
-    assert [sorted(u["column_names"]) for u in unique] == [["destination", "kind", "name", "period", "segment"]]
+    assert [sorted(u["column_names"]) for u in unique] == [
+        ["destination", "kind", "name", "period", "segment"]
+    ]
     (row,) = ledger.list_deliveries(engine)
     assert (row.kind, row.name, row.period, row.segment, row.status, row.message_ids) == (
-        "digest", "weekly", "2026-W47", "", "sent", ["C1:1.2"]
+        "digest",
+        "weekly",
+        "2026-W47",
+        "",
+        "sent",
+        ["C1:1.2"],
     )
     # The new key: an alert named like the digest no longer collides with it.
     assert ledger.claim(engine, MessageKey("alert", "weekly", "2026-W47"), "slack:#kpis").claimed
@@ -187,14 +197,23 @@ def test_racing_processes_claim_once(state_url):
     assert sorted(race(_claim_in_process, state_url)) == [False, False, True]
 
 
-def test_send_digest_records_in_the_configured_state_database(state_url, demo_database, tmp_path, monkeypatch):
+def test_send_digest_records_in_the_configured_state_database(
+    state_url, demo_database, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     config = parse_config(
         {
             "state_url": state_url,
             "source": {"url": str(demo_database)},
-            "digests": {"weekly": {"metrics": ["revenue", "nps"], "breakdowns": {"nps": "region"},
-                                   "period": "2026-W47", "trend": 4, "destinations": ["file:out"]}},
+            "digests": {
+                "weekly": {
+                    "metrics": ["revenue", "nps"],
+                    "breakdowns": {"nps": "region"},
+                    "period": "2026-W47",
+                    "trend": 4,
+                    "destinations": ["file:out"],
+                }
+            },
         },
         tmp_path / "kpi.toml",
     )
@@ -209,17 +228,24 @@ def test_send_digest_records_in_the_configured_state_database(state_url, demo_da
     assert (row.period, row.destination, row.status, row.attempts) == ("2026-W47", "file:out", "sent", 1)
     # Computed values were stored too: totals and the nps segments.
     with open_state(state_url).connect() as connection:
-        segments = connection.execute(
-            sa.text("SELECT segment FROM metric_values WHERE metric = 'nps' AND period = '2026-W47'")
-        ).scalars().all()
+        segments = (
+            connection.execute(
+                sa.text("SELECT segment FROM metric_values WHERE metric = 'nps' AND period = '2026-W47'")
+            )
+            .scalars()
+            .all()
+        )
     assert "" in segments and "region=North" in segments
 
 
 def test_prepare_digest_without_store_leaves_no_values(tmp_path, demo_database):
     state = tmp_path / "state.db"
     config = parse_config(
-        {"state_url": f"sqlite:///{state}", "source": {"url": str(demo_database)},
-         "digests": {"weekly": {"metrics": ["nps"], "period": "2026-W47", "trend": 0}}},
+        {
+            "state_url": f"sqlite:///{state}",
+            "source": {"url": str(demo_database)},
+            "digests": {"weekly": {"metrics": ["nps"], "period": "2026-W47", "trend": 0}},
+        },
         Path(tmp_path / "kpi.toml"),
     )
     registry = get_registry()
@@ -233,7 +259,7 @@ def _open_state_in_process(url: str, gate, results) -> None:
     try:
         open_state(url)
         results.put("ok")
-    except Exception as error:  # noqa: BLE001 - reported to the test
+    except Exception as error:
         results.put(f"{type(error).__name__}: {error}")
 
 

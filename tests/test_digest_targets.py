@@ -15,8 +15,13 @@ from tests.digest_data import PERIOD, sample_results, sample_spec
 
 #: revenue 48,210.50 vs a goal of 50,000 (short by 1,789.50); churn 2.1 % within ≤ 2.5 %;
 #: nps 42.0 vs a range 45–60 (3.00 points short); cac 58.40 over its ≤ 50.00 cap by 8.40.
-TARGETS = {"revenue": {"goal": 50000}, "churn_rate": {"max": 2.5}, "nps": {"min": 45, "max": 60},
-           "cac": {"max": 50}, "fcr": {"min": 70}}
+TARGETS = {
+    "revenue": {"goal": 50000},
+    "churn_rate": {"max": 2.5},
+    "nps": {"min": 45, "max": 60},
+    "cac": {"max": 50},
+    "fcr": {"min": 70},
+}
 
 
 def _render(fmt: str, locale: str = "en", targets=TARGETS):
@@ -50,8 +55,9 @@ def test_each_metric_row_shows_its_target_and_where_it_stands(fmt):
 def test_no_target_words_without_targets(fmt):
     rendered = _render(fmt, targets={})
     body = rendered.body if fmt != "slack" else json.dumps(rendered.messages)
-    assert "on track" not in body and "short" not in body and "target" not in body.lower().replace(
-        "target=", "")
+    assert (
+        "on track" not in body and "short" not in body and "target" not in body.lower().replace("target=", "")
+    )
 
 
 def test_the_html_colours_on_track_green_and_off_track_red():
@@ -60,12 +66,15 @@ def test_the_html_colours_on_track_green_and_off_track_red():
     assert 'color:#b91c1c;">✗ $8.40 over' in body
 
 
-@pytest.mark.parametrize(("locale", "on_track", "headline_word"), [
-    ("ml_IN", "ലക്ഷ്യത്തിനൊത്ത്", "ലക്ഷ്യമായ"),
-    ("bn_BD", "লক্ষ্যের পথে", "লক্ষ্য"),
-    ("fa_IR", "در مسیر هدف", "هدف"),
-    ("ig_NG", "na-aga nke ọma", "ebumnuche"),
-])
+@pytest.mark.parametrize(
+    ("locale", "on_track", "headline_word"),
+    [
+        ("ml_IN", "ലക്ഷ്യത്തിനൊത്ത്", "ലക്ഷ്യമായ"),
+        ("bn_BD", "লক্ষ্যের পথে", "লক্ষ্য"),
+        ("fa_IR", "در مسیر هدف", "هدف"),
+        ("ig_NG", "na-aga nke ọma", "ebumnuche"),
+    ],
+)
 def test_target_words_and_sentences_are_translated(locale, on_track, headline_word):
     from kpicore.digest.headline import describe_target
     from kpicore.i18n import using

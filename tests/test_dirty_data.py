@@ -20,7 +20,9 @@ def test_text_amounts_are_left_out_and_warned(kpi, backend):
     results = kpi.compute(["revenue", "aov"], "2026-W47", orders=ORDERS)
     revenue, aov = results["revenue"], results["aov"]
     assert (revenue.value, revenue.n) == (17.5, 2)
-    assert [(w.message, w.count) for w in revenue.warnings] == [("orders with no amount or an amount that is not a number (kpi check --data shows examples)", 3)]
+    assert [(w.message, w.count) for w in revenue.warnings] == [
+        ("orders with no amount or an amount that is not a number (kpi check --data shows examples)", 3)
+    ]
     assert (aov.value, aov.n) == (8.75, 2)
 
 
@@ -28,7 +30,12 @@ CUSTOMERS = [
     {"customer_id": 1, "signup_at": "2026-01-01 00:00:00", "churned_at": "", "region": "North"},
     {"customer_id": 2, "signup_at": "2026-01-01 00:00:00", "churned_at": "garbage", "region": ""},
     {"customer_id": 3, "signup_at": "2026-01-01 00:00:00", "churned_at": None, "region": None},
-    {"customer_id": 4, "signup_at": "2026-01-01 00:00:00", "churned_at": "2026-11-17 09:00:00", "region": "North"},
+    {
+        "customer_id": 4,
+        "signup_at": "2026-01-01 00:00:00",
+        "churned_at": "2026-11-17 09:00:00",
+        "region": "North",
+    },
 ]
 
 
@@ -46,7 +53,13 @@ def test_empty_and_unparseable_times(kpi, backend):
 
 def test_empty_time_cells_are_missing_times_in_a_trend(kpi):
     rows = [
-        {"response_id": 1, "customer_id": 1, "survey": "nps", "score": 10, "responded_at": "2026-11-16 10:00:00"},
+        {
+            "response_id": 1,
+            "customer_id": 1,
+            "survey": "nps",
+            "score": 10,
+            "responded_at": "2026-11-16 10:00:00",
+        },
         {"response_id": 2, "customer_id": 1, "survey": "nps", "score": 0, "responded_at": ""},
         {"response_id": 3, "customer_id": 1, "survey": "nps", "score": 0, "responded_at": None},
     ]

@@ -15,7 +15,8 @@ from kpicore.cli import cli
 REPO = Path(__file__).resolve().parent.parent
 PLUGINS_DOC = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
 HOOKS = sorted(
-    name for name, function in vars(hookspecs).items()
+    name
+    for name, function in vars(hookspecs).items()
     if inspect.isfunction(function) and hasattr(function, "kpicore_spec")
 )
 TEST_FILES = [*REPO.glob("tests/**/*.py"), *REPO.glob("plugins/*/tests/**/*.py")]
@@ -23,9 +24,17 @@ TEST_FILES = [*REPO.glob("tests/**/*.py"), *REPO.glob("plugins/*/tests/**/*.py")
 
 def test_the_hooks_are_found():
     assert sorted(HOOKS) == [
-        "prepare_jinja2_environment", "register_catalogs", "register_channels", "register_commands",
-        "register_connectors", "register_demo_data", "register_dialects", "register_entities", "register_insights",
-        "register_metrics", "register_settings",
+        "prepare_jinja2_environment",
+        "register_catalogs",
+        "register_channels",
+        "register_commands",
+        "register_connectors",
+        "register_demo_data",
+        "register_dialects",
+        "register_entities",
+        "register_insights",
+        "register_metrics",
+        "register_settings",
     ]
 
 
@@ -45,7 +54,9 @@ def test_every_hook_has_a_test(hook):
     implementing = re.compile(rf"def {hook}\(")
     calling_directly = re.compile(rf"\.hook\.{hook}\(")
     this_file = Path(__file__).resolve()
-    tests = [path for path in TEST_FILES if path.resolve() != this_file and implementing.search(path.read_text())]
+    tests = [
+        path for path in TEST_FILES if path.resolve() != this_file and implementing.search(path.read_text())
+    ]
     assert tests, f"no test implements the {hook} hook"
     through_kpicore = [path for path in tests if not calling_directly.search(path.read_text())]
     assert through_kpicore, f"every test of the {hook} hook calls it through pluggy, not through kpicore"
@@ -72,8 +83,10 @@ def test_the_new_plugin_command_is_builtin():
 
 def test_docs_and_help_stand_alone():
     """The docs, READMEs and every command's help never cite a design document the repository lacks."""
-    texts = {str(path.relative_to(REPO)): path.read_text(encoding="utf-8")
-             for path in [*REPO.glob("docs/*.md"), REPO / "README.md", *REPO.glob("plugins/*/README.md")]}
+    texts = {
+        str(path.relative_to(REPO)): path.read_text(encoding="utf-8")
+        for path in [*REPO.glob("docs/*.md"), REPO / "README.md", *REPO.glob("plugins/*/README.md")]
+    }
     for path, command in all_commands(cli):
         texts[path] = " ".join([command.help or "", *(getattr(p, "help", "") or "" for p in command.params)])
     citing = [name for name, text in texts.items() if re.search(r"\bDESIGN\b|DESIGN\.md|section \d+\b", text)]

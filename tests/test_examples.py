@@ -22,11 +22,15 @@ def test_custom_metric_example(kpi, monkeypatch):
     import refund_rate
 
     kpi.register(refund_rate)
-    result = kpi.compute("refund_rate", "2026-W47", orders=[
-        {"order_id": 1, "customer_id": 1, "ordered_at": "2026-11-16 09:00:00", "amount": 40.0},
-        {"order_id": 2, "customer_id": 1, "ordered_at": "2026-11-22 23:59:59", "amount": 60.0},
-        {"order_id": 3, "customer_id": 1, "ordered_at": "2026-11-18 09:00:00", "amount": -40.0},
-        {"order_id": 4, "customer_id": 1, "ordered_at": "2026-11-23 00:00:00", "amount": -10.0},
-    ])
+    result = kpi.compute(
+        "refund_rate",
+        "2026-W47",
+        orders=[
+            {"order_id": 1, "customer_id": 1, "ordered_at": "2026-11-16 09:00:00", "amount": 40.0},
+            {"order_id": 2, "customer_id": 1, "ordered_at": "2026-11-22 23:59:59", "amount": 60.0},
+            {"order_id": 3, "customer_id": 1, "ordered_at": "2026-11-18 09:00:00", "amount": -40.0},
+            {"order_id": 4, "customer_id": 1, "ordered_at": "2026-11-23 00:00:00", "amount": -10.0},
+        ],
+    )
     assert result.value == 50.0
     sys.modules.pop("refund_rate", None)

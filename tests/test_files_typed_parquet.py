@@ -37,27 +37,50 @@ def write_folders(tmp_path):
     typed.mkdir()
     text.mkdir()
     order_columns = list(zip(*ORDERS, strict=True))
-    pq.write_table(pa.table({
-        "order_id": pa.array(order_columns[0], pa.int64()), "customer_id": pa.array(order_columns[1], pa.int64()),
-        "ordered_at": pa.array(order_columns[2], pa.timestamp("s", tz="UTC")),
-        "amount": pa.array(order_columns[3], pa.float64()),
-    }), typed / "orders.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": pa.array(order_columns[0], pa.int64()),
+                "customer_id": pa.array(order_columns[1], pa.int64()),
+                "ordered_at": pa.array(order_columns[2], pa.timestamp("s", tz="UTC")),
+                "amount": pa.array(order_columns[3], pa.float64()),
+            }
+        ),
+        typed / "orders.parquet",
+    )
     response_columns = list(zip(*RESPONSES, strict=True))
-    pq.write_table(pa.table({
-        "response_id": pa.array(response_columns[0], pa.int64()),
-        "customer_id": pa.array(response_columns[1], pa.int64()),
-        "survey": pa.array(response_columns[2], pa.string()), "score": pa.array(response_columns[3], pa.float64()),
-        "responded_at": pa.array(response_columns[4], pa.timestamp("s")),  # naive: read in the source timezone
-    }), typed / "survey_responses.parquet")
-    for name, header, rows in (("orders", ["order_id", "customer_id", "ordered_at", "amount"], ORDERS),
-                               ("survey_responses", ["response_id", "customer_id", "survey", "score",
-                                                     "responded_at"], RESPONSES)):
+    pq.write_table(
+        pa.table(
+            {
+                "response_id": pa.array(response_columns[0], pa.int64()),
+                "customer_id": pa.array(response_columns[1], pa.int64()),
+                "survey": pa.array(response_columns[2], pa.string()),
+                "score": pa.array(response_columns[3], pa.float64()),
+                "responded_at": pa.array(
+                    response_columns[4], pa.timestamp("s")
+                ),  # naive: read in the source timezone
+            }
+        ),
+        typed / "survey_responses.parquet",
+    )
+    for name, header, rows in (
+        ("orders", ["order_id", "customer_id", "ordered_at", "amount"], ORDERS),
+        ("survey_responses", ["response_id", "customer_id", "survey", "score", "responded_at"], RESPONSES),
+    ):
         with (text / f"{name}.csv").open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(header)
             for row in rows:
-                writer.writerow(["" if v is None else v.strftime("%Y-%m-%d %H:%M:%S%z") if isinstance(v, datetime)
-                                 else v for v in row])
+                writer.writerow(
+                    [
+                        ""
+                        if v is None
+                        else v.strftime("%Y-%m-%d %H:%M:%S%z")
+                        if isinstance(v, datetime)
+                        else v
+                        for v in row
+                    ]
+                )
     return typed, text
 
 
@@ -71,8 +94,10 @@ def test_typed_parquet_matches_csv(tmp_path, tz):
     for folder in (typed, text):
         source = open_source(str(folder), SourceConfig(timezone=tz), registry)
         try:
-            results[folder.name] = [(r.metric, r.value, r.previous, r.n, [(w.message, w.count) for w in r.warnings])
-                                    for r in compute(metrics, period, source, trend=3)]
+            results[folder.name] = [
+                (r.metric, r.value, r.previous, r.n, [(w.message, w.count) for w in r.warnings])
+                for r in compute(metrics, period, source, trend=3)
+            ]
         finally:
             source.close()
     assert results["typed"] == results["text"]

@@ -42,8 +42,15 @@ def test_table_and_digest_print_the_same_strings(capsys, monkeypatch, locale, cu
     print_table(results, currency, locale)
     table = capsys.readouterr().out
     rendered = {
-        fmt: render(sample_spec(metrics=[r.metric for r in results], breakdowns={}), results, fmt,
-                    period_label=PERIOD, locale=locale, currency=currency, charts=False).body
+        fmt: render(
+            sample_spec(metrics=[r.metric for r in results], breakdowns={}),
+            results,
+            fmt,
+            period_label=PERIOD,
+            locale=locale,
+            currency=currency,
+            charts=False,
+        ).body
         for fmt in ("text", "md", "html", "slack")
     }
     for item in results:
@@ -77,8 +84,17 @@ def test_cli_table_matches_the_digest_on_the_demo(run_kpi, demo_database, tmp_pa
         'period = "2026-W47"\ntrend = 0\n',
         encoding="utf-8",
     )
-    code, table, err = run_kpi("compute", "revenue", "new_customers", "churn_rate", "nps", "csat",
-                               "--period", "2026-W47", env={"COLUMNS": "200"})
+    code, table, err = run_kpi(
+        "compute",
+        "revenue",
+        "new_customers",
+        "churn_rate",
+        "nps",
+        "csat",
+        "--period",
+        "2026-W47",
+        env={"COLUMNS": "200"},
+    )
     assert code == 0, err
     code, text, err = run_kpi("digest", "render", "weekly")
     assert code == 0, err

@@ -104,26 +104,43 @@ def english_fragments() -> set[str]:
 @pytest.mark.parametrize("fmt", ["text", "md", "html", "slack"])
 def test_no_english_left_in_the_malayalam_digest(fmt):
     results = [r for r in sample_results() if r.ok]  # a failure's reason is the source's own words
-    body = render(sample_spec(), results, fmt, period_label=PERIOD, locale="ml_IN", currency="INR",
-                  charts=False).body
+    body = render(
+        sample_spec(), results, fmt, period_label=PERIOD, locale="ml_IN", currency="INR", charts=False
+    ).body
     if fmt == "html":
         body = re.sub(r"<[^>]+>", " ", body)
     if fmt == "slack":  # what Slack shows: the texts, not the Block Kit keys
         body = "\n".join(re.findall(r'"text": ("(?:[^"\\]|\\.)*")', body))
-    left = sorted(f for f in english_fragments() if re.search(rf"(?<![A-Za-z]){re.escape(f)}(?![A-Za-z])", body))
+    left = sorted(
+        f for f in english_fragments() if re.search(rf"(?<![A-Za-z]){re.escape(f)}(?![A-Za-z])", body)
+    )
     assert left == [], f"English left in the ml {fmt} digest: {left}"
 
 
 def test_persian_html_is_right_to_left():
-    body = render(sample_spec(), sample_results(), "html", period_label=PERIOD, locale="fa_IR",
-                  currency="IRR", charts=False).body
+    body = render(
+        sample_spec(),
+        sample_results(),
+        "html",
+        period_label=PERIOD,
+        locale="fa_IR",
+        currency="IRR",
+        charts=False,
+    ).body
     assert '<html lang="fa" dir="rtl">' in body
     # The date range is Persian words and numbers: isolated, read in its own direction (not forced LTR);
     # values and labels stay LTR; table cells align to the reading direction's start and end.
     assert '<bdi dir="auto">16 تا 22 نوامبر 2026</bdi>' in body and '<bdi dir="ltr">2026-W47</bdi>' in body
     assert '<td align="left" style="font-size:22px' in body  # the value at the end of the row: left in RTL
-    english = render(sample_spec(), sample_results(), "html", period_label=PERIOD, locale="en",
-                     currency="EUR", charts=False).body
+    english = render(
+        sample_spec(),
+        sample_results(),
+        "html",
+        period_label=PERIOD,
+        locale="en",
+        currency="EUR",
+        charts=False,
+    ).body
     assert '<html lang="en" dir="ltr">' in english
     assert '<td align="right" style="font-size:22px' in english and "<bdi" not in english
 
@@ -173,12 +190,21 @@ def test_a_broken_catalog_is_english_and_said(tmp_path, monkeypatch, caplog):
 
 
 def kpi(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(KPI), *args], check=False, cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={"PATH": str(KPI.parent), "COLUMNS": "200", "HOME": str(cwd)})
+    return subprocess.run(
+        [str(KPI), *args],
+        check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": str(KPI.parent), "COLUMNS": "200", "HOME": str(cwd)},
+    )
 
 
 @pytest.fixture(scope="module")
-def demo_folder(tmp_path_factory, ):
+def demo_folder(
+    tmp_path_factory,
+):
     folder = tmp_path_factory.mktemp("demo-fa")
     completed = kpi("demo", "--locale", "fa_IR", "--period", "2026-W47", cwd=folder)
     assert completed.returncode == 0, completed.stderr
@@ -213,8 +239,11 @@ def english_demo(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "locale, currency, timezone, title, per_dollar",
-    [("ml_IN", "INR", "Asia/Kolkata", "പ്രതിവാര KPI-കൾ", 85), ("bn_BD", "BDT", "Asia/Dhaka", "সাপ্তাহিক KPI", 120),
-     ("ig_NG", "NGN", "Africa/Lagos", "KPI nke izu", 1500)],
+    [
+        ("ml_IN", "INR", "Asia/Kolkata", "പ്രതിവാര KPI-കൾ", 85),
+        ("bn_BD", "BDT", "Asia/Dhaka", "সাপ্তাহিক KPI", 120),
+        ("ig_NG", "NGN", "Africa/Lagos", "KPI nke izu", 1500),
+    ],
 )
 def test_kpi_demo_in_each_language(tmp_path, english_demo, locale, currency, timezone, title, per_dollar):
     completed = kpi("demo", "--locale", locale, "--period", "2026-W47", cwd=tmp_path)
@@ -223,8 +252,14 @@ def test_kpi_demo_in_each_language(tmp_path, english_demo, locale, currency, tim
     assert f'currency = "{currency}"' in config and f'locale = "{locale}"' in config
     assert f'timezone = "{timezone}"' in config and "week_start" not in config and "calendar" not in config
     assert title in completed.stdout and "Revenue" not in completed.stdout
-    values = [json.loads(kpi("compute", "aov", "--period", "2026-W47", "--tz", "UTC", "--format", "json",
-                             cwd=folder).stdout)[0]["value"] for folder in (tmp_path, english_demo)]
+    values = [
+        json.loads(
+            kpi(
+                "compute", "aov", "--period", "2026-W47", "--tz", "UTC", "--format", "json", cwd=folder
+            ).stdout
+        )[0]["value"]
+        for folder in (tmp_path, english_demo)
+    ]
     assert values[0] == pytest.approx(values[1] * per_dollar, rel=0.01)  # the same orders, in that currency
 
 
@@ -233,7 +268,9 @@ def test_kpi_compute_translates_the_table_never_the_json(demo_folder):
     table = kpi("compute", "revenue", "--period", "2026-W47", "--locale", "ml_IN", cwd=folder)
     assert table.returncode == 0, table.stderr
     assert "വരുമാനം" in table.stdout and "മൂല്യം" in table.stdout
-    as_json = kpi("compute", "revenue", "--period", "2026-W47", "--format", "json", "--locale", "ml_IN", cwd=folder)
+    as_json = kpi(
+        "compute", "revenue", "--period", "2026-W47", "--format", "json", "--locale", "ml_IN", cwd=folder
+    )
     plain = kpi("compute", "revenue", "--period", "2026-W47", "--format", "json", cwd=folder)
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout) == json.loads(plain.stdout)
@@ -266,13 +303,20 @@ def test_bengali_and_malayalam_charts_draw_only_what_their_font_can():
 def test_glossary_matches_the_catalogs():
     """docs/i18n.md's glossary lists every stock and pack metric with the catalogs' own translations."""
     page = (Path(__file__).parent.parent / "docs" / "i18n.md").read_text(encoding="utf-8")
-    rows = {cells[0].strip("`"): cells[1:] for cells in (
-        [c.strip() for c in line.strip("|").split("|")] for line in page.splitlines() if line.startswith("| `")
-    )}
+    rows = {
+        cells[0].strip("`"): cells[1:]
+        for cells in (
+            [c.strip() for c in line.strip("|").split("|")]
+            for line in page.splitlines()
+            if line.startswith("| `")
+        )
+    }
     plugins = {plugin for domain in DOMAINS.values() for plugin in domain.plugins}
     titles = {name: r.item.title for name, r in REGISTRY.metrics.items() if r.plugin in plugins}
     assert {name: row[0] for name, row in rows.items()} == titles
-    catalogs = {lang: {m.id: m.string for d in DOMAINS.values() for m in catalog(lang, d)} for lang in LANGUAGES}
+    catalogs = {
+        lang: {m.id: m.string for d in DOMAINS.values() for m in catalog(lang, d)} for lang in LANGUAGES
+    }
     for english, *translated in rows.values():
         assert translated == [catalogs[lang][english] for lang in ("ml", "bn", "fa", "ig")], english
 
@@ -302,11 +346,20 @@ def test_a_broken_plugin_catalog_is_one_line_and_english(tmp_path, caplog):
         with caplog.at_level(logging.WARNING, logger="kpicore.i18n"), i18n.using("fa_IR"):
             assert i18n.gettext("Pizzas sold") == "Pizzas sold"
             assert i18n.gettext("Revenue") == "درآمد"
-            body = render(sample_spec(), sample_results(), "text", period_label=PERIOD, locale="fa_IR",
-                          currency="IRR", charts=False).body
+            body = render(
+                sample_spec(),
+                sample_results(),
+                "text",
+                period_label=PERIOD,
+                locale="fa_IR",
+                currency="IRR",
+                charts=False,
+            ).body
         assert "درآمد" in body
         lines = [r.getMessage() for r in caplog.records]
-        assert len(lines) == 1 and lines[0].startswith("the kpicore_brokenpack catalog for locale 'fa_IR' is broken (")
+        assert len(lines) == 1 and lines[0].startswith(
+            "the kpicore_brokenpack catalog for locale 'fa_IR' is broken ("
+        )
         assert lines[0].endswith("): using English")
     finally:
         i18n._plugin_catalogs.clear()
@@ -316,8 +369,12 @@ def test_a_broken_plugin_catalog_is_one_line_and_english(tmp_path, caplog):
 
 @pytest.mark.parametrize(
     "locale, expected",
-    [("bn_BD", "১২,৩৪,৫৬৭.০০৳"), ("fa_IR", "\u200eریال\xa0۱,۲۳۴,۵۶۷"), ("ml_IN", "₹൧൨,൩൪,൫൬൭.൦൦"),
-     ("ig_NG", "₦1,234,567.00")],
+    [
+        ("bn_BD", "১২,৩৪,৫৬৭.০০৳"),
+        ("fa_IR", "\u200eریال\xa0۱,۲۳۴,۵۶۷"),
+        ("ml_IN", "₹൧൨,൩൪,൫൬൭.൦൦"),
+        ("ig_NG", "₦1,234,567.00"),
+    ],
 )
 def test_native_digits(locale, expected):
     currency = {"bn_BD": "BDT", "fa_IR": "IRR", "ml_IN": "INR", "ig_NG": "NGN"}[locale]
@@ -356,19 +413,26 @@ def test_solar_hijri_dates(day, short, medium):
         assert formatting.format_date(day, "fa_IR", "short") == short
         assert formatting.format_date(day, "fa_IR") == medium
     with i18n.using("fa_IR", "native", "persian"):
-        assert formatting.format_date(day, "fa_IR", "short") == short.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+        assert formatting.format_date(day, "fa_IR", "short") == short.translate(
+            str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+        )
     with i18n.using("fa_IR"):  # the default calendar is Gregorian
         assert "1405" not in formatting.format_date(day, "fa_IR")
     with i18n.using("en", None, "persian"):  # Solar Hijri dates only where the language is Persian
         assert formatting.format_date(day, "en") == formatting.format_date(day, "en", "medium")
-        assert "1405" not in formatting.format_date(day, "en") and "فروردین" not in formatting.format_date(day, "en")
+        assert "1405" not in formatting.format_date(day, "en") and "فروردین" not in formatting.format_date(
+            day, "en"
+        )
 
 
 def test_solar_hijri_ranges_and_ticks():
     with i18n.using("fa_IR", None, "persian"):
         assert formatting.format_date_range("2026-11-16", "2026-11-23", "fa_IR") == "25 آبان تا 1 آذر 1405"
         assert formatting.format_date_range("2026-03-21", "2026-03-28", "fa_IR") == "1 تا 7 فروردین 1405"
-        assert formatting.format_date_range("2026-03-14", "2026-03-23", "fa_IR") == "23 اسفند 1404 تا 2 فروردین 1405"
+        assert (
+            formatting.format_date_range("2026-03-14", "2026-03-23", "fa_IR")
+            == "23 اسفند 1404 تا 2 فروردین 1405"
+        )
         assert formatting.period_tick("2026-W47", "fa_IR") == "25 آبان"
         assert formatting.period_tick("2026-W47", "fa_IR", numeric=True) == "8/25"
 
@@ -378,7 +442,9 @@ def test_calendar_persian_in_kpi_toml_reaches_the_persian_digest(tmp_path):
     from kpicore.digest.run import render_options
     from kpicore.errors import ConfigError
 
-    (tmp_path / "kpi.toml").write_text('locale = "fa_IR"\ncurrency = "IRR"\ncalendar = "persian"\n', encoding="utf-8")
+    (tmp_path / "kpi.toml").write_text(
+        'locale = "fa_IR"\ncurrency = "IRR"\ncalendar = "persian"\n', encoding="utf-8"
+    )
     options = render_options(load_config(tmp_path / "kpi.toml"))
     for fmt in ("text", "html", "md", "slack"):
         body = render(sample_spec(), sample_results(), fmt, period_label=PERIOD, charts=False, **options).body
@@ -391,12 +457,21 @@ def test_calendar_persian_in_kpi_toml_reaches_the_persian_digest(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["text", "md", "slack"])
 def test_persian_lists_are_joined_with_the_arabic_comma(fmt):
-    body = render(sample_spec(), sample_results(), fmt, period_label=PERIOD, locale="fa_IR", currency="IRR",
-                  charts=False).body
+    body = render(
+        sample_spec(),
+        sample_results(),
+        fmt,
+        period_label=PERIOD,
+        locale="fa_IR",
+        currency="IRR",
+        charts=False,
+    ).body
     if fmt == "slack":  # the notification text: "... — Weekly KPIs، 2026-W47"
         assert "شاخص‌های هفتگی، 2026-W47" in body
     else:
-        assert re.search(r"پاسخ، \*?نمونهٔ کوچک", body) and "پاسخ, " not in body  # "13 responses، small sample"
+        assert (
+            re.search(r"پاسخ، \*?نمونهٔ کوچک", body) and "پاسخ, " not in body
+        )  # "13 responses، small sample"
     assert formatting.format_list(["nps", "csat"], "fa_IR") == "nps، csat"
     assert formatting.format_list(["a", "b"], "fa_IR", sep="; ") == "a؛ b"
     assert formatting.format_list(["nps", "csat"], "ml_IN") == "nps, csat"

@@ -104,12 +104,15 @@ def test_mann_kendall_on_a_known_sequence():
     assert mann_kendall([3, 3, 3, 3]) == (0.0, 1.0)
 
 
-@pytest.mark.parametrize(("values", "expected"), [
-    ([10, 11, 12, 13, 14, 15, 16, 17], 1),
-    ([17, 16, 15, 14, 13, 12, 11, 10], -1),
-    ([10, 12, 9, 11, 10, 12, 9, 11], 0),
-    ([100, 100.1, 100.2, 100.3, 100.4, 100.5, 100.6, 100.7], 0),  # rising, but by less than 5 %
-])
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([10, 11, 12, 13, 14, 15, 16, 17], 1),
+        ([17, 16, 15, 14, 13, 12, 11, 10], -1),
+        ([10, 12, 9, 11, 10, 12, 9, 11], 0),
+        ([100, 100.1, 100.2, 100.3, 100.4, 100.5, 100.6, 100.7], 0),  # rising, but by less than 5 %
+    ],
+)
 def test_direction_of_a_trend(values, expected):
     sign, _, _ = direction(values, confidence=0.95, min_change=0.05)
     assert sign == expected
@@ -129,14 +132,17 @@ def test_the_forecast_continues_a_line_and_its_interval_holds_the_truth():
     assert forecast([5.0] * 12) is None
 
 
-@pytest.mark.parametrize(("segments", "total", "share", "expected"), [
-    ([("email", 60.0), ("social", 40.0)], 100.0, 0.5, ("email", 0.6)),
-    ([("email", 50.0), ("social", 50.0)], 100.0, 0.5, None),  # exactly half is not more than half
-    ([("(none)", 80.0), ("social", 20.0)], 100.0, 0.5, None),  # "no channel" is never named
-    ([("a", 30.0), ("b", 30.0), ("c", 40.0)], 100.0, 0.35, ("c", 0.4)),
-    ([("a", -10.0), ("b", 110.0)], 100.0, 0.5, None),
-    ([], 0.0, 0.5, None),
-])
+@pytest.mark.parametrize(
+    ("segments", "total", "share", "expected"),
+    [
+        ([("email", 60.0), ("social", 40.0)], 100.0, 0.5, ("email", 0.6)),
+        ([("email", 50.0), ("social", 50.0)], 100.0, 0.5, None),  # exactly half is not more than half
+        ([("(none)", 80.0), ("social", 20.0)], 100.0, 0.5, None),  # "no channel" is never named
+        ([("a", 30.0), ("b", 30.0), ("c", 40.0)], 100.0, 0.35, ("c", 0.4)),
+        ([("a", -10.0), ("b", 110.0)], 100.0, 0.5, None),
+        ([], 0.0, 0.5, None),
+    ],
+)
 def test_concentration(segments, total, share, expected):
     found = concentrated(segments, total, share)
     if expected is None:

@@ -27,8 +27,10 @@ CHURN = {  # region: (churned now, start now, churned before, start before)
 
 
 def churn_segments(table):
-    return [agg(region, 100 * c / s if s else None, s, 100 * pc / ps if ps else None, ps)
-            for region, (c, s, pc, ps) in table.items()]
+    return [
+        agg(region, 100 * c / s if s else None, s, 100 * pc / ps if ps else None, ps)
+        for region, (c, s, pc, ps) in table.items()
+    ]
 
 
 def churn_totals(table):
@@ -72,8 +74,13 @@ def test_a_pure_mix_shift_is_all_mix_effect():
 
 
 def test_rate_and_mix_together_sum_exactly_for_awkward_numbers():
-    table = {"a": (7, 333, 5, 301), "b": (11, 97, 13, 211), "c": (0, 5, 1, 3), "d": (3, 41, 0, 0),
-             "e": (0, 0, 2, 17)}  # d is new, e is gone: weight 0 in one period
+    table = {
+        "a": (7, 333, 5, 301),
+        "b": (11, 97, 13, 211),
+        "c": (0, 5, 1, 3),
+        "d": (3, 41, 0, 0),
+        "e": (0, 0, 2, 17),
+    }  # d is new, e is gone: weight 0 in one period
     total, previous = churn_totals(table)
     found = decompose(churn_segments(table), total, previous)
     assert found.kind == "ratio"
@@ -86,8 +93,11 @@ def test_rate_and_mix_together_sum_exactly_for_awkward_numbers():
 
 def test_additive_decomposition_is_each_segments_change():
     # revenue by channel: ads fell 4000 of the total fall of 5000
-    segments = [agg("ads", 6000.0, 60, 10000.0, 100), agg("seo", 9000.0, 90, 10000.0, 95),
-                agg("(none)", 500.0, 4, 500.0, 4)]
+    segments = [
+        agg("ads", 6000.0, 60, 10000.0, 100),
+        agg("seo", 9000.0, 90, 10000.0, 95),
+        agg("(none)", 500.0, 4, 500.0, 4),
+    ]
     found = decompose(segments, 15500.0, 20500.0)
     assert found.kind == "additive"
     assert found.total_change == -5000
@@ -104,18 +114,27 @@ def test_additive_float_sums_sum_exactly_in_fractions():
     assert sum(c.change for c in found.contributions) == found.total_change
 
 
-@pytest.mark.parametrize(("segments", "total", "previous", "why"), [
-    ([agg("a", 5.0, 10, 4.0, 10), agg("b", 7.0, 10, 4.0, 10)], 9.0, 4.0, "neither a sum nor a mean: a median"),
-    ([agg("a", 5.0, 10, None, 10)], 5.0, 4.0, "records without a value"),
-    ([agg("a", 5.0, None, 4.0, 10)], 5.0, 4.0, "no count"),
-    ([agg("a", 5.0, 10, 5.0, 10), agg("b", 1.0, 10, 1.0, 10)], 6.0, 6.0, "nothing changed"),
-    ([], 5.0, 4.0, "no segments"),
-])
+@pytest.mark.parametrize(
+    ("segments", "total", "previous", "why"),
+    [
+        (
+            [agg("a", 5.0, 10, 4.0, 10), agg("b", 7.0, 10, 4.0, 10)],
+            9.0,
+            4.0,
+            "neither a sum nor a mean: a median",
+        ),
+        ([agg("a", 5.0, 10, None, 10)], 5.0, 4.0, "records without a value"),
+        ([agg("a", 5.0, None, 4.0, 10)], 5.0, 4.0, "no count"),
+        ([agg("a", 5.0, 10, 5.0, 10), agg("b", 1.0, 10, 1.0, 10)], 6.0, 6.0, "nothing changed"),
+        ([], 5.0, 4.0, "no segments"),
+    ],
+)
 def test_no_decomposition_rather_than_a_wrong_one(segments, total, previous, why):
     assert decompose(segments, total, previous) is None, why
 
 
 # -- the detector on hand-built results ---------------------------------------------------------------------
+
 
 class _Metric:
     def __init__(self, name, title, unit, better):
@@ -123,16 +142,35 @@ class _Metric:
 
 
 def _result(metric, value, previous, segments=None, dimension=None):
-    return MetricResult(metric=metric.name, title=metric.title, unit=metric.unit, better=metric.better,
-                        status="ok", period="2026-W47", start="", end="", value=value, previous=previous,
-                        segments=segments, dimension=dimension)
+    return MetricResult(
+        metric=metric.name,
+        title=metric.title,
+        unit=metric.unit,
+        better=metric.better,
+        status="ok",
+        period="2026-W47",
+        start="",
+        end="",
+        value=value,
+        previous=previous,
+        segments=segments,
+        dimension=dimension,
+    )
 
 
 def _evidence(metric, result, segments):
     from kpicore.insights.base import Evidence
 
-    return Evidence(metric=metric, period=None, result=result, history=[], segments=segments, config=None,
-                    settings=dict(Drivers.settings), options={"dimensions": list(segments)})
+    return Evidence(
+        metric=metric,
+        period=None,
+        result=result,
+        history=[],
+        segments=segments,
+        config=None,
+        settings=dict(Drivers.settings),
+        options={"dimensions": list(segments)},
+    )
 
 
 def _as_segments(aggregates):
@@ -144,15 +182,21 @@ def test_the_detector_names_the_segment_and_the_rate_and_mix_effects():
     total, previous = churn_totals(CHURN)
     # plan: the same change spread evenly (each plan has the same share of South): explains nothing
     plan = {"basic": (50, 1500, 30, 1500), "pro": (50, 1500, 30, 1500)}
-    evidence = _evidence(churn, _result(churn, total, previous), {
-        "region": _result(churn, total, previous, _as_segments(churn_segments(CHURN)), "region"),
-        "plan": _result(churn, total, previous, _as_segments(churn_segments(plan)), "plan"),
-        "channel": None,  # cannot be broken down
-    })
+    evidence = _evidence(
+        churn,
+        _result(churn, total, previous),
+        {
+            "region": _result(churn, total, previous, _as_segments(churn_segments(CHURN)), "region"),
+            "plan": _result(churn, total, previous, _as_segments(churn_segments(plan)), "plan"),
+            "channel": None,  # cannot be broken down
+        },
+    )
     (insight,) = Drivers().detect(evidence)
     assert insight.segment == "region = South" and insight.kind == "drivers"
-    assert insight.text == ("Churn rate moved +1.3 pts; 100% of that came from region South: "
-                            "rate effect +1.3 pts, mix effect 0.0 pts.")
+    assert insight.text == (
+        "Churn rate moved +1.3 pts; 100% of that came from region South: "
+        "rate effect +1.3 pts, mix effect 0.0 pts."
+    )
     assert insight.needs_attention is True  # churn up is bad news
     numbers = insight.to_json()["numbers"]
     assert numbers["method"] == "ratio" and numbers["segment"] == "South"
@@ -163,8 +207,11 @@ def test_the_detector_names_the_segment_and_the_rate_and_mix_effects():
 def test_the_detector_reports_a_detractor_and_says_nothing_without_a_clear_driver():
     revenue = _Metric("revenue", "Revenue", "currency", "higher")
     segments = [agg("ads", 6000.0, 60, 10000.0, 100), agg("seo", 12000.0, 90, 10000.0, 95)]
-    evidence = _evidence(revenue, _result(revenue, 18000.0, 20000.0), {
-        "channel": _result(revenue, 18000.0, 20000.0, _as_segments(segments), "channel")})
+    evidence = _evidence(
+        revenue,
+        _result(revenue, 18000.0, 20000.0),
+        {"channel": _result(revenue, 18000.0, 20000.0, _as_segments(segments), "channel")},
+    )
     driver, detractor = Drivers().detect(evidence)
     assert driver.segment == "channel = ads" and driver.numbers["share"] == 2.0
     assert driver.text == "Revenue moved -$2,000.00; 200% of that came from channel ads (-$4,000.00)."
@@ -172,22 +219,30 @@ def test_the_detector_reports_a_detractor_and_says_nothing_without_a_clear_drive
     assert detractor.needs_attention is False  # seo rose: good news
     # every segment moved alike: no driver, and no detractor
     even = [agg("ads", 9000.0, 60, 10000.0, 100), agg("seo", 9000.0, 90, 10000.0, 95)]
-    evidence = _evidence(revenue, _result(revenue, 18000.0, 20000.0), {
-        "channel": _result(revenue, 18000.0, 20000.0, _as_segments(even), "channel")})
+    evidence = _evidence(
+        revenue,
+        _result(revenue, 18000.0, 20000.0),
+        {"channel": _result(revenue, 18000.0, 20000.0, _as_segments(even), "channel")},
+    )
     assert Drivers().detect(evidence) == []
 
 
 # -- through `kpi insights` on the demo database -----------------------------------------------------------
 
+
 def test_kpi_insights_lists_drivers_computed_from_segment_aggregates(run_kpi, tmp_path, demo_database):
-    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n[insights]\ndimensions = ["region"]\n'
-                                       '[insights.drivers]\nmin_share = 0.0\nmin_excess = -1.0\nmin_net = 0.0\n', encoding="utf-8")
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[insights]\ndimensions = ["region"]\n'
+        "[insights.drivers]\nmin_share = 0.0\nmin_excess = -1.0\nmin_net = 0.0\n",
+        encoding="utf-8",
+    )
     code, out, err = run_kpi("insights", "revenue", "churn_rate", "--period", "2026-W47", "--format", "json")
     assert code == 0, err
     drivers = [i for i in json.loads(out) if i["kind"] == "drivers" and i["numbers"]["role"] == "driver"]
     assert {i["metric"] for i in drivers} == {"revenue", "churn_rate"}
-    code, out, err = run_kpi("compute", "revenue", "churn_rate", "--period", "2026-W47", "--by", "region",
-                             "--format", "json")
+    code, out, err = run_kpi(
+        "compute", "revenue", "churn_rate", "--period", "2026-W47", "--by", "region", "--format", "json"
+    )
     assert code == 0, err
     for result in json.loads(out):
         (insight,) = [i for i in drivers if i["metric"] == result["metric"]]
@@ -197,7 +252,9 @@ def test_kpi_insights_lists_drivers_computed_from_segment_aggregates(run_kpi, tm
         assert set(numbers["contributions"]) == {s["segment"] for s in result["segments"]}
         if result["metric"] == "revenue":  # additive: each contribution is the segment's own delta
             assert numbers["method"] == "additive"
-            assert numbers["contributions"] == {s["segment"]: pytest.approx(s["delta"]) for s in result["segments"]}
+            assert numbers["contributions"] == {
+                s["segment"]: pytest.approx(s["delta"]) for s in result["segments"]
+            }
         else:
             assert numbers["method"] == "ratio"
 
@@ -206,12 +263,18 @@ def test_kpi_insights_lists_drivers_computed_from_segment_aggregates(run_kpi, tm
 def test_the_sentences_are_translated(locale):
     churn = _Metric("churn_rate", "Churn rate", "percent", "lower")
     total, previous = churn_totals(CHURN)
-    evidence = _evidence(churn, _result(churn, total, previous), {
-        "region": _result(churn, total, previous, _as_segments(churn_segments(CHURN)), "region")})
+    evidence = _evidence(
+        churn,
+        _result(churn, total, previous),
+        {"region": _result(churn, total, previous, _as_segments(churn_segments(CHURN)), "region")},
+    )
     revenue = _Metric("revenue", "Revenue", "currency", "higher")
     segments = [agg("ads", 6000.0, 60, 10000.0, 100), agg("seo", 12000.0, 90, 10000.0, 95)]
-    revenue_evidence = _evidence(revenue, _result(revenue, 18000.0, 20000.0), {
-        "channel": _result(revenue, 18000.0, 20000.0, _as_segments(segments), "channel")})
+    revenue_evidence = _evidence(
+        revenue,
+        _result(revenue, 18000.0, 20000.0),
+        {"channel": _result(revenue, 18000.0, 20000.0, _as_segments(segments), "channel")},
+    )
     insights = [*Drivers().detect(evidence), *Drivers().detect(revenue_evidence)]
     assert len({i.message for i in insights}) == 3  # ratio driver, additive driver, detractor
     for insight in insights:
@@ -230,9 +293,21 @@ def test_the_driver_evaluation_ranks_the_injected_segment_first(tmp_path):
     root = Path(__file__).resolve().parent.parent
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, str(root / "benchmarks" / "insights_drivers_eval.py"), "--trials", "20", "--seed", "11",
-         "--customers", "2000", "--json"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            str(root / "benchmarks" / "insights_drivers_eval.py"),
+            "--trials",
+            "20",
+            "--seed",
+            "11",
+            "--customers",
+            "2000",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     result = json.loads(completed.stdout)
@@ -248,8 +323,11 @@ def test_no_driver_when_the_segments_moves_cancel_out():
     segments = [agg("North", 12400.0, 100, 10000.0, 100), agg("East", 7800.0, 90, 10000.0, 90)]
     found = decompose(segments, 20200.0, 20000.0)
     assert found.net_share == Fraction(200, 4600)
-    evidence = _evidence(revenue, _result(revenue, 20200.0, 20000.0), {
-        "region": _result(revenue, 20200.0, 20000.0, _as_segments(segments), "region")})
+    evidence = _evidence(
+        revenue,
+        _result(revenue, 20200.0, 20000.0),
+        {"region": _result(revenue, 20200.0, 20000.0, _as_segments(segments), "region")},
+    )
     assert Drivers().detect(evidence) == []
     evidence.settings["min_net"] = 0.0
     assert [i.segment for i in Drivers().detect(evidence)] == ["region = North", "region = East"]
@@ -273,9 +351,14 @@ def test_the_driver_is_the_segment_that_moved_more_than_its_size_not_the_largest
     # holds 90 % of it (every plan fell alike)
     region = [agg("South", 1400.0, 14, 2000.0, 20), agg("North", 7600.0, 76, 8000.0, 80)]
     plan = [agg("basic", 8100.0, 81, 9000.0, 90), agg("pro", 900.0, 9, 1000.0, 10)]
-    evidence = _evidence(revenue, _result(revenue, 9000.0, 10000.0), {
-        "plan": _result(revenue, 9000.0, 10000.0, _as_segments(plan), "plan"),
-        "region": _result(revenue, 9000.0, 10000.0, _as_segments(region), "region")})
+    evidence = _evidence(
+        revenue,
+        _result(revenue, 9000.0, 10000.0),
+        {
+            "plan": _result(revenue, 9000.0, 10000.0, _as_segments(plan), "plan"),
+            "region": _result(revenue, 9000.0, 10000.0, _as_segments(region), "region"),
+        },
+    )
     (driver,) = Drivers().detect(evidence)
     assert driver.segment == "region = South"
     assert driver.numbers["share"] == pytest.approx(0.6) and driver.numbers["excess"] == pytest.approx(0.4)
@@ -288,9 +371,15 @@ def test_a_count_that_moved_within_counting_noise_has_no_driver():
 
     def evidence(basic, pro):
         value, previous = basic[0] + pro[0], basic[1] + pro[1]
-        segments = [agg("basic", basic[0], basic[0], basic[1], basic[1]), agg("pro", pro[0], pro[0], pro[1], pro[1])]
-        return _evidence(new_customers, _result(new_customers, value, previous), {
-            "plan": _result(new_customers, value, previous, _as_segments(segments), "plan")})
+        segments = [
+            agg("basic", basic[0], basic[0], basic[1], basic[1]),
+            agg("pro", pro[0], pro[0], pro[1], pro[1]),
+        ]
+        return _evidence(
+            new_customers,
+            _result(new_customers, value, previous),
+            {"plan": _result(new_customers, value, previous, _as_segments(segments), "plan")},
+        )
 
     assert Drivers().detect(evidence((17, 21), (19, 17))) == []
     (driver, *_) = Drivers().detect(evidence((140, 210), (160, 170)))

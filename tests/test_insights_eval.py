@@ -15,8 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def evaluate(*args: str) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    completed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "insights_eval.py"), *args, "--json"],
-                               capture_output=True, text=True, env=env, timeout=300, check=False)
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "insights_eval.py"), *args, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return json.loads(completed.stdout)
 

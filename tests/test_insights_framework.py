@@ -30,11 +30,20 @@ class Recorder(Detector):
 
     def detect(self, evidence):
         SEEN.append(evidence)
-        return [Insight(metric=evidence.metric.name, kind=self.kind, score=0.9 if evidence.metric.name == "revenue" else 0.1,
-                        period=evidence.result.period, message="%(metric)s is %(value)s.",
-                        values={"metric": Word(evidence.metric.title), "value": Number(evidence.result.value,
-                                                                                       evidence.metric.unit)},
-                        numbers={"value": evidence.result.value, "limit": evidence.settings["limit"]})]
+        return [
+            Insight(
+                metric=evidence.metric.name,
+                kind=self.kind,
+                score=0.9 if evidence.metric.name == "revenue" else 0.1,
+                period=evidence.result.period,
+                message="%(metric)s is %(value)s.",
+                values={
+                    "metric": Word(evidence.metric.title),
+                    "value": Number(evidence.result.value, evidence.metric.unit),
+                },
+                numbers={"value": evidence.result.value, "limit": evidence.settings["limit"]},
+            )
+        ]
 
 
 class RecorderPlugin:
@@ -85,13 +94,24 @@ def install(monkeypatch, *plugins):
 
 
 def test_a_third_party_detector_gets_history_and_segments_and_its_insights_are_listed(
-        monkeypatch, run_kpi, tmp_path, demo_database):
+    monkeypatch, run_kpi, tmp_path, demo_database
+):
     SEEN.clear()
     install(monkeypatch, RecorderPlugin())
-    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n[insights.recorder]\nlimit = 7\n',
-                                       encoding="utf-8")
-    code, out, err = run_kpi("insights", "revenue", "nps", "--period", "2026-W47", "--format", "json",
-                             "--config", str(tmp_path / "kpi.toml"))
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[insights.recorder]\nlimit = 7\n', encoding="utf-8"
+    )
+    code, out, err = run_kpi(
+        "insights",
+        "revenue",
+        "nps",
+        "--period",
+        "2026-W47",
+        "--format",
+        "json",
+        "--config",
+        str(tmp_path / "kpi.toml"),
+    )
     assert code == 0, err
     listed = [i for i in json.loads(out) if i["kind"] == "recorder"]
     assert [i["metric"] for i in listed] == ["revenue", "nps"]  # by score
@@ -143,13 +163,15 @@ def test_a_detector_must_be_a_detector_with_a_kind():
 
 
 def test_unknown_insight_settings_are_config_errors(run_kpi, tmp_path, demo_database):
-    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n[insights.concentration]\nshar = 0.4\n',
-                                       encoding="utf-8")
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[insights.concentration]\nshar = 0.4\n', encoding="utf-8"
+    )
     code, _, err = run_kpi("insights", "revenue", "--config", str(tmp_path / "kpi.toml"))
     assert code == 2
     assert "[insights.concentration] unknown key 'shar' (known: share, min_segments)" in err
-    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n[insights]\ndimensions = ["regio"]\n',
-                                       encoding="utf-8")
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[insights]\ndimensions = ["regio"]\n', encoding="utf-8"
+    )
     code, _, err = run_kpi("insights", "revenue", "--config", str(tmp_path / "kpi.toml"))
     assert code == 2 and "[insights].dimensions" in err and "regio" in err
 
@@ -162,7 +184,9 @@ def test_an_unknown_metric_is_an_error(run_kpi, demo_database):
 def test_kpi_check_names_a_wrong_insights_key(run_kpi, tmp_path, demo_database):
     (tmp_path / "kpi.toml").write_text(
         f'[source]\nurl = "{demo_database}"\n[insights]\ntop = -1\n[insights.unusual]\nthreshold = "high"\n'
-        '[insights.unusal]\nwindow = 4\n', encoding="utf-8")
+        "[insights.unusal]\nwindow = 4\n",
+        encoding="utf-8",
+    )
     code, out, err = run_kpi("check", "--config", str(tmp_path / "kpi.toml"))
     assert code != 0
     said = out + err

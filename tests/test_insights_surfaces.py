@@ -31,9 +31,21 @@ def test_the_planted_churn_surge_is_unusual_and_its_numbers_can_be_checked(run_k
     assert numbers["method"] == "plain" and numbers["fallback"] is True
     assert "plain band, too little history for a seasonal one" in unusual["text"]
     # Reproducible from `kpi compute`: the same value, and the band from the same trend.
-    assert history_needed("week", {}) > 120  # the seasonal band's reach; the demo's data starts within 120 weeks
-    code, out, err = run_kpi("compute", "churn_rate", "--period", "2026-W47", "--trend", "120",
-                             "--format", "json", "--source", str(demo_database))
+    assert (
+        history_needed("week", {}) > 120
+    )  # the seasonal band's reach; the demo's data starts within 120 weeks
+    code, out, err = run_kpi(
+        "compute",
+        "churn_rate",
+        "--period",
+        "2026-W47",
+        "--trend",
+        "120",
+        "--format",
+        "json",
+        "--source",
+        str(demo_database),
+    )
     assert code == 0, err
     (computed,) = json.loads(out)
     assert computed["value"] == pytest.approx(numbers["value"])
@@ -41,7 +53,9 @@ def test_the_planted_churn_surge_is_unusual_and_its_numbers_can_be_checked(run_k
     while values and values[0] in (None, 0):
         values.pop(0)
     again = band(values, "week")
-    assert again.expected == pytest.approx(numbers["expected"]) and again.high == pytest.approx(numbers["high"])
+    assert again.expected == pytest.approx(numbers["expected"]) and again.high == pytest.approx(
+        numbers["high"]
+    )
 
 
 def test_no_value_and_too_little_history_make_no_insight(run_kpi, demo_database):
@@ -83,7 +97,9 @@ def test_a_digest_shows_its_top_insights_and_none_when_told(run_kpi, tmp_path, d
     assert one.count("unusually high") == 1
     none = render(run_kpi, tmp_path, demo_database, "insights = 0")
     assert "Insights:" not in none and "unusually" not in none
-    (tmp_path / "kpi.toml").write_text(DIGEST.format(db=demo_database, extra='insights = "all"'), encoding="utf-8")
+    (tmp_path / "kpi.toml").write_text(
+        DIGEST.format(db=demo_database, extra='insights = "all"'), encoding="utf-8"
+    )
     code, _, err = run_kpi("digest", "render", "weekly", "--format", "text")
     assert code == 2 and "[digests.weekly].insights: expected how many insights" in err
 
@@ -95,7 +111,8 @@ def test_is_unusual_parses_and_is_an_accepted_form():
 
 
 def test_is_unusual_fires_for_the_region_with_the_surge_only(run_kpi, tmp_path, demo_database):
-    (tmp_path / "kpi.toml").write_text(f"""
+    (tmp_path / "kpi.toml").write_text(
+        f"""
 [source]
 url = "{demo_database}"
 [alerts.churn_odd]
@@ -108,7 +125,9 @@ period = "2026-W47"
 [alerts.nps_odd]
 when = "nps is unusual"
 period = "2026-W47"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     code, out, err = run_kpi("alerts", "check", "--format", "json")
     assert code == 0, err
     states = json.loads(out)

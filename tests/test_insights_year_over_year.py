@@ -27,8 +27,18 @@ def _detect(period_text, values, metric=None):
     metric = metric or _Metric()
     period = parse_period(period_text)
     history = _history(period_text, values)
-    result = MetricResult(metric=metric.name, title=metric.title, unit=metric.unit, better=metric.better,
-                          status="ok", period=period.label, start="", end="", value=values[-1], previous=values[-2])
+    result = MetricResult(
+        metric=metric.name,
+        title=metric.title,
+        unit=metric.unit,
+        better=metric.better,
+        status="ok",
+        period=period.label,
+        start="",
+        end="",
+        value=values[-1],
+        previous=values[-2],
+    )
     return YearOverYear().detect(Evidence(metric, period, result, history, {}, None, {}, {}))
 
 
@@ -60,10 +70,13 @@ def test_a_month_and_a_rate_in_points():
     assert insight.numbers["delta_pct"] is None and insight.needs_attention is False
 
 
-@pytest.mark.parametrize(("blank", "why"), [
-    (-53, "no value a year before"),
-    (-54, "no value in the period before it: the history may start inside it"),
-])
+@pytest.mark.parametrize(
+    ("blank", "why"),
+    [
+        (-53, "no value a year before"),
+        (-54, "no value in the period before it: the history may start inside it"),
+    ],
+)
 def test_no_insight_without_data_a_year_back(blank, why):
     values = [100.0] * 55
     values[blank] = 0.0  # an amount of 0: no data yet
@@ -87,8 +100,9 @@ def test_kpi_insights_year_over_year_equals_compute_compare(run_kpi, tmp_path, d
     code, out, err = run_kpi("insights", "revenue", "nps", "--period", "2026-W47", "--format", "json")
     assert code == 0, err
     found = {i["metric"]: i for i in json.loads(out) if i["kind"] == "year_over_year"}
-    code, out, err = run_kpi("compute", "revenue", "nps", "--period", "2026-W47", "--compare", "last-year",
-                             "--format", "json")
+    code, out, err = run_kpi(
+        "compute", "revenue", "nps", "--period", "2026-W47", "--compare", "last-year", "--format", "json"
+    )
     assert code == 0, err
     for result in json.loads(out):
         numbers = found[result["metric"]]["numbers"]

@@ -25,7 +25,9 @@ KPI = str(Path(sys.executable).with_name("kpi"))
 def kpi(*args, cwd, env=None):
     environment = {**os.environ, "KPI_LOAD_PLUGINS": "", **(env or {})}
     environment.pop("KPI_DEBUG", None)
-    done = subprocess.run([KPI, *args], check=False, cwd=cwd, env=environment, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [KPI, *args], check=False, cwd=cwd, env=environment, capture_output=True, text=True, timeout=120
+    )
     return done.returncode, done.stdout, done.stderr
 
 
@@ -54,10 +56,16 @@ def test_kpi_check_data_counts_zero_dates_on_mariadb(tmp_path):
         engine = mysql_writer(mysql_url(database))
         with engine.begin() as connection:
             connection.execute(sa.text("SET SESSION sql_mode = ''"))
-            connection.execute(sa.text(
-                "CREATE TABLE orders (order_id INT, customer_id INT, ordered_at DATETIME NOT NULL, amount DOUBLE)"))
-            connection.execute(sa.text(
-                "INSERT INTO orders VALUES (1, 1, '2026-11-17 10:00:00', 5), (2, 1, '0000-00-00 00:00:00', 9)"))
+            connection.execute(
+                sa.text(
+                    "CREATE TABLE orders (order_id INT, customer_id INT, ordered_at DATETIME NOT NULL, amount DOUBLE)"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO orders VALUES (1, 1, '2026-11-17 10:00:00', 5), (2, 1, '0000-00-00 00:00:00', 9)"
+                )
+            )
         engine.dispose()
         code, out, err = kpi("check", "--data", "--source", mysql_url(database), cwd=tmp_path)
         assert code in (0, 1), err  # (whether values that are not times fail the check is another issue's)
@@ -73,8 +81,19 @@ def test_compute_on_mariadb_equals_sqlite(shop, tmp_path):
     try:
         outputs = []
         for url in (shop, path):
-            code, out, err = kpi("compute", "all", "--period", "2026-W47", "--trend", "4", "--format", "json",
-                                 "--source", url, cwd=tmp_path)
+            code, out, err = kpi(
+                "compute",
+                "all",
+                "--period",
+                "2026-W47",
+                "--trend",
+                "4",
+                "--format",
+                "json",
+                "--source",
+                url,
+                cwd=tmp_path,
+            )
             assert code == 0, err
             outputs.append(json.loads(out))
         assert outputs[0] == outputs[1]  # numbers compare equal whether the driver gave 4 or 4.0
@@ -100,8 +119,11 @@ def test_mariadb_connection_failures_are_one_line_with_the_password_masked(case,
     assert "Traceback" not in err and "s3cret" not in err
     line = err.strip()
     assert "\n" not in line, err
-    expected = {"server down": "Can't connect", "refused user": "Access denied",
-                "missing database": "Unknown database 'kpi_no_such_database_x'"}[case]
+    expected = {
+        "server down": "Can't connect",
+        "refused user": "Access denied",
+        "missing database": "Unknown database 'kpi_no_such_database_x'",
+    }[case]
     assert expected in line and "source mysql+pymysql://" in line, line
     if case != "missing database":
         assert ":***@127.0.0.1" in line
@@ -112,12 +134,16 @@ def test_mariadb_table_without_the_mapped_column(tmp_path):
     try:
         engine = mysql_writer(mysql_url(database))
         with engine.begin() as connection:
-            connection.execute(sa.text("CREATE TABLE orders (order_id INT, customer_id INT, placed DATETIME, amount DOUBLE)"))
+            connection.execute(
+                sa.text("CREATE TABLE orders (order_id INT, customer_id INT, placed DATETIME, amount DOUBLE)")
+            )
         engine.dispose()
         code, out, err = kpi("compute", "revenue", "--source", mysql_url(database), cwd=tmp_path)
         assert code == 2, out + err
         line = err.strip()
-        assert "\n" not in line and "entity orders" in line and "'ordered_at'" in line and "placed" in line, line
+        assert "\n" not in line and "entity orders" in line and "'ordered_at'" in line and "placed" in line, (
+            line
+        )
     finally:
         drop_mysql_database(database)
 

@@ -19,18 +19,25 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str]) -> str:
-    completed = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    completed = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
     assert completed.returncode == 0, f"{' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}"
     return completed.stdout
 
 
 def test_scaffolded_plugin_installs_and_computes_in_a_fresh_environment(tmp_path):
-    environment = {k: v for k, v in os.environ.items() if k not in ("KPI_LOAD_PLUGINS", "PYTHONPATH", "VIRTUAL_ENV")}
+    environment = {
+        k: v for k, v in os.environ.items() if k not in ("KPI_LOAD_PLUGINS", "PYTHONPATH", "VIRTUAL_ENV")
+    }
     steps = {}
 
     started = time.monotonic()
-    run([sys.executable, "-c", "from kpicore.cli import main; main()", "new-plugin", "bakery"], tmp_path,
-        {**environment, "PYTHONPATH": str(REPO)})
+    run(
+        [sys.executable, "-c", "from kpicore.cli import main; main()", "new-plugin", "bakery"],
+        tmp_path,
+        {**environment, "PYTHONPATH": str(REPO)},
+    )
     plugin = tmp_path / "kpicore-bakery"
     assert (plugin / "pyproject.toml").is_file()
     steps["new-plugin"] = time.monotonic() - started
@@ -38,12 +45,17 @@ def test_scaffolded_plugin_installs_and_computes_in_a_fresh_environment(tmp_path
     started = time.monotonic()
     venv.create(tmp_path / "venv", with_pip=True)
     bin_dir = tmp_path / "venv" / ("Scripts" if os.name == "nt" else "bin")
-    run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "-e", str(REPO), "-e", f"{plugin}[test]"],
-        tmp_path, environment)
+    run(
+        [str(bin_dir / "python"), "-m", "pip", "install", "-q", "-e", str(REPO), "-e", f"{plugin}[test]"],
+        tmp_path,
+        environment,
+    )
     steps["venv + pip install"] = time.monotonic() - started
 
     started = time.monotonic()
-    output = run([str(bin_dir / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], plugin, environment)
+    output = run(
+        [str(bin_dir / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"], plugin, environment
+    )
     assert "2 passed" in output
     steps["plugin's own tests"] = time.monotonic() - started
 

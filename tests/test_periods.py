@@ -496,18 +496,28 @@ TEHRAN_WEDNESDAY = datetime(2026, 11, 25, 10, 0)  # naive: in the business timez
 
 def test_saturday_weeks_in_tehran():
     last = parse_period("last-week", "Asia/Tehran", now=TEHRAN_WEDNESDAY, week_start="saturday")
-    assert (last.start.isoformat(), last.end.isoformat()) == ("2026-11-14T00:00:00+03:30", "2026-11-21T00:00:00+03:30")
+    assert (last.start.isoformat(), last.end.isoformat()) == (
+        "2026-11-14T00:00:00+03:30",
+        "2026-11-21T00:00:00+03:30",
+    )
     assert last.kind == "week" and last.label == "2026-11-14..2026-11-20"
     this = parse_period("this-week", "Asia/Tehran", now=TEHRAN_WEDNESDAY, week_start="saturday")
-    assert this.start.isoformat() == "2026-11-21T00:00:00+03:30" and this.end.isoformat() == "2026-11-25T10:00:00+03:30"
+    assert (
+        this.start.isoformat() == "2026-11-21T00:00:00+03:30"
+        and this.end.isoformat() == "2026-11-25T10:00:00+03:30"
+    )
     assert last.previous().label == "2026-11-07..2026-11-13"
     assert [p.label for p in last.trend(2)] == ["2026-11-07..2026-11-13", "2026-11-14..2026-11-20"]
     reread = parse_period(last.label, "Asia/Tehran")  # every label reads back to the same days
     assert (reread.start, reread.end) == (last.start, last.end)
     # On the Saturday itself the week before is the one that just ended; ISO weeks keep their meaning.
-    saturday = parse_period("last-week", "Asia/Tehran", now=datetime(2026, 11, 21, 0, 0), week_start="saturday")
+    saturday = parse_period(
+        "last-week", "Asia/Tehran", now=datetime(2026, 11, 21, 0, 0), week_start="saturday"
+    )
     assert saturday.label == "2026-11-14..2026-11-20"
-    friday = parse_period("last-week", "Asia/Tehran", now=datetime(2026, 11, 20, 23, 59), week_start="saturday")
+    friday = parse_period(
+        "last-week", "Asia/Tehran", now=datetime(2026, 11, 20, 23, 59), week_start="saturday"
+    )
     assert friday.label == "2026-11-07..2026-11-13"
     iso = parse_period("2026-W47", "Asia/Tehran", week_start="saturday")
     assert iso.start.date().isoformat() == "2026-11-16" and iso.label == "2026-W47"
@@ -517,7 +527,9 @@ def test_sunday_weeks_and_the_monday_default():
     sunday = parse_period("last-week", "UTC", now=datetime(2026, 11, 25), week_start="sunday")
     assert sunday.label == "2026-11-15..2026-11-21"
     assert parse_period("last-week", "UTC", now=datetime(2026, 11, 25)).label == "2026-W47"
-    assert parse_period("last-week", "UTC", now=datetime(2026, 11, 25), week_start="monday").label == "2026-W47"
+    assert (
+        parse_period("last-week", "UTC", now=datetime(2026, 11, 25), week_start="monday").label == "2026-W47"
+    )
     with weeks_starting("saturday"):  # what digests, /kpi and kpi compute enter from kpi.toml
         assert parse_period("last-week", "UTC", now=datetime(2026, 11, 25)).label == "2026-11-14..2026-11-20"
     assert parse_period("last-week", "UTC", now=datetime(2026, 11, 25)).label == "2026-W47"

@@ -31,8 +31,10 @@ class Visits(Metric):
 
 SHOPS = Entity("shops", (Column("shop_id", "id"),), customer_key=None, has_dimensions=True)
 VISITS = Entity(
-    "visits", (Column("visit_id", "id"), Column("shop_id", "id"), Column("visited_at", "timestamp")),
-    customer_key=None, dimensions_from=("shops", "shop_id"),
+    "visits",
+    (Column("visit_id", "id"), Column("shop_id", "id"), Column("visited_at", "timestamp")),
+    customer_key=None,
+    dimensions_from=("shops", "shop_id"),
 )
 
 
@@ -195,10 +197,16 @@ def test_kpi_plugins_reports_problems_with_plugin_and_reason(monkeypatch, use_re
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 0
     assert "PROBLEM: plugin broken failed to load: ModuleNotFoundError" in result.output
-    assert "PROBLEM: plugin bad-metrics: invalid metric: metric 'odd_unit' has unknown unit 'furlongs'" in result.output
+    assert (
+        "PROBLEM: plugin bad-metrics: invalid metric: metric 'odd_unit' has unknown unit 'furlongs'"
+        in result.output
+    )
     # The plugin is listed with what it kept: the duplicate 'revenue' stays the built-in's.
     assert "bad-metrics (registered in process)\n    metrics: fine_metric\n" in result.output
-    assert "PROBLEM: metric 'revenue' is registered twice: by bad-metrics and by kpicore.metrics.orders" in result.output
+    assert (
+        "PROBLEM: metric 'revenue' is registered twice: by bad-metrics and by kpicore.metrics.orders"
+        in result.output
+    )
     orders_metrics = result.output.split("kpicore.metrics.orders (built-in)\n    metrics: ")[1].split("\n")[0]
     assert "revenue" in orders_metrics.split(", ")
 
@@ -214,7 +222,10 @@ def test_kpi_check_reports_problems_and_unavailable_pack_metrics(monkeypatch, us
     assert "plugin broken failed to load" in result.output
     assert "plugin bad-metrics: invalid metric" in result.output
     assert "\nmetrics:\n" in result.output and "  visits: unavailable (needs visits)" in result.output
-    assert "PROBLEM: metric 'revenue' is registered twice: by bad-metrics and by kpicore.metrics.orders" in result.output
+    assert (
+        "PROBLEM: metric 'revenue' is registered twice: by bad-metrics and by kpicore.metrics.orders"
+        in result.output
+    )
 
 
 # -- register_connectors / register_channels ----------------------------------------------------------
@@ -304,8 +315,9 @@ def run_kpi_process(*args, site, cwd, debug=False):
     if debug:
         env["KPI_DEBUG"] = "1"
     kpi = Path(sys.executable).with_name("kpi")
-    return subprocess.run([str(kpi), *args], check=False, capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=120)
+    return subprocess.run(
+        [str(kpi), *args], check=False, capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
 
 
 def test_register_commands_adds_a_command(command_plugin, tmp_path):
@@ -338,7 +350,9 @@ class BakerySettings:
         register("packs.bakery.menu", ["bread", "cake"])
 
 
-def test_register_settings_lets_kpi_check_reject_unknown_keys(use_registry, tmp_path, monkeypatch, demo_database):
+def test_register_settings_lets_kpi_check_reject_unknown_keys(
+    use_registry, tmp_path, monkeypatch, demo_database
+):
     registry = use_registry(BakerySettings())
     assert registry.provider("settings", "packs.bakery") == "bakery"
     assert registry.settings["packs.bakery"].item.keys["ovens"] == "Number of ovens"
@@ -349,7 +363,7 @@ def test_register_settings_lets_kpi_check_reject_unknown_keys(use_registry, tmp_
     assert result.exit_code == 0, result.output
     (tmp_path / "kpi.toml").write_text(
         f'[source]\nurl = "{demo_database}"\n[packs.bakery]\noven = 2\n[packs.bakery.menu]\ncakes = 1\n'
-        '[packs.bakey]\nx = 1\n'
+        "[packs.bakey]\nx = 1\n"
     )
     result = CliRunner().invoke(cli, ["check"])
     assert result.exit_code == 2
@@ -357,8 +371,10 @@ def test_register_settings_lets_kpi_check_reject_unknown_keys(use_registry, tmp_
     assert problems == [
         "PROBLEM: kpi.toml: [packs.bakery]: unknown key 'oven' (did you mean 'ovens'?)",
         "PROBLEM: kpi.toml: [packs.bakery.menu]: unknown key 'cakes' (did you mean 'cake'?)",
-        ("PROBLEM: kpi.toml: [packs.bakey]: no installed plugin reads this table (did you mean 'bakery'?); "
-         "`kpi plugins` lists what is installed"),
+        (
+            "PROBLEM: kpi.toml: [packs.bakey]: no installed plugin reads this table (did you mean 'bakery'?); "
+            "`kpi plugins` lists what is installed"
+        ),
     ]
 
 
@@ -374,10 +390,14 @@ def test_bad_and_duplicate_settings_are_problems():
         plugin_name = "other-bakery"
 
     registry = registry_with(BakerySettings(), OtherBakery(), Bad())
-    assert any(p.startswith("settings for 'packs.bakery' is registered twice: by other-bakery and by bakery")
-               for p in registry.conflicts)
-    assert ("plugin bad-settings: invalid settings: settings section must be a dotted table name such as "
-            "'packs.bakery', not 'Bakery'") in registry.problems
+    assert any(
+        p.startswith("settings for 'packs.bakery' is registered twice: by other-bakery and by bakery")
+        for p in registry.conflicts
+    )
+    assert (
+        "plugin bad-settings: invalid settings: settings section must be a dotted table name such as "
+        "'packs.bakery', not 'Bakery'"
+    ) in registry.problems
 
 
 # -- prepare_jinja2_environment -----------------------------------------------------------------------
@@ -488,13 +508,17 @@ def bakery_catalog(folder, language: str, texts: dict[str, str]):
     (folder / language / "LC_MESSAGES" / "kpicore_bakery.mo").write_bytes(buffer.getvalue())
 
 
-def test_register_catalogs_translates_a_plugins_metric_title_and_definition(use_registry, tmp_path, monkeypatch,
-                                                                            demo_database):
+def test_register_catalogs_translates_a_plugins_metric_title_and_definition(
+    use_registry, tmp_path, monkeypatch, demo_database
+):
     from kpicore import i18n
 
     locale_dir = tmp_path / "locale"
-    bakery_catalog(locale_dir, "ml", {"Loaves sold": "വിറ്റ റൊട്ടികൾ",
-                                      "Orders with ordered_at in the period.": "കാലയളവിലെ ഓർഡറുകൾ."})
+    bakery_catalog(
+        locale_dir,
+        "ml",
+        {"Loaves sold": "വിറ്റ റൊട്ടികൾ", "Orders with ordered_at in the period.": "കാലയളവിലെ ഓർഡറുകൾ."},
+    )
 
     class Bakery:
         plugin_name = "bakery"

@@ -101,11 +101,15 @@ def test_in_process_plugin_metric_is_registered_and_computes(manager, kpi):
     registry = build_registry(manager, strict=True)
     assert registry.provider("metrics", "refunds") == "refunds-plugin"
     kpi.register(RefundsPlugin())
-    result = kpi.compute("refunds", "2026-W47", orders=[
-        {"order_id": 1, "customer_id": 1, "ordered_at": "2026-11-16 10:00:00", "amount": 50.0},
-        {"order_id": 2, "customer_id": 1, "ordered_at": "2026-11-17 10:00:00", "amount": -20.0},
-        {"order_id": 3, "customer_id": 1, "ordered_at": "2026-11-23 00:00:00", "amount": -5.0},
-    ])
+    result = kpi.compute(
+        "refunds",
+        "2026-W47",
+        orders=[
+            {"order_id": 1, "customer_id": 1, "ordered_at": "2026-11-16 10:00:00", "amount": 50.0},
+            {"order_id": 2, "customer_id": 1, "ordered_at": "2026-11-17 10:00:00", "amount": -20.0},
+            {"order_id": 3, "customer_id": 1, "ordered_at": "2026-11-23 00:00:00", "amount": -5.0},
+        ],
+    )
     assert result.value == 20.0
 
 
@@ -120,7 +124,9 @@ def test_duplicate_metric_name_is_an_error_naming_both_plugins(manager, monkeypa
     # and the registry refuses to start with it.
     registry = build_registry(manager)
     assert registry.provider("metrics", "nps") == "kpicore.metrics.surveys"
-    assert registry.conflicts == [p for p in registry.problems if "registered twice" in p] and registry.conflicts
+    assert (
+        registry.conflicts == [p for p in registry.problems if "registered twice" in p] and registry.conflicts
+    )
     with pytest.raises(PluginError, match="metric 'nps' is registered twice"):
         registry.raise_conflicts()
     # Every command stops at start-up, naming both plugins (exit 2).
@@ -129,7 +135,9 @@ def test_duplicate_metric_name_is_an_error_naming_both_plugins(manager, monkeypa
     monkeypatch.setattr(registry_module, "_registry", registry)
     code, _, err = run_kpi("compute", "nps", "--source", str(demo_database))
     assert code == 2
-    assert err.startswith("Error: metric 'nps' is registered twice: by acme-kpis and by kpicore.metrics.surveys")
+    assert err.startswith(
+        "Error: metric 'nps' is registered twice: by acme-kpis and by kpicore.metrics.surveys"
+    )
 
 
 def test_duplicate_of_any_kind_is_a_conflict(manager):
@@ -149,8 +157,10 @@ def test_duplicate_of_any_kind_is_a_conflict(manager):
     registry = build_registry(manager)
     assert len(registry.conflicts) == 2
     assert registry.provider("entities", "orders") == "kpicore.model_plugin"
-    assert any("channel 'email' is registered twice: by twice and by kpicore.channels" in c
-               for c in registry.conflicts)
+    assert any(
+        "channel 'email' is registered twice: by twice and by kpicore.channels" in c
+        for c in registry.conflicts
+    )
 
 
 def test_a_deliberate_override_replaces_the_builtin_whatever_the_load_order(manager):
@@ -188,7 +198,8 @@ def installed_plugins(tmp_path, monkeypatch):
     """Two entry-point plugins in a throw-away distribution on sys.path: one good, one that fails to import."""
     site = tmp_path / "site"
     (site / "good_kpis").mkdir(parents=True)
-    (site / "good_kpis" / "__init__.py").write_text(textwrap.dedent('''
+    (site / "good_kpis" / "__init__.py").write_text(
+        textwrap.dedent("""
         from kpicore import Measure, Metric, hookimpl
 
         class Orders(Metric):
@@ -205,7 +216,8 @@ def installed_plugins(tmp_path, monkeypatch):
         @hookimpl
         def register_metrics(register):
             register(Orders())
-    '''))
+    """)
+    )
     (site / "broken_kpis.py").write_text("raise ImportError('missing dependency frobnicate')\n")
     info = site / "kpi_test_plugins-1.2.3.dist-info"
     info.mkdir()
@@ -242,7 +254,9 @@ def test_allow_list_loads_only_named_entry_points(installed_plugins, monkeypatch
     assert loaded.manager.get_plugin("good") is not None
     (failure,) = loaded.failures
     assert failure.name == "godo"
-    assert failure.reason.startswith("KPI_LOAD_PLUGINS names it, but no such plugin is installed (installed: ")
+    assert failure.reason.startswith(
+        "KPI_LOAD_PLUGINS names it, but no such plugin is installed (installed: "
+    )
     assert "good" in failure.reason and "broken" in failure.reason
 
 
@@ -255,6 +269,7 @@ def test_kpi_plugins_and_check_report_broken_plugin(installed_plugins, monkeypat
     code, out, err = run_kpi("check", "--source", str(demo_database))
     assert code == 2
     assert "plugin broken failed to load" in err
-    code, out, err = run_kpi("compute", "order_count", "--period", "2026-W47", "--source", str(demo_database),
-                             "--format", "json")
+    code, out, err = run_kpi(
+        "compute", "order_count", "--period", "2026-W47", "--source", str(demo_database), "--format", "json"
+    )
     assert code == 0 and "plugin broken failed to load" in err

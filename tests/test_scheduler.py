@@ -37,9 +37,18 @@ def local(times, zone):
 
 @pytest.mark.parametrize(
     "field, expected",
-    [("1", "mon"), ("0", "sun"), ("7", "sun"), ("0,7", "sun"), ("1-5", "mon,tue,wed,thu,fri"),
-     ("5-7", "fri,sat,sun"), ("*/2", "tue,thu,sat,sun"), ("MON-WED", "mon,tue,wed"), ("sat,SUN", "sat,sun"),
-     ("*", "*")],
+    [
+        ("1", "mon"),
+        ("0", "sun"),
+        ("7", "sun"),
+        ("0,7", "sun"),
+        ("1-5", "mon,tue,wed,thu,fri"),
+        ("5-7", "fri,sat,sun"),
+        ("*/2", "tue,thu,sat,sun"),
+        ("MON-WED", "mon,tue,wed"),
+        ("sat,SUN", "sat,sun"),
+        ("*", "*"),
+    ],
 )
 def test_crontab_day_numbers_become_names(field, expected):
     assert crontab_fields(f"0 9 * * {field}")["day_of_week"] == expected
@@ -47,10 +56,13 @@ def test_crontab_day_numbers_become_names(field, expected):
 
 def test_monday_is_monday_where_apscheduler_from_crontab_says_tuesday():
     after = dt.datetime(2026, 11, 25, tzinfo=UTC)  # a Wednesday
-    raw = CronTrigger.from_crontab("0 9 * * 1", timezone=ZoneInfo("Europe/Berlin")).get_next_fire_time(None, after)
+    raw = CronTrigger.from_crontab("0 9 * * 1", timezone=ZoneInfo("Europe/Berlin")).get_next_fire_time(
+        None, after
+    )
     assert raw.strftime("%a") == "Tue"  # the trap
     assert local(fire_times(CronSchedule("0 9 * * 1", "Europe/Berlin"), after, 2), "Europe/Berlin") == [
-        "2026-11-30 Mon 09:00+0100", "2026-12-07 Mon 09:00+0100"
+        "2026-11-30 Mon 09:00+0100",
+        "2026-12-07 Mon 09:00+0100",
     ]
 
 
@@ -118,7 +130,9 @@ def test_the_trigger_as_apscheduler_calls_it_moves_past_the_repeated_hour():
     second = trigger.get_next_fire_time(first, first + dt.timedelta(seconds=1))
     third = trigger.get_next_fire_time(second, second + dt.timedelta(seconds=1))
     assert local([first, second, third], "Europe/Berlin") == [
-        "2026-10-25 Sun 02:30+0200", "2026-10-26 Mon 02:30+0100", "2026-10-27 Tue 02:30+0100"
+        "2026-10-25 Sun 02:30+0200",
+        "2026-10-26 Mon 02:30+0100",
+        "2026-10-27 Tue 02:30+0100",
     ]
 
 
@@ -132,14 +146,17 @@ def test_a_cron_that_can_never_fire_is_refused():
 def test_interval_fires_on_a_grid_shared_by_every_process():
     after = dt.datetime(2026, 11, 25, 9, 0, 1, 500000, tzinfo=UTC)
     assert [t.strftime("%H:%M:%S") for t in fire_times(IntervalSchedule(2), after, 3)] == [
-        "09:00:02", "09:00:04", "09:00:06"
+        "09:00:02",
+        "09:00:04",
+        "09:00:06",
     ]
     assert most_recent_fire(IntervalSchedule(2), after, dt.timedelta(seconds=5)).second == 0
 
 
 def spec(schedule, period="last-week", zone="Asia/Kolkata"):
-    return DigestSpec(name="weekly", title="Weekly", metrics=["revenue"], period=period, timezone=zone,
-                      schedule=schedule)
+    return DigestSpec(
+        name="weekly", title="Weekly", metrics=["revenue"], period=period, timezone=zone, schedule=schedule
+    )
 
 
 def test_monday_in_kolkata_reports_the_kolkata_week_before():
@@ -149,13 +166,20 @@ def test_monday_in_kolkata_reports_the_kolkata_week_before():
     assert scheduled == dt.datetime(2026, 11, 29, 20, 30, tzinfo=UTC)
     assert resolve_period(weekly, now=scheduled).label == "2026-W48"  # in UTC it would still be W47
     nine = spec(CronSchedule("0 9 * * 1", "Asia/Kolkata"))
-    assert resolve_period(nine, now=most_recent_fire(nine.schedule, now + dt.timedelta(hours=7), dt.timedelta(days=1))).label == "2026-W48"
+    assert (
+        resolve_period(
+            nine, now=most_recent_fire(nine.schedule, now + dt.timedelta(hours=7), dt.timedelta(days=1))
+        ).label
+        == "2026-W48"
+    )
 
 
 def test_a_fire_that_runs_late_keeps_the_period_of_its_scheduled_time():
     daily = spec(CronSchedule("0 0 * * *", "Asia/Kolkata"), period="yesterday")
     late = dt.datetime(2026, 11, 30, 18, 40, tzinfo=UTC)  # 00:10 on 1 December in Kolkata: 24 h 10 min late
-    scheduled = most_recent_fire(daily.schedule, late - dt.timedelta(hours=24, minutes=10), dt.timedelta(hours=1))
+    scheduled = most_recent_fire(
+        daily.schedule, late - dt.timedelta(hours=24, minutes=10), dt.timedelta(hours=1)
+    )
     assert resolve_period(daily, now=scheduled).label == "2026-11-29"
     assert resolve_period(daily, now=late).label == "2026-11-30"  # what the run time would have said
 
@@ -163,7 +187,9 @@ def test_a_fire_that_runs_late_keeps_the_period_of_its_scheduled_time():
 def test_most_recent_fire_within_the_grace_only():
     weekly = CronSchedule("0 9 * * 1", "Europe/Berlin")
     wednesday = dt.datetime(2026, 11, 25, 12, tzinfo=UTC)
-    assert most_recent_fire(weekly, wednesday, dt.timedelta(days=3)) == dt.datetime(2026, 11, 23, 8, tzinfo=UTC)
+    assert most_recent_fire(weekly, wednesday, dt.timedelta(days=3)) == dt.datetime(
+        2026, 11, 23, 8, tzinfo=UTC
+    )
     assert most_recent_fire(weekly, wednesday, dt.timedelta(hours=24)) is None
 
 
@@ -171,11 +197,16 @@ def test_most_recent_fire_within_the_grace_only():
 def test_a_saturday_week_digest_fired_each_saturday_reports_the_week_before():
     """week_start = "saturday" (Iran): a digest fired Saturday 09:00 in Tehran covers Saturday to Friday
     before it, fire after fire, and a late run (caught up) keeps its scheduled week."""
-    weekly = replace(spec(CronSchedule("0 9 * * 6", "Asia/Tehran"), zone="Asia/Tehran"), week_start="saturday")
+    weekly = replace(
+        spec(CronSchedule("0 9 * * 6", "Asia/Tehran"), zone="Asia/Tehran"), week_start="saturday"
+    )
     fires = fire_times(weekly.schedule, dt.datetime(2026, 11, 10, tzinfo=UTC), 3)
     periods = [resolve_period(weekly, now=fire) for fire in fires]
-    assert [p.label for p in periods] == ["2026-11-07..2026-11-13", "2026-11-14..2026-11-20",
-                                          "2026-11-21..2026-11-27"]
+    assert [p.label for p in periods] == [
+        "2026-11-07..2026-11-13",
+        "2026-11-14..2026-11-20",
+        "2026-11-21..2026-11-27",
+    ]
     assert [p.start.isoformat() for p in periods][1] == "2026-11-14T00:00:00+03:30"
     assert all(a.end == b.start for a, b in itertools.pairwise(periods))  # no gap, no overlap
     late = fires[1] + dt.timedelta(days=2)  # the service was down until Monday: it catches the fire up
@@ -201,5 +232,7 @@ def test_week_start_schedules_across_a_dst_change(zone, week_start, expression, 
     assert fire.astimezone(ZoneInfo(zone)).date() == fire_day
     period = resolve_period(weekly, now=fire)
     assert period.start.isoformat() == first_day
-    assert period.end.astimezone(UTC) - period.start.astimezone(UTC) == dt.timedelta(hours=hours)  # its real length
+    assert period.end.astimezone(UTC) - period.start.astimezone(UTC) == dt.timedelta(
+        hours=hours
+    )  # its real length
     assert period.end.astimezone(ZoneInfo(zone)) == dt.datetime.combine(fire_day, dt.time(), ZoneInfo(zone))

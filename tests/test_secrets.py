@@ -19,7 +19,8 @@ SIGNING = "signing-secret-do-not-leak"
 
 def write(folder, smtp_port: int, mode: int = 0o644):
     path = folder / "kpi.toml"
-    path.write_text(f"""state_url = "sqlite:///{folder / 'state.db'}"
+    path.write_text(
+        f"""state_url = "sqlite:///{folder / "state.db"}"
 timezone = "UTC"
 [source]
 url = "postgresql+psycopg://kpi:{DB_PASSWORD}@127.0.0.1:{free_port()}/shop"
@@ -39,7 +40,9 @@ period = "2026-W47"
 every = "2s"
 max_delay = "1s"
 destinations = ["slack:#kpis", "email:owner@example.com"]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     os.chmod(path, mode)
     return path
 
@@ -50,7 +53,15 @@ def test_no_secret_in_any_output(tmp_path, slack_server, smtp_server):
     env.update(KPI_SMTP_PASSWORD=SMTP_PASSWORD, SLACK_SIGNING_SECRET=SIGNING, KPI_DEBUG="")
     captured = []
     for command in (["check"], ["check", "--data"], ["digest", "send", "weekly"], ["digest", "deliveries"]):
-        result = subprocess.run(check=False, args=[KPI, *command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            check=False,
+            args=[KPI, *command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         captured.append(result.stdout + result.stderr)
     serve = Serve(tmp_path, env)
     try:
@@ -70,12 +81,20 @@ def test_no_secret_in_any_output(tmp_path, slack_server, smtp_server):
 def test_a_readable_kpi_toml_with_a_literal_password_is_warned_about(tmp_path, slack_server, smtp_server):
     env = environment(slack_server)
     write(tmp_path, smtp_server.port, mode=0o644)
-    result = subprocess.run(check=False, args=[KPI, "check"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        check=False, args=[KPI, "check"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     warnings = [line for line in result.stderr.splitlines() if "readable by other users" in line]
-    assert warnings == [(f"Warning: {tmp_path / 'kpi.toml'} is readable by other users (mode 644) and holds a "
-                         "literal secret at source.url: run chmod 600 kpi.toml, or put the secret in an "
-                         "environment variable (${NAME})")], result.stderr
+    assert warnings == [
+        (
+            f"Warning: {tmp_path / 'kpi.toml'} is readable by other users (mode 644) and holds a "
+            "literal secret at source.url: run chmod 600 kpi.toml, or put the secret in an "
+            "environment variable (${NAME})"
+        )
+    ], result.stderr
     assert DB_PASSWORD not in result.stdout + result.stderr
     os.chmod(tmp_path / "kpi.toml", 0o600)
-    result = subprocess.run(check=False, args=[KPI, "check"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        check=False, args=[KPI, "check"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
     assert "readable by other users" not in result.stderr

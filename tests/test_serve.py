@@ -42,12 +42,23 @@ def pg_state_url():
         server.dispose()
 
 
-def write_config(folder: Path, demo_database, *, state_url=None, smtp=None, destinations=("slack:#kpis",),
-                 schedule='every = "2s"', serve='tick = "1s"\nlease = "2s"', metrics=("revenue", "nps")) -> Path:
+def write_config(
+    folder: Path,
+    demo_database,
+    *,
+    state_url=None,
+    smtp=None,
+    destinations=("slack:#kpis",),
+    schedule='every = "2s"',
+    serve='tick = "1s"\nlease = "2s"',
+    metrics=("revenue", "nps"),
+) -> Path:
     email = ""
     if smtp is not None:
-        email = (f'[email]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\n'
-                 'sender = "KPI bot <reports@example.com>"\n')
+        email = (
+            f'[email]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\n'
+            'sender = "KPI bot <reports@example.com>"\n'
+        )
     state = f'state_url = "{state_url}"\n' if state_url else ""
     path = folder / "kpi.toml"
     path.write_text(
@@ -90,7 +101,10 @@ class Serve:
         self.handle = self.log.open("w")
         self.process = subprocess.Popen(
             [KPI, "serve", "--port", "0", "--config", str(folder / "kpi.toml"), *extra],
-            stdout=self.handle, stderr=subprocess.STDOUT, env=env, cwd=folder,
+            stdout=self.handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=folder,
         )
         self.port: int | None = None
 
@@ -153,11 +167,16 @@ def wait_until_sent(state_url: str, destination: str, timeout: float = 30.0) -> 
 
 def kpicore_parts(slack, channel=SLACK_KPIS) -> list[tuple[str, int]]:
     """(ledger key, part) of every kpicore message posted to a channel."""
-    return [(m["metadata"]["event_payload"]["key"], m["metadata"]["event_payload"]["part"])
-            for m in slack.posted_to(channel) if m.get("metadata")]
+    return [
+        (m["metadata"]["event_payload"]["key"], m["metadata"]["event_payload"]["part"])
+        for m in slack.posted_to(channel)
+        if m.get("metadata")
+    ]
 
 
-def test_healthz_metrics_and_a_clean_stop_with_a_delivery_in_flight(tmp_path, demo_database, slack_server, servers):
+def test_healthz_metrics_and_a_clean_stop_with_a_delivery_in_flight(
+    tmp_path, demo_database, slack_server, servers
+):
     slack = slack_server.fake
     slack.post_delay = 2.0
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
@@ -186,8 +205,9 @@ def test_healthz_metrics_and_a_clean_stop_with_a_delivery_in_flight(tmp_path, de
     assert SLACK_TOKEN not in log
 
 
-def test_healthz_says_degraded_when_the_state_database_drops_out(tmp_path, demo_database, slack_server, servers,
-                                                                 pg_state_url):
+def test_healthz_says_degraded_when_the_state_database_drops_out(
+    tmp_path, demo_database, slack_server, servers, pg_state_url
+):
     write_config(tmp_path, demo_database, state_url=pg_state_url, schedule='schedule = "0 9 * * MON"')
     serve = Serve(tmp_path, environment(slack_server), "--log-format", "json")
     servers.append(serve)
@@ -198,14 +218,18 @@ def test_healthz_says_degraded_when_the_state_database_drops_out(tmp_path, demo_
         connection.execute(sa.text(f'DROP DATABASE "{pg_state_url.rsplit("/", 1)[1]}" WITH (FORCE)'))
     server.dispose()
     status, body = serve.get("/healthz")
-    assert status == 503 and json.loads(body)["state_db"] == "error" and json.loads(body)["status"] == "degraded"
+    assert (
+        status == 503 and json.loads(body)["state_db"] == "error" and json.loads(body)["status"] == "degraded"
+    )
     assert serve.process.poll() is None  # still running
     assert serve.stop(signal.SIGINT) == 0
     logged = [json.loads(line) for line in serve.text().splitlines()]  # every line is one JSON object
     assert [e["event"] for e in logged][-2:] == ["stopping", "stopped"] and logged[-2]["signal"] == "SIGINT"
 
 
-def test_a_port_in_use_and_an_unreachable_state_database_are_runtime_errors(tmp_path, demo_database, slack_server):
+def test_a_port_in_use_and_an_unreachable_state_database_are_runtime_errors(
+    tmp_path, demo_database, slack_server
+):
     import socket
 
     write_config(tmp_path, demo_database)
@@ -214,18 +238,35 @@ def test_a_port_in_use_and_an_unreachable_state_database_are_runtime_errors(tmp_
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        result = subprocess.run(check=False, args=[KPI, "serve", "--port", str(port)], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            check=False,
+            args=[KPI, "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines() == [
-        (f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; "
-         "choose another port with --port N (or --port 0 for any free one)")
+        (
+            f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; "
+            "choose another port with --port N (or --port 0 for any free one)"
+        )
     ]
-    config = write_config(tmp_path, demo_database,
-                          state_url=f"postgresql+psycopg://kpi:s3cret@127.0.0.1:{free_port()}/x")
+    config = write_config(
+        tmp_path, demo_database, state_url=f"postgresql+psycopg://kpi:s3cret@127.0.0.1:{free_port()}/x"
+    )
     config.chmod(0o600)  # readable by others, the literal password would add a warning line
-    result = subprocess.run(check=False, args=[KPI, "serve", "--port", "0"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        check=False,
+        args=[KPI, "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1 and result.stderr.startswith("Error: state database ")
     assert "s3cret" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
@@ -239,7 +280,9 @@ def test_a_port_in_use_and_an_unreachable_state_database_are_runtime_errors(tmp_
         ('schedule = "0 9 * * *"\ntimezone = "Mars/Olympus"', "[digests.weekly].timezone"),
     ],
 )
-def test_bad_schedules_are_refused_at_start(run_kpi, tmp_path, demo_database, slack_server, schedule, message):
+def test_bad_schedules_are_refused_at_start(
+    run_kpi, tmp_path, demo_database, slack_server, schedule, message
+):
     write_config(tmp_path, demo_database, schedule=schedule)
     for command in (["serve", "--port", "0"], ["check"], ["schedule"]):
         code, _, err = run_kpi(*command)
@@ -256,25 +299,48 @@ def test_two_digests_with_one_name_are_refused(run_kpi, tmp_path, demo_database,
 
 def test_unknown_destination_scheme_and_serve_key_are_refused(tmp_path, demo_database, slack_server):
     write_config(tmp_path, demo_database, destinations=["slak:#kpis"])
-    result = subprocess.run(check=False, args=[KPI, "serve"], cwd=tmp_path, env=environment(slack_server), capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        check=False,
+        args=[KPI, "serve"],
+        cwd=tmp_path,
+        env=environment(slack_server),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "no channel handles 'slak:' (did you mean slack:?)" in result.stderr
     write_config(tmp_path, demo_database, serve='notfy = ["slack:#ops"]')
-    result = subprocess.run(check=False, args=[KPI, "serve"], cwd=tmp_path, env=environment(slack_server), capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        check=False,
+        args=[KPI, "serve"],
+        cwd=tmp_path,
+        env=environment(slack_server),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "[serve]: unknown key 'notfy' (did you mean 'notify'?)" in result.stderr
 
 
 def test_kpi_schedule_prints_local_time_and_utc(tmp_path, demo_database, slack_server):
     write_config(tmp_path, demo_database, schedule='schedule = "0 9 * * 1"\ntimezone = "Asia/Kolkata"')
-    result = subprocess.run(check=False, args=[KPI, "schedule", "--next", "2"], cwd=tmp_path, env=environment(slack_server),
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        check=False,
+        args=[KPI, "schedule", "--next", "2"],
+        cwd=tmp_path,
+        env=environment(slack_server),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "digest weekly: 0 9 * * 1 (Asia/Kolkata), period 2026-W47"
     assert len(lines) == 3
     for line in lines[1:]:
-        assert re.fullmatch(r"  \d{4}-\d\d-\d\d Mon 09:00:00 IST  =  \d{4}-\d\d-\d\d 03:30:00 UTC", line), line
+        assert re.fullmatch(r"  \d{4}-\d\d-\d\d Mon 09:00:00 IST  =  \d{4}-\d\d-\d\d 03:30:00 UTC", line), (
+            line
+        )
 
 
 @pytest.mark.parametrize("processes", [2, 3])
@@ -283,8 +349,13 @@ def test_several_processes_on_one_postgres_deliver_once_across_a_sigkill(
 ):
     slack = slack_server.fake
     slack.post_delay = 0.3  # a window in which the kill can land mid-send
-    write_config(tmp_path, demo_database, state_url=pg_state_url, smtp=smtp_server,
-                 destinations=["slack:#kpis", "email:owner@example.com"])
+    write_config(
+        tmp_path,
+        demo_database,
+        state_url=pg_state_url,
+        smtp=smtp_server,
+        destinations=["slack:#kpis", "email:owner@example.com"],
+    )
     env = environment(slack_server)
     running = [Serve(tmp_path, env, name=f"p{i}") for i in range(processes)]
     servers.extend(running)
@@ -312,8 +383,11 @@ def test_several_processes_on_one_postgres_deliver_once_across_a_sigkill(
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         rows = deliveries(pg_state_url)
-        if len(rows) == 2 and all(row[4] in ("sent", "unknown") for row in rows) and \
-                (all(row[4] == "sent" for row in rows if row[3].startswith("slack:"))):
+        if (
+            len(rows) == 2
+            and all(row[4] in ("sent", "unknown") for row in rows)
+            and (all(row[4] == "sent" for row in rows if row[3].startswith("slack:")))
+        ):
             break
         time.sleep(0.2)
     time.sleep(3.0)  # more fires of the same period: all must be skipped
@@ -338,8 +412,14 @@ def test_a_crash_between_slacks_answer_and_the_ledger_is_resolved_by_the_message
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
     write_config(tmp_path, demo_database, state_url=state_url, serve='lease = "1s"')
     env = environment(slack_server)
-    first = subprocess.Popen([KPI, "digest", "send", "weekly"], cwd=tmp_path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [KPI, "digest", "send", "weekly"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     slack.kill_before_store = not stored
     slack.kill_on_post = first.pid  # the loopback Slack kills the sender on receipt of its message
     first.communicate(timeout=60)
@@ -349,10 +429,19 @@ def test_a_crash_between_slacks_answer_and_the_ledger_is_resolved_by_the_message
     (row,) = deliveries(state_url)
     assert row[4] == "pending"  # its lease is still running
     time.sleep(1.2)  # the dead sender's lease runs out
-    listing = subprocess.run(check=False, args=[KPI, "digest", "deliveries"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    listing = subprocess.run(
+        check=False, args=[KPI, "digest", "deliveries"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert " unknown " in listing.stdout
-    again = subprocess.run(check=False, args=[KPI, "digest", "send", "weekly"], cwd=tmp_path, env=env, capture_output=True,
-                           text=True, timeout=60)
+    again = subprocess.run(
+        check=False,
+        args=[KPI, "digest", "send", "weekly"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == "slack:#kpis: sent (resumed an interrupted send)"
     assert kpicore_parts(slack) == [("digest|weekly|2026-W47||slack:#kpis", 1)]  # once, found or posted
@@ -364,6 +453,13 @@ def test_a_crash_between_slacks_answer_and_the_ledger_is_resolved_by_the_message
     (row,) = deliveries(state_url)
     assert row[4] == "sent" and row[5] == 2
     # And the third send finds it sent: nothing more is posted.
-    third = subprocess.run(check=False, args=[KPI, "digest", "send", "weekly"], cwd=tmp_path, env=env, capture_output=True,
-                           text=True, timeout=60)
+    third = subprocess.run(
+        check=False,
+        args=[KPI, "digest", "send", "weekly"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "already sent" in third.stdout and len(slack.posted_to(SLACK_KPIS)) == 1

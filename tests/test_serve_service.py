@@ -34,13 +34,20 @@ def make_service(tmp_path, source_url, *, digest, serve=None):
             "source": {"url": str(source_url)},
             "slack": {"retry_backoff": 0.01, "max_retries": 0},
             "serve": {"tick": "1s", **(serve or {})},
-            "digests": {"weekly": {"metrics": ["revenue"], "trend": 0, "destinations": ["slack:#kpis"], **digest}},
+            "digests": {
+                "weekly": {"metrics": ["revenue"], "trend": 0, "destinations": ["slack:#kpis"], **digest}
+            },
         },
         tmp_path / "kpi.toml",
     )
     registry = get_registry()
-    service = Service(config, registry, digest_specs(config, registry), open_state(config.resolved_state_url()),
-                      serve_settings(config))
+    service = Service(
+        config,
+        registry,
+        digest_specs(config, registry),
+        open_state(config.resolved_state_url()),
+        serve_settings(config),
+    )
     return service
 
 
@@ -78,7 +85,10 @@ def test_a_missed_fire_within_the_grace_is_caught_up_once(tmp_path, demo_databas
     running(second)
     second.start()
     time.sleep(2.0)
-    assert len(slack.posted_to(SLACK_KPIS)) == 1 and second.metrics.fires.labels("digest", "weekly")._value.get() == 1
+    assert (
+        len(slack.posted_to(SLACK_KPIS)) == 1
+        and second.metrics.fires.labels("digest", "weekly")._value.get() == 1
+    )
 
 
 def test_a_missed_fire_beyond_the_grace_is_not_sent(tmp_path, demo_database, slack, running):
@@ -94,7 +104,8 @@ def test_a_missed_fire_beyond_the_grace_is_not_sent(tmp_path, demo_database, sla
 def test_retries_with_backoff_then_one_notice_to_ops(tmp_path, demo_database, slack, running):
     slack.fail_channels.add(SLACK_KPIS)
     service = make_service(
-        tmp_path, demo_database,
+        tmp_path,
+        demo_database,
         digest={"schedule": "* * * * *", "catch_up": "1h", "period": "2026-W47"},
         serve={"notify": ["slack:#ops"], "backoff": ["1s", "2s"], "retries": 2},
     )
@@ -126,10 +137,16 @@ def missing_postgres_source():
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
         source = sa.create_engine(f"{POSTGRES_SERVER}/{name}")
         with source.begin() as connection:
-            connection.execute(sa.text(
-                "CREATE TABLE orders (order_id int, customer_id int, ordered_at timestamp, amount numeric)"))
-            connection.execute(sa.text(
-                "INSERT INTO orders VALUES (1, 1, '2026-11-17 10:00', 40.5), (2, 2, '2026-11-18 11:00', 59.5)"))
+            connection.execute(
+                sa.text(
+                    "CREATE TABLE orders (order_id int, customer_id int, ordered_at timestamp, amount numeric)"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO orders VALUES (1, 1, '2026-11-17 10:00', 40.5), (2, 2, '2026-11-18 11:00', 59.5)"
+                )
+            )
         source.dispose()
 
     yield f"{POSTGRES_SERVER}/{name}", bring_up
@@ -143,7 +160,8 @@ def test_a_source_down_at_fire_time_is_held_then_sent_when_it_is_back(
 ):
     url, bring_up = missing_postgres_source
     service = make_service(
-        tmp_path, url,
+        tmp_path,
+        url,
         digest={"schedule": "* * * * *", "catch_up": "1h", "period": "2026-W47", "max_delay": "6h"},
         serve={"backoff": ["1s"], "retries": 1},
     )
@@ -164,7 +182,9 @@ def test_a_source_down_past_max_delay_sends_with_the_metrics_unavailable(
 ):
     url, _ = missing_postgres_source
     service = make_service(
-        tmp_path, url, digest={"schedule": "0 9 * * MON", "catch_up": "8d", "period": "2026-W47", "max_delay": "1s"}
+        tmp_path,
+        url,
+        digest={"schedule": "0 9 * * MON", "catch_up": "8d", "period": "2026-W47", "max_delay": "1s"},
     )
     running(service)
     service.start()
@@ -184,25 +204,41 @@ def test_a_restarted_service_resolves_a_dead_slack_claim_and_leaves_email_unknow
     from kpicore.delivery import MessageKey, ledger
 
     service = make_service(
-        tmp_path, demo_database,
-        digest={"schedule": "* * * * *", "catch_up": "1h", "period": "2026-W47",
-                "destinations": ["slack:#kpis", "email:owner@example.com"]},
+        tmp_path,
+        demo_database,
+        digest={
+            "schedule": "* * * * *",
+            "catch_up": "1h",
+            "period": "2026-W47",
+            "destinations": ["slack:#kpis", "email:owner@example.com"],
+        },
         serve={"lease": "1s"},
     )
     service.config.email = smtp_server.settings()
     key = MessageKey("digest", "weekly", "2026-W47")
     for destination in ("slack:#kpis", "email:owner@example.com"):
-        assert ledger.claim(service.engine, key, destination, owner="dead-peer", lease=dt.timedelta(seconds=0.5))
+        assert ledger.claim(
+            service.engine, key, destination, owner="dead-peer", lease=dt.timedelta(seconds=0.5)
+        )
     make_client().chat_postMessage(
-        channel=SLACK_KPIS, text="Weekly — 2026-W47",
-        metadata={"event_type": METADATA_EVENT,
-                  "event_payload": {"key": "digest|weekly|2026-W47||slack:#kpis", "part": 1, "parts": 1}},
+        channel=SLACK_KPIS,
+        text="Weekly — 2026-W47",
+        metadata={
+            "event_type": METADATA_EVENT,
+            "event_payload": {"key": "digest|weekly|2026-W47||slack:#kpis", "part": 1, "parts": 1},
+        },
     )
     time.sleep(0.6)
     running(service)
     service.start()
-    rows = wait_until(lambda: {r.destination: r for r in list_deliveries(service.engine)
-                               if r.status == "sent"}.get("slack:#kpis") and list_deliveries(service.engine))
+    rows = wait_until(
+        lambda: (
+            {r.destination: r for r in list_deliveries(service.engine) if r.status == "sent"}.get(
+                "slack:#kpis"
+            )
+            and list_deliveries(service.engine)
+        )
+    )
     statuses = {r.destination: r.status for r in rows}
     assert statuses == {"slack:#kpis": "sent", "email:owner@example.com": "unknown"}
     assert len(slack.posted_to(SLACK_KPIS)) == 1  # found by its metadata, not posted again

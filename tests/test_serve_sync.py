@@ -32,7 +32,9 @@ def server(state, monkeypatch):
     server.stop()
 
 
-def test_kpi_serve_syncs_on_its_own_schedule_and_kpi_says_how_old_the_data_is(server, state, tmp_path, slack_server):
+def test_kpi_serve_syncs_on_its_own_schedule_and_kpi_says_how_old_the_data_is(
+    server, state, tmp_path, slack_server
+):
     """`kpi serve` (a real process) syncs the hosted source every [sync] max_age; /kpi answers from the
     last complete sync and says how old it is, without syncing inline."""
     import hashlib
@@ -44,17 +46,24 @@ def test_kpi_serve_syncs_on_its_own_schedule_and_kpi_says_how_old_the_data_is(se
 
     load(state, *make_facts(dt.date.today()))
     (tmp_path / "kpi.toml").write_text(
-        '[source]\nurl = "agilecrm://acme"\nemail = "owner@acme.example"\n[sync]\nmax_age = "1h"\n', encoding="utf-8")
+        '[source]\nurl = "agilecrm://acme"\nemail = "owner@acme.example"\n[sync]\nmax_age = "1h"\n',
+        encoding="utf-8",
+    )
     secret = "serve-sync-secret"
-    env = {**os.environ, "KPI_LOAD_PLUGINS": "agilecrm", "KPI_AGILECRM_API_BASE": server.base,
-           "SLACK_SIGNING_SECRET": secret}
+    env = {
+        **os.environ,
+        "KPI_LOAD_PLUGINS": "agilecrm",
+        "KPI_AGILECRM_API_BASE": server.base,
+        "SLACK_SIGNING_SECRET": secret,
+    }
     env.pop("KPI_AGILECRM_EMAIL", None)
     env.pop("SLACK_APP_TOKEN", None)
     kpi = os.path.join(os.path.dirname(sys.executable), "kpi")
     log = tmp_path / "serve.log"
     with log.open("w") as handle:
-        process = subprocess.Popen([kpi, "serve", "--port", "0"], cwd=tmp_path, env=env, stdout=handle,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [kpi, "serve", "--port", "0"], cwd=tmp_path, env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + 60
         while "synced " not in log.read_text() and time.monotonic() < deadline:
@@ -66,15 +75,32 @@ def test_kpi_serve_syncs_on_its_own_schedule_and_kpi_says_how_old_the_data_is(se
         port = int(re.search(r"listening host=\S+ port=(\d+)", text).group(1))
         crm_requests = len(state.requests)
 
-        body = urllib.parse.urlencode({"command": "/kpi", "text": "new_customers last week", "user_id": "U1",
-                                       "channel_id": "C1", "channel_name": "general", "team_id": "T1",
-                                       "response_url": "http://127.0.0.1:9/none", "trigger_id": "1.2.3"})
+        body = urllib.parse.urlencode(
+            {
+                "command": "/kpi",
+                "text": "new_customers last week",
+                "user_id": "U1",
+                "channel_id": "C1",
+                "channel_name": "general",
+                "team_id": "T1",
+                "response_url": "http://127.0.0.1:9/none",
+                "trigger_id": "1.2.3",
+            }
+        )
         stamp = str(int(time.time()))
-        signature = "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+        signature = (
+            "v0=" + hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256).hexdigest()
+        )
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/slack/events", data=body.encode(), method="POST",
-            headers={"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
-                     "X-Slack-Signature": signature})
+            f"http://127.0.0.1:{port}/slack/events",
+            data=body.encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": signature,
+            },
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             answer = json.loads(response.read())
         assert "New customers" in json.dumps(answer)
@@ -83,4 +109,3 @@ def test_kpi_serve_syncs_on_its_own_schedule_and_kpi_says_how_old_the_data_is(se
     finally:
         process.terminate()
         process.wait(timeout=30)
-

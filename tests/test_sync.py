@@ -43,7 +43,7 @@ class FakeApi:
             raise SourceError("memory://shop: people: cannot be reached (connection reset)")
         chosen = [i for i in items if since is None or i["updated"] > since]
         start = int(cursor or 0)
-        chunk = chosen[start:start + size]
+        chunk = chosen[start : start + size]
         more = start + size < len(chosen)
         return Page([dict(i) for i in chunk], str(start + size) if more else None, total=len(chosen))
 
@@ -82,14 +82,27 @@ class MemoryConnector(SyncConnector):
 
     def rows(self, stream, record, config):
         if stream == "people":
-            return {"customers": [{
-                "customer_id": str(record["id"]), "signup_at": dt.datetime.fromtimestamp(record["joined"], dt.UTC),
-                "churned_at": None, "channel": None, "region": record["region"],
-            }]}
-        return {"orders": [{
-            "order_id": str(record["id"]), "customer_id": str(record["person"]),
-            "ordered_at": dt.datetime.fromtimestamp(record["at"], dt.UTC), "amount": record["amount"],
-        }]}
+            return {
+                "customers": [
+                    {
+                        "customer_id": str(record["id"]),
+                        "signup_at": dt.datetime.fromtimestamp(record["joined"], dt.UTC),
+                        "churned_at": None,
+                        "channel": None,
+                        "region": record["region"],
+                    }
+                ]
+            }
+        return {
+            "orders": [
+                {
+                    "order_id": str(record["id"]),
+                    "customer_id": str(record["person"]),
+                    "ordered_at": dt.datetime.fromtimestamp(record["at"], dt.UTC),
+                    "amount": record["amount"],
+                }
+            ]
+        }
 
 
 class MemoryPlugin:
@@ -124,16 +137,21 @@ def setup(api, tmp_path, monkeypatch):
     loaded.manager.register(MemoryPlugin(api), name="memory")
     registry = build_registry(loaded)
     monkeypatch.setattr(registry_module, "_registry", registry)
-    (tmp_path / "kpi.toml").write_text('[source]\nurl = "memory://shop"\n[sync]\nmax_age = "1h"\n', encoding="utf-8")
-    config = parse_config({"source": {"url": "memory://shop"}, "sync": {"max_age": "1h"}}, tmp_path / "kpi.toml")
+    (tmp_path / "kpi.toml").write_text(
+        '[source]\nurl = "memory://shop"\n[sync]\nmax_age = "1h"\n', encoding="utf-8"
+    )
+    config = parse_config(
+        {"source": {"url": "memory://shop"}, "sync": {"max_age": "1h"}}, tmp_path / "kpi.toml"
+    )
     return config, registry
 
 
 def compute_week(config, registry, metrics=("new_customers", "revenue")):
     source = open_configured_source(config, registry)
     try:
-        results = compute(select_metrics(list(metrics), registry), parse_period("2026-W47", "UTC"), source,
-                          config=config)
+        results = compute(
+            select_metrics(list(metrics), registry), parse_period("2026-W47", "UTC"), source, config=config
+        )
     finally:
         source.close()
     return {r.metric: r.value for r in results}
@@ -148,13 +166,18 @@ def test_a_source_never_synced_says_run_kpi_sync(setup):
 def test_full_then_incremental_sync(setup, api):
     config, registry = setup
     first = run_sync(config, registry)
-    assert (first.mode, first.total("fetched"), first.total("inserted"), first.total("deleted")) == ("full", 7, 7, 0)
+    assert (first.mode, first.total("fetched"), first.total("inserted"), first.total("deleted")) == (
+        "full",
+        7,
+        7,
+        0,
+    )
     assert first.entity_rows == {"customers": 4, "orders": 3}
     assert compute_week(config, registry) == {"new_customers": 3, "revenue": 150.0}
 
     api.people[1] = person(2, 1, "West", updated=EPOCH + 30 * 86400)  # changed
-    api.people.append(person(5, 3, updated=EPOCH + 31 * 86400))       # new
-    del api.sales[0]                                                  # deleted: sales are listed whole
+    api.people.append(person(5, 3, updated=EPOCH + 31 * 86400))  # new
+    del api.sales[0]  # deleted: sales are listed whole
     second = run_sync(config, registry)
     assert second.mode == "incremental"
     assert api.since_seen[-1] == person(4, 8)["updated"] - 1  # the last watermark, minus the overlap
@@ -168,8 +191,11 @@ def test_full_then_incremental_sync(setup, api):
 def test_an_interrupted_sync_keeps_readers_on_the_last_complete_one_and_resumes(setup, api):
     config, registry = setup
     run_sync(config, registry)
-    api.people += [person(6, 4, updated=EPOCH + 40 * 86400), person(7, 5, updated=EPOCH + 41 * 86400),
-                   person(8, 6, updated=EPOCH + 42 * 86400)]
+    api.people += [
+        person(6, 4, updated=EPOCH + 40 * 86400),
+        person(7, 5, updated=EPOCH + 41 * 86400),
+        person(8, 6, updated=EPOCH + 42 * 86400),
+    ]
     # changes since the watermark: people 4 (again: the 1 s overlap), 6, 7, 8; the second page (7, 8) fails
     api.pages_served, api.fail_at = 0, 2
     with pytest.raises(SourceError, match="cannot be reached"):
@@ -184,7 +210,10 @@ def test_an_interrupted_sync_keeps_readers_on_the_last_complete_one_and_resumes(
     assert compute_week(config, registry) == {"new_customers": 6, "revenue": 150.0}
     source = open_configured_source(config, registry)
     try:
-        ids = [row[0] for row in source.execute(sa.text("SELECT customer_id FROM customers ORDER BY customer_id"))]
+        ids = [
+            row[0]
+            for row in source.execute(sa.text("SELECT customer_id FROM customers ORDER BY customer_id"))
+        ]
     finally:
         source.close()
     assert ids == ["1", "2", "3", "4", "6", "7", "8"]  # no duplicates, nothing lost
@@ -202,7 +231,7 @@ def test_full_sync_drops_what_the_api_no_longer_has(setup, api):
 def test_sync_if_stale_syncs_only_when_older_than_max_age(setup, api):
     config, registry = setup
     assert sync_if_stale(config, registry) is not None  # never synced
-    assert sync_if_stale(config, registry) is None      # fresh
+    assert sync_if_stale(config, registry) is None  # fresh
     assert last_sync(config, registry) is not None
     config.source.sync["max_age"] = "0s"
     assert sync_if_stale(config, registry) is not None
@@ -258,9 +287,12 @@ def test_postgresql_staging(setup, api):
         assert summary.entity_rows == {"customers": 4, "orders": 3}
         assert compute_week(config, registry) == {"new_customers": 3, "revenue": 150.0}
         with admin.connect() as connection:
-            tables = set(connection.execute(sa.text(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"), {"schema": schema}
-            ).scalars())
+            tables = set(
+                connection.execute(
+                    sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"),
+                    {"schema": schema},
+                ).scalars()
+            )
         assert {"customers", "orders", "_kpi_sync_runs", "_kpi_sync_pending"} <= tables
     finally:
         with admin.begin() as connection:

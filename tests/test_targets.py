@@ -64,7 +64,10 @@ def test_a_missing_value_has_no_status():
     ("raw", "message"),
     [
         (40, "kpi.toml: [targets].nps: expected a table such as { min = 40 }"),
-        ("min 40", "expected a table such as { min = 40 }, { max = 2.5 }, { min = 30, max = 50 } or { goal = 50000 }"),
+        (
+            "min 40",
+            "expected a table such as { min = 40 }, { max = 2.5 }, { min = 30, max = 50 } or { goal = 50000 }",
+        ),
         ({"minimum": 40}, "kpi.toml: [targets].nps: unknown key 'minimum'; write the target as { min = 40 }"),
         ({}, "kpi.toml: [targets].nps: the table is empty"),
         ({"min": "40"}, "kpi.toml: [targets].nps: min must be a number, not '40'"),
@@ -80,8 +83,19 @@ def test_bad_targets_are_refused_naming_the_key(raw, message):
 
 
 def _result(metric="churn_rate", unit="percent", better="lower", value=3.3, previous=3.3, title="Churn rate"):
-    return MetricResult(metric, title, unit, better, "ok", "2026-W47", "2026-11-16T00:00:00+00:00",
-                        "2026-11-23T00:00:00+00:00", value=value, previous=previous, n=100)
+    return MetricResult(
+        metric,
+        title,
+        unit,
+        better,
+        "ok",
+        "2026-W47",
+        "2026-11-16T00:00:00+00:00",
+        "2026-11-23T00:00:00+00:00",
+        value=value,
+        previous=previous,
+        n=100,
+    )
 
 
 def test_status_text_says_target_and_gap_for_people():
@@ -95,7 +109,10 @@ def test_status_text_says_target_and_gap_for_people():
 
 
 def test_headline_names_an_off_target_metric_when_nothing_changed():
-    results = [_result(), _result(metric="nps", unit="points", better="higher", value=45, previous=45, title="NPS")]
+    results = [
+        _result(),
+        _result(metric="nps", unit="points", better="higher", value=45, previous=45, title="NPS"),
+    ]
     assert headline(results).focus is None
     apply_targets(results, Config(targets={"churn_rate": {"max": 2.5}, "nps": {"min": 40}}))
     top = headline(results)
@@ -105,8 +122,12 @@ def test_headline_names_an_off_target_metric_when_nothing_changed():
 
 def test_headline_ranks_the_target_furthest_off_first():
     results = [
-        _result(metric="nps", unit="points", better="higher", value=38, previous=38, title="NPS"),  # 2 of 10 pts
-        _result(metric="revenue", unit="currency", better="higher", value=30000, previous=30000, title="Revenue"),
+        _result(
+            metric="nps", unit="points", better="higher", value=38, previous=38, title="NPS"
+        ),  # 2 of 10 pts
+        _result(
+            metric="revenue", unit="currency", better="higher", value=30000, previous=30000, title="Revenue"
+        ),
     ]
     apply_targets(results, Config(targets={"nps": {"min": 40}, "revenue": {"goal": 50000}}))
     assert headline(results).named.metric == "revenue"  # 40 % short of its goal
@@ -135,29 +156,42 @@ csat = {{ min = 10, max = 20 }}
 
 def _compute(run_kpi, tmp_path, demo_database, *args):
     (tmp_path / "kpi.toml").write_text(TOML.format(db=demo_database), encoding="utf-8")
-    code, out, err = run_kpi("compute", "nps", "churn_rate", "revenue", "csat", "new_customers",
-                             "--period", "2026-W47", *args)
+    code, out, err = run_kpi(
+        "compute", "nps", "churn_rate", "revenue", "csat", "new_customers", "--period", "2026-W47", *args
+    )
     assert code == 0, err
     return out
 
 
 def test_compute_json_carries_target_on_track_and_gap(run_kpi, tmp_path, demo_database):
-    results = {r["metric"]: r for r in json.loads(_compute(run_kpi, tmp_path, demo_database, "--format", "json"))}
+    results = {
+        r["metric"]: r for r in json.loads(_compute(run_kpi, tmp_path, demo_database, "--format", "json"))
+    }
     nps, churn, revenue, csat = results["nps"], results["churn_rate"], results["revenue"], results["csat"]
-    assert nps["target"] == {"min": 40} and churn["target"] == {"max": 2.5} and revenue["target"] == {"goal": 50000}
+    assert (
+        nps["target"] == {"min": 40}
+        and churn["target"] == {"max": 2.5}
+        and revenue["target"] == {"goal": 50000}
+    )
     assert nps["on_track"] is (nps["value"] >= 40) and nps["gap"] == pytest.approx(nps["value"] - 40)
-    assert churn["on_track"] is (churn["value"] <= 2.5) and churn["gap"] == pytest.approx(churn["value"] - 2.5)
+    assert churn["on_track"] is (churn["value"] <= 2.5) and churn["gap"] == pytest.approx(
+        churn["value"] - 2.5
+    )
     assert revenue["on_track"] is (revenue["value"] >= 50000)
     assert revenue["gap"] == pytest.approx(revenue["value"] - 50000)
-    assert csat["value"] > 20 and csat["on_track"] is False and csat["gap"] == pytest.approx(csat["value"] - 20)
+    assert (
+        csat["value"] > 20 and csat["on_track"] is False and csat["gap"] == pytest.approx(csat["value"] - 20)
+    )
     assert results["new_customers"]["target"] is None
     assert results["new_customers"]["on_track"] is None and results["new_customers"]["gap"] is None
 
 
 def test_compute_csv_and_table_show_targets(run_kpi, tmp_path, demo_database):
-    rows = {r["metric"]: r for r in csv.DictReader(io.StringIO(_compute(run_kpi, tmp_path, demo_database,
-                                                                        "--format", "csv")))
-            if r["row"] == "total"}
+    rows = {
+        r["metric"]: r
+        for r in csv.DictReader(io.StringIO(_compute(run_kpi, tmp_path, demo_database, "--format", "csv")))
+        if r["row"] == "total"
+    }
     nps = rows["nps"]
     assert nps["target_min"] == "40" and nps["target_max"] == "" and nps["target_goal"] == ""
     assert nps["on_track"] == str(float(nps["value"]) >= 40).lower()
@@ -172,12 +206,17 @@ def test_compute_csv_and_table_show_targets(run_kpi, tmp_path, demo_database):
     ("toml", "message"),
     [
         ("nps = 40\n", "kpi.toml: [targets].nps: expected a table such as { min = 40 }"),
-        ("churn_rate = { min = 5, max = 2 }\n", "kpi.toml: [targets].churn_rate: min (5) is greater than max (2)"),
+        (
+            "churn_rate = { min = 5, max = 2 }\n",
+            "kpi.toml: [targets].churn_rate: min (5) is greater than max (2)",
+        ),
         ("nps = { minimum = 40 }\n", "kpi.toml: [targets].nps: unknown key 'minimum'"),
     ],
 )
 def test_check_and_compute_refuse_a_bad_target(run_kpi, tmp_path, demo_database, toml, message):
-    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{demo_database}"\n[targets]\n{toml}', encoding="utf-8")
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[targets]\n{toml}', encoding="utf-8"
+    )
     code, out, err = run_kpi("check")
     assert code == 2, out + err
     assert message in err

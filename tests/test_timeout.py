@@ -41,12 +41,15 @@ def kpi(*args, cwd):
     environment = {**os.environ, "KPI_LOAD_PLUGINS": ""}
     environment.pop("KPI_DEBUG", None)
     started = time.monotonic()
-    done = subprocess.run([KPI, *args], check=False, cwd=cwd, env=environment, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [KPI, *args], check=False, cwd=cwd, env=environment, capture_output=True, text=True, timeout=120
+    )
     return done.returncode, done.stdout, done.stderr, time.monotonic() - started
 
 
-def write_config(directory: Path, url: str, query: str, timeout: float | None = None, schema: str | None = None):
+def write_config(
+    directory: Path, url: str, query: str, timeout: float | None = None, schema: str | None = None
+):
     lines = ["[source]", f'url = "{url}"']
     if timeout is not None:
         lines.append(f"timeout = {timeout}")
@@ -95,7 +98,9 @@ def test_sqlite_timeout_from_config_is_named_in_the_message(tmp_path, sqlite_db)
 
 def test_sqlite_timeout_option_overrides_the_config_for_one_run(tmp_path, sqlite_db):
     write_config(tmp_path, f"sqlite:///{sqlite_db}", SQLITE_SLOW, timeout=20)
-    code, stdout, stderr, took = kpi("compute", "nps", "--period", "2026-W47", "--timeout", "0.25", cwd=tmp_path)
+    code, stdout, stderr, took = kpi(
+        "compute", "nps", "--period", "2026-W47", "--timeout", "0.25", cwd=tmp_path
+    )
     assert code == 1, (stdout, stderr)
     assert_timeout_message(stderr, "0.25")
     assert took < 30
@@ -103,8 +108,9 @@ def test_sqlite_timeout_option_overrides_the_config_for_one_run(tmp_path, sqlite
     write_config(tmp_path, f"sqlite:///{sqlite_db}", SQLITE_QUICK, timeout=0.001)
     code, _, stderr, _ = kpi("compute", "nps", "--period", "2026-W47", "--format", "csv", cwd=tmp_path)
     assert code == 1 and "statement timeout of 0.001 s" in stderr, stderr
-    code, stdout, stderr, _ = kpi("compute", "nps", "--period", "2026-W47", "--format", "csv", "--timeout", "60",
-                                  cwd=tmp_path)
+    code, stdout, stderr, _ = kpi(
+        "compute", "nps", "--period", "2026-W47", "--format", "csv", "--timeout", "60", cwd=tmp_path
+    )
     assert code == 0, stderr
     assert "nps" in stdout and "300000" in stdout, stdout
 
@@ -117,7 +123,9 @@ def test_timeout_option_must_be_positive(tmp_path, sqlite_db):
 
 def test_postgres_timeout_option_is_named_in_the_message(tmp_path, pg_schema):
     write_config(tmp_path, POSTGRES_URL, POSTGRES_SLOW, timeout=20, schema=pg_schema)
-    code, stdout, stderr, took = kpi("compute", "nps", "--period", "2026-W47", "--timeout", "0.2", cwd=tmp_path)
+    code, stdout, stderr, took = kpi(
+        "compute", "nps", "--period", "2026-W47", "--timeout", "0.2", cwd=tmp_path
+    )
     assert code == 1, (stdout, stderr)
     assert_timeout_message(stderr, "0.2")
     assert took < 30
@@ -138,9 +146,14 @@ def test_progress_on_a_terminal_names_the_running_entity_and_the_time(tmp_path, 
     environment = {**os.environ, "KPI_LOAD_PLUGINS": "", "COLUMNS": "160", "TERM": "xterm"}
     environment.pop("KPI_DEBUG", None)
     primary, secondary = pty.openpty()
-    process = subprocess.Popen([KPI, "compute", "nps", "--period", "2026-W47", "--format", "csv"], cwd=tmp_path,
-                               env=environment, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=secondary)
+    process = subprocess.Popen(
+        [KPI, "compute", "nps", "--period", "2026-W47", "--format", "csv"],
+        cwd=tmp_path,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=secondary,
+    )
     os.close(secondary)
     seen = b""
     while True:

@@ -44,7 +44,11 @@ TABLE = [
 @pytest.mark.parametrize(("text", "label", "start", "end"), TABLE)
 def test_year_before(text: str, label: str, start: str, end: str) -> None:
     earlier = year_before(parse_period(text))
-    assert (earlier.label, earlier.start.date().isoformat(), earlier.end.date().isoformat()) == (label, start, end)
+    assert (earlier.label, earlier.start.date().isoformat(), earlier.end.date().isoformat()) == (
+        label,
+        start,
+        end,
+    )
     assert earlier.kind == parse_period(text).kind
     assert earlier.elapsed is None
 
@@ -55,14 +59,17 @@ def test_a_week_a_year_before_starts_on_monday_in_the_business_timezone() -> Non
     assert earlier.end.isoformat() == "2025-03-31T00:00:00+02:00"  # 167 hours: the clocks went forward
 
 
-@pytest.mark.parametrize(("form", "now", "label", "end"), [
-    # this-week on Wednesday 10:30: the same 2 days 10.5 hours of the same ISO week a year before
-    ("this-week", datetime(2026, 12, 2, 10, 30), "2025-W49", "2025-12-03T10:30:00+00:00"),
-    # this-month on 29 February: cut at the end of a 28-day February
-    ("this-month", datetime(2028, 2, 29, 12, 0), "2027-02", "2027-03-01T00:00:00+00:00"),
-    ("today", datetime(2026, 12, 2, 9, 15), "2025-12-02", "2025-12-02T09:15:00+00:00"),
-    ("last-7-days", datetime(2026, 12, 2, 9, 15), "2025-11-25..2025-12-01", "2025-12-02T00:00:00+00:00"),
-])
+@pytest.mark.parametrize(
+    ("form", "now", "label", "end"),
+    [
+        # this-week on Wednesday 10:30: the same 2 days 10.5 hours of the same ISO week a year before
+        ("this-week", datetime(2026, 12, 2, 10, 30), "2025-W49", "2025-12-03T10:30:00+00:00"),
+        # this-month on 29 February: cut at the end of a 28-day February
+        ("this-month", datetime(2028, 2, 29, 12, 0), "2027-02", "2027-03-01T00:00:00+00:00"),
+        ("today", datetime(2026, 12, 2, 9, 15), "2025-12-02", "2025-12-02T09:15:00+00:00"),
+        ("last-7-days", datetime(2026, 12, 2, 9, 15), "2025-11-25..2025-12-01", "2025-12-02T00:00:00+00:00"),
+    ],
+)
 def test_to_date_periods_keep_their_elapsed_span(form: str, now: datetime, label: str, end: str) -> None:
     period = parse_period(form, now=now)
     earlier = year_before(period)
@@ -101,22 +108,29 @@ def test_compare_last_year_is_the_value_of_the_same_iso_week_a_year_before(run_k
         assert {k: v for k, v in with_compare.items() if k != "compare"} == without  # previous unchanged
         comparison = with_compare["compare"]
         assert (comparison["period"], comparison["start"], comparison["end"]) == (
-            "2025-W47", "2025-11-17T00:00:00+00:00", "2025-11-24T00:00:00+00:00")
+            "2025-W47",
+            "2025-11-17T00:00:00+00:00",
+            "2025-11-24T00:00:00+00:00",
+        )
         assert comparison["value"] == then["value"] is not None
         assert comparison["delta"] == pytest.approx(without["value"] - then["value"])
         assert "reason" not in comparison
     revenue, nps = compared
     assert revenue["compare"]["delta_pct"] == pytest.approx(
-        100 * (revenue["value"] - revenue["compare"]["value"]) / revenue["compare"]["value"])
+        100 * (revenue["value"] - revenue["compare"]["value"]) / revenue["compare"]["value"]
+    )
     assert nps["compare"]["delta_pct"] is None  # points: the change is the delta
     assert "compare" not in _json(run_kpi, "revenue", "--period", "2026-W47")[0]
 
 
-@pytest.mark.parametrize(("period", "year_ago", "reason"), [
-    ("2025-W47", "2024-W47", "no data for 2024-W47, a year before"),  # before the first record
-    # the first record is on the Monday of 2024-W48: nothing before it shows the week is whole
-    ("2025-W48", "2024-W48", "the data starts inside 2024-W48, a year before, so it has no whole value"),
-])
+@pytest.mark.parametrize(
+    ("period", "year_ago", "reason"),
+    [
+        ("2025-W47", "2024-W47", "no data for 2024-W47, a year before"),  # before the first record
+        # the first record is on the Monday of 2024-W48: nothing before it shows the week is whole
+        ("2025-W48", "2024-W48", "the data starts inside 2024-W48, a year before, so it has no whole value"),
+    ],
+)
 def test_no_data_a_year_back_gives_null_and_says_so(run_kpi, demo_config, period, year_ago, reason):
     (revenue,) = _json(run_kpi, "revenue", "--period", period, "--compare", "last-year")
     assert revenue["value"] is not None
@@ -137,7 +151,9 @@ def test_compare_by_segment(run_kpi, demo_config):
 
 
 def test_compare_in_the_table_and_csv(run_kpi, demo_config):
-    code, out, err = run_kpi("compute", "revenue", "--period", "2026-W47", "--compare", "last-year", "--by", "region")
+    code, out, err = run_kpi(
+        "compute", "revenue", "--period", "2026-W47", "--compare", "last-year", "--by", "region"
+    )
     assert code == 0, err
     assert "Year before (2025-W47)" in out and "vs year before" in out
     (by_region,) = _json(run_kpi, "revenue", "--period", "2025-W47", "--by", "region")
@@ -145,8 +161,18 @@ def test_compare_in_the_table_and_csv(run_kpi, demo_config):
 
     for segment in by_region["segments"]:  # each region's row shows its own value a year before
         assert format_value(segment["value"], "currency", "en", "USD") in out
-    code, out, err = run_kpi("compute", "revenue", "--period", "2026-W47", "--compare", "last-year", "--by", "region",
-                             "--format", "csv")
+    code, out, err = run_kpi(
+        "compute",
+        "revenue",
+        "--period",
+        "2026-W47",
+        "--compare",
+        "last-year",
+        "--by",
+        "region",
+        "--format",
+        "csv",
+    )
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     (revenue,) = _json(run_kpi, "revenue", "--period", "2026-W47", "--compare", "last-year", "--by", "region")

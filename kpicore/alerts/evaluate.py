@@ -37,16 +37,31 @@ class AlertState:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types, numbers without float noise."""
         return {
-            "alert": self.alert, "metric": self.metric, "when": self.when, "period": self.period,
-            "segment": self.segment, "firing": self.firing, "value": clean_number(self.value),
-            "previous": clean_number(self.previous), "delta": change(self.value, self.previous),
-            "target": self.target, "reason": self.reason, "compared_with": self.compared_with,
+            "alert": self.alert,
+            "metric": self.metric,
+            "when": self.when,
+            "period": self.period,
+            "segment": self.segment,
+            "firing": self.firing,
+            "value": clean_number(self.value),
+            "previous": clean_number(self.previous),
+            "delta": change(self.value, self.previous),
+            "target": self.target,
+            "reason": self.reason,
+            "compared_with": self.compared_with,
             "band": self.band,
         }
 
 
-def judge(rule: Rule, value: float | None, previous: float | None, unit: str, on_track: bool | None = None,
-          gap: float | None = None, band=None) -> bool:
+def judge(
+    rule: Rule,
+    value: float | None,
+    previous: float | None,
+    unit: str,
+    on_track: bool | None = None,
+    gap: float | None = None,
+    band=None,
+) -> bool:
     """True when ``rule`` fires for ``value``; never for a missing value (no made-up alert). ``band`` is
     the ``kpicore.insights.unusual.Band`` of an ``is unusual`` rule (None: too little history, no alert)."""
     if value is None:
@@ -54,8 +69,12 @@ def judge(rule: Rule, value: float | None, previous: float | None, unit: str, on
     if rule.kind == "unusual":
         return band is not None and band.outside(value)
     if rule.kind == "threshold":
-        return {">": value > rule.number, ">=": value >= rule.number,
-                "<": value < rule.number, "<=": value <= rule.number}[rule.op]
+        return {
+            ">": value > rule.number,
+            ">=": value >= rule.number,
+            "<": value < rule.number,
+            "<=": value <= rule.number,
+        }[rule.op]
     if rule.kind == "change":
         if previous is None:
             return False
@@ -89,13 +108,30 @@ def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> li
             states.extend(_unusual_states(spec, metric, period, source, config, registry))
             continue
         year_over_year = spec.rule.kind == "change" and spec.rule.vs == "last-year"
-        (result,) = compute([metric], period, source, config=config, by=spec.by,
-                            compare="last-year" if year_over_year else None)
+        (result,) = compute(
+            [metric],
+            period,
+            source,
+            config=config,
+            by=spec.by,
+            compare="last-year" if year_over_year else None,
+        )
         target = targets.get(metric.name)
         target_json = target.to_json() if target else None
         if not result.ok:
-            states.append(AlertState(spec.name, metric.name, spec.when, result.period, None, False, None,
-                                     target=target_json, reason=result.reason))
+            states.append(
+                AlertState(
+                    spec.name,
+                    metric.name,
+                    spec.when,
+                    result.period,
+                    None,
+                    False,
+                    None,
+                    target=target_json,
+                    reason=result.reason,
+                )
+            )
             continue
         compared_with, reason = None, None
         rows = [(None, result.value, result.previous)]
@@ -109,10 +145,29 @@ def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> li
                 rows = [(s.segment, s.value, s.compare) for s in result.segments or []]
         for segment, value, previous in rows:
             the_status = status(target, value, metric.better) if target else None
-            firing = judge(spec.rule, value, previous, metric.unit,
-                           the_status.on_track if the_status else None, the_status.gap if the_status else None)
-            states.append(AlertState(spec.name, metric.name, spec.when, result.period, segment, firing, value,
-                                     previous, target_json, reason=reason, compared_with=compared_with))
+            firing = judge(
+                spec.rule,
+                value,
+                previous,
+                metric.unit,
+                the_status.on_track if the_status else None,
+                the_status.gap if the_status else None,
+            )
+            states.append(
+                AlertState(
+                    spec.name,
+                    metric.name,
+                    spec.when,
+                    result.period,
+                    segment,
+                    firing,
+                    value,
+                    previous,
+                    target_json,
+                    reason=reason,
+                    compared_with=compared_with,
+                )
+            )
     return states
 
 
@@ -123,25 +178,46 @@ def _unusual_states(spec: AlertSpec, metric, period, source, config, registry) -
     from ..insights.run import _from_first_value, detector_settings
     from ..insights.unusual import UnusualChange, band_from_settings, history_needed
 
-    detector = registry.insights["unusual"].item if "unusual" in getattr(registry, "insights", {}) else UnusualChange()
+    detector = (
+        registry.insights["unusual"].item
+        if "unusual" in getattr(registry, "insights", {})
+        else UnusualChange()
+    )
     settings = detector_settings(detector, config)
     periods = history_needed(period.kind, settings)
     (result,) = compute([metric], period, source, config=config, trend=periods)
     if not result.ok:
-        return [AlertState(spec.name, metric.name, spec.when, result.period, None, False, None, reason=result.reason)]
+        return [
+            AlertState(
+                spec.name, metric.name, spec.when, result.period, None, False, None, reason=result.reason
+            )
+        ]
     if spec.by is None:
         values = [point.value for point in _from_first_value(list(result.trend or []))]
         rows = [(None, result.value, result.previous, values)]
     else:
         history = segment_history([metric], period, source, config=config, by=spec.by, periods=periods)
-        rows = [(segment, values[-1], values[-2] if len(values) > 1 else None, _trimmed(values))
-                for segment, values in history.get(metric.name, {}).items()]
+        rows = [
+            (segment, values[-1], values[-2] if len(values) > 1 else None, _trimmed(values))
+            for segment, values in history.get(metric.name, {}).items()
+        ]
     states = []
     for segment, value, previous, values in rows:
         found = band_from_settings(values, period.kind, settings) if values else None
         firing = judge(spec.rule, value, previous, metric.unit, band=found)
-        states.append(AlertState(spec.name, metric.name, spec.when, result.period, segment, firing, value, previous,
-                                 band=_band_json(found, metric.unit)))
+        states.append(
+            AlertState(
+                spec.name,
+                metric.name,
+                spec.when,
+                result.period,
+                segment,
+                firing,
+                value,
+                previous,
+                band=_band_json(found, metric.unit),
+            )
+        )
     return states
 
 
@@ -158,9 +234,14 @@ def _band_json(found, unit: str) -> dict[str, Any] | None:
 
     if found is None:
         return None
-    return {"expected": clean_number(found.expected), "low": clean_number(shown_low(found, unit)),
-            "high": clean_number(found.high),
-            "robust_sd": clean_number(found.scale), "method": found.method, "fallback": found.fallback}
+    return {
+        "expected": clean_number(found.expected),
+        "low": clean_number(shown_low(found, unit)),
+        "high": clean_number(found.high),
+        "robust_sd": clean_number(found.scale),
+        "method": found.method,
+        "fallback": found.fallback,
+    }
 
 
 def describe(state: AlertState, unit: str, locale: str = "en", currency: str = "USD") -> str:

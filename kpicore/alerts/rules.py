@@ -37,8 +37,13 @@ _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _THRESHOLD = re.compile(rf"^({_NAME})\s*(>=|<=|>|<)\s*({_NUMBER})$")
 _CHANGE = re.compile(rf"^({_NAME})\s+({'|'.join(DOWN + UP)})\s+({_NUMBER})\s*(%?)\s+vs\s+(.+)$")
 #: Other spellings of a comparison, read as the one in COMPARISONS.
-_COMPARISON_SPELLINGS = {"last year": "last-year", "a year ago": "last-year", "year ago": "last-year",
-                         "the previous period": "previous", "previous period": "previous"}
+_COMPARISON_SPELLINGS = {
+    "last year": "last-year",
+    "a year ago": "last-year",
+    "year ago": "last-year",
+    "the previous period": "previous",
+    "previous period": "previous",
+}
 _TARGET = re.compile(rf"^({_NAME})\s*(?:(<|>)\s*target|\s+off\s+target)$")
 _UNUSUAL = re.compile(rf"^({_NAME})\s+is\s+unusual$")
 
@@ -92,14 +97,24 @@ def parse_when(name: str, text: Any, where: str = "kpi.toml") -> Rule:
         metric, verb, number, percent, vs = match.groups()
         vs = _COMPARISON_SPELLINGS.get(vs, vs)
         if vs not in COMPARISONS:
-            raise ConfigError(f"{key}: cannot compare with {vs!r} (write 'vs previous' or 'vs last-year'); "
-                              f"accepted forms: {ACCEPTED_FORMS}")
+            raise ConfigError(
+                f"{key}: cannot compare with {vs!r} (write 'vs previous' or 'vs last-year'); "
+                f"accepted forms: {ACCEPTED_FORMS}"
+            )
         size = float(number)
         if size <= 0:
-            raise ConfigError(f"{key}: the change must be a positive number, not {number} (the verb gives the "
-                              f"direction); accepted forms: {ACCEPTED_FORMS}")
-        return Rule("change", metric, number=size, direction="down" if verb in DOWN else "up",
-                    relative=bool(percent), vs=vs)
+            raise ConfigError(
+                f"{key}: the change must be a positive number, not {number} (the verb gives the "
+                f"direction); accepted forms: {ACCEPTED_FORMS}"
+            )
+        return Rule(
+            "change",
+            metric,
+            number=size,
+            direction="down" if verb in DOWN else "up",
+            relative=bool(percent),
+            vs=vs,
+        )
     if match := _TARGET.match(lowered):
         metric, op = match.groups()
         return Rule("target", metric, op=op or "off")
@@ -112,28 +127,39 @@ def alert_spec(name: str, table: Any, where: str = "kpi.toml") -> AlertSpec:
     """The :class:`AlertSpec` of ``[alerts.NAME]`` (ConfigError naming the key for anything wrong)."""
     key = f"{where}: [alerts.{name}]"
     if not isinstance(table, Mapping):
-        raise ConfigError(f"{key}: expected a table with when = \"...\"; accepted forms: {ACCEPTED_FORMS}")
+        raise ConfigError(f'{key}: expected a table with when = "..."; accepted forms: {ACCEPTED_FORMS}')
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
         raise ConfigError(f"{key}: unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
     if "when" not in table:
-        raise ConfigError(f"{key}: missing when = \"...\"; accepted forms: {ACCEPTED_FORMS}")
+        raise ConfigError(f'{key}: missing when = "..."; accepted forms: {ACCEPTED_FORMS}')
     rule = parse_when(name, table["when"], where)
     for text_key in ("by", "period", "schedule", "every", "catch_up"):
         if text_key in table and not (isinstance(table[text_key], str) and table[text_key].strip()):
             raise ConfigError(f"{key}.{text_key}: expected text, not {table[text_key]!r}")
     destinations = table.get("destinations", [])
     if not isinstance(destinations, list) or not all(isinstance(d, str) for d in destinations):
-        raise ConfigError(f"{key}.destinations: expected a list of destinations such as [\"slack:#ops\"]")
-    return AlertSpec(name, table["when"], rule, by=table.get("by"), period=table.get("period", "last-week"),
-                     schedule=table.get("schedule"), every=table.get("every"), destinations=tuple(destinations),
-                     catch_up=table.get("catch_up", DEFAULT_CATCH_UP))
+        raise ConfigError(f'{key}.destinations: expected a list of destinations such as ["slack:#ops"]')
+    return AlertSpec(
+        name,
+        table["when"],
+        rule,
+        by=table.get("by"),
+        period=table.get("period", "last-week"),
+        schedule=table.get("schedule"),
+        every=table.get("every"),
+        destinations=tuple(destinations),
+        catch_up=table.get("catch_up", DEFAULT_CATCH_UP),
+    )
 
 
 def alert_specs(config) -> dict[str, AlertSpec]:
     """Every ``[alerts.NAME]`` of ``config``, by name."""
     where = _where(config)
-    return {name: alert_spec(name, table, where) for name, table in (getattr(config, "alerts", None) or {}).items()}
+    return {
+        name: alert_spec(name, table, where)
+        for name, table in (getattr(config, "alerts", None) or {}).items()
+    }
 
 
 def alert_problems(config, registry) -> list[str]:
@@ -169,8 +195,10 @@ def alert_problems(config, registry) -> list[str]:
         if rule.kind == "target":
             raw = (getattr(config, "targets", None) or {}).get(rule.metric)
             if raw is None:
-                problems.append(f"{key}: {rule.metric} has no target: add it under [targets], "
-                                f"e.g. {rule.metric} = {{ min = 40 }}")
+                problems.append(
+                    f"{key}: {rule.metric} has no target: add it under [targets], "
+                    f"e.g. {rule.metric} = {{ min = 40 }}"
+                )
             else:
                 try:
                     parse_target(rule.metric, raw, where)

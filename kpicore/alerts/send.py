@@ -67,8 +67,10 @@ def alert_text(state: AlertState, unit: str, config, *, cleared: bool = False, b
 
     where = f" ({by} = {state.segment})" if state.segment is not None else ""
     head = "Back to normal" if cleared else "Alert"
-    return (f"{head}: {state.alert}{where}, {state.period}: {state.when} — "
-            f"{describe(state, unit, config.locale, config.currency)}")
+    return (
+        f"{head}: {state.alert}{where}, {state.period}: {state.when} — "
+        f"{describe(state, unit, config.locale, config.currency)}"
+    )
 
 
 def _message(key, title: str, text: str):
@@ -77,9 +79,16 @@ def _message(key, title: str, text: str):
     return Message.plain(key, title, text)
 
 
-def run_alert(spec: AlertSpec, scheduled: dt.datetime, config, registry, engine: Engine, *,
-              due: Callable[[MessageKey, list[str]], list[str]] | None = None,
-              on_states: Callable[[list[AlertState]], None] | None = None) -> list:
+def run_alert(
+    spec: AlertSpec,
+    scheduled: dt.datetime,
+    config,
+    registry,
+    engine: Engine,
+    *,
+    due: Callable[[MessageKey, list[str]], list[str]] | None = None,
+    on_states: Callable[[list[AlertState]], None] | None = None,
+) -> list:
     """Judge ``spec`` for the period of ``scheduled`` and send what is due; returns the outcomes.
 
     ``due(key, destinations)`` narrows each message's destinations to those due now (the service
@@ -103,8 +112,11 @@ def run_alert(spec: AlertSpec, scheduled: dt.datetime, config, registry, engine:
     if on_states is not None:
         on_states(states)
     unit = registry.metrics[spec.rule.metric].item.unit
-    sent = {row.segment for row in list_deliveries(engine, name=spec.name, period=period.label, kind="alert")
-            if row.status == SENT}
+    sent = {
+        row.segment
+        for row in list_deliveries(engine, name=spec.name, period=period.label, kind="alert")
+        if row.status == SENT
+    }
     outcomes = []
     all_channels, settings = channels(registry), channel_settings(config, registry)
     for state in states:
@@ -114,13 +126,16 @@ def run_alert(spec: AlertSpec, scheduled: dt.datetime, config, registry, engine:
             message = _message(key, f"Alert {spec.name}", alert_text(state, unit, config, by=spec.by))
         elif segment in sent:
             key = MessageKey("alert_clear", spec.name, state.period, segment)
-            message = _message(key, f"Back to normal: {spec.name}",
-                               alert_text(state, unit, config, cleared=True, by=spec.by))
+            message = _message(
+                key, f"Back to normal: {spec.name}", alert_text(state, unit, config, cleared=True, by=spec.by)
+            )
         else:
             continue
         destinations = list(spec.destinations) if due is None else due(key, list(spec.destinations))
         if not destinations:
             continue
-        outcomes.extend((key, outcome) for outcome in deliver(key, destinations, message, engine,
-                                                              all_channels, settings, reraise=False))
+        outcomes.extend(
+            (key, outcome)
+            for outcome in deliver(key, destinations, message, engine, all_channels, settings, reraise=False)
+        )
     return outcomes

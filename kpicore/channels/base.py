@@ -42,7 +42,12 @@ def parse_destination(uri: str) -> tuple[str, str]:
 class OutgoingDigest(Message):
     """A digest ready to go out: a Message of kind ``digest`` built from its spec and period label."""
 
-    def __init__(self, spec: DigestSpec, period_label: str, renderings: Mapping[str, Rendered] | Callable[[str], Rendered]):
+    def __init__(
+        self,
+        spec: DigestSpec,
+        period_label: str,
+        renderings: Mapping[str, Rendered] | Callable[[str], Rendered],
+    ):
         super().__init__(
             key=MessageKey("digest", spec.name, period_label),
             title=spec.title,
@@ -94,7 +99,11 @@ class Channel:
         for key in settings:
             if key not in self.setting_keys:
                 close = difflib.get_close_matches(key, self.setting_keys, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(self.setting_keys)})"
+                hint = (
+                    f" (did you mean {close[0]!r}?)"
+                    if close
+                    else f" (known keys: {', '.join(self.setting_keys)})"
+                )
                 raise ConfigError(f"{where}: {self.settings_section()}: unknown key {key!r}{hint}")
 
     def check_target(self, target: str) -> None:
@@ -108,7 +117,9 @@ class Channel:
         """
         raise NotImplementedError
 
-    def resume(self, message: Message, target: str, settings: dict[str, Any], previous: list[str]) -> Delivery:
+    def resume(
+        self, message: Message, target: str, settings: dict[str, Any], previous: list[str]
+    ) -> Delivery:
         """Finish a send that a process started and died in (only when ``can_look_up``).
 
         Look for the parts of ``message`` already in the destination, send only the missing ones,

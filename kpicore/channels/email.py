@@ -108,7 +108,9 @@ class EmailChannel(Channel):
         super().check_settings(settings, where)
         security = settings.get("security")
         if security is not None and str(security).lower() not in SECURITY_MODES:
-            raise ConfigError(f"{where}: [email] security = {security!r}: use one of {', '.join(SECURITY_MODES)}")
+            raise ConfigError(
+                f"{where}: [email] security = {security!r}: use one of {', '.join(SECURITY_MODES)}"
+            )
 
     def check_target(self, target: str) -> None:
         """Every recipient must be an email address."""

@@ -61,9 +61,14 @@ def make_client(settings: dict[str, Any] | None = None, *, retry_ambiguous: bool
         timeout=int(settings.get("timeout", 30)),
         retry_handlers=[
             RateLimitErrorRetryHandler(max_retry_count=retries),
-            *([ConnectionErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
-               ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff)]
-              if retry_ambiguous else []),
+            *(
+                [
+                    ConnectionErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
+                    ServerErrorRetryHandler(max_retry_count=retries, interval_calculator=backoff),
+                ]
+                if retry_ambiguous
+                else []
+            ),
         ],
     )
 
@@ -87,10 +92,13 @@ class SlackChannel(Channel):
     def check_target(self, target: str) -> None:
         """A channel must be named."""
         if not target or target == "#":
-            raise ConfigError(f"destination 'slack:{target}' names no channel: write slack:#kpis or slack:C0123ABC")
+            raise ConfigError(
+                f"destination 'slack:{target}' names no channel: write slack:#kpis or slack:C0123ABC"
+            )
         if target.startswith("@") and not _USER_ID.match(target[1:]):
-            raise ConfigError(f"destination 'slack:{target}': a direct message names a Slack user id, "
-                              "e.g. slack:@U0123ABC")
+            raise ConfigError(
+                f"destination 'slack:{target}': a direct message names a Slack user id, e.g. slack:@U0123ABC"
+            )
 
     def __init__(self) -> None:
         # (base URL, token fingerprint) -> {channel name: channel id}; names rarely change.
@@ -102,14 +110,18 @@ class SlackChannel(Channel):
         if not target:
             problems.append("names no channel: use slack:#name or slack:C0123ABC")
         if not os.environ.get(TOKEN_ENV):
-            problems.append(f"{TOKEN_ENV} is not set: the send will fail until it holds the bot token (xoxb-...)")
+            problems.append(
+                f"{TOKEN_ENV} is not set: the send will fail until it holds the bot token (xoxb-...)"
+            )
         return problems
 
     def send(self, message: Message, target: str, settings: dict[str, Any]) -> Delivery:
         """Post every message of the Slack rendering to ``target``, then upload the charts."""
         return self._deliver(message, target, settings, resume=False)
 
-    def resume(self, message: Message, target: str, settings: dict[str, Any], previous: list[str]) -> Delivery:
+    def resume(
+        self, message: Message, target: str, settings: dict[str, Any], previous: list[str]
+    ) -> Delivery:
         """Finish a send interrupted by a crash: find the parts already posted (by their metadata)
         and the charts already in the first part's thread, then post only what is missing."""
         return self._deliver(message, target, settings, resume=True)
@@ -151,7 +163,9 @@ class SlackChannel(Channel):
                 ]
                 if resume and uploads and first_ts in found.values():
                     present = charts_in_thread(client, channel_id, first_ts)
-                    message_ids.extend(f"file:{present[u['title']]}" for u in uploads if u["title"] in present)
+                    message_ids.extend(
+                        f"file:{present[u['title']]}" for u in uploads if u["title"] in present
+                    )
                     uploads = [u for u in uploads if u["title"] not in present]
                 if uploads:
                     response = client.files_upload_v2(
@@ -221,8 +235,16 @@ def delivery_key(message: Message, destination: str) -> str:
     return f"{key.kind}|{key.name}|{key.period}|{key.segment}|{destination}"
 
 
-def post_part(client, poster, channel_id: str, payload: dict[str, Any], key: str, number: int, parts: int,
-              settings: dict[str, Any]) -> str | None:
+def post_part(
+    client,
+    poster,
+    channel_id: str,
+    payload: dict[str, Any],
+    key: str,
+    number: int,
+    parts: int,
+    settings: dict[str, Any],
+) -> str | None:
     """Post part ``number`` of a message once; the ts of the message in the channel.
 
     When the answer does not say whether the post arrived (a timeout, a dropped connection, a 5xx),
@@ -243,8 +265,10 @@ def post_part(client, poster, channel_id: str, payload: dict[str, Any], key: str
                 blocks=payload["blocks"],
                 unfurl_links=False,
                 unfurl_media=False,
-                metadata={"event_type": METADATA_EVENT,
-                          "event_payload": {"key": key, "part": number, "parts": parts}},
+                metadata={
+                    "event_type": METADATA_EVENT,
+                    "event_payload": {"key": key, "part": number, "parts": parts},
+                },
             )
             return response.get("ts")
         except SlackApiError as error:

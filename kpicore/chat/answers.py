@@ -48,8 +48,16 @@ log = logging.getLogger("kpicore.chat")
 #: Slack's limit on the fields of one section block.
 SLACK_MAX_FIELDS = 10
 
-CHAT_KEYS = ("allow", "max_age", "budget", "rate_limit", "trend", "period", "follow_schedule",
-             "follow_period")
+CHAT_KEYS = (
+    "allow",
+    "max_age",
+    "budget",
+    "rate_limit",
+    "trend",
+    "period",
+    "follow_schedule",
+    "follow_period",
+)
 #: When followers get their personal message: Mondays at 08:00 in the business timezone.
 DEFAULT_FOLLOW_SCHEDULE = "0 8 * * 1"
 ACTION_PREVIOUS, ACTION_BREAKDOWN, ACTION_SHARE = "kpi_previous", "kpi_breakdown", "kpi_share"
@@ -63,7 +71,7 @@ def parse_duration(value: Any, where: str) -> float:
         return float(value)
     if isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())) and float(match[1]) > 0:
         return float(match[1]) * _SECONDS[match[2]]
-    raise ConfigError(f"{where}: expected a duration such as \"1h\", \"30m\" or \"2s\", got {value!r}")
+    raise ConfigError(f'{where}: expected a duration such as "1h", "30m" or "2s", got {value!r}')
 
 
 @dataclass(frozen=True)
@@ -99,7 +107,7 @@ class ChatSettings:
             allow = {}
             for who, metrics in raw["allow"].items():
                 if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
-                    raise ConfigError(f"{where} allow.{who}: expected a list of metric names or \"*\"")
+                    raise ConfigError(f'{where} allow.{who}: expected a list of metric names or "*"')
                 allow[who] = tuple(metrics)
         settings = cls(allow=allow)
         if "max_age" in raw:
@@ -114,7 +122,7 @@ class ChatSettings:
                 settings = replace(settings, **{key: value})
         if "period" in raw:
             if not isinstance(raw["period"], str):
-                raise ConfigError(f"{where} period: expected a period such as \"last-week\"")
+                raise ConfigError(f'{where} period: expected a period such as "last-week"')
             settings = replace(settings, period=raw["period"])
         for key in ("follow_schedule", "follow_period"):
             if key in raw:
@@ -233,8 +241,20 @@ def _plain(mrkdwn: str) -> str:
 
 
 #: The words of the ``/kpi`` grammar, typed in English in every language (the help says so).
-GRAMMAR_WORDS = ("last week", "this month", "by", "vs", "chart", "share", "list", "digest", "help",
-                 "follow", "unfollow", "following")
+GRAMMAR_WORDS = (
+    "last week",
+    "this month",
+    "by",
+    "vs",
+    "chart",
+    "share",
+    "list",
+    "digest",
+    "help",
+    "follow",
+    "unfollow",
+    "following",
+)
 
 
 def help_text() -> str:
@@ -242,25 +262,40 @@ def help_text() -> str:
     lines = [
         _("*%(kpi)s asks kpicore for a KPI.* Only you see the answer unless you add %(share)s.")
         % {"kpi": "`/kpi`", "share": "`share`"},
-        "• " + _("%(command)s — a metric (name, title or alias: %(aliases)s) for a period")
+        "• "
+        + _("%(command)s — a metric (name, title or alias: %(aliases)s) for a period")
         % {"command": "`/kpi nps last week`", "aliases": "`ltv`, `churn`, `satisfaction`…"},
         "• " + _("%(command)s — several at once") % {"command": "`/kpi nps csat churn this month`"},
-        "• " + _("%(command)s — broken down by a dimension") % {"command": "`/kpi churn last month by region`"},
-        "• " + _("%(command)s — compared with another period (default: the period before)")
+        "• "
+        + _("%(command)s — broken down by a dimension") % {"command": "`/kpi churn last month by region`"},
+        "• "
+        + _("%(command)s — compared with another period (default: the period before)")
         % {"command": "`/kpi revenue q3 vs last year`"},
-        "• " + _("%(command)s — with a trend chart · %(share)s posts the answer to the channel")
+        "• "
+        + _("%(command)s — with a trend chart · %(share)s posts the answer to the channel")
         % {"command": "`/kpi revenue last 12 weeks chart`", "share": "`share`"},
-        "• " + _("%(list)s — the metrics you can ask for here · %(digest)s — preview a digest")
+        "• "
+        + _("%(list)s — the metrics you can ask for here · %(digest)s — preview a digest")
         % {"list": "`/kpi list`", "digest": "`/kpi digest NAME`"},
-        "• " + _("%(follow)s — get it in a weekly direct message · %(unfollow)s · %(following)s")
-        % {"follow": "`/kpi follow churn by region`", "unfollow": "`/kpi unfollow churn`",
-           "following": "`/kpi following`"},
-        _("*Periods:* %(periods)s.") % {"periods": formatting.format_list(
-            [*(f"`{p}`" for p in PERIOD_EXAMPLES), "`2026-11`", "`2026-Q4`", "`2026`", "`2026-11-23`"])},
+        "• "
+        + _("%(follow)s — get it in a weekly direct message · %(unfollow)s · %(following)s")
+        % {
+            "follow": "`/kpi follow churn by region`",
+            "unfollow": "`/kpi unfollow churn`",
+            "following": "`/kpi following`",
+        },
+        _("*Periods:* %(periods)s.")
+        % {
+            "periods": formatting.format_list(
+                [*(f"`{p}`" for p in PERIOD_EXAMPLES), "`2026-11`", "`2026-Q4`", "`2026`", "`2026-11-23`"]
+            )
+        },
     ]
     if i18n.language(i18n.current_locale()) != "en":
-        lines.append(_("Type the command words (%(words)s) in English.")
-                     % {"words": formatting.format_list(f"`{w}`" for w in GRAMMAR_WORDS)})
+        lines.append(
+            _("Type the command words (%(words)s) in English.")
+            % {"words": formatting.format_list(f"`{w}`" for w in GRAMMAR_WORDS)}
+        )
     return "\n".join(lines)
 
 
@@ -280,7 +315,8 @@ class Answerer:
         self.clock = clock
         self.rate = RateLimiter(self.settings.rate_limit, 60.0, clock)
         self.vocabulary = Vocabulary(
-            {name: reg.item.title for name, reg in self.registry.metrics.items()}, digests=tuple(config.digests)
+            {name: reg.item.title for name, reg in self.registry.metrics.items()},
+            digests=tuple(config.digests),
         )
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="kpi-chat")
         self._source = None
@@ -310,10 +346,15 @@ class Answerer:
                 _("That's a lot of questions in a minute — try again in %(seconds)s s.")
                 % {"seconds": formatting.format_number(int(wait) + 1, self.config.locale)},
                 _("%(kpi)s answers up to %(count)s commands per person per minute.")
-                % {"kpi": "`/kpi`", "count": formatting.format_number(self.settings.rate_limit, self.config.locale)},
+                % {
+                    "kpi": "`/kpi`",
+                    "count": formatting.format_number(self.settings.rate_limit, self.config.locale),
+                },
             )
         try:
-            request = parse_command(text, self.vocabulary, self.config.timezone, default_period=self.settings.period)
+            request = parse_command(
+                text, self.vocabulary, self.config.timezone, default_period=self.settings.period
+            )
             return self.answer(request, asker)
         except CommandError as error:
             return self._command_error(error)
@@ -354,24 +395,34 @@ class Answerer:
             if self.settings.allowed(name, asker):
                 lines.append(f"• `{name}` — {slack_escape(_(registration.item.title))}")
         if not lines:
-            return problem(_("No metric may be asked for in this channel."),
-                           _("%(allow)s in kpi.toml decides which.") % {"allow": "`[chat] allow`"})
+            return problem(
+                _("No metric may be asked for in this channel."),
+                _("%(allow)s in kpi.toml decides which.") % {"allow": "`[chat] allow`"},
+            )
         heading = _("Metrics you can ask for here")
         blocks = [_mrkdwn(f"*{heading}*")]
         blocks.extend(_mrkdwn(chunk) for chunk in _chunks(lines))
         if self.config.digests:
             names = formatting.format_list(f"`{slack_escape(name)}`" for name in self.config.digests)
-            blocks.append(_context(_("Digests: %(names)s — %(command)s previews one.")
-                                   % {"names": names, "command": "`/kpi digest NAME`"}))
+            blocks.append(
+                _context(
+                    _("Digests: %(names)s — %(command)s previews one.")
+                    % {"names": names, "command": "`/kpi digest NAME`"}
+                )
+            )
         return Reply(ephemeral(heading, blocks), how="list")
 
     def _command_error(self, error: CommandError) -> Reply:
         text = slack_escape(str(error))
         if error.kind in ("period", "period-range"):
-            hint = _("Periods: %(periods)s") % {"periods": formatting.format_list(f"`{p}`" for p in PERIOD_EXAMPLES)}
+            hint = _("Periods: %(periods)s") % {
+                "periods": formatting.format_list(f"`{p}`" for p in PERIOD_EXAMPLES)
+            }
         elif error.kind == "metric":
-            hint = _("%(list)s shows every metric; %(help)s shows how to ask.") % {"list": "`/kpi list`",
-                                                                                    "help": "`/kpi help`"}
+            hint = _("%(list)s shows every metric; %(help)s shows how to ask.") % {
+                "list": "`/kpi list`",
+                "help": "`/kpi help`",
+            }
         else:
             hint = _("%(help)s shows how to ask.") % {"help": "`/kpi help`"}
         return problem(text, hint)
@@ -380,7 +431,9 @@ class Answerer:
         log.warning("/kpi: the source did not answer: %s", error)
         self._drop_source()
         return problem(
-            _("The data source isn't answering right now, so I can't compute that. Please try again in a minute."),
+            _(
+                "The data source isn't answering right now, so I can't compute that. Please try again in a minute."
+            ),
             slack_escape(str(error)),
         )
 
@@ -388,7 +441,8 @@ class Answerer:
         where = f"#{asker.channel_name}" if asker.channel_name else _("this channel")
         listed = formatting.format_list(f"`{n}`" for n in names)
         return problem(
-            _("%(metrics)s can't be asked for in %(where)s.") % {"metrics": listed, "where": slack_escape(where)},
+            _("%(metrics)s can't be asked for in %(where)s.")
+            % {"metrics": listed, "where": slack_escape(where)},
             _("%(allow)s in kpi.toml decides which metrics each channel may ask for; %(list)s shows yours.")
             % {"allow": "`[chat] allow`", "list": "`/kpi list`"},
         )
@@ -439,9 +493,11 @@ class Answerer:
             if dimension.lower() == word.lower():
                 return dimension
         listed = formatting.format_list(f"`{slack_escape(d)}`" for d in known) or _("no dimension")
-        raise CommandError(_("unknown dimension %(word)s: %(metrics)s can be broken down by %(dimensions)s")
-                           % {"word": repr(word), "metrics": formatting.format_list(metric_names), "dimensions": listed},
-                           kind="dimension")
+        raise CommandError(
+            _("unknown dimension %(word)s: %(metrics)s can be broken down by %(dimensions)s")
+            % {"word": repr(word), "metrics": formatting.format_list(metric_names), "dimensions": listed},
+            kind="dimension",
+        )
 
     # -- metric answers --------------------------------------------------------------------------
     def _metrics(self, request: MetricRequest, asker: Asker) -> Reply:
@@ -452,8 +508,9 @@ class Answerer:
         started = self.clock()
         stored = self.stored_results(request, dimension)
         if stored is not None:
-            return self._answer(request, stored, dimension, asker, how="stored", note=_stored_note(stored[1]),
-                                started=started)
+            return self._answer(
+                request, stored, dimension, asker, how="stored", note=_stored_note(stored[1]), started=started
+            )
         future = self._executor.submit(self._speaking_in_worker, self.compute_live, request, dimension)
         try:
             results = future.result(timeout=self.settings.budget)
@@ -466,16 +523,30 @@ class Answerer:
                         reply = self._finish(done, request, dimension, asker, started)
                     except Exception:
                         log.exception("/kpi failed")
-                        reply = problem(_("Something went wrong answering that; it has been logged. Please try again."))
+                        reply = problem(
+                            _("Something went wrong answering that; it has been logged. Please try again.")
+                        )
                 later.set_result(reply)
 
             future.add_done_callback(finish)
             text = _("Computing %(metrics)s for %(period)s … I'll post it here when it's ready.") % {
-                "metrics": formatting.format_list(request.metrics), "period": request.period.label}
-            return Reply(ephemeral(text, [_context(f":hourglass_flowing_sand: {slack_escape(text)}")]),
-                         later=later, how="pending")
-        return self._answer(request, results, dimension, asker, how="live",
-                            note=_computed_note(self.clock() - started, 2, self.config.locale), started=started)
+                "metrics": formatting.format_list(request.metrics),
+                "period": request.period.label,
+            }
+            return Reply(
+                ephemeral(text, [_context(f":hourglass_flowing_sand: {slack_escape(text)}")]),
+                later=later,
+                how="pending",
+            )
+        return self._answer(
+            request,
+            results,
+            dimension,
+            asker,
+            how="live",
+            note=_computed_note(self.clock() - started, 2, self.config.locale),
+            started=started,
+        )
 
     def _finish(self, done: Future, request, dimension, asker, started) -> Reply:
         error = done.exception()
@@ -485,8 +556,14 @@ class Answerer:
             return problem(slack_escape(str(error)))
         if error is not None:
             raise error
-        return self._answer(request, done.result(), dimension, asker, how="live",
-                            note=_computed_note(self.clock() - started, 1, self.config.locale))
+        return self._answer(
+            request,
+            done.result(),
+            dimension,
+            asker,
+            how="live",
+            note=_computed_note(self.clock() - started, 1, self.config.locale),
+        )
 
     def compute_live(self, request: MetricRequest, dimension: str | None) -> list[MetricResult]:
         """Compute the request in the source, store the values, and return the results."""
@@ -496,8 +573,15 @@ class Answerer:
         self.computes += 1
         metrics = select_metrics(request.metrics, self.registry)
         source = self.source()
-        results = compute(metrics, request.period, source, config=self.config, by=dimension,
-                          trend=self.settings.trend, compare="last-year" if request.year_over_year else None)
+        results = compute(
+            metrics,
+            request.period,
+            source,
+            config=self.config,
+            by=dimension,
+            trend=self.settings.trend,
+            compare="last-year" if request.year_over_year else None,
+        )
         store_results(self.config, results, source.display, dimension)
         store_trend(self.config, results, source.display)
         if request.year_over_year:
@@ -522,8 +606,13 @@ class Answerer:
         from kpicore.insights.run import find_insights
 
         try:
-            findings = find_insights(select_metrics(request.metrics, self.registry), request.period, self.source(),
-                                     self.config, self.registry)
+            findings = find_insights(
+                select_metrics(request.metrics, self.registry),
+                request.period,
+                self.source(),
+                self.config,
+                self.registry,
+            )
         except Exception:
             log.exception("/kpi: insights for %s failed", ", ".join(request.metrics))
             return
@@ -555,8 +644,14 @@ class Answerer:
         comparison = request.vs or request.period.previous()
         spans = {(p.start_iso(), p.end_iso()) for p in (*trend, comparison, request.period)}
         fresh_since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=self.settings.max_age)
-        values = read_values(self.config, source.display, list(request.metrics), sorted(spans),
-                             fresh_since=fresh_since, dimension=dimension)
+        values = read_values(
+            self.config,
+            source.display,
+            list(request.metrics),
+            sorted(spans),
+            fresh_since=fresh_since,
+            dimension=dimension,
+        )
 
         def key(metric: str, period, segment: str = "") -> tuple[str, str, str, str]:
             return (metric, _utc(period.start_iso()), _utc(period.end_iso()), segment)
@@ -574,7 +669,7 @@ class Answerer:
                 prefix = f"{dimension}="
                 start, end = key(name, request.period)[1:3]
                 segments = [
-                    Segment(k[3][len(prefix):], v.value, v.n or 0)
+                    Segment(k[3][len(prefix) :], v.value, v.n or 0)
                     for k, v in sorted(values.items())
                     if k[0] == name and k[1:3] == (start, end) and k[3].startswith(prefix)
                 ]
@@ -582,14 +677,30 @@ class Answerer:
                     return None
                 none = [s for s in segments if s.segment == "(none)"]
                 segments = [s for s in segments if s.segment != "(none)"] + none
-            oldest = min([oldest, current.computed_at, previous.computed_at, *(p.computed_at for p in points)])
-            results.append(MetricResult(
-                metric=name, title=metric.title, unit=metric.unit, better=metric.better, status="ok",
-                period=request.period.label, start=request.period.start_iso(), end=request.period.end_iso(),
-                value=current.value, previous=previous.value, n=current.n, dimension=dimension, segments=segments,
-                trend=[TrendPoint(p.label, p.start_iso(), p.end_iso(), v.value) for p, v in zip(trend, points,
-                                                                                                  strict=True)],
-            ))
+            oldest = min(
+                [oldest, current.computed_at, previous.computed_at, *(p.computed_at for p in points)]
+            )
+            results.append(
+                MetricResult(
+                    metric=name,
+                    title=metric.title,
+                    unit=metric.unit,
+                    better=metric.better,
+                    status="ok",
+                    period=request.period.label,
+                    start=request.period.start_iso(),
+                    end=request.period.end_iso(),
+                    value=current.value,
+                    previous=previous.value,
+                    n=current.n,
+                    dimension=dimension,
+                    segments=segments,
+                    trend=[
+                        TrendPoint(p.label, p.start_iso(), p.end_iso(), v.value)
+                        for p, v in zip(trend, points, strict=True)
+                    ],
+                )
+            )
         return results, oldest
 
     def _sync_note(self) -> str:
@@ -616,7 +727,9 @@ class Answerer:
                 job = self._executor.submit(self.find_insights, request)
                 self._insight_jobs[key] = job
                 job.add_done_callback(lambda _done: self._insight_jobs.pop(key, None))
-        remaining = min(INSIGHT_WAIT, self.settings.budget - (self.clock() - started)) if started is not None else 0.0
+        remaining = (
+            min(INSIGHT_WAIT, self.settings.budget - (self.clock() - started)) if started is not None else 0.0
+        )
         if remaining > 0:
             try:
                 job.result(timeout=remaining)
@@ -624,8 +737,17 @@ class Answerer:
                 return None
         return self.known_insights(request)
 
-    def _answer(self, request: MetricRequest, results, dimension, asker: Asker, *, how: str, note: str,
-                started: float | None = None) -> Reply:
+    def _answer(
+        self,
+        request: MetricRequest,
+        results,
+        dimension,
+        asker: Asker,
+        *,
+        how: str,
+        note: str,
+        started: float | None = None,
+    ) -> Reply:
         if how == "stored":
             results = results[0]
         synced = self._sync_note()
@@ -648,9 +770,11 @@ class Answerer:
                 from kpicore.digest.render import draw_charts
 
                 with speaking():
-                    drawn = draw_charts(results, locale=config.locale, currency=config.currency,
-                                        calendar=config.calendar)
+                    drawn = draw_charts(
+                        results, locale=config.locale, currency=config.currency, calendar=config.calendar
+                    )
                 return [(f"{metric}-{label}.png", f"{metric} {label}", png) for metric, png in drawn.items()]
+
         if request.share:
             shared = {"text": text, "blocks": _fit([*blocks, *actions(share=False)])}
             posting = _("Posting it to the channel.")
@@ -672,28 +796,49 @@ class Answerer:
             vs_text = vs.label if vs else None
             if request.year_over_year:  # the period before, still against the same one a year earlier
                 vs, vs_text = year_ago(request.period.previous()), "last year"
-            previous = replace(request, period=request.period.previous(), period_text=request.period.previous().label,
-                               vs=vs, vs_text=vs_text, share=False, chart=False)
-            elements: list[dict[str, Any]] = [{
-                "type": "button", "action_id": ACTION_PREVIOUS, "value": previous.command_text(),
-                "text": {"type": "plain_text", "text": f"◀ {request.period.previous().label}"},
-            }]
+            previous = replace(
+                request,
+                period=request.period.previous(),
+                period_text=request.period.previous().label,
+                vs=vs,
+                vs_text=vs_text,
+                share=False,
+                chart=False,
+            )
+            elements: list[dict[str, Any]] = [
+                {
+                    "type": "button",
+                    "action_id": ACTION_PREVIOUS,
+                    "value": previous.command_text(),
+                    "text": {"type": "plain_text", "text": f"◀ {request.period.previous().label}"},
+                }
+            ]
             options = [
-                {"text": {"type": "plain_text", "text": d[:75]}, "value": replace(request, by=d, share=False,
-                                                                                chart=False).command_text()}
-                for d in dimensions[:100] if d != request.by and len(d) <= 60
+                {
+                    "text": {"type": "plain_text", "text": d[:75]},
+                    "value": replace(request, by=d, share=False, chart=False).command_text(),
+                }
+                for d in dimensions[:100]
+                if d != request.by and len(d) <= 60
             ]
             if options:
-                elements.append({
-                    "type": "static_select", "action_id": ACTION_BREAKDOWN, "options": options,
-                    "placeholder": {"type": "plain_text", "text": _("Break down by…")},
-                })
+                elements.append(
+                    {
+                        "type": "static_select",
+                        "action_id": ACTION_BREAKDOWN,
+                        "options": options,
+                        "placeholder": {"type": "plain_text", "text": _("Break down by…")},
+                    }
+                )
             if share:
-                elements.append({
-                    "type": "button", "action_id": ACTION_SHARE, "value": replace(request, share=True,
-                                                                                  chart=False).command_text(),
-                    "text": {"type": "plain_text", "text": _("Share to channel")},
-                })
+                elements.append(
+                    {
+                        "type": "button",
+                        "action_id": ACTION_SHARE,
+                        "value": replace(request, share=True, chart=False).command_text(),
+                        "text": {"type": "plain_text", "text": _("Share to channel")},
+                    }
+                )
             return [{"type": "actions", "block_id": "kpi_actions", "elements": elements}]
 
         return build
@@ -707,17 +852,34 @@ class Answerer:
         if isinstance(request, FollowingRequest):
             mine = following(engine, asker.user_id)
             if not mine:
-                return Reply(ephemeral("You follow no metric yet.", [_mrkdwn(
-                    "You follow no metric yet. `/kpi follow nps` (or `/kpi follow churn by region`) adds one to "
-                    f"your personal message, sent {self.follow_when()}."
-                )]), how="following")
-            lines = [f"• `{item.metric}` — {slack_escape(self._title(item.metric))}"
-                     + (f" by {slack_escape(item.dimension)}" if item.dimension else "") for item in mine]
-            blocks = [_mrkdwn(f"*You follow {len(mine)} metric{'s' if len(mine) != 1 else ''}*"),
-                      *(_mrkdwn(chunk) for chunk in _chunks(lines)),
-                      _context(f"Your personal message goes out {slack_escape(self.follow_when())}. "
-                               "`/kpi unfollow METRIC` stops one.")]
-            return Reply(ephemeral(f"You follow {', '.join(i.metric for i in mine)}", blocks), how="following")
+                return Reply(
+                    ephemeral(
+                        "You follow no metric yet.",
+                        [
+                            _mrkdwn(
+                                "You follow no metric yet. `/kpi follow nps` (or `/kpi follow churn by region`) adds one to "
+                                f"your personal message, sent {self.follow_when()}."
+                            )
+                        ],
+                    ),
+                    how="following",
+                )
+            lines = [
+                f"• `{item.metric}` — {slack_escape(self._title(item.metric))}"
+                + (f" by {slack_escape(item.dimension)}" if item.dimension else "")
+                for item in mine
+            ]
+            blocks = [
+                _mrkdwn(f"*You follow {len(mine)} metric{'s' if len(mine) != 1 else ''}*"),
+                *(_mrkdwn(chunk) for chunk in _chunks(lines)),
+                _context(
+                    f"Your personal message goes out {slack_escape(self.follow_when())}. "
+                    "`/kpi unfollow METRIC` stops one."
+                ),
+            ]
+            return Reply(
+                ephemeral(f"You follow {', '.join(i.metric for i in mine)}", blocks), how="following"
+            )
         title = slack_escape(self._title(request.metric))
         if isinstance(request, UnfollowRequest):
             if unfollow(engine, asker.user_id, request.metric):
@@ -730,16 +892,33 @@ class Answerer:
         dimension = self._resolve_dimension(request.by, [request.metric]) if request.by else None
         mine = following(engine, asker.user_id)
         if request.metric not in {item.metric for item in mine} and len(mine) >= MAX_FOLLOWS:
-            return problem(f"You already follow {MAX_FOLLOWS} metrics, the most one personal message holds.",
-                           "`/kpi following` lists them; `/kpi unfollow METRIC` makes room.")
-        follow(engine, asker.user_id, request.metric, dimension, channel_id=asker.channel_id,
-               channel_name=asker.channel_name)
+            return problem(
+                f"You already follow {MAX_FOLLOWS} metrics, the most one personal message holds.",
+                "`/kpi following` lists them; `/kpi unfollow METRIC` makes room.",
+            )
+        follow(
+            engine,
+            asker.user_id,
+            request.metric,
+            dimension,
+            channel_id=asker.channel_id,
+            channel_name=asker.channel_name,
+        )
         by = f" by {slack_escape(dimension)}" if dimension else ""
-        text = (f"You now follow *{title}*{by}. It comes in your personal direct message, "
-                f"sent {slack_escape(self.follow_when())}.")
-        return Reply(ephemeral(_plain(text), [_mrkdwn(text), _context("`/kpi following` lists what you follow; "
-                                                                      "`/kpi unfollow METRIC` stops one.")]),
-                     how="follow")
+        text = (
+            f"You now follow *{title}*{by}. It comes in your personal direct message, "
+            f"sent {slack_escape(self.follow_when())}."
+        )
+        return Reply(
+            ephemeral(
+                _plain(text),
+                [
+                    _mrkdwn(text),
+                    _context("`/kpi following` lists what you follow; `/kpi unfollow METRIC` stops one."),
+                ],
+            ),
+            how="follow",
+        )
 
     def _title(self, metric: str) -> str:
         return self.registry.metric(metric).title
@@ -778,9 +957,13 @@ class Answerer:
 
             future.add_done_callback(finish)
             text = _("Computing the %(name)s digest … I'll post the preview here when it's ready.") % {
-                "name": request.name}
-            return Reply(ephemeral(text, [_context(f":hourglass_flowing_sand: {slack_escape(text)}")]),
-                         later=later, how="pending")
+                "name": request.name
+            }
+            return Reply(
+                ephemeral(text, [_context(f":hourglass_flowing_sand: {slack_escape(text)}")]),
+                later=later,
+                how="pending",
+            )
 
     def _speaking_in_worker(self, function, *args):
         with self.speaking():
@@ -794,11 +977,14 @@ class Answerer:
         period = resolve_period(spec)
         groups = compute_digest(spec, period, self.source(), self.config, self.registry)
         results = in_digest_order(spec, groups)
-        rendered = render(spec, results, "slack", period_label=period.label, charts=False,
-                          **render_options(self.config))
+        rendered = render(
+            spec, results, "slack", period_label=period.label, charts=False, **render_options(self.config)
+        )
         first = rendered.messages[0]
         note = _("Preview of the %(name)s digest for %(period)s — only you can see this.") % {
-            "name": slack_escape(spec.name), "period": period.label}
+            "name": slack_escape(spec.name),
+            "period": period.label,
+        }
         if len(rendered.messages) > 1:
             note += " " + _("(part 1 of %(count)s)") % {"count": len(rendered.messages)}
         blocks = _fit([_context(note), *first["blocks"]])
@@ -838,7 +1024,9 @@ def _age(moment: dt.datetime) -> str:
     if minutes == 0:
         return _("just now")
     if minutes < 120:
-        return _("%(minutes)s min ago") % {"minutes": formatting.format_number(minutes, i18n.current_locale())}
+        return _("%(minutes)s min ago") % {
+            "minutes": formatting.format_number(minutes, i18n.current_locale())
+        }
     return _("%(hours)s h ago") % {"hours": formatting.format_number(minutes // 60, i18n.current_locale())}
 
 
@@ -847,8 +1035,9 @@ def _stored_note(computed_at: dt.datetime) -> str:
 
 
 def _computed_note(seconds: float, decimals: int, locale: str) -> str:
-    return _("Computed live in %(seconds)s s.") % {"seconds": formatting.format_number(seconds, locale,
-                                                                                       decimals=decimals)}
+    return _("Computed live in %(seconds)s s.") % {
+        "seconds": formatting.format_number(seconds, locale, decimals=decimals)
+    }
 
 
 def _value(result: MetricResult, config) -> str:
@@ -867,8 +1056,14 @@ def _target(result: MetricResult, config) -> str | None:
     return status_text(result, config.locale, config.currency)
 
 
-def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *, note: str = "",
-                  insights: dict[str, list] | None = None) -> list[dict]:
+def answer_blocks(
+    request: MetricRequest,
+    results: list[MetricResult],
+    config,
+    *,
+    note: str = "",
+    insights: dict[str, list] | None = None,
+) -> list[dict]:
     """The Block Kit blocks of a metric answer, in the digest's visual language (every data-derived
     text escaped); with ``insights`` (metric -> its insights, best first), each metric's top one."""
     from kpicore.digest.render import metric_view
@@ -890,9 +1085,14 @@ def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *
         line = f"*{slack_escape(view.value)}*"
         if view.change:
             line += "   " + _("%(change)s vs %(period)s (%(previous)s)") % {
-                "change": view.change, "period": comparison, "previous": slack_escape(view.previous)}
+                "change": view.change,
+                "period": comparison,
+                "previous": slack_escape(view.previous),
+            }
         elif view.previous is None and request.year_over_year:
-            line += "   " + _("(no data a year back, for %(period)s, to compare with)") % {"period": comparison}
+            line += "   " + _("(no data a year back, for %(period)s, to compare with)") % {
+                "period": comparison
+            }
         elif view.previous is None:
             line += "   " + _("(no value for %(period)s to compare with)") % {"period": comparison}
         blocks.append(_mrkdwn(f"{heading}\n{line}"))
@@ -900,9 +1100,13 @@ def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *
         if view.n is not None:
             facts.append(f"n = {view.n}")
         if view.sparkline:
-            facts.append(_("trend %(sparkline)s (%(span)s)") % {
-                "sparkline": view.sparkline,
-                "span": formatting.format_span(view.trend_periods, request.period.label, locale)})
+            facts.append(
+                _("trend %(sparkline)s (%(span)s)")
+                % {
+                    "sparkline": view.sparkline,
+                    "span": formatting.format_span(view.trend_periods, request.period.label, locale),
+                }
+            )
         if view.warnings:
             facts.append(f":warning: {slack_escape(formatting.format_list(view.warning_messages, sep='; '))}")
         if (target := _target(result, config)) is not None:
@@ -916,13 +1120,19 @@ def answer_blocks(request: MetricRequest, results: list[MetricResult], config, *
             fields = []
             for segment in view.segments:  # labels ("no region"), order and counts as in the digest
                 small = f" · {_('small sample')}" if segment.small else ""
-                fields.append({"type": "mrkdwn",
-                               "text": f"*{slack_escape(segment.segment)}*\n{slack_escape(segment.value)}"
-                                       f" ({slack_escape(segment.n)}{small})"})
+                fields.append(
+                    {
+                        "type": "mrkdwn",
+                        "text": f"*{slack_escape(segment.segment)}*\n{slack_escape(segment.value)}"
+                        f" ({slack_escape(segment.n)}{small})",
+                    }
+                )
             heading = _("By %(dimension)s") % {"dimension": slack_escape(view.dimension_label)} + ":"
             if len(fields) > SLACK_MAX_FIELDS:  # Slack refuses a section with more than 10 fields
                 heading += " " + _("(the %(shown)s that moved most of %(count)s)") % {
-                    "shown": SLACK_MAX_FIELDS, "count": len(fields)}
+                    "shown": SLACK_MAX_FIELDS,
+                    "count": len(fields),
+                }
                 fields = fields[:SLACK_MAX_FIELDS]
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": heading}, "fields": fields})
     if note:

@@ -66,7 +66,9 @@ def build_app(config, answerer: Answerer | None = None, *, client=None):
 
     @app.command(COMMAND)
     def slash_command(ack, command, respond, client):
-        asker = Asker(command.get("user_id", ""), command.get("channel_id", ""), command.get("channel_name", ""))
+        asker = Asker(
+            command.get("user_id", ""), command.get("channel_id", ""), command.get("channel_name", "")
+        )
         reply = answerer.reply(command.get("text") or "", asker)
         ack(**_ack_arguments(reply.message))
         deliver(reply, asker, respond, client)
@@ -111,8 +113,10 @@ def _post(client, channel_id: str, message: dict[str, Any]) -> str | None:
     except SlackApiError as error:
         code = error.response.get("error")
         if code in _NOT_IN_CHANNEL:
-            return ("I can't post in this channel: I'm not a member. Invite me with `/invite @kpicore`, "
-                    "then ask again with `share`.")
+            return (
+                "I can't post in this channel: I'm not a member. Invite me with `/invite @kpicore`, "
+                "then ask again with `share`."
+            )
         log.warning("/kpi share failed: %s", code)
         return f"Slack refused to post the answer ({code}); please try again."
     return None
@@ -124,22 +128,35 @@ def _upload(client, channel_id: str, charts, respond) -> None:
     try:
         client.files_upload_v2(
             channel=channel_id,
-            file_uploads=[{"content": png, "filename": filename, "title": title} for filename, title, png in charts],
+            file_uploads=[
+                {"content": png, "filename": filename, "title": title} for filename, title, png in charts
+            ],
         )
     except SlackApiError as error:
         code = error.response.get("error")
         log.warning("/kpi chart upload failed: %s", code)
         if code in _NOT_IN_CHANNEL:
-            respond(**_respond_arguments(ephemeral(
-                "I can't attach the chart here: I'm not a member of this channel. Invite me with `/invite @kpicore`."
-            )))
+            respond(
+                **_respond_arguments(
+                    ephemeral(
+                        "I can't attach the chart here: I'm not a member of this channel. Invite me with `/invite @kpicore`."
+                    )
+                )
+            )
 
 
 def _ack_arguments(message: dict[str, Any]) -> dict[str, Any]:
-    return {"text": message.get("text", ""), "blocks": message.get("blocks"),
-            "response_type": message.get("response_type", "ephemeral")}
+    return {
+        "text": message.get("text", ""),
+        "blocks": message.get("blocks"),
+        "response_type": message.get("response_type", "ephemeral"),
+    }
 
 
 def _respond_arguments(message: dict[str, Any], *, replace: bool = False) -> dict[str, Any]:
-    return {"text": message.get("text", ""), "blocks": message.get("blocks"),
-            "response_type": message.get("response_type", "ephemeral"), "replace_original": replace}
+    return {
+        "text": message.get("text", ""),
+        "blocks": message.get("blocks"),
+        "response_type": message.get("response_type", "ephemeral"),
+        "replace_original": replace,
+    }

@@ -55,14 +55,47 @@ ALIASES: dict[str, str] = {
     "repeat purchases": "repeat_purchase_rate",
 }
 #: Examples shown when a period cannot be read.
-PERIOD_EXAMPLES = ("last week", "this month", "last month", "Q3", "Q3 2026", "november", "2026-W47",
-                   "yesterday", "last 7 days", "2026-11-01..2026-11-15")
+PERIOD_EXAMPLES = (
+    "last week",
+    "this month",
+    "last month",
+    "Q3",
+    "Q3 2026",
+    "november",
+    "2026-W47",
+    "yesterday",
+    "last 7 days",
+    "2026-11-01..2026-11-15",
+)
 MAX_METRICS = 10
 MAX_WORDS = 60
 MAX_DAYS = 366
 
-_FILLER = frozenset({"for", "in", "during", "of", "the", "and", "show", "me", "what", "was", "is", "s", "please",
-                     "how", "did", "do", "we", "our", "my", "?", "with"})
+_FILLER = frozenset(
+    {
+        "for",
+        "in",
+        "during",
+        "of",
+        "the",
+        "and",
+        "show",
+        "me",
+        "what",
+        "was",
+        "is",
+        "s",
+        "please",
+        "how",
+        "did",
+        "do",
+        "we",
+        "our",
+        "my",
+        "?",
+        "with",
+    }
+)
 _CHART = frozenset({"chart", "graph", "plot"})
 _SHARE = frozenset({"share", "post", "public"})
 _VS = frozenset({"vs", "vs.", "versus", "against", "compared", "compare"})
@@ -71,8 +104,27 @@ _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_nam
 _MONTHS.update({name.lower(): number for number, name in enumerate(calendar.month_abbr) if name})
 _MONTHS["sept"] = 9
 _RELATIVE = {"this-week", "last-week", "this-month", "last-month", "last-7-days", "yesterday", "today"}
-_PERIOD_STARTS = frozenset({"last", "this", "past", "previous", "prior", "yesterday", "today", "week", "quarter",
-                            "year", "month", "from", "since"}) | _RELATIVE | set(_MONTHS)
+_PERIOD_STARTS = (
+    frozenset(
+        {
+            "last",
+            "this",
+            "past",
+            "previous",
+            "prior",
+            "yesterday",
+            "today",
+            "week",
+            "quarter",
+            "year",
+            "month",
+            "from",
+            "since",
+        }
+    )
+    | _RELATIVE
+    | set(_MONTHS)
+)
 _QUARTER = re.compile(r"q([1-4])")
 _WEEK_NUMBER = re.compile(r"w(?:eek)?(\d{1,2})")
 _YEAR = re.compile(r"\d{4}")
@@ -191,8 +243,15 @@ class FollowingRequest:
     """``/kpi following``: the metrics the asker follows."""
 
 
-Request = (HelpRequest | ListRequest | DigestRequest | MetricRequest | FollowRequest | UnfollowRequest
-           | FollowingRequest)
+Request = (
+    HelpRequest
+    | ListRequest
+    | DigestRequest
+    | MetricRequest
+    | FollowRequest
+    | UnfollowRequest
+    | FollowingRequest
+)
 
 
 def parse_command(
@@ -283,10 +342,11 @@ def _follow(original: list[str], words: list[str], vocabulary: Vocabulary, *, un
         at = words.index("by")
         if unfollow:
             raise CommandError("`/kpi unfollow METRIC` stops the whole metric; no `by` needed", kind="follow")
-        rest = original[at + 1:]
+        rest = original[at + 1 :]
         if len(rest) != 1:
-            raise CommandError("by what? write `by` and one dimension, e.g. `/kpi follow churn by region`",
-                               kind="dimension")
+            raise CommandError(
+                "by what? write `by` and one dimension, e.g. `/kpi follow churn by region`", kind="dimension"
+            )
         if not _DIMENSION.fullmatch(rest[0]):
             raise CommandError(
                 f"{rest[0]!r} is not a dimension name: use a column name such as region, channel or plan",
@@ -305,7 +365,9 @@ def _follow(original: list[str], words: list[str], vocabulary: Vocabulary, *, un
     if length < len(words):
         if _match_metric(words, length, phrases, max((len(p) for p in phrases), default=1)) is not None:
             raise CommandError(f"{verb} one metric at a time, e.g. {example}", kind="follow")
-        raise CommandError(f"can't read {' '.join(words[length:])!r} after {name}: write {example}", kind="follow")
+        raise CommandError(
+            f"can't read {' '.join(words[length:])!r} after {name}: write {example}", kind="follow"
+        )
     return UnfollowRequest(name) if unfollow else FollowRequest(name, by)
 
 
@@ -363,14 +425,16 @@ def _metric_request(original, words, vocabulary, zone, now, default_period) -> M
             found, i = _period_phrase(words, i, zone, now)
             if period is not None and found[0] != period[0]:
                 raise CommandError(
-                    f"two periods ({period[1]} and {found[1]}): give one, and `vs PERIOD` to compare", kind="period"
+                    f"two periods ({period[1]} and {found[1]}): give one, and `vs PERIOD` to compare",
+                    kind="period",
                 )
             period = found
         else:
             raise _unknown_metric(words, i, phrases)
     if not metrics:
         raise CommandError(
-            "which metric? e.g. `/kpi nps last week`; `/kpi list` shows the metrics you can ask for", kind="metric"
+            "which metric? e.g. `/kpi nps last week`; `/kpi list` shows the metrics you can ask for",
+            kind="metric",
         )
     if len(metrics) > MAX_METRICS:
         raise CommandError(f"{len(metrics)} metrics: ask for at most {MAX_METRICS} at a time", kind="metric")
@@ -394,7 +458,7 @@ def _metric_request(original, words, vocabulary, zone, now, default_period) -> M
 
 def _match_metric(words, i, phrases, longest) -> tuple[str, int] | None:
     for length in range(min(longest, len(words) - i), 0, -1):
-        candidate = tuple(words[i:i + length])
+        candidate = tuple(words[i : i + length])
         if candidate in phrases:
             return phrases[candidate], length
         joined = tuple(" ".join(candidate).replace("-", " ").split())
@@ -404,11 +468,7 @@ def _match_metric(words, i, phrases, longest) -> tuple[str, int] | None:
 
 
 def _starts_period(word: str) -> bool:
-    return (
-        word in _PERIOD_STARTS
-        or word[:1].isdigit()
-        or bool(re.fullmatch(r"[qw]\d+|week\d+", word))
-    )
+    return word in _PERIOD_STARTS or word[:1].isdigit() or bool(re.fullmatch(r"[qw]\d+|week\d+", word))
 
 
 def _unknown_metric(words, i, phrases) -> CommandError:
@@ -417,7 +477,7 @@ def _unknown_metric(words, i, phrases) -> CommandError:
         if end > i and _match_metric(words, end, phrases, 1) is not None:
             break
         end += 1
-    unknown = " ".join(words[i:max(end, i + 1)])
+    unknown = " ".join(words[i : max(end, i + 1)])
     by_text = {" ".join(p): name for p, name in phrases.items()}
     close = difflib.get_close_matches(unknown, list(by_text), n=6, cutoff=0.6)
     suggestions = tuple(dict.fromkeys(by_text[c] for c in close))[:3]
@@ -431,19 +491,25 @@ def _unknown_metric(words, i, phrases) -> CommandError:
 
 def _comparison(words, i, zone, now, period):
     """The period after `vs`: a period phrase, `previous` (the default), or `last year` (a year earlier)."""
-    rest = words[i:i + 4]
+    rest = words[i : i + 4]
     if not rest:
         raise CommandError("vs what? e.g. `vs last year`, `vs 2026-W40`, `vs previous`", kind="period")
-    for phrase, length in ((("same", "period", "last", "year"), 4), (("a", "year", "ago"), 3),
-                           (("year", "ago"), 2), (("last", "year"), 2)):
+    for phrase, length in (
+        (("same", "period", "last", "year"), 4),
+        (("a", "year", "ago"), 3),
+        (("year", "ago"), 2),
+        (("last", "year"), 2),
+    ):
         if tuple(rest[:length]) == phrase:
             return (None, "__year_ago__"), i + length
-    if rest[0] in ("previous", "prior", "before") and (len(rest) == 1 or rest[1] not in ("week", "month", "quarter",
-                                                                                        "year", "day")):
+    if rest[0] in ("previous", "prior", "before") and (
+        len(rest) == 1 or rest[1] not in ("week", "month", "quarter", "year", "day")
+    ):
         return None, i + 1 + (len(rest) > 1 and rest[1] == "period")
     if not _starts_period(rest[0]):
         raise CommandError(
-            f"can't read the period after vs: {rest[0]!r}; try {', '.join(PERIOD_EXAMPLES[:5])}", kind="period"
+            f"can't read the period after vs: {rest[0]!r}; try {', '.join(PERIOD_EXAMPLES[:5])}",
+            kind="period",
         )
     return _period_phrase(words, i, zone, now)
 
@@ -493,7 +559,11 @@ def _read_period(words: list[str], zone: ZoneInfo, now: datetime) -> tuple[Perio
             raise CommandError(f"{phrase}: ask for 1 to {MAX_DAYS} days", kind="period-range")
         form = f"{(today - timedelta(days=days)).isoformat()}..{(today - timedelta(days=1)).isoformat()}"
         return _parse_form(form, zone, now), form
-    if len(words) == 2 and words[0] in ("this", "last", "previous", "past") and words[1] in ("quarter", "year"):
+    if (
+        len(words) == 2
+        and words[0] in ("this", "last", "previous", "past")
+        and words[1] in ("quarter", "year")
+    ):
         current = _current_unit(words[1], today, zone, now)
         if words[0] == "this":
             return current, f"this {words[1]}"
@@ -522,7 +592,12 @@ def _read_period(words: list[str], zone: ZoneInfo, now: datetime) -> tuple[Perio
         if first in ("week", "quarter") and second.isdigit():
             kind = first
             return _latest(kind, int(second), None, zone, now)
-    if len(words) == 3 and words[0] in ("week", "quarter") and words[1].isdigit() and _YEAR.fullmatch(words[2]):
+    if (
+        len(words) == 3
+        and words[0] in ("week", "quarter")
+        and words[1].isdigit()
+        and _YEAR.fullmatch(words[2])
+    ):
         label = f"{words[2]}-W{int(words[1]):02d}" if words[0] == "week" else f"{words[2]}-Q{words[1]}"
         return _labelled(label, zone, now)
     if len(words) == 3 and words[1] in ("to", "until", "through"):

@@ -56,7 +56,7 @@ def slack_routes(bolt_app, path: str = EVENTS_PATH) -> list:
             return Response(status_code=401, content="")
         try:
             bolt_request = to_bolt_request(request, body)
-        except Exception:  # noqa: BLE001 - Bolt parses the body before it checks the signature
+        except Exception:
             # A body Slack never sends (a payload that is not a JSON object, say): Bolt would raise
             # and the server log a traceback for anyone who can reach the port. 400, one line.
             log.warning("chat: refused a malformed request to %s (%d bytes)", path, len(body))

@@ -11,17 +11,29 @@ from kpicore.errors import ConfigError
 #: Bot scopes: the slash command, posting answers and digests, charts, finding channels by name,
 #: reading a channel's history (how a digest send that crashed is found again), and the direct
 #: messages of personal digests (/kpi follow: opening them, and their history for the same reason).
-BOT_SCOPES = ("commands", "chat:write", "files:write", "channels:read", "groups:read", "channels:history",
-              "im:write", "im:history")
-USAGE_HINT = ("nps last week [by region] [vs last year] [chart] [share] | list | help | digest NAME"
-              " | follow nps [by region] | unfollow nps | following")
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "files:write",
+    "channels:read",
+    "groups:read",
+    "channels:history",
+    "im:write",
+    "im:history",
+)
+USAGE_HINT = (
+    "nps last week [by region] [vs last year] [chart] [share] | list | help | digest NAME"
+    " | follow nps [by region] | unfollow nps | following"
+)
 
 
 def request_url(url: str) -> str:
     """``url`` (where ``kpi serve`` is reachable) as the full events URL ending in /slack/events."""
     parsed = urlparse(url)
     if parsed.scheme not in ("https", "http") or not parsed.netloc:
-        raise ConfigError(f"--url {url!r}: give the public https:// address of kpi serve, e.g. https://kpi.example.com")
+        raise ConfigError(
+            f"--url {url!r}: give the public https:// address of kpi serve, e.g. https://kpi.example.com"
+        )
     if parsed.path.rstrip("/").endswith(EVENTS_PATH):
         return url
     return url.rstrip("/") + EVENTS_PATH
@@ -48,7 +60,10 @@ def manifest(*, url: str | None = None, socket_mode: bool = False, name: str = "
         command["url"] = events
         settings["interactivity"]["request_url"] = events
     return {
-        "display_information": {"name": name, "description": "KPIs where your data lives, on demand: /kpi nps last week"},
+        "display_information": {
+            "name": name,
+            "description": "KPIs where your data lives, on demand: /kpi nps last week",
+        },
         "features": {
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": [command],

@@ -56,13 +56,24 @@ def allowed_follows(follows: list[Follow], settings) -> list[Follow]:
     """The follows ``[chat] allow`` still permits, checked with the channel each was typed in."""
     from kpicore.chat.answers import Asker
 
-    return [item for item in follows
-            if settings.allowed(item.metric, Asker(item.user_id, item.channel_id, item.channel_name))]
+    return [
+        item
+        for item in follows
+        if settings.allowed(item.metric, Asker(item.user_id, item.channel_id, item.channel_name))
+    ]
 
 
-def send_personal(config, registry, engine: Engine, scheduled: dt.datetime, settings, *,
-                  users: list[str] | None = None, due: Callable[[Any, list[str]], list[str]] | None = None,
-                  lease: dt.timedelta | None = None) -> list[tuple[Any, Any]]:
+def send_personal(
+    config,
+    registry,
+    engine: Engine,
+    scheduled: dt.datetime,
+    settings,
+    *,
+    users: list[str] | None = None,
+    due: Callable[[Any, list[str]], list[str]] | None = None,
+    lease: dt.timedelta | None = None,
+) -> list[tuple[Any, Any]]:
     """Send each follower (or each of ``users``) their personal message for the period of ``scheduled``.
 
     Returns ``[(MessageKey, DeliveryOutcome), ...]``. A user already sent for the period is
@@ -117,16 +128,24 @@ def send_personal(config, registry, engine: Engine, scheduled: dt.datetime, sett
                 results = in_digest_order(spec, groups)
                 # The same top insights as a digest of these metrics, rendered by the digest's own templates.
                 insights = digest_insights(spec, period, the_source, config, registry)
-                render = renderer(spec, results, period_label=period.label, charts=False, insights=insights,
-                                  **render_options(config))
-                return Message(key=key, title=spec.title, renderings=render,
-                               destinations=list(spec.destinations))
+                render = renderer(
+                    spec,
+                    results,
+                    period_label=period.label,
+                    charts=False,
+                    insights=insights,
+                    **render_options(config),
+                )
+                return Message(
+                    key=key, title=spec.title, renderings=render, destinations=list(spec.destinations)
+                )
 
             targets = list(spec.destinations) if due is None else due(key, list(spec.destinations))
             if not targets:
                 continue
-            for outcome in deliver(key, targets, compute, engine, all_channels, all_settings,
-                                   reraise=False, lease=lease or LEASE):
+            for outcome in deliver(
+                key, targets, compute, engine, all_channels, all_settings, reraise=False, lease=lease or LEASE
+            ):
                 outcomes.append((key, outcome))
     finally:
         for opened_source in opened:

@@ -26,7 +26,7 @@ class ChatEndpoints:
             closer = self._closers.pop()
             try:
                 closer()
-            except Exception as error:  # noqa: BLE001  (shutting down: report, never raise)
+            except Exception as error:
                 log.warning("closing /kpi: %s", error)
 
 

@@ -33,7 +33,7 @@ def list_command(config_path):
     reg = context.registry()
     specs = _specs(config, reg)
     if not specs:
-        click.echo("No alerts: add an [alerts.NAME] table with when = \"churn_rate > 5\" to kpi.toml.")
+        click.echo('No alerts: add an [alerts.NAME] table with when = "churn_rate > 5" to kpi.toml.')
         return
     for spec in specs.values():
         when = spec.schedule or (f"every {spec.every}" if spec.every else "not scheduled")
@@ -47,8 +47,14 @@ def list_command(config_path):
 @click.option("--period", "-p", help="The period to evaluate (default: each rule's period, else last-week).")
 @context.source_option
 @context.tz_option
-@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table for people, json for machines.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for machines.",
+)
 @context.config_option
 def check_command(name, period, source, tz, output, config_path):
     """Evaluate the alert NAME (or every alert) now: firing or not, with its numbers. Sends nothing.
@@ -91,8 +97,10 @@ def check_command(name, period, source, tz, output, config_path):
         by = specs[state.alert].by
         segment = f" [{segment_label(state.segment, by)}]" if state.segment is not None else ""
         mark = "FIRING" if state.firing else "ok"
-        click.echo(f"{state.alert}{segment}: {mark} · {state.when} · {state.period} · "
-                   f"{describe(state, unit, config.locale, config.currency)}")
+        click.echo(
+            f"{state.alert}{segment}: {mark} · {state.when} · {state.period} · "
+            f"{describe(state, unit, config.locale, config.currency)}"
+        )
 
 
 COMMANDS = [alerts_group]

@@ -11,8 +11,12 @@ from . import context
 
 
 @click.command("metrics")
-@click.option("--details", "detail_name", metavar="METRIC", help="Show one metric's definition, rules and SQL.")
-@click.option("--period", "-p", default="last-week", show_default=True, help="Period for the SQL shown by --details.")
+@click.option(
+    "--details", "detail_name", metavar="METRIC", help="Show one metric's definition, rules and SQL."
+)
+@click.option(
+    "--period", "-p", default="last-week", show_default=True, help="Period for the SQL shown by --details."
+)
 @context.source_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @context.config_option
@@ -27,11 +31,17 @@ def metrics_command(detail_name, period, source, as_json, config_path):
     rows = []
     for name, registration in sorted(reg.metrics.items()):
         metric = registration.item
-        rows.append({
-            "name": name, "title": metric.title, "unit": metric.unit, "better": metric.better,
-            "entities": list(metric.entities(config)), "plugin": registration.plugin,
-            "description": metric.description,
-        })
+        rows.append(
+            {
+                "name": name,
+                "title": metric.title,
+                "unit": metric.unit,
+                "better": metric.better,
+                "entities": list(metric.entities(config)),
+                "plugin": registration.plugin,
+                "description": metric.description,
+            }
+        )
     if as_json:  # never translated
         click.echo(json.dumps(rows, indent=2))
         return
@@ -55,21 +65,49 @@ def print_metrics(rows, console) -> None:
     """
     if not console.is_terminal:
         for row in rows:
-            console.file.write("\t".join([row["name"], row["unit"], row["better"], ", ".join(row["entities"]),
-                                          row["plugin"], row["description"]]) + "\n")
+            console.file.write(
+                "\t".join(
+                    [
+                        row["name"],
+                        row["unit"],
+                        row["better"],
+                        ", ".join(row["entities"]),
+                        row["plugin"],
+                        row["description"],
+                    ]
+                )
+                + "\n"
+            )
         return
     table = metrics_table(rows)
-    needed = sum(column.min_width or 0 for column in table.columns[:-1]) + 3 * len(table.columns) + _DEFINITION_MIN
+    needed = (
+        sum(column.min_width or 0 for column in table.columns[:-1]) + 3 * len(table.columns) + _DEFINITION_MIN
+    )
     if console.width >= needed:
         console.print(table)
         return
     import textwrap
 
     for row in rows:
-        console.print(f"{row['name']}  ({row['unit']}, {row['better']} is better; {', '.join(row['entities'])}; "
-                      f"{row['plugin']})", overflow="ignore", crop=False, soft_wrap=True, markup=False, highlight=False)
-        console.print(textwrap.fill(row["description"], width=max(console.width - 4, 20), initial_indent="    ",
-                                    subsequent_indent="    "), markup=False, highlight=False)
+        console.print(
+            f"{row['name']}  ({row['unit']}, {row['better']} is better; {', '.join(row['entities'])}; "
+            f"{row['plugin']})",
+            overflow="ignore",
+            crop=False,
+            soft_wrap=True,
+            markup=False,
+            highlight=False,
+        )
+        console.print(
+            textwrap.fill(
+                row["description"],
+                width=max(console.width - 4, 20),
+                initial_indent="    ",
+                subsequent_indent="    ",
+            ),
+            markup=False,
+            highlight=False,
+        )
 
 
 def metrics_table(rows):
@@ -77,15 +115,27 @@ def metrics_table(rows):
     from rich.table import Table
 
     table = Table()
-    for column, key in (("Metric", "name"), ("Unit", "unit"), ("Better", "better"), ("Entities", None),
-                        ("Plugin", "plugin")):
-        longest = max((len(row[key]) if key else max(map(len, row["entities"]), default=0) for row in rows),
-                      default=0)
+    for column, key in (
+        ("Metric", "name"),
+        ("Unit", "unit"),
+        ("Better", "better"),
+        ("Entities", None),
+        ("Plugin", "plugin"),
+    ):
+        longest = max(
+            (len(row[key]) if key else max(map(len, row["entities"]), default=0) for row in rows), default=0
+        )
         table.add_column(column, no_wrap=key is not None, min_width=max(longest, len(column)))
     table.add_column("Definition", ratio=1, overflow="fold")
     for row in rows:
-        table.add_row(row["name"], row["unit"], row["better"], ", ".join(row["entities"]), row["plugin"],
-                      row["description"])
+        table.add_row(
+            row["name"],
+            row["unit"],
+            row["better"],
+            ", ".join(row["entities"]),
+            row["plugin"],
+            row["description"],
+        )
     return table
 
 
@@ -159,13 +209,17 @@ def plugins_command(as_json):
     rows = []
     for name, plugin in manager.list_name_plugin():
         distribution = plugin_distribution(manager, plugin)
-        rows.append({
-            "name": name,
-            "distribution": distribution[0] if distribution else None,
-            "version": distribution[1] if distribution else ("built-in" if name in DEFAULT_PLUGINS else None),
-            "entry_point": name if distribution else None,
-            **provided.get(name, {}),
-        })
+        rows.append(
+            {
+                "name": name,
+                "distribution": distribution[0] if distribution else None,
+                "version": distribution[1]
+                if distribution
+                else ("built-in" if name in DEFAULT_PLUGINS else None),
+                "entry_point": name if distribution else None,
+                **provided.get(name, {}),
+            }
+        )
     if as_json:
         click.echo(json.dumps({"plugins": rows, "problems": reg.problems}, indent=2))
         return

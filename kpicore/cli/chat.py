@@ -12,7 +12,11 @@ def chat_group():
 
 @chat_group.command("manifest")
 @click.option("--url", help="Public address of kpi serve (https://kpi.example.com); /slack/events is added.")
-@click.option("--socket-mode", is_flag=True, help="No public URL: the app connects out over Socket Mode (SLACK_APP_TOKEN).")
+@click.option(
+    "--socket-mode",
+    is_flag=True,
+    help="No public URL: the app connects out over Socket Mode (SLACK_APP_TOKEN).",
+)
 @click.option("--name", default="kpicore", show_default=True, help="The app's and the bot's name in Slack.")
 def manifest_command(url, socket_mode, name):
     """Print the Slack app manifest (JSON) for /kpi: paste it at api.slack.com/apps.

@@ -9,21 +9,41 @@ from . import context
 
 @click.command("compute")
 @click.argument("metrics", nargs=-1, required=True)
-@click.option("--period", "-p", default="last-week", show_default=True,
-              help="2026-W47, 2026-11, 2026-Q4, 2026, 2026-11-23, 2026-11-01..2026-11-15, last-week, ...")
+@click.option(
+    "--period",
+    "-p",
+    default="last-week",
+    show_default=True,
+    help="2026-W47, 2026-11, 2026-Q4, 2026, 2026-11-23, 2026-11-01..2026-11-15, last-week, ...",
+)
 @context.source_option
 @context.tz_option
 @click.option("--by", "dimension", help="Break down by a customer dimension (region, channel, plan, ...).")
 @click.option("--trend", type=click.IntRange(2, 120), help="Also compute the last N periods, oldest first.")
-@click.option("--compare", type=click.Choice(["last-year"]),
-              help="Also compare with the same period a year before (ISO week number, month, quarter or year).")
-@click.option("--format", "output", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
-              help="table for people, json or csv for machines.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Stop a query after this many seconds, for this run ([source] timeout, default 60).")
+@click.option(
+    "--compare",
+    type=click.Choice(["last-year"]),
+    help="Also compare with the same period a year before (ISO week number, month, quarter or year).",
+)
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table for people, json or csv for machines.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Stop a query after this many seconds, for this run ([source] timeout, default 60).",
+)
 @context.locale_option
 @context.config_option
-def compute_command(metrics, period, source, tz, dimension, trend, compare, output, timeout, locale, config_path):
+def compute_command(
+    metrics, period, source, tz, dimension, trend, compare, output, timeout, locale, config_path
+):
     """Compute METRICS (or `all`) for a period, in the source database.
 
     \b
@@ -46,8 +66,16 @@ def compute_command(metrics, period, source, tz, dimension, trend, compare, outp
     the_source = context.open_source(config, source, reg)
     try:
         with _progress(f"Computing {len(chosen)} metric(s) for {the_period.label}") as progress:
-            results = compute(chosen, the_period, the_source, config=config, by=dimension, trend=trend,
-                              progress=progress.running, compare=compare)
+            results = compute(
+                chosen,
+                the_period,
+                the_source,
+                config=config,
+                by=dimension,
+                trend=trend,
+                progress=progress.running,
+                compare=compare,
+            )
         if metrics == ("all",):
             results = [r for r in results if r.ok] or results
     finally:
@@ -75,8 +103,13 @@ class _progress:
             from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-            self.live = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                 console=Console(stderr=True), transient=True)
+            self.live = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.live.__enter__()
             self.task = self.live.add_task(self.message, total=None)
         return self

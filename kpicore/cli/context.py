@@ -10,10 +10,12 @@ config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), help="kpi.toml to use (default: ./kpi.toml)."
 )
 source_option = click.option(
-    "--source", help="SQLAlchemy URL, SQLite file or folder of CSV/Parquet files (default: [source] url, else the demo database)."
+    "--source",
+    help="SQLAlchemy URL, SQLite file or folder of CSV/Parquet files (default: [source] url, else the demo database).",
 )
 locale_option = click.option(
-    "--locale", metavar="LOCALE",
+    "--locale",
+    metavar="LOCALE",
     help="Language and number formats of what people read: en, ml_IN, bn_BD, fa_IR, ig_NG "
     "(default: kpi.toml locale). JSON is never translated.",
 )

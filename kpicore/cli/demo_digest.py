@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 #: The digest `kpi demo` defines in the kpi.toml it writes (and uses when kpi.toml has no [digests.weekly]).
-DEMO_DIGEST_TOML = '''
+DEMO_DIGEST_TOML = """
 # A digest: `kpi digest send weekly` writes it into ./digests; add "slack:#kpis" or
 # "email:you@example.com" (with an [email] table) to receive it. See docs/digests.md.
 [digests.weekly]
@@ -24,7 +24,7 @@ trend = 12
 insights = 3                           # the top insights shown (unusual values, trends, forecasts, ...)
 schedule = "0 9 * * MON"
 destinations = ["file:./digests"]
-'''
+"""
 DEMO_DIGEST = "weekly"
 MARKER = "written by `kpi demo` (kpicore)"
 FILES = {"html": "digest.html", "slack": "digest.slack.json", "text": "digest.txt"}
@@ -55,8 +55,9 @@ def _marked(fmt: str, body: str) -> str:
     return f"{body.rstrip()}\n\n-- {MARKER}\n"
 
 
-def write_demo_digest(config, period: str, results, registry, source_url: str, folder: Path,
-                      metrics: list[str] | None = None) -> str:
+def write_demo_digest(
+    config, period: str, results, registry, source_url: str, folder: Path, metrics: list[str] | None = None
+) -> str:
     """Render the demo digest for ``period`` from ``source_url`` (reusing ``results`` already
     computed), write the files that are ours to write, and return the text version.
 

@@ -48,7 +48,9 @@ def list_command(config_path):
     config = context.load(config_path)
     names = digest_names(config)
     if not names:
-        click.echo(f"No digests defined: add a [digests.NAME] table to {config_file_name(config)} (see docs/digests.md).")
+        click.echo(
+            f"No digests defined: add a [digests.NAME] table to {config_file_name(config)} (see docs/digests.md)."
+        )
         return
     reg = context.registry()
     context.warn_problems(reg)
@@ -90,9 +92,17 @@ def list_command(config_path):
 @digest_group.command("render")
 @click.argument("name")
 @period_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="slack (Block Kit JSON), html (self-contained, charts inlined), text or md.")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="slack (Block Kit JSON), html (self-contained, charts inlined), text or md.",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, writable=True), help="Write to FILE instead of stdout."
+)
 @context.source_option
 @context.locale_option
 @context.config_option
@@ -139,7 +149,7 @@ def send_command(name, period, dry_run, force, source, config_path):
     spec, reg = _spec(config, name)
     context.sync_first(config, source, reg)
     if not spec.destinations:
-        raise ConfigError(f"digest {name!r} has no destinations: add destinations = [\"slack:#kpis\", ...]")
+        raise ConfigError(f'digest {name!r} has no destinations: add destinations = ["slack:#kpis", ...]')
     if dry_run:
         _dry_run(config, spec, reg, period, source, force)
         return
@@ -163,7 +173,9 @@ def _dry_run(config, spec, reg, period, source, force) -> None:
     engine = ledger_engine(config, create=False)
     previous = {}
     if engine is not None:
-        previous = {row.destination: row.status for row in list_deliveries(engine, digest=spec.name, period=label)}
+        previous = {
+            row.destination: row.status for row in list_deliveries(engine, digest=spec.name, period=label)
+        }
     by_scheme = channels(reg)
     settings = channel_settings(config, reg)
     click.echo(f"Digest {spec.name} for {label} (dry run, nothing sent):", err=True)
@@ -177,7 +189,9 @@ def _dry_run(config, spec, reg, period, source, force) -> None:
             click.echo(f"{destination}: would skip, ledger says {status} (use --force to resend)")
         else:
             formats = ", ".join(channel.formats) or "none"
-            click.echo(f"{destination}: would send ({formats})" + (f", ledger says {status}" if status else ""))
+            click.echo(
+                f"{destination}: would send ({formats})" + (f", ledger says {status}" if status else "")
+            )
         for problem in channel.preflight(target, settings.get(scheme, {})):
             click.echo(f"{destination}: warning: {problem}")
 
@@ -205,13 +219,33 @@ def deliveries_command(name, period, config_path):
     if not rows:
         click.echo("No deliveries recorded" + (f" for {name}" if name else "") + ".")
         return
-    table = [("KIND", "NAME", "PERIOD", "SEGMENT", "DESTINATION", "STATUS", "ATTEMPTS", "UPDATED (UTC)",
-              "LAST ERROR")]
+    table = [
+        (
+            "KIND",
+            "NAME",
+            "PERIOD",
+            "SEGMENT",
+            "DESTINATION",
+            "STATUS",
+            "ATTEMPTS",
+            "UPDATED (UTC)",
+            "LAST ERROR",
+        )
+    ]
     for row in rows:
         error = (row.last_error or "").replace("\n", " ")
         table.append(
-            (row.kind, row.name, row.period, row.segment or "-", row.destination, row.status, str(row.attempts),
-             f"{row.updated_at:%Y-%m-%d %H:%M}", error[:120] + ("…" if len(error) > 120 else ""))
+            (
+                row.kind,
+                row.name,
+                row.period,
+                row.segment or "-",
+                row.destination,
+                row.status,
+                str(row.attempts),
+                f"{row.updated_at:%Y-%m-%d %H:%M}",
+                error[:120] + ("…" if len(error) > 120 else ""),
+            )
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
     for line in table:

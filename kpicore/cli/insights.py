@@ -11,12 +11,23 @@ from . import context
 
 @click.command("insights")
 @click.argument("metrics", nargs=-1)
-@click.option("--period", "-p", default="last-week", show_default=True,
-              help="2026-W47, 2026-11, 2026-Q4, last-week, last-month, ...")
+@click.option(
+    "--period",
+    "-p",
+    default="last-week",
+    show_default=True,
+    help="2026-W47, 2026-11, 2026-Q4, last-week, last-month, ...",
+)
 @context.source_option
 @context.tz_option
-@click.option("--format", "output", type=click.Choice(["table", "json"]), default="table", show_default=True,
-              help="table for people, json for machines.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for machines.",
+)
 @context.locale_option
 @context.config_option
 def insights_command(metrics, period, source, tz, output, locale, config_path):
@@ -46,15 +57,19 @@ def insights_command(metrics, period, source, tz, output, locale, config_path):
     for problem in findings.problems:
         click.echo(f"Warning: {problem}", err=True)
     if output == "json":
-        click.echo(json.dumps([insight.to_json() for insight in findings.insights], indent=2, ensure_ascii=False))
+        click.echo(
+            json.dumps([insight.to_json() for insight in findings.insights], indent=2, ensure_ascii=False)
+        )
         return
     if not findings.insights:
         click.echo(f"No insights for {the_period.label}.")
         return
     for insight in findings.insights:
         segment = f" [{insight.segment}]" if insight.segment else ""
-        click.echo(f"{insight.score:.2f}  {insight.metric} · {insight.kind}{segment}: "
-                   f"{insight.sentence(config.locale, config.currency)}")
+        click.echo(
+            f"{insight.score:.2f}  {insight.metric} · {insight.kind}{segment}: "
+            f"{insight.sentence(config.locale, config.currency)}"
+        )
 
 
 COMMANDS = [insights_command]

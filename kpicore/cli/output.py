@@ -41,8 +41,9 @@ def target_text(result: MetricResult, locale: str = "en", currency: str = "USD")
     return f"{wanted} {standing(the_status, result.unit, locale, currency)}"
 
 
-def print_table(results: list[MetricResult], currency: str = "USD", locale: str = "en",
-                digits: str = "default") -> None:
+def print_table(
+    results: list[MetricResult], currency: str = "USD", locale: str = "en", digits: str = "default"
+) -> None:
     """A table for people: one row per metric (and segment), warnings listed under it, in ``locale``."""
     with using(locale, digits):
         _print_table(results, currency, locale)
@@ -58,7 +59,9 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
     # no wider than its content), so that no number is cut to "$34,86…".
     console = Console(width=None if Console().is_terminal else 400)
     period = results[0].period if results else ""
-    table = Table(title=_("KPIs for %(period)s") % {"period": period} if period else None, title_justify="left")
+    table = Table(
+        title=_("KPIs for %(period)s") % {"period": period} if period else None, title_justify="left"
+    )
     table.add_column(_("Metric"), no_wrap=True)
     table.add_column(_("Value"), justify="right", no_wrap=True)
     table.add_column(_("Previous"), justify="right", no_wrap=True)
@@ -72,7 +75,9 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
         table.add_column(_("Target"), no_wrap=True)
     compared = next((r.compare for r in results if r.compare is not None), None)
     if compared is not None:
-        table.add_column(_("Year before (%(period)s)") % {"period": compared.period}, justify="right", no_wrap=True)
+        table.add_column(
+            _("Year before (%(period)s)") % {"period": compared.period}, justify="right", no_wrap=True
+        )
         table.add_column(_("vs year before"), justify="right", no_wrap=True)
     notes = []
 
@@ -86,12 +91,18 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
         if compared is not None:
             trend.extend(_year_before_cells(result, locale, currency))
             if result.compare is not None and result.compare.value is None:
-                notes.append(_("%(metric)s: no data a year back (%(period)s) to compare with")
-                             % {"metric": result.metric, "period": result.compare.period})
-        blank = [""] * ((1 if with_trend else 0) + (1 if with_target else 0) + (2 if compared is not None else 0))
+                notes.append(
+                    _("%(metric)s: no data a year back (%(period)s) to compare with")
+                    % {"metric": result.metric, "period": result.compare.period}
+                )
+        blank = [""] * (
+            (1 if with_trend else 0) + (1 if with_target else 0) + (2 if compared is not None else 0)
+        )
         if not result.ok:
             table.add_row(_(result.title), "—", "—", "—", "", *blank)
-            notes.append(_("%(metric)s: unavailable: %(reason)s") % {"metric": result.metric, "reason": result.reason})
+            notes.append(
+                _("%(metric)s: unavailable: %(reason)s") % {"metric": result.metric, "reason": result.reason}
+            )
             continue
         marker = " ⚠" if result.warnings else ""
         table.add_row(
@@ -104,23 +115,33 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
         )
         for segment in by_impact(result.segments or [], result.unit):
             change = formatting.format_change(
-                segment.delta, relative_change(segment.value, segment.previous, result.unit),
-                result.unit, locale, currency,
+                segment.delta,
+                relative_change(segment.value, segment.previous, result.unit),
+                result.unit,
+                locale,
+                currency,
             )
             segment_cells = list(blank)
             if compared is not None:  # the year-before value and change of the segment in the last two
                 segment_cells[-2:] = _segment_year_before_cells(segment, result, locale, currency)
             table.add_row(
                 f"  {formatting.segment_label(segment.segment, result.dimension)}",
-                fmt(segment.value, result.unit), fmt(segment.previous, result.unit), change or "—",
+                fmt(segment.value, result.unit),
+                fmt(segment.previous, result.unit),
+                change or "—",
                 formatting.format_count(segment.n, result.n_noun, locale),
                 *segment_cells,
                 style="dim",
             )
         notes.extend(
-            _("%(metric)s: %(count)s left out: %(message)s") % {
-                "metric": result.metric, "count": formatting.format_number(w.count, locale), "message": _(w.message)}
-            if w.count else f"{result.metric}: {_(w.message)}"
+            _("%(metric)s: %(count)s left out: %(message)s")
+            % {
+                "metric": result.metric,
+                "count": formatting.format_number(w.count, locale),
+                "message": _(w.message),
+            }
+            if w.count
+            else f"{result.metric}: {_(w.message)}"
             for w in result.warnings
         )
     console.print(table)
@@ -136,17 +157,23 @@ def _year_before_cells(result: MetricResult, locale: str, currency: str) -> list
     change = formatting.format_change(comparison.delta, comparison.delta_pct, result.unit, locale, currency)
     arrow = formatting.change_arrow(comparison.delta)
     marker = formatting.change_marker(comparison.delta, result.better)
-    return [formatting.format_value(comparison.value, result.unit, locale, currency),
-            " ".join(part for part in (arrow, change, marker) if part) if change else "—"]
+    return [
+        formatting.format_value(comparison.value, result.unit, locale, currency),
+        " ".join(part for part in (arrow, change, marker) if part) if change else "—",
+    ]
 
 
 def _segment_year_before_cells(segment, result: MetricResult, locale: str, currency: str) -> list[str]:
     """A segment's value a year before and its change since (``—`` without data then)."""
     if result.compare is None or segment.compare is None:
         return ["—", "—"]
-    change = formatting.format_change(change_of(segment.value, segment.compare),
-                                      relative_change(segment.value, segment.compare, result.unit),
-                                      result.unit, locale, currency)
+    change = formatting.format_change(
+        change_of(segment.value, segment.compare),
+        relative_change(segment.value, segment.compare, result.unit),
+        result.unit,
+        locale,
+        currency,
+    )
     return [formatting.format_value(segment.compare, result.unit, locale, currency), change or "—"]
 
 
@@ -156,8 +183,25 @@ def to_json(results: list[MetricResult]) -> str:
 
 
 CSV_COLUMNS = [
-    "metric", "row", "dimension", "segment", "status", "period", "start", "end", "value", "previous", "delta",
-    "delta_pct", "n", "warnings", "target_min", "target_max", "target_goal", "on_track", "gap",
+    "metric",
+    "row",
+    "dimension",
+    "segment",
+    "status",
+    "period",
+    "start",
+    "end",
+    "value",
+    "previous",
+    "delta",
+    "delta_pct",
+    "n",
+    "warnings",
+    "target_min",
+    "target_max",
+    "target_goal",
+    "on_track",
+    "gap",
 ]
 
 
@@ -181,25 +225,78 @@ def to_csv(results: list[MetricResult]) -> str:
         warnings = sum(w.count for w in r.warnings)
         dimension = r.dimension or ""
         writer.writerow(
-            [r.metric, "total", dimension, "", r.status, r.period, r.start, r.end, _cell(r.value),
-             _cell(r.previous), _cell(r.delta), _cell(r.delta_pct), _cell(r.n), warnings, *_target_cells(r),
-             *compare_cells(r)]
+            [
+                r.metric,
+                "total",
+                dimension,
+                "",
+                r.status,
+                r.period,
+                r.start,
+                r.end,
+                _cell(r.value),
+                _cell(r.previous),
+                _cell(r.delta),
+                _cell(r.delta_pct),
+                _cell(r.n),
+                warnings,
+                *_target_cells(r),
+                *compare_cells(r),
+            ]
         )
         for s in r.segments or []:
             segment_compare = []
             if compared:
-                segment_compare = ["", "", "", ""] if r.compare is None else [
-                    r.compare.period, _cell(s.compare), _cell(change_of(s.value, s.compare)),
-                    _cell(relative_change(s.value, s.compare, r.unit))]
+                segment_compare = (
+                    ["", "", "", ""]
+                    if r.compare is None
+                    else [
+                        r.compare.period,
+                        _cell(s.compare),
+                        _cell(change_of(s.value, s.compare)),
+                        _cell(relative_change(s.value, s.compare, r.unit)),
+                    ]
+                )
             writer.writerow(
-                [r.metric, "segment", dimension, s.segment, r.status, r.period, r.start, r.end, _cell(s.value),
-                 _cell(s.previous), _cell(s.delta), _cell(relative_change(s.value, s.previous, r.unit)), s.n, "",
-                 *_NO_TARGET, *segment_compare]
+                [
+                    r.metric,
+                    "segment",
+                    dimension,
+                    s.segment,
+                    r.status,
+                    r.period,
+                    r.start,
+                    r.end,
+                    _cell(s.value),
+                    _cell(s.previous),
+                    _cell(s.delta),
+                    _cell(relative_change(s.value, s.previous, r.unit)),
+                    s.n,
+                    "",
+                    *_NO_TARGET,
+                    *segment_compare,
+                ]
             )
         for point in r.trend or []:
             writer.writerow(
-                [r.metric, "trend", "", "", r.status, point.period, point.start, point.end, _cell(point.value),
-                 "", "", "", "", "", *_NO_TARGET, *(["", "", "", ""] if compared else [])]
+                [
+                    r.metric,
+                    "trend",
+                    "",
+                    "",
+                    r.status,
+                    point.period,
+                    point.start,
+                    point.end,
+                    _cell(point.value),
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    *_NO_TARGET,
+                    *(["", "", "", ""] if compared else []),
+                ]
             )
     return buffer.getvalue()
 

@@ -11,7 +11,7 @@ from ..errors import ConfigError
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*([-_][a-z0-9]+)*$")
 
-PYPROJECT = '''\
+PYPROJECT = """\
 [build-system]
 requires = ["setuptools>=68"]
 build-backend = "setuptools.build_meta"
@@ -36,7 +36,7 @@ packages = ["{module}"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
-'''
+"""
 
 MODULE = '''\
 """{distribution}: {title} KPIs for kpicore.
@@ -107,7 +107,7 @@ def test_the_installed_entry_point_loads_this_plugin(kpi):
     assert result.value == pytest.approx(50.0)
 '''
 
-README = '''\
+README = """\
 # {distribution}
 
 {title} KPIs for [kpicore](https://github.com/kpicore/kpicore), scaffolded by `kpi new-plugin`.
@@ -131,7 +131,7 @@ Edit `{module}/__init__.py`: each metric is a class with measures (aggregates of
     python -m twine upload dist/*
 
 Users then `pip install {distribution}`; nothing to configure. See kpicore's docs/plugins.md.
-'''
+"""
 
 
 def plugin_names(name: str) -> dict[str, str]:
@@ -176,8 +176,13 @@ def scaffold(name: str, parent: Path) -> Path:
 
 @click.command("new-plugin")
 @click.argument("name")
-@click.option("--directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Where to create the plugin's folder.")
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to create the plugin's folder.",
+)
 def new_plugin_command(name, directory):
     """Scaffold a plugin distribution NAME: pyproject with the entry point, an example metric, a test, a README.
 
@@ -190,7 +195,9 @@ def new_plugin_command(name, directory):
     click.echo(f"Created {folder}/ (module {names['module']}, metric {names['metric']}).")
     click.echo("Next:")
     click.echo(f"  pip install -e {folder}")
-    click.echo(f"  kpi compute {names['metric']} --period last-week    # after `kpi demo` if you have no source")
+    click.echo(
+        f"  kpi compute {names['metric']} --period last-week    # after `kpi demo` if you have no source"
+    )
     click.echo(f"  cd {folder} && pytest")
 
 

@@ -30,7 +30,9 @@ def _alert_schedules(config, reg) -> dict:
     if problems:
         raise ConfigError(problems[0])
     where = config_file_name(config)
-    return {name: (spec, alert_schedule(spec, config, reg, where)) for name, spec in alert_specs(config).items()}
+    return {
+        name: (spec, alert_schedule(spec, config, reg, where)) for name, spec in alert_specs(config).items()
+    }
 
 
 def _follow_schedule(config):
@@ -48,11 +50,21 @@ def _follow_schedule(config):
 
 
 @click.command("serve")
-@click.option("--port", type=click.IntRange(0, 65535), default=8750, show_default=True,
-              help="Port for /healthz, /metrics and /slack/events (0: any free port, logged at start).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8750,
+    show_default=True,
+    help="Port for /healthz, /metrics and /slack/events (0: any free port, logged at start).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="One line per event: text for people, json for machines.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per event: text for people, json for machines.",
+)
 @context.config_option
 def serve_command(port, host, log_format, config_path):
     """Run the digests on their schedules; serve /healthz, /metrics and /kpi (/slack/events) until SIGTERM or Ctrl-C.
@@ -89,7 +101,9 @@ def serve_command(port, host, log_format, config_path):
         if chats[0].off_reason:
             event("chat", http="off", reason=chats[0].off_reason)
         else:
-            event("chat", http="/slack/events", socket_mode="on" if chats[0].socket_mode is not None else "off")
+            event(
+                "chat", http="/slack/events", socket_mode="on" if chats[0].socket_mode is not None else "off"
+            )
         return chats[0].routes
 
     try:
@@ -100,8 +114,14 @@ def serve_command(port, host, log_format, config_path):
 
 
 @click.command("schedule")
-@click.option("--next", "count", type=click.IntRange(1, 100), default=3, show_default=True,
-              help="How many fire times to show per digest.")
+@click.option(
+    "--next",
+    "count",
+    type=click.IntRange(1, 100),
+    default=3,
+    show_default=True,
+    help="How many fire times to show per digest.",
+)
 @context.config_option
 def schedule_command(count, config_path):
     """Show each scheduled digest's next fire times, in its local time and in UTC."""
@@ -126,7 +146,9 @@ def schedule_command(count, config_path):
         tz = get_timezone(zone)
         for moment in fire_times(spec.schedule, now, count):
             local = moment.astimezone(tz)
-            click.echo(f"  {local:%Y-%m-%d %a %H:%M:%S %Z}  =  {moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
+            click.echo(
+                f"  {local:%Y-%m-%d %a %H:%M:%S %Z}  =  {moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+            )
     for name, (spec, schedule) in _alert_schedules(config, reg).items():
         if schedule is None:
             continue
@@ -138,10 +160,14 @@ def schedule_command(count, config_path):
         tz = get_timezone(zone)
         for moment in fire_times(schedule, now, count):
             local = moment.astimezone(tz)
-            click.echo(f"  {local:%Y-%m-%d %a %H:%M:%S %Z}  =  {moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
+            click.echo(
+                f"  {local:%Y-%m-%d %a %H:%M:%S %Z}  =  {moment.astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC"
+            )
     if not shown:
-        click.echo("No digest or alert has a schedule: add schedule = \"0 9 * * MON\" or every = \"1h\" "
-                   "to a [digests.NAME] or [alerts.NAME].")
+        click.echo(
+            'No digest or alert has a schedule: add schedule = "0 9 * * MON" or every = "1h" '
+            "to a [digests.NAME] or [alerts.NAME]."
+        )
 
 
 COMMANDS = [serve_command, schedule_command]

@@ -12,7 +12,7 @@ from ..errors import ConfigError, MappingError
 from . import context
 from .demo_digest import DEMO_DIGEST_TOML
 
-INIT_TEMPLATE = '''\
+INIT_TEMPLATE = """\
 # kpi.toml: kpicore's configuration. Every setting is optional; the defaults are shown.
 # Secrets never go here: they come from the environment (SLACK_BOT_TOKEN, KPI_SMTP_PASSWORD, ...).
 
@@ -45,27 +45,33 @@ timeout = 60                # seconds before a query is cancelled
 # [targets]
 # nps = {{ min = 40 }}
 # churn_rate = {{ max = 2.5 }}
-'''
+"""
 
-DEMO_CONFIG = '''\
+DEMO_CONFIG = (
+    """\
 # Written by `kpi demo`: points kpicore at the sample database. Edit freely.
 timezone = "UTC"
 currency = "USD"
 
 [source]
 url = "kpi-demo.db"
-''' + DEMO_DIGEST_TOML + '''
+"""
+    + DEMO_DIGEST_TOML
+    + """
 # Targets: each result says whether it is on track and by how much (docs/configuration.md).
 [targets]
 nps = { min = 30 }
 churn_rate = { max = 1.5 }
-'''
+"""
+)
 
 DEMO_METRICS = ("revenue", "new_customers", "churn_rate", "nps", "csat")
 
 
 @click.command("init")
-@click.option("--source", "url", help="Source URL to write (default: kpi-demo.db when it exists, else a placeholder).")
+@click.option(
+    "--source", "url", help="Source URL to write (default: kpi-demo.db when it exists, else a placeholder)."
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing kpi.toml.")
 def init_command(url, force):
     """Write a commented kpi.toml in the current folder."""
@@ -88,12 +94,14 @@ def init_command(url, force):
 @context.source_option
 @context.config_option
 @click.option(
-    "--indexes", is_flag=True,
+    "--indexes",
+    is_flag=True,
     help="Also tell, for every mapped time column, whether the source has an index on it, "
     "and print the CREATE INDEX statement to add when it has not.",
 )
 @click.option(
-    "--data", is_flag=True,
+    "--data",
+    is_flag=True,
     help="Also scan every mapped time column for values that are not times (exit 1 when some are found).",
 )
 def check_command(source, config_path, indexes, data):
@@ -198,7 +206,9 @@ def _echo_index_advice(the_source, entity_names) -> None:
             click.echo(f"{label}: {item.note}")
     missing = [item for item in advice if item.missing]
     if missing:
-        click.echo(f"{len(missing)} time column(s) without an index: period filters on them scan the whole table.")
+        click.echo(
+            f"{len(missing)} time column(s) without an index: period filters on them scan the whole table."
+        )
 
 
 def _echo_time_checks(the_source, entity_names) -> int:
@@ -214,16 +224,23 @@ def _echo_time_checks(the_source, entity_names) -> int:
             click.echo(f"{label}: FAILED: cannot read the data: {check.error}")
         elif check.unreadable:
             examples = ", ".join(repr(example) for example in check.examples)
-            effect = (f"this source cannot compute over them, so the metrics of {check.entity} are unavailable"
-                      if check.stops_compute else "every metric leaves those records out")
-            click.echo(f"{label}: {check.unreadable:,} value(s) are not times; {effect}"
-                       + (f" (e.g. {examples})" if examples else ""))
+            effect = (
+                f"this source cannot compute over them, so the metrics of {check.entity} are unavailable"
+                if check.stops_compute
+                else "every metric leaves those records out"
+            )
+            click.echo(
+                f"{label}: {check.unreadable:,} value(s) are not times; {effect}"
+                + (f" (e.g. {examples})" if examples else "")
+            )
         else:
             click.echo(f"{label}: all values are times or empty")
     flagged = [check for check in checks if check.unreadable or check.error]
     if flagged:
-        click.echo(f"{len(flagged)} time column(s) hold values that are not times or cannot be read: fix them in "
-                   "the source, or map the entity to a query that converts them.")
+        click.echo(
+            f"{len(flagged)} time column(s) hold values that are not times or cannot be read: fix them in "
+            "the source, or map the entity to a query that converts them."
+        )
     return len(flagged)
 
 
@@ -242,9 +259,11 @@ def _echo_number_checks(the_source, entity_names) -> int:
             click.echo(f"{label}: FAILED: cannot read the data: {check.error}")
         elif check.unreadable:
             examples = ", ".join(repr(example) for example in check.examples)
-            click.echo(f"{label}: {check.unreadable:,} value(s) are not numbers (e.g. {examples}); every metric "
-                       "reads them as missing: write plain numbers such as 1234.50, without thousands separators "
-                       "or currency signs")
+            click.echo(
+                f"{label}: {check.unreadable:,} value(s) are not numbers (e.g. {examples}); every metric "
+                "reads them as missing: write plain numbers such as 1234.50, without thousands separators "
+                "or currency signs"
+            )
         else:
             click.echo(f"{label}: all values are numbers or empty")
     return sum(1 for check in checks if check.unreadable or check.error)
@@ -252,12 +271,21 @@ def _echo_number_checks(the_source, entity_names) -> int:
 
 @click.command("demo")
 @click.option("--period", "-p", default="last-week", show_default=True, help="Period to show.")
-@click.option("--pack", "packs", multiple=True, metavar="NAME",
-              help="Also add a plugin's sample data (e.g. restaurant, consulting) and show its metrics; repeatable.")
+@click.option(
+    "--pack",
+    "packs",
+    multiple=True,
+    metavar="NAME",
+    help="Also add a plugin's sample data (e.g. restaurant, consulting) and show its metrics; repeatable.",
+)
 @context.locale_option
-@click.option("--into", "into", metavar="URL",
-              help="Write the sample data into this empty database (PostgreSQL, MySQL/MariaDB, ...) "
-              "instead of kpi-demo.db, and show the KPIs computed there.")
+@click.option(
+    "--into",
+    "into",
+    metavar="URL",
+    help="Write the sample data into this empty database (PostgreSQL, MySQL/MariaDB, ...) "
+    "instead of kpi-demo.db, and show the KPIs computed there.",
+)
 def demo_command(period, packs, locale, into):
     """Create sample data (kpi-demo.db), a kpi.toml if there is none, and show last week's KPIs."""
     import datetime as dt
@@ -298,10 +326,13 @@ def demo_command(period, packs, locale, into):
             counts = copy_into(database, into)
         finally:
             scratch.cleanup()
-        click.echo(f"Wrote {redact(into)}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()), err=True)
+        click.echo(
+            f"Wrote {redact(into)}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()), err=True
+        )
     else:
-        click.echo(f"Wrote {database.name}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()),
-                   err=True)
+        click.echo(
+            f"Wrote {database.name}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()), err=True
+        )
     source_url = into or str(database)
     config_path = folder / "kpi.toml"
     _write_demo_config(config_path, [registration.item for registration in demo_packs], into, locale)
@@ -346,7 +377,12 @@ def _demo_pack(reg, name: str):
 DEMO_REGIONS = {
     "IN": {"timezone": "Asia/Kolkata", "per_dollar": 85},
     "BD": {"timezone": "Asia/Dhaka", "per_dollar": 120},
-    "IR": {"timezone": "Asia/Tehran", "per_dollar": 1_000_000, "week_start": "saturday", "calendar": "persian"},
+    "IR": {
+        "timezone": "Asia/Tehran",
+        "per_dollar": 1_000_000,
+        "week_start": "saturday",
+        "calendar": "persian",
+    },
     "NG": {"timezone": "Africa/Lagos", "per_dollar": 1500},
 }
 
@@ -392,12 +428,18 @@ def _scale_to_currency(database: Path, locale: str | None, config_path: Path) ->
     scale_demo_amounts(database, region.get("per_dollar", 1), get_currency_precision(currency))
 
 
-def _write_demo_config(config_path: Path, demo_packs, into: str | None = None, locale: str | None = None) -> None:
+def _write_demo_config(
+    config_path: Path, demo_packs, into: str | None = None, locale: str | None = None
+) -> None:
     """Write the demo kpi.toml, or add the packs' settings to one `kpi demo` wrote; never touch the user's.
     With ``into`` (``kpi demo --into URL``) the new kpi.toml points at that database."""
     fragments = [pack.config for pack in demo_packs if pack.config]
     if not config_path.exists():
-        text = DEMO_CONFIG if not into else DEMO_CONFIG.replace('url = "kpi-demo.db"', f"url = {json.dumps(into)}")
+        text = (
+            DEMO_CONFIG
+            if not into
+            else DEMO_CONFIG.replace('url = "kpi-demo.db"', f"url = {json.dumps(into)}")
+        )
         if locale:
             text = text.replace('currency = "USD"\n', _demo_locale_settings(locale), 1)
             region = _demo_region(locale)[1]
@@ -409,11 +451,15 @@ def _write_demo_config(config_path: Path, demo_packs, into: str | None = None, l
         click.echo("Wrote kpi.toml pointing at it.", err=True)
         return
     text = config_path.read_text(encoding="utf-8")
-    missing = [(pack, pack.config) for pack in demo_packs if pack.config and f"[packs.{pack.name}" not in text]
+    missing = [
+        (pack, pack.config) for pack in demo_packs if pack.config and f"[packs.{pack.name}" not in text
+    ]
     if not missing:
         return
     if text.startswith(DEMO_CONFIG.splitlines()[0]):
-        config_path.write_text(text.rstrip("\n") + "\n\n" + "\n".join(f for _, f in missing), encoding="utf-8")
+        config_path.write_text(
+            text.rstrip("\n") + "\n\n" + "\n".join(f for _, f in missing), encoding="utf-8"
+        )
         click.echo(f"Added settings for {', '.join(p.name for p, _ in missing)} to kpi.toml.", err=True)
         return
     for pack, fragment in missing:

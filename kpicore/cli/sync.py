@@ -9,8 +9,11 @@ from . import context
 
 @click.command("sync")
 @context.source_option
-@click.option("--full", is_flag=True,
-              help="Fetch everything again (and drop what the API no longer has) instead of changes since the last sync.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Fetch everything again (and drop what the API no longer has) instead of changes since the last sync.",
+)
 @context.config_option
 def sync_command(source, full, config_path):
     """Sync a REST source into the staging database ([sync] url, default kpi-sync.db).
@@ -44,8 +47,14 @@ class _Progress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
             self.bar.__enter__()
         return self
 

@@ -41,7 +41,9 @@ def open_source(url: str, config: SourceConfig, registry):
     for registration in registry.connectors.values():
         connector = registration.item
         if connector.handles(url):
-            with using(dialects or None):  # the connector picks the source's dialect among the registered ones
+            with using(
+                dialects or None
+            ):  # the connector picks the source's dialect among the registered ones
                 return connector.open(url, config, entities)
     raise ConfigError(
         f"no connector handles source {redact(url)!r}: use a SQLAlchemy URL (sqlite:///shop.db, "
@@ -56,7 +58,11 @@ def _check_mapped_entities(config: SourceConfig, registry) -> None:
     for name in config.entities:
         if name not in registry.entities:
             close = difflib.get_close_matches(name, list(registry.entities), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (entities: {', '.join(sorted(registry.entities))})"
+            hint = (
+                f" (did you mean {close[0]!r}?)"
+                if close
+                else f" (entities: {', '.join(sorted(registry.entities))})"
+            )
             raise ConfigError(f"kpi.toml: [entities.{name}]: unknown entity {name!r}{hint}")
     problem = next(iter(entity_option_problems(config, registry, "kpi.toml")), None)
     if problem:
@@ -74,14 +80,18 @@ def entity_option_problems(config: SourceConfig, registry, where: str) -> list[s
     declared: dict[str, str] = {}
     for section, registration in getattr(registry, "settings", {}).items():
         if section.startswith(ENTITY_OPTIONS_SECTION):
-            declared.update(dict.fromkeys(registration.item.keys, section.removeprefix(ENTITY_OPTIONS_SECTION)))
+            declared.update(
+                dict.fromkeys(registration.item.keys, section.removeprefix(ENTITY_OPTIONS_SECTION))
+            )
     problems = []
     for name, mapping in config.entities.items():
         for key in mapping.options:
             if key not in declared:
                 known = sorted(set(ENTITY_KEYS) | set(declared))
-                problems.append(f"{where}: [entities.{name}]: unknown key {key!r} (known keys: {', '.join(known)}; "
-                                "a connector plugin may add others)")
+                problems.append(
+                    f"{where}: [entities.{name}]: unknown key {key!r} (known keys: {', '.join(known)}; "
+                    "a connector plugin may add others)"
+                )
     return problems
 
 
@@ -110,7 +120,17 @@ def open_configured_source(config, registry, explicit: str | None = None):
 
 
 #: Query-string parameters of a database URL that carry secrets.
-SECRET_PARAMETERS = ("password", "passwd", "pwd", "sslpassword", "passfile", "token", "secret", "api_key", "apikey")
+SECRET_PARAMETERS = (
+    "password",
+    "passwd",
+    "pwd",
+    "sslpassword",
+    "passfile",
+    "token",
+    "secret",
+    "api_key",
+    "apikey",
+)
 
 
 def redact(url) -> str:

@@ -53,12 +53,14 @@ class FilesConnector(Connector):
                 reader = _reader(path)
                 try:
                     described = dbapi_connection.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()
-                except Exception as error:  # noqa: BLE001 - duckdb raises many kinds; all mean unreadable
+                except Exception as error:
                     raise SourceError(f"cannot read {path}{describe_csv_error(error, path)}") from None
                 select_list = ", ".join(
                     _cast(name, kinds.get(stem, {}).get(name), type_name) for name, type_name, *_ in described
                 )
-                dbapi_connection.execute(f'CREATE OR REPLACE VIEW "{stem}" AS SELECT {select_list} FROM {reader}')
+                dbapi_connection.execute(
+                    f'CREATE OR REPLACE VIEW "{stem}" AS SELECT {select_list} FROM {reader}'
+                )
 
         return FilesSource(engine, config, entities, display=str(folder), timezone=timezone, files=files)
 
@@ -68,7 +70,7 @@ def _column_kinds(files, config, entities) -> dict[str, dict[str, str]]:
     kinds: dict[str, dict[str, str]] = {}
     for entity in entities.values():
         mapping = config.entities.get(entity.name)
-        stem = (mapping.table if mapping and mapping.table else entity.name)
+        stem = mapping.table if mapping and mapping.table else entity.name
         if stem not in files:
             continue
         for column in entity.columns:
@@ -79,7 +81,12 @@ def _column_kinds(files, config, entities) -> dict[str, dict[str, str]]:
 
 
 #: DuckDB's DESCRIBE name of each cast target.
-_TYPE_NAMES = {"DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN", "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "DATE": "DATE"}
+_TYPE_NAMES = {
+    "DOUBLE": "DOUBLE",
+    "BOOLEAN": "BOOLEAN",
+    "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
+    "DATE": "DATE",
+}
 
 
 def _reader(path: Path) -> str:
@@ -118,8 +125,10 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
     except (OSError, UnicodeDecodeError) as error:
         raise SourceError(f"cannot read {path}: {error}") from None
     if len(first_line) > MAX_HEADER_CHARS:
-        raise SourceError(f"cannot read {path}: its header row is longer than {MAX_HEADER_CHARS:,} characters "
-                          "(expected a row of column names, then the data)")
+        raise SourceError(
+            f"cannot read {path}: its header row is longer than {MAX_HEADER_CHARS:,} characters "
+            "(expected a row of column names, then the data)"
+        )
     delimiter = ","
     if "," not in first_line:
         delimiter = next((d for d in _OTHER_DELIMITERS if d in first_line), ",")
@@ -127,8 +136,10 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
     if not header or not first_line.strip():
         raise SourceError(f"cannot read {path}: the file is empty (expected a header row)")
     if len(header) > MAX_COLUMNS:
-        raise SourceError(f"cannot read {path}: its header has {len(header):,} columns, more than the "
-                          f"{MAX_COLUMNS:,} kpicore reads: keep the columns the metrics need")
+        raise SourceError(
+            f"cannot read {path}: its header has {len(header):,} columns, more than the "
+            f"{MAX_COLUMNS:,} kpicore reads: keep the columns the metrics need"
+        )
     return [name.strip() for name in header], delimiter
 
 

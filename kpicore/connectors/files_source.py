@@ -22,8 +22,10 @@ class FilesSource(Source):
             path = re.search(r"file[= ]'?([^'\s]+\.(?:csv|parquet))", text, re.IGNORECASE)
             name = path.group(1) if path else None
         if name is None and _INVALID_STATE in text:  # DuckDB does not say which file: find the one
-            name = next((str(p) for p in self.files.values() if p.suffix.lower() == ".csv" and mixed_line_ends(p)),
-                        None)
+            name = next(
+                (str(p) for p in self.files.values() if p.suffix.lower() == ".csv" and mixed_line_ends(p)),
+                None,
+            )
         return f"cannot read {name or 'a file'}" + describe_csv_error(error, Path(name) if name else None)
 
 
@@ -41,7 +43,7 @@ def mixed_line_ends(path: Path) -> str | None:
             start = 0
             while (index := data.find(b"\n", start)) >= 0:
                 line += 1
-                first.setdefault(b"\r\n" if index > 0 and data[index - 1:index] == b"\r" else b"\n", line)
+                first.setdefault(b"\r\n" if index > 0 and data[index - 1 : index] == b"\r" else b"\n", line)
                 if len(first) == 2:
                     crlf, lf = first[b"\r\n"], first[b"\n"]
                     return f"line {crlf} ends with CRLF (Windows), line {lf} with LF"

@@ -11,7 +11,9 @@ SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 
 class SQLConnector(Connector):
     name = "sql"
-    description = "Any SQLAlchemy URL (sqlite:///, postgresql://, mysql+pymysql://, ...) or a .db/.sqlite/.sqlite3 file"
+    description = (
+        "Any SQLAlchemy URL (sqlite:///, postgresql://, mysql+pymysql://, ...) or a .db/.sqlite/.sqlite3 file"
+    )
 
     def handles(self, url: str) -> bool:
         return "://" in url or url.lower().endswith(SQLITE_SUFFIXES)
@@ -61,10 +63,14 @@ class SQLConnector(Connector):
         try:
             engine = sa.create_engine(parsed, **(known.engine_options(parsed) if known else {}))
         except ImportError as error:
-            hint = known.driver_hint if known and known.driver_hint else (
-                f"install the Python driver for {parsed.get_backend_name()}"
+            hint = (
+                known.driver_hint
+                if known and known.driver_hint
+                else (f"install the Python driver for {parsed.get_backend_name()}")
             )
-            raise ConfigError(f"source {display}: database driver {error.name!r} is not installed: {hint}") from None
+            raise ConfigError(
+                f"source {display}: database driver {error.name!r} is not installed: {hint}"
+            ) from None
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as error:
             raise ConfigError(f"source {display}: {_first_line(error)}") from None
         timezone = get_timezone(config.timezone)

@@ -38,7 +38,9 @@ def check_destinations(destinations, registry, where: str) -> None:
             known = ", ".join(f"{s}:" for s in sorted(registry.channels)) or "none"
             close = difflib.get_close_matches(scheme, list(registry.channels), n=1)
             hint = f" (did you mean {close[0]}:?)" if close else ""
-            raise ConfigError(f"{where}: {destination!r}: no channel handles {scheme + ':'!r}{hint}; known: {known}")
+            raise ConfigError(
+                f"{where}: {destination!r}: no channel handles {scheme + ':'!r}{hint}; known: {known}"
+            )
         try:
             registry.channels[scheme].item.check_target(target)
         except ConfigError as error:

@@ -182,8 +182,13 @@ def claim(
         with engine.begin() as connection:
             connection.execute(
                 insert(table).values(
-                    kind=key.kind, name=key.name, period=key.period, segment=key.segment,
-                    destination=destination, attempts=1, **claimed_values,
+                    kind=key.kind,
+                    name=key.name,
+                    period=key.period,
+                    segment=key.segment,
+                    destination=destination,
+                    attempts=1,
+                    **claimed_values,
                 )
             )
         return Claim(claimed=True, status=PENDING, attempts=1)
@@ -201,7 +206,8 @@ def claim(
         elif take_over_dead and dead:
             # The same state we read: a concurrent taker-over changes lease_until, so only one wins.
             same_lease = (
-                table.c.lease_until == row.lease_until if row.lease_until is not None
+                table.c.lease_until == row.lease_until
+                if row.lease_until is not None
                 else table.c.lease_until.is_(None)
             )
             condition = or_(table.c.status == FAILED, and_(table.c.status == PENDING, same_lease))
@@ -212,17 +218,26 @@ def claim(
             .where(_key(table, key, destination) & condition)
             .values(attempts=table.c.attempts + 1, last_error=None, **claimed_values)
         )
-        attempts = connection.execute(select(table.c.attempts).where(_key(table, key, destination))).scalar_one()
+        attempts = connection.execute(
+            select(table.c.attempts).where(_key(table, key, destination))
+        ).scalar_one()
     previous_ids = json.loads(row.message_ids) if row.message_ids else []
     if result.rowcount == 1:
         resumed = row.status == PENDING and not force
-        return Claim(claimed=True, status=PENDING, attempts=attempts, resumed=resumed, message_ids=previous_ids)
+        return Claim(
+            claimed=True, status=PENDING, attempts=attempts, resumed=resumed, message_ids=previous_ids
+        )
     shown = UNKNOWN if dead else row.status
     return Claim(claimed=False, status=shown, attempts=attempts, message_ids=previous_ids)
 
 
-def renew(engine: Engine, keys: Iterable[tuple[MessageKey, str]], *, owner: str | None = None,
-          lease: dt.timedelta = LEASE) -> int:
+def renew(
+    engine: Engine,
+    keys: Iterable[tuple[MessageKey, str]],
+    *,
+    owner: str | None = None,
+    lease: dt.timedelta = LEASE,
+) -> int:
     """Extend the lease of this owner's pending claims; returns how many rows were renewed."""
     from sqlalchemy import update
 

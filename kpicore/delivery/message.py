@@ -80,8 +80,18 @@ class Message:
             from kpicore.digest.render import Rendered
 
             if fmt == "slack":
-                return Rendered(fmt="slack", body=text, messages=[{"text": slack_escape(text), "blocks": [
-                    {"type": "section", "text": {"type": "plain_text", "text": text[:2900]}}]}])
+                return Rendered(
+                    fmt="slack",
+                    body=text,
+                    messages=[
+                        {
+                            "text": slack_escape(text),
+                            "blocks": [
+                                {"type": "section", "text": {"type": "plain_text", "text": text[:2900]}}
+                            ],
+                        }
+                    ],
+                )
             if fmt == "html":
                 return Rendered(fmt="html", body=f"<p>{escape(text)}</p>")
             return Rendered(fmt=fmt, body=text)

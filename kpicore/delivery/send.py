@@ -69,8 +69,14 @@ class DeliveryOutcome:
 class LeaseKeeper:
     """Renews the lease of a set of claims every ``lease / 3`` until stopped (a context manager)."""
 
-    def __init__(self, engine: Engine, claims: list[tuple[MessageKey, str]], *, owner: str | None = None,
-                 lease: dt.timedelta = ledger.LEASE) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        claims: list[tuple[MessageKey, str]],
+        *,
+        owner: str | None = None,
+        lease: dt.timedelta = ledger.LEASE,
+    ) -> None:
         self.engine, self.claims, self.owner, self.lease = engine, claims, owner, lease
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kpicore-lease", daemon=True)
@@ -81,10 +87,12 @@ class LeaseKeeper:
         while not self._stop.wait(interval):
             try:
                 ledger.renew(self.engine, self.claims, owner=self.owner, lease=self.lease)
-            except Exception as error:  # noqa: BLE001 - a state database hiccup must not kill the send
+            except Exception as error:
                 if not failing:  # one line per outage, not one per renewal
-                    log.warning("lease renewal failed: %s", redact(str(error).splitlines()[0] if str(error) else
-                                                                   type(error).__name__))
+                    log.warning(
+                        "lease renewal failed: %s",
+                        redact(str(error).splitlines()[0] if str(error) else type(error).__name__),
+                    )
                 failing = True
             else:
                 failing = False
@@ -111,7 +119,11 @@ def _channel_for(destination: str, channels: dict[str, Channel], key: MessageKey
     channel = channels.get(scheme)
     if channel is None:
         known = ", ".join(sorted(channels)) or "none"
-        return None, None, f"{key.kind.capitalize()} {key.name!r}: no channel plugin handles {scheme!r} (known: {known})"
+        return (
+            None,
+            None,
+            f"{key.kind.capitalize()} {key.name!r}: no channel plugin handles {scheme!r} (known: {known})",
+        )
     return channel, target, None
 
 
@@ -147,11 +159,18 @@ def deliver(
             outcomes[destination] = DeliveryOutcome(destination, "failed", error=problem)
             continue
         ticket = ledger.claim(
-            engine, key, destination, force=force, take_over_dead=channel.can_look_up, owner=owner, lease=lease
+            engine,
+            key,
+            destination,
+            force=force,
+            take_over_dead=channel.can_look_up,
+            owner=owner,
+            lease=lease,
         )
         if not ticket.claimed:
-            outcomes[destination] = DeliveryOutcome(destination, "skipped", previous_status=ticket.status,
-                                                    attempts=ticket.attempts)
+            outcomes[destination] = DeliveryOutcome(
+                destination, "skipped", previous_status=ticket.status, attempts=ticket.attempts
+            )
             continue
         claimed.append((destination, channel, target, ticket))
     if not claimed:
@@ -165,19 +184,30 @@ def deliver(
                 text = redact(str(error) or type(error).__name__)
                 for destination, _, _, ticket in claimed:
                     ledger.mark_failed(engine, key, destination, f"compute failed: {text}")
-                    outcomes[destination] = DeliveryOutcome(destination, "failed", error=f"compute failed: {text}",
-                                                            attempts=ticket.attempts)
+                    outcomes[destination] = DeliveryOutcome(
+                        destination, "failed", error=f"compute failed: {text}", attempts=ticket.attempts
+                    )
                 if reraise:
                     raise
                 return [outcomes[d] for d in order]
         for destination, channel, target, ticket in claimed:
-            outcomes[destination] = _send_one(engine, key, message, destination, channel, target, ticket,
-                                              dict(settings.get(channel.scheme) or {}), force=force)
+            outcomes[destination] = _send_one(
+                engine,
+                key,
+                message,
+                destination,
+                channel,
+                target,
+                ticket,
+                dict(settings.get(channel.scheme) or {}),
+                force=force,
+            )
     return [outcomes[d] for d in order]
 
 
-def _send_one(engine, key, message, destination, channel, target, ticket, channel_settings, *,
-              force: bool = False) -> DeliveryOutcome:
+def _send_one(
+    engine, key, message, destination, channel, target, ticket, channel_settings, *, force: bool = False
+) -> DeliveryOutcome:
     # A failed attempt may have delivered part of the message (its answer lost): a channel that
     # can look messages up resumes every retry, so nothing already there is sent twice.
     retry = channel.can_look_up and ticket.attempts > 1 and not force
@@ -188,18 +218,28 @@ def _send_one(engine, key, message, destination, channel, target, ticket, channe
             delivery = channel.send(message, target, channel_settings)
     except KpiError as error:
         text = redact(str(error))
-    except Exception as error:  # noqa: BLE001 - a plugin bug must not stop the other destinations
+    except Exception as error:
         text = redact(f"{type(error).__name__}: {error}")
     else:
         _record_sent(engine, key, destination, delivery.message_ids)
-        return DeliveryOutcome(destination, "sent", message_ids=delivery.message_ids, attempts=ticket.attempts,
-                               resumed=ticket.resumed)
+        return DeliveryOutcome(
+            destination,
+            "sent",
+            message_ids=delivery.message_ids,
+            attempts=ticket.attempts,
+            resumed=ticket.resumed,
+        )
     ledger.mark_failed(engine, key, destination, text)
     return DeliveryOutcome(destination, "failed", error=text, attempts=ticket.attempts)
 
 
-def _record_sent(engine: Engine, key: MessageKey, destination: str, message_ids: list[str],
-                 within: dt.timedelta = RECORD_RETRY) -> None:
+def _record_sent(
+    engine: Engine,
+    key: MessageKey,
+    destination: str,
+    message_ids: list[str],
+    within: dt.timedelta = RECORD_RETRY,
+) -> None:
     """``ledger.mark_sent``, retried for up to ``within`` while the state database is locked or
     unreachable: the message is out, so its record must not be lost to a hiccup. One log line when
     the first write fails, one when it is recorded; the last error is raised after ``within``."""
@@ -214,15 +254,23 @@ def _record_sent(engine: Engine, key: MessageKey, destination: str, message_ids:
             if failed_at is None:
                 failed_at = time.monotonic()
                 reason = redact(str(getattr(error, "orig", None) or error).splitlines()[0])
-                log.warning("state database: could not record that %s went to %s (%s); retrying for up to %d s",
-                            key.describe(), destination, reason,
-                            within.total_seconds())
+                log.warning(
+                    "state database: could not record that %s went to %s (%s); retrying for up to %d s",
+                    key.describe(),
+                    destination,
+                    reason,
+                    within.total_seconds(),
+                )
             if time.monotonic() + pause > deadline:
                 raise
             time.sleep(pause)
             pause = min(pause * 2, 4.0)
             continue
         if failed_at is not None:
-            log.warning("state database: recorded that %s went to %s, %.1f s late",
-                        key.describe(), destination, time.monotonic() - failed_at)
+            log.warning(
+                "state database: recorded that %s went to %s, %.1f s late",
+                key.describe(),
+                destination,
+                time.monotonic() - failed_at,
+            )
         return

@@ -134,7 +134,9 @@ class MySQLDialect(Dialect):
         # Text: naive text is in the source's timezone, text with an offset is an instant.
         local, offset = _text_parts(column.sql)
         exact = sa.or_(
-            sa.and_(offset.is_not(None), compare(_utc(local, offset), bound.astimezone(UTC).replace(tzinfo=None))),
+            sa.and_(
+                offset.is_not(None), compare(_utc(local, offset), bound.astimezone(UTC).replace(tzinfo=None))
+            ),
             sa.and_(offset.is_(None), compare(local, self.local(bound))),
         )
         if upper:
@@ -152,7 +154,9 @@ class MySQLDialect(Dialect):
         sql = column.sql
         if column.storage == DATE_TEXT:
             day = sa.cast(sa.func.substr(sql, 1, 10), sa.Date)
-            return sa.and_(day.is_not(None), sa.func.date_format(day, "%Y-%m-%d") == sa.func.substr(sql, 1, 10))
+            return sa.and_(
+                day.is_not(None), sa.func.date_format(day, "%Y-%m-%d") == sa.func.substr(sql, 1, 10)
+            )
         if column.storage == TEXT:
             return sa.and_(sql.op("REGEXP")(_ISO_DAY), self.normalized(column).is_not(None))
         if column.storage in (NAIVE, AWARE, DATE):
@@ -167,7 +171,9 @@ class MySQLDialect(Dialect):
         return super().is_empty(column)
 
     def minutes_between(self, start, end):
-        return sa.func.timestampdiff(sa.text("MICROSECOND"), self.normalized(start), self.normalized(end)) / 60e6
+        return (
+            sa.func.timestampdiff(sa.text("MICROSECOND"), self.normalized(start), self.normalized(end)) / 60e6
+        )
 
     def epoch(self, value):
         return sa.func.unix_timestamp(value)  # the session is UTC: a naive value is read as UTC

@@ -78,8 +78,10 @@ def guarded_instant(text_column):
     """PostgreSQL text as ``timestamptz``, NULL (not an error) for text that is not a time, such as
     'soon' or '2026-02-30'. Nested CASEs: PostgreSQL evaluates a CASE's branches in order, but not the
     operands of an AND, and the substrings may only be cast once the pattern matched."""
-    year, month, day = (sa.cast(sa.func.substr(text_column, start, length), sa.Integer)
-                        for start, length in ((1, 4), (6, 2), (9, 2)))
+    year, month, day = (
+        sa.cast(sa.func.substr(text_column, start, length), sa.Integer)
+        for start, length in ((1, 4), (6, 2), (9, 2))
+    )
     leap = sa.or_(sa.and_(year % 4 == 0, year % 100 != 0), year % 400 == 0)
     last_day = sa.case((month.in_([4, 6, 9, 11]), 30), (month == 2, sa.case((leap, 29), else_=28)), else_=31)
     exists = sa.and_(year >= 1, day <= last_day)

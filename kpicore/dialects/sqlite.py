@@ -90,7 +90,8 @@ class SQLiteDialect(Dialect):
         if kind in ("number", "integer"):
             text = sa.func.trim(column)
             numeric_text = sa.and_(
-                text.op("GLOB")("*[0-9]*"), sa.not_(text.op("GLOB")("*[^0-9.eE+-]*")),
+                text.op("GLOB")("*[0-9]*"),
+                sa.not_(text.op("GLOB")("*[^0-9.eE+-]*")),
             )
             return sa.case(
                 (sa.func.typeof(column).in_(["integer", "real"]), column),
@@ -140,7 +141,9 @@ class SQLiteDialect(Dialect):
             return sa.and_(day.is_not(None), day == written)
         if column.storage == TEXT:
             # julianday() also reads 'now' and bare Julian day numbers, which no period holds.
-            return sa.and_(self.normalized(column).is_not(None), column.sql.op("GLOB")("[0-9][0-9][0-9][0-9]-*"))
+            return sa.and_(
+                self.normalized(column).is_not(None), column.sql.op("GLOB")("[0-9][0-9][0-9][0-9]-*")
+            )
         return super().parses(column)
 
     def minutes_between(self, start, end):
@@ -151,10 +154,14 @@ class SQLiteDialect(Dialect):
         if column.storage == DATE_TEXT:
             raise ValueError("epoch_seconds needs a timestamp column, not a date")
         offset = self.naive_offset(near)
-        seconds = (sa.func.julianday(column.sql) - sa.literal_column("2440587.5")) * sa.literal_column("86400.0")
+        seconds = (sa.func.julianday(column.sql) - sa.literal_column("2440587.5")) * sa.literal_column(
+            "86400.0"
+        )
         if column.storage != TEXT or not offset:
             return seconds
-        return sa.case((has_offset(column.sql), seconds), else_=seconds - sa.literal_column(repr(float(offset))))
+        return sa.case(
+            (has_offset(column.sql), seconds), else_=seconds - sa.literal_column(repr(float(offset)))
+        )
 
     def once_per_row(self, rows, name):
         """SQLite flattens a plain subquery into the query around it, and then evaluates a GROUP BY key
@@ -184,9 +191,13 @@ class SQLiteDialect(Dialect):
         if where is not None:
             rows = rows.where(where)
         from_ = rows.cte(f"{name}_rows").prefix_with("MATERIALIZED")
-        columns = {c: (from_.c[c] if c in present else expression) for c, expression in relation.columns.items()}
+        columns = {
+            c: (from_.c[c] if c in present else expression) for c, expression in relation.columns.items()
+        }
         parsed = {c: from_.c[parsed_names[c]] for c in text_columns}
-        return Relation(relation.entity, from_, columns, relation.storage, relation.dimensions, relation.origin, parsed)
+        return Relation(
+            relation.entity, from_, columns, relation.storage, relation.dimensions, relation.origin, parsed
+        )
 
 
 def unindexed(column):
@@ -195,7 +206,9 @@ def unindexed(column):
 
     from ..source import TimeColumn
 
-    plus = sa.sql.elements.UnaryExpression(column.sql, operator=operators.custom_op("+"), type_=column.sql.type)
+    plus = sa.sql.elements.UnaryExpression(
+        column.sql, operator=operators.custom_op("+"), type_=column.sql.type
+    )
     return TimeColumn(column.source, plus, column.storage, None, column.unparsed)
 
 
@@ -213,6 +226,4 @@ def instant(text_column) -> sa.ColumnElement:
 def has_offset(text_column) -> sa.ColumnElement:
     """True for text timestamps that carry 'Z' or '+HH:MM' / '-HH:MM' after the time."""
     tail = sa.func.substr(text_column, 20)
-    return sa.or_(
-        sa.func.instr(tail, "Z") > 0, sa.func.instr(tail, "+") > 0, sa.func.instr(tail, "-") > 0
-    )
+    return sa.or_(sa.func.instr(tail, "Z") > 0, sa.func.instr(tail, "+") > 0, sa.func.instr(tail, "-") > 0)

@@ -171,10 +171,12 @@ def check_message(message: dict[str, Any]) -> list[str]:
         if kind == "context":
             elements = block.get("elements") or []
             if not elements or len(elements) > MAX_CONTEXT_ELEMENTS:
-                problems.append(f"block {index}: context with {len(elements)} elements (1..{MAX_CONTEXT_ELEMENTS})")
+                problems.append(
+                    f"block {index}: context with {len(elements)} elements (1..{MAX_CONTEXT_ELEMENTS})"
+                )
             if any(len(e.get("text", "")) > MAX_SECTION_TEXT for e in elements):
                 problems.append(f"block {index}: context text > {MAX_SECTION_TEXT}")
-    if blocks and blocks[0].get("type") == "divider" or blocks and blocks[-1].get("type") == "divider":
+    if (blocks and blocks[0].get("type") == "divider") or (blocks and blocks[-1].get("type") == "divider"):
         problems.append("message starts or ends with a divider")
     if len(message.get("text") or "") > MAX_MESSAGE_TEXT:
         problems.append(f"text longer than {MAX_MESSAGE_TEXT}")

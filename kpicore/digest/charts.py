@@ -50,7 +50,11 @@ def chart_content_id(metric: str) -> str:
 
 
 def _present(result: MetricResult) -> list[tuple[int, float]]:
-    return [(index, float(point.value)) for index, point in enumerate(result.trend or []) if point.value is not None]
+    return [
+        (index, float(point.value))
+        for index, point in enumerate(result.trend or [])
+        if point.value is not None
+    ]
 
 
 def _font_lacks(text: str, bold: bool = False) -> bool:
@@ -58,7 +62,9 @@ def _font_lacks(text: str, bold: bool = False) -> bool:
     fonts have no Bengali taka sign, ৳), which it would draw as a box with a "missing from font" warning."""
     from matplotlib import font_manager
 
-    font = font_manager.get_font(font_manager.findfont(font_manager.FontProperties(weight="bold" if bold else "normal")))
+    font = font_manager.get_font(
+        font_manager.findfont(font_manager.FontProperties(weight="bold" if bold else "normal"))
+    )
     return any(font.get_char_index(ord(c)) == 0 for c in text if c.isprintable() and not c.isspace())
 
 
@@ -71,7 +77,9 @@ def drawable(label: str, currency: str, locale: str, *, bold: bool = False) -> s
     unshaped = any(c.isalpha() and not c.isascii() for c in symbol)
     if symbol not in label or not (unshaped or _font_lacks(symbol, bold)):
         return label
-    number = label.replace(symbol, "").replace("\u200e", "").replace("\u200f", "").replace("\xa0", " ").strip()
+    number = (
+        label.replace(symbol, "").replace("\u200e", "").replace("\u200f", "").replace("\xa0", " ").strip()
+    )
     return f"{number} {currency}"
 
 
@@ -145,22 +153,48 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     if positions[-1] == last:
         axes.scatter([last], [values[-1]], color=LINE_COLOUR, s=28, zorder=4)
         axes.annotate(
-            drawable(formatting.format_axis_value(values[-1], result.unit, locale, currency, latin=latin), currency,
-                     locale, bold=True),
-            (last, values[-1]), textcoords="offset points", xytext=(6, 0), ha="left", va="center",
-            fontsize=LABEL_FONT, fontweight="bold", color="#111827",
+            drawable(
+                formatting.format_axis_value(values[-1], result.unit, locale, currency, latin=latin),
+                currency,
+                locale,
+                bold=True,
+            ),
+            (last, values[-1]),
+            textcoords="offset points",
+            xytext=(6, 0),
+            ha="left",
+            va="center",
+            fontsize=LABEL_FONT,
+            fontweight="bold",
+            color="#111827",
         )
     if len(positions) >= 2 and positions[-2] == last - 1 and positions[-1] == last:
-        axes.scatter([last - 1], [values[-2]], s=28, zorder=4, facecolors="white", edgecolors=PREVIOUS_COLOUR,
-                     linewidths=1.4)
+        axes.scatter(
+            [last - 1],
+            [values[-2]],
+            s=28,
+            zorder=4,
+            facecolors="white",
+            edgecolors=PREVIOUS_COLOUR,
+            linewidths=1.4,
+        )
     axes.axvspan(last - 0.5, last + 0.5, color=LINE_COLOUR, alpha=0.06, linewidth=0)
 
     axes.set_ylim(low, high)
     y_ticks = [t for t in MaxNLocator(nbins=3, min_n_ticks=2).tick_values(low, high) if low <= t <= high]
     decimals = tick_decimals(y_ticks)
     axes.set_yticks(
-        y_ticks, [drawable(formatting.format_axis_value(t, result.unit, locale, currency, decimals=decimals,
-                                                        latin=latin), currency, locale) for t in y_ticks]
+        y_ticks,
+        [
+            drawable(
+                formatting.format_axis_value(
+                    t, result.unit, locale, currency, decimals=decimals, latin=latin
+                ),
+                currency,
+                locale,
+            )
+            for t in y_ticks
+        ],
     )
     if result.unit == "points" and low < 0 < high:
         axes.axhline(0, color="#9ca3af", linewidth=0.8, zorder=1)
@@ -180,15 +214,21 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
         axes.spines["bottom"].set_visible(False)
         if low > 0:
             # In a script matplotlib cannot shape (Malayalam, Bengali, Persian) the words stay English.
-            axes.set_ylabel(NOT_FROM_ZERO if latin else _(NOT_FROM_ZERO), fontsize=TICK_FONT - 1, color=PREVIOUS_COLOUR, labelpad=2)
+            axes.set_ylabel(
+                NOT_FROM_ZERO if latin else _(NOT_FROM_ZERO),
+                fontsize=TICK_FONT - 1,
+                color=PREVIOUS_COLOUR,
+                labelpad=2,
+            )
     axes.grid(axis="y", color="#e5e7eb", linewidth=0.7)
     axes.set_axisbelow(True)
     figure.tight_layout(pad=0.3)
     return figure
 
 
-def trend_chart(result: MetricResult, *, locale: str = "en", currency: str = "USD",
-                calendar: str = "gregorian") -> bytes | None:
+def trend_chart(
+    result: MetricResult, *, locale: str = "en", currency: str = "USD", calendar: str = "gregorian"
+) -> bytes | None:
     """The PNG of ``trend_figure``, or None when there is nothing to draw (Latin digits: the chart fonts
     may not have the language's own)."""
     from kpicore.i18n import using
@@ -209,7 +249,6 @@ def chart_alt(result: MetricResult, *, locale: str = "en", currency: str = "USD"
     trend = result.trend or []
     present = [(trend[i], value) for i, value in _present(result)]
 
-
     if not present:
         return _("%(metric)s: no trend values") % {"metric": _(result.title)}
 
@@ -218,10 +257,16 @@ def chart_alt(result: MetricResult, *, locale: str = "en", currency: str = "USD"
 
     first, last = present[0][1], present[-1][1]
     values = [value for _, value in present]
-    return _("%(metric)s over %(span)s, %(first_period)s to %(last_period)s: from %(first)s to "
-             "%(last)s; lowest %(lowest)s, highest %(highest)s.") % {
-        "metric": _(result.title), "span": formatting.format_span(len(trend), trend[-1].period, locale),
+    return _(
+        "%(metric)s over %(span)s, %(first_period)s to %(last_period)s: from %(first)s to "
+        "%(last)s; lowest %(lowest)s, highest %(highest)s."
+    ) % {
+        "metric": _(result.title),
+        "span": formatting.format_span(len(trend), trend[-1].period, locale),
         "first_period": formatting.period_tick(trend[0].period, locale),
         "last_period": formatting.period_tick(trend[-1].period, locale),
-        "first": fmt(first), "last": fmt(last), "lowest": fmt(min(values)), "highest": fmt(max(values)),
+        "first": fmt(first),
+        "last": fmt(last),
+        "lowest": fmt(min(values)),
+        "highest": fmt(max(values)),
     }

@@ -19,8 +19,20 @@ from kpicore.digest.render import DigestSpec
 from kpicore.errors import ConfigError
 
 DIGEST_KEYS = (
-    "title", "metrics", "breakdowns", "period", "trend", "schedule", "every", "timezone",
-    "destinations", "template", "min_sample", "catch_up", "max_delay", "insights",
+    "title",
+    "metrics",
+    "breakdowns",
+    "period",
+    "trend",
+    "schedule",
+    "every",
+    "timezone",
+    "destinations",
+    "template",
+    "min_sample",
+    "catch_up",
+    "max_delay",
+    "insights",
 )
 DEFAULT_CATCH_UP = "24h"
 DEFAULT_MAX_DELAY = "6h"
@@ -72,7 +84,9 @@ def digest_spec(config, name: str, registry) -> DigestSpec:
         hint = f" (did you mean {close[0]}?)" if close else ""
         if defined:
             raise ConfigError(f"unknown digest {name!r}{hint}: {where} defines {defined}")
-        raise ConfigError(f"unknown digest {name!r}: {where} defines no digests; add a [digests.{name}] table")
+        raise ConfigError(
+            f"unknown digest {name!r}: {where} defines no digests; add a [digests.{name}] table"
+        )
     return parse_digest(name, config.digests[name], config, registry)
 
 
@@ -104,7 +118,9 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
     if metrics is None:
         raise ConfigError(f'{where}: metrics is missing: list the metrics, e.g. metrics = ["revenue", "nps"]')
     if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
-        raise ConfigError(f'{where}.metrics: expected a non-empty list of metric names, e.g. ["revenue", "nps"]')
+        raise ConfigError(
+            f'{where}.metrics: expected a non-empty list of metric names, e.g. ["revenue", "nps"]'
+        )
     for metric in metrics:
         _check_metric(metric, registry, f"{where}.metrics")
     if len(set(metrics)) != len(metrics):
@@ -113,7 +129,9 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
 
     breakdowns = raw.get("breakdowns", {})
     if not isinstance(breakdowns, dict):
-        raise ConfigError(f'{where}.breakdowns: expected a table of metric = dimension, e.g. {{ nps = "region" }}')
+        raise ConfigError(
+            f'{where}.breakdowns: expected a table of metric = dimension, e.g. {{ nps = "region" }}'
+        )
     for metric, dimension in breakdowns.items():
         _check_metric(metric, registry, f"{where}.breakdowns")
         if metric not in metrics:
@@ -121,7 +139,7 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
                 f"{where}.breakdowns: {metric!r} is not one of this digest's metrics; add it to metrics"
             )
         if not isinstance(dimension, str) or not dimension.strip():
-            raise ConfigError(f"{where}.breakdowns.{metric}: expected a dimension name such as \"region\"")
+            raise ConfigError(f'{where}.breakdowns.{metric}: expected a dimension name such as "region"')
 
     zone = _string(raw.get("timezone", config.timezone), f"{where}.timezone", "an IANA timezone name")
     try:
@@ -167,7 +185,7 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
 
     template = _string(raw.get("template", DEFAULT_TEMPLATE), f"{where}.template", "a template name")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", template):
-        raise ConfigError(f"{where}.template: {template!r} is not a template name such as \"weekly\"")
+        raise ConfigError(f'{where}.template: {template!r} is not a template name such as "weekly"')
 
     min_sample = raw.get("min_sample", DEFAULT_MIN_SAMPLE)
     if isinstance(min_sample, bool) or not isinstance(min_sample, int) or min_sample < 0:
@@ -178,7 +196,9 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
 
     insights = raw.get("insights")
     if insights is not None and (isinstance(insights, bool) or not isinstance(insights, int) or insights < 0):
-        raise ConfigError(f"{where}.insights: expected how many insights to show (0 for none), got {insights!r}")
+        raise ConfigError(
+            f"{where}.insights: expected how many insights to show (0 for none), got {insights!r}"
+        )
 
     return DigestSpec(
         name=name,
@@ -239,7 +259,9 @@ def check_interval(every: str, where: str) -> int:
     """Seconds in ``"30s"``, ``"15m"``, ``"2h"`` or ``"1d"``; ConfigError for anything else."""
     match = _EVERY.fullmatch(every)
     if match is None or int(match[1]) == 0:
-        raise ConfigError(f'{where}: {every!r} is not an interval: write a positive number and a unit, e.g. "30s", "15m", "1h", "1d"')
+        raise ConfigError(
+            f'{where}: {every!r} is not an interval: write a positive number and a unit, e.g. "30s", "15m", "1h", "1d"'
+        )
     return int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
 
 
@@ -248,7 +270,7 @@ def check_cron(schedule: str, where: str) -> None:
     fields = schedule.split()
     if len(fields) != 5:
         raise ConfigError(
-            f'{where}: {schedule!r} has {len(fields)} field(s): a cron schedule has 5 (minute hour '
+            f"{where}: {schedule!r} has {len(fields)} field(s): a cron schedule has 5 (minute hour "
             f'day-of-month month day-of-week), e.g. "0 9 * * MON"; or use every = "30s"'
         )
     for text, (field_name, low, high, names) in zip(fields, _CRON_FIELDS):

@@ -39,6 +39,7 @@ def _digits(function: _Formatter) -> _Formatter:
 
     return wrapper  # type: ignore[return-value]
 
+
 #: Arrows for the direction of a change: up, down, flat.
 ARROW_UP, ARROW_DOWN, ARROW_FLAT = "▲", "▼", "▶"
 #: Colour-free markers saying whether a change is good or bad for the business.
@@ -131,8 +132,9 @@ def format_value(value: float | None, unit: str, locale: str = "en", currency: s
         from babel import Locale
 
         standard = Locale.parse(locale).currency_formats["standard"].pattern
-        return format_currency(value, currency, format=_grouped(standard, locale), locale=locale,
-                               currency_digits=True)
+        return format_currency(
+            value, currency, format=_grouped(standard, locale), locale=locale, currency_digits=True
+        )
     if unit == "percent":
         return _format_percent(value / 100.0, locale)
     if unit == "points":
@@ -222,7 +224,12 @@ def segment_label(segment: str, dimension: str | None) -> str:
 
 @_digits
 def format_axis_value(
-    value: float, unit: str, locale: str = "en", currency: str = "USD", *, decimals: int | None = None,
+    value: float,
+    unit: str,
+    locale: str = "en",
+    currency: str = "USD",
+    *,
+    decimals: int | None = None,
     latin: bool = False,
 ) -> str:
     """A short tick label in the metric's unit: ``$40K``, ``€1.2M``, ``45%``, ``0.5%``, ``+10``, ``30 min``.
@@ -251,7 +258,11 @@ def format_axis_value(
     if unit == "percent":
         if decimals is not None:
             return _percent_with(value, locale, decimals)
-        return _format_percent(value / 100.0, locale) if not float(value).is_integer() else _percent_with(value, locale, 0)
+        return (
+            _format_percent(value / 100.0, locale)
+            if not float(value).is_integer()
+            else _percent_with(value, locale, 0)
+        )
     if unit == "points":
         if value == 0:
             return format_decimal(0, format=fraction, locale=locale)
@@ -297,7 +308,11 @@ def period_tick(label: str, locale: str = "en", *, numeric: bool = False) -> str
     def format_skeleton(skeleton: str, day: dt.date, locale: str) -> str:
         if skeleton == "MMMd" and solar_hijri(locale):  # a day: its Solar Hijri day and month
             jalali = _jalali(day)
-            return f"{jalali.month}/{jalali.day}" if numeric else f"{jalali.day} {PERSIAN_MONTHS[jalali.month - 1]}"
+            return (
+                f"{jalali.month}/{jalali.day}"
+                if numeric
+                else f"{jalali.day} {PERSIAN_MONTHS[jalali.month - 1]}"
+            )
         if numeric:
             skeleton = {"MMMd": "Md", "MMM": "M"}.get(skeleton, skeleton)
         return babel_skeleton(skeleton, day, locale=locale)
@@ -339,15 +354,21 @@ def period_kind(label: str) -> str | None:
     import re
 
     for kind, pattern in (
-        ("week", r"\d{4}-W\d{2}"), ("month", r"\d{4}-\d{2}"), ("quarter", r"\d{4}-Q[1-4]"),
-        ("year", r"\d{4}"), ("day", r"\d{4}-\d{2}-\d{2}"),
+        ("week", r"\d{4}-W\d{2}"),
+        ("month", r"\d{4}-\d{2}"),
+        ("quarter", r"\d{4}-Q[1-4]"),
+        ("year", r"\d{4}"),
+        ("day", r"\d{4}-\d{2}-\d{2}"),
     ):
         if re.fullmatch(pattern, label):
             return kind
     # A week that does not start on Monday (week_start = "saturday") is labelled by its seven days.
     days = re.fullmatch(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})", label)
-    if days and (dt.date.fromisoformat(days[2]) - dt.date.fromisoformat(days[1])).days == 6 \
-            and dt.date.fromisoformat(days[1]).weekday() != 0:
+    if (
+        days
+        and (dt.date.fromisoformat(days[2]) - dt.date.fromisoformat(days[1])).days == 6
+        and dt.date.fromisoformat(days[1]).weekday() != 0
+    ):
         return "week"
     return None
 
@@ -426,8 +447,20 @@ def _jalali(day: dt.date):
 
 
 #: The Solar Hijri months as Persian writes them (Farvardin ... Esfand).
-PERSIAN_MONTHS = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر", "دی",
-                  "بهمن", "اسفند")
+PERSIAN_MONTHS = (
+    "فروردین",
+    "اردیبهشت",
+    "خرداد",
+    "تیر",
+    "مرداد",
+    "شهریور",
+    "مهر",
+    "آبان",
+    "آذر",
+    "دی",
+    "بهمن",
+    "اسفند",
+)
 
 
 def _solar_hijri_date(day: dt.date, fmt: str = "medium") -> str:

@@ -69,8 +69,13 @@ def since(period: str) -> str:
     """``last week`` / ``last month`` / ... for the period before ``period``; ``the period before``
     for a custom range."""
     kind = formatting.period_kind(period)
-    words = {"week": _("last week"), "month": _("last month"), "quarter": _("last quarter"),
-             "year": _("last year"), "day": _("yesterday")}
+    words = {
+        "week": _("last week"),
+        "month": _("last month"),
+        "quarter": _("last quarter"),
+        "year": _("last year"),
+        "day": _("yesterday"),
+    }
     return words.get(kind or "", _("the period before"))
 
 
@@ -150,32 +155,49 @@ def main_segment(result: MetricResult, min_sample: int = DEFAULT_MIN_SAMPLE) -> 
     return segment, abs(amount) / total
 
 
-def describe_change(result: MetricResult, *, locale: str = "en", currency: str = "USD",
-                    min_sample: int = DEFAULT_MIN_SAMPLE) -> str:
+def describe_change(
+    result: MetricResult, *, locale: str = "en", currency: str = "USD", min_sample: int = DEFAULT_MIN_SAMPLE
+) -> str:
     """``Net Promoter Score fell 22.0 points to -15.0, most of it in East.``"""
     delta = result.delta or 0
     if result.unit in POINT_UNITS:
         size = formatting.format_number(abs(delta), locale, decimals=formatting.small_value_decimals(delta))
-        amount = ngettext("%(number)s point", "%(number)s points", 1 if abs(delta) == 1 else 2) % {"number": size}
+        amount = ngettext("%(number)s point", "%(number)s points", 1 if abs(delta) == 1 else 2) % {
+            "number": size
+        }
     elif result.delta_pct is not None:
-        amount = formatting.format_change(abs(delta), abs(result.delta_pct), result.unit, locale, currency).lstrip("+")
+        amount = formatting.format_change(
+            abs(delta), abs(result.delta_pct), result.unit, locale, currency
+        ).lstrip("+")
     else:
         amount = formatting.format_value(abs(delta), result.unit, locale, currency)
-    words = {"metric": _(result.title), "amount": amount,
-             "value": formatting.format_value(result.value, result.unit, locale, currency)}
-    sentence = (_("%(metric)s rose %(amount)s to %(value)s") if delta > 0
-                else _("%(metric)s fell %(amount)s to %(value)s")) % words
+    words = {
+        "metric": _(result.title),
+        "amount": amount,
+        "value": formatting.format_value(result.value, result.unit, locale, currency),
+    }
+    sentence = (
+        _("%(metric)s rose %(amount)s to %(value)s")
+        if delta > 0
+        else _("%(metric)s fell %(amount)s to %(value)s")
+    ) % words
     main = main_segment(result, min_sample)
     if main is not None:
         segment, share = main
         where = formatting.segment_label(segment.segment, result.dimension)
-        sentence += (_(", most of it in %(where)s") if share >= MOST_SHARE
-                     else _(", the most in %(where)s")) % {"where": where}
+        sentence += (
+            _(", most of it in %(where)s") if share >= MOST_SHARE else _(", the most in %(where)s")
+        ) % {"where": where}
     return sentence + _(".")
 
 
-def candidates(results: Iterable[MetricResult], *, locale: str = "en", currency: str = "USD",
-               min_sample: int = DEFAULT_MIN_SAMPLE) -> list[Attention]:
+def candidates(
+    results: Iterable[MetricResult],
+    *,
+    locale: str = "en",
+    currency: str = "USD",
+    min_sample: int = DEFAULT_MIN_SAMPLE,
+) -> list[Attention]:
     """An ``Attention`` of kind ``change`` for every metric that changed, best first."""
     found = []
     for result in results:
@@ -183,7 +205,9 @@ def candidates(results: Iterable[MetricResult], *, locale: str = "en", currency:
         if worse is None:
             continue
         sentence = describe_change(result, locale=locale, currency=currency, min_sample=min_sample)
-        found.append(Attention(result.metric, change_score(result), sentence, "change", needs_attention=worse))
+        found.append(
+            Attention(result.metric, change_score(result), sentence, "change", needs_attention=worse)
+        )
     return sorted(found, key=Attention.rank, reverse=True)
 
 
@@ -209,18 +233,25 @@ def describe_target(result: MetricResult, *, locale: str = "en", currency: str =
     gap = result.gap or 0
     if result.unit in POINT_UNITS:
         number = formatting.format_number(abs(gap), locale, decimals=formatting.small_value_decimals(gap))
-        size = ngettext("%(number)s point", "%(number)s points", 1 if abs(gap) == 1 else 2) % {"number": number}
+        size = ngettext("%(number)s point", "%(number)s points", 1 if abs(gap) == 1 else 2) % {
+            "number": number
+        }
     else:
         size = gap_text(gap, result.unit, locale, currency)
-    words = {"metric": _(result.title), "value": formatting.format_value(result.value, result.unit, locale, currency),
-             "gap": size, "target": describe(the_status.target, result.unit, locale, currency)}
+    words = {
+        "metric": _(result.title),
+        "value": formatting.format_value(result.value, result.unit, locale, currency),
+        "gap": size,
+        "target": describe(the_status.target, result.unit, locale, currency),
+    }
     if gap > 0:
         return _("%(metric)s is %(value)s, %(gap)s above its target of %(target)s.") % words
     return _("%(metric)s is %(value)s, %(gap)s below its target of %(target)s.") % words
 
 
-def target_candidates(results: Iterable[MetricResult], *, locale: str = "en",
-                      currency: str = "USD") -> list[Attention]:
+def target_candidates(
+    results: Iterable[MetricResult], *, locale: str = "en", currency: str = "USD"
+) -> list[Attention]:
     """An ``Attention`` of kind ``target`` for every metric off its target, furthest off first."""
     found = [
         Attention(r.metric, target_score(r), describe_target(r, locale=locale, currency=currency), "target")
@@ -250,18 +281,33 @@ def headline(
     elif worse == 0:
         better = sum(1 for r in comparable if is_worse(r) is False)
         summary = (
-            _("No KPI worse than %(when)s.") % {"when": when} if not better
+            _("No KPI worse than %(when)s.") % {"when": when}
+            if not better
             else _("No KPI worse than %(when)s; %(better)s of %(total)s better.")
-            % {"when": when, "better": formatting.format_number(better, locale),
-               "total": formatting.format_number(len(comparable), locale)}
+            % {
+                "when": when,
+                "better": formatting.format_number(better, locale),
+                "total": formatting.format_number(len(comparable), locale),
+            }
         )
     else:
-        summary = ngettext("%(worse)s of %(total)s KPI worse than %(when)s.",
-                           "%(worse)s of %(total)s KPIs worse than %(when)s.", len(comparable)) % {
+        summary = ngettext(
+            "%(worse)s of %(total)s KPI worse than %(when)s.",
+            "%(worse)s of %(total)s KPIs worse than %(when)s.",
+            len(comparable),
+        ) % {
             "worse": formatting.format_number(worse, locale),
-            "total": formatting.format_number(len(comparable), locale), "when": when}
-    ranked = sorted([*extra, *candidates(results, locale=locale, currency=currency, min_sample=min_sample),
-                     *target_candidates(results, locale=locale, currency=currency)],
-                    key=Attention.rank, reverse=True)
+            "total": formatting.format_number(len(comparable), locale),
+            "when": when,
+        }
+    ranked = sorted(
+        [
+            *extra,
+            *candidates(results, locale=locale, currency=currency, min_sample=min_sample),
+            *target_candidates(results, locale=locale, currency=currency),
+        ],
+        key=Attention.rank,
+        reverse=True,
+    )
     named = ranked[0] if ranked else None
     return Headline(summary, named.sentence if named else None, named)

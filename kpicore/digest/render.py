@@ -201,7 +201,8 @@ def metric_view(
 
     delta = (
         formatting.format_change(result.delta, result.delta_pct, result.unit, locale, currency)
-        if result.ok else None
+        if result.ok
+        else None
     )
     trend_values = [point.value for point in (result.trend or [])]
     segments = None
@@ -211,9 +212,13 @@ def metric_view(
                 segment=formatting.segment_label(segment.segment, result.dimension),
                 value=fmt(segment.value),
                 change=formatting.format_change(
-                    segment.delta, relative_change(segment.value, segment.previous, result.unit),
-                    result.unit, locale, currency,
-                ) or "",
+                    segment.delta,
+                    relative_change(segment.value, segment.previous, result.unit),
+                    result.unit,
+                    locale,
+                    currency,
+                )
+                or "",
                 n=formatting.format_count(segment.n, result.n_noun, locale),
                 small=0 < min_sample and segment.n < min_sample,
             )
@@ -237,8 +242,11 @@ def metric_view(
         trend_span=_span(len(trend_values), result.period),
         n=formatting.format_count(result.n, result.n_noun, locale) if result.n is not None else None,
         warnings=sum(w.count for w in result.warnings),
-        warning_messages=[f"{_(w.message)} ({formatting.format_number(w.count, locale)})"
-                          for w in result.warnings if w.count],
+        warning_messages=[
+            f"{_(w.message)} ({formatting.format_number(w.count, locale)})"
+            for w in result.warnings
+            if w.count
+        ],
         notes=[_(w.message) for w in result.warnings if not w.count],
         dimension=result.dimension,
         segments=segments,
@@ -255,10 +263,12 @@ def _target_fields(result: MetricResult, locale: str, currency: str) -> dict[str
     the_status = result.target_status
     if the_status is None:
         return {}
-    return {"target": describe(the_status.target, result.unit, locale, currency),
-            "target_label": label(the_status.target, result.unit, locale, currency),
-            "target_standing": standing(the_status, result.unit, locale, currency),
-            "on_track": the_status.on_track}
+    return {
+        "target": describe(the_status.target, result.unit, locale, currency),
+        "target_label": label(the_status.target, result.unit, locale, currency),
+        "target_standing": standing(the_status, result.unit, locale, currency),
+        "on_track": the_status.on_track,
+    }
 
 
 def _span(count: int, period: str) -> str:
@@ -266,7 +276,9 @@ def _span(count: int, period: str) -> str:
 
 
 #: A run of right-to-left letters (Persian, Arabic, Hebrew) with the spaces and joiners inside it.
-_RTL_WORDS = re.compile(r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff][\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\u200c\s]*")
+_RTL_WORDS = re.compile(
+    r"[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff][\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\u200c\s]*"
+)
 _MARKS = str.maketrans("", "", "\u200e\u200f")
 
 
@@ -281,7 +293,7 @@ def bidi_parts(text: str) -> tuple[str, list[tuple[bool, str]]]:
     for match in _RTL_WORDS.finditer(clean):
         words = match.group().rstrip()
         if match.start() > last:
-            parts.append((False, clean[last:match.start()]))
+            parts.append((False, clean[last : match.start()]))
         parts.append((True, words))
         last = match.start() + len(words)
     if last < len(clean):
@@ -292,7 +304,7 @@ def bidi_parts(text: str) -> tuple[str, list[tuple[bool, str]]]:
             spaced.append((words, part))
             continue
         core = part.strip()
-        head, tail = part[: len(part) - len(part.lstrip())], part[len(part.rstrip()):]
+        head, tail = part[: len(part) - len(part.lstrip())], part[len(part.rstrip()) :]
         spaced.extend(piece for piece in ((False, head), (False, core), (False, tail)) if piece[1])
     return direction, spaced
 
@@ -310,8 +322,11 @@ def bdi(value: Any, direction: str = "ltr"):
     if direction == "ltr" and _RTL_WORDS.search(text):
         outer, parts = bidi_parts(text)
         inner = Markup("").join(
-            escape(part) + (Markup("&lrm;") if outer == "ltr" else Markup("")) if words
-            else (Markup('<bdi dir="ltr">') + escape(part) + Markup("</bdi>") if part.strip() else escape(part))
+            escape(part) + (Markup("&lrm;") if outer == "ltr" else Markup(""))
+            if words
+            else (
+                Markup('<bdi dir="ltr">') + escape(part) + Markup("</bdi>") if part.strip() else escape(part)
+            )
             for words, part in parts
         )
         return Markup(f'<bdi dir="{outer}">') + inner + Markup("</bdi>")
@@ -326,8 +341,12 @@ def ltr(value: Any) -> str:
         return text
     if _RTL_WORDS.search(text):  # words and numbers: as bdi() arranges them, with Unicode's isolates
         outer, parts = bidi_parts(text)
-        inner = "".join(part + ("\u200e" if outer == "ltr" else "") if words
-                        else (f"\u2066{part}\u2069" if part.strip() else part) for words, part in parts)
+        inner = "".join(
+            part + ("\u200e" if outer == "ltr" else "")
+            if words
+            else (f"\u2066{part}\u2069" if part.strip() else part)
+            for words, part in parts
+        )
         return ("\u2066" if outer == "ltr" else "\u2067") + inner + "\u2069"
     return f"\u2066{text}\u2069"
 
@@ -411,7 +430,9 @@ def renderer(
         nonlocal drawn
         if fmt in ("html", "slack") and options.get("charts") is not False and drawn is None:
             drawn = draw_charts(
-                results, locale=options.get("locale", "en"), currency=options.get("currency", "USD"),
+                results,
+                locale=options.get("locale", "en"),
+                currency=options.get("currency", "USD"),
                 calendar=options.get("calendar") or "gregorian",
             )
         return render(spec, results, fmt, period_label=period_label, chart_images=drawn, **options)  # type: ignore[arg-type]
@@ -464,11 +485,17 @@ def render(
     from kpicore.digest.headline import headline
 
     views = [
-        metric_view(result, locale=locale, currency=currency, min_sample=spec.min_sample) for result in results
+        metric_view(result, locale=locale, currency=currency, min_sample=spec.min_sample)
+        for result in results
     ]
     insight_views = [InsightView(i.metric, i.kind, i.sentence(locale, currency), i.segment) for i in insights]
-    top = headline(results, locale=locale, currency=currency, min_sample=spec.min_sample,
-                   extra=headline_candidates(insights, insight_views))
+    top = headline(
+        results,
+        locale=locale,
+        currency=currency,
+        min_sample=spec.min_sample,
+        extra=headline_candidates(insights, insight_views),
+    )
     if top.named is not None and top.named.kind == "unusual":  # said once, in the headline
         insight_views = [view for view in insight_views if view.text != top.named.sentence]
     images: dict[str, bytes] = {}
@@ -513,7 +540,11 @@ def render(
         raise ConfigError(f"Digest {spec.name!r}: template {template_name!r} failed: {error}") from error
 
     rendered = Rendered(
-        fmt=fmt, body=body, images=images, charts=chart_ids, headline=top.text,
+        fmt=fmt,
+        body=body,
+        images=images,
+        charts=chart_ids,
+        headline=top.text,
         chart_alts={view.metric: view.chart_alt for view in views if view.metric in chart_ids},
     )
     if fmt == "slack":

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("kpicore.digest")
 
+
 @dataclass
 class PreparedDigest:
     """A digest computed for one period and ready to render or send."""
@@ -78,7 +79,8 @@ def compute_digest(
     reusable = {
         result.metric: result
         for result in known
-        if result.dimension is None and result.period == period.label
+        if result.dimension is None
+        and result.period == period.label
         and len(result.trend or []) == spec.trend
     }
     groups: dict[str | None, list[str]] = {}
@@ -95,7 +97,9 @@ def compute_digest(
     return computed
 
 
-def in_digest_order(spec: DigestSpec, groups: list[tuple[str | None, list[MetricResult]]]) -> list[MetricResult]:
+def in_digest_order(
+    spec: DigestSpec, groups: list[tuple[str | None, list[MetricResult]]]
+) -> list[MetricResult]:
     """The results of every group, in the order the digest lists its metrics."""
     by_name = {result.metric: result for _, results in groups for result in results}
     return [by_name[name] for name in spec.metrics if name in by_name]
@@ -159,7 +163,9 @@ def prepare_digest(
             if not all(id(result) in already for result in results):
                 store_results(config, results, source.display, dimension)
     results = in_digest_order(spec, groups)
-    render = renderer(spec, results, period_label=the_period.label, insights=insights, **render_options(config))
+    render = renderer(
+        spec, results, period_label=the_period.label, insights=insights, **render_options(config)
+    )
     outgoing = OutgoingDigest(spec=spec, period_label=the_period.label, renderings=render)
     return PreparedDigest(spec, the_period, results, outgoing, source.display)
 
@@ -188,7 +194,7 @@ def ledger_engine(config, *, create: bool = True) -> Engine | None:
 
     url = config.resolved_state_url()
     if not create and url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///") :]
         if path and path != ":memory:" and not Path(path).exists():
             return None
     return open_state(url)
@@ -267,8 +273,16 @@ def claim_lease(config) -> dt.timedelta:
     return LEASE if raw is None else dt.timedelta(seconds=parse_duration(raw, "kpi.toml: [serve].lease"))
 
 
-def prepare_unavailable(config, spec: DigestSpec, cause: str, *, period: str | None = None,
-                        now: dt.datetime | None = None, registry=None, **_ignored) -> PreparedDigest:
+def prepare_unavailable(
+    config,
+    spec: DigestSpec,
+    cause: str,
+    *,
+    period: str | None = None,
+    now: dt.datetime | None = None,
+    registry=None,
+    **_ignored,
+) -> PreparedDigest:
     """The digest for its period with every metric marked unavailable because of ``cause``
     (a source that stayed unreachable past ``max_delay``)."""
     from kpicore.channels.base import OutgoingDigest
@@ -281,10 +295,19 @@ def prepare_unavailable(config, spec: DigestSpec, cause: str, *, period: str | N
     results = []
     for name in spec.metrics:
         metric = registry.metrics[name].item
-        results.append(MetricResult(
-            metric=name, title=metric.title, unit=metric.unit, better=metric.better, status="unavailable",
-            period=the_period.label, start=the_period.start_iso(), end=the_period.end_iso(), reason=cause,
-        ))
+        results.append(
+            MetricResult(
+                metric=name,
+                title=metric.title,
+                unit=metric.unit,
+                better=metric.better,
+                status="unavailable",
+                period=the_period.label,
+                start=the_period.start_iso(),
+                end=the_period.end_iso(),
+                reason=cause,
+            )
+        )
     render = renderer(spec, results, period_label=the_period.label, **render_options(config))
     outgoing = OutgoingDigest(spec=spec, period_label=the_period.label, renderings=render)
     return PreparedDigest(spec, the_period, results, outgoing, "unavailable")

@@ -78,7 +78,7 @@ def translations(locale: str) -> _gettext.NullTranslations:
     for domain, locale_dir in sorted(_plugin_catalogs.items()):
         # A plugin without this language is simply English, like any untranslated text.
         plugin = _load(domain, locale_dir, names, locale, missing_said=False)
-        if not type(plugin) is _gettext.NullTranslations:
+        if type(plugin) is not _gettext.NullTranslations:
             catalog.add_fallback(plugin)
     return catalog
 
@@ -150,11 +150,26 @@ def N_(message: str) -> str:
 
 #: Words that reach ``_()`` as values, not literals: what counts count, dimensions' names.
 WORDS = (
-    N_("orders"), N_("customers"), N_("records"), N_("responses"), N_("tickets"), N_("leads"),
-    N_("segment"), N_("value"), N_("region"), N_("plan"), N_("channel"), N_("country"), N_("city"),
-    N_("source"), N_("sales channel"), N_("acquisition channel"),
+    N_("orders"),
+    N_("customers"),
+    N_("records"),
+    N_("responses"),
+    N_("tickets"),
+    N_("leads"),
+    N_("segment"),
+    N_("value"),
+    N_("region"),
+    N_("plan"),
+    N_("channel"),
+    N_("country"),
+    N_("city"),
+    N_("source"),
+    N_("sales channel"),
+    N_("acquisition channel"),
     # The default digest titles (a title set in kpi.toml is shown as written).
-    N_("Weekly KPIs"), N_("Monthly KPIs"), N_("Daily KPIs"),
+    N_("Weekly KPIs"),
+    N_("Monthly KPIs"),
+    N_("Daily KPIs"),
 )
 
 __all__ = [

@@ -104,7 +104,11 @@ def extract(domain: Domain | None = None, registry=None):
         method_map, options_map, where = [("**.py", "python")], {}, domain.package
     catalog = Catalog(project=domain.name, domain=domain.name, charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(where), method_map, options_map, keywords=KEYWORDS, strip_comment_tags=True,
+        str(where),
+        method_map,
+        options_map,
+        keywords=KEYWORDS,
+        strip_comment_tags=True,
     ):
         if "/tests/" in f"/{filename}":
             continue

@@ -94,7 +94,11 @@ class Insight:
                 elif isinstance(value, str):
                     rendered[key] = value
                 else:
-                    rendered[key] = formatting.format_number(value, locale) if isinstance(value, (int, float)) else str(value)
+                    rendered[key] = (
+                        formatting.format_number(value, locale)
+                        if isinstance(value, (int, float))
+                        else str(value)
+                    )
             return _(self.message) % rendered
 
     def to_json(self) -> dict[str, Any]:
@@ -188,11 +192,15 @@ class Detector:
     #: Keys its ``[insights.KIND]`` table may hold, with defaults (``kpi check`` rejects others).
     settings: Mapping[str, Any] = {}
 
-    def history(self, metric: Metric, period: Period, settings: Mapping[str, Any], options: Mapping[str, Any]) -> int:
+    def history(
+        self, metric: Metric, period: Period, settings: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> int:
         """How many periods of history (the period included) it needs; 0 for none."""
         return 0
 
-    def dimensions(self, metric: Metric, settings: Mapping[str, Any], options: Mapping[str, Any]) -> Sequence[str]:
+    def dimensions(
+        self, metric: Metric, settings: Mapping[str, Any], options: Mapping[str, Any]
+    ) -> Sequence[str]:
         """The dimensions whose segment aggregates it needs for ``metric`` (``options["dimensions"]`` are
         the ones kpi.toml names, else the source's customer dimensions)."""
         return ()
@@ -210,6 +218,10 @@ def validate_detector(detector: Any) -> None:
     if not isinstance(detector, Detector):
         raise TypeError(f"{detector!r} is not a kpicore.insights.Detector instance")
     if not isinstance(detector.kind, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", detector.kind):
-        raise TypeError(f"{type(detector).__name__}: kind must be a lower_snake_case name, not {detector.kind!r}")
+        raise TypeError(
+            f"{type(detector).__name__}: kind must be a lower_snake_case name, not {detector.kind!r}"
+        )
     if type(detector).detect is Detector.detect:
-        raise TypeError(f"insight {detector.kind!r}: {type(detector).__name__} must implement detect(evidence)")
+        raise TypeError(
+            f"insight {detector.kind!r}: {type(detector).__name__} must implement detect(evidence)"
+        )

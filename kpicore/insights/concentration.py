@@ -61,17 +61,32 @@ class Concentration(Detector):
             segment, fraction = hit
             value = next(value for name, value in pairs if name == segment)
             unit = evidence.metric.unit
-            found.append(Insight(
-                metric=evidence.metric.name, kind=self.kind,
-                # A standing fact rather than news: between 0.3 and 0.7, higher the more concentrated.
-                score=0.3 + 0.4 * (fraction - threshold) / max(1e-9, 1 - threshold),
-                period=evidence.result.period,
-                message=N_("%(metric)s: %(share)s from %(dimension)s %(segment)s alone (%(value)s of %(total)s)."),
-                values={"share": Number(fraction, "share"), "metric": Word(evidence.metric.title),
-                        "dimension": Word(dimension.replace("_", " ")), "segment": segment,
-                        "value": Number(value, unit), "total": Number(total, unit)},
-                segment=f"{dimension} = {segment}",
-                numbers={"dimension": dimension, "share": fraction, "value": value, "total": total,
-                         "threshold": threshold},
-            ))
+            found.append(
+                Insight(
+                    metric=evidence.metric.name,
+                    kind=self.kind,
+                    # A standing fact rather than news: between 0.3 and 0.7, higher the more concentrated.
+                    score=0.3 + 0.4 * (fraction - threshold) / max(1e-9, 1 - threshold),
+                    period=evidence.result.period,
+                    message=N_(
+                        "%(metric)s: %(share)s from %(dimension)s %(segment)s alone (%(value)s of %(total)s)."
+                    ),
+                    values={
+                        "share": Number(fraction, "share"),
+                        "metric": Word(evidence.metric.title),
+                        "dimension": Word(dimension.replace("_", " ")),
+                        "segment": segment,
+                        "value": Number(value, unit),
+                        "total": Number(total, unit),
+                    },
+                    segment=f"{dimension} = {segment}",
+                    numbers={
+                        "dimension": dimension,
+                        "share": fraction,
+                        "value": value,
+                        "total": total,
+                        "threshold": threshold,
+                    },
+                )
+            )
         return found

@@ -100,8 +100,9 @@ def _close(a: Fraction, b: float) -> bool:
     return abs(float(a) - b) <= TOLERANCE * max(1.0, abs(b))
 
 
-def decompose(segments: Sequence[SegmentAggregate], total: float, previous_total: float,
-              additive_allowed: bool = True) -> Decomposition | None:
+def decompose(
+    segments: Sequence[SegmentAggregate], total: float, previous_total: float, additive_allowed: bool = True
+) -> Decomposition | None:
     """The exact decomposition of ``total - previous_total`` over ``segments``, or None.
 
     Additive when the segments' values add up to both totals (and ``additive_allowed``), a ratio when
@@ -116,8 +117,15 @@ def decompose(segments: Sequence[SegmentAggregate], total: float, previous_total
             return None
         if (s.value is None and s.n) or (s.previous is None and s.previous_n):
             return None  # records without a value: not a sum or a mean of anything
-        rows.append((s.segment, Fraction(s.value or 0), Fraction(s.n), Fraction(s.previous or 0),
-                     Fraction(s.previous_n)))
+        rows.append(
+            (
+                s.segment,
+                Fraction(s.value or 0),
+                Fraction(s.n),
+                Fraction(s.previous or 0),
+                Fraction(s.previous_n),
+            )
+        )
     sum_now = sum(v for _, v, _, _, _ in rows)
     sum_before = sum(p for _, _, _, p, _ in rows)
     if additive_allowed and _close(sum_now, total) and _close(sum_before, previous_total):
@@ -131,8 +139,12 @@ def _additive(rows, sum_now: Fraction, sum_before: Fraction) -> Decomposition | 
         return None
     base_total = sum_before if sum_before > 0 else sum_now
     contributions = tuple(
-        Contribution(segment, value - previous, (value - previous) / change,
-                     (previous if sum_before > 0 else value) / base_total if base_total > 0 else Fraction(0))
+        Contribution(
+            segment,
+            value - previous,
+            (value - previous) / change,
+            (previous if sum_before > 0 else value) / base_total if base_total > 0 else Fraction(0),
+        )
         for segment, value, _, previous, _ in rows
     )
     return Decomposition("additive", change, contributions)
@@ -163,22 +175,30 @@ def _ratio(rows, total: float, previous_total: float) -> Decomposition | None:
             r0 = previous if previous_n else value
         rate = (w0 + w1) / 2 * (r1 - r0)
         mix = (w1 - w0) * ((r0 + r1) / 2 - mean_total)
-        contributions.append(Contribution(segment, rate + mix, (rate + mix) / change, (w0 + w1) / 2, rate, mix))
+        contributions.append(
+            Contribution(segment, rate + mix, (rate + mix) / change, (w0 + w1) / 2, rate, mix)
+        )
     return Decomposition("ratio", change, tuple(contributions))
 
 
 def segment_aggregates(broken_down) -> list[SegmentAggregate]:
     """The aggregates of a ``--by`` result (``MetricResult.segments``)."""
-    return [SegmentAggregate(s.segment, s.value, s.n, s.previous, getattr(s, "previous_n", None))
-            for s in broken_down.segments or []]
+    return [
+        SegmentAggregate(s.segment, s.value, s.n, s.previous, getattr(s, "previous_n", None))
+        for s in broken_down.segments or []
+    ]
 
 
-ADDITIVE_DRIVER = N_("%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s "
-                     "(%(segment_change)s).")
-RATIO_DRIVER = N_("%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s: "
-                  "rate effect %(rate)s, mix effect %(mix)s.")
-DETRACTOR = N_("%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of "
-               "%(change)s.")
+ADDITIVE_DRIVER = N_(
+    "%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
+)
+RATIO_DRIVER = N_(
+    "%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s: "
+    "rate effect %(rate)s, mix effect %(mix)s."
+)
+DETRACTOR = N_(
+    "%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of %(change)s."
+)
 
 
 def within_counting_noise(value: float, previous: float, sds: float) -> bool:
@@ -207,16 +227,21 @@ class Drivers(Detector):
         if result.previous is None or result.value is None or result.delta in (None, 0):
             return []
         settings = evidence.settings
-        if evidence.metric.unit == "count" and within_counting_noise(result.value, result.previous,
-                                                                      settings["noise_sd"]):
+        if evidence.metric.unit == "count" and within_counting_noise(
+            result.value, result.previous, settings["noise_sd"]
+        ):
             return []  # 36 new customers after 38 is not a change to explain
         best: tuple | None = None
         worst: tuple | None = None
         for dimension, broken_down in evidence.segments.items():
             if broken_down is None or not broken_down.segments:
                 continue
-            found = decompose(segment_aggregates(broken_down), result.value, result.previous,
-                              additive_allowed=evidence.metric.unit in ("count", "currency"))
+            found = decompose(
+                segment_aggregates(broken_down),
+                result.value,
+                result.previous,
+                additive_allowed=evidence.metric.unit in ("count", "currency"),
+            )
             if found is None or (found.total_change > 0) != (result.delta > 0):
                 continue
             if found.net_share < settings["min_net"]:
@@ -240,12 +265,20 @@ class Drivers(Detector):
         top = int(evidence.settings["top"])
         listed = [*found.drivers()[:top], *found.detractors()[:top]]
         return {
-            "dimension": dimension, "method": found.kind, "change": float(found.total_change),
+            "dimension": dimension,
+            "method": found.kind,
+            "change": float(found.total_change),
             "net_share": float(found.net_share),
-            "value": evidence.result.value, "previous": evidence.result.previous,
+            "value": evidence.result.value,
+            "previous": evidence.result.previous,
             "segments": [
-                {"segment": c.segment, "change": float(c.change), "share": float(c.share), "base": float(c.base),
-                 **({"rate": float(c.rate), "mix": float(c.mix)} if c.rate is not None else {})}
+                {
+                    "segment": c.segment,
+                    "change": float(c.change),
+                    "share": float(c.share),
+                    "base": float(c.base),
+                    **({"rate": float(c.rate), "mix": float(c.mix)} if c.rate is not None else {}),
+                }
                 for c in listed
             ],
             # every segment's contribution: they add up to `change` (exactly, before rounding to floats)
@@ -256,39 +289,58 @@ class Drivers(Detector):
         metric, result = evidence.metric, evidence.result
         good = (result.delta > 0) == (metric.better == "higher")
         values = {
-            "metric": Word(metric.title), "change": Number(float(found.total_change), "change", of=metric.unit),
-            "share": Number(float(top.share), "share"), "dimension": Word(dimension.replace("_", " ")),
-            "segment": top.segment, "segment_change": Number(float(top.change), "change", of=metric.unit),
+            "metric": Word(metric.title),
+            "change": Number(float(found.total_change), "change", of=metric.unit),
+            "share": Number(float(top.share), "share"),
+            "dimension": Word(dimension.replace("_", " ")),
+            "segment": top.segment,
+            "segment_change": Number(float(top.change), "change", of=metric.unit),
         }
         if found.kind == "ratio":
             values["rate"] = Number(float(top.rate), "change", of=metric.unit)
             values["mix"] = Number(float(top.mix), "change", of=metric.unit)
         numbers = self._numbers(evidence, dimension, found)
-        numbers.update({"role": "driver", "segment": top.segment, "share": float(top.share),
-                        "excess": float(top.excess)})
+        numbers.update(
+            {"role": "driver", "segment": top.segment, "share": float(top.share), "excess": float(top.excess)}
+        )
         if top.rate is not None:
             numbers.update({"rate": float(top.rate), "mix": float(top.mix)})
         return Insight(
-            metric=metric.name, kind=self.kind,
+            metric=metric.name,
+            kind=self.kind,
             # An explanation of a change, not the news itself: 0.3 for a plain one, up to 0.5 when one segment
             # holds it all, so an unusual-change flag (0.5 and up) of the same change ranks first.
-            score=0.3 + 0.2 * min(1.0, float(top.excess)), period=result.period,
-            message=RATIO_DRIVER if found.kind == "ratio" else ADDITIVE_DRIVER, values=values,
-            segment=f"{dimension} = {top.segment}", numbers=numbers, needs_attention=not good,
+            score=0.3 + 0.2 * min(1.0, float(top.excess)),
+            period=result.period,
+            message=RATIO_DRIVER if found.kind == "ratio" else ADDITIVE_DRIVER,
+            values=values,
+            segment=f"{dimension} = {top.segment}",
+            numbers=numbers,
+            needs_attention=not good,
         )
 
-    def _detractor(self, evidence: Evidence, dimension: str, found: Decomposition, against: Contribution) -> Insight:
+    def _detractor(
+        self, evidence: Evidence, dimension: str, found: Decomposition, against: Contribution
+    ) -> Insight:
         metric, result = evidence.metric, evidence.result
         values = {
-            "metric": Word(metric.title), "change": Number(float(found.total_change), "change", of=metric.unit),
-            "dimension": Word(dimension.replace("_", " ")), "segment": against.segment,
+            "metric": Word(metric.title),
+            "change": Number(float(found.total_change), "change", of=metric.unit),
+            "dimension": Word(dimension.replace("_", " ")),
+            "segment": against.segment,
             "segment_change": Number(float(against.change), "change", of=metric.unit),
         }
         numbers = self._numbers(evidence, dimension, found)
         numbers.update({"role": "detractor", "segment": against.segment, "share": float(against.share)})
         good = (float(against.change) > 0) == (metric.better == "higher")
         return Insight(
-            metric=metric.name, kind=self.kind, score=0.25 + 0.1 * min(1.0, -float(against.share)),
-            period=result.period, message=DETRACTOR, values=values, segment=f"{dimension} = {against.segment}",
-            numbers=numbers, needs_attention=not good,
+            metric=metric.name,
+            kind=self.kind,
+            score=0.25 + 0.1 * min(1.0, -float(against.share)),
+            period=result.period,
+            message=DETRACTOR,
+            values=values,
+            segment=f"{dimension} = {against.segment}",
+            numbers=numbers,
+            needs_attention=not good,
         )

@@ -37,7 +37,9 @@ def forecast(values: list[float], level: float = 0.8) -> tuple[float, float, flo
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter on short series; the result is checked below
         try:
-            fitted = ETSModel(series, error="add", trend="add", damped_trend=True).fit(disp=False, maxiter=200)
+            fitted = ETSModel(series, error="add", trend="add", damped_trend=True).fit(
+                disp=False, maxiter=200
+            )
             frame = fitted.get_prediction(start=len(series), end=len(series)).summary_frame(alpha=1 - level)
         except (ValueError, np.linalg.LinAlgError):
             return None
@@ -78,14 +80,34 @@ class Forecast(Detector):
 
             if status(target, mean, evidence.metric.better).on_track is False:
                 score, worse = 0.55, True
-                message = N_("Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s), "
-                             "off its target.")
-        return [Insight(
-            metric=evidence.metric.name, kind=self.kind, score=score, period=evidence.result.period,
-            message=message,
-            values={"metric": Word(evidence.metric.title), "value": Number(mean, unit), "low": Number(low, unit),
-                    "high": Number(high, unit), "level": Number(level, "share"), "next": next_label},
-            numbers={"forecast": mean, "low": low, "high": high, "level": level, "next_period": next_label,
-                     "history": len(values), "model": "ETS(A,Ad,N)"},
-            needs_attention=worse,
-        )]
+                message = N_(
+                    "Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s), "
+                    "off its target."
+                )
+        return [
+            Insight(
+                metric=evidence.metric.name,
+                kind=self.kind,
+                score=score,
+                period=evidence.result.period,
+                message=message,
+                values={
+                    "metric": Word(evidence.metric.title),
+                    "value": Number(mean, unit),
+                    "low": Number(low, unit),
+                    "high": Number(high, unit),
+                    "level": Number(level, "share"),
+                    "next": next_label,
+                },
+                numbers={
+                    "forecast": mean,
+                    "low": low,
+                    "high": high,
+                    "level": level,
+                    "next_period": next_label,
+                    "history": len(values),
+                    "model": "ETS(A,Ad,N)",
+                },
+                needs_attention=worse,
+            )
+        ]

@@ -57,16 +57,23 @@ def insight_options(config, registry=None) -> dict[str, Any]:
             raise ConfigError(f"{where}: [insights] unknown key {key!r} (known: {known})")
         options[key] = value
     if options["dimensions"] is not None and (
-        not isinstance(options["dimensions"], list) or not all(isinstance(d, str) for d in options["dimensions"])
+        not isinstance(options["dimensions"], list)
+        or not all(isinstance(d, str) for d in options["dimensions"])
     ):
-        raise ConfigError(f'{where}: [insights].dimensions: expected a list of dimension names such as ["region"]')
+        raise ConfigError(
+            f'{where}: [insights].dimensions: expected a list of dimension names such as ["region"]'
+        )
     if not isinstance(options["top"], int) or isinstance(options["top"], bool) or options["top"] < 0:
         raise ConfigError(f"{where}: [insights].top: expected a whole number of insights (0 or more)")
     if not isinstance(options["exclude"], list) or not all(isinstance(k, str) for k in options["exclude"]):
-        raise ConfigError(f'{where}: [insights].exclude: expected a list of insight kinds such as ["forecast"]')
+        raise ConfigError(
+            f'{where}: [insights].exclude: expected a list of insight kinds such as ["forecast"]'
+        )
     for kind in options["exclude"]:
         if kinds and kind not in kinds:
-            raise ConfigError(f"{where}: [insights].exclude: unknown insight kind {kind!r} (known: {', '.join(sorted(kinds))})")
+            raise ConfigError(
+                f"{where}: [insights].exclude: unknown insight kind {kind!r} (known: {', '.join(sorted(kinds))})"
+            )
     return options
 
 
@@ -122,16 +129,25 @@ def find_insights(
     from ..compute import compute
 
     options = insight_options(config, registry)
-    chosen = {kind: detector for kind, detector in detectors(registry).items()
-              if kind not in options["exclude"] and (kinds is None or kind in kinds)}
+    chosen = {
+        kind: detector
+        for kind, detector in detectors(registry).items()
+        if kind not in options["exclude"] and (kinds is None or kind in kinds)
+    }
     settings = {kind: detector_settings(detector, config) for kind, detector in chosen.items()}
     default_dimensions = options["dimensions"]
     if default_dimensions is None:
         default_dimensions = _source_dimensions(source)
     options = {**options, "dimensions": list(default_dimensions)}
 
-    history = max((detector.history(metric, period, settings[kind], options)
-                   for metric in metrics for kind, detector in chosen.items()), default=0)
+    history = max(
+        (
+            detector.history(metric, period, settings[kind], options)
+            for metric in metrics
+            for kind, detector in chosen.items()
+        ),
+        default=0,
+    )
     wanted: dict[str, list] = defaultdict(list)  # dimension -> metrics
     for metric in metrics:
         for kind, detector in chosen.items():
@@ -142,8 +158,9 @@ def find_insights(
     results = compute(list(metrics), period, source, config=config, trend=history if history >= 2 else None)
     by_dimension: dict[str, dict[str, Any]] = {}
     for dimension, some in wanted.items():
-        by_dimension[dimension] = _broken_down(some, period, source, config, dimension,
-                                               named=options_named_dimensions(config))
+        by_dimension[dimension] = _broken_down(
+            some, period, source, config, dimension, named=options_named_dimensions(config)
+        )
 
     findings = Findings(results=results)
     for metric, result in zip(metrics, results, strict=True):
@@ -153,15 +170,20 @@ def find_insights(
         for kind, detector in chosen.items():
             asked = detector.dimensions(metric, settings[kind], options)
             evidence = Evidence(
-                metric=metric, period=period, result=result,
-                history=history_points[-detector.history(metric, period, settings[kind], options):]
-                if detector.history(metric, period, settings[kind], options) else [],
+                metric=metric,
+                period=period,
+                result=result,
+                history=history_points[-detector.history(metric, period, settings[kind], options) :]
+                if detector.history(metric, period, settings[kind], options)
+                else [],
                 segments={d: by_dimension.get(d, {}).get(metric.name) for d in asked},
-                config=config, settings=settings[kind], options=options,
+                config=config,
+                settings=settings[kind],
+                options=options,
             )
             try:
                 found = detector.detect(evidence) or []
-            except Exception as error:  # noqa: BLE001 - one broken detector must not hide the others
+            except Exception as error:
                 problem = f"insight {kind} failed for {metric.name}: {type(error).__name__}: {error}"
                 _log.info(problem)
                 findings.problems.append(problem)

@@ -37,7 +37,9 @@ def mann_kendall(values: Sequence[float]) -> tuple[float, float]:
     return z, math.erfc(abs(z) / math.sqrt(2))
 
 
-def direction(values: Sequence[float | None], *, confidence: float, min_change: float) -> tuple[int, float, float] | None:
+def direction(
+    values: Sequence[float | None], *, confidence: float, min_change: float
+) -> tuple[int, float, float] | None:
     """(+1 rising / -1 falling / 0 none, slope per period, z) over ``values``; None with a gap or
     fewer than 4 values."""
     if len(values) < 4 or any(v is None for v in values):
@@ -54,8 +56,12 @@ def direction(values: Sequence[float | None], *, confidence: float, min_change: 
 MESSAGES = {
     (1, False): N_("%(metric)s has risen over the last %(span)s, by %(change)s in all."),
     (-1, False): N_("%(metric)s has fallen over the last %(span)s, by %(change)s in all."),
-    (1, True): N_("%(metric)s has turned up: it rose over the last %(span)s (%(change)s) after falling before."),
-    (-1, True): N_("%(metric)s has turned down: it fell over the last %(span)s (%(change)s) after rising before."),
+    (1, True): N_(
+        "%(metric)s has turned up: it rose over the last %(span)s (%(change)s) after falling before."
+    ),
+    (-1, True): N_(
+        "%(metric)s has turned down: it fell over the last %(span)s (%(change)s) after rising before."
+    ),
 }
 
 
@@ -72,29 +78,48 @@ class Trend(Detector):
         values = evidence.values
         if len(values) < periods:
             return []
-        recent = direction(values[-periods:], confidence=float(evidence.settings["confidence"]),
-                           min_change=float(evidence.settings["min_change"]))
+        recent = direction(
+            values[-periods:],
+            confidence=float(evidence.settings["confidence"]),
+            min_change=float(evidence.settings["min_change"]),
+        )
         if recent is None or recent[0] == 0:
             return []
         sign, slope, z = recent
         before = None
         if len(values) >= 2 * periods:
-            before = direction(values[-2 * periods:-periods], confidence=float(evidence.settings["confidence"]),
-                               min_change=float(evidence.settings["min_change"]))
+            before = direction(
+                values[-2 * periods : -periods],
+                confidence=float(evidence.settings["confidence"]),
+                min_change=float(evidence.settings["min_change"]),
+            )
         new = before is not None and before[0] == -sign
         change = slope * (periods - 1)
         if evidence.metric.unit == "count":
             change = round(change)  # a count moves in whole records
         worse = (sign > 0) == (evidence.metric.better == "lower")
-        return [Insight(
-            metric=evidence.metric.name, kind="new_trend" if new else "trend",
-            # A new trend is news; a running one less so. Stronger evidence scores higher.
-            score=(0.45 if new else 0.3) + 0.2 * min(1.0, abs(z) / 4),
-            period=evidence.result.period, message=MESSAGES[(sign, new)],
-            values={"metric": Word(evidence.metric.title), "span": Span(periods, evidence.result.period),
-                    "change": Number(change, "change", of=evidence.metric.unit)},
-            numbers={"direction": "up" if sign > 0 else "down", "periods": periods, "slope": slope,
-                     "change": change, "z": z, "new": new,
-                     "previous_slope": before[1] if before else None},
-            needs_attention=worse,
-        )]
+        return [
+            Insight(
+                metric=evidence.metric.name,
+                kind="new_trend" if new else "trend",
+                # A new trend is news; a running one less so. Stronger evidence scores higher.
+                score=(0.45 if new else 0.3) + 0.2 * min(1.0, abs(z) / 4),
+                period=evidence.result.period,
+                message=MESSAGES[(sign, new)],
+                values={
+                    "metric": Word(evidence.metric.title),
+                    "span": Span(periods, evidence.result.period),
+                    "change": Number(change, "change", of=evidence.metric.unit),
+                },
+                numbers={
+                    "direction": "up" if sign > 0 else "down",
+                    "periods": periods,
+                    "slope": slope,
+                    "change": change,
+                    "z": z,
+                    "new": new,
+                    "previous_slope": before[1] if before else None,
+                },
+                needs_attention=worse,
+            )
+        ]

@@ -81,7 +81,9 @@ class Band:
 def theil_sen(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
     """(slope, intercept) of the Theil-Sen line through (x, y) points: the median pairwise slope, and
     the median of y - slope x."""
-    slopes = [(y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points) for x2, y2 in points[i + 1:] if x2 != x1]
+    slopes = [
+        (y2 - y1) / (x2 - x1) for i, (x1, y1) in enumerate(points) for x2, y2 in points[i + 1 :] if x2 != x1
+    ]
     slope = statistics.median(slopes) if slopes else 0.0
     intercept = statistics.median(y - slope * x for x, y in points)
     return slope, intercept
@@ -97,9 +99,14 @@ def predict(values: Sequence[float | None], level_window: int = DEFAULTS["level_
     return intercept + slope * len(values)
 
 
-def plain_band(values: Sequence[float | None], *, threshold: float = DEFAULTS["threshold"],
-               window: int = DEFAULTS["window"], level_window: int = DEFAULTS["level_window"],
-               min_history: int = DEFAULTS["min_history"]) -> Band | None:
+def plain_band(
+    values: Sequence[float | None],
+    *,
+    threshold: float = DEFAULTS["threshold"],
+    window: int = DEFAULTS["window"],
+    level_window: int = DEFAULTS["level_window"],
+    min_history: int = DEFAULTS["min_history"],
+) -> Band | None:
     """The plain band for the LAST value of ``values`` (oldest first); None with fewer than
     ``min_history`` earlier values."""
     earlier = values[:-1]
@@ -124,8 +131,9 @@ def plain_band(values: Sequence[float | None], *, threshold: float = DEFAULTS["t
     return Band(expected, scale, threshold, "plain", None, known)
 
 
-def seasonal_effects(values: Sequence[float | None], season: int, seasons: int = 2, *,
-                     ratio: bool = False) -> list[float | None]:
+def seasonal_effects(
+    values: Sequence[float | None], season: int, seasons: int = 2, *, ratio: bool = False
+) -> list[float | None]:
     """Each point's seasonal effect (None where fewer than ``seasons`` earlier seasons exist or their
     values are missing): a difference, or with ``ratio`` a relative one (0.35 for +35 %). See the
     module docstring."""
@@ -135,8 +143,11 @@ def seasonal_effects(values: Sequence[float | None], season: int, seasons: int =
         k = 1
         while position - k * season - NEIGHBOURS >= 0:
             then = position - k * season
-            around = [values[i] for i in range(then - NEIGHBOURS, min(len(values), then + NEIGHBOURS + 1))
-                      if i != then and values[i] is not None]
+            around = [
+                values[i]
+                for i in range(then - NEIGHBOURS, min(len(values), then + NEIGHBOURS + 1))
+                if i != then and values[i] is not None
+            ]
             if values[then] is None or len(around) < NEIGHBOURS:
                 earlier = []
                 break
@@ -154,32 +165,63 @@ def seasonal_effects(values: Sequence[float | None], season: int, seasons: int =
     return effects
 
 
-def band(values: Sequence[float | None], kind: str, *, threshold: float = DEFAULTS["threshold"],
-         window: int = DEFAULTS["window"], level_window: int = DEFAULTS["level_window"],
-         min_history: int = DEFAULTS["min_history"], seasons: int = DEFAULTS["seasons"]) -> Band | None:
+def band(
+    values: Sequence[float | None],
+    kind: str,
+    *,
+    threshold: float = DEFAULTS["threshold"],
+    window: int = DEFAULTS["window"],
+    level_window: int = DEFAULTS["level_window"],
+    min_history: int = DEFAULTS["min_history"],
+    seasons: int = DEFAULTS["seasons"],
+) -> Band | None:
     """The band for the LAST of ``values`` (oldest first), periods of ``kind``: seasonal when the
     history allows, else plain (``fallback`` set when a season applies but the history is short)."""
     season = SEASONS.get(kind)
     if season is not None:
         ratio = all(v > 0 for v in values if v is not None)
         effects = seasonal_effects(values, season, seasons, ratio=ratio)
-        used = [i for i in range(max(0, len(values) - 1 - window - level_window), len(values))
-                if values[i] is not None]
+        used = [
+            i
+            for i in range(max(0, len(values) - 1 - window - level_window), len(values))
+            if values[i] is not None
+        ]
         if effects[-1] is not None and all(effects[i] is not None for i in used):
-            adjusted = [None if v is None or effects[i] is None else (v / (1 + effects[i]) if ratio else v - effects[i])
-                        for i, v in enumerate(values)]
-            found = plain_band(adjusted, threshold=threshold, window=window, level_window=level_window,
-                               min_history=min_history)
+            adjusted = [
+                None
+                if v is None or effects[i] is None
+                else (v / (1 + effects[i]) if ratio else v - effects[i])
+                for i, v in enumerate(values)
+            ]
+            found = plain_band(
+                adjusted,
+                threshold=threshold,
+                window=window,
+                level_window=level_window,
+                min_history=min_history,
+            )
             if found is not None:
                 effect = effects[-1]
                 if ratio:
-                    return Band(found.expected * (1 + effect), found.scale * (1 + effect), threshold, "seasonal",
-                                season, found.history)
-                return Band(found.expected + effect, found.scale, threshold, "seasonal", season, found.history)
-    found = plain_band(values, threshold=threshold, window=window, level_window=level_window, min_history=min_history)
+                    return Band(
+                        found.expected * (1 + effect),
+                        found.scale * (1 + effect),
+                        threshold,
+                        "seasonal",
+                        season,
+                        found.history,
+                    )
+                return Band(
+                    found.expected + effect, found.scale, threshold, "seasonal", season, found.history
+                )
+    found = plain_band(
+        values, threshold=threshold, window=window, level_window=level_window, min_history=min_history
+    )
     if found is None:
         return None
-    return Band(found.expected, found.scale, threshold, "plain", None, found.history, fallback=kind in ("day", "week"))
+    return Band(
+        found.expected, found.scale, threshold, "plain", None, found.history, fallback=kind in ("day", "week")
+    )
 
 
 def history_needed(kind: str, settings) -> int:
@@ -202,17 +244,32 @@ def score(z: float, threshold: float) -> float:
 MESSAGES = {
     ("high", "plain"): N_("%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s)."),
     ("low", "plain"): N_("%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s)."),
-    ("high", "fallback"): N_("%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s; "
-                          "plain band, too little history for a seasonal one)."),
-    ("low", "fallback"): N_("%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s; "
-                         "plain band, too little history for a seasonal one)."),
-    ("high", 52): N_("%(metric)s is unusually high at %(value)s for the time of year (expected %(low)s to %(high)s)."),
-    ("low", 52): N_("%(metric)s is unusually low at %(value)s for the time of year (expected %(low)s to %(high)s)."),
-    ("high", 12): N_("%(metric)s is unusually high at %(value)s for the time of year (expected %(low)s to %(high)s)."),
-    ("low", 12): N_("%(metric)s is unusually low at %(value)s for the time of year (expected %(low)s to %(high)s)."),
-    ("high", 7): N_("%(metric)s is unusually high at %(value)s for the day of the week "
-                 "(expected %(low)s to %(high)s)."),
-    ("low", 7): N_("%(metric)s is unusually low at %(value)s for the day of the week (expected %(low)s to %(high)s)."),
+    ("high", "fallback"): N_(
+        "%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s; "
+        "plain band, too little history for a seasonal one)."
+    ),
+    ("low", "fallback"): N_(
+        "%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s; "
+        "plain band, too little history for a seasonal one)."
+    ),
+    ("high", 52): N_(
+        "%(metric)s is unusually high at %(value)s for the time of year (expected %(low)s to %(high)s)."
+    ),
+    ("low", 52): N_(
+        "%(metric)s is unusually low at %(value)s for the time of year (expected %(low)s to %(high)s)."
+    ),
+    ("high", 12): N_(
+        "%(metric)s is unusually high at %(value)s for the time of year (expected %(low)s to %(high)s)."
+    ),
+    ("low", 12): N_(
+        "%(metric)s is unusually low at %(value)s for the time of year (expected %(low)s to %(high)s)."
+    ),
+    ("high", 7): N_(
+        "%(metric)s is unusually high at %(value)s for the day of the week (expected %(low)s to %(high)s)."
+    ),
+    ("low", 7): N_(
+        "%(metric)s is unusually low at %(value)s for the day of the week (expected %(low)s to %(high)s)."
+    ),
 }
 
 
@@ -225,23 +282,46 @@ def shown_low(found: Band, unit: str) -> float:
     return max(0.0, found.low) if unit in NON_NEGATIVE_UNITS else found.low
 
 
-def unusual_insight(metric, period_label: str, value: float, found: Band, *, segment: str | None = None,
-                    title: str | None = None) -> Insight:
+def unusual_insight(
+    metric,
+    period_label: str,
+    value: float,
+    found: Band,
+    *,
+    segment: str | None = None,
+    title: str | None = None,
+) -> Insight:
     """The insight for a value outside ``found`` (the caller checked ``found.outside(value)``)."""
     z = found.z(value)
     direction = "high" if z > 0 else "low"
     variant = found.season if found.method == "seasonal" else ("fallback" if found.fallback else "plain")
     worse = (direction == "high") == (metric.better == "lower")
     return Insight(
-        metric=metric.name, kind="unusual", score=score(z, found.threshold), period=period_label,
+        metric=metric.name,
+        kind="unusual",
+        score=score(z, found.threshold),
+        period=period_label,
         message=MESSAGES[(direction, variant)],
-        values={"metric": Word(title or metric.title), "value": Number(value, metric.unit),
-                "low": Number(shown_low(found, metric.unit), metric.unit), "high": Number(found.high, metric.unit)},
+        values={
+            "metric": Word(title or metric.title),
+            "value": Number(value, metric.unit),
+            "low": Number(shown_low(found, metric.unit), metric.unit),
+            "high": Number(found.high, metric.unit),
+        },
         segment=segment,
-        numbers={"value": value, "expected": found.expected, "low": shown_low(found, metric.unit), "high": found.high,
-                 "robust_sd": found.scale, "z": None if math.isinf(z) else z, "threshold": found.threshold,
-                 "method": found.method, "season": found.season, "history": found.history,
-                 "fallback": found.fallback},
+        numbers={
+            "value": value,
+            "expected": found.expected,
+            "low": shown_low(found, metric.unit),
+            "high": found.high,
+            "robust_sd": found.scale,
+            "z": None if math.isinf(z) else z,
+            "threshold": found.threshold,
+            "method": found.method,
+            "season": found.season,
+            "history": found.history,
+            "fallback": found.fallback,
+        },
         needs_attention=worse,
     )
 
@@ -264,8 +344,12 @@ class UnusualChange(Detector):
 
 def band_from_settings(values, kind: str, settings) -> Band | None:
     """``band()`` with the ``[insights.unusual]`` settings."""
-    return band(values, kind, threshold=float(settings.get("threshold", DEFAULTS["threshold"])),
-                window=int(settings.get("window", DEFAULTS["window"])),
-                level_window=int(settings.get("level_window", DEFAULTS["level_window"])),
-                min_history=int(settings.get("min_history", DEFAULTS["min_history"])),
-                seasons=int(settings.get("seasons", DEFAULTS["seasons"])))
+    return band(
+        values,
+        kind,
+        threshold=float(settings.get("threshold", DEFAULTS["threshold"])),
+        window=int(settings.get("window", DEFAULTS["window"])),
+        level_window=int(settings.get("level_window", DEFAULTS["level_window"])),
+        min_history=int(settings.get("min_history", DEFAULTS["min_history"])),
+        seasons=int(settings.get("seasons", DEFAULTS["seasons"])),
+    )

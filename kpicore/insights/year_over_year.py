@@ -71,14 +71,30 @@ class YearOverYear(Detector):
         if usual == 0 and change == 0:
             strength = 0.0
         good = change == 0 or (change > 0) == (metric.better == "higher")
-        return [Insight(
-            metric=metric.name, kind=self.kind, score=0.2 + 0.2 * strength, period=result.period, message=MESSAGE,
-            values={"metric": Word(metric.title), "value": Number(result.value, metric.unit),
-                    "year_value": Number(year_value, metric.unit), "year_period": label,
-                    "change": Number(change, "change", of=metric.unit)},
-            numbers={"value": result.value, "year_period": label, "year_value": year_value, "delta": change,
-                     "delta_pct": None if metric.unit in ("percent", "points") or year_value == 0
-                     else 100 * change / abs(year_value),
-                     "usual_move": usual},
-            needs_attention=not good,
-        )]
+        return [
+            Insight(
+                metric=metric.name,
+                kind=self.kind,
+                score=0.2 + 0.2 * strength,
+                period=result.period,
+                message=MESSAGE,
+                values={
+                    "metric": Word(metric.title),
+                    "value": Number(result.value, metric.unit),
+                    "year_value": Number(year_value, metric.unit),
+                    "year_period": label,
+                    "change": Number(change, "change", of=metric.unit),
+                },
+                numbers={
+                    "value": result.value,
+                    "year_period": label,
+                    "year_value": year_value,
+                    "delta": change,
+                    "delta_pct": None
+                    if metric.unit in ("percent", "points") or year_value == 0
+                    else 100 * change / abs(year_value),
+                    "usual_move": usual,
+                },
+                needs_attention=not good,
+            )
+        ]

@@ -10,7 +10,9 @@ from ..metric import Measure, Metric, percent
 
 def valid_customer(t):
     """A customer with a signup time, and no churn before it."""
-    return t.signup_at.valid() & (t.churned_at.is_(None) | (t.churned_at.valid() & (t.churned_at >= t.signup_at)))
+    return t.signup_at.valid() & (
+        t.churned_at.is_(None) | (t.churned_at.valid() & (t.churned_at >= t.signup_at))
+    )
 
 
 def invalid_customer(t, p):
@@ -24,7 +26,9 @@ def starting_customers(t, p):
 
 
 INVALID_CUSTOMERS = Measure.count(
-    where=invalid_customer, entity="customers", warn="customers with no signup time or churned before signing up"
+    where=invalid_customer,
+    entity="customers",
+    warn="customers with no signup time or churned before signing up",
 )
 STARTING_CUSTOMERS = Measure.count(where=starting_customers, entity="customers")
 CHURNED_CUSTOMERS = Measure.count(
@@ -57,9 +61,7 @@ class NewCustomers(Metric):
 class ChurnRate(Metric):
     name = "churn_rate"
     title = "Churn rate"
-    description = (
-        "100 x customers of S who churned in the period / S, where S = customers active at the period's start."
-    )
+    description = "100 x customers of S who churned in the period / S, where S = customers active at the period's start."
     unit = "percent"
     better = "lower"
     entity = "customers"
@@ -110,7 +112,9 @@ class RetentionRate(Metric):
 class ActiveCustomers(Metric):
     name = "active_customers"
     title = "Active customers"
-    description = "Customers signed up before the period's end and not churned before it (churned_at NULL or >= end)."
+    description = (
+        "Customers signed up before the period's end and not churned before it (churned_at NULL or >= end)."
+    )
     unit = "count"
     better = "higher"
     entity = "customers"
@@ -121,9 +125,9 @@ class ActiveCustomers(Metric):
     )
     measures: ClassVar[dict[str, Measure]] = {
         "active": Measure.count(
-            where=lambda t, p: valid_customer(t)
-            & (t.signup_at < p.end)
-            & (t.churned_at.is_(None) | (t.churned_at >= p.end))
+            where=lambda t, p: (
+                valid_customer(t) & (t.signup_at < p.end) & (t.churned_at.is_(None) | (t.churned_at >= p.end))
+            )
         ),
         "invalid": INVALID_CUSTOMERS,
     }

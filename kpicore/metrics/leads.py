@@ -20,9 +20,7 @@ def valid_lead(t):
 class ConversionRate(Metric):
     name = "conversion_rate"
     title = "Lead conversion rate"
-    description = (
-        "100 x leads created in the period that converted (whenever that happened) / leads created in the period."
-    )
+    description = "100 x leads created in the period that converted (whenever that happened) / leads created in the period."
     unit = "percent"
     better = "higher"
     entity = "leads"
@@ -36,7 +34,9 @@ class ConversionRate(Metric):
     measures: ClassVar[dict[str, Measure]] = {
         "converted": Measure.count(where=lambda t: t.converted_at.is_not(None) & valid_lead(t)),
         "leads": Measure.count(where=valid_lead),
-        "invalid": Measure.count(where=converted_before_created, warn="leads converted before they were created"),
+        "invalid": Measure.count(
+            where=converted_before_created, warn="leads converted before they were created"
+        ),
         "no_time": Measure.missing_time("leads with no created_at"),
     }
 

@@ -29,13 +29,17 @@ class CustomerAcquisitionCost(Metric):
         "spend": Measure.sum("amount", entity="marketing_spend", time="spent_on"),
         "new": Measure.count(entity="customers", time="signup_at"),
         "no_amount": Measure.count(
-            where=lambda t: t.amount.is_(None), entity="marketing_spend", time="spent_on",
+            where=lambda t: t.amount.is_(None),
+            entity="marketing_spend",
+            time="spent_on",
             warn="marketing spend rows with no amount or an amount that is not a number (kpi check --data shows examples)",
         ),
         "no_date": Measure.missing_time(
             "marketing spend rows with no spent_on date", entity="marketing_spend", time="spent_on"
         ),
-        "no_signup": Measure.missing_time("customers with no signup time", entity="customers", time="signup_at"),
+        "no_signup": Measure.missing_time(
+            "customers with no signup time", entity="customers", time="signup_at"
+        ),
     }
 
     def value(self, m):

@@ -40,7 +40,9 @@ def derive_customer_orders(source):
             ordered_at.sql.label("ordered_at"),
             amount.label("amount"),
             sa.func.row_number().over(partition_by=customer_id, order_by=order_by).label("order_rank"),
-            sa.func.row_number().over(partition_by=(customer_id, is_purchase), order_by=order_by).label("kind_rank"),
+            sa.func.row_number()
+            .over(partition_by=(customer_id, is_purchase), order_by=order_by)
+            .label("kind_rank"),
         )
         .select_from(orders.from_)
         .where(customer_id.is_not(None), amount.is_not(None), ordered_at.valid())
@@ -133,12 +135,16 @@ def derive_customer_orders_in_buckets(source, boundaries):
     # The buckets holding a purchase after the first one: bucket j is among them when the remaining
     # sum has a bit at or below j, that is when it is not a multiple of 2^(j + 1).
     later = c.purchase_buckets - power_of_two(c.first_purchase_at)
-    second = sa.case(*(
-        (sa.or_(later % sa.literal(2 ** (j + 1), sa.BigInteger) != 0, c.twice_at <= j), j) for j in range(count)
-    ))
+    second = sa.case(
+        *(
+            (sa.or_(later % sa.literal(2 ** (j + 1), sa.BigInteger) != 0, c.twice_at <= j), j)
+            for j in range(count)
+        )
+    )
     derived = source.once_per_row(
-        sa.select(c.customer_id, c.first_order_at, c.first_purchase_at, second.label("second_purchase_at"))
-        .select_from(per_customer),
+        sa.select(
+            c.customer_id, c.first_order_at, c.first_purchase_at, second.label("second_purchase_at")
+        ).select_from(per_customer),
         "customer_orders",
     )
     return derived, {name: derived.c[name] for name in ("customer_id", *CUSTOMER_ORDER_TIMES)}
@@ -154,7 +160,8 @@ def _customer_buckets_by_running_count(source, per_bucket, count: int):
         sa.select(
             b.customer_id,
             b.bucket,
-            sa.func.sum(b.purchases).over(partition_by=b.customer_id, order_by=b.bucket, rows=(None, 0))
+            sa.func.sum(b.purchases)
+            .over(partition_by=b.customer_id, order_by=b.bucket, rows=(None, 0))
             .label("purchases_so_far"),
         )
         .where(b.bucket.is_not(None), b.bucket < count)
@@ -186,11 +193,18 @@ CUSTOMER_ORDERS = Entity(
 REVENUE = Measure.sum("amount", entity="orders", time="ordered_at")
 ORDERS_WITH_AMOUNT = Measure.count(where=lambda t: t.amount.is_not(None), entity="orders", time="ordered_at")
 NO_AMOUNT = Measure.count(
-    where=lambda t: t.amount.is_(None), entity="orders", time="ordered_at", warn="orders with no amount or an amount that is not a number (kpi check --data shows examples)"
+    where=lambda t: t.amount.is_(None),
+    entity="orders",
+    time="ordered_at",
+    warn="orders with no amount or an amount that is not a number (kpi check --data shows examples)",
 )
 NO_ORDER_TIME = Measure.missing_time("orders with no ordered_at", entity="orders", time="ordered_at")
 LIFETIME = {"entity": "orders", "time": "ordered_at", "window": "before_end"}
-LIFETIME_NO_AMOUNT = Measure.count(where=lambda t: t.amount.is_(None), warn="orders with no amount or an amount that is not a number (kpi check --data shows examples)", **LIFETIME)
+LIFETIME_NO_AMOUNT = Measure.count(
+    where=lambda t: t.amount.is_(None),
+    warn="orders with no amount or an amount that is not a number (kpi check --data shows examples)",
+    **LIFETIME,
+)
 LIFETIME_NO_CUSTOMER = Measure.count(
     where=lambda t: t.amount.is_not(None) & t.customer_id.is_(None),
     warn="orders with no customer (not attributable to a customer)",
@@ -217,7 +231,12 @@ class Revenue(Metric):
         "Refunds count in the period they happen; guest orders (no customer) count.",
         "An order with no amount or no ordered_at is left out and warned.",
     )
-    measures: ClassVar[dict[str, Measure]] = {"revenue": REVENUE, "orders": ORDERS_WITH_AMOUNT, "invalid": NO_AMOUNT, "no_time": NO_ORDER_TIME}
+    measures: ClassVar[dict[str, Measure]] = {
+        "revenue": REVENUE,
+        "orders": ORDERS_WITH_AMOUNT,
+        "invalid": NO_AMOUNT,
+        "no_time": NO_ORDER_TIME,
+    }
 
     def value(self, m):
         return m.revenue
@@ -316,9 +335,7 @@ class PredictiveCustomerLifetimeValue(Metric):
 class RepeatPurchaseRate(Metric):
     name = "repeat_purchase_rate"
     title = "Repeat purchase rate"
-    description = (
-        "100 x customers with 2 or more orders of amount > 0 before the period's end / customers with 1 or more."
-    )
+    description = "100 x customers with 2 or more orders of amount > 0 before the period's end / customers with 1 or more."
     unit = "percent"
     better = "higher"
     entity = "customer_orders"

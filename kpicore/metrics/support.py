@@ -16,7 +16,9 @@ def valid_contacts(t):
 class FirstContactResolution(Metric):
     name = "fcr"
     title = "First-contact resolution"
-    description = "100 x tickets resolved in the period with exactly 1 contact / tickets resolved in the period."
+    description = (
+        "100 x tickets resolved in the period with exactly 1 contact / tickets resolved in the period."
+    )
     unit = "percent"
     better = "higher"
     entity = "tickets"
@@ -55,7 +57,9 @@ class EscalationRate(Metric):
     measures: ClassVar[dict[str, Measure]] = {
         "escalated": Measure.count(where=lambda t: t.escalated.is_not(None) & t.truthy(t.escalated)),
         "tickets": Measure.count(where=lambda t: t.escalated.is_not(None)),
-        "invalid": Measure.count(where=lambda t: t.escalated.is_(None), warn="tickets with escalated missing"),
+        "invalid": Measure.count(
+            where=lambda t: t.escalated.is_(None), warn="tickets with escalated missing"
+        ),
         "no_time": Measure.missing_time("tickets with no opened_at"),
     }
 

@@ -20,9 +20,7 @@ def _valid_score(low: int, high: int):
 class NPS(Metric):
     name = "nps"
     title = "Net Promoter Score"
-    description = (
-        "100 x (promoters 9-10 - detractors 0-6) / valid nps responses, responded_at in the period."
-    )
+    description = "100 x (promoters 9-10 - detractors 0-6) / valid nps responses, responded_at in the period."
     unit = "points"
     better = "higher"
     entity = "survey_responses"
@@ -56,7 +54,9 @@ class NPS(Metric):
 class CSAT(Metric):
     name = "csat"
     title = "Customer satisfaction (CSAT)"
-    description = "100 x responses scoring 4 or 5 / valid csat responses (scores 1..5), responded_at in the period."
+    description = (
+        "100 x responses scoring 4 or 5 / valid csat responses (scores 1..5), responded_at in the period."
+    )
     unit = "percent"
     better = "higher"
     entity = "survey_responses"

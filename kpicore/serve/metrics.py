@@ -10,14 +10,21 @@ class ServiceMetrics:
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.registry = CollectorRegistry()
-        self.fires = Counter("kpicore_fires", "Schedule fires (including catch-ups and retries)",
-                             ["kind", "name"], registry=self.registry)
-        self.deliveries = Counter("kpicore_deliveries", "Destination outcomes", ["kind", "status"],
-                                  registry=self.registry)
-        self.compute_seconds = Histogram("kpicore_compute_seconds", "Time to compute a message",
-                                         registry=self.registry)
-        self.send_seconds = Histogram("kpicore_send_seconds", "Time to send a message to its destinations",
-                                      registry=self.registry)
+        self.fires = Counter(
+            "kpicore_fires",
+            "Schedule fires (including catch-ups and retries)",
+            ["kind", "name"],
+            registry=self.registry,
+        )
+        self.deliveries = Counter(
+            "kpicore_deliveries", "Destination outcomes", ["kind", "status"], registry=self.registry
+        )
+        self.compute_seconds = Histogram(
+            "kpicore_compute_seconds", "Time to compute a message", registry=self.registry
+        )
+        self.send_seconds = Histogram(
+            "kpicore_send_seconds", "Time to send a message to its destinations", registry=self.registry
+        )
 
     def exposition(self) -> bytes:
         """The Prometheus text format."""

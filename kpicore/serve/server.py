@@ -58,8 +58,14 @@ def _uvicorn_server(config):
     return Server(config)
 
 
-def run(service: Service, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
-        extra_routes: Sequence[Any] | Callable[[], Sequence[Any]] = (), shutdown_timeout: float = 30.0) -> bool:
+def run(
+    service: Service,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    extra_routes: Sequence[Any] | Callable[[], Sequence[Any]] = (),
+    shutdown_timeout: float = 30.0,
+) -> bool:
     """Serve until SIGTERM or SIGINT; returns True when no delivery was cut off by the shutdown timeout.
 
     ``extra_routes`` may be a callable, called once the port is bound (so a port in use fails first).
@@ -72,12 +78,22 @@ def run(service: Service, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *,
     actual_port = sock.getsockname()[1]
     if callable(extra_routes):
         extra_routes = extra_routes()
-    config = uvicorn.Config(build_app(service, extra_routes), log_level="warning", access_log=False,
-                            lifespan="off", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        build_app(service, extra_routes),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
     server = _uvicorn_server(config)
     service.start()
-    event("listening", host=host, port=actual_port, digests=len(service.specs),
-          url=f"http://{host}:{actual_port}/healthz")
+    event(
+        "listening",
+        host=host,
+        port=actual_port,
+        digests=len(service.specs),
+        url=f"http://{host}:{actual_port}/healthz",
+    )
     try:
         server.run(sockets=[sock])
     finally:

@@ -89,9 +89,16 @@ FOLLOW_CATCH_UP = dt.timedelta(hours=24)
 class Service:
     """The digests of one kpi.toml on their schedules, in this process."""
 
-    def __init__(self, config, registry, specs: dict[str, DigestSpec], engine: Engine,
-                 settings: ServeSettings | None = None, alerts: dict[str, tuple] | None = None,
-                 follow: tuple | None = None) -> None:
+    def __init__(
+        self,
+        config,
+        registry,
+        specs: dict[str, DigestSpec],
+        engine: Engine,
+        settings: ServeSettings | None = None,
+        alerts: dict[str, tuple] | None = None,
+        follow: tuple | None = None,
+    ) -> None:
         from kpicore.serve.metrics import ServiceMetrics
 
         self.config, self.registry, self.engine = config, registry, engine
@@ -129,44 +136,70 @@ class Service:
             timezone=dt.UTC,
         )
         for name, spec in self.specs.items():
-            scheduler.add_job(self._on_trigger, build_trigger(spec.schedule), args=[name], id=f"digest:{name}",
-                              name=name)
+            scheduler.add_job(
+                self._on_trigger, build_trigger(spec.schedule), args=[name], id=f"digest:{name}", name=name
+            )
         for name, (_, schedule) in self.alerts.items():
-            scheduler.add_job(self.fire_alert, build_trigger(schedule), args=[name], id=f"alert:{name}",
-                              name=f"alert {name}")
+            scheduler.add_job(
+                self.fire_alert,
+                build_trigger(schedule),
+                args=[name],
+                id=f"alert:{name}",
+                name=f"alert {name}",
+            )
         if self.follow is not None:
-            scheduler.add_job(self.fire_personal, build_trigger(self.follow[1]), id="follow",
-                              name="personal messages")
+            scheduler.add_job(
+                self.fire_personal, build_trigger(self.follow[1]), id="follow", name="personal messages"
+            )
         # start_date from this service's clock (APScheduler would read the machine's, unlike the rest).
         ticks_from = _now() + dt.timedelta(seconds=self.settings.tick)
-        scheduler.add_job(self.tick, IntervalTrigger(seconds=self.settings.tick, start_date=ticks_from, timezone=dt.UTC),
-                          id="tick",
-                          name="tick")
+        scheduler.add_job(
+            self.tick,
+            IntervalTrigger(seconds=self.settings.tick, start_date=ticks_from, timezone=dt.UTC),
+            id="tick",
+            name="tick",
+        )
         sync_every = self._sync_interval()
         if sync_every is not None:
-            scheduler.add_job(self.sync, IntervalTrigger(seconds=sync_every, start_date=_now(), timezone=dt.UTC),
-                              id="sync", name="sync",
-                              next_run_time=_now())
+            scheduler.add_job(
+                self.sync,
+                IntervalTrigger(seconds=sync_every, start_date=_now(), timezone=dt.UTC),
+                id="sync",
+                name="sync",
+                next_run_time=_now(),
+            )
         self.scheduler = scheduler
         scheduler.start()
         now = _now()
         for name, spec in self.specs.items():
             missed = most_recent_fire(spec.schedule, now, dt.timedelta(seconds=spec.catch_up))
             if missed is not None:
-                scheduler.add_job(self.fire, args=[name, missed, "caught_up"], id=f"catch-up:{name}",
-                                  name=f"catch-up {name}")
+                scheduler.add_job(
+                    self.fire,
+                    args=[name, missed, "caught_up"],
+                    id=f"catch-up:{name}",
+                    name=f"catch-up {name}",
+                )
         # Alerts and personal messages catch up the same way: the most recent fire within catch_up is
         # run once now (the ledger skips whatever was already sent for its period).
         for name, (spec, schedule) in self.alerts.items():
             missed = most_recent_fire(schedule, now, dt.timedelta(seconds=self._alert_catch_up(spec)))
             if missed is not None:
-                scheduler.add_job(self.fire_alert, args=[name, missed, "caught_up"], id=f"catch-up-alert:{name}",
-                                  name=f"catch-up alert {name}")
+                scheduler.add_job(
+                    self.fire_alert,
+                    args=[name, missed, "caught_up"],
+                    id=f"catch-up-alert:{name}",
+                    name=f"catch-up alert {name}",
+                )
         if self.follow is not None:
             missed = most_recent_fire(self.follow[1], now, FOLLOW_CATCH_UP)
             if missed is not None:
-                scheduler.add_job(self.fire_personal, args=[missed, "caught_up"], id="catch-up-follow",
-                                  name="catch-up personal messages")
+                scheduler.add_job(
+                    self.fire_personal,
+                    args=[missed, "caught_up"],
+                    id="catch-up-follow",
+                    name="catch-up personal messages",
+                )
 
     def stop(self, timeout: float = 30.0) -> bool:
         """No new fires; wait up to ``timeout`` seconds for deliveries in flight. True if none was cut off."""
@@ -190,7 +223,9 @@ class Service:
         now = _now()
         scheduled = most_recent_fire(spec.schedule, now, dt.timedelta(seconds=spec.catch_up))
         if scheduled is None:
-            event("skipped", logging.WARNING, digest=name, reason="ran later than catch_up after its fire time")
+            event(
+                "skipped", logging.WARNING, digest=name, reason="ran later than catch_up after its fire time"
+            )
             return
         self.fire(name, scheduled, "fired")
 
@@ -219,8 +254,11 @@ class Service:
             self.metrics.fires.labels("alert", name).inc()
             if reason != "fired":
                 event(reason, alert=name, scheduled=scheduled.isoformat())
-            evaluation: dict[str, Any] = {"at": _now().isoformat(timespec="seconds"),
-                                          "scheduled": scheduled.isoformat(), "failing": False}
+            evaluation: dict[str, Any] = {
+                "at": _now().isoformat(timespec="seconds"),
+                "scheduled": scheduled.isoformat(),
+                "failing": False,
+            }
 
             def seen(states) -> None:
                 evaluation["period"] = states[0].period if states else None
@@ -228,10 +266,16 @@ class Service:
                 evaluation["unavailable"] = sum(1 for state in states if state.reason)
 
             try:
-                outcomes = run_alert(spec, scheduled, self.config, self.registry, self.engine,
-                                     due=lambda key, destinations: self.due_for(key, destinations, _now()),
-                                     on_states=seen)
-            except Exception as error:  # noqa: BLE001 - a source or state failure: logged, the next fire retries
+                outcomes = run_alert(
+                    spec,
+                    scheduled,
+                    self.config,
+                    self.registry,
+                    self.engine,
+                    due=lambda key, destinations: self.due_for(key, destinations, _now()),
+                    on_states=seen,
+                )
+            except Exception as error:
                 from kpicore.delivery.redact import redact
 
                 text = str(error) if isinstance(error, KpiError) else redact(type(error).__name__)
@@ -244,11 +288,21 @@ class Service:
                 self.metrics.deliveries.labels(key.kind, outcome.status).inc()
                 if outcome.status == "skipped":
                     continue
-                event("alerted" if key.kind == "alert" and outcome.status == "sent"
-                      else "cleared" if outcome.status == "sent" else "failed",
-                      logging.INFO if outcome.status == "sent" else logging.WARNING, alert=name, kind=key.kind,
-                      period=key.period, segment=key.segment or None, destination=outcome.destination,
-                      attempt=outcome.attempts, error=outcome.error)
+                event(
+                    "alerted"
+                    if key.kind == "alert" and outcome.status == "sent"
+                    else "cleared"
+                    if outcome.status == "sent"
+                    else "failed",
+                    logging.INFO if outcome.status == "sent" else logging.WARNING,
+                    alert=name,
+                    kind=key.kind,
+                    period=key.period,
+                    segment=key.segment or None,
+                    destination=outcome.destination,
+                    attempt=outcome.attempts,
+                    error=outcome.error,
+                )
                 self._gave_up(key, outcome, alert=name)
             return outcomes
         finally:
@@ -257,8 +311,9 @@ class Service:
                 self._in_flight -= 1
                 self._idle.notify_all()
 
-    def fire_personal(self, scheduled: dt.datetime | None = None, reason: str = "fired",
-                      users: list[str] | None = None) -> list:
+    def fire_personal(
+        self, scheduled: dt.datetime | None = None, reason: str = "fired", users: list[str] | None = None
+    ) -> list:
         """Send each /kpi follower their personal message for the period of ``scheduled`` (default:
         the most recent fire), once per (user, period); failed sends are retried like alerts'."""
         from kpicore.chat.personal import send_personal
@@ -280,10 +335,17 @@ class Service:
             if reason != "fired":
                 event(reason, personal="follow", scheduled=scheduled.isoformat())
             try:
-                outcomes = send_personal(self.config, self.registry, self.engine, scheduled, settings, users=users,
-                                         due=lambda key, destinations: self.due_for(key, destinations, _now()),
-                                         lease=claim_lease(self.config))
-            except Exception as error:  # noqa: BLE001 - the state database or the source: the next fire retries
+                outcomes = send_personal(
+                    self.config,
+                    self.registry,
+                    self.engine,
+                    scheduled,
+                    settings,
+                    users=users,
+                    due=lambda key, destinations: self.due_for(key, destinations, _now()),
+                    lease=claim_lease(self.config),
+                )
+            except Exception as error:
                 from kpicore.delivery.redact import redact
 
                 text = str(error) if isinstance(error, KpiError) else redact(type(error).__name__)
@@ -293,10 +355,15 @@ class Service:
                 self.metrics.deliveries.labels(key.kind, outcome.status).inc()
                 if outcome.status == "skipped":
                     continue
-                event("delivered" if outcome.status == "sent" else "failed",
-                      logging.INFO if outcome.status == "sent" else logging.WARNING, personal=key.name,
-                      period=key.period, destination=outcome.destination, attempt=outcome.attempts,
-                      error=outcome.error)
+                event(
+                    "delivered" if outcome.status == "sent" else "failed",
+                    logging.INFO if outcome.status == "sent" else logging.WARNING,
+                    personal=key.name,
+                    period=key.period,
+                    destination=outcome.destination,
+                    attempt=outcome.attempts,
+                    error=outcome.error,
+                )
                 self._gave_up(key, outcome, personal=key.name)
             return outcomes
         finally:
@@ -308,8 +375,17 @@ class Service:
     def _gave_up(self, key, outcome, **fields) -> None:
         """A failed alert or personal message after its last retry: said once in the log."""
         if outcome.status == "failed" and outcome.attempts >= self.settings.max_attempts:
-            event("gave_up", logging.ERROR, kind=key.kind, period=key.period, segment=key.segment or None,
-                  destination=outcome.destination, attempt=outcome.attempts, error=outcome.error, **fields)
+            event(
+                "gave_up",
+                logging.ERROR,
+                kind=key.kind,
+                period=key.period,
+                segment=key.segment or None,
+                destination=outcome.destination,
+                attempt=outcome.attempts,
+                error=outcome.error,
+                **fields,
+            )
 
     def due_for(self, key, destinations: list[str], now: dt.datetime) -> list[str]:
         """The destinations of message ``key`` to send now: never attempted, or failed with its backoff
@@ -317,8 +393,11 @@ class Service:
         from kpicore.channels.base import parse_destination
         from kpicore.delivery.ledger import FAILED, UNKNOWN, list_deliveries
 
-        rows = {row.destination: row for row in list_deliveries(self.engine, name=key.name, period=key.period,
-                                                                 kind=key.kind) if row.segment == key.segment}
+        rows = {
+            row.destination: row
+            for row in list_deliveries(self.engine, name=key.name, period=key.period, kind=key.kind)
+            if row.segment == key.segment
+        }
         due = []
         for destination in destinations:
             row = rows.get(destination)
@@ -334,8 +413,9 @@ class Service:
                     due.append(destination)
         return due
 
-    def fire(self, name: str, scheduled: dt.datetime, reason: str = "fired",
-             destinations: list[str] | None = None) -> list:
+    def fire(
+        self, name: str, scheduled: dt.datetime, reason: str = "fired", destinations: list[str] | None = None
+    ) -> list:
         """Deliver digest ``name`` for the period of its ``scheduled`` fire time; returns the outcomes."""
         from kpicore.digest.run import resolve_period
 
@@ -352,7 +432,7 @@ class Service:
             if destinations is None:
                 try:
                     destinations = self.due_destinations(spec, scheduled, _now(), include_new=True)
-                except Exception as error:  # noqa: BLE001 - the state database dropped out: log, retry later
+                except Exception as error:
                     self._state_down(error, digest=name, period=period)
                     return []
             if not destinations:
@@ -373,30 +453,64 @@ class Service:
         timing: dict[str, float] = {}
         prepare = self._preparer(spec, scheduled, timing)
         try:
-            run = send_digest(self.config, spec, now=scheduled, registry=self.registry, engine=self.engine,
-                              prepare=prepare, destinations=destinations, reraise=False)
+            run = send_digest(
+                self.config,
+                spec,
+                now=scheduled,
+                registry=self.registry,
+                engine=self.engine,
+                prepare=prepare,
+                destinations=destinations,
+                reraise=False,
+            )
         except SQLAlchemyError as error:
             self._state_down(error, digest=spec.name, period=period, duration=time.monotonic() - started)
             return []
         except KpiError as error:
-            event("failed", logging.ERROR, digest=spec.name, period=period, error=str(error),
-                  duration=time.monotonic() - started)
+            event(
+                "failed",
+                logging.ERROR,
+                digest=spec.name,
+                period=period,
+                error=str(error),
+                duration=time.monotonic() - started,
+            )
             return []
         self._state_up(spec.name)
         total = time.monotonic() - started
         if "compute" in timing:
             self.metrics.compute_seconds.observe(timing["compute"])
-            event("computed", digest=spec.name, period=period, duration=timing["compute"],
-                  source=timing.get("source"))
+            event(
+                "computed",
+                digest=spec.name,
+                period=period,
+                duration=timing["compute"],
+                source=timing.get("source"),
+            )
             self.metrics.send_seconds.observe(max(total - timing["compute"], 0.0))
         for outcome in run.outcomes:
             self.metrics.deliveries.labels("digest", outcome.status).inc()
             if outcome.status == "sent":
-                event("delivered", digest=spec.name, period=period, destination=outcome.destination,
-                      attempt=outcome.attempts, resumed=outcome.resumed or None, duration=total)
+                event(
+                    "delivered",
+                    digest=spec.name,
+                    period=period,
+                    destination=outcome.destination,
+                    attempt=outcome.attempts,
+                    resumed=outcome.resumed or None,
+                    duration=total,
+                )
             elif outcome.status == "failed":
-                event("failed", logging.WARNING, digest=spec.name, period=period, destination=outcome.destination,
-                      attempt=outcome.attempts, error=outcome.error, duration=total)
+                event(
+                    "failed",
+                    logging.WARNING,
+                    digest=spec.name,
+                    period=period,
+                    destination=outcome.destination,
+                    attempt=outcome.attempts,
+                    error=outcome.error,
+                    duration=total,
+                )
                 self._maybe_give_up(spec, period, outcome)
         return run.outcomes
 
@@ -426,10 +540,19 @@ class Service:
             f"compute failed: {SOURCE_DOWN}"
         ):
             return
-        text = (f"kpicore could not deliver digest {spec.name!r} for {period} to {outcome.destination} "
-                f"after {outcome.attempts} attempts: {outcome.error}")
-        event("gave_up", logging.ERROR, digest=spec.name, period=period, destination=outcome.destination,
-              attempt=outcome.attempts, error=outcome.error)
+        text = (
+            f"kpicore could not deliver digest {spec.name!r} for {period} to {outcome.destination} "
+            f"after {outcome.attempts} attempts: {outcome.error}"
+        )
+        event(
+            "gave_up",
+            logging.ERROR,
+            digest=spec.name,
+            period=period,
+            destination=outcome.destination,
+            attempt=outcome.attempts,
+            error=outcome.error,
+        )
         if self.settings.notify:
             self._notify(spec, period, outcome, text)
 
@@ -440,10 +563,21 @@ class Service:
         key = MessageKey("alert", f"delivery-failed:{spec.name}:{outcome.destination}"[:200], period)
         notice = Message.plain(key, f"kpicore: delivery of {spec.name} failed", text)
         targets = [d for d in self.settings.notify if d != outcome.destination]
-        for result in deliver(key, targets, notice, self.engine, channels(self.registry),
-                              channel_settings(self.config, self.registry)):
-            event("notified" if result.status == "sent" else "notify_" + result.status, digest=spec.name,
-                  period=period, destination=result.destination, error=result.error)
+        for result in deliver(
+            key,
+            targets,
+            notice,
+            self.engine,
+            channels(self.registry),
+            channel_settings(self.config, self.registry),
+        ):
+            event(
+                "notified" if result.status == "sent" else "notify_" + result.status,
+                digest=spec.name,
+                period=period,
+                destination=result.destination,
+                error=result.error,
+            )
 
     # -- the tick: retries, dead claims, held digests -----------------------------------------------
     def _sync_interval(self) -> float | None:
@@ -504,13 +638,22 @@ class Service:
             self.state_error = f"{type(error).__name__}"
             event("failed", logging.ERROR, error="state database unreachable; retrying")
 
-    def _failed_due(self, kinds: tuple[str, ...], period: str, now: dt.datetime, name: str | None = None) -> list:
+    def _failed_due(
+        self, kinds: tuple[str, ...], period: str, now: dt.datetime, name: str | None = None
+    ) -> list:
         """Failed ledger rows of these kinds for ``period`` whose backoff has passed (retries left)."""
         from kpicore.delivery.ledger import FAILED, list_deliveries
 
-        rows = [row for kind in kinds for row in list_deliveries(self.engine, name=name, period=period, kind=kind)]
-        return [row for row in rows if row.status == FAILED and row.attempts < self.settings.max_attempts
-                and now >= row.updated_at + self.settings.wait_after(row.attempts)]
+        rows = [
+            row for kind in kinds for row in list_deliveries(self.engine, name=name, period=period, kind=kind)
+        ]
+        return [
+            row
+            for row in rows
+            if row.status == FAILED
+            and row.attempts < self.settings.max_attempts
+            and now >= row.updated_at + self.settings.wait_after(row.attempts)
+        ]
 
     def _retry_alerts(self, now: dt.datetime) -> None:
         """Judge again an alert whose last send failed, once its backoff has passed (the same rule,
@@ -538,8 +681,10 @@ class Service:
             return
         from kpicore.digest.render import DigestSpec
 
-        period = resolve_period(DigestSpec("personal", "", [], period=settings.follow_period,
-                                           timezone=self.config.timezone), now=scheduled).label
+        period = resolve_period(
+            DigestSpec("personal", "", [], period=settings.follow_period, timezone=self.config.timezone),
+            now=scheduled,
+        ).label
         users = sorted({row.name for row in self._failed_due(("personal",), period, now)})
         if users:
             self.fire_personal(scheduled, "retried", users=users)
@@ -553,8 +698,13 @@ class Service:
         self.state_error = redact(f"{type(error).__name__}: {cause[0] if cause else ''}")
         if not self._outage_logged:
             self._outage_logged = True
-            event("state_db_down", logging.ERROR, **fields, error=f"state database: {self.state_error}; "
-                  "nothing is lost, the tick retries until it answers")
+            event(
+                "state_db_down",
+                logging.ERROR,
+                **fields,
+                error=f"state database: {self.state_error}; "
+                "nothing is lost, the tick retries until it answers",
+            )
 
     def _state_up(self, name: str) -> None:
         """The state database answered again: one ``state_db_back`` line after an outage."""
@@ -563,8 +713,9 @@ class Service:
             event("state_db_back", digest=name)
         self.state_error = None
 
-    def due_destinations(self, spec: DigestSpec, scheduled: dt.datetime, now: dt.datetime, *,
-                         include_new: bool = False) -> list[str]:
+    def due_destinations(
+        self, spec: DigestSpec, scheduled: dt.datetime, now: dt.datetime, *, include_new: bool = False
+    ) -> list[str]:
         """Destinations of ``spec`` whose ledger row for the fire's period is due again now
         (with ``include_new``, also those never attempted).
 
@@ -577,8 +728,10 @@ class Service:
         from kpicore.digest.run import resolve_period
 
         period = resolve_period(spec, now=scheduled).label
-        rows = {row.destination: row for row in list_deliveries(self.engine, name=spec.name, period=period,
-                                                                 kind="digest")}
+        rows = {
+            row.destination: row
+            for row in list_deliveries(self.engine, name=spec.name, period=period, kind="digest")
+        }
         due = []
         for destination in spec.destinations:
             row = rows.get(destination)
@@ -613,9 +766,13 @@ class Service:
             for name in self.specs:
                 rows = list_deliveries(self.engine, name=name, kind="digest")
                 if rows:
-                    last[name] = {"period": rows[0].period, "destination": rows[0].destination,
-                                  "status": rows[0].status, "at": rows[0].updated_at.isoformat()}
-        except Exception:  # noqa: BLE001 - any failure of the state database is "error" here
+                    last[name] = {
+                        "period": rows[0].period,
+                        "destination": rows[0].destination,
+                        "status": rows[0].status,
+                        "at": rows[0].updated_at.isoformat(),
+                    }
+        except Exception:
             state = "error"
         if self.scheduler is None:
             scheduler = "stopped"
@@ -630,12 +787,20 @@ class Service:
         for name in self.alerts:
             job = self.scheduler.get_job(f"alert:{name}") if self.scheduler is not None else None
             next_fire = job.next_run_time.isoformat() if job is not None and job.next_run_time else None
-            alerts.append({"name": name, "next_fire": next_fire, "last_evaluation": self.evaluations.get(name)})
+            alerts.append(
+                {"name": name, "next_fire": next_fire, "last_evaluation": self.evaluations.get(name)}
+            )
         ok = state == "ok" and scheduler == "running" and self.state_error is None
-        answer = {"status": "ok" if ok else "degraded", "scheduler": scheduler, "state_db": state,
-                  "digests": digests, "alerts": alerts}
+        answer = {
+            "status": "ok" if ok else "degraded",
+            "scheduler": scheduler,
+            "state_db": state,
+            "digests": digests,
+            "alerts": alerts,
+        }
         if self.follow is not None:
             job = self.scheduler.get_job("follow") if self.scheduler is not None else None
-            answer["personal"] = {"next_fire": job.next_run_time.isoformat()
-                                  if job is not None and job.next_run_time else None}
+            answer["personal"] = {
+                "next_fire": job.next_run_time.isoformat() if job is not None and job.next_run_time else None
+            }
         return answer

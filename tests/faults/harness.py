@@ -11,15 +11,28 @@ from tests.faults.tally import ledger_statuses
 PERIOD = "2026-W47"
 
 
-def write_config(folder: Path, source_url, *, state_url: str, destinations, smtp=None, slack_timeout: int = 5,
-                 serve: str = 'tick = "1s"\nlease = "2s"\nbackoff = ["1s"]\nretries = 6',
-                 extra: str = "", period: str = PERIOD, when: str = 'every = "2s"', timezone: str = "UTC") -> Path:
+def write_config(
+    folder: Path,
+    source_url,
+    *,
+    state_url: str,
+    destinations,
+    smtp=None,
+    slack_timeout: int = 5,
+    serve: str = 'tick = "1s"\nlease = "2s"\nbackoff = ["1s"]\nretries = 6',
+    extra: str = "",
+    period: str = PERIOD,
+    when: str = 'every = "2s"',
+    timezone: str = "UTC",
+) -> Path:
     """A kpi.toml firing the digest ``weekly`` for 2026-W47 every 2 s (every fire after the first is a no-op);
     ``period``, ``when`` (its ``every`` or ``schedule`` line) and ``timezone`` change that."""
     email = ""
     if smtp is not None:
-        email = (f'[email]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\ntimeout = 5\n'
-                 'sender = "KPI bot <reports@example.com>"\n')
+        email = (
+            f'[email]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\ntimeout = 5\n'
+            'sender = "KPI bot <reports@example.com>"\n'
+        )
     path = folder / "kpi.toml"
     path.write_text(
         f"""state_url = "{state_url}"
@@ -52,7 +65,9 @@ def expected_keys(destinations) -> list[tuple[str, str, str, str]]:
     return [("digest", "weekly", PERIOD, d) for d in destinations]
 
 
-def settle(state_url: str, destinations, timeout: float = 40.0, done=("sent",), keys=None) -> dict[tuple, str]:
+def settle(
+    state_url: str, destinations, timeout: float = 40.0, done=("sent",), keys=None
+) -> dict[tuple, str]:
     """Wait until every destination's ledger row (or every one of ``keys``) is in ``done`` (or timeout);
     the statuses."""
     from sqlalchemy.exc import OperationalError

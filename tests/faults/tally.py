@@ -42,9 +42,12 @@ def arrivals(destination: str, key: str, slack, smtp_messages) -> int:
     """How many copies of the message with ledger key ``key`` reached ``destination``."""
     if destination.startswith("slack:"):
         channel = SLACK_IDS.get(destination.removeprefix("slack:"), destination.removeprefix("slack:"))
-        return sum(1 for m in slack.posted_to(channel)
-                   if (m.get("metadata") or {}).get("event_payload", {}).get("key") == key
-                   and m["metadata"]["event_payload"].get("part") == 1)
+        return sum(
+            1
+            for m in slack.posted_to(channel)
+            if (m.get("metadata") or {}).get("event_payload", {}).get("key") == key
+            and m["metadata"]["event_payload"].get("part") == 1
+        )
     if destination.startswith("email:"):
         wanted = {a.strip().lower() for a in destination.removeprefix("email:").split(",")}
         return sum(1 for m in smtp_messages if {r.lower() for r in m.rcpt_tos} == wanted)
@@ -54,8 +57,15 @@ def arrivals(destination: str, key: str, slack, smtp_messages) -> int:
     raise ValueError(f"no counter for {destination}")
 
 
-def count(scenario: str, run: str, expected: list[tuple[str, str, str, str]], statuses: dict[tuple, str],
-          slack=None, smtp_messages=(), arrived: dict[tuple, int] | None = None) -> list[Count]:
+def count(
+    scenario: str,
+    run: str,
+    expected: list[tuple[str, str, str, str]],
+    statuses: dict[tuple, str],
+    slack=None,
+    smtp_messages=(),
+    arrived: dict[tuple, int] | None = None,
+) -> list[Count]:
     """One Count per expected key; ``statuses`` maps a key to its ledger status as shown."""
     counts = []
     for kind, name, period, destination in expected:
@@ -63,12 +73,27 @@ def count(scenario: str, run: str, expected: list[tuple[str, str, str, str]], st
         if arrived is not None and key in arrived:
             copies = arrived[key]
         else:
-            copies = arrivals(destination, f"{kind}|{name}|{period}||{destination}", slack, list(smtp_messages))
+            copies = arrivals(
+                destination, f"{kind}|{name}|{period}||{destination}", slack, list(smtp_messages)
+            )
         status = statuses.get(key, "missing")
         unknown = 1 if status == "unknown" else 0
-        counts.append(Count(scenario, run, kind, name, period, destination, expected=1,
-                            delivered=1 if copies else 0, duplicated=max(copies - 1, 0),
-                            lost=1 if copies == 0 and not unknown else 0, unknown=unknown, status=status))
+        counts.append(
+            Count(
+                scenario,
+                run,
+                kind,
+                name,
+                period,
+                destination,
+                expected=1,
+                delivered=1 if copies else 0,
+                duplicated=max(copies - 1, 0),
+                lost=1 if copies == 0 and not unknown else 0,
+                unknown=unknown,
+                status=status,
+            )
+        )
     return counts
 
 

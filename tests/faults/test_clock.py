@@ -43,18 +43,30 @@ class FakeClock:
 
 def posted_keys(fake) -> Counter:
     """Ledger key -> copies of every digest message posted to #kpis (part 1 of each)."""
-    return Counter(m["metadata"]["event_payload"]["key"] for m in fake.posted_to(SLACK_KPIS)
-                   if (m.get("metadata") or {}).get("event_payload", {}).get("part") == 1)
+    return Counter(
+        m["metadata"]["event_payload"]["key"]
+        for m in fake.posted_to(SLACK_KPIS)
+        if (m.get("metadata") or {}).get("event_payload", {}).get("part") == 1
+    )
 
 
-def start(tmp_path, demo_database, slack_server, servers, schedule: str, first: dt.datetime) -> tuple[Serve, FakeClock]:
+def start(
+    tmp_path, demo_database, slack_server, servers, schedule: str, first: dt.datetime
+) -> tuple[Serve, FakeClock]:
     """`kpi serve` on a test clock reading ``first`` once it listens (its start is spent a minute earlier,
     so the catch-up on start has nothing to send)."""
     clock = FakeClock(tmp_path / "clock")
     clock.set(first - dt.timedelta(minutes=1))
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
-    write_config(tmp_path, demo_database, state_url=state_url, destinations=DESTINATIONS, period="yesterday",
-                 when=f'schedule = "{schedule}"\ncatch_up = "1h"', timezone="Europe/Berlin")
+    write_config(
+        tmp_path,
+        demo_database,
+        state_url=state_url,
+        destinations=DESTINATIONS,
+        period="yesterday",
+        when=f'schedule = "{schedule}"\ncatch_up = "1h"',
+        timezone="Europe/Berlin",
+    )
     env = environment(slack_server)
     env["KPI_TEST_CLOCK"] = str(clock.path)
     serve = Serve(tmp_path, env)
@@ -71,16 +83,22 @@ def finish(scenario: str, run: str, tmp_path, serve: Serve, fake, period: str) -
     counts = tally.count(scenario, run, expected, tally.ledger_statuses(state_url), slack=fake)
     tally.record(counts)
     (only,) = counts
-    assert (only.delivered, only.duplicated, only.lost, only.status) == (1, 0, 0, "sent"), (only, serve.text())
+    assert (only.delivered, only.duplicated, only.lost, only.status) == (1, 0, 0, "sent"), (
+        only,
+        serve.text(),
+    )
     assert posted_keys(fake) == Counter({f"digest|weekly|{period}||slack:#kpis": 1}), serve.text()
 
 
-def test_the_clock_jumps_forward_over_a_fire_then_back_and_past_it_again(tmp_path, demo_database, slack_server,
-                                                                       servers):
+def test_the_clock_jumps_forward_over_a_fire_then_back_and_past_it_again(
+    tmp_path, demo_database, slack_server, servers
+):
     """09:00 Berlin is jumped over (08:58 -> 09:28): fired once at once; then back an hour and past 09:00
     again: nothing more."""
     fire = dt.datetime(2026, 11, 24, 8, 0, tzinfo=UTC)  # 09:00 in Berlin (CET)
-    serve, clock = start(tmp_path, demo_database, slack_server, servers, "0 9 * * *", fire - dt.timedelta(minutes=2))
+    serve, clock = start(
+        tmp_path, demo_database, slack_server, servers, "0 9 * * *", fire - dt.timedelta(minutes=2)
+    )
     time.sleep(1.5)
     assert posted_keys(slack_server.fake) == Counter()
     clock.set(fire + dt.timedelta(minutes=28))  # the jump: 09:00 never happened on this clock
@@ -89,8 +107,14 @@ def test_the_clock_jumps_forward_over_a_fire_then_back_and_past_it_again(tmp_pat
     time.sleep(1.5)
     clock.set(fire - dt.timedelta(seconds=2))  # and through 09:00 a second time
     clock.wait_until(fire + dt.timedelta(seconds=3))
-    finish("clock jumps forward over the fire, back, past it again", "0900-Berlin-2026-11-24", tmp_path, serve,
-           slack_server.fake, "2026-11-23")
+    finish(
+        "clock jumps forward over the fire, back, past it again",
+        "0900-Berlin-2026-11-24",
+        tmp_path,
+        serve,
+        slack_server.fake,
+        "2026-11-23",
+    )
 
 
 def test_the_clock_jumps_back_during_the_send_then_forward(tmp_path, demo_database, slack_server, servers):
@@ -99,7 +123,9 @@ def test_the_clock_jumps_back_during_the_send_then_forward(tmp_path, demo_databa
     fake = slack_server.fake
     fake.post_delay = 1.5
     fire = dt.datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
-    serve, clock = start(tmp_path, demo_database, slack_server, servers, "0 9 * * *", fire - dt.timedelta(seconds=2))
+    serve, clock = start(
+        tmp_path, demo_database, slack_server, servers, "0 9 * * *", fire - dt.timedelta(seconds=2)
+    )
     deadline = time.monotonic() + 20
     while not fake.calls("chat.postMessage") and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -108,25 +134,47 @@ def test_the_clock_jumps_back_during_the_send_then_forward(tmp_path, demo_databa
     fake.post_delay = 0.0
     clock.set(clock.now() + dt.timedelta(hours=2))
     time.sleep(3)  # ticks on the far side of the jump: nothing is due again
-    finish("clock jumps back during the send, then forward", "0900-Berlin-2026-11-24", tmp_path, serve, fake,
-           "2026-11-23")
+    finish(
+        "clock jumps back during the send, then forward",
+        "0900-Berlin-2026-11-24",
+        tmp_path,
+        serve,
+        fake,
+        "2026-11-23",
+    )
 
 
-@pytest.mark.parametrize("change, fire, repeat, period", [
-    # Fall back, 25 Oct 2026: 02:30 Berlin happens at 00:30 UTC (CEST) and again at 01:30 UTC (CET).
-    ("fall-back-2026-10-25", dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC), dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
-     "2026-10-24"),
-    # Spring forward, 29 Mar 2026: 02:30 Berlin does not exist; it fires at 03:00 CEST (01:00 UTC), and not
-    # again at 03:30 CEST (APScheduler's own cron trigger would fire there).
-    ("spring-forward-2026-03-29", dt.datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
-     dt.datetime(2026, 3, 29, 1, 30, tzinfo=UTC), "2026-03-28"),
-])
-def test_a_dst_change_during_uptime_fires_once_for_the_right_day(tmp_path, demo_database, slack_server, servers,
-                                                                 change, fire, repeat, period):
-    serve, clock = start(tmp_path, demo_database, slack_server, servers, "30 2 * * *", fire - dt.timedelta(seconds=3))
+@pytest.mark.parametrize(
+    "change, fire, repeat, period",
+    [
+        # Fall back, 25 Oct 2026: 02:30 Berlin happens at 00:30 UTC (CEST) and again at 01:30 UTC (CET).
+        (
+            "fall-back-2026-10-25",
+            dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+            dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+            "2026-10-24",
+        ),
+        # Spring forward, 29 Mar 2026: 02:30 Berlin does not exist; it fires at 03:00 CEST (01:00 UTC), and not
+        # again at 03:30 CEST (APScheduler's own cron trigger would fire there).
+        (
+            "spring-forward-2026-03-29",
+            dt.datetime(2026, 3, 29, 1, 0, tzinfo=UTC),
+            dt.datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+            "2026-03-28",
+        ),
+    ],
+)
+def test_a_dst_change_during_uptime_fires_once_for_the_right_day(
+    tmp_path, demo_database, slack_server, servers, change, fire, repeat, period
+):
+    serve, clock = start(
+        tmp_path, demo_database, slack_server, servers, "30 2 * * *", fire - dt.timedelta(seconds=3)
+    )
     settle(f"sqlite:///{tmp_path / 'state.db'}", DESTINATIONS, timeout=20)
     local = fire.astimezone(ZoneInfo("Europe/Berlin"))  # 02:30+02:00 (fall) or 03:00+02:00 (spring)
     assert f"fired digest=weekly period={period} scheduled={local.isoformat()}" in serve.text(), serve.text()
     clock.set(repeat - dt.timedelta(seconds=2))  # skip the quiet hour, then through the repeated/later 02:30
     clock.wait_until(repeat + dt.timedelta(seconds=3))
-    finish(f"DST {change.rsplit('-', 3)[0]} during uptime", change, tmp_path, serve, slack_server.fake, period)
+    finish(
+        f"DST {change.rsplit('-', 3)[0]} during uptime", change, tmp_path, serve, slack_server.fake, period
+    )

@@ -16,8 +16,11 @@ from tests.faults.test_fuzz_inputs import run_cli
 
 DROP = "; DROP TABLE orders; --"
 ARGUMENTS = [
-    ("--by", f"region{DROP}"), ("--by", f'region" FROM customers{DROP}'), ("--by", f"region') OR 1=1 {DROP}"),
-    ("--period", f"2026-W47'{DROP}"), ("--period", f"2026-11-01..2026-11-30'{DROP}"),
+    ("--by", f"region{DROP}"),
+    ("--by", f'region" FROM customers{DROP}'),
+    ("--by", f"region') OR 1=1 {DROP}"),
+    ("--period", f"2026-W47'{DROP}"),
+    ("--period", f"2026-11-01..2026-11-30'{DROP}"),
 ]
 CONFIGS = [
     f'[entities.orders]\ntable = "orders{DROP}"\n',
@@ -56,26 +59,46 @@ def source(request, tmp_path, demo_database):
     url = request.getfixturevalue("pg_state_url")
     engine = sa.create_engine(url)
     with engine.begin() as connection:
-        connection.execute(sa.text("CREATE TABLE customers (customer_id int, signup_at timestamp, churned_at timestamp,"
-                                   " channel text, region text, plan text)"))
-        connection.execute(sa.text("INSERT INTO customers VALUES (1, '2026-01-01', NULL, 'web', 'EU', 'pro'),"
-                                   " (2, '2026-02-01', NULL, 'shop', 'US', 'basic')"))
-        connection.execute(sa.text("CREATE TABLE orders (order_id int, customer_id int, ordered_at timestamp,"
-                                   " amount numeric)"))
-        connection.execute(sa.text("INSERT INTO orders VALUES (1, 1, '2026-11-17 10:00', 40.5),"
-                               " (2, 2, '2026-11-18 11:00', 59.5)"))
+        connection.execute(
+            sa.text(
+                "CREATE TABLE customers (customer_id int, signup_at timestamp, churned_at timestamp,"
+                " channel text, region text, plan text)"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO customers VALUES (1, '2026-01-01', NULL, 'web', 'EU', 'pro'),"
+                " (2, '2026-02-01', NULL, 'shop', 'US', 'basic')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "CREATE TABLE orders (order_id int, customer_id int, ordered_at timestamp, amount numeric)"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO orders VALUES (1, 1, '2026-11-17 10:00', 40.5), (2, 2, '2026-11-18 11:00', 59.5)"
+            )
+        )
     engine.dispose()
     yield url
 
 
 def check(result, what, *, one_line: bool = True) -> None:
     output = result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), (what, repr(result.exception))
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        what,
+        repr(result.exception),
+    )
     assert "Traceback" not in output, (what, output)
     assert "syntax error" not in output.lower() and "unrecognized token" not in output.lower(), (what, output)
     if result.exit_code and one_line:  # `kpi check` reports problems as a list: its exit code says the rest
         lines = [line for line in result.stderr.splitlines() if line.strip()]
-        assert result.exit_code in (1, 2) and len(lines) == 1 and lines[0].startswith("Error: "), (what, output)
+        assert result.exit_code in (1, 2) and len(lines) == 1 and lines[0].startswith("Error: "), (
+            what,
+            output,
+        )
 
 
 def test_sql_injection_through_the_cli_and_kpi_toml(tmp_path, monkeypatch, source):
@@ -91,10 +114,16 @@ def test_sql_injection_through_the_cli_and_kpi_toml(tmp_path, monkeypatch, sourc
     for number, text in enumerate(CONFIGS):
         config = tmp_path / f"kpi-{number}.toml"
         config.write_text(f'{text}\n[source]\nurl = "{source}"\n', encoding="utf-8")
-        for arguments in (["compute", "revenue", "--period", "2026-W47", "--format", "json"],
-                          ["compute", "revenue", "--period", "2026-W47", "--by", "region", "--format", "json"],
-                          ["check", "--data"]):
-            check(run_cli(*arguments, "--config", str(config)), (text, arguments), one_line=arguments[0] != "check")
+        for arguments in (
+            ["compute", "revenue", "--period", "2026-W47", "--format", "json"],
+            ["compute", "revenue", "--period", "2026-W47", "--by", "region", "--format", "json"],
+            ["check", "--data"],
+        ):
+            check(
+                run_cli(*arguments, "--config", str(config)),
+                (text, arguments),
+                one_line=arguments[0] != "check",
+            )
     assert tables_and_rows(source) == before
 
 
@@ -109,9 +138,12 @@ def test_mrkdwn_and_html_in_data_values_are_escaped_in_every_format(tmp_path, mo
     path = tmp_path / "shop.db"
     shutil.copy(demo_database, path)
     with sqlite3.connect(path) as connection:  # every customer of one region gets the hostile name
-        region = connection.execute("SELECT region FROM customers WHERE region IS NOT NULL LIMIT 1").fetchone()[0]
+        region = connection.execute(
+            "SELECT region FROM customers WHERE region IS NOT NULL LIMIT 1"
+        ).fetchone()[0]
         connection.execute("UPDATE customers SET region = ? WHERE region = ?", (HOSTILE, region))
-    (tmp_path / "kpi.toml").write_text(f"""timezone = "UTC"
+    (tmp_path / "kpi.toml").write_text(
+        f"""timezone = "UTC"
 [source]
 url = "{path}"
 [digests.weekly]
@@ -119,7 +151,9 @@ title = "Weekly KPIs"
 metrics = ["revenue", "new_customers"]
 period = "2026-W47"
 breakdowns = {{ revenue = "region", new_customers = "region" }}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     bodies = {}
     for fmt in ("text", "md", "html", "slack"):
         result = run_cli("digest", "render", "weekly", "--format", fmt)

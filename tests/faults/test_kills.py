@@ -47,8 +47,9 @@ def finish(scenario: str, run: str, state_url: str, fake, smtp_server, alive: li
     for serve in alive:
         assert serve.stop() == 0, serve.text()
     statuses = tally.ledger_statuses(state_url)
-    counts = tally.count(scenario, run, expected_keys(DESTINATIONS), statuses, slack=fake,
-                         smtp_messages=smtp_server.messages)
+    counts = tally.count(
+        scenario, run, expected_keys(DESTINATIONS), statuses, slack=fake, smtp_messages=smtp_server.messages
+    )
     tally.record(counts)
     slack, email = counts
     assert (slack.delivered, slack.duplicated, slack.status) == (1, 0, "sent"), (slack, statuses)
@@ -57,7 +58,9 @@ def finish(scenario: str, run: str, state_url: str, fake, smtp_server, alive: li
 
 
 @pytest.mark.parametrize("seed", range(20))
-def test_sigkill_at_a_random_point_then_restart(tmp_path, demo_database, slack_server, smtp_server, servers, seed):
+def test_sigkill_at_a_random_point_then_restart(
+    tmp_path, demo_database, slack_server, smtp_server, servers, seed
+):
     rng = random.Random(seed)
     fake = slack_server.fake
     fake.post_delay = rng.choice([0.0, 0.2, 0.5])
@@ -80,8 +83,9 @@ MULTI_RUNS = int(os.environ.get("KPI_FAULTS_MULTI_RUNS", "3"))
 
 
 @pytest.mark.parametrize("processes, seed", [(n, s) for n in (2, 3) for s in range(MULTI_RUNS)])
-def test_several_processes_on_postgres_with_a_kill(tmp_path, demo_database, slack_server, smtp_server, servers,
-                                                   pg_state_url, processes, seed):
+def test_several_processes_on_postgres_with_a_kill(
+    tmp_path, demo_database, slack_server, smtp_server, servers, pg_state_url, processes, seed
+):
     rng = random.Random(1000 * processes + seed)
     fake = slack_server.fake
     fake.post_delay = rng.choice([0.1, 0.3])
@@ -96,5 +100,11 @@ def test_several_processes_on_postgres_with_a_kill(tmp_path, demo_database, slac
     servers.append(restarted)
     restarted.started()  # a SIGTERM before its handlers are installed would kill it with -15, as any process
     alive = [s for s in running if s is not victim] + [restarted]
-    finish(f"{processes} processes on one PostgreSQL, one killed", f"{processes}p-seed{seed}-{where}", pg_state_url,
-           fake, smtp_server, alive)
+    finish(
+        f"{processes} processes on one PostgreSQL, one killed",
+        f"{processes}p-seed{seed}-{where}",
+        pg_state_url,
+        fake,
+        smtp_server,
+        alive,
+    )

@@ -12,8 +12,12 @@ from tests.chat_support import SIGNING_SECRET, command_body, send, signature
 from tests.conftest import SLACK_TOKEN
 from tests.test_serve import Serve, environment, write_config
 
-INJECTIONS = ["nps 2026-W47'; DROP TABLE orders; --", "revenue by region\" OR 1=1 --",
-              "revenue 2026-W47 by customer_id); DELETE FROM orders; --", "nps ' UNION SELECT * FROM sqlite_master --"]
+INJECTIONS = [
+    "nps 2026-W47'; DROP TABLE orders; --",
+    'revenue by region" OR 1=1 --',
+    "revenue 2026-W47 by customer_id); DELETE FROM orders; --",
+    "nps ' UNION SELECT * FROM sqlite_master --",
+]
 
 
 def test_signatures_and_injection_against_a_real_kpi_serve(tmp_path, demo_database, slack_server, servers):
@@ -39,8 +43,15 @@ def test_signatures_and_injection_against_a_real_kpi_serve(tmp_path, demo_databa
     assert send(url, command_body("help"), timestamp=stale).status == 401  # signed, but 10 minutes old
     signed_at = int(time.time())
     original = command_body("help")  # signed, then the text changed in transit
-    assert send(url, original.replace("help", "nps"), timestamp=signed_at,
-                signature_header=signature(original, signed_at)).status == 401
+    assert (
+        send(
+            url,
+            original.replace("help", "nps"),
+            timestamp=signed_at,
+            signature_header=signature(original, signed_at),
+        ).status
+        == 401
+    )
 
     orders_before = sqlite3.connect(demo_database).execute("SELECT count(*) FROM orders").fetchone()[0]
     for text in INJECTIONS:

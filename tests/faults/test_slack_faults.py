@@ -31,8 +31,16 @@ def break_slack(fake, fault: str) -> None:
         raise AssertionError(fault)
 
 
-@pytest.mark.parametrize("fault", ["429-retry-after", "500-then-recovery", "slow-past-client-timeout",
-                                   "dropped-connections", "dropped-after-store"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "429-retry-after",
+        "500-then-recovery",
+        "slow-past-client-timeout",
+        "dropped-connections",
+        "dropped-after-store",
+    ],
+)
 def test_slack_faults_deliver_exactly_once(tmp_path, demo_database, slack_server, servers, fault):
     fake = slack_server.fake
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
@@ -48,5 +56,8 @@ def test_slack_faults_deliver_exactly_once(tmp_path, demo_database, slack_server
     counts = tally.count(f"slack {fault}", fault, expected_keys(DESTINATIONS), statuses, slack=fake)
     tally.record(counts)
     (only,) = counts
-    assert (only.delivered, only.duplicated, only.lost, only.status) == (1, 0, 0, "sent"), (only, serve.text())
+    assert (only.delivered, only.duplicated, only.lost, only.status) == (1, 0, 0, "sent"), (
+        only,
+        serve.text(),
+    )
     assert SLACK_TOKEN not in serve.text()

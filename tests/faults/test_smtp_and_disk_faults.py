@@ -57,7 +57,9 @@ def wait_for_attempts(state_url: str, attempts: int, timeout: float = 30.0) -> N
         while time.monotonic() < deadline:
             with engine.connect() as connection:
                 try:
-                    if (connection.execute(sa.text("SELECT max(attempts) FROM deliveries")).scalar() or 0) >= attempts:
+                    if (
+                        connection.execute(sa.text("SELECT max(attempts) FROM deliveries")).scalar() or 0
+                    ) >= attempts:
                         return
                 except sa.exc.OperationalError:
                     pass  # not migrated yet
@@ -67,8 +69,17 @@ def wait_for_attempts(state_url: str, attempts: int, timeout: float = 30.0) -> N
     raise AssertionError(f"fewer than {attempts} attempts within {timeout} s")
 
 
-def run_email(tmp_path, demo_database, slack_server, servers, smtp: Smtp, destination: str, scenario: str,
-              *, start_late: bool):
+def run_email(
+    tmp_path,
+    demo_database,
+    slack_server,
+    servers,
+    smtp: Smtp,
+    destination: str,
+    scenario: str,
+    *,
+    start_late: bool,
+):
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
     write_config(tmp_path, demo_database, state_url=state_url, destinations=[destination], smtp=smtp)
     if not start_late:
@@ -86,26 +97,50 @@ def run_email(tmp_path, demo_database, slack_server, servers, smtp: Smtp, destin
         assert serve.stop() == 0
     finally:
         smtp.stop()
-    counts = tally.count(scenario, scenario, expected_keys([destination]), tally.ledger_statuses(state_url),
-                         smtp_messages=smtp.messages)
+    counts = tally.count(
+        scenario,
+        scenario,
+        expected_keys([destination]),
+        tally.ledger_statuses(state_url),
+        smtp_messages=smtp.messages,
+    )
     tally.record(counts)
     (only,) = counts
-    assert (only.delivered, only.duplicated, only.lost, only.status) == (1, 0, 0, "sent"), (only, serve.text())
+    assert (only.delivered, only.duplicated, only.lost, only.status) == (1, 0, 0, "sent"), (
+        only,
+        serve.text(),
+    )
     assert len(smtp.messages) == 1  # nobody got a copy from a failed attempt
     return serve
 
 
 def test_smtp_down_then_up(tmp_path, demo_database, slack_server, servers):
     smtp = Smtp(RecordingHandler())
-    serve = run_email(tmp_path, demo_database, slack_server, servers, smtp, "email:owner@example.com",
-                      "smtp down, then up", start_late=True)
+    serve = run_email(
+        tmp_path,
+        demo_database,
+        slack_server,
+        servers,
+        smtp,
+        "email:owner@example.com",
+        "smtp down, then up",
+        start_late=True,
+    )
     assert "Connection refused" in serve.text()  # the failed attempts were logged
 
 
 def test_one_recipient_refused_for_a_while(tmp_path, demo_database, slack_server, servers):
     smtp = Smtp(RefusingForAWhile("b@example.com", times=2))
-    run_email(tmp_path, demo_database, slack_server, servers, smtp, "email:a@example.com,b@example.com",
-              "smtp one recipient refused (450), then accepted", start_late=False)
+    run_email(
+        tmp_path,
+        demo_database,
+        slack_server,
+        servers,
+        smtp,
+        "email:a@example.com,b@example.com",
+        "smtp one recipient refused (450), then accepted",
+        start_late=False,
+    )
 
 
 def test_disk_full_at_the_file_channel(tmp_path, demo_database, slack_server, servers):
@@ -114,7 +149,11 @@ def test_disk_full_at_the_file_channel(tmp_path, demo_database, slack_server, se
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)], check=True)
     try:
         filler = folder / "filler"
-        subprocess.run(check=False, args=["dd", "if=/dev/zero", f"of={filler}", "bs=4k", "count=1000"], capture_output=True)
+        subprocess.run(
+            check=False,
+            args=["dd", "if=/dev/zero", f"of={filler}", "bs=4k", "count=1000"],
+            capture_output=True,
+        )
         assert filler.stat().st_size >= 200_000  # the disk is full now
         digests = folder / "digests"
         digests.mkdir()
@@ -133,9 +172,13 @@ def test_disk_full_at_the_file_channel(tmp_path, demo_database, slack_server, se
         names = sorted(p.name for p in digests.iterdir())
         html = (digests / "weekly-2026-W47.html").read_text()
         whole = html.rstrip().endswith("</html>") and not [n for n in names if n.endswith(".part")]
-        counts = tally.count("disk full at the file channel, then space", "tmpfs-256k",
-                             expected_keys([destination]), tally.ledger_statuses(state_url),
-                             arrived={expected_keys([destination])[0]: 1 if whole else 0})
+        counts = tally.count(
+            "disk full at the file channel, then space",
+            "tmpfs-256k",
+            expected_keys([destination]),
+            tally.ledger_statuses(state_url),
+            arrived={expected_keys([destination])[0]: 1 if whole else 0},
+        )
         tally.record(counts)
         (only,) = counts
         assert (only.delivered, only.duplicated, only.lost, only.status) == (1, 0, 0, "sent"), names

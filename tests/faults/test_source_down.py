@@ -39,11 +39,22 @@ class Cluster:
         self.as_postgres(postgres_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
 
     def as_postgres(self, *command: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=120
+        )
 
     def start(self) -> None:
-        self.as_postgres(postgres_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.folder / "log"), "-w", "-o",
-                         f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1", "start")
+        self.as_postgres(
+            postgres_bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.folder / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1",
+            "start",
+        )
 
     def stop(self) -> None:
         self.as_postgres(postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
@@ -52,8 +63,23 @@ class Cluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def remove(self) -> None:
-        subprocess.run(check=False, args=["runuser", "-u", "postgres", "--", postgres_bin("pg_ctl"), "-D", str(self.data), "-m",
-                        "immediate", "stop"], capture_output=True, timeout=60)
+        subprocess.run(
+            check=False,
+            args=[
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                postgres_bin("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -74,16 +100,24 @@ def test_source_stopped_around_the_compute_then_started(tmp_path, slack_server, 
     rng = random.Random(seed)
     source = sa.create_engine(cluster.url())
     with source.begin() as connection:
-        connection.execute(sa.text(
-            "CREATE TABLE orders (order_id int, customer_id int, ordered_at timestamp, amount numeric)"))
-        connection.execute(sa.text(
-            "INSERT INTO orders VALUES (1, 1, '2026-11-17 10:00', 40.5), (2, 2, '2026-11-18 11:00', 59.5)"))
+        connection.execute(
+            sa.text(
+                "CREATE TABLE orders (order_id int, customer_id int, ordered_at timestamp, amount numeric)"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO orders VALUES (1, 1, '2026-11-17 10:00', 40.5), (2, 2, '2026-11-18 11:00', 59.5)"
+            )
+        )
     source.dispose()
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
-    write_config(tmp_path, cluster.url(), state_url=state_url, destinations=DESTINATIONS,
-                 extra='max_delay = "6h"\n')
-    (tmp_path / "kpi.toml").write_text((tmp_path / "kpi.toml").read_text().replace(
-        'metrics = ["revenue", "nps"]', 'metrics = ["revenue"]'))
+    write_config(
+        tmp_path, cluster.url(), state_url=state_url, destinations=DESTINATIONS, extra='max_delay = "6h"\n'
+    )
+    (tmp_path / "kpi.toml").write_text(
+        (tmp_path / "kpi.toml").read_text().replace('metrics = ["revenue", "nps"]', 'metrics = ["revenue"]')
+    )
     serve = Serve(tmp_path, environment(slack_server))
     servers.append(serve)
     serve.started()
@@ -98,12 +132,19 @@ def test_source_stopped_around_the_compute_then_started(tmp_path, slack_server, 
     time.sleep(2.2)
     assert serve.stop() == 0
     fake = slack_server.fake
-    counts = tally.count("source PostgreSQL stopped around the compute, then started",
-                         f"seed{seed}-stop-after-{delay:.2f}s", expected_keys(DESTINATIONS),
-                         tally.ledger_statuses(state_url), slack=fake)
+    counts = tally.count(
+        "source PostgreSQL stopped around the compute, then started",
+        f"seed{seed}-stop-after-{delay:.2f}s",
+        expected_keys(DESTINATIONS),
+        tally.ledger_statuses(state_url),
+        slack=fake,
+    )
     tally.record(counts)
     (only,) = counts
-    assert (only.delivered, only.duplicated, only.lost, only.status) == (1, 0, 0, "sent"), (only, serve.text())
+    assert (only.delivered, only.duplicated, only.lost, only.status) == (1, 0, 0, "sent"), (
+        only,
+        serve.text(),
+    )
     (posted,) = fake.posted_to("C0KPIS0001")
     if not posted_while_down:  # held while the source was down: sent with the real numbers once back
         assert "100" in posted["text"] or "100" in str(posted["blocks"])

@@ -58,12 +58,22 @@ def check(scenario: str, run: str, state_url: str, serve: Serve, fake, smtp_serv
     statuses = settle(state_url, DESTINATIONS, timeout=60)
     time.sleep(2.2)  # more fires of the same period: nothing more may go out
     assert serve.stop() == 0, serve.text()
-    counts = tally.count(scenario, run, expected_keys(DESTINATIONS), tally.ledger_statuses(state_url), slack=fake,
-                         smtp_messages=smtp_server.messages)
+    counts = tally.count(
+        scenario,
+        run,
+        expected_keys(DESTINATIONS),
+        tally.ledger_statuses(state_url),
+        slack=fake,
+        smtp_messages=smtp_server.messages,
+    )
     tally.record(counts)
     log = serve.text()
     for one in counts:
-        assert (one.delivered, one.duplicated, one.lost, one.status) == (1, 0, 0, "sent"), (one, statuses, log)
+        assert (one.delivered, one.duplicated, one.lost, one.status) == (1, 0, 0, "sent"), (
+            one,
+            statuses,
+            log,
+        )
     assert "Traceback" not in log
     assert log.count(outage_line) == 1, log  # one line for the outage, not one per fire, tick or renewal
     return log
@@ -73,16 +83,24 @@ def test_sqlite_state_locked_during_the_send(tmp_path, demo_database, slack_serv
     fake = slack_server.fake
     fake.post_delay = 1.0  # the lock is taken while the post is in flight: its record is what fails
     state = tmp_path / "state.db"
-    write_config(tmp_path, demo_database, state_url=f"sqlite:///{state}", destinations=DESTINATIONS, smtp=smtp_server)
+    write_config(
+        tmp_path, demo_database, state_url=f"sqlite:///{state}", destinations=DESTINATIONS, smtp=smtp_server
+    )
     serve = Serve(tmp_path, environment(slack_server))
     servers.append(serve)
     serve.started()
     wait_for_post(fake)
     Locker(state).hold(LOCKED_FOR)
-    log = check("state SQLite locked during the send", f"locked-{LOCKED_FOR:.0f}s-while-posting",
-                f"sqlite:///{state}", serve, fake, smtp_server,
-                outage_line="state database: could not record that digest weekly 2026-W47 went to slack:#kpis "
-                            "(database is locked)")
+    log = check(
+        "state SQLite locked during the send",
+        f"locked-{LOCKED_FOR:.0f}s-while-posting",
+        f"sqlite:///{state}",
+        serve,
+        fake,
+        smtp_server,
+        outage_line="state database: could not record that digest weekly 2026-W47 went to slack:#kpis "
+        "(database is locked)",
+    )
     assert "state database: recorded that digest weekly 2026-W47 went to slack:#kpis" in log
 
 
@@ -93,8 +111,16 @@ def test_sqlite_state_locked_at_the_fire(tmp_path, demo_database, slack_server, 
     clock = FakeClock(tmp_path / "clock")
     clock.set(fire - dt.timedelta(minutes=1))
     state = tmp_path / "state.db"
-    write_config(tmp_path, demo_database, state_url=f"sqlite:///{state}", destinations=DESTINATIONS, smtp=smtp_server,
-                 period="yesterday", when='schedule = "0 9 * * *"\ncatch_up = "1h"', timezone="Europe/Berlin")
+    write_config(
+        tmp_path,
+        demo_database,
+        state_url=f"sqlite:///{state}",
+        destinations=DESTINATIONS,
+        smtp=smtp_server,
+        period="yesterday",
+        when='schedule = "0 9 * * *"\ncatch_up = "1h"',
+        timezone="Europe/Berlin",
+    )
     env = environment(slack_server)
     env["KPI_TEST_CLOCK"] = str(clock.path)
     serve = Serve(tmp_path, env)
@@ -106,9 +132,14 @@ def test_sqlite_state_locked_at_the_fire(tmp_path, demo_database, slack_server, 
     settle(f"sqlite:///{state}", DESTINATIONS, timeout=60, keys=keys)
     time.sleep(2)
     assert serve.stop() == 0, serve.text()
-    counts = tally.count("state SQLite locked at the fire", f"locked-{LOCKED_FOR:.0f}s-over-0900", keys,
-                         tally.ledger_statuses(f"sqlite:///{state}"), slack=slack_server.fake,
-                         smtp_messages=smtp_server.messages)
+    counts = tally.count(
+        "state SQLite locked at the fire",
+        f"locked-{LOCKED_FOR:.0f}s-over-0900",
+        keys,
+        tally.ledger_statuses(f"sqlite:///{state}"),
+        slack=slack_server.fake,
+        smtp_messages=smtp_server.messages,
+    )
     tally.record(counts)
     log = serve.text()
     for one in counts:
@@ -128,8 +159,9 @@ def state_cluster():
         owned.remove()
 
 
-def test_postgres_state_stopped_during_the_send_then_started(tmp_path, demo_database, slack_server, smtp_server,
-                                                             servers, state_cluster):
+def test_postgres_state_stopped_during_the_send_then_started(
+    tmp_path, demo_database, slack_server, smtp_server, servers, state_cluster
+):
     fake = slack_server.fake
     fake.post_delay = 1.0
     state_url = state_cluster.url()
@@ -141,5 +173,12 @@ def test_postgres_state_stopped_during_the_send_then_started(tmp_path, demo_data
     state_cluster.stop()
     time.sleep(4.0)
     state_cluster.start()
-    check("state PostgreSQL stopped during the send, then started", "down-4s-while-posting", state_url, serve, fake,
-          smtp_server, outage_line="state database: could not record that digest weekly 2026-W47 went to slack:#kpis")
+    check(
+        "state PostgreSQL stopped during the send, then started",
+        "down-4s-while-posting",
+        state_url,
+        serve,
+        fake,
+        smtp_server,
+        outage_line="state database: could not record that digest weekly 2026-W47 went to slack:#kpis",
+    )

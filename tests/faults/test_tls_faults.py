@@ -110,9 +110,17 @@ def test_smtp_tls_failure_then_a_good_server(tmp_path, demo_database, slack_serv
         state_url = f"sqlite:///{tmp_path / 'state.db'}"
         write_config(tmp_path, demo_database, state_url=state_url, destinations=[DESTINATION])
         security = "ssl" if implicit else "starttls"
-        text = (tmp_path / "kpi.toml").read_text().replace("[slack]", (
-            f'[email]\nhost = "127.0.0.1"\nport = {proxy.port}\nsecurity = "{security}"\ntimeout = 5\n'
-            f'ca_file = "{good_cert}"\nsender = "KPI bot <reports@example.com>"\n\n[slack]'))
+        text = (
+            (tmp_path / "kpi.toml")
+            .read_text()
+            .replace(
+                "[slack]",
+                (
+                    f'[email]\nhost = "127.0.0.1"\nport = {proxy.port}\nsecurity = "{security}"\ntimeout = 5\n'
+                    f'ca_file = "{good_cert}"\nsender = "KPI bot <reports@example.com>"\n\n[slack]'
+                ),
+            )
+        )
         (tmp_path / "kpi.toml").write_text(text)
         serve = Serve(tmp_path, environment(slack_server))
         servers.append(serve)
@@ -124,8 +132,13 @@ def test_smtp_tls_failure_then_a_good_server(tmp_path, demo_database, slack_serv
         proxy.close()
         for controller in started:
             controller.stop()
-    counts = tally.count(f"smtp TLS {fault}, then a good server", fault, expected_keys([DESTINATION]),
-                         tally.ledger_statuses(state_url), smtp_messages=handler.messages)
+    counts = tally.count(
+        f"smtp TLS {fault}, then a good server",
+        fault,
+        expected_keys([DESTINATION]),
+        tally.ledger_statuses(state_url),
+        smtp_messages=handler.messages,
+    )
     tally.record(counts)
     (only,) = counts
     log = serve.text()

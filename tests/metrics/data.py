@@ -9,13 +9,20 @@ from __future__ import annotations
 
 
 def customer(customer_id, signup_at, churned_at=None, region=None, channel="ads"):
-    return {"customer_id": customer_id, "signup_at": signup_at, "churned_at": churned_at, "channel": channel,
-            "region": region}
+    return {
+        "customer_id": customer_id,
+        "signup_at": signup_at,
+        "churned_at": churned_at,
+        "channel": channel,
+        "region": region,
+    }
 
 
 CUSTOMERS = [
     customer(1, "2026-10-01 09:00:00", region="North"),  # in S, retained
-    customer(2, "2026-10-05T10:00:00Z", "2026-11-16 00:00:00", "South", "seo"),  # in S, churns exactly at start
+    customer(
+        2, "2026-10-05T10:00:00Z", "2026-11-16 00:00:00", "South", "seo"
+    ),  # in S, churns exactly at start
     customer(3, "2026-10-10 08:00:00.125", "2026-11-23 00:00:00"),  # in S, churns exactly at end: retained
     customer(4, "2026-11-16 00:00:00", "2026-11-20 10:00:00", "North"),  # joins at start and leaves in P
     customer(5, "2026-11-17T09:00:00Z", region="South", channel="seo"),  # new in P
@@ -41,21 +48,86 @@ ORDERS = [
 SURVEY_RESPONSES = [
     {"response_id": 1, "customer_id": 1, "survey": "nps", "score": 10, "responded_at": "2026-11-16 00:00:00"},
     {"response_id": 2, "customer_id": 2, "survey": "nps", "score": 9, "responded_at": "2026-11-22T23:59:59Z"},
-    {"response_id": 3, "customer_id": 3, "survey": "nps", "score": 6, "responded_at": "2026-11-18 10:00:00.750"},
-    {"response_id": 4, "customer_id": None, "survey": "nps", "score": 7,
-     "responded_at": "2026-11-19 10:00:00+01:00"},
-    {"response_id": 5, "customer_id": None, "survey": "nps", "score": 11, "responded_at": "2026-11-19 11:00:00"},
-    {"response_id": 6, "customer_id": None, "survey": "nps", "score": 7.5, "responded_at": "2026-11-19 12:00:00"},
-    {"response_id": 7, "customer_id": None, "survey": "nps", "score": None, "responded_at": "2026-11-19 13:00:00"},
+    {
+        "response_id": 3,
+        "customer_id": 3,
+        "survey": "nps",
+        "score": 6,
+        "responded_at": "2026-11-18 10:00:00.750",
+    },
+    {
+        "response_id": 4,
+        "customer_id": None,
+        "survey": "nps",
+        "score": 7,
+        "responded_at": "2026-11-19 10:00:00+01:00",
+    },
+    {
+        "response_id": 5,
+        "customer_id": None,
+        "survey": "nps",
+        "score": 11,
+        "responded_at": "2026-11-19 11:00:00",
+    },
+    {
+        "response_id": 6,
+        "customer_id": None,
+        "survey": "nps",
+        "score": 7.5,
+        "responded_at": "2026-11-19 12:00:00",
+    },
+    {
+        "response_id": 7,
+        "customer_id": None,
+        "survey": "nps",
+        "score": None,
+        "responded_at": "2026-11-19 13:00:00",
+    },
     {"response_id": 8, "customer_id": 1, "survey": "nps", "score": 0, "responded_at": "2026-11-23 00:00:00"},
     {"response_id": 9, "customer_id": 1, "survey": "nps", "score": 3, "responded_at": "2026-11-10 09:00:00"},
     {"response_id": 10, "customer_id": 1, "survey": "nps", "score": 8, "responded_at": None},
-    {"response_id": 11, "customer_id": 1, "survey": "csat", "score": 5, "responded_at": "2026-11-16 00:00:00"},
-    {"response_id": 12, "customer_id": 2, "survey": "csat", "score": 4, "responded_at": "2026-11-20 12:00:00"},
-    {"response_id": 13, "customer_id": 3, "survey": "csat", "score": 2, "responded_at": "2026-11-21T12:00:00Z"},
-    {"response_id": 14, "customer_id": 3, "survey": "csat", "score": 0, "responded_at": "2026-11-21 13:00:00"},
-    {"response_id": 15, "customer_id": 3, "survey": "csat", "score": 4.5, "responded_at": "2026-11-21 14:00:00"},
-    {"response_id": 16, "customer_id": 3, "survey": "csat", "score": 3, "responded_at": "2026-11-23 00:00:00"},
+    {
+        "response_id": 11,
+        "customer_id": 1,
+        "survey": "csat",
+        "score": 5,
+        "responded_at": "2026-11-16 00:00:00",
+    },
+    {
+        "response_id": 12,
+        "customer_id": 2,
+        "survey": "csat",
+        "score": 4,
+        "responded_at": "2026-11-20 12:00:00",
+    },
+    {
+        "response_id": 13,
+        "customer_id": 3,
+        "survey": "csat",
+        "score": 2,
+        "responded_at": "2026-11-21T12:00:00Z",
+    },
+    {
+        "response_id": 14,
+        "customer_id": 3,
+        "survey": "csat",
+        "score": 0,
+        "responded_at": "2026-11-21 13:00:00",
+    },
+    {
+        "response_id": 15,
+        "customer_id": 3,
+        "survey": "csat",
+        "score": 4.5,
+        "responded_at": "2026-11-21 14:00:00",
+    },
+    {
+        "response_id": 16,
+        "customer_id": 3,
+        "survey": "csat",
+        "score": 3,
+        "responded_at": "2026-11-23 00:00:00",
+    },
 ]
 
 MARKETING_SPEND = [
@@ -69,20 +141,45 @@ MARKETING_SPEND = [
 ]
 
 LEADS = [
-    {"lead_id": 1, "created_at": "2026-11-16 00:00:00", "converted_at": "2026-12-20 10:00:00", "channel": "ads"},
+    {
+        "lead_id": 1,
+        "created_at": "2026-11-16 00:00:00",
+        "converted_at": "2026-12-20 10:00:00",
+        "channel": "ads",
+    },
     {"lead_id": 2, "created_at": "2026-11-20T10:00:00Z", "converted_at": None, "channel": "seo"},
-    {"lead_id": 3, "created_at": "2026-11-22 23:59:59.900", "converted_at": "2026-11-23 09:00:00",
-     "channel": None},
-    {"lead_id": 4, "created_at": "2026-11-23 00:00:00", "converted_at": "2026-11-24 00:00:00", "channel": "ads"},
-    {"lead_id": 5, "created_at": "2026-11-18 10:00:00", "converted_at": "2026-11-17 10:00:00", "channel": "ads"},
+    {
+        "lead_id": 3,
+        "created_at": "2026-11-22 23:59:59.900",
+        "converted_at": "2026-11-23 09:00:00",
+        "channel": None,
+    },
+    {
+        "lead_id": 4,
+        "created_at": "2026-11-23 00:00:00",
+        "converted_at": "2026-11-24 00:00:00",
+        "channel": "ads",
+    },
+    {
+        "lead_id": 5,
+        "created_at": "2026-11-18 10:00:00",
+        "converted_at": "2026-11-17 10:00:00",
+        "channel": "ads",
+    },
     {"lead_id": 6, "created_at": None, "converted_at": None, "channel": "ads"},
     {"lead_id": 7, "created_at": "2026-11-10 10:00:00+01:00", "converted_at": None, "channel": "seo"},
 ]
 
 
 def ticket(ticket_id, customer_id, opened_at, resolved_at, contacts, escalated):
-    return {"ticket_id": ticket_id, "customer_id": customer_id, "opened_at": opened_at,
-            "resolved_at": resolved_at, "contacts": contacts, "escalated": escalated}
+    return {
+        "ticket_id": ticket_id,
+        "customer_id": customer_id,
+        "opened_at": opened_at,
+        "resolved_at": resolved_at,
+        "contacts": contacts,
+        "escalated": escalated,
+    }
 
 
 TICKETS = [
@@ -99,6 +196,10 @@ TICKETS = [
 ]
 
 ALL = {
-    "customers": CUSTOMERS, "orders": ORDERS, "survey_responses": SURVEY_RESPONSES,
-    "marketing_spend": MARKETING_SPEND, "leads": LEADS, "tickets": TICKETS,
+    "customers": CUSTOMERS,
+    "orders": ORDERS,
+    "survey_responses": SURVEY_RESPONSES,
+    "marketing_spend": MARKETING_SPEND,
+    "leads": LEADS,
+    "tickets": TICKETS,
 }

@@ -73,14 +73,16 @@ def _valid_customer(signup, churned) -> bool:
 
 def _invalid_customers(rows, end) -> int:
     return sum(
-        1 for _, signup, churned in _customers(rows)
+        1
+        for _, signup, churned in _customers(rows)
         if not _valid_customer(signup, churned) and (signup is None or signup < end)
     )
 
 
 def _starting(rows, start) -> list:
     return [
-        (signup, churned) for _, signup, churned in _customers(rows)
+        (signup, churned)
+        for _, signup, churned in _customers(rows)
         if _valid_customer(signup, churned) and signup < start and (churned is None or churned >= start)
     ]
 
@@ -100,12 +102,15 @@ def churn_rate(rows, start, end, margin):
 def retention_rate(rows, start, end, margin):
     starting = _starting(rows, start)
     retained = sum(1 for _, left in starting if left is None or left >= end)
-    return Expected(_percent(retained, len(starting)), len(starting), _warnings(_invalid_customers(rows, end)))
+    return Expected(
+        _percent(retained, len(starting)), len(starting), _warnings(_invalid_customers(rows, end))
+    )
 
 
 def active_customers(rows, start, end, margin):
     active = sum(
-        1 for _, signup, churned in _customers(rows)
+        1
+        for _, signup, churned in _customers(rows)
         if _valid_customer(signup, churned) and signup < end and (churned is None or churned >= end)
     )
     return Expected(active, active, _warnings(_invalid_customers(rows, end)))
@@ -136,7 +141,9 @@ def aov(rows, start, end, margin):
     orders = _in_period_orders(rows, start, end)
     sales = [amount for _, amount in orders if amount is not None and amount > 0]
     missing_amount = sum(1 for _, amount in orders if amount is None)
-    return Expected(_ratio(sum(sales), len(sales)), len(sales), _warnings(missing_amount, _no_order_time(rows)))
+    return Expected(
+        _ratio(sum(sales), len(sales)), len(sales), _warnings(missing_amount, _no_order_time(rows))
+    )
 
 
 def _lifetime(rows, end):
@@ -224,7 +231,9 @@ def conversion_rate(rows, start, end, margin):
 
 
 def fcr(rows, start, end, margin):
-    resolved = [r.get("contacts") for r in rows.get("tickets", []) if _in(instant(r.get("resolved_at")), start, end)]
+    resolved = [
+        r.get("contacts") for r in rows.get("tickets", []) if _in(instant(r.get("resolved_at")), start, end)
+    ]
     valid = [c for c in resolved if c is not None and _is_whole(c) and c >= 1]
     first = sum(1 for c in valid if c == 1)
     return Expected(_percent(first, len(valid)), len(valid), _warnings(len(resolved) - len(valid)))
@@ -235,24 +244,50 @@ def escalation_rate(rows, start, end, margin):
     opened = [r.get("escalated") for r in tickets if _in(instant(r.get("opened_at")), start, end)]
     valid = [e for e in opened if e is not None]
     missing_time = sum(1 for r in tickets if r.get("opened_at") is None)
-    return Expected(_percent(sum(1 for e in valid if e), len(valid)), len(valid),
-                    _warnings(len(opened) - len(valid), missing_time))
+    return Expected(
+        _percent(sum(1 for e in valid if e), len(valid)),
+        len(valid),
+        _warnings(len(opened) - len(valid), missing_time),
+    )
 
 
 REFERENCE = {
     function.__name__: function
     for function in (
-        new_customers, churn_rate, retention_rate, active_customers, revenue, aov, clv, clv_predictive,
-        repeat_purchase_rate, nps, csat, cac, conversion_rate, fcr, escalation_rate,
+        new_customers,
+        churn_rate,
+        retention_rate,
+        active_customers,
+        revenue,
+        aov,
+        clv,
+        clv_predictive,
+        repeat_purchase_rate,
+        nps,
+        csat,
+        cac,
+        conversion_rate,
+        fcr,
+        escalation_rate,
     )
 }
 #: The entities each metric reads (what a property test generates for it).
 READS = {
-    "new_customers": ("customers",), "churn_rate": ("customers",), "retention_rate": ("customers",),
-    "active_customers": ("customers",), "revenue": ("orders",), "aov": ("orders",), "clv": ("orders",),
-    "repeat_purchase_rate": ("orders",), "clv_predictive": ("customers", "orders"),
-    "nps": ("survey_responses",), "csat": ("survey_responses",), "cac": ("customers", "marketing_spend"),
-    "conversion_rate": ("leads",), "fcr": ("tickets",), "escalation_rate": ("tickets",),
+    "new_customers": ("customers",),
+    "churn_rate": ("customers",),
+    "retention_rate": ("customers",),
+    "active_customers": ("customers",),
+    "revenue": ("orders",),
+    "aov": ("orders",),
+    "clv": ("orders",),
+    "repeat_purchase_rate": ("orders",),
+    "clv_predictive": ("customers", "orders"),
+    "nps": ("survey_responses",),
+    "csat": ("survey_responses",),
+    "cac": ("customers", "marketing_spend"),
+    "conversion_rate": ("leads",),
+    "fcr": ("tickets",),
+    "escalation_rate": ("tickets",),
 }
 
 

@@ -31,7 +31,9 @@ def test_every_backend_gives_identical_results(kpi_all_backends, tmp_path, by):
     period = parse_period(WEEK, "UTC")
     for name in names:
         got, want = comparable(results[name]), comparable(baseline[name])
-        assert same_values(want, got), f"{kpi_all_backends.backend} differs from SQLite on {name}: {got} != {want}"
+        assert same_values(want, got), (
+            f"{kpi_all_backends.backend} differs from SQLite on {name}: {got} != {want}"
+        )
         reference = expected(name, ALL, period, 0.5)
         assert close(got["value"], reference.value), name
         assert got["n"] == reference.n, name
@@ -85,8 +87,10 @@ def test_every_metric_works_without_the_optional_columns(kpi_all_backends):
     """customers.channel and leads.channel are optional: without them every metric still computes
     (cac pairs no channel), on every backend."""
     without_channel = {
-        name: [{k: v for k, v in row.items() if not (k == "channel" and name in ("customers", "leads"))}
-               for row in rows]
+        name: [
+            {k: v for k, v in row.items() if not (k == "channel" and name in ("customers", "leads"))}
+            for row in rows
+        ]
         for name, rows in ALL.items()
     }
     names = sorted(REFERENCE)
@@ -110,7 +114,9 @@ def test_mysql_matches_postgresql_in_a_business_timezone_with_dst_inside_the_tre
     try:
         for by in (None, "region"):
             got, want = (
-                harnesses[name].compute(names, WEEK, tz="America/New_York", by=by, trend=5, config=MARGIN, **ALL)
+                harnesses[name].compute(
+                    names, WEEK, tz="America/New_York", by=by, trend=5, config=MARGIN, **ALL
+                )
                 for name in ("mysql", "postgresql")
             )
             for name in names:

@@ -67,8 +67,11 @@ def test_churn_and_retention_in_tokyo(kpi):
 
 
 def test_zero_denominators_give_none(kpi):
-    results = kpi.compute(["churn_rate", "retention_rate", "active_customers", "new_customers"], WEEK,
-                          customers=[customer(1, "2026-11-17 00:00:00")])
+    results = kpi.compute(
+        ["churn_rate", "retention_rate", "active_customers", "new_customers"],
+        WEEK,
+        customers=[customer(1, "2026-11-17 00:00:00")],
+    )
     assert results["churn_rate"].value is None
     assert results["retention_rate"].value is None
     assert results["churn_rate"].n == 0
@@ -77,23 +80,43 @@ def test_zero_denominators_give_none(kpi):
 
 
 def test_no_churn_is_zero_not_none(kpi):
-    results = kpi.compute(["churn_rate", "retention_rate"], WEEK, customers=[customer(1, "2026-01-01 00:00:00")])
+    results = kpi.compute(
+        ["churn_rate", "retention_rate"], WEEK, customers=[customer(1, "2026-01-01 00:00:00")]
+    )
     assert (results["churn_rate"].value, results["retention_rate"].value) == (0.0, 100.0)
 
 
 def test_segments_by_region(kpi):
-    results = kpi.compute(["churn_rate", "retention_rate", "active_customers", "new_customers"], WEEK,
-                          by="region", customers=CUSTOMERS)
+    results = kpi.compute(
+        ["churn_rate", "retention_rate", "active_customers", "new_customers"],
+        WEEK,
+        by="region",
+        customers=CUSTOMERS,
+    )
     assert segments(results["churn_rate"]) == [
-        ("North", 0.0, 1), ("South", 100.0, 1), ("West", 0.0, 1), ("(none)", 0.0, 1),
+        ("North", 0.0, 1),
+        ("South", 100.0, 1),
+        ("West", 0.0, 1),
+        ("(none)", 0.0, 1),
     ]
     assert segments(results["retention_rate"]) == [
-        ("North", 100.0, 1), ("South", 0.0, 1), ("West", 100.0, 1), ("(none)", 100.0, 1),
+        ("North", 100.0, 1),
+        ("South", 0.0, 1),
+        ("West", 100.0, 1),
+        ("(none)", 100.0, 1),
     ]
     assert segments(results["active_customers"]) == [
-        ("North", 1, 1), ("South", 1, 1), ("West", 1, 1), ("(none)", 1, 1),
+        ("North", 1, 1),
+        ("South", 1, 1),
+        ("West", 1, 1),
+        ("(none)", 1, 1),
     ]
-    assert segments(results["new_customers"]) == [("North", 1, 1), ("South", 1, 1), ("West", 0, 0), ("(none)", 0, 0)]
+    assert segments(results["new_customers"]) == [
+        ("North", 1, 1),
+        ("South", 1, 1),
+        ("West", 0, 0),
+        ("(none)", 0, 0),
+    ]
 
 
 def test_segments_by_channel(kpi):
@@ -114,6 +137,9 @@ def test_trend_matches_each_period(kpi):
 
 def test_churn_a_quarter_second_before_signup_is_invalid(kpi):
     # SQLite text: comparing two time columns must keep fractional seconds (datetime() would drop them).
-    customers = [customer(1, "2026-11-01 10:00:00.250", "2026-11-01 10:00:00"), customer(2, "2026-11-01 10:00:00")]
+    customers = [
+        customer(1, "2026-11-01 10:00:00.250", "2026-11-01 10:00:00"),
+        customer(2, "2026-11-01 10:00:00"),
+    ]
     result = kpi.compute("active_customers", WEEK, customers=customers)
     assert (result.value, counts(result)) == (1, [1])

@@ -61,7 +61,9 @@ def test_details_show_definition_columns_rules_and_sql(run, metric, demo_databas
     assert lines[0] == f"{metric}: {chosen.title}"
     assert f"  definition: {chosen.description}" in lines
     assert f"  entities: {', '.join(chosen.entities())}" in lines
-    assert [line for line in lines if line.startswith("  rule: ")] == [f"  rule: {rule}" for rule in chosen.rules]
+    assert [line for line in lines if line.startswith("  rule: ")] == [
+        f"  rule: {rule}" for rule in chosen.rules
+    ]
     source = open_source(str(demo_database), SourceConfig(), registry)
     try:
         period = parse_period("2026-W47")
@@ -85,7 +87,9 @@ def test_details_name_the_columns_read(run):
     output = run("metrics", "--details", "repeat_purchase_rate", "--period", "2026-W47")
     assert "  reads customer_orders (derived): first_purchase_at, second_purchase_at\n" in output
     # the derived relation, built in bucket space: per customer, over its buckets
-    assert one_line("GROUP BY customer_order_buckets.customer_id) AS customer_order_masks") in one_line(output)
+    assert one_line("GROUP BY customer_order_buckets.customer_id) AS customer_order_masks") in one_line(
+        output
+    )
 
 
 def test_compute_all_by_region_on_the_demo_data(run):

@@ -18,7 +18,8 @@ def test_conversion_rate_is_cohort_conversion(kpi):
     assert result.previous == 0.0  # W46: lead 7 (+01:00) has not converted
     assert sorted(w.count for w in result.warnings) == [1, 1]
     assert {w.message for w in result.warnings} == {
-        "leads converted before they were created", "leads with no created_at",
+        "leads converted before they were created",
+        "leads with no created_at",
     }
 
 
@@ -34,7 +35,9 @@ def test_conversion_rate_without_leads_is_none(kpi):
 def test_conversion_rate_by_channel(kpi):
     result = kpi.compute("conversion_rate", WEEK, by="channel", leads=LEADS)
     assert [(s.segment, s.value, s.n) for s in result.segments] == [
-        ("ads", 100.0, 1), ("seo", 0.0, 1), ("(none)", 100.0, 1),
+        ("ads", 100.0, 1),
+        ("seo", 0.0, 1),
+        ("(none)", 100.0, 1),
     ]
 
 

@@ -20,7 +20,8 @@ def test_cac(kpi):
     assert result.previous == 70.0  # W46: 70 spent on Nov 15, customer 10
     assert counts(result) == [1, 1, 1]  # spend with no amount, spend with no date, customer with no signup
     assert {w.message for w in result.warnings} == {
-        "marketing spend rows with no amount or an amount that is not a number (kpi check --data shows examples)", "marketing spend rows with no spent_on date",
+        "marketing spend rows with no amount or an amount that is not a number (kpi check --data shows examples)",
+        "marketing spend rows with no spent_on date",
         "customers with no signup time",
     }
 
@@ -40,7 +41,9 @@ def test_cac_by_channel_pairs_spend_and_customers(kpi):
     result = kpi.compute("cac", WEEK, by="channel", customers=CUSTOMERS, marketing_spend=MARKETING_SPEND)
     # ads: 100 - 20 over customer 4; seo: 50 over customer 5; customer 7 has no channel.
     assert [(s.segment, s.value, s.n) for s in result.segments] == [
-        ("ads", 80.0, 1), ("seo", 50.0, 1), ("(none)", None, 0),
+        ("ads", 80.0, 1),
+        ("seo", 50.0, 1),
+        ("(none)", None, 0),
     ]
 
 

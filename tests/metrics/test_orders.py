@@ -26,7 +26,10 @@ def test_revenue(kpi):
     # Orders 1 (at start) 100, 3 40, 4 refund -40, 5 guest 30, 9 (+01:00, 23:30 UTC) 25; 2 at end is out.
     assert (result.value, result.n, result.previous) == (155.0, 5, 60.0)
     assert counts(result) == [1, 1]  # order 6 has no amount, order 7 no time
-    assert {w.message for w in result.warnings} == {"orders with no amount or an amount that is not a number (kpi check --data shows examples)", "orders with no ordered_at"}
+    assert {w.message for w in result.warnings} == {
+        "orders with no amount or an amount that is not a number (kpi check --data shows examples)",
+        "orders with no ordered_at",
+    }
 
 
 def test_revenue_in_tokyo(kpi):
@@ -99,14 +102,20 @@ def test_clv_predictive(kpi):
 
 def test_clv_predictive_with_no_churn_is_none(kpi):
     customers = [customer(1, "2026-01-01 00:00:00", region="North")]
-    result = kpi.compute("clv_predictive", WEEK, customers=customers, orders=ORDERS,
-                         config=Config(gross_margin=0.4))
+    result = kpi.compute(
+        "clv_predictive", WEEK, customers=customers, orders=ORDERS, config=Config(gross_margin=0.4)
+    )
     assert (result.value, result.n) == (None, 1)
 
 
 def test_lifetime_metrics_with_no_orders_are_none(kpi):
     results = kpi.compute(["clv", "repeat_purchase_rate", "revenue", "aov"], WEEK, orders=[])
-    assert [results[m].value for m in ("clv", "repeat_purchase_rate", "revenue", "aov")] == [None, None, 0, None]
+    assert [results[m].value for m in ("clv", "repeat_purchase_rate", "revenue", "aov")] == [
+        None,
+        None,
+        0,
+        None,
+    ]
 
 
 def test_order_segments_by_region(kpi):
@@ -118,8 +127,15 @@ def test_order_segments_by_region(kpi):
     # Customer 3 (no region) has only invalid orders and the guest order reaches no customer: no one
     # in (none) has a valid order, so the per-customer metrics give None there.
     assert segments(results["clv"]) == [("North", 92.5, 2), ("South", 0.0, 1), ("(none)", None, 0)]
-    assert segments(results["repeat_purchase_rate"]) == [("North", 50.0, 2), ("South", 0.0, 1), ("(none)", None, 0)]
+    assert segments(results["repeat_purchase_rate"]) == [
+        ("North", 50.0, 2),
+        ("South", 0.0, 1),
+        ("(none)", None, 0),
+    ]
     # clv_predictive: only South (customer 2) churns; revenue 40 - 40 = 0 there. Elsewhere no churn: None.
     assert segments(results["clv_predictive"]) == [
-        ("North", None, 1), ("South", 0.0, 1), ("West", None, 1), ("(none)", None, 1),
+        ("North", None, 1),
+        ("South", 0.0, 1),
+        ("West", None, 1),
+        ("(none)", None, 1),
     ]

@@ -47,7 +47,9 @@ GROSS_MARGIN = 0.6
 
 moments = st.one_of(
     st.sampled_from(BOUNDARIES),
-    st.integers(0, int((LATEST - EARLIEST).total_seconds())).map(lambda s: EARLIEST + dt.timedelta(seconds=s)),
+    st.integers(0, int((LATEST - EARLIEST).total_seconds())).map(
+        lambda s: EARLIEST + dt.timedelta(seconds=s)
+    ),
 )
 
 
@@ -80,40 +82,70 @@ def _table(draw, make, max_size=7):
 def datasets(draw, entities):
     rows = {}
     # Customers always: every metric is also broken down by a dimension.
-    rows["customers"] = _table(draw, lambda d, i: {
-        "customer_id": i, "signup_at": d(timestamps()),
-        "churned_at": d(st.one_of(st.none(), timestamps(nullable=False))),
-        "channel": d(st.sampled_from(["ads", "seo", None])),
-        "region": d(st.sampled_from(["North", "South", None])),
-    }, max_size=4 if "customers" not in entities else 7)
-    if "orders" in entities:
-        rows["orders"] = _table(draw, lambda d, i: {
-            "order_id": i, "customer_id": d(customer_ids), "ordered_at": d(timestamps()), "amount": d(amounts),
-        }, max_size=9)
-    if "survey_responses" in entities:
-        rows["survey_responses"] = _table(draw, lambda d, i: {
-            "response_id": i, "customer_id": d(customer_ids), "survey": d(st.sampled_from(["nps", "csat"])),
-            "score": d(st.sampled_from([None, -1, 0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 7.5, 4.5])),
-            "responded_at": d(timestamps()),
-        })
-    if "marketing_spend" in entities:
-        rows["marketing_spend"] = _table(draw, lambda d, i: {
-            "spent_on": d(st.one_of(st.none(), days)) if d(st.integers(0, 9)) == 0 else d(days),
-            "channel": d(st.sampled_from(["ads", "seo"])), "amount": d(amounts),
-        })
-    if "leads" in entities:
-        rows["leads"] = _table(draw, lambda d, i: {
-            "lead_id": i, "created_at": d(timestamps()),
-            "converted_at": d(st.one_of(st.none(), timestamps(nullable=False))),
+    rows["customers"] = _table(
+        draw,
+        lambda d, i: {
+            "customer_id": i,
+            "signup_at": d(timestamps()),
+            "churned_at": d(st.one_of(st.none(), timestamps(nullable=False))),
             "channel": d(st.sampled_from(["ads", "seo", None])),
-        })
+            "region": d(st.sampled_from(["North", "South", None])),
+        },
+        max_size=4 if "customers" not in entities else 7,
+    )
+    if "orders" in entities:
+        rows["orders"] = _table(
+            draw,
+            lambda d, i: {
+                "order_id": i,
+                "customer_id": d(customer_ids),
+                "ordered_at": d(timestamps()),
+                "amount": d(amounts),
+            },
+            max_size=9,
+        )
+    if "survey_responses" in entities:
+        rows["survey_responses"] = _table(
+            draw,
+            lambda d, i: {
+                "response_id": i,
+                "customer_id": d(customer_ids),
+                "survey": d(st.sampled_from(["nps", "csat"])),
+                "score": d(st.sampled_from([None, -1, 0, 1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 7.5, 4.5])),
+                "responded_at": d(timestamps()),
+            },
+        )
+    if "marketing_spend" in entities:
+        rows["marketing_spend"] = _table(
+            draw,
+            lambda d, i: {
+                "spent_on": d(st.one_of(st.none(), days)) if d(st.integers(0, 9)) == 0 else d(days),
+                "channel": d(st.sampled_from(["ads", "seo"])),
+                "amount": d(amounts),
+            },
+        )
+    if "leads" in entities:
+        rows["leads"] = _table(
+            draw,
+            lambda d, i: {
+                "lead_id": i,
+                "created_at": d(timestamps()),
+                "converted_at": d(st.one_of(st.none(), timestamps(nullable=False))),
+                "channel": d(st.sampled_from(["ads", "seo", None])),
+            },
+        )
     if "tickets" in entities:
-        rows["tickets"] = _table(draw, lambda d, i: {
-            "ticket_id": i, "customer_id": d(customer_ids), "opened_at": d(timestamps()),
-            "resolved_at": d(st.one_of(st.none(), timestamps(nullable=False))),
-            "contacts": d(st.sampled_from([None, -1, 0, 1, 1, 2, 3, 1.5])),
-            "escalated": d(st.sampled_from([None, True, False, False])),
-        })
+        rows["tickets"] = _table(
+            draw,
+            lambda d, i: {
+                "ticket_id": i,
+                "customer_id": d(customer_ids),
+                "opened_at": d(timestamps()),
+                "resolved_at": d(st.one_of(st.none(), timestamps(nullable=False))),
+                "contacts": d(st.sampled_from([None, -1, 0, 1, 1, 2, 3, 1.5])),
+                "escalated": d(st.sampled_from([None, True, False, False])),
+            },
+        )
     return rows
 
 
@@ -150,8 +182,11 @@ class Backend:
         self.name = name
         self.entities = {n: r.item for n, r in registry.entities.items()}
         config = SourceConfig(base_dir=tmp_path)
-        empty = {entity: [{"region": "North"}] if entity == "customers" else []
-                 for entities in READS.values() for entity in entities}
+        empty = {
+            entity: [{"region": "North"}] if entity == "customers" else []
+            for entities in READS.values()
+            for entity in entities
+        }
         self.database = None
         if name == "sqlite":
             path = tmp_path / "property.db"
@@ -180,8 +215,12 @@ class Backend:
         with self.engine.begin() as connection:
             for table in self.tables.sorted_tables:
                 connection.execute(table.delete())
-        write_tables(self.engine, {name: records for name, records in rows.items() if records}, self.entities,
-                     schema=self.schema)
+        write_tables(
+            self.engine,
+            {name: records for name, records in rows.items() if records},
+            self.entities,
+            schema=self.schema,
+        )
 
     def close(self) -> None:
         import sqlalchemy as sa

@@ -23,7 +23,9 @@ def test_fcr(kpi):
     assert (result.value, result.n) == (50.0, 4)  # 1 and 7 of 1, 2, 7, 10
     assert result.previous == 0.0  # W46: ticket 9 took 2 contacts
     assert counts(result) == [2]
-    assert result.warnings[0].message == "resolved tickets with contacts missing, not a whole number or below 1"
+    assert (
+        result.warnings[0].message == "resolved tickets with contacts missing, not a whole number or below 1"
+    )
 
 
 def test_escalation_rate_counts_the_contacts_zero_ticket(kpi):
@@ -32,7 +34,10 @@ def test_escalation_rate_counts_the_contacts_zero_ticket(kpi):
     assert (result.value, result.n) == (60.0, 5)  # 2, 4, 10 of 2, 3, 4, 6, 10
     assert result.previous == 50.0  # W46: tickets 1 and 9
     assert counts(result) == [1, 1]  # escalated NULL; no opened_at
-    assert {w.message for w in result.warnings} == {"tickets with escalated missing", "tickets with no opened_at"}
+    assert {w.message for w in result.warnings} == {
+        "tickets with escalated missing",
+        "tickets with no opened_at",
+    }
 
 
 def test_support_in_tokyo(kpi):
@@ -50,5 +55,7 @@ def test_support_segments_by_region(kpi):
     results = kpi.compute(["fcr", "escalation_rate"], WEEK, by="region", tickets=TICKETS, customers=CUSTOMERS)
     assert segments(results["fcr"]) == [("North", 100.0, 1), ("South", 50.0, 2), ("(none)", 0.0, 1)]
     assert segments(results["escalation_rate"]) == [
-        ("North", 0.0, 1), ("South", 100.0, 1), ("(none)", pytest.approx(200 / 3), 3),
+        ("North", 0.0, 1),
+        ("South", 100.0, 1),
+        ("(none)", pytest.approx(200 / 3), 3),
     ]

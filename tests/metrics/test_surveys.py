@@ -48,8 +48,9 @@ def test_surveys_with_no_responses_are_none(kpi):
 
 
 def test_survey_segments_by_region(kpi):
-    results = kpi.compute(["nps", "csat"], WEEK, by="region", customers=CUSTOMERS,
-                          survey_responses=SURVEY_RESPONSES)
+    results = kpi.compute(
+        ["nps", "csat"], WEEK, by="region", customers=CUSTOMERS, survey_responses=SURVEY_RESPONSES
+    )
     # Customer 3 has no region and response 4 no customer: both in (none).
     assert segments(results["nps"]) == [("North", 100.0, 1), ("South", 100.0, 1), ("(none)", -50.0, 2)]
     assert segments(results["csat"]) == [("North", 100.0, 1), ("South", 100.0, 1), ("(none)", 0.0, 1)]

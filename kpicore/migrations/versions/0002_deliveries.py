@@ -22,7 +22,9 @@ def upgrade():
         sa.Column("last_error", sa.Text, nullable=True),
         sa.Column("message_ids", sa.Text, nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.UniqueConstraint("digest", "period", "destination", name="uq_deliveries_digest_period_destination"),
+        sa.UniqueConstraint(
+            "digest", "period", "destination", name="uq_deliveries_digest_period_destination"
+        ),
     )
 
 

@@ -24,16 +24,23 @@ import re
 from kpicore import ConfigError, SourceError
 from kpicore.sync import JsonClient, Page, Stream, SyncConnector, environment
 
-PACK_KEYS = ("lead_tag", "customer_tag", "churn_tag", "channel_field", "won_milestone", "escalated_priorities",
-             "ticket_view")
+PACK_KEYS = (
+    "lead_tag",
+    "customer_tag",
+    "churn_tag",
+    "channel_field",
+    "won_milestone",
+    "escalated_priorities",
+    "ticket_view",
+)
 DEFAULTS = {
-    "lead_tag": "Lead",                 # contacts with this tag are leads
-    "customer_tag": "Customer",         # a lead converts when this tag is added (its time is the conversion)
-    "churn_tag": "Churned",             # a customer churns when this tag is added
-    "channel_field": "channel",         # the contact property holding the acquisition channel
-    "won_milestone": "Won",             # deals at this milestone are orders
-    "escalated_priorities": ["HIGH"],   # tickets at these priorities count as escalated
-    "ticket_view": "All Tickets",       # the helpdesk view (filter) the tickets are read from
+    "lead_tag": "Lead",  # contacts with this tag are leads
+    "customer_tag": "Customer",  # a lead converts when this tag is added (its time is the conversion)
+    "churn_tag": "Churned",  # a customer churns when this tag is added
+    "channel_field": "channel",  # the contact property holding the acquisition channel
+    "won_milestone": "Won",  # deals at this milestone are orders
+    "escalated_priorities": ["HIGH"],  # tickets at these priorities count as escalated
+    "ticket_view": "All Tickets",  # the helpdesk view (filter) the tickets are read from
 }
 
 
@@ -42,7 +49,9 @@ def settings(config) -> dict:
     raw = config.pack("agilecrm") if hasattr(config, "pack") else {}
     for key in raw:
         if key not in PACK_KEYS:
-            raise ConfigError(f"kpi.toml: [packs.agilecrm]: unknown key {key!r} (known keys: {', '.join(PACK_KEYS)})")
+            raise ConfigError(
+                f"kpi.toml: [packs.agilecrm]: unknown key {key!r} (known keys: {', '.join(PACK_KEYS)})"
+            )
     return {**DEFAULTS, **raw}
 
 
@@ -53,30 +62,46 @@ class AgileCrmConnector(SyncConnector):
     entities = ("customers", "leads", "orders", "tickets")
 
     def streams(self, url, config, settings_):
-        domain = url[len("agilecrm://"):].strip("/")
+        domain = url[len("agilecrm://") :].strip("/")
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]*", domain):
-            raise ConfigError(f"[source] url {url!r}: expected agilecrm://DOMAIN (the DOMAIN of DOMAIN.agilecrm.com)")
-        base = (environment("KPI_AGILECRM_API_BASE") or f"https://{domain}.agilecrm.com/dev/").rstrip("/") + "/"
+            raise ConfigError(
+                f"[source] url {url!r}: expected agilecrm://DOMAIN (the DOMAIN of DOMAIN.agilecrm.com)"
+            )
+        base = (environment("KPI_AGILECRM_API_BASE") or f"https://{domain}.agilecrm.com/dev/").rstrip(
+            "/"
+        ) + "/"
         email = environment("KPI_AGILECRM_EMAIL") or config.source.email
         key = environment("KPI_AGILECRM_API_KEY")
         if not email:
-            raise ConfigError(f"{url}: no account email: set [source] email in kpi.toml or KPI_AGILECRM_EMAIL")
+            raise ConfigError(
+                f"{url}: no account email: set [source] email in kpi.toml or KPI_AGILECRM_EMAIL"
+            )
         if not key:
-            raise ConfigError(f"{url}: no API key: set KPI_AGILECRM_API_KEY (Admin Settings > Developers & API)")
+            raise ConfigError(
+                f"{url}: no API key: set KPI_AGILECRM_API_KEY (Admin Settings > Developers & API)"
+            )
         import base64
 
         token = base64.b64encode(f"{email}:{key}".encode()).decode()
         client = JsonClient(
-            url, {"Authorization": f"Basic {token}", "Accept": "application/json"}, timeout=settings_.timeout,
-            retries=settings_.retries, max_retry_wait=settings_.max_retry_wait,
+            url,
+            {"Authorization": f"Basic {token}", "Accept": "application/json"},
+            timeout=settings_.timeout,
+            retries=settings_.retries,
+            max_retry_wait=settings_.max_retry_wait,
             credentials_hint="check KPI_AGILECRM_API_KEY and the account email (KPI_AGILECRM_EMAIL or [source] email)",
         )
         api = _Api(client, base, settings_.page_size, settings(config))
         return [
             Stream("contacts", api.contacts, key=_id, watermark=_seconds_watermark, client=client),
             Stream("deals", api.deals, key=_id, watermark=_seconds_watermark, client=client),
-            Stream("tickets", api.tickets, key=_id, watermark=lambda r: _number(r.get("last_updated_time")),
-                   client=client),
+            Stream(
+                "tickets",
+                api.tickets,
+                key=_id,
+                watermark=lambda r: _number(r.get("last_updated_time")),
+                client=client,
+            ),
         ]
 
     def rows(self, stream, record, config):
@@ -119,7 +144,9 @@ class _Api:
             answer = call(cursor)
             records = answer if isinstance(answer, list) else []
             if answer is not None and not isinstance(answer, list):
-                raise SourceError(f"{self.client.display}: {what}: expected a JSON array, got {type(answer).__name__}")
+                raise SourceError(
+                    f"{self.client.display}: {what}: expected a JSON array, got {type(answer).__name__}"
+                )
             next_cursor = records[-1].get("cursor") or None if records else None
             total = _number(records[0].get("count")) if records else 0
             clean = [{k: v for k, v in r.items() if k not in ("cursor", "count")} for r in records]
@@ -130,19 +157,29 @@ class _Api:
 
     def _list_or_filter(self, what: str, path: str, contact_type: str, since, cursor):
         if since is None:
+
             def call(page_cursor):
                 params = {"page_size": self.page_size, **({"cursor": page_cursor} if page_cursor else {})}
                 return self.client.request("GET", self.base + path, what=what, params=params)
         else:
-            rules = {"rules": [{"LHS": "updated_time", "CONDITION": "AFTER", "RHS": int(since)}], "or_rules": [],
-                     "contact_type": contact_type}
+            rules = {
+                "rules": [{"LHS": "updated_time", "CONDITION": "AFTER", "RHS": int(since)}],
+                "or_rules": [],
+                "contact_type": contact_type,
+            }
 
             def call(page_cursor):
-                form = {"page_size": self.page_size, "global_sort_key": "updated_time", "filterJson": json.dumps(rules)}
+                form = {
+                    "page_size": self.page_size,
+                    "global_sort_key": "updated_time",
+                    "filterJson": json.dumps(rules),
+                }
                 if page_cursor:
                     form["cursor"] = page_cursor
-                return self.client.request("POST", self.base + "api/filters/filter/dynamic-filter", what=what,
-                                           form=form)
+                return self.client.request(
+                    "POST", self.base + "api/filters/filter/dynamic-filter", what=what, form=form
+                )
+
         yield from self._pages(what, call, cursor)
 
     def contacts(self, since, cursor):
@@ -162,7 +199,11 @@ class _Api:
             )
 
         def call(page_cursor):
-            params = {"filter_id": view["id"], "page_size": self.page_size, "global_sort_key": "-last_updated_time"}
+            params = {
+                "filter_id": view["id"],
+                "page_size": self.page_size,
+                "global_sort_key": "-last_updated_time",
+            }
             if page_cursor:
                 params["cursor"] = page_cursor
             return self.client.request("GET", self.base + "api/tickets/filter", what="tickets", params=params)
@@ -234,14 +275,21 @@ def contact_rows(record: dict, options: dict, where: str) -> dict[str, list[dict
     rows: dict[str, list[dict]] = {}
     is_lead = options["lead_tag"] in tags
     if is_lead:
-        rows["leads"] = [{"lead_id": contact_id, "created_at": created, "converted_at": converted, "channel": channel}]
+        rows["leads"] = [
+            {"lead_id": contact_id, "created_at": created, "converted_at": converted, "channel": channel}
+        ]
     if not is_lead or converted is not None:
         dimensions.pop("channel", None)
-        rows["customers"] = [{
-            "customer_id": contact_id, "signup_at": converted if is_lead else created,
-            "churned_at": tag_time(options["churn_tag"]), "channel": channel,
-            "tags": ",".join(sorted(tags)) or None, **dimensions,
-        }]
+        rows["customers"] = [
+            {
+                "customer_id": contact_id,
+                "signup_at": converted if is_lead else created,
+                "churned_at": tag_time(options["churn_tag"]),
+                "channel": channel,
+                "tags": ",".join(sorted(tags)) or None,
+                **dimensions,
+            }
+        ]
     return rows
 
 
@@ -255,10 +303,16 @@ def deal_rows(record: dict, options: dict, where: str) -> dict[str, list[dict]]:
         amount = None if amount in (None, "") else float(amount)
     except (TypeError, ValueError):
         raise SourceError(f"{where}: field expected_value is {amount!r}, expected a number") from None
-    return {"orders": [{
-        "order_id": str(record["id"]), "customer_id": contact_ids[0] if contact_ids else None,
-        "ordered_at": _time(record.get("close_date"), where, "close_date", "seconds"), "amount": amount,
-    }]}
+    return {
+        "orders": [
+            {
+                "order_id": str(record["id"]),
+                "customer_id": contact_ids[0] if contact_ids else None,
+                "ordered_at": _time(record.get("close_date"), where, "close_date", "seconds"),
+                "amount": amount,
+            }
+        ]
+    }
 
 
 def ticket_rows(record: dict, options: dict, where: str) -> dict[str, list[dict]]:
@@ -269,11 +323,19 @@ def ticket_rows(record: dict, options: dict, where: str) -> dict[str, list[dict]
     try:
         contacts = None if replies in (None, "") else int(replies)
     except (TypeError, ValueError):
-        raise SourceError(f"{where}: field user_replies_count is {replies!r}, expected a whole number") from None
+        raise SourceError(
+            f"{where}: field user_replies_count is {replies!r}, expected a whole number"
+        ) from None
     contact = record.get("contactID")
-    return {"tickets": [{
-        "ticket_id": str(record["id"]), "customer_id": None if contact in (None, "", 0) else str(contact),
-        "opened_at": _time(record.get("created_time"), where, "created_time", "milliseconds"),
-        "resolved_at": resolved, "contacts": contacts,
-        "escalated": record.get("priority") in options["escalated_priorities"],
-    }]}
+    return {
+        "tickets": [
+            {
+                "ticket_id": str(record["id"]),
+                "customer_id": None if contact in (None, "", 0) else str(contact),
+                "opened_at": _time(record.get("created_time"), where, "created_time", "milliseconds"),
+                "resolved_at": resolved,
+                "contacts": contacts,
+                "escalated": record.get("priority") in options["escalated_priorities"],
+            }
+        ]
+    }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 @dataclass
 class Person:
     id: int
-    created: int            # epoch seconds
+    created: int  # epoch seconds
     updated: int
     region: str | None
     channel: str | None
@@ -29,7 +29,7 @@ class Deal:
     id: int
     contact: int | None
     milestone: str
-    close: int              # epoch seconds
+    close: int  # epoch seconds
     value: float
     created: int
     updated: int
@@ -71,54 +71,107 @@ def make_facts(today: dt.date, *, people: int = 120, seed: int = 5):
         if rng.random() < 0.2:
             tags.append("vip")
             times["vip"] = created * 1000
-        persons.append(Person(5000 + number, created, created + rng.randrange(0, 3600), rng.choice(["North", "South", None]),
-                              rng.choice(["ads", "referral", None]), tags, times))
+        persons.append(
+            Person(
+                5000 + number,
+                created,
+                created + rng.randrange(0, 3600),
+                rng.choice(["North", "South", None]),
+                rng.choice(["ads", "referral", None]),
+                tags,
+                times,
+            )
+        )
     for number in range(1, people // 2 + 1):
         owner = rng.choice(persons)
         created = moment(owner.created)
-        deals.append(Deal(8000 + number, owner.id if rng.random() > 0.05 else None,
-                          rng.choice(["Won", "Won", "Open", "Lost"]), moment(created), round(rng.uniform(50, 900), 2),
-                          created, created + 60))
+        deals.append(
+            Deal(
+                8000 + number,
+                owner.id if rng.random() > 0.05 else None,
+                rng.choice(["Won", "Won", "Open", "Lost"]),
+                moment(created),
+                round(rng.uniform(50, 900), 2),
+                created,
+                created + 60,
+            )
+        )
     for number in range(1, people // 2 + 1):
         owner = rng.choice(persons)
         created_ms = moment(owner.created) * 1000 + rng.randrange(1000)
         closed = moment(created_ms // 1000) * 1000 + 7 if rng.random() < 0.7 else None
-        tickets.append(Ticket(number, owner.id, created_ms, closed, rng.choice([0, 1, 1, 1, 2, 3]),
-                              rng.choice(["LOW", "MEDIUM", "HIGH"]), closed or created_ms))
+        tickets.append(
+            Ticket(
+                number,
+                owner.id,
+                created_ms,
+                closed,
+                rng.choice([0, 1, 1, 1, 2, 3]),
+                rng.choice(["LOW", "MEDIUM", "HIGH"]),
+                closed or created_ms,
+            )
+        )
     return persons, deals, tickets
 
 
 # -- as Agile CRM writes them -----------------------------------------------------------------------
 def contact_json(p: Person) -> dict:
-    properties = [{"type": "SYSTEM", "name": "first_name", "value": f"Person {p.id}"},
-                  {"type": "SYSTEM", "name": "email", "subtype": "work", "value": f"p{p.id}@example.com"}]
+    properties = [
+        {"type": "SYSTEM", "name": "first_name", "value": f"Person {p.id}"},
+        {"type": "SYSTEM", "name": "email", "subtype": "work", "value": f"p{p.id}@example.com"},
+    ]
     if p.region is not None:
         properties.append({"type": "CUSTOM", "name": "Region", "value": p.region})
     if p.channel is not None:
         properties.append({"type": "CUSTOM", "name": "channel", "value": p.channel})
     return {
-        "id": p.id, "type": "PERSON", "created_time": str(p.created), "updated_time": p.updated, "star_value": 0,
-        "lead_score": 0, "tags": list(p.tags),
-        "tagsWithTime": [{"tag": t, "createdTime": p.tag_times[t], "availableCount": 0, "entity_type": "tag"}
-                         for t in p.tags],
+        "id": p.id,
+        "type": "PERSON",
+        "created_time": str(p.created),
+        "updated_time": p.updated,
+        "star_value": 0,
+        "lead_score": 0,
+        "tags": list(p.tags),
+        "tagsWithTime": [
+            {"tag": t, "createdTime": p.tag_times[t], "availableCount": 0, "entity_type": "tag"}
+            for t in p.tags
+        ],
         "properties": properties,
     }
 
 
 def deal_json(d: Deal) -> dict:
     return {
-        "id": d.id, "name": f"Deal {d.id}", "contact_ids": [str(d.contact)] if d.contact else [],
-        "expected_value": d.value, "pipeline_id": "43535822", "milestone": d.milestone, "probability": 50,
-        "close_date": d.close, "created_time": d.created, "updated_time": d.updated, "entity_type": "deal",
+        "id": d.id,
+        "name": f"Deal {d.id}",
+        "contact_ids": [str(d.contact)] if d.contact else [],
+        "expected_value": d.value,
+        "pipeline_id": "43535822",
+        "milestone": d.milestone,
+        "probability": 50,
+        "close_date": d.close,
+        "created_time": d.created,
+        "updated_time": d.updated,
+        "entity_type": "deal",
     }
 
 
 def ticket_json(t: Ticket) -> dict:
     return {
-        "id": t.id, "groupID": 5756098678095872, "contactID": t.contact, "subject": f"Ticket {t.id}",
-        "created_time": t.created_ms, "last_updated_time": t.updated_ms, "closed_time": t.closed_ms or 0,
-        "status": "CLOSED" if t.closed_ms else "OPEN", "type": "PROBLEM", "priority": t.priority,
-        "source": "EMAIL", "user_replies_count": t.replies, "no_of_reopens": 0, "entity_type": "tickets",
+        "id": t.id,
+        "groupID": 5756098678095872,
+        "contactID": t.contact,
+        "subject": f"Ticket {t.id}",
+        "created_time": t.created_ms,
+        "last_updated_time": t.updated_ms,
+        "closed_time": t.closed_ms or 0,
+        "status": "CLOSED" if t.closed_ms else "OPEN",
+        "type": "PROBLEM",
+        "priority": t.priority,
+        "source": "EMAIL",
+        "user_replies_count": t.replies,
+        "no_of_reopens": 0,
+        "entity_type": "tickets",
     }
 
 
@@ -138,17 +191,44 @@ def canonical(persons, deals, tickets) -> dict[str, list[dict]]:
     for p in persons:
         converted = _at(p.tag_times["Customer"] / 1000) if "Customer" in p.tags else None
         if p.lead:
-            leads.append({"lead_id": str(p.id), "created_at": _at(p.created), "converted_at": converted,
-                          "channel": p.channel})
+            leads.append(
+                {
+                    "lead_id": str(p.id),
+                    "created_at": _at(p.created),
+                    "converted_at": converted,
+                    "channel": p.channel,
+                }
+            )
         if not p.lead or converted:
-            customers.append({
-                "customer_id": str(p.id), "signup_at": converted if p.lead else _at(p.created),
-                "churned_at": _at(p.tag_times["Churned"] / 1000) if "Churned" in p.tags else None,
-                "channel": p.channel, "region": p.region, "tags": ",".join(sorted(p.tags)) or None,
-            })
-    orders = [{"order_id": str(d.id), "customer_id": str(d.contact) if d.contact else None,
-               "ordered_at": _at(d.close), "amount": d.value} for d in deals if d.milestone == "Won"]
-    rows = [{"ticket_id": str(t.id), "customer_id": str(t.contact), "opened_at": _at(t.created_ms / 1000),
-             "resolved_at": _at(t.closed_ms / 1000) if t.closed_ms else None, "contacts": t.replies,
-             "escalated": t.priority == "HIGH"} for t in tickets]
+            customers.append(
+                {
+                    "customer_id": str(p.id),
+                    "signup_at": converted if p.lead else _at(p.created),
+                    "churned_at": _at(p.tag_times["Churned"] / 1000) if "Churned" in p.tags else None,
+                    "channel": p.channel,
+                    "region": p.region,
+                    "tags": ",".join(sorted(p.tags)) or None,
+                }
+            )
+    orders = [
+        {
+            "order_id": str(d.id),
+            "customer_id": str(d.contact) if d.contact else None,
+            "ordered_at": _at(d.close),
+            "amount": d.value,
+        }
+        for d in deals
+        if d.milestone == "Won"
+    ]
+    rows = [
+        {
+            "ticket_id": str(t.id),
+            "customer_id": str(t.contact),
+            "opened_at": _at(t.created_ms / 1000),
+            "resolved_at": _at(t.closed_ms / 1000) if t.closed_ms else None,
+            "contacts": t.replies,
+            "escalated": t.priority == "HIGH",
+        }
+        for t in tickets
+    ]
     return {"customers": customers, "leads": leads, "orders": orders, "tickets": rows}

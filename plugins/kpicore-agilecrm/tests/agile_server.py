@@ -39,11 +39,15 @@ class AgileState:
         self.contacts: list[dict] = []
         self.deals: list[dict] = []
         self.tickets: list[dict] = []
-        self.views = [{"id": 5632682255974400, "name": "All Tickets", "is_default_filter": True},
-                      {"id": 5644924254945280, "name": "New Tickets", "is_default_filter": True}]
-        self.faults: list[str] = []          # "429", "500", "503", "slow", "die"
-        self.die_after_pages: int | None = None  # serve this many list pages, then die in the middle of the next
-        self.cursor_generation = 0           # bump it to make every cursor handed out so far invalid
+        self.views = [
+            {"id": 5632682255974400, "name": "All Tickets", "is_default_filter": True},
+            {"id": 5644924254945280, "name": "New Tickets", "is_default_filter": True},
+        ]
+        self.faults: list[str] = []  # "429", "500", "503", "slow", "die"
+        self.die_after_pages: int | None = (
+            None  # serve this many list pages, then die in the middle of the next
+        )
+        self.cursor_generation = 0  # bump it to make every cursor handed out so far invalid
         self.pages_served = 0
         self.requests: list[tuple[str, str, dict]] = []
         self.slow_seconds = 3.0
@@ -147,8 +151,11 @@ def _handler(state: AgileState, server: AgileServer):
             if not self._authorized():
                 return self._send(401)
             if "application/json" not in self.headers.get("Accept", ""):
-                return self._send(200, b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><contacts/>',
-                                  "application/xml")
+                return self._send(
+                    200,
+                    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><contacts/>',
+                    "application/xml",
+                )
             route = (method, parsed.path)
             if route == ("GET", "/dev/api/contacts"):
                 return self._page("contacts", sorted(state.contacts, key=lambda c: int(c["id"])), params)
@@ -176,7 +183,9 @@ def _handler(state: AgileState, server: AgileServer):
             records = list(state.contacts if kind == "contacts" else state.deals)
             for rule in rules.get("rules", []):
                 if rule.get("LHS") == "updated_time" and rule.get("CONDITION") == "AFTER":
-                    records = [r for r in records if int(r.get("updated_time") or 0) * 1000 > int(rule["RHS"])]
+                    records = [
+                        r for r in records if int(r.get("updated_time") or 0) * 1000 > int(rule["RHS"])
+                    ]
             sort_key = params.get("global_sort_key", "-created_time")
             field, reverse = sort_key.lstrip("-"), sort_key.startswith("-")
             records.sort(key=lambda r: (int(r.get(field) or 0), int(r["id"])), reverse=reverse)
@@ -190,7 +199,7 @@ def _handler(state: AgileState, server: AgileServer):
                 if cursor is None or cursor.get("k") != kind or cursor.get("g") != state.cursor_generation:
                     return self._send(400, b"Invalid cursor", "text/plain")
                 offset = int(cursor["o"])
-            chunk = [dict(r) for r in records[offset:offset + size]]
+            chunk = [dict(r) for r in records[offset : offset + size]]
             if not chunk:
                 return self._send(204)
             chunk[0]["count"] = str(len(records))

@@ -59,8 +59,10 @@ def registry():
 
 @pytest.fixture
 def config(tmp_path):
-    raw = {"source": {"url": "agilecrm://acme"},
-           "sync": {"url": "staging.db", "page_size": 25, "timeout": 1, "retries": 2, "max_retry_wait": 5}}
+    raw = {
+        "source": {"url": "agilecrm://acme"},
+        "sync": {"url": "staging.db", "page_size": 25, "timeout": 1, "retries": 2, "max_retry_wait": 5},
+    }
     return parse_config(raw, tmp_path / "kpi.toml")
 
 
@@ -76,8 +78,12 @@ def staged(config) -> dict[str, list[tuple]]:
     engine = sa.create_engine(f"sqlite:///{config.base_dir / 'staging.db'}")
     try:
         with engine.connect() as connection:
-            return {name: _normalised([dict(r._mapping) for r in connection.execute(sa.text(f"SELECT * FROM {name}"))])
-                    for name in ENTITIES}
+            return {
+                name: _normalised(
+                    [dict(r._mapping) for r in connection.execute(sa.text(f"SELECT * FROM {name}"))]
+                )
+                for name in ENTITIES
+            }
     finally:
         engine.dispose()
 
@@ -85,8 +91,11 @@ def staged(config) -> dict[str, list[tuple]]:
 def _normalised(rows: list[dict]) -> list[tuple]:
     def value(v):
         if isinstance(v, dt.datetime):
-            return v.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") if v.tzinfo else \
-                v.isoformat(timespec="milliseconds")
+            return (
+                v.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
+                if v.tzinfo
+                else v.isoformat(timespec="milliseconds")
+            )
         if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and v[10] == " ":
             return value(dt.datetime.fromisoformat(v))
         if isinstance(v, bool):
@@ -94,6 +103,7 @@ def _normalised(rows: list[dict]) -> list[tuple]:
         if isinstance(v, float) and v.is_integer():
             return int(v)
         return v
+
     return sorted((tuple(sorted((k, value(v)) for k, v in row.items())) for row in rows), key=repr)
 
 
@@ -126,7 +136,9 @@ def csv_copy(tmp_path, registry, facts):
 
 def assert_same_numbers(synced: dict, copied: dict):
     assert set(synced) == set(copied)
-    assert {"new_customers", "churn_rate", "revenue", "conversion_rate", "fcr", "escalation_rate"} <= set(synced)
+    assert {"new_customers", "churn_rate", "revenue", "conversion_rate", "fcr", "escalation_rate"} <= set(
+        synced
+    )
     for metric, (value, previous, n) in copied.items():
         assert synced[metric][2] == n, metric
         for got, want in zip(synced[metric][:2], (value, previous), strict=True):
@@ -139,15 +151,18 @@ def test_full_sync_equals_the_csv_copy(server, state, config, registry, tmp_path
     assert summary.mode == "full"
     assert summary.total("fetched") == len(state.contacts) + len(state.deals) + len(state.tickets)
     assert staged(config) == expected(facts)
-    assert_same_numbers(metric_values(config, registry), metric_values(csv_copy(tmp_path, registry, facts), registry,
-                                                                       tmp_path))
+    assert_same_numbers(
+        metric_values(config, registry),
+        metric_values(csv_copy(tmp_path, registry, facts), registry, tmp_path),
+    )
     # the list endpoints, JSON asked for, credentials as Basic auth
     paths = {path for _, path, _ in state.requests}
     assert {"/dev/api/contacts", "/dev/api/opportunity", "/dev/api/tickets/filter"} <= paths
 
 
-def test_incremental_sync_fetches_changes_only_and_still_equals_the_csv_copy(server, state, config, registry,
-                                                                               tmp_path):
+def test_incremental_sync_fetches_changes_only_and_still_equals_the_csv_copy(
+    server, state, config, registry, tmp_path
+):
     persons, deals, tickets = make_facts(TODAY)
     sync(config, registry)
     later = int(dt.datetime(2026, 11, 26, tzinfo=dt.UTC).timestamp())
@@ -163,20 +178,28 @@ def test_incremental_sync_fetches_changes_only_and_still_equals_the_csv_copy(ser
     summary = sync(config, registry)
     assert summary.mode == "incremental"
     assert summary.total("fetched") < 10  # the three changes (and what changed in the same second)
-    assert (summary.streams["contacts"].updated, summary.streams["deals"].updated,
-            summary.streams["tickets"].updated) == (1, 1, 1)
+    assert (
+        summary.streams["contacts"].updated,
+        summary.streams["deals"].updated,
+        summary.streams["tickets"].updated,
+    ) == (1, 1, 1)
     assert any(path == "/dev/api/filters/filter/dynamic-filter" for _, path, _ in state.requests)
     assert not any(path == "/dev/api/contacts" for _, path, _ in state.requests)
     facts = (persons, deals, tickets)
     assert staged(config) == expected(facts)
-    assert_same_numbers(metric_values(config, registry), metric_values(csv_copy(tmp_path, registry, facts), registry,
-                                                                       tmp_path))
+    assert_same_numbers(
+        metric_values(config, registry),
+        metric_values(csv_copy(tmp_path, registry, facts), registry, tmp_path),
+    )
 
 
-def test_a_server_dying_mid_page_then_resume_loses_and_duplicates_nothing(server, state, config, registry,
-                                                                          monkeypatch, capsys):
+def test_a_server_dying_mid_page_then_resume_loses_and_duplicates_nothing(
+    server, state, config, registry, monkeypatch, capsys
+):
     facts = make_facts(TODAY)
-    state.die_after_pages = 3  # contacts pages 1-3 (75 contacts) arrive; page 4 is cut in half, then the server is gone
+    state.die_after_pages = (
+        3  # contacts pages 1-3 (75 contacts) arrive; page 4 is cut in half, then the server is gone
+    )
     with pytest.raises(SourceError, match=r"agilecrm://acme: contacts: cannot be reached"):
         sync(config, registry)
     with pytest.raises(SourceError, match="has not been synced yet"):
@@ -190,7 +213,9 @@ def test_a_server_dying_mid_page_then_resume_loses_and_duplicates_nothing(server
     finally:
         revived.stop()
     assert summary.resumed
-    first_cursor = next(params.get("cursor") for _, path, params in state.requests if path == "/dev/api/contacts")
+    first_cursor = next(
+        params.get("cursor") for _, path, params in state.requests if path == "/dev/api/contacts"
+    )
     assert first_cursor is not None  # resumed at page 4, not from the start
     counts = {name: (c.fetched, c.inserted) for name, c in summary.streams.items()}
     assert counts == {"contacts": (120, 120), "deals": (60, 60), "tickets": (60, 60)}
@@ -221,7 +246,9 @@ def test_persistent_5xx_stops_the_sync_and_keeps_the_last_complete_one(server, s
     before = metric_values(config, registry)
     state.contacts[0]["updated_time"] = 1_900_000_000
     state.faults = ["500"] * 3  # more than [sync] retries = 2
-    with pytest.raises(SourceError, match=r"agilecrm://acme: contacts: server error 500: Service Unavailable, 3 attempts"):
+    with pytest.raises(
+        SourceError, match=r"agilecrm://acme: contacts: server error 500: Service Unavailable, 3 attempts"
+    ):
         sync(config, registry)
     assert metric_values(config, registry) == before
 
@@ -250,8 +277,11 @@ def test_an_expired_cursor_restarts_the_stream(server, state, config, registry):
 
 def test_a_field_that_changed_type_names_object_and_field(server, state, config, registry):
     state.contacts[3]["created_time"] = "yesterday"
-    with pytest.raises(SourceError, match=rf"agilecrm contacts {state.contacts[3]['id']}: field created_time is "
-                                          r"'yesterday', expected epoch seconds"):
+    with pytest.raises(
+        SourceError,
+        match=rf"agilecrm contacts {state.contacts[3]['id']}: field created_time is "
+        r"'yesterday', expected epoch seconds",
+    ):
         sync(config, registry)
 
 
@@ -267,14 +297,17 @@ def test_kpi_sync_then_compute_last_week_equals_the_csv_copy(server, state, regi
     facts = make_facts(today)
     load(state, *facts)
     (tmp_path / "kpi.toml").write_text(
-        '[source]\nurl = "agilecrm://acme"\nemail = "owner@acme.example"\n[sync]\nmax_age = "1h"\n', encoding="utf-8")
+        '[source]\nurl = "agilecrm://acme"\nemail = "owner@acme.example"\n[sync]\nmax_age = "1h"\n',
+        encoding="utf-8",
+    )
     env = {**os.environ, "KPI_LOAD_PLUGINS": "agilecrm", "KPI_AGILECRM_API_BASE": server.base}
     env.pop("KPI_AGILECRM_EMAIL", None)
     kpi = os.path.join(os.path.dirname(sys.executable), "kpi")
 
     def run(*args):
-        return subprocess.run([kpi, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-                              check=False)
+        return subprocess.run(
+            [kpi, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
 
     synced = run("sync")
     assert synced.returncode == 0, synced.stderr
@@ -287,7 +320,11 @@ def test_kpi_sync_then_compute_last_week_equals_the_csv_copy(server, state, regi
     assert from_csv.returncode == 0, from_csv.stderr
 
     def numbers(output):
-        return {r["metric"]: (r["value"], r["previous"], r["n"]) for r in json.loads(output) if r["status"] == "ok"}
+        return {
+            r["metric"]: (r["value"], r["previous"], r["n"])
+            for r in json.loads(output)
+            if r["status"] == "ok"
+        }
 
     assert numbers(from_crm.stdout) == numbers(from_csv.stdout)
     assert len(numbers(from_crm.stdout)) >= 10
@@ -295,8 +332,13 @@ def test_kpi_sync_then_compute_last_week_equals_the_csv_copy(server, state, regi
 
 def test_the_throughput_benchmark_runs(tmp_path):
     script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "benchmarks", "sync_agilecrm.py")
-    done = subprocess.run([sys.executable, script, "--people", "40", "--repeat", "1"], capture_output=True, text=True,
-                          timeout=300, check=False, env={k: v for k, v in os.environ.items() if not k.startswith("KPI_")})
+    done = subprocess.run(
+        [sys.executable, script, "--people", "40", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("KPI_")},
+    )
     assert done.returncode == 0, done.stderr
     assert "full sync of 80 objects" in done.stdout and "objects/s" in done.stdout
-

@@ -31,7 +31,11 @@ TIMESHEETS = Entity(
         Column("worked_on", "date"),
         Column("hours", "number"),
         Column("billable", "boolean"),
-        Column("billed_amount", "number", "What the client was invoiced for the entry (0 or empty if not billable)."),
+        Column(
+            "billed_amount",
+            "number",
+            "What the client was invoiced for the entry (0 or empty if not billable).",
+        ),
         Column("standard_rate", "number", "List price per hour."),
     ),
     "One row per timesheet entry.",

@@ -9,7 +9,12 @@ from pathlib import Path
 
 _PRACTICES = ("Strategy", "Technology", "Operations")
 #: level -> (standard rate per hour, share of hours billable)
-_LEVELS = {"analyst": (110.0, 0.78), "consultant": (160.0, 0.74), "manager": (220.0, 0.62), "partner": (340.0, 0.38)}
+_LEVELS = {
+    "analyst": (110.0, 0.78),
+    "consultant": (160.0, 0.74),
+    "manager": (220.0, 0.62),
+    "partner": (340.0, 0.38),
+}
 _LEVEL_WEIGHTS = (35, 35, 20, 10)
 _CONSULTANTS = 30
 _DAYS = 730
@@ -34,8 +39,14 @@ def generate(path: Path, today: dt.date, *, seed: int = 13) -> dict[str, int]:
             left = None
         capacity = rng.choices((40, 32, 20), weights=(85, 10, 5))[0]
         consultants.append(
-            (consultant_id, capacity, started.isoformat(), left.isoformat() if left else None,
-             rng.choice(_PRACTICES), level)
+            (
+                consultant_id,
+                capacity,
+                started.isoformat(),
+                left.isoformat() if left else None,
+                rng.choice(_PRACTICES),
+                level,
+            )
         )
     entries = []
     for offset in range(_DAYS):
@@ -51,7 +62,9 @@ def generate(path: Path, today: dt.date, *, seed: int = 13) -> dict[str, int]:
             other_hours = round((hours_today - billable_hours) * 4) / 4
             if billable_hours > 0:
                 billed = round(billable_hours * rate * rng.uniform(0.82, 1.0), 2)
-                entries.append([len(entries) + 1, consultant_id, day.isoformat(), billable_hours, 1, billed, rate])
+                entries.append(
+                    [len(entries) + 1, consultant_id, day.isoformat(), billable_hours, 1, billed, rate]
+                )
             if other_hours > 0:
                 entries.append([len(entries) + 1, consultant_id, day.isoformat(), other_hours, 0, 0.0, rate])
     recent = [e for e in entries if e[2] >= (today - dt.timedelta(days=7)).isoformat() and e[4] == 1]

@@ -21,7 +21,10 @@ def is_billable(t):
 def priced(t):
     """A billable entry with everything realization reads."""
     return (
-        is_billable(t) & valid_hours(t) & t.standard_rate.is_not(None) & (t.standard_rate >= 0)
+        is_billable(t)
+        & valid_hours(t)
+        & t.standard_rate.is_not(None)
+        & (t.standard_rate >= 0)
         & t.billed_amount.is_not(None)
     )
 
@@ -45,11 +48,15 @@ class Utilization(Metric):
     time = "worked_on"
     n = "consultants"
     rules = (
-        ("Capacity counts only the weekdays (Monday to Friday) a consultant is employed in the period: "
-        "from started_on to left_on, both included; empty means open-ended."),
+        (
+            "Capacity counts only the weekdays (Monday to Friday) a consultant is employed in the period: "
+            "from started_on to left_on, both included; empty means open-ended."
+        ),
         "Non-billable hours count in neither part.",
-        ("Entries with hours missing or negative, or billable missing, are left out and warned; so are "
-        "consultants with no or negative capacity, or who left before they started."),
+        (
+            "Entries with hours missing or negative, or billable missing, are left out and warned; so are "
+            "consultants with no or negative capacity, or who left before they started."
+        ),
     )
 
     def measures(self, config=None):
@@ -59,14 +66,18 @@ class Utilization(Metric):
             "capacity": Measure.sum(
                 lambda t, p: t.capacity_hours_per_week * weekdays_employed(t, p) / sa.literal_column("5.0"),
                 where=lambda t, p: valid_consultant(t) & employed_in(t, p),
-                entity="consultants", window="all",
+                entity="consultants",
+                window="all",
             ),
             "consultants": Measure.count(
                 where=lambda t, p: valid_consultant(t) & employed_in(t, p) & (weekdays_employed(t, p) > 0),
-                entity="consultants", window="all",
+                entity="consultants",
+                window="all",
             ),
             "invalid_consultants": Measure.count(
-                where=lambda t, p: ~valid_consultant(t) & employed_in(t, p), entity="consultants", window="all",
+                where=lambda t, p: ~valid_consultant(t) & employed_in(t, p),
+                entity="consultants",
+                window="all",
                 warn="consultants with capacity missing or negative, or left_on before started_on",
             ),
         }
@@ -111,7 +122,10 @@ def weekdays_employed(t, p):
     if started_on is None or not days:
         on_or_after_start = sa.literal(total)
     else:
-        from_start = [(started_on < _midnight(day + dt.timedelta(days=1), p.tz), total - i) for i, day in enumerate(days)]
+        from_start = [
+            (started_on < _midnight(day + dt.timedelta(days=1), p.tz), total - i)
+            for i, day in enumerate(days)
+        ]
         on_or_after_start = sa.case((started_on.is_(None), total), *from_start, else_=0)
     if left_on is None or not days:
         after_left = sa.literal(0)
@@ -136,7 +150,9 @@ def _midnight(day: dt.date, zone) -> dt.datetime:
 class Realization(Metric):
     name = "realization"
     title = "Realization"
-    description = "100 x sum(billed_amount) / sum(hours x standard_rate), billable entries worked in the period."
+    description = (
+        "100 x sum(billed_amount) / sum(hours x standard_rate), billable entries worked in the period."
+    )
     unit = "percent"
     better = "higher"
     entity = "timesheets"
@@ -144,8 +160,10 @@ class Realization(Metric):
     n = "entries"
     rules = (
         "Only billable entries count.",
-        ("Billable entries with hours, standard_rate or billed_amount missing (or negative hours or rate) "
-        "are left out and warned."),
+        (
+            "Billable entries with hours, standard_rate or billed_amount missing (or negative hours or rate) "
+            "are left out and warned."
+        ),
     )
     measures = {
         "billed": Measure.sum("billed_amount", where=priced),
@@ -176,9 +194,12 @@ class RevenuePerConsultant(Metric):
     )
     measures = {
         "revenue": Measure.sum("billed_amount"),
-        "consultants": Measure.count_distinct("consultant_id", where=lambda t: valid_hours(t) & (t.hours > 0)),
+        "consultants": Measure.count_distinct(
+            "consultant_id", where=lambda t: valid_hours(t) & (t.hours > 0)
+        ),
         "unbilled": Measure.count(
-            where=lambda t: is_billable(t) & t.billed_amount.is_(None), warn="billable entries with no billed_amount"
+            where=lambda t: is_billable(t) & t.billed_amount.is_(None),
+            warn="billable entries with no billed_amount",
         ),
     }
 

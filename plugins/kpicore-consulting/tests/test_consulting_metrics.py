@@ -6,33 +6,42 @@ import pytest
 
 def consultant(consultant_id, capacity, started_on=None, left_on=None, practice="Strategy", level="manager"):
     return {
-        "consultant_id": consultant_id, "capacity_hours_per_week": capacity, "started_on": started_on,
-        "left_on": left_on, "practice": practice, "level": level,
+        "consultant_id": consultant_id,
+        "capacity_hours_per_week": capacity,
+        "started_on": started_on,
+        "left_on": left_on,
+        "practice": practice,
+        "level": level,
     }
 
 
 def entry(entry_id, consultant_id, worked_on, hours, billable, billed_amount, standard_rate):
     return {
-        "entry_id": entry_id, "consultant_id": consultant_id, "worked_on": worked_on, "hours": hours,
-        "billable": billable, "billed_amount": billed_amount, "standard_rate": standard_rate,
+        "entry_id": entry_id,
+        "consultant_id": consultant_id,
+        "worked_on": worked_on,
+        "hours": hours,
+        "billable": billable,
+        "billed_amount": billed_amount,
+        "standard_rate": standard_rate,
     }
 
 
 CONSULTANTS = [
-    consultant(1, 40, "2020-01-01"),                                # all 5 weekdays: 40 h
-    consultant(2, 40, "2026-11-18", practice="Technology"),         # joined Wednesday: 3 weekdays, 24 h
-    consultant(3, 20, None, "2026-11-16"),                          # Monday was the last day: 1 weekday, 4 h
+    consultant(1, 40, "2020-01-01"),  # all 5 weekdays: 40 h
+    consultant(2, 40, "2026-11-18", practice="Technology"),  # joined Wednesday: 3 weekdays, 24 h
+    consultant(3, 20, None, "2026-11-16"),  # Monday was the last day: 1 weekday, 4 h
     consultant(4, 40, "2019-05-01", "2026-11-13", practice="Technology"),  # left the week before: 0 h
-    consultant(5, None, "2020-01-01", practice="Technology"),       # no capacity: invalid
+    consultant(5, None, "2020-01-01", practice="Technology"),  # no capacity: invalid
 ]
 TIMESHEETS = [
     entry(1, 1, "2026-11-16", 8, True, 1600.0, 220.0),
-    entry(2, 1, "2026-11-17", 2, False, 0.0, 220.0),     # non-billable: in neither part of utilization
+    entry(2, 1, "2026-11-17", 2, False, 0.0, 220.0),  # non-billable: in neither part of utilization
     entry(3, 2, "2026-11-18", 6, True, 900.0, 160.0),
-    entry(4, 3, "2026-11-16", 4, True, None, 110.0),      # billable but never invoiced
-    entry(5, 1, "2026-11-23", 8, True, 1000.0, 220.0),    # the week after
-    entry(6, 2, "2026-11-19", -1, True, 0.0, 160.0),      # negative hours: invalid
-    entry(7, 2, "2026-11-20", 3, None, 0.0, 160.0),       # billable unknown: invalid
+    entry(4, 3, "2026-11-16", 4, True, None, 110.0),  # billable but never invoiced
+    entry(5, 1, "2026-11-23", 8, True, 1000.0, 220.0),  # the week after
+    entry(6, 2, "2026-11-19", -1, True, 0.0, 160.0),  # negative hours: invalid
+    entry(7, 2, "2026-11-20", 3, None, 0.0, 160.0),  # billable unknown: invalid
 ]
 
 
@@ -55,7 +64,9 @@ def test_utilization_counts_only_weekdays_employed(kpi):
 
 
 def test_utilization_by_practice_reaches_consultant_dimensions(kpi):
-    result = kpi.compute("utilization", "2026-W47", by="practice", consultants=CONSULTANTS, timesheets=TIMESHEETS)
+    result = kpi.compute(
+        "utilization", "2026-W47", by="practice", consultants=CONSULTANTS, timesheets=TIMESHEETS
+    )
     segments = {s.segment: s.value for s in result.segments}
     assert segments["Strategy"] == pytest.approx(100 * 12 / 44)
     assert segments["Technology"] == pytest.approx(100 * 6 / 24)
@@ -85,8 +96,10 @@ def test_revenue_per_consultant_counts_consultants_with_hours(kpi):
 def test_consulting_on_every_backend(kpi_all_backends):
     kpi_all_backends.register(kpicore_consulting)
     results = kpi_all_backends.compute(
-        ["utilization", "realization", "revenue_per_consultant"], "2026-W47",
-        consultants=CONSULTANTS, timesheets=TIMESHEETS,
+        ["utilization", "realization", "revenue_per_consultant"],
+        "2026-W47",
+        consultants=CONSULTANTS,
+        timesheets=TIMESHEETS,
     )
     assert results["utilization"].value == pytest.approx(100 * 18 / 68)
     assert results["realization"].value == pytest.approx(100 * 2500 / 2720)
@@ -108,14 +121,28 @@ def test_every_metric_works_with_only_the_required_columns_on_every_backend(kpi_
     kpi_all_backends.register(kpicore_consulting)
     consultants = [required_only(consultant(1, 40), *absent), required_only(consultant(2, 20), *absent)]
     consultants = [{k: v for k, v in c.items() if k != "level"} for c in consultants]
-    sheets = [entry(1, 1, "2026-11-16", 8, True, 1600.0, 220.0), entry(2, 2, "2026-11-17", 4, True, 400.0, 100.0)]
+    sheets = [
+        entry(1, 1, "2026-11-16", 8, True, 1600.0, 220.0),
+        entry(2, 2, "2026-11-17", 4, True, 400.0, 100.0),
+    ]
     results = kpi_all_backends.compute(
-        ["utilization", "realization", "revenue_per_consultant"], "2026-W47", consultants=consultants,
-        timesheets=sheets, only_given_columns=True,
+        ["utilization", "realization", "revenue_per_consultant"],
+        "2026-W47",
+        consultants=consultants,
+        timesheets=sheets,
+        only_given_columns=True,
     )
     assert results["utilization"].value == pytest.approx(100 * 12 / 60)
     assert results["realization"].value == pytest.approx(100 * 2000 / (8 * 220 + 4 * 100))
     assert results["revenue_per_consultant"].value == pytest.approx(2000 / 2)
-    by_practice = kpi_all_backends.compute(["utilization"], "2026-W47", by="practice", consultants=consultants,
-                                           timesheets=sheets, only_given_columns=True)
-    assert {s.segment: s.value for s in by_practice["utilization"].segments} == {"Strategy": pytest.approx(20.0)}
+    by_practice = kpi_all_backends.compute(
+        ["utilization"],
+        "2026-W47",
+        by="practice",
+        consultants=consultants,
+        timesheets=sheets,
+        only_given_columns=True,
+    )
+    assert {s.segment: s.value for s in by_practice["utilization"].segments} == {
+        "Strategy": pytest.approx(20.0)
+    }

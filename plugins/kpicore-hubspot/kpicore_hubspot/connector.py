@@ -21,14 +21,20 @@ import datetime as dt
 from kpicore import ConfigError, SourceError
 from kpicore.sync import JsonClient, Page, Stream, SyncConnector, environment
 
-PACK_KEYS = ("won_stages", "churn_property", "channel_property", "dimensions", "ticket_contacts_property",
-             "escalated_priorities")
+PACK_KEYS = (
+    "won_stages",
+    "churn_property",
+    "channel_property",
+    "dimensions",
+    "ticket_contacts_property",
+    "escalated_priorities",
+)
 DEFAULTS = {
-    "won_stages": ["closedwon"],               # deal stages that are orders
-    "churn_property": None,                    # a contact date property holding when the customer churned
+    "won_stages": ["closedwon"],  # deal stages that are orders
+    "churn_property": None,  # a contact date property holding when the customer churned
     "channel_property": "hs_analytics_source",  # the contact's original source
-    "dimensions": [],                          # contact properties to keep as dimensions (country, ...)
-    "ticket_contacts_property": None,          # a ticket number property counting customer contacts (fcr)
+    "dimensions": [],  # contact properties to keep as dimensions (country, ...)
+    "ticket_contacts_property": None,  # a ticket number property counting customer contacts (fcr)
     "escalated_priorities": ["HIGH", "URGENT"],
 }
 MODIFIED = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate", "tickets": "hs_lastmodifieddate"}
@@ -40,14 +46,23 @@ def settings(config) -> dict:
     raw = config.pack("hubspot") if hasattr(config, "pack") else {}
     for key in raw:
         if key not in PACK_KEYS:
-            raise ConfigError(f"kpi.toml: [packs.hubspot]: unknown key {key!r} (known keys: {', '.join(PACK_KEYS)})")
+            raise ConfigError(
+                f"kpi.toml: [packs.hubspot]: unknown key {key!r} (known keys: {', '.join(PACK_KEYS)})"
+            )
     return {**DEFAULTS, **raw}
 
 
 def properties_for(stream: str, options: dict) -> list[str]:
     if stream == "contacts":
-        names = ["createdate", "lastmodifieddate", "lifecyclestage", "hs_lifecyclestage_customer_date",
-                 "hs_lifecyclestage_lead_date", options["channel_property"], *options["dimensions"]]
+        names = [
+            "createdate",
+            "lastmodifieddate",
+            "lifecyclestage",
+            "hs_lifecyclestage_customer_date",
+            "hs_lifecyclestage_lead_date",
+            options["channel_property"],
+            *options["dimensions"],
+        ]
         if options["churn_property"]:
             names.append(options["churn_property"])
     elif stream == "deals":
@@ -68,24 +83,33 @@ class HubSpotConnector(SyncConnector):
     def streams(self, url, config, settings_):
         token = environment("KPI_HUBSPOT_TOKEN")
         if not token:
-            raise ConfigError(f"{url}: no access token: set KPI_HUBSPOT_TOKEN (a private app's token with CRM read scopes)")
+            raise ConfigError(
+                f"{url}: no access token: set KPI_HUBSPOT_TOKEN (a private app's token with CRM read scopes)"
+            )
         base = (environment("KPI_HUBSPOT_API_BASE") or "https://api.hubapi.com").rstrip("/")
         client = JsonClient(
-            url, {"Authorization": f"Bearer {token}", "Accept": "application/json"}, timeout=settings_.timeout,
-            retries=settings_.retries, max_retry_wait=settings_.max_retry_wait,
+            url,
+            {"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=settings_.timeout,
+            retries=settings_.retries,
+            max_retry_wait=settings_.max_retry_wait,
             credentials_hint="check KPI_HUBSPOT_TOKEN (revoked, or missing a crm.objects.*.read scope)",
         )
         options = settings(config)
         streams = []
         for name in ("contacts", "deals", "tickets"):
             api = _ObjectApi(client, base, name, properties_for(name, options), settings_.page_size)
-            streams.append(Stream(name, api.fetch, key=lambda r: str(r["id"]), watermark=api.watermark, client=client))
+            streams.append(
+                Stream(name, api.fetch, key=lambda r: str(r["id"]), watermark=api.watermark, client=client)
+            )
         return streams
 
     def rows(self, stream, record, config):
         options = settings(config)
         where = f"hubspot {stream} {record.get('id')}"
-        return {"contacts": contact_rows, "deals": deal_rows, "tickets": ticket_rows}[stream](record, options, where)
+        return {"contacts": contact_rows, "deals": deal_rows, "tickets": ticket_rows}[stream](
+            record, options, where
+        )
 
 
 class _ObjectApi:
@@ -107,20 +131,29 @@ class _ObjectApi:
 
     def _list(self, cursor):
         while True:
-            params = {"limit": min(self.page_size, PAGE_LIMITS["list"]), "properties": ",".join(self.properties),
-                      "archived": "false"}
+            params = {
+                "limit": min(self.page_size, PAGE_LIMITS["list"]),
+                "properties": ",".join(self.properties),
+                "archived": "false",
+            }
             if self.kind != "contacts":
                 params["associations"] = "contacts"
             if cursor:
                 params["after"] = cursor
-            answer = self.client.request("GET", f"{self.base}/crm/v3/objects/{self.kind}", what=self.kind,
-                                         params=params) or {}
+            answer = (
+                self.client.request(
+                    "GET", f"{self.base}/crm/v3/objects/{self.kind}", what=self.kind, params=params
+                )
+                or {}
+            )
             cursor = ((answer.get("paging") or {}).get("next") or {}).get("after")
             results = answer.get("results") or []
             for record in results:  # keep only the ids, as the associations API gives them for search results
                 linked = ((record.get("associations") or {}).get("contacts") or {}).get("results") or []
                 if self.kind != "contacts":
-                    record["associations"] = {"contacts": {"results": [{"id": str(item["id"])} for item in linked]}}
+                    record["associations"] = {
+                        "contacts": {"results": [{"id": str(item["id"])} for item in linked]}
+                    }
             yield Page(results, cursor)
             if not cursor:
                 return
@@ -134,14 +167,24 @@ class _ObjectApi:
             after = None
         while True:
             body = {
-                "filterGroups": [{"filters": [{"propertyName": self.modified, "operator": "GT", "value": str(int(since))}]}],
+                "filterGroups": [
+                    {"filters": [{"propertyName": self.modified, "operator": "GT", "value": str(int(since))}]}
+                ],
                 "sorts": [{"propertyName": self.modified, "direction": "ASCENDING"}],
-                "properties": self.properties, "limit": min(self.page_size, PAGE_LIMITS["search"]),
+                "properties": self.properties,
+                "limit": min(self.page_size, PAGE_LIMITS["search"]),
             }
             if after:
                 body["after"] = after
-            answer = self.client.request("POST", f"{self.base}/crm/v3/objects/{self.kind}/search",
-                                         what=f"{self.kind} search", json_body=body) or {}
+            answer = (
+                self.client.request(
+                    "POST",
+                    f"{self.base}/crm/v3/objects/{self.kind}/search",
+                    what=f"{self.kind} search",
+                    json_body=body,
+                )
+                or {}
+            )
             results = answer.get("results") or []
             if self.kind != "contacts" and results:
                 self._associate(results)
@@ -157,14 +200,23 @@ class _ObjectApi:
             after = next_after
 
     def _associate(self, results: list[dict]) -> None:
-        answer = self.client.request(
-            "POST", f"{self.base}/crm/v4/associations/{self.kind}/contacts/batch/read",
-            what=f"{self.kind} associations", json_body={"inputs": [{"id": r["id"]} for r in results]},
-        ) or {}
-        linked = {str(item["from"]["id"]): [str(to["toObjectId"]) for to in item.get("to") or []]
-                  for item in answer.get("results") or []}
+        answer = (
+            self.client.request(
+                "POST",
+                f"{self.base}/crm/v4/associations/{self.kind}/contacts/batch/read",
+                what=f"{self.kind} associations",
+                json_body={"inputs": [{"id": r["id"]} for r in results]},
+            )
+            or {}
+        )
+        linked = {
+            str(item["from"]["id"]): [str(to["toObjectId"]) for to in item.get("to") or []]
+            for item in answer.get("results") or []
+        }
         for record in results:
-            record["associations"] = {"contacts": {"results": [{"id": i} for i in linked.get(str(record["id"]), [])]}}
+            record["associations"] = {
+                "contacts": {"results": [{"id": i} for i in linked.get(str(record["id"]), [])]}
+            }
 
 
 # -- mapping ------------------------------------------------------------------------------------------------
@@ -203,14 +255,25 @@ def contact_rows(record: dict, options: dict, where: str) -> dict[str, list[dict
     channel = props.get(options["channel_property"]) or None
     rows: dict[str, list[dict]] = {}
     if became_lead is not None:
-        rows["leads"] = [{"lead_id": contact_id, "created_at": became_lead, "converted_at": became_customer,
-                          "channel": channel}]
+        rows["leads"] = [
+            {
+                "lead_id": contact_id,
+                "created_at": became_lead,
+                "converted_at": became_customer,
+                "channel": channel,
+            }
+        ]
     if became_customer is not None or props.get("lifecyclestage") == "customer":
         churned = _time(props, options["churn_property"], where) if options["churn_property"] else None
-        rows["customers"] = [{
-            "customer_id": contact_id, "signup_at": became_customer or created, "churned_at": churned,
-            "channel": channel, **{name: props.get(name) or None for name in options["dimensions"]},
-        }]
+        rows["customers"] = [
+            {
+                "customer_id": contact_id,
+                "signup_at": became_customer or created,
+                "churned_at": churned,
+                "channel": channel,
+                **{name: props.get(name) or None for name in options["dimensions"]},
+            }
+        ]
     return rows
 
 
@@ -223,8 +286,16 @@ def deal_rows(record: dict, options: dict, where: str) -> dict[str, list[dict]]:
         amount = None if amount in (None, "") else float(amount)
     except ValueError:
         raise SourceError(f"{where}: property amount is {amount!r}, expected a number") from None
-    return {"orders": [{"order_id": str(record["id"]), "customer_id": _first_contact(record),
-                        "ordered_at": _time(props, "closedate", where), "amount": amount}]}
+    return {
+        "orders": [
+            {
+                "order_id": str(record["id"]),
+                "customer_id": _first_contact(record),
+                "ordered_at": _time(props, "closedate", where),
+                "amount": amount,
+            }
+        ]
+    }
 
 
 def ticket_rows(record: dict, options: dict, where: str) -> dict[str, list[dict]]:
@@ -235,10 +306,18 @@ def ticket_rows(record: dict, options: dict, where: str) -> dict[str, list[dict]
         try:
             contacts = None if value in (None, "") else int(float(value))
         except ValueError:
-            raise SourceError(f"{where}: property {options['ticket_contacts_property']} is {value!r}, "
-                              "expected a number") from None
-    return {"tickets": [{
-        "ticket_id": str(record["id"]), "customer_id": _first_contact(record),
-        "opened_at": _time(props, "createdate", where), "resolved_at": _time(props, "closed_date", where),
-        "contacts": contacts, "escalated": props.get("hs_ticket_priority") in options["escalated_priorities"],
-    }]}
+            raise SourceError(
+                f"{where}: property {options['ticket_contacts_property']} is {value!r}, expected a number"
+            ) from None
+    return {
+        "tickets": [
+            {
+                "ticket_id": str(record["id"]),
+                "customer_id": _first_contact(record),
+                "opened_at": _time(props, "createdate", where),
+                "resolved_at": _time(props, "closed_date", where),
+                "contacts": contacts,
+                "escalated": props.get("hs_ticket_priority") in options["escalated_priorities"],
+            }
+        ]
+    }

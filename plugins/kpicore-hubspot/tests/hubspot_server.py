@@ -70,8 +70,14 @@ class HubSpotServer:
 
 
 def _error(message: str, category: str) -> bytes:
-    return json.dumps({"status": "error", "message": message, "correlationId": "00000000-0000-0000-0000-000000000000",
-                       "category": category}).encode()
+    return json.dumps(
+        {
+            "status": "error",
+            "message": message,
+            "correlationId": "00000000-0000-0000-0000-000000000000",
+            "category": category,
+        }
+    ).encode()
 
 
 def _handler(state: HubSpotState, server: HubSpotServer):
@@ -113,42 +119,85 @@ def _handler(state: HubSpotState, server: HubSpotServer):
             if fault in ("500", "502", "503"):
                 return self._send(int(fault), _error("internal error", "INTERNAL_ERROR"))
             if fault == "429":
-                return self._send(429, json.dumps({"status": "error", "message": "You have reached your secondly limit.",
-                                                   "errorType": "RATE_LIMIT", "policyName": "SECONDLY"}).encode(),
-                                  {"Retry-After": "1"})
+                return self._send(
+                    429,
+                    json.dumps(
+                        {
+                            "status": "error",
+                            "message": "You have reached your secondly limit.",
+                            "errorType": "RATE_LIMIT",
+                            "policyName": "SECONDLY",
+                        }
+                    ).encode(),
+                    {"Retry-After": "1"},
+                )
             if self.headers.get("Authorization") != f"Bearer {state.token}":
-                return self._send(401, _error("Authentication credentials not found.", "INVALID_AUTHENTICATION"))
+                return self._send(
+                    401, _error("Authentication credentials not found.", "INVALID_AUTHENTICATION")
+                )
             parts = parsed.path.strip("/").split("/")
             if method == "GET" and parts[:3] == ["crm", "v3", "objects"] and len(parts) == 4:
                 return self._list(parts[3], params)
-            if method == "POST" and parts[:3] == ["crm", "v3", "objects"] and len(parts) == 5 and parts[4] == "search":
+            if (
+                method == "POST"
+                and parts[:3] == ["crm", "v3", "objects"]
+                and len(parts) == 5
+                and parts[4] == "search"
+            ):
                 return self._search(parts[3], body)
-            if method == "POST" and parts[:3] == ["crm", "v4", "associations"] and parts[4:] == ["contacts", "batch", "read"]:
-                results = [{"from": {"id": item["id"]},
-                            "to": [{"toObjectId": int(c), "associationTypes": [{"category": "HUBSPOT_DEFINED",
-                                                                               "typeId": 3, "label": None}]}
-                                   for c in state.associations.get((parts[3], item["id"]), [])]}
-                           for item in body.get("inputs", [])]
+            if (
+                method == "POST"
+                and parts[:3] == ["crm", "v4", "associations"]
+                and parts[4:] == ["contacts", "batch", "read"]
+            ):
+                results = [
+                    {
+                        "from": {"id": item["id"]},
+                        "to": [
+                            {
+                                "toObjectId": int(c),
+                                "associationTypes": [
+                                    {"category": "HUBSPOT_DEFINED", "typeId": 3, "label": None}
+                                ],
+                            }
+                            for c in state.associations.get((parts[3], item["id"]), [])
+                        ],
+                    }
+                    for item in body.get("inputs", [])
+                ]
                 return self._send(200, json.dumps({"status": "COMPLETE", "results": results}).encode())
             return self._send(404, _error("not found", "OBJECT_NOT_FOUND"))
 
         def _record(self, kind: str, record: dict, properties: list[str], with_associations: bool) -> dict:
-            chosen = {name: record["properties"].get(name) for name in properties} if properties else \
-                {k: record["properties"].get(k) for k in ("createdate", MODIFIED[kind], "hs_object_id")}
-            out = {"id": record["id"], "properties": chosen, "createdAt": record["createdAt"],
-                   "updatedAt": record["updatedAt"], "archived": False}
+            chosen = (
+                {name: record["properties"].get(name) for name in properties}
+                if properties
+                else {k: record["properties"].get(k) for k in ("createdate", MODIFIED[kind], "hs_object_id")}
+            )
+            out = {
+                "id": record["id"],
+                "properties": chosen,
+                "createdAt": record["createdAt"],
+                "updatedAt": record["updatedAt"],
+                "archived": False,
+            }
             if with_associations:
                 linked = state.associations.get((kind, record["id"]), [])
                 if linked:
-                    out["associations"] = {"contacts": {"results": [
-                        {"id": c, "type": f"{kind[:-1]}_to_contact"} for c in linked]}}
+                    out["associations"] = {
+                        "contacts": {
+                            "results": [{"id": c, "type": f"{kind[:-1]}_to_contact"} for c in linked]
+                        }
+                    }
             return out
 
         def _page(self, records: list[dict], after: int, limit: int, extra: dict):
-            chunk = records[after:after + limit]
+            chunk = records[after : after + limit]
             answer = {**extra, "results": chunk}
             if after + limit < len(records):
-                answer["paging"] = {"next": {"after": str(after + limit), "link": "?after=" + str(after + limit)}}
+                answer["paging"] = {
+                    "next": {"after": str(after + limit), "link": "?after=" + str(after + limit)}
+                }
             payload = json.dumps(answer).encode()
             with state.lock:
                 dying = state.die_after_pages is not None and state.pages_served >= state.die_after_pages
@@ -169,7 +218,9 @@ def _handler(state: HubSpotState, server: HubSpotServer):
 
         def _list(self, kind: str, params: dict):
             if kind not in state.objects:
-                return self._send(404, _error(f"Unable to infer object type from: {kind}", "OBJECT_NOT_FOUND"))
+                return self._send(
+                    404, _error(f"Unable to infer object type from: {kind}", "OBJECT_NOT_FOUND")
+                )
             limit = min(int(params.get("limit", 10)), 100)
             properties = [p for p in params.get("properties", "").split(",") if p]
             with_associations = "contacts" in params.get("associations", "").split(",")
@@ -180,16 +231,24 @@ def _handler(state: HubSpotState, server: HubSpotServer):
         def _search(self, kind: str, body: dict):
             after = int(body.get("after") or 0)
             if after >= 10_000:
-                return self._send(400, _error("The search API returns at most 10,000 results.", "VALIDATION_ERROR"))
+                return self._send(
+                    400, _error("The search API returns at most 10,000 results.", "VALIDATION_ERROR")
+                )
             limit = min(int(body.get("limit", 10)), 200)
             records = list(state.objects[kind])
             for group in body.get("filterGroups", []):
                 for f in group.get("filters", []):
                     if f.get("operator") == "GT":
-                        records = [r for r in records if _ms(r["properties"].get(f["propertyName"])) > int(f["value"])]
+                        records = [
+                            r
+                            for r in records
+                            if _ms(r["properties"].get(f["propertyName"])) > int(f["value"])
+                        ]
             for sort in body.get("sorts", []):
-                records.sort(key=lambda r, s=sort: (_ms(r["properties"].get(s["propertyName"])), int(r["id"])),
-                             reverse=sort.get("direction") == "DESCENDING")
+                records.sort(
+                    key=lambda r, s=sort: (_ms(r["properties"].get(s["propertyName"])), int(r["id"])),
+                    reverse=sort.get("direction") == "DESCENDING",
+                )
             shaped = [self._record(kind, r, body.get("properties") or [], False) for r in records]
             return self._page(shaped, after, limit, {"total": len(shaped)})
 

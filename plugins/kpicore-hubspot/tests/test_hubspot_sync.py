@@ -31,7 +31,11 @@ TOKEN = "pat-na1-00000000-test-token"
 TODAY = dt.date(2026, 11, 25)
 PERIOD = "2026-W47"
 ENTITIES = ("customers", "leads", "orders", "tickets")
-PACK = {"churn_property": "churned_on", "dimensions": ["country"], "ticket_contacts_property": "num_customer_contacts"}
+PACK = {
+    "churn_property": "churned_on",
+    "dimensions": ["country"],
+    "ticket_contacts_property": "num_customer_contacts",
+}
 
 
 @pytest.fixture
@@ -59,8 +63,11 @@ def registry():
 
 @pytest.fixture
 def config(tmp_path):
-    raw = {"source": {"url": "hubspot://"}, "packs": {"hubspot": PACK},
-           "sync": {"url": "staging.db", "page_size": 25, "timeout": 1, "retries": 2, "max_retry_wait": 5}}
+    raw = {
+        "source": {"url": "hubspot://"},
+        "packs": {"hubspot": PACK},
+        "sync": {"url": "staging.db", "page_size": 25, "timeout": 1, "retries": 2, "max_retry_wait": 5},
+    }
     return parse_config(raw, tmp_path / "kpi.toml")
 
 
@@ -83,6 +90,7 @@ def _normalised(rows):
         if isinstance(v, float) and v.is_integer():
             return int(v)
         return v
+
     return sorted((tuple(sorted((k, value(v)) for k, v in row.items())) for row in rows), key=repr)
 
 
@@ -90,8 +98,12 @@ def staged(config):
     engine = sa.create_engine(f"sqlite:///{config.base_dir / 'staging.db'}")
     try:
         with engine.connect() as connection:
-            return {name: _normalised([dict(r._mapping) for r in connection.execute(sa.text(f"SELECT * FROM {name}"))])
-                    for name in ENTITIES}
+            return {
+                name: _normalised(
+                    [dict(r._mapping) for r in connection.execute(sa.text(f"SELECT * FROM {name}"))]
+                )
+                for name in ENTITIES
+            }
     finally:
         engine.dispose()
 
@@ -103,7 +115,10 @@ def expected(facts):
 def metric_values(config_or_folder, registry, tmp_path=None):
     period = parse_period(PERIOD, "UTC")
     if isinstance(config_or_folder, str):
-        source, config = open_source(config_or_folder, SourceConfig(base_dir=tmp_path), registry), parse_config({})
+        source, config = (
+            open_source(config_or_folder, SourceConfig(base_dir=tmp_path), registry),
+            parse_config({}),
+        )
     else:
         config = config_or_folder
         source = open_configured_source(config, registry)
@@ -119,7 +134,9 @@ def assert_same_numbers(config, registry, tmp_path, facts):
     write_csv_folder(folder, canonical(*facts), {n: r.item for n, r in registry.entities.items()})
     synced, copied = metric_values(config, registry), metric_values(str(folder), registry, tmp_path)
     assert set(synced) == set(copied)
-    assert {"new_customers", "churn_rate", "revenue", "conversion_rate", "fcr", "escalation_rate"} <= set(synced)
+    assert {"new_customers", "churn_rate", "revenue", "conversion_rate", "fcr", "escalation_rate"} <= set(
+        synced
+    )
     for metric, (value, previous, n) in copied.items():
         assert synced[metric][2] == n, metric
         for got, want in zip(synced[metric][:2], (value, previous), strict=True):
@@ -136,7 +153,9 @@ def test_full_sync_equals_the_csv_copy(server, state, config, registry, tmp_path
     assert lists and all(p.get("associations") == "contacts" for p in lists)
 
 
-def test_incremental_sync_uses_the_search_api_and_equals_the_csv_copy(server, state, config, registry, tmp_path):
+def test_incremental_sync_uses_the_search_api_and_equals_the_csv_copy(
+    server, state, config, registry, tmp_path
+):
     people, deals, tickets = make_facts(TODAY)
     sync(config, registry)
     later = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
@@ -150,11 +169,19 @@ def test_incremental_sync_uses_the_search_api_and_equals_the_csv_copy(server, st
     state.requests.clear()
     summary = sync(config, registry)
     assert summary.mode == "incremental"
-    assert summary.total("fetched") <= 6  # the three changes, and the last record of each stream again (overlap)
+    assert (
+        summary.total("fetched") <= 6
+    )  # the three changes, and the last record of each stream again (overlap)
     assert [summary.streams[n].updated for n in ("contacts", "deals", "tickets")] == [1, 1, 1]
     searches = {path: params["body"] for method, path, params in state.requests if path.endswith("/search")}
-    assert searches["/crm/v3/objects/contacts/search"]["filterGroups"][0]["filters"][0]["propertyName"] == "lastmodifieddate"
-    assert searches["/crm/v3/objects/deals/search"]["filterGroups"][0]["filters"][0]["propertyName"] == "hs_lastmodifieddate"
+    assert (
+        searches["/crm/v3/objects/contacts/search"]["filterGroups"][0]["filters"][0]["propertyName"]
+        == "lastmodifieddate"
+    )
+    assert (
+        searches["/crm/v3/objects/deals/search"]["filterGroups"][0]["filters"][0]["propertyName"]
+        == "hs_lastmodifieddate"
+    )
     assert any(path == "/crm/v4/associations/deals/contacts/batch/read" for _, path, _ in state.requests)
     facts = (people, deals, tickets)
     assert staged(config) == expected(facts)
@@ -178,8 +205,9 @@ def test_the_search_cap_of_10000_results_starts_a_new_search(server, state, conf
     assert staged(config) == expected((people, deals, tickets))
 
 
-def test_a_server_dying_mid_page_then_resume_loses_and_duplicates_nothing(server, state, config, registry,
-                                                                          monkeypatch):
+def test_a_server_dying_mid_page_then_resume_loses_and_duplicates_nothing(
+    server, state, config, registry, monkeypatch
+):
     facts = make_facts(TODAY)
     state.die_after_pages = 2
     with pytest.raises(SourceError, match=r"hubspot://: contacts: cannot be reached"):
@@ -196,7 +224,10 @@ def test_a_server_dying_mid_page_then_resume_loses_and_duplicates_nothing(server
     first = next(p for _, path, p in state.requests if path == "/crm/v3/objects/contacts")
     assert first.get("after") == "50"  # resumed at the third page
     assert {n: (c.fetched, c.inserted) for n, c in summary.streams.items()} == {
-        "contacts": (120, 120), "deals": (60, 60), "tickets": (60, 60)}
+        "contacts": (120, 120),
+        "deals": (60, 60),
+        "tickets": (60, 60),
+    }
     assert staged(config) == expected(facts)
 
 
@@ -220,7 +251,9 @@ def test_429_and_5xx_are_retried(server, state, config, registry):
 def test_a_property_that_changed_type_names_object_and_property(server, state, config, registry):
     state.objects["deals"][0]["properties"]["dealstage"] = "closedwon"
     state.objects["deals"][0]["properties"]["amount"] = "a lot"
-    with pytest.raises(SourceError, match=r"hubspot deals \d+: property amount is 'a lot', expected a number"):
+    with pytest.raises(
+        SourceError, match=r"hubspot deals \d+: property amount is 'a lot', expected a number"
+    ):
         sync(config, registry)
 
 
@@ -229,13 +262,16 @@ def test_kpi_sync_then_compute_last_week_as_processes(server, state, registry, t
     load(state, *facts)
     (tmp_path / "kpi.toml").write_text(
         '[source]\nurl = "hubspot://"\n[packs.hubspot]\nchurn_property = "churned_on"\ndimensions = ["country"]\n'
-        'ticket_contacts_property = "num_customer_contacts"\n', encoding="utf-8")
+        'ticket_contacts_property = "num_customer_contacts"\n',
+        encoding="utf-8",
+    )
     env = {**os.environ, "KPI_LOAD_PLUGINS": "hubspot"}
     kpi = os.path.join(os.path.dirname(sys.executable), "kpi")
 
     def run(*args):
-        return subprocess.run([kpi, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-                              check=False)
+        return subprocess.run(
+            [kpi, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+        )
 
     synced = run("sync")
     assert synced.returncode == 0, synced.stderr
@@ -249,6 +285,10 @@ def test_kpi_sync_then_compute_last_week_as_processes(server, state, registry, t
     assert from_crm.returncode == 0 and from_csv.returncode == 0, from_crm.stderr + from_csv.stderr
 
     def numbers(output):
-        return {r["metric"]: (r["value"], r["previous"], r["n"]) for r in json.loads(output) if r["status"] == "ok"}
+        return {
+            r["metric"]: (r["value"], r["previous"], r["n"])
+            for r in json.loads(output)
+            if r["status"] == "ok"
+        }
 
     assert numbers(from_crm.stdout) == numbers(from_csv.stdout) and len(numbers(from_csv.stdout)) >= 10

@@ -53,7 +53,10 @@ def register_settings(register):
     register("packs.restaurant", {"opening_hours": "Opening hours per weekday, for seat_occupancy."})
     register(
         "packs.restaurant.opening_hours",
-        {day: f'Openings on {day}, e.g. ["11:30-15:00", "18:00-23:00"]; missing = closed.' for day in WEEKDAYS},
+        {
+            day: f'Openings on {day}, e.g. ["11:30-15:00", "18:00-23:00"]; missing = closed.'
+            for day in WEEKDAYS
+        },
     )
 
 

@@ -61,7 +61,9 @@ def generate(path: Path, today: dt.date, *, seed: int = 11) -> dict[str, int]:
 
 
 def _plant_untidy_rows(rng: random.Random, sessions: list[list], today: dt.date) -> None:
-    recent = [s for s in sessions if s[2] >= _text(dt.datetime.combine(today - dt.timedelta(days=7), dt.time()))]
+    recent = [
+        s for s in sessions if s[2] >= _text(dt.datetime.combine(today - dt.timedelta(days=7), dt.time()))
+    ]
     for session in rng.sample(recent, min(2, len(recent))):
         session[3] = session[2][:11] + "00:00:01"  # left before seated: a clock error
     for session in rng.sample(recent, min(2, len(recent))):

@@ -37,14 +37,16 @@ def valid_seats(t):
 
 
 INVALID_PARTY = Measure.count(
-    where=lambda t: ~valid_party(t), time="seated_at",
+    where=lambda t: ~valid_party(t),
+    time="seated_at",
     warn="sessions with party_size missing, not a whole number or below 1",
 )
 STILL_OPEN = Measure.count(
     where=lambda t: t.left_at.is_(None), time="seated_at", warn="sessions still open (no left_at yet)"
 )
 BACKWARDS = Measure.count(
-    where=lambda t: t.left_at.is_not(None) & (t.left_at < t.seated_at), time="seated_at",
+    where=lambda t: t.left_at.is_not(None) & (t.left_at < t.seated_at),
+    time="seated_at",
     warn="sessions whose left_at is before seated_at",
 )
 TABLES = Measure.count(entity="tables", window="all")
@@ -67,7 +69,8 @@ class TableTurnoverTime(Metric):
         "minutes": Measure.sum(lambda t: t.minutes_between(t.seated_at, t.left_at), where=finished),
         "sessions": Measure.count(where=finished),
         "invalid": Measure.count(
-            where=lambda t: ~finished(t), warn="sessions whose left_at is before seated_at or with no seated_at"
+            where=lambda t: ~finished(t),
+            warn="sessions whose left_at is before seated_at or with no seated_at",
         ),
         "still_open": STILL_OPEN,
     }
@@ -178,12 +181,18 @@ class SeatOccupancy(Metric):
     entity = "table_sessions"
     n = "sessions"
     rules = (
-        ("Opening hours come from [packs.restaurant.opening_hours] in kpi.toml, per weekday, in the business "
-        "timezone; a day not listed is closed. Without opening hours the value is empty and warned."),
-        ("Only the minutes of a session inside opening hours and inside the period count: sessions crossing "
-        "the period's start or end, or a closing time, are cut there."),
-        ("Sessions still open, leaving before they are seated, or with an invalid party_size are left out "
-        "and warned; tables with seats missing or below 1 likewise."),
+        (
+            "Opening hours come from [packs.restaurant.opening_hours] in kpi.toml, per weekday, in the business "
+            "timezone; a day not listed is closed. Without opening hours the value is empty and warned."
+        ),
+        (
+            "Only the minutes of a session inside opening hours and inside the period count: sessions crossing "
+            "the period's start or end, or a closing time, are cut there."
+        ),
+        (
+            "Sessions still open, leaving before they are seated, or with an invalid party_size are left out "
+            "and warned; tables with seats missing or below 1 likewise."
+        ),
     )
 
     def measures(self, config=None):
@@ -195,7 +204,9 @@ class SeatOccupancy(Metric):
 
         def seat_minutes(t, p):
             intervals = opening_intervals(schedule, p.start, p.end, p.tz)
-            inside = _open_seconds_before(t, t.left_at, intervals) - _open_seconds_before(t, t.seated_at, intervals)
+            inside = _open_seconds_before(t, t.left_at, intervals) - _open_seconds_before(
+                t, t.seated_at, intervals
+            )
             return t.party_size * inside / sa.literal_column("60.0")
 
         measures = {
@@ -210,7 +221,9 @@ class SeatOccupancy(Metric):
             "still_open": STILL_OPEN,
             "seats": Measure.sum("seats", entity="tables", window="all", where=valid_seats),
             "invalid_tables": Measure.count(
-                entity="tables", window="all", where=lambda t: ~valid_seats(t),
+                entity="tables",
+                window="all",
+                where=lambda t: ~valid_seats(t),
                 warn="tables with seats missing, not a whole number or below 1",
             ),
         }

@@ -33,13 +33,13 @@ def parse_opening_hours(raw) -> dict[int, tuple[Opening, ...]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{SETTING}: expected a table of weekday = [\"HH:MM-HH:MM\", ...], got {raw!r}")
+        raise ConfigError(f'{SETTING}: expected a table of weekday = ["HH:MM-HH:MM", ...], got {raw!r}')
     schedule: dict[int, tuple[Opening, ...]] = {}
     for day, intervals in raw.items():
         if day not in WEEKDAYS:
             raise ConfigError(f"{SETTING}: unknown day {day!r} (use {', '.join(WEEKDAYS)})")
         if not isinstance(intervals, list):
-            raise ConfigError(f"{SETTING} {day}: expected a list like [\"11:30-15:00\"], got {intervals!r}")
+            raise ConfigError(f'{SETTING} {day}: expected a list like ["11:30-15:00"], got {intervals!r}')
         schedule[WEEKDAYS.index(day)] = tuple(
             _opening(text, f"{SETTING} {day}[{index}]") for index, text in enumerate(intervals)
         )
@@ -48,7 +48,7 @@ def parse_opening_hours(raw) -> dict[int, tuple[Opening, ...]]:
 
 def _opening(text, where: str) -> Opening:
     if not isinstance(text, str) or text.count("-") != 1:
-        raise ConfigError(f"{where}: expected \"HH:MM-HH:MM\", got {text!r}")
+        raise ConfigError(f'{where}: expected "HH:MM-HH:MM", got {text!r}')
     start_text, end_text = (part.strip() for part in text.split("-"))
     start, end = _minutes(start_text, where), _minutes(end_text, where)
     if start == 24 * 60:

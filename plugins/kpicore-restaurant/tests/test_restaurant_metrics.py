@@ -13,8 +13,12 @@ TABLES = [{"table_id": 1, "seats": 4}, {"table_id": 2, "seats": 4}]
 
 def session(session_id, seated_at, left_at, party_size=2, check_amount=40.0, table_id=1):
     return {
-        "session_id": session_id, "table_id": table_id, "seated_at": seated_at, "left_at": left_at,
-        "party_size": party_size, "check_amount": check_amount,
+        "session_id": session_id,
+        "table_id": table_id,
+        "seated_at": seated_at,
+        "left_at": left_at,
+        "party_size": party_size,
+        "check_amount": check_amount,
     }
 
 
@@ -112,7 +116,11 @@ OCCUPANCY_SESSIONS = [
 
 def test_seat_occupancy_cuts_sessions_at_opening_hours_and_period(kpi):
     result = kpi.compute(
-        "seat_occupancy", "2026-W47", tables=TABLES, table_sessions=OCCUPANCY_SESSIONS, config=occupancy_config()
+        "seat_occupancy",
+        "2026-W47",
+        tables=TABLES,
+        table_sessions=OCCUPANCY_SESSIONS,
+        config=occupancy_config(),
     )
     # open: Mon 00:00-02:00 (Sunday's late opening) + 12-14 + 18-22, Sun 20:00-24:00 = 12 h = 720 min
     seat_minutes = 60 * 2 + 60 * 3 + 180 * 4
@@ -124,7 +132,11 @@ def test_seat_occupancy_cuts_sessions_at_opening_hours_and_period(kpi):
 def test_seat_occupancy_on_every_backend(kpi_all_backends):
     kpi_all_backends.register(kpicore_restaurant)
     result = kpi_all_backends.compute(
-        "seat_occupancy", "2026-W47", tables=TABLES, table_sessions=OCCUPANCY_SESSIONS, config=occupancy_config()
+        "seat_occupancy",
+        "2026-W47",
+        tables=TABLES,
+        table_sessions=OCCUPANCY_SESSIONS,
+        config=occupancy_config(),
     )
     assert result.value == pytest.approx(100 * (60 * 2 + 60 * 3 + 180 * 4) / (8 * 720))
 
@@ -147,7 +159,11 @@ def test_seat_occupancy_in_a_dst_week(kpi, week, open_minutes):
     # One seat, one guest from 00:30 UTC to 02:30 UTC: inside opening hours whatever the offset.
     sessions = [session(1, f"{sunday}T00:30:00Z", f"{sunday}T02:30:00Z", 1)]
     result = kpi.compute(
-        "seat_occupancy", week, tz="Europe/Berlin", tables=[{"table_id": 1, "seats": 1}], table_sessions=sessions,
+        "seat_occupancy",
+        week,
+        tz="Europe/Berlin",
+        tables=[{"table_id": 1, "seats": 1}],
+        table_sessions=sessions,
         config=occupancy_config({"sun": ["01:00-05:00"]}, "Europe/Berlin"),
     )
     assert result.value == pytest.approx(100 * 120 / open_minutes)
@@ -157,12 +173,19 @@ def test_bad_opening_hours_name_the_key(kpi):
     from kpicore import ConfigError
 
     with pytest.raises(ConfigError, match=r"opening_hours\] mon\[0\]"):
-        kpi.compute("seat_occupancy", "2026-W47", tables=TABLES, table_sessions=OCCUPANCY_SESSIONS,
-                    config=occupancy_config({"mon": ["25:00-26:00"]}))
+        kpi.compute(
+            "seat_occupancy",
+            "2026-W47",
+            tables=TABLES,
+            table_sessions=OCCUPANCY_SESSIONS,
+            config=occupancy_config({"mon": ["25:00-26:00"]}),
+        )
 
 
 def test_a_source_without_the_pack_tables_makes_its_metrics_unavailable(kpi):
-    results = kpi.compute(["covers", "seat_occupancy", "revenue"], "2026-W47", orders=[], table_sessions=SESSIONS)
+    results = kpi.compute(
+        ["covers", "seat_occupancy", "revenue"], "2026-W47", orders=[], table_sessions=SESSIONS
+    )
     assert results["covers"].status == "ok"
     assert results["seat_occupancy"].status == "unavailable"
     assert "no table 'tables'" in results["seat_occupancy"].reason

@@ -44,11 +44,17 @@ SOCIAL_POSTS = Entity(
         Column("post_id", "text", "The platform's id of the post (unique per platform)."),
         Column("posted_at", "timestamp", "When the post was published."),
         Column("impressions", "number", "Times the post was shown (the platforms' lifetime figure)."),
-        Column("reach", "number", "Distinct accounts that saw it; empty where the platform does not say (LinkedIn).",
-               required=False),
+        Column(
+            "reach",
+            "number",
+            "Distinct accounts that saw it; empty where the platform does not say (LinkedIn).",
+            required=False,
+        ),
         Column("engagements", "number", "Reactions, comments, shares and clicks on the post."),
         Column("clicks", "number", "Clicks on the post (links, media, profile).", required=False),
-        Column("deleted", "boolean", "True for a post deleted since; left out of every metric.", required=False),
+        Column(
+            "deleted", "boolean", "True for a post deleted since; left out of every metric.", required=False
+        ),
     ),
     "One row per post; extra columns (post_type, campaign, ...) are dimensions.",
     customer_key=None,

@@ -14,10 +14,18 @@ def social():
 
 @social.command("import")
 @click.argument("exports", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--to", "folder", required=True, type=click.Path(file_okay=False),
-              help="Source folder whose social_posts.csv is created or updated.")
-@click.option("--mark-deleted", is_flag=True,
-              help="Mark posts the new export no longer lists (within its dates) as deleted.")
+@click.option(
+    "--to",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Source folder whose social_posts.csv is created or updated.",
+)
+@click.option(
+    "--mark-deleted",
+    is_flag=True,
+    help="Mark posts the new export no longer lists (within its dates) as deleted.",
+)
 def import_command(exports, folder, mark_deleted):
     """Add Meta Business Suite, LinkedIn or X post EXPORTS to FOLDER/social_posts.csv.
 

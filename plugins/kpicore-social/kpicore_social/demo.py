@@ -37,14 +37,31 @@ def generate(path: Path, today: dt.date, *, seed: int = 17) -> dict[str, int]:
                 at = dt.datetime.combine(day, dt.time(rng.randrange(7, 21), rng.randrange(60)))
                 impressions = max(0, int(rng.lognormvariate(0, 0.6) * impressions_mean))
                 engagements = int(impressions * max(0.0, rng.gauss(share, share / 3)))
-                reach = int(impressions * rng.uniform(0.6, 0.9)) if platform in ("facebook", "instagram") else None
+                reach = (
+                    int(impressions * rng.uniform(0.6, 0.9))
+                    if platform in ("facebook", "instagram")
+                    else None
+                )
                 clicks = int(engagements * rng.uniform(0.2, 0.5))
                 deleted = 1 if rng.random() < 0.01 else 0
-                posts.append([platform, f"{platform}-{len(posts) + 1}", at.isoformat(sep=" "), impressions, reach,
-                              engagements, clicks, deleted, rng.choice(("photo", "video", "link", "text"))])
+                posts.append(
+                    [
+                        platform,
+                        f"{platform}-{len(posts) + 1}",
+                        at.isoformat(sep=" "),
+                        impressions,
+                        reach,
+                        engagements,
+                        clicks,
+                        deleted,
+                        rng.choice(("photo", "video", "link", "text")),
+                    ]
+                )
         for _ in range(int(_DAYS * per_week / 3)):
-            at = dt.datetime.combine(first_day + dt.timedelta(days=rng.randrange(_DAYS)),
-                                     dt.time(rng.randrange(24), rng.randrange(60)))
+            at = dt.datetime.combine(
+                first_day + dt.timedelta(days=rng.randrange(_DAYS)),
+                dt.time(rng.randrange(24), rng.randrange(60)),
+            )
             sentiment = max(-1.0, min(1.0, rng.gauss(0.2, 0.45)))
             mentions.append((f"m{len(mentions) + 1}", platform, at.isoformat(sep=" "), round(sentiment, 2)))
     recent = [p for p in posts if p[2] >= (today - dt.timedelta(days=7)).isoformat()]

@@ -17,7 +17,16 @@ from pathlib import Path
 from kpicore import SourceError
 
 #: The canonical columns the readers write, in this order.
-POST_COLUMNS = ("platform", "post_id", "posted_at", "impressions", "reach", "engagements", "clicks", "deleted")
+POST_COLUMNS = (
+    "platform",
+    "post_id",
+    "posted_at",
+    "impressions",
+    "reach",
+    "engagements",
+    "clicks",
+    "deleted",
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +74,11 @@ def _timestamp(value: str | None, formats: tuple[str, ...], *, where: str) -> st
             parsed = dt.datetime.strptime(text, form)
         except ValueError:
             continue
-        return parsed.isoformat(sep=" ") if parsed.tzinfo is None else parsed.astimezone(dt.UTC).isoformat(sep=" ")
+        return (
+            parsed.isoformat(sep=" ")
+            if parsed.tzinfo is None
+            else parsed.astimezone(dt.UTC).isoformat(sep=" ")
+        )
     try:
         return dt.datetime.fromisoformat(text).isoformat(sep=" ")
     except ValueError:
@@ -82,7 +95,9 @@ def _meta(row: dict[str, str], where: str) -> dict:
     return {
         "platform": platform,
         "post_id": row["Post ID"].strip(),
-        "posted_at": _timestamp(row["Publish time"], ("%m/%d/%Y %H:%M", "%m/%d/%Y"), where=f"{where}, Publish time"),
+        "posted_at": _timestamp(
+            row["Publish time"], ("%m/%d/%Y %H:%M", "%m/%d/%Y"), where=f"{where}, Publish time"
+        ),
         # Meta renamed "Impressions" to "Views" in 2025; either is the count of times shown.
         "impressions": _number(_column(row, "Impressions", "Views"), where=f"{where}, Impressions"),
         "reach": _number(row.get("Reach"), where=f"{where}, Reach"),
@@ -107,7 +122,9 @@ def _linkedin(row: dict[str, str], where: str) -> dict:
         "platform": "linkedin",
         "post_id": match.group(1) if match else link.strip(),
         "posted_at": _timestamp(
-            _column(row, "Date", "Created date"), ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%Y-%m-%d"), where=f"{where}, Date"
+            _column(row, "Date", "Created date"),
+            ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%Y-%m-%d"),
+            where=f"{where}, Date",
         ),
         "impressions": _number(row.get("Impressions"), where=f"{where}, Impressions"),
         "reach": None,  # LinkedIn's page export has no reach per post

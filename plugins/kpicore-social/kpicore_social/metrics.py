@@ -21,7 +21,10 @@ def live(t):
 def valid_engagement(t):
     """Impressions and engagements present and not negative, and no engagements without impressions."""
     return (
-        t.impressions.is_not(None) & (t.impressions >= 0) & t.engagements.is_not(None) & (t.engagements >= 0)
+        t.impressions.is_not(None)
+        & (t.impressions >= 0)
+        & t.engagements.is_not(None)
+        & (t.engagements >= 0)
         & ((t.impressions > 0) | (t.engagements == 0))
     )
 
@@ -37,10 +40,14 @@ class EngagementRate(Metric):
     n = "posts"
     rules = (
         "A post counts in the period it was posted in, with its lifetime numbers as last exported.",
-        ("A post with zero impressions and zero engagements counts (it adds nothing); no posts with "
-        "impressions in the period gives no value."),
-        ("Posts with impressions or engagements missing or negative, or engagements but zero impressions, are "
-        "left out and warned."),
+        (
+            "A post with zero impressions and zero engagements counts (it adds nothing); no posts with "
+            "impressions in the period gives no value."
+        ),
+        (
+            "Posts with impressions or engagements missing or negative, or engagements but zero impressions, are "
+            "left out and warned."
+        ),
         "Deleted posts (deleted = true) are left out.",
     )
     measures = {
@@ -74,7 +81,8 @@ class ReachPerPost(Metric):
         "reach": Measure.sum("reach", where=lambda t: live(t) & t.reach.is_not(None) & (t.reach >= 0)),
         "posts": Measure.count(where=lambda t: live(t) & t.reach.is_not(None) & (t.reach >= 0)),
         "no_reach": Measure.count(
-            where=lambda t: live(t) & (t.reach.is_(None) | (t.reach < 0)), warn="posts with no reach or a negative one"
+            where=lambda t: live(t) & (t.reach.is_(None) | (t.reach < 0)),
+            warn="posts with no reach or a negative one",
         ),
     }
 
@@ -95,8 +103,10 @@ class FollowerGrowth(Metric):
     time = "day"
     n = "days"
     rules = (
-        ("Equals the last count in the period minus the last count before it, per platform, summed over "
-        "platforms, when both exist."),
+        (
+            "Equals the last count in the period minus the last count before it, per platform, summed over "
+            "platforms, when both exist."
+        ),
         "After a gap in the counts the whole change lands on the day the counts resume.",
         "A platform's first count has no baseline and adds nothing.",
         "Counts that are missing or negative are left out (the change is taken across them) and warned.",
@@ -105,7 +115,9 @@ class FollowerGrowth(Metric):
         "growth": Measure.sum("change", where=lambda t: t.change.is_not(None)),
         "days": Measure.count(where=lambda t: t.change.is_not(None)),
         "invalid": Measure.count(
-            where=lambda t: t.followers.is_(None) | (t.followers < 0), entity="social_followers", time="day",
+            where=lambda t: t.followers.is_(None) | (t.followers < 0),
+            entity="social_followers",
+            time="day",
             warn="follower counts missing or negative",
         ),
     }
@@ -121,21 +133,27 @@ def valid_sentiment(t):
 class PositiveMentionShare(Metric):
     name = "positive_mention_share"
     title = "Positive mentions"
-    description = "100 x mentions with sentiment >= 0.25 / mentions with a sentiment from -1 to 1, in the period."
+    description = (
+        "100 x mentions with sentiment >= 0.25 / mentions with a sentiment from -1 to 1, in the period."
+    )
     unit = "percent"
     better = "higher"
     entity = "mentions"
     time = "mentioned_at"
     n = "mentions"
     rules = (
-        ("Positive: sentiment >= 0.25; negative: sentiment <= -0.25; neutral in between. Neutral mentions "
-        "count in the denominator only."),
+        (
+            "Positive: sentiment >= 0.25; negative: sentiment <= -0.25; neutral in between. Neutral mentions "
+            "count in the denominator only."
+        ),
         "Mentions with no sentiment or one outside -1..1 are left out and warned.",
     )
     measures = {
         "positive": Measure.count(where=lambda t: valid_sentiment(t) & (t.sentiment >= POSITIVE_FROM)),
         "mentions": Measure.count(where=valid_sentiment),
-        "invalid": Measure.count(where=lambda t: ~valid_sentiment(t), warn="mentions with no sentiment or one outside -1..1"),
+        "invalid": Measure.count(
+            where=lambda t: ~valid_sentiment(t), warn="mentions with no sentiment or one outside -1..1"
+        ),
     }
 
     def value(self, m):

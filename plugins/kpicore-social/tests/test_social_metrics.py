@@ -8,22 +8,30 @@ import kpicore_social
 import pytest
 
 
-def post(post_id, posted_at, impressions, engagements, reach=None, platform="facebook", deleted=None, clicks=None):
+def post(
+    post_id, posted_at, impressions, engagements, reach=None, platform="facebook", deleted=None, clicks=None
+):
     return {
-        "platform": platform, "post_id": post_id, "posted_at": posted_at, "impressions": impressions,
-        "reach": reach, "engagements": engagements, "clicks": clicks, "deleted": deleted,
+        "platform": platform,
+        "post_id": post_id,
+        "posted_at": posted_at,
+        "impressions": impressions,
+        "reach": reach,
+        "engagements": engagements,
+        "clicks": clicks,
+        "deleted": deleted,
     }
 
 
 POSTS = [
     post("f1", "2026-11-16 09:30:00", 1000, 60, reach=800),
-    post("f2", "2026-11-18 14:00:00", 0, 0, reach=0),                  # zero impressions: counts, adds nothing
+    post("f2", "2026-11-18 14:00:00", 0, 0, reach=0),  # zero impressions: counts, adds nothing
     post("f3", "2026-11-20 08:00:00", 1500, 100, reach=1200),
-    post("f4", "2026-11-19 08:00:00", 0, 5, reach=10),                 # engagements without impressions: invalid
+    post("f4", "2026-11-19 08:00:00", 0, 5, reach=10),  # engagements without impressions: invalid
     post("f5", "2026-11-21 08:00:00", 900, 90, reach=700, deleted=True),  # deleted: left out
-    post("f6", "2026-11-23 08:00:00", 500, 15, reach=400),             # the week after
+    post("f6", "2026-11-23 08:00:00", 500, 15, reach=400),  # the week after
     post("l1", "2026-11-17 10:00:00", 2000, 87, platform="linkedin"),  # no reach
-    post("l2", "2026-11-19 10:00:00", None, 3, platform="linkedin"),   # impressions missing: invalid
+    post("l2", "2026-11-19 10:00:00", None, 3, platform="linkedin"),  # impressions missing: invalid
     post("x1", "2026-11-15 23:59:59", 4000, 100, reach=3000, platform="x"),  # the week before
 ]
 
@@ -33,31 +41,36 @@ def followers(platform, day, count):
 
 
 FOLLOWERS = [
-    followers("facebook", "2026-11-13", 100),   # first count: no baseline
-    followers("facebook", "2026-11-15", 110),   # +10 in W46
-    followers("facebook", "2026-11-19", 130),   # after a gap (16-18): +20 lands on the 19th
-    followers("facebook", "2026-11-22", 125),   # -5
-    followers("facebook", "2026-11-23", 140),   # the week after
-    followers("linkedin", "2026-11-18", 50),    # first count: no baseline
-    followers("linkedin", "2026-11-20", 55),    # +5
+    followers("facebook", "2026-11-13", 100),  # first count: no baseline
+    followers("facebook", "2026-11-15", 110),  # +10 in W46
+    followers("facebook", "2026-11-19", 130),  # after a gap (16-18): +20 lands on the 19th
+    followers("facebook", "2026-11-22", 125),  # -5
+    followers("facebook", "2026-11-23", 140),  # the week after
+    followers("linkedin", "2026-11-18", 50),  # first count: no baseline
+    followers("linkedin", "2026-11-20", 55),  # +5
     followers("linkedin", "2026-11-21", None),  # missing: warned, the change is taken across it
-    followers("linkedin", "2026-11-22", 60),    # +5
+    followers("linkedin", "2026-11-22", 60),  # +5
 ]
 
 
 def mention(mention_id, mentioned_at, sentiment, platform="x"):
-    return {"mention_id": mention_id, "platform": platform, "mentioned_at": mentioned_at, "sentiment": sentiment}
+    return {
+        "mention_id": mention_id,
+        "platform": platform,
+        "mentioned_at": mentioned_at,
+        "sentiment": sentiment,
+    }
 
 
 MENTIONS = [
-    mention("m1", "2026-11-16 10:00:00", 0.25),    # positive (the band's edge)
-    mention("m2", "2026-11-16 11:00:00", 0.9),     # positive
+    mention("m1", "2026-11-16 10:00:00", 0.25),  # positive (the band's edge)
+    mention("m2", "2026-11-16 11:00:00", 0.9),  # positive
     mention("m3", "2026-11-17 10:00:00", 0.2499),  # neutral
-    mention("m4", "2026-11-18 10:00:00", -0.25),   # negative
+    mention("m4", "2026-11-18 10:00:00", -0.25),  # negative
     mention("m5", "2026-11-19 10:00:00", 0.0, platform="facebook"),  # neutral
-    mention("m6", "2026-11-20 10:00:00", 1.5),     # out of range: invalid
-    mention("m7", "2026-11-21 10:00:00", None),    # no sentiment: invalid
-    mention("m8", "2026-11-23 10:00:00", 1.0),     # the week after
+    mention("m6", "2026-11-20 10:00:00", 1.5),  # out of range: invalid
+    mention("m7", "2026-11-21 10:00:00", None),  # no sentiment: invalid
+    mention("m8", "2026-11-23 10:00:00", 1.0),  # the week after
 ]
 
 
@@ -133,8 +146,11 @@ def test_positive_mention_share_by_platform(kpi):
 def test_social_metrics_on_every_backend(kpi, backend):
     kpi.backend = backend
     results = kpi.compute(
-        ["engagement_rate", "reach_per_post", "follower_growth", "positive_mention_share"], "2026-W47",
-        social_posts=POSTS, social_followers=FOLLOWERS, mentions=MENTIONS,
+        ["engagement_rate", "reach_per_post", "follower_growth", "positive_mention_share"],
+        "2026-W47",
+        social_posts=POSTS,
+        social_followers=FOLLOWERS,
+        mentions=MENTIONS,
     )
     assert results["engagement_rate"].value == pytest.approx(100 * 247 / 4500)
     assert results["reach_per_post"].value == pytest.approx(2010 / 4)
@@ -146,8 +162,9 @@ def kpi_process(*args, cwd=None, timeout=120):
     """Run the installed `kpi` as a real process, with this pack allowed."""
     command = os.path.join(os.path.dirname(sys.executable), "kpi")
     env = {**os.environ, "KPI_LOAD_PLUGINS": "social"}
-    return subprocess.run([command, *args], check=False, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [command, *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_demo_pack_shows_the_social_metrics(tmp_path):
@@ -156,6 +173,15 @@ def test_demo_pack_shows_the_social_metrics(tmp_path):
     assert done.returncode == 0, done.stderr
     for title in ("Engagement rate", "Reach per post", "Follower growth", "Positive mentions"):
         assert title in done.stdout
-    computed = kpi_process("compute", "engagement_rate", "follower_growth", "--period", "last-week", "--format", "json", cwd=tmp_path)
+    computed = kpi_process(
+        "compute",
+        "engagement_rate",
+        "follower_growth",
+        "--period",
+        "last-week",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
     assert computed.returncode == 0, computed.stderr
     assert '"value": null' not in computed.stdout

@@ -14,10 +14,20 @@ def spark():
 
 @spark.command("parquet")
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--from", "database", type=click.Path(dir_okay=False, path_type=Path), default=Path("kpi-demo.db"),
-              show_default=True, help="The SQLite database to copy (kpi demo writes kpi-demo.db).")
-@click.option("--timezone", default="UTC", show_default=True,
-              help="The timezone of the database's times written without an offset.")
+@click.option(
+    "--from",
+    "database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("kpi-demo.db"),
+    show_default=True,
+    help="The SQLite database to copy (kpi demo writes kpi-demo.db).",
+)
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    help="The timezone of the database's times written without an offset.",
+)
 def parquet(folder: Path, database: Path, timezone: str):
     """Write each table of a SQLite database as FOLDER/<table>.parquet, times as TIMESTAMP, and print the
     kpi.toml [entities.*] tables that map them by path."""
@@ -37,8 +47,12 @@ def parquet(folder: Path, database: Path, timezone: str):
 @spark.command("server")
 @click.option("--port", type=int, default=15002, show_default=True, help="The port to listen on (127.0.0.1).")
 @click.option("--cores", type=int, default=2, show_default=True, help="Worker threads: local[CORES].")
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Logs, warehouse and scratch space (default: a temporary folder).")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Logs, warehouse and scratch space (default: a temporary folder).",
+)
 def server(port: int, cores: int, workdir: Path | None):
     """Run a local Spark Connect server (from the pyspark package) until Ctrl-C."""
     from . import server as local_server

@@ -66,7 +66,9 @@ def _quiet_pyspark() -> None:
 
 class SparkConnector(Connector):
     name = "spark"
-    description = "Apache Spark: sc://host:15002 (Spark Connect) or spark-local:// (an embedded local session)"
+    description = (
+        "Apache Spark: sc://host:15002 (Spark Connect) or spark-local:// (an embedded local session)"
+    )
 
     def handles(self, url: str) -> bool:
         return url.split("://", 1)[0].lower() in SCHEMES if "://" in url else False
@@ -89,7 +91,7 @@ class SparkConnector(Connector):
         session = _local_session(url, display) if scheme == "spark-local" else _connect_session(url, display)
         try:
             session.conf.set("spark.sql.session.timeZone", timezone.key)
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             _stop(session)
             raise SourceError(f"source {display}: {_one_line(error, url)}") from None
         source = SparkSource.create(session, url, config, entities, display=display, timezone=timezone)
@@ -126,7 +128,7 @@ def _connect_session(url: str, display: str):
         session = SparkSession.builder.remote(url).create()
         _bounded_retries(session)
         session.sql("SELECT 1").collect()  # the server speaks Spark Connect, and the token is accepted
-    except Exception as error:  # noqa: BLE001 - PySpark and gRPC raise many kinds
+    except Exception as error:
         raise SourceError(f"source {display}: {_one_line(error, url)}") from None
     return session
 
@@ -151,17 +153,24 @@ def _local_session(url: str, display: str):
     try:
         from pyspark.sql import SparkSession
 
-        return (SparkSession.builder.master(f"local[{cores}]").appName("kpicore")
-                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4").getOrCreate())
-    except Exception as error:  # noqa: BLE001
-        raise SourceError(f"source {display}: cannot start a local Spark session: {_one_line(error, url)} "
-                          "(it needs the full pyspark and Java 17 or later)") from None
+        return (
+            SparkSession.builder.master(f"local[{cores}]")
+            .appName("kpicore")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .getOrCreate()
+        )
+    except Exception as error:
+        raise SourceError(
+            f"source {display}: cannot start a local Spark session: {_one_line(error, url)} "
+            "(it needs the full pyspark and Java 17 or later)"
+        ) from None
 
 
 def _stop(session) -> None:
     try:
         session.stop()
-    except Exception:  # noqa: BLE001, S110 - the session may already be gone
+    except Exception:
         pass
 
 
@@ -178,10 +187,15 @@ class SparkSource(Source):
         from .dialect import SparkDialect
 
         timeout = config.timeout
-        engine = sa.create_engine("kpicore_spark://", creator=lambda: dbapi.Connection(session, timeout),
-                                  pool_size=4, max_overflow=4)
-        source = cls(engine, config, entities, display=display, timezone=timezone,
-                     dialect=SparkDialect(timezone))
+        engine = sa.create_engine(
+            "kpicore_spark://",
+            creator=lambda: dbapi.Connection(session, timeout),
+            pool_size=4,
+            max_overflow=4,
+        )
+        source = cls(
+            engine, config, entities, display=display, timezone=timezone, dialect=SparkDialect(timezone)
+        )
         source.session = session
         source.url = url
         source.views: dict[str, str] = {}
@@ -201,17 +215,22 @@ class SparkSource(Source):
                 raise MappingError(f"kpi.toml [entities.{name}]: give one of 'table', 'query' or 'path'")
             path, file_format = str(options["path"]), str(options.get("format", "parquet")).lower()
             if file_format not in FORMATS:
-                raise MappingError(f"kpi.toml [entities.{name}].format: {file_format!r} is not one of "
-                                   f"{', '.join(FORMATS)}")
+                raise MappingError(
+                    f"kpi.toml [entities.{name}].format: {file_format!r} is not one of {', '.join(FORMATS)}"
+                )
             view = f"kpicore_{name}"
-            statement = (f"CREATE OR REPLACE TEMPORARY VIEW `{view}` USING {file_format} "
-                         f"OPTIONS (path {dbapi.literal(path)})")
+            statement = (
+                f"CREATE OR REPLACE TEMPORARY VIEW `{view}` USING {file_format} "
+                f"OPTIONS (path {dbapi.literal(path)})"
+            )
             try:
                 self.session.sql(statement).collect()
-            except Exception as error:  # noqa: BLE001
+            except Exception as error:
                 detail = _one_line(error, self.url)
-                raise MappingError(f"kpi.toml [entities.{name}] path {path!r} cannot be read on source "
-                                   f"{self.display}: {detail}") from None
+                raise MappingError(
+                    f"kpi.toml [entities.{name}] path {path!r} cannot be read on source "
+                    f"{self.display}: {detail}"
+                ) from None
             self.views[name] = view
 
     def _from_clause(self, entity, mapping):
@@ -242,8 +261,11 @@ class SparkSource(Source):
             try:
                 storage[name] = self.dialect.storage_kind(described[1], kind)
             except WrongColumnType as wrong:
-                expected = "DATE or ISO text (STRING)" if kind == "date" else (
-                    "TIMESTAMP, TIMESTAMP_NTZ or ISO text (STRING)")
+                expected = (
+                    "DATE or ISO text (STRING)"
+                    if kind == "date"
+                    else ("TIMESTAMP, TIMESTAMP_NTZ or ISO text (STRING)")
+                )
                 raise MappingError(
                     f"entity {entity.name}: column {mapping.source_column(name)!r} of source {self.display} "
                     f"is {wrong.type_name}, not a time: store it as {expected}, or map another column"
@@ -252,8 +274,10 @@ class SparkSource(Source):
 
     def describe_error(self, error):
         if getattr(error, "error_class", None) == "SCHEMA_NOT_FOUND" and self.config.schema:
-            return (f"the Spark catalog has no database {self.config.schema!r}: check [source] schema in kpi.toml "
-                    "(SHOW DATABASES lists them)")
+            return (
+                f"the Spark catalog has no database {self.config.schema!r}: check [source] schema in kpi.toml "
+                "(SHOW DATABASES lists them)"
+            )
         return scrub(super().describe_error(error), self.url)
 
     def close(self) -> None:

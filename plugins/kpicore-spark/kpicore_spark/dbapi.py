@@ -151,8 +151,12 @@ def translate(error: Exception, timed_out: bool = False) -> Error:
     first = lines[0] if lines else type(error).__name__
     first = first.split(" SQLSTATE:")[0].strip()
     found = _ERROR_CLASS.match(first)
-    kind = ProgrammingError if found and ("NOT_FOUND" in found.group(1) or "PARSE" in found.group(1)
-                                          or "UNRESOLVED" in found.group(1)) else OperationalError
+    kind = (
+        ProgrammingError
+        if found
+        and ("NOT_FOUND" in found.group(1) or "PARSE" in found.group(1) or "UNRESOLVED" in found.group(1))
+        else OperationalError
+    )
     translated = kind(first)
     translated.error_class = found.group(1) if found else None
     translated.timed_out = timed_out
@@ -196,6 +200,7 @@ class Connection:
         timer = None
         self._timed_out = False
         if self.timeout:
+
             def past_deadline():
                 self._timed_out = True
                 self.interrupt()
@@ -230,7 +235,9 @@ class Cursor:
     def execute(self, operation: str, parameters=None):
         sql = render(operation, parameters)
         if not _READING.match(sql):
-            raise NotSupportedError("a kpicore source is read-only: only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN run")
+            raise NotSupportedError(
+                "a kpicore source is read-only: only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN run"
+            )
         table = self.connection._run(sql)
         self.description = [
             (field.name, _type_name(field.type), None, None, None, None, True) for field in table.schema
@@ -254,12 +261,12 @@ class Cursor:
 
     def fetchmany(self, size=None):
         size = size or self.arraysize
-        rows = self._rows[self._position:self._position + size]
+        rows = self._rows[self._position : self._position + size]
         self._position += len(rows)
         return rows
 
     def fetchall(self):
-        rows = self._rows[self._position:]
+        rows = self._rows[self._position :]
         self._position = len(self._rows)
         return rows
 

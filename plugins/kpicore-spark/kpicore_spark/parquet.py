@@ -45,8 +45,12 @@ def write_parquet(database: Path, folder: Path, timezone: ZoneInfo) -> dict[str,
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
-        tables = [row[0] for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
         for table in tables:
             if table not in kinds:  # kpicore's own bookkeeping (_kpicore_demo), or no entity reads it
                 continue
@@ -58,14 +62,25 @@ def write_parquet(database: Path, folder: Path, timezone: ZoneInfo) -> dict[str,
                 values = [row[index] for row in rows]
                 kind = kinds.get(table, {}).get(name)
                 if kind == "timestamp":
-                    arrays.append(pa.array([_instant(v, timezone) for v in values], pa.timestamp("us", tz="UTC")))
+                    arrays.append(
+                        pa.array([_instant(v, timezone) for v in values], pa.timestamp("us", tz="UTC"))
+                    )
                 elif kind == "date":
                     arrays.append(pa.array([_day(v) for v in values], pa.date32()))
-                elif kind in ("number", "integer") or (values and all(
-                        isinstance(v, int | float) and not isinstance(v, bool) for v in values if v is not None)
-                        and any(v is not None for v in values)):
-                    arrays.append(pa.array([float(v) if isinstance(v, int | float) else None for v in values],
-                                           pa.float64()))
+                elif kind in ("number", "integer") or (
+                    values
+                    and all(
+                        isinstance(v, int | float) and not isinstance(v, bool)
+                        for v in values
+                        if v is not None
+                    )
+                    and any(v is not None for v in values)
+                ):
+                    arrays.append(
+                        pa.array(
+                            [float(v) if isinstance(v, int | float) else None for v in values], pa.float64()
+                        )
+                    )
                 else:
                     arrays.append(pa.array([None if v is None else str(v) for v in values], pa.string()))
             path = (folder / f"{table}.parquet").resolve()

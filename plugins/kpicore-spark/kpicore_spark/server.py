@@ -28,7 +28,9 @@ def spark_home() -> Path:
         raise RuntimeError("pyspark is not installed: pip install 'kpicore-spark[connect]'") from None
     home = Path(pyspark.__file__).parent
     if not (home / "sbin" / "start-connect-server.sh").is_file():
-        raise RuntimeError(f"{home} has no sbin/start-connect-server.sh: install the full pyspark, not pyspark-client")
+        raise RuntimeError(
+            f"{home} has no sbin/start-connect-server.sh: install the full pyspark, not pyspark-client"
+        )
     return home
 
 
@@ -39,8 +41,14 @@ def start(port: int, workdir: Path, cores: int = 2, memory: str = "2g") -> subpr
     workdir = Path(workdir)
     for name in ("logs", "pids", "warehouse", "local", "derby"):
         (workdir / name).mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, SPARK_HOME=str(home), SPARK_LOG_DIR=str(workdir / "logs"),
-               SPARK_PID_DIR=str(workdir / "pids"), SPARK_LOCAL_IP="127.0.0.1", SPARK_LOCAL_DIRS=str(workdir / "local"))
+    env = dict(
+        os.environ,
+        SPARK_HOME=str(home),
+        SPARK_LOG_DIR=str(workdir / "logs"),
+        SPARK_PID_DIR=str(workdir / "pids"),
+        SPARK_LOCAL_IP="127.0.0.1",
+        SPARK_LOCAL_DIRS=str(workdir / "local"),
+    )
     env.pop("SPARK_CONNECT_MODE_ENABLED", None)
     confs = {
         "spark.connect.grpc.binding.port": str(port),
@@ -56,10 +64,17 @@ def start(port: int, workdir: Path, cores: int = 2, memory: str = "2g") -> subpr
     command = [str(home / "sbin" / "start-connect-server.sh"), "--wait", "--master", f"local[{cores}]"]
     for key, value in confs.items():
         command += ["--conf", f"{key}={value}"]
-    log = open(workdir / "server.log", "ab")  # noqa: SIM115 - the child keeps it open
+    log = open(workdir / "server.log", "ab")
     try:
-        return subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            command,
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     finally:
         log.close()
 
@@ -70,7 +85,9 @@ def wait_until_up(process: subprocess.Popen, port: int, timeout: float = START_T
     began = time.monotonic()
     while time.monotonic() - began < timeout:
         if process.poll() is not None:
-            raise RuntimeError(f"the Spark Connect server exited with code {process.returncode} before it answered")
+            raise RuntimeError(
+                f"the Spark Connect server exited with code {process.returncode} before it answered"
+            )
         with socket.socket() as sock:
             sock.settimeout(1)
             if sock.connect_ex(("127.0.0.1", port)) == 0:
@@ -108,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=15002)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--memory", default="2g", help="driver memory (default 2g)")
-    parser.add_argument("--workdir", type=Path, default=None, help="logs, warehouse, scratch (default: a temp folder)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="logs, warehouse, scratch (default: a temp folder)"
+    )
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="kpicore-spark-"))
 
@@ -119,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     process = start(args.port, workdir, args.cores, args.memory)
     try:
         took = wait_until_up(process, args.port)
-        print(f"Spark Connect server on sc://127.0.0.1:{args.port} (local[{args.cores}], up in {took:.0f} s; "
-              f"logs in {workdir}); Ctrl-C stops it", flush=True)
+        print(
+            f"Spark Connect server on sc://127.0.0.1:{args.port} (local[{args.cores}], up in {took:.0f} s; "
+            f"logs in {workdir}); Ctrl-C stops it",
+            flush=True,
+        )
         process.wait()
     except KeyboardInterrupt:
         pass

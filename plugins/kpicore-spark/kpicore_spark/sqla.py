@@ -146,7 +146,8 @@ class SparkSQLDialect(default.DefaultDialect):
 
     def has_table(self, connection, table_name, schema=None, **kw):
         return table_name in self.get_table_names(connection, schema) or table_name in self.get_view_names(
-            connection, schema)
+            connection, schema
+        )
 
     def get_columns(self, connection, table_name, schema=None, **kw):
         raise NotImplementedError("kpicore reads a Spark relation's columns from a probe query")

@@ -86,13 +86,18 @@ def arrow_table(records: list[dict], entity, timestamps: str):
             elif timestamps == "timestamp":
                 arrays.append(pa.array([_instant(v) for v in values], pa.timestamp("us", tz="UTC")))
             else:
-                arrays.append(pa.array([_instant(v).replace(tzinfo=None) if v else None for v in values],
-                                       pa.timestamp("us")))
+                arrays.append(
+                    pa.array(
+                        [_instant(v).replace(tzinfo=None) if v else None for v in values], pa.timestamp("us")
+                    )
+                )
         elif kind == "date":
             if timestamps == "text":
                 arrays.append(pa.array(values, pa.string()))
             else:
-                arrays.append(pa.array([dt.date.fromisoformat(v) if v else None for v in values], pa.date32()))
+                arrays.append(
+                    pa.array([dt.date.fromisoformat(v) if v else None for v in values], pa.date32())
+                )
         elif kind in ("number", "integer"):
             arrays.append(pa.array([None if v is None else float(v) for v in values], pa.float64()))
         elif kind == "id":

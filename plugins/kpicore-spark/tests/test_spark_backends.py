@@ -35,8 +35,9 @@ def spark_compute(url, *, tz="UTC", by=None, trend=None, schema=None, paths=None
     entities = {name: EntityMapping(options={"path": path}) for name, path in (paths or {}).items()}
     source = open_source(url, SourceConfig(timezone=tz, schema=schema, entities=entities), registry)
     try:
-        results = compute(select_metrics(NAMES, registry), parse_period(WEEK, tz), source, config=MARGIN,
-                          by=by, trend=trend)
+        results = compute(
+            select_metrics(NAMES, registry), parse_period(WEEK, tz), source, config=MARGIN, by=by, trend=trend
+        )
     finally:
         source.close()
     return {r.metric: r for r in results}
@@ -47,8 +48,15 @@ def baseline(tmp_path, backend="sqlite", timestamps="timestamptz", tz="UTC", **o
     harness = KpiHarness(tmp_path, backend)
     harness.timestamps = timestamps
     try:
-        return harness.compute(NAMES, WEEK, tz=tz, config=MARGIN, source_config=SourceConfig(base_dir=tmp_path, timezone=tz),
-                               **options, **ALL)
+        return harness.compute(
+            NAMES,
+            WEEK,
+            tz=tz,
+            config=MARGIN,
+            source_config=SourceConfig(base_dir=tmp_path, timezone=tz),
+            **options,
+            **ALL,
+        )
     finally:
         harness.close()
 
@@ -57,7 +65,8 @@ def assertsame_values(got, want, case):
     for name in NAMES:
         assert got[name].status == "ok", (case, name, got[name].reason)
         assert same_values(comparable(want[name]), comparable(got[name])), (
-            f"{case}: Spark differs on {name}: {comparable(got[name])} != {comparable(want[name])}")
+            f"{case}: Spark differs on {name}: {comparable(got[name])} != {comparable(want[name])}"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +86,9 @@ def text_tables(spark_data, registry_entities):
     return spark_data.database(ALL, registry_entities, "text")
 
 
-def test_timestamp_tables_give_sqlite_and_the_reference_values_in_utc(spark_server, timestamp_tables, tmp_path):
+def test_timestamp_tables_give_sqlite_and_the_reference_values_in_utc(
+    spark_server, timestamp_tables, tmp_path
+):
     got = spark_compute(spark_server, schema=timestamp_tables)
     assertsame_values(got, baseline(tmp_path), "TIMESTAMP, UTC")
     period = parse_period(WEEK, "UTC")
@@ -88,7 +99,9 @@ def test_timestamp_tables_give_sqlite_and_the_reference_values_in_utc(spark_serv
 
 
 @pytest.mark.parametrize("by", [None, "region"])
-def test_timestamp_tables_with_a_trend_across_dst_give_postgresql(spark_server, timestamp_tables, tmp_path, by):
+def test_timestamp_tables_with_a_trend_across_dst_give_postgresql(
+    spark_server, timestamp_tables, tmp_path, by
+):
     """Spark's TIMESTAMP is an instant, like PostgreSQL's timestamptz holding the same values."""
     got = spark_compute(spark_server, schema=timestamp_tables, tz=NEW_YORK, by=by, trend=5)
     want = baseline(tmp_path, "postgresql", tz=NEW_YORK, by=by, trend=5)
@@ -96,8 +109,9 @@ def test_timestamp_tables_with_a_trend_across_dst_give_postgresql(spark_server, 
     assertsame_values(got, want, f"TIMESTAMP, {NEW_YORK}, by={by}, trend=5")
 
 
-def test_timestamp_ntz_parquet_paths_give_postgresql_timestamp(spark_server, spark_data, registry_entities,
-                                                                tmp_path):
+def test_timestamp_ntz_parquet_paths_give_postgresql_timestamp(
+    spark_server, spark_data, registry_entities, tmp_path
+):
     """Naive Parquet times (TIMESTAMP_NTZ in Spark) read as local times of the business timezone, like
     PostgreSQL's ``timestamp`` columns holding the same wall clock; entities mapped by path."""
     paths = spark_data.parquet(ALL, registry_entities, "timestamp_ntz")
@@ -109,4 +123,6 @@ def test_timestamp_ntz_parquet_paths_give_postgresql_timestamp(spark_server, spa
 @pytest.mark.parametrize(("tz", "by", "trend"), [(NEW_YORK, None, 5), ("UTC", "region", None)])
 def test_iso_text_tables_give_sqlite(spark_server, text_tables, tmp_path, tz, by, trend):
     got = spark_compute(spark_server, schema=text_tables, tz=tz, by=by, trend=trend)
-    assertsame_values(got, baseline(tmp_path, tz=tz, by=by, trend=trend), f"text, {tz}, by={by}, trend={trend}")
+    assertsame_values(
+        got, baseline(tmp_path, tz=tz, by=by, trend=trend), f"text, {tz}, by={by}, trend={trend}"
+    )

@@ -18,11 +18,24 @@ def test_kpi_compute_all_on_the_demo_parquet_gives_the_sqlite_numbers(spark_serv
     spark_dir.mkdir()
     database = sqlite_dir / "kpi-demo.db"
     generate_demo_database(database, today=dt.date(2026, 11, 25))
-    code, out, err = kpi("spark", "parquet", str(spark_dir / "parquet"), "--from", str(database), cwd=spark_dir)
+    code, out, err = kpi(
+        "spark", "parquet", str(spark_dir / "parquet"), "--from", str(database), cwd=spark_dir
+    )
     assert code == 0, out + err
     mapping = "\n".join(line for line in out.splitlines() if not line.startswith("#"))
     assert 'path = "' in mapping and "[entities.orders]" in mapping, out
-    arguments = ["compute", "all", "--period", "2026-W47", "--by", "region", "--trend", "4", "--format", "json"]
+    arguments = [
+        "compute",
+        "all",
+        "--period",
+        "2026-W47",
+        "--by",
+        "region",
+        "--trend",
+        "4",
+        "--format",
+        "json",
+    ]
     code, spark_out, err = kpi(*arguments, "--source", spark_server, cwd=spark_dir, toml=mapping)
     assert code == 0, spark_out + err
     code, sqlite_out, err = kpi(*arguments, "--source", str(database), cwd=sqlite_dir)
