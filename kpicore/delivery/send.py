@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from kpicore.delivery import ledger
+from kpicore.delivery import ledger, parts
 from kpicore.delivery.redact import redact
 from kpicore.errors import ConfigError, KpiError
 
@@ -212,10 +212,14 @@ def _send_one(
     # can look messages up resumes every retry, so nothing already there is sent twice.
     retry = channel.can_look_up and ticket.attempts > 1 and not force
     try:
-        if ticket.resumed or retry:
-            delivery = channel.resume(message, target, channel_settings, previous=ticket.message_ids or [])
-        else:
-            delivery = channel.send(message, target, channel_settings)
+        # Channels without a lookup read what earlier attempts delivered, part by part (delivery.parts).
+        with parts.recording(engine, key, destination, None if force else ticket.message_ids):
+            if ticket.resumed or retry:
+                delivery = channel.resume(
+                    message, target, channel_settings, previous=ticket.message_ids or []
+                )
+            else:
+                delivery = channel.send(message, target, channel_settings)
     except KpiError as error:
         text = redact(str(error))
     except Exception as error:

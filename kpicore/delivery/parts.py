@@ -1,0 +1,112 @@
+"""What a send in flight has delivered, part by part, for channels that cannot look a part up.
+
+A channel without a lookup in its destination (Telegram, Teams, any webhook) follows the ``sending``
+rule for each part of a message: it records ``sending`` for the part just before the request that
+delivers it, and the part's id just after. A later attempt at the same (message, destination) then
+skips the parts already delivered, sends the parts never started, and never resends a part whose
+request went out without an answer: that part's outcome is ``unknown`` and is reported, not resent.
+
+The record lives in the ledger row's ``message_ids`` (``part 2/4 sending``, ``part 2/4 <id>``), so it
+survives the process. The delivery core opens a :class:`PartLog` around each ``Channel.send``;
+a channel reads it with :func:`current_parts`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from kpicore.delivery import ledger
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from kpicore.delivery.message import MessageKey
+
+SENDING = "sending"
+_ENTRY = re.compile(r"^part (\d+)/(\d+) (.+)$")
+_current: contextvars.ContextVar[PartLog | None] = contextvars.ContextVar("kpicore_parts", default=None)
+
+
+class PartLog:
+    """The parts of one message to one destination: which were delivered, which are in doubt.
+
+    Without an engine (a channel called outside the delivery core) it records in memory only.
+    """
+
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        key: MessageKey | None = None,
+        destination: str = "",
+        previous: list[str] | None = None,
+    ) -> None:
+        self.engine, self.key, self.destination = engine, key, destination
+        #: part number -> its id, or SENDING while its request is out
+        self.parts: dict[int, str] = {}
+        for entry in previous or []:
+            match = _ENTRY.match(entry)
+            if match:
+                self.parts[int(match.group(1))] = match.group(3)
+
+    def state(self, number: int) -> str | None:
+        """``"sent"``, ``"unknown"`` (a request went out and no answer was recorded) or None (never started)."""
+        value = self.parts.get(number)
+        if value is None:
+            return None
+        return "unknown" if value == SENDING else "sent"
+
+    def part_id(self, number: int) -> str | None:
+        """The id recorded for a delivered part."""
+        value = self.parts.get(number)
+        return None if value in (None, SENDING) else value
+
+    def unknown(self) -> list[int]:
+        """The parts whose outcome is unknown, in order."""
+        return sorted(number for number, value in self.parts.items() if value == SENDING)
+
+    def sending(self, number: int, total: int) -> None:
+        """Record, before its request goes out, that part ``number`` is being sent."""
+        self.parts[number] = SENDING
+        self._store(total)
+
+    def sent(self, number: int, total: int, part_id: str) -> None:
+        """Record that part ``number`` was delivered as ``part_id``."""
+        self.parts[number] = part_id
+        self._store(total)
+
+    def not_sent(self, number: int, total: int) -> None:
+        """Forget a ``sending`` record: the API refused the part, so it was not delivered."""
+        self.parts.pop(number, None)
+        self._store(total)
+
+    def entries(self, total: int) -> list[str]:
+        """The record as ledger ``message_ids``."""
+        return [f"part {number}/{total} {value}" for number, value in sorted(self.parts.items())]
+
+    def _store(self, total: int) -> None:
+        if self.engine is not None and self.key is not None:
+            ledger.record_progress(self.engine, self.key, self.destination, self.entries(total))
+
+
+def current_parts() -> PartLog:
+    """The part log of the send in progress (an in-memory one outside the delivery core)."""
+    log = _current.get()
+    return log if log is not None else PartLog()
+
+
+@contextlib.contextmanager
+def recording(
+    engine: Engine, key: MessageKey, destination: str, previous: list[str] | None
+) -> Iterator[PartLog]:
+    """Make a part log for (key, destination) current while a channel sends; ``previous`` is what the
+    ledger holds from earlier attempts (None or empty: start afresh)."""
+    log = PartLog(engine, key, destination, previous)
+    token = _current.set(log)
+    try:
+        yield log
+    finally:
+        _current.reset(token)
