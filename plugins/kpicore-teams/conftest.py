@@ -1,4 +1,35 @@
-"""Lets `python -m pytest plugins/kpicore-teams/tests` import kpicore_teams before the pack is installed.
+"""Fixtures of the Teams plugin's tests: the loopback Workflows webhook and the demo database.
 
-pytest puts this file's folder on sys.path (the default "prepend" import mode), which is all it takes.
+This file's folder goes on sys.path (pytest's "prepend" import mode), so `kpicore_teams` imports
+before the plugin is installed; ``tests/`` goes there too, for the loopback server module.
 """
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "tests"))
+
+from teams_server import WorkflowsServer
+
+DEMO_TODAY = dt.date(2026, 11, 25)
+
+
+@pytest.fixture
+def workflows():
+    """The loopback Workflows service (``workflows.fake``: flows, channel posts, failed runs)."""
+    with WorkflowsServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def teams_demo_db(tmp_path_factory):
+    from kpicore.demo_data import generate_demo_database
+
+    path = tmp_path_factory.mktemp("teams-demo") / "kpi-demo.db"
+    generate_demo_database(path, today=DEMO_TODAY)
+    return path

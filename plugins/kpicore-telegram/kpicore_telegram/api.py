@@ -1,5 +1,5 @@
 """A small client of the Telegram Bot API (``https://api.telegram.org/bot<token>/METHOD``), on the
-standard library's HTTP client.
+standard library's HTTP client (kpicore.channels.http).
 
 The token sits in the request path, so nothing here ever puts a URL in a message: errors name the
 method and Telegram's description only, and the token is declared a secret to kpicore's redaction
@@ -8,22 +8,20 @@ method and Telegram's description only, and the token is declared a secret to kp
 Retries: ``429`` waits for ``parameters.retry_after`` (Telegram's flood control, about 20 messages a
 minute in a group); ``5xx`` and failures to connect are retried with backoff. A request that went out
 and got no answer (a read timeout, a dropped connection) is *not* retried: it may have been delivered,
-so :class:`OutcomeUnknown` is raised and the caller records the part as unknown.
+so ``OutcomeUnknown`` is raised and the caller records the part as unknown.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
+from kpicore.channels.http import NotSent, post, post_with_retries
 from kpicore.delivery.redact import add_secrets
 from kpicore.errors import ConfigError, DeliveryError
 
@@ -45,10 +43,6 @@ class TelegramError(DeliveryError):
     def __init__(self, method: str, code: int, description: str, retry_after: float | None = None):
         super().__init__(f"Telegram refused {method}: {code} {description}")
         self.method, self.code, self.description, self.retry_after = method, code, description, retry_after
-
-
-class OutcomeUnknown(DeliveryError):
-    """The request went out and no answer came back: Telegram may or may not have acted on it."""
 
 
 def check_api_base(value: Any, where: str) -> str:
@@ -112,70 +106,27 @@ class BotApi:
             body, content_type = _multipart(fields, files)
         else:
             body, content_type = json.dumps(fields, ensure_ascii=False).encode(), "application/json"
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self._once(method, body, content_type)
-            except TelegramError as error:
-                retryable = error.code == 429 or error.code >= 500
-                if not retryable or attempt > self.max_retries:
-                    raise
-                if error.code == 429:
-                    wait = error.retry_after if error.retry_after is not None else self.retry_backoff
-                    if wait > self.max_wait:
-                        raise
-                else:
-                    wait = self.retry_backoff * 2 ** (attempt - 1)
-            except _NotSent as error:
-                if attempt > self.max_retries:
-                    raise DeliveryError(f"Could not reach Telegram for {method}: {error}") from None
-                wait = self.retry_backoff * 2 ** (attempt - 1)
-            self.sleep(wait)
-
-    def _once(self, method: str, body: bytes, content_type: str) -> Any:
-        request = urllib.request.Request(
-            f"{self.api_base}/bot{self._token}/{method}",
-            data=body,
-            method="POST",
-            headers={"Content-Type": content_type, "User-Agent": "kpicore-telegram"},
-        )
+        url = f"{self.api_base}/bot{self._token}/{method}"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = response.read()
-        except urllib.error.HTTPError as error:  # before URLError, its base: Telegram answered
-            payload = error.read()
-            error.close()
-            answer = _decode(payload)
-            parameters = answer.get("parameters") or {}
+            answer = post_with_retries(
+                lambda: post(url, body, content_type, timeout=self.timeout, what=f"Telegram's {method}"),
+                max_retries=self.max_retries,
+                backoff=self.retry_backoff,
+                max_wait=self.max_wait,
+                retry_after=lambda answer: (_decode(answer.body).get("parameters") or {}).get("retry_after"),
+                sleep=self.sleep,
+            )
+        except NotSent as error:
+            raise DeliveryError(f"Could not reach Telegram: {error}") from None
+        result = _decode(answer.body)
+        if answer.status != 200 or not result.get("ok"):
             raise TelegramError(
                 method,
-                int(answer.get("error_code") or error.code),
-                str(answer.get("description") or error.reason),
-                parameters.get("retry_after"),
-            ) from None
-        except urllib.error.URLError as error:  # connecting or sending failed: nothing arrived
-            raise _NotSent(_reason(error.reason)) from None
-        except (OSError, http.client.HTTPException) as error:  # sent, but the answer was lost
-            raise OutcomeUnknown(
-                f"Telegram did not answer {method} ({type(error).__name__}): it may have been delivered"
-            ) from None
-        answer = _decode(payload)
-        if not answer.get("ok"):
-            raise TelegramError(method, int(answer.get("error_code") or 0), str(answer.get("description")))
-        return answer.get("result")
-
-
-class _NotSent(Exception):
-    """The request never reached Telegram (refused, unreachable, timed out connecting)."""
-
-
-def _reason(reason: Any) -> str:
-    return (
-        getattr(reason, "strerror", None) or type(reason).__name__
-        if isinstance(reason, OSError)
-        else str(reason)
-    )
+                int(result.get("error_code") or answer.status),
+                str(result.get("description") or f"HTTP {answer.status}"),
+                (result.get("parameters") or {}).get("retry_after"),
+            )
+        return result.get("result")
 
 
 def _decode(payload: bytes) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from kpicore.channels import Channel, Delivery
+from kpicore.channels.http import OutcomeUnknown
 from kpicore.delivery import Message
 from kpicore.delivery.parts import current_parts
 from kpicore.errors import ConfigError, DeliveryError
@@ -21,7 +22,6 @@ from kpicore_telegram.api import (
     DEFAULT_API_BASE,
     TOKEN_ENV,
     BotApi,
-    OutcomeUnknown,
     TelegramError,
     check_api_base,
 )

@@ -1,8 +1,8 @@
 """A digest as Telegram messages: its plain-text rendering in Telegram's HTML subset, escaped, cut into
 messages of at most 4,096 characters at metric boundaries, the headline first.
 
-The text rendering is paragraphs separated by blank lines: the heading (with its ``===`` rule), the
-headline, the insights, then one paragraph per metric. Everything from the data is escaped with
+The text rendering is read back as sections (kpicore.channels.sections): the headline, the heading,
+the insights, one per metric. Everything from the data is escaped with
 ``html.escape``; the only tags are the ``<b>`` and ``<i>`` written here, so a segment called
 ``<a href=…>`` stays text.
 """
@@ -12,11 +12,12 @@ from __future__ import annotations
 import html
 import re
 
+from kpicore.channels.sections import Section, digest_sections, plain_sections
+
 #: Telegram's limits, counted in UTF-16 code units of the text after its entities are parsed.
 MAX_MESSAGE = 4096
 MAX_CAPTION = 1024
 _TAG = re.compile(r"<[^>]+>")
-_RULE = re.compile(r"^[=\-]{3,}$")
 
 
 def visible_length(markup: str) -> int:
@@ -30,45 +31,29 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def paragraphs(text: str) -> list[str]:
-    """The blank-line separated paragraphs of a text rendering, without empty ones."""
-    return [block.strip("\n") for block in re.split(r"\n\s*\n", text) if block.strip()]
-
-
-def _metric_markup(block: str) -> str:
-    first, _, rest = block.partition("\n")
-    title, separator, value = first.partition(": ")
-    head = f"<b>{escape(title)}</b>{separator}{escape(value)}" if separator else f"<b>{escape(first)}</b>"
-    return head + ("\n" + escape(rest) if rest else "")
-
-
-def _unwrap(block: str) -> str:
-    # The text rendering wraps insights at 78 columns; a chat wraps by itself.
-    return re.sub(r"\n {2,}", " ", block)
+def markup(section: Section) -> str:
+    """One section in Telegram HTML: titles bold, the heading italic, everything else escaped text."""
+    if section.kind == "headline":
+        return f"<b>{escape(section.title)}</b>"
+    if section.kind == "heading":
+        return f"<i>{escape(section.title)}</i>"
+    head = f"<b>{escape(section.title)}</b>"
+    if section.kind == "metric":
+        head += f": {escape(section.value)}"
+    return "\n".join([head, *(escape(line) for line in section.lines)])
 
 
 def digest_blocks(text: str, headline: str) -> list[str]:
     """Telegram HTML blocks, in order: the headline, the heading, the insights, one per metric."""
-    blocks = paragraphs(text)
-    heading_lines = [line for line in (blocks.pop(0).splitlines() if blocks else []) if not _RULE.match(line)]
-    out = []
-    if headline:
-        out.append(f"<b>{escape(headline)}</b>")
-        blocks = [block for block in blocks if " ".join(block.split()) != " ".join(headline.split())]
-    if heading_lines:
-        out.append(f"<i>{escape(' '.join(heading_lines))}</i>")
-    for block in blocks:
-        lines = block.splitlines()
-        if len(lines) > 1 and lines[0].endswith(":") and lines[1].startswith("- "):
-            out.append(f"<b>{escape(lines[0])}</b>\n" + escape(_unwrap("\n".join(lines[1:]))))
-        else:
-            out.append(_metric_markup(block))
-    return out
+    return [markup(section) for section in digest_sections(text, headline)]
 
 
 def plain_blocks(text: str) -> list[str]:
     """A message that is not a digest (an alert, a notice): its paragraphs, escaped."""
-    return [escape(block) for block in paragraphs(text)] or [escape(text.strip() or "-")]
+    return [
+        "\n".join(escape(line) for line in [section.title, *section.lines])
+        for section in plain_sections(text)
+    ]
 
 
 def _cut_long(block: str, limit: int) -> list[str]:

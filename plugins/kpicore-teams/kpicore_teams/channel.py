@@ -1,0 +1,169 @@
+"""The Teams channel: a digest as Adaptive Cards POSTed to a Workflows webhook, ``teams:NAME``.
+
+``[channels.teams.webhooks] NAME = "${TEAMS_WEBHOOK_SALES}"`` names each webhook; its URL (which
+carries the flow's signature) comes from the environment only and never appears in a message.
+A Workflows webhook answers 202 before the flow posts and confirms nothing, and it cannot be asked
+what it posted: every card follows the ``sending`` rule (kpicore.delivery.parts), so each is delivered
+at most once; a card whose request got no answer is reported, never resent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any
+from urllib.parse import urlparse
+
+from kpicore.channels import Channel, Delivery
+from kpicore.channels.http import NotSent, OutcomeUnknown, post, post_with_retries
+from kpicore.channels.sections import digest_sections, plain_sections
+from kpicore.config import expand_environment
+from kpicore.delivery import Message
+from kpicore.delivery.parts import current_parts
+from kpicore.delivery.redact import add_secrets
+from kpicore.errors import ConfigError, DeliveryError
+from kpicore_teams import card
+
+log = logging.getLogger("kpicore.teams")
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: A Workflows URL carries its signature in the query (``sig=...``): masked wherever it could show.
+add_secrets(patterns=((r"([?&]sig=)[^&\s\"']+", r"\1***"),))
+
+
+def webhook_references(settings: dict[str, Any]) -> dict[str, str]:
+    """``[channels.teams.webhooks]``: NAME -> the ``${VAR}`` it names (ConfigError for a literal URL)."""
+    webhooks = settings.get("webhooks") or {}
+    if not isinstance(webhooks, dict):
+        raise ConfigError('[channels.teams] webhooks: expected a table of NAME = "${TEAMS_WEBHOOK_NAME}"')
+    references = {}
+    for name, value in webhooks.items():
+        match = _REFERENCE.match(str(value))
+        if match is None:
+            raise ConfigError(
+                f"[channels.teams.webhooks] {name}: a webhook URL is a secret: write "
+                f'{name} = "${{TEAMS_WEBHOOK_{name.upper()}}}" and set that environment variable'
+            )
+        references[name] = match.group(1)
+    add_secrets(env=tuple(references.values()))
+    return references
+
+
+def webhook_url(name: str, settings: dict[str, Any]) -> str:
+    """The URL of webhook ``name`` from the environment; ConfigError/DeliveryError naming what is missing."""
+    references = webhook_references(settings)
+    if name not in references:
+        known = ", ".join(sorted(references)) or "none"
+        raise ConfigError(f"destination 'teams:{name}': no [channels.teams.webhooks] {name} (known: {known})")
+    url = expand_environment(f"${{{references[name]}}}", f"[channels.teams.webhooks] {name}").strip()
+    parsed = urlparse(url)
+    if not (parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in LOOPBACK_HOSTS)):
+        raise DeliveryError(
+            f"[channels.teams.webhooks] {name}: ${references[name]} does not hold an https:// webhook URL"
+        )
+    return url
+
+
+class TeamsChannel(Channel):
+    """Posts a digest to a Teams channel through a Workflows webhook, as Adaptive Cards within 28 KB."""
+
+    scheme = "teams"
+    description = "Microsoft Teams channel through a Workflows webhook ([channels.teams.webhooks] NAME)"
+    formats = ("text",)
+    setting_keys = ("webhooks", "outgoing", "timeout", "max_retries", "retry_backoff")
+
+    def check_settings(self, settings: dict[str, Any], where: str) -> None:
+        super().check_settings(settings, where)
+        try:
+            webhook_references(settings)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+
+    def check_target(self, target: str) -> None:
+        if not _NAME.match(target):
+            raise ConfigError(
+                f"destination 'teams:{target}': name a webhook of [channels.teams.webhooks], e.g. teams:sales"
+            )
+
+    def preflight(self, target: str, settings: dict[str, Any]) -> list[str]:
+        """A webhook name that is not declared, or whose environment variable is not set (never its value)."""
+        try:
+            references = webhook_references(settings)
+        except ConfigError as error:
+            return [str(error)]
+        if target not in references:
+            return [f"[channels.teams.webhooks] has no {target!r}"]
+        if not os.environ.get(references[target]):
+            return [f"{references[target]} is not set: it must hold the Workflows webhook URL of {target!r}"]
+        return []
+
+    def bodies(self, message: Message) -> list[bytes]:
+        """The request bodies of the message, in order, each within 28 KB; right to left when its
+        text is (a Persian digest)."""
+        text = message.rendered("text")
+        if message.kind == "digest":
+            sections = digest_sections(text.body, getattr(text, "headline", ""))
+        else:
+            sections = plain_sections(text.body)
+        return card.split_cards(sections, rtl=card.is_rtl_text(text.body))
+
+    def send(self, message: Message, target: str, settings: dict[str, Any]) -> Delivery:
+        """POST each card not yet delivered; stop at the first failure (the rest go on the next attempt)."""
+        destination = f"teams:{target}"
+        url = webhook_url(target, settings)
+        bodies = self.bodies(message)
+        total, record, unknown = len(bodies), current_parts(), []
+        for number, body in enumerate(bodies, start=1):
+            state = record.state(number)
+            if state is not None:
+                if state == "unknown":
+                    unknown.append(number)
+                continue
+            record.sending(number, total)
+            what = f"card {number} of {total} of the {message.kind} {message.name!r} for {destination}"
+            try:
+                answer = post_with_retries(
+                    lambda body=body, what=what: post(
+                        url, body, "application/json", timeout=float(settings.get("timeout", 30)), what=what
+                    ),
+                    max_retries=int(settings.get("max_retries", 3)),
+                    backoff=float(settings.get("retry_backoff", 0.5)),
+                )
+            except OutcomeUnknown as error:
+                raise DeliveryError(
+                    f"Teams: {error}; it is not sent again automatically (look in the channel; "
+                    "`--force` sends everything again)"
+                ) from None
+            except NotSent as error:
+                record.not_sent(number, total)
+                raise DeliveryError(f"Teams: {error}") from None
+            if answer.status not in (200, 202):
+                record.not_sent(number, total)
+                raise DeliveryError(f"Teams refused {what}: HTTP {answer.status}{_advice(answer.status)}")
+            record.sent(number, total, f"teams:{target}#{number}")
+        detail = f"{total} card(s) to {target} (accepted; Workflows confirm nothing more)"
+        if unknown:
+            listed = ", ".join(str(n) for n in unknown)
+            detail += f"; card(s) {listed} unknown (their request got no answer), not resent"
+            log.warning(
+                "%s: %s %s: card(s) %s of %d unknown, not resent",
+                destination,
+                message.kind,
+                message.name,
+                listed,
+                total,
+            )
+        return Delivery(message_ids=record.entries(total), detail=detail)
+
+
+def _advice(status: int) -> str:
+    if status in (401, 403, 404):
+        return "; the webhook URL is wrong or its flow was deleted or turned off: copy it again from the workflow"
+    if status == 413:
+        return " (the card is over Teams' 28 KB)"
+    if status == 429:
+        return " (throttled: retry later)"
+    return ""
