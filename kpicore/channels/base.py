@@ -109,6 +109,10 @@ class Channel:
     def check_target(self, target: str) -> None:
         """ConfigError when ``target`` (the destination without its scheme) cannot be sent to."""
 
+    def check_target_settings(self, target: str, settings: dict[str, Any]) -> None:
+        """ConfigError when the settings lack what ``target`` names (``teams:ops`` without a webhook
+        ``ops``); `kpi check` calls it for every destination. Never read secrets' values here."""
+
     def send(self, message: Message, target: str, settings: dict[str, Any]) -> Delivery:
         """Deliver ``message`` to ``target`` (the URI without its scheme).
 

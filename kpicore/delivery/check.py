@@ -20,6 +20,36 @@ def channel_setting_problems(config, registry) -> list[str]:
     for scheme in sorted(config.channels):
         if scheme not in registry.channels:
             problems.append(f"{where}: [channels.{scheme}]: no channel plugin handles {scheme + ':'!r}")
+    return problems + _destination_setting_problems(config, registry, where)
+
+
+def _destination_setting_problems(config, registry, where: str) -> list[str]:
+    """One line per digest or notify destination its channel's settings cannot serve (``teams:ops``
+    without a webhook named ``ops``): ``Channel.check_target_settings``."""
+    from kpicore.channels.base import parse_destination
+
+    named = [
+        (f"[digests.{name}].destinations", destination)
+        for name, table in config.digests.items()
+        if isinstance(table, dict) and isinstance(table.get("destinations"), list)
+        for destination in table["destinations"]
+    ]
+    notify = config.serve.get("notify")
+    named += [("[serve].notify", d) for d in notify] if isinstance(notify, list) else []
+    problems = []
+    for key, destination in named:
+        try:
+            scheme, target = parse_destination(destination)
+        except (ConfigError, TypeError):
+            continue  # reported by the digest's own check
+        registration = registry.channels.get(scheme)
+        if registration is None:
+            continue
+        channel = registration.item
+        try:
+            channel.check_target_settings(target, channel.settings(config))
+        except ConfigError as error:
+            problems.append(f"{where}: {key}: {error}")
     return problems
 
 

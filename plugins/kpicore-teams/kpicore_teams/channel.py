@@ -88,6 +88,15 @@ class TeamsChannel(Channel):
                 f"destination 'teams:{target}': name a webhook of [channels.teams.webhooks], e.g. teams:sales"
             )
 
+    def check_target_settings(self, target: str, settings: dict[str, Any]) -> None:
+        """``teams:NAME`` needs ``NAME`` in ``[channels.teams.webhooks]``."""
+        references = webhook_references(settings)
+        if target not in references:
+            known = ", ".join(sorted(references)) or "none"
+            raise ConfigError(
+                f"destination 'teams:{target}': no [channels.teams.webhooks] {target} (known: {known})"
+            )
+
     def preflight(self, target: str, settings: dict[str, Any]) -> list[str]:
         """A webhook name that is not declared, or whose environment variable is not set (never its value)."""
         try:

@@ -17,7 +17,9 @@ from teams_server import card_problems, sign
 
 def post(url: str, document) -> int:
     body = document if isinstance(document, bytes) else json.dumps(document, ensure_ascii=False).encode()
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status
