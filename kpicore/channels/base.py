@@ -136,5 +136,11 @@ class Channel:
         setting), one line each; ``kpi digest send --dry-run`` prints them. Never include secrets."""
         return []
 
+    def chat_endpoints(self, config) -> Any:
+        """``/kpi`` through this channel inside `kpi serve`: a ``kpicore.chat.service.ChatEndpoints``
+        (its routes are mounted beside ``/healthz``, its ``close()`` runs at shutdown), or None (the
+        default: the channel only delivers)."""
+        return None
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.scheme}:>"

@@ -104,7 +104,14 @@ def serve_command(port, host, log_format, config_path):
             event(
                 "chat", http="/slack/events", socket_mode="on" if chats[0].socket_mode is not None else "off"
             )
-        return chats[0].routes
+        routes = list(chats[0].routes)
+        for scheme, registration in sorted(reg.channels.items()):  # /kpi over channel plugins
+            endpoints = registration.item.chat_endpoints(config)
+            if endpoints is not None:
+                chats.append(endpoints)
+                routes.extend(endpoints.routes)
+                event("chat", channel=scheme, reason=endpoints.off_reason)
+        return routes
 
     try:
         run(service, host, port, extra_routes=chat_routes)

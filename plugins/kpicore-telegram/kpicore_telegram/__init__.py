@@ -18,6 +18,7 @@ SETTINGS = {
     "timeout": "seconds per Bot API request (default 30)",
     "max_retries": "retries of a 429, 5xx or failed connection (default 3)",
     "retry_backoff": "seconds before the first retry of a 5xx, doubling (default 0.5)",
+    "poll_timeout": "seconds one getUpdates long poll waits (default 25)",
 }
 
 
@@ -29,6 +30,13 @@ def register_channels(register):
 @hookimpl
 def register_settings(register):
     register("channels.telegram", SETTINGS)
+
+
+@hookimpl
+def register_commands(cli):
+    from kpicore_telegram.commands import telegram
+
+    cli.add_command(telegram)
 
 
 __all__ = ["TelegramChannel"]

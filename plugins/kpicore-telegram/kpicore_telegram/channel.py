@@ -58,7 +58,7 @@ def check_telegram_settings(settings: dict[str, Any], where: str) -> None:
     for key, allowed in (("mode", MODES), ("charts", CHART_MODES)):
         if key in settings and settings[key] not in allowed:
             raise ConfigError(f"{section}: {key} = {settings[key]!r}: use one of {', '.join(allowed)}")
-    for key in ("timeout", "max_retries", "retry_backoff"):
+    for key in ("timeout", "max_retries", "retry_backoff", "poll_timeout"):
         value = settings.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
             raise ConfigError(f"{section}: {key} = {value!r}: use a number of at least 0")
@@ -70,7 +70,7 @@ class TelegramChannel(Channel):
     scheme = "telegram"
     description = "Telegram chat by id or @channelname (TELEGRAM_BOT_TOKEN); HTML messages, charts as photos"
     formats = ("text", "html")
-    setting_keys = ("api_base", "mode", "charts", "timeout", "max_retries", "retry_backoff")
+    setting_keys = ("api_base", "mode", "charts", "timeout", "max_retries", "retry_backoff", "poll_timeout")
 
     def check_settings(self, settings: dict[str, Any], where: str) -> None:
         super().check_settings(settings, where)
@@ -87,6 +87,28 @@ class TelegramChannel(Channel):
         if not os.environ.get(TOKEN_ENV):
             problems.append(f"{TOKEN_ENV} is not set: the send will fail until it holds the bot's token")
         return problems
+
+    def chat_endpoints(self, config) -> Any:
+        """``/kpi`` on Telegram: the poller (``mode = "polling"``) or ``POST /telegram/webhook``."""
+        import os
+
+        from kpicore.chat.service import ChatEndpoints
+        from kpicore.digest.run import ledger_engine
+        from kpicore_telegram.chat import Poller, TelegramChat
+
+        if not os.environ.get(TOKEN_ENV):
+            return ChatEndpoints(routes=[], off_reason=f"{TOKEN_ENV} is not set")
+        settings = {"api_base": DEFAULT_API_BASE, **self.settings(config)}
+        chat = TelegramChat(config, BotApi.from_settings(settings), ledger_engine(config))
+        endpoints = ChatEndpoints(routes=[])
+        endpoints._closers.append(chat.answerer.close)
+        if settings.get("mode", "polling") == "webhook":
+            endpoints.routes = chat.routes()
+            return endpoints
+        poll_timeout = float(settings.get("poll_timeout", 25))
+        polling = BotApi.from_settings({**settings, "timeout": poll_timeout + 15})
+        endpoints._closers.append(Poller(chat, polling, poll_timeout=poll_timeout).start().close)
+        return endpoints
 
     def parts(self, message: Message, settings: dict[str, Any]) -> list[tuple[str, Any]]:
         """What the message becomes, in order: ``("message", html)`` then ``("photos", [(metric, caption, png)])``."""
