@@ -33,3 +33,15 @@ def teams_demo_db(tmp_path_factory):
     path = tmp_path_factory.mktemp("teams-demo") / "kpi-demo.db"
     generate_demo_database(path, today=DEMO_TODAY)
     return path
+
+
+@pytest.fixture
+def servers():
+    """Every `kpi serve` process (tests.test_serve.Serve) a test started, killed at its end if still running."""
+    started: list = []
+    yield started
+    for serve in started:
+        if serve.process.poll() is None:
+            serve.process.kill()
+            serve.process.wait(timeout=10)
+        serve.handle.close()

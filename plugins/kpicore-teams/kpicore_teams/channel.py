@@ -79,8 +79,28 @@ class TeamsChannel(Channel):
         super().check_settings(settings, where)
         try:
             webhook_references(settings)
+            outgoing = settings.get("outgoing") or {}
+            if not isinstance(outgoing, dict) or any(not _REFERENCE.match(str(v)) for v in outgoing.values()):
+                raise ConfigError(
+                    '[channels.teams.outgoing]: each key is a secret: NAME = "${TEAMS_OUTGOING_NAME}"'
+                )
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
+
+    def chat_endpoints(self, config) -> Any:
+        """``/kpi`` through outgoing webhooks at ``POST /teams/messages`` when
+        ``[channels.teams.outgoing]`` names at least one; None otherwise."""
+        from kpicore.chat.service import ChatEndpoints
+        from kpicore.digest.run import ledger_engine
+        from kpicore_teams.outgoing import TeamsOutgoing, outgoing_keys
+
+        keys = outgoing_keys(self.settings(config))
+        if not keys:
+            return None
+        outgoing = TeamsOutgoing(config, keys, ledger_engine(config))
+        endpoints = ChatEndpoints(routes=outgoing.routes())
+        endpoints._closers.append(outgoing.answerer.close)
+        return endpoints
 
     def check_target(self, target: str) -> None:
         if not _NAME.match(target):

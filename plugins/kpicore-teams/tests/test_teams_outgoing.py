@@ -1,0 +1,82 @@
+"""/kpi on Teams through an outgoing webhook, against a real `kpi serve`: HMAC-verified, the mention
+stripped, the answer an Adaptive Card in the response; a wrong key, a repeated Authorization header,
+a body over 1 MB and a replayed activity id run nothing; [chat] allow keyed teams:TEAM/CHANNEL, a
+refused channel told its ids; /kpi follow not offered."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from teams_kpi import kpi_env
+from teams_server import OutgoingClient, card_problems, sign
+
+from tests.test_serve import Serve
+
+KEY = base64.b64encode(b"outgoing-key-do-not-leak-0123456").decode()
+TEAM, CHANNEL = "19:team-sales@thread.tacv2", "19:general@thread.tacv2"
+
+
+def start(tmp_path, demo_db, servers, allow=""):
+    (tmp_path / "kpi.toml").write_text(
+        f"""state_url = "sqlite:///{tmp_path / "state.db"}"
+timezone = "UTC"
+[source]
+url = "sqlite:///{demo_db}"
+[channels.teams.outgoing]
+kpi = "${{TEAMS_OUTGOING_KPI}}"
+[chat]
+{allow}
+""",
+        encoding="utf-8",
+    )
+    serve = Serve(tmp_path, kpi_env(TEAMS_OUTGOING_KPI=KEY))
+    servers.append(serve)
+    serve.started()
+    return serve, OutgoingClient(f"http://127.0.0.1:{serve.port}/teams/messages", KEY)
+
+
+def texts(answer):
+    (attachment,) = answer["attachments"]
+    assert card_problems(attachment["content"]) == []
+    return [block["inlines"][0]["text"] for block in attachment["content"]["body"]]
+
+
+def test_a_signed_message_is_answered_with_a_card(tmp_path, teams_demo_db, servers):
+    serve, client = start(tmp_path, teams_demo_db, servers)
+    status, answer = client.send(client.activity("nps 2026-W47"))
+    assert status == 200, answer
+    lines = texts(answer)
+    assert lines[0].startswith("Net Promoter Score") and "2026-W47" in lines[0]
+    status, answer = client.send(client.activity("follow nps"))
+    assert status == 200 and "not offered on Teams" in texts(answer)[0]
+    serve.stop()
+    assert KEY not in serve.text()
+
+
+def test_what_is_not_signed_once_runs_nothing(tmp_path, teams_demo_db, servers):
+    serve, client = start(tmp_path, teams_demo_db, servers)
+    activity = client.activity("nps 2026-W47")
+    body = json.dumps(activity).encode()
+    other = base64.b64encode(b"another-key-0123456789abcdef0000").decode()
+    assert client.send(activity, key=other)[0] == 401
+    assert client.send(activity, headers=[])[0] == 401
+    assert client.send(body, headers=[("Authorization", sign(KEY, body))] * 2)[0] == 400
+    big = json.dumps({**activity, "pad": "x" * (1024 * 1024)}).encode()
+    assert client.send(big)[0] == 413
+    assert client.send(activity)[0] == 200
+    assert client.send(activity)[0] == 401  # the same activity id again: a replay
+    assert serve.text().count("teams: refused") == 5
+
+
+def test_permissions_are_keyed_by_team_and_channel_and_a_refusal_shows_the_ids(
+    tmp_path, teams_demo_db, servers
+):
+    allow = f'allow = {{ "teams:{TEAM}/{CHANNEL}" = ["revenue"], "*" = ["nps"] }}'
+    _, client = start(tmp_path, teams_demo_db, servers, allow=allow)
+    status, answer = client.send(client.activity("revenue 2026-W47"))
+    assert status == 200 and texts(answer)[0].startswith("Revenue")
+    status, answer = client.send(client.activity("revenue 2026-W47", channel="19:random@thread.tacv2"))
+    lines = texts(answer)
+    assert status == 200 and not lines[0].startswith("Revenue")
+    assert f"teams:{TEAM}/19:random@thread.tacv2" in lines[-1]
