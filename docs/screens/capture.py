@@ -31,7 +31,7 @@ from telegram_server import TOKEN, TelegramServer  # noqa: E402
 LOCALES = ("en", "fa_IR", "bn", "ml", "ig")
 KPI = str(Path(sys.executable).with_name("kpi"))
 CHAT = -1001000000001
-FONT = "'Noto Sans', 'Noto Sans Bengali', 'Noto Sans Malayalam', 'Vazirmatn', 'Noto Naskh Arabic', sans-serif"
+FONT = "'Noto Sans', 'Lohit Bengali', 'Lohit Malayalam', 'Vazirmatn', 'Noto Naskh Arabic', sans-serif"
 
 TELEGRAM_PAGE = """<!doctype html><meta charset="utf-8"><style>
 body {{ margin: 0; background: #9bb6cf; font: 15px/1.38 {font}; }}
@@ -87,7 +87,9 @@ def telegram_page(messages, photos) -> str:
             album.append(f'<div class="photo"><img src="data:image/png;base64,{png}"></div>')
     if album:
         caption = html.escape(next(m for m in messages if "photo" in m)["caption"])
-        bubbles.append(f'<div class="bubble"><div class="album">{"".join(album)}</div><div class="caption">{caption}</div></div>')
+        bubbles.append(
+            f'<div class="bubble"><div class="album">{"".join(album)}</div><div class="caption">{caption}</div></div>'
+        )
     return TELEGRAM_PAGE.format(font=FONT, bubbles="".join(bubbles))
 
 
@@ -96,7 +98,9 @@ def card_html(element: dict) -> str:
     if kind == "RichTextBlock":
         runs = []
         for run in element["inlines"]:
-            classes = " ".join(filter(None, [run.get("weight"), run.get("size"), "subtle" if run.get("isSubtle") else ""]))
+            classes = " ".join(
+                filter(None, [run.get("weight"), run.get("size"), "subtle" if run.get("isSubtle") else ""])
+            )
             runs.append(f'<span class="{classes}">{html.escape(run["text"])}</span>')
         return f'<div class="rich">{"".join(runs)}</div>'
     if kind == "Container":
@@ -141,15 +145,30 @@ def main() -> None:
             folder.mkdir()
             url = workflows.fake.add_flow("Sales")
             kpi_toml(folder, demo_db, locale, telegram, url)
-            env = {**os.environ, "KPI_LOAD_PLUGINS": "telegram,teams", "TELEGRAM_BOT_TOKEN": TOKEN, "TEAMS_WEBHOOK_SALES": url}
-            result = subprocess.run([KPI, "digest", "send", "weekly"], cwd=folder, env=env, capture_output=True, text=True)
+            env = {
+                **os.environ,
+                "KPI_LOAD_PLUGINS": "telegram,teams",
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "TEAMS_WEBHOOK_SALES": url,
+            }
+            result = subprocess.run(
+                [KPI, "digest", "send", "weekly"], cwd=folder, env=env, capture_output=True, text=True
+            )
             if result.returncode:
                 raise SystemExit(result.stdout + result.stderr)
             assert not workflows.fake.failed_runs, workflows.fake.failed_runs
-            screenshot(telegram_page(telegram.fake.messages, telegram.fake.photos), HERE / f"telegram-{locale}.png", 1500)
+            screenshot(
+                telegram_page(telegram.fake.messages, telegram.fake.photos),
+                HERE / f"telegram-{locale}.png",
+                1500,
+            )
             screenshot(teams_page(workflows.fake.channel_posts), HERE / f"teams-{locale}.png", 1100)
-            (HERE / f"teams-{locale}.json").write_text(json.dumps(workflows.fake.channel_posts[0]["card"], ensure_ascii=False, indent=1) + "\n")
-            print(f"{locale}: {len(telegram.fake.messages)} Telegram message(s), {len(workflows.fake.channel_posts)} card(s)")
+            (HERE / f"teams-{locale}.json").write_text(
+                json.dumps(workflows.fake.channel_posts[0]["card"], ensure_ascii=False, indent=1) + "\n"
+            )
+            print(
+                f"{locale}: {len(telegram.fake.messages)} Telegram message(s), {len(workflows.fake.channel_posts)} card(s)"
+            )
 
 
 if __name__ == "__main__":
