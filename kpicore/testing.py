@@ -209,6 +209,18 @@ def _csv_cell(value) -> str:
     return str(value)
 
 
+def run_kpi_process(folder, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
+    """`kpi ARGS` as a real process in ``folder`` (the ``kpi`` beside this Python); the
+    CompletedProcess, with text output. ``env`` defaults to this process's environment."""
+    import subprocess
+    import sys
+
+    kpi = str(Path(sys.executable).with_name("kpi"))
+    return subprocess.run(
+        [kpi, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 class KpiHarness:
     """Declare rows, compute metrics over them through the real engine and connectors."""
 

@@ -17,15 +17,14 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kpicore.delivery.parts import OutcomeUnknown
 from kpicore.errors import DeliveryError
+
+__all__ = ["Answer", "NotSent", "OutcomeUnknown", "post", "post_with_retries"]
 
 
 class NotSent(DeliveryError):
     """The request never reached the server (refused, unreachable, timed out connecting)."""
-
-
-class OutcomeUnknown(DeliveryError):
-    """The request went out and no answer came back: the server may or may not have acted on it."""
 
 
 @dataclass

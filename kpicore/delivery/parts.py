@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from kpicore.delivery import ledger
+from kpicore.errors import DeliveryError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from kpicore.delivery.message import MessageKey
+
+log = logging.getLogger("kpicore.delivery")
 
 SENDING = "sending"
 _ENTRY = re.compile(r"^part (\d+)/(\d+) (.+)$")
@@ -110,3 +114,48 @@ def recording(
         yield log
     finally:
         _current.reset(token)
+
+
+class OutcomeUnknown(DeliveryError):
+    """The request went out and no answer came back: the destination may or may not have the part."""
+
+
+def send_parts(count: int, send_part: Callable[[int], str], describe: Callable[[int], str]) -> list[int]:
+    """Send parts ``1..count`` that no earlier attempt started, in order, under the sending rule.
+
+    ``send_part(number)`` delivers one part and returns its id; it raises :class:`OutcomeUnknown` when
+    its request got no answer (the part stays ``sending`` and a DeliveryError saying so is raised) or a
+    DeliveryError when it was refused (the record is dropped: the next attempt sends it). ``describe``
+    names a part for messages. Returns the parts skipped because their outcome is unknown.
+    """
+    record = current_parts()
+    unknown = []
+    for number in range(1, count + 1):
+        state = record.state(number)
+        if state == "unknown":
+            unknown.append(number)
+        if state is not None:
+            continue
+        record.sending(number, count)
+        try:
+            part_id = send_part(number)
+        except OutcomeUnknown as error:
+            raise DeliveryError(
+                f"{describe(number)}: {error}; it is not sent again automatically "
+                "(look in the destination; `--force` sends everything again)"
+            ) from None
+        except BaseException:
+            record.not_sent(number, count)
+            raise
+        record.sent(number, count, part_id)
+    if unknown:
+        log.warning("%s: outcome unknown, not resent", "; ".join(describe(number) for number in unknown))
+    return unknown
+
+
+def unknown_note(unknown: list[int]) -> str:
+    """``; part(s) 2 unknown (…), not resent`` for a Delivery's detail; empty when none is."""
+    if not unknown:
+        return ""
+    listed = ", ".join(str(number) for number in unknown)
+    return f"; part(s) {listed} unknown (their request got no answer), not resent"

@@ -16,11 +16,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 from kpicore.channels import Channel, Delivery
-from kpicore.channels.http import NotSent, OutcomeUnknown, post, post_with_retries
+from kpicore.channels.http import NotSent, post, post_with_retries
 from kpicore.channels.sections import digest_sections, plain_sections
 from kpicore.config import expand_environment
 from kpicore.delivery import Message
-from kpicore.delivery.parts import current_parts
+from kpicore.delivery.parts import current_parts, send_parts, unknown_note
 from kpicore.delivery.redact import add_secrets
 from kpicore.errors import ConfigError, DeliveryError
 from kpicore_teams import card
@@ -144,48 +144,37 @@ class TeamsChannel(Channel):
         destination = f"teams:{target}"
         url = webhook_url(target, settings)
         bodies = self.bodies(message)
-        total, record, unknown = len(bodies), current_parts(), []
-        for number, body in enumerate(bodies, start=1):
-            state = record.state(number)
-            if state is not None:
-                if state == "unknown":
-                    unknown.append(number)
-                continue
-            record.sending(number, total)
-            what = f"card {number} of {total} of the {message.kind} {message.name!r} for {destination}"
+        total = len(bodies)
+
+        def what(number: int) -> str:
+            return f"card {number} of {total} of the {message.kind} {message.name!r} for {destination}"
+
+        def send_part(number: int) -> str:
             try:
                 answer = post_with_retries(
-                    lambda body=body, what=what: post(
-                        url, body, "application/json", timeout=float(settings.get("timeout", 30)), what=what
+                    lambda: post(
+                        url,
+                        bodies[number - 1],
+                        "application/json",
+                        timeout=float(settings.get("timeout", 30)),
+                        what=what(number),
                     ),
                     max_retries=int(settings.get("max_retries", 3)),
                     backoff=float(settings.get("retry_backoff", 0.5)),
                 )
-            except OutcomeUnknown as error:
-                raise DeliveryError(
-                    f"Teams: {error}; it is not sent again automatically (look in the channel; "
-                    "`--force` sends everything again)"
-                ) from None
             except NotSent as error:
-                record.not_sent(number, total)
                 raise DeliveryError(f"Teams: {error}") from None
             if answer.status not in (200, 202):
-                record.not_sent(number, total)
-                raise DeliveryError(f"Teams refused {what}: HTTP {answer.status}{_advice(answer.status)}")
-            record.sent(number, total, f"teams:{target}#{number}")
-        detail = f"{total} card(s) to {target} (accepted; Workflows confirm nothing more)"
-        if unknown:
-            listed = ", ".join(str(n) for n in unknown)
-            detail += f"; card(s) {listed} unknown (their request got no answer), not resent"
-            log.warning(
-                "%s: %s %s: card(s) %s of %d unknown, not resent",
-                destination,
-                message.kind,
-                message.name,
-                listed,
-                total,
-            )
-        return Delivery(message_ids=record.entries(total), detail=detail)
+                raise DeliveryError(
+                    f"Teams refused {what(number)}: HTTP {answer.status}{_advice(answer.status)}"
+                )
+            return f"teams:{target}#{number}"
+
+        unknown = send_parts(total, send_part, lambda n: f"Teams: {what(n)}")
+        detail = (
+            f"{total} card(s) to {target} (accepted; Workflows confirm nothing more){unknown_note(unknown)}"
+        )
+        return Delivery(message_ids=current_parts().entries(total), detail=detail)
 
 
 def _advice(status: int) -> str:

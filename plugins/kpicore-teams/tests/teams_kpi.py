@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from kpicore.testing import run_kpi_process
 
 KPI = str(Path(sys.executable).with_name("kpi"))
 
@@ -19,13 +20,5 @@ def kpi_env(**extra: str) -> dict[str, str]:
 
 
 def run_kpi(folder: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
-    """`kpi ARGS` in ``folder`` as a real process; the CompletedProcess (text)."""
-    return subprocess.run(
-        [KPI, *args],
-        cwd=folder,
-        env=env or kpi_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """`kpi ARGS` in ``folder`` as a real process, with this plugin loaded; the CompletedProcess (text)."""
+    return run_kpi_process(folder, *args, env=env or kpi_env(), timeout=timeout)

@@ -20,7 +20,7 @@ MANY = (
 
 def write_config(
     folder,
-    demo_db,
+    demo_database,
     *,
     metrics=METRICS,
     extra="",
@@ -33,7 +33,7 @@ def write_config(
 timezone = "UTC"
 {extra}
 [source]
-url = "sqlite:///{demo_db}"
+url = "sqlite:///{demo_database}"
 
 [channels.teams]
 retry_backoff = 0.01
@@ -53,9 +53,9 @@ destinations = ["teams:sales"]
     )
 
 
-def test_a_digest_reaches_the_channel_once_as_a_valid_card(tmp_path, teams_demo_db, workflows):
+def test_a_digest_reaches_the_channel_once_as_a_valid_card(tmp_path, demo_database, workflows):
     url = workflows.fake.add_flow("Sales")
-    write_config(tmp_path, teams_demo_db)
+    write_config(tmp_path, demo_database)
     env = kpi_env(TEAMS_WEBHOOK_SALES=url)
     result = run_kpi(tmp_path, "digest", "send", "weekly", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -75,10 +75,10 @@ def test_a_digest_reaches_the_channel_once_as_a_valid_card(tmp_path, teams_demo_
     assert url not in result.stdout + result.stderr + again.stdout + again.stderr
 
 
-def test_a_persian_digest_is_right_to_left_and_split_within_28_kb(tmp_path, teams_demo_db, workflows):
+def test_a_persian_digest_is_right_to_left_and_split_within_28_kb(tmp_path, demo_database, workflows):
     url = workflows.fake.add_flow("Sales")
-    write_config(tmp_path, teams_demo_db, metrics=MANY, extra='locale = "fa_IR"', breakdowns=True)
-    result = run_kpi(tmp_path, "digest", "send", "weekly", env=kpi_env(TEAMS_WEBHOOK_SALES=url))
+    write_config(tmp_path, demo_database, metrics=MANY, extra='locale = "fa_IR"', breakdowns=True)
+    result = run_kpi(tmp_path, "digest", "send", "weekly", env=kpi_env(TEAMS_WEBHOOK_SALES=url), timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert workflows.fake.failed_runs == []
     posts = workflows.fake.posts("Sales")
@@ -116,9 +116,9 @@ def test_data_is_text_never_markdown():
     assert inlines[0]["text"] == "**Bold** [x](https://evil)"
 
 
-def test_throttling_and_server_errors_are_retried_without_duplicates(tmp_path, teams_demo_db, workflows):
+def test_throttling_and_server_errors_are_retried_without_duplicates(tmp_path, demo_database, workflows):
     url = workflows.fake.add_flow("Sales")
-    write_config(tmp_path, teams_demo_db)
+    write_config(tmp_path, demo_database)
     workflows.fake.rate_limit_next, workflows.fake.fail_next = 2, 1
     result = run_kpi(tmp_path, "digest", "send", "weekly", env=kpi_env(TEAMS_WEBHOOK_SALES=url))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -126,9 +126,9 @@ def test_throttling_and_server_errors_are_retried_without_duplicates(tmp_path, t
     assert len(workflows.fake.channel_posts) == 1
 
 
-def test_a_card_whose_answer_was_lost_is_reported_and_never_resent(tmp_path, teams_demo_db, workflows):
+def test_a_card_whose_answer_was_lost_is_reported_and_never_resent(tmp_path, demo_database, workflows):
     url = workflows.fake.add_flow("Sales")
-    write_config(tmp_path, teams_demo_db)
+    write_config(tmp_path, demo_database)
     workflows.fake.drop_next = 1
     env = kpi_env(TEAMS_WEBHOOK_SALES=url)
     first = run_kpi(tmp_path, "digest", "send", "weekly", env=env)
@@ -140,14 +140,14 @@ def test_a_card_whose_answer_was_lost_is_reported_and_never_resent(tmp_path, tea
 
 
 def test_check_refuses_a_literal_url_and_names_an_unset_variable_never_its_value(
-    tmp_path, teams_demo_db, workflows
+    tmp_path, demo_database, workflows
 ):
     url = workflows.fake.add_flow("Sales")
-    write_config(tmp_path, teams_demo_db, webhooks=f'sales = "{url}"')
+    write_config(tmp_path, demo_database, webhooks=f'sales = "{url}"')
     result = run_kpi(tmp_path, "check", env=kpi_env())
     output = result.stdout + result.stderr
     assert result.returncode != 0 and "a webhook URL is a secret" in output and "sig=" not in output
-    write_config(tmp_path, teams_demo_db)
+    write_config(tmp_path, demo_database)
     (tmp_path / "kpi.toml").write_text(
         (tmp_path / "kpi.toml").read_text().replace('"teams:sales"', '"teams:sales", "teams:ops"')
     )

@@ -12,9 +12,9 @@ from teams_kpi import KPI, kpi_env, run_kpi
 from test_teams_digest import write_config
 
 
-def test_a_send_killed_mid_way_is_unknown_never_duplicated(tmp_path, teams_demo_db, workflows):
+def test_a_send_killed_mid_way_is_unknown_never_duplicated(tmp_path, demo_database, workflows):
     url = workflows.fake.add_flow("Sales")
-    write_config(tmp_path, teams_demo_db, extra="")
+    write_config(tmp_path, demo_database, extra="")
     (tmp_path / "kpi.toml").write_text((tmp_path / "kpi.toml").read_text() + '\n[serve]\nlease = "1s"\n')
     env = kpi_env(TEAMS_WEBHOOK_SALES=url)
     process = subprocess.Popen(

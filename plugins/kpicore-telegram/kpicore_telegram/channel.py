@@ -13,9 +13,8 @@ import re
 from typing import Any
 
 from kpicore.channels import Channel, Delivery
-from kpicore.channels.http import OutcomeUnknown
 from kpicore.delivery import Message
-from kpicore.delivery.parts import current_parts
+from kpicore.delivery.parts import current_parts, send_parts, unknown_note
 from kpicore.errors import ConfigError, DeliveryError
 from kpicore_telegram import render
 from kpicore_telegram.api import (
@@ -136,46 +135,24 @@ class TelegramChannel(Channel):
         api = BotApi.from_settings({"api_base": DEFAULT_API_BASE, **settings})
         parts = self.parts(message, settings)
         total = len(parts)
-        record = current_parts()
-        unknown = []
-        for number, (kind, content) in enumerate(parts, start=1):
-            state = record.state(number)
-            if state == "unknown":
-                unknown.append(number)
-                continue
-            if state == "sent":
-                continue
-            record.sending(number, total)
+
+        def send_part(number: int) -> str:
+            kind, content = parts[number - 1]
             try:
-                part_id = self._send_part(api, target, kind, content)
-            except OutcomeUnknown as error:
-                raise DeliveryError(
-                    f"{destination}: part {number} of {total} of the {message.kind} {message.name!r}: {error}; "
-                    "it is not sent again automatically (look in the chat; `--force` sends everything again)"
-                ) from None
+                return self._send_part(api, target, kind, content)
             except TelegramError as error:
-                record.not_sent(number, total)
                 raise DeliveryError(
                     f"Telegram refused part {number} of {total} of the {message.kind} {message.name!r} for "
                     f"{destination}: {error.code} {error.description}{_advice(error)}"
                 ) from None
-            except DeliveryError:
-                record.not_sent(number, total)
-                raise
-            record.sent(number, total, part_id)
-        detail = f"{total} part(s) to {target}"
-        if unknown:
-            listed = ", ".join(str(n) for n in unknown)
-            detail += f"; part(s) {listed} unknown (their request got no answer), not resent"
-            log.warning(
-                "%s: %s %s: part(s) %s of %d unknown, not resent",
-                destination,
-                message.kind,
-                message.name,
-                listed,
-                total,
-            )
-        return Delivery(message_ids=record.entries(total), detail=detail)
+
+        unknown = send_parts(
+            total,
+            send_part,
+            lambda n: f"{destination}: part {n} of {total} of the {message.kind} {message.name!r}",
+        )
+        detail = f"{total} part(s) to {target}{unknown_note(unknown)}"
+        return Delivery(message_ids=current_parts().entries(total), detail=detail)
 
     @staticmethod
     def _send_part(api: BotApi, target: str, kind: str, content: Any) -> str:

@@ -17,12 +17,12 @@ PRIVATE, GROUP = 42, -1001000000001
 SECRET = "webhook-secret-do-not-leak"
 
 
-def write_config(folder, demo_db, telegram, *, mode="polling", allow=""):
+def write_config(folder, demo_database, telegram, *, mode="polling", allow=""):
     (folder / "kpi.toml").write_text(
         f"""state_url = "sqlite:///{folder / "state.db"}"
 timezone = "UTC"
 [source]
-url = "sqlite:///{demo_db}"
+url = "sqlite:///{demo_database}"
 [channels.telegram]
 api_base = "{telegram.api_base}"
 mode = "{mode}"
@@ -60,9 +60,9 @@ def wait_for(predicate, timeout=30.0):
 
 
 def test_polling_answers_kpi_with_buttons_and_a_button_press_answers_again(
-    tmp_path, demo_db, telegram, servers
+    tmp_path, demo_database, telegram, servers
 ):
-    write_config(tmp_path, demo_db, telegram)
+    write_config(tmp_path, demo_database, telegram)
     serve = Serve(tmp_path, kpi_env())
     servers.append(serve)
     serve.started()
@@ -88,7 +88,7 @@ def test_polling_answers_kpi_with_buttons_and_a_button_press_answers_again(
     fake.push(message_update("/kpi@kpicore_test_bot chrun"))
     wait_for(lambda: len(fake.in_chat(PRIVATE)) == 3)
     assert "churn_rate" in fake.in_chat(PRIVATE)[2]["text"]  # the same help on bad input as on Slack
-    serve.stop()
+    serve.stop(timeout=120)  # the answerer finishes its insight jobs first (statsmodels loads slowly)
     assert TOKEN_NOT_IN(serve.text())
 
 
@@ -98,9 +98,12 @@ def TOKEN_NOT_IN(text):
     return TOKEN not in text and TOKEN.split(":")[1] not in text
 
 
-def test_chat_allow_is_keyed_by_the_telegram_chat(tmp_path, demo_db, telegram, servers):
+def test_chat_allow_is_keyed_by_the_telegram_chat(tmp_path, demo_database, telegram, servers):
     write_config(
-        tmp_path, demo_db, telegram, allow=f'allow = {{ "telegram:{GROUP}" = ["revenue"], "*" = ["nps"] }}'
+        tmp_path,
+        demo_database,
+        telegram,
+        allow=f'allow = {{ "telegram:{GROUP}" = ["revenue"], "*" = ["nps"] }}',
     )
     serve = Serve(tmp_path, kpi_env())
     servers.append(serve)
@@ -128,9 +131,9 @@ def post(port, body: bytes, headers):
 
 
 def test_the_webhook_checks_its_secret_and_size_and_handles_each_update_once(
-    tmp_path, demo_db, telegram, servers
+    tmp_path, demo_database, telegram, servers
 ):
-    write_config(tmp_path, demo_db, telegram, mode="webhook")
+    write_config(tmp_path, demo_database, telegram, mode="webhook")
     serve = Serve(tmp_path, kpi_env(TELEGRAM_WEBHOOK_SECRET=SECRET))
     servers.append(serve)
     serve.started()
@@ -145,12 +148,12 @@ def test_the_webhook_checks_its_secret_and_size_and_handles_each_update_once(
     assert post(serve.port, body, [(header, SECRET)]) == 200  # Telegram redelivering the same update
     assert len(telegram.fake.in_chat(PRIVATE)) == 1
     assert telegram.fake.calls("getUpdates") == []  # webhook mode does not poll
-    serve.stop()
+    serve.stop(timeout=120)  # the answerer finishes its insight jobs first (statsmodels loads slowly)
     assert SECRET not in serve.text()
 
 
-def test_set_webhook_and_delete_webhook(tmp_path, demo_db, telegram):
-    write_config(tmp_path, demo_db, telegram)
+def test_set_webhook_and_delete_webhook(tmp_path, demo_database, telegram):
+    write_config(tmp_path, demo_database, telegram)
     result = run_kpi(tmp_path, "telegram", "set-webhook", "https://kpi.example.com/telegram/webhook")
     assert "TELEGRAM_WEBHOOK_SECRET is not set" in result.stderr
     env = kpi_env(TELEGRAM_WEBHOOK_SECRET=SECRET)
@@ -165,3 +168,18 @@ def test_set_webhook_and_delete_webhook(tmp_path, demo_db, telegram):
     assert SECRET not in result.stdout + result.stderr
     result = run_kpi(tmp_path, "telegram", "delete-webhook", env=env)
     assert result.returncode == 0 and telegram.fake.webhook is None
+
+
+def test_two_processes_on_one_state_database_poll_with_one_lease(tmp_path, demo_database, telegram, servers):
+    write_config(tmp_path, demo_database, telegram)
+    for name in ("first", "second"):
+        serve = Serve(tmp_path, kpi_env(), name=name)
+        servers.append(serve)
+        serve.started()
+    for user in (101, 102, 103):
+        telegram.fake.chats[user] = {"id": user, "type": "private"}
+        telegram.fake.push(message_update("/kpi nps 2026-W47", chat=user, user=user))
+    wait_for(lambda: all(telegram.fake.in_chat(user) for user in (101, 102, 103)))
+    assert [len(telegram.fake.in_chat(user)) for user in (101, 102, 103)] == [1, 1, 1]
+    conflicts = [r for r in telegram.fake.calls("getUpdates") if r.status == 409]
+    assert conflicts == []  # only the lease holder polls: Telegram never saw a second poller

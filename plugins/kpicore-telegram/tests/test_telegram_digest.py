@@ -15,7 +15,7 @@ GROUP, CHANNEL = -1001000000001, -1001000000002
 
 
 def write_config(
-    folder, demo_db, telegram, *, metrics=("revenue", "nps", "csat"), extra="", destinations=None
+    folder, demo_database, telegram, *, metrics=("revenue", "nps", "csat"), extra="", destinations=None
 ):
     destinations = destinations or [f"telegram:{GROUP}", "telegram:@kpi_news"]
     (folder / "kpi.toml").write_text(
@@ -23,7 +23,7 @@ def write_config(
 timezone = "UTC"
 {extra}
 [source]
-url = "sqlite:///{demo_db}"
+url = "sqlite:///{demo_database}"
 
 [channels.telegram]
 api_base = "{telegram.api_base}"
@@ -44,8 +44,8 @@ def texts(fake, chat):
     return [m for m in fake.in_chat(chat) if "text" in m]
 
 
-def test_a_digest_reaches_a_group_and_a_channel_once_each(tmp_path, demo_db, telegram):
-    write_config(tmp_path, demo_db, telegram)
+def test_a_digest_reaches_a_group_and_a_channel_once_each(tmp_path, demo_database, telegram):
+    write_config(tmp_path, demo_database, telegram)
     result = run_kpi(tmp_path, "digest", "send", "weekly")
     assert result.returncode == 0, result.stdout + result.stderr
     fake = telegram.fake
@@ -68,7 +68,7 @@ def test_a_digest_reaches_a_group_and_a_channel_once_each(tmp_path, demo_db, tel
     assert len(fake.messages) == 8
 
 
-def test_a_long_digest_is_split_between_metrics_within_4096_characters(tmp_path, demo_db, telegram):
+def test_a_long_digest_is_split_between_metrics_within_4096_characters(tmp_path, demo_database, telegram):
     metrics = (
         "revenue",
         "nps",
@@ -85,7 +85,7 @@ def test_a_long_digest_is_split_between_metrics_within_4096_characters(tmp_path,
     breakdowns = ", ".join(f'{m} = "region"' for m in metrics)
     write_config(
         tmp_path,
-        demo_db,
+        demo_database,
         telegram,
         metrics=metrics,
         destinations=[f"telegram:{GROUP}"],
@@ -97,7 +97,7 @@ def test_a_long_digest_is_split_between_metrics_within_4096_characters(tmp_path,
         .replace("trend = 4\n", f"trend = 4\nbreakdowns = {{ {breakdowns} }}\n")
     )
     (tmp_path / "kpi.toml").write_text(config)
-    result = run_kpi(tmp_path, "digest", "send", "weekly")
+    result = run_kpi(tmp_path, "digest", "send", "weekly", timeout=600)  # 11 metrics by region
     assert result.returncode == 0, result.stdout + result.stderr
     messages = texts(telegram.fake, GROUP)
     assert len(messages) >= 2 and all(render.visible_length(m["html"]) <= 4096 for m in messages), [
@@ -128,8 +128,8 @@ def test_data_is_escaped_and_cannot_add_markup():
     assert blocks[-1] == "<b>Region &lt;a href=&quot;x&quot;&gt;</b>: 5 &amp; 6"
 
 
-def test_flood_control_and_server_errors_are_retried_without_duplicates(tmp_path, demo_db, telegram):
-    write_config(tmp_path, demo_db, telegram)
+def test_flood_control_and_server_errors_are_retried_without_duplicates(tmp_path, demo_database, telegram):
+    write_config(tmp_path, demo_database, telegram)
     telegram.fake.rate_limit_next, telegram.fake.retry_after = 3, 1
     telegram.fake.fail_next = 0
     result = run_kpi(tmp_path, "digest", "send", "weekly")
@@ -143,8 +143,8 @@ def test_flood_control_and_server_errors_are_retried_without_duplicates(tmp_path
     assert len(texts(telegram.fake, GROUP)) == 2  # --force sends again, once
 
 
-def test_a_part_whose_answer_was_lost_is_reported_and_never_resent(tmp_path, demo_db, telegram):
-    write_config(tmp_path, demo_db, telegram, destinations=[f"telegram:{GROUP}"])
+def test_a_part_whose_answer_was_lost_is_reported_and_never_resent(tmp_path, demo_database, telegram):
+    write_config(tmp_path, demo_database, telegram, destinations=[f"telegram:{GROUP}"])
     telegram.fake.drop_next = 1  # the first message is stored, its answer lost
     result = run_kpi(tmp_path, "digest", "send", "weekly")
     assert result.returncode != 0
@@ -161,8 +161,8 @@ def test_a_part_whose_answer_was_lost_is_reported_and_never_resent(tmp_path, dem
     assert "part 1/2 sending" in listing.stdout or "sent" in listing.stdout
 
 
-def test_the_token_never_appears_in_output_errors_or_traces(tmp_path, demo_db, telegram):
-    write_config(tmp_path, demo_db, telegram)
+def test_the_token_never_appears_in_output_errors_or_traces(tmp_path, demo_database, telegram):
+    write_config(tmp_path, demo_database, telegram)
     telegram.fake.token = "999:another-token-than-ours-000000000000"
     outputs = []
     for debug in ("", "1"):
@@ -175,8 +175,8 @@ def test_the_token_never_appears_in_output_errors_or_traces(tmp_path, demo_db, t
     assert TOKEN not in check.stdout + check.stderr
 
 
-def test_check_refuses_a_plain_http_api_base_and_a_bad_destination(tmp_path, demo_db, telegram):
-    write_config(tmp_path, demo_db, telegram, destinations=["telegram:not a chat"])
+def test_check_refuses_a_plain_http_api_base_and_a_bad_destination(tmp_path, demo_database, telegram):
+    write_config(tmp_path, demo_database, telegram, destinations=["telegram:not a chat"])
     config = (tmp_path / "kpi.toml").read_text().replace(telegram.api_base, "http://api.example.com")
     (tmp_path / "kpi.toml").write_text(
         config.replace("retry_backoff = 0.01", 'retry_backoff = 0.01\nmode = "push"')
