@@ -28,6 +28,16 @@ class Section:
     lines: list[str] = field(default_factory=list)
 
 
+def is_rtl_text(text: str) -> bool:
+    """True when most letters of ``text`` are of a right-to-left script (a Persian digest quotes
+    English segment names and numbers, so the first letter alone would not tell)."""
+    import unicodedata
+
+    directions = [unicodedata.bidirectional(char) for char in text if char.isalpha()]
+    rtl = sum(1 for direction in directions if direction in ("R", "AL"))
+    return bool(directions) and rtl * 2 > len(directions)
+
+
 def paragraphs(text: str) -> list[str]:
     """The blank-line separated paragraphs of a text, without empty ones."""
     return [block.strip("\n") for block in re.split(r"\n\s*\n", text) if block.strip()]

@@ -12,23 +12,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kpicore.channels.sections import Section
+from kpicore.channels.sections import Section, is_rtl_text
+
+__all__ = ["is_rtl_text", "split_cards"]
 
 CARD_VERSION = "1.5"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 #: Teams' message size limit: the request body, in bytes of UTF-8.
 MAX_BYTES = 28 * 1024
-
-
-def is_rtl_text(text: str) -> bool:
-    """True when most letters of ``text`` are of a right-to-left script (a Persian digest quotes
-    English metric names and numbers, so the first letter alone would not tell)."""
-    import unicodedata
-
-    directions = [unicodedata.bidirectional(char) for char in text if char.isalpha()]
-    rtl = sum(1 for direction in directions if direction in ("R", "AL"))
-    return bool(directions) and rtl * 2 > len(directions)
 
 
 def run(text: str, **style: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import re
 
-from kpicore.channels.sections import Section, digest_sections, plain_sections
+from kpicore.channels.sections import Section, digest_sections, is_rtl_text, plain_sections
 
 #: Telegram's limits, counted in UTF-16 code units of the text after its entities are parsed.
 MAX_MESSAGE = 4096
@@ -43,9 +43,18 @@ def markup(section: Section) -> str:
     return "\n".join([head, *(escape(line) for line in section.lines)])
 
 
+#: Telegram sets each line's direction from its first strong letter; this mark makes it right to left.
+RLM = "\u200f"
+
+
 def digest_blocks(text: str, headline: str) -> list[str]:
-    """Telegram HTML blocks, in order: the headline, the heading, the insights, one per metric."""
-    return [markup(section) for section in digest_sections(text, headline)]
+    """Telegram HTML blocks, in order: the headline, the heading, the insights, one per metric. In a
+    right-to-left digest every line starts with a right-to-left mark, so a line that opens with an
+    English segment name (``North: …``) still reads right to left."""
+    blocks = [markup(section) for section in digest_sections(text, headline)]
+    if is_rtl_text(text):
+        blocks = ["\n".join(RLM + line for line in block.split("\n")) for block in blocks]
+    return blocks
 
 
 def plain_blocks(text: str) -> list[str]:

@@ -186,3 +186,11 @@ def test_check_refuses_a_plain_http_api_base_and_a_bad_destination(tmp_path, dem
     assert result.returncode != 0
     assert "api_base = 'http://api.example.com': use https://" in output
     assert "destination 'telegram:not a chat'" in output
+
+
+def test_a_right_to_left_digest_marks_every_line_right_to_left():
+    text = "شاخص‌های هفتگی — W47\n======\n\nدرآمد: ۱۲ ریال\n  بر اساس منطقه:\n    North: ۵ ریال"
+    blocks = render.digest_blocks(text, "")
+    lines = [line for block in blocks for line in block.split("\n")]
+    assert all(line.startswith(render.RLM) for line in lines)
+    assert not render.digest_blocks("Weekly — W47\n===\n\nRevenue: $1", "")[1].startswith(render.RLM)
