@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import time
 
 from telegram_kpi import kpi_env, run_kpi
 
+from tests.chat_support import wait_for
 from tests.test_serve import Serve
 
 PRIVATE, GROUP = 42, -1001000000001
@@ -47,16 +47,6 @@ def message_update(text, chat=PRIVATE, user=PRIVATE, update_id=None):
     if update_id is not None:
         update["update_id"] = update_id
     return update
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_polling_answers_kpi_with_buttons_and_a_button_press_answers_again(
