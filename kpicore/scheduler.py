@@ -58,18 +58,6 @@ class IntervalSchedule:
 Schedule = CronSchedule | IntervalSchedule
 
 
-def parse_duration(text: str, where: str) -> int:
-    """Seconds in ``"30s"``, ``"15m"``, ``"2h"`` or ``"1d"``; ConfigError naming ``where`` otherwise."""
-    import re
-
-    match = re.fullmatch(r"\s*(\d+)\s*(s|m|h|d)\s*", text) if isinstance(text, str) else None
-    if match is None or int(match[1]) == 0:
-        raise ConfigError(
-            f'{where}: {text!r} is not a duration: write a positive number and a unit, e.g. "30s", "15m", "1h", "1d"'
-        )
-    return int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
-
-
 def _expand(text: str, low: int, high: int, names: tuple[str, ...], offset: int) -> set[int] | None:
     """The values a crontab field allows (None for ``*``); names map to ``index + offset``."""
     values: set[int] = set()
