@@ -43,6 +43,47 @@ class MySQLDialect(Dialect):
         return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
 
     @classmethod
+    def state_options(cls, url):
+        # DATETIME has no zone: the ledger's times are written and read in UTC whatever the server's zone.
+        # READ COMMITTED, as PostgreSQL's default: a claim reads the row a peer has just committed, not
+        # the snapshot REPEATABLE READ would keep from the transaction's first read.
+        return {
+            "pool_pre_ping": True,
+            "isolation_level": "READ COMMITTED",
+            "connect_args": {"connect_timeout": 10, **cls.writer_options()["connect_args"]},
+        }
+
+    @classmethod
+    def insert(cls, table):
+        from sqlalchemy.dialects.mysql import insert
+
+        return insert(table)
+
+    @classmethod
+    def upsert(cls, table, rows, keys, update):
+        statement = cls.insert(table).values(rows)  # ON DUPLICATE KEY: the table's unique key is ``keys``
+        return statement.on_duplicate_key_update(update(statement.inserted))
+
+    @classmethod
+    def insert_or_ignore(cls, table, rows):
+        return cls.insert(table).values(rows).prefix_with("IGNORE")
+
+    @classmethod
+    def run_migrations(cls, engine, upgrade):
+        # DDL commits on its own in MySQL, so the lock is the session's (GET_LOCK), not a transaction's.
+        with engine.connect() as connection:
+            locked = connection.execute(sa.text("SELECT GET_LOCK('kpicore_migrations', 120)")).scalar()
+            connection.commit()
+            if locked != 1:
+                raise sa.exc.OperationalError("GET_LOCK('kpicore_migrations')", {}, "timed out after 120 s")
+            try:
+                with connection.begin():
+                    upgrade(connection)
+            finally:
+                connection.execute(sa.text("SELECT RELEASE_LOCK('kpicore_migrations')"))
+                connection.commit()
+
+    @classmethod
     def writer_options(cls):
         return {"connect_args": {"init_command": "SET time_zone = '+00:00'"}}  # TIMESTAMP values are UTC
 
