@@ -170,11 +170,11 @@ class LocalCronTrigger(BaseTrigger):
 
     def next_after(self, moment: dt.datetime, *, inclusive: bool = False) -> dt.datetime | None:
         """The first fire instant after ``moment`` (or at it, with ``inclusive``)."""
-        wall = moment.astimezone(self.timezone).replace(tzinfo=None)
+        local = moment.astimezone(self.timezone).replace(tzinfo=None)
         offsets = {(moment + dt.timedelta(hours=h)).astimezone(self.timezone).utcoffset() for h in (-3, 3)}
         # Near a DST change a wall time before ``moment``'s can be an instant after it: start earlier.
         back = dt.timedelta(hours=3) if len(offsets) > 1 else dt.timedelta(0)
-        wall = self._next_wall(wall - back - dt.timedelta(seconds=1))
+        wall = self._next_wall(local - back - dt.timedelta(seconds=1))
         for _ in range(100_000):
             if wall is None:
                 return None
@@ -239,7 +239,7 @@ def most_recent_fire(schedule: Schedule, now: dt.datetime, within: dt.timedelta)
     ]
     for span in sorted({min(span, within) for span in spans}):
         moment = trigger.next_after(now - span, inclusive=True)
-        last = None
+        last: dt.datetime | None = None
         while moment is not None and moment <= now:
             last = moment
             moment = trigger.next_after(moment)

@@ -357,7 +357,7 @@ class Staging:
             self.metadata.create_all(self.engine)
         except sa.exc.SQLAlchemyError as error:
             raise SourceError(
-                f"staging database {self.display}: {_first_line(error.orig or error)}"
+                f"staging database {self.display}: {_first_line(getattr(error, 'orig', None) or error)}"
             ) from None
 
     def close(self) -> None:
@@ -515,7 +515,7 @@ def _start_run(staging: Staging, url: str, streams: list[Stream], full: bool):
             .select_from(staging.runs)
             .where(staging.runs.c.source == url, staging.runs.c.status == "complete")
         ).scalar()
-        marks = dict(
+        marks: dict[str, Any] = dict(
             connection.execute(
                 sa.select(staging.watermarks.c.stream, staging.watermarks.c.watermark).where(
                     staging.watermarks.c.source == url

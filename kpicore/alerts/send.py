@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .rules import AlertSpec
@@ -118,7 +118,7 @@ def run_alert(
         for row in list_deliveries(engine, name=spec.name, period=period.label, kind="alert")
         if row.status == SENT
     }
-    outcomes = []
+    outcomes: list[tuple[Any, Any]] = []
     all_channels, settings = channels(registry), channel_settings(config, registry)
     lease = claim_lease(config)  # the same [serve] lease as digests and personal messages
     for state in states:

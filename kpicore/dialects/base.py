@@ -269,7 +269,8 @@ class Dialect:
 
     def naive_offset(self, near: dt.datetime) -> float:
         """Seconds east of UTC of the source's timezone at ``near``."""
-        return self.timezone.utcoffset(near.astimezone(self.timezone).replace(tzinfo=None)).total_seconds()
+        offset = self.timezone.utcoffset(near.astimezone(self.timezone).replace(tzinfo=None))
+        return offset.total_seconds() if offset is not None else 0.0
 
     def epoch(self, value: sa.ColumnElement) -> sa.ColumnElement:
         """Seconds since 1970-01-01 of a timestamp expression (naive values read as UTC)."""

@@ -75,7 +75,11 @@ class MySQLDialect(Dialect):
             locked = connection.execute(sa.text("SELECT GET_LOCK('kpicore_migrations', 120)")).scalar()
             connection.commit()
             if locked != 1:
-                raise sa.exc.OperationalError("GET_LOCK('kpicore_migrations')", {}, "timed out after 120 s")
+                raise sa.exc.OperationalError(
+                    "GET_LOCK('kpicore_migrations')",
+                    {},
+                    TimeoutError("another process migrated for over 120 s"),
+                )
             try:
                 with connection.begin():
                     upgrade(connection)
@@ -133,12 +137,12 @@ class MySQLDialect(Dialect):
     def timed_out(self, conn, error):
         """MariaDB's ``max_statement_time`` stops a query with error 1969, MySQL's ``max_execution_time``
         with 3024."""
-        args = getattr(error, "args", ())
+        args: tuple = getattr(error, "args", ())
         return bool(args) and args[0] in (1969, 3024)
 
     def describe_error(self, error):
         """PyMySQL errors are ``(code, message)``: the message, with the code MySQL documents."""
-        args = getattr(error, "args", ())
+        args: tuple = getattr(error, "args", ())
         if len(args) == 2 and isinstance(args[0], int):
             text = str(args[1]).strip().splitlines()[0] if str(args[1]).strip() else type(error).__name__
             return f"{text} (MySQL error {args[0]})"

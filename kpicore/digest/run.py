@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -185,6 +185,10 @@ def digest_insights(spec: DigestSpec, period: Period, source, config, registry) 
     return findings.insights[:top]
 
 
+@overload
+def ledger_engine(config, *, create: Literal[True] = True) -> Engine: ...
+@overload
+def ledger_engine(config, *, create: bool) -> Engine | None: ...
 def ledger_engine(config, *, create: bool = True) -> Engine | None:
     """The state database holding the delivery ledger (migrated). With ``create=False``, None when
     the SQLite file does not exist yet, so read-only commands do not create it."""

@@ -229,7 +229,7 @@ class Service:
             return
         self.fire(name, scheduled, "fired")
 
-    def _alert_catch_up(self, spec) -> int:
+    def _alert_catch_up(self, spec) -> float:
         from kpicore.alerts.send import alert_catch_up
 
         return alert_catch_up(spec)
@@ -525,7 +525,7 @@ class Service:
             except SourceError as error:
                 if _now() - scheduled < dt.timedelta(seconds=spec.max_delay):
                     raise SourceError(f"{SOURCE_DOWN}{error}") from None
-                cause = f"the source could not be reached for {spec.max_delay // 60} min: {error}"
+                cause = f"the source could not be reached for {spec.max_delay / 60:g} min: {error}"
                 prepared = prepare_unavailable(config, spec_, cause, **options)
             finally:
                 timing["compute"] = time.monotonic() - started
