@@ -4,13 +4,22 @@ mariadb://), and two `kpi serve` processes sharing one MariaDB state database.""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
+from kpicore import hookimpl
+from kpicore.alerts.rules import alert_specs
+from kpicore.alerts.send import run_alert
+from kpicore.channels import Channel, Delivery
 from kpicore.config import parse_config
+from kpicore.delivery import ledger
+from kpicore.digest.run import ledger_engine
+from kpicore.plugins import new_plugin_manager
+from kpicore.registry import build_registry
 from kpicore.results import MetricResult, Segment, TrendPoint
 from kpicore.state import metric_values, open_state, state_dialect, store_results, store_trend
 from kpicore.testing import create_mysql_database, drop_mysql_database, mysql_url
@@ -190,3 +199,54 @@ def test_two_processes_on_one_mariadb_state_database_deliver_once(
     ]
     assert kpicore_parts(slack) == [("digest|weekly|2026-W47||slack:#kpis", 1)]
     assert len(smtp_server.messages) == 1
+
+
+class LeaseWatcher(Channel):
+    """Reads, while it sends, how long the ledger's claim on the message it is sending still runs."""
+
+    scheme = "watch"
+    description = "records the lease of each claim it sends under"
+    formats = ()
+
+    def __init__(self, engine: sa.Engine):
+        self.engine, self.leases = engine, []
+
+    def send(self, message, target, settings):
+        table = ledger.deliveries_table(sa.MetaData())
+        with self.engine.connect() as connection:
+            self.leases.append(
+                connection.execute(
+                    sa.select(table.c.kind, table.c.lease_until).where(
+                        table.c.destination == f"watch:{target}"
+                    )
+                ).one()
+            )
+        return Delivery(message_ids=["w-1"])
+
+
+def test_serve_lease_reaches_alerts(tmp_path, demo_database):
+    """`[serve] lease` holds for an alert's claim as for a digest's (it once reached digests only)."""
+    config = parse_config(
+        {
+            "source": {"url": str(demo_database)},
+            "serve": {"lease": "7m", "tick": "1s"},
+            "alerts": {"always": {"when": "revenue > 0", "period": "2026-W47", "destinations": ["watch:x"]}},
+        },
+        tmp_path / "kpi.toml",
+    )
+    engine = ledger_engine(config)
+    watcher = LeaseWatcher(engine)
+
+    class Plugin:
+        @hookimpl
+        def register_channels(self, register):
+            register(watcher)
+
+    loaded = new_plugin_manager(load_entry_points=False)
+    loaded.manager.register(Plugin(), name="watcher")
+    registry = build_registry(loaded)
+    before = dt.datetime.now(dt.UTC)
+    run_alert(alert_specs(config)["always"], before, config, registry, engine)
+    ((kind, until),) = watcher.leases
+    until = until if until.tzinfo else until.replace(tzinfo=dt.UTC)
+    assert kind == "alert" and dt.timedelta(minutes=6) < until - before <= dt.timedelta(minutes=7, seconds=30)
