@@ -70,6 +70,7 @@ def state_dialect(engine: sa.Engine) -> type[Dialect]:
 def open_state(url: str) -> sa.Engine:
     """The state database engine, migrated; created on first use. ``url`` is read as every database URL
     of kpi.toml is (a bare path is a SQLite file; ``postgres://`` is PostgreSQL)."""
+    from .connectors import redact
     from .dialects import dialect_class
     from .dialects.urls import database_url
 
@@ -80,7 +81,7 @@ def open_state(url: str) -> sa.Engine:
         known = dialect_class(parsed.get_backend_name())
         engine = sa.create_engine(parsed, **(known.state_options(parsed) if known else {}))
     except (sa.exc.ArgumentError, ValueError):
-        raise ConfigError(f"state_url {url!r} is not a valid SQLAlchemy URL") from None
+        raise ConfigError(f"state_url {redact(url)!r} is not a valid SQLAlchemy URL") from None
     except ImportError as error:
         hint = known.driver_hint if known and known.driver_hint else "install its Python driver"
         raise ConfigError(f"state_url: database driver {error.name!r} is not installed: {hint}") from None

@@ -18,6 +18,7 @@ from kpicore.channels import Channel, Delivery
 from kpicore.config import parse_config
 from kpicore.delivery import ledger
 from kpicore.digest.run import ledger_engine
+from kpicore.errors import ConfigError
 from kpicore.plugins import new_plugin_manager
 from kpicore.registry import build_registry
 from kpicore.results import MetricResult, Segment, TrendPoint
@@ -250,3 +251,12 @@ def test_serve_lease_reaches_alerts(tmp_path, demo_database):
     ((kind, until),) = watcher.leases
     until = until if until.tzinfo else until.replace(tzinfo=dt.UTC)
     assert kind == "alert" and dt.timedelta(minutes=6) < until - before <= dt.timedelta(minutes=7, seconds=30)
+
+
+def test_a_bad_state_url_is_one_line_without_its_password():
+    with pytest.raises(ConfigError) as caught:
+        open_state("postgres://kpi:s3cret@db:port/kpi")
+    assert (
+        str(caught.value)
+        == "state_url 'postgresql+psycopg://kpi:***@db:port/kpi' is not a valid SQLAlchemy URL"
+    )
