@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: setup demo test faults bench clean
+.PHONY: setup demo test lint typecheck faults bench clean
 
 setup: $(VENV)/.installed
 
@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml $(PACKS)
 	@echo "Installing kpicore and the packs into $(VENV) (about a minute; log in $(VENV)/setup.log)"
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --upgrade pip > $(VENV)/setup.log 2>&1 || { cat $(VENV)/setup.log; exit 1; }
-	@$(BIN)/pip install --quiet -e '.[test,postgres,mysql]' $(foreach pack,$(PACKS),-e $(dir $(pack))) \
+	@$(BIN)/pip install --quiet -e '.[test,lint,postgres,mysql]' $(foreach pack,$(PACKS),-e $(dir $(pack))) \
 		>> $(VENV)/setup.log 2>&1 || { tail -n 40 $(VENV)/setup.log; exit 1; }
 	@touch $@
 
@@ -30,6 +30,15 @@ $(VENV)/.spark: $(VENV)/.installed plugins/kpicore-spark/pyproject.toml
 
 test: setup $(VENV)/.spark
 	$(BIN)/python -m pytest -q
+
+# The linter and the formatter (pyproject.toml configures them); CI runs it before the tests.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The type checker ([tool.mypy] in pyproject.toml); joins `lint` once `mypy kpicore` is clean.
+typecheck: setup
+	$(BIN)/mypy
 
 # The fault suite (tests/faults, not part of `make test`): real `kpi serve` processes against failing
 # Slack, SMTP, disks and databases; prints the table of expected / delivered / duplicated / lost / unknown.

@@ -297,7 +297,7 @@ def as_text_columns(table: pa.Table) -> pa.Table:
     import pyarrow.compute as pc
 
     columns = []
-    for field, column in zip(table.schema, table.columns):
+    for field, column in zip(table.schema, table.columns, strict=False):
         if pa.types.is_timestamp(field.type):
             column = pc.strftime(column, format="%Y-%m-%d %H:%M:%S")
         elif pa.types.is_date(field.type):
@@ -330,7 +330,9 @@ def write_sqlite(dataset: Dataset, path: Path, batch_rows: int = 200_000) -> Non
             placeholders = ", ".join("?" * text.num_columns)
             statement = f"INSERT INTO {name} VALUES ({placeholders})"
             for batch in text.to_batches(max_chunksize=batch_rows):
-                connection.executemany(statement, zip(*(column.to_pylist() for column in batch.columns)))
+                connection.executemany(
+                    statement, zip(*(column.to_pylist() for column in batch.columns), strict=False)
+                )
         for table, column in indexed_columns(dataset.layout):
             connection.execute(f"CREATE INDEX ix_{table}_{column} ON {table} ({column})")
         connection.execute("COMMIT")
@@ -439,7 +441,7 @@ def write_mysql(dataset: Dataset, url: str, database: str) -> None:
                 statement = f"INSERT INTO {name} ({', '.join(text.column_names)}) VALUES ({placeholders})"
                 for batch in text.to_batches(max_chunksize=20_000):
                     cursor.executemany(
-                        statement, list(zip(*(column.to_pylist() for column in batch.columns)))
+                        statement, list(zip(*(column.to_pylist() for column in batch.columns), strict=False))
                     )
                 connection.commit()
             for name, key in PRIMARY_KEYS.items():

@@ -35,8 +35,8 @@ from pathlib import Path
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
 
-import baselines
-import generate
+import baselines  # noqa: E402 - the benchmarks folder is on sys.path only now
+import generate  # noqa: E402 - the benchmarks folder is on sys.path only now
 
 APPROACHES = ("kpicore", "sql", "pandas")
 SOURCES = ("sqlite", "postgresql", "mysql", "parquet", "spark")
@@ -165,7 +165,7 @@ def _sql_connection(args):
         def run(sql):
             cursor = connection.execute(sql)
             names = [column[0] for column in cursor.description]
-            return [dict(zip(names, row)) for row in cursor.fetchall()]
+            return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
         return connection, run
     if args.source == "postgresql":
@@ -212,7 +212,7 @@ def _sql_connection(args):
     def run(sql):
         cursor = connection.execute(sql)
         names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
     return connection, run
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from itertools import combinations
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -140,7 +141,7 @@ def state_measures(measures: list[Measure], time_columns, windows) -> list[Measu
 
 
 def _inner_columns_probe(time_columns) -> dict:
-    columns = {}
+    columns: dict[str, Any] = {}
     for name in time_columns:
         columns[f"{name}__bucket"] = sa.column(f"{name}__bucket")
         columns[f"{name}__null"] = sa.column(f"{name}__null")

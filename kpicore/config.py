@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .settings import check_keys, closest, did_you_mean, parse_duration, unknown_key
 
 CONFIG_FILE = "kpi.toml"
 TOP_LEVEL_KEYS = (
@@ -114,15 +114,11 @@ class Config:
         return self.path.parent if self.path else Path.cwd()
 
     def resolved_state_url(self) -> str:
-        """The state database URL; a relative SQLite path resolves against the config's folder."""
-        if not self.state_url:
-            return f"sqlite:///{self.base_dir / 'kpi-state.db'}"
-        prefix = "sqlite:///"
-        if self.state_url.startswith(prefix) and not self.state_url.startswith(prefix + "/"):
-            relative = self.state_url[len(prefix) :]
-            if relative and relative != ":memory:":
-                return prefix + str(self.base_dir / relative)
-        return self.state_url
+        """The state database URL, read as every database URL of kpi.toml is: a bare path is a SQLite file,
+        a relative one resolves against the config's folder; ``postgres://`` is PostgreSQL."""
+        from .dialects.urls import database_url
+
+        return database_url(self.state_url or "kpi-state.db", self.base_dir)
 
     def pack(self, name: str) -> dict[str, Any]:
         """The ``[packs.NAME]`` settings of an industry pack (empty when absent)."""
@@ -160,12 +156,6 @@ def expand_url(url: str, where: str) -> str:
     return f"{scheme}://{userinfo}@" + expand_environment(rest[at + 1 :], where)
 
 
-def _unknown_key(key: str, allowed: tuple[str, ...], where: str) -> ConfigError:
-    close = difflib.get_close_matches(key, allowed, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(allowed)})"
-    return ConfigError(f"{where}: unknown key {key!r}{hint}")
-
-
 def _expect(value: Any, types: type | tuple[type, ...], where: str, what: str) -> Any:
     if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
         raise ConfigError(f"{where}: expected {what}, got {value!r}")
@@ -192,8 +182,7 @@ def check_locale(name: str, where: str) -> None:
     except (UnknownLocaleError, ValueError, TypeError):
         from babel.localedata import locale_identifiers
 
-        close = difflib.get_close_matches(name.replace("-", "_"), locale_identifiers(), n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name.replace("-", "_"), locale_identifiers())
         raise ConfigError(
             f'{where}: unknown locale {name!r}{hint}; use a language and region such as "en", "en_GB" or "de_DE"'
         ) from None
@@ -206,8 +195,7 @@ def check_currency(code: str, where: str) -> str:
     upper = code.strip().upper()
     if len(upper) == 3 and is_currency(upper):
         return upper
-    close = difflib.get_close_matches(upper, sorted(list_currencies()), n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(upper, list_currencies())
     raise ConfigError(
         f'{where}: unknown currency {code!r}{hint}; use an ISO 4217 code such as "EUR" or "USD"'
     )
@@ -218,8 +206,8 @@ def _entity_mapping(name: str, raw: Any, where: str) -> EntityMapping:
     options = {}
     for key in raw:
         if key not in ENTITY_KEYS:
-            if difflib.get_close_matches(key, ENTITY_KEYS, n=1):
-                raise _unknown_key(key, ENTITY_KEYS, where)  # a typo of a built-in key
+            if closest(key, ENTITY_KEYS):
+                raise unknown_key(key, ENTITY_KEYS, where)  # a typo of a built-in key
             options[key] = raw[key]  # perhaps a connector plugin's key: checked once the plugins are known
     if "table" in raw and "query" in raw:
         raise ConfigError(f"{where}: give either 'table' or 'query', not both")
@@ -247,9 +235,7 @@ def _entity_mapping(name: str, raw: Any, where: str) -> EntityMapping:
 def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     """Validate a parsed kpi.toml; errors name the file and key."""
     where = str(path) if path else CONFIG_FILE
-    for key in raw:
-        if key not in TOP_LEVEL_KEYS:
-            raise _unknown_key(key, TOP_LEVEL_KEYS, where)
+    check_keys(raw, TOP_LEVEL_KEYS, where)
     config = Config(path=path)
     if "timezone" in raw:
         config.timezone = _expect(raw["timezone"], str, f"{where}: timezone", "an IANA timezone name")
@@ -283,9 +269,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         config.templates_dir = (config.base_dir / templates).resolve()
 
     source_raw = _expect(raw.get("source", {}), dict, f"{where}: [source]", "a table")
-    for key in source_raw:
-        if key not in SOURCE_KEYS:
-            raise _unknown_key(key, SOURCE_KEYS, f"{where}: [source]")
+    check_keys(source_raw, SOURCE_KEYS, f"{where}: [source]")
     source = SourceConfig(base_dir=config.base_dir)
     if "url" in source_raw:
         source.url = _expect(source_raw["url"], str, f"{where}: source.url", "a URL or path")
@@ -293,10 +277,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         source.timezone = _expect(source_raw["timezone"], str, f"{where}: source.timezone", "a timezone")
         _check_timezone(source.timezone, f"{where}: source.timezone")
     if "timeout" in source_raw:
-        timeout = _expect(source_raw["timeout"], (int, float), f"{where}: source.timeout", "seconds")
-        if timeout <= 0:
-            raise ConfigError(f"{where}: source.timeout must be positive, got {timeout}")
-        source.timeout = float(timeout)
+        source.timeout = parse_duration(source_raw["timeout"], f"{where}: source.timeout", seconds=True)
     if "schema" in source_raw:
         source.schema = _expect(source_raw["schema"], str, f"{where}: source.schema", "a schema name")
     source.email = _expect(

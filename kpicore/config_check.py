@@ -8,11 +8,11 @@ names the file and the key, and suggests the closest name.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from .alerts.rules import alert_problems
 from .errors import ConfigError
+from .settings import did_you_mean, table_problems
 from .targets import target_problems
 
 #: kpi.toml tables whose sub-tables belong to plugins, which declare their keys with register_settings.
@@ -20,10 +20,26 @@ PLUGIN_SECTIONS = ("packs", "channels")
 
 
 def _hint(name: str, known) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    return f" (known: {', '.join(sorted(known))})" if known else ""
+    return did_you_mean(name, known, otherwise=f" (known: {', '.join(sorted(known))})" if known else "")
+
+
+def service_problems(config) -> list[str]:
+    """Problems in the values of ``[serve]``, ``[chat]`` and ``[sync]`` (durations, numbers, the lease),
+    one line each: what `kpi check` reports and `kpi serve` refuses to start with, never a tick's error."""
+    from .chat.answers import ChatSettings
+    from .serve.service import serve_settings
+    from .sync import SyncSettings
+
+    def chat() -> None:
+        ChatSettings.from_config(config).schedule_for(config.timezone)
+
+    problems = []
+    for check in (lambda: serve_settings(config), chat, lambda: SyncSettings.from_source(config.source)):
+        try:
+            check()
+        except ConfigError as error:
+            problems.append(str(error))
+    return problems
 
 
 def config_problems(config, registry) -> list[str]:
@@ -86,19 +102,5 @@ def _settings_problems(section: str, tables: dict[str, Any], registry, where: st
                 "`kpi plugins` lists what is installed"
             )
             continue
-        problems.extend(_table_problems(path, table, registry, where))
-    return problems
-
-
-def _table_problems(path: str, table: Any, registry, where: str) -> list[str]:
-    settings = registry.settings[path].item
-    if not isinstance(table, dict):
-        return [f"{where}: [{path}]: expected a table of settings, got {table!r}"]
-    problems = []
-    for key, value in table.items():
-        if key not in settings.keys:
-            allowed = f" ({path} takes no keys)" if not settings.keys else _hint(key, settings.keys)
-            problems.append(f"{where}: [{path}]: unknown key {key!r}{allowed}")
-        elif isinstance(value, dict) and f"{path}.{key}" in registry.settings:
-            problems.extend(_table_problems(f"{path}.{key}", value, registry, where))
+        problems.extend(table_problems(path, table, registry, where))
     return problems

@@ -8,6 +8,7 @@ so a metric later refused there leaves the user's message too.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 MAX_FOLLOWS = 10
 
 _METADATA: MetaData | None = None
+_TABLE_LOCK = threading.Lock()  # threads answering at once define the table once
 
 
 def follows_table(metadata: MetaData) -> Table:
@@ -44,9 +46,10 @@ def _table() -> Table:
     global _METADATA
     from sqlalchemy import MetaData
 
-    if _METADATA is None:
-        _METADATA = MetaData()
-    return follows_table(_METADATA)
+    with _TABLE_LOCK:
+        if _METADATA is None:
+            _METADATA = MetaData()
+        return follows_table(_METADATA)
 
 
 @dataclass(frozen=True)

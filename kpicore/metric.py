@@ -27,7 +27,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from .results import UNITS
 
@@ -175,7 +175,7 @@ class Metric:
     n: str | None = None
     #: What ``n`` counts, as a plural noun people read next to the number ("571 orders").
     n_noun: str | None = None
-    measures: Any = None
+    measures: ClassVar[Any] = None
     #: Notes on edge cases, shown by ``kpi metrics --details``.
     rules: tuple[str, ...] = ()
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import difflib
 import re
 import zoneinfo
 from collections.abc import Iterator
@@ -176,8 +175,9 @@ def check_week_start(value: object, where: str = "week_start") -> str:
     """``value`` as a weekday name (``"saturday"``); a ConfigError naming ``where`` otherwise."""
     if isinstance(value, str) and value.strip().lower() in WEEKDAYS:
         return value.strip().lower()
-    close = difflib.get_close_matches(str(value).lower(), WEEKDAYS, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    from .settings import did_you_mean
+
+    hint = did_you_mean(str(value).lower(), WEEKDAYS)
     raise ConfigError(
         f'{where}: {value!r} is not a weekday name{hint}; use "monday" (ISO, the default), '
         f'"saturday" or "sunday"'
@@ -206,10 +206,9 @@ def get_timezone(name: str) -> ZoneInfo:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         pass
     names_by_lower = {known.lower(): known for known in zoneinfo.available_timezones()}
-    close = [
-        names_by_lower[lower]
-        for lower in difflib.get_close_matches(name.lower(), names_by_lower, n=3, cutoff=0.85)
-    ]
+    from .settings import closest
+
+    close = [names_by_lower[lower] for lower in closest(name.lower(), names_by_lower, n=3, cutoff=0.85)]
     if close:
         alternatives = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
         hint = f"(did you mean {alternatives}?)"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -10,6 +9,7 @@ from typing import Any
 
 from .errors import MetricError, PluginError
 from .plugins import DEFAULT_PLUGINS, LoadedPlugins, load_plugins
+from .settings import did_you_mean
 
 
 @dataclass
@@ -89,8 +89,7 @@ class Registry:
         try:
             return self.metrics[name].item
         except KeyError:
-            close = difflib.get_close_matches(name, list(self.metrics), n=3, cutoff=0.5)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = did_you_mean(name, self.metrics, n=3, cutoff=0.5, quote=False)
             raise MetricError(f"unknown metric {name!r}{hint}; `kpi metrics` lists them") from None
 
     def entity(self, name: str):

@@ -58,18 +58,6 @@ class IntervalSchedule:
 Schedule = CronSchedule | IntervalSchedule
 
 
-def parse_duration(text: str, where: str) -> int:
-    """Seconds in ``"30s"``, ``"15m"``, ``"2h"`` or ``"1d"``; ConfigError naming ``where`` otherwise."""
-    import re
-
-    match = re.fullmatch(r"\s*(\d+)\s*(s|m|h|d)\s*", text) if isinstance(text, str) else None
-    if match is None or int(match[1]) == 0:
-        raise ConfigError(
-            f'{where}: {text!r} is not a duration: write a positive number and a unit, e.g. "30s", "15m", "1h", "1d"'
-        )
-    return int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
-
-
 def _expand(text: str, low: int, high: int, names: tuple[str, ...], offset: int) -> set[int] | None:
     """The values a crontab field allows (None for ``*``); names map to ``index + offset``."""
     values: set[int] = set()
@@ -182,11 +170,11 @@ class LocalCronTrigger(BaseTrigger):
 
     def next_after(self, moment: dt.datetime, *, inclusive: bool = False) -> dt.datetime | None:
         """The first fire instant after ``moment`` (or at it, with ``inclusive``)."""
-        wall = moment.astimezone(self.timezone).replace(tzinfo=None)
+        local = moment.astimezone(self.timezone).replace(tzinfo=None)
         offsets = {(moment + dt.timedelta(hours=h)).astimezone(self.timezone).utcoffset() for h in (-3, 3)}
         # Near a DST change a wall time before ``moment``'s can be an instant after it: start earlier.
         back = dt.timedelta(hours=3) if len(offsets) > 1 else dt.timedelta(0)
-        wall = self._next_wall(wall - back - dt.timedelta(seconds=1))
+        wall = self._next_wall(local - back - dt.timedelta(seconds=1))
         for _ in range(100_000):
             if wall is None:
                 return None
@@ -251,7 +239,7 @@ def most_recent_fire(schedule: Schedule, now: dt.datetime, within: dt.timedelta)
     ]
     for span in sorted({min(span, within) for span in spans}):
         moment = trigger.next_after(now - span, inclusive=True)
-        last = None
+        last: dt.datetime | None = None
         while moment is not None and moment <= now:
             last = moment
             moment = trigger.next_after(moment)

@@ -307,7 +307,7 @@ class Source:
             for dimension in dimensions:
                 columns.setdefault(dimension, self.dialect.cleaned(from_.c[dimension], "text"))
             if "channel" in columns and not isinstance(columns["channel"], sa.sql.elements.Null):
-                dimensions = ("channel",) + tuple(d for d in dimensions if d != "channel")
+                dimensions = ("channel", *(d for d in dimensions if d != "channel"))
         storage = self._storage(entity, from_, columns, available, mapping)
         unparsed = {
             name: from_.c[mapping.source_column(name) + UNPARSED_SUFFIX]
@@ -361,7 +361,7 @@ class Source:
         description = self._run(describe)
         return {
             name: self.dialect.storage_kind(described[1], entity.column(name).kind)
-            for name, described in zip(time_columns, description)
+            for name, described in zip(time_columns, description, strict=False)
         }
 
     # -- what the engine asks of the dialect, for a relation of this source ----------------------

@@ -11,10 +11,14 @@ import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from .errors import ConfigError, SourceError
+
+if TYPE_CHECKING:
+    from .dialects.base import Dialect
 
 metadata = sa.MetaData()
 metric_values = sa.Table(
@@ -30,58 +34,57 @@ metric_values = sa.Table(
     sa.Column("n", sa.Integer),
     sa.Column("computed_at", sa.String(32), nullable=False),
 )
+#: The unique key of a stored value (uq_metric_values).
+VALUE_KEY = ("metric", "start_utc", "end_utc", "segment", "source")
 
 
 def migrate(engine: sa.Engine) -> None:
-    """Bring the state database's schema up to date."""
+    """Bring the state database's schema up to date (one process at a time, as its dialect locks)."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
     alembic_config = AlembicConfig()
     alembic_config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    # Processes starting together (several `kpi serve`, a cron job and a CLI) must migrate one
-    # after the other: each takes a lock first, then finds the schema already up to date.
-    if engine.dialect.name == "sqlite":
-        _migrate_sqlite(engine, alembic_config)
-        return
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(
-                sa.text("SELECT pg_advisory_xact_lock(4215061807)")
-            )  # ends with the transaction
+
+    def upgrade(connection: sa.Connection) -> None:
         alembic_config.attributes["connection"] = connection
         command.upgrade(alembic_config, "head")
 
+    state_dialect(engine).run_migrations(engine, upgrade)
 
-def _migrate_sqlite(engine: sa.Engine, alembic_config) -> None:
-    # pysqlite begins transactions lazily and runs DDL outside them; BEGIN IMMEDIATE takes the
-    # database's write lock before alembic reads its version.
-    from alembic import command
 
-    with engine.connect() as connection:
-        driver_connection = connection.connection.dbapi_connection
-        previous = driver_connection.isolation_level
-        driver_connection.isolation_level = None  # the driver leaves BEGIN and COMMIT to us
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                alembic_config.attributes["connection"] = connection
-                command.upgrade(alembic_config, "head")
-            except BaseException:
-                connection.exec_driver_sql("ROLLBACK")
-                raise
-            connection.exec_driver_sql("COMMIT")
-        finally:
-            driver_connection.isolation_level = previous
+def state_dialect(engine: sa.Engine) -> type[Dialect]:
+    """The dialect of the state database: how it upserts, ignores duplicates and locks its migrations."""
+    from .dialects import dialect_class
+
+    found = dialect_class(engine.dialect.name)
+    if found is None:
+        raise ConfigError(
+            f"state_url: kpicore cannot keep its state in a {engine.dialect.name} database; "
+            "use SQLite, PostgreSQL or MySQL/MariaDB"
+        )
+    return found
 
 
 @lru_cache(maxsize=8)
 def open_state(url: str) -> sa.Engine:
-    """The state database engine, migrated; created on first use."""
+    """The state database engine, migrated; created on first use. ``url`` is read as every database URL
+    of kpi.toml is (a bare path is a SQLite file; ``postgres://`` is PostgreSQL)."""
+    from .connectors import redact
+    from .dialects import dialect_class
+    from .dialects.urls import database_url
+
+    url = database_url(url)
+    known = None
     try:
-        engine = sa.create_engine(url)
-    except sa.exc.ArgumentError:
-        raise ConfigError(f"state_url {url!r} is not a valid SQLAlchemy URL") from None
+        parsed = sa.engine.make_url(url)
+        known = dialect_class(parsed.get_backend_name())
+        engine = sa.create_engine(parsed, **(known.state_options(parsed) if known else {}))
+    except (sa.exc.ArgumentError, ValueError):
+        raise ConfigError(f"state_url {redact(url)!r} is not a valid SQLAlchemy URL") from None
+    except ImportError as error:
+        hint = known.driver_hint if known and known.driver_hint else "install its Python driver"
+        raise ConfigError(f"state_url: database driver {error.name!r} is not installed: {hint}") from None
     try:
         migrate(engine)
     except sa.exc.OperationalError as error:
@@ -119,22 +122,15 @@ def store_results(config, results, source: str, dimension: str | None = None) ->
     if not rows:
         return 0
     engine = open_state(config.resolved_state_url())
-    insert = _insert(engine)(metric_values).values(rows)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["metric", "start_utc", "end_utc", "segment", "source"],
-        set_={k: insert.excluded[k] for k in ("value", "n", "computed_at", "period")},
+    upsert = state_dialect(engine).upsert(
+        metric_values,
+        rows,
+        VALUE_KEY,
+        lambda new: {k: new[k] for k in ("value", "n", "computed_at", "period")},
     )
     with engine.begin() as connection:
         connection.execute(upsert)
     return len(rows)
-
-
-def _insert(engine: sa.Engine):
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def store_trend(config, results, source: str) -> int:
@@ -163,14 +159,15 @@ def store_trend(config, results, source: str) -> int:
     if not rows:
         return 0
     engine = open_state(config.resolved_state_url())
-    insert = _insert(engine)(metric_values).values(rows)
-    upsert = insert.on_conflict_do_update(
-        index_elements=["metric", "start_utc", "end_utc", "segment", "source"],
-        set_={
-            "value": insert.excluded.value,
-            "computed_at": insert.excluded.computed_at,
-            "period": insert.excluded.period,
-            "n": sa.func.coalesce(insert.excluded.n, metric_values.c.n),
+    upsert = state_dialect(engine).upsert(
+        metric_values,
+        rows,
+        VALUE_KEY,
+        lambda new: {
+            "value": new.value,
+            "computed_at": new.computed_at,
+            "period": new.period,
+            "n": sa.func.coalesce(new.n, metric_values.c.n),
         },
     )
     with engine.begin() as connection:

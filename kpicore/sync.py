@@ -23,15 +23,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .connectors import Connector
+from .dialects.urls import database_url, sqlite_file
 from .errors import ConfigError, KpiError, SourceError
+from .settings import check_declared_tables, check_keys, parse_duration
 
 SYNC_KEYS = ("url", "max_age", "page_size", "timeout", "retries", "max_retry_wait")
 DEFAULT_STAGING = "kpi-sync.db"
@@ -58,24 +58,18 @@ class SyncSettings:
         raw = getattr(source_config, "sync", None) or {}
         base_dir = source_config.base_dir
         where = "kpi.toml: [sync]"
-        for key in raw:
-            if key not in SYNC_KEYS:
-                raise ConfigError(f"{where}: unknown key {key!r} (known keys: {', '.join(SYNC_KEYS)})")
+        check_keys(raw, SYNC_KEYS, where)
         url = raw.get("url", DEFAULT_STAGING)
         if not isinstance(url, str) or not url:
             raise ConfigError(f"{where}: url must be a SQLAlchemy URL or a SQLite file, got {url!r}")
-        if "://" not in url:
-            path = Path(url)
-            url = f"sqlite:///{path if path.is_absolute() else base_dir / path}"
+        url = database_url(url, base_dir)
         settings = cls(url=url)
         if "max_age" in raw:
-            settings.max_age = parse_duration(raw["max_age"], f"{where}: max_age")
-        for key, kind in (
-            ("page_size", int),
-            ("timeout", (int, float)),
-            ("retries", int),
-            ("max_retry_wait", (int, float)),
-        ):
+            settings.max_age = parse_duration(raw["max_age"], f"{where}: max_age", zero=True)
+        for key in ("timeout", "max_retry_wait"):  # documented in seconds: a number or a duration
+            if key in raw:
+                setattr(settings, key, parse_duration(raw[key], f"{where}: {key}", seconds=True))
+        for key, kind in (("page_size", int), ("retries", int)):
             if key in raw:
                 value = raw[key]
                 if (
@@ -86,16 +80,6 @@ class SyncSettings:
                     raise ConfigError(f"{where}: {key} must be a positive number, got {value!r}")
                 setattr(settings, key, value)
         return settings
-
-
-def parse_duration(value: Any, where: str) -> float:
-    """Seconds in ``"30s"``, ``"15m"``, ``"2h"``, ``"1d"`` (or a number of seconds)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value) if isinstance(value, str) else None
-    if not match:
-        raise ConfigError(f'{where}: expected a duration such as "30m", "1h" or "1d", got {value!r}')
-    return float(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
 # -- HTTP -------------------------------------------------------------------------------------------------
@@ -361,10 +345,10 @@ class Staging:
         from .connectors import redact
 
         self.display = redact(url)
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        if (path := sqlite_file(url)) is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+            self.engine = sa.create_engine(database_url(url))
         except (sa.exc.ArgumentError, ImportError) as error:
             raise ConfigError(f"[sync] url {self.display!r} cannot be opened: {error}") from None
         self.metadata = sa.MetaData()
@@ -373,7 +357,7 @@ class Staging:
             self.metadata.create_all(self.engine)
         except sa.exc.SQLAlchemyError as error:
             raise SourceError(
-                f"staging database {self.display}: {_first_line(error.orig or error)}"
+                f"staging database {self.display}: {_first_line(getattr(error, 'orig', None) or error)}"
             ) from None
 
     def close(self) -> None:
@@ -468,6 +452,7 @@ def run_sync(
             f"source {url!r} is not a synced (REST) source: `kpi sync` is for agilecrm://, hubspot:// ..."
         )
     settings = SyncSettings.from_source(config.source)
+    check_declared_tables(config, registry)  # the connector's [packs.NAME], declared with register_settings
     started = time.monotonic()
     streams = connector.streams(url, config, settings)
     if sleep is not None:
@@ -530,7 +515,7 @@ def _start_run(staging: Staging, url: str, streams: list[Stream], full: bool):
             .select_from(staging.runs)
             .where(staging.runs.c.source == url, staging.runs.c.status == "complete")
         ).scalar()
-        marks = dict(
+        marks: dict[str, Any] = dict(
             connection.execute(
                 sa.select(staging.watermarks.c.stream, staging.watermarks.c.watermark).where(
                     staging.watermarks.c.source == url

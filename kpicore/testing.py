@@ -22,6 +22,7 @@ import functools
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,10 +229,10 @@ class KpiHarness:
         self.tmp_path = tmp_path
         self.backend = backend
         self.timestamps = "timestamptz"
-        self._plugins = []
-        self._sources = []
-        self._schemas = []
-        self._databases = []
+        self._plugins: list[Any] = []
+        self._sources: list[Any] = []
+        self._schemas: list[str] = []
+        self._databases: list[str] = []
 
     def register(self, plugin) -> None:
         """Register a plugin (module or object with hookimpls) for this test only."""

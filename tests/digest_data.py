@@ -15,7 +15,7 @@ def weekly_trend(values: list[float | None]) -> list[TrendPoint]:
     first_week = 47 - len(values) + 1
     return [
         TrendPoint(period=f"2026-W{week:02d}", start="", end="", value=value)
-        for week, value in zip(range(first_week, 48), values)
+        for week, value in zip(range(first_week, 48), values, strict=False)
     ]
 
 

@@ -122,7 +122,7 @@ def test_unreachable_server():
     from tests.conftest import free_port
 
     settings = {"host": "127.0.0.1", "port": free_port(), "security": "none", "sender": "r@example.com"}
-    with pytest.raises(DeliveryError, match="email:owner@example.com"):
+    with pytest.raises(DeliveryError, match=r"email:owner@example\.com"):
         EmailChannel().send(outgoing(), "owner@example.com", settings)
 
 
@@ -142,6 +142,6 @@ def test_implicit_tls(smtps_server):
 
 
 def test_untrusted_certificate_is_refused(smtps_server):
-    with pytest.raises(DeliveryError, match="email:owner@example.com"):
+    with pytest.raises(DeliveryError, match=r"email:owner@example\.com"):
         EmailChannel().send(outgoing(), "owner@example.com", smtps_server.settings(security="ssl"))
     assert smtps_server.messages == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kpicore.chat.answers import Asker, ChatSettings, RateLimiter, parse_duration
+from kpicore.chat.answers import Asker, ChatSettings, RateLimiter
 from kpicore.config import Config
 from kpicore.errors import ConfigError
 
@@ -48,8 +48,8 @@ def test_allow_list(metric, asker, allowed):
     ("chat", "says"),
     [
         ({"max_ag": "1h"}, "unknown key 'max_ag' (did you mean 'max_age'?)"),
-        ({"max_age": "soon"}, "[chat] max_age: expected a duration"),
-        ({"budget": 0}, "[chat] budget: expected a duration"),
+        ({"max_age": "soon"}, "[chat] max_age: 'soon' is not a duration"),
+        ({"budget": 0}, '[chat] budget: 0 has no unit: write "0s"'),
         ({"allow": ["nps"]}, "[chat] allow: expected a table"),
         ({"allow": {"*": "nps"}}, "allow.*: expected a list"),
         ({"rate_limit": 0}, "rate_limit: expected a whole number"),
@@ -79,7 +79,13 @@ def test_follow_schedule_defaults_to_monday_8_in_the_business_timezone():
 
 
 def test_durations():
-    assert [parse_duration(v, "x") for v in ("1h", "30m", "2s", "500ms", 3)] == [3600, 1800, 2, 0.5, 3]
+    assert [settings(budget=v).budget for v in ("1h", "30m", "2s", "500ms", "1.5h")] == [
+        3600,
+        1800,
+        2,
+        0.5,
+        5400,
+    ]
 
 
 def test_rate_limiter_slides():

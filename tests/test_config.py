@@ -80,7 +80,7 @@ allow = { "#leadership" = ["*"] }
         ('gross_margin = "high"', "gross_margin: expected a number, got 'high'"),
         ("[source]\nurl = 5", "source.url: expected a URL or path, got 5"),
         ('[source]\nurll = "x"', "[source]: unknown key 'urll' (did you mean 'url'?)"),
-        ("[source]\ntimeout = -1", "source.timeout must be positive"),
+        ("[source]\ntimeout = -1", "source.timeout: -1 is not a duration: it must be more than zero"),
         (
             '[entities.orders]\ntable = "a"\nquery = "b"',
             "[entities.orders]: give either 'table' or 'query', not both",

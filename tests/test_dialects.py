@@ -364,7 +364,7 @@ def test_a_dialect_registered_twice_is_an_error_naming_both_plugins():
             register(type("Other", (SQLiteDialect,), {"name": "sqlite"}))
 
     with pytest.raises(
-        PluginError, match="'sqlite' is registered twice: by again-plugin and by kpicore.dialects"
+        PluginError, match=r"'sqlite' is registered twice: by again-plugin and by kpicore\.dialects"
     ):
         _registry(Again())
     problems = _registry(Again(), strict=False).problems

@@ -77,11 +77,11 @@ def test_every_interval():
         ({"metrics": ["nps", "nps"]}, "[digests.weekly].metrics: nps listed more than once"),
         (
             {"metrics": ["nps"], "metric": ["x"]},
-            "kpi.toml: [digests.weekly]: unknown key 'metric' (did you mean metrics?)",
+            "kpi.toml: [digests.weekly]: unknown key 'metric' (did you mean 'metrics'?)",
         ),
         (
             {"metrics": ["nps"], "destination": ["x"]},
-            "unknown key 'destination' (did you mean destinations?)",
+            "unknown key 'destination' (did you mean 'destinations'?)",
         ),
         (
             {"metrics": ["nps"], "period": "last-weak"},

@@ -64,7 +64,7 @@ def test_min_sample_marks_small_segments(run_kpi, tmp_path, demo_database):
     regions = [line for line in out.splitlines() if re.match(r"^    \S.*, \d+ responses?\b", line)]
     sizes = [int(re.search(r", (\d+) responses?\b", line)[1]) for line in regions]
     assert any(n < 12 for n in sizes) and any(n >= 12 for n in sizes), out
-    for line, n in zip(regions, sizes):
+    for line, n in zip(regions, sizes, strict=False):
         assert line.endswith(", small sample") == (n < 12), line
     assert "(small sample: fewer than 12 responses, read with care)" in out
     write_config(

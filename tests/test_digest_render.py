@@ -303,7 +303,7 @@ def test_user_template_overrides_builtin_and_hook_runs(tmp_path):
 
 
 def test_missing_template_and_bad_format_are_config_errors(tmp_path):
-    with pytest.raises(ConfigError, match="template 'monthly.html.j2' not found"):
+    with pytest.raises(ConfigError, match=r"template 'monthly\.html\.j2' not found"):
         render(sample_spec(template="monthly"), [], "html", period_label=PERIOD, templates_dir=tmp_path)
     with pytest.raises(ConfigError, match="Unknown digest format 'pdf'"):
         render(sample_spec(), [], "pdf", period_label=PERIOD)  # type: ignore[arg-type]

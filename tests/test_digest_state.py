@@ -20,15 +20,24 @@ from kpicore.digest.config import digest_spec
 from kpicore.digest.run import prepare_digest, send_digest
 from kpicore.registry import get_registry
 from kpicore.state import open_state
+from kpicore.testing import create_mysql_database, drop_mysql_database, mysql_url
 
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def state_url(request, tmp_path):
-    """A fresh, empty state database: a SQLite file, or a throw-away PostgreSQL database."""
+    """A fresh, empty state database: a SQLite file, or a throw-away PostgreSQL or MariaDB database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'kpi-state.db'}"
+        return
+    if request.param == "mysql":
+        database = create_mysql_database("kpi_state_test")  # MariaDB must answer: CI checks it
+        try:
+            yield mysql_url(database)
+        finally:
+            open_state.cache_clear()
+            drop_mysql_database(database)
         return
     name = f"kpi_state_test_{uuid.uuid4().hex[:10]}"
     server = sa.create_engine(f"{POSTGRES_SERVER}/test", isolation_level="AUTOCOMMIT")

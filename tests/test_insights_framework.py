@@ -168,7 +168,7 @@ def test_unknown_insight_settings_are_config_errors(run_kpi, tmp_path, demo_data
     )
     code, _, err = run_kpi("insights", "revenue", "--config", str(tmp_path / "kpi.toml"))
     assert code == 2
-    assert "[insights.concentration] unknown key 'shar' (known: share, min_segments)" in err
+    assert "[insights.concentration]: unknown key 'shar' (did you mean 'share'?)" in err
     (tmp_path / "kpi.toml").write_text(
         f'[source]\nurl = "{demo_database}"\n[insights]\ndimensions = ["regio"]\n', encoding="utf-8"
     )
@@ -190,5 +190,5 @@ def test_kpi_check_names_a_wrong_insights_key(run_kpi, tmp_path, demo_database):
     code, out, err = run_kpi("check", "--config", str(tmp_path / "kpi.toml"))
     assert code != 0
     said = out + err
-    assert "[insights].top: expected a whole number" in said or "[insights] unknown key 'unusal'" in said
+    assert "[insights].top: expected a whole number" in said or "[insights]: unknown key 'unusal'" in said
     assert "[insights.unusual].threshold: expected a number, not 'high'" in said

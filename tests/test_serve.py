@@ -50,7 +50,7 @@ def write_config(
     smtp=None,
     destinations=("slack:#kpis",),
     schedule='every = "2s"',
-    serve='tick = "1s"\nlease = "2s"',
+    serve='tick = "1s"\nlease = "5s"',
     metrics=("revenue", "nps"),
 ) -> Path:
     email = ""
@@ -410,7 +410,7 @@ def test_a_crash_between_slacks_answer_and_the_ledger_is_resolved_by_the_message
 ):
     slack = slack_server.fake
     state_url = f"sqlite:///{tmp_path / 'state.db'}"
-    write_config(tmp_path, demo_database, state_url=state_url, serve='lease = "1s"')
+    write_config(tmp_path, demo_database, state_url=state_url, serve='tick = "1s"\nlease = "5s"')
     env = environment(slack_server)
     first = subprocess.Popen(
         [KPI, "digest", "send", "weekly"],
@@ -428,7 +428,7 @@ def test_a_crash_between_slacks_answer_and_the_ledger_is_resolved_by_the_message
     assert not [f for f in slack.files.values() if f.get("completed")]  # the charts never went
     (row,) = deliveries(state_url)
     assert row[4] == "pending"  # its lease is still running
-    time.sleep(1.2)  # the dead sender's lease runs out
+    time.sleep(5.2)  # the dead sender's lease (5 s, the shortest allowed) runs out
     listing = subprocess.run(
         check=False, args=[KPI, "digest", "deliveries"], cwd=tmp_path, env=env, capture_output=True, text=True
     )

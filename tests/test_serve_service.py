@@ -212,7 +212,7 @@ def test_a_restarted_service_resolves_a_dead_slack_claim_and_leaves_email_unknow
             "period": "2026-W47",
             "destinations": ["slack:#kpis", "email:owner@example.com"],
         },
-        serve={"lease": "1s"},
+        serve={"lease": "5s"},
     )
     service.config.email = smtp_server.settings()
     key = MessageKey("digest", "weekly", "2026-W47")

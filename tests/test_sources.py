@@ -213,7 +213,7 @@ def test_sqlite_source_is_read_only(tmp_path, registry):
     engine.dispose()
     source = open_source(str(tmp_path / "shop.db"), SourceConfig(), registry)
     with (
-        pytest.raises(sa.exc.OperationalError, match="readonly|read-only|query_only"),
+        pytest.raises(sa.exc.OperationalError, match=r"readonly|read-only|query_only"),
         source.engine.connect() as c,
     ):
         c.execute(sa.text("DELETE FROM survey_responses"))
@@ -243,7 +243,7 @@ def test_sqlite_statement_timeout(tmp_path, registry):
     )
     config = SourceConfig(timeout=0.2, entities={"survey_responses": EntityMapping(query=slow)})
     source = open_source(str(tmp_path / "shop.db"), config, registry)
-    with pytest.raises(SourceError, match="ran past the statement timeout of 0.2 s"):
+    with pytest.raises(SourceError, match=r"ran past the statement timeout of 0\.2 s"):
         count_nps(source, registry=registry)
 
 

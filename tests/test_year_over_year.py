@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import datetime
 
 import pytest
@@ -83,10 +86,6 @@ def test_the_year_before_the_first_supported_year_is_a_period_error() -> None:
 
 
 # -- kpi compute --compare last-year, on the demo database (two years ending 2026-11-24) -------------------
-
-import csv
-import io
-import json
 
 
 @pytest.fixture

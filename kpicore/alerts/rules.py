@@ -7,13 +7,13 @@ and the targets (for `kpi check`). Every error names the alert and shows the acc
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from ..settings import did_you_mean
 
 ACCEPTED_FORMS = (
     "'METRIC > NUMBER' (or >=, <, <=: churn_rate > 5), "
@@ -182,8 +182,7 @@ def alert_problems(config, registry) -> list[str]:
             problems.append(str(error))
         rule, key = spec.rule, f"{where}: [alerts.{name}].when"
         if rule.metric not in registry.metrics:
-            close = difflib.get_close_matches(rule.metric, sorted(registry.metrics), n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else "; `kpi metrics` lists them"
+            hint = did_you_mean(rule.metric, registry.metrics, otherwise="; `kpi metrics` lists them")
             problems.append(f"{key}: unknown metric {rule.metric!r}{hint}")
             continue
         metric = registry.metrics[rule.metric].item

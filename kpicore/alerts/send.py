@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .rules import AlertSpec
@@ -46,9 +46,9 @@ def alert_schedule(spec: AlertSpec, config, registry=None, where: str = "kpi.tom
     return None
 
 
-def alert_catch_up(spec: AlertSpec, where: str = "kpi.toml") -> int:
+def alert_catch_up(spec: AlertSpec, where: str = "kpi.toml") -> float:
     """Seconds of ``catch_up``: a fire missed this recently (the service was down) is evaluated on start."""
-    from ..scheduler import parse_duration
+    from ..settings import parse_duration
 
     return parse_duration(spec.catch_up, f"{where}: [alerts.{spec.name}].catch_up")
 
@@ -99,6 +99,7 @@ def run_alert(
     from ..delivery import MessageKey, deliver
     from ..delivery.ledger import SENT, list_deliveries
     from ..digest.run import channel_settings, channels
+    from ..settings import claim_lease
     from ..sync import sync_if_stale
     from .evaluate import evaluate
 
@@ -117,8 +118,9 @@ def run_alert(
         for row in list_deliveries(engine, name=spec.name, period=period.label, kind="alert")
         if row.status == SENT
     }
-    outcomes = []
+    outcomes: list[tuple[Any, Any]] = []
     all_channels, settings = channels(registry), channel_settings(config, registry)
+    lease = claim_lease(config)  # the same [serve] lease as digests and personal messages
     for state in states:
         segment = state.segment or ""
         if state.firing:
@@ -136,6 +138,8 @@ def run_alert(
             continue
         outcomes.extend(
             (key, outcome)
-            for outcome in deliver(key, destinations, message, engine, all_channels, settings, reraise=False)
+            for outcome in deliver(
+                key, destinations, message, engine, all_channels, settings, reraise=False, lease=lease
+            )
         )
     return outcomes

@@ -5,6 +5,7 @@ from kpicore.channels.email import EmailChannel
 from kpicore.channels.file import FileChannel
 from kpicore.channels.slack import SlackChannel
 from kpicore.channels.stdout import StdoutChannel
+from kpicore.hookspecs import hookimpl
 
 
 def default_channels() -> list[Channel]:
@@ -28,9 +29,6 @@ __all__ = [
     "default_channels",
     "parse_destination",
 ]
-
-
-from kpicore.hookspecs import hookimpl
 
 
 @hookimpl(trylast=True)

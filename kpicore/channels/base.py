@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kpicore.delivery.message import Message, MessageKey
 from kpicore.errors import ConfigError
+from kpicore.settings import check_keys
 
 if TYPE_CHECKING:
     from kpicore.digest.render import DigestSpec, Rendered
@@ -96,15 +96,7 @@ class Channel:
         """ConfigError for a key the channel does not know (with the closest known one)."""
         if self.setting_keys is None:
             return
-        for key in settings:
-            if key not in self.setting_keys:
-                close = difflib.get_close_matches(key, self.setting_keys, n=1)
-                hint = (
-                    f" (did you mean {close[0]!r}?)"
-                    if close
-                    else f" (known keys: {', '.join(self.setting_keys)})"
-                )
-                raise ConfigError(f"{where}: {self.settings_section()}: unknown key {key!r}{hint}")
+        check_keys(settings, self.setting_keys, f"{where}: {self.settings_section()}")
 
     def check_target(self, target: str) -> None:
         """ConfigError when ``target`` (the destination without its scheme) cannot be sent to."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from kpicore.channels.base import Channel, Delivery, Message
 from kpicore.errors import ConfigError, DeliveryError
+from kpicore.settings import parse_duration
 
 PASSWORD_ENV = "KPI_SMTP_PASSWORD"
 SECURITY_MODES = ("starttls", "ssl", "none")
@@ -111,6 +112,14 @@ class EmailChannel(Channel):
             raise ConfigError(
                 f"{where}: [email] security = {security!r}: use one of {', '.join(SECURITY_MODES)}"
             )
+        for key in ("host", "username", "sender", "ca_file"):
+            if key in settings and not isinstance(settings[key], str):
+                raise ConfigError(f"{where}: [email] {key}: expected text, got {settings[key]!r}")
+        port = settings.get("port")
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536):
+            raise ConfigError(f"{where}: [email] port: expected a port number such as 587, got {port!r}")
+        if "timeout" in settings:
+            parse_duration(settings["timeout"], f"{where}: [email] timeout", seconds=True)
 
     def check_target(self, target: str) -> None:
         """Every recipient must be an email address."""
@@ -145,7 +154,7 @@ class EmailChannel(Channel):
 
         email = build_message(message, sender, recipients)
         envelope_from = getaddresses([sender])[0][1] or str(sender)
-        timeout = float(settings.get("timeout", 30))
+        timeout = parse_duration(settings.get("timeout", 30), "[email] timeout", seconds=True)
         context = ssl.create_default_context(cafile=settings.get("ca_file"))
         where = f"{host}:{port}"
         try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -43,6 +42,7 @@ from kpicore.digest.blockkit import MAX_BLOCKS, fit_block, slack_escape
 from kpicore.errors import ConfigError, KpiError, SourceError
 from kpicore.i18n import _
 from kpicore.results import MetricResult, Segment, TrendPoint
+from kpicore.settings import check_keys, parse_duration
 
 log = logging.getLogger("kpicore.chat")
 #: Slack's limit on the fields of one section block.
@@ -61,17 +61,6 @@ CHAT_KEYS = (
 #: When followers get their personal message: Mondays at 08:00 in the business timezone.
 DEFAULT_FOLLOW_SCHEDULE = "0 8 * * 1"
 ACTION_PREVIOUS, ACTION_BREAKDOWN, ACTION_SHARE = "kpi_previous", "kpi_breakdown", "kpi_share"
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
-_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any, where: str) -> float:
-    """Seconds in ``"1h"``, ``"30m"``, ``"2s"``, ``"500ms"`` or a number of seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    if isinstance(value, str) and (match := _DURATION.fullmatch(value.strip())) and float(match[1]) > 0:
-        return float(match[1]) * _SECONDS[match[2]]
-    raise ConfigError(f'{where}: expected a duration such as "1h", "30m" or "2s", got {value!r}')
 
 
 @dataclass(frozen=True)
@@ -93,13 +82,7 @@ class ChatSettings:
     def from_config(cls, config) -> ChatSettings:
         raw = config.chat or {}
         where = "kpi.toml: [chat]"
-        for key in raw:
-            if key not in CHAT_KEYS:
-                import difflib
-
-                close = difflib.get_close_matches(key, CHAT_KEYS, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(CHAT_KEYS)})"
-                raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+        check_keys(raw, CHAT_KEYS, where)
         allow = None
         if "allow" in raw:
             if not isinstance(raw["allow"], dict):

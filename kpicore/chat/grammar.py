@@ -17,7 +17,6 @@ Forms::
 from __future__ import annotations
 
 import calendar
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from kpicore.errors import ConfigError, PeriodError
 from kpicore.periods import Period, parse_period, year_before
+from kpicore.settings import closest
 
 #: Common names people use for the stock metrics (applied only when the metric is registered).
 ALIASES: dict[str, str] = {
@@ -326,7 +326,7 @@ def _digest(names: list[str], vocabulary: Vocabulary) -> DigestRequest:
     for name in vocabulary.digests:
         if name.lower() == wanted:
             return DigestRequest(name)
-    close = difflib.get_close_matches(wanted, [n.lower() for n in vocabulary.digests], n=3, cutoff=0.5)
+    close = closest(wanted, [n.lower() for n in vocabulary.digests], n=3, cutoff=0.5)
     by_lower = {n.lower(): n for n in vocabulary.digests}
     suggestions = tuple(by_lower[c] for c in close)
     hint = f" (did you mean {_either(suggestions)}?)" if suggestions else f"; the digests are: {known}"
@@ -479,7 +479,7 @@ def _unknown_metric(words, i, phrases) -> CommandError:
         end += 1
     unknown = " ".join(words[i : max(end, i + 1)])
     by_text = {" ".join(p): name for p, name in phrases.items()}
-    close = difflib.get_close_matches(unknown, list(by_text), n=6, cutoff=0.6)
+    close = closest(unknown, by_text, n=6, cutoff=0.6)
     suggestions = tuple(dict.fromkeys(by_text[c] for c in close))[:3]
     hint = f" (did you mean {_either(suggestions)}?)" if suggestions else ""
     return CommandError(

@@ -84,7 +84,6 @@ def send_personal(
     from kpicore.channels.base import Message
     from kpicore.connectors import open_configured_source
     from kpicore.delivery import MessageKey, deliver
-    from kpicore.delivery.ledger import LEASE
     from kpicore.digest.render import renderer
     from kpicore.digest.run import (
         channel_settings,
@@ -96,8 +95,10 @@ def send_personal(
         resolve_period,
     )
     from kpicore.follows import by_user, following
+    from kpicore.settings import claim_lease
     from kpicore.state import store_results
 
+    lease = lease or claim_lease(config)  # the same [serve] lease as digests and alerts
     followers = by_user(following(engine))
     outcomes: list[tuple[Any, Any]] = []
     opened: list[Any] = []
@@ -144,7 +145,7 @@ def send_personal(
             if not targets:
                 continue
             for outcome in deliver(
-                key, targets, compute, engine, all_channels, all_settings, reraise=False, lease=lease or LEASE
+                key, targets, compute, engine, all_channels, all_settings, reraise=False, lease=lease
             ):
                 outcomes.append((key, outcome))
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -70,7 +71,7 @@ def list_command(config_path):
         click.echo(f"  metrics: {', '.join(metrics)}")
         click.echo(f"  period: {spec.period}, trend {spec.trend or 'off'}, timezone {spec.timezone}")
         click.echo(f"  schedule: {spec.schedule or 'none (send with `kpi digest send`)'}")
-        last = {}
+        last: dict[str, Any] = {}
         if engine is not None:
             for row in list_deliveries(engine, digest=name):
                 last.setdefault(row.destination, row)  # newest first
@@ -249,7 +250,9 @@ def deliveries_command(name, period, config_path):
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
     for line in table:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1])
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False)) + "  " + line[-1]
+        )
 
 
 COMMANDS = [digest_group]

@@ -8,12 +8,15 @@ from . import context
 
 
 def _service_specs(config, reg):
-    """Every digest validated, and the delivery settings; the first problem is a ConfigError."""
+    """Every digest validated, and the settings of the service; the first problem is a ConfigError."""
+    from ..config_check import service_problems
     from ..delivery.check import channel_setting_problems, serve_problems
     from ..digest.config import digest_specs
     from ..errors import ConfigError
+    from ..insights.run import insight_problems
 
-    problems = channel_setting_problems(config, reg) + serve_problems(config, reg)
+    problems = channel_setting_problems(config, reg) + serve_problems(config, reg) + service_problems(config)
+    problems += insight_problems(config, reg)
     if problems:
         raise ConfigError(problems[0])
     return digest_specs(config, reg)

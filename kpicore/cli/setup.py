@@ -175,9 +175,10 @@ def check_command(source, config_path, indexes, data):
 
 def _delivery_problems(config, reg) -> list[str]:
     """Channel settings and [serve], one line each (digests are checked with the rest of kpi.toml)."""
+    from ..config_check import service_problems
     from ..delivery.check import channel_setting_problems, serve_problems
 
-    return channel_setting_problems(config, reg) + serve_problems(config, reg)
+    return channel_setting_problems(config, reg) + serve_problems(config, reg) + service_problems(config)
 
 
 def _echo_digest_count(config, reg) -> None:

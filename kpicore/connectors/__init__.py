@@ -53,15 +53,12 @@ def open_source(url: str, config: SourceConfig, registry):
 
 def _check_mapped_entities(config: SourceConfig, registry) -> None:
     """A mapping for an entity no plugin declares is a typo: say so instead of ignoring it."""
-    import difflib
+    from kpicore.settings import did_you_mean
 
     for name in config.entities:
         if name not in registry.entities:
-            close = difflib.get_close_matches(name, list(registry.entities), n=1)
-            hint = (
-                f" (did you mean {close[0]!r}?)"
-                if close
-                else f" (entities: {', '.join(sorted(registry.entities))})"
+            hint = did_you_mean(
+                name, registry.entities, otherwise=f" (entities: {', '.join(sorted(registry.entities))})"
             )
             raise ConfigError(f"kpi.toml: [entities.{name}]: unknown entity {name!r}{hint}")
     problem = next(iter(entity_option_problems(config, registry, "kpi.toml")), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kpicore.errors import ConfigError
+from kpicore.settings import closest, key_problems
 
 SERVE_KEYS = ("notify", "retries", "backoff", "tick", "lease")
 
@@ -11,7 +12,7 @@ def channel_setting_problems(config, registry) -> list[str]:
     """One line per channel whose settings table has a key it does not know (``[email] smtp_host``)."""
     problems = []
     where = _file_name(config)
-    for scheme, registration in sorted(registry.channels.items()):
+    for _scheme, registration in sorted(registry.channels.items()):
         channel = registration.item
         try:
             channel.check_settings(channel.settings(config), where)
@@ -55,8 +56,6 @@ def _destination_setting_problems(config, registry, where: str) -> list[str]:
 
 def check_destinations(destinations, registry, where: str) -> None:
     """ConfigError for a destination whose scheme no channel handles or whose target it rejects."""
-    import difflib
-
     from kpicore.channels.base import parse_destination
 
     for destination in destinations:
@@ -66,8 +65,7 @@ def check_destinations(destinations, registry, where: str) -> None:
             raise ConfigError(f"{where}: {error}") from None
         if scheme not in registry.channels:
             known = ", ".join(f"{s}:" for s in sorted(registry.channels)) or "none"
-            close = difflib.get_close_matches(scheme, list(registry.channels), n=1)
-            hint = f" (did you mean {close[0]}:?)" if close else ""
+            hint = f" (did you mean {close[0]}:?)" if (close := closest(scheme, registry.channels)) else ""
             raise ConfigError(
                 f"{where}: {destination!r}: no channel handles {scheme + ':'!r}{hint}; known: {known}"
             )
@@ -79,15 +77,8 @@ def check_destinations(destinations, registry, where: str) -> None:
 
 def serve_problems(config, registry) -> list[str]:
     """Problems in ``[serve]``: unknown keys, notify destinations."""
-    import difflib
-
     where = f"{_file_name(config)}: [serve]"
-    problems = []
-    for key in config.serve:
-        if key not in SERVE_KEYS:
-            close = difflib.get_close_matches(key, SERVE_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(SERVE_KEYS)})"
-            problems.append(f"{where}: unknown key {key!r}{hint}")
+    problems = key_problems(config.serve, SERVE_KEYS, where)
     notify = config.serve.get("notify", [])
     if not isinstance(notify, list) or not all(isinstance(d, str) for d in notify):
         problems.append(f'{where}.notify: expected a list of destinations, e.g. ["slack:#ops"]')

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ STALE_AFTER = dt.timedelta(minutes=15)
 MAX_ERROR_LENGTH = 2000
 
 _METADATA: MetaData | None = None
+#: Threads sending at once define the table once (check-then-define on MetaData is not atomic).
+_TABLE_LOCK = threading.Lock()
 
 
 def process_owner() -> str:
@@ -82,9 +85,10 @@ def _table() -> Table:
     global _METADATA
     from sqlalchemy import MetaData
 
-    if _METADATA is None:
-        _METADATA = MetaData()
-    return deliveries_table(_METADATA)
+    with _TABLE_LOCK:
+        if _METADATA is None:
+            _METADATA = MetaData()
+        return deliveries_table(_METADATA)
 
 
 def _now() -> dt.datetime:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -85,6 +86,41 @@ class Dialect:
     def engine_options(cls, url) -> dict[str, Any]:
         """Keyword arguments for ``sqlalchemy.create_engine`` (pooling, connect timeout)."""
         return {}
+
+    # -- kpicore's own tables (the state database, the sync staging database) ------------------
+    @classmethod
+    def state_options(cls, url) -> dict[str, Any]:
+        """``create_engine`` arguments for kpicore's own database (state, staging): the source's, by default."""
+        return cls.engine_options(url)
+
+    @classmethod
+    def upsert(
+        cls, table: sa.Table, rows: list[dict[str, Any]], keys: Sequence[str], update: Callable
+    ) -> Any:
+        """An INSERT of ``rows`` that, where a row with the same ``keys`` (a unique constraint) exists,
+        sets the columns ``update(new)`` returns instead; ``new`` holds the incoming row's values by column
+        (``new.value``). ANSI ``ON CONFLICT`` as PostgreSQL and SQLite speak it."""
+        statement = cls.insert(table).values(rows)
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=update(statement.excluded))
+
+    @classmethod
+    def insert_or_ignore(cls, table: sa.Table, rows: list[dict[str, Any]]) -> Any:
+        """An INSERT of ``rows`` that leaves out, without an error, each row a unique constraint refuses."""
+        return cls.insert(table).values(rows).on_conflict_do_nothing()
+
+    @classmethod
+    def insert(cls, table: sa.Table) -> Any:
+        """The INSERT construct of this database's SQLAlchemy dialect (with its conflict clauses)."""
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert(table)
+
+    @classmethod
+    def run_migrations(cls, engine: sa.Engine, upgrade: Callable[[sa.Connection], None]) -> None:
+        """Run ``upgrade(connection)`` (Alembic's) in one transaction, one process at a time: processes
+        starting together (several `kpi serve`, a cron job and a CLI) each find the schema up to date."""
+        with engine.begin() as connection:
+            upgrade(connection)
 
     @classmethod
     def writer_options(cls) -> dict[str, Any]:
@@ -233,7 +269,8 @@ class Dialect:
 
     def naive_offset(self, near: dt.datetime) -> float:
         """Seconds east of UTC of the source's timezone at ``near``."""
-        return self.timezone.utcoffset(near.astimezone(self.timezone).replace(tzinfo=None)).total_seconds()
+        offset = self.timezone.utcoffset(near.astimezone(self.timezone).replace(tzinfo=None))
+        return offset.total_seconds() if offset is not None else 0.0
 
     def epoch(self, value: sa.ColumnElement) -> sa.ColumnElement:
         """Seconds since 1970-01-01 of a timestamp expression (naive values read as UTC)."""

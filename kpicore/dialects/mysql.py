@@ -43,6 +43,51 @@ class MySQLDialect(Dialect):
         return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
 
     @classmethod
+    def state_options(cls, url):
+        # DATETIME has no zone: the ledger's times are written and read in UTC whatever the server's zone.
+        # READ COMMITTED, as PostgreSQL's default: a claim reads the row a peer has just committed, not
+        # the snapshot REPEATABLE READ would keep from the transaction's first read.
+        return {
+            "pool_pre_ping": True,
+            "isolation_level": "READ COMMITTED",
+            "connect_args": {"connect_timeout": 10, **cls.writer_options()["connect_args"]},
+        }
+
+    @classmethod
+    def insert(cls, table):
+        from sqlalchemy.dialects.mysql import insert
+
+        return insert(table)
+
+    @classmethod
+    def upsert(cls, table, rows, keys, update):
+        statement = cls.insert(table).values(rows)  # ON DUPLICATE KEY: the table's unique key is ``keys``
+        return statement.on_duplicate_key_update(update(statement.inserted))
+
+    @classmethod
+    def insert_or_ignore(cls, table, rows):
+        return cls.insert(table).values(rows).prefix_with("IGNORE")
+
+    @classmethod
+    def run_migrations(cls, engine, upgrade):
+        # DDL commits on its own in MySQL, so the lock is the session's (GET_LOCK), not a transaction's.
+        with engine.connect() as connection:
+            locked = connection.execute(sa.text("SELECT GET_LOCK('kpicore_migrations', 120)")).scalar()
+            connection.commit()
+            if locked != 1:
+                raise sa.exc.OperationalError(
+                    "GET_LOCK('kpicore_migrations')",
+                    {},
+                    TimeoutError("another process migrated for over 120 s"),
+                )
+            try:
+                with connection.begin():
+                    upgrade(connection)
+            finally:
+                connection.execute(sa.text("SELECT RELEASE_LOCK('kpicore_migrations')"))
+                connection.commit()
+
+    @classmethod
     def writer_options(cls):
         return {"connect_args": {"init_command": "SET time_zone = '+00:00'"}}  # TIMESTAMP values are UTC
 
@@ -92,12 +137,12 @@ class MySQLDialect(Dialect):
     def timed_out(self, conn, error):
         """MariaDB's ``max_statement_time`` stops a query with error 1969, MySQL's ``max_execution_time``
         with 3024."""
-        args = getattr(error, "args", ())
+        args: tuple = getattr(error, "args", ())
         return bool(args) and args[0] in (1969, 3024)
 
     def describe_error(self, error):
         """PyMySQL errors are ``(code, message)``: the message, with the code MySQL documents."""
-        args = getattr(error, "args", ())
+        args: tuple = getattr(error, "args", ())
         if len(args) == 2 and isinstance(args[0], int):
             text = str(args[1]).strip().splitlines()[0] if str(args[1]).strip() else type(error).__name__
             return f"{text} (MySQL error {args[0]})"

@@ -31,6 +31,14 @@ class PostgreSQLDialect(Dialect):
     def engine_options(cls, url):
         return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
 
+    @classmethod
+    def run_migrations(cls, engine, upgrade):
+        from sqlalchemy import text
+
+        with engine.begin() as connection:
+            connection.execute(text("SELECT pg_advisory_xact_lock(4215061807)"))  # ends with the transaction
+            upgrade(connection)
+
     def install_guards(self, engine, timeout):
         from sqlalchemy import event
 

@@ -32,6 +32,31 @@ class SQLiteDialect(Dialect):
     groups_by_sorting = True  # no hash aggregation: every GROUP BY is a sort
     reads_column_types = False  # SQLite keeps whatever was written: times are text
 
+    @classmethod
+    def insert(cls, table):
+        from sqlalchemy.dialects.sqlite import insert
+
+        return insert(table)
+
+    @classmethod
+    def run_migrations(cls, engine, upgrade):
+        # pysqlite begins transactions lazily and runs DDL outside them; BEGIN IMMEDIATE takes the
+        # database's write lock before Alembic reads its version.
+        with engine.connect() as connection:
+            driver_connection = connection.connection.dbapi_connection
+            previous = driver_connection.isolation_level
+            driver_connection.isolation_level = None  # the driver leaves BEGIN and COMMIT to us
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    upgrade(connection)
+                except BaseException:
+                    connection.exec_driver_sql("ROLLBACK")
+                    raise
+                connection.exec_driver_sql("COMMIT")
+            finally:
+                driver_connection.isolation_level = previous
+
     def install_guards(self, engine, timeout):
         from sqlalchemy import event
 

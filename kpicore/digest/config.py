@@ -10,13 +10,12 @@ scheduler interprets it.
 
 from __future__ import annotations
 
-import difflib
 import re
-from pathlib import Path
 from typing import Any
 
 from kpicore.digest.render import DigestSpec
 from kpicore.errors import ConfigError
+from kpicore.settings import check_keys, did_you_mean
 
 DIGEST_KEYS = (
     "title",
@@ -43,7 +42,6 @@ DEFAULT_TEMPLATE = "digest"
 DEFAULT_MIN_SAMPLE = 30
 MAX_TREND = 120
 
-_EVERY = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 #: (field name, lowest, highest, names) for the five cron fields, in order.
@@ -58,12 +56,9 @@ _CRON_FIELDS = (
 
 def config_file_name(config) -> str:
     """How messages name the config file: relative to the working directory when it is inside it."""
-    if config.path is None:
-        return "kpi.toml"
-    try:
-        return str(Path(config.path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(config.path)
+    from kpicore.settings import config_name
+
+    return config_name(config)
 
 
 def digest_names(config) -> list[str]:
@@ -80,8 +75,7 @@ def digest_spec(config, name: str, registry) -> DigestSpec:
     if name not in config.digests:
         defined = ", ".join(digest_names(config))
         where = config_file_name(config)
-        close = difflib.get_close_matches(name, digest_names(config), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
+        hint = did_you_mean(name, digest_names(config), quote=False)
         if defined:
             raise ConfigError(f"unknown digest {name!r}{hint}: {where} defines {defined}")
         raise ConfigError(
@@ -106,11 +100,7 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
     where = f"{config_file_name(config)}: [digests.{name}]"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table of settings, got {raw!r}")
-    for key in raw:
-        if key not in DIGEST_KEYS:
-            close = difflib.get_close_matches(key, DIGEST_KEYS, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else f" (known keys: {', '.join(DIGEST_KEYS)})"
-            raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+    check_keys(raw, DIGEST_KEYS, where)
 
     title = _string(raw.get("title", _default_title(name)), f"{where}.title", "a title")
 
@@ -161,7 +151,8 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
 
     if "schedule" in raw and "every" in raw:
         raise ConfigError(f"{where}: give either schedule (cron) or every (an interval), not both")
-    from kpicore.scheduler import CronSchedule, IntervalSchedule, check_can_fire, parse_duration
+    from kpicore.scheduler import CronSchedule, IntervalSchedule, check_can_fire
+    from kpicore.settings import parse_duration
 
     schedule: CronSchedule | IntervalSchedule | None = None
     if "schedule" in raw:
@@ -232,8 +223,9 @@ def _string(value: Any, where: str, what: str) -> str:
 def _check_metric(metric: str, registry, where: str) -> None:
     if metric in registry.metrics:
         return
-    close = difflib.get_close_matches(metric, list(registry.metrics), n=3, cutoff=0.5)
-    hint = f" (did you mean {', '.join(close)}?)" if close else "; `kpi metrics` lists them"
+    hint = did_you_mean(
+        metric, registry.metrics, n=3, cutoff=0.5, quote=False, otherwise="; `kpi metrics` lists them"
+    )
     raise ConfigError(f"{where}: unknown metric {metric!r}{hint}")
 
 
@@ -256,13 +248,10 @@ def digest_problems(config, registry) -> list[str]:
 
 
 def check_interval(every: str, where: str) -> int:
-    """Seconds in ``"30s"``, ``"15m"``, ``"2h"`` or ``"1d"``; ConfigError for anything else."""
-    match = _EVERY.fullmatch(every)
-    if match is None or int(match[1]) == 0:
-        raise ConfigError(
-            f'{where}: {every!r} is not an interval: write a positive number and a unit, e.g. "30s", "15m", "1h", "1d"'
-        )
-    return int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+    """Whole seconds in an interval (``"30s"``, ``"15m"``, ``"1.5h"``, ``"1d"``); ConfigError otherwise."""
+    from kpicore.settings import parse_interval
+
+    return parse_interval(every, where)
 
 
 def check_cron(schedule: str, where: str) -> None:
@@ -273,7 +262,7 @@ def check_cron(schedule: str, where: str) -> None:
             f"{where}: {schedule!r} has {len(fields)} field(s): a cron schedule has 5 (minute hour "
             f'day-of-month month day-of-week), e.g. "0 9 * * MON"; or use every = "30s"'
         )
-    for text, (field_name, low, high, names) in zip(fields, _CRON_FIELDS):
+    for text, (field_name, low, high, names) in zip(fields, _CRON_FIELDS, strict=False):
         for item in text.split(","):
             if not _cron_item_ok(item, low, high, names):
                 allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")

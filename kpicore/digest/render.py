@@ -54,9 +54,9 @@ class DigestSpec:
     #: A kpicore.scheduler.CronSchedule or IntervalSchedule (None: sent with `kpi digest send` only).
     schedule: Any = None
     #: Seconds: a missed fire this recent is sent once when `kpi serve` starts.
-    catch_up: int = 86400
+    catch_up: float = 86400
     #: Seconds a fire waits for a source that cannot be reached before sending without it.
-    max_delay: int = 21600
+    max_delay: float = 21600
     #: Segments with fewer records are marked as small samples (and never named in the headline).
     min_sample: int = 30
     #: How many insights the digest shows (None: ``[insights] top``; 0: none).

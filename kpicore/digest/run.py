@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -185,18 +185,19 @@ def digest_insights(spec: DigestSpec, period: Period, source, config, registry) 
     return findings.insights[:top]
 
 
+@overload
+def ledger_engine(config, *, create: Literal[True] = True) -> Engine: ...
+@overload
+def ledger_engine(config, *, create: bool) -> Engine | None: ...
 def ledger_engine(config, *, create: bool = True) -> Engine | None:
     """The state database holding the delivery ledger (migrated). With ``create=False``, None when
     the SQLite file does not exist yet, so read-only commands do not create it."""
-    from pathlib import Path
-
+    from kpicore.dialects.urls import sqlite_file
     from kpicore.state import open_state
 
     url = config.resolved_state_url()
-    if not create and url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
-        if path and path != ":memory:" and not Path(path).exists():
-            return None
+    if not create and (path := sqlite_file(url)) is not None and not path.exists():
+        return None
     return open_state(url)
 
 
@@ -262,15 +263,10 @@ def send_digest(
 
 
 def claim_lease(config) -> dt.timedelta:
-    """How long a claim in the ledger lives without renewal: ``[serve] lease`` (default 60 s).
+    """How long a claim in the ledger lives without renewal: ``[serve] lease`` (default 60 s)."""
+    from kpicore.settings import claim_lease as lease
 
-    Every process sharing a state database should use the same value.
-    """
-    from kpicore.delivery.ledger import LEASE
-    from kpicore.scheduler import parse_duration
-
-    raw = (getattr(config, "serve", None) or {}).get("lease")
-    return LEASE if raw is None else dt.timedelta(seconds=parse_duration(raw, "kpi.toml: [serve].lease"))
+    return lease(config)
 
 
 def prepare_unavailable(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, MappingError
+from ..settings import unknown_key
 from .base import Detector, Evidence, Insight
 
 _log = logging.getLogger("kpicore.insights")
@@ -53,8 +54,7 @@ def insight_options(config, registry=None) -> dict[str, Any]:
         if isinstance(value, Mapping) and (key in kinds or registry is None):
             continue  # [insights.KIND]
         if key not in OPTIONS:
-            known = ", ".join([*OPTIONS, *sorted(kinds)])
-            raise ConfigError(f"{where}: [insights] unknown key {key!r} (known: {known})")
+            raise unknown_key(key, [*OPTIONS, *sorted(kinds)], f"{where}: [insights]")
         options[key] = value
     if options["dimensions"] is not None and (
         not isinstance(options["dimensions"], list)
@@ -87,8 +87,7 @@ def detector_settings(detector: Detector, config) -> dict[str, Any]:
     settings = dict(detector.settings)
     for key, value in raw.items():
         if key not in settings:
-            known = ", ".join(settings) or "none"
-            raise ConfigError(f"{where}: [insights.{detector.kind}] unknown key {key!r} (known: {known})")
+            raise unknown_key(key, settings, f"{where}: [insights.{detector.kind}]")
         default = settings[key]
         number_expected = isinstance(default, (int, float)) and not isinstance(default, bool)
         if number_expected and (not isinstance(value, (int, float)) or isinstance(value, bool)):

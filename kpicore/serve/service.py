@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from kpicore.digest.render import DigestSpec
 
 DEFAULT_BACKOFF = ("1m", "5m", "15m", "60m")
-DEFAULT_TICK = "15s"
 #: The text that marks a compute failure because the source could not be reached (held, not counted).
 SOURCE_DOWN = "source unavailable: "
 
@@ -41,9 +40,9 @@ class ServeSettings:
     """``[serve]`` of kpi.toml."""
 
     notify: list[str] = field(default_factory=list)
-    backoff: list[int] = field(default_factory=lambda: [60, 300, 900, 3600])
+    backoff: list[float] = field(default_factory=lambda: [60.0, 300.0, 900.0, 3600.0])
     retries: int = 4
-    tick: int = 15
+    tick: float = 15.0
 
     @property
     def max_attempts(self) -> int:
@@ -57,9 +56,10 @@ class ServeSettings:
 def serve_settings(config) -> ServeSettings:
     """``[serve]`` validated; ConfigError names the key."""
     from kpicore.digest.config import config_file_name
-    from kpicore.scheduler import parse_duration
+    from kpicore.settings import claim_lease, parse_duration, serve_tick
 
     raw = config.serve
+    claim_lease(config)  # checked with the rest of [serve]: at least 5 s and twice the tick
     where = f"{config_file_name(config)}: [serve]"
     backoff_raw = raw.get("backoff", list(DEFAULT_BACKOFF))
     if not isinstance(backoff_raw, list) or not backoff_raw:
@@ -72,7 +72,7 @@ def serve_settings(config) -> ServeSettings:
         notify=list(raw.get("notify", [])),
         backoff=backoff,
         retries=retries,
-        tick=parse_duration(raw.get("tick", DEFAULT_TICK), f"{where}.tick"),
+        tick=serve_tick(config),
     )
 
 
@@ -229,7 +229,7 @@ class Service:
             return
         self.fire(name, scheduled, "fired")
 
-    def _alert_catch_up(self, spec) -> int:
+    def _alert_catch_up(self, spec) -> float:
         from kpicore.alerts.send import alert_catch_up
 
         return alert_catch_up(spec)
@@ -525,7 +525,7 @@ class Service:
             except SourceError as error:
                 if _now() - scheduled < dt.timedelta(seconds=spec.max_delay):
                     raise SourceError(f"{SOURCE_DOWN}{error}") from None
-                cause = f"the source could not be reached for {spec.max_delay // 60} min: {error}"
+                cause = f"the source could not be reached for {spec.max_delay / 60:g} min: {error}"
                 prepared = prepare_unavailable(config, spec_, cause, **options)
             finally:
                 timing["compute"] = time.monotonic() - started

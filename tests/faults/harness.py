@@ -19,7 +19,7 @@ def write_config(
     destinations,
     smtp=None,
     slack_timeout: int = 5,
-    serve: str = 'tick = "1s"\nlease = "2s"\nbackoff = ["1s"]\nretries = 6',
+    serve: str = 'tick = "1s"\nlease = "5s"\nbackoff = ["1s"]\nretries = 6',
     extra: str = "",
     period: str = PERIOD,
     when: str = 'every = "2s"',

@@ -17,3 +17,10 @@ def register_connectors(register):
     from .connector import AgileCrmConnector
 
     register(AgileCrmConnector())
+
+
+@hookimpl
+def register_settings(register):
+    from .connector import PACK_KEYS
+
+    register("packs.agilecrm", PACK_KEYS)

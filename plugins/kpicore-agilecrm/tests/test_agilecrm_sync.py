@@ -342,3 +342,20 @@ def test_the_throughput_benchmark_runs(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "full sync of 80 objects" in done.stdout and "objects/s" in done.stdout
+
+
+def test_pack_settings_are_declared_and_checked_by_kpicore(tmp_path):
+    (tmp_path / "kpi.toml").write_text(
+        '[source]\nurl = "agilecrm://acme"\nemail = "owner@acme.example"\n[packs.agilecrm]\nlead_tags = "Lead"\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "KPI_LOAD_PLUGINS": "agilecrm"}
+    kpi = os.path.join(os.path.dirname(sys.executable), "kpi")
+    for command in ("check", "sync"):
+        result = subprocess.run(
+            [kpi, command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert (
+            "kpi.toml: [packs.agilecrm]: unknown key 'lead_tags' (did you mean 'lead_tag'?)" in result.stderr
+        )

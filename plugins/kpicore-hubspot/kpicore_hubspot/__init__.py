@@ -17,3 +17,10 @@ def register_connectors(register):
     from .connector import HubSpotConnector
 
     register(HubSpotConnector())
+
+
+@hookimpl
+def register_settings(register):
+    from .connector import PACK_KEYS
+
+    register("packs.hubspot", PACK_KEYS)

@@ -292,3 +292,14 @@ def test_kpi_sync_then_compute_last_week_as_processes(server, state, registry, t
         }
 
     assert numbers(from_crm.stdout) == numbers(from_csv.stdout) and len(numbers(from_csv.stdout)) >= 10
+
+
+def test_pack_settings_are_declared_and_checked_by_kpicore(server, registry, tmp_path):
+    assert set(registry.settings["packs.hubspot"].item.keys) == set(hubspot_connector.PACK_KEYS)
+    raw = {"source": {"url": "hubspot://"}, "packs": {"hubspot": {"won_stage": ["closedwon"]}}}
+    config = parse_config(raw, tmp_path / "kpi.toml")
+    with pytest.raises(ConfigError) as caught:
+        sync(config, registry)
+    assert str(caught.value).endswith(
+        "kpi.toml: [packs.hubspot]: unknown key 'won_stage' (did you mean 'won_stages'?)"
+    )

@@ -181,7 +181,7 @@ def read_export(path: str | Path) -> tuple[str, list[dict]]:
     except (OSError, UnicodeDecodeError) as error:
         raise SourceError(f"cannot read {path}: {error}") from None
     # LinkedIn's export puts a title line above the header: start at the first line naming a known format.
-    for start, line in enumerate(lines[:5]):
+    for start, line in enumerate(lines[:5]):  # noqa: B007 - the header line found is used below
         header = [name.strip() for name in next(csv.reader([line]), [])]
         export = detect(header)
         if export is not None:

@@ -256,7 +256,7 @@ class SparkSource(Source):
         probe = sa.select(*[columns[c].label(c) for c in time_columns]).select_from(from_).where(sa.false())
         description = self._run(lambda conn: conn.execute(probe).cursor.description)
         storage = {}
-        for name, described in zip(time_columns, description):
+        for name, described in zip(time_columns, description, strict=False):
             kind = entity.column(name).kind
             try:
                 storage[name] = self.dialect.storage_kind(described[1], kind)

@@ -243,7 +243,7 @@ class Cursor:
             (field.name, _type_name(field.type), None, None, None, None, True) for field in table.schema
         ]
         columns = [column.to_pylist() for column in table.columns]
-        self._rows = list(zip(*columns)) if columns else []
+        self._rows = list(zip(*columns, strict=False)) if columns else []
         self._position = 0
         self.rowcount = len(self._rows)
         return self
