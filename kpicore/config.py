@@ -390,3 +390,13 @@ def exposed_secrets(path: Path) -> list[str]:
         f"run chmod 600 {path.name}, or put the secret in an environment variable (${{NAME}})"
         for where in found
     ]
+
+
+def config_file_name(config) -> str:
+    """How messages name the config file: relative to the working directory when it is inside it."""
+    if config.path is None:
+        return "kpi.toml"
+    try:
+        return str(Path(config.path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(config.path)

@@ -28,7 +28,8 @@ def _hint(name: str, known) -> str:
 
 def config_problems(config, registry) -> list[str]:
     """Every problem of ``config`` that the installed plugins make visible, one line each."""
-    from .digest.config import config_file_name, digest_spec
+    from .config import config_file_name
+    from .digest.config import digest_spec
 
     where = config_file_name(config)
     problems: list[str] = []

@@ -132,8 +132,8 @@ def _clean(number: float) -> float:
 
 def describe(target: Target, unit: str, locale: str = "en", currency: str = "USD") -> str:
     """The target for people, in the language in effect: ``≥ 40``, ``≤ 2.5%``, ``30–50``, ``goal $50,000``."""
-    from .digest import formatting
     from .i18n import _
+    from .presentation import formatting
 
     def fmt(number: float) -> str:
         return formatting.format_value(number, unit, locale, currency)
@@ -200,7 +200,7 @@ def label(target: Target, unit: str, locale: str = "en", currency: str = "USD") 
 def gap_text(gap: float | None, unit: str, locale: str = "en", currency: str = "USD") -> str:
     """The size of a gap for people, as a change reads everywhere: ``0.80 pts`` for percent and
     points metrics, ``$2,000.00``, ``5.0 min``."""
-    from .digest import formatting
+    from .presentation import formatting
 
     return formatting.format_change(abs(gap or 0), None, unit, locale, currency).lstrip("+")
 

@@ -8,8 +8,8 @@ from kpicore.channels import OutgoingDigest, SlackChannel, default_channels
 from kpicore.delivery import MessageKey, deliver
 from kpicore.delivery.ledger import list_deliveries
 from kpicore.digest import render
-from kpicore.digest.blockkit import check_message
 from kpicore.errors import DeliveryError
+from kpicore.presentation.blockkit import check_message
 from tests.conftest import SLACK_TOKEN
 from tests.digest_data import PERIOD, sample_results, sample_spec
 from tests.test_digest_render import PNG_SIGNATURE, many_results

@@ -38,10 +38,10 @@ from kpicore.chat.grammar import (
     Vocabulary,
     parse_command,
 )
-from kpicore.digest import formatting
-from kpicore.digest.blockkit import MAX_BLOCKS, fit_block, slack_escape
 from kpicore.errors import ConfigError, KpiError, SourceError
 from kpicore.i18n import _
+from kpicore.presentation import formatting
+from kpicore.presentation.blockkit import MAX_BLOCKS, fit_block, slack_escape
 from kpicore.results import MetricResult, Segment, TrendPoint
 
 log = logging.getLogger("kpicore.chat")

@@ -65,8 +65,8 @@ def check_command(name, period, source, tz, output, config_path):
       kpi alerts check churn_spike --period 2026-W47 --format json
     """
     from ..alerts.evaluate import describe, evaluate
-    from ..digest.formatting import segment_label
     from ..errors import ConfigError
+    from ..presentation.formatting import segment_label
 
     config = context.load(config_path)
     reg = context.registry()

@@ -40,9 +40,10 @@ def _spec(config, name: str):
 @context.config_option
 def list_command(config_path):
     """List the digests: metrics, schedule, destinations and the last delivery to each."""
-    from ..digest.config import config_file_name, digest_names, digest_spec
-    from ..digest.ledger import list_deliveries
-    from ..digest.run import ledger_engine
+    from ..config import config_file_name
+    from ..delivery.ledger import list_deliveries
+    from ..delivery.store import ledger_engine
+    from ..digest.config import digest_names, digest_spec
     from ..errors import ConfigError
 
     config = context.load(config_path)
@@ -165,8 +166,9 @@ def send_command(name, period, dry_run, force, source, config_path):
 
 def _dry_run(config, spec, reg, period, source, force) -> None:
     from ..channels.base import parse_destination
-    from ..digest.ledger import SENT, list_deliveries
-    from ..digest.run import channel_settings, channels, ledger_engine, prepare_digest
+    from ..delivery.ledger import SENT, list_deliveries
+    from ..delivery.store import ledger_engine
+    from ..digest.run import channel_settings, channels, prepare_digest
 
     prepared = prepare_digest(config, spec, period=period, registry=reg, source_url=source, store=False)
     label = prepared.period.label
@@ -206,8 +208,8 @@ def deliveries_command(name, period, config_path):
     `unknown` is a send that started but never recorded its outcome (the process stopped): check
     the destination, then `kpi digest send NAME --force` if it did not arrive.
     """
-    from ..digest.ledger import list_deliveries
-    from ..digest.run import ledger_engine
+    from ..delivery.ledger import list_deliveries
+    from ..delivery.store import ledger_engine
 
     config = context.load(config_path)
     engine = ledger_engine(config, create=False)

@@ -1,6 +1,6 @@
 """Printing results: a rich table for people, JSON (DESIGN 8) or CSV for machines.
 
-The table formats every value, change and count through ``kpicore.digest.formatting``, the one
+The table formats every value, change and count through ``kpicore.presentation.formatting``, the one
 formatting path digests (and chat answers) use, so a number reads the same everywhere.
 """
 
@@ -10,8 +10,8 @@ import csv
 import io
 import json
 
-from ..digest import formatting
 from ..i18n import _, using
+from ..presentation import formatting
 from ..results import MetricResult, clean_number, relative_change
 from ..results import change as change_of
 

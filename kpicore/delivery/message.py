@@ -76,8 +76,8 @@ class Message:
         def render(fmt: str):
             from html import escape
 
-            from kpicore.digest.blockkit import slack_escape
             from kpicore.digest.render import Rendered
+            from kpicore.presentation.blockkit import slack_escape
 
             if fmt == "slack":
                 return Rendered(

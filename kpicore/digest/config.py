@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from pathlib import Path
 from typing import Any
 
+from kpicore.config import config_file_name
 from kpicore.digest.render import DigestSpec
 from kpicore.errors import ConfigError
 
@@ -54,16 +54,6 @@ _CRON_FIELDS = (
     ("month", 1, 12, _MONTHS),
     ("day of week", 0, 7, _DAYS),
 )
-
-
-def config_file_name(config) -> str:
-    """How messages name the config file: relative to the working directory when it is inside it."""
-    if config.path is None:
-        return "kpi.toml"
-    try:
-        return str(Path(config.path).resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(config.path)
 
 
 def digest_names(config) -> list[str]:

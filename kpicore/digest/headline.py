@@ -24,8 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from kpicore.digest import formatting
 from kpicore.i18n import _, ngettext
+from kpicore.presentation import formatting
 from kpicore.results import POINT_UNITS, MetricResult, Segment
 
 #: Below this many records a segment is not named as the place a change came from.

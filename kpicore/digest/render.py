@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kpicore import i18n
-from kpicore.digest import formatting
-from kpicore.digest.blockkit import slack_escape, split_messages
 from kpicore.errors import ConfigError
 from kpicore.i18n import _, current_locale
+from kpicore.presentation import formatting
+from kpicore.presentation.blockkit import slack_escape, split_messages
 from kpicore.results import MetricResult
 
 Format = Literal["slack", "html", "text", "md"]
@@ -191,9 +191,9 @@ def md_escape(value: Any) -> str:
 def metric_view(
     result: MetricResult, *, locale: str = "en", currency: str = "USD", min_sample: int = 30
 ) -> MetricView:
-    """Format one result for the templates (through kpicore.digest.formatting, as every surface does)."""
-    from kpicore.digest.charts import chart_alt
+    """Format one result for the templates (through kpicore.presentation.formatting, as every surface does)."""
     from kpicore.digest.headline import by_impact, is_worse
+    from kpicore.presentation.charts import chart_alt
     from kpicore.results import relative_change
 
     def fmt(value: float | None) -> str:
@@ -401,7 +401,7 @@ def draw_charts(
     results: list[MetricResult], *, locale: str = "en", currency: str = "USD", calendar: str = "gregorian"
 ) -> dict[str, bytes]:
     """A trend chart PNG for each available metric with at least two trend values: metric -> PNG."""
-    from kpicore.digest.charts import trend_chart
+    from kpicore.presentation.charts import trend_chart
 
     drawn = {}
     for result in results:
@@ -501,7 +501,7 @@ def render(
     images: dict[str, bytes] = {}
     chart_ids: dict[str, str] = {}
     if charts if charts is not None else fmt in ("html", "slack"):
-        from kpicore.digest.charts import chart_content_id
+        from kpicore.presentation.charts import chart_content_id
 
         if chart_images is None:
             chart_images = draw_charts(results, locale=locale, currency=currency, calendar=calendar)

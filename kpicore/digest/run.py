@@ -185,21 +185,6 @@ def digest_insights(spec: DigestSpec, period: Period, source, config, registry) 
     return findings.insights[:top]
 
 
-def ledger_engine(config, *, create: bool = True) -> Engine | None:
-    """The state database holding the delivery ledger (migrated). With ``create=False``, None when
-    the SQLite file does not exist yet, so read-only commands do not create it."""
-    from pathlib import Path
-
-    from kpicore.state import open_state
-
-    url = config.resolved_state_url()
-    if not create and url.startswith("sqlite:///"):
-        path = url[len("sqlite:///") :]
-        if path and path != ":memory:" and not Path(path).exists():
-            return None
-    return open_state(url)
-
-
 def channels(registry) -> dict[str, Channel]:
     """Scheme -> channel, from the registered channel plugins."""
     return {scheme: registration.item for scheme, registration in registry.channels.items()}
@@ -235,6 +220,7 @@ def send_digest(
     ``reraise=False`` a compute failure is only recorded and returned as failed outcomes.
     """
     from kpicore.delivery import MessageKey, deliver
+    from kpicore.delivery.store import claim_lease, ledger_engine
     from kpicore.registry import get_registry
 
     registry = registry or get_registry()
@@ -259,18 +245,6 @@ def send_digest(
         lease=claim_lease(config),
     )
     return run
-
-
-def claim_lease(config) -> dt.timedelta:
-    """How long a claim in the ledger lives without renewal: ``[serve] lease`` (default 60 s).
-
-    Every process sharing a state database should use the same value.
-    """
-    from kpicore.delivery.ledger import LEASE
-    from kpicore.scheduler import parse_duration
-
-    raw = (getattr(config, "serve", None) or {}).get("lease")
-    return LEASE if raw is None else dt.timedelta(seconds=parse_duration(raw, "kpi.toml: [serve].lease"))
 
 
 def prepare_unavailable(

@@ -56,7 +56,7 @@ class ServeSettings:
 
 def serve_settings(config) -> ServeSettings:
     """``[serve]`` validated; ConfigError names the key."""
-    from kpicore.digest.config import config_file_name
+    from kpicore.config import config_file_name
     from kpicore.scheduler import parse_duration
 
     raw = config.serve
@@ -317,7 +317,7 @@ class Service:
         """Send each /kpi follower their personal message for the period of ``scheduled`` (default:
         the most recent fire), once per (user, period); failed sends are retried like alerts'."""
         from kpicore.chat.personal import send_personal
-        from kpicore.digest.run import claim_lease
+        from kpicore.delivery.store import claim_lease
         from kpicore.scheduler import most_recent_fire
 
         if self.follow is None:
