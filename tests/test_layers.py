@@ -23,12 +23,10 @@ KNOWN_FILE_CYCLES = [
         "kpicore.execution",
         "kpicore.source",
     ],
-    ["kpicore.results", "kpicore.targets"],
 ]
 KNOWN_GROUP_CYCLES = [
     ["channels", "delivery", "digest"],
     ["dialects", "execution", "source"],
-    ["presentation", "results", "targets"],
 ]
 #: (importing module, imported module) pairs that point up the layers.
 KNOWN_UPWARD = {
@@ -50,7 +48,6 @@ KNOWN_UPWARD = {
     ("kpicore.digest.run", "kpicore.plugins"),
     ("kpicore.digest.run", "kpicore.registry"),
     ("kpicore.insights.base", "kpicore.presentation.formatting"),
-    ("kpicore.targets", "kpicore.presentation.formatting"),
 }
 
 

@@ -12,8 +12,9 @@ import pytest
 from kpicore.config import Config
 from kpicore.digest.headline import headline
 from kpicore.errors import ConfigError
+from kpicore.presentation.targets import status_text
 from kpicore.results import MetricResult
-from kpicore.targets import Target, apply_targets, parse_target, status, status_text
+from kpicore.targets import Target, apply_targets, parse_target, status
 
 
 @pytest.mark.parametrize(

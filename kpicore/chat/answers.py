@@ -1049,7 +1049,8 @@ def _value(result: MetricResult, config) -> str:
 def _target(result: MetricResult, config) -> str | None:
     """``target ≥ 40: ✓ on track`` when kpi.toml sets a target for the metric (kpicore.targets, the
     one implementation the digest and `kpi compute` use; stored values get their status here)."""
-    from kpicore.targets import apply_targets, status_text
+    from kpicore.presentation.targets import status_text
+    from kpicore.targets import apply_targets
 
     if result.target_status is None:
         apply_targets([result], config)

@@ -28,7 +28,7 @@ def change_text(result: MetricResult, locale: str = "en", currency: str = "USD")
 
 def target_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:
     """The target column: ``≥ 40 ✓``, ``≤ 2.5% ✗ 0.80 pts over``, ``""`` without a target."""
-    from ..targets import describe, standing
+    from ..presentation.targets import describe, standing
 
     the_status = result.target_status
     if the_status is None:

@@ -258,7 +258,7 @@ def metric_view(
 
 
 def _target_fields(result: MetricResult, locale: str, currency: str) -> dict[str, Any]:
-    from kpicore.targets import describe, label, standing
+    from kpicore.presentation.targets import describe, label, standing
 
     the_status = result.target_status
     if the_status is None:
