@@ -1,4 +1,4 @@
-"""kpi.toml: loading, validation and defaults (DESIGN section 12)."""
+"""kpi.toml: loading, validation and defaults."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from .alerts.rules import alert_problems
+from .alerts.check import alert_problems
 from .errors import ConfigError
 from .targets import target_problems
 

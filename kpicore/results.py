@@ -1,4 +1,4 @@
-"""The result of computing one metric for one period: the shape of DESIGN section 8."""
+"""The result of computing one metric for one period: value, comparison, trend, segments, target status."""
 
 from __future__ import annotations
 
@@ -225,7 +225,7 @@ class MetricResult:
         return None if self.target_status is None else self.target_status.gap
 
     def to_json(self) -> dict[str, Any]:
-        """The DESIGN 8 object: plain JSON types, numbers as numbers (without float noise) or None."""
+        """The result as JSON: plain JSON types, numbers as numbers (without float noise) or None."""
         data: dict[str, Any] = {
             "metric": self.metric,
             "title": self.title,

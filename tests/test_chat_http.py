@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kpicore.chat.answers import Answerer, Asker
+from kpicore.chat.allow import Asker
+from kpicore.chat.answers import Answerer
 from kpicore.chat.app import build_app
 from kpicore.chat.http import starlette_app
 from kpicore.config import load_config

@@ -14,50 +14,14 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
 from .rules import AlertSpec
+from .schedule import alert_period
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from ..delivery import MessageKey
     from .evaluate import AlertState
-
-
-def alert_schedule(spec: AlertSpec, config, registry=None, where: str = "kpi.toml"):
-    """The typed schedule of ``spec`` (None when it has neither ``schedule`` nor ``every``), its
-    destinations checked; ConfigError naming the key."""
-    from ..digest.config import check_cron, check_destination, check_interval
-    from ..scheduler import CronSchedule, IntervalSchedule, check_can_fire
-
-    key = f"{where}: [alerts.{spec.name}]"
-    if spec.schedule and spec.every:
-        raise ConfigError(f"{key}: give either schedule (cron) or every (an interval), not both")
-    if registry is not None:
-        for destination in spec.destinations:
-            check_destination(destination, registry, f"{key}.destinations")
-    alert_catch_up(spec, where)
-    if spec.schedule:
-        check_cron(spec.schedule, f"{key}.schedule")
-        check_can_fire(spec.schedule, f"{key}.schedule")
-        return CronSchedule(" ".join(spec.schedule.split()), config.timezone)
-    if spec.every:
-        return IntervalSchedule(check_interval(spec.every, f"{key}.every"), spec.every.strip())
-    return None
-
-
-def alert_catch_up(spec: AlertSpec, where: str = "kpi.toml") -> int:
-    """Seconds of ``catch_up``: a fire missed this recently (the service was down) is evaluated on start."""
-    from ..scheduler import parse_duration
-
-    return parse_duration(spec.catch_up, f"{where}: [alerts.{spec.name}].catch_up")
-
-
-def alert_period(spec: AlertSpec, config, scheduled: dt.datetime):
-    """The period a fire at ``scheduled`` judges: the rule's ``period`` relative to the fire time."""
-    from ..periods import parse_period
-
-    return parse_period(spec.period, config.timezone, now=scheduled, week_start=config.week_start)
 
 
 def alert_text(state: AlertState, unit: str, config, *, cleared: bool = False, by: str | None = None) -> str:
@@ -97,8 +61,8 @@ def run_alert(
     """
     from ..connectors import open_configured_source
     from ..delivery import MessageKey, deliver
+    from ..delivery.destinations import channel_settings, channels
     from ..delivery.ledger import SENT, list_deliveries
-    from ..digest.run import channel_settings, channels
     from ..sync import sync_if_stale
     from .evaluate import evaluate
 

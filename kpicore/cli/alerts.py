@@ -1,4 +1,5 @@
-"""``kpi alerts list`` and ``kpi alerts check``: the ``[alerts.NAME]`` rules, evaluated now, nothing sent."""
+"""``kpi alerts list``, ``kpi alerts check`` (the ``[alerts.NAME]`` rules, evaluated now, nothing sent) and
+``kpi alerts deliveries`` (what was sent)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def alerts_group():
 
 def _specs(config, reg):
     """Every alert rule, checked against the metrics and targets; the first problem is a ConfigError."""
-    from ..alerts.rules import alert_problems, alert_specs
+    from ..alerts.check import alert_problems
+    from ..alerts.rules import alert_specs
     from ..errors import ConfigError
 
     problems = alert_problems(config, reg)
@@ -40,6 +42,17 @@ def list_command(config_path):
         by = f" by {spec.by}" if spec.by else ""
         where = ", ".join(spec.destinations) or "no destinations"
         click.echo(f"{spec.name}: {spec.when}{by} · {spec.period} · {when} · {where}")
+
+
+@alerts_group.command("deliveries")
+@click.argument("name", required=False)
+@click.option("--period", "-p", help="Only this period's rows, as the ledger names it (2026-W47).")
+@context.config_option
+def deliveries_command(name, period, config_path):
+    """Show the alerts' and clears' rows of the delivery ledger (newest first): status, attempts, last error."""
+    from .digest import show_deliveries
+
+    show_deliveries(config_path, name, period, ("alert", "alert_clear"))
 
 
 @alerts_group.command("check")

@@ -1,4 +1,4 @@
-"""Printing results: a rich table for people, JSON (DESIGN 8) or CSV for machines.
+"""Printing results: a rich table for people, JSON (``MetricResult.to_json``) or CSV for machines.
 
 The table formats every value, change and count through ``kpicore.presentation.formatting``, the one
 formatting path digests (and chat answers) use, so a number reads the same everywhere.
@@ -178,7 +178,7 @@ def _segment_year_before_cells(segment, result: MetricResult, locale: str, curre
 
 
 def to_json(results: list[MetricResult]) -> str:
-    """The DESIGN 8 array: numbers without binary float noise (12 significant digits)."""
+    """The results as a JSON array: numbers without binary float noise (12 significant digits)."""
     return json.dumps([r.to_json() for r in results], indent=2)
 
 

@@ -21,8 +21,9 @@ def _service_specs(config, reg):
 
 def _alert_schedules(config, reg) -> dict:
     """Alert name -> (AlertSpec, schedule or None), every rule checked; the first problem is a ConfigError."""
-    from ..alerts.rules import alert_problems, alert_specs
-    from ..alerts.send import alert_schedule
+    from ..alerts.check import alert_problems
+    from ..alerts.rules import alert_specs
+    from ..alerts.schedule import alert_schedule
     from ..config import config_file_name
     from ..errors import ConfigError
 
@@ -41,7 +42,7 @@ def _follow_schedule(config):
     import os
 
     from ..channels.slack import TOKEN_ENV
-    from ..chat.answers import ChatSettings
+    from ..chat.settings import ChatSettings
 
     settings = ChatSettings.from_config(config)
     if not os.environ.get(TOKEN_ENV):

@@ -1,4 +1,4 @@
-"""Digest definitions: the ``[digests.NAME]`` tables of kpi.toml turned into DigestSpecs (DESIGN 12).
+"""Digest definitions: the ``[digests.NAME]`` tables of kpi.toml turned into DigestSpecs.
 
 Every error names the file and the key, and says what to write instead::
 

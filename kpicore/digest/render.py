@@ -19,6 +19,7 @@ from typing import Any, Literal
 from kpicore import i18n
 from kpicore.errors import ConfigError
 from kpicore.i18n import _, current_locale
+from kpicore.message import Rendered
 from kpicore.presentation import formatting
 from kpicore.presentation.blockkit import slack_escape, split_messages
 from kpicore.results import MetricResult
@@ -31,14 +32,12 @@ TEMPLATE_SUFFIXES: dict[str, str] = {
     "text": "txt.j2",
     "md": "md.j2",
 }
-#: File extension of each rendered format (``file:`` destinations, ``kpi digest render --out``).
-FILE_EXTENSIONS: dict[str, str] = {"slack": "slack.json", "html": "html", "text": "txt", "md": "md"}
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @dataclass
 class DigestSpec:
-    """One ``[digests.NAME]`` table of kpi.toml (DESIGN 12)."""
+    """One ``[digests.NAME]`` table of kpi.toml."""
 
     name: str
     title: str
@@ -61,27 +60,6 @@ class DigestSpec:
     min_sample: int = 30
     #: How many insights the digest shows (None: ``[insights] top``; 0: none).
     insights: int | None = None
-
-
-@dataclass
-class Rendered:
-    """A digest rendered in one format.
-
-    ``body`` is the text to show or store (for Slack, the JSON document of ``slack_document``); ``images``
-    maps Content-IDs to chart PNGs (HTML and Slack); ``messages`` are chat.postMessage payloads
-    (Slack only), each within Block Kit limits.
-    """
-
-    fmt: str
-    body: str
-    images: dict[str, bytes] = field(default_factory=dict)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    #: metric name -> Content-ID of its chart, in digest order.
-    charts: dict[str, str] = field(default_factory=dict)
-    #: The headline in one line (what a notification or an email preview shows).
-    headline: str = ""
-    #: metric name -> the alt text of its chart (the chart in words).
-    chart_alts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

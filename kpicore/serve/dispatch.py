@@ -175,7 +175,7 @@ class Dispatcher:
     def _deliver(self, spec: DigestSpec, scheduled: dt.datetime, period: str, destinations) -> list:
         from sqlalchemy.exc import SQLAlchemyError
 
-        from kpicore.digest.run import send_digest
+        from kpicore.serve.send import send_digest
 
         started = time.monotonic()
         timing: dict[str, float] = {}
@@ -284,7 +284,7 @@ class Dispatcher:
 
     def _notify(self, spec: DigestSpec, period: str, outcome, text: str) -> None:
         from kpicore.delivery import Message, MessageKey, deliver
-        from kpicore.digest.run import channel_settings, channels
+        from kpicore.delivery.destinations import channel_settings, channels
 
         key = MessageKey("alert", f"delivery-failed:{spec.name}:{outcome.destination}"[:200], period)
         notice = Message.plain(key, f"kpicore: delivery of {spec.name} failed", text)

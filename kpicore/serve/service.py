@@ -223,7 +223,7 @@ class Service:
         self.dispatch.fire(name, scheduled, "fired")
 
     def _alert_catch_up(self, spec) -> int:
-        from kpicore.alerts.send import alert_catch_up
+        from kpicore.alerts.schedule import alert_catch_up
 
         return alert_catch_up(spec)
 
@@ -289,7 +289,7 @@ class Service:
     def _retry_alerts(self, now: dt.datetime) -> None:
         """Judge again an alert whose last send failed, once its backoff has passed (the same rule,
         period and segment: the ledger claims only the failed destinations)."""
-        from kpicore.alerts.send import alert_period
+        from kpicore.alerts.schedule import alert_period
         from kpicore.scheduler import most_recent_fire
 
         for name, (spec, schedule) in self.alerts.items():
