@@ -102,13 +102,13 @@ def test_a_missed_fire_beyond_the_grace_is_not_sent(tmp_path, demo_database, sla
 
 
 def test_retries_with_backoff_then_one_notice_to_ops(tmp_path, demo_database, slack, running):
-    """Each retry waits for its backoff (2 s, then 3 s; the tick runs every second), then one notice."""
+    """Each retry waits for its backoff (3 s, then 6 s; the tick runs every second), then one notice."""
     slack.fail_channels.add(SLACK_KPIS)
     service = make_service(
         tmp_path,
         demo_database,
         digest={"schedule": "* * * * *", "catch_up": "1h", "period": "2026-W47"},
-        serve={"notify": ["slack:#ops"], "backoff": ["2s", "3s"], "retries": 2},
+        serve={"notify": ["slack:#ops"], "backoff": ["3s", "6s"], "retries": 2},
     )
     running(service)
 
@@ -117,13 +117,13 @@ def test_retries_with_backoff_then_one_notice_to_ops(tmp_path, demo_database, sl
 
     seen: list[float] = []  # when each attempt was first seen
     service.start()
-    deadline = time.monotonic() + 40
+    deadline = time.monotonic() + 60
     while not slack.posted_to(SLACK_OPS) and time.monotonic() < deadline:
         seen.extend(time.monotonic() for _ in range(attempts() - len(seen)))
         time.sleep(0.02)
     seen.extend(time.monotonic() for _ in range(attempts() - len(seen)))
     assert len(seen) == 3  # the fire, then 2 retries
-    assert seen[1] - seen[0] >= 1.9 and seen[2] - seen[1] >= 2.9, seen  # 2 s, then 3 s (not each tick)
+    assert seen[1] - seen[0] >= 2.9 and seen[2] - seen[1] >= 5.9, seen  # 3 s, then 6 s (not each tick)
     (row,) = list_deliveries(service.engine, kind="digest")
     assert (row.status, row.attempts) == ("failed", 3)
     (notice,) = slack.posted_to(SLACK_OPS)
