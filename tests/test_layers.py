@@ -16,10 +16,6 @@ KNOWN_GROUP_CYCLES: list[list[str]] = []
 #: (importing module, imported module) pairs that point up the layers.
 KNOWN_UPWARD = {
     ("kpicore.alerts.schedule", "kpicore.scheduler"),
-    ("kpicore.alerts.send", "kpicore.delivery.destinations"),
-    ("kpicore.alerts.send", "kpicore.delivery.ledger"),
-    ("kpicore.alerts.send", "kpicore.delivery.send"),
-    ("kpicore.alerts.send", "kpicore.sync"),
     ("kpicore.chat.answers", "kpicore.registry"),
     ("kpicore.delivery.store", "kpicore.scheduler"),  # parse_duration: goes when durations move down
     ("kpicore.digest.config", "kpicore.delivery.check"),

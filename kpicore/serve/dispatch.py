@@ -309,8 +309,8 @@ class Dispatcher:
         """Judge alert ``name`` for the period of its most recent fire time and send what is due
         (kind ``alert`` or ``alert_clear``, once per rule, period, segment and destination; a failed
         send is retried on a later fire or tick once its backoff has passed, up to ``retries``)."""
-        from kpicore.alerts.send import run_alert
         from kpicore.scheduler import most_recent_fire
+        from kpicore.serve.alerts import run_alert
 
         spec, schedule = self.alerts[name]
         busy = f"alert:{name}"

@@ -1,4 +1,4 @@
-"""Sending alerts through the delivery core: kind ``alert`` when a rule fires, ``alert_clear`` when it
+"""Sending alerts through the delivery core (the rules, their evaluation and their texts are ``kpicore.alerts``'s): kind ``alert`` when a rule fires, ``alert_clear`` when it
 clears, each once per (rule, period, segment, destination).
 
 The state is the delivery ledger itself, so it survives restarts and is shared by every process on
@@ -14,33 +14,15 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .rules import AlertSpec
-from .schedule import alert_period
+from kpicore.alerts.message import alert_message, alert_text
+from kpicore.alerts.rules import AlertSpec
+from kpicore.alerts.schedule import alert_period
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from ..delivery import MessageKey
-    from .evaluate import AlertState
-
-
-def alert_text(state: AlertState, unit: str, config, *, cleared: bool = False, by: str | None = None) -> str:
-    """``Alert churn_spike (region = East), 2026-W47: churn_rate > 5 — 5.3% (was 2.1%)`` or its
-    ``Back to normal: ...``."""
-    from .evaluate import describe
-
-    where = f" ({by} = {state.segment})" if state.segment is not None else ""
-    head = "Back to normal" if cleared else "Alert"
-    return (
-        f"{head}: {state.alert}{where}, {state.period}: {state.when} — "
-        f"{describe(state, unit, config.locale, config.currency)}"
-    )
-
-
-def _message(key, title: str, text: str):
-    from ..delivery import Message
-
-    return Message.plain(key, title, text)
+    from kpicore.alerts.evaluate import AlertState
+    from kpicore.message import MessageKey
 
 
 def run_alert(
@@ -59,12 +41,13 @@ def run_alert(
     passes one that waits out the retry backoff and stops after ``[serve] retries``); ``on_states``
     sees the evaluation (the service keeps the last one for ``/healthz``).
     """
-    from ..connectors import open_configured_source
-    from ..delivery import MessageKey, deliver
-    from ..delivery.destinations import channel_settings, channels
-    from ..delivery.ledger import SENT, list_deliveries
-    from ..sync import sync_if_stale
-    from .evaluate import evaluate
+    from kpicore.alerts.evaluate import evaluate
+    from kpicore.connectors import open_configured_source
+    from kpicore.delivery import deliver
+    from kpicore.delivery.destinations import channel_settings, channels
+    from kpicore.delivery.ledger import SENT, list_deliveries
+    from kpicore.message import MessageKey
+    from kpicore.sync import sync_if_stale
 
     period = alert_period(spec, config, scheduled)
     sync_if_stale(config, registry, None, echo=lambda line: None)
@@ -87,10 +70,10 @@ def run_alert(
         segment = state.segment or ""
         if state.firing:
             key = MessageKey("alert", spec.name, state.period, segment)
-            message = _message(key, f"Alert {spec.name}", alert_text(state, unit, config, by=spec.by))
+            message = alert_message(key, f"Alert {spec.name}", alert_text(state, unit, config, by=spec.by))
         elif segment in sent:
             key = MessageKey("alert_clear", spec.name, state.period, segment)
-            message = _message(
+            message = alert_message(
                 key, f"Back to normal: {spec.name}", alert_text(state, unit, config, cleared=True, by=spec.by)
             )
         else:
