@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine
 
-from kpicore.channels import OutgoingDigest, default_channels
+from kpicore.channels import default_channels
 from kpicore.delivery import deliver
+from kpicore.digest.message import OutgoingDigest
 from kpicore.digest.render import renderer
 from kpicore.state import migrate
 from tests.conftest import RecordingHandler, free_port

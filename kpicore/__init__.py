@@ -17,8 +17,7 @@ from .hookspecs import hookimpl
 from .metric import Measure, Metric, percent, ratio
 from .model import Column, Entity
 from .periods import Period, parse_period
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "Column",

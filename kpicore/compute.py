@@ -1,4 +1,4 @@
-"""The compute engine: metrics -> measures -> a few SQL queries per entity -> results (DESIGN 7, 8).
+"""The compute engine: metrics -> measures -> a few SQL queries per entity -> results.
 
 Every measure of every requested metric is evaluated for every period window (the period, the one
 before it and, with ``trend``, the last N). Measures whose filter does not depend on the period are

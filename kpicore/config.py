@@ -1,4 +1,4 @@
-"""kpi.toml: loading, validation and defaults (DESIGN section 12)."""
+"""kpi.toml: loading, validation and defaults."""
 
 from __future__ import annotations
 
@@ -371,3 +371,10 @@ def exposed_secrets(path: Path) -> list[str]:
         f"run chmod 600 {path.name}, or put the secret in an environment variable (${{NAME}})"
         for where in found
     ]
+
+
+def config_file_name(config) -> str:
+    """How messages name the config file: relative to the working directory when it is inside it."""
+    from .settings import config_name
+
+    return config_name(config)

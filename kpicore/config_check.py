@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .alerts.rules import alert_problems
+from .alerts.check import alert_problems
 from .errors import ConfigError
 from .settings import did_you_mean, table_problems
 from .targets import target_problems
@@ -44,7 +44,8 @@ def service_problems(config) -> list[str]:
 
 def config_problems(config, registry) -> list[str]:
     """Every problem of ``config`` that the installed plugins make visible, one line each."""
-    from .digest.config import config_file_name, digest_spec
+    from .config import config_file_name
+    from .digest.config import digest_spec
 
     where = config_file_name(config)
     problems: list[str] = []

@@ -1,6 +1,6 @@
 """Seeded synthetic data for `kpi demo`: two years of a small business, ending yesterday.
 
-The database holds every canonical entity (DESIGN section 4) with realistic shape: signups that grow and
+The database holds every canonical entity with realistic shape: signups that grow and
 follow weekly and yearly rhythms, churn of a few percent a month, orders only while a customer is active,
 refunds and guest orders, paid marketing spend, leads with late conversions, NPS and CSAT surveys and
 support tickets. It is deliberately untidy in the ways real sources are: a few percent of order

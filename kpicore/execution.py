@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .source import Source
-
 #: The query group the current worker thread runs for, if any.
 _in_group = threading.local()
 
@@ -28,7 +26,7 @@ class Stopped(Exception):
 
 
 def execute_all(
-    source: Source,
+    source,
     statements: list,
     labels: list[str] | None = None,
     progress: Callable[[list[str]], None] | None = None,
@@ -93,7 +91,7 @@ def run(conn, work):
 class QueryGroup:
     """The queries of one ``execute_all`` call: which connections are running one, and stopping them."""
 
-    def __init__(self, source: Source):
+    def __init__(self, source):
         self._source = source
         self._lock = threading.Lock()
         self._stopping = False

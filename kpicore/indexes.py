@@ -1,6 +1,6 @@
 """Index advice for ``kpi check --indexes``: is every mapped time column the lead column of an index?
 
-Every period filter of the compute engine is a range on a time column (DESIGN 7), which a database can
+Every period filter of the compute engine is a range on a time column, which a database can
 only answer without a full scan when an index starts with that column.
 """
 

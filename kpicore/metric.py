@@ -2,7 +2,7 @@
 
 A measure is one aggregate (count, sum, distinct count) of one entity's records, with a filter.
 The engine gathers the measures of every requested metric and evaluates them for several periods
-in one SQL query per entity, in the source database (DESIGN section 7).
+in one SQL query per entity, in the source database.
 
     class LateOrders(Metric):
         name = "late_order_rate"

@@ -1,4 +1,4 @@
-"""Entities: the canonical tables metrics read, and their columns (DESIGN section 4)."""
+"""Entities: the canonical tables metrics read, and their columns."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Default plugin: the stock entities of DESIGN section 4."""
+"""Default plugin: the stock entities, the canonical tables the stock metrics read."""
 
 from .hookspecs import hookimpl
 from .model import STOCK_ENTITIES

@@ -1,13 +1,10 @@
-"""The result of computing one metric for one period: the shape of DESIGN section 8."""
+"""The result of computing one metric for one period: value, comparison, trend, segments, target status."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .targets import TargetStatus
+from typing import Any
 
 UNITS = ("count", "currency", "percent", "points", "minutes", "ratio")
 #: Units whose period-over-period change is in points (percentage points, NPS points), not relative:
@@ -41,6 +38,33 @@ def relative_change(value: float | None, previous: float | None, unit: str) -> f
     if unit in POINT_UNITS or value is None or previous is None or previous == 0:
         return None
     return 100.0 * (value - previous) / abs(previous)
+
+
+#: The keys of a target in ``[targets]``.
+KEYS = ("min", "max", "goal")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A metric's target: a lower bound, an upper bound, both (a range) or a goal."""
+
+    min: float | None = None
+    max: float | None = None
+    goal: float | None = None
+
+    def to_json(self) -> dict[str, float]:
+        """The target as configured: ``{"min": 40}``, ``{"min": 30, "max": 50}``, ``{"goal": 50000}``."""
+        return {key: getattr(self, key) for key in KEYS if getattr(self, key) is not None}
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    """Where a value stands against its target: ``on_track`` and ``gap`` (value - target, in the
+    metric's unit); both None when the value is missing."""
+
+    target: Target
+    on_track: bool | None
+    gap: float | None
 
 
 @dataclass
@@ -201,7 +225,7 @@ class MetricResult:
         return None if self.target_status is None else self.target_status.gap
 
     def to_json(self) -> dict[str, Any]:
-        """The DESIGN 8 object: plain JSON types, numbers as numbers (without float noise) or None."""
+        """The result as JSON: plain JSON types, numbers as numbers (without float noise) or None."""
         data: dict[str, Any] = {
             "metric": self.metric,
             "title": self.title,

@@ -14,43 +14,20 @@ number; for a range the end the value is beyond, and 0 inside it. So a positive 
 target and a negative one below it; ``on_track`` says whether that is good.
 
 Everything here is a pure function of plain values; :func:`apply_targets` sets them on results.
+A target and a status as people read them are ``kpicore.presentation.targets``'s.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
+from .results import KEYS, Target, TargetStatus, clean_number
 
 #: The forms a target can take, as a user writes them (shown in every error about a target).
 ACCEPTED_FORMS = "{ min = 40 }, { max = 2.5 }, { min = 30, max = 50 } or { goal = 50000 }"
-KEYS = ("min", "max", "goal")
-
-
-@dataclass(frozen=True)
-class Target:
-    """A metric's target: a lower bound, an upper bound, both (a range) or a goal."""
-
-    min: float | None = None
-    max: float | None = None
-    goal: float | None = None
-
-    def to_json(self) -> dict[str, float]:
-        """The target as configured: ``{"min": 40}``, ``{"min": 30, "max": 50}``, ``{"goal": 50000}``."""
-        return {key: getattr(self, key) for key in KEYS if getattr(self, key) is not None}
-
-
-@dataclass(frozen=True)
-class TargetStatus:
-    """Where a value stands against its target: ``on_track`` and ``gap`` (value - target, in the
-    metric's unit); both None when the value is missing."""
-
-    target: Target
-    on_track: bool | None
-    gap: float | None
 
 
 def _is_number(value: Any) -> bool:
@@ -110,7 +87,7 @@ def status(target: Target, value: float | None, better: str) -> TargetStatus:
         return TargetStatus(target, None, None)
     if target.goal is not None:
         on_track = value >= target.goal if better == "higher" else value <= target.goal
-        return TargetStatus(target, on_track, _clean(value - target.goal))
+        return TargetStatus(target, on_track, clean_number(value - target.goal))
     below = target.min is not None and value < target.min
     above = target.max is not None and value > target.max
     if below:
@@ -121,88 +98,7 @@ def status(target: Target, value: float | None, better: str) -> TargetStatus:
         gap = 0.0
     else:
         gap = value - (target.min if target.min is not None else target.max)
-    return TargetStatus(target, not (below or above), _clean(gap))
-
-
-def _clean(number: float) -> float:
-    from .results import clean_number
-
-    return clean_number(number)
-
-
-def describe(target: Target, unit: str, locale: str = "en", currency: str = "USD") -> str:
-    """The target for people, in the language in effect: ``≥ 40``, ``≤ 2.5%``, ``30–50``, ``goal $50,000``."""
-    from .digest import formatting
-    from .i18n import _
-
-    def fmt(number: float) -> str:
-        return formatting.format_value(number, unit, locale, currency)
-
-    if target.goal is not None:
-        from .i18n import current_locale, direction
-
-        value = fmt(target.goal)
-        if direction(current_locale()) == "rtl":
-            value = f"\u2066{value}\u2069"  # the amount keeps its reading order inside right-to-left text
-        return _("goal %(value)s") % {"value": value}
-    if target.min is not None and target.max is not None:
-        return f"{fmt(target.min)}–{fmt(target.max)}"
-    if target.min is not None:
-        return f"≥ {fmt(target.min)}"
-    return f"≤ {fmt(target.max)}"
-
-
-def status_text(result, locale: str = "en", currency: str = "USD") -> str | None:
-    """``target ≥ 40: ✓ on track`` / ``target ≤ 2.5%: ✗ off track by 0.80 pts`` for a result with a
-    target and a value; None otherwise."""
-    the_status = getattr(result, "target_status", None)
-    if the_status is None or the_status.on_track is None:
-        return None
-    text = f"target {describe(the_status.target, result.unit, locale, currency)}: "
-    if the_status.on_track:
-        return text + "✓ on track"
-    return text + f"✗ off track by {gap_text(the_status.gap, result.unit, locale, currency)}"
-
-
-def standing(
-    the_status: TargetStatus | None, unit: str, locale: str = "en", currency: str = "USD"
-) -> str | None:
-    """Where a value stands, in the language in effect: ``✓ on track``, ``✗ 0.80 pts over``,
-    ``✗ $2,000.00 short``; None without a target or a value. ("over": above the target's upper end
-    or the goal; "short": below its lower end or the goal.)"""
-    from .i18n import _
-
-    if the_status is None or the_status.on_track is None:
-        return None
-    if the_status.on_track:
-        return "✓ " + _("on track")
-    gap = gap_text(the_status.gap, unit, locale, currency)
-    from .i18n import current_locale, direction
-
-    if direction(current_locale()) == "rtl":
-        gap = f"\u2066{gap}\u2069"  # the amount keeps its reading order inside right-to-left text
-    words = _("%(gap)s over") if (the_status.gap or 0) > 0 else _("%(gap)s short")
-    return "✗ " + words % {"gap": gap}
-
-
-def label(target: Target, unit: str, locale: str = "en", currency: str = "USD") -> str:
-    """The target as a digest row names it: ``target ≥ 40``, ``target 30–50``, ``goal $50,000.00``."""
-    from .i18n import _, current_locale, direction
-
-    wanted = describe(target, unit, locale, currency)
-    if target.goal is not None:
-        return wanted
-    if direction(current_locale()) == "rtl":
-        wanted = f"\u2066{wanted}\u2069"  # "≤ 2.5%" keeps its reading order inside right-to-left text
-    return _("target %(target)s") % {"target": wanted}
-
-
-def gap_text(gap: float | None, unit: str, locale: str = "en", currency: str = "USD") -> str:
-    """The size of a gap for people, as a change reads everywhere: ``0.80 pts`` for percent and
-    points metrics, ``$2,000.00``, ``5.0 min``."""
-    from .digest import formatting
-
-    return formatting.format_change(abs(gap or 0), None, unit, locale, currency).lstrip("+")
+    return TargetStatus(target, not (below or above), clean_number(gap))
 
 
 def apply_targets(results: Iterable, config) -> None:

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, urlparse
 
-from kpicore.digest.blockkit import check_message
+from kpicore.presentation.blockkit import check_message
 
 
 @dataclass

@@ -8,11 +8,12 @@ from email import policy
 
 import pytest
 
-from kpicore.channels import EmailChannel, OutgoingDigest, default_channels
+from kpicore.channels import EmailChannel, default_channels
 from kpicore.channels.email import parse_recipients
 from kpicore.delivery import MessageKey, deliver
 from kpicore.delivery.ledger import list_deliveries
 from kpicore.digest import render
+from kpicore.digest.message import OutgoingDigest
 from kpicore.errors import ConfigError, DeliveryError
 from tests.digest_data import PERIOD, sample_results, sample_spec
 from tests.test_digest_render import PNG_SIGNATURE, hostile_results

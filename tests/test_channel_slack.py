@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from kpicore.channels import OutgoingDigest, SlackChannel, default_channels
+from kpicore.channels import SlackChannel, default_channels
 from kpicore.delivery import MessageKey, deliver
 from kpicore.delivery.ledger import list_deliveries
 from kpicore.digest import render
-from kpicore.digest.blockkit import check_message
+from kpicore.digest.message import OutgoingDigest
 from kpicore.errors import DeliveryError
+from kpicore.presentation.blockkit import check_message
 from tests.conftest import SLACK_TOKEN
 from tests.digest_data import PERIOD, sample_results, sample_spec
 from tests.test_digest_render import PNG_SIGNATURE, many_results
@@ -178,3 +179,32 @@ def test_a_user_destination_is_a_direct_message_opened_once(slack):
 
     with pytest.raises(ConfigError, match="a direct message names a Slack user id"):
         channel.check_target("@bob")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://slack.example.com/api/", "ftp://127.0.0.1/api/", "https:///api/", "http://10.0.0.5:8080/api/"],
+)
+def test_an_api_url_that_would_carry_the_token_off_the_machine_in_clear_is_refused(monkeypatch, url):
+    from kpicore.channels.slack import api_url
+    from kpicore.errors import ConfigError
+
+    monkeypatch.setenv("KPI_SLACK_API_URL", url)
+    with pytest.raises(ConfigError, match=r"KPI_SLACK_API_URL .* must be https://"):
+        api_url()
+    monkeypatch.delenv("KPI_SLACK_API_URL")
+    with pytest.raises(ConfigError, match=r"\[slack\] api_url"):
+        SlackChannel().check_settings({"api_url": url}, "kpi.toml")
+
+
+def test_the_api_url_can_be_set_in_kpi_toml(slack_server, monkeypatch):
+    """``[slack] api_url`` (GovSlack, a proxy) is used when the environment does not set one."""
+    from kpicore.channels.slack import api_url
+
+    assert api_url() == slack_server.base_url  # the environment wins
+    monkeypatch.delenv("KPI_SLACK_API_URL")
+    assert api_url() == "https://slack.com/api/"
+    assert api_url({"api_url": "https://slack-gov.com/api"}) == "https://slack-gov.com/api/"
+    channel = SlackChannel()
+    delivery = channel.send(outgoing(), "#kpis", {"api_url": slack_server.base_url, "charts": "off"})
+    assert delivery.message_ids and slack_server.fake.messages

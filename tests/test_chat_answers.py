@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kpicore.chat.answers import Asker, ChatSettings, RateLimiter
+from kpicore.chat.allow import Asker
+from kpicore.chat.ratelimit import RateLimiter
+from kpicore.chat.settings import ChatSettings
 from kpicore.config import Config
 from kpicore.errors import ConfigError
 

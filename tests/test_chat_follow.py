@@ -96,8 +96,8 @@ def test_the_allow_list_is_checked_again_when_the_message_is_made():
     """A follow typed in #general keeps only what [chat] allow lets #general ask for today."""
     import datetime as dt
 
-    from kpicore.chat.answers import ChatSettings
     from kpicore.chat.personal import allowed_follows
+    from kpicore.chat.settings import ChatSettings
     from kpicore.config import Config
     from kpicore.follows import Follow
 

@@ -428,3 +428,26 @@ def test_no_input_raises_anything_but_command_error(text):
     if isinstance(request, MetricRequest):
         assert set(request.metrics) <= set(STOCK)
         assert request.by is None or request.by.replace("_", "").isalnum()
+
+
+PERIOD_PHRASES = {
+    "last week": "2026-W48",
+    "this month": "2026-12",
+    "2026-11": "2026-11",
+    "2026-Q3": "2026-Q3",
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(sorted(STOCK)), min_size=1, max_size=3, unique=True),
+    st.sampled_from(sorted(PERIOD_PHRASES)),
+    st.sampled_from(["", " by region", " chart", " share"]),
+)
+def test_a_well_formed_question_is_a_metric_request(metrics, period, extra):
+    """What the fuzz test above allows (help, list, an error) is not what a plain question gets: a parser
+    that answered every text with help would pass it, not this."""
+    request = parse(f"{' '.join(metrics)} {period}{extra}")
+    assert isinstance(request, MetricRequest)
+    assert list(request.metrics) == metrics and request.period.label == PERIOD_PHRASES[period]
+    assert request.by == ("region" if extra == " by region" else None)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kpicore.chat.answers import Answerer, Asker
+from kpicore.chat.allow import Asker
+from kpicore.chat.answers import Answerer
 from kpicore.chat.app import build_app
 from kpicore.chat.http import starlette_app
 from kpicore.config import load_config
@@ -97,7 +98,7 @@ def test_signed_nps_command_is_answered_in_the_http_response(start_chat):
 
 
 def test_answer_numbers_equal_kpi_compute_json(start_chat):
-    from kpicore.digest.formatting import format_number, format_value
+    from kpicore.presentation.formatting import format_number, format_value
 
     url, _, _ = start_chat()
     answer = ask(url, "churn 2026-11")
@@ -291,7 +292,7 @@ def test_vs_compares_with_the_named_period(start_chat):
 
 
 def test_vs_last_year_is_the_year_over_year_value_or_says_there_is_no_data(start_chat, run_kpi):
-    from kpicore.digest.formatting import format_value
+    from kpicore.presentation.formatting import format_value
 
     url, _, _ = start_chat()
     code, out, err = run_kpi("compute", "nps", "--period", "2025-W47", "--format", "json")

@@ -14,13 +14,13 @@ from kpicore.channels import (
     Channel,
     Delivery,
     FileChannel,
-    OutgoingDigest,
     StdoutChannel,
     default_channels,
     parse_destination,
 )
 from kpicore.delivery import MessageKey, deliver, ledger
 from kpicore.digest import render
+from kpicore.digest.message import OutgoingDigest
 from kpicore.errors import ConfigError
 from tests.digest_data import PERIOD, sample_results, sample_spec
 

@@ -12,7 +12,7 @@ from kpicore.channels import Channel, Delivery
 from kpicore.config import parse_config
 from kpicore.delivery import Message, MessageKey, deliver, ledger, redact
 from kpicore.delivery.check import channel_setting_problems
-from kpicore.digest.run import channel_settings
+from kpicore.delivery.destinations import channel_settings
 from kpicore.errors import SourceError
 from kpicore.hookspecs import hookimpl
 from kpicore.plugins import new_plugin_manager

@@ -8,7 +8,7 @@ from itertools import pairwise
 import pytest
 from matplotlib.collections import PolyCollection
 
-from kpicore.digest.charts import (
+from kpicore.presentation.charts import (
     DPI,
     FIGSIZE,
     NOT_FROM_ZERO,
@@ -178,7 +178,7 @@ def test_charts_in_every_language_draw_no_missing_glyph(locale, currency, caplog
     and Persian's ریال (letters matplotlib cannot join) becomes IRR."""
     import warnings
 
-    from kpicore.digest.charts import drawable, trend_chart
+    from kpicore.presentation.charts import drawable, trend_chart
     from tests.digest_data import sample_results
 
     drawn = 0

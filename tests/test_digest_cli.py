@@ -297,3 +297,29 @@ def test_every_digest_command_has_help_and_docs(run_kpi):
         code, out, _ = run_kpi("digest", name, "--help")
         assert code == 0 and "Usage:" in out
         assert f"kpi digest {name}" in docs, f"docs/digests.md does not show kpi digest {name}"
+
+
+def test_digest_deliveries_lists_digests_only_and_alerts_have_their_own(run_kpi, configured, slack):
+    """An alert named like a digest is listed by `kpi alerts deliveries`, not `kpi digest deliveries`."""
+    from kpicore.channels import default_channels
+    from kpicore.config import load_config
+    from kpicore.delivery import Message, MessageKey, deliver
+    from kpicore.delivery.store import ledger_engine
+
+    code, _, err = run_kpi("digest", "send", "weekly")
+    assert code == 0, err
+    key = MessageKey("alert", "weekly", "2026-W47", "region=East")
+    channels = {channel.scheme: channel for channel in default_channels()}
+    engine = ledger_engine(load_config(configured / "kpi.toml"))
+    (outcome,) = deliver(key, ["stdout:"], Message.plain(key, "Alert", "weekly fired"), engine, channels)
+    assert outcome.status == "sent"
+
+    code, out, _ = run_kpi("digest", "deliveries", "weekly")
+    assert code == 0
+    kinds = {line.split()[0] for line in lines(out)[1:]}
+    assert kinds == {"digest"}, out
+    code, out, _ = run_kpi("alerts", "deliveries", "weekly")
+    assert code == 0
+    assert [line.split()[:6] for line in lines(out)[1:]] == [
+        ["alert", "weekly", "2026-W47", "region=East", "stdout:", "sent"]
+    ], out

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kpicore.digest import formatting as f
+from kpicore.presentation import formatting as f
 
 
 @pytest.mark.parametrize(

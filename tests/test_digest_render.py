@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kpicore.digest import render
-from kpicore.digest.blockkit import MAX_BLOCKS, check_message, split_messages
 from kpicore.errors import ConfigError
+from kpicore.presentation.blockkit import MAX_BLOCKS, check_message, split_messages
 from kpicore.results import MetricResult, Segment
 from tests.digest_data import (
     END,

@@ -17,8 +17,9 @@ from kpicore.channels import Channel, Delivery
 from kpicore.config import parse_config
 from kpicore.delivery import MessageKey, deliver, ledger
 from kpicore.digest.config import digest_spec
-from kpicore.digest.run import prepare_digest, send_digest
+from kpicore.digest.run import prepare_digest
 from kpicore.registry import get_registry
+from kpicore.serve.send import send_digest
 from kpicore.state import open_state
 from kpicore.testing import create_mysql_database, drop_mysql_database, mysql_url
 
@@ -143,7 +144,7 @@ def test_migrations_import_no_live_code():
 
 
 def test_racing_threads_send_once(state_url):
-    from kpicore.channels import OutgoingDigest
+    from kpicore.digest.message import OutgoingDigest
     from tests.digest_data import PERIOD, sample_spec
 
     engine = open_state(state_url)

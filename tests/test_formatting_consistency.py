@@ -8,8 +8,8 @@ import re
 import pytest
 
 from kpicore.cli.output import change_text, print_table
-from kpicore.digest import formatting
 from kpicore.digest.render import metric_view, render
+from kpicore.presentation import formatting
 from kpicore.results import UNITS
 from tests.digest_data import PERIOD, result, sample_spec
 

@@ -14,8 +14,9 @@ import pytest
 from babel.messages.pofile import read_po
 
 from kpicore import i18n
-from kpicore.digest import formatting, render
+from kpicore.digest import render
 from kpicore.i18n import build
+from kpicore.presentation import formatting
 from tests.digest_data import PERIOD, sample_results, sample_spec
 
 LANGUAGES = [language for language in i18n.LANGUAGES if language != "en"]

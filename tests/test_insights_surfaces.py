@@ -67,6 +67,10 @@ def test_no_value_and_too_little_history_make_no_insight(run_kpi, demo_database)
     # of the change since the week before need no history).
     early = insights(run_kpi, demo_database, "revenue", "churn_rate", "--period", "2024-W50")
     assert {i["kind"] for i in early} <= {"concentration", "drivers"}
+    # The same metrics with their history do get the detectors that need it: the empty answers above are
+    # the rule at work, not detectors that find nothing anywhere.
+    later = insights(run_kpi, demo_database, "revenue", "churn_rate", "nps", "--period", "2026-W47")
+    assert {i["kind"] for i in later} - {"concentration", "drivers"}, later
 
 
 DIGEST = """

@@ -102,27 +102,35 @@ def test_a_missed_fire_beyond_the_grace_is_not_sent(tmp_path, demo_database, sla
 
 
 def test_retries_with_backoff_then_one_notice_to_ops(tmp_path, demo_database, slack, running):
+    """Each retry waits for its backoff (3 s, then 6 s; the tick runs every second), then one notice."""
     slack.fail_channels.add(SLACK_KPIS)
     service = make_service(
         tmp_path,
         demo_database,
         digest={"schedule": "* * * * *", "catch_up": "1h", "period": "2026-W47"},
-        serve={"notify": ["slack:#ops"], "backoff": ["1s", "2s"], "retries": 2},
+        serve={"notify": ["slack:#ops"], "backoff": ["3s", "6s"], "retries": 2},
     )
     running(service)
-    started = time.monotonic()
+
+    def attempts() -> int:
+        return len([r for r in slack.calls("chat.postMessage") if r.params["channel"] == SLACK_KPIS])
+
+    seen: list[float] = []  # when each attempt was first seen
     service.start()
-    wait_until(lambda: slack.posted_to(SLACK_OPS), timeout=30)
-    elapsed = time.monotonic() - started
-    attempts = [r for r in slack.calls("chat.postMessage") if r.params["channel"] == SLACK_KPIS]
-    assert len(attempts) == 3  # the fire, then 2 retries
-    assert elapsed >= 3.0  # 1 s after the first failure, 2 s after the second
+    deadline = time.monotonic() + 60
+    while not slack.posted_to(SLACK_OPS) and time.monotonic() < deadline:
+        seen.extend(time.monotonic() for _ in range(attempts() - len(seen)))
+        time.sleep(0.02)
+    seen.extend(time.monotonic() for _ in range(attempts() - len(seen)))
+    assert len(seen) == 3  # the fire, then 2 retries
+    assert seen[1] - seen[0] >= 2.9 and seen[2] - seen[1] >= 5.9, seen  # 3 s, then 6 s (not each tick)
     (row,) = list_deliveries(service.engine, kind="digest")
     assert (row.status, row.attempts) == ("failed", 3)
     (notice,) = slack.posted_to(SLACK_OPS)
     assert "could not deliver digest 'weekly' for 2026-W47 to slack:#kpis after 3 attempts" in notice["text"]
-    time.sleep(2.5)  # no fourth attempt, no second notice
-    assert len([r for r in slack.calls("chat.postMessage") if r.params["channel"] == SLACK_KPIS]) == 3
+    service.tick()  # the rule asked again, after the give-up: no fourth attempt, no second notice
+    service.tick()
+    assert attempts() == 3
     assert len(slack.posted_to(SLACK_OPS)) == 1
 
 

@@ -13,15 +13,15 @@ import sqlalchemy as sa
 
 from kpicore import hookimpl
 from kpicore.alerts.rules import alert_specs
-from kpicore.alerts.send import run_alert
 from kpicore.channels import Channel, Delivery
 from kpicore.config import parse_config
 from kpicore.delivery import ledger
-from kpicore.digest.run import ledger_engine
+from kpicore.delivery.store import ledger_engine
 from kpicore.errors import ConfigError
 from kpicore.plugins import new_plugin_manager
 from kpicore.registry import build_registry
 from kpicore.results import MetricResult, Segment, TrendPoint
+from kpicore.serve.alerts import run_alert
 from kpicore.state import metric_values, open_state, state_dialect, store_results, store_trend
 from kpicore.testing import create_mysql_database, drop_mysql_database, mysql_url
 from tests.test_digest_state import POSTGRES_SERVER, state_url  # noqa: F401 - the fixture

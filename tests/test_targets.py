@@ -12,8 +12,9 @@ import pytest
 from kpicore.config import Config
 from kpicore.digest.headline import headline
 from kpicore.errors import ConfigError
+from kpicore.presentation.targets import status_text
 from kpicore.results import MetricResult
-from kpicore.targets import Target, apply_targets, parse_target, status, status_text
+from kpicore.targets import Target, apply_targets, parse_target, status
 
 
 @pytest.mark.parametrize(
@@ -135,7 +136,7 @@ def test_headline_ranks_the_target_furthest_off_first():
 
 
 def test_chat_answer_shows_target_status_for_stored_values():
-    from kpicore.chat.answers import answer_blocks
+    from kpicore.chat.blocks import answer_blocks
     from kpicore.chat.grammar import Vocabulary, parse_command
 
     config = Config(targets={"churn_rate": {"max": 2.5}})

@@ -156,7 +156,7 @@ def test_compare_in_the_table_and_csv(run_kpi, demo_config):
     assert code == 0, err
     assert "Year before (2025-W47)" in out and "vs year before" in out
     (by_region,) = _json(run_kpi, "revenue", "--period", "2025-W47", "--by", "region")
-    from kpicore.digest.formatting import format_value
+    from kpicore.presentation.formatting import format_value
 
     for segment in by_region["segments"]:  # each region's row shows its own value a year before
         assert format_value(segment["value"], "currency", "en", "USD") in out

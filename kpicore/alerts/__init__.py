@@ -1,1 +1,3 @@
-"""Alerts: ``[alerts.NAME]`` rules (``rules.py``, pure parsing) and their evaluation (``evaluate.py``)."""
+"""Alerts: ``[alerts.NAME]`` rules (``rules``, pure parsing), their schedule (``schedule``), their check at
+start-up (``check``), their evaluation (``evaluate``) and their text (``message``). ``kpi serve`` sends them
+(``kpicore.serve.alerts``)."""

@@ -246,7 +246,7 @@ def _band_json(found, unit: str) -> dict[str, Any] | None:
 
 def describe(state: AlertState, unit: str, locale: str = "en", currency: str = "USD") -> str:
     """The numbers of a state for people: ``3.3% (was 2.1%)``."""
-    from ..digest import formatting
+    from ..presentation import formatting
 
     if state.reason and state.value is None:
         return f"unavailable: {state.reason}"

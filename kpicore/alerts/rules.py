@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from ..settings import did_you_mean
 
 ACCEPTED_FORMS = (
     "'METRIC > NUMBER' (or >=, <, <=: churn_rate > 5), "
@@ -155,57 +154,14 @@ def alert_spec(name: str, table: Any, where: str = "kpi.toml") -> AlertSpec:
 
 def alert_specs(config) -> dict[str, AlertSpec]:
     """Every ``[alerts.NAME]`` of ``config``, by name."""
-    where = _where(config)
+    where = file_label(config)
     return {
         name: alert_spec(name, table, where)
         for name, table in (getattr(config, "alerts", None) or {}).items()
     }
 
 
-def alert_problems(config, registry) -> list[str]:
-    """One line per alert that does not parse or names a metric, unit or target that does not fit."""
-    from ..targets import parse_target
-
-    where = _where(config)
-    problems = []
-    for name, table in (getattr(config, "alerts", None) or {}).items():
-        try:
-            spec = alert_spec(name, table, where)
-        except ConfigError as error:
-            problems.append(str(error))
-            continue
-        try:
-            from .send import alert_schedule
-
-            alert_schedule(spec, config, registry, where)
-        except ConfigError as error:
-            problems.append(str(error))
-        rule, key = spec.rule, f"{where}: [alerts.{name}].when"
-        if rule.metric not in registry.metrics:
-            hint = did_you_mean(rule.metric, registry.metrics, otherwise="; `kpi metrics` lists them")
-            problems.append(f"{key}: unknown metric {rule.metric!r}{hint}")
-            continue
-        metric = registry.metrics[rule.metric].item
-        if rule.kind == "change" and rule.relative and metric.unit in ("percent", "points"):
-            problems.append(
-                f"{key}: {rule.metric} is in {metric.unit}, whose change is in points: "
-                f"write '{rule.metric} {'drops' if rule.direction == 'down' else 'rises'} {rule.number:g} vs {rule.vs}'"
-            )
-        if rule.kind == "target":
-            raw = (getattr(config, "targets", None) or {}).get(rule.metric)
-            if raw is None:
-                problems.append(
-                    f"{key}: {rule.metric} has no target: add it under [targets], "
-                    f"e.g. {rule.metric} = {{ min = 40 }}"
-                )
-            else:
-                try:
-                    parse_target(rule.metric, raw, where)
-                except ConfigError:
-                    pass  # reported by the targets check
-    return problems
-
-
-def _where(config) -> str:
+def file_label(config) -> str:
+    """How messages name kpi.toml: its file name."""
     path = getattr(config, "path", None)
     return path.name if path is not None else "kpi.toml"

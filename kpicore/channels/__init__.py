@@ -1,6 +1,6 @@
 """Built-in channel plugins. The core registers ``CHANNELS`` through ``register_channels``."""
 
-from kpicore.channels.base import Channel, Delivery, Message, OutgoingDigest, parse_destination
+from kpicore.channels.base import Channel, Delivery, Message, parse_destination
 from kpicore.channels.email import EmailChannel
 from kpicore.channels.file import FileChannel
 from kpicore.channels.slack import SlackChannel
@@ -23,7 +23,6 @@ __all__ = [
     "EmailChannel",
     "FileChannel",
     "Message",
-    "OutgoingDigest",
     "SlackChannel",
     "StdoutChannel",
     "default_channels",

@@ -1,18 +1,16 @@
-"""What a channel plugin is: the Channel base class, the message it sends, destination URIs."""
+"""What a channel plugin is: the Channel base class, what it reports after a send, destination URIs.
+
+A channel sends a :class:`kpicore.message.Message` (its kind, key, title and renderings), never a digest."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kpicore.delivery.message import Message, MessageKey
 from kpicore.errors import ConfigError
+from kpicore.message import Message
 from kpicore.settings import check_keys
-
-if TYPE_CHECKING:
-    from kpicore.digest.render import DigestSpec, Rendered
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(.*)$", re.DOTALL)
 
@@ -37,24 +35,6 @@ def parse_destination(uri: str) -> tuple[str, str]:
     scheme, target = match.group(1), match.group(2).strip()
     target = target.removeprefix("//")
     return scheme, target
-
-
-class OutgoingDigest(Message):
-    """A digest ready to go out: a Message of kind ``digest`` built from its spec and period label."""
-
-    def __init__(
-        self,
-        spec: DigestSpec,
-        period_label: str,
-        renderings: Mapping[str, Rendered] | Callable[[str], Rendered],
-    ):
-        super().__init__(
-            key=MessageKey("digest", spec.name, period_label),
-            title=spec.title,
-            renderings=renderings,
-            destinations=list(spec.destinations),
-        )
-        self.spec = spec
 
 
 @dataclass

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from kpicore.channels.base import Channel, Delivery, Message
-from kpicore.digest.render import FILE_EXTENSIONS
 from kpicore.errors import ConfigError, DeliveryError
+from kpicore.message import FILE_EXTENSIONS
 
 
 def _safe(part: str) -> str:

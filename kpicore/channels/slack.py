@@ -3,8 +3,9 @@
 Destinations: ``slack:#channel-name`` (resolved to an id with conversations.list),
 ``slack:C0123ABC``, or ``slack:@U0123ABC``: a direct message to that user (opened with
 conversations.open; the bot needs the ``im:write`` scope, and ``im:history`` to resume a send).
-The bot token comes from ``SLACK_BOT_TOKEN`` only; ``KPI_SLACK_API_URL`` overrides the Web API
-base URL (tests point it at a local server).
+The bot token comes from ``SLACK_BOT_TOKEN`` only. The Web API base URL is ``KPI_SLACK_API_URL``, else
+``[slack] api_url``, else Slack's (GovSlack needs another; tests point it at a local server); since every
+call carries the token, it must be https, or http on this machine's loopback.
 
 Settings (``[slack]`` in kpi.toml, all optional): ``charts`` ("thread" — the default: upload the
 charts in a thread under the first message — or "off"), ``max_retries`` (per kind of failure,
@@ -31,6 +32,28 @@ METADATA_EVENT = "kpicore_delivery"
 HISTORY_PAGES = 5
 
 
+def api_url(settings: dict[str, Any] | None = None) -> str:
+    """The Web API base URL (ending in ``/``): ``KPI_SLACK_API_URL``, else ``[slack] api_url``, else Slack's.
+    ConfigError for one that is not https and not on the loopback (it would carry the bot token)."""
+    from urllib.parse import urlsplit
+
+    from_env = os.environ.get(API_URL_ENV)
+    url = from_env or (settings or {}).get("api_url") or DEFAULT_API_URL
+    where = API_URL_ENV if from_env else "[slack] api_url"
+    parts = urlsplit(url) if isinstance(url, str) else None
+    loopback = parts is not None and parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if (
+        parts is None
+        or not parts.hostname
+        or not (parts.scheme == "https" or (parts.scheme == "http" and loopback))
+    ):
+        raise ConfigError(
+            f"{where} = {url!r}: the Slack Web API URL must be https:// (or http:// on 127.0.0.1), "
+            "since every call carries the bot token"
+        )
+    return url if url.endswith("/") else url + "/"
+
+
 def make_client(settings: dict[str, Any] | None = None, *, retry_ambiguous: bool = True):
     """A WebClient from the environment, with retries on 429 (honouring Retry-After), 5xx and
     connection errors. Raises DeliveryError when the token is missing.
@@ -50,9 +73,7 @@ def make_client(settings: dict[str, Any] | None = None, *, retry_ambiguous: bool
     token = os.environ.get(TOKEN_ENV)
     if not token:
         raise DeliveryError(f"Slack needs a bot token: set the environment variable {TOKEN_ENV} (xoxb-...)")
-    base_url = os.environ.get(API_URL_ENV) or DEFAULT_API_URL
-    if not base_url.endswith("/"):
-        base_url += "/"
+    base_url = api_url(settings)
     retries = int(settings.get("max_retries", 3))
     backoff = BackoffRetryIntervalCalculator(backoff_factor=float(settings.get("retry_backoff", 0.5)))
     return WebClient(
@@ -80,7 +101,7 @@ class SlackChannel(Channel):
     description = "Slack channel by #name or id (SLACK_BOT_TOKEN); charts uploaded in a thread"
     formats = ("slack",)
     can_look_up = True
-    setting_keys = ("charts", "max_retries", "retry_backoff", "timeout")
+    setting_keys = ("api_url", "charts", "max_retries", "retry_backoff", "timeout")
 
     def settings_section(self) -> str:
         return "[slack]"
@@ -88,6 +109,14 @@ class SlackChannel(Channel):
     def settings(self, config) -> dict[str, Any]:
         """The ``[slack]`` table of kpi.toml."""
         return dict(config.slack)
+
+    def check_settings(self, settings: dict[str, Any], where: str) -> None:
+        """Known keys only, and a Web API URL that is https or on the loopback."""
+        super().check_settings(settings, where)
+        try:
+            api_url(settings)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
 
     def check_target(self, target: str) -> None:
         """A channel must be named."""

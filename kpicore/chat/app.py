@@ -15,15 +15,9 @@ import logging
 import os
 from typing import Any
 
-from kpicore.chat.answers import (
-    ACTION_BREAKDOWN,
-    ACTION_PREVIOUS,
-    ACTION_SHARE,
-    Answerer,
-    Asker,
-    Reply,
-    ephemeral,
-)
+from kpicore.chat.allow import Asker
+from kpicore.chat.answers import Answerer
+from kpicore.chat.blocks import ACTION_BREAKDOWN, ACTION_PREVIOUS, ACTION_SHARE, Reply, ephemeral
 
 SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
 COMMAND = "/kpi"
@@ -56,7 +50,7 @@ def build_app(config, answerer: Answerer | None = None, *, client=None):
     if not any(isinstance(f, _UnusedTokenNotice) for f in bolt_logger.filters):
         bolt_logger.addFilter(_UnusedTokenNotice())
     app = App(
-        client=client or make_client(),
+        client=client or make_client({"api_url": (getattr(config, "slack", None) or {}).get("api_url")}),
         signing_secret=os.environ.get(SIGNING_SECRET_ENV) or "",
         token_verification_enabled=False,
         process_before_response=False,

@@ -193,7 +193,7 @@ class DigestRequest:
 class MetricRequest:
     """``/kpi METRIC... [PERIOD] [by DIM] [vs PERIOD] [chart] [share]``.
 
-    ``period_text`` is the period as the grammar reads it again (a DESIGN 5 form); ``vs`` is None
+    ``period_text`` is the period as the grammar reads it again (a form ``parse_period`` reads); ``vs`` is None
     to compare with the period just before. ``year_over_year`` is set by ``vs last year`` (``vs a year
     ago``): ``vs`` is then the same period a year before (:func:`kpicore.periods.year_before`) and the
     answer compares with it as ``kpi compute --compare last-year`` does, saying so when there is no data.

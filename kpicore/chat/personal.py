@@ -54,7 +54,7 @@ def personal_spec(user_id: str, follows: list[Follow], settings, config) -> Dige
 
 def allowed_follows(follows: list[Follow], settings) -> list[Follow]:
     """The follows ``[chat] allow`` still permits, checked with the channel each was typed in."""
-    from kpicore.chat.answers import Asker
+    from kpicore.chat.allow import Asker
 
     return [
         item
@@ -84,10 +84,9 @@ def send_personal(
     from kpicore.channels.base import Message
     from kpicore.connectors import open_configured_source
     from kpicore.delivery import MessageKey, deliver
+    from kpicore.delivery.destinations import channel_settings, channels
     from kpicore.digest.render import renderer
     from kpicore.digest.run import (
-        channel_settings,
-        channels,
         compute_digest,
         digest_insights,
         in_digest_order,

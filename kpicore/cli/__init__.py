@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from .. import __version__
 from ..errors import KpiError
+from ..version import __version__
 
 
 class KpiGroup(click.Group):

@@ -1,4 +1,5 @@
-"""``kpi alerts list`` and ``kpi alerts check``: the ``[alerts.NAME]`` rules, evaluated now, nothing sent."""
+"""``kpi alerts list``, ``kpi alerts check`` (the ``[alerts.NAME]`` rules, evaluated now, nothing sent) and
+``kpi alerts deliveries`` (what was sent)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def alerts_group():
 
 def _specs(config, reg):
     """Every alert rule, checked against the metrics and targets; the first problem is a ConfigError."""
-    from ..alerts.rules import alert_problems, alert_specs
+    from ..alerts.check import alert_problems
+    from ..alerts.rules import alert_specs
     from ..errors import ConfigError
 
     problems = alert_problems(config, reg)
@@ -42,6 +44,17 @@ def list_command(config_path):
         click.echo(f"{spec.name}: {spec.when}{by} · {spec.period} · {when} · {where}")
 
 
+@alerts_group.command("deliveries")
+@click.argument("name", required=False)
+@click.option("--period", "-p", help="Only this period's rows, as the ledger names it (2026-W47).")
+@context.config_option
+def deliveries_command(name, period, config_path):
+    """Show the alerts' and clears' rows of the delivery ledger (newest first): status, attempts, last error."""
+    from .digest import show_deliveries
+
+    show_deliveries(config_path, name, period, ("alert", "alert_clear"))
+
+
 @alerts_group.command("check")
 @click.argument("name", required=False)
 @click.option("--period", "-p", help="The period to evaluate (default: each rule's period, else last-week).")
@@ -65,8 +78,8 @@ def check_command(name, period, source, tz, output, config_path):
       kpi alerts check churn_spike --period 2026-W47 --format json
     """
     from ..alerts.evaluate import describe, evaluate
-    from ..digest.formatting import segment_label
     from ..errors import ConfigError
+    from ..presentation.formatting import segment_label
 
     config = context.load(config_path)
     reg = context.registry()

@@ -41,9 +41,10 @@ def _spec(config, name: str):
 @context.config_option
 def list_command(config_path):
     """List the digests: metrics, schedule, destinations and the last delivery to each."""
-    from ..digest.config import config_file_name, digest_names, digest_spec
-    from ..digest.ledger import list_deliveries
-    from ..digest.run import ledger_engine
+    from ..config import config_file_name
+    from ..delivery.ledger import list_deliveries
+    from ..delivery.store import ledger_engine
+    from ..digest.config import digest_names, digest_spec
     from ..errors import ConfigError
 
     config = context.load(config_path)
@@ -154,7 +155,7 @@ def send_command(name, period, dry_run, force, source, config_path):
     if dry_run:
         _dry_run(config, spec, reg, period, source, force)
         return
-    from ..digest.run import send_digest
+    from ..serve.send import send_digest
 
     run = send_digest(config, spec, period=period, force=force, registry=reg, source_url=source)
     click.echo(f"Digest {spec.name} for {run.period.label}:", err=True)
@@ -166,8 +167,10 @@ def send_command(name, period, dry_run, force, source, config_path):
 
 def _dry_run(config, spec, reg, period, source, force) -> None:
     from ..channels.base import parse_destination
-    from ..digest.ledger import SENT, list_deliveries
-    from ..digest.run import channel_settings, channels, ledger_engine, prepare_digest
+    from ..delivery.destinations import channel_settings, channels
+    from ..delivery.ledger import SENT, list_deliveries
+    from ..delivery.store import ledger_engine
+    from ..digest.run import prepare_digest
 
     prepared = prepare_digest(config, spec, period=period, registry=reg, source_url=source, store=False)
     label = prepared.period.label
@@ -205,15 +208,24 @@ def deliveries_command(name, period, config_path):
     """Show the delivery ledger (newest first): status sent, failed, pending or unknown, attempts, last error.
 
     `unknown` is a send that started but never recorded its outcome (the process stopped): check
-    the destination, then `kpi digest send NAME --force` if it did not arrive.
+    the destination, then `kpi digest send NAME --force` if it did not arrive. Digests only: alerts are
+    listed by `kpi alerts deliveries`.
     """
-    from ..digest.ledger import list_deliveries
-    from ..digest.run import ledger_engine
+    show_deliveries(config_path, name, period, ("digest",))
+
+
+def show_deliveries(config_path, name: str | None, period: str | None, kinds: tuple[str, ...]) -> None:
+    """Print the ledger rows of these message kinds (newest first), for one name and period if given."""
+    from ..delivery.ledger import list_deliveries
+    from ..delivery.store import ledger_engine
 
     config = context.load(config_path)
     engine = ledger_engine(config, create=False)
-    rows = list_deliveries(engine, digest=name, period=period) if engine is not None else []
-    if name is not None and name not in config.digests and not rows:
+    rows = []
+    if engine is not None:
+        rows = [row for kind in kinds for row in list_deliveries(engine, name=name, period=period, kind=kind)]
+        rows.sort(key=lambda row: row.updated_at, reverse=True)
+    if "digest" in kinds and name is not None and name not in config.digests and not rows:
         from ..digest.config import digest_spec
 
         digest_spec(config, name, None)  # an error listing the defined digests

@@ -1,6 +1,6 @@
-"""Printing results: a rich table for people, JSON (DESIGN 8) or CSV for machines.
+"""Printing results: a rich table for people, JSON (``MetricResult.to_json``) or CSV for machines.
 
-The table formats every value, change and count through ``kpicore.digest.formatting``, the one
+The table formats every value, change and count through ``kpicore.presentation.formatting``, the one
 formatting path digests (and chat answers) use, so a number reads the same everywhere.
 """
 
@@ -10,8 +10,8 @@ import csv
 import io
 import json
 
-from ..digest import formatting
 from ..i18n import _, using
+from ..presentation import formatting
 from ..results import MetricResult, clean_number, relative_change
 from ..results import change as change_of
 
@@ -28,7 +28,7 @@ def change_text(result: MetricResult, locale: str = "en", currency: str = "USD")
 
 def target_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:
     """The target column: ``≥ 40 ✓``, ``≤ 2.5% ✗ 0.80 pts over``, ``""`` without a target."""
-    from ..targets import describe, standing
+    from ..presentation.targets import describe, standing
 
     the_status = result.target_status
     if the_status is None:
@@ -178,7 +178,7 @@ def _segment_year_before_cells(segment, result: MetricResult, locale: str, curre
 
 
 def to_json(results: list[MetricResult]) -> str:
-    """The DESIGN 8 array: numbers without binary float noise (12 significant digits)."""
+    """The results as a JSON array: numbers without binary float noise (12 significant digits)."""
     return json.dumps([r.to_json() for r in results], indent=2)
 
 

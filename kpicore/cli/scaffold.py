@@ -154,7 +154,7 @@ def plugin_names(name: str) -> dict[str, str]:
 
 def scaffold(name: str, parent: Path) -> Path:
     """Write the plugin distribution for NAME under ``parent``; return its folder."""
-    from .. import __version__
+    from ..version import __version__
 
     names = plugin_names(name)
     folder = parent / names["distribution"]

@@ -24,9 +24,10 @@ def _service_specs(config, reg):
 
 def _alert_schedules(config, reg) -> dict:
     """Alert name -> (AlertSpec, schedule or None), every rule checked; the first problem is a ConfigError."""
-    from ..alerts.rules import alert_problems, alert_specs
-    from ..alerts.send import alert_schedule
-    from ..digest.config import config_file_name
+    from ..alerts.check import alert_problems
+    from ..alerts.rules import alert_specs
+    from ..alerts.schedule import alert_schedule
+    from ..config import config_file_name
     from ..errors import ConfigError
 
     problems = alert_problems(config, reg)
@@ -44,7 +45,7 @@ def _follow_schedule(config):
     import os
 
     from ..channels.slack import TOKEN_ENV
-    from ..chat.answers import ChatSettings
+    from ..chat.settings import ChatSettings
 
     settings = ChatSettings.from_config(config)
     if not os.environ.get(TOKEN_ENV):
@@ -79,7 +80,7 @@ def serve_command(port, host, log_format, config_path):
     commands are answered at POST /slack/events (SLACK_SIGNING_SECRET) and, with SLACK_APP_TOKEN, over
     Socket Mode.
     """
-    from ..digest.run import ledger_engine
+    from ..delivery.store import ledger_engine
     from ..serve.logs import configure, event
     from ..serve.server import run
     from ..serve.service import Service, serve_settings

@@ -5,8 +5,17 @@ claims each destination in the ledger, computes the message only when something 
 it through the destination's channel and records the outcome. Nothing here knows what a digest is.
 """
 
-from kpicore.delivery.message import KINDS, Message, MessageKey
 from kpicore.delivery.redact import redact
 from kpicore.delivery.send import DeliveryOutcome, deliver
+from kpicore.message import KINDS, Message, MessageKey, Rendered, register_kind
 
-__all__ = ["KINDS", "DeliveryOutcome", "Message", "MessageKey", "deliver", "redact"]
+__all__ = [
+    "KINDS",
+    "DeliveryOutcome",
+    "Message",
+    "MessageKey",
+    "Rendered",
+    "deliver",
+    "redact",
+    "register_kind",
+]

@@ -91,6 +91,6 @@ def serve_problems(config, registry) -> list[str]:
 
 
 def _file_name(config) -> str:
-    from kpicore.digest.config import config_file_name
+    from kpicore.config import config_file_name
 
     return config_file_name(config)

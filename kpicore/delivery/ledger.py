@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy import Engine, MetaData, Table
 
-    from kpicore.delivery.message import MessageKey
+    from kpicore.message import MessageKey
 
 PENDING, SENT, FAILED, UNKNOWN = "pending", "sent", "failed", "unknown"
 #: How long a claim stays valid without renewal: a dead sender's claim is recognised this late.

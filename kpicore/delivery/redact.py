@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-#: Environment variables whose values are secrets (DESIGN: secrets come from the environment only).
+#: Environment variables whose values are secrets (secrets come from the environment only).
 SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "KPI_SMTP_PASSWORD")
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 _SLACK_TOKEN = re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+")

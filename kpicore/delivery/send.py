@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from kpicore.channels.base import Channel
-    from kpicore.delivery.message import Message, MessageKey
+    from kpicore.message import Message, MessageKey
 
 
 @dataclass

@@ -17,29 +17,26 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-if TYPE_CHECKING:
-    from ..source import Relation, TimeColumn
+from .columns import (  # noqa: F401 - the storage kinds, re-exported
+    AWARE,
+    BUCKET,
+    DATE,
+    DATE_TEXT,
+    NAIVE,
+    OPS,
+    TEXT,
+    Relation,
+    TimeColumn,
+)
 
 UTC = dt.UTC
-#: Storage kinds of a time column.
-TEXT, NAIVE, AWARE, DATE, DATE_TEXT = "text", "naive", "aware", "date", "date_text"
-#: A time column of a relation derived in bucket space (``Entity.derive_buckets``): the index of the
-#: slice between window boundaries its time falls in (bucket i is [boundary i-1, boundary i)), NULL for none.
-BUCKET = "bucket"
 #: The most queries one compute runs at the same time on a database server, each on its own connection.
 MAX_CONCURRENT_QUERIES = 4
-
-OPS = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-}
 
 
 def usable_cores() -> int:

@@ -18,6 +18,7 @@ from .base import (
     date_bound,
     usable_cores,
 )
+from .columns import Relation, TimeColumn
 
 #: Set in a connection's ``info`` when its progress handler stopped a query past the timeout.
 TIMED_OUT = "kpicore.timed_out"
@@ -202,8 +203,6 @@ class SQLiteDialect(Dialect):
         (SQLite 3.35+) parses each value once."""
         import sqlite3
 
-        from ..source import Relation
-
         text_columns = [c for c, kind in relation.storage.items() if kind == TEXT]
         if sqlite3.sqlite_version_info < (3, 35) or not text_columns:
             return None
@@ -228,8 +227,6 @@ class SQLiteDialect(Dialect):
 def unindexed(column):
     """The time column as ``+column``: the same values, which SQLite does not read through an index."""
     from sqlalchemy.sql import operators
-
-    from ..source import TimeColumn
 
     plus = sa.sql.elements.UnaryExpression(
         column.sql, operator=operators.custom_op("+"), type_=column.sql.type

@@ -1,4 +1,4 @@
-"""Digest rendering: formats, charts, templates and the delivery ledger."""
+"""Digests: their kpi.toml tables (``config``), headlines, rendering through the templates (``render``) and runs."""
 
 from kpicore.digest.render import DigestSpec, Rendered, draw_charts, render, renderer
 

@@ -1,4 +1,4 @@
-"""Digest definitions: the ``[digests.NAME]`` tables of kpi.toml turned into DigestSpecs (DESIGN 12).
+"""Digest definitions: the ``[digests.NAME]`` tables of kpi.toml turned into DigestSpecs.
 
 Every error names the file and the key, and says what to write instead::
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kpicore.config import config_file_name
 from kpicore.digest.render import DigestSpec
 from kpicore.errors import ConfigError
 from kpicore.settings import check_keys, did_you_mean
@@ -52,13 +53,6 @@ _CRON_FIELDS = (
     ("month", 1, 12, _MONTHS),
     ("day of week", 0, 7, _DAYS),
 )
-
-
-def config_file_name(config) -> str:
-    """How messages name the config file: relative to the working directory when it is inside it."""
-    from kpicore.settings import config_name
-
-    return config_name(config)
 
 
 def digest_names(config) -> list[str]:

@@ -24,8 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from kpicore.digest import formatting
 from kpicore.i18n import _, ngettext
+from kpicore.presentation import formatting
 from kpicore.results import POINT_UNITS, MetricResult, Segment
 
 #: Below this many records a segment is not named as the place a change came from.
@@ -227,7 +227,7 @@ def target_score(result: MetricResult) -> float:
 
 def describe_target(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> str:
     """``Churn rate is 3.3%, 0.80 points above its target of ≤ 2.5%.`` (in the language in effect)"""
-    from kpicore.targets import describe, gap_text
+    from kpicore.presentation.targets import describe, gap_text
 
     the_status = result.target_status
     gap = result.gap or 0

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kpicore import i18n
-from kpicore.digest import formatting
-from kpicore.digest.blockkit import slack_escape, split_messages
 from kpicore.errors import ConfigError
 from kpicore.i18n import _, current_locale
+from kpicore.message import Rendered
+from kpicore.presentation import formatting
+from kpicore.presentation.blockkit import slack_escape, split_messages
 from kpicore.results import MetricResult
 
 Format = Literal["slack", "html", "text", "md"]
@@ -31,14 +32,12 @@ TEMPLATE_SUFFIXES: dict[str, str] = {
     "text": "txt.j2",
     "md": "md.j2",
 }
-#: File extension of each rendered format (``file:`` destinations, ``kpi digest render --out``).
-FILE_EXTENSIONS: dict[str, str] = {"slack": "slack.json", "html": "html", "text": "txt", "md": "md"}
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
 @dataclass
 class DigestSpec:
-    """One ``[digests.NAME]`` table of kpi.toml (DESIGN 12)."""
+    """One ``[digests.NAME]`` table of kpi.toml."""
 
     name: str
     title: str
@@ -61,27 +60,6 @@ class DigestSpec:
     min_sample: int = 30
     #: How many insights the digest shows (None: ``[insights] top``; 0: none).
     insights: int | None = None
-
-
-@dataclass
-class Rendered:
-    """A digest rendered in one format.
-
-    ``body`` is the text to show or store (for Slack, the JSON document of ``slack_document``); ``images``
-    maps Content-IDs to chart PNGs (HTML and Slack); ``messages`` are chat.postMessage payloads
-    (Slack only), each within Block Kit limits.
-    """
-
-    fmt: str
-    body: str
-    images: dict[str, bytes] = field(default_factory=dict)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    #: metric name -> Content-ID of its chart, in digest order.
-    charts: dict[str, str] = field(default_factory=dict)
-    #: The headline in one line (what a notification or an email preview shows).
-    headline: str = ""
-    #: metric name -> the alt text of its chart (the chart in words).
-    chart_alts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -191,9 +169,9 @@ def md_escape(value: Any) -> str:
 def metric_view(
     result: MetricResult, *, locale: str = "en", currency: str = "USD", min_sample: int = 30
 ) -> MetricView:
-    """Format one result for the templates (through kpicore.digest.formatting, as every surface does)."""
-    from kpicore.digest.charts import chart_alt
+    """Format one result for the templates (through kpicore.presentation.formatting, as every surface does)."""
     from kpicore.digest.headline import by_impact, is_worse
+    from kpicore.presentation.charts import chart_alt
     from kpicore.results import relative_change
 
     def fmt(value: float | None) -> str:
@@ -258,7 +236,7 @@ def metric_view(
 
 
 def _target_fields(result: MetricResult, locale: str, currency: str) -> dict[str, Any]:
-    from kpicore.targets import describe, label, standing
+    from kpicore.presentation.targets import describe, label, standing
 
     the_status = result.target_status
     if the_status is None:
@@ -401,7 +379,7 @@ def draw_charts(
     results: list[MetricResult], *, locale: str = "en", currency: str = "USD", calendar: str = "gregorian"
 ) -> dict[str, bytes]:
     """A trend chart PNG for each available metric with at least two trend values: metric -> PNG."""
-    from kpicore.digest.charts import trend_chart
+    from kpicore.presentation.charts import trend_chart
 
     drawn = {}
     for result in results:
@@ -501,7 +479,7 @@ def render(
     images: dict[str, bytes] = {}
     chart_ids: dict[str, str] = {}
     if charts if charts is not None else fmt in ("html", "slack"):
-        from kpicore.digest.charts import chart_content_id
+        from kpicore.presentation.charts import chart_content_id
 
         if chart_images is None:
             chart_images = draw_charts(results, locale=locale, currency=currency, calendar=calendar)

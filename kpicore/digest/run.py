@@ -1,7 +1,7 @@
-"""Run a digest: resolve its period, compute its metrics in the source, store them, render, deliver.
+"""Prepare a digest: resolve its period, compute its metrics in the source, store them, set up its renderings.
 
-What ``kpi digest send`` calls, and what the scheduler will call at each fire time: the period is
-resolved relative to ``now`` (the fire time) in the digest's timezone.
+The period is resolved relative to ``now`` (the fire time) in the digest's timezone. Sending it is
+``kpicore.serve.send``'s job.
 """
 
 from __future__ import annotations
@@ -9,14 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, overload
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from kpicore.channels.base import Channel, OutgoingDigest
-    from kpicore.delivery.send import DeliveryOutcome
+    from kpicore.digest.message import OutgoingDigest
     from kpicore.digest.render import DigestSpec
     from kpicore.periods import Period
     from kpicore.results import MetricResult
@@ -33,23 +30,6 @@ class PreparedDigest:
     results: list[MetricResult]
     outgoing: OutgoingDigest
     source: str
-
-
-@dataclass
-class DigestRun:
-    """What happened to each destination of a digest for one period.
-
-    ``prepared`` is None when nothing was due (every destination already sent, or being sent by
-    another process): the digest was not computed.
-    """
-
-    period: Period
-    prepared: PreparedDigest | None = None
-    outcomes: list[DeliveryOutcome] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[DeliveryOutcome]:
-        return [outcome for outcome in self.outcomes if outcome.status == "failed"]
 
 
 def resolve_period(spec: DigestSpec, override: str | None = None, now: dt.datetime | None = None) -> Period:
@@ -143,8 +123,8 @@ def prepare_digest(
     Values are recomputed from the source every time (late refunds are picked up) and, with
     ``store``, saved in the state database. Rendering happens lazily, once per format needed.
     """
-    from kpicore.channels.base import OutgoingDigest
     from kpicore.connectors import open_configured_source
+    from kpicore.digest.message import OutgoingDigest
     from kpicore.digest.render import renderer
     from kpicore.registry import get_registry
     from kpicore.state import store_results
@@ -185,90 +165,6 @@ def digest_insights(spec: DigestSpec, period: Period, source, config, registry) 
     return findings.insights[:top]
 
 
-@overload
-def ledger_engine(config, *, create: Literal[True] = True) -> Engine: ...
-@overload
-def ledger_engine(config, *, create: bool) -> Engine | None: ...
-def ledger_engine(config, *, create: bool = True) -> Engine | None:
-    """The state database holding the delivery ledger (migrated). With ``create=False``, None when
-    the SQLite file does not exist yet, so read-only commands do not create it."""
-    from kpicore.dialects.urls import sqlite_file
-    from kpicore.state import open_state
-
-    url = config.resolved_state_url()
-    if not create and (path := sqlite_file(url)) is not None and not path.exists():
-        return None
-    return open_state(url)
-
-
-def channels(registry) -> dict[str, Channel]:
-    """Scheme -> channel, from the registered channel plugins."""
-    return {scheme: registration.item for scheme, registration in registry.channels.items()}
-
-
-def channel_settings(config, registry) -> dict[str, dict[str, Any]]:
-    """Scheme -> settings, each channel reading its own table of kpi.toml."""
-    return {scheme: channel.settings(config) for scheme, channel in channels(registry).items()}
-
-
-def send_digest(
-    config,
-    spec: DigestSpec,
-    *,
-    period: str | None = None,
-    now: dt.datetime | None = None,
-    force: bool = False,
-    registry=None,
-    source_url: str | None = None,
-    engine: Engine | None = None,
-    prepare=None,
-    destinations: Sequence[str] | None = None,
-    reraise: bool = True,
-) -> DigestRun:
-    """Deliver ``spec`` to each of its destinations once per period, computing it only when one is due.
-
-    The destinations still due are claimed in the ledger first; only then is the digest
-    computed, stored and rendered. A compute failure is recorded against the claimed
-    destinations and raised. A failing destination is recorded and does not stop the others;
-    destinations already delivered for the period are skipped unless ``force``. ``prepare``
-    replaces :func:`prepare_digest` (the service passes one that holds for a source that is down);
-    ``destinations`` limits the send to some of the digest's (the service's retries); with
-    ``reraise=False`` a compute failure is only recorded and returned as failed outcomes.
-    """
-    from kpicore.delivery import MessageKey, deliver
-    from kpicore.registry import get_registry
-
-    registry = registry or get_registry()
-    the_period = resolve_period(spec, period, now)
-    run = DigestRun(the_period)
-
-    def compute():
-        run.prepared = (prepare or prepare_digest)(
-            config, spec, period=period, now=now, registry=registry, source_url=source_url
-        )
-        return run.prepared.outgoing
-
-    run.outcomes = deliver(
-        MessageKey("digest", spec.name, the_period.label),
-        spec.destinations if destinations is None else destinations,
-        compute,
-        engine if engine is not None else ledger_engine(config),
-        channels(registry),
-        channel_settings(config, registry),
-        force=force,
-        reraise=reraise,
-        lease=claim_lease(config),
-    )
-    return run
-
-
-def claim_lease(config) -> dt.timedelta:
-    """How long a claim in the ledger lives without renewal: ``[serve] lease`` (default 60 s)."""
-    from kpicore.settings import claim_lease as lease
-
-    return lease(config)
-
-
 def prepare_unavailable(
     config,
     spec: DigestSpec,
@@ -281,7 +177,7 @@ def prepare_unavailable(
 ) -> PreparedDigest:
     """The digest for its period with every metric marked unavailable because of ``cause``
     (a source that stayed unreachable past ``max_delay``)."""
-    from kpicore.channels.base import OutgoingDigest
+    from kpicore.digest.message import OutgoingDigest
     from kpicore.digest.render import renderer
     from kpicore.registry import get_registry
     from kpicore.results import MetricResult

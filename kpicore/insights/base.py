@@ -79,8 +79,8 @@ class Insight:
 
     def sentence(self, locale: str = "en", currency: str = "USD") -> str:
         """The sentence for people in ``locale``: the template translated, each number formatted."""
-        from ..digest import formatting
         from ..i18n import _, using
+        from ..presentation import formatting
 
         with using(locale):
             rendered = {}

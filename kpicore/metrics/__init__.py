@@ -1,1 +1,1 @@
-"""The stock metrics (DESIGN section 6), each module a default plugin."""
+"""The stock metrics, one module per entity they read, each a default plugin."""

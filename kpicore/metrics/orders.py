@@ -3,7 +3,7 @@
 CLV and repeat purchase rate are lifetime metrics: they read every order before the period's end.
 They share the derived entity ``customer_orders`` (one row per customer: the time of their first
 order, first purchase and second purchase), built once in SQL with a window function, so the
-engine evaluates both from one scan of orders (DESIGN section 7).
+engine evaluates both from one scan of orders.
 """
 
 from __future__ import annotations

@@ -1,28 +1,30 @@
-"""The scheduling service: one APScheduler trigger per digest, catch-up, retries with backoff, notices.
+"""Scheduling in ``kpi serve``: one APScheduler job per digest, alert and the personal messages, the
+catch-up of missed fires on start, and a ``tick`` that retries what is due; ``[serve]`` settings.
 
-Each process keeps its own in-memory job store (APScheduler 3 job stores are never shared
-between schedulers); several processes may share one state database, and the delivery ledger
-makes each (digest, period, destination) go out once. Every decision here is made from the
-ledger, so any process can retry or finish what another one started:
+Each process keeps its own in-memory job store (APScheduler 3 job stores are never shared between
+schedulers); several processes may share one state database, and the delivery ledger makes each message go
+out once per destination. Every decision is made from the ledger, so any process can retry or finish what
+another one started:
 
 - a fire resolves its period from the **scheduled** fire time, not the moment the job ran;
 - on start, the most recent fire within ``catch_up`` is sent if the ledger says it was not;
-- a ``tick`` job (every ``[serve] tick``, default 15 s) retries failed destinations once their
-  backoff has passed, resolves dead Slack claims, and holds digests whose source is down for
-  up to ``max_delay``; a destination that failed ``retries`` times more is reported once to
-  ``[serve] notify``.
+- the ``tick`` (every ``[serve] tick``, default 15 s) sends what the due rule (``kpicore.delivery.due``)
+  says is due for each most recent fire: failed destinations once their backoff has passed, dead Slack
+  claims, digests held while their source is down (up to ``max_delay``).
+
+Sending a fire is :mod:`kpicore.serve.dispatch`'s job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kpicore.errors import ConfigError, KpiError, SourceError
+from kpicore.errors import ConfigError, KpiError
+from kpicore.serve.dispatch import FOLLOW_CATCH_UP, Dispatcher
 from kpicore.serve.logs import event
 
 if TYPE_CHECKING:
@@ -31,8 +33,6 @@ if TYPE_CHECKING:
     from kpicore.digest.render import DigestSpec
 
 DEFAULT_BACKOFF = ("1m", "5m", "15m", "60m")
-#: The text that marks a compute failure because the source could not be reached (held, not counted).
-SOURCE_DOWN = "source unavailable: "
 
 
 @dataclass
@@ -55,7 +55,7 @@ class ServeSettings:
 
 def serve_settings(config) -> ServeSettings:
     """``[serve]`` validated; ConfigError names the key."""
-    from kpicore.digest.config import config_file_name
+    from kpicore.config import config_file_name
     from kpicore.settings import claim_lease, parse_duration, serve_tick
 
     raw = config.serve
@@ -82,13 +82,7 @@ def _now() -> dt.datetime:
     return clock.now()
 
 
-#: A personal-message fire missed this recently (the service was down) is sent once on start.
-FOLLOW_CATCH_UP = dt.timedelta(hours=24)
-
-
 class Service:
-    """The digests of one kpi.toml on their schedules, in this process."""
-
     def __init__(
         self,
         config,
@@ -99,25 +93,22 @@ class Service:
         alerts: dict[str, tuple] | None = None,
         follow: tuple | None = None,
     ) -> None:
-        from kpicore.serve.metrics import ServiceMetrics
-
         self.config, self.registry, self.engine = config, registry, engine
-        self.specs = {name: spec for name, spec in specs.items() if spec.schedule is not None}
         self.settings = settings or ServeSettings()
-        self.metrics = ServiceMetrics()
         self.scheduler = None
-        self.state_error: str | None = None
-        self._outage_logged = False  # the state database's current outage has had its log line
-        self._in_flight = 0
-        self._idle = threading.Condition()
-        self._stopping = False
-        self._busy: set[str] = set()  # digests being fired in this process (one at a time each)
-        #: alert name -> (AlertSpec, schedule), for the alerts that have a schedule.
-        self.alerts = {name: pair for name, pair in (alerts or {}).items() if pair[1] is not None}
-        #: (ChatSettings, schedule) of the personal messages of /kpi followers, or None (no /kpi).
-        self.follow = follow
-        #: alert name -> its last evaluation in this process (for /healthz; no numbers, no secrets).
-        self.evaluations: dict[str, dict[str, Any]] = {}
+        self.dispatch = Dispatcher(
+            config,
+            registry,
+            engine,
+            self.settings,
+            specs={name: spec for name, spec in specs.items() if spec.schedule is not None},
+            #: alert name -> (AlertSpec, schedule), for the alerts that have a schedule.
+            alerts={name: pair for name, pair in (alerts or {}).items() if pair[1] is not None},
+            #: (ChatSettings, schedule) of the personal messages of /kpi followers, or None (no /kpi).
+            follow=follow,
+        )
+        self.specs, self.alerts, self.follow = self.dispatch.specs, self.dispatch.alerts, follow
+        self.metrics = self.dispatch.metrics
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -127,7 +118,7 @@ class Service:
         from apscheduler.triggers.interval import IntervalTrigger
 
         from kpicore import clock
-        from kpicore.scheduler import build_trigger, most_recent_fire
+        from kpicore.scheduler import build_trigger
 
         clock.install_in_apscheduler()  # a no-op unless the test clock is set
         scheduler = BackgroundScheduler(
@@ -141,7 +132,7 @@ class Service:
             )
         for name, (_, schedule) in self.alerts.items():
             scheduler.add_job(
-                self.fire_alert,
+                self.dispatch.fire_alert,
                 build_trigger(schedule),
                 args=[name],
                 id=f"alert:{name}",
@@ -149,7 +140,10 @@ class Service:
             )
         if self.follow is not None:
             scheduler.add_job(
-                self.fire_personal, build_trigger(self.follow[1]), id="follow", name="personal messages"
+                self.dispatch.fire_personal,
+                build_trigger(self.follow[1]),
+                id="follow",
+                name="personal messages",
             )
         # start_date from this service's clock (APScheduler would read the machine's, unlike the rest).
         ticks_from = _now() + dt.timedelta(seconds=self.settings.tick)
@@ -170,23 +164,27 @@ class Service:
             )
         self.scheduler = scheduler
         scheduler.start()
-        now = _now()
+        self._catch_up(scheduler, _now())
+
+    def _catch_up(self, scheduler, now: dt.datetime) -> None:
+        """Run once now the most recent fire within ``catch_up`` of each digest, alert and the personal
+        messages (the ledger skips whatever was already sent for its period)."""
+        from kpicore.scheduler import most_recent_fire
+
         for name, spec in self.specs.items():
             missed = most_recent_fire(spec.schedule, now, dt.timedelta(seconds=spec.catch_up))
             if missed is not None:
                 scheduler.add_job(
-                    self.fire,
+                    self.dispatch.fire,
                     args=[name, missed, "caught_up"],
                     id=f"catch-up:{name}",
                     name=f"catch-up {name}",
                 )
-        # Alerts and personal messages catch up the same way: the most recent fire within catch_up is
-        # run once now (the ledger skips whatever was already sent for its period).
         for name, (spec, schedule) in self.alerts.items():
             missed = most_recent_fire(schedule, now, dt.timedelta(seconds=self._alert_catch_up(spec)))
             if missed is not None:
                 scheduler.add_job(
-                    self.fire_alert,
+                    self.dispatch.fire_alert,
                     args=[name, missed, "caught_up"],
                     id=f"catch-up-alert:{name}",
                     name=f"catch-up alert {name}",
@@ -195,7 +193,7 @@ class Service:
             missed = most_recent_fire(self.follow[1], now, FOLLOW_CATCH_UP)
             if missed is not None:
                 scheduler.add_job(
-                    self.fire_personal,
+                    self.dispatch.fire_personal,
                     args=[missed, "caught_up"],
                     id="catch-up-follow",
                     name="catch-up personal messages",
@@ -203,14 +201,9 @@ class Service:
 
     def stop(self, timeout: float = 30.0) -> bool:
         """No new fires; wait up to ``timeout`` seconds for deliveries in flight. True if none was cut off."""
-        self._stopping = True
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.pause()
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._in_flight and time.monotonic() < deadline:
-                self._idle.wait(timeout=max(deadline - time.monotonic(), 0.01))
-            clean = self._in_flight == 0
+        clean = self.dispatch.drain(timeout)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=clean)
         return clean
@@ -227,357 +220,12 @@ class Service:
                 "skipped", logging.WARNING, digest=name, reason="ran later than catch_up after its fire time"
             )
             return
-        self.fire(name, scheduled, "fired")
+        self.dispatch.fire(name, scheduled, "fired")
 
     def _alert_catch_up(self, spec) -> float:
-        from kpicore.alerts.send import alert_catch_up
+        from kpicore.alerts.schedule import alert_catch_up
 
         return alert_catch_up(spec)
-
-    def fire_alert(self, name: str, scheduled: dt.datetime | None = None, reason: str = "fired") -> list:
-        """Judge alert ``name`` for the period of its most recent fire time and send what is due
-        (kind ``alert`` or ``alert_clear``, once per rule, period, segment and destination; a failed
-        send is retried on a later fire or tick once its backoff has passed, up to ``retries``)."""
-        from kpicore.alerts.send import run_alert
-        from kpicore.scheduler import most_recent_fire
-
-        spec, schedule = self.alerts[name]
-        busy = f"alert:{name}"
-        if scheduled is None:
-            scheduled = most_recent_fire(schedule, _now(), dt.timedelta(days=1)) or _now()
-        with self._idle:
-            if self._stopping or busy in self._busy:
-                return []
-            self._busy.add(busy)
-            self._in_flight += 1
-        try:
-            self.metrics.fires.labels("alert", name).inc()
-            if reason != "fired":
-                event(reason, alert=name, scheduled=scheduled.isoformat())
-            evaluation: dict[str, Any] = {
-                "at": _now().isoformat(timespec="seconds"),
-                "scheduled": scheduled.isoformat(),
-                "failing": False,
-            }
-
-            def seen(states) -> None:
-                evaluation["period"] = states[0].period if states else None
-                evaluation["firing"] = sum(1 for state in states if state.firing)
-                evaluation["unavailable"] = sum(1 for state in states if state.reason)
-
-            try:
-                outcomes = run_alert(
-                    spec,
-                    scheduled,
-                    self.config,
-                    self.registry,
-                    self.engine,
-                    due=lambda key, destinations: self.due_for(key, destinations, _now()),
-                    on_states=seen,
-                )
-            except Exception as error:
-                from kpicore.delivery.redact import redact
-
-                text = str(error) if isinstance(error, KpiError) else redact(type(error).__name__)
-                evaluation.update(failing=True, error=redact(text))
-                self.evaluations[name] = evaluation
-                event("failed", logging.ERROR, alert=name, error=text)
-                return []
-            self.evaluations[name] = evaluation
-            for key, outcome in outcomes:
-                self.metrics.deliveries.labels(key.kind, outcome.status).inc()
-                if outcome.status == "skipped":
-                    continue
-                event(
-                    "alerted"
-                    if key.kind == "alert" and outcome.status == "sent"
-                    else "cleared"
-                    if outcome.status == "sent"
-                    else "failed",
-                    logging.INFO if outcome.status == "sent" else logging.WARNING,
-                    alert=name,
-                    kind=key.kind,
-                    period=key.period,
-                    segment=key.segment or None,
-                    destination=outcome.destination,
-                    attempt=outcome.attempts,
-                    error=outcome.error,
-                )
-                self._gave_up(key, outcome, alert=name)
-            return outcomes
-        finally:
-            with self._idle:
-                self._busy.discard(busy)
-                self._in_flight -= 1
-                self._idle.notify_all()
-
-    def fire_personal(
-        self, scheduled: dt.datetime | None = None, reason: str = "fired", users: list[str] | None = None
-    ) -> list:
-        """Send each /kpi follower their personal message for the period of ``scheduled`` (default:
-        the most recent fire), once per (user, period); failed sends are retried like alerts'."""
-        from kpicore.chat.personal import send_personal
-        from kpicore.digest.run import claim_lease
-        from kpicore.scheduler import most_recent_fire
-
-        if self.follow is None:
-            return []
-        settings, schedule = self.follow
-        if scheduled is None:
-            scheduled = most_recent_fire(schedule, _now(), FOLLOW_CATCH_UP) or _now()
-        with self._idle:
-            if self._stopping or "follow" in self._busy:
-                return []
-            self._busy.add("follow")
-            self._in_flight += 1
-        try:
-            self.metrics.fires.labels("personal", "follow").inc()
-            if reason != "fired":
-                event(reason, personal="follow", scheduled=scheduled.isoformat())
-            try:
-                outcomes = send_personal(
-                    self.config,
-                    self.registry,
-                    self.engine,
-                    scheduled,
-                    settings,
-                    users=users,
-                    due=lambda key, destinations: self.due_for(key, destinations, _now()),
-                    lease=claim_lease(self.config),
-                )
-            except Exception as error:
-                from kpicore.delivery.redact import redact
-
-                text = str(error) if isinstance(error, KpiError) else redact(type(error).__name__)
-                event("failed", logging.ERROR, personal="follow", error=text)
-                return []
-            for key, outcome in outcomes:
-                self.metrics.deliveries.labels(key.kind, outcome.status).inc()
-                if outcome.status == "skipped":
-                    continue
-                event(
-                    "delivered" if outcome.status == "sent" else "failed",
-                    logging.INFO if outcome.status == "sent" else logging.WARNING,
-                    personal=key.name,
-                    period=key.period,
-                    destination=outcome.destination,
-                    attempt=outcome.attempts,
-                    error=outcome.error,
-                )
-                self._gave_up(key, outcome, personal=key.name)
-            return outcomes
-        finally:
-            with self._idle:
-                self._busy.discard("follow")
-                self._in_flight -= 1
-                self._idle.notify_all()
-
-    def _gave_up(self, key, outcome, **fields) -> None:
-        """A failed alert or personal message after its last retry: said once in the log."""
-        if outcome.status == "failed" and outcome.attempts >= self.settings.max_attempts:
-            event(
-                "gave_up",
-                logging.ERROR,
-                kind=key.kind,
-                period=key.period,
-                segment=key.segment or None,
-                destination=outcome.destination,
-                attempt=outcome.attempts,
-                error=outcome.error,
-                **fields,
-            )
-
-    def due_for(self, key, destinations: list[str], now: dt.datetime) -> list[str]:
-        """The destinations of message ``key`` to send now: never attempted, or failed with its backoff
-        passed and fewer than ``retries`` retries, or in doubt on a channel that can look it up."""
-        from kpicore.channels.base import parse_destination
-        from kpicore.delivery.ledger import FAILED, UNKNOWN, list_deliveries
-
-        rows = {
-            row.destination: row
-            for row in list_deliveries(self.engine, name=key.name, period=key.period, kind=key.kind)
-            if row.segment == key.segment
-        }
-        due = []
-        for destination in destinations:
-            row = rows.get(destination)
-            if row is None:
-                due.append(destination)
-            elif row.status == FAILED:
-                retry_at = row.updated_at + self.settings.wait_after(row.attempts)
-                if row.attempts < self.settings.max_attempts and now >= retry_at:
-                    due.append(destination)
-            elif row.status == UNKNOWN:
-                channel = self.registry.channels.get(parse_destination(destination)[0])
-                if channel is not None and channel.item.can_look_up:
-                    due.append(destination)
-        return due
-
-    def fire(
-        self, name: str, scheduled: dt.datetime, reason: str = "fired", destinations: list[str] | None = None
-    ) -> list:
-        """Deliver digest ``name`` for the period of its ``scheduled`` fire time; returns the outcomes."""
-        from kpicore.digest.run import resolve_period
-
-        spec = self.specs[name]
-        with self._idle:
-            if self._stopping or name in self._busy:
-                return []
-            self._busy.add(name)
-            self._in_flight += 1
-        try:
-            period = resolve_period(spec, now=scheduled).label
-            self.metrics.fires.labels("digest", name).inc()
-            event(reason, digest=name, period=period, scheduled=scheduled.isoformat())
-            if destinations is None:
-                try:
-                    destinations = self.due_destinations(spec, scheduled, _now(), include_new=True)
-                except Exception as error:
-                    self._state_down(error, digest=name, period=period)
-                    return []
-            if not destinations:
-                return []  # every destination sent, in flight, in doubt, or waiting for its backoff
-            return self._deliver(spec, scheduled, period, destinations)
-        finally:
-            with self._idle:
-                self._busy.discard(name)
-                self._in_flight -= 1
-                self._idle.notify_all()
-
-    def _deliver(self, spec: DigestSpec, scheduled: dt.datetime, period: str, destinations) -> list:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from kpicore.digest.run import send_digest
-
-        started = time.monotonic()
-        timing: dict[str, float] = {}
-        prepare = self._preparer(spec, scheduled, timing)
-        try:
-            run = send_digest(
-                self.config,
-                spec,
-                now=scheduled,
-                registry=self.registry,
-                engine=self.engine,
-                prepare=prepare,
-                destinations=destinations,
-                reraise=False,
-            )
-        except SQLAlchemyError as error:
-            self._state_down(error, digest=spec.name, period=period, duration=time.monotonic() - started)
-            return []
-        except KpiError as error:
-            event(
-                "failed",
-                logging.ERROR,
-                digest=spec.name,
-                period=period,
-                error=str(error),
-                duration=time.monotonic() - started,
-            )
-            return []
-        self._state_up(spec.name)
-        total = time.monotonic() - started
-        if "compute" in timing:
-            self.metrics.compute_seconds.observe(timing["compute"])
-            event(
-                "computed",
-                digest=spec.name,
-                period=period,
-                duration=timing["compute"],
-                source=timing.get("source"),
-            )
-            self.metrics.send_seconds.observe(max(total - timing["compute"], 0.0))
-        for outcome in run.outcomes:
-            self.metrics.deliveries.labels("digest", outcome.status).inc()
-            if outcome.status == "sent":
-                event(
-                    "delivered",
-                    digest=spec.name,
-                    period=period,
-                    destination=outcome.destination,
-                    attempt=outcome.attempts,
-                    resumed=outcome.resumed or None,
-                    duration=total,
-                )
-            elif outcome.status == "failed":
-                event(
-                    "failed",
-                    logging.WARNING,
-                    digest=spec.name,
-                    period=period,
-                    destination=outcome.destination,
-                    attempt=outcome.attempts,
-                    error=outcome.error,
-                    duration=total,
-                )
-                self._maybe_give_up(spec, period, outcome)
-        return run.outcomes
-
-    def _preparer(self, spec: DigestSpec, scheduled: dt.datetime, timing: dict[str, float]):
-        """prepare_digest that holds for a source that cannot be reached, until ``max_delay`` has passed."""
-        from kpicore.digest.run import prepare_digest, prepare_unavailable
-
-        def prepare(config, spec_, **options):
-            started = time.monotonic()
-            try:
-                prepared = prepare_digest(config, spec_, **options)
-            except SourceError as error:
-                if _now() - scheduled < dt.timedelta(seconds=spec.max_delay):
-                    raise SourceError(f"{SOURCE_DOWN}{error}") from None
-                cause = f"the source could not be reached for {spec.max_delay / 60:g} min: {error}"
-                prepared = prepare_unavailable(config, spec_, cause, **options)
-            finally:
-                timing["compute"] = time.monotonic() - started
-            timing["source"] = prepared.source
-            return prepared
-
-        return prepare
-
-    def _maybe_give_up(self, spec: DigestSpec, period: str, outcome) -> None:
-        """After the last retry, report once: a log line and a message to ``[serve] notify``."""
-        if outcome.attempts < self.settings.max_attempts or (outcome.error or "").startswith(
-            f"compute failed: {SOURCE_DOWN}"
-        ):
-            return
-        text = (
-            f"kpicore could not deliver digest {spec.name!r} for {period} to {outcome.destination} "
-            f"after {outcome.attempts} attempts: {outcome.error}"
-        )
-        event(
-            "gave_up",
-            logging.ERROR,
-            digest=spec.name,
-            period=period,
-            destination=outcome.destination,
-            attempt=outcome.attempts,
-            error=outcome.error,
-        )
-        if self.settings.notify:
-            self._notify(spec, period, outcome, text)
-
-    def _notify(self, spec: DigestSpec, period: str, outcome, text: str) -> None:
-        from kpicore.delivery import Message, MessageKey, deliver
-        from kpicore.digest.run import channel_settings, channels
-
-        key = MessageKey("alert", f"delivery-failed:{spec.name}:{outcome.destination}"[:200], period)
-        notice = Message.plain(key, f"kpicore: delivery of {spec.name} failed", text)
-        targets = [d for d in self.settings.notify if d != outcome.destination]
-        for result in deliver(
-            key,
-            targets,
-            notice,
-            self.engine,
-            channels(self.registry),
-            channel_settings(self.config, self.registry),
-        ):
-            event(
-                "notified" if result.status == "sent" else "notify_" + result.status,
-                digest=spec.name,
-                period=period,
-                destination=result.destination,
-                error=result.error,
-            )
 
     # -- the tick: retries, dead claims, held digests -----------------------------------------------
     def _sync_interval(self) -> float | None:
@@ -624,41 +272,24 @@ class Service:
             # moment) left no row: within catch_up the tick sends it, as the catch-up on start would.
             new_too = now - scheduled <= dt.timedelta(seconds=spec.catch_up)
             try:
-                due = self.due_destinations(spec, scheduled, now, include_new=new_too)
+                due = self.dispatch.due_destinations(spec, scheduled, now, include_new=new_too)
             except SQLAlchemyError as error:
-                self._state_down(error, digest=name)
+                self.dispatch.state_down(error, digest=name)
                 return
-            self._state_up(name)
+            self.dispatch.state_up(name)
             if due:
-                self.fire(name, scheduled, "retried", destinations=due)
+                self.dispatch.fire(name, scheduled, "retried", destinations=due)
         try:
             self._retry_alerts(now)
             self._retry_personal(now)
         except SQLAlchemyError as error:
-            self.state_error = f"{type(error).__name__}"
+            self.dispatch.state_error = f"{type(error).__name__}"
             event("failed", logging.ERROR, error="state database unreachable; retrying")
-
-    def _failed_due(
-        self, kinds: tuple[str, ...], period: str, now: dt.datetime, name: str | None = None
-    ) -> list:
-        """Failed ledger rows of these kinds for ``period`` whose backoff has passed (retries left)."""
-        from kpicore.delivery.ledger import FAILED, list_deliveries
-
-        rows = [
-            row for kind in kinds for row in list_deliveries(self.engine, name=name, period=period, kind=kind)
-        ]
-        return [
-            row
-            for row in rows
-            if row.status == FAILED
-            and row.attempts < self.settings.max_attempts
-            and now >= row.updated_at + self.settings.wait_after(row.attempts)
-        ]
 
     def _retry_alerts(self, now: dt.datetime) -> None:
         """Judge again an alert whose last send failed, once its backoff has passed (the same rule,
         period and segment: the ledger claims only the failed destinations)."""
-        from kpicore.alerts.send import alert_period
+        from kpicore.alerts.schedule import alert_period
         from kpicore.scheduler import most_recent_fire
 
         for name, (spec, schedule) in self.alerts.items():
@@ -666,8 +297,8 @@ class Service:
             if scheduled is None:
                 continue
             period = alert_period(spec, self.config, scheduled).label
-            if self._failed_due(("alert", "alert_clear"), period, now, name):
-                self.fire_alert(name, scheduled, "retried")
+            if self.dispatch.retry_due(("alert", "alert_clear"), period, now, name):
+                self.dispatch.fire_alert(name, scheduled, "retried")
 
     def _retry_personal(self, now: dt.datetime) -> None:
         from kpicore.digest.run import resolve_period
@@ -685,71 +316,9 @@ class Service:
             DigestSpec("personal", "", [], period=settings.follow_period, timezone=self.config.timezone),
             now=scheduled,
         ).label
-        users = sorted({row.name for row in self._failed_due(("personal",), period, now)})
+        users = sorted({row.name for row in self.dispatch.retry_due(("personal",), period, now)})
         if users:
-            self.fire_personal(scheduled, "retried", users=users)
-
-    def _state_down(self, error: BaseException, **fields: Any) -> None:
-        """The state database failed (locked, unreachable): one ``state_db_down`` line per outage, not one
-        per fire and tick; /healthz says degraded until it answers again."""
-        from kpicore.delivery.redact import redact
-
-        cause = str(getattr(error, "orig", None) or error).strip().splitlines()
-        self.state_error = redact(f"{type(error).__name__}: {cause[0] if cause else ''}")
-        if not self._outage_logged:
-            self._outage_logged = True
-            event(
-                "state_db_down",
-                logging.ERROR,
-                **fields,
-                error=f"state database: {self.state_error}; "
-                "nothing is lost, the tick retries until it answers",
-            )
-
-    def _state_up(self, name: str) -> None:
-        """The state database answered again: one ``state_db_back`` line after an outage."""
-        if self._outage_logged:
-            self._outage_logged = False
-            event("state_db_back", digest=name)
-        self.state_error = None
-
-    def due_destinations(
-        self, spec: DigestSpec, scheduled: dt.datetime, now: dt.datetime, *, include_new: bool = False
-    ) -> list[str]:
-        """Destinations of ``spec`` whose ledger row for the fire's period is due again now
-        (with ``include_new``, also those never attempted).
-
-        Failed rows are due once the backoff after their attempt has passed, up to ``retries``
-        (a source that was down does not count: it is held until ``max_delay``). Dead claims are
-        due for channels that can look the message up (Slack); email's stay ``unknown``.
-        """
-        from kpicore.channels.base import parse_destination
-        from kpicore.delivery.ledger import FAILED, UNKNOWN, list_deliveries
-        from kpicore.digest.run import resolve_period
-
-        period = resolve_period(spec, now=scheduled).label
-        rows = {
-            row.destination: row
-            for row in list_deliveries(self.engine, name=spec.name, period=period, kind="digest")
-        }
-        due = []
-        for destination in spec.destinations:
-            row = rows.get(destination)
-            if row is None:
-                if include_new:  # else the fire itself (or its catch-up) sends it
-                    due.append(destination)
-                continue
-            if row.status == FAILED:
-                held = (row.last_error or "").startswith(f"compute failed: {SOURCE_DOWN}")
-                if not held and row.attempts >= self.settings.max_attempts:
-                    continue
-                if now >= row.updated_at + self.settings.wait_after(row.attempts):
-                    due.append(destination)
-            elif row.status == UNKNOWN:
-                channel = self.registry.channels.get(parse_destination(destination)[0])
-                if channel is not None and channel.item.can_look_up:
-                    due.append(destination)
-        return due
+            self.dispatch.fire_personal(scheduled, "retried", users=users)
 
     # -- health ------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -788,9 +357,9 @@ class Service:
             job = self.scheduler.get_job(f"alert:{name}") if self.scheduler is not None else None
             next_fire = job.next_run_time.isoformat() if job is not None and job.next_run_time else None
             alerts.append(
-                {"name": name, "next_fire": next_fire, "last_evaluation": self.evaluations.get(name)}
+                {"name": name, "next_fire": next_fire, "last_evaluation": self.dispatch.evaluations.get(name)}
             )
-        ok = state == "ok" and scheduler == "running" and self.state_error is None
+        ok = state == "ok" and scheduler == "running" and self.dispatch.state_error is None
         answer = {
             "status": "ok" if ok else "degraded",
             "scheduler": scheduler,

@@ -1,7 +1,7 @@
 """kpicore-consulting: consultancy KPIs as a kpicore plugin (entry point ``consulting`` in group ``kpicore``).
 
 Registers the entities ``consultants`` (whose extra columns are dimensions) and ``timesheets`` (which reach
-those dimensions through ``consultant_id``), the metrics of DESIGN section 6 (utilization, realization,
+those dimensions through ``consultant_id``), the consultancy metrics (utilization, realization,
 revenue per consultant) and sample data for ``kpi demo --pack consulting``.
 """
 

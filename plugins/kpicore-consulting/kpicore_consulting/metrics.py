@@ -1,4 +1,4 @@
-"""The consultancy metrics of DESIGN section 6, over ``consultants`` and ``timesheets``."""
+"""The consultancy metrics (utilization, realization and the rest), over ``consultants`` and ``timesheets``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """kpicore-restaurant: restaurant KPIs as a kpicore plugin (entry point ``restaurant`` in group ``kpicore``).
 
-Registers the entities ``tables`` and ``table_sessions``, the metrics of DESIGN section 6 (table turnover
+Registers the entities ``tables`` and ``table_sessions``, the restaurant metrics (table turnover
 time, covers, average check, table turn rate, seat occupancy) and sample data for
 ``kpi demo --pack restaurant``.
 """

@@ -1,4 +1,4 @@
-"""The restaurant metrics of DESIGN section 6, over ``tables`` and ``table_sessions``.
+"""The restaurant metrics (table turnover and the rest), over ``tables`` and ``table_sessions``.
 
 Validity is judged per metric on the columns it reads: a session still open (``left_at`` NULL) counts
 for covers and the turn rate, but not for turnover time, average check or occupancy, where it is

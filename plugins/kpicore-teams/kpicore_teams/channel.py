@@ -91,7 +91,7 @@ class TeamsChannel(Channel):
         """``/kpi`` through outgoing webhooks at ``POST /teams/messages`` when
         ``[channels.teams.outgoing]`` names at least one; None otherwise."""
         from kpicore.chat.service import ChatEndpoints
-        from kpicore.digest.run import ledger_engine
+        from kpicore.delivery.store import ledger_engine
         from kpicore_teams.outgoing import TeamsOutgoing, outgoing_keys
 
         keys = outgoing_keys(self.settings(config))

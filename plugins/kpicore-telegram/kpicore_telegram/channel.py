@@ -92,7 +92,7 @@ class TelegramChannel(Channel):
         import os
 
         from kpicore.chat.service import ChatEndpoints
-        from kpicore.digest.run import ledger_engine
+        from kpicore.delivery.store import ledger_engine
         from kpicore_telegram.chat import Poller, TelegramChat
 
         if not os.environ.get(TOKEN_ENV):

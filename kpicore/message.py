@@ -1,19 +1,54 @@
-"""What the delivery core sends: a message with a key, renderings per format, and destinations.
+"""What the delivery core sends: a message with a key, renderings per format (its parts), and destinations.
 
 Digests, alerts and personal digests all become a :class:`Message`; the ledger, the channels and
-the retries only ever see this, never what a digest is.
+the retries only ever see this, never what a digest is. Message kinds are registered
+(:func:`register_kind`): kpicore's own are ``digest``, ``alert``, ``alert_clear`` and ``personal``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kpicore.errors import ConfigError
 
-#: The kinds of message the ledger knows (the first part of its unique key).
-KINDS = ("digest", "alert", "alert_clear", "personal")
+#: The kinds of message the ledger knows (the first part of its unique key), kpicore's first.
+KINDS: list[str] = ["digest", "alert", "alert_clear", "personal"]
+
+
+def register_kind(kind: str) -> None:
+    """Make ``kind`` a message kind the ledger accepts (a plugin that sends messages of its own)."""
+    if not isinstance(kind, str) or not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", kind):
+        raise ValueError(f"message kind {kind!r}: use lowercase letters, digits and _ (at most 40)")
+    if kind not in KINDS:
+        KINDS.append(kind)
+
+
+#: File extension of each rendered format (``file:`` destinations, ``kpi digest render --out``).
+FILE_EXTENSIONS: dict[str, str] = {"slack": "slack.json", "html": "html", "text": "txt", "md": "md"}
+
+
+@dataclass
+class Rendered:
+    """A message rendered in one format.
+
+    ``body`` is the text to show or store (for Slack, the JSON document of ``slack_document``); ``images``
+    maps Content-IDs to chart PNGs (HTML and Slack); ``messages`` are chat.postMessage payloads
+    (Slack only), each within Block Kit limits.
+    """
+
+    fmt: str
+    body: str
+    images: dict[str, bytes] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    #: metric name -> Content-ID of its chart, in digest order.
+    charts: dict[str, str] = field(default_factory=dict)
+    #: The headline in one line (what a notification or an email preview shows).
+    headline: str = ""
+    #: metric name -> the alt text of its chart (the chart in words).
+    chart_alts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,8 +111,7 @@ class Message:
         def render(fmt: str):
             from html import escape
 
-            from kpicore.digest.blockkit import slack_escape
-            from kpicore.digest.render import Rendered
+            from kpicore.presentation.blockkit import slack_escape
 
             if fmt == "slack":
                 return Rendered(

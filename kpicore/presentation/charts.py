@@ -15,8 +15,8 @@ import re
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-from kpicore.digest import formatting
 from kpicore.i18n import N_, _
+from kpicore.presentation import formatting
 from kpicore.results import MetricResult
 
 if TYPE_CHECKING:

@@ -1,0 +1,78 @@
+"""Answers from stored values: a metric's value, trend and comparison read from the state database when
+every one was stored less than ``[chat] max_age`` ago (else the answer is computed live)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kpicore.chat.grammar import MetricRequest
+from kpicore.results import MetricResult, Segment, TrendPoint
+
+
+def stored_results(answerer, request: MetricRequest, dimension: str | None):
+    """``(results, oldest computed_at)`` from stored values younger than max_age, or None."""
+    from kpicore.state import _utc, read_values
+
+    if request.year_over_year:
+        return None  # computed live: whether there is data a year back is part of the answer
+    source = answerer.source()
+    trend = request.period.trend(answerer.settings.trend)
+    comparison = request.vs or request.period.previous()
+    spans = {(p.start_iso(), p.end_iso()) for p in (*trend, comparison, request.period)}
+    fresh_since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=answerer.settings.max_age)
+    values = read_values(
+        answerer.config,
+        source.display,
+        list(request.metrics),
+        sorted(spans),
+        fresh_since=fresh_since,
+        dimension=dimension,
+    )
+
+    def key(metric: str, period, segment: str = "") -> tuple[str, str, str, str]:
+        return (metric, _utc(period.start_iso()), _utc(period.end_iso()), segment)
+
+    results, oldest = [], dt.datetime.now(dt.UTC)
+    for name in request.metrics:
+        metric = answerer.registry.metric(name)
+        current, previous = values.get(key(name, request.period)), values.get(key(name, comparison))
+        points = [values.get(key(name, p)) for p in trend]
+        # A value stored only as a trend point has no n: the answer needs one, so it is computed.
+        if current is None or current.n is None or previous is None or any(p is None for p in points):
+            return None
+        segments = None
+        if dimension is not None:
+            prefix = f"{dimension}="
+            start, end = key(name, request.period)[1:3]
+            segments = [
+                Segment(k[3][len(prefix) :], v.value, v.n or 0)
+                for k, v in sorted(values.items())
+                if k[0] == name and k[1:3] == (start, end) and k[3].startswith(prefix)
+            ]
+            if not segments:
+                return None
+            none = [s for s in segments if s.segment == "(none)"]
+            segments = [s for s in segments if s.segment != "(none)"] + none
+        oldest = min([oldest, current.computed_at, previous.computed_at, *(p.computed_at for p in points)])
+        results.append(
+            MetricResult(
+                metric=name,
+                title=metric.title,
+                unit=metric.unit,
+                better=metric.better,
+                status="ok",
+                period=request.period.label,
+                start=request.period.start_iso(),
+                end=request.period.end_iso(),
+                value=current.value,
+                previous=previous.value,
+                n=current.n,
+                dimension=dimension,
+                segments=segments,
+                trend=[
+                    TrendPoint(p.label, p.start_iso(), p.end_iso(), v.value)
+                    for p, v in zip(trend, points, strict=True)
+                ],
+            )
+        )
+    return results, oldest
