@@ -118,6 +118,8 @@ class Service:
         self.follow = follow
         #: alert name -> its last evaluation in this process (for /healthz; no numbers, no secrets).
         self.evaluations: dict[str, dict[str, Any]] = {}
+        #: Callables returning problems ({"kind", "message"}) that leave the service serving but degraded.
+        self.problem_sources: list[Any] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -790,9 +792,12 @@ class Service:
             alerts.append(
                 {"name": name, "next_fire": next_fire, "last_evaluation": self.evaluations.get(name)}
             )
-        ok = state == "ok" and scheduler == "running" and self.state_error is None
+        serving = state == "ok" and scheduler == "running" and self.state_error is None
+        problems = [problem for source in self.problem_sources for problem in source()]
         answer = {
-            "status": "ok" if ok else "degraded",
+            "status": "ok" if serving and not problems else "degraded",
+            "serving": serving,
+            "problems": problems,
             "scheduler": scheduler,
             "state_db": state,
             "digests": digests,
