@@ -59,6 +59,7 @@ class FakeSlack:
         self.users = {"U0ALICE", "U0BOB", "U0BOSS", "U0CAROL"}
         self.app_token = "xapp-test-app-token"
         self.socket_url = ""  # what apps.connections.open answers (a local Socket Mode server)
+        self.connections_open_down = False  # apps.connections.open answers 503 (Slack is down)
         self.post_delay = 0.0  # seconds chat.postMessage waits before answering
         #: pid to SIGKILL right after storing the next chat.postMessage (before answering), then None.
         self.kill_on_post: int | None = None
@@ -155,6 +156,8 @@ class FakeSlack:
             elif not message.get("delete_original"):
                 screen.append(message)
             return 200, {}, {"ok": True}
+        if method == "apps.connections.open" and self.connections_open_down:
+            return 503, {}, {"ok": False, "error": "service_unavailable"}
         if method == "apps.connections.open":
             if headers.get("authorization") != f"Bearer {self.app_token}":
                 return 200, {}, {"ok": False, "error": "invalid_auth"}
