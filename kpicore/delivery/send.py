@@ -163,7 +163,8 @@ def deliver(
             key,
             destination,
             force=force,
-            take_over_dead=channel.can_look_up,
+            take_over_dead=True,  # a lapsed claim: Slack looks up what went out, others never handed it over
+            take_over_unknown=channel.can_look_up,
             owner=owner,
             lease=lease,
         )
@@ -201,21 +202,50 @@ def deliver(
                 ticket,
                 dict(settings.get(channel.scheme) or {}),
                 force=force,
+                owner=owner,
             )
     return [outcomes[d] for d in order]
 
 
 def _send_one(
-    engine, key, message, destination, channel, target, ticket, channel_settings, *, force: bool = False
+    engine,
+    key,
+    message,
+    destination,
+    channel,
+    target,
+    ticket,
+    channel_settings,
+    *,
+    force: bool = False,
+    owner: str | None = None,
 ) -> DeliveryOutcome:
+    from kpicore.delivery.handover import HandoverRefused, Marking
+
     # A failed attempt may have delivered part of the message (its answer lost): a channel that
     # can look messages up resumes every retry, so nothing already there is sent twice.
-    retry = channel.can_look_up and ticket.attempts > 1 and not force
+    retry = ticket.attempts > 1 and not force
+    if not channel.can_look_up:
+        # ``sending`` is recorded just before the message leaves (SMTP DATA, or the whole send).
+        def mark() -> None:
+            if not ledger.mark_sending(engine, key, destination, owner=owner):
+                raise HandoverRefused(f"{key.describe()} to {destination}: the claim was taken over")
+
     try:
-        if ticket.resumed or retry:
+        if channel.can_look_up and (ticket.resumed or retry):
             delivery = channel.resume(message, target, channel_settings, previous=ticket.message_ids or [])
-        else:
+        elif channel.can_look_up:
             delivery = channel.send(message, target, channel_settings)
+        else:
+            with Marking(mark) as handover:
+                if not channel.marks_handover:
+                    handover()
+                delivery = channel.send(message, target, channel_settings)
+    except HandoverRefused as lost:
+        log.warning("stopped: %s; its holder sends it", lost)
+        return DeliveryOutcome(
+            destination, "skipped", previous_status=ledger.PENDING, attempts=ticket.attempts
+        )
     except KpiError as error:
         text = redact(str(error))
     except Exception as error:

@@ -118,8 +118,12 @@ class Service:
         self.follow = follow
         #: alert name -> its last evaluation in this process (for /healthz; no numbers, no secrets).
         self.evaluations: dict[str, dict[str, Any]] = {}
+        from kpicore.serve.unknown import UnknownReporter
+
+        #: Deliveries whose outcome is unknown: logged, notified and shown on /healthz until settled.
+        self.unknowns = UnknownReporter(self)
         #: Callables returning problems ({"kind", "message"}) that leave the service serving but degraded.
-        self.problem_sources: list[Any] = []
+        self.problem_sources: list[Any] = [self.unknowns.problems]
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -393,7 +397,7 @@ class Service:
         """The destinations of message ``key`` to send now: never attempted, or failed with its backoff
         passed and fewer than ``retries`` retries, or in doubt on a channel that can look it up."""
         from kpicore.channels.base import parse_destination
-        from kpicore.delivery.ledger import FAILED, UNKNOWN, list_deliveries
+        from kpicore.delivery.ledger import FAILED, LAPSED, UNKNOWN, list_deliveries
 
         rows = {
             row.destination: row
@@ -409,6 +413,8 @@ class Service:
                 retry_at = row.updated_at + self.settings.wait_after(row.attempts)
                 if row.attempts < self.settings.max_attempts and now >= retry_at:
                     due.append(destination)
+            elif row.status == LAPSED:  # a claim that lapsed before the hand-over: anyone sends it
+                due.append(destination)
             elif row.status == UNKNOWN:
                 channel = self.registry.channels.get(parse_destination(destination)[0])
                 if channel is not None and channel.item.can_look_up:
@@ -636,6 +642,7 @@ class Service:
         try:
             self._retry_alerts(now)
             self._retry_personal(now)
+            self.unknowns.check()
         except SQLAlchemyError as error:
             self.state_error = f"{type(error).__name__}"
             event("failed", logging.ERROR, error="state database unreachable; retrying")
@@ -722,11 +729,11 @@ class Service:
         (with ``include_new``, also those never attempted).
 
         Failed rows are due once the backoff after their attempt has passed, up to ``retries``
-        (a source that was down does not count: it is held until ``max_delay``). Dead claims are
-        due for channels that can look the message up (Slack); email's stay ``unknown``.
+        (a source that was down does not count: it is held until ``max_delay``). Lapsed claims are
+        due (nothing was handed over, or Slack finds what was); ``unknown`` ones wait for a person.
         """
         from kpicore.channels.base import parse_destination
-        from kpicore.delivery.ledger import FAILED, UNKNOWN, list_deliveries
+        from kpicore.delivery.ledger import FAILED, LAPSED, UNKNOWN, list_deliveries
         from kpicore.digest.run import resolve_period
 
         period = resolve_period(spec, now=scheduled).label
@@ -747,6 +754,8 @@ class Service:
                     continue
                 if now >= row.updated_at + self.settings.wait_after(row.attempts):
                     due.append(destination)
+            elif row.status == LAPSED:  # a claim that lapsed before the hand-over: anyone sends it
+                due.append(destination)
             elif row.status == UNKNOWN:
                 channel = self.registry.channels.get(parse_destination(destination)[0])
                 if channel is not None and channel.item.can_look_up:
