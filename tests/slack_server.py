@@ -64,6 +64,9 @@ class FakeSlack:
         #: pid to SIGKILL right after storing the next chat.postMessage (before answering), then None.
         self.kill_on_post: int | None = None
         self.kill_before_store = False  # kill_on_post kills before the message is stored instead
+        #: pid to SIGSTOP right after storing the next chat.postMessage (a sender frozen mid-post), then None
+        self.stop_on_post: int | None = None
+        self.deleted: list[dict[str, Any]] = []  # messages removed with chat.delete
         #: the next this many chat.postMessage calls answer 500 without storing the message
         self.fail_next_posts = 0
         #: the next this many chat.postMessage calls store the message, then answer only after
@@ -268,7 +271,23 @@ class FakeSlack:
 
             pid, self.kill_on_post = self.kill_on_post, None
             os.kill(pid, signal.SIGKILL)
+        if self.stop_on_post is not None:
+            import os
+            import signal
+
+            pid, self.stop_on_post = self.stop_on_post, None
+            os.kill(pid, signal.SIGSTOP)
         return 200, {}, {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}
+
+    def api_chat_delete(self, params):
+        channel, ts = params.get("channel"), params.get("ts")
+        found = [m for m in self.messages if m["channel"] == channel and m["ts"] == ts]
+        if not found:
+            return 200, {}, {"ok": False, "error": "message_not_found"}
+        self.messages[:] = [m for m in self.messages if m not in found]
+        self.history[:] = [m for m in self.history if not (m["channel"] == channel and m.get("ts") == ts)]
+        self.deleted.extend(found)
+        return 200, {}, {"ok": True, "channel": channel, "ts": ts}
 
     def api_conversations_history(self, params):
         channel = params.get("channel")

@@ -106,7 +106,7 @@ def test_every_migration_from_0001_ends_at_the_live_table_and_keeps_rows(state_u
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0005"
+    assert version == "0006"
     assert [
         d for d in differences if any(t in repr(d) for t in ("deliveries", "follows", "request_claims"))
     ] == []

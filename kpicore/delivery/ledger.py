@@ -82,6 +82,7 @@ def deliveries_table(metadata: MetaData) -> Table:
         Column("updated_at", DateTime(timezone=True), nullable=False),
         Column("lease_until", DateTime(timezone=True), nullable=True),
         Column("owner", String(100), nullable=True),
+        Column("fence", Integer, nullable=False, server_default="0"),
         UniqueConstraint("kind", "name", "period", "segment", "destination", name="uq_deliveries_key"),
     )
 
@@ -142,6 +143,8 @@ class Claim:
     attempts: int = 0
     resumed: bool = False
     message_ids: list[str] | None = None
+    #: The claim's generation: raised on every take-over; the sender proves it before each step.
+    fence: int = 0
 
 
 def _key(table: Table, key: MessageKey, destination: str):
@@ -210,10 +213,11 @@ def claim(
                     segment=key.segment,
                     destination=destination,
                     attempts=1,
+                    fence=1,
                     **claimed_values,
                 )
             )
-        return Claim(claimed=True, status=PENDING, attempts=1)
+        return Claim(claimed=True, status=PENDING, attempts=1, fence=1)
     except IntegrityError:
         pass  # the row exists: try to take it over below, in a fresh transaction
     with engine.begin() as connection:
@@ -240,16 +244,21 @@ def claim(
         result = connection.execute(
             update(table)
             .where(_key(table, key, destination) & condition)
-            .values(attempts=table.c.attempts + 1, last_error=None, **claimed_values)
+            .values(attempts=table.c.attempts + 1, fence=table.c.fence + 1, last_error=None, **claimed_values)
         )
-        attempts = connection.execute(
-            select(table.c.attempts).where(_key(table, key, destination))
-        ).scalar_one()
+        attempts, fence = connection.execute(
+            select(table.c.attempts, table.c.fence).where(_key(table, key, destination))
+        ).one()
     previous_ids = json.loads(row.message_ids) if row.message_ids else []
     if result.rowcount == 1:
         resumed = row.status == PENDING and not force
         return Claim(
-            claimed=True, status=PENDING, attempts=attempts, resumed=resumed, message_ids=previous_ids
+            claimed=True,
+            status=PENDING,
+            attempts=attempts,
+            resumed=resumed,
+            message_ids=previous_ids,
+            fence=fence,
         )
     return Claim(claimed=False, status=shown, attempts=attempts, message_ids=previous_ids)
 
@@ -282,7 +291,9 @@ def renew(
     return renewed
 
 
-def mark_sending(engine: Engine, key: MessageKey, destination: str, *, owner: str | None = None) -> bool:
+def mark_sending(
+    engine: Engine, key: MessageKey, destination: str, *, owner: str | None = None, fence: int | None = None
+) -> bool:
     """Record that this owner's claim is being handed over now (just before SMTP ``DATA``).
 
     False, and nothing written, when the claim is no longer this owner's (its lease ran out and
@@ -297,29 +308,59 @@ def mark_sending(engine: Engine, key: MessageKey, destination: str, *, owner: st
             .where(
                 _key(table, key, destination)
                 & (table.c.status == PENDING)
-                & (table.c.owner == (owner or OWNER))
+                & ((table.c.fence == fence) if fence is not None else (table.c.owner == (owner or OWNER)))
             )
             .values(status=SENDING, updated_at=_now())
         )
     return result.rowcount == 1
 
 
-def record_progress(engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str]) -> None:
+def holds(engine: Engine, key: MessageKey, destination: str, fence: int) -> bool:
+    """True when the claim of generation ``fence`` is still the row's (a conditional UPDATE that
+    touches ``updated_at``); False once another sender took it over or it was settled."""
+    from sqlalchemy import update
+
+    table = _table()
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(table)
+            .where(
+                _key(table, key, destination)
+                & (table.c.fence == fence)
+                & table.c.status.in_([PENDING, SENDING])
+            )
+            .values(updated_at=_now())
+        )
+    return result.rowcount == 1
+
+
+def record_progress(
+    engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str], *, fence: int | None = None
+) -> bool:
     """Store what a pending send has created so far (a resumed send starts from it)."""
-    _finish(engine, key, destination, status=PENDING, message_ids=list(message_ids), error=None)
+    return _finish(
+        engine, key, destination, status=PENDING, message_ids=list(message_ids), error=None, fence=fence
+    )
 
 
-def mark_sent(engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str]) -> None:
-    """Record a successful send with the ids of what was created."""
-    _finish(engine, key, destination, status=SENT, message_ids=list(message_ids), error=None)
+def mark_sent(
+    engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str], *, fence: int | None = None
+) -> bool:
+    """Record a successful send with the ids of what was created. With ``fence``, only while that claim
+    is still the row's: False, and nothing written, when another sender holds it now."""
+    return _finish(
+        engine, key, destination, status=SENT, message_ids=list(message_ids), error=None, fence=fence
+    )
 
 
-def mark_failed(engine: Engine, key: MessageKey, destination: str, error: str) -> None:
-    """Record a failed send; the next delivery retries it."""
-    _finish(engine, key, destination, status=FAILED, message_ids=None, error=error)
+def mark_failed(
+    engine: Engine, key: MessageKey, destination: str, error: str, *, fence: int | None = None
+) -> bool:
+    """Record a failed send; the next delivery retries it (with ``fence``, only while the claim is held)."""
+    return _finish(engine, key, destination, status=FAILED, message_ids=None, error=error, fence=fence)
 
 
-def _finish(engine, key, destination, *, status, message_ids, error) -> None:
+def _finish(engine, key, destination, *, status, message_ids, error, fence=None) -> bool:
     from sqlalchemy import update
 
     table = _table()
@@ -328,8 +369,12 @@ def _finish(engine, key, destination, *, status, message_ids, error) -> None:
         values.update(lease_until=None, last_error=error[:MAX_ERROR_LENGTH] if error else None)
     if message_ids is not None:
         values["message_ids"] = json.dumps(message_ids)
+    condition = _key(table, key, destination)
+    if fence is not None:
+        condition = condition & (table.c.fence == fence) & table.c.status.in_([PENDING, SENDING])
     with engine.begin() as connection:
-        connection.execute(update(table).where(_key(table, key, destination)).values(**values))
+        result = connection.execute(update(table).where(condition).values(**values))
+    return result.rowcount == 1
 
 
 def list_deliveries(
