@@ -57,8 +57,23 @@ class RecordingHandler:
 
     refuse: set[str] = field(default_factory=set)
     messages: list[Received] = field(default_factory=list)
+    #: pid to SIGKILL at the next RCPT (after the claim, before DATA), then None
+    kill_on_rcpt: int | None = None
+    #: pid to SIGKILL once the next DATA is stored, before the 250 answer, then None
+    kill_on_data: int | None = None
+
+    @staticmethod
+    def _kill(pid: int) -> None:
+        import os
+        import signal
+
+        os.kill(pid, signal.SIGKILL)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.kill_on_rcpt is not None:
+            pid, self.kill_on_rcpt = self.kill_on_rcpt, None
+            self._kill(pid)
+            return "421 closing"
         if address.lower() in self.refuse:
             return "550 5.1.1 Mailbox unavailable"
         envelope.rcpt_tos.append(address)
@@ -66,6 +81,9 @@ class RecordingHandler:
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        if self.kill_on_data is not None:
+            pid, self.kill_on_data = self.kill_on_data, None
+            self._kill(pid)
         return "250 Message accepted for delivery"
 
 

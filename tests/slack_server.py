@@ -59,10 +59,14 @@ class FakeSlack:
         self.users = {"U0ALICE", "U0BOB", "U0BOSS", "U0CAROL"}
         self.app_token = "xapp-test-app-token"
         self.socket_url = ""  # what apps.connections.open answers (a local Socket Mode server)
+        self.connections_open_down = False  # apps.connections.open answers 503 (Slack is down)
         self.post_delay = 0.0  # seconds chat.postMessage waits before answering
         #: pid to SIGKILL right after storing the next chat.postMessage (before answering), then None.
         self.kill_on_post: int | None = None
         self.kill_before_store = False  # kill_on_post kills before the message is stored instead
+        #: pid to SIGSTOP right after storing the next chat.postMessage (a sender frozen mid-post), then None
+        self.stop_on_post: int | None = None
+        self.deleted: list[dict[str, Any]] = []  # messages removed with chat.delete
         #: the next this many chat.postMessage calls answer 500 without storing the message
         self.fail_next_posts = 0
         #: the next this many chat.postMessage calls store the message, then answer only after
@@ -155,6 +159,8 @@ class FakeSlack:
             elif not message.get("delete_original"):
                 screen.append(message)
             return 200, {}, {"ok": True}
+        if method == "apps.connections.open" and self.connections_open_down:
+            return 503, {}, {"ok": False, "error": "service_unavailable"}
         if method == "apps.connections.open":
             if headers.get("authorization") != f"Bearer {self.app_token}":
                 return 200, {}, {"ok": False, "error": "invalid_auth"}
@@ -265,7 +271,23 @@ class FakeSlack:
 
             pid, self.kill_on_post = self.kill_on_post, None
             os.kill(pid, signal.SIGKILL)
+        if self.stop_on_post is not None:
+            import os
+            import signal
+
+            pid, self.stop_on_post = self.stop_on_post, None
+            os.kill(pid, signal.SIGSTOP)
         return 200, {}, {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}}
+
+    def api_chat_delete(self, params):
+        channel, ts = params.get("channel"), params.get("ts")
+        found = [m for m in self.messages if m["channel"] == channel and m["ts"] == ts]
+        if not found:
+            return 200, {}, {"ok": False, "error": "message_not_found"}
+        self.messages[:] = [m for m in self.messages if m not in found]
+        self.history[:] = [m for m in self.history if not (m["channel"] == channel and m.get("ts") == ts)]
+        self.deleted.extend(found)
+        return 200, {}, {"ok": True, "channel": channel, "ts": ts}
 
     def api_conversations_history(self, params):
         channel = params.get("channel")

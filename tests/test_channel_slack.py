@@ -208,3 +208,22 @@ def test_the_api_url_can_be_set_in_kpi_toml(slack_server, monkeypatch):
     channel = SlackChannel()
     delivery = channel.send(outgoing(), "#kpis", {"api_url": slack_server.base_url, "charts": "off"})
     assert delivery.message_ids and slack_server.fake.messages
+
+
+def test_the_holder_of_a_resumed_send_deletes_a_second_copy_of_a_part(slack):
+    """A sender paused between its claim check and its post delivered part 1 after the holder took over:
+    the holder, finishing its resumed send, keeps the copy it recorded and deletes the other (chat.delete)."""
+    from kpicore.channels.slack import delivery_key, find_copies, make_client, post_part
+
+    message = outgoing()
+    key = delivery_key(message, "slack:#kpis")
+    payload = message.rendered("slack").messages[0]
+    client = make_client(FAST)
+    parts = len(message.rendered("slack").messages)
+    for _ in range(2):  # the holder's copy and the paused sender's late one
+        post_part(client, client, "C0KPIS0001", payload, key, 1, parts, FAST)
+    delivery = SlackChannel().resume(message, "#kpis", FAST, previous=[])
+    copies = find_copies(client, "C0KPIS0001", key)
+    assert copies == {1: [delivery.message_ids[0].split(":", 1)[1]]}
+    assert len(slack.deleted) == 1 and len(slack.calls("chat.delete")) == 1
+    assert len([m for m in slack.posted_to("C0KPIS0001") if m.get("metadata")]) == parts

@@ -112,9 +112,12 @@ def test_only_one_of_many_concurrent_claims_wins(engine):
 
 
 def test_interrupted_send_is_unknown_and_never_resent_without_force(engine):
+    """A claim that lapsed while ``sending`` (the message handed over, its answer never recorded) is
+    unknown: never resent without a person or --force."""
     recorder = Recorder()
     spec = sample_spec(destinations=["rec:x"])
-    ledger.claim(engine, KEY, "rec:x")  # a process claimed it, then died
+    ledger.claim(engine, KEY, "rec:x")  # a process claimed it, began handing it over, then died
+    assert ledger.mark_sending(engine, KEY, "rec:x")
     table = ledger.deliveries_table(ledger._table().metadata)
     with engine.begin() as connection:
         connection.execute(
@@ -122,6 +125,7 @@ def test_interrupted_send_is_unknown_and_never_resent_without_force(engine):
         )
     [row] = ledger.list_deliveries(engine)
     assert row.status == "unknown"
+    assert [r.destination for r in ledger.unknown_deliveries(engine)] == ["rec:x"]
     [outcome] = deliver(KEY, ["rec:x"], outgoing(spec), engine, {"rec": recorder})
     assert outcome.status == "skipped" and outcome.previous_status == "unknown"
     assert "--force" in outcome.message and recorder.sent == []

@@ -86,18 +86,18 @@ def test_redact_masks_environment_secrets_url_passwords_and_slack_tokens(monkeyp
     assert text == "login *** failed for mysql://u:***@h/db with xox?-***"
 
 
-def test_a_dead_claim_is_unknown_once_its_lease_runs_out_and_a_live_one_is_renewed(engine):
+def test_a_dead_claim_lapses_once_its_lease_runs_out_and_a_live_one_is_renewed(engine):
     short = dt.timedelta(seconds=0.3)
     assert ledger.claim(engine, KEY, "rec:a", owner="dead", lease=short).claimed
     assert ledger.list_deliveries(engine)[0].status == "pending"
     time.sleep(0.4)
-    assert ledger.list_deliveries(engine)[0].status == "unknown"
-    # A channel that cannot look the message up never takes it over; one that can does.
-    [skipped] = deliver(KEY, ["rec:a"], message(), engine, {"rec": Recorder()})
-    assert skipped.previous_status == "unknown"
+    # Nothing was handed over (no `sending`): the claim lapsed, and the next sender takes it over.
+    assert ledger.list_deliveries(engine)[0].status == "lapsed"
+    assert ledger.unknown_deliveries(engine) == []
     ticket = ledger.claim(engine, KEY, "rec:a", take_over_dead=True, owner="alive", lease=short)
     assert ticket.claimed and ticket.resumed
     assert not ledger.claim(engine, KEY, "rec:a", take_over_dead=True, owner="third").claimed
+    assert not ledger.mark_sending(engine, KEY, "rec:a", owner="dead")  # the claim is no longer its
     for _ in range(3):
         time.sleep(0.2)
         assert ledger.renew(engine, [(KEY, "rec:a")], owner="alive", lease=short) == 1
@@ -188,3 +188,22 @@ def test_kpi_check_rejects_bad_delivery_settings(run_kpi, demo_database, tmp_pat
     assert code == 2, out
     assert "[email]: unknown key 'smtp_host'" in err
     assert expected in err
+
+
+def test_a_lapsed_claim_is_sent_by_the_next_sender_and_a_lapsed_sending_one_stays_unknown(engine):
+    """Without a lookup, the `sending` rule: sent by whoever takes over unless the hand-over began."""
+    short = dt.timedelta(seconds=0.2)
+    recorder = Recorder()
+    assert ledger.claim(engine, KEY, "rec:a", owner="dead", lease=short).claimed
+    assert ledger.claim(engine, KEY, "rec:b", owner="dead", lease=short).claimed
+    assert ledger.mark_sending(engine, KEY, "rec:b", owner="dead")
+    time.sleep(0.3)
+    lapsed, unknown = deliver(KEY, ["rec:a", "rec:b"], message(), engine, {"rec": recorder})
+    assert lapsed.status == "sent" and recorder.sent == ["a"]
+    assert unknown.status == "skipped" and unknown.previous_status == "unknown"
+    rows = {row.destination: row.status for row in ledger.list_deliveries(engine)}
+    assert rows == {"rec:a": "sent", "rec:b": "unknown"}
+    assert ledger.settle_unknown(engine, KEY, "rec:a", arrived=True) == "sent"  # only unknown is settled
+    assert ledger.settle_unknown(engine, KEY, "rec:b", arrived=False) == "unknown"
+    [row] = [row for row in ledger.list_deliveries(engine) if row.destination == "rec:b"]
+    assert row.status == "failed" and "resend requested by a person" in row.last_error

@@ -19,6 +19,7 @@ from email.utils import formatdate, getaddresses
 from typing import Any
 
 from kpicore.channels.base import Channel, Delivery, Message
+from kpicore.delivery.handover import handing_over
 from kpicore.errors import ConfigError, DeliveryError
 from kpicore.settings import parse_duration
 
@@ -83,6 +84,7 @@ class EmailChannel(Channel):
     description = "email to comma-separated recipients over SMTP ([email] settings, KPI_SMTP_PASSWORD)"
     formats = ("text", "html")
     setting_keys = ("host", "port", "security", "username", "sender", "ca_file", "timeout")
+    marks_handover = True  # `sending` is recorded right before DATA, not before the connection
 
     def preflight(self, target: str, settings: dict[str, Any]) -> list[str]:
         """Missing [email] host or sender, an unknown security mode, a username without its password."""
@@ -219,7 +221,9 @@ class EmailChannel(Channel):
                 f"SMTP server refused recipient(s) of {destination} ({details}); nothing was sent to this destination"
             )
         # smtplib does not fix line endings of bytes: render with CRLF as SMTP requires.
-        code, response = smtp.data(email.as_bytes(policy=SMTP_POLICY))
+        payload = email.as_bytes(policy=SMTP_POLICY)
+        handing_over()  # the ledger says `sending` from here: a crash now leaves the outcome unknown
+        code, response = smtp.data(payload)
         if code != 250:
             raise DeliveryError(f"SMTP server refused the digest for {destination}: {code} {_text(response)}")
 

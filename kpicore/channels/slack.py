@@ -14,11 +14,13 @@ default 3), ``retry_backoff`` (seconds, default 0.5; 429 answers always wait for
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import Any
 
 from kpicore.channels.base import Channel, Delivery, Message
+from kpicore.delivery.handover import prove_claim
 from kpicore.errors import ConfigError, DeliveryError
 
 TOKEN_ENV = "SLACK_BOT_TOKEN"
@@ -30,6 +32,7 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
 METADATA_EVENT = "kpicore_delivery"
 #: How many pages (200 messages each) of a channel's history a resumed send looks through.
 HISTORY_PAGES = 5
+log = logging.getLogger("kpicore.delivery")
 
 
 def api_url(settings: dict[str, Any] | None = None) -> str:
@@ -176,6 +179,7 @@ class SlackChannel(Channel):
             for number, payload in enumerate(rendered.messages, start=1):
                 ts = found.get(number)
                 if ts is None:
+                    prove_claim()  # a sender paused past its lease stops here: the holder posts it
                     ts = post_part(client, poster, channel_id, payload, key, number, parts, settings)
                 first_ts = first_ts or ts
                 message_ids.append(f"{channel_id}:{ts}")
@@ -197,6 +201,7 @@ class SlackChannel(Channel):
                     )
                     uploads = [u for u in uploads if u["title"] not in present]
                 if uploads:
+                    prove_claim()
                     response = client.files_upload_v2(
                         channel=channel_id,
                         file_uploads=uploads,
@@ -204,6 +209,8 @@ class SlackChannel(Channel):
                         request_file_info=False,
                     )
                     message_ids.extend(f"file:{f.get('id')}" for f in response.get("files") or [])
+            if resume:
+                remove_second_copies(client, channel_id, key, message_ids)
         except SlackApiError as error:
             code = error.response.get("error") if error.response is not None else None
             status = getattr(error.response, "status_code", None)
@@ -315,8 +322,33 @@ def post_part(
 
 
 def find_parts(client, channel_id: str, key: str, *, max_pages: int = HISTORY_PAGES) -> dict[int, str]:
-    """Part number -> ts of the messages carrying ``key`` in the channel's recent history."""
-    found: dict[int, str] = {}
+    """Part number -> ts of the messages carrying ``key`` in the channel's recent history (the oldest
+    copy of each part)."""
+    return {
+        number: copies[0]
+        for number, copies in find_copies(client, channel_id, key, max_pages=max_pages).items()
+    }
+
+
+def remove_second_copies(client, channel_id: str, key: str, message_ids: list[str]) -> int:
+    """Delete every copy of a part of ``key`` that is not the one recorded in ``message_ids``
+    (chat.delete): a sender paused between its claim check and its post can leave a second one.
+    Returns how many were deleted."""
+    kept = {item.split(":", 1)[1] for item in message_ids if not item.startswith("file:")}
+    removed = 0
+    for copies in find_copies(client, channel_id, key).values():
+        for ts in copies:
+            if ts not in kept and len(copies) > 1:
+                client.chat_delete(channel=channel_id, ts=ts)
+                removed += 1
+    if removed:
+        log.warning("slack: removed %d second cop%s of %s", removed, "y" if removed == 1 else "ies", key)
+    return removed
+
+
+def find_copies(client, channel_id: str, key: str, *, max_pages: int = HISTORY_PAGES) -> dict[int, list[str]]:
+    """Part number -> ts of every message carrying ``key`` in the channel's recent history, oldest first."""
+    found: dict[int, list[str]] = {}
     cursor = None
     for _ in range(max_pages):
         response = client.conversations_history(
@@ -326,11 +358,11 @@ def find_parts(client, channel_id: str, key: str, *, max_pages: int = HISTORY_PA
             metadata = item.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
             if metadata.get("event_type") == METADATA_EVENT and payload.get("key") == key:
-                found.setdefault(int(payload.get("part", 0)), item["ts"])
+                found.setdefault(int(payload.get("part", 0)), []).append(item["ts"])
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
             break
-    return found
+    return {number: sorted(copies, key=float) for number, copies in found.items()}
 
 
 def charts_in_thread(client, channel_id: str, thread_ts: str) -> dict[str, str]:

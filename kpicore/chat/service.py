@@ -20,6 +20,11 @@ class ChatEndpoints:
     off_reason: str | None = None
     _closers: list[Any] = field(default_factory=list)
 
+    def problems(self) -> list[dict[str, str]]:
+        """What /healthz reports about /kpi: the Socket Mode connection when it is down."""
+        problem = getattr(self.socket_mode, "problem", None)
+        return [{"kind": "socket_mode", "message": problem}] if problem else []
+
     def close(self) -> None:
         """Disconnect Socket Mode and stop the answerer's worker threads; safe to call twice."""
         while self._closers:
@@ -44,12 +49,21 @@ def chat_endpoints(config) -> ChatEndpoints:
         return ChatEndpoints(routes=[], off_reason=f"{TOKEN_ENV} is not set")
     from kpicore.chat.app import build_app
     from kpicore.chat.http import slack_routes
+    from kpicore.chat.replays import DatabaseReplayGuard
     from kpicore.chat.socket_mode import start_socket_mode
 
     bolt_app = build_app(config)
-    endpoints = ChatEndpoints(routes=slack_routes(bolt_app))
+    guard = DatabaseReplayGuard(lambda: _state_engine(config))
+    endpoints = ChatEndpoints(routes=slack_routes(bolt_app, guard=guard))
     endpoints._closers.append(bolt_app.kpi_answerer.close)
     endpoints.socket_mode = start_socket_mode(bolt_app)
     if endpoints.socket_mode is not None:
         endpoints._closers.append(endpoints.socket_mode.close)
     return endpoints
+
+
+def _state_engine(config):
+    """The state database (where verified signatures are claimed), opened on first use."""
+    from kpicore.state import open_state
+
+    return open_state(config.resolved_state_url())

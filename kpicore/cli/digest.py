@@ -1,4 +1,4 @@
-"""``kpi digest list|render|send|deliveries``: the digests defined in kpi.toml."""
+"""``kpi digest list|render|send|deliveries|resend|mark-arrived``: the digests defined in kpi.toml."""
 
 from __future__ import annotations
 
@@ -207,9 +207,10 @@ def _dry_run(config, spec, reg, period, source, force) -> None:
 def deliveries_command(name, period, config_path):
     """Show the delivery ledger (newest first): status sent, failed, pending or unknown, attempts, last error.
 
-    `unknown` is a send that started but never recorded its outcome (the process stopped): check
-    the destination, then `kpi digest send NAME --force` if it did not arrive. Digests only: alerts are
-    listed by `kpi alerts deliveries`.
+    `unknown` is a send that stopped while handing the message over (between SMTP DATA and the
+    server's answer): check the destination, then `kpi digest mark-arrived` or `kpi digest resend`.
+    `lapsed` is a claim whose sender stopped before handing anything over: the next sender sends it.
+    Digests only: alerts are listed by `kpi alerts deliveries`.
     """
     show_deliveries(config_path, name, period, ("digest",))
 
@@ -266,5 +267,10 @@ def show_deliveries(config_path, name: str | None, period: str | None, kinds: tu
             "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False)) + "  " + line[-1]
         )
 
+
+from .settle import mark_arrived_command, resend_command  # noqa: E402  (the group exists first)
+
+digest_group.add_command(resend_command)
+digest_group.add_command(mark_arrived_command)
 
 COMMANDS = [digest_group]

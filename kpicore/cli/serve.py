@@ -102,6 +102,7 @@ def serve_command(port, host, log_format, config_path):
 
     def chat_routes():
         chats.append(chat_endpoints(config))
+        service.problem_sources.append(chats[0].problems)
         if chats[0].off_reason:
             event("chat", http="off", reason=chats[0].off_reason)
         else:

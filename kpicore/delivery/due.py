@@ -4,8 +4,9 @@ which destinations to send to now. Pure: no database, no clock, no channel calls
 A destination with no row is new (sent by a fire or its catch-up); a ``failed`` row is retried once the
 backoff after its last attempt has passed, until ``retries`` retries were made (then it is given up); a
 row that failed because the source could not be reached is held instead, retried with the same backoff
-but never given up (the caller stops once ``max_delay`` has passed); an ``unknown`` row (a sender died
-mid-send) is due only on a channel that can look the sent message up; ``pending`` and ``sent`` rows are
+but never given up (the caller stops once ``max_delay`` has passed); a ``lapsed`` claim (its sender
+died before handing the message over) is due; an ``unknown`` row (the sender died while handing it
+over) is due only on a channel that can look the sent message up, else it waits for a person; ``pending`` and ``sent`` rows are
 not due. The rule is the same for every message kind.
 """
 
@@ -58,6 +59,8 @@ def decide(row: Row | None, now: dt.datetime, retries: Retries, *, can_look_up: 
         if now < row.updated_at + retries.wait_after(row.attempts):
             return WAIT
         return HELD if is_held(row) else SEND
+    if row.status == "lapsed":  # a claim that lapsed before the hand-over: anyone sends it
+        return SEND
     if row.status == "unknown":
         return SEND if can_look_up else IN_DOUBT
     return DONE

@@ -6,11 +6,15 @@ atomic UPDATE that only matches a ``failed`` row. Two processes sharing a databa
 never both send the same message to the same destination.
 
 A pending row carries a **lease** (``lease_until``) that the living sender renews every
-``LEASE / 3``. A pending row whose lease ran out belongs to a process that died. For a channel
-that can look a message up in its destination (Slack: message metadata), another sender takes
-the row over and resolves it: exactly once. For the others (email) the row is shown as
-``unknown`` and never resent automatically (a duplicate Monday digest is worse than a missing
-one that someone can check); ``force=True`` (``kpi digest send --force``) resends it.
+``LEASE / 3``. A pending row whose lease ran out belongs to a process that died: it is shown as
+``lapsed`` and whoever comes next takes it over. For a channel that can look a message up in its
+destination (Slack: message metadata) the taker finds what was already posted: exactly once.
+A channel that cannot (email) records ``sending`` immediately before it hands the message over
+(SMTP ``DATA``): a lapsed claim without it was never handed over and is simply sent; one that
+lapsed while ``sending`` may have arrived, so it is shown as ``unknown`` and never resent
+automatically (a duplicate Monday digest is worse than a missing one that someone can check).
+A person resends it (:func:`request_resend`) or marks it arrived (:func:`mark_arrived`);
+``force=True`` (``kpi digest send --force``) resends anything.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ if TYPE_CHECKING:
     from kpicore.message import MessageKey
 
 PENDING, SENT, FAILED, UNKNOWN = "pending", "sent", "failed", "unknown"
+#: Stored: the message is being handed over (SMTP DATA) by a channel that cannot look it up.
+SENDING = "sending"
+#: Shown: a pending claim whose lease ran out before anything was handed over (anyone takes it over).
+LAPSED = "lapsed"
 #: How long a claim stays valid without renewal: a dead sender's claim is recognised this late.
 LEASE = dt.timedelta(seconds=60)
 #: Rows written before leases existed (migration 0003): pending this long means unknown.
@@ -77,6 +85,7 @@ def deliveries_table(metadata: MetaData) -> Table:
         Column("updated_at", DateTime(timezone=True), nullable=False),
         Column("lease_until", DateTime(timezone=True), nullable=True),
         Column("owner", String(100), nullable=True),
+        Column("fence", Integer, nullable=False, server_default="0"),
         UniqueConstraint("kind", "name", "period", "segment", "destination", name="uq_deliveries_key"),
     )
 
@@ -138,6 +147,8 @@ class Claim:
     attempts: int = 0
     resumed: bool = False
     message_ids: list[str] | None = None
+    #: The claim's generation: raised on every take-over; the sender proves it before each step.
+    fence: int = 0
 
 
 def _key(table: Table, key: MessageKey, destination: str):
@@ -151,11 +162,22 @@ def _key(table: Table, key: MessageKey, destination: str):
 
 
 def _dead(status: str, updated_at: dt.datetime, lease_until: dt.datetime | None, now: dt.datetime) -> bool:
-    if status != PENDING:
+    """A claim (pending or sending) whose holder stopped renewing it."""
+    if status not in (PENDING, SENDING):
         return False
     if lease_until is not None:
         return _aware(lease_until) < now
     return now - _aware(updated_at) > STALE_AFTER
+
+
+def shown_status(
+    status: str, updated_at: dt.datetime, lease_until: dt.datetime | None, now: dt.datetime
+) -> str:
+    """The status as users see it: a dead ``sending`` claim (or a pre-lease pending one) is ``unknown``,
+    a dead ``pending`` one ``lapsed``."""
+    if not _dead(status, updated_at, lease_until, now):
+        return status
+    return LAPSED if status == PENDING and lease_until is not None else UNKNOWN
 
 
 def claim(
@@ -165,14 +187,17 @@ def claim(
     *,
     force: bool = False,
     take_over_dead: bool = False,
+    take_over_unknown: bool = False,
     owner: str | None = None,
     lease: dt.timedelta = LEASE,
 ) -> Claim:
     """Mark (key, destination) ``pending`` for this process, atomically.
 
     A new key is claimed by INSERT; a ``failed`` one by UPDATE ... WHERE status = 'failed' (with
-    ``force``, any status). With ``take_over_dead``, a pending row whose lease has run out is
-    taken over too (``Claim.resumed``). Returns ``Claim(claimed=False, status=...)`` when another
+    ``force``, any status). With ``take_over_dead``, a ``lapsed`` row (a pending claim whose lease
+    ran out, nothing handed over) is taken over too (``Claim.resumed``); with ``take_over_unknown``
+    as well, a pre-lease pending row in doubt (for a channel that can look the message up). A row
+    that lapsed while ``sending`` is never taken over. Returns ``Claim(claimed=False, status=...)`` when another
     process holds it, it was sent already, or its outcome is unknown.
     """
     from sqlalchemy import and_, insert, or_, select, update
@@ -192,10 +217,11 @@ def claim(
                     segment=key.segment,
                     destination=destination,
                     attempts=1,
+                    fence=1,
                     **claimed_values,
                 )
             )
-        return Claim(claimed=True, status=PENDING, attempts=1)
+        return Claim(claimed=True, status=PENDING, attempts=1, fence=1)
     except IntegrityError:
         pass  # the row exists: try to take it over below, in a fresh transaction
     with engine.begin() as connection:
@@ -204,10 +230,12 @@ def claim(
                 _key(table, key, destination)
             )
         ).one()
-        dead = _dead(row.status, row.updated_at, row.lease_until, now)
+        shown = shown_status(row.status, row.updated_at, row.lease_until, now)
         if force:
-            condition = table.c.status.in_([FAILED, SENT, PENDING])
-        elif take_over_dead and dead:
+            condition = table.c.status.in_([FAILED, SENT, PENDING, SENDING])
+        elif take_over_dead and (
+            shown == LAPSED or (take_over_unknown and shown == UNKNOWN and row.status == PENDING)
+        ):
             # The same state we read: a concurrent taker-over changes lease_until, so only one wins.
             same_lease = (
                 table.c.lease_until == row.lease_until
@@ -220,18 +248,22 @@ def claim(
         result = connection.execute(
             update(table)
             .where(_key(table, key, destination) & condition)
-            .values(attempts=table.c.attempts + 1, last_error=None, **claimed_values)
+            .values(attempts=table.c.attempts + 1, fence=table.c.fence + 1, last_error=None, **claimed_values)
         )
-        attempts = connection.execute(
-            select(table.c.attempts).where(_key(table, key, destination))
-        ).scalar_one()
+        attempts, fence = connection.execute(
+            select(table.c.attempts, table.c.fence).where(_key(table, key, destination))
+        ).one()
     previous_ids = json.loads(row.message_ids) if row.message_ids else []
     if result.rowcount == 1:
         resumed = row.status == PENDING and not force
         return Claim(
-            claimed=True, status=PENDING, attempts=attempts, resumed=resumed, message_ids=previous_ids
+            claimed=True,
+            status=PENDING,
+            attempts=attempts,
+            resumed=resumed,
+            message_ids=previous_ids,
+            fence=fence,
         )
-    shown = UNKNOWN if dead else row.status
     return Claim(claimed=False, status=shown, attempts=attempts, message_ids=previous_ids)
 
 
@@ -252,29 +284,87 @@ def renew(
         for key, destination in keys:
             result = connection.execute(
                 update(table)
-                .where(_key(table, key, destination) & (table.c.status == PENDING) & (table.c.owner == owner))
+                .where(
+                    _key(table, key, destination)
+                    & table.c.status.in_([PENDING, SENDING])
+                    & (table.c.owner == owner)
+                )
                 .values(lease_until=_now() + lease)
             )
             renewed += result.rowcount
     return renewed
 
 
-def record_progress(engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str]) -> None:
+def mark_sending(
+    engine: Engine, key: MessageKey, destination: str, *, owner: str | None = None, fence: int | None = None
+) -> bool:
+    """Record that this owner's claim is being handed over now (just before SMTP ``DATA``).
+
+    False, and nothing written, when the claim is no longer this owner's (its lease ran out and
+    another sender took it over): the caller must not send.
+    """
+    from sqlalchemy import update
+
+    table = _table()
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(table)
+            .where(
+                _key(table, key, destination)
+                & (table.c.status == PENDING)
+                & ((table.c.fence == fence) if fence is not None else (table.c.owner == (owner or OWNER)))
+            )
+            .values(status=SENDING, updated_at=_now())
+        )
+    return result.rowcount == 1
+
+
+def holds(engine: Engine, key: MessageKey, destination: str, fence: int) -> bool:
+    """True when the claim of generation ``fence`` is still the row's (a conditional UPDATE that
+    touches ``updated_at``); False once another sender took it over or it was settled."""
+    from sqlalchemy import update
+
+    table = _table()
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(table)
+            .where(
+                _key(table, key, destination)
+                & (table.c.fence == fence)
+                & table.c.status.in_([PENDING, SENDING])
+            )
+            .values(updated_at=_now())
+        )
+    return result.rowcount == 1
+
+
+def record_progress(
+    engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str], *, fence: int | None = None
+) -> bool:
     """Store what a pending send has created so far (a resumed send starts from it)."""
-    _finish(engine, key, destination, status=PENDING, message_ids=list(message_ids), error=None)
+    return _finish(
+        engine, key, destination, status=PENDING, message_ids=list(message_ids), error=None, fence=fence
+    )
 
 
-def mark_sent(engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str]) -> None:
-    """Record a successful send with the ids of what was created."""
-    _finish(engine, key, destination, status=SENT, message_ids=list(message_ids), error=None)
+def mark_sent(
+    engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str], *, fence: int | None = None
+) -> bool:
+    """Record a successful send with the ids of what was created. With ``fence``, only while that claim
+    is still the row's: False, and nothing written, when another sender holds it now."""
+    return _finish(
+        engine, key, destination, status=SENT, message_ids=list(message_ids), error=None, fence=fence
+    )
 
 
-def mark_failed(engine: Engine, key: MessageKey, destination: str, error: str) -> None:
-    """Record a failed send; the next delivery retries it."""
-    _finish(engine, key, destination, status=FAILED, message_ids=None, error=error)
+def mark_failed(
+    engine: Engine, key: MessageKey, destination: str, error: str, *, fence: int | None = None
+) -> bool:
+    """Record a failed send; the next delivery retries it (with ``fence``, only while the claim is held)."""
+    return _finish(engine, key, destination, status=FAILED, message_ids=None, error=error, fence=fence)
 
 
-def _finish(engine, key, destination, *, status, message_ids, error) -> None:
+def _finish(engine, key, destination, *, status, message_ids, error, fence=None) -> bool:
     from sqlalchemy import update
 
     table = _table()
@@ -283,8 +373,12 @@ def _finish(engine, key, destination, *, status, message_ids, error) -> None:
         values.update(lease_until=None, last_error=error[:MAX_ERROR_LENGTH] if error else None)
     if message_ids is not None:
         values["message_ids"] = json.dumps(message_ids)
+    condition = _key(table, key, destination)
+    if fence is not None:
+        condition = condition & (table.c.fence == fence) & table.c.status.in_([PENDING, SENDING])
     with engine.begin() as connection:
-        connection.execute(update(table).where(_key(table, key, destination)).values(**values))
+        result = connection.execute(update(table).where(condition).values(**values))
+    return result.rowcount == 1
 
 
 def list_deliveries(
@@ -294,8 +388,10 @@ def list_deliveries(
     period: str | None = None,
     kind: str | None = None,
     digest: str | None = None,
+    stored: tuple[str, ...] | None = None,
 ) -> list[LedgerRow]:
-    """Ledger rows, newest first, optionally for one name (``digest`` is the same), kind and period."""
+    """Ledger rows, newest first, optionally for one name (``digest`` is the same), kind, period and
+    stored statuses."""
     from sqlalchemy import select
 
     table = _table()
@@ -307,6 +403,8 @@ def list_deliveries(
         query = query.where(table.c.period == period)
     if kind is not None:
         query = query.where(table.c.kind == kind)
+    if stored is not None:
+        query = query.where(table.c.status.in_(stored))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     now = _now()
@@ -317,7 +415,7 @@ def list_deliveries(
             period=row.period,
             segment=row.segment,
             destination=row.destination,
-            status=UNKNOWN if _dead(row.status, row.updated_at, row.lease_until, now) else row.status,
+            status=shown_status(row.status, row.updated_at, row.lease_until, now),
             attempts=row.attempts,
             last_error=row.last_error,
             message_ids=json.loads(row.message_ids) if row.message_ids else [],
@@ -325,3 +423,41 @@ def list_deliveries(
         )
         for row in rows
     ]
+
+
+def unknown_deliveries(engine: Engine) -> list[LedgerRow]:
+    """Every row whose outcome is ``unknown`` (a send that lapsed while handing the message over)."""
+    return [row for row in list_deliveries(engine, stored=(SENDING, PENDING)) if row.status == UNKNOWN]
+
+
+def settle_unknown(engine: Engine, key: MessageKey, destination: str, *, arrived: bool) -> str:
+    """A person's decision on an ``unknown`` row: it arrived (``sent``), or send it again (``failed``, due
+    for a retry). Returns the row's shown status before: only ``unknown`` is changed."""
+    from sqlalchemy import select, update
+
+    table = _table()
+    now = _now()
+    with engine.begin() as connection:
+        row = connection.execute(
+            select(table.c.status, table.c.updated_at, table.c.lease_until).where(
+                _key(table, key, destination)
+            )
+        ).one_or_none()
+        if row is None:
+            return "missing"
+        shown = shown_status(row.status, row.updated_at, row.lease_until, now)
+        if shown != UNKNOWN:
+            return shown
+        note = "marked arrived by a person" if arrived else "resend requested by a person"
+        same = table.c.status == row.status
+        result = connection.execute(
+            update(table)
+            .where(_key(table, key, destination) & same & (table.c.updated_at == row.updated_at))
+            .values(
+                status=SENT if arrived else FAILED,
+                lease_until=None,
+                updated_at=now,
+                last_error=f"{note} (the outcome was unknown)",
+            )
+        )
+    return UNKNOWN if result.rowcount == 1 else "changed meanwhile"

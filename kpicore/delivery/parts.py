@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from kpicore.delivery import ledger
+from kpicore.delivery.handover import prove_claim
 from kpicore.errors import DeliveryError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from kpicore.delivery.message import MessageKey
+    from kpicore.message import MessageKey
 
 log = logging.getLogger("kpicore.delivery")
 
@@ -74,6 +75,7 @@ class PartLog:
 
     def sending(self, number: int, total: int) -> None:
         """Record, before its request goes out, that part ``number`` is being sent."""
+        prove_claim()  # fenced: a sender whose claim was taken over sends no more parts
         self.parts[number] = SENDING
         self._store(total)
 

@@ -4,7 +4,8 @@ The order matters when several processes share the ledger: the destinations stil
 claimed **before** the message is computed, so only the process that won a claim queries the
 source; a compute failure is recorded against the claimed destinations. While a send is in
 flight a background thread renews the claims' lease, so a peer can tell a live sender from a
-dead one within about a minute.
+dead one within about a minute. Each claim carries a generation (its fence): before each part,
+each upload and the final record the sender proves it still holds it, and stops when it does not.
 """
 
 from __future__ import annotations
@@ -163,7 +164,8 @@ def deliver(
             key,
             destination,
             force=force,
-            take_over_dead=channel.can_look_up,
+            take_over_dead=True,  # a lapsed claim: Slack looks up what went out, others never handed it over
+            take_over_unknown=channel.can_look_up,
             owner=owner,
             lease=lease,
         )
@@ -183,7 +185,9 @@ def deliver(
             except Exception as error:
                 text = redact(str(error) or type(error).__name__)
                 for destination, _, _, ticket in claimed:
-                    ledger.mark_failed(engine, key, destination, f"compute failed: {text}")
+                    ledger.mark_failed(
+                        engine, key, destination, f"compute failed: {text}", fence=ticket.fence
+                    )
                     outcomes[destination] = DeliveryOutcome(
                         destination, "failed", error=f"compute failed: {text}", attempts=ticket.attempts
                     )
@@ -201,31 +205,64 @@ def deliver(
                 ticket,
                 dict(settings.get(channel.scheme) or {}),
                 force=force,
+                owner=owner,
             )
     return [outcomes[d] for d in order]
 
 
 def _send_one(
-    engine, key, message, destination, channel, target, ticket, channel_settings, *, force: bool = False
+    engine,
+    key,
+    message,
+    destination,
+    channel,
+    target,
+    ticket,
+    channel_settings,
+    *,
+    force: bool = False,
+    owner: str | None = None,
 ) -> DeliveryOutcome:
+    from kpicore.delivery.handover import ClaimLost, Fenced
+
     # A failed attempt may have delivered part of the message (its answer lost): a channel that
     # can look messages up resumes every retry, so nothing already there is sent twice.
-    retry = channel.can_look_up and ticket.attempts > 1 and not force
+    retry = ticket.attempts > 1 and not force
+    lost = f"{key.describe()} to {destination}: the claim was taken over by another sender"
+
+    def prove() -> None:
+        if not ledger.holds(engine, key, destination, ticket.fence):
+            raise ClaimLost(lost)
+
+    def mark() -> None:  # ``sending`` just before the message leaves (SMTP DATA, or the whole send)
+        if not ledger.mark_sending(engine, key, destination, fence=ticket.fence):
+            raise ClaimLost(lost)
+
     try:
         # Channels without a lookup read what earlier attempts delivered, part by part (delivery.parts).
-        with parts.recording(engine, key, destination, None if force else ticket.message_ids):
-            if ticket.resumed or retry:
+        with (
+            Fenced(prove, None if channel.can_look_up else mark) as fenced,
+            parts.recording(engine, key, destination, None if force else ticket.message_ids),
+        ):
+            if channel.can_look_up and (ticket.resumed or retry):
                 delivery = channel.resume(
                     message, target, channel_settings, previous=ticket.message_ids or []
                 )
-            else:
+            elif channel.can_look_up:
                 delivery = channel.send(message, target, channel_settings)
+            else:
+                if not channel.marks_handover:
+                    fenced.mark()
+                delivery = channel.send(message, target, channel_settings)
+    except ClaimLost as error:
+        return _stopped(destination, ticket, str(error))
     except KpiError as error:
         text = redact(str(error))
     except Exception as error:
         text = redact(f"{type(error).__name__}: {error}")
     else:
-        _record_sent(engine, key, destination, delivery.message_ids)
+        if not _record_sent(engine, key, destination, delivery.message_ids, fence=ticket.fence):
+            return _stopped(destination, ticket, lost)
         return DeliveryOutcome(
             destination,
             "sent",
@@ -233,8 +270,15 @@ def _send_one(
             attempts=ticket.attempts,
             resumed=ticket.resumed,
         )
-    ledger.mark_failed(engine, key, destination, text)
+    if not ledger.mark_failed(engine, key, destination, text, fence=ticket.fence):
+        return _stopped(destination, ticket, lost)
     return DeliveryOutcome(destination, "failed", error=text, attempts=ticket.attempts)
+
+
+def _stopped(destination: str, ticket, reason: str) -> DeliveryOutcome:
+    """A sender that lost its claim stops at once: one line, nothing recorded (the holder's row stands)."""
+    log.warning("stopped: %s; the holder finishes it", reason)
+    return DeliveryOutcome(destination, "skipped", previous_status=ledger.PENDING, attempts=ticket.attempts)
 
 
 def _record_sent(
@@ -243,7 +287,9 @@ def _record_sent(
     destination: str,
     message_ids: list[str],
     within: dt.timedelta = RECORD_RETRY,
-) -> None:
+    *,
+    fence: int | None = None,
+) -> bool:
     """``ledger.mark_sent``, retried for up to ``within`` while the state database is locked or
     unreachable: the message is out, so its record must not be lost to a hiccup. One log line when
     the first write fails, one when it is recorded; the last error is raised after ``within``."""
@@ -253,7 +299,7 @@ def _record_sent(
     pause, failed_at = 0.25, None
     while True:
         try:
-            ledger.mark_sent(engine, key, destination, message_ids)
+            recorded = ledger.mark_sent(engine, key, destination, message_ids, fence=fence)
         except SQLAlchemyError as error:
             if failed_at is None:
                 failed_at = time.monotonic()
@@ -277,4 +323,4 @@ def _record_sent(
                 destination,
                 time.monotonic() - failed_at,
             )
-        return
+        return recorded

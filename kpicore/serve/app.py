@@ -1,7 +1,8 @@
 """The HTTP app of `kpi serve` (Starlette, served by uvicorn): ``/healthz`` and ``/metrics``.
 
 :func:`build_app` takes extra routes, so Slack's ``/slack/events`` (Bolt's Starlette adapter)
-mounts into the same process and port.
+mounts into the same process and port. Every request body over 1 MB gets 413 before it is read
+(:mod:`kpicore.serve.limits`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 
 
 def build_app(service: Service, extra_routes: Sequence[Any] = ()) -> Starlette:
-    """A Starlette app answering ``GET /healthz`` (JSON, 200 ok / 503 degraded) and ``GET /metrics``."""
+    """A Starlette app answering ``GET /healthz`` (JSON: 200 while serving, ``degraded`` with its
+    ``problems``; 503 when not serving) and ``GET /metrics``."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse, Response
@@ -24,12 +26,19 @@ def build_app(service: Service, extra_routes: Sequence[Any] = ()) -> Starlette:
 
     async def healthz(request):
         health = await run_in_threadpool(service.health)
-        return JSONResponse(health, status_code=200 if health["status"] == "ok" else 503)
+        # 503 only when the service is not serving; problems beside a working service are 200 "degraded".
+        return JSONResponse(
+            health, status_code=200 if health.get("serving", health["status"] == "ok") else 503
+        )
 
     async def metrics(request):
         from prometheus_client import CONTENT_TYPE_LATEST
 
         return Response(service.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    from starlette.middleware import Middleware
+
+    from kpicore.serve.limits import BodyLimit
+
     routes = [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
-    return Starlette(routes=[*routes, *extra_routes])
+    return Starlette(routes=[*routes, *extra_routes], middleware=[Middleware(BodyLimit)])

@@ -109,6 +109,12 @@ class Service:
         )
         self.specs, self.alerts, self.follow = self.dispatch.specs, self.dispatch.alerts, follow
         self.metrics = self.dispatch.metrics
+        from kpicore.serve.unknown import UnknownReporter
+
+        #: Deliveries whose outcome is unknown: logged, notified and shown on /healthz until settled.
+        self.unknowns = UnknownReporter(self)
+        #: Callables returning problems ({"kind", "message"}) that leave the service serving but degraded.
+        self.problem_sources: list[Any] = [self.unknowns.problems]
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -282,6 +288,7 @@ class Service:
         try:
             self._retry_alerts(now)
             self._retry_personal(now)
+            self.unknowns.check()
         except SQLAlchemyError as error:
             self.dispatch.state_error = f"{type(error).__name__}"
             event("failed", logging.ERROR, error="state database unreachable; retrying")
@@ -359,9 +366,12 @@ class Service:
             alerts.append(
                 {"name": name, "next_fire": next_fire, "last_evaluation": self.dispatch.evaluations.get(name)}
             )
-        ok = state == "ok" and scheduler == "running" and self.dispatch.state_error is None
+        serving = state == "ok" and scheduler == "running" and self.dispatch.state_error is None
+        problems = [problem for source in self.problem_sources for problem in source()]
         answer = {
-            "status": "ok" if ok else "degraded",
+            "status": "ok" if serving and not problems else "degraded",
+            "serving": serving,
+            "problems": problems,
             "scheduler": scheduler,
             "state_db": state,
             "digests": digests,
