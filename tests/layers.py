@@ -34,8 +34,8 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("insights", {"insights"}),
     ("presentation", {"formatting", "charts", "presentation"}),
     ("messages", {"message", "digest", "alerts", "personal"}),
-    ("delivery", {"delivery", "channels"}),
-    ("service", {"scheduler", "serve", "chat", "follows", "sync"}),
+    ("delivery", {"delivery", "channels", "events"}),
+    ("service", {"limits", "scheduler", "serve", "chat", "follows", "sync"}),
     ("wiring", {"registry", "plugins", "config_check", "demo_data", "testing", "i18n.build"}),
     ("cli", {"cli"}),
 ]

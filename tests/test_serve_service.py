@@ -25,7 +25,7 @@ POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
 def make_service(tmp_path, source_url, *, digest, serve=None):
-    from kpicore.serve.logs import configure
+    from kpicore.events import configure
 
     configure("text")
     config = parse_config(

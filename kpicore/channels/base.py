@@ -64,7 +64,7 @@ class Channel:
     #: True when the channel can find an earlier send of a message in the destination (see resume).
     can_look_up: bool = False
     #: For a channel that cannot look up: True when its send calls
-    #: ``kpicore.delivery.handover.handing_over()`` right before the message leaves (SMTP DATA); else
+    #: ``kpicore.channels.handover.handing_over()`` right before the message leaves (SMTP DATA); else
     #: the core records ``sending`` before the whole send.
     marks_handover: bool = False
 

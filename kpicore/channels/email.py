@@ -19,7 +19,7 @@ from email.utils import formatdate, getaddresses
 from typing import Any
 
 from kpicore.channels.base import Channel, Delivery, Message
-from kpicore.delivery.handover import handing_over
+from kpicore.channels.handover import handing_over
 from kpicore.errors import ConfigError, DeliveryError
 from kpicore.settings import parse_duration
 

@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kpicore.delivery.parts import OutcomeUnknown
+from kpicore.channels.parts import OutcomeUnknown
 from kpicore.errors import DeliveryError
 
 __all__ = ["Answer", "NotSent", "OutcomeUnknown", "post", "post_with_retries"]

@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from kpicore.channels.base import Channel, Delivery, Message
-from kpicore.delivery.handover import prove_claim
+from kpicore.channels.handover import prove_claim
 from kpicore.errors import ConfigError, DeliveryError
 
 TOKEN_ENV = "SLACK_BOT_TOKEN"

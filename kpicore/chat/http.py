@@ -83,6 +83,6 @@ def starlette_app(bolt_app):
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
 
-    from kpicore.serve.limits import BodyLimit
+    from kpicore.limits import BodyLimit
 
     return Starlette(routes=slack_routes(bolt_app), middleware=[Middleware(BodyLimit)])

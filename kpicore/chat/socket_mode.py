@@ -65,7 +65,7 @@ class SocketModeLink:
 
     def _attempt(self) -> bool:
         """One connection attempt (a fresh URL from apps.connections.open); True when connected."""
-        from kpicore.serve.logs import event
+        from kpicore.events import event
 
         client = self.handler.client
         try:

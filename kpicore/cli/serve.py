@@ -81,7 +81,7 @@ def serve_command(port, host, log_format, config_path):
     Socket Mode.
     """
     from ..delivery.store import ledger_engine
-    from ..serve.logs import configure, event
+    from ..events import configure, event
     from ..serve.server import run
     from ..serve.service import Service, serve_settings
 

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from kpicore.delivery import ledger, parts
+from kpicore.channels import parts
+from kpicore.delivery import ledger
 from kpicore.delivery.redact import redact
 from kpicore.errors import ConfigError, KpiError
 
@@ -223,7 +224,7 @@ def _send_one(
     force: bool = False,
     owner: str | None = None,
 ) -> DeliveryOutcome:
-    from kpicore.delivery.handover import ClaimLost, Fenced
+    from kpicore.channels.handover import ClaimLost, Fenced
 
     # A failed attempt may have delivered part of the message (its answer lost): a channel that
     # can look messages up resumes every retry, so nothing already there is sent twice.
@@ -239,10 +240,13 @@ def _send_one(
             raise ClaimLost(lost)
 
     try:
-        # Channels without a lookup read what earlier attempts delivered, part by part (delivery.parts).
+        # Channels without a lookup read what earlier attempts delivered, part by part (channels.parts).
         with (
             Fenced(prove, None if channel.can_look_up else mark) as fenced,
-            parts.recording(engine, key, destination, None if force else ticket.message_ids),
+            parts.recording(
+                lambda entries: ledger.record_progress(engine, key, destination, entries),
+                None if force else ticket.message_ids,
+            ),
         ):
             if channel.can_look_up and (ticket.resumed or retry):
                 delivery = channel.resume(

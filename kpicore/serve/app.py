@@ -2,7 +2,7 @@
 
 :func:`build_app` takes extra routes, so Slack's ``/slack/events`` (Bolt's Starlette adapter)
 mounts into the same process and port. Every request body over 1 MB gets 413 before it is read
-(:mod:`kpicore.serve.limits`).
+(:mod:`kpicore.limits`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def build_app(service: Service, extra_routes: Sequence[Any] = ()) -> Starlette:
 
     from starlette.middleware import Middleware
 
-    from kpicore.serve.limits import BodyLimit
+    from kpicore.limits import BodyLimit
 
     routes = [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
     return Starlette(routes=[*routes, *extra_routes], middleware=[Middleware(BodyLimit)])

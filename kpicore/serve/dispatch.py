@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from kpicore.delivery.due import HELD_ERROR, SENDING, SOURCE_DOWN, Retries, decide, due
 from kpicore.errors import KpiError, SourceError
-from kpicore.serve.logs import event
+from kpicore.events import event
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kpicore.errors import KpiError
-from kpicore.serve.logs import event
+from kpicore.events import event
 
 if TYPE_CHECKING:
     from kpicore.serve.service import Service

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kpicore.errors import ConfigError, KpiError
+from kpicore.events import event
 from kpicore.serve.dispatch import FOLLOW_CATCH_UP, Dispatcher
-from kpicore.serve.logs import event
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -11,13 +11,12 @@ service finds it: one ``delivery_unknown`` log line (per process), one notice to
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from kpicore.serve.logs import event
+from kpicore.events import event
 
 if TYPE_CHECKING:
     from kpicore.delivery.ledger import LedgerRow
-    from kpicore.serve.service import Service
 
 
 def describe(row: LedgerRow) -> str:
@@ -37,10 +36,19 @@ def settle_command(row: LedgerRow, action: str) -> str:
     )
 
 
+class ServiceParts(Protocol):
+    """What the reporter reads of the service: its state database, settings, config and registry."""
+
+    engine: Any
+    settings: Any
+    config: Any
+    registry: Any
+
+
 class UnknownReporter:
     """Finds ``unknown`` rows in the ledger on each tick and reports each once."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: ServiceParts) -> None:
         self.service = service
         self._reported: set[tuple[str, str, str, str, str]] = set()
 

@@ -3,7 +3,7 @@
 ``[channels.teams.webhooks] NAME = "${TEAMS_WEBHOOK_SALES}"`` names each webhook; its URL (which
 carries the flow's signature) comes from the environment only and never appears in a message.
 A Workflows webhook answers 202 before the flow posts and confirms nothing, and it cannot be asked
-what it posted: every card follows the ``sending`` rule (kpicore.delivery.parts), so each is delivered
+what it posted: every card follows the ``sending`` rule (kpicore.channels.parts), so each is delivered
 at most once; a card whose request got no answer is reported, never resent.
 """
 
@@ -17,10 +17,10 @@ from urllib.parse import urlparse
 
 from kpicore.channels import Channel, Delivery
 from kpicore.channels.http import NotSent, post, post_with_retries
+from kpicore.channels.parts import current_parts, send_parts, unknown_note
 from kpicore.channels.sections import digest_sections, plain_sections
 from kpicore.config import expand_environment
 from kpicore.delivery import Message
-from kpicore.delivery.parts import current_parts, send_parts, unknown_note
 from kpicore.delivery.redact import add_secrets
 from kpicore.errors import ConfigError, DeliveryError
 from kpicore_teams import card

@@ -2,7 +2,7 @@
 (``sendMediaGroup``, or ``sendPhoto`` for one), to ``telegram:CHAT_ID`` or ``telegram:@channelname``.
 
 Telegram has no way to look a sent message up, so every part follows the ``sending`` rule
-(kpicore.delivery.parts): recorded just before its request and after its answer. A later attempt
+(kpicore.channels.parts): recorded just before its request and after its answer. A later attempt
 sends only the parts never started; a part whose request got no answer is reported, never resent.
 """
 
@@ -13,8 +13,8 @@ import re
 from typing import Any
 
 from kpicore.channels import Channel, Delivery
+from kpicore.channels.parts import current_parts, send_parts, unknown_note
 from kpicore.delivery import Message
-from kpicore.delivery.parts import current_parts, send_parts, unknown_note
 from kpicore.errors import ConfigError, DeliveryError
 from kpicore_telegram import render
 from kpicore_telegram.api import (

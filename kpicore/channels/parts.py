@@ -18,16 +18,9 @@ import contextvars
 import logging
 import re
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
-from kpicore.delivery import ledger
-from kpicore.delivery.handover import prove_claim
+from kpicore.channels.handover import prove_claim
 from kpicore.errors import DeliveryError
-
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from kpicore.message import MessageKey
 
 log = logging.getLogger("kpicore.delivery")
 
@@ -39,17 +32,14 @@ _current: contextvars.ContextVar[PartLog | None] = contextvars.ContextVar("kpico
 class PartLog:
     """The parts of one message to one destination: which were delivered, which are in doubt.
 
-    Without an engine (a channel called outside the delivery core) it records in memory only.
+    ``store`` keeps the record (the delivery core writes it to the ledger row); without one (a channel
+    called outside the delivery core) it records in memory only.
     """
 
     def __init__(
-        self,
-        engine: Engine | None = None,
-        key: MessageKey | None = None,
-        destination: str = "",
-        previous: list[str] | None = None,
+        self, store: Callable[[list[str]], None] | None = None, previous: list[str] | None = None
     ) -> None:
-        self.engine, self.key, self.destination = engine, key, destination
+        self.store = store
         #: part number -> its id, or SENDING while its request is out
         self.parts: dict[int, str] = {}
         for entry in previous or []:
@@ -94,8 +84,8 @@ class PartLog:
         return [f"part {number}/{total} {value}" for number, value in sorted(self.parts.items())]
 
     def _store(self, total: int) -> None:
-        if self.engine is not None and self.key is not None:
-            ledger.record_progress(self.engine, self.key, self.destination, self.entries(total))
+        if self.store is not None:
+            self.store(self.entries(total))
 
 
 def current_parts() -> PartLog:
@@ -105,12 +95,10 @@ def current_parts() -> PartLog:
 
 
 @contextlib.contextmanager
-def recording(
-    engine: Engine, key: MessageKey, destination: str, previous: list[str] | None
-) -> Iterator[PartLog]:
-    """Make a part log for (key, destination) current while a channel sends; ``previous`` is what the
-    ledger holds from earlier attempts (None or empty: start afresh)."""
-    log = PartLog(engine, key, destination, previous)
+def recording(store: Callable[[list[str]], None], previous: list[str] | None) -> Iterator[PartLog]:
+    """Make a part log current while a channel sends; ``store`` keeps its record, ``previous`` is what
+    earlier attempts recorded (None or empty: start afresh)."""
+    log = PartLog(store, previous)
     token = _current.set(log)
     try:
         yield log

@@ -1,4 +1,4 @@
-"""Structured logs of the service: one line per event (fired, computed, delivered, failed, retried, caught_up).
+"""Structured log lines of the service: one JSON object (or key=value text) per event, secrets redacted.
 
 ``text`` (the default) reads well in a terminal or journald; ``json`` is one object per line for
 machines. Field values pass through :func:`kpicore.delivery.redact`: secrets are never logged.
