@@ -113,13 +113,6 @@ class Config:
     def base_dir(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
 
-    def resolved_state_url(self) -> str:
-        """The state database URL, read as every database URL of kpi.toml is: a bare path is a SQLite file,
-        a relative one resolves against the config's folder; ``postgres://`` is PostgreSQL."""
-        from .dialects.urls import database_url
-
-        return database_url(self.state_url or "kpi-state.db", self.base_dir)
-
     def pack(self, name: str) -> dict[str, Any]:
         """The ``[packs.NAME]`` settings of an industry pack (empty when absent)."""
         return self.packs.get(name, {})

@@ -67,6 +67,14 @@ def state_dialect(engine: sa.Engine) -> type[Dialect]:
 
 
 @lru_cache(maxsize=8)
+def state_url(config) -> str:
+    """The state database URL of ``config``, read as every database URL of kpi.toml is: a bare path is a
+    SQLite file, a relative one resolves against the config's folder; ``postgres://`` is PostgreSQL."""
+    from .dialects.urls import database_url
+
+    return database_url(config.state_url or "kpi-state.db", config.base_dir)
+
+
 def open_state(url: str) -> sa.Engine:
     """The state database engine, migrated; created on first use. ``url`` is read as every database URL
     of kpi.toml is (a bare path is a SQLite file; ``postgres://`` is PostgreSQL)."""
@@ -121,7 +129,7 @@ def store_results(config, results, source: str, dimension: str | None = None) ->
             )
     if not rows:
         return 0
-    engine = open_state(config.resolved_state_url())
+    engine = open_state(state_url(config))
     upsert = state_dialect(engine).upsert(
         metric_values,
         rows,
@@ -158,7 +166,7 @@ def store_trend(config, results, source: str) -> int:
     ]
     if not rows:
         return 0
-    engine = open_state(config.resolved_state_url())
+    engine = open_state(state_url(config))
     upsert = state_dialect(engine).upsert(
         metric_values,
         rows,
@@ -201,7 +209,7 @@ def read_values(
     """
     if not metrics or not spans:
         return {}
-    engine = open_state(config.resolved_state_url())
+    engine = open_state(state_url(config))
     table = metric_values.c
     utc_spans = [(_utc(start), _utc(end)) for start, end in spans]
     segments = table.segment == ""

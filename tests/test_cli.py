@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from kpicore import __version__
+from kpicore.state import state_url as configured_state_url
 
 DESIGN_8_KEYS = [
     "metric",
@@ -306,7 +307,7 @@ def test_init_example_lines_uncommented_parse_and_mean_what_they_say(run_kpi, tm
     monkeypatch.setenv("DB_PASSWORD", "p@ss")
     assert expand_url(config.source.url, "url") == "postgresql://kpi_reader:p%40ss@db.internal/shop"
     assert config.state_url == "sqlite:///kpi-state.db"
-    assert config.resolved_state_url() == f"sqlite:///{tmp_path / 'kpi-state.db'}"
+    assert configured_state_url(config) == f"sqlite:///{tmp_path / 'kpi-state.db'}"
     assert config.templates_dir == (tmp_path / "templates").resolve()
     customers = config.source.entities["customers"]
     assert customers.table == "crm_customers" and customers.dimensions == ["region", "plan"]

@@ -6,6 +6,7 @@ import pytest
 
 from kpicore.config import Config, load_config, parse_config
 from kpicore.errors import ConfigError
+from kpicore.state import state_url as configured_state_url
 
 
 def write(tmp_path, text):
@@ -18,7 +19,7 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = load_config()
     assert config.path is None and config.timezone == "UTC" and config.gross_margin == 1.0
-    assert config.resolved_state_url() == f"sqlite:///{tmp_path / 'kpi-state.db'}"
+    assert configured_state_url(config) == f"sqlite:///{tmp_path / 'kpi-state.db'}"
 
 
 def test_full_design_12_example_parses(tmp_path):
@@ -60,7 +61,7 @@ allow = { "#leadership" = ["*"] }
     )
     config = load_config(path)
     assert config.timezone == "Europe/Berlin" and config.gross_margin == 0.6
-    assert config.resolved_state_url() == f"sqlite:///{tmp_path / 'state/kpi-state.db'}"
+    assert configured_state_url(config) == f"sqlite:///{tmp_path / 'state/kpi-state.db'}"
     assert config.templates_dir == (tmp_path / "templates").resolve()
     assert config.source.entities["customers"].source_column("signup_at") == "created_at"
     assert config.source.entities["customers"].source_column("region") == "region"

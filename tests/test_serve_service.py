@@ -19,6 +19,7 @@ from kpicore.registry import get_registry
 from kpicore.scheduler import most_recent_fire
 from kpicore.serve.service import Service, serve_settings
 from kpicore.state import open_state
+from kpicore.state import state_url as configured_state_url
 
 SLACK_KPIS, SLACK_OPS = "C0KPIS0001", "C0OPS00002"
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -45,7 +46,7 @@ def make_service(tmp_path, source_url, *, digest, serve=None):
         config,
         registry,
         digest_specs(config, registry),
-        open_state(config.resolved_state_url()),
+        open_state(configured_state_url(config)),
         serve_settings(config),
     )
     return service

@@ -23,8 +23,9 @@ from kpicore.registry import build_registry
 from kpicore.results import MetricResult, Segment, TrendPoint
 from kpicore.serve.alerts import run_alert
 from kpicore.state import metric_values, open_state, state_dialect, store_results, store_trend
+from kpicore.state import state_url as configured_state_url
 from kpicore.testing import create_mysql_database, drop_mysql_database, mysql_url
-from tests.test_digest_state import POSTGRES_SERVER, state_url  # noqa: F401 - the fixture
+from tests.test_digest_state import POSTGRES_SERVER
 from tests.test_serve import Serve, deliveries, environment, kpicore_parts, wait_until_sent, write_config
 
 START, END = "2026-11-16T00:00:00+00:00", "2026-11-23T00:00:00+00:00"
@@ -58,11 +59,11 @@ def stored(engine: sa.Engine) -> list[tuple]:
         return [tuple(row) for row in rows]
 
 
-def test_stored_values_are_upserted_on_every_state_database(state_url, tmp_path):  # noqa: F811
+def test_stored_values_are_upserted_on_every_state_database(state_url, tmp_path):
     config = parse_config({"state_url": state_url}, tmp_path / "kpi.toml")
     assert store_results(config, [result(100.0)], "shop", "region") == 2
     assert store_results(config, [result(120.0, n=12)], "shop", "region") == 2  # the same keys: updated
-    engine = open_state(config.resolved_state_url())
+    engine = open_state(configured_state_url(config))
     assert stored(engine) == [("", 120.0, 12), ("region=North", 60.0, 4)]
     # A trend point updates the value and keeps the stored n (COALESCE(new n, stored n) in each dialect).
     point = TrendPoint(period="2026-W47", start=START, end=END, value=130.0)
@@ -70,7 +71,7 @@ def test_stored_values_are_upserted_on_every_state_database(state_url, tmp_path)
     assert stored(engine) == [("", 130.0, 12), ("region=North", 60.0, 4)]
 
 
-def test_insert_or_ignore_leaves_out_duplicates_on_every_state_database(state_url, tmp_path):  # noqa: F811
+def test_insert_or_ignore_leaves_out_duplicates_on_every_state_database(state_url, tmp_path):
     engine = open_state(state_url)
     dialect = state_dialect(engine)
     row = {
@@ -116,7 +117,7 @@ def test_insert_or_ignore_leaves_out_duplicates_on_every_state_database(state_ur
 def test_state_url_forms(tmp_path, written, resolved):
     raw = {} if written is None else {"state_url": written}
     config = parse_config(raw, tmp_path / "kpi.toml")
-    assert config.resolved_state_url() == resolved.format(folder=tmp_path)
+    assert configured_state_url(config) == resolved.format(folder=tmp_path)
 
 
 def test_a_bare_path_state_url_is_a_sqlite_file_beside_kpi_toml(tmp_path, monkeypatch):
@@ -145,7 +146,7 @@ def test_postgres_scheme_opens_the_state_database(postgres_database, tmp_path):
     config = parse_config(
         {"state_url": f"postgres://postgres@127.0.0.1:5432/{postgres_database}"}, tmp_path / "kpi.toml"
     )
-    engine = open_state(config.resolved_state_url())
+    engine = open_state(configured_state_url(config))
     assert engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"

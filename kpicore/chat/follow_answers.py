@@ -7,13 +7,14 @@ from kpicore.chat.blocks import Reply, chunks, context_block, ephemeral, mrkdwn,
 from kpicore.chat.grammar import FollowingRequest, UnfollowRequest
 from kpicore.chat.settings import DEFAULT_FOLLOW_SCHEDULE
 from kpicore.presentation.blockkit import slack_escape
+from kpicore.state import state_url
 
 
 def follows_reply(answerer, request, asker: Asker) -> Reply:
     from kpicore.follows import MAX_FOLLOWS, follow, following, unfollow
     from kpicore.state import open_state
 
-    engine = open_state(answerer.config.resolved_state_url())
+    engine = open_state(state_url(answerer.config))
     if isinstance(request, FollowingRequest):
         mine = following(engine, asker.user_id)
         if not mine:

@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from kpicore.state import state_url
+
 log = logging.getLogger("kpicore.chat")
 
 
@@ -66,4 +68,4 @@ def _state_engine(config):
     """The state database (where verified signatures are claimed), opened on first use."""
     from kpicore.state import open_state
 
-    return open_state(config.resolved_state_url())
+    return open_state(state_url(config))

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Literal, overload
 
 from kpicore.settings import claim_lease as _claim_lease
+from kpicore.state import state_url
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -21,7 +22,7 @@ def ledger_engine(config, *, create: bool = True) -> Engine | None:
     from kpicore.dialects.urls import sqlite_file
     from kpicore.state import open_state
 
-    url = config.resolved_state_url()
+    url = state_url(config)
     if not create and (path := sqlite_file(url)) is not None and not path.exists():
         return None
     return open_state(url)
