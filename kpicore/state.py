@@ -66,7 +66,6 @@ def state_dialect(engine: sa.Engine) -> type[Dialect]:
     return found
 
 
-@lru_cache(maxsize=8)
 def state_url(config) -> str:
     """The state database URL of ``config``, read as every database URL of kpi.toml is: a bare path is a
     SQLite file, a relative one resolves against the config's folder; ``postgres://`` is PostgreSQL."""
@@ -75,6 +74,7 @@ def state_url(config) -> str:
     return database_url(config.state_url or "kpi-state.db", config.base_dir)
 
 
+@lru_cache(maxsize=8)
 def open_state(url: str) -> sa.Engine:
     """The state database engine, migrated; created on first use. ``url`` is read as every database URL
     of kpi.toml is (a bare path is a SQLite file; ``postgres://`` is PostgreSQL)."""

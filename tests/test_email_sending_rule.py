@@ -23,7 +23,7 @@ def _config(tmp_path, demo_database, smtp_server) -> str:
         state_url=state_url,
         smtp=smtp_server,
         destinations=(EMAIL,),
-        serve='tick = "1s"\nlease = "2s"\nnotify = ["slack:#ops"]',
+        serve='tick = "1s"\nlease = "5s"\nnotify = ["slack:#ops"]',
     )
     return state_url
 

@@ -17,7 +17,6 @@ KNOWN_GROUP_CYCLES: list[list[str]] = []
 KNOWN_UPWARD = {
     ("kpicore.alerts.schedule", "kpicore.scheduler"),
     ("kpicore.chat.answers", "kpicore.registry"),
-    ("kpicore.delivery.store", "kpicore.scheduler"),  # parse_duration: goes when durations move down
     ("kpicore.digest.config", "kpicore.delivery.check"),
     ("kpicore.digest.config", "kpicore.scheduler"),
     ("kpicore.digest.run", "kpicore.plugins"),

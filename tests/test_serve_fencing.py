@@ -27,7 +27,7 @@ def test_a_sender_paused_past_its_lease_stops_and_the_holder_keeps_its_row(
     tmp_path, demo_database, slack_server, servers, pg_state_url
 ):
     slack = slack_server.fake
-    write_config(tmp_path, demo_database, state_url=pg_state_url, serve='tick = "1s"\nlease = "2s"')
+    write_config(tmp_path, demo_database, state_url=pg_state_url, serve='tick = "1s"\nlease = "5s"')
     env = environment(slack_server)
     frozen = Serve(tmp_path, env, name="frozen")
     servers.append(frozen)
