@@ -14,7 +14,15 @@ from ..hookspecs import hookimpl
 from ..model import UNPARSED_SUFFIX
 from . import Connector
 
-FILE_SUFFIXES = (".csv", ".parquet")
+FILE_SUFFIXES = (".csv", ".parquet", ".xlsx")
+#: Files read by the rules of files as exported (``typed_files``), once, into a typed cache.
+EXPORTED_SUFFIXES = (".csv", ".xlsx")
+#: The ``[entities.X]`` keys a folder of files reads (besides table, columns, dimensions, scale).
+ENTITY_OPTIONS = {
+    "formats": 'strptime formats of time columns, e.g. { signup_at = "%d.%m.%Y %H:%M" }',
+    "decimal": 'the decimal separator of the entity\'s amounts: "." or ","',
+    "sheet": "the sheet of an .xlsx file to read (default: the first)",
+}
 _CASTS = {
     "number": "DOUBLE",
     "integer": "DOUBLE",  # kept as DOUBLE so 1.5 contacts is seen, and reported, as invalid
@@ -26,7 +34,7 @@ _CASTS = {
 
 class FilesConnector(Connector):
     name = "files"
-    description = "A folder of <entity>.csv or <entity>.parquet files (read in place with DuckDB)"
+    description = "A folder of <entity>.csv, .xlsx or .parquet files (queried with DuckDB)"
 
     def handles(self, url: str) -> bool:
         return "://" not in url and Path(url).is_dir()
@@ -39,11 +47,10 @@ class FilesConnector(Connector):
         from .files_source import FilesSource, describe_csv_error
 
         folder = Path(url)
-        files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in FILE_SUFFIXES}
-        if not files:
-            raise ConfigError(f"folder {folder} has no .csv or .parquet files (expected e.g. orders.csv)")
+        files = _entity_files(folder)
         kinds = _column_kinds(files, config, entities)
         timezone = get_timezone(config.timezone)
+        files, reports = _prepared(files, config, entities)
         engine = sa.create_engine("duckdb:///:memory:", poolclass=sa.pool.StaticPool)
 
         @event.listens_for(engine, "connect")
@@ -62,7 +69,63 @@ class FilesConnector(Connector):
                     f'CREATE OR REPLACE VIEW "{stem}" AS SELECT {select_list} FROM {reader}'
                 )
 
-        return FilesSource(engine, config, entities, display=str(folder), timezone=timezone, files=files)
+        return FilesSource(
+            engine, config, entities, display=str(folder), timezone=timezone, files=files, reports=reports
+        )
+
+
+def _entity_files(folder: Path) -> dict[str, Path]:
+    """{stem: file} of the folder; one entity in two files (orders.csv and orders.xlsx) is an error."""
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in FILE_SUFFIXES or path.name.startswith((".", "~$")):
+            continue
+        if path.stem in files:
+            raise ConfigError(
+                f"folder {folder} holds {files[path.stem].name} and {path.name}: both would be "
+                f"{path.stem!r}; keep one of them"
+            )
+        files[path.stem] = path
+    if not files:
+        raise ConfigError(f"folder {folder} has no .csv, .xlsx or .parquet files (expected e.g. orders.csv)")
+    return files
+
+
+def _prepared(files: dict[str, Path], config, entities):
+    """Each entity's CSV or .xlsx file read once into typed Parquet (``typed_files``); the reports."""
+    from ..config import files_cache_dir
+    from .typed_files import Reading, prepare
+
+    directory = config.cache_dir or files_cache_dir(None)
+    prepared = dict(files)
+    reports = {}
+    for entity in entities.values():
+        mapping = config.entities.get(entity.name)
+        stem = mapping.table if mapping and mapping.table else entity.name
+        path = files.get(stem)
+        if path is None or path.suffix.lower() not in EXPORTED_SUFFIXES or entity.derive is not None:
+            continue
+        options = mapping.options if mapping else {}
+        formats = options.get("formats") or {}
+        if not isinstance(formats, dict) or not all(isinstance(v, str) for v in formats.values()):
+            raise ConfigError(
+                f'kpi.toml: [entities.{entity.name}] formats must be a table of column = "strptime format"'
+            )
+        decimal = options.get("decimal")
+        if decimal not in (None, ".", ","):
+            raise ConfigError(
+                f'kpi.toml: [entities.{entity.name}] decimal must be "." or ",", got {decimal!r}'
+            )
+        reading = Reading(
+            timezone=config.timezone,
+            locale=config.locale,
+            calendar=config.calendar,
+            formats=tuple(sorted(formats.items())),
+            decimal=decimal,
+            sheet=options.get("sheet"),
+        )
+        prepared[stem], reports[entity.name] = prepare(path, entity, mapping, reading, directory)
+    return prepared, reports
 
 
 def _column_kinds(files, config, entities) -> dict[str, dict[str, str]]:
@@ -166,3 +229,8 @@ def _cast(name: str, kind: str | None, type_name: str = "VARCHAR") -> str:
 @hookimpl(trylast=True)
 def register_connectors(register):
     register(FilesConnector())
+
+
+@hookimpl
+def register_settings(register):
+    register("entities.files", ENTITY_OPTIONS)
