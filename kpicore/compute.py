@@ -65,6 +65,8 @@ def plan(metrics: Sequence[Metric], source: Source, windows: list[Period], confi
             except EntityUnavailable as error:
                 missing = str(error)
                 break
+        if missing is None:
+            missing = _missing_column(source, resolved.values(), windows[0])
         if missing:
             unavailable[metric.name] = missing
             continue
@@ -72,6 +74,20 @@ def plan(metrics: Sequence[Metric], source: Source, windows: list[Period], confi
             if measure not in measures[measure.entity]:
                 measures[measure.entity].append(measure)
     return Plan(list(metrics), windows, unavailable, dict(measures))
+
+
+def _missing_column(source: Source, measures, window: Period) -> str | None:
+    """Why the measures cannot be computed when they read a column the source lacks, else None."""
+    from .source import ColumnUnavailable
+
+    for measure in measures:
+        row = Row(source, source.relation(measure.entity))
+        try:
+            measure.condition(row, window)
+            measure.expression(row, window)
+        except ColumnUnavailable as error:
+            return str(error)
+    return None
 
 
 #: Inside ``plain_queries()``: (buckets and bucket space allowed, parse-once relation allowed).

@@ -123,6 +123,11 @@ def read_rows(path: Path, sheet: str | None = None):
         next(reader, None)
         try:
             for cells in reader:
+                if len(cells) > len(header):
+                    raise SourceError(
+                        f"cannot read {path}, line {reader.line_num}: Expected Number of Columns: "
+                        f"{len(header)} Found: {len(cells)} (a value holding the delimiter must be quoted)"
+                    )
                 if cells:
                     rows.append((reader.line_num, cells))
         except (csv.Error, UnicodeDecodeError) as error:
