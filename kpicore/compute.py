@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from .buckets import bucket_of, state_measures, state_query, window_boundaries
 from .errors import MappingError, PeriodError, SourceError
+from .left_out import reading_notes
 from .metric import Measure, Metric, Values, as_sql, takes_period
 from .periods import Period, year_before
 from .results import Comparison, MetricResult, Segment, TrendPoint, Warning_
@@ -582,6 +583,9 @@ def compute(
         result.previous = metric.value(_metric_values(metric, config, window_values[1], previous))
         result.n = _n(metric, current)
         result.warnings = _warnings(metric, config, window_values[0])
+        result.left_out, result.duplicates, result.left_out_records = reading_notes(
+            source, metric, config, period
+        )
         if trend:
             result.trend = [
                 TrendPoint(

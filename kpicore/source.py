@@ -223,6 +223,8 @@ class Source:
         self._bucketed: dict[tuple, Relation] = {}
         self._tables: set[str] | None = None
         self._deriving: list[set[str]] = []  # the relations each derivation being built reads
+        #: The entities each derived entity is built from.
+        self.derived_from: dict[str, set[str]] = {}
 
     # -- relations ------------------------------------------------------------------------------
     def relation(self, name: str) -> Relation:
@@ -278,6 +280,7 @@ class Source:
                 from_, columns, storage = entity.derive(self)
             finally:
                 read = self._deriving.pop()
+            self.derived_from[name] = read
             missing = {}
             for other in read:  # a derivation reads its entities' columns as it likes: any missing one counts
                 built = self._relations.get(other)

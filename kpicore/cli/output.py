@@ -13,6 +13,7 @@ import json
 from ..digest import formatting
 from ..i18n import _, using
 from ..results import MetricResult, clean_number, relative_change
+from .left_out import based_on
 from ..results import change as change_of
 
 
@@ -110,7 +111,7 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
             fmt(result.value, result.unit),
             fmt(result.previous, result.unit),
             change_text(result, locale, currency),
-            "" if result.n is None else formatting.format_count(result.n, result.n_noun, locale),
+            based_on(result, locale),
             *trend,
         )
         for segment in by_impact(result.segments or [], result.unit):

@@ -22,7 +22,7 @@ from ..model import UNPARSED_SUFFIX
 from . import exported
 
 #: Bumped when the reading rules change, so that older cache entries are not read.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 EXAMPLES = 3
 TIME_KINDS = ("timestamp", "date")
 NUMBER_KINDS = ("number", "integer")
@@ -38,6 +38,7 @@ class ColumnReport:
     left_out: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     examples: list[tuple[int, str]] = field(default_factory=list)  # (line, text)
+    lines: list[int] = field(default_factory=list)  # the line of every value left out
     #: How the column was read: "day first" / "month first" / "year first", or "decimal ','".
     reading: str | None = None
     decided_by: str | None = None  # "values", "locale" or "kpi.toml"
@@ -205,6 +206,7 @@ def _typed_columns(entity, mapping, header, rows, reading: Reading, report: File
             column_report.decided_by = read.decided_by
         for position, reason in sorted(read.left_out.items()):
             column_report.left_out += 1
+            column_report.lines.append(rows[position][0])
             column_report.reasons[reason] = column_report.reasons.get(reason, 0) + 1
             if len(column_report.examples) < EXAMPLES:
                 column_report.examples.append((rows[position][0], str(cells[position]).strip()))
