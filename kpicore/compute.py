@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 
 from .buckets import bucket_of, state_measures, state_query, window_boundaries
+from .dimensions import refusal
 from .errors import MappingError, PeriodError, SourceError
 from .left_out import reading_notes
 from .metric import Measure, Metric, Values, as_sql, takes_period
@@ -398,6 +399,8 @@ def segment_expression(source: Source, entity: str, by: str):
         raise EntityUnavailable(f"{entity} records have no customer, so they cannot be broken down by {by}")
     owner_name, own_key, owner_key = lookup_path
     owner = source.relation(owner_name)
+    if not _has_column(owner, by) and by in owner.from_.c:
+        raise refusal(source, owner, by)
     if not _has_column(owner, by):
         raise MappingError(
             f"unknown dimension {by!r}: {owner_name} have {', '.join(owner.dimensions) or 'no dimensions'}"

@@ -31,6 +31,7 @@ from .dialects.base import (  # noqa: F401 - the storage kinds, re-exported for 
     Dialect,
     usable_cores,
 )
+from .dimensions import default_dimensions
 from .errors import MappingError, SourceError
 from .model import UNPARSED_SUFFIX, Entity
 
@@ -334,7 +335,8 @@ class Source:
                         )
                 dimensions = tuple(mapping.dimensions)
             else:
-                dimensions = tuple(c for c in available if c not in used and not c.endswith(UNPARSED_SUFFIX))
+                candidates = [c for c in available if c not in used and not c.endswith(UNPARSED_SUFFIX)]
+                dimensions = default_dimensions(self, from_, candidates, self.config.named_dimensions)
             for dimension in dimensions:
                 columns.setdefault(dimension, self.dialect.cleaned(from_.c[dimension], "text"))
             if "channel" in columns and not isinstance(columns["channel"], sa.sql.elements.Null):

@@ -188,7 +188,7 @@ def infer_times(
         kind, match = shape
         if kind == "iso" and order == YEAR_FIRST:
             value = _iso(texts[index], with_time)
-        elif kind == "bad" or match is None and kind != "iso":
+        elif kind == "bad" or (match is None and kind != "iso"):
             value = None
         elif kind == order or (kind == "either" and order in (DAY_FIRST, MONTH_FIRST)):
             value = _numeric(match, order, persian, with_time)

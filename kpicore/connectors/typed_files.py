@@ -84,9 +84,17 @@ class Reading:
 def prepare(path: Path, entity, mapping, reading: Reading, directory: Path) -> tuple[Path, FileReport]:
     """The Parquet file of ``path``'s rows, typed, and the report of what reading it found (cached)."""
     stat = path.stat()
+    renames = sorted((mapping.columns if mapping else {}).items())
     key_text = json.dumps(
-        [CACHE_VERSION, str(path.resolve()), stat.st_size, stat.st_mtime_ns, asdict(reading), entity.name]
-        + [sorted((mapping.columns if mapping else {}).items())]
+        [
+            CACHE_VERSION,
+            str(path.resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+            asdict(reading),
+            entity.name,
+            renames,
+        ]
     )
     key = hashlib.sha256(key_text.encode()).hexdigest()[:32]
     parquet, report_file = directory / f"{key}.parquet", directory / f"{key}.json"
