@@ -19,7 +19,9 @@ import pytest
 if "KPICORE_TEST_CACHE" not in os.environ:
     import tempfile
 
-    os.environ["KPICORE_TEST_CACHE"] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="kpicore-cache-")
+    os.environ["KPICORE_TEST_CACHE"] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(
+        prefix="kpicore-cache-"
+    )
 
 from kpicore import plugins, registry
 from kpicore.demo_data import generate_demo_database
