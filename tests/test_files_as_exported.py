@@ -316,10 +316,31 @@ def test_check_data_reports_duplicate_ids_of_a_database(run_kpi, tmp_path):
                 (8, 1, "2026-11-18 10:00:00", 3),
             ],
         )
-    code, out, err = run_kpi("check", "--data", "--source", str(database))
+    _, out, _ = run_kpi("check", "--data", "--source", str(database))
     assert (
         "  orders.order_id: 1 id(s) held by more than one row (e.g. 7); the metrics count every row as the "
         "database has it"
     ) in out
     revenue = compute_json(run_kpi, database, "revenue")["revenue"]
     assert revenue["value"] == 13.0 and revenue["duplicates"] == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en", "4 customers, 1 left out, 2 duplicates"),
+        ("fa", "۱ کنار گذاشته شد، ۲ تکراری"),
+        ("bn", "১টি বাদ, ২টি ডুপ্লিকেট"),
+        ("ml", "൧ ഒഴിവാക്കി, ൨ ആവർത്തനങ്ങൾ"),
+        ("ig", "a hapụrụ 1, 2 ugboro abụọ"),
+    ],
+)
+def test_the_based_on_cell_in_five_languages(run_kpi, tmp_path, locale, expected):
+    # Rule "what still does not parse": plural forms from the catalogs (ml: one ആവർത്തനം, two ആവർത്തനങ്ങൾ).
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_csv(folder / "customers.csv", CUSTOMERS)
+    (tmp_path / "kpi.toml").write_text(f'locale = "{locale}"\ndigits = "native"\n[source]\nurl = "{folder}"\n')
+    code, out, err = run_kpi("compute", "new_customers", "--period", "2026-W47")
+    assert code == 0, err
+    assert expected in out
