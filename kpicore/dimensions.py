@@ -141,5 +141,5 @@ class NotADimension(MappingError):
             "name": self.name,
             "why": why,
             "entity": self.entity,
-            "dimensions": ", ".join(self.dimensions) or _("none"),
+            "dimensions": _(", ").join(self.dimensions) or _("none"),
         }

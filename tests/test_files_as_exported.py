@@ -340,7 +340,57 @@ def test_the_based_on_cell_in_five_languages(run_kpi, tmp_path, locale, expected
     folder = tmp_path / "exports"
     folder.mkdir()
     write_csv(folder / "customers.csv", CUSTOMERS)
-    (tmp_path / "kpi.toml").write_text(f'locale = "{locale}"\ndigits = "native"\n[source]\nurl = "{folder}"\n')
+    (tmp_path / "kpi.toml").write_text(
+        f'locale = "{locale}"\ndigits = "native"\n[source]\nurl = "{folder}"\n'
+    )
     code, out, err = run_kpi("compute", "new_customers", "--period", "2026-W47")
     assert code == 0, err
     assert expected in out
+
+
+@pytest.mark.parametrize(
+    ("top", "says"),
+    [
+        (
+            "",
+            [
+                "'email' is not a dimension (it looks like personal data; declare it in [entities.customers] "
+                "dimensions to use it). Dimensions: region, plan"
+            ],
+        ),
+        ('locale = "fa_IR"\n', ["«email» بُعد نیست (به داده‌های شخصی می‌ماند؛", "بُعدها: region، plan"]),
+    ],
+)
+def test_chat_refuses_a_breakdown_by_personal_data_in_its_language(tmp_path, demo_database, top, says):
+    # Rule "personal data": `/kpi churn_rate by email` gets the CLI's sentence, in the chat's language.
+    from kpicore.chat.answers import Answerer, Asker
+    from kpicore.config import load_config
+    from tests.chat_support import kpi_folder
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_csv(folder / "customers.csv", CUSTOMERS)
+    write_csv(folder / "orders.csv", ORDERS)
+    answerer = Answerer(
+        load_config(kpi_folder(tmp_path, demo_database, source=str(folder), top=top) / "kpi.toml")
+    )
+    try:
+        reply = answerer.reply("churn_rate 2026-W47 by email", Asker("U1", "C1", "general"))
+    finally:
+        answerer.close()
+    text = json.dumps(reply.message, ensure_ascii=False)
+    assert all(part in text for part in says), text
+    assert "ann@example.com" not in text and answerer.computes == 0
+
+
+def test_the_new_keys_are_known_to_kpi_check(run_kpi, exported, tmp_path):
+    # Rule "Excel" (and "time text", "amounts"): formats, decimal and sheet pass the key check; a typo does not.
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{exported}"\n[entities.orders]\ndecimal = ","\nsheet = "Sheet"\n'
+        'formats = { ordered_at = "%d.%m.%Y %H:%M" }\n'
+    )
+    code, out, err = run_kpi("check")
+    assert code == 0, out + err
+    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{exported}"\n[entities.orders]\ndecimals = ","\n')
+    code, out, err = run_kpi("check")
+    assert code != 0 and "unknown key 'decimals'" in out + err
