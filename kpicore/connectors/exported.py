@@ -321,6 +321,7 @@ def infer_numbers(values: list, *, locale: str = "en", decimal: str | None = Non
     when no value shows it); a value showing the other one is left out."""
     stripped = []
     votes: Counter = Counter()
+    seen: dict[str, tuple | str] = {}  # amounts repeat (prices): each distinct text is read once
     for value in values:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             stripped.append(float(value))
@@ -329,8 +330,11 @@ def infer_numbers(values: list, *, locale: str = "en", decimal: str | None = Non
         if not text:
             stripped.append(None)
             continue
-        parts = _strip(text)
-        stripped.append(parts if parts is not None else "")
+        parts = seen.get(text)
+        if parts is None:
+            parts = seen[text] = _strip(text) or ""
+        stripped.append(parts)
+        parts = parts or None
         if parts is not None and decimal is None:
             mark = _decimal_of(parts[0])
             if mark:

@@ -58,7 +58,9 @@ class FileReport:
     duplicate_row_lines: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "columns"}
+        data["columns"] = {name: vars(column) for name, column in self.columns.items()}
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> FileReport:
@@ -157,28 +159,25 @@ def _deduplicated(entity, mapping, header, rows, report: FileReport) -> list:
     index = header.index(identifier) if identifier in header else None
     seen: set[int] = set()
     unique = []
+    last: dict = {}
     for line, cells in rows:
-        digest = hash(tuple(c.strip() if isinstance(c, str) else c for c in cells))
+        digest = hash(tuple(cells))
         if digest in seen:
             report.duplicate_rows += 1
             if len(report.duplicate_row_lines) < EXAMPLES:
                 report.duplicate_row_lines.append(line)
             continue
         seen.add(digest)
+        if index is not None:
+            last[_identifier(cells, index)] = len(unique)
         unique.append((line, cells))
     if index is None:
         return unique
-    last: dict = {}
-    for position, (_, cells) in enumerate(unique):
-        value = cells[index] if index < len(cells) else None
-        value = value.strip() if isinstance(value, str) else value
-        if value not in (None, ""):
-            last[value] = position
+    last.pop(None, None)
     kept = []
     for position, (line, cells) in enumerate(unique):
-        value = cells[index] if index < len(cells) else None
-        value = value.strip() if isinstance(value, str) else value
-        if value not in (None, "") and last[value] != position:
+        value = _identifier(cells, index)
+        if value is not None and last[value] != position:
             report.duplicate_ids += 1
             if (
                 len(report.duplicate_id_examples) < EXAMPLES
@@ -188,6 +187,14 @@ def _deduplicated(entity, mapping, header, rows, report: FileReport) -> list:
             continue
         kept.append((line, cells))
     return kept
+
+
+def _identifier(cells, index: int):
+    """The row's id (trimmed text, or a spreadsheet's number), None when empty."""
+    value = cells[index] if index < len(cells) else None
+    if isinstance(value, str):
+        value = value.strip()
+    return None if value in (None, "") else value
 
 
 def _typed_columns(entity, mapping, header, rows, reading: Reading, report: FileReport, epoch=None) -> dict:
