@@ -394,3 +394,24 @@ def test_the_new_keys_are_known_to_kpi_check(run_kpi, exported, tmp_path):
     (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{exported}"\n[entities.orders]\ndecimals = ","\n')
     code, out, err = run_kpi("check")
     assert code != 0 and "unknown key 'decimals'" in out + err
+
+
+def test_a_clean_file_reads_the_same_by_the_fast_path(run_kpi, tmp_path):
+    # Rule "cost": a file already clean (ISO text, plain amounts, no repeats) is typed by DuckDB directly;
+    # the same rows with one repeated (the general path) give the same figures. 12.50 + 7.25 - 3.00.
+    rows = [
+        ["order_id", "customer_id", "ordered_at", "amount"],
+        ["1", "1", "2026-11-17 10:00:00", "12.50"],
+        ["2", "1", "2026-11-18T09:30:00+01:00", "7.25"],
+        ["3", "2", "2026-11-19", "-3.00"],
+    ]
+    clean, repeated = tmp_path / "clean", tmp_path / "repeated"
+    clean.mkdir()
+    repeated.mkdir()
+    write_csv(clean / "orders.csv", rows)
+    write_csv(repeated / "orders.csv", [*rows, rows[1]])
+    fast = compute_json(run_kpi, clean, "revenue")["revenue"]
+    general = compute_json(run_kpi, repeated, "revenue")["revenue"]
+    assert fast["value"] == general["value"] == 16.75
+    assert (fast["n"], fast["duplicates"]) == (3, [])
+    assert general["duplicates"] == [{"entity": "orders", "kind": "rows", "count": 1}]

@@ -22,7 +22,7 @@ from ..model import UNPARSED_SUFFIX
 from . import exported
 
 #: Bumped when the reading rules change, so that older cache entries are not read.
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 EXAMPLES = 3
 TIME_KINDS = ("timestamp", "date")
 NUMBER_KINDS = ("number", "integer")
@@ -105,15 +105,49 @@ def prepare(path: Path, entity, mapping, reading: Reading, directory: Path) -> t
             return parquet, FileReport.from_json(json.loads(report_file.read_text()))
         except (ValueError, TypeError, KeyError):
             pass  # an unreadable entry is written again
-    header, rows, epoch = read_rows(path, reading.sheet)
+    directory.mkdir(parents=True, exist_ok=True)
     report = FileReport(entity.name, str(path))
+    if _copied_clean(path, entity, mapping, reading, parquet, report):
+        report_file.write_text(json.dumps(report.to_json()))
+        return parquet, report
+    header, rows, epoch = read_rows(path, reading.sheet)
     rows = _deduplicated(entity, mapping, header, rows, report)
     report.rows = len(rows)
     typed = _typed_columns(entity, mapping, header, rows, reading, report, epoch)
-    directory.mkdir(parents=True, exist_ok=True)
     _write_parquet(header, rows, typed, reading.timezone, parquet)
     report_file.write_text(json.dumps(report.to_json()))
     return parquet, report
+
+
+def _copied_clean(path: Path, entity, mapping, reading: Reading, parquet: Path, report: FileReport) -> bool:
+    """The fast path (``clean_files``): True when the file was clean and is written to ``parquet``."""
+    from .clean_files import copy_if_clean
+    from .files import _csv_header
+
+    if path.suffix.lower() != ".csv":
+        return False
+    header, _ = _csv_header(path)
+    typed = {}
+    for column in entity.columns:
+        source_name = mapping.source_column(column.name) if mapping else column.name
+        if column.kind in TIME_KINDS + NUMBER_KINDS and source_name in header:
+            typed[source_name] = column
+    own_id = id_column(entity)
+    identifier = (mapping.source_column(own_id) if mapping else own_id) if own_id else None
+    if identifier is not None and identifier not in header:
+        identifier = None
+    kinds = {name: column.kind for name, column in typed.items()}
+    rows = copy_if_clean(path, kinds, identifier, reading, parquet)
+    if rows is None:
+        return False
+    report.rows = rows
+    for name, column in typed.items():
+        is_time = column.kind in TIME_KINDS
+        reading_text = exported.YEAR_FIRST if is_time else "decimal '.'"
+        report.columns[column.name] = ColumnReport(
+            column.name, name, column.kind, reading=reading_text, decided_by="values"
+        )
+    return True
 
 
 def read_rows(path: Path, sheet: str | None = None):
