@@ -82,7 +82,8 @@ def is_segment(source, from_, column: str) -> bool:
 def refusal(source, relation, column: str) -> NotADimension:
     """The error for ``--by column`` where the column exists but is not a dimension."""
     counts = {} if name_looks_personal(column) else _value_counts(source, relation.from_, column)
-    too_many = len([v for v in counts if v is not None]) > MAX_SEGMENTS and not values_look_personal(counts)
+    shaped = any(_EMAIL.search(str(v)) or _DIGIT_RUN.search(str(v)) or _STREET.search(str(v)) for v in counts)
+    too_many = len([v for v in counts if v is not None]) > MAX_SEGMENTS and not shaped
     return NotADimension(column, relation.entity.name, relation.dimensions, personal=not too_many)
 
 

@@ -415,3 +415,31 @@ def test_a_clean_file_reads_the_same_by_the_fast_path(run_kpi, tmp_path):
     assert fast["value"] == general["value"] == 16.75
     assert (fast["n"], fast["duplicates"]) == (3, [])
     assert general["duplicates"] == [{"entity": "orders", "kind": "rows", "count": 1}]
+
+
+def test_a_dimension_named_in_kpi_toml_is_used_as_written(run_kpi, tmp_path):
+    # Rule "personal data": 51 regions are too many for a default segment, but [insights] dimensions
+    # names region, so a breakdown by it is used as written (a 51st region never breaks a digest).
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    customers = [["customer_id", "region", "signup_at"]]
+    customers += [[str(i), f"region {i:02d}", "2026-11-17 10:00:00"] for i in range(51)]
+    write_csv(folder / "customers.csv", customers)
+    write_csv(folder / "orders.csv", [ORDERS[0], ["1", "7", "2026-11-17 10:00:00", "5.00"]])
+    code, _, err = run_kpi(
+        "compute", "revenue", "--period", "2026-W47", "--source", str(folder), "--by", "region"
+    )
+    assert code == 2
+    assert "'region' is not a dimension (it has more than 50 values;" in err
+    (tmp_path / "kpi.toml").write_text(f'[source]\nurl = "{folder}"\n[insights]\ndimensions = ["region"]\n')
+    code, out, err = run_kpi(
+        "compute", "revenue", "--period", "2026-W47", "--by", "region", "--format", "json"
+    )
+    assert code == 0, err
+    assert json.loads(out)[0]["segments"][0] == {
+        "segment": "region 07",
+        "value": 5.0,
+        "previous": 0.0,
+        "delta": 5.0,
+        "n": 1,
+    }
