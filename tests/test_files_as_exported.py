@@ -163,7 +163,7 @@ def test_a_missing_column_stops_only_the_metrics_that_read_it(run_kpi, tmp_path)
     assert churn["status"] == "unavailable"
     assert "column customers.churned_at not found" in churn["reason"]
     assert "__unparsed" not in churn["reason"] and "signup_at__" not in churn["reason"]
-    code, out, err = run_kpi("check", "--source", str(folder))
+    _, out, _ = run_kpi("check", "--source", str(folder))
     assert "no column churned_at: the metrics that read it are unavailable" in out
 
 
