@@ -13,8 +13,8 @@ import json
 from ..digest import formatting
 from ..i18n import _, using
 from ..results import MetricResult, clean_number, relative_change
-from .left_out import based_on
 from ..results import change as change_of
+from .left_out import based_on
 
 
 def change_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:

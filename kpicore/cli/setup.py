@@ -142,7 +142,9 @@ def check_command(source, config_path, indexes, data):
                 continue
             extra = f"; dimensions: {', '.join(relation.dimensions)}" if relation.dimensions else ""
             if relation.missing and not entity.derive:  # only the metrics reading these are unavailable
-                extra += f"; no column {', '.join(relation.missing)}: the metrics that read it are unavailable"
+                extra += (
+                    f"; no column {', '.join(relation.missing)}: the metrics that read it are unavailable"
+                )
             kind = "derived" if entity.derive else relation.origin
             click.echo(f"  {name}: ok ({kind}{extra})")
         lacking = {}
