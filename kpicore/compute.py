@@ -10,6 +10,7 @@ aggregation, one CASE per measure and window, in a single query per entity. Only
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
@@ -19,7 +20,9 @@ from dataclasses import dataclass, replace
 import sqlalchemy as sa
 
 from .buckets import bucket_of, state_measures, state_query, window_boundaries
+from .dimensions import refusal
 from .errors import MappingError, PeriodError, SourceError
+from .left_out import reading_notes
 from .metric import Measure, Metric, Values, as_sql, takes_period
 from .periods import Period, year_before
 from .results import Comparison, MetricResult, Segment, TrendPoint, Warning_
@@ -65,6 +68,8 @@ def plan(metrics: Sequence[Metric], source: Source, windows: list[Period], confi
             except EntityUnavailable as error:
                 missing = str(error)
                 break
+        if missing is None:
+            missing = _missing_column(source, resolved.values(), windows[0])
         if missing:
             unavailable[metric.name] = missing
             continue
@@ -72,6 +77,20 @@ def plan(metrics: Sequence[Metric], source: Source, windows: list[Period], confi
             if measure not in measures[measure.entity]:
                 measures[measure.entity].append(measure)
     return Plan(list(metrics), windows, unavailable, dict(measures))
+
+
+def _missing_column(source: Source, measures, window: Period) -> str | None:
+    """Why the measures cannot be computed when they read a column the source lacks, else None."""
+    from .source import ColumnUnavailable
+
+    for measure in measures:
+        row = Row(source, source.relation(measure.entity))
+        try:
+            measure.condition(row, window)
+            measure.expression(row, window)
+        except ColumnUnavailable as error:
+            return str(error)
+    return None
 
 
 #: Inside ``plain_queries()``: (buckets and bucket space allowed, parse-once relation allowed).
@@ -381,6 +400,8 @@ def segment_expression(source: Source, entity: str, by: str):
         raise EntityUnavailable(f"{entity} records have no customer, so they cannot be broken down by {by}")
     owner_name, own_key, owner_key = lookup_path
     owner = source.relation(owner_name)
+    if not _has_column(owner, by) and by in owner.from_.c:
+        raise refusal(source, owner, by)
     if not _has_column(owner, by):
         raise MappingError(
             f"unknown dimension {by!r}: {owner_name} have {', '.join(owner.dimensions) or 'no dimensions'}"
@@ -566,6 +587,9 @@ def compute(
         result.previous = metric.value(_metric_values(metric, config, window_values[1], previous))
         result.n = _n(metric, current)
         result.warnings = _warnings(metric, config, window_values[0])
+        result.left_out, result.duplicates, result.left_out_records = reading_notes(
+            source, functools.partial(columns_read, metric, source, period, config)
+        )
         if trend:
             result.trend = [
                 TrendPoint(

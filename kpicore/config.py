@@ -75,6 +75,12 @@ class SourceConfig:
     sync: dict[str, Any] = field(
         default_factory=dict
     )  # [sync]: staging database of REST sources (kpicore.sync)
+    #: How files as exported are read (kpicore.connectors.typed_files): the top-level locale and calendar,
+    #: the columns named as dimensions by digests, alerts and insights, and where the typed copies are kept.
+    locale: str = "en"
+    calendar: str = "gregorian"
+    named_dimensions: tuple[str, ...] = ()
+    cache_dir: Path | None = None
 
 
 @dataclass
@@ -298,7 +304,36 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     ):
         if section in raw:
             setattr(config, section, _expect(raw[section], dict, f"{where}: [{section}]", "a table"))
+    _share_with_source(config, raw)
     return config
+
+
+def files_cache_dir(state_url: str | None) -> Path:
+    """Where typed copies of files as exported are kept: ``kpi-cache/`` beside a SQLite state database,
+    else the user cache directory."""
+    if state_url and state_url.startswith("sqlite:///") and ":memory:" not in state_url:
+        return Path(state_url.removeprefix("sqlite:///")).parent / "kpi-cache"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kpicore"
+
+
+def _share_with_source(config: Config, raw: dict[str, Any]) -> None:
+    """The settings the files connector reads beyond [source] (see SourceConfig)."""
+    source = config.source
+    source.locale, source.calendar = config.locale, config.calendar
+    source.cache_dir = files_cache_dir(config.resolved_state_url())
+    named: list = []
+    for digest in config.digests.values():
+        if isinstance(digest, dict) and isinstance(digest.get("breakdowns"), dict):
+            named.extend(digest["breakdowns"].values())
+    for alert in config.alerts.values():
+        if isinstance(alert, dict):
+            named.append(alert.get("by"))
+    insights = config.insights
+    named.extend(insights.get("dimensions") or [])
+    for table in insights.values():
+        if isinstance(table, dict):
+            named.extend(table.get("dimensions") or [])
+    source.named_dimensions = tuple(dict.fromkeys(n for n in named if isinstance(n, str)))
 
 
 def find_config(explicit: str | os.PathLike | None = None) -> Path | None:

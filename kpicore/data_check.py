@@ -146,3 +146,49 @@ def _valid(source: Source, time):
     """The value is a time, tested so that a bad value is counted rather than failing the query (a
     PostgreSQL text column is cast by the computations, which fail on the first value that does not cast)."""
     return source.dialect.checked_parses(time)
+
+
+@dataclass
+class DuplicateCheck:
+    """Ids of one entity that more than one row holds (``kpi check --data`` on a database)."""
+
+    entity: str
+    column: str
+    repeated: int = 0
+    examples: list = field(default_factory=list)
+    error: str | None = None
+
+
+def check_duplicate_ids(source: Source, entity_names) -> list[DuplicateCheck]:
+    """For every entity with an id of its own (order_id of orders), the ids held by more than one row."""
+    import sqlalchemy as sa
+
+    checks: list[DuplicateCheck] = []
+    for name in entity_names:
+        try:
+            relation = source.relation(name)
+        except (EntityUnavailable, MappingError):
+            continue
+        identifier = next((c.name for c in relation.entity.columns if c.kind == "id"), None)
+        if relation.entity.derive is not None or identifier is None or identifier in relation.missing:
+            continue
+        column = relation.columns[identifier]
+        check = DuplicateCheck(name, identifier)
+        checks.append(check)
+        repeated = (
+            sa.select(column.label("id"))
+            .select_from(relation.from_)
+            .where(column.is_not(None))
+            .group_by(column)
+            .having(sa.func.count() > 1)
+            .subquery("repeated_ids")
+        )
+        try:
+            ((count,),) = source.execute(sa.select(sa.func.count()).select_from(repeated))
+            check.repeated = int(count)
+            if count:
+                examples = sa.select(repeated.c.id).order_by(repeated.c.id).limit(EXAMPLES)
+                check.examples = [value for (value,) in source.execute(examples)]
+        except SourceError as error:
+            check.error = str(error)
+    return checks

@@ -80,6 +80,32 @@ class Warning_:
 
 
 @dataclass
+class LeftOut:
+    """Values of one column that did not parse, left out of the metrics that read it (files as exported)."""
+
+    entity: str
+    column: str
+    count: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"entity": self.entity, "column": self.column, "count": self.count, "reason": self.reason}
+
+
+@dataclass
+class Duplicates:
+    """Repeated rows of an entity, counted once: ``kind`` "rows" (identical in every cell) or "ids" (an
+    earlier row replaced by a later one with the same id)."""
+
+    entity: str
+    kind: str
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"entity": self.entity, "kind": self.kind, "count": self.count}
+
+
+@dataclass
 class Segment:
     """The metric's value for one value of a dimension (``--by``), and for the period before."""
 
@@ -198,6 +224,19 @@ class MetricResult:
     target_status: TargetStatus | None = None
     #: With ``--compare last-year``: the same period a year before.
     compare: Comparison | None = None
+    #: Values of the columns the metric reads that did not parse, and repeated rows counted once.
+    left_out: list[LeftOut] = field(default_factory=list)
+    duplicates: list[Duplicates] = field(default_factory=list)
+    #: The records behind ``left_out`` (a record with two values that did not parse counts once).
+    left_out_records: int = 0
+
+    @property
+    def left_out_count(self) -> int:
+        return self.left_out_records or sum(item.count for item in self.left_out)
+
+    @property
+    def duplicate_count(self) -> int:
+        return sum(item.count for item in self.duplicates)
 
     @property
     def delta(self) -> float | None:
@@ -240,6 +279,8 @@ class MetricResult:
             "delta_pct": clean_number(self.delta_pct),
             "n": self.n,
             "warnings": [w.to_json() for w in self.warnings],
+            "left_out": [item.to_json() for item in self.left_out],
+            "duplicates": [item.to_json() for item in self.duplicates],
             "dimension": self.dimension,
             "segments": None if self.segments is None else [s.to_json() for s in self.segments],
             "trend": None if self.trend is None else [t.to_json() for t in self.trend],

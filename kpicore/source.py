@@ -32,12 +32,17 @@ from .dialects.base import (  # noqa: F401 - the storage kinds, re-exported for 
     usable_cores,
 )
 from .dialects.columns import Relation, TimeColumn
+from .dimensions import default_dimensions
 from .errors import MappingError, SourceError
 from .model import UNPARSED_SUFFIX, Entity
 
 
 class EntityUnavailable(Exception):
     """The source has no table for an entity (its metrics become "unavailable")."""
+
+
+class ColumnUnavailable(EntityUnavailable):
+    """The entity's table lacks a column a metric reads: that metric is unavailable, the others are not."""
 
 
 class Row:
@@ -49,6 +54,8 @@ class Row:
 
     def __getattr__(self, name: str):
         relation = self._relation
+        if name in relation.missing:
+            raise ColumnUnavailable(relation.missing[name])
         if name not in relation.columns:
             known = ", ".join(relation.columns)
             raise AttributeError(f"entity {relation.entity.name} has no column {name!r} (columns: {known})")
@@ -115,10 +122,15 @@ class Source:
         self._relations: dict[str, Relation | EntityUnavailable] = {}
         self._bucketed: dict[tuple, Relation] = {}
         self._tables: set[str] | None = None
+        self._deriving: list[set[str]] = []  # the relations each derivation being built reads
+        #: The entities each derived entity is built from.
+        self.derived_from: dict[str, set[str]] = {}
 
     # -- relations ------------------------------------------------------------------------------
     def relation(self, name: str) -> Relation:
         """The entity as SQL; raises EntityUnavailable or MappingError."""
+        if self._deriving:
+            self._deriving[-1].add(name)
         cached = self._relations.get(name)
         if cached is None:
             try:
@@ -163,8 +175,18 @@ class Source:
         if entity is None:
             raise MappingError(f"unknown entity {name!r}")
         if entity.derive is not None:
-            from_, columns, storage = entity.derive(self)
-            return Relation(entity, from_, columns, storage, origin="derived")
+            self._deriving.append(set())
+            try:
+                from_, columns, storage = entity.derive(self)
+            finally:
+                read = self._deriving.pop()
+            self.derived_from[name] = read
+            missing = {}
+            for other in read:  # a derivation reads its entities' columns as it likes: any missing one counts
+                built = self._relations.get(other)
+                if isinstance(built, Relation) and built.missing:
+                    missing.update(dict.fromkeys(columns, next(iter(built.missing.values()))))
+            return Relation(entity, from_, columns, storage, origin="derived", missing=missing)
         mapping = self.config.entities.get(name)
         unread = sorted(set(mapping.options) - set(self.entity_options)) if mapping is not None else []
         if unread:
@@ -179,6 +201,8 @@ class Source:
         from_, origin = self._from_clause(entity, mapping)
         available = list(from_.c.keys())
         columns: dict[str, sa.ColumnElement] = {}
+        missing: dict[str, str] = {}
+        shown = sorted(c for c in available if not c.endswith(UNPARSED_SUFFIX))  # never internal names
         for column in entity.columns:
             source_name = mapping.source_column(column.name)
             if source_name in available:
@@ -186,14 +210,19 @@ class Source:
                 if column.name in mapping.scale:
                     expression = expression * mapping.scale[column.name]
                 columns[column.name] = expression
-            elif column.required or column.name in mapping.columns:
-                renamed = f" (mapped to {source_name!r})" if source_name != column.name else ""
+            elif column.name in mapping.columns:
                 raise MappingError(
-                    f"entity {name}: column {column.name!r}{renamed} not found in {origin} of source "
-                    f"{self.display}; it has: {', '.join(sorted(available)) or 'no columns'}"
+                    f"entity {name}: column {column.name!r} (mapped to {source_name!r}) not found in {origin} "
+                    f"of source {self.display}; it has: {', '.join(shown) or 'no columns'}"
                 )
             else:
                 columns[column.name] = sa.null()
+                if column.required:
+                    missing[column.name] = (
+                        f"column {name}.{column.name} not found in {origin} of source {self.display} "
+                        f"(it has: {', '.join(shown) or 'no columns'}); add it, or map it with "
+                        f"[entities.{name}] columns"
+                    )
         dimensions: tuple[str, ...] = ()
         if entity.has_dimensions:
             used = {mapping.source_column(c.name) for c in entity.columns}
@@ -205,7 +234,8 @@ class Source:
                         )
                 dimensions = tuple(mapping.dimensions)
             else:
-                dimensions = tuple(c for c in available if c not in used and not c.endswith(UNPARSED_SUFFIX))
+                candidates = [c for c in available if c not in used and not c.endswith(UNPARSED_SUFFIX)]
+                dimensions = default_dimensions(self, from_, candidates, self.config.named_dimensions)
             for dimension in dimensions:
                 columns.setdefault(dimension, self.dialect.cleaned(from_.c[dimension], "text"))
             if "channel" in columns and not isinstance(columns["channel"], sa.sql.elements.Null):
@@ -216,7 +246,9 @@ class Source:
             for name in storage
             if mapping.source_column(name) + UNPARSED_SUFFIX in available
         }
-        return Relation(entity, from_, columns, storage, dimensions, origin, unparsed=unparsed)
+        return Relation(
+            entity, from_, columns, storage, dimensions, origin, unparsed=unparsed, missing=missing
+        )
 
     def _from_clause(self, entity: Entity, mapping: EntityMapping) -> tuple[sa.FromClause, str]:
         if mapping.query:

@@ -4,6 +4,7 @@ aiosmtpd server on loopback. Tests never depend on what is installed: entry-poin
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import socket
 import ssl
@@ -12,6 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+# Typed copies of files as exported go to the user cache directory without kpi.toml: a throw-away one for
+# the suite (inherited by the `kpi serve` processes tests start).
+if "KPICORE_TEST_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["KPICORE_TEST_CACHE"] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(
+        prefix="kpicore-cache-"
+    )
 
 from kpicore import plugins, registry
 from kpicore.demo_data import generate_demo_database

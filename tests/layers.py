@@ -29,7 +29,17 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     (
         "engine",
-        {"dialects", "source", "compute", "execution", "connectors", "indexes", "data_check", "state"},
+        {
+            "dialects",
+            "dimensions",
+            "source",
+            "compute",
+            "execution",
+            "connectors",
+            "indexes",
+            "data_check",
+            "state",
+        },
     ),
     ("insights", {"insights"}),
     ("presentation", {"formatting", "charts", "presentation"}),

@@ -195,8 +195,8 @@ def test_a_csv_it_cannot_read_is_a_failure(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["check", "--source", str(folder), "--data"])
     assert result.exit_code == 1, result.output
-    assert "  orders.ordered_at: FAILED: cannot read the data: " in result.output
-    assert "orders.csv" in result.output and "CANNOT CHECK" not in result.output
+    # Files as exported are read once when the source opens: the row that does not fit says where it is.
+    assert "orders.csv, line 3: Expected Number of Columns: 4 Found: 6" in result.output
 
 
 def test_sqlite_dates_and_odd_time_text(tmp_path, registry):

@@ -24,6 +24,8 @@ DESIGN_8_KEYS = [
     "delta_pct",
     "n",
     "warnings",
+    "left_out",
+    "duplicates",
     "dimension",
     "segments",
     "trend",
@@ -555,19 +557,20 @@ def test_metrics_table_on_a_terminal_never_cuts_names(width):
     assert "…" not in text
 
 
-def test_csv_with_mixed_line_ends_names_the_file_and_lines(run_kpi, tmp_path):
+def test_csv_with_mixed_line_ends_is_read(run_kpi, tmp_path):
+    # Files as exported are read line by line whatever their line ends (a file edited on two systems).
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / "survey_responses.csv").write_bytes(
         b"response_id,customer_id,survey,score,responded_at\n1,1,nps,10,2026-11-16\n"
         b"2,1,nps,9,2026-11-17\r\n3,1,nps,3,2026-11-18\n"
     )
-    code, _, err = run_kpi("compute", "nps", "--period", "2026-W47", "--source", str(folder))
-    assert code == 1
-    assert err.strip() == (
-        f"Error: entity survey_responses: source {folder}: cannot read {folder / 'survey_responses.csv'}: its lines "
-        "end in two ways (line 3 ends with CRLF (Windows), line 1 with LF): save it with one kind of line end"
+    code, out, err = run_kpi(
+        "compute", "nps", "--period", "2026-W47", "--source", str(folder), "--format", "json"
     )
+    assert code == 0, err
+    # 2 promoters (10, 9) and 1 detractor (3) of 3: (2 - 1) / 3 = 33.3.
+    assert round(json.loads(out)[0]["value"], 1) == 33.3
 
 
 def test_semicolon_delimited_csv_is_read(run_kpi, tmp_path):
@@ -587,13 +590,14 @@ def test_check_data_says_an_amount_is_not_a_number_with_an_example(run_kpi, tmp_
     folder = tmp_path / "data"
     folder.mkdir()
     (folder / "orders.csv").write_text(
-        'order_id,customer_id,ordered_at,amount\n1,1,2026-11-16,"1,234.50"\n2,1,2026-11-17,10\n3,1,2026-11-17,\n'
+        'order_id,customer_id,ordered_at,amount\n1,1,2026-11-16,"1,234.50"\n2,1,2026-11-17,ten\n3,1,2026-11-17,\n'
     )
     code, out, err = run_kpi("check", "--data", "--source", str(folder))
     assert code == 1, out + err
+    # A folder of files as exported: '1,234.50' is an amount; 'ten' is left out, with its line.
     assert (
-        "  orders.amount: 1 value(s) are not numbers (e.g. '1,234.50'); every metric reads them as missing: "
-        "write plain numbers such as 1234.50"
+        "  orders.amount: read decimal '.' (decided by the column's values); 1 value(s) left out of the "
+        "metrics that read it (1 not a number; e.g. line 3: 'ten')"
     ) in out
     # SQLite keeps the text too: the same check.
     import sqlite3

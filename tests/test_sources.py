@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from kpicore.compute import compute, select_metrics
 from kpicore.config import EntityMapping, SourceConfig
 from kpicore.connectors import open_source, redact
-from kpicore.errors import ConfigError, MappingError, SourceError
+from kpicore.errors import ConfigError, SourceError
 from kpicore.periods import parse_period
+from kpicore.source import ColumnUnavailable
 from kpicore.testing import POSTGRES_URL, write_tables
 
 
@@ -200,10 +201,13 @@ def test_missing_column_names_entity_column_and_source(pg_schema, registry):
     source = open_source(
         "postgresql://postgres:s3cret@127.0.0.1:5432/test", SourceConfig(schema=schema), registry
     )
-    with pytest.raises(MappingError) as error:
-        source.relation("orders")
+    # A missing column stops only what reads it (files as exported, rule "a column a metric does not need").
+    relation = source.relation("orders")
+    with pytest.raises(ColumnUnavailable) as error:
+        _ = source.row("orders").amount
     message = str(error.value)
-    assert "entity orders: column 'amount' not found in table 'orders'" in message
+    assert "column orders.amount not found in table 'orders'" in message
+    assert relation.missing == {"amount": message}
     assert "s3cret" not in message and "***" in message
 
 

@@ -60,6 +60,7 @@ from kpicore.chat.previews import digest_reply
 from kpicore.chat.ratelimit import RateLimiter
 from kpicore.chat.settings import ChatSettings
 from kpicore.chat.stored import stored_results
+from kpicore.dimensions import refusal_for
 from kpicore.errors import KpiError, SourceError
 from kpicore.i18n import _
 from kpicore.presentation import formatting
@@ -262,6 +263,10 @@ class Answerer:
         for dimension in known:
             if dimension.lower() == word.lower():
                 return dimension
+        entity_names = [e for m in metric_names for e in self.registry.metric(m).entities(self.config)]
+        refused = refusal_for(self.source(), entity_names, word)
+        if refused is not None:  # personal data, or too many values: the sentence the CLI says, translated
+            raise CommandError(refused.sentence(_), kind="dimension")
         listed = formatting.format_list(f"`{slack_escape(d)}`" for d in known) or _("no dimension")
         raise CommandError(
             _("unknown dimension %(word)s: %(metrics)s can be broken down by %(dimensions)s")

@@ -14,6 +14,7 @@ from ..i18n import _, using
 from ..presentation import formatting
 from ..results import MetricResult, clean_number, relative_change
 from ..results import change as change_of
+from .left_out import based_on
 
 
 def change_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:
@@ -110,7 +111,7 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
             fmt(result.value, result.unit),
             fmt(result.previous, result.unit),
             change_text(result, locale, currency),
-            "" if result.n is None else formatting.format_count(result.n, result.n_noun, locale),
+            based_on(result, locale),
             *trend,
         )
         for segment in by_impact(result.segments or [], result.unit):

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError, MappingError
-from . import context
+from . import context, file_checks
 from .demo_digest import DEMO_DIGEST_TOML
 
 INIT_TEMPLATE = """\
@@ -141,6 +141,10 @@ def check_command(source, config_path, indexes, data):
                 click.echo(f"  {name}: not in this source ({error})")
                 continue
             extra = f"; dimensions: {', '.join(relation.dimensions)}" if relation.dimensions else ""
+            if relation.missing and not entity.derive:  # only the metrics reading these are unavailable
+                extra += (
+                    f"; no column {', '.join(relation.missing)}: the metrics that read it are unavailable"
+                )
             kind = "derived" if entity.derive else relation.origin
             click.echo(f"  {name}: ok ({kind}{extra})")
         lacking = {}
@@ -160,7 +164,13 @@ def check_command(source, config_path, indexes, data):
             _echo_index_advice(the_source, [n for n in sorted(reg.entities) if n not in unavailable])
         if data:
             checked = [n for n in sorted(reg.entities) if n not in unavailable]
-            data_failures = _echo_time_checks(the_source, checked) + _echo_number_checks(the_source, checked)
+            data_failures, read_as_exported = file_checks.echo_file_readings(the_source, checked)
+            checked = [n for n in checked if n not in read_as_exported]
+            if checked:
+                data_failures += _echo_time_checks(the_source, checked) + _echo_number_checks(
+                    the_source, checked
+                )
+                file_checks.echo_duplicate_ids(the_source, checked)
     finally:
         the_source.close()
     for problem in problems:

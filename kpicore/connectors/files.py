@@ -13,8 +13,17 @@ from ..errors import ConfigError, SourceError
 from ..hookspecs import hookimpl
 from ..model import UNPARSED_SUFFIX
 from . import Connector
+from .csv_text import MAX_COLUMNS, MAX_HEADER_CHARS, _csv_header, _reader  # noqa: F401 (used here and by tests)
 
-FILE_SUFFIXES = (".csv", ".parquet")
+FILE_SUFFIXES = (".csv", ".parquet", ".xlsx")
+#: Files read by the rules of files as exported (``typed_files``), once, into a typed cache.
+EXPORTED_SUFFIXES = (".csv", ".xlsx")
+#: The ``[entities.X]`` keys a folder of files reads (besides table, columns, dimensions, scale).
+ENTITY_OPTIONS = {
+    "formats": 'strptime formats of time columns, e.g. { signup_at = "%d.%m.%Y %H:%M" }',
+    "decimal": 'the decimal separator of the entity\'s amounts: "." or ","',
+    "sheet": "the sheet of an .xlsx file to read (default: the first)",
+}
 _CASTS = {
     "number": "DOUBLE",
     "integer": "DOUBLE",  # kept as DOUBLE so 1.5 contacts is seen, and reported, as invalid
@@ -26,7 +35,7 @@ _CASTS = {
 
 class FilesConnector(Connector):
     name = "files"
-    description = "A folder of <entity>.csv or <entity>.parquet files (read in place with DuckDB)"
+    description = "A folder of <entity>.csv, .xlsx or .parquet files (queried with DuckDB)"
 
     def handles(self, url: str) -> bool:
         return "://" not in url and Path(url).is_dir()
@@ -39,11 +48,10 @@ class FilesConnector(Connector):
         from .files_source import FilesSource, describe_csv_error
 
         folder = Path(url)
-        files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in FILE_SUFFIXES}
-        if not files:
-            raise ConfigError(f"folder {folder} has no .csv or .parquet files (expected e.g. orders.csv)")
+        files = _entity_files(folder)
         kinds = _column_kinds(files, config, entities)
         timezone = get_timezone(config.timezone)
+        files, reports = _prepared(files, config, entities)
         engine = sa.create_engine("duckdb:///:memory:", poolclass=sa.pool.StaticPool)
 
         @event.listens_for(engine, "connect")
@@ -62,7 +70,63 @@ class FilesConnector(Connector):
                     f'CREATE OR REPLACE VIEW "{stem}" AS SELECT {select_list} FROM {reader}'
                 )
 
-        return FilesSource(engine, config, entities, display=str(folder), timezone=timezone, files=files)
+        return FilesSource(
+            engine, config, entities, display=str(folder), timezone=timezone, files=files, reports=reports
+        )
+
+
+def _entity_files(folder: Path) -> dict[str, Path]:
+    """{stem: file} of the folder; one entity in two files (orders.csv and orders.xlsx) is an error."""
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in FILE_SUFFIXES or path.name.startswith((".", "~$")):
+            continue
+        if path.stem in files:
+            raise ConfigError(
+                f"folder {folder} holds {files[path.stem].name} and {path.name}: both would be "
+                f"{path.stem!r}; keep one of them"
+            )
+        files[path.stem] = path
+    if not files:
+        raise ConfigError(f"folder {folder} has no .csv, .xlsx or .parquet files (expected e.g. orders.csv)")
+    return files
+
+
+def _prepared(files: dict[str, Path], config, entities):
+    """Each entity's CSV or .xlsx file read once into typed Parquet (``typed_files``); the reports."""
+    from ..config import files_cache_dir
+    from .typed_files import Reading, prepare
+
+    directory = config.cache_dir or files_cache_dir(None)
+    prepared = dict(files)
+    reports = {}
+    for entity in entities.values():
+        mapping = config.entities.get(entity.name)
+        stem = mapping.table if mapping and mapping.table else entity.name
+        path = files.get(stem)
+        if path is None or path.suffix.lower() not in EXPORTED_SUFFIXES or entity.derive is not None:
+            continue
+        options = mapping.options if mapping else {}
+        formats = options.get("formats") or {}
+        if not isinstance(formats, dict) or not all(isinstance(v, str) for v in formats.values()):
+            raise ConfigError(
+                f'kpi.toml: [entities.{entity.name}] formats must be a table of column = "strptime format"'
+            )
+        decimal = options.get("decimal")
+        if decimal not in (None, ".", ","):
+            raise ConfigError(
+                f'kpi.toml: [entities.{entity.name}] decimal must be "." or ",", got {decimal!r}'
+            )
+        reading = Reading(
+            timezone=config.timezone,
+            locale=config.locale,
+            calendar=config.calendar,
+            formats=tuple(sorted(formats.items())),
+            decimal=decimal,
+            sheet=options.get("sheet"),
+        )
+        prepared[stem], reports[entity.name] = prepare(path, entity, mapping, reading, directory)
+    return prepared, reports
 
 
 def _column_kinds(files, config, entities) -> dict[str, dict[str, str]]:
@@ -89,60 +153,6 @@ _TYPE_NAMES = {
 }
 
 
-def _reader(path: Path) -> str:
-    """The DuckDB table function reading one file; CSV is read strictly, every cell as text."""
-    quoted = str(path).replace("'", "''")
-    if path.suffix.lower() == ".parquet":
-        return f"read_parquet('{quoted}')"
-    header, delimiter = _csv_header(path)
-    columns = ", ".join("'" + name.replace("'", "''") + "': 'VARCHAR'" for name in header)
-    return (
-        f"read_csv('{quoted}', auto_detect = false, header = true, delim = '{delimiter}', quote = '\"', "
-        f"escape = '\"', columns = {{{columns}}})"
-    )
-
-
-#: The widest CSV read (Excel's limit, so any spreadsheet export fits). DuckDB plans a file's columns one
-#: by one: 10,000 take seconds, 100,000 took more than two minutes, so a wider header is refused at once.
-MAX_COLUMNS = 16_384
-#: The longest header row read (a row of MAX_COLUMNS long names fits).
-MAX_HEADER_CHARS = 4 * 1024 * 1024
-
-#: Delimiters besides ',' that a header row may show (spreadsheets in many locales write ';').
-_OTHER_DELIMITERS = (";", "\t", "|")
-
-
-def _csv_header(path: Path) -> tuple[list[str], str]:
-    """The header row and the delimiter, read with the csv module (one line, not the data).
-
-    The delimiter is ',' unless the header is one name holding ';', a tab or '|' (and no ','): then that.
-    """
-    import csv
-
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            first_line = handle.readline(MAX_HEADER_CHARS + 1)  # bounded: a file may be one endless line
-    except (OSError, UnicodeDecodeError) as error:
-        raise SourceError(f"cannot read {path}: {error}") from None
-    if len(first_line) > MAX_HEADER_CHARS:
-        raise SourceError(
-            f"cannot read {path}: its header row is longer than {MAX_HEADER_CHARS:,} characters "
-            "(expected a row of column names, then the data)"
-        )
-    delimiter = ","
-    if "," not in first_line:
-        delimiter = next((d for d in _OTHER_DELIMITERS if d in first_line), ",")
-    header = next(csv.reader([first_line], delimiter=delimiter), None)
-    if not header or not first_line.strip():
-        raise SourceError(f"cannot read {path}: the file is empty (expected a header row)")
-    if len(header) > MAX_COLUMNS:
-        raise SourceError(
-            f"cannot read {path}: its header has {len(header):,} columns, more than the "
-            f"{MAX_COLUMNS:,} kpicore reads: keep the columns the metrics need"
-        )
-    return [name.strip() for name in header], delimiter
-
-
 def _cast(name: str, kind: str | None, type_name: str = "VARCHAR") -> str:
     quoted = '"' + name.replace('"', '""') + '"'
     if kind is None:
@@ -166,3 +176,8 @@ def _cast(name: str, kind: str | None, type_name: str = "VARCHAR") -> str:
 @hookimpl(trylast=True)
 def register_connectors(register):
     register(FilesConnector())
+
+
+@hookimpl
+def register_settings(register):
+    register("entities.files", ENTITY_OPTIONS)

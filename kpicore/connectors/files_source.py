@@ -11,9 +11,13 @@ _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 
 
 class FilesSource(Source):
-    def __init__(self, *args, files, **kwargs):
+    entity_options = ("formats", "decimal", "sheet")
+
+    def __init__(self, *args, files, reports=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.files = files
+        #: What reading each entity's file found (``typed_files.FileReport``), by entity.
+        self.reports = reports or {}
 
     def describe_error(self, error: Exception) -> str:
         text = str(error)

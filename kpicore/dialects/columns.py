@@ -41,6 +41,9 @@ class Relation:
     #: Flags of time values present in the source but unparseable (files, read with TRY_CAST): such a
     #: value is invalid, not an empty cell.
     unparsed: dict[str, sa.ColumnElement] = field(default_factory=dict)
+    #: Canonical columns the table lacks, each with the line that says so (only the metrics reading
+    #: one of them are unavailable).
+    missing: dict[str, str] = field(default_factory=dict)
 
 
 class TimeColumn:
