@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         {
             "dialects",
             "dimensions",
+            "left_out",
             "source",
             "compute",
             "execution",
