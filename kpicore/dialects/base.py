@@ -198,6 +198,11 @@ class Dialect:
             parts.append(self.compare(column, "<", end))
         return sa.and_(*parts)
 
+    def scan_before(self, column: TimeColumn, bound: dt.datetime) -> sa.ColumnElement:
+        """Exactly the rows before ``bound`` (``column < bound``), for a read the database should do by
+        scanning the table (``scan_range``); the comparison itself where the planner weighs that."""
+        return self.compare(column, "<", bound)
+
     def scan_range(self, column: TimeColumn, start: dt.datetime | None, end: dt.datetime) -> sa.ColumnElement:
         """``prefilter``'s range, for a read the database should do by scanning the table rather than
         through the column's index (most of the rows, which an index would visit one random table

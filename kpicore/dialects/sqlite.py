@@ -74,6 +74,10 @@ class SQLiteDialect(Dialect):
         0.7 s for a scan of the whole table (docs/performance.md, finding 10)."""
         return super().prefilter(unindexed(column), start, end)
 
+    def scan_before(self, column, bound):
+        """The exact comparison on ``+column``: its text range would otherwise read through the index."""
+        return self.compare(unindexed(column), "<", bound)
+
     def concurrency(self, engine):
         """One per core on a SQLite file, which works in this process; one for a single-connection pool."""
         if not isinstance(engine.pool, sa.pool.QueuePool | sa.pool.NullPool):
