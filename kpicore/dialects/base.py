@@ -76,6 +76,10 @@ class Dialect:
     #: read by bucket then sorts the whole history before the first window, which the engine instead
     #: aggregates on its own, without grouping (``kpicore.compute``).
     groups_by_sorting: ClassVar[bool] = False
+    #: Whether a value computed in a subquery (``once_per_row``) is computed once however often the
+    #: query around it reads it; False where the database merges the subquery into it and evaluates
+    #: the expression at each use (MySQL/MariaDB's derived_merge).
+    reuses_subquery_values: ClassVar[bool] = True
 
     def __init__(self, timezone: ZoneInfo):
         self.timezone = timezone
