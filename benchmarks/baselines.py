@@ -307,19 +307,7 @@ def sql_floor(
         values["aov"].append(
             ratio(in_window("orders", "positive_amount", k), in_window("orders", "positive_orders", k))
         )
-        if lifetime is not None:
-            amount, buyers = float(lifetime[f"amount_{k}"] or 0), lifetime[f"buyers_{k}"]
-            first_positive, second_positive = (
-                lifetime[f"first_positive_{k}"],
-                lifetime[f"second_positive_{k}"],
-            )
-        else:
-            amount, buyers = (
-                before_end("orders", "customer_amount", k),
-                before_end("orders", "first_buyers", k),
-            )
-            first_positive = before_end("orders", "first_positive", k)
-            second_positive = before_end("orders", "second_positive", k)
+        amount, buyers, first_positive, second_positive = _lifetime(lifetime, before_end, k)
         values["clv"].append(_times(ratio(amount, buyers), gross_margin))
         values["repeat_purchase_rate"].append(percent(second_positive, first_positive))
         values["clv_predictive"].append(_clv_predictive(revenue, starting, churn_rate, gross_margin))
@@ -343,6 +331,17 @@ def sql_floor(
         values["fcr"].append(percent(*tickets_resolved[here]))
         values["escalation_rate"].append(percent(*tickets_opened[here]))
     return {metric: values[metric] for metric in metrics}, fetched
+
+
+def _lifetime(lifetime: dict | None, before_end, k: int) -> tuple:
+    """Window k's lifetime amount, buyers, first and second purchasers: from the plain case's
+    per-customer row when there is one, else summed over the trend query's buckets."""
+    if lifetime is not None:
+        names = ("amount", "buyers", "first_positive", "second_positive")
+        amount, *counts = (lifetime[f"{name}_{k}"] for name in names)
+        return (float(amount or 0), *counts)
+    names = ("customer_amount", "first_buyers", "first_positive", "second_positive")
+    return tuple(before_end("orders", name, k) for name in names)
 
 
 def _times(value, factor):
