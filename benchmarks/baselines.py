@@ -9,6 +9,10 @@ rows they moved from the database into Python.
   repeat purchase, churn's starting set S) are sums of buckets, added up over a handful of rows in Python.
   The per-customer part of clv and repeat purchase is one GROUP BY (customer, bucket) with window
   functions over it, in the same scan of orders.
+* ``sql_floor(..., plain=True)``: the same for the value and previous of a digest (no trend), as a careful
+  engineer writes it: the lifetime metrics from one pass over orders grouped by customer alone, each
+  window's end a conditional count or sum per customer, and the orders in the windows read through the
+  time index on their own.
 * ``pandas_baseline``: what a small team writes by hand: load the tables, one boolean mask per window.
 
 Both compute only the metrics asked for (by default all fifteen), reading only the tables those need,
@@ -120,10 +124,41 @@ def _bucket(column: str, bounds: Sequence[str]) -> str:
     return f"CASE WHEN {column} IS NULL THEN -1 {whens} ELSE {len(bounds)} END"
 
 
+def lifetime_per_customer(windows: Sequence[tuple[datetime, datetime]], dialect: Dialect) -> str:
+    """The plain case's lifetime query: one GROUP BY customer over the orders before the last end, with
+    each window's orders count, amount and purchases (amount > 0) before its end per customer, then
+    the buyers, amounts and first and second purchasers summed over customers (columns ``*_k`` for
+    window k)."""
+    ends = [dialect.instant(end) for _, end in windows]
+    per_customer, totals = [], []
+    for k, end in enumerate(ends):
+        before = f"ordered_at < {end}"
+        per_customer.append(
+            f"COUNT(CASE WHEN {before} THEN 1 END) AS orders_{k}, "
+            f"SUM(CASE WHEN {before} THEN amount END) AS amount_{k}, "
+            f"COUNT(CASE WHEN {before} AND amount > 0 THEN 1 END) AS purchases_{k}"
+        )
+        totals.append(
+            f"COUNT(CASE WHEN orders_{k} > 0 THEN 1 END) AS buyers_{k}, SUM(amount_{k}) AS amount_{k}, "
+            f"COUNT(CASE WHEN purchases_{k} >= 1 THEN 1 END) AS first_positive_{k}, "
+            f"COUNT(CASE WHEN purchases_{k} >= 2 THEN 1 END) AS second_positive_{k}"
+        )
+    # "+customer_id": as in the trend floor, keeps both planners from reading orders through its index.
+    return f"""
+            SELECT {", ".join(totals)}
+            FROM (SELECT +customer_id AS customer_id, {", ".join(per_customer)}
+                  FROM orders WHERE customer_id IS NOT NULL AND {dialect.unindexed("ordered_at")} < {ends[-1]}
+                  GROUP BY 1) per_customer"""
+
+
 def floor_queries(
-    windows: Sequence[tuple[datetime, datetime]], dialect: Dialect, metrics: Sequence[str] = STOCK_METRICS
+    windows: Sequence[tuple[datetime, datetime]],
+    dialect: Dialect,
+    metrics: Sequence[str] = STOCK_METRICS,
+    plain: bool = False,
 ) -> dict[str, str]:
-    """The hand-written SQL for ``metrics``, one statement per table (windows must be consecutive)."""
+    """The hand-written SQL for ``metrics``, one statement per table (windows must be consecutive);
+    ``plain``: the lifetime metrics from one GROUP BY customer (``lifetime_per_customer``) apart."""
     starts = [start for start, _ in windows]
     bounds = [dialect.instant(starts[0])] + [dialect.instant(end) for _, end in windows]
     day_bounds = [dialect.day(starts[0])] + [dialect.day(end) for _, end in windows]
@@ -202,9 +237,12 @@ def floor_queries(
             FROM marketing_spend WHERE spent_on >= {day_bounds[0]} AND spent_on < {day_bounds[-1]}
             GROUP BY 1""",
     }
-    if not set(PER_CUSTOMER) & set(metrics):
-        queries["orders"] = orders_in_windows
     needed = tables_for(metrics)
+    if plain and set(PER_CUSTOMER) & set(metrics):
+        queries["lifetime"] = lifetime_per_customer(windows, dialect)
+        needed.add("lifetime")
+    if plain or not set(PER_CUSTOMER) & set(metrics):
+        queries["orders"] = orders_in_windows
     return {table: sql for table, sql in queries.items() if table in needed}
 
 
@@ -214,10 +252,12 @@ def sql_floor(
     dialect: Dialect,
     gross_margin: float = 1.0,
     metrics: Sequence[str] = STOCK_METRICS,
+    plain: bool = False,
 ) -> tuple[dict[str, list], int]:
     """``metrics`` per window from the floor queries; ``run(sql)`` returns rows as dicts."""
-    queries = floor_queries(windows, dialect, metrics)
-    rows = {table: run(queries[table]) if table in queries else [] for table in TABLES_READ}
+    queries = floor_queries(windows, dialect, metrics, plain)
+    rows = {table: run(queries[table]) if table in queries else [] for table in (*TABLES_READ, "lifetime")}
+    lifetime = rows["lifetime"][0] if rows["lifetime"] else None
     fetched = sum(len(r) for r in rows.values())
     count = len(windows)
     # bucket k + 1 is window k; "before the end of window k" is buckets 0 .. k + 1.
@@ -267,15 +307,9 @@ def sql_floor(
         values["aov"].append(
             ratio(in_window("orders", "positive_amount", k), in_window("orders", "positive_orders", k))
         )
-        values["clv"].append(
-            _times(
-                ratio(before_end("orders", "customer_amount", k), before_end("orders", "first_buyers", k)),
-                gross_margin,
-            )
-        )
-        values["repeat_purchase_rate"].append(
-            percent(before_end("orders", "second_positive", k), before_end("orders", "first_positive", k))
-        )
+        amount, buyers, first_positive, second_positive = _lifetime(lifetime, before_end, k)
+        values["clv"].append(_times(ratio(amount, buyers), gross_margin))
+        values["repeat_purchase_rate"].append(percent(second_positive, first_positive))
         values["clv_predictive"].append(_clv_predictive(revenue, starting, churn_rate, gross_margin))
         values["cac"].append(ratio(in_window("marketing_spend", "spend", k), new))
         values["nps"].append(
@@ -297,6 +331,17 @@ def sql_floor(
         values["fcr"].append(percent(*tickets_resolved[here]))
         values["escalation_rate"].append(percent(*tickets_opened[here]))
     return {metric: values[metric] for metric in metrics}, fetched
+
+
+def _lifetime(lifetime: dict | None, before_end, k: int) -> tuple:
+    """Window k's lifetime amount, buyers, first and second purchasers: from the plain case's
+    per-customer row when there is one, else summed over the trend query's buckets."""
+    if lifetime is not None:
+        names = ("amount", "buyers", "first_positive", "second_positive")
+        amount, *counts = (lifetime[f"{name}_{k}"] for name in names)
+        return (float(amount or 0), *counts)
+    names = ("customer_amount", "first_buyers", "first_positive", "second_positive")
+    return tuple(before_end("orders", name, k) for name in names)
 
 
 def _times(value, factor):

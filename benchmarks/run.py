@@ -3,11 +3,13 @@
     python benchmarks/run.py --scale 100000 --source sqlite --repeat 3
     python benchmarks/run.py --cli                     # time of `kpi --help` only
 
-For one ISO week (``generate.BENCHMARK_PERIOD``) with the week before and a 12-week trend, three
+For one ISO week (``generate.BENCHMARK_PERIOD``) and the week before, in two cases (``--case``): *plain*,
+the value and previous a digest and ``/kpi`` ask for, and *trend*, with a 12-week trend as well. Three
 computations run, each in its own process so that their peak memory is their own:
 
-* kpicore: ``compute(select_metrics(["all"]), period, source, trend=12)`` through the public engine;
-* sql: the hand-written floor of ``baselines.sql_floor`` (each table read once);
+* kpicore: ``compute(select_metrics(["all"]), period, source, trend=12 or None)`` through the public engine;
+* sql: the hand-written floor of ``baselines.sql_floor`` (each table read once; in the plain case the
+  lifetime metrics from one pass over orders grouped by customer);
 * pandas: ``baselines.pandas_baseline`` after loading every table into DataFrames.
 
 Each reports wall time (median of ``--repeat`` runs, connection and loading included), peak RSS
@@ -43,6 +45,8 @@ SOURCES = ("sqlite", "postgresql", "mysql", "parquet", "spark")
 #: Sources that read the generated Parquet folder (spark: through a Spark Connect server, entities mapped by path).
 PARQUET_SOURCES = ("parquet", "spark")
 TREND = 12
+#: The computations benchmarked: value and previous alone (a digest, /kpi), and with the 12-week trend.
+CASES = ("plain", "trend")
 RESULTS = BENCHMARKS / "results.jsonl"
 TIME_COLUMNS = generate.TIME_COLUMNS
 
@@ -66,6 +70,16 @@ def peak_rss_mb() -> float:
 
 
 # -- the three workers --------------------------------------------------------------------------------
+def trend_of(args) -> int | None:
+    """The trend length of the case measured (None: value and previous only)."""
+    return TREND if args.case == "trend" else None
+
+
+def windows_of(args) -> list[tuple[datetime, datetime]]:
+    """The windows the baselines compute: the trend's weeks, or the previous week and the period."""
+    return benchmark_windows(count=trend_of(args) or 2)
+
+
 def run_kpicore(args) -> dict:
     """Time the public engine; values as {metric: [trend values...]} plus value and previous."""
     from kpicore.compute import compute, select_metrics
@@ -106,7 +120,7 @@ def run_kpicore(args) -> dict:
 
         source.execute = counting_execute
         try:
-            results = compute(metrics, period, source, trend=TREND)
+            results = compute(metrics, period, source, trend=trend_of(args))
         finally:
             source.close()
         seconds.append(time.perf_counter() - began)
@@ -143,14 +157,16 @@ def _mysql_database_url(args) -> str:
 
 def run_sql(args) -> dict:
     """Time the hand-written floor queries (a new connection per run)."""
-    windows = benchmark_windows()
+    windows = windows_of(args)
     dialect = baselines.Dialect("duckdb" if args.source == "parquet" else args.source)  # spark: Spark SQL
     seconds, values, fetched = [], {}, 0
     for _ in range(args.repeat):
         began = time.perf_counter()
         connection, run = _sql_connection(args)
         try:
-            values, fetched = baselines.sql_floor(run, windows, dialect, metrics=args.metrics)
+            values, fetched = baselines.sql_floor(
+                run, windows, dialect, metrics=args.metrics, plain=args.case == "plain"
+            )
         finally:
             connection.close()
         seconds.append(time.perf_counter() - began)
@@ -244,7 +260,7 @@ def _spark_connection(args):
 
 def run_pandas(args) -> dict:
     """Time loading every table into pandas and computing the metrics there."""
-    windows = benchmark_windows()
+    windows = windows_of(args)
     seconds, values, fetched = [], {}, 0
     for _ in range(args.repeat):
         began = time.perf_counter()
@@ -332,6 +348,8 @@ def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
         ",".join(metrics),
         "--layout",
         args.layout,
+        "--case",
+        args.case,
         *(["--spark-url", args.spark_url] if args.spark_url else []),
     ]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
@@ -428,7 +446,7 @@ def _mysql_has_database(args) -> bool:
     return found >= 6
 
 
-def compare(reports: dict[str, dict]) -> list[str]:
+def compare(reports: dict[str, dict], trend: int | None = TREND) -> list[str]:
     """Every disagreement between the three computations, as readable lines (empty when they agree)."""
     problems = []
     kpicore_values = reports["kpicore"]["values"]
@@ -444,9 +462,9 @@ def compare(reports: dict[str, dict]) -> list[str]:
         expected = floor[metric]
         got = {"value": result["value"], "previous": result["previous"]}
         got.update({f"trend[{k}]": v for k, v in enumerate(result["trend"])})
-        if len(result["trend"]) != len(expected):
+        if len(result["trend"]) != (len(expected) if trend else 0):
             problems.append(
-                f"{metric}: kpicore trend has {len(result['trend'])} points, expected {len(expected)}"
+                f"{metric}: kpicore trend has {len(result['trend'])} points, expected {trend or 0}"
             )
         wanted = {"value": expected[-1], "previous": expected[-2]}
         wanted.update({f"trend[{k}]": v for k, v in enumerate(expected)})
@@ -533,9 +551,10 @@ def measure_cli(runs: int = 10) -> dict:
 
 def print_table(args, reports: dict[str, dict], orders: int) -> dict:
     labels = {"kpicore": "kpicore", "sql": "SQL floor", "pandas": "pandas"}
+    trend = f" + {TREND}-week trend" if trend_of(args) else " (plain: no trend)"
     print(
         f"\nscale {args.scale:,} customers / {orders:,} orders, source {args.source}, layout {args.layout}, "
-        f"period {generate.BENCHMARK_PERIOD} + previous + {TREND}-week trend, median of {args.repeat}"
+        f"period {generate.BENCHMARK_PERIOD} + previous{trend}, median of {args.repeat}"
     )
     print(f"{'approach':<10} {'median s':>9} {'runs s':>24} {'peak RSS MB':>12} {'rows to Python':>15}")
     for approach in APPROACHES:
@@ -551,7 +570,8 @@ def print_table(args, reports: dict[str, dict], orders: int) -> dict:
     }
     print(
         f"kpicore / SQL floor = {ratios['kpicore_over_floor']:.2f}x; "
-        f"pandas / kpicore = {ratios['pandas_over_kpicore']:.2f}x"
+        f"pandas / kpicore = {ratios['pandas_over_kpicore']:.2f}x; "
+        f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}"
     )
     return ratios
 
@@ -582,6 +602,12 @@ def main(argv: list[str] | None = None) -> int:
         "tidy alone on mysql and parquet)",
     )
     parser.add_argument(
+        "--case",
+        choices=(*CASES, "both"),
+        default="both",
+        help="plain (value and previous, no trend), trend (with the 12-week trend) or both (default)",
+    )
+    parser.add_argument(
         "--spark-url",
         default=None,
         help="Spark Connect server for --source spark (default: start one with local[2] for the run)",
@@ -606,11 +632,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--layout {args.layout} needs --source {' or '.join(generate.SHUFFLED_TARGETS)}")
     else:
         layouts = [args.layout]
+    cases = list(CASES) if args.case == "both" else [args.case]
+    runs = [(layout, case) for layout in layouts for case in cases]
     status, records = 0, []
     with _spark_server(args):
-        for index, layout in enumerate(layouts):
-            args.layout = layout
-            layout_status, record = run_layout(args, cli=args.cli and index == len(layouts) - 1)
+        for index, (layout, case) in enumerate(runs):
+            args.layout, args.case = layout, case
+            layout_status, record = run_layout(args, cli=args.cli and index == len(runs) - 1)
             status = max(status, layout_status)
             records.append(record)
     machine = machine_info(args)  # last: it imports pandas, which would inflate the workers' RSS
@@ -648,7 +676,11 @@ def _spark_server(args):
 
 def run_layout(args, cli: bool) -> tuple[int, dict]:
     """Benchmark one layout (and ``kpi --help`` when ``cli``): the exit status and the record."""
-    record: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "kpicore_commit": _commit()}
+    record: dict = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "kpicore_commit": _commit(),
+        "load_average_before": os.getloadavg(),  # the machine is shared: say how busy it was
+    }
     status = 0
     if args.scale is not None:
         generated = ensure_data(args)
@@ -672,7 +704,7 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
             args.values_out.write_text(json.dumps(reports["kpicore"]["values"], default=float))
         orders = 10 * args.scale
         ratios = print_table(args, reports, orders)
-        problems = compare(reports)
+        problems = compare(reports, trend_of(args))
         checked = sorted(reports["kpicore"]["values"])
         if problems:
             print("\n" + "!" * 72 + "\nMISMATCH: the three computations disagree:", file=sys.stderr)
@@ -681,8 +713,9 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
             print("!" * 72, file=sys.stderr)
             status = 1
         else:
+            agreed = f"value, previous and {TREND}-week trend" if trend_of(args) else "value and previous"
             print(
-                f"agreement: all three agree on value, previous and {TREND}-week trend of "
+                f"agreement: all three agree on {agreed} of "
                 f"{len(checked)} kpicore metrics ({', '.join(checked)}); the SQL floor and pandas agree "
                 f"on the {len(metrics)} metrics they computed"
             )
@@ -694,7 +727,8 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
                 "layout": args.layout,
                 "repeat": args.repeat,
                 "period": generate.BENCHMARK_PERIOD,
-                "trend": TREND,
+                "case": args.case,
+                "trend": trend_of(args),
                 "generated_s": generated,
                 "results": {
                     a: {k: reports[a][k] for k in ("median_s", "seconds", "peak_rss_mb", "rows")}
@@ -702,6 +736,7 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
                 },
                 "ratios": ratios,
                 "agree": not problems,
+                "load_average_after": os.getloadavg(),
                 "kpicore_metrics": checked,
                 "baseline_metrics": metrics,
             }

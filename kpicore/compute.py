@@ -255,10 +255,11 @@ def _bucket_query(
     ]
     flags = [c for c in relation.unparsed if c in present]  # files: time present but unparseable
 
-    def rows_where(where, name: str):
-        """The per-row subquery of the rows passing ``where``, and a Row over it for the measures."""
+    def rows_where(where, name: str, keyed: bool = True):
+        """The per-row subquery of the rows passing ``where`` (with their bucket keys unless not
+        ``keyed``), and a Row over it for the measures."""
         rows = sa.select(
-            *keys,
+            *(keys if keyed else []),
             *[relation.columns[c].label(c) for c in present],
             *[relation.unparsed[c].label(f"{c}__unparsed_flag") for c in flags],
         ).select_from(relation.from_)
@@ -313,20 +314,18 @@ def _history_apart(
     columns = [_aggregate(replace(m, window="all"), t, None).label(f"b_{i}") for i, m in enumerate(measures)]
     # The range is a little wider than exact for text: rows just before the first boundary are history.
     recent = sa.select(key, *columns).select_from(per_row).where(key != 0).group_by(key)
-    per_row, t = rows_where(source.scan_range(column, None, start), "history_rows")
-    history = (
-        sa.select(
-            sa.literal(0, sa.Integer).label("k_0"),
-            *[
-                (
-                    _aggregate(replace(m, window="all"), t, None) if m.window == "before_end" else sa.null()
-                ).label(f"b_{i}")
-                for i, m in enumerate(measures)
-            ],
-        )
-        .select_from(per_row)
-        .where(per_row.c["k_0"] == 0)
-    )
+    # Bucket 0 is exactly the rows before the first boundary: one comparison per row rather than the
+    # bucket's CASE chain (1 M shuffled orders on SQLite, the history's aggregate 0.7 s instead of 1.4 s).
+    per_row, t = rows_where(source.scan_before(column, start), "history_rows", False)
+    history = sa.select(
+        sa.literal(0, sa.Integer).label("k_0"),
+        *[
+            (_aggregate(replace(m, window="all"), t, None) if m.window == "before_end" else sa.null()).label(
+                f"b_{i}"
+            )
+            for i, m in enumerate(measures)
+        ],
+    ).select_from(per_row)
     return BucketQuery([measures[0].time], measures, boundaries, sa.union_all(recent, history))
 
 

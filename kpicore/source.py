@@ -308,6 +308,11 @@ class Source:
         dialect can say so (``Dialect.scan_range``)."""
         return self.dialect.scan_range(column, start, end)
 
+    def scan_before(self, column: TimeColumn, bound: dt.datetime):
+        """Exactly the rows before ``bound``, read by scanning the table where the dialect can say so
+        (``Dialect.scan_before``)."""
+        return self.dialect.scan_before(column, bound)
+
     def once_per_row(self, rows: sa.Select, name: str) -> sa.Subquery:
         """``rows`` as a subquery whose expressions are evaluated once per row, for a GROUP BY above it
         (where the database would otherwise evaluate a grouping key or an aggregate's input twice)."""

@@ -41,13 +41,21 @@ def test_run_sqlite_agrees(tmp_path):
     assert "agreement: all three agree" in completed.stdout
     assert "MISMATCH" not in completed.stderr
     records = [json.loads(line) for line in results.read_text().splitlines()]
-    assert [record["layout"] for record in records] == ["tidy", "shuffled"]  # both layouts by default
+    # Both layouts and both cases by default: value and previous alone (plain), and with the trend.
+    assert [(record["layout"], record["case"]) for record in records] == [
+        ("tidy", "plain"),
+        ("tidy", "trend"),
+        ("shuffled", "plain"),
+        ("shuffled", "trend"),
+    ]
+    assert [record["trend"] for record in records] == [None, 12, None, 12]
     for record in records:
         assert record["agree"] is True
         assert set(record["results"]) == {"kpicore", "sql", "pandas"}
         assert record["results"]["kpicore"]["rows"] * 10 < record["results"]["pandas"]["rows"]
         assert len(record["baseline_metrics"]) == 15
-    assert completed.stdout.count("agreement: all three agree") == 2
+    assert completed.stdout.count("agreement: all three agree") == 4
+    assert completed.stdout.count("agreement: all three agree on value and previous of") == 2
     # The shuffled layout is a new user's untuned file: the same rows in random order, numeric amounts,
     # text times in the space form, indexes on the time columns only.
     import sqlite3

@@ -74,6 +74,10 @@ class Dialect:
     #: read by bucket then sorts the whole history before the first window, which the engine instead
     #: aggregates on its own, without grouping (``kpicore.compute``).
     groups_by_sorting: ClassVar[bool] = False
+    #: Whether a value computed in a subquery (``once_per_row``) is computed once however often the
+    #: query around it reads it; False where the database merges the subquery into it and evaluates
+    #: the expression at each use (MySQL/MariaDB's derived_merge).
+    reuses_subquery_values: ClassVar[bool] = True
 
     def __init__(self, timezone: ZoneInfo):
         self.timezone = timezone
@@ -230,6 +234,11 @@ class Dialect:
                 parts.append(self.compare(column, ">=", start))
             parts.append(self.compare(column, "<", end))
         return sa.and_(*parts)
+
+    def scan_before(self, column: TimeColumn, bound: dt.datetime) -> sa.ColumnElement:
+        """Exactly the rows before ``bound`` (``column < bound``), for a read the database should do by
+        scanning the table (``scan_range``); the comparison itself where the planner weighs that."""
+        return self.compare(column, "<", bound)
 
     def scan_range(self, column: TimeColumn, start: dt.datetime | None, end: dt.datetime) -> sa.ColumnElement:
         """``prefilter``'s range, for a read the database should do by scanning the table rather than

@@ -37,6 +37,10 @@ class MySQLDialect(Dialect):
     url_aliases = ("mariadb",)
     default_driver = "pymysql"
     driver_hint = "pip install 'kpicore[mysql]'"
+    # A derived table is merged into the query around it, each use of its columns evaluated again: the
+    # one-pass per-customer GROUP BY read the bucket six times per order (1 M orders on MariaDB, 40 s
+    # against 12.6 s for the GROUP BY (customer, bucket) grouped again).
+    reuses_subquery_values = False
 
     @classmethod
     def engine_options(cls, url):
