@@ -31,6 +31,13 @@ def apply_locale(config, locale: str | None):
     return config
 
 
+wide_option = click.option(
+    "--wide",
+    is_flag=True,
+    help="Show every column of the table (trend, based on, target...), however wide; by default the "
+    "lesser columns fold away to fit the terminal (or 80 columns on a pipe).",
+)
+
 tz_option = click.option("--tz", help="Business timezone for periods (default: kpi.toml timezone, else UTC).")
 
 
