@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -14,6 +15,12 @@ from ..errors import KpiError
 class KpiGroup(click.Group):
     """Turns kpicore errors into one clear line and an exit code (2 usage/config, 1 runtime)."""
 
+    def make_context(self, *args, **options):
+        try:  # `kpi --help` writes its help here
+            return super().make_context(*args, **options)
+        except BrokenPipeError:
+            reader_gone()
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -22,6 +29,8 @@ class KpiGroup(click.Group):
                 raise
             click.echo(f"Error: {error}", err=True)
             sys.exit(error.exit_code)
+        except BrokenPipeError:
+            reader_gone()
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
@@ -37,6 +46,15 @@ class KpiGroup(click.Group):
                 err=True,
             )
             sys.exit(1)
+
+
+def reader_gone() -> NoReturn:
+    """Stop quietly, with exit code 0, when the reader of stdout went away (``kpi demo | head``), as a
+    Unix tool does: stdout goes to /dev/null so that Python's flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    sys.exit(0)
 
 
 def _without_secrets(text: str) -> str:
@@ -76,4 +94,10 @@ _register_builtin_commands()
 def main(argv=None) -> None:
     """Console-script entry point."""
     _register_plugin_commands()
-    cli.main(args=argv, prog_name="kpi")
+    try:
+        cli.main(args=argv, prog_name="kpi")
+    finally:  # what is still buffered meets a closed pipe here, not in Python's exit
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            reader_gone()
