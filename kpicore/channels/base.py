@@ -83,6 +83,9 @@ class Channel:
     setting_keys: tuple[str, ...] | None = None
     #: True when the channel can find an earlier send of a message in the destination (see resume).
     can_look_up: bool = False
+    #: The environment variables the channel reads (a token, a password): `kpi check` reports a
+    #: :meth:`preflight` line naming one as a warning, not as a problem of kpi.toml.
+    environment: tuple[str, ...] = ()
 
     def settings_section(self) -> str:
         """How kpi.toml names the channel's settings table (for messages): ``[channels.SCHEME]``."""

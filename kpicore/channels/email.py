@@ -82,6 +82,7 @@ class EmailChannel(Channel):
     description = "email to comma-separated recipients over SMTP ([email] settings, KPI_SMTP_PASSWORD)"
     formats = ("text", "html")
     setting_keys = ("host", "port", "security", "username", "sender", "ca_file", "timeout")
+    environment = (PASSWORD_ENV,)
 
     def preflight(self, target: str, settings: dict[str, Any]) -> list[str]:
         """Missing [email] host or sender, an unknown security mode, a username without its password."""
