@@ -382,8 +382,12 @@ def segment_expression(source: Source, entity: str, by: str):
     owner_name, own_key, owner_key = lookup_path
     owner = source.relation(owner_name)
     if not _has_column(owner, by):
+        from .suggest import close_names
+
+        close = close_names(by, owner.dimensions, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise MappingError(
-            f"unknown dimension {by!r}: {owner_name} have {', '.join(owner.dimensions) or 'no dimensions'}"
+            f"unknown dimension {by!r}{hint}: {owner_name} have {', '.join(owner.dimensions) or 'no dimensions'}"
         )
     if not _has_column(relation, own_key):
         raise EntityUnavailable(f"{entity} records have no {own_key}, so they cannot be broken down by {by}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -89,7 +88,9 @@ class Registry:
         try:
             return self.metrics[name].item
         except KeyError:
-            close = difflib.get_close_matches(name, list(self.metrics), n=3, cutoff=0.5)
+            from .suggest import close_names
+
+            close = close_names(name, self.metrics)
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise MetricError(f"unknown metric {name!r}{hint}; `kpi metrics` lists them") from None
 

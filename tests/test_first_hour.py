@@ -84,3 +84,70 @@ def test_check_asks_each_destination_what_it_needs(demo_database, tmp_path):
     assert "Warning:" in err and "[digests.weekly] slack:#kpis: SLACK_BOT_TOKEN is not set" in err, err
     code, out, err = kpi("check", cwd=tmp_path, env={"SLACK_BOT_TOKEN": "xoxb-test"})
     assert code == 0 and "SLACK_BOT_TOKEN" not in err, err
+
+
+def test_help_keeps_descriptions_whole_and_gives_the_exit_codes(run_kpi):
+    code, out, _ = run_kpi("--help")
+    assert code == 0
+    commands = out.split("Commands:")[1]
+    assert "..." not in commands, out
+    assert "column resolves in the source." in out  # `kpi check`'s whole first sentence
+    assert "Exit codes:" in out and "\n    2  a problem" in out and "\n    1  a failure at run time" in out
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+
+
+def test_names_differing_only_in_case_get_a_suggestion(run_kpi, demo_database):
+    code, _, err = run_kpi("compute", "NPS", "--source", str(demo_database))
+    assert code == 2 and "did you mean nps?" in err, err
+    code, _, err = run_kpi("compute", "revenue", "--by", "Region", "--source", str(demo_database))
+    assert code == 2 and "unknown dimension 'Region' (did you mean 'region'?)" in err, err
+
+
+def test_a_period_in_the_future_gets_a_note(run_kpi, demo_database):
+    code, out, err = run_kpi("compute", "revenue", "--period", "2099-W10", "--source", str(demo_database))
+    assert code == 0, err
+    assert "Note: 2099-W10 has not begun yet" in err and "$0.00" in out
+    code, _, err = run_kpi("compute", "revenue", "--period", "2026-W10", "--source", str(demo_database))
+    assert code == 0 and "has not begun" not in err, err
+
+
+ORDERS = "order_id,customer_id,ordered_at,amount\n1,1,2026-11-20T10:00:00,10\n"
+
+
+def test_exit_codes_and_messages_of_a_folder_source(run_kpi, tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "orders.csv").write_text(ORDERS)
+    period = ("--period", "2026-W47", "--source", str(folder))
+    code, _, err = run_kpi("compute", "nps", *period)
+    assert code == 2, err  # none of the metrics asked for could be computed: a mapping problem
+    assert "none of the metrics asked for could be computed" in err
+    code, _, err = run_kpi("compute", "nps", "revenue", *period)
+    assert code == 0, err  # some were
+    (folder / "orders.csv").rename(folder / "Orders.csv")
+    code, out, err = run_kpi("compute", "revenue", "--wide", *period)
+    assert code == 2
+    assert "no table 'orders' (it has 'Orders': names are matched exactly" in out, out
+    code, _, err = run_kpi("compute", "revenue", "--source", str(tmp_path / "missing"))
+    assert code == 2 and f"source {tmp_path / 'missing'}: folder or file not found (--source)" in err, err
+
+
+def test_a_source_url_given_on_the_command_line_is_named_as_such(run_kpi, monkeypatch):
+    monkeypatch.delenv("DB_PASSWORD", raising=False)
+    code, _, err = run_kpi("compute", "nps", "--source", "postgresql://kpi:${DB_PASSWORD}@db/shop")
+    assert code == 2
+    assert err.startswith("Error: --source references ${DB_PASSWORD}"), err
+
+
+def test_sync_of_a_database_says_what_sync_is_for(run_kpi, demo_database):
+    code, _, err = run_kpi("sync", "--source", str(demo_database))
+    assert code == 2
+    assert "is read where it is: nothing to sync" in err
+    assert "copies a hosted CRM's records" in err and "CRM plugins' sources" in err, err
+
+
+def test_demo_next_hint_is_not_a_pipeline(run_kpi):
+    code, _, err = run_kpi("demo")
+    assert code == 0, err
+    hint = err.strip().splitlines()[-1]
+    assert hint.startswith("Next: `kpi compute") and "|" not in hint, hint

@@ -15,6 +15,17 @@ from ..errors import KpiError
 class KpiGroup(click.Group):
     """Turns kpicore errors into one clear line and an exit code (2 usage/config, 1 runtime)."""
 
+    def format_commands(self, ctx, formatter):
+        """Each command with the whole first sentence of its help, wrapped, never cut with "..."."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def make_context(self, *args, **options):
         try:  # `kpi --help` writes its help here
             return super().make_context(*args, **options)
@@ -71,6 +82,13 @@ def cli():
     """kpicore: KPIs computed where your data lives, delivered to Slack and email.
 
     Start with `kpi demo`, then `kpi compute nps --period last-week`.
+
+    \b
+    Exit codes:
+      0  done: every metric asked for computed, or some did (the rest say why)
+      2  a problem in what was asked or configured: kpi.toml, a plugin, an
+         unknown metric, or a mapping, so that none of the metrics could compute
+      1  a failure at run time: the database, a query, a channel
     """
 
 

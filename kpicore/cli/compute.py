@@ -64,6 +64,7 @@ def compute_command(
     context.warn_problems(reg)
     chosen = select_metrics(metrics, reg)
     the_period = context.resolve_period(period, context.timezone(config, tz), config.week_start)
+    context.note_future(the_period)
     the_source = context.open_source(config, source, reg)
     try:
         with _progress(f"Computing {len(chosen)} metric(s) for {the_period.label}") as progress:
@@ -88,6 +89,7 @@ def compute_command(
         click.echo(out.to_csv(results), nl=False)
     else:
         out.print_table(results, config.currency, config.locale, config.digits, wide)
+    context.exit_when_none_computed(results)
 
 
 class _progress:
