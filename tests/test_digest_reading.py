@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from kpicore.digest import render
@@ -50,3 +51,64 @@ def test_slack_data_values_cannot_format():
     for name in [*names, "Revenue *net*", "_Weekly_"]:
         assert name in plain, name
     assert slack_escape("*bold* <b>") == "\u2060*\u2060bold\u2060*\u2060 &lt;b&gt;"
+
+
+def test_text_digest_fits_72_columns_without_breaking_a_number():
+    from kpicore.digest.formatting import format_value
+    from kpicore.i18n import using
+    from tests.digest_data import sample_insights
+
+    currencies = {"en": "USD", "ml_IN": "INR", "bn_BD": "BDT", "fa_IR": "IRR", "ig_NG": "NGN"}
+    for locale, currency in currencies.items():
+        results = sample_results()
+        body = render(
+            sample_spec(),
+            results,
+            "text",
+            period_label="2026-W47",
+            locale=locale,
+            currency=currency,
+            insights=sample_insights(),
+        ).body
+        lines = body.splitlines()
+        assert max(len(line) for line in lines) <= 72, [line for line in lines if len(line) > 72]
+        for r in results:
+            if r.ok:
+                with using(locale):
+                    value = format_value(r.value, r.unit, locale, currency)
+                assert any(value in line for line in lines), (locale, value, body)
+        # a number never ends one line and goes on on the next
+        for line, after in itertools.pairwise(lines):
+            if line and after.strip():
+                assert not (re.search(r"[\d,.]$", line) and re.match(r"\s*[\d,.%]", after)), (line, after)
+
+
+def test_persian_layout_keeps_lines_right_to_left_and_sparklines_in_order():
+    from tests.digest_data import sample_insights
+
+    def rendered(fmt: str, locale: str) -> str:
+        return render(
+            sample_spec(),
+            sample_results(),
+            fmt,
+            period_label="2026-W47",
+            locale=locale,
+            currency="IRR",
+            charts=False,
+            insights=sample_insights(),
+        ).body
+
+    text = rendered("text", "fa_IR")
+    # the segment "North" (Latin) starts its line: a right-to-left mark keeps the line right to left
+    north = next(line for line in text.splitlines() if "North" in line)
+    assert north.lstrip(" ").startswith("\u200fNorth"), repr(north)
+    # the sparkline is isolated left to right, so it runs oldest to newest
+    trend = next(line for line in text.splitlines() if "▁" in line)
+    assert re.search("\u2066[▁▂▃▄▅▆▇█ ]+\u2069", trend), repr(trend)
+    slack = rendered("slack", "fa_IR")
+    assert "• \u200fNorth" in slack and re.search("\u2066[▁▂▃▄▅▆▇█ ]+\u2069", slack)
+    # the headline's accent bar is on the side the text starts from
+    assert "border-right:4px solid" in rendered("html", "fa_IR")
+    assert "border-left:4px solid" in rendered("html", "en")
+    english = rendered("text", "en")
+    assert "\u200f" not in english and "\u2066" not in english

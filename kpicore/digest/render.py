@@ -376,12 +376,18 @@ def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[A
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals["text_direction"] = lambda: i18n.direction(i18n.current_locale())
     env.globals["bdi"] = bdi
+    # A line of right-to-left plain text that starts with a Latin name (a segment "North") stays
+    # right-to-left: it starts with U+200F RIGHT-TO-LEFT MARK.
+    env.globals["line_start"] = lambda: "\u200f" if i18n.direction(i18n.current_locale()) == "rtl" else ""
     # The comma that joins a list in the language in effect (Persian ، U+060C).
     env.globals["comma"] = lambda: formatting.format_list(["", ""]).strip() + " "
     env.filters["ltr"] = ltr
     env.globals["format_count"] = lambda n, noun: formatting.format_count(n, noun, i18n.current_locale())
     env.filters["slack_escape"] = slack_escape
     env.filters["md_escape"] = md_escape
+    from kpicore.digest.plain_text import fit, fit_items
+
+    env.filters["fit"], env.filters["fit_items"] = fit, fit_items
     if jinja_hook is not None:
         jinja_hook(env)
     return env
