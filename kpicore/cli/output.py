@@ -65,7 +65,8 @@ def print_table(
 
     The table fits the console's width (a terminal's, else ``COLUMNS`` or 80): the metric, its value and
     its change stay whole, the trend, the count it is based on, the target and the previous value fold
-    away in that order, and a missed target goes on a line under it. ``wide`` keeps every column."""
+    away in that order (with --compare, the previous value before the year before's), and a missed target
+    goes on a line under it. ``wide`` keeps every column."""
     with using(locale, digits):
         _print_table(results, currency, locale, wide)
 
@@ -112,8 +113,10 @@ class _TableRows:
         self.compared = next((r.compare for r in results if r.compare is not None), None)
         self.year_before: list = []
         if self.compared is not None:
+            # asked for with --compare: the year before outlasts the previous period
+            self.previous.fold = 3
             self.year_before = [
-                Column(_("Year before (%(period)s)") % {"period": self.compared.period}, "right", fold=3),
+                Column(_("Year before (%(period)s)") % {"period": self.compared.period}, "right", fold=2),
                 Column(_("vs year before"), "right", fold=1),
             ]
             self.columns += self.year_before
@@ -209,11 +212,14 @@ class _TableRows:
 
 def _missed_target(result: MetricResult, locale: str, currency: str) -> str | None:
     """The line a folded target column leaves for a metric off its target: ``churn_rate: target ≤ 1.5%
-    ✗ 0.30 pts over``; None when it is on track or has none."""
+    ✗ 0.30 pts over``, ``revenue: goal $50,000.00 ✗ $2,000.00 short``; None when on track or without."""
+    from ..targets import label, standing
+
     the_status = result.target_status
     if the_status is None or the_status.on_track in (None, True):
         return None
-    return f"{result.metric}: {_('target')} {target_text(result, locale, currency)}"
+    wanted = label(the_status.target, result.unit, locale, currency)
+    return f"{result.metric}: {wanted} {standing(the_status, result.unit, locale, currency)}"
 
 
 def _year_before_cells(result: MetricResult, locale: str, currency: str) -> list[str]:
