@@ -151,3 +151,16 @@ def test_demo_next_hint_is_not_a_pipeline(run_kpi):
     assert code == 0, err
     hint = err.strip().splitlines()[-1]
     assert hint.startswith("Next: `kpi compute") and "|" not in hint, hint
+
+
+def test_the_demo_digest_of_packs_is_what_digest_send_delivers(tmp_path):
+    plugins = {"KPI_LOAD_PLUGINS": "restaurant,consulting"}
+    code, _, err = kpi("demo", "--pack", "restaurant", "--pack", "consulting", cwd=tmp_path, env=plugins)
+    assert code == 0, err
+    shown = (tmp_path / "digest.txt").read_text(encoding="utf-8")
+    code, _, err = kpi("digest", "send", "weekly", cwd=tmp_path, env=plugins)
+    assert code == 0, err
+    (sent,) = [path for path in (tmp_path / "digests").iterdir() if path.suffix == ".txt"]
+    delivered = sent.read_text(encoding="utf-8")
+    assert "Table turnover time" in delivered and "Utilization" in delivered, delivered
+    assert shown.split("\n\n-- written by")[0].strip() == delivered.strip()

@@ -310,8 +310,13 @@ def demo_command(period, packs, locale, into, wide):
     written_url, password_variable = _url_for_config(into) if into else (None, None)
     source_url = _write_sample_data(folder, demo_packs, into, locale)
     config_path = folder / "kpi.toml"
+    if demo_packs:
+        providers = {registration.plugin for registration in demo_packs}
+        names = [name for name, metric in reg.metrics.items() if metric.plugin in providers]
+    else:
+        names = list(DEMO_METRICS)
     kept = _write_demo_config(
-        config_path, [registration.item for registration in demo_packs], written_url, locale
+        config_path, [registration.item for registration in demo_packs], written_url, locale, names
     )
     if password_variable and not kept:
         click.echo(
@@ -321,11 +326,6 @@ def demo_command(period, packs, locale, into, wide):
         )
     config = context.apply_locale(load_config(config_path), locale)
     the_period = context.resolve_period(period, config.timezone, config.week_start)
-    if demo_packs:
-        providers = {registration.plugin for registration in demo_packs}
-        names = [name for name, metric in reg.metrics.items() if metric.plugin in providers]
-    else:
-        names = list(DEMO_METRICS)
     the_source = context.open_source(config, source_url, reg)
     try:
         results = compute(select_metrics(names, reg), the_period, the_source, config=config, trend=12)
@@ -471,8 +471,24 @@ def redact_source(url: str) -> str:
     return path.name if path.parent == Path.cwd() else redact(url)
 
 
+def _digest_metrics(text: str, metrics: list[str]) -> str:
+    """The demo kpi.toml ``text`` with ``metrics`` added to its ``[digests.weekly]`` metrics, so that
+    `kpi digest send weekly` delivers the digest `kpi demo` shows."""
+    import re
+
+    def added(match: re.Match) -> str:
+        listed = json.loads(match[1])
+        return "metrics = " + json.dumps([*listed, *(m for m in metrics if m not in listed)])
+
+    return re.sub(r"(?m)^metrics = (\[.*\])$", added, text, count=1)
+
+
 def _write_demo_config(
-    config_path: Path, demo_packs, into: str | None = None, locale: str | None = None
+    config_path: Path,
+    demo_packs,
+    into: str | None = None,
+    locale: str | None = None,
+    metrics: list[str] = (),
 ) -> bool:
     """Write the demo kpi.toml, or add the packs' settings to one `kpi demo` wrote; never touch the user's.
     With ``into`` (``kpi demo --into URL``) the new kpi.toml points at that database. True when a
@@ -491,6 +507,7 @@ def _write_demo_config(
                 text = text.replace('timezone = "UTC"\n', f'timezone = "{region["timezone"]}"\n', 1)
             if region.get("week_start") == "saturday":  # the weekly digest goes out as the week begins
                 text = text.replace('schedule = "0 9 * * MON"', 'schedule = "0 9 * * SAT"', 1)
+        text = _digest_metrics(text, list(metrics))
         config_path.write_text("\n".join([text, *fragments]), encoding="utf-8")
         click.echo("Wrote kpi.toml pointing at it.", err=True)
         return False
@@ -499,9 +516,13 @@ def _write_demo_config(
     missing = [
         (pack, pack.config) for pack in demo_packs if pack.config and f"[packs.{pack.name}" not in text
     ]
+    ours = text.startswith(DEMO_CONFIG.splitlines()[0])
+    if ours and _digest_metrics(text, list(metrics)) != text:
+        text = _digest_metrics(text, list(metrics))
+        config_path.write_text(text, encoding="utf-8")
     if not missing:
         return kept
-    if text.startswith(DEMO_CONFIG.splitlines()[0]):
+    if ours:
         config_path.write_text(
             text.rstrip("\n") + "\n\n" + "\n".join(f for _, f in missing), encoding="utf-8"
         )
