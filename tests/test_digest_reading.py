@@ -54,7 +54,8 @@ def test_slack_data_values_cannot_format():
 
 
 def test_text_digest_fits_72_columns_without_breaking_a_number():
-    from kpicore.digest.formatting import format_value
+    from kpicore.digest.formatting import format_value, same_decimals
+    from kpicore.digest.render import result_numbers
     from kpicore.i18n import using
     from tests.digest_data import sample_insights
 
@@ -74,7 +75,7 @@ def test_text_digest_fits_72_columns_without_breaking_a_number():
         assert max(len(line) for line in lines) <= 72, [line for line in lines if len(line) > 72]
         for r in results:
             if r.ok:
-                with using(locale):
+                with using(locale), same_decimals(result_numbers(r), r.unit):
                     value = format_value(r.value, r.unit, locale, currency)
                 assert any(value in line for line in lines), (locale, value, body)
         # a number never ends one line and goes on on the next
@@ -112,3 +113,54 @@ def test_persian_layout_keeps_lines_right_to_left_and_sparklines_in_order():
     assert "border-left:4px solid" in rendered("html", "en")
     english = rendered("text", "en")
     assert "\u200f" not in english and "\u2066" not in english
+
+
+def test_one_count_of_decimals_per_metric_and_its_breakdown():
+    churn = result(
+        "churn_rate",
+        "Churn rate",
+        "percent",
+        "lower",
+        1.13,
+        1.2,
+        1800,
+        segments=[Segment("South", 4.87, 300), Segment("West", 0.71, 280), Segment("North", 0.0, 250)],
+        dimension="region",
+    )
+    body = render(sample_spec(), [churn], "text", period_label="2026-W47").body
+    body = body[body.index("\nChurn rate: ") :]  # the metric's lines (not the headline)
+    assert "1.13%" in body and "-0.07 pts vs 1.20%" in body, body
+    assert "4.87%" in body and "0.71%" in body and "0.00%" in body, body
+    assert "1.1%" not in body.replace("1.13%", "")
+    # a metric whose numbers all need one decimal keeps one
+    whole = result("csat", "CSAT", "percent", "higher", 74.3, 76.3, 35)
+    body = render(sample_spec(), [whole], "text", period_label="2026-W47").body
+    assert "74.3%" in body and "-2.0 pts vs 76.3%" in body, body
+
+
+def test_axis_note_is_written_in_the_language_under_the_chart_not_in_english_in_it():
+    from kpicore.digest.charts import NOT_FROM_ZERO, trend_figure
+    from kpicore.digest.render import metric_view
+    from kpicore.i18n import _, using
+    from tests.digest_data import weekly_trend
+
+    churn = result(
+        "churn_rate",
+        "Churn rate",
+        "percent",
+        "lower",
+        1.9,
+        1.7,
+        1800,
+        trend=weekly_trend([1.5, 1.7, 1.6, 1.9]),
+    )
+    for locale in ("ml_IN", "bn_BD", "fa_IR"):
+        with using(locale):
+            figure = trend_figure(churn, locale=locale)
+            note = metric_view(churn, locale=locale).chart_note
+            translated = _(NOT_FROM_ZERO)
+        assert figure.axes[0].get_ylabel() == "", locale  # no English words in the image
+        assert note == translated and note != NOT_FROM_ZERO, (locale, note)
+    with using("en"):
+        assert trend_figure(churn, locale="en").axes[0].get_ylabel() == NOT_FROM_ZERO
+        assert metric_view(churn, locale="en").chart_note == ""

@@ -136,7 +136,13 @@ class _TableRows:
         self.styles.append(style)
 
     def add_result(self, result: MetricResult) -> None:
-        """The metric's row, its segments' rows, and its notes."""
+        """The metric's row, its segments' rows, and its notes, with one count of decimals."""
+        from ..digest.render import result_numbers
+
+        with formatting.same_decimals(result_numbers(result), result.unit):
+            self._add_result(result)
+
+    def _add_result(self, result: MetricResult) -> None:
         locale, currency = self.locale, self.currency
         if self.compared is not None and result.compare is not None and result.compare.value is None:
             self.notes.append(

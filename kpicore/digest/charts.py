@@ -215,11 +215,12 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     else:
         # Not from zero: no baseline that could be read as one, and the axis says so.
         axes.spines["bottom"].set_visible(False)
-        if low > 0:
-            # In a script matplotlib cannot shape (Malayalam, Bengali, Persian) the words stay English.
+        if low > 0 and not latin:
+            # In a script matplotlib cannot shape (Malayalam, Bengali, Persian) the note is not drawn:
+            # the digest prints it, translated, under the chart (axis_note).
             axes.set_ylabel(
-                NOT_FROM_ZERO if latin else _(NOT_FROM_ZERO),
-                fontsize=TICK_FONT - 1,
+                _(NOT_FROM_ZERO),
+                fontsize=TICK_FONT,
                 color=PREVIOUS_COLOUR,
                 labelpad=2,
             )
@@ -249,6 +250,28 @@ def _draw_target(axes, result: MetricResult, low: float, high: float) -> tuple[f
             axes.axhline(level, color=TARGET_COLOUR, linewidth=1.1, linestyle=(0, (4, 3)), zorder=2)
     span = (high - low) or 1.0
     return min(low, min(levels) - 0.05 * span), max(high, max(levels) + 0.08 * span)
+
+
+def axis_note(result: MetricResult, locale: str) -> str:
+    """ "axis not from 0" in ``locale``, for under a chart of a language the chart does not write
+    (Malayalam, Bengali, Persian) whose axis does not start at zero; "" otherwise."""
+    present = _present(result)
+    if locale.split("_")[0] not in NUMERIC_TICK_LANGUAGES or len(present) < 2:
+        return ""
+    if result.unit in ZERO_BASELINE_UNITS:
+        return ""
+    low, high = value_range([value for _, value in present], result.unit)
+    return _(NOT_FROM_ZERO) if _target_low(result, low, high) > 0 else ""
+
+
+def _target_low(result: MetricResult, low: float, high: float) -> float:
+    """The chart's lowest value once its target is in view (as :func:`_draw_target` widens it)."""
+    the_status = result.target_status
+    if the_status is None:
+        return low
+    target = the_status.target
+    levels = [v for v in (target.min, target.max, target.goal) if v is not None]
+    return min(low, min(levels) - 0.05 * ((high - low) or 1.0)) if levels else low
 
 
 def trend_chart(

@@ -145,6 +145,8 @@ class MetricView:
     notes: list[str] = field(default_factory=list)
     chart_cid: str | None = None
     chart_alt: str = ""
+    #: "axis not from 0", translated, where the chart cannot write the language.
+    chart_note: str = ""
     worse: bool = False
     #: What n counts ("responses"), for notes such as "fewer than 30 responses".
     n_noun: str = "records"
@@ -191,8 +193,22 @@ def md_escape(value: Any) -> str:
 def metric_view(
     result: MetricResult, *, locale: str = "en", currency: str = "USD", min_sample: int = 30
 ) -> MetricView:
-    """Format one result for the templates (through kpicore.digest.formatting, as every surface does)."""
-    from kpicore.digest.charts import chart_alt
+    """Format one result for the templates (through kpicore.digest.formatting, as every surface does),
+    its values, changes and segments with one count of decimals."""
+    with formatting.same_decimals(result_numbers(result), result.unit):
+        return _metric_view(result, locale=locale, currency=currency, min_sample=min_sample)
+
+
+def result_numbers(result: MetricResult) -> list[float | None]:
+    """The numbers a metric's row and breakdown show: value, previous, change, and each segment's."""
+    numbers = [result.value, result.previous, result.delta]
+    for segment in result.segments or []:
+        numbers += [segment.value, segment.delta]
+    return numbers
+
+
+def _metric_view(result: MetricResult, *, locale: str, currency: str, min_sample: int) -> MetricView:
+    from kpicore.digest.charts import axis_note, chart_alt
     from kpicore.digest.headline import by_impact, is_worse
     from kpicore.results import relative_change
 
@@ -251,6 +267,7 @@ def metric_view(
         dimension=result.dimension,
         segments=segments,
         chart_alt=chart_alt(result, locale=locale, currency=currency) if result.trend else "",
+        chart_note=axis_note(result, locale) if result.trend else "",
         worse=bool(is_worse(result)),
         n_noun=result.n_noun,
         **_target_fields(result, locale, currency),
