@@ -164,3 +164,30 @@ def test_axis_note_is_written_in_the_language_under_the_chart_not_in_english_in_
     with using("en"):
         assert trend_figure(churn, locale="en").axes[0].get_ylabel() == NOT_FROM_ZERO
         assert metric_view(churn, locale="en").chart_note == ""
+
+
+def test_lakh_grouped_amounts_get_a_lakh_axis():
+    from kpicore.digest.charts import trend_figure
+    from kpicore.digest.formatting import format_axis_value, format_value
+    from kpicore.i18n import using
+    from tests.digest_data import weekly_trend
+
+    assert format_value(3056482.70, "currency", "ml_IN", "INR") == "₹30,56,482.70"
+    assert format_axis_value(3056482.70, "currency", "ml_IN", "INR", latin=True) == "₹30.6L"
+    assert format_axis_value(30_000_000, "currency", "bn_BD", "BDT", latin=True) == "৳3Cr"
+    assert format_axis_value(3056482.70, "currency", "en", "USD") == "$3.1M"
+    revenue = result(
+        "revenue",
+        "Revenue",
+        "currency",
+        "higher",
+        3056482.7,
+        2900000.0,
+        500,
+        trend=weekly_trend([2500000.0, 2700000.0, 2900000.0, 3056482.7]),
+    )
+    with using("ml_IN"):
+        figure = trend_figure(revenue, locale="ml_IN", currency="INR")
+    figure.canvas.draw()
+    ticks = [label.get_text() for label in figure.axes[0].get_yticklabels() if label.get_text()]
+    assert ticks and not any("M" in tick for tick in ticks), ticks

@@ -274,6 +274,8 @@ def format_axis_value(
     )
 
     if unit == "currency":
+        if (lakh := _lakh_compact(value, currency, locale)) is not None:
+            return lakh
         if abs(value) >= 1000:
             compact = format_compact_currency(value, currency, locale=locale, fraction_digits=1)
             letters = [c for c in compact.replace(get_currency_symbol(currency, locale), "") if c.isalpha()]
@@ -304,6 +306,22 @@ def format_axis_value(
         if letters and not (latin and any(not c.isascii() for c in letters)):
             return compact
     return format_decimal(value, format=fraction if decimals is not None else "#,##0.##", locale=locale)
+
+
+def _lakh_compact(value: float, currency: str, locale: str) -> str | None:
+    """``₹30.6L``, ``৳1.2Cr``: an amount in lakhs or crores where the locale groups digits that way
+    (``₹30,56,482.70``), so that the axis reads like the values beside it (never ``₹3M``); None
+    elsewhere and below a lakh. Latin letters and digits, which every chart font draws."""
+    from babel import Locale
+    from babel.numbers import format_decimal, get_currency_symbol
+
+    if Locale.parse(locale).decimal_formats[None].grouping != (3, 2):
+        return None
+    for size, suffix in ((10_000_000, "Cr"), (100_000, "L")):
+        if abs(value) >= size:
+            number = format_decimal(value / size, format="#,##0.#", locale="en")
+            return f"{get_currency_symbol(currency, locale)}{number}{suffix}"
+    return None
 
 
 def _currency_whole(value: float, currency: str, locale: str) -> str:
