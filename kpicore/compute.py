@@ -26,6 +26,7 @@ from .left_out import reading_notes
 from .metric import Measure, Metric, Values, as_sql, takes_period
 from .periods import Period, year_before
 from .results import Comparison, MetricResult, Segment, TrendPoint, Warning_
+from .settings import did_you_mean
 from .source import BUCKET, EntityUnavailable, Row, Source
 from .targets import apply_targets
 
@@ -402,8 +403,9 @@ def segment_expression(source: Source, entity: str, by: str):
     if not _has_column(owner, by) and by in owner.from_.c:
         raise refusal(source, owner, by)
     if not _has_column(owner, by):
+        hint = did_you_mean(by, owner.dimensions, cutoff=0.5)
         raise MappingError(
-            f"unknown dimension {by!r}: {owner_name} have {', '.join(owner.dimensions) or 'no dimensions'}"
+            f"unknown dimension {by!r}{hint}: {owner_name} have {', '.join(owner.dimensions) or 'no dimensions'}"
         )
     if not _has_column(relation, own_key):
         raise EntityUnavailable(f"{entity} records have no {own_key}, so they cannot be broken down by {by}")

@@ -69,8 +69,17 @@ def parse_interval(value: Any, where: str) -> int:
 
 
 def closest(name: str, known: Iterable[str], *, n: int = 1, cutoff: float = 0.6) -> list[str]:
-    """The names in ``known`` closest to ``name`` (the best first), for "did you mean" hints."""
-    return difflib.get_close_matches(name, sorted(known), n=n, cutoff=cutoff)
+    """The names in ``known`` closest to ``name`` (the best first), for "did you mean" hints, compared
+    without case (``NPS`` finds ``nps``, ``Region`` finds ``region``; one differing only in case first)
+    and spelled as ``known`` spells them."""
+    by_folded: dict[str, str] = {}
+    for choice in sorted(known):
+        by_folded.setdefault(choice.casefold(), choice)
+    folded = name.casefold()
+    close = difflib.get_close_matches(folded, list(by_folded), n=n, cutoff=cutoff)
+    if folded in by_folded and folded not in close[:1]:
+        close = [folded, *(match for match in close if match != folded)][:n]
+    return [by_folded[match] for match in close]
 
 
 def did_you_mean(

@@ -170,6 +170,16 @@ class Source:
                 pass
         return self._tables
 
+    def _case_hint(self, name: str) -> str:
+        """``(it has 'Orders': ...)`` when a table differs from ``name`` only in case (``Orders.csv``)."""
+        same = sorted(table for table in self.table_names() if table.casefold() == name.casefold())
+        if not same:
+            return ""
+        return (
+            f" (it has {same[0]!r}: names are matched exactly, so rename it to {name!r} or map it in "
+            f'kpi.toml: [entities.{name}] table = "{same[0]}")'
+        )
+
     def _build_relation(self, name: str) -> Relation:
         entity = self.entities.get(name)
         if entity is None:
@@ -196,7 +206,7 @@ class Source:
             )
         if mapping is None:
             if name not in self.table_names():
-                raise EntityUnavailable(f"source {self.display} has no table {name!r}")
+                raise EntityUnavailable(f"source {self.display} has no table {name!r}{self._case_hint(name)}")
             mapping = EntityMapping(table=name)
         from_, origin = self._from_clause(entity, mapping)
         available = list(from_.c.keys())

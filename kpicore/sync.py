@@ -433,6 +433,24 @@ def sync_connector_for(url: str, registry) -> SyncConnector | None:
     return None
 
 
+def _what_sync_is(registry) -> str:
+    """What `kpi sync` is for, and the installed plugins it works with (or the ones to install)."""
+    schemes = sorted(
+        f"{getattr(r.item, 'scheme', r.name)}://"
+        for r in registry.connectors.values()
+        if isinstance(r.item, SyncConnector)
+    )
+    plugins = (
+        f"here: {', '.join(schemes)}"
+        if schemes
+        else "none installed: pip install ./plugins/kpicore-agilecrm or ./plugins/kpicore-hubspot"
+    )
+    return (
+        "`kpi sync` copies a hosted CRM's records into a local staging database that the metrics then read; "
+        f"it works with the CRM plugins' sources ({plugins}): set [source] url to one to use it."
+    )
+
+
 def run_sync(
     config,
     registry,
@@ -448,8 +466,10 @@ def run_sync(
     url = configured_source_url(config, url)
     connector = sync_connector_for(url, registry)
     if connector is None:
+        from .connectors import redact
+
         raise ConfigError(
-            f"source {url!r} is not a synced (REST) source: `kpi sync` is for agilecrm://, hubspot:// ..."
+            f"source {redact(url)!r} is read where it is: nothing to sync. {_what_sync_is(registry)}"
         )
     settings = SyncSettings.from_source(config.source)
     check_declared_tables(config, registry)  # the connector's [packs.NAME], declared with register_settings

@@ -116,10 +116,35 @@ def test_scores_show_signed_points_and_a_zero_line():
 def test_period_labels_are_dates_people_know_and_never_crowd():
     _, axes = drawn(revenue([float(v) for v in range(100, 112)]))
     ticks = labels(axes.get_xticklabels())
-    # Weeks 2026-W36 .. W47: labelled by their first day, four labels at most, first and last included.
-    assert ticks[0] == "Aug 31" and ticks[-1] == "Nov 16" and len(ticks) == 4
+    # Weeks 2026-W36 .. W47: labelled by their first day, four labels at most, the last included, the
+    # same number of weeks between each two (2026-W38, W41, W44, W47)
+    assert ticks[0] == "Sep 14" and ticks[-1] == "Nov 16" and len(ticks) == 4
     assert all("W" not in tick for tick in ticks)
-    assert period_tick_positions(12) == [0, 4, 7, 11] and period_tick_positions(3) == [0, 1, 2]
+    assert period_tick_positions(12) == [2, 5, 8, 11] and period_tick_positions(3) == [0, 1, 2]
+    for count in range(2, 40):
+        positions = period_tick_positions(count)
+        assert positions[-1] == count - 1 and len(positions) <= 4
+        assert len({b - a for a, b in pairwise(positions)}) <= 1, positions
+    # a label away from the y axis centres on its point (no week reads as the next)
+    assert all(label.get_horizontalalignment() == "center" for label in axes.get_xticklabels())
+
+
+def test_a_target_is_drawn_on_the_chart():
+    from kpicore.targets import Target, TargetStatus
+
+    values = [0.45, 0.41, 0.47, 0.43, 0.44, 0.49]
+    with_max = churn(values)
+    with_max.target_status = TargetStatus(Target(max=2.5), on_track=True, gap=-2.0)
+    _, axes = drawn(with_max)
+    lines = [line for line in axes.get_lines() if list(line.get_ydata()) == [2.5, 2.5]]
+    assert lines and axes.get_ylim()[1] > 2.5  # the line, inside the chart
+    with_range = churn(values)
+    with_range.target_status = TargetStatus(Target(min=0.3, max=0.6), on_track=True, gap=0.0)
+    _, axes = drawn(with_range)
+    bands = [patch for patch in axes.patches if patch.get_facecolor()[:3] != (1.0, 1.0, 1.0)]
+    assert any(round(p.get_y(), 6) == 0.3 and round(p.get_height(), 6) == 0.3 for p in bands), bands
+    _, axes = drawn(churn(values))
+    assert not [line for line in axes.get_lines() if list(line.get_ydata()) == [2.5, 2.5]]
 
 
 def test_labels_do_not_overlap_and_stay_legible_on_a_phone():

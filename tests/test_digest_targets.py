@@ -45,7 +45,8 @@ def test_each_metric_row_shows_its_target_and_where_it_stands(fmt):
 
         body = re.sub(r"<[^>]+>", "", body).replace("&#34;", '"')
     assert "goal $50,000.00" in body and "✗ $1,789.50 short" in body
-    assert "≤ 2.1%" not in body and "≤ 2.5%" in body and "✓ on track" in body
+    # churn (2.10% vs 2.60%: -0.50 pts) shows two decimals throughout, its target too
+    assert "≤ 2.1%" not in body and "≤ 2.50%" in body and "✓ on track" in body
     assert "+45.0–+60.0" in body and "✗ 3.0 pts short" in body
     assert "≤ $50.00" in body and "✗ $8.40 over" in body
     assert "≥ 70.0%" in body or fmt != "md"  # an unavailable metric keeps its target in the table only

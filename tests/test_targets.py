@@ -199,8 +199,12 @@ def test_compute_csv_and_table_show_targets(run_kpi, tmp_path, demo_database):
     assert float(nps["gap"]) == pytest.approx(float(nps["value"]) - 40)
     assert rows["revenue"]["target_goal"] == "50000" and rows["csat"]["on_track"] == "false"
     assert rows["new_customers"]["on_track"] == "" and rows["new_customers"]["gap"] == ""
-    table = _compute(run_kpi, tmp_path, demo_database)
+    table = _compute(run_kpi, tmp_path, demo_database, "--wide")
     assert "Target" in table and "10.0%–20.0% ✗" in table and "over" in table
+    # at 80 columns the target column folds away, and a missed target goes on a line under the table
+    folded = _compute(run_kpi, tmp_path, demo_database)
+    assert "Target" not in folded and "⚠ csat: target 10.0%–20.0% ✗ 49.8 pts over" in folded, folded
+    assert "⚠ revenue: goal $50,000.00 ✗ $15,630.64 short" in folded, folded
 
 
 @pytest.mark.parametrize(

@@ -151,7 +151,7 @@ def test_compare_by_segment(run_kpi, demo_config):
 
 def test_compare_in_the_table_and_csv(run_kpi, demo_config):
     code, out, err = run_kpi(
-        "compute", "revenue", "--period", "2026-W47", "--compare", "last-year", "--by", "region"
+        "compute", "revenue", "--period", "2026-W47", "--compare", "last-year", "--by", "region", "--wide"
     )
     assert code == 0, err
     assert "Year before (2025-W47)" in out and "vs year before" in out

@@ -67,6 +67,9 @@ class Channel:
     #: ``kpicore.channels.handover.handing_over()`` right before the message leaves (SMTP DATA); else
     #: the core records ``sending`` before the whole send.
     marks_handover: bool = False
+    #: The environment variables the channel reads (a token, a password): `kpi check` reports a
+    #: :meth:`preflight` line naming one as a warning, not as a problem of kpi.toml.
+    environment: tuple[str, ...] = ()
 
     def settings_section(self) -> str:
         """How kpi.toml names the channel's settings table (for messages): ``[channels.SCHEME]``."""

@@ -85,6 +85,7 @@ class EmailChannel(Channel):
     formats = ("text", "html")
     setting_keys = ("host", "port", "security", "username", "sender", "ca_file", "timeout")
     marks_handover = True  # `sending` is recorded right before DATA, not before the connection
+    environment = (PASSWORD_ENV,)
 
     def preflight(self, target: str, settings: dict[str, Any]) -> list[str]:
         """Missing [email] host or sender, an unknown security mode, a username without its password."""

@@ -105,6 +105,7 @@ class SlackChannel(Channel):
     formats = ("slack",)
     can_look_up = True
     setting_keys = ("api_url", "charts", "max_retries", "retry_backoff", "timeout")
+    environment = (TOKEN_ENV,)
 
     def settings_section(self) -> str:
         return "[slack]"

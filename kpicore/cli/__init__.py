@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -14,6 +15,23 @@ from ..version import __version__
 class KpiGroup(click.Group):
     """Turns kpicore errors into one clear line and an exit code (2 usage/config, 1 runtime)."""
 
+    def format_commands(self, ctx, formatter):
+        """Each command with the whole first sentence of its help, wrapped, never cut with "..."."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=10_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def make_context(self, *args, **options):
+        try:  # `kpi --help` writes its help here
+            return super().make_context(*args, **options)
+        except BrokenPipeError:
+            reader_gone()
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -22,6 +40,8 @@ class KpiGroup(click.Group):
                 raise
             click.echo(f"Error: {error}", err=True)
             sys.exit(error.exit_code)
+        except BrokenPipeError:
+            reader_gone()
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
@@ -39,6 +59,15 @@ class KpiGroup(click.Group):
             sys.exit(1)
 
 
+def reader_gone() -> NoReturn:
+    """Stop quietly, with exit code 0, when the reader of stdout went away (``kpi demo | head``), as a
+    Unix tool does: stdout goes to /dev/null so that Python's flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    sys.exit(0)
+
+
 def _without_secrets(text: str) -> str:
     """The text on one line, with the password of any URL in it masked."""
     import re
@@ -53,6 +82,13 @@ def cli():
     """kpicore: KPIs computed where your data lives, delivered to Slack and email.
 
     Start with `kpi demo`, then `kpi compute nps --period last-week`.
+
+    \b
+    Exit codes:
+      0  done: every metric asked for computed, or some did (the rest say why)
+      2  a problem in what was asked or configured: kpi.toml, a plugin, an
+         unknown metric, or a mapping, so that none of the metrics could compute
+      1  a failure at run time: the database, a query, a channel
     """
 
 
@@ -76,4 +112,10 @@ _register_builtin_commands()
 def main(argv=None) -> None:
     """Console-script entry point."""
     _register_plugin_commands()
-    cli.main(args=argv, prog_name="kpi")
+    try:
+        cli.main(args=argv, prog_name="kpi")
+    finally:  # what is still buffered meets a closed pipe here, not in Python's exit
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            reader_gone()

@@ -45,12 +45,11 @@ def metrics_command(detail_name, period, source, as_json, config_path):
     if as_json:  # never translated
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
-
     from ..i18n import _, using
+    from .output import stdout_console
 
     with using(config.locale):
-        print_metrics([{**row, "description": _(row["description"])} for row in rows], Console())
+        print_metrics([{**row, "description": _(row["description"])} for row in rows], stdout_console())
 
 
 #: Columns a definition needs at least beside the identifiers, on a terminal.

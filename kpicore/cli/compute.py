@@ -39,10 +39,11 @@ from . import context
     metavar="SECONDS",
     help="Stop a query after this many seconds, for this run ([source] timeout, default 60).",
 )
+@context.wide_option
 @context.locale_option
 @context.config_option
 def compute_command(
-    metrics, period, source, tz, dimension, trend, compare, output, timeout, locale, config_path
+    metrics, period, source, tz, dimension, trend, compare, output, timeout, wide, locale, config_path
 ):
     """Compute METRICS (or `all`) for a period, in the source database.
 
@@ -63,6 +64,7 @@ def compute_command(
     context.warn_problems(reg)
     chosen = select_metrics(metrics, reg)
     the_period = context.resolve_period(period, context.timezone(config, tz), config.week_start)
+    context.note_future(the_period)
     the_source = context.open_source(config, source, reg)
     try:
         with _progress(f"Computing {len(chosen)} metric(s) for {the_period.label}") as progress:
@@ -86,7 +88,8 @@ def compute_command(
     elif output == "csv":
         click.echo(out.to_csv(results), nl=False)
     else:
-        out.print_table(results, config.currency, config.locale, config.digits)
+        out.print_table(results, config.currency, config.locale, config.digits, wide)
+    context.exit_when_none_computed(results)
 
 
 class _progress:

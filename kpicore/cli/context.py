@@ -31,6 +31,13 @@ def apply_locale(config, locale: str | None):
     return config
 
 
+wide_option = click.option(
+    "--wide",
+    is_flag=True,
+    help="Show every column of the table (trend, based on, target...), however wide; by default the "
+    "lesser columns fold away to fit the terminal (or 80 columns on a pipe).",
+)
+
 tz_option = click.option("--tz", help="Business timezone for periods (default: kpi.toml timezone, else UTC).")
 
 
@@ -91,6 +98,32 @@ def resolve_period(text: str, tz: str, week_start: str | None = None):
     from ..periods import parse_period
 
     return parse_period(text, tz, week_start=week_start)
+
+
+def note_future(period) -> None:
+    """A note on stderr when ``period`` has not begun: its values are zeros, not data."""
+    from ..clock import now
+
+    if period.start > now():
+        click.echo(
+            f"Note: {period.label} has not begun yet (it starts {period.start:%Y-%m-%d}): there is no data "
+            "for it, so counts and sums show 0.",
+            err=True,
+        )
+
+
+def exit_when_none_computed(results) -> None:
+    """Exit code 2 when none of the metrics asked for could be computed (a mapping problem: the
+    entities they need are not in the source); 0 when all or some were."""
+    import sys
+
+    if results and not any(result.ok for result in results):
+        click.echo(
+            "Error: none of the metrics asked for could be computed in this source (reasons above); "
+            "`kpi check` shows which entities it lacks.",
+            err=True,
+        )
+        sys.exit(2)
 
 
 def is_terminal() -> bool:

@@ -61,13 +61,14 @@ def write_demo_digest(
     """Render the demo digest for ``period`` from ``source_url`` (reusing ``results`` already
     computed), write the files that are ours to write, and return the text version.
 
-    ``metrics`` are added to the digest's own (``kpi demo --pack`` adds the pack's metrics after the
-    stock ones): one digest holds them all."""
+    The digest is kpi.toml's ``[digests.weekly]``, the one `kpi digest send weekly` delivers (`kpi demo
+    --pack` lists the pack's metrics there); without one, the built-in definition with ``metrics``
+    added."""
     from ..digest.render import standalone_html
     from ..digest.run import prepare_digest
 
     spec = demo_spec(config, registry)
-    if metrics is not None:
+    if metrics is not None and DEMO_DIGEST not in config.digests:
         spec.metrics = [*spec.metrics, *(m for m in metrics if m not in spec.metrics)]
     prepared = prepare_digest(
         config, spec, period=period, registry=registry, known=results, source_url=source_url

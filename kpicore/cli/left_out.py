@@ -3,8 +3,8 @@ a narrow table shows under itself (``⚠ revenue: 1 order left out (orders.amoun
 
 from __future__ import annotations
 
-from ..digest import formatting
 from ..i18n import _, ngettext
+from ..presentation import formatting
 from ..results import MetricResult
 
 

@@ -14,7 +14,7 @@ from ..i18n import _, using
 from ..presentation import formatting
 from ..results import MetricResult, clean_number, relative_change
 from ..results import change as change_of
-from .left_out import based_on
+from .left_out import based_on, left_out_lines
 
 
 def change_text(result: MetricResult, locale: str = "en", currency: str = "USD") -> str:
@@ -42,99 +42,146 @@ def target_text(result: MetricResult, locale: str = "en", currency: str = "USD")
     return f"{wanted} {standing(the_status, result.unit, locale, currency)}"
 
 
-def print_table(
-    results: list[MetricResult], currency: str = "USD", locale: str = "en", digits: str = "default"
-) -> None:
-    """A table for people: one row per metric (and segment), warnings listed under it, in ``locale``."""
-    with using(locale, digits):
-        _print_table(results, currency, locale)
-
-
-def _print_table(results: list[MetricResult], currency: str, locale: str) -> None:
+def stdout_console(**options):
+    """A rich console on stdout whose reader going away (``kpi demo | head``) stops the command quietly,
+    like any other write (rich's own answer is exit code 1)."""
     from rich.console import Console
-    from rich.table import Table
 
-    from ..digest.headline import by_impact
+    class QuietConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
 
-    # A terminal gets the table at its width; a pipe or a file at the table's own width (rich draws a table
-    # no wider than its content), so that no number is cut to "$34,86…".
-    console = Console(width=None if Console().is_terminal else 400)
+    return QuietConsole(**options)
+
+
+def print_table(
+    results: list[MetricResult],
+    currency: str = "USD",
+    locale: str = "en",
+    digits: str = "default",
+    wide: bool = False,
+) -> None:
+    """A table for people: one row per metric (and segment), warnings listed under it, in ``locale``.
+
+    The table fits the console's width (a terminal's, else ``COLUMNS`` or 80): the metric, its value and
+    its change stay whole, the trend, the count it is based on, the target and the previous value fold
+    away in that order (with --compare, the previous value before the year before's), and a missed target
+    goes on a line under it. ``wide`` keeps every column."""
+    with using(locale, digits):
+        _print_table(results, currency, locale, wide)
+
+
+def _print_table(results: list[MetricResult], currency: str, locale: str, wide: bool) -> None:
+    from .table import draw, fit
+
+    console = stdout_console(width=100_000 if wide else None)
+    columns, styles, notes = _table_columns(results, currency, locale)
+    table = fit(columns, styles, None if wide else console.width)
     period = results[0].period if results else ""
-    table = Table(
-        title=_("KPIs for %(period)s") % {"period": period} if period else None, title_justify="left"
-    )
-    table.add_column(_("Metric"), no_wrap=True)
-    table.add_column(_("Value"), justify="right", no_wrap=True)
-    table.add_column(_("Previous"), justify="right", no_wrap=True)
-    table.add_column(_("Change"), justify="right", no_wrap=True)
-    table.add_column(_("Based on"), justify="right", no_wrap=True)
-    with_trend = any(r.trend for r in results)
-    if with_trend:
-        table.add_column(_("Trend"), no_wrap=True)
-    with_target = any(r.target_status is not None for r in results)
-    if with_target:
-        table.add_column(_("Target"), no_wrap=True)
-    compared = next((r.compare for r in results if r.compare is not None), None)
-    if compared is not None:
-        table.add_column(
-            _("Year before (%(period)s)") % {"period": compared.period}, justify="right", no_wrap=True
-        )
-        table.add_column(_("vs year before"), justify="right", no_wrap=True)
-    notes = []
+    title = _("KPIs for %(period)s") % {"period": period} if period else None
+    draw(table, console, title)
+    for note in [*table.notes(), *notes]:
+        console.print(f"⚠ {note}", highlight=False, markup=False, soft_wrap=True)
 
-    def fmt(value, unit):
-        return formatting.format_value(value, unit, locale, currency)
 
+def _table_columns(results: list[MetricResult], currency: str, locale: str):
+    """``(columns, row styles, notes)`` of the table of ``results``: every column it can show, with what
+    each folds to, and the notes that go under the table in any case."""
+    rows = _TableRows(results, currency, locale)
     for result in results:
-        trend = [formatting.sparkline([p.value for p in result.trend or []])] if with_trend else []
-        if with_target:
-            trend.append(target_text(result, locale, currency))
-        if compared is not None:
-            trend.extend(_year_before_cells(result, locale, currency))
-            if result.compare is not None and result.compare.value is None:
-                notes.append(
-                    _("%(metric)s: no data a year back (%(period)s) to compare with")
-                    % {"metric": result.metric, "period": result.compare.period}
-                )
-        blank = [""] * (
-            (1 if with_trend else 0) + (1 if with_target else 0) + (2 if compared is not None else 0)
-        )
+        rows.add_result(result)
+    return rows.columns, rows.styles, rows.notes
+
+
+class _TableRows:
+    """The columns of the compute table, filled row by row."""
+
+    def __init__(self, results: list[MetricResult], currency: str, locale: str):
+        from .table import Column
+
+        self.currency, self.locale = currency, locale
+        self.metric = Column(_("Metric"), wrap=True)
+        self.value = Column(_("Value"), "right")
+        self.previous = Column(_("Previous"), "right", fold=2)
+        self.change = Column(_("Change"), "right")
+        self.based_on = Column(_("Based on"), "right", fold=5)
+        self.columns = [self.metric, self.value, self.previous, self.change, self.based_on]
+        self.trend = Column(_("Trend"), fold=6) if any(r.trend for r in results) else None
+        with_target = any(r.target_status is not None for r in results)
+        self.target = Column(_("Target"), fold=4) if with_target else None
+        self.columns += [c for c in (self.trend, self.target) if c is not None]
+        self.compared = next((r.compare for r in results if r.compare is not None), None)
+        self.year_before: list = []
+        if self.compared is not None:
+            # asked for with --compare: the year before outlasts the previous period
+            self.previous.fold = 3
+            self.year_before = [
+                Column(_("Year before (%(period)s)") % {"period": self.compared.period}, "right", fold=2),
+                Column(_("vs year before"), "right", fold=1),
+            ]
+            self.columns += self.year_before
+        self.styles: list[str | None] = []
+        self.notes: list[str] = []
+
+    def fmt(self, number, unit) -> str:
+        return formatting.format_value(number, unit, self.locale, self.currency)
+
+    def add(self, style, *cells_of) -> None:
+        """One row: ``cells_of`` pairs a column with its cell (and the note it leaves when folded)."""
+        given = {id(column): cell for column, *cell in cells_of}
+        for column in self.columns:
+            cell, *note = given.get(id(column), ("",))
+            column.cells.append(cell)
+            column.notes.append(note[0] if note else None)
+        self.styles.append(style)
+
+    def add_result(self, result: MetricResult) -> None:
+        """The metric's row, its segments' rows, and its notes, with one count of decimals."""
+        from ..digest.render import result_numbers
+
+        with formatting.same_decimals(result_numbers(result), result.unit):
+            self._add_result(result)
+
+    def _add_result(self, result: MetricResult) -> None:
+        locale, currency = self.locale, self.currency
+        if self.compared is not None and result.compare is not None and result.compare.value is None:
+            self.notes.append(
+                _("%(metric)s: no data a year back (%(period)s) to compare with")
+                % {"metric": result.metric, "period": result.compare.period}
+            )
         if not result.ok:
-            table.add_row(_(result.title), "—", "—", "—", "", *blank)
-            notes.append(
+            self.add(
+                None,
+                (self.metric, _(result.title)),
+                (self.value, "—"),
+                (self.previous, "—"),
+                (self.change, "—"),
+            )
+            self.notes.append(
                 _("%(metric)s: unavailable: %(reason)s") % {"metric": result.metric, "reason": result.reason}
             )
-            continue
-        marker = " ⚠" if result.warnings else ""
-        table.add_row(
-            _(result.title) + marker,
-            fmt(result.value, result.unit),
-            fmt(result.previous, result.unit),
-            change_text(result, locale, currency),
-            based_on(result, locale),
-            *trend,
-        )
+            return
+        cells = [
+            (self.metric, _(result.title) + (" ⚠" if result.warnings else "")),
+            (self.value, self.fmt(result.value, result.unit)),
+            (self.previous, self.fmt(result.previous, result.unit)),
+            (self.change, change_text(result, locale, currency)),
+            (self.based_on, based_on(result, locale), "; ".join(left_out_lines(result, locale)) or None),
+        ]
+        if self.trend is not None:
+            cells.append((self.trend, formatting.sparkline([p.value for p in result.trend or []])))
+        if self.target is not None:
+            missed = _missed_target(result, locale, currency)
+            cells.append((self.target, target_text(result, locale, currency), missed))
+        if self.compared is not None:
+            cells += zip(self.year_before, _year_before_cells(result, locale, currency), strict=True)
+        self.add(None, *cells)
+        from ..digest.headline import by_impact
+
         for segment in by_impact(result.segments or [], result.unit):
-            change = formatting.format_change(
-                segment.delta,
-                relative_change(segment.value, segment.previous, result.unit),
-                result.unit,
-                locale,
-                currency,
-            )
-            segment_cells = list(blank)
-            if compared is not None:  # the year-before value and change of the segment in the last two
-                segment_cells[-2:] = _segment_year_before_cells(segment, result, locale, currency)
-            table.add_row(
-                f"  {formatting.segment_label(segment.segment, result.dimension)}",
-                fmt(segment.value, result.unit),
-                fmt(segment.previous, result.unit),
-                change or "—",
-                formatting.format_count(segment.n, result.n_noun, locale),
-                *segment_cells,
-                style="dim",
-            )
-        notes.extend(
+            self.add_segment(result, segment)
+        self.notes.extend(
             _("%(metric)s: %(count)s left out: %(message)s")
             % {
                 "metric": result.metric,
@@ -145,9 +192,40 @@ def _print_table(results: list[MetricResult], currency: str, locale: str) -> Non
             else f"{result.metric}: {_(w.message)}"
             for w in result.warnings
         )
-    console.print(table)
-    for note in notes:
-        console.print(f"⚠ {note}", highlight=False, markup=False)
+
+    def add_segment(self, result: MetricResult, segment) -> None:
+        """A segment's row, dimmed: its value, previous value, change and count."""
+        locale, currency = self.locale, self.currency
+        change = formatting.format_change(
+            segment.delta,
+            relative_change(segment.value, segment.previous, result.unit),
+            result.unit,
+            locale,
+            currency,
+        )
+        cells = [
+            (self.metric, f"  {formatting.segment_label(segment.segment, result.dimension)}"),
+            (self.value, self.fmt(segment.value, result.unit)),
+            (self.previous, self.fmt(segment.previous, result.unit)),
+            (self.change, change or "—"),
+            (self.based_on, formatting.format_count(segment.n, result.n_noun, locale)),
+        ]
+        if self.compared is not None:  # the year-before value and change of the segment
+            year_before = _segment_year_before_cells(segment, result, locale, currency)
+            cells += zip(self.year_before, year_before, strict=True)
+        self.add("dim", *cells)
+
+
+def _missed_target(result: MetricResult, locale: str, currency: str) -> str | None:
+    """The line a folded target column leaves for a metric off its target: ``churn_rate: target ≤ 1.5%
+    ✗ 0.30 pts over``, ``revenue: goal $50,000.00 ✗ $2,000.00 short``; None when on track or without."""
+    from ..targets import label, standing
+
+    the_status = result.target_status
+    if the_status is None or the_status.on_track in (None, True):
+        return None
+    wanted = label(the_status.target, result.unit, locale, currency)
+    return f"{result.metric}: {wanted} {standing(the_status, result.unit, locale, currency)}"
 
 
 def _year_before_cells(result: MetricResult, locale: str, currency: str) -> list[str]:

@@ -116,8 +116,13 @@ def check_command(source, config_path, indexes, data):
     config = context.load(config_path)
     reg = context.registry(allow_conflicts=True)
     problems = list(reg.problems)
-    settings_problems = config_problems(config, reg) + _delivery_problems(config, reg)
+    from ..delivery.check import destination_readiness
+
+    destination_problems, destination_warnings = destination_readiness(config, reg)
+    settings_problems = config_problems(config, reg) + _delivery_problems(config, reg) + destination_problems
     problems.extend(settings_problems)
+    for warning in destination_warnings:
+        click.echo(f"Warning: {warning}", err=True)
     status = "ok" if not settings_problems else f"{len(settings_problems)} problem(s), listed below"
     click.echo(f"config: {config.path or 'no kpi.toml (defaults)'}: {status}")
     _echo_digest_count(config, reg)
@@ -297,70 +302,48 @@ def _echo_number_checks(the_source, entity_names) -> int:
     help="Write the sample data into this empty database (PostgreSQL, MySQL/MariaDB, ...) "
     "instead of kpi-demo.db, and show the KPIs computed there.",
 )
-def demo_command(period, packs, locale, into):
+@context.wide_option
+def demo_command(period, packs, locale, into, wide):
     """Create sample data (kpi-demo.db), a kpi.toml if there is none, and show last week's KPIs."""
-    import datetime as dt
-
     from ..compute import compute, select_metrics
     from ..config import load_config
-    from ..demo_data import generate_demo_database
     from ..state import store_results
     from .output import print_table
 
     folder = Path.cwd()
-    database = folder / context.DEMO_DATABASE
     reg = context.registry()
     context.warn_problems(reg)
     demo_packs = [_demo_pack(reg, name) for name in packs]
-    today = dt.datetime.now(dt.UTC).date()
-    if into:
-        import tempfile
-
-        from ..config import expand_url
-        from ..demo_data import copy_into
-
-        into = expand_url(into, "--into")
-        scratch = tempfile.TemporaryDirectory()
-        database = Path(scratch.name) / context.DEMO_DATABASE
     if locale:
         from ..config import check_locale
 
         check_locale(locale, "--locale")
-    counts = generate_demo_database(database, today=today)
-    _scale_to_currency(database, locale, folder / "kpi.toml")
-    for registration in demo_packs:
-        counts.update(registration.item.generate(database, today) or {})
-    if into:
-        from ..connectors import redact
-
-        try:
-            counts = copy_into(database, into)
-        finally:
-            scratch.cleanup()
-        click.echo(
-            f"Wrote {redact(into)}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()), err=True
-        )
-    else:
-        click.echo(
-            f"Wrote {database.name}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()), err=True
-        )
-    source_url = into or str(database)
+    written_url, password_variable = _url_for_config(into) if into else (None, None)
+    source_url = _write_sample_data(folder, demo_packs, into, locale)
     config_path = folder / "kpi.toml"
-    _write_demo_config(config_path, [registration.item for registration in demo_packs], into, locale)
-    config = context.apply_locale(load_config(config_path), locale)
-    the_period = context.resolve_period(period, config.timezone, config.week_start)
     if demo_packs:
         providers = {registration.plugin for registration in demo_packs}
         names = [name for name, metric in reg.metrics.items() if metric.plugin in providers]
     else:
         names = list(DEMO_METRICS)
+    kept = _write_demo_config(
+        config_path, [registration.item for registration in demo_packs], written_url, locale, names
+    )
+    if password_variable and not kept:
+        click.echo(
+            f"kpi.toml reads the password from ${{{password_variable}}}, never from the file: "
+            f"export {password_variable}=... before the next kpi command.",
+            err=True,
+        )
+    config = context.apply_locale(load_config(config_path), locale)
+    the_period = context.resolve_period(period, config.timezone, config.week_start)
     the_source = context.open_source(config, source_url, reg)
     try:
         results = compute(select_metrics(names, reg), the_period, the_source, config=config, trend=12)
     finally:
         the_source.close()
     store_results(config, results, the_source.display)
-    print_table(results, config.currency, config.locale, config.digits)
+    print_table(results, config.currency, config.locale, config.digits, wide)
     # --- digest (issue 5): digest.html, digest.slack.json, digest.txt; print the text version ---
     from .demo_digest import write_demo_digest
 
@@ -368,10 +351,47 @@ def demo_command(period, packs, locale, into):
     pack_metrics = names if demo_packs else None
     click.echo(write_demo_digest(config, period, results, reg, source_url, folder, pack_metrics), nl=False)
     # --- end digest ---
+    hint = "" if not kept else f" --source {redact_source(source_url)}"
     click.echo(
-        "Next: kpi compute nps --period last-week --by region | kpi metrics | kpi compute all --format json",
+        f"Next: `kpi compute nps --period last-week --by region{hint}`, `kpi metrics`, "
+        f"`kpi compute all --format json{hint}`",
         err=True,
     )
+
+
+def _write_sample_data(folder: Path, demo_packs, into: str | None, locale: str | None) -> str:
+    """Write the sample data (and the packs') into kpi-demo.db here, or into the database ``into``;
+    return the source's URL."""
+    import datetime as dt
+
+    from ..demo_data import generate_demo_database
+
+    today = dt.datetime.now(dt.UTC).date()
+    database = folder / context.DEMO_DATABASE
+    if into:
+        import tempfile
+
+        from ..config import expand_url
+
+        into = expand_url(into, "--into")
+        scratch = tempfile.TemporaryDirectory()
+        database = Path(scratch.name) / context.DEMO_DATABASE
+    counts = generate_demo_database(database, today=today)
+    _scale_to_currency(database, locale, folder / "kpi.toml")
+    for registration in demo_packs:
+        counts.update(registration.item.generate(database, today) or {})
+    written = database.name
+    if into:
+        from ..connectors import redact
+        from ..demo_data import copy_into
+
+        try:
+            counts = copy_into(database, into)
+        finally:
+            scratch.cleanup()
+        written = redact(into)
+    click.echo(f"Wrote {written}: " + ", ".join(f"{n:,} {table}" for table, n in counts.items()), err=True)
+    return into or str(database)
 
 
 def _demo_pack(reg, name: str):
@@ -439,11 +459,51 @@ def _scale_to_currency(database: Path, locale: str | None, config_path: Path) ->
     scale_demo_amounts(database, region.get("per_dollar", 1), get_currency_precision(currency))
 
 
+def _url_for_config(url: str) -> tuple[str, str | None]:
+    """The URL ``kpi demo --into URL`` writes into kpi.toml, and the environment variable it reads the
+    password from: the password becomes ``${DB_PASSWORD}``; a URL with no password, or that names its
+    variables already, is written as given (variable None)."""
+    if "${" in url or "://" not in url:
+        return url, None
+    scheme, rest = url.split("://", 1)
+    location, slash, tail = rest.partition("/")
+    credentials, at, host = location.rpartition("@")
+    user, colon, _ = credentials.partition(":")
+    if not at or not colon:
+        return url, None
+    return f"{scheme}://{user}:${{DB_PASSWORD}}@{host}{slash}{tail}", "DB_PASSWORD"
+
+
+def redact_source(url: str) -> str:
+    """The source as a command line may name it: a file by its name when it is here, a URL redacted."""
+    from ..connectors import redact
+
+    path = Path(url)
+    return path.name if path.parent == Path.cwd() else redact(url)
+
+
+def _digest_metrics(text: str, metrics: list[str]) -> str:
+    """The demo kpi.toml ``text`` with ``metrics`` added to its ``[digests.weekly]`` metrics, so that
+    `kpi digest send weekly` delivers the digest `kpi demo` shows."""
+    import re
+
+    def added(match: re.Match) -> str:
+        listed = json.loads(match[1])
+        return "metrics = " + json.dumps([*listed, *(m for m in metrics if m not in listed)])
+
+    return re.sub(r"(?m)^metrics = (\[.*\])$", added, text, count=1)
+
+
 def _write_demo_config(
-    config_path: Path, demo_packs, into: str | None = None, locale: str | None = None
-) -> None:
+    config_path: Path,
+    demo_packs,
+    into: str | None = None,
+    locale: str | None = None,
+    metrics: list[str] = (),
+) -> bool:
     """Write the demo kpi.toml, or add the packs' settings to one `kpi demo` wrote; never touch the user's.
-    With ``into`` (``kpi demo --into URL``) the new kpi.toml points at that database."""
+    With ``into`` (``kpi demo --into URL``) the new kpi.toml points at that database. True when a
+    kpi.toml that points elsewhere was kept (and said so)."""
     fragments = [pack.config for pack in demo_packs if pack.config]
     if not config_path.exists():
         text = (
@@ -458,23 +518,49 @@ def _write_demo_config(
                 text = text.replace('timezone = "UTC"\n', f'timezone = "{region["timezone"]}"\n', 1)
             if region.get("week_start") == "saturday":  # the weekly digest goes out as the week begins
                 text = text.replace('schedule = "0 9 * * MON"', 'schedule = "0 9 * * SAT"', 1)
+        text = _digest_metrics(text, list(metrics))
         config_path.write_text("\n".join([text, *fragments]), encoding="utf-8")
         click.echo("Wrote kpi.toml pointing at it.", err=True)
-        return
+        return False
+    kept = _say_kept(config_path, into or context.DEMO_DATABASE)
     text = config_path.read_text(encoding="utf-8")
     missing = [
         (pack, pack.config) for pack in demo_packs if pack.config and f"[packs.{pack.name}" not in text
     ]
+    ours = text.startswith(DEMO_CONFIG.splitlines()[0])
+    if ours and _digest_metrics(text, list(metrics)) != text:
+        text = _digest_metrics(text, list(metrics))
+        config_path.write_text(text, encoding="utf-8")
     if not missing:
-        return
-    if text.startswith(DEMO_CONFIG.splitlines()[0]):
+        return kept
+    if ours:
         config_path.write_text(
             text.rstrip("\n") + "\n\n" + "\n".join(f for _, f in missing), encoding="utf-8"
         )
         click.echo(f"Added settings for {', '.join(p.name for p, _ in missing)} to kpi.toml.", err=True)
-        return
+        return kept
     for pack, fragment in missing:
         click.echo(f"Note: the {pack.name} sample data expects this in kpi.toml:\n{fragment}", err=True)
+    return kept
+
+
+def _say_kept(config_path: Path, demo_url: str) -> bool:
+    """Say so when the kpi.toml here points at another source than the sample data (commands without
+    --source answer from that one); True then."""
+    from ..config import load_config
+    from ..connectors import redact
+
+    configured = load_config(config_path).source.url
+    if not configured or configured == demo_url:
+        return False
+    if "://" not in configured and (config_path.parent / configured).resolve() == Path(demo_url).resolve():
+        return False
+    click.echo(
+        f"Kept the kpi.toml here: its [source] is {redact(configured)}, not the sample data, so kpi commands "
+        "answer from that source unless given --source (or run `kpi demo` in an empty folder).",
+        err=True,
+    )
+    return True
 
 
 COMMANDS = [init_command, check_command, demo_command]

@@ -25,9 +25,10 @@ class Connector:
         raise NotImplementedError
 
 
-def open_source(url: str, config: SourceConfig, registry):
-    """Open ``url`` with the first registered connector that handles it (third-party plugins first)."""
-    url = expand_url(url, "[source] url")
+def open_source(url: str, config: SourceConfig, registry, where: str = "[source] url"):
+    """Open ``url`` with the first registered connector that handles it (third-party plugins first);
+    ``where`` names where the URL was given, for messages."""
+    url = expand_url(url, where)
     _check_mapped_entities(config, registry)
     if "://" not in url:
         path = Path(url)
@@ -45,6 +46,11 @@ def open_source(url: str, config: SourceConfig, registry):
                 dialects or None
             ):  # the connector picks the source's dialect among the registered ones
                 return connector.open(url, config, entities)
+    if "://" not in url and not Path(url).exists():
+        raise ConfigError(
+            f"source {url}: folder or file not found ({where}): give a folder of CSV/Parquet files, "
+            "a .db/.sqlite file or a SQLAlchemy URL"
+        )
     raise ConfigError(
         f"no connector handles source {redact(url)!r}: use a SQLAlchemy URL (sqlite:///shop.db, "
         "postgresql://user@host/db), a .db/.sqlite file or a folder of CSV/Parquet files"
@@ -113,7 +119,8 @@ def configured_source_url(config, explicit: str | None = None) -> str:
 
 def open_configured_source(config, registry, explicit: str | None = None):
     """Open the source configured in ``config`` (see configured_source_url); close it when done."""
-    return open_source(configured_source_url(config, explicit), config.source, registry)
+    where = "--source" if explicit else "[source] url"
+    return open_source(configured_source_url(config, explicit), config.source, registry, where)
 
 
 #: Query-string parameters of a database URL that carry secrets.

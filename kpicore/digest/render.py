@@ -123,6 +123,8 @@ class MetricView:
     notes: list[str] = field(default_factory=list)
     chart_cid: str | None = None
     chart_alt: str = ""
+    #: "axis not from 0", translated, where the chart cannot write the language.
+    chart_note: str = ""
     worse: bool = False
     #: What n counts ("responses"), for notes such as "fewer than 30 responses".
     n_noun: str = "records"
@@ -169,9 +171,23 @@ def md_escape(value: Any) -> str:
 def metric_view(
     result: MetricResult, *, locale: str = "en", currency: str = "USD", min_sample: int = 30
 ) -> MetricView:
-    """Format one result for the templates (through kpicore.presentation.formatting, as every surface does)."""
+    """Format one result for the templates (through kpicore.presentation.formatting, as every surface does),
+    its values, changes and segments with one count of decimals."""
+    with formatting.same_decimals(result_numbers(result), result.unit):
+        return _metric_view(result, locale=locale, currency=currency, min_sample=min_sample)
+
+
+def result_numbers(result: MetricResult) -> list[float | None]:
+    """The numbers a metric's row and breakdown show: value, previous, change, and each segment's."""
+    numbers = [result.value, result.previous, result.delta]
+    for segment in result.segments or []:
+        numbers += [segment.value, segment.delta]
+    return numbers
+
+
+def _metric_view(result: MetricResult, *, locale: str, currency: str, min_sample: int) -> MetricView:
     from kpicore.digest.headline import by_impact, is_worse
-    from kpicore.presentation.charts import chart_alt
+    from kpicore.presentation.charts import axis_note, chart_alt
     from kpicore.results import relative_change
 
     def fmt(value: float | None) -> str:
@@ -229,6 +245,7 @@ def metric_view(
         dimension=result.dimension,
         segments=segments,
         chart_alt=chart_alt(result, locale=locale, currency=currency) if result.trend else "",
+        chart_note=axis_note(result, locale) if result.trend else "",
         worse=bool(is_worse(result)),
         n_noun=result.n_noun,
         **_target_fields(result, locale, currency),
@@ -354,12 +371,18 @@ def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[A
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals["text_direction"] = lambda: i18n.direction(i18n.current_locale())
     env.globals["bdi"] = bdi
+    # A line of right-to-left plain text that starts with a Latin name (a segment "North") stays
+    # right-to-left: it starts with U+200F RIGHT-TO-LEFT MARK.
+    env.globals["line_start"] = lambda: "\u200f" if i18n.direction(i18n.current_locale()) == "rtl" else ""
     # The comma that joins a list in the language in effect (Persian ، U+060C).
     env.globals["comma"] = lambda: formatting.format_list(["", ""]).strip() + " "
     env.filters["ltr"] = ltr
     env.globals["format_count"] = lambda n, noun: formatting.format_count(n, noun, i18n.current_locale())
     env.filters["slack_escape"] = slack_escape
     env.filters["md_escape"] = md_escape
+    from kpicore.digest.plain_text import fit, fit_items
+
+    env.filters["fit"], env.filters["fit_items"] = fit, fit_items
     if jinja_hook is not None:
         jinja_hook(env)
     return env

@@ -22,11 +22,22 @@ MAX_MESSAGE_TEXT = 4000
 ELLIPSIS = "…"
 
 
+#: Slack's mrkdwn formatting characters (bold, italic, strike, code). Slack documents no escape for them,
+#: so :func:`slack_escape` puts an invisible WORD JOINER on both sides of each: a segment named ``*bold*``
+#: reads as written, in no bold.
+MRKDWN_MARKS = "*_~`"
+WORD_JOINER = "\u2060"
+
+
 def slack_escape(value: Any) -> str:
     """Escape ``&``, ``<`` and ``>`` as Slack's mrkdwn requires, so data can never become a
-    mention (``<!channel>``, ``<@U123>``) or a link (``<https://…|x>``)."""
+    mention (``<!channel>``, ``<@U123>``) or a link (``<https://…|x>``); and keep ``*``, ``_``, ``~`` and
+    backticks from formatting (see :data:`MRKDWN_MARKS`). The words a reader sees stay the same."""
     text = "" if value is None else str(value)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for mark in MRKDWN_MARKS:
+        text = text.replace(mark, f"{WORD_JOINER}{mark}{WORD_JOINER}")
+    return text
 
 
 def _cut(text: str, limit: int) -> tuple[str, str]:

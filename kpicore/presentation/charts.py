@@ -84,11 +84,12 @@ def drawable(label: str, currency: str, locale: str, *, bold: bool = False) -> s
 
 
 def period_tick_positions(count: int, most: int = MAX_PERIOD_TICKS) -> list[int]:
-    """Evenly spaced indexes of the periods to label, always the first and the last."""
+    """Indexes of the periods to label: the last (the current period) and every ``step``-th before it,
+    the same step between all of them (4, 4, 4 weeks; never 4, 3, 4), at most ``most``."""
     if count <= most:
         return list(range(count))
-    step = (count - 1) / (most - 1)
-    return sorted({round(i * step) for i in range(most)})
+    step = next(s for s in range(1, count) if (count - 1) // s + 1 <= most)
+    return list(range((count - 1) % step, count, step))
 
 
 def tick_decimals(ticks: list[float]) -> int | None:
@@ -180,6 +181,7 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
         )
     axes.axvspan(last - 0.5, last + 0.5, color=LINE_COLOUR, alpha=0.06, linewidth=0)
 
+    low, high = _draw_target(axes, result, low, high)
     axes.set_ylim(low, high)
     y_ticks = [t for t in MaxNLocator(nbins=3, min_n_ticks=2).tick_values(low, high) if low <= t <= high]
     decimals = tick_decimals(y_ticks)
@@ -200,9 +202,10 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
         axes.axhline(0, color="#9ca3af", linewidth=0.8, zorder=1)
     ticks = period_tick_positions(len(trend))
     axes.set_xticks(ticks, [formatting.period_tick(trend[i].period, locale, numeric=latin) for i in ticks])
-    # The first label starts at its period instead of centring on it, so it never runs into the
-    # y axis' lowest label (the "0" / "Sep 7" collision).
-    axes.get_xticklabels()[0].set_horizontalalignment("left")
+    if ticks[0] == 0:
+        # A label on the first period starts there instead of centring on it, so it never runs into
+        # the y axis' lowest label (the "0" / "Sep 7" collision); later ones centre on their point.
+        axes.get_xticklabels()[0].set_horizontalalignment("left")
     axes.set_xlim(-0.4, last + 1.6)  # room for the value label right of the last point
     axes.tick_params(axis="both", labelsize=TICK_FONT, colors=TEXT_COLOUR, length=0, pad=3)
     for side in ("top", "right", "left"):
@@ -212,11 +215,12 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     else:
         # Not from zero: no baseline that could be read as one, and the axis says so.
         axes.spines["bottom"].set_visible(False)
-        if low > 0:
-            # In a script matplotlib cannot shape (Malayalam, Bengali, Persian) the words stay English.
+        if low > 0 and not latin:
+            # In a script matplotlib cannot shape (Malayalam, Bengali, Persian) the note is not drawn:
+            # the digest prints it, translated, under the chart (axis_note).
             axes.set_ylabel(
-                NOT_FROM_ZERO if latin else _(NOT_FROM_ZERO),
-                fontsize=TICK_FONT - 1,
+                _(NOT_FROM_ZERO),
+                fontsize=TICK_FONT,
                 color=PREVIOUS_COLOUR,
                 labelpad=2,
             )
@@ -224,6 +228,50 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     axes.set_axisbelow(True)
     figure.tight_layout(pad=0.3)
     return figure
+
+
+#: The colour of a target's line or band (the "on track" green of the digest).
+TARGET_COLOUR = "#16a34a"
+
+
+def _draw_target(axes, result: MetricResult, low: float, high: float) -> tuple[float, float]:
+    """Draw ``result``'s target: a band between its min and max, else a dashed line at its min, max or
+    goal; return the y range widened to show it."""
+    the_status = result.target_status
+    if the_status is None:
+        return low, high
+    target = the_status.target
+    if target.min is not None and target.max is not None:
+        axes.axhspan(target.min, target.max, color=TARGET_COLOUR, alpha=0.10, linewidth=0, zorder=0)
+        levels = [target.min, target.max]
+    else:
+        levels = [v for v in (target.min, target.max, target.goal) if v is not None]
+        for level in levels:
+            axes.axhline(level, color=TARGET_COLOUR, linewidth=1.1, linestyle=(0, (4, 3)), zorder=2)
+    span = (high - low) or 1.0
+    return min(low, min(levels) - 0.05 * span), max(high, max(levels) + 0.08 * span)
+
+
+def axis_note(result: MetricResult, locale: str) -> str:
+    """ "axis not from 0" in ``locale``, for under a chart of a language the chart does not write
+    (Malayalam, Bengali, Persian) whose axis does not start at zero; "" otherwise."""
+    present = _present(result)
+    if locale.split("_")[0] not in NUMERIC_TICK_LANGUAGES or len(present) < 2:
+        return ""
+    if result.unit in ZERO_BASELINE_UNITS:
+        return ""
+    low, high = value_range([value for _, value in present], result.unit)
+    return _(NOT_FROM_ZERO) if _target_low(result, low, high) > 0 else ""
+
+
+def _target_low(result: MetricResult, low: float, high: float) -> float:
+    """The chart's lowest value once its target is in view (as :func:`_draw_target` widens it)."""
+    the_status = result.target_status
+    if the_status is None:
+        return low
+    target = the_status.target
+    levels = [v for v in (target.min, target.max, target.goal) if v is not None]
+    return min(low, min(levels) - 0.05 * ((high - low) or 1.0)) if levels else low
 
 
 def trend_chart(

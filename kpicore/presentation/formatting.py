@@ -21,6 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -98,10 +100,34 @@ def format_number(value: float | None, locale: str = "en", *, decimals: int | No
     return format_decimal(value, format=_grouped(pattern, locale), locale=locale)
 
 
+def _own_decimals(value: float) -> int:
+    return 2 if 0 < abs(value) < 1 else 1
+
+
 def small_value_decimals(value: float) -> int:
     """Decimals for a percentage or a change in points: two below 1 (0.38 %, -0.06 pts), where one
-    decimal would show 0.4 % against 0.4 %; one otherwise."""
-    return 2 if 0 < abs(value) < 1 else 1
+    decimal would show 0.4 % against 0.4 %; one otherwise; at least what :func:`same_decimals` asks."""
+    return max(_own_decimals(value), _DECIMALS.get())
+
+
+#: The decimals every percentage and point value has while :func:`same_decimals` is in effect.
+_DECIMALS: ContextVar[int] = ContextVar("kpicore_same_decimals", default=0)
+
+
+@contextmanager
+def same_decimals(values: Iterable[float | None], unit: str):
+    """Within it, the percentages of a ``percent`` metric and their changes in points all show as many
+    decimals as the one of ``values`` that needs the most: ``1.13% vs 1.20%: -0.07 pts``, a breakdown's ``4.87%,
+    0.71%, 0.00%``; never ``1.1% vs 1.2%: -0.07 pts``."""
+    if unit != "percent":  # scores (NPS) keep their one decimal; their changes are rarely below a point
+        yield
+        return
+    needed = max((_own_decimals(v) for v in values if v is not None), default=1)
+    token = _DECIMALS.set(needed)
+    try:
+        yield
+    finally:
+        _DECIMALS.reset(token)
 
 
 def _format_percent(fraction: float, locale: str, *, signed: bool = False) -> str:
@@ -138,9 +164,11 @@ def format_value(value: float | None, unit: str, locale: str = "en", currency: s
     if unit == "percent":
         return _format_percent(value / 100.0, locale)
     if unit == "points":
+        two = _DECIMALS.get() == 2
         if value == 0:
-            return format_decimal(0, format="0.0", locale=locale)
-        return format_decimal(value, format=_grouped(_SIGNED_ONE_DECIMAL, locale), locale=locale)
+            return format_decimal(0, format="0.00" if two else "0.0", locale=locale)
+        signed = _SIGNED_TWO_DECIMALS if two else _SIGNED_ONE_DECIMAL
+        return format_decimal(value, format=_grouped(signed, locale), locale=locale)
     if unit == "minutes":
         return _("%(number)s min") % {"number": format_number(value, locale, decimals=1)}
     if unit == "ratio":
@@ -167,7 +195,8 @@ def format_change(
         if delta is None:
             return None
         if delta == 0:
-            return _("%(number)s pts") % {"number": format_decimal(0, format="0.0", locale=locale)}
+            zero = "0.00" if _DECIMALS.get() == 2 else "0.0"
+            return _("%(number)s pts") % {"number": format_decimal(0, format=zero, locale=locale)}
         signed = _SIGNED_TWO_DECIMALS if small_value_decimals(delta) == 2 else _SIGNED_ONE_DECIMAL
         return _("%(number)s pts") % {"number": format_decimal(delta, format=signed, locale=locale)}
     if delta_pct is None:
@@ -245,6 +274,8 @@ def format_axis_value(
     )
 
     if unit == "currency":
+        if (lakh := _lakh_compact(value, currency, locale)) is not None:
+            return lakh
         if abs(value) >= 1000:
             compact = format_compact_currency(value, currency, locale=locale, fraction_digits=1)
             letters = [c for c in compact.replace(get_currency_symbol(currency, locale), "") if c.isalpha()]
@@ -275,6 +306,22 @@ def format_axis_value(
         if letters and not (latin and any(not c.isascii() for c in letters)):
             return compact
     return format_decimal(value, format=fraction if decimals is not None else "#,##0.##", locale=locale)
+
+
+def _lakh_compact(value: float, currency: str, locale: str) -> str | None:
+    """``₹30.6L``, ``৳1.2Cr``: an amount in lakhs or crores where the locale groups digits that way
+    (``₹30,56,482.70``), so that the axis reads like the values beside it (never ``₹3M``); None
+    elsewhere and below a lakh. Latin letters and digits, which every chart font draws."""
+    from babel import Locale
+    from babel.numbers import format_decimal, get_currency_symbol
+
+    if Locale.parse(locale).decimal_formats[None].grouping != (3, 2):
+        return None
+    for size, suffix in ((10_000_000, "Cr"), (100_000, "L")):
+        if abs(value) >= size:
+            number = format_decimal(value / size, format="#,##0.#", locale="en")
+            return f"{get_currency_symbol(currency, locale)}{number}{suffix}"
+    return None
 
 
 def _currency_whole(value: float, currency: str, locale: str) -> str:
