@@ -105,3 +105,31 @@ def _settings_problems(section: str, tables: dict[str, Any], registry, where: st
             continue
         problems.extend(table_problems(path, table, registry, where))
     return problems
+
+
+def destination_readiness(config, registry) -> tuple[list[str], list[str]]:
+    """``(problems, warnings)`` of every digest's destinations, asked of their channels without sending:
+    what kpi.toml lacks (``email:`` without an ``[email]`` host) is a problem; what the environment lacks
+    (a channel's ``environment`` variable, such as SLACK_BOT_TOKEN) a warning, since the environment
+    `kpi check` runs in need not be the one that sends."""
+    from .channels.base import parse_destination
+    from .config import config_file_name
+    from .digest.config import digest_names, digest_spec
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    where = config_file_name(config)
+    for name in digest_names(config):
+        try:
+            spec = digest_spec(config, name, registry)
+        except ConfigError:  # reported with the digests' other problems
+            continue
+        for destination in spec.destinations:
+            scheme, target = parse_destination(destination)
+            channel = registry.channels[scheme].item
+            for line in channel.preflight(target, channel.settings(config)):
+                about_environment = any(variable in line for variable in channel.environment)
+                (warnings if about_environment else problems).append(
+                    f"{where}: [digests.{name}] {destination}: {line}"
+                )
+    return problems, warnings

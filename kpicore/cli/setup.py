@@ -116,7 +116,7 @@ def check_command(source, config_path, indexes, data):
     config = context.load(config_path)
     reg = context.registry(allow_conflicts=True)
     problems = list(reg.problems)
-    from ..delivery.check import destination_readiness
+    from ..config_check import destination_readiness
 
     destination_problems, destination_warnings = destination_readiness(config, reg)
     settings_problems = config_problems(config, reg) + _delivery_problems(config, reg) + destination_problems
