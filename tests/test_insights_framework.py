@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import json
 
 import pytest
@@ -130,12 +132,24 @@ def test_a_third_party_detector_gets_history_and_segments_and_its_insights_are_l
     assert nps.segments == {}
 
 
-def test_the_table_lists_sentences_and_a_broken_detector_is_a_warning(monkeypatch, run_kpi, demo_database):
+def test_a_broken_detector_is_logged_for_the_operator_and_the_reader_sees_nothing(
+    monkeypatch, run_kpi, demo_database, caplog
+):
     install(monkeypatch, RecorderPlugin(), BrokenPlugin())
-    code, out, err = run_kpi("insights", "revenue", "--period", "2026-W47", "--source", str(demo_database))
+    with caplog.at_level(logging.WARNING, logger="kpicore.insights"):
+        code, out, err = run_kpi("insights", "revenue", "--period", "2026-W47", "--source", str(demo_database))
     assert code == 0, err
     assert "revenue · recorder: Revenue is " in out
-    assert "insight broken failed for revenue: ZeroDivisionError: oops" in err
+    assert "broken" not in out + err and "Warning" not in err and "oops" not in out + err
+    logged = [r for r in caplog.records if r.name == "kpicore.insights"]
+    assert any("insight broken failed for revenue: ZeroDivisionError: oops" in r.getMessage() for r in logged)
+
+
+def test_no_history_is_no_band_rather_than_an_index_error():
+    # `insight unusual failed for repeat_purchase_rate: IndexError` came from a metric without history.
+    from kpicore.insights.unusual import band
+
+    assert band([], "week") is None and band([None], "week") is None and band([], "quarter") is None
 
 
 def test_two_plugins_registering_one_kind_is_an_error_naming_both(monkeypatch, run_kpi, demo_database):

@@ -54,8 +54,6 @@ def insights_command(metrics, period, source, tz, output, locale, config_path):
         findings = find_insights(chosen, the_period, the_source, config, reg)
     finally:
         the_source.close()
-    for problem in findings.problems:
-        click.echo(f"Warning: {problem}", err=True)
     if output == "json":
         click.echo(
             json.dumps([insight.to_json() for insight in findings.insights], indent=2, ensure_ascii=False)

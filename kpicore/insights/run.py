@@ -16,6 +16,9 @@ from ..errors import ConfigError, MappingError
 from .base import Detector, Evidence, Insight
 
 _log = logging.getLogger("kpicore.insights")
+# A failing insight is the operator's to see (`kpi serve`'s log, a configured logger), never the reader's:
+# without a handler of the application's own, Python would print it on the terminal.
+_log.addHandler(logging.NullHandler())
 
 #: ``[insights]`` keys and their defaults (each detector's own keys live in ``[insights.KIND]``).
 OPTIONS: dict[str, Any] = {
@@ -124,7 +127,8 @@ def find_insights(
     """Every insight of every registered detector about ``metrics`` for ``period``, highest score first.
 
     A metric that is unavailable or whose value is missing gets no insight. A detector that raises is
-    reported in ``problems`` (naming it and the metric) and the others still run.
+    logged (``kpicore.insights``, with its traceback) and reported in ``problems`` (naming it and the
+    metric), and the others still run: the reader sees nothing of it.
     """
     from ..compute import compute
 
@@ -185,7 +189,7 @@ def find_insights(
                 found = detector.detect(evidence) or []
             except Exception as error:
                 problem = f"insight {kind} failed for {metric.name}: {type(error).__name__}: {error}"
-                _log.info(problem)
+                _log.warning(problem, exc_info=True)
                 findings.problems.append(problem)
                 continue
             findings.insights.extend(found)

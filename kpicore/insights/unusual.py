@@ -48,7 +48,9 @@ SEASONS = {"day": 7, "week": 52, "month": 12}
 #: A robust standard deviation is this many median absolute deviations (for normal noise).
 MAD_TO_SD = 1.4826
 #: An earlier season's effect counts when it stands out from its neighbourhood by this many robust SDs.
-SIGNIFICANT = 3.0
+SIGNIFICANT = 4.0
+#: Two or more seasons that agree in sign, each standing out by this many robust SDs, are a season.
+AGREE = 2.5
 #: Earlier seasons looked at, at most.
 MAX_SEASONS = 3
 
@@ -58,7 +60,7 @@ DEFAULTS = {
     "level_window": 13,
     "min_history": 12,
     "seasons": 1,
-    "holiday_move": 1,
+    "holiday_move": 3,
 }
 
 
@@ -106,13 +108,24 @@ def theil_sen(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
 
 
 def predict(values: Sequence[float | None], level_window: int = DEFAULTS["level_window"]) -> float | None:
-    """The value expected after ``values`` (oldest first): the Theil-Sen line through the last
-    ``level_window`` of them, one period on; None with fewer than 4."""
-    points = [(i, v) for i, v in enumerate(values) if v is not None][-level_window:]
+    """The value expected after ``values`` (oldest first); None with fewer than 4 of them.
+
+    With ``2 x level_window`` values: the slope is the median of the slopes between each of the older
+    ``level_window`` values and each of the recent ones (robust, and steadier than a line through half
+    as many), and the level the trimmed mean of the last ``level_window`` values carried
+    to the next period along it (the middle half of them: one or two outliers move it not at all).
+    With fewer: the Theil-Sen line through the last ``level_window``, one period on."""
+    points = [(i, v) for i, v in enumerate(values) if v is not None][-2 * level_window :]
     if len(points) < 4:
         return None
-    slope, intercept = theil_sen(points)
-    return intercept + slope * len(values)
+    if len(points) < 2 * level_window:
+        slope, intercept = theil_sen(points[-level_window:])
+        return intercept + slope * len(values)
+    older, recent = points[:level_window], points[level_window:]
+    slope = statistics.median((y2 - y1) / (x2 - x1) for x1, y1 in older for x2, y2 in recent)
+    carried = sorted(y + slope * (len(values) - x) for x, y in recent)
+    cut = len(carried) // 4
+    return statistics.fmean(carried[cut : len(carried) - cut])
 
 
 #: Share of the largest misses a band's width leaves out (past outliers, last year's peak).
@@ -186,33 +199,44 @@ def year_lags(labels: Sequence[str]) -> list[int | None]:
 
 
 def _level_around(values: Sequence[float | None], point: int, season: int) -> tuple[float, float] | None:
-    """(level, robust SD) of ``point``'s neighbours, leaving out those far from their median (a peak)."""
+    """(level, robust SD) at ``point`` from its neighbours, along their local slope (a growing business),
+    leaving out those far from the rest (a season's peak, up to half a reach long)."""
     width = reach(season)
     around = [
-        values[i]
+        (i - point, values[i])
         for i in range(max(0, point - width), min(len(values), point + width + 1))
         if i != point and values[i] is not None
     ]
     if len(around) < width:
         return None
-    level = statistics.median(around)
-    spread = MAD_TO_SD * statistics.median(abs(v - level) for v in around)
-    if spread > 0:
-        around = [v for v in around if abs(v - level) <= SIGNIFICANT * spread] or around
-        level = statistics.median(around)
-        spread = MAD_TO_SD * statistics.median(abs(v - level) for v in around)
+    for _ in range(2):
+        before = [v for i, v in around if i < 0]
+        after = [v for i, v in around if i > 0]
+        slope = (
+            (statistics.median(after) - statistics.median(before)) / (width + 1) if before and after else 0.0
+        )
+        residuals = [(i, v - slope * i) for i, v in around]
+        level = statistics.median(r for _, r in residuals)
+        spread = MAD_TO_SD * statistics.median(abs(r - level) for _, r in residuals)
+        kept = [(i, v) for (i, v), (_, r) in zip(around, residuals, strict=True) if abs(r - level) <= SIGNIFICANT * spread]
+        if spread == 0 or len(kept) == len(around) or len(kept) < width:
+            break
+        around = kept
     return level, spread
 
 
-def _effect(values: Sequence[float | None], point: int, season: int, ratio: bool) -> float | None:
-    """The seasonal effect at an earlier ``point``: 0 unless it stands out from the level around it."""
+def _effect(
+    values: Sequence[float | None], point: int, season: int, ratio: bool, bar: float = 0.0
+) -> float | None:
+    """The seasonal effect at an earlier ``point`` against the level around it: 0 unless it stands out
+    by more than ``bar`` (default ``SIGNIFICANT``) robust SDs; None when it cannot be measured."""
     if not 0 <= point < len(values) or values[point] is None:
         return None
     found = _level_around(values, point, season)
     if found is None or (ratio and found[0] <= 0):
         return None
     level, spread = found
-    if abs(values[point] - level) <= SIGNIFICANT * spread:
+    if abs(values[point] - level) <= (bar or SIGNIFICANT) * spread:
         return 0.0
     return values[point] / level - 1 if ratio else values[point] - level
 
@@ -253,22 +277,24 @@ def seasonal_effect(
     """The seasonal effect of ``values[position]`` from the earlier seasons in ``values`` (see the
     module docstring); None when no earlier season is there."""
     earlier = _earlier(position, lags, season, MAX_SEASONS)
-    effects = []
+    effects = []  # each season's, counted from AGREE robust SDs (agreeing seasons are evidence enough)
     for then in earlier:
-        effect = _effect(values, then, season, ratio)
+        effect = _effect(values, then, season, ratio, AGREE)
         if effect is None:
             break
         effects.append(effect)
     if not effects:
         return None
     readings = set()
-    if len(effects) >= 3:
-        effect = statistics.median(effects)
-    elif len(effects) == 2:
-        # Both seasons agree: the smaller; they disagree (a one-off in one of them): no season.
-        effect = min(effects, key=abs) if min(effects) > 0 or max(effects) < 0 else 0.0
+    agreeing = [e for e in effects if e > 0] if sum(e > 0 for e in effects) >= 2 else []
+    agreeing = agreeing or ([e for e in effects if e < 0] if sum(e < 0 for e in effects) >= 2 else [])
+    if len(effects) >= 2:
+        # Seasons that agree: the smaller of two, the median of more; else (a one-off in one): none.
+        effect = min(agreeing, key=abs) if len(agreeing) == 2 else statistics.median(agreeing or [0.0])
     else:
-        effect = effects[0]  # one season: a peak, or a one-off? Both readings are allowed.
+        # One season: a peak, or a one-off? Both readings are allowed, when it stands out clearly.
+        strong = _effect(values, earlier[0], season, ratio)
+        effect = strong or 0.0
         readings.add(0.0)
     readings.update(_moved(values, earlier[: len(effects)], season, ratio, move))
     readings.add(effect)
@@ -290,7 +316,9 @@ def _moved(values, earlier: list[int], season: int, ratio: bool, move: int) -> s
         if not beside:
             continue
         if len(earlier) >= 2:
-            then = [_effect(values, earlier[1] + o, season, ratio) for o in range(-move - 2, move + 3)]
+            then = [
+                _effect(values, earlier[1] + o, season, ratio, AGREE) for o in range(-move - 2, move + 3)
+            ]
             same_side = [e for e in then if e and (e > 0) == (beside > 0)]
             fixed = then[offset + move + 2]
             if not same_side or (fixed and (fixed > 0) == (beside > 0)):
@@ -335,11 +363,12 @@ def band(
 def _seasonal_band(values, season, threshold, window, level_window, min_history, seasons, move, lags):
     ratio = all(v > 0 for v in values if v is not None)
     last = len(values) - 1
+    move = move if season >= 52 else 0  # holidays move within a year of weeks, not a week of days
     own = seasonal_effect(values, last, season, ratio=ratio, lags=lags, move=move)
     if own is None or own.seasons < seasons:
         return None
     adjusted = list(values)
-    for position in range(max(0, last - window - level_window), last):
+    for position in range(max(0, last - window - 2 * level_window), last):
         if values[position] is None:
             continue
         found = seasonal_effect(values, position, season, ratio=ratio, lags=lags, move=0)
@@ -379,8 +408,8 @@ def history_needed(kind: str, settings) -> int:
     level_window = int(settings.get("level_window", DEFAULTS["level_window"]))
     season = SEASONS.get(kind)
     if season is None:
-        return window + level_window + 1
-    return MAX_SEASONS * season + window + level_window + reach(season) + 2
+        return window + 2 * level_window + 1
+    return MAX_SEASONS * season + window + 2 * level_window + reach(season) + 2
 
 
 def score(z: float, threshold: float) -> float:
