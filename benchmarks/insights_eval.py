@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from insights_scenarios import FORECAST_EVERY, SCENARIOS, evaluate_scenarios
+
 from kpicore.insights.concentration import concentrated
 from kpicore.insights.trend import DEFAULTS as TREND_DEFAULTS
 from kpicore.insights.trend import direction

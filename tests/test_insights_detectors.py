@@ -154,3 +154,13 @@ def test_concentration(segments, total, share, expected):
 def test_only_additive_metrics_have_shares():
     assert additive([60.0, 40.0], 100.0)
     assert not additive([3.0, 5.0], 4.1)  # rates of segments do not add up to the total rate
+
+
+def test_a_percentage_forecast_stays_between_0_and_100_and_a_count_above_0():
+    # "Retention rate 91.0% (80% range 75.4% to 106.6%)": the interval is clipped to the metric's range.
+    from kpicore.insights.forecast import clipped
+
+    assert clipped(91.0, 75.4, 106.6, "percent") == (91.0, 75.4, 100.0)
+    assert clipped(-3.0, -10.0, 4.0, "count") == (0.0, 0.0, 4.0)
+    assert clipped(95.0, 80.0, 120.0, "points") == (95.0, 80.0, 100.0)
+    assert clipped(-50.0, -900.0, 10.0, "currency") == (-50.0, -900.0, 10.0)  # refunds

@@ -43,7 +43,9 @@ def test_growing_and_declining_shops_with_a_december_peak_meet_their_targets():
     )
     rows = report["scenarios"]["rows"]
     assert {(row["scenario"], row["years"]) for row in rows} == {
-        (name, years) for name in ("growing 20 %, 4-week peak", "declining 15 %, 2-week peak") for years in (2, 3)
+        (name, years)
+        for name in ("growing 20 %, 4-week peak", "declining 15 %, 2-week peak")
+        for years in (2, 3)
     }
     for row in rows:
         assert row["events"] >= 12, row

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 import json
+import logging
 
 import pytest
 
@@ -117,7 +116,8 @@ def test_a_third_party_detector_gets_history_and_segments_and_its_insights_are_l
     assert code == 0, err
     listed = [i for i in json.loads(out) if i["kind"] == "recorder"]
     assert [i["metric"] for i in listed] == ["revenue", "nps"]  # by score
-    assert set(listed[0]) == {"metric", "kind", "score", "period", "text", "segment", "numbers"}
+    assert set(listed[0]) == {"metric", "kind", "group", "score", "period", "text", "segment", "numbers"}
+    assert listed[0]["group"] in ("attention", "good", "outlook")
     assert listed[0]["period"] == "2026-W47" and listed[0]["numbers"]["limit"] == 7
     assert listed[0]["text"].startswith("Revenue is ")
     revenue = next(e for e in SEEN if e.metric.name == "revenue")
@@ -137,7 +137,9 @@ def test_a_broken_detector_is_logged_for_the_operator_and_the_reader_sees_nothin
 ):
     install(monkeypatch, RecorderPlugin(), BrokenPlugin())
     with caplog.at_level(logging.WARNING, logger="kpicore.insights"):
-        code, out, err = run_kpi("insights", "revenue", "--period", "2026-W47", "--source", str(demo_database))
+        code, out, err = run_kpi(
+            "insights", "revenue", "--period", "2026-W47", "--source", str(demo_database)
+        )
     assert code == 0, err
     assert "revenue · recorder: Revenue is " in out
     assert "broken" not in out + err and "Warning" not in err and "oops" not in out + err

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import N_
 from ..results import clean_number
 
 if TYPE_CHECKING:
@@ -51,6 +52,23 @@ class Span:
     period: str
 
 
+#: The groups a reader sees insights in, in this order, with their headings.
+GROUPS = {
+    "attention": N_("Needs attention"),
+    "good": N_("Good news"),
+    "outlook": N_("Outlook"),
+}
+#: Kinds that look ahead: grouped under "Outlook" whatever they predict.
+OUTLOOK_KINDS = ("forecast",)
+
+
+def ranked(insights: list[Insight]) -> list[Insight]:
+    """``insights`` grouped (needs attention, good news, outlook) and by score inside each group, so a
+    forecast never comes before an unusual change or what drove it."""
+    order = list(GROUPS)
+    return sorted(insights, key=lambda insight: (order.index(insight.group), -insight.score))
+
+
 @dataclass(frozen=True)
 class Insight:
     """One insight about one metric for one period (the JSON object of ``kpi insights``).
@@ -71,6 +89,13 @@ class Insight:
     numbers: Mapping[str, Any] = field(default_factory=dict)
     #: Good news (a rise of a higher-is-better metric): ranked after what needs attention.
     needs_attention: bool = True
+
+    @property
+    def group(self) -> str:
+        """``attention``, ``good`` or ``outlook`` (a forecast, whatever it predicts)."""
+        if self.kind in OUTLOOK_KINDS:
+            return "outlook"
+        return "attention" if self.needs_attention else "good"
 
     @property
     def text(self) -> str:
@@ -102,10 +127,11 @@ class Insight:
             return _(self.message) % rendered
 
     def to_json(self) -> dict[str, Any]:
-        """``{metric, kind, score, period, text, segment, numbers}`` with plain JSON types."""
+        """``{metric, kind, group, score, period, text, segment, numbers}`` with plain JSON types."""
         return {
             "metric": self.metric,
             "kind": self.kind,
+            "group": self.group,
             "score": round(float(self.score), 4),
             "period": self.period,
             "text": self.text,

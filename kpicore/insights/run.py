@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError, MappingError
-from .base import Detector, Evidence, Insight
+from .base import Detector, Evidence, Insight, ranked
 
 _log = logging.getLogger("kpicore.insights")
 # A failing insight is the operator's to see (`kpi serve`'s log, a configured logger), never the reader's:
@@ -28,9 +28,18 @@ OPTIONS: dict[str, Any] = {
 }
 
 
+class TopInsights(list):
+    """The insights a message shows (best first), with one or more spare: ``shown`` of them are shown
+    after the one the headline names, if any, is taken out (so ``insights = 3`` shows 3)."""
+
+    def __init__(self, insights, shown: int):
+        super().__init__(insights)
+        self.shown = shown
+
+
 @dataclass
 class Findings:
-    """What a run found: the insights (highest score first), the results they came from, problems."""
+    """What a run found: the insights (grouped, then highest score first), their results, problems."""
 
     insights: list[Insight] = field(default_factory=list)
     results: list = field(default_factory=list)
@@ -124,7 +133,8 @@ def find_insights(
     *,
     kinds: Sequence[str] | None = None,
 ) -> Findings:
-    """Every insight of every registered detector about ``metrics`` for ``period``, highest score first.
+    """Every insight of every registered detector about ``metrics`` for ``period``: needs attention,
+    good news, outlook (forecasts), highest score first inside each group.
 
     A metric that is unavailable or whose value is missing gets no insight. A detector that raises is
     logged (``kpicore.insights``, with its traceback) and reported in ``problems`` (naming it and the
@@ -193,7 +203,7 @@ def find_insights(
                 findings.problems.append(problem)
                 continue
             findings.insights.extend(found)
-    findings.insights.sort(key=lambda insight: (insight.needs_attention, insight.score), reverse=True)
+    findings.insights = ranked(findings.insights)
     return findings
 
 

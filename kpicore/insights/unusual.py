@@ -218,7 +218,11 @@ def _level_around(values: Sequence[float | None], point: int, season: int) -> tu
         residuals = [(i, v - slope * i) for i, v in around]
         level = statistics.median(r for _, r in residuals)
         spread = MAD_TO_SD * statistics.median(abs(r - level) for _, r in residuals)
-        kept = [(i, v) for (i, v), (_, r) in zip(around, residuals, strict=True) if abs(r - level) <= SIGNIFICANT * spread]
+        kept = [
+            (i, v)
+            for (i, v), (_, r) in zip(around, residuals, strict=True)
+            if abs(r - level) <= SIGNIFICANT * spread
+        ]
         if spread == 0 or len(kept) == len(around) or len(kept) < width:
             break
         around = kept
@@ -316,9 +320,7 @@ def _moved(values, earlier: list[int], season: int, ratio: bool, move: int) -> s
         if not beside:
             continue
         if len(earlier) >= 2:
-            then = [
-                _effect(values, earlier[1] + o, season, ratio, AGREE) for o in range(-move - 2, move + 3)
-            ]
+            then = [_effect(values, earlier[1] + o, season, ratio, AGREE) for o in range(-move - 2, move + 3)]
             same_side = [e for e in then if e and (e > 0) == (beside > 0)]
             fixed = then[offset + move + 2]
             if not same_side or (fixed and (fixed > 0) == (beside > 0)):
