@@ -384,3 +384,31 @@ def test_a_count_that_moved_within_counting_noise_has_no_driver():
     assert Drivers().detect(evidence((17, 21), (19, 17))) == []
     (driver, *_) = Drivers().detect(evidence((140, 210), (160, 170)))
     assert driver.segment == "plan = basic" and driver.numbers["change"] == -80
+
+
+def test_a_segment_of_a_few_responses_is_never_named_and_nor_is_noise():
+    # "CSAT moved -2.0 pts; 162% of that came from region West": West had 8 responses, then 9.
+    csat = _Metric("csat", "Customer satisfaction (CSAT)", "percent", "higher")
+    rows = [agg("West", 87.5, 8, 100.0, 9), agg("North", 79.5, 40, 80.0, 40), agg("East", 70.5, 40, 70.0, 40)]
+    total = sum(a.value * a.n for a in rows) / sum(a.n for a in rows)
+    previous = sum(a.previous * a.previous_n for a in rows) / sum(a.previous_n for a in rows)
+    evidence = _evidence(
+        csat,
+        _result(csat, total, previous),
+        {"region": _result(csat, total, previous, _as_segments(rows), "region")},
+    )
+    evidence.options["min_sample"] = 30
+    assert all("West" not in i.text for i in Drivers().detect(evidence))
+    evidence.options["min_sample"] = 0  # even allowed, a change of one answer in 8 is noise to a z test
+    assert all("West" not in i.text for i in Drivers().detect(evidence))
+    # A big segment whose rate really moved is still named.
+    rows = [agg("West", 50.0, 300, 80.0, 300), agg("North", 80.0, 200, 79.0, 200)]
+    total = sum(a.value * a.n for a in rows) / sum(a.n for a in rows)
+    previous = sum(a.previous * a.previous_n for a in rows) / sum(a.previous_n for a in rows)
+    evidence = _evidence(
+        csat,
+        _result(csat, total, previous),
+        {"region": _result(csat, total, previous, _as_segments(rows), "region")},
+    )
+    evidence.options["min_sample"] = 30
+    assert any(i.segment == "region = West" for i in Drivers().detect(evidence))

@@ -181,7 +181,9 @@ def digest_insights(spec: DigestSpec, period: Period, source, config, registry) 
         return []
     from kpicore.insights.run import TopInsights
 
-    findings = find_insights(select_metrics(spec.metrics, registry), period, source, config, registry)
+    findings = find_insights(
+        select_metrics(spec.metrics, registry), period, source, config, registry, min_sample=spec.min_sample
+    )
     # A failing insight is already logged by find_insights, for the operator.
     return TopInsights(findings.insights[: top + 1], top)  # one spare, for the one the headline names
 

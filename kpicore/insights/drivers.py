@@ -201,6 +201,32 @@ DETRACTOR = N_(
 )
 
 
+#: How sure a segment's own change must be before it is named (two-sided 95 %: 1.96 standard errors).
+SURE = 1.96
+
+
+def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> bool:
+    """Whether a segment's own change from ``previous`` to ``value`` stands out from sampling noise:
+    a rate (percent) by the two-proportion test on its records; NPS-like points by the largest variance
+    a score of -100..100 can have per response (all promoters and detractors: 1 per response, in
+    fractions); a count by Poisson noise (variance = the count). Other units (sums and means of
+    amounts, whose variance needs per-segment sums of squares): not tested, True."""
+    value, previous, n, previous_n = segment.value, segment.previous, segment.n, segment.previous_n
+    if value is None or previous is None:
+        return False
+    if unit == "count":
+        return not within_counting_noise(value, previous, sds)
+    if not n or not previous_n:
+        return False
+    if unit == "percent":
+        pooled = (value * n + previous * previous_n) / 100 / (n + previous_n)
+        error = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / n + 1 / previous_n))
+        return abs(value - previous) / 100 > sds * error if error > 0 else value != previous
+    if unit == "points":
+        return abs(value - previous) / 100 > sds * math.sqrt(1 / n + 1 / previous_n)
+    return True
+
+
 def within_counting_noise(value: float, previous: float, sds: float) -> bool:
     """Whether the change of a count from ``previous`` to ``value`` is within ``sds`` standard deviations
     of counting noise (independent Poisson counts: the difference has variance ``value + previous``)."""
@@ -246,10 +272,22 @@ class Drivers(Detector):
                 continue
             if found.net_share < settings["min_net"]:
                 continue  # the segments' moves cancel out: a wash, not a change with a driver
-            drivers = found.drivers()
+            # Only segments with enough records, whose own change stands out from noise, are named.
+            aggregates = {a.segment: a for a in segment_aggregates(broken_down)}
+            minimum = int(evidence.options.get("min_sample", 0) or 0)
+
+            def speaks(c: Contribution) -> bool:
+                a = aggregates.get(c.segment)
+                return (
+                    a is not None
+                    and min(a.n or 0, a.previous_n or 0) >= minimum
+                    and distinguishable(evidence.metric.unit, a)
+                )
+
+            drivers = [c for c in found.drivers() if speaks(c)]
             if drivers and (best is None or drivers[0].excess > best[2].excess):
                 best = (dimension, found, drivers[0])
-            detractors = found.detractors()
+            detractors = [c for c in found.detractors() if speaks(c)]
             if detractors and (worst is None or detractors[0].share < worst[2].share):
                 worst = (dimension, found, detractors[0])
         insights = []

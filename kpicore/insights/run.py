@@ -25,6 +25,7 @@ OPTIONS: dict[str, Any] = {
     "dimensions": None,  # None: every dimension of the source's customers
     "top": 3,  # insights a digest shows
     "exclude": [],  # kinds not to run
+    "min_sample": 30,  # no insight names a segment with fewer records (a digest's min_sample overrides)
 }
 
 
@@ -75,6 +76,9 @@ def insight_options(config, registry=None) -> dict[str, Any]:
         raise ConfigError(
             f'{where}: [insights].dimensions: expected a list of dimension names such as ["region"]'
         )
+    minimum = options["min_sample"]
+    if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 0:
+        raise ConfigError(f"{where}: [insights].min_sample: expected a whole number of records (0 or more)")
     if not isinstance(options["top"], int) or isinstance(options["top"], bool) or options["top"] < 0:
         raise ConfigError(f"{where}: [insights].top: expected a whole number of insights (0 or more)")
     if not isinstance(options["exclude"], list) or not all(isinstance(k, str) for k in options["exclude"]):
@@ -132,6 +136,7 @@ def find_insights(
     registry,
     *,
     kinds: Sequence[str] | None = None,
+    min_sample: int | None = None,
 ) -> Findings:
     """Every insight of every registered detector about ``metrics`` for ``period``: needs attention,
     good news, outlook (forecasts), highest score first inside each group.
@@ -143,6 +148,8 @@ def find_insights(
     from ..compute import compute
 
     options = insight_options(config, registry)
+    if min_sample is not None:  # a digest's own min_sample
+        options["min_sample"] = min_sample
     chosen = {
         kind: detector
         for kind, detector in detectors(registry).items()
