@@ -227,6 +227,16 @@ def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> 
     return True
 
 
+def speaks(segment: SegmentAggregate | None, unit: str, min_sample: int) -> bool:
+    """Whether an insight may name ``segment``: ``min_sample`` records in both periods, and a change of
+    its own that stands out from noise."""
+    return (
+        segment is not None
+        and min(segment.n or 0, segment.previous_n or 0) >= min_sample
+        and distinguishable(unit, segment)
+    )
+
+
 def within_counting_noise(value: float, previous: float, sds: float) -> bool:
     """Whether the change of a count from ``previous`` to ``value`` is within ``sds`` standard deviations
     of counting noise (independent Poisson counts: the difference has variance ``value + previous``)."""
@@ -275,19 +285,11 @@ class Drivers(Detector):
             # Only segments with enough records, whose own change stands out from noise, are named.
             aggregates = {a.segment: a for a in segment_aggregates(broken_down)}
             minimum = int(evidence.options.get("min_sample", 0) or 0)
-
-            def speaks(c: Contribution) -> bool:
-                a = aggregates.get(c.segment)
-                return (
-                    a is not None
-                    and min(a.n or 0, a.previous_n or 0) >= minimum
-                    and distinguishable(evidence.metric.unit, a)
-                )
-
-            drivers = [c for c in found.drivers() if speaks(c)]
+            unit = evidence.metric.unit
+            drivers = [c for c in found.drivers() if speaks(aggregates.get(c.segment), unit, minimum)]
             if drivers and (best is None or drivers[0].excess > best[2].excess):
                 best = (dimension, found, drivers[0])
-            detractors = [c for c in found.detractors() if speaks(c)]
+            detractors = [c for c in found.detractors() if speaks(aggregates.get(c.segment), unit, minimum)]
             if detractors and (worst is None or detractors[0].share < worst[2].share):
                 worst = (dimension, found, detractors[0])
         insights = []
