@@ -192,9 +192,10 @@ def segment_aggregates(broken_down) -> list[SegmentAggregate]:
 ADDITIVE_DRIVER = N_(
     "%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
 )
-RATIO_DRIVER = N_(
-    "%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s: "
-    "rate effect %(rate)s, mix effect %(mix)s."
+#: A segment that moved more than the total (the others went the other way): said as what it is.
+BEYOND_TOTAL = N_(
+    "%(metric)s moved %(change)s; %(dimension)s %(segment)s moved by more than that (%(segment_change)s), "
+    "the others the other way (%(others)s)."
 )
 DETRACTOR = N_(
     "%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of %(change)s."
@@ -336,9 +337,7 @@ class Drivers(Detector):
             "segment": top.segment,
             "segment_change": Number(float(top.change), "change", of=metric.unit),
         }
-        if found.kind == "ratio":
-            values["rate"] = Number(float(top.rate), "change", of=metric.unit)
-            values["mix"] = Number(float(top.mix), "change", of=metric.unit)
+        values["others"] = Number(float(found.total_change - top.change), "change", of=metric.unit)
         numbers = self._numbers(evidence, dimension, found)
         numbers.update(
             {"role": "driver", "segment": top.segment, "share": float(top.share), "excess": float(top.excess)}
@@ -352,7 +351,8 @@ class Drivers(Detector):
             # holds it all, so an unusual-change flag (0.5 and up) of the same change ranks first.
             score=0.3 + 0.2 * min(1.0, float(top.excess)),
             period=result.period,
-            message=RATIO_DRIVER if found.kind == "ratio" else ADDITIVE_DRIVER,
+            # Rate and mix effects are for --details and JSON (numbers): an owner reads the segment's part.
+            message=BEYOND_TOTAL if top.share > 1.05 else ADDITIVE_DRIVER,
             values=values,
             segment=f"{dimension} = {top.segment}",
             numbers=numbers,

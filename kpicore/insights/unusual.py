@@ -424,14 +424,10 @@ def score(z: float, threshold: float) -> float:
 MESSAGES = {
     ("high", "plain"): N_("%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s)."),
     ("low", "plain"): N_("%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s)."),
-    ("high", "fallback"): N_(
-        "%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s; "
-        "plain band, too little history for a seasonal one)."
-    ),
-    ("low", "fallback"): N_(
-        "%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s; "
-        "plain band, too little history for a seasonal one)."
-    ),
+    # The method (a plain band where a seasonal one could not be had yet) is in the JSON's numbers:
+    # readers get the finding, not the statistics.
+    ("high", "fallback"): N_("%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s)."),
+    ("low", "fallback"): N_("%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s)."),
     ("high", 52): N_(
         "%(metric)s is unusually high at %(value)s for the time of year (expected %(low)s to %(high)s)."
     ),
