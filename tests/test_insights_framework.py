@@ -208,3 +208,26 @@ def test_kpi_check_names_a_wrong_insights_key(run_kpi, tmp_path, demo_database):
     said = out + err
     assert "[insights].top: expected a whole number" in said or "[insights] unknown key 'unusal'" in said
     assert "[insights.unusual].threshold: expected a number, not 'high'" in said
+
+
+def test_persian_sentences_isolate_their_signed_numbers_and_ranges():
+    # "signed numbers render reversed (`2.3+`, `4.6-`)": each number is a left-to-right isolate.
+    insight = Insight(
+        metric="nps",
+        kind="forecast",
+        score=0.2,
+        period="2026-W47",
+        message="Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s).",
+        values={
+            "metric": Word("Net Promoter Score"),
+            "value": Number(-4.6, "points"),
+            "low": Number(-12.0, "points"),
+            "high": Number(2.3, "points"),
+            "level": Number(0.8, "share"),
+            "next": "2026-W48",
+        },
+    )
+    text = insight.sentence("fa_IR")
+    for number in ("-4.6", "-12.0", "+2.3", "2026-W48", "80%"):
+        assert f"\u2066{number}\u2069" in text, text
+    assert "\u2066" not in insight.sentence("en")

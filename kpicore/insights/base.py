@@ -105,7 +105,7 @@ class Insight:
     def sentence(self, locale: str = "en", currency: str = "USD") -> str:
         """The sentence for people in ``locale``: the template translated, each number formatted."""
         from ..digest import formatting
-        from ..i18n import _, using
+        from ..i18n import _, direction, using
 
         with using(locale):
             rendered = {}
@@ -124,6 +124,15 @@ class Insight:
                         if isinstance(value, (int, float))
                         else str(value)
                     )
+            if direction(locale) == "rtl":
+                # Numbers, signs, ranges and period labels keep their order inside right-to-left text
+                # (Unicode isolates, as the metric blocks have them), in every format.
+                from ..digest.render import ltr
+
+                rendered = {
+                    key: text if isinstance(self.values[key], Word) else ltr(text)
+                    for key, text in rendered.items()
+                }
             return _(self.message) % rendered
 
     def to_json(self) -> dict[str, Any]:
