@@ -129,14 +129,7 @@ def insight_problems(config, registry) -> list[str]:
 
 
 def find_insights(
-    metrics: Sequence,
-    period,
-    source,
-    config,
-    registry,
-    *,
-    kinds: Sequence[str] | None = None,
-    min_sample: int | None = None,
+    metrics: Sequence, period, source, config, registry, *, kinds=None, min_sample: int | None = None
 ) -> Findings:
     """Every insight of every registered detector about ``metrics`` for ``period``: needs attention,
     good news, outlook (forecasts), highest score first inside each group.
@@ -148,8 +141,7 @@ def find_insights(
     from ..compute import compute
 
     options = insight_options(config, registry)
-    if min_sample is not None:  # a digest's own min_sample
-        options["min_sample"] = min_sample
+    options["min_sample"] = options["min_sample"] if min_sample is None else min_sample  # a digest's own
     chosen = {
         kind: detector
         for kind, detector in detectors(registry).items()
