@@ -55,6 +55,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from insights_scenarios import FORECAST_EVERY, SCENARIOS, evaluate_scenarios
 
 from kpicore.insights.concentration import concentrated
 from kpicore.insights.trend import DEFAULTS as TREND_DEFAULTS
@@ -463,6 +466,7 @@ def evaluate_concentration(seeds: list[int], weeks: int) -> dict:
 #: detractors) adds its own here, e.g. EVALUATIONS["drivers"] = evaluate_drivers, reporting
 #: how often the injected segment is ranked first.
 EVALUATIONS: dict[str, Callable[[list[int], int], dict]] = {
+    "scenarios": evaluate_scenarios,
     "unusual": evaluate_unusual,
     "trend": evaluate_trend,
     "forecast": evaluate_forecast,
@@ -492,7 +496,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--years", type=int, default=4)
     parser.add_argument("--only", nargs="*", help="evaluations to run (default: all)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--scenario", action="append", help="scenarios to run (a part of the name; default: all)"
+    )
+    parser.add_argument(
+        "--forecast-every", type=int, default=3, help="scenarios: forecast every N weeks (0: none)"
+    )
     options = parser.parse_args(argv)
+    FORECAST_EVERY[0] = options.forecast_every
+    if options.scenario:
+        SCENARIOS[:] = [s for s in SCENARIOS if any(part in s.name for part in options.scenario)]
     report = run(options.seeds, options.years, options.only)
     if options.json:
         print(json.dumps(report, indent=2))

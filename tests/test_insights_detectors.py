@@ -10,7 +10,7 @@ import pytest
 from kpicore.insights.concentration import additive, concentrated
 from kpicore.insights.forecast import forecast
 from kpicore.insights.trend import direction, mann_kendall
-from kpicore.insights.unusual import band, history_needed, plain_band, seasonal_effects, theil_sen
+from kpicore.insights.unusual import band, history_needed, plain_band, seasonal_effect, theil_sen
 
 
 def test_theil_sen_ignores_an_outlier():
@@ -64,12 +64,11 @@ def test_a_seasonal_peak_seen_in_two_earlier_years_is_not_unusual():
     values = weekly_with_season(3.1)
     last_peak = max(i for i in range(len(values)) if i % 52 == 46)
     history = values[: last_peak + 1]
-    assert len(history) >= history_needed("week", {})
-    found = band(history, "week")
+    found = band(history[-history_needed("week", {}) :], "week")
     assert found.method == "seasonal" and found.season == 52
     assert not found.outside(history[-1])
     assert found.expected == pytest.approx(150.0, abs=6)
-    # The plain band (what a shorter history gives) flags it, and says it fell back.
+    # The plain band (what less than a year of history gives) flags it, and says it fell back.
     short = band(history[-40:], "week")
     assert short.method == "plain" and short.fallback and short.outside(history[-1])
 
@@ -78,10 +77,11 @@ def test_a_spike_in_one_earlier_year_is_not_taken_for_a_season():
     values = weekly_with_season(3.1, peak=0.0)
     week = 2 * 52 + 46
     values[week - 52] += 60  # a one-off spike a year before
-    effects = seasonal_effects(values[: week + 1], 52)
-    assert abs(effects[-1]) < 8  # the two earlier years disagree: no seasonal effect
+    found = seasonal_effect(values[: week + 1], week, 52, ratio=True)
+    assert found.effect == 0.0 and found.seasons == 2  # the two earlier years disagree: no season
     found = band(values[: week + 1], "week")
     assert found.method == "seasonal" and not found.outside(values[week])
+    assert found.outside(values[week] - 15)  # a drop is still seen; a rise like last year's is doubt
 
 
 def test_daily_data_uses_the_day_of_the_week():
@@ -154,3 +154,13 @@ def test_concentration(segments, total, share, expected):
 def test_only_additive_metrics_have_shares():
     assert additive([60.0, 40.0], 100.0)
     assert not additive([3.0, 5.0], 4.1)  # rates of segments do not add up to the total rate
+
+
+def test_a_percentage_forecast_stays_between_0_and_100_and_a_count_above_0():
+    # "Retention rate 91.0% (80% range 75.4% to 106.6%)": the interval is clipped to the metric's range.
+    from kpicore.insights.forecast import clipped
+
+    assert clipped(91.0, 75.4, 106.6, "percent") == (91.0, 75.4, 100.0)
+    assert clipped(-3.0, -10.0, 4.0, "count") == (0.0, 0.0, 4.0)
+    assert clipped(95.0, 80.0, 120.0, "points") == (95.0, 80.0, 100.0)
+    assert clipped(-50.0, -900.0, 10.0, "currency") == (-50.0, -900.0, 10.0)  # refunds

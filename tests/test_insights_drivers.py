@@ -177,7 +177,7 @@ def _as_segments(aggregates):
     return [Segment(a.segment, a.value, a.n, a.previous, previous_n=a.previous_n) for a in aggregates]
 
 
-def test_the_detector_names_the_segment_and_the_rate_and_mix_effects():
+def test_the_detector_names_the_segment_and_keeps_the_rate_and_mix_effects_in_its_numbers():
     churn = _Metric("churn_rate", "Churn rate", "percent", "lower")
     total, previous = churn_totals(CHURN)
     # plan: the same change spread evenly (each plan has the same share of South): explains nothing
@@ -193,10 +193,8 @@ def test_the_detector_names_the_segment_and_the_rate_and_mix_effects():
     )
     (insight,) = Drivers().detect(evidence)
     assert insight.segment == "region = South" and insight.kind == "drivers"
-    assert insight.text == (
-        "Churn rate moved +1.3 pts; 100% of that came from region South: "
-        "rate effect +1.3 pts, mix effect 0.0 pts."
-    )
+    # Rate and mix effects are in the numbers, not in an owner's sentence.
+    assert insight.text == "Churn rate moved +1.3 pts; 100% of that came from region South (+1.3 pts)."
     assert insight.needs_attention is True  # churn up is bad news
     numbers = insight.to_json()["numbers"]
     assert numbers["method"] == "ratio" and numbers["segment"] == "South"
@@ -214,7 +212,10 @@ def test_the_detector_reports_a_detractor_and_says_nothing_without_a_clear_drive
     )
     driver, detractor = Drivers().detect(evidence)
     assert driver.segment == "channel = ads" and driver.numbers["share"] == 2.0
-    assert driver.text == "Revenue moved -$2,000.00; 200% of that came from channel ads (-$4,000.00)."
+    assert driver.text == (  # not "200% of that came from channel ads"
+        "Revenue moved -$2,000.00; channel ads moved by more than that (-$4,000.00), "
+        "the others the other way (+$2,000.00)."
+    )
     assert detractor.segment == "channel = seo" and detractor.numbers["role"] == "detractor"
     assert detractor.needs_attention is False  # seo rose: good news
     # every segment moved alike: no driver, and no detractor
@@ -384,3 +385,31 @@ def test_a_count_that_moved_within_counting_noise_has_no_driver():
     assert Drivers().detect(evidence((17, 21), (19, 17))) == []
     (driver, *_) = Drivers().detect(evidence((140, 210), (160, 170)))
     assert driver.segment == "plan = basic" and driver.numbers["change"] == -80
+
+
+def test_a_segment_of_a_few_responses_is_never_named_and_nor_is_noise():
+    # "CSAT moved -2.0 pts; 162% of that came from region West": West had 8 responses, then 9.
+    csat = _Metric("csat", "Customer satisfaction (CSAT)", "percent", "higher")
+    rows = [agg("West", 87.5, 8, 100.0, 9), agg("North", 79.5, 40, 80.0, 40), agg("East", 70.5, 40, 70.0, 40)]
+    total = sum(a.value * a.n for a in rows) / sum(a.n for a in rows)
+    previous = sum(a.previous * a.previous_n for a in rows) / sum(a.previous_n for a in rows)
+    evidence = _evidence(
+        csat,
+        _result(csat, total, previous),
+        {"region": _result(csat, total, previous, _as_segments(rows), "region")},
+    )
+    evidence.options["min_sample"] = 30
+    assert all("West" not in i.text for i in Drivers().detect(evidence))
+    evidence.options["min_sample"] = 0  # even allowed, a change of one answer in 8 is noise to a z test
+    assert all("West" not in i.text for i in Drivers().detect(evidence))
+    # A big segment whose rate really moved is still named.
+    rows = [agg("West", 50.0, 300, 80.0, 300), agg("North", 80.0, 200, 79.0, 200)]
+    total = sum(a.value * a.n for a in rows) / sum(a.n for a in rows)
+    previous = sum(a.previous * a.previous_n for a in rows) / sum(a.previous_n for a in rows)
+    evidence = _evidence(
+        csat,
+        _result(csat, total, previous),
+        {"region": _result(csat, total, previous, _as_segments(rows), "region")},
+    )
+    evidence.options["min_sample"] = 30
+    assert any(i.segment == "region = West" for i in Drivers().detect(evidence))

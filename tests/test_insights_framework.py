@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -115,7 +116,8 @@ def test_a_third_party_detector_gets_history_and_segments_and_its_insights_are_l
     assert code == 0, err
     listed = [i for i in json.loads(out) if i["kind"] == "recorder"]
     assert [i["metric"] for i in listed] == ["revenue", "nps"]  # by score
-    assert set(listed[0]) == {"metric", "kind", "score", "period", "text", "segment", "numbers"}
+    assert set(listed[0]) == {"metric", "kind", "group", "score", "period", "text", "segment", "numbers"}
+    assert listed[0]["group"] in ("attention", "good", "outlook")
     assert listed[0]["period"] == "2026-W47" and listed[0]["numbers"]["limit"] == 7
     assert listed[0]["text"].startswith("Revenue is ")
     revenue = next(e for e in SEEN if e.metric.name == "revenue")
@@ -130,12 +132,26 @@ def test_a_third_party_detector_gets_history_and_segments_and_its_insights_are_l
     assert nps.segments == {}
 
 
-def test_the_table_lists_sentences_and_a_broken_detector_is_a_warning(monkeypatch, run_kpi, demo_database):
+def test_a_broken_detector_is_logged_for_the_operator_and_the_reader_sees_nothing(
+    monkeypatch, run_kpi, demo_database, caplog
+):
     install(monkeypatch, RecorderPlugin(), BrokenPlugin())
-    code, out, err = run_kpi("insights", "revenue", "--period", "2026-W47", "--source", str(demo_database))
+    with caplog.at_level(logging.WARNING, logger="kpicore.insights"):
+        code, out, err = run_kpi(
+            "insights", "revenue", "--period", "2026-W47", "--source", str(demo_database)
+        )
     assert code == 0, err
     assert "revenue · recorder: Revenue is " in out
-    assert "insight broken failed for revenue: ZeroDivisionError: oops" in err
+    assert "broken" not in out + err and "Warning" not in err and "oops" not in out + err
+    logged = [r for r in caplog.records if r.name == "kpicore.insights"]
+    assert any("insight broken failed for revenue: ZeroDivisionError: oops" in r.getMessage() for r in logged)
+
+
+def test_no_history_is_no_band_rather_than_an_index_error():
+    # `insight unusual failed for repeat_purchase_rate: IndexError` came from a metric without history.
+    from kpicore.insights.unusual import band
+
+    assert band([], "week") is None and band([None], "week") is None and band([], "quarter") is None
 
 
 def test_two_plugins_registering_one_kind_is_an_error_naming_both(monkeypatch, run_kpi, demo_database):
@@ -192,3 +208,26 @@ def test_kpi_check_names_a_wrong_insights_key(run_kpi, tmp_path, demo_database):
     said = out + err
     assert "[insights].top: expected a whole number" in said or "[insights]: unknown key 'unusal'" in said
     assert "[insights.unusual].threshold: expected a number, not 'high'" in said
+
+
+def test_persian_sentences_isolate_their_signed_numbers_and_ranges():
+    # "signed numbers render reversed (`2.3+`, `4.6-`)": each number is a left-to-right isolate.
+    insight = Insight(
+        metric="nps",
+        kind="forecast",
+        score=0.2,
+        period="2026-W47",
+        message="Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s).",
+        values={
+            "metric": Word("Net Promoter Score"),
+            "value": Number(-4.6, "points"),
+            "low": Number(-12.0, "points"),
+            "high": Number(2.3, "points"),
+            "level": Number(0.8, "share"),
+            "next": "2026-W48",
+        },
+    )
+    text = insight.sentence("fa_IR")
+    for number in ("-4.6", "-12.0", "+2.3", "2026-W48", "80%"):
+        assert f"\u2066{number}\u2069" in text, text
+    assert "\u2066" not in insight.sentence("en")

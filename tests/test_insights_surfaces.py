@@ -8,7 +8,7 @@ import json
 import pytest
 
 from kpicore.alerts.rules import ACCEPTED_FORMS, Rule, parse_when
-from kpicore.insights.unusual import band, history_needed
+from kpicore.insights.unusual import band, history_needed, year_lags
 
 KINDS = {"unusual", "trend", "new_trend", "forecast", "concentration", "drivers", "year_over_year"}
 
@@ -26,14 +26,11 @@ def test_the_planted_churn_surge_is_unusual_and_its_numbers_can_be_checked(run_k
     unusual = found[0]
     assert unusual["metric"] == "churn_rate" and unusual["segment"] is None
     numbers = unusual["numbers"]
-    assert numbers["value"] > numbers["high"] and numbers["z"] > numbers["threshold"] == 3.5
-    # Two years of demo data: less than two full seasons before the week, so a plain band, said so.
-    assert numbers["method"] == "plain" and numbers["fallback"] is True
-    assert "plain band, too little history for a seasonal one" in unusual["text"]
+    assert numbers["value"] > numbers["high"] and numbers["z"] > numbers["threshold"] == 3.0
+    # Two years of demo data: one full season before the week, so the band knows the time of year.
+    assert numbers["method"] == "seasonal" and numbers["fallback"] is False
     # Reproducible from `kpi compute`: the same value, and the band from the same trend.
-    assert (
-        history_needed("week", {}) > 120
-    )  # the seasonal band's reach; the demo's data starts within 120 weeks
+    assert history_needed("week", {}) > 120  # the band's reach; the demo's data starts within 120 weeks
     code, out, err = run_kpi(
         "compute",
         "churn_rate",
@@ -49,10 +46,11 @@ def test_the_planted_churn_surge_is_unusual_and_its_numbers_can_be_checked(run_k
     assert code == 0, err
     (computed,) = json.loads(out)
     assert computed["value"] == pytest.approx(numbers["value"])
-    values = [point["value"] for point in computed["trend"]]
-    while values and values[0] in (None, 0):
-        values.pop(0)
-    again = band(values, "week")
+    points = computed["trend"]
+    while points and points[0]["value"] in (None, 0):
+        points.pop(0)
+    values = [point["value"] for point in points]
+    again = band(values, "week", lags=year_lags([point["period"] for point in points]))
     assert again.expected == pytest.approx(numbers["expected"]) and again.high == pytest.approx(
         numbers["high"]
     )
@@ -95,12 +93,16 @@ def render(run_kpi, tmp_path, demo_database, extra=""):
 def test_a_digest_shows_its_top_insights_and_none_when_told(run_kpi, tmp_path, demo_database):
     text = render(run_kpi, tmp_path, demo_database)
     assert "unusually high" in text  # in the headline or the list
-    listed = text.split("Insights:\n", 1)[1].split("\n\n", 1)[0]
-    assert 1 <= listed.count("\n- ") + listed.startswith("- ") <= 3
+    # `insights = 3` (the default top) shows 3, besides the one the headline names; grouped.
+    assert sum(line.startswith("- ") for line in text.splitlines()) == 3
+    assert text.index("Needs attention:") < text.index("- ")
+    if "Outlook:" in text:
+        assert text.index("Outlook:") > text.rindex("Needs attention:")
     one = render(run_kpi, tmp_path, demo_database, "insights = 1")
     assert one.count("unusually high") == 1
+    assert sum(line.startswith("- ") for line in one.splitlines()) == 1
     none = render(run_kpi, tmp_path, demo_database, "insights = 0")
-    assert "Insights:" not in none and "unusually" not in none
+    assert "Needs attention:" not in none and "unusually" not in none
     (tmp_path / "kpi.toml").write_text(
         DIGEST.format(db=demo_database, extra='insights = "all"'), encoding="utf-8"
     )
@@ -138,7 +140,7 @@ period = "2026-W47"
     by_region = {s["segment"]: s for s in states if s["alert"] == "churn_odd"}
     assert {name for name, s in by_region.items() if s["firing"]} == {"South"}
     south = by_region["South"]
-    assert south["value"] > south["band"]["high"] and south["band"]["method"] == "plain"
+    assert south["value"] > south["band"]["high"] and south["band"]["method"] == "seasonal"
     total = next(s for s in states if s["alert"] == "churn_total")
     assert total["firing"] and total["segment"] is None
     nps = next(s for s in states if s["alert"] == "nps_odd")

@@ -31,7 +31,8 @@ from . import context
 @context.locale_option
 @context.config_option
 def insights_command(metrics, period, source, tz, output, locale, config_path):
-    """List the insights about METRICS (default: every metric) for a period, highest score first.
+    """List the insights about METRICS (default: every metric) for a period: needs attention, good news,
+    then the outlook (forecasts), highest score first inside each group.
 
     Unusual changes, trends, forecasts, concentration in one segment and what the installed insight
     plugins add, each with a score and the numbers behind it.
@@ -54,8 +55,6 @@ def insights_command(metrics, period, source, tz, output, locale, config_path):
         findings = find_insights(chosen, the_period, the_source, config, reg)
     finally:
         the_source.close()
-    for problem in findings.problems:
-        click.echo(f"Warning: {problem}", err=True)
     if output == "json":
         click.echo(
             json.dumps([insight.to_json() for insight in findings.insights], indent=2, ensure_ascii=False)
@@ -64,7 +63,15 @@ def insights_command(metrics, period, source, tz, output, locale, config_path):
     if not findings.insights:
         click.echo(f"No insights for {the_period.label}.")
         return
+    from ..i18n import _, using
+    from ..insights.base import GROUPS
+
+    group = None
     for insight in findings.insights:
+        if insight.group != group:
+            group = insight.group
+            with using(config.locale):
+                click.echo(("" if insight is findings.insights[0] else "\n") + _(GROUPS[group]))
         segment = f" [{insight.segment}]" if insight.segment else ""
         click.echo(
             f"{insight.score:.2f}  {insight.metric} · {insight.kind}{segment}: "

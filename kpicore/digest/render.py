@@ -64,12 +64,31 @@ class DigestSpec:
 
 @dataclass
 class InsightView:
-    """What a template sees of one insight: its sentence in the digest's language."""
+    """What a template sees of one insight: its sentence in the digest's language, and its group
+    (``attention``, ``good``, ``outlook``) with that group's heading."""
 
     metric: str
     kind: str
     text: str
     segment: str | None = None
+    group: str = "attention"
+    heading: str = ""
+
+
+def insight_view(insight, locale: str, currency: str) -> InsightView:
+    from kpicore.i18n import using
+    from kpicore.insights.base import GROUPS
+
+    with using(locale):
+        heading = _(GROUPS[insight.group])
+    text = insight.sentence(locale, currency)
+    return InsightView(insight.metric, insight.kind, text, insight.segment, insight.group, heading)
+
+
+def shown_insights(insights, views: list[InsightView]) -> list[InsightView]:
+    """The views a digest shows: as many as it asked for (``TopInsights.shown``), after the headline's."""
+    shown = getattr(insights, "shown", None)
+    return views if shown is None else views[:shown]
 
 
 def headline_candidates(insights: Sequence[Any], views: Sequence[InsightView]) -> list:
@@ -489,7 +508,7 @@ def render(
         metric_view(result, locale=locale, currency=currency, min_sample=spec.min_sample)
         for result in results
     ]
-    insight_views = [InsightView(i.metric, i.kind, i.sentence(locale, currency), i.segment) for i in insights]
+    insight_views = [insight_view(i, locale, currency) for i in insights]
     top = headline(
         results,
         locale=locale,
@@ -499,6 +518,7 @@ def render(
     )
     if top.named is not None and top.named.kind == "unusual":  # said once, in the headline
         insight_views = [view for view in insight_views if view.text != top.named.sentence]
+    insight_views = shown_insights(insights, insight_views)
     images: dict[str, bytes] = {}
     chart_ids: dict[str, str] = {}
     if charts if charts is not None else fmt in ("html", "slack"):

@@ -159,10 +159,13 @@ def digest_insights(spec: DigestSpec, period: Period, source, config, registry) 
     top = spec.insights if spec.insights is not None else insight_options(config, registry)["top"]
     if not top:
         return []
-    findings = find_insights(select_metrics(spec.metrics, registry), period, source, config, registry)
-    for problem in findings.problems:
-        _log.warning("digest %s: %s", spec.name, problem)
-    return findings.insights[:top]
+    from kpicore.insights.run import TopInsights
+
+    findings = find_insights(
+        select_metrics(spec.metrics, registry), period, source, config, registry, min_sample=spec.min_sample
+    )
+    # A failing insight is already logged by find_insights, for the operator.
+    return TopInsights(findings.insights[: top + 1], top)  # one spare, for the one the headline names
 
 
 def prepare_unavailable(

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import N_
 from ..results import clean_number
 
 if TYPE_CHECKING:
@@ -51,6 +52,23 @@ class Span:
     period: str
 
 
+#: The groups a reader sees insights in, in this order, with their headings.
+GROUPS = {
+    "attention": N_("Needs attention"),
+    "good": N_("Good news"),
+    "outlook": N_("Outlook"),
+}
+#: Kinds that look ahead: grouped under "Outlook" whatever they predict.
+OUTLOOK_KINDS = ("forecast",)
+
+
+def ranked(insights: list[Insight]) -> list[Insight]:
+    """``insights`` grouped (needs attention, good news, outlook) and by score inside each group, so a
+    forecast never comes before an unusual change or what drove it."""
+    order = list(GROUPS)
+    return sorted(insights, key=lambda insight: (order.index(insight.group), -insight.score))
+
+
 @dataclass(frozen=True)
 class Insight:
     """One insight about one metric for one period (the JSON object of ``kpi insights``).
@@ -73,13 +91,20 @@ class Insight:
     needs_attention: bool = True
 
     @property
+    def group(self) -> str:
+        """``attention``, ``good`` or ``outlook`` (a forecast, whatever it predicts)."""
+        if self.kind in OUTLOOK_KINDS:
+            return "outlook"
+        return "attention" if self.needs_attention else "good"
+
+    @property
     def text(self) -> str:
         """The sentence in English with numbers written plainly (the JSON ``text``)."""
         return self.sentence("en")
 
     def sentence(self, locale: str = "en", currency: str = "USD") -> str:
         """The sentence for people in ``locale``: the template translated, each number formatted."""
-        from ..i18n import _, using
+        from ..i18n import _, direction, using
         from ..presentation import formatting
 
         with using(locale):
@@ -99,13 +124,23 @@ class Insight:
                         if isinstance(value, (int, float))
                         else str(value)
                     )
+            if direction(locale) == "rtl":
+                # Numbers, signs, ranges and period labels keep their order inside right-to-left text
+                # (Unicode isolates, as the metric blocks have them), in every format.
+                from ..digest.render import ltr
+
+                rendered = {
+                    key: text if isinstance(self.values[key], Word) else ltr(text)
+                    for key, text in rendered.items()
+                }
             return _(self.message) % rendered
 
     def to_json(self) -> dict[str, Any]:
-        """``{metric, kind, score, period, text, segment, numbers}`` with plain JSON types."""
+        """``{metric, kind, group, score, period, text, segment, numbers}`` with plain JSON types."""
         return {
             "metric": self.metric,
             "kind": self.kind,
+            "group": self.group,
             "score": round(float(self.score), 4),
             "period": self.period,
             "text": self.text,

@@ -59,6 +59,9 @@ class Concentration(Detector):
             if hit is None:
                 continue
             segment, fraction = hit
+            records = next(s.n for s in broken_down.segments if s.segment == segment)
+            if (records or 0) < int(evidence.options.get("min_sample", 0) or 0):
+                continue  # too few records to speak about the segment
             value = next(value for name, value in pairs if name == segment)
             unit = evidence.metric.unit
             found.append(

@@ -192,13 +192,50 @@ def segment_aggregates(broken_down) -> list[SegmentAggregate]:
 ADDITIVE_DRIVER = N_(
     "%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
 )
-RATIO_DRIVER = N_(
-    "%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s: "
-    "rate effect %(rate)s, mix effect %(mix)s."
+#: A segment that moved more than the total (the others went the other way): said as what it is.
+BEYOND_TOTAL = N_(
+    "%(metric)s moved %(change)s; %(dimension)s %(segment)s moved by more than that (%(segment_change)s), "
+    "the others the other way (%(others)s)."
 )
 DETRACTOR = N_(
     "%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of %(change)s."
 )
+
+
+#: How sure a segment's own change must be before it is named (two-sided 95 %: 1.96 standard errors).
+SURE = 1.96
+
+
+def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> bool:
+    """Whether a segment's own change from ``previous`` to ``value`` stands out from sampling noise:
+    a rate (percent) by the two-proportion test on its records; NPS-like points by the largest variance
+    a score of -100..100 can have per response (all promoters and detractors: 1 per response, in
+    fractions); a count by Poisson noise (variance = the count). Other units (sums and means of
+    amounts, whose variance needs per-segment sums of squares): not tested, True."""
+    value, previous, n, previous_n = segment.value, segment.previous, segment.n, segment.previous_n
+    if value is None or previous is None:
+        return False
+    if unit == "count":
+        return not within_counting_noise(value, previous, sds)
+    if not n or not previous_n:
+        return False
+    if unit == "percent":
+        pooled = (value * n + previous * previous_n) / 100 / (n + previous_n)
+        error = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / n + 1 / previous_n))
+        return abs(value - previous) / 100 > sds * error if error > 0 else value != previous
+    if unit == "points":
+        return abs(value - previous) / 100 > sds * math.sqrt(1 / n + 1 / previous_n)
+    return True
+
+
+def speaks(segment: SegmentAggregate | None, unit: str, min_sample: int) -> bool:
+    """Whether an insight may name ``segment``: ``min_sample`` records in both periods, and a change of
+    its own that stands out from noise."""
+    return (
+        segment is not None
+        and min(segment.n or 0, segment.previous_n or 0) >= min_sample
+        and distinguishable(unit, segment)
+    )
 
 
 def within_counting_noise(value: float, previous: float, sds: float) -> bool:
@@ -246,10 +283,14 @@ class Drivers(Detector):
                 continue
             if found.net_share < settings["min_net"]:
                 continue  # the segments' moves cancel out: a wash, not a change with a driver
-            drivers = found.drivers()
+            # Only segments with enough records, whose own change stands out from noise, are named.
+            aggregates = {a.segment: a for a in segment_aggregates(broken_down)}
+            minimum = int(evidence.options.get("min_sample", 0) or 0)
+            unit = evidence.metric.unit
+            drivers = [c for c in found.drivers() if speaks(aggregates.get(c.segment), unit, minimum)]
             if drivers and (best is None or drivers[0].excess > best[2].excess):
                 best = (dimension, found, drivers[0])
-            detractors = found.detractors()
+            detractors = [c for c in found.detractors() if speaks(aggregates.get(c.segment), unit, minimum)]
             if detractors and (worst is None or detractors[0].share < worst[2].share):
                 worst = (dimension, found, detractors[0])
         insights = []
@@ -296,9 +337,7 @@ class Drivers(Detector):
             "segment": top.segment,
             "segment_change": Number(float(top.change), "change", of=metric.unit),
         }
-        if found.kind == "ratio":
-            values["rate"] = Number(float(top.rate), "change", of=metric.unit)
-            values["mix"] = Number(float(top.mix), "change", of=metric.unit)
+        values["others"] = Number(float(found.total_change - top.change), "change", of=metric.unit)
         numbers = self._numbers(evidence, dimension, found)
         numbers.update(
             {"role": "driver", "segment": top.segment, "share": float(top.share), "excess": float(top.excess)}
@@ -312,7 +351,8 @@ class Drivers(Detector):
             # holds it all, so an unusual-change flag (0.5 and up) of the same change ranks first.
             score=0.3 + 0.2 * min(1.0, float(top.excess)),
             period=result.period,
-            message=RATIO_DRIVER if found.kind == "ratio" else ADDITIVE_DRIVER,
+            # Rate and mix effects are for --details and JSON (numbers): an owner reads the segment's part.
+            message=BEYOND_TOTAL if top.share > 1.05 else ADDITIVE_DRIVER,
             values=values,
             segment=f"{dimension} = {top.segment}",
             numbers=numbers,

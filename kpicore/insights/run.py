@@ -14,21 +14,34 @@ from typing import Any
 
 from ..errors import ConfigError, MappingError
 from ..settings import unknown_key
-from .base import Detector, Evidence, Insight
+from .base import Detector, Evidence, Insight, ranked
 
 _log = logging.getLogger("kpicore.insights")
+# A failing insight is the operator's to see (`kpi serve`'s log, a configured logger), never the reader's:
+# without a handler of the application's own, Python would print it on the terminal.
+_log.addHandler(logging.NullHandler())
 
 #: ``[insights]`` keys and their defaults (each detector's own keys live in ``[insights.KIND]``).
 OPTIONS: dict[str, Any] = {
     "dimensions": None,  # None: every dimension of the source's customers
     "top": 3,  # insights a digest shows
     "exclude": [],  # kinds not to run
+    "min_sample": 30,  # no insight names a segment with fewer records (a digest's min_sample overrides)
 }
+
+
+class TopInsights(list):
+    """The insights a message shows (best first), with one or more spare: ``shown`` of them are shown
+    after the one the headline names, if any, is taken out (so ``insights = 3`` shows 3)."""
+
+    def __init__(self, insights, shown: int):
+        super().__init__(insights)
+        self.shown = shown
 
 
 @dataclass
 class Findings:
-    """What a run found: the insights (highest score first), the results they came from, problems."""
+    """What a run found: the insights (grouped, then highest score first), their results, problems."""
 
     insights: list[Insight] = field(default_factory=list)
     results: list = field(default_factory=list)
@@ -63,6 +76,9 @@ def insight_options(config, registry=None) -> dict[str, Any]:
         raise ConfigError(
             f'{where}: [insights].dimensions: expected a list of dimension names such as ["region"]'
         )
+    minimum = options["min_sample"]
+    if not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 0:
+        raise ConfigError(f"{where}: [insights].min_sample: expected a whole number of records (0 or more)")
     if not isinstance(options["top"], int) or isinstance(options["top"], bool) or options["top"] < 0:
         raise ConfigError(f"{where}: [insights].top: expected a whole number of insights (0 or more)")
     if not isinstance(options["exclude"], list) or not all(isinstance(k, str) for k in options["exclude"]):
@@ -112,22 +128,19 @@ def insight_problems(config, registry) -> list[str]:
 
 
 def find_insights(
-    metrics: Sequence,
-    period,
-    source,
-    config,
-    registry,
-    *,
-    kinds: Sequence[str] | None = None,
+    metrics: Sequence, period, source, config, registry, *, kinds=None, min_sample: int | None = None
 ) -> Findings:
-    """Every insight of every registered detector about ``metrics`` for ``period``, highest score first.
+    """Every insight of every registered detector about ``metrics`` for ``period``: needs attention,
+    good news, outlook (forecasts), highest score first inside each group.
 
     A metric that is unavailable or whose value is missing gets no insight. A detector that raises is
-    reported in ``problems`` (naming it and the metric) and the others still run.
+    logged (``kpicore.insights``, with its traceback) and reported in ``problems`` (naming it and the
+    metric), and the others still run: the reader sees nothing of it.
     """
     from ..compute import compute
 
     options = insight_options(config, registry)
+    options["min_sample"] = options["min_sample"] if min_sample is None else min_sample  # a digest's own
     chosen = {
         kind: detector
         for kind, detector in detectors(registry).items()
@@ -184,11 +197,11 @@ def find_insights(
                 found = detector.detect(evidence) or []
             except Exception as error:
                 problem = f"insight {kind} failed for {metric.name}: {type(error).__name__}: {error}"
-                _log.info(problem)
+                _log.warning(problem, exc_info=True)
                 findings.problems.append(problem)
                 continue
             findings.insights.extend(found)
-    findings.insights.sort(key=lambda insight: (insight.needs_attention, insight.score), reverse=True)
+    findings.insights = ranked(findings.insights)
     return findings
 
 

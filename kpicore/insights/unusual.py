@@ -1,29 +1,35 @@
 """Unusual change: the period's value lies outside the band its own history predicts.
 
 The band (``band()``, a pure function over the history's values) is robust, calibrated on the metric's
-own history, and seasonal where the history allows:
+own history, and seasonal from the first full season of history:
 
 - *Expected value*: a Theil-Sen line (the median of the slopes between every pair of points, so a few
   outliers or a growing business do not move it) through the last ``level_window`` values before the
   period, extended one period.
 - *Width*: the same prediction made for each of the ``window`` periods before this one, from the values
   before each; the robust standard deviation (1.4826 x the median absolute deviation) of those errors is
-  the band's ``scale``. So the band is as wide as the method's own recent misses: noise, a curving trend
-  and what the line cannot follow are all in it, and an old outlier is one large error among many. The
-  band is expected ± ``threshold`` x scale; fewer than ``min_history`` earlier values: no band.
-- *Seasonal band*: daily data with weekly seasonality (season 7) and weekly data with yearly seasonality
-  (season 52; monthly: 12), when two full seasons of history lie before every point the band uses. A
-  point's seasonal effect is how far its value ``season`` and ``2 x season`` periods before stood from
-  the median of its neighbours then, as a ratio for a metric whose values are all positive (a business
-  that grows has peaks that grow with it), else as a difference. It counts only when every earlier
-  season agrees in sign, and then the smaller one (the median of three or more), so one past outlier is
-  not taken for a season. The band above then runs on the values with their seasonal effects taken out.
-- With too little history for the seasonal band where one applies (a day or a week), the plain band is
-  used and the insight says so.
+  the band's ``scale``. So the band is as wide as the method's own recent misses.
+- *Seasonal effects* (daily data: the day of the week; weekly and monthly data: the time of year). A
+  point's effect in an earlier season is how far the value at the same point then (the same ISO week
+  number, W53 with W52, as year over year compares) stood from the *level around it*: the median of its
+  neighbours within ``reach`` periods on each side, after leaving out the neighbours that are
+  themselves far from that median (a season's own peak of up to six weeks), so the weeks beside a peak
+  are measured against the ordinary level, not one the peak pulls up. It is a ratio for a metric whose
+  values are all positive (a growing business's peaks grow with it), else a difference, and it counts
+  only when it stands out from that neighbourhood's spread by ``SIGNIFICANT`` robust SDs (else 0).
+- *Combining seasons*: with one earlier season its effect is the expected one; with two, the smaller
+  when both agree in sign; with three or more, their median. The band above then runs on the values
+  with their effects taken out (so the level, and a growing business's growth, come from the recent
+  weeks), and the effect is put back on the period's expected value.
+- *Doubt widens, never narrows*: when the seasons do not agree (a peak seen in one season only: a
+  season, or a one-off?) or a peak of an earlier season lies ``holiday_move`` periods beside this one
+  (a holiday that moved), the band spans every one of those readings, so neither is flagged.
+- With no earlier season in the history where one applies, the plain band is used (``fallback``).
 
 Limits: the recent past must be a fair guide; after a level shift, the periods at the new level are
-flagged until the window has seen them. Holidays that move (Easter) are not a season it knows. A
-seasonal pattern must have repeated at least twice.
+flagged until the window has seen them. A holiday that moves by more than ``holiday_move`` periods a
+year (Easter can move five weeks) is flagged where it lands the first time; one that stays on its
+week (Nowruz) or moves about a week (Eid, Diwali) is a season once seen.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from ..i18n import N_
 from .base import Detector, Evidence, Insight, Number, Word
@@ -40,10 +47,21 @@ from .base import Detector, Evidence, Insight, Number, Word
 SEASONS = {"day": 7, "week": 52, "month": 12}
 #: A robust standard deviation is this many median absolute deviations (for normal noise).
 MAD_TO_SD = 1.4826
-#: Neighbours on each side used for the local level when estimating a seasonal effect.
-NEIGHBOURS = 3
+#: An earlier season's effect counts when it stands out from its neighbourhood by this many robust SDs.
+SIGNIFICANT = 4.0
+#: Two or more seasons that agree in sign, each standing out by this many robust SDs, are a season.
+AGREE = 2.5
+#: Earlier seasons looked at, at most.
+MAX_SEASONS = 3
 
-DEFAULTS = {"threshold": 3.5, "window": 26, "level_window": 13, "min_history": 12, "seasons": 2}
+DEFAULTS = {
+    "threshold": 3.0,
+    "window": 26,
+    "level_window": 13,
+    "min_history": 12,
+    "seasons": 1,
+    "holiday_move": 3,
+}
 
 
 @dataclass(frozen=True)
@@ -90,13 +108,41 @@ def theil_sen(points: Sequence[tuple[float, float]]) -> tuple[float, float]:
 
 
 def predict(values: Sequence[float | None], level_window: int = DEFAULTS["level_window"]) -> float | None:
-    """The value expected after ``values`` (oldest first): the Theil-Sen line through the last
-    ``level_window`` of them, one period on; None with fewer than 4."""
-    points = [(i, v) for i, v in enumerate(values) if v is not None][-level_window:]
+    """The value expected after ``values`` (oldest first); None with fewer than 4 of them.
+
+    With ``2 x level_window`` values: the slope is the median of the slopes between each of the older
+    ``level_window`` values and each of the recent ones (robust, and steadier than a line through half
+    as many), and the level the trimmed mean of the last ``level_window`` values carried
+    to the next period along it (the middle half of them: one or two outliers move it not at all).
+    With fewer: the Theil-Sen line through the last ``level_window``, one period on."""
+    points = [(i, v) for i, v in enumerate(values) if v is not None][-2 * level_window :]
     if len(points) < 4:
         return None
-    slope, intercept = theil_sen(points)
-    return intercept + slope * len(values)
+    if len(points) < 2 * level_window:
+        slope, intercept = theil_sen(points[-level_window:])
+        return intercept + slope * len(values)
+    older, recent = points[:level_window], points[level_window:]
+    slope = statistics.median((y2 - y1) / (x2 - x1) for x1, y1 in older for x2, y2 in recent)
+    carried = sorted(y + slope * (len(values) - x) for x, y in recent)
+    cut = len(carried) // 4
+    return statistics.fmean(carried[cut : len(carried) - cut])
+
+
+#: Share of the largest misses a band's width leaves out (past outliers, last year's peak).
+TRIM = 0.1
+
+
+def trimmed_sd(deviations: Sequence[float]) -> float:
+    """A robust standard deviation of ``deviations`` (centred on 0): the root mean square of all but the
+    largest ``TRIM`` of them, scaled to be the SD for normal noise. More stable than the median absolute
+    deviation on a half year of misses (its spread is about half), and as blind to a few outliers."""
+    ordered = sorted(abs(d) for d in deviations)
+    kept = ordered[: max(1, len(ordered) - math.ceil(TRIM * len(ordered)))]
+    share = len(kept) / len(ordered)
+    edge = statistics.NormalDist().inv_cdf((1 + share) / 2) if share < 1 else math.inf
+    # E[x^2 | |x| < edge] for standard normal x
+    inner = 1.0 if math.isinf(edge) else 1 - 2 * edge * statistics.NormalDist().pdf(edge) / share
+    return math.sqrt(statistics.fmean(d * d for d in kept) / inner)
 
 
 def plain_band(
@@ -124,45 +170,163 @@ def plain_band(
     if expected is None or len(errors) < 8:
         return None
     center = statistics.median(errors)
-    scale = MAD_TO_SD * statistics.median(abs(e - center) for e in errors)
+    scale = trimmed_sd([e - center for e in errors])
     if scale == 0:
         # A flat history: the mean absolute error, so one odd point does not make every change infinite.
         scale = 1.2533 * statistics.fmean(abs(e - center) for e in errors)
     return Band(expected, scale, threshold, "plain", None, known)
 
 
-def seasonal_effects(
-    values: Sequence[float | None], season: int, seasons: int = 2, *, ratio: bool = False
-) -> list[float | None]:
-    """Each point's seasonal effect (None where fewer than ``seasons`` earlier seasons exist or their
-    values are missing): a difference, or with ``ratio`` a relative one (0.35 for +35 %). See the
-    module docstring."""
-    effects: list[float | None] = []
-    for position in range(len(values)):
-        earlier = []
-        k = 1
-        while position - k * season - NEIGHBOURS >= 0:
-            then = position - k * season
-            around = [
-                values[i]
-                for i in range(then - NEIGHBOURS, min(len(values), then + NEIGHBOURS + 1))
-                if i != then and values[i] is not None
-            ]
-            if values[then] is None or len(around) < NEIGHBOURS:
-                earlier = []
-                break
-            level = statistics.median(around)
-            earlier.append(values[then] / level - 1 if ratio else values[then] - level)
-            k += 1
-        if len(earlier) < seasons:
-            effects.append(None)
-        elif len(earlier) >= 3:
-            effects.append(statistics.median(earlier))
-        elif all(e > 0 for e in earlier) or all(e < 0 for e in earlier):
-            effects.append(min(earlier, key=abs))
-        else:
-            effects.append(0.0)
-    return effects
+def reach(season: int) -> int:
+    """Neighbours on each side of an earlier season's point that give the level around it."""
+    return 13 if season >= 52 else max(2, season // 2)
+
+
+def year_lags(labels: Sequence[str]) -> list[int | None]:
+    """For each weekly label (``2026-W47``), how many positions back the same ISO week number of the
+    year before lies (W53 with W52, as year over year compares; 53 after a 53-week year); None where
+    that is before the first label. Other labels: None (the season's length applies)."""
+    lags: list[int | None] = []
+    for position, label in enumerate(labels):
+        lag = None
+        if len(label) == 8 and label[4:6] == "-W":
+            year, week = int(label[:4]), int(label[6:])
+            weeks_before = date(year - 1, 12, 28).isocalendar().week
+            then = date.fromisocalendar(year - 1, min(week, weeks_before), 1)
+            lag = (date.fromisocalendar(year, week, 1) - then).days // 7
+        lags.append(lag if lag is not None and position - lag >= 0 else None)
+    return lags
+
+
+def _level_around(values: Sequence[float | None], point: int, season: int) -> tuple[float, float] | None:
+    """(level, robust SD) at ``point`` from its neighbours, along their local slope (a growing business),
+    leaving out those far from the rest (a season's peak, up to half a reach long)."""
+    width = reach(season)
+    around = [
+        (i - point, values[i])
+        for i in range(max(0, point - width), min(len(values), point + width + 1))
+        if i != point and values[i] is not None
+    ]
+    if len(around) < width:
+        return None
+    for _ in range(2):
+        before = [v for i, v in around if i < 0]
+        after = [v for i, v in around if i > 0]
+        slope = (
+            (statistics.median(after) - statistics.median(before)) / (width + 1) if before and after else 0.0
+        )
+        residuals = [(i, v - slope * i) for i, v in around]
+        level = statistics.median(r for _, r in residuals)
+        spread = MAD_TO_SD * statistics.median(abs(r - level) for _, r in residuals)
+        kept = [
+            (i, v)
+            for (i, v), (_, r) in zip(around, residuals, strict=True)
+            if abs(r - level) <= SIGNIFICANT * spread
+        ]
+        if spread == 0 or len(kept) == len(around) or len(kept) < width:
+            break
+        around = kept
+    return level, spread
+
+
+def _effect(
+    values: Sequence[float | None], point: int, season: int, ratio: bool, bar: float = 0.0
+) -> float | None:
+    """The seasonal effect at an earlier ``point`` against the level around it: 0 unless it stands out
+    by more than ``bar`` (default ``SIGNIFICANT``) robust SDs; None when it cannot be measured."""
+    if not 0 <= point < len(values) or values[point] is None:
+        return None
+    found = _level_around(values, point, season)
+    if found is None or (ratio and found[0] <= 0):
+        return None
+    level, spread = found
+    if abs(values[point] - level) <= (bar or SIGNIFICANT) * spread:
+        return 0.0
+    return values[point] / level - 1 if ratio else values[point] - level
+
+
+def _earlier(position: int, lags: Sequence[int | None], season: int, seasons: int) -> list[int]:
+    """The positions of the same point in up to ``seasons`` earlier seasons, most recent first."""
+    found = []
+    while len(found) < seasons:
+        lag = lags[position] if lags else season
+        if lag is None or position - lag < 0:
+            break
+        position -= lag
+        found.append(position)
+    return found
+
+
+@dataclass(frozen=True)
+class Season:
+    """A point's seasonal effect (``effect``, put on its expected value) and every reading the band
+    must allow (``readings``: the seasons' disagreements, a peak beside it); None: no earlier season."""
+
+    effect: float
+    readings: tuple[float, ...]
+    seasons: int
+    #: The SD of a week's value around its level then, as the effect's own unit: how unsure it is.
+    uncertainty: float = 0.0
+
+
+def seasonal_effect(
+    values: Sequence[float | None],
+    position: int,
+    season: int,
+    *,
+    ratio: bool,
+    lags: Sequence[int | None] = (),
+    move: int = 1,
+) -> Season | None:
+    """The seasonal effect of ``values[position]`` from the earlier seasons in ``values`` (see the
+    module docstring); None when no earlier season is there."""
+    earlier = _earlier(position, lags, season, MAX_SEASONS)
+    effects = []  # each season's, counted from AGREE robust SDs (agreeing seasons are evidence enough)
+    for then in earlier:
+        effect = _effect(values, then, season, ratio, AGREE)
+        if effect is None:
+            break
+        effects.append(effect)
+    if not effects:
+        return None
+    readings = set()
+    agreeing = [e for e in effects if e > 0] if sum(e > 0 for e in effects) >= 2 else []
+    agreeing = agreeing or ([e for e in effects if e < 0] if sum(e < 0 for e in effects) >= 2 else [])
+    if len(effects) >= 2:
+        # Seasons that agree: the smaller of two, the median of more; else (a one-off in one): none.
+        effect = min(agreeing, key=abs) if len(agreeing) == 2 else statistics.median(agreeing or [0.0])
+    else:
+        # One season: a peak, or a one-off? Both readings are allowed, when it stands out clearly.
+        strong = _effect(values, earlier[0], season, ratio)
+        effect = strong or 0.0
+        readings.add(0.0)
+    readings.update(_moved(values, earlier[: len(effects)], season, ratio, move))
+    readings.add(effect)
+    uncertainty = 0.0
+    if any(readings):
+        level, spread = _level_around(values, earlier[0], season) or (1.0, 0.0)
+        uncertainty = spread / level if ratio and level > 0 else spread
+    return Season(effect, tuple(sorted(readings)), len(effects), uncertainty)
+
+
+def _moved(values, earlier: list[int], season: int, ratio: bool, move: int) -> set[float]:
+    """The effects of a peak up to ``move`` periods beside this point a season ago, when it may be a
+    holiday that moved: with one season, any; with more, one that was not beside it the season before
+    (a fixed peak next door makes this an ordinary week) but was near it then (it recurs; a one-off
+    does not)."""
+    found = set()
+    for offset in (o for step in range(1, move + 1) for o in (-step, step)):
+        beside = _effect(values, earlier[0] + offset, season, ratio)
+        if not beside:
+            continue
+        if len(earlier) >= 2:
+            then = [_effect(values, earlier[1] + o, season, ratio, AGREE) for o in range(-move - 2, move + 3)]
+            same_side = [e for e in then if e and (e > 0) == (beside > 0)]
+            fixed = then[offset + move + 2]
+            if not same_side or (fixed and (fixed > 0) == (beside > 0)):
+                continue
+        found.add(beside)
+    return found
 
 
 def band(
@@ -174,64 +338,80 @@ def band(
     level_window: int = DEFAULTS["level_window"],
     min_history: int = DEFAULTS["min_history"],
     seasons: int = DEFAULTS["seasons"],
+    holiday_move: int = DEFAULTS["holiday_move"],
+    lags: Sequence[int | None] = (),
 ) -> Band | None:
     """The band for the LAST of ``values`` (oldest first), periods of ``kind``: seasonal when the
-    history allows, else plain (``fallback`` set when a season applies but the history is short)."""
+    history holds ``seasons`` earlier seasons, else plain (``fallback`` set when a season applies).
+    ``lags``: per value, the positions back to the same period a year before (:func:`year_lags`), for
+    weeks whose years have 53 weeks; by default the season's length."""
     season = SEASONS.get(kind)
-    if season is not None:
-        ratio = all(v > 0 for v in values if v is not None)
-        effects = seasonal_effects(values, season, seasons, ratio=ratio)
-        used = [
-            i
-            for i in range(max(0, len(values) - 1 - window - level_window), len(values))
-            if values[i] is not None
-        ]
-        if effects[-1] is not None and all(effects[i] is not None for i in used):
-            adjusted = [
-                None
-                if v is None or effects[i] is None
-                else (v / (1 + effects[i]) if ratio else v - effects[i])
-                for i, v in enumerate(values)
-            ]
-            found = plain_band(
-                adjusted,
-                threshold=threshold,
-                window=window,
-                level_window=level_window,
-                min_history=min_history,
-            )
-            if found is not None:
-                effect = effects[-1]
-                if ratio:
-                    return Band(
-                        found.expected * (1 + effect),
-                        found.scale * (1 + effect),
-                        threshold,
-                        "seasonal",
-                        season,
-                        found.history,
-                    )
-                return Band(
-                    found.expected + effect, found.scale, threshold, "seasonal", season, found.history
-                )
+    if season is not None and values and values[-1] is not None:
+        found = _seasonal_band(
+            values, season, threshold, window, level_window, min_history, seasons, holiday_move, lags
+        )
+        if found is not None:
+            return found
     found = plain_band(
         values, threshold=threshold, window=window, level_window=level_window, min_history=min_history
     )
     if found is None:
         return None
     return Band(
-        found.expected, found.scale, threshold, "plain", None, found.history, fallback=kind in ("day", "week")
+        found.expected, found.scale, threshold, "plain", None, found.history, fallback=season is not None
     )
+
+
+def _seasonal_band(values, season, threshold, window, level_window, min_history, seasons, move, lags):
+    ratio = all(v > 0 for v in values if v is not None)
+    last = len(values) - 1
+    move = move if season >= 52 else 0  # holidays move within a year of weeks, not a week of days
+    own = seasonal_effect(values, last, season, ratio=ratio, lags=lags, move=move)
+    if own is None or own.seasons < seasons:
+        return None
+    adjusted = list(values)
+    for position in range(max(0, last - window - 2 * level_window), last):
+        if values[position] is None:
+            continue
+        found = seasonal_effect(values, position, season, ratio=ratio, lags=lags, move=0)
+        if found is None:
+            # No earlier season to tell: a point far from the level around it (last year's peak, seen
+            # once) stands in at that level, so it neither widens the band nor pulls the line.
+            outlier = _effect(values, position, season, ratio)
+            if outlier:
+                adjusted[position] = values[position] / (1 + outlier) if ratio else values[position] - outlier
+        elif found.effect:
+            effect = found.effect
+            adjusted[position] = values[position] / (1 + effect) if ratio else values[position] - effect
+    found = plain_band(
+        adjusted, threshold=threshold, window=window, level_window=level_window, min_history=min_history
+    )
+    if found is None:
+        return None
+    edges = []
+    for effect in own.readings:
+        center = found.expected * (1 + effect) if ratio else found.expected + effect
+        # the band's own width (noise grows with the square root of a peak: counts), and the effect's
+        # uncertainty, measured from a few noisy weeks a season ago
+        noise = found.scale * (math.sqrt(1 + effect) if ratio else 1)
+        unsure = (found.expected * own.uncertainty if ratio else own.uncertainty) if effect else 0.0
+        half = threshold * math.hypot(noise, unsure)
+        edges.append((center - half, center + half))
+    low, high = min(e[0] for e in edges), max(e[1] for e in edges)
+    expected, scale = (low + high) / 2, (high - low) / (2 * threshold)
+    if len(own.readings) == 1:
+        expected = found.expected * (1 + own.effect) if ratio else found.expected + own.effect
+    return Band(expected, scale, threshold, "seasonal", season, found.history)
 
 
 def history_needed(kind: str, settings) -> int:
     """Periods of history (the period included) for a seasonal band of ``kind``, else a plain one."""
     window = int(settings.get("window", DEFAULTS["window"]))
+    level_window = int(settings.get("level_window", DEFAULTS["level_window"]))
     season = SEASONS.get(kind)
     if season is None:
-        return window + int(settings.get("level_window", DEFAULTS["level_window"])) + 1
-    level_window = int(settings.get("level_window", DEFAULTS["level_window"]))
-    return int(settings.get("seasons", DEFAULTS["seasons"])) * season + window + level_window + NEIGHBOURS + 1
+        return window + 2 * level_window + 1
+    return MAX_SEASONS * season + window + 2 * level_window + reach(season) + 2
 
 
 def score(z: float, threshold: float) -> float:
@@ -244,14 +424,10 @@ def score(z: float, threshold: float) -> float:
 MESSAGES = {
     ("high", "plain"): N_("%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s)."),
     ("low", "plain"): N_("%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s)."),
-    ("high", "fallback"): N_(
-        "%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s; "
-        "plain band, too little history for a seasonal one)."
-    ),
-    ("low", "fallback"): N_(
-        "%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s; "
-        "plain band, too little history for a seasonal one)."
-    ),
+    # The method (a plain band where a seasonal one could not be had yet) is in the JSON's numbers:
+    # readers get the finding, not the statistics.
+    ("high", "fallback"): N_("%(metric)s is unusually high at %(value)s (expected %(low)s to %(high)s)."),
+    ("low", "fallback"): N_("%(metric)s is unusually low at %(value)s (expected %(low)s to %(high)s)."),
     ("high", 52): N_(
         "%(metric)s is unusually high at %(value)s for the time of year (expected %(low)s to %(high)s)."
     ),
@@ -335,14 +511,17 @@ class UnusualChange(Detector):
         return history_needed(period.kind, settings)
 
     def detect(self, evidence: Evidence) -> list[Insight]:
-        found = band_from_settings(evidence.values, evidence.period.kind, evidence.settings)
+        lags = (
+            year_lags([point.period for point in evidence.history]) if evidence.period.kind == "week" else ()
+        )
+        found = band_from_settings(evidence.values, evidence.period.kind, evidence.settings, lags)
         value = evidence.result.value
         if found is None or not found.outside(value):
             return []
         return [unusual_insight(evidence.metric, evidence.result.period, value, found)]
 
 
-def band_from_settings(values, kind: str, settings) -> Band | None:
+def band_from_settings(values, kind: str, settings, lags: Sequence[int | None] = ()) -> Band | None:
     """``band()`` with the ``[insights.unusual]`` settings."""
     return band(
         values,
@@ -352,4 +531,6 @@ def band_from_settings(values, kind: str, settings) -> Band | None:
         level_window=int(settings.get("level_window", DEFAULTS["level_window"])),
         min_history=int(settings.get("min_history", DEFAULTS["min_history"])),
         seasons=int(settings.get("seasons", DEFAULTS["seasons"])),
+        holiday_move=int(settings.get("holiday_move", DEFAULTS["holiday_move"])),
+        lags=lags,
     )

@@ -1,0 +1,76 @@
+"""The unusual-change band on a growing shop with a December peak: seasonal from the first full season,
+following level and growth, an ordinary week beside the peak left alone (pure functions)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from kpicore.insights.unusual import band, history_needed, year_lags
+
+#: Weeks (0-based within the year) of the December peak: +40 % over four weeks.
+PEAK = range(48, 52)
+
+
+def growing_shop(years: float, *, seed: int = 7, growth: float = 0.20, noise: float = 0.03) -> list[float]:
+    """Weekly revenue growing ``growth`` a year, a December peak of +40 %, multiplicative noise."""
+    rng = random.Random(seed)
+    values = []
+    for week in range(int(years * 52)):
+        level = 100_000 * (1 + growth) ** (week / 52)
+        if week % 52 in PEAK:
+            level *= 1.4
+        values.append(level * math.exp(rng.gauss(0, noise)))
+    return values
+
+
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_an_ordinary_late_november_week_beside_the_peak_is_not_unusual(seed):
+    values = growing_shop(3, seed=seed)
+    week = 2 * 52 + 47  # the week before the third December's peak
+    history = values[: week + 1]
+    assert abs(history[-1] / (sum(history[-7:-1]) / 6) - 1) < 0.1
+    found = band(history[-history_needed("week", {}) :], "week")
+    assert found is not None and not found.outside(history[-1])
+
+
+@pytest.mark.parametrize("years", [2, 3])
+def test_the_december_peak_seen_a_year_before_is_not_unusual(years):
+    values = growing_shop(years + 1)
+    for offset in PEAK:
+        week = years * 52 + offset  # the second (or third) December
+        history = values[: week + 1][-history_needed("week", {}) :]
+        found = band(history, "week")
+        assert found.method == "seasonal" and not found.fallback, (years, offset)
+        assert not found.outside(history[-1]), (years, offset, found)
+
+
+def test_from_one_season_a_spike_is_still_found_and_so_is_a_missing_peak():
+    values = growing_shop(2)
+    spike = 52 + 20
+    values[spike] *= 1.3  # ten noise SDs
+    found = band(values[: spike + 1], "week")
+    assert found.method == "seasonal" and found.outside(values[spike])
+    quiet = band(values[:spike], "week")
+    assert not quiet.outside(values[spike - 1])
+
+
+def test_a_season_seen_only_once_follows_growth():
+    values = growing_shop(2, growth=0.30)
+    week = 52 + 49
+    found = band(values[: week + 1], "week")
+    # expected about a year's growth over last December's week, not last year's value
+    assert found.low < values[week] < found.high
+    assert found.expected > values[week - 52] * 1.15
+
+
+def test_iso_week_53_maps_to_week_52_and_the_week_after_to_the_same_week_number():
+    labels = [f"2025-W{w:02d}" for w in range(1, 53)] + [f"2026-W{w:02d}" for w in range(1, 54)]
+    labels += [f"2027-W{w:02d}" for w in range(1, 10)]
+    lags = year_lags(labels)
+    assert lags[labels.index("2026-W10")] == 52
+    assert lags[labels.index("2026-W53")] == 53  # W53 compares with W52 of 2025
+    assert lags[labels.index("2027-W01")] == 53  # 2026 had 53 weeks
+    assert lags[labels.index("2025-W05")] is None  # no year before in the history
