@@ -42,8 +42,9 @@ LAYERS: list[tuple[str, set[str]]] = [
             "state",
         },
     ),
-    ("insights", {"insights"}),
     ("presentation", {"formatting", "charts", "presentation"}),
+    # Insights speak in formatted numbers: number, unit and locale formatting sits below them.
+    ("insights", {"insights"}),
     ("messages", {"message", "digest", "alerts", "personal"}),
     ("delivery", {"delivery", "channels", "events"}),
     ("service", {"limits", "scheduler", "serve", "chat", "follows", "sync"}),

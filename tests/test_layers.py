@@ -21,7 +21,6 @@ KNOWN_UPWARD = {
     ("kpicore.digest.config", "kpicore.scheduler"),
     ("kpicore.digest.run", "kpicore.plugins"),
     ("kpicore.digest.run", "kpicore.registry"),
-    ("kpicore.insights.base", "kpicore.presentation.formatting"),
     ("kpicore.serve.send", "kpicore.registry"),
 }
 

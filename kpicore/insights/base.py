@@ -127,7 +127,7 @@ class Insight:
             if direction(locale) == "rtl":
                 # Numbers, signs, ranges and period labels keep their order inside right-to-left text
                 # (Unicode isolates, as the metric blocks have them), in every format.
-                from ..digest.render import ltr
+                from ..presentation.bidi import ltr
 
                 rendered = {
                     key: text if isinstance(self.values[key], Word) else ltr(text)
