@@ -73,6 +73,8 @@ def is_segment(source, from_, column: str) -> bool:
     if name_looks_personal(column):
         return False
     counts = _value_counts(source, from_, column)
+    if not counts:  # no rows yet: nothing personal to show, and a breakdown by it is simply empty
+        return True
     distinct = [v for v in counts if v is not None and str(v).strip()]
     if len(distinct) > MAX_SEGMENTS or not distinct or _numeric(distinct):
         return False
