@@ -308,11 +308,24 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     return config
 
 
-def files_cache_dir(state_url: str | None) -> Path:
-    """Where typed copies of files as exported are kept: ``kpi-cache/`` beside a SQLite state database,
-    else the user cache directory."""
-    if state_url and state_url.startswith("sqlite:///") and ":memory:" not in state_url:
-        return Path(state_url.removeprefix("sqlite:///")).parent / "kpi-cache"
+def files_cache_dir(state_url: str | None, base_dir: Path | None = None) -> Path:
+    """Where typed copies of files as exported are kept: ``kpi-cache/`` beside a SQLite state database
+    (``state_url`` as kpi.toml writes it: a bare path, or ``sqlite:///``; relative to ``base_dir``), else
+    the user cache directory."""
+    raw = state_url or ("kpi-state.db" if base_dir is not None else "")
+    path: Path | None = None
+    if not raw:
+        pass
+    elif "://" not in raw:
+        path = Path(raw)
+    elif raw.split("://", 1)[0].split("+", 1)[0] == "sqlite":
+        rest = raw.split("://", 1)[1]
+        if rest.startswith("/") and ":memory:" not in rest and len(rest) > 1:
+            path = Path(rest[1:].split("?", 1)[0]) if not rest.startswith("//") else Path(rest[1:])
+    if path is not None:
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        return path.parent / "kpi-cache"
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kpicore"
 
 
@@ -320,7 +333,7 @@ def _share_with_source(config: Config, raw: dict[str, Any]) -> None:
     """The settings the files connector reads beyond [source] (see SourceConfig)."""
     source = config.source
     source.locale, source.calendar = config.locale, config.calendar
-    source.cache_dir = files_cache_dir(config.resolved_state_url())
+    source.cache_dir = files_cache_dir(config.state_url, config.base_dir)
     named: list = []
     for digest in config.digests.values():
         if isinstance(digest, dict) and isinstance(digest.get("breakdowns"), dict):

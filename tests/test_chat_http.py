@@ -98,7 +98,7 @@ def test_signed_nps_command_is_answered_in_the_http_response(start_chat):
 
 
 def test_answer_numbers_equal_kpi_compute_json(start_chat):
-    from kpicore.presentation.formatting import format_number, format_value
+    from kpicore.presentation.formatting import format_number, format_value, same_decimals
 
     url, _, _ = start_chat()
     answer = ask(url, "churn 2026-11")
@@ -117,8 +117,14 @@ def test_answer_numbers_equal_kpi_compute_json(start_chat):
         check=True,
     )
     [expected] = json.loads(computed.stdout)
-    assert format_value(expected["value"], "percent") in answer.text
-    assert f"({format_value(expected['previous'], 'percent')})" in answer.text
+    numbers = [expected["value"], expected["previous"], expected["value"] - expected["previous"]]
+    with same_decimals(numbers, "percent"):  # one count of decimals for a metric's value, previous and change
+        value, previous = (
+            format_value(expected["value"], "percent"),
+            format_value(expected["previous"], "percent"),
+        )
+    assert value in answer.text
+    assert f"({previous})" in answer.text
     assert f"n = {format_number(expected['n'])}" in answer.text
 
 

@@ -64,7 +64,7 @@ from kpicore.dimensions import refusal_for
 from kpicore.errors import KpiError, SourceError
 from kpicore.i18n import _
 from kpicore.presentation import formatting
-from kpicore.presentation.blockkit import slack_escape
+from kpicore.presentation.blockkit import slack_entities, slack_escape
 from kpicore.results import MetricResult
 
 log = logging.getLogger("kpicore.chat")
@@ -132,7 +132,7 @@ class Answerer:
         except SourceError as error:
             return self._source_down(error)
         except KpiError as error:
-            return problem(slack_escape(str(error)))
+            return problem(slack_entities(str(error)))
         except Exception:  # an answer, never Slack's dispatch_failed
             log.exception("/kpi failed")
             return problem(_("Something went wrong answering that; it has been logged. Please try again."))
@@ -184,7 +184,7 @@ class Answerer:
         return Reply(ephemeral(heading, blocks), how="list")
 
     def _command_error(self, error: CommandError) -> Reply:
-        text = slack_escape(str(error))
+        text = slack_entities(str(error))
         if error.kind in ("period", "period-range"):
             hint = _("Periods: %(periods)s") % {
                 "periods": formatting.format_list(f"`{p}`" for p in PERIOD_EXAMPLES)
@@ -205,7 +205,7 @@ class Answerer:
             _(
                 "The data source isn't answering right now, so I can't compute that. Please try again in a minute."
             ),
-            slack_escape(str(error)),
+            slack_entities(str(error)),
         )
 
     def _refused(self, names: list[str], asker: Asker) -> Reply:
@@ -309,7 +309,7 @@ class Answerer:
                 "period": request.period.label,
             }
             return Reply(
-                ephemeral(text, [context_block(f":hourglass_flowing_sand: {slack_escape(text)}")]),
+                ephemeral(text, [context_block(f":hourglass_flowing_sand: {slack_entities(text)}")]),
                 later=later,
                 how="pending",
             )
@@ -328,7 +328,7 @@ class Answerer:
         if isinstance(error, SourceError):
             return self._source_down(error)
         if isinstance(error, KpiError):
-            return problem(slack_escape(str(error)))
+            return problem(slack_entities(str(error)))
         if error is not None:
             raise error
         return self._answer(

@@ -10,7 +10,7 @@ from kpicore.chat.blocks import Reply, context_block, ephemeral, fit_blocks, pro
 from kpicore.chat.grammar import DigestRequest
 from kpicore.errors import SourceError
 from kpicore.i18n import _
-from kpicore.presentation.blockkit import slack_escape
+from kpicore.presentation.blockkit import slack_entities, slack_escape
 
 
 def digest_reply(answerer, request: DigestRequest, asker: Asker) -> Reply:
@@ -32,7 +32,7 @@ def digest_reply(answerer, request: DigestRequest, asker: Asker) -> Reply:
                 if isinstance(error, SourceError):
                     later.set_result(answerer._source_down(error))
                 elif error is not None:
-                    later.set_result(problem(slack_escape(str(error))))
+                    later.set_result(problem(slack_entities(str(error))))
                 else:
                     later.set_result(done.result())
 
@@ -41,7 +41,7 @@ def digest_reply(answerer, request: DigestRequest, asker: Asker) -> Reply:
             "name": request.name
         }
         return Reply(
-            ephemeral(text, [context_block(f":hourglass_flowing_sand: {slack_escape(text)}")]),
+            ephemeral(text, [context_block(f":hourglass_flowing_sand: {slack_entities(text)}")]),
             later=later,
             how="pending",
         )

@@ -219,7 +219,7 @@ class _TableRows:
 def _missed_target(result: MetricResult, locale: str, currency: str) -> str | None:
     """The line a folded target column leaves for a metric off its target: ``churn_rate: target ≤ 1.5%
     ✗ 0.30 pts over``, ``revenue: goal $50,000.00 ✗ $2,000.00 short``; None when on track or without."""
-    from ..targets import label, standing
+    from ..presentation.targets import label, standing
 
     the_status = result.target_status
     if the_status is None or the_status.on_track in (None, True):

@@ -29,12 +29,18 @@ MRKDWN_MARKS = "*_~`"
 WORD_JOINER = "\u2060"
 
 
-def slack_escape(value: Any) -> str:
-    """Escape ``&``, ``<`` and ``>`` as Slack's mrkdwn requires, so data can never become a
-    mention (``<!channel>``, ``<@U123>``) or a link (``<https://…|x>``); and keep ``*``, ``_``, ``~`` and
-    backticks from formatting (see :data:`MRKDWN_MARKS`). The words a reader sees stay the same."""
+def slack_entities(value: Any) -> str:
+    """Escape ``&``, ``<`` and ``>`` as Slack's mrkdwn requires, so text can never become a mention
+    (``<!channel>``, ``<@U123>``) or a link (``<https://…|x>``): for kpicore's own messages, whose
+    backticks and asterisks are formatting."""
     text = "" if value is None else str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_escape(value: Any) -> str:
+    """A data value in mrkdwn: :func:`slack_entities`, and ``*``, ``_``, ``~`` and backticks kept from
+    formatting (see :data:`MRKDWN_MARKS`). The words a reader sees stay the same."""
+    text = slack_entities(value)
     for mark in MRKDWN_MARKS:
         text = text.replace(mark, f"{WORD_JOINER}{mark}{WORD_JOINER}")
     return text
