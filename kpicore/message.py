@@ -111,7 +111,7 @@ class Message:
         def render(fmt: str):
             from html import escape
 
-            from kpicore.presentation.blockkit import slack_escape
+            from kpicore.presentation.blockkit import slack_entities
 
             if fmt == "slack":
                 return Rendered(
@@ -119,7 +119,7 @@ class Message:
                     body=text,
                     messages=[
                         {
-                            "text": slack_escape(text),
+                            "text": slack_entities(text),
                             "blocks": [
                                 {"type": "section", "text": {"type": "plain_text", "text": text[:2900]}}
                             ],

@@ -109,7 +109,7 @@ def test_times_amounts_duplicates_and_left_out_values(run_kpi, exported):
 
 def test_the_table_says_what_was_left_out_and_counted_once(run_kpi, exported):
     code, out, err = run_kpi(
-        "compute", "new_customers", "revenue", "--period", "2026-W47", "--source", str(exported)
+        "compute", "new_customers", "revenue", "--period", "2026-W47", "--source", str(exported), "--wide"
     )
     assert code == 0, err
     # Rule "what still does not parse": the based-on cell.
@@ -345,7 +345,7 @@ def test_the_based_on_cell_in_five_languages(run_kpi, tmp_path, locale, expected
     (tmp_path / "kpi.toml").write_text(
         f'locale = "{locale}"\ndigits = "native"\n[source]\nurl = "{folder}"\n'
     )
-    code, out, err = run_kpi("compute", "new_customers", "--period", "2026-W47")
+    code, out, err = run_kpi("compute", "new_customers", "--period", "2026-W47", "--wide")
     assert code == 0, err
     assert expected in out
 

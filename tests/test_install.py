@@ -30,7 +30,7 @@ def test_make_setup_installs_the_runtime_only_and_make_test_adds_the_test_tools(
 
     runtime = [r for r in requires("kpicore") if "extra ==" not in r]
     assert not any(re.match(rf"{tool}\b", r) for r in runtime for tool in TEST_TOOLS), runtime
-    assert "-e '.[test]'" in planned("test")
+    assert "-e '.[test,lint]'" in planned("test")  # the test tools and the linters
 
 
 def test_make_dist_builds_wheels_that_run_without_the_checkout(tmp_path):

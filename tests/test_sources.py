@@ -269,6 +269,9 @@ def test_postgres_statement_timeout(pg_schema, registry):
 def test_bad_urls(registry, tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="not found"):
         open_source(str(tmp_path / "missing.db"), SourceConfig(), registry)
+    with pytest.raises(ConfigError, match="folder or file not found"):
+        open_source(str(tmp_path / "notes.txt"), SourceConfig(), registry)
+    (tmp_path / "notes.txt").write_text("not a database\n")
     with pytest.raises(ConfigError, match="no connector handles source"):
         open_source(str(tmp_path / "notes.txt"), SourceConfig(), registry)
     with pytest.raises(ConfigError, match=r"\$\{SHOP_DB_PASSWORD\}"):

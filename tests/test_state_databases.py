@@ -25,7 +25,7 @@ from kpicore.serve.alerts import run_alert
 from kpicore.state import metric_values, open_state, state_dialect, store_results, store_trend
 from kpicore.state import state_url as configured_state_url
 from kpicore.testing import create_mysql_database, drop_mysql_database, mysql_url
-from tests.test_digest_state import POSTGRES_SERVER
+from tests.test_digest_state import POSTGRES_SERVER, state_url  # noqa: F401 - the fixture
 from tests.test_serve import Serve, deliveries, environment, kpicore_parts, wait_until_sent, write_config
 
 START, END = "2026-11-16T00:00:00+00:00", "2026-11-23T00:00:00+00:00"
@@ -149,7 +149,7 @@ def test_postgres_scheme_opens_the_state_database(postgres_database, tmp_path):
     engine = open_state(configured_state_url(config))
     assert engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
     with engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0006"
 
 
 @pytest.fixture

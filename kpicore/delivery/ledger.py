@@ -339,11 +339,24 @@ def holds(engine: Engine, key: MessageKey, destination: str, fence: int) -> bool
 
 
 def record_progress(
-    engine: Engine, key: MessageKey, destination: str, message_ids: Iterable[str], *, fence: int | None = None
+    engine: Engine,
+    key: MessageKey,
+    destination: str,
+    message_ids: Iterable[str],
+    *,
+    fence: int | None = None,
+    sending: bool = False,
 ) -> bool:
-    """Store what a pending send has created so far (a resumed send starts from it)."""
+    """Store what a pending send has created so far (a resumed send starts from it); ``sending`` keeps
+    a send already handed over in ``sending`` (a crash then leaves it ``unknown``, never resent)."""
     return _finish(
-        engine, key, destination, status=PENDING, message_ids=list(message_ids), error=None, fence=fence
+        engine,
+        key,
+        destination,
+        status=SENDING if sending else PENDING,
+        message_ids=list(message_ids),
+        error=None,
+        fence=fence,
     )
 
 
@@ -369,7 +382,7 @@ def _finish(engine, key, destination, *, status, message_ids, error, fence=None)
 
     table = _table()
     values: dict[str, Any] = {"status": status, "updated_at": _now()}
-    if status != PENDING:
+    if status not in (PENDING, SENDING):  # a claim in flight keeps its lease
         values.update(lease_until=None, last_error=error[:MAX_ERROR_LENGTH] if error else None)
     if message_ids is not None:
         values["message_ids"] = json.dumps(message_ids)

@@ -244,7 +244,9 @@ def _send_one(
         with (
             Fenced(prove, None if channel.can_look_up else mark) as fenced,
             parts.recording(
-                lambda entries: ledger.record_progress(engine, key, destination, entries),
+                lambda entries: ledger.record_progress(
+                    engine, key, destination, entries, sending=fenced.marked
+                ),
                 None if force else ticket.message_ids,
             ),
         ):

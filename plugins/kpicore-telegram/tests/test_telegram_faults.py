@@ -15,7 +15,7 @@ from test_telegram_digest import GROUP, write_config
 
 def test_a_send_killed_mid_way_is_unknown_never_duplicated(tmp_path, demo_database, telegram):
     write_config(tmp_path, demo_database, telegram, destinations=[f"telegram:{GROUP}"], extra="")
-    config = (tmp_path / "kpi.toml").read_text() + '\n[serve]\nlease = "5s"\n'
+    config = (tmp_path / "kpi.toml").read_text() + '\n[serve]\ntick = "1s"\nlease = "5s"\n'
     (tmp_path / "kpi.toml").write_text(config)
     process = subprocess.Popen(
         [KPI, "digest", "send", "weekly"],
