@@ -74,7 +74,7 @@ def test_follow_unfollow_following_and_one_personal_message_across_a_restart(
     assert "Customer satisfaction" not in text  # unfollowed before the fire
     # The top insights about the followed metrics, as in a digest of them: here a forecast, the drivers of the
     # change and the same week a year before.
-    assert "*Insights*" in text and "Forecast for 2026-W48: Net Promoter Score" in text
+    assert "*Outlook*" in text and "Forecast for 2026-W48: Net Promoter Score" in text
     assert "a year before" in text
     assert message["metadata"]["event_payload"]["key"].startswith("personal")
     status, body = serve.get("/healthz")
