@@ -25,8 +25,11 @@ from kpicore.serve.alerts import run_alert
 from kpicore.state import metric_values, open_state, state_dialect, store_results, store_trend
 from kpicore.state import state_url as configured_state_url
 from kpicore.testing import create_mysql_database, drop_mysql_database, mysql_url
-from tests.test_digest_state import POSTGRES_SERVER, state_url  # noqa: F401 - the fixture
+from tests import test_digest_state
+from tests.test_digest_state import POSTGRES_SERVER
 from tests.test_serve import Serve, deliveries, environment, kpicore_parts, wait_until_sent, write_config
+
+state_url = test_digest_state.state_url  # the state-database fixture, shared
 
 START, END = "2026-11-16T00:00:00+00:00", "2026-11-23T00:00:00+00:00"
 

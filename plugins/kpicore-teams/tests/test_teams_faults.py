@@ -15,7 +15,9 @@ from test_teams_digest import write_config
 def test_a_send_killed_mid_way_is_unknown_never_duplicated(tmp_path, demo_database, workflows):
     url = workflows.fake.add_flow("Sales")
     write_config(tmp_path, demo_database, extra="")
-    (tmp_path / "kpi.toml").write_text((tmp_path / "kpi.toml").read_text() + '\n[serve]\ntick = "1s"\nlease = "5s"\n')
+    (tmp_path / "kpi.toml").write_text(
+        (tmp_path / "kpi.toml").read_text() + '\n[serve]\ntick = "1s"\nlease = "5s"\n'
+    )
     env = kpi_env(TEAMS_WEBHOOK_SALES=url)
     process = subprocess.Popen(
         [KPI, "digest", "send", "weekly"],
