@@ -232,7 +232,7 @@ def _send_one(
     lost = f"{key.describe()} to {destination}: the claim was taken over by another sender"
 
     def prove() -> None:
-        if not ledger.holds(engine, key, destination, ticket.fence):
+        if not _holds(engine, key, destination, ticket.fence):
             raise ClaimLost(lost)
 
     def mark() -> None:  # ``sending`` just before the message leaves (SMTP DATA, or the whole send)
@@ -285,6 +285,35 @@ def _stopped(destination: str, ticket, reason: str) -> DeliveryOutcome:
     """A sender that lost its claim stops at once: one line, nothing recorded (the holder's row stands)."""
     log.warning("stopped: %s; the holder finishes it", reason)
     return DeliveryOutcome(destination, "skipped", previous_status=ledger.PENDING, attempts=ticket.attempts)
+
+
+def _holds(
+    engine: Engine, key: MessageKey, destination: str, fence: int, within: dt.timedelta = RECORD_RETRY
+) -> bool:
+    """``ledger.holds``, retried for up to ``within`` while the state database is locked or unreachable
+    (a hiccup is not a lost claim); the last error is raised after ``within``."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    deadline = time.monotonic() + within.total_seconds()
+    pause, warned = 0.25, False
+    while True:
+        try:
+            return ledger.holds(engine, key, destination, fence)
+        except SQLAlchemyError as error:
+            if not warned:
+                warned = True
+                reason = redact(str(getattr(error, "orig", None) or error).splitlines()[0])
+                log.warning(
+                    "state database: could not check the claim on %s to %s (%s); retrying for up to %d s",
+                    key.describe(),
+                    destination,
+                    reason,
+                    within.total_seconds(),
+                )
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 def _record_sent(
