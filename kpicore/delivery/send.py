@@ -287,33 +287,46 @@ def _stopped(destination: str, ticket, reason: str) -> DeliveryOutcome:
     return DeliveryOutcome(destination, "skipped", previous_status=ledger.PENDING, attempts=ticket.attempts)
 
 
-def _holds(
-    engine: Engine, key: MessageKey, destination: str, fence: int, within: dt.timedelta = RECORD_RETRY
+def _through_outage(
+    write: Callable[[], bool], doing: str, done: str, within: dt.timedelta = RECORD_RETRY
 ) -> bool:
-    """``ledger.holds``, retried for up to ``within`` while the state database is locked or unreachable
-    (a hiccup is not a lost claim); the last error is raised after ``within``."""
+    """``write()``, retried for up to ``within`` while the state database is locked or unreachable (a
+    hiccup is neither a lost claim nor a lost record). One log line when it first fails ("could not
+    ``doing``"), one when it goes through late (``done``); the last error is raised after ``within``."""
     from sqlalchemy.exc import SQLAlchemyError
 
     deadline = time.monotonic() + within.total_seconds()
-    pause, warned = 0.25, False
+    pause, failed_at = 0.25, None
     while True:
         try:
-            return ledger.holds(engine, key, destination, fence)
+            result = write()
         except SQLAlchemyError as error:
-            if not warned:
-                warned = True
+            if failed_at is None:
+                failed_at = time.monotonic()
                 reason = redact(str(getattr(error, "orig", None) or error).splitlines()[0])
                 log.warning(
-                    "state database: could not check the claim on %s to %s (%s); retrying for up to %d s",
-                    key.describe(),
-                    destination,
+                    "state database: could not %s (%s); retrying for up to %d s",
+                    doing,
                     reason,
                     within.total_seconds(),
                 )
             if time.monotonic() + pause > deadline:
                 raise
             time.sleep(pause)
-            pause = min(pause * 2, 2.0)
+            pause = min(pause * 2, 4.0)
+            continue
+        if failed_at is not None:
+            log.warning("state database: %s, %.1f s late", done, time.monotonic() - failed_at)
+        return result
+
+
+def _holds(engine: Engine, key: MessageKey, destination: str, fence: int) -> bool:
+    """``ledger.holds`` through an outage of the state database."""
+    return _through_outage(
+        lambda: ledger.holds(engine, key, destination, fence),
+        f"check the claim on {key.describe()} to {destination}",
+        f"checked the claim on {key.describe()} to {destination}",
+    )
 
 
 def _record_sent(
@@ -325,37 +338,11 @@ def _record_sent(
     *,
     fence: int | None = None,
 ) -> bool:
-    """``ledger.mark_sent``, retried for up to ``within`` while the state database is locked or
-    unreachable: the message is out, so its record must not be lost to a hiccup. One log line when
-    the first write fails, one when it is recorded; the last error is raised after ``within``."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    deadline = time.monotonic() + within.total_seconds()
-    pause, failed_at = 0.25, None
-    while True:
-        try:
-            recorded = ledger.mark_sent(engine, key, destination, message_ids, fence=fence)
-        except SQLAlchemyError as error:
-            if failed_at is None:
-                failed_at = time.monotonic()
-                reason = redact(str(getattr(error, "orig", None) or error).splitlines()[0])
-                log.warning(
-                    "state database: could not record that %s went to %s (%s); retrying for up to %d s",
-                    key.describe(),
-                    destination,
-                    reason,
-                    within.total_seconds(),
-                )
-            if time.monotonic() + pause > deadline:
-                raise
-            time.sleep(pause)
-            pause = min(pause * 2, 4.0)
-            continue
-        if failed_at is not None:
-            log.warning(
-                "state database: recorded that %s went to %s, %.1f s late",
-                key.describe(),
-                destination,
-                time.monotonic() - failed_at,
-            )
-        return recorded
+    """``ledger.mark_sent`` through an outage of the state database: the message is out, so its record
+    must not be lost to a hiccup."""
+    return _through_outage(
+        lambda: ledger.mark_sent(engine, key, destination, message_ids, fence=fence),
+        f"record that {key.describe()} went to {destination}",
+        f"recorded that {key.describe()} went to {destination}",
+        within,
+    )
