@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..metric import Metric
 from ..periods import Period
-from ..results import Comparison, Segment
+from ..results import Comparison, MetricResult, Segment, Warning_
 from .values import NONE_SEGMENT, _metric_values, _n
 
 
@@ -54,3 +54,36 @@ def _metric_segments(metric: Metric, config, segment_values, windows: list[Perio
             segment.compare = metric.value(evaluated[2]) if _n(metric, evaluated[2]) != 0 else None
         segments.append(segment)
     return segments
+
+
+def blank_result(metric: Metric, period: Period, by: str | None, config) -> MetricResult:
+    """The result of ``metric`` over ``period`` before any value is known."""
+    return MetricResult(
+        metric=metric.name,
+        title=metric.title,
+        unit=metric.unit,
+        better=metric.better,
+        status="ok",
+        period=period.label,
+        start=period.start_iso(),
+        end=period.end_iso(),
+        dimension=by,
+        n_noun=metric.count_noun(config),
+    )
+
+
+def add_segments(
+    result: MetricResult, metric: Metric, config, segment_values, segment_problems, windows
+) -> None:
+    """The breakdown of ``result`` by its dimension, or a warning saying why the metric has none."""
+    problem = next((segment_problems[e] for e in metric.entities(config) if e in segment_problems), None)
+    if problem:
+        # Not invalid records: the metric as a whole is fine, it has no breakdown (count 0).
+        result.warnings.append(Warning_(problem, 0))
+        return
+    result.segments = _metric_segments(metric, config, segment_values, windows)
+    if result.compare is not None:
+        for segment in result.segments:
+            segment.compared = True
+            if result.compare.value is None:
+                segment.compare = None  # no data a year back for the total: none for a segment

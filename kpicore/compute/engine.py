@@ -13,17 +13,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 
-from ..errors import PeriodError
 from ..left_out import reading_notes
-from ..metric import Measure, Metric
-from ..periods import Period, year_before
-from ..results import MetricResult, TrendPoint, Warning_
+from ..metric import Metric
+from ..periods import Period
+from ..results import MetricResult, TrendPoint
 from ..source import Source
 from ..targets import apply_targets
-from .assembling import _comparison, _metric_segments
-from .planning import COMPARISONS, plan
-from .queries import _labelled_queries, columns_read
-from .running import _execute_isolating_entities
+from .assembling import _comparison, add_segments, blank_result
+from .planning import compute_windows, plan
+from .queries import columns_read
+from .running import measure_values
 from .segments import _segments
 from .values import _metric_values, _n, _warnings
 
@@ -47,27 +46,11 @@ def compute(
     would give a partial number). ``progress``, when given, is called with the entities whose queries are
     running whenever that changes (from the threads running them), for a terminal to show.
     """
-    if compare is not None and compare not in COMPARISONS:
-        raise PeriodError(f"cannot compare with {compare!r}: use {', '.join(COMPARISONS)}")
-    previous = period.previous()
-    windows = [period, previous]
-    trend_periods = period.trend(trend) if trend else []
-    year_ago = year_before(period) if compare else None
-    extra = [year_ago, year_ago.previous()] if year_ago is not None else []
-    for window in [*trend_periods, *extra]:
-        if all((window.start, window.end) != (w.start, w.end) for w in windows):
-            windows.append(window)
+    windows, trend_periods, year_ago = compute_windows(period, trend, compare)
+    previous = windows[1]
     the_plan = plan(metrics, source, windows, config)
 
-    labelled = _labelled_queries(source, the_plan, windows)
-    queries = [query for _, query in labelled]
-    window_values: list[dict[Measure, float | None]] = [{} for _ in windows]
-    answers, queries = _execute_isolating_entities(
-        source, the_plan, windows, queries, config, [entity for entity, _ in labelled], progress
-    )
-    for rows, (_, read) in zip(answers, queries, strict=True):
-        for w, window in enumerate(windows):
-            window_values[w].update(read(rows, w, window))
+    window_values = measure_values(source, the_plan, windows, config, progress)
 
     segment_windows = [period, previous, *([year_ago] if year_ago is not None else [])]
     segment_values, segment_problems = ({}, {})
@@ -79,18 +62,7 @@ def compute(
 
     results = []
     for metric in the_plan.metrics:
-        result = MetricResult(
-            metric=metric.name,
-            title=metric.title,
-            unit=metric.unit,
-            better=metric.better,
-            status="ok",
-            period=period.label,
-            start=period.start_iso(),
-            end=period.end_iso(),
-            dimension=by,
-            n_noun=metric.count_noun(config),
-        )
+        result = blank_result(metric, period, by, config)
         results.append(result)
         if metric.name in the_plan.unavailable:
             result.status = "unavailable"
@@ -124,18 +96,6 @@ def compute(
                 result.value,
             )
         if by is not None:
-            problem = next(
-                (segment_problems[e] for e in metric.entities(config) if e in segment_problems), None
-            )
-            if problem:
-                # Not invalid records: the metric as a whole is fine, it has no breakdown (count 0).
-                result.warnings.append(Warning_(problem, 0))
-            else:
-                result.segments = _metric_segments(metric, config, segment_values, segment_windows)
-                if result.compare is not None:
-                    for segment in result.segments:
-                        segment.compared = True
-                        if result.compare.value is None:
-                            segment.compare = None  # no data a year back for the total: none for a segment
+            add_segments(result, metric, config, segment_values, segment_problems, segment_windows)
     apply_targets(results, config)
     return results

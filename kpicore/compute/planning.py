@@ -6,8 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..errors import PeriodError
 from ..metric import Measure, Metric
-from ..periods import Period
+from ..periods import Period, year_before
 from ..source import EntityUnavailable, Row, Source
 
 #: What ``compute(..., compare=...)`` accepts: the same period a year before.
@@ -71,3 +72,19 @@ def _missing_column(source: Source, measures, window: Period) -> str | None:
         except ColumnUnavailable as error:
             return str(error)
     return None
+
+
+def compute_windows(period: Period, trend: int | None, compare: str | None):
+    """The windows one compute evaluates: the period and the one before, then the trend's periods and,
+    with ``compare``, the same period a year before and the one before that, without repeats. Returns
+    ``(windows, trend_periods, year_ago)``."""
+    if compare is not None and compare not in COMPARISONS:
+        raise PeriodError(f"cannot compare with {compare!r}: use {', '.join(COMPARISONS)}")
+    windows = [period, period.previous()]
+    trend_periods = period.trend(trend) if trend else []
+    year_ago = year_before(period) if compare else None
+    extra = [year_ago, year_ago.previous()] if year_ago is not None else []
+    for window in [*trend_periods, *extra]:
+        if all((window.start, window.end) != (w.start, w.end) for w in windows):
+            windows.append(window)
+    return windows, trend_periods, year_ago

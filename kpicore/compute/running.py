@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..errors import SourceError
+from ..metric import Measure
 from ..periods import Period
 from ..source import Source
 from .planning import Plan
-from .queries import entity_queries
+from .queries import _labelled_queries, entity_queries
 
 
 def _execute_isolating_entities(
@@ -75,3 +76,20 @@ def _failure_reasons(source: Source, failures: dict[str, SourceError]) -> dict[s
         else:
             reasons[entity] = f"entity {entity}: {error}"
     return reasons
+
+
+def measure_values(
+    source: Source, the_plan: Plan, windows: list[Period], config, progress=None
+) -> list[dict[Measure, float | None]]:
+    """Every planned measure's value in each window (``[{measure: value}]``, one dict per window), from
+    the plan's queries run side by side."""
+    labelled = _labelled_queries(source, the_plan, windows)
+    queries = [query for _, query in labelled]
+    window_values: list[dict[Measure, float | None]] = [{} for _ in windows]
+    answers, queries = _execute_isolating_entities(
+        source, the_plan, windows, queries, config, [entity for entity, _ in labelled], progress
+    )
+    for rows, (_, read) in zip(answers, queries, strict=True):
+        for w, window in enumerate(windows):
+            window_values[w].update(read(rows, w, window))
+    return window_values

@@ -127,6 +127,14 @@ def derive_customer_orders_in_buckets(source, boundaries):
     )
     if count > MAX_MASK_BUCKETS:
         return _customer_buckets_by_running_count(source, per_bucket, count)
+    return _customer_buckets_by_mask(source, per_bucket, count)
+
+
+def _customer_buckets_by_mask(source, per_bucket, count):
+    """``customer_orders`` from the (customer, bucket, purchases) groups for at most ``MAX_MASK_BUCKETS``
+    buckets: the buckets holding one purchase are the bits of an integer, so no running count is needed."""
+    import sqlalchemy as sa
+
     b = per_bucket.c
 
     def power_of_two(bucket):
