@@ -20,66 +20,8 @@ def _publish(
     entity_rows: dict[str, list[dict]] = {name: [] for name in connector.entities}
     with staging.engine.begin() as connection:
         for stream in streams:
-            count = counts[stream.name]
-            pending = {
-                r.object_id: r
-                for r in connection.execute(
-                    sa.select(staging.pending).where(staging.pending.c.stream == stream.name)
-                )
-            }
-            published = {
-                r.object_id: r.payload
-                for r in connection.execute(
-                    sa.select(staging.objects.c.object_id, staging.objects.c.payload).where(
-                        staging.objects.c.stream == stream.name
-                    )
-                )
-            }
-            full = run.mode == "full" or not stream.incremental
-            gone = [key for key in published if key not in pending] if full else []
-            changed = [key for key, row in pending.items() if published.get(key) != row.payload]
-            count.inserted = sum(1 for key in changed if key not in published)
-            count.updated = len(changed) - count.inserted
-            count.deleted = len(gone)
-            removed = gone + [key for key in changed if key in published]
-            for chunk in _chunks(removed, 500):
-                connection.execute(
-                    staging.objects.delete().where(
-                        staging.objects.c.stream == stream.name, staging.objects.c.object_id.in_(chunk)
-                    )
-                )
-            if changed:
-                connection.execute(
-                    staging.objects.insert(),
-                    [
-                        {
-                            "stream": stream.name,
-                            "object_id": key,
-                            "payload": pending[key].payload,
-                            "watermark": pending[key].watermark,
-                        }
-                        for key in changed
-                    ],
-                )
-            marks = [row.watermark for row in pending.values() if row.watermark is not None]
-            if marks:
-                old = connection.execute(
-                    sa.select(staging.watermarks.c.watermark).where(
-                        staging.watermarks.c.source == url, staging.watermarks.c.stream == stream.name
-                    )
-                ).scalar()
-                connection.execute(
-                    staging.watermarks.delete().where(
-                        staging.watermarks.c.source == url, staging.watermarks.c.stream == stream.name
-                    )
-                )
-                connection.execute(
-                    staging.watermarks.insert().values(
-                        source=url,
-                        stream=stream.name,
-                        watermark=max(marks + ([old] if old is not None else [])),
-                    )
-                )
+            pending = _merge_stream(connection, staging, run, stream, counts[stream.name])
+            _advance_watermark(connection, staging, url, stream, pending)
             for (payload,) in connection.execute(
                 sa.select(staging.objects.c.payload)
                 .where(staging.objects.c.stream == stream.name)
@@ -102,6 +44,68 @@ def _publish(
             )
         )
     return {name: len(rows) for name, rows in entity_rows.items()}
+
+
+def _merge_stream(connection, staging: Staging, run, stream, count) -> dict:
+    """Merge one stream's pending records into its published objects; returns the pending rows by id."""
+    import sqlalchemy as sa
+
+    pending = {
+        r.object_id: r
+        for r in connection.execute(sa.select(staging.pending).where(staging.pending.c.stream == stream.name))
+    }
+    published = {
+        r.object_id: r.payload
+        for r in connection.execute(
+            sa.select(staging.objects.c.object_id, staging.objects.c.payload).where(
+                staging.objects.c.stream == stream.name
+            )
+        )
+    }
+    full = run.mode == "full" or not stream.incremental
+    gone = [key for key in published if key not in pending] if full else []
+    changed = [key for key, row in pending.items() if published.get(key) != row.payload]
+    count.inserted = sum(1 for key in changed if key not in published)
+    count.updated = len(changed) - count.inserted
+    count.deleted = len(gone)
+    removed = gone + [key for key in changed if key in published]
+    for chunk in _chunks(removed, 500):
+        connection.execute(
+            staging.objects.delete().where(
+                staging.objects.c.stream == stream.name, staging.objects.c.object_id.in_(chunk)
+            )
+        )
+    if changed:
+        connection.execute(
+            staging.objects.insert(),
+            [
+                {
+                    "stream": stream.name,
+                    "object_id": key,
+                    "payload": pending[key].payload,
+                    "watermark": pending[key].watermark,
+                }
+                for key in changed
+            ],
+        )
+    return pending
+
+
+def _advance_watermark(connection, staging: Staging, url, stream, pending: dict) -> None:
+    """Keep the highest watermark seen for the stream: the pending records' or the stored one."""
+    import sqlalchemy as sa
+
+    marks = [row.watermark for row in pending.values() if row.watermark is not None]
+    if not marks:
+        return
+    which = sa.and_(staging.watermarks.c.source == url, staging.watermarks.c.stream == stream.name)
+    old = connection.execute(sa.select(staging.watermarks.c.watermark).where(which)).scalar()
+    connection.execute(staging.watermarks.delete().where(which))
+    connection.execute(
+        staging.watermarks.insert().values(
+            source=url, stream=stream.name, watermark=max(marks + ([old] if old is not None else []))
+        )
+    )
 
 
 def _chunks(items: list, size: int):
