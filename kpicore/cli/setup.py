@@ -383,7 +383,7 @@ def _write_sample_data(folder: Path, demo_packs, into: str | None, locale: str |
     written = database.name
     if into:
         from ..connectors import redact
-        from ..demo_data import copy_into
+        from ..demo_copy import copy_into
 
         try:
             counts = copy_into(database, into)
