@@ -52,40 +52,45 @@ def copy_into(demo_path: str | os.PathLike[str], url: str, timezone: str = "UTC"
         metadata = sa.MetaData()
         with source.connect() as reading:
             for name in tables:
-                described = sa.inspect(source).get_columns(name)
-                columns, kinds = [], {}
-                for column in described:
-                    kind = (
-                        "time"
-                        if column["name"].endswith("_at")
-                        else "day"
-                        if column["name"].endswith("_on")
-                        else type(column["type"]).__name__.upper()
-                    )
-                    kinds[column["name"]] = kind
-                    columns.append(sa.Column(column["name"], dialect.demo_type(kind)))
-                table = sa.Table(name, metadata, *columns)
-                table.create(target)
-                rows = [dict(row._mapping) for row in reading.execute(sa.text(f'SELECT * FROM "{name}"'))]
-                for row in rows:
-                    for column, kind in kinds.items():
-                        value = row[column]
-                        if kind == "time" and value is not None:
-                            moment = datetime.fromisoformat(value)
-                            moment = moment if moment.tzinfo else moment.replace(tzinfo=zone)
-                            row[column] = dialect.demo_instant(moment)
-                        elif kind == "day" and value is not None:
-                            row[column] = date.fromisoformat(value)
-                with target.begin() as writing:
-                    for start in range(0, len(rows), 5000):
-                        writing.execute(table.insert(), rows[start : start + 5000])
-                    for column, kind in kinds.items():
-                        if kind in ("time", "day") or column == "customer_id":
-                            writing.execute(
-                                sa.schema.CreateIndex(sa.Index(f"ix_{name}_{column}", table.c[column]))
-                            )
-                counts[name] = len(rows)
+                counts[name] = _copy_table(name, source, reading, target, metadata, dialect, zone)
     finally:
         source.dispose()
         target.dispose()
     return counts
+
+
+def _copy_table(name, source, reading, target, metadata, dialect, zone) -> int:
+    """Create table ``name`` in ``target`` with the dialect's types, copy its rows and index it."""
+    import sqlalchemy as sa
+
+    described = sa.inspect(source).get_columns(name)
+    columns, kinds = [], {}
+    for column in described:
+        kind = (
+            "time"
+            if column["name"].endswith("_at")
+            else "day"
+            if column["name"].endswith("_on")
+            else type(column["type"]).__name__.upper()
+        )
+        kinds[column["name"]] = kind
+        columns.append(sa.Column(column["name"], dialect.demo_type(kind)))
+    table = sa.Table(name, metadata, *columns)
+    table.create(target)
+    rows = [dict(row._mapping) for row in reading.execute(sa.text(f'SELECT * FROM "{name}"'))]
+    for row in rows:
+        for column, kind in kinds.items():
+            value = row[column]
+            if kind == "time" and value is not None:
+                moment = datetime.fromisoformat(value)
+                moment = moment if moment.tzinfo else moment.replace(tzinfo=zone)
+                row[column] = dialect.demo_instant(moment)
+            elif kind == "day" and value is not None:
+                row[column] = date.fromisoformat(value)
+    with target.begin() as writing:
+        for start in range(0, len(rows), 5000):
+            writing.execute(table.insert(), rows[start : start + 5000])
+        for column, kind in kinds.items():
+            if kind in ("time", "day") or column == "customer_id":
+                writing.execute(sa.schema.CreateIndex(sa.Index(f"ix_{name}_{column}", table.c[column])))
+    return len(rows)
