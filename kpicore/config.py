@@ -37,6 +37,9 @@ TOP_LEVEL_KEYS = (
     "sync",
     "insights",
 )
+#: The top-level tables kept as they are read (each checked by the part that owns it); ``[source]`` and
+#: ``[sync]`` are read into the source settings.
+TABLE_KEYS = tuple(key for key in TOP_LEVEL_KEYS[TOP_LEVEL_KEYS.index("targets") :] if key != "sync")
 #: The calendars dates are shown in (``calendar``); periods are Gregorian underneath in every one.
 CALENDARS = ("gregorian", "persian")
 SOURCE_KEYS = ("url", "timezone", "timeout", "schema", "email")
@@ -290,18 +293,7 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
     }
     config.source = source
 
-    for section in (
-        "targets",
-        "email",
-        "slack",
-        "channels",
-        "serve",
-        "digests",
-        "alerts",
-        "packs",
-        "chat",
-        "insights",
-    ):
+    for section in TABLE_KEYS:
         if section in raw:
             setattr(config, section, _expect(raw[section], dict, f"{where}: [{section}]", "a table"))
     _share_with_source(config, raw)

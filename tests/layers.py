@@ -48,7 +48,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("messages", {"message", "digest", "alerts", "personal"}),
     ("delivery", {"delivery", "channels", "events"}),
     ("service", {"limits", "scheduler", "serve", "chat", "follows", "sync"}),
-    ("wiring", {"registry", "plugins", "config_check", "demo_data", "testing", "i18n.build"}),
+    ("wiring", {"registry", "plugins", "config_check", "demo_data", "demo_copy", "testing", "i18n.build"}),
     ("cli", {"cli"}),
 ]
 

@@ -95,6 +95,13 @@ def judge(
     raise ValueError(f"unknown rule kind {rule.kind!r}")
 
 
+def _state(
+    spec: AlertSpec, metric, period: str, segment, firing: bool, value, previous=None, **extra
+) -> AlertState:
+    """The state of ``spec``'s rule on ``metric`` for one period and segment."""
+    return AlertState(spec.name, metric.name, spec.when, period, segment, firing, value, previous, **extra)
+
+
 def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> list[AlertState]:
     """Every rule of ``specs`` for ``period``: one state per rule, or per segment of its ``by``."""
     from ..compute import compute
@@ -120,16 +127,8 @@ def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> li
         target_json = target.to_json() if target else None
         if not result.ok:
             states.append(
-                AlertState(
-                    spec.name,
-                    metric.name,
-                    spec.when,
-                    result.period,
-                    None,
-                    False,
-                    None,
-                    target=target_json,
-                    reason=result.reason,
+                _state(
+                    spec, metric, result.period, None, False, None, target=target_json, reason=result.reason
                 )
             )
             continue
@@ -154,16 +153,15 @@ def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> li
                 the_status.gap if the_status else None,
             )
             states.append(
-                AlertState(
-                    spec.name,
-                    metric.name,
-                    spec.when,
+                _state(
+                    spec,
+                    metric,
                     result.period,
                     segment,
                     firing,
                     value,
                     previous,
-                    target_json,
+                    target=target_json,
                     reason=reason,
                     compared_with=compared_with,
                 )
@@ -187,11 +185,7 @@ def _unusual_states(spec: AlertSpec, metric, period, source, config, registry) -
     periods = history_needed(period.kind, settings)
     (result,) = compute([metric], period, source, config=config, trend=periods)
     if not result.ok:
-        return [
-            AlertState(
-                spec.name, metric.name, spec.when, result.period, None, False, None, reason=result.reason
-            )
-        ]
+        return [_state(spec, metric, result.period, None, False, None, reason=result.reason)]
     if spec.by is None:
         values = [point.value for point in _from_first_value(list(result.trend or []))]
         rows = [(None, result.value, result.previous, values)]
@@ -206,10 +200,9 @@ def _unusual_states(spec: AlertSpec, metric, period, source, config, registry) -
         found = band_from_settings(values, period.kind, settings) if values else None
         firing = judge(spec.rule, value, previous, metric.unit, band=found)
         states.append(
-            AlertState(
-                spec.name,
-                metric.name,
-                spec.when,
+            _state(
+                spec,
+                metric,
                 result.period,
                 segment,
                 firing,

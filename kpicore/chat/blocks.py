@@ -246,24 +246,29 @@ def answer_blocks(
         if top:
             blocks.append(mrkdwn(f":bulb: {slack_escape(top[0].sentence(locale, currency))}"))
         if view.segments:
-            fields = []
-            for segment in view.segments:  # labels ("no region"), order and counts as in the digest
-                small = f" · {_('small sample')}" if segment.small else ""
-                fields.append(
-                    {
-                        "type": "mrkdwn",
-                        "text": f"*{slack_escape(segment.segment)}*\n{slack_escape(segment.value)}"
-                        f" ({slack_escape(segment.n)}{small})",
-                    }
-                )
-            heading = _("By %(dimension)s") % {"dimension": slack_escape(view.dimension_label)} + ":"
-            if len(fields) > SLACK_MAX_FIELDS:  # Slack refuses a section with more than 10 fields
-                heading += " " + _("(the %(shown)s that moved most of %(count)s)") % {
-                    "shown": SLACK_MAX_FIELDS,
-                    "count": len(fields),
-                }
-                fields = fields[:SLACK_MAX_FIELDS]
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": heading}, "fields": fields})
+            blocks.append(_segment_section(view))
     if note:
         blocks.append(context_block(slack_escape(note)))
     return blocks
+
+
+def _segment_section(view) -> dict:
+    """The section of a metric's segments: labels ("no region"), order and counts as in the digest."""
+    fields = []
+    for segment in view.segments:
+        small = f" · {_('small sample')}" if segment.small else ""
+        fields.append(
+            {
+                "type": "mrkdwn",
+                "text": f"*{slack_escape(segment.segment)}*\n{slack_escape(segment.value)}"
+                f" ({slack_escape(segment.n)}{small})",
+            }
+        )
+    heading = _("By %(dimension)s") % {"dimension": slack_escape(view.dimension_label)} + ":"
+    if len(fields) > SLACK_MAX_FIELDS:  # Slack refuses a section with more than 10 fields
+        heading += " " + _("(the %(shown)s that moved most of %(count)s)") % {
+            "shown": SLACK_MAX_FIELDS,
+            "count": len(fields),
+        }
+        fields = fields[:SLACK_MAX_FIELDS]
+    return {"type": "section", "text": {"type": "mrkdwn", "text": heading}, "fields": fields}

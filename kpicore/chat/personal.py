@@ -85,17 +85,9 @@ def send_personal(
     from kpicore.connectors import open_configured_source
     from kpicore.delivery import MessageKey, deliver
     from kpicore.delivery.destinations import channel_settings, channels
-    from kpicore.digest.render import renderer
-    from kpicore.digest.run import (
-        compute_digest,
-        digest_insights,
-        in_digest_order,
-        render_options,
-        resolve_period,
-    )
+    from kpicore.digest.run import resolve_period
     from kpicore.follows import by_user, following
     from kpicore.settings import claim_lease
-    from kpicore.state import store_results
 
     lease = lease or claim_lease(config)  # the same [serve] lease as digests and alerts
     followers = by_user(following(engine))
@@ -121,24 +113,7 @@ def send_personal(
             key = MessageKey(KIND, user_id, period.label)
 
             def compute(spec=spec, period=period, key=key) -> Message:
-                the_source = source()
-                groups = compute_digest(spec, period, the_source, config, registry)
-                for dimension, results in groups:
-                    store_results(config, results, the_source.display, dimension)
-                results = in_digest_order(spec, groups)
-                # The same top insights as a digest of these metrics, rendered by the digest's own templates.
-                insights = digest_insights(spec, period, the_source, config, registry)
-                render = renderer(
-                    spec,
-                    results,
-                    period_label=period.label,
-                    charts=False,
-                    insights=insights,
-                    **render_options(config),
-                )
-                return Message(
-                    key=key, title=spec.title, renderings=render, destinations=list(spec.destinations)
-                )
+                return personal_message(spec, period, key, source(), config, registry)
 
             targets = list(spec.destinations) if due is None else due(key, list(spec.destinations))
             if not targets:
@@ -151,3 +126,27 @@ def send_personal(
         for opened_source in opened:
             opened_source.close()
     return outcomes
+
+
+def personal_message(spec: DigestSpec, period, key, the_source, config, registry):
+    """Compute one personal message: its results (stored, as a digest's are) and the digest's top insights."""
+    from kpicore.channels.base import Message
+    from kpicore.digest.render import renderer
+    from kpicore.digest.run import compute_digest, digest_insights, in_digest_order, render_options
+    from kpicore.state import store_results
+
+    groups = compute_digest(spec, period, the_source, config, registry)
+    for dimension, results in groups:
+        store_results(config, results, the_source.display, dimension)
+    results = in_digest_order(spec, groups)
+    # The same top insights as a digest of these metrics, rendered by the digest's own templates.
+    insights = digest_insights(spec, period, the_source, config, registry)
+    render = renderer(
+        spec,
+        results,
+        period_label=period.label,
+        charts=False,
+        insights=insights,
+        **render_options(config),
+    )
+    return Message(key=key, title=spec.title, renderings=render, destinations=list(spec.destinations))

@@ -70,23 +70,34 @@ def _how(column, locale: str) -> str:
     return f"read {column.reading} ({_DECIDED.get(column.decided_by, column.decided_by)})"
 
 
+def echo_checks(
+    heading: str, checks, problem, fine: str, failed: str = "FAILED: cannot read the data"
+) -> None:
+    """Print ``heading`` and one line per column check: its error, ``problem(check)`` or ``fine``."""
+    click.echo(heading)
+    for check in checks:
+        label = f"  {check.entity}.{check.column}"
+        if check.error:
+            click.echo(f"{label}: {failed}: {check.error}")
+        elif line := problem(check):
+            click.echo(f"{label}: {line}")
+        else:
+            click.echo(f"{label}: {fine}")
+
+
 def echo_duplicate_ids(the_source, entity_names) -> None:
     """For a database: the ids that more than one row holds (compute leaves them as the database has them)."""
     from ..data_check import check_duplicate_ids
 
+    def problem(check) -> str | None:
+        if not check.repeated:
+            return None
+        ids = ", ".join(repr(i) for i in check.examples)
+        return (
+            f"{check.repeated:,} id(s) held by more than one row (e.g. {ids}); the metrics count "
+            "every row as the database has it"
+        )
+
     checks = check_duplicate_ids(the_source, entity_names)
-    if not checks:
-        return
-    click.echo("duplicate ids:")
-    for check in checks:
-        label = f"  {check.entity}.{check.column}"
-        if check.error:
-            click.echo(f"{label}: FAILED: {check.error}")
-        elif check.repeated:
-            ids = ", ".join(repr(i) for i in check.examples)
-            click.echo(
-                f"{label}: {check.repeated:,} id(s) held by more than one row (e.g. {ids}); the metrics count "
-                "every row as the database has it"
-            )
-        else:
-            click.echo(f"{label}: every id once")
+    if checks:
+        echo_checks("duplicate ids:", checks, problem, "every id once", failed="FAILED")

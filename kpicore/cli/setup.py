@@ -111,7 +111,6 @@ def check_command(source, config_path, indexes, data):
     results, or data it cannot read.
     """
     from ..config_check import config_problems
-    from ..source import EntityUnavailable
 
     config = context.load(config_path)
     reg = context.registry(allow_conflicts=True)
@@ -129,53 +128,15 @@ def check_command(source, config_path, indexes, data):
     the_source = context.open_source(config, source, reg)
 
     click.echo(f"source: {the_source.display} (dialect {the_source.dialect.name})")
-    unavailable = {}
     data_failures = 0
     try:
-        click.echo("entities:")
-        for name, registration in sorted(reg.entities.items()):
-            entity = registration.item
-            try:
-                relation = the_source.relation(name)
-            except MappingError as error:
-                problems.append(str(error))
-                click.echo(f"  {name}: ERROR {error}")
-                continue
-            except EntityUnavailable as error:
-                unavailable[name] = str(error)
-                click.echo(f"  {name}: not in this source ({error})")
-                continue
-            extra = f"; dimensions: {', '.join(relation.dimensions)}" if relation.dimensions else ""
-            if relation.missing and not entity.derive:  # only the metrics reading these are unavailable
-                extra += (
-                    f"; no column {', '.join(relation.missing)}: the metrics that read it are unavailable"
-                )
-            kind = "derived" if entity.derive else relation.origin
-            click.echo(f"  {name}: ok ({kind}{extra})")
-        lacking = {}
-        for metric_name, registration in sorted(reg.metrics.items()):
-            try:
-                needed = registration.item.entities(config)
-            except ConfigError as error:  # a metric that reads settings of kpi.toml and finds them wrong
-                problems.append(str(error))
-                continue
-            if missing := [e for e in needed if e in unavailable]:
-                lacking[metric_name] = missing
-        if lacking:
-            click.echo("metrics:")
-            for metric_name, missing in lacking.items():
-                click.echo(f"  {metric_name}: unavailable (needs {', '.join(missing)})")
+        unavailable = _echo_entities(the_source, reg, problems)
+        _echo_unavailable_metrics(config, reg, unavailable, problems)
+        available = [n for n in sorted(reg.entities) if n not in unavailable]
         if indexes:
-            _echo_index_advice(the_source, [n for n in sorted(reg.entities) if n not in unavailable])
+            _echo_index_advice(the_source, available)
         if data:
-            checked = [n for n in sorted(reg.entities) if n not in unavailable]
-            data_failures, read_as_exported = file_checks.echo_file_readings(the_source, checked)
-            checked = [n for n in checked if n not in read_as_exported]
-            if checked:
-                data_failures += _echo_time_checks(the_source, checked) + _echo_number_checks(
-                    the_source, checked
-                )
-                file_checks.echo_duplicate_ids(the_source, checked)
+            data_failures = _echo_data_checks(the_source, available)
     finally:
         the_source.close()
     for problem in problems:
@@ -186,6 +147,59 @@ def check_command(source, config_path, indexes, data):
         click.echo(f"DATA: {data_failures} column(s) hold values that change results (see above).", err=True)
         sys.exit(1)
     click.echo("OK")
+
+
+def _echo_entities(the_source, reg, problems: list[str]) -> dict[str, str]:
+    """Print how each entity resolves in the source; return the ones it lacks (name -> why)."""
+    from ..source import EntityUnavailable
+
+    unavailable = {}
+    click.echo("entities:")
+    for name, registration in sorted(reg.entities.items()):
+        entity = registration.item
+        try:
+            relation = the_source.relation(name)
+        except MappingError as error:
+            problems.append(str(error))
+            click.echo(f"  {name}: ERROR {error}")
+            continue
+        except EntityUnavailable as error:
+            unavailable[name] = str(error)
+            click.echo(f"  {name}: not in this source ({error})")
+            continue
+        extra = f"; dimensions: {', '.join(relation.dimensions)}" if relation.dimensions else ""
+        if relation.missing and not entity.derive:  # only the metrics reading these are unavailable
+            extra += f"; no column {', '.join(relation.missing)}: the metrics that read it are unavailable"
+        kind = "derived" if entity.derive else relation.origin
+        click.echo(f"  {name}: ok ({kind}{extra})")
+    return unavailable
+
+
+def _echo_unavailable_metrics(config, reg, unavailable: dict[str, str], problems: list[str]) -> None:
+    """Print the metrics that need an entity the source lacks."""
+    lacking = {}
+    for metric_name, registration in sorted(reg.metrics.items()):
+        try:
+            needed = registration.item.entities(config)
+        except ConfigError as error:  # a metric that reads settings of kpi.toml and finds them wrong
+            problems.append(str(error))
+            continue
+        if missing := [e for e in needed if e in unavailable]:
+            lacking[metric_name] = missing
+    if lacking:
+        click.echo("metrics:")
+        for metric_name, missing in lacking.items():
+            click.echo(f"  {metric_name}: unavailable (needs {', '.join(missing)})")
+
+
+def _echo_data_checks(the_source, checked: list[str]) -> int:
+    """``kpi check --data``: print the file readings and the value checks; return the failing columns."""
+    data_failures, read_as_exported = file_checks.echo_file_readings(the_source, checked)
+    checked = [n for n in checked if n not in read_as_exported]
+    if checked:
+        data_failures += _echo_time_checks(the_source, checked) + _echo_number_checks(the_source, checked)
+        file_checks.echo_duplicate_ids(the_source, checked)
+    return data_failures
 
 
 def _delivery_problems(config, reg) -> list[str]:
@@ -232,25 +246,21 @@ def _echo_time_checks(the_source, entity_names) -> int:
     hold such values or could not be read."""
     from ..data_check import check_times
 
+    def problem(check) -> str | None:
+        if not check.unreadable:
+            return None
+        examples = ", ".join(repr(example) for example in check.examples)
+        effect = (
+            f"this source cannot compute over them, so the metrics of {check.entity} are unavailable"
+            if check.stops_compute
+            else "every metric leaves those records out"
+        )
+        return f"{check.unreadable:,} value(s) are not times; {effect}" + (
+            f" (e.g. {examples})" if examples else ""
+        )
+
     checks = check_times(the_source, entity_names)
-    click.echo("time values:")
-    for check in checks:
-        label = f"  {check.entity}.{check.column}"
-        if check.error:
-            click.echo(f"{label}: FAILED: cannot read the data: {check.error}")
-        elif check.unreadable:
-            examples = ", ".join(repr(example) for example in check.examples)
-            effect = (
-                f"this source cannot compute over them, so the metrics of {check.entity} are unavailable"
-                if check.stops_compute
-                else "every metric leaves those records out"
-            )
-            click.echo(
-                f"{label}: {check.unreadable:,} value(s) are not times; {effect}"
-                + (f" (e.g. {examples})" if examples else "")
-            )
-        else:
-            click.echo(f"{label}: all values are times or empty")
+    file_checks.echo_checks("time values:", checks, problem, "all values are times or empty")
     flagged = [check for check in checks if check.unreadable or check.error]
     if flagged:
         click.echo(
@@ -265,23 +275,20 @@ def _echo_number_checks(the_source, entity_names) -> int:
     return how many columns hold such values or could not be read."""
     from ..data_check import check_numbers
 
+    def problem(check) -> str | None:
+        if not check.unreadable:
+            return None
+        examples = ", ".join(repr(example) for example in check.examples)
+        return (
+            f"{check.unreadable:,} value(s) are not numbers (e.g. {examples}); every metric "
+            "reads them as missing: write plain numbers such as 1234.50, without thousands separators "
+            "or currency signs"
+        )
+
     checks = check_numbers(the_source, entity_names)
     if not checks:
         return 0
-    click.echo("number values:")
-    for check in checks:
-        label = f"  {check.entity}.{check.column}"
-        if check.error:
-            click.echo(f"{label}: FAILED: cannot read the data: {check.error}")
-        elif check.unreadable:
-            examples = ", ".join(repr(example) for example in check.examples)
-            click.echo(
-                f"{label}: {check.unreadable:,} value(s) are not numbers (e.g. {examples}); every metric "
-                "reads them as missing: write plain numbers such as 1234.50, without thousands separators "
-                "or currency signs"
-            )
-        else:
-            click.echo(f"{label}: all values are numbers or empty")
+    file_checks.echo_checks("number values:", checks, problem, "all values are numbers or empty")
     return sum(1 for check in checks if check.unreadable or check.error)
 
 
@@ -383,7 +390,7 @@ def _write_sample_data(folder: Path, demo_packs, into: str | None, locale: str |
     written = database.name
     if into:
         from ..connectors import redact
-        from ..demo_data import copy_into
+        from ..demo_copy import copy_into
 
         try:
             counts = copy_into(database, into)

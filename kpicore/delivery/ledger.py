@@ -200,7 +200,7 @@ def claim(
     that lapsed while ``sending`` is never taken over. Returns ``Claim(claimed=False, status=...)`` when another
     process holds it, it was sent already, or its outcome is unknown.
     """
-    from sqlalchemy import and_, insert, or_, select, update
+    from sqlalchemy import insert, select, update
     from sqlalchemy.exc import IntegrityError
 
     table = _table()
@@ -231,20 +231,7 @@ def claim(
             )
         ).one()
         shown = shown_status(row.status, row.updated_at, row.lease_until, now)
-        if force:
-            condition = table.c.status.in_([FAILED, SENT, PENDING, SENDING])
-        elif take_over_dead and (
-            shown == LAPSED or (take_over_unknown and shown == UNKNOWN and row.status == PENDING)
-        ):
-            # The same state we read: a concurrent taker-over changes lease_until, so only one wins.
-            same_lease = (
-                table.c.lease_until == row.lease_until
-                if row.lease_until is not None
-                else table.c.lease_until.is_(None)
-            )
-            condition = or_(table.c.status == FAILED, and_(table.c.status == PENDING, same_lease))
-        else:
-            condition = table.c.status == FAILED
+        condition = _claimable(table, row, shown, force, take_over_dead, take_over_unknown)
         result = connection.execute(
             update(table)
             .where(_key(table, key, destination) & condition)
@@ -265,6 +252,25 @@ def claim(
             fence=fence,
         )
     return Claim(claimed=False, status=shown, attempts=attempts, message_ids=previous_ids)
+
+
+def _claimable(table, row, shown: str, force: bool, take_over_dead: bool, take_over_unknown: bool):
+    """The WHERE condition under which ``claim`` may take over the existing row it read as ``row``."""
+    from sqlalchemy import and_, or_
+
+    if force:
+        return table.c.status.in_([FAILED, SENT, PENDING, SENDING])
+    if take_over_dead and (
+        shown == LAPSED or (take_over_unknown and shown == UNKNOWN and row.status == PENDING)
+    ):
+        # The same state we read: a concurrent taker-over changes lease_until, so only one wins.
+        same_lease = (
+            table.c.lease_until == row.lease_until
+            if row.lease_until is not None
+            else table.c.lease_until.is_(None)
+        )
+        return or_(table.c.status == FAILED, and_(table.c.status == PENDING, same_lease))
+    return table.c.status == FAILED
 
 
 def renew(

@@ -89,7 +89,7 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
     Defaults: period ``last-week``, trend 12, template ``digest``, title from the name
     (``weekly_ops`` -> ``Weekly Ops``), timezone the top-level one.
     """
-    from kpicore.periods import get_timezone, parse_period
+    from kpicore.settings import parse_duration
 
     where = f"{config_file_name(config)}: [digests.{name}]"
     if not isinstance(raw, dict):
@@ -98,44 +98,10 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
 
     title = _string(raw.get("title", _default_title(name)), f"{where}.title", "a title")
 
-    metrics = raw.get("metrics")
-    if metrics is None:
-        raise ConfigError(f'{where}: metrics is missing: list the metrics, e.g. metrics = ["revenue", "nps"]')
-    if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
-        raise ConfigError(
-            f'{where}.metrics: expected a non-empty list of metric names, e.g. ["revenue", "nps"]'
-        )
-    for metric in metrics:
-        _check_metric(metric, registry, f"{where}.metrics")
-    if len(set(metrics)) != len(metrics):
-        repeated = sorted({m for m in metrics if metrics.count(m) > 1})
-        raise ConfigError(f"{where}.metrics: {', '.join(repeated)} listed more than once")
+    metrics = _metrics(raw, registry, where)
+    breakdowns = _breakdowns(raw, metrics, registry, where)
 
-    breakdowns = raw.get("breakdowns", {})
-    if not isinstance(breakdowns, dict):
-        raise ConfigError(
-            f'{where}.breakdowns: expected a table of metric = dimension, e.g. {{ nps = "region" }}'
-        )
-    for metric, dimension in breakdowns.items():
-        _check_metric(metric, registry, f"{where}.breakdowns")
-        if metric not in metrics:
-            raise ConfigError(
-                f"{where}.breakdowns: {metric!r} is not one of this digest's metrics; add it to metrics"
-            )
-        if not isinstance(dimension, str) or not dimension.strip():
-            raise ConfigError(f'{where}.breakdowns.{metric}: expected a dimension name such as "region"')
-
-    zone = _string(raw.get("timezone", config.timezone), f"{where}.timezone", "an IANA timezone name")
-    try:
-        get_timezone(zone)
-    except ConfigError as error:
-        raise ConfigError(f"{where}.timezone: {error}") from None
-
-    period = _string(raw.get("period", DEFAULT_PERIOD), f"{where}.period", "a period such as last-week")
-    try:
-        parse_period(period, zone)
-    except ConfigError as error:
-        raise ConfigError(f"{where}.period: {error}") from None
+    zone, period = _zone_and_period(raw, config, where)
 
     trend = raw.get("trend", DEFAULT_TREND)
     if isinstance(trend, bool) or not isinstance(trend, int) or not (trend == 0 or 2 <= trend <= MAX_TREND):
@@ -143,30 +109,11 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
             f"{where}.trend: expected a number of periods from 2 to {MAX_TREND} (or 0 for no trend), got {trend!r}"
         )
 
-    if "schedule" in raw and "every" in raw:
-        raise ConfigError(f"{where}: give either schedule (cron) or every (an interval), not both")
-    from kpicore.scheduler import CronSchedule, IntervalSchedule, check_can_fire
-    from kpicore.settings import parse_duration
-
-    schedule: CronSchedule | IntervalSchedule | None = None
-    if "schedule" in raw:
-        expression = _string(raw["schedule"], f"{where}.schedule", 'a 5-field cron such as "0 9 * * MON"')
-        check_cron(expression, f"{where}.schedule")
-        check_can_fire(expression, f"{where}.schedule")
-        schedule = CronSchedule(" ".join(expression.split()), zone)
-    elif "every" in raw:
-        every = _string(raw["every"], f"{where}.every", 'an interval such as "30s", "15m", "1h" or "1d"')
-        schedule = IntervalSchedule(check_interval(every, f"{where}.every"), every.strip())
+    schedule = _schedule(raw, zone, where)
     catch_up = parse_duration(raw.get("catch_up", DEFAULT_CATCH_UP), f"{where}.catch_up")
     max_delay = parse_duration(raw.get("max_delay", DEFAULT_MAX_DELAY), f"{where}.max_delay")
 
-    destinations = raw.get("destinations", [])
-    if not isinstance(destinations, list) or not all(isinstance(d, str) for d in destinations):
-        raise ConfigError(
-            f'{where}.destinations: expected a list of URIs, e.g. ["slack:#kpis", "email:owner@example.com"]'
-        )
-    for destination in destinations:
-        check_destination(destination, registry, f"{where}.destinations")
+    destinations = _destinations(raw, registry, where)
 
     template = _string(raw.get("template", DEFAULT_TEMPLATE), f"{where}.template", "a template name")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", template):
@@ -202,6 +149,89 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
         max_delay=max_delay,
         insights=insights,
     )
+
+
+def _zone_and_period(raw: dict, config, where: str) -> tuple[str, str]:
+    """``timezone`` (default: the top-level one) and ``period`` (default ``last-week``), both checked."""
+    from kpicore.periods import get_timezone, parse_period
+
+    zone = _string(raw.get("timezone", config.timezone), f"{where}.timezone", "an IANA timezone name")
+    try:
+        get_timezone(zone)
+    except ConfigError as error:
+        raise ConfigError(f"{where}.timezone: {error}") from None
+
+    period = _string(raw.get("period", DEFAULT_PERIOD), f"{where}.period", "a period such as last-week")
+    try:
+        parse_period(period, zone)
+    except ConfigError as error:
+        raise ConfigError(f"{where}.period: {error}") from None
+    return zone, period
+
+
+def _destinations(raw: dict, registry, where: str) -> list[str]:
+    """``destinations``: a list of URIs, each naming a channel that is installed."""
+    destinations = raw.get("destinations", [])
+    if not isinstance(destinations, list) or not all(isinstance(d, str) for d in destinations):
+        raise ConfigError(
+            f'{where}.destinations: expected a list of URIs, e.g. ["slack:#kpis", "email:owner@example.com"]'
+        )
+    for destination in destinations:
+        check_destination(destination, registry, f"{where}.destinations")
+    return destinations
+
+
+def _metrics(raw: dict, registry, where: str) -> list[str]:
+    """``metrics``: a non-empty list of registered metric names, each once."""
+    metrics = raw.get("metrics")
+    if metrics is None:
+        raise ConfigError(f'{where}: metrics is missing: list the metrics, e.g. metrics = ["revenue", "nps"]')
+    if not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) for m in metrics):
+        raise ConfigError(
+            f'{where}.metrics: expected a non-empty list of metric names, e.g. ["revenue", "nps"]'
+        )
+    for metric in metrics:
+        _check_metric(metric, registry, f"{where}.metrics")
+    if len(set(metrics)) != len(metrics):
+        repeated = sorted({m for m in metrics if metrics.count(m) > 1})
+        raise ConfigError(f"{where}.metrics: {', '.join(repeated)} listed more than once")
+    return metrics
+
+
+def _breakdowns(raw: dict, metrics: list[str], registry, where: str) -> dict[str, str]:
+    """``breakdowns``: metric = dimension, for metrics of this digest."""
+    breakdowns = raw.get("breakdowns", {})
+    if not isinstance(breakdowns, dict):
+        raise ConfigError(
+            f'{where}.breakdowns: expected a table of metric = dimension, e.g. {{ nps = "region" }}'
+        )
+    for metric, dimension in breakdowns.items():
+        _check_metric(metric, registry, f"{where}.breakdowns")
+        if metric not in metrics:
+            raise ConfigError(
+                f"{where}.breakdowns: {metric!r} is not one of this digest's metrics; add it to metrics"
+            )
+        if not isinstance(dimension, str) or not dimension.strip():
+            raise ConfigError(f'{where}.breakdowns.{metric}: expected a dimension name such as "region"')
+    return breakdowns
+
+
+def _schedule(raw: dict, zone: str, where: str):
+    """``schedule`` (cron) or ``every`` (an interval), or None when the digest is sent by hand."""
+    if "schedule" in raw and "every" in raw:
+        raise ConfigError(f"{where}: give either schedule (cron) or every (an interval), not both")
+    from kpicore.scheduler import CronSchedule, IntervalSchedule, check_can_fire
+
+    schedule: CronSchedule | IntervalSchedule | None = None
+    if "schedule" in raw:
+        expression = _string(raw["schedule"], f"{where}.schedule", 'a 5-field cron such as "0 9 * * MON"')
+        check_cron(expression, f"{where}.schedule")
+        check_can_fire(expression, f"{where}.schedule")
+        schedule = CronSchedule(" ".join(expression.split()), zone)
+    elif "every" in raw:
+        every = _string(raw["every"], f"{where}.every", 'an interval such as "30s", "15m", "1h" or "1d"')
+        schedule = IntervalSchedule(check_interval(every, f"{where}.every"), every.strip())
+    return schedule
 
 
 def _default_title(name: str) -> str:

@@ -427,48 +427,16 @@ def render(
 
     if fmt not in TEMPLATE_SUFFIXES:
         raise ConfigError(f"Unknown digest format {fmt!r}: use one of {', '.join(TEMPLATE_SUFFIXES)}")
-    from kpicore.digest.headline import headline
-
-    views = [
-        metric_view(result, locale=locale, currency=currency, min_sample=spec.min_sample)
-        for result in results
-    ]
-    insight_views = [insight_view(i, locale, currency) for i in insights]
-    top = headline(
-        results,
-        locale=locale,
-        currency=currency,
-        min_sample=spec.min_sample,
-        extra=headline_candidates(insights, insight_views),
-    )
-    if top.named is not None and top.named.kind == "unusual":  # said once, in the headline
-        insight_views = [view for view in insight_views if view.text != top.named.sentence]
-    insight_views = shown_insights(insights, insight_views)
+    views, top, insight_views = _views(spec, results, insights, locale, currency)
     images: dict[str, bytes] = {}
     chart_ids: dict[str, str] = {}
     if charts if charts is not None else fmt in ("html", "slack"):
-        from kpicore.presentation.charts import chart_content_id
-
         if chart_images is None:
             chart_images = draw_charts(results, locale=locale, currency=currency, calendar=calendar)
-        for view in views:
-            png = chart_images.get(view.metric)
-            if png is not None:
-                content_id = chart_content_id(view.metric)
-                images[content_id] = png
-                chart_ids[view.metric] = content_id
-                view.chart_cid = content_id
+        images, chart_ids = _attach_charts(views, chart_images)
 
     template_name = f"{spec.template}.{TEMPLATE_SUFFIXES[fmt]}"
-    env = environment(templates_dir, jinja_hook)
-    try:
-        template = env.get_template(template_name)
-    except jinja2.TemplateNotFound:
-        where = f"{templates_dir} or the built-in templates" if templates_dir else "the built-in templates"
-        raise ConfigError(
-            f"Digest {spec.name!r}: template {template_name!r} not found in {where}; "
-            f'set template = "digest" or add the file'
-        ) from None
+    template = _template(spec, template_name, templates_dir, jinja_hook)
     try:
         body = template.render(
             spec=spec,
@@ -503,6 +471,58 @@ def render(
         rendered.messages = split_messages(payload, title=spec.title)
         rendered.body = slack_document(rendered.messages, digest=spec.name, period=period_label)
     return rendered
+
+
+def _views(spec: DigestSpec, results, insights, locale: str, currency: str):
+    """The metric views, the headline and the insight views a digest template is given."""
+    from kpicore.digest.headline import headline
+
+    views = [
+        metric_view(result, locale=locale, currency=currency, min_sample=spec.min_sample)
+        for result in results
+    ]
+    insight_views = [insight_view(i, locale, currency) for i in insights]
+    top = headline(
+        results,
+        locale=locale,
+        currency=currency,
+        min_sample=spec.min_sample,
+        extra=headline_candidates(insights, insight_views),
+    )
+    if top.named is not None and top.named.kind == "unusual":  # said once, in the headline
+        insight_views = [view for view in insight_views if view.text != top.named.sentence]
+    return views, top, shown_insights(insights, insight_views)
+
+
+def _attach_charts(views, chart_images: dict[str, bytes]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Give each metric view with a chart its content id; returns (content id -> PNG, metric -> content id)."""
+    from kpicore.presentation.charts import chart_content_id
+
+    images: dict[str, bytes] = {}
+    chart_ids: dict[str, str] = {}
+    for view in views:
+        png = chart_images.get(view.metric)
+        if png is not None:
+            content_id = chart_content_id(view.metric)
+            images[content_id] = png
+            chart_ids[view.metric] = content_id
+            view.chart_cid = content_id
+    return images, chart_ids
+
+
+def _template(spec: DigestSpec, template_name: str, templates_dir, jinja_hook):
+    """The digest's Jinja2 template; ConfigError naming where it was looked for when it is missing."""
+    import jinja2
+
+    env = environment(templates_dir, jinja_hook)
+    try:
+        return env.get_template(template_name)
+    except jinja2.TemplateNotFound:
+        where = f"{templates_dir} or the built-in templates" if templates_dir else "the built-in templates"
+        raise ConfigError(
+            f"Digest {spec.name!r}: template {template_name!r} not found in {where}; "
+            f'set template = "digest" or add the file'
+        ) from None
 
 
 #: What ``generator`` says in a Slack document kpicore wrote.
