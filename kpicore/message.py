@@ -49,6 +49,8 @@ class Rendered:
     headline: str = ""
     #: metric name -> the alt text of its chart (the chart in words).
     chart_alts: dict[str, str] = field(default_factory=dict)
+    #: metric name -> its title as the rendering shows it (to find a metric's section in the text).
+    titles: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

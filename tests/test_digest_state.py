@@ -106,6 +106,7 @@ def test_every_migration_from_0001_ends_at_the_live_table_and_keeps_rows(state_u
         )
     with engine.begin() as connection:
         command.upgrade(_alembic(connection), "head")
+    from kpicore.channels.chart_links import chart_links_table
     from kpicore.chat.replays import request_claims_table
     from kpicore.follows import follows_table
 
@@ -113,12 +114,15 @@ def test_every_migration_from_0001_ends_at_the_live_table_and_keeps_rows(state_u
     ledger.deliveries_table(metadata)
     follows_table(metadata)
     request_claims_table(metadata)
+    chart_links_table(metadata)
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
         version = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-    assert version == "0006"
+    assert version == "0008"
     assert [
-        d for d in differences if any(t in repr(d) for t in ("deliveries", "follows", "request_claims"))
+        d
+        for d in differences
+        if any(t in repr(d) for t in ("deliveries", "follows", "request_claims", "chart_links"))
     ] == []
     unique = sa.inspect(engine).get_unique_constraints("deliveries")
     assert [sorted(u["column_names"]) for u in unique] == [

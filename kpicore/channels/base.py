@@ -115,6 +115,12 @@ class Channel:
         setting), one line each; ``kpi digest send --dry-run`` prints them. Never include secrets."""
         return []
 
+    def takes_follows(self, config) -> bool:
+        """True when ``/kpi follow`` is answered through this channel in `kpi serve` (its followers are
+        keyed ``SCHEME:ID``, which is also where their personal message goes), so the service sends
+        personal messages even without Slack. False by default."""
+        return False
+
     def chat_endpoints(self, config) -> Any:
         """``/kpi`` through this channel inside `kpi serve`: a ``kpicore.chat.service.ChatEndpoints``
         (its routes are mounted beside ``/healthz``, its ``close()`` runs at shutdown), or None (the

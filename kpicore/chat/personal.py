@@ -1,8 +1,8 @@
-"""Personal messages: each follower's metrics (``/kpi follow``) in a weekly Slack direct message.
+"""Personal messages: each follower's metrics (``/kpi follow``) in a weekly direct message.
 
 One message per (user, period) through the delivery core (kind ``personal``, name the Slack user
 id, destination ``slack:@USER``: the Slack channel opens the direct message with
-conversations.open), so it goes out once however many processes or restarts there are. The message
+conversations.open; a Telegram follower is keyed and sent to ``telegram:CHAT_ID``, its private chat), so it goes out once however many processes or restarts there are. The message
 is a digest of the followed metrics, rendered by the digest renderer (same headline, values,
 changes, sparklines, targets and segments), and ``[chat] allow`` is checked again at send time with
 the channel each follow was typed in.
@@ -31,8 +31,9 @@ TOP_INSIGHTS = 3
 
 
 def destination(user_id: str) -> str:
-    """Where a user's personal message goes: their direct message with the bot."""
-    return f"slack:@{user_id}"
+    """Where a user's personal message goes: their direct message with the bot (a Slack user id), or,
+    for a follower keyed by another chat channel (``telegram:CHAT_ID``), that key itself."""
+    return user_id if ":" in user_id else f"slack:@{user_id}"
 
 
 def personal_spec(user_id: str, follows: list[Follow], settings, config) -> DigestSpec:

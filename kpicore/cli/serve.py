@@ -39,16 +39,17 @@ def _alert_schedules(config, reg) -> dict:
     }
 
 
-def _follow_schedule(config):
-    """(ChatSettings, schedule) for the personal messages of /kpi followers; None without a bot token
-    (no /kpi, so nobody can follow)."""
+def _follow_schedule(config, reg):
+    """(ChatSettings, schedule) for the personal messages of /kpi followers; None when neither Slack
+    (a bot token) nor a channel plugin answers /kpi follow (nobody can follow)."""
     import os
 
     from ..channels.slack import TOKEN_ENV
     from ..chat.settings import ChatSettings
 
     settings = ChatSettings.from_config(config)
-    if not os.environ.get(TOKEN_ENV):
+    plugins = any(registration.item.takes_follows(config) for registration in reg.channels.values())
+    if not os.environ.get(TOKEN_ENV) and not plugins:
         return None
     return settings, settings.schedule_for(config.timezone)
 
@@ -93,7 +94,9 @@ def serve_command(port, host, log_format, config_path):
     configure(log_format)
     alerts = _alert_schedules(config, reg)
     engine = ledger_engine(config)
-    service = Service(config, reg, specs, engine, settings, alerts=alerts, follow=_follow_schedule(config))
+    service = Service(
+        config, reg, specs, engine, settings, alerts=alerts, follow=_follow_schedule(config, reg)
+    )
     if not service.specs and not service.alerts:
         event("idle", reason="no digest or alert has a schedule or every; nothing will be sent")
     from ..chat.service import chat_endpoints

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kpicore.errors import ConfigError
 from kpicore.settings import closest, key_problems
 
-SERVE_KEYS = ("notify", "retries", "backoff", "tick", "lease")
+SERVE_KEYS = ("notify", "retries", "backoff", "tick", "lease", "public_url", "chart_ttl")
 
 
 def channel_setting_problems(config, registry) -> list[str]:
@@ -76,9 +76,11 @@ def check_destinations(destinations, registry, where: str) -> None:
 
 
 def serve_problems(config, registry) -> list[str]:
-    """Problems in ``[serve]``: unknown keys, notify destinations."""
+    """Problems in ``[serve]``: unknown keys, notify destinations, the chart links' address and lifetime."""
+    from kpicore.channels.chart_links import chart_link_problems
+
     where = f"{_file_name(config)}: [serve]"
-    problems = key_problems(config.serve, SERVE_KEYS, where)
+    problems = key_problems(config.serve, SERVE_KEYS, where) + chart_link_problems(config)
     notify = config.serve.get("notify", [])
     if not isinstance(notify, list) or not all(isinstance(d, str) for d in notify):
         problems.append(f'{where}.notify: expected a list of destinations, e.g. ["slack:#ops"]')

@@ -460,6 +460,7 @@ def render(
         charts=chart_ids,
         headline=top.text,
         chart_alts={view.metric: view.chart_alt for view in views if view.metric in chart_ids},
+        titles={view.metric: view.title for view in views},
     )
     if fmt == "slack":
         try:

@@ -1,4 +1,5 @@
-"""The HTTP app of `kpi serve` (Starlette, served by uvicorn): ``/healthz`` and ``/metrics``.
+"""The HTTP app of `kpi serve` (Starlette, served by uvicorn): ``/healthz``, ``/metrics`` and, with
+``[serve] public_url``, the published charts at ``/charts/<token>.png`` (:mod:`kpicore.channels.chart_links`).
 
 :func:`build_app` takes extra routes, so Slack's ``/slack/events`` (Bolt's Starlette adapter)
 mounts into the same process and port. Every request body over 1 MB gets 413 before it is read
@@ -40,5 +41,16 @@ def build_app(service: Service, extra_routes: Sequence[Any] = ()) -> Starlette:
 
     from kpicore.limits import BodyLimit
 
+    async def chart(request):
+        from kpicore.channels.chart_links import published
+
+        png = await run_in_threadpool(published, service.engine, request.path_params["name"])
+        if png is None:
+            return Response(status_code=404)
+        headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+        return Response(png, media_type="image/png", headers={**headers, "Referrer-Policy": "no-referrer"})
+
     routes = [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
+    if "public_url" in (getattr(service.config, "serve", None) or {}):
+        routes.append(Route("/charts/{name}", chart, methods=["GET"]))
     return Starlette(routes=[*routes, *extra_routes], middleware=[Middleware(BodyLimit)])

@@ -19,6 +19,8 @@ __all__ = ["is_rtl_text", "split_cards"]
 CARD_VERSION = "1.5"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+#: The characters of a text sparkline.
+SPARKS = "▁▂▃▄▅▆▇█"
 #: Teams' message size limit: the request body, in bytes of UTF-8.
 MAX_BYTES = 28 * 1024
 
@@ -42,7 +44,10 @@ def section_elements(section: Section, chart_url: str | None = None) -> list[dic
     first = [run(section.title, weight="Bolder")]
     if section.kind == "metric":
         first.append(run(f": {section.value}"))
-    items = [rich(*first)] + [rich(run(line.strip())) for line in section.lines if line.strip()]
+    lines = [line.strip() for line in section.lines if line.strip()]
+    if chart_url:  # the chart replaces the text sparkline
+        lines = [line for line in lines if not any(bar in line for bar in SPARKS)]
+    items = [rich(*first)] + [rich(run(line)) for line in lines]
     if chart_url:
         items.append({"type": "Image", "url": chart_url, "altText": section.title, "size": "Stretch"})
     return [{"type": "Container", "separator": True, "spacing": "Medium", "items": items}]
@@ -76,19 +81,18 @@ def split_cards(
     rtl: bool = False,
     limit: int = MAX_BYTES,
     chart_urls: dict[str, str] | None = None,
-    metric_names: list[str] | None = None,
 ) -> list[bytes]:
     """Request bodies of at most ``limit`` bytes, each a card of whole sections, in order.
 
     A continuation card repeats the heading (with ``(2/3)``), so each message says what it is part of.
-    A single section too large for one card is cut between its lines.
+    A single section too large for one card is cut between its lines. ``chart_urls`` maps a metric
+    section's title to the URL of its chart.
     """
     chart_urls = chart_urls or {}
-    names = iter(metric_names or [])
     heading = next((s.title for s in sections if s.kind == "heading"), "")
     units: list[list[dict[str, Any]]] = []
     for section in sections:
-        url = chart_urls.get(next(names, ""), None) if section.kind == "metric" else None
+        url = chart_urls.get(section.title) if section.kind == "metric" else None
         units.extend(_fitting(section, url, rtl, limit))
     groups: list[list[dict[str, Any]]] = []
     for elements in units:
@@ -117,6 +121,7 @@ def _fitting(section: Section, url: str | None, rtl: bool, limit: int) -> list[l
             if len(encoded(payload(card(section_elements(candidate), rtl=rtl)))) + 512 <= limit:
                 break
             take //= 2
-        pieces.append(section_elements(Section(section.kind, section.title, section.value, lines[:take])))
+        piece = Section(section.kind, section.title, section.value, lines[:take])
+        pieces.append(section_elements(piece, None if pieces else url))
         lines = lines[take:]
     return pieces

@@ -5,6 +5,10 @@ carries the flow's signature) comes from the environment only and never appears 
 A Workflows webhook answers 202 before the flow posts and confirms nothing, and it cannot be asked
 what it posted: every card follows the ``sending`` rule (kpicore.channels.parts), so each is delivered
 at most once; a card whose request got no answer is reported, never resent.
+
+A card shows pictures only by URL: with ``[serve] public_url`` each chart is published at an
+unguessable link that `kpi serve` answers (kpicore.channels.chart_links) and the card carries it as an
+Image; without it, the card keeps the text sparkline.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from kpicore.channels import Channel, Delivery
+from kpicore.channels.chart_links import ChartLinks, chart_links
 from kpicore.channels.http import NotSent, post, post_with_retries
 from kpicore.channels.parts import current_parts, send_parts, unknown_note
 from kpicore.channels.sections import digest_sections, plain_sections
@@ -30,6 +35,8 @@ log = logging.getLogger("kpicore.teams")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: Where the settings carry the chart links of ``[serve] public_url`` (never written in kpi.toml).
+CHART_LINKS = "chart_links"
 #: A Workflows URL carries its signature in the query (``sig=...``): masked wherever it could show.
 add_secrets(patterns=((r"([?&]sig=)[^&\s\"']+", r"\1***"),))
 
@@ -75,7 +82,21 @@ class TeamsChannel(Channel):
     formats = ("text",)
     setting_keys = ("webhooks", "outgoing", "timeout", "max_retries", "retry_backoff")
 
+    def settings(self, config) -> dict[str, Any]:
+        """``[channels.teams]``, and under ``chart_links`` where charts are published (from ``[serve]
+        public_url``; not a key of the table). A bad ``[serve]`` is left to `kpi check`."""
+        settings = super().settings(config)
+        settings.pop(CHART_LINKS, None)
+        try:
+            links = chart_links(config)
+        except ConfigError:
+            links = None
+        if links is not None:
+            settings[CHART_LINKS] = links
+        return settings
+
     def check_settings(self, settings: dict[str, Any], where: str) -> None:
+        settings = {k: v for k, v in settings.items() if not isinstance(v, ChartLinks)}
         super().check_settings(settings, where)
         try:
             webhook_references(settings)
@@ -129,21 +150,40 @@ class TeamsChannel(Channel):
             return [f"{references[target]} is not set: it must hold the Workflows webhook URL of {target!r}"]
         return []
 
-    def bodies(self, message: Message) -> list[bytes]:
+    def bodies(self, message: Message, links: ChartLinks | None = None) -> list[bytes]:
         """The request bodies of the message, in order, each within 28 KB; right to left when its
-        text is (a Persian digest)."""
+        text is (a Persian digest). With ``links``, each chart is published and shown as an Image."""
         text = message.rendered("text")
+        chart_urls: dict[str, str] = {}
         if message.kind == "digest":
             sections = digest_sections(text.body, getattr(text, "headline", ""))
+            if links is not None:
+                chart_urls = self._publish_charts(message, links)
         else:
             sections = plain_sections(text.body)
-        return card.split_cards(sections, rtl=card.is_rtl_text(text.body))
+        return card.split_cards(sections, rtl=card.is_rtl_text(text.body), chart_urls=chart_urls)
+
+    @staticmethod
+    def _publish_charts(message: Message, links: ChartLinks) -> dict[str, str]:
+        """Section title -> the public URL of that metric's chart."""
+        from kpicore.state import open_state
+
+        charted = message.rendered("html")
+        engine = open_state(links.state_url)
+        try:
+            return {
+                charted.titles.get(metric, metric): links.publish(charted.images[content_id], engine)
+                for metric, content_id in charted.charts.items()
+                if content_id in charted.images
+            }
+        finally:
+            engine.dispose()
 
     def send(self, message: Message, target: str, settings: dict[str, Any]) -> Delivery:
         """POST each card not yet delivered; stop at the first failure (the rest go on the next attempt)."""
         destination = f"teams:{target}"
         url = webhook_url(target, settings)
-        bodies = self.bodies(message)
+        bodies = self.bodies(message, settings.get(CHART_LINKS))
         total = len(bodies)
 
         def what(number: int) -> str:

@@ -38,6 +38,7 @@ ANSWER_WITHIN = 4.0
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _FOLLOW = re.compile(r"^\s*(/kpi\s+)?(follow|unfollow|following)\b", re.IGNORECASE)
+NO_FOLLOW = "Following metrics is not offered on Teams: an outgoing webhook cannot post later."
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -94,10 +95,7 @@ class TeamsOutgoing:
         where = f"teams:{team}/{channel}"
         text = command_of(activity)
         if _FOLLOW.match(text):
-            return [
-                "Following metrics is not offered on Teams: an outgoing webhook cannot post later.",
-                "Ask with @KPI METRIC [PERIOD].",
-            ]
+            return [NO_FOLLOW, "Ask with @KPI METRIC [PERIOD]."]
         asker = Asker(f"teams:{(activity.get('from') or {}).get('id', '')}", where, "")
         reply = self.answerer.reply(text, asker)
         if reply.later is not None:
@@ -109,6 +107,11 @@ class TeamsOutgoing:
                     "Ask again in a minute: the value may be stored by then, or ask for a shorter period.",
                 ]
         lines = reply_lines(reply.message)
+        if reply.how == "help":  # the help's follow line names what Teams cannot do: say so instead
+            lines = [
+                "\n".join(NO_FOLLOW if "/kpi follow" in row else row for row in line.splitlines())
+                for line in lines
+            ]
         allow = self.answerer.settings.allow
         if reply.how == "error" and allow is not None and where not in allow:
             lines.append(f"This channel is {where}: add it to [chat] allow to let it ask for more.")

@@ -77,6 +77,33 @@ class FakeWorkflows:
     def posts(self, channel: str) -> list[dict[str, Any]]:
         return [post for post in self.channel_posts if post["channel"] == channel]
 
+    @staticmethod
+    def shown_images(post: dict[str, Any]) -> list[dict[str, Any]]:
+        """What a Teams client does when it shows a posted card: GET each Image's URL (no cookies, no
+        credentials); ``{"url", "status", "type", "body"}`` for each, in card order."""
+        import urllib.error
+        import urllib.request
+
+        def images(element: Any):
+            if isinstance(element, dict):
+                if element.get("type") == "Image":
+                    yield element["url"]
+                for value in element.values():
+                    yield from images(value)
+            elif isinstance(element, list):
+                for value in element:
+                    yield from images(value)
+
+        shown = []
+        for url in images(post["card"]):
+            try:
+                with urllib.request.urlopen(url, timeout=10) as answer:
+                    status, kind, body = answer.status, answer.headers.get("Content-Type"), answer.read()
+            except urllib.error.HTTPError as error:
+                status, kind, body = error.code, error.headers.get("Content-Type"), b""
+            shown.append({"url": url, "status": status, "type": kind, "body": body})
+        return shown
+
     def handle(self, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> int:
         parts = path.strip("/").split("/")
         flow = self.flows.get(parts[1]) if len(parts) > 1 and parts[0] == "workflows" else None
@@ -258,7 +285,10 @@ def _raw_post(url: str, body: bytes, headers: list[tuple[str, str]]) -> tuple[in
         connection.putheader("Content-Length", str(len(body)))
         for name, value in headers:
             connection.putheader(name, value)
-        connection.endheaders(body)
+        try:
+            connection.endheaders(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # answered (413) before the whole body was read: that answer is still there to read
         response = connection.getresponse()
         data = response.read()
         try:

@@ -50,6 +50,10 @@ def test_a_signed_message_is_answered_with_a_card(tmp_path, demo_database, serve
     assert lines[0].startswith("Net Promoter Score") and "2026-W47" in lines[0]
     status, answer = client.send(client.activity("follow nps"))
     assert status == 200 and "not offered on Teams" in texts(answer)[0]
+    status, answer = client.send(client.activity("help"))
+    help_text = "\n".join(texts(answer))
+    assert status == 200 and "/kpi nps last week" in help_text  # the help itself
+    assert "/kpi follow" not in help_text and "Following metrics is not offered on Teams" in help_text
     serve.stop(timeout=120)  # the answerer finishes its insight jobs first (statsmodels loads slowly)
     assert KEY not in serve.text()
 

@@ -87,6 +87,13 @@ class TelegramChannel(Channel):
             problems.append(f"{TOKEN_ENV} is not set: the send will fail until it holds the bot's token")
         return problems
 
+    def takes_follows(self, config) -> bool:
+        """``/kpi follow`` is answered here whenever /kpi is (the bot token is set); the personal
+        message goes to the follower's private chat, ``telegram:USER_ID``."""
+        import os
+
+        return bool(os.environ.get(TOKEN_ENV))
+
     def chat_endpoints(self, config) -> Any:
         """``/kpi`` on Telegram: the poller (``mode = "polling"``) or ``POST /telegram/webhook``."""
         import os
@@ -112,7 +119,7 @@ class TelegramChannel(Channel):
     def parts(self, message: Message, settings: dict[str, Any]) -> list[tuple[str, Any]]:
         """What the message becomes, in order: ``("message", html)`` then ``("photos", [(metric, caption, png)])``."""
         text = message.rendered("text")
-        if message.kind == "digest":
+        if message.kind in ("digest", "personal"):
             blocks = render.digest_blocks(text.body, getattr(text, "headline", ""))
         else:
             blocks = render.plain_blocks(text.body)

@@ -3,8 +3,9 @@
 
 ``/kpi nps last week`` (or ``/kpi@YourBot …`` in a group with several bots) in a private chat or a
 group gets the same answer, in the same language, under the same rate limit and ``[chat] allow``
-(keyed ``telegram:CHAT_ID``) as on Slack; its follow-ups are inline keyboard buttons, whose presses
-come back as callback queries and go through the same grammar and permission check as typed text.
+(keyed ``telegram:CHAT_ID``) as on Slack, ``/kpi follow`` too (the weekly message goes to the
+follower's private chat); follow-ups are inline keyboard buttons, whose presses come back as
+callback queries and go through the same grammar and permission check as typed text.
 Each ``update_id`` is handled once (kpicore.chat.webhooks, in the state database).
 """
 
@@ -31,7 +32,6 @@ log = logging.getLogger("kpicore.telegram")
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 _COMMAND = re.compile(r"^/kpi(?:@(\w+))?(?:\s+(.*))?$", re.DOTALL | re.IGNORECASE)
-_FOLLOW = re.compile(r"^\s*(follow|unfollow|following)\b", re.IGNORECASE)
 #: Telegram's limit on a button's callback_data.
 MAX_CALLBACK_DATA = 64
 POLLER_LEASE = dt.timedelta(seconds=30)
@@ -91,11 +91,6 @@ class TelegramChat:
             text = command_text(message.get("text") or "", self.bot_username())
         chat = message.get("chat") or {}
         if text is None or "id" not in chat:
-            return
-        if _FOLLOW.match(text):
-            self.post(
-                chat["id"], ["Following metrics is not available on Telegram yet: ask with /kpi METRIC."], []
-            )
             return
         asker = Asker(f"telegram:{sender.get('id', chat['id'])}", f"telegram:{chat['id']}", "")
         reply = self.answerer.reply(text, asker)

@@ -173,3 +173,42 @@ def test_two_processes_on_one_state_database_poll_with_one_lease(tmp_path, demo_
     assert [len(telegram.fake.in_chat(user)) for user in (101, 102, 103)] == [1, 1, 1]
     conflicts = [r for r in telegram.fake.calls("getUpdates") if r.status == 409]
     assert conflicts == []  # only the lease holder polls: Telegram never saw a second poller
+
+
+def test_kpi_follow_sends_a_personal_message_to_the_private_chat_once(
+    tmp_path, demo_database, telegram, servers
+):
+    """/kpi follow in the group keeps the follow in the same store as Slack's, keyed telegram:USER_ID,
+    and the personal message goes to that user's private chat with the bot, once per period."""
+    from kpicore.follows import following
+    from kpicore.state import open_state
+    from tests.test_serve import deliveries
+
+    write_config(
+        tmp_path, demo_database, telegram, allow='follow_schedule = "1s"\nfollow_period = "2026-W47"'
+    )
+    serve = Serve(tmp_path, kpi_env())
+    servers.append(serve)
+    serve.started()
+    fake = telegram.fake
+    fake.push(message_update("/kpi follow nps", chat=GROUP, user=PRIVATE))
+    (answer,) = wait_for(lambda: fake.in_chat(GROUP))
+    assert answer["text"].startswith("You now follow Net Promoter Score"), answer["text"]
+    engine = open_state(f"sqlite:///{tmp_path / 'state.db'}")
+    ((user, metric, channel),) = [(f.user_id, f.metric, f.channel_id) for f in following(engine)]
+    assert (user, metric, channel) == (f"telegram:{PRIVATE}", "nps", f"telegram:{GROUP}")
+    personal = wait_for(lambda: [m for m in fake.in_chat(PRIVATE) if "Net Promoter Score" in m["text"]], 60)
+    assert "Your KPIs" in personal[0]["text"] and "2026-W47" in personal[0]["text"]
+    fake.push(message_update("/kpi following", chat=PRIVATE))
+    wait_for(lambda: any("You follow 1 metric" in m["text"] for m in fake.in_chat(PRIVATE)))
+    serve.wait_for(r"delivered .*personal=telegram:42", timeout=30)
+    import time
+
+    time.sleep(3)  # three more fires of the 1 s schedule: the period is already sent
+    rows = [r for r in deliveries(f"sqlite:///{tmp_path / 'state.db'}") if r[0] == "personal"]
+    assert rows == [("personal", f"telegram:{PRIVATE}", "2026-W47", f"telegram:{PRIVATE}", "sent", 1)]
+    assert len([m for m in fake.in_chat(PRIVATE) if "Your KPIs" in m["text"]]) == 1
+    fake.push(message_update("/kpi unfollow nps", chat=PRIVATE))
+    wait_for(lambda: any("no longer follow" in m["text"] for m in fake.in_chat(PRIVATE)))
+    assert following(engine) == []
+    engine.dispose()
