@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from tests.conftest import SLACK_TOKEN, free_port
 
 KPI = str(Path(sys.executable).with_name("kpi"))
+ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 SLACK_KPIS = "C0KPIS0001"
 SLACK_OPS = "C0OPS00002"
@@ -96,11 +97,18 @@ def environment(slack_server) -> dict[str, str]:
 class Serve:
     """One `kpi serve` process with its log file."""
 
-    def __init__(self, folder: Path, env: dict[str, str], *extra: str, name: str = "serve") -> None:
+    def __init__(
+        self, folder: Path, env: dict[str, str], *extra: str, name: str = "serve", clock: Path | None = None
+    ) -> None:
+        """``clock``: an offset file; the process then runs on the test clock (tests/support/clocked_serve.py)."""
         self.log = folder / f"{name}-{uuid.uuid4().hex[:6]}.log"
         self.handle = self.log.open("w")
+        command = [KPI]
+        if clock is not None:
+            command = [sys.executable, "-m", "tests.support.clocked_serve", str(clock)]
+            env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            [KPI, "serve", "--port", "0", "--config", str(folder / "kpi.toml"), *extra],
+            [*command, "serve", "--port", "0", "--config", str(folder / "kpi.toml"), *extra],
             stdout=self.handle,
             stderr=subprocess.STDOUT,
             env=env,

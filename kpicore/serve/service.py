@@ -124,10 +124,8 @@ class Service:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
-        from kpicore import clock
         from kpicore.scheduler import build_trigger
 
-        clock.install_in_apscheduler()  # a no-op unless the test clock is set
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
