@@ -29,6 +29,7 @@ from tests.chat_support import (
     wait_for,
 )
 from tests.conftest import free_port
+from tests.support.answerers import CountingAnswerer
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def start_chat(tmp_path, demo_database, slack_server, monkeypatch):
     def start(chat: str = "", source: str | None = None, top: str = ""):
         folder = kpi_folder(tmp_path, demo_database, chat, source, top)
         monkeypatch.chdir(folder)
-        answerer = Answerer(load_config(folder / "kpi.toml"))
+        answerer = CountingAnswerer(load_config(folder / "kpi.toml"))
         stack.callback(answerer.close)
         server = stack.enter_context(
             UvicornThread(starlette_app(build_app(answerer.config, answerer)), free_port())

@@ -365,15 +365,16 @@ def test_the_based_on_cell_in_five_languages(run_kpi, tmp_path, locale, expected
 )
 def test_chat_refuses_a_breakdown_by_personal_data_in_its_language(tmp_path, demo_database, top, says):
     # Rule "personal data": `/kpi churn_rate by email` gets the CLI's sentence, in the chat's language.
-    from kpicore.chat.answers import Answerer, Asker
+    from kpicore.chat.answers import Asker
     from kpicore.config import load_config
     from tests.chat_support import kpi_folder
+    from tests.support.answerers import CountingAnswerer
 
     folder = tmp_path / "exports"
     folder.mkdir()
     write_csv(folder / "customers.csv", CUSTOMERS)
     write_csv(folder / "orders.csv", ORDERS)
-    answerer = Answerer(
+    answerer = CountingAnswerer(
         load_config(kpi_folder(tmp_path, demo_database, source=str(folder), top=top) / "kpi.toml")
     )
     try:

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from tests.conftest import SLACK_TOKEN, free_port
 
 KPI = str(Path(sys.executable).with_name("kpi"))
+ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 SLACK_KPIS = "C0KPIS0001"
 SLACK_OPS = "C0OPS00002"
@@ -96,11 +97,18 @@ def environment(slack_server) -> dict[str, str]:
 class Serve:
     """One `kpi serve` process with its log file."""
 
-    def __init__(self, folder: Path, env: dict[str, str], *extra: str, name: str = "serve") -> None:
+    def __init__(
+        self, folder: Path, env: dict[str, str], *extra: str, name: str = "serve", clock: Path | None = None
+    ) -> None:
+        """``clock``: an offset file; the process then runs on the test clock (tests/support/clocked_serve.py)."""
         self.log = folder / f"{name}-{uuid.uuid4().hex[:6]}.log"
         self.handle = self.log.open("w")
+        command = [KPI]
+        if clock is not None:
+            command = [sys.executable, "-m", "tests.support.clocked_serve", str(clock)]
+            env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))}
         self.process = subprocess.Popen(
-            [KPI, "serve", "--port", "0", "--config", str(folder / "kpi.toml"), *extra],
+            [*command, "serve", "--port", "0", "--config", str(folder / "kpi.toml"), *extra],
             stdout=self.handle,
             stderr=subprocess.STDOUT,
             env=env,
@@ -225,6 +233,42 @@ def test_healthz_says_degraded_when_the_state_database_drops_out(
     assert serve.stop(signal.SIGINT) == 0
     logged = [json.loads(line) for line in serve.text().splitlines()]  # every line is one JSON object
     assert [e["event"] for e in logged][-2:] == ["stopping", "stopped"] and logged[-2]["signal"] == "SIGINT"
+
+
+def test_healthz_names_channels_by_their_kind_never_an_address(
+    tmp_path, demo_database, slack_server, smtp_server, servers
+):
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"
+    destinations = ("slack:#kpis", "email:owner@example.com")
+    write_config(
+        tmp_path,
+        demo_database,
+        state_url=state_url,
+        smtp=smtp_server,
+        destinations=destinations,
+        serve='tick = "1s"\nlease = "5s"\nnotify = ["email:ops@example.com"]',
+    )
+    serve = Serve(tmp_path, environment(slack_server))
+    servers.append(serve)
+    serve.started()
+    for destination in destinations:
+        wait_until_sent(state_url, destination, timeout=90)
+    status, body = serve.get("/healthz")
+    assert serve.stop() == 0
+    health = json.loads(body)
+    assert status == 200 and health["digests"][0]["last_delivery"]["channel"] in ("slack", "email")
+    text = body.decode()
+    for address in ("#kpis", "kpis", "owner@example.com", "ops@example.com", "example.com", SLACK_KPIS):
+        assert address not in text, (address, text)
+
+
+def test_an_address_in_a_health_text_becomes_its_kind_of_channel():
+    from kpicore.serve.unknown import without_addresses
+
+    text = "no answer from slack:#kpis (#kpis), email:owner@example.com; a@b.org; #kpis-old stays"
+    assert without_addresses(text, ["slack:#kpis", "email:owner@example.com"]) == (
+        "no answer from slack (slack), email; email; #kpis-old stays"
+    )
 
 
 def test_a_port_in_use_and_an_unreachable_state_database_are_runtime_errors(

@@ -51,7 +51,6 @@ def digest_preview(answerer, spec) -> Reply:
     from kpicore.digest.render import render
     from kpicore.digest.run import compute_digest, in_digest_order, render_options, resolve_period
 
-    answerer.computes += 1
     period = resolve_period(spec)
     groups = compute_digest(spec, period, answerer.source(), answerer.config, answerer.registry)
     results = in_digest_order(spec, groups)

@@ -101,7 +101,7 @@ def _table() -> Table:
 
 
 def _now() -> dt.datetime:
-    from kpicore import clock  # the machine's clock (a test clock only under KPI_TEST_CLOCK)
+    from kpicore import clock
 
     return clock.now()
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from kpicore.errors import ConfigError, KpiError
 from kpicore.events import event
 from kpicore.serve.dispatch import FOLLOW_CATCH_UP, Dispatcher
+from kpicore.serve.unknown import channel_of, without_addresses
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -123,10 +124,8 @@ class Service:
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.interval import IntervalTrigger
 
-        from kpicore import clock
         from kpicore.scheduler import build_trigger
 
-        clock.install_in_apscheduler()  # a no-op unless the test clock is set
         scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -328,8 +327,16 @@ class Service:
             self.dispatch.fire_personal(scheduled, "retried", users=users)
 
     # -- health ------------------------------------------------------------------------------------
+    def _addresses(self) -> list[str]:
+        """Every destination the service knows of (digests, alerts, notify)."""
+        known = {d for spec in self.specs.values() for d in spec.destinations}
+        known.update(d for spec, _ in self.alerts.values() for d in spec.destinations)
+        known.update(self.settings.notify)
+        return sorted(known)
+
     def health(self) -> dict[str, Any]:
-        """What ``/healthz`` answers."""
+        """What ``/healthz`` answers. The endpoint is unauthenticated, so it names channels by their kind
+        (``email``, ``slack``), never an address, a channel name or a path."""
         from sqlalchemy import text
 
         from kpicore.delivery.ledger import list_deliveries
@@ -344,7 +351,7 @@ class Service:
                 if rows:
                     last[name] = {
                         "period": rows[0].period,
-                        "destination": rows[0].destination,
+                        "channel": channel_of(rows[0].destination),
                         "status": rows[0].status,
                         "at": rows[0].updated_at.isoformat(),
                     }
@@ -363,11 +370,19 @@ class Service:
         for name in self.alerts:
             job = self.scheduler.get_job(f"alert:{name}") if self.scheduler is not None else None
             next_fire = job.next_run_time.isoformat() if job is not None and job.next_run_time else None
-            alerts.append(
-                {"name": name, "next_fire": next_fire, "last_evaluation": self.dispatch.evaluations.get(name)}
-            )
+            evaluation = self.dispatch.evaluations.get(name)
+            if evaluation is not None and "error" in evaluation:
+                evaluation = {
+                    **evaluation,
+                    "error": without_addresses(evaluation["error"], self._addresses()),
+                }
+            alerts.append({"name": name, "next_fire": next_fire, "last_evaluation": evaluation})
         serving = state == "ok" and scheduler == "running" and self.dispatch.state_error is None
-        problems = [problem for source in self.problem_sources for problem in source()]
+        problems = [
+            {**problem, "message": without_addresses(problem["message"], self._addresses())}
+            for source in self.problem_sources
+            for problem in source()
+        ]
         answer = {
             "status": "ok" if serving and not problems else "degraded",
             "serving": serving,

@@ -11,6 +11,8 @@ service finds it: one ``delivery_unknown`` log line (per process), one notice to
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kpicore.events import event
@@ -19,12 +21,30 @@ if TYPE_CHECKING:
     from kpicore.delivery.ledger import LedgerRow
 
 
+#: An email address, wherever it appears in a text shown without authentication.
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+
+
+def channel_of(destination: str) -> str:
+    """``email`` for ``email:owner@example.com``: the kind of channel, never the address."""
+    return destination.split(":", 1)[0] if ":" in destination else "?"
+
+
+def without_addresses(text: str, destinations: Iterable[str]) -> str:
+    """``text`` with each known destination (``slack:#kpis``, or its target alone, ``#kpis``) replaced by
+    its kind of channel and any other email address by ``email``: what an unauthenticated reader may see."""
+    for destination in sorted(destinations, key=len, reverse=True):
+        kind, _, target = destination.partition(":")
+        text = text.replace(destination, kind)
+        if len(target) >= 2:
+            text = re.sub(rf"(?<![\w#@.-]){re.escape(target)}(?![\w@-])", kind, text)
+    return _EMAIL.sub("email", text)
+
+
 def describe(row: LedgerRow) -> str:
     """``digest weekly 2026-W47 email``: the row's key with its channel, never its address."""
-    from kpicore.channels.base import parse_destination
-
     segment = f" [{row.segment}]" if row.segment else ""
-    return f"{row.kind} {row.name} {row.period}{segment} {parse_destination(row.destination)[0]}"
+    return f"{row.kind} {row.name} {row.period}{segment} {channel_of(row.destination)}"
 
 
 def settle_command(row: LedgerRow, action: str) -> str:

@@ -1,6 +1,6 @@
 """The clock under a running `kpi serve`: the machine clock jumps over a fire, jumps back during a send and
 forward again, and DST changes while it runs (Europe/Berlin, both directions). The service runs on the test
-clock (``KPI_TEST_CLOCK``: a file holding an offset in seconds, re-read on every call, which the test
+clock (tests/support/clocked_serve.py: a file holding an offset in seconds, re-read on every call, which the test
 rewrites to make the clock jump). The digest ``weekly`` is a daily digest of ``yesterday``: each scenario
 expects exactly one message, for the period of the fire, and no message for any other period."""
 
@@ -67,9 +67,7 @@ def start(
         when=f'schedule = "{schedule}"\ncatch_up = "1h"',
         timezone="Europe/Berlin",
     )
-    env = environment(slack_server)
-    env["KPI_TEST_CLOCK"] = str(clock.path)
-    serve = Serve(tmp_path, env)
+    serve = Serve(tmp_path, environment(slack_server), clock=clock.path)
     servers.append(serve)
     serve.started()
     clock.set(first)

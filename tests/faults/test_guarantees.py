@@ -2,7 +2,8 @@
 (a repeated signature header, ten copies at once), three 200 MB bodies at once, a sender
 frozen past its lease on PostgreSQL, and SIGKILLs on either side of the SMTP DATA.
 
-``KPI_FAULTS_GUARANTEE_RUNS`` (default 3) sets the runs of the randomised-by-repetition scenarios.
+``KPI_FAULTS_GUARANTEE_RUNS`` (default 3, so that ``make faults`` stays within 15 minutes; the figures in
+docs/reliability.md are from 20) sets the runs of every scenario here.
 """
 
 from __future__ import annotations
@@ -50,25 +51,27 @@ def test_replays_with_a_repeated_signature_header(tmp_path, demo_database, slack
     serve = _serve(tmp_path, slack_server)
     servers.append(serve)
     serve.started()
-    body, now = _share(slack), int(time.time())
-    good, junk = signature(body, now), signature(body + "x", now)
-    assert send(f"http://127.0.0.1:{serve.port}/slack/events", body, timestamp=now).status == 200
-    wait_for(lambda: slack.posted_to(GENERAL))
-    statuses = [
-        _post_with_headers(
-            serve.port,
-            body,
-            [
-                ("X-Slack-Request-Timestamp", str(now)),
-                ("X-Slack-Signature", junk),
-                ("X-Slack-Signature", good),
-            ],
-        )
-        for _ in range(4)
-    ]
+    for run in range(RUNS):  # each run: one signed share, then four replays with a junk header first
+        slack.messages.clear()
+        body, now = _share(slack), int(time.time())
+        good, junk = signature(body, now), signature(body + "x", now)
+        assert send(f"http://127.0.0.1:{serve.port}/slack/events", body, timestamp=now).status == 200
+        wait_for(lambda: slack.posted_to(GENERAL))
+        statuses = [
+            _post_with_headers(
+                serve.port,
+                body,
+                [
+                    ("X-Slack-Request-Timestamp", str(now)),
+                    ("X-Slack-Signature", junk),
+                    ("X-Slack-Signature", good),
+                ],
+            )
+            for _ in range(4)
+        ]
+        count = _record_shares("replay with a repeated signature header (4 tries)", str(run), slack)
+        assert statuses == [400] * 4 and (count.delivered, count.duplicated) == (1, 0)
     assert serve.stop(timeout=90) == 0
-    count = _record_shares("replay with a repeated signature header (4 tries)", "1", slack)
-    assert statuses == [400] * 4 and (count.delivered, count.duplicated) == (1, 0)
 
 
 def test_ten_parallel_copies_of_one_signed_request(
@@ -107,29 +110,32 @@ def test_three_200_mb_bodies_at_once(tmp_path, demo_database, slack_server, serv
     serve.started()
     statuses = settle(state_url, ["slack:#kpis"])  # the digest's own compute and charts come first
     pid = serve.process.pid
-    Path(f"/proc/{pid}/clear_refs").write_text("5")  # peak RSS from here
-    idle = _memory(pid)["VmRSS"]
-    answers: list[int] = []
-    threads = [
-        threading.Thread(target=lambda c=chunked: answers.append(_post_big(serve.port, chunked=c)))
-        for chunked in (True, True, False)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    peak = _memory(pid)["VmHWM"]
+    rises = []
+    for _ in range(RUNS):  # each run: three 200 MB posts at once, the peak RSS measured from idle
+        Path(f"/proc/{pid}/clear_refs").write_text("5")  # peak RSS from here
+        idle = _memory(pid)["VmRSS"]
+        answers: list[int] = []
+        threads = [
+            threading.Thread(target=lambda c=chunked, a=answers: a.append(_post_big(serve.port, chunked=c)))
+            for chunked in (True, True, False)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        rises.append(_memory(pid)["VmHWM"] - idle)
+        assert answers == [413] * 3 and rises[-1] < 20 * MB
     assert serve.get("/healthz")[0] == 200
     assert serve.stop(timeout=90) == 0
     counts = tally.count(
-        f"3 x 200 MB bodies at once (413; peak RSS +{(peak - idle) / MB:.1f} MB)",
+        f"{RUNS} x 3 x 200 MB bodies at once (413; peak RSS at most +{max(rises) / MB:.1f} MB)",
         "1",
         expected_keys(["slack:#kpis"]),
         statuses,
         slack=slack_server.fake,
     )
     tally.record(counts)
-    assert answers == [413] * 3 and peak - idle < 20 * MB and counts[0].duplicated == 0
+    assert counts[0].duplicated == 0
 
 
 @pytest.mark.parametrize("run", range(RUNS))

@@ -133,9 +133,7 @@ def test_sqlite_state_locked_at_the_fire(tmp_path, demo_database, slack_server, 
         when='schedule = "0 9 * * *"\ncatch_up = "1h"',
         timezone="Europe/Berlin",
     )
-    env = environment(slack_server)
-    env["KPI_TEST_CLOCK"] = str(clock.path)
-    serve = Serve(tmp_path, env)
+    serve = Serve(tmp_path, environment(slack_server), clock=clock.path)
     servers.append(serve)
     serve.started()
     clock.set(fire - dt.timedelta(seconds=1))
