@@ -3,8 +3,8 @@
     python benchmarks/explain.py --scale 100000 --source sqlite [--analyze]
 
 Builds exactly the queries ``kpicore.compute`` runs for every registered metric over the benchmark
-period and its 12-week trend (``measure_query`` per entity), prints their size (aggregate columns,
-CASE expressions, characters of SQL), runs each one alone and prints its time and the plan
+period and the one before (``--case plain``) or its 12-week trend as well (``--case trend``), prints
+their size (CASE expressions, characters of SQL), runs each one alone and prints its time and the plan
 (SQLite ``EXPLAIN QUERY PLAN``; PostgreSQL ``EXPLAIN`` or, with ``--analyze``, ``EXPLAIN ANALYZE``).
 """
 
@@ -51,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--floor", action="store_true", help="also time each query of the hand-written SQL floor"
     )
+    parser.add_argument(
+        "--case",
+        choices=run.CASES,
+        default="trend",
+        help="plain (the period and the one before) or trend (and the 12-week trend)",
+    )
     parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT)
     parser.add_argument("--pg-url", default=generate.PG_URL)
     parser.add_argument(
@@ -66,62 +72,44 @@ def main(argv: list[str] | None = None) -> int:
     metrics = select_metrics(["all"], registry)
     period = parse_period(generate.BENCHMARK_PERIOD, "UTC")
     windows = [period, period.previous()]
-    windows += [
-        w for w in period.trend(run.TREND) if all((w.start, w.end) != (x.start, x.end) for x in windows)
-    ]
+    if args.case == "trend":
+        windows += [
+            w for w in period.trend(run.TREND) if all((w.start, w.end) != (x.start, x.end) for x in windows)
+        ]
     url, schema = run.kpicore_source(args)
     began = time.perf_counter()
     source = open_source(url, SourceConfig(schema=schema, timeout=3600), registry)
     the_plan = plan(metrics, source, windows)  # reflects the tables the metrics read
     print(f"opening the source and reflecting its tables: {time.perf_counter() - began:.3f} s")
     print(f"{len(metrics)} metrics, {len(windows)} windows, source {source.display}")
-    queries = []
-    for entity, measures in the_plan.measures.items():
-        # The same split as kpicore.compute.compute, for an engine with or without bucketed measures.
-        bucketable = getattr(engine, "bucketable", None)
-        if args.per_window or bucketable is None:
-            queries.append(
-                (
-                    f"{entity}: {len(measures)} measures x {len(windows)} windows, per-window CASE",
-                    measure_query(source, entity, measures, windows),
-                )
+    if args.per_window:
+        queries = [
+            (f"{entity}: {len(measures)} measures x {len(windows)} windows, per-window CASE", q)
+            for entity, measures in the_plan.measures.items()
+            for q in [measure_query(source, entity, measures, windows)]
+        ]
+    else:  # exactly the engine's queries, in the order it starts them
+        queries = [
+            (f"{entity} query {i + 1}", statement)
+            for i, (entity, (statement, _)) in enumerate(
+                engine.queries._labelled_queries(source, the_plan, windows)
             )
-            continue
-        bucketed = [m for m in measures if bucketable(m)]
-        for query in engine.bucket_queries(source, entity, bucketed, windows):
-            queries.append(
-                (f"{entity}: {len(query.measures)} measures bucketed on {query.time}", query.statement)
-            )
-        rest = [m for m in measures if m not in bucketed]
-        state_measures = getattr(engine, "state_measures", None)
-        in_bucket_space = (
-            state_measures(rest, list(source.relation(entity).storage), windows) if state_measures else []
-        )
-        if in_bucket_space:
-            queries.append(
-                (
-                    f"{entity}: {len(in_bucket_space)} measures in bucket space (period-dependent filters)",
-                    engine.state_query(source, entity, in_bucket_space, windows),
-                )
-            )
-            rest = [m for m in rest if m not in in_bucket_space]
-        if rest:
-            queries.append(
-                (
-                    f"{entity}: {len(rest)} measures x {len(windows)} windows, per-window CASE",
-                    measure_query(source, entity, rest, windows),
-                )
-            )
+        ]
     total = 0.0
     for title, statement in queries:
         sql = source.compile(statement)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         source.execute(statement)
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
         total += seconds
         print(
             f"\n== {title}: {sql.count('CASE')} CASE, {sql.count('datetime(')} datetime(), "
             f"{len(sql):,} chars of SQL; {seconds:.3f} s"
+            + (
+                f" ({cpu:.3f} s of this process's CPU: SQLite's own)"
+                if source.dialect.name == "sqlite"
+                else ""
+            )
         )
         if args.sql:
             print(sql)
@@ -149,12 +137,14 @@ def time_floor(args, metric_names: list[str]) -> None:
     dialect = baselines.Dialect("duckdb" if args.source == "parquet" else args.source)
     connection, execute = run._sql_connection(args)
     total = 0.0
-    for table, sql in baselines.floor_queries(run.benchmark_windows(), dialect, names).items():
-        began = time.perf_counter()
+    windows = run.benchmark_windows(count=run.TREND if args.case == "trend" else 2)
+    for table, sql in baselines.floor_queries(windows, dialect, names, plain=args.case == "plain").items():
+        began, cpu = time.perf_counter(), time.process_time()
         rows = execute(sql)
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
         total += seconds
-        print(f"floor {table}: {len(rows)} rows, {seconds:.3f} s")
+        own = f" ({cpu:.3f} s CPU in this process)" if args.source == "sqlite" else ""
+        print(f"floor {table}: {len(rows)} rows, {seconds:.3f} s{own}")
     connection.close()
     print(f"floor queries: {total:.3f} s in all")
 

@@ -413,8 +413,12 @@ CREATE TABLE tickets (
 
 
 def write_mysql(dataset: Dataset, url: str, database: str) -> None:
-    """Batched multi-row INSERTs into a fresh database (TIMESTAMP columns, UTC session), then primary
-    keys, indexes and ANALYZE TABLE."""
+    """``LOAD DATA LOCAL INFILE`` of one CSV file per table into a fresh database (TIMESTAMP columns, UTC
+    session; an empty cell is NULL), then primary keys, indexes and ANALYZE TABLE. Batched INSERTs took
+    over 25 minutes for 10 M orders here."""
+    import tempfile
+
+    import pyarrow.csv as pacsv
     import pymysql
     from sqlalchemy.engine import make_url
 
@@ -425,10 +429,11 @@ def write_mysql(dataset: Dataset, url: str, database: str) -> None:
         user=parsed.username,
         password=parsed.password or "",
         autocommit=False,
+        local_infile=True,
         init_command="SET time_zone = '+00:00'",
     )
     try:
-        with connection.cursor() as cursor:
+        with connection.cursor() as cursor, tempfile.TemporaryDirectory() as folder:
             cursor.execute(f"DROP DATABASE IF EXISTS {database}")
             cursor.execute(f"CREATE DATABASE {database}")
             cursor.execute(f"USE {database}")
@@ -437,12 +442,15 @@ def write_mysql(dataset: Dataset, url: str, database: str) -> None:
                     cursor.execute(statement)
             for name, table in dataset.tables.items():
                 text = as_text_columns(table)
-                placeholders = ", ".join(["%s"] * len(text.column_names))
-                statement = f"INSERT INTO {name} ({', '.join(text.column_names)}) VALUES ({placeholders})"
-                for batch in text.to_batches(max_chunksize=20_000):
-                    cursor.executemany(
-                        statement, list(zip(*(column.to_pylist() for column in batch.columns), strict=False))
-                    )
+                path = Path(folder) / f"{name}.csv"
+                pacsv.write_csv(text, path, pacsv.WriteOptions(include_header=False))
+                names = text.column_names
+                variables = ", ".join(f"@v{i}" for i in range(len(names)))
+                nulls = ", ".join(f"{column} = NULLIF(@v{i}, '')" for i, column in enumerate(names))
+                cursor.execute(
+                    f"LOAD DATA LOCAL INFILE '{path}' INTO TABLE {name} FIELDS TERMINATED BY ',' "
+                    f"OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' ({variables}) SET {nulls}"
+                )
                 connection.commit()
             for name, key in PRIMARY_KEYS.items():
                 cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY ({key})")

@@ -150,7 +150,7 @@ def _bucket_query(
             source, replace(relation, from_=per_row, columns=columns_of_rows, parsed={}, unparsed=unparsed)
         )
 
-    if prefilter and _aggregates_history_apart(source, t, times, measures):
+    if prefilter and _aggregates_history_apart(source, t, times, measures, boundaries):
         return _history_apart(source, getattr(t, times[0]), measures, boundaries, rows_where)
     per_row, t = rows_where(
         _bucket_ranges(source, t, measures, boundaries) if prefilter else None, "bucket_rows"
@@ -161,12 +161,16 @@ def _bucket_query(
     return BucketQuery(times, measures, boundaries, statement)
 
 
-def _aggregates_history_apart(source: Source, t, times: list[str], measures: list[Measure]) -> bool:
+def _aggregates_history_apart(
+    source: Source, t, times: list[str], measures: list[Measure], boundaries: list
+) -> bool:
     """Whether the bucket query should aggregate the rows before the first window (bucket 0) on their
     own: where GROUP BY sorts every row (SQLite), a lifetime measure on one time column would
-    otherwise sort the whole history of the table to put most of it in one group."""
+    otherwise sort the whole history of the table to put most of it in one group; where it hashes, for
+    a few windows (``Dialect.history_apart_boundaries``), the history's plain aggregate runs in
+    parallel and the windows' rows come through the index."""
     return (
-        source.dialect.groups_by_sorting
+        (source.dialect.groups_by_sorting or len(boundaries) <= source.dialect.history_apart_boundaries)
         and len(times) == 1
         and getattr(t, times[0]).storage != BUCKET
         and any(m.window == "before_end" for m in measures)

@@ -74,6 +74,12 @@ class Dialect:
     #: read by bucket then sorts the whole history before the first window, which the engine instead
     #: aggregates on its own, without grouping (``kpicore.compute``).
     groups_by_sorting: ClassVar[bool] = False
+    #: Up to this many window boundaries (a period and the one before: 3), a bucket query with lifetime
+    #: measures aggregates the history before the first window on its own too, where GROUP BY hashes:
+    #: a plain aggregate the database can run in parallel, and the windows read through the time
+    #: index, rather than one hash aggregation of every row by its bucket (0: never; SQLite always
+    #: does, ``groups_by_sorting``).
+    history_apart_boundaries: ClassVar[int] = 0
     #: Whether a value computed in a subquery (``once_per_row``) is computed once however often the
     #: query around it reads it; False where the database merges the subquery into it and evaluates
     #: the expression at each use (MySQL/MariaDB's derived_merge).
