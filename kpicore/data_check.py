@@ -55,24 +55,9 @@ def check_times(source: Source, entity_names) -> list[TimeCheck]:
                 name, column, stops_compute=source.dialect.text_time_stops_query and storage == TEXT
             )
             checks.append(check)
-            try:
-                ((count,),) = source.execute(
-                    sa.select(sa.func.count()).select_from(relation.from_).where(unreadable)
-                )
-                check.unreadable = int(count)
-                if count and time.unparsed is None:  # files keep no text once it failed to parse
-                    text = sa.cast(time.sql, sa.Text)
-                    examples = (
-                        sa.select(text)
-                        .select_from(relation.from_)
-                        .where(unreadable)
-                        .distinct()
-                        .order_by(text)
-                        .limit(EXAMPLES)
-                    )
-                    check.examples = [value for (value,) in source.execute(examples)]
-            except SourceError as error:
-                check.error = str(error)
+            # Files keep no text once it failed to parse: no examples for them.
+            text = sa.cast(time.sql, sa.Text) if time.unparsed is None else None
+            _count_unreadable(source, relation, unreadable, text, check)
     return checks
 
 
@@ -122,24 +107,30 @@ def check_numbers(source: Source, entity_names) -> list[NumberCheck]:
                 continue  # a typed column of a database holds numbers only
             check = NumberCheck(name, column.name)
             checks.append(check)
-            try:
-                ((count,),) = source.execute(
-                    sa.select(sa.func.count()).select_from(relation.from_).where(unreadable)
-                )
-                check.unreadable = int(count)
-                if count:
-                    examples = (
-                        sa.select(text)
-                        .select_from(relation.from_)
-                        .where(unreadable)
-                        .distinct()
-                        .order_by(text)
-                        .limit(EXAMPLES)
-                    )
-                    check.examples = [value for (value,) in source.execute(examples)]
-            except SourceError as error:
-                check.error = str(error)
+            _count_unreadable(source, relation, unreadable, text, check)
     return checks
+
+
+def _count_unreadable(source: Source, relation, unreadable, text, check) -> None:
+    """Set ``check.unreadable`` to the rows matching ``unreadable`` and ``check.examples`` to a few
+    distinct ``text`` values of them (none when ``text`` is None), or ``check.error``."""
+    import sqlalchemy as sa
+
+    try:
+        ((count,),) = source.execute(sa.select(sa.func.count()).select_from(relation.from_).where(unreadable))
+        check.unreadable = int(count)
+        if count and text is not None:
+            examples = (
+                sa.select(text)
+                .select_from(relation.from_)
+                .where(unreadable)
+                .distinct()
+                .order_by(text)
+                .limit(EXAMPLES)
+            )
+            check.examples = [value for (value,) in source.execute(examples)]
+    except SourceError as error:
+        check.error = str(error)
 
 
 def _valid(source: Source, time):
