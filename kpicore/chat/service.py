@@ -20,12 +20,19 @@ class ChatEndpoints:
     socket_mode: Any = None
     #: Why /kpi is off (no bot token), or None when it is served.
     off_reason: str | None = None
+    #: (kind, a link kept up in the background whose ``problem`` says why it is down, else None):
+    #: a channel plugin's poller, reported on /healthz like Socket Mode.
+    watched: list[tuple[str, Any]] = field(default_factory=list)
     _closers: list[Any] = field(default_factory=list)
 
     def problems(self) -> list[dict[str, str]]:
-        """What /healthz reports about /kpi: the Socket Mode connection when it is down."""
-        problem = getattr(self.socket_mode, "problem", None)
-        return [{"kind": "socket_mode", "message": problem}] if problem else []
+        """What /healthz reports about /kpi: Socket Mode or a watched link while it is down."""
+        links = [("socket_mode", self.socket_mode), *self.watched]
+        return [
+            {"kind": kind, "message": problem}
+            for kind, link in links
+            if (problem := getattr(link, "problem", None))
+        ]
 
     def close(self) -> None:
         """Disconnect Socket Mode and stop the answerer's worker threads; safe to call twice."""

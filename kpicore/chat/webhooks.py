@@ -8,8 +8,7 @@ same id runs nothing, across processes sharing the database).
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -17,9 +16,6 @@ if TYPE_CHECKING:
 MAX_BODY = 1024 * 1024
 #: How long a claimed id is kept (Telegram redelivers for about a day; Teams never replays legitimately).
 KEEP = dt.timedelta(days=2)
-
-_TABLES: dict[int, Any] = {}
-_LOCK = threading.Lock()
 
 
 class Refused(Exception):
@@ -52,37 +48,15 @@ def single_header(request, name: str) -> str | None:
     return values[0] if values else None
 
 
-def _table(engine: Engine):
-    from sqlalchemy import Column, DateTime, MetaData, String, Table
-
-    with _LOCK:
-        if id(engine) not in _TABLES:
-            table = Table(
-                "kpicore_chat_deliveries",
-                MetaData(),
-                Column("source", String(40), primary_key=True),
-                Column("delivery_id", String(200), primary_key=True),
-                Column("seen_at", DateTime(timezone=True), nullable=False),
-            )
-            table.create(engine, checkfirst=True)
-            _TABLES[id(engine)] = table
-        return _TABLES[id(engine)]
-
-
 def first_time(engine: Engine, source: str, delivery_id: str) -> bool:
-    """True the first time (``source``, ``delivery_id``) is claimed, atomically; False ever after."""
-    from sqlalchemy import delete, insert
-    from sqlalchemy.exc import IntegrityError
+    """True the first time (``source``, ``delivery_id``) is claimed, atomically, in the state database;
+    False for as long as it is kept (``KEEP``). The claim is the one replay claim of every chat route
+    (``request_claims``, :class:`kpicore.chat.replays.DatabaseReplayGuard`), so Slack signatures,
+    Telegram update ids and Teams activity ids share one table and one expiry rule; Refused(503)
+    when the database does not answer (the sender retries)."""
+    from kpicore.chat.replays import DatabaseReplayGuard, GuardUnavailable
 
-    from kpicore import clock
-
-    table = _table(engine)
-    now = clock.now()
     try:
-        with engine.begin() as connection:
-            connection.execute(insert(table).values(source=source, delivery_id=delivery_id, seen_at=now))
-    except IntegrityError:
-        return False
-    with engine.begin() as connection:
-        connection.execute(delete(table).where(table.c.source == source, table.c.seen_at < now - KEEP))
-    return True
+        return DatabaseReplayGuard(lambda: engine, window=KEEP.total_seconds()).claim(source, delivery_id)
+    except GuardUnavailable as error:
+        raise Refused(503, f"the state database did not answer ({error})") from None

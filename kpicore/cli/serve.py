@@ -117,6 +117,7 @@ def serve_command(port, host, log_format, config_path):
             endpoints = registration.item.chat_endpoints(config)
             if endpoints is not None:
                 chats.append(endpoints)
+                service.problem_sources.append(endpoints.problems)
                 routes.extend(endpoints.routes)
                 event("chat", channel=scheme, reason=endpoints.off_reason)
         return routes

@@ -17,7 +17,16 @@ KEY = base64.b64encode(b"outgoing-key-do-not-leak-0123456").decode()
 TEAM, CHANNEL = "19:team-sales@thread.tacv2", "19:general@thread.tacv2"
 
 
-def start(tmp_path, demo_database, servers, allow=""):
+def start(tmp_path, demo_database, servers, allow="", write=True):
+    if write:
+        write_config(tmp_path, demo_database, allow)
+    serve = Serve(tmp_path, kpi_env(TEAMS_OUTGOING_KPI=KEY))
+    servers.append(serve)
+    serve.started()
+    return serve, OutgoingClient(f"http://127.0.0.1:{serve.port}/teams/messages", KEY)
+
+
+def write_config(tmp_path, demo_database, allow):
     (tmp_path / "kpi.toml").write_text(
         f"""state_url = "sqlite:///{tmp_path / "state.db"}"
 timezone = "UTC"
@@ -30,10 +39,6 @@ kpi = "${{TEAMS_OUTGOING_KPI}}"
 """,
         encoding="utf-8",
     )
-    serve = Serve(tmp_path, kpi_env(TEAMS_OUTGOING_KPI=KEY))
-    servers.append(serve)
-    serve.started()
-    return serve, OutgoingClient(f"http://127.0.0.1:{serve.port}/teams/messages", KEY)
 
 
 def texts(answer):
@@ -85,3 +90,34 @@ def test_permissions_are_keyed_by_team_and_channel_and_a_refusal_shows_the_ids(
     lines = texts(answer)
     assert status == 200 and not lines[0].startswith("Revenue")
     assert f"teams:{TEAM}/19:random@thread.tacv2" in lines[-1]
+
+
+def test_a_question_too_slow_for_teams_window_gets_the_too_slow_card_within_it(
+    tmp_path, demo_database, servers
+):
+    """Nothing stored and a source slower than Teams' 5 s: the HTTP response is the "too slow, ask
+    again" card, and it arrives inside the window (nothing could be posted later)."""
+    import time
+
+    slow = (
+        "SELECT * FROM survey_responses WHERE (SELECT count(*) FROM (WITH RECURSIVE c(x) AS "
+        "(SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 500000000) SELECT x FROM c)) > 0"
+    )
+    write_config(tmp_path, demo_database, "")
+    config = (tmp_path / "kpi.toml").read_text()
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "kpi.toml").write_text(
+        config.replace(str(tmp_path / "state.db"), str(tmp_path / "slow" / "state.db")).replace(
+            "[channels.teams.outgoing]",
+            f'timeout = 8\n[entities.survey_responses]\nquery = "{slow}"\n[channels.teams.outgoing]',
+        ),
+        encoding="utf-8",
+    )
+    _, slow_client = start(tmp_path / "slow", demo_database, servers, write=False)
+    started = time.monotonic()
+    status, answer = slow_client.send(slow_client.activity("nps 2026-W47"))
+    took = time.monotonic() - started
+    lines = texts(answer)
+    assert status == 200 and lines[0] == "That takes too long to answer within Teams' 5 seconds.", lines
+    assert "Ask again in a minute" in lines[1]
+    assert took < 5.0, took  # inside Teams' window

@@ -113,7 +113,9 @@ class TelegramChannel(Channel):
             return endpoints
         poll_timeout = float(settings.get("poll_timeout", 25))
         polling = BotApi.from_settings({**settings, "timeout": poll_timeout + 15})
-        endpoints._closers.append(Poller(chat, polling, poll_timeout=poll_timeout).start().close)
+        poller = Poller(chat, polling, poll_timeout=poll_timeout).start()
+        endpoints.watched.append(("telegram_polling", poller))
+        endpoints._closers.append(poller.close)
         return endpoints
 
     def parts(self, message: Message, settings: dict[str, Any]) -> list[tuple[str, Any]]:

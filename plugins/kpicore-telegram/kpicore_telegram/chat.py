@@ -24,6 +24,7 @@ from kpicore.chat.answers import Answerer, Asker
 from kpicore.chat.plain import reply_buttons, reply_lines
 from kpicore.chat.webhooks import Refused, first_time, read_body, single_header
 from kpicore.errors import DeliveryError
+from kpicore.events import event
 from kpicore_telegram import render
 from kpicore_telegram.api import WEBHOOK_SECRET_ENV, BotApi, TelegramError
 
@@ -150,10 +151,16 @@ class TelegramChat:
 
 
 class Poller:
-    """Long polling in a thread; only the process holding the poller lease in the state database polls."""
+    """Long polling in a thread; only the process holding the poller lease in the state database polls.
+
+    While getUpdates fails (the Bot API down, 409 because a webhook is set or another bot instance
+    polls) ``problem`` says why, so /healthz is degraded; one ``telegram_polling_down`` line is
+    logged per outage (not per attempt) and ``telegram_polling_up`` when it recovers.
+    """
 
     def __init__(self, chat: TelegramChat, api: BotApi, *, poll_timeout: float = 25.0) -> None:
         self.chat, self.api, self.poll_timeout = chat, api, poll_timeout
+        self.problem: str | None = None
         self.owner = f"{os.getpid()}:{id(self):x}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kpicore-telegram-poller", daemon=True)
@@ -166,10 +173,16 @@ class Poller:
         self._stop.set()
         self._thread.join(timeout=2)
 
+    def _down(self, text: str) -> None:
+        hint = "; a webhook is set: `kpi telegram delete-webhook`" if "webhook" in text else ""
+        if self.problem is None:  # one line per outage
+            event("telegram_polling_down", logging.ERROR, error=text + hint, retrying="yes")
+        self.problem = f"Telegram polling failed: {text}{hint}"
+
     def _run(self) -> None:
         from kpicore_telegram.lease import hold
 
-        offset, failing, pause = 0, "", 1.0
+        offset, pause = 0, 1.0
         while not self._stop.is_set():
             if not hold(self.chat.engine, "telegram-poller", self.owner, POLLER_LEASE):
                 self._stop.wait(POLLER_LEASE.total_seconds() / 3)
@@ -184,15 +197,14 @@ class Poller:
                     },
                 )
             except (TelegramError, DeliveryError) as error:
-                text = str(error)
-                if text != failing:  # one line per kind of outage
-                    hint = " (a webhook is set: `kpi telegram delete-webhook`)" if "webhook" in text else ""
-                    log.warning("telegram: polling failed: %s%s", text, hint)
-                failing = text
+                self._down(str(error))
                 self._stop.wait(pause)
                 pause = min(pause * 2, 30.0)
                 continue
-            failing, pause = "", 1.0
+            pause = 1.0
+            if self.problem is not None:
+                self.problem = None
+                event("telegram_polling_up")
             for update in updates or []:
                 offset = max(offset, int(update.get("update_id", 0)) + 1)
                 try:

@@ -153,6 +153,7 @@ class FakeTelegram:
         self.rate_limit_next, self.retry_after = 0, 1
         self.fail_next = 0
         self.drop_next = 0
+        self.down = False  # every method answers 502 (the Bot API unreachable behind its proxy)
         self.on_store: Callable[[dict[str, Any]], None] | None = None
         self.lock = threading.Condition()
         self._poll_generation = 0
@@ -179,6 +180,8 @@ class FakeTelegram:
         record = Recorded(method, params, files)
         self.requests.append(record)
         try:
+            if self.down:
+                raise ApiError(502, "Bad Gateway")
             if token != self.token:
                 raise ApiError(401, "Unauthorized")
             handler = getattr(self, f"api_{method}", None)
