@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -417,17 +419,80 @@ WORDS = st.sampled_from(
 )
 
 
+#: Words that lead the grammar somewhere other than a metric request.
+HELP_WORDS = ("help", "?", "-h", "--help")
+LIST_WORDS = ("list", "metrics", "ls")
+#: A quoted token in an error message, as ``repr`` writes it ('x' or "x"), not an apostrophe in a word.
+QUOTED = re.compile(r"""(?<![\w])('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")(?![\w])""")
+
+
+def _plain(text: str) -> str:
+    """``text`` lowercased, with what separates words in the grammar (``,;&+!``, hyphens) made spaces."""
+    return re.sub(r"\s+", " ", re.sub(r"[,;&+!\-\u00a0]", " ", text)).lower()
+
+
+def _named_in(metric: str, text: str, vocabulary: Vocabulary) -> bool:
+    """Whether ``text`` names ``metric``: its name, a word of its title, or an alias of it."""
+    plain = _plain(text)
+    names = [
+        metric,
+        *vocabulary.metrics[metric].split(),
+        *(a for a, m in vocabulary.aliases.items() if m == metric),
+    ]
+    return any(_plain(name).strip("()") in plain for name in names if name.strip("()"))
+
+
+def check_parse(text: str, vocabulary: Vocabulary, parsed) -> None:
+    """The oracle of a parse of any text: ``parsed`` is what :func:`parse_command` returned or raised.
+
+    The first word decides the kind of request (help, list, digest, else a metric request); a metric
+    request holds only metrics the text names; an error is one line whose quoted tokens all come from
+    the text, and an unknown metric is quoted."""
+    words = [w.strip("\"'`“”‘’()[]{}") for w in re.sub(r"[,;&+!]", " ", text.replace("\u00a0", " ")).split()]
+    words = [w.rstrip("?") if len(w) > 1 else w for w in words if w]
+    first = words[0].lower() if words else ""
+    if isinstance(parsed, CommandError):
+        message = str(parsed)
+        assert message and "\n" not in message, message
+        for quoted in QUOTED.findall(message):
+            token = ast.literal_eval(quoted)
+            assert all(word in _plain(text) for word in _plain(token).split()), (text, message)
+        if message.startswith("unknown metric"):
+            assert QUOTED.search(message), message
+        assert first not in HELP_WORDS + LIST_WORDS or len(words) > 24, (text, message)
+        return
+    if not words or first in HELP_WORDS:
+        assert isinstance(parsed, HelpRequest), (text, parsed)
+    elif first in LIST_WORDS:
+        assert isinstance(parsed, ListRequest), (text, parsed)
+    elif first in ("digest", "digests"):
+        assert isinstance(parsed, DigestRequest) and parsed.name in vocabulary.digests, (text, parsed)
+    else:
+        assert isinstance(parsed, MetricRequest | FollowingRequest | FollowRequest | UnfollowRequest), (
+            text,
+            parsed,
+        )
+    if isinstance(parsed, MetricRequest):
+        assert set(parsed.metrics) <= set(vocabulary.metrics)
+        assert all(_named_in(metric, text, vocabulary) for metric in parsed.metrics), (text, parsed)
+        assert parsed.by is None or (
+            parsed.by.replace("_", "").isalnum() and parsed.by.lower() in text.lower()
+        )
+
+
+def parsed_or_error(text: str):
+    try:
+        return parse(text)
+    except CommandError as error:
+        return error
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.one_of(st.text(max_size=80), st.lists(WORDS, max_size=12).map(" ".join)))
 def test_no_input_raises_anything_but_command_error(text):
-    try:
-        request = parse(text)
-    except CommandError:
-        return
-    assert isinstance(request, HelpRequest | ListRequest | DigestRequest | MetricRequest)
-    if isinstance(request, MetricRequest):
-        assert set(request.metrics) <= set(STOCK)
-        assert request.by is None or request.by.replace("_", "").isalnum()
+    """Any text: a request of the kind its first word asks for, naming only metrics in the text, or a
+    CommandError (nothing else is raised) that quotes only what the text holds."""
+    check_parse(text, VOCABULARY, parsed_or_error(text))
 
 
 PERIOD_PHRASES = {
