@@ -29,6 +29,7 @@ from datetime import date, timedelta
 
 from kpicore.insights.forecast import DEFAULTS as FORECAST_DEFAULTS
 from kpicore.insights.forecast import forecast
+from kpicore.insights.holidays import holidays_of
 from kpicore.insights.unusual import DEFAULTS, band, history_needed, year_lags
 
 LAST_WEEK = (2026, 53)
@@ -153,13 +154,20 @@ def plant(
 SETTINGS: dict = dict(DEFAULTS)
 
 
-def flags(values: list[float], lags: list, judged: range) -> list[int]:
-    """The weeks of ``judged`` the unusual-change band flags, each from the history kpicore would read."""
+def flags(values: list[float], lags: list, judged: range, holidays: list = ()) -> list[int]:
+    """The weeks of ``judged`` the unusual-change band flags, each from the history kpicore would read
+    (``holidays``: per week, the moving holidays it holds, as kpicore reads them from the labels)."""
     reach = history_needed("week", SETTINGS)
     found = []
     for week in judged:
         start = max(0, week - reach + 1)
-        seen = band(values[start : week + 1], "week", lags=_relative(lags, start, week), **SETTINGS)
+        seen = band(
+            values[start : week + 1],
+            "week",
+            lags=_relative(lags, start, week),
+            holidays=holidays[start : week + 1],
+            **SETTINGS,
+        )
         if seen is not None and seen.outside(values[week]):
             found.append(week)
     return found
@@ -189,6 +197,7 @@ def run_scenario(scenario: Scenario, years: int, seeds: list[int], forecasts: in
     mondays = weeks_of(years)
     labels = [f"{m.isocalendar().year}-W{m.isocalendar().week:02d}" for m in mondays]
     lags = year_lags(labels)
+    holidays = holidays_of(labels)
     judged = range(len(mondays) - 53, len(mondays))  # the last ISO year: 2026, 53 weeks
     factors = shape(scenario, mondays)
     tally = {"events": 0, "hits": 0, "flags": 0, "right": 0, "clean_flags": 0, "inside": 0, "forecasts": 0}
@@ -202,12 +211,12 @@ def run_scenario(scenario: Scenario, years: int, seeds: list[int], forecasts: in
             for start, end in spans:
                 if end - start > 1:
                     ignored.update(range(end, start + DEFAULTS["window"]))
-            found = [w for w in flags(planted, lags, judged) if w not in ignored]
+            found = [w for w in flags(planted, lags, judged, holidays) if w not in ignored]
             tally["events"] += len(spans)
             tally["hits"] += sum(any(start <= w < end for w in found) for start, end in spans)
             tally["flags"] += len(found)
             tally["right"] += sum(any(start <= w < end for start, end in spans) for w in found)
-            tally["clean_flags"] += len(flags(clean, lags, judged))
+            tally["clean_flags"] += len(flags(clean, lags, judged, holidays))
             metric_years += 1
             if forecasts:
                 inside, total = coverage(clean, judged, forecasts)

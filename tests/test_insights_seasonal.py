@@ -61,9 +61,9 @@ def test_a_season_seen_only_once_follows_growth():
     values = growing_shop(2, growth=0.30)
     week = 52 + 49
     found = band(values[: week + 1], "week")
-    # expected about a year's growth over last December's week, not last year's value
+    # the band reaches a year's growth over last December's week, not just last year's value
     assert found.low < values[week] < found.high
-    assert found.expected > values[week - 52] * 1.15
+    assert found.high > values[week - 52] * 1.3
 
 
 def test_iso_week_53_maps_to_week_52_and_the_week_after_to_the_same_week_number():
@@ -74,3 +74,73 @@ def test_iso_week_53_maps_to_week_52_and_the_week_after_to_the_same_week_number(
     assert lags[labels.index("2026-W53")] == 53  # W53 compares with W52 of 2025
     assert lags[labels.index("2027-W01")] == 53  # 2026 had 53 weeks
     assert lags[labels.index("2025-W05")] is None  # no year before in the history
+
+
+def holiday_shop(years: int, *, seed: int = 3, noise: float = 0.04) -> tuple[list[float], list[str]]:
+    """Weekly revenue ending 2026-W53, +25 % in each week holding Easter, Eid al-Fitr, Diwali or
+    Nowruz (as the calendar has them), with its ISO week labels."""
+    from datetime import date, timedelta
+
+    from kpicore.insights.holidays import week_holidays
+
+    rng = random.Random(seed)
+    first = date.fromisocalendar(2027 - years, 1, 1)
+    mondays = [first + timedelta(weeks=i) for i in range((date(2026, 12, 28) - first).days // 7 + 1)]
+    labels = [f"{m.isocalendar().year}-W{m.isocalendar().week:02d}" for m in mondays]
+    values = [100_000 * 1.25 ** len(week_holidays(label)) * math.exp(rng.gauss(0, noise)) for label in labels]
+    return values, labels
+
+
+@pytest.mark.parametrize("years", [2, 3])
+@pytest.mark.parametrize(
+    "week",
+    [
+        "2026-W14",  # Easter, two weeks earlier than 2025's (W16)
+        "2026-W16",  # the week Easter left
+        "2026-W12",  # Eid al-Fitr on Nowruz: both at once
+        "2026-W45",  # Diwali, three weeks later than 2025's (W43)
+        "2026-W43",  # the week Diwali left
+    ],
+)
+def test_a_moving_holiday_is_compared_with_the_week_that_held_it_a_year_before(years, week):
+    from kpicore.insights.holidays import holidays_of
+
+    values, labels = holiday_shop(years)
+    at = labels.index(week) + 1
+    found = band(values[:at], "week", lags=year_lags(labels[:at]), holidays=holidays_of(labels[:at]))
+    assert found.method == "seasonal"
+    assert not found.outside(values[at - 1]), (week, found, values[at - 1])
+
+
+def test_a_spike_on_an_ordinary_week_of_a_holiday_shop_is_still_found():
+    from kpicore.insights.holidays import holidays_of
+
+    values, labels = holiday_shop(2)
+    at = labels.index("2026-W30")
+    values[at] *= 1.3
+    found = band(
+        values[: at + 1], "week", lags=year_lags(labels[: at + 1]), holidays=holidays_of(labels[: at + 1])
+    )
+    assert found.outside(values[at])
+
+
+def test_the_band_is_never_narrower_than_the_week_to_week_noise():
+    from kpicore.insights.unusual import noise_floor, plain_band
+
+    rng = random.Random(5)
+    noise = [rng.gauss(0, 1) for _ in range(80)]
+    # half a year of misses that happen to be small: the same noise, its last 26 weeks shrunk
+    values = [100 + (e * 0.5 if i >= 53 else e) for i, e in enumerate(noise)]
+    found = plain_band(values)
+    assert found.scale >= noise_floor(values[:-1], 52) > 0.6
+
+
+def test_moving_holidays_of_the_calendar():
+    from datetime import date
+
+    from kpicore.insights.holidays import easter, week_holidays
+
+    assert [easter(y) for y in (2024, 2025, 2026)] == [date(2024, 3, 31), date(2025, 4, 20), date(2026, 4, 5)]
+    assert week_holidays("2026-W12") == {"eid_al_fitr", "nowruz"}
+    assert week_holidays("2025-W43") == {"diwali"}
+    assert week_holidays("2026-W30") == frozenset() and week_holidays("2026-11") == frozenset()

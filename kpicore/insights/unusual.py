@@ -34,6 +34,8 @@ week (Nowruz) or moves about a week (Eid, Diwali) is a season once seen.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -42,6 +44,7 @@ from datetime import date
 
 from ..i18n import N_
 from .base import Detector, Evidence, Insight, Number, Word
+from .holidays import holidays_of
 
 #: The season, in periods, of each period kind that has one.
 SEASONS = {"day": 7, "week": 52, "month": 12}
@@ -60,7 +63,7 @@ DEFAULTS = {
     "level_window": 13,
     "min_history": 12,
     "seasons": 1,
-    "holiday_move": 3,
+    "holiday_move": 0,
 }
 
 
@@ -115,17 +118,31 @@ def predict(values: Sequence[float | None], level_window: int = DEFAULTS["level_
     as many), and the level the trimmed mean of the last ``level_window`` values carried
     to the next period along it (the middle half of them: one or two outliers move it not at all).
     With fewer: the Theil-Sen line through the last ``level_window``, one period on."""
-    points = [(i, v) for i, v in enumerate(values) if v is not None][-2 * level_window :]
+    end = len(values)
+    points = [(i - end, v) for i, v in enumerate(values) if v is not None][-2 * level_window :]
+    return _predict(tuple(points), level_window)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _predict(points: tuple[tuple[int, float], ...], level_window: int) -> float | None:
+    """``predict()`` on its known points, positions counted back from the period predicted (at 0): a
+    pure function of them, so the same neighbourhood is computed once (a band reads each twice)."""
     if len(points) < 4:
         return None
     if len(points) < 2 * level_window:
         slope, intercept = theil_sen(points[-level_window:])
-        return intercept + slope * len(values)
+        return intercept
     older, recent = points[:level_window], points[level_window:]
-    slope = statistics.median((y2 - y1) / (x2 - x1) for x1, y1 in older for x2, y2 in recent)
-    carried = sorted(y + slope * (len(values) - x) for x, y in recent)
+    slope = _median([(y2 - y1) / (x2 - x1) for x1, y1 in older for x2, y2 in recent])
+    carried = sorted(y - slope * x for x, y in recent)
     cut = len(carried) // 4
     return statistics.fmean(carried[cut : len(carried) - cut])
+
+
+def _median(data: list[float]) -> float:
+    ordered = sorted(data)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 #: Share of the largest misses a band's width leaves out (past outliers, last year's peak).
@@ -152,9 +169,10 @@ def plain_band(
     window: int = DEFAULTS["window"],
     level_window: int = DEFAULTS["level_window"],
     min_history: int = DEFAULTS["min_history"],
+    floor: float | None = None,
 ) -> Band | None:
     """The plain band for the LAST value of ``values`` (oldest first); None with fewer than
-    ``min_history`` earlier values."""
+    ``min_history`` earlier values. Its scale is at least ``floor`` (default: :func:`noise_floor`)."""
     earlier = values[:-1]
     known = sum(v is not None for v in earlier)
     if known < max(min_history, 8):
@@ -174,7 +192,22 @@ def plain_band(
     if scale == 0:
         # A flat history: the mean absolute error, so one odd point does not make every change infinite.
         scale = 1.2533 * statistics.fmean(abs(e - center) for e in errors)
-    return Band(expected, scale, threshold, "plain", None, known)
+    if floor is None:
+        floor = noise_floor(earlier, 2 * window)
+    return Band(expected, max(scale, floor), threshold, "plain", None, known)
+
+
+def noise_floor(values: Sequence[float | None], span: int) -> float:
+    """The period-to-period noise of the last ``span`` values: the robust SD of the differences between
+    neighbours over the square root of 2 (None values, and the pairs beside them, left out). A
+    prediction misses by at least the noise, so a band is never narrower: half a year of misses can,
+    by luck, be a third narrower than the noise (false flags for weeks after)."""
+    recent = values[-span:]
+    differences = [b - a for a, b in itertools.pairwise(recent) if a is not None and b is not None]
+    if len(differences) < 8:
+        return 0.0
+    middle = _median(differences)
+    return trimmed_sd([d - middle for d in differences]) / math.sqrt(2)
 
 
 def reach(season: int) -> int:
@@ -202,27 +235,30 @@ def _level_around(values: Sequence[float | None], point: int, season: int) -> tu
     """(level, robust SD) at ``point`` from its neighbours, along their local slope (a growing business),
     leaving out those far from the rest (a season's peak, up to half a reach long)."""
     width = reach(season)
-    around = [
+    around = tuple(
         (i - point, values[i])
         for i in range(max(0, point - width), min(len(values), point + width + 1))
         if i != point and values[i] is not None
-    ]
+    )
+    return _level_of(around, width)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _level_of(around: tuple[tuple[int, float], ...], width: int) -> tuple[float, float] | None:
+    """``_level_around()`` on the (offset, value) neighbours: a pure function of them, computed once
+    for the many bands that read the same earlier weeks."""
     if len(around) < width:
         return None
     for _ in range(2):
         before = [v for i, v in around if i < 0]
         after = [v for i, v in around if i > 0]
-        slope = (
-            (statistics.median(after) - statistics.median(before)) / (width + 1) if before and after else 0.0
+        slope = (_median(after) - _median(before)) / (width + 1) if before and after else 0.0
+        residuals = [v - slope * i for i, v in around]
+        level = _median(residuals)
+        spread = MAD_TO_SD * _median([abs(r - level) for r in residuals])
+        kept = tuple(
+            p for p, r in zip(around, residuals, strict=True) if abs(r - level) <= SIGNIFICANT * spread
         )
-        residuals = [(i, v - slope * i) for i, v in around]
-        level = statistics.median(r for _, r in residuals)
-        spread = MAD_TO_SD * statistics.median(abs(r - level) for _, r in residuals)
-        kept = [
-            (i, v)
-            for (i, v), (_, r) in zip(around, residuals, strict=True)
-            if abs(r - level) <= SIGNIFICANT * spread
-        ]
         if spread == 0 or len(kept) == len(around) or len(kept) < width:
             break
         around = kept
@@ -277,36 +313,86 @@ def seasonal_effect(
     ratio: bool,
     lags: Sequence[int | None] = (),
     move: int = 1,
+    holidays: Sequence[frozenset[str]] = (),
 ) -> Season | None:
     """The seasonal effect of ``values[position]`` from the earlier seasons in ``values`` (see the
-    module docstring); None when no earlier season is there."""
+    module docstring); None when no earlier season is there. ``holidays``: per value, the moving
+    holidays its period holds (:func:`kpicore.insights.holidays.holidays_of`)."""
     earlier = _earlier(position, lags, season, MAX_SEASONS)
+    mine = holidays[position] if holidays else frozenset()
     effects = []  # each season's, counted from AGREE robust SDs (agreeing seasons are evidence enough)
+    strong = 0.0
     for then in earlier:
         effect = _effect(values, then, season, ratio, AGREE)
         if effect is None:
             break
+        if holidays and holidays[then] - mine:
+            effect = 0.0  # that week held a holiday this one does not: its effect was the holiday's
+        elif not effects:
+            strong = _effect(values, then, season, ratio) or 0.0
         effects.append(effect)
     if not effects:
         return None
-    readings = set()
-    agreeing = [e for e in effects if e > 0] if sum(e > 0 for e in effects) >= 2 else []
-    agreeing = agreeing or ([e for e in effects if e < 0] if sum(e < 0 for e in effects) >= 2 else [])
-    if len(effects) >= 2:
-        # Seasons that agree: the smaller of two, the median of more; else (a one-off in one): none.
-        effect = min(agreeing, key=abs) if len(agreeing) == 2 else statistics.median(agreeing or [0.0])
-    else:
-        # One season: a peak, or a one-off? Both readings are allowed, when it stands out clearly.
-        strong = _effect(values, earlier[0], season, ratio)
-        effect = strong or 0.0
-        readings.add(0.0)
+    effect, readings = _combine(effects, strong)
     readings.update(_moved(values, earlier[: len(effects)], season, ratio, move))
+    for name in sorted(mine - (holidays[earlier[0]] if holidays else frozenset())):
+        found = _holiday(values, earlier[: len(effects)], name, season, ratio, holidays)
+        if found is not None:
+            extra, options = found
+            effect = _add(effect, extra, ratio)
+            readings = {_add(r, o, ratio) for r in readings for o in options}
     readings.add(effect)
     uncertainty = 0.0
     if any(readings):
         level, spread = _level_around(values, earlier[0], season) or (1.0, 0.0)
         uncertainty = spread / level if ratio and level > 0 else spread
     return Season(effect, tuple(sorted(readings)), len(effects), uncertainty)
+
+
+def _combine(effects: list[float], strong: float) -> tuple[float, set[float]]:
+    """One effect from each earlier season's (most recent first), and the readings the band must
+    allow: seasons that agree in sign, the smaller of two, the median of more (else none); one season
+    (``strong``: its effect counted from ``SIGNIFICANT`` robust SDs): a peak, or a one-off? Both."""
+    if len(effects) >= 2:
+        agreeing = [e for e in effects if e > 0] if sum(e > 0 for e in effects) >= 2 else []
+        agreeing = agreeing or ([e for e in effects if e < 0] if sum(e < 0 for e in effects) >= 2 else [])
+        effect = min(agreeing, key=abs) if len(agreeing) == 2 else statistics.median(agreeing or [0.0])
+        return effect, set()
+    return strong, {0.0}
+
+
+def _add(effect: float, other: float, ratio: bool) -> float:
+    return (1 + effect) * (1 + other) - 1 if ratio else effect + other
+
+
+#: Weeks either side of the same week a year before where a moving holiday is looked for.
+HOLIDAY_REACH = 8
+
+
+def _holiday(values, earlier: list[int], name: str, season: int, ratio: bool, holidays):
+    """(effect, readings) of the moving holiday ``name`` from the weeks that held it in the earlier
+    seasons (each found near ``earlier``'s position), as :func:`_combine` reads them; None when no
+    earlier season held it."""
+    effects = []
+    for then in earlier:
+        held = [
+            p
+            for p in range(max(0, then - HOLIDAY_REACH), min(len(values), then + HOLIDAY_REACH + 1))
+            if name in holidays[p]
+        ]
+        effect = _effect(values, held[0], season, ratio, AGREE) if held else None
+        if effect is None:
+            break
+        effects.append(effect)
+    if not effects:
+        return None
+    # The calendar says a holiday is there: an effect standing out by AGREE robust SDs counts from
+    # one season on, and seasons that agree give their mean (the smaller of two would understate it).
+    same = [e for e in effects if e and (e > 0) == (effects[0] > 0)]
+    if len(effects) == 1:
+        return effects[0], {0.0, effects[0]}
+    effect = statistics.fmean(same) if len(same) >= 2 else 0.0
+    return effect, {effect}
 
 
 def _moved(values, earlier: list[int], season: int, ratio: bool, move: int) -> set[float]:
@@ -340,6 +426,7 @@ def band(
     seasons: int = DEFAULTS["seasons"],
     holiday_move: int = DEFAULTS["holiday_move"],
     lags: Sequence[int | None] = (),
+    holidays: Sequence[frozenset[str]] = (),
 ) -> Band | None:
     """The band for the LAST of ``values`` (oldest first), periods of ``kind``: seasonal when the
     history holds ``seasons`` earlier seasons, else plain (``fallback`` set when a season applies).
@@ -348,7 +435,16 @@ def band(
     season = SEASONS.get(kind)
     if season is not None and values and values[-1] is not None:
         found = _seasonal_band(
-            values, season, threshold, window, level_window, min_history, seasons, holiday_move, lags
+            values,
+            season,
+            threshold,
+            window,
+            level_window,
+            min_history,
+            seasons,
+            holiday_move,
+            lags,
+            holidays,
         )
         if found is not None:
             return found
@@ -362,29 +458,39 @@ def band(
     )
 
 
-def _seasonal_band(values, season, threshold, window, level_window, min_history, seasons, move, lags):
+def _seasonal_band(
+    values, season, threshold, window, level_window, min_history, seasons, move, lags, holidays
+):
     ratio = all(v > 0 for v in values if v is not None)
     last = len(values) - 1
     move = move if season >= 52 else 0  # holidays move within a year of weeks, not a week of days
-    own = seasonal_effect(values, last, season, ratio=ratio, lags=lags, move=move)
+    holidays = holidays if season >= 52 else ()
+    own = seasonal_effect(values, last, season, ratio=ratio, lags=lags, move=move, holidays=holidays)
     if own is None or own.seasons < seasons:
         return None
     adjusted = list(values)
     for position in range(max(0, last - window - 2 * level_window), last):
         if values[position] is None:
             continue
-        found = seasonal_effect(values, position, season, ratio=ratio, lags=lags, move=0)
+        found = seasonal_effect(values, position, season, ratio=ratio, lags=lags, move=0, holidays=holidays)
         if found is None:
             # No earlier season to tell: a point far from the level around it (last year's peak, seen
             # once) stands in at that level, so it neither widens the band nor pulls the line.
             outlier = _effect(values, position, season, ratio)
             if outlier:
                 adjusted[position] = values[position] / (1 + outlier) if ratio else values[position] - outlier
-        elif found.effect:
-            effect = found.effect
+        else:
+            effect = _best_reading(values, position, season, ratio, found) if any(found.readings) else 0.0
             adjusted[position] = values[position] / (1 + effect) if ratio else values[position] - effect
+    # the noise of the weeks the season left as they were (a week set at its level has none)
+    kept = [v if a == v else None for v, a in zip(values[:last], adjusted[:last], strict=True)]
     found = plain_band(
-        adjusted, threshold=threshold, window=window, level_window=level_window, min_history=min_history
+        adjusted,
+        threshold=threshold,
+        window=window,
+        level_window=level_window,
+        min_history=min_history,
+        floor=noise_floor(kept, 2 * window),
     )
     if found is None:
         return None
@@ -402,6 +508,22 @@ def _seasonal_band(values, season, threshold, window, level_window, min_history,
     if len(own.readings) == 1:
         expected = found.expected * (1 + own.effect) if ratio else found.expected + own.effect
     return Band(expected, scale, threshold, "seasonal", season, found.history)
+
+
+def _best_reading(values, position: int, season: int, ratio: bool, found: Season) -> float:
+    """Of an earlier point's seasonal readings, the one its own value bears out: the effect that brings
+    it nearest the level around it. A week of the history is known, so a peak a year before that did
+    not come back (a one-off then) is not taken out of it, and a peak that did is."""
+    around = _level_around(values, position, season)
+    if around is None:
+        return found.effect
+    level = around[0]
+    value = values[position]
+
+    def left(effect: float) -> float:
+        return abs((value / (1 + effect) if ratio else value - effect) - level)
+
+    return min(found.readings, key=left)
 
 
 def history_needed(kind: str, settings) -> int:
@@ -511,17 +633,20 @@ class UnusualChange(Detector):
         return history_needed(period.kind, settings)
 
     def detect(self, evidence: Evidence) -> list[Insight]:
-        lags = (
-            year_lags([point.period for point in evidence.history]) if evidence.period.kind == "week" else ()
-        )
-        found = band_from_settings(evidence.values, evidence.period.kind, evidence.settings, lags)
+        weekly = evidence.period.kind == "week"
+        labels = [point.period for point in evidence.history]
+        lags = year_lags(labels) if weekly else ()
+        holidays = holidays_of(labels) if weekly else ()
+        found = band_from_settings(evidence.values, evidence.period.kind, evidence.settings, lags, holidays)
         value = evidence.result.value
         if found is None or not found.outside(value):
             return []
         return [unusual_insight(evidence.metric, evidence.result.period, value, found)]
 
 
-def band_from_settings(values, kind: str, settings, lags: Sequence[int | None] = ()) -> Band | None:
+def band_from_settings(
+    values, kind: str, settings, lags: Sequence[int | None] = (), holidays: Sequence[frozenset[str]] = ()
+) -> Band | None:
     """``band()`` with the ``[insights.unusual]`` settings."""
     return band(
         values,
@@ -533,4 +658,5 @@ def band_from_settings(values, kind: str, settings, lags: Sequence[int | None] =
         seasons=int(settings.get("seasons", DEFAULTS["seasons"])),
         holiday_move=int(settings.get("holiday_move", DEFAULTS["holiday_move"])),
         lags=lags,
+        holidays=holidays,
     )
