@@ -8,8 +8,9 @@ same id runs nothing, across processes sharing the database).
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kpicore.tables import created_table
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -17,9 +18,6 @@ if TYPE_CHECKING:
 MAX_BODY = 1024 * 1024
 #: How long a claimed id is kept (Telegram redelivers for about a day; Teams never replays legitimately).
 KEEP = dt.timedelta(days=2)
-
-_TABLES: dict[int, Any] = {}
-_LOCK = threading.Lock()
 
 
 class Refused(Exception):
@@ -53,20 +51,15 @@ def single_header(request, name: str) -> str | None:
 
 
 def _table(engine: Engine):
-    from sqlalchemy import Column, DateTime, MetaData, String, Table
+    from sqlalchemy import Column, DateTime, String
 
-    with _LOCK:
-        if id(engine) not in _TABLES:
-            table = Table(
-                "kpicore_chat_deliveries",
-                MetaData(),
-                Column("source", String(40), primary_key=True),
-                Column("delivery_id", String(200), primary_key=True),
-                Column("seen_at", DateTime(timezone=True), nullable=False),
-            )
-            table.create(engine, checkfirst=True)
-            _TABLES[id(engine)] = table
-        return _TABLES[id(engine)]
+    return created_table(
+        engine,
+        "kpicore_chat_deliveries",
+        Column("source", String(40), primary_key=True),
+        Column("delivery_id", String(200), primary_key=True),
+        Column("seen_at", DateTime(timezone=True), nullable=False),
+    )
 
 
 def first_time(engine: Engine, source: str, delivery_id: str) -> bool:
