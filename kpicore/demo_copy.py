@@ -18,19 +18,16 @@ def copy_into(demo_path: str | os.PathLike[str], url: str, timezone: str = "UTC"
     from sqlalchemy.engine import make_url
 
     from .connectors import redact
-    from .dialects import dialect_class
+    from .dialects import with_driver
     from .errors import ConfigError, SourceError
     from .periods import get_timezone
 
     zone = get_timezone(timezone)
     parsed = make_url(url)
-    backend, _, driver = parsed.drivername.partition("+")
-    dialect = dialect_class(backend)
-    if dialect is not None and (backend != dialect.name or not driver):
-        driver = driver or dialect.default_driver
-        parsed = parsed.set(drivername=dialect.name + (f"+{driver}" if driver else ""))
+    parsed, dialect = with_driver(parsed)
     display = redact(parsed)
     if dialect is None:
+        backend = parsed.drivername.partition("+")[0]
         raise ConfigError(f"kpi demo --into {display}: kpicore has no dialect for {backend!r}")
     source = sa.create_engine(f"sqlite:///{os.fspath(demo_path)}")
     target = sa.create_engine(parsed, **dialect.writer_options())

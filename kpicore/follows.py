@@ -8,18 +8,16 @@ so a metric later refused there leaves the user's message too.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from kpicore.tables import LiveTable
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine, MetaData, Table
 
 #: How many metrics one person may follow (a personal message stays one readable message).
 MAX_FOLLOWS = 10
-
-_METADATA: MetaData | None = None
-_TABLE_LOCK = threading.Lock()  # threads answering at once define the table once
 
 
 def follows_table(metadata: MetaData) -> Table:
@@ -42,14 +40,8 @@ def follows_table(metadata: MetaData) -> Table:
     )
 
 
-def _table() -> Table:
-    global _METADATA
-    from sqlalchemy import MetaData
-
-    with _TABLE_LOCK:
-        if _METADATA is None:
-            _METADATA = MetaData()
-        return follows_table(_METADATA)
+#: Threads answering at once define the table once.
+_table = LiveTable(follows_table)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -165,19 +166,25 @@ def _settings(section, keys=()) -> Settings:
     return Settings(section, {name: str(text or "") for name, text in described.items()})
 
 
-def _settings_register(collect, registry: Registry, plugin_name: str, strict: bool):
-    """Adapt ``register(section, keys)`` to the one-item collector."""
+def _adapted_register(collect, build, what: str, registry: Registry, plugin_name: str, strict: bool):
+    """Adapt a hook's ``register(...)`` to the one-item collector: ``build(...)`` makes the item, and
+    a TypeError from it is a problem of the plugin (raised when ``strict``)."""
 
-    def register(section, keys=(), *, override: bool = False):
+    signature = inspect.signature(build)
+
+    def register(*args, override: bool = False, **kwargs):
+        signature.bind(
+            *args, **kwargs
+        )  # a call with the wrong arguments is the hook failing, as for any hook
         try:
-            settings = _settings(section, keys)
+            item = build(*args, **kwargs)
         except TypeError as error:
-            problem = f"plugin {plugin_name}: invalid settings: {error}"
+            problem = f"plugin {plugin_name}: invalid {what}: {error}"
             if strict:
                 raise PluginError(problem) from None
             registry.problems.append(problem)
             return
-        collect(settings, override=override)
+        collect(item, override=override)
 
     return register
 
@@ -238,9 +245,9 @@ def build_registry(plugins: LoadedPlugins | None = None, *, strict: bool = False
             plugin_name = manager.get_name(implementation.plugin) or repr(implementation.plugin)
             register = _collector(registry, kind, plugin_name, key, validate, strict)
             if kind == "demo_data":
-                register = _demo_register(register, registry, plugin_name, strict)
+                register = _adapted_register(register, _demo_pack, "demo data", registry, plugin_name, strict)
             elif kind == "settings":
-                register = _settings_register(register, registry, plugin_name, strict)
+                register = _adapted_register(register, _settings, "settings", registry, plugin_name, strict)
             elif kind == "catalogs":
                 register = _catalog_register(register, registry, plugin_name, strict)
             try:
@@ -268,23 +275,6 @@ def _catalog_register(collect, registry: Registry, plugin_name: str, strict: boo
             registry.problems.append(problem)
             return
         collect(Catalog(domain, str(locale_dir)), override=override)
-
-    return register
-
-
-def _demo_register(collect, registry: Registry, plugin_name: str, strict: bool):
-    """Adapt ``register(name, generate, config="")`` to the one-item collector."""
-
-    def register(name, generate=None, config: str = "", *, override: bool = False):
-        try:
-            pack = _demo_pack(name, generate, config)
-        except TypeError as error:
-            problem = f"plugin {plugin_name}: invalid demo data: {error}"
-            if strict:
-                raise PluginError(problem) from None
-            registry.problems.append(problem)
-            return
-        collect(pack, override=override)
 
     return register
 

@@ -230,6 +230,21 @@ class MetricResult:
     #: The records behind ``left_out`` (a record with two values that did not parse counts once).
     left_out_records: int = 0
 
+    @classmethod
+    def of(cls, metric, period, status: str = "ok", **fields: Any) -> MetricResult:
+        """A result of ``metric`` for ``period``, with the metric's title, unit and direction."""
+        return cls(
+            metric=metric.name,
+            title=metric.title,
+            unit=metric.unit,
+            better=metric.better,
+            status=status,
+            period=period.label,
+            start=period.start_iso(),
+            end=period.end_iso(),
+            **fields,
+        )
+
     @property
     def left_out_count(self) -> int:
         return self.left_out_records or sum(item.count for item in self.left_out)

@@ -127,18 +127,9 @@ def store_results(config, results, source: str, dimension: str | None = None) ->
             rows.append(
                 {**base, "segment": f"{dimension}={segment.segment}", "value": segment.value, "n": segment.n}
             )
-    if not rows:
-        return 0
-    engine = open_state(state_url(config))
-    upsert = state_dialect(engine).upsert(
-        metric_values,
-        rows,
-        VALUE_KEY,
-        lambda new: {k: new[k] for k in ("value", "n", "computed_at", "period")},
+    return _upsert_values(
+        config, rows, lambda new: {k: new[k] for k in ("value", "n", "computed_at", "period")}
     )
-    with engine.begin() as connection:
-        connection.execute(upsert)
-    return len(rows)
 
 
 def store_trend(config, results, source: str) -> int:
@@ -164,13 +155,9 @@ def store_trend(config, results, source: str) -> int:
         if result.ok
         for point in result.trend or []
     ]
-    if not rows:
-        return 0
-    engine = open_state(state_url(config))
-    upsert = state_dialect(engine).upsert(
-        metric_values,
+    return _upsert_values(
+        config,
         rows,
-        VALUE_KEY,
         lambda new: {
             "value": new.value,
             "computed_at": new.computed_at,
@@ -178,6 +165,14 @@ def store_trend(config, results, source: str) -> int:
             "n": sa.func.coalesce(new.n, metric_values.c.n),
         },
     )
+
+
+def _upsert_values(config, rows: list[dict], updates) -> int:
+    """Insert ``rows`` into metric_values, or update a stored row of the same key with ``updates(new)``."""
+    if not rows:
+        return 0
+    engine = open_state(state_url(config))
+    upsert = state_dialect(engine).upsert(metric_values, rows, VALUE_KEY, updates)
     with engine.begin() as connection:
         connection.execute(upsert)
     return len(rows)

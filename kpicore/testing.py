@@ -395,6 +395,142 @@ def same_values(left, right) -> bool:
     return left == right
 
 
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 for a fake API (``handler_class`` answers), run in a thread:
+    ``start()`` and ``stop()``, or ``with``. ``die()`` closes the listening socket, so new connections are
+    refused (a server going away mid-sync); ``root`` is its URL, ending with ``/``."""
+
+    def __init__(self, handler_class, port: int = 0) -> None:
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler_class)
+        self.httpd.daemon_threads = True
+        host, self.port = self.httpd.server_address[:2]
+        self.root = f"http://{host}:{self.port}/"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.dead = False
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def die(self) -> None:
+        """Stop serving and close the listening socket: new connections are refused."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def die_mid_answer(self, handler, body: bytes) -> None:
+        """From ``handler`` (answering a request): headers and half of ``body``, then the connection
+        drops and the server goes away (``die``)."""
+        import socket
+        import threading
+
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body[: len(body) // 2])
+        handler.wfile.flush()
+        handler.close_connection = True
+        self.dead = True
+        threading.Thread(target=self.die, daemon=True).start()
+        handler.connection.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        if not self.dead:
+            self.dead = True
+            self.httpd.shutdown()
+        self.httpd.server_close()
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def plugin_registry(plugin, name: str):
+    """A registry of kpicore's built-ins and ``plugin`` (a module or object with hookimpls) only, strict:
+    entry points are not loaded."""
+    from kpicore.plugins import new_plugin_manager
+    from kpicore.registry import build_registry
+
+    loaded = new_plugin_manager(load_entry_points=False)
+    loaded.manager.register(plugin, name=name)
+    return build_registry(loaded, strict=True)
+
+
+def comparable_rows(rows) -> list[tuple]:
+    """Rows (dicts) as sorted tuples of sorted (column, value) pairs, each value in one form whatever the
+    database gave back: a time (or text that reads as one) as naive UTC ISO text to the millisecond,
+    a boolean or a whole float as an integer."""
+
+    def value(v):
+        if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and v[10] in " T":
+            v = dt.datetime.fromisoformat(v)
+        if isinstance(v, dt.datetime):
+            v = v.astimezone(dt.UTC).replace(tzinfo=None) if v.tzinfo else v
+            return v.isoformat(timespec="milliseconds")
+        if isinstance(v, bool):
+            return int(v)
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        return v
+
+    return sorted((tuple(sorted((k, value(v)) for k, v in row.items())) for row in rows), key=repr)
+
+
+def comparable_tables(tables: dict) -> dict[str, list[tuple]]:
+    """``{table: comparable_rows(rows)}`` of ``{table: rows}``."""
+    return {name: comparable_rows(rows) for name, rows in tables.items()}
+
+
+def table_rows(path, names) -> dict[str, list[tuple]]:
+    """The ``comparable_rows`` of each of the tables ``names`` in the SQLite file ``path``."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as connection:
+            return comparable_tables(
+                {
+                    name: [dict(r._mapping) for r in connection.execute(sa.text(f"SELECT * FROM {name}"))]
+                    for name in names
+                }
+            )
+    finally:
+        engine.dispose()
+
+
+def metric_numbers(source, registry, period: str, base_dir=None) -> dict[str, tuple]:
+    """``{metric: (value, previous, n)}`` of every metric of ``registry`` that computes for ``period``
+    (UTC). ``source`` is a parsed config (its configured source is read) or a source URL, read with
+    default settings (relative to ``base_dir``)."""
+    from kpicore.compute import compute, select_metrics
+    from kpicore.config import SourceConfig, parse_config
+    from kpicore.connectors import open_configured_source, open_source
+    from kpicore.periods import parse_period
+
+    if isinstance(source, str):
+        config = parse_config({})
+        opened = open_source(source, SourceConfig(base_dir=base_dir), registry)
+    else:
+        config = source
+        opened = open_configured_source(config, registry)
+    try:
+        results = compute(
+            select_metrics(["all"], registry), parse_period(period, "UTC"), opened, config=config
+        )
+    finally:
+        opened.close()
+    return {r.metric: (r.value, r.previous, r.n) for r in results if r.ok}
+
+
 @pytest.fixture
 def kpi(tmp_path):
     """A KpiHarness on SQLite; set ``kpi.backend`` to "postgresql", "mysql" or "csv" to switch."""

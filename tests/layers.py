@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "indexes",
             "data_check",
             "state",
+            "tables",
         },
     ),
     ("presentation", {"formatting", "charts", "presentation"}),

@@ -152,20 +152,8 @@ def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> li
                 the_status.on_track if the_status else None,
                 the_status.gap if the_status else None,
             )
-            states.append(
-                _state(
-                    spec,
-                    metric,
-                    result.period,
-                    segment,
-                    firing,
-                    value,
-                    previous,
-                    target=target_json,
-                    reason=reason,
-                    compared_with=compared_with,
-                )
-            )
+            extra = {"target": target_json, "reason": reason, "compared_with": compared_with}
+            states.append(_state(spec, metric, result.period, segment, firing, value, previous, **extra))
     return states
 
 
@@ -199,18 +187,8 @@ def _unusual_states(spec: AlertSpec, metric, period, source, config, registry) -
     for segment, value, previous, values in rows:
         found = band_from_settings(values, period.kind, settings) if values else None
         firing = judge(spec.rule, value, previous, metric.unit, band=found)
-        states.append(
-            _state(
-                spec,
-                metric,
-                result.period,
-                segment,
-                firing,
-                value,
-                previous,
-                band=_band_json(found, metric.unit),
-            )
-        )
+        band = _band_json(found, metric.unit)
+        states.append(_state(spec, metric, result.period, segment, firing, value, previous, band=band))
     return states
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from ..settings import unknown_key
 
 ACCEPTED_FORMS = (
     "'METRIC > NUMBER' (or >=, <, <=: churn_rate > 5), "
@@ -127,9 +128,8 @@ def alert_spec(name: str, table: Any, where: str = "kpi.toml") -> AlertSpec:
     key = f"{where}: [alerts.{name}]"
     if not isinstance(table, Mapping):
         raise ConfigError(f'{key}: expected a table with when = "..."; accepted forms: {ACCEPTED_FORMS}')
-    unknown = sorted(set(table) - set(KEYS))
-    if unknown:
-        raise ConfigError(f"{key}: unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
+    if unknown := sorted(set(table) - set(KEYS)):
+        raise unknown_key(unknown[0], KEYS, key)
     if "when" not in table:
         raise ConfigError(f'{key}: missing when = "..."; accepted forms: {ACCEPTED_FORMS}')
     rule = parse_when(name, table["when"], where)

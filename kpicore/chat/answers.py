@@ -43,21 +43,10 @@ from kpicore.chat.blocks import (
     value_text,
 )
 from kpicore.chat.follow_answers import follow_when, follows_reply
-from kpicore.chat.grammar import (
-    PERIOD_EXAMPLES,
-    CommandError,
-    DigestRequest,
-    FollowingRequest,
-    FollowRequest,
-    HelpRequest,
-    ListRequest,
-    MetricRequest,
-    UnfollowRequest,
-    Vocabulary,
-    parse_command,
-)
+from kpicore.chat.grammar import PERIOD_EXAMPLES, CommandError, Vocabulary, parse_command
 from kpicore.chat.previews import digest_reply
 from kpicore.chat.ratelimit import RateLimiter
+from kpicore.chat.requests import FOLLOW_REQUESTS, DigestRequest, HelpRequest, ListRequest, MetricRequest
 from kpicore.chat.settings import ChatSettings
 from kpicore.chat.stored import stored_results
 from kpicore.dimensions import refusal_for
@@ -143,7 +132,7 @@ class Answerer:
             return self._list(asker)
         if isinstance(request, DigestRequest):
             return self._digest(request, asker)
-        if isinstance(request, (FollowRequest, UnfollowRequest, FollowingRequest)):
+        if isinstance(request, FOLLOW_REQUESTS):
             return self._follows(request, asker)
         return self._metrics(request, asker)
 

@@ -97,3 +97,5 @@ Request = (
     | UnfollowRequest
     | FollowingRequest
 )
+#: The requests about follows, answered by :mod:`kpicore.chat.follow_answers`.
+FOLLOW_REQUESTS = (FollowRequest, UnfollowRequest, FollowingRequest)

@@ -55,15 +55,9 @@ def stored_results(answerer, request: MetricRequest, dimension: str | None):
             segments = [s for s in segments if s.segment != "(none)"] + none
         oldest = min([oldest, current.computed_at, previous.computed_at, *(p.computed_at for p in points)])
         results.append(
-            MetricResult(
-                metric=name,
-                title=metric.title,
-                unit=metric.unit,
-                better=metric.better,
-                status="ok",
-                period=request.period.label,
-                start=request.period.start_iso(),
-                end=request.period.end_iso(),
+            MetricResult.of(
+                metric,
+                request.period,
                 value=current.value,
                 previous=previous.value,
                 n=current.n,

@@ -60,14 +60,7 @@ def deliveries_command(name, period, config_path):
 @click.option("--period", "-p", help="The period to evaluate (default: each rule's period, else last-week).")
 @context.source_option
 @context.tz_option
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for people, json for machines.",
-)
+@context.table_or_json_option
 @context.config_option
 def check_command(name, period, source, tz, output, config_path):
     """Evaluate the alert NAME (or every alert) now: firing or not, with its numbers. Sends nothing.

@@ -64,19 +64,7 @@ def print_metrics(rows, console) -> None:
     """
     if not console.is_terminal:
         for row in rows:
-            console.file.write(
-                "\t".join(
-                    [
-                        row["name"],
-                        row["unit"],
-                        row["better"],
-                        ", ".join(row["entities"]),
-                        row["plugin"],
-                        row["description"],
-                    ]
-                )
-                + "\n"
-            )
+            console.file.write("\t".join(_cells(row)) + "\n")
         return
     table = metrics_table(rows)
     needed = (
@@ -127,14 +115,7 @@ def metrics_table(rows):
         table.add_column(column, no_wrap=key is not None, min_width=max(longest, len(column)))
     table.add_column("Definition", ratio=1, overflow="fold")
     for row in rows:
-        table.add_row(
-            row["name"],
-            row["unit"],
-            row["better"],
-            ", ".join(row["entities"]),
-            row["plugin"],
-            row["description"],
-        )
+        table.add_row(*_cells(row))
     return table
 
 
@@ -234,3 +215,15 @@ def plugins_command(as_json):
 
 
 COMMANDS = [metrics_command, plugins_command]
+
+
+def _cells(row: dict) -> list[str]:
+    """A metric's cells in the listing: name, unit, better, entities, plugin, definition."""
+    return [
+        row["name"],
+        row["unit"],
+        row["better"],
+        ", ".join(row["entities"]),
+        row["plugin"],
+        row["description"],
+    ]

@@ -39,6 +39,14 @@ wide_option = click.option(
 )
 
 tz_option = click.option("--tz", help="Business timezone for periods (default: kpi.toml timezone, else UTC).")
+table_or_json_option = click.option(
+    "--format",
+    "output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for machines.",
+)
 
 
 def load(config_path):

@@ -71,16 +71,18 @@ def _how(column, locale: str) -> str:
 
 
 def echo_checks(
-    heading: str, checks, problem, fine: str, failed: str = "FAILED: cannot read the data"
+    heading: str, checks, count: str, problem, fine: str, failed: str = "FAILED: cannot read the data"
 ) -> None:
-    """Print ``heading`` and one line per column check: its error, ``problem(check)`` or ``fine``."""
+    """Print ``heading`` and one line per column check: its error; ``problem(check, examples)`` when
+    its ``count`` attribute is not 0 (``examples`` the check's examples, quoted); else ``fine``."""
     click.echo(heading)
     for check in checks:
         label = f"  {check.entity}.{check.column}"
         if check.error:
             click.echo(f"{label}: {failed}: {check.error}")
-        elif line := problem(check):
-            click.echo(f"{label}: {line}")
+        elif getattr(check, count):
+            examples = ", ".join(repr(example) for example in check.examples)
+            click.echo(f"{label}: {problem(check, examples)}")
         else:
             click.echo(f"{label}: {fine}")
 
@@ -89,10 +91,7 @@ def echo_duplicate_ids(the_source, entity_names) -> None:
     """For a database: the ids that more than one row holds (compute leaves them as the database has them)."""
     from ..data_check import check_duplicate_ids
 
-    def problem(check) -> str | None:
-        if not check.repeated:
-            return None
-        ids = ", ".join(repr(i) for i in check.examples)
+    def problem(check, ids: str) -> str:
         return (
             f"{check.repeated:,} id(s) held by more than one row (e.g. {ids}); the metrics count "
             "every row as the database has it"
@@ -100,4 +99,4 @@ def echo_duplicate_ids(the_source, entity_names) -> None:
 
     checks = check_duplicate_ids(the_source, entity_names)
     if checks:
-        echo_checks("duplicate ids:", checks, problem, "every id once", failed="FAILED")
+        echo_checks("duplicate ids:", checks, "repeated", problem, "every id once", failed="FAILED")

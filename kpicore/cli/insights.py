@@ -20,14 +20,7 @@ from . import context
 )
 @context.source_option
 @context.tz_option
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table for people, json for machines.",
-)
+@context.table_or_json_option
 @context.locale_option
 @context.config_option
 def insights_command(metrics, period, source, tz, output, locale, config_path):

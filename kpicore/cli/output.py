@@ -196,13 +196,7 @@ class _TableRows:
     def add_segment(self, result: MetricResult, segment) -> None:
         """A segment's row, dimmed: its value, previous value, change and count."""
         locale, currency = self.locale, self.currency
-        change = formatting.format_change(
-            segment.delta,
-            relative_change(segment.value, segment.previous, result.unit),
-            result.unit,
-            locale,
-            currency,
-        )
+        change = formatting.format_change_from(segment.value, segment.previous, result.unit, locale, currency)
         cells = [
             (self.metric, f"  {formatting.segment_label(segment.segment, result.dimension)}"),
             (self.value, self.fmt(segment.value, result.unit)),
@@ -246,13 +240,7 @@ def _segment_year_before_cells(segment, result: MetricResult, locale: str, curre
     """A segment's value a year before and its change since (``—`` without data then)."""
     if result.compare is None or segment.compare is None:
         return ["—", "—"]
-    change = formatting.format_change(
-        change_of(segment.value, segment.compare),
-        relative_change(segment.value, segment.compare, result.unit),
-        result.unit,
-        locale,
-        currency,
-    )
+    change = formatting.format_change_from(segment.value, segment.compare, result.unit, locale, currency)
     return [formatting.format_value(segment.compare, result.unit, locale, currency), change or "—"]
 
 
@@ -292,92 +280,70 @@ def to_csv(results: list[MetricResult]) -> str:
     # With --compare last-year: the year-before period, value and change after the usual columns.
     compared = any(r.compare is not None for r in results)
     writer.writerow(CSV_COLUMNS + (COMPARE_COLUMNS if compared else []))
-
-    def compare_cells(r: MetricResult) -> list[str]:
-        if not compared:
-            return []
-        if r.compare is None:
-            return ["", "", "", ""]
-        return [r.compare.period, _cell(r.compare.value), _cell(r.compare.delta), _cell(r.compare.delta_pct)]
-
     for r in results:
-        warnings = sum(w.count for w in r.warnings)
-        dimension = r.dimension or ""
-        writer.writerow(
-            [
-                r.metric,
-                "total",
-                dimension,
-                "",
-                r.status,
-                r.period,
-                r.start,
-                r.end,
-                _cell(r.value),
-                _cell(r.previous),
-                _cell(r.delta),
-                _cell(r.delta_pct),
-                _cell(r.n),
-                warnings,
-                *_target_cells(r),
-                *compare_cells(r),
-            ]
-        )
+        writer.writerow(_total_row(r, compared))
         for s in r.segments or []:
-            segment_compare = []
-            if compared:
-                segment_compare = (
-                    ["", "", "", ""]
-                    if r.compare is None
-                    else [
-                        r.compare.period,
-                        _cell(s.compare),
-                        _cell(change_of(s.value, s.compare)),
-                        _cell(relative_change(s.value, s.compare, r.unit)),
-                    ]
-                )
-            writer.writerow(
-                [
-                    r.metric,
-                    "segment",
-                    dimension,
-                    s.segment,
-                    r.status,
-                    r.period,
-                    r.start,
-                    r.end,
-                    _cell(s.value),
-                    _cell(s.previous),
-                    _cell(s.delta),
-                    _cell(relative_change(s.value, s.previous, r.unit)),
-                    s.n,
-                    "",
-                    *_NO_TARGET,
-                    *segment_compare,
-                ]
-            )
+            writer.writerow(_segment_row(r, s, compared))
         for point in r.trend or []:
             writer.writerow(
                 [
-                    r.metric,
-                    "trend",
-                    "",
-                    "",
-                    r.status,
-                    point.period,
-                    point.start,
-                    point.end,
-                    _cell(point.value),
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
+                    *(r.metric, "trend", "", "", r.status, point.period, point.start, point.end),
+                    *(_cell(point.value), "", "", "", "", ""),
                     *_NO_TARGET,
-                    *(["", "", "", ""] if compared else []),
+                    *_no_compare(compared),
                 ]
             )
     return buffer.getvalue()
+
+
+def _compare_cells(period: str, value, delta, delta_pct) -> list:
+    """The --compare last-year cells: the year-before period, its value and the change from it."""
+    return [period, _cell(value), _cell(delta), _cell(delta_pct)]
+
+
+def _no_compare(compared: bool) -> list:
+    """Empty --compare cells, when the table has them."""
+    return ["", "", "", ""] if compared else []
+
+
+def _total_row(r: MetricResult, compared: bool) -> list:
+    """The CSV row of a metric's total."""
+    compare = (
+        _compare_cells(r.compare.period, r.compare.value, r.compare.delta, r.compare.delta_pct)
+        if compared and r.compare is not None
+        else _no_compare(compared)
+    )
+    numbers = [r.value, r.previous, r.delta, r.delta_pct]
+    warnings = sum(w.count for w in r.warnings)
+    return _row(r, "total", "", numbers, _cell(r.n), warnings, [*_target_cells(r), *compare])
+
+
+def _segment_row(r: MetricResult, s, compared: bool) -> list:
+    """The CSV row of one segment of a metric broken down with --by."""
+    compare = (
+        _compare_cells(
+            r.compare.period,
+            s.compare,
+            change_of(s.value, s.compare),
+            relative_change(s.value, s.compare, r.unit),
+        )
+        if compared and r.compare is not None
+        else _no_compare(compared)
+    )
+    numbers = [s.value, s.previous, s.delta, relative_change(s.value, s.previous, r.unit)]
+    return _row(r, "segment", s.segment, numbers, s.n, "", [*_NO_TARGET, *compare])
+
+
+def _row(r: MetricResult, row: str, segment, numbers: list, n, warnings, rest: list) -> list:
+    """A CSV row: the metric and its period, ``numbers`` (value, previous, delta, delta_pct), n,
+    warnings, then the target and --compare cells in ``rest``."""
+    return [
+        *(r.metric, row, r.dimension or "", segment, r.status, r.period, r.start, r.end),
+        *(_cell(number) for number in numbers),
+        n,
+        warnings,
+        *rest,
+    ]
 
 
 _NO_TARGET = ("", "", "", "", "")

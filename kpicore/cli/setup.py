@@ -246,10 +246,7 @@ def _echo_time_checks(the_source, entity_names) -> int:
     hold such values or could not be read."""
     from ..data_check import check_times
 
-    def problem(check) -> str | None:
-        if not check.unreadable:
-            return None
-        examples = ", ".join(repr(example) for example in check.examples)
+    def problem(check, examples: str) -> str:
         effect = (
             f"this source cannot compute over them, so the metrics of {check.entity} are unavailable"
             if check.stops_compute
@@ -260,7 +257,7 @@ def _echo_time_checks(the_source, entity_names) -> int:
         )
 
     checks = check_times(the_source, entity_names)
-    file_checks.echo_checks("time values:", checks, problem, "all values are times or empty")
+    file_checks.echo_checks("time values:", checks, "unreadable", problem, "all values are times or empty")
     flagged = [check for check in checks if check.unreadable or check.error]
     if flagged:
         click.echo(
@@ -275,10 +272,7 @@ def _echo_number_checks(the_source, entity_names) -> int:
     return how many columns hold such values or could not be read."""
     from ..data_check import check_numbers
 
-    def problem(check) -> str | None:
-        if not check.unreadable:
-            return None
-        examples = ", ".join(repr(example) for example in check.examples)
+    def problem(check, examples: str) -> str:
         return (
             f"{check.unreadable:,} value(s) are not numbers (e.g. {examples}); every metric "
             "reads them as missing: write plain numbers such as 1234.50, without thousands separators "
@@ -288,7 +282,9 @@ def _echo_number_checks(the_source, entity_names) -> int:
     checks = check_numbers(the_source, entity_names)
     if not checks:
         return 0
-    file_checks.echo_checks("number values:", checks, problem, "all values are numbers or empty")
+    file_checks.echo_checks(
+        "number values:", checks, "unreadable", problem, "all values are numbers or empty"
+    )
     return sum(1 for check in checks if check.unreadable or check.error)
 
 

@@ -42,15 +42,9 @@ class SQLConnector(Connector):
                 f"source URL {redact(url)!r} is not a valid SQLAlchemy URL (dialect://user:password@host:port/db; "
                 "quote special characters in the password)"
             ) from None
-        from ..dialects import dialect_class, dialect_for
+        from ..dialects import dialect_for, with_driver
 
-        backend, _, driver = parsed.drivername.partition("+")
-        known = dialect_class(backend)
-        if known is not None and (backend != known.name or not driver):
-            # postgres:// (Heroku, Render, Supabase) is PostgreSQL; a URL naming no driver gets the one the
-            # dialect is tested with (psycopg 3, PyMySQL)
-            driver = driver or known.default_driver
-            parsed = parsed.set(drivername=known.name + (f"+{driver}" if driver else ""))
+        parsed, known = with_driver(parsed)
         display = redact(parsed)
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database or ""

@@ -23,11 +23,12 @@ import datetime as dt
 import json
 import os
 import socket
-import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from kpicore.tables import LiveTable
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine, MetaData, Table
@@ -44,10 +45,6 @@ LEASE = dt.timedelta(seconds=60)
 #: Rows written before leases existed (migration 0003): pending this long means unknown.
 STALE_AFTER = dt.timedelta(minutes=15)
 MAX_ERROR_LENGTH = 2000
-
-_METADATA: MetaData | None = None
-#: Threads sending at once define the table once (check-then-define on MetaData is not atomic).
-_TABLE_LOCK = threading.Lock()
 
 
 def process_owner() -> str:
@@ -90,14 +87,8 @@ def deliveries_table(metadata: MetaData) -> Table:
     )
 
 
-def _table() -> Table:
-    global _METADATA
-    from sqlalchemy import MetaData
-
-    with _TABLE_LOCK:
-        if _METADATA is None:
-            _METADATA = MetaData()
-        return deliveries_table(_METADATA)
+#: Threads sending at once define the table once.
+_table = LiveTable(deliveries_table)
 
 
 def _now() -> dt.datetime:
@@ -309,39 +300,18 @@ def mark_sending(
     False, and nothing written, when the claim is no longer this owner's (its lease ran out and
     another sender took it over): the caller must not send.
     """
-    from sqlalchemy import update
-
     table = _table()
-    with engine.begin() as connection:
-        result = connection.execute(
-            update(table)
-            .where(
-                _key(table, key, destination)
-                & (table.c.status == PENDING)
-                & ((table.c.fence == fence) if fence is not None else (table.c.owner == (owner or OWNER)))
-            )
-            .values(status=SENDING, updated_at=_now())
-        )
-    return result.rowcount == 1
+    held = (table.c.fence == fence) if fence is not None else (table.c.owner == (owner or OWNER))
+    return _update_row(engine, key, destination, (table.c.status == PENDING) & held, status=SENDING)
 
 
 def holds(engine: Engine, key: MessageKey, destination: str, fence: int) -> bool:
     """True when the claim of generation ``fence`` is still the row's (a conditional UPDATE that
     touches ``updated_at``); False once another sender took it over or it was settled."""
-    from sqlalchemy import update
-
     table = _table()
-    with engine.begin() as connection:
-        result = connection.execute(
-            update(table)
-            .where(
-                _key(table, key, destination)
-                & (table.c.fence == fence)
-                & table.c.status.in_([PENDING, SENDING])
-            )
-            .values(updated_at=_now())
-        )
-    return result.rowcount == 1
+    return _update_row(
+        engine, key, destination, (table.c.fence == fence) & table.c.status.in_([PENDING, SENDING])
+    )
 
 
 def record_progress(
@@ -384,7 +354,6 @@ def mark_failed(
 
 
 def _finish(engine, key, destination, *, status, message_ids, error, fence=None) -> bool:
-    from sqlalchemy import update
 
     table = _table()
     values: dict[str, Any] = {"status": status, "updated_at": _now()}
@@ -392,11 +361,23 @@ def _finish(engine, key, destination, *, status, message_ids, error, fence=None)
         values.update(lease_until=None, last_error=error[:MAX_ERROR_LENGTH] if error else None)
     if message_ids is not None:
         values["message_ids"] = json.dumps(message_ids)
-    condition = _key(table, key, destination)
-    if fence is not None:
-        condition = condition & (table.c.fence == fence) & table.c.status.in_([PENDING, SENDING])
+    condition = (
+        (table.c.fence == fence) & table.c.status.in_([PENDING, SENDING]) if fence is not None else None
+    )
+    return _update_row(engine, key, destination, condition, **values)
+
+
+def _update_row(engine, key: MessageKey, destination: str, condition, **values: Any) -> bool:
+    """UPDATE the row of (key, destination) where ``condition`` holds (None: always), touching
+    ``updated_at``; True when it matched."""
+    from sqlalchemy import update
+
+    table = _table()
+    where = _key(table, key, destination)
+    if condition is not None:
+        where = where & condition
     with engine.begin() as connection:
-        result = connection.execute(update(table).where(condition).values(**values))
+        result = connection.execute(update(table).where(where).values(**{"updated_at": _now(), **values}))
     return result.rowcount == 1
 
 

@@ -63,6 +63,18 @@ def dialect_class(name: str) -> type[Dialect] | None:
     return dialects.get(canonical_name(name))
 
 
+def with_driver(parsed):
+    """A parsed SQLAlchemy URL spelled for its dialect, and that dialect (None when there is none):
+    postgres:// (Heroku, Render, Supabase) is PostgreSQL, and a URL naming no driver gets the one the
+    dialect is tested with (psycopg 3, PyMySQL)."""
+    backend, _, driver = parsed.drivername.partition("+")
+    known = dialect_class(backend)
+    if known is not None and (backend != known.name or not driver):
+        driver = driver or known.default_driver
+        parsed = parsed.set(drivername=known.name + (f"+{driver}" if driver else ""))
+    return parsed, known
+
+
 def dialect_for(name: str, display: str) -> type[Dialect]:
     """The dialect of a source whose engine speaks SQLAlchemy dialect ``name``; a ConfigError naming the
     database and the hook when no plugin registered one."""

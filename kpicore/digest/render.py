@@ -207,7 +207,6 @@ def result_numbers(result: MetricResult) -> list[float | None]:
 def _metric_view(result: MetricResult, *, locale: str, currency: str, min_sample: int) -> MetricView:
     from kpicore.digest.headline import by_impact, is_worse
     from kpicore.presentation.charts import axis_note, chart_alt
-    from kpicore.results import relative_change
 
     def fmt(value: float | None) -> str:
         return formatting.format_value(value, result.unit, locale, currency)
@@ -224,12 +223,8 @@ def _metric_view(result: MetricResult, *, locale: str, currency: str, min_sample
             SegmentView(
                 segment=formatting.segment_label(segment.segment, result.dimension),
                 value=fmt(segment.value),
-                change=formatting.format_change(
-                    segment.delta,
-                    relative_change(segment.value, segment.previous, result.unit),
-                    result.unit,
-                    locale,
-                    currency,
+                change=formatting.format_change_from(
+                    segment.value, segment.previous, result.unit, locale, currency
                 )
                 or "",
                 n=formatting.format_count(segment.n, result.n_noun, locale),

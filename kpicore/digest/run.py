@@ -190,19 +190,7 @@ def prepare_unavailable(
     results = []
     for name in spec.metrics:
         metric = registry.metrics[name].item
-        results.append(
-            MetricResult(
-                metric=name,
-                title=metric.title,
-                unit=metric.unit,
-                better=metric.better,
-                status="unavailable",
-                period=the_period.label,
-                start=the_period.start_iso(),
-                end=the_period.end_iso(),
-                reason=cause,
-            )
-        )
+        results.append(MetricResult.of(metric, the_period, "unavailable", reason=cause))
     render = renderer(spec, results, period_label=the_period.label, **render_options(config))
     outgoing = OutgoingDigest(spec=spec, period_label=the_period.label, renderings=render)
     return PreparedDigest(spec, the_period, results, outgoing, "unavailable")

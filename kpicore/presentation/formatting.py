@@ -204,6 +204,16 @@ def format_change(
     return _format_percent(delta_pct / 100.0, locale, signed=True)
 
 
+def format_change_from(
+    value: float | None, before: float | None, unit: str, locale: str = "en", currency: str = "USD"
+) -> str | None:
+    """``format_change`` from ``before`` to ``value`` (a segment against its previous value, or the
+    year before)."""
+    from kpicore.results import change, relative_change
+
+    return format_change(change(value, before), relative_change(value, before, unit), unit, locale, currency)
+
+
 def format_delta(delta: float | None, delta_pct: float | None, unit: str, locale: str = "en") -> str | None:
     """``format_change`` without a previous-was-zero fallback: None when there is no relative change."""
     if unit not in POINT_UNITS and delta_pct is None:

@@ -229,16 +229,7 @@ class Dispatcher:
                     duration=total,
                 )
             elif outcome.status == "failed":
-                event(
-                    "failed",
-                    logging.WARNING,
-                    digest=spec.name,
-                    period=period,
-                    destination=outcome.destination,
-                    attempt=outcome.attempts,
-                    error=outcome.error,
-                    duration=total,
-                )
+                event("failed", logging.WARNING, **_outcome_fields(spec, period, outcome), duration=total)
                 self._maybe_give_up(spec, period, outcome)
         return run.outcomes
 
@@ -270,15 +261,7 @@ class Dispatcher:
             f"kpicore could not deliver digest {spec.name!r} for {period} to {outcome.destination} "
             f"after {outcome.attempts} attempts: {outcome.error}"
         )
-        event(
-            "gave_up",
-            logging.ERROR,
-            digest=spec.name,
-            period=period,
-            destination=outcome.destination,
-            attempt=outcome.attempts,
-            error=outcome.error,
-        )
+        event("gave_up", logging.ERROR, **_outcome_fields(spec, period, outcome))
         if self.settings.notify:
             self._notify(spec, period, outcome, text)
 
@@ -364,12 +347,7 @@ class Dispatcher:
                     else "failed",
                     logging.INFO if outcome.status == "sent" else logging.WARNING,
                     alert=name,
-                    kind=key.kind,
-                    period=key.period,
-                    segment=key.segment or None,
-                    destination=outcome.destination,
-                    attempt=outcome.attempts,
-                    error=outcome.error,
+                    **_message_fields(key, outcome),
                 )
                 self._gave_up(key, outcome, alert=name)
             return outcomes
@@ -430,17 +408,7 @@ class Dispatcher:
     def _gave_up(self, key, outcome, **fields) -> None:
         """A failed alert or personal message after its last retry: said once in the log."""
         if outcome.status == "failed" and outcome.attempts >= self.settings.max_attempts:
-            event(
-                "gave_up",
-                logging.ERROR,
-                kind=key.kind,
-                period=key.period,
-                segment=key.segment or None,
-                destination=outcome.destination,
-                attempt=outcome.attempts,
-                error=outcome.error,
-                **fields,
-            )
+            event("gave_up", logging.ERROR, **_message_fields(key, outcome), **fields)
 
     def state_down(self, error: BaseException, **fields: Any) -> None:
         """The state database failed (locked, unreachable): one ``state_db_down`` line per outage, not one
@@ -465,3 +433,26 @@ class Dispatcher:
             self._outage_logged = False
             event("state_db_back", digest=name)
         self.state_error = None
+
+
+def _outcome_fields(spec: DigestSpec, period: str, outcome) -> dict[str, Any]:
+    """The log fields of a digest delivery that failed: digest, period, destination, attempt and error."""
+    return {
+        "digest": spec.name,
+        "period": period,
+        "destination": outcome.destination,
+        "attempt": outcome.attempts,
+        "error": outcome.error,
+    }
+
+
+def _message_fields(key, outcome) -> dict[str, Any]:
+    """The log fields of an alert or personal message's delivery: its key, destination, attempt and error."""
+    return {
+        "kind": key.kind,
+        "period": key.period,
+        "segment": key.segment or None,
+        "destination": outcome.destination,
+        "attempt": outcome.attempts,
+        "error": outcome.error,
+    }

@@ -176,33 +176,35 @@ class Service:
         messages (the ledger skips whatever was already sent for its period)."""
         from kpicore.scheduler import most_recent_fire
 
+        def catch_up(fire, args: list, schedule, window: dt.timedelta, job_id: str, job_name: str) -> None:
+            missed = most_recent_fire(schedule, now, window)
+            if missed is not None:
+                scheduler.add_job(fire, args=[*args, missed, "caught_up"], id=job_id, name=job_name)
+
         for name, spec in self.specs.items():
-            missed = most_recent_fire(spec.schedule, now, dt.timedelta(seconds=spec.catch_up))
-            if missed is not None:
-                scheduler.add_job(
-                    self.dispatch.fire,
-                    args=[name, missed, "caught_up"],
-                    id=f"catch-up:{name}",
-                    name=f"catch-up {name}",
-                )
+            window = dt.timedelta(seconds=spec.catch_up)
+            catch_up(
+                self.dispatch.fire, [name], spec.schedule, window, f"catch-up:{name}", f"catch-up {name}"
+            )
         for name, (spec, schedule) in self.alerts.items():
-            missed = most_recent_fire(schedule, now, dt.timedelta(seconds=self._alert_catch_up(spec)))
-            if missed is not None:
-                scheduler.add_job(
-                    self.dispatch.fire_alert,
-                    args=[name, missed, "caught_up"],
-                    id=f"catch-up-alert:{name}",
-                    name=f"catch-up alert {name}",
-                )
+            window = dt.timedelta(seconds=self._alert_catch_up(spec))
+            catch_up(
+                self.dispatch.fire_alert,
+                [name],
+                schedule,
+                window,
+                f"catch-up-alert:{name}",
+                f"catch-up alert {name}",
+            )
         if self.follow is not None:
-            missed = most_recent_fire(self.follow[1], now, FOLLOW_CATCH_UP)
-            if missed is not None:
-                scheduler.add_job(
-                    self.dispatch.fire_personal,
-                    args=[missed, "caught_up"],
-                    id="catch-up-follow",
-                    name="catch-up personal messages",
-                )
+            catch_up(
+                self.dispatch.fire_personal,
+                [],
+                self.follow[1],
+                FOLLOW_CATCH_UP,
+                "catch-up-follow",
+                "catch-up personal messages",
+            )
 
     def stop(self, timeout: float = 30.0) -> bool:
         """No new fires; wait up to ``timeout`` seconds for deliveries in flight. True if none was cut off."""

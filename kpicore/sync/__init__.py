@@ -16,6 +16,10 @@ which ``run_sync`` (``kpi sync``) fills from the API:
 ``sync_if_stale`` is what ``kpi compute`` and the digest commands call before they open the source:
 it syncs when the staging data is older than ``[sync] max_age``. ``last_sync`` tells a reader (``/kpi``)
 how old the data is without syncing.
+
+One job per module: ``settings`` (``[sync]``), ``client`` (``JsonClient``), ``connector`` (what a sync plugin
+implements), ``staging`` (the staging database), ``publish`` (merging a complete sync) and ``run`` (``kpi
+sync`` and the readers); every public name is importable from ``kpicore.sync``.
 """
 
 from .client import CursorExpired, JsonClient

@@ -44,21 +44,17 @@ def _tables(metadata):
         sa.Column("stream", sa.Text, primary_key=True),
         sa.Column("watermark", sa.Float),
     )
-    pending = sa.Table(
-        "_kpi_sync_pending",
-        metadata,
-        sa.Column("stream", sa.Text, primary_key=True),
-        sa.Column("object_id", sa.Text, primary_key=True),
-        sa.Column("payload", sa.Text, nullable=False),
-        sa.Column("watermark", sa.Float),
-    )
-    objects = sa.Table(
-        "_kpi_sync_objects",
-        metadata,
-        sa.Column("stream", sa.Text, primary_key=True),
-        sa.Column("object_id", sa.Text, primary_key=True),
-        sa.Column("payload", sa.Text, nullable=False),
-        sa.Column("watermark", sa.Float),
+    # The pending area and the published objects hold the same rows: raw API objects by stream and id.
+    pending, objects = (
+        sa.Table(
+            name,
+            metadata,
+            sa.Column("stream", sa.Text, primary_key=True),
+            sa.Column("object_id", sa.Text, primary_key=True),
+            sa.Column("payload", sa.Text, nullable=False),
+            sa.Column("watermark", sa.Float),
+        )
+        for name in ("_kpi_sync_pending", "_kpi_sync_objects")
     )
     return runs, progress, watermarks, pending, objects
 

@@ -18,17 +18,12 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from kpicore.testing import LoopbackServer
 
 
 class AgileState:
@@ -54,35 +49,16 @@ class AgileState:
         self.lock = threading.Lock()
 
 
-class AgileServer:
+class AgileServer(LoopbackServer):
     """``AgileServer(state).start()``; ``base`` is the URL for KPI_AGILECRM_API_BASE."""
 
-    def __init__(self, state: AgileState, port: int | None = None):
+    def __init__(self, state: AgileState, port: int = 0):
         self.state = state
-        self.port = port or free_port()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(state, self))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.dead = False
+        super().__init__(_handler(state, self), port)
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/dev/"
-
-    def start(self) -> AgileServer:
-        self.thread.start()
-        return self
-
-    def die(self) -> None:
-        """Stop serving and close the listening socket: new connections are refused."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def stop(self) -> None:
-        if not self.dead:
-            self.dead = True
-            self.httpd.shutdown()
-        self.httpd.server_close()
+        return f"{self.root}dev/"
 
 
 def _encode_cursor(kind: str, offset: int, generation: int) -> str:
@@ -209,18 +185,8 @@ def _handler(state: AgileState, server: AgileServer):
             with state.lock:
                 dying = state.die_after_pages is not None and state.pages_served >= state.die_after_pages
                 state.pages_served += 1
-            if dying:
-                # Headers and half the page, then the connection drops and the server goes away.
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body[: len(body) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                server.dead = True
-                threading.Thread(target=server.die, daemon=True).start()
-                self.connection.shutdown(socket.SHUT_RDWR)
+            if dying:  # headers and half the page, then the connection drops and the server goes away
+                server.die_mid_answer(self, body)
                 return None
             return self._send(200, body)
 

@@ -13,19 +13,14 @@ import sys
 
 import kpicore_agilecrm
 import pytest
-import sqlalchemy as sa
 from agile_data import canonical, load, make_facts
 from agile_server import AgileServer, AgileState
 
 from kpicore import ConfigError, SourceError
-from kpicore.compute import compute, select_metrics
-from kpicore.config import SourceConfig, parse_config
-from kpicore.connectors import open_configured_source, open_source
-from kpicore.periods import parse_period
-from kpicore.plugins import new_plugin_manager
-from kpicore.registry import build_registry
+from kpicore.config import parse_config
+from kpicore.connectors import open_configured_source
 from kpicore.sync import run_sync
-from kpicore.testing import write_csv_folder
+from kpicore.testing import comparable_tables, metric_numbers, plugin_registry, table_rows, write_csv_folder
 
 EMAIL, KEY = "owner@acme.example", "k3y-s3cret-value"
 TODAY = dt.date(2026, 11, 25)
@@ -52,9 +47,7 @@ def server(state, monkeypatch):
 
 @pytest.fixture
 def registry():
-    loaded = new_plugin_manager(load_entry_points=False)
-    loaded.manager.register(kpicore_agilecrm, name="agilecrm")
-    return build_registry(loaded, strict=True)
+    return plugin_registry(kpicore_agilecrm, "agilecrm")
 
 
 @pytest.fixture
@@ -74,57 +67,7 @@ def sync(config, registry, **options):
 
 
 def staged(config) -> dict[str, list[tuple]]:
-    """Each entity table of the staging database, as sorted tuples of normalised values."""
-    engine = sa.create_engine(f"sqlite:///{config.base_dir / 'staging.db'}")
-    try:
-        with engine.connect() as connection:
-            return {
-                name: _normalised(
-                    [dict(r._mapping) for r in connection.execute(sa.text(f"SELECT * FROM {name}"))]
-                )
-                for name in ENTITIES
-            }
-    finally:
-        engine.dispose()
-
-
-def _normalised(rows: list[dict]) -> list[tuple]:
-    def value(v):
-        if isinstance(v, dt.datetime):
-            return (
-                v.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="milliseconds")
-                if v.tzinfo
-                else v.isoformat(timespec="milliseconds")
-            )
-        if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and v[10] == " ":
-            return value(dt.datetime.fromisoformat(v))
-        if isinstance(v, bool):
-            return int(v)
-        if isinstance(v, float) and v.is_integer():
-            return int(v)
-        return v
-
-    return sorted((tuple(sorted((k, value(v)) for k, v in row.items())) for row in rows), key=repr)
-
-
-def expected(state_facts) -> dict[str, list[tuple]]:
-    return {name: _normalised(rows) for name, rows in canonical(*state_facts).items()}
-
-
-def metric_values(source_url_or_config, registry, tmp_path=None):
-    """Every metric the CRM's entities serve, for PERIOD: {metric: (value, previous, n)}."""
-    period = parse_period(PERIOD, "UTC")
-    if isinstance(source_url_or_config, str):
-        source = open_source(source_url_or_config, SourceConfig(base_dir=tmp_path), registry)
-        config = parse_config({})
-    else:
-        config = source_url_or_config
-        source = open_configured_source(config, registry)
-    try:
-        results = compute(select_metrics(["all"], registry), period, source, config=config)
-    finally:
-        source.close()
-    return {r.metric: (r.value, r.previous, r.n) for r in results if r.ok}
+    return table_rows(config.base_dir / "staging.db", ENTITIES)
 
 
 def csv_copy(tmp_path, registry, facts):
@@ -150,10 +93,10 @@ def test_full_sync_equals_the_csv_copy(server, state, config, registry, tmp_path
     summary = sync(config, registry)
     assert summary.mode == "full"
     assert summary.total("fetched") == len(state.contacts) + len(state.deals) + len(state.tickets)
-    assert staged(config) == expected(facts)
+    assert staged(config) == comparable_tables(canonical(*facts))
     assert_same_numbers(
-        metric_values(config, registry),
-        metric_values(csv_copy(tmp_path, registry, facts), registry, tmp_path),
+        metric_numbers(config, registry, PERIOD),
+        metric_numbers(csv_copy(tmp_path, registry, facts), registry, PERIOD, tmp_path),
     )
     # the list endpoints, JSON asked for, credentials as Basic auth
     paths = {path for _, path, _ in state.requests}
@@ -186,10 +129,10 @@ def test_incremental_sync_fetches_changes_only_and_still_equals_the_csv_copy(
     assert any(path == "/dev/api/filters/filter/dynamic-filter" for _, path, _ in state.requests)
     assert not any(path == "/dev/api/contacts" for _, path, _ in state.requests)
     facts = (persons, deals, tickets)
-    assert staged(config) == expected(facts)
+    assert staged(config) == comparable_tables(canonical(*facts))
     assert_same_numbers(
-        metric_values(config, registry),
-        metric_values(csv_copy(tmp_path, registry, facts), registry, tmp_path),
+        metric_numbers(config, registry, PERIOD),
+        metric_numbers(csv_copy(tmp_path, registry, facts), registry, PERIOD, tmp_path),
     )
 
 
@@ -219,7 +162,7 @@ def test_a_server_dying_mid_page_then_resume_loses_and_duplicates_nothing(
     assert first_cursor is not None  # resumed at page 4, not from the start
     counts = {name: (c.fetched, c.inserted) for name, c in summary.streams.items()}
     assert counts == {"contacts": (120, 120), "deals": (60, 60), "tickets": (60, 60)}
-    assert staged(config) == expected(facts)
+    assert staged(config) == comparable_tables(canonical(*facts))
     with capsys.disabled():
         print(f"\nresume counts: {counts}; {summary.line()}")
 
@@ -243,14 +186,14 @@ def test_429_waits_for_retry_after_and_5xx_is_retried(server, state, config, reg
 
 def test_persistent_5xx_stops_the_sync_and_keeps_the_last_complete_one(server, state, config, registry):
     sync(config, registry)
-    before = metric_values(config, registry)
+    before = metric_numbers(config, registry, PERIOD)
     state.contacts[0]["updated_time"] = 1_900_000_000
     state.faults = ["500"] * 3  # more than [sync] retries = 2
     with pytest.raises(
         SourceError, match=r"agilecrm://acme: contacts: server error 500: Service Unavailable, 3 attempts"
     ):
         sync(config, registry)
-    assert metric_values(config, registry) == before
+    assert metric_numbers(config, registry, PERIOD) == before
 
 
 def test_a_page_that_times_out_is_retried(server, state, config, registry):
@@ -272,7 +215,7 @@ def test_an_expired_cursor_restarts_the_stream(server, state, config, registry):
     finally:
         revived.stop()
     assert summary.streams["contacts"].inserted == 120
-    assert staged(config) == expected(facts)
+    assert staged(config) == comparable_tables(canonical(*facts))
 
 
 def test_a_field_that_changed_type_names_object_and_field(server, state, config, registry):

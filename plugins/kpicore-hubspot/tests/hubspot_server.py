@@ -13,19 +13,14 @@ Retry-After header on 429, 5xx, a slow answer, and dying in the middle of a page
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from kpicore.testing import LoopbackServer
 
 MODIFIED = {"contacts": "lastmodifieddate", "deals": "hs_lastmodifieddate", "tickets": "hs_lastmodifieddate"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class HubSpotState:
@@ -41,32 +36,14 @@ class HubSpotState:
         self.lock = threading.Lock()
 
 
-class HubSpotServer:
+class HubSpotServer(LoopbackServer):
     def __init__(self, state: HubSpotState):
         self.state = state
-        self.port = free_port()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(state, self))
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.dead = False
+        super().__init__(_handler(state, self))
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> HubSpotServer:
-        self.thread.start()
-        return self
-
-    def die(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def stop(self) -> None:
-        if not self.dead:
-            self.dead = True
-            self.httpd.shutdown()
-        self.httpd.server_close()
+        return self.root.rstrip("/")
 
 
 def _error(message: str, category: str) -> bytes:
@@ -202,17 +179,8 @@ def _handler(state: HubSpotState, server: HubSpotServer):
             with state.lock:
                 dying = state.die_after_pages is not None and state.pages_served >= state.die_after_pages
                 state.pages_served += 1
-            if dying:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload[: len(payload) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                server.dead = True
-                threading.Thread(target=server.die, daemon=True).start()
-                self.connection.shutdown(socket.SHUT_RDWR)
+            if dying:  # headers and half the page, then the connection drops and the server goes away
+                server.die_mid_answer(self, payload)
                 return None
             return self._send(200, payload)
 

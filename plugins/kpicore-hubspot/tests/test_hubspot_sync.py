@@ -12,20 +12,14 @@ import sys
 
 import kpicore_hubspot
 import pytest
-import sqlalchemy as sa
 from hubspot_data import canonical, load, make_facts
 from hubspot_server import HubSpotServer, HubSpotState
 from kpicore_hubspot import connector as hubspot_connector
 
 from kpicore import ConfigError, SourceError
-from kpicore.compute import compute, select_metrics
-from kpicore.config import SourceConfig, parse_config
-from kpicore.connectors import open_configured_source, open_source
-from kpicore.periods import parse_period
-from kpicore.plugins import new_plugin_manager
-from kpicore.registry import build_registry
+from kpicore.config import parse_config
 from kpicore.sync import run_sync
-from kpicore.testing import write_csv_folder
+from kpicore.testing import comparable_tables, metric_numbers, plugin_registry, table_rows, write_csv_folder
 
 TOKEN = "pat-na1-00000000-test-token"
 TODAY = dt.date(2026, 11, 25)
@@ -56,9 +50,7 @@ def server(state, monkeypatch):
 
 @pytest.fixture
 def registry():
-    loaded = new_plugin_manager(load_entry_points=False)
-    loaded.manager.register(kpicore_hubspot, name="hubspot")
-    return build_registry(loaded, strict=True)
+    return plugin_registry(kpicore_hubspot, "hubspot")
 
 
 @pytest.fixture
@@ -78,61 +70,17 @@ def sync(config, registry, **options):
     return run_sync(config, registry, sleep=WAITS.append, **options)
 
 
-def _normalised(rows):
-    def value(v):
-        if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and v[10] in " T":
-            v = dt.datetime.fromisoformat(v)
-        if isinstance(v, dt.datetime):
-            v = v.astimezone(dt.UTC).replace(tzinfo=None) if v.tzinfo else v
-            return v.isoformat(timespec="milliseconds")
-        if isinstance(v, bool):
-            return int(v)
-        if isinstance(v, float) and v.is_integer():
-            return int(v)
-        return v
-
-    return sorted((tuple(sorted((k, value(v)) for k, v in row.items())) for row in rows), key=repr)
-
-
-def staged(config):
-    engine = sa.create_engine(f"sqlite:///{config.base_dir / 'staging.db'}")
-    try:
-        with engine.connect() as connection:
-            return {
-                name: _normalised(
-                    [dict(r._mapping) for r in connection.execute(sa.text(f"SELECT * FROM {name}"))]
-                )
-                for name in ENTITIES
-            }
-    finally:
-        engine.dispose()
-
-
-def expected(facts):
-    return {name: _normalised(rows) for name, rows in canonical(*facts).items()}
-
-
-def metric_values(config_or_folder, registry, tmp_path=None):
-    period = parse_period(PERIOD, "UTC")
-    if isinstance(config_or_folder, str):
-        source, config = (
-            open_source(config_or_folder, SourceConfig(base_dir=tmp_path), registry),
-            parse_config({}),
-        )
-    else:
-        config = config_or_folder
-        source = open_configured_source(config, registry)
-    try:
-        results = compute(select_metrics(["all"], registry), period, source, config=config)
-    finally:
-        source.close()
-    return {r.metric: (r.value, r.previous, r.n) for r in results if r.ok}
+def staged(config) -> dict[str, list[tuple]]:
+    return table_rows(config.base_dir / "staging.db", ENTITIES)
 
 
 def assert_same_numbers(config, registry, tmp_path, facts):
     folder = tmp_path / "csv-copy"
     write_csv_folder(folder, canonical(*facts), {n: r.item for n, r in registry.entities.items()})
-    synced, copied = metric_values(config, registry), metric_values(str(folder), registry, tmp_path)
+    synced, copied = (
+        metric_numbers(config, registry, PERIOD),
+        metric_numbers(str(folder), registry, PERIOD, tmp_path),
+    )
     assert set(synced) == set(copied)
     assert {"new_customers", "churn_rate", "revenue", "conversion_rate", "fcr", "escalation_rate"} <= set(
         synced
@@ -147,7 +95,7 @@ def test_full_sync_equals_the_csv_copy(server, state, config, registry, tmp_path
     facts = make_facts(TODAY)
     summary = sync(config, registry)
     assert summary.mode == "full" and summary.total("fetched") == 240
-    assert staged(config) == expected(facts)
+    assert staged(config) == comparable_tables(canonical(*facts))
     assert_same_numbers(config, registry, tmp_path, facts)
     lists = [params for method, path, params in state.requests if path == "/crm/v3/objects/deals"]
     assert lists and all(p.get("associations") == "contacts" for p in lists)
@@ -184,7 +132,7 @@ def test_incremental_sync_uses_the_search_api_and_equals_the_csv_copy(
     )
     assert any(path == "/crm/v4/associations/deals/contacts/batch/read" for _, path, _ in state.requests)
     facts = (people, deals, tickets)
-    assert staged(config) == expected(facts)
+    assert staged(config) == comparable_tables(canonical(*facts))
     assert_same_numbers(config, registry, tmp_path, facts)
 
 
@@ -202,7 +150,7 @@ def test_the_search_cap_of_10000_results_starts_a_new_search(server, state, conf
     searches = [p["body"] for _, path, p in state.requests if path == "/crm/v3/objects/contacts/search"]
     assert max(int(body.get("after") or 0) for body in searches) < 50
     assert len({body["filterGroups"][0]["filters"][0]["value"] for body in searches}) >= 3
-    assert staged(config) == expected((people, deals, tickets))
+    assert staged(config) == comparable_tables(canonical(people, deals, tickets))
 
 
 def test_a_server_dying_mid_page_then_resume_loses_and_duplicates_nothing(
@@ -228,7 +176,7 @@ def test_a_server_dying_mid_page_then_resume_loses_and_duplicates_nothing(
         "deals": (60, 60),
         "tickets": (60, 60),
     }
-    assert staged(config) == expected(facts)
+    assert staged(config) == comparable_tables(canonical(*facts))
 
 
 def test_a_revoked_token_is_one_line_without_the_token(server, config, registry, monkeypatch):

@@ -21,14 +21,15 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from kpicore.testing import LoopbackServer
 
 MAX_BYTES = 28 * 1024
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -189,27 +190,13 @@ def _handler_class(fake: FakeWorkflows):
     return Handler
 
 
-class WorkflowsServer:
+class WorkflowsServer(LoopbackServer):
     """Runs a FakeWorkflows on 127.0.0.1 (random port) in a thread."""
 
     def __init__(self) -> None:
         self.fake = FakeWorkflows()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self.fake))
-        self.httpd.daemon_threads = True
-        host, port = self.httpd.server_address[:2]
-        self.fake.base_url = f"http://{host}:{port}/"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+        super().__init__(_handler_class(self.fake))
+        self.fake.base_url = self.root
 
 
 def sign(key_base64: str, body: bytes) -> str:

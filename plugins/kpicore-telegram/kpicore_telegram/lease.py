@@ -4,28 +4,20 @@ allows one getUpdates poller per bot: a second one gets 409)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from typing import Any
 
-_TABLES: dict[int, Any] = {}
-_LOCK = threading.Lock()
+from kpicore.tables import created_table
 
 
 def _table(engine):
-    from sqlalchemy import Column, DateTime, MetaData, String, Table
+    from sqlalchemy import Column, DateTime, String
 
-    with _LOCK:
-        if id(engine) not in _TABLES:
-            table = Table(
-                "kpicore_telegram_leases",
-                MetaData(),
-                Column("name", String(100), primary_key=True),
-                Column("owner", String(100), nullable=False),
-                Column("lease_until", DateTime(timezone=True), nullable=False),
-            )
-            table.create(engine, checkfirst=True)
-            _TABLES[id(engine)] = table
-        return _TABLES[id(engine)]
+    return created_table(
+        engine,
+        "kpicore_telegram_leases",
+        Column("name", String(100), primary_key=True),
+        Column("owner", String(100), nullable=False),
+        Column("lease_until", DateTime(timezone=True), nullable=False),
+    )
 
 
 def hold(engine, name: str, owner: str, lease: dt.timedelta) -> bool:

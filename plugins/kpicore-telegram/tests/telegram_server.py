@@ -25,9 +25,11 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import urlparse
+
+from kpicore.testing import LoopbackServer
 
 TOKEN = "123456789:AAF-test-token-do-not-leak-0123456789"
 MAX_TEXT, MAX_CAPTION = 4096, 1024
@@ -405,27 +407,16 @@ def _handler_class(fake: FakeTelegram):
     return Handler
 
 
-class TelegramServer:
+class TelegramServer(LoopbackServer):
     """Runs a FakeTelegram on 127.0.0.1 (random port) in a thread; ``api_base`` for ``[channels.telegram]``."""
 
     def __init__(self, fake: FakeTelegram | None = None) -> None:
         self.fake = fake or FakeTelegram()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self.fake))
-        self.httpd.daemon_threads = True
-        host, port = self.httpd.server_address[:2]
-        self.api_base = f"http://{host}:{port}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(_handler_class(self.fake))
+        self.api_base = self.root.rstrip("/")
 
-    def __enter__(self) -> Self:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        with self.fake.lock:
+    def stop(self) -> None:
+        with self.fake.lock:  # wake the long polls, so the server can stop
             self.fake._poll_generation += 1
             self.fake.lock.notify_all()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
+        super().stop()
