@@ -7,6 +7,7 @@ a renderer of the elements kpicore uses: RichTextBlock/TextRun weights, sizes an
 Container separators, the card's rtl) and photographed with headless Chromium:
 
     .venv/bin/python docs/screens/capture.py          # writes docs/screens/{telegram,teams}-LOCALE.png
+    .venv/bin/python docs/screens/capture.py fa_IR    # one language only
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ def card_html(element: dict) -> str:
             )
             runs.append(f'<span class="{classes}">{html.escape(run["text"])}</span>')
         return f'<div class="rich">{"".join(runs)}</div>'
+    if kind == "Image":  # a chart at its [serve] public_url link
+        return f'<img src="{html.escape(element["url"])}" alt="{html.escape(element.get("altText", ""))}" style="width:100%">'
     if kind == "Container":
         inner = "".join(card_html(item) for item in element["items"])
         return f'<div class="{"sep" if element.get("separator") else ""}">{inner}</div>'
@@ -122,12 +125,12 @@ def teams_page(posts) -> str:
     return CARD_PAGE.format(font=FONT, posts="".join(rendered))
 
 
-def screenshot(page: str, png: Path, height: int) -> None:
+def screenshot(page: str, png: Path, height: int, width: int = 600) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".html", delete=False, encoding="utf-8") as handle:
         handle.write(page)
     subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         f"--screenshot={png}", f"--window-size=600,{height}", f"file://{handle.name}"],
+         f"--screenshot={png}", f"--window-size={width},{height}", f"file://{handle.name}"],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     os.unlink(handle.name)
@@ -139,7 +142,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kpi-screens-"))
     demo_db = work / "demo.db"
     generate_demo_database(demo_db, today=dt.date(2026, 11, 25))
-    for locale in LOCALES:
+    for locale in sys.argv[1:] or LOCALES:
         with TelegramServer() as telegram, WorkflowsServer() as workflows:
             folder = work / locale
             folder.mkdir()
@@ -162,7 +165,9 @@ def main() -> None:
                 HERE / f"telegram-{locale}.png",
                 1500,
             )
-            screenshot(teams_page(workflows.fake.channel_posts), HERE / f"teams-{locale}.png", 1100)
+            screenshot(
+                teams_page(workflows.fake.channel_posts), HERE / f"teams-{locale}.png", 1100, width=640
+            )
             (HERE / f"teams-{locale}.json").write_text(
                 json.dumps(workflows.fake.channel_posts[0]["card"], ensure_ascii=False, indent=1) + "\n"
             )

@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -73,7 +73,7 @@ class ChartLinks:
 
     base: str
     ttl: dt.timedelta
-    state_url: str
+    state_url: str = field(repr=False)  # may hold a password
 
     def publish(self, png: bytes, engine: Engine | None = None) -> str:
         """Store ``png`` under a new token; its public URL. Expired charts are removed on the way."""

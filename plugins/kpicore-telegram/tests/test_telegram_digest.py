@@ -106,6 +106,15 @@ def test_a_long_digest_is_split_between_metrics_within_4096_characters(tmp_path,
     # No metric is cut in two: every paragraph that starts a metric starts with its bold title.
     for message in messages[1:]:
         assert message["html"].lstrip("\u200f").startswith("<b>"), message["html"][:80]
+    # Every signed number sits in a left-to-right isolate, so a Persian reader sees +16.7, not 16.7+.
+    import re
+
+    signed = re.compile(r"(?<![\w\u2066])[+\-\u2212]\d")
+    html = "".join(m["html"] for m in messages)
+    assert len(re.findall(r"\u2066[+\-\u2212]\d", html)) > 20
+    assert signed.findall(html) == [], [
+        html[max(m.start() - 20, 0) : m.end() + 5] for m in signed.finditer(html)
+    ][:5]
 
 
 def test_split_messages_keeps_blocks_whole_and_cuts_only_a_block_too_long_for_one_message():
