@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
 
 import sqlalchemy as sa
 
@@ -59,12 +58,19 @@ def _texts(slack) -> list[str]:
 
 
 def _run_for(folder, env, servers, seconds: float, wait_for: str | None = None) -> Serve:
+    """A `kpi serve` that runs ``seconds`` more fires of every alert (every 1 s) after ``wait_for``:
+    fires that must send nothing new."""
     serve = Serve(folder, env)
     servers.append(serve)
     serve.started()
     if wait_for:
         serve.wait_for(wait_for)
-    time.sleep(seconds)  # several more fires (every 1 s) that must send nothing new
+    config = (folder / "kpi.toml").read_text()
+    if 'every = "1s"' in config:
+        for name in re.findall(r"^\[alerts\.([\w-]+)\]", config, re.M):
+            serve.wait_for_fires("alert", name, more=max(int(seconds), 1))
+    else:  # a daily schedule: no more fires today, but the ticks (every 1 s) could retry
+        serve.wait_for_ticks(more=max(int(seconds), 1) + 1)
     assert serve.stop() == 0, serve.text()
     return serve
 

@@ -4,7 +4,6 @@ personal direct message each follower gets: once per (user, period), not again a
 from __future__ import annotations
 
 import json
-import time
 
 import sqlalchemy as sa
 
@@ -66,7 +65,7 @@ def test_follow_unfollow_following_and_one_personal_message_across_a_restart(
 
     # The next fire sends Alice's personal message to her direct message, and only that once.
     serve.wait_for(r"delivered .*personal=U0ALICE", timeout=30)
-    time.sleep(3)  # three more fires (every 1 s): nothing new
+    serve.wait_for_fires("personal", "follow", more=3)  # three more fires (every 1 s): nothing new
     (message,) = slack.dm_messages("U0ALICE")
     assert [c.params.get("users") for c in slack.calls("conversations.open")] == ["U0ALICE"]
     text = blocks_text(message["blocks"])
@@ -85,7 +84,7 @@ def test_follow_unfollow_following_and_one_personal_message_across_a_restart(
     # A restart (catch-up and fires) sends nothing again for the period.
     again = _serve(folder, slack_server, servers)
     wait_for(lambda: "caught_up personal=follow" in again.text())
-    time.sleep(3)
+    again.wait_for_fires("personal", "follow", more=3)
     assert again.stop() == 0, again.text()
     assert len(slack.dm_messages("U0ALICE")) == 1
     assert _ledger(folder) == [("personal", "U0ALICE", "2026-W47", "slack:@U0ALICE", "sent")]

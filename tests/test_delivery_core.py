@@ -86,13 +86,23 @@ def test_redact_masks_environment_secrets_url_passwords_and_slack_tokens(monkeyp
     assert text == "login *** failed for mysql://u:***@h/db with xox?-***"
 
 
+def _eventually(read, wanted, timeout: float = 10.0) -> bool:
+    """Whether ``read()`` gives ``wanted`` within ``timeout`` (the ledger's state, polled)."""
+    deadline = time.monotonic() + timeout
+    while read() != wanted:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def test_a_dead_claim_lapses_once_its_lease_runs_out_and_a_live_one_is_renewed(engine):
     short = dt.timedelta(seconds=0.3)
     assert ledger.claim(engine, KEY, "rec:a", owner="dead", lease=short).claimed
     assert ledger.list_deliveries(engine)[0].status == "pending"
-    time.sleep(0.4)
-    # Nothing was handed over (no `sending`): the claim lapsed, and the next sender takes it over.
-    assert ledger.list_deliveries(engine)[0].status == "lapsed"
+    # Nothing was handed over (no `sending`): once the lease runs out the claim shows lapsed, and the
+    # next sender takes it over.
+    assert _eventually(lambda: ledger.list_deliveries(engine)[0].status, "lapsed")
     assert ledger.unknown_deliveries(engine) == []
     ticket = ledger.claim(engine, KEY, "rec:a", take_over_dead=True, owner="alive", lease=short)
     assert ticket.claimed and ticket.resumed
@@ -197,7 +207,7 @@ def test_a_lapsed_claim_is_sent_by_the_next_sender_and_a_lapsed_sending_one_stay
     assert ledger.claim(engine, KEY, "rec:a", owner="dead", lease=short).claimed
     assert ledger.claim(engine, KEY, "rec:b", owner="dead", lease=short).claimed
     assert ledger.mark_sending(engine, KEY, "rec:b", owner="dead")
-    time.sleep(0.3)
+    assert _eventually(lambda: {r.status for r in ledger.list_deliveries(engine)}, {"lapsed", "unknown"})
     lapsed, unknown = deliver(KEY, ["rec:a", "rec:b"], message(), engine, {"rec": recorder})
     assert lapsed.status == "sent" and recorder.sent == ["a"]
     assert unknown.status == "skipped" and unknown.previous_status == "unknown"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 from tests.conftest import SLACK_TOKEN, free_port
 from tests.test_serve import KPI, Serve, environment
@@ -66,7 +65,9 @@ def test_no_secret_in_any_output(tmp_path, slack_server, smtp_server):
     serve = Serve(tmp_path, env)
     try:
         serve.started()
-        time.sleep(4)  # fires: the source is unreachable, email login refused
+        serve.wait_for_fires(
+            "digest", "weekly", more=2
+        )  # fires: the source is unreachable, email login refused
         captured.extend(serve.get(path)[1].decode() for path in ("/healthz", "/metrics"))
     finally:
         serve.stop()

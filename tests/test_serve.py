@@ -143,6 +143,37 @@ class Serve:
         except urllib.error.HTTPError as error:
             return error.code, error.read()
 
+    def sample(self, series: str) -> float:
+        """One series of this process's /metrics, e.g. ``kpicore_fires_total{kind="digest",name="weekly"}``
+        (0 when it has no sample yet)."""
+        body = self.get("/metrics")[1].decode()
+        match = re.search(rf"^{re.escape(series)} (\S+)$", body, re.M)
+        return float(match.group(1)) if match else 0.0
+
+    def fires(self, kind: str, name: str) -> float:
+        """How many fires of (kind, name) this process has started."""
+        return self.sample(f'kpicore_fires_total{{kind="{kind}",name="{name}"}}')
+
+    def wait_for_fires(self, kind: str, name: str, more: int = 2, timeout: float = 60.0) -> None:
+        """Wait until ``more`` further fires of (kind, name) have run to their end: one fire of a name runs
+        at a time and is counted when it starts, so the count passing start + more means they finished.
+        What a test then finds is what those fires did, not what a fixed sleep happened to cover."""
+        wanted = self.fires(kind, name) + more + 1
+        deadline = time.monotonic() + timeout
+        while self.fires(kind, name) < wanted:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fewer than {more} more {kind} fires of {name} in {timeout} s")
+            time.sleep(0.1)
+
+    def wait_for_ticks(self, more: int = 2, timeout: float = 60.0) -> None:
+        """Wait until ``more`` further ticks (the retry pass, every ``[serve] tick``) have run to their end."""
+        wanted = self.sample("kpicore_ticks_total") + more
+        deadline = time.monotonic() + timeout
+        while self.sample("kpicore_ticks_total") < wanted:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fewer than {more} more ticks in {timeout} s")
+            time.sleep(0.1)
+
     def stop(self, sig=signal.SIGTERM, timeout: float = 30.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
@@ -202,6 +233,7 @@ def test_healthz_metrics_and_a_clean_stop_with_a_delivery_in_flight(
     assert health["digests"][0]["next_fire"]
     status, body = serve.get("/metrics")
     assert status == 200 and b"kpicore_fires_total{" in body and b"kpicore_compute_seconds_count" in body
+    assert b"kpicore_ticks_total" in body
     started_stop = time.monotonic()
     assert serve.stop(signal.SIGTERM) == 0  # the post in flight (2 s) finished first
     assert time.monotonic() - started_stop >= 1.0
@@ -434,7 +466,8 @@ def test_several_processes_on_one_postgres_deliver_once_across_a_sigkill(
         ):
             break
         time.sleep(0.2)
-    time.sleep(3.0)  # more fires of the same period: all must be skipped
+    for serve in [*running[1:], restarted]:  # more fires of the same period: all must be skipped
+        serve.wait_for_fires("digest", "weekly")
     for serve in [*running[1:], restarted]:
         assert serve.stop() == 0
     rows = {row[3]: row for row in deliveries(pg_state_url)}
@@ -472,11 +505,15 @@ def test_a_crash_between_slacks_answer_and_the_ledger_is_resolved_by_the_message
     assert not [f for f in slack.files.values() if f.get("completed")]  # the charts never went
     (row,) = deliveries(state_url)
     assert row[4] == "pending"  # its lease is still running
-    time.sleep(5.2)  # the dead sender's lease (5 s, the shortest allowed) runs out
+    # The dead sender's lease (5 s, the shortest allowed) runs out: the ledger then shows the claim lapsed
+    # (it died before recording), and the next sender takes it over.
+    wait_until_lapsed = time.monotonic() + 30
+    while deliveries(state_url)[0][4] == "pending" and time.monotonic() < wait_until_lapsed:
+        time.sleep(0.2)
     listing = subprocess.run(
         check=False, args=[KPI, "digest", "deliveries"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
-    assert " lapsed " in listing.stdout  # the sender died before recording: the next one takes it over
+    assert " lapsed " in listing.stdout, listing.stdout
     again = subprocess.run(
         check=False,
         args=[KPI, "digest", "send", "weekly"],

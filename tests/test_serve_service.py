@@ -5,6 +5,7 @@ down at fire time then back, and a source down past max_delay."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 import uuid
 
@@ -62,6 +63,25 @@ def wait_until(condition, timeout=20.0):
     raise AssertionError("timed out")
 
 
+def wait_for_ticks(service, count: int = 2, job: str = "tick", timeout: float = 20.0) -> None:
+    """Wait until the service's scheduler has run ``count`` more of its ``job`` to the end (APScheduler's
+    own executed events): a window in which something unwanted could happen, ended by the service's work."""
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+
+    done = threading.Semaphore(0)
+
+    def finished(run) -> None:
+        if run.job_id == job:
+            done.release()
+
+    service.scheduler.add_listener(finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    try:
+        for _ in range(count):
+            assert done.acquire(timeout=timeout), f"no {job} run in {timeout} s"
+    finally:
+        service.scheduler.remove_listener(finished)
+
+
 @pytest.fixture
 def running():
     started = []
@@ -79,13 +99,13 @@ def test_a_missed_fire_within_the_grace_is_caught_up_once(tmp_path, demo_databas
     spec = service.specs["weekly"]
     missed = most_recent_fire(spec.schedule, dt.datetime.now(dt.UTC), dt.timedelta(days=8))
     assert row.period == resolve_period(spec, now=missed).label  # the period of the missed fire time
-    time.sleep(1.5)  # ticks: nothing more
+    wait_for_ticks(service)  # ticks: nothing more
     assert len(slack.posted_to(SLACK_KPIS)) == 1
     # A second process starting later catches up the same fire: the ledger says it was sent.
     second = make_service(tmp_path, demo_database, digest=digest)
     running(second)
     second.start()
-    time.sleep(2.0)
+    wait_for_ticks(second)
     assert (
         len(slack.posted_to(SLACK_KPIS)) == 1
         and second.metrics.fires.labels("digest", "weekly")._value.get() == 1
@@ -97,7 +117,7 @@ def test_a_missed_fire_beyond_the_grace_is_not_sent(tmp_path, demo_database, sla
     service = make_service(tmp_path, demo_database, digest={"schedule": "0 9 29 2 *", "catch_up": "24h"})
     running(service)
     service.start()
-    time.sleep(2.0)
+    wait_for_ticks(service)
     assert list_deliveries(service.engine) == [] and slack.posted_to(SLACK_KPIS) == []
     assert service.health()["digests"][0]["next_fire"].startswith("2028-02-29")
 
@@ -239,7 +259,9 @@ def test_a_restarted_service_resolves_a_dead_slack_claim_and_leaves_email_unknow
             "event_payload": {"key": "digest|weekly|2026-W47||slack:#kpis", "part": 1, "parts": 1},
         },
     )
-    time.sleep(0.6)
+    wait_until(
+        lambda: all(r.status != "pending" for r in list_deliveries(service.engine))
+    )  # the leases ran out
     running(service)
     service.start()
     rows = wait_until(
@@ -253,5 +275,5 @@ def test_a_restarted_service_resolves_a_dead_slack_claim_and_leaves_email_unknow
     statuses = {r.destination: r.status for r in rows}
     assert statuses == {"slack:#kpis": "sent", "email:owner@example.com": "unknown"}
     assert len(slack.posted_to(SLACK_KPIS)) == 1  # found by its metadata, not posted again
-    time.sleep(1.5)
+    wait_for_ticks(service)
     assert smtp_server.messages == [] and len(slack.posted_to(SLACK_KPIS)) == 1

@@ -216,20 +216,36 @@ def _band_json(found, unit: str) -> dict[str, Any] | None:
 
 
 def describe(state: AlertState, unit: str, locale: str = "en", currency: str = "USD") -> str:
-    """The numbers of a state for people: ``3.3% (was 2.1%)``."""
+    """The numbers of a state for people, in the language in effect (``i18n.using``): ``3.3% (was 2.1%)``.
+    In right-to-left text each number is isolated so its sign and digits keep their order."""
+    from ..i18n import _
     from ..presentation import formatting
+    from ..presentation.bidi import ltr
+
+    def value(number: float) -> str:
+        return ltr(formatting.format_value(number, unit, locale, currency))
 
     if state.reason and state.value is None:
-        return f"unavailable: {state.reason}"
-    text = formatting.format_value(state.value, unit, locale, currency)
+        return _("unavailable: %(reason)s") % {"reason": state.reason}
+    text = value(state.value)
     if state.band is not None:
-        low, high = (formatting.format_value(state.band[k], unit, locale, currency) for k in ("low", "high"))
-        return f"{text} (expected {low} to {high})"
-    when = f" in {state.compared_with}" if state.compared_with else ""
+        return _("%(value)s (expected %(low)s to %(high)s)") % {
+            "value": text,
+            "low": value(state.band["low"]),
+            "high": value(state.band["high"]),
+        }
     if state.previous is not None:
-        text += f" (was {formatting.format_value(state.previous, unit, locale, currency)}{when})"
+        if state.compared_with:
+            text = _("%(value)s (was %(previous)s in %(period)s)") % {
+                "value": text,
+                "previous": value(state.previous),
+                "period": ltr(state.compared_with),
+            }
+        else:
+            text = _("%(value)s (was %(previous)s)") % {"value": text, "previous": value(state.previous)}
     elif state.reason:
         text += f" ({state.reason})"
     if unit in POINT_UNITS and state.value is not None and state.previous is not None:
-        text += f", {formatting.format_change(state.value - state.previous, None, unit, locale, currency)}"
+        change = formatting.format_change(state.value - state.previous, None, unit, locale, currency)
+        text += f", {ltr(change)}"
     return text

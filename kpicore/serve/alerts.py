@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kpicore.alerts.message import alert_message, alert_text
+from kpicore.alerts.message import alert_message, alert_text, alert_title
 from kpicore.alerts.rules import AlertSpec
 from kpicore.alerts.schedule import alert_period
 
@@ -72,11 +72,15 @@ def run_alert(
         segment = state.segment or ""
         if state.firing:
             key = MessageKey("alert", spec.name, state.period, segment)
-            message = alert_message(key, f"Alert {spec.name}", alert_text(state, unit, config, by=spec.by))
+            message = alert_message(
+                key, alert_title(spec.name, config), alert_text(state, unit, config, by=spec.by)
+            )
         elif segment in sent:
             key = MessageKey("alert_clear", spec.name, state.period, segment)
             message = alert_message(
-                key, f"Back to normal: {spec.name}", alert_text(state, unit, config, cleared=True, by=spec.by)
+                key,
+                alert_title(spec.name, config, cleared=True),
+                alert_text(state, unit, config, cleared=True, by=spec.by),
             )
         else:
             continue

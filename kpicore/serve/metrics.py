@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 class ServiceMetrics:
-    """kpicore_fires_total, kpicore_deliveries_total{kind,status}, kpicore_compute_seconds, kpicore_send_seconds."""
+    """kpicore_fires_total, kpicore_ticks_total, kpicore_deliveries_total{kind,status},
+    kpicore_compute_seconds, kpicore_send_seconds."""
 
     def __init__(self) -> None:
         from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -14,6 +15,11 @@ class ServiceMetrics:
             "kpicore_fires",
             "Schedule fires (including catch-ups and retries)",
             ["kind", "name"],
+            registry=self.registry,
+        )
+        self.ticks = Counter(
+            "kpicore_ticks",
+            "Ticks (the retry and unknown-delivery pass) run to their end",
             registry=self.registry,
         )
         self.deliveries = Counter(

@@ -264,7 +264,13 @@ class Service:
 
     def tick(self) -> None:
         """Retry what is due for each digest's, alert's and personal message's most recent fire (any
-        process may do it)."""
+        process may do it); ``kpicore_ticks_total`` counts the ticks that ran to their end."""
+        try:
+            self._retry_due()
+        finally:
+            self.metrics.ticks.inc()
+
+    def _retry_due(self) -> None:
         from sqlalchemy.exc import SQLAlchemyError
 
         from kpicore.scheduler import most_recent_fire
