@@ -57,8 +57,8 @@ def install_in_apscheduler() -> None:
 
     class _TestClockDatetime(dt.datetime):
         @classmethod
-        def now(cls, tz=None):  # type: ignore[override]
+        def now(cls, tz=None):
             moment = now()
             return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
 
-    base.datetime = _TestClockDatetime  # type: ignore[misc]
+    base.datetime = _TestClockDatetime

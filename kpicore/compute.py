@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -177,7 +178,7 @@ class BucketQuery:
     times: list[str]
     measures: list[Measure]
     boundaries: list  # sorted distinct window starts and ends (aware datetimes)
-    statement: sa.Select
+    statement: sa.Select | sa.CompoundSelect
 
     @property
     def time(self) -> str:
@@ -189,7 +190,7 @@ class BucketQuery:
         start = _boundary_index(self.boundaries, window.start) + 1
         values: dict[Measure, float | None] = {}
         for i, measure in enumerate(self.measures):
-            key = f"k_{self.times.index(measure.time)}"
+            key = f"k_{self.times.index(cast(str, measure.time))}"
             if measure.window == "missing":
                 wanted = range(NULL_BUCKET, NULL_BUCKET + 1)
             else:
@@ -233,10 +234,11 @@ def _bucket_query(
     # Each row's bucket keys and the columns the measures read are computed once, in a subquery
     # (``Source.once_per_row``), and grouped by plain values.
     t = Row(source, relation)
-    times = list(dict.fromkeys(m.time for m in measures))
+    times = cast(list[str], list(dict.fromkeys(m.time for m in measures)))  # bucketed: all have one
     keys = []
     for k, time in enumerate(times):
         column = getattr(t, time)
+        bucket: sa.ColumnElement
         if column.storage == BUCKET:
             bucket = sa.case((column.sql.is_(None), NULL_BUCKET), else_=column.sql)
         else:
@@ -327,7 +329,7 @@ def _history_apart(
             for i, m in enumerate(measures)
         ],
     ).select_from(per_row)
-    return BucketQuery([measures[0].time], measures, boundaries, sa.union_all(recent, history))
+    return BucketQuery([cast(str, measures[0].time)], measures, boundaries, sa.union_all(recent, history))
 
 
 def _bucket_ranges(source: Source, t, measures: list[Measure], boundaries: list):
@@ -337,7 +339,7 @@ def _bucket_ranges(source: Source, t, measures: list[Measure], boundaries: list)
     "missing" ones the NULL times; each range reads through the column's index.
     """
     ranges = []
-    for time in dict.fromkeys(m.time for m in measures):
+    for time in dict.fromkeys(cast(str, m.time) for m in measures):
         windows = {m.window for m in measures if m.time == time}
         column = getattr(t, time)
         parts = []
@@ -350,7 +352,7 @@ def _bucket_ranges(source: Source, t, measures: list[Measure], boundaries: list)
     return sa.or_(*ranges) if len(ranges) > 1 else ranges[0]
 
 
-def _aggregate(measure: Measure, t, window: Period):
+def _aggregate(measure: Measure, t, window: Period | None):
     conditions = measure.condition(t, window)
     condition = sa.and_(*conditions) if conditions else None
     value = measure.expression(t, window)
@@ -440,7 +442,9 @@ def _values(measures: list[Measure], row, w: int) -> dict[Measure, float | None]
     return values
 
 
-def _metric_values(metric: Metric, config, by_measure: dict[Measure, float | None], window: Period) -> Values:
+def _metric_values(
+    metric: Metric, config, by_measure: Mapping[Measure, float | None], window: Period
+) -> Values:
     resolved = metric.resolved_measures(config)
     return Values({name: by_measure.get(measure) for name, measure in resolved.items()}, config, window)
 

@@ -224,7 +224,7 @@ class _Timeline:
         from the hourly profile when that stays inside the window.
         """
         boosted_rate = per_day / (sum(self.rhythm) / self.days) / _SECONDS_PER_DAY
-        instants = []
+        instants: list[int] = []
         instant = float(start)
         while True:
             instant += rng.expovariate(boosted_rate)
@@ -284,7 +284,7 @@ def _plant_churn_surge(rng: random.Random, timeline: _Timeline, tables: dict[str
     then, and their later orders go with them."""
     week_start, week_end = timeline.last_week_start, timeline.last_week_start + 7 * _SECONDS_PER_DAY
     start_text = timeline.text(week_start)
-    churned_at: dict[int, str] = {}
+    churned_at: dict[int, str | None] = {}
     customers = []
     for row in tables["customers"]:
         customer_id, signed_up, churned, _channel, region, _plan = row
@@ -526,7 +526,7 @@ def copy_into(demo_path: str | os.PathLike[str], url: str, timezone: str = "UTC"
     backend, _, driver = parsed.drivername.partition("+")
     dialect = dialect_class(backend)
     if dialect is not None and (backend != dialect.name or not driver):
-        driver = driver or dialect.default_driver
+        driver = driver or dialect.default_driver or ""
         parsed = parsed.set(drivername=dialect.name + (f"+{driver}" if driver else ""))
     display = redact(parsed)
     if dialect is None:
@@ -539,7 +539,7 @@ def copy_into(demo_path: str | os.PathLike[str], url: str, timezone: str = "UTC"
             existing = set(sa.inspect(target).get_table_names())
         except sa.exc.DBAPIError as error:
             raise SourceError(
-                f"kpi demo --into {display}: {dialect(zone).describe_error(error.orig)}"
+                f"kpi demo --into {display}: {dialect(zone).describe_error(error.orig or error)}"
             ) from None
         tables = [name for name in sa.inspect(source).get_table_names() if name != DEMO_MARKER_TABLE]
         clash = sorted(existing & set(tables))
@@ -553,16 +553,16 @@ def copy_into(demo_path: str | os.PathLike[str], url: str, timezone: str = "UTC"
             for name in tables:
                 described = sa.inspect(source).get_columns(name)
                 columns, kinds = [], {}
-                for column in described:
+                for reflected in described:
                     kind = (
                         "time"
-                        if column["name"].endswith("_at")
+                        if reflected["name"].endswith("_at")
                         else "day"
-                        if column["name"].endswith("_on")
-                        else type(column["type"]).__name__.upper()
+                        if reflected["name"].endswith("_on")
+                        else type(reflected["type"]).__name__.upper()
                     )
-                    kinds[column["name"]] = kind
-                    columns.append(sa.Column(column["name"], dialect.demo_type(kind)))
+                    kinds[reflected["name"]] = kind
+                    columns.append(sa.Column(reflected["name"], dialect.demo_type(kind)))
                 table = sa.Table(name, metadata, *columns)
                 table.create(target)
                 rows = [dict(row._mapping) for row in reading.execute(sa.text(f'SELECT * FROM "{name}"'))]

@@ -49,7 +49,7 @@ class SQLConnector(Connector):
         if known is not None and (backend != known.name or not driver):
             # postgres:// (Heroku, Render, Supabase) is PostgreSQL; a URL naming no driver gets the one the
             # dialect is tested with (psycopg 3, PyMySQL)
-            driver = driver or known.default_driver
+            driver = driver or known.default_driver or ""
             parsed = parsed.set(drivername=known.name + (f"+{driver}" if driver else ""))
         display = redact(parsed)
         if parsed.get_backend_name() == "sqlite":

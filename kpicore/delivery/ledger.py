@@ -27,10 +27,10 @@ import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine, MetaData, Table
+    from sqlalchemy import ColumnElement, Engine, MetaData, Table
 
     from kpicore.message import MessageKey
 
@@ -106,6 +106,10 @@ def _now() -> dt.datetime:
     return clock.now()
 
 
+@overload
+def _aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def _aware(value: None) -> None: ...
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     # SQLite gives naive datetimes back; they were written in UTC.
     if value is None:
@@ -231,6 +235,7 @@ def claim(
             )
         ).one()
         shown = shown_status(row.status, row.updated_at, row.lease_until, now)
+        condition: ColumnElement[bool]
         if force:
             condition = table.c.status.in_([FAILED, SENT, PENDING, SENDING])
         elif take_over_dead and (

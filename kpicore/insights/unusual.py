@@ -39,6 +39,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from ..i18n import N_
 from .base import Detector, Evidence, Insight, Number, Word
@@ -54,7 +55,7 @@ AGREE = 2.5
 #: Earlier seasons looked at, at most.
 MAX_SEASONS = 3
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "threshold": 3.0,
     "window": 26,
     "level_window": 13,
@@ -162,11 +163,12 @@ def plain_band(
     expected = predict(earlier, level_window)
     errors = []
     for position in range(max(0, len(earlier) - window), len(earlier)):
-        if earlier[position] is None:
+        actual = earlier[position]
+        if actual is None:
             continue
         guess = predict(earlier[:position], level_window)
         if guess is not None:
-            errors.append(earlier[position] - guess)
+            errors.append(actual - guess)
     if expected is None or len(errors) < 8:
         return None
     center = statistics.median(errors)
@@ -203,9 +205,9 @@ def _level_around(values: Sequence[float | None], point: int, season: int) -> tu
     leaving out those far from the rest (a season's peak, up to half a reach long)."""
     width = reach(season)
     around = [
-        (i - point, values[i])
+        (i - point, value)
         for i in range(max(0, point - width), min(len(values), point + width + 1))
-        if i != point and values[i] is not None
+        if i != point and (value := values[i]) is not None
     ]
     if len(around) < width:
         return None
@@ -234,20 +236,23 @@ def _effect(
 ) -> float | None:
     """The seasonal effect at an earlier ``point`` against the level around it: 0 unless it stands out
     by more than ``bar`` (default ``SIGNIFICANT``) robust SDs; None when it cannot be measured."""
-    if not 0 <= point < len(values) or values[point] is None:
+    if not 0 <= point < len(values):
+        return None
+    value = values[point]
+    if value is None:
         return None
     found = _level_around(values, point, season)
     if found is None or (ratio and found[0] <= 0):
         return None
     level, spread = found
-    if abs(values[point] - level) <= (bar or SIGNIFICANT) * spread:
+    if abs(value - level) <= (bar or SIGNIFICANT) * spread:
         return 0.0
-    return values[point] / level - 1 if ratio else values[point] - level
+    return value / level - 1 if ratio else value - level
 
 
 def _earlier(position: int, lags: Sequence[int | None], season: int, seasons: int) -> list[int]:
     """The positions of the same point in up to ``seasons`` earlier seasons, most recent first."""
-    found = []
+    found: list[int] = []
     while len(found) < seasons:
         lag = lags[position] if lags else season
         if lag is None or position - lag < 0:
@@ -373,15 +378,15 @@ def _seasonal_band(values, season, threshold, window, level_window, min_history,
     for position in range(max(0, last - window - 2 * level_window), last):
         if values[position] is None:
             continue
-        found = seasonal_effect(values, position, season, ratio=ratio, lags=lags, move=0)
-        if found is None:
+        earlier_season = seasonal_effect(values, position, season, ratio=ratio, lags=lags, move=0)
+        if earlier_season is None:
             # No earlier season to tell: a point far from the level around it (last year's peak, seen
             # once) stands in at that level, so it neither widens the band nor pulls the line.
             outlier = _effect(values, position, season, ratio)
             if outlier:
                 adjusted[position] = values[position] / (1 + outlier) if ratio else values[position] - outlier
-        elif found.effect:
-            effect = found.effect
+        elif earlier_season.effect:
+            effect = earlier_season.effect
             adjusted[position] = values[position] / (1 + effect) if ratio else values[position] - effect
     found = plain_band(
         adjusted, threshold=threshold, window=window, level_window=level_window, min_history=min_history
@@ -516,6 +521,7 @@ class UnusualChange(Detector):
         )
         found = band_from_settings(evidence.values, evidence.period.kind, evidence.settings, lags)
         value = evidence.result.value
+        assert value is not None, "no detector runs on a missing value"
         if found is None or not found.outside(value):
             return []
         return [unusual_insight(evidence.metric, evidence.result.period, value, found)]

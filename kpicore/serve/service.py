@@ -368,7 +368,7 @@ class Service:
             )
         serving = state == "ok" and scheduler == "running" and self.dispatch.state_error is None
         problems = [problem for source in self.problem_sources for problem in source()]
-        answer = {
+        answer: dict[str, Any] = {
             "status": "ok" if serving and not problems else "degraded",
             "serving": serving,
             "problems": problems,
