@@ -39,12 +39,13 @@ $(VENV)/.spark: $(VENV)/.test plugins/kpicore-spark/pyproject.toml
 test: $(VENV)/.test $(VENV)/.spark
 	$(BIN)/python -m pytest -q
 
-# The linter and the formatter (pyproject.toml configures them); CI runs it before the tests.
+# The linter, the formatter and the type checker (pyproject.toml configures them); CI runs it before the tests.
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
-# The type checker ([tool.mypy] in pyproject.toml); joins `lint` once `mypy kpicore` is clean.
+# The type checker alone ([tool.mypy] in pyproject.toml: `mypy kpicore`, also part of `lint`).
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
 
