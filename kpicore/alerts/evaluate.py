@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..hookspecs import Registrations
 from ..results import POINT_UNITS, change, clean_number, relative_change
 from .rules import AlertSpec, Rule
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..hookspecs import Registrations
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import Config, SourceConfig, expand_url
 from ..errors import ConfigError
-from ..hookspecs import Registrations
+
+if TYPE_CHECKING:
+    from ..hookspecs import Registrations
 
 
 class ConnectorPlugin(Protocol):

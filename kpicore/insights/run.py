@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, MappingError
-from ..hookspecs import Registrations
 from ..settings import unknown_key
 from .base import Detector, Evidence, Insight, ranked
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..hookspecs import Registrations
 
 _log = logging.getLogger("kpicore.insights")
 # A failing insight is the operator's to see (`kpi serve`'s log, a configured logger), never the reader's:
