@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PACKS := $(wildcard plugins/*/pyproject.toml)
+# The packs' Python packages (plugins/kpicore-x/kpicore_x), for the type checker.
+PACK_PACKAGES := $(filter-out %.egg-info,$(wildcard plugins/*/kpicore_*))
 
 .PHONY: setup demo test lint typecheck faults bench dist clean
 
@@ -44,10 +46,12 @@ lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy $(PACK_PACKAGES)
 
-# The type checker alone ([tool.mypy] in pyproject.toml: `mypy kpicore`, also part of `lint`).
+# The type checker alone ([tool.mypy] in pyproject.toml), over kpicore and the packs; part of `lint`.
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
+	$(BIN)/mypy $(PACK_PACKAGES)
 
 # The fault suite (tests/faults, not part of `make test`): real `kpi serve` processes against failing
 # Slack, SMTP, disks and databases; prints the table of expected / delivered / duplicated / lost / unknown.
