@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PACKS := $(wildcard plugins/*/pyproject.toml)
+# The packs' Python packages (plugins/kpicore-x/kpicore_x), for the type checker.
+PACK_PACKAGES := $(filter-out %.egg-info,$(wildcard plugins/*/kpicore_*))
 
 .PHONY: setup demo test lint typecheck faults bench dist clean
 
@@ -39,14 +41,17 @@ $(VENV)/.spark: $(VENV)/.test plugins/kpicore-spark/pyproject.toml
 test: $(VENV)/.test $(VENV)/.spark
 	$(BIN)/python -m pytest -q
 
-# The linter and the formatter (pyproject.toml configures them); CI runs it before the tests.
+# The linter, the formatter and the type checker (pyproject.toml configures them); CI runs it before the tests.
 lint: $(VENV)/.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/mypy $(PACK_PACKAGES)
 
-# The type checker ([tool.mypy] in pyproject.toml); joins `lint` once `mypy kpicore` is clean.
+# The type checker alone ([tool.mypy] in pyproject.toml), over kpicore and the packs; part of `lint`.
 typecheck: $(VENV)/.test
 	$(BIN)/mypy
+	$(BIN)/mypy $(PACK_PACKAGES)
 
 # The fault suite (tests/faults, not part of `make test`): real `kpi serve` processes against failing
 # Slack, SMTP, disks and databases; prints the table of expected / delivered / duplicated / lost / unknown.

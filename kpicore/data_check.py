@@ -95,6 +95,8 @@ def check_numbers(source: Source, entity_names) -> list[NumberCheck]:
             source_name = mapping.source_column(column.name)
             if column.kind not in ("number", "integer") or source_name not in available:
                 continue
+            text: sa.ColumnElement
+            unreadable: sa.ColumnElement[bool]
             if source_name + UNPARSED_SUFFIX in available:  # files: the text that did not parse
                 text = available[source_name + UNPARSED_SUFFIX]
                 unreadable = text.is_not(None)

@@ -37,7 +37,7 @@ def copy_into(demo_path: str | os.PathLike[str], url: str, timezone: str = "UTC"
             existing = set(sa.inspect(target).get_table_names())
         except sa.exc.DBAPIError as error:
             raise SourceError(
-                f"kpi demo --into {display}: {dialect(zone).describe_error(error.orig)}"
+                f"kpi demo --into {display}: {dialect(zone).describe_error(error.orig or error)}"
             ) from None
         tables = [name for name in sa.inspect(source).get_table_names() if name != DEMO_MARKER_TABLE]
         clash = sorted(existing & set(tables))

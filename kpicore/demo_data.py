@@ -224,7 +224,7 @@ class _Timeline:
         from the hourly profile when that stays inside the window.
         """
         boosted_rate = per_day / (sum(self.rhythm) / self.days) / _SECONDS_PER_DAY
-        instants = []
+        instants: list[int] = []
         instant = float(start)
         while True:
             instant += rng.expovariate(boosted_rate)
@@ -284,7 +284,7 @@ def _plant_churn_surge(rng: random.Random, timeline: _Timeline, tables: dict[str
     then, and their later orders go with them."""
     week_start, week_end = timeline.last_week_start, timeline.last_week_start + 7 * _SECONDS_PER_DAY
     start_text = timeline.text(week_start)
-    churned_at: dict[int, str] = {}
+    churned_at: dict[int, str | None] = {}
     customers = []
     for row in tables["customers"]:
         customer_id, signed_up, churned, _channel, region, _plan = row

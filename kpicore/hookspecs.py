@@ -1,11 +1,49 @@
-"""The hooks a kpicore plugin can implement. Each is documented with an example in docs/plugins.md."""
+"""The hooks a kpicore plugin can implement. Each is documented with an example in docs/plugins.md.
+
+Also the read side of what the hooks fill: :class:`Registrations` is what kpicore's modules read of the
+registry (``kpicore.registry.Registry`` is one), so that they can take it without importing it.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from pluggy import HookimplMarker, HookspecMarker
 
 hookspec = HookspecMarker("kpicore")
 hookimpl = HookimplMarker("kpicore")
+
+
+class Registered(Protocol):
+    """One thing a plugin registered: ``item`` (the metric, connector, channel...) and the plugin's name."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def item(self) -> Any: ...
+    @property
+    def plugin(self) -> str: ...
+
+
+class Registrations(Protocol):
+    """The registrations of each hook, by name: a metric's, an entity's, a connector's, a dialect's, a
+    channel's scheme, a settings section, an insight kind."""
+
+    @property
+    def metrics(self) -> Mapping[str, Registered]: ...
+    @property
+    def entities(self) -> Mapping[str, Registered]: ...
+    @property
+    def connectors(self) -> Mapping[str, Registered]: ...
+    @property
+    def dialects(self) -> Mapping[str, Registered]: ...
+    @property
+    def channels(self) -> Mapping[str, Registered]: ...
+    @property
+    def settings(self) -> Mapping[str, Registered]: ...
+    @property
+    def insights(self) -> Mapping[str, Registered]: ...
 
 
 @hookspec

@@ -51,7 +51,7 @@ class Measure:
     aggregate: str
     of: str | Callable | None = None
     where: Callable | None = None
-    entity: str | None = None
+    entity: str = ""  # the metric's entity until the measure names its own (``bound_to``)
     time: str | None = None
     window: str = "in"
     warn: str | None = None
@@ -88,7 +88,7 @@ class Measure:
 
     def bound_to(self, entity: str | None, time: str | None) -> Measure:
         """This measure with the metric's default entity and time column filled in."""
-        return replace(self, entity=self.entity or entity, time=self.time if self.time else time)
+        return replace(self, entity=self.entity or entity or "", time=self.time if self.time else time)
 
     def condition(self, t, p):
         """The filter for period window ``p``: the time window and ``where``, as SQL."""

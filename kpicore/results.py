@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 UNITS = ("count", "currency", "percent", "points", "minutes", "ratio")
 #: Units whose period-over-period change is in points (percentage points, NPS points), not relative:
@@ -15,6 +15,12 @@ POINT_UNITS = ("percent", "points")
 JSON_DIGITS = 12
 
 
+@overload
+def clean_number(value: float) -> float: ...
+@overload
+def clean_number(value: None) -> None: ...
+@overload
+def clean_number(value: float | None) -> float | None: ...
 def clean_number(value: float | None) -> float | int | None:
     """``value`` without binary floating-point noise: rounded to ``JSON_DIGITS`` significant digits
     (``33038.82000000004`` -> ``33038.82``, ``0.49 - 0.44`` -> ``0.05``); ints and None unchanged."""

@@ -225,8 +225,8 @@ def most_recent_fire(schedule: Schedule, now: dt.datetime, within: dt.timedelta)
     """
     if isinstance(schedule, IntervalSchedule):
         seconds = int(now.timestamp()) // schedule.seconds * schedule.seconds
-        last = dt.datetime.fromtimestamp(seconds, dt.UTC)
-        return last if now - last <= within else None
+        start = dt.datetime.fromtimestamp(seconds, dt.UTC)
+        return start if now - start <= within else None
     trigger = build_trigger(schedule)
     # Look back over growing windows, so a frequent cron does not walk a whole day of fire times.
     spans = [

@@ -15,9 +15,12 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .hookspecs import Registrations
 
 #: Seconds in one of each unit a duration may be written in.
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -121,7 +124,7 @@ def check_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str) -> 
         raise ConfigError(problems[0])
 
 
-def table_problems(section: str, table: Any, registry: Any, where: str) -> list[str]:
+def table_problems(section: str, table: Any, registry: Registrations, where: str) -> list[str]:
     """``table`` (the ``[section]`` of kpi.toml) against the keys a plugin declared for it through
     ``register_settings``, nested declared tables too; one line per problem."""
     if not isinstance(table, Mapping):
@@ -136,7 +139,7 @@ def table_problems(section: str, table: Any, registry: Any, where: str) -> list[
     return problems
 
 
-def check_declared_tables(config: Any, registry: Any) -> None:
+def check_declared_tables(config: Any, registry: Registrations) -> None:
     """A ConfigError for the first problem in a table of kpi.toml that an installed plugin declared
     (``[packs.hubspot]``); tables nobody declared are left to `kpi check`."""
     where = config_name(config)

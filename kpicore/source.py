@@ -153,6 +153,7 @@ class Source:
         key = (name, tuple(boundaries))
         if key not in self._bucketed:
             entity = self.entities[name]
+            assert entity.derive_buckets is not None, f"entity {name} has no bucket-space derivation"
             from_, columns = entity.derive_buckets(self, list(boundaries))
             storage = {c: BUCKET for c in entity.time_columns if c in columns}
             self._bucketed[key] = Relation(entity, from_, columns, storage, origin="derived")
@@ -184,6 +185,8 @@ class Source:
         entity = self.entities.get(name)
         if entity is None:
             raise MappingError(f"unknown entity {name!r}")
+        columns: dict[str, sa.ColumnElement]
+        missing: dict[str, str]
         if entity.derive is not None:
             self._deriving.append(set())
             try:
@@ -210,8 +213,8 @@ class Source:
             mapping = EntityMapping(table=name)
         from_, origin = self._from_clause(entity, mapping)
         available = list(from_.c.keys())
-        columns: dict[str, sa.ColumnElement] = {}
-        missing: dict[str, str] = {}
+        columns = {}
+        missing = {}
         shown = sorted(c for c in available if not c.endswith(UNPARSED_SUFFIX))  # never internal names
         for column in entity.columns:
             source_name = mapping.source_column(column.name)
@@ -251,7 +254,7 @@ class Source:
             if "channel" in columns and not isinstance(columns["channel"], sa.sql.elements.Null):
                 dimensions = ("channel", *(d for d in dimensions if d != "channel"))
         storage = self._storage(entity, from_, columns, available, mapping)
-        unparsed = {
+        unparsed: dict[str, sa.ColumnElement] = {
             name: from_.c[mapping.source_column(name) + UNPARSED_SUFFIX]
             for name in storage
             if mapping.source_column(name) + UNPARSED_SUFFIX in available
@@ -282,8 +285,8 @@ class Source:
             raise MappingError(
                 f"entity {entity.name}: table {table_name!r} not found in source {self.display}"
             )
-        probe = sa.select(sa.text("*")).select_from(sa.table(table_name, schema=schema)).where(sa.false())
-        names = self._run(lambda conn: list(conn.execute(probe).keys()))
+        empty = sa.select(sa.text("*")).select_from(sa.table(table_name, schema=schema)).where(sa.false())
+        names = self._run(lambda conn: list(conn.execute(empty).keys()))
         table = sa.table(table_name, *[sa.column(name) for name in names], schema=schema)
         return table, f"table {table_name!r}"
 
@@ -345,11 +348,11 @@ class Source:
                 try:
                     return execution.run(conn, work)
                 except sa.exc.DBAPIError as error:
-                    if self.dialect.timed_out(conn, error.orig):
+                    if self.dialect.timed_out(conn, error.orig or error):
                         raise SourceError(self.timeout_message()) from None
                     raise
         except sa.exc.DBAPIError as error:
-            raise SourceError(f"source {self.display}: {self.describe_error(error.orig)}") from None
+            raise SourceError(f"source {self.display}: {self.describe_error(error.orig or error)}") from None
 
     def timeout_message(self) -> str:
         """What to say when a query ran past the source's statement timeout."""

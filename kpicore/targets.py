@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .results import KEYS, Target, TargetStatus, clean_number
+
+if TYPE_CHECKING:
+    from .config import Config
 
 #: The forms a target can take, as a user writes them (shown in every error about a target).
 ACCEPTED_FORMS = "{ min = 40 }, { max = 2.5 }, { min = 30, max = 50 } or { goal = 50000 }"
@@ -88,23 +91,27 @@ def status(target: Target, value: float | None, better: str) -> TargetStatus:
     if target.goal is not None:
         on_track = value >= target.goal if better == "higher" else value <= target.goal
         return TargetStatus(target, on_track, clean_number(value - target.goal))
-    below = target.min is not None and value < target.min
-    above = target.max is not None and value > target.max
-    if below:
-        gap = value - target.min
-    elif above:
-        gap = value - target.max
-    elif target.min is not None and target.max is not None:
+    low, high = target.min, target.max
+    below = low is not None and value < low
+    above = high is not None and value > high
+    if low is not None and value < low:
+        gap = value - low
+    elif high is not None and value > high:
+        gap = value - high
+    elif low is not None and high is not None:
         gap = 0.0
     else:
-        gap = value - (target.min if target.min is not None else target.max)
+        bound = low if low is not None else high
+        if bound is None:  # parse_target refuses an empty table; a hand-made Target may not
+            return TargetStatus(target, None, None)
+        gap = value - bound
     return TargetStatus(target, not (below or above), clean_number(gap))
 
 
-def apply_targets(results: Iterable, config) -> None:
+def apply_targets(results: Iterable, config: Config | None) -> None:
     """Set ``target_status`` on every result whose metric has a target in ``config`` (ConfigError
     when ``[targets]`` has a target that does not parse)."""
-    raw = getattr(config, "targets", None) or {}
+    raw = config.targets if config is not None else {}
     if not raw:
         return
     where = _where(config)
@@ -116,6 +123,6 @@ def apply_targets(results: Iterable, config) -> None:
             result.target_status = status(target, value, result.better)
 
 
-def _where(config) -> str:
-    path = getattr(config, "path", None)
+def _where(config: Config | None) -> str:
+    path = config.path if config is not None else None
     return path.name if path is not None else "kpi.toml"

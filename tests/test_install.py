@@ -1,5 +1,5 @@
 """The install paths the README gives: `make setup` installs only what kpicore runs on, `make test` adds the
-test tools, and `make dist` builds wheels of kpicore and every plugin that work on their own."""
+test tools, and `make dist` builds wheels of kpicore (typed: it ships py.typed) and every plugin that work on their own."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,6 +49,9 @@ def test_make_dist_builds_wheels_that_run_without_the_checkout(tmp_path):
     wheels = sorted(path.name.split("-")[0] for path in dist.glob("*.whl"))
     packs = sorted(path.parent.name.replace("-", "_") for path in REPO.glob("plugins/*/pyproject.toml"))
     assert wheels == sorted(["kpicore", *packs])
+    # kpicore is typed for the code that uses it (PEP 561): the marker is in the wheel
+    (wheel,) = dist.glob("kpicore-*.whl")
+    assert "kpicore/py.typed" in zipfile.ZipFile(wheel).namelist()
     # kpicore and a plugin from their wheels alone (their dependencies from this environment): the
     # templates, translations and migrations are in the wheel, and the plugin is found by its entry point
     site = tmp_path / "site"

@@ -12,7 +12,7 @@ import pytest
 from kpicore.config import Config
 from kpicore.digest.headline import headline
 from kpicore.errors import ConfigError
-from kpicore.presentation.targets import status_text
+from kpicore.presentation.targets import describe, status_text
 from kpicore.results import MetricResult
 from kpicore.targets import Target, apply_targets, parse_target, status
 
@@ -59,6 +59,13 @@ def test_status_for_each_form_and_unit(raw, unit, better, value, on_track, gap):
 def test_a_missing_value_has_no_status():
     the_status = status(Target(min=40), None, "higher")
     assert the_status.on_track is None and the_status.gap is None
+
+
+def test_a_target_without_a_bound_has_no_status_and_no_text():
+    # parse_target refuses an empty table, but a Target built in code may have no bound at all
+    the_status = status(Target(), 3.0, "higher")
+    assert the_status.on_track is None and the_status.gap is None
+    assert describe(Target(), "count") == ""
 
 
 @pytest.mark.parametrize(

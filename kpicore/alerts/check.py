@@ -3,19 +3,25 @@ schedule and destinations are valid, and its metric, unit and target fit."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import ConfigError
 from ..settings import did_you_mean
 from .rules import alert_spec, file_label
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..hookspecs import Registrations
 from .schedule import alert_schedule
 
 
-def alert_problems(config, registry) -> list[str]:
+def alert_problems(config: Config, registry: Registrations) -> list[str]:
     """One line per alert that does not parse or names a metric, unit or target that does not fit."""
     from ..targets import parse_target
 
     where = file_label(config)
     problems = []
-    for name, table in (getattr(config, "alerts", None) or {}).items():
+    for name, table in config.alerts.items():
         try:
             spec = alert_spec(name, table, where)
         except ConfigError as error:
@@ -37,7 +43,7 @@ def alert_problems(config, registry) -> list[str]:
                 f"write '{rule.metric} {'drops' if rule.direction == 'down' else 'rises'} {rule.number:g} vs {rule.vs}'"
             )
         if rule.kind == "target":
-            raw = (getattr(config, "targets", None) or {}).get(rule.metric)
+            raw = config.targets.get(rule.metric)
             if raw is None:
                 problems.append(
                     f"{key}: {rule.metric} has no target: add it under [targets], "

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..results import POINT_UNITS, change, clean_number, relative_change
 from .rules import AlertSpec, Rule
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..hookspecs import Registrations
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ def judge(
     if rule.kind == "unusual":
         return band is not None and band.outside(value)
     if rule.kind == "threshold":
+        if rule.op is None or rule.number is None:
+            raise ValueError(f"a threshold rule needs an operator and a number: {rule!r}")
         return {
             ">": value > rule.number,
             ">=": value >= rule.number,
@@ -76,6 +82,8 @@ def judge(
             "<=": value <= rule.number,
         }[rule.op]
     if rule.kind == "change":
+        if rule.number is None:
+            raise ValueError(f"a change rule needs a number: {rule!r}")
         if previous is None:
             return False
         if rule.relative:
@@ -102,12 +110,14 @@ def _state(
     return AlertState(spec.name, metric.name, spec.when, period, segment, firing, value, previous, **extra)
 
 
-def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> list[AlertState]:
+def evaluate(
+    specs: Sequence[AlertSpec], period, source, config: Config | None, registry: Registrations
+) -> list[AlertState]:
     """Every rule of ``specs`` for ``period``: one state per rule, or per segment of its ``by``."""
     from ..compute import compute
     from ..targets import parse_targets, status
 
-    targets = parse_targets(getattr(config, "targets", None) or {})
+    targets = parse_targets(config.targets if config is not None else {})
     states: list[AlertState] = []
     for spec in specs:
         metric = registry.metrics[spec.rule.metric].item
@@ -133,7 +143,7 @@ def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> li
             )
             continue
         compared_with, reason = None, None
-        rows = [(None, result.value, result.previous)]
+        rows: list[tuple[str | None, float | None, float | None]] = [(None, result.value, result.previous)]
         if spec.by is not None:
             rows = [(s.segment, s.value, s.previous) for s in result.segments or []]
         if year_over_year and result.compare is not None:
@@ -157,18 +167,16 @@ def evaluate(specs: Sequence[AlertSpec], period, source, config, registry) -> li
     return states
 
 
-def _unusual_states(spec: AlertSpec, metric, period, source, config, registry) -> list[AlertState]:
+def _unusual_states(
+    spec: AlertSpec, metric, period, source, config, registry: Registrations | None
+) -> list[AlertState]:
     """``METRIC is unusual``: the value (or each segment's) against the same band as the unusual-change
     insight, with its ``[insights.unusual]`` settings; its history computed in the source."""
     from ..compute import compute, segment_history
-    from ..insights.run import _from_first_value, detector_settings
+    from ..insights.run import _from_first_value, detector_settings, detectors
     from ..insights.unusual import UnusualChange, band_from_settings, history_needed
 
-    detector = (
-        registry.insights["unusual"].item
-        if "unusual" in getattr(registry, "insights", {})
-        else UnusualChange()
-    )
+    detector = detectors(registry).get("unusual") or UnusualChange()
     settings = detector_settings(detector, config)
     periods = history_needed(period.kind, settings)
     (result,) = compute([metric], period, source, config=config, trend=periods)
@@ -176,7 +184,9 @@ def _unusual_states(spec: AlertSpec, metric, period, source, config, registry) -
         return [_state(spec, metric, result.period, None, False, None, reason=result.reason)]
     if spec.by is None:
         values = [point.value for point in _from_first_value(list(result.trend or []))]
-        rows = [(None, result.value, result.previous, values)]
+        rows: list[tuple[str | None, float | None, float | None, list]] = [
+            (None, result.value, result.previous, values)
+        ]
     else:
         history = segment_history([metric], period, source, config=config, by=spec.by, periods=periods)
         rows = [

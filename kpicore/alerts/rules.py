@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from ..settings import unknown_key
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 ACCEPTED_FORMS = (
     "'METRIC > NUMBER' (or >=, <, <=: churn_rate > 5), "
@@ -152,16 +155,14 @@ def alert_spec(name: str, table: Any, where: str = "kpi.toml") -> AlertSpec:
     )
 
 
-def alert_specs(config) -> dict[str, AlertSpec]:
+def alert_specs(config: Config | None) -> dict[str, AlertSpec]:
     """Every ``[alerts.NAME]`` of ``config``, by name."""
     where = file_label(config)
-    return {
-        name: alert_spec(name, table, where)
-        for name, table in (getattr(config, "alerts", None) or {}).items()
-    }
+    tables = config.alerts if config is not None else {}
+    return {name: alert_spec(name, table, where) for name, table in tables.items()}
 
 
-def file_label(config) -> str:
+def file_label(config: Config | None) -> str:
     """How messages name kpi.toml: its file name."""
-    path = getattr(config, "path", None)
+    path = config.path if config is not None else None
     return path.name if path is not None else "kpi.toml"

@@ -4,12 +4,19 @@ fire at a given time judges."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from .rules import AlertSpec
 
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..hookspecs import Registrations
 
-def alert_schedule(spec: AlertSpec, config, registry=None, where: str = "kpi.toml"):
+
+def alert_schedule(
+    spec: AlertSpec, config: Config, registry: Registrations | None = None, where: str = "kpi.toml"
+):
     """The typed schedule of ``spec`` (None when it has neither ``schedule`` nor ``every``), its
     destinations checked; ConfigError naming the key."""
     from ..digest.config import check_cron, check_destination, check_interval
@@ -38,7 +45,7 @@ def alert_catch_up(spec: AlertSpec, where: str = "kpi.toml") -> float:
     return parse_duration(spec.catch_up, f"{where}: [alerts.{spec.name}].catch_up")
 
 
-def alert_period(spec: AlertSpec, config, scheduled: dt.datetime):
+def alert_period(spec: AlertSpec, config: Config, scheduled: dt.datetime):
     """The period a fire at ``scheduled`` judges: the rule's ``period`` relative to the fire time."""
     from ..periods import parse_period
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kpicore.errors import ConfigError
 from kpicore.message import Message
 from kpicore.settings import check_keys
+
+if TYPE_CHECKING:
+    from kpicore.config import Config
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):(.*)$", re.DOTALL)
 
@@ -75,9 +78,9 @@ class Channel:
         """How kpi.toml names the channel's settings table (for messages): ``[channels.SCHEME]``."""
         return f"[channels.{self.scheme}]"
 
-    def settings(self, config) -> dict[str, Any]:
+    def settings(self, config: Config | None) -> dict[str, Any]:
         """The channel's settings from kpi.toml: the ``[channels.SCHEME]`` table (empty when absent)."""
-        return dict((getattr(config, "channels", None) or {}).get(self.scheme) or {})
+        return dict((config.channels if config is not None else {}).get(self.scheme) or {})
 
     def check_settings(self, settings: dict[str, Any], where: str) -> None:
         """ConfigError for a key the channel does not know (with the closest known one)."""

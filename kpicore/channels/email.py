@@ -16,7 +16,7 @@ import uuid
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, getaddresses
-from typing import Any
+from typing import Any, cast
 
 from kpicore.channels.base import Channel, Delivery, Message
 from kpicore.channels.handover import handing_over
@@ -59,7 +59,7 @@ def build_message(message: Message, sender: str, recipients: list[str]) -> Email
     email["Message-ID"] = f"<{uuid.uuid4().hex}.kpicore@{_domain_of(sender) or 'kpicore.invalid'}>"
     email.set_content(text.body)
     email.add_alternative(html.body, subtype="html")
-    html_part = email.get_payload()[1]
+    html_part = cast(list[EmailMessage], email.get_payload())[1]  # [text/plain, text/html]
     for content_id, png in html.images.items():
         html_part.add_related(
             png,
@@ -170,7 +170,7 @@ class EmailChannel(Channel):
                 if security == "starttls":
                     smtp.starttls(context=context)
                     smtp.ehlo()
-                if username:
+                if username and password:  # a username without a password is refused above
                     smtp.login(username, password)
                 self._transact(smtp, email, envelope_from, recipients, destination)
         except DeliveryError:

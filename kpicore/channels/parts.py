@@ -37,7 +37,7 @@ class PartLog:
     """
 
     def __init__(
-        self, store: Callable[[list[str]], None] | None = None, previous: list[str] | None = None
+        self, store: Callable[[list[str]], object] | None = None, previous: list[str] | None = None
     ) -> None:
         self.store = store
         #: part number -> its id, or SENDING while its request is out
@@ -95,7 +95,7 @@ def current_parts() -> PartLog:
 
 
 @contextlib.contextmanager
-def recording(store: Callable[[list[str]], None], previous: list[str] | None) -> Iterator[PartLog]:
+def recording(store: Callable[[list[str]], object], previous: list[str] | None) -> Iterator[PartLog]:
     """Make a part log current while a channel sends; ``store`` keeps its record, ``previous`` is what
     earlier attempts recorded (None or empty: start afresh)."""
     log = PartLog(store, previous)

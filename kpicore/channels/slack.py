@@ -195,7 +195,7 @@ class SlackChannel(Channel):
                     for metric, content_id in rendered.charts.items()
                     if (png := rendered.images.get(content_id))
                 ]
-                if resume and uploads and first_ts in found.values():
+                if resume and uploads and first_ts is not None and first_ts in found.values():
                     present = charts_in_thread(client, channel_id, first_ts)
                     message_ids.extend(
                         f"file:{present[u['title']]}" for u in uploads if u["title"] in present

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kpicore.chat.allow import Asker
 from kpicore.chat.answers import Answerer
 from kpicore.chat.blocks import ACTION_BREAKDOWN, ACTION_PREVIOUS, ACTION_SHARE, Reply, ephemeral
+
+if TYPE_CHECKING:
+    from kpicore.config import Config
 
 SIGNING_SECRET_ENV = "SLACK_SIGNING_SECRET"
 COMMAND = "/kpi"
@@ -34,7 +37,7 @@ class _UnusedTokenNotice(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
-def build_app(config, answerer: Answerer | None = None, *, client=None):
+def build_app(config: Config, answerer: Answerer | None = None, *, client=None):
     """A slack_bolt App answering ``/kpi`` and its buttons for ``config``.
 
     ``answerer`` defaults to a new :class:`Answerer`; ``client`` to the WebClient from the
@@ -50,7 +53,7 @@ def build_app(config, answerer: Answerer | None = None, *, client=None):
     if not any(isinstance(f, _UnusedTokenNotice) for f in bolt_logger.filters):
         bolt_logger.addFilter(_UnusedTokenNotice())
     app = App(
-        client=client or make_client({"api_url": (getattr(config, "slack", None) or {}).get("api_url")}),
+        client=client or make_client({"api_url": config.slack.get("api_url")}),
         signing_secret=os.environ.get(SIGNING_SECRET_ENV) or "",
         token_verification_enabled=False,
         process_before_response=False,

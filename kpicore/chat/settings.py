@@ -6,10 +6,14 @@ Durations follow kpicore's one grammar (:func:`kpicore.settings.parse_duration`)
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from kpicore.chat.allow import Asker, allowed
 from kpicore.errors import ConfigError
 from kpicore.settings import check_keys, parse_duration
+
+if TYPE_CHECKING:
+    from kpicore.config import Config
 
 CHAT_KEYS = (
     "allow",
@@ -42,7 +46,7 @@ class ChatSettings:
     follow_period: str = "last-week"
 
     @classmethod
-    def from_config(cls, config) -> ChatSettings:
+    def from_config(cls, config: Config) -> ChatSettings:
         raw = config.chat or {}
         where = "kpi.toml: [chat]"
         check_keys(raw, CHAT_KEYS, where)
@@ -65,7 +69,10 @@ class ChatSettings:
                 value = raw[key]
                 if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1000:
                     raise ConfigError(f"{where} {key}: expected a whole number from 1 to 1000, got {value!r}")
-                settings = replace(settings, **{key: value})
+                if key == "rate_limit":
+                    settings = replace(settings, rate_limit=value)
+                else:
+                    settings = replace(settings, trend=value)
         if "period" in raw:
             if not isinstance(raw["period"], str):
                 raise ConfigError(f'{where} period: expected a period such as "last-week"')
@@ -76,7 +83,7 @@ class ChatSettings:
                     example = '"0 8 * * MON"' if key == "follow_schedule" else '"last-week"'
                     raise ConfigError(f"{where} {key}: expected text such as {example}, got {raw[key]!r}")
                 settings = replace(settings, **{key: raw[key].strip()})
-        settings.schedule_for(getattr(config, "timezone", "UTC") or "UTC")  # refuse a bad schedule at start
+        settings.schedule_for(config.timezone or "UTC")  # refuse a bad schedule at start
         return settings
 
     def schedule_for(self, timezone: str):

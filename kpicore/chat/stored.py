@@ -36,9 +36,10 @@ def stored_results(answerer, request: MetricRequest, dimension: str | None):
     for name in request.metrics:
         metric = answerer.registry.metric(name)
         current, previous = values.get(key(name, request.period)), values.get(key(name, comparison))
-        points = [values.get(key(name, p)) for p in trend]
+        found = [values.get(key(name, p)) for p in trend]
+        points = [p for p in found if p is not None]
         # A value stored only as a trend point has no n: the answer needs one, so it is computed.
-        if current is None or current.n is None or previous is None or any(p is None for p in points):
+        if current is None or current.n is None or previous is None or len(points) < len(found):
             return None
         segments = None
         if dimension is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -181,12 +182,13 @@ def plugins_command(as_json):
     from ..plugins import DEFAULT_PLUGINS, plugin_distribution
 
     reg = context.registry(allow_conflicts=True)
+    assert reg.plugins is not None  # the process's registry is built from the loaded plugins
     manager = reg.plugins.manager
     provided: dict[str, dict[str, list[str]]] = {}
     for kind in KINDS:
         for registration in getattr(reg, kind).values():
             provided.setdefault(registration.plugin, {}).setdefault(kind, []).append(registration.name)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, plugin in manager.list_name_plugin():
         distribution = plugin_distribution(manager, plugin)
         rows.append(

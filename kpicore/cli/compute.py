@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from . import context
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 @click.command("compute")
@@ -98,8 +103,8 @@ class _progress:
 
     def __init__(self, message: str):
         self.message = message
-        self.live = None
-        self.task = None
+        self.live: Progress | None = None
+        self.task: TaskID | None = None
 
     def __enter__(self):
         if context.is_terminal():
@@ -119,7 +124,7 @@ class _progress:
 
     def running(self, entities: list[str]) -> None:
         """``compute``'s progress callback: the entities whose queries are running now."""
-        if self.live is not None:
+        if self.live is not None and self.task is not None:
             doing = f": {', '.join(entities)} running" if entities else ""
             self.live.update(self.task, description=self.message + doing)
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..connectors import DEMO_DATABASE
+
+if TYPE_CHECKING:
+    from ..registry import Registry
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), help="kpi.toml to use (default: ./kpi.toml)."
@@ -61,7 +66,7 @@ def load(config_path):
     return config
 
 
-def registry(*, allow_conflicts: bool = False):
+def registry(*, allow_conflicts: bool = False) -> Registry:
     """The plugins' registry; two plugins registering one name stops the command (PluginError), except
     with ``allow_conflicts`` (``kpi plugins`` and ``kpi check`` report it instead)."""
     from ..registry import get_registry
@@ -80,7 +85,7 @@ def source_url(config, source: str | None) -> str:
     return configured_source_url(config, source)
 
 
-def open_source(config, source: str | None, reg):
+def open_source(config, source: str | None, reg: Registry):
     from ..connectors import open_configured_source
 
     sync_first(config, source, reg)

@@ -82,9 +82,11 @@ def list_command(config_path):
             click.echo("  destinations:")
         width = max((len(d) for d in spec.destinations), default=0)
         for destination in spec.destinations:
-            row = last.get(destination)
+            latest = last.get(destination)
             status = (
-                f"{row.status} {row.period} ({row.updated_at:%Y-%m-%d %H:%M} UTC)" if row else "never sent"
+                f"{latest.status} {latest.period} ({latest.updated_at:%Y-%m-%d %H:%M} UTC)"
+                if latest
+                else "never sent"
             )
             click.echo(f"    {destination.ljust(width)}  {status}")
     if broken:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -502,7 +503,7 @@ def _write_demo_config(
     demo_packs,
     into: str | None = None,
     locale: str | None = None,
-    metrics: list[str] = (),
+    metrics: Sequence[str] = (),
 ) -> bool:
     """Write the demo kpi.toml, or add the packs' settings to one `kpi demo` wrote; never touch the user's.
     With ``into`` (``kpi demo --into URL``) the new kpi.toml points at that database. True when a

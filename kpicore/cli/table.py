@@ -9,6 +9,7 @@ pipe); ``wide`` keeps every column.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass
@@ -16,7 +17,7 @@ class Column:
     """One column: its header, its cells (one per row) and, per row, the note it leaves when folded."""
 
     header: str
-    justify: str = "left"
+    justify: Literal["left", "center", "right"] = "left"
     fold: int = 0
     wrap: bool = False
     cells: list[str] = field(default_factory=list)

@@ -4,6 +4,7 @@ of its buckets."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -54,7 +55,7 @@ class BucketQuery:
     times: list[str]
     measures: list[Measure]
     boundaries: list  # sorted distinct window starts and ends (aware datetimes)
-    statement: sa.Select
+    statement: sa.Select | sa.CompoundSelect
 
     @property
     def time(self) -> str:
@@ -66,7 +67,7 @@ class BucketQuery:
         start = _boundary_index(self.boundaries, window.start) + 1
         values: dict[Measure, float | None] = {}
         for i, measure in enumerate(self.measures):
-            key = f"k_{self.times.index(measure.time)}"
+            key = f"k_{self.times.index(cast(str, measure.time))}"
             if measure.window == "missing":
                 wanted = range(NULL_BUCKET, NULL_BUCKET + 1)
             else:
@@ -110,10 +111,11 @@ def _bucket_query(
     # Each row's bucket keys and the columns the measures read are computed once, in a subquery
     # (``Source.once_per_row``), and grouped by plain values.
     t = Row(source, relation)
-    times = list(dict.fromkeys(m.time for m in measures))
+    times = cast(list[str], list(dict.fromkeys(m.time for m in measures)))  # bucketed: all have one
     keys = []
     for k, time in enumerate(times):
         column = getattr(t, time)
+        bucket: sa.ColumnElement
         if column.storage == BUCKET:
             bucket = sa.case((column.sql.is_(None), NULL_BUCKET), else_=column.sql)
         else:
@@ -208,7 +210,7 @@ def _history_apart(
             for i, m in enumerate(measures)
         ],
     ).select_from(per_row)
-    return BucketQuery([measures[0].time], measures, boundaries, sa.union_all(recent, history))
+    return BucketQuery([cast(str, measures[0].time)], measures, boundaries, sa.union_all(recent, history))
 
 
 def _bucket_ranges(source: Source, t, measures: list[Measure], boundaries: list):
@@ -218,7 +220,7 @@ def _bucket_ranges(source: Source, t, measures: list[Measure], boundaries: list)
     "missing" ones the NULL times; each range reads through the column's index.
     """
     ranges = []
-    for time in dict.fromkeys(m.time for m in measures):
+    for time in dict.fromkeys(cast(str, m.time) for m in measures):
         windows = {m.window for m in measures if m.time == time}
         column = getattr(t, time)
         parts = []

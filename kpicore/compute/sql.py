@@ -58,7 +58,7 @@ def measure_query(
     return statement
 
 
-def _aggregate(measure: Measure, t, window: Period):
+def _aggregate(measure: Measure, t, window: Period | None):
     conditions = measure.condition(t, window)
     condition = sa.and_(*conditions) if conditions else None
     value = measure.expression(t, window)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ..metric import Measure, Metric, Values
 from ..periods import Period
 from ..results import Warning_
@@ -27,7 +29,9 @@ def _values(measures: list[Measure], row, w: int) -> dict[Measure, float | None]
     return values
 
 
-def _metric_values(metric: Metric, config, by_measure: dict[Measure, float | None], window: Period) -> Values:
+def _metric_values(
+    metric: Metric, config, by_measure: Mapping[Measure, float | None], window: Period
+) -> Values:
     resolved = metric.resolved_measures(config)
     return Values({name: by_measure.get(measure) for name, measure in resolved.items()}, config, window)
 

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..config import SourceConfig, expand_url
+from ..config import Config, SourceConfig, expand_url
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..hookspecs import Registrations
+
+
+class ConnectorPlugin(Protocol):
+    """What ``register_connectors`` takes: any object with these (a :class:`Connector` subclass is one).
+    ``open`` returns the opened ``kpicore.source.Source``."""
+
+    name: str
+    description: str
+
+    def handles(self, url: str) -> bool: ...
+    def open(self, url: str, config: SourceConfig, entities: dict) -> Any: ...
 
 
 class Connector:
@@ -25,7 +40,7 @@ class Connector:
         raise NotImplementedError
 
 
-def open_source(url: str, config: SourceConfig, registry, where: str = "[source] url"):
+def open_source(url: str, config: SourceConfig, registry: Registrations, where: str = "[source] url"):
     """Open ``url`` with the first registered connector that handles it (third-party plugins first);
     ``where`` names where the URL was given, for messages."""
     url = expand_url(url, where)
@@ -38,9 +53,9 @@ def open_source(url: str, config: SourceConfig, registry, where: str = "[source]
     entities = {name: registration.item for name, registration in registry.entities.items()}
     from ..dialects import using
 
-    dialects = {name: registration.item for name, registration in getattr(registry, "dialects", {}).items()}
+    dialects = {name: registration.item for name, registration in registry.dialects.items()}
     for registration in registry.connectors.values():
-        connector = registration.item
+        connector: ConnectorPlugin = registration.item
         if connector.handles(url):
             with using(
                 dialects or None
@@ -57,7 +72,7 @@ def open_source(url: str, config: SourceConfig, registry, where: str = "[source]
     )
 
 
-def _check_mapped_entities(config: SourceConfig, registry) -> None:
+def _check_mapped_entities(config: SourceConfig, registry: Registrations) -> None:
     """A mapping for an entity no plugin declares is a typo: say so instead of ignoring it."""
     from kpicore.settings import did_you_mean
 
@@ -76,12 +91,12 @@ def _check_mapped_entities(config: SourceConfig, registry) -> None:
 ENTITY_OPTIONS_SECTION = "entities."
 
 
-def entity_option_problems(config: SourceConfig, registry, where: str) -> list[str]:
+def entity_option_problems(config: SourceConfig, registry: Registrations, where: str) -> list[str]:
     """Mapping keys beyond the built-in ones that no installed plugin declares."""
     from ..config import ENTITY_KEYS
 
     declared: dict[str, str] = {}
-    for section, registration in getattr(registry, "settings", {}).items():
+    for section, registration in registry.settings.items():
         if section.startswith(ENTITY_OPTIONS_SECTION):
             declared.update(
                 dict.fromkeys(registration.item.keys, section.removeprefix(ENTITY_OPTIONS_SECTION))
@@ -102,7 +117,7 @@ def entity_option_problems(config: SourceConfig, registry, where: str) -> list[s
 DEMO_DATABASE = "kpi-demo.db"
 
 
-def configured_source_url(config, explicit: str | None = None) -> str:
+def configured_source_url(config: Config, explicit: str | None = None) -> str:
     """The source to read: ``explicit`` (``--source``), else ``[source] url``, else the demo database
     beside kpi.toml. Raises ConfigError when there is none."""
     if explicit:
@@ -117,7 +132,7 @@ def configured_source_url(config, explicit: str | None = None) -> str:
     )
 
 
-def open_configured_source(config, registry, explicit: str | None = None):
+def open_configured_source(config: Config, registry: Registrations, explicit: str | None = None):
     """Open the source configured in ``config`` (see configured_source_url); close it when done."""
     where = "--source" if explicit else "[source] url"
     return open_source(configured_source_url(config, explicit), config.source, registry, where)

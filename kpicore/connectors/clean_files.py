@@ -52,6 +52,7 @@ def copy_if_clean(path: Path, typed: dict[str, str], identifier: str | None, rea
             counts = connection.execute(f"SELECT {', '.join(checks)} FROM {reader}").fetchone()
         except duckdb.Error:  # a row that does not fit the header: the general path says where
             return None
+        assert counts is not None  # aggregates without GROUP BY: always one row
         rows = counts[0]
         if any(counts[1 : 1 + len(typed)]):
             return None

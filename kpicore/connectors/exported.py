@@ -182,15 +182,17 @@ def infer_times(
             evidence["either"] += 1
     order, decided_by = _column_order(evidence, locale)
     column = TimeColumn([None] * len(texts), order=order, decided_by=decided_by)
-    for index, shape in enumerate(shapes):
-        if shape is None:
+    for index, (text, shape) in enumerate(zip(texts, shapes, strict=True)):
+        if shape is None or text is None:
             continue
         kind, match = shape
         if kind == "iso" and order == YEAR_FIRST:
-            value = _iso(texts[index], with_time)
+            value = _iso(text, with_time)
         elif kind == "bad" or (match is None and kind != "iso"):
             value = None
-        elif kind == order or (kind == "either" and order in (DAY_FIRST, MONTH_FIRST)):
+        elif order is not None and (
+            kind == order or (kind == "either" and order in (DAY_FIRST, MONTH_FIRST))
+        ):
             value = _numeric(match, order, persian, with_time)
         else:
             column.left_out[index] = MIXED_FORMATS
@@ -319,9 +321,9 @@ def infer_numbers(values: list, *, locale: str = "en", decimal: str | None = Non
     """Read one column of amounts: currency signs, codes and spaces ignored, '(12.00)' and '12.00-'
     negative, the decimal separator that of the column's values (``decimal`` overrides, else the locale's
     when no value shows it); a value showing the other one is left out."""
-    stripped = []
+    stripped: list[float | tuple[str, bool] | str | None] = []
     votes: Counter = Counter()
-    seen: dict[str, tuple | str] = {}  # amounts repeat (prices): each distinct text is read once
+    seen: dict[str, tuple[str, bool] | str] = {}  # amounts repeat (prices): each distinct text is read once
     for value in values:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             stripped.append(float(value))
@@ -334,8 +336,7 @@ def infer_numbers(values: list, *, locale: str = "en", decimal: str | None = Non
         if parts is None:
             parts = seen[text] = _strip(text) or ""
         stripped.append(parts)
-        parts = parts or None
-        if parts is not None and decimal is None:
+        if parts and decimal is None:
             mark = _decimal_of(parts[0])
             if mark:
                 votes[mark] += 1
@@ -346,16 +347,16 @@ def infer_numbers(values: list, *, locale: str = "en", decimal: str | None = Non
     else:
         decimal, decided_by = locale_decimal(locale), "locale"
     column = NumberColumn([None] * len(values), decimal=decimal, decided_by=decided_by)
-    for index, parts in enumerate(stripped):
-        if parts is None:
+    for index, entry in enumerate(stripped):
+        if entry is None:
             continue
-        if isinstance(parts, float):
-            column.values[index] = parts
+        if isinstance(entry, float):
+            column.values[index] = entry
             continue
-        if parts == "":
+        if isinstance(entry, str):  # "" : not an amount
             column.left_out[index] = NOT_A_NUMBER
             continue
-        text, negative = parts
+        text, negative = entry
         mark = _decimal_of(text)
         number = _number(text, decimal) if mark in (None, decimal) else None
         if number is None:

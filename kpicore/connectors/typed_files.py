@@ -192,7 +192,7 @@ def _deduplicated(entity, mapping, header, rows, report: FileReport) -> list:
     identifier = mapping.source_column(id_column(entity)) if mapping else id_column(entity)
     index = header.index(identifier) if identifier in header else None
     seen: set[int] = set()
-    unique = []
+    unique: list[tuple[int, list]] = []
     last: dict = {}
     for line, cells in rows:
         digest = hash(tuple(cells))
@@ -275,6 +275,7 @@ def _read_times(cells, kind: str, reading: Reading, format: str | None, epoch=No
         format=format,
     )
     for position, cell in enumerate(cells):
+        value: dt.date | None
         if isinstance(cell, (dt.datetime, dt.date)):
             value = cell
         elif isinstance(cell, (int, float)) and not isinstance(cell, bool):

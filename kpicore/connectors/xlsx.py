@@ -59,8 +59,8 @@ def read_sheet(path: Path, sheet: str | None = None):
     while header and not header[-1]:
         header.pop()
     data = []
-    for number, cells in enumerate(rows[1:], start=2):
-        cells = [None if c == "" else c for c in cells[: len(header)]]
+    for number, row in enumerate(rows[1:], start=2):
+        cells = [None if c == "" else c for c in row[: len(header)]]
         if any(c is not None for c in cells):
             data.append((number, cells))
     return header, data, date_system(path)

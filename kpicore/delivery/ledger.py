@@ -26,12 +26,12 @@ import socket
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from kpicore.tables import LiveTable
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine, MetaData, Table
+    from sqlalchemy import ColumnElement, Engine, MetaData, Table
 
     from kpicore.message import MessageKey
 
@@ -97,6 +97,10 @@ def _now() -> dt.datetime:
     return clock.now()
 
 
+@overload
+def _aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def _aware(value: None) -> None: ...
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     # SQLite gives naive datetimes back; they were written in UTC.
     if value is None:

@@ -224,7 +224,7 @@ class SQLiteDialect(Dialect):
         columns = {
             c: (from_.c[c] if c in present else expression) for c, expression in relation.columns.items()
         }
-        parsed = {c: from_.c[parsed_names[c]] for c in text_columns}
+        parsed: dict[str, sa.ColumnElement] = {c: from_.c[parsed_names[c]] for c in text_columns}
         return Relation(
             relation.entity, from_, columns, relation.storage, relation.dimensions, relation.origin, parsed
         )

@@ -230,6 +230,7 @@ def describe_target(result: MetricResult, *, locale: str = "en", currency: str =
     from kpicore.presentation.targets import describe, gap_text
 
     the_status = result.target_status
+    assert the_status is not None, "describe_target is for a result with a target"
     gap = result.gap or 0
     if result.unit in POINT_UNITS:
         number = formatting.format_number(abs(gap), locale, decimals=formatting.small_value_decimals(gap))

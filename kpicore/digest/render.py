@@ -306,8 +306,9 @@ def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[A
         keep_trailing_newline=True,
         extensions=["jinja2.ext.do", "jinja2.ext.i18n"],
     )
-    # Every string in the templates goes through the one _() (kpicore.i18n), in the locale in effect.
-    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    # Every string in the templates goes through the one _() (kpicore.i18n), in the locale in effect
+    # (jinja2.ext.i18n adds the method).
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["text_direction"] = lambda: i18n.direction(i18n.current_locale())
     env.globals["bdi"] = bdi
     # A line of right-to-left plain text that starts with a Latin name (a segment "North") stays
@@ -375,7 +376,7 @@ def renderer(
                 currency=options.get("currency", "USD"),
                 calendar=options.get("calendar") or "gregorian",
             )
-        return render(spec, results, fmt, period_label=period_label, chart_images=drawn, **options)  # type: ignore[arg-type]
+        return render(spec, results, fmt, period_label=period_label, chart_images=drawn, **options)
 
     return render_format
 

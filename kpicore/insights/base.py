@@ -20,6 +20,7 @@ from ..i18n import N_
 from ..results import clean_number
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..metric import Metric
     from ..periods import Period
     from ..results import MetricResult, TrendPoint
@@ -201,7 +202,7 @@ class Evidence:
     result: MetricResult
     history: Sequence[TrendPoint]
     segments: Mapping[str, MetricResult | None]
-    config: Any
+    config: Config | None
     settings: Mapping[str, Any]
     options: Mapping[str, Any]
 

@@ -47,6 +47,7 @@ class Concentration(Detector):
         found = []
         threshold = float(evidence.settings["share"])
         total = evidence.result.value
+        assert total is not None, "no detector runs on a missing value"
         for dimension, broken_down in evidence.segments.items():
             if broken_down is None or not broken_down.segments:
                 continue

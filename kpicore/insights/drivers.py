@@ -126,8 +126,8 @@ def decompose(
                 Fraction(s.previous_n),
             )
         )
-    sum_now = sum(v for _, v, _, _, _ in rows)
-    sum_before = sum(p for _, _, _, p, _ in rows)
+    sum_now = sum((v for _, v, _, _, _ in rows), Fraction(0))
+    sum_before = sum((p for _, _, _, p, _ in rows), Fraction(0))
     if additive_allowed and _close(sum_now, total) and _close(sum_before, previous_total):
         return _additive(rows, sum_now, sum_before)
     return _ratio(rows, total, previous_total)
@@ -318,7 +318,11 @@ class Drivers(Detector):
                     "change": float(c.change),
                     "share": float(c.share),
                     "base": float(c.base),
-                    **({"rate": float(c.rate), "mix": float(c.mix)} if c.rate is not None else {}),
+                    **(
+                        {"rate": float(c.rate), "mix": float(c.mix)}
+                        if c.rate is not None and c.mix is not None
+                        else {}
+                    ),
                 }
                 for c in listed
             ],
@@ -328,6 +332,7 @@ class Drivers(Detector):
 
     def _driver(self, evidence: Evidence, dimension: str, found: Decomposition, top: Contribution) -> Insight:
         metric, result = evidence.metric, evidence.result
+        assert result.delta is not None, "detect finds no driver without a change"
         good = (result.delta > 0) == (metric.better == "higher")
         values = {
             "metric": Word(metric.title),
@@ -342,7 +347,7 @@ class Drivers(Detector):
         numbers.update(
             {"role": "driver", "segment": top.segment, "share": float(top.share), "excess": float(top.excess)}
         )
-        if top.rate is not None:
+        if top.rate is not None and top.mix is not None:
             numbers.update({"rate": float(top.rate), "mix": float(top.mix)})
         return Insight(
             metric=metric.name,

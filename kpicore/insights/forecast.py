@@ -39,7 +39,11 @@ RANGES = {"percent": (0.0, 100.0), "points": (-100.0, 100.0), "count": (0.0, mat
 def clipped(mean: float, low: float, high: float, unit: str) -> tuple[float, float, float]:
     """``(mean, low, high)`` kept inside the range of ``unit`` (``RANGES``)."""
     floor, ceiling = RANGES.get(unit, (-math.inf, math.inf))
-    return tuple(min(ceiling, max(floor, x)) for x in (mean, low, high))
+
+    def kept(x: float) -> float:
+        return min(ceiling, max(floor, x))
+
+    return kept(mean), kept(low), kept(high)
 
 
 def forecast(values: list[float], level: float = 0.8) -> tuple[float, float, float] | None:
@@ -75,11 +79,11 @@ class Forecast(Detector):
         return int(settings["history"])
 
     def detect(self, evidence: Evidence) -> list[Insight]:
-        values = evidence.values
-        if len(values) < int(evidence.settings["min_history"]) or any(v is None for v in values):
+        values = [v for v in evidence.values if v is not None]
+        if len(values) < int(evidence.settings["min_history"]) or len(values) < len(evidence.history):
             return []
         level = float(evidence.settings["level"])
-        found = forecast(list(values), level)
+        found = forecast(values, level)
         if found is None:
             return []
         mean, low, high = found

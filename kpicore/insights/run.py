@@ -10,11 +10,15 @@ import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, MappingError
 from ..settings import unknown_key
 from .base import Detector, Evidence, Insight, ranked
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..hookspecs import Registrations
 
 _log = logging.getLogger("kpicore.insights")
 # A failing insight is the operator's to see (`kpi serve`'s log, a configured logger), never the reader's:
@@ -51,16 +55,17 @@ class Findings:
         return [insight for insight in self.insights if insight.metric == metric]
 
 
-def detectors(registry) -> dict[str, Detector]:
-    """Every registered detector, by kind."""
-    return {kind: registration.item for kind, registration in getattr(registry, "insights", {}).items()}
+def detectors(registry: Registrations | None) -> dict[str, Detector]:
+    """Every registered detector, by kind (none without a registry)."""
+    found = registry.insights if registry is not None else {}
+    return {kind: registration.item for kind, registration in found.items()}
 
 
-def insight_options(config, registry=None) -> dict[str, Any]:
+def insight_options(config: Config | None, registry: Registrations | None = None) -> dict[str, Any]:
     """``[insights]`` of kpi.toml with defaults, checked; each detector's table is left to
     :func:`detector_settings`. A ConfigError names the key."""
     where = _where(config)
-    raw = dict(getattr(config, "insights", None) or {})
+    raw = dict(config.insights if config is not None else {})
     kinds = detectors(registry) if registry is not None else {}
     options = dict(OPTIONS)
     for key, value in raw.items():
@@ -93,11 +98,11 @@ def insight_options(config, registry=None) -> dict[str, Any]:
     return options
 
 
-def detector_settings(detector: Detector, config) -> dict[str, Any]:
+def detector_settings(detector: Detector, config: Config | None) -> dict[str, Any]:
     """The detector's ``[insights.KIND]`` table over its defaults; an unknown key or a value of the
     wrong type is a ConfigError naming it."""
     where = _where(config)
-    raw = (getattr(config, "insights", None) or {}).get(detector.kind) or {}
+    raw = (config.insights if config is not None else {}).get(detector.kind) or {}
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{where}: [insights.{detector.kind}]: expected a table")
     settings = dict(detector.settings)
@@ -112,7 +117,7 @@ def detector_settings(detector: Detector, config) -> dict[str, Any]:
     return settings
 
 
-def insight_problems(config, registry) -> list[str]:
+def insight_problems(config: Config, registry: Registrations) -> list[str]:
     """One line per problem of ``[insights]`` and its ``[insights.KIND]`` tables (for `kpi check`)."""
     problems = []
     try:
@@ -205,9 +210,9 @@ def find_insights(
     return findings
 
 
-def options_named_dimensions(config) -> bool:
+def options_named_dimensions(config: Config | None) -> bool:
     """True when kpi.toml names the dimensions (a wrong one is then the user's error to fix)."""
-    return (getattr(config, "insights", None) or {}).get("dimensions") is not None
+    return config is not None and config.insights.get("dimensions") is not None
 
 
 def _broken_down(metrics: list, period, source, config, dimension: str, *, named: bool) -> dict[str, Any]:
@@ -255,6 +260,6 @@ def _source_dimensions(source) -> list[str]:
         return []
 
 
-def _where(config) -> str:
-    path = getattr(config, "path", None)
+def _where(config: Config | None) -> str:
+    path = config.path if config is not None else None
     return path.name if path is not None else "kpi.toml"

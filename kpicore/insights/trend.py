@@ -42,12 +42,13 @@ def direction(
 ) -> tuple[int, float, float] | None:
     """(+1 rising / -1 falling / 0 none, slope per period, z) over ``values``; None with a gap or
     fewer than 4 values."""
-    if len(values) < 4 or any(v is None for v in values):
+    known = [v for v in values if v is not None]
+    if len(values) < 4 or len(known) < len(values):
         return None
-    z, p = mann_kendall(values)
-    slope, _ = theil_sen(list(enumerate(values)))
-    level = max(abs(sum(values) / len(values)), 1e-12)
-    moved = abs(slope) * (len(values) - 1) / level
+    z, p = mann_kendall(known)
+    slope, _ = theil_sen(list(enumerate(known)))
+    level = max(abs(sum(known) / len(known)), 1e-12)
+    moved = abs(slope) * (len(known) - 1) / level
     if p < 1 - confidence and moved >= min_change and slope != 0:
         return (1 if slope > 0 else -1), slope, z
     return 0, slope, z

@@ -41,6 +41,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from ..i18n import N_
 from .base import Detector, Evidence, Insight, Number, Word
@@ -57,7 +58,7 @@ AGREE = 2.5
 #: Earlier seasons looked at, at most.
 MAX_SEASONS = 3
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "threshold": 3.0,
     "window": 26,
     "level_window": 13,
@@ -180,11 +181,12 @@ def plain_band(
     expected = predict(earlier, level_window)
     errors = []
     for position in range(max(0, len(earlier) - window), len(earlier)):
-        if earlier[position] is None:
+        actual = earlier[position]
+        if actual is None:
             continue
         guess = predict(earlier[:position], level_window)
         if guess is not None:
-            errors.append(earlier[position] - guess)
+            errors.append(actual - guess)
     if expected is None or len(errors) < 8:
         return None
     center = statistics.median(errors)
@@ -270,20 +272,23 @@ def _effect(
 ) -> float | None:
     """The seasonal effect at an earlier ``point`` against the level around it: 0 unless it stands out
     by more than ``bar`` (default ``SIGNIFICANT``) robust SDs; None when it cannot be measured."""
-    if not 0 <= point < len(values) or values[point] is None:
+    if not 0 <= point < len(values):
+        return None
+    value = values[point]
+    if value is None:
         return None
     found = _level_around(values, point, season)
     if found is None or (ratio and found[0] <= 0):
         return None
     level, spread = found
-    if abs(values[point] - level) <= (bar or SIGNIFICANT) * spread:
+    if abs(value - level) <= (bar or SIGNIFICANT) * spread:
         return 0.0
-    return values[point] / level - 1 if ratio else values[point] - level
+    return value / level - 1 if ratio else value - level
 
 
 def _earlier(position: int, lags: Sequence[int | None], season: int, seasons: int) -> list[int]:
     """The positions of the same point in up to ``seasons`` earlier seasons, most recent first."""
-    found = []
+    found: list[int] = []
     while len(found) < seasons:
         lag = lags[position] if lags else season
         if lag is None or position - lag < 0:
@@ -639,6 +644,7 @@ class UnusualChange(Detector):
         holidays = holidays_of(labels) if weekly else ()
         found = band_from_settings(evidence.values, evidence.period.kind, evidence.settings, lags, holidays)
         value = evidence.result.value
+        assert value is not None, "no detector runs on a missing value"
         if found is None or not found.outside(value):
             return []
         return [unusual_insight(evidence.metric, evidence.result.period, value, found)]

@@ -38,9 +38,10 @@ def year_ago_value(history: Sequence, period, unit: str) -> tuple[str, float] | 
         return None
     values = {point.period: point.value for point in history}
     found, preceding = values.get(earlier.label), values.get(before.label)
-    for value in (found, preceding):
-        if value is None or (unit in ADDITIVE_UNITS and value == 0):
-            return None
+    if found is None or preceding is None:
+        return None
+    if unit in ADDITIVE_UNITS and 0 in (found, preceding):
+        return None
     return earlier.label, found
 
 
@@ -65,6 +66,7 @@ class YearOverYear(Detector):
         if found is None:
             return []
         label, year_value = found
+        assert result.value is not None, "no detector runs on a missing value"
         change = result.value - year_value
         usual = usual_move(evidence.values[:-1])
         strength = 1.0 if not usual else min(1.0, abs(change) / usual / 6)

@@ -22,7 +22,8 @@ def bidi_parts(text: str) -> tuple[str, list[tuple[bool, str]]]:
     sign before the number, left to right), ``("rtl", parts)`` for ``+2.5 واحد`` (number, then its unit,
     right to left). ``parts`` are ``(is_words, text)``; the caller isolates the other parts left to right."""
     direction = "ltr" if text.startswith("\u200e") else "rtl"
-    parts, last = [], 0
+    parts: list[tuple[bool, str]] = []
+    last = 0
     clean = text.translate(_MARKS)
     for match in _RTL_WORDS.finditer(clean):
         words = match.group().rstrip()
@@ -32,10 +33,10 @@ def bidi_parts(text: str) -> tuple[str, list[tuple[bool, str]]]:
         last = match.start() + len(words)
     if last < len(clean):
         parts.append((False, clean[last:]))
-    spaced = []  # the spaces around a number stay outside its isolate
-    for words, part in parts:
-        if words or not part.strip():
-            spaced.append((words, part))
+    spaced: list[tuple[bool, str]] = []  # the spaces around a number stay outside its isolate
+    for is_words, part in parts:
+        if is_words or not part.strip():
+            spaced.append((is_words, part))
             continue
         core = part.strip()
         head, tail = part[: len(part) - len(part.lstrip())], part[len(part.rstrip()) :]

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from kpicore.i18n import _, localize_digits, ngettext, solar_hijri
 
@@ -176,6 +176,14 @@ def format_value(value: float | None, unit: str, locale: str = "en", currency: s
     return format_number(value, locale)
 
 
+@overload
+def format_change(
+    delta: float, delta_pct: float | None, unit: str, locale: str = ..., currency: str = ...
+) -> str: ...
+@overload
+def format_change(
+    delta: float | None, delta_pct: float | None, unit: str, locale: str = ..., currency: str = ...
+) -> str | None: ...
 @_digits
 def format_change(
     delta: float | None, delta_pct: float | None, unit: str, locale: str = "en", currency: str = "USD"

@@ -23,7 +23,9 @@ def describe(target: Target, unit: str, locale: str = "en", currency: str = "USD
         return f"{fmt(target.min)}–{fmt(target.max)}"
     if target.min is not None:
         return f"≥ {fmt(target.min)}"
-    return f"≤ {fmt(target.max)}"
+    if target.max is not None:
+        return f"≤ {fmt(target.max)}"
+    return ""  # a target with no bound (parse_target refuses one)
 
 
 def status_text(result, locale: str = "en", currency: str = "USD") -> str | None:

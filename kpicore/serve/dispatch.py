@@ -178,7 +178,7 @@ class Dispatcher:
         from kpicore.serve.send import send_digest
 
         started = time.monotonic()
-        timing: dict[str, float] = {}
+        timing: dict[str, Any] = {}  # compute: seconds, source: its display name
         prepare = self._preparer(spec, scheduled, timing)
         try:
             run = send_digest(
@@ -233,7 +233,7 @@ class Dispatcher:
                 self._maybe_give_up(spec, period, outcome)
         return run.outcomes
 
-    def _preparer(self, spec: DigestSpec, scheduled: dt.datetime, timing: dict[str, float]):
+    def _preparer(self, spec: DigestSpec, scheduled: dt.datetime, timing: dict[str, Any]):
         """prepare_digest that holds for a source that cannot be reached, until ``max_delay`` has passed."""
         from kpicore.digest.run import prepare_digest, prepare_unavailable
 

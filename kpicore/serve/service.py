@@ -391,7 +391,7 @@ class Service:
             for source in self.problem_sources
             for problem in source()
         ]
-        answer = {
+        answer: dict[str, Any] = {
             "status": "ok" if serving and not problems else "degraded",
             "serving": serving,
             "problems": problems,

@@ -151,9 +151,11 @@ def _start_run(staging: Staging, url: str, streams: list[Stream], full: bool):
             ).all()
         )
         mode = "full" if full or not previous else "incremental"
-        run_id = connection.execute(
+        inserted = connection.execute(
             staging.runs.insert().values(source=url, mode=mode, status="running", started_at=_now())
-        ).inserted_primary_key[0]
+        ).inserted_primary_key
+        assert inserted is not None  # an INSERT of one row
+        run_id = inserted[0]
         for stream in streams:
             since = None
             if mode == "incremental" and stream.incremental and marks.get(stream.name) is not None:

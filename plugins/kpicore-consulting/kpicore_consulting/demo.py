@@ -6,6 +6,7 @@ import datetime as dt
 import random
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 _PRACTICES = ("Strategy", "Technology", "Operations")
 #: level -> (standard rate per hour, share of hours billable)
@@ -48,13 +49,13 @@ def generate(path: Path, today: dt.date, *, seed: int = 13) -> dict[str, int]:
                 level,
             )
         )
-    entries = []
+    entries: list[list[Any]] = []
     for offset in range(_DAYS):
         day = first_day + dt.timedelta(days=offset)
         if day.weekday() >= 5:
             continue
-        for consultant_id, capacity, started, left, _practice, level in consultants:
-            if day.isoformat() < started or (left and day.isoformat() > left) or rng.random() < 0.06:
+        for consultant_id, capacity, started_on, left_on, _practice, level in consultants:
+            if day.isoformat() < started_on or (left_on and day.isoformat() > left_on) or rng.random() < 0.06:
                 continue  # not employed, or on leave
             rate, billable_share = _LEVELS[level]
             hours_today = capacity / 5 * rng.uniform(0.85, 1.1)

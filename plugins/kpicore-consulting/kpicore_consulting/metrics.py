@@ -119,6 +119,8 @@ def weekdays_employed(t, p):
     days = weekdays_in(p)
     total = len(days)
     started_on, left_on = _optional(t, "started_on"), _optional(t, "left_on")
+    on_or_after_start: sa.ColumnElement
+    after_left: sa.ColumnElement
     if started_on is None or not days:
         on_or_after_start = sa.literal(total)
     else:

@@ -186,7 +186,7 @@ class _ObjectApi:
                 self._associate(results)
             next_after = ((answer.get("paging") or {}).get("next") or {}).get("after")
             more = bool(next_after)
-            if more and int(next_after) >= SEARCH_LIMIT and results:
+            if next_after and int(next_after) >= SEARCH_LIMIT and results:
                 # A search stops at 10,000 results: search again after the last modified time seen.
                 since, next_after = self.watermark(results[-1]) or since, None
             next_cursor = f"{since}:{next_after or ''}" if more else None

@@ -6,6 +6,7 @@ import datetime as dt
 import random
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 #: The kpi.toml fragment the sample data assumes (the demo's timezone is UTC).
 DEMO_CONFIG = """\
@@ -40,7 +41,7 @@ def generate(path: Path, today: dt.date, *, seed: int = 11) -> dict[str, int]:
     """
     rng = random.Random(seed)
     tables = [(table_id, seats) for table_id, seats in enumerate(_SEATS, start=1)]
-    sessions = []
+    sessions: list[list[Any]] = []
     first_day = today - dt.timedelta(days=_DAYS)
     for offset in range(_DAYS):
         day = first_day + dt.timedelta(days=offset)

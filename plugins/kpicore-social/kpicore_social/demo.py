@@ -6,6 +6,7 @@ import datetime as dt
 import random
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 #: platform -> (posts a week, mean impressions, engagement share, starting followers, daily follower gain)
 _PLATFORMS = {
@@ -25,7 +26,9 @@ def generate(path: Path, today: dt.date, *, seed: int = 17) -> dict[str, int]:
     """
     rng = random.Random(seed)
     first_day = today - dt.timedelta(days=_DAYS)
-    posts, followers, mentions = [], [], []
+    posts: list[list[Any]] = []
+    followers: list[tuple[str, str, int]] = []
+    mentions: list[tuple[str, str, str, float]] = []
     for platform, (per_week, impressions_mean, share, start_followers, gain) in _PLATFORMS.items():
         count = float(start_followers)
         for offset in range(_DAYS):

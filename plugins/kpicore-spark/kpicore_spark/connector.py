@@ -14,6 +14,7 @@ import re
 import socket
 import urllib.parse
 import warnings
+from typing import Any
 
 from kpicore.connectors import Connector
 from kpicore.errors import ConfigError, MappingError, SourceError
@@ -178,6 +179,10 @@ class SparkSource(Source):
     """A Spark source: its engine's connections share one session; path-mapped entities are views of it."""
 
     entity_options = tuple(ENTITY_OPTIONS)
+    #: Set by ``open``: the Spark session, the sc:// URL and the view of each path-mapped entity.
+    session: Any
+    url: str
+    views: dict[str, str]
 
     @classmethod
     def create(cls, session, url, config, entities, *, display, timezone):
@@ -198,7 +203,7 @@ class SparkSource(Source):
         )
         source.session = session
         source.url = url
-        source.views: dict[str, str] = {}
+        source.views = {}
         return source
 
     def register_paths(self) -> None:

@@ -141,7 +141,8 @@ def _type_name(arrow_type) -> str:
 def translate(error: Exception, timed_out: bool = False) -> Error:
     """A PySpark or gRPC error as the adapter's DB-API error: its first line, without the JVM stack."""
     text = None
-    cause, seen = error, 0
+    cause: BaseException | None = error
+    seen = 0
     while cause is not None and seen < 5 and text is None:  # a gRPC error, perhaps behind PySpark's retries
         details = getattr(cause, "details", None)
         text = details() if callable(details) else None
@@ -227,7 +228,7 @@ class Cursor:
 
     def __init__(self, connection: Connection):
         self.connection = connection
-        self.description = None
+        self.description: list[tuple] | None = None
         self.rowcount = -1
         self._rows: list[tuple] = []
         self._position = 0

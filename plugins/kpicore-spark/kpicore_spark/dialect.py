@@ -30,7 +30,7 @@ _TYPES = {"TIMESTAMP": AWARE, "TIMESTAMP_NTZ": NAIVE, "DATE": DATE}
 #: Text that starts like an ISO date (Spark's cast also reads '2026' or '2026-1-5', which SQLite does not).
 _ISO_START = "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 #: 1970-01-01 as a naive time, to read a naive value as UTC.
-_EPOCH_NTZ = sa.literal_column("TIMESTAMP_NTZ '1970-01-01 00:00:00'")
+_EPOCH_NTZ: sa.ColumnElement = sa.literal_column("TIMESTAMP_NTZ '1970-01-01 00:00:00'")
 
 
 class WrongColumnType(Exception):
@@ -109,7 +109,7 @@ class SparkDialect(Dialect):
         at ``near`` (as on the other databases, so the numbers agree)."""
         if column.storage in (DATE, DATE_TEXT):
             raise ValueError("epoch_seconds needs a timestamp column, not a date")
-        offset = sa.literal_column(repr(float(self.naive_offset(near))))
+        offset: sa.ColumnElement = sa.literal_column(repr(float(self.naive_offset(near))))
         if column.storage == AWARE:
             return self.epoch(column.sql)
         if column.storage == NAIVE:

@@ -94,7 +94,7 @@ class SparkSQLDialect(default.DefaultDialect):
     max_identifier_length = 255
     statement_compiler = SparkCompiler
     type_compiler_cls = SparkTypeCompiler
-    preparer = SparkIdentifierPreparer
+    preparer = SparkIdentifierPreparer  # type: ignore[assignment]  # SQLAlchemy's stubs type it as the base class
     default_schema_name = "default"
 
     @classmethod
