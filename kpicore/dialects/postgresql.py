@@ -27,7 +27,7 @@ class PostgreSQLDialect(Dialect):
     index_advice = True
     text_time_stops_query = True
     #: 1 M orders, the plain case's orders query: 0.38-0.47 s instead of 0.84 s (docs/performance.md,
-    #: finding 12). A trend keeps one hash aggregation: its windows are a larger share of the rows.
+    #: finding 15). A trend keeps one hash aggregation: its windows are a larger share of the rows.
     history_apart_boundaries = 4
 
     @classmethod
