@@ -228,6 +228,21 @@ def test_the_detector_reports_a_detractor_and_says_nothing_without_a_clear_drive
     assert Drivers().detect(evidence) == []
 
 
+def test_a_share_just_over_the_total_is_said_as_more_than_the_total_not_104_percent():
+    # the demo's "104% of that came from region South": a share over 100 % reads as an error
+    revenue = _Metric("revenue", "Revenue", "currency", "higher")
+    segments = [agg("ads", 7920.0, 60, 10000.0, 100), agg("seo", 10080.0, 90, 10000.0, 95)]
+    evidence = _evidence(
+        revenue,
+        _result(revenue, 18000.0, 20000.0),
+        {"channel": _result(revenue, 18000.0, 20000.0, _as_segments(segments), "channel")},
+    )
+    driver = Drivers().detect(evidence)[0]
+    assert driver.numbers["share"] == pytest.approx(1.04)
+    assert "%" not in driver.text.split(";")[1], driver.text
+    assert "moved by more than that" in driver.text
+
+
 # -- through `kpi insights` on the demo database -----------------------------------------------------------
 
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..i18n import N_
-from .base import Detector, Evidence, Insight, Number, Word
+from .base import Detector, Evidence, Insight, Number, Span, Word
 from .holidays import holidays_of
 
 #: The season, in periods, of each period kind that has one.
@@ -571,6 +571,25 @@ MESSAGES = {
 }
 
 
+#: An owner's words when the value is the highest (lowest) of at least ``RECORD_MIN`` periods.
+RECORD = {
+    "high": N_("%(metric)s jumped to %(value)s, the highest in %(span)s (expected %(low)s to %(high)s)."),
+    "low": N_("%(metric)s fell to %(value)s, the lowest in %(span)s (expected %(low)s to %(high)s)."),
+}
+RECORD_MIN = 8
+
+
+def record(value: float, earlier: Sequence[float | None], direction: str) -> int:
+    """How many periods, this one included, ``value`` is the highest (``direction`` "high") or lowest
+    of: it and the run of known values before it that it beats (a missing value ends the run)."""
+    count = 1
+    for before in reversed(earlier):
+        if before is None or (before >= value if direction == "high" else before <= value):
+            break
+        count += 1
+    return count
+
+
 #: Units that cannot go below zero: a band's lower edge is shown as 0 at the lowest.
 NON_NEGATIVE_UNITS = ("count", "currency", "percent", "minutes", "ratio")
 
@@ -588,24 +607,32 @@ def unusual_insight(
     *,
     segment: str | None = None,
     title: str | None = None,
+    earlier: Sequence[float | None] = (),
 ) -> Insight:
-    """The insight for a value outside ``found`` (the caller checked ``found.outside(value)``)."""
+    """The insight for a value outside ``found`` (the caller checked ``found.outside(value)``);
+    ``earlier``: the values before it (oldest first), to say "the highest in 12 weeks"."""
     z = found.z(value)
     direction = "high" if z > 0 else "low"
     variant = found.season if found.method == "seasonal" else ("fallback" if found.fallback else "plain")
     worse = (direction == "high") == (metric.better == "lower")
+    values = {
+        "metric": Word(title or metric.title),
+        "value": Number(value, metric.unit),
+        "low": Number(shown_low(found, metric.unit), metric.unit),
+        "high": Number(found.high, metric.unit),
+    }
+    message = MESSAGES[(direction, variant)]
+    periods = record(value, earlier, direction)
+    if periods >= RECORD_MIN:
+        message = RECORD[direction]
+        values["span"] = Span(periods, period_label)
     return Insight(
         metric=metric.name,
         kind="unusual",
         score=score(z, found.threshold),
         period=period_label,
-        message=MESSAGES[(direction, variant)],
-        values={
-            "metric": Word(title or metric.title),
-            "value": Number(value, metric.unit),
-            "low": Number(shown_low(found, metric.unit), metric.unit),
-            "high": Number(found.high, metric.unit),
-        },
+        message=message,
+        values=values,
         segment=segment,
         numbers={
             "value": value,
@@ -641,7 +668,8 @@ class UnusualChange(Detector):
         value = evidence.result.value
         if found is None or not found.outside(value):
             return []
-        return [unusual_insight(evidence.metric, evidence.result.period, value, found)]
+        earlier = evidence.values[:-1]
+        return [unusual_insight(evidence.metric, evidence.result.period, value, found, earlier=earlier)]
 
 
 def band_from_settings(
