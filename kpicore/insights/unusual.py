@@ -22,14 +22,18 @@ own history, and seasonal from the first full season of history:
   with their effects taken out (so the level, and a growing business's growth, come from the recent
   weeks), and the effect is put back on the period's expected value.
 - *Doubt widens, never narrows*: when the seasons do not agree (a peak seen in one season only: a
-  season, or a one-off?) or a peak of an earlier season lies ``holiday_move`` periods beside this one
-  (a holiday that moved), the band spans every one of those readings, so neither is flagged.
+  season, or a one-off?) the band spans every reading, so neither is flagged. A week of the history
+  takes the reading its own value bears out (:func:`_best_reading`).
+- *Moving holidays* (weekly): Easter, Eid al-Fitr, Diwali and Nowruz from :mod:`.holidays`. A week
+  holding one gets the effect of the week that held it a year before; a week that held one a year
+  before but not now gets none from it. ``holiday_move`` (default 0) lets the band also span a peak up
+  to that many weeks beside the week a year before, for holidays not in the calendar.
+- *Width floor*: the band is never narrower than the week-to-week noise (:func:`noise_floor`).
 - With no earlier season in the history where one applies, the plain band is used (``fallback``).
 
 Limits: the recent past must be a fair guide; after a level shift, the periods at the new level are
-flagged until the window has seen them. A holiday that moves by more than ``holiday_move`` periods a
-year (Easter can move five weeks) is flagged where it lands the first time; one that stays on its
-week (Nowruz) or moves about a week (Eid, Diwali) is a season once seen.
+flagged until the window has seen them. A holiday outside the calendar that moves is flagged where it
+lands the first time.
 """
 
 from __future__ import annotations
