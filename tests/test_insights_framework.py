@@ -116,7 +116,17 @@ def test_a_third_party_detector_gets_history_and_segments_and_its_insights_are_l
     assert code == 0, err
     listed = [i for i in json.loads(out) if i["kind"] == "recorder"]
     assert [i["metric"] for i in listed] == ["revenue", "nps"]  # by score
-    assert set(listed[0]) == {"metric", "kind", "group", "score", "period", "text", "segment", "numbers"}
+    assert set(listed[0]) == {
+        "metric",
+        "kind",
+        "group",
+        "score",
+        "period",
+        "text",
+        "details",
+        "segment",
+        "numbers",
+    }
     assert listed[0]["group"] in ("attention", "good", "outlook")
     assert listed[0]["period"] == "2026-W47" and listed[0]["numbers"]["limit"] == 7
     assert listed[0]["text"].startswith("Revenue is ")

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from kpicore.alerts.rules import ACCEPTED_FORMS, Rule, parse_when
+from kpicore.insights.holidays import holidays_of
 from kpicore.insights.unusual import band, history_needed, year_lags
 
 KINDS = {"unusual", "trend", "new_trend", "forecast", "concentration", "drivers", "year_over_year"}
@@ -50,7 +51,8 @@ def test_the_planted_churn_surge_is_unusual_and_its_numbers_can_be_checked(run_k
     while points and points[0]["value"] in (None, 0):
         points.pop(0)
     values = [point["value"] for point in points]
-    again = band(values, "week", lags=year_lags([point["period"] for point in points]))
+    labels = [point["period"] for point in points]
+    again = band(values, "week", lags=year_lags(labels), holidays=holidays_of(labels))
     assert again.expected == pytest.approx(numbers["expected"]) and again.high == pytest.approx(
         numbers["high"]
     )
@@ -92,17 +94,17 @@ def render(run_kpi, tmp_path, demo_database, extra=""):
 
 def test_a_digest_shows_its_top_insights_and_none_when_told(run_kpi, tmp_path, demo_database):
     text = render(run_kpi, tmp_path, demo_database)
-    assert "unusually high" in text  # in the headline or the list
+    assert "Churn rate jumped to " in text  # in the headline or the list
     # `insights = 3` (the default top) shows 3, besides the one the headline names; grouped.
     assert sum(line.startswith("- ") for line in text.splitlines()) == 3
     assert text.index("Needs attention:") < text.index("- ")
     if "Outlook:" in text:
         assert text.index("Outlook:") > text.rindex("Needs attention:")
     one = render(run_kpi, tmp_path, demo_database, "insights = 1")
-    assert one.count("unusually high") == 1
+    assert one.count("Churn rate jumped to ") == 1
     assert sum(line.startswith("- ") for line in one.splitlines()) == 1
     none = render(run_kpi, tmp_path, demo_database, "insights = 0")
-    assert "Needs attention:" not in none and "unusually" not in none
+    assert "Needs attention:" not in none and "jumped to" not in none
     (tmp_path / "kpi.toml").write_text(
         DIGEST.format(db=demo_database, extra='insights = "all"'), encoding="utf-8"
     )
@@ -147,3 +149,69 @@ period = "2026-W47"
     assert nps["firing"] is False and nps["band"]["low"] <= nps["value"] <= nps["band"]["high"]
     code, out, _ = run_kpi("alerts", "check", "churn_odd")
     assert "churn_odd [South]: FIRING · churn_rate is unusual · 2026-W47 · " in out and "(expected " in out
+
+
+def test_the_surge_is_said_in_an_owners_words_and_how_it_was_found_is_in_details(run_kpi, demo_database):
+    found = insights(run_kpi, demo_database, "churn_rate", "--period", "2026-W47")
+    unusual = next(i for i in found if i["kind"] == "unusual")
+    # what happened, against how many weeks: not the method or its band
+    assert unusual["text"].startswith("Churn rate jumped to "), unusual["text"]
+    assert "the highest in " in unusual["text"] and " weeks" in unusual["text"]
+    assert not any(word in unusual["text"] for word in ("plain", "band", "seasonal", "robust"))
+    details = unusual["details"]
+    assert details["method"] == "seasonal" and details["band"] == [
+        unusual["numbers"]["low"],
+        unusual["numbers"]["high"],
+    ]
+    assert details["z"] > details["threshold"]
+    code, out, err = run_kpi(
+        "insights", "churn_rate", "--period", "2026-W47", "--details", "--source", str(demo_database)
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    at = next(n for n, line in enumerate(lines) if "· unusual" in line)
+    assert lines[at + 1].lstrip().startswith("method seasonal") and " band " in lines[at + 1]
+    code, plain, err = run_kpi(
+        "insights", "churn_rate", "--period", "2026-W47", "--source", str(demo_database)
+    )
+    assert "method seasonal" not in plain
+
+
+@pytest.mark.parametrize("locale", ["en", "ml", "bn", "fa", "ig"])
+def test_the_demo_digests_notification_line_is_at_most_120_grapheme_clusters(
+    run_kpi, tmp_path, demo_database, locale
+):
+    from kpicore.digest.headline import graphemes
+
+    extra = 'breakdowns = { churn_rate = "region" }\ninsights = 3'
+    (tmp_path / "kpi.toml").write_text(
+        DIGEST.format(db=demo_database, extra=extra).replace(
+            'timezone = "UTC"', f'timezone = "UTC"\nlocale = "{locale}"'
+        ),
+        encoding="utf-8",
+    )
+    code, out, err = run_kpi("digest", "render", "weekly", "--format", "slack")
+    assert code == 0, err
+    line = json.loads(out)["messages"][0]["text"]
+    headline = line.rsplit(" — ", 1)[0]
+    assert graphemes(headline) <= 120, (graphemes(headline), headline)
+    assert headline.strip(), line
+
+
+def test_a_long_headline_drops_the_range_then_the_summary_never_the_news():
+    from kpicore.digest.headline import Headline, graphemes
+
+    summary = "4 of 5 KPIs worse than last week."
+    focus = "Churn rate jumped to 1.8%, the highest in 100 weeks (expected 0.0% to 1.2%)."
+    assert Headline(summary, focus).text == f"{summary} {focus}"  # 110: as it is
+    longer = (
+        "Customer satisfaction (CSAT) jumped to 91.8%, the highest in 100 weeks (expected 70.0% to 80.2%)."
+    )
+    assert Headline(summary, longer).text == (
+        f"{summary} Customer satisfaction (CSAT) jumped to 91.8%, the highest in 100 weeks."
+    )
+    very = "Ọnụego ndị ahịa na-ahapụ rịgoro 1.8%, nke kachasị elu n'ime izu 100 gara aga " * 2 + "(a)."
+    text = Headline(summary, very).text
+    assert graphemes(text) <= 120 and text.startswith("Ọnụego") and text.endswith("…")
+    # marks and bidi isolates belong to the letter before them
+    assert graphemes("\u2066കി\u2069") == 1 and graphemes("সপ্তাহ") == 4

@@ -21,9 +21,15 @@ from . import context
 @context.source_option
 @context.tz_option
 @context.table_or_json_option
+@click.option(
+    "--details",
+    "show_details",
+    is_flag=True,
+    help="Under each insight, how it was found: method, band, z, rate and mix effects.",
+)
 @context.locale_option
 @context.config_option
-def insights_command(metrics, period, source, tz, output, locale, config_path):
+def insights_command(metrics, period, source, tz, output, locale, config_path, show_details):
     """List the insights about METRICS (default: every metric) for a period: needs attention, good news,
     then the outlook (forecasts), highest score first inside each group.
 
@@ -70,6 +76,18 @@ def insights_command(metrics, period, source, tz, output, locale, config_path):
             f"{insight.score:.2f}  {insight.metric} · {insight.kind}{segment}: "
             f"{insight.sentence(config.locale, config.currency)}"
         )
+        if show_details and insight.details:
+            click.echo(
+                "      " + " · ".join(f"{key} {_detail(value)}" for key, value in insight.details.items())
+            )
+
+
+def _detail(value) -> str:
+    if isinstance(value, list):
+        return " to ".join(_detail(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 COMMANDS = [insights_command]

@@ -61,8 +61,47 @@ class Headline:
 
     @property
     def text(self) -> str:
-        """Both sentences, as one line (a Slack notification, an email preview)."""
-        return f"{self.summary} {self.focus}" if self.focus else self.summary
+        """Both sentences, as one line of at most ``HEADLINE_MAX`` grapheme clusters (a Slack
+        notification, an email preview, where a longer line pushes the digest's name off a lock
+        screen): the focus's closing parenthesis (the expected range) goes first, then the summary;
+        the focus alone is cut at a word, with an ellipsis, only as a last resort."""
+        if not self.focus:
+            return self.summary
+        short = _without_parenthesis(self.focus)
+        for candidate in (f"{self.summary} {self.focus}", f"{self.summary} {short}", short):
+            if graphemes(candidate) <= HEADLINE_MAX:
+                return candidate
+        return _cut(short, HEADLINE_MAX)
+
+
+#: The longest headline line, in grapheme clusters.
+HEADLINE_MAX = 120
+
+
+def graphemes(text: str) -> int:
+    """Grapheme clusters in ``text``, as UAX #29 counts them for these scripts: combining and spacing
+    marks (Malayalam and Bengali vowel signs, viramas), joiners and format characters (the bidi
+    isolates of Persian) belong to the character before them."""
+    import unicodedata
+
+    return sum(1 for ch in text if unicodedata.category(ch) not in ("Mn", "Mc", "Me", "Cf"))
+
+
+def _without_parenthesis(sentence: str) -> str:
+    """``sentence`` without a closing parenthetical (``(expected 0.0% to 1.2%)``), its full stop kept."""
+    import re
+
+    return re.sub(r"\s*\([^()]*\)(?=[.।]?\s*$)", "", sentence)
+
+
+def _cut(text: str, limit: int) -> str:
+    words, kept = text.split(" "), ""
+    for word in words:
+        candidate = f"{kept} {word}" if kept else word
+        if graphemes(candidate) + 1 > limit:
+            break
+        kept = candidate
+    return kept + "…"
 
 
 def since(period: str) -> str:

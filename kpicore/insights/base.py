@@ -59,6 +59,19 @@ GROUPS = {
     "good": N_("Good news"),
     "outlook": N_("Outlook"),
 }
+#: The numbers that say how an insight was found (its ``details``), in this order.
+DETAIL_KEYS = (
+    "method",
+    "model",
+    "level",
+    "expected",
+    "robust_sd",
+    "z",
+    "threshold",
+    "fallback",
+    "rate",
+    "mix",
+)
 #: Kinds that look ahead: grouped under "Outlook" whatever they predict.
 OUTLOOK_KINDS = ("forecast",)
 
@@ -136,8 +149,24 @@ class Insight:
                 }
             return _(self.message) % rendered
 
+    @property
+    def details(self) -> dict[str, Any]:
+        """How the insight was found, for ``kpi insights --details`` and the JSON ``details``, never for
+        an owner's sentence: the method, the band (``[low, high]``), how far outside (``z``, robust SD),
+        rate and mix effects, the model and interval level, as its detector recorded them."""
+        found: dict[str, Any] = {}
+        for key in DETAIL_KEYS:
+            if self.numbers.get(key) is not None:
+                found[key] = _json(self.numbers[key])
+        if self.kind != "forecast" and "low" in self.numbers and "high" in self.numbers:
+            found["band"] = [_json(self.numbers["low"]), _json(self.numbers["high"])]
+        elif "low" in self.numbers and "high" in self.numbers:
+            found["range"] = [_json(self.numbers["low"]), _json(self.numbers["high"])]
+        return found
+
     def to_json(self) -> dict[str, Any]:
-        """``{metric, kind, group, score, period, text, segment, numbers}`` with plain JSON types."""
+        """``{metric, kind, group, score, period, text, details, segment, numbers}`` with plain JSON
+        types."""
         return {
             "metric": self.metric,
             "kind": self.kind,
@@ -145,6 +174,7 @@ class Insight:
             "score": round(float(self.score), 4),
             "period": self.period,
             "text": self.text,
+            "details": self.details,
             "segment": self.segment,
             "numbers": {key: _json(value) for key, value in self.numbers.items()},
         }

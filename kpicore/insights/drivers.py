@@ -197,6 +197,8 @@ BEYOND_TOTAL = N_(
     "%(metric)s moved %(change)s; %(dimension)s %(segment)s moved by more than that (%(segment_change)s), "
     "the others the other way (%(others)s)."
 )
+#: A share above this is said as "more than the total" (it would show as 101 % or more).
+BEYOND = 1.005
 DETRACTOR = N_(
     "%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of %(change)s."
 )
@@ -357,7 +359,7 @@ class Drivers(Detector):
             score=0.3 + 0.2 * min(1.0, float(top.excess)),
             period=result.period,
             # Rate and mix effects are for --details and JSON (numbers): an owner reads the segment's part.
-            message=BEYOND_TOTAL if top.share > 1.05 else ADDITIVE_DRIVER,
+            message=BEYOND_TOTAL if top.share > BEYOND else ADDITIVE_DRIVER,
             values=values,
             segment=f"{dimension} = {top.segment}",
             numbers=numbers,

@@ -22,14 +22,18 @@ own history, and seasonal from the first full season of history:
   with their effects taken out (so the level, and a growing business's growth, come from the recent
   weeks), and the effect is put back on the period's expected value.
 - *Doubt widens, never narrows*: when the seasons do not agree (a peak seen in one season only: a
-  season, or a one-off?) or a peak of an earlier season lies ``holiday_move`` periods beside this one
-  (a holiday that moved), the band spans every one of those readings, so neither is flagged.
+  season, or a one-off?) the band spans every reading, so neither is flagged. A week of the history
+  takes the reading its own value bears out (:func:`_best_reading`).
+- *Moving holidays* (weekly): Easter, Eid al-Fitr, Diwali and Nowruz from :mod:`.holidays`. A week
+  holding one gets the effect of the week that held it a year before; a week that held one a year
+  before but not now gets none from it. ``holiday_move`` (default 0) lets the band also span a peak up
+  to that many weeks beside the week a year before, for holidays not in the calendar.
+- *Width floor*: the band is never narrower than the week-to-week noise (:func:`noise_floor`).
 - With no earlier season in the history where one applies, the plain band is used (``fallback``).
 
 Limits: the recent past must be a fair guide; after a level shift, the periods at the new level are
-flagged until the window has seen them. A holiday that moves by more than ``holiday_move`` periods a
-year (Easter can move five weeks) is flagged where it lands the first time; one that stays on its
-week (Nowruz) or moves about a week (Eid, Diwali) is a season once seen.
+flagged until the window has seen them. A holiday outside the calendar that moves is flagged where it
+lands the first time.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from datetime import date
 from typing import Any
 
 from ..i18n import N_
-from .base import Detector, Evidence, Insight, Number, Word
+from .base import Detector, Evidence, Insight, Number, Span, Word
 from .holidays import holidays_of
 
 #: The season, in periods, of each period kind that has one.
@@ -576,6 +580,25 @@ MESSAGES = {
 }
 
 
+#: An owner's words when the value is the highest (lowest) of at least ``RECORD_MIN`` periods.
+RECORD = {
+    "high": N_("%(metric)s jumped to %(value)s, the highest in %(span)s (expected %(low)s to %(high)s)."),
+    "low": N_("%(metric)s fell to %(value)s, the lowest in %(span)s (expected %(low)s to %(high)s)."),
+}
+RECORD_MIN = 8
+
+
+def record(value: float, earlier: Sequence[float | None], direction: str) -> int:
+    """How many periods, this one included, ``value`` is the highest (``direction`` "high") or lowest
+    of: it and the run of known values before it that it beats (a missing value ends the run)."""
+    count = 1
+    for before in reversed(earlier):
+        if before is None or (before >= value if direction == "high" else before <= value):
+            break
+        count += 1
+    return count
+
+
 #: Units that cannot go below zero: a band's lower edge is shown as 0 at the lowest.
 NON_NEGATIVE_UNITS = ("count", "currency", "percent", "minutes", "ratio")
 
@@ -593,24 +616,32 @@ def unusual_insight(
     *,
     segment: str | None = None,
     title: str | None = None,
+    earlier: Sequence[float | None] = (),
 ) -> Insight:
-    """The insight for a value outside ``found`` (the caller checked ``found.outside(value)``)."""
+    """The insight for a value outside ``found`` (the caller checked ``found.outside(value)``);
+    ``earlier``: the values before it (oldest first), to say "the highest in 12 weeks"."""
     z = found.z(value)
     direction = "high" if z > 0 else "low"
     variant = found.season if found.method == "seasonal" else ("fallback" if found.fallback else "plain")
     worse = (direction == "high") == (metric.better == "lower")
+    values = {
+        "metric": Word(title or metric.title),
+        "value": Number(value, metric.unit),
+        "low": Number(shown_low(found, metric.unit), metric.unit),
+        "high": Number(found.high, metric.unit),
+    }
+    message = MESSAGES[(direction, variant)]
+    periods = record(value, earlier, direction)
+    if periods >= RECORD_MIN:
+        message = RECORD[direction]
+        values["span"] = Span(periods, period_label)
     return Insight(
         metric=metric.name,
         kind="unusual",
         score=score(z, found.threshold),
         period=period_label,
-        message=MESSAGES[(direction, variant)],
-        values={
-            "metric": Word(title or metric.title),
-            "value": Number(value, metric.unit),
-            "low": Number(shown_low(found, metric.unit), metric.unit),
-            "high": Number(found.high, metric.unit),
-        },
+        message=message,
+        values=values,
         segment=segment,
         numbers={
             "value": value,
@@ -647,7 +678,8 @@ class UnusualChange(Detector):
         assert value is not None, "no detector runs on a missing value"
         if found is None or not found.outside(value):
             return []
-        return [unusual_insight(evidence.metric, evidence.result.period, value, found)]
+        earlier = evidence.values[:-1]
+        return [unusual_insight(evidence.metric, evidence.result.period, value, found, earlier=earlier)]
 
 
 def band_from_settings(
