@@ -406,8 +406,8 @@ class LoopbackServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler_class)
         self.httpd.daemon_threads = True
-        host, self.port = self.httpd.server_address[:2]
-        self.root = f"http://{host}:{self.port}/"
+        self.port = self.httpd.server_address[1]
+        self.root = f"http://127.0.0.1:{self.port}/"
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

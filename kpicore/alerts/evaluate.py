@@ -232,7 +232,7 @@ def describe(state: AlertState, unit: str, locale: str = "en", currency: str = "
     from ..presentation import formatting
     from ..presentation.bidi import ltr
 
-    def value(number: float) -> str:
+    def value(number: float | None) -> str:
         return ltr(formatting.format_value(number, unit, locale, currency))
 
     if state.reason and state.value is None:

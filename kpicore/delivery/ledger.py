@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, overload
 from kpicore.tables import LiveTable
 
 if TYPE_CHECKING:
-    from sqlalchemy import ColumnElement, Engine, MetaData, Table
+    from sqlalchemy import Engine, MetaData, Table
 
     from kpicore.message import MessageKey
 

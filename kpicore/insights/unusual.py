@@ -329,7 +329,9 @@ def seasonal_effect(
     holidays its period holds (:func:`kpicore.insights.holidays.holidays_of`)."""
     earlier = _earlier(position, lags, season, MAX_SEASONS)
     mine = holidays[position] if holidays else frozenset()
-    effects = []  # each season's, counted from AGREE robust SDs (agreeing seasons are evidence enough)
+    effects: list[
+        float
+    ] = []  # each season's, counted from AGREE robust SDs (agreeing seasons are evidence enough)
     strong = 0.0
     for then in earlier:
         effect = _effect(values, then, season, ratio, AGREE)
@@ -493,7 +495,7 @@ def _seasonal_band(
             adjusted[position] = values[position] / (1 + effect) if ratio else values[position] - effect
     # the noise of the weeks the season left as they were (a week set at its level has none)
     kept = [v if a == v else None for v, a in zip(values[:last], adjusted[:last], strict=True)]
-    found = plain_band(
+    band = plain_band(
         adjusted,
         threshold=threshold,
         window=window,
@@ -501,22 +503,22 @@ def _seasonal_band(
         min_history=min_history,
         floor=noise_floor(kept, 2 * window),
     )
-    if found is None:
+    if band is None:
         return None
     edges = []
     for effect in own.readings:
-        center = found.expected * (1 + effect) if ratio else found.expected + effect
+        center = band.expected * (1 + effect) if ratio else band.expected + effect
         # the band's own width (noise grows with the square root of a peak: counts), and the effect's
         # uncertainty, measured from a few noisy weeks a season ago
-        noise = found.scale * (math.sqrt(1 + effect) if ratio else 1)
-        unsure = (found.expected * own.uncertainty if ratio else own.uncertainty) if effect else 0.0
+        noise = band.scale * (math.sqrt(1 + effect) if ratio else 1)
+        unsure = (band.expected * own.uncertainty if ratio else own.uncertainty) if effect else 0.0
         half = threshold * math.hypot(noise, unsure)
         edges.append((center - half, center + half))
     low, high = min(e[0] for e in edges), max(e[1] for e in edges)
     expected, scale = (low + high) / 2, (high - low) / (2 * threshold)
     if len(own.readings) == 1:
-        expected = found.expected * (1 + own.effect) if ratio else found.expected + own.effect
-    return Band(expected, scale, threshold, "seasonal", season, found.history)
+        expected = band.expected * (1 + own.effect) if ratio else band.expected + own.effect
+    return Band(expected, scale, threshold, "seasonal", season, band.history)
 
 
 def _best_reading(values, position: int, season: int, ratio: bool, found: Season) -> float:
