@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "indexes",
             "data_check",
             "state",
+            "incremental",
         },
     ),
     ("presentation", {"formatting", "charts", "presentation"}),
