@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", choices=generate.LAYOUTS, default="shuffled")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--calls", type=int, default=20, help="/kpi calls timed for the p95")
-    parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT, help="folder of the generated files")
+    parser.add_argument(
+        "--out", type=Path, default=generate.DEFAULT_OUT, help="folder of the generated files"
+    )
     parser.add_argument("--pg-url", default=generate.PG_URL)
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -92,10 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     def provider(now, verify_every=0.0):
         engine = open_state(str(state_path))
         return Provider(
-            config, engine, late_data=7 * 86400, recompute="weekly", full=False, verify_every=verify_every, now=now
+            config,
+            engine,
+            late_data=7 * 86400,
+            recompute="never",
+            full=False,
+            verify_every=verify_every,
+            now=now,
         )
 
-    figures: dict = {"scale": args.scale, "orders": args.scale * 10, "source": args.source, "layout": args.layout}
+    figures: dict = {
+        "scale": args.scale,
+        "orders": args.scale * 10,
+        "source": args.source,
+        "layout": args.layout,
+    }
     began = time.perf_counter()
     source = open_source(url, source_config, registry)
     engine = open_state(str(state_path))

@@ -128,7 +128,7 @@ amounts = st.one_of(
 rows_strategy = st.lists(st.tuples(st.integers(1, 12), st.floats(0, 70), amounts), min_size=1, max_size=40)
 edits = st.lists(
     st.tuples(
-        st.sampled_from(["late", "delete", "amount", "move", "backdate", "recent"]),
+        st.sampled_from(["late", "delete", "amount", "move", "backdate", "recent", "none", "none"]),
         st.integers(0, 1000),
         st.floats(0, 70),
         amounts,
@@ -143,17 +143,17 @@ def apply(rows: list[dict], edit, next_id: int) -> list[dict]:
     rows = [dict(r) for r in rows]
     target = rows[pick % len(rows)] if rows else None
     if kind == "late":  # a row that arrives late, with an old time
-        rows.append(order(next_id, pick % 12 + 1, 10 + day, amount))
+        rows.append(order(next_id, pick % 6 + 1, 10 + day, amount))
     elif kind == "recent":
-        rows.append(order(next_id, pick % 12 + 1, day % 6, amount))
+        rows.append(order(next_id, pick % 6 + 1, day % 6, amount))
     elif kind == "delete" and target is not None:
         rows.remove(target)
     elif kind == "amount" and target is not None:
         target["amount"] = amount
     elif kind == "move" and target is not None:
-        target["customer_id"] = (target["customer_id"] or 0) % 12 + 1
+        target["customer_id"] = (target["customer_id"] or 0) % 6 + 1
     elif kind == "backdate":  # a customer whose first order is moved earlier
-        rows.append(order(next_id, pick % 12 + 1, 70 + day, 9.5))
+        rows.append(order(next_id, pick % 6 + 1, 70 + day, 9.5))
     return rows
 
 
@@ -177,5 +177,68 @@ def test_incremental_equals_full_compute(backend, tmp_path_factory, start, chang
             rows = apply(rows, edit, 1000 + step)
             scenario.rewrite(rows)
             check(scenario, END - dt.timedelta(days=7) + dt.timedelta(days=step + 1))
+    finally:
+        harness.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_week_later_only_the_new_rows_are_read(backend, tmp_path):
+    """The second run extends the aggregates (no full recompute): a second purchase in the increment, one
+    in the rows read live, a first order in each, a refund, a guest order, an order with no amount."""
+    harness = KpiHarness(tmp_path, backend)
+    try:
+        rows = [
+            order(1, 1, 40, 10.0),  # one purchase long ago ...
+            order(2, 2, 40, 15.0),
+            order(3, 2, 30, -15.0),  # ... a refund is not a purchase
+            order(4, 3, 35, 0.0),  # an order that is no purchase
+            order(5, None, 33, 7.0),  # a guest order
+            order(6, 4, 33, None),  # no amount
+        ]
+        scenario = Scenario(harness, rows, tmp_path)
+        assert check(scenario, END - dt.timedelta(days=14)) == "full"
+        rows += [
+            order(7, 1, 12, 20.0),  # the second purchase, between the two cutoffs
+            order(8, 2, 3, 5.0),  # a second purchase among the rows read live
+            order(9, 5, 12, 30.0),  # a new customer in the increment
+            order(10, 6, 2, 8.0),  # and one among the rows read live
+            order(11, 6, 1, 9.0),
+            order(12, 3, 13, 4.0),  # a first purchase after an order that was none
+        ]
+        scenario.rewrite(rows)
+        assert check(scenario, END - dt.timedelta(days=7)) == "increment"
+        assert check(scenario, END) == "increment"
+    finally:
+        harness.close()
+
+
+def test_changed_older_rows_and_settings_recompute_everything(tmp_path):
+    harness = KpiHarness(tmp_path, "sqlite")
+    try:
+        rows = [order(1, 1, 40, 10.0), order(2, 2, 30, 12.0)]
+        scenario = Scenario(harness, rows, tmp_path)
+        now = END - dt.timedelta(days=7)
+        assert check(scenario, now) == "full"
+        assert check(scenario, now) == "none"
+        rows[0]["amount"] = 11.0  # an older row changed: the fingerprint moves
+        scenario.rewrite(rows)
+        refresh = scenario.provider(now)
+        scenario.results("last-week", now, refresh)
+        assert refresh.last_refresh.kind == "full" and "fingerprint" in refresh.last_refresh.reason
+        scenario.config.week_start = "sunday"  # a setting the aggregates depend on
+        refresh = scenario.provider(now)
+        scenario.results("last-week", now, refresh)
+        assert refresh.last_refresh.reason == "the mapping, timezone or week start changed"
+        weekly = Provider(
+            scenario.config,
+            scenario.state,
+            late_data=7 * 86400,
+            recompute="weekly",
+            full=False,
+            verify_every=0,
+            now=now + dt.timedelta(days=8),
+        )
+        scenario.results("last-week", now + dt.timedelta(days=8), weekly)
+        assert weekly.last_refresh.kind == "full" and "recompute" in weekly.last_refresh.reason
     finally:
         harness.close()

@@ -52,7 +52,7 @@ def answering(config, surface: str, *, full: bool = False) -> Iterator[object | 
     if on and source is not None:
         try:
             engine = open_state(state_url(config))
-        except Exception as error:  # noqa: BLE001 - the aggregates are an optimisation
+        except Exception as error:  # the aggregates are an optimisation
             log.warning("incremental aggregates not used (%s): computing from every order", error)
     if engine is None:
         yield None

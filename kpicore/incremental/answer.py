@@ -29,14 +29,20 @@ CHECKED: dict[str, float] = {}
 #: The `/kpi` surface, whose provider outlives one call.
 CHAT = "chat"
 
+
+def _bound(metric, name: str):
+    """A stock metric's measure as the engine plans it (its entity and time column filled in)."""
+    return metric.measures[name].bound_to(metric.entity, metric.time)
+
+
 #: The measures answered from the aggregates, each with the per-day total it sums.
 ANSWERED = {
-    CustomerLifetimeValue.measures["lifetime_revenue"]: "revenue",
-    CustomerLifetimeValue.measures["customers"]: "customers",
-    RepeatPurchaseRate.measures["purchasers"]: "purchasers",
-    RepeatPurchaseRate.measures["repeaters"]: "repeaters",
-    LIFETIME_NO_AMOUNT: "no_amount",
-    LIFETIME_NO_CUSTOMER: "no_customer",
+    _bound(CustomerLifetimeValue, "lifetime_revenue"): "revenue",
+    _bound(CustomerLifetimeValue, "customers"): "customers",
+    _bound(RepeatPurchaseRate, "purchasers"): "purchasers",
+    _bound(RepeatPurchaseRate, "repeaters"): "repeaters",
+    LIFETIME_NO_AMOUNT.bound_to("orders", "ordered_at"): "no_amount",
+    LIFETIME_NO_CUSTOMER.bound_to("orders", "ordered_at"): "no_customer",
 }
 #: The columns of orders the aggregates read.
 COLUMNS = ("order_id", "customer_id", "amount", "ordered_at")
