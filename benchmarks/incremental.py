@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         calls.append(time.perf_counter() - started)
     calls.sort()
     figures["chat_p50_ms"] = round(1000 * statistics.median(calls), 1)
-    figures["chat_p95_ms"] = round(1000 * calls[max(0, int(round(0.95 * len(calls))) - 1)], 1)
+    figures["chat_p95_ms"] = round(1000 * calls[max(0, round(0.95 * len(calls)) - 1)], 1)
     figures["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     figures["load"] = round(load, 2)
     figures["cores"] = os.cpu_count()
