@@ -43,28 +43,41 @@ def _chars(text, count: int, weight: int) -> sa.ColumnElement:
     return total
 
 
+def _number_of(value) -> sa.ColumnElement:
+    """An integer standing for an id: itself when it is one, else from its last characters."""
+    return sa.case(
+        {"integer": value},
+        value=sa.func.typeof(value),
+        else_=_chars(sa.func.coalesce(sa.cast(value, sa.Text), ""), 6, 31),
+    )
+
+
+def _sqlite_hash(relation) -> sa.ColumnElement:
+    """The product of (id) and (customer, amount in cents, time in milliseconds) modulo primes: a sum of
+    it moves when a value moves from one row to another."""
+    c = relation.columns
+    time_ = relation.parsed.get("ordered_at")
+    if time_ is None:
+        time_ = sa.func.julianday(c["ordered_at"])
+    cents = sa.func.coalesce(sa.cast(sa.func.round(c["amount"] * 100), sa.Integer), -7)
+    millis = sa.func.coalesce(sa.cast(sa.func.round(time_ * 86400000), sa.Integer), -3)
+    x = _number_of(c["order_id"]) % 2147483647 + 1
+    y = ((_number_of(c["customer_id"]) % 2147483647) * 1000003 + cents * 7919 + millis) % 2147483629 + 1
+    return (x * y) % 1000000007
+
+
 def row_hash(source, relation) -> sa.ColumnElement:
     """A per-row integer hash of order id, customer, amount and time, below 2^31, in SQL of the dialect.
 
-    PostgreSQL: the first 32 bits of md5; MariaDB/MySQL: CRC32; DuckDB: hash() modulo a prime; SQLite:
-    the product of two polynomials over the last characters of the id and the customer, the amount in
-    cents and the time's epoch seconds, modulo a prime (a product, so moving a value between two rows
-    changes the sum).
+    PostgreSQL: the first 32 bits of md5; MariaDB/MySQL: CRC32; DuckDB: hash() modulo a prime; SQLite,
+    which has no hash function: ``_sqlite_hash``.
     """
     c = relation.columns
     name = source.engine.dialect.name
     raw_time = c["ordered_at"]
     parts = [c["order_id"], c["customer_id"], c["amount"], raw_time]
     if name == "sqlite":
-        order_id = sa.cast(c["order_id"], sa.Text)
-        customer = sa.func.coalesce(sa.cast(c["customer_id"], sa.Text), "")
-        cents = sa.func.coalesce(sa.cast(sa.func.round(c["amount"] * 100), sa.Integer), -7)
-        seconds = sa.func.coalesce(
-            sa.cast(sa.func.round((sa.func.julianday(raw_time) - 2440587.5) * 86400), sa.Integer), -3
-        )
-        x = (_chars(order_id, 6, 131) * 31 + _chars(customer, 6, 137)) % 2147483647
-        y = (cents * 1000003 + seconds + _chars(customer, 4, 139) * 7 + sa.func.length(raw_time)) % 2147483629
-        return (x * y) % 1000000007
+        return _sqlite_hash(relation)
     text = sa.func.concat_ws("|", *(sa.func.coalesce(sa.cast(p, sa.Text), "~") for p in parts))
     if name == "postgresql":
         from sqlalchemy.dialects.postgresql import BIT
@@ -84,16 +97,25 @@ def month_key(source, relation) -> sa.ColumnElement:
     return sa.func.substr(sa.cast(raw, sa.String(40)), 1, 7)
 
 
-def _orders(source):
-    relation = source.relation("orders")
-    return relation, source.row("orders")
+def _orders(source, start: dt.datetime | None = None, end: dt.datetime | None = None):
+    """The orders relation and its row; on SQLite with its text times parsed once per row (the rows in
+    [start, end) when given, read through the time index where there is a start)."""
+    from ..source import Row
+
+    if end is None:
+        return source.relation("orders"), source.row("orders")
+    raw = source.row("orders").ordered_at
+    parsed = source.parsed_relation("orders", raw.range(start, end))
+    if parsed is None:
+        return source.relation("orders"), source.row("orders")
+    return parsed, Row(source, parsed)
 
 
 def fingerprint_query(source, old_cutoff: dt.datetime, new_cutoff: dt.datetime):
     """Per (month, part): count, amount sum, positive orders and the sum of row hashes of the rows before
     ``new_cutoff``; part 0 is the rows before ``old_cutoff`` (what the stored fingerprint covers), part 1
     the rows between the cutoffs (which this run adds)."""
-    relation, t = _orders(source)
+    relation, t = _orders(source, None, new_cutoff)
     amount = relation.columns["amount"]
     rows = source.once_per_row(
         sa.select(
@@ -119,8 +141,8 @@ def fingerprint_query(source, old_cutoff: dt.datetime, new_cutoff: dt.datetime):
 
 def _day_rows(source, start: dt.datetime | None, first: dt.date, boundaries):
     """The valid-time rows in [start, boundaries[-1]) with their local day (start None: all before)."""
-    relation, t = _orders(source)
     end = boundaries[-1]
+    relation, t = _orders(source, start, end)
     where = [t.ordered_at.valid(), t.ordered_at < end]
     if start is not None:
         where += [t.ordered_at.range(start, end), t.ordered_at >= start]
@@ -246,8 +268,8 @@ def tail_query(source, bounds: list[dt.datetime]):
     rows with an amount, purchases and their amount; customer NULL is one group (guest orders)."""
     from ..buckets import bucket_of
 
-    relation, t = _orders(source)
     start, end = bounds[0], bounds[-1]
+    relation, t = _orders(source, start, end)
     rows = source.once_per_row(
         sa.select(
             relation.columns["customer_id"].label("customer_id"),
