@@ -80,13 +80,13 @@ class Scenario:
             ANSWERS.reset(token)
         return [r.to_json() for r in results]
 
-    def provider(self, now, full: bool = False) -> Provider:
+    def provider(self, now, recompute: str = "never") -> Provider:
         return Provider(
             self.config,
             self.state,
             late_data=7 * 86400,
-            recompute="never",
-            full=full,
+            recompute=recompute,
+            full=False,
             verify_every=0,
             now=now,
         )
@@ -229,15 +229,7 @@ def test_changed_older_rows_and_settings_recompute_everything(tmp_path):
         refresh = scenario.provider(now)
         scenario.results("last-week", now, refresh)
         assert refresh.last_refresh.reason == "the mapping, timezone or week start changed"
-        weekly = Provider(
-            scenario.config,
-            scenario.state,
-            late_data=7 * 86400,
-            recompute="weekly",
-            full=False,
-            verify_every=0,
-            now=now + dt.timedelta(days=8),
-        )
+        weekly = scenario.provider(now + dt.timedelta(days=8), recompute="weekly")
         scenario.results("last-week", now + dt.timedelta(days=8), weekly)
         assert weekly.last_refresh.kind == "full" and "recompute" in weekly.last_refresh.reason
     finally:
