@@ -28,7 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -159,12 +159,23 @@ def main(argv: list[str] | None = None) -> int:
     figures["load"] = round(load, 2)
     figures["cores"] = os.cpu_count()
     figures["kind"] = "incremental"
+    figures["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    figures["kpicore_commit"] = _commit()
     line = json.dumps(figures)
     print(line)
     with args.results.open("a", encoding="utf-8") as handle:
         handle.write(line + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+def _commit() -> str:
+    import subprocess
+
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=BENCHMARKS
+    )
+    return done.stdout.strip()
 
 
 def check(full, second) -> None:
