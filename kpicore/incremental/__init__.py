@@ -48,18 +48,12 @@ def answering(config, surface: str, *, full: bool = False) -> Iterator[object | 
     source = getattr(config, "source", None)
     mode = getattr(source, "incremental", "auto")
     on = mode == "on" or (mode == "auto" and (surface in AUTO_ON or full))
-    engine = None
-    if on and source is not None:
-        try:
-            engine = open_state(state_url(config))
-        except Exception as error:  # the aggregates are an optimisation
-            log.warning("incremental aggregates not used (%s): computing from every order", error)
-    if engine is None:
+    if not on or source is None:
         yield None
         return
     provider = Provider(
         config,
-        engine,
+        lambda: open_state(state_url(config)),
         late_data=source.late_data,
         recompute=config.serve.get("recompute", "weekly"),
         full=full,

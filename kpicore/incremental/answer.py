@@ -131,13 +131,20 @@ class Provider:
     def __init__(
         self, config, engine, *, late_data: float, recompute: str, full: bool, verify_every: float, now=None
     ):
-        self.config, self.engine, self.now = config, engine, now  # now: a fixed clock (tests, benchmarks)
+        # engine: the state database, or a function opening it (on first need: a call without clv or
+        # repeat_purchase_rate opens nothing); now: a fixed clock (tests, benchmarks).
+        self.config, self._engine, self.now = config, engine, now
         self.late_data, self.recompute, self.full = late_data, recompute, full
         self.verify_every = verify_every
         self.last_refresh: store.Refresh | None = None
         #: How many compute calls were answered from the aggregates.
         self.answered = 0
-        self._key = str(engine.url)
+
+    @property
+    def engine(self):
+        if callable(self._engine):
+            self._engine = self._engine()
+        return self._engine
 
     def __call__(self, source, the_plan, windows, config) -> dict | None:
         keys = wanted(the_plan)
@@ -150,7 +157,8 @@ class Provider:
         if any(c not in relation.columns or c in relation.missing for c in COLUMNS):
             return None
         try:
-            checked = CHECKED.get(self._key)
+            key = str(self.engine.url)
+            checked = CHECKED.get(key)
             if self.full or checked is None or time.monotonic() - checked >= self.verify_every:
                 self.last_refresh = store.refresh(
                     source,
@@ -162,7 +170,7 @@ class Provider:
                     now=self.now,
                 )
                 self.full = False
-                CHECKED[self._key] = time.monotonic()
+                CHECKED[key] = time.monotonic()
                 log.info("incremental aggregates: %s %s", self.last_refresh.kind, self.last_refresh.reason)
             cutoff = dt.datetime.fromisoformat(store.read_meta(self.engine)["cutoff"])
             if not answerable(source, windows, cutoff):
