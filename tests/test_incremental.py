@@ -234,3 +234,27 @@ def test_changed_older_rows_and_settings_recompute_everything(tmp_path):
         assert weekly.last_refresh.kind == "full" and "recompute" in weekly.last_refresh.reason
     finally:
         harness.close()
+
+
+def test_settings_are_checked(tmp_path):
+    from pathlib import Path
+
+    from kpicore.config import parse_config
+    from kpicore.delivery.check import serve_problems
+    from kpicore.errors import ConfigError
+
+    where = Path(tmp_path / "kpi.toml")
+    config = parse_config({"source": {"incremental": "on", "late_data": "3d"}}, where)
+    assert (config.source.incremental, config.source.late_data) == ("on", 3 * 86400)
+    assert parse_config({}, where).source.late_data == 7 * 86400
+    for bad, message in (
+        ({"incremental": "sometimes"}, 'is not one of "auto", "on", "off"'),
+        ({"late_data": "7"}, "is not a duration"),
+        ({"incremantal": "on"}, "did you mean 'incremental'"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_config({"source": bad}, where)
+    weekly = parse_config({"serve": {"recompute": "weekly"}}, where)
+    assert serve_problems(weekly, KpiHarness(tmp_path).registry()) == []
+    hourly = parse_config({"serve": {"recompute": "hourly"}}, where)
+    assert any("'hourly' is not one of" in p for p in serve_problems(hourly, KpiHarness(tmp_path).registry()))
