@@ -42,7 +42,9 @@ TOP_LEVEL_KEYS = (
 TABLE_KEYS = tuple(key for key in TOP_LEVEL_KEYS[TOP_LEVEL_KEYS.index("targets") :] if key != "sync")
 #: The calendars dates are shown in (``calendar``); periods are Gregorian underneath in every one.
 CALENDARS = ("gregorian", "persian")
-SOURCE_KEYS = ("url", "timezone", "timeout", "schema", "email")
+#: ``[source] incremental``: where the incremental lifetime aggregates are used.
+INCREMENTAL_MODES = ("auto", "on", "off")
+SOURCE_KEYS = ("url", "timezone", "timeout", "schema", "email", "incremental", "late_data")
 ENTITY_KEYS = ("table", "query", "columns", "dimensions", "scale")
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -84,6 +86,10 @@ class SourceConfig:
     calendar: str = "gregorian"
     named_dimensions: tuple[str, ...] = ()
     cache_dir: Path | None = None
+    #: ``incremental``: where the lifetime aggregates are used ("auto", "on", "off"; kpicore.incremental).
+    incremental: str = "off"
+    #: ``late_data``: seconds of recent rows read live each time rather than aggregated (default 7 days).
+    late_data: float = 7 * 86400.0
 
 
 @dataclass
@@ -282,6 +288,14 @@ def parse_config(raw: dict[str, Any], path: Path | None = None) -> Config:
         source.timeout = parse_duration(source_raw["timeout"], f"{where}: source.timeout", seconds=True)
     if "schema" in source_raw:
         source.schema = _expect(source_raw["schema"], str, f"{where}: source.schema", "a schema name")
+    if "incremental" in source_raw:
+        source.incremental = source_raw["incremental"]
+        if source.incremental not in INCREMENTAL_MODES:
+            raise ConfigError(
+                f'{where}: source.incremental: {source.incremental!r} is not one of "auto", "on", "off"'
+            )
+    if "late_data" in source_raw:
+        source.late_data = parse_duration(source_raw["late_data"], f"{where}: source.late_data", zero=True)
     source.email = _expect(
         source_raw.get("email"), (str, type(None)), f"{where}: source.email", "an email address"
     )

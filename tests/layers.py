@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "data_check",
             "state",
             "tables",
+            "incremental",
         },
     ),
     ("presentation", {"formatting", "charts", "presentation"}),

@@ -152,7 +152,7 @@ def test_postgres_scheme_opens_the_state_database(postgres_database, tmp_path):
     engine = open_state(configured_state_url(config))
     assert engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
     with engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0008"
 
 
 @pytest.fixture

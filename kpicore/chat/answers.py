@@ -330,19 +330,21 @@ class Answerer:
     def compute_live(self, request: MetricRequest, dimension: str | None) -> list[MetricResult]:
         """Compute the request in the source, store the values, and return the results."""
         from kpicore.compute import compute, select_metrics
+        from kpicore.incremental import answering
         from kpicore.state import store_results, store_trend
 
         metrics = select_metrics(request.metrics, self.registry)
         source = self.source()
-        results = compute(
-            metrics,
-            request.period,
-            source,
-            config=self.config,
-            by=dimension,
-            trend=self.settings.trend,
-            compare="last-year" if request.year_over_year else None,
-        )
+        with answering(self.config, "chat"):
+            results = compute(
+                metrics,
+                request.period,
+                source,
+                config=self.config,
+                by=dimension,
+                trend=self.settings.trend,
+                compare="last-year" if request.year_over_year else None,
+            )
         store_results(self.config, results, source.display, dimension)
         store_trend(self.config, results, source.display)
         if request.year_over_year:

@@ -44,11 +44,16 @@ if TYPE_CHECKING:
     metavar="SECONDS",
     help="Stop a query after this many seconds, for this run ([source] timeout, default 60).",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Recompute the incremental lifetime aggregates of clv and repeat_purchase_rate from every order.",
+)
 @context.wide_option
 @context.locale_option
 @context.config_option
 def compute_command(
-    metrics, period, source, tz, dimension, trend, compare, output, timeout, wide, locale, config_path
+    metrics, period, source, tz, dimension, trend, compare, output, timeout, full, wide, locale, config_path
 ):
     """Compute METRICS (or `all`) for a period, in the source database.
 
@@ -59,6 +64,7 @@ def compute_command(
       kpi compute revenue --period 2026-W47 --compare last-year
     """
     from ..compute import compute, select_metrics
+    from ..incremental import answering
     from ..state import store_results
     from . import output as out
 
@@ -72,7 +78,10 @@ def compute_command(
     context.note_future(the_period)
     the_source = context.open_source(config, source, reg)
     try:
-        with _progress(f"Computing {len(chosen)} metric(s) for {the_period.label}") as progress:
+        with (
+            _progress(f"Computing {len(chosen)} metric(s) for {the_period.label}") as progress,
+            answering(config, "compute", full=full),
+        ):
             results = compute(
                 chosen,
                 the_period,

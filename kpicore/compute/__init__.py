@@ -13,11 +13,13 @@ from .bucketed import BUCKETED_AGGREGATES, NULL_BUCKET, BucketQuery, bucket_quer
 from .engine import compute
 from .planning import COMPARISONS, Plan, plan, select_metrics
 from .queries import columns_read, entity_queries, plan_queries, preview_sql
+from .running import ANSWERS
 from .segments import segment_history
 from .sql import measure_query, plain_queries, segment_expression
 from .values import NONE_SEGMENT
 
 __all__ = [
+    "ANSWERS",
     "BUCKETED_AGGREGATES",
     "COMPARISONS",
     "NONE_SEGMENT",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from kpicore.errors import ConfigError
 from kpicore.settings import closest, key_problems
 
-SERVE_KEYS = ("notify", "retries", "backoff", "tick", "lease", "public_url", "chart_ttl")
+SERVE_KEYS = ("notify", "retries", "backoff", "tick", "lease", "public_url", "chart_ttl", "recompute")
 
 
 def channel_setting_problems(config, registry) -> list[str]:
@@ -81,6 +81,13 @@ def serve_problems(config, registry) -> list[str]:
 
     where = f"{_file_name(config)}: [serve]"
     problems = key_problems(config.serve, SERVE_KEYS, where) + chart_link_problems(config)
+    if "recompute" in config.serve:
+        from kpicore.incremental import check_recompute
+
+        try:
+            check_recompute(config.serve["recompute"], f"{where}.recompute")
+        except ConfigError as error:
+            problems.append(str(error))
     notify = config.serve.get("notify", [])
     if not isinstance(notify, list) or not all(isinstance(d, str) for d in notify):
         problems.append(f'{where}.notify: expected a list of destinations, e.g. ["slack:#ops"]')

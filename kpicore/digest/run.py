@@ -55,6 +55,7 @@ def compute_digest(
     trend, e.g. what `kpi demo` already computed) are reused instead of recomputed.
     """
     from kpicore.compute import compute, select_metrics
+    from kpicore.incremental import answering
 
     reusable = {
         result.metric: result
@@ -72,7 +73,8 @@ def compute_digest(
             computed.append((None, [reusable[name] for name in names]))
             continue
         metrics = select_metrics(names, registry)
-        results = compute(metrics, period, source, config=config, by=dimension, trend=spec.trend or None)
+        with answering(config, "digest"):
+            results = compute(metrics, period, source, config=config, by=dimension, trend=spec.trend or None)
         computed.append((dimension, results))
     return computed
 
