@@ -126,7 +126,9 @@ def test_every_migration_from_0001_ends_at_the_live_table_and_keeps_rows(state_u
     assert [
         d
         for d in differences
-        if any(t in repr(d) for t in ("deliveries", "follows", "request_claims", "chart_links", "incremental_"))
+        if any(
+            t in repr(d) for t in ("deliveries", "follows", "request_claims", "chart_links", "incremental_")
+        )
     ] == []
     unique = sa.inspect(engine).get_unique_constraints("deliveries")
     assert [sorted(u["column_names"]) for u in unique] == [

@@ -67,14 +67,14 @@ def values(source, engine, windows, keys: set[str], cutoff: dt.datetime) -> list
     zone = source.timezone
     stored = sorted(store.read_days(engine).items())
     order = [day for day, _ in stored]
-    running = {k: [0] for k in store.DAY_COUNTS}
+    running: dict[str, list[float]] = {k: [0] for k in store.DAY_COUNTS}
     for _, row in stored:
         for k in store.DAY_COUNTS:
             running[k].append(running[k][-1] + row[k])
     at_cutoff = {k: running[k][-1] for k in store.DAY_COUNTS}
     later = sorted({w.end for w in windows if w.end > cutoff})
     tail = _tail(source, engine, [cutoff, *later]) if later else {}
-    answers = []
+    answers: list[dict[str, float]] = []
     for window in windows:
         end = window.end
         if end <= cutoff:

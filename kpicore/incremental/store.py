@@ -348,7 +348,8 @@ def merge_customer(stored, groups, counts) -> dict:
 
 def grouped_by_customer(batches):
     """(customer, [(key, orders, purchases, amount)]) from rows ordered by customer, across batches."""
-    current, groups = None, []
+    current = None
+    groups: list[tuple[object, list]] = []
     for batch in batches:
         for row in batch:
             customer = str(row.customer_id)
