@@ -349,7 +349,7 @@ def merge_customer(stored, groups, counts) -> dict:
 def grouped_by_customer(batches):
     """(customer, [(key, orders, purchases, amount)]) from rows ordered by customer, across batches."""
     current = None
-    groups: list[tuple[object, list]] = []
+    groups: list[tuple[int, int, int, float]] = []
     for batch in batches:
         for row in batch:
             customer = str(row.customer_id)
