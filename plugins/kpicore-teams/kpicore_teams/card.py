@@ -113,7 +113,8 @@ def _fitting(section: Section, url: str | None, rtl: bool, limit: int) -> list[l
     if len(encoded(payload(card(elements, rtl=rtl)))) + 512 <= limit or not section.lines:
         return [elements]
     # A metric with very many segments: cut between its lines, the title on the first piece.
-    pieces, lines = [], list(section.lines)
+    pieces: list[list[dict[str, Any]]] = []
+    lines = list(section.lines)
     while lines:
         take = len(lines)
         while take > 1:
