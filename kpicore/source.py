@@ -188,18 +188,7 @@ class Source:
         columns: dict[str, sa.ColumnElement]
         missing: dict[str, str]
         if entity.derive is not None:
-            self._deriving.append(set())
-            try:
-                from_, columns, storage = entity.derive(self)
-            finally:
-                read = self._deriving.pop()
-            self.derived_from[name] = read
-            missing = {}
-            for other in read:  # a derivation reads its entities' columns as it likes: any missing one counts
-                built = self._relations.get(other)
-                if isinstance(built, Relation) and built.missing:
-                    missing.update(dict.fromkeys(columns, next(iter(built.missing.values()))))
-            return Relation(entity, from_, columns, storage, origin="derived", missing=missing)
+            return self._derived_relation(name, entity)
         mapping = self.config.entities.get(name)
         unread = sorted(set(mapping.options) - set(self.entity_options)) if mapping is not None else []
         if unread:
@@ -262,6 +251,22 @@ class Source:
         return Relation(
             entity, from_, columns, storage, dimensions, origin, unparsed=unparsed, missing=missing
         )
+
+    def _derived_relation(self, name: str, entity: Entity) -> Relation:
+        """The relation of an entity derived from others (``entity.derive``), missing what they miss."""
+        assert entity.derive is not None
+        self._deriving.append(set())
+        try:
+            from_, columns, storage = entity.derive(self)
+        finally:
+            read = self._deriving.pop()
+        self.derived_from[name] = read
+        missing: dict[str, str] = {}
+        for other in read:  # a derivation reads its entities' columns as it likes: any missing one counts
+            built = self._relations.get(other)
+            if isinstance(built, Relation) and built.missing:
+                missing.update(dict.fromkeys(columns, next(iter(built.missing.values()))))
+        return Relation(entity, from_, columns, storage, origin="derived", missing=missing)
 
     def _from_clause(self, entity: Entity, mapping: EntityMapping) -> tuple[sa.FromClause, str]:
         if mapping.query:

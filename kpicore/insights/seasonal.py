@@ -1,0 +1,347 @@
+"""The seasonal band of an unusual change: each earlier season's effect at the same point of the year
+(or week), measured against the level around it, moving holidays included, put back on the plain band
+(the method is described in :mod:`kpicore.insights.unusual`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from .bands import (
+    AGREE,
+    DEFAULTS,
+    MAD_TO_SD,
+    MAX_SEASONS,
+    SEASONS,
+    SIGNIFICANT,
+    Band,
+    _median,
+    noise_floor,
+    plain_band,
+)
+
+
+def reach(season: int) -> int:
+    """Neighbours on each side of an earlier season's point that give the level around it."""
+    return 13 if season >= 52 else max(2, season // 2)
+
+
+def year_lags(labels: Sequence[str]) -> list[int | None]:
+    """For each weekly label (``2026-W47``), how many positions back the same ISO week number of the
+    year before lies (W53 with W52, as year over year compares; 53 after a 53-week year); None where
+    that is before the first label. Other labels: None (the season's length applies)."""
+    lags: list[int | None] = []
+    for position, label in enumerate(labels):
+        lag = None
+        if len(label) == 8 and label[4:6] == "-W":
+            year, week = int(label[:4]), int(label[6:])
+            weeks_before = date(year - 1, 12, 28).isocalendar().week
+            then = date.fromisocalendar(year - 1, min(week, weeks_before), 1)
+            lag = (date.fromisocalendar(year, week, 1) - then).days // 7
+        lags.append(lag if lag is not None and position - lag >= 0 else None)
+    return lags
+
+
+def _level_around(values: Sequence[float | None], point: int, season: int) -> tuple[float, float] | None:
+    """(level, robust SD) at ``point`` from its neighbours, along their local slope (a growing business),
+    leaving out those far from the rest (a season's peak, up to half a reach long)."""
+    width = reach(season)
+    around = tuple(
+        (i - point, values[i])
+        for i in range(max(0, point - width), min(len(values), point + width + 1))
+        if i != point and values[i] is not None
+    )
+    return _level_of(around, width)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _level_of(around: tuple[tuple[int, float], ...], width: int) -> tuple[float, float] | None:
+    """``_level_around()`` on the (offset, value) neighbours: a pure function of them, computed once
+    for the many bands that read the same earlier weeks."""
+    if len(around) < width:
+        return None
+    for _ in range(2):
+        before = [v for i, v in around if i < 0]
+        after = [v for i, v in around if i > 0]
+        slope = (_median(after) - _median(before)) / (width + 1) if before and after else 0.0
+        residuals = [v - slope * i for i, v in around]
+        level = _median(residuals)
+        spread = MAD_TO_SD * _median([abs(r - level) for r in residuals])
+        kept = tuple(
+            p for p, r in zip(around, residuals, strict=True) if abs(r - level) <= SIGNIFICANT * spread
+        )
+        if spread == 0 or len(kept) == len(around) or len(kept) < width:
+            break
+        around = kept
+    return level, spread
+
+
+def _effect(
+    values: Sequence[float | None], point: int, season: int, ratio: bool, bar: float = 0.0
+) -> float | None:
+    """The seasonal effect at an earlier ``point`` against the level around it: 0 unless it stands out
+    by more than ``bar`` (default ``SIGNIFICANT``) robust SDs; None when it cannot be measured."""
+    if not 0 <= point < len(values):
+        return None
+    value = values[point]
+    if value is None:
+        return None
+    found = _level_around(values, point, season)
+    if found is None or (ratio and found[0] <= 0):
+        return None
+    level, spread = found
+    if abs(value - level) <= (bar or SIGNIFICANT) * spread:
+        return 0.0
+    return value / level - 1 if ratio else value - level
+
+
+def _earlier(position: int, lags: Sequence[int | None], season: int, seasons: int) -> list[int]:
+    """The positions of the same point in up to ``seasons`` earlier seasons, most recent first."""
+    found: list[int] = []
+    while len(found) < seasons:
+        lag = lags[position] if lags else season
+        if lag is None or position - lag < 0:
+            break
+        position -= lag
+        found.append(position)
+    return found
+
+
+@dataclass(frozen=True)
+class Season:
+    """A point's seasonal effect (``effect``, put on its expected value) and every reading the band
+    must allow (``readings``: the seasons' disagreements, a peak beside it); None: no earlier season."""
+
+    effect: float
+    readings: tuple[float, ...]
+    seasons: int
+    #: The SD of a week's value around its level then, as the effect's own unit: how unsure it is.
+    uncertainty: float = 0.0
+
+
+def seasonal_effect(
+    values: Sequence[float | None],
+    position: int,
+    season: int,
+    *,
+    ratio: bool,
+    lags: Sequence[int | None] = (),
+    move: int = 1,
+    holidays: Sequence[frozenset[str]] = (),
+) -> Season | None:
+    """The seasonal effect of ``values[position]`` from the earlier seasons in ``values`` (see the
+    module docstring); None when no earlier season is there. ``holidays``: per value, the moving
+    holidays its period holds (:func:`kpicore.insights.holidays.holidays_of`)."""
+    earlier = _earlier(position, lags, season, MAX_SEASONS)
+    mine = holidays[position] if holidays else frozenset()
+    effects: list[
+        float
+    ] = []  # each season's, counted from AGREE robust SDs (agreeing seasons are evidence enough)
+    strong = 0.0
+    for then in earlier:
+        effect = _effect(values, then, season, ratio, AGREE)
+        if effect is None:
+            break
+        if holidays and holidays[then] - mine:
+            effect = 0.0  # that week held a holiday this one does not: its effect was the holiday's
+        elif not effects:
+            strong = _effect(values, then, season, ratio) or 0.0
+        effects.append(effect)
+    if not effects:
+        return None
+    effect, readings = _combine(effects, strong)
+    readings.update(_moved(values, earlier[: len(effects)], season, ratio, move))
+    for name in sorted(mine - (holidays[earlier[0]] if holidays else frozenset())):
+        found = _holiday(values, earlier[: len(effects)], name, season, ratio, holidays)
+        if found is not None:
+            extra, options = found
+            effect = _add(effect, extra, ratio)
+            readings = {_add(r, o, ratio) for r in readings for o in options}
+    readings.add(effect)
+    uncertainty = 0.0
+    if any(readings):
+        level, spread = _level_around(values, earlier[0], season) or (1.0, 0.0)
+        uncertainty = spread / level if ratio and level > 0 else spread
+    return Season(effect, tuple(sorted(readings)), len(effects), uncertainty)
+
+
+def _combine(effects: list[float], strong: float) -> tuple[float, set[float]]:
+    """One effect from each earlier season's (most recent first), and the readings the band must
+    allow: seasons that agree in sign, the smaller of two, the median of more (else none); one season
+    (``strong``: its effect counted from ``SIGNIFICANT`` robust SDs): a peak, or a one-off? Both."""
+    if len(effects) >= 2:
+        agreeing = [e for e in effects if e > 0] if sum(e > 0 for e in effects) >= 2 else []
+        agreeing = agreeing or ([e for e in effects if e < 0] if sum(e < 0 for e in effects) >= 2 else [])
+        effect = min(agreeing, key=abs) if len(agreeing) == 2 else statistics.median(agreeing or [0.0])
+        return effect, set()
+    return strong, {0.0}
+
+
+def _add(effect: float, other: float, ratio: bool) -> float:
+    return (1 + effect) * (1 + other) - 1 if ratio else effect + other
+
+
+#: Weeks either side of the same week a year before where a moving holiday is looked for.
+HOLIDAY_REACH = 8
+
+
+def _holiday(values, earlier: list[int], name: str, season: int, ratio: bool, holidays):
+    """(effect, readings) of the moving holiday ``name`` from the weeks that held it in the earlier
+    seasons (each found near ``earlier``'s position), as :func:`_combine` reads them; None when no
+    earlier season held it."""
+    effects = []
+    for then in earlier:
+        held = [
+            p
+            for p in range(max(0, then - HOLIDAY_REACH), min(len(values), then + HOLIDAY_REACH + 1))
+            if name in holidays[p]
+        ]
+        effect = _effect(values, held[0], season, ratio, AGREE) if held else None
+        if effect is None:
+            break
+        effects.append(effect)
+    if not effects:
+        return None
+    # The calendar says a holiday is there: an effect standing out by AGREE robust SDs counts from
+    # one season on, and seasons that agree give their mean (the smaller of two would understate it).
+    same = [e for e in effects if e and (e > 0) == (effects[0] > 0)]
+    if len(effects) == 1:
+        return effects[0], {0.0, effects[0]}
+    effect = statistics.fmean(same) if len(same) >= 2 else 0.0
+    return effect, {effect}
+
+
+def _moved(values, earlier: list[int], season: int, ratio: bool, move: int) -> set[float]:
+    """The effects of a peak up to ``move`` periods beside this point a season ago, when it may be a
+    holiday that moved: with one season, any; with more, one that was not beside it the season before
+    (a fixed peak next door makes this an ordinary week) but was near it then (it recurs; a one-off
+    does not)."""
+    found = set()
+    for offset in (o for step in range(1, move + 1) for o in (-step, step)):
+        beside = _effect(values, earlier[0] + offset, season, ratio)
+        if not beside:
+            continue
+        if len(earlier) >= 2:
+            then = [_effect(values, earlier[1] + o, season, ratio, AGREE) for o in range(-move - 2, move + 3)]
+            same_side = [e for e in then if e and (e > 0) == (beside > 0)]
+            fixed = then[offset + move + 2]
+            if not same_side or (fixed and (fixed > 0) == (beside > 0)):
+                continue
+        found.add(beside)
+    return found
+
+
+def band(
+    values: Sequence[float | None],
+    kind: str,
+    *,
+    threshold: float = DEFAULTS["threshold"],
+    window: int = DEFAULTS["window"],
+    level_window: int = DEFAULTS["level_window"],
+    min_history: int = DEFAULTS["min_history"],
+    seasons: int = DEFAULTS["seasons"],
+    holiday_move: int = DEFAULTS["holiday_move"],
+    lags: Sequence[int | None] = (),
+    holidays: Sequence[frozenset[str]] = (),
+) -> Band | None:
+    """The band for the LAST of ``values`` (oldest first), periods of ``kind``: seasonal when the
+    history holds ``seasons`` earlier seasons, else plain (``fallback`` set when a season applies).
+    ``lags``: per value, the positions back to the same period a year before (:func:`year_lags`), for
+    weeks whose years have 53 weeks; by default the season's length."""
+    season = SEASONS.get(kind)
+    if season is not None and values and values[-1] is not None:
+        found = _seasonal_band(
+            values,
+            season,
+            threshold,
+            window,
+            level_window,
+            min_history,
+            seasons,
+            holiday_move,
+            lags,
+            holidays,
+        )
+        if found is not None:
+            return found
+    found = plain_band(
+        values, threshold=threshold, window=window, level_window=level_window, min_history=min_history
+    )
+    if found is None:
+        return None
+    return Band(
+        found.expected, found.scale, threshold, "plain", None, found.history, fallback=season is not None
+    )
+
+
+def _seasonal_band(
+    values, season, threshold, window, level_window, min_history, seasons, move, lags, holidays
+):
+    ratio = all(v > 0 for v in values if v is not None)
+    last = len(values) - 1
+    move = move if season >= 52 else 0  # holidays move within a year of weeks, not a week of days
+    holidays = holidays if season >= 52 else ()
+    own = seasonal_effect(values, last, season, ratio=ratio, lags=lags, move=move, holidays=holidays)
+    if own is None or own.seasons < seasons:
+        return None
+    adjusted = list(values)
+    for position in range(max(0, last - window - 2 * level_window), last):
+        if values[position] is None:
+            continue
+        found = seasonal_effect(values, position, season, ratio=ratio, lags=lags, move=0, holidays=holidays)
+        if found is None:
+            # No earlier season to tell: a point far from the level around it (last year's peak, seen
+            # once) stands in at that level, so it neither widens the band nor pulls the line.
+            outlier = _effect(values, position, season, ratio)
+            if outlier:
+                adjusted[position] = values[position] / (1 + outlier) if ratio else values[position] - outlier
+        else:
+            effect = _best_reading(values, position, season, ratio, found) if any(found.readings) else 0.0
+            adjusted[position] = values[position] / (1 + effect) if ratio else values[position] - effect
+    # the noise of the weeks the season left as they were (a week set at its level has none)
+    kept = [v if a == v else None for v, a in zip(values[:last], adjusted[:last], strict=True)]
+    band = plain_band(
+        adjusted,
+        threshold=threshold,
+        window=window,
+        level_window=level_window,
+        min_history=min_history,
+        floor=noise_floor(kept, 2 * window),
+    )
+    if band is None:
+        return None
+    edges = []
+    for effect in own.readings:
+        center = band.expected * (1 + effect) if ratio else band.expected + effect
+        # the band's own width (noise grows with the square root of a peak: counts), and the effect's
+        # uncertainty, measured from a few noisy weeks a season ago
+        noise = band.scale * (math.sqrt(1 + effect) if ratio else 1)
+        unsure = (band.expected * own.uncertainty if ratio else own.uncertainty) if effect else 0.0
+        half = threshold * math.hypot(noise, unsure)
+        edges.append((center - half, center + half))
+    low, high = min(e[0] for e in edges), max(e[1] for e in edges)
+    expected, scale = (low + high) / 2, (high - low) / (2 * threshold)
+    if len(own.readings) == 1:
+        expected = band.expected * (1 + own.effect) if ratio else band.expected + own.effect
+    return Band(expected, scale, threshold, "seasonal", season, band.history)
+
+
+def _best_reading(values, position: int, season: int, ratio: bool, found: Season) -> float:
+    """Of an earlier point's seasonal readings, the one its own value bears out: the effect that brings
+    it nearest the level around it. A week of the history is known, so a peak a year before that did
+    not come back (a one-off then) is not taken out of it, and a peak that did is."""
+    around = _level_around(values, position, season)
+    if around is None:
+        return found.effect
+    level = around[0]
+    value = values[position]
+
+    def left(effect: float) -> float:
+        return abs((value / (1 + effect) if ratio else value - effect) - level)
+
+    return min(found.readings, key=left)
