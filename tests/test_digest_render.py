@@ -87,12 +87,16 @@ def test_html_has_a_chart_per_metric_with_trend():
     rendered = render(sample_spec(), sample_results(), "html", period_label=PERIOD, currency="EUR")
     with_trend = [r.metric for r in sample_results() if r.trend]
     assert list(rendered.charts) == with_trend
-    referenced = re.findall(r'src="cid:([^"]+)"', rendered.body)
+    referenced = re.findall(r'src(?:set)?="cid:([^"]+)"', rendered.body)
     assert sorted(referenced) == sorted(rendered.images)
-    for png in rendered.images.values():
+    # Each chart twice: 800 x 340 for a wide screen, 560 x 400 (the <picture>'s source) for a phone.
+    assert sorted(rendered.images) == sorted(
+        [*rendered.charts.values()] + [f"phone-{c}" for c in rendered.charts.values()]
+    )
+    for content_id, png in rendered.images.items():
         assert png.startswith(PNG_SIGNATURE)
         width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-        assert (width, height) == (800, 340)
+        assert (width, height) == ((560, 400) if content_id.startswith("phone-") else (800, 340))
         assert 1000 < len(png) < 100_000
 
 
@@ -320,6 +324,7 @@ def test_renderer_draws_charts_once_for_html_and_slack(monkeypatch):
     monkeypatch.setattr(render_module, "draw_charts", lambda *a, **k: calls.append(1) or real(*a, **k))
     render_format = renderer(sample_spec(), sample_results(), period_label=PERIOD, currency="EUR")
     html, slack_rendering = render_format("html"), render_format("slack")
-    assert len(calls) == 1
-    assert html.images == slack_rendering.images and len(html.images) == 4
+    assert len(calls) == 2  # the wide charts and the phone charts, each once
+    assert len(html.images) == 8 and len(slack_rendering.images) == 4  # Slack gets the wide ones
+    assert {k: html.images[k] for k in slack_rendering.images} == slack_rendering.images
     assert render_format("text").images == {}

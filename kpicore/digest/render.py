@@ -141,6 +141,7 @@ class MetricView:
     #: Notes about the whole metric (count 0), such as a breakdown it cannot have.
     notes: list[str] = field(default_factory=list)
     chart_cid: str | None = None
+    phone_chart_cid: str | None = None
     chart_alt: str = ""
     #: "axis not from 0", translated, where the chart cannot write the language.
     chart_note: str = ""
@@ -343,16 +344,22 @@ def _period_range(results: list[MetricResult], locale: str) -> str:
 
 
 def draw_charts(
-    results: list[MetricResult], *, locale: str = "en", currency: str = "USD", calendar: str = "gregorian"
+    results: list[MetricResult],
+    *,
+    locale: str = "en",
+    currency: str = "USD",
+    calendar: str = "gregorian",
+    narrow: bool = False,
 ) -> dict[str, bytes]:
-    """A trend chart PNG for each available metric with at least two trend values: metric -> PNG."""
+    """A trend chart PNG (the phone chart with ``narrow``) for each available metric with at least two
+    trend values: metric -> PNG."""
     from kpicore.presentation.charts import trend_chart
 
     drawn = {}
     for result in results:
         if not result.ok or not result.trend:
             continue
-        png = trend_chart(result, locale=locale, currency=currency, calendar=calendar)
+        png = trend_chart(result, locale=locale, currency=currency, calendar=calendar, narrow=narrow)
         if png is not None:
             drawn[result.metric] = png
     return drawn
@@ -369,18 +376,27 @@ def renderer(
 
     ``options`` are render()'s keyword arguments (locale, currency, templates_dir, jinja_hook).
     """
-    drawn: dict[str, bytes] | None = None
+    drawn: dict[bool, dict[str, bytes]] = {}
 
-    def render_format(fmt: str) -> Rendered:
-        nonlocal drawn
-        if fmt in ("html", "slack") and options.get("charts") is not False and drawn is None:
-            drawn = draw_charts(
+    def charts_for(narrow: bool) -> dict[str, bytes]:
+        if narrow not in drawn:
+            drawn[narrow] = draw_charts(
                 results,
                 locale=options.get("locale", "en"),
                 currency=options.get("currency", "USD"),
                 calendar=options.get("calendar") or "gregorian",
+                narrow=narrow,
             )
-        return render(spec, results, fmt, period_label=period_label, chart_images=drawn, **options)  # type: ignore[arg-type]
+        return drawn[narrow]
+
+    def render_format(fmt: str) -> Rendered:
+        wide = phone = None
+        if fmt in ("html", "slack") and options.get("charts") is not False:
+            wide = charts_for(False)
+            phone = charts_for(True) if fmt == "html" else None
+        return render(  # type: ignore[misc]
+            spec, results, fmt, period_label=period_label, chart_images=wide, phone_images=phone, **options
+        )
 
     return render_format
 
@@ -412,13 +428,15 @@ def render(
     jinja_hook: Callable[[Any], Any] | None = None,
     charts: bool | None = None,
     chart_images: dict[str, bytes] | None = None,
+    phone_images: dict[str, bytes] | None = None,
     insights: Sequence[Any] = (),
 ) -> Rendered:
     """Render ``results`` (in digest order) as one format.
 
     ``charts`` (default: on for ``html`` and ``slack``) draws a PNG trend chart per metric that
     has a trend; the HTML references them as ``cid:`` images, the Slack channel uploads them.
-    ``chart_images`` (metric -> PNG, from draw_charts) reuses charts drawn for another format.
+    ``chart_images`` (metric -> PNG, from draw_charts) reuses charts drawn for another format, and
+    ``phone_images`` the HTML's phone charts (drawn with ``narrow``), which a small screen shows instead.
     ``insights`` (``kpicore.insights.Insight``, highest score first) are shown as written, in the
     locale, and can be named by the headline.
     Raises ConfigError for an unknown format or a template that is missing or not valid.
@@ -451,6 +469,10 @@ def render(
 
         if chart_images is None:
             chart_images = draw_charts(results, locale=locale, currency=currency, calendar=calendar)
+        if phone_images is None and fmt == "html":
+            phone_images = draw_charts(
+                results, locale=locale, currency=currency, calendar=calendar, narrow=True
+            )
         for view in views:
             png = chart_images.get(view.metric)
             if png is not None:
@@ -458,6 +480,12 @@ def render(
                 images[content_id] = png
                 chart_ids[view.metric] = content_id
                 view.chart_cid = content_id
+            phone = (phone_images or {}).get(view.metric)
+            if png is not None and phone is not None:
+                view.phone_chart_cid = chart_content_id(view.metric, narrow=True)
+                images[view.phone_chart_cid] = phone
+
+    from kpicore.presentation.charts import NARROW_SCREEN
 
     template_name = f"{spec.template}.{TEMPLATE_SUFFIXES[fmt]}"
     env = environment(templates_dir, jinja_hook)
@@ -479,6 +507,7 @@ def render(
             min_sample=spec.min_sample,
             period_label=period_label,
             period_range=_period_range(results, locale),
+            phone_screen=NARROW_SCREEN,
             locale=locale,
             currency=currency,
         )
