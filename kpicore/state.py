@@ -123,10 +123,22 @@ def store_results(config, results, source: str, dimension: str | None = None) ->
             "computed_at": now,
         }
         rows.append({**base, "segment": "", "value": result.value, "n": result.n})
+        before = _period_before(result)
         for segment in result.segments or []:
             rows.append(
                 {**base, "segment": f"{dimension}={segment.segment}", "value": segment.value, "n": segment.n}
             )
+            if before is not None and segment.previous_n is not None:
+                # The segment in the period before, so a stored answer orders segments by how they moved.
+                rows.append(
+                    {
+                        **base,
+                        **before,
+                        "segment": f"{dimension}={segment.segment}",
+                        "value": segment.previous,
+                        "n": segment.previous_n,
+                    }
+                )
     if not rows:
         return 0
     engine = open_state(state_url(config))
@@ -139,6 +151,16 @@ def store_results(config, results, source: str, dimension: str | None = None) ->
     with engine.begin() as connection:
         connection.execute(upsert)
     return len(rows)
+
+
+def _period_before(result) -> dict[str, str] | None:
+    """The span and label of the period ``result``'s segments were compared with: its trend's last but
+    one point (None without a trend that ends on the period)."""
+    trend = result.trend or []
+    if len(trend) < 2 or trend[-1].period != result.period or not trend[-2].start:
+        return None
+    point = trend[-2]
+    return {"start_utc": _utc(point.start), "end_utc": _utc(point.end), "period": point.period}
 
 
 def store_trend(config, results, source: str) -> int:
