@@ -228,3 +228,18 @@ def test_segment_names_are_plain_text_fields_shown_as_written():
             if "fields" not in b
             for name in names[:2]
         )
+
+
+def test_html_never_wraps_a_negative_amount_after_its_minus():
+    """A browser may wrap after "-" before a currency symbol: "(-" at a line's end, "₦1,833,660.00)" on
+    the next (seen at 390 px in Igbo). A word joiner after the minus keeps the number whole."""
+    from kpicore.digest.render import whole_numbers
+
+    assert whole_numbers("ruo (-₦1,833,660.00)") == "ruo (-\u2060₦1,833,660.00)"
+    assert whole_numbers("-1.8% and -0.60 pts") == "-1.8% and -0.60 pts"  # no break after - before a digit
+    # Any text of the page: here the title, as an insight's "(-₦1,833,660.00)" would be.
+    spec = sample_spec(title="Ego (-₦1,833,660.00)")
+    body = render(
+        spec, sample_results(), "html", period_label="2026-W47", locale="ig_NG", currency="NGN"
+    ).body
+    assert "-₦" not in body and "(-\u2060₦1,833,660.00)" in body

@@ -10,6 +10,7 @@ for its format (HTML autoescape; ``slack_escape`` and ``md_escape`` filters).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,6 +334,23 @@ def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[A
     return env
 
 
+#: A minus sign before a currency symbol (``-₦1,833,660.00``, ``-$5``): a browser may wrap the line
+#: after it, which splits the number.
+MINUS_BEFORE_SYMBOL = re.compile(r"-(?=\S)")
+
+
+def whole_numbers(text: str) -> str:
+    """``text`` with a word joiner (U+2060) after each minus before a currency symbol, which a browser
+    could wrap after, so no amount is broken across lines; what a reader sees is the same."""
+    import unicodedata
+
+    def join(match: re.Match[str]) -> str:
+        following = text[match.end()]
+        return "-\u2060" if unicodedata.category(following) == "Sc" else "-"
+
+    return MINUS_BEFORE_SYMBOL.sub(join, text)
+
+
 def _period_range(results: list[MetricResult], locale: str) -> str:
     for result in results:
         if result.start and result.end:
@@ -514,6 +532,8 @@ def render(
     except jinja2.TemplateError as error:
         raise ConfigError(f"Digest {spec.name!r}: template {template_name!r} failed: {error}") from error
 
+    if fmt == "html":
+        body = whole_numbers(body)
     rendered = Rendered(
         fmt=fmt,
         body=body,
