@@ -6,6 +6,7 @@ to the width Chromium shows the image at. Also: no chart text runs outside its i
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 import shutil
@@ -143,3 +144,7 @@ def test_every_chart_text_lies_inside_the_image(values, narrow):
     assert any(text.endswith("min") for text, _, _ in boxes)
     for text, _, (left, top, right, bottom) in boxes:
         assert left >= 0 and top >= 0 and right <= width and bottom <= height, (text, (left, right), width)
+    # and no two of them touch (a long value label leaves less room for the period labels)
+    for (a, _, box_a), (b, _, box_b) in itertools.combinations(boxes, 2):
+        apart = box_a[2] <= box_b[0] or box_b[2] <= box_a[0] or box_a[3] <= box_b[1] or box_b[3] <= box_a[1]
+        assert apart, (a, b, box_a, box_b)

@@ -97,7 +97,7 @@ def period_tick_positions(count: int, most: int = MAX_PERIOD_TICKS) -> list[int]
     the same step between all of them (4, 4, 4 weeks; never 4, 3, 4), at most ``most``."""
     if count <= most:
         return list(range(count))
-    step = next(s for s in range(1, count) if (count - 1) // s + 1 <= most)
+    step = next((s for s in range(1, count) if (count - 1) // s + 1 <= most), count)  # most 1: the last
     return list(range((count - 1) % step, count, step))
 
 
@@ -157,13 +157,19 @@ def trend_figure(
     label = _draw_line(axes, result, present, len(trend) - 1, locale, currency, latin)
     low, high = _draw_target(axes, result, low, high)
     _y_axis(axes, result, low, high, locale, currency, latin)
-    _x_axis(axes, trend, locale, latin, most=NARROW_PERIOD_TICKS if narrow else MAX_PERIOD_TICKS)
+    most = NARROW_PERIOD_TICKS if narrow else MAX_PERIOD_TICKS
+    _x_axis(axes, trend, locale, latin, most=most)
+    axes.set_xlim(-0.4, len(trend) - 0.4)  # _fit_label widens it for the value label
     _frame(axes, from_zero=result.unit in ZERO_BASELINE_UNITS, low=low, latin=latin)
     if label is not None:  # fitted before the layout, so the layout leaves no room for it outside
         _fit_label(figure, axes, label, len(trend) - 1)
     figure.tight_layout(pad=0.3)
     if label is not None:
         _fit_label(figure, axes, label, len(trend) - 1)
+    # Room taken by a long value label (105.2 min) can crowd the period labels: fewer, then.
+    while most > 1 and _period_labels_touch(figure, axes):
+        most -= 1
+        _x_axis(axes, trend, locale, latin, most=most)
     return figure
 
 
@@ -230,15 +236,13 @@ def _y_axis(axes, result: MetricResult, low: float, high: float, locale: str, cu
 
 
 def _x_axis(axes, trend, locale: str, latin: bool, *, most: int) -> None:
-    """Period labels at an even step ending on the current period, and the x range."""
-    last = len(trend) - 1
+    """At most ``most`` period labels, at an even step ending on the current period."""
     ticks = period_tick_positions(len(trend), most)
     axes.set_xticks(ticks, [formatting.period_tick(trend[i].period, locale, numeric=latin) for i in ticks])
     if ticks[0] == 0:
         # A label on the first period starts there instead of centring on it, so it never runs into
         # the y axis' lowest label (the "0" / "Sep 7" collision); later ones centre on their point.
         axes.get_xticklabels()[0].set_horizontalalignment("left")
-    axes.set_xlim(-0.4, last + 0.6)  # _fit_label widens it for the value label
 
 
 def _frame(axes, *, from_zero: bool, low: float, latin: bool) -> None:
@@ -257,6 +261,14 @@ def _frame(axes, *, from_zero: bool, low: float, latin: bool) -> None:
             axes.set_ylabel(_(NOT_FROM_ZERO), fontsize=TICK_FONT, color=PREVIOUS_COLOUR, labelpad=2)
     axes.grid(axis="y", color="#e5e7eb", linewidth=0.7)
     axes.set_axisbelow(True)
+
+
+def _period_labels_touch(figure, axes) -> bool:
+    """Whether two period labels are closer than a space's width (or overlap)."""
+    renderer = figure.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in axes.get_xticklabels() if t.get_text()]
+    gap = TICK_FONT * figure.dpi / 72 * 0.4
+    return any(b.x0 - a.x1 < gap for a, b in pairwise(boxes))
 
 
 def _fit_label(figure, axes, label, last: int) -> None:
