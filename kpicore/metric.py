@@ -46,6 +46,8 @@ class Measure:
     (``t.score``, ``t.churned_at``) and, for the second form, the period's bounds (``p.start``,
     ``p.end``). ``of`` is a column name or ``lambda t: <expression>``. ``warn`` marks a measure that
     counts invalid records: its count in the period is reported as a warning with that message.
+    ``note`` marks one that counts valid records the metric has no use for by what the source is
+    (posts from an export that carries no reach): when it counts any, the note is said, not a count.
     """
 
     aggregate: str
@@ -55,6 +57,7 @@ class Measure:
     time: str | None = None
     window: str = "in"
     warn: str | None = None
+    note: str | None = None
 
     @classmethod
     def count(cls, where=None, **options) -> Measure:

@@ -123,13 +123,35 @@ def store_results(config, results, source: str, dimension: str | None = None) ->
             "computed_at": now,
         }
         rows.append({**base, "segment": "", "value": result.value, "n": result.n})
+        before = _period_before(result)
         for segment in result.segments or []:
             rows.append(
                 {**base, "segment": f"{dimension}={segment.segment}", "value": segment.value, "n": segment.n}
             )
+            if before is not None and segment.previous_n is not None:
+                # The segment in the period before, so a stored answer orders segments by how they moved.
+                rows.append(
+                    {
+                        **base,
+                        **before,
+                        "segment": f"{dimension}={segment.segment}",
+                        "value": segment.previous,
+                        "n": segment.previous_n,
+                    }
+                )
     return _upsert_values(
         config, rows, lambda new: {k: new[k] for k in ("value", "n", "computed_at", "period")}
     )
+
+
+def _period_before(result) -> dict[str, str] | None:
+    """The span and label of the period ``result``'s segments were compared with: its trend's last but
+    one point (None without a trend that ends on the period)."""
+    trend = result.trend or []
+    if len(trend) < 2 or trend[-1].period != result.period or not trend[-2].start:
+        return None
+    point = trend[-2]
+    return {"start_utc": _utc(point.start), "end_utc": _utc(point.end), "period": point.period}
 
 
 def store_trend(config, results, source: str) -> int:

@@ -43,7 +43,7 @@ def check_structure(raw: bytes):
     html = html_part.get_content()
     images = {part["Content-ID"].strip("<>"): part.get_payload(decode=True) for part in image_parts}
     assert all(part.get_content_type() == "image/png" for part in image_parts)
-    referenced = re.findall(r'src="cid:([^"]+)"', html)
+    referenced = re.findall(r'src(?:set)?="cid:([^"]+)"', html)  # the <img> and the phone's <source>
     assert referenced and sorted(referenced) == sorted(images), "every cid: needs exactly one image part"
     assert all(png.startswith(PNG_SIGNATURE) for png in images.values())
     return message, plain.get_content(), html, images
@@ -60,7 +60,7 @@ def test_one_email_to_all_recipients(smtp_server):
     assert message["Message-ID"].strip() == delivery.message_ids[0]
     assert "Revenue: €48,210.50" in text and "▲ +6.8% vs €45,120.00 (✓ better)" in text
     assert "<h1" in html and "Weekly KPIs" in html
-    assert len(images) == 4
+    assert len(images) == 8  # four charts, each wide and for a phone
 
 
 def test_hostile_data_is_not_html(smtp_server):

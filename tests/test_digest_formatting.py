@@ -86,3 +86,15 @@ def test_small_percentages_and_point_changes_get_two_decimals():
     assert f.format_delta(-0.0615, None, "percent") == "-0.06 pts"
     assert f.format_delta(-15.48, None, "points") == "-15.5 pts"
     assert f.format_value(0.38147, "percent", "de_DE") == "0,38\xa0%"
+
+
+def test_a_change_that_rounds_to_zero_has_no_sign():
+    """Seen in the Malayalam demo digest: a segment's -0.004 pts printed as "-0.00 pts"."""
+    from kpicore.presentation.formatting import format_change
+
+    assert format_change(-0.004, None, "percent") == "0.00 pts"
+    assert (
+        format_change(0.0, None, "percent") == "0.0 pts"
+        and format_change(-0.01, None, "percent") == "-0.01 pts"
+    )
+    assert format_change(-0.04, None, "points") == "-0.04 pts"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 
 from kpicore.digest import render
@@ -47,7 +48,9 @@ def test_slack_data_values_cannot_format():
         # only the template's own bold (titles, values) may format: never a data value's marks
         assert not any(name.strip("*_~`") in word for word in words for name in names[:4]), (text, words)
     # the words a reader sees are the same: remove the invisible joiners and the names are whole
-    plain = seen.replace(WORD_JOINER, "")
+    fields = [f["text"] for m in rendered.messages for b in m["blocks"] for f in b.get("fields", [])]
+    assert all(WORD_JOINER not in field for field in fields)  # plain_text: as written
+    plain = (seen + "\n" + "\n".join(fields)).replace(WORD_JOINER, "")
     for name in [*names, "Revenue *net*", "_Weekly_"]:
         assert name in plain, name
     assert slack_escape("*bold* <b>") == "\u2060*\u2060bold\u2060*\u2060 &lt;b&gt;"
@@ -113,7 +116,7 @@ def test_persian_layout_keeps_lines_right_to_left_and_sparklines_in_order():
     trend = next(line for line in text.splitlines() if "▁" in line)
     assert re.search("\u2066[▁▂▃▄▅▆▇█ ]+\u2069", trend), repr(trend)
     slack = rendered("slack", "fa_IR")
-    assert "• \u200fNorth" in slack and re.search("\u2066[▁▂▃▄▅▆▇█ ]+\u2069", slack)
+    assert '"text": "\u200fNorth\\n' in slack and re.search("\u2066[▁▂▃▄▅▆▇█ ]+\u2069", slack)
     # the headline's accent bar is on the side the text starts from
     assert "border-right:4px solid" in rendered("html", "fa_IR")
     assert "border-left:4px solid" in rendered("html", "en")
@@ -197,3 +200,46 @@ def test_lakh_grouped_amounts_get_a_lakh_axis():
     figure.canvas.draw()
     ticks = [label.get_text() for label in figure.axes[0].get_yticklabels() if label.get_text()]
     assert ticks and not any("M" in tick for tick in ticks), ticks
+
+
+def test_segment_names_are_plain_text_fields_shown_as_written():
+    """A segment's name is data: it goes in a plain_text field (Slack formats nothing there), so it needs
+    no escape or word joiner; mrkdwn is kept for kpicore's own bold."""
+    from kpicore.chat.blocks import answer_blocks
+    from kpicore.chat.grammar import Vocabulary, parse_command
+    from kpicore.config import Config
+
+    names = ["*bold*", "_italic_", "<!channel>", "Fish & Chips"]
+    revenue = result("revenue", "Revenue", "currency", "higher", 10.0, 8.0, 4, dimension="region")
+    revenue.segments = [Segment(name, 1.0, 1, previous=1.0) for name in names]
+    rendered = render(sample_spec(), [revenue], "slack", period_label="2026-W47", charts=False)
+    request = parse_command("revenue 2026-W47 by region", Vocabulary({"revenue": "Revenue"}))
+    for blocks in (
+        [b for m in rendered.messages for b in m["blocks"]],
+        answer_blocks(request, [revenue], Config()),
+    ):
+        fields = [f for b in blocks for f in b.get("fields", [])]
+        assert fields and all(f["type"] == "plain_text" for f in fields), fields
+        shown = [f["text"].split("\n")[0].replace("\u2066", "").replace("\u2067", "") for f in fields]
+        assert sorted(shown) == sorted(names)  # as written: no joiner, no &amp;
+        assert not any(
+            name in json.dumps(b, ensure_ascii=False)
+            for b in blocks
+            if "fields" not in b
+            for name in names[:2]
+        )
+
+
+def test_html_never_wraps_a_negative_amount_after_its_minus():
+    """A browser may wrap after "-" before a currency symbol: "(-" at a line's end, "₦1,833,660.00)" on
+    the next (seen at 390 px in Igbo). A word joiner after the minus keeps the number whole."""
+    from kpicore.digest.render import whole_numbers
+
+    assert whole_numbers("ruo (-₦1,833,660.00)") == "ruo (-\u2060₦1,833,660.00)"
+    assert whole_numbers("-1.8% and -0.60 pts") == "-1.8% and -0.60 pts"  # no break after - before a digit
+    # Any text of the page: here the title, as an insight's "(-₦1,833,660.00)" would be.
+    spec = sample_spec(title="Ego (-₦1,833,660.00)")
+    body = render(
+        spec, sample_results(), "html", period_label="2026-W47", locale="ig_NG", currency="NGN"
+    ).body
+    assert "-₦" not in body and "(-\u2060₦1,833,660.00)" in body

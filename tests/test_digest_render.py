@@ -87,12 +87,16 @@ def test_html_has_a_chart_per_metric_with_trend():
     rendered = render(sample_spec(), sample_results(), "html", period_label=PERIOD, currency="EUR")
     with_trend = [r.metric for r in sample_results() if r.trend]
     assert list(rendered.charts) == with_trend
-    referenced = re.findall(r'src="cid:([^"]+)"', rendered.body)
+    referenced = re.findall(r'src(?:set)?="cid:([^"]+)"', rendered.body)
     assert sorted(referenced) == sorted(rendered.images)
-    for png in rendered.images.values():
+    # Each chart twice: 800 x 340 for a wide screen, 560 x 400 (the <picture>'s source) for a phone.
+    assert sorted(rendered.images) == sorted(
+        [*rendered.charts.values()] + [f"phone-{c}" for c in rendered.charts.values()]
+    )
+    for content_id, png in rendered.images.items():
         assert png.startswith(PNG_SIGNATURE)
         width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-        assert (width, height) == (800, 340)
+        assert (width, height) == ((560, 400) if content_id.startswith("phone-") else (800, 340))
         assert 1000 < len(png) < 100_000
 
 
@@ -129,11 +133,12 @@ def test_slack_message_is_text_first_and_valid():
     assert contexts[1] == "▁▃▂▅▆█ last 6 weeks  ·  based on 812 orders"
     assert "`" not in json.dumps(message)  # no inline code: the trend is a plain line in a context block
     assert contexts[3] == "▁▃ ▆▅█ last 6 weeks  ·  based on 214 responses  ·  ⚠ 3 invalid records left out"
-    assert texts[4].splitlines() == [
-        "*By region*",
-        "• North  *+51.2*  +7.2 pts  ·  120 responses",
-        "• no region  *+23.1*  -6.9 pts  ·  13 responses  _small sample_",
-        "• South  *+30.9*  -0.60 pts  ·  81 responses",
+    assert texts[4] == "*By region*"
+    [by_region] = [b for b in message["blocks"] if b.get("fields")]
+    assert [(f["type"], f["text"]) for f in by_region["fields"]] == [
+        ("plain_text", "North\n+51.2  +7.2 pts  ·  120 responses"),
+        ("plain_text", "no region\n+23.1  -6.9 pts  ·  13 responses  ·  small sample"),
+        ("plain_text", "South\n+30.9  -0.60 pts  ·  81 responses"),
     ]
     assert contexts[4] == "_small sample_: fewer than 30 responses, read with care"
     assert "✓ better" in texts[6]  # churn fell: lower is better
@@ -191,7 +196,7 @@ def test_long_sections_and_header_fit_the_limits():
         assert check_message(message) == []
     everything = json.dumps([m["blocks"] for m in rendered.messages], ensure_ascii=False)
     for j in range(120):
-        assert everything.count(f"• segment {j} ") == 3, "no segment line may be dropped"
+        assert everything.count(f'"segment {j} x') == 3, "no segment may be dropped"
     header = rendered.messages[0]["blocks"][0]["text"]["text"]
     assert len(header) == 150 and header.endswith("…")
 
@@ -259,7 +264,11 @@ def test_slack_escapes_data():
             assert "<" not in text and ">" not in text, text
             assert not re.search(r"&(?!amp;|lt;|gt;)", text), text
     body = rendered.body
-    assert "&lt;!channel&gt;" in body and "&lt;@U123&gt;" in body and "Fish &amp; Chips" in body
+    assert "&lt;!channel&gt;" in body  # the unavailable metric's reason, in mrkdwn
+    # Segments are plain_text fields, which Slack never parses: shown as written, mentions inert.
+    fields = [f for m in rendered.messages for b in m["blocks"] for f in b.get("fields", [])]
+    assert all(f["type"] == "plain_text" for f in fields)
+    assert sorted(f["text"].split("\n")[0] for f in fields) == sorted(HOSTILE)
 
 
 def test_html_escapes_data():
@@ -320,6 +329,7 @@ def test_renderer_draws_charts_once_for_html_and_slack(monkeypatch):
     monkeypatch.setattr(render_module, "draw_charts", lambda *a, **k: calls.append(1) or real(*a, **k))
     render_format = renderer(sample_spec(), sample_results(), period_label=PERIOD, currency="EUR")
     html, slack_rendering = render_format("html"), render_format("slack")
-    assert len(calls) == 1
-    assert html.images == slack_rendering.images and len(html.images) == 4
+    assert len(calls) == 2  # the wide charts and the phone charts, each once
+    assert len(html.images) == 8 and len(slack_rendering.images) == 4  # Slack gets the wide ones
+    assert {k: html.images[k] for k in slack_rendering.images} == slack_rendering.images
     assert render_format("text").images == {}

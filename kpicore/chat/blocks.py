@@ -257,11 +257,12 @@ def _segment_section(view) -> dict:
     fields = []
     for segment in view.segments:
         small = f" · {_('small sample')}" if segment.small else ""
+        # plain_text: the segment's name is data, shown as written (no mrkdwn to escape).
         fields.append(
             {
-                "type": "mrkdwn",
-                "text": f"*{slack_escape(segment.segment)}*\n{slack_escape(segment.value)}"
-                f" ({slack_escape(segment.n)}{small})",
+                "type": "plain_text",
+                "emoji": False,
+                "text": f"{segment.segment}\n{segment.value} ({segment.n}{small})",
             }
         )
     heading = _("By %(dimension)s") % {"dimension": slack_escape(view.dimension_label)} + ":"

@@ -4,9 +4,36 @@ every one was stored less than ``[chat] max_age`` ago (else the answer is comput
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from kpicore.chat.grammar import MetricRequest
 from kpicore.results import MetricResult, Segment, TrendPoint
+
+
+def _segments(values, current_key, previous_key, dimension: str) -> list[Segment]:
+    """The stored segments of one metric and period, each with its value in the comparison period (as a
+    live compute gives them: the digest and chat order segments by how much each one moved)."""
+    prefix = f"{dimension}="
+
+    def of(period_key) -> dict[str, Any]:
+        return {
+            k[3][len(prefix) :]: v
+            for k, v in values.items()
+            if k[:3] == period_key[:3] and k[3].startswith(prefix)
+        }
+
+    current, previous = of(current_key), of(previous_key)
+    segments = [
+        Segment(
+            name,
+            value.value,
+            value.n or 0,
+            previous=previous[name].value if name in previous else None,
+            previous_n=previous[name].n if name in previous else None,
+        )
+        for name, value in current.items()
+    ]
+    return sorted(segments, key=lambda s: (s.segment == "(none)", s.segment))
 
 
 def stored_results(answerer, request: MetricRequest, dimension: str | None):
@@ -43,17 +70,9 @@ def stored_results(answerer, request: MetricRequest, dimension: str | None):
             return None
         segments = None
         if dimension is not None:
-            prefix = f"{dimension}="
-            start, end = key(name, request.period)[1:3]
-            segments = [
-                Segment(k[3][len(prefix) :], v.value, v.n or 0)
-                for k, v in sorted(values.items())
-                if k[0] == name and k[1:3] == (start, end) and k[3].startswith(prefix)
-            ]
+            segments = _segments(values, key(name, request.period), key(name, comparison), dimension)
             if not segments:
                 return None
-            none = [s for s in segments if s.segment == "(none)"]
-            segments = [s for s in segments if s.segment != "(none)"] + none
         oldest = min([oldest, current.computed_at, previous.computed_at, *(p.computed_at for p in points)])
         results.append(
             MetricResult.of(
@@ -62,6 +81,7 @@ def stored_results(answerer, request: MetricRequest, dimension: str | None):
                 value=current.value,
                 previous=previous.value,
                 n=current.n,
+                n_noun=metric.count_noun(answerer.config),
                 dimension=dimension,
                 segments=segments,
                 trend=[

@@ -42,7 +42,7 @@ def _n(metric: Metric, values: Values) -> int | None:
         counts = [
             k
             for k, m in metric.resolved_measures(values.config).items()
-            if m.aggregate == "count" and not m.warn
+            if m.aggregate == "count" and not m.warn and not m.note
         ]
         name = counts[0] if counts else None
     value = values.get(name) if name else None
@@ -55,4 +55,6 @@ def _warnings(metric: Metric, config, by_measure) -> list[Warning_]:
         count = by_measure.get(measure) or 0
         if measure.warn and count:
             warnings.append(Warning_(measure.warn, int(count)))
+        elif measure.note and count:  # not invalid: a note about the metric, no count
+            warnings.append(Warning_(measure.note, 0))
     return warnings

@@ -10,6 +10,7 @@ for its format (HTML autoescape; ``slack_escape`` and ``md_escape`` filters).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,7 @@ class MetricView:
     #: Notes about the whole metric (count 0), such as a breakdown it cannot have.
     notes: list[str] = field(default_factory=list)
     chart_cid: str | None = None
+    phone_chart_cid: str | None = None
     chart_alt: str = ""
     #: "axis not from 0", translated, where the chart cannot write the language.
     chart_note: str = ""
@@ -328,6 +330,23 @@ def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[A
     return env
 
 
+#: A minus sign before a currency symbol (``-₦1,833,660.00``, ``-$5``): a browser may wrap the line
+#: after it, which splits the number.
+MINUS_BEFORE_SYMBOL = re.compile(r"-(?=\S)")
+
+
+def whole_numbers(text: str) -> str:
+    """``text`` with a word joiner (U+2060) after each minus before a currency symbol, which a browser
+    could wrap after, so no amount is broken across lines; what a reader sees is the same."""
+    import unicodedata
+
+    def join(match: re.Match[str]) -> str:
+        following = text[match.end()]
+        return "-\u2060" if unicodedata.category(following) == "Sc" else "-"
+
+    return MINUS_BEFORE_SYMBOL.sub(join, text)
+
+
 def _period_range(results: list[MetricResult], locale: str) -> str:
     for result in results:
         if result.start and result.end:
@@ -339,16 +358,22 @@ def _period_range(results: list[MetricResult], locale: str) -> str:
 
 
 def draw_charts(
-    results: list[MetricResult], *, locale: str = "en", currency: str = "USD", calendar: str = "gregorian"
+    results: list[MetricResult],
+    *,
+    locale: str = "en",
+    currency: str = "USD",
+    calendar: str = "gregorian",
+    narrow: bool = False,
 ) -> dict[str, bytes]:
-    """A trend chart PNG for each available metric with at least two trend values: metric -> PNG."""
+    """A trend chart PNG (the phone chart with ``narrow``) for each available metric with at least two
+    trend values: metric -> PNG."""
     from kpicore.presentation.charts import trend_chart
 
     drawn = {}
     for result in results:
         if not result.ok or not result.trend:
             continue
-        png = trend_chart(result, locale=locale, currency=currency, calendar=calendar)
+        png = trend_chart(result, locale=locale, currency=currency, calendar=calendar, narrow=narrow)
         if png is not None:
             drawn[result.metric] = png
     return drawn
@@ -365,18 +390,27 @@ def renderer(
 
     ``options`` are render()'s keyword arguments (locale, currency, templates_dir, jinja_hook).
     """
-    drawn: dict[str, bytes] | None = None
+    drawn: dict[bool, dict[str, bytes]] = {}
 
-    def render_format(fmt: str) -> Rendered:
-        nonlocal drawn
-        if fmt in ("html", "slack") and options.get("charts") is not False and drawn is None:
-            drawn = draw_charts(
+    def charts_for(narrow: bool) -> dict[str, bytes]:
+        if narrow not in drawn:
+            drawn[narrow] = draw_charts(
                 results,
                 locale=options.get("locale", "en"),
                 currency=options.get("currency", "USD"),
                 calendar=options.get("calendar") or "gregorian",
+                narrow=narrow,
             )
-        return render(spec, results, fmt, period_label=period_label, chart_images=drawn, **options)
+        return drawn[narrow]
+
+    def render_format(fmt: str) -> Rendered:
+        wide = phone = None
+        if fmt in ("html", "slack") and options.get("charts") is not False:
+            wide = charts_for(False)
+            phone = charts_for(True) if fmt == "html" else None
+        return render(  # type: ignore[misc]
+            spec, results, fmt, period_label=period_label, chart_images=wide, phone_images=phone, **options
+        )
 
     return render_format
 
@@ -408,13 +442,15 @@ def render(
     jinja_hook: Callable[[Any], Any] | None = None,
     charts: bool | None = None,
     chart_images: dict[str, bytes] | None = None,
+    phone_images: dict[str, bytes] | None = None,
     insights: Sequence[Any] = (),
 ) -> Rendered:
     """Render ``results`` (in digest order) as one format.
 
     ``charts`` (default: on for ``html`` and ``slack``) draws a PNG trend chart per metric that
     has a trend; the HTML references them as ``cid:`` images, the Slack channel uploads them.
-    ``chart_images`` (metric -> PNG, from draw_charts) reuses charts drawn for another format.
+    ``chart_images`` (metric -> PNG, from draw_charts) reuses charts drawn for another format, and
+    ``phone_images`` the HTML's phone charts (drawn with ``narrow``), which a small screen shows instead.
     ``insights`` (``kpicore.insights.Insight``, highest score first) are shown as written, in the
     locale, and can be named by the headline.
     Raises ConfigError for an unknown format or a template that is missing or not valid.
@@ -429,7 +465,13 @@ def render(
     if charts if charts is not None else fmt in ("html", "slack"):
         if chart_images is None:
             chart_images = draw_charts(results, locale=locale, currency=currency, calendar=calendar)
-        images, chart_ids = _attach_charts(views, chart_images)
+        if phone_images is None and fmt == "html":
+            phone_images = draw_charts(
+                results, locale=locale, currency=currency, calendar=calendar, narrow=True
+            )
+        images, chart_ids = _attach_charts(views, chart_images, phone_images)
+
+    from kpicore.presentation.charts import NARROW_SCREEN
 
     template_name = f"{spec.template}.{TEMPLATE_SUFFIXES[fmt]}"
     template = _template(spec, template_name, templates_dir, jinja_hook)
@@ -443,12 +485,15 @@ def render(
             min_sample=spec.min_sample,
             period_label=period_label,
             period_range=_period_range(results, locale),
+            phone_screen=NARROW_SCREEN,
             locale=locale,
             currency=currency,
         )
     except jinja2.TemplateError as error:
         raise ConfigError(f"Digest {spec.name!r}: template {template_name!r} failed: {error}") from error
 
+    if fmt == "html":
+        body = whole_numbers(body)
     rendered = Rendered(
         fmt=fmt,
         body=body,
@@ -491,8 +536,11 @@ def _views(spec: DigestSpec, results, insights, locale: str, currency: str):
     return views, top, shown_insights(insights, insight_views)
 
 
-def _attach_charts(views, chart_images: dict[str, bytes]) -> tuple[dict[str, bytes], dict[str, str]]:
-    """Give each metric view with a chart its content id; returns (content id -> PNG, metric -> content id)."""
+def _attach_charts(
+    views, chart_images: dict[str, bytes], phone_images: dict[str, bytes] | None = None
+) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Give each metric view with a chart its content id (and its phone chart's, when drawn); returns
+    (content id -> PNG, metric -> content id)."""
     from kpicore.presentation.charts import chart_content_id
 
     images: dict[str, bytes] = {}
@@ -504,6 +552,10 @@ def _attach_charts(views, chart_images: dict[str, bytes]) -> tuple[dict[str, byt
             images[content_id] = png
             chart_ids[view.metric] = content_id
             view.chart_cid = content_id
+        phone = (phone_images or {}).get(view.metric)
+        if png is not None and phone is not None:
+            view.phone_chart_cid = chart_content_id(view.metric, narrow=True)
+            images[view.phone_chart_cid] = phone
     return images, chart_ids
 
 

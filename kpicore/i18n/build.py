@@ -79,6 +79,8 @@ def metric_messages(plugins: tuple[str, ...], registry=None) -> list[tuple[str, 
         for measure in metric.resolved_measures(None).values():
             if measure.warn:
                 messages.append((measure.warn, f"a warning of the metric {name}: records left out"))
+            if measure.note:
+                messages.append((measure.note, f"a note under the metric {name}: a property of the source"))
     return messages
 
 

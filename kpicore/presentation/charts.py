@@ -24,11 +24,18 @@ if TYPE_CHECKING:
 
 #: Chart size in inches at ``DPI``: 800 x 340 pixels, shown at most 480 px wide (sharp at 2x).
 FIGSIZE = (4.0, 1.7)
+#: The phone chart: 560 x 400 pixels, shown about 330 px wide on a 390 px phone (the HTML picks it
+#: for screens up to ``NARROW_SCREEN`` px). There a point is about 1.6 px and the wide chart's
+#: 1.15 px would leave 8 px digits.
+NARROW_FIGSIZE = (2.8, 2.0)
+NARROW_SCREEN = 480
 DPI = 200
-#: Font sizes in points: shown 330 px wide (a 390 px phone) a point is about 1.15 px, so tick
-#: labels are about 11.5 px there and 17 px at the full 480 px.
+#: Font sizes in points: digits are 0.73 of the size, so tick labels are about 12 px tall on the
+#: wide chart at 480 px and on the phone chart at 330 px.
 TICK_FONT = 10
 LABEL_FONT = 11
+#: Points between the current period's dot and its value label.
+LABEL_OFFSET = 6
 LINE_COLOUR = "#2563eb"
 PREVIOUS_COLOUR = "#6b7280"
 TEXT_COLOUR = "#374151"
@@ -41,12 +48,14 @@ NOT_FROM_ZERO = N_("axis not from 0")
 NUMERIC_TICK_LANGUAGES = frozenset({"ml", "bn", "fa"})
 #: At most this many period labels on the x axis (first and last always): more would collide.
 MAX_PERIOD_TICKS = 4
+NARROW_PERIOD_TICKS = 3
 
 
-def chart_content_id(metric: str) -> str:
-    """The Content-ID (without angle brackets) of a metric's chart: ``chart-revenue@kpicore``."""
+def chart_content_id(metric: str, *, narrow: bool = False) -> str:
+    """The Content-ID (without angle brackets) of a metric's chart: ``chart-revenue@kpicore``, and of
+    its phone chart ``phone-chart-revenue@kpicore``."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "-", metric)
-    return f"chart-{safe}@kpicore"
+    return f"{'phone-' if narrow else ''}chart-{safe}@kpicore"
 
 
 def _present(result: MetricResult) -> list[tuple[int, float]]:
@@ -88,7 +97,7 @@ def period_tick_positions(count: int, most: int = MAX_PERIOD_TICKS) -> list[int]
     the same step between all of them (4, 4, 4 weeks; never 4, 3, 4), at most ``most``."""
     if count <= most:
         return list(range(count))
-    step = next(s for s in range(1, count) if (count - 1) // s + 1 <= most)
+    step = next((s for s in range(1, count) if (count - 1) // s + 1 <= most), count)  # most 1: the last
     return list(range((count - 1) % step, count, step))
 
 
@@ -122,11 +131,14 @@ def value_range(values: list[float], unit: str) -> tuple[float, float]:
     return low, high
 
 
-def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "USD") -> Figure | None:
+def trend_figure(
+    result: MetricResult, *, locale: str = "en", currency: str = "USD", narrow: bool = False
+) -> Figure | None:
     """The matplotlib Figure of ``result.trend`` (oldest first), or None with fewer than two values.
 
-    Matplotlib (Agg canvas, no pyplot: no global state, thread-safe) is imported here because it
-    is slow to import.
+    ``narrow`` draws the phone chart (``NARROW_FIGSIZE``, taller than wide-screen one and with fewer
+    period labels) whose text stays legible shown about 330 px wide. Matplotlib (Agg canvas, no
+    pyplot: no global state, thread-safe) is imported here because it is slow to import.
     """
     trend = result.trend or []
     present = _present(result)
@@ -134,42 +146,44 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
 
-    positions = [index for index, _ in present]
-    values = [value for _, value in present]
-    last = len(trend) - 1
-
-    figure = Figure(figsize=FIGSIZE, dpi=DPI)
+    figure = Figure(figsize=NARROW_FIGSIZE if narrow else FIGSIZE, dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
-    low, high = value_range(values, result.unit)
     # Matplotlib cannot shape Malayalam, Bengali or Persian script: their charts use numbers and Latin only.
     latin = locale.split("_")[0] in NUMERIC_TICK_LANGUAGES
-    from_zero = result.unit in ZERO_BASELINE_UNITS
+    values = [value for _, value in present]
+    low, high = value_range(values, result.unit)
+    label = _draw_line(axes, result, present, len(trend) - 1, locale, currency, latin)
+    low, high = _draw_target(axes, result, low, high)
+    _y_axis(axes, result, low, high, locale, currency, latin)
+    most = NARROW_PERIOD_TICKS if narrow else MAX_PERIOD_TICKS
+    _x_axis(axes, trend, locale, latin, most=most)
+    axes.set_xlim(-0.4, len(trend) - 0.4)  # _fit_label widens it for the value label
+    _frame(axes, from_zero=result.unit in ZERO_BASELINE_UNITS, low=low, latin=latin)
+    if label is not None:  # fitted before the layout, so the layout leaves no room for it outside
+        _fit_label(figure, axes, label, len(trend) - 1)
+    figure.tight_layout(pad=0.3)
+    if label is not None:
+        _fit_label(figure, axes, label, len(trend) - 1)
+    # Room taken by a long value label (105.2 min) can crowd the period labels: fewer, then.
+    while most > 1 and _period_labels_touch(figure, axes):
+        most -= 1
+        _x_axis(axes, trend, locale, latin, most=most)
+    return figure
+
+
+def _draw_line(axes, result: MetricResult, present, last: int, locale: str, currency: str, latin: bool):
+    """The trend line (with an area from zero for amounts), the current period's dot and value and the
+    previous period's ring, on a shaded current period; returns the value label (None if the current
+    period has no value)."""
+    positions = [index for index, _ in present]
+    values = [value for _, value in present]
     axes.plot(positions, values, color=LINE_COLOUR, linewidth=1.8, solid_capstyle="round")
-    if from_zero:
+    if result.unit in ZERO_BASELINE_UNITS:
         axes.fill_between(positions, values, 0, color=LINE_COLOUR, alpha=0.08, linewidth=0)
-    # The current period: a filled dot and its value; the previous period: an open ring.
-    if positions[-1] == last:
-        axes.scatter([last], [values[-1]], color=LINE_COLOUR, s=28, zorder=4)
-        axes.annotate(
-            drawable(
-                formatting.format_axis_value(values[-1], result.unit, locale, currency, latin=latin),
-                currency,
-                locale,
-                bold=True,
-            ),
-            (last, values[-1]),
-            textcoords="offset points",
-            xytext=(6, 0),
-            ha="left",
-            va="center",
-            fontsize=LABEL_FONT,
-            fontweight="bold",
-            color="#111827",
-        )
-    if len(positions) >= 2 and positions[-2] == last - 1 and positions[-1] == last:
+    axes.axvspan(last - 0.5, last + 0.5, color=LINE_COLOUR, alpha=0.06, linewidth=0)
+    if positions[-2:] == [last - 1, last]:
         axes.scatter(
             [last - 1],
             [values[-2]],
@@ -179,9 +193,28 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
             edgecolors=PREVIOUS_COLOUR,
             linewidths=1.4,
         )
-    axes.axvspan(last - 0.5, last + 0.5, color=LINE_COLOUR, alpha=0.06, linewidth=0)
+    if positions[-1] != last:
+        return None
+    axes.scatter([last], [values[-1]], color=LINE_COLOUR, s=28, zorder=4)
+    text = formatting.format_axis_value(values[-1], result.unit, locale, currency, latin=latin)
+    return axes.annotate(
+        drawable(text, currency, locale, bold=True),
+        (last, values[-1]),
+        textcoords="offset points",
+        xytext=(LABEL_OFFSET, 0),
+        ha="left",
+        va="center",
+        fontsize=LABEL_FONT,
+        fontweight="bold",
+        color="#111827",
+    )
 
-    low, high = _draw_target(axes, result, low, high)
+
+def _y_axis(axes, result: MetricResult, low: float, high: float, locale: str, currency: str, latin: bool):
+    """The y range and its few labels in the metric's unit, the same decimals on each; a zero line for
+    scores that cross it."""
+    from matplotlib.ticker import MaxNLocator
+
     axes.set_ylim(low, high)
     y_ticks = [t for t in MaxNLocator(nbins=3, min_n_ticks=2).tick_values(low, high) if low <= t <= high]
     decimals = tick_decimals(y_ticks)
@@ -200,13 +233,20 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
     )
     if result.unit == "points" and low < 0 < high:
         axes.axhline(0, color="#9ca3af", linewidth=0.8, zorder=1)
-    ticks = period_tick_positions(len(trend))
+
+
+def _x_axis(axes, trend, locale: str, latin: bool, *, most: int) -> None:
+    """At most ``most`` period labels, at an even step ending on the current period."""
+    ticks = period_tick_positions(len(trend), most)
     axes.set_xticks(ticks, [formatting.period_tick(trend[i].period, locale, numeric=latin) for i in ticks])
     if ticks[0] == 0:
         # A label on the first period starts there instead of centring on it, so it never runs into
         # the y axis' lowest label (the "0" / "Sep 7" collision); later ones centre on their point.
         axes.get_xticklabels()[0].set_horizontalalignment("left")
-    axes.set_xlim(-0.4, last + 1.6)  # room for the value label right of the last point
+
+
+def _frame(axes, *, from_zero: bool, low: float, latin: bool) -> None:
+    """Tick text, spines and grid; an axis not from zero has no baseline and says so."""
     axes.tick_params(axis="both", labelsize=TICK_FONT, colors=TEXT_COLOUR, length=0, pad=3)
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
@@ -218,16 +258,29 @@ def trend_figure(result: MetricResult, *, locale: str = "en", currency: str = "U
         if low > 0 and not latin:
             # In a script matplotlib cannot shape (Malayalam, Bengali, Persian) the note is not drawn:
             # the digest prints it, translated, under the chart (axis_note).
-            axes.set_ylabel(
-                _(NOT_FROM_ZERO),
-                fontsize=TICK_FONT,
-                color=PREVIOUS_COLOUR,
-                labelpad=2,
-            )
+            axes.set_ylabel(_(NOT_FROM_ZERO), fontsize=TICK_FONT, color=PREVIOUS_COLOUR, labelpad=2)
     axes.grid(axis="y", color="#e5e7eb", linewidth=0.7)
     axes.set_axisbelow(True)
-    figure.tight_layout(pad=0.3)
-    return figure
+
+
+def _period_labels_touch(figure, axes) -> bool:
+    """Whether two period labels are closer than a space's width (or overlap)."""
+    renderer = figure.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in axes.get_xticklabels() if t.get_text()]
+    gap = TICK_FONT * figure.dpi / 72 * 0.4
+    return any(b.x0 - a.x1 < gap for a, b in pairwise(boxes))
+
+
+def _fit_label(figure, axes, label, last: int) -> None:
+    """Widen the x range just enough that the current value's label ends inside the axes, so a long
+    one (``105.2 min``) is never cut off at the image's right edge."""
+    renderer = figure.canvas.get_renderer()
+    box = axes.get_window_extent(renderer)
+    start, end = axes.get_xlim()
+    room = box.width - label.get_window_extent(renderer).width - LABEL_OFFSET * figure.dpi / 72 - 2
+    # The last point at fraction f of the width leaves (1 - f) * width for the label.
+    share = max(room / box.width, 0.3)
+    axes.set_xlim(start, max(end, start + (last - start) / share))
 
 
 #: The colour of a target's line or band (the "on track" green of the digest).
@@ -275,14 +328,19 @@ def _target_low(result: MetricResult, low: float, high: float) -> float:
 
 
 def trend_chart(
-    result: MetricResult, *, locale: str = "en", currency: str = "USD", calendar: str = "gregorian"
+    result: MetricResult,
+    *,
+    locale: str = "en",
+    currency: str = "USD",
+    calendar: str = "gregorian",
+    narrow: bool = False,
 ) -> bytes | None:
-    """The PNG of ``trend_figure``, or None when there is nothing to draw (Latin digits: the chart fonts
-    may not have the language's own)."""
+    """The PNG of ``trend_figure`` (the phone chart with ``narrow``), or None when there is nothing to
+    draw (Latin digits: the chart fonts may not have the language's own)."""
     from kpicore.i18n import using
 
     with using(locale, "default", calendar):
-        figure = trend_figure(result, locale=locale, currency=currency)
+        figure = trend_figure(result, locale=locale, currency=currency, narrow=narrow)
     if figure is None:
         return None
     buffer = io.BytesIO()

@@ -202,10 +202,11 @@ def format_change(
     if unit in POINT_UNITS:
         if delta is None:
             return None
-        if delta == 0:
-            zero = "0.00" if _DECIMALS.get() == 2 else "0.0"
+        decimals = small_value_decimals(delta) if delta else _DECIMALS.get()
+        if round(delta, 2 if decimals == 2 else 1) == 0:  # -0.004 is 0.00 pts, never "-0.00 pts"
+            zero = "0.00" if decimals == 2 else "0.0"
             return _("%(number)s pts") % {"number": format_decimal(0, format=zero, locale=locale)}
-        signed = _SIGNED_TWO_DECIMALS if small_value_decimals(delta) == 2 else _SIGNED_ONE_DECIMAL
+        signed = _SIGNED_TWO_DECIMALS if decimals == 2 else _SIGNED_ONE_DECIMAL
         return _("%(number)s pts") % {"number": format_decimal(delta, format=signed, locale=locale)}
     if delta_pct is None:
         return None

@@ -64,6 +64,20 @@ class EngagementRate(Metric):
         return percent(m.engagements, m.impressions)
 
 
+#: Platforms whose exports carry no reach per post (LinkedIn's page export, X's analytics).
+NO_REACH_PLATFORMS = ("linkedin", "x")
+
+
+def reach_reported(t):
+    """A reach that is there and not negative."""
+    return t.reach.is_not(None) & (t.reach >= 0)
+
+
+def from_export_without_reach(t):
+    """No reach, from a platform whose export has none (never NULL: a post of no platform is not one)."""
+    return t.reach.is_(None) & sa.func.coalesce(t.platform, "").in_(NO_REACH_PLATFORMS)
+
+
 class ReachPerPost(Metric):
     name = "reach_per_post"
     title = "Reach per post"
@@ -74,14 +88,22 @@ class ReachPerPost(Metric):
     time = "posted_at"
     n = "posts"
     rules = (
-        "Posts without a reach (LinkedIn's export has none) or with a negative one are left out and warned.",
+        (
+            "LinkedIn and X exports carry no reach: their posts are not counted, and the metric says so "
+            "(a property of those exports, not invalid data)."
+        ),
+        "Other posts without a reach, or with a negative one, are left out and warned.",
         "Deleted posts (deleted = true) are left out.",
     )
     measures = {
-        "reach": Measure.sum("reach", where=lambda t: live(t) & t.reach.is_not(None) & (t.reach >= 0)),
-        "posts": Measure.count(where=lambda t: live(t) & t.reach.is_not(None) & (t.reach >= 0)),
+        "reach": Measure.sum("reach", where=lambda t: live(t) & reach_reported(t)),
+        "posts": Measure.count(where=lambda t: live(t) & reach_reported(t)),
+        "without_reach": Measure.count(
+            where=lambda t: live(t) & from_export_without_reach(t),
+            note="LinkedIn and X exports carry no reach; reach counts Facebook and Instagram",
+        ),
         "no_reach": Measure.count(
-            where=lambda t: live(t) & (t.reach.is_(None) | (t.reach < 0)),
+            where=lambda t: live(t) & ~reach_reported(t) & ~from_export_without_reach(t),
             warn="posts with no reach or a negative one",
         ),
     }
@@ -103,6 +125,7 @@ class FollowerGrowth(Metric):
     time = "day"
     n = "days"
     rules = (
+        "n counts the days with a change, whichever platforms counted on them (not platform-days).",
         (
             "Equals the last count in the period minus the last count before it, per platform, summed over "
             "platforms, when both exist."
@@ -113,7 +136,7 @@ class FollowerGrowth(Metric):
     )
     measures = {
         "growth": Measure.sum("change", where=lambda t: t.change.is_not(None)),
-        "days": Measure.count(where=lambda t: t.change.is_not(None)),
+        "days": Measure.count_distinct("day", where=lambda t: t.change.is_not(None)),
         "invalid": Measure.count(
             where=lambda t: t.followers.is_(None) | (t.followers < 0),
             entity="social_followers",

@@ -109,13 +109,35 @@ def test_reach_per_post_leaves_out_posts_without_reach(kpi):
     result = kpi.compute("reach_per_post", "2026-W47", social_posts=POSTS)
     assert result.value == pytest.approx((800 + 0 + 1200 + 10) / 4)  # f1, f2, f3, f4 (f4's reach is valid)
     assert result.n == 4
-    assert warning_counts(result) == [2]  # l1, l2 have no reach
+    # l1, l2 have no reach because LinkedIn's export has none: said of the export, not counted as invalid.
+    assert [(w.message, w.count) for w in result.warnings] == [
+        ("LinkedIn and X exports carry no reach; reach counts Facebook and Instagram", 0)
+    ]
+
+
+def test_a_missing_reach_from_an_export_that_has_one_is_invalid(kpi):
+    posts = [
+        *POSTS,
+        post("f7", "2026-11-20 09:00:00", 100, 5),
+        post("i1", "2026-11-20 09:00:00", 9, 1, reach=-1),
+    ]
+    result = kpi.compute(
+        "reach_per_post", "2026-W47", social_posts=[*posts, post("n1", "2026-11-20", 1, 0, platform=None)]
+    )
+    assert result.n == 4
+    assert sorted((w.count, w.message) for w in result.warnings) == [
+        (0, "LinkedIn and X exports carry no reach; reach counts Facebook and Instagram"),
+        (
+            3,
+            "posts with no reach or a negative one",
+        ),  # f7 (Facebook, no reach), i1 (negative), n1 (no platform)
+    ]
 
 
 def test_follower_growth_across_gaps(kpi):
     result = kpi.compute("follower_growth", "2026-W47", social_followers=FOLLOWERS)
     assert result.value == 25  # facebook 125 - 110, linkedin 60 - 50 (its first count has no baseline)
-    assert result.n == 4
+    assert result.n == 3  # the 19th, 20th and 22nd: days, not the 4 platform-days
     assert warning_counts(result) == [1]
     assert result.previous == 10
 
@@ -185,3 +207,24 @@ def test_demo_pack_shows_the_social_metrics(tmp_path):
     )
     assert computed.returncode == 0, computed.stderr
     assert '"value": null' not in computed.stdout
+
+
+@pytest.mark.parametrize(
+    "locale, words",
+    [
+        ("en", "carry no reach"),
+        ("fa_IR", "reach ندارند"),
+        ("bn", "reach থাকে না"),
+        ("ml", "reach ഇല്ല"),
+        ("ig", "enweghị reach"),
+    ],
+)
+def test_the_digest_says_the_exports_have_no_reach_not_invalid_records(kpi, locale, words):
+    from kpicore import i18n
+    from kpicore.digest.render import metric_view
+
+    result = kpi.compute("reach_per_post", "2026-W47", social_posts=POSTS)
+    with i18n.using(locale):
+        view = metric_view(result, locale=locale)
+    assert view.warnings == 0  # no "⚠ 2 invalid records left out"
+    assert len(view.notes) == 1 and words in view.notes[0], view.notes
