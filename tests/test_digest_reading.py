@@ -233,7 +233,7 @@ def test_segment_names_are_plain_text_fields_shown_as_written():
 def test_html_never_wraps_a_negative_amount_after_its_minus():
     """A browser may wrap after "-" before a currency symbol: "(-" at a line's end, "₦1,833,660.00)" on
     the next (seen at 390 px in Igbo). A word joiner after the minus keeps the number whole."""
-    from kpicore.digest.render import whole_numbers
+    from kpicore.presentation.formatting import whole_numbers
 
     assert whole_numbers("ruo (-₦1,833,660.00)") == "ruo (-\u2060₦1,833,660.00)"
     assert whole_numbers("-1.8% and -0.60 pts") == "-1.8% and -0.60 pts"  # no break after - before a digit

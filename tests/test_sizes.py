@@ -13,11 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_FILE_LINES = 600
 MAX_FUNCTION_LINES = 80
 
-#: Over the limit for now, each being split on another branch (trend_figure by "firsthour"). May only
-#: shrink.
-ALLOWED = {
-    "kpicore/presentation/charts.py::trend_figure",
-}
+#: Over the limit for now while someone splits it. May only shrink.
+ALLOWED: set[str] = set()
 
 
 def _is_checked(path: Path) -> bool:

@@ -10,7 +10,6 @@ for its format (HTML autoescape; ``slack_escape`` and ``md_escape`` filters).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,23 +329,6 @@ def environment(templates_dir: Path | str | None = None, jinja_hook: Callable[[A
     return env
 
 
-#: A minus sign before a currency symbol (``-₦1,833,660.00``, ``-$5``): a browser may wrap the line
-#: after it, which splits the number.
-MINUS_BEFORE_SYMBOL = re.compile(r"-(?=\S)")
-
-
-def whole_numbers(text: str) -> str:
-    """``text`` with a word joiner (U+2060) after each minus before a currency symbol, which a browser
-    could wrap after, so no amount is broken across lines; what a reader sees is the same."""
-    import unicodedata
-
-    def join(match: re.Match[str]) -> str:
-        following = text[match.end()]
-        return "-\u2060" if unicodedata.category(following) == "Sc" else "-"
-
-    return MINUS_BEFORE_SYMBOL.sub(join, text)
-
-
 def _period_range(results: list[MetricResult], locale: str) -> str:
     for result in results:
         if result.start and result.end:
@@ -408,7 +390,7 @@ def renderer(
         if fmt in ("html", "slack") and options.get("charts") is not False:
             wide = charts_for(False)
             phone = charts_for(True) if fmt == "html" else None
-        return render(  # type: ignore[misc]
+        return render(
             spec, results, fmt, period_label=period_label, chart_images=wide, phone_images=phone, **options
         )
 
@@ -493,6 +475,8 @@ def render(
         raise ConfigError(f"Digest {spec.name!r}: template {template_name!r} failed: {error}") from error
 
     if fmt == "html":
+        from kpicore.presentation.formatting import whole_numbers
+
         body = whole_numbers(body)
     rendered = Rendered(
         fmt=fmt,
@@ -504,15 +488,20 @@ def render(
         titles={view.metric: view.title for view in views},
     )
     if fmt == "slack":
-        try:
-            payload = json.loads(body)
-        except json.JSONDecodeError as error:
-            raise ConfigError(
-                f"Digest {spec.name!r}: template {template_name!r} did not produce valid JSON: {error}"
-            ) from error
-        rendered.messages = split_messages(payload, title=spec.title)
-        rendered.body = slack_document(rendered.messages, digest=spec.name, period=period_label)
+        _as_slack_messages(rendered, spec, template_name, period_label)
     return rendered
+
+
+def _as_slack_messages(rendered: Rendered, spec: DigestSpec, template_name: str, period_label: str) -> None:
+    """Split a Slack rendering's Block Kit JSON into messages within Slack's limits, in place."""
+    try:
+        payload = json.loads(rendered.body)
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"Digest {spec.name!r}: template {template_name!r} did not produce valid JSON: {error}"
+        ) from error
+    rendered.messages = split_messages(payload, title=spec.title)
+    rendered.body = slack_document(rendered.messages, digest=spec.name, period=period_label)
 
 
 def _views(spec: DigestSpec, results, insights, locale: str, currency: str):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -562,3 +563,20 @@ def format_date_range(start: str, end: str, locale: str = "en") -> str:
     if solar_hijri(locale):
         return _solar_hijri_range(first, last)
     return format_interval(first, last, skeleton="yMMMd", locale=locale)
+
+
+#: A minus sign before a currency symbol (``-₦1,833,660.00``, ``-$5``): a browser may wrap the line
+#: after it, which splits the number.
+MINUS_BEFORE_SYMBOL = re.compile(r"-(?=\S)")
+
+
+def whole_numbers(text: str) -> str:
+    """``text`` with a word joiner (U+2060) after each minus before a currency symbol, which a browser
+    could wrap after, so no amount is broken across lines; what a reader sees is the same."""
+    import unicodedata
+
+    def join(match: re.Match[str]) -> str:
+        following = text[match.end()]
+        return "-\u2060" if unicodedata.category(following) == "Sc" else "-"
+
+    return MINUS_BEFORE_SYMBOL.sub(join, text)
