@@ -26,9 +26,7 @@ def test_a_card_shows_each_chart_from_kpi_serve_until_the_link_expires(
     url = workflows.fake.add_flow("Sales")
     clock = FakeClock(tmp_path / "clock")
     clock.set(dt.datetime.now(dt.UTC))
-    serve = Serve(
-        tmp_path, kpi_env(TEAMS_WEBHOOK_SALES=url, KPI_TEST_CLOCK=str(clock.path)), "--port", str(port)
-    )
+    serve = Serve(tmp_path, kpi_env(TEAMS_WEBHOOK_SALES=url), "--port", str(port), clock=clock.path)
     servers.append(serve)
     serve.started()
     assert serve.port == port
