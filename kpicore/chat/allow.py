@@ -12,6 +12,10 @@ class Asker:
     user_id: str
     channel_id: str
     channel_name: str = ""
+    #: Everyone in the conversation sees the answer (a Telegram group, a Teams channel), not only the asker.
+    shared: bool = False
+    #: The channel can post later, so ``/kpi follow`` is offered (a Teams outgoing webhook cannot).
+    can_follow: bool = True
 
 
 def allowed(allow: dict[str, tuple[str, ...]] | None, metric: str, asker: Asker) -> bool:

@@ -127,7 +127,9 @@ class Answerer:
     def answer(self, request, asker: Asker) -> Reply:
         """The reply to a parsed request (errors raise; :meth:`reply` turns them into answers)."""
         if isinstance(request, HelpRequest):
-            return Reply(ephemeral(_("How to use %(kpi)s") % {"kpi": "/kpi"}, self.help_blocks()), how="help")
+            return Reply(
+                ephemeral(_("How to use %(kpi)s") % {"kpi": "/kpi"}, self.help_blocks(asker)), how="help"
+            )
         if isinstance(request, ListRequest):
             return self._list(asker)
         if isinstance(request, DigestRequest):
@@ -144,8 +146,10 @@ class Answerer:
             self._source = None
 
     # -- help, list, errors --------------------------------------------------------------------
-    def help_blocks(self) -> list[dict[str, Any]]:
-        return [mrkdwn(help_text())]
+    def help_blocks(self, asker: Asker | None = None) -> list[dict[str, Any]]:
+        if asker is None:
+            return [mrkdwn(help_text())]
+        return [mrkdwn(help_text(shared=asker.shared, can_follow=asker.can_follow))]
 
     def _list(self, asker: Asker) -> Reply:
         lines = []

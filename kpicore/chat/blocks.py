@@ -11,7 +11,7 @@ from typing import Any
 
 from kpicore import i18n
 from kpicore.chat.grammar import PERIOD_EXAMPLES, MetricRequest
-from kpicore.i18n import _
+from kpicore.i18n import N_, _
 from kpicore.presentation import formatting
 from kpicore.presentation.blockkit import MAX_BLOCKS, fit_block, slack_escape
 from kpicore.results import MetricResult
@@ -85,11 +85,41 @@ GRAMMAR_WORDS = (
 )
 
 
-def help_text() -> str:
-    """The ``/kpi help`` text in the current language; commands and examples stay as typed."""
+#: What a channel that cannot post later (a Teams outgoing webhook) says about following.
+NO_FOLLOW = N_("Following metrics is not offered here: this channel cannot post later.")
+#: What a channel that must answer at once says when the answer is not ready in time.
+TOO_SLOW = N_(
+    "That takes too long to answer here. Ask again in a minute: the value may be stored by then, "
+    "or ask for a shorter period."
+)
+#: Said under a refusal in a channel that ``[chat] allow`` does not name.
+NOT_ALLOWED_HERE = N_("This channel is %(where)s: add it to [chat] allow to let it ask for more.")
+
+
+def help_text(shared: bool = False, can_follow: bool = True) -> str:
+    """The ``/kpi help`` text in the current language; commands and examples stay as typed. ``shared``:
+    everyone in the conversation sees the answers; ``can_follow``: the channel can post later."""
+    if shared:
+        first = _("*%(kpi)s asks kpicore for a KPI.* Everyone in this conversation sees the answer.") % {
+            "kpi": "`/kpi`"
+        }
+    else:
+        first = _("*%(kpi)s asks kpicore for a KPI.* Only you see the answer unless you add %(share)s.") % {
+            "kpi": "`/kpi`",
+            "share": "`share`",
+        }
+    follow = (
+        _("%(follow)s — get it in a weekly direct message · %(unfollow)s · %(following)s")
+        % {
+            "follow": "`/kpi follow churn by region`",
+            "unfollow": "`/kpi unfollow churn`",
+            "following": "`/kpi following`",
+        }
+        if can_follow
+        else _(NO_FOLLOW)
+    )
     lines = [
-        _("*%(kpi)s asks kpicore for a KPI.* Only you see the answer unless you add %(share)s.")
-        % {"kpi": "`/kpi`", "share": "`share`"},
+        first,
         "• "
         + _("%(command)s — a metric (name, title or alias: %(aliases)s) for a period")
         % {"command": "`/kpi nps last week`", "aliases": "`ltv`, `churn`, `satisfaction`…"},
@@ -105,13 +135,7 @@ def help_text() -> str:
         "• "
         + _("%(list)s — the metrics you can ask for here · %(digest)s — preview a digest")
         % {"list": "`/kpi list`", "digest": "`/kpi digest NAME`"},
-        "• "
-        + _("%(follow)s — get it in a weekly direct message · %(unfollow)s · %(following)s")
-        % {
-            "follow": "`/kpi follow churn by region`",
-            "unfollow": "`/kpi unfollow churn`",
-            "following": "`/kpi following`",
-        },
+        "• " + follow,
         _("*Periods:* %(periods)s.")
         % {
             "periods": formatting.format_list(

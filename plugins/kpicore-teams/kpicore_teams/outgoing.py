@@ -22,12 +22,15 @@ import logging
 import re
 from typing import Any
 
+from kpicore import i18n
 from kpicore.chat.answers import Answerer, Asker
+from kpicore.chat.blocks import NO_FOLLOW, NOT_ALLOWED_HERE, TOO_SLOW
 from kpicore.chat.plain import reply_lines
 from kpicore.chat.webhooks import Refused, first_time, read_body, single_header
 from kpicore.config import expand_environment
 from kpicore.delivery.redact import add_secrets
 from kpicore.errors import ConfigError
+from kpicore.i18n import _
 from kpicore_teams import card
 
 log = logging.getLogger("kpicore.teams")
@@ -38,7 +41,6 @@ ANSWER_WITHIN = 4.0
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 _FOLLOW = re.compile(r"^\s*(/kpi\s+)?(follow|unfollow|following)\b", re.IGNORECASE)
-NO_FOLLOW = "Following metrics is not offered on Teams: an outgoing webhook cannot post later."
 _REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -94,27 +96,21 @@ class TeamsOutgoing:
         channel = (data.get("channel") or {}).get("id") or data.get("teamsChannelId") or ""
         where = f"teams:{team}/{channel}"
         text = command_of(activity)
-        if _FOLLOW.match(text):
-            return [NO_FOLLOW, "Ask with @KPI METRIC [PERIOD]."]
-        asker = Asker(f"teams:{(activity.get('from') or {}).get('id', '')}", where, "")
-        reply = self.answerer.reply(text, asker)
-        if reply.later is not None:
-            try:
-                reply = reply.later.result(timeout=ANSWER_WITHIN - self.answerer.settings.budget)
-            except Exception:
-                return [
-                    "That takes too long to answer within Teams' 5 seconds.",
-                    "Ask again in a minute: the value may be stored by then, or ask for a shorter period.",
-                ]
-        lines = reply_lines(reply.message)
-        if reply.how == "help":  # the help's follow line names what Teams cannot do: say so instead
-            lines = [
-                "\n".join(NO_FOLLOW if "/kpi follow" in row else row for row in line.splitlines())
-                for line in lines
-            ]
-        allow = self.answerer.settings.allow
-        if reply.how == "error" and allow is not None and where not in allow:
-            lines.append(f"This channel is {where}: add it to [chat] allow to let it ask for more.")
+        with i18n.using(self.config.locale, self.config.digits, self.config.calendar):
+            if _FOLLOW.match(text):  # an outgoing webhook answers at once and can never post later
+                return [_(NO_FOLLOW)]
+            sender = (activity.get("from") or {}).get("id", "")
+            asker = Asker(f"teams:{sender}", where, "", shared=True, can_follow=False)
+            reply = self.answerer.reply(text, asker)
+            if reply.later is not None:
+                try:
+                    reply = reply.later.result(timeout=ANSWER_WITHIN - self.answerer.settings.budget)
+                except Exception:
+                    return [_(TOO_SLOW)]
+            lines = reply_lines(reply.message)
+            allow = self.answerer.settings.allow
+            if reply.how == "error" and allow is not None and where not in allow:
+                lines.append(_(NOT_ALLOWED_HERE) % {"where": where})
         return lines
 
     def routes(self) -> list:

@@ -54,11 +54,15 @@ def test_a_signed_message_is_answered_with_a_card(tmp_path, demo_database, serve
     lines = texts(answer)
     assert lines[0].startswith("Net Promoter Score") and "2026-W47" in lines[0]
     status, answer = client.send(client.activity("follow nps"))
-    assert status == 200 and "not offered on Teams" in texts(answer)[0]
+    assert status == 200 and texts(answer) == [
+        "Following metrics is not offered here: this channel cannot post later."
+    ]
     status, answer = client.send(client.activity("help"))
     help_text = "\n".join(texts(answer))
     assert status == 200 and "/kpi nps last week" in help_text  # the help itself
-    assert "/kpi follow" not in help_text and "Following metrics is not offered on Teams" in help_text
+    assert "/kpi follow" not in help_text and "Following metrics is not offered here" in help_text
+    # a Teams channel sees every answer: the help does not promise a private one
+    assert "Everyone in this conversation sees the answer" in help_text and "Only you" not in help_text
     serve.stop(timeout=120)  # the answerer finishes its insight jobs first (statsmodels loads slowly)
     assert KEY not in serve.text()
 
@@ -118,6 +122,23 @@ def test_a_question_too_slow_for_teams_window_gets_the_too_slow_card_within_it(
     status, answer = slow_client.send(slow_client.activity("nps 2026-W47"))
     took = time.monotonic() - started
     lines = texts(answer)
-    assert status == 200 and lines[0] == "That takes too long to answer within Teams' 5 seconds.", lines
-    assert "Ask again in a minute" in lines[1]
+    assert status == 200 and lines[0].startswith("That takes too long to answer here."), lines
+    assert "Ask again in a minute" in lines[0]
     assert took < 5.0, took  # inside Teams' window
+
+
+def test_teams_own_lines_speak_the_language_of_kpi_toml(tmp_path, demo_database, servers):
+    write_config(tmp_path, demo_database, 'allow = { "teams:other/place" = ["*"] }')
+    config = (tmp_path / "kpi.toml").read_text(encoding="utf-8")
+    (tmp_path / "kpi.toml").write_text('locale = "fa_IR"\n' + config, encoding="utf-8")
+    _, client = start(tmp_path, demo_database, servers, write=False)
+    status, answer = client.send(client.activity("follow nps"))
+    (line,) = texts(answer)
+    assert status == 200 and "Following" not in line and "دنبال" in line, line
+    status, answer = client.send(client.activity("help"))
+    help_text = "\n".join(texts(answer))
+    assert "Only you" not in help_text and "همهٔ" in help_text, help_text
+    status, answer = client.send(client.activity("nps 2026-W47"))  # this channel is not allowed
+    lines = texts(answer)
+    assert any(f"teams:{TEAM}/{CHANNEL}" in line and "[chat] allow" in line for line in lines), lines
+    assert not any("This channel is" in line for line in lines), lines

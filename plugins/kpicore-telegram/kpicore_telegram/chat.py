@@ -93,7 +93,12 @@ class TelegramChat:
         chat = message.get("chat") or {}
         if text is None or "id" not in chat:
             return
-        asker = Asker(f"telegram:{sender.get('id', chat['id'])}", f"telegram:{chat['id']}", "")
+        asker = Asker(
+            f"telegram:{sender.get('id', chat['id'])}",
+            f"telegram:{chat['id']}",
+            "",
+            shared=chat.get("type", "private") != "private",  # a group sees the bot's answers
+        )
         reply = self.answerer.reply(text, asker)
         self.post_reply(chat["id"], reply.message)
         if reply.later is not None:

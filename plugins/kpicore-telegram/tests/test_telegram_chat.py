@@ -40,7 +40,7 @@ def message_update(text, chat=PRIVATE, user=PRIVATE, update_id=None):
         "message": {
             "message_id": 7,
             "from": {"id": user},
-            "chat": {"id": chat, "type": "private"},
+            "chat": {"id": chat, "type": "private" if chat > 0 else "supergroup"},
             "text": text,
         }
     }
@@ -80,6 +80,22 @@ def test_polling_answers_kpi_with_buttons_and_a_button_press_answers_again(
     assert "churn_rate" in fake.in_chat(PRIVATE)[2]["text"]  # the same help on bad input as on Slack
     serve.stop(timeout=120)  # the answerer finishes its insight jobs first (statsmodels loads slowly)
     assert TOKEN_NOT_IN(serve.text())
+
+
+def test_the_help_in_a_group_does_not_promise_a_private_answer(tmp_path, demo_database, telegram, servers):
+    write_config(tmp_path, demo_database, telegram)
+    serve = Serve(tmp_path, kpi_env())
+    servers.append(serve)
+    serve.started()
+    fake = telegram.fake
+    fake.push(message_update("/kpi help"))
+    fake.push(message_update("/kpi help", chat=GROUP))
+    (private,) = wait_for(lambda: fake.in_chat(PRIVATE))
+    (group,) = wait_for(lambda: fake.in_chat(GROUP))
+    assert "Only you see the answer" in private["text"] and "Everyone" not in private["text"]
+    assert "Everyone in this conversation sees the answer" in group["text"], group["text"]
+    assert "Only you" not in group["text"]
+    serve.stop(timeout=120)
 
 
 def TOKEN_NOT_IN(text):
