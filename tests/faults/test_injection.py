@@ -167,11 +167,14 @@ breakdowns = {{ revenue = "region", new_customers = "region" }}
     assert "alert(1)" in md and "<script>" not in md and "<!channel>" not in md and "<@U0BOSS>" not in md
     assert "\\*bold\\*" in md and "\\| pipe" in md
     messages = json.loads(bodies["slack"])
-    texts = []
+    texts = []  # every text Slack parses for mentions and links (mrkdwn, a message's fallback text)
+    plain = []  # plain_text objects: shown as written, nothing in them is parsed
 
     def walk(node):
         if isinstance(node, dict):
-            if node.get("type") == "mrkdwn" or ("text" in node and isinstance(node["text"], str)):
+            if node.get("type") == "plain_text":
+                plain.append(node["text"])
+            elif node.get("type") == "mrkdwn" or ("text" in node and isinstance(node["text"], str)):
                 texts.append(node["text"])
             for value in node.values():
                 walk(value)
@@ -180,8 +183,10 @@ breakdowns = {{ revenue = "region", new_customers = "region" }}
                 walk(item)
 
     walk(messages)
-    shown = [t for t in texts if "alert(1)" in t]
+    shown = [t for t in texts + plain if "alert(1)" in t]
     assert shown, "the hostile region never reached the Slack message"
+    # A segment name is data in a plain_text field: the reader sees it exactly as the export wrote it.
+    assert any("<!channel> <@U0BOSS> <script>alert(1)</script> *bold*" in t for t in plain), plain
     for text in texts:
         # Slack parses mentions and links only inside < >: none may remain raw.
         assert "<" not in text and ">" not in text, text
