@@ -8,6 +8,11 @@ a message is stored (before the answer reaches it: the crash window the ledger c
 As Slack does: chat.postMessage keeps ``metadata``; conversations.history lists a channel's
 top-level messages newest first, with their metadata only when ``include_all_metadata`` is set;
 a file completed into a thread is a reply in that thread (conversations.replies), not in history.
+Files follow Slack's external upload: files.getUploadURLExternal (``filename`` and ``length`` required)
+gives a file id and an upload URL; the bytes POSTed there answer 200 ``OK - <bytes>`` (text); the file is
+private until files.completeUploadExternal shares it (``files`` required; ``file_not_found`` for an
+id never uploaded); files.delete removes it (``file_not_found``, ``file_deleted`` the second time) and its
+share leaves the thread.
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ class FakeSlack:
         #: pid to SIGSTOP right after storing the next chat.postMessage (a sender frozen mid-post), then None
         self.stop_on_post: int | None = None
         self.deleted: list[dict[str, Any]] = []  # messages removed with chat.delete
+        #: pid to SIGSTOP right after storing the next upload's bytes (a sender frozen mid-upload), then None
+        self.stop_on_upload: int | None = None
+        self.deleted_files: dict[str, dict[str, Any]] = {}  # file id -> the file removed with files.delete
         #: the next this many chat.postMessage calls answer 500 without storing the message
         self.fail_next_posts = 0
         #: the next this many chat.postMessage calls store the message, then answer only after
@@ -95,6 +103,14 @@ class FakeSlack:
         """What was posted in the bot's direct message with ``user_id``."""
         channel = self.dms.get(user_id)
         return self.posted_to(channel) if channel else []
+
+    def shared_files(self, channel_id: str | None = None) -> list[dict[str, Any]]:
+        """The files completed into a channel (any channel without ``channel_id``) and not deleted."""
+        return [
+            f
+            for f in self.files.values()
+            if f.get("completed") and (channel_id is None or f.get("channel") == channel_id)
+        ]
 
     def _known(self, channel: str | None) -> bool:
         return channel in self.channels.values() or channel in self.dms.values()
@@ -170,7 +186,13 @@ class FakeSlack:
             if file_id not in self.files:
                 return 404, {}, {"ok": False, "error": "unknown upload"}
             self.files[file_id]["data"] = body
-            return 200, {}, {"ok": True}
+            if self.stop_on_upload is not None:
+                import os
+                import signal
+
+                pid, self.stop_on_upload = self.stop_on_upload, None
+                os.kill(pid, signal.SIGSTOP)
+            return 200, {"Content-Type": "text/plain; charset=utf-8"}, f"OK - {len(body)}"
         if self.rate_limit_next > 0:
             self.rate_limit_next -= 1
             return 429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"}
@@ -351,6 +373,8 @@ class FakeSlack:
         files = params.get("files")
         if isinstance(files, str):
             files = json.loads(files)
+        if not files:
+            return 200, {}, {"ok": False, "error": "invalid_arguments"}
         channel = params.get("channel_id")
         if channel and not self._known(channel):
             return 200, {}, {"ok": False, "error": "channel_not_found"}
@@ -362,7 +386,7 @@ class FakeSlack:
             stored.update(
                 completed=True, title=item.get("title"), channel=channel, thread_ts=params.get("thread_ts")
             )
-            out.append({"id": item["id"], "title": item.get("title")})
+            out.append({"id": item["id"], "title": item.get("title"), "name": stored["filename"]})
         if channel and out:
             ts = f"1764000000.{next(self._ts):06d}"
             self.history.append(
@@ -371,10 +395,25 @@ class FakeSlack:
                     "channel": channel,
                     "ts": ts,
                     "thread_ts": params.get("thread_ts") or ts,
-                    "files": [{"id": f["id"], "title": f["title"]} for f in out],
+                    "files": [dict(f) for f in out],
                 }
             )
         return 200, {}, {"ok": True, "files": out}
+
+    def api_files_delete(self, params):
+        """As Slack: deletes the file (``file`` required); its share leaves the thread, and a share
+        message left without files or text goes with it."""
+        file_id = params.get("file")
+        if file_id in self.deleted_files:
+            return 200, {}, {"ok": False, "error": "file_deleted"}
+        if not file_id or file_id not in self.files:
+            return 200, {}, {"ok": False, "error": "file_not_found"}
+        self.deleted_files[file_id] = self.files.pop(file_id)
+        for item in self.history:
+            if any(f["id"] == file_id for f in item.get("files") or []):
+                item["files"] = [f for f in item["files"] if f["id"] != file_id]
+        self.history[:] = [m for m in self.history if m.get("files") != [] or m.get("text")]
+        return 200, {}, {"ok": True}
 
 
 def _handler_class(fake: FakeSlack):
@@ -410,9 +449,10 @@ def _handler_class(fake: FakeSlack):
 
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
-            payload = json.dumps(response).encode()
+            # The upload URL answers text (``OK - <bytes>``), the Web API JSON.
+            payload = response.encode() if isinstance(response, str) else json.dumps(response).encode()
+            extra = {"Content-Type": "application/json; charset=utf-8", **extra}
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in extra.items():
                 self.send_header(name, value)

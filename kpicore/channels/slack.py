@@ -21,6 +21,7 @@ from typing import Any
 
 from kpicore.channels.base import Channel, Delivery, Message
 from kpicore.channels.handover import prove_claim
+from kpicore.channels.slack_files import charts_in_thread, remove_second_charts, upload_files
 from kpicore.errors import ConfigError, DeliveryError
 
 TOKEN_ENV = "SLACK_BOT_TOKEN"
@@ -184,34 +185,17 @@ class SlackChannel(Channel):
                     ts = post_part(client, poster, channel_id, payload, key, number, parts, settings)
                 first_ts = first_ts or ts
                 message_ids.append(f"{channel_id}:{ts}")
-            if rendered.images and settings.get("charts", "thread") != "off":
-                uploads = [
-                    {
-                        "file": png,
-                        "filename": f"{metric}.png",
-                        "title": f"{message.title}: {metric} ({message.period_label})",
-                        "alt_txt": rendered.chart_alts.get(metric) or None,
-                    }
-                    for metric, content_id in rendered.charts.items()
-                    if (png := rendered.images.get(content_id))
-                ]
-                if resume and uploads and first_ts is not None and first_ts in found.values():
-                    present = charts_in_thread(client, channel_id, first_ts)
-                    message_ids.extend(
-                        f"file:{present[u['title']]}" for u in uploads if u["title"] in present
-                    )
-                    uploads = [u for u in uploads if u["title"] not in present]
-                if uploads:
-                    prove_claim()
-                    response = client.files_upload_v2(
-                        channel=channel_id,
-                        file_uploads=uploads,
-                        thread_ts=first_ts,
-                        request_file_info=False,
-                    )
-                    message_ids.extend(f"file:{f.get('id')}" for f in response.get("files") or [])
+            charts_on = rendered.images and settings.get("charts", "thread") != "off"
+            uploads = chart_uploads(message, rendered) if charts_on else []
+            if uploads:
+                message_ids.extend(
+                    send_charts(client, channel_id, uploads, first_ts, resume and first_ts in found.values())
+                )
             if resume:
                 remove_second_copies(client, channel_id, key, message_ids)
+                if uploads and first_ts is not None:
+                    kept = [i.removeprefix("file:") for i in message_ids if i.startswith("file:")]
+                    remove_second_charts(client, channel_id, first_ts, [u["title"] for u in uploads], kept)
         except SlackApiError as error:
             code = error.response.get("error") if error.response is not None else None
             status = getattr(error.response, "status_code", None)
@@ -264,6 +248,41 @@ class SlackChannel(Channel):
                 break
         # Same shape as Slack's own error, so the caller reports it the same way.
         raise SlackApiError("channel not found", {"ok": False, "error": "channel_not_found"})
+
+
+def chart_uploads(message: Message, rendered) -> list[dict[str, Any]]:
+    """The charts of a rendering as uploads; the title (message, metric, period) names the chart
+    within the thread of the message's first part, where a resumed send looks for it."""
+    return [
+        {
+            "content": png,
+            "filename": f"{metric}.png",
+            "title": f"{message.title}: {metric} ({message.period_label})",
+            "alt_txt": rendered.chart_alts.get(metric) or None,
+        }
+        for metric, content_id in rendered.charts.items()
+        if (png := rendered.images.get(content_id))
+    ]
+
+
+def send_charts(
+    client, channel_id: str, uploads: list[dict[str, Any]], thread_ts: str | None, look: bool
+) -> list[str]:
+    """Upload the charts missing from the thread (all of them unless ``look``) and share them there;
+    ``file:ID`` of every chart in the thread. The claim is proven before the upload and again between
+    the upload and the share: a sender paused past its lease meanwhile never shares its copy."""
+    ids: list[str] = []
+    if look and thread_ts is not None:
+        present = charts_in_thread(client, channel_id, thread_ts)
+        ids.extend(f"file:{present[u['title']]}" for u in uploads if u["title"] in present)
+        uploads = [u for u in uploads if u["title"] not in present]
+    if uploads:
+        prove_claim()
+        shared = upload_files(
+            client, uploads, channel_id=channel_id, thread_ts=thread_ts, before_share=prove_claim
+        )
+        ids.extend(f"file:{f.get('id')}" for f in shared)
+    return ids
 
 
 def delivery_key(message: Message, destination: str) -> str:
@@ -364,20 +383,6 @@ def find_copies(client, channel_id: str, key: str, *, max_pages: int = HISTORY_P
         if not cursor:
             break
     return {number: sorted(copies, key=float) for number, copies in found.items()}
-
-
-def charts_in_thread(client, channel_id: str, thread_ts: str) -> dict[str, str]:
-    """Title -> file id of the files already shared in a thread (the charts of an interrupted send)."""
-    present: dict[str, str] = {}
-    cursor = None
-    while True:
-        response = client.conversations_replies(channel=channel_id, ts=thread_ts, limit=200, cursor=cursor)
-        for item in response.get("messages") or []:
-            for shared in item.get("files") or []:
-                present.setdefault(shared.get("title") or "", shared.get("id"))
-        cursor = (response.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return present
 
 
 def _partial(message_ids: list[str], total: int) -> str:

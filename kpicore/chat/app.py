@@ -6,7 +6,7 @@ The listener acknowledges with the answer itself when it is ready within the bud
 response, or the Socket Mode acknowledgement), else with "computing …"; Bolt keeps running the
 listener after ``ack`` (``process_before_response`` is off), which then posts the answer through
 ``response_url`` in place of "computing …" (``replace_original``). Shared answers go to the channel
-with chat.postMessage, charts with files_upload_v2.
+with chat.postMessage, charts with the external upload (``kpicore.channels.slack_files``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import os
 from typing import TYPE_CHECKING, Any
 
+from kpicore.channels.slack_files import upload_files
 from kpicore.chat.allow import Asker
 from kpicore.chat.answers import Answerer
 from kpicore.chat.blocks import ACTION_BREAKDOWN, ACTION_PREVIOUS, ACTION_SHARE, Reply, ephemeral
@@ -123,11 +124,10 @@ def _upload(client, channel_id: str, charts, respond) -> None:
     from slack_sdk.errors import SlackApiError
 
     try:
-        client.files_upload_v2(
-            channel=channel_id,
-            file_uploads=[
-                {"content": png, "filename": filename, "title": title} for filename, title, png in charts
-            ],
+        upload_files(
+            client,
+            [{"content": png, "filename": filename, "title": title} for filename, title, png in charts],
+            channel_id=channel_id,
         )
     except SlackApiError as error:
         code = error.response.get("error")
