@@ -227,3 +227,28 @@ def test_the_holder_of_a_resumed_send_deletes_a_second_copy_of_a_part(slack):
     assert copies == {1: [delivery.message_ids[0].split(":", 1)[1]]}
     assert len(slack.deleted) == 1 and len(slack.calls("chat.delete")) == 1
     assert len([m for m in slack.posted_to("C0KPIS0001") if m.get("metadata")]) == parts
+
+
+def test_the_holder_of_a_resumed_send_deletes_a_chart_shared_twice(slack):
+    """A sender paused between its claim check and its files.completeUploadExternal shared a chart in
+    the thread after the holder took over: the holder, finishing its resumed send, keeps the copy it
+    recorded and deletes the other (files.delete), the other charts untouched."""
+    from kpicore.channels.slack import make_client
+
+    message = outgoing()
+    first = SlackChannel().send(message, "#kpis", FAST)
+    thread = slack.posted_to("C0KPIS0001")[0]["ts"]
+    charts = {id: (f["title"], f["filename"], f["data"]) for id, f in slack.files.items()}
+    title, filename, png = next(iter(charts.values()))
+    late = make_client(FAST).files_upload_v2(  # the paused sender's copy, as slack_sdk uploads one
+        channel="C0KPIS0001",
+        thread_ts=thread,
+        file_uploads=[{"content": png, "filename": filename, "title": title}],
+    )
+    assert len(slack.shared_files("C0KPIS0001")) == len(charts) + 1
+    delivery = SlackChannel().resume(message, "#kpis", FAST, previous=[])
+    assert list(slack.deleted_files) == [late["file"]["id"]] and len(slack.calls("files.delete")) == 1
+    assert {id for id, f in slack.files.items() if f["completed"]} == set(charts)
+    files = [i for i in delivery.message_ids if i.startswith("file:")]
+    assert sorted(files) == sorted(i for i in first.message_ids if i.startswith("file:"))
+    assert len(slack.posted_to("C0KPIS0001")) == len(message.rendered("slack").messages)  # none again

@@ -51,3 +51,38 @@ def test_a_sender_paused_past_its_lease_stops_and_the_holder_keeps_its_row(
     assert len([f for f in slack.files.values() if f.get("completed")]) == 2  # no chart uploaded again
     assert deliveries(pg_state_url) == [(kind, name, period, destination, "sent", 2)]
     assert frozen.text().count("the claim was taken over") == 1
+
+
+def test_a_sender_paused_during_its_chart_upload_never_shares_it(
+    tmp_path, demo_database, slack_server, servers, pg_state_url
+):
+    """Frozen as Slack stores the bytes of its first chart (after files.getUploadURLExternal and the
+    POST, before files.completeUploadExternal): the peer takes over and shares both charts; on SIGCONT
+    the first process proves its claim before the share, finds it gone, and never shares its copies (it
+    deletes them instead)."""
+    slack = slack_server.fake
+    write_config(tmp_path, demo_database, state_url=pg_state_url, serve='tick = "1s"\nlease = "5s"')
+    env = environment(slack_server)
+    frozen = Serve(tmp_path, env, name="frozen")
+    servers.append(frozen)
+    slack.stop_on_upload = frozen.process.pid
+    wait_for(lambda: slack.stop_on_upload is None, 60)
+    frozen_uploads = set(slack.files)  # uploaded, not shared: Slack keeps the file private until then
+    assert len(frozen_uploads) == 1 and not slack.shared_files()
+    try:
+        peer = Serve(tmp_path, env, name="peer")
+        servers.append(peer)
+        peer.started()
+        wait_until_sent(pg_state_url, "slack:#kpis", timeout=90)
+        peer_charts = {id for id, f in slack.files.items() if f.get("completed")}
+        assert len(peer_charts) == 2
+    finally:
+        frozen.process.send_signal(signal.SIGCONT)
+    frozen.wait_for(r"stopped: digest weekly 2026-W47 to slack:#kpis: the claim was taken over", 60)
+    assert peer.stop() == 0 and frozen.stop() == 0
+    shared = {id for id, f in slack.files.items() if f.get("completed")}
+    assert shared == peer_charts  # the frozen sender shared nothing
+    assert frozen_uploads <= set(slack.deleted_files)  # and left no private copy behind
+    assert kpicore_parts(slack) == [(KEY, 1)]
+    [(*_, status, attempts)] = deliveries(pg_state_url)
+    assert (status, attempts) == ("sent", 2)
