@@ -75,6 +75,10 @@ class FakeSlack:
         #: pid to SIGSTOP right after storing the next upload's bytes (a sender frozen mid-upload), then None
         self.stop_on_upload: int | None = None
         self.deleted_files: dict[str, dict[str, Any]] = {}  # file id -> the file removed with files.delete
+        #: pid to SIGSTOP as its next files.completeUploadExternal arrives, then None; that share is held
+        #: (not stored) until ``release_share`` is set: a sender paused between its last check and the share
+        self.stop_on_share: int | None = None
+        self.release_share = threading.Event()
         #: the next this many chat.postMessage calls answer 500 without storing the message
         self.fail_next_posts = 0
         #: the next this many chat.postMessage calls store the message, then answer only after
@@ -118,6 +122,13 @@ class FakeSlack:
     # -- API -------------------------------------------------------------------------------------
     def handle(self, method: str, params: dict[str, Any], headers: dict[str, str], body: bytes):
         """(status, extra headers, JSON response) for one request."""
+        if method == "files.completeUploadExternal" and self.stop_on_share is not None:
+            import os
+            import signal
+
+            pid, self.stop_on_share = self.stop_on_share, None
+            os.kill(pid, signal.SIGSTOP)
+            self.release_share.wait(180)
         with self.lock:
             record = Recorded(method=method, params=params, headers=headers, body=body)
             self.requests.append(record)

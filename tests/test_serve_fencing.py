@@ -9,6 +9,7 @@ import signal
 
 from tests.chat_support import wait_for
 from tests.test_serve import (
+    SLACK_KPIS,
     Serve,
     deliveries,
     environment,
@@ -86,3 +87,38 @@ def test_a_sender_paused_during_its_chart_upload_never_shares_it(
     assert kpicore_parts(slack) == [(KEY, 1)]
     [(*_, status, attempts)] = deliveries(pg_state_url)
     assert (status, attempts) == ("sent", 2)
+
+
+def test_a_sender_paused_between_its_last_check_and_the_share_withdraws_its_late_charts(
+    tmp_path, demo_database, slack_server, servers, pg_state_url
+):
+    """Frozen as its files.completeUploadExternal reaches Slack (it proved its claim just before), the
+    share held until the peer has taken over and finished: the late share lands after the holder's
+    clean-up, so the first process, proving its claim after its last post, finds it gone and deletes
+    its own copies of the charts (the holder's are older). Each chart stays once in the thread."""
+    slack = slack_server.fake
+    write_config(tmp_path, demo_database, state_url=pg_state_url, serve='tick = "1s"\nlease = "5s"')
+    env = environment(slack_server)
+    frozen = Serve(tmp_path, env, name="frozen")
+    servers.append(frozen)
+    slack.stop_on_share = frozen.process.pid
+    wait_for(lambda: slack.stop_on_share is None, 60)
+    frozen_uploads = set(slack.files)
+    try:
+        peer = Serve(tmp_path, env, name="peer")
+        servers.append(peer)
+        peer.started()
+        wait_until_sent(pg_state_url, "slack:#kpis", timeout=90)
+        peer_charts = {id for id, f in slack.files.items() if f.get("completed")}
+        assert len(peer_charts) == 2 and not peer_charts & frozen_uploads
+    finally:
+        frozen.process.send_signal(signal.SIGCONT)
+        slack.release_share.set()
+    frozen.wait_for(r"stopped: digest weekly 2026-W47 to slack:#kpis: the claim was taken over", 60)
+    assert peer.stop() == 0 and frozen.stop() == 0
+    assert {id for id, f in slack.deleted_files.items() if f.get("completed")} == frozen_uploads
+    shared = slack.shared_files(SLACK_KPIS)
+    assert {id for id, f in slack.files.items() if f.get("completed")} == peer_charts
+    assert len({f["title"] for f in shared}) == len(shared) == 2
+    assert kpicore_parts(slack) == [(KEY, 1)]
+    assert frozen.text().count("withdrew 2 late copies") == 1

@@ -20,8 +20,14 @@ import re
 from typing import Any
 
 from kpicore.channels.base import Channel, Delivery, Message
-from kpicore.channels.handover import prove_claim
-from kpicore.channels.slack_files import charts_in_thread, remove_second_charts, upload_files
+from kpicore.channels.handover import ClaimLost, prove_claim
+from kpicore.channels.slack_files import (
+    charts_in_thread,
+    delete_files,
+    files_in_thread,
+    remove_second_charts,
+    upload_files,
+)
 from kpicore.errors import ConfigError, DeliveryError
 
 TOKEN_ENV = "SLACK_BOT_TOKEN"
@@ -170,32 +176,16 @@ class SlackChannel(Channel):
             )
         rendered = message.rendered("slack")
         client = make_client(settings)
-        poster = make_client(settings, retry_ambiguous=False)
-        message_ids: list[str] = []
-        parts = len(rendered.messages)
-        key = delivery_key(message, destination)
+        send = _Send(client, make_client(settings, retry_ambiguous=False), delivery_key(message, destination))
+        message_ids, parts, found = send.message_ids, len(rendered.messages), {}
         try:
-            channel_id = self.resolve_channel(client, target)
-            found = find_parts(client, channel_id, key) if resume else {}
-            first_ts = None
-            for number, payload in enumerate(rendered.messages, start=1):
-                ts = found.get(number)
-                if ts is None:
-                    prove_claim()  # a sender paused past its lease stops here: the holder posts it
-                    ts = post_part(client, poster, channel_id, payload, key, number, parts, settings)
-                first_ts = first_ts or ts
-                message_ids.append(f"{channel_id}:{ts}")
-            charts_on = rendered.images and settings.get("charts", "thread") != "off"
-            uploads = chart_uploads(message, rendered) if charts_on else []
-            if uploads:
-                message_ids.extend(
-                    send_charts(client, channel_id, uploads, first_ts, resume and first_ts in found.values())
-                )
-            if resume:
-                remove_second_copies(client, channel_id, key, message_ids)
-                if uploads and first_ts is not None:
-                    kept = [i.removeprefix("file:") for i in message_ids if i.startswith("file:")]
-                    remove_second_charts(client, channel_id, first_ts, [u["title"] for u in uploads], kept)
+            send.channel_id = self.resolve_channel(client, target)
+            found = find_parts(client, send.channel_id, send.key) if resume else {}
+            try:
+                send.everything(message, rendered, found, settings, resume=resume)
+            except ClaimLost:
+                send.withdraw()
+                raise
         except SlackApiError as error:
             code = error.response.get("error") if error.response is not None else None
             status = getattr(error.response, "status_code", None)
@@ -250,6 +240,60 @@ class SlackChannel(Channel):
         raise SlackApiError("channel not found", {"ok": False, "error": "channel_not_found"})
 
 
+class _Send:
+    """One send to one channel: what it posts, what it found already there, and what it posted itself
+    (to withdraw its late copies when it turns out to have lost its claim)."""
+
+    def __init__(self, client, poster, key: str) -> None:
+        self.client, self.poster, self.key = client, poster, key
+        self.channel_id = ""
+        self.message_ids: list[str] = []
+        self.own: list[str] = []  # the ts of the parts and the file:ID of the charts this send shared
+        self.thread_ts: str | None = None
+
+    def everything(
+        self, message: Message, rendered, found: dict[int, str], settings: dict[str, Any], *, resume: bool
+    ) -> None:
+        """Post the parts not in ``found``, share the charts missing from the first part's thread, prove
+        the claim once more, then (a resumed send) delete second copies; ids go to ``message_ids``."""
+        client, channel_id, parts = self.client, self.channel_id, len(rendered.messages)
+        for number, payload in enumerate(rendered.messages, start=1):
+            ts = found.get(number)
+            if ts is None:
+                prove_claim()  # a sender paused past its lease stops here: the holder posts it
+                ts = post_part(client, self.poster, channel_id, payload, self.key, number, parts, settings)
+                self.own.append(ts or "")
+            self.thread_ts = self.thread_ts or ts
+            self.message_ids.append(f"{channel_id}:{ts}")
+        charts_on = rendered.images and settings.get("charts", "thread") != "off"
+        uploads = chart_uploads(message, rendered) if charts_on else []
+        if uploads:
+            look = resume and self.thread_ts in found.values()
+            ids = send_charts(client, channel_id, uploads, self.thread_ts, look, shared=self.own)
+            self.message_ids.extend(ids)
+        # Still the holder after the last post? One that is not withdraws its late copies (ClaimLost), and
+        # never cleans up: the copies it would keep may not be the ones the holder recorded.
+        prove_claim()
+        if resume:
+            remove_second_copies(client, channel_id, self.key, self.message_ids)
+            if uploads and self.thread_ts is not None:
+                kept = [i.removeprefix("file:") for i in self.message_ids if i.startswith("file:")]
+                remove_second_charts(client, channel_id, self.thread_ts, [u["title"] for u in uploads], kept)
+
+    def withdraw(self) -> None:
+        """After ClaimLost: delete this send's own posts that have an older copy (the holder's, or one it
+        adopted). The holder deletes every copy but the one it recorded when it finishes; this covers a
+        post that arrives after that. Never raises: the claim's loss is what the caller reports."""
+        from slack_sdk.errors import SlackApiError, SlackClientError
+
+        if not self.own:
+            return
+        try:
+            withdraw_own_copies(self.client, self.channel_id, self.key, self.own, self.thread_ts)
+        except (SlackApiError, SlackClientError, OSError) as error:
+            log.warning("slack: could not withdraw the late copies of %s: %s", self.key, type(error).__name__)
+
+
 def chart_uploads(message: Message, rendered) -> list[dict[str, Any]]:
     """The charts of a rendering as uploads; the title (message, metric, period) names the chart
     within the thread of the message's first part, where a resumed send looks for it."""
@@ -266,7 +310,13 @@ def chart_uploads(message: Message, rendered) -> list[dict[str, Any]]:
 
 
 def send_charts(
-    client, channel_id: str, uploads: list[dict[str, Any]], thread_ts: str | None, look: bool
+    client,
+    channel_id: str,
+    uploads: list[dict[str, Any]],
+    thread_ts: str | None,
+    look: bool,
+    *,
+    shared: list[str] | None = None,
 ) -> list[str]:
     """Upload the charts missing from the thread (all of them unless ``look``) and share them there;
     ``file:ID`` of every chart in the thread. The claim is proven before the upload and again between
@@ -278,10 +328,12 @@ def send_charts(
         uploads = [u for u in uploads if u["title"] not in present]
     if uploads:
         prove_claim()
-        shared = upload_files(
+        files = upload_files(
             client, uploads, channel_id=channel_id, thread_ts=thread_ts, before_share=prove_claim
         )
-        ids.extend(f"file:{f.get('id')}" for f in shared)
+        ids.extend(own := [f"file:{f.get('id')}" for f in files])
+        if shared is not None:
+            shared.extend(own)
     return ids
 
 
@@ -363,6 +415,27 @@ def remove_second_copies(client, channel_id: str, key: str, message_ids: list[st
                 removed += 1
     if removed:
         log.warning("slack: removed %d second cop%s of %s", removed, "y" if removed == 1 else "ies", key)
+    return removed
+
+
+def withdraw_own_copies(client, channel_id: str, key: str, own: list[str], thread_ts: str | None) -> int:
+    """Delete the posts in ``own`` (part ts, ``file:ID`` of charts) that have an older copy: a part of
+    ``key`` posted before it, a chart of the same title shared before it in the thread of ``thread_ts``.
+    The oldest copy is never deleted here, and the holder's recorded one is never a sender's own, so a
+    copy always stays. Returns how many were deleted."""
+    parts = {ts for ts in own if not ts.startswith("file:")}
+    files = {item.removeprefix("file:") for item in own if item.startswith("file:")}
+    removed = 0
+    for copies in find_copies(client, channel_id, key).values():
+        for ts in copies[1:]:
+            if ts in parts:
+                client.chat_delete(channel=channel_id, ts=ts)
+                removed += 1
+    if files and thread_ts is not None:
+        later = [i for ids in files_in_thread(client, channel_id, thread_ts).values() for i in ids[1:]]
+        removed += delete_files(client, [i for i in later if i in files])
+    if removed:
+        log.warning("slack: withdrew %d late cop%s of %s", removed, "y" if removed == 1 else "ies", key)
     return removed
 
 
