@@ -163,9 +163,39 @@ def test_a_sender_paused_past_its_lease(tmp_path, demo_database, slack_server, s
         statuses,
         slack=slack,
     )
-    tally.record(counts)
-    charts = [f for f in slack.files.values() if f.get("completed")]
-    assert (counts[0].delivered, counts[0].duplicated) == (1, 0) and len(charts) == 2
+    charts = _chart_counts("sender frozen (SIGSTOP) past its lease: the charts", str(run), slack)
+    tally.record(counts + charts)
+    assert (counts[0].delivered, counts[0].duplicated) == (1, 0)
+    assert [(c.delivered, c.duplicated) for c in charts] == [(1, 0), (1, 0)]
+
+
+def _chart_counts(scenario: str, run: str, slack) -> list[tally.Count]:
+    """One Count per chart title in #kpis: copies shared and not deleted (``status`` says how many
+    second copies were deleted after being shared, and how many uploads were deleted unshared)."""
+    shared: dict[str, int] = {}
+    for item in slack.shared_files(tally.SLACK_IDS["#kpis"]):
+        shared[item["title"]] = shared.get(item["title"], 0) + 1
+    gone = list(slack.deleted_files.values())
+    removed = sum(1 for f in gone if f.get("completed"))
+    status = f"{removed} deleted after sharing, {len(gone) - removed} deleted unshared"
+    titles = sorted(set(shared) | {f["title"] for f in gone if f.get("title")})
+    return [
+        tally.Count(
+            scenario,
+            run,
+            "chart",
+            title,
+            "-",
+            "slack:#kpis",
+            expected=1,
+            delivered=1 if shared.get(title) else 0,
+            duplicated=max(shared.get(title, 0) - 1, 0),
+            lost=0 if shared.get(title) else 1,
+            unknown=0,
+            status=status,
+        )
+        for title in titles
+    ]
 
 
 def _killed_at(smtp_server, tmp_path, slack_server, servers, where: str) -> Serve:
