@@ -1,9 +1,10 @@
 """What a channel calls while it sends, so the delivery core can fence the claim it sends under.
 
-- :func:`prove_claim` before each message part and each upload: the core checks, with a
-  conditional update, that the claim's generation is still the row's; a sender whose claim was
-  taken over (it was paused past its lease: a VM freeze, a long GC pause, a partition) gets
-  :class:`ClaimLost` and stops, leaving the rest to the holder.
+- :func:`prove_claim` before each message part and each upload, between an upload and its share,
+  and after the last post: the core checks, with a conditional update, that the claim's generation
+  is still the row's; a sender whose claim was taken over (it was paused past its lease: a VM
+  freeze, a long GC pause, a partition) gets :class:`ClaimLost` and stops, leaving the rest to the
+  holder (a channel may first withdraw what it posted late, as Slack's does).
 - :func:`handing_over` right before the message leaves, for channels that cannot look a sent
   message up (SMTP ``DATA``): the core records ``sending``. A claim that lapses before it was never
   handed over and is sent by whoever takes over; one that lapses after it is ``unknown``. A channel
@@ -26,7 +27,7 @@ class ClaimLost(Exception):
 
 
 def prove_claim() -> None:
-    """Raise ClaimLost unless this send still holds its claim (call before each part and upload)."""
+    """Raise ClaimLost unless this send still holds its claim (call before each part, upload and share)."""
     prove = _PROVE.get()
     if prove is not None:
         prove()

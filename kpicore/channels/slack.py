@@ -7,6 +7,9 @@ The bot token comes from ``SLACK_BOT_TOKEN`` only. The Web API base URL is ``KPI
 ``[slack] api_url``, else Slack's (GovSlack needs another; tests point it at a local server); since every
 call carries the token, it must be https, or http on this machine's loopback.
 
+Charts go up in Slack's three upload steps (``kpicore.channels.slack_files``), the claim proven between
+the upload and the share; ``files:write`` covers the upload and the files.delete of a second copy.
+
 Settings (``[slack]`` in kpi.toml, all optional): ``charts`` ("thread" — the default: upload the
 charts in a thread under the first message — or "off"), ``max_retries`` (per kind of failure,
 default 3), ``retry_backoff`` (seconds, default 0.5; 429 answers always wait for Retry-After).
