@@ -89,7 +89,9 @@ def files_in_thread(client, channel_id: str, thread_ts: str) -> dict[str, list[s
         response = client.conversations_replies(channel=channel_id, ts=thread_ts, limit=200, cursor=cursor)
         for item in response.get("messages") or []:
             for shared in item.get("files") or []:
-                present.setdefault(shared.get("title") or "", []).append(shared.get("id"))
+                ids = present.setdefault(shared.get("title") or "", [])
+                if shared.get("id") not in ids:  # a share repeated (a retried completion) is one copy
+                    ids.append(shared.get("id"))
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
             return present
