@@ -426,14 +426,20 @@ def withdraw_own_copies(client, channel_id: str, key: str, own: list[str], threa
     ``key`` posted before it, a chart of the same title shared before it in the thread of ``thread_ts``.
     The oldest copy is never deleted here, and the holder's recorded one is never a sender's own, so a
     copy always stays. Returns how many were deleted."""
+    from slack_sdk.errors import SlackApiError
+
     parts = {ts for ts in own if not ts.startswith("file:")}
     files = {item.removeprefix("file:") for item in own if item.startswith("file:")}
     removed = 0
     for copies in find_copies(client, channel_id, key).values():
         for ts in copies[1:]:
             if ts in parts:
-                client.chat_delete(channel=channel_id, ts=ts)
-                removed += 1
+                try:
+                    client.chat_delete(channel=channel_id, ts=ts)
+                    removed += 1
+                except SlackApiError as error:  # the holder's clean-up may have deleted it already
+                    if error.response.get("error") != "message_not_found":
+                        raise
     if files and thread_ts is not None:
         later = [i for ids in files_in_thread(client, channel_id, thread_ts).values() for i in ids[1:]]
         removed += delete_files(client, [i for i in later if i in files])
