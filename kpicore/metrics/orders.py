@@ -302,6 +302,10 @@ class Revenue(Metric):
     def value(self, m):
         return m.revenue
 
+    def variance(self, m):
+        """A sum over a random number of orders (a compound Poisson sum): its orders' sum of squares."""
+        return m.squares_of("revenue")
+
 
 class AverageOrderValue(Metric):
     name = "aov"
