@@ -226,11 +226,7 @@ def _revenue_by_channel(segments):
     return _evidence(
         revenue,
         _result(revenue, 18000.0, 20000.0),
-        {
-            "channel": _result(
-                revenue, 18000.0, 20000.0, _as_segments(without_noise(segments)), "channel"
-            )
-        },
+        {"channel": _result(revenue, 18000.0, 20000.0, _as_segments(without_noise(segments)), "channel")},
     )
 
 

@@ -84,7 +84,7 @@ def nps_segment(name, now, before):
     metric = NPS()
 
     def values(counts):
-        promoters, passives, detractors = counts
+        promoters, _passives, detractors = counts
         return Values({"promoters": promoters, "detractors": detractors, "responses": sum(counts)})
 
     return SegmentAggregate(
@@ -179,7 +179,13 @@ def test_an_average_order_value_is_tested_by_the_variance_of_its_mean():
 
         now, before = values(60.0), values(50.0)
         return SegmentAggregate(
-            "North", metric.value(now), 50, metric.value(before), 50, metric.variance(now), metric.variance(before)
+            "North",
+            metric.value(now),
+            50,
+            metric.value(before),
+            50,
+            metric.variance(now),
+            metric.variance(before),
         )
 
     steady, scattered = aov_segment(5.0), aov_segment(50.0)
@@ -251,7 +257,11 @@ def expected_by_region(rows, start_day: int):
     in_week = lambda at: start_day <= int(at[8:10]) < start_day + 7  # noqa: E731
     found: dict[str, dict[str, float]] = {}
     for name in {*region.values()}:
-        amounts = [o["amount"] for o in rows["orders"] if region[o["customer_id"]] == name and in_week(o["ordered_at"])]
+        amounts = [
+            o["amount"]
+            for o in rows["orders"]
+            if region[o["customer_id"]] == name and in_week(o["ordered_at"])
+        ]
         positive = [x for x in amounts if x > 0]
         scores = [
             r["score"]
@@ -290,7 +300,11 @@ def test_a_segment_that_moved_more_than_the_total_is_said_with_what_the_others_d
     # West 70 % -> 60 % of 1,000 responses a week, North 80 % -> 81 %, East 70 % -> 71 %: the total fell from
     # 73.3 % to 70.7 % (-2.7 pts), West's part is a third of -10 pts (-3.3 pts), the others' +0.67 pts.
     evidence = csat_by_region(
-        [("West", 60.0, 1000, 70.0, 1000), ("North", 81.0, 1000, 80.0, 1000), ("East", 71.0, 1000, 70.0, 1000)]
+        [
+            ("West", 60.0, 1000, 70.0, 1000),
+            ("North", 81.0, 1000, 80.0, 1000),
+            ("East", 71.0, 1000, 70.0, 1000),
+        ]
     )
     (driver,) = Drivers().detect(evidence)
     assert driver.numbers["share"] == pytest.approx(1.25)
@@ -300,7 +314,11 @@ def test_a_segment_that_moved_more_than_the_total_is_said_with_what_the_others_d
         "and the others rose by 0.67 pts."
     )
     rising = csat_by_region(
-        [("West", 70.0, 1000, 60.0, 1000), ("North", 80.0, 1000, 81.0, 1000), ("East", 70.0, 1000, 71.0, 1000)]
+        [
+            ("West", 70.0, 1000, 60.0, 1000),
+            ("North", 80.0, 1000, 81.0, 1000),
+            ("East", 70.0, 1000, 71.0, 1000),
+        ]
     )
     (driver,) = Drivers().detect(rising)
     assert driver.text == (
@@ -317,7 +335,9 @@ def test_a_segment_that_moved_more_than_the_total_is_said_with_what_the_others_d
 
 def test_a_digest_takes_insights_min_sample_unless_it_sets_its_own():
     def spec(digest, **top):
-        config = parse_config({**top, "digests": {"weekly": {"metrics": ["csat"], **digest}}}, Path("kpi.toml"))
+        config = parse_config(
+            {**top, "digests": {"weekly": {"metrics": ["csat"], **digest}}}, Path("kpi.toml")
+        )
         return digest_spec(config, "weekly", get_registry())
 
     assert spec({}).min_sample == 30

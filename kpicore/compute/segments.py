@@ -56,12 +56,16 @@ def _segments(
     {segment: [{measure: value} per window]}, and the entities that can't. With ``squares``, each sum
     measure's sum of squares too, under ``Squared(measure)``, from the same query."""
     windows = windows or [period, period.previous()]
-    values: dict[str, list[dict[Measure | Squared, float | None]]] = defaultdict(lambda: [{} for _ in windows])
+    values: dict[str, list[dict[Measure | Squared, float | None]]] = defaultdict(
+        lambda: [{} for _ in windows]
+    )
     problems: dict[str, str] = {}
     queries = []
     for entity, measures in the_plan.measures.items():
         try:
-            queries.append((measure_query(source, entity, measures, windows, by=by, squares=squares), measures))
+            queries.append(
+                (measure_query(source, entity, measures, windows, by=by, squares=squares), measures)
+            )
         except EntityUnavailable as error:
             problems[entity] = str(error)
     for rows, (_, measures) in zip(source.execute_all([q for q, _ in queries]), queries, strict=True):
@@ -69,9 +73,9 @@ def _segments(
             segment = row._mapping["segment"]
             key = NONE_SEGMENT if segment is None else str(segment)
             for w in range(len(windows)):
-                found: dict[Measure | Squared, float | None] = dict(_values(measures, row, w))
-                found.update({Squared(m): q for m, q in _squares(measures, row, w).items()})
-                for measure, value in found.items():
+                found: list[tuple[Measure | Squared, float | None]] = list(_values(measures, row, w).items())
+                found.extend((Squared(m), q) for m, q in _squares(measures, row, w).items())
+                for measure, value in found:
                     previous = values[key][w].get(measure)
                     values[key][w][measure] = value if previous is None else previous + (value or 0)
     return values, problems

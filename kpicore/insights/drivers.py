@@ -337,6 +337,7 @@ class Drivers(Detector):
         result = evidence.result
         if broken_down is None or not broken_down.segments:
             return None
+        assert result.value is not None and result.previous is not None and result.delta is not None
         found = decompose(
             segment_aggregates(broken_down),
             result.value,
@@ -421,7 +422,9 @@ class Drivers(Detector):
             needs_attention=not good,
         )
 
-    def _too_few(self, evidence: Evidence, dimension: str, found: Decomposition, top: Contribution) -> Insight:
+    def _too_few(
+        self, evidence: Evidence, dimension: str, found: Decomposition, top: Contribution
+    ) -> Insight:
         """The total moved and a segment of ``dimension`` would explain it, but none can be told from
         noise: said so, rather than naming a noisy segment or saying nothing."""
         metric, result = evidence.metric, evidence.result
