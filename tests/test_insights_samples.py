@@ -5,6 +5,7 @@ plain-Python computation on every backend, "too few responses to tell", and a sh
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from pathlib import Path
@@ -343,3 +344,20 @@ def test_a_digest_takes_insights_min_sample_unless_it_sets_its_own():
     assert spec({}).min_sample == 30
     assert spec({}, insights={"min_sample": 5}).min_sample == 5
     assert spec({"min_sample": 12}, insights={"min_sample": 5}).min_sample == 12
+
+
+def test_kpi_insights_on_the_demo_says_too_few_responses_rather_than_naming_a_region(
+    run_kpi, tmp_path, demo_database
+):
+    # The demo's week: 4 to 16 CSAT responses per region, 43 in all; CSAT fell 75.6 % -> 69.8 %.
+    (tmp_path / "kpi.toml").write_text(
+        f'[source]\nurl = "{demo_database}"\n[insights]\ndimensions = ["region"]\n', encoding="utf-8"
+    )
+    code, out, err = run_kpi("insights", "csat", "--period", "2026-W47", "--format", "json")
+    assert code == 0, err
+    (drivers,) = [i for i in json.loads(out) if i["kind"] == "drivers"]
+    assert drivers["text"] == (
+        "Customer satisfaction (CSAT) moved -5.8 pts; too few responses to tell which region drove it."
+    )
+    assert drivers["segment"] is None and drivers["numbers"]["min_sample"] == 30
+    assert all(u["n"] < 30 for u in drivers["numbers"]["unnamed"])

@@ -312,8 +312,9 @@ class Drivers(Detector):
             named = drivers[0] if drivers and self._explains(drivers[0], settings) else None
             if named is not None and (best is None or named.excess > best[2].excess):
                 best = (dimension, found, named)
-            elif named is None and candidates and self._explains(candidates[0], settings) and not unclear:
-                unclear = (dimension, found, candidates[0])
+            elif named is None and candidates and self._explains(candidates[0], settings):
+                if unclear is None or candidates[0].excess > unclear[2].excess:
+                    unclear = (dimension, found, candidates[0])  # the dimension that would explain most
             detractors = [c for c in found.detractors() if speaks(aggregates.get(c.segment), unit, minimum)]
             if detractors and (worst is None or detractors[0].share < worst[2].share):
                 worst = (dimension, found, detractors[0])
