@@ -136,10 +136,26 @@ def as_sql(value):
 class Values(Mapping):
     """Measure values for one period, by name: ``m.promoters`` or ``m["promoters"]``."""
 
-    def __init__(self, values: dict[str, float | None], config: Any = None, period: Any = None):
+    def __init__(
+        self,
+        values: dict[str, float | None],
+        config: Any = None,
+        period: Any = None,
+        squares: Mapping[str, float] | None = None,
+    ):
         self._values = values
         self.config = config
         self.period = period
+        self._squares = dict(squares or {})
+
+    def squares_of(self, name: str) -> float | None:
+        """The sum of squares of sum measure ``name`` over the same records (computed in SQL, in a
+        breakdown's query), or None where it was not computed (totals, stored values)."""
+        return self._squares.get(name)
+
+    def replaced(self, name: str, value: float | None) -> Values:
+        """These values with measure ``name`` set to ``value`` (the rest, squares included, kept)."""
+        return Values({**self._values, name: value}, self.config, self.period, self._squares)
 
     def __getattr__(self, name: str):
         try:
@@ -185,6 +201,15 @@ class Metric:
     def value(self, m: Values) -> float | None:
         """Compute the metric from its measure values for one period."""
         raise NotImplementedError(f"metric {self.name!r} does not define value()")
+
+    def variance(self, m: Values) -> float | None:
+        """The sampling variance of ``value(m)`` (for a segment: is its change more than noise?), or None
+        when it cannot be told. By default, to first order (the delta method) from its measures taken as
+        independent: a count varies as a Poisson count (variance = the count), a sum as a compound Poisson
+        sum (variance = its sum of squares, ``m.squares_of``); a metric with a min, a max or a sum whose
+        squares are unknown has none. Metrics whose measures share records override it (NPS's multinomial
+        counts, AOV's mean)."""
+        return delta_variance(self, m)
 
     def resolved_measures(self, config: Any = None) -> dict[str, Measure]:
         """The measures with the metric's default entity and time column filled in."""
@@ -242,6 +267,42 @@ class Metric:
 
     def __repr__(self) -> str:
         return f"<Metric {self.name}>"
+
+
+def delta_variance(metric: Metric, m: Values) -> float | None:
+    """``metric.variance``'s default: sum over measures of (d value / d measure)^2 x the measure's variance,
+    the derivatives by central differences."""
+    value = metric.value(m)
+    if value is None:
+        return None
+    total = 0.0
+    for name, measure in metric.resolved_measures(m.config).items():
+        x = m.get(name)
+        if x is None or measure.warn or measure.note:
+            continue
+        step = 1e-6 * max(1.0, abs(x))
+        up, down = metric.value(m.replaced(name, x + step)), metric.value(m.replaced(name, x - step))
+        if up is None or down is None:
+            return None
+        slope = (up - down) / (2 * step)
+        if abs(slope) <= 1e-9 * max(1.0, abs(value)):
+            continue  # the value does not depend on it
+        if measure.aggregate in ("count", "count_distinct"):
+            spread = max(x, 0.0)
+        elif measure.aggregate == "sum" and m.squares_of(name) is not None:
+            spread = m.squares_of(name) or 0.0
+        else:
+            return None  # a min, a max, or a sum whose squares are unknown
+        total += slope * slope * spread
+    return total
+
+
+def mean_variance(total: float | None, squares: float | None, n: float | None) -> float | None:
+    """The variance of a mean of ``n`` values from their sum and sum of squares: s^2 / n, with s^2 the
+    sample variance (n - 1 in its denominator); None under 2 values."""
+    if total is None or squares is None or not n or n < 2:
+        return None
+    return max(squares - total * total / n, 0.0) / (n - 1) / n
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:

@@ -121,6 +121,11 @@ class Segment:
     previous: float | None = None
     #: The records behind ``previous`` (not in the JSON contract; for insights that weigh segments).
     previous_n: int | None = None
+    #: The sampling variance of ``value`` and of ``previous`` (``Metric.variance``: from the segment's
+    #: counts, and its sums of squares computed in SQL), None where the metric gives none; not in the JSON
+    #: contract: for insights that test whether a segment's change stands out from noise.
+    variance: float | None = None
+    previous_variance: float | None = None
     #: With ``--compare last-year``: the segment's value a year before (None without data then).
     compare: float | None = None
     compared: bool = False

@@ -68,10 +68,15 @@ def test_good_news_when_nothing_got_worse():
     assert top.focus == "Revenue rose 10.0% to €110,000.00."
 
 
+# South: about 11 detractors in 40 responses and no promoter, after 40 passives: the multinomial variance
+# of its NPS is 100^2 x (0.278 - 0.278^2) / 40 = 50 (0 before), so -27.8 is 3.9 standard errors.
+SOUTH = Segment("South", -27.8, 40, previous=0.0, previous_n=40, variance=50.0, previous_variance=0.0)
+
+
 def test_names_the_segment_that_moved_most_but_never_a_small_one():
     segments = [
         Segment("East", -83.3, 6, previous=-14.3),  # the largest fall, but 6 responses
-        Segment("South", -27.8, 40, previous=0.0),
+        SOUTH,
         Segment("West", 33.3, 35, previous=55.6),
         Segment("(none)", -50.0, 2, previous=0.0),
     ]
@@ -85,10 +90,13 @@ def test_names_the_segment_that_moved_most_but_never_a_small_one():
     mostly = nps(
         -15.2,
         7.0,
-        segments=[Segment("South", -27.8, 40, previous=0.0), Segment("(none)", 0, 40, previous=1)],
+        segments=[SOUTH, Segment("(none)", 0, 40, previous=1)],
         dimension="region",
     )
     assert headline([mostly]).focus == "NPS fell 22.2 points to -15.2, most of it in South."
+    # The same fall of 40 responses with no variance known is held to the widest a score can have: noise.
+    noisy = nps(-15.2, 7.0, segments=[Segment("South", -27.8, 40, previous=0.0)], dimension="region")
+    assert headline([noisy]).focus == "NPS fell 22.2 points to -15.2."
 
 
 def test_the_missing_group_is_named_for_people():

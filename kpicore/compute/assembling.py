@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..metric import Metric
 from ..periods import Period
 from ..results import Comparison, MetricResult, Segment, Warning_
-from .values import NONE_SEGMENT, _metric_values, _n
+from .values import NONE_SEGMENT, Squared, _metric_values, _n
 
 
 def _comparison(metric: Metric, config, year_ago: Period, values, before_values, current) -> Comparison:
@@ -41,7 +41,8 @@ def _metric_segments(metric: Metric, config, segment_values, windows: list[Perio
         for by_measure, window in zip(per_window, windows, strict=True):
             filled = {m: (0 if m.aggregate in ("count", "sum", "count_distinct") else None) for m in own}
             filled.update({m: v for m, v in by_measure.items() if m in filled})
-            evaluated.append(_metric_values(metric, config, filled, window))
+            squares = {m: by_measure.get(Squared(m)) or 0 for m in own if m.aggregate == "sum"}
+            evaluated.append(_metric_values(metric, config, filled, window, squares))
         current, before = evaluated[:2]
         segment = Segment(
             key,
@@ -49,11 +50,21 @@ def _metric_segments(metric: Metric, config, segment_values, windows: list[Perio
             _n(metric, current) or 0,
             previous=metric.value(before),
             previous_n=_n(metric, before) or 0,
+            variance=_variance(metric, current),
+            previous_variance=_variance(metric, before),
         )
         if len(evaluated) > 2:  # a year before: None where the segment had no records then
             segment.compare = metric.value(evaluated[2]) if _n(metric, evaluated[2]) != 0 else None
         segments.append(segment)
     return segments
+
+
+def _variance(metric: Metric, values) -> float | None:
+    """The sampling variance of the segment's value, as the metric gives it (None: it gives none)."""
+    if metric.value(values) is None:
+        return None
+    variance = metric.variance(values)
+    return None if variance is None or variance != variance or variance < 0 else float(variance)
 
 
 def blank_result(metric: Metric, period: Period, by: str | None, config) -> MetricResult:

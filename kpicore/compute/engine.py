@@ -55,7 +55,9 @@ def compute(
     segment_windows = [period, previous, *([year_ago] if year_ago is not None else [])]
     segment_values, segment_problems = ({}, {})
     if by is not None:
-        segment_values, segment_problems = _segments(source, the_plan, period, by, windows=segment_windows)
+        segment_values, segment_problems = _segments(
+            source, the_plan, period, by, windows=segment_windows, squares=True
+        )
 
     def index_of(target: Period) -> int:
         return next(i for i, w in enumerate(windows) if (w.start, w.end) == (target.start, target.end))

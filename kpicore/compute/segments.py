@@ -10,7 +10,7 @@ from ..periods import Period
 from ..source import EntityUnavailable, Source
 from .planning import Plan, plan
 from .sql import measure_query
-from .values import NONE_SEGMENT, _metric_values, _values
+from .values import NONE_SEGMENT, Squared, _metric_values, _squares, _values
 
 
 def segment_history(
@@ -44,16 +44,28 @@ def segment_history(
     return history
 
 
-def _segments(source: Source, the_plan: Plan, period: Period, by: str, windows: list[Period] | None = None):
+def _segments(
+    source: Source,
+    the_plan: Plan,
+    period: Period,
+    by: str,
+    windows: list[Period] | None = None,
+    squares: bool = False,
+):
     """Measure values per segment for the period and the one before (or for ``windows``):
-    {segment: [{measure: value} per window]}, and the entities that can't."""
+    {segment: [{measure: value} per window]}, and the entities that can't. With ``squares``, each sum
+    measure's sum of squares too, under ``Squared(measure)``, from the same query."""
     windows = windows or [period, period.previous()]
-    values: dict[str, list[dict[Measure, float | None]]] = defaultdict(lambda: [{} for _ in windows])
+    values: dict[str, list[dict[Measure | Squared, float | None]]] = defaultdict(
+        lambda: [{} for _ in windows]
+    )
     problems: dict[str, str] = {}
     queries = []
     for entity, measures in the_plan.measures.items():
         try:
-            queries.append((measure_query(source, entity, measures, windows, by=by), measures))
+            queries.append(
+                (measure_query(source, entity, measures, windows, by=by, squares=squares), measures)
+            )
         except EntityUnavailable as error:
             problems[entity] = str(error)
     for rows, (_, measures) in zip(source.execute_all([q for q, _ in queries]), queries, strict=True):
@@ -61,7 +73,9 @@ def _segments(source: Source, the_plan: Plan, period: Period, by: str, windows: 
             segment = row._mapping["segment"]
             key = NONE_SEGMENT if segment is None else str(segment)
             for w in range(len(windows)):
-                for measure, value in _values(measures, row, w).items():
+                found: list[tuple[Measure | Squared, float | None]] = list(_values(measures, row, w).items())
+                found.extend((Squared(m), q) for m, q in _squares(measures, row, w).items())
+                for measure, value in found:
                     previous = values[key][w].get(measure)
                     values[key][w][measure] = value if previous is None else previous + (value or 0)
     return values, problems

@@ -33,9 +33,16 @@ def plain_queries(*, parse_once: bool = False):
 
 
 def measure_query(
-    source: Source, entity: str, measures: list[Measure], windows: list[Period], by: str | None = None
+    source: Source,
+    entity: str,
+    measures: list[Measure],
+    windows: list[Period],
+    by: str | None = None,
+    squares: bool = False,
 ):
-    """One SELECT computing every measure for every window (columns m{window}_{measure})."""
+    """One SELECT computing every measure for every window (columns m{window}_{measure}); with
+    ``squares``, also the sum of squares of every sum measure (columns q{window}_{measure}), in the same
+    conditional aggregate: what the variance of a segment's sum or mean is computed from."""
     relation = source.relation(entity)
     t = source.row(entity)
     prefilter = _prefilter(source, t, measures, windows)
@@ -47,6 +54,8 @@ def measure_query(
     for w, window in enumerate(windows):
         for i, measure in enumerate(measures):
             columns.append(_aggregate(measure, t, window).label(f"m{w}_{i}"))
+            if squares and measure.aggregate == "sum":
+                columns.append(_squares(measure, t, window).label(f"q{w}_{i}"))
     statement = sa.select(*columns).select_from(relation.from_)
     if prefilter is not None:
         statement = statement.where(prefilter)
@@ -72,6 +81,14 @@ def _aggregate(measure: Measure, t, window: Period | None):
     if measure.aggregate == "sum":
         return sa.func.sum(expression)
     return getattr(sa.func, measure.aggregate)(expression)
+
+
+def _squares(measure: Measure, t, window: Period | None):
+    """SUM(x * x) over the records the sum measure adds up (x times 1.0 first: no integer overflow)."""
+    conditions = measure.condition(t, window)
+    value = measure.expression(t, window)
+    squared = (value * sa.literal(1.0)) * value
+    return sa.func.sum(squared if not conditions else sa.case((sa.and_(*conditions), squared)))
 
 
 def _prefilter(source: Source, t, measures: list[Measure], windows: list[Period]):

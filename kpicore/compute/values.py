@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from ..metric import Measure, Metric, Values
 from ..periods import Period
 from ..results import Warning_
 
 NONE_SEGMENT = "(none)"
+
+
+@dataclass(frozen=True)
+class Squared:
+    """The key of a sum measure's sum of squares among a segment's measure values."""
+
+    measure: Measure
 
 
 def _number(value):
@@ -29,11 +37,31 @@ def _values(measures: list[Measure], row, w: int) -> dict[Measure, float | None]
     return values
 
 
+def _squares(measures: list[Measure], row, w: int) -> dict[Measure, float]:
+    """The sums of squares of the sum measures in ``row`` (columns q{w}_{i}; 0 when no record)."""
+    return {
+        measure: _number(row._mapping[f"q{w}_{i}"]) or 0
+        for i, measure in enumerate(measures)
+        if measure.aggregate == "sum" and f"q{w}_{i}" in row._mapping
+    }
+
+
 def _metric_values(
-    metric: Metric, config, by_measure: Mapping[Measure, float | None], window: Period
+    metric: Metric,
+    config,
+    by_measure: Mapping[Measure, float | None],
+    window: Period,
+    squares: Mapping[Measure, float] | None = None,
 ) -> Values:
     resolved = metric.resolved_measures(config)
-    return Values({name: by_measure.get(measure) for name, measure in resolved.items()}, config, window)
+    return Values(
+        {name: by_measure.get(measure) for name, measure in resolved.items()},
+        config,
+        window,
+        squares=None
+        if squares is None
+        else {name: squares[measure] for name, measure in resolved.items() if measure in squares},
+    )
 
 
 def _n(metric: Metric, values: Values) -> int | None:

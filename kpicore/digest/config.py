@@ -119,7 +119,7 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", template):
         raise ConfigError(f'{where}.template: {template!r} is not a template name such as "weekly"')
 
-    min_sample = raw.get("min_sample", DEFAULT_MIN_SAMPLE)
+    min_sample = raw.get("min_sample", _insights_min_sample(config))
     if isinstance(min_sample, bool) or not isinstance(min_sample, int) or min_sample < 0:
         raise ConfigError(
             f"{where}.min_sample: expected a whole number of records (segments with fewer are marked as "
@@ -149,6 +149,13 @@ def parse_digest(name: str, raw: Any, config, registry) -> DigestSpec:
         max_delay=max_delay,
         insights=insights,
     )
+
+
+def _insights_min_sample(config) -> int:
+    """``[insights] min_sample`` when kpi.toml sets a valid one (a digest's own overrides it), else 30."""
+    value = (getattr(config, "insights", None) or {}).get("min_sample", DEFAULT_MIN_SAMPLE)
+    valid = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if valid else DEFAULT_MIN_SAMPLE
 
 
 def _zone_and_period(raw: dict, config, where: str) -> tuple[str, str]:

@@ -187,11 +187,28 @@ def main_segment(result: MetricResult, min_sample: int = DEFAULT_MIN_SAMPLE) -> 
     contributions = [(s, contribution(s, result.unit)) for s in result.segments]
     same_way = [(s, c) for s, c in contributions if c is not None and c * delta > 0]
     total = sum(abs(c) for _, c in contributions if c is not None)
-    big = [(s, c) for s, c in same_way if s.n >= min_sample]
+    big = [(s, c) for s, c in same_way if s.n >= min_sample and _told_from_noise(s, result.unit, min_sample)]
     if not big or not total:
         return None
     segment, amount = max(big, key=lambda pair: abs(pair[1]))
     return segment, abs(amount) / total
+
+
+def _told_from_noise(segment: Segment, unit: str, min_sample: int) -> bool:
+    """The insights' rule (``kpicore.insights.drivers.speaks``): enough records, and a change of its own
+    that stands out from noise."""
+    from kpicore.insights.drivers import SegmentAggregate, speaks
+
+    aggregate = SegmentAggregate(
+        segment.segment,
+        segment.value,
+        segment.n,
+        segment.previous,
+        segment.previous_n if segment.previous_n is not None else segment.n,
+        segment.variance,
+        segment.previous_variance,
+    )
+    return speaks(aggregate, unit, min_sample)
 
 
 def describe_change(

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Number:
     """A placeholder's number and how to write it: ``unit`` is a metric unit (``currency``, ``percent``,
-    ...), ``share`` (a fraction written as a percentage: 0.62 -> 62 %), ``number`` or ``change`` (a signed
-    change in the metric's unit given by ``of``)."""
+    ...), ``share`` (a fraction written as a percentage: 0.62 -> 62 %), ``number``, ``change`` (a signed
+    change in the metric's unit given by ``of``) or ``size`` (the same change without its sign, for a
+    sentence that says which way: "fell 2.0 pts")."""
 
     value: float | None
     unit: str = "number"
@@ -189,6 +190,9 @@ def _format(number: Number, locale: str, currency: str, formatting) -> str:
         return formatting.format_number(number.value, locale)
     if number.unit == "change":
         return formatting.format_change(number.value, None, number.of or "count", locale, currency)
+    if number.unit == "size":
+        signed = formatting.format_change(abs(number.value), None, number.of or "count", locale, currency)
+        return signed.replace("+", "", 1)
     return formatting.format_value(number.value, number.unit, locale, currency)
 
 

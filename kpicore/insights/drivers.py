@@ -43,13 +43,16 @@ TOLERANCE = 1e-6
 
 @dataclass(frozen=True)
 class SegmentAggregate:
-    """One segment's value and records for the period (``value``, ``n``) and the one before."""
+    """One segment's value and records for the period (``value``, ``n``) and the one before, and the
+    sampling variance of each value where the metric gives one (``Metric.variance``)."""
 
     segment: str
     value: float | None
     n: int | None
     previous: float | None
     previous_n: int | None
+    variance: float | None = None
+    previous_variance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,15 @@ def _ratio(rows, total: float, previous_total: float) -> Decomposition | None:
 def segment_aggregates(broken_down) -> list[SegmentAggregate]:
     """The aggregates of a ``--by`` result (``MetricResult.segments``)."""
     return [
-        SegmentAggregate(s.segment, s.value, s.n, s.previous, getattr(s, "previous_n", None))
+        SegmentAggregate(
+            s.segment,
+            s.value,
+            s.n,
+            s.previous,
+            getattr(s, "previous_n", None),
+            getattr(s, "variance", None),
+            getattr(s, "previous_variance", None),
+        )
         for s in broken_down.segments or []
     ]
 
@@ -192,13 +203,19 @@ def segment_aggregates(broken_down) -> list[SegmentAggregate]:
 ADDITIVE_DRIVER = N_(
     "%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
 )
-#: A segment that moved more than the total (the others went the other way): said as what it is.
-BEYOND_TOTAL = N_(
-    "%(metric)s moved %(change)s; %(dimension)s %(segment)s moved by more than that (%(segment_change)s), "
-    "the others the other way (%(others)s)."
+#: A segment that moved more than the total (the others, together, went the other way): said as what it is.
+FELL_BEYOND = N_(
+    "%(metric)s fell %(change)s; %(dimension)s %(segment)s fell by more than the total (%(segment_change)s) "
+    "and the others rose by %(others)s."
+)
+ROSE_BEYOND = N_(
+    "%(metric)s rose %(change)s; %(dimension)s %(segment)s rose by more than the total (%(segment_change)s) "
+    "and the others fell by %(others)s."
 )
 #: A share above this is said as "more than the total" (it would show as 101 % or more).
 BEYOND = 1.005
+#: The total moved, a segment would explain it, but none can be told from noise (or has min_sample records).
+TOO_FEW = N_("%(metric)s moved %(change)s; too few %(records)s to tell which %(dimension)s drove it.")
 DETRACTOR = N_(
     "%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of %(change)s."
 )
@@ -209,11 +226,17 @@ SURE = 1.96
 
 
 def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> bool:
-    """Whether a segment's own change from ``previous`` to ``value`` stands out from sampling noise:
-    a rate (percent) by the two-proportion test on its records; NPS-like points by the largest variance
-    a score of -100..100 can have per response (all promoters and detractors: 1 per response, in
-    fractions); a count by Poisson noise (variance = the count). Other units (sums and means of
-    amounts, whose variance needs per-segment sums of squares): not tested, True."""
+    """Whether a segment's own change from ``previous`` to ``value`` stands out from sampling noise, at
+    ``sds`` standard errors (two-sided 95 % by default):
+
+    - a count: Poisson noise (the difference of two counts has variance ``value + previous``);
+    - a rate (percent): the pooled two-proportion test on its records;
+    - anything whose variance the metric gives in both periods (NPS: the multinomial variance of its
+      promoter, passive and detractor counts; sums and means of amounts: from the segment's sums of
+      squares computed in SQL): ``|change| > sds * sqrt(variance + previous_variance)``;
+    - a score without one (points): the largest variance a -100..100 score can have per response;
+    - anything else: not told apart from noise (False), so never named.
+    """
     value, previous, n, previous_n = segment.value, segment.previous, segment.n, segment.previous_n
     if value is None or previous is None:
         return False
@@ -225,9 +248,12 @@ def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> 
         pooled = (value * n + previous * previous_n) / 100 / (n + previous_n)
         error = math.sqrt(max(pooled * (1 - pooled), 0.0) * (1 / n + 1 / previous_n))
         return abs(value - previous) / 100 > sds * error if error > 0 else value != previous
+    if segment.variance is not None and segment.previous_variance is not None:
+        error = math.sqrt(max(segment.variance, 0.0) + max(segment.previous_variance, 0.0))
+        return abs(value - previous) > sds * error if error > 0 else value != previous
     if unit == "points":
         return abs(value - previous) / 100 > sds * math.sqrt(1 / n + 1 / previous_n)
-    return True
+    return False
 
 
 def speaks(segment: SegmentAggregate | None, unit: str, min_sample: int) -> bool:
@@ -272,37 +298,58 @@ class Drivers(Detector):
             return []  # 36 new customers after 38 is not a change to explain
         best: tuple | None = None
         worst: tuple | None = None
+        unclear: tuple | None = None  # a dimension whose would-be driver cannot be told from noise
         for dimension, broken_down in evidence.segments.items():
-            if broken_down is None or not broken_down.segments:
+            found = self._decomposed(evidence, broken_down)
+            if found is None:
                 continue
-            found = decompose(
-                segment_aggregates(broken_down),
-                result.value,
-                result.previous,
-                additive_allowed=evidence.metric.unit in ("count", "currency"),
-            )
-            if found is None or (found.total_change > 0) != (result.delta > 0):
-                continue
-            if found.net_share < settings["min_net"]:
-                continue  # the segments' moves cancel out: a wash, not a change with a driver
             # Only segments with enough records, whose own change stands out from noise, are named.
             aggregates = {a.segment: a for a in segment_aggregates(broken_down)}
             minimum = int(evidence.options.get("min_sample", 0) or 0)
             unit = evidence.metric.unit
-            drivers = [c for c in found.drivers() if speaks(aggregates.get(c.segment), unit, minimum)]
-            if drivers and (best is None or drivers[0].excess > best[2].excess):
-                best = (dimension, found, drivers[0])
+            candidates = found.drivers()
+            drivers = [c for c in candidates if speaks(aggregates.get(c.segment), unit, minimum)]
+            named = drivers[0] if drivers and self._explains(drivers[0], settings) else None
+            if named is not None and (best is None or named.excess > best[2].excess):
+                best = (dimension, found, named)
+            elif named is None and candidates and self._explains(candidates[0], settings):
+                if unclear is None or candidates[0].excess > unclear[2].excess:
+                    unclear = (dimension, found, candidates[0])  # the dimension that would explain most
             detractors = [c for c in found.detractors() if speaks(aggregates.get(c.segment), unit, minimum)]
             if detractors and (worst is None or detractors[0].share < worst[2].share):
                 worst = (dimension, found, detractors[0])
         insights = []
         if best is not None:
-            dimension, found, top = best
-            if top.share >= settings["min_share"] and top.excess >= settings["min_excess"]:
-                insights.append(self._driver(evidence, dimension, found, top))
+            insights.append(self._driver(evidence, *best))
+        elif unclear is not None:
+            insights.append(self._too_few(evidence, *unclear))
         if worst is not None and -worst[2].share >= settings["min_share"]:
             insights.append(self._detractor(evidence, *worst))
         return insights
+
+    @staticmethod
+    def _explains(top: Contribution, settings) -> bool:
+        """Whether a segment holds enough of the change, and more than its size, to be its driver."""
+        return top.share >= settings["min_share"] and top.excess >= settings["min_excess"]
+
+    def _decomposed(self, evidence: Evidence, broken_down) -> Decomposition | None:
+        """The decomposition of the change over one dimension's segments, or None when it explains
+        nothing (no breakdown, the other way, or a wash: the segments' moves cancel out)."""
+        result = evidence.result
+        if broken_down is None or not broken_down.segments:
+            return None
+        assert result.value is not None and result.previous is not None and result.delta is not None
+        found = decompose(
+            segment_aggregates(broken_down),
+            result.value,
+            result.previous,
+            additive_allowed=evidence.metric.unit in ("count", "currency"),
+        )
+        if found is None or (found.total_change > 0) != (result.delta > 0):
+            return None
+        if found.net_share < evidence.settings["min_net"]:
+            return None  # the segments' moves cancel out: a wash, not a change with a driver
+        return found
 
     def _numbers(self, evidence: Evidence, dimension: str, found: Decomposition) -> dict:
         top = int(evidence.settings["top"])
@@ -344,10 +391,20 @@ class Drivers(Detector):
             "segment": top.segment,
             "segment_change": Number(float(top.change), "change", of=metric.unit),
         }
-        values["others"] = Number(float(found.total_change - top.change), "change", of=metric.unit)
+        beyond = top.share > BEYOND
+        if beyond:  # "West fell by more than the total and the others rose by 1.2 pts": which way is said
+            values["change"] = Number(float(found.total_change), "size", of=metric.unit)
+            values["segment_change"] = Number(float(top.change), "size", of=metric.unit)
+            values["others"] = Number(float(found.total_change - top.change), "size", of=metric.unit)
         numbers = self._numbers(evidence, dimension, found)
         numbers.update(
-            {"role": "driver", "segment": top.segment, "share": float(top.share), "excess": float(top.excess)}
+            {
+                "role": "driver",
+                "segment": top.segment,
+                "share": float(top.share),
+                "excess": float(top.excess),
+                "others": float(found.total_change - top.change),
+            }
         )
         if top.rate is not None and top.mix is not None:
             numbers.update({"rate": float(top.rate), "mix": float(top.mix)})
@@ -359,11 +416,49 @@ class Drivers(Detector):
             score=0.3 + 0.2 * min(1.0, float(top.excess)),
             period=result.period,
             # Rate and mix effects are for --details and JSON (numbers): an owner reads the segment's part.
-            message=BEYOND_TOTAL if top.share > BEYOND else ADDITIVE_DRIVER,
+            message=(FELL_BEYOND if found.total_change < 0 else ROSE_BEYOND) if beyond else ADDITIVE_DRIVER,
             values=values,
             segment=f"{dimension} = {top.segment}",
             numbers=numbers,
             needs_attention=not good,
+        )
+
+    def _too_few(
+        self, evidence: Evidence, dimension: str, found: Decomposition, top: Contribution
+    ) -> Insight:
+        """The total moved and a segment of ``dimension`` would explain it, but none can be told from
+        noise: said so, rather than naming a noisy segment or saying nothing."""
+        metric, result = evidence.metric, evidence.result
+        assert result.delta is not None, "detect finds no driver without a change"
+        aggregates = {a.segment: a for a in segment_aggregates(evidence.segments[dimension])}
+        unnamed = [c.segment for c in found.drivers() if self._explains(c, evidence.settings)]
+        numbers = self._numbers(evidence, dimension, found)
+        numbers.update(
+            {
+                "role": "unclear",
+                "min_sample": int(evidence.options.get("min_sample", 0) or 0),
+                "level": 0.95,
+                "unnamed": [
+                    {"segment": name, "n": aggregates[name].n, "previous_n": aggregates[name].previous_n}
+                    for name in unnamed
+                    if name in aggregates
+                ],
+            }
+        )
+        return Insight(
+            metric=metric.name,
+            kind=self.kind,
+            score=0.3,  # as a plain driver: what explains the change, here that nothing can be told
+            period=result.period,
+            message=TOO_FEW,
+            values={
+                "metric": Word(metric.title),
+                "change": Number(float(found.total_change), "change", of=metric.unit),
+                "records": Word(metric.count_noun(evidence.config)),
+                "dimension": Word(dimension.replace("_", " ")),
+            },
+            numbers=numbers,
+            needs_attention=(result.delta > 0) != (metric.better == "higher"),
         )
 
     def _detractor(

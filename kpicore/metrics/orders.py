@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ..hookspecs import hookimpl
-from ..metric import Measure, Metric, percent, ratio
+from ..metric import Measure, Metric, mean_variance, percent, ratio
 from ..model import Column, Entity
 from .customers import CHURNED_CUSTOMERS, INVALID_CUSTOMERS, STARTING_CUSTOMERS
 
@@ -302,6 +302,10 @@ class Revenue(Metric):
     def value(self, m):
         return m.revenue
 
+    def variance(self, m):
+        """A sum over a random number of orders (a compound Poisson sum): its orders' sum of squares."""
+        return m.squares_of("revenue")
+
 
 class AverageOrderValue(Metric):
     name = "aov"
@@ -326,6 +330,10 @@ class AverageOrderValue(Metric):
 
     def value(self, m):
         return ratio(m.sales, m.purchases)
+
+    def variance(self, m):
+        """A mean of the orders' amounts: their sample variance over the number of orders."""
+        return mean_variance(m.sales, m.squares_of("sales"), m.purchases)
 
 
 class CustomerLifetimeValue(Metric):

@@ -50,6 +50,14 @@ class NPS(Metric):
     def value(self, m):
         return percent(m.promoters - m.detractors, m.responses)
 
+    def variance(self, m):
+        """The multinomial variance: each response is a promoter (+100), a passive (0) or a detractor
+        (-100), so NPS = 100 (p - d) has variance 100^2 (p + d - (p - d)^2) / n over n responses."""
+        if not m.responses:
+            return None
+        p, d = m.promoters / m.responses, m.detractors / m.responses
+        return 100.0**2 * (p + d - (p - d) ** 2) / m.responses
+
 
 class CSAT(Metric):
     name = "csat"
