@@ -189,17 +189,25 @@ class UnusualChange(Detector):
         return history_needed(period.kind, settings)
 
     def detect(self, evidence: Evidence) -> list[Insight]:
-        weekly = evidence.period.kind == "week"
         labels = [point.period for point in evidence.history]
-        lags = year_lags(labels) if weekly else ()
-        holidays = holidays_of(labels) if weekly else ()
-        found = band_from_settings(evidence.values, evidence.period.kind, evidence.settings, lags, holidays)
+        found = band_of_history(evidence.values, labels, evidence.period.kind, evidence.settings)
         value = evidence.result.value
         assert value is not None, "no detector runs on a missing value"
         if found is None or not found.outside(value):
             return []
         earlier = evidence.values[:-1]
         return [unusual_insight(evidence.metric, evidence.result.period, value, found, earlier=earlier)]
+
+
+def band_of_history(values, labels: Sequence[str], kind: str, settings) -> Band | None:
+    """The band for the last of ``values``, whose periods are ``labels`` (as many, oldest first), with
+    the ``[insights.unusual]`` settings: weekly data reads its ISO weeks (W53 with W52) and the moving
+    holidays from the labels. The insight and the ``is unusual`` alert rule both judge by it."""
+    weekly = kind == "week"
+    labels = list(labels)[-len(values) :] if values else []
+    lags = year_lags(labels) if weekly else ()
+    holidays = holidays_of(labels) if weekly else ()
+    return band_from_settings(values, kind, settings, lags, holidays)
 
 
 def band_from_settings(
