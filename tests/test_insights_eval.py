@@ -1,7 +1,7 @@
 """The insights evaluation (benchmarks/insights_eval.py) on a small fixed seed set, its targets asserted with
-bands wide enough for a seed or two (docs/insights.md has the figures over many): a growing and a
-declining shop with December peaks and a level shift, two and three years of history; the demo-like
-series with its churn surge in one region."""
+bands wide enough for a seed or two (docs/insights.md has the figures over many): a fast-growing, a
+declining and a shifted shop with December peaks and a holiday shop, two and three years of history;
+the demo-like series with its churn surge in one region."""
 
 from __future__ import annotations
 
@@ -28,16 +28,18 @@ def evaluate(*args: str) -> dict:
     return json.loads(completed.stdout)
 
 
-def test_growing_declining_and_holiday_shops_meet_their_targets():
+def test_growing_declining_shifted_and_holiday_shops_meet_their_targets():
     report = evaluate(
         "--seeds",
         "2",
         "--only",
         "scenarios",
         "--scenario",
-        "growing 20",
+        "growing 30",
         "--scenario",
         "declining",
+        "--scenario",
+        "level shift",
         "--scenario",
         "moving holidays",
         "--forecast-every",
@@ -47,8 +49,9 @@ def test_growing_declining_and_holiday_shops_meet_their_targets():
     assert {(row["scenario"], row["years"]) for row in rows} == {
         (name, years)
         for name in (
-            "growing 20 %, 4-week peak",
+            "growing 30 %, 6-week peak",
             "declining 15 %, 2-week peak",
+            "growing 10 %, 3-week peak, level shift",
             "growing 10 %, moving holidays",
         )
         for years in (2, 3)

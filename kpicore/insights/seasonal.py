@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -75,7 +76,7 @@ def _level_of(around: tuple[tuple[int, float], ...], width: int) -> tuple[float,
         if spread == 0:
             break
         near = tuple(p for p in around if abs(p[1] - slope * p[0] - level) <= SIGNIFICANT * spread)
-        if len(near) < width or near == kept and slope:
+        if len(near) < width or (near == kept and slope):
             break
         kept = near
         slope = theil_sen(kept)[0]
@@ -87,7 +88,7 @@ def _spread(around: tuple[tuple[int, float], ...]) -> float:
     weeks over the square root of 2. A peak of several weeks among them moves two differences, not the
     median's spread (which a six-week peak in 26 neighbours inflates until the peak no longer stands
     out from it), and a local slope moves none."""
-    steps = [b - a for (i, a), (j, b) in zip(around, around[1:]) if j - i == 1]
+    steps = [b - a for (i, a), (j, b) in itertools.pairwise(around) if j - i == 1]
     if len(steps) < 4:
         return 0.0
     middle = _median(steps)
@@ -171,7 +172,7 @@ def seasonal_effect(
         return None
     effect, readings = _combine(effects, strong)
     readings.update(_moved(values, earlier[: len(effects)], season, ratio, move))
-    if SPAN_PEAK and len(effects) == 1:
+    if len(effects) == 1:
         readings.update(_beside(values, earlier[0], season, ratio, strong))
     for name in sorted(mine - (holidays[earlier[0]] if holidays else frozenset())):
         found = _holiday(values, earlier[: len(effects)], name, season, ratio, holidays)
@@ -189,24 +190,22 @@ def seasonal_effect(
 
 def _combine(effects: list[float], strong: float) -> tuple[float, set[float]]:
     """One effect from each earlier season's (most recent first), and the readings the band must
-    allow: seasons that agree in sign, the smaller of two, the median of more (else none); one season
-    (``strong``: its effect counted from ``SIGNIFICANT`` robust SDs): a peak, or a one-off? Both."""
+    allow: seasons that agree in sign, each of them (the effect the smaller of two, the median of
+    more; else none); one season (``strong``: its effect counted from ``SIGNIFICANT`` robust SDs): a
+    peak, or a one-off? Both."""
     if len(effects) >= 2:
         agreeing = [e for e in effects if e > 0] if sum(e > 0 for e in effects) >= 2 else []
         agreeing = agreeing or ([e for e in effects if e < 0] if sum(e < 0 for e in effects) >= 2 else [])
         effect = min(agreeing, key=abs) if len(agreeing) == 2 else statistics.median(agreeing or [0.0])
-        return effect, set(agreeing) if SPAN_AGREE and agreeing else set()
+        return effect, set(agreeing)
     return strong, {0.0}
 
 
-SPAN_PEAK = True
-SPAN_AGREE = True
-
-
 def _beside(values, then: int, season: int, ratio: bool, strong: float) -> set[float]:
-    """The effects of the weeks either side of a peak seen once (``strong`` at ``then``), when they
-    are part of it (standing out the same way): one season measures each week of a peak with its own
-    noise, and a planted one-off beside it, so the band allows the peak's height next door too."""
+    """With one earlier season, the effects of the weeks either side of ``then`` (standing out the
+    same way as ``strong``, its own effect, when it has one): one season measures each week of a peak
+    with its own noise (and a one-off inside the peak with it), so the band allows the peak's height
+    next door too. An ordinary week beside a peak keeps "no peak" among its readings."""
     found = set()
     for offset in (-1, 1):
         beside = _effect(values, then + offset, season, ratio)
