@@ -62,7 +62,12 @@ def test_growing_declining_shifted_and_holiday_shops_meet_their_targets():
         assert row["events"] >= 12, row
         assert row["false_flags_per_metric_year"] <= 1.0, row
         assert row["precision"] >= 0.65, row  # target 0.8
-        assert row["recall"] >= (0.7 if row["seasons_before"] >= 2 else 0.55), row  # targets 0.8, 0.7
+        # a row holds about 15 events (a recall's spread 0.11): each row loosely, the rows pooled closer
+        assert row["recall"] >= 0.45, row
+    for seasons, least in ((1, 0.65), (2, 0.72)):  # targets 0.7 and 0.8, over about 60 events each
+        pooled = [row for row in rows if row["seasons_before"] == seasons]
+        hits = sum(row["recall"] * row["events"] for row in pooled)
+        assert hits / sum(row["events"] for row in pooled) >= least, pooled
 
 
 def test_unusual_change_trend_and_concentration_meet_their_targets():
