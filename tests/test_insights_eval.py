@@ -1,7 +1,7 @@
 """The insights evaluation (benchmarks/insights_eval.py) on a small fixed seed set, its targets asserted with
-bands wide enough for a seed or two (docs/insights.md has the figures over many): a growing and a
-declining shop with December peaks and a level shift, two and three years of history; the demo-like
-series with its churn surge in one region."""
+bands wide enough for a seed or two (docs/insights.md has the figures over many): a fast-growing, a
+declining and a shifted shop with December peaks and a holiday shop, two and three years of history;
+the demo-like series with its churn surge in one region."""
 
 from __future__ import annotations
 
@@ -28,16 +28,18 @@ def evaluate(*args: str) -> dict:
     return json.loads(completed.stdout)
 
 
-def test_growing_declining_and_holiday_shops_meet_their_targets():
+def test_growing_declining_shifted_and_holiday_shops_meet_their_targets():
     report = evaluate(
         "--seeds",
         "2",
         "--only",
         "scenarios",
         "--scenario",
-        "growing 20",
+        "growing 30",
         "--scenario",
         "declining",
+        "--scenario",
+        "level shift",
         "--scenario",
         "moving holidays",
         "--forecast-every",
@@ -47,8 +49,9 @@ def test_growing_declining_and_holiday_shops_meet_their_targets():
     assert {(row["scenario"], row["years"]) for row in rows} == {
         (name, years)
         for name in (
-            "growing 20 %, 4-week peak",
+            "growing 30 %, 6-week peak",
             "declining 15 %, 2-week peak",
+            "growing 10 %, 3-week peak, level shift",
             "growing 10 %, moving holidays",
         )
         for years in (2, 3)
@@ -59,14 +62,21 @@ def test_growing_declining_and_holiday_shops_meet_their_targets():
         assert row["events"] >= 12, row
         assert row["false_flags_per_metric_year"] <= 1.0, row
         assert row["precision"] >= 0.65, row  # target 0.8
-        assert row["recall"] >= (0.7 if row["seasons_before"] >= 2 else 0.55), row  # targets 0.8, 0.7
+        # a row holds about 15 events (a recall's spread 0.11): each row loosely, the rows pooled closer
+        assert row["recall"] >= 0.45, row
+    for seasons, least in ((1, 0.65), (2, 0.72)):  # targets 0.7 and 0.8, over about 60 events each
+        pooled = [row for row in rows if row["seasons_before"] == seasons]
+        hits = sum(row["recall"] * row["events"] for row in pooled)
+        assert hits / sum(row["events"] for row in pooled) >= least, pooled
 
 
 def test_unusual_change_trend_and_concentration_meet_their_targets():
     report = evaluate("--seeds", "2", "--only", "unusual", "trend", "concentration")
     unusual = report["unusual"]
     assert unusual["events"] >= 30
-    assert unusual["recall"] >= 0.8, unusual["recall_by_size"]
+    # 36 events on two seeds (a recall's spread about 0.07); misses counted at the judged level trade
+    # one of them on this business growing 58 % a year for fewer false flags (precision 0.79 -> 0.81)
+    assert unusual["recall"] >= 0.75, unusual["recall_by_size"]
     # This demo-like business grows 2.5-fold in two years with a +-15 % yearly swing (faster than the
     # scenarios' 30 % a year): its weekly noise is harder to tell from the trend.
     outside = unusual["without_plain_band_seasonal_peaks"]

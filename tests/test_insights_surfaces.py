@@ -149,6 +149,11 @@ period = "2026-W47"
     assert nps["firing"] is False and nps["band"]["low"] <= nps["value"] <= nps["band"]["high"]
     code, out, _ = run_kpi("alerts", "check", "churn_odd")
     assert "churn_odd [South]: FIRING · churn_rate is unusual · 2026-W47 · " in out and "(expected " in out
+    # one band: the alert's is the insight's (the same ISO weeks and moving-holiday calendar)
+    insight = next(i for i in insights(run_kpi, demo_database, "churn_rate", "--period", "2026-W47"))
+    assert insight["kind"] == "unusual"
+    for key in ("expected", "low", "high", "robust_sd"):
+        assert total["band"][key] == pytest.approx(insight["numbers"][key], rel=1e-9), key
 
 
 def test_the_surge_is_said_in_an_owners_words_and_how_it_was_found_is_in_details(run_kpi, demo_database):
@@ -215,3 +220,60 @@ def test_a_long_headline_drops_the_range_then_the_summary_never_the_news():
     assert graphemes(text) <= 120 and text.startswith("Ọnụego") and text.endswith("…")
     # marks and bidi isolates belong to the letter before them
     assert graphemes("\u2066കി\u2069") == 1 and graphemes("সপ্তাহ") == 4
+
+
+def holiday_shop_database(path) -> None:
+    """A shop whose weekly revenue (one order a week, 2025-W01 to 2026-W53) is +25 % in each week
+    holding Easter, Eid al-Fitr, Diwali or Nowruz, as the calendar has them; its one customer in North."""
+    import math
+    import random
+    import sqlite3
+    from datetime import date, timedelta
+
+    from kpicore.insights.holidays import week_holidays
+
+    rng = random.Random(5)
+    first = date.fromisocalendar(2025, 1, 1)
+    connection = sqlite3.connect(path)
+    connection.execute(
+        "CREATE TABLE customers (customer_id INTEGER PRIMARY KEY, signup_at TEXT, churned_at TEXT, "
+        "channel TEXT, region TEXT, plan TEXT)"
+    )
+    connection.execute("INSERT INTO customers VALUES (1, '2024-12-01 00:00:00', NULL, 'web', 'North', 'pro')")
+    connection.execute(
+        "CREATE TABLE orders (order_id INTEGER PRIMARY KEY, customer_id INTEGER, ordered_at TEXT, amount REAL)"
+    )
+    for week in range(105):
+        monday = first + timedelta(weeks=week)
+        label = f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}"
+        amount = 100_000 * 1.25 ** len(week_holidays(label)) * math.exp(rng.gauss(0, 0.03))
+        connection.execute(
+            "INSERT INTO orders (customer_id, ordered_at, amount) VALUES (1, ?, ?)",
+            (f"{monday + timedelta(days=2)} 12:00:00", round(amount, 2)),
+        )
+    connection.commit()
+    connection.close()
+
+
+@pytest.mark.parametrize("by", [None, "region"])
+def test_is_unusual_reads_the_moving_holidays_as_the_insight_does(run_kpi, tmp_path, by):
+    # Diwali in 2026-W45, three weeks after 2025's (W43): the same ISO week a year before held none
+    holiday_shop_database(tmp_path / "shop.db")
+    by_line = f'by = "{by}"\n' if by else ""
+    (tmp_path / "kpi.toml").write_text(
+        f"""
+[source]
+url = "sqlite:///{tmp_path / "shop.db"}"
+[alerts.diwali]
+when = "revenue is unusual"
+period = "2026-W45"
+{by_line}""",
+        encoding="utf-8",
+    )
+    code, out, err = run_kpi("alerts", "check", "--format", "json")
+    assert code == 0, err
+    (state,) = json.loads(out)
+    assert state["band"]["method"] == "seasonal", state
+    assert state["firing"] is False and state["band"]["low"] <= state["value"] <= state["band"]["high"], state
+    found = insights(run_kpi, tmp_path / "shop.db", "revenue", "--period", "2026-W45")
+    assert not [i for i in found if i["kind"] == "unusual"], found

@@ -174,7 +174,7 @@ def _unusual_states(
     insight, with its ``[insights.unusual]`` settings; its history computed in the source."""
     from ..compute import compute, segment_history
     from ..insights.run import _from_first_value, detector_settings, detectors
-    from ..insights.unusual import UnusualChange, band_from_settings, history_needed
+    from ..insights.unusual import UnusualChange, band_of_history, history_needed
 
     detector = detectors(registry).get("unusual") or UnusualChange()
     settings = detector_settings(detector, config)
@@ -183,11 +183,13 @@ def _unusual_states(
     if not result.ok:
         return [_state(spec, metric, result.period, None, False, None, reason=result.reason)]
     if spec.by is None:
-        values = [point.value for point in _from_first_value(list(result.trend or []))]
+        points = _from_first_value(list(result.trend or []))
+        labels = [point.period for point in points]
         rows: list[tuple[str | None, float | None, float | None, list]] = [
-            (None, result.value, result.previous, values)
+            (None, result.value, result.previous, [point.value for point in points])
         ]
     else:
+        labels = [window.label for window in period.trend(periods)]
         history = segment_history([metric], period, source, config=config, by=spec.by, periods=periods)
         rows = [
             (segment, values[-1], values[-2] if len(values) > 1 else None, _trimmed(values))
@@ -195,7 +197,8 @@ def _unusual_states(
         ]
     states = []
     for segment, value, previous, values in rows:
-        found = band_from_settings(values, period.kind, settings) if values else None
+        # the insight's own band: the same ISO weeks and moving holidays, read from the labels
+        found = band_of_history(values, labels, period.kind, settings) if values else None
         firing = judge(spec.rule, value, previous, metric.unit, band=found)
         band = _band_json(found, metric.unit)
         states.append(_state(spec, metric, result.period, segment, firing, value, previous, band=band))

@@ -136,14 +136,20 @@ def plain_band(
     level_window: int = DEFAULTS["level_window"],
     min_history: int = DEFAULTS["min_history"],
     floor: float | None = None,
+    proportional: bool | None = None,
 ) -> Band | None:
     """The plain band for the LAST value of ``values`` (oldest first); None with fewer than
-    ``min_history`` earlier values. Its scale is at least ``floor`` (default: :func:`noise_floor`)."""
+    ``min_history`` earlier values. Its scale is at least ``floor`` (default: :func:`noise_floor`).
+    ``proportional`` (default: every value positive): each miss is counted at the level of the period
+    judged (:func:`at_level`), so a business that grew 30 % in the year is not judged by the smaller
+    misses of its smaller past, nor a declining one by the larger misses of its larger past."""
     earlier = values[:-1]
     known = sum(v is not None for v in earlier)
     if known < max(min_history, 8):
         return None
     expected = predict(earlier, level_window)
+    if proportional is None:
+        proportional = all(v > 0 for v in values if v is not None)
     errors = []
     for position in range(max(0, len(earlier) - window), len(earlier)):
         actual = earlier[position]
@@ -151,7 +157,7 @@ def plain_band(
             continue
         guess = predict(earlier[:position], level_window)
         if guess is not None:
-            errors.append(actual - guess)
+            errors.append((actual - guess) * (at_level(expected, guess) if proportional else 1.0))
     if expected is None or len(errors) < 8:
         return None
     center = statistics.median(errors)
@@ -160,18 +166,31 @@ def plain_band(
         # A flat history: the mean absolute error, so one odd point does not make every change infinite.
         scale = 1.2533 * statistics.fmean(abs(e - center) for e in errors)
     if floor is None:
-        floor = noise_floor(earlier, 2 * window)
+        floor = noise_floor(earlier, 2 * window, expected if proportional else None)
     return Band(expected, max(scale, floor), threshold, "plain", None, known)
 
 
-def noise_floor(values: Sequence[float | None], span: int) -> float:
+#: How a positive series' noise grows with its level: as the square root of the level's ratio (counts
+#: grow their noise with the square root, amounts in proportion: the square root errs least on both).
+NOISE_POWER = 0.5
+
+
+def at_level(level: float | None, then: float) -> float:
+    """The factor that brings a miss made at level ``then`` to ``level`` (1 when either is not positive)."""
+    if level is None or level <= 0 or then <= 0:
+        return 1.0
+    return (level / then) ** NOISE_POWER
+
+
+def noise_floor(values: Sequence[float | None], span: int, level: float | None = None) -> float:
     """The period-to-period noise of the last ``span`` values: the robust SD of the differences between
-    neighbours over the square root of 2 (None values, and the pairs beside them, left out). A
-    prediction misses by at least the noise, so a band is never narrower: half a year of misses can,
-    by luck, be a third narrower than the noise (false flags for weeks after)."""
+    neighbours over the square root of 2 (None values, and the pairs beside them, left out); with
+    ``level``, each difference counted at that level (:func:`at_level`). A prediction misses by at
+    least the noise, so a band is never narrower: half a year of misses can, by luck, be a third
+    narrower than the noise (false flags for weeks after)."""
     recent = values[-span:]
-    differences = [b - a for a, b in itertools.pairwise(recent) if a is not None and b is not None]
-    if len(differences) < 8:
+    pairs = [(a, b) for a, b in itertools.pairwise(recent) if a is not None and b is not None]
+    if len(pairs) < 8:
         return 0.0
-    middle = _median(differences)
-    return trimmed_sd([d - middle for d in differences]) / math.sqrt(2)
+    middle = _median([b - a for a, b in pairs])  # a steady slope is no noise
+    return trimmed_sd([(b - a - middle) * at_level(level, (a + b) / 2) for a, b in pairs]) / math.sqrt(2)

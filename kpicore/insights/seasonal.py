@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import statistics
 from collections.abc import Sequence
@@ -23,6 +24,8 @@ from .bands import (
     _median,
     noise_floor,
     plain_band,
+    predict,
+    theil_sen,
 )
 
 
@@ -65,20 +68,31 @@ def _level_of(around: tuple[tuple[int, float], ...], width: int) -> tuple[float,
     for the many bands that read the same earlier weeks."""
     if len(around) < width:
         return None
-    for _ in range(2):
-        before = [v for i, v in around if i < 0]
-        after = [v for i, v in around if i > 0]
-        slope = (_median(after) - _median(before)) / (width + 1) if before and after else 0.0
-        residuals = [v - slope * i for i, v in around]
-        level = _median(residuals)
-        spread = MAD_TO_SD * _median([abs(r - level) for r in residuals])
-        kept = tuple(
-            p for p, r in zip(around, residuals, strict=True) if abs(r - level) <= SIGNIFICANT * spread
-        )
-        if spread == 0 or len(kept) == len(around) or len(kept) < width:
+    spread = _spread(around)
+    # Level first (a peak on one side would pass for a slope), then the slope of what is left.
+    slope, kept = 0.0, around
+    for _ in range(3):
+        level = _median([v - slope * i for i, v in kept])
+        if spread == 0:
             break
-        around = kept
-    return level, spread
+        near = tuple(p for p in around if abs(p[1] - slope * p[0] - level) <= SIGNIFICANT * spread)
+        if len(near) < width or (near == kept and slope):
+            break
+        kept = near
+        slope = theil_sen(kept)[0]
+    return _median([v - slope * i for i, v in kept]), spread
+
+
+def _spread(around: tuple[tuple[int, float], ...]) -> float:
+    """The noise of neighbours (offset, value): the robust SD of the differences between neighbouring
+    weeks over the square root of 2. A peak of several weeks among them moves two differences, not the
+    median's spread (which a six-week peak in 26 neighbours inflates until the peak no longer stands
+    out from it), and a local slope moves none."""
+    steps = [b - a for (i, a), (j, b) in itertools.pairwise(around) if j - i == 1]
+    if len(steps) < 4:
+        return 0.0
+    middle = _median(steps)
+    return MAD_TO_SD * _median([abs(d - middle) for d in steps]) / math.sqrt(2)
 
 
 def _effect(
@@ -144,18 +158,22 @@ def seasonal_effect(
     ] = []  # each season's, counted from AGREE robust SDs (agreeing seasons are evidence enough)
     strong = 0.0
     for then in earlier:
-        effect = _effect(values, then, season, ratio, AGREE)
+        # the same holiday then and now (Nowruz on its week): the calendar says it is there
+        held = bool(holidays) and bool(holidays[then] & mine)
+        effect = _effect(values, then, season, ratio, HOLIDAY_BAR if held else AGREE)
         if effect is None:
             break
         if holidays and holidays[then] - mine:
             effect = 0.0  # that week held a holiday this one does not: its effect was the holiday's
         elif not effects:
-            strong = _effect(values, then, season, ratio) or 0.0
+            strong = effect if held else _effect(values, then, season, ratio) or 0.0
         effects.append(effect)
     if not effects:
         return None
     effect, readings = _combine(effects, strong)
     readings.update(_moved(values, earlier[: len(effects)], season, ratio, move))
+    if len(effects) == 1:
+        readings.update(_beside(values, earlier[0], season, ratio, strong))
     for name in sorted(mine - (holidays[earlier[0]] if holidays else frozenset())):
         found = _holiday(values, earlier[: len(effects)], name, season, ratio, holidays)
         if found is not None:
@@ -172,20 +190,36 @@ def seasonal_effect(
 
 def _combine(effects: list[float], strong: float) -> tuple[float, set[float]]:
     """One effect from each earlier season's (most recent first), and the readings the band must
-    allow: seasons that agree in sign, the smaller of two, the median of more (else none); one season
-    (``strong``: its effect counted from ``SIGNIFICANT`` robust SDs): a peak, or a one-off? Both."""
+    allow: seasons that agree in sign, each of them (the effect the smaller of two, the median of
+    more; else none); one season (``strong``: its effect counted from ``SIGNIFICANT`` robust SDs): a
+    peak, or a one-off? Both."""
     if len(effects) >= 2:
         agreeing = [e for e in effects if e > 0] if sum(e > 0 for e in effects) >= 2 else []
         agreeing = agreeing or ([e for e in effects if e < 0] if sum(e < 0 for e in effects) >= 2 else [])
         effect = min(agreeing, key=abs) if len(agreeing) == 2 else statistics.median(agreeing or [0.0])
-        return effect, set()
+        return effect, set(agreeing)
     return strong, {0.0}
+
+
+def _beside(values, then: int, season: int, ratio: bool, strong: float) -> set[float]:
+    """With one earlier season, the effects of the weeks either side of ``then`` (standing out the
+    same way as ``strong``, its own effect, when it has one): one season measures each week of a peak
+    with its own noise (and a one-off inside the peak with it), so the band allows the peak's height
+    next door too. An ordinary week beside a peak keeps "no peak" among its readings."""
+    found = set()
+    for offset in (-1, 1):
+        beside = _effect(values, then + offset, season, ratio)
+        if beside and (not strong or (beside > 0) == (strong > 0)):
+            found.add(beside)
+    return found
 
 
 def _add(effect: float, other: float, ratio: bool) -> float:
     return (1 + effect) * (1 + other) - 1 if ratio else effect + other
 
 
+#: A holiday's effect (the calendar says one is there) counts when it stands out by this many robust SDs.
+HOLIDAY_BAR = 1.5
 #: Weeks either side of the same week a year before where a moving holiday is looked for.
 HOLIDAY_REACH = 8
 
@@ -201,17 +235,19 @@ def _holiday(values, earlier: list[int], name: str, season: int, ratio: bool, ho
             for p in range(max(0, then - HOLIDAY_REACH), min(len(values), then + HOLIDAY_REACH + 1))
             if name in holidays[p]
         ]
-        effect = _effect(values, held[0], season, ratio, AGREE) if held else None
+        effect = _effect(values, held[0], season, ratio, HOLIDAY_BAR) if held else None
         if effect is None:
             break
         effects.append(effect)
     if not effects:
         return None
-    # The calendar says a holiday is there: an effect standing out by AGREE robust SDs counts from
-    # one season on, and seasons that agree give their mean (the smaller of two would understate it).
-    same = [e for e in effects if e and (e > 0) == (effects[0] > 0)]
-    if len(effects) == 1:
-        return effects[0], {0.0, effects[0]}
+    # The calendar says a holiday is there: an effect standing out by HOLIDAY_BAR robust SDs counts
+    # from one season on, and seasons that agree give their mean (the smaller of two would understate
+    # it); one season, or seasons of which only one saw it: the band spans it and none.
+    up = sum(effects) > 0
+    same = [e for e in effects if e and (e > 0) == up]
+    if len(effects) == 1 or len(same) == 1:
+        return (same or [0.0])[0], {0.0, *same}
     effect = statistics.fmean(same) if len(same) >= 2 else 0.0
     return effect, {effect}
 
@@ -311,7 +347,8 @@ def _seasonal_band(
         window=window,
         level_window=level_window,
         min_history=min_history,
-        floor=noise_floor(kept, 2 * window),
+        floor=noise_floor(kept, 2 * window, predict(adjusted[:last], level_window) if ratio else None),
+        proportional=ratio,
     )
     if band is None:
         return None

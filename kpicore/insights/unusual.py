@@ -12,13 +12,15 @@ own history, and seasonal from the first full season of history:
 - *Seasonal effects* (daily data: the day of the week; weekly and monthly data: the time of year). A
   point's effect in an earlier season is how far the value at the same point then (the same ISO week
   number, W53 with W52, as year over year compares) stood from the *level around it*: the median of its
-  neighbours within ``reach`` periods on each side, after leaving out the neighbours that are
-  themselves far from that median (a season's own peak of up to six weeks), so the weeks beside a peak
-  are measured against the ordinary level, not one the peak pulls up. It is a ratio for a metric whose
+  neighbours within ``reach`` periods on each side (noise from their week-to-week differences), after
+  leaving out the neighbours that are themselves far from that median (a season's own peak of up to
+  six weeks), then along the slope of those left, so the weeks beside a peak are measured against the
+  ordinary level, not one the peak pulls up. It is a ratio for a metric whose
   values are all positive (a growing business's peaks grow with it), else a difference, and it counts
   only when it stands out from that neighbourhood's spread by ``SIGNIFICANT`` robust SDs (else 0).
-- *Combining seasons*: with one earlier season its effect is the expected one; with two, the smaller
-  when both agree in sign; with three or more, their median. The band above then runs on the values
+- *Combining seasons*: with one earlier season the band spans its effect and none (a peak, or a
+  one-off?), and the effects of the weeks either side of it then; with two or more, seasons that agree
+  in sign are a season and the band spans their effects. The band above then runs on the values
   with their effects taken out (so the level, and a growing business's growth, come from the recent
   weeks), and the effect is put back on the period's expected value.
 - *Doubt widens, never narrows*: when the seasons do not agree (a peak seen in one season only: a
@@ -189,17 +191,25 @@ class UnusualChange(Detector):
         return history_needed(period.kind, settings)
 
     def detect(self, evidence: Evidence) -> list[Insight]:
-        weekly = evidence.period.kind == "week"
         labels = [point.period for point in evidence.history]
-        lags = year_lags(labels) if weekly else ()
-        holidays = holidays_of(labels) if weekly else ()
-        found = band_from_settings(evidence.values, evidence.period.kind, evidence.settings, lags, holidays)
+        found = band_of_history(evidence.values, labels, evidence.period.kind, evidence.settings)
         value = evidence.result.value
         assert value is not None, "no detector runs on a missing value"
         if found is None or not found.outside(value):
             return []
         earlier = evidence.values[:-1]
         return [unusual_insight(evidence.metric, evidence.result.period, value, found, earlier=earlier)]
+
+
+def band_of_history(values, labels: Sequence[str], kind: str, settings) -> Band | None:
+    """The band for the last of ``values``, whose periods are ``labels`` (as many, oldest first), with
+    the ``[insights.unusual]`` settings: weekly data reads its ISO weeks (W53 with W52) and the moving
+    holidays from the labels. The insight and the ``is unusual`` alert rule both judge by it."""
+    weekly = kind == "week"
+    labels = list(labels)[-len(values) :] if values else []
+    lags = year_lags(labels) if weekly else ()
+    holidays = holidays_of(labels) if weekly else ()
+    return band_from_settings(values, kind, settings, lags, holidays)
 
 
 def band_from_settings(
