@@ -67,3 +67,41 @@ def test_empty_time_cells_are_missing_times_in_a_trend(kpi):
     assert (result.value, result.n) == (100.0, 1)
     assert [p.value for p in result.trend] == [None, None, None, 100.0]
     assert sum(w.count for w in result.warnings) == 2
+
+
+@pytest.mark.parametrize("declared", ["TEXT", "", "REAL"])
+def test_sqlite_amounts_in_a_column_of_any_type(tmp_path, declared):
+    """A TEXT or untyped SQLite column keeps ' 7.5 ' as text, a REAL one stores it as a number: either way
+    the amount is read by the same rules (' 7.5 ', 3 and '-2e0' count; 'abc', '12,50', '', NULL and a
+    blob are left out and warned), in the period's orders and in the lifetime metrics."""
+    import sqlite3
+
+    from kpicore.compute import compute, select_metrics
+    from kpicore.config import SourceConfig
+    from kpicore.connectors import open_source
+    from kpicore.periods import parse_period
+    from kpicore.plugins import new_plugin_manager
+    from kpicore.registry import build_registry
+
+    path = tmp_path / "shop.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            f"CREATE TABLE orders (order_id INTEGER, customer_id INTEGER, ordered_at TEXT, amount {declared})"
+        )
+        amounts = [10.0, "abc", None, "12,50", " 7.5 ", 3, "", b"\x01", "-2e0"]
+        connection.executemany(
+            "INSERT INTO orders VALUES (?, 1, '2026-11-16 10:00:00', ?)", list(enumerate(amounts, 1))
+        )
+    connection.close()
+    registry = build_registry(new_plugin_manager(load_entry_points=False))
+    source = open_source(str(path), SourceConfig(), registry)
+    try:
+        metrics = select_metrics(["revenue", "clv", "repeat_purchase_rate"], registry)
+        results = {r.metric: r for r in compute(metrics, parse_period("2026-W47", "UTC"), source)}
+    finally:
+        source.close()
+    revenue, clv, repeat = results["revenue"], results["clv"], results["repeat_purchase_rate"]
+    assert (revenue.value, revenue.n) == (18.5, 4)
+    assert [w.count for w in revenue.warnings] == [5]
+    assert (clv.value, clv.n, clv.previous) == (18.5, 1, None)
+    assert (repeat.value, repeat.n) == (100.0, 1)

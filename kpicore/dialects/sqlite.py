@@ -123,11 +123,13 @@ class SQLiteDialect(Dialect):
                 text.op("GLOB")("*[0-9]*"),
                 sa.not_(text.op("GLOB")("*[^0-9.eE+-]*")),
             )
-            # CASE typeof(column) WHEN ...: typeof() once per row, not once per branch (1 M orders: the
-            # cleaned amount 0.16 s instead of 0.25 s beyond the scan, and it is read in every query).
+            # A number first, by one comparison: ``+column`` has no affinity, so an integer or a real
+            # (even -Inf) is <= +Inf while text and blobs sort after every number and NULL is unknown.
+            # typeof() is called only for what is left (1 M orders: the cleaned amount 0.02 s beyond
+            # the scan, against 0.10 s for CASE typeof(column), and it is read in every query).
             return sa.case(
-                {"integer": column, "real": column, "text": sa.case((numeric_text, sa.cast(text, sa.Float)))},
-                value=sa.func.typeof(column),
+                (no_affinity(column) <= sa.literal_column("9e999"), column),
+                (sa.func.typeof(column) == "text", sa.case((numeric_text, sa.cast(text, sa.Float)))),
             )
         if kind == "text":
             return sa.func.nullif(sa.func.trim(column), "")
@@ -238,6 +240,13 @@ def unindexed(column):
         column.sql, operator=operators.custom_op("+"), type_=column.sql.type
     )
     return TimeColumn(column.source, plus, column.storage, None, column.unparsed)
+
+
+def no_affinity(column) -> sa.ColumnElement:
+    """``+column``: the same value with no type affinity, so it compares by its storage class."""
+    from sqlalchemy.sql import operators
+
+    return sa.sql.elements.UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
 
 
 def instant(text_column) -> sa.ColumnElement:
