@@ -91,17 +91,41 @@ def shown_insights(insights, views: list[InsightView]) -> list[InsightView]:
     return views if shown is None else views[:shown]
 
 
-def headline_candidates(insights: Sequence[Any], views: Sequence[InsightView]) -> list:
+def headline_candidates(
+    insights: Sequence[Any], views: Sequence[InsightView], locale: str = "en", currency: str = "USD"
+) -> list:
     """Unusual values as headline candidates, scored like the headline's changes (in robust standard
-    deviations), so the headline names one when it stands out more than any change."""
+    deviations), so the headline names one when it stands out more than any change; with its driver
+    (``Churn rate jumped to 1.8%, the highest in 100 weeks; most of it in South (27 of 501
+    customers).``) and its revenue at risk where the insight has them."""
     from kpicore.digest.headline import Attention
 
     found = []
     for insight, view in zip(insights, views, strict=True):
         z = insight.numbers.get("z") if insight.kind == "unusual" else None
-        if z is not None:
-            found.append(Attention(insight.metric, abs(z), view.text, "unusual", insight.needs_attention))
+        if z is None:
+            continue
+        full, *shorter = insight.headline_forms(locale, currency)
+        said = (view.text, *_driver_texts(insight, insights, views))
+        found.append(
+            Attention(
+                insight.metric, abs(z), full, "unusual", insight.needs_attention, tuple(shorter), said
+            )
+        )
     return found
+
+
+def _driver_texts(unusual, insights: Sequence[Any], views: Sequence[InsightView]) -> list[str]:
+    """The text of the drivers insight an unusual change names as its driver (said in the headline)."""
+    driver = unusual.numbers.get("driver")
+    if unusual.driver is None or not isinstance(driver, dict):
+        return []
+    segment = f"{driver.get('dimension')} = {driver.get('segment')}"
+    return [
+        view.text
+        for insight, view in zip(insights, views, strict=True)
+        if insight.kind == "drivers" and insight.metric == unusual.metric and insight.segment == segment
+    ]
 
 
 @dataclass
@@ -518,10 +542,10 @@ def _views(spec: DigestSpec, results, insights, locale: str, currency: str):
         locale=locale,
         currency=currency,
         min_sample=spec.min_sample,
-        extra=headline_candidates(insights, insight_views),
+        extra=headline_candidates(insights, insight_views, locale, currency),
     )
     if top.named is not None and top.named.kind == "unusual":  # said once, in the headline
-        insight_views = [view for view in insight_views if view.text != top.named.sentence]
+        insight_views = [view for view in insight_views if view.text not in top.named.said]
     return views, top, shown_insights(insights, insight_views)
 
 

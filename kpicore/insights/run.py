@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, MappingError
 from ..settings import unknown_key
 from .base import Detector, Evidence, Insight, ranked
+from .explained import with_drivers
+from .money import with_revenue_at_risk
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -206,6 +208,12 @@ def find_insights(
                 findings.problems.append(problem)
                 continue
             findings.insights.extend(found)
+    # An unusual change with the segment that drove it, and churn's with the revenue it puts at risk.
+    nouns = {metric.name: result.n_noun for metric, result in zip(metrics, results, strict=True)}
+    findings.insights = with_drivers(findings.insights, by_dimension, nouns)
+    findings.insights = with_revenue_at_risk(
+        findings.insights, {result.metric: result for result in results}, period, source, config, registry
+    )
     findings.insights = ranked(findings.insights)
     return findings
 
