@@ -134,12 +134,18 @@ def test_a_headline_with_a_driver_fits_120_or_drops_the_driver_whole(locale):
 
     unusual = surge()[0]
     assert unusual.numbers["driver"] == {
-        "dimension": "region", "segment": "South", "share": 0.92, "count": 27, "of": 501,
+        "dimension": "region",
+        "segment": "South",
+        "share": 0.92,
+        "count": 27,
+        "of": 501,
     }  # fmt: skip  27 = round(5.39 % of 501)
     with using(locale):
         for summary in ("4 of 5 KPIs worse than last week.", "x" * 60 + "."):
             full, *shorter = unusual.headline_forms(locale)
-            text = Headline(summary, full, Attention("churn_rate", 6.0, full, "unusual", True, tuple(shorter))).text
+            text = Headline(
+                summary, full, Attention("churn_rate", 6.0, full, "unusual", True, tuple(shorter))
+            ).text
             assert graphemes(text) <= 120, (locale, graphemes(text), text)
             assert not text.endswith("…"), text
             with_driver = "South" in text
@@ -155,7 +161,9 @@ def test_a_headline_with_a_driver_fits_120_or_drops_the_driver_whole(locale):
     # a title so long that no driver fits: the sentence without it, whole
     long = surge("Churn rate of the customers who signed up for the yearly plan in the spring")[0]
     full, *shorter = long.headline_forms("en")
-    text = Headline("1 of 5 KPIs worse.", full, Attention("churn_rate", 6.0, full, "unusual", True, tuple(shorter))).text
+    text = Headline(
+        "1 of 5 KPIs worse.", full, Attention("churn_rate", 6.0, full, "unusual", True, tuple(shorter))
+    ).text
     assert "South" not in text and text.endswith("the highest in 100 weeks.") and graphemes(text) <= 120
 
 

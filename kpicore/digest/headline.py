@@ -23,6 +23,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 from kpicore.i18n import _, ngettext
 from kpicore.presentation import formatting
@@ -311,6 +312,39 @@ def target_candidates(
         if r.ok and r.on_track is False
     ]
     return sorted(found, key=Attention.rank, reverse=True)
+
+
+def headline_candidates(
+    insights: Sequence[Any], views: Sequence[Any], locale: str = "en", currency: str = "USD"
+) -> list:
+    """Unusual values as headline candidates, scored like the headline's changes (in robust standard
+    deviations), so the headline names one when it stands out more than any change; with its driver
+    (``Churn rate jumped to 1.8%, the highest in 100 weeks; most of it in South (27 of 501
+    customers).``) and its revenue at risk where the insight has them."""
+    found = []
+    for insight, view in zip(insights, views, strict=True):
+        z = insight.numbers.get("z") if insight.kind == "unusual" else None
+        if z is None:
+            continue
+        full, *shorter = insight.headline_forms(locale, currency)
+        said = (view.text, *_driver_texts(insight, insights, views))
+        found.append(
+            Attention(insight.metric, abs(z), full, "unusual", insight.needs_attention, tuple(shorter), said)
+        )
+    return found
+
+
+def _driver_texts(unusual, insights: Sequence[Any], views: Sequence[Any]) -> list[str]:
+    """The text of the drivers insight an unusual change names as its driver (said in the headline)."""
+    driver = unusual.numbers.get("driver")
+    if unusual.driver is None or not isinstance(driver, dict):
+        return []
+    segment = f"{driver.get('dimension')} = {driver.get('segment')}"
+    return [
+        view.text
+        for insight, view in zip(insights, views, strict=True)
+        if insight.kind == "drivers" and insight.metric == unusual.metric and insight.segment == segment
+    ]
 
 
 def headline(

@@ -91,43 +91,6 @@ def shown_insights(insights, views: list[InsightView]) -> list[InsightView]:
     return views if shown is None else views[:shown]
 
 
-def headline_candidates(
-    insights: Sequence[Any], views: Sequence[InsightView], locale: str = "en", currency: str = "USD"
-) -> list:
-    """Unusual values as headline candidates, scored like the headline's changes (in robust standard
-    deviations), so the headline names one when it stands out more than any change; with its driver
-    (``Churn rate jumped to 1.8%, the highest in 100 weeks; most of it in South (27 of 501
-    customers).``) and its revenue at risk where the insight has them."""
-    from kpicore.digest.headline import Attention
-
-    found = []
-    for insight, view in zip(insights, views, strict=True):
-        z = insight.numbers.get("z") if insight.kind == "unusual" else None
-        if z is None:
-            continue
-        full, *shorter = insight.headline_forms(locale, currency)
-        said = (view.text, *_driver_texts(insight, insights, views))
-        found.append(
-            Attention(
-                insight.metric, abs(z), full, "unusual", insight.needs_attention, tuple(shorter), said
-            )
-        )
-    return found
-
-
-def _driver_texts(unusual, insights: Sequence[Any], views: Sequence[InsightView]) -> list[str]:
-    """The text of the drivers insight an unusual change names as its driver (said in the headline)."""
-    driver = unusual.numbers.get("driver")
-    if unusual.driver is None or not isinstance(driver, dict):
-        return []
-    segment = f"{driver.get('dimension')} = {driver.get('segment')}"
-    return [
-        view.text
-        for insight, view in zip(insights, views, strict=True)
-        if insight.kind == "drivers" and insight.metric == unusual.metric and insight.segment == segment
-    ]
-
-
 @dataclass
 class SegmentView:
     """What a template sees of one segment: formatted, nothing escaped."""
@@ -530,7 +493,7 @@ def _as_slack_messages(rendered: Rendered, spec: DigestSpec, template_name: str,
 
 def _views(spec: DigestSpec, results, insights, locale: str, currency: str):
     """The metric views, the headline and the insight views a digest template is given."""
-    from kpicore.digest.headline import headline
+    from kpicore.digest.headline import headline, headline_candidates
 
     views = [
         metric_view(result, locale=locale, currency=currency, min_sample=spec.min_sample)

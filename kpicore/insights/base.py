@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Number:
     """A placeholder's number and how to write it: ``unit`` is a metric unit (``currency``, ``percent``,
-    ...), ``estimate`` (money said roughly: ``$2,400``), ``share`` (a fraction written as a percentage: 0.62 -> 62 %), ``number`` or ``change`` (a signed
-    change in the metric's unit given by ``of``)."""
+    ...), ``estimate`` (money said roughly: ``$2,400``), ``share`` (a fraction written as a percentage:
+    0.62 -> 62 %), ``number`` or ``change`` (a signed change in the metric's unit given by ``of``)."""
 
     value: float | None
     unit: str = "number"

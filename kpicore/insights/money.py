@@ -81,7 +81,7 @@ def with_revenue_at_risk(
             value, expected = insight.numbers.get("value"), insight.numbers.get("expected")
             if value is not None and expected is not None:
                 lost = AT_RISK[insight.metric] * (value - expected) / 100 * result.n  # type: ignore[attr-defined]
-                risk = revenue_at_risk(lost, *history, days)
+                risk = revenue_at_risk(lost, history[0], history[1], days)
                 if risk is not None:
                     insight = dataclasses.replace(
                         insight,
@@ -92,7 +92,7 @@ def with_revenue_at_risk(
     return found
 
 
-def _revenue_history(period, source, config, registry):
+def _revenue_history(period, source, config, registry) -> tuple[list, list] | None:
     """(revenue, active customers) of the ``PERIODS`` periods before ``period``, or None when the source
     cannot give them."""
     from ..compute import compute
@@ -108,4 +108,4 @@ def _revenue_history(period, source, config, registry):
         return None
     if not (revenue.ok and active.ok and revenue.trend and active.trend):
         return None
-    return [p.value for p in revenue.trend[:-1]], [p.value for p in active.trend[:-1]]
+    return ([p.value for p in revenue.trend[:-1]], [p.value for p in active.trend[:-1]])

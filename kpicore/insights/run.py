@@ -208,14 +208,18 @@ def find_insights(
                 findings.problems.append(problem)
                 continue
             findings.insights.extend(found)
-    # An unusual change with the segment that drove it, and churn's with the revenue it puts at risk.
-    nouns = {metric.name: result.n_noun for metric, result in zip(metrics, results, strict=True)}
-    findings.insights = with_drivers(findings.insights, by_dimension, nouns)
-    findings.insights = with_revenue_at_risk(
-        findings.insights, {result.metric: result for result in results}, period, source, config, registry
+    findings.insights = ranked(
+        _explained(findings.insights, metrics, results, by_dimension, period, source, config, registry)
     )
-    findings.insights = ranked(findings.insights)
     return findings
+
+
+def _explained(insights, metrics, results, by_dimension, period, source, config, registry) -> list[Insight]:
+    """An unusual change with the segment that drove it, and churn's with the revenue it puts at risk."""
+    nouns = {metric.name: result.n_noun for metric, result in zip(metrics, results, strict=True)}
+    insights = with_drivers(insights, by_dimension, nouns)
+    by_metric = {result.metric: result for result in results}
+    return with_revenue_at_risk(insights, by_metric, period, source, config, registry)
 
 
 def options_named_dimensions(config: Config | None) -> bool:
