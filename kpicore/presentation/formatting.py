@@ -567,7 +567,7 @@ def format_date_range(start: str, end: str, locale: str = "en") -> str:
 
 #: A sign before a currency symbol (``-₦1,833,660.00``, ``+$5``), a week's hyphen (``2025-W49``): a
 #: browser may wrap the line after it, which splits the number.
-MINUS_BEFORE_SYMBOL = re.compile(r"(?<=\d{4})-(?=W\d)|[-+](?=\S)")
+MINUS_BEFORE_SYMBOL = re.compile(r"(?<=\d{4})-(?=W\d)|[-+]\u2069?(?=\S)")
 
 
 def whole_numbers(text: str) -> str:
@@ -579,6 +579,8 @@ def whole_numbers(text: str) -> str:
     def join(match: re.Match[str]) -> str:
         sign, following = match.group(), text[match.end()]
         week = sign == "-" and following == "W" and text[max(0, match.start() - 4) : match.start()].isdigit()
-        return sign + "\u2060" if unicodedata.category(following) == "Sc" or week else sign
+        isolated = sign.endswith("\u2069")  # Persian's "-" isolated before "ریال 3,745,310,000"
+        joined = unicodedata.category(following) == "Sc" or week or isolated
+        return sign + "\u2060" if joined else sign
 
     return MINUS_BEFORE_SYMBOL.sub(join, text)
