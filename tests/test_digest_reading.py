@@ -237,6 +237,10 @@ def test_html_never_wraps_a_negative_amount_after_its_minus():
 
     assert whole_numbers("ruo (-₦1,833,660.00)") == "ruo (-\u2060₦1,833,660.00)"
     assert whole_numbers("-1.8% and -0.60 pts") == "-1.8% and -0.60 pts"  # no break after - before a digit
+    # "(+" / "₹80,242.55)" and "2025-" / "W49" were seen wrapped at 390 px in Malayalam and Bengali
+    assert whole_numbers("(+₹80,242.55) in 2025-W49") == "(+\u2060₹80,242.55) in 2025-\u2060W49"
+    assert whole_numbers("a+b font-Weight") == "a+b font-Weight"
+    assert whole_numbers("(\u2067\u2066-\u2069ریال") == "(\u2067\u2066-\u2069\u2060ریال"  # Persian, 390 px
     # Any text of the page: here the title, as an insight's "(-₦1,833,660.00)" would be.
     spec = sample_spec(title="Ego (-₦1,833,660.00)")
     body = render(

@@ -467,8 +467,8 @@ def test_persian_lists_are_joined_with_the_arabic_comma(fmt):
         currency="IRR",
         charts=False,
     ).body
-    if fmt == "slack":  # the notification text: "... — Weekly KPIs، 2026-W47"
-        assert "شاخص‌های هفتگی، 2026-W47" in body
+    if fmt == "slack":  # the notification text: "... — Weekly KPIs، 2026-W47" (the period isolated)
+        assert "شاخص‌های هفتگی، \u20662026-W47\u2069" in body
     else:
         assert (
             re.search(r"پاسخ، \*?نمونهٔ کوچک", body) and "پاسخ, " not in body

@@ -83,6 +83,12 @@ def insights_command(metrics, period, source, tz, output, locale, config_path, s
 
 
 def _detail(value) -> str:
+    if isinstance(value, dict) and "monthly" in value:  # revenue at risk: how it was computed
+        return (
+            f"{value['monthly']:.4g} a month = {value['customers_above_expected']:.4g} customers above expected"
+            f" x {value['revenue_per_customer_month']:.4g} revenue per active customer a month"
+            f" (the {value['periods']} periods before)"
+        )
     if isinstance(value, list):
         return " to ".join(_detail(v) for v in value)
     if isinstance(value, float):

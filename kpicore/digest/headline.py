@@ -23,9 +23,11 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any
 
 from kpicore.i18n import _, ngettext
 from kpicore.presentation import formatting
+from kpicore.presentation.bidi import ltr
 from kpicore.results import POINT_UNITS, MetricResult, Segment
 
 #: Below this many records a segment is not named as the place a change came from.
@@ -44,6 +46,11 @@ class Attention:
     kind: str = "change"
     #: False for good news (a better change): ranked after everything that needs attention.
     needs_attention: bool = True
+    #: Shorter ways to say it, best first, for the one-line headline (default: the sentence without
+    #: its closing parenthesis); each a whole sentence or more.
+    shorter: tuple[str, ...] = ()
+    #: The insight sentences it says (left out of the digest's list of insights when it is named).
+    said: tuple[str, ...] = ()
 
     def rank(self) -> tuple[bool, float]:
         """The sort key, highest first: needs attention, then score."""
@@ -63,15 +70,20 @@ class Headline:
     def text(self) -> str:
         """Both sentences, as one line of at most ``HEADLINE_MAX`` grapheme clusters (a Slack
         notification, an email preview, where a longer line pushes the digest's name off a lock
-        screen): the focus's closing parenthesis (the expected range) goes first, then the summary;
-        the focus alone is cut at a word, with an ellipsis, only as a last resort."""
+        screen): the focus's shorter forms in turn (without the expected range, then without the
+        revenue at risk, then without the driver), each after the summary, then alone; the shortest
+        is cut at a word, with an ellipsis, only as a last resort."""
         if not self.focus:
             return self.summary
-        short = _without_parenthesis(self.focus)
-        for candidate in (f"{self.summary} {self.focus}", f"{self.summary} {short}", short):
+        shorter = list(self.named.shorter if self.named is not None and self.named.shorter else ())
+        shorter = shorter or [_without_parenthesis(self.focus)]
+        candidates = [f"{self.summary} {self.focus}"]
+        for form in shorter:
+            candidates += [f"{self.summary} {form}", form]
+        for candidate in candidates:
             if graphemes(candidate) <= HEADLINE_MAX:
                 return candidate
-        return _cut(short, HEADLINE_MAX)
+        return _cut(shorter[-1], HEADLINE_MAX)
 
 
 #: The longest headline line, in grapheme clusters.
@@ -227,10 +239,11 @@ def describe_change(
         ).lstrip("+")
     else:
         amount = formatting.format_value(abs(delta), result.unit, locale, currency)
+    # Numbers, signs and segment names isolated in right-to-left languages (unchanged elsewhere).
     words = {
         "metric": _(result.title),
-        "amount": amount,
-        "value": formatting.format_value(result.value, result.unit, locale, currency),
+        "amount": ltr(amount),
+        "value": ltr(formatting.format_value(result.value, result.unit, locale, currency)),
     }
     sentence = (
         _("%(metric)s rose %(amount)s to %(value)s")
@@ -243,7 +256,7 @@ def describe_change(
         where = formatting.segment_label(segment.segment, result.dimension)
         sentence += (
             _(", most of it in %(where)s") if share >= MOST_SHARE else _(", the most in %(where)s")
-        ) % {"where": where}
+        ) % {"where": ltr(where)}
     return sentence + _(".")
 
 
@@ -297,9 +310,9 @@ def describe_target(result: MetricResult, *, locale: str = "en", currency: str =
         size = gap_text(gap, result.unit, locale, currency)
     words = {
         "metric": _(result.title),
-        "value": formatting.format_value(result.value, result.unit, locale, currency),
-        "gap": size,
-        "target": describe(the_status.target, result.unit, locale, currency),
+        "value": ltr(formatting.format_value(result.value, result.unit, locale, currency)),
+        "gap": ltr(size),
+        "target": ltr(describe(the_status.target, result.unit, locale, currency)),
     }
     if gap > 0:
         return _("%(metric)s is %(value)s, %(gap)s above its target of %(target)s.") % words
@@ -316,6 +329,39 @@ def target_candidates(
         if r.ok and r.on_track is False
     ]
     return sorted(found, key=Attention.rank, reverse=True)
+
+
+def headline_candidates(
+    insights: Sequence[Any], views: Sequence[Any], locale: str = "en", currency: str = "USD"
+) -> list:
+    """Unusual values as headline candidates, scored like the headline's changes (in robust standard
+    deviations), so the headline names one when it stands out more than any change; with its driver
+    (``Churn rate jumped to 1.8%, the highest in 100 weeks; most of it in South (27 of 501
+    customers).``) and its revenue at risk where the insight has them."""
+    found = []
+    for insight, view in zip(insights, views, strict=True):
+        z = insight.numbers.get("z") if insight.kind == "unusual" else None
+        if z is None:
+            continue
+        full, *shorter = insight.headline_forms(locale, currency)
+        said = (view.text, *_driver_texts(insight, insights, views))
+        found.append(
+            Attention(insight.metric, abs(z), full, "unusual", insight.needs_attention, tuple(shorter), said)
+        )
+    return found
+
+
+def _driver_texts(unusual, insights: Sequence[Any], views: Sequence[Any]) -> list[str]:
+    """The text of the drivers insight an unusual change names as its driver (said in the headline)."""
+    driver = unusual.numbers.get("driver")
+    if unusual.driver is None or not isinstance(driver, dict):
+        return []
+    segment = f"{driver.get('dimension')} = {driver.get('segment')}"
+    return [
+        view.text
+        for insight, view in zip(insights, views, strict=True)
+        if insight.kind == "drivers" and insight.metric == unusual.metric and insight.segment == segment
+    ]
 
 
 def headline(
@@ -343,8 +389,8 @@ def headline(
             else _("No KPI worse than %(when)s; %(better)s of %(total)s better.")
             % {
                 "when": when,
-                "better": formatting.format_number(better, locale),
-                "total": formatting.format_number(len(comparable), locale),
+                "better": ltr(formatting.format_number(better, locale)),
+                "total": ltr(formatting.format_number(len(comparable), locale)),
             }
         )
     else:
@@ -353,8 +399,8 @@ def headline(
             "%(worse)s of %(total)s KPIs worse than %(when)s.",
             len(comparable),
         ) % {
-            "worse": formatting.format_number(worse, locale),
-            "total": formatting.format_number(len(comparable), locale),
+            "worse": ltr(formatting.format_number(worse, locale)),
+            "total": ltr(formatting.format_number(len(comparable), locale)),
             "when": when,
         }
     ranked = sorted(

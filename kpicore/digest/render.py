@@ -91,19 +91,6 @@ def shown_insights(insights, views: list[InsightView]) -> list[InsightView]:
     return views if shown is None else views[:shown]
 
 
-def headline_candidates(insights: Sequence[Any], views: Sequence[InsightView]) -> list:
-    """Unusual values as headline candidates, scored like the headline's changes (in robust standard
-    deviations), so the headline names one when it stands out more than any change."""
-    from kpicore.digest.headline import Attention
-
-    found = []
-    for insight, view in zip(insights, views, strict=True):
-        z = insight.numbers.get("z") if insight.kind == "unusual" else None
-        if z is not None:
-            found.append(Attention(insight.metric, abs(z), view.text, "unusual", insight.needs_attention))
-    return found
-
-
 @dataclass
 class SegmentView:
     """What a template sees of one segment: formatted, nothing escaped."""
@@ -506,7 +493,7 @@ def _as_slack_messages(rendered: Rendered, spec: DigestSpec, template_name: str,
 
 def _views(spec: DigestSpec, results, insights, locale: str, currency: str):
     """The metric views, the headline and the insight views a digest template is given."""
-    from kpicore.digest.headline import headline
+    from kpicore.digest.headline import headline, headline_candidates
 
     views = [
         metric_view(result, locale=locale, currency=currency, min_sample=spec.min_sample)
@@ -518,10 +505,10 @@ def _views(spec: DigestSpec, results, insights, locale: str, currency: str):
         locale=locale,
         currency=currency,
         min_sample=spec.min_sample,
-        extra=headline_candidates(insights, insight_views),
+        extra=headline_candidates(insights, insight_views, locale, currency),
     )
     if top.named is not None and top.named.kind == "unusual":  # said once, in the headline
-        insight_views = [view for view in insight_views if view.text != top.named.sentence]
+        insight_views = [view for view in insight_views if view.text not in top.named.said]
     return views, top, shown_insights(insights, insight_views)
 
 

@@ -167,7 +167,8 @@ def digest_insights(spec: DigestSpec, period: Period, source, config, registry) 
         select_metrics(spec.metrics, registry), period, source, config, registry, min_sample=spec.min_sample
     )
     # A failing insight is already logged by find_insights, for the operator.
-    return TopInsights(findings.insights[: top + 1], top)  # one spare, for the one the headline names
+    # Two spare: the unusual change the headline names, and the driver it names with it.
+    return TopInsights(findings.insights[: top + 2], top)
 
 
 def prepare_unavailable(

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Number:
     """A placeholder's number and how to write it: ``unit`` is a metric unit (``currency``, ``percent``,
-    ...), ``share`` (a fraction written as a percentage: 0.62 -> 62 %), ``number``, ``change`` (a signed
-    change in the metric's unit given by ``of``) or ``size`` (the same change without its sign, for a
-    sentence that says which way: "fell 2.0 pts")."""
+    ...), ``estimate`` (money said roughly: ``$2,400``), ``share`` (a fraction written as a percentage:
+    0.62 -> 62 %), ``number``, ``change`` (a signed change in the metric's unit given by ``of``) or
+    ``size`` (the same change without its sign, for a sentence that says which way: "fell 2.0 pts")."""
 
     value: float | None
     unit: str = "number"
@@ -54,6 +54,23 @@ class Span:
     period: str
 
 
+@dataclass(frozen=True)
+class Noun:
+    """A placeholder for what a count counts (``customers``), in the reader's language and number."""
+
+    noun: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Part:
+    """A sentence or clause said with an insight: a gettext template and its placeholders (as an
+    insight's own ``message`` and ``values``)."""
+
+    message: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
 #: The groups a reader sees insights in, in this order, with their headings.
 GROUPS = {
     "attention": N_("Needs attention"),
@@ -72,6 +89,7 @@ DETAIL_KEYS = (
     "fallback",
     "rate",
     "mix",
+    "revenue_at_risk",
 )
 #: Kinds that look ahead: grouped under "Outlook" whatever they predict.
 OUTLOOK_KINDS = ("forecast",)
@@ -104,6 +122,11 @@ class Insight:
     numbers: Mapping[str, Any] = field(default_factory=dict)
     #: Good news (a rise of a higher-is-better metric): ranked after what needs attention.
     needs_attention: bool = True
+    #: Where the change came from, as a clause a headline adds to the sentence (its template holds
+    #: ``%(finding)s``, the sentence without its full stop): ``; most of it in South (27 of 501 customers)``.
+    driver: Part | None = None
+    #: Sentences said after it (revenue at risk), in the body and, where they fit, the headline.
+    more: tuple[Part, ...] = ()
 
     @property
     def group(self) -> str:
@@ -118,37 +141,35 @@ class Insight:
         return self.sentence("en")
 
     def sentence(self, locale: str = "en", currency: str = "USD") -> str:
-        """The sentence for people in ``locale``: the template translated, each number formatted."""
-        from ..i18n import _, direction, using
-        from ..presentation import formatting
+        """The sentence for people in ``locale``: the template translated, each number formatted (in
+        right-to-left languages isolated), then what ``more`` says."""
+        return " ".join(
+            [_said(self.message, self.values, locale, currency)]
+            + [_said(part.message, part.values, locale, currency) for part in self.more]
+        )
 
-        with using(locale):
-            rendered = {}
-            for key, value in self.values.items():
-                if isinstance(value, Number):
-                    rendered[key] = _format(value, locale, currency, formatting)
-                elif isinstance(value, Span):
-                    rendered[key] = formatting.format_span(value.count, value.period, locale)
-                elif isinstance(value, Word):
-                    rendered[key] = _(value.text)
-                elif isinstance(value, str):
-                    rendered[key] = value
-                else:
-                    rendered[key] = (
-                        formatting.format_number(value, locale)
-                        if isinstance(value, (int, float))
-                        else str(value)
-                    )
-            if direction(locale) == "rtl":
-                # Numbers, signs, ranges and period labels keep their order inside right-to-left text
-                # (Unicode isolates, as the metric blocks have them), in every format.
-                from ..presentation.bidi import ltr
+    def headline_forms(self, locale: str = "en", currency: str = "USD") -> list[str]:
+        """What a headline can say of it, longest first: the sentence with its driver and what ``more``
+        says; then without the closing parenthesis (the expected range); then without ``more``; then
+        without the driver. Each is whole sentences, so a headline that must be short drops a part."""
+        main = _said(self.message, self.values, locale, currency)
+        short = without_parenthesis(main)
+        more = [_said(part.message, part.values, locale, currency) for part in self.more]
+        forms = []
+        if self.driver is not None:
+            forms += [
+                " ".join([self._with_driver(main, locale, currency), *more]),
+                " ".join([self._with_driver(short, locale, currency), *more]),
+                self._with_driver(short, locale, currency),
+            ]
+        forms += [" ".join([main, *more]), " ".join([short, *more]), short]
+        return list(dict.fromkeys(forms))
 
-                rendered = {
-                    key: text if isinstance(self.values[key], Word) else ltr(text)
-                    for key, text in rendered.items()
-                }
-            return _(self.message) % rendered
+    def _with_driver(self, finding: str, locale: str, currency: str) -> str:
+        assert self.driver is not None
+        stop = finding.rstrip()
+        stop = stop[:-1] if stop.endswith((".", "।", "۔")) else stop
+        return _said(self.driver.message, {**self.driver.values, "finding": _Said(stop)}, locale, currency)
 
     @property
     def details(self) -> dict[str, Any]:
@@ -181,6 +202,56 @@ class Insight:
         }
 
 
+@dataclass(frozen=True)
+class _Said:
+    """A placeholder already rendered in the reader's language (isolated where it needs to be)."""
+
+    text: str
+
+
+def _said(message: str, values: Mapping[str, Any], locale: str, currency: str) -> str:
+    """``message`` translated into ``locale`` with ``values`` formatted: numbers, signs, ranges and
+    period labels isolated in right-to-left languages (Unicode isolates, as the metric blocks have
+    them), in every format."""
+    from ..i18n import _, direction, using
+    from ..presentation import formatting
+
+    with using(locale):
+        rendered = {}
+        for key, value in values.items():
+            if isinstance(value, Number):
+                rendered[key] = _format(value, locale, currency, formatting)
+            elif isinstance(value, Span):
+                rendered[key] = formatting.format_span(value.count, value.period, locale)
+            elif isinstance(value, Word):
+                rendered[key] = _(value.text)
+            elif isinstance(value, Noun):
+                rendered[key] = formatting.noun_text(value.noun, value.count)
+            elif isinstance(value, _Said):
+                rendered[key] = value.text
+            elif isinstance(value, str):
+                rendered[key] = value
+            else:
+                rendered[key] = (
+                    formatting.format_number(value, locale) if isinstance(value, (int, float)) else str(value)
+                )
+        if direction(locale) == "rtl":
+            from ..presentation.bidi import ltr
+
+            rendered = {
+                key: text if isinstance(values[key], (Word, Noun, _Said)) else ltr(text)
+                for key, text in rendered.items()
+            }
+        return _(message) % rendered
+
+
+def without_parenthesis(sentence: str) -> str:
+    """``sentence`` without a closing parenthetical (``(expected 0.0% to 1.2%)``), its full stop kept."""
+    import re
+
+    return re.sub(r"\s*\([^()]*\)(?=[.।]?\s*$)", "", sentence)
+
+
 def _format(number: Number, locale: str, currency: str, formatting) -> str:
     if number.value is None:
         return "—"
@@ -193,7 +264,26 @@ def _format(number: Number, locale: str, currency: str, formatting) -> str:
     if number.unit == "size":
         signed = formatting.format_change(abs(number.value), None, number.of or "count", locale, currency)
         return signed.replace("+", "", 1)
+    if number.unit == "estimate":
+        return format_estimate(number.value, locale, currency)
     return formatting.format_value(number.value, number.unit, locale, currency)
+
+
+def format_estimate(amount: float, locale: str = "en", currency: str = "USD") -> str:
+    """An estimated amount of money as people say one: two significant figures, no cents, in the
+    locale's currency pattern and digits: 2,437.5 -> ``$2,400``, 87.2 -> ``$87``."""
+    from babel import Locale
+    from babel.numbers import format_currency, parse_pattern
+
+    from ..i18n import localize_digits
+    from ..presentation.formatting import _grouped
+
+    rounded = float(f"{amount:.2g}") if amount else 0.0
+    pattern = parse_pattern(_grouped(Locale.parse(locale).currency_formats["standard"].pattern, locale))
+    pattern.frac_prec = (0, 0)
+    return localize_digits(
+        format_currency(rounded, currency, format=pattern, locale=locale, currency_digits=False)
+    )
 
 
 def _share(fraction: float, locale: str) -> str:

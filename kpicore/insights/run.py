@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigError, MappingError
 from ..settings import unknown_key
 from .base import Detector, Evidence, Insight, ranked
+from .explained import with_drivers
+from .money import with_revenue_at_risk
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -206,8 +208,18 @@ def find_insights(
                 findings.problems.append(problem)
                 continue
             findings.insights.extend(found)
-    findings.insights = ranked(findings.insights)
+    findings.insights = ranked(
+        _explained(findings.insights, metrics, results, by_dimension, period, source, config, registry)
+    )
     return findings
+
+
+def _explained(insights, metrics, results, by_dimension, period, source, config, registry) -> list[Insight]:
+    """An unusual change with the segment that drove it, and churn's with the revenue it puts at risk."""
+    nouns = {metric.name: result.n_noun for metric, result in zip(metrics, results, strict=True)}
+    insights = with_drivers(insights, by_dimension, nouns)
+    by_metric = {result.metric: result for result in results}
+    return with_revenue_at_risk(insights, by_metric, period, source, config, registry)
 
 
 def options_named_dimensions(config: Config | None) -> bool:

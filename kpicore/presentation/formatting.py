@@ -565,18 +565,22 @@ def format_date_range(start: str, end: str, locale: str = "en") -> str:
     return format_interval(first, last, skeleton="yMMMd", locale=locale)
 
 
-#: A minus sign before a currency symbol (``-₦1,833,660.00``, ``-$5``): a browser may wrap the line
-#: after it, which splits the number.
-MINUS_BEFORE_SYMBOL = re.compile(r"-(?=\S)")
+#: A sign before a currency symbol (``-₦1,833,660.00``, ``+$5``), a week's hyphen (``2025-W49``): a
+#: browser may wrap the line after it, which splits the number.
+MINUS_BEFORE_SYMBOL = re.compile(r"(?<=\d{4})-(?=W\d)|[-+]\u2069?(?=\S)")
 
 
 def whole_numbers(text: str) -> str:
-    """``text`` with a word joiner (U+2060) after each minus before a currency symbol, which a browser
-    could wrap after, so no amount is broken across lines; what a reader sees is the same."""
+    """``text`` with a word joiner (U+2060) after each sign before a currency symbol and after the hyphen
+    of a week (``2025-W49``), which a browser could wrap after, so no amount or period is broken
+    across lines; what a reader sees is the same."""
     import unicodedata
 
     def join(match: re.Match[str]) -> str:
-        following = text[match.end()]
-        return "-\u2060" if unicodedata.category(following) == "Sc" else "-"
+        sign, following = match.group(), text[match.end()]
+        week = sign == "-" and following == "W" and text[max(0, match.start() - 4) : match.start()].isdigit()
+        isolated = sign.endswith("\u2069")  # Persian's "-" isolated before "ریال 3,745,310,000"
+        joined = unicodedata.category(following) == "Sc" or week or isolated
+        return sign + "\u2060" if joined else sign
 
     return MINUS_BEFORE_SYMBOL.sub(join, text)
