@@ -119,17 +119,22 @@ def _suffix(layout: str) -> str:
     return "" if layout == "tidy" else f"_{layout}"
 
 
+#: The first part of every generated schema, database and file name (``KPI_BENCH_PREFIX``; default
+#: ``bench``): engineers sharing one database server each keep their own copy.
+PREFIX = os.environ.get("KPI_BENCH_PREFIX", "bench")
+
+
 def postgres_schema(scale: int, layout: str = "tidy") -> str:
     """The PostgreSQL schema (MySQL database) holding the data of one scale and layout."""
-    return f"bench_{scale}{_suffix(layout)}"
+    return f"{PREFIX}_{scale}{_suffix(layout)}"
 
 
 def sqlite_path(out: Path, scale: int, layout: str = "tidy") -> Path:
-    return out / f"bench_{scale}{_suffix(layout)}.db"
+    return out / f"{PREFIX}_{scale}{_suffix(layout)}.db"
 
 
 def folder_path(out: Path, scale: int, kind: str) -> Path:
-    return out / f"bench_{scale}_{kind}"
+    return out / f"{PREFIX}_{scale}_{kind}"
 
 
 # -- generation ---------------------------------------------------------------------------------------
