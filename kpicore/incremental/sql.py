@@ -91,6 +91,8 @@ def _pg_hash(column) -> sa.ColumnElement:
                 value = sa.cast(column, sa.Float(53))
             elif name == "hashtext":
                 value = sa.cast(column, sa.Text)
+            elif getattr(type_, "timezone", False):  # timestamptz: its UTC time, whatever the session's
+                value = sa.func.timezone("UTC", column)
             return sa.cast(sa.func.coalesce(getattr(sa.func, name)(value), 7), sa.BigInteger)
     return sa.cast(sa.func.coalesce(sa.func.hashtext(sa.cast(column, sa.Text)), 7), sa.BigInteger)
 
