@@ -105,14 +105,16 @@ def _tail(source, engine, bounds) -> dict[str, dict[int, float]]:
 
     for batch in store._stream(source, sql.tail_query(source, bounds)):
         by_customer = []
+        no_amount, no_customer, revenue = totals["no_amount"], totals["no_customer"], totals["revenue"]
         for row in batch:
-            slice_ = int(row.slice)
-            totals["no_amount"][slice_] += int(row.records) - int(row.orders)
-            if row.customer_id is None:
-                totals["no_customer"][slice_] += int(row.orders)
+            customer, slice_, records, orders, _, amount = row  # by position, the fast way
+            slice_, orders = int(slice_), int(orders)
+            no_amount[slice_] += int(records) - orders
+            if customer is None:
+                no_customer[slice_] += orders
                 continue
-            totals["revenue"][slice_] += float(row.amount)
-            if int(row.orders):
+            revenue[slice_] += float(amount)
+            if orders:
                 by_customer.append(row)
         for customer, groups in store.grouped_by_customer([by_customer]):
             if pending and pending[-1][0] == customer:

@@ -358,13 +358,13 @@ def grouped_by_customer(batches):
     current = None
     groups: list[tuple[int, int, int, float]] = []
     for batch in batches:
-        for row in batch:
-            customer = str(row.customer_id)
+        for row in batch:  # (customer, key, ..., orders, purchases, amount): by position, the fast way
+            customer = str(row[0])
             if customer != current and groups:
                 yield current, groups
                 groups = []
             current = customer
-            groups.append((int(row[1]), int(row.orders), int(row.purchases), float(row.amount)))
+            groups.append((int(row[1]), int(row[-3]), int(row[-2]), float(row[-1])))
     if groups:
         yield current, groups
 
