@@ -249,8 +249,13 @@ def test_kpi_answers_ended_windows_again_until_the_next_check(tmp_path):
 
         def chat():
             return Provider(
-                scenario.config, scenario.state, late_data=7 * 86400, recompute="never", full=False,
-                verify_every=3600.0, now=now,
+                scenario.config,
+                scenario.state,
+                late_data=7 * 86400,
+                recompute="never",
+                full=False,
+                verify_every=3600.0,
+                now=now,
             )
 
         CHECKED.clear()

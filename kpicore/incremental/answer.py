@@ -98,6 +98,7 @@ def _tail(source, engine, bounds) -> dict[str, dict[int, float]]:
 
     def flush():
         with engine.connect() as connection:
+            store.roomy(connection)
             known = store.stored_purchases(connection, [c for c, _ in pending])
         for customer, groups in pending:
             store.merge_customer(known.get(customer), groups, totals)

@@ -10,6 +10,7 @@ storage kind of the time column), so every dialect that compares a time column w
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -114,7 +115,7 @@ def raw_columns(source) -> dict[str, sa.ColumnElement]:
     relation = source.relation("orders")
     mapping = source.config.entities.get("orders") or EntityMapping(table="orders")
     from_ = relation.from_
-    declared: dict[str, object] = {}
+    declared: dict[str, Any] = {}
     if isinstance(from_, sa.TableClause) and not isinstance(from_, sa.Subquery):
         try:
             described = source._run(

@@ -6,8 +6,9 @@ purchases, amount) and per local day (revenue, the lifetime warnings, how many c
 order, first and second purchase that day). Rows at or after the cutoff are read live at every answer.
 
 A run moves the cutoff forward by reading only the rows between the old and the new cutoff, once a
-fingerprint of the rows before the old cutoff (per month: count, amount sum, positive orders and the sum
-of a per-row hash) matches the stored one. It recomputes everything instead when the configuration
+fingerprint of the rows before the old cutoff (count, amount sum, positive orders and the sum of a
+per-row hash, in one ungrouped scan; stored as the one row ``sql.ALL`` of ``incremental_months``)
+matches the stored one. It recomputes everything instead when the configuration
 fingerprint (source, orders mapping, timezone, week start) changed, when ``[serve] recompute`` is due,
 when the fingerprint of the older rows moved, and on demand (``kpi compute --full``).
 """
@@ -111,6 +112,17 @@ def read_days(engine) -> dict[int, dict]:
 LOOKUP = 900
 _LOOKUP = sa.select(customers).where(customers.c.customer_id.in_(sa.bindparam("ids", expanding=True)))
 _DELETE = sa.delete(customers).where(customers.c.customer_id.in_(sa.bindparam("ids", expanding=True)))
+
+
+#: SQLite page cache of a state connection that merges customers (KiB): the default 2 MB makes each
+#: lookup of a million-customer store read its pages again.
+SQLITE_CACHE_KIB = 32768
+
+
+def roomy(connection) -> None:
+    """Give a SQLite state connection a page cache that holds the customer pages a merge revisits."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
 
 
 def stored_purchases(connection, ids: list[str]) -> dict[str, sa.Row]:
@@ -388,6 +400,7 @@ def _increment(source, engine, stored_meta, old_cutoff, cutoff, found_months, no
         )
         if moved.rowcount != 1:
             return  # another process moved the cutoff first: its increment is the one kept
+        roomy(connection)
         pending: list[tuple[str, list]] = []
 
         def flush():
