@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     from kpicore.config import Config, SourceConfig
     from kpicore.connectors import open_source
     from kpicore.incremental import store
-    from kpicore.incremental.answer import CHECKED, Provider
+    from kpicore.incremental.answer import ANSWERED_CACHE, CHECKED, Provider
     from kpicore.periods import parse_period
     from kpicore.plugins import new_plugin_manager
     from kpicore.registry import build_registry
@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             open_state.cache_clear()
             shutil.copy(built_path, state_path)
             CHECKED.clear()
+            ANSWERED_CACHE.clear()
             started = time.perf_counter()
             answering = provider(second_now)
             second = run(answering, trend)

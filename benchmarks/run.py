@@ -603,9 +603,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--case",
-        choices=(*CASES, "both"),
+        choices=(*CASES, "both", "incremental"),
         default="both",
-        help="plain (value and previous, no trend), trend (with the 12-week trend) or both (default)",
+        help="plain (value and previous, no trend), trend (with the 12-week trend) or both (default); "
+        "incremental: the second digest and /kpi clv from the incremental aggregates against a full "
+        "compute (benchmarks/incremental.py, shuffled layout)",
     )
     parser.add_argument(
         "--spark-url",
@@ -624,6 +626,19 @@ def main(argv: list[str] | None = None) -> int:
     args.metrics = [m for m in args.metrics.split(",") if m]
     if args.worker:
         return worker_main(args)
+    if args.case == "incremental":
+        import incremental
+
+        return incremental.main(
+            [
+                f"--scale={args.scale}",
+                f"--source={args.source}",
+                f"--repeat={args.repeat}",
+                f"--out={args.out}",
+                f"--pg-url={args.pg_url}",
+                f"--results={args.results}",
+            ]
+        )
     if args.scale is None and not args.cli:
         parser.error("--scale is required (or --cli alone)")
     if args.layout == "both":

@@ -236,6 +236,43 @@ def test_changed_older_rows_and_settings_recompute_everything(tmp_path):
         harness.close()
 
 
+def test_kpi_answers_ended_windows_again_until_the_next_check(tmp_path):
+    """`/kpi` (a provider that checks at most once an interval) answers the windows that have ended from
+    the totals of its first call until the next check."""
+    from kpicore.incremental.answer import ANSWERED_CACHE, CHECKED
+
+    harness = KpiHarness(tmp_path, "sqlite")
+    try:
+        rows = [order(1, 1, 40, 10.0), order(2, 2, 30, 12.0), order(3, 1, 3, 5.0)]
+        scenario = Scenario(harness, rows, tmp_path)
+        now = END
+
+        def chat():
+            return Provider(
+                scenario.config,
+                scenario.state,
+                late_data=7 * 86400,
+                recompute="never",
+                full=False,
+                verify_every=3600.0,
+                now=now,
+            )
+
+        CHECKED.clear()
+        ANSWERED_CACHE.clear()
+        first = scenario.results("last-week", now, chat())
+        rows.append(order(4, 3, 4, 50.0))  # a late order inside last week
+        scenario.rewrite(rows)
+        again = chat()
+        assert scenario.results("last-week", now, again) == first and again.cached == 1
+        CHECKED.clear()  # the interval has passed: the next call checks and reads again
+        checked = chat()
+        assert same(scenario.results("last-week", now), scenario.results("last-week", now, checked))
+        assert checked.cached == 0 and scenario.results("last-week", now) != first
+    finally:
+        harness.close()
+
+
 def test_settings_are_checked(tmp_path):
     from pathlib import Path
 

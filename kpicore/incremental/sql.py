@@ -10,6 +10,7 @@ storage kind of the time column), so every dialect that compares a time column w
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -44,56 +45,115 @@ def _chars(text, count: int, weight: int) -> sa.ColumnElement:
     return total
 
 
-def _number_of(value) -> sa.ColumnElement:
-    """An integer standing for an id: itself when it is one, else from its last characters."""
-    return sa.case(
-        {"integer": value},
-        value=sa.func.typeof(value),
-        else_=_chars(sa.func.coalesce(sa.cast(value, sa.Text), ""), 6, 31),
-    )
+def _integer_typed(column) -> bool:
+    return isinstance(getattr(column, "type", None), sa.Integer)
 
 
-def _sqlite_hash(relation) -> sa.ColumnElement:
+def _sqlite_number(column) -> sa.ColumnElement:
+    """An integer standing for an id: the value of an INTEGER column (a text that is no number stored in
+    one reads as 0), else a number from the last 6 characters of its text."""
+    if _integer_typed(column):
+        return sa.func.coalesce(column, -11)
+    return _chars(sa.func.coalesce(sa.cast(column, sa.Text), ""), 6, 31)
+
+
+def _sqlite_hash(raw) -> sa.ColumnElement:
     """The product of (id) and (customer, amount in cents, time in milliseconds) modulo primes: a sum of
-    it moves when a value moves from one row to another."""
-    c = relation.columns
-    time_ = relation.parsed.get("ordered_at")
-    if time_ is None:
-        time_ = sa.func.julianday(c["ordered_at"])
-    cents = sa.func.coalesce(sa.cast(sa.func.round(c["amount"] * 100), sa.Integer), -7)
-    millis = sa.func.coalesce(sa.cast(sa.func.round(time_ * 86400000), sa.Integer), -3)
-    x = _number_of(c["order_id"]) % 2147483647 + 1
-    y = ((_number_of(c["customer_id"]) % 2147483647) * 1000003 + cents * 7919 + millis) % 2147483629 + 1
+    it moves when a value moves from one row to another. Plain arithmetic on the stored values: no
+    typeof() or rounding per row (1 M orders: 0.25 s instead of 0.45 s)."""
+    cents = sa.func.coalesce(sa.cast(raw["amount"] * 100, sa.Integer), -7)
+    millis = sa.func.coalesce(sa.cast(sa.func.julianday(raw["ordered_at"]) * 86400000, sa.Integer), -3)
+    x = _sqlite_number(raw["order_id"]) % 2147483647 + 1
+    y = ((_sqlite_number(raw["customer_id"]) % 2147483647) * 1000003 + cents * 7919 + millis) % 2147483629 + 1
     return (x * y) % 1000000007
 
 
-def row_hash(source, relation) -> sa.ColumnElement:
-    """A per-row 32-bit integer hash of order id, customer, amount and time, in SQL of the dialect.
+#: PostgreSQL's own hash function of each kind of column (cheap: no cast to text per row).
+_PG_HASHES = (
+    (sa.SmallInteger, "hashint8"),
+    (sa.Integer, "hashint8"),
+    (sa.Numeric, "hash_numeric"),
+    (sa.Float, "hashfloat8"),
+    (sa.DateTime, "timestamp_hash"),
+    (sa.String, "hashtext"),
+)
 
-    PostgreSQL: hashtext(); MariaDB/MySQL: CRC32; DuckDB: hash() modulo a prime; SQLite,
-    which has no hash function: ``_sqlite_hash``.
+
+def _pg_hash(column) -> sa.ColumnElement:
+    type_ = getattr(column, "type", None)
+    for kind, name in _PG_HASHES:
+        if isinstance(type_, kind) and not (kind is sa.Numeric and isinstance(type_, sa.Float)):
+            value = column
+            if name == "hashint8":
+                value = sa.cast(column, sa.BigInteger)
+            elif name == "hash_numeric":
+                value = sa.cast(column, sa.Numeric)
+            elif name == "hashfloat8":
+                value = sa.cast(column, sa.Float(53))
+            elif name == "hashtext":
+                value = sa.cast(column, sa.Text)
+            elif getattr(type_, "timezone", False):  # timestamptz: its UTC time, whatever the session's
+                value = sa.func.timezone("UTC", column)
+            return sa.cast(sa.func.coalesce(getattr(sa.func, name)(value), 7), sa.BigInteger)
+    return sa.cast(sa.func.coalesce(sa.func.hashtext(sa.cast(column, sa.Text)), 7), sa.BigInteger)
+
+
+def _pg_row_hash(raw) -> sa.ColumnElement:
+    """PostgreSQL: each value hashed by its type's own hash function, the four mixed (shifted, xor-ed)
+    and hashed again, so that the sum is not a sum per column: 1 M orders 0.2 s, a quarter of
+    hashtext() over the values cast to text."""
+    i, c, a, t = (_pg_hash(raw[name]) for name in ("order_id", "customer_id", "amount", "ordered_at"))
+    mixed = (i * 4294967296).op("#")(c).op("#")((a * 65536).op("#")(t * 256))
+    return sa.cast(sa.func.hashint8(mixed), sa.BigInteger)
+
+
+def raw_columns(source) -> dict[str, sa.ColumnElement]:
+    """The orders columns as stored (not cleaned), by entity column name, typed as the table declares
+    them where it is a table (the hash picks its arithmetic by type); untyped otherwise."""
+    from ..config import EntityMapping
+
+    relation = source.relation("orders")
+    mapping = source.config.entities.get("orders") or EntityMapping(table="orders")
+    from_ = relation.from_
+    declared: dict[str, Any] = {}
+    if isinstance(from_, sa.TableClause) and not isinstance(from_, sa.Subquery):
+        try:
+            described = source._run(
+                lambda conn: sa.inspect(conn).get_columns(from_.name, schema=from_.schema)
+            )
+            declared = {c["name"]: c["type"] for c in described}
+        except Exception:  # an unusual table (a view some drivers cannot describe): untyped
+            declared = {}
+    found = {}
+    for name in ("order_id", "customer_id", "amount", "ordered_at"):
+        column = mapping.source_column(name)
+        if column not in from_.c:
+            found[name] = relation.columns[name]
+        elif column in declared:
+            found[name] = sa.column(column, declared[column], _selectable=from_)
+        else:
+            found[name] = from_.c[column]
+    return found
+
+
+def row_hash(source, relation) -> sa.ColumnElement:
+    """A per-row integer hash of order id, customer, amount and time, in SQL of the dialect.
+
+    PostgreSQL: the types' own hash functions mixed (``_pg_row_hash``); MariaDB/MySQL: CRC32;
+    DuckDB: hash() modulo a prime; SQLite, which has no hash function: ``_sqlite_hash``.
     """
-    c = relation.columns
+    raw = raw_columns(source)
     name = source.engine.dialect.name
-    raw_time = c["ordered_at"]
-    parts = [c["order_id"], c["customer_id"], c["amount"], raw_time]
     if name == "sqlite":
-        return _sqlite_hash(relation)
-    text = sa.func.concat_ws("|", *(sa.func.coalesce(sa.cast(p, sa.Text), "~") for p in parts))
+        return _sqlite_hash(raw)
     if name == "postgresql":
-        # hashtext(): PostgreSQL's own 32-bit text hash, 3x faster than md5 (1 M rows: 0.52 s, 1.5 s).
-        return sa.cast(sa.func.hashtext(text), sa.BigInteger)
+        return _pg_row_hash(raw)
+    parts = [raw["order_id"], raw["customer_id"], raw["amount"], raw["ordered_at"]]
     if name in ("mysql", "mariadb"):
         text = sa.func.concat_ws("|", *(sa.func.coalesce(sa.cast(p, sa.String), "~") for p in parts))
         return sa.func.crc32(text) % 2147483647
+    text = sa.func.concat_ws("|", *(sa.func.coalesce(sa.cast(p, sa.Text), "~") for p in parts))
     return sa.cast(sa.func.hash(text) % 2147483647, sa.BigInteger)
-
-
-def month_key(source, relation) -> sa.ColumnElement:
-    """A cheap month-sized partition of the rows from the raw time (its first 7 characters as text):
-    the fingerprint compares partitions, so they need not be local months, only the same each run."""
-    raw = relation.columns["ordered_at"]
-    return sa.func.substr(sa.cast(raw, sa.String(40)), 1, 7)
 
 
 def _orders(source, start: dt.datetime | None = None, end: dt.datetime | None = None):
@@ -127,32 +187,33 @@ def _before(t, bound: dt.datetime) -> sa.ColumnElement:
     )
 
 
-def fingerprint_query(source, old_cutoff: dt.datetime, new_cutoff: dt.datetime):
-    """Per (month, part): count, amount sum, positive orders and the sum of row hashes of the rows before
-    ``new_cutoff``; part 0 is the rows before ``old_cutoff`` (what the stored fingerprint covers), part 1
-    the rows between the cutoffs (which this run adds). One scan; the time parsed only near a cutoff."""
+#: The key of the one fingerprint row (the stored table is keyed by month; see ``fingerprint_query``).
+ALL = "*"
+
+
+def fingerprint_query(source, start: dt.datetime | None, end: dt.datetime):
+    """Over the rows in [start, end) (no start: every row before end), in one ungrouped scan: count,
+    amount sum, positive orders and the sum of row hashes. Ungrouped, because a GROUP BY month costs a
+    sort of every row on SQLite and keeps PostgreSQL from scanning in parallel (1 M orders: 2-4x the
+    scan); the time parsed only near a bound."""
     relation, t = _orders(source)
-    amount = relation.columns["amount"]
-    rows = source.once_per_row(
+    # The amount as stored: the cleaned one costs a CASE per row on SQLite, and any stored change moves
+    # the sums either way.
+    amount = raw_columns(source)["amount"]
+    where = [t.ordered_at.range(start, end), _before(t, end) == 1]
+    if start is not None:
+        where.append(_before(t, start) == 0)
+    hashed = row_hash(source, relation)
+    return (
         sa.select(
-            month_key(source, relation).label("month"),
-            sa.case((_before(t, old_cutoff) == 1, 0), else_=1).label("part"),
-            amount.label("amount"),
-            row_hash(source, relation).label("hash"),
+            sa.func.count().label("orders"),
+            sa.func.coalesce(sa.func.sum(amount), 0.0).label("amount"),
+            sa.func.count(sa.case((amount > 0, 1))).label("purchases"),
+            sa.func.coalesce(sa.func.sum(hashed), 0).label("hash"),
         )
         .select_from(relation.from_)
-        .where(t.ordered_at.range(None, new_cutoff), _before(t, new_cutoff) == 1),
-        "fingerprint_rows",
+        .where(*where)
     )
-    r = rows.c
-    return sa.select(
-        r.month,
-        r.part,
-        sa.func.count().label("orders"),
-        sa.func.coalesce(sa.func.sum(r.amount), 0.0).label("amount"),
-        sa.func.count(sa.case((r.amount > 0, 1))).label("purchases"),
-        sa.func.coalesce(sa.func.sum(r.hash), 0).label("hash"),
-    ).group_by(r.month, r.part)
 
 
 def _day_rows(source, start: dt.datetime | None, first: dt.date, boundaries):

@@ -6,8 +6,9 @@ purchases, amount) and per local day (revenue, the lifetime warnings, how many c
 order, first and second purchase that day). Rows at or after the cutoff are read live at every answer.
 
 A run moves the cutoff forward by reading only the rows between the old and the new cutoff, once a
-fingerprint of the rows before the old cutoff (per month: count, amount sum, positive orders and the sum
-of a per-row hash) matches the stored one. It recomputes everything instead when the configuration
+fingerprint of the rows before the old cutoff (count, amount sum, positive orders and the sum of a
+per-row hash, in one ungrouped scan; stored as the one row ``sql.ALL`` of ``incremental_months``)
+matches the stored one. It recomputes everything instead when the configuration
 fingerprint (source, orders mapping, timezone, week start) changed, when ``[serve] recompute`` is due,
 when the fingerprint of the older rows moved, and on demand (``kpi compute --full``).
 """
@@ -27,7 +28,7 @@ from ..state import state_dialect
 from . import sql
 
 #: Version of what the store holds: a change recomputes every store.
-LAYOUT = "1"
+LAYOUT = "2"
 #: Customers per batch read from the source and written to the state database.
 BATCH = 5000
 #: A gap between two cutoffs longer than this is a full recompute, not an increment.
@@ -107,14 +108,36 @@ def read_days(engine) -> dict[int, dict]:
         return {row.day: dict(row._mapping) for row in connection.execute(sa.select(days))}
 
 
+#: Customers looked up (or deleted) per statement: one compiled statement, its IN list expanded.
+LOOKUP = 900
+_LOOKUP = sa.select(customers).where(customers.c.customer_id.in_(sa.bindparam("ids", expanding=True)))
+_DELETE = sa.delete(customers).where(customers.c.customer_id.in_(sa.bindparam("ids", expanding=True)))
+
+
+#: SQLite page cache of a state connection that merges customers (KiB): the default 2 MB makes each
+#: lookup of a million-customer store read its pages again.
+SQLITE_CACHE_KIB = 32768
+
+
+def roomy(connection) -> None:
+    """Give a SQLite state connection a page cache that holds the customer pages a merge revisits."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+
+
 def stored_purchases(connection, ids: list[str]) -> dict[str, sa.Row]:
-    """The stored rows of the customers ``ids`` (those the store has)."""
+    """The stored rows of the customers ``ids`` (those the store has). One statement compiled once, its
+    IN list expanded per chunk (compiling a new IN statement per chunk cost more than running it)."""
     found = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        for row in connection.execute(sa.select(customers).where(customers.c.customer_id.in_(chunk))):
+    for i in range(0, len(ids), LOOKUP):
+        for row in connection.execute(_LOOKUP, {"ids": ids[i : i + LOOKUP]}):
             found[row.customer_id] = row
     return found
+
+
+def delete_customers(connection, ids: list[str]) -> None:
+    for i in range(0, len(ids), LOOKUP):
+        connection.execute(_DELETE, {"ids": ids[i : i + LOOKUP]})
 
 
 class Refresh:
@@ -154,13 +177,14 @@ def refresh(
     if not reason and old_cutoff is not None and (cutoff - old_cutoff).days > MAX_INCREMENT_DAYS:
         reason = "the last run was too long ago"
     if not reason:
-        parts = _fingerprint(source, old_cutoff, cutoff)
-        if not _same_months(parts[0], _stored_months(engine)):
-            reason = "older orders changed (the monthly fingerprint moved)"
+        older = _fingerprint(source, None, old_cutoff)
+        if not _same_months(older, _stored_months(engine)):
+            reason = "older orders changed (the fingerprint moved)"
         elif cutoff == old_cutoff:
             return Refresh("none", "up to date", time.perf_counter() - started)
         else:
-            _increment(source, engine, stored, old_cutoff, cutoff, _merged(parts), now)
+            added = _fingerprint(source, old_cutoff, cutoff)
+            _increment(source, engine, stored, old_cutoff, cutoff, _merged(older, added), now)
             return Refresh("increment", "", time.perf_counter() - started)
     _full(source, engine, fingerprint, cutoff, now)
     return Refresh("full", reason, time.perf_counter() - started)
@@ -173,24 +197,19 @@ def _due(stored: dict, recompute: str, now: dt.datetime) -> bool:
     return now - dt.datetime.fromisoformat(stored["full_at"]) >= dt.timedelta(days=interval)
 
 
-def _fingerprint(source, old_cutoff, new_cutoff) -> tuple[dict, dict]:
-    """Per month, the fingerprint of the rows before the old cutoff and of those between the cutoffs."""
-    parts: tuple[dict, dict] = ({}, {})
-    for row in source.execute(sql.fingerprint_query(source, old_cutoff, new_cutoff)):
-        parts[int(row.part)][str(row.month)] = (
-            int(row.orders),
-            float(row.amount),
-            int(row.purchases),
-            int(row.hash),
-        )
-    return parts
+def _fingerprint(source, start, end) -> dict:
+    """The fingerprint of the rows in [start, end) (no start: every row before end), as stored."""
+    found = {}
+    for row in source.execute(sql.fingerprint_query(source, start, end)):
+        found[sql.ALL] = (int(row.orders), float(row.amount), int(row.purchases), int(row.hash))
+    return found
 
 
-def _merged(parts) -> dict:
-    merged = dict(parts[0])
-    for month, (orders, amount, purchases, hashed) in parts[1].items():
-        o, a, p, h = merged.get(month, (0, 0.0, 0, 0))
-        merged[month] = (o + orders, a + amount, p + purchases, h + hashed)
+def _merged(older: dict, added: dict) -> dict:
+    merged = dict(older)
+    for key, (orders, amount, purchases, hashed) in added.items():
+        o, a, p, h = merged.get(key, (0, 0.0, 0, 0))
+        merged[key] = (o + orders, a + amount, p + purchases, h + hashed)
     return merged
 
 
@@ -258,7 +277,7 @@ def _full(source, engine, fingerprint: str, cutoff: dt.datetime, now: dt.datetim
                         counts["repeaters"][row["second_purchase_day"]] += 1
                 connection.execute(sa.insert(customers), rows)
         _write_days(connection, dialect, per_day, counts)
-        _write_months(connection, dialect, _fingerprint(source, cutoff, cutoff)[0])
+        _write_months(connection, dialect, _fingerprint(source, None, cutoff))
         _write_meta(
             connection,
             dialect,
@@ -351,13 +370,13 @@ def grouped_by_customer(batches):
     current = None
     groups: list[tuple[int, int, int, float]] = []
     for batch in batches:
-        for row in batch:
-            customer = str(row.customer_id)
+        for row in batch:  # (customer, key, ..., orders, purchases, amount): by position, the fast way
+            customer = str(row[0])
             if customer != current and groups:
                 yield current, groups
                 groups = []
             current = customer
-            groups.append((int(row[1]), int(row.orders), int(row.purchases), float(row.amount)))
+            groups.append((int(row[1]), int(row[-3]), int(row[-2]), float(row[-1])))
     if groups:
         yield current, groups
 
@@ -381,6 +400,7 @@ def _increment(source, engine, stored_meta, old_cutoff, cutoff, found_months, no
         )
         if moved.rowcount != 1:
             return  # another process moved the cutoff first: its increment is the one kept
+        roomy(connection)
         pending: list[tuple[str, list]] = []
 
         def flush():
@@ -390,7 +410,7 @@ def _increment(source, engine, stored_meta, old_cutoff, cutoff, found_months, no
             ]
             # The batch's stored rows replaced in one DELETE and one executemany INSERT: a multi-row
             # upsert statement of 5,000 rows took SQLAlchemy longer to compile than the database to run.
-            connection.execute(sa.delete(customers).where(customers.c.customer_id.in_(list(known))))
+            delete_customers(connection, list(known))
             connection.execute(sa.insert(customers), rows)
             pending.clear()
 
