@@ -38,8 +38,12 @@ $(VENV)/.spark: $(VENV)/.test plugins/kpicore-spark/pyproject.toml
 		|| { tail -n 40 $(VENV)/setup.log; exit 1; }
 	@touch $@
 
+# Two pytest-xdist workers: much of the suite waits on real processes (schedules, leases, ticks), so two
+# share a 2-core machine well. Tests that share one thing stay on one worker (tests/support/workers.py:
+# the Spark server, Chromium, builds in the checkout); `make test TEST_WORKERS=0` runs them in one process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.test $(VENV)/.spark
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # The linter, the formatter and the type checker (pyproject.toml configures them); CI runs it before the tests.
 lint: $(VENV)/.test

@@ -16,12 +16,15 @@ import pytest
 
 # Typed copies of files as exported go to the user cache directory without kpi.toml: a throw-away one for
 # the suite (inherited by the `kpi serve` processes tests start).
-if "KPICORE_TEST_CACHE" not in os.environ:
+# Each pytest-xdist worker has its own (`make test` runs two).
+if os.environ.get("KPICORE_TEST_CACHE_WORKER") != os.environ.get("PYTEST_XDIST_WORKER", ""):
     import tempfile
 
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     os.environ["KPICORE_TEST_CACHE"] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(
-        prefix="kpicore-cache-"
+        prefix=f"kpicore-cache-{worker}-" if worker else "kpicore-cache-"
     )
+    os.environ["KPICORE_TEST_CACHE_WORKER"] = worker
 
 from kpicore import plugins, registry
 from kpicore.demo_data import generate_demo_database
@@ -306,3 +309,13 @@ def servers():
             serve.process.kill()
             serve.process.wait(timeout=10)
         serve.handle.close()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s ``--dist loadgroup``: the groups of tests/support/workers.py each on one worker."""
+    if config.getvalue("dist") == "loadgroup":
+        from tests.support.workers import grouped_scheduling
+
+        return grouped_scheduling(config, log)
+    return None
