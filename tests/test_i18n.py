@@ -132,7 +132,9 @@ def test_persian_html_is_right_to_left():
     # The date range is Persian words and numbers: isolated, read in its own direction (not forced LTR);
     # values and labels stay LTR; table cells align to the reading direction's start and end.
     # (a word joiner keeps the week label on one line on a phone)
-    assert '<bdi dir="auto">16 تا 22 نوامبر 2026</bdi>' in body and '<bdi dir="ltr">2026-\u2060W47</bdi>' in body
+    assert (
+        '<bdi dir="auto">16 تا 22 نوامبر 2026</bdi>' in body and '<bdi dir="ltr">2026-\u2060W47</bdi>' in body
+    )
     assert '<td align="left" style="font-size:22px' in body  # the value at the end of the row: left in RTL
     english = render(
         sample_spec(),
