@@ -181,16 +181,12 @@ def _customer_buckets_by_mask(source, per_bucket, count):
     return derived, {name: derived.c[name] for name in ("customer_id", *CUSTOMER_ORDER_TIMES)}
 
 
-def _customer_buckets_in_one_pass(source, raw, t, boundaries):
-    """``customer_orders`` in bucket space for a few buckets: one GROUP BY customer over the valid
-    orders before the last boundary. The first order and purchase fall in the customer's least bucket
-    (of a purchase); the second purchase in the least bucket j up to which two purchases happened,
-    from one count of purchases up to each bucket. Each order's bucket and cleaned amount are computed
-    once per row (``Source.once_per_row``): the amount filter reads the value the purchase flag reads."""
+def _customer_order_rows(source, raw, t, boundaries):
+    """Each order with a customer before the last boundary: its customer, bucket and cleaned amount,
+    computed once per row (``Source.once_per_row``)."""
     import sqlalchemy as sa
 
-    count = len(boundaries)
-    rows = source.once_per_row(
+    return source.once_per_row(
         sa.select(
             t.customer_id.label("customer_id"),
             t.ordered_at.bucket(boundaries).label("bucket"),
@@ -200,7 +196,18 @@ def _customer_buckets_in_one_pass(source, raw, t, boundaries):
         .where(raw.columns["customer_id"].is_not(None), t.ordered_at.range(None, boundaries[-1])),
         "customer_order_rows",
     )
-    r = rows.c
+
+
+def _customer_buckets_in_one_pass(source, raw, t, boundaries):
+    """``customer_orders`` in bucket space for a few buckets: one GROUP BY customer over the valid
+    orders before the last boundary. The first order and purchase fall in the customer's least bucket
+    (of a purchase); the second purchase in the least bucket j up to which two purchases happened,
+    from one count of purchases up to each bucket. Each order's bucket and cleaned amount are computed
+    once per row (``Source.once_per_row``): the amount filter reads the value the purchase flag reads."""
+    import sqlalchemy as sa
+
+    count = len(boundaries)
+    r = _customer_order_rows(source, raw, t, boundaries).c
     purchase = r.amount > 0
 
     def purchases_up_to(j: int):
@@ -231,17 +238,7 @@ def _customer_buckets_in_one_sort(source, raw, t, boundaries):
     import sqlalchemy as sa
 
     count = len(boundaries)
-    rows = source.once_per_row(
-        sa.select(
-            t.customer_id.label("customer_id"),
-            t.ordered_at.bucket(boundaries).label("bucket"),
-            t.amount.label("amount"),
-        )
-        .select_from(raw.from_)
-        .where(raw.columns["customer_id"].is_not(None), t.ordered_at.range(None, boundaries[-1])),
-        "customer_order_rows",
-    )
-    r = rows.c
+    r = _customer_order_rows(source, raw, t, boundaries).c
     purchase = r.amount > 0
     packed = sa.case((r.bucket == 1, 1), else_=sa.literal(PACKED, sa.BigInteger))
     per_customer = (
