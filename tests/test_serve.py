@@ -264,7 +264,10 @@ def test_healthz_says_degraded_when_the_state_database_drops_out(
     assert serve.process.poll() is None  # still running
     assert serve.stop(signal.SIGINT) == 0
     logged = [json.loads(line) for line in serve.text().splitlines()]  # every line is one JSON object
-    assert [e["event"] for e in logged][-2:] == ["stopping", "stopped"] and logged[-2]["signal"] == "SIGINT"
+    events = [e["event"] for e in logged]
+    # a tick in flight at the signal may still log the database's absence before the last line
+    assert events[-1] == "stopped" and "stopping" in events
+    assert logged[events.index("stopping")]["signal"] == "SIGINT"
 
 
 def test_healthz_names_channels_by_their_kind_never_an_address(
