@@ -111,6 +111,16 @@ class Dialect:
         return statement.on_conflict_do_update(index_elements=list(keys), set_=update(statement.excluded))
 
     @classmethod
+    def upsert_select(
+        cls, table: sa.Table, columns: Sequence[str], select: sa.Select, keys: Sequence[str], update: Callable
+    ) -> Any:
+        """``upsert`` of the rows a SELECT gives (``columns``: the table's columns it fills, in order),
+        run in the database. On SQLite a SELECT with a join needs a WHERE clause here (``ON CONFLICT``
+        would read as the join's ``ON``)."""
+        statement = cls.insert(table).from_select(list(columns), select)
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=update(statement.excluded))
+
+    @classmethod
     def insert_or_ignore(cls, table: sa.Table, rows: list[dict[str, Any]]) -> Any:
         """An INSERT of ``rows`` that leaves out, without an error, each row a unique constraint refuses."""
         return cls.insert(table).values(rows).on_conflict_do_nothing()

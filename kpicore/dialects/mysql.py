@@ -69,6 +69,11 @@ class MySQLDialect(Dialect):
         return statement.on_duplicate_key_update(update(statement.inserted))
 
     @classmethod
+    def upsert_select(cls, table, columns, select, keys, update):
+        statement = cls.insert(table).from_select(list(columns), select)
+        return statement.on_duplicate_key_update(update(statement.inserted))
+
+    @classmethod
     def insert_or_ignore(cls, table, rows):
         return cls.insert(table).values(rows).prefix_with("IGNORE")
 

@@ -1,8 +1,8 @@
 """Answering the lifetime measures of ``clv`` and ``repeat_purchase_rate`` from the stored aggregates.
 
 A window ending at or before the cutoff is answered from the per-day totals alone (a local midnight is a
-day boundary); a window ending after it adds the rows read live since the cutoff, merged customer by
-customer with the stored aggregates. A window ending before the cutoff at another moment than a local
+day boundary); a window ending after it adds the rows read live since the cutoff, their customers
+joined with the stored aggregates in the state database (``merge``). A window ending before the cutoff at another moment than a local
 midnight (the earlier spans of a to-date period) is not answered: the engine computes the whole call.
 """
 
@@ -92,42 +92,23 @@ def values(source, engine, windows, keys: set[str], cutoff: dt.datetime) -> list
 
 
 def _tail(source, engine, bounds) -> dict[str, dict[int, float]]:
-    """Per total, per slice between ``bounds``: what the rows read live add to the stored totals."""
+    """Per total, per slice between ``bounds``: what the rows read live add to the stored totals. The
+    per-slice sums come from the source; the firsts (a customer's first order, first and second
+    purchase) from the live customers, grouped in the source and joined with the stored ones in the
+    state database."""
+    from . import merge
+
     totals: dict[str, dict[int, float]] = {k: defaultdict(float) for k in store.DAY_COUNTS}
-    pending: list[tuple[str, list]] = []
-
-    def flush():
-        with engine.connect() as connection:
-            store.roomy(connection)
-            known = store.stored_purchases(connection, [c for c, _ in pending])
-        for customer, groups in pending:
-            store.merge_customer(known.get(customer), groups, totals)
-        pending.clear()
-
-    for batch in store._stream(source, sql.tail_query(source, bounds)):
-        by_customer = []
-        no_amount, no_customer, revenue = totals["no_amount"], totals["no_customer"], totals["revenue"]
-        for row in batch:
-            customer, slice_, records, orders, _, amount = row  # by position, the fast way
-            slice_, orders = int(slice_), int(orders)
-            no_amount[slice_] += int(records) - orders
-            if customer is None:
-                no_customer[slice_] += orders
-                continue
-            revenue[slice_] += float(amount)
-            if orders:
-                by_customer.append(row)
-        for customer, groups in store.grouped_by_customer([by_customer]):
-            if pending and pending[-1][0] == customer:
-                pending[-1][1].extend(groups)
-            else:
-                pending.append((customer, groups))
-        if len(pending) >= store.BATCH:
-            last = pending.pop()  # its next batch may hold more of its slices
-            flush()
-            pending.append(last)
-    if pending:
-        flush()
+    for row in source.execute(sql.tail_totals_query(source, bounds)):
+        at = int(row.slice)
+        totals["revenue"][at] += float(row.revenue)
+        totals["no_amount"][at] += int(row.no_amount)
+        totals["no_customer"][at] += int(row.no_customer)
+    with engine.begin() as connection:
+        store.roomy(connection)
+        with merge.span_table(connection) as span:
+            merge.load(connection, span, store._stream(source, sql.tail_customers_query(source, bounds)))
+            merge.add_firsts(connection, span, totals)
     return totals
 
 

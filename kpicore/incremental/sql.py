@@ -253,7 +253,7 @@ def _per_customer_day(source, start, first: dt.date, boundaries) -> sa.Select:
     return (
         sa.select(
             r.customer_id,
-            r.day,
+            r.day.label("unit"),
             sa.func.count().label("orders"),
             sa.func.count(sa.case((r.amount > 0, 1))).label("purchases"),
             sa.func.sum(r.amount).label("amount"),
@@ -263,38 +263,39 @@ def _per_customer_day(source, start, first: dt.date, boundaries) -> sa.Select:
     )
 
 
-def customer_days_query(source, start, first: dt.date, boundaries):
-    """``_per_customer_day`` of the rows in [start, boundaries[-1]), ordered by customer so that a
-    reader can stream one customer at a time."""
-    select = _per_customer_day(source, start, first, boundaries)
-    return select.order_by(*select.selected_columns[:2])
-
-
-def customers_query(source, first: dt.date, boundaries):
-    """Per customer, over every valid order before ``boundaries[-1]``: the day of the first order, of
-    the first and second purchase (amount > 0; two on one day make it both), orders, purchases, amount.
-    One pass grouped by (customer, day), then a running count of purchases over each customer's days."""
-    d = _per_customer_day(source, None, first, boundaries).subquery("customer_days").c
+def _firsts(d) -> sa.Select:
+    """Per customer, from rows per (customer, unit) (``d``: customer_id, unit, orders, purchases, amount;
+    the unit a day or a slice, in time order): the unit of the first order, of the first and second
+    purchase (amount > 0; two in one unit make it both), orders, purchases, amount. A running count of
+    purchases over each customer's units."""
     running = sa.select(
         d.customer_id,
-        d.day,
+        d.unit,
         d.orders,
         d.purchases,
         d.amount,
         sa.func.sum(d.purchases)
-        .over(partition_by=d.customer_id, order_by=d.day, rows=(None, 0))
+        .over(partition_by=d.customer_id, order_by=d.unit, rows=(None, 0))
         .label("so_far"),
     ).subquery("customer_running")
     u = running.c
     return sa.select(
         u.customer_id,
-        sa.func.min(u.day).label("first_order_day"),
-        sa.func.min(sa.case((u.so_far >= 1, u.day))).label("first_purchase_day"),
-        sa.func.min(sa.case((u.so_far >= 2, u.day))).label("second_purchase_day"),
+        sa.func.min(u.unit).label("first_order_day"),
+        sa.func.min(sa.case((u.so_far >= 1, u.unit))).label("first_purchase_day"),
+        sa.func.min(sa.case((u.so_far >= 2, u.unit))).label("second_purchase_day"),
         sa.func.sum(u.orders).label("orders"),
         sa.func.sum(u.purchases).label("purchases"),
         sa.func.sum(u.amount).label("amount"),
     ).group_by(u.customer_id)
+
+
+def customers_query(source, first: dt.date, boundaries, start: dt.datetime | None = None):
+    """Per customer, over every valid order in [start, boundaries[-1]) (no start: every one before):
+    the day of the first order, of the first and second purchase (amount > 0; two on one day make it
+    both), orders, purchases, amount. One pass grouped by (customer, day), then ``_firsts``."""
+    days = _per_customer_day(source, start, first, boundaries)
+    return _firsts(days.subquery("customer_days").c)
 
 
 def earliest_day(source, before: dt.datetime) -> dt.date | None:
@@ -329,14 +330,14 @@ def earliest_day(source, before: dt.datetime) -> dt.date | None:
     return lo
 
 
-def tail_query(source, bounds: list[dt.datetime]):
-    """The rows read live, in [bounds[0], bounds[-1]), per (customer, slice between ``bounds``): rows,
-    rows with an amount, purchases and their amount; customer NULL is one group (guest orders)."""
+def _tail_rows(source, bounds: list[dt.datetime], name: str) -> sa.Subquery:
+    """The rows read live, in [bounds[0], bounds[-1]): customer, slice between ``bounds`` (1 the
+    first), amount."""
     from ..buckets import bucket_of
 
     start, end = bounds[0], bounds[-1]
     relation, t = _orders(source, start, end)
-    rows = source.once_per_row(
+    return source.once_per_row(
         sa.select(
             relation.columns["customer_id"].label("customer_id"),
             bucket_of(t.ordered_at, bounds).label("slice"),
@@ -344,18 +345,37 @@ def tail_query(source, bounds: list[dt.datetime]):
         )
         .select_from(relation.from_)
         .where(t.ordered_at.range(start, end), t.ordered_at >= start, t.ordered_at < end),
-        "tail_rows",
+        name,
     )
-    r = rows.c
-    return (
+
+
+def tail_totals_query(source, bounds: list[dt.datetime]):
+    """Per slice of the rows read live: the revenue of orders with a customer, the rows with no amount
+    and the orders with an amount and no customer (the lifetime warnings)."""
+    r = _tail_rows(source, bounds, "tail_rows").c
+    return sa.select(
+        r.slice,
+        sa.func.coalesce(sa.func.sum(sa.case((r.customer_id.is_not(None), r.amount))), 0.0).label("revenue"),
+        sa.func.count(sa.case((r.amount.is_(None), 1))).label("no_amount"),
+        sa.func.count(sa.case((sa.and_(r.amount.is_not(None), r.customer_id.is_(None)), 1))).label(
+            "no_customer"
+        ),
+    ).group_by(r.slice)
+
+
+def tail_customers_query(source, bounds: list[dt.datetime]):
+    """Per customer of the valid orders read live: the slice of the first order, of the first and
+    second purchase, orders, purchases, amount (``_firsts`` by slice)."""
+    r = _tail_rows(source, bounds, "tail_customer_rows").c
+    per_slice = (
         sa.select(
             r.customer_id,
-            r.slice,
-            sa.func.count().label("records"),
-            sa.func.count(r.amount).label("orders"),
+            r.slice.label("unit"),
+            sa.func.count().label("orders"),
             sa.func.count(sa.case((r.amount > 0, 1))).label("purchases"),
-            sa.func.coalesce(sa.func.sum(r.amount), 0.0).label("amount"),
+            sa.func.sum(r.amount).label("amount"),
         )
+        .where(r.customer_id.is_not(None), r.amount.is_not(None))
         .group_by(r.customer_id, r.slice)
-        .order_by(r.customer_id, r.slice)
     )
+    return _firsts(per_slice.subquery("customer_slices").c)

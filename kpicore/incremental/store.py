@@ -108,14 +108,8 @@ def read_days(engine) -> dict[int, dict]:
         return {row.day: dict(row._mapping) for row in connection.execute(sa.select(days))}
 
 
-#: Customers looked up (or deleted) per statement: one compiled statement, its IN list expanded.
-LOOKUP = 900
-_LOOKUP = sa.select(customers).where(customers.c.customer_id.in_(sa.bindparam("ids", expanding=True)))
-_DELETE = sa.delete(customers).where(customers.c.customer_id.in_(sa.bindparam("ids", expanding=True)))
-
-
-#: SQLite page cache of a state connection that merges customers (KiB): the default 2 MB makes each
-#: lookup of a million-customer store read its pages again.
+#: SQLite page cache of a state connection that merges customers (KiB): the default 2 MB makes the
+#: join of a span's customers with a million-customer store read its pages again.
 SQLITE_CACHE_KIB = 32768
 
 
@@ -123,21 +117,6 @@ def roomy(connection) -> None:
     """Give a SQLite state connection a page cache that holds the customer pages a merge revisits."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-
-
-def stored_purchases(connection, ids: list[str]) -> dict[str, sa.Row]:
-    """The stored rows of the customers ``ids`` (those the store has). One statement compiled once, its
-    IN list expanded per chunk (compiling a new IN statement per chunk cost more than running it)."""
-    found = {}
-    for i in range(0, len(ids), LOOKUP):
-        for row in connection.execute(_LOOKUP, {"ids": ids[i : i + LOOKUP]}):
-            found[row.customer_id] = row
-    return found
-
-
-def delete_customers(connection, ids: list[str]) -> None:
-    for i in range(0, len(ids), LOOKUP):
-        connection.execute(_DELETE, {"ids": ids[i : i + LOOKUP]})
 
 
 class Refresh:
@@ -333,56 +312,11 @@ def _write_days(connection, dialect, per_day: dict[int, dict], counts, existing:
         )
 
 
-def merge_customer(stored, groups, counts) -> dict:
-    """A customer's stored aggregates (a row, or None) extended by later ``groups`` [(day, orders,
-    purchases, amount)] in day order; ``counts`` (by kind, by day) gains the firsts that happen."""
-    if stored is None:
-        state = {
-            "first_order_day": groups[0][0],
-            "first_purchase_day": None,
-            "second_purchase_day": None,
-            "orders": 0,
-            "purchases": 0,
-            "amount": 0.0,
-        }
-        counts["customers"][groups[0][0]] += 1
-    else:
-        state = {
-            k: getattr(stored, k) for k in ("first_order_day", "first_purchase_day", "second_purchase_day")
-        }
-        state.update(orders=stored.orders, purchases=stored.purchases, amount=stored.amount)
-    for day, orders, purchases, amount in groups:
-        before = state["purchases"]
-        state["purchases"] = before + purchases
-        if before == 0 and state["purchases"] >= 1:
-            state["first_purchase_day"] = day
-            counts["purchasers"][day] += 1
-        if before < 2 and state["purchases"] >= 2:
-            state["second_purchase_day"] = day
-            counts["repeaters"][day] += 1
-        state["orders"] += orders
-        state["amount"] += amount
-    return state
-
-
-def grouped_by_customer(batches):
-    """(customer, [(key, orders, purchases, amount)]) from rows ordered by customer, across batches."""
-    current = None
-    groups: list[tuple[int, int, int, float]] = []
-    for batch in batches:
-        for row in batch:  # (customer, key, ..., orders, purchases, amount): by position, the fast way
-            customer = str(row[0])
-            if customer != current and groups:
-                yield current, groups
-                groups = []
-            current = customer
-            groups.append((int(row[1]), int(row[-3]), int(row[-2]), float(row[-1])))
-    if groups:
-        yield current, groups
-
-
 def _increment(source, engine, stored_meta, old_cutoff, cutoff, found_months, now) -> None:
-    """Extend the aggregates by the rows in [old_cutoff, cutoff), all later than every stored row."""
+    """Extend the aggregates by the rows in [old_cutoff, cutoff), all later than every stored row: the
+    span's customers grouped in the source, merged with the stored ones in the state database."""
+    from . import merge
+
     dialect = state_dialect(engine)
     zone = source.timezone
     first = old_cutoff.astimezone(zone).date()
@@ -401,26 +335,11 @@ def _increment(source, engine, stored_meta, old_cutoff, cutoff, found_months, no
         if moved.rowcount != 1:
             return  # another process moved the cutoff first: its increment is the one kept
         roomy(connection)
-        pending: list[tuple[str, list]] = []
-
-        def flush():
-            known = stored_purchases(connection, [c for c, _ in pending])
-            rows = [
-                {"customer_id": c, **merge_customer(known.get(c), groups, counts)} for c, groups in pending
-            ]
-            # The batch's stored rows replaced in one DELETE and one executemany INSERT: a multi-row
-            # upsert statement of 5,000 rows took SQLAlchemy longer to compile than the database to run.
-            delete_customers(connection, list(known))
-            connection.execute(sa.insert(customers), rows)
-            pending.clear()
-
-        statement = sql.customer_days_query(source, old_cutoff, first, boundaries)
-        for customer, groups in grouped_by_customer(_stream(source, statement)):
-            pending.append((customer, groups))
-            if len(pending) >= BATCH:
-                flush()
-        if pending:
-            flush()
+        statement = sql.customers_query(source, first, boundaries, start=old_cutoff)
+        with merge.span_table(connection) as span:
+            merge.load(connection, span, _stream(source, statement))
+            merge.add_firsts(connection, span, counts)
+            merge.extend_customers(connection, dialect, span)
         existing = read_days_in(connection, set(per_day) | {d for c in counts.values() for d in c})
         _write_days(connection, dialect, per_day, counts, existing)
         _write_months(connection, dialect, found_months)
