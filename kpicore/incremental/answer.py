@@ -92,22 +92,16 @@ def values(source, engine, windows, keys: set[str], cutoff: dt.datetime) -> list
 
 
 def _tail(source, engine, bounds) -> dict[str, dict[int, float]]:
-    """Per total, per slice between ``bounds``: what the rows read live add to the stored totals. The
-    per-slice sums come from the source; the firsts (a customer's first order, first and second
-    purchase) from the live customers, grouped in the source and joined with the stored ones in the
-    state database."""
+    """Per total, per slice between ``bounds``: what the rows read live add to the stored totals, read
+    from the source once and merged with the stored customers in the state database (``merge``)."""
     from . import merge
 
     totals: dict[str, dict[int, float]] = {k: defaultdict(float) for k in store.DAY_COUNTS}
-    for row in source.execute(sql.tail_totals_query(source, bounds)):
-        at = int(row.slice)
-        totals["revenue"][at] += float(row.revenue)
-        totals["no_amount"][at] += int(row.no_amount)
-        totals["no_customer"][at] += int(row.no_customer)
     with engine.begin() as connection:
         store.roomy(connection)
         with merge.span_table(connection) as span:
-            merge.load(connection, span, store._stream(source, sql.tail_customers_query(source, bounds)))
+            merge.load(connection, span, store._stream(source, sql.tail_query(source, bounds)))
+            merge.add_totals(connection, span, totals)
             merge.add_firsts(connection, span, totals)
     return totals
 

@@ -1,11 +1,12 @@
-"""Merging a span of customers' orders with the stored per-customer aggregates, in the state database.
+"""Merging a span of orders with the stored aggregates, in the state database.
 
-The source groups the span's valid orders by customer (``sql.customers_query``,
-``sql.tail_customers_query``: the day or slice of the first order, first and second purchase; orders,
-purchases, amount). Those rows are bulk-loaded, a batch at a time, into a temporary table of the state
-database and joined there with the stored customers: one grouped query counts the firsts the span adds
-(a customer's first order, first and second purchase), one upsert extends the stored rows (the
-increment). Nothing is looked up or merged one customer at a time in Python.
+A span (the week leaving the lookback, or the rows read live) is read from the source once, grouped per
+(customer, day or slice) (``sql.span_query``, ``sql.tail_query``). Those rows are bulk-loaded, a batch
+at a time, into a temporary table of the state database, and everything else is SQL there: the per-day
+sums, each customer's firsts in the span (``sql.firsts``, a running count of purchases) joined with the
+stored customers, one grouped query counting the first orders and the first and second purchases the
+span adds, and one INSERT ... SELECT upsert extending the stored customers (the increment). Nothing is
+looked up or merged one customer at a time in Python.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import sqlalchemy as sa
 
 from . import store
 
-#: The columns of a span's per-customer row, as the source queries give them (by position).
-SPAN = (
+#: The columns of a span's rows per (customer, day or slice), as ``sql.span_query`` gives them.
+SPAN = ("customer_id", "unit", "records", "orders", "purchases", "amount")
+#: The columns of the stored customers, in order.
+CUSTOMER = (
     "customer_id",
     "first_order_day",
     "first_purchase_day",
@@ -32,17 +35,14 @@ SPAN = (
 
 @contextmanager
 def span_table(connection) -> Iterator[sa.Table]:
-    """A temporary table of the connection's session for one span's per-customer rows, dropped after.
-    A unique name: a table left by a failed run on a pooled connection is in nobody's way."""
+    """A temporary table of the connection's session for one span's rows, dropped after. A unique
+    name: a table left by a failed run on a pooled connection is in nobody's way."""
     table = sa.Table(
         f"kpicore_span_{uuid.uuid4().hex[:12]}",
         sa.MetaData(),
-        sa.Column("customer_id", sa.String(200), nullable=False),
-        sa.Column("first_order_day", sa.Integer, nullable=False),
-        sa.Column("first_purchase_day", sa.Integer),
-        sa.Column("second_purchase_day", sa.Integer),
-        sa.Column("orders", sa.Integer, nullable=False),
-        sa.Column("purchases", sa.Integer, nullable=False),
+        sa.Column("customer_id", sa.String(200)),
+        sa.Column("unit", sa.Integer, nullable=False),
+        *(sa.Column(name, sa.Integer, nullable=False) for name in ("records", "orders", "purchases")),
         sa.Column("amount", sa.Float, nullable=False),
         prefixes=["TEMPORARY"],
     )
@@ -57,19 +57,18 @@ def span_table(connection) -> Iterator[sa.Table]:
 
 
 def load(connection, table: sa.Table, batches: Iterable) -> int:
-    """Insert the source's per-customer rows (``SPAN`` by position), a batch at a time; their count."""
+    """Insert the source's rows (``SPAN``, by position), a batch at a time; their count."""
     loaded = 0
     insert = sa.insert(table)
     for batch in batches:
         rows = [
             {
-                "customer_id": str(row[0]),
-                "first_order_day": int(row[1]),
-                "first_purchase_day": None if row[2] is None else int(row[2]),
-                "second_purchase_day": None if row[3] is None else int(row[3]),
-                "orders": int(row[4]),
-                "purchases": int(row[5]),
-                "amount": float(row[6]),
+                "customer_id": None if row[0] is None else str(row[0]),
+                "unit": int(row[1]),
+                "records": int(row[2]),
+                "orders": int(row[3]),
+                "purchases": int(row[4]),
+                "amount": float(row[5]),
             }
             for row in batch
         ]
@@ -79,12 +78,37 @@ def load(connection, table: sa.Table, batches: Iterable) -> int:
     return loaded
 
 
-def _joined(span: sa.Table):
+def add_totals(connection, span: sa.Table, totals: dict[str, dict[int, float]]) -> None:
+    """Add to ``totals`` the span's sums by day or slice: "revenue" (orders with a customer),
+    "no_amount" (rows with no amount), "no_customer" (orders with an amount and no customer)."""
+    w = span.c
+    query = sa.select(
+        w.unit,
+        sa.func.coalesce(sa.func.sum(sa.case((w.customer_id.is_not(None), w.amount))), 0.0),
+        sa.func.coalesce(sa.func.sum(w.records - w.orders), 0),
+        sa.func.coalesce(sa.func.sum(sa.case((w.customer_id.is_(None), w.orders))), 0),
+    ).group_by(w.unit)
+    for unit, revenue, no_amount, no_customer in connection.execute(query):
+        totals["revenue"][int(unit)] += float(revenue)
+        totals["no_amount"][int(unit)] += int(no_amount)
+        totals["no_customer"][int(unit)] += int(no_customer)
+
+
+def _firsts(span: sa.Table):
+    """The span's customers (``sql.firsts`` of its rows with a customer and an amount) left-joined with
+    their stored rows."""
+    from . import sql
+
+    w = span.c
+    valid = sa.select(w.customer_id, w.unit, w.orders, w.purchases, w.amount).where(
+        w.customer_id.is_not(None), w.orders > 0
+    )
+    found = sql.firsts(valid.subquery("span_days").c).subquery("span_customers")
     stored = store.customers.alias("stored")
-    return stored, span.outerjoin(stored, stored.c.customer_id == span.c.customer_id)
+    return found, stored, found.outerjoin(stored, stored.c.customer_id == found.c.customer_id)
 
 
-def _second(span: sa.Table, stored) -> sa.ColumnElement:
+def _second(span, stored) -> sa.ColumnElement:
     """The day (or slice) of the customer's second purchase when it falls in the span: the span's first
     purchase after one stored purchase, its second after none; NULL when it was stored before."""
     return sa.case(
@@ -97,7 +121,7 @@ def _second(span: sa.Table, stored) -> sa.ColumnElement:
 def add_firsts(connection, span: sa.Table, counts: dict[str, dict[int, float]]) -> None:
     """Add to ``counts`` ("customers", "purchasers", "repeaters", by day or slice) the customers of the
     span whose first order, first or second purchase falls in it; one grouped query."""
-    stored, joined = _joined(span)
+    span, stored, joined = _firsts(span)
     first = sa.case((stored.c.customer_id.is_(None), span.c.first_order_day))
     purchase = sa.case((stored.c.first_purchase_day.is_(None), span.c.first_purchase_day))
     second = _second(span, stored)
@@ -115,7 +139,7 @@ def add_firsts(connection, span: sa.Table, counts: dict[str, dict[int, float]]) 
 def extend_customers(connection, dialect, span: sa.Table) -> None:
     """Extend the stored customers by the span's rows (all later than every stored order), adding the
     customers new to the store: one INSERT ... SELECT upsert joined with the stored rows."""
-    stored, joined = _joined(span)
+    span, stored, joined = _firsts(span)
     s, w = stored.c, span.c
     merged = (
         sa.select(
@@ -130,7 +154,7 @@ def extend_customers(connection, dialect, span: sa.Table) -> None:
         .select_from(joined)
         .where(w.customer_id.is_not(None))  # a WHERE, so that SQLite reads ON CONFLICT as the upsert's
     )
-    names = list(SPAN)
+    names = list(CUSTOMER)
     connection.execute(
         dialect.upsert_select(
             store.customers, names, merged, ("customer_id",), lambda new: {k: new[k] for k in names[1:]}

@@ -263,8 +263,8 @@ def _per_customer_day(source, start, first: dt.date, boundaries) -> sa.Select:
     )
 
 
-def _firsts(d) -> sa.Select:
-    """Per customer, from rows per (customer, unit) (``d``: customer_id, unit, orders, purchases, amount;
+def firsts(d) -> sa.Select:
+    """Per customer, from rows per (customer, unit) (``d``, SQL of any dialect: customer_id, unit, orders, purchases, amount;
     the unit a day or a slice, in time order): the unit of the first order, of the first and second
     purchase (amount > 0; two in one unit make it both), orders, purchases, amount. A running count of
     purchases over each customer's units."""
@@ -290,12 +290,11 @@ def _firsts(d) -> sa.Select:
     ).group_by(u.customer_id)
 
 
-def customers_query(source, first: dt.date, boundaries, start: dt.datetime | None = None):
-    """Per customer, over every valid order in [start, boundaries[-1]) (no start: every one before):
-    the day of the first order, of the first and second purchase (amount > 0; two on one day make it
-    both), orders, purchases, amount. One pass grouped by (customer, day), then ``_firsts``."""
-    days = _per_customer_day(source, start, first, boundaries)
-    return _firsts(days.subquery("customer_days").c)
+def customers_query(source, first: dt.date, boundaries):
+    """Per customer, over every valid order before ``boundaries[-1]``: the day of the first order, of
+    the first and second purchase (amount > 0; two on one day make it both), orders, purchases, amount.
+    One pass grouped by (customer, day), then ``firsts`` (a running count of purchases)."""
+    return firsts(_per_customer_day(source, None, first, boundaries).subquery("customer_days").c)
 
 
 def earliest_day(source, before: dt.datetime) -> dt.date | None:
@@ -349,33 +348,27 @@ def _tail_rows(source, bounds: list[dt.datetime], name: str) -> sa.Subquery:
     )
 
 
-def tail_totals_query(source, bounds: list[dt.datetime]):
-    """Per slice of the rows read live: the revenue of orders with a customer, the rows with no amount
-    and the orders with an amount and no customer (the lifetime warnings)."""
-    r = _tail_rows(source, bounds, "tail_rows").c
+def span_query(source, start: dt.datetime, first: dt.date, boundaries):
+    """The rows in [start, boundaries[-1]) (``boundaries`` the local midnights from ``first`` on) per
+    (customer, local day): rows, rows with an amount, purchases and their amount; customer NULL is one
+    group (guest orders). One read of the span gives both the per-day totals and the customers' firsts
+    (``merge``)."""
+    _, select = _day_rows(source, start, first, boundaries)
+    return _span_groups(source.once_per_row(select, "span_rows").c, "day")
+
+
+def tail_query(source, bounds: list[dt.datetime]):
+    """The rows read live, in [bounds[0], bounds[-1]), as ``span_query`` groups them, by slice between
+    ``bounds`` (1 the first) instead of by day."""
+    return _span_groups(_tail_rows(source, bounds, "tail_rows").c, "slice")
+
+
+def _span_groups(r, unit: str) -> sa.Select:
     return sa.select(
-        r.slice,
-        sa.func.coalesce(sa.func.sum(sa.case((r.customer_id.is_not(None), r.amount))), 0.0).label("revenue"),
-        sa.func.count(sa.case((r.amount.is_(None), 1))).label("no_amount"),
-        sa.func.count(sa.case((sa.and_(r.amount.is_not(None), r.customer_id.is_(None)), 1))).label(
-            "no_customer"
-        ),
-    ).group_by(r.slice)
-
-
-def tail_customers_query(source, bounds: list[dt.datetime]):
-    """Per customer of the valid orders read live: the slice of the first order, of the first and
-    second purchase, orders, purchases, amount (``_firsts`` by slice)."""
-    r = _tail_rows(source, bounds, "tail_customer_rows").c
-    per_slice = (
-        sa.select(
-            r.customer_id,
-            r.slice.label("unit"),
-            sa.func.count().label("orders"),
-            sa.func.count(sa.case((r.amount > 0, 1))).label("purchases"),
-            sa.func.sum(r.amount).label("amount"),
-        )
-        .where(r.customer_id.is_not(None), r.amount.is_not(None))
-        .group_by(r.customer_id, r.slice)
-    )
-    return _firsts(per_slice.subquery("customer_slices").c)
+        r.customer_id,
+        r[unit].label("unit"),
+        sa.func.count().label("records"),
+        sa.func.count(r.amount).label("orders"),
+        sa.func.count(sa.case((r.amount > 0, 1))).label("purchases"),
+        sa.func.coalesce(sa.func.sum(r.amount), 0.0).label("amount"),
+    ).group_by(r.customer_id, r[unit])

@@ -321,11 +321,7 @@ def _increment(source, engine, stored_meta, old_cutoff, cutoff, found_months, no
     zone = source.timezone
     first = old_cutoff.astimezone(zone).date()
     boundaries = sql.midnights(first, cutoff.astimezone(zone).date(), zone)
-    per_day = {
-        int(row.day): _day_row(row.day, row.revenue, row.no_amount, row.no_customer)
-        for row in source.execute(sql.day_totals_query(source, old_cutoff, first, boundaries))
-    }
-    counts: dict[str, dict[int, int]] = {k: defaultdict(int) for k in DAY_COUNTS[3:]}
+    counts: dict[str, dict[int, float]] = {k: defaultdict(int) for k in DAY_COUNTS}
     with engine.begin() as connection:
         moved = connection.execute(
             sa.update(meta)
@@ -335,11 +331,18 @@ def _increment(source, engine, stored_meta, old_cutoff, cutoff, found_months, no
         if moved.rowcount != 1:
             return  # another process moved the cutoff first: its increment is the one kept
         roomy(connection)
-        statement = sql.customers_query(source, first, boundaries, start=old_cutoff)
         with merge.span_table(connection) as span:
-            merge.load(connection, span, _stream(source, statement))
+            merge.load(
+                connection, span, _stream(source, sql.span_query(source, old_cutoff, first, boundaries))
+            )
+            merge.add_totals(connection, span, counts)
             merge.add_firsts(connection, span, counts)
             merge.extend_customers(connection, dialect, span)
+        per_day = {day: _day_row(day) for k in DAY_COUNTS[:3] for day in counts[k]}
+        for day, row in per_day.items():
+            for k in DAY_COUNTS[:3]:
+                row[k] += counts[k].get(day, 0)
+        counts = {k: counts[k] for k in DAY_COUNTS[3:]}
         existing = read_days_in(connection, set(per_day) | {d for c in counts.values() for d in c})
         _write_days(connection, dialect, per_day, counts, existing)
         _write_months(connection, dialect, found_months)
