@@ -102,7 +102,8 @@ def _tail(source, engine, bounds) -> dict[str, dict[int, float]]:
         with merge.span_table(connection) as span:
             merge.load(connection, span, store._stream(source, sql.tail_query(source, bounds)))
             merge.add_totals(connection, span, totals)
-            merge.add_firsts(connection, span, totals)
+            with merge.span_customers(connection, span) as found:
+                merge.add_firsts(connection, found, totals)
     return totals
 
 

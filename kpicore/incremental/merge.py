@@ -34,18 +34,10 @@ CUSTOMER = (
 
 
 @contextmanager
-def span_table(connection) -> Iterator[sa.Table]:
-    """A temporary table of the connection's session for one span's rows, dropped after. A unique
-    name: a table left by a failed run on a pooled connection is in nobody's way."""
-    table = sa.Table(
-        f"kpicore_span_{uuid.uuid4().hex[:12]}",
-        sa.MetaData(),
-        sa.Column("customer_id", sa.String(200)),
-        sa.Column("unit", sa.Integer, nullable=False),
-        *(sa.Column(name, sa.Integer, nullable=False) for name in ("records", "orders", "purchases")),
-        sa.Column("amount", sa.Float, nullable=False),
-        prefixes=["TEMPORARY"],
-    )
+def _temporary(connection, *columns: sa.Column) -> Iterator[sa.Table]:
+    """A temporary table of the connection's session, dropped after. A unique name: a table left by a
+    failed run on a pooled connection is in nobody's way."""
+    table = sa.Table(f"kpicore_span_{uuid.uuid4().hex[:12]}", sa.MetaData(), *columns, prefixes=["TEMPORARY"])
     table.create(connection)
     try:
         yield table
@@ -56,24 +48,65 @@ def span_table(connection) -> Iterator[sa.Table]:
             pass
 
 
+def span_table(connection):
+    """A temporary table for a span's rows (``SPAN``), to ``load``."""
+    return _temporary(
+        connection,
+        sa.Column("customer_id", sa.String(200)),
+        sa.Column("unit", sa.Integer, nullable=False),
+        *(sa.Column(name, sa.Integer, nullable=False) for name in ("records", "orders", "purchases")),
+        sa.Column("amount", sa.Float, nullable=False),
+    )
+
+
+@contextmanager
+def span_customers(connection, span: sa.Table) -> Iterator[sa.Table]:
+    """A temporary table of the span's customers (``CUSTOMER``, the days or slices of the span):
+    ``sql.firsts`` of its rows with a customer and an amount, computed once for the queries below."""
+    from . import sql
+
+    w = span.c
+    valid = sa.select(w.customer_id, w.unit, w.orders, w.purchases, w.amount).where(
+        w.customer_id.is_not(None), w.orders > 0
+    )
+    columns = [
+        sa.Column("customer_id", sa.String(200), nullable=False),
+        *(sa.Column(name, sa.Integer) for name in CUSTOMER[1:4]),
+        *(sa.Column(name, sa.Integer, nullable=False) for name in CUSTOMER[4:6]),
+        sa.Column("amount", sa.Float, nullable=False),
+    ]
+    with _temporary(connection, *columns) as found:
+        connection.execute(
+            sa.insert(found).from_select(list(CUSTOMER), sql.firsts(valid.subquery("span_days").c))
+        )
+        yield found
+
+
+#: A positional placeholder in each DBAPI paramstyle.
+PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":{}"}
+
+
 def load(connection, table: sa.Table, batches: Iterable) -> int:
-    """Insert the source's rows (``SPAN``, by position), a batch at a time; their count."""
+    """Insert the source's rows (``SPAN``, by position), a batch at a time; their count. The driver's
+    own executemany of plain tuples: SQLAlchemy's processing of each row's parameters cost ten times
+    the database's insert (1 M orders, 17,000 rows: 0.3 s against 0.03 s)."""
+    marks = [PLACEHOLDER[connection.dialect.paramstyle].format(i + 1) for i in range(len(SPAN))]
+    insert = f"INSERT INTO {connection.dialect.identifier_preparer.format_table(table)} VALUES ({', '.join(marks)})"
     loaded = 0
-    insert = sa.insert(table)
     for batch in batches:
         rows = [
-            {
-                "customer_id": None if row[0] is None else str(row[0]),
-                "unit": int(row[1]),
-                "records": int(row[2]),
-                "orders": int(row[3]),
-                "purchases": int(row[4]),
-                "amount": float(row[5]),
-            }
+            (
+                None if row[0] is None else str(row[0]),
+                int(row[1]),
+                int(row[2]),
+                int(row[3]),
+                int(row[4]),
+                float(row[5]),
+            )
             for row in batch
         ]
         if rows:
-            connection.execute(insert, rows)
+            connection.exec_driver_sql(insert, rows)
             loaded += len(rows)
     return loaded
 
@@ -94,18 +127,10 @@ def add_totals(connection, span: sa.Table, totals: dict[str, dict[int, float]]) 
         totals["no_customer"][int(unit)] += int(no_customer)
 
 
-def _firsts(span: sa.Table):
-    """The span's customers (``sql.firsts`` of its rows with a customer and an amount) left-joined with
-    their stored rows."""
-    from . import sql
-
-    w = span.c
-    valid = sa.select(w.customer_id, w.unit, w.orders, w.purchases, w.amount).where(
-        w.customer_id.is_not(None), w.orders > 0
-    )
-    found = sql.firsts(valid.subquery("span_days").c).subquery("span_customers")
+def _joined(found: sa.Table):
+    """The span's customers left-joined with their stored rows."""
     stored = store.customers.alias("stored")
-    return found, stored, found.outerjoin(stored, stored.c.customer_id == found.c.customer_id)
+    return stored, found.outerjoin(stored, stored.c.customer_id == found.c.customer_id)
 
 
 def _second(span, stored) -> sa.ColumnElement:
@@ -120,8 +145,9 @@ def _second(span, stored) -> sa.ColumnElement:
 
 def add_firsts(connection, span: sa.Table, counts: dict[str, dict[int, float]]) -> None:
     """Add to ``counts`` ("customers", "purchasers", "repeaters", by day or slice) the customers of the
-    span whose first order, first or second purchase falls in it; one grouped query."""
-    span, stored, joined = _firsts(span)
+    span (``span_customers``) whose first order, first or second purchase falls in it; one grouped
+    query."""
+    stored, joined = _joined(span)
     first = sa.case((stored.c.customer_id.is_(None), span.c.first_order_day))
     purchase = sa.case((stored.c.first_purchase_day.is_(None), span.c.first_purchase_day))
     second = _second(span, stored)
@@ -138,8 +164,9 @@ def add_firsts(connection, span: sa.Table, counts: dict[str, dict[int, float]]) 
 
 def extend_customers(connection, dialect, span: sa.Table) -> None:
     """Extend the stored customers by the span's rows (all later than every stored order), adding the
-    customers new to the store: one INSERT ... SELECT upsert joined with the stored rows."""
-    span, stored, joined = _firsts(span)
+    customers new to the store (``span``: ``span_customers``): one INSERT ... SELECT upsert joined with
+    the stored rows."""
+    stored, joined = _joined(span)
     s, w = stored.c, span.c
     merged = (
         sa.select(

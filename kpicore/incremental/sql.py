@@ -68,43 +68,43 @@ def _sqlite_hash(raw) -> sa.ColumnElement:
     return (x * y) % 1000000007
 
 
-#: PostgreSQL's own hash function of each kind of column (cheap: no cast to text per row).
+#: PostgreSQL's own seeded hash function of each kind of column (cheap: no cast to text per row), the
+#: type its value is read as and what stands for NULL.
 _PG_HASHES = (
-    (sa.SmallInteger, "hashint8"),
-    (sa.Integer, "hashint8"),
-    (sa.Numeric, "hash_numeric"),
-    (sa.Float, "hashfloat8"),
-    (sa.DateTime, "timestamp_hash"),
-    (sa.String, "hashtext"),
+    (sa.SmallInteger, "hashint8extended", sa.BigInteger, -11),
+    (sa.Integer, "hashint8extended", sa.BigInteger, -11),
+    (sa.Numeric, "hash_numeric_extended", sa.Numeric, -7),
+    (sa.Float, "hashfloat8extended", sa.Float(53), -7.0),
+    (sa.DateTime, "timestamp_hash_extended", sa.DateTime, "-infinity"),
+    (sa.String, "hashtextextended", sa.Text, "~"),
 )
 
 
-def _pg_hash(column) -> sa.ColumnElement:
+def _pg_hash(column, seed) -> sa.ColumnElement:
+    """The value hashed by its type's seeded hash function (NULL read as the type's stand-in)."""
     type_ = getattr(column, "type", None)
-    for kind, name in _PG_HASHES:
+    for kind, name, read_as, null in _PG_HASHES:
         if isinstance(type_, kind) and not (kind is sa.Numeric and isinstance(type_, sa.Float)):
             value = column
-            if name == "hashint8":
-                value = sa.cast(column, sa.BigInteger)
-            elif name == "hash_numeric":
-                value = sa.cast(column, sa.Numeric)
-            elif name == "hashfloat8":
-                value = sa.cast(column, sa.Float(53))
-            elif name == "hashtext":
-                value = sa.cast(column, sa.Text)
-            elif getattr(type_, "timezone", False):  # timestamptz: its UTC time, whatever the session's
-                value = sa.func.timezone("UTC", column)
-            return sa.cast(sa.func.coalesce(getattr(sa.func, name)(value), 7), sa.BigInteger)
-    return sa.cast(sa.func.coalesce(sa.func.hashtext(sa.cast(column, sa.Text)), 7), sa.BigInteger)
+            if kind is sa.DateTime and getattr(type_, "timezone", False):
+                value = sa.func.timezone("UTC", column)  # timestamptz: its UTC time, whatever the session's
+            elif kind is not sa.DateTime:
+                value = sa.cast(column, read_as)
+            value = sa.func.coalesce(value, sa.cast(sa.literal(null), read_as))
+            return getattr(sa.func, name)(value, seed, type_=sa.BigInteger)
+    value = sa.func.coalesce(sa.cast(column, sa.Text), "~")
+    return sa.func.hashtextextended(value, seed, type_=sa.BigInteger)
 
 
 def _pg_row_hash(raw) -> sa.ColumnElement:
-    """PostgreSQL: each value hashed by its type's own hash function, the four mixed (shifted, xor-ed)
-    and hashed again, so that the sum is not a sum per column: 1 M orders 0.2 s, a quarter of
-    hashtext() over the values cast to text."""
-    i, c, a, t = (_pg_hash(raw[name]) for name in ("order_id", "customer_id", "amount", "ordered_at"))
-    mixed = (i * 4294967296).op("#")(c).op("#")((a * 65536).op("#")(t * 256))
-    return sa.cast(sa.func.hashint8(mixed), sa.BigInteger)
+    """PostgreSQL: the four values hashed in a chain, each by its type's own seeded hash function with
+    the previous hash as the seed, so that the sum is not a sum per column; the high 32 bits kept (a
+    sum of 10 M of them fits a BIGINT). Four function calls a row: 10 M orders 2.0 s at load 6 against
+    2.7 s for the earlier hashes mixed by shifts and xors, 1.3 s for the scan alone."""
+    hashed: sa.ColumnElement = sa.literal(0, sa.BigInteger)
+    for name in ("order_id", "customer_id", "amount", "ordered_at"):
+        hashed = _pg_hash(raw[name], hashed)
+    return hashed.op(">>")(sa.literal_column("32"))
 
 
 def raw_columns(source) -> dict[str, sa.ColumnElement]:
@@ -139,7 +139,7 @@ def raw_columns(source) -> dict[str, sa.ColumnElement]:
 def row_hash(source, relation) -> sa.ColumnElement:
     """A per-row integer hash of order id, customer, amount and time, in SQL of the dialect.
 
-    PostgreSQL: the types' own hash functions mixed (``_pg_row_hash``); MariaDB/MySQL: CRC32;
+    PostgreSQL: the types' own hash functions chained (``_pg_row_hash``); MariaDB/MySQL: CRC32;
     DuckDB: hash() modulo a prime; SQLite, which has no hash function: ``_sqlite_hash``.
     """
     raw = raw_columns(source)
@@ -170,14 +170,21 @@ def _orders(source, start: dt.datetime | None = None, end: dt.datetime | None = 
     return parsed, Row(source, parsed)
 
 
+def _is_before(t, bound: dt.datetime, before: bool = True) -> sa.ColumnElement:
+    """Whether the order's time is before ``bound`` (``before``) or not: the exact comparison, or
+    ``_before`` on text times (a plain condition is one comparison a row, the CASE three)."""
+    column = t.ordered_at
+    if column.storage != TEXT:
+        return column < bound if before else column >= bound
+    return _before(t, bound) == (1 if before else 0)
+
+
 def _before(t, bound: dt.datetime) -> sa.ColumnElement:
-    """1 where the order's time is before ``bound``, else 0: exact, and on text times compared as text
+    """On text times, 1 where the order's time is before ``bound``, else 0: exact, and on text times compared as text
     more than a day from the bound (no offset moves a time by a day), parsed only near it. A text that
     is not a time but sorts before the bound counts as before: the fingerprint then covers a few rows
     the aggregates leave out, which can only cause a needless full recompute."""
     column = t.ordered_at
-    if column.storage != TEXT:
-        return sa.case((column < bound, 1), else_=0)
     day = bound.astimezone(dt.UTC).date()
     return sa.case(
         (column.sql < (day - dt.timedelta(days=1)).isoformat(), 1),
@@ -200,9 +207,9 @@ def fingerprint_query(source, start: dt.datetime | None, end: dt.datetime):
     # The amount as stored: the cleaned one costs a CASE per row on SQLite, and any stored change moves
     # the sums either way.
     amount = raw_columns(source)["amount"]
-    where = [t.ordered_at.range(start, end), _before(t, end) == 1]
+    where = [t.ordered_at.range(start, end), _is_before(t, end)]
     if start is not None:
-        where.append(_before(t, start) == 0)
+        where.append(_is_before(t, start, before=False))
     hashed = row_hash(source, relation)
     return (
         sa.select(

@@ -28,7 +28,7 @@ from ..state import state_dialect
 from . import sql
 
 #: Version of what the store holds: a change recomputes every store.
-LAYOUT = "2"
+LAYOUT = "3"
 #: Customers per batch read from the source and written to the state database.
 BATCH = 5000
 #: A gap between two cutoffs longer than this is a full recompute, not an increment.
@@ -336,8 +336,9 @@ def _increment(source, engine, stored_meta, old_cutoff, cutoff, found_months, no
                 connection, span, _stream(source, sql.span_query(source, old_cutoff, first, boundaries))
             )
             merge.add_totals(connection, span, counts)
-            merge.add_firsts(connection, span, counts)
-            merge.extend_customers(connection, dialect, span)
+            with merge.span_customers(connection, span) as found:
+                merge.add_firsts(connection, found, counts)
+                merge.extend_customers(connection, dialect, found)
         per_day = {day: _day_row(day) for k in DAY_COUNTS[:3] for day in counts[k]}
         for day, row in per_day.items():
             for k in DAY_COUNTS[:3]:
