@@ -5,6 +5,7 @@ first order, a changed timezone and the recompute schedule."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +18,15 @@ from kpicore.config import Config, SourceConfig
 from kpicore.incremental.answer import Provider
 from kpicore.periods import parse_period
 from kpicore.state import open_state
-from kpicore.testing import POSTGRES_URL, KpiHarness, mysql_url, mysql_writer, write_tables
+from kpicore.testing import (
+    POSTGRES_URL,
+    KpiHarness,
+    create_mysql_database,
+    drop_mysql_database,
+    mysql_url,
+    mysql_writer,
+    write_tables,
+)
 
 METRICS = ("clv", "repeat_purchase_rate")
 #: The last run of a scenario; the data spans the ten weeks before it.
@@ -38,7 +47,7 @@ def order(i: int, customer, day: float, amount) -> dict:
 class Scenario:
     """One source and one state database: orders rewritten in place between runs."""
 
-    def __init__(self, harness: KpiHarness, rows: list[dict], tmp_path):
+    def __init__(self, harness: KpiHarness, rows: list[dict], tmp_path, state_url: str | None = None):
         self.harness = harness
         self.registry = harness.registry()
         self.entities = {name: r.item for name, r in self.registry.entities.items()}
@@ -47,7 +56,7 @@ class Scenario:
         )
         self.config = Config()
         self.config.source = self.source.config
-        self.state = open_state(str(tmp_path / f"state-{id(self)}.db"))
+        self.state = open_state(state_url or str(tmp_path / f"state-{id(self)}.db"))
 
     def rewrite(self, rows: list[dict]) -> None:
         url = self.source.engine.url
@@ -181,10 +190,42 @@ def test_incremental_equals_full_compute(backend, tmp_path_factory, start, chang
         harness.close()
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_week_later_only_the_new_rows_are_read(backend, tmp_path):
+@pytest.fixture
+def state_database(request):
+    """The URL of an empty state database of the kind ``request.param`` (SQLite: None, a file)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if request.param == "postgresql":
+        name = f"kpi_incremental_{uuid.uuid4().hex[:10]}"
+        server = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with server.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            open_state.cache_clear()
+            with server.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            server.dispose()
+        return
+    database = create_mysql_database("kpi_incremental")
+    try:
+        yield mysql_url(database)
+    finally:
+        open_state.cache_clear()
+        drop_mysql_database(database)
+
+
+@pytest.mark.parametrize(
+    ("backend", "state_database"),
+    [(backend, "sqlite") for backend in BACKENDS] + [("sqlite", "postgresql"), ("sqlite", "mysql")],
+    indirect=["state_database"],
+)
+def test_a_week_later_only_the_new_rows_are_read(backend, state_database, tmp_path):
     """The second run extends the aggregates (no full recompute): a second purchase in the increment, one
-    in the rows read live, a first order in each, a refund, a guest order, an order with no amount."""
+    in the rows read live, a first order in each, a refund, a guest order, an order with no amount. The
+    state database on each kind: the merge of a span with the stored customers is its SQL."""
     harness = KpiHarness(tmp_path, backend)
     try:
         rows = [
@@ -195,7 +236,7 @@ def test_a_week_later_only_the_new_rows_are_read(backend, tmp_path):
             order(5, None, 33, 7.0),  # a guest order
             order(6, 4, 33, None),  # no amount
         ]
-        scenario = Scenario(harness, rows, tmp_path)
+        scenario = Scenario(harness, rows, tmp_path, state_database)
         assert check(scenario, END - dt.timedelta(days=14)) == "full"
         rows += [
             order(7, 1, 12, 20.0),  # the second purchase, between the two cutoffs
@@ -204,6 +245,8 @@ def test_a_week_later_only_the_new_rows_are_read(backend, tmp_path):
             order(10, 6, 2, 8.0),  # and one among the rows read live
             order(11, 6, 1, 9.0),
             order(12, 3, 13, 4.0),  # a first purchase after an order that was none
+            order(13, 1, 2, 6.0),  # a third purchase, read live after the increment stored the second
+            order(14, 5, 1, 3.0),  # the second purchase of the increment's new customer, read live
         ]
         scenario.rewrite(rows)
         assert check(scenario, END - dt.timedelta(days=7)) == "increment"
