@@ -1,10 +1,10 @@
 """Merging a span of orders with the stored aggregates, in the state database.
 
 A span (the week leaving the lookback, or the rows read live) is read from the source once, grouped per
-(customer, day or slice) (``sql.span_query``, ``sql.tail_query``). Those rows are bulk-loaded, a batch
-at a time, into a temporary table of the state database, and everything else is SQL there: the per-day
-sums, each customer's firsts in the span (``sql.firsts``, a running count of purchases) joined with the
-stored customers, one grouped query counting the first orders and the first and second purchases the
+(customer, day or slice) with the running count of each customer's purchases (``sql.span_query``,
+``sql.tail_query``). Those rows are bulk-loaded, a batch at a time, into a temporary table of the state
+database, and everything else is SQL there: the per-day sums, each customer's firsts in the span
+(``sql.firsts``) joined with the stored customers, one grouped query counting the first orders and the first and second purchases the
 span adds, and one INSERT ... SELECT upsert extending the stored customers (the increment). Nothing is
 looked up or merged one customer at a time in Python.
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from . import store
 
 #: The columns of a span's rows per (customer, day or slice), as ``sql.span_query`` gives them.
-SPAN = ("customer_id", "unit", "records", "orders", "purchases", "amount")
+SPAN = ("customer_id", "unit", "records", "orders", "purchases", "amount", "so_far")
 #: The columns of the stored customers, in order.
 CUSTOMER = (
     "customer_id",
@@ -56,6 +56,7 @@ def span_table(connection):
         sa.Column("unit", sa.Integer, nullable=False),
         *(sa.Column(name, sa.Integer, nullable=False) for name in ("records", "orders", "purchases")),
         sa.Column("amount", sa.Float, nullable=False),
+        sa.Column("so_far", sa.Integer, nullable=False),
     )
 
 
@@ -66,7 +67,7 @@ def span_customers(connection, span: sa.Table) -> Iterator[sa.Table]:
     from . import sql
 
     w = span.c
-    valid = sa.select(w.customer_id, w.unit, w.orders, w.purchases, w.amount).where(
+    valid = sa.select(w.customer_id, w.unit, w.orders, w.purchases, w.amount, w.so_far).where(
         w.customer_id.is_not(None), w.orders > 0
     )
     columns = [
@@ -102,6 +103,7 @@ def load(connection, table: sa.Table, batches: Iterable) -> int:
                 int(row[3]),
                 int(row[4]),
                 float(row[5]),
+                int(row[6]),
             )
             for row in batch
         ]

@@ -270,22 +270,22 @@ def _per_customer_day(source, start, first: dt.date, boundaries) -> sa.Select:
     )
 
 
-def firsts(d) -> sa.Select:
-    """Per customer, from rows per (customer, unit) (``d``, SQL of any dialect: customer_id, unit, orders, purchases, amount;
-    the unit a day or a slice, in time order): the unit of the first order, of the first and second
-    purchase (amount > 0; two in one unit make it both), orders, purchases, amount. A running count of
-    purchases over each customer's units."""
-    running = sa.select(
-        d.customer_id,
-        d.unit,
-        d.orders,
-        d.purchases,
-        d.amount,
+def running(d) -> sa.Select:
+    """Rows per (customer, unit) (``d``: customer_id, unit, orders, purchases, amount and any more
+    columns; the unit a day or a slice, in time order) with ``so_far``, the running count of the
+    customer's purchases up to and including the unit."""
+    return sa.select(
+        *d,
         sa.func.sum(d.purchases)
         .over(partition_by=d.customer_id, order_by=d.unit, rows=(None, 0))
         .label("so_far"),
-    ).subquery("customer_running")
-    u = running.c
+    )
+
+
+def firsts(u) -> sa.Select:
+    """Per customer, from ``running`` rows (``u``, SQL of any dialect): the unit of the first order, of
+    the first and second purchase (amount > 0; two in one unit make it both), orders, purchases,
+    amount."""
     return sa.select(
         u.customer_id,
         sa.func.min(u.unit).label("first_order_day"),
@@ -300,8 +300,9 @@ def firsts(d) -> sa.Select:
 def customers_query(source, first: dt.date, boundaries):
     """Per customer, over every valid order before ``boundaries[-1]``: the day of the first order, of
     the first and second purchase (amount > 0; two on one day make it both), orders, purchases, amount.
-    One pass grouped by (customer, day), then ``firsts`` (a running count of purchases)."""
-    return firsts(_per_customer_day(source, None, first, boundaries).subquery("customer_days").c)
+    One pass grouped by (customer, day), then a running count of purchases (``running``, ``firsts``)."""
+    days = _per_customer_day(source, None, first, boundaries).subquery("customer_days")
+    return firsts(running(days.c).subquery("customer_running").c)
 
 
 def earliest_day(source, before: dt.datetime) -> dt.date | None:
@@ -358,8 +359,8 @@ def _tail_rows(source, bounds: list[dt.datetime], name: str) -> sa.Subquery:
 def span_query(source, start: dt.datetime, first: dt.date, boundaries):
     """The rows in [start, boundaries[-1]) (``boundaries`` the local midnights from ``first`` on) per
     (customer, local day): rows, rows with an amount, purchases and their amount; customer NULL is one
-    group (guest orders). One read of the span gives both the per-day totals and the customers' firsts
-    (``merge``)."""
+    group (guest orders); the running count of each customer's purchases. One read of the span gives
+    both the per-day totals and the customers' firsts (``merge``)."""
     _, select = _day_rows(source, start, first, boundaries)
     return _span_groups(source.once_per_row(select, "span_rows").c, "day")
 
@@ -371,7 +372,10 @@ def tail_query(source, bounds: list[dt.datetime]):
 
 
 def _span_groups(r, unit: str) -> sa.Select:
-    return sa.select(
+    """Per (customer, unit): rows, rows with an amount, purchases, amount, and the running count of the
+    customer's purchases (``running``: computed in the source, which sorted the groups for it already;
+    in a SQLite state database the window cost three times a GROUP BY)."""
+    grouped = sa.select(
         r.customer_id,
         r[unit].label("unit"),
         sa.func.count().label("records"),
@@ -379,3 +383,4 @@ def _span_groups(r, unit: str) -> sa.Select:
         sa.func.count(sa.case((r.amount > 0, 1))).label("purchases"),
         sa.func.coalesce(sa.func.sum(r.amount), 0.0).label("amount"),
     ).group_by(r.customer_id, r[unit])
+    return running(grouped.subquery("span_groups").c)
