@@ -70,7 +70,7 @@ def span_customers(connection, span: sa.Table) -> Iterator[sa.Table]:
     valid = sa.select(w.customer_id, w.unit, w.orders, w.purchases, w.amount, w.so_far).where(
         w.customer_id.is_not(None), w.orders > 0
     )
-    columns = [
+    columns: list[sa.Column] = [
         sa.Column("customer_id", sa.String(200), nullable=False),
         *(sa.Column(name, sa.Integer) for name in CUSTOMER[1:4]),
         *(sa.Column(name, sa.Integer, nullable=False) for name in CUSTOMER[4:6]),
