@@ -2,8 +2,9 @@
 
 A window ending at or before the cutoff is answered from the per-day totals alone (a local midnight is a
 day boundary); a window ending after it adds the rows read live since the cutoff, their customers
-joined with the stored aggregates in the state database (``merge``). A window ending before the cutoff at another moment than a local
-midnight (the earlier spans of a to-date period) is not answered: the engine computes the whole call.
+joined with the stored aggregates in the state database (``merge``). A window ending before the cutoff
+at another moment than a local midnight (the earlier spans of a to-date period) is not answered: the
+engine computes the whole call.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def _tail(source, engine, bounds) -> dict[str, dict[int, float]]:
             merge.load(connection, span, store._stream(source, sql.tail_query(source, bounds)))
             merge.add_totals(connection, span, totals)
             with merge.span_customers(connection, span) as found:
-                merge.add_firsts(connection, found, totals)
+                merge.add_firsts(connection, found, store.customers, totals)
     return totals
 
 

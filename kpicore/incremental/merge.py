@@ -17,8 +17,6 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 
-from . import store
-
 #: The columns of a span's rows per (customer, day or slice), as ``sql.span_query`` gives them.
 SPAN = ("customer_id", "unit", "records", "orders", "purchases", "amount", "so_far")
 #: The columns of the stored customers, in order.
@@ -129,9 +127,9 @@ def add_totals(connection, span: sa.Table, totals: dict[str, dict[int, float]]) 
         totals["no_customer"][int(unit)] += int(no_customer)
 
 
-def _joined(found: sa.Table):
-    """The span's customers left-joined with their stored rows."""
-    stored = store.customers.alias("stored")
+def _joined(found: sa.Table, customers: sa.Table):
+    """The span's customers left-joined with their stored rows (``customers``: the stored table)."""
+    stored = customers.alias("stored")
     return stored, found.outerjoin(stored, stored.c.customer_id == found.c.customer_id)
 
 
@@ -145,11 +143,11 @@ def _second(span, stored) -> sa.ColumnElement:
     )
 
 
-def add_firsts(connection, span: sa.Table, counts: dict[str, dict[int, float]]) -> None:
+def add_firsts(connection, span: sa.Table, customers: sa.Table, counts: dict[str, dict[int, float]]) -> None:
     """Add to ``counts`` ("customers", "purchasers", "repeaters", by day or slice) the customers of the
     span (``span_customers``) whose first order, first or second purchase falls in it; one grouped
     query."""
-    stored, joined = _joined(span)
+    stored, joined = _joined(span, customers)
     first = sa.case((stored.c.customer_id.is_(None), span.c.first_order_day))
     purchase = sa.case((stored.c.first_purchase_day.is_(None), span.c.first_purchase_day))
     second = _second(span, stored)
@@ -164,11 +162,11 @@ def add_firsts(connection, span: sa.Table, counts: dict[str, dict[int, float]]) 
                 counts[kind][int(at)] += int(n)
 
 
-def extend_customers(connection, dialect, span: sa.Table) -> None:
+def extend_customers(connection, dialect, span: sa.Table, customers: sa.Table) -> None:
     """Extend the stored customers by the span's rows (all later than every stored order), adding the
     customers new to the store (``span``: ``span_customers``): one INSERT ... SELECT upsert joined with
     the stored rows."""
-    stored, joined = _joined(span)
+    stored, joined = _joined(span, customers)
     s, w = stored.c, span.c
     merged = (
         sa.select(
@@ -186,6 +184,6 @@ def extend_customers(connection, dialect, span: sa.Table) -> None:
     names = list(CUSTOMER)
     connection.execute(
         dialect.upsert_select(
-            store.customers, names, merged, ("customer_id",), lambda new: {k: new[k] for k in names[1:]}
+            customers, names, merged, ("customer_id",), lambda new: {k: new[k] for k in names[1:]}
         )
     )

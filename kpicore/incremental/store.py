@@ -338,8 +338,8 @@ def _increment(source, engine, stored_meta, old_cutoff, cutoff, found_months, no
             )
             merge.add_totals(connection, span, counts)
             with merge.span_customers(connection, span) as found:
-                merge.add_firsts(connection, found, counts)
-                merge.extend_customers(connection, dialect, found)
+                merge.add_firsts(connection, found, customers, counts)
+                merge.extend_customers(connection, dialect, found, customers)
         per_day = {day: _day_row(day) for k in DAY_COUNTS[:3] for day in counts[k]}
         for day, row in per_day.items():
             for k in DAY_COUNTS[:3]:
