@@ -10,7 +10,8 @@ computations run, each in its own process so that their peak memory is their own
 * kpicore: ``compute(select_metrics(["all"]), period, source, trend=12 or None)`` through the public engine;
 * sql: the hand-written floor of ``baselines.sql_floor`` (each table read once; in the plain case the
   lifetime metrics from one pass over orders grouped by customer);
-* pandas: ``baselines.pandas_baseline`` after loading every table into DataFrames.
+* pandas: ``baselines.pandas_baseline`` after loading every table into DataFrames (``--skip-pandas``
+  leaves it out: kpicore against the floor only).
 
 Each reports wall time (median of ``--repeat`` runs, connection and loading included), peak RSS
 (``getrusage``) and the rows it moved from the database into Python. The script checks that the
@@ -447,14 +448,17 @@ def _mysql_has_database(args) -> bool:
 
 
 def compare(reports: dict[str, dict], trend: int | None = TREND) -> list[str]:
-    """Every disagreement between the three computations, as readable lines (empty when they agree)."""
+    """Every disagreement between the computations run (pandas may be left out), as readable lines
+    (empty when they agree)."""
     problems = []
     kpicore_values = reports["kpicore"]["values"]
-    floor, pandas = reports["sql"]["values"], reports["pandas"]["values"]
-    for metric in floor:
-        for k, (a, b) in enumerate(zip(floor[metric], pandas[metric], strict=True)):
-            if not baselines.agree(a, b):
-                problems.append(f"{metric} window {k}: sql {a!r} != pandas {b!r}")
+    floor = reports["sql"]["values"]
+    if "pandas" in reports:
+        pandas = reports["pandas"]["values"]
+        for metric in floor:
+            for k, (a, b) in enumerate(zip(floor[metric], pandas[metric], strict=True)):
+                if not baselines.agree(a, b):
+                    problems.append(f"{metric} window {k}: sql {a!r} != pandas {b!r}")
     for metric, result in sorted(kpicore_values.items()):
         if metric not in floor:
             problems.append(f"{metric}: kpicore computes it but the baselines have no definition for it")
@@ -557,21 +561,28 @@ def print_table(args, reports: dict[str, dict], orders: int) -> dict:
         f"period {generate.BENCHMARK_PERIOD} + previous{trend}, median of {args.repeat}"
     )
     print(f"{'approach':<10} {'median s':>9} {'runs s':>24} {'peak RSS MB':>12} {'rows to Python':>15}")
-    for approach in APPROACHES:
+    for approach in reports:
         report = reports[approach]
         runs = ", ".join(f"{s:.2f}" for s in report["seconds"])
         print(
             f"{labels[approach]:<10} {report['median_s']:>9.3f} {runs:>24} {report['peak_rss_mb']:>12.0f} "
             f"{report['rows']:>15,}"
         )
-    ratios = {
-        "kpicore_over_floor": reports["kpicore"]["median_s"] / reports["sql"]["median_s"],
-        "pandas_over_kpicore": reports["pandas"]["median_s"] / reports["kpicore"]["median_s"],
-    }
+    ratios = {"kpicore_over_floor": reports["kpicore"]["median_s"] / reports["sql"]["median_s"]}
+    if "pandas" in reports:
+        ratios["pandas_over_kpicore"] = reports["pandas"]["median_s"] / reports["kpicore"]["median_s"]
     print(
-        f"kpicore / SQL floor = {ratios['kpicore_over_floor']:.2f}x; "
-        f"pandas / kpicore = {ratios['pandas_over_kpicore']:.2f}x; "
-        f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}"
+        "; ".join(
+            [
+                f"kpicore / SQL floor = {ratios['kpicore_over_floor']:.2f}x",
+                *(
+                    [f"pandas / kpicore = {ratios['pandas_over_kpicore']:.2f}x"]
+                    if "pandas" in ratios
+                    else ["pandas not run"]
+                ),
+                f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}",
+            ]
+        )
     )
     return ratios
 
@@ -619,6 +630,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="write kpicore's values (value, previous, trend per metric) as JSON, to compare sources",
+    )
+    parser.add_argument(
+        "--skip-pandas",
+        action="store_true",
+        help="run kpicore and the SQL floor only (pandas loads every row: on MariaDB at 10 M orders "
+        "it takes longer than the other two together many times over)",
     )
     parser.add_argument("--worker", choices=APPROACHES, help=argparse.SUPPRESS)
     parser.add_argument("--metrics", default="", help=argparse.SUPPRESS)
@@ -703,7 +720,8 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
             print("generated in " + ", ".join(f"{t} {s:.1f} s" for t, s in generated.items()))
         reports = {}
         metrics: list[str] = []
-        for approach in APPROACHES:
+        approaches = [a for a in APPROACHES if not (a == "pandas" and args.skip_pandas)]
+        for approach in approaches:
             print(f"running {approach} ...", file=sys.stderr, flush=True)
             reports[approach] = spawn_worker(approach, args, metrics)
             reports[approach]["median_s"] = statistics.median(reports[approach]["seconds"])
@@ -729,11 +747,17 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
             status = 1
         else:
             agreed = f"value, previous and {TREND}-week trend" if trend_of(args) else "value and previous"
-            print(
-                f"agreement: all three agree on {agreed} of "
-                f"{len(checked)} kpicore metrics ({', '.join(checked)}); the SQL floor and pandas agree "
-                f"on the {len(metrics)} metrics they computed"
-            )
+            if "pandas" in reports:
+                print(
+                    f"agreement: all three agree on {agreed} of "
+                    f"{len(checked)} kpicore metrics ({', '.join(checked)}); the SQL floor and pandas agree "
+                    f"on the {len(metrics)} metrics they computed"
+                )
+            else:
+                print(
+                    f"agreement: kpicore and the SQL floor agree on {agreed} of "
+                    f"{len(checked)} kpicore metrics ({', '.join(checked)}); pandas not run"
+                )
         record.update(
             {
                 "scale": args.scale,
@@ -747,7 +771,7 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
                 "generated_s": generated,
                 "results": {
                     a: {k: reports[a][k] for k in ("median_s", "seconds", "peak_rss_mb", "rows")}
-                    for a in APPROACHES
+                    for a in reports
                 },
                 "ratios": ratios,
                 "agree": not problems,
