@@ -108,7 +108,7 @@ def run_kpicore(args) -> dict:
     period = parse_period(generate.BENCHMARK_PERIOD, "UTC")
     url, schema = kpicore_source(args)
     seconds, fetched, results = [], [], []
-    for _ in range(args.repeat):
+    for _ in range(args.warm_up + args.repeat):
         began = time.perf_counter()
         source = open_source(url, SourceConfig(schema=schema, timeout=3600, entities=entities), registry)
         fetched = []  # rows per query; list.append is atomic, and compute runs queries on several threads
@@ -125,6 +125,7 @@ def run_kpicore(args) -> dict:
         finally:
             source.close()
         seconds.append(time.perf_counter() - began)
+    seconds = seconds[args.warm_up :]
     values = {
         result.metric: {
             "status": result.status,
@@ -161,7 +162,7 @@ def run_sql(args) -> dict:
     windows = windows_of(args)
     dialect = baselines.Dialect("duckdb" if args.source == "parquet" else args.source)  # spark: Spark SQL
     seconds, values, fetched = [], {}, 0
-    for _ in range(args.repeat):
+    for _ in range(args.warm_up + args.repeat):
         began = time.perf_counter()
         connection, run = _sql_connection(args)
         try:
@@ -171,7 +172,7 @@ def run_sql(args) -> dict:
         finally:
             connection.close()
         seconds.append(time.perf_counter() - began)
-    return {"seconds": seconds, "rows": fetched, "values": values}
+    return {"seconds": seconds[args.warm_up :], "rows": fetched, "values": values}
 
 
 def _sql_connection(args):
@@ -263,14 +264,14 @@ def run_pandas(args) -> dict:
     """Time loading every table into pandas and computing the metrics there."""
     windows = windows_of(args)
     seconds, values, fetched = [], {}, 0
-    for _ in range(args.repeat):
+    for _ in range(args.warm_up + args.repeat):
         began = time.perf_counter()
         tables = load_tables(args, baselines.tables_for(args.metrics))
         fetched = sum(len(frame) for frame in tables.values())
         values = baselines.pandas_baseline(tables, windows, metrics=args.metrics)
         del tables
         seconds.append(time.perf_counter() - began)
-    return {"seconds": seconds, "rows": fetched, "values": values}
+    return {"seconds": seconds[args.warm_up :], "rows": fetched, "values": values}
 
 
 def load_tables(args, names: set[str]) -> dict:
@@ -339,6 +340,8 @@ def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
         args.source,
         "--repeat",
         str(args.repeat),
+        "--warm-up",
+        str(args.warm_up),
         "--out",
         str(args.out),
         "--pg-url",
@@ -592,6 +595,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, help="customers (orders = 10 x)")
     parser.add_argument("--source", choices=SOURCES, default="sqlite")
     parser.add_argument("--repeat", type=int, default=3, help="runs per approach (the median is reported)")
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=0,
+        help="unmeasured runs of each approach before its --repeat measured ones (a Spark server's JIT "
+        "and file caches are then warm for every approach, not only for the ones after the first)",
+    )
     parser.add_argument("--cli", action="store_true", help="also time `kpi --help` (median of 10 runs)")
     parser.add_argument(
         "--out", type=Path, default=generate.DEFAULT_OUT, help="folder of the generated files"
@@ -765,6 +775,7 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
                 "source": args.source,
                 "layout": args.layout,
                 "repeat": args.repeat,
+                "warm_up": args.warm_up,
                 "period": generate.BENCHMARK_PERIOD,
                 "case": args.case,
                 "trend": trend_of(args),

@@ -120,7 +120,7 @@ def test_unreachable_postgres_is_one_line_without_the_password(tmp_path):
     assert not (tmp_path / "results.jsonl").exists()
 
 
-def test_run_without_pandas_compares_kpicore_with_the_floor(tmp_path):
+def test_run_without_pandas_and_with_a_warm_up_compares_kpicore_with_the_floor(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     results = tmp_path / "results.jsonl"
     completed = subprocess.run(
@@ -138,6 +138,8 @@ def test_run_without_pandas_compares_kpicore_with_the_floor(tmp_path):
             "--repeat",
             "1",
             "--skip-pandas",
+            "--warm-up",
+            "1",
             "--out",
             str(tmp_path),
             "--results",
@@ -155,4 +157,7 @@ def test_run_without_pandas_compares_kpicore_with_the_floor(tmp_path):
     (record,) = [json.loads(line) for line in results.read_text().splitlines()]
     assert set(record["results"]) == {"kpicore", "sql"}
     assert set(record["ratios"]) == {"kpicore_over_floor"}
+    # One unmeasured run of each before the measured one.
+    assert record["warm_up"] == 1
+    assert [len(record["results"][a]["seconds"]) for a in ("kpicore", "sql")] == [1, 1]
     assert record["agree"] is True
