@@ -580,7 +580,7 @@ def print_table(args, reports: dict[str, dict], orders: int) -> dict:
                 f"kpicore / SQL floor = {ratios['kpicore_over_floor']:.2f}x",
                 *(
                     [f"pandas / kpicore = {ratios['pandas_over_kpicore']:.2f}x"]
-                    if "pandas" in ratios
+                    if "pandas_over_kpicore" in ratios
                     else ["pandas not run"]
                 ),
                 f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}",
