@@ -602,6 +602,12 @@ def main(argv: list[str] | None = None) -> int:
         help="unmeasured runs of each approach before its --repeat measured ones (a Spark server's JIT "
         "and file caches are then warm for every approach, not only for the ones after the first)",
     )
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run the approaches in turn, one run each, --repeat times (each in a fresh process), "
+        "rather than each approach's runs one after the other",
+    )
     parser.add_argument("--cli", action="store_true", help="also time `kpi --help` (median of 10 runs)")
     parser.add_argument(
         "--out", type=Path, default=generate.DEFAULT_OUT, help="folder of the generated files"
@@ -731,18 +737,33 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
         reports = {}
         metrics: list[str] = []
         approaches = [a for a in APPROACHES if not (a == "pandas" and args.skip_pandas)]
-        for approach in approaches:
-            print(f"running {approach} ...", file=sys.stderr, flush=True)
-            reports[approach] = spawn_worker(approach, args, metrics)
-            reports[approach]["median_s"] = statistics.median(reports[approach]["seconds"])
-            if approach == "kpicore":
-                # The baselines compute what kpicore computed (stock metrics it has), or all of them.
-                stock = baselines.STOCK_METRICS
-                metrics = (
-                    list(stock)
-                    if args.baseline_metrics == "all"
-                    else [m for m in stock if m in reports["kpicore"]["values"]]
-                )
+        # --interleave: the approaches in turn, one measured run each per round (the first round with
+        # the warm-up runs), so that on a shared machine each approach's runs see the same load.
+        rounds = [args]
+        if args.interleave:
+            rounds = [
+                argparse.Namespace(**{**vars(args), "repeat": 1, "warm_up": args.warm_up if k == 0 else 0})
+                for k in range(args.repeat)
+            ]
+        for round_args in rounds:
+            for approach in approaches:
+                print(f"running {approach} ...", file=sys.stderr, flush=True)
+                report = spawn_worker(approach, round_args, metrics)
+                if approach in reports:  # a later round: its run joins the earlier ones
+                    earlier = reports[approach]
+                    report["seconds"] = earlier["seconds"] + report["seconds"]
+                    report["peak_rss_mb"] = max(earlier["peak_rss_mb"], report["peak_rss_mb"])
+                reports[approach] = report
+                if approach == "kpicore" and not metrics:
+                    # The baselines compute what kpicore computed (stock metrics it has), or all of them.
+                    stock = baselines.STOCK_METRICS
+                    metrics = (
+                        list(stock)
+                        if args.baseline_metrics == "all"
+                        else [m for m in stock if m in reports["kpicore"]["values"]]
+                    )
+        for report in reports.values():
+            report["median_s"] = statistics.median(report["seconds"])
         if args.values_out:
             args.values_out.write_text(json.dumps(reports["kpicore"]["values"], default=float))
         orders = 10 * args.scale
@@ -776,6 +797,7 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
                 "layout": args.layout,
                 "repeat": args.repeat,
                 "warm_up": args.warm_up,
+                "interleave": args.interleave,
                 "period": generate.BENCHMARK_PERIOD,
                 "case": args.case,
                 "trend": trend_of(args),

@@ -120,7 +120,7 @@ def test_unreachable_postgres_is_one_line_without_the_password(tmp_path):
     assert not (tmp_path / "results.jsonl").exists()
 
 
-def test_run_without_pandas_and_with_a_warm_up_compares_kpicore_with_the_floor(tmp_path):
+def test_run_without_pandas_warm_and_interleaved_compares_kpicore_with_the_floor(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     results = tmp_path / "results.jsonl"
     completed = subprocess.run(
@@ -136,7 +136,8 @@ def test_run_without_pandas_and_with_a_warm_up_compares_kpicore_with_the_floor(t
             "--case",
             "plain",
             "--repeat",
-            "1",
+            "2",
+            "--interleave",
             "--skip-pandas",
             "--warm-up",
             "1",
@@ -157,7 +158,8 @@ def test_run_without_pandas_and_with_a_warm_up_compares_kpicore_with_the_floor(t
     (record,) = [json.loads(line) for line in results.read_text().splitlines()]
     assert set(record["results"]) == {"kpicore", "sql"}
     assert set(record["ratios"]) == {"kpicore_over_floor"}
-    # One unmeasured run of each before the measured one.
-    assert record["warm_up"] == 1
-    assert [len(record["results"][a]["seconds"]) for a in ("kpicore", "sql")] == [1, 1]
+    # One unmeasured run of each, then the two in turn, one measured run each, twice.
+    assert record["warm_up"] == 1 and record["interleave"] is True
+    assert [len(record["results"][a]["seconds"]) for a in ("kpicore", "sql")] == [2, 2]
+    assert completed.stderr.count("running kpicore ...\nrunning sql ...\n") == 2
     assert record["agree"] is True
