@@ -749,6 +749,12 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
             for approach in approaches:
                 print(f"running {approach} ...", file=sys.stderr, flush=True)
                 report = spawn_worker(approach, round_args, metrics)
+                runs = ", ".join(f"{seconds:.2f}" for seconds in report["seconds"])
+                print(
+                    f"{approach}: {runs} s (load average {os.getloadavg()[0]:.1f})",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if approach in reports:  # a later round: its run joins the earlier ones
                     earlier = reports[approach]
                     report["seconds"] = earlier["seconds"] + report["seconds"]
