@@ -114,6 +114,14 @@ class Dialect:
         53 s of CPU instead of 23 s on 10 M shuffled orders); PostgreSQL's planner weighs that itself."""
         return f"+{column}" if self.name == "sqlite" else column
 
+    def orders_scanned(self) -> str:
+        """``orders`` in the FROM of a query grouping every order by customer: scanned, not read through
+        the customer_id index. SQLite and PostgreSQL stay off it for ``+customer_id``; MySQL and MariaDB
+        ignore the unary plus and, at 10 M orders, read the table in index order, one lookup of the
+        clustered key per order (the lifetime query had run 12 minutes when it was stopped), so a careful
+        engineer names the index to ignore (the tidy layout, the only one written to MySQL, has it)."""
+        return "orders IGNORE INDEX (ix_orders_customer_id)" if self.name == "mysql" else "orders"
+
     def integer(self, column: str) -> str:
         return f"CAST({column} AS SIGNED)" if self.name == "mysql" else f"CAST({column} AS INTEGER)"
 
@@ -147,7 +155,8 @@ def lifetime_per_customer(windows: Sequence[tuple[datetime, datetime]], dialect:
     return f"""
             SELECT {", ".join(totals)}
             FROM (SELECT +customer_id AS customer_id, {", ".join(per_customer)}
-                  FROM orders WHERE customer_id IS NOT NULL AND {dialect.unindexed("ordered_at")} < {ends[-1]}
+                  FROM {dialect.orders_scanned()}
+                  WHERE customer_id IS NOT NULL AND {dialect.unindexed("ordered_at")} < {ends[-1]}
                   GROUP BY 1) per_customer"""
 
 
@@ -191,7 +200,7 @@ def floor_queries(
                        SUM(amount) AS amount, COUNT(amount) AS orders,
                        SUM(CASE WHEN amount > 0 THEN amount ELSE 0 END) AS positive_amount,
                        COUNT(CASE WHEN amount > 0 THEN 1 END) AS positive_orders
-                FROM orders WHERE {dialect.unindexed("ordered_at")} < {last}
+                FROM {dialect.orders_scanned()} WHERE {dialect.unindexed("ordered_at")} < {last}
                 GROUP BY 1, 2
             ), running AS (
                 SELECT *,

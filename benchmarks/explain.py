@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=generate.DEFAULT_OUT)
     parser.add_argument("--pg-url", default=generate.PG_URL)
+    parser.add_argument("--mysql-url", default=generate.MYSQL_URL)
     parser.add_argument(
         "--layout", choices=generate.LAYOUTS, default="tidy", help="the data layout (generate.py)"
     )
@@ -120,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             explain = f"EXPLAIN {sql}"
         with source.engine.connect() as connection:
-            for row in connection.execute(sa.text(explain.replace(":", "\\:"))):
+            if source.dialect.name == "mysql":  # the compiled SQL has its % doubled for pymysql already
+                plan_rows = connection.exec_driver_sql(explain, ())
+            else:
+                plan_rows = connection.execute(sa.text(explain.replace(":", "\\:")))
+            for row in plan_rows:
                 print("   ", " | ".join(str(value) for value in row if value is not None))
     print(f"\nentity queries: {total:.3f} s in all")
     source.close()

@@ -10,7 +10,8 @@ computations run, each in its own process so that their peak memory is their own
 * kpicore: ``compute(select_metrics(["all"]), period, source, trend=12 or None)`` through the public engine;
 * sql: the hand-written floor of ``baselines.sql_floor`` (each table read once; in the plain case the
   lifetime metrics from one pass over orders grouped by customer);
-* pandas: ``baselines.pandas_baseline`` after loading every table into DataFrames.
+* pandas: ``baselines.pandas_baseline`` after loading every table into DataFrames (``--skip-pandas``
+  leaves it out: kpicore against the floor only).
 
 Each reports wall time (median of ``--repeat`` runs, connection and loading included), peak RSS
 (``getrusage``) and the rows it moved from the database into Python. The script checks that the
@@ -107,7 +108,7 @@ def run_kpicore(args) -> dict:
     period = parse_period(generate.BENCHMARK_PERIOD, "UTC")
     url, schema = kpicore_source(args)
     seconds, fetched, results = [], [], []
-    for _ in range(args.repeat):
+    for _ in range(args.warm_up + args.repeat):
         began = time.perf_counter()
         source = open_source(url, SourceConfig(schema=schema, timeout=3600, entities=entities), registry)
         fetched = []  # rows per query; list.append is atomic, and compute runs queries on several threads
@@ -124,6 +125,7 @@ def run_kpicore(args) -> dict:
         finally:
             source.close()
         seconds.append(time.perf_counter() - began)
+    seconds = seconds[args.warm_up :]
     values = {
         result.metric: {
             "status": result.status,
@@ -160,7 +162,7 @@ def run_sql(args) -> dict:
     windows = windows_of(args)
     dialect = baselines.Dialect("duckdb" if args.source == "parquet" else args.source)  # spark: Spark SQL
     seconds, values, fetched = [], {}, 0
-    for _ in range(args.repeat):
+    for _ in range(args.warm_up + args.repeat):
         began = time.perf_counter()
         connection, run = _sql_connection(args)
         try:
@@ -170,7 +172,7 @@ def run_sql(args) -> dict:
         finally:
             connection.close()
         seconds.append(time.perf_counter() - began)
-    return {"seconds": seconds, "rows": fetched, "values": values}
+    return {"seconds": seconds[args.warm_up :], "rows": fetched, "values": values}
 
 
 def _sql_connection(args):
@@ -262,14 +264,14 @@ def run_pandas(args) -> dict:
     """Time loading every table into pandas and computing the metrics there."""
     windows = windows_of(args)
     seconds, values, fetched = [], {}, 0
-    for _ in range(args.repeat):
+    for _ in range(args.warm_up + args.repeat):
         began = time.perf_counter()
         tables = load_tables(args, baselines.tables_for(args.metrics))
         fetched = sum(len(frame) for frame in tables.values())
         values = baselines.pandas_baseline(tables, windows, metrics=args.metrics)
         del tables
         seconds.append(time.perf_counter() - began)
-    return {"seconds": seconds, "rows": fetched, "values": values}
+    return {"seconds": seconds[args.warm_up :], "rows": fetched, "values": values}
 
 
 def load_tables(args, names: set[str]) -> dict:
@@ -338,6 +340,8 @@ def spawn_worker(approach: str, args, metrics: list[str]) -> dict:
         args.source,
         "--repeat",
         str(args.repeat),
+        "--warm-up",
+        str(args.warm_up),
         "--out",
         str(args.out),
         "--pg-url",
@@ -447,14 +451,17 @@ def _mysql_has_database(args) -> bool:
 
 
 def compare(reports: dict[str, dict], trend: int | None = TREND) -> list[str]:
-    """Every disagreement between the three computations, as readable lines (empty when they agree)."""
+    """Every disagreement between the computations run (pandas may be left out), as readable lines
+    (empty when they agree)."""
     problems = []
     kpicore_values = reports["kpicore"]["values"]
-    floor, pandas = reports["sql"]["values"], reports["pandas"]["values"]
-    for metric in floor:
-        for k, (a, b) in enumerate(zip(floor[metric], pandas[metric], strict=True)):
-            if not baselines.agree(a, b):
-                problems.append(f"{metric} window {k}: sql {a!r} != pandas {b!r}")
+    floor = reports["sql"]["values"]
+    if "pandas" in reports:
+        pandas = reports["pandas"]["values"]
+        for metric in floor:
+            for k, (a, b) in enumerate(zip(floor[metric], pandas[metric], strict=True)):
+                if not baselines.agree(a, b):
+                    problems.append(f"{metric} window {k}: sql {a!r} != pandas {b!r}")
     for metric, result in sorted(kpicore_values.items()):
         if metric not in floor:
             problems.append(f"{metric}: kpicore computes it but the baselines have no definition for it")
@@ -557,21 +564,28 @@ def print_table(args, reports: dict[str, dict], orders: int) -> dict:
         f"period {generate.BENCHMARK_PERIOD} + previous{trend}, median of {args.repeat}"
     )
     print(f"{'approach':<10} {'median s':>9} {'runs s':>24} {'peak RSS MB':>12} {'rows to Python':>15}")
-    for approach in APPROACHES:
+    for approach in reports:
         report = reports[approach]
         runs = ", ".join(f"{s:.2f}" for s in report["seconds"])
         print(
             f"{labels[approach]:<10} {report['median_s']:>9.3f} {runs:>24} {report['peak_rss_mb']:>12.0f} "
             f"{report['rows']:>15,}"
         )
-    ratios = {
-        "kpicore_over_floor": reports["kpicore"]["median_s"] / reports["sql"]["median_s"],
-        "pandas_over_kpicore": reports["pandas"]["median_s"] / reports["kpicore"]["median_s"],
-    }
+    ratios = {"kpicore_over_floor": reports["kpicore"]["median_s"] / reports["sql"]["median_s"]}
+    if "pandas" in reports:
+        ratios["pandas_over_kpicore"] = reports["pandas"]["median_s"] / reports["kpicore"]["median_s"]
     print(
-        f"kpicore / SQL floor = {ratios['kpicore_over_floor']:.2f}x; "
-        f"pandas / kpicore = {ratios['pandas_over_kpicore']:.2f}x; "
-        f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}"
+        "; ".join(
+            [
+                f"kpicore / SQL floor = {ratios['kpicore_over_floor']:.2f}x",
+                *(
+                    [f"pandas / kpicore = {ratios['pandas_over_kpicore']:.2f}x"]
+                    if "pandas_over_kpicore" in ratios
+                    else ["pandas not run"]
+                ),
+                f"load average {' '.join(f'{load:.1f}' for load in os.getloadavg())}",
+            ]
+        )
     )
     return ratios
 
@@ -581,6 +595,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, help="customers (orders = 10 x)")
     parser.add_argument("--source", choices=SOURCES, default="sqlite")
     parser.add_argument("--repeat", type=int, default=3, help="runs per approach (the median is reported)")
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=0,
+        help="unmeasured runs of each approach before its --repeat measured ones (a Spark server's JIT "
+        "and file caches are then warm for every approach, not only for the ones after the first)",
+    )
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run the approaches in turn, one run each, --repeat times (each in a fresh process), "
+        "rather than each approach's runs one after the other",
+    )
     parser.add_argument("--cli", action="store_true", help="also time `kpi --help` (median of 10 runs)")
     parser.add_argument(
         "--out", type=Path, default=generate.DEFAULT_OUT, help="folder of the generated files"
@@ -619,6 +646,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="write kpicore's values (value, previous, trend per metric) as JSON, to compare sources",
+    )
+    parser.add_argument(
+        "--skip-pandas",
+        action="store_true",
+        help="run kpicore and the SQL floor only (pandas loads every row: on MariaDB at 10 M orders "
+        "it takes longer than the other two together many times over)",
     )
     parser.add_argument("--worker", choices=APPROACHES, help=argparse.SUPPRESS)
     parser.add_argument("--metrics", default="", help=argparse.SUPPRESS)
@@ -703,18 +736,40 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
             print("generated in " + ", ".join(f"{t} {s:.1f} s" for t, s in generated.items()))
         reports = {}
         metrics: list[str] = []
-        for approach in APPROACHES:
-            print(f"running {approach} ...", file=sys.stderr, flush=True)
-            reports[approach] = spawn_worker(approach, args, metrics)
-            reports[approach]["median_s"] = statistics.median(reports[approach]["seconds"])
-            if approach == "kpicore":
-                # The baselines compute what kpicore computed (stock metrics it has), or all of them.
-                stock = baselines.STOCK_METRICS
-                metrics = (
-                    list(stock)
-                    if args.baseline_metrics == "all"
-                    else [m for m in stock if m in reports["kpicore"]["values"]]
+        approaches = [a for a in APPROACHES if not (a == "pandas" and args.skip_pandas)]
+        # --interleave: the approaches in turn, one measured run each per round (the first round with
+        # the warm-up runs), so that on a shared machine each approach's runs see the same load.
+        rounds = [args]
+        if args.interleave:
+            rounds = [
+                argparse.Namespace(**{**vars(args), "repeat": 1, "warm_up": args.warm_up if k == 0 else 0})
+                for k in range(args.repeat)
+            ]
+        for round_args in rounds:
+            for approach in approaches:
+                print(f"running {approach} ...", file=sys.stderr, flush=True)
+                report = spawn_worker(approach, round_args, metrics)
+                runs = ", ".join(f"{seconds:.2f}" for seconds in report["seconds"])
+                print(
+                    f"{approach}: {runs} s (load average {os.getloadavg()[0]:.1f})",
+                    file=sys.stderr,
+                    flush=True,
                 )
+                if approach in reports:  # a later round: its run joins the earlier ones
+                    earlier = reports[approach]
+                    report["seconds"] = earlier["seconds"] + report["seconds"]
+                    report["peak_rss_mb"] = max(earlier["peak_rss_mb"], report["peak_rss_mb"])
+                reports[approach] = report
+                if approach == "kpicore" and not metrics:
+                    # The baselines compute what kpicore computed (stock metrics it has), or all of them.
+                    stock = baselines.STOCK_METRICS
+                    metrics = (
+                        list(stock)
+                        if args.baseline_metrics == "all"
+                        else [m for m in stock if m in reports["kpicore"]["values"]]
+                    )
+        for report in reports.values():
+            report["median_s"] = statistics.median(report["seconds"])
         if args.values_out:
             args.values_out.write_text(json.dumps(reports["kpicore"]["values"], default=float))
         orders = 10 * args.scale
@@ -729,11 +784,17 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
             status = 1
         else:
             agreed = f"value, previous and {TREND}-week trend" if trend_of(args) else "value and previous"
-            print(
-                f"agreement: all three agree on {agreed} of "
-                f"{len(checked)} kpicore metrics ({', '.join(checked)}); the SQL floor and pandas agree "
-                f"on the {len(metrics)} metrics they computed"
-            )
+            if "pandas" in reports:
+                print(
+                    f"agreement: all three agree on {agreed} of "
+                    f"{len(checked)} kpicore metrics ({', '.join(checked)}); the SQL floor and pandas agree "
+                    f"on the {len(metrics)} metrics they computed"
+                )
+            else:
+                print(
+                    f"agreement: kpicore and the SQL floor agree on {agreed} of "
+                    f"{len(checked)} kpicore metrics ({', '.join(checked)}); pandas not run"
+                )
         record.update(
             {
                 "scale": args.scale,
@@ -741,13 +802,15 @@ def run_layout(args, cli: bool) -> tuple[int, dict]:
                 "source": args.source,
                 "layout": args.layout,
                 "repeat": args.repeat,
+                "warm_up": args.warm_up,
+                "interleave": args.interleave,
                 "period": generate.BENCHMARK_PERIOD,
                 "case": args.case,
                 "trend": trend_of(args),
                 "generated_s": generated,
                 "results": {
                     a: {k: reports[a][k] for k in ("median_s", "seconds", "peak_rss_mb", "rows")}
-                    for a in APPROACHES
+                    for a in reports
                 },
                 "ratios": ratios,
                 "agree": not problems,

@@ -118,3 +118,49 @@ def test_unreachable_postgres_is_one_line_without_the_password(tmp_path):
     )
     assert "s3cret" not in completed.stderr
     assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_run_without_pandas_warm_and_interleaved_compares_kpicore_with_the_floor(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    results = tmp_path / "results.jsonl"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--scale",
+            "2000",
+            "--source",
+            "sqlite",
+            "--layout",
+            "tidy",
+            "--case",
+            "plain",
+            "--repeat",
+            "2",
+            "--interleave",
+            "--skip-pandas",
+            "--warm-up",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--results",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "agreement: kpicore and the SQL floor agree on value and previous of" in completed.stdout
+    assert "pandas not run" in completed.stdout
+    (record,) = [json.loads(line) for line in results.read_text().splitlines()]
+    assert set(record["results"]) == {"kpicore", "sql"}
+    assert set(record["ratios"]) == {"kpicore_over_floor"}
+    # One unmeasured run of each, then the two in turn, one measured run each, twice.
+    assert record["warm_up"] == 1 and record["interleave"] is True
+    assert [len(record["results"][a]["seconds"]) for a in ("kpicore", "sql")] == [2, 2]
+    started = [line.split()[1] for line in completed.stderr.splitlines() if line.startswith("running ")]
+    assert started == ["kpicore", "sql", "kpicore", "sql"]
+    assert record["agree"] is True
