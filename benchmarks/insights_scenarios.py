@@ -146,6 +146,8 @@ def plant(
         for later in range(at, len(values)):
             planted[later] = planted[later] + step if negative else max(0.0, planted[later] + step)
         spans = [s for s in spans if not at <= s[0] < at + DEFAULTS["window"]]
+        # a shift down to nothing (a churn rate of 0 %) leaves nothing of an event after it
+        spans = [s for s in spans if s[0] < at or planted[s[0]] > 0 or negative]
         spans.append((at, at + SHIFT_SPAN))
     return planted, spans
 
