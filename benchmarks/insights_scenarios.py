@@ -13,10 +13,11 @@ the band reads), each one week moved by k noise SDs, k uniform in [4, 6], up or 
 (8 to 12 SD, one per judged year) counts as found when flagged in its first four weeks; the weeks after
 it, up to the band's window, are counted as neither right nor wrong.
 
-Measured, in the judged year only: recall (events flagged / events), precision (flags on events /
-flags), false flags per metric per year on the same series without events (the peaks and holidays
-are in it: a flagged peak is a false flag), and the forecast's 80 % interval coverage (next week, every
-third week of the judged year, on the series without events).
+Measured, in the judged year only: recall (events flagged / events; also of the one-week events after
+a level shift alone, each more than the band's window after it), precision (flags on events / flags),
+false flags per metric per year on the same series without events (the peaks and holidays are in it:
+a flagged peak is a false flag), and the forecast's 80 % interval coverage (next week, every third
+week of the judged year, on the series without events).
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ def plant(
         for later in range(at, len(values)):
             planted[later] = planted[later] + step if negative else max(0.0, planted[later] + step)
         spans = [s for s in spans if not at <= s[0] < at + DEFAULTS["window"]]
+        # a shift down to nothing (a churn rate of 0 %) leaves nothing of an event after it
+        spans = [s for s in spans if s[0] < at or planted[s[0]] > 0 or negative]
         spans.append((at, at + SHIFT_SPAN))
     return planted, spans
 
@@ -201,6 +204,7 @@ def run_scenario(scenario: Scenario, years: int, seeds: list[int], forecasts: in
     judged = range(len(mondays) - 53, len(mondays))  # the last ISO year: 2026, 53 weeks
     factors = shape(scenario, mondays)
     tally = {"events": 0, "hits": 0, "flags": 0, "right": 0, "clean_flags": 0, "inside": 0, "forecasts": 0}
+    after_shift = [0, 0]  # [hits, events] of the one-week events after a level shift
     metric_years = 0
     for seed in seeds:
         for metric in METRICS:
@@ -214,6 +218,11 @@ def run_scenario(scenario: Scenario, years: int, seeds: list[int], forecasts: in
             found = [w for w in flags(planted, lags, judged, holidays) if w not in ignored]
             tally["events"] += len(spans)
             tally["hits"] += sum(any(start <= w < end for w in found) for start, end in spans)
+            shifts = [start for start, end in spans if end - start > 1]
+            for start, end in spans:
+                if end - start == 1 and shifts and start > shifts[0]:
+                    after_shift[0] += start in found
+                    after_shift[1] += 1
             tally["flags"] += len(found)
             tally["right"] += sum(any(start <= w < end for start, end in spans) for w in found)
             tally["clean_flags"] += len(flags(clean, lags, judged, holidays))
@@ -232,6 +241,10 @@ def run_scenario(scenario: Scenario, years: int, seeds: list[int], forecasts: in
         "false_flags_per_metric_year": tally["clean_flags"] / metric_years * 52 / 53,
         "coverage_80": tally["inside"] / tally["forecasts"] if tally["forecasts"] else None,
         "forecasts": tally["forecasts"],
+        "after_shift": {
+            "events": after_shift[1],
+            "recall": after_shift[0] / after_shift[1] if after_shift[1] else None,
+        },
     }
 
 

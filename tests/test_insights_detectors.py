@@ -54,6 +54,42 @@ def test_too_little_history_gives_no_band_and_a_missing_value_is_never_outside()
     assert not found.outside(None)
 
 
+def shifted_shop(seed: int, *, at: int = 60, step: float = 10.0, weeks: int = 100) -> list[float]:
+    """Weekly values of level 100, noise SD 1, growing 0.05 a week, the level moving by ``step`` at
+    week ``at`` and staying there."""
+    rng = random.Random(seed)
+    return [100.0 + 0.05 * i + rng.gauss(0, 1) + (step if i >= at else 0.0) for i in range(weeks)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_after_a_level_shift_the_recent_weeks_confirm_an_event_is_judged_by_the_noise(seed):
+    values = shifted_shop(seed)
+    # the shift's own weeks are no misses of the band thirty weeks later: it is as wide as the noise
+    found = plain_band(values[:91])
+    assert found.scale < 1.6, found
+    spiked = [*values[:90], values[90] + 7.0]
+    assert plain_band(spiked).outside(spiked[-1])
+    # the first weeks at the new level are flagged; once eight confirm it, the weeks after are judged
+    # as any others (about one false flag in 200 weeks at this threshold)
+    assert plain_band(values[:61]).outside(values[60])
+    assert sum(plain_band(values[: week + 1]).outside(values[week]) for week in range(68, 100)) <= 1
+    from kpicore.insights.bands import level_shift
+
+    assert level_shift(values[:90], 52, 13)[0] == 60
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_peak_that_ended_a_growing_business_and_noise_are_no_level_shift(seed):
+    from kpicore.insights.bands import level_shift
+
+    rng = random.Random(seed)
+    peak = [100.0 + rng.gauss(0, 1) + (40.0 if 30 <= i < 37 else 0.0) for i in range(52)]
+    assert level_shift(peak, 52, 13) is None  # seven weeks at +40, then back
+    growing = [100.0 * 1.3 ** (i / 52) * math.exp(rng.gauss(0, 0.05)) for i in range(52)]
+    assert level_shift(growing, 52, 13) is None
+    assert level_shift([rng.gauss(0, 1) for _ in range(52)], 52, 13) is None
+
+
 def weekly_with_season(years: float, peak: float = 50.0, seed: int = 3):
     """Weekly values: level 100 with noise SD 2 and a peak of ``peak`` in week 47 of every year."""
     rng = random.Random(seed)

@@ -144,3 +144,49 @@ def test_moving_holidays_of_the_calendar():
     assert week_holidays("2026-W12") == {"eid_al_fitr", "nowruz"}
     assert week_holidays("2025-W43") == {"diwali"}
     assert week_holidays("2026-W30") == frozenset() and week_holidays("2026-11") == frozenset()
+
+
+def weeks_from(first, count: int) -> list[str]:
+    """Labels of ``count`` weeks starting on ``first``'s weekday, as kpicore labels a week that does
+    not start on Monday (``week_start = "saturday"``): by its seven days."""
+    from datetime import timedelta
+
+    days = [first + timedelta(weeks=i) for i in range(count)]
+    return [f"{d.isoformat()}..{(d + timedelta(days=6)).isoformat()}" for d in days]
+
+
+def test_a_week_labelled_by_its_days_compares_with_the_same_week_a_year_before():
+    from datetime import date
+
+    labels = weeks_from(date(2024, 1, 7), 160)  # Sunday weeks: no ISO week numbers
+    lags = year_lags(labels)
+    # by date: the week of the same dates a year before (one or two days off), never the week before it
+    assert lags[labels.index("2025-12-28..2026-01-03")] == 52  # the New Year's week with 2024's
+    assert lags[labels.index("2025-12-21..2025-12-27")] == 52  # Christmas with Christmas
+    assert labels[labels.index("2025-12-28..2026-01-03") - 52] == "2024-12-29..2025-01-04"
+    assert lags[labels.index("2024-06-02..2024-06-08")] is None  # no year before in the history
+
+
+def test_a_saturday_week_shop_gets_its_seasonal_band_and_its_holidays():
+    from datetime import date, timedelta
+
+    from kpicore.insights.holidays import week_holidays
+    from kpicore.insights.unusual import band_of_history
+
+    assert week_holidays("2026-04-04..2026-04-10") == {"easter"}  # Easter Sunday, 5 April 2026
+    assert week_holidays("2026-03-14..2026-03-20") == {"eid_al_fitr"}
+    assert week_holidays("2026-03-21..2026-03-27") == {"nowruz"}
+    labels = weeks_from(date(2024, 1, 6), 3 * 52)
+    rng = random.Random(4)
+    values = []
+    for i, label in enumerate(labels):
+        first = date.fromisoformat(label[:10])
+        level = 100_000 * 1.2 ** (i / 52)
+        if first.month == 12 and first.day >= 1 and first + timedelta(days=6) < date(first.year, 12, 29):
+            level *= 1.4  # a December peak of four weeks, on its dates every year
+        values.append(level * math.exp(rng.gauss(0, 0.03)))
+    peak = [i for i, label in enumerate(labels) if label.startswith("2026-12")][:3]
+    assert len(peak) == 3
+    for at in peak:
+        found = band_of_history(values[: at + 1][-history_needed("week", {}) :], labels[: at + 1], "week", {})
+        assert found.method == "seasonal" and not found.outside(values[at]), (labels[at], found)

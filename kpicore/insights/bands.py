@@ -147,6 +147,12 @@ def plain_band(
     known = sum(v is not None for v in earlier)
     if known < max(min_history, 8):
         return None
+    # After a level shift the recent weeks confirm, the weeks before it are read at the new level: the
+    # shift's own weeks would otherwise be misses, and the band too wide for the half year after it.
+    shift = level_shift(earlier, window + 2 * level_window, level_window)
+    if shift is not None:
+        at, step = shift
+        earlier = [v + step if v is not None and i < at else v for i, v in enumerate(earlier)]
     expected = predict(earlier, level_window)
     if proportional is None:
         proportional = all(v > 0 for v in values if v is not None)
@@ -194,3 +200,62 @@ def noise_floor(values: Sequence[float | None], span: int, level: float | None =
         return 0.0
     middle = _median([b - a for a, b in pairs])  # a steady slope is no noise
     return trimmed_sd([(b - a - middle) * at_level(level, (a + b) / 2) for a, b in pairs]) / math.sqrt(2)
+
+
+#: A level shift counts when the weeks after it stand this many noise SDs from the weeks before ...
+SHIFT = 4.0
+#: ... for at least this many weeks, all but one in eight of them beyond half the step: a season's
+#: peak of up to seven weeks, which ends, is not taken for a shift.
+CONFIRM = 8
+
+
+def level_shift(values: Sequence[float | None], span: int, side: int) -> tuple[int, float] | None:
+    """(position, step) of the largest level shift among the last ``span`` of ``values`` that the weeks
+    since confirm: ``values[position:]`` (at least ``CONFIRM`` known) stand ``step`` from the ``side``
+    values before it (the medians of up to ``side`` values each side, along the slope within them), by
+    at least ``SHIFT`` times the week-to-week noise, and nearly all of the values on each side lie on
+    their own side of the halfway mark. None when there is none."""
+    noise = noise_floor(values, span)
+    if noise <= 0:
+        return None
+    known = [(i, v) for i, v in enumerate(values) if v is not None][-span:]
+    best: tuple[float, int] | None = None
+    for cut in range(side // 2, len(known) - CONFIRM + 1):
+        before = [v for _, v in known[max(0, cut - side) : cut]]
+        after = [v for _, v in known[cut : cut + side]]
+        step = _median(after) - _median(before)
+        if abs(step) >= SHIFT * noise and (best is None or abs(step) >= abs(best[0])):
+            best = (step, cut)
+    if best is None:
+        return None
+    # The medians' largest step can lie a few weeks inside the new level; the shift is where the
+    # fewest values lie on the wrong side of halfway between the levels.
+    up, first = best[0] > 0, best[1]
+    halfway = _median([v for _, v in known[max(0, first - side) : first]]) + best[0] / 2
+
+    def misplaced(cut: int) -> int:
+        early = sum((v > halfway) == up for _, v in known[max(0, cut - side) : cut])
+        return early + sum((v > halfway) != up for _, v in known[cut : cut + side])
+
+    candidates = range(max(1, first - side), min(len(known) - CONFIRM, first + side) + 1)
+    cut = min(candidates, key=lambda c: (misplaced(c), abs(c - first)))
+    old_side, new_side = known[max(0, cut - side) : cut], known[cut:]
+    # The slope within each side (never across the step), so a growing business is no shift.
+    slopes = [
+        (y2 - y1) / (x2 - x1)
+        for part in (old_side, new_side[:side])
+        for k, (x1, y1) in enumerate(part)
+        for x2, y2 in part[k + 1 :]
+    ]
+    slope = _median(slopes) if slopes else 0.0
+    old = _median([v - slope * i for i, v in old_side])
+    new = _median([v - slope * i for i, v in new_side[:side]])
+    step = new - old
+    if abs(step) < SHIFT * noise:
+        return None
+    halfway = (old + new) / 2
+    for part, above in ((old_side, step < 0), (new_side, step > 0)):
+        wrong = sum(((v - slope * i) > halfway) != above for i, v in part)
+        if wrong > len(part) // 8:
+            return None
+    return known[cut][0], step

@@ -62,20 +62,36 @@ def holiday_dates(year: int) -> dict[str, date]:
 
 
 @functools.lru_cache(maxsize=4096)
-def week_holidays(label: str) -> frozenset[str]:
-    """The moving holidays inside the ISO week ``label`` (``2026-W14``); empty for other labels."""
+def week_first_day(label: str) -> date | None:
+    """The first day of the week ``label`` names: an ISO week (``2026-W14``, a Monday) or a week
+    labelled by its seven days (``2026-11-14..2026-11-20``, where ``week_start`` is Saturday or
+    Sunday); None for any other label."""
     year, sep, week = label.partition("-W")
-    if not sep or not (year.isdigit() and week.isdigit()):
-        return frozenset()
+    if sep and year.isdigit() and week.isdigit():
+        try:
+            return date.fromisocalendar(int(year), int(week), 1)
+        except ValueError:
+            return None
+    first, sep, last = label.partition("..")
     try:
-        monday = date.fromisocalendar(int(year), int(week), 1)
+        start, end = date.fromisoformat(first), date.fromisoformat(last)
     except ValueError:
+        return None
+    return start if sep and (end - start).days == 6 else None
+
+
+@functools.lru_cache(maxsize=4096)
+def week_holidays(label: str) -> frozenset[str]:
+    """The moving holidays inside the week ``label`` (``2026-W14``, or ``2026-03-28..2026-04-03``:
+    :func:`week_first_day`); empty for other labels."""
+    first = week_first_day(label)
+    if first is None:
         return frozenset()
-    sunday = monday + timedelta(days=6)
+    last = first + timedelta(days=6)
     found = set()
-    for calendar_year in {monday.year, sunday.year}:
+    for calendar_year in {first.year, last.year}:
         for name, day in holiday_dates(calendar_year).items():
-            if monday <= day <= sunday:
+            if first <= day <= last:
                 found.add(name)
     return frozenset(found)
 

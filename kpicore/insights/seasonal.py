@@ -27,6 +27,7 @@ from .bands import (
     predict,
     theil_sen,
 )
+from .holidays import week_first_day
 
 
 def reach(season: int) -> int:
@@ -35,9 +36,13 @@ def reach(season: int) -> int:
 
 
 def year_lags(labels: Sequence[str]) -> list[int | None]:
-    """For each weekly label (``2026-W47``), how many positions back the same ISO week number of the
-    year before lies (W53 with W52, as year over year compares; 53 after a 53-week year); None where
-    that is before the first label. Other labels: None (the season's length applies)."""
+    """For each weekly label, how many positions back the same week of the year before lies; None
+    where that is before the first label. An ISO week (``2026-W47``) compares with the same ISO week
+    number (W53 with W52, as year over year compares; 53 back after a 53-week year). A week labelled
+    by its days (``2026-11-14..2026-11-20``: weeks starting on Saturday or Sunday, which have no ISO
+    number) compares by date: with the week 52 weeks back, whose days are the same dates a year before
+    but one or two (53 weeks back they would be five or six days off). Other labels: None (the
+    season's length applies)."""
     lags: list[int | None] = []
     for position, label in enumerate(labels):
         lag = None
@@ -46,6 +51,8 @@ def year_lags(labels: Sequence[str]) -> list[int | None]:
             weeks_before = date(year - 1, 12, 28).isocalendar().week
             then = date.fromisocalendar(year - 1, min(week, weeks_before), 1)
             lag = (date.fromisocalendar(year, week, 1) - then).days // 7
+        elif week_first_day(label) is not None:
+            lag = 52
         lags.append(lag if lag is not None and position - lag >= 0 else None)
     return lags
 

@@ -31,10 +31,12 @@ own history, and seasonal from the first full season of history:
   before but not now gets none from it. ``holiday_move`` (default 0) lets the band also span a peak up
   to that many weeks beside the week a year before, for holidays not in the calendar.
 - *Width floor*: the band is never narrower than the week-to-week noise (:func:`noise_floor`).
+- *Level shifts*: once eight weeks confirm a shift (:func:`kpicore.insights.bands.level_shift`), the
+  weeks before it are read at the new level, so the shift's own weeks do not widen the band after it.
 - With no earlier season in the history where one applies, the plain band is used (``fallback``).
 
 Limits: the recent past must be a fair guide; after a level shift, the periods at the new level are
-flagged until the window has seen them. A holiday outside the calendar that moves is flagged where it
+flagged until eight of them confirm it. A holiday outside the calendar that moves is flagged where it
 lands the first time.
 """
 
