@@ -5,6 +5,8 @@ plain-Python computation on every backend, "too few responses to tell", and a sh
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import math
 import random
@@ -361,3 +363,64 @@ def test_kpi_insights_on_the_demo_says_too_few_responses_rather_than_naming_a_re
     )
     assert drivers["segment"] is None and drivers["numbers"]["min_sample"] == 30
     assert all(u["n"] < 30 for u in drivers["numbers"]["unnamed"])
+
+
+# -- a lifetime metric: its two periods share their records ---------------------------------------------
+
+
+def lifetime_shop():
+    """Two regions of 60 customers each, every one with an order of about $100 in each of the 19 weeks
+    up to 2026-W46; in 2026-W47 North's customers order about $300 each, South's their usual $100."""
+    customers = [
+        {
+            "customer_id": i,
+            "signup_at": "2026-01-05 10:00:00",
+            "churned_at": None,
+            "channel": "ads",
+            "region": "North" if i <= 60 else "South",
+        }
+        for i in range(1, 121)
+    ]
+    orders = []
+    for week in range(20):  # 2026-07-06 (W28) .. 2026-11-16 (W47)
+        day = dt.date(2026, 7, 6) + dt.timedelta(weeks=week, days=2)
+        for customer in customers:
+            north = customer["region"] == "North"
+            amount = 300.0 if week == 19 and north else 100.0
+            orders.append(
+                {
+                    "order_id": len(orders) + 1,
+                    "customer_id": customer["customer_id"],
+                    "ordered_at": f"{day.isoformat()} 12:00:00",
+                    "amount": amount + (customer["customer_id"] % 3 - 1),  # $99, $100, $101 (and +200)
+                }
+            )
+    return {"customers": customers, "orders": orders}
+
+
+def test_a_lifetime_metric_is_tested_by_the_noise_of_the_periods_own_records(kpi):
+    rows = lifetime_shop()
+    clv = kpi.compute("clv", "2026-W47", by="region", **rows)
+    north = next(s for s in clv.segments if s.segment == "North")
+    # By hand: CLV = R / C, R the lifetime revenue (20 weeks of orders), C = 60 customers (no new one in
+    # W47). The change comes from W47's own orders alone: var = (1 / C)^2 x their sum of squares.
+    week = [o["amount"] for o in rows["orders"] if o["ordered_at"] >= "2026-11-16" and o["customer_id"] <= 60]
+    assert north.value - north.previous == pytest.approx(sum(week) / 60)  # $300 a customer, 60 customers
+    assert north.change_variance == pytest.approx(sum(x * x for x in week) / 60**2, rel=1e-6)
+    aggregate = SegmentAggregate(
+        "North", north.value, north.n, north.previous, north.previous_n,
+        north.variance, north.previous_variance, north.change_variance,
+    )  # fmt: skip
+    assert distinguishable("currency", aggregate)  # z = 300 / 38.7 (sqrt(60 x 300^2) / 60) = 7.7
+    # Each period's own variance is that of 19 or 20 weeks of orders: added as if the two values were
+    # independent samples (as before), it hides the change, though they share 19 weeks of orders.
+    assert not distinguishable("currency", dataclasses.replace(aggregate, change_variance=None))
+    # Through the detector: the rise in CLV is North's (it holds 75 % of it, with half the customers).
+    from kpicore.metrics.orders import CustomerLifetimeValue
+
+    metric = CustomerLifetimeValue()
+    evidence = _evidence(metric, clv, {"region": clv})
+    found = Drivers().detect(evidence)
+    assert [(i.segment, i.numbers["role"]) for i in found] == [("region = North", "driver")], [
+        i.text for i in found
+    ]

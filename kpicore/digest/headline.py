@@ -219,6 +219,7 @@ def _told_from_noise(segment: Segment, unit: str, min_sample: int) -> bool:
         segment.previous_n if segment.previous_n is not None else segment.n,
         segment.variance,
         segment.previous_variance,
+        segment.change_variance,
     )
     return speaks(aggregate, unit, min_sample)
 

@@ -44,7 +44,8 @@ TOLERANCE = 1e-6
 @dataclass(frozen=True)
 class SegmentAggregate:
     """One segment's value and records for the period (``value``, ``n``) and the one before, and the
-    sampling variance of each value where the metric gives one (``Metric.variance``)."""
+    sampling variance of each value where the metric gives one (``Metric.variance``), and of the change
+    when the two periods share records (``change_variance``: a lifetime metric's)."""
 
     segment: str
     value: float | None
@@ -53,6 +54,7 @@ class SegmentAggregate:
     previous_n: int | None
     variance: float | None = None
     previous_variance: float | None = None
+    change_variance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,7 @@ def segment_aggregates(broken_down) -> list[SegmentAggregate]:
             getattr(s, "previous_n", None),
             getattr(s, "variance", None),
             getattr(s, "previous_variance", None),
+            getattr(s, "change_variance", None),
         )
         for s in broken_down.segments or []
     ]
@@ -229,6 +232,9 @@ def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> 
     """Whether a segment's own change from ``previous`` to ``value`` stands out from sampling noise, at
     ``sds`` standard errors (two-sided 95 % by default):
 
+    - a change whose two periods share records (a lifetime metric such as CLV, ``change_variance``):
+      ``|change| > sds * sqrt(change_variance)``, the noise of the period's own records (the two
+      values are not independent samples, and their variances must not be added);
     - a count: Poisson noise (the difference of two counts has variance ``value + previous``);
     - a rate (percent): the pooled two-proportion test on its records;
     - anything whose variance the metric gives in both periods (NPS: the multinomial variance of its
@@ -240,6 +246,9 @@ def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> 
     value, previous, n, previous_n = segment.value, segment.previous, segment.n, segment.previous_n
     if value is None or previous is None:
         return False
+    if segment.change_variance is not None:
+        error = math.sqrt(max(segment.change_variance, 0.0))
+        return abs(value - previous) > sds * error if error > 0 else value != previous
     if unit == "count":
         return not within_counting_noise(value, previous, sds)
     if not n or not previous_n:
