@@ -58,7 +58,7 @@ def test_a_segment_of_8_responses_after_9_is_never_named_and_the_insight_says_to
         assert insight.segment is None and "West" not in insight.text
         # (87.5 x 8 + 79.5 x 40 + 70.5 x 40) / 88 = 76.14 after (100 x 9 + 80 x 40 + 70 x 40) / 89 = 77.53
         assert insight.text == (
-            "Customer satisfaction (CSAT) moved -1.4 pts; too few responses to tell which region drove it."
+            "Customer satisfaction (CSAT) fell 1.4 pts; too few responses to tell which region drove it."
         )
         assert insight.numbers["role"] == "unclear" and insight.numbers["min_sample"] == minimum
         assert [u["segment"] for u in insight.numbers["unnamed"]] == ["West"]
@@ -164,6 +164,42 @@ def test_a_revenue_segment_of_high_variance_orders_is_not_named_while_a_consiste
     )
     evidence.settings["min_excess"] = -0.01  # each holds half the rise, its share of the base
     assert [i.segment for i in Drivers().detect(evidence)] == ["region = North"]
+
+
+def test_a_sum_whose_change_is_within_its_own_noise_is_not_said_to_need_a_driver():
+    # The Igbo demo's revenue: -1.8 %, and no plan could be told from noise, so it said "too few orders to
+    # tell which plan drove it" of a change that is noise itself. Here two regions of 200 orders of $50 and
+    # $150 (sums of squares 2.5 M a week each): North's fall $3.50 an order, revenue $40,000 -> $39,300.
+    # The total's own noise is sqrt(3 x 2.5 M + 2.36 M) = $3,140: -$700 is nothing to explain.
+    steady = [50.0, 150.0] * 100
+    segments = [
+        revenue_segment("North", [x - 3.5 for x in steady], steady),
+        revenue_segment("South", steady, steady),
+    ]
+    assert sum(s.value for s in segments) == pytest.approx(39_300)
+    assert math.sqrt(sum(s.variance + s.previous_variance for s in segments)) == pytest.approx(3_140, abs=1)
+    revenue = Revenue()
+
+    def found(segments, min_sample=0):
+        now, before = sum(s.value for s in segments), sum(s.previous for s in segments)
+        evidence = _evidence(
+            revenue,
+            _result(revenue, now, before),
+            {"region": _result(revenue, now, before, _as_segments(segments), "region")},
+        )
+        evidence.options["min_sample"] = min_sample
+        return Drivers().detect(evidence)
+
+    assert found(segments) == []
+    # With a hundredth of the variance (noise $314) the same -$700 is a change: North, which holds all
+    # of it, cannot be named under a min_sample of 1,000 orders, so it is "too few orders to tell".
+    quiet = [
+        dataclasses.replace(s, variance=s.variance / 100, previous_variance=s.previous_variance / 100)
+        for s in segments
+    ]
+    said = found(quiet, min_sample=1_000)
+    assert [i.numbers["role"] for i in said] == ["unclear"], [i.text for i in said]
+    assert [i.segment for i in found(quiet)] == ["region = North"]  # and named when it may be
 
 
 def test_an_average_order_value_is_tested_by_the_variance_of_its_mean():
@@ -359,7 +395,7 @@ def test_kpi_insights_on_the_demo_says_too_few_responses_rather_than_naming_a_re
     assert code == 0, err
     (drivers,) = [i for i in json.loads(out) if i["kind"] == "drivers"]
     assert drivers["text"] == (
-        "Customer satisfaction (CSAT) moved -5.8 pts; too few responses to tell which region drove it."
+        "Customer satisfaction (CSAT) fell 5.8 pts; too few responses to tell which region drove it."
     )
     assert drivers["segment"] is None and drivers["numbers"]["min_sample"] == 30
     assert all(u["n"] < 30 for u in drivers["numbers"]["unnamed"])

@@ -218,7 +218,11 @@ ROSE_BEYOND = N_(
 #: A share above this is said as "more than the total" (it would show as 101 % or more).
 BEYOND = 1.005
 #: The total moved, a segment would explain it, but none can be told from noise (or has min_sample records).
-TOO_FEW = N_("%(metric)s moved %(change)s; too few %(records)s to tell which %(dimension)s drove it.")
+#: Said with the change's size ("fell 20.9 pts"), as an owner says it.
+TOO_FEW = {
+    "fell": N_("%(metric)s fell %(change)s; too few %(records)s to tell which %(dimension)s drove it."),
+    "rose": N_("%(metric)s rose %(change)s; too few %(records)s to tell which %(dimension)s drove it."),
+}
 DETRACTOR = N_(
     "%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of %(change)s."
 )
@@ -263,6 +267,16 @@ def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> 
     if unit == "points":
         return abs(value - previous) / 100 > sds * math.sqrt(1 / n + 1 / previous_n)
     return False
+
+
+def _change_variance(segment: SegmentAggregate) -> float | None:
+    """The variance of a segment's change: its own (periods sharing records), else the two periods'
+    added; None without them."""
+    if segment.change_variance is not None:
+        return max(segment.change_variance, 0.0)
+    if segment.variance is None or segment.previous_variance is None:
+        return None
+    return max(segment.variance, 0.0) + max(segment.previous_variance, 0.0)
 
 
 def speaks(segment: SegmentAggregate | None, unit: str, min_sample: int) -> bool:
@@ -330,7 +344,9 @@ class Drivers(Detector):
         insights = []
         if best is not None:
             insights.append(self._driver(evidence, *best))
-        elif unclear is not None:
+        elif unclear is not None and not self._sum_within_noise(evidence, settings["noise_sd"]):
+            # "too few orders to tell" only of a change that is itself more than noise: revenue 1.8 %
+            # down, where its orders' own noise is 3 %, is not a change to explain
             insights.append(self._too_few(evidence, *unclear))
         if worst is not None and -worst[2].share >= settings["min_share"]:
             insights.append(self._detractor(evidence, *worst))
@@ -359,6 +375,33 @@ class Drivers(Detector):
         if found.net_share < evidence.settings["min_net"]:
             return None  # the segments' moves cancel out: a wash, not a change with a driver
         return found
+
+    @staticmethod
+    def _sum_within_noise(evidence: Evidence, sds: float) -> bool:
+        """Whether an amount that is a sum (revenue) moved by less than ``sds`` standard deviations of its
+        own noise: the variance of its change is the sum of its segments' (they add up to it, and their
+        noises are independent), read from any dimension whose every segment gives one. False for a
+        mean (AOV: its segments do not add up to it) or without variances."""
+        result = evidence.result
+        if evidence.metric.unit != "currency" or result.value is None or result.previous is None:
+            return False
+        for broken_down in evidence.segments.values():
+            aggregates = segment_aggregates(broken_down) if broken_down is not None else []
+            if not aggregates or any(a.value is None or a.previous is None for a in aggregates):
+                continue
+            adds_up = all(
+                math.isclose(sum(values), total, rel_tol=1e-9, abs_tol=1e-6)
+                for values, total in (
+                    ([a.value or 0.0 for a in aggregates], result.value),
+                    ([a.previous or 0.0 for a in aggregates], result.previous),
+                )
+            )
+            variances = [_change_variance(a) for a in aggregates]
+            if adds_up and None not in variances:
+                return abs(result.value - result.previous) <= sds * math.sqrt(
+                    sum(v or 0.0 for v in variances)
+                )
+        return False
 
     def _numbers(self, evidence: Evidence, dimension: str, found: Decomposition) -> dict:
         top = int(evidence.settings["top"])
@@ -459,10 +502,10 @@ class Drivers(Detector):
             kind=self.kind,
             score=0.3,  # as a plain driver: what explains the change, here that nothing can be told
             period=result.period,
-            message=TOO_FEW,
+            message=TOO_FEW["rose" if found.total_change > 0 else "fell"],
             values={
                 "metric": Word(metric.title),
-                "change": Number(float(found.total_change), "change", of=metric.unit),
+                "change": Number(float(found.total_change), "size", of=metric.unit),
                 "records": Word(metric.count_noun(evidence.config)),
                 "dimension": Word(dimension.replace("_", " ")),
             },
