@@ -134,3 +134,27 @@ def test_every_unusual_headline_fits_120(locale):
                     summary, full, Attention("m", 6.0, full, "unusual", True, tuple(shorter))
                 ).text
                 assert graphemes(text) <= 120 and not text.endswith("…"), (graphemes(text), text)
+
+
+def test_the_text_digest_never_breaks_a_line_inside_a_bidi_isolate():
+    """A line ends every isolate open on it: the text digest wraps between words, never inside one (the
+    Persian ``+1.2 واحد`` and a date range ``7 تا 13 آذر 1405`` hold spaces)."""
+    from kpicore.digest.plain_text import fit
+    from kpicore.i18n import using
+
+    with using("fa_IR"):
+        sentences = [
+            text for message in messages() for unit in UNITS for text in said(message, unit, "fa_IR")[:1]
+        ]
+    sentences.append("هفته \u2068\u20667\u2069 تا \u206613\u2069 آذر \u20661405\u2069\u2069 گذشت.")
+    for sentence in sentences:
+        for width in range(12, 73, 3):
+            lines = fit(sentence, "  ", width).splitlines()
+            for line in lines:
+                depth = 0
+                for char in line:
+                    depth += char in "\u2066\u2067\u2068"
+                    depth -= char == "\u2069"
+                    assert depth >= 0, (width, line)
+                assert depth == 0, (width, line)
+            assert " ".join(line.strip() for line in lines) == sentence  # the same words, spaces kept
