@@ -212,7 +212,7 @@ def test_the_detector_names_the_segment_and_keeps_the_rate_and_mix_effects_in_it
     (insight,) = Drivers().detect(evidence)
     assert insight.segment == "region = South" and insight.kind == "drivers"
     # Rate and mix effects are in the numbers, not in an owner's sentence.
-    assert insight.text == "Churn rate moved +1.3 pts; 100% of that came from region South (+1.3 pts)."
+    assert insight.text == "Churn rate rose 1.3 pts; 100% of that came from region South (+1.3 pts)."
     assert insight.needs_attention is True  # churn up is bad news
     numbers = insight.to_json()["numbers"]
     assert numbers["method"] == "ratio" and numbers["segment"] == "South"

@@ -203,9 +203,15 @@ def segment_aggregates(broken_down) -> list[SegmentAggregate]:
     ]
 
 
-ADDITIVE_DRIVER = N_(
-    "%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
-)
+#: The driver, with the change's size said as an owner says it ("fell $6,308").
+DRIVER = {
+    "fell": N_(
+        "%(metric)s fell %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
+    ),
+    "rose": N_(
+        "%(metric)s rose %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
+    ),
+}
 #: A segment that moved more than the total (the others, together, went the other way): said as what it is.
 FELL_BEYOND = N_(
     "%(metric)s fell %(change)s; %(dimension)s %(segment)s fell by more than the total (%(segment_change)s) "
@@ -437,7 +443,7 @@ class Drivers(Detector):
         good = (result.delta > 0) == (metric.better == "higher")
         values = {
             "metric": Word(metric.title),
-            "change": Number(float(found.total_change), "change", of=metric.unit),
+            "change": Number(float(found.total_change), "size", of=metric.unit),
             "share": Number(float(top.share), "share"),
             "dimension": Word(dimension.replace("_", " ")),
             "segment": top.segment,
@@ -468,7 +474,9 @@ class Drivers(Detector):
             score=0.3 + 0.2 * min(1.0, float(top.excess)),
             period=result.period,
             # Rate and mix effects are for --details and JSON (numbers): an owner reads the segment's part.
-            message=(FELL_BEYOND if found.total_change < 0 else ROSE_BEYOND) if beyond else ADDITIVE_DRIVER,
+            message=(FELL_BEYOND if found.total_change < 0 else ROSE_BEYOND)
+            if beyond
+            else DRIVER["fell" if found.total_change < 0 else "rose"],
             values=values,
             segment=f"{dimension} = {top.segment}",
             numbers=numbers,
