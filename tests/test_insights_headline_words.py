@@ -267,3 +267,40 @@ def test_the_demo_churn_surge_says_its_revenue_at_risk_from_the_same_aggregates(
         "insights", "churn_rate", "--period", "2026-W47", "--details", "--source", str(demo_database)
     )
     assert "revenue_at_risk" in out and "customers above expected" in out
+
+
+def unisolated_signs(text: str) -> list[str]:
+    """Signs (+, -, −) next to a digit outside every bidi isolate: what the bidi algorithm reverses in
+    right-to-left text (``2.3+``); digits alone keep their order."""
+    depth, outside = 0, []
+    for char in text:
+        if char in "\u2066\u2067\u2068":
+            depth += 1
+        elif char == "\u2069":
+            depth -= 1
+        outside.append(char if depth == 0 else " ")
+    plain = "".join(outside)
+    return re.findall(r"[+\-−]\d|\d[+\-−](?!\d)", plain)
+
+
+@pytest.mark.parametrize("fmt", ["html", "slack", "text", "md"])
+def test_the_persian_digest_leaves_no_sign_unisolated_in_any_format(run_kpi, tmp_path, demo_database, fmt):
+    """The whole Persian digest, headline, insights of every group and metric blocks: every signed number
+    is isolated (a <bdi> in HTML, Unicode's isolates elsewhere), so none reads ``2.3+``."""
+    body = render(run_kpi, tmp_path, demo_database, "fa_IR", fmt)
+    if fmt == "html":
+        body = re.sub(r"<(style|script)[^>]*>.*?</\1>", "", body, flags=re.S)
+        body = re.sub(r'<img [^>]*>|<a [^>]*>|style="[^"]*"|alt="[^"]*"', "", body)
+        while re.search(r"<bdi[^>]*>[^<]*</bdi>", body):
+            body = re.sub(r"<bdi[^>]*>[^<]*</bdi>", "", body)
+        body = re.sub(r"<[^>]+>", " ", body)
+    if fmt == "slack":
+        body = "\n".join(
+            block["text"]["text"]
+            if isinstance(block.get("text"), dict)
+            else json.dumps(block, ensure_ascii=False)
+            for message in json.loads(body)["messages"]
+            for block in message["blocks"]
+        )
+    assert "\u2066" in body or fmt == "html"
+    assert unisolated_signs(body) == [], body[:3000]
