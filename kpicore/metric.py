@@ -297,6 +297,44 @@ def delta_variance(metric: Metric, m: Values) -> float | None:
     return total
 
 
+def change_variance(metric: Metric, m: Values, before: Values) -> float | None:
+    """The sampling variance of the change of ``metric`` from ``before`` (the period before) to ``m``
+    when the two values share their records: every measure the value depends on counts from the
+    beginning of the data (window ``before_end``, or ``all``), as CLV's lifetime revenue and customers do.
+    This period's value then holds the period before's records plus its own, so only its own records
+    move it: the delta method, as ``delta_variance``, with each measure's spread that of the period's
+    own records (a count's increase, a sum's increase in its sum of squares) and an ``all`` measure
+    held fixed. None when a measure counts the period alone (the two values are of records apart, and
+    their variances add) or when the spread cannot be told (a min, a max, a sum without squares)."""
+    value = metric.value(m)
+    if value is None or metric.value(before) is None:
+        return None
+    total = 0.0
+    for name, measure in metric.resolved_measures(m.config).items():
+        x, x_before = m.get(name), before.get(name)
+        if x is None or measure.warn or measure.note:
+            continue
+        step = 1e-6 * max(1.0, abs(x))
+        up, down = metric.value(m.replaced(name, x + step)), metric.value(m.replaced(name, x - step))
+        if up is None or down is None:
+            return None
+        slope = (up - down) / (2 * step)
+        if abs(slope) <= 1e-9 * max(1.0, abs(value)):
+            continue  # the value does not depend on it
+        if measure.window == "all":
+            continue  # the same records in both periods: no change of its own
+        if measure.window != "before_end" or x_before is None:
+            return None
+        if measure.aggregate in ("count", "count_distinct"):
+            spread = max(x - x_before, 0.0)
+        elif measure.aggregate == "sum" and None not in (m.squares_of(name), before.squares_of(name)):
+            spread = max((m.squares_of(name) or 0.0) - (before.squares_of(name) or 0.0), 0.0)
+        else:
+            return None
+        total += slope * slope * spread
+    return total
+
+
 def mean_variance(total: float | None, squares: float | None, n: float | None) -> float | None:
     """The variance of a mean of ``n`` values from their sum and sum of squares: s^2 / n, with s^2 the
     sample variance (n - 1 in its denominator); None under 2 values."""

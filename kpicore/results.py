@@ -126,6 +126,10 @@ class Segment:
     #: contract: for insights that test whether a segment's change stands out from noise.
     variance: float | None = None
     previous_variance: float | None = None
+    #: The sampling variance of the change ``value - previous`` when the two periods share records (a
+    #: lifetime metric such as CLV: ``kpicore.metric.change_variance``); None when they are apart and the
+    #: two variances add. Not in the JSON contract.
+    change_variance: float | None = None
     #: With ``--compare last-year``: the segment's value a year before (None without data then).
     compare: float | None = None
     compared: bool = False

@@ -150,7 +150,7 @@ def sample_insights() -> list:
         kind="forecast",
         score=0.2,
         period=PERIOD,
-        message="Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s).",
+        message="Forecast for %(next)s: %(metric)s %(value)s (%(level)s likely between %(low)s and %(high)s).",
         values={
             "next": "2026-W48",
             "metric": Word("Revenue"),

@@ -110,6 +110,27 @@ def test_extra_candidates_from_insights_or_alerts_can_win():
     assert top.named is alert and top.focus == "Revenue is below its target of $40,000."
 
 
+def test_an_unusual_value_says_its_metrics_change_even_when_the_change_scores_higher():
+    # The Persian demo's Saturday week: churn rose 1.3 points, 6 of its usual moves, and is unusual at
+    # z = 4.2. The change alone ("rose 1.3 points to 1.7%") would win on its score; the unusual one says
+    # the same change with its record, its driver and revenue at risk, and takes the change's rank.
+    surge = Attention(
+        "churn_rate",
+        4.2,
+        "Churn rate jumped to 1.7%, the highest in 69 weeks; most of it in South.",
+        "unusual",
+    )
+    rising = churn(1.7, 0.4, trend=weekly_trend([0.4, 0.5, 0.3, 0.6, 0.4, 0.5, 0.4, 1.7]))
+    alone = headline([rising, revenue(38_000, 37_000)])
+    assert alone.named.kind == "change" and alone.named.score > 4.2  # the change's own score
+    top = headline([rising, revenue(38_000, 37_000)], extra=[surge])
+    assert top.named.kind == "unusual" and top.named.sentence == surge.sentence
+    assert top.named.score == alone.named.score
+    # another metric's bigger change still wins over it
+    crash = revenue(10_000, 37_000, trend=weekly_trend([36_000, 37_500, 36_800, 37_200, 37_000, 10_000]))
+    assert headline([rising, crash], extra=[surge]).named.metric == "revenue"
+
+
 def test_nothing_to_compare_and_other_periods():
     lonely = revenue(100, None)
     assert headline([lonely]).summary == "No KPI can be compared with last week."

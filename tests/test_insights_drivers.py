@@ -212,7 +212,7 @@ def test_the_detector_names_the_segment_and_keeps_the_rate_and_mix_effects_in_it
     (insight,) = Drivers().detect(evidence)
     assert insight.segment == "region = South" and insight.kind == "drivers"
     # Rate and mix effects are in the numbers, not in an owner's sentence.
-    assert insight.text == "Churn rate moved +1.3 pts; 100% of that came from region South (+1.3 pts)."
+    assert insight.text == "Churn rate rose 1.3 pts; 100% of that came from region South (+1.3 pts)."
     assert insight.needs_attention is True  # churn up is bad news
     numbers = insight.to_json()["numbers"]
     assert numbers["method"] == "ratio" and numbers["segment"] == "South"
@@ -258,11 +258,17 @@ def test_a_share_just_over_the_total_is_said_as_more_than_the_total_not_104_perc
 
 
 def test_kpi_insights_lists_drivers_computed_from_segment_aggregates(run_kpi, tmp_path, demo_database):
-    (tmp_path / "kpi.toml").write_text(
+    config = (
         f'[source]\nurl = "{demo_database}"\n[insights]\ndimensions = ["region"]\n'
-        "[insights.drivers]\nmin_share = 0.0\nmin_excess = -1.0\nmin_net = 0.0\n",
-        encoding="utf-8",
+        "[insights.drivers]\nmin_share = 0.0\nmin_excess = -1.0\nmin_net = 0.0\n"
     )
+    # revenue's -0.2 % is within its own noise: by default no drivers insight at all (nothing to explain)
+    (tmp_path / "kpi.toml").write_text(config, encoding="utf-8")
+    code, out, err = run_kpi("insights", "revenue", "--period", "2026-W47", "--format", "json")
+    assert code == 0, err
+    assert [i for i in json.loads(out) if i["kind"] == "drivers"] == []
+    # with noise_sd = 0 the decomposition is said, "too few orders to tell"
+    (tmp_path / "kpi.toml").write_text(config + "noise_sd = 0.0\n", encoding="utf-8")
     code, out, err = run_kpi("insights", "revenue", "churn_rate", "--period", "2026-W47", "--format", "json")
     assert code == 0, err
     drivers = [i for i in json.loads(out) if i["kind"] == "drivers" and i["numbers"]["role"] != "detractor"]

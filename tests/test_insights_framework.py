@@ -227,7 +227,7 @@ def test_persian_sentences_isolate_their_signed_numbers_and_ranges():
         kind="forecast",
         score=0.2,
         period="2026-W47",
-        message="Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s).",
+        message="Forecast for %(next)s: %(metric)s %(value)s (%(level)s likely between %(low)s and %(high)s).",
         values={
             "metric": Word("Net Promoter Score"),
             "value": Number(-4.6, "points"),

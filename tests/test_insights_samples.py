@@ -5,6 +5,8 @@ plain-Python computation on every backend, "too few responses to tell", and a sh
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import math
 import random
@@ -56,7 +58,7 @@ def test_a_segment_of_8_responses_after_9_is_never_named_and_the_insight_says_to
         assert insight.segment is None and "West" not in insight.text
         # (87.5 x 8 + 79.5 x 40 + 70.5 x 40) / 88 = 76.14 after (100 x 9 + 80 x 40 + 70 x 40) / 89 = 77.53
         assert insight.text == (
-            "Customer satisfaction (CSAT) moved -1.4 pts; too few responses to tell which region drove it."
+            "Customer satisfaction (CSAT) fell 1.4 pts; too few responses to tell which region drove it."
         )
         assert insight.numbers["role"] == "unclear" and insight.numbers["min_sample"] == minimum
         assert [u["segment"] for u in insight.numbers["unnamed"]] == ["West"]
@@ -162,6 +164,42 @@ def test_a_revenue_segment_of_high_variance_orders_is_not_named_while_a_consiste
     )
     evidence.settings["min_excess"] = -0.01  # each holds half the rise, its share of the base
     assert [i.segment for i in Drivers().detect(evidence)] == ["region = North"]
+
+
+def test_a_sum_whose_change_is_within_its_own_noise_is_not_said_to_need_a_driver():
+    # The Igbo demo's revenue: -1.8 %, and no plan could be told from noise, so it said "too few orders to
+    # tell which plan drove it" of a change that is noise itself. Here two regions of 200 orders of $50 and
+    # $150 (sums of squares 2.5 M a week each): North's fall $3.50 an order, revenue $40,000 -> $39,300.
+    # The total's own noise is sqrt(3 x 2.5 M + 2.36 M) = $3,140: -$700 is nothing to explain.
+    steady = [50.0, 150.0] * 100
+    segments = [
+        revenue_segment("North", [x - 3.5 for x in steady], steady),
+        revenue_segment("South", steady, steady),
+    ]
+    assert sum(s.value for s in segments) == pytest.approx(39_300)
+    assert math.sqrt(sum(s.variance + s.previous_variance for s in segments)) == pytest.approx(3_140, abs=1)
+    revenue = Revenue()
+
+    def found(segments, min_sample=0):
+        now, before = sum(s.value for s in segments), sum(s.previous for s in segments)
+        evidence = _evidence(
+            revenue,
+            _result(revenue, now, before),
+            {"region": _result(revenue, now, before, _as_segments(segments), "region")},
+        )
+        evidence.options["min_sample"] = min_sample
+        return Drivers().detect(evidence)
+
+    assert found(segments) == []
+    # With a hundredth of the variance (noise $314) the same -$700 is a change: North, which holds all
+    # of it, cannot be named under a min_sample of 1,000 orders, so it is "too few orders to tell".
+    quiet = [
+        dataclasses.replace(s, variance=s.variance / 100, previous_variance=s.previous_variance / 100)
+        for s in segments
+    ]
+    said = found(quiet, min_sample=1_000)
+    assert [i.numbers["role"] for i in said] == ["unclear"], [i.text for i in said]
+    assert [i.segment for i in found(quiet)] == ["region = North"]  # and named when it may be
 
 
 def test_an_average_order_value_is_tested_by_the_variance_of_its_mean():
@@ -357,7 +395,68 @@ def test_kpi_insights_on_the_demo_says_too_few_responses_rather_than_naming_a_re
     assert code == 0, err
     (drivers,) = [i for i in json.loads(out) if i["kind"] == "drivers"]
     assert drivers["text"] == (
-        "Customer satisfaction (CSAT) moved -5.8 pts; too few responses to tell which region drove it."
+        "Customer satisfaction (CSAT) fell 5.8 pts; too few responses to tell which region drove it."
     )
     assert drivers["segment"] is None and drivers["numbers"]["min_sample"] == 30
     assert all(u["n"] < 30 for u in drivers["numbers"]["unnamed"])
+
+
+# -- a lifetime metric: its two periods share their records ---------------------------------------------
+
+
+def lifetime_shop():
+    """Two regions of 60 customers each, every one with an order of about $100 in each of the 19 weeks
+    up to 2026-W46; in 2026-W47 North's customers order about $300 each, South's their usual $100."""
+    customers = [
+        {
+            "customer_id": i,
+            "signup_at": "2026-01-05 10:00:00",
+            "churned_at": None,
+            "channel": "ads",
+            "region": "North" if i <= 60 else "South",
+        }
+        for i in range(1, 121)
+    ]
+    orders = []
+    for week in range(20):  # 2026-07-06 (W28) .. 2026-11-16 (W47)
+        day = dt.date(2026, 7, 6) + dt.timedelta(weeks=week, days=2)
+        for customer in customers:
+            north = customer["region"] == "North"
+            amount = 300.0 if week == 19 and north else 100.0
+            orders.append(
+                {
+                    "order_id": len(orders) + 1,
+                    "customer_id": customer["customer_id"],
+                    "ordered_at": f"{day.isoformat()} 12:00:00",
+                    "amount": amount + (customer["customer_id"] % 3 - 1),  # $99, $100, $101 (and +200)
+                }
+            )
+    return {"customers": customers, "orders": orders}
+
+
+def test_a_lifetime_metric_is_tested_by_the_noise_of_the_periods_own_records(kpi):
+    rows = lifetime_shop()
+    clv = kpi.compute("clv", "2026-W47", by="region", **rows)
+    north = next(s for s in clv.segments if s.segment == "North")
+    # By hand: CLV = R / C, R the lifetime revenue (20 weeks of orders), C = 60 customers (no new one in
+    # W47). The change comes from W47's own orders alone: var = (1 / C)^2 x their sum of squares.
+    week = [o["amount"] for o in rows["orders"] if o["ordered_at"] >= "2026-11-16" and o["customer_id"] <= 60]
+    assert north.value - north.previous == pytest.approx(sum(week) / 60)  # $300 a customer, 60 customers
+    assert north.change_variance == pytest.approx(sum(x * x for x in week) / 60**2, rel=1e-6)
+    aggregate = SegmentAggregate(
+        "North", north.value, north.n, north.previous, north.previous_n,
+        north.variance, north.previous_variance, north.change_variance,
+    )  # fmt: skip
+    assert distinguishable("currency", aggregate)  # z = 300 / 38.7 (sqrt(60 x 300^2) / 60) = 7.7
+    # Each period's own variance is that of 19 or 20 weeks of orders: added as if the two values were
+    # independent samples (as before), it hides the change, though they share 19 weeks of orders.
+    assert not distinguishable("currency", dataclasses.replace(aggregate, change_variance=None))
+    # Through the detector: the rise in CLV is North's (it holds 75 % of it, with half the customers).
+    from kpicore.metrics.orders import CustomerLifetimeValue
+
+    metric = CustomerLifetimeValue()
+    evidence = _evidence(metric, clv, {"region": clv})
+    found = Drivers().detect(evidence)
+    assert [(i.segment, i.numbers["role"]) for i in found] == [("region = North", "driver")], [
+        i.text for i in found
+    ]

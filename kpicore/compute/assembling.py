@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..metric import Metric
+from ..metric import Metric, change_variance
 from ..periods import Period
 from ..results import Comparison, MetricResult, Segment, Warning_
 from .values import NONE_SEGMENT, Squared, _metric_values, _n
@@ -52,6 +52,7 @@ def _metric_segments(metric: Metric, config, segment_values, windows: list[Perio
             previous_n=_n(metric, before) or 0,
             variance=_variance(metric, current),
             previous_variance=_variance(metric, before),
+            change_variance=_change_variance(metric, current, before),
         )
         if len(evaluated) > 2:  # a year before: None where the segment had no records then
             segment.compare = metric.value(evaluated[2]) if _n(metric, evaluated[2]) != 0 else None
@@ -64,6 +65,13 @@ def _variance(metric: Metric, values) -> float | None:
     if metric.value(values) is None:
         return None
     variance = metric.variance(values)
+    return None if variance is None or variance != variance or variance < 0 else float(variance)
+
+
+def _change_variance(metric: Metric, values, before) -> float | None:
+    """The sampling variance of the segment's change when its two periods share records (lifetime
+    measures, ``change_variance``); None when they do not, or it cannot be told."""
+    variance = change_variance(metric, values, before)
     return None if variance is None or variance != variance or variance < 0 else float(variance)
 
 

@@ -219,6 +219,7 @@ def _told_from_noise(segment: Segment, unit: str, min_sample: int) -> bool:
         segment.previous_n if segment.previous_n is not None else segment.n,
         segment.variance,
         segment.previous_variance,
+        segment.change_variance,
     )
     return speaks(aggregate, unit, min_sample)
 
@@ -364,6 +365,26 @@ def _driver_texts(unusual, insights: Sequence[Any], views: Sequence[Any]) -> lis
     ]
 
 
+def _unusual_first(extra: Sequence[Attention], changes: Sequence[Attention]) -> list[Attention]:
+    """``extra`` and ``changes``, where a metric's unusual value says its change: the change of a metric
+    that also has an unusual value the same way is left out, and the unusual one ranks as the higher of
+    the two (so ``Churn rate jumped to 1.8%, the highest in 69 weeks; most of it in South (27 of 501
+    customers)`` is named rather than ``Churn rate rose 1.3 points to 1.8%``, which says less)."""
+    import dataclasses
+
+    unusual = {(a.metric, a.needs_attention): a for a in extra if a.kind == "unusual"}
+    kept: list[Attention] = []
+    lifted: dict[int, float] = {}
+    for change in changes:
+        said = unusual.get((change.metric, change.needs_attention))
+        if said is None:
+            kept.append(change)
+        else:
+            lifted[id(said)] = max(lifted.get(id(said), said.score), change.score)
+    merged = [dataclasses.replace(a, score=lifted[id(a)]) if id(a) in lifted else a for a in extra]
+    return [*merged, *kept]
+
+
 def headline(
     results: Sequence[MetricResult],
     *,
@@ -405,8 +426,9 @@ def headline(
         }
     ranked = sorted(
         [
-            *extra,
-            *candidates(results, locale=locale, currency=currency, min_sample=min_sample),
+            *_unusual_first(
+                extra, candidates(results, locale=locale, currency=currency, min_sample=min_sample)
+            ),
             *target_candidates(results, locale=locale, currency=currency),
         ],
         key=Attention.rank,

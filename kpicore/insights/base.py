@@ -151,7 +151,8 @@ class Insight:
     def headline_forms(self, locale: str = "en", currency: str = "USD") -> list[str]:
         """What a headline can say of it, longest first: the sentence with its driver and what ``more``
         says; then without the closing parenthesis (the expected range); then without ``more``; then
-        without the driver. Each is whole sentences, so a headline that must be short drops a part."""
+        the driver without its own parenthesis (``(27 of 501 customers)``); then without the driver.
+        Each is whole sentences, so a headline that must be short drops a part."""
         main = _said(self.message, self.values, locale, currency)
         short = without_parenthesis(main)
         more = [_said(part.message, part.values, locale, currency) for part in self.more]
@@ -161,6 +162,7 @@ class Insight:
                 " ".join([self._with_driver(main, locale, currency), *more]),
                 " ".join([self._with_driver(short, locale, currency), *more]),
                 self._with_driver(short, locale, currency),
+                without_parenthesis(self._with_driver(short, locale, currency)),
             ]
         forms += [" ".join([main, *more]), " ".join([short, *more]), short]
         return list(dict.fromkeys(forms))

@@ -44,7 +44,8 @@ TOLERANCE = 1e-6
 @dataclass(frozen=True)
 class SegmentAggregate:
     """One segment's value and records for the period (``value``, ``n``) and the one before, and the
-    sampling variance of each value where the metric gives one (``Metric.variance``)."""
+    sampling variance of each value where the metric gives one (``Metric.variance``), and of the change
+    when the two periods share records (``change_variance``: a lifetime metric's)."""
 
     segment: str
     value: float | None
@@ -53,6 +54,7 @@ class SegmentAggregate:
     previous_n: int | None
     variance: float | None = None
     previous_variance: float | None = None
+    change_variance: float | None = None
 
 
 @dataclass(frozen=True)
@@ -195,14 +197,21 @@ def segment_aggregates(broken_down) -> list[SegmentAggregate]:
             getattr(s, "previous_n", None),
             getattr(s, "variance", None),
             getattr(s, "previous_variance", None),
+            getattr(s, "change_variance", None),
         )
         for s in broken_down.segments or []
     ]
 
 
-ADDITIVE_DRIVER = N_(
-    "%(metric)s moved %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
-)
+#: The driver, with the change's size said as an owner says it ("fell $6,308").
+DRIVER = {
+    "fell": N_(
+        "%(metric)s fell %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
+    ),
+    "rose": N_(
+        "%(metric)s rose %(change)s; %(share)s of that came from %(dimension)s %(segment)s (%(segment_change)s)."
+    ),
+}
 #: A segment that moved more than the total (the others, together, went the other way): said as what it is.
 FELL_BEYOND = N_(
     "%(metric)s fell %(change)s; %(dimension)s %(segment)s fell by more than the total (%(segment_change)s) "
@@ -215,7 +224,11 @@ ROSE_BEYOND = N_(
 #: A share above this is said as "more than the total" (it would show as 101 % or more).
 BEYOND = 1.005
 #: The total moved, a segment would explain it, but none can be told from noise (or has min_sample records).
-TOO_FEW = N_("%(metric)s moved %(change)s; too few %(records)s to tell which %(dimension)s drove it.")
+#: Said with the change's size ("fell 20.9 pts"), as an owner says it.
+TOO_FEW = {
+    "fell": N_("%(metric)s fell %(change)s; too few %(records)s to tell which %(dimension)s drove it."),
+    "rose": N_("%(metric)s rose %(change)s; too few %(records)s to tell which %(dimension)s drove it."),
+}
 DETRACTOR = N_(
     "%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of %(change)s."
 )
@@ -229,6 +242,9 @@ def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> 
     """Whether a segment's own change from ``previous`` to ``value`` stands out from sampling noise, at
     ``sds`` standard errors (two-sided 95 % by default):
 
+    - a change whose two periods share records (a lifetime metric such as CLV, ``change_variance``):
+      ``|change| > sds * sqrt(change_variance)``, the noise of the period's own records (the two
+      values are not independent samples, and their variances must not be added);
     - a count: Poisson noise (the difference of two counts has variance ``value + previous``);
     - a rate (percent): the pooled two-proportion test on its records;
     - anything whose variance the metric gives in both periods (NPS: the multinomial variance of its
@@ -240,6 +256,9 @@ def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> 
     value, previous, n, previous_n = segment.value, segment.previous, segment.n, segment.previous_n
     if value is None or previous is None:
         return False
+    if segment.change_variance is not None:
+        error = math.sqrt(max(segment.change_variance, 0.0))
+        return abs(value - previous) > sds * error if error > 0 else value != previous
     if unit == "count":
         return not within_counting_noise(value, previous, sds)
     if not n or not previous_n:
@@ -254,6 +273,16 @@ def distinguishable(unit: str, segment: SegmentAggregate, sds: float = SURE) -> 
     if unit == "points":
         return abs(value - previous) / 100 > sds * math.sqrt(1 / n + 1 / previous_n)
     return False
+
+
+def _change_variance(segment: SegmentAggregate) -> float | None:
+    """The variance of a segment's change: its own (periods sharing records), else the two periods'
+    added; None without them."""
+    if segment.change_variance is not None:
+        return max(segment.change_variance, 0.0)
+    if segment.variance is None or segment.previous_variance is None:
+        return None
+    return max(segment.variance, 0.0) + max(segment.previous_variance, 0.0)
 
 
 def speaks(segment: SegmentAggregate | None, unit: str, min_sample: int) -> bool:
@@ -321,7 +350,9 @@ class Drivers(Detector):
         insights = []
         if best is not None:
             insights.append(self._driver(evidence, *best))
-        elif unclear is not None:
+        elif unclear is not None and not self._sum_within_noise(evidence, settings["noise_sd"]):
+            # "too few orders to tell" only of a change that is itself more than noise: revenue 1.8 %
+            # down, where its orders' own noise is 3 %, is not a change to explain
             insights.append(self._too_few(evidence, *unclear))
         if worst is not None and -worst[2].share >= settings["min_share"]:
             insights.append(self._detractor(evidence, *worst))
@@ -350,6 +381,33 @@ class Drivers(Detector):
         if found.net_share < evidence.settings["min_net"]:
             return None  # the segments' moves cancel out: a wash, not a change with a driver
         return found
+
+    @staticmethod
+    def _sum_within_noise(evidence: Evidence, sds: float) -> bool:
+        """Whether an amount that is a sum (revenue) moved by less than ``sds`` standard deviations of its
+        own noise: the variance of its change is the sum of its segments' (they add up to it, and their
+        noises are independent), read from any dimension whose every segment gives one. False for a
+        mean (AOV: its segments do not add up to it) or without variances."""
+        result = evidence.result
+        if evidence.metric.unit != "currency" or result.value is None or result.previous is None:
+            return False
+        for broken_down in evidence.segments.values():
+            aggregates = segment_aggregates(broken_down) if broken_down is not None else []
+            if not aggregates or any(a.value is None or a.previous is None for a in aggregates):
+                continue
+            adds_up = all(
+                math.isclose(sum(values), total, rel_tol=1e-9, abs_tol=1e-6)
+                for values, total in (
+                    ([a.value or 0.0 for a in aggregates], result.value),
+                    ([a.previous or 0.0 for a in aggregates], result.previous),
+                )
+            )
+            variances = [_change_variance(a) for a in aggregates]
+            if adds_up and None not in variances:
+                return abs(result.value - result.previous) <= sds * math.sqrt(
+                    sum(v or 0.0 for v in variances)
+                )
+        return False
 
     def _numbers(self, evidence: Evidence, dimension: str, found: Decomposition) -> dict:
         top = int(evidence.settings["top"])
@@ -385,7 +443,7 @@ class Drivers(Detector):
         good = (result.delta > 0) == (metric.better == "higher")
         values = {
             "metric": Word(metric.title),
-            "change": Number(float(found.total_change), "change", of=metric.unit),
+            "change": Number(float(found.total_change), "size", of=metric.unit),
             "share": Number(float(top.share), "share"),
             "dimension": Word(dimension.replace("_", " ")),
             "segment": top.segment,
@@ -416,7 +474,9 @@ class Drivers(Detector):
             score=0.3 + 0.2 * min(1.0, float(top.excess)),
             period=result.period,
             # Rate and mix effects are for --details and JSON (numbers): an owner reads the segment's part.
-            message=(FELL_BEYOND if found.total_change < 0 else ROSE_BEYOND) if beyond else ADDITIVE_DRIVER,
+            message=(FELL_BEYOND if found.total_change < 0 else ROSE_BEYOND)
+            if beyond
+            else DRIVER["fell" if found.total_change < 0 else "rose"],
             values=values,
             segment=f"{dimension} = {top.segment}",
             numbers=numbers,
@@ -450,10 +510,10 @@ class Drivers(Detector):
             kind=self.kind,
             score=0.3,  # as a plain driver: what explains the change, here that nothing can be told
             period=result.period,
-            message=TOO_FEW,
+            message=TOO_FEW["rose" if found.total_change > 0 else "fell"],
             values={
                 "metric": Word(metric.title),
-                "change": Number(float(found.total_change), "change", of=metric.unit),
+                "change": Number(float(found.total_change), "size", of=metric.unit),
                 "records": Word(metric.count_noun(evidence.config)),
                 "dimension": Word(dimension.replace("_", " ")),
             },

@@ -93,7 +93,10 @@ class Forecast(Detector):
         next_label = evidence.period.shifted(-1).label
         unit = evidence.metric.unit
         score, worse = 0.2, False
-        message = N_("Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s).")
+        # How sure, in an owner's words: "80% likely between", not "80% range" (an interval's level).
+        message = N_(
+            "Forecast for %(next)s: %(metric)s %(value)s (%(level)s likely between %(low)s and %(high)s)."
+        )
         target = evidence.result.target_status.target if evidence.result.target_status else None
         if target is not None:
             from ..targets import status
@@ -101,7 +104,7 @@ class Forecast(Detector):
             if status(target, mean, evidence.metric.better).on_track is False:
                 score, worse = 0.55, True
                 message = N_(
-                    "Forecast for %(next)s: %(metric)s %(value)s (%(level)s range %(low)s to %(high)s), "
+                    "Forecast for %(next)s: %(metric)s %(value)s (%(level)s likely between %(low)s and %(high)s), "
                     "off its target."
                 )
         return [
