@@ -130,6 +130,8 @@ def year_before(period: Period) -> Period:
     """The same period one year earlier, for year-over-year comparisons (``--compare last-year``).
 
     - a week: the same ISO week number of the ISO year before; W53 (which that year never has) maps to W52;
+      a week labelled by its days (``week_start`` other than Monday) maps to the week 52 weeks before,
+      which starts on the same weekday and holds the nearest dates (one day off, two across a 29 February);
     - a month, quarter or year: the same one of the calendar year before;
     - a day: the same date a year before, 29 February mapping to 28 February;
     - a range: each end moved back one calendar year (29 February to 28 February), so a range keeps
@@ -141,7 +143,10 @@ def year_before(period: Period) -> Period:
     """
     first_day = period.start.date()
     zone = period.tz
-    if period.kind == "week":
+    if period.kind == "week" and first_day.weekday() != 0:  # a week labelled by its days
+        _check_year(first_day.year - 1, f"the year before {period.label}")
+        earlier = _whole("week", first_day - timedelta(weeks=52), zone)
+    elif period.kind == "week":
         iso = first_day.isocalendar()
         _check_year(iso.year - 1, f"the year before {period.label}")
         week = min(iso.week, date(iso.year - 1, 12, 28).isocalendar().week)

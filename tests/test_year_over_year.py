@@ -63,6 +63,31 @@ def test_a_week_a_year_before_starts_on_monday_in_the_business_timezone() -> Non
 
 
 @pytest.mark.parametrize(
+    ("now", "label", "year_before_label"),
+    [
+        # Tehran's Saturday weeks: 52 weeks back, the same weekday, the dates one day off
+        (datetime(2026, 11, 25, 12, 0), "2026-11-14..2026-11-20", "2025-11-15..2025-11-21"),
+        # across 29 February 2028: two days off
+        (datetime(2028, 3, 15, 12, 0), "2028-03-04..2028-03-10", "2027-03-06..2027-03-12"),
+    ],
+)
+def test_a_week_labelled_by_its_days_maps_to_the_week_52_weeks_before(now, label, year_before_label) -> None:
+    week = parse_period("last-week", "Asia/Tehran", now=now, week_start="saturday")
+    earlier = year_before(week)
+    assert (week.label, earlier.label, earlier.kind) == (label, year_before_label, "week")
+    assert earlier.start.weekday() == week.start.weekday() == 5 and earlier.start.tzinfo == week.start.tzinfo
+    assert parse_period(earlier.label, "Asia/Tehran").start == earlier.start  # the label reads back
+
+
+def test_this_week_labelled_by_its_days_keeps_its_elapsed_span_a_year_before() -> None:
+    now = datetime(2026, 11, 25, 12, 0)  # a Wednesday: 4 days 12 hours into Tehran's week
+    week = parse_period("this-week", "Asia/Tehran", now=now, week_start="saturday")
+    earlier = year_before(week)
+    assert earlier.label == "2025-11-22..2025-11-28" and earlier.elapsed == week.elapsed
+    assert earlier.end.replace(tzinfo=None) == datetime(2025, 11, 26, 12, 0)
+
+
+@pytest.mark.parametrize(
     ("form", "now", "label", "end"),
     [
         # this-week on Wednesday 10:30: the same 2 days 10.5 hours of the same ISO week a year before
