@@ -84,6 +84,10 @@ class Dialect:
     #: query around it reads it; False where the database merges the subquery into it and evaluates
     #: the expression at each use (MySQL/MariaDB's derived_merge).
     reuses_subquery_values: ClassVar[bool] = True
+    #: Whether a per-customer pass over a few buckets groups on the raw times of a time-typed column and
+    #: buckets each customer's aggregates afterwards (one comparison per boundary per order), rather
+    #: than computing each order's bucket (a CASE chain per order) and grouping twice.
+    buckets_after_grouping: ClassVar[bool] = False
 
     def __init__(self, timezone: ZoneInfo):
         self.timezone = timezone
@@ -309,6 +313,11 @@ class Dialect:
         return seconds
 
     # -- query shape ----------------------------------------------------------------------------
+    def grouping_key(self, column: sa.ColumnElement) -> sa.ColumnElement:
+        """A column as the key of a GROUP BY over a whole table, where the database should scan the
+        table rather than read it in key order through an index on the column."""
+        return column
+
     def once_per_row(self, rows: sa.Select, name: str) -> sa.Subquery:
         """``rows`` as a subquery whose expressions are evaluated once per row, for a GROUP BY above it."""
         return rows.subquery(name)

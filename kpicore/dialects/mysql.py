@@ -41,6 +41,9 @@ class MySQLDialect(Dialect):
     # one-pass per-customer GROUP BY read the bucket six times per order (1 M orders on MariaDB, 40 s
     # against 12.6 s for the GROUP BY (customer, bucket) grouped again).
     reuses_subquery_values = False
+    # One GROUP BY customer on the raw times, bucketed after it (1 M orders on MariaDB, timed by hand:
+    # 1.95-1.99 s against 2.94-2.98 s for the two groupings).
+    buckets_after_grouping = True
 
     @classmethod
     def engine_options(cls, url):
@@ -129,6 +132,12 @@ class MySQLDialect(Dialect):
                     cursor.execute(f"SET SESSION max_statement_time = {float(timeout)!r}")
                 else:
                     cursor.execute(f"SET SESSION max_execution_time = {int(timeout * 1000)}")
+
+    def grouping_key(self, column):
+        """``COALESCE(column)``, a value of the column's own type: grouped by the bare column, MariaDB
+        reads a large table in key order through an index on it, one lookup of the row per row
+        (``EXPLAIN``: ``range``; at 10 M orders, minutes), where a scan takes seconds."""
+        return sa.func.coalesce(column)
 
     def concurrency(self, engine):
         return MAX_CONCURRENT_QUERIES

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from ..dialects.columns import AWARE, DATE, NAIVE, TimeColumn
 from ..hookspecs import hookimpl
 from ..metric import Measure, Metric, mean_variance, percent, ratio
 from ..model import Column, Entity
@@ -111,6 +112,12 @@ def derive_customer_orders_in_buckets(source, boundaries):
     )
     customer_id, amount = t.customer_id, t.amount
     count = len(boundaries)  # buckets 0 .. count - 1 fall before the last boundary
+    if (
+        count <= ONE_PASS_BUCKETS
+        and source.dialect.buckets_after_grouping
+        and t.ordered_at.storage in (NAIVE, AWARE, DATE)
+    ):
+        return _customer_buckets_after_grouping(source, raw, t, boundaries)
     if (
         count <= ONE_PASS_BUCKETS
         and source.dialect.reuses_subquery_values
@@ -226,6 +233,58 @@ def _customer_buckets_in_one_pass(source, raw, t, boundaries):
         .subquery("customer_orders")
     )
     return per_customer, {name: per_customer.c[name] for name in ("customer_id", *CUSTOMER_ORDER_TIMES)}
+
+
+def _customer_buckets_after_grouping(source, raw, t, boundaries):
+    """``customer_orders`` in bucket space for a few buckets, where the database compares times stored
+    as times: one GROUP BY customer over the valid orders before the last boundary on the raw times,
+    the buckets taken of the customer's aggregates afterwards. The first order is the bucket of the
+    least time, the first purchase that of the least time of a purchase; the second purchase is the
+    least bucket j up to which two purchases happened (all purchases less those at or after boundary
+    j, one count per boundary but the last, which every row is before). No CASE chain per order: one
+    comparison per boundary. The key is ``Dialect.grouping_key``: MariaDB reads the orders through an
+    index on ``customer_id`` when it groups by the bare column (1 M orders, timed by hand: 1.95-1.99 s
+    against 2.94-2.98 s for the two-step grouping, docs/performance.md)."""
+    import sqlalchemy as sa
+
+    count = len(boundaries)
+    purchase = t.amount > 0
+    customer_id = source.dialect.grouping_key(t.customer_id)
+    later = [
+        sa.func.count(sa.case((sa.and_(purchase, t.ordered_at >= boundary), 1))).label(f"later_{j}")
+        for j, boundary in enumerate(boundaries[:-1])
+    ]
+    per_customer = (
+        sa.select(
+            customer_id.label("customer_id"),
+            sa.func.min(t.ordered_at.sql).label("first_at"),
+            sa.func.min(sa.case((purchase, t.ordered_at.sql))).label("first_purchase_raw"),
+            sa.func.count(sa.case((purchase, 1))).label("purchases"),
+            *later,
+        )
+        .select_from(raw.from_)
+        .where(
+            raw.columns["customer_id"].is_not(None),
+            raw.columns["amount"].is_not(None),
+            t.ordered_at.range(None, boundaries[-1]),
+        )
+        .group_by(customer_id)
+        .subquery("customer_order_times")
+    )
+    c = per_customer.c
+    storage = t.ordered_at.storage
+    up_to = [c.purchases - c[f"later_{j}"] for j in range(count - 1)] + [c.purchases]
+    derived = (
+        sa.select(
+            c.customer_id,
+            TimeColumn(source, c.first_at, storage).bucket(boundaries).label("first_order_at"),
+            TimeColumn(source, c.first_purchase_raw, storage).bucket(boundaries).label("first_purchase_at"),
+            sa.case(*((n >= 2, j) for j, n in enumerate(up_to))).label("second_purchase_at"),
+        )
+        .select_from(per_customer)
+        .subquery("customer_orders")
+    )
+    return derived, {name: derived.c[name] for name in ("customer_id", *CUSTOMER_ORDER_TIMES)}
 
 
 def _customer_buckets_in_one_sort(source, raw, t, boundaries):
