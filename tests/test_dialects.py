@@ -291,6 +291,64 @@ def test_mysql_zero_dates_and_text_that_is_not_a_time_fall_in_no_period(database
         source.close()
 
 
+#: (customer, time, amount) around 2026-W44 and the week before (START - 7 days): "a"'s second purchase
+#: is exactly at the start, "b"'s in the week before, "7" and "007" are two customers with one purchase
+#: each (text ids: a numeric grouping key would merge them), "c" only refunds and a zero amount, "d"'s
+#: second order is exactly at the end.
+REPEATS = [
+    ("a", START - dt.timedelta(days=10), 5.0),
+    ("a", START - dt.timedelta(days=8), -5.0),
+    ("a", START, 3.0),
+    ("b", START - dt.timedelta(days=2), 4.0),
+    ("b", START - dt.timedelta(seconds=1), 6.0),
+    ("7", START - dt.timedelta(days=10), 1.0),
+    ("007", START + dt.timedelta(days=1), 2.0),
+    ("c", START - dt.timedelta(days=3), -3.0),
+    ("c", START + dt.timedelta(hours=1), 0.0),
+    ("d", END - dt.timedelta(seconds=1), 7.0),
+    ("d", END, 9.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "column_type", "form"),
+    [
+        ("timestamp", mysql.TIMESTAMP(fsp=6), FORMS["utc_naive"]),
+        ("datetime", mysql.DATETIME(fsp=6), FORMS["naive"]),
+        ("date", sa.Date(), lambda m: _local(m).date()),
+    ],
+    ids=["timestamp", "datetime", "date"],
+)
+def test_mysql_lifetime_buckets_of_each_time_type_with_text_customer_ids(database, kind, column_type, form):
+    """The per-customer pass of a period and the one before (grouped once on the raw times, bucketed
+    after) against the hand count, and against the trend's pass (buckets per order, grouped twice)."""
+    db = database("mysql")
+    rows = [
+        {"order_id": i, "customer_id": customer, "ordered_at": form(moment), "amount": amount}
+        for i, (customer, moment, amount) in enumerate(REPEATS)
+    ]
+    db.write(
+        "orders",
+        {
+            "order_id": sa.Integer(),
+            "customer_id": sa.String(10),
+            "ordered_at": column_type,
+            "amount": sa.Float(),
+        },
+        rows,
+    )
+    source = db.open()
+    try:
+        metrics = select_metrics(["repeat_purchase_rate"], db.registry)
+        (plain,) = compute(metrics, PERIOD, source)
+        # Purchasers before the end: a, b, 7, 007, d; repeaters: a, b. Before the start: a, b, 7; b.
+        assert plain.value == pytest.approx(40) and plain.previous == pytest.approx(100 / 3)  # percent
+        (trend,) = compute(metrics, PERIOD, source, trend=13)
+        assert (trend.value, trend.previous) == (plain.value, plain.previous)
+    finally:
+        source.close()
+
+
 # -- the hook ---------------------------------------------------------------------------------------
 class _MadeUpSQLAlchemyDialect(SQLiteDialect_pysqlite):
     """A SQLAlchemy dialect for a database kpicore has never heard of (SQLite underneath)."""
