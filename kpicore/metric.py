@@ -269,6 +269,15 @@ class Metric:
         return f"<Metric {self.name}>"
 
 
+def _slope(metric: Metric, m: Values, name: str, x: float) -> float | None:
+    """d value / d measure ``name`` at ``x``, by central differences; None where the value is undefined."""
+    step = 1e-6 * max(1.0, abs(x))
+    up, down = metric.value(m.replaced(name, x + step)), metric.value(m.replaced(name, x - step))
+    if up is None or down is None:
+        return None
+    return (up - down) / (2 * step)
+
+
 def delta_variance(metric: Metric, m: Values) -> float | None:
     """``metric.variance``'s default: sum over measures of (d value / d measure)^2 x the measure's variance,
     the derivatives by central differences."""
@@ -280,11 +289,9 @@ def delta_variance(metric: Metric, m: Values) -> float | None:
         x = m.get(name)
         if x is None or measure.warn or measure.note:
             continue
-        step = 1e-6 * max(1.0, abs(x))
-        up, down = metric.value(m.replaced(name, x + step)), metric.value(m.replaced(name, x - step))
-        if up is None or down is None:
+        slope = _slope(metric, m, name, x)
+        if slope is None:
             return None
-        slope = (up - down) / (2 * step)
         if abs(slope) <= 1e-9 * max(1.0, abs(value)):
             continue  # the value does not depend on it
         if measure.aggregate in ("count", "count_distinct"):
@@ -314,11 +321,9 @@ def change_variance(metric: Metric, m: Values, before: Values) -> float | None:
         x, x_before = m.get(name), before.get(name)
         if x is None or measure.warn or measure.note:
             continue
-        step = 1e-6 * max(1.0, abs(x))
-        up, down = metric.value(m.replaced(name, x + step)), metric.value(m.replaced(name, x - step))
-        if up is None or down is None:
+        slope = _slope(metric, m, name, x)
+        if slope is None:
             return None
-        slope = (up - down) / (2 * step)
         if abs(slope) <= 1e-9 * max(1.0, abs(value)):
             continue  # the value does not depend on it
         if measure.window == "all":

@@ -11,31 +11,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_run_sqlite_agrees(tmp_path):
+def run_benchmark(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """``benchmarks/run.py`` with ``args``, as a user runs it from the checkout."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    results = tmp_path / "results.jsonl"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "run.py"),
-            "--scale",
-            "2000",
-            "--source",
-            "sqlite",
-            "--repeat",
-            "1",
-            "--baseline-metrics",
-            "all",
-            "--out",
-            str(tmp_path),
-            "--results",
-            str(results),
-        ],
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), *args],
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,
+        timeout=timeout,
         check=False,
+    )
+
+
+def test_run_sqlite_agrees(tmp_path):
+    results = tmp_path / "results.jsonl"
+    completed = run_benchmark(
+        "--scale",
+        "2000",
+        "--source",
+        "sqlite",
+        "--repeat",
+        "1",
+        "--baseline-metrics",
+        "all",
+        "--out",
+        str(tmp_path),
+        "--results",
+        str(results),
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "agreement: all three agree" in completed.stdout
@@ -87,29 +90,20 @@ def test_run_sqlite_agrees(tmp_path):
 
 
 def test_unreachable_postgres_is_one_line_without_the_password(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "run.py"),
-            "--scale",
-            "2000",
-            "--source",
-            "postgresql",
-            "--pg-url",
-            "postgresql://postgres:s3cret@127.0.0.1:1/test",
-            "--repeat",
-            "1",
-            "--out",
-            str(tmp_path),
-            "--results",
-            str(tmp_path / "results.jsonl"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
+    completed = run_benchmark(
+        "--scale",
+        "2000",
+        "--source",
+        "postgresql",
+        "--pg-url",
+        "postgresql://postgres:s3cret@127.0.0.1:1/test",
+        "--repeat",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--results",
+        str(tmp_path / "results.jsonl"),
         timeout=120,
-        check=False,
     )
     assert completed.returncode == 1
     (line,) = completed.stderr.strip().splitlines()
@@ -121,36 +115,26 @@ def test_unreachable_postgres_is_one_line_without_the_password(tmp_path):
 
 
 def test_run_without_pandas_warm_and_interleaved_compares_kpicore_with_the_floor(tmp_path):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     results = tmp_path / "results.jsonl"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "run.py"),
-            "--scale",
-            "2000",
-            "--source",
-            "sqlite",
-            "--layout",
-            "tidy",
-            "--case",
-            "plain",
-            "--repeat",
-            "2",
-            "--interleave",
-            "--skip-pandas",
-            "--warm-up",
-            "1",
-            "--out",
-            str(tmp_path),
-            "--results",
-            str(results),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
+    completed = run_benchmark(
+        "--scale",
+        "2000",
+        "--source",
+        "sqlite",
+        "--layout",
+        "tidy",
+        "--case",
+        "plain",
+        "--repeat",
+        "2",
+        "--interleave",
+        "--skip-pandas",
+        "--warm-up",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--results",
+        str(results),
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "agreement: kpicore and the SQL floor agree on value and previous of" in completed.stdout

@@ -279,6 +279,26 @@ def test_changed_older_rows_and_settings_recompute_everything(tmp_path):
         harness.close()
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_older_row_changed_as_the_cutoff_moves_recomputes_everything(backend, tmp_path):
+    """The check of the older rows when the run also adds a week (on PostgreSQL both fingerprints come
+    from one scan): an unchanged store increments, a changed older amount recomputes everything."""
+    harness = KpiHarness(tmp_path, backend)
+    try:
+        rows = [order(1, 1, 40, 10.0), order(2, 2, 30, 12.0), order(3, 1, 17, 5.0), order(4, 3, 10, 6.0)]
+        scenario = Scenario(harness, rows, tmp_path)
+        assert check(scenario, END - dt.timedelta(days=14)) == "full"
+        assert check(scenario, END - dt.timedelta(days=7)) == "increment"
+        rows[1]["amount"] = 12.5  # older than both cutoffs
+        rows.append(order(5, 3, 2, 7.0))
+        scenario.rewrite(rows)
+        refresh = scenario.provider(END)
+        scenario.results("last-week", END, refresh)
+        assert refresh.last_refresh.kind == "full" and "fingerprint" in refresh.last_refresh.reason
+    finally:
+        harness.close()
+
+
 def test_kpi_answers_ended_windows_again_until_the_next_check(tmp_path):
     """`/kpi` (a provider that checks at most once an interval) answers the windows that have ended from
     the totals of its first call until the next check."""

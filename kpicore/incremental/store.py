@@ -157,13 +157,16 @@ def refresh(
     if not reason and old_cutoff is not None and (cutoff - old_cutoff).days > MAX_INCREMENT_DAYS:
         reason = "the last run was too long ago"
     if not reason:
-        older = _fingerprint(source, None, old_cutoff)
+        if cutoff != old_cutoff and source.engine.dialect.name in sql.ONE_SCAN:
+            older, added = _fingerprints(source, old_cutoff, cutoff)
+        else:
+            older, added = _fingerprint(source, None, old_cutoff), {}
         if not _same_months(older, _stored_months(engine)):
             reason = "older orders changed (the fingerprint moved)"
         elif cutoff == old_cutoff:
             return Refresh("none", "up to date", time.perf_counter() - started)
         else:
-            added = _fingerprint(source, old_cutoff, cutoff)
+            added = added or _fingerprint(source, old_cutoff, cutoff)
             _increment(source, engine, stored, old_cutoff, cutoff, _merged(older, added), now)
             return Refresh("increment", "", time.perf_counter() - started)
     _full(source, engine, fingerprint, cutoff, now)
@@ -183,6 +186,29 @@ def _fingerprint(source, start, end) -> dict:
     for row in source.execute(sql.fingerprint_query(source, start, end)):
         found[sql.ALL] = (int(row.orders), float(row.amount), int(row.purchases), int(row.hash))
     return found
+
+
+def _fingerprints(source, split, end) -> tuple[dict, dict]:
+    """The fingerprints of the rows before ``split`` and of those in [split, end), from one scan: the
+    sums of every row before ``end`` less those of the rows from ``split`` on (the amount subtracted as
+    the database gives it, exactly for a decimal)."""
+    older: dict = {}
+    added: dict = {}
+    for row in source.execute(sql.fingerprint_query(source, None, end, split)):
+        amount = (row.amount or 0) - (row.added_amount or 0)
+        older[sql.ALL] = (
+            int(row.orders) - int(row.added_orders),
+            float(amount),
+            int(row.purchases) - int(row.added_purchases),
+            int(row.hash) - int(row.added_hash),
+        )
+        added[sql.ALL] = (
+            int(row.added_orders),
+            float(row.added_amount),
+            int(row.added_purchases),
+            int(row.added_hash),
+        )
+    return older, added
 
 
 def _merged(older: dict, added: dict) -> dict:
