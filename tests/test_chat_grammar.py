@@ -495,6 +495,19 @@ def test_no_input_raises_anything_but_command_error(text):
     check_parse(text, VOCABULARY, parsed_or_error(text))
 
 
+@pytest.mark.parametrize(
+    "text", ["0!TO!0", "nps 0 to 0", "nps from 2026-11-31 to 2026-12-05", "nps 5 until x"]
+)
+def test_a_range_that_does_not_read_is_quoted_as_asked(text):
+    """The error of a range speaks of the words asked (``0 to 0``), never of the form made of them
+    (``0..0``), and passes the grammar's oracle (found by hypothesis: '0!TO!0')."""
+    error = parsed_or_error(text)
+    assert isinstance(error, CommandError), error
+    assert not re.search(r"'[^']*\.\.[^']*'", str(error)), str(error)  # no quoted range form
+    assert str(error).count("2026-11-01..2026-11-15") == 1, str(error)  # the examples once, not twice
+    check_parse(text, VOCABULARY, error)
+
+
 PERIOD_PHRASES = {
     "last week": "2026-W48",
     "this month": "2026-12",

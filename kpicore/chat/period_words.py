@@ -89,6 +89,7 @@ _PERIOD_STARTS = (
 _QUARTER = re.compile(r"q([1-4])")
 _WEEK_NUMBER = re.compile(r"w(?:eek)?(\d{1,2})")
 _YEAR = re.compile(r"\d{4}")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _UNIT_DAYS = {"day": 1, "days": 1, "week": 7, "weeks": 7}
 
 
@@ -208,10 +209,22 @@ def _read_period(words: list[str], zone: ZoneInfo, now: datetime) -> tuple[Perio
         label = f"{words[2]}-W{int(words[1]):02d}" if words[0] == "week" else f"{words[2]}-Q{words[1]}"
         return _labelled(label, zone, now)
     if len(words) == 3 and words[1] in ("to", "until", "through"):
-        return _labelled(f"{words[0]}..{words[2]}", zone, now)
+        return _range(words[0], words[2], phrase, zone, now)
     if len(words) == 4 and words[0] == "from" and words[2] in ("to", "until", "through"):
-        return _labelled(f"{words[1]}..{words[3]}", zone, now)
+        return _range(words[1], words[3], phrase, zone, now)
     raise CommandError(f"can't read the period {phrase!r}", kind="period")
+
+
+def _range(first: str, last: str, phrase: str, zone: ZoneInfo, now: datetime) -> tuple[Period, str]:
+    """The days ``first`` to ``last`` (``first..last``); an error speaks of the words asked, ``phrase``,
+    never of the range form made of them."""
+    if not (_DAY.fullmatch(first) and _DAY.fullmatch(last)):
+        raise CommandError(f"can't read the period {phrase!r}", kind="period")  # no days to range over
+    form = f"{first}..{last}"
+    try:
+        return _labelled(form, zone, now)
+    except CommandError as error:
+        raise CommandError(str(error).replace(form, phrase), kind=error.kind) from None
 
 
 def _labelled(form: str, zone: ZoneInfo, now: datetime) -> tuple[Period, str]:

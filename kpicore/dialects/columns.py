@@ -67,6 +67,15 @@ class TimeColumn:
         self.parsed = parsed
         self.unparsed = unparsed
 
+    @property
+    def typed(self) -> bool:
+        """Stored as a SQL time or date type (not text, not a bucket): compares as stored."""
+        return self.storage in (NAIVE, AWARE, DATE)
+
+    def of(self, sql: sa.ColumnElement) -> TimeColumn:
+        """A time column of the same storage over ``sql`` (``min(ordered_at)``, say), to compare or bucket."""
+        return TimeColumn(self.source, sql, self.storage)
+
     def _compare(self, op: str, other):
         if self.storage == BUCKET:
             raise TypeError("a bucket-space time column only groups, it does not compare")

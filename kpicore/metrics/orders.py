@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ..dialects.columns import AWARE, DATE, NAIVE, TimeColumn
 from ..hookspecs import hookimpl
 from ..metric import Measure, Metric, mean_variance, percent, ratio
 from ..model import Column, Entity
@@ -112,11 +111,7 @@ def derive_customer_orders_in_buckets(source, boundaries):
     )
     customer_id, amount = t.customer_id, t.amount
     count = len(boundaries)  # buckets 0 .. count - 1 fall before the last boundary
-    if (
-        count <= ONE_PASS_BUCKETS
-        and source.dialect.buckets_after_grouping
-        and t.ordered_at.storage in (NAIVE, AWARE, DATE)
-    ):
+    if count <= ONE_PASS_BUCKETS and source.dialect.buckets_after_grouping and t.ordered_at.typed:
         return _customer_buckets_after_grouping(source, raw, t, boundaries)
     if (
         count <= ONE_PASS_BUCKETS
@@ -272,13 +267,12 @@ def _customer_buckets_after_grouping(source, raw, t, boundaries):
         .subquery("customer_order_times")
     )
     c = per_customer.c
-    storage = t.ordered_at.storage
     up_to = [c.purchases - c[f"later_{j}"] for j in range(count - 1)] + [c.purchases]
     derived = (
         sa.select(
             c.customer_id,
-            TimeColumn(source, c.first_at, storage).bucket(boundaries).label("first_order_at"),
-            TimeColumn(source, c.first_purchase_raw, storage).bucket(boundaries).label("first_purchase_at"),
+            t.ordered_at.of(c.first_at).bucket(boundaries).label("first_order_at"),
+            t.ordered_at.of(c.first_purchase_raw).bucket(boundaries).label("first_purchase_at"),
             sa.case(*((n >= 2, j) for j, n in enumerate(up_to))).label("second_purchase_at"),
         )
         .select_from(per_customer)
