@@ -269,13 +269,23 @@ class Metric:
         return f"<Metric {self.name}>"
 
 
-def _slope(metric: Metric, m: Values, name: str, x: float) -> float | None:
-    """d value / d measure ``name`` at ``x``, by central differences; None where the value is undefined."""
-    step = 1e-6 * max(1.0, abs(x))
-    up, down = metric.value(m.replaced(name, x + step)), metric.value(m.replaced(name, x - step))
-    if up is None or down is None:
-        return None
-    return (up - down) / (2 * step)
+def _slopes(metric: Metric, m: Values, value: float) -> list[tuple[str, Measure, float, float]] | None:
+    """(name, measure, its value, d value / d measure) of every measure the value depends on, the slopes
+    by central differences; a measure with no value, a warning or a note is left out. None where the
+    value is undefined beside a measure's value."""
+    slopes = []
+    for name, measure in metric.resolved_measures(m.config).items():
+        x = m.get(name)
+        if x is None or measure.warn or measure.note:
+            continue
+        step = 1e-6 * max(1.0, abs(x))
+        up, down = metric.value(m.replaced(name, x + step)), metric.value(m.replaced(name, x - step))
+        if up is None or down is None:
+            return None
+        slope = (up - down) / (2 * step)
+        if abs(slope) > 1e-9 * max(1.0, abs(value)):  # else the value does not depend on it
+            slopes.append((name, measure, x, slope))
+    return slopes
 
 
 def delta_variance(metric: Metric, m: Values) -> float | None:
@@ -284,16 +294,11 @@ def delta_variance(metric: Metric, m: Values) -> float | None:
     value = metric.value(m)
     if value is None:
         return None
+    slopes = _slopes(metric, m, value)
+    if slopes is None:
+        return None
     total = 0.0
-    for name, measure in metric.resolved_measures(m.config).items():
-        x = m.get(name)
-        if x is None or measure.warn or measure.note:
-            continue
-        slope = _slope(metric, m, name, x)
-        if slope is None:
-            return None
-        if abs(slope) <= 1e-9 * max(1.0, abs(value)):
-            continue  # the value does not depend on it
+    for name, measure, x, slope in slopes:
         if measure.aggregate in ("count", "count_distinct"):
             spread = max(x, 0.0)
         elif measure.aggregate == "sum" and m.squares_of(name) is not None:
@@ -316,16 +321,12 @@ def change_variance(metric: Metric, m: Values, before: Values) -> float | None:
     value = metric.value(m)
     if value is None or metric.value(before) is None:
         return None
+    slopes = _slopes(metric, m, value)
+    if slopes is None:
+        return None
     total = 0.0
-    for name, measure in metric.resolved_measures(m.config).items():
-        x, x_before = m.get(name), before.get(name)
-        if x is None or measure.warn or measure.note:
-            continue
-        slope = _slope(metric, m, name, x)
-        if slope is None:
-            return None
-        if abs(slope) <= 1e-9 * max(1.0, abs(value)):
-            continue  # the value does not depend on it
+    for name, measure, x, slope in slopes:
+        x_before = before.get(name)
         if measure.window == "all":
             continue  # the same records in both periods: no change of its own
         if measure.window != "before_end" or x_before is None:
