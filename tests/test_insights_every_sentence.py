@@ -11,6 +11,7 @@ import pytest
 
 from kpicore.digest.headline import Attention, Headline, graphemes
 from kpicore.insights.base import Insight, Noun, Number, Span, Word
+from tests.support.bidi import outside_isolates
 
 INSIGHTS = Path(__file__).resolve().parent.parent / "kpicore" / "insights"
 LOCALES = {"en": "USD", "ml_IN": "INR", "bn_BD": "BDT", "fa_IR": "IRR", "ig_NG": "NGN"}
@@ -68,15 +69,7 @@ def values_for(message: str, unit: str) -> dict:
 
 def unisolated(text: str) -> list[str]:
     """Digits and signs of ``text`` outside every bidi isolate (U+2066..U+2068 ... U+2069)."""
-    depth, outside = 0, []
-    for char in text:
-        if char in "\u2066\u2067\u2068":
-            depth += 1
-        elif char == "\u2069":
-            depth -= 1
-        elif depth == 0 and (char.isdigit() or char in "+-−%"):
-            outside.append(char)
-    return outside
+    return [char for char in outside_isolates(text) if char.isdigit() or char in "+-−%"]
 
 
 def said(message: str, unit: str, locale: str) -> list[str]:

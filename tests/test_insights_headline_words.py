@@ -14,6 +14,7 @@ from kpicore.insights.explained import with_drivers
 from kpicore.insights.money import MONTH_DAYS, revenue_at_risk
 from kpicore.insights.unusual import RECORD
 from kpicore.results import MetricResult, Segment
+from tests.support.bidi import outside_isolates
 
 DIGEST = """
 timezone = "UTC"
@@ -32,15 +33,7 @@ LOCALES = ["en", "ml_IN", "bn_BD", "fa_IR", "ig_NG"]
 
 def unisolated_digits(text: str) -> list[str]:
     """The digits of ``text`` outside every bidi isolate (U+2066..U+2068 ... U+2069)."""
-    depth, outside = 0, []
-    for char in text:
-        if char in "\u2066\u2067\u2068":
-            depth += 1
-        elif char == "\u2069":
-            depth -= 1
-        elif depth == 0 and char.isdigit():
-            outside.append(char)
-    return outside
+    return [char for char in outside_isolates(text) if char.isdigit()]
 
 
 def render(run_kpi, tmp_path, demo_database, locale: str, fmt: str) -> str:
@@ -272,14 +265,7 @@ def test_the_demo_churn_surge_says_its_revenue_at_risk_from_the_same_aggregates(
 def unisolated_signs(text: str) -> list[str]:
     """Signs (+, -, −) next to a digit outside every bidi isolate: what the bidi algorithm reverses in
     right-to-left text (``2.3+``); digits alone keep their order."""
-    depth, outside = 0, []
-    for char in text:
-        if char in "\u2066\u2067\u2068":
-            depth += 1
-        elif char == "\u2069":
-            depth -= 1
-        outside.append(char if depth == 0 else " ")
-    plain = "".join(outside)
+    plain = outside_isolates(text)
     return re.findall(r"[+\-−]\d|\d[+\-−](?!\d)", plain)
 
 
