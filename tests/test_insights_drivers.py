@@ -240,6 +240,18 @@ def test_the_detector_reports_a_detractor_and_says_nothing_without_a_clear_drive
     )
     assert detractor.segment == "channel = seo" and detractor.numbers["role"] == "detractor"
     assert detractor.needs_attention is False  # seo rose: good news
+    # in an owner's words: the total's direction, then the segment that pulled the other way (not "moved")
+    assert detractor.text == "Revenue fell $2,000.00 overall, but channel seo pulled it up $2,000.00."
+    rising = [agg("ads", 14000.0, 60, 10000.0, 100), agg("seo", 8000.0, 90, 10000.0, 95)]
+    revenue = _Metric("revenue", "Revenue", "currency", "higher")
+    up = _evidence(
+        revenue,
+        _result(revenue, 22000.0, 20000.0),
+        {"channel": _result(revenue, 22000.0, 20000.0, _as_segments(without_noise(rising)), "channel")},
+    )
+    _driver, against = Drivers().detect(up)
+    assert against.text == "Revenue rose $2,000.00 overall, but channel seo pulled it down $2,000.00."
+    assert against.needs_attention is True  # seo fell: worth a look
     # every segment moved alike: no driver, and no detractor
     even = [agg("ads", 9000.0, 60, 10000.0, 100), agg("seo", 9000.0, 90, 10000.0, 95)]
     assert Drivers().detect(_revenue_by_channel(even)) == []

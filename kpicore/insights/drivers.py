@@ -229,9 +229,16 @@ TOO_FEW = {
     "fell": N_("%(metric)s fell %(change)s; too few %(records)s to tell which %(dimension)s drove it."),
     "rose": N_("%(metric)s rose %(change)s; too few %(records)s to tell which %(dimension)s drove it."),
 }
-DETRACTOR = N_(
-    "%(dimension)s %(segment)s moved %(metric)s %(segment_change)s, against its overall change of %(change)s."
-)
+#: A segment that pulled the other way, said with the total's direction and both sizes (its share of
+#: the total's change is negative).
+DETRACTOR = {
+    "fell": N_(
+        "%(metric)s fell %(change)s overall, but %(dimension)s %(segment)s pulled it up %(segment_change)s."
+    ),
+    "rose": N_(
+        "%(metric)s rose %(change)s overall, but %(dimension)s %(segment)s pulled it down %(segment_change)s."
+    ),
+}
 
 
 #: How sure a segment's own change must be before it is named (two-sided 95 %: 1.96 standard errors).
@@ -527,10 +534,10 @@ class Drivers(Detector):
         metric, result = evidence.metric, evidence.result
         values = {
             "metric": Word(metric.title),
-            "change": Number(float(found.total_change), "change", of=metric.unit),
+            "change": Number(float(found.total_change), "size", of=metric.unit),
             "dimension": Word(dimension.replace("_", " ")),
             "segment": against.segment,
-            "segment_change": Number(float(against.change), "change", of=metric.unit),
+            "segment_change": Number(float(against.change), "size", of=metric.unit),
         }
         numbers = self._numbers(evidence, dimension, found)
         numbers.update({"role": "detractor", "segment": against.segment, "share": float(against.share)})
@@ -540,7 +547,7 @@ class Drivers(Detector):
             kind=self.kind,
             score=0.25 + 0.1 * min(1.0, -float(against.share)),
             period=result.period,
-            message=DETRACTOR,
+            message=DETRACTOR["rose" if found.total_change > 0 else "fell"],
             values=values,
             segment=f"{dimension} = {against.segment}",
             numbers=numbers,
