@@ -529,3 +529,22 @@ def test_a_well_formed_question_is_a_metric_request(metrics, period, extra):
     assert isinstance(request, MetricRequest)
     assert list(request.metrics) == metrics and request.period.label == PERIOD_PHRASES[period]
     assert request.by == ("region" if extra == " by region" else None)
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("nps 2026-12-05 to 2026-11-01", "ends before it starts: write the earlier day first"),
+        ("nps from 2026-12-05 until 2026-11-01 by region", "ends before it starts"),
+        ("revenue last 400 days", "ask for 1 to 366 days"),
+        ("nps q5", "try last week"),
+    ],
+)
+def test_a_period_that_reads_but_cannot_be_is_said_as_such_not_read_shorter(text, why):
+    """A reversed range is one period that cannot be, not the day ``2026-12-05`` followed by an unknown
+    metric ``to``: the error says what is wrong with the words asked."""
+    error = parsed_or_error(text)
+    assert isinstance(error, CommandError), error
+    assert why in str(error) and "unknown metric" not in str(error), str(error)
+    assert str(error).count("2026-11-01..2026-11-15") == 1, str(error)  # the examples once, not twice
+    check_parse(text, VOCABULARY, error)

@@ -133,8 +133,11 @@ def _period_phrase(words, i, zone, now) -> tuple[tuple[Period, str], int]:
             return _read_period(words[i:stop], zone, now), stop
         except CommandError as error:
             first_error = first_error or error
+            if error.kind == "period-range":
+                break  # the words read as a period that cannot be: say so, never a shorter reading of them
     phrase = " ".join(words[i:end]) or words[i]
-    detail = f" ({first_error})" if first_error and first_error.kind == "period-range" else ""
+    known = first_error and first_error.kind == "period-range" and not str(first_error).startswith("unknown")
+    detail = f" ({first_error})" if known else ""  # an unknown word's own list of forms would say them twice
     raise CommandError(
         f"can't read the period {phrase!r}{detail}; try {', '.join(PERIOD_EXAMPLES)}", kind="period"
     )
