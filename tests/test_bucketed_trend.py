@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
+from kpicore import Measure, Metric, hookimpl
 from kpicore.compute import compute, plain_queries, select_metrics
 from kpicore.config import SourceConfig
 from kpicore.connectors import open_source
@@ -169,3 +170,66 @@ def test_lifetime_buckets_past_an_integers_bits(demo_db):
     for key, value in per_window.items():
         assert bucketed[key] == (None if value is None else pytest.approx(value, rel=1e-9)), key
     assert sum(value is not None for value in bucketed.values()) > 100
+
+
+class Buyers(Metric):
+    """Distinct customers with a purchase in the period; those with an undated order warned."""
+
+    name = "buyers"
+    title = "Buyers"
+    description = "Distinct customers with an order of a positive amount in the period."
+    unit = "count"
+    better = "higher"
+    entity = "orders"
+    time = "ordered_at"
+    measures = {
+        "buyers": Measure.count_distinct("customer_id", where=lambda t: t.amount > 0),
+        "undated": Measure.count_distinct(
+            "customer_id", window="missing", warn="customers with undated orders"
+        ),
+    }
+
+    def value(self, m):
+        return m.buyers
+
+
+class BuyersPlugin:
+    @hookimpl
+    def register_metrics(self, register):
+        register(Buyers())
+
+
+@pytest.mark.parametrize(
+    "period, now",
+    [("2026-W47", None), ("2026-11", None), ("this-week", datetime(2026, 11, 25, 13, 30, tzinfo=UTC))],
+)
+def test_a_distinct_count_is_bucketed_where_each_window_is_one_bucket(demo_db, period, now):
+    """A distinct count does not add up over buckets: per bucket of a trend whose windows are each one
+    bucket (weeks, months, to-date weeks), it is each window's own, and equals one CASE per window."""
+    plugins = new_plugin_manager(load_entry_points=False)
+    plugins.manager.register(BuyersPlugin())
+    registry = build_registry(plugins)
+    metrics = select_metrics(["buyers", "aov"], registry)  # a distinct count beside a plain sum
+    the_period = parse_period(period, "Europe/Berlin", now=now)
+
+    def run():
+        source = open_source(str(demo_db), SourceConfig(timezone="Europe/Berlin"), registry)
+        executed = []
+        sa.event.listen(source.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+        try:
+            return results_as_numbers(compute(metrics, the_period, source, trend=6)), executed
+        finally:
+            source.close()
+
+    bucketed, sql = run()
+    assert any("count(DISTINCT" in q and "bucket_rows" in q and "GROUP BY" in q for q in sql), sql
+    with plain_queries():
+        per_window, _ = run()
+    assert bucketed.keys() == per_window.keys()
+    for key, value in per_window.items():
+        assert bucketed[key] == (None if value is None else pytest.approx(value, rel=1e-9)), key
+    trend = [
+        value for (metric, what), value in bucketed.items() if metric == "buyers" and what.startswith("trend")
+    ]
+    assert len(trend) == 6 and len(set(trend)) > 1, trend  # real counts that differ, not one repeated
+    assert bucketed[("buyers", "customers with undated orders")] == 1  # the edge rows' undated order

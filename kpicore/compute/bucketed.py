@@ -21,19 +21,36 @@ BUCKETED_AGGREGATES = ("count", "sum", "min", "max")
 NULL_BUCKET = -1
 
 
-def bucketable(measure: Measure) -> bool:
+def bucketable(measure: Measure, windows: list[Period] | None = None) -> bool:
     """True when one GROUP BY on a bucket of the measure's time column gives it for every window.
 
     That holds when the period only bounds the time column (window "in" or "before_end") or the
     measure counts records with no time (window "missing": the NULL bucket), and the filter and
-    value are the same for every period (``lambda t: ...``), for aggregates that add up.
+    value are the same for every period (``lambda t: ...``), for aggregates that add up. A distinct
+    count does not add up over buckets, so it is bucketed only where each of ``windows`` is one
+    bucket (a trend of weeks and the weeks it compares with): its value is that bucket's.
     """
-    return (
+    plain = (
         measure.time is not None
         and measure.window in ("in", "before_end", "missing")
-        and measure.aggregate in BUCKETED_AGGREGATES
         and not takes_period(measure.where)
         and not takes_period(measure.of)
+    )
+    if measure.aggregate == "count_distinct":
+        return (
+            plain
+            and measure.window in ("in", "missing")
+            and windows is not None
+            and _one_bucket_each(windows)
+        )
+    return plain and measure.aggregate in BUCKETED_AGGREGATES
+
+
+def _one_bucket_each(windows: list[Period]) -> bool:
+    """Whether no window boundary falls inside a window: each window is then exactly one bucket."""
+    boundaries = window_boundaries(windows)
+    return all(
+        _boundary_index(boundaries, w.end) - _boundary_index(boundaries, w.start) == 1 for w in windows
     )
 
 
@@ -74,7 +91,10 @@ class BucketQuery:
                 wanted = range(start if measure.window == "in" else 0, last + 1)
             parts = [_number(row._mapping[f"b_{i}"]) for row in rows if row._mapping[key] in wanted]
             parts = [part for part in parts if part is not None]
-            if measure.aggregate in ("count", "sum"):
+            if measure.aggregate == "count_distinct":
+                assert len(wanted) == 1, "a distinct count is bucketed only where its window is one bucket"
+                values[measure] = parts[0] if parts else 0
+            elif measure.aggregate in ("count", "sum"):
                 values[measure] = sum(parts) if parts else 0
             else:
                 values[measure] = (min if measure.aggregate == "min" else max)(parts) if parts else None
@@ -95,13 +115,19 @@ def bucket_queries(
     """
     boundaries = window_boundaries(windows)
     derived = [m for m in measures if _in_derived_buckets(source, entity, m)]
-    rest = [m for m in measures if m not in derived]
+    # A distinct count is per bucket of its own time column: the GROUP BY of the others is over the
+    # tuple of every time column's bucket, whose groups a distinct count cannot be combined across.
+    distinct = [m for m in measures if m.aggregate == "count_distinct" and m not in derived]
+    rest = [m for m in measures if m not in derived and m not in distinct]
     queries = []
     if derived:
         relation = source.bucketed_relation(entity, boundaries)
         queries.append(_bucket_query(source, relation, derived, boundaries, prefilter=False))
     if rest:
         queries.append(_bucket_query(source, source.relation(entity), rest, boundaries, prefilter=True))
+    for time in dict.fromkeys(m.time for m in distinct):
+        of_time = [m for m in distinct if m.time == time]
+        queries.append(_bucket_query(source, source.relation(entity), of_time, boundaries, prefilter=True))
     return queries
 
 

@@ -23,7 +23,7 @@ def entity_queries(source: Source, entity: str, measures: list[Measure], windows
     """
     queries = []
     if len(windows) > 1 and _SHORTCUTS.get()[0]:
-        bucketed = [m for m in measures if bucketable(m)]
+        bucketed = [m for m in measures if bucketable(m, windows)]
         for query in bucket_queries(source, entity, bucketed, windows):
             queries.append(
                 (query.statement, lambda rows, w, window, query=query: query.window_values(rows, window))
