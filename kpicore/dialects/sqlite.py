@@ -143,6 +143,8 @@ class SQLiteDialect(Dialect):
     def compare(self, column, op, bound):
         compare = OPS[op]
         if column.storage == DATE_TEXT:  # text that is not a date ('2026-13-45') is in no period
+            if column.parsed is not None:  # checked once per row: the text where it is a date, else NULL
+                return compare(column.parsed, date_bound(bound).isoformat())
             return sa.and_(compare(column.sql, date_bound(bound).isoformat()), self.parses(column))
         if column.storage != TEXT:
             return super().compare(column, op, bound)
@@ -169,10 +171,7 @@ class SQLiteDialect(Dialect):
 
     def parses(self, column):
         if column.storage == DATE_TEXT:
-            # With a modifier, date() carries '2026-02-30' over to March 2nd: a valid date is its own date().
-            written = sa.func.substr(column.sql, 1, 10)  # the date as written, before any time or offset
-            day = sa.func.date(written, sa.literal("+0 days", sa.Text()))
-            return sa.and_(day.is_not(None), day == written)
+            return column.parsed.is_not(None) if column.parsed is not None else is_date_text(column.sql)
         if column.storage == TEXT:
             # julianday() also reads 'now' and bare Julian day numbers, which no period holds.
             return sa.and_(
@@ -211,14 +210,27 @@ class SQLiteDialect(Dialect):
         (SQLite 3.35+) parses each value once."""
         import sqlite3
 
-        text_columns = [c for c, kind in relation.storage.items() if kind == TEXT]
+        text_columns = [
+            c
+            for c, kind in relation.storage.items()
+            if kind in (TEXT, DATE_TEXT) and not isinstance(relation.columns[c], sa.sql.elements.Null)
+        ]
         if sqlite3.sqlite_version_info < (3, 35) or not text_columns:
             return None
         present = {c: e for c, e in relation.columns.items() if not isinstance(e, sa.sql.elements.Null)}
         parsed_names = {c: f"{c}__parsed" for c in text_columns}
+
+        def parsed_once(column: str) -> sa.ColumnElement:
+            """A timestamp's Julian day; a date's text where it is a date (NULL where not), which
+            compares with a day's ISO text as the text itself does."""
+            sql = relation.columns[column]
+            if relation.storage[column] == DATE_TEXT:
+                return sa.case((is_date_text(sql), sql))
+            return instant(sql)
+
         rows = sa.select(
             *[expression.label(c) for c, expression in present.items()],
-            *[instant(relation.columns[c]).label(parsed_names[c]) for c in text_columns],
+            *[parsed_once(c).label(parsed_names[c]) for c in text_columns],
         ).select_from(relation.from_)
         if where is not None:
             rows = rows.where(where)
@@ -230,6 +242,14 @@ class SQLiteDialect(Dialect):
         return Relation(
             relation.entity, from_, columns, relation.storage, relation.dimensions, relation.origin, parsed
         )
+
+
+def is_date_text(sql) -> sa.ColumnElement:
+    """Whether text is a date as written: its first ten characters are a real day. With a modifier,
+    date() carries '2026-02-30' over to March 2nd, so a valid date is its own date()."""
+    written = sa.func.substr(sql, 1, 10)  # the date as written, before any time or offset
+    day = sa.func.date(written, sa.literal("+0 days", sa.Text()))
+    return sa.and_(day.is_not(None), day == written)
 
 
 def unindexed(column):

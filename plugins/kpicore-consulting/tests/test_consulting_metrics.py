@@ -146,3 +146,33 @@ def test_every_metric_works_with_only_the_required_columns_on_every_backend(kpi_
     assert {s.segment: s.value for s in by_practice["utilization"].segments} == {
         "Strategy": pytest.approx(20.0)
     }
+
+
+def test_a_trend_with_dates_checked_once_per_row_equals_one_case_per_window(kpi):
+    """Over a trend, SQLite checks each date text once per row (a MATERIALIZED CTE) instead of in every
+    comparison of every window: the same values as the plain queries, for dates that are not dates, that
+    carry a time, or that are missing."""
+    from kpicore.compute import plain_queries
+
+    consultants = [
+        *CONSULTANTS,
+        consultant(6, 30, "2026-02-30"),  # no such day: no valid start
+        consultant(7, 35, "2026-11-04 09:00", "2026-11-18T17:00"),  # dates written with a time
+        consultant(8, 25, "2026-10-26", "not a date"),
+        consultant(9, 10, "", "2026-11-11"),
+    ]
+    timesheets = [*TIMESHEETS, entry(8, 7, "2026-11-05 10:00", 5, True, 700.0, 150.0)]
+    names = ["utilization", "realization", "revenue_per_consultant"]
+
+    def values():
+        results = kpi.compute(names, "2026-W47", trend=8, consultants=consultants, timesheets=timesheets)
+        return {
+            n: (r.value, r.previous, [p.value for p in r.trend], warning_counts(r))
+            for n, r in results.items()
+        }
+
+    shortcut = values()
+    with plain_queries():
+        plain = values()
+    assert shortcut == plain
+    assert len({v for v in shortcut["utilization"][2] if v is not None}) > 2, shortcut  # a real trend
