@@ -154,8 +154,18 @@ def test_the_incremental_case_runs_on_the_layout_asked_for(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     for layout in ("tidy", "shuffled"):
         subprocess.run(
-            [sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--scale", "300", "--targets", "sqlite"]
-            + ["--layout", layout, "--out", str(tmp_path)],
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "generate.py"),
+                "--scale",
+                "300",
+                "--targets",
+                "sqlite",
+                "--layout",
+                layout,
+                "--out",
+                str(tmp_path),
+            ],
             check=True,
             capture_output=True,
             env=env,
