@@ -13,8 +13,12 @@ the week before, without and with a 12-week trend. Phases, in one process:
 * chat: ``/kpi clv`` for last week as `/kpi` computes it live (the fingerprint checked within the hour),
   p50 and p95 of ``--calls`` calls.
 
+``--layout`` is the generator's: ``shuffled`` (the default here: orders in random customer order) or
+``tidy`` (orders stored in time order, as a table appended to as they happen grows).
+
 The values of both ways are checked equal (relative 1e-9); one JSON line goes to stdout and
-``benchmarks/results.jsonl``. The machine is shared: ``load`` is the 1-minute load average at the start.
+``benchmarks/results.jsonl``. The machine is shared: ``load`` is the 1-minute load average at the start,
+``load_end`` at the end.
 """
 
 from __future__ import annotations
@@ -158,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["chat_p95_ms"] = round(1000 * calls[max(0, round(0.95 * len(calls)) - 1)], 1)
     figures["rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     figures["load"] = round(load, 2)
+    figures["load_end"] = round(os.getloadavg()[0], 2)
     figures["cores"] = os.cpu_count()
     figures["kind"] = "incremental"
     figures["at"] = datetime.now(UTC).isoformat(timespec="seconds")

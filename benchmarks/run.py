@@ -634,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
         default="both",
         help="plain (value and previous, no trend), trend (with the 12-week trend) or both (default); "
         "incremental: the second digest and /kpi clv from the incremental aggregates against a full "
-        "compute (benchmarks/incremental.py, shuffled layout)",
+        "compute (benchmarks/incremental.py; the shuffled layout unless --layout tidy)",
     )
     parser.add_argument(
         "--spark-url",
@@ -670,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"--out={args.out}",
                 f"--pg-url={args.pg_url}",
                 f"--results={args.results}",
+                # "both" (the default) keeps the incremental benchmark's own default, shuffled
+                *([f"--layout={args.layout}"] if args.layout != "both" else []),
             ]
         )
     if args.scale is None and not args.cli:

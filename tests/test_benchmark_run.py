@@ -148,3 +148,36 @@ def test_run_without_pandas_warm_and_interleaved_compares_kpicore_with_the_floor
     started = [line.split()[1] for line in completed.stderr.splitlines() if line.startswith("running ")]
     assert started == ["kpicore", "sql", "kpicore", "sql"]
     assert record["agree"] is True
+
+
+def test_the_incremental_case_runs_on_the_layout_asked_for(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    for layout in ("tidy", "shuffled"):
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "generate.py"),
+                "--scale",
+                "300",
+                "--targets",
+                "sqlite",
+                "--layout",
+                layout,
+                "--out",
+                str(tmp_path),
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            timeout=120,
+        )
+    results = tmp_path / "results.jsonl"
+    common = ["--case", "incremental", "--scale", "300", "--source", "sqlite", "--repeat", "1"]
+    common += ["--out", str(tmp_path), "--results", str(results)]
+    for layout in (["--layout", "tidy"], []):
+        completed = run_benchmark(*common, *layout)
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    # --layout tidy reaches the incremental benchmark; without it, its own default (shuffled) stays.
+    assert [record["layout"] for record in records] == ["tidy", "shuffled"]
+    assert all(record["kind"] == "incremental" and "load_end" in record for record in records)
