@@ -66,7 +66,6 @@ def test_a_season_seen_only_once_follows_growth():
     assert found.high > values[week - 52] * 1.3
 
 
-
 @pytest.mark.parametrize("seed", [7, 10, 11])
 def test_an_event_in_last_years_peak_does_not_widen_this_years_band(seed):
     """Two seasons that agree within their noise are one effect measured twice; a week that was a
@@ -93,6 +92,7 @@ def test_a_peak_week_that_held_a_drop_in_one_earlier_season_is_not_unusual(offse
     history = values[: 2 * 52 + offset + 1][-history_needed("week", {}) :]
     found = band(history, "week")
     assert found.method == "seasonal" and not found.outside(history[-1]), found
+
 
 def test_iso_week_53_maps_to_week_52_and_the_week_after_to_the_same_week_number():
     labels = [f"2025-W{w:02d}" for w in range(1, 53)] + [f"2026-W{w:02d}" for w in range(1, 54)]

@@ -214,11 +214,18 @@ def _combine(
     one-off? Both."""
     if len(effects) < 2:
         return strong, {0.0}, None
-    unsure = [_unsure(values, then, season, ratio, effect) for then, effect in zip(earlier, effects, strict=True)]
-    if None in unsure:
+    measured = [
+        _unsure(values, then, season, ratio, effect) for then, effect in zip(earlier, effects, strict=True)
+    ]
+    unsure = [u for u in measured if u is not None]
+    if len(unsure) < len(effects):
         unsure = []
     else:
-        odd = [i for i in range(len(effects)) if _stands_apart(values, earlier, effects, unsure, i, season, ratio)]
+        odd = [
+            i
+            for i in range(len(effects))
+            if _stands_apart(values, earlier, effects, unsure, i, season, ratio)
+        ]
         if len(odd) == 1:
             effects = [e for i, e in enumerate(effects) if i != odd[0]]
             unsure = [u for i, u in enumerate(unsure) if i != odd[0]]
@@ -236,7 +243,11 @@ def _combine(
     if not agreeing:
         # A week that stood out together with a week beside it (a run of weeks: a peak's shape, not a
         # one-off) is a season, or the seasons that show none held a one-off against it: both.
-        runs = {e for e, then in zip(effects, earlier, strict=True) if e and _in_run(values, then, season, ratio, e)}
+        runs = {
+            e
+            for e, then in zip(effects, earlier, strict=True)
+            if e and _in_run(values, then, season, ratio, e)
+        }
         return 0.0, {0.0, *runs}, None
     effect = min(agreeing, key=abs) if len(agreeing) == 2 else statistics.median(agreeing)
     return effect, set(agreeing), None
@@ -272,7 +283,9 @@ def _stands_apart(values, earlier, effects, unsure, index: int, season: int, rat
     side = 1 if apart > 0 else -1
     if not _one_off(values, earlier[index], season, ratio, side):
         return False
-    return not any(_one_off(values, earlier[i], season, ratio, side) for i in range(len(effects)) if i != index)
+    return not any(
+        _one_off(values, earlier[i], season, ratio, side) for i in range(len(effects)) if i != index
+    )
 
 
 def _one_off(values, then: int, season: int, ratio: bool, side: int) -> bool:
