@@ -66,6 +66,34 @@ def test_a_season_seen_only_once_follows_growth():
     assert found.high > values[week - 52] * 1.3
 
 
+@pytest.mark.parametrize("seed", [7, 10, 11])
+def test_an_event_in_last_years_peak_does_not_widen_this_years_band(seed):
+    """Two seasons that agree within their noise are one effect measured twice; a week that was a
+    spike inside last year's peak is a one-off, not the season: this year's band on that week stays
+    about as wide as the week's noise, and a 4.5 SD event on it is found."""
+    values = growing_shop(3, seed=seed)
+    week, noise = 2 * 52 + 49, 0.03
+    values[52 + 49] *= 1 + 5 * noise  # last year's peak week held a 5 SD spike
+    history = values[: week + 1][-history_needed("week", {}) :]
+    found = band(history, "week")
+    assert found.method == "seasonal" and not found.outside(history[-1])
+    assert found.scale < 1.5 * noise * history[-1], found
+    assert found.outside(history[-1] * (1 + 4.5 * noise))
+
+
+@pytest.mark.parametrize("offset", PEAK)
+@pytest.mark.parametrize("held", [0, 52])
+def test_a_peak_week_that_held_a_drop_in_one_earlier_season_is_not_unusual(offset, held):
+    """Two seasons, one of which shows no peak on a week where the other's peak ran several weeks
+    (a drop that year): a season, or a one-off? The band spans both, so this year's peak is not
+    flagged."""
+    values = growing_shop(3)
+    values[held + offset] /= 1.4  # no peak that week that year
+    history = values[: 2 * 52 + offset + 1][-history_needed("week", {}) :]
+    found = band(history, "week")
+    assert found.method == "seasonal" and not found.outside(history[-1]), found
+
+
 def test_iso_week_53_maps_to_week_52_and_the_week_after_to_the_same_week_number():
     labels = [f"2025-W{w:02d}" for w in range(1, 53)] + [f"2026-W{w:02d}" for w in range(1, 54)]
     labels += [f"2027-W{w:02d}" for w in range(1, 10)]

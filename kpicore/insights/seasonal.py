@@ -18,6 +18,7 @@ from .bands import (
     DEFAULTS,
     MAD_TO_SD,
     MAX_SEASONS,
+    NOISE_POWER,
     SEASONS,
     SIGNIFICANT,
     Band,
@@ -177,7 +178,8 @@ def seasonal_effect(
         effects.append(effect)
     if not effects:
         return None
-    effect, readings = _combine(effects, strong)
+    effect, readings, unsure = _combine(values, earlier[: len(effects)], effects, strong, season, ratio)
+    combined = effect
     readings.update(_moved(values, earlier[: len(effects)], season, ratio, move))
     if len(effects) == 1:
         readings.update(_beside(values, earlier[0], season, ratio, strong))
@@ -189,23 +191,120 @@ def seasonal_effect(
             readings = {_add(r, o, ratio) for r in readings for o in options}
     readings.add(effect)
     uncertainty = 0.0
-    if any(readings):
+    if unsure is not None and readings == {effect} and effect == combined:
+        uncertainty = unsure
+    elif any(readings):
         level, spread = _level_around(values, earlier[0], season) or (1.0, 0.0)
         uncertainty = spread / level if ratio and level > 0 else spread
     return Season(effect, tuple(sorted(readings)), len(effects), uncertainty)
 
 
-def _combine(effects: list[float], strong: float) -> tuple[float, set[float]]:
-    """One effect from each earlier season's (most recent first), and the readings the band must
-    allow: seasons that agree in sign, each of them (the effect the smaller of two, the median of
-    more; else none); one season (``strong``: its effect counted from ``SIGNIFICANT`` robust SDs): a
-    peak, or a one-off? Both."""
-    if len(effects) >= 2:
-        agreeing = [e for e in effects if e > 0] if sum(e > 0 for e in effects) >= 2 else []
-        agreeing = agreeing or ([e for e in effects if e < 0] if sum(e < 0 for e in effects) >= 2 else [])
-        effect = min(agreeing, key=abs) if len(agreeing) == 2 else statistics.median(agreeing or [0.0])
-        return effect, set(agreeing)
-    return strong, {0.0}
+def _combine(
+    values, earlier: list[int], effects: list[float], strong: float, season: int, ratio: bool
+) -> tuple[float, set[float], float | None]:
+    """One effect from each earlier season's (most recent first, at ``earlier``), the readings the
+    band must allow, and the effect's uncertainty when the seasons measured one effect together (None:
+    that of the most recent season's week).
+
+    With two seasons or more: a season whose week was a one-off that year (:func:`_one_off`) where
+    the others' was not is left out. Seasons that agree in sign and within their noise measured one
+    effect: their mean, as unsure as a mean of that many weeks. Seasons that agree in sign by more
+    than their noise allows: each of them (the effect the smaller of two, the median of more); else
+    none. One season (``strong``: its effect counted from ``SIGNIFICANT`` robust SDs): a peak, or a
+    one-off? Both."""
+    if len(effects) < 2:
+        return strong, {0.0}, None
+    measured = [
+        _unsure(values, then, season, ratio, effect) for then, effect in zip(earlier, effects, strict=True)
+    ]
+    unsure = [u for u in measured if u is not None]
+    if len(unsure) < len(effects):
+        unsure = []
+    else:
+        odd = [
+            i
+            for i in range(len(effects))
+            if _stands_apart(values, earlier, effects, unsure, i, season, ratio)
+        ]
+        if len(odd) == 1:
+            effects = [e for i, e in enumerate(effects) if i != odd[0]]
+            unsure = [u for i, u in enumerate(unsure) if i != odd[0]]
+            earlier = [t for i, t in enumerate(earlier) if i != odd[0]]
+            if len(effects) == 1:
+                return effects[0], {effects[0]}, unsure[0]
+    same = [i for i, e in enumerate(effects) if e > 0] if sum(e > 0 for e in effects) >= 2 else []
+    same = same or ([i for i, e in enumerate(effects) if e < 0] if sum(e < 0 for e in effects) >= 2 else [])
+    agreeing = [effects[i] for i in same]
+    if unsure and agreeing:
+        noise = max(unsure[i] for i in same)
+        if max(agreeing) - min(agreeing) <= AGREE * math.sqrt(2) * noise:
+            mean = statistics.fmean(agreeing)
+            return mean, {mean}, math.sqrt(sum(unsure[i] ** 2 for i in same)) / len(same)
+    if not agreeing:
+        # A week that stood out together with a week beside it (a run of weeks: a peak's shape, not a
+        # one-off) is a season, or the seasons that show none held a one-off against it: both.
+        runs = {
+            e
+            for e, then in zip(effects, earlier, strict=True)
+            if e and _in_run(values, then, season, ratio, e)
+        }
+        return 0.0, {0.0, *runs}, None
+    effect = min(agreeing, key=abs) if len(agreeing) == 2 else statistics.median(agreeing)
+    return effect, set(agreeing), None
+
+
+def _in_run(values, then: int, season: int, ratio: bool, effect: float) -> bool:
+    """True when a week beside ``then`` stood out from the level that year on the same side as
+    ``effect`` (by ``AGREE`` robust SDs): the week is part of a run, a peak of several weeks."""
+    beside = (_effect(values, then + offset, season, ratio, AGREE) for offset in (-1, 1))
+    return any(b and (b > 0) == (effect > 0) for b in beside)
+
+
+def _unsure(values, then: int, season: int, ratio: bool, effect: float) -> float | None:
+    """How unsure an earlier season's ``effect`` at ``then`` is: one week's noise there (its
+    neighbourhood's, grown with the square root of the effect's height, as a count's noise grows),
+    in the effect's unit; None when it cannot be measured."""
+    found = _level_around(values, then, season)
+    if found is None or (ratio and found[0] <= 0):
+        return None
+    level, spread = found
+    return spread / level * (1 + effect) ** NOISE_POWER if ratio else spread
+
+
+def _stands_apart(values, earlier, effects, unsure, index: int, season: int, ratio: bool) -> bool:
+    """True when season ``index``'s effect lies further from the others' (their median) than the
+    two weeks' noise allows (``AGREE`` robust SDs of their difference), and its week was a one-off
+    that year on that side (:func:`_one_off`), while no other season's week was."""
+    others = [e for i, e in enumerate(effects) if i != index]
+    noise = math.hypot(unsure[index], statistics.median(u for i, u in enumerate(unsure) if i != index))
+    apart = effects[index] - statistics.median(others)
+    if abs(apart) <= AGREE * noise:
+        return False
+    side = 1 if apart > 0 else -1
+    if not _one_off(values, earlier[index], season, ratio, side):
+        return False
+    return not any(
+        _one_off(values, earlier[i], season, ratio, side) for i in range(len(effects)) if i != index
+    )
+
+
+def _one_off(values, then: int, season: int, ratio: bool, side: int) -> bool:
+    """True when the week at ``then`` stands out from both weeks beside it that year on ``side`` (1:
+    above, -1: below) by more than two weeks' noise allows (``AGREE`` robust SDs of a difference; the
+    noise of the neighbourhood, grown with the square root of the week's height): a spike, not the
+    season's shape (a peak of one week stands out from both its neighbours in every year it recurs)."""
+    found = _level_around(values, then, season)
+    value = values[then]
+    if found is None or value is None:
+        return False
+    level, spread = found
+    noise = spread * (value / level) ** NOISE_POWER if ratio and level > 0 and value > 0 else spread
+    for beside in (then - 1, then + 1):
+        if not 0 <= beside < len(values) or values[beside] is None:
+            return False
+        if side * (value - values[beside]) <= AGREE * math.sqrt(2) * noise:
+            return False
+    return True
 
 
 def _beside(values, then: int, season: int, ratio: bool, strong: float) -> set[float]:

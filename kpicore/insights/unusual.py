@@ -19,12 +19,18 @@ own history, and seasonal from the first full season of history:
   values are all positive (a growing business's peaks grow with it), else a difference, and it counts
   only when it stands out from that neighbourhood's spread by ``SIGNIFICANT`` robust SDs (else 0).
 - *Combining seasons*: with one earlier season the band spans its effect and none (a peak, or a
-  one-off?), and the effects of the weeks either side of it then; with two or more, seasons that agree
-  in sign are a season and the band spans their effects. The band above then runs on the values
-  with their effects taken out (so the level, and a growing business's growth, come from the recent
-  weeks), and the effect is put back on the period's expected value.
-- *Doubt widens, never narrows*: when the seasons do not agree (a peak seen in one season only: a
-  season, or a one-off?) the band spans every reading, so neither is flagged. A week of the history
+  one-off?), and the effects of the weeks either side of it then. With two or more: a season whose
+  week was a one-off that year (standing out from both weeks beside it, away from the other seasons'
+  effect, by more than two weeks' noise allows) where the others' was not is left out; seasons that
+  agree in sign and within their noise (``AGREE`` robust SDs of their difference) measured one
+  effect, and the band takes their mean, as unsure as a mean of that many weeks; seasons that agree
+  in sign by more than that span their effects. The band above then runs on the values with their
+  effects taken out (so the level, and a growing business's growth, come from the recent weeks), and
+  the effect is put back on the period's expected value.
+- *Doubt widens, never narrows*: when the seasons do not agree the band spans every reading, so
+  neither is flagged: with one season, a peak or a one-off; with two or more, a week that stood out
+  together with a week beside it (a peak's run of weeks) in one season only, the others showing none
+  there (a drop that year). A week that stood out alone in one season only is a one-off: no effect. A week of the history
   takes the reading its own value bears out (:func:`_best_reading`).
 - *Moving holidays* (weekly): Easter, Eid al-Fitr, Diwali and Nowruz from :mod:`.holidays`. A week
   holding one gets the effect of the week that held it a year before; a week that held one a year
