@@ -20,7 +20,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
 from kpicore import hookimpl
-from kpicore.compute import compute, select_metrics
+from kpicore.compute import compute, plain_queries, select_metrics
 from kpicore.config import SourceConfig
 from kpicore.connectors import open_source
 from kpicore.dialects.base import AWARE, DATE, DATE_TEXT, NAIVE, TEXT
@@ -345,6 +345,68 @@ def test_mysql_lifetime_buckets_of_each_time_type_with_text_customer_ids(databas
         assert plain.value == pytest.approx(40) and plain.previous == pytest.approx(100 / 3)  # percent
         (trend,) = compute(metrics, PERIOD, source, trend=13)
         assert (trend.value, trend.previous) == (plain.value, plain.previous)
+    finally:
+        source.close()
+
+
+#: (customer, time, amount) around 2026-W44 and the week before: on and beside the three boundaries,
+#: in the history long before them, and a NULL time.
+PREVIOUS_START = START - dt.timedelta(days=7)
+HISTORY = [
+    (1, START - dt.timedelta(days=40), 16.0),
+    (1, PREVIOUS_START - dt.timedelta(seconds=1), 32.0),
+    (2, PREVIOUS_START, 64.0),
+    (2, START - dt.timedelta(seconds=1), 1.0),
+    (3, START, 2.0),
+    (1, END - dt.timedelta(seconds=1), 4.0),
+    (3, END, 8.0),
+    (2, None, 128.0),
+    (4, PREVIOUS_START - dt.timedelta(minutes=30), -256.0),
+]
+
+
+@pytest.mark.parametrize(
+    "kind", ["timestamp", "datetime", "text_naive", "text_offset", "text_z"], ids=lambda kind: kind
+)
+def test_mysql_orders_history_apart_equals_one_query_per_window(database, kind):
+    """A period and the one before on MySQL: the orders before the first window aggregated on their
+    own, the two weeks grouped by bucket (``history_apart_boundaries``), give what one conditional
+    aggregate per measure and window gives, for each time type (text with an offset: its range is a
+    little wider than exact, the rows just before the first boundary are history)."""
+    column_type, form, _ = TIME_KINDS[("mysql", kind)]
+    db = database("mysql")
+    rows = [
+        {
+            "order_id": i,
+            "customer_id": customer,
+            "ordered_at": None if moment is None else FORMS[form](moment),
+            "amount": amount,
+        }
+        for i, (customer, moment, amount) in enumerate(HISTORY)
+    ]
+    columns = {"order_id": sa.Integer(), "customer_id": sa.Integer(), "ordered_at": column_type}
+    db.write("orders", {**columns, "amount": sa.Float()}, rows)
+    source = db.open()
+    metrics = select_metrics(["revenue", "aov", "clv", "repeat_purchase_rate"], db.registry)
+    executed: list[str] = []
+    sa.event.listen(source.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+
+    def numbers():
+        return {
+            (r.metric, what): value
+            for r in compute(metrics, PERIOD, source)
+            for what, value in [("value", r.value), ("previous", r.previous), ("n", r.n)]
+            + [(w.message, w.count) for w in r.warnings]
+        }
+
+    try:
+        apart = numbers()
+        assert any("history_rows" in sql for sql in executed), "the history was not aggregated apart"
+        with plain_queries():
+            per_window = numbers()
+        assert apart == per_window
+        assert apart[("revenue", "value")] == 6 and apart[("revenue", "previous")] == 65
+        assert apart[("clv", "value")] is not None
     finally:
         source.close()
 
