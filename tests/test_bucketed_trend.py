@@ -104,6 +104,17 @@ def results_as_numbers(results):
     return numbers
 
 
+def computed(database, registry, metrics, period, tz="UTC", trend=6):
+    """The results of ``metrics`` over ``period`` as numbers, and the SQL the engine ran for them."""
+    source = open_source(str(database), SourceConfig(timezone=tz), registry)
+    executed = []
+    sa.event.listen(source.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+    try:
+        return results_as_numbers(compute(metrics, period, source, trend=trend)), executed
+    finally:
+        source.close()
+
+
 @pytest.mark.parametrize(
     "period, now",
     [
@@ -119,14 +130,7 @@ def test_bucketed_equals_per_window(demo_db, period, now, tz):
     the_period = parse_period(period, tz, now=now)
 
     def run():
-        """The results, and the SQL the engine ran for them."""
-        source = open_source(str(demo_db), SourceConfig(timezone=tz), registry)
-        executed = []
-        sa.event.listen(source.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
-        try:
-            return results_as_numbers(compute(metrics, the_period, source, trend=6)), executed
-        finally:
-            source.close()
+        return computed(demo_db, registry, metrics, the_period, tz)
 
     bucketed, shortcut_sql = run()
     assert any("bucket_rows" in sql for sql in shortcut_sql), "no measure was bucketed"
@@ -213,13 +217,7 @@ def test_a_distinct_count_is_bucketed_where_each_window_is_one_bucket(demo_db, p
     the_period = parse_period(period, "Europe/Berlin", now=now)
 
     def run():
-        source = open_source(str(demo_db), SourceConfig(timezone="Europe/Berlin"), registry)
-        executed = []
-        sa.event.listen(source.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
-        try:
-            return results_as_numbers(compute(metrics, the_period, source, trend=6)), executed
-        finally:
-            source.close()
+        return computed(demo_db, registry, metrics, the_period, "Europe/Berlin")
 
     bucketed, sql = run()
     assert any("count(DISTINCT" in q and "bucket_rows" in q and "GROUP BY" in q for q in sql), sql
